@@ -1,0 +1,1 @@
+"""The only public entry point: authenticates, decides, rate limits and proxies to OPD apps."""

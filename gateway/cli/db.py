@@ -1,0 +1,26 @@
+"""``gerbang db upgrade``."""
+
+from __future__ import annotations
+
+import click
+
+from gateway.cli import load_settings
+from idp.storage.migrate import upgrade
+
+
+@click.group("db")
+def db_group() -> None:
+    """Database schema."""
+
+
+@db_group.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Apply schema migrations (alembic) to GERBANG_DATABASE_URL."""
+    settings = load_settings()
+    upgrade(settings.effective_database_url, revision)
+    click.echo(f"database at revision {revision}")
+
+
+def register(group: click.Group) -> None:
+    group.add_command(db_group)

@@ -1,0 +1,184 @@
+"""``gerbang opd|users|clients add|list``: the directory from the command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+import click
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.cli import load_settings
+from gateway.cli.runtime import emit, json_option, run_in_session
+from idp.accounts import add_user, check_password_rules, list_users
+from idp.clients import AUTH_METHODS, GRANT_TYPES, add_client, list_clients
+from idp.errors import InvalidInput
+from idp.org import KINDS, add_opd, list_opd
+from idp.passwords import hash_sync
+
+
+@click.group("opd")
+def opd_group() -> None:
+    """OPD units (the city's organisation tree)."""
+
+
+@opd_group.command("add")
+@click.option("--slug", required=True)
+@click.option("--name", required=True)
+@click.option("--kind", type=click.Choice(KINDS), required=True)
+@click.option("--parent", "parent", default=None, help="parent unit slug")
+@json_option
+def opd_add(slug: str, name: str, kind: str, parent: str | None, as_json: bool) -> None:
+    """Add an OPD unit under PARENT."""
+    settings = load_settings()
+
+    async def op(session: AsyncSession) -> dict:
+        unit = await add_opd(session, slug, name, kind, parent, int(time.time()))
+        return {"id": unit.id, "slug": unit.slug, "name": unit.name, "kind": unit.kind, "path": unit.path}
+
+    record = run_in_session(settings, op)
+    emit(as_json, record, f"added OPD {record['slug']} ({record['path']})")
+
+
+@opd_group.command("list")
+@click.option("--under", default=None, help="only this unit's subtree")
+@json_option
+def opd_list(under: str | None, as_json: bool) -> None:
+    """List OPD units as a tree."""
+    settings = load_settings()
+
+    async def op(session: AsyncSession) -> list[dict]:
+        return [{"id": u.id, "slug": u.slug, "name": u.name, "kind": u.kind, "path": u.path}
+                for u in await list_opd(session, under)]
+
+    units = run_in_session(settings, op)
+    if as_json:
+        emit(True, {"opd": units}, "")
+        return
+    for unit in units:
+        depth = unit["path"].count("/") - 2
+        click.echo(f"{'  ' * depth}{unit['slug']:<24} {unit['kind']:<12} {unit['name']}")
+
+
+@click.group("users")
+def users_group() -> None:
+    """Citizens and civil servants."""
+
+
+@users_group.command("add")
+@click.option("--email", required=True)
+@click.option("--name", required=True)
+@click.option("--nik", default=None)
+@click.option("--opd", "opd_slug", default=None, help="OPD unit of an ASN")
+@click.option("--role", "roles", multiple=True, help="role in the OPD (repeatable)")
+@click.option("--password-stdin", is_flag=True, help="read the password from standard input")
+@json_option
+def users_add(email: str, name: str, nik: str | None, opd_slug: str | None, roles: tuple[str, ...],
+              password_stdin: bool, as_json: bool) -> None:
+    """Add a user (an ASN when --opd is given)."""
+    settings = load_settings()
+    password_hash = None
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        try:
+            check_password_rules(password)
+        except InvalidInput as exc:
+            click.echo(f"error: {exc.message}", err=True)
+            sys.exit(1)
+        password_hash = hash_sync(password)
+
+    async def op(session: AsyncSession) -> dict:
+        user = await add_user(session, email=email, name=name, nik=nik, opd_slug=opd_slug, roles=roles,
+                              password_hash=password_hash, now=int(time.time()))
+        return {"id": user.id, "email": user.email, "name": user.name, "kind": user.kind}
+
+    record = run_in_session(settings, op)
+    emit(as_json, record, f"added user {record['email']} ({record['id']})")
+
+
+@users_group.command("list")
+@click.option("--search", default=None)
+@click.option("--limit", default=100, show_default=True)
+@json_option
+def users_list(search: str | None, limit: int, as_json: bool) -> None:
+    """List users."""
+    settings = load_settings()
+
+    async def op(session: AsyncSession) -> list[dict]:
+        return [{"id": u.id, "email": u.email, "name": u.name, "kind": u.kind, "disabled": u.disabled,
+                 "roles": [f"{m.role}@{m.opd.slug}" for m in u.memberships]}
+                for u in await list_users(session, search, limit)]
+
+    users = run_in_session(settings, op)
+    if as_json:
+        emit(True, {"users": users}, "")
+        return
+    for user in users:
+        click.echo(f"{user['email']:<36} {user['kind']:<8} {user['name']}  {' '.join(user['roles'])}")
+
+
+@click.group("clients")
+def clients_group() -> None:
+    """OAuth clients (relying parties and integrations)."""
+
+
+@clients_group.command("add")
+@click.option("--name", required=True)
+@click.option("--opd", "opd_slug", default=None)
+@click.option("--redirect-uri", "redirect_uris", multiple=True)
+@click.option("--post-logout-redirect-uri", "logout_uris", multiple=True)
+@click.option("--grant", "grants", multiple=True, type=click.Choice(GRANT_TYPES),
+              help="default: authorization_code and refresh_token")
+@click.option("--scope", default="openid profile email", show_default=True)
+@click.option("--public", is_flag=True, help="no secret (native and browser apps; PKCE)")
+@click.option("--auth-method", type=click.Choice(AUTH_METHODS), default=None)
+@click.option("--resource", "resources", multiple=True, help="API this client may get tokens for")
+@click.option("--jwks-file", type=click.File(), default=None, help="public keys for private_key_jwt")
+@click.option("--first-party", is_flag=True, help="skip the consent page (Kominfo's own apps)")
+@click.option("--backchannel-logout-uri", default=None)
+@json_option
+def clients_add(name: str, opd_slug: str | None, redirect_uris: tuple[str, ...], logout_uris: tuple[str, ...],
+                grants: tuple[str, ...], scope: str, public: bool, auth_method: str | None,
+                resources: tuple[str, ...], jwks_file, first_party: bool, backchannel_logout_uri: str | None,
+                as_json: bool) -> None:
+    """Register an OAuth client; prints the secret once."""
+    settings = load_settings()
+    jwks = json.load(jwks_file) if jwks_file else None
+
+    async def op(session: AsyncSession) -> dict:
+        client, secret = await add_client(
+            session, name=name, opd_slug=opd_slug, redirect_uris=redirect_uris, post_logout_redirect_uris=logout_uris,
+            grant_types=grants or ("authorization_code", "refresh_token"), scope=scope, public=public,
+            auth_method=auth_method, resources=resources, jwks=jwks, first_party=first_party,
+            backchannel_logout_uri=backchannel_logout_uri, now=int(time.time()))
+        return {"id": client.id, "client_id": client.client_id, "client_secret": secret, "name": client.name,
+                "token_endpoint_auth_method": client.auth_method}
+
+    record = run_in_session(settings, op)
+    human = f"client_id:     {record['client_id']}\nclient_secret: {record['client_secret'] or '(none)'}"
+    emit(as_json, record, human)
+
+
+@clients_group.command("list")
+@json_option
+def clients_list(as_json: bool) -> None:
+    """List OAuth clients."""
+    settings = load_settings()
+
+    async def op(session: AsyncSession) -> list[dict]:
+        return [{"id": c.id, "client_id": c.client_id, "name": c.name, "status": c.status,
+                 "grant_types": c.grant_types, "auth_method": c.auth_method}
+                for c in await list_clients(session)]
+
+    clients = run_in_session(settings, op)
+    if as_json:
+        emit(True, {"clients": clients}, "")
+        return
+    for client in clients:
+        click.echo(f"{client['client_id']:<26} {client['status']:<9} {client['name']}")
+
+
+def register(group: click.Group) -> None:
+    for command in (opd_group, users_group, clients_group):
+        group.add_command(command)

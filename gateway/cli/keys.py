@@ -1,0 +1,65 @@
+"""``gerbang keys rotate|list``."""
+
+from __future__ import annotations
+
+import time
+
+import click
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.cli import load_settings
+from gateway.cli.runtime import emit, json_option, run_in_session
+from idp.keys import rotate_keys
+from idp.storage.models import SigningKey
+
+
+@click.group("keys")
+def keys_group() -> None:
+    """Hub signing keys."""
+
+
+@keys_group.command("rotate")
+@click.option("--alg", type=click.Choice(["ES256", "RS256"]), default=None, help="default: GERBANG_SIGNING_ALG")
+@json_option
+def keys_rotate(alg: str | None, as_json: bool) -> None:
+    """Add a new signing key; the old one keeps verifying until retired."""
+    settings = load_settings()
+
+    async def op(session: AsyncSession) -> SigningKey:
+        return await rotate_keys(session, alg or settings.signing_alg, settings.effective_secret, int(time.time()),
+                                 settings.key_retire_after)
+
+    key = run_in_session(settings, op)
+    emit(as_json, {"kid": key.kid, "alg": key.alg, "created_at": key.created_at}, f"new signing key {key.kid} ({key.alg})")
+
+
+@keys_group.command("list")
+@json_option
+def keys_list(as_json: bool) -> None:
+    """List signing keys and their state."""
+    settings = load_settings()
+
+    async def op(session: AsyncSession) -> list[SigningKey]:
+        return list((await session.scalars(select(SigningKey).order_by(SigningKey.created_at))).all())
+
+    now = int(time.time())
+    rows = run_in_session(settings, op)
+    records = [{"kid": k.kid, "alg": k.alg, "created_at": k.created_at, "state": _state(k, now)} for k in rows]
+    if as_json:
+        emit(True, {"keys": records}, "")
+        return
+    for record in records:
+        click.echo(f"{record['kid']:<18} {record['alg']:<6} {record['state']}")
+
+
+def _state(key: SigningKey, now: int) -> str:
+    if key.retired_at is None:
+        return "active"
+    if key.expires_at is not None and key.expires_at <= now:
+        return "expired"
+    return "retired (still verifies)"
+
+
+def register(group: click.Group) -> None:
+    group.add_command(keys_group)

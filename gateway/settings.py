@@ -1,0 +1,20 @@
+"""The hub's one settings object: the provider's settings plus the gateway's own."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from idp.settings import Settings as IdpSettings
+
+
+class Settings(IdpSettings):
+    """Built once at start (``load_settings``) and passed into ``create_app()``."""
+
+    trusted_proxies: tuple[str, ...] = ()
+    upstream_connect_timeout: float = Field(default=3.0, gt=0, le=60)
+    upstream_read_timeout: float = Field(default=30.0, gt=0, le=3600)
+    upstream_total_timeout: float = Field(default=60.0, gt=0, le=86_400)
+    max_body_bytes: int = Field(default=1 << 30, ge=0)
+    max_header_bytes: int = Field(default=16 * 1024, ge=1024)
+    request_read_timeout: float = Field(default=10.0, gt=0, le=600)
+    registry_refresh_seconds: float = Field(default=2.0, gt=0, le=300)

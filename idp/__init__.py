@@ -1,0 +1,1 @@
+"""Gerbang's OpenID Connect provider, built on authlib and served by starlette."""

@@ -1,0 +1,108 @@
+"""OAuth client registry (RFC 6749 §2, RFC 7591 metadata names). Secrets are SHA-256 digests.
+
+A client secret is 256 random bits, so a fast digest is enough (no dictionary to attack) and keeps
+the token endpoint cheap; comparison is constant-time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from idp.errors import Conflict, InvalidInput, NotFound
+from idp.org import load_opd
+from idp.storage.models import Client
+
+GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
+AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def digest_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def is_secret_valid(client: Client, presented: str) -> bool:
+    if not client.secret_digest:
+        return False
+    return hmac.compare_digest(client.secret_digest, digest_secret(presented))
+
+
+def check_redirect_uri(uri: str) -> str:
+    """Absolute, no fragment; https except on loopback (RFC 8252 §7.3, RFC 9700 §2.1)."""
+    parts = urlsplit(uri)
+    if parts.fragment or "#" in uri:
+        raise InvalidInput(f"redirect URI must not carry a fragment: {uri}")
+    if parts.scheme == "https" and parts.hostname:
+        return uri
+    if parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS:
+        return uri
+    raise InvalidInput(f"redirect URI must be https (http only on loopback): {uri}")
+
+
+def check_resource(uri: str) -> str:
+    """RFC 8707 §2: an absolute URI without a fragment."""
+    parts = urlsplit(uri)
+    if parts.scheme not in ("https", "http") or not parts.hostname or parts.fragment:
+        raise InvalidInput(f"resource must be an absolute http(s) URI without fragment: {uri}")
+    return uri
+
+
+async def add_client(session: AsyncSession, *, name: str, now: int, opd_slug: str | None = None,
+                     redirect_uris: tuple[str, ...] = (), post_logout_redirect_uris: tuple[str, ...] = (),
+                     grant_types: tuple[str, ...] = ("authorization_code", "refresh_token"),
+                     scope: str = "openid profile email", public: bool = False, auth_method: str | None = None,
+                     resources: tuple[str, ...] = (), first_party: bool = False, status: str = "active",
+                     jwks: dict | None = None, backchannel_logout_uri: str | None = None,
+                     client_id: str | None = None) -> tuple[Client, str | None]:
+    """Create a client; returns it with the plain secret (shown once, never stored)."""
+    if not name.strip():
+        raise InvalidInput("name is required")
+    for grant in grant_types:
+        if grant not in GRANT_TYPES:
+            raise InvalidInput(f"grant '{grant}' is not supported (allowed: {', '.join(GRANT_TYPES)})")
+    method = auth_method or ("none" if public else "client_secret_basic")
+    if method not in AUTH_METHODS:
+        raise InvalidInput(f"auth method must be one of: {', '.join(AUTH_METHODS)}")
+    if public != (method == "none"):
+        raise InvalidInput("public clients use auth method 'none', confidential clients another")
+    if public and "client_credentials" in grant_types:
+        raise InvalidInput("a public client cannot use client_credentials")
+    if method == "private_key_jwt" and not jwks:
+        raise InvalidInput("private_key_jwt needs the client's public keys (jwks)")
+    if "authorization_code" in grant_types and not redirect_uris:
+        raise InvalidInput("authorization_code needs at least one redirect URI")
+    uris = [check_redirect_uri(uri) for uri in redirect_uris]
+    logout_uris = [check_redirect_uri(uri) for uri in post_logout_redirect_uris]
+    checked_resources = [check_resource(uri) for uri in resources]
+    if backchannel_logout_uri:
+        check_redirect_uri(backchannel_logout_uri)
+    opd_id = (await load_opd(session, opd_slug)).id if opd_slug else None
+    client_id = client_id or secrets.token_urlsafe(18)
+    if await session.scalar(select(Client.id).where(Client.client_id == client_id)) is not None:
+        raise Conflict(f"client '{client_id}' already exists")
+    secret = None if method in ("none", "private_key_jwt") else secrets.token_urlsafe(32)
+    client = Client(client_id=client_id, secret_digest=digest_secret(secret) if secret else None, name=name.strip(),
+                    opd_id=opd_id, redirect_uris=uris, post_logout_redirect_uris=logout_uris,
+                    grant_types=list(grant_types), scope=" ".join(scope.split()), auth_method=method, jwks=jwks,
+                    resources=checked_resources, first_party=first_party, status=status,
+                    backchannel_logout_uri=backchannel_logout_uri, created_at=now, updated_at=now)
+    session.add(client)
+    await session.flush()
+    return client, secret
+
+
+async def load_client(session: AsyncSession, client_id: str) -> Client:
+    client = await session.scalar(select(Client).where(Client.client_id == client_id))
+    if client is None:
+        raise NotFound(f"client '{client_id}' does not exist")
+    return client
+
+
+async def list_clients(session: AsyncSession) -> list[Client]:
+    return list((await session.scalars(select(Client).order_by(Client.created_at))).all())

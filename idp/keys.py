@@ -1,0 +1,152 @@
+"""The hub's signing keys: generation, rotation, encryption at rest, JWKS publication, signing.
+
+The one module that signs JWTs (ID tokens, access tokens, logout tokens, gateway assertions).
+Rotation publishes the new key and signs with it at once; retired keys stay published
+(and keep verifying) until ``key_retire_after`` seconds have passed, longer than any token lives.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from idp.clock import Clock
+from idp.storage.models import SigningKey
+
+SUPPORTED_ALGS = ("ES256", "RS256")
+
+
+@dataclass(frozen=True)
+class ActiveKey:
+    kid: str
+    alg: str
+    private_key: Any
+
+
+def _kek(secret: bytes) -> AESGCM:
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"gerbang", info=b"signing-keys").derive(secret)
+    return AESGCM(key)
+
+
+def encrypt_private_key(pem: bytes, secret: bytes, kid: str) -> str:
+    nonce = os.urandom(12)
+    sealed = _kek(secret).encrypt(nonce, pem, kid.encode())
+    return base64.b64encode(nonce + sealed).decode()
+
+
+def decrypt_private_key(blob: str, secret: bytes, kid: str) -> Any:
+    raw = base64.b64decode(blob)
+    pem = _kek(secret).decrypt(raw[:12], raw[12:], kid.encode())
+    return serialization.load_pem_private_key(pem, password=None)
+
+
+def generate_key(alg: str) -> Any:
+    if alg == "ES256":
+        return ec.generate_private_key(ec.SECP256R1())
+    if alg == "RS256":
+        return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    raise ValueError(f"unsupported signing algorithm {alg}")
+
+
+def public_jwk(private_key: Any, kid: str, alg: str) -> dict[str, Any]:
+    algo = jwt.algorithms.ECAlgorithm if alg == "ES256" else jwt.algorithms.RSAAlgorithm
+    jwk = json.loads(algo.to_jwk(private_key.public_key()))
+    jwk.update({"kid": kid, "alg": alg, "use": "sig"})
+    return jwk
+
+
+async def create_signing_key(session: AsyncSession, alg: str, secret: bytes, now: int) -> SigningKey:
+    """Add a key that signs from now on; the previous active key is retired (still published)."""
+    if alg not in SUPPORTED_ALGS:
+        raise ValueError(f"unsupported signing algorithm {alg}")
+    private_key = generate_key(alg)
+    kid = secrets.token_urlsafe(12)
+    pem = private_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    row = SigningKey(
+        kid=kid,
+        alg=alg,
+        private_key=encrypt_private_key(pem, secret, kid),
+        public_jwk=public_jwk(private_key, kid, alg),
+        created_at=now,
+    )
+    session.add(row)
+    return row
+
+
+async def rotate_keys(session: AsyncSession, alg: str, secret: bytes, now: int, retire_after: int) -> SigningKey:
+    active = (await session.scalars(select(SigningKey).where(SigningKey.retired_at.is_(None)))).all()
+    for key in active:
+        key.retired_at = now
+        key.expires_at = now + retire_after
+    return await create_signing_key(session, alg, secret, now)
+
+
+class KeyRing:
+    """The signing key and published JWKS of this instance, reloaded from storage on demand.
+
+    Loading is async; signing and ``jwks()`` are synchronous and allocation-light so they can be
+    called from authlib's threadpool code and from the gateway's hot path.
+    """
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], secret: bytes, alg: str, clock: Clock) -> None:
+        self._sessionmaker = sessionmaker
+        self._secret = secret
+        self._alg = alg
+        self._clock = clock
+        self._active: ActiveKey | None = None
+        self._jwks: dict[str, Any] = {"keys": []}
+        self._jwks_bytes = b'{"keys":[]}'
+        self._public: dict[str, dict[str, Any]] = {}
+
+    async def load(self, create_if_missing: bool = True) -> None:
+        now = self._clock.now()
+        async with self._sessionmaker() as session, session.begin():
+            rows = (await session.scalars(select(SigningKey).order_by(SigningKey.created_at))).all()
+            if create_if_missing and not any(row.retired_at is None for row in rows):
+                rows = [*rows, await create_signing_key(session, self._alg, self._secret, now)]
+        published = [row for row in rows if row.expires_at is None or row.expires_at > now]
+        signing = [row for row in published if row.retired_at is None]
+        if signing:
+            newest = signing[-1]
+            if self._active is None or self._active.kid != newest.kid:
+                key = decrypt_private_key(newest.private_key, self._secret, newest.kid)
+                self._active = ActiveKey(newest.kid, newest.alg, key)
+        self._public = {row.kid: row.public_jwk for row in published}
+        self._jwks = {"keys": [row.public_jwk for row in reversed(published)]}
+        self._jwks_bytes = json.dumps(self._jwks, separators=(",", ":")).encode()
+
+    @property
+    def active(self) -> ActiveKey:
+        if self._active is None:
+            raise RuntimeError("no signing key loaded")
+        return self._active
+
+    def jwks(self) -> dict[str, Any]:
+        return self._jwks
+
+    def jwks_bytes(self) -> bytes:
+        return self._jwks_bytes
+
+    def sign(self, claims: dict[str, Any], typ: str = "JWT") -> str:
+        key = self.active
+        return jwt.encode(claims, key.private_key, algorithm=key.alg, headers={"kid": key.kid, "typ": typ})
+
+    def public_key(self, kid: str) -> Any | None:
+        jwk = self._public.get(kid)
+        if jwk is None:
+            return None
+        return jwt.PyJWK(jwk).key

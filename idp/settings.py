@@ -1,0 +1,111 @@
+"""The provider's settings: one frozen, typed object built once at start.
+
+Environment variables use the ``GERBANG_`` prefix; an optional ``gerbang.toml`` in the
+working directory (or the file named by ``GERBANG_CONFIG``) supplies defaults.
+Every problem is reported at once (pydantic collects them).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+DEFAULT_DATA_DIR = Path("gerbang-data")
+
+
+class Settings(BaseSettings):
+    """Everything the provider needs; the gateway extends this class with its own fields."""
+
+    model_config = SettingsConfigDict(env_prefix="GERBANG_", frozen=True, extra="ignore")
+
+    issuer: str = "http://127.0.0.1:8000"
+    data_dir: Path = DEFAULT_DATA_DIR
+    database_url: str = ""
+    database_pool_size: int = Field(default=20, ge=1, le=500)
+    redis_url: str = ""
+    redis_key_prefix: str = "gerbang"
+    redis_socket_timeout: float = Field(default=0.25, gt=0, le=30)
+    redis_connect_timeout: float = Field(default=0.25, gt=0, le=30)
+    policy_dir: Path | None = None
+
+    # Secret used to derive the key that encrypts signing keys at rest and to sign
+    # short-lived internal values (CSRF tokens, email links). Must be set in production.
+    secret_key: str = ""
+
+    signing_alg: Literal["ES256", "RS256"] = "ES256"
+    access_token_ttl: int = Field(default=600, ge=30, le=86_400)
+    id_token_ttl: int = Field(default=600, ge=30, le=86_400)
+    refresh_token_ttl: int = Field(default=30 * 86_400, ge=300)
+    code_ttl: int = Field(default=60, ge=10, le=600)
+    session_ttl: int = Field(default=12 * 3600, ge=300)
+    session_idle_ttl: int = Field(default=2 * 3600, ge=60)
+    key_retire_after: int = Field(default=7 * 86_400, ge=0, description="seconds a rotated-out key keeps verifying")
+
+    default_locale: Literal["id", "en"] = "id"
+    mail_outbox: Path | None = None
+    smtp_url: str = ""
+    mail_from: str = "Gerbang Kota Palembang <no-reply@palembang.go.id>"
+
+    hash_concurrency: int = Field(default=4, ge=1, le=64, description="argon2id hashes at once (19 MiB each)")
+
+    @field_validator("issuer")
+    @classmethod
+    def _issuer_is_url(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://")) or "?" in value or "#" in value:
+            raise ValueError("issuer must be an http(s) URL without query or fragment")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _production_rules(self) -> Settings:
+        problems = []
+        if self.issuer.startswith("http://") and not _is_loopback_url(self.issuer):
+            problems.append("issuer must use https unless it is a loopback address")
+        if not self.secret_key and not _is_loopback_url(self.issuer):
+            problems.append("secret_key (GERBANG_SECRET_KEY) must be set when the issuer is not loopback")
+        if self.secret_key and len(self.secret_key) < 32:
+            problems.append("secret_key must be at least 32 characters")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'gerbang.db'}"
+
+    @property
+    def effective_secret(self) -> bytes:
+        # Loopback development without a configured secret: a per-data-dir random secret file.
+        if self.secret_key:
+            return self.secret_key.encode()
+        path = self.data_dir / "secret.key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(os.urandom(32).hex())
+        return path.read_text().strip().encode()
+
+    @property
+    def uses_tls(self) -> bool:
+        return self.issuer.startswith("https://")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = Path(os.environ.get("GERBANG_CONFIG", "gerbang.toml"))
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+
+
+def _is_loopback_url(url: str) -> bool:
+    host = url.split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)[0]
+    return host in {"127.0.0.1", "localhost", "[::1]"}

@@ -1,0 +1,243 @@
+"""The schema. Times are integer UNIX seconds (UTC) so SQLite and PostgreSQL agree exactly.
+
+One metadata for the whole hub: identity (OPD tree, users, memberships), OAuth (clients,
+consents, codes, tokens), browser sessions, signing keys, the app registry the gateway
+routes by, and the audit chain.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[str]: JSON, list[dict[str, Any]]: JSON}
+
+
+class OpdUnit(Base):
+    """A node of the city's organisation tree: kota → dinas/badan → kecamatan → kelurahan."""
+
+    __tablename__ = "opd_units"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(32))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("opd_units.id", ondelete="RESTRICT"), index=True)
+    # Materialised path of slugs ("/kota-palembang/dinkes/"): a subtree is one prefix query.
+    path: Mapped[str] = mapped_column(String(1000), index=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    nik: Mapped[str | None] = mapped_column(String(16), unique=True)
+    kind: Mapped[str] = mapped_column(String(16), default="citizen")  # citizen | asn
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    email_verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[int] = mapped_column(BigInteger)
+    password_changed_at: Mapped[int] = mapped_column(BigInteger, default=0)
+    memberships: Mapped[list[Membership]] = relationship(back_populates="user", lazy="selectin")
+
+
+class Membership(Base):
+    """An ASN's role in one OPD unit (roles are inherited down the tree by the policy engine)."""
+
+    __tablename__ = "memberships"
+    __table_args__ = (UniqueConstraint("user_id", "opd_id", "role"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    opd_id: Mapped[int] = mapped_column(ForeignKey("opd_units.id", ondelete="RESTRICT"), index=True)
+    role: Mapped[str] = mapped_column(String(64))
+    user: Mapped[User] = relationship(back_populates="memberships")
+    opd: Mapped[OpdUnit] = relationship(lazy="joined")
+
+
+class Client(Base):
+    """An OAuth client (RFC 6749 §2) owned by an OPD. Secrets are stored as SHA-256 digests."""
+
+    __tablename__ = "clients"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64), unique=True)
+    secret_digest: Mapped[str | None] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    opd_id: Mapped[int | None] = mapped_column(ForeignKey("opd_units.id", ondelete="RESTRICT"), index=True)
+    redirect_uris: Mapped[list[str]] = mapped_column(default=list)
+    post_logout_redirect_uris: Mapped[list[str]] = mapped_column(default=list)
+    grant_types: Mapped[list[str]] = mapped_column(default=list)
+    scope: Mapped[str] = mapped_column(Text, default="openid")
+    auth_method: Mapped[str] = mapped_column(String(32), default="client_secret_basic")
+    jwks: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    resources: Mapped[list[str]] = mapped_column(default=list)
+    first_party: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(16), default="active")  # active | pending | suspended
+    backchannel_logout_uri: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class Consent(Base):
+    __tablename__ = "consents"
+    __table_args__ = (UniqueConstraint("user_id", "client_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.client_id", ondelete="CASCADE"))
+    scope: Mapped[str] = mapped_column(Text)
+    granted_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class AuthorizationCode(Base):
+    """A code (stored by digest). Redeemed codes are kept until expiry so a replay can revoke its family."""
+
+    __tablename__ = "authorization_codes"
+    code_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64), index=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    session_id: Mapped[str | None] = mapped_column(String(64))
+    redirect_uri: Mapped[str] = mapped_column(Text)
+    scope: Mapped[str] = mapped_column(Text)
+    nonce: Mapped[str | None] = mapped_column(String(512))
+    code_challenge: Mapped[str] = mapped_column(String(128))
+    code_challenge_method: Mapped[str] = mapped_column(String(8))
+    resources: Mapped[list[str]] = mapped_column(default=list)
+    auth_time: Mapped[int] = mapped_column(BigInteger)
+    acr: Mapped[str] = mapped_column(String(16))
+    amr: Mapped[list[str]] = mapped_column(default=list)
+    family_id: Mapped[str] = mapped_column(String(36))
+    expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
+    redeemed_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class Grant(Base):
+    """A token family: everything issued from one authorization (code, refresh chain, access tokens)."""
+
+    __tablename__ = "grants"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64), index=True)
+    user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    session_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    scope: Mapped[str] = mapped_column(Text)
+    resources: Mapped[list[str]] = mapped_column(default=list)
+    auth_time: Mapped[int | None] = mapped_column(BigInteger)
+    acr: Mapped[str | None] = mapped_column(String(16))
+    amr: Mapped[list[str]] = mapped_column(default=list)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger)
+    revoked_at: Mapped[int | None] = mapped_column(BigInteger)
+    revoked_reason: Mapped[str | None] = mapped_column(String(64))
+
+
+class RefreshToken(Base):
+    """One refresh token of a family, by digest. ``rotated_at`` set = used; reuse revokes the family."""
+
+    __tablename__ = "refresh_tokens"
+    token_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    grant_id: Mapped[str] = mapped_column(ForeignKey("grants.id", ondelete="CASCADE"), index=True)
+    issued_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger)
+    rotated_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class AccessToken(Base):
+    """A user access token's jti, kept so revocation and introspection can name it."""
+
+    __tablename__ = "access_tokens"
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    grant_id: Mapped[str | None] = mapped_column(ForeignKey("grants.id", ondelete="CASCADE"), index=True)
+    client_id: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
+class RevokedToken(Base):
+    """Denylist of access-token jtis until they would have expired anyway."""
+
+    __tablename__ = "revoked_tokens"
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
+class BrowserSession(Base):
+    """The provider's server-side session; the cookie holds a random id, the table its digest."""
+
+    __tablename__ = "browser_sessions"
+    id_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    sid: Mapped[str] = mapped_column(String(36), unique=True)  # public session id (OIDC `sid`)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    auth_time: Mapped[int] = mapped_column(BigInteger)
+    acr: Mapped[str] = mapped_column(String(16))
+    amr: Mapped[list[str]] = mapped_column(default=list)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    last_seen: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
+    ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(300))
+    ended_at: Mapped[int | None] = mapped_column(BigInteger)
+    clients: Mapped[list[str]] = mapped_column(default=list)
+
+
+class SigningKey(Base):
+    """A hub signing key. The private key is encrypted at rest (AES-GCM under the settings secret)."""
+
+    __tablename__ = "signing_keys"
+    kid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    alg: Mapped[str] = mapped_column(String(8))
+    private_key: Mapped[str] = mapped_column(Text)
+    public_jwk: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    retired_at: Mapped[int | None] = mapped_column(BigInteger)  # stops signing
+    expires_at: Mapped[int | None] = mapped_column(BigInteger)  # stops being published
+
+
+class ReplayMark(Base):
+    """Single-use values (private_key_jwt jti, email-link ids) remembered until they expire."""
+
+    __tablename__ = "replay_marks"
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
+class App(Base):
+    """A registered OPD app the gateway routes to at ``/apps/{slug}/``."""
+
+    __tablename__ = "apps"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    opd_id: Mapped[int] = mapped_column(ForeignKey("opd_units.id", ondelete="RESTRICT"), index=True)
+    upstreams: Mapped[list[str]] = mapped_column(default=list)
+    auth_mode: Mapped[str] = mapped_column(String(16))  # session | bearer | none
+    client_id: Mapped[str | None] = mapped_column(String(64))
+    resource: Mapped[str | None] = mapped_column(String(500))
+    host: Mapped[str | None] = mapped_column(String(253), unique=True)
+    restricted: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(16), default="active")  # pending | active | suspended | rejected
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
+class AuditEntry(Base):
+    """One link of the tamper-evident audit chain: ``hash = H(prev_hash || canonical(entry))``."""
+
+    __tablename__ = "audit_log"
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    at: Mapped[int] = mapped_column(BigInteger, index=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    target: Mapped[str] = mapped_column(String(300))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+Index("ix_users_name", User.name)
+Index("ix_grants_user_client", Grant.user_id, Grant.client_id)

@@ -1,0 +1,1 @@
+"""Kominfo's access rules as files: validated, compiled, explained. Pure: no I/O beyond reading files."""
