@@ -1,0 +1,45 @@
+"""The typed values passed between the gateway's request-path steps.
+
+route → ``Route``; authenticate → ``Principal``; policies decide → ``Decision``;
+rate limit → ``Verdict``. No step fishes in the ASGI scope for what another step left there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """A registered app as the data plane sees it (loaded from the ``apps`` table)."""
+
+    slug: str
+    opd: str  # owning OPD slug
+    opd_path: str  # materialised OPD path, e.g. "/kota-palembang/dishub/"
+    upstreams: tuple[str, ...]
+    auth_mode: str  # session | bearer | none
+    resource: str  # the app's resource identifier; the `aud` its tokens and assertions carry
+    client_id: str | None = None
+    host: str | None = None
+    restricted: bool = False
+    status: str = "active"  # active | suspended
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: a user (via session or token), a client alone (client_credentials), or nobody."""
+
+    sub: str | None = None
+    client_id: str | None = None
+    opd: str | None = None  # the user's primary OPD slug
+    opd_paths: tuple[str, ...] = ()  # materialised paths of every OPD the user belongs to
+    roles: tuple[str, ...] = ()
+    scopes: frozenset[str] = field(default_factory=frozenset)
+    acr: str | None = None
+    amr: tuple[str, ...] = ()
+    token_id: str | None = None  # jti of the access token, if any
+    session_id: str | None = None
+
+    @property
+    def anonymous(self) -> bool:
+        return self.sub is None and self.client_id is None
