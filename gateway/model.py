@@ -43,3 +43,45 @@ class Principal:
     @property
     def anonymous(self) -> bool:
         return self.sub is None and self.client_id is None
+
+
+@dataclass(frozen=True, slots=True)
+class RequestHead:
+    """The checked head of a request: the path is normalised once and is the path authorized and forwarded."""
+
+    method: str
+    path: str  # normalised full path, e.g. "/apps/parkir/tiket/1"
+    query: bytes  # raw query string, forwarded byte for byte
+    headers: tuple[tuple[bytes, bytes], ...]  # as received (lower-case names), hygiene not yet applied
+    client_ip: str  # the real client address (trusted proxies resolved)
+    scheme: str
+    host: str
+    request_id: str
+    traceparent: str | None = None
+
+    def header(self, name: bytes) -> bytes | None:
+        for key, value in self.headers:
+            if key == name:
+                return value
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What the policies said. ``report_only`` lists rules that would have changed the outcome."""
+
+    allowed: bool
+    rule_ids: tuple[str, ...] = ()
+    reason: str = ""
+    required_acr: str | None = None
+    report_only: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What the rate limiter said; ``headers`` are the IETF RateLimit-Policy / RateLimit headers to send."""
+
+    allowed: bool
+    limit_id: str | None = None
+    retry_after: float = 0.0
+    headers: tuple[tuple[bytes, bytes], ...] = ()

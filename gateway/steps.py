@@ -1,0 +1,35 @@
+"""The interfaces of the request-path steps (route → authenticate → decide → rate limit → proxy).
+
+``gateway.pipeline`` calls them in order; each implementation lives in its own module.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from gateway.model import Decision, Principal, RequestHead, Route, Verdict
+
+
+class RouteTable(Protocol):
+    def lookup(self, host: str, path: str) -> tuple[Route, str] | None:
+        """The app serving ``path`` (or ``host``), and the path to forward upstream ("/" at least)."""
+
+
+class Authenticator(Protocol):
+    async def authenticate(self, route: Route, request: RequestHead) -> Principal:
+        """Who is calling. Raises ``Unauthenticated`` (bearer) or ``LoginRedirect`` (session apps)."""
+
+
+class Decider(Protocol):
+    def decide(self, principal: Principal, route: Route, request: RequestHead) -> Decision:
+        """A pure function call: Kominfo's policies. Until policies exist: authenticated = allowed."""
+
+
+class Limiter(Protocol):
+    async def check(self, principal: Principal, route: Route, request: RequestHead) -> Verdict:
+        """Rate limits for this request; never waits longer than the store's timeout."""
+
+
+class AssertionIssuer(Protocol):
+    def issue(self, principal: Principal, route: Route, request: RequestHead) -> str:
+        """The signed ``X-Gerbang-Assertion`` JWT for this forwarded request."""
