@@ -3,21 +3,65 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncIterator
+from pathlib import Path
 
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
 
 from idp.clock import Clock
 from idp.context import IdpContext, build_context
+from idp.endpoints.account import account_page
+from idp.endpoints.authorize import authorize_endpoint, resume_endpoint
+from idp.endpoints.consent import consent_page, consent_submit
+from idp.endpoints.discovery import MetadataEndpoint, build_metadata
+from idp.endpoints.login import login_page, login_submit
+from idp.endpoints.logout import logout_endpoint
+from idp.endpoints.token import token_endpoint
+from idp.endpoints.token_admin import introspection_endpoint, revocation_endpoint
+from idp.endpoints.userinfo import userinfo_endpoint
+from idp.provider import Provider
 from idp.settings import Settings
+
+log = logging.getLogger("gerbang.idp")
+
+
+def build_routes(provider: Provider) -> list[BaseRoute]:
+    metadata = MetadataEndpoint(build_metadata(provider.issuer, provider.settings.signing_alg))
+
+    async def jwks(_request: Request) -> Response:
+        return Response(provider.keys.jwks_bytes(), media_type="application/jwk-set+json",
+                        headers={"Cache-Control": "public, max-age=300", "Access-Control-Allow-Origin": "*"})
+
+    return [
+        Route("/.well-known/openid-configuration", metadata),
+        Route("/.well-known/oauth-authorization-server", metadata),
+        Route("/auth/jwks", jwks),
+        Route("/auth/authorize", authorize_endpoint, methods=["GET", "POST"]),
+        Route("/auth/authorize/resume", resume_endpoint),
+        Route("/auth/token", token_endpoint, methods=["POST"]),
+        Route("/auth/userinfo", userinfo_endpoint, methods=["GET", "POST"]),
+        Route("/auth/revoke", revocation_endpoint, methods=["POST"]),
+        Route("/auth/introspect", introspection_endpoint, methods=["POST"]),
+        Route("/auth/logout", logout_endpoint, methods=["GET", "POST"]),
+        Route("/auth/login", login_page, methods=["GET"]),
+        Route("/auth/login", login_submit, methods=["POST"]),
+        Route("/auth/consent", consent_page, methods=["GET"]),
+        Route("/auth/consent", consent_submit, methods=["POST"]),
+        Route("/account", account_page),
+        Mount("/auth/static", StaticFiles(directory=Path(__file__).parent / "static")),
+    ]
 
 
 def create_app(settings: Settings, clock: Clock | None = None, context: IdpContext | None = None) -> Starlette:
     """The provider alone. The gateway passes its shared ``context`` and mounts the routes."""
     ctx = context or build_context(settings, clock)
+    provider = Provider(ctx)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -28,10 +72,15 @@ def create_app(settings: Settings, clock: Clock | None = None, context: IdpConte
             if context is None:
                 await ctx.close()
 
-    async def jwks(_request: Request) -> Response:
-        return Response(ctx.keys.jwks_bytes(), media_type="application/jwk-set+json",
-                        headers={"Cache-Control": "public, max-age=300"})
+    async def storage_down(request: Request, exc: Exception) -> Response:
+        log.warning("storage unavailable: %s", exc)
+        if request.url.path.startswith(("/auth/token", "/auth/revoke", "/auth/introspect", "/auth/userinfo")):
+            return Response('{"error":"temporarily_unavailable"}', 503, media_type="application/json",
+                            headers={"Retry-After": "5", "Cache-Control": "no-store"})
+        return provider.pages.error(request, "error.unavailable", 503)
 
-    app = Starlette(routes=[Route("/jwks", jwks)], lifespan=lifespan)
+    app = Starlette(routes=build_routes(provider), lifespan=lifespan,
+                    exception_handlers={SQLAlchemyError: storage_down})
     app.state.idp = ctx
+    app.state.provider = provider
     return app

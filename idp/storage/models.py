@@ -14,7 +14,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {dict[str, Any]: JSON, list[str]: JSON, list[dict[str, Any]]: JSON}
+    type_annotation_map = {dict[str, Any]: JSON, list[str]: JSON, list[dict[str, Any]]: JSON, list[list[str]]: JSON}
 
 
 class OpdUnit(Base):
@@ -195,6 +195,19 @@ class SigningKey(Base):
     created_at: Mapped[int] = mapped_column(BigInteger)
     retired_at: Mapped[int | None] = mapped_column(BigInteger)  # stops signing
     expires_at: Mapped[int | None] = mapped_column(BigInteger)  # stops being published
+
+
+class Interaction(Base):
+    """An authorization request waiting for the user (login, consent), bound to the browser by cookie."""
+
+    __tablename__ = "interactions"
+    id_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64))
+    params: Mapped[list[list[str]]] = mapped_column(JSON)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
+    login_sid: Mapped[str | None] = mapped_column(String(36))
+    consent_given: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class ReplayMark(Base):

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-28 00:30:28.212442
+Create Date: 2026-11-28 00:43:56.670073
 """
 
 from __future__ import annotations
@@ -33,6 +33,19 @@ def upgrade() -> None:
     with op.batch_alter_table('audit_log', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_audit_log_action'), ['action'], unique=False)
         batch_op.create_index(batch_op.f('ix_audit_log_at'), ['at'], unique=False)
+
+    op.create_table('interactions',
+    sa.Column('id_digest', sa.String(length=64), nullable=False),
+    sa.Column('client_id', sa.String(length=64), nullable=False),
+    sa.Column('params', sa.JSON(), nullable=False),
+    sa.Column('created_at', sa.BigInteger(), nullable=False),
+    sa.Column('expires_at', sa.BigInteger(), nullable=False),
+    sa.Column('login_sid', sa.String(length=36), nullable=True),
+    sa.Column('consent_given', sa.Boolean(), nullable=False),
+    sa.PrimaryKeyConstraint('id_digest')
+    )
+    with op.batch_alter_table('interactions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_interactions_expires_at'), ['expires_at'], unique=False)
 
     op.create_table('opd_units',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -334,6 +347,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_opd_units_parent_id'))
 
     op.drop_table('opd_units')
+    with op.batch_alter_table('interactions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_interactions_expires_at'))
+
+    op.drop_table('interactions')
     with op.batch_alter_table('audit_log', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_audit_log_at'))
         batch_op.drop_index(batch_op.f('ix_audit_log_action'))

@@ -1,0 +1,196 @@
+"""OIDC Core §3.1.2 authorization endpoint: validate, sign in / consent if needed, issue a code.
+
+Errors reach the client only at a redirect URI authlib has matched exactly against the client's
+registration; anything else is a page for the person in front of the browser (RFC 6749 §4.1.2.1).
+Every response redirected to the client carries ``iss`` (RFC 9207).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from authlib.common.urls import add_params_to_uri
+from authlib.oauth2.rfc6749 import OAuth2Error
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.requests import Request
+from starlette.responses import Response
+
+from idp.http import FormError, datalist, read_form
+from idp.interactions import COOKIE as INTERACTION_COOKIE
+from idp.oauth.request import HubRequest
+from idp.oauth.state import Preloaded, run_with_state
+from idp.oauth.store import apply_in_transaction
+from idp.oauth.verify import TokenInvalid, verify_hub_jwt
+from idp.pages import see_other
+from idp.provider import Provider
+from idp.sessions import ActiveSession
+from idp.storage.models import AuthorizationCode, Consent, Interaction
+
+UNSUPPORTED = {"request": "request_not_supported", "request_uri": "request_uri_not_supported",
+               "registration": "registration_not_supported"}
+
+
+async def authorize_endpoint(request: Request) -> Response:
+    provider: Provider = request.app.state.provider
+    if request.method == "POST":
+        try:
+            params = await read_form(request)
+        except FormError:
+            return provider.pages.error(request, "error.back", 400)
+    else:
+        params = list(request.query_params.multi_items())
+    return await process_authorization(request, provider, params, None, None)
+
+
+async def resume_endpoint(request: Request) -> Response:
+    """Back from the login or consent page: continue the parked authorization request."""
+    provider: Provider = request.app.state.provider
+    value = request.query_params.get("interaction")
+    interaction = await provider.interactions.load(value, request.cookies.get(INTERACTION_COOKIE))
+    if interaction is None or value is None:
+        return provider.pages.error(request, "error.expired", 400)
+    params = [(k, v) for k, v in interaction.params]
+    return await process_authorization(request, provider, params, interaction, value)
+
+
+async def process_authorization(request: Request, provider: Provider, params: list[tuple[str, str]],
+                                interaction: Interaction | None, interaction_id: str | None) -> Response:
+    data = datalist(params)
+    now = provider.clock.now()
+    state = Preloaded(extras={"now": now})
+    client_id = data.get("client_id", [""])[0]
+    try:
+        state.clients = await provider.clients.get_many({client_id} if client_id else set())
+        active = await provider.sessions.load(request.cookies.get(provider.session_cookie))
+        if interaction is not None and interaction.login_sid and (active is None or
+                                                                  active.row.sid != interaction.login_sid):
+            active = None  # the login made for this request is gone: sign in again
+        nonce = data.get("nonce", [None])[0]
+        if nonce and client_id:
+            state.nonce_seen = await _nonce_seen(provider, client_id, nonce, now)
+    except SQLAlchemyError:
+        return provider.pages.error(request, "error.unavailable", 503)
+    user = active.user if active else None
+    oauth_request = HubRequest("GET", provider.authorize_url, request.headers, params)
+    try:
+        grant = await run_with_state(state, lambda: provider.server.get_consent_grant(oauth_request, end_user=user))
+    except OAuth2Error as error:
+        return _error_response(request, provider, error)
+    redirect_uri, client = grant.redirect_uri, grant.request.client
+    response_state = data.get("state", [None])[0]
+
+    def client_error(code: str, description: str) -> Response:
+        return _redirect_with(redirect_uri, provider, [("error", code), ("error_description", description)],
+                              response_state)
+
+    for name, code in UNSUPPORTED.items():
+        if name in data:
+            return client_error(code, f"The '{name}' parameter is not supported.")
+    if data.get("response_mode", ["query"])[0] != "query":
+        return client_error("invalid_request", "Only response_mode=query is supported.")
+    prompts = set(data.get("prompt", [""])[0].split())
+    fresh_login = interaction is not None and active is not None and interaction.login_sid == active.row.sid
+    needs_login = active is None or (not fresh_login and _login_expired(data, active, prompts, now))
+    if active is not None and not needs_login and "id_token_hint" in data:
+        hint_sub = _hint_subject(provider, data["id_token_hint"][0])
+        if hint_sub is None:
+            return client_error("invalid_request", "The id_token_hint is not valid.")
+        needs_login = hint_sub != active.user.id
+    if needs_login:
+        if "none" in prompts:
+            return client_error("login_required", "The user must sign in.")
+        return await _park(request, provider, client.client_id, params, "/auth/login", interaction_id)
+    assert active is not None
+    scope = grant.request.scope or ""
+    consent_given = interaction is not None and interaction.consent_given
+    if not consent_given and not await _has_consent(provider, active.user.id, client.row, scope, prompts):
+        if "none" in prompts:
+            return client_error("consent_required", "The user must consent.")
+        return await _park(request, provider, client.client_id, params, "/auth/consent", interaction_id)
+    state.extras["code_ttl"] = provider.settings.code_ttl
+    state.extras["login"] = {"sid": active.row.sid, "auth_time": active.row.auth_time, "acr": active.row.acr,
+                             "amr": list(active.row.amr)}
+    try:
+        status, _body, headers = await run_with_state(state, lambda: provider.server.create_authorization_response(
+            oauth_request, grant_user=active.user, grant=grant))
+    except OAuth2Error as error:
+        return _error_response(request, provider, error)
+    location = dict(headers).get("Location", "")
+    if status == 302 and state.effects.new_code:
+        try:
+            failed = await apply_in_transaction(provider.sessionmaker, state.effects, now)
+            await provider.sessions.add_client(active.row.sid, client.client_id)
+        except SQLAlchemyError:
+            failed = "temporarily_unavailable"
+        if failed:
+            return provider.pages.error(request, "error.unavailable", 503)
+    response = see_other(add_params_to_uri(location, [("iss", provider.issuer)]))
+    if interaction_id:
+        await provider.interactions.finish(interaction_id)
+        response.delete_cookie(INTERACTION_COOKIE, path="/auth")
+    return response
+
+
+def _login_expired(data: dict[str, list[str]], active: ActiveSession, prompts: set[str], now: int) -> bool:
+    if "login" in prompts:
+        return True
+    max_age = data.get("max_age", [None])[0]
+    if max_age is not None and max_age.isdigit():
+        return now - active.row.auth_time > int(max_age)
+    return False
+
+
+def _hint_subject(provider: Provider, hint: str) -> str | None:
+    try:
+        claims = verify_hub_jwt(provider.keys, hint, provider.issuer, typ=None, verify_exp=False)
+    except TokenInvalid:
+        return None
+    return str(claims.get("sub"))
+
+
+async def _nonce_seen(provider: Provider, client_id: str, nonce: str, now: int) -> bool:
+    async with provider.sessionmaker() as session:
+        found = await session.scalar(select(AuthorizationCode.code_digest).where(
+            AuthorizationCode.client_id == client_id, AuthorizationCode.nonce == nonce,
+            AuthorizationCode.expires_at > now - 3600).limit(1))
+    return found is not None
+
+
+async def _has_consent(provider: Provider, user_id: str, client: Any, scope: str, prompts: set[str]) -> bool:
+    if "consent" in prompts:
+        return False
+    if client.first_party:
+        return True
+    async with provider.sessionmaker() as session:
+        consent = await session.scalar(select(Consent).where(Consent.user_id == user_id,
+                                                             Consent.client_id == client.client_id))
+    return consent is not None and set(scope.split()) <= set(consent.scope.split())
+
+
+async def _park(request: Request, provider: Provider, client_id: str, params: list[tuple[str, str]], page: str,
+                interaction_id: str | None) -> Response:
+    if interaction_id is None:
+        interaction_id = await provider.interactions.create(client_id, params)
+    response = see_other(f"{page}?{urlencode({'interaction': interaction_id})}")
+    response.set_cookie(INTERACTION_COOKIE, interaction_id, httponly=True, samesite="lax",
+                        secure=provider.settings.uses_tls, path="/auth")
+    return response
+
+
+def _redirect_with(redirect_uri: str, provider: Provider, params: list[tuple[str, str]],
+                   state: str | None) -> Response:
+    if state:
+        params.append(("state", state))
+    params.append(("iss", provider.issuer))
+    return see_other(add_params_to_uri(redirect_uri, params))
+
+
+def _error_response(request: Request, provider: Provider, error: OAuth2Error) -> Response:
+    if error.redirect_uri:
+        params = [("error", error.error)]
+        if error.description:
+            params.append(("error_description", error.description))
+        return _redirect_with(error.redirect_uri, provider, params, error.state)
+    return provider.pages.error(request, "error.back", 400, detail=error.description or error.error)

@@ -1,0 +1,61 @@
+"""OpenID Connect Discovery 1.0 and RFC 8414 metadata, built once and served from memory."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from idp.oauth.server import SCOPES_SUPPORTED
+
+
+def build_metadata(issuer: str, signing_alg: str) -> dict[str, Any]:
+    base = f"{issuer}/auth"
+    algs = ["ES256", "RS256"]
+    return {
+        "issuer": issuer,
+        "authorization_endpoint": f"{base}/authorize",
+        "token_endpoint": f"{base}/token",
+        "userinfo_endpoint": f"{base}/userinfo",
+        "jwks_uri": f"{base}/jwks",
+        "revocation_endpoint": f"{base}/revoke",
+        "introspection_endpoint": f"{base}/introspect",
+        "end_session_endpoint": f"{base}/logout",
+        "scopes_supported": SCOPES_SUPPORTED,
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": [signing_alg],
+        "userinfo_signing_alg_values_supported": [],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt",
+                                                  "none"],
+        "token_endpoint_auth_signing_alg_values_supported": ["ES256", "RS256", "PS256", "EdDSA"],
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post",
+                                                       "private_key_jwt"],
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post",
+                                                          "private_key_jwt"],
+        "code_challenge_methods_supported": ["S256"],
+        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "acr", "amr", "nonce", "sid", "name",
+                             "preferred_username", "email", "email_verified", "opd", "roles"],
+        "claims_parameter_supported": False,
+        "request_parameter_supported": False,
+        "request_uri_parameter_supported": False,
+        "prompt_values_supported": ["none", "login", "consent"],
+        "acr_values_supported": ["1", "2"],
+        "ui_locales_supported": ["id", "en"],
+        "authorization_response_iss_parameter_supported": True,
+        "access_token_signing_alg_values_supported": algs,
+        "resource_indicators_supported": True,
+    }
+
+
+class MetadataEndpoint:
+    def __init__(self, metadata: dict[str, Any]) -> None:
+        self._body = json.dumps(metadata, separators=(",", ":")).encode()
+
+    async def __call__(self, request: Request) -> Response:
+        return Response(self._body, media_type="application/json",
+                        headers={"Cache-Control": "public, max-age=3600", "Access-Control-Allow-Origin": "*"})

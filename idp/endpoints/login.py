@@ -1,0 +1,81 @@
+"""The sign-in page: email or NIK and password; a new session id at every login (no fixation)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.requests import Request
+from starlette.responses import Response
+
+from idp.accounts import load_user_by_login
+from idp.http import FormError, read_form
+from idp.interactions import COOKIE as INTERACTION_COOKIE
+from idp.pages import see_other
+from idp.provider import Provider
+
+PASSWORD_AMR = ["pwd"]
+
+
+async def login_page(request: Request) -> Response:
+    provider: Provider = request.app.state.provider
+    interaction_id = request.query_params.get("interaction")
+    context = await _interaction_context(request, provider, interaction_id)
+    if context is None:
+        return provider.pages.error(request, "error.expired", 400)
+    return provider.pages.render(request, "login.html", interaction=interaction_id, **context)
+
+
+async def login_submit(request: Request) -> Response:
+    provider: Provider = request.app.state.provider
+    try:
+        form = dict(await read_form(request))
+    except FormError:
+        return provider.pages.error(request, "error.back", 400)
+    if not provider.pages.is_csrf_valid(request, form):
+        return provider.pages.error(request, "error.csrf", 403)
+    interaction_id = form.get("interaction") or None
+    context = await _interaction_context(request, provider, interaction_id)
+    if context is None:
+        return provider.pages.error(request, "error.expired", 400)
+    login, password = form.get("login", "")[:254], form.get("password", "")[:128]
+    try:
+        async with provider.sessionmaker() as session:
+            user = await load_user_by_login(session, login) if login else None
+    except SQLAlchemyError:
+        return provider.pages.error(request, "error.unavailable", 503)
+    # Verify even for an unknown account (against a dummy hash) so timing does not tell.
+    valid = await provider.ctx.passwords.verify(user.password_hash if user else None, password)
+    if not valid or user is None or user.disabled:
+        context["login_hint"] = login
+        return provider.pages.render(request, "login.html", interaction=interaction_id, error_key="login.failed",
+                                     **context)
+    previous = await provider.sessions.load(request.cookies.get(provider.session_cookie))
+    if previous is not None:
+        await provider.sessions.end(previous.row.sid)
+    client_ip = request.client.host if request.client else None
+    cookie, row = await provider.sessions.create(user, acr="1", amr=PASSWORD_AMR, ip=client_ip,
+                                                 user_agent=request.headers.get("user-agent"))
+    if interaction_id:
+        await provider.interactions.update(interaction_id, login_sid=row.sid)
+        target = f"/auth/authorize/resume?{urlencode({'interaction': interaction_id})}"
+    else:
+        target = "/account"
+    response = see_other(target)
+    response.set_cookie(provider.session_cookie, cookie, httponly=True, samesite="lax",
+                        secure=provider.settings.uses_tls, path="/", max_age=provider.settings.session_ttl)
+    return response
+
+
+async def _interaction_context(request: Request, provider: Provider, interaction_id: str | None) -> dict | None:
+    """Page context for the parked request; ``None`` when the interaction is unknown or expired."""
+    if not interaction_id:
+        return {"client_name": None, "login_hint": None}
+    interaction = await provider.interactions.load(interaction_id, request.cookies.get(INTERACTION_COOKIE))
+    if interaction is None:
+        return None
+    clients = await provider.clients.get_many({interaction.client_id})
+    params = dict((k, v) for k, v in interaction.params)
+    client = clients.get(interaction.client_id)
+    return {"client_name": client.name if client else None, "login_hint": params.get("login_hint"),
+            "ui_locales": params.get("ui_locales")}

@@ -1,0 +1,64 @@
+"""OpenID Connect RP-Initiated Logout 1.0: end the session, then return to a registered URI only.
+
+Without a valid ``id_token_hint`` for the current session we ask the person first (a third-party
+page must not be able to sign citizens out).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from idp.http import FormError, read_form
+from idp.oauth.verify import TokenInvalid, verify_hub_jwt
+from idp.pages import see_other
+from idp.provider import Provider
+
+LOGOUT_PARAMS = ("id_token_hint", "client_id", "post_logout_redirect_uri", "state", "ui_locales")
+
+
+async def logout_endpoint(request: Request) -> Response:
+    provider: Provider = request.app.state.provider
+    confirmed = False
+    if request.method == "POST":
+        try:
+            form = dict(await read_form(request))
+        except FormError:
+            return provider.pages.error(request, "error.back", 400)
+        if not provider.pages.is_csrf_valid(request, form):
+            return provider.pages.error(request, "error.csrf", 403)
+        params, confirmed = form, True
+    else:
+        params = dict(request.query_params)
+    params = {k: v for k, v in params.items() if k in LOGOUT_PARAMS}
+    hint_claims = None
+    if params.get("id_token_hint"):
+        try:
+            hint_claims = verify_hub_jwt(provider.keys, params["id_token_hint"], provider.issuer, typ=None,
+                                         verify_exp=False)
+        except TokenInvalid:
+            return provider.pages.error(request, "error.back", 400, detail="id_token_hint")
+    client_id = params.get("client_id") or (hint_claims or {}).get("aud")
+    if hint_claims and params.get("client_id") and params["client_id"] != hint_claims.get("aud"):
+        return provider.pages.error(request, "error.back", 400, detail="client_id")
+    redirect = params.get("post_logout_redirect_uri")
+    if redirect:
+        client = (await provider.clients.get_many({client_id})).get(client_id) if isinstance(client_id, str) else None
+        if client is None or redirect not in client.post_logout_redirect_uris:
+            return provider.pages.error(request, "error.back", 400, detail="post_logout_redirect_uri")
+    active = await provider.sessions.load(request.cookies.get(provider.session_cookie))
+    hint_matches = active is not None and hint_claims is not None and hint_claims.get("sub") == active.user.id
+    if active is not None and not confirmed and not hint_matches:
+        return provider.pages.render(request, "logout.html", params=list(params.items()),
+                                     ui_locales=params.get("ui_locales"))
+    if active is not None:
+        await provider.end_session(active.row)
+    if redirect:
+        query = urlencode({"state": params["state"]}) if params.get("state") else ""
+        response = see_other(f"{redirect}{('&' if '?' in redirect else '?') + query if query else ''}")
+    else:
+        response = provider.pages.render(request, "logged_out.html")
+    response.delete_cookie(provider.session_cookie, path="/", secure=provider.settings.uses_tls, httponly=True)
+    return response

@@ -1,0 +1,49 @@
+"""RFC 6749 §3.2 token endpoint: read the form async, run the grant in a worker thread, apply writes."""
+
+from __future__ import annotations
+
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.requests import Request
+from starlette.responses import Response
+
+from idp.http import FormError, datalist, oauth_error, oauth_json, read_form
+from idp.oauth.request import HubRequest
+from idp.oauth.state import Preloaded, run_with_state
+from idp.oauth.store import apply_in_transaction, candidate_client_ids, preload_grant_rows
+from idp.provider import Provider
+
+USER_GRANTS = ("authorization_code", "refresh_token")
+
+
+async def token_endpoint(request: Request) -> Response:
+    provider: Provider = request.app.state.provider
+    try:
+        pairs = await read_form(request)
+    except FormError as exc:
+        return oauth_error(exc.status, "invalid_request", exc.description)
+    form = datalist(pairs)
+    now = provider.clock.now()
+    state = Preloaded(extras={"now": now})
+    try:
+        state.clients = await provider.clients.get_many(
+            candidate_client_ids(form, request.headers.get("authorization")))
+        if form.get("grant_type", [None])[0] in USER_GRANTS:
+            async with provider.sessionmaker() as session:
+                await preload_grant_rows(session, form, state)
+    except SQLAlchemyError:
+        return oauth_error(503, "temporarily_unavailable", "The service is temporarily unavailable.",
+                           {"Retry-After": "5"})
+    oauth_request = HubRequest("POST", provider.token_url, request.headers, pairs)
+    status, body, headers = await run_with_state(state, lambda: provider.server.create_token_response(oauth_request))
+    effects = state.effects
+    if status == 200 or effects.revoke_grant:
+        try:
+            lost = await apply_in_transaction(provider.sessionmaker, effects, now)
+        except SQLAlchemyError:
+            return oauth_error(503, "temporarily_unavailable", "The service is temporarily unavailable.",
+                               {"Retry-After": "5"})
+        if lost and status == 200:
+            return oauth_error(400 if lost == "invalid_grant" else 401, lost,
+                               "The grant or client assertion was already used.")
+    provider.metrics_token(form.get("grant_type", ["?"])[0], status)
+    return oauth_json(status, body, headers)

@@ -1,0 +1,108 @@
+"""RFC 7009 revocation and RFC 7662 introspection, for authenticated clients."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from authlib.oauth2.rfc6749 import OAuth2Error
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.requests import Request
+from starlette.responses import Response
+
+from idp.http import FormError, datalist, oauth_error, oauth_json, read_form
+from idp.oauth.adapters import HubClient
+from idp.oauth.grants import TOKEN_AUTH_METHODS
+from idp.oauth.request import HubRequest
+from idp.oauth.state import Preloaded, run_with_state
+from idp.oauth.store import apply_in_transaction, candidate_client_ids, revoke_family, revoke_jti
+from idp.oauth.tokens import digest
+from idp.oauth.verify import TokenInvalid, verify_hub_jwt
+from idp.provider import Provider
+from idp.storage.models import Grant, RefreshToken, RevokedToken
+
+
+async def _authenticate(request: Request, provider: Provider,
+                        endpoint: str) -> tuple[HubClient | None, dict[str, list[str]], Response | None]:
+    try:
+        pairs = await read_form(request)
+    except FormError as exc:
+        return None, {}, oauth_error(exc.status, "invalid_request", exc.description)
+    form = datalist(pairs)
+    state = Preloaded(extras={"now": provider.clock.now()})
+    state.clients = await provider.clients.get_many(candidate_client_ids(form, request.headers.get("authorization")))
+    oauth_request = HubRequest("POST", f"{provider.base}/{endpoint}", request.headers, pairs)
+    try:
+        client = await run_with_state(state, lambda: provider.server.authenticate_client(
+            oauth_request, TOKEN_AUTH_METHODS, endpoint))
+    except OAuth2Error as error:
+        status, body, headers = error()
+        return None, form, oauth_json(status, body, headers)
+    if state.effects.replay_marks and await apply_in_transaction(provider.sessionmaker, state.effects,
+                                                                 provider.clock.now()):
+        return None, form, oauth_error(401, "invalid_client", "The client assertion was already used.")
+    if not form.get("token"):
+        return client, form, oauth_error(400, "invalid_request", "Missing 'token'.")
+    return client, form, None
+
+
+def _access_claims(provider: Provider, token: str, verify_exp: bool) -> dict[str, Any] | None:
+    if token.count(".") != 2:
+        return None
+    try:
+        return verify_hub_jwt(provider.keys, token, provider.issuer, typ="at+jwt", verify_exp=verify_exp)
+    except TokenInvalid:
+        return None
+
+
+async def revocation_endpoint(request: Request) -> Response:
+    provider: Provider = request.app.state.provider
+    client, form, error = await _authenticate(request, provider, "revoke")
+    if error is not None or client is None:
+        return error  # type: ignore[return-value]
+    token = form["token"][0]
+    now = provider.clock.now()
+    try:
+        async with provider.sessionmaker() as session, session.begin():
+            refresh = await session.get(RefreshToken, digest(token))
+            if refresh is not None:
+                grant = await session.get(Grant, refresh.grant_id)
+                if grant is not None and grant.client_id == client.client_id:
+                    await revoke_family(session, grant.id, now, "revoked by client")
+            else:
+                claims = _access_claims(provider, token, verify_exp=False)
+                if claims and claims.get("client_id") == client.client_id and int(claims["exp"]) > now:
+                    await revoke_jti(session, str(claims["jti"]), int(claims["exp"]))
+    except SQLAlchemyError:
+        return oauth_error(503, "temporarily_unavailable", "The service is temporarily unavailable.")
+    # RFC 7009 §2.2: 200 whether or not the token was valid.
+    return oauth_json(200, {})
+
+
+async def introspection_endpoint(request: Request) -> Response:
+    provider: Provider = request.app.state.provider
+    client, form, error = await _authenticate(request, provider, "introspect")
+    if error is not None or client is None:
+        return error  # type: ignore[return-value]
+    token = form["token"][0]
+    now = provider.clock.now()
+    inactive = oauth_json(200, {"active": False})
+    try:
+        async with provider.sessionmaker() as session:
+            refresh = await session.get(RefreshToken, digest(token))
+            if refresh is not None:
+                grant = await session.get(Grant, refresh.grant_id)
+                if (grant is None or grant.client_id != client.client_id or grant.revoked_at is not None
+                        or refresh.rotated_at is not None or refresh.expires_at <= now):
+                    return inactive
+                return oauth_json(200, {"active": True, "token_type": "refresh_token", "client_id": grant.client_id,
+                                        "sub": grant.user_id, "scope": grant.scope, "exp": refresh.expires_at,
+                                        "iat": refresh.issued_at, "iss": provider.issuer})
+            claims = _access_claims(provider, token, verify_exp=True)
+            if claims is None or await session.get(RevokedToken, str(claims["jti"])) is not None:
+                return inactive
+    except SQLAlchemyError:
+        return oauth_error(503, "temporarily_unavailable", "The service is temporarily unavailable.")
+    audience = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
+    if claims.get("client_id") != client.client_id and not set(audience) & set(client.row.resources):
+        return inactive  # only the token's client or the API it is for may look inside
+    return oauth_json(200, {"active": True, "token_type": "Bearer", **claims})

@@ -1,0 +1,62 @@
+"""OIDC Core §5.3 UserInfo: GET or POST, the token in the header or (POST) the form body (RFC 6750 §2)."""
+
+from __future__ import annotations
+
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.requests import Request
+from starlette.responses import Response
+
+from idp.http import FormError, oauth_json, read_form
+from idp.oauth.tokens import user_claims
+from idp.oauth.verify import TokenInvalid, verify_hub_jwt
+from idp.provider import Provider
+from idp.storage.models import RevokedToken, User
+
+
+def _challenge(error: str | None, description: str = "", status: int = 401) -> Response:
+    value = 'Bearer realm="gerbang"'
+    if error:
+        value += f', error="{error}", error_description="{description}"'
+    body = {"error": error, "error_description": description} if error else {"error": "invalid_request"}
+    return oauth_json(status, body, {"WWW-Authenticate": value})
+
+
+async def userinfo_endpoint(request: Request) -> Response:
+    provider: Provider = request.app.state.provider
+    header = request.headers.get("authorization")
+    token = None
+    if header:
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            return _challenge("invalid_request", "Malformed Authorization header.", 400)
+        token = value.strip()
+    if request.method == "POST" and request.headers.get("content-type", "").startswith(
+            "application/x-www-form-urlencoded"):
+        try:
+            form = dict(await read_form(request))
+        except FormError:
+            return _challenge("invalid_request", "Malformed request body.", 400)
+        if "access_token" in form:
+            if token is not None:  # RFC 6750 §2: one method only
+                return _challenge("invalid_request", "The token was sent more than once.", 400)
+            token = form["access_token"]
+    if not token:
+        return _challenge(None)
+    try:
+        claims = verify_hub_jwt(provider.keys, token, provider.issuer, typ="at+jwt", audience=provider.issuer)
+    except TokenInvalid:
+        return _challenge("invalid_token", "The access token is not valid.")
+    scopes = str(claims.get("scope", "")).split()
+    if "openid" not in scopes:
+        return _challenge("insufficient_scope", "The token lacks the openid scope.", 403)
+    try:
+        async with provider.sessionmaker() as session:
+            if await session.get(RevokedToken, str(claims.get("jti"))) is not None:
+                return _challenge("invalid_token", "The access token was revoked.")
+            user = await session.get(User, str(claims["sub"]))
+            released = user_claims(user, " ".join(scopes)) if user is not None and not user.disabled else None
+    except SQLAlchemyError:
+        return oauth_json(503, {"error": "temporarily_unavailable"}, {"Retry-After": "5"})
+    if released is None:
+        return _challenge("invalid_token", "The account is not available.")
+    return oauth_json(200, released)

@@ -1,0 +1,62 @@
+"""Authorization requests parked while the user signs in or consents (node-oidc-provider's "interactions").
+
+The id travels in the URL and in an HttpOnly cookie; resuming needs both, so a link sent to
+someone else cannot be completed in their browser (no login CSRF / session swapping).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from idp.clock import Clock
+from idp.storage.models import Interaction
+
+COOKIE = "gerbang_interaction"
+TTL = 15 * 60
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+class InteractionStore:
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], clock: Clock) -> None:
+        self._sessionmaker = sessionmaker
+        self._clock = clock
+
+    async def create(self, client_id: str, params: list[tuple[str, str]]) -> str:
+        value = secrets.token_urlsafe(24)
+        now = self._clock.now()
+        async with self._sessionmaker() as session, session.begin():
+            session.add(Interaction(id_digest=_digest(value), client_id=client_id, params=[list(p) for p in params],
+                                    created_at=now, expires_at=now + TTL))
+        return value
+
+    async def load(self, value: str | None, cookie: str | None) -> Interaction | None:
+        if not value or not cookie or len(value) > 64 or not hmac.compare_digest(value, cookie):
+            return None
+        async with self._sessionmaker() as session:
+            row = await session.get(Interaction, _digest(value))
+        if row is None or row.expires_at <= self._clock.now():
+            return None
+        return row
+
+    async def update(self, value: str, *, login_sid: str | None = None, consent_given: bool | None = None) -> None:
+        async with self._sessionmaker() as session, session.begin():
+            row = await session.get(Interaction, _digest(value))
+            if row is None:
+                return
+            if login_sid is not None:
+                row.login_sid = login_sid
+            if consent_given is not None:
+                row.consent_given = consent_given
+
+    async def finish(self, value: str) -> None:
+        async with self._sessionmaker() as session, session.begin():
+            row = await session.get(Interaction, _digest(value))
+            if row is not None:
+                await session.delete(row)

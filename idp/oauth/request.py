@@ -1,0 +1,46 @@
+"""Starlette → authlib request adapter (authlib ships none for starlette).
+
+Headers are starlette's case-insensitive ``Headers``: with a plain dict,
+``headers.get("Authorization")`` misses and client_secret_basic fails.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from authlib.oauth2.rfc6749.requests import OAuth2Payload, OAuth2Request
+
+
+class FormPayload(OAuth2Payload):
+    def __init__(self, items: Iterable[tuple[str, str]]) -> None:
+        self._datalist: defaultdict[str, list[str]] = defaultdict(list)
+        for key, value in items:
+            self._datalist[key].append(value)
+        # A repeated parameter keeps its first value here; authlib checks the datalist for repeats.
+        self._data = {key: values[0] for key, values in self._datalist.items()}
+
+    @property
+    def data(self) -> dict[str, str]:
+        return self._data
+
+    @property
+    def datalist(self) -> defaultdict[str, list[str]]:
+        return self._datalist
+
+
+class HubRequest(OAuth2Request):
+    """An OAuth2Request over already-read parameters: the query (GET) or the form body (POST)."""
+
+    def __init__(self, method: str, uri: str, headers: Mapping[str, str], params: Iterable[tuple[str, str]]) -> None:
+        super().__init__(method, uri, headers=headers)
+        self.payload = FormPayload(params)
+
+    @property
+    def args(self) -> dict[str, Any]:
+        return self.payload.data
+
+    @property
+    def form(self) -> dict[str, Any]:
+        return self.payload.data

@@ -1,0 +1,87 @@
+"""Our ``AuthorizationServer``: authlib's validation, our storage (preloaded) and our tokens."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from authlib.oauth2 import AuthorizationServer
+from authlib.oauth2.rfc6749 import InvalidScopeError
+
+from idp.oauth.adapters import HubClient
+from idp.oauth.client_auth import PrivateKeyJWT
+from idp.oauth.grants import (AuthorizationCodeGrant, ClientCredentialsGrant, OpenIDCodeExtension, RefreshTokenGrant,
+                              new_family, new_refresh_row)
+from idp.oauth.pkce import RequiredS256CodeChallenge
+from idp.oauth.request import HubRequest
+from idp.oauth.state import current
+from idp.oauth.tokens import TokenMinter, new_opaque_token
+
+SCOPES_SUPPORTED = ["openid", "profile", "email", "opd"]
+
+
+class HubAuthorizationServer(AuthorizationServer):
+    def __init__(self, issuer: str, minter: TokenMinter, refresh_ttl: int) -> None:
+        super().__init__(scopes_supported=None)
+        self.issuer = issuer
+        self.minter = minter
+        self.refresh_ttl = refresh_ttl
+        self.register_token_generator("default", self._generate_token)
+        self.register_grant(AuthorizationCodeGrant, [RequiredS256CodeChallenge(required=True),
+                                                     OpenIDCodeExtension(minter)])
+        self.register_grant(RefreshTokenGrant)
+        self.register_grant(ClientCredentialsGrant)
+        self.register_client_auth_method("private_key_jwt", PrivateKeyJWT(issuer, f"{issuer}/token"))
+
+    def query_client(self, client_id: str) -> HubClient | None:
+        row = current().clients.get(client_id)
+        if row is None or row.status != "active":
+            return None
+        return HubClient(row)
+
+    def validate_requested_scope(self, scope: str | None) -> None:
+        # Per-client: every requested scope must be one the client may have (else invalid_scope).
+        client = current().extras.get("client_row")
+        if scope and client is not None and not set(scope.split()) <= set(client.scope.split()):
+            raise InvalidScopeError()
+
+    def save_token(self, token: dict[str, Any], request: Any) -> None:
+        """Persistence happens in ``_generate_token`` via effects; nothing else to do here."""
+
+    def send_signal(self, name: str, *args: Any, **kwargs: Any) -> None:
+        if name == "after_authenticate_client":
+            current().extras["client_row"] = kwargs["client"].row
+
+    def create_oauth2_request(self, request: HubRequest) -> HubRequest:
+        return request
+
+    def handle_response(self, status: int, body: Any, headers: Any) -> tuple[int, Any, list[tuple[str, str]]]:
+        return status, body, list(headers)
+
+    def _generate_token(self, grant_type: str, client: HubClient, user: Any = None, scope: str | None = None,
+                        expires_in: int | None = None, include_refresh_token: bool = True) -> dict[str, Any]:
+        state = current()
+        now = state.extras["now"]
+        resources: list[str] = state.extras.get("resources") or []
+        audience = resources or [self.issuer]
+        scope = scope or ""
+        if grant_type == "client_credentials":
+            minted = self.minter.access_token(client_id=client.client_id, sub=client.client_id, scope=scope,
+                                              audience=audience)
+            return {"access_token": minted.value, "token_type": "Bearer", "expires_in": minted.expires_in,
+                    "scope": scope}
+        if grant_type == "authorization_code":
+            code = state.extras["code"]
+            grant = new_family(client.client_id, user.id, scope, list(code.resources), code, now, self.refresh_ttl)
+            state.effects.new_grant = grant
+        else:
+            grant = state.extras["grant"]
+        minted = self.minter.access_token(client_id=client.client_id, sub=user.id, scope=scope, audience=audience,
+                                          auth_time=grant.auth_time, acr=grant.acr, amr=list(grant.amr))
+        state.effects.access_jtis.append((minted.jti, grant.id, client.client_id, minted.expires_at))
+        token = {"access_token": minted.value, "token_type": "Bearer", "expires_in": minted.expires_in,
+                 "scope": scope}
+        if include_refresh_token:
+            value, token_digest = new_opaque_token()
+            state.effects.new_refresh = new_refresh_row(token_digest, grant.id, now, grant.expires_at)
+            token["refresh_token"] = value
+        return token

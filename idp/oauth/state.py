@@ -1,0 +1,63 @@
+"""Per-request state for authlib hooks: what was preloaded, and the writes to apply afterwards."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import anyio
+
+from idp.storage.models import AuthorizationCode, Client, Grant, RefreshToken, User
+
+
+@dataclass
+class Effects:
+    """Writes authlib asked for, applied in one transaction after the grant returns."""
+
+    new_code: dict[str, Any] | None = None
+    redeem_code: str | None = None  # code digest to mark redeemed (must still be unredeemed)
+    new_grant: Grant | None = None
+    rotate_refresh: str | None = None  # refresh digest to mark rotated (must still be unrotated)
+    new_refresh: RefreshToken | None = None
+    access_jtis: list[tuple[str, str | None, str, int]] = field(default_factory=list)  # jti, grant, client, exp
+    replay_marks: list[tuple[str, int]] = field(default_factory=list)
+    revoke_refresh: str | None = None
+    revoke_grant: str | None = None
+    revoke_jti: tuple[str, int] | None = None
+
+
+@dataclass
+class Preloaded:
+    """Storage reads done before authlib runs."""
+
+    clients: dict[str, Client] = field(default_factory=dict)
+    code: AuthorizationCode | None = None
+    refresh: RefreshToken | None = None
+    grant: Grant | None = None
+    user: User | None = None
+    nonce_seen: bool = False
+    token_record: Any = None  # revocation / introspection target
+    effects: Effects = field(default_factory=Effects)
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+CURRENT: ContextVar[Preloaded] = ContextVar("gerbang_oauth_preloaded")
+
+
+def current() -> Preloaded:
+    return CURRENT.get()
+
+
+T = TypeVar("T")
+
+
+async def run_with_state(state: Preloaded, func: Callable[[], T]) -> T:
+    """Run synchronous authlib code in a worker thread with ``state`` as its preloaded state."""
+
+    def run() -> T:
+        CURRENT.set(state)
+        return func()
+
+    return await anyio.to_thread.run_sync(run)

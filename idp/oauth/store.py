@@ -1,0 +1,177 @@
+"""Storage around the OAuth server: preload what authlib will read, apply what it wrote.
+
+Clients are cached in memory for a few seconds (the token endpoint is hot); a suspension or
+secret change reaches every instance within ``CLIENT_CACHE_TTL``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from typing import Any
+from urllib.parse import unquote
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from idp.oauth.state import Effects, Preloaded
+from idp.oauth.tokens import digest
+from idp.storage.models import (AccessToken, AuthorizationCode, Client, Grant, RefreshToken, ReplayMark, RevokedToken,
+                                User)
+
+CLIENT_CACHE_TTL = 3.0
+
+
+class ClientCache:
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        self._sessionmaker = sessionmaker
+        self._entries: dict[str, tuple[float, Client | None]] = {}
+
+    async def get_many(self, client_ids: set[str]) -> dict[str, Client]:
+        now = time.monotonic()
+        found: dict[str, Client] = {}
+        missing = []
+        for client_id in client_ids:
+            entry = self._entries.get(client_id)
+            if entry and entry[0] > now:
+                if entry[1] is not None:
+                    found[client_id] = entry[1]
+            else:
+                missing.append(client_id)
+        if missing:
+            async with self._sessionmaker() as session:
+                rows = (await session.scalars(select(Client).where(Client.client_id.in_(missing)))).all()
+            loaded = {row.client_id: row for row in rows}
+            for client_id in missing:
+                self._entries[client_id] = (now + CLIENT_CACHE_TTL, loaded.get(client_id))
+            if len(self._entries) > 10_000:
+                self._entries = {k: v for k, v in self._entries.items() if v[0] > now}
+            found.update(loaded)
+        return found
+
+    def forget(self, client_id: str) -> None:
+        self._entries.pop(client_id, None)
+
+
+def candidate_client_ids(form: dict[str, list[str]], authorization: str | None) -> set[str]:
+    """Every client id the request could authenticate as (header, form, or assertion subject)."""
+    ids = set(form.get("client_id", [])[:1])
+    if authorization and authorization[:6].lower() == "basic ":
+        try:
+            decoded = base64.b64decode(authorization[6:], validate=True).decode()
+            ids.add(unquote(decoded.split(":", 1)[0]))
+        except (ValueError, UnicodeDecodeError):
+            pass
+    assertion = form.get("client_assertion", [None])[0]
+    if assertion and assertion.count(".") == 2:
+        try:
+            payload = assertion.split(".")[1]
+            claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+            if isinstance(claims, dict) and isinstance(claims.get("sub"), str):
+                ids.add(claims["sub"])
+        except (ValueError, UnicodeDecodeError):
+            pass
+    return {client_id for client_id in ids if 0 < len(client_id) <= 64}
+
+
+async def preload_grant_rows(session: AsyncSession, form: dict[str, list[str]], state: Preloaded) -> None:
+    grant_type = form.get("grant_type", [None])[0]
+    if grant_type == "authorization_code" and form.get("code"):
+        state.code = await session.get(AuthorizationCode, digest(form["code"][0]))
+        if state.code is not None:
+            state.user = await session.get(User, state.code.user_id)
+    elif grant_type == "refresh_token" and form.get("refresh_token"):
+        state.refresh = await session.get(RefreshToken, digest(form["refresh_token"][0]))
+        if state.refresh is not None:
+            state.grant = await session.get(Grant, state.refresh.grant_id)
+            if state.grant is not None and state.grant.user_id:
+                state.user = await session.get(User, state.grant.user_id)
+
+
+async def apply_effects(session: AsyncSession, effects: Effects, now: int) -> str | None:
+    """Apply writes in the caller's transaction. Returns an OAuth error code if a race was lost.
+
+    Revocations are applied first and kept even when the response becomes an error.
+    """
+    if effects.revoke_grant:
+        await revoke_family(session, effects.revoke_grant, now, "replay")
+    for key, expires_at in effects.replay_marks:
+        if await session.get(ReplayMark, key) is not None:
+            return "invalid_client"
+        session.add(ReplayMark(key=key, expires_at=expires_at))
+    if effects.redeem_code:
+        result = await session.execute(update(AuthorizationCode).where(
+            AuthorizationCode.code_digest == effects.redeem_code, AuthorizationCode.redeemed_at.is_(None))
+            .values(redeemed_at=now))
+        if result.rowcount != 1:
+            return "invalid_grant"
+    if effects.rotate_refresh:
+        result = await session.execute(update(RefreshToken).where(
+            RefreshToken.token_digest == effects.rotate_refresh, RefreshToken.rotated_at.is_(None))
+            .values(rotated_at=now))
+        if result.rowcount != 1:
+            return "invalid_grant"
+    if effects.new_code:
+        session.add(AuthorizationCode(**effects.new_code))
+    if effects.new_grant:
+        session.add(effects.new_grant)
+        await session.flush()
+    if effects.new_refresh:
+        session.add(effects.new_refresh)
+    for jti, grant_id, client_id, expires_at in effects.access_jtis:
+        session.add(AccessToken(jti=jti, grant_id=grant_id, client_id=client_id, expires_at=expires_at))
+    if effects.revoke_jti:
+        await revoke_jti(session, *effects.revoke_jti)
+    return None
+
+
+async def revoke_jti(session: AsyncSession, jti: str, expires_at: int) -> None:
+    if await session.get(RevokedToken, jti) is None:
+        session.add(RevokedToken(jti=jti, expires_at=expires_at))
+
+
+async def revoke_family(session: AsyncSession, grant_id: str, now: int, reason: str) -> None:
+    """Revoke a token family: the grant, its refresh tokens, and every access token issued from it."""
+    grant = await session.get(Grant, grant_id, with_for_update=True)
+    if grant is None or grant.revoked_at is not None:
+        return
+    grant.revoked_at = now
+    grant.revoked_reason = reason
+    rows = (await session.execute(select(AccessToken.jti, AccessToken.expires_at).where(
+        AccessToken.grant_id == grant_id, AccessToken.expires_at > now))).all()
+    for jti, expires_at in rows:
+        await revoke_jti(session, jti, expires_at)
+
+
+async def apply_in_transaction(sessionmaker: async_sessionmaker[AsyncSession], effects: Effects,
+                               now: int) -> str | None:
+    try:
+        async with sessionmaker() as session, session.begin():
+            error = await apply_effects(session, effects, now)
+            if error is None:
+                return None
+        # A lost race: keep only the security effects (revocations).
+        if effects.revoke_grant or effects.redeem_code or effects.rotate_refresh:
+            await _revoke_after_race(sessionmaker, effects, now)
+        return error
+    except IntegrityError:
+        return "invalid_grant"
+
+
+async def _revoke_after_race(sessionmaker: async_sessionmaker[AsyncSession], effects: Effects, now: int) -> None:
+    async with sessionmaker() as session, session.begin():
+        family: str | None = effects.revoke_grant
+        if effects.redeem_code:
+            code = await session.get(AuthorizationCode, effects.redeem_code)
+            family = code.family_id if code else family
+        if effects.rotate_refresh:
+            token = await session.get(RefreshToken, effects.rotate_refresh)
+            family = token.grant_id if token else family
+        if family:
+            await revoke_family(session, family, now, "replay")
+
+
+def error_body(error: str, description: str) -> dict[str, Any]:
+    return {"error": error, "error_description": description}

@@ -1,0 +1,54 @@
+"""The running provider: the authlib server, stores, minter and pages, built once from the context."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from prometheus_client import Counter
+
+from idp.context import IdpContext
+from idp.csrf import Csrf
+from idp.interactions import InteractionStore
+from idp.oauth.server import HubAuthorizationServer
+from idp.oauth.store import ClientCache
+from idp.oauth.tokens import TokenMinter
+from idp.pages import Pages
+from idp.sessions import SessionStore
+from idp.storage.models import BrowserSession
+
+LogoutListener = Callable[[BrowserSession], Awaitable[None]]
+
+TOKENS_ISSUED = Counter("gerbang_token_requests_total", "Token endpoint requests", ["grant_type", "status"])
+
+
+class Provider:
+    def __init__(self, ctx: IdpContext) -> None:
+        settings = ctx.settings
+        self.ctx = ctx
+        self.settings = settings
+        self.clock = ctx.clock
+        self.sessionmaker = ctx.sessionmaker
+        self.keys = ctx.keys
+        self.issuer = settings.issuer
+        self.base = f"{settings.issuer}/auth"
+        self.token_url = f"{self.base}/token"
+        self.authorize_url = f"{self.base}/authorize"
+        self.minter = TokenMinter(ctx.keys, settings.issuer, ctx.clock, settings.access_token_ttl,
+                                  settings.id_token_ttl)
+        self.server = HubAuthorizationServer(settings.issuer, self.minter, settings.refresh_token_ttl)
+        self.clients = ClientCache(ctx.sessionmaker)
+        self.sessions = SessionStore(ctx.sessionmaker, ctx.clock, settings.session_ttl, settings.session_idle_ttl)
+        self.interactions = InteractionStore(ctx.sessionmaker, ctx.clock)
+        self.pages = Pages(Csrf(settings.effective_secret), settings.default_locale, settings.uses_tls)
+        self.session_cookie = "__Host-gerbang_session" if settings.uses_tls else "gerbang_session"
+        self.logout_listeners: list[LogoutListener] = []
+
+    async def end_session(self, row: BrowserSession) -> None:
+        """End a browser session and tell everyone who keeps state for it (gateway, back-channel)."""
+        await self.sessions.end(row.sid)
+        for listener in self.logout_listeners:
+            await listener(row)
+
+    def metrics_token(self, grant_type: str, status: int) -> None:
+        TOKENS_ISSUED.labels(grant_type if grant_type in ("authorization_code", "refresh_token",
+                                                          "client_credentials") else "other", str(status)).inc()

@@ -1,0 +1,84 @@
+"""The provider's server-side browser sessions (single sign-on).
+
+The cookie holds 256 random bits; storage keeps only their SHA-256, so a database leak yields no
+usable session. Every login makes a new id (no fixation); logout deletes the row's validity.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from idp.clock import Clock
+from idp.storage.models import BrowserSession, User
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class ActiveSession:
+    row: BrowserSession
+    user: User
+
+
+class SessionStore:
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], clock: Clock, ttl: int, idle_ttl: int) -> None:
+        self._sessionmaker = sessionmaker
+        self._clock = clock
+        self._ttl = ttl
+        self._idle_ttl = idle_ttl
+
+    async def create(self, user: User, *, acr: str, amr: list[str], ip: str | None,
+                     user_agent: str | None) -> tuple[str, BrowserSession]:
+        now = self._clock.now()
+        value = secrets.token_urlsafe(32)
+        row = BrowserSession(id_digest=_digest(value), sid=str(uuid.uuid4()), user_id=user.id, auth_time=now, acr=acr,
+                             amr=amr, created_at=now, last_seen=now, expires_at=now + self._ttl, ip=ip,
+                             user_agent=(user_agent or "")[:300], clients=[])
+        async with self._sessionmaker() as session, session.begin():
+            session.add(row)
+        return value, row
+
+    async def load(self, cookie_value: str | None) -> ActiveSession | None:
+        if not cookie_value or len(cookie_value) > 100:
+            return None
+        now = self._clock.now()
+        async with self._sessionmaker() as session, session.begin():
+            row = await session.get(BrowserSession, _digest(cookie_value))
+            if row is None or row.ended_at is not None or row.expires_at <= now:
+                return None
+            if row.last_seen + self._idle_ttl <= now:
+                return None
+            user = await session.get(User, row.user_id)
+            if user is None or user.disabled or user.password_changed_at > row.auth_time:
+                return None
+            if now - row.last_seen >= 60:  # bound write amplification: touch at most once a minute
+                row.last_seen = now
+        return ActiveSession(row, user)
+
+    async def add_client(self, sid: str, client_id: str) -> None:
+        async with self._sessionmaker() as session, session.begin():
+            row = await session.scalar(select(BrowserSession).where(BrowserSession.sid == sid))
+            if row is not None and client_id not in row.clients:
+                row.clients = [*row.clients, client_id]
+
+    async def end(self, sid: str) -> BrowserSession | None:
+        async with self._sessionmaker() as session, session.begin():
+            row = await session.scalar(select(BrowserSession).where(BrowserSession.sid == sid))
+            if row is not None and row.ended_at is None:
+                row.ended_at = self._clock.now()
+            return row
+
+    async def end_all_for_user(self, user_id: str) -> int:
+        async with self._sessionmaker() as session, session.begin():
+            result = await session.execute(update(BrowserSession).where(
+                BrowserSession.user_id == user_id, BrowserSession.ended_at.is_(None)).values(
+                ended_at=self._clock.now()))
+            return result.rowcount

@@ -1,0 +1,152 @@
+"""A real provider on a loopback port with a seeded directory, for integration tests."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import re
+import secrets
+import socket
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+
+from gateway.settings import Settings
+from idp.accounts import add_user
+from idp.clients import add_client
+from idp.org import add_opd
+from idp.passwords import hash_sync
+from idp.storage.db import build_engine, build_sessionmaker
+from tests.support.server import run_server
+
+PASSWORD = "kata-sandi-warga-2026"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Seeded:
+    users: dict[str, str] = field(default_factory=dict)  # email -> user id
+    clients: dict[str, tuple[str, str | None]] = field(default_factory=dict)  # name -> (client_id, secret)
+
+
+async def seed(database_url: str, redirect_base: str = "http://127.0.0.1:9/cb") -> Seeded:
+    engine = build_engine(database_url)
+    seeded = Seeded()
+    now = int(time.time())
+    password_hash = hash_sync(PASSWORD)
+    async with build_sessionmaker(engine)() as session, session.begin():
+        await add_opd(session, "kota-palembang", "Pemerintah Kota Palembang", "kota", None, now)
+        await add_opd(session, "dishub", "Dinas Perhubungan", "dinas", "kota-palembang", now)
+        await add_opd(session, "bpkad", "Badan Pengelola Keuangan dan Aset Daerah", "badan", "kota-palembang", now)
+        for email, name, opd, roles in [("warga@example.id", "Siti Warga", None, ()),
+                                        ("asn@dishub.example.id", "Budi ASN", "dishub", ("operator",))]:
+            user = await add_user(session, email=email, name=name, password_hash=password_hash, now=now,
+                                  opd_slug=opd, roles=roles)
+            seeded.users[email] = user.id
+        specs: list[dict[str, Any]] = [
+            dict(name="Parkir Dishub", opd_slug="dishub", redirect_uris=(redirect_base,),
+                 post_logout_redirect_uris=(redirect_base + "/logged-out",), scope="openid profile email opd"),
+            dict(name="Aplikasi Publik", redirect_uris=(redirect_base,), public=True, scope="openid profile"),
+            dict(name="Portal Kominfo", redirect_uris=(redirect_base,), first_party=True,
+                 scope="openid profile email"),
+            dict(name="Bapenda Integrasi", opd_slug="dishub", grant_types=("client_credentials",), redirect_uris=(),
+                 scope="anggaran:read", resources=("http://127.0.0.1:9/apps/e-budgeting/",)),
+        ]
+        for spec in specs:
+            client, secret = await add_client(session, now=now, **spec)
+            seeded.clients[spec["name"]] = (client.client_id, secret)
+    await engine.dispose()
+    return seeded
+
+
+@dataclass
+class Hub:
+    url: str
+    settings: Settings
+    seeded: Seeded
+
+    def client(self, name: str) -> tuple[str, str | None]:
+        return self.seeded.clients[name]
+
+
+@contextmanager
+def run_hub(database_url: str, tmp_path: Any, app_factory: Any = None) -> Iterator[Hub]:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    settings = Settings(issuer=url, database_url=database_url, data_dir=tmp_path, secret_key="t" * 40)
+    seeded = asyncio.run(seed(database_url))
+    if app_factory is None:
+        from idp.app import create_app as app_factory
+    with run_server(app_factory(settings), port=port):
+        yield Hub(url, settings, seeded)
+
+
+def pkce_pair() -> tuple[str, str]:
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    return verifier, challenge
+
+
+def csrf_from(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "page has no CSRF token"
+    return match.group(1)
+
+
+def interaction_from(url: str) -> str:
+    return parse_qs(urlsplit(url).query)["interaction"][0]
+
+
+def query_of(location: str) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+
+
+class Browser:
+    """A cookie-keeping client that follows the provider's own redirects but stops at the client's."""
+
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+        self.http = httpx.Client(base_url=hub.url, follow_redirects=False, timeout=10)
+
+    def close(self) -> None:
+        self.http.close()
+
+    def go(self, url: str) -> httpx.Response:
+        response = self.http.get(url)
+        while response.status_code in (302, 303) and response.headers["location"].startswith(("/", self.hub.url)):
+            response = self.http.get(response.headers["location"])
+        return response
+
+    def submit(self, url: str, data: dict[str, str]) -> httpx.Response:
+        response = self.http.post(url, data=data)
+        while response.status_code in (302, 303) and response.headers["location"].startswith(("/", self.hub.url)):
+            response = self.http.get(response.headers["location"])
+        return response
+
+    def login(self, page: httpx.Response, login: str, password: str = PASSWORD) -> httpx.Response:
+        interaction = interaction_from(str(page.url))
+        return self.submit("/auth/login", {"login": login, "password": password, "interaction": interaction,
+                                           "csrf_token": csrf_from(page.text)})
+
+    def consent(self, page: httpx.Response, decision: str = "allow") -> httpx.Response:
+        return self.submit("/auth/consent", {"decision": decision, "interaction": interaction_from(str(page.url)),
+                                             "csrf_token": csrf_from(page.text)})
+
+
+def authorize_url(client_id: str, challenge: str, *, redirect_uri: str = "http://127.0.0.1:9/cb",
+                  scope: str = "openid profile email", **extra: str) -> str:
+    params = {"response_type": "code", "client_id": client_id, "redirect_uri": redirect_uri, "scope": scope,
+              "state": "st-123", "nonce": secrets.token_urlsafe(8), "code_challenge": challenge,
+              "code_challenge_method": "S256", **extra}
+    return "/auth/authorize?" + httpx.QueryParams(params).__str__()
