@@ -19,7 +19,7 @@ from idp.context import IdpContext, build_context
 from idp.endpoints.account import account_page
 from idp.endpoints.authorize import authorize_endpoint, resume_endpoint
 from idp.endpoints.consent import consent_page, consent_submit
-from idp.endpoints.discovery import MetadataEndpoint, build_metadata
+from idp.endpoints.discovery import build_metadata, metadata_endpoint
 from idp.endpoints.login import login_page, login_submit
 from idp.endpoints.logout import logout_endpoint
 from idp.endpoints.token import token_endpoint
@@ -32,7 +32,7 @@ log = logging.getLogger("gerbang.idp")
 
 
 def build_routes(provider: Provider) -> list[BaseRoute]:
-    metadata = MetadataEndpoint(build_metadata(provider.issuer, provider.settings.signing_alg))
+    metadata = metadata_endpoint(build_metadata(provider.issuer, provider.settings.signing_alg))
 
     async def jwks(_request: Request) -> Response:
         return Response(provider.keys.jwks_bytes(), media_type="application/jwk-set+json",

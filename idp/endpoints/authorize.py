@@ -138,7 +138,8 @@ def _login_expired(data: dict[str, list[str]], active: ActiveSession, prompts: s
         return True
     max_age = data.get("max_age", [None])[0]
     if max_age is not None and max_age.isdigit():
-        return now - active.row.auth_time > int(max_age)
+        # max_age=0 is prompt=login (OIDC Core §3.1.2.1); times are whole seconds.
+        return int(max_age) == 0 or now - active.row.auth_time > int(max_age)
     return False
 
 

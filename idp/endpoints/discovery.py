@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -52,10 +53,11 @@ def build_metadata(issuer: str, signing_alg: str) -> dict[str, Any]:
     }
 
 
-class MetadataEndpoint:
-    def __init__(self, metadata: dict[str, Any]) -> None:
-        self._body = json.dumps(metadata, separators=(",", ":")).encode()
+def metadata_endpoint(metadata: dict[str, Any]) -> Callable[[Request], Awaitable[Response]]:
+    body = json.dumps(metadata, separators=(",", ":")).encode()
+    headers = {"Cache-Control": "public, max-age=3600", "Access-Control-Allow-Origin": "*"}
 
-    async def __call__(self, request: Request) -> Response:
-        return Response(self._body, media_type="application/json",
-                        headers={"Cache-Control": "public, max-age=3600", "Access-Control-Allow-Origin": "*"})
+    async def endpoint(_request: Request) -> Response:
+        return Response(body, media_type="application/json", headers=headers)
+
+    return endpoint
