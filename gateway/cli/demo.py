@@ -1,0 +1,80 @@
+"""``gerbang demo``: the whole hub on the embedded default with a seeded Palembang."""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import click
+import uvicorn
+
+from gateway.demo.relying_party import create_relying_party
+from gateway.demo.seed import SeedResult, seed_city
+from gateway.settings import Settings
+from idp.storage.db import build_engine, build_sessionmaker
+from idp.storage.migrate import upgrade
+
+
+@click.command("demo")
+@click.option("--port", default=8000, show_default=True, help="the hub's port; sample apps use the next ones")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="where the demo keeps its SQLite database (default: a new temporary directory)")
+def demo(port: int, host: str, data_dir: Path | None) -> None:
+    """Run a seeded demo city: the provider, the gateway and sample OPD apps on loopback."""
+    data_dir = data_dir or Path(tempfile.mkdtemp(prefix="gerbang-demo-"))
+    base = f"http://{host}:{port}"
+    settings = Settings(issuer=base, data_dir=data_dir, database_url=f"sqlite+aiosqlite:///{data_dir / 'demo.db'}",
+                        mail_outbox=data_dir / "outbox")
+    if (data_dir / "demo.db").exists():
+        raise click.ClickException(f"{data_dir} already holds a demo; pass a new --data-dir")
+    upgrade(settings.effective_database_url)
+    asyncio.run(_run(settings, host, port))
+
+
+async def _run(settings: Settings, host: str, port: int) -> None:
+    rp_base = f"http://{host}:{port + 1}"
+    engine = build_engine(settings.effective_database_url)
+    async with build_sessionmaker(engine)() as session, session.begin():
+        seeded = await seed_city(session, f"{rp_base}/callback", f"{rp_base}/")
+    await engine.dispose()
+    portal = seeded.clients["portal"]
+    apps: list[tuple[Any, int]] = [
+        (_hub_app(settings), port),
+        (create_relying_party(settings.issuer, portal["client_id"], portal["client_secret"], rp_base), port + 1),
+    ]
+    _print_banner(settings, seeded, rp_base)
+    servers = [uvicorn.Server(uvicorn.Config(app, host=host, port=app_port, log_level="warning", lifespan="on"))
+               for app, app_port in apps]
+    await asyncio.gather(*(server.serve() for server in servers))
+
+
+def _hub_app(settings: Settings) -> Any:
+    from idp.app import create_app
+
+    return create_app(settings)
+
+
+def _print_banner(settings: Settings, seeded: SeedResult, rp_base: str) -> None:
+    echo = click.echo
+    echo("")
+    echo("Gerbang demo — Pemerintah Kota Palembang")
+    echo(f"  hub (provider + gateway): {settings.issuer}")
+    echo(f"  discovery:                {settings.issuer}/.well-known/openid-configuration")
+    echo(f"  demo relying party:       {rp_base}/   (Portal Warga: sign in with Gerbang)")
+    echo(f"  your account page:        {settings.issuer}/account")
+    echo(f"  data directory:           {settings.data_dir}  ({seeded.opd_count} OPD units)")
+    echo("")
+    echo("Logins (email or NIK / password):")
+    for person in seeded.people:
+        who = f"{person.roles[0]}@{person.opd}" if person.opd else "warga"
+        nik = f"  NIK {person.nik}" if person.nik else ""
+        echo(f"  {who:<28} {person.email:<36} {person.password}{nik}")
+    echo("")
+    echo("Press Ctrl+C to stop.")
+
+
+def register(group: click.Group) -> None:
+    group.add_command(demo)

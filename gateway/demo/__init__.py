@@ -1,0 +1,1 @@
+"""``gerbang demo``: a seeded Palembang on the embedded default, with sample apps on loopback."""
