@@ -1,4 +1,8 @@
-"""User-facing text: Bahasa Indonesia first, English available (``?lang=en``, ``ui_locales``, Accept-Language)."""
+"""User-facing text: Bahasa Indonesia first, English on request (``?lang=en``, remembered; ``ui_locales``).
+
+The browser's Accept-Language is deliberately not used: the city's pages speak Indonesian unless
+the person (or the app, with ``ui_locales``) asks otherwise.
+"""
 
 from __future__ import annotations
 
@@ -59,10 +63,6 @@ def pick_locale(request: Request, default: str = "id", ui_locales: str | None = 
     for candidate in candidates:
         if candidate and candidate[:2] in LOCALES:
             return candidate[:2]
-    for part in request.headers.get("accept-language", "").split(","):
-        tag = part.split(";")[0].strip()[:2].lower()
-        if tag in LOCALES:
-            return tag
     return default
 
 

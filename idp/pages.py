@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
@@ -34,9 +35,16 @@ class Pages:
                **context: Any) -> HTMLResponse:
         locale = pick_locale(request, self.default_locale, ui_locales)
         csrf_cookie = request.cookies.get(CSRF_COOKIE) or self.csrf.new_cookie()
+        # The language switch keeps the page's own query (an interaction id, say).
+        lang_query = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "lang"])
         html = self.env.get_template(template).render(
-            t=translator(locale), lang=locale, csrf_token=self.csrf.token_for(csrf_cookie), **context)
+            t=translator(locale), lang=locale, lang_query=lang_query, csrf_token=self.csrf.token_for(csrf_cookie),
+            **context)
         response = HTMLResponse(html, status_code=status, headers=PAGE_HEADERS)
+        chosen = request.query_params.get("lang")
+        if chosen in ("id", "en") and request.cookies.get("gerbang_lang") != chosen:
+            response.set_cookie("gerbang_lang", chosen, samesite="lax", secure=self.secure_cookies, path="/",
+                                max_age=365 * 86400)
         if request.cookies.get(CSRF_COOKIE) != csrf_cookie:
             response.set_cookie(CSRF_COOKIE, csrf_cookie, httponly=True, samesite="strict",
                                 secure=self.secure_cookies, path="/")

@@ -250,3 +250,15 @@ def test_discovery_lists_every_endpoint_and_jwks_serves_the_signing_key(hub: Hub
     keys = httpx.get(meta["jwks_uri"]).json()["keys"]
     assert keys and all("d" not in key for key in keys) and keys[0]["alg"] == "ES256"
     assert httpx.get(f"{hub.url}/.well-known/oauth-authorization-server").json()["issuer"] == hub.url
+
+
+def test_language_switch_keeps_the_interaction_and_is_remembered(hub: Hub) -> None:
+    browser = Browser(hub)
+    client_id, _ = hub.client("Portal Kominfo")
+    page = browser.go(authorize_url(client_id, pkce_pair()[1]))
+    switch = page.text.split('class="foot"><a href="', 1)[1].split('"', 1)[0].replace("&amp;", "&")
+    english = browser.go("/auth/login" + switch)
+    assert english.status_code == 200 and "Password" in english.text
+    again = browser.go(str(page.url).replace(hub.url, ""))
+    assert "Password" in again.text  # the choice is kept in a cookie
+    browser.close()
