@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 DEFAULT_DATA_DIR = Path("gerbang-data")
@@ -52,25 +52,25 @@ class Settings(BaseSettings):
 
     hash_concurrency: int = Field(default=4, ge=1, le=64, description="argon2id hashes at once (19 MiB each)")
 
+    # Field validators (not a model validator) so every problem is reported in the same error.
     @field_validator("issuer")
     @classmethod
     def _issuer_is_url(cls, value: str) -> str:
         if not value.startswith(("https://", "http://")) or "?" in value or "#" in value:
             raise ValueError("issuer must be an http(s) URL without query or fragment")
+        if value.startswith("http://") and not _is_loopback_url(value):
+            raise ValueError("issuer must use https unless it is a loopback address")
         return value.rstrip("/")
 
-    @model_validator(mode="after")
-    def _production_rules(self) -> Settings:
-        problems = []
-        if self.issuer.startswith("http://") and not _is_loopback_url(self.issuer):
-            problems.append("issuer must use https unless it is a loopback address")
-        if not self.secret_key and not _is_loopback_url(self.issuer):
-            problems.append("secret_key (GERBANG_SECRET_KEY) must be set when the issuer is not loopback")
-        if self.secret_key and len(self.secret_key) < 32:
-            problems.append("secret_key must be at least 32 characters")
-        if problems:
-            raise ValueError("; ".join(problems))
-        return self
+    @field_validator("secret_key")
+    @classmethod
+    def _secret_is_strong(cls, value: str, info: ValidationInfo) -> str:
+        if value and len(value) < 32:
+            raise ValueError("secret_key must be at least 32 characters")
+        issuer = info.data.get("issuer")
+        if not value and issuer and not _is_loopback_url(issuer):
+            raise ValueError("secret_key (GERBANG_SECRET_KEY) must be set when the issuer is not loopback")
+        return value
 
     @property
     def effective_database_url(self) -> str:
