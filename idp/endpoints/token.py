@@ -36,7 +36,7 @@ async def token_endpoint(request: Request) -> Response:
     oauth_request = HubRequest("POST", provider.token_url, request.headers, pairs)
     status, body, headers = await run_with_state(state, lambda: provider.server.create_token_response(oauth_request))
     effects = state.effects
-    if status == 200 or effects.revoke_grant:
+    if (status == 200 or effects.revoke_grant) and not effects.is_empty():
         try:
             lost = await apply_in_transaction(provider.sessionmaker, effects, now)
         except SQLAlchemyError:

@@ -34,8 +34,20 @@ class HubRequest(OAuth2Request):
     """An OAuth2Request over already-read parameters: the query (GET) or the form body (POST)."""
 
     def __init__(self, method: str, uri: str, headers: Mapping[str, str], params: Iterable[tuple[str, str]]) -> None:
-        super().__init__(method, uri, headers=headers)
+        # Not calling OAuth2Request.__init__: its per-request transport check parses the URI
+        # (~65 µs); the issuer's scheme is validated once, at start, by the settings.
+        self.method = method
+        self.uri = uri
+        self.headers = headers
+        self._body = None
         self.payload = FormPayload(params)
+        self.client = None
+        self.auth_method = None
+        self.user = None
+        self.authorization_code = None
+        self.refresh_token = None
+        self.credential = None
+        self._scope = None
 
     @property
     def args(self) -> dict[str, Any]:
