@@ -218,6 +218,21 @@ class ReplayMark(Base):
     expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
 
 
+class GatewaySession(Base):
+    """A hub session for ``session`` apps: the gateway signed the user in as a relying party."""
+
+    __tablename__ = "gateway_sessions"
+    id_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    idp_sid: Mapped[str | None] = mapped_column(String(36), index=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    acr: Mapped[str] = mapped_column(String(16))
+    amr: Mapped[list[str]] = mapped_column(default=list)
+    id_token: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
+    ended_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
 class App(Base):
     """A registered OPD app the gateway routes to at ``/apps/{slug}/``."""
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-28 00:43:56.670073
+Create Date: 2026-11-28 01:00:07.797225
 """
 
 from __future__ import annotations
@@ -205,6 +205,24 @@ def upgrade() -> None:
     with op.batch_alter_table('clients', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_clients_opd_id'), ['opd_id'], unique=False)
 
+    op.create_table('gateway_sessions',
+    sa.Column('id_digest', sa.String(length=64), nullable=False),
+    sa.Column('idp_sid', sa.String(length=36), nullable=True),
+    sa.Column('user_id', sa.String(length=36), nullable=False),
+    sa.Column('acr', sa.String(length=16), nullable=False),
+    sa.Column('amr', sa.JSON(), nullable=False),
+    sa.Column('id_token', sa.Text(), nullable=False),
+    sa.Column('created_at', sa.BigInteger(), nullable=False),
+    sa.Column('expires_at', sa.BigInteger(), nullable=False),
+    sa.Column('ended_at', sa.BigInteger(), nullable=True),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id_digest')
+    )
+    with op.batch_alter_table('gateway_sessions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_gateway_sessions_expires_at'), ['expires_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_gateway_sessions_idp_sid'), ['idp_sid'], unique=False)
+        batch_op.create_index(batch_op.f('ix_gateway_sessions_user_id'), ['user_id'], unique=False)
+
     op.create_table('grants',
     sa.Column('id', sa.String(length=36), nullable=False),
     sa.Column('client_id', sa.String(length=64), nullable=False),
@@ -310,6 +328,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_grants_client_id'))
 
     op.drop_table('grants')
+    with op.batch_alter_table('gateway_sessions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_gateway_sessions_user_id'))
+        batch_op.drop_index(batch_op.f('ix_gateway_sessions_idp_sid'))
+        batch_op.drop_index(batch_op.f('ix_gateway_sessions_expires_at'))
+
+    op.drop_table('gateway_sessions')
     with op.batch_alter_table('clients', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_clients_opd_id'))
 
