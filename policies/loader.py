@@ -60,21 +60,17 @@ def load_policy_dir(directory: Path | str) -> PolicySet:
 
 def build_policy_set(files: Sequence[SourceFile]) -> PolicySet:
     problems: list[Problem] = []
-    documents: list[tuple[SourceFile, MarkedDocument, PolicyFileDoc]] = []
+    documents: list[tuple[SourceFile, MarkedDocument, PolicyFileDoc | None]] = []
     for source in files:
         marked, found = parse_marked(source)
         problems.extend(found)
         if marked is None:
             continue
-        doc = validate_document(source, marked, PolicyFileDoc, problems)
-        if doc is not None:
-            documents.append((source, marked, doc))
+        documents.append((source, marked, validate_document(source, marked, PolicyFileDoc, problems)))
+    problems.extend(check_across_files(documents, complete=not problems))
     if problems:
         raise PolicyError(problems)
-    problems.extend(check_across_files(documents))
-    if problems:
-        raise PolicyError(problems)
-    return compile_documents([doc for _, _, doc in documents], files)
+    return compile_documents([doc for _, _, doc in documents if doc is not None], files)
 
 
 def validate_document(source: SourceFile, marked: MarkedDocument, model: Any, problems: list[Problem]) -> Any:
@@ -112,6 +108,8 @@ def describe_error(error: Any) -> str:
         return message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
     if kind in ("tuple_type", "list_type"):
         return "must be a list"
+    if kind == "bool_parsing" or kind == "bool_type":
+        return "must be true or false"
     if kind == "model_type" or kind == "dict_type":
         return "must be a mapping"
     return message[:1].lower() + message[1:]

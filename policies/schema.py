@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from policies.limits import Dimension, RouteClass
-from policies.patterns import DAYS, parse_cidr, parse_opd, parse_path, parse_period, parse_window
+from policies.patterns import DAYS, parse_cidr, parse_hhmm, parse_opd, parse_path, parse_period, parse_window
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
@@ -49,6 +49,11 @@ def _valid_path(value: str) -> str:
     return value
 
 
+def _valid_hhmm(value: str) -> str:
+    parse_hhmm(value)
+    return value
+
+
 def _valid_cidr(value: str) -> str:
     parse_cidr(value)
     return value
@@ -64,6 +69,7 @@ AppSlug = Annotated[str, _check(re.compile(r"^(\*|[a-z0-9][a-z0-9-]{0,62})$"), "
 Method = Annotated[str, BeforeValidator(_upper), _check(_METHOD, "HTTP method")]
 PathPattern = Annotated[str, AfterValidator(_valid_path)]
 Cidr = Annotated[str, AfterValidator(_valid_cidr)]
+HhMm = Annotated[str, AfterValidator(_valid_hhmm)]
 OpdRef = Annotated[str, AfterValidator(_valid_opd)]
 Scope = Annotated[str, _check(_SCOPE, "scope")]
 Acr = Annotated[str, BeforeValidator(_text)]
@@ -86,8 +92,8 @@ class TimeWindowDoc(Strict):
     """Days the window starts on, and a start-end in Asia/Jakarta local time; start > end spans midnight."""
 
     days: tuple[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"], ...] = DAYS
-    start: str = "00:00"
-    end: str = "24:00"
+    start: HhMm = "00:00"
+    end: HhMm = "24:00"
 
     @model_validator(mode="after")
     def _valid(self) -> TimeWindowDoc:

@@ -78,6 +78,7 @@ def _build(loader: yaml.SafeLoader, node: yaml.Node, loc: Loc, lines: dict[Loc, 
                                         f"duplicate key '{key}'"))
                 continue
             result[key] = _build(loader, value_node, loc + (key,), lines, problems, file)
+            lines[loc + (key,)] = key_node.start_mark.line + 1  # a nested mapping's errors point at its key
         return result
     if isinstance(node, yaml.SequenceNode):
         return [_build(loader, item, loc + (index,), lines, problems, file) for index, item in enumerate(node.value)]
