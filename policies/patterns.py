@@ -35,7 +35,10 @@ def parse_path(pattern: str) -> PathMatcher:
     if not pattern.startswith("/"):
         raise ValueError(f"path '{pattern}' must start with '/'")
     if is_glob(pattern):
-        regex = re.compile(glob_to_regex(pattern))
+        try:
+            regex = re.compile(glob_to_regex(pattern))
+        except re.error as exc:  # e.g. a reversed range [z-a]
+            raise ValueError(f"glob '{pattern}' is not valid: {exc.msg}") from None
         return lambda path: regex.fullmatch(path) is not None
     if pattern.endswith("/"):
         return lambda path: path.startswith(pattern)
@@ -65,7 +68,8 @@ def glob_to_regex(pattern: str) -> str:
             body = body[1:] if negate else body
             if not body or "/" in body:
                 raise ValueError(f"glob '{pattern}' has an empty character class or one containing '/'")
-            out.append("[" + ("^" if negate else "") + body.replace("\\", "\\\\").replace("^", "\\^") + "]")
+            body = "".join(c if c.isalnum() or c == "-" else "\\" + c for c in body)  # ranges stay ranges
+            out.append(f"[^/{body}]" if negate else f"[{body}]")  # a class never matches the separator
             index = close + 1
             continue
         elif char == "]":
