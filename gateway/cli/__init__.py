@@ -33,10 +33,18 @@ def main(ctx: click.Context) -> None:
 
 
 def _register() -> None:
-    from gateway.cli import db, demo, identity, keys, serve
+    import importlib
 
-    for module in (db, demo, identity, keys, serve):
-        module.register(main)
+    # One line per command module: `register(group)` adds its commands.
+    for name in (
+        "db",
+        "demo",
+        "identity",
+        "keys",
+        "policy",
+        "serve",
+    ):
+        importlib.import_module(f"gateway.cli.{name}").register(main)
 
 
 _register()

@@ -1,0 +1,142 @@
+"""``load_policy_dir``: read every policy file, validate it all, report every problem at once, compile.
+
+Policy files are the ``*.yaml``/``*.yml`` files directly in the directory, applied in name order
+(``00-apps.yaml`` before ``10-rules.yaml``); policy tests live in its ``tests/`` subdirectory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from policies.compiler import DEFAULT_ACR_LEVELS, build_app, build_index, build_limit, build_rule, build_subject_checks
+from policies.crosscheck import check_across_files
+from policies.engine import PolicySet
+from policies.problems import PolicyError, Problem, render_loc
+from policies.provider import LoginRule, ProviderPolicy
+from policies.schema import PolicyFileDoc
+from policies.source import MarkedDocument, SourceFile, parse_marked
+
+DEFAULT_POLICY_DIR = Path(__file__).parent / "default"
+POLICY_SUFFIXES = (".yaml", ".yml")
+
+
+def read_policy_files(directory: Path | str) -> tuple[SourceFile, ...]:
+    """The policy files' texts, read once (the fingerprint and the parse see the same bytes)."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise PolicyError([Problem(str(directory), 0, "", "is not a directory")])
+    files: list[SourceFile] = []
+    problems: list[Problem] = []
+    for path in sorted(directory.iterdir()):
+        if not path.is_file() or path.suffix not in POLICY_SUFFIXES:
+            continue
+        try:
+            files.append(SourceFile(str(path), path.read_text(encoding="utf-8")))
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.append(Problem(str(path), 0, "", f"cannot be read: {exc}"))
+    if problems:
+        raise PolicyError(problems)
+    if not files:
+        raise PolicyError([Problem(str(directory), 0, "", "holds no policy files (*.yaml)")])
+    return tuple(files)
+
+
+def fingerprint_of(files: Sequence[SourceFile]) -> str:
+    digest = hashlib.sha256()
+    for source in files:
+        digest.update(Path(source.name).name.encode() + b"\0" + source.text.encode() + b"\0")
+    return digest.hexdigest()
+
+
+def load_policy_dir(directory: Path | str) -> PolicySet:
+    """Load, validate and compile a policy directory; raise ``PolicyError`` listing every problem."""
+    return build_policy_set(read_policy_files(directory))
+
+
+def build_policy_set(files: Sequence[SourceFile]) -> PolicySet:
+    problems: list[Problem] = []
+    documents: list[tuple[SourceFile, MarkedDocument, PolicyFileDoc | None]] = []
+    for source in files:
+        marked, found = parse_marked(source)
+        problems.extend(found)
+        if marked is None:
+            continue
+        documents.append((source, marked, validate_document(source, marked, PolicyFileDoc, problems)))
+    problems.extend(check_across_files(documents, complete=not problems))
+    if problems:
+        raise PolicyError(problems)
+    return compile_documents([doc for _, _, doc in documents if doc is not None], files)
+
+
+def validate_document(source: SourceFile, marked: MarkedDocument, model: Any, problems: list[Problem]) -> Any:
+    """Validate one parsed file against ``model``; each pydantic error becomes a Problem with its line."""
+    if marked.data is None:
+        marked.data = {}
+    if not isinstance(marked.data, dict):
+        problems.append(Problem(source.name, 1, "", "the file must hold a mapping (top-level keys)"))
+        return None
+    try:
+        return model.model_validate(marked.data)
+    except ValidationError as exc:
+        for error in exc.errors(include_url=False):
+            loc = tuple(error["loc"])
+            problems.append(Problem(source.name, marked.line_of(loc), render_loc(_file_loc(loc)),
+                                    describe_error(error)))
+        return None
+
+
+def _file_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    # pydantic tags some locations with validator names ("function-after[...]"): not keys of the file
+    return tuple(part for part in loc if isinstance(part, int) or "[" not in str(part))
+
+
+def describe_error(error: Any) -> str:
+    kind, ctx, message = error["type"], error.get("ctx") or {}, error["msg"]
+    if kind == "missing":
+        return "is required"
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind == "literal_error":
+        expected = str(ctx.get("expected", "")).replace("'", "").replace(" or ", ", ")
+        return f"must be one of {expected}"
+    if kind in ("value_error", "assertion_error"):
+        return message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    if kind in ("tuple_type", "list_type"):
+        return "must be a list"
+    if kind == "bool_parsing" or kind == "bool_type":
+        return "must be true or false"
+    if kind == "model_type" or kind == "dict_type":
+        return "must be a mapping"
+    return message[:1].lower() + message[1:]
+
+
+def compile_documents(docs: Sequence[PolicyFileDoc], files: Sequence[SourceFile]) -> PolicySet:
+    levels = next((doc.acr_levels for doc in docs if doc.acr_levels), DEFAULT_ACR_LEVELS)
+    ranks = {level: rank for rank, level in enumerate(levels)}
+    rules = tuple(build_rule(rule, ranks) for doc in docs for rule in doc.rules)
+    apps = {app.slug: build_app(app, ranks) for doc in docs for app in doc.apps}
+    providers = [doc.provider for doc in docs if doc.provider is not None]
+    provider = ProviderPolicy(
+        login_rules=tuple(LoginRule(r.id, r.effect, r.would, frozenset(r.clients),
+                                    tuple(build_subject_checks(r.subject)))
+                          for p in providers for r in p.login),
+        restricted_clients=frozenset(c.client_id for p in providers for c in p.clients if c.restricted),
+        guarded_scopes=_guarded_scopes(providers))
+    return PolicySet(rules=rules, apps=apps, index=build_index(rules, set(apps)),
+                     limits=tuple(build_limit(limit) for doc in docs for limit in doc.limits),
+                     provider=provider, acr_levels=tuple(levels),
+                     sources=tuple(source.name for source in files), fingerprint=fingerprint_of(files))
+
+
+def _guarded_scopes(providers: Sequence[Any]) -> dict[str, frozenset[str]]:
+    guarded: dict[str, set[str]] = {}
+    for provider in providers:
+        for grant in provider.scopes:
+            for scope in grant.scopes:
+                guarded.setdefault(scope, set()).update(grant.clients)
+    return {scope: frozenset(clients) for scope, clients in guarded.items()}

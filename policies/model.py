@@ -1,0 +1,82 @@
+"""The typed values the engine takes and returns.
+
+``Request`` is what the gateway knows about one request after authentication; ``Subject`` is what the
+provider knows about a user signing in. ``Decision`` maps field for field onto ``gateway.model.Decision``
+(plus ``would_allow`` for report-only logging).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One request to an app. ``path`` is the path inside the app (``/apps/{slug}`` already removed)."""
+
+    app: str
+    method: str
+    path: str
+    at: datetime  # timezone-aware; windows are evaluated in Asia/Jakarta
+    sub: str | None = None
+    client_id: str | None = None
+    roles: tuple[str, ...] = ()
+    opd_paths: tuple[str, ...] = ()  # materialised OPD paths, e.g. "/kota-palembang/dinkes/puskesmas-x/"
+    scopes: frozenset[str] = field(default_factory=frozenset)
+    acr: str | None = None
+    ip: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.at.tzinfo is None:
+            raise ValueError("Request.at must be timezone-aware")
+
+    @property
+    def anonymous(self) -> bool:
+        return self.sub is None and self.client_id is None
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """A user signing in to a client (the provider's login decision)."""
+
+    sub: str
+    roles: tuple[str, ...] = ()
+    opd_paths: tuple[str, ...] = ()
+    acr: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The outcome, the enforcing rules behind it, and the report-only rules that matched.
+
+    ``would_allow`` is the outcome had the matched report-only rules been enforced (None: none matched).
+    ``required_acr`` is set when a higher authentication level would change a deny (step-up).
+    """
+
+    allowed: bool
+    rule_ids: tuple[str, ...] = ()
+    reason: str = ""
+    required_acr: str | None = None
+    report_only: tuple[str, ...] = ()
+    would_allow: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RuleTrace:
+    """How one rule fared against a request: matched, or the first condition that failed and why."""
+
+    rule_id: str
+    effect: str  # allow | deny | report-only
+    would: str | None
+    matched: bool
+    failed: str | None = None  # condition name, e.g. "subject.opds"
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    decision: Decision
+    traces: tuple[RuleTrace, ...]
+    app_restricted: bool
+    app_require_acr: str | None
