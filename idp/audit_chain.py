@@ -104,7 +104,8 @@ def read_checkpoint_token(token: str, public_jwks: Mapping[str, dict[str, Any]] 
         else:
             jwk = public_jwks.get(kid) if isinstance(kid, str) else None
             if jwk is None or jwk.get("alg") not in SUPPORTED_ALGS:
-                raise CheckpointInvalid(f"it names key {kid!r}, which is not a stored hub key")
+                raise CheckpointInvalid(f"it names key {kid!r}, which is not a trusted hub key (its signing_keys "
+                                       f"row is missing, forged, or sealed under another secret)")
             claims = jwt.decode(token, jwt.PyJWK(jwk).key, algorithms=[jwk["alg"]],
                                 options={"verify_iat": False, "verify_aud": False, "require": ["seq", "hash"]})
     except jwt.PyJWTError as exc:

@@ -9,15 +9,17 @@ on the primary key), an export line by line. An export line is one entry with it
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
+from cryptography.exceptions import InvalidTag
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from idp.audit import EntryFields
 from idp.audit_chain import ChainVerifier, Fault, Report, StoredCheckpoint
+from idp.keys import decrypt_private_key, public_jwk
 from idp.storage.models import AuditCheckpoint, AuditEntry, SigningKey
 
 DEFAULT_BATCH = 2000
@@ -41,10 +43,26 @@ async def iter_entries(session: AsyncSession, since: int = 1, batch: int = DEFAU
         after = rows[-1].seq
 
 
-async def load_public_jwks(session: AsyncSession) -> dict[str, dict[str, Any]]:
-    """Every stored key's public JWK, retired and expired ones too: old checkpoints name them."""
-    rows = await session.execute(select(SigningKey.kid, SigningKey.public_jwk))
-    return {kid: jwk for kid, jwk in rows}
+async def load_public_jwks(session: AsyncSession, secret: bytes | None = None) -> dict[str, dict[str, Any]]:
+    """Every stored key's public JWK, retired and expired ones too: old checkpoints name them.
+
+    With the hub's secret, only keys whose sealed private key opens under it and matches the
+    public JWK are returned: someone who can write the table but lacks the secret cannot add a
+    key of their own and re-sign checkpoints over a rewritten chain.
+    """
+    rows = await session.execute(select(SigningKey.kid, SigningKey.alg, SigningKey.public_jwk,
+                                        SigningKey.private_key))
+    return {kid: jwk for kid, alg, jwk, sealed in rows
+            if secret is None or is_key_authentic(kid, alg, jwk, sealed, secret)}
+
+
+def is_key_authentic(kid: str, alg: str, jwk: dict[str, Any], sealed: str, secret: bytes) -> bool:
+    try:
+        private_key = decrypt_private_key(sealed, secret, kid)
+    except (InvalidTag, ValueError, TypeError):
+        return False
+    derived = public_jwk(private_key, kid, alg)
+    return all(jwk.get(name) == value for name, value in derived.items())
 
 
 async def load_stored_checkpoints(session: AsyncSession) -> list[StoredCheckpoint]:
@@ -53,10 +71,16 @@ async def load_stored_checkpoints(session: AsyncSession) -> list[StoredCheckpoin
     return [StoredCheckpoint(seq, head_hash, token) for seq, head_hash, token in rows]
 
 
-async def verify_database(session: AsyncSession, batch: int = DEFAULT_BATCH) -> Report:
-    """Check the whole chain and every stored checkpoint against the hub's stored public keys."""
-    verifier = ChainVerifier(await load_public_jwks(session), await load_stored_checkpoints(session),
-                             track_unmatched=True)
+async def verify_database(session: AsyncSession, *, secret: bytes | None = None,
+                          public_jwks: Mapping[str, dict[str, Any]] | None = None,
+                          batch: int = DEFAULT_BATCH) -> Report:
+    """Check the whole chain and every stored checkpoint.
+
+    Checkpoints are checked against ``public_jwks`` when given (keys the verifier trusts from
+    elsewhere), else against the stored keys, authenticated with ``secret`` when given.
+    """
+    keys = public_jwks if public_jwks is not None else await load_public_jwks(session, secret)
+    verifier = ChainVerifier(keys, await load_stored_checkpoints(session), track_unmatched=True)
     async for entry in iter_entries(session, batch=batch):
         if not verifier.feed(entry):
             break
@@ -99,8 +123,22 @@ def verify_jsonl(path: Path | str, public_jwks: Mapping[str, dict[str, Any]] | N
                 verifier.report.faults.append(Fault(expected, "malformed", f"line {number}: {entry}"))
                 return verifier.report
             if not verifier.feed(entry):
+                _name_moved_entry(verifier.report, lines)
                 break
     return verifier.finish() if verifier is not None else Report()
+
+
+def _name_moved_entry(report: Report, rest: Iterator[str]) -> None:
+    """A seq missing at its place that turns up further down the export was moved, not deleted."""
+    fault = report.faults[-1]
+    if fault.kind != "deleted":
+        return
+    for line in rest:
+        entry = _parse_line(line)
+        if not isinstance(entry, str) and entry.seq == fault.seq:
+            report.faults[-1] = Fault(fault.seq, "reordered", f"seq {fault.seq} is not in its place: the export "
+                                                              f"has it after later entries")
+            return
 
 
 def jwks_keys(document: Mapping[str, Any]) -> dict[str, dict[str, Any]]:

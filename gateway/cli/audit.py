@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.cli import load_settings
 from gateway.cli.runtime import emit, json_option, run_in_session
+from gateway.settings import Settings
 from idp.audit import write_checkpoint
 from idp.audit_chain import Report
 from idp.audit_verify import DEFAULT_BATCH, export_jsonl, jwks_keys, load_public_jwks, verify_database, verify_jsonl
@@ -46,19 +47,22 @@ def audit_group() -> None:
 @click.option("--jsonl", "jsonl_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="verify this export offline instead of the database")
 @click.option("--jwks", "jwks_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="public keys for the export's checkpoints (from `gerbang audit export --keys-output`)")
+              help="trusted public keys (JWKS) for checkpoints, e.g. from `gerbang audit export --keys-output`; "
+                   "default: the stored keys, authenticated with the hub secret")
 @click.option("--batch", default=DEFAULT_BATCH, show_default=True, type=click.IntRange(1, 100_000),
               help="entries read per query")
 @json_option
 def audit_verify(jsonl_path: Path | None, jwks_path: Path | None, batch: int, as_json: bool) -> None:
     """Check the whole chain; report the first entry edited, deleted, inserted or reordered."""
+    trusted = _read_jwks(jwks_path) if jwks_path is not None else None
     if jsonl_path is not None:
-        report = _verify_export(jsonl_path, jwks_path)
+        report = _verify_export(jsonl_path, trusted)
     else:
         settings = load_settings()
 
         async def op(session: AsyncSession) -> Report:
-            return await verify_database(session, batch=batch)
+            return await verify_database(session, secret=_existing_secret(settings), public_jwks=trusted,
+                                         batch=batch)
 
         report = run_in_session(settings, op)
     emit(as_json, report.as_dict(), report.summary())
@@ -66,18 +70,27 @@ def audit_verify(jsonl_path: Path | None, jwks_path: Path | None, batch: int, as
         sys.exit(EXIT_TAMPERED)
 
 
-def _verify_export(path: Path, jwks_path: Path | None) -> Report:
-    keys = None
-    if jwks_path is not None:
-        try:
-            keys = jwks_keys(json.loads(jwks_path.read_text(encoding="utf-8")))
-        except (ValueError, UnicodeDecodeError) as exc:
-            _fail(f"{jwks_path} is not a JWKS document: {exc}")
+def _verify_export(path: Path, keys: dict[str, dict[str, Any]] | None) -> Report:
     try:
         return verify_jsonl(path, keys)
     except (OSError, UnicodeDecodeError) as exc:
         _fail(f"cannot read {path}: {exc}")
     raise AssertionError("unreachable")
+
+
+def _read_jwks(path: Path) -> dict[str, dict[str, Any]]:
+    try:
+        return jwks_keys(json.loads(path.read_text(encoding="utf-8")))
+    except (ValueError, UnicodeDecodeError) as exc:
+        _fail(f"{path} is not a JWKS document: {exc}")
+    raise AssertionError("unreachable")
+
+
+def _existing_secret(settings: Settings) -> bytes | None:
+    """The hub secret that seals the signing keys, without creating one (``effective_secret`` would)."""
+    if settings.secret_key or (settings.data_dir / "secret.key").exists():
+        return settings.effective_secret
+    return None
 
 
 @audit_group.command("export")
@@ -92,7 +105,7 @@ def audit_export(since: int, output: Path | None, keys_output: Path | None) -> N
 
     async def op(session: AsyncSession) -> int:
         if keys_output is not None:
-            keys = await load_public_jwks(session)
+            keys = await load_public_jwks(session, _existing_secret(settings))
             _write_atomically(keys_output, json.dumps({"keys": list(keys.values())}, indent=2) + "\n")
         if output is None:
             return await export_jsonl(session, sys.stdout, since=since)
