@@ -81,7 +81,7 @@ def canonical_json(value: Any) -> bytes:
     try:
         return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
                           allow_nan=False).encode("utf-8")
-    except (TypeError, UnicodeEncodeError) as exc:
+    except (TypeError, ValueError) as exc:  # ValueError: NaN, infinities, lone surrogates
         raise ValueError(f"audit detail is not representable as canonical JSON: {exc}") from exc
 
 
