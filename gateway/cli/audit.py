@@ -11,7 +11,8 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import click
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -28,6 +29,7 @@ from idp.keys import KeyRing
 from idp.logging import configure_logging
 
 EXIT_TAMPERED = 3
+T = TypeVar("T")
 
 
 def cli_actor() -> str:
@@ -64,7 +66,7 @@ def audit_verify(jsonl_path: Path | None, jwks_path: Path | None, batch: int, as
             return await verify_database(session, secret=_existing_secret(settings), public_jwks=trusted,
                                          batch=batch)
 
-        report = run_in_session(settings, op)
+        report = _run(settings, op)
     emit(as_json, report.as_dict(), report.summary())
     if not report.intact:
         sys.exit(EXIT_TAMPERED)
@@ -115,7 +117,7 @@ def audit_export(since: int, output: Path | None, keys_output: Path | None) -> N
         os.replace(partial, output)
         return count
 
-    count = run_in_session(settings, op)
+    count = _run(settings, op)
     if output is not None:
         click.echo(f"exported {count} entries to {output}", err=True)
 
@@ -140,11 +142,19 @@ def audit_checkpoint(as_json: bool) -> None:
             return None
         return {"seq": checkpoint.seq, "hash": checkpoint.hash, "kid": checkpoint.kid, "token": checkpoint.token}
 
-    record = run_in_session(settings, op)
+    record = _run(settings, op)
     if record is None:
         emit(as_json, {"seq": None}, "nothing to checkpoint: the chain is empty or its head is a checkpoint")
         return
     emit(as_json, record, f"checkpoint over seq {record['seq']} (hash {record['hash'][:16]}, key {record['kid']})")
+
+
+def _run(settings: Settings, operation: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    try:
+        return run_in_session(settings, operation)
+    except OSError as exc:  # asyncpg's refused connection is not wrapped in a DBAPI error
+        _fail(f"the database is not reachable: {exc}")
+    raise AssertionError("unreachable")
 
 
 def _write_atomically(path: Path, content: str) -> None:
