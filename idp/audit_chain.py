@@ -58,6 +58,7 @@ class Report:
     last_seq: int = 0
     head_hash: str = GENESIS_HASH
     unverified_checkpoints: int = 0
+    keys: str = "given"  # where checkpoint keys came from: given | authenticated | unauthenticated | none
     faults: list[Fault] = field(default_factory=list)
 
     @property
@@ -77,13 +78,15 @@ class Report:
             text += f" (seq {self.first_seq}..{self.last_seq}, head {self.head_hash[:16]})"
         if self.unverified_checkpoints:
             text += f"; {self.unverified_checkpoints} checkpoint signatures not checked (no public keys)"
+        if self.keys == "unauthenticated":
+            text += "; the stored signing keys were not authenticated (no hub secret available)"
         return text
 
     def as_dict(self) -> dict[str, Any]:
         first = self.fault
         return {"intact": self.intact, "entries": self.entries, "checkpoints": self.checkpoints,
                 "first_seq": self.first_seq, "last_seq": self.last_seq, "head_hash": self.head_hash,
-                "unverified_checkpoints": self.unverified_checkpoints,
+                "unverified_checkpoints": self.unverified_checkpoints, "keys": self.keys,
                 "fault": None if first is None else first.__dict__,
                 "faults": [fault.__dict__ for fault in sorted(self.faults, key=lambda f: f.seq)]}
 
@@ -211,7 +214,7 @@ class ChainVerifier:
         return True
 
     def _check_checkpoint_entry(self, entry: EntryFields) -> bool:
-        token = entry.detail.get("token")
+        token = entry.detail.get("token") if isinstance(entry.detail, dict) else None
         try:
             head = read_checkpoint_token(token if isinstance(token, str) else "", self._keys)
         except CheckpointInvalid as exc:

@@ -31,10 +31,11 @@ async def iter_entries(session: AsyncSession, since: int = 1, batch: int = DEFAU
     """Entries from ``since`` on, in seq order, ``batch`` rows per query (rows, not ORM objects:
     the session's identity map would otherwise keep every entry alive)."""
     table = AuditEntry.__table__
+    columns = [table.c[name] for name in _FIELDS]
     after = since - 1
     while True:
         rows = (await session.execute(
-            select(table).where(table.c.seq > after).order_by(table.c.seq).limit(batch)
+            select(*columns).where(table.c.seq > after).order_by(table.c.seq).limit(batch)
         )).all()
         for row in rows:
             yield EntryFields(**row._mapping)
@@ -85,6 +86,7 @@ async def verify_database(session: AsyncSession, *, secret: bytes | None = None,
         if not verifier.feed(entry):
             break
     report = verifier.finish()
+    report.keys = "given" if public_jwks is not None else "authenticated" if secret is not None else "unauthenticated"
     # Checkpoints written while we walked were not in the set loaded first: look those up now.
     for entry_seq, head in verifier.unmatched:
         stored_hash = await session.scalar(select(AuditCheckpoint.hash).where(AuditCheckpoint.seq == head.seq))
@@ -111,6 +113,7 @@ def verify_jsonl(path: Path | str, public_jwks: Mapping[str, dict[str, Any]] | N
     An export that starts after seq 1 (``--since``) is anchored at its first line.
     """
     verifier: ChainVerifier | None = None
+    keys_source = "none" if public_jwks is None else "given"
     with open(path, encoding="utf-8") as lines:
         for number, line in enumerate(lines, start=1):
             if not line.strip():
@@ -121,11 +124,13 @@ def verify_jsonl(path: Path | str, public_jwks: Mapping[str, dict[str, Any]] | N
             if isinstance(entry, str):
                 expected = verifier.report.last_seq + 1
                 verifier.report.faults.append(Fault(expected, "malformed", f"line {number}: {entry}"))
-                return verifier.report
+                break
             if not verifier.feed(entry):
                 _name_moved_entry(verifier.report, lines)
                 break
-    return verifier.finish() if verifier is not None else Report()
+    report = verifier.finish() if verifier is not None else Report()
+    report.keys = keys_source
+    return report
 
 
 def _name_moved_entry(report: Report, rest: Iterator[str]) -> None:

@@ -112,8 +112,12 @@ def audit_export(since: int, output: Path | None, keys_output: Path | None) -> N
         if output is None:
             return await export_jsonl(session, sys.stdout, since=since)
         partial = output.with_name(output.name + ".partial")
-        with open(partial, "w", encoding="utf-8") as out:
-            count = await export_jsonl(session, out, since=since)
+        try:
+            with open(partial, "w", encoding="utf-8") as out:
+                count = await export_jsonl(session, out, since=since)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
         os.replace(partial, output)
         return count
 

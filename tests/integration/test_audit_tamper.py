@@ -209,3 +209,14 @@ def _insert(url: str, values: dict[str, Any], table: str = "audit_log") -> None:
             await engine.dispose()
 
     asyncio.run(_run())
+
+
+def test_without_the_hub_secret_the_report_says_keys_were_not_authenticated(env: dict[str, str]) -> None:
+    from tests.support.audit import gerbang
+
+    no_secret = {**env, "GERBANG_SECRET_KEY": ""}
+    result = gerbang(no_secret, "audit", "verify")
+    assert result.exit_code == 0
+    assert "signing keys were not authenticated" in result.stdout
+    assert verify_json(no_secret)[1]["keys"] == "unauthenticated"
+    assert verify_json(env)[1]["keys"] == "authenticated"
