@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     smtp_url: str = ""
     mail_from: str = "Gerbang Kota Palembang <no-reply@palembang.go.id>"
 
+    audit_checkpoint_every: int = Field(default=1000, ge=1, description="audit entries between signed checkpoints")
+
     hash_concurrency: int = Field(default=4, ge=1, le=64, description="argon2id hashes at once (19 MiB each)")
 
     # Field validators (not a model validator) so every problem is reported in the same error.

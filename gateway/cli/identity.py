@@ -10,7 +10,9 @@ import click
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.cli import load_settings
+from gateway.cli.audit import cli_actor
 from gateway.cli.runtime import emit, json_option, run_in_session
+from idp.audit import append_audit
 from idp.accounts import add_user, check_password_rules, list_users
 from idp.clients import AUTH_METHODS, GRANT_TYPES, add_client, list_clients
 from idp.errors import InvalidInput
@@ -34,7 +36,10 @@ def opd_add(slug: str, name: str, kind: str, parent: str | None, as_json: bool) 
     settings = load_settings()
 
     async def op(session: AsyncSession) -> dict:
-        unit = await add_opd(session, slug, name, kind, parent, int(time.time()))
+        now = int(time.time())
+        unit = await add_opd(session, slug, name, kind, parent, now)
+        await append_audit(session, actor=cli_actor(), action="opd.create", target=f"opd:{unit.slug}",
+                           detail={"name": unit.name, "kind": unit.kind, "path": unit.path}, now=now)
         return {"id": unit.id, "slug": unit.slug, "name": unit.name, "kind": unit.kind, "path": unit.path}
 
     record = run_in_session(settings, op)
@@ -89,8 +94,12 @@ def users_add(email: str, name: str, nik: str | None, opd_slug: str | None, role
         password_hash = hash_sync(password)
 
     async def op(session: AsyncSession) -> dict:
+        now = int(time.time())
         user = await add_user(session, email=email, name=name, nik=nik, opd_slug=opd_slug, roles=roles,
-                              password_hash=password_hash, now=int(time.time()))
+                              password_hash=password_hash, now=now)
+        await append_audit(session, actor=cli_actor(), action="user.create", target=f"user:{user.id}",
+                           detail={"email": user.email, "kind": user.kind, "opd": opd_slug, "roles": list(roles),
+                                   "password_set": password_hash is not None}, now=now)
         return {"id": user.id, "email": user.email, "name": user.name, "kind": user.kind}
 
     record = run_in_session(settings, op)
@@ -147,11 +156,17 @@ def clients_add(name: str, opd_slug: str | None, redirect_uris: tuple[str, ...],
     jwks = json.load(jwks_file) if jwks_file else None
 
     async def op(session: AsyncSession) -> dict:
+        now = int(time.time())
         client, secret = await add_client(
             session, name=name, opd_slug=opd_slug, redirect_uris=redirect_uris, post_logout_redirect_uris=logout_uris,
             grant_types=grants or ("authorization_code", "refresh_token"), scope=scope, public=public,
             auth_method=auth_method, resources=resources, jwks=jwks, first_party=first_party,
-            backchannel_logout_uri=backchannel_logout_uri, now=int(time.time()))
+            backchannel_logout_uri=backchannel_logout_uri, now=now)
+        await append_audit(session, actor=cli_actor(), action="client.create", target=f"client:{client.client_id}",
+                           detail={"name": client.name, "opd": opd_slug, "grant_types": client.grant_types,
+                                   "auth_method": client.auth_method, "scope": client.scope,
+                                   "redirect_uris": client.redirect_uris, "resources": client.resources,
+                                   "first_party": client.first_party}, now=now)
         return {"id": client.id, "client_id": client.client_id, "client_secret": secret, "name": client.name,
                 "token_endpoint_auth_method": client.auth_method}
 

@@ -9,7 +9,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.cli import load_settings
+from gateway.cli.audit import cli_actor
 from gateway.cli.runtime import emit, json_option, run_in_session
+from idp.audit import append_audit
 from idp.keys import rotate_keys
 from idp.storage.models import SigningKey
 
@@ -27,8 +29,12 @@ def keys_rotate(alg: str | None, as_json: bool) -> None:
     settings = load_settings()
 
     async def op(session: AsyncSession) -> SigningKey:
-        return await rotate_keys(session, alg or settings.signing_alg, settings.effective_secret, int(time.time()),
-                                 settings.key_retire_after)
+        now = int(time.time())
+        key = await rotate_keys(session, alg or settings.signing_alg, settings.effective_secret, now,
+                                settings.key_retire_after)
+        await append_audit(session, actor=cli_actor(), action="keys.rotate", target=f"key:{key.kid}",
+                           detail={"alg": key.alg, "retire_after": settings.key_retire_after}, now=now)
+        return key
 
     key = run_in_session(settings, op)
     emit(as_json, {"kid": key.kid, "alg": key.alg, "created_at": key.created_at}, f"new signing key {key.kid} ({key.alg})")

@@ -267,5 +267,20 @@ class AuditEntry(Base):
     hash: Mapped[str] = mapped_column(String(64))
 
 
+class AuditCheckpoint(Base):
+    """A signed statement of the chain head (``seq``, ``hash``), also kept apart from the chain.
+
+    The chain holds each checkpoint as an entry too; this copy is what shows a cut tail: a chain
+    that ends before the newest checkpoint's ``seq`` has lost entries.
+    """
+
+    __tablename__ = "audit_checkpoints"
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    hash: Mapped[str] = mapped_column(String(64))
+    at: Mapped[int] = mapped_column(BigInteger)
+    kid: Mapped[str] = mapped_column(String(64))
+    token: Mapped[str] = mapped_column(Text)
+
+
 Index("ix_users_name", User.name)
 Index("ix_grants_user_client", Grant.user_id, Grant.client_id)
