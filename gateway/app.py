@@ -123,6 +123,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, routes: RouteT
         websockets=WebSocketProxy(upstreams, settings.upstream_connect_timeout, settings.websocket_max_message_bytes),
         metrics=metrics,
         max_header_bytes=settings.max_header_bytes,
+        max_body_bytes=settings.max_body_bytes,
         trusted_proxies=build_networks(settings.trusted_proxies),
     )
     operations = Operations(context, metrics)

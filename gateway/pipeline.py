@@ -15,7 +15,15 @@ from typing import Any
 
 from starlette.types import Receive, Send
 
-from gateway.errors import Forbidden, GatewayError, NotFound, ServiceUnavailable, TooManyRequests, Unauthenticated
+from gateway.errors import (
+    Forbidden,
+    GatewayError,
+    NotFound,
+    PayloadTooLarge,
+    ServiceUnavailable,
+    TooManyRequests,
+    Unauthenticated,
+)
 from gateway.exchange import Exchange
 from gateway.headers import Network, build_request_id, build_traceparent, build_upstream_headers
 from gateway.metrics import GatewayMetrics
@@ -43,6 +51,7 @@ class Pipeline:
     websockets: WebSocketProxy
     metrics: GatewayMetrics
     max_header_bytes: int
+    max_body_bytes: int
     trusted_proxies: tuple[Network, ...]
 
 
@@ -58,6 +67,7 @@ async def handle_request(pipeline: Pipeline, scope: dict[str, Any], receive: Rec
             await receive()  # websocket.connect: the handshake is answered below, after the upstream's
         inbound = read_request_head(scope, request_id, build_traceparent(headers, request_id),
                                     pipeline.max_header_bytes, pipeline.trusted_proxies)
+        check_body_size(inbound, pipeline.max_body_bytes)
         route, upstream_path = find_route(pipeline.routes, inbound.head)
         app = route.slug
         check_route_active(route)
@@ -83,6 +93,12 @@ async def handle_request(pipeline: Pipeline, scope: dict[str, Any], receive: Rec
         else:
             await send_problem(send, error, request_id, close=status in _CLOSE_AFTER or _declares_body(headers))
     pipeline.metrics.observe(app, status, time.perf_counter() - started)
+
+
+def check_body_size(inbound: InboundRequest, limit: int) -> None:
+    """A declared body over the limit is refused before anything else; a chunked one is counted while streaming."""
+    if inbound.content_length is not None and inbound.content_length > limit:
+        raise PayloadTooLarge(f"the request body exceeds {limit} bytes")
 
 
 def find_route(routes: RouteTable, head: RequestHead) -> tuple[Route, str]:

@@ -52,7 +52,8 @@ def start_hub(directory: Path, template: Path, routes: list[Route], *, server: d
     values: dict[str, Any] = {"issuer": ISSUER, "data_dir": directory, "database_url": f"sqlite+aiosqlite:///{database}"}
     values.update(settings)
     app = create_app(Settings(**values), routes=StaticRouteTable(routes))
-    with run_server(app, **(server or {})) as url:
+    # As ``gerbang serve``: uvicorn must not rewrite the client address; trusted_proxies does that.
+    with run_server(app, proxy_headers=False, **(server or {})) as url:
         yield Hub(url, app)
 
 
