@@ -26,6 +26,7 @@ from gateway.operations import Operations
 from gateway.pipeline import Pipeline, handle_request
 from gateway.proxy import Proxy
 from gateway.request_head import build_host
+from gateway.server_protocol import REQUEST_LINE_ALLOWANCE, ServerLimits
 from gateway.settings import Settings
 from gateway.steps import AssertionIssuer, Authenticator, Decider, Limiter, RouteTable
 from gateway.upstreams import BreakerPolicy, Upstreams
@@ -43,9 +44,11 @@ Hook = Callable[[], Awaitable[None]]
 class GatewayApp:
     """The dispatcher. ``on_startup``/``on_shutdown`` take extra async hooks (registry refresh, Redis...)."""
 
-    def __init__(self, pipeline: Pipeline, provider: Starlette, context: IdpContext,
+    def __init__(self, settings: Settings, pipeline: Pipeline, provider: Starlette, context: IdpContext,
                  operations: Operations) -> None:
         self.pipeline, self.provider, self.context, self.operations = pipeline, provider, context, operations
+        self.server_limits = ServerLimits(settings.request_head_timeout,
+                                          settings.max_header_bytes + REQUEST_LINE_ALLOWANCE)
         self.on_startup: list[Hook] = []
         self.on_shutdown: list[Hook] = []
 
@@ -127,7 +130,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, routes: RouteT
         trusted_proxies=build_networks(settings.trusted_proxies),
     )
     operations = Operations(context, metrics)
-    return GatewayApp(pipeline, create_idp_app(settings, context=context), context, operations)
+    return GatewayApp(settings, pipeline, create_idp_app(settings, context=context), context, operations)
 
 
 def app_from_environment() -> GatewayApp:

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from gateway.app import GatewayApp, create_app
+from gateway.cli.serve import SERVER_OPTIONS
 from gateway.default_steps import StaticRouteTable
 from gateway.model import Route
 from gateway.settings import Settings
@@ -52,8 +53,9 @@ def start_hub(directory: Path, template: Path, routes: list[Route], *, server: d
     values: dict[str, Any] = {"issuer": ISSUER, "data_dir": directory, "database_url": f"sqlite+aiosqlite:///{database}"}
     values.update(settings)
     app = create_app(Settings(**values), routes=StaticRouteTable(routes))
-    # As ``gerbang serve``: uvicorn must not rewrite the client address; trusted_proxies does that.
-    with run_server(app, proxy_headers=False, **(server or {})) as url:
+    options = {key: value for key, value in SERVER_OPTIONS.items() if key in ("http", "proxy_headers")}
+    options.update(server or {})
+    with run_server(app, **options) as url:  # as ``gerbang serve`` runs it
         yield Hub(url, app)
 
 
