@@ -14,7 +14,7 @@ generated otherwise.
 from __future__ import annotations
 
 import ipaddress
-import os
+import random
 import re
 from collections.abc import Iterable, Sequence
 
@@ -38,8 +38,11 @@ WEBSOCKET_HANDSHAKE = frozenset({
     b"sec-websocket-key", b"sec-websocket-version", b"sec-websocket-extensions", b"sec-websocket-protocol",
     b"sec-websocket-accept",
 })
+# Set by the gateway's own server on every response; the upstream's copy would be a duplicate.
+RESPONSE_SET = frozenset({b"date"})
 _REQUEST_ID = re.compile(rb"[A-Za-z0-9._:\-]{8,128}")
 _TRACEPARENT = re.compile(rb"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
+_TRACE_ID = re.compile(r"[0-9a-f]{32}")
 _DIGITS = re.compile(rb"[0-9]{1,19}")
 
 
@@ -82,7 +85,12 @@ def build_request_id(headers: Headers) -> str:
             if _REQUEST_ID.fullmatch(value):
                 return value.decode("ascii")
             break
-    return os.urandom(16).hex()
+    return new_id(128)
+
+
+def new_id(bits: int) -> str:
+    """A random hex identifier for correlation (request ids, span ids): unique, not a secret."""
+    return f"{random.getrandbits(bits):0{bits // 4}x}"
 
 
 def build_traceparent(headers: Headers, request_id: str) -> str:
@@ -93,12 +101,8 @@ def build_traceparent(headers: Headers, request_id: str) -> str:
             if match and match[1] != b"ff" and match[2] != b"0" * 32 and match[3] != b"0" * 16:
                 return value.strip().decode("ascii")
             break
-    trace_id = request_id if len(request_id) == 32 and _is_hex(request_id) else os.urandom(16).hex()
-    return f"00-{trace_id}-{os.urandom(8).hex()}-00"
-
-
-def _is_hex(text: str) -> bool:
-    return all(char in "0123456789abcdef" for char in text)
+    trace_id = request_id if _TRACE_ID.fullmatch(request_id) and request_id != "0" * 32 else new_id(128)
+    return f"00-{trace_id}-{new_id(64)}-00"
 
 
 def build_networks(cidrs: Iterable[str]) -> tuple[Network, ...]:
@@ -148,7 +152,7 @@ def named_in_connection(headers: Headers) -> frozenset[bytes]:
     return frozenset(named)
 
 
-def build_upstream_headers(headers: Headers, added: Iterable[tuple[bytes, bytes]], *,
+def build_upstream_headers(headers: Headers, added: Iterable[tuple[str, str]], *,
                            websocket: bool = False) -> list[tuple[str, str]]:
     """What goes upstream: the client's end-to-end headers, then the gateway's own (never removable)."""
     dropped = named_in_connection(headers)
@@ -158,7 +162,7 @@ def build_upstream_headers(headers: Headers, added: Iterable[tuple[bytes, bytes]
                 or (websocket and name in WEBSOCKET_HANDSHAKE)):
             continue
         out.append((name.decode("latin-1"), value.decode("latin-1")))
-    out.extend((name.decode("latin-1"), value.decode("latin-1")) for name, value in added)
+    out.extend(added)
     return out
 
 
@@ -173,7 +177,7 @@ def build_response_headers(raw: Headers, added: Iterable[tuple[bytes, bytes]]) -
         lowered = name.lower()
         if lowered == b"connection":
             dropped.update(token.strip().lower() for token in value.split(b","))
-        if lowered in HOP_BY_HOP or lowered in replaced:
+        if lowered in HOP_BY_HOP or lowered in replaced or lowered in RESPONSE_SET:
             continue
         out.append((lowered, value))
     if dropped:

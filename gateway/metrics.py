@@ -7,6 +7,7 @@ every worker's files (prometheus_client's multiprocess mode).
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
@@ -28,10 +29,16 @@ class GatewayMetrics:
                                        ("app", "kind"), registry=self.registry)
         self.circuit = Gauge("gerbang_gateway_circuit_state", "Circuit state per target: 0 closed, 1 half-open, 2 open",
                              ("app", "target"), registry=self.registry, multiprocess_mode="max")
+        self.children: dict[tuple[str, int], tuple[Any, Any]] = {}
 
     def observe(self, app: str, status: int, seconds: float) -> None:
-        self.requests.labels(app, str(status)).inc()
-        self.latency.labels(app).observe(seconds)
+        # Label lookups cost more than the increments: keep the children (apps x statuses, a small set).
+        children = self.children.get((app, status))
+        if children is None:
+            children = self.children[(app, status)] = (self.requests.labels(app, str(status)),
+                                                       self.latency.labels(app))
+        children[0].inc()
+        children[1].observe(seconds)
 
     def upstream_error(self, app: str, kind: str) -> None:
         self.upstream_errors.labels(app, kind).inc()

@@ -136,15 +136,15 @@ def build_exchange(inbound: InboundRequest, route: Route, upstream_path: str, as
                    websocket: bool = False) -> Exchange:
     head = inbound.head
     added = [
-        (b"x-forwarded-for", inbound.forwarded_for.encode("latin-1")),
-        (b"x-forwarded-proto", inbound.forwarded_proto.encode()),
-        (b"x-forwarded-host", inbound.forwarded_host.encode("latin-1")),
-        (b"x-request-id", head.request_id.encode()),
-        (b"traceparent", (head.traceparent or "").encode()),
-        (b"x-gerbang-assertion", assertion.encode()),
+        ("x-forwarded-for", inbound.forwarded_for),
+        ("x-forwarded-proto", inbound.forwarded_proto),
+        ("x-forwarded-host", inbound.forwarded_host),
+        ("x-request-id", head.request_id),
+        ("traceparent", head.traceparent or ""),
+        ("x-gerbang-assertion", assertion),
     ]
     if inbound.content_length is not None:
-        added.append((b"content-length", str(inbound.content_length).encode()))
+        added.append(("content-length", str(inbound.content_length)))
     upstream_headers = build_upstream_headers(head.headers, added, websocket=websocket)
     response_headers = ((b"x-request-id", head.request_id.encode()), *verdict.headers)
     return Exchange(head, route, upstream_path, upstream_headers, response_headers, inbound.content_length,

@@ -16,13 +16,13 @@ the settings in every worker process.
 from __future__ import annotations
 
 import asyncio
-import os
 from dataclasses import dataclass
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from gateway.errors import GatewayError, HeadersTooLarge, RequestTimeout
+from gateway.headers import new_id
 from gateway.problem import build_problem
 
 # Room for the request line on top of the header limit the application enforces exactly.
@@ -91,7 +91,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def _refuse(self, error: GatewayError) -> None:
         self._stop_head()
-        status, headers, body = build_problem(error, os.urandom(16).hex())
+        status, headers, body = build_problem(error, new_id(128))
         lines = [b"HTTP/1.1 %d %s\r\n" % (status, _REASONS[status])]
         lines += [name + b": " + value + b"\r\n" for name, value in headers]
         lines.append(b"connection: close\r\n\r\n")
