@@ -32,6 +32,7 @@ HOP_BY_HOP = frozenset({
 GATEWAY_SET = frozenset({
     b"host", b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host", b"x-forwarded-port",
     b"forwarded", b"x-real-ip", b"x-request-id", b"traceparent", b"content-length",
+    b"expect",  # 100-continue is answered by our server to the client; the upstream gets the body at once
 })
 # Never forwarded to a WebSocket upstream: aiohttp runs its own handshake (RFC 6455 §4.1).
 WEBSOCKET_HANDSHAKE = frozenset({

@@ -7,6 +7,7 @@ handshake). Every step is injected through ``Pipeline`` (the step protocols of
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import time
@@ -92,6 +93,10 @@ async def handle_request(pipeline: Pipeline, scope: dict[str, Any], receive: Rec
             await send_websocket_denial(send, scope, error, request_id)
         else:
             await send_problem(send, error, request_id, close=status in _CLOSE_AFTER or _declares_body(headers))
+    except Exception:  # a failing step must still leave a problem+json and a log line with the request id
+        status = 500
+        log.exception("gateway step failed request_id=%s app=%s", request_id, app)
+        await _send_internal_error(scope, send, request_id)
     pipeline.metrics.observe(app, status, time.perf_counter() - started)
 
 
@@ -149,6 +154,16 @@ def build_exchange(inbound: InboundRequest, route: Route, upstream_path: str, as
     response_headers = ((b"x-request-id", head.request_id.encode()), *verdict.headers)
     return Exchange(head, route, upstream_path, upstream_headers, response_headers, inbound.content_length,
                     inbound.chunked)
+
+
+async def _send_internal_error(scope: dict[str, Any], send: Send, request_id: str) -> None:
+    error = GatewayError("the gateway could not handle this request")
+    # The response may already have started (a failure mid-stream): then the server closes the connection.
+    with contextlib.suppress(RuntimeError):
+        if scope["type"] == "websocket":
+            await send_websocket_denial(send, scope, error, request_id)
+        else:
+            await send_problem(send, error, request_id, close=True)
 
 
 def _subprotocols(scope: dict[str, Any]) -> tuple[str, ...]:

@@ -11,13 +11,16 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.errors import BadRequest
+from gateway.errors import BadRequest, MethodNotAllowed
 from gateway.headers import Network, check_request_headers, is_chunked, is_trusted, resolve_client_ip
 from gateway.model import RequestHead
 from gateway.paths import normalise_path
 
 _HOST = re.compile(r"[a-z0-9.\-]{1,253}|\[[0-9a-f:.]{2,45}\]")
 _FORWARDED_PROTO = {b"http": "http", b"https": "https"}
+# TRACE would reflect the request, X-Gerbang-Assertion included, back to the client (RFC 9110 §9.3.8).
+_REFUSED_METHODS = frozenset({"TRACE", "CONNECT"})
+ALLOWED_METHODS = b"GET, HEAD, OPTIONS, POST, PUT, PATCH, DELETE"
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +38,9 @@ class InboundRequest:
 def read_request_head(scope: dict[str, Any], request_id: str, traceparent: str, max_header_bytes: int,
                       trusted: tuple[Network, ...]) -> InboundRequest:
     headers = scope["headers"]
+    method = scope.get("method", "GET")
+    if method in _REFUSED_METHODS:
+        raise MethodNotAllowed(f"{method} is not forwarded", headers=((b"allow", ALLOWED_METHODS),))
     content_length = check_request_headers(headers, max_header_bytes)
     path = normalise_path(scope.get("raw_path") or scope["path"].encode())
     host_header = _single(headers, b"host")
@@ -48,7 +54,7 @@ def read_request_head(scope: dict[str, Any], request_id: str, traceparent: str, 
     if is_trusted(peer, trusted):
         proto = _FORWARDED_PROTO.get((_single(headers, b"x-forwarded-proto") or b"").strip().lower(), scheme)
         forwarded_host = (_single(headers, b"x-forwarded-host") or b"").decode("latin-1") or forwarded_host
-    head = RequestHead(method=scope.get("method", "GET"), path=path, query=scope.get("query_string", b""),
+    head = RequestHead(method=method, path=path, query=scope.get("query_string", b""),
                        headers=tuple(headers), client_ip=client_ip, scheme=proto, host=host,
                        request_id=request_id, traceparent=traceparent)
     return InboundRequest(head, ", ".join(chain), proto, forwarded_host, content_length, is_chunked(headers))

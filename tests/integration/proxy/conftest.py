@@ -46,13 +46,13 @@ def start_upstream(name: str = "upstream") -> Iterator[tuple[Upstream, str]]:
 
 @contextmanager
 def start_hub(directory: Path, template: Path, routes: list[Route], *, server: dict[str, Any] | None = None,
-              **settings: Any) -> Iterator[Hub]:
+              steps: dict[str, Any] | None = None, **settings: Any) -> Iterator[Hub]:
     directory.mkdir(parents=True, exist_ok=True)
     database = directory / "gerbang.db"
     shutil.copy(template, database)
     values: dict[str, Any] = {"issuer": ISSUER, "data_dir": directory, "database_url": f"sqlite+aiosqlite:///{database}"}
     values.update(settings)
-    app = create_app(Settings(**values), routes=StaticRouteTable(routes))
+    app = create_app(Settings(**values), routes=StaticRouteTable(routes), **(steps or {}))
     options = {key: value for key, value in SERVER_OPTIONS.items() if key in ("http", "proxy_headers")}
     options.update(server or {})
     with run_server(app, **options) as url:  # as ``gerbang serve`` runs it
@@ -66,14 +66,14 @@ def hub_factory(tmp_path: Path, _sqlite_template: Path) -> Iterator[Any]:
         count = 0
 
         def make(routes: Any = None, *, upstreams: int = 1, server: dict[str, Any] | None = None,
-                 **settings: Any) -> Hub:
+                 steps: dict[str, Any] | None = None, **settings: Any) -> Hub:
             nonlocal count
             count += 1
             started = [stack.enter_context(start_upstream(f"upstream-{i}")) for i in range(upstreams)]
             urls = [url for _, url in started]
             built = routes(urls) if routes else [build_route("echo", tuple(urls))]
             hub = stack.enter_context(start_hub(tmp_path / f"hub{count}", _sqlite_template, built, server=server,
-                                                **settings))
+                                                steps=steps, **settings))
             hub.upstreams = [upstream for upstream, _ in started]
             hub.upstream_urls = urls
             return hub

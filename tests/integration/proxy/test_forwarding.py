@@ -115,3 +115,35 @@ def test_problem_for_provider_paths_is_not_applied(hub: Hub) -> None:
     response = send_raw(hub.url, b"GET /jwks HTTP/1.1\r\nHost: x\r\n\r\n")
     assert response.status == 200
     assert "keys" in json.loads(response.body)
+
+
+async def test_head_request_gets_headers_without_body(hub: Hub) -> None:
+    async with aiohttp.ClientSession() as session:
+        async with session.head(f"{hub.url}/apps/echo/gzip") as response:
+            assert response.status == 200
+            assert int(response.headers["content-length"]) > 0
+            assert await response.read() == b""
+
+
+@pytest.mark.parametrize("method", [b"TRACE", b"CONNECT"])
+def test_trace_and_connect_are_refused(hub: Hub, method: bytes) -> None:
+    target = b"/apps/echo/echo" if method == b"TRACE" else b"127.0.0.1:1"
+    response = send_raw(hub.url, method + b" " + target + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert response.status in (400, 405)
+    if method == b"TRACE":
+        assert response.status == 405
+        assert "GET" in (response.header("allow") or "")
+
+
+def test_expect_continue_is_answered_by_the_gateway(hub: Hub) -> None:
+    from tests.support.rawhttp import connect, read_response
+
+    with connect(hub.url) as sock:
+        sock.sendall(b"POST /apps/echo/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
+        interim = sock.recv(100)
+        assert interim.startswith(b"HTTP/1.1 100 Continue")
+        sock.sendall(b"hello")
+        response = read_response(sock)
+    document = json.loads(response.body)
+    assert document["body_length"] == 5
+    assert upstream_headers(document, "expect") == []
