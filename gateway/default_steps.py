@@ -14,11 +14,10 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterable
 
-from idp.clock import Clock
-from idp.keys import KeyRing
-
 from gateway.errors import Unauthenticated
 from gateway.model import Decision, Principal, RequestHead, Route, Verdict
+from idp.clock import Clock
+from idp.keys import KeyRing
 
 ANONYMOUS = Principal()
 ALLOWED = Decision(allowed=True, reason="no policies configured")

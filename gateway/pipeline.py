@@ -12,9 +12,8 @@ import logging
 import math
 import time
 from dataclasses import dataclass
-from typing import Any
 
-from starlette.types import Receive, Send
+from starlette.types import Receive, Scope, Send
 
 from gateway.errors import (
     Forbidden,
@@ -56,7 +55,7 @@ class Pipeline:
     trusted_proxies: tuple[Network, ...]
 
 
-async def handle_request(pipeline: Pipeline, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+async def handle_request(pipeline: Pipeline, scope: Scope, receive: Receive, send: Send) -> None:
     """One request to an app, from its head to the last byte of the upstream's answer."""
     started = time.perf_counter()
     websocket = scope["type"] == "websocket"
@@ -156,7 +155,7 @@ def build_exchange(inbound: InboundRequest, route: Route, upstream_path: str, as
                     inbound.chunked)
 
 
-async def _send_internal_error(scope: dict[str, Any], send: Send, request_id: str) -> None:
+async def _send_internal_error(scope: Scope, send: Send, request_id: str) -> None:
     error = GatewayError("the gateway could not handle this request")
     # The response may already have started (a failure mid-stream): then the server closes the connection.
     with contextlib.suppress(RuntimeError):
@@ -166,7 +165,7 @@ async def _send_internal_error(scope: dict[str, Any], send: Send, request_id: st
             await send_problem(send, error, request_id, close=True)
 
 
-def _subprotocols(scope: dict[str, Any]) -> tuple[str, ...]:
+def _subprotocols(scope: Scope) -> tuple[str, ...]:
     return tuple(scope.get("subprotocols") or ())
 
 

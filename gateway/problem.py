@@ -12,7 +12,7 @@ import logging
 from typing import Any
 
 from starlette.responses import Response
-from starlette.types import Send
+from starlette.types import Scope, Send
 
 from gateway.errors import GatewayError, LoginRedirect
 
@@ -52,7 +52,7 @@ async def send_problem(send: Send, error: GatewayError, request_id: str, *, clos
     await send({"type": "http.response.body", "body": body})
 
 
-async def send_websocket_denial(send: Send, scope: dict[str, Any], error: GatewayError, request_id: str) -> None:
+async def send_websocket_denial(send: Send, scope: Scope, error: GatewayError, request_id: str) -> None:
     """Refuse a WebSocket handshake with the problem as an HTTP response where the server allows it."""
     if "websocket.http.response" in scope.get("extensions", {}):
         status, headers, body = build_problem(error, request_id)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+
+from starlette.types import Scope
 
 from gateway.errors import BadRequest, MethodNotAllowed
 from gateway.headers import Network, check_request_headers, is_chunked, is_trusted, resolve_client_ip
@@ -35,7 +36,7 @@ class InboundRequest:
     chunked: bool
 
 
-def read_request_head(scope: dict[str, Any], request_id: str, traceparent: str, max_header_bytes: int,
+def read_request_head(scope: Scope, request_id: str, traceparent: str, max_header_bytes: int,
                       trusted: tuple[Network, ...]) -> InboundRequest:
     headers = scope["headers"]
     method = scope.get("method", "GET")

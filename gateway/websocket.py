@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any
 
 import aiohttp
 from starlette.types import Receive, Send
@@ -72,14 +71,14 @@ async def _relay(upstream: aiohttp.ClientWebSocketResponse, receive: Receive, se
 
 async def _client_to_upstream(upstream: aiohttp.ClientWebSocketResponse, receive: Receive) -> None:
     while True:
-        message: dict[str, Any] = await receive()
+        message = await receive()
         if message["type"] == "websocket.receive":
             if message.get("text") is not None:
                 await upstream.send_str(message["text"])
             else:
                 await upstream.send_bytes(message.get("bytes") or b"")
         elif message["type"] == "websocket.disconnect":
-            code = message.get("code", 1000)
+            code = message.get("code") or 1000
             await upstream.close(code=_RESERVED_CLOSE.get(code, code))
             return
 

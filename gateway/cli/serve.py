@@ -6,7 +6,6 @@ from typing import Any
 
 import click
 
-
 # The gateway resolves client addresses itself (trusted_proxies): uvicorn must not rewrite them.
 # The guarded protocol adds the request-head deadline and size cap uvicorn lacks (gateway.server_protocol).
 SERVER_OPTIONS: dict[str, Any] = {

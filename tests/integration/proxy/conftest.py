@@ -50,7 +50,8 @@ def start_hub(directory: Path, template: Path, routes: list[Route], *, server: d
     directory.mkdir(parents=True, exist_ok=True)
     database = directory / "gerbang.db"
     shutil.copy(template, database)
-    values: dict[str, Any] = {"issuer": ISSUER, "data_dir": directory, "database_url": f"sqlite+aiosqlite:///{database}"}
+    values: dict[str, Any] = {"issuer": ISSUER, "data_dir": directory,
+                              "database_url": f"sqlite+aiosqlite:///{database}"}
     values.update(settings)
     app = create_app(Settings(**values), routes=StaticRouteTable(routes), **(steps or {}))
     options = {key: value for key, value in SERVER_OPTIONS.items() if key in ("http", "proxy_headers")}

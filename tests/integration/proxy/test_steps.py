@@ -32,7 +32,8 @@ class QuotaLimiter:
 
     async def check(self, principal: Principal, route: Route, request: RequestHead) -> Verdict:
         self.calls += 1
-        headers = ((b"ratelimit-policy", b'"warga";q=2;w=60'), (b"ratelimit", b'"warga";r=%d;t=30' % max(0, 2 - self.calls)))
+        remaining = max(0, 2 - self.calls)
+        headers = ((b"ratelimit-policy", b'"warga";q=2;w=60'), (b"ratelimit", b'"warga";r=%d;t=30' % remaining))
         return Verdict(allowed=self.calls <= 2, limit_id="warga", retry_after=29.2, headers=headers)
 
 
