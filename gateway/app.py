@@ -59,7 +59,7 @@ class GatewayApp:
             if path.startswith(APPS_PREFIX) or self._is_app_host(scope, path):
                 await handle_request(self.pipeline, scope, receive, send)
             elif kind == "http" and path in self.operations.paths:
-                await self.operations.handle(path, send)
+                await self.operations.handle(scope, send)
             else:
                 await self.provider(scope, receive, send)
         elif kind == "lifespan":
@@ -129,7 +129,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, routes: RouteT
         max_body_bytes=settings.max_body_bytes,
         trusted_proxies=build_networks(settings.trusted_proxies),
     )
-    operations = Operations(context, metrics)
+    operations = Operations(context, metrics, pipeline.trusted_proxies, build_networks(settings.metrics_networks))
     return GatewayApp(settings, pipeline, create_idp_app(settings, context=context), context, operations)
 
 

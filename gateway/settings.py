@@ -27,3 +27,6 @@ class Settings(IdpSettings):
     breaker_reset_seconds: float = Field(default=10.0, gt=0, le=3600)
     websocket_max_message_bytes: int = Field(default=1 << 20, ge=1024)
     request_head_timeout: float = Field(default=10.0, gt=0, le=600, description="deadline for the request head")
+    # Who may read /metrics (the resolved client address, after trusted_proxies): private networks by default.
+    metrics_networks: tuple[str, ...] = ("127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
+                                         "fc00::/7")

@@ -4,7 +4,8 @@ Passive health: a transport failure (refused, reset, timed out) puts the target 
 rotation for ``cooloff`` seconds while another target is available. Circuit breaker
 (closed → open after ``failure_threshold`` consecutive failures; open → half-open after
 ``reset_seconds``; half-open lets one trial request through, whose outcome closes or
-re-opens it): while every target's breaker is open the app answers 503 at once, without
+re-opens it — a trial that never reports, e.g. because its client left, lapses after
+``reset_seconds``): while every target's breaker is open the app answers 503 at once, without
 touching the upstream. Time comes from an injectable monotonic clock.
 """
 
@@ -32,14 +33,14 @@ class BreakerPolicy:
 class Breaker:
     """One target's circuit breaker (a small state machine over a monotonic clock)."""
 
-    __slots__ = ("policy", "clock", "state", "failures", "opened_at", "trial_running")
+    __slots__ = ("policy", "clock", "state", "failures", "opened_at", "trial_started_at")
 
     def __init__(self, policy: BreakerPolicy, clock: Monotonic) -> None:
         self.policy, self.clock = policy, clock
         self.state = CLOSED
         self.failures = 0
         self.opened_at = 0.0
-        self.trial_running = False
+        self.trial_started_at: float | None = None
 
     def is_available(self) -> bool:
         """Whether a request may go to this target now (without claiming the half-open trial)."""
@@ -47,21 +48,21 @@ class Breaker:
             return True
         if self.state == OPEN:
             return self.clock() - self.opened_at >= self.policy.reset_seconds
-        return not self.trial_running
+        return self.trial_started_at is None or self.clock() - self.trial_started_at >= self.policy.reset_seconds
 
     def claim(self) -> None:
         """The request chosen for this target is about to go; an open breaker past its reset turns half-open."""
         if self.state == OPEN:
             self.state = HALF_OPEN
         if self.state == HALF_OPEN:
-            self.trial_running = True
+            self.trial_started_at = self.clock()
 
     def record_success(self) -> None:
-        self.state, self.failures, self.trial_running = CLOSED, 0, False
+        self.state, self.failures, self.trial_started_at = CLOSED, 0, None
 
     def record_failure(self) -> None:
         self.failures += 1
-        self.trial_running = False
+        self.trial_started_at = None
         if self.state == HALF_OPEN or self.failures >= self.policy.failure_threshold:
             self.state = OPEN
             self.opened_at = self.clock()

@@ -87,3 +87,14 @@ def test_pool_rebuilt_when_upstreams_change() -> None:
     assert [t.base for t in upstreams.pool("app", ("http://b/", "http://c")).targets] == ["http://b", "http://c"]
     with pytest.raises(ServiceUnavailable):
         upstreams.pool("other", ())
+
+
+def test_trial_that_never_reports_lapses() -> None:
+    pool, clock = build_pool(count=1, threshold=1)
+    pool.record_failure(pool.choose())
+    clock.value += 10
+    pool.choose()  # the trial's client leaves; nothing is recorded
+    with pytest.raises(ServiceUnavailable):
+        pool.choose()
+    clock.value += 10
+    assert pool.choose() is pool.targets[0]

@@ -87,3 +87,10 @@ def test_trusted_proxy_chain_gives_the_client_address(hub_factory: Any) -> None:
     assert headers["x-forwarded-for"] == "198.51.100.7, 127.0.0.9, 127.0.0.1"
     assert headers["x-forwarded-proto"] == "https"
     assert headers["x-forwarded-host"] == "kota.palembang.go.id"
+
+
+def test_metrics_hidden_from_public_clients(hub_factory: Any) -> None:
+    hub: Hub = hub_factory(metrics_networks=("10.0.0.0/8",))
+    response = send_raw(hub.url, b"GET /metrics HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 10.0.0.1\r\n\r\n")
+    assert response.status == 404  # loopback is not in the list, and an untrusted peer's XFF is not believed
+    assert response.header("content-type") == "application/problem+json"
