@@ -25,8 +25,8 @@ CONTENT_TYPE = b"application/problem+json"
 def build_problem(error: GatewayError, request_id: str) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
     """Status, headers and body for ``error``; logs its private detail with the request id."""
     if error.log_detail or error.status >= 500:
-        log.warning("gateway %s %s request_id=%s detail=%s", error.status, error.type_slug, request_id,
-                    error.log_detail or error.detail)
+        log.log(logging.WARNING if error.status >= 500 else logging.INFO, "gateway %s %s request_id=%s detail=%s",
+                error.status, error.type_slug, request_id, error.log_detail or error.detail)
     headers = [(b"x-request-id", request_id.encode()), *error.headers]
     if isinstance(error, LoginRedirect):
         return error.status, [*headers, (b"content-length", b"0")], b""
