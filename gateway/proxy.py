@@ -131,13 +131,18 @@ class Proxy:
         try:
             await send({"type": "http.response.start", "status": response.status,
                         "headers": build_response_headers(response.raw_headers, exchange.response_headers)})
-            async for chunk in response.content.iter_any():
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            content = response.content
+            while True:
+                chunk = await content.readany()
+                # Most answers arrive whole: mark the last chunk as last instead of sending an empty one.
+                last = not chunk or content.at_eof()
+                if watcher is not None and watcher.done():
+                    return response.status  # the client left; uvicorn has dropped the connection
+                await send({"type": "http.response.body", "body": chunk, "more_body": not last})
+                if last:
+                    break
                 if watcher is None and (body is None or body.finished):
                     watcher = asyncio.ensure_future(_close_on_disconnect(receive, response))
-            if watcher is not None and watcher.done():
-                return response.status  # the client left; uvicorn has dropped the connection
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
         except (aiohttp.ClientError, TimeoutError) as exc:
             if watcher is None or not watcher.done():
                 self.metrics.upstream_error(exchange.route.slug, "stream")
