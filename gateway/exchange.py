@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from starlette.types import Receive
@@ -42,13 +42,14 @@ class RequestBody:
     because the HTTP client wraps whatever the body iterator raises.
     """
 
-    __slots__ = ("receive", "limit", "idle_timeout", "declared", "received", "error", "finished")
+    __slots__ = ("receive", "limit", "idle_timeout", "declared", "received", "error", "finished", "on_progress")
 
     def __init__(self, receive: Receive, limit: int, idle_timeout: float, declared: int | None) -> None:
         self.receive, self.limit, self.idle_timeout, self.declared = receive, limit, idle_timeout, declared
         self.received = 0
         self.error: GatewayError | ClientGone | None = None
         self.finished = False
+        self.on_progress: Callable[[], None] | None = None  # called for every piece the upstream took
 
     async def chunks(self) -> AsyncIterator[bytes]:
         while not self.finished:
@@ -68,6 +69,8 @@ class RequestBody:
             if self.declared is not None and self.received > self.declared:
                 raise self._fail(BadRequest("the request body is longer than its Content-Length"))
             self.finished = not message.get("more_body", False)
+            if self.on_progress is not None:
+                self.on_progress()
             if body:
                 yield body
 

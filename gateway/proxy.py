@@ -3,8 +3,10 @@
 One shared ``ClientSession`` with a pooled keep-alive connector; bodies stream both ways
 (flow control on both sides keeps memory flat); redirects are never followed and content
 is never decompressed, so the client sees exactly what the upstream said. Timeouts: connect
-and idle read from aiohttp; ``upstream_total_timeout`` bounds the exchange up to the
-response head (a long stream such as MJPEG then runs as long as bytes keep coming).
+and idle read from aiohttp; ``upstream_total_timeout`` bounds the wait for the response
+head, restarted whenever the upstream takes a piece of the request body (a long upload is
+not cut off for being long; a long stream such as MJPEG runs as long as bytes keep coming
+within the idle read timeout).
 Failures: connection errors 502, timeouts 504, every circuit open 503. Only GET, HEAD and
 OPTIONS without a body are retried, on another target, and only when the request cannot
 have reached the application (connect failure, or a pooled connection closed under us).
@@ -102,8 +104,13 @@ class Proxy:
         if head.query:
             url += "?" + head.query.decode("latin-1")
         assert self.session is not None, "Proxy.start() runs in the lifespan"
+        loop = asyncio.get_running_loop()
         try:
-            async with asyncio.timeout(self.total_timeout):
+            # The total deadline restarts whenever the upstream takes a piece of the body: a long upload is not
+            # cut off for being long, but an upstream that stops reading it, or then never answers, times out.
+            async with asyncio.timeout(self.total_timeout) as deadline:
+                if body is not None:
+                    body.on_progress = lambda: deadline.reschedule(loop.time() + self.total_timeout)
                 return await self.session.request(
                     head.method, URL(url, encoded=True), headers=exchange.upstream_headers,
                     data=body.chunks() if body is not None else None, allow_redirects=False)

@@ -122,3 +122,52 @@ async def test_non_idempotent_without_body_is_not_retried(hub_factory: Any) -> N
                            breaker_failure_threshold=100)
     statuses = [(await call(f"{hub.url}/apps/echo/echo", "DELETE"))[0] for _ in range(2)]
     assert sorted(statuses) == [200, 502]
+
+
+async def test_slow_upload_outlasting_upstream_timeouts_passes(hub_factory: Any) -> None:
+    import asyncio
+
+    hub: Hub = hub_factory(upstream_read_timeout=0.3, upstream_total_timeout=0.3, request_read_timeout=2)
+
+    async def slowly() -> Any:
+        for _ in range(6):  # 1.2 s of upload, each piece well within the body deadline
+            yield b"x" * 1000
+            await asyncio.sleep(0.2)
+
+    status, document = await call(f"{hub.url}/apps/echo/upload", "POST", data=slowly())
+    assert status == 200
+    assert document == {"received": 6000}
+
+
+async def test_total_timeout_after_the_upload_is_504(hub_factory: Any) -> None:
+    hub: Hub = hub_factory(upstream_total_timeout=0.3, upstream_read_timeout=30)
+    status, _ = await call(f"{hub.url}/apps/echo/slow?delay=1", "POST", data=b"body")
+    assert status == 504
+
+
+def test_upstream_that_stops_reading_the_body_is_504(hub_factory: Any) -> None:
+    """An upstream that accepts the connection but never reads: the upload stalls, the deadline fires."""
+    from tests.support.rawhttp import connect, read_response
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    stalled = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    hub: Hub = hub_factory(lambda urls: [build_route("echo", (stalled,))], upstream_total_timeout=0.5,
+                           request_read_timeout=30)
+    try:
+        with connect(hub.url) as sock:
+            size = 64 << 20
+            sock.sendall(b"POST /apps/echo/upload HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % size)
+            sock.settimeout(0.05)
+            sent = 0
+            while sent < size:  # keep offering the body until the gateway answers
+                try:
+                    sock.sendall(b"x" * 65536)
+                    sent += 65536
+                except (TimeoutError, BrokenPipeError, ConnectionResetError):
+                    break
+            sock.settimeout(10)
+            response = read_response(sock)
+        assert response.status == 504
+    finally:
+        listener.close()
