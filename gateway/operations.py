@@ -2,8 +2,8 @@
 
 ``/healthz`` answers 200 while the process runs. ``/metrics`` names apps and upstream
 addresses, so only clients in ``metrics_networks`` see it (404 for everyone else).
-``/readyz`` answers 503 with a JSON body naming what is wrong when the database is unreachable or a critical check fails; other
-subsystems add checks with ``add_check`` (a check returns ``None`` when healthy, otherwise a
+``/readyz`` answers 503 with a JSON body naming what is wrong when the database is
+unreachable or a critical check fails; other subsystems add checks with ``add_check`` (a check returns ``None`` when healthy, otherwise a
 short public description; a non-critical failing check reports "degraded" and stays 200).
 """
 
