@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from urllib.parse import urlsplit
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from starlette.applications import Starlette
@@ -47,6 +48,8 @@ class GatewayApp:
     def __init__(self, settings: Settings, pipeline: Pipeline, provider: Starlette, context: IdpContext,
                  operations: Operations) -> None:
         self.pipeline, self.provider, self.context, self.operations = pipeline, provider, context, operations
+        # The hub's own host name is never an app's: a registration claiming it must not take over the provider.
+        self.hub_host = build_host(urlsplit(settings.issuer).netloc.encode())
         self.server_limits = ServerLimits(settings.request_head_timeout,
                                           settings.max_header_bytes + REQUEST_LINE_ALLOWANCE)
         self.on_startup: list[Hook] = []
@@ -72,7 +75,7 @@ class GatewayApp:
                     host = build_host(value)
                 except GatewayError:  # an invalid Host is the provider's to refuse
                     return False
-                return self.pipeline.routes.lookup(host, path) is not None
+                return host != self.hub_host and self.pipeline.routes.lookup(host, path) is not None
         return False
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
