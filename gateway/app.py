@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from urllib.parse import urlsplit
 from collections.abc import AsyncIterator, Awaitable, Callable
+from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
 from starlette.types import Receive, Scope, Send
@@ -113,8 +113,11 @@ class GatewayApp:
 def create_app(settings: Settings, *, clock: Clock | None = None, routes: RouteTable | None = None,
                authenticator: Authenticator | None = None, decider: Decider | None = None,
                limiter: Limiter | None = None, assertions: AssertionIssuer | None = None,
-               context: IdpContext | None = None) -> GatewayApp:
-    """The hub. Steps not given get the explicit defaults of ``gateway.default_steps``."""
+               context: IdpContext | None = None, hidden_cookies: frozenset[str] = frozenset()) -> GatewayApp:
+    """The hub. Steps not given get the explicit defaults of ``gateway.default_steps``.
+
+    ``hidden_cookies`` names the hub's own cookies (its session cookie), removed from what apps receive.
+    """
     context = context or build_context(settings, clock)
     metrics = GatewayMetrics()
     upstreams = Upstreams(BreakerPolicy(settings.breaker_failure_threshold, settings.breaker_reset_seconds,
@@ -131,6 +134,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, routes: RouteT
         max_header_bytes=settings.max_header_bytes,
         max_body_bytes=settings.max_body_bytes,
         trusted_proxies=build_networks(settings.trusted_proxies),
+        hidden_cookies=hidden_cookies,
     )
     operations = Operations(context, metrics, pipeline.trusted_proxies, build_networks(settings.metrics_networks))
     return GatewayApp(settings, pipeline, create_idp_app(settings, context=context), context, operations)

@@ -153,18 +153,32 @@ def named_in_connection(headers: Headers) -> frozenset[bytes]:
     return frozenset(named)
 
 
-def build_upstream_headers(headers: Headers, added: Iterable[tuple[str, str]], *,
-                           websocket: bool = False) -> list[tuple[str, str]]:
-    """What goes upstream: the client's end-to-end headers, then the gateway's own (never removable)."""
+def build_upstream_headers(headers: Headers, added: Iterable[tuple[str, str]], *, websocket: bool = False,
+                           hidden_cookies: frozenset[str] = frozenset()) -> list[tuple[str, str]]:
+    """What goes upstream: the client's end-to-end headers, then the gateway's own (never removable).
+
+    ``hidden_cookies`` are the hub's own cookies (its session): an OPD app never sees them.
+    """
     dropped = named_in_connection(headers)
     out: list[tuple[str, str]] = []
     for name, value in headers:
         if (name in HOP_BY_HOP or name in GATEWAY_SET or name in dropped or name.startswith(b"x-gerbang-")
                 or (websocket and name in WEBSOCKET_HANDSHAKE)):
             continue
+        if name == b"cookie" and hidden_cookies:
+            kept = remove_cookies(value.decode("latin-1"), hidden_cookies)
+            if kept:
+                out.append(("cookie", kept))
+            continue
         out.append((name.decode("latin-1"), value.decode("latin-1")))
     out.extend(added)
     return out
+
+
+def remove_cookies(header: str, names: frozenset[str]) -> str:
+    """A ``Cookie`` header (RFC 6265 §5.4) without the named cookies."""
+    pairs = [pair.strip() for pair in header.split(";")]
+    return "; ".join(pair for pair in pairs if pair and pair.split("=", 1)[0].strip() not in names)
 
 
 def build_response_headers(raw: Headers, added: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:

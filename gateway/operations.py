@@ -3,8 +3,9 @@
 ``/healthz`` answers 200 while the process runs. ``/metrics`` names apps and upstream
 addresses, so only clients in ``metrics_networks`` see it (404 for everyone else).
 ``/readyz`` answers 503 with a JSON body naming what is wrong when the database is
-unreachable or a critical check fails; other subsystems add checks with ``add_check`` (a check returns ``None`` when healthy, otherwise a
-short public description; a non-critical failing check reports "degraded" and stays 200).
+unreachable or a critical check fails. Other subsystems add checks with ``add_check``: a
+check returns ``None`` when healthy, otherwise a short public description; a failing
+non-critical check reports "degraded" and stays 200.
 """
 
 from __future__ import annotations

@@ -53,6 +53,7 @@ class Pipeline:
     max_header_bytes: int
     max_body_bytes: int
     trusted_proxies: tuple[Network, ...]
+    hidden_cookies: frozenset[str] = frozenset()  # the hub's own cookies, never forwarded to an app
 
 
 async def handle_request(pipeline: Pipeline, scope: Scope, receive: Receive, send: Send) -> None:
@@ -76,7 +77,8 @@ async def handle_request(pipeline: Pipeline, scope: Scope, receive: Receive, sen
         verdict = await pipeline.limiter.check(principal, route, inbound.head)
         check_verdict(verdict)
         assertion = pipeline.assertions.issue(principal, route, inbound.head)
-        exchange = build_exchange(inbound, route, upstream_path, assertion, verdict, websocket=websocket)
+        exchange = build_exchange(inbound, route, upstream_path, assertion, verdict, websocket=websocket,
+                                  hidden_cookies=pipeline.hidden_cookies)
         if websocket:
             assert pipeline.proxy.session is not None, "started in the lifespan"
             status = await pipeline.websockets.forward(pipeline.proxy.session, exchange,
@@ -137,7 +139,7 @@ def check_verdict(verdict: Verdict) -> None:
 
 
 def build_exchange(inbound: InboundRequest, route: Route, upstream_path: str, assertion: str, verdict: Verdict, *,
-                   websocket: bool = False) -> Exchange:
+                   websocket: bool = False, hidden_cookies: frozenset[str] = frozenset()) -> Exchange:
     head = inbound.head
     added = [
         ("x-forwarded-for", inbound.forwarded_for),
@@ -149,7 +151,7 @@ def build_exchange(inbound: InboundRequest, route: Route, upstream_path: str, as
     ]
     if inbound.content_length is not None:
         added.append(("content-length", str(inbound.content_length)))
-    upstream_headers = build_upstream_headers(head.headers, added, websocket=websocket)
+    upstream_headers = build_upstream_headers(head.headers, added, websocket=websocket, hidden_cookies=hidden_cookies)
     response_headers = ((b"x-request-id", head.request_id.encode()), *verdict.headers)
     return Exchange(head, route, upstream_path, upstream_headers, response_headers, inbound.content_length,
                     inbound.chunked)

@@ -95,3 +95,9 @@ def test_traceparent_propagated_or_started() -> None:
                 b"ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"):
         started = build_traceparent([(b"traceparent", bad)], request_id)
         assert started.startswith(f"00-{request_id}-") and len(started) == 55
+
+
+def test_hub_cookies_are_hidden_from_apps() -> None:
+    client: H = [(b"cookie", b"gerbang_session=s3cret; app=1;  theme=dark"), (b"cookie", b"gerbang_session=x")]
+    out = build_upstream_headers(client, [], hidden_cookies=frozenset({"gerbang_session"}))
+    assert out == [("cookie", "app=1; theme=dark")]
