@@ -23,6 +23,7 @@ class Exchange:
     response_headers: tuple[tuple[bytes, bytes], ...]  # added to the client's response (request id, RateLimit)
     content_length: int | None
     chunked: bool
+    started: float  # perf_counter() when the request reached the gateway, for the latency metric
 
     @property
     def has_body(self) -> bool:

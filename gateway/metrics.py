@@ -21,7 +21,8 @@ LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 class GatewayMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        self.requests = Counter("gerbang_gateway_requests", "Requests answered on the app path, by app and status",
+        self.requests = Counter("gerbang_gateway_requests",
+                                "Requests answered on the app path, by app and status (counted at the response head)",
                                 ("app", "status"), registry=self.registry)
         self.latency = Histogram("gerbang_gateway_request_seconds", "Time to the response head, by app",
                                  ("app",), buckets=LATENCY_BUCKETS, registry=self.registry)

@@ -77,14 +77,14 @@ async def handle_request(pipeline: Pipeline, scope: Scope, receive: Receive, sen
         verdict = await pipeline.limiter.check(principal, route, inbound.head)
         check_verdict(verdict)
         assertion = pipeline.assertions.issue(principal, route, inbound.head)
-        exchange = build_exchange(inbound, route, upstream_path, assertion, verdict, websocket=websocket,
-                                  hidden_cookies=pipeline.hidden_cookies)
+        exchange = build_exchange(inbound, route, upstream_path, assertion, verdict, started,
+                                  websocket=websocket, hidden_cookies=pipeline.hidden_cookies)
         if websocket:
             assert pipeline.proxy.session is not None, "started in the lifespan"
-            status = await pipeline.websockets.forward(pipeline.proxy.session, exchange,
-                                                       _subprotocols(scope), receive, send)
+            await pipeline.websockets.forward(pipeline.proxy.session, exchange, _subprotocols(scope), receive, send)
         else:
-            status = await pipeline.proxy.forward(exchange, receive, send)
+            await pipeline.proxy.forward(exchange, receive, send)
+        return  # forwarded: the proxy counted the request when it sent the response head
     except ClientDisconnected:
         status = ClientDisconnected.status
         log.info("client left mid-request request_id=%s app=%s", request_id, app)
@@ -138,8 +138,9 @@ def check_verdict(verdict: Verdict) -> None:
                               log_detail=f"limit {verdict.limit_id}")
 
 
-def build_exchange(inbound: InboundRequest, route: Route, upstream_path: str, assertion: str, verdict: Verdict, *,
-                   websocket: bool = False, hidden_cookies: frozenset[str] = frozenset()) -> Exchange:
+def build_exchange(inbound: InboundRequest, route: Route, upstream_path: str, assertion: str, verdict: Verdict,
+                   started: float, *, websocket: bool = False,
+                   hidden_cookies: frozenset[str] = frozenset()) -> Exchange:
     head = inbound.head
     added = [
         ("x-forwarded-for", inbound.forwarded_for),
@@ -154,7 +155,7 @@ def build_exchange(inbound: InboundRequest, route: Route, upstream_path: str, as
     upstream_headers = build_upstream_headers(head.headers, added, websocket=websocket, hidden_cookies=hidden_cookies)
     response_headers = ((b"x-request-id", head.request_id.encode()), *verdict.headers)
     return Exchange(head, route, upstream_path, upstream_headers, response_headers, inbound.content_length,
-                    inbound.chunked)
+                    inbound.chunked, started)
 
 
 async def _send_internal_error(scope: Scope, send: Send, request_id: str) -> None:

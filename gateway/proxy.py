@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 import aiohttp
@@ -68,7 +69,10 @@ class Proxy:
             self.session = None
 
     async def forward(self, exchange: Exchange, receive: Receive, send: Send) -> int:
-        """Forward and stream the response; returns the status sent. Raises ``GatewayError`` before a response."""
+        """Forward and stream the response; returns the status sent. Raises ``GatewayError`` before a response.
+
+        The request is counted in the metrics when the response head is sent (a stream may last hours).
+        """
         pool = self.upstreams.pool(exchange.route.slug, exchange.route.upstreams)
         body = (RequestBody(receive, self.settings.max_body_bytes, self.settings.request_read_timeout,
                             exchange.content_length) if exchange.has_body else None)
@@ -138,6 +142,7 @@ class Proxy:
         try:
             await send({"type": "http.response.start", "status": response.status,
                         "headers": build_response_headers(response.raw_headers, exchange.response_headers)})
+            self.metrics.observe(exchange.route.slug, response.status, time.perf_counter() - exchange.started)
             content = response.content
             while True:
                 chunk = await content.readany()

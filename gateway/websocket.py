@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 
 import aiohttp
 from starlette.types import Receive, Send
@@ -16,6 +17,7 @@ from yarl import URL
 
 from gateway.errors import BadGateway, GatewayTimeout
 from gateway.exchange import Exchange
+from gateway.metrics import GatewayMetrics
 from gateway.upstreams import Upstreams
 
 # Codes an endpoint may not put in a Close frame (RFC 6455 §7.4.1): say "going away"/"error" instead.
@@ -23,8 +25,10 @@ _RESERVED_CLOSE = {1005: 1000, 1006: 1011, 1015: 1011}
 
 
 class WebSocketProxy:
-    def __init__(self, upstreams: Upstreams, connect_timeout: float, max_message_bytes: int) -> None:
-        self.upstreams, self.connect_timeout, self.max_message_bytes = upstreams, connect_timeout, max_message_bytes
+    def __init__(self, upstreams: Upstreams, metrics: GatewayMetrics, connect_timeout: float,
+                 max_message_bytes: int) -> None:
+        self.upstreams, self.metrics = upstreams, metrics
+        self.connect_timeout, self.max_message_bytes = connect_timeout, max_message_bytes
 
     async def forward(self, session: aiohttp.ClientSession, exchange: Exchange, protocols: tuple[str, ...],
                       receive: Receive, send: Send) -> int:
@@ -50,6 +54,7 @@ class WebSocketProxy:
         pool.record_success(target)
         await send({"type": "websocket.accept", "subprotocol": upstream.protocol,
                     "headers": list(exchange.response_headers)})
+        self.metrics.observe(exchange.route.slug, 101, time.perf_counter() - exchange.started)
         await _relay(upstream, receive, send)
         return 101
 
