@@ -6,6 +6,7 @@
     ├── LoginRedirect 303         a ``session`` app without a session: go sign in (not a problem body)
     ├── Forbidden 403             the policies said no
     ├── NotFound 404              no app at this path/host
+    ├── MethodNotAllowed 405      TRACE/CONNECT: never forwarded (TRACE would echo the assertion back)
     ├── RequestTimeout 408        the client was too slow to send its request
     ├── PayloadTooLarge 413
     ├── TooManyRequests 429       carries Retry-After and RateLimit headers
@@ -53,6 +54,10 @@ class Forbidden(GatewayError):
 
 class NotFound(GatewayError):
     status, title, type_slug = 404, "Not Found", "not-found"
+
+
+class MethodNotAllowed(GatewayError):
+    status, title, type_slug = 405, "Method Not Allowed", "method-not-allowed"
 
 
 class RequestTimeout(GatewayError):

@@ -18,3 +18,15 @@ class Settings(IdpSettings):
     max_header_bytes: int = Field(default=16 * 1024, ge=1024)
     request_read_timeout: float = Field(default=10.0, gt=0, le=600)
     registry_refresh_seconds: float = Field(default=2.0, gt=0, le=300)
+    upstream_connections_per_host: int = Field(default=256, ge=1, le=10_000)
+    # Below the usual upstream idle timeout (uvicorn: 5 s) so a pooled connection is not reused as it closes.
+    upstream_keepalive_seconds: float = Field(default=4.0, gt=0, le=300)
+    upstream_retries: int = Field(default=1, ge=0, le=5, description="extra tries for GET/HEAD/OPTIONS")
+    upstream_cooloff_seconds: float = Field(default=2.0, ge=0, le=600)
+    breaker_failure_threshold: int = Field(default=5, ge=1, le=1000)
+    breaker_reset_seconds: float = Field(default=10.0, gt=0, le=3600)
+    websocket_max_message_bytes: int = Field(default=1 << 20, ge=1024)
+    request_head_timeout: float = Field(default=10.0, gt=0, le=600, description="deadline for the request head")
+    # Who may read /metrics (the resolved client address, after trusted_proxies): private networks by default.
+    metrics_networks: tuple[str, ...] = ("127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
+                                         "fc00::/7")

@@ -2,7 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
+
+# The gateway resolves client addresses itself (trusted_proxies): uvicorn must not rewrite them.
+# The guarded protocol adds the request-head deadline and size cap uvicorn lacks (gateway.server_protocol).
+SERVER_OPTIONS: dict[str, Any] = {
+    "http": "gateway.server_protocol:GuardedHttpToolsProtocol",
+    "proxy_headers": False,
+    "server_header": False,
+    "date_header": True,
+    "log_level": "info",
+    "lifespan": "on",
+    "timeout_keep_alive": 5,
+}
 
 
 @click.command("serve")
@@ -17,7 +31,7 @@ def serve(host: str, port: int, workers: int) -> None:
 
     load_settings()  # fail fast, every problem at once, before forking workers
     uvicorn.run("gateway.app:app_from_environment", factory=True, host=host, port=port, workers=workers,
-                proxy_headers=False, server_header=False, date_header=True, log_level="info", lifespan="on")
+                **SERVER_OPTIONS)
 
 
 def register(group: click.Group) -> None:

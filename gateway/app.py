@@ -1,0 +1,147 @@
+"""``create_app(settings)``: the hub as one raw ASGI application on one origin.
+
+    /apps/{slug}/...  and hosts the route table knows  → gateway.pipeline (raw ASGI: no
+                                                          starlette routing on the hot path)
+    /healthz /readyz /metrics                         → gateway.operations
+    everything else                                   → the provider (idp.app), sharing one IdpContext
+
+The lifespan starts the shared context, the provider's own lifespan and the upstream
+HTTP client, and stops them in reverse order.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from urllib.parse import urlsplit
+
+from starlette.applications import Starlette
+from starlette.types import Receive, Scope, Send
+
+from gateway.default_steps import AllowAll, KeyRingAssertions, PublicOnlyAuthenticator, StaticRouteTable, Unlimited
+from gateway.errors import GatewayError
+from gateway.headers import build_networks
+from gateway.metrics import GatewayMetrics
+from gateway.operations import Operations
+from gateway.pipeline import Pipeline, handle_request
+from gateway.proxy import Proxy
+from gateway.request_head import build_host
+from gateway.server_protocol import REQUEST_LINE_ALLOWANCE, ServerLimits
+from gateway.settings import Settings
+from gateway.steps import AssertionIssuer, Authenticator, Decider, Limiter, RouteTable
+from gateway.upstreams import BreakerPolicy, Upstreams
+from gateway.websocket import WebSocketProxy
+from idp.app import create_app as create_idp_app
+from idp.clock import Clock
+from idp.context import IdpContext, build_context
+
+log = logging.getLogger("gerbang.gateway")
+
+APPS_PREFIX = "/apps/"
+Hook = Callable[[], Awaitable[None]]
+
+
+class GatewayApp:
+    """The dispatcher. ``on_startup``/``on_shutdown`` take extra async hooks (registry refresh, Redis...)."""
+
+    def __init__(self, settings: Settings, pipeline: Pipeline, provider: Starlette, context: IdpContext,
+                 operations: Operations) -> None:
+        self.pipeline, self.provider, self.context, self.operations = pipeline, provider, context, operations
+        # The hub's own host name is never an app's: a registration claiming it must not take over the provider.
+        self.hub_host = build_host(urlsplit(settings.issuer).netloc.encode())
+        self.server_limits = ServerLimits(settings.request_head_timeout,
+                                          settings.max_header_bytes + REQUEST_LINE_ALLOWANCE)
+        self.on_startup: list[Hook] = []
+        self.on_shutdown: list[Hook] = []
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http" or kind == "websocket":
+            path: str = scope["path"]
+            if path.startswith(APPS_PREFIX) or self._is_app_host(scope, path):
+                await handle_request(self.pipeline, scope, receive, send)
+            elif kind == "http" and path in self.operations.paths:
+                await self.operations.handle(scope, send)
+            else:
+                await self.provider(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+
+    def _is_app_host(self, scope: Scope, path: str) -> bool:
+        for name, value in scope["headers"]:
+            if name == b"host":
+                try:
+                    host = build_host(value)
+                except GatewayError:  # an invalid Host is the provider's to refuse
+                    return False
+                return host != self.hub_host and self.pipeline.routes.lookup(host, path) is not None
+        return False
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        message = await receive()
+        assert message["type"] == "lifespan.startup"
+        async with contextlib.AsyncExitStack() as stack:
+            try:
+                await stack.enter_async_context(self._running())
+            except Exception as exc:  # report, do not serve half-started
+                log.exception("gateway startup failed")
+                await send({"type": "lifespan.startup.failed", "message": f"startup failed: {exc}"})
+                return
+            await send({"type": "lifespan.startup.complete"})
+            message = await receive()
+        await send({"type": "lifespan.shutdown.complete"})
+
+    @contextlib.asynccontextmanager
+    async def _running(self) -> AsyncIterator[None]:
+        await self.context.start()
+        try:
+            async with self.provider.router.lifespan_context(self.provider):
+                await self.pipeline.proxy.start()
+                try:
+                    for hook in self.on_startup:
+                        await hook()
+                    yield
+                finally:
+                    for hook in reversed(self.on_shutdown):
+                        await hook()
+                    await self.pipeline.proxy.close()
+        finally:
+            await self.context.close()
+
+
+def create_app(settings: Settings, *, clock: Clock | None = None, routes: RouteTable | None = None,
+               authenticator: Authenticator | None = None, decider: Decider | None = None,
+               limiter: Limiter | None = None, assertions: AssertionIssuer | None = None,
+               context: IdpContext | None = None, hidden_cookies: frozenset[str] = frozenset()) -> GatewayApp:
+    """The hub. Steps not given get the explicit defaults of ``gateway.default_steps``.
+
+    ``hidden_cookies`` names the hub's own cookies (its session cookie), removed from what apps receive.
+    """
+    context = context or build_context(settings, clock)
+    metrics = GatewayMetrics()
+    upstreams = Upstreams(BreakerPolicy(settings.breaker_failure_threshold, settings.breaker_reset_seconds,
+                                        settings.upstream_cooloff_seconds))
+    pipeline = Pipeline(
+        routes=routes or StaticRouteTable(),
+        authenticator=authenticator or PublicOnlyAuthenticator(),
+        decider=decider or AllowAll(),
+        limiter=limiter or Unlimited(),
+        assertions=assertions or KeyRingAssertions(context.keys, settings.issuer, context.clock),
+        proxy=Proxy(settings, upstreams, metrics),
+        websockets=WebSocketProxy(upstreams, metrics, settings.upstream_connect_timeout,
+                                  settings.websocket_max_message_bytes),
+        metrics=metrics,
+        max_header_bytes=settings.max_header_bytes,
+        max_body_bytes=settings.max_body_bytes,
+        trusted_proxies=build_networks(settings.trusted_proxies),
+        hidden_cookies=hidden_cookies,
+    )
+    operations = Operations(context, metrics, pipeline.trusted_proxies, build_networks(settings.metrics_networks))
+    return GatewayApp(settings, pipeline, create_idp_app(settings, context=context), context, operations)
+
+
+def app_from_environment() -> GatewayApp:
+    """The factory ``gerbang serve`` hands to uvicorn: settings from the environment and ``gerbang.toml``."""
+    return create_app(Settings())
+

@@ -1,0 +1,179 @@
+"""The request path, top to bottom: head → route → authenticate → decide → rate limit → proxy.
+
+``handle_request`` is the whole path for one request to an app (HTTP or WebSocket
+handshake). Every step is injected through ``Pipeline`` (the step protocols of
+``gateway.steps``); every refusal is a ``GatewayError`` answered by ``gateway.problem``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import time
+from dataclasses import dataclass
+
+from starlette.types import Receive, Scope, Send
+
+from gateway.errors import (
+    Forbidden,
+    GatewayError,
+    NotFound,
+    PayloadTooLarge,
+    ServiceUnavailable,
+    TooManyRequests,
+    Unauthenticated,
+)
+from gateway.exchange import Exchange
+from gateway.headers import Network, build_request_id, build_traceparent, build_upstream_headers
+from gateway.metrics import GatewayMetrics
+from gateway.model import Decision, RequestHead, Route, Verdict
+from gateway.problem import send_problem, send_websocket_denial
+from gateway.proxy import ClientDisconnected, Proxy
+from gateway.request_head import InboundRequest, read_request_head
+from gateway.steps import AssertionIssuer, Authenticator, Decider, Limiter, RouteTable
+from gateway.websocket import WebSocketProxy
+
+log = logging.getLogger("gerbang.gateway")
+
+# Errors after which the rest of the request cannot be trusted to be framed as the client meant.
+_CLOSE_AFTER = frozenset({400, 408, 413, 431})
+
+
+@dataclass(slots=True)
+class Pipeline:
+    routes: RouteTable
+    authenticator: Authenticator
+    decider: Decider
+    limiter: Limiter
+    assertions: AssertionIssuer
+    proxy: Proxy
+    websockets: WebSocketProxy
+    metrics: GatewayMetrics
+    max_header_bytes: int
+    max_body_bytes: int
+    trusted_proxies: tuple[Network, ...]
+    hidden_cookies: frozenset[str] = frozenset()  # the hub's own cookies, never forwarded to an app
+
+
+async def handle_request(pipeline: Pipeline, scope: Scope, receive: Receive, send: Send) -> None:
+    """One request to an app, from its head to the last byte of the upstream's answer."""
+    started = time.perf_counter()
+    websocket = scope["type"] == "websocket"
+    headers = scope["headers"]
+    request_id = build_request_id(headers)
+    app = "-"
+    try:
+        if websocket:
+            await receive()  # websocket.connect: the handshake is answered below, after the upstream's
+        inbound = read_request_head(scope, request_id, build_traceparent(headers, request_id),
+                                    pipeline.max_header_bytes, pipeline.trusted_proxies)
+        check_body_size(inbound, pipeline.max_body_bytes)
+        route, upstream_path = find_route(pipeline.routes, inbound.head)
+        app = route.slug
+        check_route_active(route)
+        principal = await pipeline.authenticator.authenticate(route, inbound.head)
+        check_decision(pipeline.decider.decide(principal, route, inbound.head))
+        verdict = await pipeline.limiter.check(principal, route, inbound.head)
+        check_verdict(verdict)
+        assertion = pipeline.assertions.issue(principal, route, inbound.head)
+        exchange = build_exchange(inbound, route, upstream_path, assertion, verdict, started,
+                                  websocket=websocket, hidden_cookies=pipeline.hidden_cookies)
+        if websocket:
+            assert pipeline.proxy.session is not None, "started in the lifespan"
+            await pipeline.websockets.forward(pipeline.proxy.session, exchange, _subprotocols(scope), receive, send)
+        else:
+            await pipeline.proxy.forward(exchange, receive, send)
+        return  # forwarded: the proxy counted the request when it sent the response head
+    except ClientDisconnected:
+        status = ClientDisconnected.status
+        log.info("client left mid-request request_id=%s app=%s", request_id, app)
+    except GatewayError as error:
+        status = error.status
+        if websocket:
+            await send_websocket_denial(send, scope, error, request_id)
+        else:
+            await send_problem(send, error, request_id, close=status in _CLOSE_AFTER or _declares_body(headers))
+    except Exception:  # a failing step must still leave a problem+json and a log line with the request id
+        status = 500
+        log.exception("gateway step failed request_id=%s app=%s", request_id, app)
+        await _send_internal_error(scope, send, request_id)
+    pipeline.metrics.observe(app, status, time.perf_counter() - started)
+
+
+def check_body_size(inbound: InboundRequest, limit: int) -> None:
+    """A declared body over the limit is refused before anything else; a chunked one is counted while streaming."""
+    if inbound.content_length is not None and inbound.content_length > limit:
+        raise PayloadTooLarge(f"the request body exceeds {limit} bytes")
+
+
+def find_route(routes: RouteTable, head: RequestHead) -> tuple[Route, str]:
+    found = routes.lookup(head.host, head.path)
+    if found is None:
+        raise NotFound("no app is registered at this address", log_detail=f"host {head.host} path {head.path}")
+    return found
+
+
+def check_route_active(route: Route) -> None:
+    if route.status != "active":
+        raise ServiceUnavailable("this app is suspended", log_detail=f"app {route.slug} status {route.status}")
+
+
+def check_decision(decision: Decision) -> None:
+    if decision.allowed:
+        return
+    detail = f"rules {','.join(decision.rule_ids)}: {decision.reason}"
+    if decision.required_acr:  # RFC 9470 §3: step-up authentication
+        challenge = (f'Bearer error="insufficient_user_authentication", '
+                     f'error_description="a stronger sign-in is required", acr_values="{decision.required_acr}"')
+        raise Unauthenticated("a stronger sign-in is required", headers=((b"www-authenticate", challenge.encode()),),
+                              log_detail=detail)
+    raise Forbidden("the city's access policy does not allow this request", log_detail=detail)
+
+
+def check_verdict(verdict: Verdict) -> None:
+    if not verdict.allowed:
+        retry_after = str(max(1, math.ceil(verdict.retry_after))).encode()
+        raise TooManyRequests("too many requests; slow down", headers=((b"retry-after", retry_after), *verdict.headers),
+                              log_detail=f"limit {verdict.limit_id}")
+
+
+def build_exchange(inbound: InboundRequest, route: Route, upstream_path: str, assertion: str, verdict: Verdict,
+                   started: float, *, websocket: bool = False,
+                   hidden_cookies: frozenset[str] = frozenset()) -> Exchange:
+    head = inbound.head
+    added = [
+        ("x-forwarded-for", inbound.forwarded_for),
+        ("x-forwarded-proto", inbound.forwarded_proto),
+        ("x-forwarded-host", inbound.forwarded_host),
+        ("x-request-id", head.request_id),
+        ("traceparent", head.traceparent or ""),
+        ("x-gerbang-assertion", assertion),
+    ]
+    if inbound.content_length is not None:
+        added.append(("content-length", str(inbound.content_length)))
+    upstream_headers = build_upstream_headers(head.headers, added, websocket=websocket, hidden_cookies=hidden_cookies)
+    response_headers = ((b"x-request-id", head.request_id.encode()), *verdict.headers)
+    return Exchange(head, route, upstream_path, upstream_headers, response_headers, inbound.content_length,
+                    inbound.chunked, started)
+
+
+async def _send_internal_error(scope: Scope, send: Send, request_id: str) -> None:
+    error = GatewayError("the gateway could not handle this request")
+    # The response may already have started (a failure mid-stream): then the server closes the connection.
+    with contextlib.suppress(RuntimeError):
+        if scope["type"] == "websocket":
+            await send_websocket_denial(send, scope, error, request_id)
+        else:
+            await send_problem(send, error, request_id, close=True)
+
+
+def _subprotocols(scope: Scope) -> tuple[str, ...]:
+    return tuple(scope.get("subprotocols") or ())
+
+
+def _declares_body(headers: list[tuple[bytes, bytes]]) -> bool:
+    for name, value in headers:
+        if (name == b"content-length" and value.strip() != b"0") or name == b"transfer-encoding":
+            return True
+    return False

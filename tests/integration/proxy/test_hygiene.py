@@ -1,0 +1,167 @@
+"""Smuggling, header spoofing, paths, hosts and h2c, sent over raw sockets to a real gateway."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tests.integration.proxy.conftest import Hub
+from tests.support.rawhttp import connect, is_closed, read_response, send_raw
+
+
+def upstream_header_values(body: bytes, name: str) -> list[str]:
+    return [value for key, value in json.loads(body)["headers"] if key == name]
+
+
+# Measured with uvicorn 0.54: httptools refuses CL+TE and duplicate CL itself; h11 refuses duplicate CL but
+# passes CL+TE (Transfer-Encoding wins) to the app; both pass an h2c upgrade to the app.
+REACHES_THE_GATEWAY = {("h11", "cl-and-te"), ("h11", "h2c"), ("httptools", "h2c")}
+
+
+@pytest.mark.parametrize("smuggling_request", [
+    b"POST /apps/echo/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"
+    b"0\r\n\r\nGET /apps/echo/smuggled HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"POST /apps/echo/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 40\r\n\r\nhello",
+    b"GET /apps/echo/echo HTTP/1.1\r\nHost: x\r\nUpgrade: h2c\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+    b"HTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n",
+], ids=["cl-and-te", "duplicate-cl", "h2c"])
+@pytest.mark.parametrize("server", ["httptools", "h11"])
+def test_ambiguous_request_is_400_and_closes(hub_factory: Any, server: str, smuggling_request: bytes,
+                                            request: pytest.FixtureRequest) -> None:
+    request_id = request.node.callspec.id.split("-", 1)[1]
+    # Whichever of uvicorn's parsers refuses first (httptools refuses some itself), the upstream never sees it.
+    hub = hub_factory(server={"http": server})
+    with connect(hub.url) as sock:
+        sock.sendall(smuggling_request)
+        response = read_response(sock)
+        assert response.status == 400
+        if (server, request_id) in REACHES_THE_GATEWAY:  # the parser let it through: our own check answered
+            assert response.header("content-type") == "application/problem+json"
+        assert is_closed(sock)
+    assert hub.upstreams[0].hits == 0
+
+
+def test_forged_gateway_headers_never_reach_upstream(hub: Hub) -> None:
+    response = send_raw(hub.url, (
+        b"GET /apps/echo/echo HTTP/1.1\r\nHost: x\r\n"
+        b"Connection: keep-alive, X-Gerbang-Assertion, X-Forwarded-For, X-Request-Id, Traceparent\r\n"
+        b"X-Gerbang-Assertion: forged\r\nX-Gerbang-User: admin\r\nX-GERBANG-ROLES: kominfo\r\n"
+        b"X-Forwarded-For: 6.6.6.6\r\nX-Forwarded-Host: evil.example\r\nX-Forwarded-Proto: https\r\n"
+        b"Forwarded: for=6.6.6.6\r\nX-Real-IP: 6.6.6.6\r\n\r\n"))
+    assert response.status == 200
+    headers = json.loads(response.body)["headers"]
+    names = [name for name, _ in headers]
+    [assertion] = upstream_header_values(response.body, "x-gerbang-assertion")
+    assert assertion != "forged" and assertion.count(".") == 2
+    assert [n for n in names if n.startswith("x-gerbang-")] == ["x-gerbang-assertion"]
+    assert upstream_header_values(response.body, "x-forwarded-for") == ["127.0.0.1"]
+    assert upstream_header_values(response.body, "x-forwarded-host") == ["x"]
+    assert upstream_header_values(response.body, "x-forwarded-proto") == ["http"]
+    assert "forwarded" not in names and "x-real-ip" not in names
+    assert len(upstream_header_values(response.body, "x-request-id")) == 1
+    assert len(upstream_header_values(response.body, "traceparent")) == 1
+
+
+def test_request_id_and_traceparent_propagate(hub: Hub) -> None:
+    trace = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    response = send_raw(hub.url, (f"GET /apps/echo/echo HTTP/1.1\r\nHost: x\r\nX-Request-Id: citizen-req-0001\r\n"
+                                  f"traceparent: {trace}\r\n\r\n").encode())
+    assert response.header("x-request-id") == "citizen-req-0001"
+    assert upstream_header_values(response.body, "x-request-id") == ["citizen-req-0001"]
+    assert upstream_header_values(response.body, "traceparent") == [trace]
+
+
+def test_hop_by_hop_headers_are_dropped(hub: Hub) -> None:
+    response = send_raw(hub.url, b"GET /apps/echo/echo HTTP/1.1\r\nHost: x\r\nConnection: x-secret\r\n"
+                                 b"X-Secret: 1\r\nKeep-Alive: timeout=9\r\nTE: trailers\r\n"
+                                 b"Proxy-Authorization: Basic eDp5\r\nX-Kept: yes\r\n\r\n")
+    names = [name for name, _ in json.loads(response.body)["headers"]]
+    assert "x-kept" in names
+    for dropped in ("x-secret", "keep-alive", "te", "proxy-authorization"):
+        assert dropped not in names
+
+
+@pytest.mark.parametrize("target", [
+    b"/apps/echo/../locked/", b"/apps/echo/%2e%2e/locked/", b"/apps/echo%2f..%2flocked/", b"/apps/echo/a%5cb",
+    b"/apps/echo/a%00", b"/apps/echo/..;/locked/", b"/apps/echo/a\\b",
+])
+def test_ambiguous_path_is_400(hub: Hub, target: bytes) -> None:
+    hits = hub.upstreams[0].hits
+    response = send_raw(hub.url, b"GET " + target + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert response.status == 400
+    assert json.loads(response.body)["status"] == 400
+    assert hub.upstreams[0].hits == hits
+
+
+@pytest.mark.parametrize(("target", "forwarded"), [
+    (b"/apps/echo//a/./b/", "/a/b/"),
+    (b"/apps/%65cho/%7e%41", "/~A"),
+    (b"/apps/echo/a%20b%3f", "/a%20b%3F"),
+])
+def test_path_forwarded_is_the_normalised_path(hub: Hub, target: bytes, forwarded: str) -> None:
+    response = send_raw(hub.url, b"GET " + target + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert response.status == 200
+    assert json.loads(response.body)["raw_path"] == forwarded
+
+
+def test_absolute_form_cannot_choose_the_upstream(hub: Hub) -> None:
+    response = send_raw(hub.url, b"GET http://evil.example:1/apps/echo/echo HTTP/1.1\r\nHost: evil.example\r\n\r\n")
+    if response.status == 200:  # the server reduced it to the path: it must still be our upstream
+        assert json.loads(response.body)["upstream"] == "upstream"
+        [host] = upstream_header_values(response.body, "host")
+        assert host == hub.upstream_urls[0].removeprefix("http://")
+    else:
+        assert response.status == 400
+
+
+def test_host_and_forwarded_host_do_not_change_the_upstream(hub: Hub) -> None:
+    response = send_raw(hub.url, b"GET /apps/echo/echo HTTP/1.1\r\nHost: 169.254.169.254\r\n"
+                                 b"X-Forwarded-Host: 10.0.0.1\r\n\r\n")
+    assert response.status == 200
+    [host] = upstream_header_values(response.body, "host")
+    assert host == hub.upstream_urls[0].removeprefix("http://")
+
+
+def test_missing_host_is_400(hub: Hub) -> None:
+    response = send_raw(hub.url, b"GET /apps/echo/echo HTTP/1.0\r\n\r\n")
+    assert response.status == 400
+
+
+def test_oversized_headers_are_431(hub: Hub) -> None:
+    big = b"X-Filler: " + b"a" * 17000 + b"\r\n"
+    response = send_raw(hub.url, b"GET /apps/echo/echo HTTP/1.1\r\nHost: x\r\n" + big + b"\r\n")
+    assert response.status == 431
+    assert json.loads(response.body)["title"] == "Request Header Fields Too Large"
+
+
+def test_declared_body_over_limit_is_413_before_upstream(hub: Hub) -> None:
+    hits = hub.upstreams[0].hits
+    with connect(hub.url) as sock:
+        sock.sendall(b"POST /apps/echo/upload HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\n" + b"a" * 1000)
+        response = read_response(sock)
+        assert response.status == 413
+        assert is_closed(sock)
+    assert hub.upstreams[0].hits == hits
+
+
+def test_chunked_body_over_limit_is_413(hub: Hub) -> None:
+    chunk = b"a" * 65536
+    with connect(hub.url) as sock:
+        sock.sendall(b"POST /apps/echo/upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+        try:
+            for _ in range(20):  # 1.25 MiB against a 1 MiB limit
+                sock.sendall(b"10000\r\n" + chunk + b"\r\n")
+            sock.sendall(b"0\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        response = read_response(sock)
+    assert response.status == 413
+
+
+def test_hub_session_cookie_never_reaches_the_app(hub_factory: Any) -> None:
+    hub = hub_factory(steps={"hidden_cookies": frozenset({"gerbang_session"})})
+    response = send_raw(hub.url, b"GET /apps/echo/echo HTTP/1.1\r\nHost: x\r\n"
+                                 b"Cookie: gerbang_session=s3cret; parkir_pref=1\r\n\r\n")
+    assert upstream_header_values(response.body, "cookie") == ["parkir_pref=1"]

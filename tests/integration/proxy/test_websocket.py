@@ -1,0 +1,81 @@
+"""WebSocket proxying: accepted only after the upstream's 101, messages both ways, close codes propagated."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import aiohttp
+import jwt
+import pytest
+from yarl import URL
+
+from tests.integration.proxy.conftest import Hub
+
+
+def ws_url(hub: Hub, path: str) -> URL:
+    return URL(hub.url.replace("http://", "ws://") + path, encoded=True)  # sent as written
+
+
+async def test_messages_pass_both_ways_with_subprotocol_and_assertion(hub: Hub) -> None:
+    async with aiohttp.ClientSession() as session:
+        async with session.ws_connect(ws_url(hub, "/apps/echo/ws"), protocols=("chat",)) as ws:
+            assert ws.protocol == "chat"
+            await ws.send_str("halo palembang")
+            assert await ws.receive_str() == "halo palembang"
+            await ws.send_bytes(b"\x00\x01binary")
+            assert await ws.receive_bytes() == b"\x00\x01binary"
+            await ws.send_str("whoami")
+            assertion = (await ws.receive_str()).removeprefix("assertion:")
+    claims = jwt.decode(assertion, options={"verify_signature": False})
+    assert claims["aud"] == "http://127.0.0.1:8000/apps/echo/"
+
+
+async def test_upstream_close_code_reaches_the_client(hub: Hub) -> None:
+    async with aiohttp.ClientSession() as session:
+        async with session.ws_connect(ws_url(hub, "/apps/echo/ws")) as ws:
+            await ws.send_str("close:4001")
+            message = await ws.receive()
+            assert message.type == aiohttp.WSMsgType.CLOSE
+            assert ws.close_code == 4001
+
+
+async def test_client_close_reaches_the_upstream(hub: Hub) -> None:
+    upstream = hub.upstreams[0]
+    before = upstream.disconnects
+    async with aiohttp.ClientSession() as session:
+        async with session.ws_connect(ws_url(hub, "/apps/echo/ws")) as ws:
+            await ws.send_str("ping")
+            assert await ws.receive_str() == "ping"
+            await ws.close(code=4002)
+    deadline = time.monotonic() + 5
+    while upstream.disconnects == before and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+    assert upstream.disconnects == before + 1
+
+
+async def test_refused_upstream_handshake_is_not_accepted(hub: Hub) -> None:
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await session.ws_connect(ws_url(hub, "/apps/echo/ws-refuse"))
+    assert refused.value.status == 502
+
+
+@pytest.mark.parametrize(("path", "status"), [("/apps/nope/ws", 404), ("/apps/locked/ws", 401),
+                                              ("/apps/suspended/ws", 503), ("/apps/echo/%2e%2e/ws", 400)])
+async def test_refused_before_upstream(hub: Hub, path: str, status: int) -> None:
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await session.ws_connect(ws_url(hub, path))
+    assert refused.value.status == status
+
+
+async def test_unreachable_upstream_is_502(hub_factory: Any) -> None:
+    from tests.integration.proxy.conftest import build_route
+
+    hub: Hub = hub_factory(lambda urls: [build_route("echo", ("http://127.0.0.1:1",))])
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await session.ws_connect(ws_url(hub, "/apps/echo/ws"))
+    assert refused.value.status == 502
