@@ -18,3 +18,15 @@ class Settings(IdpSettings):
     max_header_bytes: int = Field(default=16 * 1024, ge=1024)
     request_read_timeout: float = Field(default=10.0, gt=0, le=600)
     registry_refresh_seconds: float = Field(default=2.0, gt=0, le=300)
+
+    # Bearer tokens (gateway.token_verifier) and the hub's keys (gateway.jwks).
+    jwks_url: str = Field(default="", description="verify tokens against this JWKS; empty = the in-process key ring")
+    token_leeway: int = Field(default=30, ge=0, le=300, description="clock skew allowed on exp/nbf/iat, seconds")
+    token_cache_size: int = Field(default=10_000, ge=0, le=1_000_000)
+    jwks_min_refresh_seconds: float = Field(default=10.0, ge=0.1, le=3600, description="unknown-kid refetch gate")
+    jwks_max_age_seconds: float = Field(default=300.0, ge=1, le=86_400)
+    subject_cache_ttl: int = Field(default=60, ge=1, le=3600, description="how long roles are served from memory")
+    subject_cache_size: int = Field(default=50_000, ge=1, le=5_000_000)
+    # X-Gerbang-Assertion (gateway.assertion_issuer).
+    assertion_ttl: int = Field(default=30, ge=5, le=60)
+    assertion_reuse_seconds: int = Field(default=5, ge=0, le=30)

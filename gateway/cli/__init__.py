@@ -33,9 +33,9 @@ def main(ctx: click.Context) -> None:
 
 
 def _register() -> None:
-    from gateway.cli import db, identity, keys, serve
+    from gateway.cli import apps, db, identity, keys, serve
 
-    for module in (db, identity, keys, serve):
+    for module in (apps, db, identity, keys, serve):
         module.register(main)
 
 
