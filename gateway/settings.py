@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from idp.settings import Settings as IdpSettings
 
@@ -30,3 +30,9 @@ class Settings(IdpSettings):
     # X-Gerbang-Assertion (gateway.assertion_issuer).
     assertion_ttl: int = Field(default=30, ge=5, le=60)
     assertion_reuse_seconds: int = Field(default=5, ge=0, le=30)
+
+    @model_validator(mode="after")
+    def _assertion_reuse_below_ttl(self) -> Settings:
+        if self.assertion_reuse_seconds >= self.assertion_ttl:
+            raise ValueError("assertion_reuse_seconds must be shorter than assertion_ttl")
+        return self
