@@ -73,22 +73,26 @@ def test_add_prints_one_json_object_with_the_new_id(hub: KeyRing) -> None:
     assert "parkir" in _run("apps", "list").stdout
 
 
-@pytest.mark.parametrize(("args", "message"), [
+BAD_INPUT = [
     (("--slug", "Parkir!"), "slug"),
     (("--opd", "dinas-hilang"), "OPD 'dinas-hilang' does not exist"),
     (("--upstream", "ftp://127.0.0.1/"), "upstream must be an absolute http(s) URL"),
     (("--client", "no-such-client"), "client 'no-such-client' does not exist"),
     (("--resource", "not a uri"), "resource"),
     (("--host", "10.0.0.1"), "host"),
-])
-def test_bad_input_is_one_line_error_and_exit_1(hub: KeyRing, args: tuple[str, ...], message: str) -> None:
-    base = {"--slug": "parkir", "--opd": "dishub", "--upstream": "http://127.0.0.1:9001", "--auth": "bearer"}
-    base.update(dict(zip(args[::2], args[1::2], strict=True)))
-    result = _run("apps", "add", *[part for pair in base.items() for part in pair], "--json")
-    assert result.exit_code == 1
-    assert result.stdout == ""
-    assert result.stderr.startswith("error: ") and message in result.stderr
-    assert result.stderr.count("\n") == 1
+]
+
+
+def test_bad_input_is_one_line_error_and_exit_1(hub: KeyRing) -> None:
+    for args, message in BAD_INPUT:  # one database for all cases: each refusal must leave it untouched
+        base = {"--slug": "parkir", "--opd": "dishub", "--upstream": "http://127.0.0.1:9001", "--auth": "bearer"}
+        base.update(dict(zip(args[::2], args[1::2], strict=True)))
+        result = _run("apps", "add", *[part for pair in base.items() for part in pair], "--json")
+        assert result.exit_code == 1, args
+        assert result.stdout == ""
+        assert result.stderr.startswith("error: ") and message in result.stderr, result.stderr
+        assert result.stderr.count("\n") == 1
+    assert json.loads(_run("apps", "list", "--json").stdout) == {"apps": []}
 
 
 def test_duplicate_slug_is_refused(hub: KeyRing) -> None:
