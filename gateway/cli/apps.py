@@ -11,7 +11,7 @@ import click
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.apps import AUTH_MODES, AppRecord, add_app, list_apps
+from gateway.apps import AUTH_MODES, AppRecord, add_app, list_apps, set_app_status
 from gateway.bypass_probe import AppAudit, ProbeAssertions, audit_apps
 from gateway.cli import load_settings
 from gateway.cli.runtime import emit, json_option, run_in_session
@@ -69,6 +69,32 @@ def apps_list(as_json: bool) -> None:
     for record in records:
         click.echo(f"{record.slug:<20} {record.status:<9} {record.auth_mode:<7} {record.opd:<16} "
                    f"{' '.join(record.upstreams)}")
+
+
+def _set_status(slug: str, status: str, as_json: bool) -> None:
+    settings = load_settings()
+
+    async def op(session: AsyncSession) -> AppRecord:
+        return await set_app_status(session, slug, status, int(time.time()), settings.issuer)
+
+    record = run_in_session(settings, op)
+    emit(as_json, record.as_json(), f"app {record.slug} is now {record.status}")
+
+
+@apps_group.command("suspend")
+@click.option("--slug", required=True)
+@json_option
+def apps_suspend(slug: str, as_json: bool) -> None:
+    """Stop routing to an app (the gateway answers 503) within seconds, on every instance."""
+    _set_status(slug, "suspended", as_json)
+
+
+@apps_group.command("resume")
+@click.option("--slug", required=True)
+@json_option
+def apps_resume(slug: str, as_json: bool) -> None:
+    """Route to a suspended or pending app again."""
+    _set_status(slug, "active", as_json)
 
 
 @apps_group.command("audit")

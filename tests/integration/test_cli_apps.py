@@ -103,6 +103,16 @@ def test_duplicate_slug_is_refused(hub: KeyRing) -> None:
     assert "already exists" in result.stderr
 
 
+def test_suspend_and_resume(hub: KeyRing) -> None:
+    _add("parkir", "http://127.0.0.1:9001")
+    suspended = _run("apps", "suspend", "--slug", "parkir", "--json")
+    assert json.loads(suspended.stdout)["status"] == "suspended"
+    assert json.loads(_run("apps", "list", "--json").stdout)["apps"][0]["status"] == "suspended"
+    assert json.loads(_run("apps", "resume", "--slug", "parkir", "--json").stdout)["status"] == "active"
+    missing = _run("apps", "suspend", "--slug", "hilang")
+    assert missing.exit_code == 1 and missing.stderr == "error: app 'hilang' does not exist\n"
+
+
 @pytest.fixture
 def jwks_url(hub: KeyRing) -> Iterator[str]:
     with run_server(JwksServer(hub.jwks).app) as base:
