@@ -101,6 +101,8 @@ async def add_app(session: AsyncSession, *, slug: str, opd_slug: str, upstreams:
     checked = tuple(dict.fromkeys(check_upstream(url) for url in upstreams))
     checked_resource = check_resource(resource) if resource else None
     checked_host = check_host(host) if host else None
+    if checked_host is not None and checked_host == urlsplit(issuer).hostname:
+        raise InvalidInput("host must not be the hub's own host name (it would capture the hub's own pages)")
     unit = await load_opd(session, opd_slug)
     if client_id:
         await load_client(session, client_id)

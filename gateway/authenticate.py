@@ -20,6 +20,7 @@ from gateway.errors import BadRequest, ServiceUnavailable, Unauthenticated
 from gateway.model import Principal, RequestHead, Route
 from gateway.subjects import SubjectLoader
 from gateway.token_verifier import AccessClaims, InvalidToken, TokenVerifier
+from idp.errors import Unavailable
 
 TOKEN68 = re.compile(rb"^[A-Za-z0-9\-._~+/]+=*$")  # RFC 6750 §2.1 b64token
 ANONYMOUS = Principal()
@@ -88,7 +89,11 @@ class BearerAuthenticator:
                              token_id=claims.jti)
         opd, opd_paths, roles = None, (), ()
         if self._subjects is not None:
-            subject = await self._subjects.load(claims.sub)
+            try:
+                subject = await self._subjects.load(claims.sub)
+            except Unavailable as exc:
+                raise ServiceUnavailable("the city directory is unavailable, try again shortly",
+                                         log_detail=exc.detail) from exc
             if subject is None:
                 raise self._refuse("invalid_token", "the token's user does not exist")
             if subject.disabled:

@@ -135,7 +135,10 @@ class LocalKeys:
         if key is None and self._reload is not None:
             async with self._lock:
                 if self._public_key(kid) is None and self._gate.allow():
-                    await self._reload()
+                    try:
+                        await self._reload()
+                    except Exception:  # storage down: the kid stays unknown, the keys we have keep working
+                        log.exception("reloading the key ring failed")
             key = self._public_key(kid)
         if key is None or self._algorithm_of(kid) != alg:
             return None

@@ -15,9 +15,11 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from idp.clock import Clock
+from idp.errors import Unavailable
 from idp.storage.models import Membership, OpdUnit, User
 
 log = logging.getLogger("gerbang.subjects")
@@ -83,6 +85,13 @@ class SubjectDirectory:
 
 
 async def load_subject(sessionmaker: async_sessionmaker[AsyncSession], sub: str) -> Subject | None:
+    try:
+        return await _query_subject(sessionmaker, sub)
+    except (SQLAlchemyError, OSError) as exc:
+        raise Unavailable("the city directory is unavailable", detail=f"loading subject {sub}: {exc}") from exc
+
+
+async def _query_subject(sessionmaker: async_sessionmaker[AsyncSession], sub: str) -> Subject | None:
     async with sessionmaker() as session:
         disabled = await session.scalar(select(User.disabled).where(User.id == sub))
         if disabled is None:

@@ -11,7 +11,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.authenticate import BearerAuthenticator
-from gateway.errors import Unauthenticated
+from gateway.errors import ServiceUnavailable, Unauthenticated
 from gateway.jwks import local_keys_from_ring
 from gateway.model import RequestHead, Route
 from gateway.subjects import SubjectDirectory
@@ -23,7 +23,7 @@ from idp.org import load_opd
 from idp.storage.db import build_engine, build_sessionmaker
 from idp.storage.models import Membership, User
 from tests.support.hub_city import SECRET, seed_opd
-from tests.support.hub_tokens import ISSUER, RESOURCE, access_claims
+from tests.support.hub_tokens import ISSUER, RESOURCE, TestKey, access_claims, key_source
 
 ROUTE = Route(slug="parkir", opd="dishub", opd_path="/kota-palembang/dishub/", upstreams=("http://127.0.0.1:1",),
               auth_mode="bearer", resource=RESOURCE)
@@ -112,3 +112,15 @@ async def test_subject_cache_is_bounded(maker: async_sessionmaker[AsyncSession])
     for user_id in ids:
         await directory.load(user_id)
     assert len(directory._cache) == 2  # noqa: SLF001 - the bound is the behaviour under test
+
+
+async def test_directory_outage_is_503_not_a_crash() -> None:
+    engine = build_engine("postgresql+asyncpg://nobody@127.0.0.1:1/gone")
+    try:
+        key = TestKey()
+        verifier = TokenVerifier(key_source(key), ISSUER, SystemClock())
+        authenticator = BearerAuthenticator(verifier, SubjectDirectory(build_sessionmaker(engine), SystemClock()))
+        with pytest.raises(ServiceUnavailable):
+            await authenticator.authenticate(ROUTE, _request(key.sign(access_claims(int(time.time()), sub="u1"))))
+    finally:
+        await engine.dispose()

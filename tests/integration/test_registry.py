@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from gateway.apps import add_app, set_app_status
 from gateway.registry import AppRegistry
 from idp.clock import FrozenClock
+from idp.errors import InvalidInput
 from idp.storage.db import build_engine, build_sessionmaker
 from tests.support.hub_city import seed_opd
 
@@ -139,3 +140,11 @@ async def _eventually(condition: object, timeout: float = 5.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not reached in time")
         await asyncio.sleep(0.02)
+
+
+async def test_app_cannot_take_the_hubs_own_host(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    with pytest.raises(InvalidInput, match="hub's own host"):
+        async with sessionmaker() as session, session.begin():
+            await add_app(session, slug="parkir", opd_slug="dishub", upstreams=("http://127.0.0.1:9001",),
+                          auth_mode="none", issuer="https://gerbang.palembang.go.id", now=NOW,
+                          host="Gerbang.Palembang.go.id")
