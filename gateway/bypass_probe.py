@@ -28,6 +28,9 @@ from gateway.assertion_issuer import ASSERTION_TYP
 
 REFUSALS = (401, 403)
 PROBE_SUB = "gerbang-audit-probe"
+# Not an http(s) URI, so never any app's resource identifier (``idp.clients.check_resource``): the genuine
+# wrong-audience assertion handed to upstreams cannot be replayed anywhere.
+NO_APP_AUDIENCE = "urn:gerbang:audit-probe:no-such-app"
 Signer = Callable[..., str]
 
 
@@ -74,7 +77,7 @@ class ProbeAssertions:
     def for_app(self, app: AppRecord) -> list[tuple[str, str | None]]:
         fresh = self._claims(app.resource, self._now)
         expired = self._claims(app.resource, self._now - 90)
-        other = self._claims(f"{self._issuer}/apps/{PROBE_SUB}/", self._now)
+        other = self._claims(NO_APP_AUDIENCE, self._now)
         probes: list[tuple[str, str | None]] = [("no-assertion", None), ("forged", self._forge(fresh))]
         if self._hub_sign is not None:
             probes.append(("expired", self._hub_sign(expired, typ=ASSERTION_TYP)))

@@ -9,8 +9,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import jwt
 import pytest
 from click.testing import CliRunner, Result
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from gateway.assertion import AssertionVerifier
 from gateway.cli import main
@@ -135,25 +140,45 @@ def test_audit_flags_upstreams_reachable_around_the_hub(hub: KeyRing, jwks_url: 
     guarded = AssertionVerifier(ISSUER, f"{ISSUER}/apps/parkir/", jwks_url)
     lax = AssertionVerifier(ISSUER, f"{ISSUER}/apps/cctv/", jwks_url, leeway=10**6)  # never looks at expiry
     with run_server(protected_asgi_app(guarded)) as protected, run_server(open_asgi_app()) as unprotected, \
-            run_server(protected_asgi_app(lax)) as careless:
+            run_server(protected_asgi_app(lax)) as careless, \
+            run_server(_audience_blind_app(hub.jwks())) as audience_blind:
         _add("parkir", protected)
         _add("ebudgeting", protected, "--upstream", unprotected)
         _add("cctv", careless)
         _add("arsip", f"http://127.0.0.1:{_closed_port()}")
+        _add("sipd", audience_blind)
         result = _run("apps", "audit", "--json")
         human = _run("apps", "audit")
     report = json.loads(result.stdout)
     assert result.exit_code == 1
     assert report["ok"] is False
-    assert sorted(report["reachable_around_hub"]) == ["cctv", "ebudgeting"]
+    assert sorted(report["reachable_around_hub"]) == ["cctv", "ebudgeting", "sipd"]
     by_slug = {app["slug"]: app for app in report["apps"]}
     cctv = {probe["probe"]: probe["status"] for probe in by_slug["cctv"]["probes"]}
     assert cctv["expired"] == 200 and cctv["forged"] == 403
+    sipd = {probe["probe"]: probe["status"] for probe in by_slug["sipd"]["probes"]}
+    assert sipd == {"no-assertion": 403, "forged": 403, "expired": 403, "wrong-audience": 200}
     arsip = by_slug["arsip"]
     assert arsip["reachable_around_hub"] is False
     assert all(probe["status"] is None and probe["error"].startswith("unreachable") for probe in arsip["probes"])
     assert human.exit_code == 1
     assert "ebudgeting: REACHABLE AROUND THE HUB" in human.stdout
+
+
+def _audience_blind_app(jwks: dict[str, Any]) -> Starlette:
+    """An OPD app that checks signature and expiry but forgets the audience: any app's traffic passes."""
+    keys = {jwk["kid"]: jwt.PyJWK(jwk).key for jwk in jwks["keys"]}
+
+    async def endpoint(request: Request) -> Response:
+        token = request.headers.get("x-gerbang-assertion", "")
+        try:
+            kid = jwt.get_unverified_header(token)["kid"]
+            jwt.decode(token, keys[kid], algorithms=["ES256"], options={"verify_aud": False})
+        except (jwt.PyJWTError, KeyError):
+            return Response(status_code=403)
+        return Response("welcome")
+
+    return Starlette(routes=[Route("/{path:path}", endpoint)])
 
 
 def _closed_port() -> int:
