@@ -12,7 +12,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from gateway.assertion import AssertionVerifier
+from gateway.assertion import AssertionRejected, AssertionVerifier
 from gateway.assertion_issuer import ASSERTION_TYP, HubAssertionIssuer
 from gateway.model import Principal, RequestHead, Route
 from idp.clock import SystemClock
@@ -107,3 +107,26 @@ async def test_websocket_needs_an_assertion(jwks_url: str) -> None:
             async with session.ws_connect(f"{base.replace('http', 'ws')}/ws",
                                           headers={"X-Gerbang-Assertion": _genuine()}) as ws:
                 assert (await ws.receive_json())["sub"] == "user-1"
+
+
+def test_opd_verifier_follows_a_hub_key_rotation_and_resists_kid_spray() -> None:
+    published = [HUB_KEY.jwk]
+    server = JwksServer(lambda: {"keys": list(published)})
+    with run_server(server.app) as base:
+        sprayer = TestKey("x")
+        spray = []
+        for i in range(100):
+            sprayer.kid = f"spray-{i}"
+            spray.append(sprayer.sign(_claims(), typ=ASSERTION_TYP))
+        verifier = AssertionVerifier(ISSUER, RESOURCE, f"{base}/jwks", min_refresh_seconds=0.5)
+        assert verifier.verify(_genuine()).sub == "user-1"
+        for token in spray:  # made-up kids: no refetch within the interval
+            with pytest.raises(AssertionRejected):
+                verifier.verify(token)
+        assert server.fetches == 1
+        rotated = TestKey("hub-2")
+        published.append(rotated.jwk)
+        time.sleep(0.55)
+        token = HubAssertionIssuer(rotated.sign, ISSUER, SystemClock()).issue(USER, ROUTE, REQUEST)
+        assert verifier.verify(token).sub == "user-1"
+        assert server.fetches == 2
