@@ -111,17 +111,19 @@ class RemoteJwks:
         return body
 
 
+KeyLookup = Callable[[str], tuple[str, Any] | None]  # kid → (alg, public key)
+
+
 class LocalKeys:
-    """The key ring of this process (``KeyRing.public_key``), reloaded from storage on an unknown kid.
+    """The key ring of this process, reloaded from storage on an unknown kid.
 
     A key rotated by another instance reaches this one through ``reload`` (e.g. ``KeyRing.load``), gated
     like a remote fetch.
     """
 
-    def __init__(self, public_key: Callable[[str], Any | None], algorithm_of: Callable[[str], str | None],
-                 reload: Callable[[], Awaitable[None]] | None = None, *, min_refresh_seconds: float = 10.0) -> None:
-        self._public_key = public_key
-        self._algorithm_of = algorithm_of
+    def __init__(self, lookup: KeyLookup, reload: Callable[[], Awaitable[None]] | None = None, *,
+                 min_refresh_seconds: float = 10.0) -> None:
+        self._lookup = lookup
         self._reload = reload
         self._gate = RefreshGate(min_refresh_seconds)
         self._lock = asyncio.Lock()
@@ -131,30 +133,35 @@ class LocalKeys:
         return self._gate.refreshes
 
     async def key(self, kid: str, alg: str) -> Any | None:
-        key = self._public_key(kid)
-        if key is None and self._reload is not None:
+        found = self._lookup(kid)
+        if found is None and self._reload is not None:
             async with self._lock:
-                if self._public_key(kid) is None and self._gate.allow():
+                if self._lookup(kid) is None and self._gate.allow():
                     try:
                         await self._reload()
                     except Exception:  # storage down: the kid stays unknown, the keys we have keep working
                         log.exception("reloading the key ring failed")
-            key = self._public_key(kid)
-        if key is None or self._algorithm_of(kid) != alg:
+            found = self._lookup(kid)
+        if found is None or found[0] != alg:
             return None
-        return key
+        return found[1]
 
 
 def local_keys_from_ring(ring: Any, *, min_refresh_seconds: float = 10.0) -> LocalKeys:
-    """``LocalKeys`` over an ``idp.keys.KeyRing`` (typed loosely: the gateway does not need the provider)."""
+    """``LocalKeys`` over an ``idp.keys.KeyRing`` (typed loosely: the gateway does not need the provider).
 
-    def algorithm_of(kid: str) -> str | None:
-        for jwk in ring.jwks().get("keys", []):
-            if jwk.get("kid") == kid:
-                return str(jwk.get("alg"))
-        return None
+    Public keys are parsed once per published key set: ``KeyRing.load`` swaps in a new ``jwks()`` object, which
+    rebuilds the map (so a key removed from the ring stops verifying here too).
+    """
+    parsed: dict[str, Any] = {"source": None, "keys": {}}
+
+    def lookup(kid: str) -> tuple[str, Any] | None:
+        jwks = ring.jwks()
+        if jwks is not parsed["source"]:
+            parsed["keys"], parsed["source"] = build_keys(jwks), jwks
+        return parsed["keys"].get(kid)
 
     async def reload() -> None:
         await ring.load(create_if_missing=False)
 
-    return LocalKeys(ring.public_key, algorithm_of, reload, min_refresh_seconds=min_refresh_seconds)
+    return LocalKeys(lookup, reload, min_refresh_seconds=min_refresh_seconds)

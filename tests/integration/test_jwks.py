@@ -129,3 +129,17 @@ async def test_in_process_key_ring_reloads_on_a_key_rotated_elsewhere(
     assert other_instance.active.kid != gateway_ring.active.kid
     token = other_instance.sign(access_claims(int(time.time())), typ="at+jwt")
     assert (await verifier.verify(token, RESOURCE)).sub == "user-1"
+
+
+async def test_key_withdrawn_from_the_ring_stops_verifying(
+        key_ring: tuple[KeyRing, async_sessionmaker[AsyncSession]]) -> None:
+    ring, maker = key_ring
+    verifier = TokenVerifier(local_keys_from_ring(ring), ISSUER, SystemClock(), cache_size=0)
+    now = int(time.time())
+    before, after = (ring.sign(access_claims(now), typ="at+jwt") for _ in range(2))
+    await verifier.verify(before, RESOURCE)
+    async with maker() as session, session.begin():  # retire it with no grace period (a compromised key)
+        await rotate_keys(session, "ES256", SECRET.encode(), now, retire_after=-1)
+    await ring.load()
+    with pytest.raises(InvalidToken):
+        await verifier.verify(after, RESOURCE)

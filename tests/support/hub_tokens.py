@@ -39,9 +39,8 @@ class TestKey:
 
 def key_source(*keys: TestKey) -> LocalKeys:
     """The in-process key source over a fixed set of keys (no reload)."""
-    by_kid = {key.kid: key for key in keys}
-    return LocalKeys(lambda kid: by_kid[kid].private.public_key() if kid in by_kid else None,
-                     lambda kid: by_kid[kid].alg if kid in by_kid else None)
+    by_kid = {key.kid: (key.alg, key.private.public_key()) for key in keys}
+    return LocalKeys(by_kid.get)
 
 
 def access_claims(now: int, **overrides: Any) -> dict[str, Any]:

@@ -126,11 +126,11 @@ async def test_cached_token_is_still_checked_for_audience(verifier: TokenVerifie
 async def test_repeat_token_skips_key_lookup_and_signature(key: TestKey, clock: FrozenClock) -> None:
     lookups: list[str] = []
 
-    def public_key(kid: str) -> Any:
+    def lookup(kid: str) -> Any:
         lookups.append(kid)
-        return key.private.public_key()
+        return "ES256", key.private.public_key()
 
-    verifier = TokenVerifier(LocalKeys(public_key, lambda _kid: "ES256"), ISSUER, clock)
+    verifier = TokenVerifier(LocalKeys(lookup), ISSUER, clock)
     token = key.sign(access_claims(NOW))
     for _ in range(5):
         await verifier.verify(token, RESOURCE)
