@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from starlette.routing import Route
 
 from gateway.assertion import AssertionVerifier
 from gateway.cli import main
+from gateway.registry import AppRegistry
 from idp.clients import add_client
 from idp.clock import SystemClock
 from idp.keys import KeyRing
@@ -185,3 +187,27 @@ def _closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+async def test_running_gateway_sees_cli_changes_without_restart(hub: KeyRing, database_url: str) -> None:
+    engine = build_engine(database_url)
+    registry = AppRegistry(build_sessionmaker(engine), ISSUER, SystemClock(), refresh_seconds=0.05)
+    await registry.start()
+    try:
+        assert registry.lookup("127.0.0.1", "/apps/parkir/") is None
+        await asyncio.to_thread(_add, "parkir", "http://127.0.0.1:9001")
+        await _eventually(lambda: registry.lookup("127.0.0.1", "/apps/parkir/") is not None)
+        await asyncio.to_thread(_run, "apps", "suspend", "--slug", "parkir")
+        await _eventually(lambda: registry.lookup("127.0.0.1", "/apps/parkir/")[0].status == "suspended")
+        await asyncio.to_thread(_run, "apps", "resume", "--slug", "parkir")
+        await _eventually(lambda: registry.lookup("127.0.0.1", "/apps/parkir/")[0].status == "active")
+    finally:
+        await registry.stop()
+        await engine.dispose()
+
+
+async def _eventually(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "the running registry did not see the change"
+        await asyncio.sleep(0.02)
