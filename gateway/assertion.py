@@ -70,7 +70,7 @@ class AssertionVerifier:
     made-up ``kid`` values cannot make the app hammer the hub), and the set is refetched after ``max_age``.
     """
 
-    def __init__(self, issuer: str, audience: str, jwks_url: str | None = None, *, jwks: dict[str, Any] | None = None,
+    def __init__(self, *, issuer: str, audience: str, jwks_url: str | None = None, jwks: dict[str, Any] | None = None,
                  leeway: int = 5, max_lifetime: int = MAX_LIFETIME, min_refresh_seconds: float = 10.0,
                  max_age_seconds: float = 300.0, timeout: float = 3.0,
                  clock: Callable[[], float] = time.time) -> None:
@@ -222,7 +222,7 @@ def _build_verifier(verifier: AssertionVerifier | None, issuer: str | None, audi
         return verifier
     if not issuer or not audience:
         raise ValueError("give either a verifier or the hub's issuer and this app's audience")
-    return AssertionVerifier(issuer, audience, jwks_url)
+    return AssertionVerifier(issuer=issuer, audience=audience, jwks_url=jwks_url)
 
 
 class GerbangAssertionMiddleware:

@@ -91,7 +91,7 @@ def main() -> None:
         sign = per_call_us(lambda n: [fresh.issue(principal, ROUTE, head) for _ in range(n)], 2_000)
         reuse = per_call_us(lambda n: [reused.issue(principal, ROUTE, head) for _ in range(n)], 100_000)
         assertion = fresh.issue(principal, ROUTE, head)
-        opd = AssertionVerifier(ISSUER, RESOURCE, jwks=ring.jwks())
+        opd = AssertionVerifier(issuer=ISSUER, audience=RESOURCE, jwks=ring.jwks())
         opd_check = per_call_us(lambda n: [opd.verify(assertion) for _ in range(n)], 2_000)
         public = ring.public_key(ring.active.kid)
         baseline_decode = per_call_us(lambda n: [jwt.decode(tokens[0], public, algorithms=[alg], audience=RESOURCE)

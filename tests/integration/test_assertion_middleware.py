@@ -36,7 +36,7 @@ def jwks_url() -> Iterator[str]:
 
 @pytest.fixture(scope="module", params=["asgi", "wsgi"])
 def upstream(request: pytest.FixtureRequest, jwks_url: str) -> Iterator[str]:
-    verifier = AssertionVerifier(ISSUER, RESOURCE, jwks_url)
+    verifier = AssertionVerifier(issuer=ISSUER, audience=RESOURCE, jwks_url=jwks_url)
     if request.param == "asgi":
         with run_server(protected_asgi_app(verifier)) as base:
             yield base
@@ -98,7 +98,7 @@ async def test_forged_expired_or_misdirected_assertions_are_403(upstream: str, f
 
 
 async def test_websocket_needs_an_assertion(jwks_url: str) -> None:
-    verifier = AssertionVerifier(ISSUER, RESOURCE, jwks_url)
+    verifier = AssertionVerifier(issuer=ISSUER, audience=RESOURCE, jwks_url=jwks_url)
     with run_server(protected_asgi_app(verifier)) as base:
         async with aiohttp.ClientSession() as session:
             with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
@@ -118,7 +118,8 @@ def test_opd_verifier_follows_a_hub_key_rotation_and_resists_kid_spray() -> None
         for i in range(100):
             sprayer.kid = f"spray-{i}"
             spray.append(sprayer.sign(_claims(), typ=ASSERTION_TYP))
-        verifier = AssertionVerifier(ISSUER, RESOURCE, f"{base}/jwks", min_refresh_seconds=0.5)
+        verifier = AssertionVerifier(issuer=ISSUER, audience=RESOURCE, jwks_url=f"{base}/jwks",
+                                     min_refresh_seconds=0.5)
         assert verifier.verify(_genuine()).sub == "user-1"
         for token in spray:  # made-up kids: no refetch within the interval
             with pytest.raises(AssertionRejected):

@@ -127,7 +127,7 @@ def jwks_url(hub: KeyRing) -> Iterator[str]:
 
 
 def test_audit_passes_when_every_upstream_refuses_direct_calls(hub: KeyRing, jwks_url: str) -> None:
-    verifier = AssertionVerifier(ISSUER, f"{ISSUER}/apps/parkir/", jwks_url)
+    verifier = AssertionVerifier(issuer=ISSUER, audience=f"{ISSUER}/apps/parkir/", jwks_url=jwks_url)
     with run_server(protected_asgi_app(verifier)) as protected:
         _add("parkir", protected)
         result = _run("apps", "audit", "--json")
@@ -139,8 +139,8 @@ def test_audit_passes_when_every_upstream_refuses_direct_calls(hub: KeyRing, jwk
 
 
 def test_audit_flags_upstreams_reachable_around_the_hub(hub: KeyRing, jwks_url: str) -> None:
-    guarded = AssertionVerifier(ISSUER, f"{ISSUER}/apps/parkir/", jwks_url)
-    lax = AssertionVerifier(ISSUER, f"{ISSUER}/apps/cctv/", jwks_url, leeway=10**6)  # never looks at expiry
+    guarded = AssertionVerifier(issuer=ISSUER, audience=f"{ISSUER}/apps/parkir/", jwks_url=jwks_url)
+    lax = AssertionVerifier(issuer=ISSUER, audience=f"{ISSUER}/apps/cctv/", jwks_url=jwks_url, leeway=10**6)  # never looks at expiry
     with run_server(protected_asgi_app(guarded)) as protected, run_server(open_asgi_app()) as unprotected, \
             run_server(protected_asgi_app(lax)) as careless, \
             run_server(_audience_blind_app(hub.jwks())) as audience_blind:

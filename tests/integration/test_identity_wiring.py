@@ -45,7 +45,8 @@ async def test_bearer_request_end_to_end(database_url: str, tmp_path: Path) -> N
                            scheme="http", host="127.0.0.1", request_id="r1")
         principal = await identity.authenticator.authenticate(route, head)
         assertion = identity.assertions.issue(principal, route, head)
-        seen = AssertionVerifier(ISSUER, f"{ISSUER}/apps/ebudgeting/", jwks=context.keys.jwks()).verify(assertion)
+        seen = AssertionVerifier(issuer=ISSUER, audience=f"{ISSUER}/apps/ebudgeting/",
+                                 jwks=context.keys.jwks()).verify(assertion)
         assert path == "/anggaran"
         assert (seen.sub, seen.opd, seen.roles, seen.client_id) == (user.id, "bpkad", ("analis",), "parkir-web")
     finally:

@@ -36,7 +36,7 @@ def clock() -> FrozenClock:
 
 @pytest.fixture
 def verifier(key: TestKey, clock: FrozenClock) -> AssertionVerifier:
-    return AssertionVerifier(ISSUER, RESOURCE, jwks={"keys": [key.jwk]}, clock=lambda: clock.value)
+    return AssertionVerifier(issuer=ISSUER, audience=RESOURCE, jwks={"keys": [key.jwk]}, clock=lambda: clock.value)
 
 
 def _issuer(key: TestKey, clock: FrozenClock, **options: Any) -> HubAssertionIssuer:
