@@ -68,11 +68,13 @@ class AssertionVerifier:
 
     Keys are cached; an unknown ``kid`` refetches the JWKS at most once per ``min_refresh_seconds`` (so
     made-up ``kid`` values cannot make the app hammer the hub), and the set is refetched after ``max_age``.
+    The hub reuses an assertion for a few seconds, so verified ones are remembered (up to ``cache_size``,
+    each until its ``exp``): a repeat costs a dict hit instead of a signature check.
     """
 
     def __init__(self, *, issuer: str, audience: str, jwks_url: str | None = None, jwks: dict[str, Any] | None = None,
                  leeway: int = 5, max_lifetime: int = MAX_LIFETIME, min_refresh_seconds: float = 10.0,
-                 max_age_seconds: float = 300.0, timeout: float = 3.0,
+                 max_age_seconds: float = 300.0, timeout: float = 3.0, cache_size: int = 1024,
                  clock: Callable[[], float] = time.time) -> None:
         self.issuer = issuer.rstrip("/")
         self.audience = audience
@@ -87,25 +89,46 @@ class AssertionVerifier:
         self._keys: dict[str, tuple[str, Any]] = _parse_jwks(jwks) if jwks is not None else {}
         self._fetched_at = time.monotonic() if jwks is not None else -float("inf")
         self._attempted_at = -float("inf")
+        self._cache_size = cache_size
+        self._verified: dict[str, GerbangIdentity] = {}
         self.fetches = 0
 
     def verify(self, token: str | None) -> GerbangIdentity:
         """Synchronous (WSGI): may fetch the JWKS with urllib when a key is unknown."""
+        identity = self._remembered(token)
+        if identity is not None:
+            return identity
         alg, kid = _check_header(token)
         if self._needs_fetch(kid):
             self._refresh()
-        return self._check(token or "", alg, kid)
+        return self._remember(token or "", self._check(token or "", alg, kid))
 
     async def verify_async(self, token: str | None) -> GerbangIdentity:
         """Asynchronous (ASGI): a needed JWKS fetch runs in a worker thread, off the event loop."""
+        identity = self._remembered(token)
+        if identity is not None:
+            return identity
         alg, kid = _check_header(token)
         if self._needs_fetch(kid):
             await asyncio.to_thread(self._refresh)
-        return self._check(token or "", alg, kid)
+        return self._remember(token or "", self._check(token or "", alg, kid))
+
+    def _remembered(self, token: str | None) -> GerbangIdentity | None:
+        identity = self._verified.get(token) if token else None
+        if identity is not None and identity.expires_at + self._leeway > self._clock():
+            return identity
+        return None
+
+    def _remember(self, token: str, identity: GerbangIdentity) -> GerbangIdentity:
+        if len(self._verified) >= self._cache_size:
+            self._verified.clear()  # simple and thread-safe; the hub re-sends each assertion only for seconds
+        self._verified[token] = identity
+        return identity
 
     def _needs_fetch(self, kid: str) -> bool:
         if self.jwks_url is None:
             return False
+        # Even when the refetch gate is closed, go through ``_refresh``: it waits for a fetch in flight.
         return kid not in self._keys or time.monotonic() - self._fetched_at > self._max_age
 
     def _refresh(self) -> None:

@@ -147,3 +147,21 @@ def test_verifier_module_depends_only_on_pyjwt_cryptography_and_stdlib() -> None
                  if isinstance(node, ast.ImportFrom) and node.module}
     assert imported <= {"__future__", "asyncio", "base64", "binascii", "json", "threading", "time", "urllib",
                         "collections", "dataclasses", "typing", "jwt", "cryptography"}
+
+
+def test_remembered_assertion_is_refused_once_expired(key: TestKey, clock: FrozenClock,
+                                                      verifier: AssertionVerifier) -> None:
+    token = key.sign(_claims(exp=NOW + 30), typ=ASSERTION_TYP)
+    first = verifier.verify(token)
+    assert verifier.verify(token) is first  # remembered, not re-verified
+    clock.advance(30 + 5)
+    with pytest.raises(AssertionRejected, match="expired"):
+        verifier.verify(token)
+
+
+def test_remembered_assertions_are_bounded(key: TestKey, clock: FrozenClock) -> None:
+    verifier = AssertionVerifier(issuer=ISSUER, audience=RESOURCE, jwks={"keys": [key.jwk]}, cache_size=4,
+                                 clock=lambda: clock.value)
+    for i in range(10):
+        verifier.verify(key.sign(_claims(jti=f"j{i}"), typ=ASSERTION_TYP))
+    assert len(verifier._verified) <= 4  # noqa: SLF001 - the bound is the behaviour under test
