@@ -120,6 +120,8 @@ class AssertionVerifier:
         return None
 
     def _remember(self, token: str, identity: GerbangIdentity) -> GerbangIdentity:
+        if self._cache_size <= 0:
+            return identity
         if len(self._verified) >= self._cache_size:
             self._verified.clear()  # simple and thread-safe; the hub re-sends each assertion only for seconds
         self._verified[token] = identity
