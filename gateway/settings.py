@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from idp.settings import Settings as IdpSettings
 
@@ -30,3 +30,21 @@ class Settings(IdpSettings):
     # Who may read /metrics (the resolved client address, after trusted_proxies): private networks by default.
     metrics_networks: tuple[str, ...] = ("127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
                                          "fc00::/7")
+
+    # Bearer tokens (gateway.token_verifier) and the hub's keys (gateway.jwks).
+    jwks_url: str = Field(default="", description="verify tokens against this JWKS; empty = the in-process key ring")
+    token_leeway: int = Field(default=30, ge=0, le=300, description="clock skew allowed on exp/nbf/iat, seconds")
+    token_cache_size: int = Field(default=10_000, ge=0, le=1_000_000)
+    jwks_min_refresh_seconds: float = Field(default=10.0, ge=0.1, le=3600, description="unknown-kid refetch gate")
+    jwks_max_age_seconds: float = Field(default=300.0, ge=1, le=86_400)
+    subject_cache_ttl: int = Field(default=60, ge=1, le=3600, description="how long roles are served from memory")
+    subject_cache_size: int = Field(default=50_000, ge=1, le=5_000_000)
+    # X-Gerbang-Assertion (gateway.assertion_issuer).
+    assertion_ttl: int = Field(default=30, ge=5, le=60)
+    assertion_reuse_seconds: int = Field(default=5, ge=0, le=30)
+
+    @model_validator(mode="after")
+    def _assertion_reuse_below_ttl(self) -> Settings:
+        if self.assertion_reuse_seconds >= self.assertion_ttl:
+            raise ValueError("assertion_reuse_seconds must be shorter than assertion_ttl")
+        return self

@@ -37,6 +37,7 @@ def _register() -> None:
 
     # One line per command module: `register(group)` adds its commands.
     for name in (
+        "apps",
         "audit",
         "db",
         "demo",

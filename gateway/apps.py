@@ -1,0 +1,144 @@
+"""The app registry's write side: registering, listing and suspending OPD apps.
+
+Shared by ``gerbang apps`` and (later) the admin API. Every change sets ``updated_at``: running
+gateways notice it through ``gateway.registry`` within ``registry_refresh_seconds``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from idp.clients import check_resource, load_client
+from idp.errors import Conflict, InvalidInput, NotFound
+from idp.org import load_opd
+from idp.storage.models import App, OpdUnit
+
+AUTH_MODES = ("session", "bearer", "none")
+STATUSES = ("pending", "active", "suspended", "rejected")
+SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+# RFC 1123 host names, lower case; an app's own host name for host-based routing.
+HOST = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$")
+
+
+@dataclass(frozen=True)
+class AppRecord:
+    """An app as operators see it (CLI, admin API)."""
+
+    id: int
+    slug: str
+    name: str
+    opd: str
+    upstreams: tuple[str, ...]
+    auth_mode: str
+    resource: str
+    client_id: str | None
+    host: str | None
+    restricted: bool
+    status: str
+
+    def as_json(self) -> dict[str, object]:
+        return {"id": self.id, "slug": self.slug, "name": self.name, "opd": self.opd,
+                "upstreams": list(self.upstreams), "auth_mode": self.auth_mode, "resource": self.resource,
+                "client_id": self.client_id, "host": self.host, "restricted": self.restricted,
+                "status": self.status}
+
+
+def default_resource(issuer: str, slug: str) -> str:
+    """An app's resource identifier is its URL at the hub (RFC 8707 §2)."""
+    return f"{issuer.rstrip('/')}/apps/{slug}/"
+
+
+def check_slug(slug: str) -> str:
+    if not SLUG.match(slug):
+        raise InvalidInput("slug must be lowercase letters, digits and dashes, starting with a letter or digit "
+                           "(max 63)")
+    return slug
+
+
+def check_upstream(url: str) -> str:
+    """An absolute http(s) origin with an optional path prefix; no credentials, query or fragment.
+
+    Stored without a trailing slash: the proxy appends the forwarded path, which starts with "/".
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidInput(f"upstream must be an absolute http(s) URL: {url}")
+    if parts.username is not None or parts.password is not None:
+        raise InvalidInput(f"upstream must not carry credentials: {url}")
+    if parts.query or parts.fragment or "?" in url or "#" in url:
+        raise InvalidInput(f"upstream must not carry a query or fragment: {url}")
+    try:
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError as exc:
+        raise InvalidInput(f"upstream has an invalid port: {url}") from exc
+    return url.rstrip("/")
+
+
+def check_host(host: str) -> str:
+    value = host.strip().lower()
+    if not HOST.match(value) or value.replace(".", "").isdigit():
+        raise InvalidInput(f"host must be a DNS name such as parkir.palembang.go.id: {host}")
+    return value
+
+
+async def add_app(session: AsyncSession, *, slug: str, opd_slug: str, upstreams: tuple[str, ...], auth_mode: str,
+                  issuer: str, now: int, name: str | None = None, client_id: str | None = None,
+                  resource: str | None = None, host: str | None = None, restricted: bool = False,
+                  status: str = "active") -> AppRecord:
+    """Register an app; every problem with the input is reported as ``InvalidInput``/``NotFound``/``Conflict``."""
+    check_slug(slug)
+    if auth_mode not in AUTH_MODES:
+        raise InvalidInput(f"auth must be one of: {', '.join(AUTH_MODES)}")
+    if status not in STATUSES:
+        raise InvalidInput(f"status must be one of: {', '.join(STATUSES)}")
+    if not upstreams:
+        raise InvalidInput("at least one --upstream URL is needed")
+    checked = tuple(dict.fromkeys(check_upstream(url) for url in upstreams))
+    checked_resource = check_resource(resource) if resource else None
+    checked_host = check_host(host) if host else None
+    if checked_host is not None and checked_host == urlsplit(issuer).hostname:
+        raise InvalidInput("host must not be the hub's own host name (it would capture the hub's own pages)")
+    unit = await load_opd(session, opd_slug)
+    if client_id:
+        await load_client(session, client_id)
+    if await session.scalar(select(App.id).where(App.slug == slug)) is not None:
+        raise Conflict(f"app '{slug}' already exists")
+    if checked_host and await session.scalar(select(App.id).where(App.host == checked_host)) is not None:
+        raise Conflict(f"host '{checked_host}' already belongs to another app")
+    app = App(slug=slug, name=(name or slug).strip() or slug, opd_id=unit.id, upstreams=list(checked),
+              auth_mode=auth_mode, client_id=client_id, resource=checked_resource, host=checked_host,
+              restricted=restricted, status=status, created_at=now, updated_at=now)
+    session.add(app)
+    await session.flush()
+    return _record(app, unit, issuer)
+
+
+async def set_app_status(session: AsyncSession, slug: str, status: str, now: int, issuer: str) -> AppRecord:
+    """Suspend, resume, approve or reject an app (the gateway answers 503 for a suspended one)."""
+    if status not in STATUSES:
+        raise InvalidInput(f"status must be one of: {', '.join(STATUSES)}")
+    row = await session.execute(select(App, OpdUnit).join(OpdUnit, App.opd_id == OpdUnit.id).where(App.slug == slug))
+    found = row.first()
+    if found is None:
+        raise NotFound(f"app '{slug}' does not exist")
+    app, unit = found
+    app.status = status
+    app.updated_at = max(now, app.updated_at)
+    await session.flush()
+    return _record(app, unit, issuer)
+
+
+async def list_apps(session: AsyncSession, issuer: str) -> list[AppRecord]:
+    rows = await session.execute(select(App, OpdUnit).join(OpdUnit, App.opd_id == OpdUnit.id).order_by(App.slug))
+    return [_record(app, unit, issuer) for app, unit in rows.all()]
+
+
+def _record(app: App, unit: OpdUnit, issuer: str) -> AppRecord:
+    return AppRecord(id=app.id, slug=app.slug, name=app.name, opd=unit.slug, upstreams=tuple(app.upstreams),
+                     auth_mode=app.auth_mode, resource=app.resource or default_resource(issuer, app.slug),
+                     client_id=app.client_id, host=app.host, restricted=app.restricted, status=app.status)

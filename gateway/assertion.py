@@ -1,0 +1,306 @@
+"""Verifying ``X-Gerbang-Assertion`` in an OPD app: ASGI and WSGI middleware, and the verifier under them.
+
+Self-contained on purpose: this module imports only pyjwt, cryptography and the standard library, so an OPD
+app can install ``pyjwt[crypto]`` and copy this one file without installing the hub. Integration::
+
+    from gateway.assertion import GerbangAssertionMiddleware          # or GerbangAssertionWSGIMiddleware
+    app = GerbangAssertionMiddleware(app, issuer="https://gerbang.palembang.go.id",
+                                     audience="https://gerbang.palembang.go.id/apps/parkir/")
+
+Rules (docs/assertion.md restates them for other languages): a compact JWS whose header has ``typ``
+``gerbang-assertion+jwt``, ``alg`` ES256 or RS256, a ``kid`` of the hub's JWKS, and no ``jku``/``jwk``/``x5u``/
+``x5c``/``crit``; a valid signature by that key; ``iss`` equal to the hub; ``aud`` equal to (or containing) this
+app's resource identifier; ``exp`` in the future and ``iat`` not in the future (5 s leeway); ``exp - iat`` at
+most 60 s; a ``jti``. A request without an assertion gets 401, one with an unacceptable assertion 403.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import json
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import jwt
+
+HEADER = "x-gerbang-assertion"
+TYP = "gerbang-assertion+jwt"
+ALLOWED_ALGS = {"ES256": "EC", "RS256": "RSA"}
+FORBIDDEN_HEADERS = ("jku", "jwk", "x5u", "x5c", "crit")
+MAX_LIFETIME = 60
+
+
+class AssertionRejected(Exception):
+    """The request did not come through the hub (or not for this app); ``status`` is 401 or 403."""
+
+    def __init__(self, message: str, status: int = 403) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+@dataclass(frozen=True)
+class GerbangIdentity:
+    """Who the hub says is calling. ``sub`` is None for an anonymous caller of a public app."""
+
+    sub: str | None
+    client_id: str | None
+    opd: str | None
+    roles: tuple[str, ...]
+    acr: str | None
+    jti: str
+    expires_at: int
+    claims: dict[str, Any] = field(repr=False, compare=False)
+
+    @property
+    def anonymous(self) -> bool:
+        return self.sub is None and self.client_id is None
+
+
+class AssertionVerifier:
+    """Checks assertions against the hub's JWKS (fetched from ``jwks_url``, or given as ``jwks``).
+
+    Keys are cached; an unknown ``kid`` refetches the JWKS at most once per ``min_refresh_seconds`` (so
+    made-up ``kid`` values cannot make the app hammer the hub), and the set is refetched after ``max_age``.
+    The hub reuses an assertion for a few seconds, so verified ones are remembered (up to ``cache_size``,
+    each until its ``exp``): a repeat costs a dict hit instead of a signature check.
+    """
+
+    def __init__(self, *, issuer: str, audience: str, jwks_url: str | None = None, jwks: dict[str, Any] | None = None,
+                 leeway: int = 5, max_lifetime: int = MAX_LIFETIME, min_refresh_seconds: float = 10.0,
+                 max_age_seconds: float = 300.0, timeout: float = 3.0, cache_size: int = 1024,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.issuer = issuer.rstrip("/")
+        self.audience = audience
+        self.jwks_url = jwks_url or (None if jwks is not None else f"{self.issuer}/jwks")
+        self._leeway = leeway
+        self._max_lifetime = min(max_lifetime, MAX_LIFETIME)
+        self._min_refresh = min_refresh_seconds
+        self._max_age = max_age_seconds
+        self._timeout = timeout
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._keys: dict[str, tuple[str, Any]] = _parse_jwks(jwks) if jwks is not None else {}
+        self._fetched_at = time.monotonic() if jwks is not None else -float("inf")
+        self._attempted_at = -float("inf")
+        self._cache_size = cache_size
+        self._verified: dict[str, GerbangIdentity] = {}
+        self.fetches = 0
+
+    def verify(self, token: str | None) -> GerbangIdentity:
+        """Synchronous (WSGI): may fetch the JWKS with urllib when a key is unknown."""
+        identity = self._remembered(token)
+        if identity is not None:
+            return identity
+        alg, kid = _check_header(token)
+        if self._needs_fetch(kid):
+            self._refresh()
+        return self._remember(token or "", self._check(token or "", alg, kid))
+
+    async def verify_async(self, token: str | None) -> GerbangIdentity:
+        """Asynchronous (ASGI): a needed JWKS fetch runs in a worker thread, off the event loop."""
+        identity = self._remembered(token)
+        if identity is not None:
+            return identity
+        alg, kid = _check_header(token)
+        if self._needs_fetch(kid):
+            await asyncio.to_thread(self._refresh)
+        return self._remember(token or "", self._check(token or "", alg, kid))
+
+    def _remembered(self, token: str | None) -> GerbangIdentity | None:
+        identity = self._verified.get(token) if token else None
+        if identity is not None and identity.expires_at + self._leeway > self._clock():
+            return identity
+        return None
+
+    def _remember(self, token: str, identity: GerbangIdentity) -> GerbangIdentity:
+        if self._cache_size <= 0:
+            return identity
+        if len(self._verified) >= self._cache_size:
+            self._verified.clear()  # simple and thread-safe; the hub re-sends each assertion only for seconds
+        self._verified[token] = identity
+        return identity
+
+    def _needs_fetch(self, kid: str) -> bool:
+        if self.jwks_url is None:
+            return False
+        # Even when the refetch gate is closed, go through ``_refresh``: it waits for a fetch in flight.
+        return kid not in self._keys or time.monotonic() - self._fetched_at > self._max_age
+
+    def _refresh(self) -> None:
+        with self._lock:
+            now = time.monotonic()
+            if now - self._attempted_at < self._min_refresh:
+                return
+            self._attempted_at = now
+            self.fetches += 1
+            try:
+                self._keys = _parse_jwks(_fetch_json(self.jwks_url or "", self._timeout))
+                self._fetched_at = now
+            except (OSError, ValueError):
+                pass  # keep the keys we have; an unknown kid stays unknown
+
+    def _check(self, token: str, alg: str, kid: str) -> GerbangIdentity:
+        found = self._keys.get(kid)
+        if found is None or found[0] != alg:
+            raise AssertionRejected("the assertion was not signed by a key of the hub")
+        try:
+            claims = jwt.decode(token, found[1], algorithms=[alg], options={
+                "verify_exp": False, "verify_iat": False, "verify_nbf": False, "verify_aud": False,
+                "verify_iss": False})
+        except jwt.PyJWTError as exc:
+            raise AssertionRejected("the assertion signature is invalid") from exc
+        self._check_claims(claims)
+        return _build_identity(claims)
+
+    def _check_claims(self, claims: dict[str, Any]) -> None:
+        for name in ("iat", "exp"):
+            if not isinstance(claims.get(name), int) or isinstance(claims.get(name), bool):
+                raise AssertionRejected(f"the assertion has no valid {name}")
+        if not isinstance(claims.get("jti"), str):
+            raise AssertionRejected("the assertion has no jti")
+        if claims.get("iss") != self.issuer:
+            raise AssertionRejected("the assertion was issued by someone else (iss)")
+        aud = claims.get("aud")
+        if not (aud == self.audience or (isinstance(aud, list) and self.audience in aud)):
+            raise AssertionRejected("the assertion is meant for another app (aud)")
+        now = int(self._clock())
+        if claims["exp"] + self._leeway <= now:
+            raise AssertionRejected("the assertion has expired")
+        if claims["iat"] - self._leeway > now:
+            raise AssertionRejected("the assertion was issued in the future (iat)")
+        if claims["exp"] - claims["iat"] > self._max_lifetime:
+            raise AssertionRejected("the assertion lives longer than allowed")
+
+
+def _check_header(token: str | None) -> tuple[str, str]:
+    if not token:
+        raise AssertionRejected("this app is reachable only through Gerbang", status=401)
+    if token.count(".") != 2:
+        raise AssertionRejected("the assertion is not a signed JWT")
+    segment = token.split(".", 1)[0]
+    try:
+        header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+        raise AssertionRejected("the assertion header is malformed") from exc
+    if not isinstance(header, dict) or header.get("alg") not in ALLOWED_ALGS:
+        raise AssertionRejected("the assertion algorithm is not accepted")
+    if str(header.get("typ", "")).lower() != TYP:
+        raise AssertionRejected("the assertion has the wrong type (typ)")
+    if any(name in header for name in FORBIDDEN_HEADERS):
+        raise AssertionRejected("the assertion header names its own key or extensions")
+    kid = header.get("kid")
+    if not isinstance(kid, str) or not kid:
+        raise AssertionRejected("the assertion header has no key id (kid)")
+    return header["alg"], kid
+
+
+def _parse_jwks(jwks: Any) -> dict[str, tuple[str, Any]]:
+    keys: dict[str, tuple[str, Any]] = {}
+    for jwk in jwks.get("keys", []) if isinstance(jwks, dict) else []:
+        if not isinstance(jwk, dict) or "d" in jwk or jwk.get("use", "sig") != "sig":
+            continue
+        kid, alg = jwk.get("kid"), jwk.get("alg")
+        if isinstance(kid, str) and alg in ALLOWED_ALGS and jwk.get("kty") == ALLOWED_ALGS[alg]:
+            try:
+                keys[kid] = (alg, jwt.PyJWK(jwk, algorithm=alg).key)
+            except (jwt.PyJWTError, ValueError, TypeError):
+                continue
+    return keys
+
+
+def _fetch_json(url: str, timeout: float) -> Any:
+    if not url.startswith(("https://", "http://")):
+        raise ValueError("the JWKS URL must be http(s)")
+    request = urllib.request.Request(url, headers={"Accept": "application/jwk-set+json, application/json"})
+    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - scheme checked above
+        return json.loads(response.read(1 << 20))
+
+
+def _build_identity(claims: dict[str, Any]) -> GerbangIdentity:
+    roles = claims.get("roles", [])
+    return GerbangIdentity(sub=_text(claims.get("sub")), client_id=_text(claims.get("client_id")),
+                           opd=_text(claims.get("opd")),
+                           roles=tuple(r for r in roles if isinstance(r, str)) if isinstance(roles, list) else (),
+                           acr=_text(claims.get("acr")), jti=claims["jti"], expires_at=claims["exp"], claims=claims)
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _problem(error: AssertionRejected) -> bytes:
+    title = "Unauthorized" if error.status == 401 else "Forbidden"
+    return json.dumps({"type": "about:blank", "title": title, "status": error.status,
+                       "detail": error.message}).encode()
+
+
+def _build_verifier(verifier: AssertionVerifier | None, issuer: str | None, audience: str | None,
+                    jwks_url: str | None) -> AssertionVerifier:
+    if verifier is not None:
+        return verifier
+    if not issuer or not audience:
+        raise ValueError("give either a verifier or the hub's issuer and this app's audience")
+    return AssertionVerifier(issuer=issuer, audience=audience, jwks_url=jwks_url)
+
+
+class GerbangAssertionMiddleware:
+    """ASGI: refuses HTTP and WebSocket requests without a valid assertion; sets ``scope["state"]["gerbang"]``
+    (``request.state.gerbang`` in starlette) to the ``GerbangIdentity``."""
+
+    def __init__(self, app: Any, verifier: AssertionVerifier | None = None, *, issuer: str | None = None,
+                 audience: str | None = None, jwks_url: str | None = None) -> None:
+        self.app = app
+        self.verifier = _build_verifier(verifier, issuer, audience, jwks_url)
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        token = next((v.decode("latin-1") for k, v in scope["headers"] if k.lower() == HEADER.encode()), None)
+        try:
+            identity = await self.verifier.verify_async(token)
+        except AssertionRejected as exc:
+            await _refuse_asgi(scope, send, exc)
+            return
+        state = scope.setdefault("state", {})
+        state["gerbang"] = identity
+        await self.app(scope, receive, send)
+
+
+async def _refuse_asgi(scope: dict[str, Any], send: Any, error: AssertionRejected) -> None:
+    if scope["type"] == "websocket":
+        await send({"type": "websocket.close", "code": 1008})  # the server answers the handshake with 403
+        return
+    body = _problem(error)
+    await send({"type": "http.response.start", "status": error.status,
+                "headers": [(b"content-type", b"application/problem+json"),
+                            (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+class GerbangAssertionWSGIMiddleware:
+    """WSGI (Flask, Django): refuses requests without a valid assertion; sets ``environ["gerbang.identity"]``."""
+
+    def __init__(self, app: Any, verifier: AssertionVerifier | None = None, *, issuer: str | None = None,
+                 audience: str | None = None, jwks_url: str | None = None) -> None:
+        self.app = app
+        self.verifier = _build_verifier(verifier, issuer, audience, jwks_url)
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        try:
+            identity = self.verifier.verify(environ.get("HTTP_X_GERBANG_ASSERTION"))
+        except AssertionRejected as exc:
+            body = _problem(exc)
+            status = "401 Unauthorized" if exc.status == 401 else "403 Forbidden"
+            start_response(status, [("Content-Type", "application/problem+json"),
+                                    ("Content-Length", str(len(body)))])
+            return [body]
+        environ["gerbang.identity"] = identity
+        return self.app(environ, start_response)

@@ -1,0 +1,127 @@
+"""The authenticate step: who is calling, chosen per route by its ``auth_mode``.
+
+- ``bearer``: an RFC 9068 access token in ``Authorization: Bearer`` (RFC 6750 §2.1 only — tokens in the query
+  or a form body are refused: they leak into logs and caches), verified by ``gateway.token_verifier``.
+- ``session``: the hub's browser session — the seam ``SessionAuthenticator`` is filled by the provider side
+  (it needs the provider's session store and login flow).
+- ``none``: an anonymous ``Principal``.
+
+Failures raise ``Unauthenticated`` carrying the RFC 6750 §3 challenge; a request without any token gets the
+challenge without an error code (§3.1).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Protocol
+from urllib.parse import parse_qsl
+
+from gateway.errors import BadRequest, ServiceUnavailable, Unauthenticated
+from gateway.model import Principal, RequestHead, Route
+from gateway.subjects import SubjectLoader
+from gateway.token_verifier import AccessClaims, InvalidToken, TokenVerifier
+from idp.errors import Unavailable
+
+TOKEN68 = re.compile(rb"^[A-Za-z0-9\-._~+/]+=*$")  # RFC 6750 §2.1 b64token
+ANONYMOUS = Principal()
+
+
+def build_challenge(realm: str, error: str | None = None, description: str | None = None) -> bytes:
+    """The ``WWW-Authenticate`` value (RFC 6750 §3); descriptions are our own fixed texts, never user input."""
+    parts = [f'Bearer realm="{realm}"']
+    if error:
+        parts.append(f'error="{error}"')
+    if description:
+        parts.append(f'error_description="{description}"')
+    return ", ".join(parts).encode()
+
+
+class SessionAuthenticator(Protocol):
+    """The hub-session seam for ``session`` apps: returns the signed-in user or raises ``LoginRedirect``."""
+
+    async def authenticate(self, route: Route, request: RequestHead) -> Principal: ...
+
+
+class SessionsNotConfigured:
+    """Used until the provider's session authenticator is wired: ``session`` apps answer 503, never pass."""
+
+    async def authenticate(self, route: Route, request: RequestHead) -> Principal:
+        raise ServiceUnavailable("sign-in for this app is not available",
+                                 log_detail=f"no SessionAuthenticator configured for app {route.slug}")
+
+
+class BearerAuthenticator:
+    def __init__(self, verifier: TokenVerifier, subjects: SubjectLoader | None = None,
+                 realm: str = "gerbang") -> None:
+        self._verifier = verifier
+        self._subjects = subjects
+        self._realm = realm
+
+    async def authenticate(self, route: Route, request: RequestHead) -> Principal:
+        token = self._read_token(request)
+        try:
+            claims = await self._verifier.verify(token, route.resource)
+        except InvalidToken as exc:
+            raise self._refuse("invalid_token", str(exc)) from exc
+        return await self._build_principal(claims)
+
+    def _read_token(self, request: RequestHead) -> str:
+        values = [value for name, value in request.headers if name == b"authorization"]
+        if not values:
+            if request.query and any(k == "access_token" for k, _ in parse_qsl(request.query.decode("latin-1"))):
+                raise self._refuse("invalid_request", "send the access token in the Authorization header")
+            raise Unauthenticated("an access token is required", headers=self._challenge())
+        if len(values) > 1:
+            raise BadRequest("more than one Authorization header",
+                             headers=self._challenge("invalid_request", "more than one Authorization header"))
+        scheme, _, token = values[0].partition(b" ")
+        if scheme.lower() != b"bearer":
+            raise Unauthenticated("an access token is required", headers=self._challenge())
+        token = token.strip(b" ")
+        if not TOKEN68.match(token):
+            raise self._refuse("invalid_token", "the access token is malformed")
+        return token.decode("ascii")
+
+    async def _build_principal(self, claims: AccessClaims) -> Principal:
+        # RFC 9068 §2.2: a client_credentials token's sub is the client itself — no user behind it.
+        if claims.sub == claims.client_id:
+            return Principal(client_id=claims.client_id, scopes=claims.scopes, acr=claims.acr, amr=claims.amr,
+                             token_id=claims.jti)
+        opd, opd_paths, roles = None, (), ()
+        if self._subjects is not None:
+            try:
+                subject = await self._subjects.load(claims.sub)
+            except Unavailable as exc:
+                raise ServiceUnavailable("the city directory is unavailable, try again shortly",
+                                         log_detail=exc.detail) from exc
+            if subject is None:
+                raise self._refuse("invalid_token", "the token's user does not exist")
+            if subject.disabled:
+                raise self._refuse("invalid_token", "the token's user account is disabled")
+            opd, opd_paths, roles = subject.opd, subject.opd_paths, subject.roles
+        return Principal(sub=claims.sub, client_id=claims.client_id, opd=opd, opd_paths=opd_paths, roles=roles,
+                         scopes=claims.scopes, acr=claims.acr, amr=claims.amr, token_id=claims.jti)
+
+    def _challenge(self, error: str | None = None, description: str | None = None) -> tuple[tuple[bytes, bytes]]:
+        return ((b"www-authenticate", build_challenge(self._realm, error, description)),)
+
+    def _refuse(self, error: str, description: str) -> Unauthenticated:
+        return Unauthenticated(description, headers=self._challenge(error, description))
+
+
+class RouteAuthenticator:
+    """``gateway.steps.Authenticator``: dispatches on ``route.auth_mode``."""
+
+    def __init__(self, bearer: BearerAuthenticator, sessions: SessionAuthenticator | None = None) -> None:
+        self._bearer = bearer
+        self._sessions: SessionAuthenticator = sessions or SessionsNotConfigured()
+
+    async def authenticate(self, route: Route, request: RequestHead) -> Principal:
+        mode = route.auth_mode
+        if mode == "bearer":
+            return await self._bearer.authenticate(route, request)
+        if mode == "session":
+            return await self._sessions.authenticate(route, request)
+        if mode == "none":
+            return ANONYMOUS
+        raise ServiceUnavailable("this app is misconfigured", log_detail=f"unknown auth_mode {mode!r} for {route.slug}")

@@ -1,0 +1,154 @@
+"""``gerbang apps add|list|audit``: the app registry from the command line."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+
+import click
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.apps import AUTH_MODES, AppRecord, add_app, list_apps, set_app_status
+from gateway.bypass_probe import AppAudit, ProbeAssertions, audit_apps
+from gateway.cli import load_settings
+from gateway.cli.runtime import emit, json_option, run_in_session
+from gateway.settings import Settings
+from idp.clock import SystemClock
+from idp.keys import KeyRing
+from idp.storage.db import build_engine, build_sessionmaker
+
+EXIT_REACHABLE = 1
+
+
+@click.group("apps")
+def apps_group() -> None:
+    """OPD apps behind the gateway."""
+
+
+@apps_group.command("add")
+@click.option("--slug", required=True, help="the app's path: /apps/SLUG/")
+@click.option("--opd", "opd_slug", required=True, help="owning OPD unit")
+@click.option("--upstream", "upstreams", multiple=True, required=True, help="upstream base URL (repeatable)")
+@click.option("--auth", "auth_mode", type=click.Choice(AUTH_MODES), required=True)
+@click.option("--name", default=None, help="display name (default: the slug)")
+@click.option("--client", "client_id", default=None, help="the app's OAuth client_id")
+@click.option("--resource", default=None, help="resource identifier (default: {issuer}/apps/SLUG/)")
+@click.option("--host", default=None, help="also route this host name to the app")
+@click.option("--restricted", is_flag=True, help="only members of the owning OPD (policies decide)")
+@json_option
+def apps_add(slug: str, opd_slug: str, upstreams: tuple[str, ...], auth_mode: str, name: str | None,
+             client_id: str | None, resource: str | None, host: str | None, restricted: bool, as_json: bool) -> None:
+    """Register an app; running gateways route to it within seconds."""
+    settings = load_settings()
+
+    async def op(session: AsyncSession) -> AppRecord:
+        return await add_app(session, slug=slug, opd_slug=opd_slug, upstreams=upstreams, auth_mode=auth_mode,
+                             issuer=settings.issuer, now=int(time.time()), name=name, client_id=client_id,
+                             resource=resource, host=host, restricted=restricted)
+
+    record = run_in_session(settings, op)
+    emit(as_json, record.as_json(), f"added app {record.slug} at /apps/{record.slug}/ (resource {record.resource})")
+
+
+@apps_group.command("list")
+@json_option
+def apps_list(as_json: bool) -> None:
+    """List registered apps."""
+    settings = load_settings()
+
+    async def op(session: AsyncSession) -> list[AppRecord]:
+        return await list_apps(session, settings.issuer)
+
+    records = run_in_session(settings, op)
+    if as_json:
+        emit(True, {"apps": [record.as_json() for record in records]}, "")
+        return
+    for record in records:
+        click.echo(f"{record.slug:<20} {record.status:<9} {record.auth_mode:<7} {record.opd:<16} "
+                   f"{' '.join(record.upstreams)}")
+
+
+def _set_status(slug: str, status: str, as_json: bool) -> None:
+    settings = load_settings()
+
+    async def op(session: AsyncSession) -> AppRecord:
+        return await set_app_status(session, slug, status, int(time.time()), settings.issuer)
+
+    record = run_in_session(settings, op)
+    emit(as_json, record.as_json(), f"app {record.slug} is now {record.status}")
+
+
+@apps_group.command("suspend")
+@click.option("--slug", required=True)
+@json_option
+def apps_suspend(slug: str, as_json: bool) -> None:
+    """Stop routing to an app (the gateway answers 503) within seconds, on every instance."""
+    _set_status(slug, "suspended", as_json)
+
+
+@apps_group.command("resume")
+@click.option("--slug", required=True)
+@json_option
+def apps_resume(slug: str, as_json: bool) -> None:
+    """Route to a suspended or pending app again."""
+    _set_status(slug, "active", as_json)
+
+
+@apps_group.command("audit")
+@click.option("--timeout", default=5.0, show_default=True, help="seconds per probe request")
+@json_option
+def apps_audit(timeout: float, as_json: bool) -> None:
+    """Call every upstream directly; fail when any answers without a valid assertion."""
+    settings = load_settings()
+    try:
+        audits = asyncio.run(_audit(settings, timeout))
+    except OperationalError as exc:
+        click.echo(f"error: the database is not reachable or not migrated (run `gerbang db upgrade`): {exc.orig}",
+                   err=True)
+        sys.exit(1)
+    reachable = [audit.slug for audit in audits if audit.reachable]
+    if as_json:
+        click.echo(json.dumps({"ok": not reachable, "reachable_around_hub": reachable,
+                               "apps": [audit.as_json() for audit in audits]}, ensure_ascii=False))
+    else:
+        _print_audits(audits)
+    if reachable:
+        sys.exit(EXIT_REACHABLE)
+
+
+async def _audit(settings: Settings, timeout: float) -> list[AppAudit]:
+    engine = build_engine(settings.effective_database_url)
+    try:
+        sessionmaker = build_sessionmaker(engine)
+        async with sessionmaker() as session:
+            records = await list_apps(session, settings.issuer)
+        ring = KeyRing(sessionmaker, settings.effective_secret, settings.signing_alg, SystemClock())
+        await ring.load(create_if_missing=False)
+    finally:
+        await engine.dispose()
+    try:
+        hub_kid: str | None = ring.active.kid
+        hub_sign = ring.sign
+    except RuntimeError:  # no signing key yet: only forged assertions can be sent
+        hub_kid, hub_sign = None, None
+    assertions = ProbeAssertions(settings.issuer, int(time.time()), hub_sign, hub_kid)
+    return await audit_apps(records, assertions, timeout=timeout)
+
+
+def _print_audits(audits: list[AppAudit]) -> None:
+    if not audits:
+        click.echo("no apps registered")
+    for audit in audits:
+        verdict = "REACHABLE AROUND THE HUB" if audit.reachable else "ok"
+        click.echo(f"{audit.slug}: {verdict}")
+        for result in audit.results:
+            answer = str(result.status) if result.status is not None else result.error
+            mark = "!" if result.reachable else " "
+            click.echo(f"  {mark} {result.upstream:<40} {result.probe:<15} {answer}")
+
+
+def register(group: click.Group) -> None:
+    group.add_command(apps_group)

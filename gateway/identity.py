@@ -1,0 +1,57 @@
+"""The gateway's identity steps built from settings: route table, authenticator, assertion issuer.
+
+``build_identity(settings, context)`` gives ``create_app`` its ``routes``, ``authenticator`` and ``assertions``;
+``start``/``stop`` go in the app's startup/shutdown hooks (they run the registry's background refresh).
+Tokens are verified against ``settings.jwks_url`` when set (the gateway running apart from the provider),
+otherwise against the provider's key ring in this process.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gateway.assertion_issuer import HubAssertionIssuer
+from gateway.authenticate import BearerAuthenticator, RouteAuthenticator, SessionAuthenticator
+from gateway.jwks import KeySource, RemoteJwks, local_keys_from_ring
+from gateway.registry import AppRegistry
+from gateway.settings import Settings
+from gateway.subjects import SubjectDirectory
+from gateway.token_verifier import RevocationCheck, TokenVerifier
+from idp.context import IdpContext
+
+
+@dataclass
+class GatewayIdentity:
+    routes: AppRegistry
+    authenticator: RouteAuthenticator
+    assertions: HubAssertionIssuer
+    verifier: TokenVerifier
+    subjects: SubjectDirectory
+
+    async def start(self) -> None:
+        await self.routes.start()
+
+    async def stop(self) -> None:
+        await self.routes.stop()
+
+
+def build_key_source(settings: Settings, context: IdpContext) -> KeySource:
+    if settings.jwks_url:
+        return RemoteJwks(settings.jwks_url, min_refresh_seconds=settings.jwks_min_refresh_seconds,
+                          max_age_seconds=settings.jwks_max_age_seconds)
+    return local_keys_from_ring(context.keys, min_refresh_seconds=settings.jwks_min_refresh_seconds)
+
+
+def build_identity(settings: Settings, context: IdpContext, *, sessions: SessionAuthenticator | None = None,
+                   is_revoked: RevocationCheck | None = None) -> GatewayIdentity:
+    """``sessions``: the provider's hub-session authenticator; ``is_revoked``: the revocation store's check."""
+    verifier = TokenVerifier(build_key_source(settings, context), settings.issuer, context.clock,
+                             leeway=settings.token_leeway, cache_size=settings.token_cache_size,
+                             is_revoked=is_revoked)
+    subjects = SubjectDirectory(context.sessionmaker, context.clock, ttl=settings.subject_cache_ttl,
+                                size=settings.subject_cache_size)
+    authenticator = RouteAuthenticator(BearerAuthenticator(verifier, subjects, realm=settings.issuer), sessions)
+    assertions = HubAssertionIssuer(context.keys.sign, settings.issuer, context.clock, ttl=settings.assertion_ttl,
+                                    reuse_seconds=settings.assertion_reuse_seconds)
+    routes = AppRegistry(context.sessionmaker, settings.issuer, context.clock, settings.registry_refresh_seconds)
+    return GatewayIdentity(routes, authenticator, assertions, verifier, subjects)

@@ -1,0 +1,154 @@
+"""The route table: every routable app, held in memory, refreshed from the ``apps`` table in the background.
+
+A lookup is two dict hits and no I/O. A background task asks the database a cheap question every
+``registry_refresh_seconds`` — ``count(*)``, ``max(updated_at)``, ``sum(updated_at)`` over ``apps`` — and reloads
+the whole table only when the answer changed, so every instance picks up a new app or a suspension
+within seconds, without a restart.
+
+Routing rules:
+- ``/apps/{slug}/rest`` → the app ``slug``, forwarded path ``/rest``.
+- ``/apps/{slug}`` (no trailing slash) → the app ``slug``, forwarded path ``/``: the bare prefix is treated as
+  the app's root rather than redirected, so a request's method and body are never lost to a redirect and the
+  path authorized is still exactly the path forwarded. (Browser apps that use relative links should link to
+  ``/apps/{slug}/``; the hub's own pages do.)
+- A request whose ``Host`` is an app's registered host name → that app, forwarded path = the whole path.
+- Only ``active`` and ``suspended`` apps are routed; ``pending`` and ``rejected`` apps do not exist for the
+  data plane (404). A suspended app yields ``Route.status == "suspended"`` (the pipeline answers 503).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gateway.apps import default_resource
+from gateway.model import Route
+from idp.clock import Clock
+from idp.storage.models import App, OpdUnit
+
+log = logging.getLogger("gerbang.registry")
+
+ROUTED_STATUSES = ("active", "suspended")
+APPS_PREFIX = "/apps/"
+# Writers stamp ``updated_at`` with their own clock in whole seconds: a change made in the same second as
+# (or, across hosts with slightly skewed clocks, shortly after) our last load may not move the fingerprint.
+# While the newest change is that recent, reload anyway.
+SAME_SECOND_MARGIN = 2
+
+
+@dataclass(frozen=True)
+class RouteSnapshot:
+    """One consistent view of the registry, swapped in whole so a lookup never sees half a reload."""
+
+    by_slug: dict[str, Route] = field(default_factory=dict)
+    by_host: dict[str, Route] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    count: int
+    newest: int
+    total: int
+
+
+class AppRegistry:
+    """``RouteTable`` backed by the database (``gateway.steps.RouteTable``)."""
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], issuer: str, clock: Clock,
+                 refresh_seconds: float = 2.0) -> None:
+        self._sessionmaker = sessionmaker
+        self._issuer = issuer
+        self._clock = clock
+        self._refresh_seconds = refresh_seconds
+        self._snapshot = RouteSnapshot()
+        self._fingerprint: Fingerprint | None = None
+        self._loaded_at = 0
+        self._task: asyncio.Task[None] | None = None
+
+    def lookup(self, host: str, path: str) -> tuple[Route, str] | None:
+        snapshot = self._snapshot
+        if snapshot.by_host:
+            route = snapshot.by_host.get(host_name(host))
+            if route is not None:
+                return route, path or "/"
+        if not path.startswith(APPS_PREFIX):
+            return None
+        slug, slash, rest = path[len(APPS_PREFIX):].partition("/")
+        route = snapshot.by_slug.get(slug)
+        if route is None:
+            return None
+        return route, "/" + rest if slash else "/"
+
+    def routes(self) -> tuple[Route, ...]:
+        return tuple(self._snapshot.by_slug.values())
+
+    async def load(self) -> None:
+        """Read every routable app (with its OPD) and swap the snapshot in."""
+        started = self._clock.now()
+        async with self._sessionmaker() as session:
+            fingerprint = await _load_fingerprint(session)
+            rows = await session.execute(
+                select(App, OpdUnit).join(OpdUnit, App.opd_id == OpdUnit.id).where(App.status.in_(ROUTED_STATUSES)))
+            routes = [self._build_route(app, unit) for app, unit in rows.all()]
+        self._snapshot = RouteSnapshot(by_slug={route.slug: route for route in routes},
+                                       by_host={route.host: route for route in routes if route.host})
+        self._fingerprint = fingerprint
+        self._loaded_at = started
+
+    async def refresh(self) -> bool:
+        """Reload if the apps table changed since the last load; True when a reload happened."""
+        async with self._sessionmaker() as session:
+            fingerprint = await _load_fingerprint(session)
+        recent = fingerprint.newest >= self._loaded_at - SAME_SECOND_MARGIN
+        if fingerprint == self._fingerprint and not recent:
+            return False
+        await self.load()
+        return True
+
+    async def start(self) -> None:
+        """Load once (a failure here stops start-up) and keep refreshing in the background."""
+        await self.load()
+        if self._task is None:
+            self._task = asyncio.create_task(self._refresh_forever(), name="gerbang-registry-refresh")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _refresh_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self._refresh_seconds)
+            try:
+                await self.refresh()
+            except Exception:  # keep serving the last good table; the database may come back
+                log.exception("registry refresh failed; serving the previous route table")
+
+    def _build_route(self, app: App, unit: OpdUnit) -> Route:
+        return Route(slug=app.slug, opd=unit.slug, opd_path=unit.path, upstreams=tuple(app.upstreams),
+                     auth_mode=app.auth_mode, resource=app.resource or default_resource(self._issuer, app.slug),
+                     client_id=app.client_id, host=app.host, restricted=app.restricted,
+                     status="suspended" if app.status == "suspended" else "active")
+
+
+async def _load_fingerprint(session: AsyncSession) -> Fingerprint:
+    row = (await session.execute(
+        select(func.count(App.id), func.coalesce(func.max(App.updated_at), 0),
+               func.coalesce(func.sum(App.updated_at), 0)))).one()
+    return Fingerprint(int(row[0]), int(row[1]), int(row[2]))
+
+
+def host_name(host: str) -> str:
+    """The Host header's name part, lower case, without port or trailing dot (IPv6 literals never match)."""
+    name = host.lower()
+    if name.startswith("["):
+        return name
+    name = name.rsplit(":", 1)[0] if ":" in name else name
+    return name.rstrip(".")

@@ -1,0 +1,213 @@
+"""``gerbang apps add|list|audit`` against a real database and real upstream servers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import jwt
+import pytest
+from click.testing import CliRunner, Result
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from gateway.assertion import AssertionVerifier
+from gateway.cli import main
+from gateway.registry import AppRegistry
+from idp.clients import add_client
+from idp.clock import SystemClock
+from idp.keys import KeyRing
+from idp.storage.db import build_engine, build_sessionmaker
+from tests.support.hub_city import SECRET, JwksServer, open_asgi_app, protected_asgi_app, seed_opd
+from tests.support.server import run_server
+
+ISSUER = "http://127.0.0.1:8000"
+
+
+async def _seed(database_url: str) -> KeyRing:
+    engine = build_engine(database_url)
+    try:
+        maker = build_sessionmaker(engine)
+        await seed_opd(maker, 1_800_000_000)
+        async with maker() as session, session.begin():
+            await add_client(session, name="Parkir", client_id="parkir-web", redirect_uris=("http://127.0.0.1/cb",),
+                             now=1_800_000_000)
+        ring = KeyRing(maker, SECRET.encode(), "ES256", SystemClock())
+        await ring.load()  # the hub's signing key, as `gerbang serve` would create it
+        return ring
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+def hub(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> KeyRing:
+    monkeypatch.setenv("GERBANG_DATABASE_URL", database_url)
+    monkeypatch.setenv("GERBANG_SECRET_KEY", SECRET)
+    monkeypatch.setenv("GERBANG_ISSUER", ISSUER)
+    monkeypatch.setenv("GERBANG_DATA_DIR", str(tmp_path))
+    monkeypatch.chdir(tmp_path)  # no stray gerbang.toml
+    return asyncio.run(_seed(database_url))
+
+
+def _run(*args: str) -> Result:
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def _add(slug: str, upstream: str, *extra: str) -> dict[str, Any]:
+    result = _run("apps", "add", "--slug", slug, "--opd", "dishub", "--upstream", upstream, "--auth", "none",
+                  "--json", *extra)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_add_prints_one_json_object_with_the_new_id(hub: KeyRing) -> None:
+    record = _add("parkir", "http://127.0.0.1:9001/", "--upstream", "http://127.0.0.1:9002", "--client",
+                  "parkir-web", "--host", "Parkir.Palembang.go.id", "--restricted")
+    assert isinstance(record["id"], int)
+    assert record["upstreams"] == ["http://127.0.0.1:9001", "http://127.0.0.1:9002"]
+    assert record["resource"] == f"{ISSUER}/apps/parkir/"
+    assert (record["client_id"], record["host"], record["restricted"], record["opd"]) == (
+        "parkir-web", "parkir.palembang.go.id", True, "dishub")
+    listed = json.loads(_run("apps", "list", "--json").stdout)
+    assert [app["slug"] for app in listed["apps"]] == ["parkir"]
+    assert "parkir" in _run("apps", "list").stdout
+
+
+BAD_INPUT = [
+    (("--slug", "Parkir!"), "slug"),
+    (("--opd", "dinas-hilang"), "OPD 'dinas-hilang' does not exist"),
+    (("--upstream", "ftp://127.0.0.1/"), "upstream must be an absolute http(s) URL"),
+    (("--client", "no-such-client"), "client 'no-such-client' does not exist"),
+    (("--resource", "not a uri"), "resource"),
+    (("--host", "10.0.0.1"), "host"),
+]
+
+
+def test_bad_input_is_one_line_error_and_exit_1(hub: KeyRing) -> None:
+    for args, message in BAD_INPUT:  # one database for all cases: each refusal must leave it untouched
+        base = {"--slug": "parkir", "--opd": "dishub", "--upstream": "http://127.0.0.1:9001", "--auth": "bearer"}
+        base.update(dict(zip(args[::2], args[1::2], strict=True)))
+        result = _run("apps", "add", *[part for pair in base.items() for part in pair], "--json")
+        assert result.exit_code == 1, args
+        assert result.stdout == ""
+        assert result.stderr.startswith("error: ") and message in result.stderr, result.stderr
+        assert result.stderr.count("\n") == 1
+    assert json.loads(_run("apps", "list", "--json").stdout) == {"apps": []}
+
+
+def test_duplicate_slug_is_refused(hub: KeyRing) -> None:
+    _add("parkir", "http://127.0.0.1:9001")
+    result = _run("apps", "add", "--slug", "parkir", "--opd", "dishub", "--upstream", "http://127.0.0.1:9003",
+                  "--auth", "none")
+    assert result.exit_code == 1
+    assert "already exists" in result.stderr
+
+
+def test_suspend_and_resume(hub: KeyRing) -> None:
+    _add("parkir", "http://127.0.0.1:9001")
+    suspended = _run("apps", "suspend", "--slug", "parkir", "--json")
+    assert json.loads(suspended.stdout)["status"] == "suspended"
+    assert json.loads(_run("apps", "list", "--json").stdout)["apps"][0]["status"] == "suspended"
+    assert json.loads(_run("apps", "resume", "--slug", "parkir", "--json").stdout)["status"] == "active"
+    missing = _run("apps", "suspend", "--slug", "hilang")
+    assert missing.exit_code == 1 and missing.stderr == "error: app 'hilang' does not exist\n"
+
+
+@pytest.fixture
+def jwks_url(hub: KeyRing) -> Iterator[str]:
+    with run_server(JwksServer(hub.jwks).app) as base:
+        yield f"{base}/jwks"
+
+
+def test_audit_passes_when_every_upstream_refuses_direct_calls(hub: KeyRing, jwks_url: str) -> None:
+    verifier = AssertionVerifier(issuer=ISSUER, audience=f"{ISSUER}/apps/parkir/", jwks_url=jwks_url)
+    with run_server(protected_asgi_app(verifier)) as protected:
+        _add("parkir", protected)
+        result = _run("apps", "audit", "--json")
+    report = json.loads(result.stdout)
+    assert result.exit_code == 0, result.stdout
+    assert report["ok"] is True and report["reachable_around_hub"] == []
+    statuses = {probe["probe"]: probe["status"] for probe in report["apps"][0]["probes"]}
+    assert statuses == {"no-assertion": 401, "forged": 403, "expired": 403, "wrong-audience": 403}
+
+
+def test_audit_flags_upstreams_reachable_around_the_hub(hub: KeyRing, jwks_url: str) -> None:
+    guarded = AssertionVerifier(issuer=ISSUER, audience=f"{ISSUER}/apps/parkir/", jwks_url=jwks_url)
+    lax = AssertionVerifier(issuer=ISSUER, audience=f"{ISSUER}/apps/cctv/", jwks_url=jwks_url, leeway=10**6)  # never looks at expiry
+    with run_server(protected_asgi_app(guarded)) as protected, run_server(open_asgi_app()) as unprotected, \
+            run_server(protected_asgi_app(lax)) as careless, \
+            run_server(_audience_blind_app(hub.jwks())) as audience_blind:
+        _add("parkir", protected)
+        _add("ebudgeting", protected, "--upstream", unprotected)
+        _add("cctv", careless)
+        _add("arsip", f"http://127.0.0.1:{_closed_port()}")
+        _add("sipd", audience_blind)
+        result = _run("apps", "audit", "--json")
+        human = _run("apps", "audit")
+    report = json.loads(result.stdout)
+    assert result.exit_code == 1
+    assert report["ok"] is False
+    assert sorted(report["reachable_around_hub"]) == ["cctv", "ebudgeting", "sipd"]
+    by_slug = {app["slug"]: app for app in report["apps"]}
+    cctv = {probe["probe"]: probe["status"] for probe in by_slug["cctv"]["probes"]}
+    assert cctv["expired"] == 200 and cctv["forged"] == 403
+    sipd = {probe["probe"]: probe["status"] for probe in by_slug["sipd"]["probes"]}
+    assert sipd == {"no-assertion": 403, "forged": 403, "expired": 403, "wrong-audience": 200}
+    arsip = by_slug["arsip"]
+    assert arsip["reachable_around_hub"] is False
+    assert all(probe["status"] is None and probe["error"].startswith("unreachable") for probe in arsip["probes"])
+    assert human.exit_code == 1
+    assert "ebudgeting: REACHABLE AROUND THE HUB" in human.stdout
+
+
+def _audience_blind_app(jwks: dict[str, Any]) -> Starlette:
+    """An OPD app that checks signature and expiry but forgets the audience: any app's traffic passes."""
+    keys = {jwk["kid"]: jwt.PyJWK(jwk).key for jwk in jwks["keys"]}
+
+    async def endpoint(request: Request) -> Response:
+        token = request.headers.get("x-gerbang-assertion", "")
+        try:
+            kid = jwt.get_unverified_header(token)["kid"]
+            jwt.decode(token, keys[kid], algorithms=["ES256"], options={"verify_aud": False})
+        except (jwt.PyJWTError, KeyError):
+            return Response(status_code=403)
+        return Response("welcome")
+
+    return Starlette(routes=[Route("/{path:path}", endpoint)])
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def test_running_gateway_sees_cli_changes_without_restart(hub: KeyRing, database_url: str) -> None:
+    engine = build_engine(database_url)
+    registry = AppRegistry(build_sessionmaker(engine), ISSUER, SystemClock(), refresh_seconds=0.05)
+    await registry.start()
+    try:
+        assert registry.lookup("127.0.0.1", "/apps/parkir/") is None
+        await asyncio.to_thread(_add, "parkir", "http://127.0.0.1:9001")
+        await _eventually(lambda: registry.lookup("127.0.0.1", "/apps/parkir/") is not None)
+        await asyncio.to_thread(_run, "apps", "suspend", "--slug", "parkir")
+        await _eventually(lambda: registry.lookup("127.0.0.1", "/apps/parkir/")[0].status == "suspended")
+        await asyncio.to_thread(_run, "apps", "resume", "--slug", "parkir")
+        await _eventually(lambda: registry.lookup("127.0.0.1", "/apps/parkir/")[0].status == "active")
+    finally:
+        await registry.stop()
+        await engine.dispose()
+
+
+async def _eventually(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "the running registry did not see the change"
+        await asyncio.sleep(0.02)
