@@ -19,7 +19,10 @@ from urllib.parse import urlsplit
 from starlette.applications import Starlette
 from starlette.types import Receive, Scope, Send
 
-from gateway.default_steps import AllowAll, KeyRingAssertions, PublicOnlyAuthenticator, StaticRouteTable, Unlimited
+from gateway.default_steps import AllowAll, Unlimited
+from gateway.identity import build_identity
+from gateway.revocations import RevokedTokens
+from gateway.session_auth import SessionAuthenticator, ensure_gateway_client
 from gateway.errors import GatewayError
 from gateway.headers import build_networks
 from gateway.metrics import GatewayMetrics
@@ -35,10 +38,15 @@ from gateway.websocket import WebSocketProxy
 from idp.app import create_app as create_idp_app
 from idp.clock import Clock
 from idp.context import IdpContext, build_context
+from idp.provider import Provider
 
 log = logging.getLogger("gerbang.gateway")
 
 APPS_PREFIX = "/apps/"
+CONTROL_PREFIX = "/gateway/"
+# The hub's own cookies: sessions, CSRF, sign-in flows. An OPD app never receives them.
+HUB_COOKIES = frozenset({"gerbang_session", "__Host-gerbang_session", "gerbang_gw", "__Host-gerbang_gw",
+                         "gerbang_csrf", "gerbang_interaction", "gerbang_gw_flow", "gerbang_lang"})
 Hook = Callable[[], Awaitable[None]]
 
 
@@ -46,8 +54,9 @@ class GatewayApp:
     """The dispatcher. ``on_startup``/``on_shutdown`` take extra async hooks (registry refresh, Redis...)."""
 
     def __init__(self, settings: Settings, pipeline: Pipeline, provider: Starlette, context: IdpContext,
-                 operations: Operations) -> None:
+                 operations: Operations, control: Starlette) -> None:
         self.pipeline, self.provider, self.context, self.operations = pipeline, provider, context, operations
+        self.control = control  # the gateway's own pages: /gateway/* (session apps' sign-in)
         # The hub's own host name is never an app's: a registration claiming it must not take over the provider.
         self.hub_host = build_host(urlsplit(settings.issuer).netloc.encode())
         self.server_limits = ServerLimits(settings.request_head_timeout,
@@ -63,6 +72,8 @@ class GatewayApp:
                 await handle_request(self.pipeline, scope, receive, send)
             elif kind == "http" and path in self.operations.paths:
                 await self.operations.handle(scope, send)
+            elif path.startswith(CONTROL_PREFIX):
+                await self.control(scope, receive, send)
             else:
                 await self.provider(scope, receive, send)
         elif kind == "lifespan":
@@ -113,21 +124,25 @@ class GatewayApp:
 def create_app(settings: Settings, *, clock: Clock | None = None, routes: RouteTable | None = None,
                authenticator: Authenticator | None = None, decider: Decider | None = None,
                limiter: Limiter | None = None, assertions: AssertionIssuer | None = None,
-               context: IdpContext | None = None, hidden_cookies: frozenset[str] = frozenset()) -> GatewayApp:
-    """The hub. Steps not given get the explicit defaults of ``gateway.default_steps``.
-
-    ``hidden_cookies`` names the hub's own cookies (its session cookie), removed from what apps receive.
-    """
+               context: IdpContext | None = None) -> GatewayApp:
+    """The hub. Steps not given are the production ones built from ``settings`` (tests inject others)."""
     context = context or build_context(settings, clock)
+    provider_app = create_idp_app(settings, context=context)
+    provider: Provider = provider_app.state.provider
+    sessions = SessionAuthenticator(context.sessionmaker, context.keys, settings.issuer, settings.effective_secret,
+                                    context.clock, settings.uses_tls, settings.session_ttl)
+    provider.logout_listeners.append(sessions.end_for_idp_session)
+    revoked = RevokedTokens(context.sessionmaker, context.clock, settings.registry_refresh_seconds)
+    identity = build_identity(settings, context, sessions=sessions, is_revoked=revoked.is_revoked)
     metrics = GatewayMetrics()
     upstreams = Upstreams(BreakerPolicy(settings.breaker_failure_threshold, settings.breaker_reset_seconds,
                                         settings.upstream_cooloff_seconds))
     pipeline = Pipeline(
-        routes=routes or StaticRouteTable(),
-        authenticator=authenticator or PublicOnlyAuthenticator(),
+        routes=routes or identity.routes,
+        authenticator=authenticator or identity.authenticator,
         decider=decider or AllowAll(),
         limiter=limiter or Unlimited(),
-        assertions=assertions or KeyRingAssertions(context.keys, settings.issuer, context.clock),
+        assertions=assertions or identity.assertions,
         proxy=Proxy(settings, upstreams, metrics),
         websockets=WebSocketProxy(upstreams, metrics, settings.upstream_connect_timeout,
                                   settings.websocket_max_message_bytes),
@@ -135,10 +150,22 @@ def create_app(settings: Settings, *, clock: Clock | None = None, routes: RouteT
         max_header_bytes=settings.max_header_bytes,
         max_body_bytes=settings.max_body_bytes,
         trusted_proxies=build_networks(settings.trusted_proxies),
-        hidden_cookies=hidden_cookies,
+        hidden_cookies=HUB_COOKIES,
     )
     operations = Operations(context, metrics, pipeline.trusted_proxies, build_networks(settings.metrics_networks))
-    return GatewayApp(settings, pipeline, create_idp_app(settings, context=context), context, operations)
+    control = Starlette(routes=sessions.routes())
+    app = GatewayApp(settings, pipeline, provider_app, context, operations, control)
+
+    async def provision() -> None:
+        async with context.sessionmaker() as session, session.begin():
+            await ensure_gateway_client(session, settings.issuer, settings.effective_secret, context.clock.now())
+
+    app.on_startup.extend([provision, revoked.start])
+    app.on_shutdown.append(revoked.stop)
+    if routes is None:
+        app.on_startup.append(identity.start)
+        app.on_shutdown.append(identity.stop)
+    return app
 
 
 def app_from_environment() -> GatewayApp:

@@ -98,7 +98,7 @@ def test_metrics_hidden_from_public_clients(hub_factory: Any) -> None:
 
 def test_app_claiming_the_hub_host_cannot_take_over_the_provider(hub_factory: Any) -> None:
     hub: Hub = hub_factory(lambda urls: [build_route("evil", (urls[0],), host="127.0.0.1")])
-    response = send_raw(hub.url, b"GET /jwks HTTP/1.1\r\nHost: 127.0.0.1:8000\r\n\r\n")
+    response = send_raw(hub.url, b"GET /auth/jwks HTTP/1.1\r\nHost: 127.0.0.1:8000\r\n\r\n")
     assert response.status == 200
     assert "keys" in json.loads(response.body)
     assert hub.upstreams[0].hits == 0
