@@ -183,8 +183,8 @@ class ChainVerifier:
         assert expected is not None
         if entry.seq > expected:
             missing = f"seq {expected}" if entry.seq == expected + 1 else f"seq {expected}..{entry.seq - 1}"
-            return self._stop(expected, "deleted", f"{missing} missing: the entry after seq {expected - 1} is "
-                                                   f"seq {entry.seq}")
+            where = "the chain starts" if expected == 1 else f"the entry after seq {expected - 1} is"
+            return self._stop(expected, "deleted", f"{missing} missing: {where} at seq {entry.seq}")
         if entry.seq < expected:
             return self._stop(entry.seq, "reordered", f"seq {entry.seq} appears after seq {expected - 1}")
         return True

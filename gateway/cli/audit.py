@@ -8,6 +8,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import socket
 import sys
 import time
 from pathlib import Path
@@ -115,10 +116,13 @@ def audit_export(since: int, output: Path | None, keys_output: Path | None) -> N
         try:
             with open(partial, "w", encoding="utf-8") as out:
                 count = await export_jsonl(session, out, since=since)
+            os.replace(partial, output)
+        except OSError as exc:
+            partial.unlink(missing_ok=True)
+            raise InvalidInput(f"cannot write {output}: {exc.strerror or exc}") from exc
         except BaseException:
             partial.unlink(missing_ok=True)
             raise
-        os.replace(partial, output)
         return count
 
     count = _run(settings, op)
@@ -156,15 +160,18 @@ def audit_checkpoint(as_json: bool) -> None:
 def _run(settings: Settings, operation: Callable[[AsyncSession], Awaitable[T]]) -> T:
     try:
         return run_in_session(settings, operation)
-    except OSError as exc:  # asyncpg's refused connection is not wrapped in a DBAPI error
+    except (ConnectionError, socket.gaierror, TimeoutError) as exc:  # asyncpg's are not wrapped in DBAPI errors
         _fail(f"the database is not reachable: {exc}")
     raise AssertionError("unreachable")
 
 
 def _write_atomically(path: Path, content: str) -> None:
     partial = path.with_name(path.name + ".partial")
-    partial.write_text(content, encoding="utf-8")
-    os.replace(partial, path)
+    try:
+        partial.write_text(content, encoding="utf-8")
+        os.replace(partial, path)
+    except OSError as exc:
+        raise InvalidInput(f"cannot write {path}: {exc.strerror or exc}") from exc
 
 
 def _fail(message: str) -> None:

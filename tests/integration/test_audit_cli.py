@@ -102,6 +102,14 @@ def test_verify_jsonl_from_the_command_line(export: tuple[Path, dict], env: dict
     assert json.loads(bad.stdout)["fault"]["seq"] == 10
 
 
+def test_unwritable_export_target_is_a_one_line_error(env: dict[str, str], tmp_path: Path) -> None:
+    target = tmp_path / "no-such-dir" / "audit.jsonl"
+    result = gerbang(env, "audit", "export", "--output", str(target))
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"error: cannot write {target}") and result.stderr.count("\n") == 1
+    assert not target.parent.exists()
+
+
 def test_unreadable_jwks_is_a_one_line_error(export: tuple[Path, dict], tmp_path: Path) -> None:
     broken = tmp_path / "broken.json"
     broken.write_text("{not json")
