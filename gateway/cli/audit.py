@@ -11,8 +11,8 @@ import os
 import socket
 import sys
 import time
-from pathlib import Path
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -56,7 +56,10 @@ def audit_group() -> None:
               help="entries read per query")
 @json_option
 def audit_verify(jsonl_path: Path | None, jwks_path: Path | None, batch: int, as_json: bool) -> None:
-    """Check the whole chain; report the first entry edited, deleted, inserted or reordered."""
+    """Check the whole chain; report the first entry edited, deleted, inserted or reordered.
+
+    Exit status: 0 intact, 3 tampering found, 1 the chain could not be read.
+    """
     trusted = _read_jwks(jwks_path) if jwks_path is not None else None
     if jsonl_path is not None:
         report = _verify_export(jsonl_path, trusted)
