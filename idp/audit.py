@@ -32,7 +32,7 @@ from typing import Any
 
 import jwt
 import structlog
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import delete, false, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from idp.keys import KeyRing
@@ -99,24 +99,34 @@ def is_entry_hash_valid(entry: EntryFields) -> bool:
 
 async def append_audit(session: AsyncSession, *, actor: str, action: str, target: str, detail: dict[str, Any],
                        now: int, checkpoints: CheckpointPolicy | None = None) -> AuditEntry:
-    """Append one entry inside the caller's transaction; a checkpoint follows when one is due."""
+    """Append one entry inside the caller's transaction; a checkpoint follows when one is due.
+
+    The chain stays locked until the caller's transaction ends: append as the last step before
+    committing, not before slow work (password hashing, network calls).
+    """
     if action == CHECKPOINT_ACTION:
         raise ValueError(f"'{CHECKPOINT_ACTION}' entries are written by write_checkpoint only")
     entry = await _append(session, actor=actor, action=action, target=target, detail=detail, now=now)
-    if checkpoints is not None:
-        await checkpoint_if_due(session, checkpoints, now)
+    if checkpoints is not None and await _is_checkpoint_due(session, entry.seq, checkpoints.every):
+        await write_checkpoint(session, checkpoints.keys, issuer=checkpoints.issuer, now=now)
     return entry
 
 
 async def checkpoint_if_due(session: AsyncSession, policy: CheckpointPolicy, now: int) -> AuditCheckpoint | None:
-    """Write a checkpoint when ``policy.every`` entries have been appended since the last one."""
+    """Write a checkpoint when ``policy.every`` entries have been appended since the last one
+    (entries appended without a policy, by the CLI for instance, count too)."""
     await lock_chain(session)
     head_seq = await session.scalar(select(func.max(AuditEntry.seq))) or 0
-    last = await session.scalar(select(func.max(AuditCheckpoint.seq))) or 0
-    # The previous checkpoint's own entry sits at last + 1 and does not count.
-    if head_seq - (last + 1 if last else 0) < policy.every:
+    if not await _is_checkpoint_due(session, head_seq, policy.every):
         return None
     return await write_checkpoint(session, policy.keys, issuer=policy.issuer, now=now)
+
+
+async def _is_checkpoint_due(session: AsyncSession, head_seq: int, every: int) -> bool:
+    last = await session.scalar(select(func.max(AuditCheckpoint.seq)))
+    # The previous checkpoint's own entry sits at last + 1 and does not count.
+    since = head_seq - (last + 1 if last else 0)
+    return since >= every
 
 
 async def write_checkpoint(session: AsyncSession, keys: KeyRing, *, issuer: str, now: int) -> AuditCheckpoint | None:
@@ -144,8 +154,8 @@ async def lock_chain(session: AsyncSession) -> None:
         await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
     else:
         # A write statement makes SQLite take its one write lock now, before the tail is read,
-        # so no other connection can append between our read and our insert. It deletes nothing.
-        await session.execute(delete(AuditEntry).where(AuditEntry.seq < 0))
+        # so no other connection can append between our read and our insert. It matches no row.
+        await session.execute(delete(AuditEntry).where(false()))
 
 
 async def _append(session: AsyncSession, *, actor: str, action: str, target: str, detail: dict[str, Any],

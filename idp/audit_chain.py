@@ -122,7 +122,8 @@ def read_checkpoint_token(token: str, public_jwks: Mapping[str, dict[str, Any]] 
 class ChainVerifier:
     """Feed entries in seq order, then ``finish()``; stops at the first fault in the chain itself.
 
-    ``stored`` are the checkpoints kept apart from the chain (the database's ``audit_checkpoints``);
+    ``stored`` are the checkpoints kept apart from the chain (the database's ``audit_checkpoints``,
+    and anchors kept outside the database, such as the checkpoint log lines);
     with ``start=None`` the first entry fed is trusted as the anchor (an export made ``--since``).
     """
 
@@ -150,6 +151,11 @@ class ChainVerifier:
         if (head.seq, head.hash) != (checkpoint.seq, checkpoint.hash):
             self._fault(checkpoint.seq, "checkpoint-invalid",
                         f"the stored checkpoint for seq {checkpoint.seq} was edited: its token signs seq {head.seq}")
+            return
+        known = self._stored.get(head.seq)
+        if known is not None and known.hash != head.hash:
+            self._fault(head.seq, "checkpoint-invalid", f"two signed checkpoints state different hashes for seq "
+                                                        f"{head.seq}: a signing key is in the wrong hands")
             return
         self._stored[head.seq] = head
 
@@ -183,8 +189,8 @@ class ChainVerifier:
         assert expected is not None
         if entry.seq > expected:
             missing = f"seq {expected}" if entry.seq == expected + 1 else f"seq {expected}..{entry.seq - 1}"
-            return self._stop(expected, "deleted", f"{missing} missing: the entry after seq {expected - 1} is "
-                                                   f"seq {entry.seq}")
+            where = "the chain starts" if expected == 1 else f"the entry after seq {expected - 1} is"
+            return self._stop(expected, "deleted", f"{missing} missing: {where} at seq {entry.seq}")
         if entry.seq < expected:
             return self._stop(entry.seq, "reordered", f"seq {entry.seq} appears after seq {expected - 1}")
         return True

@@ -9,7 +9,7 @@ on the primary key), an export line by line. An export line is one entry with it
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -17,8 +17,9 @@ from cryptography.exceptions import InvalidTag
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from idp.audit import EntryFields
-from idp.audit_chain import ChainVerifier, Fault, Report, StoredCheckpoint
+from idp.audit import CHECKPOINT_ACTION, EntryFields
+from idp.audit_chain import (ChainVerifier, CheckpointInvalid, Fault, Report, StoredCheckpoint,
+                             read_checkpoint_token)
 from idp.keys import decrypt_private_key, public_jwk
 from idp.storage.models import AuditCheckpoint, AuditEntry, SigningKey
 
@@ -74,14 +75,14 @@ async def load_stored_checkpoints(session: AsyncSession) -> list[StoredCheckpoin
 
 async def verify_database(session: AsyncSession, *, secret: bytes | None = None,
                           public_jwks: Mapping[str, dict[str, Any]] | None = None,
-                          batch: int = DEFAULT_BATCH) -> Report:
-    """Check the whole chain and every stored checkpoint.
+                          anchors: Sequence[StoredCheckpoint] = (), batch: int = DEFAULT_BATCH) -> Report:
+    """Check the whole chain and every stored checkpoint, and the ``anchors`` kept outside the database.
 
     Checkpoints are checked against ``public_jwks`` when given (keys the verifier trusts from
     elsewhere), else against the stored keys, authenticated with ``secret`` when given.
     """
     keys = public_jwks if public_jwks is not None else await load_public_jwks(session, secret)
-    verifier = ChainVerifier(keys, await load_stored_checkpoints(session), track_unmatched=True)
+    verifier = ChainVerifier(keys, [*await load_stored_checkpoints(session), *anchors], track_unmatched=True)
     async for entry in iter_entries(session, batch=batch):
         if not verifier.feed(entry):
             break
@@ -107,7 +108,8 @@ async def export_jsonl(session: AsyncSession, out: TextIO, since: int = 1, batch
     return count
 
 
-def verify_jsonl(path: Path | str, public_jwks: Mapping[str, dict[str, Any]] | None = None) -> Report:
+def verify_jsonl(path: Path | str, public_jwks: Mapping[str, dict[str, Any]] | None = None,
+                 anchors: Sequence[StoredCheckpoint] = ()) -> Report:
     """Check an export offline. Without public keys, checkpoint signatures are counted as not checked.
 
     An export that starts after seq 1 (``--since``) is anchored at its first line.
@@ -119,7 +121,7 @@ def verify_jsonl(path: Path | str, public_jwks: Mapping[str, dict[str, Any]] | N
             if not line.strip():
                 continue
             if verifier is None:
-                verifier = ChainVerifier(public_jwks, start=None)
+                verifier = ChainVerifier(public_jwks, anchors, start=None)
             entry = _parse_line(line)
             if isinstance(entry, str):
                 expected = verifier.report.last_seq + 1
@@ -144,6 +146,27 @@ def _name_moved_entry(report: Report, rest: Iterator[str]) -> None:
             report.faults[-1] = Fault(fault.seq, "reordered", f"seq {fault.seq} is not in its place: the export "
                                                               f"has it after later entries")
             return
+
+
+def read_anchors(path: Path | str) -> list[StoredCheckpoint]:
+    """Checkpoints kept outside the database: one token per line, or the JSON log lines that
+    ``write_checkpoint`` logs (event ``audit.checkpoint``); other lines are skipped."""
+    anchors = []
+    with open(path, encoding="utf-8") as lines:
+        for line in lines:
+            token = line.strip()
+            if token.startswith("{"):
+                try:
+                    record = json.loads(token)
+                except json.JSONDecodeError:
+                    continue
+                token = record.get("token", "") if record.get("event") == CHECKPOINT_ACTION else ""
+            try:
+                head = read_checkpoint_token(token, None)
+            except CheckpointInvalid:
+                continue
+            anchors.append(StoredCheckpoint(head.seq, head.hash, token))
+    return anchors
 
 
 def jwks_keys(document: Mapping[str, Any]) -> dict[str, dict[str, Any]]:

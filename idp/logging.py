@@ -27,7 +27,7 @@ RequestBinding = Mapping[str, contextvars.Token[Any]]
 class _StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """Writes to whatever ``sys.stdout`` is when a line is logged (test runners swap it)."""
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> Any:
         return sys.stdout
 

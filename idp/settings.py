@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     mail_from: str = "Gerbang Kota Palembang <no-reply@palembang.go.id>"
 
     audit_checkpoint_every: int = Field(default=1000, ge=1, description="audit entries between signed checkpoints")
+    log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
+    log_json: bool | None = Field(default=None, description="JSON log lines; unset: JSON unless stdout is a terminal")
 
     hash_concurrency: int = Field(default=4, ge=1, le=64, description="argon2id hashes at once (19 MiB each)")
 

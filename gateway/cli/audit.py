@@ -8,10 +8,11 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import socket
 import sys
 import time
-from pathlib import Path
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -21,8 +22,9 @@ from gateway.cli import load_settings
 from gateway.cli.runtime import emit, json_option, run_in_session
 from gateway.settings import Settings
 from idp.audit import write_checkpoint
-from idp.audit_chain import Report
-from idp.audit_verify import DEFAULT_BATCH, export_jsonl, jwks_keys, load_public_jwks, verify_database, verify_jsonl
+from idp.audit_chain import Report, StoredCheckpoint
+from idp.audit_verify import (DEFAULT_BATCH, export_jsonl, jwks_keys, load_public_jwks, read_anchors, verify_database,
+                              verify_jsonl)
 from idp.clock import SystemClock
 from idp.errors import InvalidInput
 from idp.keys import KeyRing
@@ -51,20 +53,29 @@ def audit_group() -> None:
 @click.option("--jwks", "jwks_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="trusted public keys (JWKS) for checkpoints, e.g. from `gerbang audit export --keys-output`; "
                    "default: the stored keys, authenticated with the hub secret")
+@click.option("--anchor", "anchor_paths", multiple=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="checkpoints kept outside the database (tokens one per line, or the JSON log lines of "
+                   "audit.checkpoint): catches a tail cut together with its checkpoints")
 @click.option("--batch", default=DEFAULT_BATCH, show_default=True, type=click.IntRange(1, 100_000),
               help="entries read per query")
 @json_option
-def audit_verify(jsonl_path: Path | None, jwks_path: Path | None, batch: int, as_json: bool) -> None:
-    """Check the whole chain; report the first entry edited, deleted, inserted or reordered."""
+def audit_verify(jsonl_path: Path | None, jwks_path: Path | None, anchor_paths: tuple[Path, ...], batch: int,
+                 as_json: bool) -> None:
+    """Check the whole chain; report the first entry edited, deleted, inserted or reordered.
+
+    Exit status: 0 intact, 3 tampering found, 1 the chain could not be read.
+    """
     trusted = _read_jwks(jwks_path) if jwks_path is not None else None
+    anchors = [anchor for path in anchor_paths for anchor in _read_anchors(path)]
     if jsonl_path is not None:
-        report = _verify_export(jsonl_path, trusted)
+        report = _verify_export(jsonl_path, trusted, anchors)
     else:
         settings = load_settings()
 
         async def op(session: AsyncSession) -> Report:
             return await verify_database(session, secret=_existing_secret(settings), public_jwks=trusted,
-                                         batch=batch)
+                                         anchors=anchors, batch=batch)
 
         report = _run(settings, op)
     emit(as_json, report.as_dict(), report.summary())
@@ -72,9 +83,17 @@ def audit_verify(jsonl_path: Path | None, jwks_path: Path | None, batch: int, as
         sys.exit(EXIT_TAMPERED)
 
 
-def _verify_export(path: Path, keys: dict[str, dict[str, Any]] | None) -> Report:
+def _verify_export(path: Path, keys: dict[str, dict[str, Any]] | None, anchors: list[StoredCheckpoint]) -> Report:
     try:
-        return verify_jsonl(path, keys)
+        return verify_jsonl(path, keys, anchors)
+    except (OSError, UnicodeDecodeError) as exc:
+        _fail(f"cannot read {path}: {exc}")
+    raise AssertionError("unreachable")
+
+
+def _read_anchors(path: Path) -> list[StoredCheckpoint]:
+    try:
+        return read_anchors(path)
     except (OSError, UnicodeDecodeError) as exc:
         _fail(f"cannot read {path}: {exc}")
     raise AssertionError("unreachable")
@@ -115,10 +134,13 @@ def audit_export(since: int, output: Path | None, keys_output: Path | None) -> N
         try:
             with open(partial, "w", encoding="utf-8") as out:
                 count = await export_jsonl(session, out, since=since)
+            os.replace(partial, output)
+        except OSError as exc:
+            partial.unlink(missing_ok=True)
+            raise InvalidInput(f"cannot write {output}: {exc.strerror or exc}") from exc
         except BaseException:
             partial.unlink(missing_ok=True)
             raise
-        os.replace(partial, output)
         return count
 
     count = _run(settings, op)
@@ -156,15 +178,18 @@ def audit_checkpoint(as_json: bool) -> None:
 def _run(settings: Settings, operation: Callable[[AsyncSession], Awaitable[T]]) -> T:
     try:
         return run_in_session(settings, operation)
-    except OSError as exc:  # asyncpg's refused connection is not wrapped in a DBAPI error
+    except (ConnectionError, socket.gaierror, TimeoutError) as exc:  # asyncpg's are not wrapped in DBAPI errors
         _fail(f"the database is not reachable: {exc}")
     raise AssertionError("unreachable")
 
 
 def _write_atomically(path: Path, content: str) -> None:
     partial = path.with_name(path.name + ".partial")
-    partial.write_text(content, encoding="utf-8")
-    os.replace(partial, path)
+    try:
+        partial.write_text(content, encoding="utf-8")
+        os.replace(partial, path)
+    except OSError as exc:
+        raise InvalidInput(f"cannot write {path}: {exc.strerror or exc}") from exc
 
 
 def _fail(message: str) -> None:

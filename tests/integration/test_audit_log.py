@@ -105,6 +105,20 @@ async def test_checkpoint_on_demand_signs_the_head_once(sessionmaker: async_sess
     assert (await _verify(sessionmaker)).checkpoints == 1
 
 
+async def test_checkpoint_if_due_counts_entries_appended_without_a_policy(
+        sessionmaker: async_sessionmaker[AsyncSession], keys: KeyRing) -> None:
+    policy = CheckpointPolicy(keys, ISSUER, every=3)
+    await _append(sessionmaker, 1)
+    await _append(sessionmaker, 2)
+    async with sessionmaker() as session, session.begin():
+        assert await checkpoint_if_due(session, policy, T0) is None  # two entries: not yet
+    head = await _append(sessionmaker, 3)  # as the CLI appends: no policy
+    async with sessionmaker() as session, session.begin():
+        checkpoint = await checkpoint_if_due(session, policy, T0)
+        assert checkpoint is not None and checkpoint.seq == head.seq
+        assert await checkpoint_if_due(session, policy, T0) is None
+
+
 @pytest.mark.parametrize("detail", [{"bad": float("nan")}, {"bad": {1, 2}}, {"bad": "\ud800"}],
                          ids=["nan", "set", "lone-surrogate"])
 async def test_detail_json_cannot_carry_exactly_is_refused(sessionmaker: async_sessionmaker[AsyncSession],

@@ -220,3 +220,49 @@ def test_without_the_hub_secret_the_report_says_keys_were_not_authenticated(env:
     assert "signing keys were not authenticated" in result.stdout
     assert verify_json(no_secret)[1]["keys"] == "unauthenticated"
     assert verify_json(env)[1]["keys"] == "authenticated"
+
+
+def test_tail_cut_with_every_checkpoint_is_caught_by_the_logged_checkpoints(
+        database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import asyncio
+    import logging
+
+    import structlog
+
+    from idp.logging import configure_logging
+    from tests.support.audit import gerbang
+
+    configure_logging(json=True, level="info")
+    try:
+        asyncio.run(seed_chain(database_url))
+    finally:
+        logging.getLogger().handlers[:] = [h for h in logging.getLogger().handlers if h.get_name() != "gerbang"]
+        structlog.reset_defaults()
+    log_file = tmp_path / "gerbang.log"  # what the log collector kept
+    log_file.write_text(capsys.readouterr().out)
+    env = cli_env(database_url, str(tmp_path / "data"))
+    # Someone with database access cuts the tail and every trace of the checkpoints inside the database.
+    run_sql(database_url, "DELETE FROM audit_log WHERE seq >= 5", "DELETE FROM audit_checkpoints")
+    code, report = verify_json(env)
+    assert code == 0 and report["entries"] == 4  # invisible from inside the database alone
+    code, report = verify_json(env, "--anchor", str(log_file))
+    assert code == EXIT_TAMPERED
+    assert _fault(report) == (5, "truncated")
+    assert gerbang(env, "audit", "verify", "--anchor", str(log_file)).stdout.startswith("TAMPERED: seq 5 truncated")
+
+
+def test_anchor_file_of_plain_tokens_checks_an_export(env: dict[str, str], database_url: str,
+                                                       tmp_path: Path) -> None:
+    from idp.audit_verify import read_anchors, verify_jsonl
+    from tests.support.audit import gerbang
+
+    tokens = [entry.detail["token"] for entry in read_chain(database_url) if "token" in entry.detail]
+    anchors = tmp_path / "anchors.txt"
+    anchors.write_text("\n".join(["not a token", *tokens]) + "\n")
+    export = tmp_path / "audit.jsonl"
+    assert gerbang(env, "audit", "export", "--output", str(export)).exit_code == 0
+    lines = export.read_text().splitlines()
+    export.write_text("\n".join(lines[:7]) + "\n")  # the export cut after seq 7
+    assert [anchor.seq for anchor in read_anchors(anchors)] == [4, 9]
+    fault = verify_jsonl(export, None, read_anchors(anchors)).fault
+    assert fault is not None and (fault.seq, fault.kind) == (8, "truncated")

@@ -138,3 +138,14 @@ def test_checkpoint_tokens_that_must_not_verify(make: Any) -> None:
 def test_checkpoint_token_that_verifies() -> None:
     head = read_checkpoint_token(_token({"seq": 7, "hash": "c" * 64, "iat": 4_000_000_000}), JWKS)
     assert (head.seq, head.hash, head.kid, head.verified) == (7, "c" * 64, "k1", True)
+
+
+def test_two_signed_checkpoints_for_one_seq_with_different_hashes_are_a_fault() -> None:
+    from idp.audit_chain import StoredCheckpoint
+
+    stored = [StoredCheckpoint(3, h, _token({"seq": 3, "hash": h})) for h in ("a" * 64, "b" * 64)]
+    verifier = ChainVerifier(JWKS, stored)
+    for entry in _chain(5):
+        verifier.feed(entry)
+    conflicts = [fault for fault in verifier.finish().faults if "wrong hands" in fault.message]
+    assert [(fault.seq, fault.kind) for fault in conflicts] == [(3, "checkpoint-invalid")]
