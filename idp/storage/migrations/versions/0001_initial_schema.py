@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-28 01:13:11.254230
+Create Date: 2026-11-28 01:34:22.192473
 """
 
 from __future__ import annotations
