@@ -14,7 +14,7 @@ import hmac
 import json
 import secrets
 from dataclasses import dataclass
-from urllib.parse import urlencode
+from urllib.parse import quote_plus, urlencode
 
 import aiohttp
 from sqlalchemy import select, update
@@ -171,7 +171,7 @@ class SessionAuthenticator:
         timeout = aiohttp.ClientTimeout(total=10)
         async with aiohttp.ClientSession(timeout=timeout) as http:
             async with http.post(f"{self._issuer}/auth/token", data=form,
-                                 auth=aiohttp.BasicAuth(CLIENT_ID, self._client_secret)) as response:
+                                 headers={"Authorization": basic_auth(CLIENT_ID, self._client_secret)}) as response:
                 if response.status != 200:
                     return None
                 tokens = await response.json()
@@ -200,6 +200,12 @@ class SessionAuthenticator:
         if made + FLOW_TTL < self._clock.now():
             return None
         return Flow(state, nonce, verifier, return_to, acr)
+
+
+def basic_auth(client_id: str, secret: str) -> str:
+    """RFC 6749 §2.3.1: both parts form-urlencoded before the Basic encoding."""
+    raw = f"{quote_plus(client_id)}:{quote_plus(secret)}".encode()
+    return "Basic " + base64.b64encode(raw).decode()
 
 
 def _digest(value: str) -> str:

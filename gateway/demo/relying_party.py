@@ -20,6 +20,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from gateway.session_auth import basic_auth
+
 
 def create_relying_party(issuer: str, client_id: str, client_secret: str, base_url: str) -> Starlette:
     pending: dict[str, dict[str, str]] = {}
@@ -59,7 +61,7 @@ def create_relying_party(issuer: str, client_id: str, client_secret: str, base_u
             form = {"grant_type": "authorization_code", "code": request.query_params["code"],
                     "redirect_uri": redirect_uri, "code_verifier": flow["verifier"]}
             async with http.post(meta["token_endpoint"], data=form,
-                                 auth=aiohttp.BasicAuth(client_id, client_secret)) as response:
+                                 headers={"Authorization": basic_auth(client_id, client_secret)}) as response:
                 tokens = await response.json()
             async with http.get(meta["jwks_uri"]) as response:
                 jwks = await response.json()
