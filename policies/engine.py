@@ -84,7 +84,7 @@ class PolicySet:
         reported: tuple[CompiledRule, ...] = ()
         short: tuple[CompiledRule, ...] = ()
         for rule in self.candidates(request):
-            for test in rule.tests:  # CompiledRule.evaluate, inlined: this loop is the hot path
+            for test in rule.tests:  # the hot path: plain loops, no per-rule method call
                 if not test(request, facts):
                     break
             else:
