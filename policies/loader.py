@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from policies.compiler import DEFAULT_ACR_LEVELS, build_app, build_index, build_limit, build_rule, build_subject_checks
 from policies.crosscheck import check_across_files
@@ -95,8 +96,9 @@ def _file_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
     return tuple(part for part in loc if isinstance(part, int) or "[" not in str(part))
 
 
-def describe_error(error: Any) -> str:
-    kind, ctx, message = error["type"], error.get("ctx") or {}, error["msg"]
+def describe_error(error: ErrorDetails) -> str:
+    """pydantic's message, reworded where the file's author deserves plainer words."""
+    kind, ctx, message = error["type"], error.get("ctx") or {}, str(error["msg"])
     if kind == "missing":
         return "is required"
     if kind == "extra_forbidden":
@@ -108,9 +110,9 @@ def describe_error(error: Any) -> str:
         return message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
     if kind in ("tuple_type", "list_type"):
         return "must be a list"
-    if kind == "bool_parsing" or kind == "bool_type":
+    if kind in ("bool_parsing", "bool_type"):
         return "must be true or false"
-    if kind == "model_type" or kind == "dict_type":
+    if kind in ("model_type", "dict_type"):
         return "must be a mapping"
     return message[:1].lower() + message[1:]
 

@@ -222,7 +222,9 @@ def test_the_reference_itself_can_tell_a_wrong_answer() -> None:
         acr_levels: ["1", "2", "3"]
         apps: [{slug: a, restricted: true}]
         rules:
-          - {id: r0, effect: allow, match: {apps: [a], subject: {opds: [o1]}, time: [{days: [fri], start: "22:00", end: "06:00"}]}}
+          - id: r0
+            effect: allow
+            match: {apps: [a], subject: {opds: [o1]}, time: [{days: [fri], start: "22:00", end: "06:00"}]}
     """))
     saturday_3am_wib = datetime(2026, 1, 9, 20, 0, tzinfo=UTC)
     inside = Request(app="a", method="GET", path="/", at=saturday_3am_wib, sub="u1", opd_paths=("/k/o1/p/",))
