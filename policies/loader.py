@@ -9,9 +9,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from policies.compiler import DEFAULT_ACR_LEVELS, build_app, build_index, build_limit, build_rule, build_subject_checks
@@ -86,14 +86,33 @@ def validate_document(source: SourceFile, marked: MarkedDocument, model: Any, pr
     except ValidationError as exc:
         for error in exc.errors(include_url=False):
             loc = tuple(error["loc"])
-            problems.append(Problem(source.name, marked.line_of(loc), render_loc(_file_loc(loc)),
-                                    describe_error(error)))
+            message = describe_error(error)
+            if error["type"] == "extra_forbidden":
+                message += known_keys(model, _file_loc(loc)[:-1])
+            problems.append(Problem(source.name, marked.line_of(loc), render_loc(_file_loc(loc)), message))
         return None
 
 
 def _file_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
     # pydantic tags some locations with validator names ("function-after[...]"): not keys of the file
     return tuple(part for part in loc if isinstance(part, int) or "[" not in str(part))
+
+
+def known_keys(model: Any, loc: tuple[Any, ...]) -> str:
+    """ " (expected one of: ...)" naming the keys the mapping at ``loc`` accepts, found from the models."""
+    target: Any = model
+    for part in loc:
+        target = _model_inside(target.model_fields[part].annotation) if isinstance(part, str) else target
+        if target is None:
+            return ""
+    return f" (expected one of: {', '.join(target.model_fields)})"
+
+
+def _model_inside(annotation: Any) -> Any:
+    """The pydantic model in ``X``, ``X | None`` or ``tuple[X, ...]``; None when there is none."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    return next((found for arg in get_args(annotation) if (found := _model_inside(arg)) is not None), None)
 
 
 def describe_error(error: ErrorDetails) -> str:
