@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import model_validator
 
 from policies.engine import PolicySet
 from policies.loader import POLICY_SUFFIXES, load_policy_dir, validate_document
@@ -82,7 +82,7 @@ class CaseDoc(Strict):
 
 
 class CaseFileDoc(Strict):
-    tests: tuple[CaseDoc, ...] = Field(min_length=1)
+    tests: tuple[CaseDoc, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

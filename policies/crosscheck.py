@@ -56,7 +56,8 @@ def _check_acr(documents: Sequence[tuple[SourceFile, MarkedDocument, PolicyFileD
     if len(set(levels)) != len(levels):
         problems.append(_at(ladders[0][0], ladders[0][1], ("acr_levels",), "acr_levels repeats a level"))
     for source, marked, doc in documents:
-        references = [(("rules", i, "match", "acr"), r.match.acr) for i, r in enumerate(doc.rules)]
+        references: list[tuple[tuple[str | int, ...], str | None]] = [
+            (("rules", i, "match", "acr"), r.match.acr) for i, r in enumerate(doc.rules)]
         references += [(("apps", i, "require_acr"), a.require_acr) for i, a in enumerate(doc.apps)]
         for loc, acr in references:
             if acr is not None and acr not in levels:

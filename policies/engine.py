@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from policies.compiler import ACR_SHORT, MATCH, AppPolicy, CompiledRule, Index
+from policies.compiler import AppPolicy, CompiledRule, Index
 from policies.conditions import Facts
 from policies.limits import LimitSpec, RouteClass
 from policies.model import Decision, Request, Subject
@@ -24,11 +24,28 @@ from policies.provider import ProviderPolicy
 _OPEN_APP = AppPolicy(slug="*")
 
 
-@dataclass(frozen=True, slots=True)
-class _Hits:
-    denies: tuple[str, ...]
-    allows: tuple[str, ...]
-    acr_hint: str | None  # lowest acr that would let a restricted app's allow rule match
+_MEMO_SIZE = 4096
+
+
+def build_outcome(app: AppPolicy, denies: tuple[str, ...], allows: tuple[str, ...], hint: str | None,
+                  acr_ok: bool, anonymous: bool) -> Decision:
+    """Steps 1-4 of the decision order above; ``hint`` is the lowest acr an allow rule wanted."""
+    if denies:
+        return Decision(False, denies, f"denied by {', '.join(denies)}")
+    if not acr_ok:
+        return Decision(False, (), f"app {app.slug} requires acr {app.require_acr}", app.require_acr)
+    if allows:
+        return Decision(True, allows, f"allowed by {', '.join(allows)}")
+    if app.restricted:
+        return Decision(False, (), f"app {app.slug} is restricted and no rule allows", hint)
+    if anonymous and not app.allow_anonymous:
+        return Decision(False, (), "authentication required")
+    return Decision(True, (), "default: app is not restricted")
+
+
+def _lowest_acr(rules: tuple[CompiledRule, ...]) -> str | None:
+    checks = [rule.acr for rule in rules if rule.acr is not None]
+    return min(checks, key=lambda check: check.rank).acr if checks else None
 
 
 @dataclass(frozen=True)
@@ -45,6 +62,7 @@ class PolicySet:
     fingerprint: str = ""
     _limits_by_class: dict[str, tuple[LimitSpec, ...]] = field(default_factory=dict, repr=False)
     _ranks: dict[str | None, int] = field(default_factory=dict, repr=False)
+    _memo: dict[tuple[object, ...], Decision] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self._ranks.update((level, rank) for rank, level in enumerate(self.acr_levels))
@@ -61,44 +79,46 @@ class PolicySet:
 
     def decide(self, request: Request) -> Decision:
         facts = Facts(request)
-        app = self.apps.get(request.app, _OPEN_APP)
-        denies: list[str] = []
-        allows: list[str] = []
-        reported: list[CompiledRule] = []
-        acr_short: list[CompiledRule] = []
+        denies: tuple[str, ...] = ()
+        allows: tuple[str, ...] = ()
+        reported: tuple[CompiledRule, ...] = ()
+        short: tuple[CompiledRule, ...] = ()
         for rule in self.candidates(request):
-            outcome = rule.evaluate(request, facts)
-            if outcome == MATCH:
-                if rule.effect == "deny":
-                    denies.append(rule.id)
+            for test in rule.tests:  # the hot path: plain loops, no per-rule method call
+                if not test(request, facts):
+                    break
+            else:
+                if rule.acr is not None and not rule.acr.test(request, facts):
+                    if rule.effect == "allow":
+                        short += (rule,)
+                elif rule.effect == "deny":
+                    denies += (rule.id,)
                 elif rule.effect == "allow":
-                    allows.append(rule.id)
+                    allows += (rule.id,)
                 else:
-                    reported.append(rule)
-            elif outcome == ACR_SHORT and rule.effect == "allow":
-                acr_short.append(rule)
-        hint = min((r.acr for r in acr_short if r.acr), key=lambda a: a.rank, default=None)
-        decision = self._outcome(app, request, _Hits(tuple(denies), tuple(allows), hint.acr if hint else None))
+                    reported += (rule,)
+        app = self.apps.get(request.app, _OPEN_APP)
+        acr_ok = app.require_rank < 0 or self._ranks.get(request.acr, -1) >= app.require_rank
+        anonymous = request.sub is None and request.client_id is None
+        hint = _lowest_acr(short) if short else None
+        decision = self._outcome(app, denies, allows, hint, acr_ok, anonymous)
         if not reported:
             return decision
-        would = self._outcome(app, request, _Hits(
-            tuple(denies) + tuple(r.id for r in reported if r.would == "deny"),
-            tuple(allows) + tuple(r.id for r in reported if r.would == "allow"), None))
+        would = self._outcome(app, denies + tuple(r.id for r in reported if r.would == "deny"),
+                              allows + tuple(r.id for r in reported if r.would == "allow"), None, acr_ok, anonymous)
         return Decision(decision.allowed, decision.rule_ids, decision.reason, decision.required_acr,
                         tuple(r.id for r in reported), would.allowed)
 
-    def _outcome(self, app: AppPolicy, request: Request, hits: _Hits) -> Decision:
-        if hits.denies:
-            return Decision(False, hits.denies, f"denied by {', '.join(hits.denies)}")
-        if app.require_rank >= 0 and self._ranks.get(request.acr, -1) < app.require_rank:
-            return Decision(False, (), f"app {app.slug} requires acr {app.require_acr}", app.require_acr)
-        if hits.allows:
-            return Decision(True, hits.allows, f"allowed by {', '.join(hits.allows)}")
-        if app.restricted:
-            return Decision(False, (), f"app {app.slug} is restricted and no rule allows", hits.acr_hint)
-        if request.anonymous and not app.allow_anonymous:
-            return Decision(False, (), "authentication required")
-        return Decision(True, (), "default: app is not restricted")
+    def _outcome(self, app: AppPolicy, denies: tuple[str, ...], allows: tuple[str, ...], hint: str | None,
+                 acr_ok: bool, anonymous: bool) -> Decision:
+        # Outcomes repeat endlessly (same app, same rules): build each once and reuse the frozen value.
+        key = (app.slug, denies, allows, hint, acr_ok, anonymous)
+        decision = self._memo.get(key)
+        if decision is None:
+            if len(self._memo) >= _MEMO_SIZE:
+                self._memo.clear()
+            decision = self._memo[key] = build_outcome(app, denies, allows, hint, acr_ok, anonymous)
+        return decision
 
     def limits_for(self, route_class: RouteClass) -> tuple[LimitSpec, ...]:
         return self._limits_by_class.get(route_class, ())

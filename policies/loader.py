@@ -9,9 +9,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from policies.compiler import DEFAULT_ACR_LEVELS, build_app, build_index, build_limit, build_rule, build_subject_checks
 from policies.crosscheck import check_across_files
@@ -85,8 +86,10 @@ def validate_document(source: SourceFile, marked: MarkedDocument, model: Any, pr
     except ValidationError as exc:
         for error in exc.errors(include_url=False):
             loc = tuple(error["loc"])
-            problems.append(Problem(source.name, marked.line_of(loc), render_loc(_file_loc(loc)),
-                                    describe_error(error)))
+            message = describe_error(error)
+            if error["type"] == "extra_forbidden":
+                message += known_keys(model, _file_loc(loc)[:-1])
+            problems.append(Problem(source.name, marked.line_of(loc), render_loc(_file_loc(loc)), message))
         return None
 
 
@@ -95,8 +98,26 @@ def _file_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
     return tuple(part for part in loc if isinstance(part, int) or "[" not in str(part))
 
 
-def describe_error(error: Any) -> str:
-    kind, ctx, message = error["type"], error.get("ctx") or {}, error["msg"]
+def known_keys(model: Any, loc: tuple[Any, ...]) -> str:
+    """ " (expected one of: ...)" naming the keys the mapping at ``loc`` accepts, found from the models."""
+    target: Any = model
+    for part in loc:
+        target = _model_inside(target.model_fields[part].annotation) if isinstance(part, str) else target
+        if target is None:
+            return ""
+    return f" (expected one of: {', '.join(target.model_fields)})"
+
+
+def _model_inside(annotation: Any) -> Any:
+    """The pydantic model in ``X``, ``X | None`` or ``tuple[X, ...]``; None when there is none."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    return next((found for arg in get_args(annotation) if (found := _model_inside(arg)) is not None), None)
+
+
+def describe_error(error: ErrorDetails) -> str:
+    """pydantic's message, reworded where the file's author deserves plainer words."""
+    kind, ctx, message = error["type"], error.get("ctx") or {}, str(error["msg"])
     if kind == "missing":
         return "is required"
     if kind == "extra_forbidden":
@@ -108,9 +129,9 @@ def describe_error(error: Any) -> str:
         return message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
     if kind in ("tuple_type", "list_type"):
         return "must be a list"
-    if kind == "bool_parsing" or kind == "bool_type":
+    if kind in ("bool_parsing", "bool_type"):
         return "must be true or false"
-    if kind == "model_type" or kind == "dict_type":
+    if kind in ("model_type", "dict_type"):
         return "must be a mapping"
     return message[:1].lower() + message[1:]
 

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from policies.limits import Dimension, RouteClass
-from policies.patterns import DAYS, parse_cidr, parse_hhmm, parse_opd, parse_path, parse_period, parse_window
+from policies.patterns import parse_cidr, parse_hhmm, parse_opd, parse_path, parse_period, parse_window
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
@@ -75,6 +75,7 @@ Scope = Annotated[str, _check(_SCOPE, "scope")]
 Acr = Annotated[str, BeforeValidator(_text)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 Effect = Literal["allow", "deny", "report-only"]
+Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 
 def _check_would(effect: str, would: str | None) -> None:
@@ -91,7 +92,7 @@ class Strict(BaseModel):
 class TimeWindowDoc(Strict):
     """Days the window starts on, and a start-end in Asia/Jakarta local time; start > end spans midnight."""
 
-    days: tuple[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"], ...] = DAYS
+    days: tuple[Day, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
     start: HhMm = "00:00"
     end: HhMm = "24:00"
 

@@ -12,6 +12,7 @@ import sys
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
@@ -29,7 +30,7 @@ def _policy_dir(directory: Path | None) -> Path:
     return load_settings().policy_dir or DEFAULT_POLICY_DIR
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     click.echo(f"error: {message}", err=True)
     sys.exit(1)
 
@@ -41,7 +42,6 @@ def _load(directory: Path) -> PolicySet:
         for problem in exc.problems:
             click.echo(str(problem))
         _fail(f"{len(exc.problems)} problem(s) in {directory}")
-        raise AssertionError("unreachable")  # _fail exits
 
 
 @click.group("policy")
@@ -103,7 +103,6 @@ def _parse_at(at: str | None) -> datetime:
         moment = datetime.fromisoformat(at)
     except ValueError:
         _fail(f"--at {at!r} is not an ISO 8601 time")
-        raise AssertionError("unreachable") from None
     if moment.tzinfo is None:
         _fail("--at needs a UTC offset, e.g. 2026-01-05T10:00:00+07:00")
     return moment
@@ -157,7 +156,6 @@ def policy_test(directory: Path | None, as_json: bool) -> None:
         for problem in exc.problems:
             click.echo(str(problem))
         _fail(f"{len(exc.problems)} problem(s) in {path}")
-        return
     passed, failed = summarise(results)
     if as_json:
         click.echo(json.dumps({"passed": passed, "failed": failed, "cases": [asdict(r) for r in results]},

@@ -21,10 +21,10 @@ class SubjectFacts:
 
 def load_subject_facts(settings: Settings, given: SubjectFacts) -> SubjectFacts:
     """Look the user up by id, email or NIK; options given on the command line are added to what is found."""
-    assert given.sub is not None
+    login = given.sub or ""
 
     async def op(session: AsyncSession) -> SubjectFacts:
-        user = await load_user(session, given.sub) or await load_user_by_login(session, given.sub)
+        user = await load_user(session, login) or await load_user_by_login(session, login)
         if user is None:
             return given
         roles = tuple(dict.fromkeys(given.roles + tuple(m.role for m in user.memberships)))
