@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from starlette.applications import Starlette
 from starlette.types import Receive, Scope, Send
 
-from gateway.default_steps import AllowAll, Unlimited
+from gateway.default_steps import Unlimited
 from gateway.identity import build_identity
 from gateway.revocations import RevokedTokens
 from gateway.session_auth import SessionAuthenticator, ensure_gateway_client
@@ -28,6 +28,7 @@ from gateway.headers import build_networks
 from gateway.metrics import GatewayMetrics
 from gateway.operations import Operations
 from gateway.pipeline import Pipeline, handle_request
+from gateway.policy_step import PolicyDecider, PolicyReloader
 from gateway.proxy import Proxy
 from gateway.request_head import build_host
 from gateway.server_protocol import REQUEST_LINE_ALLOWANCE, ServerLimits
@@ -140,7 +141,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, routes: RouteT
     pipeline = Pipeline(
         routes=routes or identity.routes,
         authenticator=authenticator or identity.authenticator,
-        decider=decider or AllowAll(),
+        decider=decider or PolicyDecider(context.policies),
         limiter=limiter or Unlimited(),
         assertions=assertions or identity.assertions,
         proxy=Proxy(settings, upstreams, metrics),
@@ -160,8 +161,10 @@ def create_app(settings: Settings, *, clock: Clock | None = None, routes: RouteT
         async with context.sessionmaker() as session, session.begin():
             await ensure_gateway_client(session, settings.issuer, settings.effective_secret, context.clock.now())
 
-    app.on_startup.extend([provision, revoked.start])
-    app.on_shutdown.append(revoked.stop)
+    reloader = PolicyReloader(context.policies, settings.policy_reload_seconds)
+    operations.add_check("policies", reloader.check, critical=False)
+    app.on_startup.extend([provision, revoked.start, reloader.start])
+    app.on_shutdown.extend([revoked.stop, reloader.stop])
     if routes is None:
         app.on_startup.append(identity.start)
         app.on_shutdown.append(identity.stop)

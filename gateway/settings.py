@@ -18,6 +18,7 @@ class Settings(IdpSettings):
     max_header_bytes: int = Field(default=16 * 1024, ge=1024)
     request_read_timeout: float = Field(default=10.0, gt=0, le=600)
     registry_refresh_seconds: float = Field(default=2.0, gt=0, le=300)
+    policy_reload_seconds: float = Field(default=2.0, gt=0, le=300, description="how often the policy dir is polled")
     upstream_connections_per_host: int = Field(default=256, ge=1, le=10_000)
     # Below the usual upstream idle timeout (uvicorn: 5 s) so a pooled connection is not reused as it closes.
     upstream_keepalive_seconds: float = Field(default=4.0, gt=0, le=300)

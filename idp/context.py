@@ -14,6 +14,8 @@ from idp.keys import KeyRing
 from idp.passwords import PasswordHashing
 from idp.settings import Settings
 from idp.storage.db import build_engine, build_sessionmaker
+from policies.loader import DEFAULT_POLICY_DIR
+from policies.watcher import PolicyWatcher
 
 
 @dataclass
@@ -24,6 +26,7 @@ class IdpContext:
     sessionmaker: async_sessionmaker[AsyncSession]
     keys: KeyRing
     passwords: PasswordHashing
+    policies: PolicyWatcher  # Kominfo's rules; the gateway polls it for changes
     started: bool = field(default=False)
 
     async def start(self) -> None:
@@ -41,4 +44,6 @@ def build_context(settings: Settings, clock: Clock | None = None) -> IdpContext:
     engine = build_engine(settings.effective_database_url, settings.database_pool_size)
     sessionmaker = build_sessionmaker(engine)
     keys = KeyRing(sessionmaker, settings.effective_secret, settings.signing_alg, clock)
-    return IdpContext(settings, clock, engine, sessionmaker, keys, PasswordHashing(settings.hash_concurrency))
+    policies = PolicyWatcher(settings.policy_dir or DEFAULT_POLICY_DIR)
+    return IdpContext(settings, clock, engine, sessionmaker, keys, PasswordHashing(settings.hash_concurrency),
+                      policies)

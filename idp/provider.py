@@ -35,7 +35,7 @@ class Provider:
         self.authorize_url = f"{self.base}/authorize"
         self.minter = TokenMinter(ctx.keys, settings.issuer, ctx.clock, settings.access_token_ttl,
                                   settings.id_token_ttl)
-        self.server = HubAuthorizationServer(settings.issuer, self.minter, settings.refresh_token_ttl)
+        self.server = HubAuthorizationServer(settings.issuer, self.minter, settings.refresh_token_ttl, ctx.policies)
         self.clients = ClientCache(ctx.sessionmaker)
         self.sessions = SessionStore(ctx.sessionmaker, ctx.clock, settings.session_ttl, settings.session_idle_ttl)
         self.interactions = InteractionStore(ctx.sessionmaker, ctx.clock)

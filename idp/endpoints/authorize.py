@@ -7,6 +7,7 @@ Every response redirected to the client carries ``iss`` (RFC 9207).
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 from urllib.parse import urlencode
 
@@ -27,6 +28,10 @@ from idp.pages import see_other
 from idp.provider import Provider
 from idp.sessions import ActiveSession
 from idp.storage.models import AuthorizationCode, Consent, Interaction
+from policies.model import Decision as PolicyDecision
+from policies.model import Subject
+
+log = logging.getLogger("gerbang.idp")
 
 UNSUPPORTED = {"request": "request_not_supported", "request_uri": "request_uri_not_supported",
                "registration": "registration_not_supported"}
@@ -103,7 +108,11 @@ async def process_authorization(request: Request, provider: Provider, params: li
             return client_error("login_required", "The user must sign in.")
         return await _park(request, provider, client.client_id, params, "/auth/login", interaction_id)
     assert active is not None
-    scope = grant.request.scope or ""
+    verdict = login_decision(provider, active, client.client_id)
+    if not verdict.allowed:
+        return client_error("access_denied", "The city's policy does not allow this sign-in.")
+    scope = " ".join(provider.ctx.policies.current.allowed_scopes(client.client_id, (grant.request.scope or "").split()))
+    grant.request.scope = scope
     consent_given = interaction is not None and interaction.consent_given
     if not consent_given and not await _has_consent(provider, active.user.id, client.row, scope, prompts):
         if "none" in prompts:
@@ -131,6 +140,19 @@ async def process_authorization(request: Request, provider: Provider, params: li
         await provider.interactions.finish(interaction_id)
         response.delete_cookie(INTERACTION_COOKIE, path="/auth")
     return response
+
+
+def login_decision(provider: Provider, active: ActiveSession, client_id: str) -> PolicyDecision:
+    """Kominfo's provider rules: may this person sign in to this client? Denials are logged."""
+    user = active.user
+    subject = Subject(sub=user.id, roles=tuple(sorted({m.role for m in user.memberships})),
+                      opd_paths=tuple(sorted({m.opd.path for m in user.memberships})), acr=active.row.acr)
+    decision = provider.ctx.policies.current.decide_login(subject, client_id)
+    if not decision.allowed or decision.report_only:
+        log.info("login policy decision", extra={"client_id": client_id, "sub": user.id, "allowed": decision.allowed,
+                                                 "rule_ids": list(decision.rule_ids),
+                                                 "report_only": list(decision.report_only)})
+    return decision
 
 
 def _login_expired(data: dict[str, list[str]], active: ActiveSession, prompts: set[str], now: int) -> bool:

@@ -15,14 +15,16 @@ from idp.oauth.pkce import RequiredS256CodeChallenge
 from idp.oauth.request import HubRequest
 from idp.oauth.state import current
 from idp.oauth.tokens import TokenMinter, new_opaque_token
+from policies.watcher import PolicyWatcher
 
 SCOPES_SUPPORTED = ["openid", "profile", "email", "opd"]
 
 
 class HubAuthorizationServer(AuthorizationServer):
-    def __init__(self, issuer: str, minter: TokenMinter, refresh_ttl: int) -> None:
+    def __init__(self, issuer: str, minter: TokenMinter, refresh_ttl: int, policies: PolicyWatcher) -> None:
         super().__init__(scopes_supported=None)
         self.issuer = issuer
+        self.policies = policies
         self.minter = minter
         self.refresh_ttl = refresh_ttl
         self.register_token_generator("default", self._generate_token)
@@ -39,9 +41,13 @@ class HubAuthorizationServer(AuthorizationServer):
         return HubClient(row)
 
     def validate_requested_scope(self, scope: str | None) -> None:
-        # Per-client: every requested scope must be one the client may have (else invalid_scope).
+        """Every requested scope must be registered for the client and allowed to it by Kominfo's policies."""
         client = current().extras.get("client_row")
-        if scope and client is not None and not set(scope.split()) <= set(client.scope.split()):
+        if not scope or client is None:
+            return
+        requested = scope.split()
+        allowed = set(self.policies.current.allowed_scopes(client.client_id, requested))
+        if not set(requested) <= set(client.scope.split()) or not set(requested) <= allowed:
             raise InvalidScopeError()
 
     def save_token(self, token: dict[str, Any], request: Any) -> None:

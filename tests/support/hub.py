@@ -81,10 +81,10 @@ class Hub:
 
 
 @contextmanager
-def run_hub(database_url: str, tmp_path: Any, app_factory: Any = None) -> Iterator[Hub]:
+def run_hub(database_url: str, tmp_path: Any, app_factory: Any = None, **overrides: Any) -> Iterator[Hub]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    settings = Settings(issuer=url, database_url=database_url, data_dir=tmp_path, secret_key="t" * 40)
+    settings = Settings(issuer=url, database_url=database_url, data_dir=tmp_path, secret_key="t" * 40, **overrides)
     seeded = asyncio.run(seed(database_url))
     if app_factory is None:
         from idp.app import create_app as app_factory
