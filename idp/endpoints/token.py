@@ -13,6 +13,7 @@ from idp.oauth.store import apply_in_transaction, candidate_client_ids, preload_
 from idp.provider import Provider
 
 USER_GRANTS = ("authorization_code", "refresh_token")
+REPEATABLE = ("resource",)  # RFC 8707 §2; every other parameter at most once (RFC 6749 §3.2)
 
 
 async def token_endpoint(request: Request) -> Response:
@@ -22,6 +23,8 @@ async def token_endpoint(request: Request) -> Response:
     except FormError as exc:
         return oauth_error(exc.status, "invalid_request", exc.description)
     form = datalist(pairs)
+    if any(len(values) > 1 for key, values in form.items() if key not in REPEATABLE):
+        return oauth_error(400, "invalid_request", "A request parameter was repeated.")
     now = provider.clock.now()
     state = Preloaded(extras={"now": now})
     try:
