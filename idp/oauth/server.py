@@ -30,7 +30,7 @@ class HubAuthorizationServer(AuthorizationServer):
                                                      OpenIDCodeExtension(minter)])
         self.register_grant(RefreshTokenGrant)
         self.register_grant(ClientCredentialsGrant)
-        self.register_client_auth_method("private_key_jwt", PrivateKeyJWT(issuer, f"{issuer}/token"))
+        self.register_client_auth_method("private_key_jwt", PrivateKeyJWT(issuer, f"{issuer}/auth/token"))
 
     def query_client(self, client_id: str) -> HubClient | None:
         row = current().clients.get(client_id)
