@@ -56,6 +56,7 @@ class MetadataEndpoint:
     def __init__(self, metadata: dict[str, Any]) -> None:
         self._body = json.dumps(metadata, separators=(",", ":")).encode()
 
-    async def __call__(self, request: Request) -> Response:
+    async def serve(self, request: Request) -> Response:
+        # A bound method, not ``__call__``: starlette treats a callable instance as a raw ASGI app.
         return Response(self._body, media_type="application/json",
                         headers={"Cache-Control": "public, max-age=3600", "Access-Control-Allow-Origin": "*"})
