@@ -90,12 +90,14 @@ def test_reused_rotated_refresh_token_revokes_the_whole_family(hub: Hub) -> None
 
 def test_code_expires_after_its_lifetime(database_url: str, tmp_path: Path) -> None:
     # The provider's clock is the one thing replaced: codes are made, then time moves past code_ttl (60 s).
-    clock = FrozenClock()
+    clocks: list[FrozenClock] = []
 
     def app_factory(settings: Settings) -> object:
-        return create_app(settings, clock=clock)
+        clocks.append(FrozenClock())  # after seeding, never behind the seeded password_changed_at
+        return create_app(settings, clock=clocks[0])
 
     with run_hub(database_url, tmp_path, app_factory=app_factory) as frozen_hub:
+        clock = clocks[0]
         client_id, secret = frozen_hub.client("Parkir Dishub")
         in_time, too_late = obtain_code(frozen_hub, client_id), obtain_code(frozen_hub, client_id)
         clock.advance(59)
