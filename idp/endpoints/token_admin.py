@@ -11,7 +11,7 @@ from starlette.responses import Response
 
 from idp.http import FormError, datalist, oauth_error, oauth_json, read_form
 from idp.oauth.adapters import HubClient
-from idp.oauth.grants import TOKEN_AUTH_METHODS
+from idp.oauth.grants import CONFIDENTIAL_AUTH_METHODS, TOKEN_AUTH_METHODS
 from idp.oauth.request import HubRequest
 from idp.oauth.state import Preloaded, run_with_state
 from idp.oauth.store import apply_in_transaction, candidate_client_ids, revoke_family, revoke_jti
@@ -19,6 +19,11 @@ from idp.oauth.tokens import digest
 from idp.oauth.verify import TokenInvalid, verify_hub_jwt_reloading
 from idp.provider import Provider
 from idp.storage.models import Grant, RefreshToken, RevokedToken
+
+
+# RFC 7009 §2.1 lets a public client revoke with its client_id; RFC 7662 §2.1 wants an introspecting caller
+# authorized, which a public client cannot be.
+AUTH_METHODS = {"revoke": TOKEN_AUTH_METHODS, "introspect": CONFIDENTIAL_AUTH_METHODS}
 
 
 async def _authenticate(request: Request, provider: Provider,
@@ -33,7 +38,7 @@ async def _authenticate(request: Request, provider: Provider,
     oauth_request = HubRequest("POST", f"{provider.base}/{endpoint}", request.headers, pairs)
     try:
         client = await run_with_state(state, lambda: provider.server.authenticate_client(
-            oauth_request, TOKEN_AUTH_METHODS, endpoint))
+            oauth_request, AUTH_METHODS[endpoint], endpoint))
     except OAuth2Error as error:
         status, body, headers = error()
         return None, form, oauth_json(status, body, headers)
