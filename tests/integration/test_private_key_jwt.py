@@ -113,6 +113,16 @@ def test_same_jti_twice_is_refused(hub: Hub, client_id: str, client_key: ec.Elli
     assert_invalid_client(authenticate(hub, again))
 
 
+def test_assertion_is_spent_even_when_the_request_fails(hub: Hub, client_id: str,
+                                                       client_key: ec.EllipticCurvePrivateKey) -> None:
+    # Authentication succeeded, then the grant failed: the assertion was still presented, so it is used up.
+    assertion = sign(client_key, claims_for(hub, client_id))
+    refused = token_request(hub, {"grant_type": "client_credentials", "resource": "http://127.0.0.1:9/apps/x/",
+                                  "client_assertion_type": ASSERTION_TYPE, "client_assertion": assertion})
+    assert refused.status_code == 400 and refused.json()["error"] == "invalid_target"
+    assert_invalid_client(authenticate(hub, assertion))
+
+
 @pytest.mark.parametrize("overrides", [
     pytest.param({"aud": "http://127.0.0.1:9/auth/token"}, id="aud-other-server"),
     pytest.param({"aud": None}, id="aud-missing"),
