@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import jwt
+from jwt.types import Options
 
 from idp.keys import KeyRing
 
@@ -42,8 +43,8 @@ def verify_hub_jwt(keys: KeyRing, token: str, issuer: str, *, typ: str | None, a
     if key is None:
         raise UnknownKey(kid)
     own_times = now is None
-    options = {"verify_exp": verify_exp and own_times, "verify_nbf": own_times, "verify_iat": own_times,
-               "verify_aud": audience is not None, "require": ["iss", "iat"]}
+    options: Options = {"verify_exp": verify_exp and own_times, "verify_nbf": own_times, "verify_iat": own_times,
+                        "verify_aud": audience is not None, "require": ["iss", "iat"]}
     try:
         claims = jwt.decode(token, key, algorithms=ALGORITHMS, issuer=issuer, audience=audience, options=options,
                             leeway=leeway)

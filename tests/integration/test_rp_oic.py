@@ -111,7 +111,7 @@ def test_code_flow_with_pkce_refresh_userinfo_revocation_introspection(hub: Hub)
     assert isinstance(id_token, IdToken)
     assert id_token["iss"] == hub.url and id_token["aud"] == [rp.client_id]
     assert id_token["nonce"] == rp.state2nonce[response["state"]]
-    assert id_token.jws_header["alg"] == "ES256"
+    assert id_token.jws_header is not None and id_token.jws_header["alg"] == "ES256"
 
     info = rp.do_user_info_request(state=response["state"])
     assert isinstance(info, OpenIDSchema), info

@@ -275,7 +275,8 @@ def test_oversized_body_is_413(hub: Hub) -> None:
 def test_repeated_parameter_is_invalid_request(hub: Hub) -> None:
     client_id, secret = hub.client("Bapenda Integrasi")
     assert secret is not None
-    response = httpx.post(f"{hub.url}/auth/token", content="grant_type=client_credentials&scope=anggaran:read&scope=anggaran:read",
+    body = "grant_type=client_credentials&scope=anggaran:read&scope=anggaran:read"
+    response = httpx.post(f"{hub.url}/auth/token", content=body,
                           headers={"content-type": "application/x-www-form-urlencoded"},
                           auth=(client_id, secret), timeout=10)
     assert response.status_code == 400 and error_of(response) == "invalid_request"
