@@ -182,7 +182,8 @@ def test_public_client_redeems_with_pkce_and_no_secret(hub: Hub) -> None:
 def test_public_client_cannot_use_client_credentials(hub: Hub) -> None:
     client_id, _ = hub.client("Aplikasi Publik")
     response = token_request(hub, {"grant_type": "client_credentials", "client_id": client_id})
-    assert response.status_code in (400, 401) and error_of(response) in ("invalid_client", "unauthorized_client")
+    # client_credentials accepts only confidential authentication methods, so the public client is not authenticated.
+    assert response.status_code == 401 and error_of(response) == "invalid_client"
 
 
 # --- client_credentials and resource indicators -----------------------------------------------------------------
