@@ -26,20 +26,28 @@ class IssuedCode:
     nonce: str
 
 
+SIGNED_IN: dict[tuple[str, str], Browser] = {}  # (hub url, login) -> a browser holding that hub session
+
+
+def signed_in_browser(hub: Hub, login: str) -> Browser:
+    """One browser per hub and person, reused: single sign-on makes later authorizations one request."""
+    browser = SIGNED_IN.get((hub.url, login))
+    if browser is None:
+        browser = SIGNED_IN[(hub.url, login)] = Browser(hub)
+    return browser
+
+
 def obtain_code(hub: Hub, client_id: str, *, login: str = WARGA, scope: str = "openid profile email",
                 **extra: str) -> IssuedCode:
-    """Sign in (and consent when asked) through the provider's own pages; return the code sent to the client."""
+    """Authorize through the provider's own pages (signing in and consenting when asked); return the code."""
     verifier, challenge = pkce_pair()
     nonce = secrets.token_urlsafe(8)
-    browser = Browser(hub)
-    try:
-        page = browser.go(authorize_url(client_id, challenge, scope=scope, nonce=nonce, **extra))
-        assert page.status_code == 200, page.text
-        done = browser.login(page, login)
-        if done.status_code == 200:  # a consent page
-            done = browser.consent(done)
-    finally:
-        browser.close()
+    browser = signed_in_browser(hub, login)
+    done = browser.go(authorize_url(client_id, challenge, scope=scope, nonce=nonce, **extra))
+    if done.status_code == 200 and done.url.path == "/auth/login":
+        done = browser.login(done, login)
+    if done.status_code == 200 and done.url.path == "/auth/consent":
+        done = browser.consent(done)
     assert done.status_code == 303, done.text
     params = query_of(done.headers["location"])
     assert "code" in params, params
