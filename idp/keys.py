@@ -147,6 +147,8 @@ class KeyRing:
                 await self.load(create_if_missing=False)
             except SQLAlchemyError as exc:  # storage down: keep serving the keys we have
                 log.warning("signing keys not reloaded: %s", exc)
+            except Exception:  # e.g. a key sealed under another secret: log it, but never stop refreshing
+                log.exception("signing keys not reloaded")
 
     async def reload_for_unknown_kid(self, kid: str) -> bool:
         """Reload once for a token signed by a key not loaded here yet; True if the key is known afterwards."""
