@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -10,8 +11,8 @@ import httpx
 import jwt
 import pytest
 
-from tests.support.flows import (REDIRECT_URI, introspect, issue_tokens, obtain_code, redeem, refresh,
-                                 register_client, token_request)
+from tests.support.flows import (REDIRECT_URI, add_person, change_person, introspect, issue_tokens, obtain_code,
+                                 redeem, refresh, register_client, token_request, userinfo)
 from tests.support.hub import Hub, run_hub
 
 APP_A = "http://127.0.0.1:9/apps/parkir/"
@@ -87,3 +88,19 @@ def test_resource_named_at_authorization_becomes_aud_and_cannot_widen_at_token(h
     issued = obtain_code(hub, client_id, scope="openid", resource=APP_A)
     widened = redeem(hub, client_id, secret, issued, resource=APP_B)
     assert widened.status_code == 400 and widened.json()["error"] == "invalid_target"
+
+
+@pytest.mark.parametrize("change", ["disabled", "password_changed"])
+def test_refresh_stops_when_the_account_is_disabled_or_its_password_changes(hub: Hub, change: str) -> None:
+    email = f"{change.replace('_', '-')}@example.id"
+    add_person(hub, email)
+    client_id, secret = hub.client("Parkir Dishub")
+    tokens = issue_tokens(hub, "Parkir Dishub", login=email)
+    assert refresh(hub, client_id, secret, tokens["refresh_token"]).status_code == 200
+    renewed = issue_tokens(hub, "Parkir Dishub", login=email)
+    values = {"disabled": True} if change == "disabled" else {"password_changed_at": int(time.time()) + 1}
+    change_person(hub, email, **values)
+    response = refresh(hub, client_id, secret, renewed["refresh_token"])
+    assert response.status_code == 400 and response.json()["error"] == "invalid_grant"
+    if change == "disabled":
+        assert userinfo(hub, renewed["access_token"]).status_code == 401

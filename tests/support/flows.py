@@ -9,10 +9,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from sqlalchemy import update
 
+from idp.accounts import add_user
 from idp.clients import add_client
+from idp.passwords import hash_sync
 from idp.storage.db import build_engine, build_sessionmaker
-from tests.support.hub import Browser, Hub, authorize_url, pkce_pair, query_of
+from idp.storage.models import User
+from tests.support.hub import PASSWORD, Browser, Hub, authorize_url, pkce_pair, query_of
 
 REDIRECT_URI = "http://127.0.0.1:9/cb"
 ASN = "asn@dishub.example.id"
@@ -108,3 +112,32 @@ def register_client(hub: Hub, **spec: Any) -> tuple[str, str | None]:
             await engine.dispose()
 
     return asyncio.run(add())
+
+
+def add_person(hub: Hub, email: str) -> None:
+    """One more citizen with the seeded password (for tests that change or disable an account)."""
+
+    async def add() -> None:
+        engine = build_engine(hub.settings.effective_database_url)
+        try:
+            async with build_sessionmaker(engine)() as session, session.begin():
+                await add_user(session, email=email, name="Warga Uji", password_hash=hash_sync(PASSWORD),
+                               now=int(time.time()))
+        finally:
+            await engine.dispose()
+
+    asyncio.run(add())
+
+
+def change_person(hub: Hub, email: str, **values: Any) -> None:
+    """Change an account row the way an admin action would (disable, password change)."""
+
+    async def change() -> None:
+        engine = build_engine(hub.settings.effective_database_url)
+        try:
+            async with build_sessionmaker(engine)() as session, session.begin():
+                await session.execute(update(User).where(User.email == email).values(**values))
+        finally:
+            await engine.dispose()
+
+    asyncio.run(change())
