@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 
 import httpx
@@ -98,3 +99,11 @@ def test_revoked_access_token_leaves_its_refresh_token(hub: Hub) -> None:
     client_id, secret = hub.client("Parkir Dishub")
     renewed = refresh(hub, client_id, secret, tokens["refresh_token"])
     assert renewed.status_code == 200 and userinfo(hub, renewed.json()["access_token"]).status_code == 200
+
+
+@pytest.mark.parametrize("endpoint", ["introspect", "revoke"])
+def test_undecodable_basic_credentials_are_invalid_client(hub: Hub, endpoint: str) -> None:
+    header = "Basic " + base64.b64encode(b"\xff\xfe:secret").decode()
+    response = httpx.post(f"{hub.url}/auth/{endpoint}", data={"token": "x"}, headers={"Authorization": header},
+                          timeout=10)
+    assert response.status_code == 401 and response.json()["error"] == "invalid_client"

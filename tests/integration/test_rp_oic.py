@@ -10,6 +10,8 @@ pre-registered.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -112,6 +114,9 @@ def test_code_flow_with_pkce_refresh_userinfo_revocation_introspection(hub: Hub)
     assert id_token["iss"] == hub.url and id_token["aud"] == [rp.client_id]
     assert id_token["nonce"] == rp.state2nonce[response["state"]]
     assert id_token.jws_header is not None and id_token.jws_header["alg"] == "ES256"
+    # OIDC Core §3.1.3.6: at_hash is the left half of SHA-256 over the access token, computed here independently.
+    digest = hashlib.sha256(tokens["access_token"].encode()).digest()
+    assert id_token["at_hash"] == base64.urlsafe_b64encode(digest[:16]).rstrip(b"=").decode()
 
     info = rp.do_user_info_request(state=response["state"])
     assert isinstance(info, OpenIDSchema), info

@@ -5,6 +5,7 @@ One hub per module and backend: every test makes its own codes and tokens, so th
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -167,6 +168,22 @@ def test_wrong_or_missing_secret_is_invalid_client(hub: Hub) -> None:
     assert "Basic" in wrong.headers.get("www-authenticate", "")
     missing = redeem(hub, client_id, None, issued)
     assert missing.status_code == 401 and error_of(missing) == "invalid_client"
+
+
+@pytest.mark.parametrize("header", ["Basic !!!", "Basic " + base64.b64encode(b"no-colon").decode(), "Basic",
+                                    "Bearer abc", "Basic " + base64.b64encode(b"\xff\xfe:x").decode()])
+def test_malformed_basic_credentials_are_invalid_client(hub: Hub, header: str) -> None:
+    response = httpx.post(f"{hub.url}/auth/token", data={"grant_type": "client_credentials"},
+                          headers={"Authorization": header}, timeout=10)
+    assert response.status_code in (400, 401) and error_of(response) == "invalid_client"
+
+
+def test_suspended_client_is_invalid_client(hub: Hub) -> None:
+    client_id, secret = register_client(hub, name="Ditangguhkan", grant_types=("client_credentials",),
+                                        scope="anggaran:read", status="suspended")
+    assert secret is not None
+    response = token_request(hub, {"grant_type": "client_credentials"}, auth=(client_id, secret))
+    assert response.status_code == 401 and error_of(response) == "invalid_client"
 
 
 def test_public_client_redeems_with_pkce_and_no_secret(hub: Hub) -> None:
