@@ -33,7 +33,9 @@ def gerbang(hub: Hub, tmp_path: Path, *args: str) -> dict[str, Any]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("GERBANG_")}
     env.update(GERBANG_DATABASE_URL=hub.settings.effective_database_url, GERBANG_SECRET_KEY=hub.settings.secret_key,
                GERBANG_DATA_DIR=str(tmp_path), GERBANG_ISSUER=hub.url)
-    command = [str(Path(sys.executable).parent / "gerbang"), *args, "--json"]
+    script = Path(sys.executable).parent / "gerbang"
+    entry = [str(script)] if script.exists() else [sys.executable, "-c", "from gateway.cli import main; main()"]
+    command = [*entry, *args, "--json"]
     done = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     return dict(json.loads(done.stdout))
