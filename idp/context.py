@@ -5,6 +5,8 @@ Built once by ``create_app`` (or by the gateway, which shares it) and started in
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -28,13 +30,20 @@ class IdpContext:
     passwords: PasswordHashing
     policies: PolicyWatcher  # Kominfo's rules; the gateway polls it for changes
     started: bool = field(default=False)
+    key_refresher: asyncio.Task[None] | None = field(default=None, repr=False)
 
     async def start(self) -> None:
         if not self.started:
             await self.keys.load()
+            self.key_refresher = asyncio.create_task(self.keys.refresh_forever(self.settings.key_refresh_seconds))
             self.started = True
 
     async def close(self) -> None:
+        if self.key_refresher is not None:
+            self.key_refresher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.key_refresher
+            self.key_refresher = None
         await self.engine.dispose()
         self.started = False
 

@@ -7,10 +7,13 @@ Rotation publishes the new key and signs with it at once; retired keys stay publ
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
+import logging
 import os
 import secrets
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,12 +23,17 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from idp.clock import Clock
 from idp.storage.models import SigningKey
 
 SUPPORTED_ALGS = ("ES256", "RS256")
+# A token naming an unknown kid reloads the ring at most this often: made-up kids cannot become a load each.
+UNKNOWN_KID_RELOAD_INTERVAL = 5.0
+
+log = logging.getLogger("gerbang.keys")
 
 
 @dataclass(frozen=True)
@@ -111,6 +119,8 @@ class KeyRing:
         self._jwks: dict[str, Any] = {"keys": []}
         self._jwks_bytes = b'{"keys":[]}'
         self._public: dict[str, dict[str, Any]] = {}
+        self._reload_lock = asyncio.Lock()
+        self._forced_at = float("-inf")
 
     async def load(self, create_if_missing: bool = True) -> None:
         now = self._clock.now()
@@ -128,6 +138,31 @@ class KeyRing:
         self._public = {row.kid: row.public_jwk for row in published}
         self._jwks = {"keys": [row.public_jwk for row in reversed(published)]}
         self._jwks_bytes = json.dumps(self._jwks, separators=(",", ":")).encode()
+
+    async def refresh_forever(self, interval: float) -> None:
+        """Pick up rotations made by another process (``gerbang keys rotate``, another instance)."""
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.load(create_if_missing=False)
+            except SQLAlchemyError as exc:  # storage down: keep serving the keys we have
+                log.warning("signing keys not reloaded: %s", exc)
+            except Exception:  # e.g. a key sealed under another secret: log it, but never stop refreshing
+                log.exception("signing keys not reloaded")
+
+    async def reload_for_unknown_kid(self, kid: str) -> bool:
+        """Reload once for a token signed by a key not loaded here yet; True if the key is known afterwards."""
+        if kid in self._public:
+            return True
+        async with self._reload_lock:  # concurrent tokens with the new kid wait for one load, not fail
+            if kid in self._public:
+                return True
+            moment = time.monotonic()
+            if moment - self._forced_at < UNKNOWN_KID_RELOAD_INTERVAL:
+                return False
+            self._forced_at = moment
+            await self.load(create_if_missing=False)
+        return kid in self._public
 
     @property
     def active(self) -> ActiveKey:

@@ -35,7 +35,7 @@ def build_metadata(issuer: str, signing_alg: str) -> dict[str, Any]:
                                                   "none"],
         "token_endpoint_auth_signing_alg_values_supported": ["ES256", "RS256", "PS256", "EdDSA"],
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post",
-                                                       "private_key_jwt"],
+                                                       "private_key_jwt", "none"],
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post",
                                                           "private_key_jwt"],
         "code_challenge_methods_supported": ["S256"],

@@ -8,11 +8,12 @@ from starlette.responses import Response
 
 from idp.http import FormError, datalist, oauth_error, oauth_json, read_form
 from idp.oauth.request import HubRequest
-from idp.oauth.state import Preloaded, run_with_state
+from idp.oauth.state import Effects, Preloaded, run_with_state
 from idp.oauth.store import apply_in_transaction, candidate_client_ids, preload_grant_rows
 from idp.provider import Provider
 
 USER_GRANTS = ("authorization_code", "refresh_token")
+REPEATABLE = ("resource",)  # RFC 8707 §2; every other parameter at most once (RFC 6749 §3.2)
 
 
 async def token_endpoint(request: Request) -> Response:
@@ -22,6 +23,8 @@ async def token_endpoint(request: Request) -> Response:
     except FormError as exc:
         return oauth_error(exc.status, "invalid_request", exc.description)
     form = datalist(pairs)
+    if any(len(values) > 1 for key, values in form.items() if key not in REPEATABLE):
+        return oauth_error(400, "invalid_request", "A request parameter was repeated.")
     now = provider.clock.now()
     state = Preloaded(extras={"now": now})
     try:
@@ -36,7 +39,11 @@ async def token_endpoint(request: Request) -> Response:
     oauth_request = HubRequest("POST", provider.token_url, request.headers, pairs)
     status, body, headers = await run_with_state(state, lambda: provider.server.create_token_response(oauth_request))
     effects = state.effects
-    if (status == 200 or effects.revoke_grant) and not effects.is_empty():
+    if status != 200:
+        # A refusal keeps only what must stick: a replay's revocation, and a client assertion's jti, spent
+        # once presented even if the grant then failed (RFC 7523 §3 item 7).
+        effects = Effects(revoke_grant=effects.revoke_grant, replay_marks=effects.replay_marks)
+    if not effects.is_empty() and (status == 200 or effects.revoke_grant or effects.replay_marks):
         try:
             lost = await apply_in_transaction(provider.sessionmaker, effects, now)
         except SQLAlchemyError:
