@@ -14,6 +14,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from idp.account_routes import build_account_routes
 from idp.clock import Clock
 from idp.context import IdpContext, build_context
 from idp.endpoints.account import account_page
@@ -54,6 +55,7 @@ def build_routes(provider: Provider) -> list[BaseRoute]:
         Route("/auth/consent", consent_page, methods=["GET"]),
         Route("/auth/consent", consent_submit, methods=["POST"]),
         Route("/account", account_page),
+        *build_account_routes(),
         Mount("/auth/static", StaticFiles(directory=Path(__file__).parent / "static")),
     ]
 

@@ -9,12 +9,15 @@ from prometheus_client import Counter
 from idp.context import IdpContext
 from idp.csrf import Csrf
 from idp.interactions import InteractionStore
+from idp.links import LinkSigner
+from idp.mail import Mailer
 from idp.oauth.server import HubAuthorizationServer
 from idp.oauth.store import ClientCache
 from idp.oauth.tokens import TokenMinter
 from idp.pages import Pages
 from idp.sessions import SessionStore
 from idp.storage.models import BrowserSession
+from idp.throttle import AdmitAll, LoginThrottle
 
 LogoutListener = Callable[[BrowserSession], Awaitable[None]]
 
@@ -42,6 +45,9 @@ class Provider:
         self.pages = Pages(Csrf(settings.effective_secret), settings.default_locale, settings.uses_tls)
         self.session_cookie = "__Host-gerbang_session" if settings.uses_tls else "gerbang_session"
         self.logout_listeners: list[LogoutListener] = []
+        self.mailer = Mailer(settings.mail_from, settings.smtp_url, settings.effective_mail_outbox)
+        self.links = LinkSigner(settings.effective_secret)
+        self.throttle: LoginThrottle = AdmitAll()  # the rate-limit engine replaces this
 
     async def end_session(self, row: BrowserSession) -> None:
         """End a browser session and tell everyone who keeps state for it (gateway, back-channel)."""

@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     mail_outbox: Path | None = None
     smtp_url: str = ""
     mail_from: str = "Gerbang Kota Palembang <no-reply@palembang.go.id>"
+    verify_link_ttl: int = Field(default=48 * 3600, ge=300, le=14 * 86_400, description="email verification link")
+    reset_link_ttl: int = Field(default=3600, ge=300, le=86_400, description="password reset link")
+    second_factor_ttl: int = Field(default=300, ge=60, le=3600, description="password accepted, second factor due")
 
     hash_concurrency: int = Field(default=4, ge=1, le=64, description="argon2id hashes at once (19 MiB each)")
 
@@ -88,6 +91,13 @@ class Settings(BaseSettings):
             with os.fdopen(fd, "w") as handle:
                 handle.write(os.urandom(32).hex())
         return path.read_text().strip().encode()
+
+    @property
+    def effective_mail_outbox(self) -> Path | None:
+        """Without SMTP, mail goes to a file outbox (the demo's default: ``data_dir/outbox``)."""
+        if self.smtp_url:
+            return None
+        return self.mail_outbox or self.data_dir / "outbox"
 
     @property
     def uses_tls(self) -> bool:

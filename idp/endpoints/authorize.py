@@ -98,6 +98,9 @@ async def process_authorization(request: Request, provider: Provider, params: li
         if hint_sub is None:
             return client_error("invalid_request", "The id_token_hint is not valid.")
         needs_login = hint_sub != active.user.id
+    if "create" in prompts and (interaction is None or not interaction.login_sid):
+        # OpenID Connect Initiating User Registration 1.0: sign-up first, then sign in and continue.
+        return await _park(request, provider, client.client_id, params, "/auth/register", interaction_id)
     if needs_login:
         if "none" in prompts:
             return client_error("login_required", "The user must sign in.")

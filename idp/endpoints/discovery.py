@@ -43,7 +43,7 @@ def build_metadata(issuer: str, signing_alg: str) -> dict[str, Any]:
         "claims_parameter_supported": False,
         "request_parameter_supported": False,
         "request_uri_parameter_supported": False,
-        "prompt_values_supported": ["none", "login", "consent"],
+        "prompt_values_supported": ["none", "login", "consent", "create"],
         "acr_values_supported": ["1", "2"],
         "ui_locales_supported": ["id", "en"],
         "authorization_response_iss_parameter_supported": True,

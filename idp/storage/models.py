@@ -41,8 +41,10 @@ class User(Base):
     password_hash: Mapped[str | None] = mapped_column(String(200))
     email_verified: Mapped[bool] = mapped_column(Boolean, default=False)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
-    totp_secret: Mapped[str | None] = mapped_column(String(64))
-    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+    # TOTP secrets are sealed (AES-GCM under the settings secret); pending = enrolment not yet confirmed.
+    totp_secret: Mapped[str | None] = mapped_column(String(200))
+    totp_pending_secret: Mapped[str | None] = mapped_column(String(200))
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)  # replay protection: last accepted step
     created_at: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[int] = mapped_column(BigInteger)
     password_changed_at: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -216,6 +218,29 @@ class ReplayMark(Base):
     __tablename__ = "replay_marks"
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
+class RecoveryCode(Base):
+    """A one-time MFA recovery code, stored as an HMAC (the codes are random, 50 bits each)."""
+
+    __tablename__ = "recovery_codes"
+    code_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    used_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class LoginChallenge(Base):
+    """A password-verified login waiting for its second factor; the cookie holds the id, the table its digest."""
+
+    __tablename__ = "login_challenges"
+    id_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    interaction: Mapped[str | None] = mapped_column(String(64))
+    first_factor: Mapped[list[str]] = mapped_column(default=list)  # amr of what is already proven
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class App(Base):

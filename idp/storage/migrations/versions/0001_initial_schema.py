@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-28 00:43:56.670073
+Create Date: 2026-11-28 00:54:16.725547
 """
 
 from __future__ import annotations
@@ -98,7 +98,8 @@ def upgrade() -> None:
     sa.Column('password_hash', sa.String(length=200), nullable=True),
     sa.Column('email_verified', sa.Boolean(), nullable=False),
     sa.Column('disabled', sa.Boolean(), nullable=False),
-    sa.Column('totp_secret', sa.String(length=64), nullable=True),
+    sa.Column('totp_secret', sa.String(length=200), nullable=True),
+    sa.Column('totp_pending_secret', sa.String(length=200), nullable=True),
     sa.Column('totp_last_step', sa.BigInteger(), nullable=True),
     sa.Column('created_at', sa.BigInteger(), nullable=False),
     sa.Column('updated_at', sa.BigInteger(), nullable=False),
@@ -228,6 +229,21 @@ def upgrade() -> None:
         batch_op.create_index('ix_grants_user_client', ['user_id', 'client_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_grants_user_id'), ['user_id'], unique=False)
 
+    op.create_table('login_challenges',
+    sa.Column('id_digest', sa.String(length=64), nullable=False),
+    sa.Column('user_id', sa.String(length=36), nullable=False),
+    sa.Column('interaction', sa.String(length=64), nullable=True),
+    sa.Column('first_factor', sa.JSON(), nullable=False),
+    sa.Column('created_at', sa.BigInteger(), nullable=False),
+    sa.Column('expires_at', sa.BigInteger(), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id_digest')
+    )
+    with op.batch_alter_table('login_challenges', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_login_challenges_expires_at'), ['expires_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_login_challenges_user_id'), ['user_id'], unique=False)
+
     op.create_table('memberships',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.String(length=36), nullable=False),
@@ -241,6 +257,17 @@ def upgrade() -> None:
     with op.batch_alter_table('memberships', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_memberships_opd_id'), ['opd_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_memberships_user_id'), ['user_id'], unique=False)
+
+    op.create_table('recovery_codes',
+    sa.Column('code_digest', sa.String(length=64), nullable=False),
+    sa.Column('user_id', sa.String(length=36), nullable=False),
+    sa.Column('created_at', sa.BigInteger(), nullable=False),
+    sa.Column('used_at', sa.BigInteger(), nullable=True),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('code_digest')
+    )
+    with op.batch_alter_table('recovery_codes', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_recovery_codes_user_id'), ['user_id'], unique=False)
 
     op.create_table('access_tokens',
     sa.Column('jti', sa.String(length=64), nullable=False),
@@ -298,11 +325,20 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_access_tokens_expires_at'))
 
     op.drop_table('access_tokens')
+    with op.batch_alter_table('recovery_codes', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_recovery_codes_user_id'))
+
+    op.drop_table('recovery_codes')
     with op.batch_alter_table('memberships', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_memberships_user_id'))
         batch_op.drop_index(batch_op.f('ix_memberships_opd_id'))
 
     op.drop_table('memberships')
+    with op.batch_alter_table('login_challenges', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_login_challenges_user_id'))
+        batch_op.drop_index(batch_op.f('ix_login_challenges_expires_at'))
+
+    op.drop_table('login_challenges')
     with op.batch_alter_table('grants', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_grants_user_id'))
         batch_op.drop_index('ix_grants_user_client')

@@ -1,0 +1,16 @@
+"""The routes of citizen self-service: sign-up, email verification, password reset, second factors, /account."""
+
+from __future__ import annotations
+
+from starlette.routing import BaseRoute, Route
+
+from idp.endpoints.register import register_page, register_submit, verify_email_page, verify_email_submit
+
+
+def build_account_routes() -> list[BaseRoute]:
+    return [
+        Route("/auth/register", register_page, methods=["GET"]),
+        Route("/auth/register", register_submit, methods=["POST"]),
+        Route("/auth/verify-email", verify_email_page, methods=["GET"]),
+        Route("/auth/verify-email", verify_email_submit, methods=["POST"]),
+    ]

@@ -1,0 +1,29 @@
+"""Reading what the provider stored, straight from the test database (no provider code in between)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from sqlalchemy import select
+
+from idp.storage.db import build_engine, build_sessionmaker
+from idp.storage.models import Base, User
+
+
+async def _rows(database_url: str, model: type[Base], *conditions: Any) -> list[Any]:
+    engine = build_engine(database_url)
+    try:
+        async with build_sessionmaker(engine)() as session:
+            return list((await session.scalars(select(model).where(*conditions))).all())
+    finally:
+        await engine.dispose()
+
+
+def rows(database_url: str, model: type[Base], *conditions: Any) -> list[Any]:
+    return asyncio.run(_rows(database_url, model, *conditions))
+
+
+def user_by_email(database_url: str, email: str) -> User | None:
+    found = rows(database_url, User, User.email == email)
+    return found[0] if found else None
