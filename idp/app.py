@@ -17,7 +17,6 @@ from starlette.staticfiles import StaticFiles
 from idp.account_routes import build_account_routes
 from idp.clock import Clock
 from idp.context import IdpContext, build_context
-from idp.endpoints.account import account_page
 from idp.endpoints.authorize import authorize_endpoint, resume_endpoint
 from idp.endpoints.consent import consent_page, consent_submit
 from idp.endpoints.discovery import MetadataEndpoint, build_metadata
@@ -54,7 +53,6 @@ def build_routes(provider: Provider) -> list[BaseRoute]:
         Route("/auth/login", login_submit, methods=["POST"]),
         Route("/auth/consent", consent_page, methods=["GET"]),
         Route("/auth/consent", consent_submit, methods=["POST"]),
-        Route("/account", account_page),
         *build_account_routes(),
         Mount("/auth/static", StaticFiles(directory=Path(__file__).parent / "static")),
     ]

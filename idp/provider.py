@@ -15,9 +15,12 @@ from idp.oauth.server import HubAuthorizationServer
 from idp.oauth.store import ClientCache
 from idp.oauth.tokens import TokenMinter
 from idp.pages import Pages
+from idp.recovery_codes import RecoveryCodes
+from idp.second_factor import ChallengeStore
 from idp.sessions import SessionStore
 from idp.storage.models import BrowserSession
 from idp.throttle import AdmitAll, LoginThrottle
+from idp.totp import SecretBox
 
 LogoutListener = Callable[[BrowserSession], Awaitable[None]]
 
@@ -48,6 +51,9 @@ class Provider:
         self.mailer = Mailer(settings.mail_from, settings.smtp_url, settings.effective_mail_outbox)
         self.links = LinkSigner(settings.effective_secret)
         self.throttle: LoginThrottle = AdmitAll()  # the rate-limit engine replaces this
+        self.secret_box = SecretBox(settings.effective_secret)
+        self.recovery_codes = RecoveryCodes(settings.effective_secret)
+        self.challenges = ChallengeStore(ctx.sessionmaker, ctx.clock, settings.second_factor_ttl)
 
     async def end_session(self, row: BrowserSession) -> None:
         """End a browser session and tell everyone who keeps state for it (gateway, back-channel)."""

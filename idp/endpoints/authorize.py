@@ -25,6 +25,7 @@ from idp.oauth.store import apply_in_transaction
 from idp.oauth.verify import TokenInvalid, verify_hub_jwt
 from idp.pages import see_other
 from idp.provider import Provider
+from idp.second_factor import is_step_up_needed
 from idp.sessions import ActiveSession
 from idp.storage.models import AuthorizationCode, Consent, Interaction
 
@@ -106,6 +107,10 @@ async def process_authorization(request: Request, provider: Provider, params: li
             return client_error("login_required", "The user must sign in.")
         return await _park(request, provider, client.client_id, params, "/auth/login", interaction_id)
     assert active is not None
+    if is_step_up_needed(data.get("acr_values", [None])[0], active):
+        if "none" in prompts:
+            return client_error("interaction_required", "A second factor is required.")
+        return await _park(request, provider, client.client_id, params, "/auth/mfa/step-up", interaction_id)
     scope = grant.request.scope or ""
     consent_given = interaction is not None and interaction.consent_given
     if not consent_given and not await _has_consent(provider, active.user.id, client.row, scope, prompts):
