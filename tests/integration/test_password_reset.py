@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import statistics
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -133,7 +132,8 @@ def test_same_answer_for_known_and_unknown_addresses(hub: Hub) -> None:
         assert browser.http.post("/auth/reset", data={"email": email, "csrf_token": token}).status_code == 200
         return time.perf_counter() - start
 
-    known_times = [timed(WARGA) for _ in range(7)]
-    unknown_times = [timed(f"acak{i}@example.id") for i in range(7)]
+    # Interleaved, and compared by their fastest runs: noise from a loaded machine only ever adds time.
+    pairs = [(timed(WARGA), timed(f"acak{i}@example.id")) for i in range(8)]
+    fastest_known, fastest_unknown = min(p[0] for p in pairs), min(p[1] for p in pairs)
     # One class: both are a lookup and a page (the mail is a small file write); no hash on either path.
-    assert abs(statistics.median(known_times) - statistics.median(unknown_times)) < 0.05
+    assert abs(fastest_known - fastest_unknown) < 0.015

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import statistics
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -138,11 +137,10 @@ def test_registration_timing_class_does_not_tell(hub: Hub) -> None:
         assert response.status_code == 200
         return time.perf_counter() - start
 
-    known = [timed("warga@example.id") for _ in range(5)]
-    unknown = [timed(f"acak{i}@example.id") for i in range(5)]
-    # An argon2id hash (~19 ms) is the dominant cost on both paths; a skipped hash would halve one median.
-    assert statistics.median(known) > 0.5 * statistics.median(unknown)
-    assert statistics.median(unknown) > 0.5 * statistics.median(known)
+    pairs = [(timed("warga@example.id"), timed(f"acak{i}@example.id")) for i in range(5)]
+    known, unknown = min(p[0] for p in pairs), min(p[1] for p in pairs)
+    # An argon2id hash (~19 ms) is the dominant cost on both paths; a skipped hash would halve one of them.
+    assert known > 0.6 * unknown and unknown > 0.6 * known
 
 
 BAD_SIGN_UPS = [
