@@ -9,11 +9,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from idp.app import create_app
 from idp.clock import FrozenClock
 from idp.endpoints.discovery import build_metadata
 from idp.settings import Settings
 from idp.storage.models import User
+from tests.support.clock import app_with_clock
 from tests.support.hub import Browser, Hub, authorize_url, csrf_from, interaction_from, pkce_pair, query_of, run_hub
 from tests.support.outbox import body_of, link_in, messages_to, read_outbox
 from tests.support.records import rows, user_by_email
@@ -29,7 +29,7 @@ def clock() -> FrozenClock:
 
 @pytest.fixture
 def hub(database_url: str, tmp_path: Path, clock: FrozenClock) -> Iterator[Hub]:
-    with run_hub(database_url, tmp_path, app_factory=lambda s: create_app(s, clock=clock)) as running:
+    with run_hub(database_url, tmp_path, app_factory=app_with_clock(clock)) as running:
         yield running
 
 

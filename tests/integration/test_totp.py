@@ -22,7 +22,7 @@ WARGA = "warga@example.id"
 
 @pytest.fixture
 def clock() -> FrozenClock:
-    return FrozenClock(1_800_000_000)  # a step boundary: codes are predictable per 30 s
+    return FrozenClock(1_800_000_000)  # far ahead of the seed; a step boundary: codes change every 30 s
 
 
 @pytest.fixture
