@@ -8,6 +8,7 @@ from idp.endpoints.account import (account_page, consent_revoke, password_submit
                                    sessions_end_all)
 from idp.endpoints.account_mfa import recovery_codes_renew, totp_disable, totp_page, totp_submit
 from idp.endpoints.mfa import mfa_page, mfa_submit, step_up_page
+from idp.endpoints.passkeys import register_finish, register_options, remove, sign_in_finish, sign_in_options
 from idp.endpoints.recovery import reset_confirm_page, reset_confirm_submit, reset_page, reset_submit
 from idp.endpoints.register import register_page, register_submit, verify_email_page, verify_email_submit
 
@@ -25,6 +26,11 @@ def build_account_routes() -> list[BaseRoute]:
         Route("/auth/mfa", mfa_page, methods=["GET"]),
         Route("/auth/mfa", mfa_submit, methods=["POST"]),
         Route("/auth/mfa/step-up", step_up_page, methods=["GET"]),
+        Route("/auth/passkey/options", sign_in_options, methods=["POST"]),
+        Route("/auth/passkey", sign_in_finish, methods=["POST"]),
+        Route("/account/passkeys/options", register_options, methods=["POST"]),
+        Route("/account/passkeys", register_finish, methods=["POST"]),
+        Route("/account/passkeys/delete", remove, methods=["POST"]),
         Route("/account", account_page, methods=["GET"]),
         Route("/account/profile", profile_submit, methods=["POST"]),
         Route("/account/password", password_submit, methods=["POST"]),

@@ -74,6 +74,10 @@ TEXT: dict[str, dict[str, str]] = {
         "account.end": "Akhiri", "account.end_all": "Keluar dari semua perangkat", "account.email_verified": "terkonfirmasi",
         "account.email_unverified": "belum terkonfirmasi", "account.resend": "Kirim ulang email konfirmasi",
         "account.level": "Tingkat masuk",
+        "passkey.heading": "Passkey", "passkey.none": "Belum ada passkey.", "passkey.add": "Tambah passkey",
+        "passkey.name": "Nama perangkat (mis. Ponsel saya)", "passkey.remove": "Hapus",
+        "passkey.added": "Passkey ditambahkan.", "passkey.failed": "Passkey tidak dapat dipakai. Coba lagi.",
+        "passkey.sign_in": "Masuk dengan passkey",
         "lang.switch": "English",
     },
     "en": {
@@ -144,6 +148,10 @@ TEXT: dict[str, dict[str, str]] = {
         "account.end": "End", "account.end_all": "Sign out everywhere", "account.email_verified": "confirmed",
         "account.email_unverified": "not confirmed", "account.resend": "Resend the confirmation email",
         "account.level": "Sign-in level",
+        "passkey.heading": "Passkeys", "passkey.none": "No passkeys yet.", "passkey.add": "Add a passkey",
+        "passkey.name": "Device name (e.g. My phone)", "passkey.remove": "Remove",
+        "passkey.added": "Passkey added.", "passkey.failed": "The passkey could not be used. Try again.",
+        "passkey.sign_in": "Sign in with a passkey",
         "lang.switch": "Bahasa Indonesia",
     },
 }

@@ -21,6 +21,7 @@ from idp.sessions import SessionStore
 from idp.storage.models import BrowserSession
 from idp.throttle import AdmitAll, LoginThrottle
 from idp.totp import SecretBox
+from idp.webauthn_keys import PasskeyService
 
 LogoutListener = Callable[[BrowserSession], Awaitable[None]]
 
@@ -53,6 +54,7 @@ class Provider:
         self.throttle: LoginThrottle = AdmitAll()  # the rate-limit engine replaces this
         self.secret_box = SecretBox(settings.effective_secret)
         self.recovery_codes = RecoveryCodes(settings.effective_secret)
+        self.passkeys = PasskeyService(ctx.sessionmaker, ctx.clock, settings.issuer)
         self.challenges = ChallengeStore(ctx.sessionmaker, ctx.clock, settings.second_factor_ttl)
 
     async def end_session(self, row: BrowserSession) -> None:

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from idp.clock import Clock
 from idp.sessions import ActiveSession
-from idp.storage.models import LoginChallenge, User
+from idp.storage.models import LoginChallenge, Passkey, User
 
 COOKIE = "gerbang_mfa"
 MAX_ATTEMPTS = 5
@@ -26,14 +26,21 @@ def _digest(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
-def has_second_factor(user: User) -> bool:
-    return user.totp_secret is not None
+async def has_second_factor(sessionmaker: async_sessionmaker[AsyncSession], user: User) -> bool:
+    """An authenticator app or at least one passkey."""
+    if user.totp_secret is not None:
+        return True
+    async with sessionmaker() as session:
+        found = await session.scalar(select(Passkey.credential_id).where(Passkey.user_id == user.id).limit(1))
+    return found is not None
 
 
-def is_step_up_needed(acr_values: str | None, active: ActiveSession) -> bool:
+async def is_step_up_needed(sessionmaker: async_sessionmaker[AsyncSession], acr_values: str | None,
+                            active: ActiveSession) -> bool:
     """The client asked for level 2, the session is below it, and the user has a factor to give."""
     requested = (acr_values or "").split()
-    return LEVEL_TWO in requested and active.row.acr != LEVEL_TWO and has_second_factor(active.user)
+    return (LEVEL_TWO in requested and active.row.acr != LEVEL_TWO
+            and await has_second_factor(sessionmaker, active.user))
 
 
 class ChallengeStore:

@@ -23,7 +23,8 @@ from idp.storage.models import BrowserSession, Client, Consent, User
 from idp.throttle import is_attempt_admitted
 
 DONE_MESSAGES = {"saved": "account.saved", "password": "account.password_changed", "revoked": "account.saved",
-                 "ended": "account.saved", "totp_off": "account.saved", "code_failed": "mfa.failed"}
+                 "ended": "account.saved", "totp_off": "account.saved", "code_failed": "mfa.failed",
+                 "passkey": "passkey.added"}
 
 
 async def account_page(request: Request) -> Response:
@@ -162,10 +163,11 @@ async def _render(request: Request, provider: Provider, active: ActiveSession, m
             BrowserSession.last_seen > now - provider.settings.session_idle_ttl)
             .order_by(BrowserSession.last_seen.desc()))).all()
         recovery_left = await count_unused(session, user.id) if user.totp_secret else 0
+    passkeys = await provider.passkeys.list_for(user.id)
     return provider.pages.render(
         request, "account.html", status=status, user=user, active=active.row, message_key=message_key,
         problems=problems or {}, apps=[(consent, name) for consent, name in apps], sessions=list(live),
-        recovery_left=recovery_left, when=_when)
+        recovery_left=recovery_left, passkeys=passkeys, when=_when)
 
 
 def _when(timestamp: int) -> str:

@@ -107,7 +107,7 @@ async def process_authorization(request: Request, provider: Provider, params: li
             return client_error("login_required", "The user must sign in.")
         return await _park(request, provider, client.client_id, params, "/auth/login", interaction_id)
     assert active is not None
-    if is_step_up_needed(data.get("acr_values", [None])[0], active):
+    if await is_step_up_needed(provider.sessionmaker, data.get("acr_values", [None])[0], active):
         if "none" in prompts:
             return client_error("interaction_required", "A second factor is required.")
         return await _park(request, provider, client.client_id, params, "/auth/mfa/step-up", interaction_id)

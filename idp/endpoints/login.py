@@ -56,7 +56,7 @@ async def login_submit(request: Request) -> Response:
         context["login_hint"] = login
         return provider.pages.render(request, "login.html", interaction=interaction_id, error_key="login.failed",
                                      **context)
-    if has_second_factor(user):
+    if await has_second_factor(provider.sessionmaker, user):
         return await start_second_factor(request, provider, user, interaction_id, PASSWORD_AMR)
     previous = await provider.sessions.load(request.cookies.get(provider.session_cookie))
     if previous is not None:

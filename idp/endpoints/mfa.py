@@ -45,7 +45,7 @@ async def mfa_page(request: Request) -> Response:
     found = await provider.challenges.load(request.cookies.get(COOKIE))
     if found is None:
         return provider.pages.error(request, "error.expired", 400)
-    return _render(request, provider, request.query_params.get("method", "totp"))
+    return await _render(request, provider, found[1], request.query_params.get("method", "totp"))
 
 
 async def mfa_submit(request: Request) -> Response:
@@ -60,12 +60,12 @@ async def mfa_submit(request: Request) -> Response:
     challenge, user = found
     method = "recovery" if form.get("method") == "recovery" else "totp"
     if not await is_attempt_admitted(provider.throttle, request, method, user.id):
-        return _render(request, provider, method, error_key="login.throttled", status=429)
+        return await _render(request, provider, user, method, error_key="login.throttled", status=429)
     if not await _is_factor_valid(provider, user, method, form.get("code", "")[:64]):
         attempts = await provider.challenges.count_failure(challenge)
         if attempts >= MAX_ATTEMPTS:  # too many wrong codes: the password must be given again
             return provider.pages.error(request, "error.expired", 400)
-        return _render(request, provider, method, error_key="mfa.failed", status=400)
+        return await _render(request, provider, user, method, error_key="mfa.failed", status=400)
     if not await provider.challenges.finish(challenge):
         return provider.pages.error(request, "error.expired", 400)
     amr = list(dict.fromkeys([*challenge.first_factor, "otp"]))
@@ -85,8 +85,10 @@ async def _is_factor_valid(provider: Provider, user: User, method: str, code: st
         return step is not None and await accept_step(session, user.id, step)
 
 
-def _render(request: Request, provider: Provider, method: str, error_key: str | None = None,
-            status: int = 200) -> Response:
-    return provider.pages.render(request, "mfa.html", status=status, method=method, error_key=error_key)
+async def _render(request: Request, provider: Provider, user: User, method: str, error_key: str | None = None,
+                  status: int = 200) -> Response:
+    has_passkeys = bool(await provider.passkeys.list_for(user.id))
+    return provider.pages.render(request, "mfa.html", status=status, method=method, error_key=error_key,
+                                 has_totp=user.totp_secret is not None, has_passkeys=has_passkeys)
 
 

@@ -243,6 +243,31 @@ class LoginChallenge(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class Passkey(Base):
+    """A WebAuthn credential (passkey) of a user: second factor, or passwordless sign-in on its own."""
+
+    __tablename__ = "passkeys"
+    credential_id: Mapped[str] = mapped_column(String(1400), primary_key=True)  # base64url, ≤ 1023 bytes raw
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    public_key: Mapped[str] = mapped_column(Text)  # base64url COSE key
+    sign_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    transports: Mapped[list[str]] = mapped_column(default=list)
+    name: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    last_used_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class WebAuthnChallenge(Base):
+    """A WebAuthn ceremony's challenge, single use; the browser holds the id in a cookie."""
+
+    __tablename__ = "webauthn_challenges"
+    id_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(16))  # register | login | second
+    user_id: Mapped[str | None] = mapped_column(String(36))
+    challenge: Mapped[str] = mapped_column(String(100))
+    expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
 class App(Base):
     """A registered OPD app the gateway routes to at ``/apps/{slug}/``."""
 

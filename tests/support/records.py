@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from sqlalchemy import select
@@ -21,7 +22,9 @@ async def _rows(database_url: str, model: type[Base], *conditions: Any) -> list[
 
 
 def rows(database_url: str, model: type[Base], *conditions: Any) -> list[Any]:
-    return asyncio.run(_rows(database_url, model, *conditions))
+    # In a thread of its own: playwright's sync API keeps an event loop running in the test's thread.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, _rows(database_url, model, *conditions)).result()
 
 
 def user_by_email(database_url: str, email: str) -> User | None:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-28 00:54:16.725547
+Create Date: 2026-11-28 01:30:48.319284
 """
 
 from __future__ import annotations
@@ -110,6 +110,17 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.create_index('ix_users_name', ['name'], unique=False)
+
+    op.create_table('webauthn_challenges',
+    sa.Column('id_digest', sa.String(length=64), nullable=False),
+    sa.Column('purpose', sa.String(length=16), nullable=False),
+    sa.Column('user_id', sa.String(length=36), nullable=True),
+    sa.Column('challenge', sa.String(length=100), nullable=False),
+    sa.Column('expires_at', sa.BigInteger(), nullable=False),
+    sa.PrimaryKeyConstraint('id_digest')
+    )
+    with op.batch_alter_table('webauthn_challenges', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_webauthn_challenges_expires_at'), ['expires_at'], unique=False)
 
     op.create_table('apps',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -258,6 +269,21 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_memberships_opd_id'), ['opd_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_memberships_user_id'), ['user_id'], unique=False)
 
+    op.create_table('passkeys',
+    sa.Column('credential_id', sa.String(length=1400), nullable=False),
+    sa.Column('user_id', sa.String(length=36), nullable=False),
+    sa.Column('public_key', sa.Text(), nullable=False),
+    sa.Column('sign_count', sa.BigInteger(), nullable=False),
+    sa.Column('transports', sa.JSON(), nullable=False),
+    sa.Column('name', sa.String(length=100), nullable=False),
+    sa.Column('created_at', sa.BigInteger(), nullable=False),
+    sa.Column('last_used_at', sa.BigInteger(), nullable=True),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('credential_id')
+    )
+    with op.batch_alter_table('passkeys', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_passkeys_user_id'), ['user_id'], unique=False)
+
     op.create_table('recovery_codes',
     sa.Column('code_digest', sa.String(length=64), nullable=False),
     sa.Column('user_id', sa.String(length=36), nullable=False),
@@ -329,6 +355,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_recovery_codes_user_id'))
 
     op.drop_table('recovery_codes')
+    with op.batch_alter_table('passkeys', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_passkeys_user_id'))
+
+    op.drop_table('passkeys')
     with op.batch_alter_table('memberships', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_memberships_user_id'))
         batch_op.drop_index(batch_op.f('ix_memberships_opd_id'))
@@ -365,6 +395,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_apps_opd_id'))
 
     op.drop_table('apps')
+    with op.batch_alter_table('webauthn_challenges', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_webauthn_challenges_expires_at'))
+
+    op.drop_table('webauthn_challenges')
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.drop_index('ix_users_name')
 
