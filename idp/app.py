@@ -69,6 +69,7 @@ def create_app(settings: Settings, clock: Clock | None = None, context: IdpConte
         try:
             yield
         finally:
+            await provider.backchannel.drain()
             if context is None:
                 await ctx.close()
 

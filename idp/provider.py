@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 
 from prometheus_client import Counter
 
+from idp.backchannel import BackchannelLogout, DeliveryPolicy
 from idp.context import IdpContext
 from idp.csrf import Csrf
 from idp.interactions import InteractionStore
@@ -55,6 +56,11 @@ class Provider:
         self.secret_box = SecretBox(settings.effective_secret)
         self.recovery_codes = RecoveryCodes(settings.effective_secret)
         self.passkeys = PasskeyService(ctx.sessionmaker, ctx.clock, settings.issuer)
+        self.backchannel = BackchannelLogout(ctx.keys, settings.issuer, self.clients, ctx.sessionmaker, ctx.clock,
+                                             DeliveryPolicy(settings.backchannel_logout_attempts,
+                                                            settings.backchannel_logout_backoff,
+                                                            settings.backchannel_logout_timeout))
+        self.logout_listeners.append(self.backchannel.on_session_end)
         self.challenges = ChallengeStore(ctx.sessionmaker, ctx.clock, settings.second_factor_ttl)
 
     async def end_session(self, row: BrowserSession) -> None:

@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     mail_from: str = "Gerbang Kota Palembang <no-reply@palembang.go.id>"
     verify_link_ttl: int = Field(default=48 * 3600, ge=300, le=14 * 86_400, description="email verification link")
     reset_link_ttl: int = Field(default=3600, ge=300, le=86_400, description="password reset link")
+    backchannel_logout_attempts: int = Field(default=4, ge=1, le=10)
+    backchannel_logout_backoff: float = Field(default=1.0, gt=0, le=60, description="first retry delay, doubling")
+    backchannel_logout_timeout: float = Field(default=5.0, gt=0, le=30)
     second_factor_ttl: int = Field(default=300, ge=60, le=3600, description="password accepted, second factor due")
 
     hash_concurrency: int = Field(default=4, ge=1, le=64, description="argon2id hashes at once (19 MiB each)")

@@ -268,6 +268,22 @@ class WebAuthnChallenge(Base):
     expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
 
 
+class LogoutDelivery(Base):
+    """One back-channel logout token sent to one client: how many tries it took and how it ended."""
+
+    __tablename__ = "logout_deliveries"
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    sid: Mapped[str] = mapped_column(String(36), index=True)
+    client_id: Mapped[str] = mapped_column(String(64), index=True)
+    user_id: Mapped[str] = mapped_column(String(36))
+    uri: Mapped[str] = mapped_column(String(500))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16))  # delivered | refused | failed
+    last_error: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    finished_at: Mapped[int] = mapped_column(BigInteger)
+
+
 class App(Base):
     """A registered OPD app the gateway routes to at ``/apps/{slug}/``."""
 

@@ -58,6 +58,7 @@ def confirm(browser: Browser, link: str) -> httpx.Response:
 def test_discovery_offers_prompt_create() -> None:
     metadata = build_metadata("https://sso.palembang.go.id", "ES256")
     assert "create" in metadata["prompt_values_supported"]
+    assert metadata["backchannel_logout_supported"] is True and metadata["backchannel_logout_session_supported"]
 
 
 def test_register_then_verify_by_link_once(hub: Hub) -> None:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-28 01:30:48.319284
+Create Date: 2026-11-28 01:34:50.459185
 """
 
 from __future__ import annotations
@@ -46,6 +46,23 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('interactions', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_interactions_expires_at'), ['expires_at'], unique=False)
+
+    op.create_table('logout_deliveries',
+    sa.Column('jti', sa.String(length=64), nullable=False),
+    sa.Column('sid', sa.String(length=36), nullable=False),
+    sa.Column('client_id', sa.String(length=64), nullable=False),
+    sa.Column('user_id', sa.String(length=36), nullable=False),
+    sa.Column('uri', sa.String(length=500), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('last_error', sa.String(length=300), nullable=True),
+    sa.Column('created_at', sa.BigInteger(), nullable=False),
+    sa.Column('finished_at', sa.BigInteger(), nullable=False),
+    sa.PrimaryKeyConstraint('jti')
+    )
+    with op.batch_alter_table('logout_deliveries', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_logout_deliveries_client_id'), ['client_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_logout_deliveries_sid'), ['sid'], unique=False)
 
     op.create_table('opd_units',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -417,6 +434,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_opd_units_parent_id'))
 
     op.drop_table('opd_units')
+    with op.batch_alter_table('logout_deliveries', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_logout_deliveries_sid'))
+        batch_op.drop_index(batch_op.f('ix_logout_deliveries_client_id'))
+
+    op.drop_table('logout_deliveries')
     with op.batch_alter_table('interactions', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_interactions_expires_at'))
 
