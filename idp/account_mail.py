@@ -14,6 +14,8 @@ SUBJECTS = {
     "nik_taken": "Pendaftaran Gerbang / Gerbang sign-up",
     "reset_password": "Atur ulang kata sandi / Reset your password",
     "password_changed": "Kata sandi Anda diganti / Your password was changed",
+    "change_email": "Konfirmasi alamat email baru / Confirm your new email address",
+    "email_change_requested": "Permintaan ganti email / Email change requested",
 }
 
 
@@ -53,3 +55,13 @@ async def send_reset(provider: Provider, user: User) -> None:
 async def send_password_changed(provider: Provider, user: User) -> None:
     await _send(provider, user.email, "password_changed", name=user.name, when=_when(provider.clock.now()),
                 reset_link=f"{provider.issuer}/auth/reset")
+
+
+async def send_email_change(provider: Provider, user: User, new_email: str) -> None:
+    """A link to the new address (bound to both addresses), and a note to the old one."""
+    expires_at = provider.clock.now() + provider.settings.verify_link_ttl
+    token = provider.links.build("change-email", user.id, f"{user.email} {new_email}", expires_at)
+    link = f"{provider.issuer}/account/email/confirm?{urlencode({'token': token})}"
+    await _send(provider, new_email, "change_email", name=user.name, link=link, expires=_when(expires_at))
+    await _send(provider, user.email, "email_change_requested", name=user.name, new_email=new_email,
+                when=_when(provider.clock.now()), reset_link=f"{provider.issuer}/auth/reset")

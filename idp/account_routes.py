@@ -6,6 +6,7 @@ from starlette.routing import BaseRoute, Route
 
 from idp.endpoints.account import (account_page, consent_revoke, password_submit, profile_submit, session_end,
                                    sessions_end_all)
+from idp.endpoints.account_email import email_change_submit, email_confirm_page, email_confirm_submit
 from idp.endpoints.account_mfa import recovery_codes_renew, totp_disable, totp_page, totp_submit
 from idp.endpoints.mfa import mfa_page, mfa_submit, step_up_page
 from idp.endpoints.passkeys import register_finish, register_options, remove, sign_in_finish, sign_in_options
@@ -34,6 +35,9 @@ def build_account_routes() -> list[BaseRoute]:
         Route("/account", account_page, methods=["GET"]),
         Route("/account/profile", profile_submit, methods=["POST"]),
         Route("/account/password", password_submit, methods=["POST"]),
+        Route("/account/email", email_change_submit, methods=["POST"]),
+        Route("/account/email/confirm", email_confirm_page, methods=["GET"]),
+        Route("/account/email/confirm", email_confirm_submit, methods=["POST"]),
         Route("/account/totp", totp_page, methods=["GET"]),
         Route("/account/totp", totp_submit, methods=["POST"]),
         Route("/account/totp/disable", totp_disable, methods=["POST"]),

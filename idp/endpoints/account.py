@@ -24,7 +24,8 @@ from idp.throttle import is_attempt_admitted
 
 DONE_MESSAGES = {"saved": "account.saved", "password": "account.password_changed", "revoked": "account.saved",
                  "ended": "account.saved", "totp_off": "account.saved", "code_failed": "mfa.failed",
-                 "passkey": "passkey.added"}
+                 "passkey": "passkey.added", "email_sent": "account.email_sent",
+                 "email_password": "password.current_wrong", "email_invalid": "register.email_invalid"}
 
 
 async def account_page(request: Request) -> Response:

@@ -12,8 +12,8 @@ from idp.clock import FrozenClock
 from idp.storage.models import Consent
 from tests.support.clock import app_with_clock
 from tests.support.flows import code_flow_tokens, introspect, is_signed_in, refresh
-from tests.support.hub import PASSWORD, Browser, Hub, authorize_url, csrf_from, pkce_pair, run_hub
-from tests.support.outbox import messages_to
+from tests.support.hub import PASSWORD, Browser, Hub, authorize_url, csrf_from, pkce_pair, query_of, run_hub
+from tests.support.outbox import body_of, link_in, messages_to
 from tests.support.records import rows, user_by_email
 from tests.support.totp_steps import sign_in_directly
 
@@ -146,3 +146,40 @@ def _own_sid(browser: Browser) -> str:
     match = re.search(r'data-sid="([0-9a-f-]+)"><td>[^<]*<strong>', browser.go("/account").text)
     assert match
     return match.group(1)
+
+
+def test_email_change_is_confirmed_from_the_new_address(hub: Hub) -> None:
+    outbox = hub.settings.effective_mail_outbox
+    assert outbox is not None
+    browser = signed_in(hub)
+    wrong = post(browser, "/account/email", {"email": "siti.baru@example.id", "current_password": "salah sekali"})
+    assert "Kata sandi saat ini salah" in wrong.text and messages_to(outbox, "siti.baru@example.id") == []
+    sent = post(browser, "/account/email", {"email": "Siti.Baru@example.id", "current_password": PASSWORD})
+    assert "tautan konfirmasi ke alamat baru" in sent.text
+    assert user_by_email(hub.settings.database_url, WARGA) is not None  # unchanged until confirmed
+    assert any("ganti email" in m["Subject"] for m in messages_to(outbox, WARGA))
+    [message] = messages_to(outbox, "siti.baru@example.id")
+    link = link_in(message, "/account/email/confirm")
+    page = browser.go(link)
+    done = browser.submit("/account/email/confirm", {"token": query_of(link)["token"],
+                                                     "csrf_token": csrf_from(page.text)})
+    assert done.status_code == 200
+    user = user_by_email(hub.settings.database_url, "siti.baru@example.id")
+    assert user is not None and user.email_verified
+    assert Browser(hub).go(link).status_code == 400  # used
+    fresh = Browser(hub)
+    sign_in_directly(fresh, "siti.baru@example.id")
+    assert is_signed_in(fresh)
+
+
+def test_email_change_to_a_taken_address_says_nothing_more(hub: Hub) -> None:
+    outbox = hub.settings.effective_mail_outbox
+    assert outbox is not None
+    browser = signed_in(hub)
+    taken = post(browser, "/account/email", {"email": "asn@dishub.example.id", "current_password": PASSWORD})
+    free = post(browser, "/account/email", {"email": "bebas@example.id", "current_password": PASSWORD})
+    assert taken.status_code == free.status_code == 200
+    assert taken.text.replace("bebas", "") == free.text.replace("bebas", "")
+    [notice] = messages_to(outbox, "asn@dishub.example.id")
+    assert "/account/email/confirm" not in body_of(notice)
+    assert user_by_email(hub.settings.database_url, WARGA) is not None
