@@ -8,6 +8,7 @@ from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import Response
 
+from idp.access_history import load_access_history
 from idp.account_mail import send_password_changed
 from idp.credentials import end_all_sessions, revoke_user_grants, set_password
 from idp.endpoints.account_session import load_account_session
@@ -164,11 +165,12 @@ async def _render(request: Request, provider: Provider, active: ActiveSession, m
             BrowserSession.last_seen > now - provider.settings.session_idle_ttl)
             .order_by(BrowserSession.last_seen.desc()))).all()
         recovery_left = await count_unused(session, user.id) if user.totp_secret else 0
+        history = await load_access_history(session, user.id)
     passkeys = await provider.passkeys.list_for(user.id)
     return provider.pages.render(
         request, "account.html", status=status, user=user, active=active.row, message_key=message_key,
         problems=problems or {}, apps=[(consent, name) for consent, name in apps], sessions=list(live),
-        recovery_left=recovery_left, passkeys=passkeys, when=_when)
+        recovery_left=recovery_left, passkeys=passkeys, history=history, when=_when)
 
 
 def _when(timestamp: int) -> str:

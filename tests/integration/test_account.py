@@ -183,3 +183,18 @@ def test_email_change_to_a_taken_address_says_nothing_more(hub: Hub) -> None:
     [notice] = messages_to(outbox, "asn@dishub.example.id")
     assert "/account/email/confirm" not in body_of(notice)
     assert user_by_email(hub.settings.database_url, WARGA) is not None
+
+
+def test_access_history_names_the_app_and_its_opd(hub: Hub) -> None:
+    browser = signed_in(hub)
+    assert "Belum ada aplikasi yang menerima" in browser.go("/account").text
+    code_flow_tokens(hub, browser, WARGA)
+    code_flow_tokens(hub, browser, WARGA, client="Portal Kominfo")
+    page = browser.go("/account").text
+    history = page.split('id="history"')[1].split("</section>")[0]
+    assert history.count('class="access"') == 2
+    assert "Parkir Dishub" in history and "Dinas Perhubungan" in history and "Portal Kominfo" in history
+    client_id, _ = hub.client("Parkir Dishub")
+    post(browser, "/account/consents/revoke", {"client_id": client_id})
+    history = browser.go("/account").text.split('id="history"')[1].split("</section>")[0]
+    assert "(dicabut)" in history
