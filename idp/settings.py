@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     mail_outbox: Path | None = None
     smtp_url: str = ""
     mail_from: str = "Gerbang Kota Palembang <no-reply@palembang.go.id>"
+    verify_link_ttl: int = Field(default=48 * 3600, ge=300, le=14 * 86_400, description="email verification link")
+    reset_link_ttl: int = Field(default=3600, ge=300, le=86_400, description="password reset link")
+    backchannel_logout_attempts: int = Field(default=4, ge=1, le=10)
+    backchannel_logout_backoff: float = Field(default=1.0, gt=0, le=60, description="first retry delay, doubling")
+    backchannel_logout_timeout: float = Field(default=5.0, gt=0, le=30)
+    second_factor_ttl: int = Field(default=300, ge=60, le=3600, description="password accepted, second factor due")
 
     audit_checkpoint_every: int = Field(default=1000, ge=1, description="audit entries between signed checkpoints")
     log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
@@ -94,6 +100,13 @@ class Settings(BaseSettings):
             with os.fdopen(fd, "w") as handle:
                 handle.write(os.urandom(32).hex())
         return path.read_text().strip().encode()
+
+    @property
+    def effective_mail_outbox(self) -> Path | None:
+        """Without SMTP, mail goes to a file outbox (the demo's default: ``data_dir/outbox``)."""
+        if self.smtp_url:
+            return None
+        return self.mail_outbox or self.data_dir / "outbox"
 
     @property
     def uses_tls(self) -> bool:
