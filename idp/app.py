@@ -39,8 +39,8 @@ def build_routes(provider: Provider) -> list[BaseRoute]:
                         headers={"Cache-Control": "public, max-age=300", "Access-Control-Allow-Origin": "*"})
 
     return [
-        Route("/.well-known/openid-configuration", metadata.serve),
-        Route("/.well-known/oauth-authorization-server", metadata.serve),
+        Route("/.well-known/openid-configuration", metadata),
+        Route("/.well-known/oauth-authorization-server", metadata),
         Route("/auth/jwks", jwks),
         Route("/auth/authorize", authorize_endpoint, methods=["GET", "POST"]),
         Route("/auth/authorize/resume", resume_endpoint),
