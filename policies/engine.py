@@ -98,7 +98,9 @@ class PolicySet:
                 else:
                     reported += (rule,)
         app = self.apps.get(request.app, _OPEN_APP)
-        acr_ok = app.require_rank < 0 or self._ranks.get(request.acr, -1) >= app.require_rank
+        # An app's acr requirement is about people: a client acting alone (client_credentials) has no acr.
+        acr_ok = (app.require_rank < 0 or request.sub is None
+                  or self._ranks.get(request.acr, -1) >= app.require_rank)
         anonymous = request.sub is None and request.client_id is None
         hint = _lowest_acr(short) if short else None
         decision = self._outcome(app, denies, allows, hint, acr_ok, anonymous)

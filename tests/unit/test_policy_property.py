@@ -172,7 +172,7 @@ def naive_outcome(app: dict[str, Any], request: Request, denies: list[str], allo
                   hint: str | None) -> Decision:
     if denies:
         return Decision(False, tuple(denies))
-    if "require_acr" in app and rank(request.acr) < rank(app["require_acr"]):
+    if "require_acr" in app and request.sub is not None and rank(request.acr) < rank(app["require_acr"]):
         return Decision(False, (), required_acr=app["require_acr"])
     if allows:
         return Decision(True, tuple(allows))
