@@ -68,8 +68,12 @@ class Verifier(threading.Thread):
 
     def run(self) -> None:
         while not self.stop.is_set():
-            info = userinfo(self.hub, self.token)
-            active = introspect(self.hub, self.token).get("active")
+            try:
+                info = userinfo(self.hub, self.token)
+                active = introspect(self.hub, self.token).get("active")
+            except (AssertionError, httpx.HTTPError) as exc:  # counted, never lost with the thread
+                self.failed.append(repr(exc))
+                continue
             if info.status_code == 200 and active is True:
                 self.passed += 1
             else:
