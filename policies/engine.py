@@ -1,7 +1,8 @@
 """The compiled policy set and the access decision: one pure function call per request.
 
 Decision order (docs/policies.md, "How a decision is made"):
-1. a matching ``deny`` rule denies (deny overrides allow);
+1. a matching ``deny`` rule denies (deny overrides allow); when every matching deny rule holds only
+   because of its ``acr_below``, ``required_acr`` names the level that lifts them (step-up);
 2. an app's ``require_acr`` not met denies with ``required_acr`` set (the gateway may step up);
 3. a matching ``allow`` rule allows;
 4. otherwise the app's default: restricted apps deny; other apps allow any authenticated caller
@@ -29,9 +30,9 @@ _MEMO_SIZE = 4096
 
 def build_outcome(app: AppPolicy, denies: tuple[str, ...], allows: tuple[str, ...], hint: str | None,
                   acr_ok: bool, anonymous: bool) -> Decision:
-    """Steps 1-4 of the decision order above; ``hint`` is the lowest acr an allow rule wanted."""
+    """Steps 1-4 of the decision order above; ``hint`` is the step-up level a deny or an allow rule asks for."""
     if denies:
-        return Decision(False, denies, f"denied by {', '.join(denies)}")
+        return Decision(False, denies, f"denied by {', '.join(denies)}", hint)
     if not acr_ok:
         return Decision(False, (), f"app {app.slug} requires acr {app.require_acr}", app.require_acr)
     if allows:
@@ -41,6 +42,13 @@ def build_outcome(app: AppPolicy, denies: tuple[str, ...], allows: tuple[str, ..
     if anonymous and not app.allow_anonymous:
         return Decision(False, (), "authentication required")
     return Decision(True, (), "default: app is not restricted")
+
+
+def _step_up(denies: tuple[CompiledRule, ...]) -> str | None:
+    """The level that lifts every matched deny (the highest ``acr_below``); None if one cannot be lifted."""
+    if any(rule.step_up is None for rule in denies):
+        return None
+    return max((rule.step_up for rule in denies if rule.step_up), key=lambda check: check.rank).acr
 
 
 def _lowest_acr(rules: tuple[CompiledRule, ...]) -> str | None:
@@ -80,6 +88,7 @@ class PolicySet:
     def decide(self, request: Request) -> Decision:
         facts = Facts(request)
         denies: tuple[str, ...] = ()
+        deny_rules: tuple[CompiledRule, ...] = ()
         allows: tuple[str, ...] = ()
         reported: tuple[CompiledRule, ...] = ()
         short: tuple[CompiledRule, ...] = ()
@@ -93,6 +102,7 @@ class PolicySet:
                         short += (rule,)
                 elif rule.effect == "deny":
                     denies += (rule.id,)
+                    deny_rules += (rule,)
                 elif rule.effect == "allow":
                     allows += (rule.id,)
                 else:
@@ -100,7 +110,10 @@ class PolicySet:
         app = self.apps.get(request.app, _OPEN_APP)
         acr_ok = app.require_rank < 0 or self._ranks.get(request.acr, -1) >= app.require_rank
         anonymous = request.sub is None and request.client_id is None
-        hint = _lowest_acr(short) if short else None
+        if deny_rules:
+            hint = _step_up(deny_rules)
+        else:
+            hint = _lowest_acr(short) if short else None
         decision = self._outcome(app, denies, allows, hint, acr_ok, anonymous)
         if not reported:
             return decision

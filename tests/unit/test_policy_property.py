@@ -57,6 +57,8 @@ def rules(draw: st.DrawFn, index: int) -> dict[str, Any]:
             match[key] = value
     if draw(st.booleans()):
         match["acr"] = draw(st.sampled_from(LEVELS))
+    if draw(st.integers(0, 3)) == 0:
+        match["acr_below"] = draw(st.sampled_from(LEVELS))
     rule = {"id": f"r{index}", "effect": effect, "match": match}
     if effect == "report-only":
         rule["would"] = draw(st.sampled_from(["allow", "deny"]))
@@ -162,6 +164,7 @@ def naive_conditions(match: dict[str, Any], request: Request) -> bool:
         "time" not in match or any(naive_in_window(w, request.at) for w in match["time"]),
         "users" not in subject or request.sub in subject["users"],
         "roles" not in subject or any(r in subject["roles"] for r in request.roles),
+        "acr_below" not in match or rank(request.acr) < rank(match["acr_below"]),
         "opds" not in subject or any((o.startswith("/") and p.startswith(o)) or f"/{o}/" in p
                                      for o in subject["opds"] for p in request.opd_paths),
     ]
@@ -171,7 +174,7 @@ def naive_conditions(match: dict[str, Any], request: Request) -> bool:
 def naive_outcome(app: dict[str, Any], request: Request, denies: list[str], allows: list[str],
                   hint: str | None) -> Decision:
     if denies:
-        return Decision(False, tuple(denies))
+        return Decision(False, tuple(denies), required_acr=hint)
     if "require_acr" in app and rank(request.acr) < rank(app["require_acr"]):
         return Decision(False, (), required_acr=app["require_acr"])
     if allows:
@@ -194,6 +197,9 @@ def naive_decide(document: dict[str, Any], request: Request) -> tuple[Decision, 
         matched.append(rule["id"])
         {"allow": allows, "deny": denies, "report-only": reported}[rule["effect"]].append(rule)
     hint = min((r["match"]["acr"] for r in short if r["effect"] == "allow"), key=rank, default=None)
+    if denies:  # step-up lifts the denies only if each of them has an acr_below
+        levels = [r["match"].get("acr_below") for r in denies]
+        hint = None if None in levels else max(levels, key=rank)
     deny_ids, allow_ids = [r["id"] for r in denies], [r["id"] for r in allows]
     decision = naive_outcome(app, request, deny_ids, allow_ids, hint)
     if reported:
