@@ -5,7 +5,8 @@ Decision order (docs/policies.md, "How a decision is made"):
    because of its ``acr_below``, ``required_acr`` names the level that lifts them (step-up);
 2. an app's ``require_acr`` not met denies with ``required_acr`` set (the gateway may step up);
 3. a matching ``allow`` rule allows;
-4. otherwise the app's default: restricted apps deny; other apps allow any authenticated caller
+4. otherwise the app's default: restricted apps (in the policy files or, via ``Request.restricted``,
+   in the app registry) deny; other apps allow any authenticated caller
    (and anonymous callers too when the app sets ``allow_anonymous``).
 ``report-only`` rules are evaluated alongside and never change the outcome; ``would_allow`` says
 what the outcome would have been had they been enforced.
@@ -29,7 +30,7 @@ _MEMO_SIZE = 4096
 
 
 def build_outcome(app: AppPolicy, denies: tuple[str, ...], allows: tuple[str, ...], hint: str | None,
-                  acr_ok: bool, anonymous: bool) -> Decision:
+                  acr_ok: bool, anonymous: bool, restricted: bool) -> Decision:
     """Steps 1-4 of the decision order above; ``hint`` is the step-up level a deny or an allow rule asks for."""
     if denies:
         return Decision(False, denies, f"denied by {', '.join(denies)}", hint)
@@ -37,7 +38,7 @@ def build_outcome(app: AppPolicy, denies: tuple[str, ...], allows: tuple[str, ..
         return Decision(False, (), f"app {app.slug} requires acr {app.require_acr}", app.require_acr)
     if allows:
         return Decision(True, allows, f"allowed by {', '.join(allows)}")
-    if app.restricted:
+    if restricted:
         return Decision(False, (), f"app {app.slug} is restricted and no rule allows", hint)
     if anonymous and not app.allow_anonymous:
         return Decision(False, (), "authentication required")
@@ -110,27 +111,29 @@ class PolicySet:
         app = self.apps.get(request.app, _OPEN_APP)
         acr_ok = app.require_rank < 0 or self._ranks.get(request.acr, -1) >= app.require_rank
         anonymous = request.sub is None and request.client_id is None
+        restricted = app.restricted or request.restricted
         if deny_rules:
             hint = _step_up(deny_rules)
         else:
             hint = _lowest_acr(short) if short else None
-        decision = self._outcome(app, denies, allows, hint, acr_ok, anonymous)
+        decision = self._outcome(app, denies, allows, hint, acr_ok, anonymous, restricted)
         if not reported:
             return decision
         would = self._outcome(app, denies + tuple(r.id for r in reported if r.would == "deny"),
-                              allows + tuple(r.id for r in reported if r.would == "allow"), None, acr_ok, anonymous)
+                              allows + tuple(r.id for r in reported if r.would == "allow"), None, acr_ok, anonymous,
+                              restricted)
         return Decision(decision.allowed, decision.rule_ids, decision.reason, decision.required_acr,
                         tuple(r.id for r in reported), would.allowed)
 
     def _outcome(self, app: AppPolicy, denies: tuple[str, ...], allows: tuple[str, ...], hint: str | None,
-                 acr_ok: bool, anonymous: bool) -> Decision:
+                 acr_ok: bool, anonymous: bool, restricted: bool) -> Decision:
         # Outcomes repeat endlessly (same app, same rules): build each once and reuse the frozen value.
-        key = (app.slug, denies, allows, hint, acr_ok, anonymous)
+        key = (app.slug, denies, allows, hint, acr_ok, anonymous, restricted)
         decision = self._memo.get(key)
         if decision is None:
             if len(self._memo) >= _MEMO_SIZE:
                 self._memo.clear()
-            decision = self._memo[key] = build_outcome(app, denies, allows, hint, acr_ok, anonymous)
+            decision = self._memo[key] = build_outcome(app, denies, allows, hint, acr_ok, anonymous, restricted)
         return decision
 
     def limits_for(self, route_class: RouteClass) -> tuple[LimitSpec, ...]:

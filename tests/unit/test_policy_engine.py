@@ -98,6 +98,8 @@ def test_defaults_restricted_deny_open_allow_authenticated_only() -> None:
     anonymous = policy.decide(request(app="unlisted", sub=None))
     assert not anonymous.allowed and anonymous.reason == "authentication required"
     assert policy.decide(request(app="public", sub=None)).allowed
+    # the app registry may mark an app restricted too: either source makes it default deny
+    assert not policy.decide(request(app="unlisted", restricted=True)).allowed
 
 
 def test_app_require_acr_denies_with_the_level_to_step_up_to() -> None:

@@ -91,6 +91,7 @@ requests = st.builds(
                        unique=True).map(tuple),
     scopes=subsets(["s1", "s2", "s3"], 3).map(frozenset),
     acr=st.sampled_from([None, "1", "2", "3", "x"]),
+    restricted=st.booleans(),
     ip=st.sampled_from([None, "10.1.2.3", "10.2.0.1", "192.168.0.5", "8.8.8.8", "2001:db8::5", "::1", "bad"]),
 )
 
@@ -179,7 +180,7 @@ def naive_outcome(app: dict[str, Any], request: Request, denies: list[str], allo
         return Decision(False, (), required_acr=app["require_acr"])
     if allows:
         return Decision(True, tuple(allows))
-    if app.get("restricted"):
+    if app.get("restricted") or request.restricted:
         return Decision(False, (), required_acr=hint)
     anonymous = request.sub is None and request.client_id is None
     return Decision(not anonymous or app.get("allow_anonymous", False), ())
