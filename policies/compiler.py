@@ -10,8 +10,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from policies.conditions import (AcrAtLeast, AcrBelow, AppIn, ClientIn, Condition, Facts, IpIn, IpNotIn, MethodIn, OpdUnder,
-                                 PathMatches, RoleIn, ScopesAll, TimeIn, UserIn)
+from policies.conditions import (AcrAtLeast, AcrBelow, AppIn, ClientIn, Condition, Facts, IpIn, IpNotIn, MethodIn,
+                                 OpdUnder, PathMatches, RoleIn, ScopesAll, TimeIn, UserIn)
 from policies.limits import LimitSpec
 from policies.patterns import parse_cidr, parse_opd, parse_path, parse_window
 from policies.schema import AppDoc, LimitDoc, MatchDoc, RuleDoc, SubjectDoc

@@ -29,17 +29,17 @@ _OPEN_APP = AppPolicy(slug="*")
 _MEMO_SIZE = 4096
 
 
-def build_outcome(app: AppPolicy, denies: tuple[str, ...], allows: tuple[str, ...], hint: str | None,
+def build_outcome(slug: str, app: AppPolicy, denies: tuple[str, ...], allows: tuple[str, ...], hint: str | None,
                   acr_ok: bool, anonymous: bool, restricted: bool) -> Decision:
     """Steps 1-4 of the decision order above; ``hint`` is the step-up level a deny or an allow rule asks for."""
     if denies:
         return Decision(False, denies, f"denied by {', '.join(denies)}", hint)
     if not acr_ok:
-        return Decision(False, (), f"app {app.slug} requires acr {app.require_acr}", app.require_acr)
+        return Decision(False, (), f"app {slug} requires acr {app.require_acr}", app.require_acr)
     if allows:
         return Decision(True, allows, f"allowed by {', '.join(allows)}")
     if restricted:
-        return Decision(False, (), f"app {app.slug} is restricted and no rule allows", hint)
+        return Decision(False, (), f"app {slug} is restricted and no rule allows", hint)
     if anonymous and not app.allow_anonymous:
         return Decision(False, (), "authentication required")
     return Decision(True, (), "default: app is not restricted")
@@ -116,24 +116,25 @@ class PolicySet:
             hint = _step_up(deny_rules)
         else:
             hint = _lowest_acr(short) if short else None
-        decision = self._outcome(app, denies, allows, hint, acr_ok, anonymous, restricted)
+        decision = self._outcome(request.app, app, denies, allows, hint, acr_ok, anonymous, restricted)
         if not reported:
             return decision
-        would = self._outcome(app, denies + tuple(r.id for r in reported if r.would == "deny"),
+        would = self._outcome(request.app, app, denies + tuple(r.id for r in reported if r.would == "deny"),
                               allows + tuple(r.id for r in reported if r.would == "allow"), None, acr_ok, anonymous,
                               restricted)
         return Decision(decision.allowed, decision.rule_ids, decision.reason, decision.required_acr,
                         tuple(r.id for r in reported), would.allowed)
 
-    def _outcome(self, app: AppPolicy, denies: tuple[str, ...], allows: tuple[str, ...], hint: str | None,
+    def _outcome(self, slug: str, app: AppPolicy, denies: tuple[str, ...], allows: tuple[str, ...], hint: str | None,
                  acr_ok: bool, anonymous: bool, restricted: bool) -> Decision:
         # Outcomes repeat endlessly (same app, same rules): build each once and reuse the frozen value.
-        key = (app.slug, denies, allows, hint, acr_ok, anonymous, restricted)
+        key = (slug, denies, allows, hint, acr_ok, anonymous, restricted)
         decision = self._memo.get(key)
         if decision is None:
             if len(self._memo) >= _MEMO_SIZE:
                 self._memo.clear()
-            decision = self._memo[key] = build_outcome(app, denies, allows, hint, acr_ok, anonymous, restricted)
+            decision = build_outcome(slug, app, denies, allows, hint, acr_ok, anonymous, restricted)
+            self._memo[key] = decision
         return decision
 
     def limits_for(self, route_class: RouteClass) -> tuple[LimitSpec, ...]:
