@@ -23,9 +23,7 @@ from policies.limits import LimitSpec, RouteClass
 from policies.model import Decision, Request, Subject
 from policies.provider import ProviderPolicy
 
-_OPEN_APP = AppPolicy(slug="*")
-
-
+_OPEN_APP = AppPolicy(slug="*")  # an app the files do not list: unrestricted
 _MEMO_SIZE = 4096
 
 
