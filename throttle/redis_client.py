@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from redis.asyncio import Redis, RedisCluster
+from redis.asyncio import BlockingConnectionPool, Redis, RedisCluster
 from redis.asyncio.cluster import ClusterNode
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel
@@ -32,6 +32,7 @@ SCHEMES = ("redis", "rediss", "unix", "redis+sentinel", "rediss+sentinel", "redi
 class RedisTimeouts:
     socket: float
     connect: float
+    max_connections: int = 64  # per process (per node in a cluster)
 
 
 def is_cluster_url(url: str) -> bool:
@@ -43,12 +44,15 @@ def build_redis_client(url: str, timeouts: RedisTimeouts) -> Redis | RedisCluste
     if scheme not in SCHEMES:
         raise ValueError(f"redis URL scheme must be one of {', '.join(SCHEMES)}, not {scheme!r}")
     common: dict[str, Any] = {"socket_timeout": timeouts.socket, "socket_connect_timeout": timeouts.connect,
-                              "retry": Retry(NoBackoff(), 0), "health_check_interval": 0}
+                              "retry": Retry(NoBackoff(), 0), "health_check_interval": 0,
+                              "max_connections": timeouts.max_connections}
     if scheme.endswith("+sentinel"):
         return _build_sentinel_client(url, common)
     if scheme.endswith("+cluster"):
         return _build_cluster_client(url, common)
-    return Redis.from_url(url, **common)
+    # A full pool makes a caller wait (up to the timeout) for a free connection instead of failing at once.
+    pool = BlockingConnectionPool.from_url(url, timeout=timeouts.socket, **common)
+    return Redis(connection_pool=pool)
 
 
 def _nodes(netloc: str) -> list[tuple[str, int]]:

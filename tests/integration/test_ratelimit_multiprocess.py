@@ -28,5 +28,5 @@ def test_four_processes_hammering_one_key_share_one_limit(redis_url: str, redis_
     # GCRA's stated bound: burst + rate × t (the Redis clock decides, so process clocks do not matter).
     bound = SPEC.burst + SPEC.rate * SECONDS / SPEC.period
     assert all(count > 0 for count in admitted)  # every process was served...
-    assert sum(admitted) <= bound + 1  # ...and together they got one limit's worth, not four
+    assert sum(admitted) <= bound + 2  # ...and together they got one limit's worth, not four
     assert sum(admitted) >= bound / 2  # (less when a busy machine starts a process late)
