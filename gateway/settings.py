@@ -18,3 +18,8 @@ class Settings(IdpSettings):
     max_header_bytes: int = Field(default=16 * 1024, ge=1024)
     request_read_timeout: float = Field(default=10.0, gt=0, le=600)
     registry_refresh_seconds: float = Field(default=2.0, gt=0, le=300)
+    # Rate limits (rules come from the policy files; these are process settings). See throttle/.
+    ratelimit_coalesce: bool = True  # one Redis round trip for the checks of one event-loop tick
+    ratelimit_breaker_backoff: float = Field(default=0.5, gt=0, le=60)  # first pause after Redis fails
+    ratelimit_breaker_max_backoff: float = Field(default=5.0, gt=0, le=300)
+    redis_max_connections: int = Field(default=64, ge=1, le=10_000)  # per process (per node in a cluster)
