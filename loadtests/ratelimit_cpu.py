@@ -49,15 +49,29 @@ async def measure(store: LimitStore, checks: int, concurrency: int) -> tuple[flo
     return cpu / done * 1e6, done / wall
 
 
+async def measure_ping(url: str, count: int) -> float:
+    """The floor: client CPU of one PING round trip, to compare machines and moments (load inflates both)."""
+    client = build_redis_client(url, RedisTimeouts(30.0, 30.0))
+    for _ in range(200):
+        await client.ping()
+    cpu = time.process_time()
+    for _ in range(count):
+        await client.ping()
+    cpu = time.process_time() - cpu
+    await client.aclose()
+    return cpu / count * 1e6
+
+
 async def main(url: str, checks: int) -> None:
+    print(f"baseline: one PING costs {await measure_ping(url, checks // 4):.1f} µs of client CPU")
     print(f"{'store':<22}{'concurrency':>12}{'CPU µs/check':>14}{'checks/s':>11}")
     for concurrency in (1, 10, 50, 200):
         for name in ("redis", "redis coalesced", "memory"):
             if name == "memory":
                 store: LimitStore = MemoryStore("bench")
             else:
-                client = build_redis_client(url, RedisTimeouts(5.0, 5.0))
-                store = RedisStore(client, f"bench-{uuid.uuid4().hex[:8]}", timeout=5.0,
+                client = build_redis_client(url, RedisTimeouts(30.0, 30.0))
+                store = RedisStore(client, f"bench-{uuid.uuid4().hex[:8]}", timeout=30.0,
                                    coalesce=name.endswith("coalesced"))
             cpu_us, rate = await measure(store, checks, concurrency)
             await store.close()

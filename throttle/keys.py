@@ -14,6 +14,7 @@ import hashlib
 import re
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._~@+\-]")
+_SAFE = re.compile(r"[A-Za-z0-9._~@+\-]{1,96}")
 MAX_PART = 96
 
 
@@ -22,6 +23,8 @@ def build_key(prefix: str, limit_id: str, subject: str, kind: str) -> str:
 
 
 def _encode(part: str) -> str:
+    if _SAFE.fullmatch(part):
+        return part
     encoded = _UNSAFE.sub(lambda match: "".join(f"%{byte:02X}" for byte in match.group().encode()), part)
     if len(encoded) > MAX_PART:
         return "sha256=" + hashlib.sha256(part.encode()).hexdigest()[:32]

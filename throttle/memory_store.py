@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from throttle.gcra import MICROS, Decision, GcraParams, decide_gcra, gcra_ttl_ms
 from throttle.quota import decide_quota
-from throttle.store import Hit, MicroClock, Outcome, Plan, build_outcome, build_plan, system_clock_us
+from throttle.store import Hit, MicroClock, Outcome, Plan, Planner, build_outcome, system_clock_us
 
 SWEEP_EVERY = 4096  # checks between sweeps of expired entries (memory stays bounded by live keys)
 
@@ -19,6 +19,7 @@ SWEEP_EVERY = 4096  # checks between sweeps of expired entries (memory stays bou
 class MemoryStore:
     def __init__(self, prefix: str = "gerbang", clock: MicroClock = system_clock_us) -> None:
         self.prefix = prefix
+        self._planner = Planner(prefix)
         self._clock = clock
         self._entries: dict[str, tuple[object, int]] = {}  # key -> (state, expires at µs)
         self._checks = 0
@@ -32,7 +33,7 @@ class MemoryStore:
         outcomes: list[Outcome] = []
         writes: list[tuple[str, object, int]] = []
         for hit in hits:
-            plan = build_plan(self.prefix, hit)
+            plan = self._planner.plan(hit)
             decision, window, write = self._decide(plan, self._load(plan.key, now), now)
             outcomes.append(build_outcome(hit, plan, decision, window))
             if hit.consume and write is not None:

@@ -22,7 +22,7 @@ from redis.exceptions import NoScriptError, RedisError
 
 from throttle.coalescer import Coalescer
 from throttle.gcra import Decision, GcraParams
-from throttle.store import Hit, MicroClock, Outcome, Plan, StoreUnavailable, build_outcome, build_plan
+from throttle.store import Hit, MicroClock, Outcome, Plan, Planner, StoreUnavailable, build_outcome
 
 SCRIPT = resources.files("throttle").joinpath("limits.lua").read_text()
 
@@ -34,6 +34,7 @@ class RedisStore:
                  coalesce: bool = True, clock: MicroClock | None = None) -> None:
         self.client = client
         self.prefix = prefix
+        self._planner = Planner(prefix)
         self.timeout = timeout  # the longest any check may wait, whatever happens underneath
         self._cluster = cluster
         self._clock = clock  # None: the Redis clock (TIME) decides; tests inject theirs
@@ -41,7 +42,7 @@ class RedisStore:
         self._coalescer: Coalescer[Call, Any] | None = Coalescer(self._run_pipeline) if coalesce else None
 
     async def check(self, hits: Sequence[Hit]) -> list[Outcome]:
-        plans = [build_plan(self.prefix, hit) for hit in hits]
+        plans = [self._planner.plan(hit) for hit in hits]
         calls = self._build_calls(hits, plans)
         try:
             async with asyncio.timeout(self.timeout):

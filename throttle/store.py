@@ -8,7 +8,6 @@ every attempt and consumed only on a failure).
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -67,7 +66,26 @@ class Plan:
     params: GcraParams | QuotaParams
 
 
-@functools.lru_cache(maxsize=4096)
+class Planner:
+    """Builds the plan of a hit, remembering recent ones: the hot path then skips parsing a spec and encoding a
+    key. Bounded: emptied when full (a city's active subjects come back within moments)."""
+
+    def __init__(self, prefix: str, size: int = 65_536) -> None:
+        self.prefix = prefix
+        self._size = size
+        self._plans: dict[tuple[int, str], tuple[LimitSpec, Plan]] = {}  # (id(spec), subject) -> plan
+
+    def plan(self, hit: Hit) -> Plan:
+        found = self._plans.get((id(hit.spec), hit.subject))
+        if found is not None and found[0] is hit.spec:  # the spec itself is kept, so its id cannot be reused
+            return found[1]
+        if len(self._plans) >= self._size:
+            self._plans.clear()
+        plan = build_plan(self.prefix, hit)
+        self._plans[(id(hit.spec), hit.subject)] = (hit.spec, plan)
+        return plan
+
+
 def build_params(spec: LimitSpec) -> GcraParams | QuotaParams:
     return QuotaParams.from_spec(spec) if spec.window is not None else GcraParams.from_spec(spec)
 
