@@ -93,5 +93,5 @@ def _build_cluster_client(url: str, common: dict[str, Any]) -> RedisCluster:
     parts = urlsplit(url)
     nodes = [ClusterNode(host, port) for host, port in _nodes(parts.netloc)]
     tls = {"ssl": True} if parts.scheme.startswith("rediss") else {}
-    return RedisCluster(startup_nodes=nodes, cluster_error_retry_attempts=0, **_credentials(parts.netloc),
+    return RedisCluster(startup_nodes=nodes, **_credentials(parts.netloc),
                         **common, **tls)

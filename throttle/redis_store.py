@@ -6,8 +6,10 @@ write, one read) instead of one round trip each; each request's limits stay one 
 once. Every failure to get an answer in time becomes ``StoreUnavailable``: the caller decides what then.
 
 Redis Cluster: one script call may only touch one slot, and a request's limits (its IP, its user, its OPD)
-hash to different slots, so there each limit is its own script call. Each limit stays atomic and exact, but
-the all-or-nothing rule holds only per limit: a request denied by one limit may have consumed another.
+hash to different slots, so there each limit is its own script call, sent concurrently to the nodes that own
+them (redis-py's cluster pipeline refuses EVALSHA, so cluster checks are not coalesced). Each limit stays
+atomic and exact, but the all-or-nothing rule holds only per limit: a request denied by one limit may have
+consumed another.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from importlib import resources
 from typing import Any
 
 from redis.asyncio import Redis, RedisCluster
-from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import NoScriptError, RedisClusterException, RedisError
 
 from throttle.coalescer import Coalescer
 from throttle.gcra import Decision, GcraParams
@@ -39,7 +41,8 @@ class RedisStore:
         self._cluster = cluster
         self._clock = clock  # None: the Redis clock (TIME) decides; tests inject theirs
         self._sha: str | None = None
-        self._coalescer: Coalescer[Call, Any] | None = Coalescer(self._run_pipeline) if coalesce else None
+        self._coalescer: Coalescer[Call, Any] | None = (
+            Coalescer(self._run_pipeline) if coalesce and not cluster else None)
 
     async def check(self, hits: Sequence[Hit]) -> list[Outcome]:
         plans = [self._planner.plan(hit) for hit in hits]
@@ -47,7 +50,7 @@ class RedisStore:
         try:
             async with asyncio.timeout(self.timeout):
                 replies = await self._run(calls)
-        except (RedisError, OSError, TimeoutError) as exc:
+        except (RedisError, RedisClusterException, OSError, TimeoutError) as exc:
             raise StoreUnavailable(f"{type(exc).__name__}: {exc}") from exc
         if any(isinstance(reply, Exception) for reply in replies):
             raise StoreUnavailable(f"script call failed: {next(r for r in replies if isinstance(r, Exception))}")
@@ -58,7 +61,7 @@ class RedisStore:
         try:
             async with asyncio.timeout(self.timeout):
                 return bool(await self.client.ping())
-        except (RedisError, OSError, TimeoutError):
+        except (RedisError, RedisClusterException, OSError, TimeoutError):
             return False
 
     async def close(self) -> None:
@@ -81,6 +84,8 @@ class RedisStore:
             return list(await asyncio.gather(*(self._coalescer.submit(call) for call in calls)))
         if len(calls) == 1:
             return [await self._evalsha(calls[0])]
+        if self._cluster:
+            return list(await asyncio.gather(*(self._evalsha(call) for call in calls)))
         return await self._run_pipeline(calls)
 
     async def _evalsha(self, call: Call) -> Any:
