@@ -39,7 +39,7 @@ class Coalescer(Generic[CallT, ResultT]):
     async def _run(self, batch: list[tuple[CallT, asyncio.Future[ResultT]]]) -> None:
         try:
             results = await self._run_batch([call for call, _ in batch])
-        except BaseException as exc:  # noqa: BLE001 - handed to every caller, who decides
+        except BaseException as exc:  # handed to every caller, who decides
             for _, future in batch:
                 if not future.done():
                     future.set_exception(exc if isinstance(exc, Exception) else asyncio.CancelledError())

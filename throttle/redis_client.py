@@ -81,17 +81,19 @@ def _build_sentinel_client(url: str, common: dict[str, Any]) -> Redis:
         raise ValueError("redis+sentinel URL needs the master name as its path: redis+sentinel://h:26379/mymaster")
     db = int(path[1]) if len(path) > 1 else 0
     query = parse_qs(parts.query)
-    tls = {"ssl": True} if parts.scheme.startswith("rediss") else {}
+    tls: dict[str, Any] = {"ssl": True} if parts.scheme.startswith("rediss") else {}
     sentinel_kwargs = {**common, **tls}
     if "sentinel_password" in query:
         sentinel_kwargs["password"] = query["sentinel_password"][0]
-    sentinel = Sentinel(_nodes(parts.netloc), sentinel_kwargs=sentinel_kwargs, **common, **tls)
-    return sentinel.master_for(path[0], db=db, **_credentials(parts.netloc), **common, **tls)
+    nodes = _nodes(parts.netloc)
+    sentinel = Sentinel(nodes, sentinel_kwargs=sentinel_kwargs, **common, **tls)  # type: ignore[no-untyped-call]
+    master: Redis = sentinel.master_for(path[0], db=db, **_credentials(parts.netloc), **common, **tls)
+    return master
 
 
 def _build_cluster_client(url: str, common: dict[str, Any]) -> RedisCluster:
     parts = urlsplit(url)
     nodes = [ClusterNode(host, port) for host, port in _nodes(parts.netloc)]
-    tls = {"ssl": True} if parts.scheme.startswith("rediss") else {}
+    tls: dict[str, Any] = {"ssl": True} if parts.scheme.startswith("rediss") else {}
     return RedisCluster(startup_nodes=nodes, **_credentials(parts.netloc),
                         **common, **tls)

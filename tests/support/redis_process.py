@@ -139,7 +139,7 @@ def _wait_cluster_ok(nodes: list[RedisProcess]) -> None:
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         states = [subprocess.run(["redis-cli", "-p", str(n.port), "cluster", "info"], capture_output=True,
-                                 text=True, timeout=5).stdout for n in nodes]
+                                 text=True, timeout=5, check=False).stdout for n in nodes]
         if all("cluster_state:ok" in state for state in states):
             return
         time.sleep(0.05)
