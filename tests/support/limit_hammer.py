@@ -1,7 +1,7 @@
 """One gateway-like process hammering one limit key: ``python -m tests.support.limit_hammer URL PREFIX SECONDS``.
 
 Prints "ready", waits for the start time on stdin (so every process starts together), checks as fast as it can
-concurrent callers for SECONDS, then prints the number of requests the shared limit admitted.
+with 20 concurrent callers for SECONDS, then prints the number of requests the shared limit admitted.
 """
 
 from __future__ import annotations
