@@ -63,9 +63,15 @@ class Breaker:
         self.open_until, self._probing, self._backoff = None, False, self._base
 
     def record_failure(self) -> None:
-        if self.open_until is not None:
+        if self.open_until is not None and not self._probing:
+            return  # a call that started before the breaker opened: the pause already runs
+        if self._probing:
             self._backoff = min(self._max, self._backoff * 2)
         self.open_until = self._monotonic() + self._backoff * random.uniform(0.8, 1.2)
+        self._probing = False
+
+    def release_probe(self) -> None:
+        """The probe was abandoned (its request cancelled) without an answer: let the next call probe."""
         self._probing = False
 
     def retry_in(self) -> float:
@@ -91,11 +97,14 @@ class FallbackStore:
                 outcomes = await self.primary.check(hits)
             except StoreUnavailable as exc:
                 self._record_failure(str(exc))
+            except BaseException:
+                self.breaker.release_probe()
+                raise
             else:
                 if self.breaker.is_open:
                     log.warning("rate-limit store recovered; shared limits apply again")
-                self.breaker.record_success()
-                DEGRADED.set(0)
+                    self.breaker.record_success()
+                    DEGRADED.set(0)
                 return outcomes
         return self._fall_back(hits)
 
