@@ -82,8 +82,6 @@ class RedisStore:
     async def _run(self, calls: list[Call]) -> list[Any]:
         if self._coalescer is not None:
             return list(await asyncio.gather(*(self._coalescer.submit(call) for call in calls)))
-        if len(calls) == 1:
-            return [await self._evalsha(calls[0])]
         if self._cluster:
             return list(await asyncio.gather(*(self._evalsha(call) for call in calls)))
         return await self._run_pipeline(calls)
@@ -96,6 +94,8 @@ class RedisStore:
             return await self.client.evalsha(await self._load_script(), len(call[0]), *call[0], *call[1])
 
     async def _run_pipeline(self, calls: Sequence[Call]) -> list[Any]:
+        if len(calls) == 1:  # a lone request: a plain call costs less than a one-command pipeline
+            return [await self._evalsha(calls[0])]
         sha = self._sha or await self._load_script()
         replies = await self._pipeline(sha, calls)
         if any(isinstance(reply, NoScriptError) for reply in replies):
