@@ -13,6 +13,7 @@ traffic), login and token endpoints fail closed (a brute-force throttle that fai
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 import time
@@ -21,6 +22,7 @@ from dataclasses import replace
 from typing import Literal
 
 from prometheus_client import Counter, Gauge
+from redis.exceptions import RedisClusterException, RedisError
 
 from policies.limits import LimitSpec, RouteClass
 from throttle.memory_store import MemoryStore
@@ -107,6 +109,14 @@ class FallbackStore:
                     DEGRADED.set(0)
                 return outcomes
         return self._fall_back(hits)
+
+    async def start(self) -> None:
+        """Warm up at process start; a Redis that is down then is not fatal: the fail modes apply."""
+        try:
+            async with asyncio.timeout(max(1.0, self.primary.timeout * 4)):
+                await self.primary.start()
+        except (RedisError, RedisClusterException, OSError, TimeoutError) as exc:
+            self._record_failure(f"at start: {type(exc).__name__}: {exc}")
 
     async def close(self) -> None:
         await self.primary.close()

@@ -58,6 +58,9 @@ class MemoryStore:
             return decision, end - start, None
         return decision, end - start, (plan.key, (start, decision.state), end * MICROS)
 
+    async def start(self) -> None:
+        """Nothing to warm up (the same interface as the Redis-backed store)."""
+
     async def close(self) -> None:
         self._entries.clear()
 

@@ -57,6 +57,10 @@ class RedisStore:
         rows = [row for reply in replies for row in reply]
         return [build_outcome(hit, plan, _decision(row), int(row[4])) for hit, plan, row in zip(hits, plans, rows)]
 
+    async def start(self) -> None:
+        """Load the script (and, for a cluster, discover the nodes) before the first request needs it."""
+        await self._load_script()
+
     async def ping(self) -> bool:
         try:
             async with asyncio.timeout(self.timeout):

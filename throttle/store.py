@@ -54,6 +54,9 @@ class LimitStore(Protocol):
     async def check(self, hits: Sequence[Hit]) -> list[Outcome]:
         """Decide every hit at once; all consumed or none. Raises ``StoreUnavailable`` if the store is down."""
 
+    async def start(self) -> None:
+        """At process start (lifespan): warm up; never fails because the shared store is down."""
+
     async def close(self) -> None: ...
 
 

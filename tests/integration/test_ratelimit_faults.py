@@ -115,3 +115,12 @@ async def test_breaker_lets_only_a_probe_through_while_open(server: RedisProcess
     for _ in range(50):
         assert (await login.check_login(account="a", ip="1.1.1.1")).unavailable
     assert (REGISTRY.get_sample_value("gerbang_ratelimit_store_failures_total") or 0) - failures <= 1
+
+
+async def test_starting_with_redis_down_is_not_fatal(server: RedisProcess, store: FallbackStore) -> None:
+    server.kill()
+    await store.start()
+    assert store.degraded and "at start" in (store.last_error or "")
+    assert (await GatewayLimiter([APP_LIMIT], store).check(Principal(), ROUTE, HEAD)).allowed  # local limits
+    server.start()
+    await recover(store)
