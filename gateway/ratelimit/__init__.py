@@ -1,3 +1,6 @@
-"""The gateway's rate-limit step: ``GatewayLimiter`` (selects a request's limits, checks them in one round
-trip) and ``headers`` (RateLimit-Policy / RateLimit / Retry-After). The algorithms and stores live in the
-neutral ``throttle`` package, which the provider uses too."""
+"""The gateway's rate-limit step, on the neutral ``throttle`` package (which the provider uses too):
+
+    limiter.py   GatewayLimiter: selects a request's limits, checks them in one round trip, the tightest wins
+    headers.py   RateLimit-Policy / RateLimit / Retry-After, the 429 and the fail-closed 503
+    store.py     build_limit_store(settings), describe_limit_store(store) for /readyz
+"""

@@ -12,6 +12,7 @@ from prometheus_client import REGISTRY
 
 from gateway.model import Principal, RequestHead, Route
 from gateway.ratelimit.limiter import GatewayLimiter
+from gateway.ratelimit.store import describe_limit_store
 from idp.auth_limits import AuthLimiter
 from policies.limits import LimitSpec
 from tests.support.redis_process import RedisProcess, own_redis
@@ -70,6 +71,7 @@ async def serve_while_down(store: FallbackStore) -> None:
     assert elapsed < TIMEOUT + SLACK
     assert not verdict.allowed and verdict.unavailable  # type: ignore[attr-defined]
     assert store.degraded and degraded_metric() == 1
+    assert describe_limit_store(store)["degraded"] is True  # the /readyz detail
 
 
 async def recover(store: FallbackStore) -> None:
