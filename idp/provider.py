@@ -20,7 +20,7 @@ from idp.recovery_codes import RecoveryCodes
 from idp.second_factor import ChallengeStore
 from idp.sessions import SessionStore
 from idp.storage.models import BrowserSession
-from idp.throttle import AdmitAll, LoginThrottle
+from idp.login_throttle import PolicyThrottle
 from idp.totp import SecretBox
 from idp.webauthn_keys import PasskeyService
 
@@ -52,7 +52,7 @@ class Provider:
         self.logout_listeners: list[LogoutListener] = []
         self.mailer = Mailer(settings.mail_from, settings.smtp_url, settings.effective_mail_outbox)
         self.links = LinkSigner(settings.effective_secret)
-        self.throttle: LoginThrottle = AdmitAll()  # the rate-limit engine replaces this
+        self.throttle = PolicyThrottle(ctx.policies, ctx.limits)
         self.secret_box = SecretBox(settings.effective_secret)
         self.recovery_codes = RecoveryCodes(settings.effective_secret)
         self.passkeys = PasskeyService(ctx.sessionmaker, ctx.clock, settings.issuer)

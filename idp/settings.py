@@ -30,6 +30,11 @@ class Settings(BaseSettings):
     redis_key_prefix: str = "gerbang"
     redis_socket_timeout: float = Field(default=0.25, gt=0, le=30)
     redis_connect_timeout: float = Field(default=0.25, gt=0, le=30)
+    redis_max_connections: int = Field(default=64, ge=1, le=10_000)  # per process (per node in a cluster)
+    # Rate limits: the rules come from the policy files; these are process settings (idp/throttle/).
+    ratelimit_coalesce: bool = True  # one Redis round trip for the checks of one event-loop tick
+    ratelimit_breaker_backoff: float = Field(default=0.5, gt=0, le=60)  # first pause after Redis fails
+    ratelimit_breaker_max_backoff: float = Field(default=5.0, gt=0, le=300)
     policy_dir: Path | None = None
 
     # Secret used to derive the key that encrypts signing keys at rest and to sign

@@ -21,7 +21,7 @@ from idp.registration import MAX_NAME
 from idp.sessions import ActiveSession
 from idp.signin import complete_sign_in
 from idp.storage.models import BrowserSession, Client, Consent, User
-from idp.throttle import is_attempt_admitted
+from idp.login_throttle import is_attempt_admitted
 
 DONE_MESSAGES = {"saved": "account.saved", "password": "account.password_changed", "revoked": "account.saved",
                  "ended": "account.saved", "totp_off": "account.saved", "code_failed": "mfa.failed",

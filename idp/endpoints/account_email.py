@@ -20,7 +20,7 @@ from idp.page_forms import PageRefused, read_page_form
 from idp.pages import see_other
 from idp.provider import Provider
 from idp.storage.models import User
-from idp.throttle import is_attempt_admitted
+from idp.login_throttle import is_attempt_admitted
 
 
 async def email_change_submit(request: Request) -> Response:

@@ -16,7 +16,7 @@ from idp.page_forms import PageRefused, read_page_form
 from idp.pages import see_other
 from idp.provider import Provider
 from idp.storage.models import RecoveryCode, User
-from idp.throttle import is_attempt_admitted
+from idp.login_throttle import is_attempt_admitted
 from idp.totp import accept_step, build_provisioning_uri, build_qr_svg, match_step, new_secret
 
 

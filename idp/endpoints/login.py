@@ -15,7 +15,7 @@ from idp.interactions import COOKIE as INTERACTION_COOKIE
 from idp.pages import see_other
 from idp.provider import Provider
 from idp.second_factor import has_second_factor
-from idp.throttle import is_attempt_admitted
+from idp.login_throttle import is_attempt_admitted
 
 PASSWORD_AMR = ["pwd"]
 

@@ -15,7 +15,7 @@ from idp.provider import Provider
 from idp.second_factor import COOKIE, LEVEL_TWO, MAX_ATTEMPTS
 from idp.signin import complete_sign_in
 from idp.storage.models import User
-from idp.throttle import is_attempt_admitted
+from idp.login_throttle import is_attempt_admitted
 from idp.totp import accept_step, match_step
 
 

@@ -22,7 +22,7 @@ from idp.second_factor import COOKIE as MFA_COOKIE
 from idp.second_factor import LEVEL_TWO
 from idp.signin import complete_sign_in
 from idp.storage.models import User
-from idp.throttle import is_attempt_admitted
+from idp.login_throttle import is_attempt_admitted
 from idp.webauthn_keys import CEREMONY_TTL, COOKIE, PasskeyRejected, parse_json_body
 
 MAX_BODY = 32 * 1024

@@ -19,7 +19,7 @@ from idp.page_forms import PageRefused, read_page_form
 from idp.password_policy import PasswordRejected, check_new_password
 from idp.provider import Provider
 from idp.storage.models import User
-from idp.throttle import is_attempt_admitted
+from idp.login_throttle import is_attempt_admitted
 
 
 async def reset_page(request: Request) -> Response:

@@ -16,7 +16,7 @@ from idp.page_forms import PageRefused, read_page_form
 from idp.provider import Provider
 from idp.registration import Outcome, RegistrationInvalid, check_registration, create_account
 from idp.storage.models import User
-from idp.throttle import is_attempt_admitted
+from idp.login_throttle import is_attempt_admitted
 
 
 async def register_page(request: Request) -> Response:

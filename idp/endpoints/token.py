@@ -6,6 +6,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import Request
 from starlette.responses import Response
 
+from idp.auth_limits import AuthLimiter
 from idp.http import FormError, datalist, oauth_error, oauth_json, read_form
 from idp.oauth.request import HubRequest
 from idp.oauth.state import Effects, Preloaded, run_with_state
@@ -25,11 +26,16 @@ async def token_endpoint(request: Request) -> Response:
     form = datalist(pairs)
     if any(len(values) > 1 for key, values in form.items() if key not in REPEATABLE):
         return oauth_error(400, "invalid_request", "A request parameter was repeated.")
+    candidates = candidate_client_ids(form, request.headers.get("authorization"))
+    claimed = min(candidates) if candidates else None
+    limits = provider.throttle.current()
+    refused = await _throttled(limits, claimed, request)
+    if refused is not None:
+        return refused
     now = provider.clock.now()
     state = Preloaded(extras={"now": now})
     try:
-        state.clients = await provider.clients.get_many(
-            candidate_client_ids(form, request.headers.get("authorization")))
+        state.clients = await provider.clients.get_many(candidates)
         if form.get("grant_type", [None])[0] in USER_GRANTS:
             async with provider.sessionmaker() as session:
                 await preload_grant_rows(session, form, state)
@@ -38,6 +44,8 @@ async def token_endpoint(request: Request) -> Response:
                            {"Retry-After": "5"})
     oauth_request = HubRequest("POST", provider.token_url, request.headers, pairs)
     status, body, headers = await run_with_state(state, lambda: provider.server.create_token_response(oauth_request))
+    if claimed and isinstance(body, dict) and body.get("error") == "invalid_client":
+        await limits.record_client_auth_failure(claimed)  # guessing a secret slows down, then stops
     effects = state.effects
     if status != 200:
         # A refusal keeps only what must stick: a replay's revocation, and a client assertion's jti, spent
@@ -54,3 +62,15 @@ async def token_endpoint(request: Request) -> Response:
                                "The grant or client assertion was already used.")
     provider.metrics_token(form.get("grant_type", ["?"])[0], status)
     return oauth_json(status, body, headers)
+
+
+async def _throttled(limits: AuthLimiter, client_id: str | None, request: Request) -> Response | None:
+    """Kominfo's ``token`` limits (per IP, per client, failed client authentication) before any work."""
+    verdict = await limits.check_token(client_id=client_id, ip=request.client.host if request.client else "unknown")
+    if verdict.unavailable:  # fails closed: the limit store cannot answer
+        return oauth_error(503, "temporarily_unavailable", "The service is temporarily unavailable.",
+                           {"Retry-After": str(verdict.retry_after_seconds)})
+    if not verdict.allowed:
+        return oauth_error(429, "invalid_request", "Too many requests; retry later.",
+                           {"Retry-After": str(verdict.retry_after_seconds)})
+    return None
