@@ -24,7 +24,7 @@ def messages_to(outbox: Path, address: str) -> list[EmailMessage]:
 def body_of(message: EmailMessage) -> str:
     part = message.get_body(("plain",))
     assert part is not None
-    return part.get_content()
+    return part.get_content().replace("\r\n", "\n")  # RFC 5322 files end lines with CRLF
 
 
 def link_in(message: EmailMessage, path: str) -> str:
