@@ -85,7 +85,7 @@ class BackchannelLogout:
                         if 400 <= response.status < 500:
                             status = "refused"  # the client rejected the token; retrying will not help
                             break
-                except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                except (aiohttp.ClientError, TimeoutError) as exc:
                     error = type(exc).__name__
                 if attempts < self._policy.attempts:
                     await asyncio.sleep(self._policy.backoff * 2 ** (attempts - 1))

@@ -34,21 +34,15 @@ def set_password(user: User, password_hash: str, now: int) -> None:
     user.updated_at = now
 
 
-async def end_all_sessions(provider: Provider, user_id: str, keep_sid: str | None = None) -> int:
-    """End the user's sessions (all but ``keep_sid``) and tell the logout listeners about each."""
+async def end_all_sessions(provider: Provider, user_id: str) -> int:
+    """End every session of the user and tell the logout listeners (back-channel logout) about each."""
     now = provider.clock.now()
     async with provider.sessionmaker() as session:
         live = list((await session.scalars(select(BrowserSession).where(
             BrowserSession.user_id == user_id, BrowserSession.ended_at.is_(None),
             BrowserSession.expires_at > now))).all())
-    if keep_sid is None:
-        await provider.sessions.end_all_for_user(user_id)
-        ended = live
-    else:
-        ended = [row for row in live if row.sid != keep_sid]
-        for row in ended:
-            await provider.sessions.end(row.sid)
-    for row in ended:
+    await provider.sessions.end_all_for_user(user_id)
+    for row in live:
         for listener in provider.logout_listeners:
             await listener(row)
-    return len(ended)
+    return len(live)

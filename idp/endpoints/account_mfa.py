@@ -1,7 +1,7 @@
 """``/account/totp``: turn an authenticator app on (QR, confirm with a code, recovery codes) or off.
 
-Turning it off or making new recovery codes needs a current code: a stolen session cookie alone
-cannot remove the second factor.
+Turning it off or making new recovery codes needs a current code (TOTP or an unused recovery code):
+a stolen session cookie alone cannot remove the second factor.
 """
 
 from __future__ import annotations
@@ -85,7 +85,9 @@ async def _with_current_code(request: Request, action: str) -> Response:
     secret = provider.secret_box.open(user.totp_secret, user.id)
     step = match_step(secret, form.get("code", "")[:16], now) if secret else None
     async with provider.sessionmaker() as session, session.begin():
-        if step is None or not await accept_step(session, user.id, step):
+        code_ok = step is not None and await accept_step(session, user.id, step)
+        # A lost phone: a recovery code also proves the factor, so the citizen can turn TOTP off and re-enrol.
+        if not code_ok and not await provider.recovery_codes.redeem(session, user.id, form.get("code", "")[:32], now):
             return see_other("/account?done=code_failed")
         if action == "renew":
             codes = await provider.recovery_codes.replace(session, user.id, now)

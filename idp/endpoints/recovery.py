@@ -7,6 +7,7 @@ works once, and dies when the password changes by any other means (it is bound t
 from __future__ import annotations
 
 from sqlalchemy import select
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -42,10 +43,12 @@ async def reset_submit(request: Request) -> Response:
         return provider.pages.render(request, "reset.html", status=400, error_key="register.email_invalid")
     async with provider.sessionmaker() as session:
         user = await session.scalar(select(User).where(User.email == email))
+    response = provider.pages.render(request, "notice.html", heading_key="reset.sent_heading",
+                                     message_key="reset.sent_body")
     if user is not None and not user.disabled:
-        await send_reset(provider, user)
-    return provider.pages.render(request, "notice.html", heading_key="reset.sent_heading",
-                                 message_key="reset.sent_body")
+        # Sent after the answer: otherwise the mail's cost tells known addresses from unknown ones.
+        response.background = BackgroundTask(send_reset, provider, user)
+    return response
 
 
 async def reset_confirm_page(request: Request) -> Response:

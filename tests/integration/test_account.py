@@ -99,10 +99,10 @@ def test_connected_app_revoke(hub: Hub) -> None:
     browser = signed_in(hub)
     tokens = code_flow_tokens(hub, browser, WARGA)
     client_id, _ = hub.client("Parkir Dishub")
-    page = browser.go("/account")
-    assert "Parkir Dishub" in page.text and f'value="{client_id}"' in page.text
+    apps = section(browser.go("/account").text, "apps")
+    assert "Parkir Dishub" in apps and f'value="{client_id}"' in apps
     post(browser, "/account/consents/revoke", {"client_id": client_id})
-    assert "Parkir Dishub" not in browser.go("/account").text
+    assert "Parkir Dishub" not in section(browser.go("/account").text, "apps")
     user = user_by_email(hub.settings.database_url, WARGA)
     assert user is not None and rows(hub.settings.database_url, Consent, Consent.user_id == user.id) == []
     assert refresh(hub, tokens["refresh_token"]).json()["error"] == "invalid_grant"
@@ -140,6 +140,10 @@ def test_sign_out_everywhere(hub: Hub) -> None:
     assert not is_signed_in(phone) and not is_signed_in(laptop)
     # Tokens live on (the apps hold them); signing out everywhere ends browser sessions.
     assert introspect(hub, tokens["access_token"])["active"] is True
+
+
+def section(page: str, name: str) -> str:
+    return page.split(f'<section id="{name}">')[1].split("</section>")[0]
 
 
 def _own_sid(browser: Browser) -> str:
@@ -190,11 +194,10 @@ def test_access_history_names_the_app_and_its_opd(hub: Hub) -> None:
     assert "Belum ada aplikasi yang menerima" in browser.go("/account").text
     code_flow_tokens(hub, browser, WARGA)
     code_flow_tokens(hub, browser, WARGA, client="Portal Kominfo")
-    page = browser.go("/account").text
-    history = page.split('id="history"')[1].split("</section>")[0]
+    history = section(browser.go("/account").text, "history")
     assert history.count('class="access"') == 2
     assert "Parkir Dishub" in history and "Dinas Perhubungan" in history and "Portal Kominfo" in history
     client_id, _ = hub.client("Parkir Dishub")
     post(browser, "/account/consents/revoke", {"client_id": client_id})
-    history = browser.go("/account").text.split('id="history"')[1].split("</section>")[0]
+    history = section(browser.go("/account").text, "history")
     assert "(dicabut)" in history

@@ -2,48 +2,23 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import jwt
 import pytest
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
 
 from idp.storage.models import Client, LogoutDelivery
 from tests.support.account_flows import code_flow_tokens, is_signed_in
 from tests.support.hub import Browser, Hub, csrf_from, run_hub
 from tests.support.records import rows, update_row
+from tests.support.relying_party import RelyingParty
 from tests.support.server import run_server
 
 EVENT = "http://schemas.openid.net/event/backchannel-logout"
 WARGA = "warga@example.id"
-
-
-@dataclass
-class RelyingParty:
-    """Answers ``failures`` with ``fail_status`` first, then 200; keeps every logout token it got."""
-
-    fail_status: int = 503
-    failures: int = 0
-    tokens: list[str] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def app(self) -> Starlette:
-        async def receive(request: Request) -> Response:
-            form = await request.form()
-            with self.lock:
-                self.tokens.append(str(form.get("logout_token")))
-                failing = len(self.tokens) <= self.failures
-            return Response(status_code=self.fail_status if failing else 200)
-
-        return Starlette(routes=[Route("/backchannel-logout", receive, methods=["POST"])])
 
 
 @pytest.fixture

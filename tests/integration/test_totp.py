@@ -180,3 +180,15 @@ def test_turning_totp_off_needs_a_current_code(hub: Hub, clock: FrozenClock) -> 
     fresh = Browser(hub)
     sign_in_directly(fresh, WARGA, PASSWORD)
     assert is_signed_in(fresh)  # password alone again
+
+
+def test_a_lost_phone_recovery_code_turns_totp_off(hub: Hub, clock: FrozenClock) -> None:
+    _secret, codes = enrolled(hub, clock)
+    browser = Browser(hub)
+    password_step(hub, browser)
+    assert answer_mfa(browser, codes[0], method="recovery").status_code == 303  # type: ignore[attr-defined]
+    page = browser.go("/account")
+    used = browser.submit("/account/totp/disable", {"code": codes[0], "csrf_token": csrf_from(page.text)})
+    assert "Kode salah" in used.text  # that code is spent
+    browser.submit("/account/totp/disable", {"code": codes[1], "csrf_token": csrf_from(page.text)})
+    assert user_by_email(hub.settings.database_url, WARGA).totp_secret is None  # type: ignore[union-attr]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import re
+import time
 from email.message import EmailMessage
 from email.policy import default
 from pathlib import Path
@@ -21,10 +22,18 @@ def messages_to(outbox: Path, address: str) -> list[EmailMessage]:
     return [m for m in read_outbox(outbox) if m["To"] == address]
 
 
+def wait_for_messages(outbox: Path, address: str, count: int, seconds: float = 10) -> list[EmailMessage]:
+    """Messages to ``address`` once ``count`` have arrived (some are sent after the HTTP answer)."""
+    deadline = time.monotonic() + seconds
+    while len(found := messages_to(outbox, address)) < count and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return found
+
+
 def body_of(message: EmailMessage) -> str:
     part = message.get_body(("plain",))
     assert part is not None
-    return part.get_content()
+    return part.get_content().replace("\r\n", "\n")  # RFC 5322 files end lines with CRLF
 
 
 def link_in(message: EmailMessage, path: str) -> str:
