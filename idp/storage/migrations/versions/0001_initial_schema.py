@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-28 01:42:53.104373
+Create Date: 2026-11-28 02:04:07.028342
 """
 
 from __future__ import annotations
