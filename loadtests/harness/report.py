@@ -1,0 +1,106 @@
+"""The results: a markdown table with the machine's facts, an SVG bar chart, raw JSON, and LATEST.md."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+from loadtests.harness.machine import Cores, MachineFacts
+from loadtests.harness.measure import Plan, Result
+
+BASELINES = {"proxy": "nginx", "token": "token-oidc-provider"}
+
+
+def write_report(results: list[Result], facts: MachineFacts, cores: Cores, plan: Plan, directory: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    stem = f"{facts.date}-{facts.host}"
+    (directory / f"{stem}.svg").write_text(build_svg(results, facts))
+    (directory / f"{stem}.json").write_text(json.dumps(_raw(results, facts, plan), indent=2) + "\n")
+    report = directory / f"{stem}.md"
+    report.write_text(build_markdown(results, facts, cores, plan, f"{stem}.svg"))
+    latest = f"<!-- Written by `python -m loadtests.bench`; the full report is [{stem}.md]({stem}.md). -->\n"
+    (directory / "LATEST.md").write_text(latest + build_markdown(results, facts, cores, plan, f"{stem}.svg"))
+    return report
+
+
+def build_markdown(results: list[Result], facts: MachineFacts, cores: Cores, plan: Plan, svg_name: str) -> str:
+    pinning = (f"server under test alone on core {cores.target}; wrk (1 thread) and the upstream on core {cores.load}"
+               if cores.pinned else "not pinned (one core): numbers include the load generator's cost")
+    lines = [
+        f"# Gerbang benchmark — {facts.started_at} on {facts.host}",
+        "",
+        f"- Machine: {facts.cores} cores, {facts.cpu_model}, Linux {facts.kernel}, Python {facts.python}",
+        f"- Tools: {', '.join(f'{name} {version}' for name, version in facts.tools.items())}",
+        f"- Pinning: {pinning}. Gerbang with 2 workers runs on cores {cores.every} (shared with wrk).",
+        f"- Load: wrk, {plan.connections} connections, {plan.warmup:g} s warm-up, {plan.rounds} rounds of "
+        f"{plan.duration:g} s each; medians of the rounds. Upstream: nginx `return 200` (12-byte JSON).",
+        "- CPU µs/req: CPU time of the server under test (all its processes) divided by requests served.",
+        "",
+        "| target | what | req/s | vs baseline | p50 ms | p99 ms | p99 vs baseline | CPU µs/req | RSS MiB/worker "
+        "| cold start s | failed |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    measured = {result.name: result for result in results if result.unavailable is None}
+    for result in results:
+        if result.unavailable is not None:
+            lines.append(f"| {result.name} | {result.title} | not available: {_cell(result.unavailable)} "
+                         f"| | | | | | | | |")
+            continue
+        baseline = measured.get(BASELINES[result.kind])
+        lines.append(
+            f"| {result.name} | {result.title} | {result.requests_per_s:,.0f} | "
+            f"{_ratio(result.requests_per_s, baseline.requests_per_s if baseline else None)} | "
+            f"{result.p50_ms:.2f} | {result.p99_ms:.2f} | "
+            f"{_ratio(result.p99_ms, baseline.p99_ms if baseline else None, 'x')} | {result.cpu_us:.0f} | "
+            f"{' / '.join(f'{rss:.0f}' for rss in result.rss_mib)} | "
+            f"{'' if result.cold_start_s is None else f'{result.cold_start_s:.2f}'} | {result.failed_responses} |")
+    lines += [
+        "",
+        "Baselines: proxy targets against `nginx`, token endpoints against `token-oidc-provider`. "
+        "`failed` counts non-2xx responses and socket errors over all rounds.",
+        "",
+        f"![requests per second]({svg_name})",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def build_svg(results: list[Result], facts: MachineFacts) -> str:
+    """A horizontal bar per measured target (req/s), its p99 written beside it."""
+    measured = [result for result in results if result.unavailable is None]
+    width, bar_height, left, top = 860, 26, 300, 50
+    height = top + bar_height * max(len(measured), 1) + 30
+    peak = max((result.requests_per_s for result in measured), default=1.0)
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+             'font-family="sans-serif" font-size="13">',
+             '<rect width="100%" height="100%" fill="white"/>',
+             f'<text x="10" y="24" font-size="15" font-weight="bold">req/s (median), p99 latency — '
+             f'{escape(facts.started_at)}, {escape(facts.host)}</text>']
+    for index, result in enumerate(measured):
+        y = top + index * bar_height
+        length = (width - left - 170) * result.requests_per_s / peak
+        colour = "#2b7bb9" if result.name.startswith(("gerbang", "token-gerbang")) else "#9a9a9a"
+        parts += [f'<text x="{left - 8}" y="{y + 17}" text-anchor="end">{escape(result.name)}</text>',
+                  f'<rect x="{left}" y="{y + 4}" width="{length:.1f}" height="{bar_height - 8}" fill="{colour}"/>',
+                  f'<text x="{left + length + 6:.1f}" y="{y + 17}">{result.requests_per_s:,.0f} · '
+                  f'p99 {result.p99_ms:.2f} ms</text>']
+    parts.append("</svg>")
+    return "\n".join(parts) + "\n"
+
+
+def _ratio(value: float, baseline: float | None, style: str = "%") -> str:
+    if baseline is None or baseline == 0 or math.isnan(value) or math.isnan(baseline):
+        return ""
+    return f"{value / baseline:.1f}x" if style == "x" else f"{100 * value / baseline:.0f} %"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _raw(results: list[Result], facts: MachineFacts, plan: Plan) -> dict[str, object]:
+    return {"machine": dataclasses.asdict(facts), "plan": dataclasses.asdict(plan),
+            "results": [dataclasses.asdict(result) for result in results]}
