@@ -37,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--rounds", type=int, default=3, help="rounds per target; medians are reported (default 3)")
     parser.add_argument("--connections", type=int, default=64, help="wrk connections, the same for every target")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds of unrecorded load first (default 2)")
+    parser.add_argument("--quiet-wait", type=float, default=30.0,
+                        help="seconds to wait before each target for other processes to go quiet (default 30)")
     parser.add_argument("--policy-dir", type=Path, default=None,
                         help="policy set for gerbang-full (default: $GERBANG_POLICY_DIR, else loadtests/policies/)")
     parser.add_argument("--results", type=Path, default=RESULTS, help="where the report goes")
@@ -52,7 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     if not 1 <= args.rounds <= 20 or not 1 <= args.duration <= 300 or not 1 <= args.connections <= 10_000:
         print("error: --rounds 1..20, --duration 1..300 s, --connections 1..10000", file=sys.stderr)
         return 2
-    plan = Plan(duration=args.duration, rounds=args.rounds, connections=args.connections, warmup=args.warmup)
+    plan = Plan(duration=args.duration, rounds=args.rounds, connections=args.connections, warmup=args.warmup,
+                quiet_wait=max(0.0, min(args.quiet_wait, 600.0)))
     cores = build_cores()
     facts = load_machine_facts({"nginx": load_tool_version(["nginx", "-v"]).removeprefix("nginx version: "),
                                 "node": load_tool_version(["node", "--version"]),
@@ -68,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         stack.callback(stop_service, upstream)
         bench = Bench(cores=cores, work=work, logs=work / "logs", upstream_port=upstream_port,
-                      policy_dir=_policy_dir(args.policy_dir))
+                      policy_dir=_policy_dir(args.policy_dir), helpers=[upstream])
         results = [_announce(measure_target(target, bench, plan)) for target in chosen]
     if not args.no_report:
         report = write_report(results, facts, cores, plan, args.results)
@@ -102,7 +105,8 @@ def _announce(result: Result) -> Result:
         print(f"{result.name:<20} not available: {result.unavailable}", flush=True)
     else:
         print(f"{result.name:<20} {result.requests_per_s:>10,.0f} req/s  p50 {result.p50_ms:6.2f} ms  "
-              f"p99 {result.p99_ms:6.2f} ms  {result.cpu_us:5.0f} µs CPU/req  failed {result.failed_responses}",
+              f"p99 {result.p99_ms:6.2f} ms  {result.cpu_us:5.0f} µs CPU/req  core busy {result.busy:4.0%}  "
+              f"others {result.foreign:4.0%}  non-2xx {result.non_2xx}  socket errors {result.socket_errors}",
               flush=True)
     return result
 

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import statistics
+import time
 import urllib.error
 import urllib.request
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from loadtests.harness.errors import Unavailable
-from loadtests.harness.process import load_cpu_seconds, load_worker_rss_mib
-from loadtests.harness.targets import Bench, Target
+from loadtests.harness.process import (Service, load_busy_cpu_seconds, load_children_cpu_seconds, load_cpu_seconds,
+                                      load_worker_rss_mib)
+from loadtests.harness.targets import Bench, Endpoint, Target
 from loadtests.harness.wrk import Request, WrkRun, run_wrk
 
 
@@ -20,6 +24,7 @@ class Plan:
     rounds: int
     connections: int
     warmup: float
+    quiet_wait: float = 0.0  # seconds to wait, before each target, for other processes to calm down
 
 
 @dataclass(slots=True)
@@ -31,6 +36,8 @@ class Result:
     runs: list[WrkRun] = field(default_factory=list)
     cpu_us_per_request: list[float] = field(default_factory=list)
     rss_mib: list[float] = field(default_factory=list)
+    target_busy: list[float] = field(default_factory=list)  # target CPU seconds per second (1.0 = one core)
+    foreign_busy: list[float] = field(default_factory=list)  # other processes' share of the machine
     cold_start_s: float | None = None
 
     @property
@@ -50,8 +57,20 @@ class Result:
         return statistics.median(self.cpu_us_per_request) if self.cpu_us_per_request else float("nan")
 
     @property
-    def failed_responses(self) -> int:
-        return sum(run.non_2xx + run.socket_errors for run in self.runs)
+    def non_2xx(self) -> int:
+        return sum(run.non_2xx for run in self.runs)
+
+    @property
+    def socket_errors(self) -> int:
+        return sum(run.socket_errors for run in self.runs)
+
+    @property
+    def busy(self) -> float:
+        return statistics.median(self.target_busy) if self.target_busy else float("nan")
+
+    @property
+    def foreign(self) -> float:
+        return max(self.foreign_busy) if self.foreign_busy else float("nan")
 
 
 def measure_target(target: Target, bench: Bench, plan: Plan) -> Result:
@@ -66,18 +85,56 @@ def measure_target(target: Target, bench: Bench, plan: Plan) -> Result:
             if plan.warmup > 0:
                 run_wrk(endpoint.request, duration=plan.warmup, connections=plan.connections,
                         cores=bench.cores.load, script_dir=scripts)
+            wait_for_quiet(plan.quiet_wait, [*endpoint.services, *endpoint.helpers, *bench.helpers])
             for _round in range(plan.rounds):
-                before = sum(load_cpu_seconds(service.pid) for service in endpoint.services)
-                run = run_wrk(endpoint.request, duration=plan.duration, connections=plan.connections,
-                              cores=bench.cores.load, script_dir=scripts)
-                spent = sum(load_cpu_seconds(service.pid) for service in endpoint.services) - before
-                result.runs.append(run)
-                result.cpu_us_per_request.append(spent * 1e6 / max(run.requests, 1))
+                result.runs.append(_round_of_load(endpoint, bench, plan, scripts, result))
             result.rss_mib = [rss for service in endpoint.services for rss in load_worker_rss_mib(service)]
     except Unavailable as exc:
         result.unavailable = exc.reason
         result.runs.clear()
     return result
+
+
+def _round_of_load(endpoint: Endpoint, bench: Bench, plan: Plan, scripts: Path, result: Result) -> WrkRun:
+    """One wrk round; also the target's CPU per request and the share of CPU that others used meanwhile."""
+    helpers = [*endpoint.helpers, *bench.helpers]
+
+    def ours() -> tuple[float, float]:
+        target = sum(load_cpu_seconds(service.pid) for service in endpoint.services)
+        rest = sum(load_cpu_seconds(service.pid) for service in helpers) + load_children_cpu_seconds()
+        return target, rest
+
+    busy_before, (target_before, rest_before), started = load_busy_cpu_seconds(), ours(), time.monotonic()
+    run = run_wrk(endpoint.request, duration=plan.duration, connections=plan.connections, cores=bench.cores.load,
+                  script_dir=scripts)
+    busy_after, (target_after, rest_after), elapsed = load_busy_cpu_seconds(), ours(), time.monotonic() - started
+    target_spent = target_after - target_before
+    foreign = (busy_after - busy_before) - target_spent - (rest_after - rest_before)
+    result.cpu_us_per_request.append(target_spent * 1e6 / max(run.requests, 1))
+    result.target_busy.append(target_spent / elapsed)
+    result.foreign_busy.append(max(foreign, 0.0) / (elapsed * (os.cpu_count() or 1)))
+    return run
+
+
+QUIET_SHARE = 0.10  # other processes using under 10 % of the machine
+
+
+def wait_for_quiet(max_wait: float, ours: list[Service]) -> None:
+    """Wait (at most ``max_wait`` s) for one second in which others use under QUIET_SHARE of the machine.
+
+    The machine may be shared (test suites, builds); a benchmark run beside them measures them too.
+    """
+    deadline = time.monotonic() + max_wait
+    share = 0.0
+    while time.monotonic() < deadline:
+        busy, mine = load_busy_cpu_seconds(), sum(load_cpu_seconds(service.pid) for service in ours)
+        time.sleep(1.0)
+        spent = load_busy_cpu_seconds() - busy - (sum(load_cpu_seconds(service.pid) for service in ours) - mine)
+        share = spent / (os.cpu_count() or 1)
+        if share < QUIET_SHARE:
+            return
+    if max_wait > 0:
+        print(f"  (machine still busy: others used {share:.0%} of it; measuring anyway)", flush=True)
 
 
 def check_answer(request: Request) -> None:

@@ -7,6 +7,7 @@ the benchmark started and nothing else.
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import subprocess
 import time
@@ -106,6 +107,19 @@ def load_cpu_seconds(pid: int) -> float:
             continue
         total += int(fields[11]) + int(fields[12])  # utime, stime (proc(5) fields 14, 15)
     return total / CLOCK_TICKS
+
+
+def load_busy_cpu_seconds() -> float:
+    """CPU seconds every core of the machine has spent busy since boot (proc(5), /proc/stat)."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    return (sum(fields[:8]) - idle) / CLOCK_TICKS
+
+
+def load_children_cpu_seconds() -> float:
+    """CPU of this process's finished children (wrk runs as one)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def load_worker_rss_mib(service: Service) -> list[float]:

@@ -39,15 +39,15 @@ def build_markdown(results: list[Result], facts: MachineFacts, cores: Cores, pla
         f"{plan.duration:g} s each; medians of the rounds. Upstream: nginx `return 200` (12-byte JSON).",
         "- CPU µs/req: CPU time of the server under test (all its processes) divided by requests served.",
         "",
-        "| target | what | req/s | vs baseline | p50 ms | p99 ms | p99 vs baseline | CPU µs/req | RSS MiB/worker "
-        "| cold start s | failed |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| target | what | req/s | vs baseline | p50 ms | p99 ms | p99 vs baseline | CPU µs/req | core busy "
+        "| RSS MiB/worker | cold start s | non-2xx | socket errors | others' CPU |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     measured = {result.name: result for result in results if result.unavailable is None}
     for result in results:
         if result.unavailable is not None:
             lines.append(f"| {result.name} | {result.title} | not available: {_cell(result.unavailable)} "
-                         f"| | | | | | | | |")
+                         f"|{' |' * 11}")
             continue
         baseline = measured.get(BASELINES[result.kind])
         lines.append(
@@ -55,12 +55,16 @@ def build_markdown(results: list[Result], facts: MachineFacts, cores: Cores, pla
             f"{_ratio(result.requests_per_s, baseline.requests_per_s if baseline else None)} | "
             f"{result.p50_ms:.2f} | {result.p99_ms:.2f} | "
             f"{_ratio(result.p99_ms, baseline.p99_ms if baseline else None, 'x')} | {result.cpu_us:.0f} | "
-            f"{' / '.join(f'{rss:.0f}' for rss in result.rss_mib)} | "
-            f"{'' if result.cold_start_s is None else f'{result.cold_start_s:.2f}'} | {result.failed_responses} |")
+            f"{result.busy:.0%} | {' / '.join(f'{rss:.0f}' for rss in result.rss_mib)} | "
+            f"{'' if result.cold_start_s is None else f'{result.cold_start_s:.2f}'} | {result.non_2xx} | "
+            f"{result.socket_errors} | {result.foreign:.0%} |")
     lines += [
         "",
-        "Baselines: proxy targets against `nginx`, token endpoints against `token-oidc-provider`. "
-        "`failed` counts non-2xx responses and socket errors over all rounds.",
+        "Baselines: proxy targets against `nginx`, token endpoints against `token-oidc-provider`.",
+        "`core busy`: the target's CPU seconds per second (100 % = one core saturated; below that the load core,",
+        "shared by wrk and the upstream, was the limit and CPU µs/req is the fairer comparison).",
+        "`non-2xx` and `socket errors` are summed over all rounds. `others' CPU`: the largest share of the",
+        "machine that processes outside the benchmark used during a round; above a few % the numbers are disturbed.",
         "",
         f"![requests per second]({svg_name})",
         "",

@@ -30,6 +30,7 @@ class Bench:
     logs: Path
     upstream_port: int
     policy_dir: Path | None
+    helpers: list[Service] = field(default_factory=list)  # the upstream: ours, but not the target
     _site: gerbang.Site | Unavailable | None = None
     _apps: Unavailable | bool = False
 
@@ -60,6 +61,7 @@ class Bench:
 class Endpoint:
     request: Request
     services: list[Service] = field(default_factory=list)
+    helpers: list[Service] = field(default_factory=list)
     cold_start_s: float | None = None
 
 
@@ -109,7 +111,7 @@ def _fastify(bench: Bench, stack: ExitStack) -> Endpoint:
     service = _keep(stack, node.start_peer("fastify-gateway", directory, env, bench.cores.target, bench.logs))
     cold = wait_for_http(service, f"http://127.0.0.1:{port}/healthz")
     request = Request(audience, headers={"Authorization": f"Bearer {minted.token}"})
-    return Endpoint(request, [service], cold)
+    return Endpoint(request, [service], cold_start_s=cold)
 
 
 def _oidc_provider(bench: Bench, stack: ExitStack) -> Endpoint:
@@ -122,13 +124,13 @@ def _oidc_provider(bench: Bench, stack: ExitStack) -> Endpoint:
     service = _keep(stack, node.start_peer("oidc-provider", directory, env, bench.cores.target, bench.logs))
     cold = wait_for_http(service, f"{issuer}/.well-known/openid-configuration")
     request = tokens.build_token_request(tokens.load_token_endpoint(issuer), client)
-    return Endpoint(request, [service], cold)
+    return Endpoint(request, [service], cold_start_s=cold)
 
 
 def _gerbang(workers: int, app: Literal["api", "open"], *, full: bool = False) -> Start:
     def start(bench: Bench, stack: ExitStack) -> Endpoint:
         site = bench.site_with_apps()
-        extra = _full_pipeline_env(bench, stack) if full else {}
+        extra, helpers = _full_pipeline(bench, stack) if full else ({}, [])
         cores = bench.cores.target if workers == 1 else bench.cores.every
         service = _keep(stack, gerbang.start_gerbang(f"gerbang-{workers}w", site, workers, extra, cores, bench.logs))
         cold = wait_for_http(service, f"{site.issuer}/healthz", timeout=30)
@@ -136,7 +138,7 @@ def _gerbang(workers: int, app: Literal["api", "open"], *, full: bool = False) -
         if app == "api":
             token_request = tokens.build_token_request(tokens.load_token_endpoint(site.issuer), site.client)
             headers["Authorization"] = f"Bearer {tokens.fetch_access_token(token_request)}"
-        return Endpoint(Request(f"{site.issuer}/apps/{app}/", headers=headers), [service], cold)
+        return Endpoint(Request(f"{site.issuer}/apps/{app}/", headers=headers), [service], helpers, cold)
 
     return start
 
@@ -146,10 +148,10 @@ def _gerbang_token(bench: Bench, stack: ExitStack) -> Endpoint:
     service = _keep(stack, gerbang.start_gerbang("gerbang-token", site, 1, {}, bench.cores.target, bench.logs))
     cold = wait_for_http(service, f"{site.issuer}/healthz", timeout=30)
     request = tokens.build_token_request(tokens.load_token_endpoint(site.issuer), site.client)
-    return Endpoint(request, [service], cold)
+    return Endpoint(request, [service], cold_start_s=cold)
 
 
-def _full_pipeline_env(bench: Bench, stack: ExitStack) -> dict[str, str]:
+def _full_pipeline(bench: Bench, stack: ExitStack) -> tuple[dict[str, str], list[Service]]:
     """Policies from ``--policy-dir`` and limits in a Redis of the benchmark's own (never the shared one)."""
     if bench.policy_dir is None:
         raise Unavailable("no policy set: pass --policy-dir DIR (or ship loadtests/policies/)")
@@ -158,7 +160,8 @@ def _full_pipeline_env(bench: Bench, stack: ExitStack) -> dict[str, str]:
     argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
     redis = _keep(stack, start_service("redis", argv, cores=bench.cores.load, log_dir=bench.logs))
     _wait_for_tcp(redis, port)
-    return {"GERBANG_POLICY_DIR": str(bench.policy_dir), "GERBANG_REDIS_URL": f"redis://127.0.0.1:{port}/0"}
+    env = {"GERBANG_POLICY_DIR": str(bench.policy_dir), "GERBANG_REDIS_URL": f"redis://127.0.0.1:{port}/0"}
+    return env, [redis]
 
 
 def _wait_for_tcp(service: Service, port: int) -> None:
