@@ -106,7 +106,9 @@ def _announce(result: Result) -> Result:
     else:
         print(f"{result.name:<20} {result.requests_per_s:>10,.0f} req/s  p50 {result.p50_ms:6.2f} ms  "
               f"p99 {result.p99_ms:6.2f} ms  {result.cpu_us:5.0f} µs CPU/req  core busy {result.busy:4.0%}  "
-              f"others {result.foreign:4.0%}  non-2xx {result.non_2xx}  socket errors {result.socket_errors}",
+              f"others {result.foreign:4.0%}  non-2xx {result.non_2xx}  socket errors {result.socket_errors}  "
+              f"RSS {'/'.join(f'{rss:.0f}' for rss in result.rss_mib)} MiB"
+              + (f"  cold start {result.cold_start_s:.2f} s" if result.cold_start_s is not None else ""),
               flush=True)
     return result
 

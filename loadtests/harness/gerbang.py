@@ -32,7 +32,10 @@ class Site:
 
 
 def find_gerbang() -> str:
-    # Prefer the script next to the running interpreter: the project's venv, the worktree's code.
+    """``$GERBANG_BENCH_CLI`` (another build to measure), else the script beside this interpreter, else PATH."""
+    override = os.environ.get("GERBANG_BENCH_CLI")
+    if override:
+        return override
     beside = Path(sys.executable).parent / "gerbang"
     found = str(beside) if beside.exists() else shutil.which("gerbang")
     if found is None:
