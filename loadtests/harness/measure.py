@@ -82,6 +82,7 @@ def measure_target(target: Target, bench: Bench, plan: Plan) -> Result:
             check_answer(endpoint.request)
             scripts = bench.work / "wrk"
             scripts.mkdir(exist_ok=True)
+            _check_wrk_request(endpoint.request, bench, scripts)
             if plan.warmup > 0:
                 run_wrk(endpoint.request, duration=plan.warmup, connections=plan.connections,
                         cores=bench.cores.load, script_dir=scripts)
@@ -114,6 +115,14 @@ def _round_of_load(endpoint: Endpoint, bench: Bench, plan: Plan, scripts: Path, 
     result.target_busy.append(target_spent / elapsed)
     result.foreign_busy.append(max(foreign, 0.0) / (elapsed * (os.cpu_count() or 1)))
     return run
+
+
+def _check_wrk_request(request: Request, bench: Bench, scripts: Path) -> None:
+    """One second at one connection: the request wrk sends must succeed before it is measured."""
+    probe = run_wrk(request, duration=1, connections=1, cores=bench.cores.load, script_dir=scripts)
+    if probe.non_2xx or probe.socket_errors or probe.requests == 0:
+        raise Unavailable(f"wrk's request fails: {probe.non_2xx} non-2xx, {probe.socket_errors} socket errors "
+                          f"in {probe.requests} requests")
 
 
 QUIET_SHARE = 0.10  # other processes using under 10 % of the machine

@@ -48,7 +48,7 @@ def run_wrk(request: Request, *, duration: float, connections: int, cores: str, 
         done = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 60, check=False)
     except subprocess.TimeoutExpired as exc:
         raise Unavailable(f"wrk did not finish within {duration + 60:.0f} s") from exc
-    if done.returncode != 0:
+    if done.returncode != 0 or done.stderr.strip():
         raise Unavailable(f"wrk failed: {(done.stderr or done.stdout).strip()[:200]}")
     return parse_wrk(done.stdout)
 
@@ -81,7 +81,8 @@ def _lua(request: Request) -> str:
     lines = [f"wrk.method = {_lua_string(request.method)}"]
     if request.body:
         lines.append(f"wrk.body = {_lua_string(request.body)}")
-    lines += [f"wrk.headers[{_lua_string(name)}] = {_lua_string(value)}" for name, value in request.headers.items()]
+    # The spaces matter: "headers[[" would open a long string, not index the table.
+    lines += [f"wrk.headers[ {_lua_string(name)} ] = {_lua_string(value)}" for name, value in request.headers.items()]
     return "\n".join(lines) + "\n"
 
 

@@ -63,5 +63,5 @@ def test_wrk_script_carries_method_headers_and_body_verbatim() -> None:
     body = "grant_type=client_credentials&resource=x]===]y"  # a closing bracket at the default level
     script = _lua(Request("http://x/token", "POST", {"Authorization": "Basic YTpi"}, body))
     assert "wrk.method = [===[POST]===]" in script
-    assert 'wrk.headers[[===[Authorization]===]] = [===[Basic YTpi]===]' in script
+    assert "wrk.headers[ [===[Authorization]===] ] = [===[Basic YTpi]===]" in script
     assert f"wrk.body = [====[{body}]====]" in script
