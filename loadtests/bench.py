@@ -22,7 +22,7 @@ from loadtests.harness.errors import Unavailable
 from loadtests.harness.machine import build_cores, load_machine_facts, load_tool_version
 from loadtests.harness.measure import Plan, Result, measure_target
 from loadtests.harness.process import stop_service
-from loadtests.harness.report import write_report
+from loadtests.harness.report import load_raw, write_report
 from loadtests.harness.targets import TARGETS, Bench, free_port
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -43,11 +43,16 @@ def build_parser() -> argparse.ArgumentParser:
                         help="policy set for gerbang-full (default: $GERBANG_POLICY_DIR, else loadtests/policies/)")
     parser.add_argument("--results", type=Path, default=RESULTS, help="where the report goes")
     parser.add_argument("--no-report", action="store_true", help="print the table only; write no files")
+    parser.add_argument("--render", type=Path, default=None, metavar="JSON",
+                        help="measure nothing: write the report again from a run's raw .json")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.render is not None:
+        print(f"report: {write_report(*load_raw(args.render), args.results)}")
+        return 0
     chosen = _chosen_targets(args.only)
     if chosen is None:
         return 2
@@ -58,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
                 quiet_wait=max(0.0, min(args.quiet_wait, 600.0)))
     cores = build_cores()
     facts = load_machine_facts({"nginx": load_tool_version(["nginx", "-v"]).removeprefix("nginx version: "),
-                                "node": load_tool_version(["node", "--version"]),
+                                "node": "node " + load_tool_version(["node", "--version"]),
                                 "wrk": load_tool_version(["wrk", "--version"]).split(" [")[0]})
     with tempfile.TemporaryDirectory(prefix="gerbang-bench-") as work_dir, ExitStack() as stack:
         work = Path(work_dir)

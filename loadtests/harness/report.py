@@ -10,6 +10,7 @@ from xml.sax.saxutils import escape
 
 from loadtests.harness.machine import Cores, MachineFacts
 from loadtests.harness.measure import Plan, Result
+from loadtests.harness.wrk import WrkRun
 
 BASELINES = {"proxy": "nginx", "token": "token-oidc-provider"}
 
@@ -18,7 +19,7 @@ def write_report(results: list[Result], facts: MachineFacts, cores: Cores, plan:
     directory.mkdir(parents=True, exist_ok=True)
     stem = f"{facts.date}-{facts.host}"
     (directory / f"{stem}.svg").write_text(build_svg(results, facts))
-    (directory / f"{stem}.json").write_text(json.dumps(_raw(results, facts, plan), indent=2) + "\n")
+    (directory / f"{stem}.json").write_text(json.dumps(_raw(results, facts, cores, plan), indent=2) + "\n")
     report = directory / f"{stem}.md"
     report.write_text(build_markdown(results, facts, cores, plan, f"{stem}.svg"))
     latest = f"<!-- Written by `python -m loadtests.bench`; the full report is [{stem}.md]({stem}.md). -->\n"
@@ -33,12 +34,13 @@ def build_markdown(results: list[Result], facts: MachineFacts, cores: Cores, pla
         f"# Gerbang benchmark — {facts.started_at} on {facts.host}",
         "",
         f"- Machine: {facts.cores} cores, {facts.cpu_model}, Linux {facts.kernel}, Python {facts.python}",
-        f"- Tools: {', '.join(f'{name} {version}' for name, version in facts.tools.items())}",
+        f"- Tools: {', '.join(facts.tools.values())}",
         f"- Pinning: {pinning}. Gerbang with 2 workers runs on cores {cores.every} (shared with wrk).",
         f"- Load: wrk, {plan.connections} connections, {plan.warmup:g} s warm-up, {plan.rounds} rounds of "
         f"{plan.duration:g} s each; medians of the rounds. Upstream: nginx `return 200` (12-byte JSON).",
         "- CPU µs/req: CPU time of the server under test (all its processes) divided by requests served.",
         "",
+        *_disturbance_warning(results),
         "| target | what | req/s | vs baseline | p50 ms | p99 ms | p99 vs baseline | CPU µs/req | core busy "
         "| RSS MiB/worker | cold start s | non-2xx | socket errors | others' CPU |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
@@ -61,8 +63,8 @@ def build_markdown(results: list[Result], facts: MachineFacts, cores: Cores, pla
     lines += [
         "",
         "Baselines: proxy targets against `nginx`, token endpoints against `token-oidc-provider`.",
-        "`core busy`: the target's CPU seconds per second (100 % = one core saturated; below that the load core,",
-        "shared by wrk and the upstream, was the limit and CPU µs/req is the fairer comparison).",
+        "`core busy`: the target's CPU seconds per second (100 % = its core saturated). Below that, on a quiet",
+        "machine, the load core (wrk + upstream) was the limit and CPU µs/req is the fairer comparison.",
         "`non-2xx` and `socket errors` are summed over all rounds. `others' CPU`: the largest share of the",
         "machine that processes outside the benchmark used during a round; above a few % the numbers are disturbed.",
         "",
@@ -95,6 +97,15 @@ def build_svg(results: list[Result], facts: MachineFacts) -> str:
     return "\n".join(parts) + "\n"
 
 
+def _disturbance_warning(results: list[Result]) -> list[str]:
+    worst = max((result.foreign for result in results if result.unavailable is None), default=0.0)
+    if math.isnan(worst) or worst < 0.10:
+        return []
+    return [f"> **Disturbed run:** other processes used up to {worst:.0%} of the machine during the rounds, so the "
+            "targets did not get their core to themselves. Compare CPU µs/req rather than req/s, and re-run on a "
+            "quiet machine before quoting these numbers.", ""]
+
+
 def _ratio(value: float, baseline: float | None, style: str = "%") -> str:
     if baseline is None or baseline == 0 or math.isnan(value) or math.isnan(baseline):
         return ""
@@ -105,6 +116,16 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def _raw(results: list[Result], facts: MachineFacts, plan: Plan) -> dict[str, object]:
-    return {"machine": dataclasses.asdict(facts), "plan": dataclasses.asdict(plan),
+def _raw(results: list[Result], facts: MachineFacts, cores: Cores, plan: Plan) -> dict[str, object]:
+    return {"machine": dataclasses.asdict(facts), "cores": dataclasses.asdict(cores), "plan": dataclasses.asdict(plan),
             "results": [dataclasses.asdict(result) for result in results]}
+
+
+def load_raw(path: Path) -> tuple[list[Result], MachineFacts, Cores, Plan]:
+    """A run's raw JSON back into values, to render its report again (``--render``)."""
+    raw = json.loads(path.read_text())
+    results = []
+    for record in raw["results"]:
+        runs = [WrkRun(**run) for run in record.pop("runs")]
+        results.append(Result(**record, runs=runs))
+    return results, MachineFacts(**raw["machine"]), Cores(**raw["cores"]), Plan(**raw["plan"])
