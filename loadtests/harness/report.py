@@ -77,22 +77,22 @@ def build_markdown(results: list[Result], facts: MachineFacts, cores: Cores, pla
 def build_svg(results: list[Result], facts: MachineFacts) -> str:
     """A horizontal bar per measured target (req/s), its p99 written beside it."""
     measured = [result for result in results if result.unavailable is None]
-    width, bar_height, left, top = 860, 26, 300, 50
+    width, bar_height, left, top = 900, 26, 170, 50
     height = top + bar_height * max(len(measured), 1) + 30
     peak = max((result.requests_per_s for result in measured), default=1.0)
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
              'font-family="sans-serif" font-size="13">',
              '<rect width="100%" height="100%" fill="white"/>',
-             f'<text x="10" y="24" font-size="15" font-weight="bold">req/s (median), p99 latency — '
+             f'<text x="10" y="24" font-size="15" font-weight="bold">req/s (median), p99 latency, CPU per request — '
              f'{escape(facts.started_at)}, {escape(facts.host)}</text>']
     for index, result in enumerate(measured):
         y = top + index * bar_height
-        length = (width - left - 170) * result.requests_per_s / peak
+        length = (width - left - 330) * result.requests_per_s / peak
         colour = "#2b7bb9" if result.name.startswith(("gerbang", "token-gerbang")) else "#9a9a9a"
         parts += [f'<text x="{left - 8}" y="{y + 17}" text-anchor="end">{escape(result.name)}</text>',
                   f'<rect x="{left}" y="{y + 4}" width="{length:.1f}" height="{bar_height - 8}" fill="{colour}"/>',
-                  f'<text x="{left + length + 6:.1f}" y="{y + 17}">{result.requests_per_s:,.0f} · '
-                  f'p99 {result.p99_ms:.2f} ms</text>']
+                  f'<text x="{left + length + 6:.1f}" y="{y + 17}">{result.requests_per_s:,.0f} req/s · '
+                  f'p99 {result.p99_ms:.1f} ms · {result.cpu_us:.0f} µs CPU/req</text>']
     parts.append("</svg>")
     return "\n".join(parts) + "\n"
 
