@@ -100,14 +100,22 @@ def _nginx(bench: Bench, stack: ExitStack) -> Endpoint:
     return Endpoint(Request(f"http://127.0.0.1:{port}/apps/api/"), [service])
 
 
-def _fastify(bench: Bench, stack: ExitStack) -> Endpoint:
+def _fastify(assertion: bool) -> Start:
+    def start(bench: Bench, stack: ExitStack) -> Endpoint:
+        return _start_fastify(bench, stack, assertion)
+
+    return start
+
+
+def _start_fastify(bench: Bench, stack: ExitStack, assertion: bool) -> Endpoint:
     directory = node.install_peer("fastify-gateway", bench.work / "npm")
     port = free_port()
     issuer, audience = "http://127.0.0.1/bench-issuer", f"http://127.0.0.1:{port}/apps/api/"
     minted = tokens.mint_es256_token(bench.work, issuer, audience)
     env = {"PORT": str(port), "UPSTREAM": f"http://127.0.0.1:{bench.upstream_port}", "PREFIX": "/apps/api",
            "ISSUER": issuer, "AUDIENCE": audience, "JWKS_FILE": str(minted.jwks_path),
-           "LIMIT": "1000000000", "LIMIT_WINDOW_MS": "60000", "NODE_ENV": "production"}
+           "LIMIT": "1000000000", "LIMIT_WINDOW_MS": "60000", "NODE_ENV": "production",
+           "ASSERTION": "1" if assertion else "0"}
     service = _keep(stack, node.start_peer("fastify-gateway", directory, env, bench.cores.target, bench.logs))
     cold = wait_for_http(service, f"http://127.0.0.1:{port}/healthz")
     request = Request(audience, headers={"Authorization": f"Bearer {minted.token}"})
@@ -179,7 +187,9 @@ def _wait_for_tcp(service: Service, port: int) -> None:
 TARGETS: tuple[Target, ...] = (
     Target("direct", "upstream direct (no proxy)", "proxy", _direct),
     Target("nginx", "nginx proxy_pass, keepalive, 1 worker", "proxy", _nginx),
-    Target("fastify", "fastify + http-proxy + jose (cached) + limit", "proxy", _fastify),
+    Target("fastify", "fastify + http-proxy + jose (cached) + limit", "proxy", _fastify(assertion=False)),
+    Target("fastify-assert", "fastify as above + a signed ES256 assertion per request", "proxy",
+           _fastify(assertion=True)),
     Target("gerbang-none", "Gerbang auth=none, 1 worker", "proxy", _gerbang(1, "open")),
     Target("gerbang-bearer", "Gerbang bearer, 1 worker", "proxy", _gerbang(1, "api")),
     Target("gerbang-full", "Gerbang bearer + policies + Redis limit, 1 worker", "proxy", _gerbang(1, "api", full=True)),

@@ -3,13 +3,17 @@
 // verified tokens, an in-memory fixed-window limit per subject, and a pooled keep-alive
 // proxy to the upstream (@fastify/http-proxy over undici).
 //
+// With ASSERTION=1 it also does what Gerbang does on every forwarded request: strip client-sent
+// X-Gerbang-* headers and add an X-Gerbang-Assertion JWT (ES256, exp 60 s, a fresh jti).
+//
 // Settings come from the environment (the benchmark sets them):
 //   PORT, UPSTREAM (http://127.0.0.1:N), PREFIX (/apps/api), ISSUER, AUDIENCE,
-//   JWKS_FILE (a JWKS document) or JWKS_URL, LIMIT (requests per window), LIMIT_WINDOW_MS.
+//   JWKS_FILE (a JWKS document) or JWKS_URL, LIMIT (requests per window), LIMIT_WINDOW_MS, ASSERTION.
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import Fastify from 'fastify';
 import proxy from '@fastify/http-proxy';
-import { createLocalJWKSet, createRemoteJWKSet, jwtVerify } from 'jose';
+import { SignJWT, createLocalJWKSet, createRemoteJWKSet, jwtVerify } from 'jose';
 
 const env = process.env;
 const PORT = Number(env.PORT ?? 8081);
@@ -17,6 +21,8 @@ const PREFIX = env.PREFIX ?? '/apps/api';
 const LIMIT = Number(env.LIMIT ?? 1_000_000_000);
 const LIMIT_WINDOW_MS = Number(env.LIMIT_WINDOW_MS ?? 60_000);
 const CACHE_MAX = 10_000;
+const ASSERTION = env.ASSERTION === '1';
+const assertionKey = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
 
 const keys = env.JWKS_URL
   ? createRemoteJWKSet(new URL(env.JWKS_URL))
@@ -69,12 +75,35 @@ async function gate(request, reply) {
   if (!isAllowed(principal.sub)) {
     return problem(reply, 429, 'Too Many Requests', { 'retry-after': '1' });
   }
+  if (ASSERTION) {
+    request.assertion = await new SignJWT({ opd: 'dishub', roles: [] })
+      .setProtectedHeader({ alg: 'ES256', kid: 'hub', typ: 'JWT' })
+      .setIssuer(env.ISSUER).setAudience(env.AUDIENCE).setSubject(principal.sub)
+      .setIssuedAt().setExpirationTime('60s').setJti(randomUUID())
+      .sign(assertionKey);
+  }
   return undefined;
+}
+
+function forwardedHeaders(request, headers) {
+  if (!ASSERTION) return headers;
+  const kept = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (!name.toLowerCase().startsWith('x-gerbang-')) kept[name] = value;
+  }
+  kept['x-gerbang-assertion'] = request.assertion;
+  return kept;
 }
 
 const app = Fastify({ logger: false });
 app.get('/healthz', async () => 'ok');
-app.register(proxy, { upstream: env.UPSTREAM, prefix: PREFIX, rewritePrefix: '/', preHandler: gate });
+app.register(proxy, {
+  upstream: env.UPSTREAM,
+  prefix: PREFIX,
+  rewritePrefix: '/',
+  preHandler: gate,
+  replyOptions: { rewriteRequestHeaders: forwardedHeaders },
+});
 app.listen({ host: '127.0.0.1', port: PORT }).catch((error) => {
   console.error(error);
   process.exit(1);
