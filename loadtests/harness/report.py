@@ -70,8 +70,42 @@ def build_markdown(results: list[Result], facts: MachineFacts, cores: Cores, pla
         "",
         f"![requests per second]({svg_name})",
         "",
+        *build_goals(measured),
     ]
     return "\n".join(lines)
+
+
+def build_goals(measured: dict[str, Result]) -> list[str]:
+    """The bars the issues set, each checked against this run (issues 2, 3 and 7)."""
+
+    def ratio(name: str, baseline: str, key: str = "requests_per_s") -> float | None:
+        if name not in measured or baseline not in measured:
+            return None
+        return float(getattr(measured[name], key)) / float(getattr(measured[baseline], key))
+
+    gerbang = [result for name, result in measured.items() if name.startswith(("gerbang", "token-gerbang"))]
+    rss = max((value for result in gerbang for value in result.rss_mib), default=None)
+    cold = max((result.cold_start_s for result in gerbang if result.cold_start_s is not None), default=None)
+    goals = [
+        ("bearer pipeline >= 15 % of nginx req/s", ratio("gerbang-bearer", "nginx"), 0.15),
+        ("full pipeline ahead of the fastify gateway (req/s)", ratio("gerbang-full", "fastify"), 1.0),
+        ("bearer ahead of fastify with assertions (req/s)", ratio("gerbang-bearer", "fastify-assert"), 1.0),
+        ("token endpoint on par with oidc-provider", ratio("token-gerbang", "token-oidc-provider"), 1.0),
+        ("token endpoint 1.5x oidc-provider (aim)", ratio("token-gerbang", "token-oidc-provider"), 1.5),
+    ]
+    lines = ["## Against the issues' bars", "", "| bar | measured | met |", "|---|---:|---|"]
+    for label, value, bar in goals:
+        lines.append(f"| {label} | {'' if value is None else f'{value:.2f}x'} | {_verdict(value, bar, above=True)} |")
+    lines.append(f"| memory per Gerbang worker < 100 MiB | {'' if rss is None else f'{rss:.0f} MiB'} | "
+                 f"{_verdict(rss, 100.0, above=False)} |")
+    lines.append(f"| cold start < 2 s | {'' if cold is None else f'{cold:.2f} s'} | {_verdict(cold, 2.0, above=False)} |")
+    return [*lines, ""]
+
+
+def _verdict(value: float | None, bar: float, above: bool) -> str:
+    if value is None:
+        return "not measured"
+    return "yes" if (value >= bar if above else value < bar) else "**no**"
 
 
 def build_svg(results: list[Result], facts: MachineFacts) -> str:

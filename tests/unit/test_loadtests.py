@@ -10,7 +10,9 @@ import pytest
 
 from loadtests.bench import main
 from loadtests.harness.errors import Unavailable
-from loadtests.harness.wrk import Request, _lua, parse_wrk
+from loadtests.harness.measure import Result
+from loadtests.harness.report import build_goals
+from loadtests.harness.wrk import Request, WrkRun, _lua, parse_wrk
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -65,3 +67,18 @@ def test_wrk_script_carries_method_headers_and_body_verbatim() -> None:
     assert "wrk.method = [===[POST]===]" in script
     assert "wrk.headers[ [===[Authorization]===] ] = [===[Basic YTpi]===]" in script
     assert f"wrk.body = [====[{body}]====]" in script
+
+
+def _measured(name: str, requests_per_s: float, rss: list[float] | None = None) -> Result:
+    run = WrkRun(requests_per_s=requests_per_s, p50_ms=1.0, p99_ms=2.0, requests=int(requests_per_s * 10),
+                 non_2xx=0, socket_errors=0)
+    return Result(name, name, "proxy", runs=[run], rss_mib=rss or [], cold_start_s=1.5 if rss else None)
+
+
+def test_the_issues_bars_are_checked_against_the_run() -> None:
+    measured = {"nginx": _measured("nginx", 1000.0), "gerbang-bearer": _measured("gerbang-bearer", 200.0, [120.0])}
+    lines = build_goals(measured)
+    assert "| bearer pipeline >= 15 % of nginx req/s | 0.20x | yes |" in lines
+    assert "| memory per Gerbang worker < 100 MiB | 120 MiB | **no** |" in lines
+    assert "| cold start < 2 s | 1.50 s | yes |" in lines
+    assert "| token endpoint on par with oidc-provider |  | not measured |" in lines
