@@ -23,7 +23,7 @@ from loadtests.harness.machine import build_cores, load_machine_facts, load_tool
 from loadtests.harness.measure import Plan, Result, measure_target
 from loadtests.harness.process import stop_service
 from loadtests.harness.report import load_raw, write_report
-from loadtests.harness.targets import TARGETS, Bench, free_port
+from loadtests.harness.targets import TARGETS, Bench, Target, free_port
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SHIPPED_POLICIES = Path(__file__).resolve().parent / "policies"
@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _chosen_targets(only: str) -> list | None:
+def _chosen_targets(only: str) -> list[Target] | None:
     if not only:
         return list(TARGETS)
     wanted = [name.strip() for name in only.split(",") if name.strip()]

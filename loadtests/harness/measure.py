@@ -12,8 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from loadtests.harness.errors import Unavailable
-from loadtests.harness.process import (Service, load_busy_cpu_seconds, load_children_cpu_seconds, load_cpu_seconds,
-                                      load_worker_rss_mib)
+from loadtests.harness.process import (
+    Service,
+    load_busy_cpu_seconds,
+    load_children_cpu_seconds,
+    load_cpu_seconds,
+    load_worker_rss_mib,
+)
 from loadtests.harness.targets import Bench, Endpoint, Target
 from loadtests.harness.wrk import Request, WrkRun, run_wrk
 

@@ -98,7 +98,8 @@ def build_goals(measured: dict[str, Result]) -> list[str]:
         lines.append(f"| {label} | {'' if value is None else f'{value:.2f}x'} | {_verdict(value, bar, above=True)} |")
     lines.append(f"| memory per Gerbang worker < 100 MiB | {'' if rss is None else f'{rss:.0f} MiB'} | "
                  f"{_verdict(rss, 100.0, above=False)} |")
-    lines.append(f"| cold start < 2 s | {'' if cold is None else f'{cold:.2f} s'} | {_verdict(cold, 2.0, above=False)} |")
+    lines.append(f"| cold start < 2 s | {'' if cold is None else f'{cold:.2f} s'} | "
+                 f"{_verdict(cold, 2.0, above=False)} |")
     return [*lines, ""]
 
 
