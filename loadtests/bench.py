@@ -39,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds of unrecorded load first (default 2)")
     parser.add_argument("--quiet-wait", type=float, default=30.0,
                         help="seconds to wait before each target for other processes to go quiet (default 30)")
+    parser.add_argument("--nice", type=int, default=-10, choices=range(-20, 1), metavar="N",
+                        help="niceness of every process the benchmark starts, when run as root (default -10; "
+                             "0 = off): a shared machine's other work then disturbs the rounds less")
     parser.add_argument("--policy-dir", type=Path, default=None,
                         help="policy set for gerbang-full (default: $GERBANG_POLICY_DIR, else loadtests/policies/)")
     parser.add_argument("--results", type=Path, default=RESULTS, help="where the report goes")
@@ -61,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     plan = Plan(duration=args.duration, rounds=args.rounds, connections=args.connections, warmup=args.warmup,
                 quiet_wait=max(0.0, min(args.quiet_wait, 600.0)))
-    cores = build_cores()
+    cores = build_cores(niceness=args.nice)
     facts = load_machine_facts({"nginx": load_tool_version(["nginx", "-v"]).removeprefix("nginx version: "),
                                 "node": "node " + load_tool_version(["node", "--version"]),
                                 "wrk": load_tool_version(["wrk", "--version"]).split(" [")[0]})
@@ -70,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         (work / "logs").mkdir()
         upstream_port = free_port()
         try:
-            upstream = nginx.start_static("upstream", work / "upstream", upstream_port, cores.load, work / "logs")
+            upstream = nginx.start_static("upstream", work / "upstream", upstream_port, cores.on_load, work / "logs")
         except Unavailable as exc:
             print(f"error: the upstream cannot start: {exc.reason}", file=sys.stderr)
             return 1

@@ -69,14 +69,14 @@ def record_under_load(target: Target, seconds: float, record: list[str]) -> subp
         work = Path(work_dir)
         (work / "logs").mkdir()
         upstream_port = free_port()
-        upstream = nginx.start_static("upstream", work / "upstream", upstream_port, cores.load, work / "logs")
+        upstream = nginx.start_static("upstream", work / "upstream", upstream_port, cores.on_load, work / "logs")
         stack.callback(stop_service, upstream)
         bench = Bench(cores=cores, work=work, logs=work / "logs", upstream_port=upstream_port, policy_dir=None,
                       helpers=[upstream])
         endpoint = target.start(bench, stack)
         check_answer(endpoint.request)
         load = threading.Thread(target=run_wrk, args=(endpoint.request,), daemon=True,
-                                kwargs={"duration": seconds + 4, "connections": 64, "cores": cores.load,
+                                kwargs={"duration": seconds + 4, "connections": 64, "pin": cores.on_load,
                                         "script_dir": work})
         load.start()
         worker = _worker_pid(endpoint.services[0].pid)

@@ -67,10 +67,10 @@ def add_apps(site: Site, upstream_url: str) -> None:
                 "--auth", auth, "--json")
 
 
-def start_gerbang(name: str, site: Site, workers: int, extra_env: dict[str, str], cores: str,
+def start_gerbang(name: str, site: Site, workers: int, extra_env: dict[str, str], pin: list[str],
                   log_dir: Path) -> Service:
     argv = [find_gerbang(), "serve", "--port", str(site.port), "--workers", str(workers)]
-    return start_service(name, argv, cores=cores, log_dir=log_dir, env={**site.env, **extra_env})
+    return start_service(name, argv, pin=pin, log_dir=log_dir, env={**site.env, **extra_env})
 
 
 def run_cli(env: dict[str, str], *args: str) -> str:

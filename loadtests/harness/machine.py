@@ -12,12 +12,34 @@ from datetime import UTC, datetime
 
 @dataclass(frozen=True, slots=True)
 class Cores:
-    """``taskset -c`` lists: the measured server alone on ``target``; wrk and the upstream share ``load``."""
+    """``taskset -c`` lists: the measured server alone on ``target``; wrk and the upstream share ``load``.
+
+    ``niceness`` < 0 raises the benchmark's processes above everything else on a shared machine
+    (CFS gives nice -10 about 10x the share of nice 0), so a test suite running beside the benchmark
+    disturbs it less. It needs root; without it ``nice`` warns and runs the command unchanged.
+    """
 
     target: str
     load: str
     every: str
     pinned: bool
+    niceness: int = 0
+
+    @property
+    def on_target(self) -> list[str]:
+        return self._prefix(self.target)
+
+    @property
+    def on_load(self) -> list[str]:
+        return self._prefix(self.load)
+
+    @property
+    def on_every(self) -> list[str]:
+        return self._prefix(self.every)
+
+    def _prefix(self, cpu_list: str) -> list[str]:
+        nice = ["nice", "-n", str(self.niceness)] if self.niceness else []
+        return [*nice, "taskset", "-c", cpu_list]
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,13 +54,14 @@ class MachineFacts:
     tools: dict[str, str]
 
 
-def build_cores() -> Cores:
+def build_cores(niceness: int = 0) -> Cores:
     available = sorted(os.sched_getaffinity(0))
     every = ",".join(str(core) for core in available)
+    niceness = niceness if os.geteuid() == 0 else 0
     if len(available) < 2:
         # One core: nothing to pin apart; the numbers then include the load generator's cost.
-        return Cores(target=every, load=every, every=every, pinned=False)
-    return Cores(target=str(available[0]), load=str(available[1]), every=every, pinned=True)
+        return Cores(target=every, load=every, every=every, pinned=False, niceness=niceness)
+    return Cores(target=str(available[0]), load=str(available[1]), every=every, pinned=True, niceness=niceness)
 
 
 def load_machine_facts(tool_versions: dict[str, str]) -> MachineFacts:

@@ -90,7 +90,7 @@ def measure_target(target: Target, bench: Bench, plan: Plan) -> Result:
             _check_wrk_request(endpoint.request, bench, scripts)
             if plan.warmup > 0:
                 run_wrk(endpoint.request, duration=plan.warmup, connections=plan.connections,
-                        cores=bench.cores.load, script_dir=scripts)
+                        pin=bench.cores.on_load, script_dir=scripts)
             wait_for_quiet(plan.quiet_wait, [*endpoint.services, *endpoint.helpers, *bench.helpers])
             for _round in range(plan.rounds):
                 result.runs.append(_round_of_load(endpoint, bench, plan, scripts, result))
@@ -111,7 +111,7 @@ def _round_of_load(endpoint: Endpoint, bench: Bench, plan: Plan, scripts: Path, 
         return target, rest
 
     busy_before, (target_before, rest_before), started = load_busy_cpu_seconds(), ours(), time.monotonic()
-    run = run_wrk(endpoint.request, duration=plan.duration, connections=plan.connections, cores=bench.cores.load,
+    run = run_wrk(endpoint.request, duration=plan.duration, connections=plan.connections, pin=bench.cores.on_load,
                   script_dir=scripts)
     busy_after, (target_after, rest_after), elapsed = load_busy_cpu_seconds(), ours(), time.monotonic() - started
     target_spent = target_after - target_before
@@ -124,7 +124,7 @@ def _round_of_load(endpoint: Endpoint, bench: Bench, plan: Plan, scripts: Path, 
 
 def _check_wrk_request(request: Request, bench: Bench, scripts: Path) -> None:
     """One second at one connection: the request wrk sends must succeed before it is measured."""
-    probe = run_wrk(request, duration=1, connections=1, cores=bench.cores.load, script_dir=scripts)
+    probe = run_wrk(request, duration=1, connections=1, pin=bench.cores.on_load, script_dir=scripts)
     if probe.non_2xx or probe.socket_errors or probe.requests == 0:
         raise Unavailable(f"wrk's request fails: {probe.non_2xx} non-2xx, {probe.socket_errors} socket errors "
                           f"in {probe.requests} requests")

@@ -64,16 +64,16 @@ _PROXY = """\
     }}"""
 
 
-def start_static(name: str, root: Path, port: int, cores: str, log_dir: Path) -> Service:
-    return _start(name, root, _STATIC.format(port=port, body=BODY), port, "/", cores, log_dir)
+def start_static(name: str, root: Path, port: int, pin: list[str], log_dir: Path) -> Service:
+    return _start(name, root, _STATIC.format(port=port, body=BODY), port, "/", pin, log_dir)
 
 
-def start_proxy(name: str, root: Path, port: int, upstream_port: int, cores: str, log_dir: Path) -> Service:
+def start_proxy(name: str, root: Path, port: int, upstream_port: int, pin: list[str], log_dir: Path) -> Service:
     server = _PROXY.format(port=port, upstream_port=upstream_port)
-    return _start(name, root, server, port, "/healthz", cores, log_dir)
+    return _start(name, root, server, port, "/healthz", pin, log_dir)
 
 
-def _start(name: str, root: Path, server: str, port: int, probe: str, cores: str, log_dir: Path) -> Service:
+def _start(name: str, root: Path, server: str, port: int, probe: str, pin: list[str], log_dir: Path) -> Service:
     binary = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
     if binary is None:
         raise Unavailable("nginx is not installed (apt-get install -y nginx-light)")
@@ -81,6 +81,6 @@ def _start(name: str, root: Path, server: str, port: int, probe: str, cores: str
     config = root / "nginx.conf"
     config.write_text(_MAIN.format(root=root, server=server))
     service = start_service(name, [binary, "-p", str(root), "-e", str(root / "error.log"), "-c", str(config)],
-                            cores=cores, log_dir=log_dir)
+                            pin=pin, log_dir=log_dir)
     wait_for_http(service, f"http://127.0.0.1:{port}{probe}")
     return service

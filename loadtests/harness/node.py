@@ -35,5 +35,5 @@ def install_peer(name: str, work: Path) -> Path:
     return target
 
 
-def start_peer(name: str, directory: Path, env: dict[str, str], cores: str, log_dir: Path) -> Service:
-    return start_service(name, ["node", "server.js"], cores=cores, log_dir=log_dir, env=env, cwd=directory)
+def start_peer(name: str, directory: Path, env: dict[str, str], pin: list[str], log_dir: Path) -> Service:
+    return start_service(name, ["node", "server.js"], pin=pin, log_dir=log_dir, env=env, cwd=directory)

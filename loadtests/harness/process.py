@@ -41,10 +41,10 @@ class Service:
         return " | ".join(line.strip() for line in text[-lines:])
 
 
-def start_service(name: str, argv: list[str], *, cores: str, log_dir: Path, env: dict[str, str] | None = None,
+def start_service(name: str, argv: list[str], *, pin: list[str], log_dir: Path, env: dict[str, str] | None = None,
                   cwd: Path | None = None) -> Service:
     log_path = log_dir / f"{name}.log"
-    command = ["taskset", "-c", cores, *argv]
+    command = [*pin, *argv]
     started = time.monotonic()
     with log_path.open("ab") as log:
         try:
@@ -52,7 +52,23 @@ def start_service(name: str, argv: list[str], *, cores: str, log_dir: Path, env:
                                      env={**os.environ, **(env or {})}, cwd=cwd, start_new_session=True)
         except OSError as exc:
             raise Unavailable(f"{name}: cannot start {argv[0]}: {exc}") from exc
+    raise_priority(popen.pid, pin)
     return Service(name=name, popen=popen, log_path=log_path, started=started)
+
+
+def raise_priority(pid: int, pin: list[str]) -> None:
+    """Give a new session the niceness its ``nice -n N`` prefix asks for, at the autogroup level too.
+
+    With autogroup scheduling (kernel.sched_autogroup_enabled=1) each session is weighed as a whole
+    against the others and a process's own niceness counts only inside its session: the session's
+    weight is set in /proc/PID/autogroup (sched(7)). Best effort: without privilege nothing changes.
+    """
+    if pin[:2] != ["nice", "-n"]:
+        return
+    try:
+        Path(f"/proc/{pid}/autogroup").write_text(pin[2])
+    except OSError:
+        pass
 
 
 def wait_for_http(service: Service, url: str, timeout: float = 20.0) -> float:

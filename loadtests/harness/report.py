@@ -35,7 +35,8 @@ def build_markdown(results: list[Result], facts: MachineFacts, cores: Cores, pla
         "",
         f"- Machine: {facts.cores} cores, {facts.cpu_model}, Linux {facts.kernel}, Python {facts.python}",
         f"- Tools: {', '.join(facts.tools.values())}",
-        f"- Pinning: {pinning}. Gerbang with 2 workers runs on cores {cores.every} (shared with wrk).",
+        f"- Pinning: {pinning}. Gerbang with 2 workers runs on cores {cores.every} (shared with wrk)."
+        + (f" Every process the benchmark starts runs at nice {cores.niceness}." if cores.niceness else ""),
         f"- Load: wrk, {plan.connections} connections, {plan.warmup:g} s warm-up, {plan.rounds} rounds of "
         f"{plan.duration:g} s each; medians of the rounds. Upstream: nginx `return 200` (12-byte JSON).",
         "- CPU µs/req: CPU time of the server under test (all its processes) divided by requests served.",

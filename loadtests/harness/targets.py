@@ -89,14 +89,14 @@ def _keep(stack: ExitStack, service: Service) -> Service:
 
 def _direct(bench: Bench, stack: ExitStack) -> Endpoint:
     port = free_port()
-    service = _keep(stack, nginx.start_static("direct", bench.work / "direct", port, bench.cores.target, bench.logs))
+    service = _keep(stack, nginx.start_static("direct", bench.work / "direct", port, bench.cores.on_target, bench.logs))
     return Endpoint(Request(f"http://127.0.0.1:{port}/apps/api/"), [service])
 
 
 def _nginx(bench: Bench, stack: ExitStack) -> Endpoint:
     port = free_port()
     service = _keep(stack, nginx.start_proxy("nginx-proxy", bench.work / "nginx-proxy", port, bench.upstream_port,
-                                             bench.cores.target, bench.logs))
+                                             bench.cores.on_target, bench.logs))
     return Endpoint(Request(f"http://127.0.0.1:{port}/apps/api/"), [service])
 
 
@@ -116,7 +116,7 @@ def _start_fastify(bench: Bench, stack: ExitStack, assertion: bool) -> Endpoint:
            "ISSUER": issuer, "AUDIENCE": audience, "JWKS_FILE": str(minted.jwks_path),
            "LIMIT": "1000000000", "LIMIT_WINDOW_MS": "60000", "NODE_ENV": "production",
            "ASSERTION": "1" if assertion else "0"}
-    service = _keep(stack, node.start_peer("fastify-gateway", directory, env, bench.cores.target, bench.logs))
+    service = _keep(stack, node.start_peer("fastify-gateway", directory, env, bench.cores.on_target, bench.logs))
     cold = wait_for_http(service, f"http://127.0.0.1:{port}/healthz")
     request = Request(audience, headers={"Authorization": f"Bearer {minted.token}"})
     return Endpoint(request, [service], cold_start_s=cold)
@@ -129,7 +129,7 @@ def _oidc_provider(bench: Bench, stack: ExitStack) -> Endpoint:
     client = tokens.ClientCredentials("bench", "bench-secret-" + "x" * 32, f"http://127.0.0.1:{port}/apps/api/")
     env = {"PORT": str(port), "ISSUER": issuer, "CLIENT_ID": client.client_id, "CLIENT_SECRET": client.client_secret,
            "RESOURCE": client.resource, "NODE_ENV": "production"}
-    service = _keep(stack, node.start_peer("oidc-provider", directory, env, bench.cores.target, bench.logs))
+    service = _keep(stack, node.start_peer("oidc-provider", directory, env, bench.cores.on_target, bench.logs))
     cold = wait_for_http(service, f"{issuer}/.well-known/openid-configuration")
     request = tokens.build_token_request(tokens.load_token_endpoint(issuer), client)
     return Endpoint(request, [service], cold_start_s=cold)
@@ -139,8 +139,8 @@ def _gerbang(workers: int, app: Literal["api", "open"], *, full: bool = False) -
     def start(bench: Bench, stack: ExitStack) -> Endpoint:
         site = bench.site_with_apps()
         extra, helpers = _full_pipeline(bench, stack) if full else ({}, [])
-        cores = bench.cores.target if workers == 1 else bench.cores.every
-        service = _keep(stack, gerbang.start_gerbang(f"gerbang-{workers}w", site, workers, extra, cores, bench.logs))
+        pin = bench.cores.on_target if workers == 1 else bench.cores.on_every
+        service = _keep(stack, gerbang.start_gerbang(f"gerbang-{workers}w", site, workers, extra, pin, bench.logs))
         cold = wait_for_http(service, f"{site.issuer}/healthz", timeout=30)
         headers = {}
         if app == "api":
@@ -153,7 +153,7 @@ def _gerbang(workers: int, app: Literal["api", "open"], *, full: bool = False) -
 
 def _gerbang_token(bench: Bench, stack: ExitStack) -> Endpoint:
     site = bench.site()
-    service = _keep(stack, gerbang.start_gerbang("gerbang-token", site, 1, {}, bench.cores.target, bench.logs))
+    service = _keep(stack, gerbang.start_gerbang("gerbang-token", site, 1, {}, bench.cores.on_target, bench.logs))
     cold = wait_for_http(service, f"{site.issuer}/healthz", timeout=30)
     request = tokens.build_token_request(tokens.load_token_endpoint(site.issuer), site.client)
     return Endpoint(request, [service], cold_start_s=cold)
@@ -166,7 +166,7 @@ def _full_pipeline(bench: Bench, stack: ExitStack) -> tuple[dict[str, str], list
     gerbang.run_cli(bench.site().env, "policy", "check", str(bench.policy_dir))
     port = free_port()
     argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-    redis = _keep(stack, start_service("redis", argv, cores=bench.cores.load, log_dir=bench.logs))
+    redis = _keep(stack, start_service("redis", argv, pin=bench.cores.on_load, log_dir=bench.logs))
     _wait_for_tcp(redis, port)
     env = {"GERBANG_POLICY_DIR": str(bench.policy_dir), "GERBANG_REDIS_URL": f"redis://127.0.0.1:{port}/0"}
     return env, [redis]

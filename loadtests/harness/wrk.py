@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from loadtests.harness.errors import Unavailable
+from loadtests.harness.process import raise_priority
 
 _UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
@@ -36,21 +37,27 @@ class WrkRun:
     socket_errors: int
 
 
-def run_wrk(request: Request, *, duration: float, connections: int, cores: str, script_dir: Path,
+def run_wrk(request: Request, *, duration: float, connections: int, pin: list[str], script_dir: Path,
             timeout_s: float = 5.0) -> WrkRun:
     if shutil.which("wrk") is None:
         raise Unavailable("wrk is not installed (apt-get install -y wrk)")
     script = script_dir / "request.lua"
     script.write_text(_lua(request))
-    argv = ["taskset", "-c", cores, "wrk", "-t1", f"-c{connections}", f"-d{duration:g}s", f"--timeout={timeout_s:g}s",
+    argv = [*pin, "wrk", "-t1", f"-c{connections}", f"-d{duration:g}s", f"--timeout={timeout_s:g}s",
             "--latency", "-s", str(script), request.url]
-    try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 60, check=False)
-    except subprocess.TimeoutExpired as exc:
-        raise Unavailable(f"wrk did not finish within {duration + 60:.0f} s") from exc
-    if done.returncode != 0 or done.stderr.strip():
-        raise Unavailable(f"wrk failed: {(done.stderr or done.stdout).strip()[:200]}")
-    return parse_wrk(done.stdout)
+    # A session of its own, so its scheduling weight can be raised like the servers' (raise_priority).
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+                          start_new_session=True) as wrk:
+        raise_priority(wrk.pid, pin)
+        try:
+            stdout, stderr = wrk.communicate(timeout=duration + 60)
+        except subprocess.TimeoutExpired as exc:
+            wrk.kill()
+            wrk.communicate()
+            raise Unavailable(f"wrk did not finish within {duration + 60:.0f} s") from exc
+    if wrk.returncode != 0 or stderr.strip():
+        raise Unavailable(f"wrk failed: {(stderr or stdout).strip()[:200]}")
+    return parse_wrk(stdout)
 
 
 def parse_wrk(output: str) -> WrkRun:
