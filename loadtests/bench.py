@@ -37,8 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--rounds", type=int, default=3, help="rounds per target; medians are reported (default 3)")
     parser.add_argument("--connections", type=int, default=64, help="wrk connections, the same for every target")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds of unrecorded load first (default 2)")
-    parser.add_argument("--quiet-wait", type=float, default=30.0,
-                        help="seconds to wait before each target for other processes to go quiet (default 30)")
+    parser.add_argument("--quiet-wait", type=float, default=10.0,
+                        help="seconds to wait before each target for other processes to go quiet (default 10)")
     parser.add_argument("--nice", type=int, default=-10, choices=range(-20, 1), metavar="N",
                         help="niceness of every process the benchmark starts, when run as root (default -10; "
                              "0 = off): a shared machine's other work then disturbs the rounds less")
