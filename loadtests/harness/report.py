@@ -42,15 +42,15 @@ def build_markdown(results: list[Result], facts: MachineFacts, cores: Cores, pla
         "- CPU µs/req: CPU time of the server under test (all its processes) divided by requests served.",
         "",
         *_disturbance_warning(results),
-        "| target | what | req/s | vs baseline | p50 ms | p99 ms | p99 vs baseline | CPU µs/req | core busy "
-        "| RSS MiB/worker | cold start s | non-2xx | socket errors | others' CPU |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| target | what | req/s | vs baseline | p50 ms | p99 ms | p99 vs baseline | CPU µs/req | per-core vs baseline "
+        "| core busy | RSS MiB/worker | cold start s | non-2xx | socket errors | others' CPU |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     measured = {result.name: result for result in results if result.unavailable is None}
     for result in results:
         if result.unavailable is not None:
             lines.append(f"| {result.name} | {result.title} | not available: {_cell(result.unavailable)} "
-                         f"|{' |' * 11}")
+                         f"|{' |' * 12}")
             continue
         baseline = measured.get(BASELINES[result.kind])
         lines.append(
@@ -58,7 +58,8 @@ def build_markdown(results: list[Result], facts: MachineFacts, cores: Cores, pla
             f"{_ratio(result.requests_per_s, baseline.requests_per_s if baseline else None)} | "
             f"{result.p50_ms:.2f} | {result.p99_ms:.2f} | "
             f"{_ratio(result.p99_ms, baseline.p99_ms if baseline else None, 'x')} | {result.cpu_us:.0f} | "
-            f"{result.busy:.0%} | {' / '.join(f'{rss:.0f}' for rss in result.rss_mib)} | "
+            f"{_ratio(1 / result.cpu_us, 1 / baseline.cpu_us if baseline else None)} | {result.busy:.0%} | "
+            f"{' / '.join(f'{rss:.0f}' for rss in result.rss_mib)} | "
             f"{'' if result.cold_start_s is None else f'{result.cold_start_s:.2f}'} | {result.non_2xx} | "
             f"{result.socket_errors} | {result.foreign:.0%} |")
     lines += [
@@ -66,6 +67,7 @@ def build_markdown(results: list[Result], facts: MachineFacts, cores: Cores, pla
         "Baselines: proxy targets against `nginx`, token endpoints against `token-oidc-provider`.",
         "`core busy`: the target's CPU seconds per second (100 % = its core saturated). Below that, on a quiet",
         "machine, the load core (wrk + upstream) was the limit and CPU µs/req is the fairer comparison.",
+        "`per-core vs baseline`: requests one core can serve (1 / CPU µs per request) against the baseline's.",
         "`non-2xx` and `socket errors` are summed over all rounds. `others' CPU`: the largest share of the",
         "machine that processes outside the benchmark used during a round; above a few % the numbers are disturbed.",
         "",
@@ -89,6 +91,8 @@ def build_goals(measured: dict[str, Result]) -> list[str]:
     cold = max((result.cold_start_s for result in gerbang if result.cold_start_s is not None), default=None)
     goals = [
         ("bearer pipeline >= 15 % of nginx req/s", ratio("gerbang-bearer", "nginx"), 0.15),
+        ("bearer pipeline >= 15 % of nginx per core (CPU µs/req)", _inverse(ratio("gerbang-bearer", "nginx", "cpu_us")),
+         0.15),
         ("full pipeline ahead of the fastify gateway (req/s)", ratio("gerbang-full", "fastify"), 1.0),
         ("bearer ahead of fastify with assertions (req/s)", ratio("gerbang-bearer", "fastify-assert"), 1.0),
         ("token endpoint on par with oidc-provider", ratio("token-gerbang", "token-oidc-provider"), 1.0),
@@ -102,6 +106,10 @@ def build_goals(measured: dict[str, Result]) -> list[str]:
     lines.append(f"| cold start < 2 s | {'' if cold is None else f'{cold:.2f} s'} | "
                  f"{_verdict(cold, 2.0, above=False)} |")
     return [*lines, ""]
+
+
+def _inverse(value: float | None) -> float | None:
+    return None if value is None or value == 0 else 1 / value
 
 
 def _verdict(value: float | None, bar: float, above: bool) -> str:
