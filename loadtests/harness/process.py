@@ -42,18 +42,26 @@ class Service:
 
 
 def start_service(name: str, argv: list[str], *, pin: list[str], log_dir: Path, env: dict[str, str] | None = None,
-                  cwd: Path | None = None) -> Service:
+                  cwd: Path | None = None, drop_prefix: str | None = None) -> Service:
+    """Start ``argv`` pinned; ``drop_prefix`` keeps matching variables of the caller's environment out."""
     log_path = log_dir / f"{name}.log"
     command = [*pin, *argv]
     started = time.monotonic()
     with log_path.open("ab") as log:
         try:
             popen = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                     env={**os.environ, **(env or {})}, cwd=cwd, start_new_session=True)
+                                     env=build_environment(env or {}, drop_prefix), cwd=cwd,
+                                   start_new_session=True)
         except OSError as exc:
             raise Unavailable(f"{name}: cannot start {argv[0]}: {exc}") from exc
     raise_priority(popen.pid, pin)
     return Service(name=name, popen=popen, log_path=log_path, started=started)
+
+
+def build_environment(settings: dict[str, str], drop_prefix: str | None = None) -> dict[str, str]:
+    inherited = {key: value for key, value in os.environ.items()
+                 if drop_prefix is None or not key.startswith(drop_prefix)}
+    return {**inherited, **settings}
 
 
 def raise_priority(pid: int, pin: list[str]) -> None:

@@ -163,7 +163,7 @@ def _full_pipeline(bench: Bench, stack: ExitStack) -> tuple[dict[str, str], list
     """Policies from ``--policy-dir`` and limits in a Redis of the benchmark's own (never the shared one)."""
     if bench.policy_dir is None:
         raise Unavailable("no policy set: pass --policy-dir DIR (or ship loadtests/policies/)")
-    gerbang.run_cli(bench.site().env, "policy", "check", str(bench.policy_dir))
+    gerbang.run_cli(bench.site().env, "policy", "check", str(bench.policy_dir), cwd=bench.site().root)
     port = free_port()
     argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
     redis = _keep(stack, start_service("redis", argv, pin=bench.cores.on_load, log_dir=bench.logs))
