@@ -26,7 +26,7 @@ from loadtests.harness.report import load_raw, write_report
 from loadtests.harness.targets import TARGETS, Bench, Target, free_port
 
 RESULTS = Path(__file__).resolve().parent / "results"
-SHIPPED_POLICIES = Path(__file__).resolve().parent / "policies"
+SHIPPED_POLICIES = Path(__file__).resolve().parent / "policies" / "city"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="niceness of every process the benchmark starts, when run as root (default -10; "
                              "0 = off): a shared machine's other work then disturbs the rounds less")
     parser.add_argument("--policy-dir", type=Path, default=None,
-                        help="policy set for gerbang-full (default: $GERBANG_POLICY_DIR, else loadtests/policies/)")
+                        help="policy set for gerbang-full (default: $GERBANG_POLICY_DIR, else loadtests/policies/city/)")
     parser.add_argument("--results", type=Path, default=RESULTS, help="where the report goes")
     parser.add_argument("--no-report", action="store_true", help="print the table only; write no files")
     parser.add_argument("--render", type=Path, default=None, metavar="JSON",

@@ -138,7 +138,7 @@ def _oidc_provider(bench: Bench, stack: ExitStack) -> Endpoint:
 def _gerbang(workers: int, app: Literal["api", "open"], *, full: bool = False) -> Start:
     def start(bench: Bench, stack: ExitStack) -> Endpoint:
         site = bench.site_with_apps()
-        extra, helpers = _full_pipeline(bench, stack) if full else ({}, [])
+        extra, helpers = _full_pipeline(bench, stack) if full else ({"GERBANG_POLICY_DIR": str(OPEN_POLICIES)}, [])
         pin = bench.cores.on_target if workers == 1 else bench.cores.on_every
         service = _keep(stack, gerbang.start_gerbang(f"gerbang-{workers}w", site, workers, extra, pin, bench.logs))
         cold = wait_for_http(service, f"{site.issuer}/healthz", timeout=30)
@@ -153,7 +153,8 @@ def _gerbang(workers: int, app: Literal["api", "open"], *, full: bool = False) -
 
 def _gerbang_token(bench: Bench, stack: ExitStack) -> Endpoint:
     site = bench.site()
-    service = _keep(stack, gerbang.start_gerbang("gerbang-token", site, 1, {}, bench.cores.on_target, bench.logs))
+    env = {"GERBANG_POLICY_DIR": str(OPEN_POLICIES)}  # the shipped token-per-IP limit would refuse the load
+    service = _keep(stack, gerbang.start_gerbang("gerbang-token", site, 1, env, bench.cores.on_target, bench.logs))
     cold = wait_for_http(service, f"{site.issuer}/healthz", timeout=30)
     request = tokens.build_token_request(tokens.load_token_endpoint(site.issuer), site.client)
     return Endpoint(request, [service], cold_start_s=cold)
@@ -183,6 +184,9 @@ def _wait_for_tcp(service: Service, port: int) -> None:
             time.sleep(0.01)
     raise Unavailable(f"{service.name} did not listen on {port}")
 
+
+# Plain targets measure the proxy path alone: no restricted app, no limits (the shipped set limits per IP).
+OPEN_POLICIES = Path(__file__).resolve().parent.parent / "policies" / "open"
 
 TARGETS: tuple[Target, ...] = (
     Target("direct", "upstream direct (no proxy)", "proxy", _direct),
