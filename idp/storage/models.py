@@ -251,6 +251,15 @@ class App(Base):
     status: Mapped[str] = mapped_column(String(16), default="active")  # pending | active | suspended | rejected
     created_at: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[int] = mapped_column(BigInteger, index=True)
+    # The registration workflow (gateway.admin.registration): what an OPD operator asked for and what
+    # Kominfo decided. The client is created from ``redirect_uris``/``requested_scopes`` on approval.
+    submitted_by: Mapped[str | None] = mapped_column(String(36))
+    contact: Mapped[str] = mapped_column(String(300), default="")
+    redirect_uris: Mapped[list[str]] = mapped_column(default=list)
+    requested_scopes: Mapped[str] = mapped_column(Text, default="")
+    reviewed_by: Mapped[str | None] = mapped_column(String(36))
+    reviewed_at: Mapped[int | None] = mapped_column(BigInteger)
+    reason: Mapped[str | None] = mapped_column(Text)  # why it was rejected or suspended
 
 
 class AuditEntry(Base):
@@ -283,4 +292,5 @@ class AuditCheckpoint(Base):
 
 
 Index("ix_users_name", User.name)
+Index("ix_apps_status", App.status)
 Index("ix_grants_user_client", Grant.user_id, Grant.client_id)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-28 01:34:22.192473
+Create Date: 2026-11-28 01:49:22.379752
 """
 
 from __future__ import annotations
@@ -133,6 +133,13 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('created_at', sa.BigInteger(), nullable=False),
     sa.Column('updated_at', sa.BigInteger(), nullable=False),
+    sa.Column('submitted_by', sa.String(length=36), nullable=True),
+    sa.Column('contact', sa.String(length=300), nullable=False),
+    sa.Column('redirect_uris', sa.JSON(), nullable=False),
+    sa.Column('requested_scopes', sa.Text(), nullable=False),
+    sa.Column('reviewed_by', sa.String(length=36), nullable=True),
+    sa.Column('reviewed_at', sa.BigInteger(), nullable=True),
+    sa.Column('reason', sa.Text(), nullable=True),
     sa.ForeignKeyConstraint(['opd_id'], ['opd_units.id'], ondelete='RESTRICT'),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('host'),
@@ -140,6 +147,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('apps', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_apps_opd_id'), ['opd_id'], unique=False)
+        batch_op.create_index('ix_apps_status', ['status'], unique=False)
         batch_op.create_index(batch_op.f('ix_apps_updated_at'), ['updated_at'], unique=False)
 
     op.create_table('authorization_codes',
@@ -358,6 +366,7 @@ def downgrade() -> None:
     op.drop_table('authorization_codes')
     with op.batch_alter_table('apps', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_apps_updated_at'))
+        batch_op.drop_index('ix_apps_status')
         batch_op.drop_index(batch_op.f('ix_apps_opd_id'))
 
     op.drop_table('apps')
