@@ -3,6 +3,7 @@ OPD tree, escalation attempts, and problem+json for bad input."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -10,8 +11,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import text
 
 from gateway.app import create_app
+from idp.storage.db import build_engine
 from tests.support.admin import (BPKAD_ADMIN, BPKAD_OPERATOR, DISHUB_ADMIN, DISHUB_OPERATOR, KOMINFO, UPT_ASN,
                                  AdminCity, AdminClient, admin_token, run_seed)
 from tests.support.hub import Hub, run_hub
@@ -119,21 +122,38 @@ def test_suspended_clients_live_tokens_are_refused_by_the_gateway(city: City) ->
     assert eventually(lambda: httpx.get(f"{city.hub.url}/apps/parkir/echo", headers=bearer).status_code == 503)
 
 
+async def fail_audit_of(database_url: str, action: str) -> None:
+    """Fault injection in the database itself: writing the audit entry for ``action`` fails."""
+    engine = build_engine(database_url)
+    async with engine.begin() as connection:
+        if connection.dialect.name == "sqlite":
+            await connection.execute(text(
+                f"CREATE TRIGGER fail_audit BEFORE INSERT ON audit_log WHEN NEW.action = '{action}' "
+                "BEGIN SELECT RAISE(ABORT, 'audit storage failed'); END"))
+        else:
+            await connection.execute(text(
+                "CREATE FUNCTION fail_audit() RETURNS trigger AS $$ BEGIN "
+                f"IF NEW.action = '{action}' THEN RAISE EXCEPTION 'audit storage failed'; END IF; "
+                "RETURN NEW; END $$ LANGUAGE plpgsql"))
+            await connection.execute(text("CREATE TRIGGER fail_audit BEFORE INSERT ON audit_log "
+                                          "FOR EACH ROW EXECUTE FUNCTION fail_audit()"))
+    await engine.dispose()
+
+
 def test_approval_is_one_transaction_a_failure_leaves_no_client_and_no_route(city: City) -> None:
-    """A redirect URI that add_client refuses (http on a public host) makes approval fail after the app row
-    changed: nothing of it may stay."""
+    """The audit write is the last step of an approval: when it fails, the client and the route go too."""
     kominfo = city.as_(KOMINFO)
-    body = submission(city.upstream, auth_mode="session", redirect_uris=["http://parkir.example.id/cb"])
-    created = city.as_(DISHUB_OPERATOR).post("/apps", body)
-    if created.status_code == 400:  # refused at submission already: also nothing stored
-        assert kominfo.get("/apps").json()["items"] == []
-        return
-    before = len(kominfo.get("/clients", limit=200).json()["items"])
+    assert city.as_(DISHUB_OPERATOR).post("/apps", submission(city.upstream)).status_code == 201
+    before = {c["client_id"] for c in kominfo.get("/clients", limit=200).json()["items"]}
+    asyncio.run(fail_audit_of(city.hub.settings.database_url, "app.approve"))
     failed = kominfo.post("/apps/parkir/approve")
-    assert is_problem(failed, 400)
-    assert kominfo.get("/apps/parkir").json()["status"] == "pending"
-    assert len(kominfo.get("/clients", limit=200).json()["items"]) == before
-    assert [e["action"] for e in kominfo.get("/audit", target="app:parkir").json()["items"]] == ["app.submit"]
+    assert failed.status_code in (409, 503) and failed.headers["content-type"] == "application/problem+json"
+    assert "audit storage" not in failed.text  # internals stay in the log
+    app = kominfo.get("/apps/parkir").json()
+    assert app["status"] == "pending" and app["client_id"] is None
+    assert {c["client_id"] for c in kominfo.get("/clients", limit=200).json()["items"]} == before
+    time.sleep(0.5)  # two registry refreshes: a half-approved app would be routed by now
+    assert httpx.get(f"{city.hub.url}/apps/parkir/echo").status_code == 404
 
 
 def test_reject_needs_a_reason_and_records_it(city: City) -> None:
