@@ -16,9 +16,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gateway.admin import accounts, listings, registration
+from gateway.admin import accounts, client_review, listings, registration
 from gateway.admin.actor import check_kominfo
-from gateway.admin.bodies import AppSubmission, OptionalReason, Reason, RoleGrant
+from gateway.admin.bodies import AppSubmission, InitialTokenRequest, OptionalReason, Reason, RoleGrant
 from gateway.admin.http import AdminHttp, Call, json_response, page_response
 from gateway.admin.openapi import build_openapi
 from gateway.errors import BadRequest, GatewayError, MethodNotAllowed, NotFound
@@ -98,6 +98,19 @@ class AdminApi:
         page = call.page()
         return page_response(await listings.list_clients(call.session, call.actor, page, status=call.param("status"),
                                                          opd=call.param("opd"), q=call.param("q")), page)
+
+    async def initial_token(self, call: Call) -> Response:
+        body = await call.body(InitialTokenRequest)
+        return json_response(await client_review.create_initial_token(call.session, call.actor, body, self.issuer,
+                                                                      call.now), 201)
+
+    async def review_client(self, call: Call) -> Response:
+        client_id, action = call.request.path_params["client_id"], call.request.path_params["action"]
+        if action not in client_review.TRANSITIONS:
+            raise NotFound("there is no admin API endpoint here")
+        result = await client_review.change_client_status(call.session, call.actor, client_id, action, call.now)
+        self._forget_after(call, client_id)
+        return json_response(result)
 
     async def users(self, call: Call) -> Response:
         page = call.page()
@@ -182,7 +195,8 @@ class AdminApi:
             ("GET", "/apps", self.apps), ("POST", "/apps", self.submit), ("GET", "/apps/{slug}", self.app),
             ("POST", "/apps/{slug}/approve", self.approve), ("POST", "/apps/{slug}/reject", self.reject),
             ("POST", "/apps/{slug}/suspend", self.suspend), ("POST", "/apps/{slug}/resume", self.resume),
-            ("GET", "/clients", self.clients),
+            ("GET", "/clients", self.clients), ("POST", "/clients/{client_id}/{action}", self.review_client),
+            ("POST", "/initial-access-tokens", self.initial_token),
             ("GET", "/users", self.users), ("POST", "/users/{id}/disable", self.disable),
             ("POST", "/users/{id}/enable", self.enable), ("POST", "/users/{id}/end-sessions", self.end_sessions),
             ("POST", "/users/{id}/roles", self.grant_role), ("DELETE", "/users/{id}/roles", self.revoke_role),

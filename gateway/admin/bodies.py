@@ -49,3 +49,10 @@ class OptionalReason(Strict):
 class RoleGrant(Strict):
     opd: Annotated[str, Field(min_length=1, max_length=64)]
     role: Literal["kominfo-admin", "opd-admin", "operator"]
+
+
+class InitialTokenRequest(Strict):
+    """Kominfo's permission for one automated registration (RFC 7591 §3), optionally bound to an OPD."""
+
+    opd: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    ttl_seconds: Annotated[int, Field(ge=60, le=30 * 86_400)] = 7 * 86_400

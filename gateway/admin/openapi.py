@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from gateway.admin.bodies import AppSubmission, OptionalReason, Reason, RoleGrant
+from gateway.admin.bodies import AppSubmission, InitialTokenRequest, OptionalReason, Reason, RoleGrant
 
 PAGE = ("limit", "offset")
 
@@ -44,6 +44,11 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("POST", "/apps/{slug}/resume"): Operation("Undo a suspension", "kominfo-admin"),
     ("GET", "/clients"): Operation("List OAuth clients", "kominfo-admin; opd-admin for their subtree",
                                    (*PAGE, "status", "opd", "q"), listing=True),
+    ("POST", "/clients/{client_id}/{action}"): Operation(
+        "Review a client: action is approve (pending → active), suspend or resume", "kominfo-admin"),
+    ("POST", "/initial-access-tokens"): Operation(
+        "Issue a single-use initial access token for dynamic client registration (RFC 7591) at "
+        "/auth/register; shown once", "kominfo-admin", body=InitialTokenRequest, status=201),
     ("GET", "/users"): Operation("Search users", "kominfo-admin (everyone); opd-admin (their subtree's ASN)",
                                  (*PAGE, "q", "opd", "disabled"), listing=True),
     ("POST", "/users/{id}/disable"): Operation("Disable an account and end its sessions and tokens",
@@ -70,6 +75,10 @@ QUERY: dict[str, dict[str, Any]] = {
     "status": {"type": "string", "maxLength": 200},
 }
 
+PATH_PARAMS: dict[str, dict[str, Any]] = {
+    "slug": {"type": "string", "maxLength": 63}, "id": {"type": "string", "maxLength": 36},
+    "client_id": {"type": "string", "maxLength": 64}, "action": {"type": "string", "enum": ["approve", "suspend",
+                                                                                          "resume"]}}
 PROBLEM = {"type": "object", "required": ["type", "title", "status"], "properties": {
     "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
     "detail": {"type": "string"}, "instance": {"type": "string"}}}
@@ -82,7 +91,7 @@ def build_openapi(issuer: str, routes: list[tuple[str, str, Any]]) -> dict[str, 
     missing = [f"{method} {path}" for method, path, _ in routes if (method, path) not in OPERATIONS]
     if missing:
         raise RuntimeError(f"admin API endpoints missing from the OpenAPI document: {', '.join(missing)}")
-    models = [AppSubmission, Reason, OptionalReason, RoleGrant]
+    models = [AppSubmission, Reason, OptionalReason, RoleGrant, InitialTokenRequest]
     _, defs = models_json_schema([(model, "validation") for model in models],
                                  ref_template="#/components/schemas/{model}")
     schemas: dict[str, Any] = {**defs.get("$defs", {}), "Problem": PROBLEM, "Page": PAGE_SCHEMA}
@@ -112,8 +121,8 @@ def _operation(method: str, path: str, op: Operation) -> dict[str, Any]:
                          ("404", "Not found"), ("409", "Conflicts with the current state"),
                          ("503", "Storage unavailable")):
         responses[status] = {"description": text, "content": problem}
-    parameters = [{"name": name, "in": "path", "required": True, "schema": {"type": "string", "maxLength": 200}}
-                  for name in ("slug", "id") if "{" + name + "}" in path]
+    parameters = [{"name": name, "in": "path", "required": True, "schema": PATH_PARAMS[name]}
+                  for name in PATH_PARAMS if "{" + name + "}" in path]
     parameters += [{"name": name, "in": "query", "required": False,
                     "schema": QUERY.get(name, {"type": "string", "maxLength": 200})} for name in op.query]
     operation: dict[str, Any] = {

@@ -24,6 +24,7 @@ def build_metadata(issuer: str, signing_alg: str) -> dict[str, Any]:
         "revocation_endpoint": f"{base}/revoke",
         "introspection_endpoint": f"{base}/introspect",
         "end_session_endpoint": f"{base}/logout",
+        "registration_endpoint": f"{base}/register",  # RFC 7591; needs an initial access token from Kominfo
         "scopes_supported": SCOPES_SUPPORTED,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],

@@ -83,6 +83,21 @@ class Client(Base):
     backchannel_logout_uri: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[int] = mapped_column(BigInteger)
+    # RFC 7592: the digest of the registration access token a dynamically registered client manages itself with.
+    registration_token_digest: Mapped[str | None] = mapped_column(String(64), unique=True)
+
+
+class InitialAccessToken(Base):
+    """RFC 7591 §3: Kominfo's permission to register one client dynamically (stored by digest, single use)."""
+
+    __tablename__ = "initial_access_tokens"
+    token_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    opd_id: Mapped[int | None] = mapped_column(ForeignKey("opd_units.id", ondelete="RESTRICT"))
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
+    used_at: Mapped[int | None] = mapped_column(BigInteger)
+    used_by_client: Mapped[str | None] = mapped_column(String(64))
 
 
 class Consent(Base):

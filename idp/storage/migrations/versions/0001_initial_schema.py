@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-28 01:49:22.379752
+Create Date: 2026-11-28 01:55:33.219569
 """
 
 from __future__ import annotations
@@ -214,9 +214,11 @@ def upgrade() -> None:
     sa.Column('backchannel_logout_uri', sa.String(length=500), nullable=True),
     sa.Column('created_at', sa.BigInteger(), nullable=False),
     sa.Column('updated_at', sa.BigInteger(), nullable=False),
+    sa.Column('registration_token_digest', sa.String(length=64), nullable=True),
     sa.ForeignKeyConstraint(['opd_id'], ['opd_units.id'], ondelete='RESTRICT'),
     sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('client_id')
+    sa.UniqueConstraint('client_id'),
+    sa.UniqueConstraint('registration_token_digest')
     )
     with op.batch_alter_table('clients', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_clients_opd_id'), ['opd_id'], unique=False)
@@ -261,6 +263,20 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_grants_session_id'), ['session_id'], unique=False)
         batch_op.create_index('ix_grants_user_client', ['user_id', 'client_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_grants_user_id'), ['user_id'], unique=False)
+
+    op.create_table('initial_access_tokens',
+    sa.Column('token_digest', sa.String(length=64), nullable=False),
+    sa.Column('opd_id', sa.Integer(), nullable=True),
+    sa.Column('created_by', sa.String(length=200), nullable=False),
+    sa.Column('created_at', sa.BigInteger(), nullable=False),
+    sa.Column('expires_at', sa.BigInteger(), nullable=False),
+    sa.Column('used_at', sa.BigInteger(), nullable=True),
+    sa.Column('used_by_client', sa.String(length=64), nullable=True),
+    sa.ForeignKeyConstraint(['opd_id'], ['opd_units.id'], ondelete='RESTRICT'),
+    sa.PrimaryKeyConstraint('token_digest')
+    )
+    with op.batch_alter_table('initial_access_tokens', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_initial_access_tokens_expires_at'), ['expires_at'], unique=False)
 
     op.create_table('memberships',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -337,6 +353,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_memberships_opd_id'))
 
     op.drop_table('memberships')
+    with op.batch_alter_table('initial_access_tokens', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_initial_access_tokens_expires_at'))
+
+    op.drop_table('initial_access_tokens')
     with op.batch_alter_table('grants', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_grants_user_id'))
         batch_op.drop_index('ix_grants_user_client')
