@@ -52,7 +52,8 @@ CONTROL_PREFIX = "/gateway/"
 ADMIN_PREFIX = "/admin/"
 # The hub's own cookies: sessions, CSRF, sign-in flows. An OPD app never receives them.
 HUB_COOKIES = frozenset({"gerbang_session", "__Host-gerbang_session", "gerbang_gw", "__Host-gerbang_gw",
-                         "gerbang_csrf", "gerbang_interaction", "gerbang_gw_flow", "gerbang_lang"})
+                         "gerbang_csrf", "gerbang_interaction", "gerbang_gw_flow", "gerbang_lang",
+                         "gerbang_console", "__Host-gerbang_console", "gerbang_console_flow"})
 Hook = Callable[[], Awaitable[None]]
 
 
@@ -163,7 +164,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, routes: RouteT
     )
     operations = Operations(context, metrics, pipeline.trusted_proxies, build_networks(settings.metrics_networks))
     control = Starlette(routes=sessions.routes())
-    admin = build_admin_app(context, identity.verifier, provider.clients.forget)
+    admin = build_admin_app(settings, context, identity.verifier, provider.clients.forget)
     app = GatewayApp(settings, pipeline, provider_app, context, operations, control, admin)
 
     async def provision() -> None:

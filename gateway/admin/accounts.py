@@ -19,7 +19,7 @@ from gateway.admin.http import Page
 from gateway.errors import Conflict, Forbidden, NotFound
 from idp.audit import append_audit
 from idp.org import load_opd
-from idp.storage.models import AccessToken, BrowserSession, GatewaySession, Grant, Membership, OpdUnit, \
+from idp.storage.models import AccessToken, BrowserSession, ConsoleSession, GatewaySession, Grant, Membership, OpdUnit, \
     RevokedToken, User
 
 
@@ -150,6 +150,8 @@ async def _end_everything(session: AsyncSession, user_id: str, now: int) -> dict
     """Browser and gateway sessions end; token families are revoked and their live access tokens denylisted."""
     browser = await session.execute(update(BrowserSession).where(
         BrowserSession.user_id == user_id, BrowserSession.ended_at.is_(None)).values(ended_at=now))
+    await session.execute(update(ConsoleSession).where(
+        ConsoleSession.user_id == user_id, ConsoleSession.ended_at.is_(None)).values(ended_at=now))
     gateway = await session.execute(update(GatewaySession).where(
         GatewaySession.user_id == user_id, GatewaySession.ended_at.is_(None)).values(ended_at=now))
     live = select(Grant.id).where(Grant.user_id == user_id, Grant.revoked_at.is_(None))

@@ -20,10 +20,13 @@ from gateway.admin import accounts, client_review, listings, registration
 from gateway.admin.actor import check_kominfo
 from gateway.admin.bodies import AppSubmission, InitialTokenRequest, OptionalReason, Reason, RoleGrant
 from gateway.admin.http import AdminHttp, Call, json_response, page_response
+from gateway.admin.console import Console
+from gateway.admin.console_auth import ConsoleAuth
 from gateway.admin.openapi import build_openapi
 from gateway.errors import BadRequest, GatewayError, MethodNotAllowed, NotFound
 from gateway.headers import new_id
 from gateway.problem import problem_response
+from gateway.settings import Settings
 from gateway.token_verifier import TokenVerifier
 from idp.audit import append_audit
 from idp.audit_verify import verify_database
@@ -205,13 +208,14 @@ class AdminApi:
             ("GET", "/policies", self.policies),
         ]
 
-    def build(self) -> Starlette:
+    def build(self, extra: list[Route] | None = None) -> Starlette:
         by_path: dict[str, dict[str, Any]] = {}
         for method, path, handler in self.routes():
             by_path.setdefault(path, {})[method] = self.http.endpoint(handler)
         routes = [Route(PREFIX + path, _dispatch(methods), methods=list(methods)) for path, methods in by_path.items()]
         document = build_openapi(self.issuer, self.routes())
         routes.append(Route(PREFIX + "/openapi.json", lambda _r: json_response(document), methods=["GET"]))
+        routes.extend(extra or [])
         return Starlette(routes=routes, exception_handlers={HTTPException: _http_problem, 404: _http_problem,
                                                             405: _http_problem})
 
@@ -230,6 +234,10 @@ async def _http_problem(request: Request, exc: Exception) -> Response:
     return problem_response(error, new_id(128))
 
 
-def build_admin_app(context: IdpContext, verifier: TokenVerifier,
+def build_admin_app(settings: Settings, context: IdpContext, verifier: TokenVerifier,
                     forget_client: Callable[[str], None] | None = None) -> Starlette:
-    return AdminApi(context, verifier, forget_client).build()
+    """The API and the console (``gateway.admin.console``) as one sub-app for ``/admin/``."""
+    auth = ConsoleAuth(context.sessionmaker, context.keys, settings.issuer, settings.effective_secret, context.clock,
+                       settings.uses_tls, settings.admin_reauth_seconds)
+    console = Console(context.sessionmaker, auth, settings.issuer, context.clock)
+    return AdminApi(context, verifier, forget_client).build(console.routes())

@@ -248,6 +248,18 @@ class GatewaySession(Base):
     ended_at: Mapped[int | None] = mapped_column(BigInteger)
 
 
+class ConsoleSession(Base):
+    """A signed-in administrator in Kominfo's console (server side; the cookie holds a random id)."""
+
+    __tablename__ = "console_sessions"
+    id_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    auth_time: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
+    ended_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
 class App(Base):
     """A registered OPD app the gateway routes to at ``/apps/{slug}/``."""
 

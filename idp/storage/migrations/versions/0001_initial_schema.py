@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-28 01:55:33.219569
+Create Date: 2026-11-28 02:06:33.297412
 """
 
 from __future__ import annotations
@@ -223,6 +223,20 @@ def upgrade() -> None:
     with op.batch_alter_table('clients', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_clients_opd_id'), ['opd_id'], unique=False)
 
+    op.create_table('console_sessions',
+    sa.Column('id_digest', sa.String(length=64), nullable=False),
+    sa.Column('user_id', sa.String(length=36), nullable=False),
+    sa.Column('auth_time', sa.BigInteger(), nullable=False),
+    sa.Column('created_at', sa.BigInteger(), nullable=False),
+    sa.Column('expires_at', sa.BigInteger(), nullable=False),
+    sa.Column('ended_at', sa.BigInteger(), nullable=True),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id_digest')
+    )
+    with op.batch_alter_table('console_sessions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_console_sessions_expires_at'), ['expires_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_console_sessions_user_id'), ['user_id'], unique=False)
+
     op.create_table('gateway_sessions',
     sa.Column('id_digest', sa.String(length=64), nullable=False),
     sa.Column('idp_sid', sa.String(length=36), nullable=True),
@@ -370,6 +384,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_gateway_sessions_expires_at'))
 
     op.drop_table('gateway_sessions')
+    with op.batch_alter_table('console_sessions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_console_sessions_user_id'))
+        batch_op.drop_index(batch_op.f('ix_console_sessions_expires_at'))
+
+    op.drop_table('console_sessions')
     with op.batch_alter_table('clients', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_clients_opd_id'))
 
