@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -20,7 +21,8 @@ from starlette.routing import Route
 from gateway.admin import accounts, listings, registration
 from gateway.admin.actor import Actor, load_actor
 from gateway.admin.console_auth import ConsoleAuth, SignedIn
-from gateway.admin.http import Page, as_gateway_error
+from gateway.admin.bodies import AppSubmission
+from gateway.admin.http import Page, as_gateway_error, describe_validation
 from gateway.errors import BadRequest, Forbidden, GatewayError
 from idp.clock import Clock
 
@@ -44,6 +46,7 @@ class Console:
                 Route("/admin/callback", self.callback), Route("/admin/logout", self.logout, methods=["POST"]),
                 Route("/admin/antrean", self.queue), Route("/admin/aplikasi", self.apps),
                 Route("/admin/pengguna", self.users), Route("/admin/audit", self.audit),
+                Route("/admin/ajukan", self.submit_form), Route("/admin/aksi/ajukan", self.submit, methods=["POST"]),
                 Route("/admin/aksi/aplikasi/{slug}/{action}", self.app_action, methods=["POST"]),
                 Route("/admin/aksi/pengguna/{id}/{action}", self.user_action, methods=["POST"])]
 
@@ -85,6 +88,26 @@ class Console:
                                                 before=None)
             return {"entries": entries[:PAGE.limit]}
         return await self._page(request, "audit.html", load)
+
+    async def submit_form(self, request: Request) -> Response:
+        async def load(session: AsyncSession, actor: Actor) -> dict[str, Any]:
+            units = await listings.list_opd(session, actor, Page(limit=200, offset=0), under=None, kind=None, q=None)
+            return {"units": [u for u in units if actor.can_submit_for(u["path"])]}
+        return await self._page(request, "submit.html", load)
+
+    async def submit(self, request: Request) -> Response:
+        async def act(session: AsyncSession, actor: Actor, form: dict[str, str], now: int) -> dict[str, Any]:
+            try:
+                body = AppSubmission(
+                    slug=form.get("slug", ""), name=form.get("name", ""), description=form.get("description", ""),
+                    opd=form.get("opd", ""), upstreams=form.get("upstreams", "").split(),
+                    auth_mode=form.get("auth_mode", ""), redirect_uris=form.get("redirect_uris", "").split(),
+                    scopes=form.get("scopes", "").split(), contact=form.get("contact", ""))  # type: ignore[arg-type]
+            except ValidationError as exc:
+                raise BadRequest(describe_validation(exc)) from exc
+            app = await registration.submit_app(session, actor, body, self._issuer, now)
+            return {"title": f"Aplikasi {app['slug']} diajukan dan menunggu persetujuan Kominfo"}
+        return await self._action(request, act)
 
     async def app_action(self, request: Request) -> Response:
         slug, action = request.path_params["slug"], request.path_params["action"]
