@@ -108,3 +108,21 @@ def test_registration_needs_a_valid_initial_token(hub: tuple[Hub, AdminClient]) 
     raw = httpx.post(f"{running.url}/auth/register", content=b"{", headers={
         "Authorization": "Bearer x", "content-type": "application/json"})
     assert raw.status_code == 401  # the token is checked before the body is read
+
+
+def test_cli_issues_an_initial_access_token(database_url: str, tmp_path: Path) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from gateway.cli import main
+
+    env = {"GERBANG_DATABASE_URL": database_url, "GERBANG_DATA_DIR": str(tmp_path), "GERBANG_SECRET_KEY": "k" * 40}
+    runner = CliRunner()
+    assert runner.invoke(main, ["opd", "add", "--slug", "bpkad", "--name", "BPKAD", "--kind", "badan"], env=env).exit_code == 0
+    result = runner.invoke(main, ["clients", "initial-token", "--opd", "bpkad", "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.output)
+    assert len(record["initial_access_token"]) >= 40 and record["opd"] == "bpkad"
+    missing = runner.invoke(main, ["clients", "initial-token", "--opd", "nowhere"], env=env)
+    assert missing.exit_code == 1 and missing.output.startswith("error:")
