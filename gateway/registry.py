@@ -57,6 +57,8 @@ class Fingerprint:
     count: int
     newest: int
     total: int
+    suspended_clients: int = 0
+    suspended_total: int = 0
 
 
 class AppRegistry:
@@ -152,7 +154,11 @@ async def _load_fingerprint(session: AsyncSession) -> Fingerprint:
     row = (await session.execute(
         select(func.count(App.id), func.coalesce(func.max(App.updated_at), 0),
                func.coalesce(func.sum(App.updated_at), 0)))).one()
-    return Fingerprint(int(row[0]), int(row[1]), int(row[2]))
+    # A client suspended (or resumed) on its own, without its app, must reach the bearer step too.
+    clients = (await session.execute(
+        select(func.count(Client.id), func.coalesce(func.sum(Client.updated_at), 0))
+        .where(Client.status == "suspended"))).one()
+    return Fingerprint(int(row[0]), int(row[1]), int(row[2]), int(clients[0]), int(clients[1]))
 
 
 def host_name(host: str) -> str:

@@ -294,3 +294,19 @@ def test_openapi_document_describes_every_endpoint(city: City) -> None:
                      ("GET", "/opd")]:
         assert expected in operations
     assert "AppSubmission" in document["components"]["schemas"]
+
+
+def test_suspending_only_the_client_stops_its_live_tokens_while_the_app_stays_up(city: City) -> None:
+    kominfo = city.as_(KOMINFO)
+    city.as_(DISHUB_OPERATOR).post("/apps", submission(city.upstream))
+    approved = kominfo.post("/apps/parkir/approve").json()
+    token = httpx.post(f"{city.hub.url}/auth/token", auth=(approved["client_id"], approved["client_secret"]),
+                       data={"grant_type": "client_credentials", "scope": "parkir:read",
+                             "resource": f"{city.hub.url}/apps/parkir/"}).json()["access_token"]
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert eventually(lambda: httpx.get(f"{city.hub.url}/apps/parkir/echo", headers=bearer).status_code == 200)
+    assert kominfo.post(f"/clients/{approved['client_id']}/suspend").status_code == 200
+    assert eventually(lambda: is_problem(httpx.get(f"{city.hub.url}/apps/parkir/echo", headers=bearer), 401))
+    assert kominfo.get("/apps/parkir").json()["status"] == "active"
+    assert kominfo.post(f"/clients/{approved['client_id']}/resume").status_code == 200
+    assert eventually(lambda: httpx.get(f"{city.hub.url}/apps/parkir/echo", headers=bearer).status_code == 200)
