@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import exists, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.admin.actor import KOMINFO_ADMIN, Actor, build_managed_clause, check_kominfo, check_manages, \
@@ -32,13 +32,13 @@ def user_json(user: User, roles: list[tuple[str, str]]) -> dict[str, Any]:
 async def list_users(session: AsyncSession, actor: Actor, page: Page, *, q: str | None, opd: str | None,
                      disabled: bool | None) -> list[dict[str, Any]]:
     query = select(User).order_by(User.email)
-    in_scope = select(Membership.id).join(OpdUnit, Membership.opd_id == OpdUnit.id).where(
-        Membership.user_id == User.id)
+    # Driven from the memberships of the units in scope (indexed, few) rather than a check per user (many).
+    members = select(Membership.user_id).join(OpdUnit, Membership.opd_id == OpdUnit.id)
     if not actor.kominfo:
-        query = query.where(exists(in_scope.where(build_managed_clause(actor, OpdUnit.path))))
+        query = query.where(User.id.in_(members.where(build_managed_clause(actor, OpdUnit.path))))
     if opd is not None:
         unit = await load_opd(session, opd)
-        query = query.where(exists(in_scope.where(OpdUnit.path.startswith(unit.path, autoescape=True))))
+        query = query.where(User.id.in_(members.where(OpdUnit.path.startswith(unit.path, autoescape=True))))
     if q is not None:
         pattern = f"%{q.lower()}%"
         query = query.where(or_(User.email.like(pattern), User.name.ilike(pattern), User.nik == q))
