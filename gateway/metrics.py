@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from gateway.upstreams import STATE_VALUES
@@ -52,4 +52,5 @@ class GatewayMetrics:
             merged = CollectorRegistry()
             MultiProcessCollector(merged)
             return generate_latest(merged)
-        return generate_latest(self.registry)
+        # This app's own series, then the process-wide ones (policies, rate limits, tokens, process stats).
+        return generate_latest(self.registry) + generate_latest(REGISTRY)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -112,3 +113,38 @@ provider:
     page = staff.go(authorize_url(client_id, pkce_pair()[1]))
     allowed = staff.login(page, "asn@dishub.example.id")
     assert "code" in query_of(allowed.headers["location"])
+
+
+def test_reloads_under_traffic_fail_no_request(hub: tuple[Hub, Path]) -> None:
+    running, policy_dir = hub
+    client_id, _ = running.client("Bapenda Integrasi")
+    allow = """
+rules:
+  - id: bapenda-reads-budget-{n}
+    effect: allow
+    match: {{apps: [e-budgeting], methods: [GET], clients: ["{client_id}"]}}
+"""
+    (policy_dir / "rules.yaml").write_text(allow.format(n=0, client_id=client_id))
+    headers = {"Authorization": f"Bearer {token(running)}"}
+    url = f"{running.url}/apps/e-budgeting/echo"
+    assert eventually(lambda: httpx.get(url, headers=headers).status_code == 200)
+    statuses: list[int] = []
+    stop = threading.Event()
+
+    def traffic() -> None:
+        with httpx.Client(timeout=10) as http:
+            while not stop.is_set() and len(statuses) < 5000:
+                statuses.append(http.get(url, headers=headers).status_code)
+
+    workers = [threading.Thread(target=traffic) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    for n in range(1, 6):  # five swaps of the set in force, each a different valid directory content
+        (policy_dir / "rules.yaml").write_text(allow.format(n=n, client_id=client_id))
+        time.sleep(0.6)
+    stop.set()
+    for worker in workers:
+        worker.join()
+    assert len(statuses) > 50 and set(statuses) == {200}, {s: statuses.count(s) for s in set(statuses)}
+    reloaded = httpx.get(f"{running.url}/metrics").text
+    assert 'gerbang_policy_reloads_total{result="reloaded"}' in reloaded
