@@ -1,14 +1,22 @@
 """The hub's signing keys: generation, rotation, encryption at rest, JWKS publication, signing.
 
 The one module that signs JWTs (ID tokens, access tokens, logout tokens, gateway assertions).
-Rotation publishes the new key and signs with it at once; retired keys stay published
-(and keep verifying) until ``key_retire_after`` seconds have passed, longer than any token lives.
+Rotation publishes the new key at once; retired keys stay published (and keep verifying) until
+``key_retire_after`` seconds have passed, longer than any token lives.
+
+Several instances: each polls the ring (``refresh_forever``), so a key rotated by ``gerbang keys rotate``
+reaches all of them. A running instance publishes the new key as soon as it sees it but keeps signing with
+its current key until the new one is ``activation_delay`` seconds old (publish before sign): by then every
+instance has polled the new public key, so no instance meets a token signed with a key it does not know.
+A process that starts fresh, or whose current key was withdrawn (retired with no grace), switches at once.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
+import logging
 import os
 import secrets
 from dataclasses import dataclass
@@ -26,6 +34,7 @@ from idp.clock import Clock
 from idp.storage.models import SigningKey
 
 SUPPORTED_ALGS = ("ES256", "RS256")
+log = logging.getLogger("gerbang.keys")
 
 
 @dataclass(frozen=True)
@@ -102,11 +111,13 @@ class KeyRing:
     called from authlib's threadpool code and from the gateway's hot path.
     """
 
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], secret: bytes, alg: str, clock: Clock) -> None:
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], secret: bytes, alg: str, clock: Clock,
+                 activation_delay: int = 0) -> None:
         self._sessionmaker = sessionmaker
         self._secret = secret
         self._alg = alg
         self._clock = clock
+        self._activation_delay = activation_delay
         self._active: ActiveKey | None = None
         self._jwks: dict[str, Any] = {"keys": []}
         self._jwks_bytes = b'{"keys":[]}'
@@ -122,12 +133,27 @@ class KeyRing:
         signing = [row for row in published if row.retired_at is None]
         if signing:
             newest = signing[-1]
-            if self._active is None or self._active.kid != newest.kid:
+            if self._is_switching(newest, {row.kid for row in published}, now):
                 key = decrypt_private_key(newest.private_key, self._secret, newest.kid)
                 self._active = ActiveKey(newest.kid, newest.alg, key)
         self._public = {row.kid: row.public_jwk for row in published}
         self._jwks = {"keys": [row.public_jwk for row in reversed(published)]}
         self._jwks_bytes = json.dumps(self._jwks, separators=(",", ":")).encode()
+
+    def _is_switching(self, newest: SigningKey, published: set[str], now: int) -> bool:
+        current = self._active
+        if current is None or current.kid not in published:
+            return True
+        return current.kid != newest.kid and newest.created_at + self._activation_delay <= now
+
+    async def refresh_forever(self, interval: float) -> None:
+        """Reload every ``interval`` seconds; while storage is down the keys we have keep signing and verifying."""
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.load(create_if_missing=False)
+            except Exception as exc:  # storage down or a bad row: keep the last good ring
+                log.warning("signing key refresh failed: %r", exc)
 
     @property
     def active(self) -> ActiveKey:

@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     session_ttl: int = Field(default=12 * 3600, ge=300)
     session_idle_ttl: int = Field(default=2 * 3600, ge=60)
     key_retire_after: int = Field(default=7 * 86_400, ge=0, description="seconds a rotated-out key keeps verifying")
+    keys_refresh_seconds: float = Field(default=10.0, gt=0, le=3600,
+                                        description="how often each instance reloads the signing keys")
 
     default_locale: Literal["id", "en"] = "id"
     mail_outbox: Path | None = None
