@@ -74,14 +74,20 @@ class Instance:
     url: str
     process: subprocess.Popen[bytes]
     log_path: Path
+    stopping: bool = False
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def stop(self) -> None:
+        """Send SIGTERM once (a second one would ask uvicorn to cut the graceful shutdown short)."""
+        if self.process.poll() is None and not self.stopping:
+            self.process.send_signal(signal.SIGTERM)
+            self.stopping = True
+
     def terminate(self, timeout: float = 30) -> int:
         """SIGTERM and wait for the exit; the exit code."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+        self.stop()
         try:
             return self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -90,18 +96,22 @@ class Instance:
             raise AssertionError(f"{self.url} did not stop within {timeout} s:\n{self.log()[-3000:]}") from None
 
 
-def start_instance(city: City, *args: str, port: int | None = None, **env: str) -> Instance:
-    """``gerbang serve`` on a loopback port; returns once ``/readyz`` answers 200."""
+def spawn_instance(city: City, *args: str, port: int | None = None, **env: str) -> Instance:
+    """``gerbang serve`` on a loopback port, started (not yet ready: see ``wait_ready``)."""
     port = port or free_port()
     log_path = city.root / f"serve-{port}-{time.monotonic_ns()}.log"
     with log_path.open("wb") as log_file:
         process = subprocess.Popen([sys.executable, "-m", "gateway.cli", "serve", "--port", str(port), *args],
                                    env=city.environment(**env), stdout=log_file, stderr=subprocess.STDOUT)
-    instance = Instance(f"http://127.0.0.1:{port}", process, log_path)
-    deadline = time.monotonic() + 30
+    return Instance(f"http://127.0.0.1:{port}", process, log_path)
+
+
+def wait_ready(instance: Instance, timeout: float = 30) -> Instance:
+    """Return once ``/readyz`` answers 200; fail the test with the instance's log otherwise."""
+    deadline = time.monotonic() + timeout
     while True:
-        if process.poll() is not None:
-            raise AssertionError(f"gerbang serve exited with {process.returncode}:\n{instance.log()[-3000:]}")
+        if instance.process.poll() is not None:
+            raise AssertionError(f"gerbang serve exited with {instance.process.returncode}:\n{instance.log()[-3000:]}")
         try:
             if httpx.get(f"{instance.url}/readyz", timeout=2).status_code == 200:
                 return instance
@@ -113,18 +123,23 @@ def start_instance(city: City, *args: str, port: int | None = None, **env: str) 
         time.sleep(0.1)
 
 
+def start_instance(city: City, *args: str, port: int | None = None, **env: str) -> Instance:
+    return wait_ready(spawn_instance(city, *args, port=port, **env))
+
+
 @contextmanager
-def running(city: City, count: int = 2, *args: str, **env: str) -> Iterator[list[Instance]]:
-    instances: list[Instance] = []
+def running(city: City, ports: list[int | None], *args: str, **env: str) -> Iterator[list[Instance]]:
+    """Instances on ``ports`` (None: any free port), started together; SIGTERM'd together at the end."""
+    instances = [spawn_instance(city, *args, port=port, **env) for port in ports]
     try:
-        for _ in range(count):
-            instances.append(start_instance(city, *args, **env))
+        for instance in instances:
+            wait_ready(instance)
         yield instances
     finally:
         for instance in instances:
-            if instance.process.poll() is None:
-                instance.process.kill()
-                instance.process.wait(timeout=10)
+            instance.stop()
+        for instance in instances:
+            instance.terminate()
 
 
 def eventually(check: Callable[[], bool], timeout: float = 10.0, interval: float = 0.1) -> float:
