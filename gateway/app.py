@@ -19,7 +19,6 @@ from urllib.parse import urlsplit
 from starlette.applications import Starlette
 from starlette.types import Receive, Scope, Send
 
-from gateway.default_steps import Unlimited
 from gateway.identity import build_identity
 from gateway.revocations import RevokedTokens
 from gateway.session_auth import SessionAuthenticator, ensure_gateway_client
@@ -29,6 +28,8 @@ from gateway.metrics import GatewayMetrics
 from gateway.operations import Operations
 from gateway.pipeline import Pipeline, handle_request
 from gateway.policy_step import PolicyDecider, PolicyReloader
+from gateway.ratelimit.limiter import PolicyLimiter
+from gateway.ratelimit.store import describe_limit_store
 from gateway.proxy import Proxy
 from gateway.request_head import build_host
 from gateway.server_protocol import REQUEST_LINE_ALLOWANCE, ServerLimits
@@ -142,7 +143,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, routes: RouteT
         routes=routes or identity.routes,
         authenticator=authenticator or identity.authenticator,
         decider=decider or PolicyDecider(context.policies),
-        limiter=limiter or Unlimited(),
+        limiter=limiter or PolicyLimiter(context.policies, context.limits),
         assertions=assertions or identity.assertions,
         proxy=Proxy(settings, upstreams, metrics),
         websockets=WebSocketProxy(upstreams, metrics, settings.upstream_connect_timeout,
@@ -163,6 +164,12 @@ def create_app(settings: Settings, *, clock: Clock | None = None, routes: RouteT
 
     reloader = PolicyReloader(context.policies, settings.policy_reload_seconds)
     operations.add_check("policies", reloader.check, critical=False)
+
+    async def limits_check() -> str | None:
+        state = describe_limit_store(context.limits)
+        return f"rate limits degraded to local limits: {state.get('last_error')}" if state["degraded"] else None
+
+    operations.add_check("ratelimit", limits_check, critical=False)
     app.on_startup.extend([provision, revoked.start, reloader.start])
     app.on_shutdown.extend([revoked.stop, reloader.stop])
     if routes is None:

@@ -78,7 +78,7 @@ class AssertionVerifier:
                  clock: Callable[[], float] = time.time) -> None:
         self.issuer = issuer.rstrip("/")
         self.audience = audience
-        self.jwks_url = jwks_url or (None if jwks is not None else f"{self.issuer}/jwks")
+        self.jwks_url = jwks_url or (None if jwks is not None else f"{self.issuer}/auth/jwks")
         self._leeway = leeway
         self._max_lifetime = min(max_lifetime, MAX_LIFETIME)
         self._min_refresh = min_refresh_seconds

@@ -67,6 +67,8 @@ def build_claims(principal: Principal, route: Route, issuer: str, now: int, ttl:
         claims["sub"] = principal.sub
     if principal.client_id is not None:
         claims["client_id"] = principal.client_id
+    if principal.name is not None:
+        claims["name"] = principal.name
     if principal.opd is not None:
         claims["opd"] = principal.opd
     claims["roles"] = list(principal.roles)

@@ -31,6 +31,7 @@ class Principal:
 
     sub: str | None = None
     client_id: str | None = None
+    name: str | None = None  # the person's display name (session apps show who is signed in)
     opd: str | None = None  # the user's primary OPD slug
     opd_paths: tuple[str, ...] = ()  # materialised paths of every OPD the user belongs to
     roles: tuple[str, ...] = ()

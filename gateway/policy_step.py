@@ -36,12 +36,10 @@ class PolicyDecider:
         outcome = self._watcher.current.decide(Request(
             app=route.slug, method=request.method, path=inner, at=datetime.now(UTC), sub=principal.sub,
             client_id=principal.client_id, roles=principal.roles, opd_paths=principal.opd_paths,
-            scopes=principal.scopes, acr=principal.acr, ip=request.client_ip))
-        allowed, reason = outcome.allowed, outcome.reason
-        if allowed and route.restricted and not outcome.rule_ids:
-            allowed, reason = False, "the app is restricted and no rule allows this request"
-        decision = Decision(allowed, outcome.rule_ids, reason, outcome.required_acr, outcome.report_only)
-        if not allowed or decision.report_only:
+            scopes=principal.scopes, acr=principal.acr, ip=request.client_ip, restricted=route.restricted))
+        decision = Decision(outcome.allowed, outcome.rule_ids, outcome.reason, outcome.required_acr,
+                            outcome.report_only)
+        if not decision.allowed or decision.report_only:
             _log_decision(decision, route, request, principal)
         return decision
 

@@ -97,7 +97,8 @@ class SessionAuthenticator:
             if user is None or user.disabled:
                 return None
             memberships = sorted(user.memberships, key=lambda m: m.opd.path)
-        return Principal(sub=user.id, client_id=CLIENT_ID, opd=memberships[0].opd.slug if memberships else None,
+        return Principal(sub=user.id, client_id=CLIENT_ID, name=user.name,
+                         opd=memberships[0].opd.slug if memberships else None,
                          opd_paths=tuple(dict.fromkeys(m.opd.path for m in memberships)),
                          roles=tuple(sorted({m.role for m in memberships})), acr=row.acr, amr=tuple(row.amr),
                          session_id=row.idp_sid)

@@ -14,9 +14,9 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from idp.account_routes import build_account_routes
 from idp.clock import Clock
 from idp.context import IdpContext, build_context
-from idp.endpoints.account import account_page
 from idp.endpoints.authorize import authorize_endpoint, resume_endpoint
 from idp.endpoints.consent import consent_page, consent_submit
 from idp.endpoints.discovery import build_metadata, metadata_endpoint
@@ -53,7 +53,7 @@ def build_routes(provider: Provider) -> list[BaseRoute]:
         Route("/auth/login", login_submit, methods=["POST"]),
         Route("/auth/consent", consent_page, methods=["GET"]),
         Route("/auth/consent", consent_submit, methods=["POST"]),
-        Route("/account", account_page),
+        *build_account_routes(),
         Mount("/auth/static", StaticFiles(directory=Path(__file__).parent / "static")),
     ]
 
@@ -69,6 +69,7 @@ def create_app(settings: Settings, clock: Clock | None = None, context: IdpConte
         try:
             yield
         finally:
+            await provider.backchannel.drain()
             if context is None:
                 await ctx.close()
 

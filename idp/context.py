@@ -17,6 +17,10 @@ from idp.keys import KeyRing
 from idp.passwords import PasswordHashing
 from idp.settings import Settings
 from idp.storage.db import build_engine, build_sessionmaker
+from idp.throttle.backends import build_store
+from idp.throttle.fallback_store import Breaker, FallbackStore
+from idp.throttle.memory_store import MemoryStore
+from idp.throttle.redis_client import RedisTimeouts
 from policies.loader import DEFAULT_POLICY_DIR
 from policies.watcher import PolicyWatcher
 
@@ -30,23 +34,24 @@ class IdpContext:
     keys: KeyRing
     passwords: PasswordHashing
     policies: PolicyWatcher  # Kominfo's rules; the gateway polls it for changes
+    limits: MemoryStore | FallbackStore  # the process's one rate-limit store (Redis, or in-process)
     started: bool = field(default=False)
-    _key_refresh: asyncio.Task[None] | None = field(default=None, repr=False)
+    key_refresher: asyncio.Task[None] | None = field(default=None, repr=False)
 
     async def start(self) -> None:
         if not self.started:
             await self.keys.load()
-            # Other instances (and `gerbang keys rotate`) change the ring: poll it.
-            self._key_refresh = asyncio.create_task(self.keys.refresh_forever(self.settings.keys_refresh_seconds),
-                                                    name="gerbang-key-refresh")
+            await self.limits.start()
+            self.key_refresher = asyncio.create_task(self.keys.refresh_forever(self.settings.key_refresh_seconds))
             self.started = True
 
     async def close(self) -> None:
-        if self._key_refresh is not None:
-            self._key_refresh.cancel()
+        if self.key_refresher is not None:
+            self.key_refresher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._key_refresh
-            self._key_refresh = None
+                await self.key_refresher
+            self.key_refresher = None
+        await self.limits.close()
         await self.engine.dispose()
         self.started = False
 
@@ -57,7 +62,16 @@ def build_context(settings: Settings, clock: Clock | None = None) -> IdpContext:
     sessionmaker = build_sessionmaker(engine)
     # Publish before sign: twice the poll interval, so every instance has the new public key first.
     keys = KeyRing(sessionmaker, settings.effective_secret, settings.signing_alg, clock,
-                   activation_delay=math.ceil(2 * settings.keys_refresh_seconds))
+                   activation_delay=math.ceil(2 * settings.key_refresh_seconds))
     policies = PolicyWatcher(settings.policy_dir or DEFAULT_POLICY_DIR)
     return IdpContext(settings, clock, engine, sessionmaker, keys, PasswordHashing(settings.hash_concurrency),
-                      policies)
+                      policies, build_limit_store(settings))
+
+
+def build_limit_store(settings: Settings) -> MemoryStore | FallbackStore:
+    """In-process without ``GERBANG_REDIS_URL``; else Redis (plain, Sentinel or Cluster) with a local fallback."""
+    timeouts = RedisTimeouts(settings.redis_socket_timeout, settings.redis_connect_timeout,
+                             settings.redis_max_connections)
+    breaker = Breaker(settings.ratelimit_breaker_backoff, settings.ratelimit_breaker_max_backoff)
+    return build_store(settings.redis_url, settings.redis_key_prefix, timeouts,
+                       coalesce=settings.ratelimit_coalesce, breaker=breaker)

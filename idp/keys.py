@@ -7,8 +7,8 @@ Rotation publishes the new key at once; retired keys stay published (and keep ve
 Several instances: each polls the ring (``refresh_forever``), so a key rotated by ``gerbang keys rotate``
 reaches all of them. A running instance publishes the new key as soon as it sees it but keeps signing with
 its current key until the new one is ``activation_delay`` seconds old (publish before sign): by then every
-instance has polled the new public key, so no instance meets a token signed with a key it does not know.
-A process that starts fresh, or whose current key was withdrawn (retired with no grace), switches at once.
+instance, and every relying party that refreshes its JWKS as often, has the new public key. A process that
+starts fresh, or whose current key was withdrawn (retired with no grace), switches at once.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import secrets
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +29,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from idp.clock import Clock
@@ -35,6 +37,9 @@ from idp.storage.db import serialize
 from idp.storage.models import SigningKey
 
 SUPPORTED_ALGS = ("ES256", "RS256")
+# A token naming an unknown kid reloads the ring at most this often: made-up kids cannot become a load each.
+UNKNOWN_KID_RELOAD_INTERVAL = 5.0
+
 log = logging.getLogger("gerbang.keys")
 
 
@@ -123,6 +128,8 @@ class KeyRing:
         self._jwks: dict[str, Any] = {"keys": []}
         self._jwks_bytes = b'{"keys":[]}'
         self._public: dict[str, dict[str, Any]] = {}
+        self._reload_lock = asyncio.Lock()
+        self._forced_at = float("-inf")
 
     async def load(self, create_if_missing: bool = True) -> None:
         now = self._clock.now()
@@ -151,13 +158,29 @@ class KeyRing:
         return current.kid != newest.kid and newest.created_at + self._activation_delay <= now
 
     async def refresh_forever(self, interval: float) -> None:
-        """Reload every ``interval`` seconds; while storage is down the keys we have keep signing and verifying."""
+        """Pick up rotations made by another process (``gerbang keys rotate``, another instance)."""
         while True:
             await asyncio.sleep(interval)
             try:
                 await self.load(create_if_missing=False)
-            except Exception as exc:  # storage down or a bad row: keep the last good ring
-                log.warning("signing key refresh failed: %r", exc)
+            except (SQLAlchemyError, OSError) as exc:  # storage down (asyncpg: a bare OSError): keep our keys
+                log.warning("signing keys not reloaded: %s", exc)
+            except Exception:  # e.g. a key sealed under another secret: log it, but never stop refreshing
+                log.exception("signing keys not reloaded")
+
+    async def reload_for_unknown_kid(self, kid: str) -> bool:
+        """Reload once for a token signed by a key not loaded here yet; True if the key is known afterwards."""
+        if kid in self._public:
+            return True
+        async with self._reload_lock:  # concurrent tokens with the new kid wait for one load, not fail
+            if kid in self._public:
+                return True
+            moment = time.monotonic()
+            if moment - self._forced_at < UNKNOWN_KID_RELOAD_INTERVAL:
+                return False
+            self._forced_at = moment
+            await self.load(create_if_missing=False)
+        return kid in self._public
 
     @property
     def active(self) -> ActiveKey:

@@ -6,15 +6,23 @@ from collections.abc import Awaitable, Callable
 
 from prometheus_client import Counter
 
+from idp.backchannel import BackchannelLogout, DeliveryPolicy
 from idp.context import IdpContext
 from idp.csrf import Csrf
 from idp.interactions import InteractionStore
+from idp.links import LinkSigner
+from idp.mail import Mailer
 from idp.oauth.server import HubAuthorizationServer
 from idp.oauth.store import ClientCache
 from idp.oauth.tokens import TokenMinter
 from idp.pages import Pages
+from idp.recovery_codes import RecoveryCodes
+from idp.second_factor import ChallengeStore
 from idp.sessions import SessionStore
 from idp.storage.models import BrowserSession
+from idp.login_throttle import PolicyThrottle
+from idp.totp import SecretBox
+from idp.webauthn_keys import PasskeyService
 
 LogoutListener = Callable[[BrowserSession], Awaitable[None]]
 
@@ -42,6 +50,18 @@ class Provider:
         self.pages = Pages(Csrf(settings.effective_secret), settings.default_locale, settings.uses_tls)
         self.session_cookie = "__Host-gerbang_session" if settings.uses_tls else "gerbang_session"
         self.logout_listeners: list[LogoutListener] = []
+        self.mailer = Mailer(settings.mail_from, settings.smtp_url, settings.effective_mail_outbox)
+        self.links = LinkSigner(settings.effective_secret)
+        self.throttle = PolicyThrottle(ctx.policies, ctx.limits)
+        self.secret_box = SecretBox(settings.effective_secret)
+        self.recovery_codes = RecoveryCodes(settings.effective_secret)
+        self.passkeys = PasskeyService(ctx.sessionmaker, ctx.clock, settings.issuer)
+        self.backchannel = BackchannelLogout(ctx.keys, settings.issuer, self.clients, ctx.sessionmaker, ctx.clock,
+                                             DeliveryPolicy(settings.backchannel_logout_attempts,
+                                                            settings.backchannel_logout_backoff,
+                                                            settings.backchannel_logout_timeout))
+        self.logout_listeners.append(self.backchannel.on_session_end)
+        self.challenges = ChallengeStore(ctx.sessionmaker, ctx.clock, settings.second_factor_ttl)
 
     async def end_session(self, row: BrowserSession) -> None:
         """End a browser session and tell everyone who keeps state for it (gateway, back-channel)."""

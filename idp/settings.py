@@ -30,6 +30,11 @@ class Settings(BaseSettings):
     redis_key_prefix: str = "gerbang"
     redis_socket_timeout: float = Field(default=0.25, gt=0, le=30)
     redis_connect_timeout: float = Field(default=0.25, gt=0, le=30)
+    redis_max_connections: int = Field(default=64, ge=1, le=10_000)  # per process (per node in a cluster)
+    # Rate limits: the rules come from the policy files; these are process settings (idp/throttle/).
+    ratelimit_coalesce: bool = True  # one Redis round trip for the checks of one event-loop tick
+    ratelimit_breaker_backoff: float = Field(default=0.5, gt=0, le=60)  # first pause after Redis fails
+    ratelimit_breaker_max_backoff: float = Field(default=5.0, gt=0, le=300)
     policy_dir: Path | None = None
 
     # Secret used to derive the key that encrypts signing keys at rest and to sign
@@ -44,13 +49,19 @@ class Settings(BaseSettings):
     session_ttl: int = Field(default=12 * 3600, ge=300)
     session_idle_ttl: int = Field(default=2 * 3600, ge=60)
     key_retire_after: int = Field(default=7 * 86_400, ge=0, description="seconds a rotated-out key keeps verifying")
-    keys_refresh_seconds: float = Field(default=10.0, gt=0, le=3600,
-                                        description="how often each instance reloads the signing keys")
+    key_refresh_seconds: float = Field(default=30.0, gt=0, le=3600,
+                                       description="how often each instance reloads signing keys from storage")
 
     default_locale: Literal["id", "en"] = "id"
     mail_outbox: Path | None = None
     smtp_url: str = ""
     mail_from: str = "Gerbang Kota Palembang <no-reply@palembang.go.id>"
+    verify_link_ttl: int = Field(default=48 * 3600, ge=300, le=14 * 86_400, description="email verification link")
+    reset_link_ttl: int = Field(default=3600, ge=300, le=86_400, description="password reset link")
+    backchannel_logout_attempts: int = Field(default=4, ge=1, le=10)
+    backchannel_logout_backoff: float = Field(default=1.0, gt=0, le=60, description="first retry delay, doubling")
+    backchannel_logout_timeout: float = Field(default=5.0, gt=0, le=30)
+    second_factor_ttl: int = Field(default=300, ge=60, le=3600, description="password accepted, second factor due")
 
     audit_checkpoint_every: int = Field(default=1000, ge=1, description="audit entries between signed checkpoints")
     log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
@@ -94,6 +105,13 @@ class Settings(BaseSettings):
             with os.fdopen(fd, "w") as handle:
                 handle.write(os.urandom(32).hex())
         return path.read_text().strip().encode()
+
+    @property
+    def effective_mail_outbox(self) -> Path | None:
+        """Without SMTP, mail goes to a file outbox (the demo's default: ``data_dir/outbox``)."""
+        if self.smtp_url:
+            return None
+        return self.mail_outbox or self.data_dir / "outbox"
 
     @property
     def uses_tls(self) -> bool:

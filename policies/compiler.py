@@ -10,8 +10,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from policies.conditions import (AcrAtLeast, AppIn, ClientIn, Condition, Facts, IpIn, IpNotIn, MethodIn, OpdUnder,
-                                 PathMatches, RoleIn, ScopesAll, TimeIn, UserIn)
+from policies.conditions import (AcrAtLeast, AcrBelow, AppIn, ClientIn, Condition, Facts, IpIn, IpNotIn, MethodIn,
+                                 OpdUnder, PathMatches, RoleIn, ScopesAll, TimeIn, UserIn)
 from policies.limits import LimitSpec
 from policies.patterns import parse_cidr, parse_opd, parse_path, parse_window
 from policies.schema import AppDoc, LimitDoc, MatchDoc, RuleDoc, SubjectDoc
@@ -29,6 +29,7 @@ class CompiledRule:
     method: MethodIn | None
     checks: tuple[Condition, ...]  # everything but app, method and acr (the index settled those)
     acr: AcrAtLeast | None
+    step_up: AcrBelow | None = None  # a deny rule's acr_below: signing in at that level lifts the deny
     tests: tuple[Callable[[Any, Facts], bool], ...] = ()  # the checks' bound ``test`` methods (hot path)
 
     def __post_init__(self) -> None:
@@ -60,7 +61,7 @@ def build_subject_checks(subject: SubjectDoc) -> list[Condition]:
     return checks
 
 
-def build_checks(match: MatchDoc) -> tuple[Condition, ...]:
+def build_checks(match: MatchDoc, ranks: Mapping[str, int]) -> tuple[Condition, ...]:
     checks: list[Condition] = []
     if match.clients:
         checks.append(ClientIn(frozenset(match.clients)))
@@ -75,6 +76,8 @@ def build_checks(match: MatchDoc) -> tuple[Condition, ...]:
         checks.append(IpNotIn(tuple(parse_cidr(cidr) for cidr in match.not_ips)))
     if match.time:
         checks.append(TimeIn(merge_windows(match)))
+    if match.acr_below is not None:
+        checks.append(AcrBelow(match.acr_below, ranks))
     return tuple(checks)
 
 
@@ -88,10 +91,12 @@ def merge_windows(match: MatchDoc) -> tuple[tuple[tuple[int, int], ...], ...]:
 
 def build_rule(doc: RuleDoc, ranks: Mapping[str, int]) -> CompiledRule:
     match = doc.match
+    checks = build_checks(match, ranks)
+    step_up = next((c for c in checks if isinstance(c, AcrBelow)), None) if doc.effect == "deny" else None
     return CompiledRule(
         id=doc.id, effect=doc.effect, would=doc.would, app=AppIn(frozenset(match.apps)),
         method=MethodIn(frozenset(match.methods)) if match.methods else None,
-        checks=build_checks(match), acr=AcrAtLeast(match.acr, ranks) if match.acr is not None else None)
+        checks=checks, acr=AcrAtLeast(match.acr, ranks) if match.acr is not None else None, step_up=step_up)
 
 
 def build_index(rules: Sequence[CompiledRule], app_slugs: set[str]) -> Index:

@@ -260,3 +260,19 @@ class AcrAtLeast:
 
     def why_not(self, request: Any, facts: Facts) -> str:
         return f"acr {request.acr!r} is below the required {self.acr}"
+
+
+class AcrBelow:
+    name = "acr_below"
+    __slots__ = ("acr", "rank", "ranks")
+
+    def __init__(self, acr: str, ranks: Mapping[str, int]) -> None:
+        self.acr = acr
+        self.rank = ranks[acr]
+        self.ranks = ranks
+
+    def test(self, request: Any, facts: Facts) -> bool:
+        return self.ranks.get(request.acr, -1) < self.rank
+
+    def why_not(self, request: Any, facts: Facts) -> str:
+        return f"acr {request.acr!r} is not below {self.acr}"

@@ -1,10 +1,12 @@
 """The compiled policy set and the access decision: one pure function call per request.
 
 Decision order (docs/policies.md, "How a decision is made"):
-1. a matching ``deny`` rule denies (deny overrides allow);
+1. a matching ``deny`` rule denies (deny overrides allow); when every matching deny rule holds only
+   because of its ``acr_below``, ``required_acr`` names the level that lifts them (step-up);
 2. an app's ``require_acr`` not met denies with ``required_acr`` set (the gateway may step up);
 3. a matching ``allow`` rule allows;
-4. otherwise the app's default: restricted apps deny; other apps allow any authenticated caller
+4. otherwise the app's default: restricted apps (in the policy files or, via ``Request.restricted``,
+   in the app registry) deny; other apps allow any authenticated caller
    (and anonymous callers too when the app sets ``allow_anonymous``).
 ``report-only`` rules are evaluated alongside and never change the outcome; ``would_allow`` says
 what the outcome would have been had they been enforced.
@@ -21,26 +23,31 @@ from policies.limits import LimitSpec, RouteClass
 from policies.model import Decision, Request, Subject
 from policies.provider import ProviderPolicy
 
-_OPEN_APP = AppPolicy(slug="*")
-
-
+_OPEN_APP = AppPolicy(slug="*")  # an app the files do not list: unrestricted
 _MEMO_SIZE = 4096
 
 
-def build_outcome(app: AppPolicy, denies: tuple[str, ...], allows: tuple[str, ...], hint: str | None,
-                  acr_ok: bool, anonymous: bool) -> Decision:
-    """Steps 1-4 of the decision order above; ``hint`` is the lowest acr an allow rule wanted."""
+def build_outcome(slug: str, app: AppPolicy, denies: tuple[str, ...], allows: tuple[str, ...], hint: str | None,
+                  acr_ok: bool, anonymous: bool, restricted: bool) -> Decision:
+    """Steps 1-4 of the decision order above; ``hint`` is the step-up level a deny or an allow rule asks for."""
     if denies:
-        return Decision(False, denies, f"denied by {', '.join(denies)}")
+        return Decision(False, denies, f"denied by {', '.join(denies)}", hint)
     if not acr_ok:
-        return Decision(False, (), f"app {app.slug} requires acr {app.require_acr}", app.require_acr)
+        return Decision(False, (), f"app {slug} requires acr {app.require_acr}", app.require_acr)
     if allows:
         return Decision(True, allows, f"allowed by {', '.join(allows)}")
-    if app.restricted:
-        return Decision(False, (), f"app {app.slug} is restricted and no rule allows", hint)
+    if restricted:
+        return Decision(False, (), f"app {slug} is restricted and no rule allows", hint)
     if anonymous and not app.allow_anonymous:
         return Decision(False, (), "authentication required")
     return Decision(True, (), "default: app is not restricted")
+
+
+def _step_up(denies: tuple[CompiledRule, ...]) -> str | None:
+    """The level that lifts every matched deny (the highest ``acr_below``); None if one cannot be lifted."""
+    if any(rule.step_up is None for rule in denies):
+        return None
+    return max((rule.step_up for rule in denies if rule.step_up), key=lambda check: check.rank).acr
 
 
 def _lowest_acr(rules: tuple[CompiledRule, ...]) -> str | None:
@@ -80,6 +87,7 @@ class PolicySet:
     def decide(self, request: Request) -> Decision:
         facts = Facts(request)
         denies: tuple[str, ...] = ()
+        deny_rules: tuple[CompiledRule, ...] = ()
         allows: tuple[str, ...] = ()
         reported: tuple[CompiledRule, ...] = ()
         short: tuple[CompiledRule, ...] = ()
@@ -93,31 +101,40 @@ class PolicySet:
                         short += (rule,)
                 elif rule.effect == "deny":
                     denies += (rule.id,)
+                    deny_rules += (rule,)
                 elif rule.effect == "allow":
                     allows += (rule.id,)
                 else:
                     reported += (rule,)
         app = self.apps.get(request.app, _OPEN_APP)
-        acr_ok = app.require_rank < 0 or self._ranks.get(request.acr, -1) >= app.require_rank
+        # An app's acr requirement is about people: a client acting alone (client_credentials) has no acr.
+        acr_ok = (app.require_rank < 0 or request.sub is None
+                  or self._ranks.get(request.acr, -1) >= app.require_rank)
         anonymous = request.sub is None and request.client_id is None
-        hint = _lowest_acr(short) if short else None
-        decision = self._outcome(app, denies, allows, hint, acr_ok, anonymous)
+        restricted = app.restricted or request.restricted
+        if deny_rules:
+            hint = _step_up(deny_rules)
+        else:
+            hint = _lowest_acr(short) if short else None
+        decision = self._outcome(request.app, app, denies, allows, hint, acr_ok, anonymous, restricted)
         if not reported:
             return decision
-        would = self._outcome(app, denies + tuple(r.id for r in reported if r.would == "deny"),
-                              allows + tuple(r.id for r in reported if r.would == "allow"), None, acr_ok, anonymous)
+        would = self._outcome(request.app, app, denies + tuple(r.id for r in reported if r.would == "deny"),
+                              allows + tuple(r.id for r in reported if r.would == "allow"), None, acr_ok, anonymous,
+                              restricted)
         return Decision(decision.allowed, decision.rule_ids, decision.reason, decision.required_acr,
                         tuple(r.id for r in reported), would.allowed)
 
-    def _outcome(self, app: AppPolicy, denies: tuple[str, ...], allows: tuple[str, ...], hint: str | None,
-                 acr_ok: bool, anonymous: bool) -> Decision:
+    def _outcome(self, slug: str, app: AppPolicy, denies: tuple[str, ...], allows: tuple[str, ...], hint: str | None,
+                 acr_ok: bool, anonymous: bool, restricted: bool) -> Decision:
         # Outcomes repeat endlessly (same app, same rules): build each once and reuse the frozen value.
-        key = (app.slug, denies, allows, hint, acr_ok, anonymous)
+        key = (slug, denies, allows, hint, acr_ok, anonymous, restricted)
         decision = self._memo.get(key)
         if decision is None:
             if len(self._memo) >= _MEMO_SIZE:
                 self._memo.clear()
-            decision = self._memo[key] = build_outcome(app, denies, allows, hint, acr_ok, anonymous)
+            decision = build_outcome(slug, app, denies, allows, hint, acr_ok, anonymous, restricted)
+            self._memo[key] = decision
         return decision
 
     def limits_for(self, route_class: RouteClass) -> tuple[LimitSpec, ...]:

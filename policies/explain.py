@@ -22,4 +22,5 @@ def explain(policy_set: PolicySet, request: Request) -> Explanation:
             traces.append(RuleTrace(rule.id, rule.effect, rule.would, False, failed.name,
                                     failed.why_not(request, facts)))
     app = policy_set.app(request.app)
-    return Explanation(policy_set.decide(request), tuple(traces), app.restricted, app.require_acr)
+    return Explanation(policy_set.decide(request), tuple(traces), app.restricted or request.restricted,
+                       app.require_acr)

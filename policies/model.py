@@ -26,6 +26,7 @@ class Request:
     scopes: frozenset[str] = field(default_factory=frozenset)
     acr: str | None = None
     ip: str | None = None
+    restricted: bool = False  # the app registry marks the app restricted (either source makes it default deny)
 
     def __post_init__(self) -> None:
         if self.at.tzinfo is None:

@@ -117,7 +117,8 @@ class MatchDoc(Strict):
     subject: SubjectDoc = SubjectDoc()
     clients: tuple[Name, ...] = ()
     scopes: tuple[Scope, ...] = ()
-    acr: Acr | None = None
+    acr: Acr | None = None  # the caller's acr is at least this level
+    acr_below: Acr | None = None  # the caller's acr is below this level (a deny rule then asks for step-up)
     time: tuple[TimeWindowDoc, ...] = ()
     ips: tuple[Cidr, ...] = ()
     not_ips: tuple[Cidr, ...] = ()  # the source IP is in none of these (an unknown IP counts as outside)

@@ -66,3 +66,18 @@ def redis_prefix(redis_url: str) -> Iterator[str]:
     if keys:
         client.delete(*keys)
     client.close()
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def module_database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Like ``database_url`` but shared by one module's tests (for a module-scoped hub they do not disturb)."""
+    if request.param == "sqlite":
+        target = tmp_path_factory.mktemp("module-db") / "gerbang.db"
+        shutil.copy(request.getfixturevalue("_sqlite_template"), target)
+        yield f"sqlite+aiosqlite:///{target}"
+        return
+    name, url = new_pg_database(template=request.getfixturevalue("_pg_template"))
+    try:
+        yield url
+    finally:
+        drop_pg_database(name)

@@ -10,8 +10,10 @@ from typing import Any
 import click
 import uvicorn
 
+from gateway.app import create_app
+from gateway.demo.opd_apps import budget_app, cctv_app, parking_app
 from gateway.demo.relying_party import create_relying_party
-from gateway.demo.seed import SeedResult, seed_city
+from gateway.demo.seed import SeedResult, register_demo_apps, seed_city
 from gateway.settings import Settings
 from idp.storage.db import build_engine, build_sessionmaker
 from idp.storage.migrate import upgrade
@@ -36,25 +38,26 @@ def demo(port: int, host: str, data_dir: Path | None) -> None:
 
 async def _run(settings: Settings, host: str, port: int) -> None:
     rp_base = f"http://{host}:{port + 1}"
+    upstreams = {"parkir": port + 2, "cctv": port + 3, "e-budgeting": port + 4}
     engine = build_engine(settings.effective_database_url)
     async with build_sessionmaker(engine)() as session, session.begin():
         seeded = await seed_city(session, f"{rp_base}/callback", f"{rp_base}/")
+        await register_demo_apps(session, settings.issuer,
+                                 {slug: f"http://{host}:{p}" for slug, p in upstreams.items()}, seeded)
     await engine.dispose()
     portal = seeded.clients["portal"]
+    issuer = settings.issuer
     apps: list[tuple[Any, int]] = [
-        (_hub_app(settings), port),
-        (create_relying_party(settings.issuer, portal["client_id"], portal["client_secret"], rp_base), port + 1),
+        (create_app(settings), port),
+        (create_relying_party(issuer, portal["client_id"], portal["client_secret"], rp_base), port + 1),
+        (parking_app(issuer), upstreams["parkir"]),
+        (cctv_app(issuer), upstreams["cctv"]),
+        (budget_app(issuer), upstreams["e-budgeting"]),
     ]
     _print_banner(settings, seeded, rp_base)
     servers = [uvicorn.Server(uvicorn.Config(app, host=host, port=app_port, log_level="warning", lifespan="on"))
                for app, app_port in apps]
     await asyncio.gather(*(server.serve() for server in servers))
-
-
-def _hub_app(settings: Settings) -> Any:
-    from idp.app import create_app
-
-    return create_app(settings)
 
 
 def _print_banner(settings: Settings, seeded: SeedResult, rp_base: str) -> None:
@@ -64,6 +67,9 @@ def _print_banner(settings: Settings, seeded: SeedResult, rp_base: str) -> None:
     echo(f"  hub (provider + gateway): {settings.issuer}")
     echo(f"  discovery:                {settings.issuer}/.well-known/openid-configuration")
     echo(f"  demo relying party:       {rp_base}/   (Portal Warga: sign in with Gerbang)")
+    echo(f"  Dishub parking (session): {settings.issuer}/apps/parkir/")
+    echo(f"  Dishub CCTV (stream):     {settings.issuer}/apps/cctv/")
+    echo(f"  BPKAD e-budgeting (API):  {settings.issuer}/apps/e-budgeting/anggaran  (bearer)")
     echo(f"  your account page:        {settings.issuer}/account")
     echo(f"  data directory:           {settings.data_dir}  ({seeded.opd_count} OPD units)")
     echo("")
@@ -72,6 +78,14 @@ def _print_banner(settings: Settings, seeded: SeedResult, rp_base: str) -> None:
         who = f"{person.roles[0]}@{person.opd}" if person.opd else "warga"
         nik = f"  NIK {person.nik}" if person.nik else ""
         echo(f"  {who:<28} {person.email:<36} {person.password}{nik}")
+    bapenda = seeded.clients["bapenda"]
+    echo("")
+    echo("Bapenda's integration calls e-budgeting (client_credentials, RFC 8707 resource):")
+    echo(f"  TOKEN=$(curl -s -u '{bapenda['client_id']}:{bapenda['client_secret']}' "
+         f"-d grant_type=client_credentials -d scope=anggaran:read "
+         f"--data-urlencode resource={settings.issuer}/apps/e-budgeting/ {settings.issuer}/auth/token "
+         "| python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])')")
+    echo(f"  curl -H \"Authorization: Bearer $TOKEN\" {settings.issuer}/apps/e-budgeting/anggaran")
     echo("")
     echo("Press Ctrl+C to stop.")
 

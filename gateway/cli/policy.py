@@ -17,7 +17,7 @@ from typing import NoReturn
 import click
 
 from gateway.cli import load_settings
-from gateway.cli.policy_subject import SubjectFacts, load_subject_facts
+from gateway.cli.policy_lookup import SubjectFacts, load_directory_facts
 from policies import DEFAULT_POLICY_DIR, Explanation, PolicyError, PolicySet, Request, explain, load_policy_dir
 from policies.cases import run_policy_tests, summarise
 
@@ -71,12 +71,17 @@ def policy_check(directory: Path | None) -> None:
 @click.option("--client", default=None, help="client id")
 @click.option("--scope", "scopes", multiple=True)
 @click.option("--acr", default=None)
+@click.option("--restricted", is_flag=True, help="treat the app as restricted in the app registry")
 @click.option("--dir", "directory", default=None, type=click.Path(path_type=Path), help="policy directory")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object")
 def policy_explain(user: str | None, app: str, method: str, path: str, ip: str | None, at: str | None,
                    roles: tuple[str, ...], opd_paths: tuple[str, ...], client: str | None, scopes: tuple[str, ...],
-                   acr: str | None, directory: Path | None, as_json: bool) -> None:
-    """Print the decision for one request and every rule behind it."""
+                   acr: str | None, restricted: bool, directory: Path | None, as_json: bool) -> None:
+    """Print the decision for one request and every rule behind it.
+
+    With a database configured (GERBANG_DATABASE_URL), the user's roles and OPD paths and the app's
+    registry flag are looked up there and added to the options.
+    """
     moment = _parse_at(at)
     if ip is not None:
         try:
@@ -86,9 +91,10 @@ def policy_explain(user: str | None, app: str, method: str, path: str, ip: str |
     if not path.startswith("/"):
         _fail("--path must start with '/'")
     policy_dir = _policy_dir(directory)
-    facts = _subject(user, roles, opd_paths)
+    facts, registry_restricted = _directory_facts(SubjectFacts(user, roles, opd_paths, "given"), app)
     request = Request(app=app, method=method.upper(), path=path, at=moment, sub=facts.sub, client_id=client,
-                      roles=facts.roles, opd_paths=facts.opd_paths, scopes=frozenset(scopes), acr=acr, ip=ip)
+                      roles=facts.roles, opd_paths=facts.opd_paths, scopes=frozenset(scopes), acr=acr, ip=ip,
+                      restricted=restricted or registry_restricted)
     explanation = explain(_load(policy_dir), request)
     if as_json:
         click.echo(json.dumps(_explanation_json(explanation, facts), ensure_ascii=False))
@@ -108,14 +114,11 @@ def _parse_at(at: str | None) -> datetime:
     return moment
 
 
-def _subject(user: str | None, roles: tuple[str, ...], opd_paths: tuple[str, ...]) -> SubjectFacts:
-    given = SubjectFacts(user, tuple(roles), tuple(opd_paths), "given")
-    if user is None:
-        return given
+def _directory_facts(given: SubjectFacts, app: str) -> tuple[SubjectFacts, bool]:
     settings = load_settings()
     if not settings.database_url:
-        return given
-    return load_subject_facts(settings, given)
+        return given, False
+    return load_directory_facts(settings, given, app)
 
 
 def _explanation_json(explanation: Explanation, facts: SubjectFacts) -> dict[str, object]:

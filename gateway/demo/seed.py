@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.apps import add_app
 from idp.accounts import add_user
 from idp.clients import add_client
 from idp.org import add_opd
@@ -78,3 +79,19 @@ async def seed_city(session: AsyncSession, rp_redirect_uri: str, rp_logout_uri: 
                                       scope="openid profile email opd", now=now)
     result.clients["portal"] = {"client_id": client.client_id, "client_secret": secret}
     return result
+
+
+async def register_demo_apps(session: AsyncSession, issuer: str, upstreams: dict[str, str],
+                             result: SeedResult) -> None:
+    """The three sample OPD apps behind the gateway, and Bapenda's integration client for e-budgeting."""
+    now = int(time.time())
+    await add_app(session, slug="parkir", name="Parkir Dishub", opd_slug="dishub", upstreams=(upstreams["parkir"],),
+                  auth_mode="session", issuer=issuer, now=now)
+    await add_app(session, slug="cctv", name="CCTV Dishub", opd_slug="dishub", upstreams=(upstreams["cctv"],),
+                  auth_mode="session", issuer=issuer, now=now)
+    await add_app(session, slug="e-budgeting", name="E-Budgeting BPKAD", opd_slug="bpkad",
+                  upstreams=(upstreams["e-budgeting"],), auth_mode="bearer", issuer=issuer, now=now)
+    client, secret = await add_client(session, name="Integrasi Bapenda → E-Budgeting", opd_slug="bapenda",
+                                      grant_types=("client_credentials",), scope="anggaran:read",
+                                      resources=(f"{issuer}/apps/e-budgeting/",), now=now)
+    result.clients["bapenda"] = {"client_id": client.client_id, "client_secret": secret}

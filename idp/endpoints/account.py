@@ -1,17 +1,177 @@
-"""``/account``: the signed-in citizen's own page."""
+"""``/account``: the signed-in citizen's own page — profile, password, second factor, connected apps, sessions."""
 
 from __future__ import annotations
 
+import datetime as dt
+
+from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import Response
 
+from idp.access_history import load_access_history
+from idp.account_mail import send_password_changed
+from idp.credentials import end_all_sessions, revoke_user_grants, set_password
+from idp.endpoints.account_session import load_account_session
+from idp.page_forms import PageRefused, read_page_form
 from idp.pages import see_other
+from idp.password_policy import PasswordRejected, check_new_password
 from idp.provider import Provider
+from idp.recovery_codes import count_unused
+from idp.registration import MAX_NAME
+from idp.sessions import ActiveSession
+from idp.signin import complete_sign_in
+from idp.storage.models import BrowserSession, Client, Consent, User
+from idp.login_throttle import is_attempt_admitted
+
+DONE_MESSAGES = {"saved": "account.saved", "password": "account.password_changed", "revoked": "account.saved",
+                 "ended": "account.saved", "totp_off": "account.saved", "code_failed": "mfa.failed",
+                 "passkey": "passkey.added", "email_sent": "account.email_sent",
+                 "email_password": "password.current_wrong", "email_invalid": "register.email_invalid"}
 
 
 async def account_page(request: Request) -> Response:
     provider: Provider = request.app.state.provider
-    active = await provider.sessions.load(request.cookies.get(provider.session_cookie))
+    active = await load_account_session(request, provider)
     if active is None:
         return see_other("/auth/login")
-    return provider.pages.render(request, "account.html", user=active.user)
+    return await _render(request, provider, active, DONE_MESSAGES.get(request.query_params.get("done", "")))
+
+
+async def profile_submit(request: Request) -> Response:
+    provider: Provider = request.app.state.provider
+    active = await load_account_session(request, provider)
+    if active is None:
+        return see_other("/auth/login")
+    try:
+        form = await read_page_form(request, provider)
+    except PageRefused as refused:
+        return refused.render(request, provider)
+    name = " ".join(form.get("name", "").split())
+    if not name or len(name) > MAX_NAME:
+        return await _render(request, provider, active, None, problems={"name": "register.name_invalid"},
+                             status=400)
+    async with provider.sessionmaker() as session, session.begin():
+        user = await session.get(User, active.user.id)
+        assert user is not None
+        user.name, user.updated_at = name, provider.clock.now()
+    return see_other("/account?done=saved")
+
+
+async def password_submit(request: Request) -> Response:
+    """Change the password: every session (this one too) and token family ends; this browser signs in anew."""
+    provider: Provider = request.app.state.provider
+    active = await load_account_session(request, provider)
+    if active is None:
+        return see_other("/auth/login")
+    try:
+        form = await read_page_form(request, provider)
+    except PageRefused as refused:
+        return refused.render(request, provider)
+    user = active.user
+    if not await is_attempt_admitted(provider.throttle, request, "password", user.id):
+        return await _render(request, provider, active, "login.throttled", status=429)
+    if not await provider.ctx.passwords.verify(user.password_hash, form.get("current_password", "")[:128]):
+        return await _render(request, provider, active, None, problems={"current": "password.current_wrong"},
+                             status=400)
+    password = form.get("password", "")
+    try:
+        check_new_password(password, email=user.email, name=user.name)
+        if password != form.get("password_confirm", ""):
+            raise PasswordRejected("password.mismatch")
+    except PasswordRejected as rejected:
+        return await _render(request, provider, active, None, problems={"password": rejected.key}, status=400)
+    password_hash = await provider.ctx.passwords.hash(password)
+    now = provider.clock.now()
+    async with provider.sessionmaker() as session, session.begin():
+        row = await session.get(User, user.id, with_for_update=True)
+        assert row is not None
+        set_password(row, password_hash, now)
+        await revoke_user_grants(session, user.id, now, "password_change")
+    await end_all_sessions(provider, user.id)
+    await send_password_changed(provider, user)
+    return await complete_sign_in(request, provider, row, acr=active.row.acr, amr=list(active.row.amr),
+                                  interaction_id=None, target="/account?done=password")
+
+
+async def consent_revoke(request: Request) -> Response:
+    """Disconnect an app: forget the consent and revoke every token the app holds for this user."""
+    provider: Provider = request.app.state.provider
+    active = await load_account_session(request, provider)
+    if active is None:
+        return see_other("/auth/login")
+    try:
+        form = await read_page_form(request, provider)
+    except PageRefused as refused:
+        return refused.render(request, provider)
+    client_id = form.get("client_id", "")[:64]
+    async with provider.sessionmaker() as session, session.begin():
+        consent = await session.scalar(select(Consent).where(Consent.user_id == active.user.id,
+                                                             Consent.client_id == client_id))
+        if consent is not None:
+            await session.delete(consent)
+        await revoke_user_grants(session, active.user.id, provider.clock.now(), "consent_revoked", client_id)
+    return see_other("/account?done=revoked")
+
+
+async def session_end(request: Request) -> Response:
+    provider: Provider = request.app.state.provider
+    active = await load_account_session(request, provider)
+    if active is None:
+        return see_other("/auth/login")
+    try:
+        form = await read_page_form(request, provider)
+    except PageRefused as refused:
+        return refused.render(request, provider)
+    sid = form.get("sid", "")[:36]
+    async with provider.sessionmaker() as session:
+        row = await session.scalar(select(BrowserSession).where(BrowserSession.sid == sid,
+                                                                BrowserSession.user_id == active.user.id))
+    if row is not None and row.ended_at is None:
+        await provider.end_session(row)
+    if sid == active.row.sid:
+        return _signed_out(request, provider)
+    return see_other("/account?done=ended")
+
+
+async def sessions_end_all(request: Request) -> Response:
+    """Sign out everywhere: every session of the account, this one included."""
+    provider: Provider = request.app.state.provider
+    active = await load_account_session(request, provider)
+    if active is None:
+        return see_other("/auth/login")
+    try:
+        await read_page_form(request, provider)
+    except PageRefused as refused:
+        return refused.render(request, provider)
+    await end_all_sessions(provider, active.user.id)
+    return _signed_out(request, provider)
+
+
+def _signed_out(request: Request, provider: Provider) -> Response:
+    response = provider.pages.render(request, "logged_out.html")
+    response.delete_cookie(provider.session_cookie, path="/", secure=provider.settings.uses_tls, httponly=True)
+    return response
+
+
+async def _render(request: Request, provider: Provider, active: ActiveSession, message_key: str | None,
+                  problems: dict[str, str] | None = None, status: int = 200) -> Response:
+    user, now = active.user, provider.clock.now()
+    async with provider.sessionmaker() as session:
+        apps = (await session.execute(select(Consent, Client.name).join(
+            Client, Client.client_id == Consent.client_id).where(Consent.user_id == user.id)
+            .order_by(Consent.granted_at.desc()))).all()
+        live = (await session.scalars(select(BrowserSession).where(
+            BrowserSession.user_id == user.id, BrowserSession.ended_at.is_(None), BrowserSession.expires_at > now,
+            BrowserSession.last_seen > now - provider.settings.session_idle_ttl)
+            .order_by(BrowserSession.last_seen.desc()))).all()
+        recovery_left = await count_unused(session, user.id) if user.totp_secret else 0
+        history = await load_access_history(session, user.id)
+    passkeys = await provider.passkeys.list_for(user.id)
+    return provider.pages.render(
+        request, "account.html", status=status, user=user, active=active.row, message_key=message_key,
+        problems=problems or {}, apps=[(consent, name) for consent, name in apps], sessions=list(live),
+        recovery_left=recovery_left, passkeys=passkeys, history=history, when=_when)
+
+
+def _when(timestamp: int) -> str:
+    return dt.datetime.fromtimestamp(timestamp, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")

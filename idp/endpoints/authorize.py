@@ -26,6 +26,7 @@ from idp.oauth.store import apply_in_transaction
 from idp.oauth.verify import TokenInvalid, verify_hub_jwt
 from idp.pages import see_other
 from idp.provider import Provider
+from idp.second_factor import is_step_up_needed
 from idp.sessions import ActiveSession
 from idp.storage.models import AuthorizationCode, Consent, Interaction
 from policies.model import Decision as PolicyDecision
@@ -103,6 +104,9 @@ async def process_authorization(request: Request, provider: Provider, params: li
         if hint_sub is None:
             return client_error("invalid_request", "The id_token_hint is not valid.")
         needs_login = hint_sub != active.user.id
+    if "create" in prompts and (interaction is None or not interaction.login_sid):
+        # OpenID Connect Initiating User Registration 1.0: sign-up first, then sign in and continue.
+        return await _park(request, provider, client.client_id, params, "/auth/register", interaction_id)
     if needs_login:
         if "none" in prompts:
             return client_error("login_required", "The user must sign in.")
@@ -113,6 +117,10 @@ async def process_authorization(request: Request, provider: Provider, params: li
         return client_error("access_denied", "The city's policy does not allow this sign-in.")
     scope = " ".join(provider.ctx.policies.current.allowed_scopes(client.client_id, (grant.request.scope or "").split()))
     grant.request.scope = scope
+    if await is_step_up_needed(provider.sessionmaker, data.get("acr_values", [None])[0], active):
+        if "none" in prompts:
+            return client_error("interaction_required", "A second factor is required.")
+        return await _park(request, provider, client.client_id, params, "/auth/mfa/step-up", interaction_id)
     consent_given = interaction is not None and interaction.consent_given
     if not consent_given and not await _has_consent(provider, active.user.id, client.row, scope, prompts):
         if "none" in prompts:

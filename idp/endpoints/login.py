@@ -9,10 +9,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from idp.accounts import load_user_by_login
+from idp.endpoints.mfa import start_second_factor
 from idp.http import FormError, read_form
 from idp.interactions import COOKIE as INTERACTION_COOKIE
 from idp.pages import see_other
 from idp.provider import Provider
+from idp.second_factor import has_second_factor
+from idp.login_throttle import is_attempt_admitted
 
 PASSWORD_AMR = ["pwd"]
 
@@ -39,6 +42,9 @@ async def login_submit(request: Request) -> Response:
     if context is None:
         return provider.pages.error(request, "error.expired", 400)
     login, password = form.get("login", "")[:254], form.get("password", "")[:128]
+    if not await is_attempt_admitted(provider.throttle, request, "password", login):
+        return provider.pages.render(request, "login.html", status=429, interaction=interaction_id,
+                                     error_key="login.throttled", **context)
     try:
         async with provider.sessionmaker() as session:
             user = await load_user_by_login(session, login) if login else None
@@ -50,6 +56,8 @@ async def login_submit(request: Request) -> Response:
         context["login_hint"] = login
         return provider.pages.render(request, "login.html", interaction=interaction_id, error_key="login.failed",
                                      **context)
+    if await has_second_factor(provider.sessionmaker, user):
+        return await start_second_factor(request, provider, user, interaction_id, PASSWORD_AMR)
     previous = await provider.sessions.load(request.cookies.get(provider.session_cookie))
     if previous is not None:
         await provider.sessions.end(previous.row.sid)

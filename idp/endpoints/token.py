@@ -6,13 +6,15 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import Request
 from starlette.responses import Response
 
+from idp.auth_limits import AuthLimiter
 from idp.http import FormError, datalist, oauth_error, oauth_json, read_form
 from idp.oauth.request import HubRequest
-from idp.oauth.state import Preloaded, run_with_state
+from idp.oauth.state import Effects, Preloaded, run_with_state
 from idp.oauth.store import apply_in_transaction, candidate_client_ids, preload_grant_rows
 from idp.provider import Provider
 
 USER_GRANTS = ("authorization_code", "refresh_token")
+REPEATABLE = ("resource",)  # RFC 8707 §2; every other parameter at most once (RFC 6749 §3.2)
 
 
 async def token_endpoint(request: Request) -> Response:
@@ -22,11 +24,18 @@ async def token_endpoint(request: Request) -> Response:
     except FormError as exc:
         return oauth_error(exc.status, "invalid_request", exc.description)
     form = datalist(pairs)
+    if any(len(values) > 1 for key, values in form.items() if key not in REPEATABLE):
+        return oauth_error(400, "invalid_request", "A request parameter was repeated.")
+    candidates = candidate_client_ids(form, request.headers.get("authorization"))
+    claimed = min(candidates) if candidates else None
+    limits = provider.throttle.current()
+    refused = await _throttled(limits, claimed, request)
+    if refused is not None:
+        return refused
     now = provider.clock.now()
     state = Preloaded(extras={"now": now})
     try:
-        state.clients = await provider.clients.get_many(
-            candidate_client_ids(form, request.headers.get("authorization")))
+        state.clients = await provider.clients.get_many(candidates)
         if form.get("grant_type", [None])[0] in USER_GRANTS:
             async with provider.sessionmaker() as session:
                 await preload_grant_rows(session, form, state)
@@ -35,8 +44,14 @@ async def token_endpoint(request: Request) -> Response:
                            {"Retry-After": "5"})
     oauth_request = HubRequest("POST", provider.token_url, request.headers, pairs)
     status, body, headers = await run_with_state(state, lambda: provider.server.create_token_response(oauth_request))
+    if claimed and isinstance(body, dict) and body.get("error") == "invalid_client":
+        await limits.record_client_auth_failure(claimed)  # guessing a secret slows down, then stops
     effects = state.effects
-    if (status == 200 or effects.revoke_grant) and not effects.is_empty():
+    if status != 200:
+        # A refusal keeps only what must stick: a replay's revocation, and a client assertion's jti, spent
+        # once presented even if the grant then failed (RFC 7523 §3 item 7).
+        effects = Effects(revoke_grant=effects.revoke_grant, replay_marks=effects.replay_marks)
+    if not effects.is_empty() and (status == 200 or effects.revoke_grant or effects.replay_marks):
         try:
             lost = await apply_in_transaction(provider.sessionmaker, effects, now)
         except SQLAlchemyError:
@@ -47,3 +62,15 @@ async def token_endpoint(request: Request) -> Response:
                                "The grant or client assertion was already used.")
     provider.metrics_token(form.get("grant_type", ["?"])[0], status)
     return oauth_json(status, body, headers)
+
+
+async def _throttled(limits: AuthLimiter, client_id: str | None, request: Request) -> Response | None:
+    """Kominfo's ``token`` limits (per IP, per client, failed client authentication) before any work."""
+    verdict = await limits.check_token(client_id=client_id, ip=request.client.host if request.client else "unknown")
+    if verdict.unavailable:  # fails closed: the limit store cannot answer
+        return oauth_error(503, "temporarily_unavailable", "The service is temporarily unavailable.",
+                           {"Retry-After": str(verdict.retry_after_seconds)})
+    if not verdict.allowed:
+        return oauth_error(429, "invalid_request", "Too many requests; retry later.",
+                           {"Retry-After": str(verdict.retry_after_seconds)})
+    return None

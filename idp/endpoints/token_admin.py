@@ -11,14 +11,19 @@ from starlette.responses import Response
 
 from idp.http import FormError, datalist, oauth_error, oauth_json, read_form
 from idp.oauth.adapters import HubClient
-from idp.oauth.grants import TOKEN_AUTH_METHODS
+from idp.oauth.grants import CONFIDENTIAL_AUTH_METHODS, TOKEN_AUTH_METHODS
 from idp.oauth.request import HubRequest
 from idp.oauth.state import Preloaded, run_with_state
 from idp.oauth.store import apply_in_transaction, candidate_client_ids, revoke_family, revoke_jti
 from idp.oauth.tokens import digest
-from idp.oauth.verify import TokenInvalid, verify_hub_jwt
+from idp.oauth.verify import TokenInvalid, verify_hub_jwt_reloading
 from idp.provider import Provider
 from idp.storage.models import Grant, RefreshToken, RevokedToken
+
+
+# RFC 7009 §2.1 lets a public client revoke with its client_id; RFC 7662 §2.1 wants an introspecting caller
+# authorized, which a public client cannot be.
+AUTH_METHODS = {"revoke": TOKEN_AUTH_METHODS, "introspect": CONFIDENTIAL_AUTH_METHODS}
 
 
 async def _authenticate(request: Request, provider: Provider,
@@ -33,7 +38,7 @@ async def _authenticate(request: Request, provider: Provider,
     oauth_request = HubRequest("POST", f"{provider.base}/{endpoint}", request.headers, pairs)
     try:
         client = await run_with_state(state, lambda: provider.server.authenticate_client(
-            oauth_request, TOKEN_AUTH_METHODS, endpoint))
+            oauth_request, AUTH_METHODS[endpoint], endpoint))
     except OAuth2Error as error:
         status, body, headers = error()
         return None, form, oauth_json(status, body, headers)
@@ -45,11 +50,12 @@ async def _authenticate(request: Request, provider: Provider,
     return client, form, None
 
 
-def _access_claims(provider: Provider, token: str, verify_exp: bool) -> dict[str, Any] | None:
+async def _access_claims(provider: Provider, token: str, verify_exp: bool) -> dict[str, Any] | None:
     if token.count(".") != 2:
         return None
     try:
-        return verify_hub_jwt(provider.keys, token, provider.issuer, typ="at+jwt", verify_exp=verify_exp)
+        return await verify_hub_jwt_reloading(provider.keys, token, provider.issuer, typ="at+jwt",
+                                              verify_exp=verify_exp, now=provider.clock.now())
     except TokenInvalid:
         return None
 
@@ -69,7 +75,7 @@ async def revocation_endpoint(request: Request) -> Response:
                 if grant is not None and grant.client_id == client.client_id:
                     await revoke_family(session, grant.id, now, "revoked by client")
             else:
-                claims = _access_claims(provider, token, verify_exp=False)
+                claims = await _access_claims(provider, token, verify_exp=False)
                 if claims and claims.get("client_id") == client.client_id and int(claims["exp"]) > now:
                     await revoke_jti(session, str(claims["jti"]), int(claims["exp"]))
     except SQLAlchemyError:
@@ -97,7 +103,7 @@ async def introspection_endpoint(request: Request) -> Response:
                 return oauth_json(200, {"active": True, "token_type": "refresh_token", "client_id": grant.client_id,
                                         "sub": grant.user_id, "scope": grant.scope, "exp": refresh.expires_at,
                                         "iat": refresh.issued_at, "iss": provider.issuer})
-            claims = _access_claims(provider, token, verify_exp=True)
+            claims = await _access_claims(provider, token, verify_exp=True)
             if claims is None or await session.get(RevokedToken, str(claims["jti"])) is not None:
                 return inactive
     except SQLAlchemyError:

@@ -8,7 +8,7 @@ from starlette.responses import Response
 
 from idp.http import FormError, oauth_json, read_form
 from idp.oauth.tokens import user_claims
-from idp.oauth.verify import TokenInvalid, verify_hub_jwt
+from idp.oauth.verify import TokenInvalid, verify_hub_jwt_reloading
 from idp.provider import Provider
 from idp.storage.models import RevokedToken, User
 
@@ -43,7 +43,8 @@ async def userinfo_endpoint(request: Request) -> Response:
     if not token:
         return _challenge(None)
     try:
-        claims = verify_hub_jwt(provider.keys, token, provider.issuer, typ="at+jwt", audience=provider.issuer)
+        claims = await verify_hub_jwt_reloading(provider.keys, token, provider.issuer, typ="at+jwt",
+                                                audience=provider.issuer, now=provider.clock.now())
     except TokenInvalid:
         return _challenge("invalid_token", "The access token is not valid.")
     scopes = str(claims.get("scope", "")).split()

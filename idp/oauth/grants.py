@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from authlib.oauth2.rfc6749 import InvalidScopeError, OAuth2Error, grants
+from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidScopeError, OAuth2Error, grants
 from authlib.oidc.core import OpenIDCode
 
 from idp.oauth.adapters import CodeRecord, RefreshRecord
@@ -118,7 +118,8 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
     def authenticate_user(self, refresh_token: RefreshRecord) -> Any:
         user = current().user
         if user is None or user.disabled or user.password_changed_at > refresh_token.grant.created_at:
-            return None
+            # authlib would answer invalid_request; a refresh token that no longer stands is invalid_grant (§5.2).
+            raise InvalidGrantError("The refresh token is no longer valid.")
         return user
 
     def validate_token_request(self) -> None:

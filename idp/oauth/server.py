@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from authlib.oauth2 import AuthorizationServer
-from authlib.oauth2.rfc6749 import InvalidScopeError
+from authlib.oauth2.rfc6749 import InvalidClientError, InvalidScopeError
 
 from idp.oauth.adapters import HubClient
 from idp.oauth.client_auth import PrivateKeyJWT
@@ -32,7 +32,14 @@ class HubAuthorizationServer(AuthorizationServer):
                                                      OpenIDCodeExtension(minter)])
         self.register_grant(RefreshTokenGrant)
         self.register_grant(ClientCredentialsGrant)
-        self.register_client_auth_method("private_key_jwt", PrivateKeyJWT(issuer, f"{issuer}/token"))
+        self.register_client_auth_method("private_key_jwt", PrivateKeyJWT(issuer, f"{issuer}/auth/token"))
+
+    def authenticate_client(self, request: Any, methods: list[str], endpoint: str = "token") -> Any:
+        try:
+            return super().authenticate_client(request, methods, endpoint)
+        except UnicodeDecodeError as exc:
+            # authlib decodes Basic credentials as UTF-8 unguarded: other bytes would be a 500.
+            raise InvalidClientError(description="Malformed client credentials.", status_code=401) from exc
 
     def query_client(self, client_id: str) -> HubClient | None:
         row = current().clients.get(client_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import jwt
+from jwt.types import Options
 
 from idp.keys import KeyRing
 
@@ -15,9 +16,20 @@ class TokenInvalid(Exception):
     pass
 
 
+class UnknownKey(TokenInvalid):
+    """The token names a key this instance has not loaded (perhaps another instance rotated keys)."""
+
+    def __init__(self, kid: str) -> None:
+        super().__init__("unknown key")
+        self.kid = kid
+
+
 def verify_hub_jwt(keys: KeyRing, token: str, issuer: str, *, typ: str | None, audience: str | None = None,
-                   verify_exp: bool = True, leeway: int = 5) -> dict[str, Any]:
-    """Signature by a published hub key, allowlisted alg, no key-carrying headers, ``iss`` (and ``aud``)."""
+                   verify_exp: bool = True, leeway: int = 5, now: int | None = None) -> dict[str, Any]:
+    """Signature by a published hub key, allowlisted alg, no key-carrying headers, ``iss`` (and ``aud``).
+
+    With ``now`` (the provider's clock) the times are checked against it instead of the system time.
+    """
     try:
         header = jwt.get_unverified_header(token)
     except jwt.PyJWTError as exc:
@@ -26,12 +38,38 @@ def verify_hub_jwt(keys: KeyRing, token: str, issuer: str, *, typ: str | None, a
         raise TokenInvalid("algorithm or header not accepted")
     if typ is not None and str(header.get("typ", "")).lower() not in (typ, f"application/{typ}"):
         raise TokenInvalid("wrong token type")
-    key = keys.public_key(str(header.get("kid", "")))
+    kid = str(header.get("kid", ""))
+    key = keys.public_key(kid)
     if key is None:
-        raise TokenInvalid("unknown key")
-    options = {"verify_exp": verify_exp, "verify_aud": audience is not None, "require": ["iss", "iat"]}
+        raise UnknownKey(kid)
+    own_times = now is None
+    options: Options = {"verify_exp": verify_exp and own_times, "verify_nbf": own_times, "verify_iat": own_times,
+                        "verify_aud": audience is not None, "require": ["iss", "iat"]}
     try:
-        return jwt.decode(token, key, algorithms=ALGORITHMS, issuer=issuer, audience=audience, options=options,
-                          leeway=leeway)
+        claims = jwt.decode(token, key, algorithms=ALGORITHMS, issuer=issuer, audience=audience, options=options,
+                            leeway=leeway)
     except jwt.PyJWTError as exc:
         raise TokenInvalid(str(exc)) from exc
+    if now is not None:
+        check_times(claims, now, leeway, verify_exp)
+    return claims
+
+
+def check_times(claims: dict[str, Any], now: int, leeway: int, verify_exp: bool) -> None:
+    """RFC 7519 §4.1.4–4.1.5 against the provider's clock."""
+    exp, nbf = claims.get("exp"), claims.get("nbf")
+    if verify_exp and (not isinstance(exp, int) or exp <= now - leeway):
+        raise TokenInvalid("token expired")
+    if nbf is not None and (not isinstance(nbf, int) or nbf > now + leeway):
+        raise TokenInvalid("token not yet valid")
+
+
+async def verify_hub_jwt_reloading(keys: KeyRing, token: str, issuer: str, **options: Any) -> dict[str, Any]:
+    """``verify_hub_jwt``; a token naming a key not loaded here makes the ring reload once (rate-limited), so a
+    rotation done by another process (``gerbang keys rotate``, another instance) never fails a verification."""
+    try:
+        return verify_hub_jwt(keys, token, issuer, **options)
+    except UnknownKey as exc:
+        if not await keys.reload_for_unknown_kid(exc.kid):
+            raise
+    return verify_hub_jwt(keys, token, issuer, **options)

@@ -41,8 +41,10 @@ class User(Base):
     password_hash: Mapped[str | None] = mapped_column(String(200))
     email_verified: Mapped[bool] = mapped_column(Boolean, default=False)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
-    totp_secret: Mapped[str | None] = mapped_column(String(64))
-    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+    # TOTP secrets are sealed (AES-GCM under the settings secret); pending = enrolment not yet confirmed.
+    totp_secret: Mapped[str | None] = mapped_column(String(200))
+    totp_pending_secret: Mapped[str | None] = mapped_column(String(200))
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)  # replay protection: last accepted step
     created_at: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[int] = mapped_column(BigInteger)
     password_changed_at: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -231,6 +233,70 @@ class GatewaySession(Base):
     created_at: Mapped[int] = mapped_column(BigInteger)
     expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
     ended_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class RecoveryCode(Base):
+    """A one-time MFA recovery code, stored as an HMAC (the codes are random, 50 bits each)."""
+
+    __tablename__ = "recovery_codes"
+    code_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    used_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class LoginChallenge(Base):
+    """A password-verified login waiting for its second factor; the cookie holds the id, the table its digest."""
+
+    __tablename__ = "login_challenges"
+    id_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    interaction: Mapped[str | None] = mapped_column(String(64))
+    first_factor: Mapped[list[str]] = mapped_column(default=list)  # amr of what is already proven
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Passkey(Base):
+    """A WebAuthn credential (passkey) of a user: second factor, or passwordless sign-in on its own."""
+
+    __tablename__ = "passkeys"
+    credential_id: Mapped[str] = mapped_column(String(1400), primary_key=True)  # base64url, ≤ 1023 bytes raw
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    public_key: Mapped[str] = mapped_column(Text)  # base64url COSE key
+    sign_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    transports: Mapped[list[str]] = mapped_column(default=list)
+    name: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    last_used_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class WebAuthnChallenge(Base):
+    """A WebAuthn ceremony's challenge, single use; the browser holds the id in a cookie."""
+
+    __tablename__ = "webauthn_challenges"
+    id_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(16))  # register | login | second
+    user_id: Mapped[str | None] = mapped_column(String(36))
+    challenge: Mapped[str] = mapped_column(String(100))
+    expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
+class LogoutDelivery(Base):
+    """One back-channel logout token sent to one client: how many tries it took and how it ended."""
+
+    __tablename__ = "logout_deliveries"
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    sid: Mapped[str] = mapped_column(String(36), index=True)
+    client_id: Mapped[str] = mapped_column(String(64), index=True)
+    user_id: Mapped[str] = mapped_column(String(36))
+    uri: Mapped[str] = mapped_column(String(500))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16))  # delivered | refused | failed
+    last_error: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    finished_at: Mapped[int] = mapped_column(BigInteger)
 
 
 class App(Base):

@@ -11,8 +11,9 @@ from click.testing import CliRunner
 
 from gateway.cli import main
 from idp.accounts import add_user
-from idp.org import add_opd
+from idp.org import add_opd, load_opd
 from idp.storage.db import build_engine, build_sessionmaker
+from idp.storage.models import App
 from policies import DEFAULT_POLICY_DIR
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "policies"
@@ -107,6 +108,17 @@ def test_explain_looks_the_user_up_in_the_configured_database(database_url: str,
     assert json.loads(out)["subject"]["source"] == "given" and json.loads(out)["allowed"] is False
 
 
+def test_explain_reads_the_app_registry_restricted_flag(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    asyncio.run(_seed_nurse(database_url))
+    args = ["explain", "--json", "--user", "perawat@palembang.go.id", "--app", "sampah", "--path", "/jadwal",
+            "--at", "2026-01-05T10:00:00+07:00"]
+    assert json.loads(run(*args)[1])["allowed"] is True  # no database: an unlisted app is open
+    assert json.loads(run(*args, "--restricted")[1])["allowed"] is False
+    monkeypatch.setenv("GERBANG_DATABASE_URL", database_url)
+    record = json.loads(run(*args)[1])
+    assert record["allowed"] is False and record["reason"] == "app sampah is restricted and no rule allows"
+
+
 async def _seed_nurse(database_url: str) -> str:
     engine = build_engine(database_url)
     try:
@@ -116,6 +128,9 @@ async def _seed_nurse(database_url: str) -> str:
             await add_opd(session, "puskesmas-plaju", "Puskesmas Plaju", "puskesmas", "dinkes", 0)
             user = await add_user(session, email="perawat@palembang.go.id", name="Perawat", password_hash=None,
                                   now=0, opd_slug="puskesmas-plaju", roles=("perawat",))
+            dinkes = await load_opd(session, "dinkes")
+            session.add(App(slug="sampah", name="Sampah", opd_id=dinkes.id, upstreams=["http://127.0.0.1:9"],
+                            auth_mode="session", restricted=True, created_at=0, updated_at=0))
             return user.id
     finally:
         await engine.dispose()

@@ -47,7 +47,7 @@ class City:
             "GERBANG_POLICY_DIR": str(self.policy_dir),
             "GERBANG_REGISTRY_REFRESH_SECONDS": "0.5",
             "GERBANG_POLICY_RELOAD_SECONDS": "0.5",
-            "GERBANG_KEYS_REFRESH_SECONDS": "1",
+            "GERBANG_KEY_REFRESH_SECONDS": "1",
             "GERBANG_JWKS_MIN_REFRESH_SECONDS": "1",
             "GERBANG_LOG_LEVEL": "warning",
             "GERBANG_LOG_JSON": "true",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 
 from policies import explain
@@ -96,6 +98,8 @@ def test_defaults_restricted_deny_open_allow_authenticated_only() -> None:
     anonymous = policy.decide(request(app="unlisted", sub=None))
     assert not anonymous.allowed and anonymous.reason == "authentication required"
     assert policy.decide(request(app="public", sub=None)).allowed
+    # the app registry may mark an app restricted too: either source makes it default deny
+    assert not policy.decide(request(app="unlisted", restricted=True)).allowed
 
 
 def test_app_require_acr_denies_with_the_level_to_step_up_to() -> None:
@@ -121,6 +125,28 @@ def test_rule_acr_is_a_minimum_and_a_restricted_app_hints_the_lowest_step_up() -
     assert policy.decide(request(app="secret", acr="3")).rule_ids == ("with-passkey", "with-otp")
     short = policy.decide(request(app="secret", acr="1"))
     assert (short.allowed, short.required_acr) == (False, "2")
+
+
+def test_a_deny_below_an_acr_level_asks_for_step_up() -> None:
+    policy = policy_from(APPS, """
+    rules:
+      - id: exports-need-passkey
+        effect: deny
+        match: {paths: [/export], acr_below: 3}
+      - id: exports-need-otp
+        effect: deny
+        match: {paths: [/export], acr_below: 2}
+      - id: no-exports-at-night
+        effect: deny
+        match: {paths: [/export], time: [{start: "22:00", end: "06:00"}]}
+    """)
+    password_only = policy.decide(request(path="/export", acr="1"))
+    assert password_only.rule_ids == ("exports-need-passkey", "exports-need-otp")
+    assert password_only.required_acr == "3"  # the level that lifts both
+    assert policy.decide(request(path="/export", acr="3")).allowed
+    night = policy.decide(request(path="/export", acr="1", at=datetime.fromisoformat("2026-01-05T23:00:00+07:00")))
+    assert night.required_acr is None  # no sign-in level lifts the night rule
+    assert policy.decide(request(path="/other", acr="1")).allowed
 
 
 def test_scopes_are_all_required_and_clients_listed() -> None:

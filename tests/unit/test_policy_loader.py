@@ -25,7 +25,7 @@ def problems_of(name: str) -> list[str]:
     ("bad-duplicate-id", ["20-more.yaml:6: rules[1].id: duplicate rule id 'staff' (first defined at "
                           f"{FIXTURES}/bad-duplicate-id/10-apps.yaml:2)"]),
     ("bad-unknown-key", ["10-rules.yaml:6: rules[0].match.subjects: unknown key (expected one of: apps, methods, "
-                         "paths, subject, clients, scopes, acr, time, ips, not_ips)"]),
+                         "paths, subject, clients, scopes, acr, acr_below, time, ips, not_ips)"]),
     ("bad-cidr", ["10-rules.yaml:8: rules[0].match.ips[1]: '10.0.0.1/8' is not a CIDR network "
                   "(10.0.0.1/8 has host bits set)"]),
     ("bad-time-window", ["10-rules.yaml:8: rules[0].match.time[0].end: time '25:00' must be HH:MM between "
@@ -61,7 +61,7 @@ def test_every_problem_of_a_file_is_reported_at_once() -> None:
         f"10-everything.yaml:12: rules[2].id: duplicate rule id 'a' (first defined at "
         f"{FIXTURES}/bad-many-problems/10-everything.yaml:5)",
         "10-everything.yaml:14: rules[2].match.opd: unknown key (expected one of: apps, methods, paths, subject, "
-        "clients, scopes, acr, time, ips, not_ips)",
+        "clients, scopes, acr, acr_below, time, ips, not_ips)",
     ]
 
 

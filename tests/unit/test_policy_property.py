@@ -57,6 +57,8 @@ def rules(draw: st.DrawFn, index: int) -> dict[str, Any]:
             match[key] = value
     if draw(st.booleans()):
         match["acr"] = draw(st.sampled_from(LEVELS))
+    if draw(st.integers(0, 3)) == 0:
+        match["acr_below"] = draw(st.sampled_from(LEVELS))
     rule = {"id": f"r{index}", "effect": effect, "match": match}
     if effect == "report-only":
         rule["would"] = draw(st.sampled_from(["allow", "deny"]))
@@ -89,6 +91,7 @@ requests = st.builds(
                        unique=True).map(tuple),
     scopes=subsets(["s1", "s2", "s3"], 3).map(frozenset),
     acr=st.sampled_from([None, "1", "2", "3", "x"]),
+    restricted=st.booleans(),
     ip=st.sampled_from([None, "10.1.2.3", "10.2.0.1", "192.168.0.5", "8.8.8.8", "2001:db8::5", "::1", "bad"]),
 )
 
@@ -162,6 +165,7 @@ def naive_conditions(match: dict[str, Any], request: Request) -> bool:
         "time" not in match or any(naive_in_window(w, request.at) for w in match["time"]),
         "users" not in subject or request.sub in subject["users"],
         "roles" not in subject or any(r in subject["roles"] for r in request.roles),
+        "acr_below" not in match or rank(request.acr) < rank(match["acr_below"]),
         "opds" not in subject or any((o.startswith("/") and p.startswith(o)) or f"/{o}/" in p
                                      for o in subject["opds"] for p in request.opd_paths),
     ]
@@ -171,12 +175,12 @@ def naive_conditions(match: dict[str, Any], request: Request) -> bool:
 def naive_outcome(app: dict[str, Any], request: Request, denies: list[str], allows: list[str],
                   hint: str | None) -> Decision:
     if denies:
-        return Decision(False, tuple(denies))
-    if "require_acr" in app and rank(request.acr) < rank(app["require_acr"]):
+        return Decision(False, tuple(denies), required_acr=hint)
+    if "require_acr" in app and request.sub is not None and rank(request.acr) < rank(app["require_acr"]):
         return Decision(False, (), required_acr=app["require_acr"])
     if allows:
         return Decision(True, tuple(allows))
-    if app.get("restricted"):
+    if app.get("restricted") or request.restricted:
         return Decision(False, (), required_acr=hint)
     anonymous = request.sub is None and request.client_id is None
     return Decision(not anonymous or app.get("allow_anonymous", False), ())
@@ -194,6 +198,9 @@ def naive_decide(document: dict[str, Any], request: Request) -> tuple[Decision, 
         matched.append(rule["id"])
         {"allow": allows, "deny": denies, "report-only": reported}[rule["effect"]].append(rule)
     hint = min((r["match"]["acr"] for r in short if r["effect"] == "allow"), key=rank, default=None)
+    if denies:  # step-up lifts the denies only if each of them has an acr_below
+        levels = [r["match"].get("acr_below") for r in denies]
+        hint = None if None in levels else max(levels, key=rank)
     deny_ids, allow_ids = [r["id"] for r in denies], [r["id"] for r in allows]
     decision = naive_outcome(app, request, deny_ids, allow_ids, hint)
     if reported:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-28 01:34:22.192473
+Create Date: 2026-11-28 02:04:07.028342
 """
 
 from __future__ import annotations
@@ -55,6 +55,23 @@ def upgrade() -> None:
     with op.batch_alter_table('interactions', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_interactions_expires_at'), ['expires_at'], unique=False)
 
+    op.create_table('logout_deliveries',
+    sa.Column('jti', sa.String(length=64), nullable=False),
+    sa.Column('sid', sa.String(length=36), nullable=False),
+    sa.Column('client_id', sa.String(length=64), nullable=False),
+    sa.Column('user_id', sa.String(length=36), nullable=False),
+    sa.Column('uri', sa.String(length=500), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('last_error', sa.String(length=300), nullable=True),
+    sa.Column('created_at', sa.BigInteger(), nullable=False),
+    sa.Column('finished_at', sa.BigInteger(), nullable=False),
+    sa.PrimaryKeyConstraint('jti')
+    )
+    with op.batch_alter_table('logout_deliveries', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_logout_deliveries_client_id'), ['client_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_logout_deliveries_sid'), ['sid'], unique=False)
+
     op.create_table('opd_units',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('slug', sa.String(length=64), nullable=False),
@@ -106,7 +123,8 @@ def upgrade() -> None:
     sa.Column('password_hash', sa.String(length=200), nullable=True),
     sa.Column('email_verified', sa.Boolean(), nullable=False),
     sa.Column('disabled', sa.Boolean(), nullable=False),
-    sa.Column('totp_secret', sa.String(length=64), nullable=True),
+    sa.Column('totp_secret', sa.String(length=200), nullable=True),
+    sa.Column('totp_pending_secret', sa.String(length=200), nullable=True),
     sa.Column('totp_last_step', sa.BigInteger(), nullable=True),
     sa.Column('created_at', sa.BigInteger(), nullable=False),
     sa.Column('updated_at', sa.BigInteger(), nullable=False),
@@ -117,6 +135,17 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.create_index('ix_users_name', ['name'], unique=False)
+
+    op.create_table('webauthn_challenges',
+    sa.Column('id_digest', sa.String(length=64), nullable=False),
+    sa.Column('purpose', sa.String(length=16), nullable=False),
+    sa.Column('user_id', sa.String(length=36), nullable=True),
+    sa.Column('challenge', sa.String(length=100), nullable=False),
+    sa.Column('expires_at', sa.BigInteger(), nullable=False),
+    sa.PrimaryKeyConstraint('id_digest')
+    )
+    with op.batch_alter_table('webauthn_challenges', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_webauthn_challenges_expires_at'), ['expires_at'], unique=False)
 
     op.create_table('apps',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -254,6 +283,21 @@ def upgrade() -> None:
         batch_op.create_index('ix_grants_user_client', ['user_id', 'client_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_grants_user_id'), ['user_id'], unique=False)
 
+    op.create_table('login_challenges',
+    sa.Column('id_digest', sa.String(length=64), nullable=False),
+    sa.Column('user_id', sa.String(length=36), nullable=False),
+    sa.Column('interaction', sa.String(length=64), nullable=True),
+    sa.Column('first_factor', sa.JSON(), nullable=False),
+    sa.Column('created_at', sa.BigInteger(), nullable=False),
+    sa.Column('expires_at', sa.BigInteger(), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id_digest')
+    )
+    with op.batch_alter_table('login_challenges', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_login_challenges_expires_at'), ['expires_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_login_challenges_user_id'), ['user_id'], unique=False)
+
     op.create_table('memberships',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.String(length=36), nullable=False),
@@ -267,6 +311,32 @@ def upgrade() -> None:
     with op.batch_alter_table('memberships', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_memberships_opd_id'), ['opd_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_memberships_user_id'), ['user_id'], unique=False)
+
+    op.create_table('passkeys',
+    sa.Column('credential_id', sa.String(length=1400), nullable=False),
+    sa.Column('user_id', sa.String(length=36), nullable=False),
+    sa.Column('public_key', sa.Text(), nullable=False),
+    sa.Column('sign_count', sa.BigInteger(), nullable=False),
+    sa.Column('transports', sa.JSON(), nullable=False),
+    sa.Column('name', sa.String(length=100), nullable=False),
+    sa.Column('created_at', sa.BigInteger(), nullable=False),
+    sa.Column('last_used_at', sa.BigInteger(), nullable=True),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('credential_id')
+    )
+    with op.batch_alter_table('passkeys', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_passkeys_user_id'), ['user_id'], unique=False)
+
+    op.create_table('recovery_codes',
+    sa.Column('code_digest', sa.String(length=64), nullable=False),
+    sa.Column('user_id', sa.String(length=36), nullable=False),
+    sa.Column('created_at', sa.BigInteger(), nullable=False),
+    sa.Column('used_at', sa.BigInteger(), nullable=True),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('code_digest')
+    )
+    with op.batch_alter_table('recovery_codes', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_recovery_codes_user_id'), ['user_id'], unique=False)
 
     op.create_table('access_tokens',
     sa.Column('jti', sa.String(length=64), nullable=False),
@@ -324,11 +394,24 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_access_tokens_expires_at'))
 
     op.drop_table('access_tokens')
+    with op.batch_alter_table('recovery_codes', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_recovery_codes_user_id'))
+
+    op.drop_table('recovery_codes')
+    with op.batch_alter_table('passkeys', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_passkeys_user_id'))
+
+    op.drop_table('passkeys')
     with op.batch_alter_table('memberships', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_memberships_user_id'))
         batch_op.drop_index(batch_op.f('ix_memberships_opd_id'))
 
     op.drop_table('memberships')
+    with op.batch_alter_table('login_challenges', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_login_challenges_user_id'))
+        batch_op.drop_index(batch_op.f('ix_login_challenges_expires_at'))
+
+    op.drop_table('login_challenges')
     with op.batch_alter_table('grants', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_grants_user_id'))
         batch_op.drop_index('ix_grants_user_client')
@@ -361,6 +444,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_apps_opd_id'))
 
     op.drop_table('apps')
+    with op.batch_alter_table('webauthn_challenges', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_webauthn_challenges_expires_at'))
+
+    op.drop_table('webauthn_challenges')
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.drop_index('ix_users_name')
 
@@ -379,6 +466,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_opd_units_parent_id'))
 
     op.drop_table('opd_units')
+    with op.batch_alter_table('logout_deliveries', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_logout_deliveries_sid'))
+        batch_op.drop_index(batch_op.f('ix_logout_deliveries_client_id'))
+
+    op.drop_table('logout_deliveries')
     with op.batch_alter_table('interactions', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_interactions_expires_at'))
 

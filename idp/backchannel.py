@@ -1,0 +1,97 @@
+"""OpenID Connect Back-Channel Logout 1.0: when a browser session ends, tell every client it signed in to.
+
+Each client with a ``backchannel_logout_uri`` gets a signed logout token (§2.4: ``iss``, ``aud``,
+``iat``, ``exp``, ``jti``, ``sub``, ``sid``, the back-channel ``events`` member, never a ``nonce``;
+``typ`` ``logout+jwt``) in a form POST (§2.5). Delivery runs in the background so logging out never
+waits on a slow client; network errors and 5xx answers are retried with doubling delays; a 4xx is the
+client refusing the token and is not retried. Every outcome is stored in ``logout_deliveries``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from dataclasses import dataclass
+
+import aiohttp
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from idp.clock import Clock
+from idp.keys import KeyRing
+from idp.oauth.store import ClientCache
+from idp.storage.models import BrowserSession, LogoutDelivery
+
+log = logging.getLogger("gerbang.backchannel")
+
+EVENT = "http://schemas.openid.net/event/backchannel-logout"
+TOKEN_TTL = 120
+
+
+@dataclass(frozen=True)
+class DeliveryPolicy:
+    attempts: int
+    backoff: float  # seconds before the first retry; doubles each time
+    timeout: float
+
+
+def build_logout_claims(issuer: str, client_id: str, row: BrowserSession, now: int) -> dict[str, object]:
+    return {"iss": issuer, "aud": client_id, "iat": now, "exp": now + TOKEN_TTL, "jti": uuid.uuid4().hex,
+            "sub": row.user_id, "sid": row.sid, "events": {EVENT: {}}}
+
+
+class BackchannelLogout:
+    def __init__(self, keys: KeyRing, issuer: str, clients: ClientCache,
+                 sessionmaker: async_sessionmaker[AsyncSession], clock: Clock, policy: DeliveryPolicy) -> None:
+        self._keys = keys
+        self._issuer = issuer
+        self._clients = clients
+        self._sessionmaker = sessionmaker
+        self._clock = clock
+        self._policy = policy
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def on_session_end(self, row: BrowserSession) -> None:
+        """A logout listener: start one delivery per client of the session; returns at once."""
+        clients = await self._clients.get_many(set(row.clients))
+        for client in clients.values():
+            if not client.backchannel_logout_uri:
+                continue
+            claims = build_logout_claims(self._issuer, client.client_id, row, self._clock.now())
+            token = self._keys.sign(claims, typ="logout+jwt")
+            task = asyncio.create_task(self._deliver(client.client_id, client.backchannel_logout_uri, row,
+                                                     str(claims["jti"]), token))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def drain(self, timeout: float = 10.0) -> None:
+        """Wait for deliveries in flight (at shutdown, and in tests)."""
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=timeout)
+
+    async def _deliver(self, client_id: str, uri: str, row: BrowserSession, jti: str, token: str) -> None:
+        started = self._clock.now()
+        status, error, attempts = "failed", None, 0
+        timeout = aiohttp.ClientTimeout(total=self._policy.timeout)
+        async with aiohttp.ClientSession(timeout=timeout) as http:
+            for attempts in range(1, self._policy.attempts + 1):
+                try:
+                    async with http.post(uri, data={"logout_token": token}, allow_redirects=False,
+                                         headers={"Cache-Control": "no-store"}) as response:
+                        if response.status in (200, 204):
+                            status, error = "delivered", None
+                            break
+                        error = f"HTTP {response.status}"
+                        if 400 <= response.status < 500:
+                            status = "refused"  # the client rejected the token; retrying will not help
+                            break
+                except (aiohttp.ClientError, TimeoutError) as exc:
+                    error = type(exc).__name__
+                if attempts < self._policy.attempts:
+                    await asyncio.sleep(self._policy.backoff * 2 ** (attempts - 1))
+        log.info("back-channel logout to %s for sid %s: %s after %d attempt(s)", client_id, row.sid, status,
+                 attempts)
+        async with self._sessionmaker() as session, session.begin():
+            session.add(LogoutDelivery(jti=jti, sid=row.sid, client_id=client_id, user_id=row.user_id, uri=uri[:500],
+                                       attempts=attempts, status=status, last_error=error, created_at=started,
+                                       finished_at=self._clock.now()))

@@ -1,0 +1,56 @@
+"""Where login throttling plugs in: one call before any credential (password, TOTP, recovery code,
+passkey, sign-up, reset request) is checked.
+
+``PolicyThrottle`` is the implementation: Kominfo's ``login`` limits (per account, per IP) on the process's
+limit store, following policy reloads. A store that cannot answer fails closed: the attempt is refused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from starlette.requests import Request
+
+from idp.auth_limits import AuthLimiter
+from idp.throttle.store import LimitStore
+from policies.watcher import PolicyWatcher
+
+FACTORS = ("password", "totp", "recovery", "passkey", "register", "reset")
+
+
+@dataclass(frozen=True)
+class Attempt:
+    factor: str  # one of FACTORS
+    subject: str  # what is being tried against: a login name, a user id, an email address
+    client_ip: str | None
+
+
+class LoginThrottle(Protocol):
+    async def admit(self, attempt: Attempt) -> bool: ...
+
+
+class PolicyThrottle:
+    def __init__(self, watcher: PolicyWatcher, store: LimitStore) -> None:
+        self._watcher = watcher
+        self._store = store
+        self._set = watcher.current
+        self.limiter = AuthLimiter(self._set.limits, store)
+
+    def current(self) -> AuthLimiter:
+        """The limiter for the policies in force (rebuilt on the same store after a reload)."""
+        if self._watcher.current is not self._set:
+            self._set = self._watcher.current
+            self.limiter = AuthLimiter(self._set.limits, self._store)
+        return self.limiter
+
+    async def admit(self, attempt: Attempt) -> bool:
+        verdict = await self.current().check_login(account=f"{attempt.factor}:{attempt.subject}",
+                                                   ip=attempt.client_ip or "unknown")
+        return verdict.allowed
+
+
+async def is_attempt_admitted(throttle: LoginThrottle, request: Request, factor: str, subject: str) -> bool:
+    """The one call site: ``False`` means answer "too many attempts" and check nothing."""
+    client_ip = request.client.host if request.client else None
+    return await throttle.admit(Attempt(factor, subject.strip().lower()[:254], client_ip))

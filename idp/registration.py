@@ -1,0 +1,103 @@
+"""Self-registration (OpenID Connect Initiating User Registration): checking the form, creating the account.
+
+Enumeration-safe: the caller answers the same page whether the email or NIK was free or taken; what
+differs is only the mail sent to the address given (a verification link, or a note that an account
+already exists), and both paths hash the password, so the timing class is the same too.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from enum import Enum
+
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from idp.accounts import normalise_email
+from idp.errors import InvalidInput
+from idp.nik import NikError, parse_nik
+from idp.password_policy import PasswordRejected, check_new_password
+from idp.storage.models import User
+
+MAX_NAME = 200
+
+
+@dataclass(frozen=True)
+class Registration:
+    name: str
+    email: str
+    password: str
+    nik: str | None
+
+
+@dataclass
+class RegistrationInvalid(Exception):
+    """Field name → i18n key of what is wrong with it; every problem at once."""
+
+    problems: dict[str, str] = field(default_factory=dict)
+
+
+class Outcome(Enum):
+    CREATED = "created"
+    EMAIL_TAKEN = "email_taken"
+    NIK_TAKEN = "nik_taken"
+
+
+def check_registration(form: dict[str, str]) -> Registration:
+    problems: dict[str, str] = {}
+    name = " ".join(form.get("name", "").split())
+    if not name or len(name) > MAX_NAME:
+        problems["name"] = "register.name_invalid"
+    email = ""
+    try:
+        email = normalise_email(form.get("email", "")[:254])
+    except InvalidInput:
+        problems["email"] = "register.email_invalid"
+    nik: str | None = form.get("nik", "").strip().replace(" ", "") or None
+    if nik is not None:
+        try:
+            nik = parse_nik(nik).value
+        except NikError:
+            problems["nik"] = "register.nik_invalid"
+    password = form.get("password", "")
+    try:
+        check_new_password(password, email=email, name=name)
+    except PasswordRejected as exc:
+        problems["password"] = exc.key
+    if password != form.get("password_confirm", ""):
+        problems.setdefault("password_confirm", "password.mismatch")
+    if problems:
+        raise RegistrationInvalid(problems)
+    return Registration(name=name, email=email, password=password, nik=nik)
+
+
+async def create_account(sessionmaker: async_sessionmaker[AsyncSession], registration: Registration,
+                         password_hash: str, now: int) -> tuple[Outcome, User | None]:
+    """Insert the citizen unless the email or NIK is taken (one account per each); unverified email."""
+    async with sessionmaker() as session:
+        try:
+            async with session.begin():
+                outcome = await _clash(session, registration)
+                if outcome is not None:
+                    return outcome, None
+                user = User(id=str(uuid.uuid4()), email=registration.email, name=registration.name,
+                            nik=registration.nik, password_hash=password_hash, kind="citizen", email_verified=False,
+                            disabled=False, created_at=now, updated_at=now, password_changed_at=now)
+                session.add(user)
+            return Outcome.CREATED, user
+        except IntegrityError:  # a concurrent registration took the email or NIK first
+            pass
+    async with sessionmaker() as session:
+        return (await _clash(session, registration)) or Outcome.EMAIL_TAKEN, None
+
+
+async def _clash(session: AsyncSession, registration: Registration) -> Outcome | None:
+    condition = User.email == registration.email
+    if registration.nik:
+        condition = or_(condition, User.nik == registration.nik)
+    rows = (await session.execute(select(User.email, User.nik).where(condition))).all()
+    if any(email == registration.email for email, _nik in rows):
+        return Outcome.EMAIL_TAKEN
+    return Outcome.NIK_TAKEN if rows else None

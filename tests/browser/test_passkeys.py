@@ -1,0 +1,79 @@
+"""Passkeys in a real browser with a CDP virtual authenticator (on http://localhost: WebAuthn refuses IPs):
+add one on /account, sign in with it alone, and use it as the second factor after a password."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from idp.clock import FrozenClock
+from idp.storage.models import Passkey
+from tests.support.chromium import chromium, run_localhost_hub
+from tests.support.clock import app_with_clock
+from tests.support.hub import PASSWORD, Hub
+from tests.support.records import rows
+
+pytestmark = pytest.mark.browser
+
+WARGA = "warga@example.id"
+
+
+@pytest.fixture
+def hub(database_url: str, tmp_path: Path) -> Iterator[Hub]:
+    with run_localhost_hub(database_url, tmp_path, app_with_clock(FrozenClock())) as running:
+        yield running
+
+
+def with_authenticator(page: Any) -> None:
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("WebAuthn.enable")
+    cdp.send("WebAuthn.addVirtualAuthenticator", {"options": {
+        "protocol": "ctap2", "transport": "internal", "hasResidentKey": True, "hasUserVerification": True,
+        "isUserVerified": True, "automaticPresenceSimulation": True}})
+
+
+def password_sign_in(page: Any, hub: Hub) -> None:
+    page.goto(f"{hub.url}/auth/login")
+    page.fill("#login", WARGA)
+    page.fill("#password", PASSWORD)
+    page.click("form[action='/auth/login'] button[type=submit]")
+
+
+def sign_out(page: Any, hub: Hub) -> None:
+    page.goto(f"{hub.url}/account")
+    page.click("form[action='/auth/logout'] button")
+    page.wait_for_url("**/auth/logout")
+    page.goto(f"{hub.url}/account")
+    assert "/auth/login" in page.url
+
+
+def test_passkey_enrol_then_passwordless_and_second_factor(hub: Hub) -> None:
+    with chromium() as browser:
+        page = browser.new_context(locale="id-ID").new_page()
+        with_authenticator(page)
+        password_sign_in(page, hub)
+        assert page.locator("#session-acr").inner_text() == "1"
+        page.fill("#passkey-name", "Ponsel Dewi")
+        page.click("#passkey-add")
+        page.wait_for_url("**/account?done=passkey")
+        assert page.locator("tr.passkey").count() == 1 and "Ponsel Dewi" in page.content()
+        [stored] = rows(hub.settings.database_url, Passkey)
+        assert stored.name == "Ponsel Dewi"
+
+        sign_out(page, hub)
+        page.goto(f"{hub.url}/auth/login")
+        page.click("#passkey-login")
+        page.wait_for_url("**/account")
+        assert page.locator("#session-acr").inner_text() == "2"
+
+        sign_out(page, hub)
+        password_sign_in(page, hub)
+        assert "/auth/mfa" in page.url  # a passkey now makes the password alone insufficient
+        page.click("#passkey-second")
+        page.wait_for_url("**/account")
+        assert page.locator("#session-acr").inner_text() == "2"
+        [used] = rows(hub.settings.database_url, Passkey)
+        assert used.last_used_at is not None

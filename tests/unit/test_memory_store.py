@@ -1,0 +1,41 @@
+"""The in-process store: all-or-nothing, peeks, expiry sweep."""
+
+from __future__ import annotations
+
+from policies.limits import LimitSpec
+from tests.support.clocks import MicroClock
+from idp.throttle import memory_store
+from idp.throttle.memory_store import MemoryStore
+from idp.throttle.store import Hit
+
+PER_IP = LimitSpec(id="per-ip", per="ip", rate=10, period=1, burst=3)
+DAILY = LimitSpec(id="daily", per="opd", window="day", quota=2)
+
+
+async def test_a_denied_request_consumes_no_other_limit() -> None:
+    store = MemoryStore("t", MicroClock())
+    for _ in range(2):
+        assert all(o.allowed for o in await store.check([Hit(PER_IP, "a"), Hit(DAILY, "dinkes")]))
+    denied = await store.check([Hit(PER_IP, "a"), Hit(DAILY, "dinkes")])
+    assert [o.allowed for o in denied] == [True, False]
+    assert denied[0].remaining == 0  # would have been the last token; it was not taken
+    assert (await store.check([Hit(PER_IP, "a")]))[0].allowed
+
+
+async def test_a_peek_never_consumes() -> None:
+    store = MemoryStore("t", MicroClock())
+    for _ in range(10):
+        assert (await store.check([Hit(PER_IP, "a", consume=False)]))[0].remaining == 2
+    assert len(store) == 0
+
+
+async def test_expired_entries_are_swept() -> None:
+    clock = MicroClock()
+    store = MemoryStore("t", clock)
+    for index in range(100):
+        await store.check([Hit(PER_IP, f"10.0.0.{index}")])
+    assert len(store) == 100
+    clock.advance(1)
+    for _ in range(memory_store.SWEEP_EVERY):
+        await store.check([Hit(PER_IP, "survivor", consume=False)])
+    assert len(store) == 0
