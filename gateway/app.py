@@ -40,6 +40,7 @@ from gateway.websocket import WebSocketProxy
 from idp.app import create_app as create_idp_app
 from idp.clock import Clock
 from idp.context import IdpContext, build_context
+from idp.logging import configure_logging
 from idp.provider import Provider
 
 log = logging.getLogger("gerbang.gateway")
@@ -179,6 +180,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None, routes: RouteT
 
 
 def app_from_environment() -> GatewayApp:
-    """The factory ``gerbang serve`` hands to uvicorn: settings from the environment and ``gerbang.toml``."""
-    return create_app(Settings())
+    """The factory ``gerbang serve`` hands to uvicorn (once per worker): settings, structured logs, the hub."""
+    settings = Settings()
+    configure_logging(settings.log_json, settings.log_level)
+    return create_app(settings)
 

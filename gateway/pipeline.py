@@ -11,11 +11,13 @@ import contextlib
 import logging
 import math
 import time
+from urllib.parse import urlencode
 from dataclasses import dataclass
 
 from starlette.types import Receive, Scope, Send
 
 from gateway.errors import (
+    LoginRedirect,
     Forbidden,
     GatewayError,
     NotFound,
@@ -73,7 +75,7 @@ async def handle_request(pipeline: Pipeline, scope: Scope, receive: Receive, sen
         app = route.slug
         check_route_active(route)
         principal = await pipeline.authenticator.authenticate(route, inbound.head)
-        check_decision(pipeline.decider.decide(principal, route, inbound.head))
+        check_decision(pipeline.decider.decide(principal, route, inbound.head), route, inbound.head)
         verdict = await pipeline.limiter.check(principal, route, inbound.head)
         check_verdict(verdict)
         assertion = pipeline.assertions.issue(principal, route, inbound.head)
@@ -119,10 +121,13 @@ def check_route_active(route: Route) -> None:
         raise ServiceUnavailable("this app is suspended", log_detail=f"app {route.slug} status {route.status}")
 
 
-def check_decision(decision: Decision) -> None:
+def check_decision(decision: Decision, route: Route, head: RequestHead) -> None:
     if decision.allowed:
         return
     detail = f"rules {','.join(decision.rule_ids)}: {decision.reason}"
+    if decision.required_acr and route.auth_mode == "session":  # step up in the browser, then come back
+        target = head.path + ("?" + head.query.decode("latin-1") if head.query else "")
+        raise LoginRedirect(f"/gateway/login?{urlencode({'acr': decision.required_acr, 'return_to': target})}")
     if decision.required_acr:  # RFC 9470 §3: step-up authentication
         challenge = (f'Bearer error="insufficient_user_authentication", '
                      f'error_description="a stronger sign-in is required", acr_values="{decision.required_acr}"')

@@ -36,7 +36,8 @@ class PolicyDecider:
         outcome = self._watcher.current.decide(Request(
             app=route.slug, method=request.method, path=inner, at=datetime.now(UTC), sub=principal.sub,
             client_id=principal.client_id, roles=principal.roles, opd_paths=principal.opd_paths,
-            scopes=principal.scopes, acr=principal.acr, ip=request.client_ip, restricted=route.restricted))
+            scopes=principal.scopes, acr=principal.acr, ip=request.client_ip, restricted=route.restricted,
+            public=route.auth_mode == "none"))
         decision = Decision(outcome.allowed, outcome.rule_ids, outcome.reason, outcome.required_acr,
                             outcome.report_only)
         if not decision.allowed or decision.report_only:

@@ -20,7 +20,7 @@ import aiohttp
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route as StarletteRoute
 
 from gateway.errors import LoginRedirect
@@ -28,13 +28,19 @@ from gateway.model import Principal, RequestHead, Route
 from idp.clients import digest_secret
 from idp.clock import Clock
 from idp.keys import KeyRing
-from idp.oauth.verify import TokenInvalid, verify_hub_jwt
+from idp.oauth.verify import TokenInvalid, verify_hub_jwt_reloading
 from idp.storage.db import serialize
 from idp.storage.models import BrowserSession, Client, GatewaySession, User
 
 CLIENT_ID = "gerbang-gateway"
 FLOW_COOKIE = "gerbang_gw_flow"
 FLOW_TTL = 600
+STEP_UP_UNAVAILABLE = (
+    '<!doctype html><html lang="id"><head><meta charset="utf-8"><title>Verifikasi dua langkah diperlukan</title>'
+    '</head><body><h1>Layanan ini memerlukan verifikasi dua langkah</h1>'
+    '<p>Aktifkan aplikasi autentikator (TOTP) atau passkey di <a href="/account">halaman akun Anda</a>, '
+    'lalu buka layanan ini lagi.</p><p lang="en">This service needs a second factor: enrol one on your '
+    '<a href="/account">account page</a>, then open it again.</p></body></html>')
 
 
 def gateway_client_secret(secret: bytes) -> str:
@@ -125,8 +131,8 @@ class SessionAuthenticator:
         params = {"response_type": "code", "client_id": CLIENT_ID, "redirect_uri": f"{self._issuer}/gateway/callback",
                   "scope": "openid profile email opd", "state": flow.state, "nonce": flow.nonce,
                   "code_challenge": challenge, "code_challenge_method": "S256"}
-        if flow.acr:
-            params.update(acr_values=flow.acr, prompt="login")
+        if flow.acr:  # step-up: the provider asks for the second factor the session lacks
+            params["acr_values"] = flow.acr
         response = RedirectResponse(f"/auth/authorize?{urlencode(params)}", status_code=303)
         response.set_cookie(FLOW_COOKIE, self._seal(flow), max_age=FLOW_TTL, httponly=True, samesite="lax",
                             secure=self._secure, path="/gateway")
@@ -142,6 +148,9 @@ class SessionAuthenticator:
         claims = await self._exchange(query["code"], flow)
         if claims is None:
             return Response("Masuk gagal. Silakan coba lagi.", status_code=400, media_type="text/plain; charset=utf-8")
+        if flow.acr and _acr_rank(claims.get("acr")) < _acr_rank(flow.acr):
+            # The person has no second factor to step up with: say so rather than loop back to the app.
+            return HTMLResponse(STEP_UP_UNAVAILABLE, status_code=403)
         value = secrets.token_urlsafe(32)
         now = self._clock.now()
         async with self._sessionmaker() as session, session.begin():
@@ -179,7 +188,8 @@ class SessionAuthenticator:
                     return None
                 tokens = await response.json()
         try:
-            claims = verify_hub_jwt(self._keys, tokens["id_token"], self._issuer, typ=None, audience=CLIENT_ID)
+            claims = await verify_hub_jwt_reloading(self._keys, tokens["id_token"], self._issuer, typ=None,
+                                                    audience=CLIENT_ID, now=self._clock.now())
         except (TokenInvalid, KeyError):
             return None
         if claims.get("nonce") != flow.nonce:
@@ -203,6 +213,13 @@ class SessionAuthenticator:
         if made + FLOW_TTL < self._clock.now():
             return None
         return Flow(state, nonce, verifier, return_to, acr)
+
+
+def _acr_rank(acr: object) -> int:
+    try:
+        return int(str(acr))
+    except ValueError:
+        return 0
 
 
 def basic_auth(client_id: str, secret: str) -> str:

@@ -77,6 +77,11 @@ def configure_logging(json: bool | None = None, level: str = "info") -> None:
         root.removeHandler(existing)
     root.addHandler(handler)
     root.setLevel(numeric)
+    # uvicorn's own logging config gives its loggers private handlers: send them through ours instead.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        server_logger = logging.getLogger(name)
+        server_logger.handlers.clear()
+        server_logger.propagate = True
 
 
 def bind_request(request_id: str, trace_id: str | None = None) -> RequestBinding:

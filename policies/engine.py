@@ -110,7 +110,8 @@ class PolicySet:
         # An app's acr requirement is about people: a client acting alone (client_credentials) has no acr.
         acr_ok = (app.require_rank < 0 or request.sub is None
                   or self._ranks.get(request.acr, -1) >= app.require_rank)
-        anonymous = request.sub is None and request.client_id is None
+        # A public app (the registry's auth none) takes anonymous callers; rules may still deny them.
+        anonymous = request.sub is None and request.client_id is None and not request.public
         restricted = app.restricted or request.restricted
         if deny_rules:
             hint = _step_up(deny_rules)

@@ -27,6 +27,7 @@ class Request:
     acr: str | None = None
     ip: str | None = None
     restricted: bool = False  # the app registry marks the app restricted (either source makes it default deny)
+    public: bool = False  # the app registry serves the app without sign-in (auth none): anonymous callers pass
 
     def __post_init__(self) -> None:
         if self.at.tzinfo is None:

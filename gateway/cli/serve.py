@@ -17,6 +17,8 @@ SERVER_OPTIONS: dict[str, Any] = {
     "server_header": False,
     "date_header": True,
     "log_level": "info",
+    "log_config": None,  # structlog owns logging (idp.logging.configure_logging, run by the app factory)
+    "access_log": False,  # traffic is in /metrics; per-request lines would cost CPU on the hot path
     "lifespan": "on",
     "timeout_keep_alive": 5,
 }

@@ -23,7 +23,7 @@ from idp.interactions import COOKIE as INTERACTION_COOKIE
 from idp.oauth.request import HubRequest
 from idp.oauth.state import Preloaded, run_with_state
 from idp.oauth.store import apply_in_transaction
-from idp.oauth.verify import TokenInvalid, verify_hub_jwt
+from idp.oauth.verify import TokenInvalid, verify_hub_jwt_reloading
 from idp.pages import see_other
 from idp.provider import Provider
 from idp.second_factor import is_step_up_needed
@@ -100,7 +100,7 @@ async def process_authorization(request: Request, provider: Provider, params: li
     fresh_login = interaction is not None and active is not None and interaction.login_sid == active.row.sid
     needs_login = active is None or (not fresh_login and _login_expired(data, active, prompts, now))
     if active is not None and not needs_login and "id_token_hint" in data:
-        hint_sub = _hint_subject(provider, data["id_token_hint"][0])
+        hint_sub = await _hint_subject(provider, data["id_token_hint"][0])
         if hint_sub is None:
             return client_error("invalid_request", "The id_token_hint is not valid.")
         needs_login = hint_sub != active.user.id
@@ -173,9 +173,10 @@ def _login_expired(data: dict[str, list[str]], active: ActiveSession, prompts: s
     return False
 
 
-def _hint_subject(provider: Provider, hint: str) -> str | None:
+async def _hint_subject(provider: Provider, hint: str) -> str | None:
     try:
-        claims = verify_hub_jwt(provider.keys, hint, provider.issuer, typ=None, verify_exp=False)
+        claims = await verify_hub_jwt_reloading(provider.keys, hint, provider.issuer, typ=None, verify_exp=False,
+                                                now=provider.clock.now())
     except TokenInvalid:
         return None
     return str(claims.get("sub"))

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from idp.http import FormError, read_form
-from idp.oauth.verify import TokenInvalid, verify_hub_jwt
+from idp.oauth.verify import TokenInvalid, verify_hub_jwt_reloading
 from idp.pages import see_other
 from idp.provider import Provider
 
@@ -36,8 +36,8 @@ async def logout_endpoint(request: Request) -> Response:
     hint_claims = None
     if params.get("id_token_hint"):
         try:
-            hint_claims = verify_hub_jwt(provider.keys, params["id_token_hint"], provider.issuer, typ=None,
-                                         verify_exp=False)
+            hint_claims = await verify_hub_jwt_reloading(provider.keys, params["id_token_hint"], provider.issuer,
+                                                         typ=None, now=provider.clock.now(), verify_exp=False)
         except TokenInvalid:
             return provider.pages.error(request, "error.back", 400, detail="id_token_hint")
     client_id = params.get("client_id") or (hint_claims or {}).get("aud")

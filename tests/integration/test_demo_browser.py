@@ -17,8 +17,9 @@ from tests.support.hub import free_port
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture
-def demo(tmp_path: Path) -> Iterator[tuple[str, str]]:
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    tmp_path = tmp_path_factory.mktemp("demo")
     port = free_port()
     while True:
         rp_port = port + 1
@@ -75,3 +76,30 @@ def test_citizen_signs_in_to_the_demo_app_and_out_again(demo: tuple[str, str]) -
         assert "Masuk dengan Gerbang" in page.content()
         page.goto(f"{hub}/account")
         assert "/auth/login" in page.url
+
+
+def test_one_sign_in_opens_both_dishub_apps_and_logout_ends_both(demo: tuple[str, str]) -> None:
+    hub, _rp = demo
+    with chromium() as browser:
+        page = browser.new_page()  # type: ignore[attr-defined]
+        page.goto(f"{hub}/apps/parkir/")
+        page.wait_for_url(f"{hub}/auth/login*")
+        page.fill("#login", "budi@dishub.palembang.go.id")
+        page.fill("#password", "asn-dishub-2026")
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{hub}/apps/parkir/")
+        assert page.locator("#who").inner_text() == "Budi Santoso"
+        parkir_sub = page.locator("#sub").inner_text()
+        screenshot(page, "gateway-parkir")
+        page.click("text=CCTV Dishub")  # the second app: no second sign-in
+        page.wait_for_url(f"{hub}/apps/cctv/")
+        assert page.locator("#who").inner_text() == "Budi Santoso"
+        assert page.locator("#sub").inner_text() == parkir_sub
+        page.wait_for_function("document.querySelector('img').naturalWidth > 0")  # the MJPEG stream plays
+        screenshot(page, "gateway-cctv")
+        page.goto(f"{hub}/apps/parkir/")
+        page.click("text=Keluar")
+        page.wait_for_load_state()
+        for app in ("parkir", "cctv"):
+            page.goto(f"{hub}/apps/{app}/")
+            assert "/auth/login" in page.url

@@ -15,8 +15,10 @@ import pytest
 from gateway.app import create_app
 from gateway.apps import add_app
 from idp.storage.db import build_engine, build_sessionmaker
+from idp.clock import FrozenClock
 from tests.support.hub import Browser, Hub, csrf_from, run_hub
 from tests.support.server import run_server
+from tests.support.totp_steps import code_at, enrol_totp, sign_in_directly
 from tests.support.upstream import Upstream
 
 
@@ -89,3 +91,45 @@ def test_login_never_returns_outside_the_apps(city: tuple[Hub, Browser]) -> None
         assert response.status_code == 303
         flow = browser.http.cookies.get("gerbang_gw_flow")
         assert flow and "evil" not in flow
+
+
+@pytest.fixture
+def stepped_city(database_url: str, tmp_path: Path) -> Iterator[tuple[Hub, FrozenClock]]:
+    """Parkir needs acr 2 (a second factor) by policy; the clock is frozen so TOTP codes are known."""
+    policy_dir = tmp_path / "policies"
+    policy_dir.mkdir()
+    (policy_dir / "apps.yaml").write_text('apps:\n  - slug: parkir\n    require_acr: "2"\n')
+    clock = FrozenClock(int(time.time()))
+    with run_server(Upstream("parkir")) as parkir:
+        with run_hub(database_url, tmp_path, app_factory=lambda s: create_app(s, clock=clock),
+                     policy_dir=policy_dir) as hub:
+            asyncio.run(register(database_url, hub.url, {"parkir": parkir}))
+            deadline = time.monotonic() + 10
+            while httpx.get(f"{hub.url}/apps/parkir/echo").status_code == 404 and time.monotonic() < deadline:
+                time.sleep(0.2)
+            yield hub, clock
+
+
+def test_a_level_two_app_steps_the_session_up_with_totp_and_comes_back(
+        stepped_city: tuple[Hub, FrozenClock]) -> None:
+    hub, clock = stepped_city
+    browser = Browser(hub)
+    sign_in_directly(browser, "warga@example.id")
+    secret, _ = enrol_totp(browser, clock)
+    clock.advance(30)
+    page = browser.go("/apps/parkir/echo")
+    assert page.status_code == 200 and "/auth/mfa" in str(page.url), page.text  # asked for the second factor
+    done = browser.submit(str(page.url.path), {"code": code_at(secret, clock.now()), "method": "totp",
+                                                "csrf_token": csrf_from(page.text)})
+    seen = identity_seen_by(done)
+    assert seen["acr"] == "2" and seen["sub"] == hub.seeded.users["warga@example.id"]
+    browser.close()
+
+
+def test_a_level_two_app_without_a_second_factor_explains_instead_of_looping(
+        stepped_city: tuple[Hub, FrozenClock]) -> None:
+    hub, _clock = stepped_city
+    browser = Browser(hub)
+    landed = browser.login(browser.go("/apps/parkir/echo"), "asn@dishub.example.id")
+    assert landed.status_code == 403 and "verifikasi dua langkah" in landed.text
+    browser.close()

@@ -20,7 +20,8 @@ def test_healthz(hub: Hub) -> None:
 def test_readyz_ready(hub: Hub) -> None:
     response = send_raw(hub.url, b"GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n")
     assert response.status == 200
-    assert json.loads(response.body) == {"status": "ready", "checks": {"database": "ok"}}
+    assert json.loads(response.body) == {"status": "ready",
+                                         "checks": {"database": "ok", "policies": "ok", "ratelimit": "ok"}}
 
 
 def test_readyz_unavailable_when_database_unreachable(hub_factory: Any) -> None:
@@ -32,7 +33,8 @@ def test_readyz_unavailable_when_database_unreachable(hub_factory: Any) -> None:
     finally:
         hub.app.context.engine = engine
     assert response.status == 503
-    assert json.loads(response.body) == {"status": "unavailable", "checks": {"database": "unreachable"}}
+    document = json.loads(response.body)
+    assert document["status"] == "unavailable" and document["checks"]["database"] == "unreachable"
 
 
 def test_readyz_reports_degraded_subsystems(hub_factory: Any) -> None:
@@ -51,7 +53,8 @@ def test_readyz_reports_degraded_subsystems(hub_factory: Any) -> None:
     hub.app.operations.add_check("registry", broken)
     response = send_raw(hub.url, b"GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n")
     assert response.status == 503
-    assert json.loads(response.body)["checks"] == {"database": "ok", "redis": "rate limits fall back to this instance",
+    assert json.loads(response.body)["checks"] == {"database": "ok", "policies": "ok", "ratelimit": "ok",
+                                                   "redis": "rate limits fall back to this instance",
                                                    "registry": "unreachable"}
 
 

@@ -1,0 +1,84 @@
+"""The benchmark's own parts that need no load: its command line, reading wrk's output, its wrk scripts."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from loadtests.bench import main
+from loadtests.harness.errors import Unavailable
+from loadtests.harness.measure import Result
+from loadtests.harness.report import build_goals
+from loadtests.harness.wrk import Request, WrkRun, _lua, parse_wrk
+
+ROOT = Path(__file__).resolve().parents[2]
+
+WRK_OUTPUT = """\
+Running 10s test @ http://127.0.0.1:40001/apps/api/
+  1 threads and 64 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     1.32ms  402.11us  12.05ms   91.20%
+    Req/Sec    48.91k     2.01k   52.30k    80.00%
+  Latency Distribution
+     50%    1.21ms
+     75%    1.40ms
+     90%    1.71ms
+     99%  850.00us
+  486612 requests in 10.00s, 80.31MB read
+  Socket errors: connect 0, read 2, write 0, timeout 1
+  Non-2xx or 3xx responses: 7
+Requests/sec:  48655.20
+Transfer/sec:      8.03MB
+"""
+
+
+def test_help_runs_without_starting_anything() -> None:
+    done = subprocess.run([sys.executable, "-m", "loadtests.bench", "--help"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "--only" in done.stdout and "gerbang-bearer" in done.stdout
+
+
+def test_unknown_target_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--only", "nginx,apache"]) == 2
+    assert "unknown target(s) apache" in capsys.readouterr().err
+
+
+def test_wrk_output_is_read_into_numbers() -> None:
+    run = parse_wrk(WRK_OUTPUT)
+    assert run.requests_per_s == 48655.20
+    assert run.requests == 486612
+    assert run.p50_ms == pytest.approx(1.21)
+    assert run.p99_ms == pytest.approx(0.85)  # microseconds are converted
+    assert (run.non_2xx, run.socket_errors) == (7, 3)
+
+
+def test_unreadable_wrk_output_makes_the_target_unavailable() -> None:
+    with pytest.raises(Unavailable, match="cannot read wrk's output"):
+        parse_wrk("unable to connect to 127.0.0.1:1 Connection refused\n")
+
+
+def test_wrk_script_carries_method_headers_and_body_verbatim() -> None:
+    body = "grant_type=client_credentials&resource=x]===]y"  # a closing bracket at the default level
+    script = _lua(Request("http://x/token", "POST", {"Authorization": "Basic YTpi"}, body))
+    assert "wrk.method = [===[POST]===]" in script
+    assert "wrk.headers[ [===[Authorization]===] ] = [===[Basic YTpi]===]" in script
+    assert f"wrk.body = [====[{body}]====]" in script
+
+
+def _measured(name: str, requests_per_s: float, rss: list[float] | None = None) -> Result:
+    run = WrkRun(requests_per_s=requests_per_s, p50_ms=1.0, p99_ms=2.0, requests=int(requests_per_s * 10),
+                 non_2xx=0, socket_errors=0)
+    return Result(name, name, "proxy", runs=[run], rss_mib=rss or [], cold_start_s=1.5 if rss else None)
+
+
+def test_the_issues_bars_are_checked_against_the_run() -> None:
+    measured = {"nginx": _measured("nginx", 1000.0), "gerbang-bearer": _measured("gerbang-bearer", 200.0, [120.0])}
+    lines = build_goals(measured)
+    assert "| bearer pipeline >= 15 % of nginx req/s | 0.20x | yes |" in lines
+    assert "| memory per Gerbang worker < 100 MiB | 120 MiB | **no** |" in lines
+    assert "| cold start < 2 s | 1.50 s | yes |" in lines
+    assert "| token endpoint on par with oidc-provider |  | not measured |" in lines
