@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
 from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -60,9 +59,7 @@ def build_context(settings: Settings, clock: Clock | None = None) -> IdpContext:
     clock = clock or SystemClock()
     engine = build_engine(settings.effective_database_url, settings.database_pool_size)
     sessionmaker = build_sessionmaker(engine)
-    # Publish before sign: twice the poll interval, so every instance has the new public key first.
-    keys = KeyRing(sessionmaker, settings.effective_secret, settings.signing_alg, clock,
-                   activation_delay=math.ceil(2 * settings.key_refresh_seconds))
+    keys = KeyRing(sessionmaker, settings.effective_secret, settings.signing_alg, clock)
     policies = PolicyWatcher(settings.policy_dir or DEFAULT_POLICY_DIR)
     return IdpContext(settings, clock, engine, sessionmaker, keys, PasswordHashing(settings.hash_concurrency),
                       policies, build_limit_store(settings))

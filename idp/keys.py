@@ -1,14 +1,8 @@
 """The hub's signing keys: generation, rotation, encryption at rest, JWKS publication, signing.
 
 The one module that signs JWTs (ID tokens, access tokens, logout tokens, gateway assertions).
-Rotation publishes the new key at once; retired keys stay published (and keep verifying) until
-``key_retire_after`` seconds have passed, longer than any token lives.
-
-Several instances: each polls the ring (``refresh_forever``), so a key rotated by ``gerbang keys rotate``
-reaches all of them. A running instance publishes the new key as soon as it sees it but keeps signing with
-its current key until the new one is ``activation_delay`` seconds old (publish before sign): by then every
-instance, and every relying party that refreshes its JWKS as often, has the new public key. A process that
-starts fresh, or whose current key was withdrawn (retired with no grace), switches at once.
+Rotation publishes the new key and signs with it at once; retired keys stay published
+(and keep verifying) until ``key_retire_after`` seconds have passed, longer than any token lives.
 """
 
 from __future__ import annotations
@@ -117,13 +111,11 @@ class KeyRing:
     called from authlib's threadpool code and from the gateway's hot path.
     """
 
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], secret: bytes, alg: str, clock: Clock,
-                 activation_delay: int = 0) -> None:
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], secret: bytes, alg: str, clock: Clock) -> None:
         self._sessionmaker = sessionmaker
         self._secret = secret
         self._alg = alg
         self._clock = clock
-        self._activation_delay = activation_delay
         self._active: ActiveKey | None = None
         self._jwks: dict[str, Any] = {"keys": []}
         self._jwks_bytes = b'{"keys":[]}'
@@ -144,18 +136,12 @@ class KeyRing:
         signing = [row for row in published if row.retired_at is None]
         if signing:
             newest = signing[-1]
-            if self._is_switching(newest, {row.kid for row in published}, now):
+            if self._active is None or self._active.kid != newest.kid:
                 key = decrypt_private_key(newest.private_key, self._secret, newest.kid)
                 self._active = ActiveKey(newest.kid, newest.alg, key)
         self._public = {row.kid: row.public_jwk for row in published}
         self._jwks = {"keys": [row.public_jwk for row in reversed(published)]}
         self._jwks_bytes = json.dumps(self._jwks, separators=(",", ":")).encode()
-
-    def _is_switching(self, newest: SigningKey, published: set[str], now: int) -> bool:
-        current = self._active
-        if current is None or current.kid not in published:
-            return True
-        return current.kid != newest.kid and newest.created_at + self._activation_delay <= now
 
     async def refresh_forever(self, interval: float) -> None:
         """Pick up rotations made by another process (``gerbang keys rotate``, another instance)."""
