@@ -70,6 +70,8 @@ class Balancer:
         with contextlib.suppress(OSError):
             await _pipe(reader, client_writer)
         upstream.cancel()
+        with contextlib.suppress(asyncio.CancelledError, OSError):
+            await upstream
         writer.close()
         return True
 
