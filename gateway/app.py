@@ -3,6 +3,8 @@
     /apps/{slug}/...  and hosts the route table knows  → gateway.pipeline (raw ASGI: no
                                                           starlette routing on the hot path)
     /healthz /readyz /metrics                         → gateway.operations
+    /gateway/*                                        → the gateway's sign-in pages for session apps
+    /admin/*                                          → Kominfo's admin API (gateway.admin)
     everything else                                   → the provider (idp.app), sharing one IdpContext
 
 The lifespan starts the shared context, the provider's own lifespan and the upstream
@@ -19,6 +21,8 @@ from urllib.parse import urlsplit
 from starlette.applications import Starlette
 from starlette.types import Receive, Scope, Send
 
+from gateway.admin.api import build_admin_app
+from gateway.admin.console_client import ensure_console_client
 from gateway.identity import build_identity
 from gateway.revocations import RevokedTokens
 from gateway.session_auth import SessionAuthenticator, ensure_gateway_client
@@ -47,9 +51,11 @@ log = logging.getLogger("gerbang.gateway")
 
 APPS_PREFIX = "/apps/"
 CONTROL_PREFIX = "/gateway/"
+ADMIN_PREFIX = "/admin/"
 # The hub's own cookies: sessions, CSRF, sign-in flows. An OPD app never receives them.
 HUB_COOKIES = frozenset({"gerbang_session", "__Host-gerbang_session", "gerbang_gw", "__Host-gerbang_gw",
-                         "gerbang_csrf", "gerbang_interaction", "gerbang_gw_flow", "gerbang_lang"})
+                         "gerbang_csrf", "gerbang_interaction", "gerbang_gw_flow", "gerbang_lang",
+                         "gerbang_console", "__Host-gerbang_console", "gerbang_console_flow"})
 Hook = Callable[[], Awaitable[None]]
 
 
@@ -57,9 +63,10 @@ class GatewayApp:
     """The dispatcher. ``on_startup``/``on_shutdown`` take extra async hooks (registry refresh, Redis...)."""
 
     def __init__(self, settings: Settings, pipeline: Pipeline, provider: Starlette, context: IdpContext,
-                 operations: Operations, control: Starlette) -> None:
+                 operations: Operations, control: Starlette, admin: Starlette | None = None) -> None:
         self.pipeline, self.provider, self.context, self.operations = pipeline, provider, context, operations
         self.control = control  # the gateway's own pages: /gateway/* (session apps' sign-in)
+        self.admin = admin  # Kominfo's admin API and console: /admin/*
         # The hub's own host name is never an app's: a registration claiming it must not take over the provider.
         self.hub_host = build_host(urlsplit(settings.issuer).netloc.encode())
         self.server_limits = ServerLimits(settings.request_head_timeout,
@@ -77,6 +84,8 @@ class GatewayApp:
                 await self.operations.handle(scope, send)
             elif path.startswith(CONTROL_PREFIX):
                 await self.control(scope, receive, send)
+            elif path.startswith(ADMIN_PREFIX) and self.admin is not None:
+                await self.admin(scope, receive, send)
             else:
                 await self.provider(scope, receive, send)
         elif kind == "lifespan":
@@ -157,11 +166,13 @@ def create_app(settings: Settings, *, clock: Clock | None = None, routes: RouteT
     )
     operations = Operations(context, metrics, pipeline.trusted_proxies, build_networks(settings.metrics_networks))
     control = Starlette(routes=sessions.routes())
-    app = GatewayApp(settings, pipeline, provider_app, context, operations, control)
+    admin = build_admin_app(settings, context, identity.verifier, provider.clients.forget)
+    app = GatewayApp(settings, pipeline, provider_app, context, operations, control, admin)
 
     async def provision() -> None:
         async with context.sessionmaker() as session, session.begin():
             await ensure_gateway_client(session, settings.issuer, settings.effective_secret, context.clock.now())
+            await ensure_console_client(session, settings.issuer, settings.effective_secret, context.clock.now())
 
     reloader = PolicyReloader(context.policies, settings.policy_reload_seconds)
     operations.add_check("policies", reloader.check, critical=False)

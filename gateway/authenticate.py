@@ -13,6 +13,7 @@ challenge without an error code (§3.1).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Protocol
 from urllib.parse import parse_qsl
 
@@ -52,10 +53,11 @@ class SessionsNotConfigured:
 
 class BearerAuthenticator:
     def __init__(self, verifier: TokenVerifier, subjects: SubjectLoader | None = None,
-                 realm: str = "gerbang") -> None:
+                 realm: str = "gerbang", is_client_suspended: Callable[[str], bool] | None = None) -> None:
         self._verifier = verifier
         self._subjects = subjects
         self._realm = realm
+        self._is_client_suspended = is_client_suspended
 
     async def authenticate(self, route: Route, request: RequestHead) -> Principal:
         token = self._read_token(request)
@@ -63,6 +65,8 @@ class BearerAuthenticator:
             claims = await self._verifier.verify(token, route.resource)
         except InvalidToken as exc:
             raise self._refuse("invalid_token", str(exc)) from exc
+        if self._is_client_suspended is not None and self._is_client_suspended(claims.client_id):
+            raise self._refuse("invalid_token", "the token's client has been suspended")
         return await self._build_principal(claims)
 
     def _read_token(self, request: RequestHead) -> str:

@@ -8,6 +8,7 @@
     ├── NotFound 404              no app at this path/host
     ├── MethodNotAllowed 405      TRACE/CONNECT: never forwarded (TRACE would echo the assertion back)
     ├── RequestTimeout 408        the client was too slow to send its request
+    ├── Conflict 409              admin API: the change clashes with the current state (duplicate, wrong status)
     ├── PayloadTooLarge 413
     ├── TooManyRequests 429       carries Retry-After and RateLimit headers
     ├── HeadersTooLarge 431
@@ -58,6 +59,10 @@ class NotFound(GatewayError):
 
 class MethodNotAllowed(GatewayError):
     status, title, type_slug = 405, "Method Not Allowed", "method-not-allowed"
+
+
+class Conflict(GatewayError):
+    status, title, type_slug = 409, "Conflict", "conflict"
 
 
 class RequestTimeout(GatewayError):

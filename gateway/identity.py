@@ -50,8 +50,10 @@ def build_identity(settings: Settings, context: IdpContext, *, sessions: Session
                              is_revoked=is_revoked)
     subjects = SubjectDirectory(context.sessionmaker, context.clock, ttl=settings.subject_cache_ttl,
                                 size=settings.subject_cache_size)
-    authenticator = RouteAuthenticator(BearerAuthenticator(verifier, subjects, realm=settings.issuer), sessions)
+    routes = AppRegistry(context.sessionmaker, settings.issuer, context.clock, settings.registry_refresh_seconds)
+    bearer = BearerAuthenticator(verifier, subjects, realm=settings.issuer,
+                                 is_client_suspended=routes.is_client_suspended)
+    authenticator = RouteAuthenticator(bearer, sessions)
     assertions = HubAssertionIssuer(context.keys.sign, settings.issuer, context.clock, ttl=settings.assertion_ttl,
                                     reuse_seconds=settings.assertion_reuse_seconds)
-    routes = AppRegistry(context.sessionmaker, settings.issuer, context.clock, settings.registry_refresh_seconds)
     return GatewayIdentity(routes, authenticator, assertions, verifier, subjects)

@@ -14,6 +14,7 @@ Routing rules:
 - A request whose ``Host`` is an app's registered host name → that app, forwarded path = the whole path.
 - Only ``active`` and ``suspended`` apps are routed; ``pending`` and ``rejected`` apps do not exist for the
   data plane (404). A suspended app yields ``Route.status == "suspended"`` (the pipeline answers 503).
+- The clients whose status is ``suspended`` are loaded with the routes: the bearer step refuses their tokens.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from gateway.apps import default_resource
 from gateway.model import Route
 from idp.clock import Clock
-from idp.storage.models import App, OpdUnit
+from idp.storage.models import App, Client, OpdUnit
 
 log = logging.getLogger("gerbang.registry")
 
@@ -47,6 +48,8 @@ class RouteSnapshot:
 
     by_slug: dict[str, Route] = field(default_factory=dict)
     by_host: dict[str, Route] = field(default_factory=dict)
+    # Clients of suspended apps: their live access tokens are refused too (the kill switch covers tokens).
+    suspended_clients: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,8 @@ class Fingerprint:
     count: int
     newest: int
     total: int
+    suspended_clients: int = 0
+    suspended_total: int = 0
 
 
 class AppRegistry:
@@ -84,6 +89,10 @@ class AppRegistry:
             return None
         return route, "/" + rest if slash else "/"
 
+    def is_client_suspended(self, client_id: str) -> bool:
+        """One set lookup; suspending an app touches its ``apps`` row, so the next refresh picks this up."""
+        return client_id in self._snapshot.suspended_clients
+
     def routes(self) -> tuple[Route, ...]:
         return tuple(self._snapshot.by_slug.values())
 
@@ -95,8 +104,11 @@ class AppRegistry:
             rows = await session.execute(
                 select(App, OpdUnit).join(OpdUnit, App.opd_id == OpdUnit.id).where(App.status.in_(ROUTED_STATUSES)))
             routes = [self._build_route(app, unit) for app, unit in rows.all()]
+            suspended = frozenset((await session.scalars(
+                select(Client.client_id).where(Client.status == "suspended"))).all())
         self._snapshot = RouteSnapshot(by_slug={route.slug: route for route in routes},
-                                       by_host={route.host: route for route in routes if route.host})
+                                       by_host={route.host: route for route in routes if route.host},
+                                       suspended_clients=suspended)
         self._fingerprint = fingerprint
         self._loaded_at = started
 
@@ -142,7 +154,11 @@ async def _load_fingerprint(session: AsyncSession) -> Fingerprint:
     row = (await session.execute(
         select(func.count(App.id), func.coalesce(func.max(App.updated_at), 0),
                func.coalesce(func.sum(App.updated_at), 0)))).one()
-    return Fingerprint(int(row[0]), int(row[1]), int(row[2]))
+    # A client suspended (or resumed) on its own, without its app, must reach the bearer step too.
+    clients = (await session.execute(
+        select(func.count(Client.id), func.coalesce(func.sum(Client.updated_at), 0))
+        .where(Client.status == "suspended"))).one()
+    return Fingerprint(int(row[0]), int(row[1]), int(row[2]), int(clients[0]), int(clients[1]))
 
 
 def host_name(host: str) -> str:

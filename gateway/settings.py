@@ -42,6 +42,8 @@ class Settings(IdpSettings):
     jwks_max_age_seconds: float = Field(default=300.0, ge=1, le=86_400)
     subject_cache_ttl: int = Field(default=60, ge=1, le=3600, description="how long roles are served from memory")
     subject_cache_size: int = Field(default=50_000, ge=1, le=5_000_000)
+    # Kominfo's console: an administrator signs in again after this long (OIDC max_age).
+    admin_reauth_seconds: int = Field(default=900, ge=60, le=86_400, description="console re-authentication age")
     # X-Gerbang-Assertion (gateway.assertion_issuer).
     assertion_ttl: int = Field(default=30, ge=5, le=60)
     assertion_reuse_seconds: int = Field(default=5, ge=0, le=30)

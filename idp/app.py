@@ -22,6 +22,7 @@ from idp.endpoints.consent import consent_page, consent_submit
 from idp.endpoints.discovery import build_metadata, metadata_endpoint
 from idp.endpoints.login import login_page, login_submit
 from idp.endpoints.logout import logout_endpoint
+from idp.endpoints.client_registration import manage_endpoint, register_endpoint
 from idp.endpoints.token import token_endpoint
 from idp.endpoints.token_admin import introspection_endpoint, revocation_endpoint
 from idp.endpoints.userinfo import userinfo_endpoint
@@ -48,6 +49,8 @@ def build_routes(provider: Provider) -> list[BaseRoute]:
         Route("/auth/userinfo", userinfo_endpoint, methods=["GET", "POST"]),
         Route("/auth/revoke", revocation_endpoint, methods=["POST"]),
         Route("/auth/introspect", introspection_endpoint, methods=["POST"]),
+        Route("/auth/clients", register_endpoint, methods=["POST"]),
+        Route("/auth/clients/{client_id}", manage_endpoint, methods=["GET", "PUT", "DELETE"]),
         Route("/auth/logout", logout_endpoint, methods=["GET", "POST"]),
         Route("/auth/login", login_page, methods=["GET"]),
         Route("/auth/login", login_submit, methods=["POST"]),
@@ -75,7 +78,8 @@ def create_app(settings: Settings, clock: Clock | None = None, context: IdpConte
 
     async def storage_down(request: Request, exc: Exception) -> Response:
         log.warning("storage unavailable: %s", exc)
-        if request.url.path.startswith(("/auth/token", "/auth/revoke", "/auth/introspect", "/auth/userinfo")):
+        if request.url.path.startswith(("/auth/token", "/auth/revoke", "/auth/introspect", "/auth/userinfo",
+                                         "/auth/clients")):
             return Response('{"error":"temporarily_unavailable"}', 503, media_type="application/json",
                             headers={"Retry-After": "5", "Cache-Control": "no-store"})
         return provider.pages.error(request, "error.unavailable", 503)

@@ -9,7 +9,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from urllib.parse import urlsplit
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import SplitResult, urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,9 +35,18 @@ def is_secret_valid(client: Client, presented: str) -> bool:
     return hmac.compare_digest(client.secret_digest, digest_secret(presented))
 
 
+def _split(uri: str) -> SplitResult:
+    try:
+        parts = urlsplit(uri)
+        parts.port  # noqa: B018 - raises on a malformed port
+        return parts
+    except ValueError as exc:  # "http://[::1", "http://h:99999"
+        raise InvalidInput(f"not a valid URI: {uri}") from exc
+
+
 def check_redirect_uri(uri: str) -> str:
     """Absolute, no fragment; https except on loopback (RFC 8252 §7.3, RFC 9700 §2.1)."""
-    parts = urlsplit(uri)
+    parts = _split(uri)
     if parts.fragment or "#" in uri:
         raise InvalidInput(f"redirect URI must not carry a fragment: {uri}")
     if parts.scheme == "https" and parts.hostname:
@@ -47,20 +58,34 @@ def check_redirect_uri(uri: str) -> str:
 
 def check_resource(uri: str) -> str:
     """RFC 8707 §2: an absolute URI without a fragment."""
-    parts = urlsplit(uri)
+    parts = _split(uri)
     if parts.scheme not in ("https", "http") or not parts.hostname or parts.fragment:
         raise InvalidInput(f"resource must be an absolute http(s) URI without fragment: {uri}")
     return uri
 
 
-async def add_client(session: AsyncSession, *, name: str, now: int, opd_slug: str | None = None,
-                     redirect_uris: tuple[str, ...] = (), post_logout_redirect_uris: tuple[str, ...] = (),
-                     grant_types: tuple[str, ...] = ("authorization_code", "refresh_token"),
-                     scope: str = "openid profile email", public: bool = False, auth_method: str | None = None,
-                     resources: tuple[str, ...] = (), first_party: bool = False, status: str = "active",
-                     jwks: dict | None = None, backchannel_logout_uri: str | None = None,
-                     client_id: str | None = None) -> tuple[Client, str | None]:
-    """Create a client; returns it with the plain secret (shown once, never stored)."""
+@dataclass(frozen=True)
+class ClientMetadata:
+    """Checked client metadata (RFC 7591 §2 names), ready to store."""
+
+    name: str
+    redirect_uris: list[str]
+    post_logout_redirect_uris: list[str]
+    grant_types: list[str]
+    scope: str
+    auth_method: str
+    resources: list[str]
+    jwks: dict[str, Any] | None
+    backchannel_logout_uri: str | None
+
+
+def check_client_metadata(*, name: str, redirect_uris: tuple[str, ...] = (),
+                          post_logout_redirect_uris: tuple[str, ...] = (),
+                          grant_types: tuple[str, ...] = ("authorization_code", "refresh_token"),
+                          scope: str = "openid profile email", public: bool = False, auth_method: str | None = None,
+                          resources: tuple[str, ...] = (), jwks: dict[str, Any] | None = None,
+                          backchannel_logout_uri: str | None = None) -> ClientMetadata:
+    """Every rule a client's metadata must meet, for the CLI, the admin API and dynamic registration alike."""
     if not name.strip():
         raise InvalidInput("name is required")
     for grant in grant_types:
@@ -82,16 +107,33 @@ async def add_client(session: AsyncSession, *, name: str, now: int, opd_slug: st
     checked_resources = [check_resource(uri) for uri in resources]
     if backchannel_logout_uri:
         check_redirect_uri(backchannel_logout_uri)
+    return ClientMetadata(name.strip(), uris, logout_uris, list(grant_types), " ".join(scope.split()), method,
+                          checked_resources, jwks, backchannel_logout_uri)
+
+
+async def add_client(session: AsyncSession, *, name: str, now: int, opd_slug: str | None = None,
+                     redirect_uris: tuple[str, ...] = (), post_logout_redirect_uris: tuple[str, ...] = (),
+                     grant_types: tuple[str, ...] = ("authorization_code", "refresh_token"),
+                     scope: str = "openid profile email", public: bool = False, auth_method: str | None = None,
+                     resources: tuple[str, ...] = (), first_party: bool = False, status: str = "active",
+                     jwks: dict | None = None, backchannel_logout_uri: str | None = None,
+                     client_id: str | None = None) -> tuple[Client, str | None]:
+    """Create a client; returns it with the plain secret (shown once, never stored)."""
+    meta = check_client_metadata(name=name, redirect_uris=redirect_uris,
+                                 post_logout_redirect_uris=post_logout_redirect_uris, grant_types=grant_types,
+                                 scope=scope, public=public, auth_method=auth_method, resources=resources, jwks=jwks,
+                                 backchannel_logout_uri=backchannel_logout_uri)
     opd_id = (await load_opd(session, opd_slug)).id if opd_slug else None
     client_id = client_id or secrets.token_urlsafe(18)
     if await session.scalar(select(Client.id).where(Client.client_id == client_id)) is not None:
         raise Conflict(f"client '{client_id}' already exists")
-    secret = None if method in ("none", "private_key_jwt") else secrets.token_urlsafe(32)
-    client = Client(client_id=client_id, secret_digest=digest_secret(secret) if secret else None, name=name.strip(),
-                    opd_id=opd_id, redirect_uris=uris, post_logout_redirect_uris=logout_uris,
-                    grant_types=list(grant_types), scope=" ".join(scope.split()), auth_method=method, jwks=jwks,
-                    resources=checked_resources, first_party=first_party, status=status,
-                    backchannel_logout_uri=backchannel_logout_uri, created_at=now, updated_at=now)
+    secret = None if meta.auth_method in ("none", "private_key_jwt") else secrets.token_urlsafe(32)
+    client = Client(client_id=client_id, secret_digest=digest_secret(secret) if secret else None, name=meta.name,
+                    opd_id=opd_id, redirect_uris=meta.redirect_uris,
+                    post_logout_redirect_uris=meta.post_logout_redirect_uris, grant_types=meta.grant_types,
+                    scope=meta.scope, auth_method=meta.auth_method, jwks=meta.jwks, resources=meta.resources,
+                    first_party=first_party, status=status, backchannel_logout_uri=meta.backchannel_logout_uri,
+                    created_at=now, updated_at=now)
     session.add(client)
     await session.flush()
     return client, secret

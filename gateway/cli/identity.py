@@ -18,6 +18,7 @@ from idp.clients import AUTH_METHODS, GRANT_TYPES, add_client, list_clients
 from idp.errors import InvalidInput
 from idp.org import KINDS, add_opd, list_opd
 from idp.passwords import hash_sync
+from idp.client_registration import issue_initial_token
 
 
 @click.group("opd")
@@ -192,6 +193,25 @@ def clients_list(as_json: bool) -> None:
         return
     for client in clients:
         click.echo(f"{client['client_id']:<26} {client['status']:<9} {client['name']}")
+
+
+@clients_group.command("initial-token")
+@click.option("--opd", "opd_slug", default=None, help="the registered client belongs to this OPD")
+@click.option("--ttl", type=click.IntRange(60, 30 * 86_400), default=7 * 86_400, show_default=True,
+              help="seconds until the token expires")
+@json_option
+def clients_initial_token(opd_slug: str | None, ttl: int, as_json: bool) -> None:
+    """Issue a single-use initial access token for dynamic registration (RFC 7591) at /auth/clients."""
+    settings = load_settings()
+
+    async def op(session: AsyncSession) -> dict:
+        token, row = await issue_initial_token(session, created_by=cli_actor(), opd_slug=opd_slug, ttl=ttl,
+                                               now=int(time.time()))
+        return {"initial_access_token": token, "expires_at": row.expires_at, "opd": opd_slug,
+                "registration_endpoint": f"{settings.issuer.rstrip('/')}/auth/clients"}
+
+    record = run_in_session(settings, op)
+    emit(as_json, record, f"initial access token (single use): {record['initial_access_token']}")
 
 
 def register(group: click.Group) -> None:

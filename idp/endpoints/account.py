@@ -11,8 +11,7 @@ from starlette.responses import Response
 from idp.access_history import load_access_history
 from idp.account_mail import send_password_changed
 from idp.credentials import end_all_sessions, revoke_user_grants, set_password
-from idp.endpoints.account_session import load_account_session
-from idp.page_forms import PageRefused, read_page_form
+from idp.endpoints.account_session import account_form_action, load_account_session
 from idp.pages import see_other
 from idp.password_policy import PasswordRejected, check_new_password
 from idp.provider import Provider
@@ -37,15 +36,9 @@ async def account_page(request: Request) -> Response:
     return await _render(request, provider, active, DONE_MESSAGES.get(request.query_params.get("done", "")))
 
 
-async def profile_submit(request: Request) -> Response:
-    provider: Provider = request.app.state.provider
-    active = await load_account_session(request, provider)
-    if active is None:
-        return see_other("/auth/login")
-    try:
-        form = await read_page_form(request, provider)
-    except PageRefused as refused:
-        return refused.render(request, provider)
+@account_form_action
+async def profile_submit(request: Request, provider: Provider, active: ActiveSession,
+                         form: dict[str, str]) -> Response:
     name = " ".join(form.get("name", "").split())
     if not name or len(name) > MAX_NAME:
         return await _render(request, provider, active, None, problems={"name": "register.name_invalid"},
@@ -57,16 +50,10 @@ async def profile_submit(request: Request) -> Response:
     return see_other("/account?done=saved")
 
 
-async def password_submit(request: Request) -> Response:
+@account_form_action
+async def password_submit(request: Request, provider: Provider, active: ActiveSession,
+                          form: dict[str, str]) -> Response:
     """Change the password: every session (this one too) and token family ends; this browser signs in anew."""
-    provider: Provider = request.app.state.provider
-    active = await load_account_session(request, provider)
-    if active is None:
-        return see_other("/auth/login")
-    try:
-        form = await read_page_form(request, provider)
-    except PageRefused as refused:
-        return refused.render(request, provider)
     user = active.user
     if not await is_attempt_admitted(provider.throttle, request, "password", user.id):
         return await _render(request, provider, active, "login.throttled", status=429)
@@ -93,16 +80,10 @@ async def password_submit(request: Request) -> Response:
                                   interaction_id=None, target="/account?done=password")
 
 
-async def consent_revoke(request: Request) -> Response:
+@account_form_action
+async def consent_revoke(request: Request, provider: Provider, active: ActiveSession,
+                         form: dict[str, str]) -> Response:
     """Disconnect an app: forget the consent and revoke every token the app holds for this user."""
-    provider: Provider = request.app.state.provider
-    active = await load_account_session(request, provider)
-    if active is None:
-        return see_other("/auth/login")
-    try:
-        form = await read_page_form(request, provider)
-    except PageRefused as refused:
-        return refused.render(request, provider)
     client_id = form.get("client_id", "")[:64]
     async with provider.sessionmaker() as session, session.begin():
         consent = await session.scalar(select(Consent).where(Consent.user_id == active.user.id,
@@ -113,15 +94,9 @@ async def consent_revoke(request: Request) -> Response:
     return see_other("/account?done=revoked")
 
 
-async def session_end(request: Request) -> Response:
-    provider: Provider = request.app.state.provider
-    active = await load_account_session(request, provider)
-    if active is None:
-        return see_other("/auth/login")
-    try:
-        form = await read_page_form(request, provider)
-    except PageRefused as refused:
-        return refused.render(request, provider)
+@account_form_action
+async def session_end(request: Request, provider: Provider, active: ActiveSession,
+                      form: dict[str, str]) -> Response:
     sid = form.get("sid", "")[:36]
     async with provider.sessionmaker() as session:
         row = await session.scalar(select(BrowserSession).where(BrowserSession.sid == sid,
@@ -133,16 +108,10 @@ async def session_end(request: Request) -> Response:
     return see_other("/account?done=ended")
 
 
-async def sessions_end_all(request: Request) -> Response:
+@account_form_action
+async def sessions_end_all(request: Request, provider: Provider, active: ActiveSession,
+                           form: dict[str, str]) -> Response:
     """Sign out everywhere: every session of the account, this one included."""
-    provider: Provider = request.app.state.provider
-    active = await load_account_session(request, provider)
-    if active is None:
-        return see_other("/auth/login")
-    try:
-        await read_page_form(request, provider)
-    except PageRefused as refused:
-        return refused.render(request, provider)
     await end_all_sessions(provider, active.user.id)
     return _signed_out(request, provider)
 

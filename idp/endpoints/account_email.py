@@ -13,25 +13,20 @@ from starlette.responses import Response
 
 from idp.account_mail import send_account_exists, send_email_change
 from idp.accounts import normalise_email
-from idp.endpoints.account_session import load_account_session
+from idp.endpoints.account_session import account_form_action
 from idp.errors import InvalidInput
 from idp.links import LinkInvalid, consume_link, is_link_used
 from idp.page_forms import PageRefused, read_page_form
 from idp.pages import see_other
 from idp.provider import Provider
+from idp.sessions import ActiveSession
 from idp.storage.models import User
 from idp.login_throttle import is_attempt_admitted
 
 
-async def email_change_submit(request: Request) -> Response:
-    provider: Provider = request.app.state.provider
-    active = await load_account_session(request, provider)
-    if active is None:
-        return see_other("/auth/login")
-    try:
-        form = await read_page_form(request, provider)
-    except PageRefused as refused:
-        return refused.render(request, provider)
+@account_form_action
+async def email_change_submit(request: Request, provider: Provider, active: ActiveSession,
+                              form: dict[str, str]) -> Response:
     user = active.user
     if not await is_attempt_admitted(provider.throttle, request, "password", user.id):
         return provider.pages.error(request, "login.throttled", 429)

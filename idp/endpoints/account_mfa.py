@@ -11,10 +11,11 @@ from sqlalchemy import delete
 from starlette.requests import Request
 from starlette.responses import Response
 
-from idp.endpoints.account_session import load_account_session
+from idp.endpoints.account_session import account_form_action, load_account_session
 from idp.page_forms import PageRefused, read_page_form
 from idp.pages import see_other
 from idp.provider import Provider
+from idp.sessions import ActiveSession
 from idp.storage.models import RecoveryCode, User
 from idp.login_throttle import is_attempt_admitted
 from idp.totp import accept_step, build_provisioning_uri, build_qr_svg, match_step, new_secret
@@ -31,15 +32,9 @@ async def totp_page(request: Request) -> Response:
     return _enrol_page(request, provider, active.user, secret)
 
 
-async def totp_submit(request: Request) -> Response:
-    provider: Provider = request.app.state.provider
-    active = await load_account_session(request, provider)
-    if active is None:
-        return see_other("/auth/login")
-    try:
-        form = await read_page_form(request, provider)
-    except PageRefused as refused:
-        return refused.render(request, provider)
+@account_form_action
+async def totp_submit(request: Request, provider: Provider, active: ActiveSession,
+                      form: dict[str, str]) -> Response:
     user = active.user
     if not await is_attempt_admitted(provider.throttle, request, "totp", user.id):
         return provider.pages.error(request, "login.throttled", 429)

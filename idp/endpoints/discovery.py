@@ -26,6 +26,7 @@ def build_metadata(issuer: str, signing_alg: str) -> dict[str, Any]:
         "end_session_endpoint": f"{base}/logout",
         "backchannel_logout_supported": True,
         "backchannel_logout_session_supported": True,
+        "registration_endpoint": f"{base}/clients",  # RFC 7591; needs an initial access token from Kominfo
         "scopes_supported": SCOPES_SUPPORTED,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],

@@ -12,12 +12,12 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from idp.endpoints.account_session import load_account_session
+from idp.endpoints.account_session import account_form_action, load_account_session
 from idp.http import NO_STORE
 from idp.interactions import COOKIE as INTERACTION_COOKIE
-from idp.page_forms import PageRefused, read_page_form
 from idp.pages import see_other
 from idp.provider import Provider
+from idp.sessions import ActiveSession
 from idp.second_factor import COOKIE as MFA_COOKIE
 from idp.second_factor import LEVEL_TWO
 from idp.signin import complete_sign_in
@@ -57,15 +57,9 @@ async def register_finish(request: Request) -> Response:
     return JSONResponse({"ok": True}, headers=NO_STORE)
 
 
-async def remove(request: Request) -> Response:
-    provider: Provider = request.app.state.provider
-    active = await load_account_session(request, provider)
-    if active is None:
-        return see_other("/auth/login")
-    try:
-        form = await read_page_form(request, provider)
-    except PageRefused as refused:
-        return refused.render(request, provider)
+@account_form_action
+async def remove(request: Request, provider: Provider, active: ActiveSession,
+                 form: dict[str, str]) -> Response:
     await provider.passkeys.remove(active.user.id, form.get("credential_id", "")[:1400])
     return see_other("/account?done=saved")
 

@@ -85,6 +85,21 @@ class Client(Base):
     backchannel_logout_uri: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[int] = mapped_column(BigInteger)
+    # RFC 7592: the digest of the registration access token a dynamically registered client manages itself with.
+    registration_token_digest: Mapped[str | None] = mapped_column(String(64), unique=True)
+
+
+class InitialAccessToken(Base):
+    """RFC 7591 §3: Kominfo's permission to register one client dynamically (stored by digest, single use)."""
+
+    __tablename__ = "initial_access_tokens"
+    token_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    opd_id: Mapped[int | None] = mapped_column(ForeignKey("opd_units.id", ondelete="RESTRICT"))
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
+    used_at: Mapped[int | None] = mapped_column(BigInteger)
+    used_by_client: Mapped[str | None] = mapped_column(String(64))
 
 
 class Consent(Base):
@@ -299,6 +314,18 @@ class LogoutDelivery(Base):
     finished_at: Mapped[int] = mapped_column(BigInteger)
 
 
+class ConsoleSession(Base):
+    """A signed-in administrator in Kominfo's console (server side; the cookie holds a random id)."""
+
+    __tablename__ = "console_sessions"
+    id_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    auth_time: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
+    ended_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
 class App(Base):
     """A registered OPD app the gateway routes to at ``/apps/{slug}/``."""
 
@@ -317,6 +344,15 @@ class App(Base):
     status: Mapped[str] = mapped_column(String(16), default="active")  # pending | active | suspended | rejected
     created_at: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[int] = mapped_column(BigInteger, index=True)
+    # The registration workflow (gateway.admin.registration): what an OPD operator asked for and what
+    # Kominfo decided. The client is created from ``redirect_uris``/``requested_scopes`` on approval.
+    submitted_by: Mapped[str | None] = mapped_column(String(36))
+    contact: Mapped[str] = mapped_column(String(300), default="")
+    redirect_uris: Mapped[list[str]] = mapped_column(default=list)
+    requested_scopes: Mapped[str] = mapped_column(Text, default="")
+    reviewed_by: Mapped[str | None] = mapped_column(String(36))
+    reviewed_at: Mapped[int | None] = mapped_column(BigInteger)
+    reason: Mapped[str | None] = mapped_column(Text)  # why it was rejected or suspended
 
 
 class AuditEntry(Base):
@@ -349,4 +385,5 @@ class AuditCheckpoint(Base):
 
 
 Index("ix_users_name", User.name)
+Index("ix_apps_status", App.status)
 Index("ix_grants_user_client", Grant.user_id, Grant.client_id)

@@ -14,7 +14,7 @@ import pytest
 from idp.app import create_app
 from idp.settings import Settings
 from idp.login_throttle import Attempt
-from tests.support.flows import is_signed_in
+from tests.support.account_flows import is_signed_in
 from tests.support.hub import PASSWORD, Browser, Hub, csrf_from, run_hub
 
 

@@ -97,7 +97,10 @@ def test_discovery_and_jwks_through_oic(hub: Hub) -> None:
     info = rp.provider_info
     assert info["issuer"] == hub.url
     assert "code" in info["response_types_supported"] and info["code_challenge_methods_supported"] == ["S256"]
-    assert "registration_endpoint" not in info.to_dict()  # dynamic registration is not offered
+    # Dynamic registration (RFC 7591) is offered only to holders of an initial access token from Kominfo.
+    assert info["registration_endpoint"] == f"{hub.url}/auth/clients"
+    anonymous = httpx.post(info["registration_endpoint"], json={"redirect_uris": [REDIRECT_URI]}, timeout=10)
+    assert anonymous.status_code == 401
     assert rp.keyjar.get_issuer_keys(hub.url), "oic loaded no keys from jwks_uri"
     # /auth/register is the citizens' sign-up page: an RFC 7591 request to it is refused, never a client.
     refused = httpx.post(f"{hub.url}/auth/register", json={"redirect_uris": [REDIRECT_URI]}, timeout=10)

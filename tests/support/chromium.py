@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from gateway.settings import Settings
-from tests.support.hub import Hub, free_port, seed
+from tests.support.hub import HUB_POLICIES, Hub, free_port, seed
 from tests.support.server import run_server
 
 CHROMIUM = "/usr/bin/chromium"
@@ -47,7 +47,8 @@ def chromium() -> Iterator[Any]:
 def run_localhost_hub(database_url: str, tmp_path: Path, app_factory: Any) -> Iterator[Hub]:
     port = free_port()
     url = f"http://localhost:{port}"
-    settings = Settings(issuer=url, database_url=database_url, data_dir=tmp_path, secret_key="t" * 40)
+    settings = Settings(issuer=url, database_url=database_url, data_dir=tmp_path, secret_key="t" * 40,
+                        policy_dir=HUB_POLICIES)
     seeded = asyncio.run(seed(database_url))
     with run_server(app_factory(settings), port=port):
         yield Hub(url, settings, seeded)

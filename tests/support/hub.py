@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -26,6 +27,8 @@ from idp.storage.db import build_engine, build_sessionmaker
 from tests.support.server import run_server
 
 PASSWORD = "kata-sandi-warga-2026"
+# Test hubs run a policy set whose limits no test reaches; the shipped brute-force limits have their own test.
+HUB_POLICIES = Path(__file__).resolve().parent.parent / "fixtures" / "policies" / "hub"
 
 
 def free_port() -> int:
@@ -84,6 +87,7 @@ class Hub:
 def run_hub(database_url: str, tmp_path: Any, app_factory: Any = None, **overrides: Any) -> Iterator[Hub]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
+    overrides.setdefault("policy_dir", HUB_POLICIES)
     settings = Settings(issuer=url, database_url=database_url, data_dir=tmp_path, secret_key="t" * 40, **overrides)
     seeded = asyncio.run(seed(database_url))
     if app_factory is None:

@@ -23,7 +23,10 @@ def _free_port(with_bus: bool = False) -> int:
     """A free port; ``with_bus``: port + 10000 (a cluster node's bus) is free too, so both are below 65536."""
     for _ in range(200):
         with socket.socket() as probe:
-            probe.bind(("127.0.0.1", random.randint(20_000, 50_000) if with_bus else 0))
+            try:  # a random port in the range may be taken: try another
+                probe.bind(("127.0.0.1", random.randint(20_000, 50_000) if with_bus else 0))
+            except OSError:
+                continue
             port = int(probe.getsockname()[1])
             if not with_bus:
                 return port

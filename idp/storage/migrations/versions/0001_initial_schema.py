@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-28 02:04:07.028342
+Create Date: 2026-11-28 02:34:28.978513
 """
 
 from __future__ import annotations
@@ -162,6 +162,13 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('created_at', sa.BigInteger(), nullable=False),
     sa.Column('updated_at', sa.BigInteger(), nullable=False),
+    sa.Column('submitted_by', sa.String(length=36), nullable=True),
+    sa.Column('contact', sa.String(length=300), nullable=False),
+    sa.Column('redirect_uris', sa.JSON(), nullable=False),
+    sa.Column('requested_scopes', sa.Text(), nullable=False),
+    sa.Column('reviewed_by', sa.String(length=36), nullable=True),
+    sa.Column('reviewed_at', sa.BigInteger(), nullable=True),
+    sa.Column('reason', sa.Text(), nullable=True),
     sa.ForeignKeyConstraint(['opd_id'], ['opd_units.id'], ondelete='RESTRICT'),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('host'),
@@ -169,6 +176,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('apps', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_apps_opd_id'), ['opd_id'], unique=False)
+        batch_op.create_index('ix_apps_status', ['status'], unique=False)
         batch_op.create_index(batch_op.f('ix_apps_updated_at'), ['updated_at'], unique=False)
 
     op.create_table('authorization_codes',
@@ -235,12 +243,28 @@ def upgrade() -> None:
     sa.Column('backchannel_logout_uri', sa.String(length=500), nullable=True),
     sa.Column('created_at', sa.BigInteger(), nullable=False),
     sa.Column('updated_at', sa.BigInteger(), nullable=False),
+    sa.Column('registration_token_digest', sa.String(length=64), nullable=True),
     sa.ForeignKeyConstraint(['opd_id'], ['opd_units.id'], ondelete='RESTRICT'),
     sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('client_id')
+    sa.UniqueConstraint('client_id'),
+    sa.UniqueConstraint('registration_token_digest')
     )
     with op.batch_alter_table('clients', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_clients_opd_id'), ['opd_id'], unique=False)
+
+    op.create_table('console_sessions',
+    sa.Column('id_digest', sa.String(length=64), nullable=False),
+    sa.Column('user_id', sa.String(length=36), nullable=False),
+    sa.Column('auth_time', sa.BigInteger(), nullable=False),
+    sa.Column('created_at', sa.BigInteger(), nullable=False),
+    sa.Column('expires_at', sa.BigInteger(), nullable=False),
+    sa.Column('ended_at', sa.BigInteger(), nullable=True),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id_digest')
+    )
+    with op.batch_alter_table('console_sessions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_console_sessions_expires_at'), ['expires_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_console_sessions_user_id'), ['user_id'], unique=False)
 
     op.create_table('gateway_sessions',
     sa.Column('id_digest', sa.String(length=64), nullable=False),
@@ -282,6 +306,20 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_grants_session_id'), ['session_id'], unique=False)
         batch_op.create_index('ix_grants_user_client', ['user_id', 'client_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_grants_user_id'), ['user_id'], unique=False)
+
+    op.create_table('initial_access_tokens',
+    sa.Column('token_digest', sa.String(length=64), nullable=False),
+    sa.Column('opd_id', sa.Integer(), nullable=True),
+    sa.Column('created_by', sa.String(length=200), nullable=False),
+    sa.Column('created_at', sa.BigInteger(), nullable=False),
+    sa.Column('expires_at', sa.BigInteger(), nullable=False),
+    sa.Column('used_at', sa.BigInteger(), nullable=True),
+    sa.Column('used_by_client', sa.String(length=64), nullable=True),
+    sa.ForeignKeyConstraint(['opd_id'], ['opd_units.id'], ondelete='RESTRICT'),
+    sa.PrimaryKeyConstraint('token_digest')
+    )
+    with op.batch_alter_table('initial_access_tokens', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_initial_access_tokens_expires_at'), ['expires_at'], unique=False)
 
     op.create_table('login_challenges',
     sa.Column('id_digest', sa.String(length=64), nullable=False),
@@ -412,6 +450,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_login_challenges_expires_at'))
 
     op.drop_table('login_challenges')
+    with op.batch_alter_table('initial_access_tokens', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_initial_access_tokens_expires_at'))
+
+    op.drop_table('initial_access_tokens')
     with op.batch_alter_table('grants', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_grants_user_id'))
         batch_op.drop_index('ix_grants_user_client')
@@ -425,6 +467,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_gateway_sessions_expires_at'))
 
     op.drop_table('gateway_sessions')
+    with op.batch_alter_table('console_sessions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_console_sessions_user_id'))
+        batch_op.drop_index(batch_op.f('ix_console_sessions_expires_at'))
+
+    op.drop_table('console_sessions')
     with op.batch_alter_table('clients', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_clients_opd_id'))
 
@@ -441,6 +488,7 @@ def downgrade() -> None:
     op.drop_table('authorization_codes')
     with op.batch_alter_table('apps', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_apps_updated_at'))
+        batch_op.drop_index('ix_apps_status')
         batch_op.drop_index(batch_op.f('ix_apps_opd_id'))
 
     op.drop_table('apps')

@@ -1,0 +1,167 @@
+"""User administration: search, disable/enable, end sessions, grant/revoke roles — scoped by OPD subtree.
+
+Kominfo sees every account (citizens included); an OPD admin sees the ASN with a role in their subtree and
+manages only those whose every role lies inside it (``actor.check_manages_user``). Roles are granted only
+inside the granter's own subtree, ``kominfo-admin`` only by Kominfo, and never to oneself.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.admin.actor import KOMINFO_ADMIN, Actor, build_managed_clause, check_kominfo, check_manages, \
+    check_manages_user
+from gateway.admin.bodies import RoleGrant
+from gateway.admin.http import Page
+from gateway.errors import Conflict, Forbidden, NotFound
+from idp.audit import append_audit
+from idp.org import load_opd
+from idp.storage.models import AccessToken, BrowserSession, ConsoleSession, GatewaySession, Grant, Membership, OpdUnit, \
+    RevokedToken, User
+
+
+def user_json(user: User, roles: list[tuple[str, str]]) -> dict[str, Any]:
+    return {"id": user.id, "email": user.email, "name": user.name, "kind": user.kind, "disabled": user.disabled,
+            "mfa": user.totp_secret is not None, "created_at": user.created_at,
+            "roles": [{"opd": opd, "role": role} for opd, role in roles]}
+
+
+async def list_users(session: AsyncSession, actor: Actor, page: Page, *, q: str | None, opd: str | None,
+                     disabled: bool | None) -> list[dict[str, Any]]:
+    query = select(User).order_by(User.email)
+    # Driven from the memberships of the units in scope (indexed, few) rather than a check per user (many).
+    members = select(Membership.user_id).join(OpdUnit, Membership.opd_id == OpdUnit.id)
+    if not actor.kominfo:
+        query = query.where(User.id.in_(members.where(build_managed_clause(actor, OpdUnit.path))))
+    if opd is not None:
+        unit = await load_opd(session, opd)
+        query = query.where(User.id.in_(members.where(OpdUnit.path.startswith(unit.path, autoescape=True))))
+    if q is not None:
+        pattern = f"%{q.lower()}%"
+        query = query.where(or_(User.email.like(pattern), User.name.ilike(pattern), User.nik == q))
+    if disabled is not None:
+        query = query.where(User.disabled.is_(disabled))
+    users = list((await session.scalars(query.offset(page.offset).limit(page.limit + 1))).all())
+    roles = await _load_roles(session, [user.id for user in users])
+    return [user_json(user, roles.get(user.id, [])) for user in users]
+
+
+async def load_managed_user(session: AsyncSession, actor: Actor, user_id: str) -> tuple[User, list[tuple[str, str]]]:
+    user = await session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"user '{user_id}' does not exist")
+    rows = await session.execute(select(OpdUnit.path).join(Membership, Membership.opd_id == OpdUnit.id)
+                                 .where(Membership.user_id == user_id))
+    check_manages_user(actor, [path for (path,) in rows.all()], user_id)
+    return user, (await _load_roles(session, [user_id])).get(user_id, [])
+
+
+async def set_disabled(session: AsyncSession, actor: Actor, user_id: str, disabled: bool,
+                       now: int) -> dict[str, Any]:
+    user, roles = await load_managed_user(session, actor, user_id)
+    user.disabled, user.updated_at = disabled, now
+    if disabled:
+        await _end_everything(session, user_id, now)
+    await append_audit(session, actor=actor.sub, action="user.disable" if disabled else "user.enable",
+                       target=f"user:{user_id}", detail={}, now=now)
+    return user_json(user, roles)
+
+
+async def end_sessions(session: AsyncSession, actor: Actor, user_id: str, now: int) -> dict[str, int]:
+    await load_managed_user(session, actor, user_id)
+    ended = await _end_everything(session, user_id, now)
+    await append_audit(session, actor=actor.sub, action="user.end_sessions", target=f"user:{user_id}",
+                       detail=ended, now=now)
+    return ended
+
+
+async def grant_role(session: AsyncSession, actor: Actor, user_id: str, body: RoleGrant,
+                     now: int) -> dict[str, Any]:
+    unit = await _check_role_change(session, actor, user_id, body)
+    found = await session.scalar(select(Membership.id).where(
+        Membership.user_id == user_id, Membership.opd_id == unit.id, Membership.role == body.role))
+    if found is not None:
+        raise Conflict(f"the user already has role '{body.role}' in '{unit.slug}'")
+    session.add(Membership(user_id=user_id, opd_id=unit.id, role=body.role))
+    await session.flush()
+    await append_audit(session, actor=actor.sub, action="user.role_grant", target=f"user:{user_id}",
+                       detail={"opd": unit.slug, "role": body.role}, now=now)
+    user, roles = await _load_any(session, user_id)
+    return user_json(user, roles)
+
+
+async def revoke_role(session: AsyncSession, actor: Actor, user_id: str, body: RoleGrant,
+                      now: int) -> dict[str, Any]:
+    unit = await _check_role_change(session, actor, user_id, body)
+    row = await session.scalar(select(Membership).where(
+        Membership.user_id == user_id, Membership.opd_id == unit.id, Membership.role == body.role))
+    if row is None:
+        raise NotFound(f"the user has no role '{body.role}' in '{unit.slug}'")
+    await session.delete(row)
+    await session.flush()
+    await append_audit(session, actor=actor.sub, action="user.role_revoke", target=f"user:{user_id}",
+                       detail={"opd": unit.slug, "role": body.role}, now=now)
+    user, roles = await _load_any(session, user_id)
+    return user_json(user, roles)
+
+
+async def _check_role_change(session: AsyncSession, actor: Actor, user_id: str, body: RoleGrant) -> OpdUnit:
+    """The unit must be in the granter's subtree; the user must be theirs (or roleless, an ASN to onboard)."""
+    if body.role == KOMINFO_ADMIN:
+        check_kominfo(actor)
+    unit = await load_opd(session, body.opd)
+    check_manages(actor, unit.path)
+    user = await session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"user '{user_id}' does not exist")
+    rows = await session.execute(select(OpdUnit.path).join(Membership, Membership.opd_id == OpdUnit.id)
+                                 .where(Membership.user_id == user_id))
+    paths = [path for (path,) in rows.all()]
+    if paths or user_id == actor.sub:
+        check_manages_user(actor, paths, user_id)
+    elif not actor.kominfo and user.kind != "asn":
+        raise Forbidden("only Kominfo may give a role to a citizen account")
+    return unit
+
+
+async def _load_any(session: AsyncSession, user_id: str) -> tuple[User, list[tuple[str, str]]]:
+    user = await session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"user '{user_id}' does not exist")
+    return user, (await _load_roles(session, [user_id])).get(user_id, [])
+
+
+async def _load_roles(session: AsyncSession, user_ids: list[str]) -> dict[str, list[tuple[str, str]]]:
+    if not user_ids:
+        return {}
+    rows = await session.execute(select(Membership.user_id, OpdUnit.slug, Membership.role)
+                                 .join(OpdUnit, Membership.opd_id == OpdUnit.id)
+                                 .where(Membership.user_id.in_(user_ids)).order_by(OpdUnit.path, Membership.role))
+    found: dict[str, list[tuple[str, str]]] = {}
+    for user_id, slug, role in rows.all():
+        found.setdefault(user_id, []).append((slug, role))
+    return found
+
+
+async def _end_everything(session: AsyncSession, user_id: str, now: int) -> dict[str, int]:
+    """Browser and gateway sessions end; token families are revoked and their live access tokens denylisted."""
+    browser = await session.execute(update(BrowserSession).where(
+        BrowserSession.user_id == user_id, BrowserSession.ended_at.is_(None)).values(ended_at=now))
+    await session.execute(update(ConsoleSession).where(
+        ConsoleSession.user_id == user_id, ConsoleSession.ended_at.is_(None)).values(ended_at=now))
+    gateway = await session.execute(update(GatewaySession).where(
+        GatewaySession.user_id == user_id, GatewaySession.ended_at.is_(None)).values(ended_at=now))
+    live = select(Grant.id).where(Grant.user_id == user_id, Grant.revoked_at.is_(None))
+    tokens = (await session.execute(select(AccessToken.jti, AccessToken.expires_at).where(
+        AccessToken.grant_id.in_(live), AccessToken.expires_at > now))).all()
+    known = set((await session.scalars(select(RevokedToken.jti).where(
+        RevokedToken.jti.in_([jti for jti, _ in tokens])))).all()) if tokens else set()
+    session.add_all(RevokedToken(jti=jti, expires_at=exp) for jti, exp in tokens if jti not in known)
+    grants = await session.execute(update(Grant).where(Grant.user_id == user_id, Grant.revoked_at.is_(None))
+                                   .values(revoked_at=now, revoked_reason="admin_end_sessions"))
+    await session.flush()
+    return {"browser_sessions": browser.rowcount, "gateway_sessions": gateway.rowcount,
+            "token_families": grants.rowcount, "access_tokens": len(tokens)}

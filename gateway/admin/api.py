@@ -1,0 +1,243 @@
+"""``/admin/api/``: the routes of Kominfo's admin API (a starlette sub-app the hub dispatches ``/admin/`` to).
+
+Each handler reads its input, calls one workflow or listing function (which checks the caller's scope
+first), and answers JSON; ``AdminHttp.endpoint`` authenticates and renders errors. The route table here
+and ``gateway.admin.openapi`` describe the same endpoints (a test keeps them in step).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from gateway.admin import accounts, client_review, listings, registration
+from gateway.admin.actor import check_kominfo
+from gateway.admin.bodies import AppSubmission, InitialTokenRequest, OptionalReason, Reason, RoleGrant
+from gateway.admin.http import AdminHttp, Call, json_response, page_response
+from gateway.admin.console import Console
+from gateway.admin.console_auth import ConsoleAuth
+from gateway.admin.openapi import build_openapi
+from gateway.errors import BadRequest, GatewayError, MethodNotAllowed, NotFound
+from gateway.headers import new_id
+from gateway.problem import problem_response
+from gateway.settings import Settings
+from gateway.token_verifier import TokenVerifier
+from idp.audit import append_audit
+from idp.audit_verify import verify_database
+from idp.context import IdpContext
+from idp.keys import rotate_keys
+
+PREFIX = "/admin/api"
+
+
+class AdminApi:
+    def __init__(self, context: IdpContext, verifier: TokenVerifier,
+                 forget_client: Callable[[str], None] | None = None) -> None:
+        self.context = context
+        # The provider caches client rows for a few seconds; a suspension drops this instance's copy at once.
+        self.forget_client = forget_client or (lambda _client_id: None)
+        self.issuer = context.settings.issuer
+        self.http = AdminHttp(context.sessionmaker, verifier, self.issuer, context.clock)
+
+    # --- OPD tree, apps -------------------------------------------------------------------------------------
+    async def opd(self, call: Call) -> Response:
+        page = call.page()
+        return page_response(await listings.list_opd(call.session, call.actor, page, under=call.param("under"),
+                                                     kind=call.param("kind"), q=call.param("q")), page)
+
+    async def apps(self, call: Call) -> Response:
+        page = call.page()
+        return page_response(await listings.list_apps(call.session, call.actor, page, self.issuer,
+                                                      status=call.param("status"), opd=call.param("opd"),
+                                                      q=call.param("q")), page)
+
+    async def app(self, call: Call) -> Response:
+        app, unit = await registration.load_visible_app(call.session, call.actor, call.request.path_params["slug"])
+        return json_response(registration.app_json(app, unit, self.issuer))
+
+    async def submit(self, call: Call) -> Response:
+        body = await call.body(AppSubmission)
+        return json_response(await registration.submit_app(call.session, call.actor, body, self.issuer, call.now),
+                             201)
+
+    async def approve(self, call: Call) -> Response:
+        approval = await registration.approve_app(call.session, call.actor, call.request.path_params["slug"],
+                                                  self.issuer, call.now)
+        return json_response({"app": approval.app, "client_id": approval.client_id,
+                              "client_secret": approval.client_secret})
+
+    async def reject(self, call: Call) -> Response:
+        body = await call.body(Reason)
+        return json_response(await registration.reject_app(call.session, call.actor, call.request.path_params["slug"],
+                                                           body.reason, self.issuer, call.now))
+
+    async def suspend(self, call: Call) -> Response:
+        body = await call.body(OptionalReason)
+        app = await registration.suspend_app(call.session, call.actor, call.request.path_params["slug"],
+                                             body.reason, self.issuer, call.now)
+        self._forget_after(call, app["client_id"])
+        return json_response(app)
+
+    async def resume(self, call: Call) -> Response:
+        app = await registration.resume_app(call.session, call.actor, call.request.path_params["slug"], self.issuer,
+                                            call.now)
+        self._forget_after(call, app["client_id"])
+        return json_response(app)
+
+    def _forget_after(self, call: Call, client_id: str | None) -> None:
+        if client_id is not None:
+            async def forget() -> None:
+                self.forget_client(client_id)
+            call.after_commit.append(forget)
+
+    # --- clients, users -------------------------------------------------------------------------------------
+    async def clients(self, call: Call) -> Response:
+        page = call.page()
+        return page_response(await listings.list_clients(call.session, call.actor, page, status=call.param("status"),
+                                                         opd=call.param("opd"), q=call.param("q")), page)
+
+    async def initial_token(self, call: Call) -> Response:
+        body = await call.body(InitialTokenRequest)
+        return json_response(await client_review.create_initial_token(call.session, call.actor, body, self.issuer,
+                                                                      call.now), 201)
+
+    async def review_client(self, call: Call) -> Response:
+        client_id, action = call.request.path_params["client_id"], call.request.path_params["action"]
+        if action not in client_review.TRANSITIONS:
+            raise NotFound("there is no admin API endpoint here")
+        result = await client_review.change_client_status(call.session, call.actor, client_id, action, call.now)
+        self._forget_after(call, client_id)
+        return json_response(result)
+
+    async def users(self, call: Call) -> Response:
+        page = call.page()
+        disabled = call.param("disabled")
+        if disabled not in (None, "true", "false"):
+            raise BadRequest("'disabled' must be true or false")
+        return page_response(await accounts.list_users(
+            call.session, call.actor, page, q=call.param("q"), opd=call.param("opd"),
+            disabled=None if disabled is None else disabled == "true"), page)
+
+    async def disable(self, call: Call) -> Response:
+        return json_response(await accounts.set_disabled(call.session, call.actor, call.request.path_params["id"],
+                                                         True, call.now))
+
+    async def enable(self, call: Call) -> Response:
+        return json_response(await accounts.set_disabled(call.session, call.actor, call.request.path_params["id"],
+                                                         False, call.now))
+
+    async def end_sessions(self, call: Call) -> Response:
+        return json_response(await accounts.end_sessions(call.session, call.actor, call.request.path_params["id"],
+                                                         call.now))
+
+    async def grant_role(self, call: Call) -> Response:
+        body = await call.body(RoleGrant)
+        return json_response(await accounts.grant_role(call.session, call.actor, call.request.path_params["id"],
+                                                       body, call.now))
+
+    async def revoke_role(self, call: Call) -> Response:
+        body = await call.body(RoleGrant)
+        return json_response(await accounts.revoke_role(call.session, call.actor, call.request.path_params["id"],
+                                                        body, call.now))
+
+    # --- keys, audit, policies, me ----------------------------------------------------------------------------
+    async def keys(self, call: Call) -> Response:
+        page = call.page()
+        return page_response(await listings.list_keys(call.session, call.actor, page, call.now), page)
+
+    async def rotate(self, call: Call) -> Response:
+        check_kominfo(call.actor)
+        settings = self.context.settings
+        key = await rotate_keys(call.session, settings.signing_alg, settings.effective_secret, call.now,
+                                settings.key_retire_after)
+        await append_audit(call.session, actor=call.actor.sub, action="keys.rotate", target=f"key:{key.kid}",
+                           detail={"alg": key.alg, "retire_after": settings.key_retire_after}, now=call.now)
+        call.after_commit.append(self.context.keys.load)  # sign with the new key here at once
+        return json_response({"kid": key.kid, "alg": key.alg, "created_at": key.created_at}, 201)
+
+    async def audit(self, call: Call) -> Response:
+        page = call.page()
+        before = call.int_param("before", 0, 1, 2**62) or None
+        return page_response(await listings.list_audit(call.session, call.actor, page, action=call.param("action"),
+                                                       actor_sub=call.param("actor"), target=call.param("target"),
+                                                       before=before), page)
+
+    async def audit_verify(self, call: Call) -> Response:
+        check_kominfo(call.actor)
+        report = await verify_database(call.session, secret=self.context.settings.effective_secret)
+        fault = report.fault
+        return json_response({"intact": report.intact, "entries": report.entries, "checkpoints": report.checkpoints,
+                              "last_seq": report.last_seq, "head_hash": report.head_hash, "summary": report.summary(),
+                              "first_fault": None if fault is None else {"seq": fault.seq, "kind": fault.kind,
+                                                                         "message": fault.message}})
+
+    async def policies(self, call: Call) -> Response:
+        current = self.context.policies.current
+        return json_response({
+            "fingerprint": current.fingerprint, "sources": list(current.sources),
+            "rules": [{"id": r.id, "effect": r.effect, "would": r.would} for r in current.rules],
+            "apps": [{"slug": a.slug, "restricted": a.restricted, "require_acr": a.require_acr,
+                      "allow_anonymous": a.allow_anonymous} for a in current.apps.values()],
+            "limits": [{"id": s.id, "per": s.per, "route_class": s.route_class, "rate": s.rate, "period": s.period,
+                        "burst": s.burst, "quota": s.quota, "window": s.window} for s in current.limits]})
+
+    async def me(self, call: Call) -> Response:
+        return json_response(call.actor.as_json())
+
+    # --- the sub-app ------------------------------------------------------------------------------------------
+    def routes(self) -> list[tuple[str, str, Any]]:
+        """(method, path, handler) for every endpoint; the OpenAPI document is checked against this list."""
+        return [
+            ("GET", "/me", self.me), ("GET", "/opd", self.opd),
+            ("GET", "/apps", self.apps), ("POST", "/apps", self.submit), ("GET", "/apps/{slug}", self.app),
+            ("POST", "/apps/{slug}/approve", self.approve), ("POST", "/apps/{slug}/reject", self.reject),
+            ("POST", "/apps/{slug}/suspend", self.suspend), ("POST", "/apps/{slug}/resume", self.resume),
+            ("GET", "/clients", self.clients), ("POST", "/clients/{client_id}/{action}", self.review_client),
+            ("POST", "/initial-access-tokens", self.initial_token),
+            ("GET", "/users", self.users), ("POST", "/users/{id}/disable", self.disable),
+            ("POST", "/users/{id}/enable", self.enable), ("POST", "/users/{id}/end-sessions", self.end_sessions),
+            ("POST", "/users/{id}/roles", self.grant_role), ("DELETE", "/users/{id}/roles", self.revoke_role),
+            ("GET", "/keys", self.keys), ("POST", "/keys/rotate", self.rotate),
+            ("GET", "/audit", self.audit), ("GET", "/audit/verify", self.audit_verify),
+            ("GET", "/policies", self.policies),
+        ]
+
+    def build(self, extra: list[Route] | None = None) -> Starlette:
+        by_path: dict[str, dict[str, Any]] = {}
+        for method, path, handler in self.routes():
+            by_path.setdefault(path, {})[method] = self.http.endpoint(handler)
+        routes = [Route(PREFIX + path, _dispatch(methods), methods=list(methods)) for path, methods in by_path.items()]
+        document = build_openapi(self.issuer, self.routes())
+        routes.append(Route(PREFIX + "/openapi.json", lambda _r: json_response(document), methods=["GET"]))
+        routes.extend(extra or [])
+        return Starlette(routes=routes, exception_handlers={HTTPException: _http_problem, 404: _http_problem,
+                                                            405: _http_problem})
+
+
+def _dispatch(methods: dict[str, Any]) -> Any:
+    async def run(request: Request) -> Response:
+        # HEAD is answered as GET (starlette adds it to every GET route).
+        return await methods.get(request.method, methods.get("GET"))(request)
+    return run
+
+
+async def _http_problem(request: Request, exc: Exception) -> Response:
+    status = getattr(exc, "status_code", 404)
+    error: GatewayError = MethodNotAllowed("this method is not allowed here") if status == 405 else \
+        NotFound("there is no admin API endpoint here") if status == 404 else BadRequest("the request is invalid")
+    return problem_response(error, new_id(128))
+
+
+def build_admin_app(settings: Settings, context: IdpContext, verifier: TokenVerifier,
+                    forget_client: Callable[[str], None] | None = None) -> Starlette:
+    """The API and the console (``gateway.admin.console``) as one sub-app for ``/admin/``."""
+    auth = ConsoleAuth(context.sessionmaker, context.keys, settings.issuer, settings.effective_secret, context.clock,
+                       settings.uses_tls, settings.admin_reauth_seconds)
+    console = Console(context.sessionmaker, auth, settings.issuer, context.clock)
+    return AdminApi(context, verifier, forget_client).build(console.routes())

@@ -1,0 +1,39 @@
+"""Kominfo's decisions on OAuth clients: initial access tokens for dynamic registration (RFC 7591 §3), and
+approving, suspending or resuming a client (dynamically registered clients start ``pending``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.admin.actor import Actor, check_kominfo
+from gateway.admin.bodies import InitialTokenRequest
+from gateway.errors import Conflict
+from idp.audit import append_audit
+from idp.clients import load_client
+from idp.client_registration import issue_initial_token
+
+TRANSITIONS = {"approve": (("pending",), "active"), "suspend": (("active", "pending"), "suspended"),
+               "resume": (("suspended",), "active")}
+
+
+async def create_initial_token(session: Any, actor: Actor, body: InitialTokenRequest, issuer: str,
+                               now: int) -> dict[str, Any]:
+    check_kominfo(actor)
+    token, row = await issue_initial_token(session, created_by=actor.sub, opd_slug=body.opd, ttl=body.ttl_seconds,
+                                           now=now)
+    return {"initial_access_token": token, "expires_at": row.expires_at, "opd": body.opd,
+            "registration_endpoint": f"{issuer.rstrip('/')}/auth/clients"}
+
+
+async def change_client_status(session: Any, actor: Actor, client_id: str, action: str, now: int) -> dict[str, Any]:
+    check_kominfo(actor)
+    allowed, status = TRANSITIONS[action]
+    client = await load_client(session, client_id)
+    if client.first_party:
+        raise Conflict("the hub's own clients are not reviewed here")
+    if client.status not in allowed:
+        raise Conflict(f"cannot {action} client '{client_id}': it is {client.status}")
+    client.status, client.updated_at = status, now
+    await append_audit(session, actor=actor.sub, action=f"client.{action}", target=f"client:{client_id}",
+                       detail={"status": status}, now=now)
+    return {"client_id": client_id, "status": status}

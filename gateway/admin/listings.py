@@ -1,0 +1,105 @@
+"""The admin API's read side: OPD tree, apps, clients, signing keys, audit log — each filtered and paginated,
+and narrowed in SQL to what the caller may see (``actor.build_scope_clause``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.admin.actor import Actor, build_managed_clause, build_scope_clause, check_kominfo
+from gateway.admin.http import Page
+from gateway.admin.registration import app_json
+from gateway.apps import STATUSES
+from gateway.errors import BadRequest
+from idp.org import load_opd
+from idp.storage.models import App, AuditEntry, Client, OpdUnit, SigningKey
+
+
+def _like(q: str) -> str:
+    return "%" + q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+async def list_opd(session: AsyncSession, actor: Actor, page: Page, *, under: str | None, kind: str | None,
+                   q: str | None) -> list[dict[str, Any]]:
+    query = select(OpdUnit).where(build_scope_clause(actor, OpdUnit.path)).order_by(OpdUnit.path)
+    if under is not None:
+        root = await load_opd(session, under)
+        query = query.where(OpdUnit.path.startswith(root.path, autoescape=True))
+    if kind is not None:
+        query = query.where(OpdUnit.kind == kind)
+    if q is not None:
+        query = query.where(or_(OpdUnit.slug.like(_like(q), escape="\\"), OpdUnit.name.ilike(_like(q), escape="\\")))
+    units = (await session.scalars(query.offset(page.offset).limit(page.limit + 1))).all()
+    return [{"slug": u.slug, "name": u.name, "kind": u.kind, "path": u.path,
+             "parent": u.path.rstrip("/").rsplit("/", 2)[-2] or None if u.parent_id else None} for u in units]
+
+
+async def list_apps(session: AsyncSession, actor: Actor, page: Page, issuer: str, *, status: str | None,
+                    opd: str | None, q: str | None) -> list[dict[str, Any]]:
+    query = (select(App, OpdUnit).join(OpdUnit, App.opd_id == OpdUnit.id)
+             .where(build_scope_clause(actor, OpdUnit.path)).order_by(App.created_at, App.id))
+    if status is not None:
+        if status not in STATUSES:
+            raise BadRequest(f"'status' must be one of: {', '.join(STATUSES)}")
+        query = query.where(App.status == status)
+    if opd is not None:
+        unit = await load_opd(session, opd)
+        query = query.where(OpdUnit.path.startswith(unit.path, autoescape=True))
+    if q is not None:
+        query = query.where(or_(App.slug.like(_like(q), escape="\\"), App.name.ilike(_like(q), escape="\\")))
+    rows = await session.execute(query.offset(page.offset).limit(page.limit + 1))
+    return [app_json(app, unit, issuer) for app, unit in rows.all()]
+
+
+async def list_clients(session: AsyncSession, actor: Actor, page: Page, *, status: str | None,
+                       opd: str | None, q: str | None) -> list[dict[str, Any]]:
+    query = (select(Client, OpdUnit.slug).outerjoin(OpdUnit, Client.opd_id == OpdUnit.id)
+             .order_by(Client.created_at, Client.id))
+    if not actor.kominfo:  # clients without an OPD are the hub's own: Kominfo's alone
+        query = query.where(build_managed_clause(actor, OpdUnit.path))
+    if status is not None:
+        query = query.where(Client.status == status)
+    if opd is not None:
+        unit = await load_opd(session, opd)
+        query = query.where(OpdUnit.path.startswith(unit.path, autoescape=True))
+    if q is not None:
+        query = query.where(or_(Client.client_id == q, Client.name.ilike(_like(q), escape="\\")))
+    rows = await session.execute(query.offset(page.offset).limit(page.limit + 1))
+    return [{"client_id": c.client_id, "name": c.name, "opd": slug, "status": c.status,
+             "grant_types": list(c.grant_types), "redirect_uris": list(c.redirect_uris), "scope": c.scope,
+             "auth_method": c.auth_method, "resources": list(c.resources), "first_party": c.first_party,
+             "created_at": c.created_at} for c, slug in rows.all()]
+
+
+async def list_keys(session: AsyncSession, actor: Actor, page: Page, now: int) -> list[dict[str, Any]]:
+    check_kominfo(actor)
+    keys = (await session.scalars(select(SigningKey).order_by(SigningKey.created_at.desc(), SigningKey.kid)
+                                  .offset(page.offset).limit(page.limit + 1))).all()
+    return [{"kid": k.kid, "alg": k.alg, "created_at": k.created_at, "retired_at": k.retired_at,
+             "expires_at": k.expires_at, "state": key_state(k, now)} for k in keys]
+
+
+def key_state(key: SigningKey, now: int) -> str:
+    if key.retired_at is None:
+        return "active"
+    return "expired" if key.expires_at is not None and key.expires_at <= now else "retired"
+
+
+async def list_audit(session: AsyncSession, actor: Actor, page: Page, *, action: str | None, actor_sub: str | None,
+                     target: str | None, before: int | None) -> list[dict[str, Any]]:
+    """Newest first; ``before`` (a seq) pages stably while entries keep being appended."""
+    check_kominfo(actor)
+    query = select(AuditEntry).order_by(AuditEntry.seq.desc())
+    if action is not None:
+        query = query.where(AuditEntry.action == action)
+    if actor_sub is not None:
+        query = query.where(AuditEntry.actor == actor_sub)
+    if target is not None:
+        query = query.where(AuditEntry.target == target)
+    if before is not None:
+        query = query.where(AuditEntry.seq < before)
+    entries = (await session.scalars(query.offset(page.offset).limit(page.limit + 1))).all()
+    return [{"seq": e.seq, "at": e.at, "actor": e.actor, "action": e.action, "target": e.target,
+             "detail": e.detail, "hash": e.hash} for e in entries]
