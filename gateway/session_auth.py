@@ -29,6 +29,7 @@ from idp.clients import digest_secret
 from idp.clock import Clock
 from idp.keys import KeyRing
 from idp.oauth.verify import TokenInvalid, verify_hub_jwt_reloading
+from idp.storage.db import serialize
 from idp.storage.models import BrowserSession, Client, GatewaySession, User
 
 CLIENT_ID = "gerbang-gateway"
@@ -48,6 +49,7 @@ def gateway_client_secret(secret: bytes) -> str:
 
 
 async def ensure_gateway_client(session: AsyncSession, issuer: str, secret: bytes, now: int) -> None:
+    await serialize(session, "gerbang-gateway-client")  # every instance runs this at start, often together
     client = await session.scalar(select(Client).where(Client.client_id == CLIENT_ID))
     redirect = f"{issuer}/gateway/callback"
     digest = digest_secret(gateway_client_secret(secret))

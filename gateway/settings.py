@@ -28,6 +28,8 @@ class Settings(IdpSettings):
     breaker_reset_seconds: float = Field(default=10.0, gt=0, le=3600)
     websocket_max_message_bytes: int = Field(default=1 << 20, ge=1024)
     request_head_timeout: float = Field(default=10.0, gt=0, le=600, description="deadline for the request head")
+    # On SIGTERM: stop accepting, then give in-flight requests (streams too) this long before they are cut.
+    shutdown_grace_seconds: float = Field(default=30.0, ge=0, le=3600)
     # Who may read /metrics (the resolved client address, after trusted_proxies): private networks by default.
     metrics_networks: tuple[str, ...] = ("127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
                                          "fc00::/7")

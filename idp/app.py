@@ -84,8 +84,10 @@ def create_app(settings: Settings, clock: Clock | None = None, context: IdpConte
                             headers={"Retry-After": "5", "Cache-Control": "no-store"})
         return provider.pages.error(request, "error.unavailable", 503)
 
+    # asyncpg raises a bare ConnectionRefusedError (an OSError, not wrapped by SQLAlchemy) when the database
+    # is down; an OSError escaping a handler otherwise only ever means a dependency could not be reached.
     app = Starlette(routes=build_routes(provider), lifespan=lifespan,
-                    exception_handlers={SQLAlchemyError: storage_down})
+                    exception_handlers={SQLAlchemyError: storage_down, OSError: storage_down})
     app.state.idp = ctx
     app.state.provider = provider
     return app

@@ -27,6 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from idp.clock import Clock
+from idp.storage.db import serialize
 from idp.storage.models import SigningKey
 
 SUPPORTED_ALGS = ("ES256", "RS256")
@@ -127,7 +128,10 @@ class KeyRing:
         async with self._sessionmaker() as session, session.begin():
             rows = (await session.scalars(select(SigningKey).order_by(SigningKey.created_at))).all()
             if create_if_missing and not any(row.retired_at is None for row in rows):
-                rows = [*rows, await create_signing_key(session, self._alg, self._secret, now)]
+                await serialize(session, "gerbang-first-signing-key")  # workers starting together make one key
+                rows = (await session.scalars(select(SigningKey).order_by(SigningKey.created_at))).all()
+                if not any(row.retired_at is None for row in rows):
+                    rows = [*rows, await create_signing_key(session, self._alg, self._secret, now)]
         published = [row for row in rows if row.expires_at is None or row.expires_at > now]
         signing = [row for row in published if row.retired_at is None]
         if signing:
@@ -145,7 +149,7 @@ class KeyRing:
             await asyncio.sleep(interval)
             try:
                 await self.load(create_if_missing=False)
-            except SQLAlchemyError as exc:  # storage down: keep serving the keys we have
+            except (SQLAlchemyError, OSError) as exc:  # storage down (asyncpg: a bare OSError): keep our keys
                 log.warning("signing keys not reloaded: %s", exc)
             except Exception:  # e.g. a key sealed under another secret: log it, but never stop refreshing
                 log.exception("signing keys not reloaded")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import signal
+import sys
+from types import FrameType
 from typing import Any
 
 import click
@@ -31,9 +34,17 @@ def serve(host: str, port: int, workers: int) -> None:
 
     from gateway.cli import load_settings
 
-    load_settings()  # fail fast, every problem at once, before forking workers
+    settings = load_settings()  # fail fast, every problem at once, before forking workers
+    # uvicorn re-raises the signal it stopped on once it has shut down; a stop asked for is a clean exit.
+    signal.signal(signal.SIGTERM, _exit_cleanly)
+    # SIGTERM: uvicorn closes the listening socket, closes idle keep-alive connections, lets requests in
+    # flight finish for up to the grace period, then runs the lifespan shutdown and exits 0.
     uvicorn.run("gateway.app:app_from_environment", factory=True, host=host, port=port, workers=workers,
-                **SERVER_OPTIONS)
+                timeout_graceful_shutdown=settings.shutdown_grace_seconds, **SERVER_OPTIONS)
+
+
+def _exit_cleanly(_signum: int, _frame: FrameType | None) -> None:
+    sys.exit(0)
 
 
 def register(group: click.Group) -> None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import zlib
 from pathlib import Path
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -31,3 +32,14 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
 
 def build_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def serialize(session: AsyncSession, name: str) -> None:
+    """Hold a cluster-wide lock named ``name`` until the session's transaction ends.
+
+    For check-then-create steps that several processes run at once on their first start (``--workers N``,
+    several hosts): on PostgreSQL a transaction-level advisory lock; SQLite serializes writers itself and
+    serves one process.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": zlib.crc32(name.encode())})
