@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -17,24 +17,33 @@ from tests.support.hub import free_port
 pytestmark = pytest.mark.browser
 
 
+def demo_ports() -> int:
+    """A base port whose next four are free too: the demo serves the hub, its relying party and three apps."""
+    for _ in range(100):
+        base = free_port()
+        probes: list[socket.socket] = []
+        try:
+            for port in range(base, base + 5):
+                probe = socket.socket()
+                probes.append(probe)
+                probe.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for probe in probes:
+                probe.close()
+    raise RuntimeError("no five free ports in a row")
+
+
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     tmp_path = tmp_path_factory.mktemp("demo")
-    port = free_port()
-    while True:
-        rp_port = port + 1
-        try:
-            import socket
-
-            with socket.socket() as probe:
-                probe.bind(("127.0.0.1", rp_port))
-            break
-        except OSError:
-            port = free_port()
+    port = demo_ports()
     process = subprocess.Popen([sys.executable, "-m", "gateway.cli", "demo", "--port", str(port), "--data-dir",
                                 str(tmp_path / "demo")], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     hub, rp = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{port + 1}"
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 90  # migrations, seeding and three password hashes on a busy machine
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"{rp}/").status_code == 200 and httpx.get(f"{hub}/auth/jwks").status_code == 200:
