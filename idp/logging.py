@@ -69,7 +69,8 @@ def configure_logging(json: bool | None = None, level: str = "info") -> None:
     handler = _StdoutHandler()
     handler.set_name("gerbang")
     handler.setFormatter(structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=shared,
+        # Standard-library lines keep their ``extra={...}`` fields (the decision log's request and rule ids).
+        foreign_pre_chain=[structlog.stdlib.ExtraAdder(), *shared],
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *rendering],
     ))
     root = logging.getLogger()

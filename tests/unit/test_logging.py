@@ -113,3 +113,11 @@ def test_configuring_twice_keeps_one_handler(capsys: pytest.CaptureFixture[str])
 def test_unknown_level_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown log level"):
         configure_logging(json=True, level="loud")
+
+
+def test_standard_library_extras_reach_the_json_line(capsys: pytest.CaptureFixture[str]) -> None:
+    """The policy decision log names the request and the rules through ``extra``."""
+    configure_logging(json=True, level="info")
+    logging.getLogger("gerbang.policy").info("policy decision", extra={"request_id": "r-9", "rule_ids": ["x"]})
+    [line] = _json_lines(capsys)
+    assert (line["event"], line["request_id"], line["rule_ids"]) == ("policy decision", "r-9", ["x"])
