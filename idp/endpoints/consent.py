@@ -8,8 +8,8 @@ from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import Response
 
-from idp.http import FormError, read_form
 from idp.interactions import COOKIE as INTERACTION_COOKIE
+from idp.page_forms import PageRefused, read_page_form
 from idp.pages import see_other
 from idp.provider import Provider
 from idp.storage.models import Consent, OpdUnit
@@ -29,11 +29,9 @@ async def consent_page(request: Request) -> Response:
 async def consent_submit(request: Request) -> Response:
     provider: Provider = request.app.state.provider
     try:
-        form = dict(await read_form(request))
-    except FormError:
-        return provider.pages.error(request, "error.back", 400)
-    if not provider.pages.is_csrf_valid(request, form):
-        return provider.pages.error(request, "error.csrf", 403)
+        form = await read_page_form(request, provider)
+    except PageRefused as refused:
+        return refused.render(request, provider)
     interaction_id = form.get("interaction", "")
     found = await _load(request, provider, interaction_id)
     active = await provider.sessions.load(request.cookies.get(provider.session_cookie))

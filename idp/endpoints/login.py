@@ -10,8 +10,8 @@ from starlette.responses import Response
 
 from idp.accounts import load_user_by_login
 from idp.endpoints.mfa import start_second_factor
-from idp.http import FormError, read_form
 from idp.interactions import COOKIE as INTERACTION_COOKIE
+from idp.page_forms import PageRefused, read_page_form
 from idp.pages import see_other
 from idp.provider import Provider
 from idp.second_factor import has_second_factor
@@ -32,11 +32,9 @@ async def login_page(request: Request) -> Response:
 async def login_submit(request: Request) -> Response:
     provider: Provider = request.app.state.provider
     try:
-        form = dict(await read_form(request))
-    except FormError:
-        return provider.pages.error(request, "error.back", 400)
-    if not provider.pages.is_csrf_valid(request, form):
-        return provider.pages.error(request, "error.csrf", 403)
+        form = await read_page_form(request, provider)
+    except PageRefused as refused:
+        return refused.render(request, provider)
     interaction_id = form.get("interaction") or None
     context = await _interaction_context(request, provider, interaction_id)
     if context is None:

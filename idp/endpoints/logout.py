@@ -11,8 +11,8 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import Response
 
-from idp.http import FormError, read_form
 from idp.oauth.verify import TokenInvalid, verify_hub_jwt_reloading
+from idp.page_forms import PageRefused, read_page_form
 from idp.pages import see_other
 from idp.provider import Provider
 
@@ -24,11 +24,9 @@ async def logout_endpoint(request: Request) -> Response:
     confirmed = False
     if request.method == "POST":
         try:
-            form = dict(await read_form(request))
-        except FormError:
-            return provider.pages.error(request, "error.back", 400)
-        if not provider.pages.is_csrf_valid(request, form):
-            return provider.pages.error(request, "error.csrf", 403)
+            form = await read_page_form(request, provider)
+        except PageRefused as refused:
+            return refused.render(request, provider)
         params, confirmed = form, True
     else:
         params = dict(request.query_params)
