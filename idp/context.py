@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -17,11 +18,14 @@ from idp.passwords import PasswordHashing
 from idp.settings import Settings
 from idp.storage.db import build_engine, build_sessionmaker
 from idp.throttle.backends import build_store
-from idp.throttle.fallback_store import Breaker, FallbackStore
+from idp.throttle.breaker import Breaker
 from idp.throttle.memory_store import MemoryStore
-from idp.throttle.redis_client import RedisTimeouts
+from idp.throttle.store import RedisTimeouts
 from policies.loader import DEFAULT_POLICY_DIR
 from policies.watcher import PolicyWatcher
+
+if TYPE_CHECKING:
+    from idp.throttle.fallback_store import FallbackStore
 
 
 @dataclass

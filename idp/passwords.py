@@ -6,6 +6,8 @@ argon2 releases the GIL, so hashes run in worker threads; a semaphore bounds how
 
 from __future__ import annotations
 
+import functools
+
 import anyio
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -14,8 +16,13 @@ HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1, hash_
 MIN_LENGTH = 8
 MAX_LENGTH = 128
 
-# A precomputed hash verified against when the account does not exist, so timing does not tell.
-_DUMMY_HASH = HASHER.hash("gerbang-dummy-password")
+
+
+@functools.cache
+def dummy_hash() -> str:
+    """A hash verified against when the account does not exist, so timing does not tell (made on first use:
+    hashing at import would add ~50 ms and a 19 MiB allocation to every worker's start)."""
+    return HASHER.hash("gerbang-dummy-password")
 
 
 class PasswordHashing:
@@ -26,7 +33,7 @@ class PasswordHashing:
         return await anyio.to_thread.run_sync(HASHER.hash, password, limiter=self._limiter)
 
     async def verify(self, stored_hash: str | None, password: str) -> bool:
-        return await anyio.to_thread.run_sync(_verify, stored_hash or _DUMMY_HASH, password, stored_hash is not None,
+        return await anyio.to_thread.run_sync(_verify, stored_hash or dummy_hash(), password, stored_hash is not None,
                                               limiter=self._limiter)
 
 

@@ -3,10 +3,14 @@
 The relying-party id is the issuer's host and the only accepted origin the issuer's origin. Each
 ceremony's challenge is stored server-side and deleted when used, so an assertion cannot be replayed;
 a signature counter that does not grow (when the authenticator keeps one) marks a cloned key.
+
+The ``webauthn`` package (with pyOpenSSL, pyasn1 and cbor2 behind it) is imported on the first ceremony,
+not at start: it adds ~150 ms and several MiB to every worker for a feature used only while signing in.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import secrets
@@ -16,13 +20,6 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from webauthn import (base64url_to_bytes, generate_authentication_options, generate_registration_options,
-                      options_to_json, verify_authentication_response, verify_registration_response)
-from webauthn.helpers import bytes_to_base64url
-from webauthn.helpers.exceptions import WebAuthnException
-from webauthn.helpers.structs import (AuthenticatorSelectionCriteria, AuthenticatorTransport,
-                                      PublicKeyCredentialDescriptor, ResidentKeyRequirement,
-                                      UserVerificationRequirement)
 
 from idp.clock import Clock
 from idp.storage.models import Passkey, User, WebAuthnChallenge
@@ -42,6 +39,14 @@ class VerifiedAssertion:
     user_verified: bool
 
 
+def _base64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _from_base64url(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
 def _digest(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
@@ -56,11 +61,15 @@ class PasskeyService:
 
     async def registration_options(self, user: User) -> tuple[str, str]:
         """(cookie value, options JSON) for ``navigator.credentials.create``."""
+        from webauthn import generate_registration_options, options_to_json
+        from webauthn.helpers.structs import (AuthenticatorSelectionCriteria, PublicKeyCredentialDescriptor,
+                                              ResidentKeyRequirement, UserVerificationRequirement)
+
         existing = await self.list_for(user.id)
         options = generate_registration_options(
             rp_id=self.rp_id, rp_name=RP_NAME, user_id=user.id.encode(), user_name=user.email,
             user_display_name=user.name,
-            exclude_credentials=[PublicKeyCredentialDescriptor(id=base64url_to_bytes(p.credential_id))
+            exclude_credentials=[PublicKeyCredentialDescriptor(id=_from_base64url(p.credential_id))
                                  for p in existing],
             authenticator_selection=AuthenticatorSelectionCriteria(
                 resident_key=ResidentKeyRequirement.REQUIRED,
@@ -70,9 +79,13 @@ class PasskeyService:
 
     async def authentication_options(self, purpose: str, user_id: str | None) -> tuple[str, str]:
         """Options for ``navigator.credentials.get``: discoverable (passwordless) or the user's own keys."""
+        from webauthn import generate_authentication_options, options_to_json
+        from webauthn.helpers.structs import (AuthenticatorTransport, PublicKeyCredentialDescriptor,
+                                              UserVerificationRequirement)
+
         allowed = []
         if user_id is not None:
-            allowed = [PublicKeyCredentialDescriptor(id=base64url_to_bytes(p.credential_id),
+            allowed = [PublicKeyCredentialDescriptor(id=_from_base64url(p.credential_id),
                                                      transports=[AuthenticatorTransport(t) for t in p.transports
                                                                  if t in AuthenticatorTransport._value2member_map_])
                        for p in await self.list_for(user_id)]
@@ -83,6 +96,9 @@ class PasskeyService:
         return cookie, options_to_json(options)
 
     async def register(self, cookie: str | None, user: User, credential: dict[str, Any], name: str) -> Passkey:
+        from webauthn import verify_registration_response
+        from webauthn.helpers.exceptions import WebAuthnException
+
         challenge = await self._take_challenge(cookie, "register", user.id)
         try:
             verified = verify_registration_response(
@@ -91,8 +107,8 @@ class PasskeyService:
         except (WebAuthnException, ValueError, KeyError, TypeError) as exc:
             raise PasskeyRejected(str(exc)) from exc
         transports = credential.get("response", {}).get("transports") or []
-        row = Passkey(credential_id=bytes_to_base64url(verified.credential_id), user_id=user.id,
-                      public_key=bytes_to_base64url(verified.credential_public_key), sign_count=verified.sign_count,
+        row = Passkey(credential_id=_base64url(verified.credential_id), user_id=user.id,
+                      public_key=_base64url(verified.credential_public_key), sign_count=verified.sign_count,
                       transports=[str(t) for t in transports][:8], name=name[:100] or "Passkey",
                       created_at=self._clock.now())
         async with self._sessionmaker() as session, session.begin():
@@ -103,6 +119,9 @@ class PasskeyService:
 
     async def authenticate(self, cookie: str | None, purpose: str, user_id: str | None,
                            credential: dict[str, Any]) -> VerifiedAssertion:
+        from webauthn import verify_authentication_response
+        from webauthn.helpers.exceptions import WebAuthnException
+
         challenge = await self._take_challenge(cookie, purpose, user_id)
         credential_id = str(credential.get("id", ""))[:1400]
         async with self._sessionmaker() as session, session.begin():
@@ -112,7 +131,7 @@ class PasskeyService:
             try:
                 verified = verify_authentication_response(
                     credential=credential, expected_challenge=challenge, expected_rp_id=self.rp_id,
-                    expected_origin=self.origin, credential_public_key=base64url_to_bytes(row.public_key),
+                    expected_origin=self.origin, credential_public_key=_from_base64url(row.public_key),
                     credential_current_sign_count=row.sign_count, require_user_verification=purpose == "login")
             except (WebAuthnException, ValueError, KeyError, TypeError) as exc:
                 raise PasskeyRejected(str(exc)) from exc
@@ -135,7 +154,7 @@ class PasskeyService:
         async with self._sessionmaker() as session, session.begin():
             await session.execute(delete(WebAuthnChallenge).where(WebAuthnChallenge.expires_at <= now))
             session.add(WebAuthnChallenge(id_digest=_digest(value), purpose=purpose, user_id=user_id,
-                                          challenge=bytes_to_base64url(challenge), expires_at=now + CEREMONY_TTL))
+                                          challenge=_base64url(challenge), expires_at=now + CEREMONY_TTL))
         return value
 
     async def _take_challenge(self, cookie: str | None, purpose: str, user_id: str | None) -> bytes:
@@ -149,7 +168,7 @@ class PasskeyService:
             await session.delete(row)
         if row.expires_at <= self._clock.now() or row.purpose != purpose or row.user_id != user_id:
             raise PasskeyRejected("ceremony mismatch")
-        return base64url_to_bytes(row.challenge)
+        return _from_base64url(row.challenge)
 
 
 def parse_json_body(raw: bytes) -> dict[str, Any]:

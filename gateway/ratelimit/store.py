@@ -3,8 +3,12 @@ for the ``/readyz`` detail."""
 
 from __future__ import annotations
 
-from idp.throttle.fallback_store import FallbackStore
+from typing import TYPE_CHECKING
+
 from idp.throttle.memory_store import MemoryStore
+
+if TYPE_CHECKING:
+    from idp.throttle.fallback_store import FallbackStore
 
 
 def describe_limit_store(store: MemoryStore | FallbackStore) -> dict[str, object]:

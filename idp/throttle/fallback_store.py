@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Literal
 
@@ -25,6 +23,7 @@ from prometheus_client import Counter, Gauge
 from redis.exceptions import RedisClusterException, RedisError
 
 from policies.limits import LimitSpec, RouteClass
+from idp.throttle.breaker import Breaker
 from idp.throttle.memory_store import MemoryStore
 from idp.throttle.redis_store import RedisStore
 from idp.throttle.store import Hit, Outcome, StoreUnavailable
@@ -38,46 +37,6 @@ STORE_FAILURES = Counter("gerbang_ratelimit_store_failures_total", "Checks the s
 FALLBACK_CHECKS = Counter("gerbang_ratelimit_fallback_checks_total",
                           "Limit checks decided without the shared store", ["mode"])
 log = logging.getLogger(__name__)
-
-
-class Breaker:
-    def __init__(self, backoff: float = 0.5, max_backoff: float = 5.0,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
-        self._base, self._max, self._monotonic = backoff, max_backoff, monotonic
-        self._backoff = backoff
-        self.open_until: float | None = None  # None: closed
-        self._probing = False
-
-    @property
-    def is_open(self) -> bool:
-        return self.open_until is not None
-
-    def try_acquire(self) -> bool:
-        """May this call go to the store? Closed: yes. Open: only one probe, once the backoff has passed."""
-        if self.open_until is None:
-            return True
-        if self._probing or self._monotonic() < self.open_until:
-            return False
-        self._probing = True
-        return True
-
-    def record_success(self) -> None:
-        self.open_until, self._probing, self._backoff = None, False, self._base
-
-    def record_failure(self) -> None:
-        if self.open_until is not None and not self._probing:
-            return  # a call that started before the breaker opened: the pause already runs
-        if self._probing:
-            self._backoff = min(self._max, self._backoff * 2)
-        self.open_until = self._monotonic() + self._backoff * random.uniform(0.8, 1.2)
-        self._probing = False
-
-    def release_probe(self) -> None:
-        """The probe was abandoned (its request cancelled) without an answer: let the next call probe."""
-        self._probing = False
-
-    def retry_in(self) -> float:
-        return max(0.0, (self.open_until or 0.0) - self._monotonic()) or self._base
 
 
 class FallbackStore:

@@ -15,7 +15,6 @@ would make a request wait four timeouts; the circuit breaker in ``throttle.fallb
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -25,14 +24,9 @@ from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel
 from redis.backoff import NoBackoff
 
+from idp.throttle.store import RedisTimeouts
+
 SCHEMES = ("redis", "rediss", "unix", "redis+sentinel", "rediss+sentinel", "redis+cluster", "rediss+cluster")
-
-
-@dataclass(frozen=True, slots=True)
-class RedisTimeouts:
-    socket: float
-    connect: float
-    max_connections: int = 64  # per process (per node in a cluster)
 
 
 def is_cluster_url(url: str) -> bool:

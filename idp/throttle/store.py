@@ -107,3 +107,10 @@ def build_outcome(hit: Hit, plan: Plan, decision: Decision, window_s: int) -> Ou
         quota, window = params.quota, float(window_s)
     return Outcome(hit.spec, decision.allowed, decision.remaining, decision.retry_after_us / MICROS,
                    decision.reset_us / MICROS, quota, window)
+
+
+@dataclass(frozen=True, slots=True)
+class RedisTimeouts:
+    socket: float
+    connect: float
+    max_connections: int = 64  # per process (per node in a cluster)

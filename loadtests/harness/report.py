@@ -88,7 +88,9 @@ def build_goals(measured: dict[str, Result]) -> list[str]:
 
     gerbang = [result for name, result in measured.items() if name.startswith(("gerbang", "token-gerbang"))]
     rss = max((value for result in gerbang for value in result.rss_mib), default=None)
-    cold = max((result.cold_start_s for result in gerbang if result.cold_start_s is not None), default=None)
+    # The bar is a process's start; with --workers N uvicorn starts the workers one after another.
+    cold = max((result.cold_start_s for name, result in measured.items() if name in ONE_WORKER
+                and result.cold_start_s is not None), default=None)
     goals = [
         ("bearer pipeline >= 15 % of nginx req/s", ratio("gerbang-bearer", "nginx"), 0.15),
         ("bearer pipeline >= 15 % of nginx per core (CPU µs/req)", _inverse(ratio("gerbang-bearer", "nginx", "cpu_us")),
@@ -103,9 +105,20 @@ def build_goals(measured: dict[str, Result]) -> list[str]:
         lines.append(f"| {label} | {'' if value is None else f'{value:.2f}x'} | {_verdict(value, bar, above=True)} |")
     lines.append(f"| memory per Gerbang worker < 100 MiB | {'' if rss is None else f'{rss:.0f} MiB'} | "
                  f"{_verdict(rss, 100.0, above=False)} |")
-    lines.append(f"| cold start < 2 s | {'' if cold is None else f'{cold:.2f} s'} | "
+    lines.append(f"| cold start < 2 s (one worker) | {'' if cold is None else f'{cold:.2f} s'} | "
                  f"{_verdict(cold, 2.0, above=False)} |")
+    lines += ["", "For scale, not bars: what the prescribed stack (uvicorn + aiohttp) costs before any gateway work.", "",
+              "| comparison | measured |", "|---|---:|"]
+    for label, value in (("floor (bare-proxy) vs nginx, req/s", ratio("bare-proxy", "nginx")),
+                         ("floor (bare-proxy) vs nginx, per core", _inverse(ratio("bare-proxy", "nginx", "cpu_us"))),
+                         ("Gerbang none vs the floor, per core", _inverse(ratio("gerbang-none", "bare-proxy", "cpu_us"))),
+                         ("Gerbang bearer vs the floor, per core",
+                          _inverse(ratio("gerbang-bearer", "bare-proxy", "cpu_us")))):
+        lines.append(f"| {label} | {'' if value is None else f'{value:.2f}x'} |")
     return [*lines, ""]
+
+
+ONE_WORKER = frozenset({"gerbang-none", "gerbang-bearer", "gerbang-full", "token-gerbang"})
 
 
 def _inverse(value: float | None) -> float | None:

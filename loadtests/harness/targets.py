@@ -7,6 +7,7 @@ target core alone. Proxy targets all answer the same request path in front of th
 from __future__ import annotations
 
 import socket
+import sys
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -122,6 +123,15 @@ def _start_fastify(bench: Bench, stack: ExitStack, assertion: bool) -> Endpoint:
     return Endpoint(request, [service], cold_start_s=cold)
 
 
+def _bare_proxy(bench: Bench, stack: ExitStack) -> Endpoint:
+    port = free_port()
+    argv = [sys.executable, str(PEERS / "bare-proxy" / "bare_proxy.py"), str(port)]
+    env = {"UPSTREAM": f"http://127.0.0.1:{bench.upstream_port}"}
+    service = _keep(stack, start_service("bare-proxy", argv, pin=bench.cores.on_target, log_dir=bench.logs, env=env))
+    cold = wait_for_http(service, f"http://127.0.0.1:{port}/apps/api/")
+    return Endpoint(Request(f"http://127.0.0.1:{port}/apps/api/"), [service], cold_start_s=cold)
+
+
 def _oidc_provider(bench: Bench, stack: ExitStack) -> Endpoint:
     directory = node.install_peer("oidc-provider", bench.work / "npm")
     port = free_port()
@@ -186,11 +196,14 @@ def _wait_for_tcp(service: Service, port: int) -> None:
 
 
 # Plain targets measure the proxy path alone: no restricted app, no limits (the shipped set limits per IP).
+PEERS = Path(__file__).resolve().parent.parent / "peers"
 OPEN_POLICIES = Path(__file__).resolve().parent.parent / "policies" / "open"
 
 TARGETS: tuple[Target, ...] = (
     Target("direct", "upstream direct (no proxy)", "proxy", _direct),
     Target("nginx", "nginx proxy_pass, keepalive, 1 worker", "proxy", _nginx),
+    Target("bare-proxy", "floor: raw ASGI + one aiohttp session under uvicorn, no gateway work", "proxy",
+           _bare_proxy),
     Target("fastify", "fastify + http-proxy + jose (cached) + limit", "proxy", _fastify(assertion=False)),
     Target("fastify-assert", "fastify as above + a signed ES256 assertion per request", "proxy",
            _fastify(assertion=True)),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from idp.throttle.fallback_store import Breaker
+from idp.throttle.breaker import Breaker
 
 
 class Monotonic:

@@ -76,9 +76,11 @@ def _measured(name: str, requests_per_s: float, rss: list[float] | None = None) 
 
 
 def test_the_issues_bars_are_checked_against_the_run() -> None:
-    measured = {"nginx": _measured("nginx", 1000.0), "gerbang-bearer": _measured("gerbang-bearer", 200.0, [120.0])}
+    measured = {"nginx": _measured("nginx", 1000.0), "gerbang-bearer": _measured("gerbang-bearer", 200.0, [120.0]),
+                "gerbang-2w": _measured("gerbang-2w", 300.0, [110.0, 110.0])}
+    measured["gerbang-2w"].cold_start_s = 3.5  # workers start one after another: not the one-process bar
     lines = build_goals(measured)
     assert "| bearer pipeline >= 15 % of nginx req/s | 0.20x | yes |" in lines
     assert "| memory per Gerbang worker < 100 MiB | 120 MiB | **no** |" in lines
-    assert "| cold start < 2 s | 1.50 s | yes |" in lines
+    assert "| cold start < 2 s (one worker) | 1.50 s | yes |" in lines
     assert "| token endpoint on par with oidc-provider |  | not measured |" in lines
