@@ -25,28 +25,31 @@ def load_settings() -> Settings:
         sys.exit(2)
 
 
-@click.group()
+# Command name -> the module whose ``register(group)`` adds it. A command's module is imported only when
+# that command runs (or ``--help`` lists them all): ``gerbang serve`` runs the hub in this very process, so
+# whatever the other commands import (alembic, the demo, QR codes...) would otherwise stay in every worker.
+COMMANDS = {
+    "apps": "apps", "audit": "audit", "clients": "identity", "db": "db", "demo": "demo", "keys": "keys",
+    "opd": "identity", "policy": "policy", "serve": "serve", "users": "identity",
+}
+
+
+class LazyGroup(click.Group):
+    """click's lazily loading group: ``get_command`` imports the one module a command lives in."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            import importlib
+
+            importlib.import_module(f"gateway.cli.{COMMANDS[cmd_name]}").register(self)
+        return self.commands.get(cmd_name)
+
+
+@click.group(cls=LazyGroup)
 @click.pass_context
 def main(ctx: click.Context) -> None:
     """Gerbang: the city's single sign-on and API gateway."""
     ctx.ensure_object(dict)
-
-
-def _register() -> None:
-    import importlib
-
-    # One line per command module: `register(group)` adds its commands.
-    for name in (
-        "apps",
-        "audit",
-        "db",
-        "demo",
-        "identity",
-        "keys",
-        "policy",
-        "serve",
-    ):
-        importlib.import_module(f"gateway.cli.{name}").register(main)
-
-
-_register()
