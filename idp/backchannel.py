@@ -4,7 +4,9 @@ Each client with a ``backchannel_logout_uri`` gets a signed logout token (§2.4:
 ``iat``, ``exp``, ``jti``, ``sub``, ``sid``, the back-channel ``events`` member, never a ``nonce``;
 ``typ`` ``logout+jwt``) in a form POST (§2.5). Delivery runs in the background so logging out never
 waits on a slow client; network errors and 5xx answers are retried with doubling delays; a 4xx is the
-client refusing the token and is not retried. Every outcome is stored in ``logout_deliveries``.
+client refusing the token and is not retried. Every final outcome (delivered, refused, failed after the
+last retry) is stored in ``logout_deliveries`` and appended to the tamper-evident audit log as
+``logout.backchannel`` in the same transaction.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 import aiohttp
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from idp.audit import append_audit
 from idp.clock import Clock
 from idp.keys import KeyRing
 from idp.oauth.store import ClientCache
@@ -26,6 +29,8 @@ log = logging.getLogger("gerbang.backchannel")
 
 EVENT = "http://schemas.openid.net/event/backchannel-logout"
 TOKEN_TTL = 120
+AUDIT_ACTION = "logout.backchannel"
+AUDIT_ACTOR = "gerbang"
 
 
 @dataclass(frozen=True)
@@ -91,7 +96,13 @@ class BackchannelLogout:
                     await asyncio.sleep(self._policy.backoff * 2 ** (attempts - 1))
         log.info("back-channel logout to %s for sid %s: %s after %d attempt(s)", client_id, row.sid, status,
                  attempts)
+        finished = self._clock.now()
         async with self._sessionmaker() as session, session.begin():
             session.add(LogoutDelivery(jti=jti, sid=row.sid, client_id=client_id, user_id=row.user_id, uri=uri[:500],
                                        attempts=attempts, status=status, last_error=error, created_at=started,
-                                       finished_at=self._clock.now()))
+                                       finished_at=finished))
+            # Last: the audit chain stays locked until this transaction commits.
+            await append_audit(session, actor=AUDIT_ACTOR, action=AUDIT_ACTION, target=f"client:{client_id}",
+                               detail={"client_id": client_id, "outcome": status, "attempts": attempts,
+                                       "error": error, "sid": row.sid, "sub": row.user_id, "jti": jti},
+                               now=finished)

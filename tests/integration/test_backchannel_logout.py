@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,7 +11,9 @@ import httpx
 import jwt
 import pytest
 
-from idp.storage.models import Client, LogoutDelivery
+from idp.audit_verify import verify_database
+from idp.storage.db import build_engine, build_sessionmaker
+from idp.storage.models import AuditEntry, Client, LogoutDelivery
 from tests.support.account_flows import code_flow_tokens, is_signed_in
 from tests.support.hub import Browser, Hub, csrf_from, run_hub
 from tests.support.records import rows, update_row
@@ -47,6 +50,22 @@ def deliveries(hub: Hub, expected: int) -> list[LogoutDelivery]:
         time.sleep(0.05)
 
 
+def logout_audit(hub: Hub) -> list[AuditEntry]:
+    return rows(hub.settings.database_url, AuditEntry, AuditEntry.action == "logout.backchannel")
+
+
+def chain_is_intact(hub: Hub) -> bool:
+    async def verify() -> bool:
+        engine = build_engine(hub.settings.database_url)
+        try:
+            async with build_sessionmaker(engine)() as session:
+                return (await verify_database(session)).intact
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(verify())
+
+
 def sign_in_to_both_clients(hub: Hub) -> Browser:
     browser = Browser(hub)
     code_flow_tokens(hub, browser, WARGA)  # Parkir Dishub: has a back-channel logout URI
@@ -75,6 +94,11 @@ def test_logout_sends_a_signed_logout_token(hub: Hub, relying_party: tuple[Relyi
     assert claims["events"] == {EVENT: {}} and "nonce" not in claims
     assert claims["sub"] and claims["sid"] == delivery.sid and claims["jti"] == delivery.jti
     assert 0 < claims["exp"] - claims["iat"] <= 120
+    [entry] = logout_audit(hub)  # written with the delivery row, in one transaction
+    assert entry.target == f"client:{client_id}" and entry.actor == "gerbang"
+    assert entry.detail == {"client_id": client_id, "outcome": "delivered", "attempts": 1, "error": None,
+                            "sid": delivery.sid, "sub": delivery.user_id, "jti": delivery.jti}
+    assert chain_is_intact(hub)
 
 
 def test_failed_deliveries_are_retried(hub: Hub, relying_party: tuple[RelyingParty, str]) -> None:
@@ -85,6 +109,24 @@ def test_failed_deliveries_are_retried(hub: Hub, relying_party: tuple[RelyingPar
     [delivery] = deliveries(hub, 1)
     assert (delivery.status, delivery.attempts) == ("delivered", 3)
     assert len(party.tokens) == 3 and len(set(party.tokens)) == 1  # the same token, retried
+    [entry] = logout_audit(hub)  # one entry for the delivery, not one per attempt
+    assert (entry.detail["outcome"], entry.detail["attempts"]) == ("delivered", 3)
+
+
+def test_a_delivery_that_fails_every_retry_is_audited_as_failed(
+        hub: Hub, relying_party: tuple[RelyingParty, str]) -> None:
+    party, client_id = relying_party
+    party.failures = 100  # 503 every time
+    logout(sign_in_to_both_clients(hub))
+    [delivery] = deliveries(hub, 1)
+    attempts = hub.settings.backchannel_logout_attempts
+    assert (delivery.status, delivery.attempts, delivery.last_error) == ("failed", attempts, "HTTP 503")
+    assert len(party.tokens) == attempts
+    [entry] = logout_audit(hub)
+    assert entry.detail["client_id"] == client_id
+    assert (entry.detail["outcome"], entry.detail["attempts"], entry.detail["error"]) == ("failed", attempts,
+                                                                                         "HTTP 503")
+    assert chain_is_intact(hub)
 
 
 def test_a_refusing_client_is_not_retried(hub: Hub, relying_party: tuple[RelyingParty, str]) -> None:
