@@ -22,6 +22,8 @@ from urllib.parse import urlsplit
 from starlette.applications import Starlette
 from starlette.types import Receive, Scope, Send
 
+from gateway.access_recorder import AccessRecorder
+from gateway.access_writer import AccessWriter
 from gateway.admin.api import build_admin_app
 from gateway.admin.console_client import ensure_console_client
 from gateway.identity import build_identity
@@ -151,6 +153,12 @@ def create_app(settings: Settings, *, clock: Clock | None = None, routes: RouteT
     revoked = RevokedTokens(context.sessionmaker, context.clock, settings.registry_refresh_seconds)
     identity = build_identity(settings, context, sessions=sessions, is_revoked=revoked.is_revoked)
     metrics = GatewayMetrics()
+    accesses = AccessRecorder(context.clock, window=settings.access_history_window_seconds,
+                              max_pending=settings.access_history_max_pending,
+                              dropped=metrics.access_history_dropped)
+    access_writer = AccessWriter(accesses, context.sessionmaker, context.clock,
+                                 interval=settings.access_history_flush_seconds,
+                                 retention_days=settings.access_history_retention_days)
     upstreams = Upstreams(BreakerPolicy(settings.breaker_failure_threshold, settings.breaker_reset_seconds,
                                         settings.upstream_cooloff_seconds))
     pipeline = Pipeline(
@@ -167,6 +175,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, routes: RouteT
         max_body_bytes=settings.max_body_bytes,
         trusted_proxies=build_networks(settings.trusted_proxies),
         hidden_cookies=HUB_COOKIES,
+        accesses=accesses,
     )
     operations = Operations(context, metrics, pipeline.trusted_proxies, build_networks(settings.metrics_networks))
     control = Starlette(routes=sessions.routes())
@@ -186,8 +195,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None, routes: RouteT
         return f"rate limits degraded to local limits: {state.get('last_error')}" if state["degraded"] else None
 
     operations.add_check("ratelimit", limits_check, critical=False)
-    app.on_startup.extend([provision, revoked.start, reloader.start])
-    app.on_shutdown.extend([revoked.stop, reloader.stop])
+    app.on_startup.extend([provision, revoked.start, reloader.start, access_writer.start])
+    app.on_shutdown.extend([revoked.stop, reloader.stop, access_writer.stop])  # run in reverse: writer first
     if routes is None:
         app.on_startup.append(identity.start)
         app.on_shutdown.append(identity.stop)

@@ -30,6 +30,10 @@ class GatewayMetrics:
                                        ("app", "kind"), registry=self.registry)
         self.circuit = Gauge("gerbang_gateway_circuit_state", "Circuit state per target: 0 closed, 1 half-open, 2 open",
                              ("app", "target"), registry=self.registry, multiprocess_mode="max")
+        self.access_history_dropped = Counter(
+            "gerbang_access_history_dropped",
+            "Access-history records dropped because too many were waiting to be written",
+            registry=self.registry)
         self.children: dict[tuple[str, int], tuple[Any, Any]] = {}
 
     def observe(self, app: str, status: int, seconds: float) -> None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from starlette.types import Receive, Scope, Send
 
+from gateway.access_recorder import AccessRecorder
 from gateway.errors import (
     LoginRedirect,
     Forbidden,
@@ -56,6 +57,7 @@ class Pipeline:
     max_body_bytes: int
     trusted_proxies: tuple[Network, ...]
     hidden_cookies: frozenset[str] = frozenset()  # the hub's own cookies, never forwarded to an app
+    accesses: AccessRecorder | None = None  # the access history: which app received whose identity
 
 
 async def handle_request(pipeline: Pipeline, scope: Scope, receive: Receive, send: Send) -> None:
@@ -79,6 +81,8 @@ async def handle_request(pipeline: Pipeline, scope: Scope, receive: Receive, sen
         verdict = await pipeline.limiter.check(principal, route, inbound.head)
         check_verdict(verdict)
         assertion = pipeline.assertions.issue(principal, route, inbound.head)
+        if pipeline.accesses is not None:
+            pipeline.accesses.record(principal, route)
         exchange = build_exchange(inbound, route, upstream_path, assertion, verdict, started,
                                   websocket=websocket, hidden_cookies=pipeline.hidden_cookies)
         if websocket:

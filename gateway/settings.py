@@ -47,6 +47,13 @@ class Settings(IdpSettings):
     # X-Gerbang-Assertion (gateway.assertion_issuer).
     assertion_ttl: int = Field(default=30, ge=5, le=60)
     assertion_reuse_seconds: int = Field(default=5, ge=0, le=30)
+    # Access history from assertions (gateway.access_recorder / gateway.access_writer).
+    access_history_window_seconds: int = Field(default=300, ge=1, le=86_400,
+                                               description="one record per (user, app) per window")
+    access_history_flush_seconds: float = Field(default=5.0, gt=0, le=300, description="batch write interval")
+    access_history_max_pending: int = Field(default=50_000, ge=1, le=5_000_000,
+                                            description="records waiting in memory; past it new ones are dropped")
+    access_history_retention_days: int = Field(default=365, ge=1, le=3650, description="rows older are pruned")
 
     @model_validator(mode="after")
     def _assertion_reuse_below_ttl(self) -> Settings:

@@ -314,6 +314,23 @@ class LogoutDelivery(Base):
     finished_at: Mapped[int] = mapped_column(BigInteger)
 
 
+class GatewayAccess(Base):
+    """The gateway sent a citizen's identity (``X-Gerbang-Assertion``) to an app: the access history's second source.
+
+    One row per (user, app) per dedupe window, written in batches by ``gateway.access_writer``; ``app`` and
+    ``opd`` are slugs as they were at the time (names are looked up when shown). No foreign key: a batch must
+    not fail because one subject is gone; old rows are pruned after the retention.
+    """
+
+    __tablename__ = "gateway_accesses"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True,
+                                    autoincrement=True)
+    user_id: Mapped[str] = mapped_column(String(64))
+    app: Mapped[str] = mapped_column(String(64))
+    opd: Mapped[str] = mapped_column(String(64))
+    at: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
 class ConsoleSession(Base):
     """A signed-in administrator in Kominfo's console (server side; the cookie holds a random id)."""
 
@@ -387,3 +404,4 @@ class AuditCheckpoint(Base):
 Index("ix_users_name", User.name)
 Index("ix_apps_status", App.status)
 Index("ix_grants_user_client", Grant.user_id, Grant.client_id)
+Index("ix_gateway_accesses_user_at", GatewayAccess.user_id, GatewayAccess.at)

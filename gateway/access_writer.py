@@ -1,0 +1,89 @@
+"""Writes the gateway's access records (``gateway.access_recorder``) to ``gateway_accesses`` in the background.
+
+Every ``interval`` seconds the waiting records go to the database in one transaction (one multi-row
+insert); ``stop`` writes what is left, so a clean shutdown loses nothing. A batch that fails to write
+is put back for the next flush (within the recorder's cap). Rows older than the retention are pruned
+hourly, by every instance (deleting the same old rows twice is harmless).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from sqlalchemy import delete, insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gateway.access_recorder import AccessRecorder
+from idp.clock import Clock
+from idp.storage.models import GatewayAccess
+
+log = logging.getLogger("gerbang.access_history")
+
+DAY = 86_400
+PRUNE_EVERY = 3600.0
+
+
+class AccessWriter:
+    def __init__(self, recorder: AccessRecorder, sessionmaker: async_sessionmaker[AsyncSession], clock: Clock, *,
+                 interval: float, retention_days: int, prune_every: float = PRUNE_EVERY) -> None:
+        self._recorder = recorder
+        self._sessionmaker = sessionmaker
+        self._clock = clock
+        self._interval = interval
+        self._retention = retention_days * DAY
+        self._prune_every = prune_every
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="gerbang-access-writer")
+
+    async def stop(self) -> None:
+        """Stop the loop, then write what is still waiting (the app's shutdown, before the engine closes)."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self.flush()
+
+    async def flush(self) -> int:
+        """Write every waiting record; returns how many were written (0 when the write failed)."""
+        records = self._recorder.take()
+        if not records:
+            return 0
+        try:
+            async with self._sessionmaker() as session, session.begin():
+                await session.execute(insert(GatewayAccess), [
+                    {"user_id": r.user_id, "app": r.app, "opd": r.opd, "at": r.at} for r in records])
+        except Exception:  # the database is away: keep the batch for the next try (the recorder bounds it)
+            log.warning("access history: could not write %d record(s); kept for the next flush", len(records),
+                        exc_info=True)
+            self._recorder.restore(records)
+            return 0
+        return len(records)
+
+    async def prune(self) -> int:
+        """Delete rows older than the retention; returns how many went."""
+        cutoff = self._clock.now() - self._retention
+        async with self._sessionmaker() as session, session.begin():
+            result = await session.execute(delete(GatewayAccess).where(GatewayAccess.at < cutoff))
+        return result.rowcount or 0
+
+    async def _run(self) -> None:
+        since_prune = self._prune_every  # prune once soon after start, then hourly
+        while True:
+            await asyncio.sleep(self._interval)
+            await self.flush()
+            since_prune += self._interval
+            if since_prune >= self._prune_every:
+                since_prune = 0.0
+                try:
+                    pruned = await self.prune()
+                except Exception:
+                    log.warning("access history: pruning failed; trying again later", exc_info=True)
+                else:
+                    if pruned:
+                        log.info("access history: pruned %d row(s) older than the retention", pruned)
