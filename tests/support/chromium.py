@@ -44,11 +44,12 @@ def chromium() -> Iterator[Any]:
 
 
 @contextmanager
-def run_localhost_hub(database_url: str, tmp_path: Path, app_factory: Any) -> Iterator[Hub]:
+def run_localhost_hub(database_url: str, tmp_path: Path, app_factory: Any, **overrides: Any) -> Iterator[Hub]:
+    """``overrides``: settings fields for this hub (``policy_dir`` defaults to the test hubs' policies)."""
     port = free_port()
     url = f"http://localhost:{port}"
-    settings = Settings(issuer=url, database_url=database_url, data_dir=tmp_path, secret_key="t" * 40,
-                        policy_dir=HUB_POLICIES)
+    overrides.setdefault("policy_dir", HUB_POLICIES)
+    settings = Settings(issuer=url, database_url=database_url, data_dir=tmp_path, secret_key="t" * 40, **overrides)
     seeded = asyncio.run(seed(database_url))
     with run_server(app_factory(settings), port=port):
         yield Hub(url, settings, seeded)

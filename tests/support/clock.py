@@ -15,9 +15,11 @@ from idp.clock import FrozenClock
 from idp.settings import Settings
 
 
-def app_with_clock(clock: FrozenClock) -> Callable[[Settings], Any]:
+def app_with_clock(clock: FrozenClock, create: Callable[..., Any] = create_app) -> Callable[[Settings], Any]:
+    """``create``: the provider's ``create_app`` by default; ``gateway.app.create_app`` for the whole hub."""
+
     def factory(settings: Settings) -> Any:
         clock.value = max(clock.value, int(time.time()))
-        return create_app(settings, clock=clock)
+        return create(settings, clock=clock)
 
     return factory
