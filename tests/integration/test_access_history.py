@@ -82,6 +82,8 @@ def test_an_app_opened_through_the_gateway_shows_on_the_account_page(database_ur
         english = browser.go("/account?lang=en").text
         assert "<th>Via</th>" in english and "identity (name, OPD, roles, sign-in level)" in english
         browser.close()
+        metrics = httpx.get(f"{hub.url}/metrics").text
+        assert "gerbang_access_history_dropped_total 0.0" in metrics
 
 
 def test_requests_are_recorded_once_per_window_and_written_at_shutdown(database_url: str, tmp_path: Path) -> None:
