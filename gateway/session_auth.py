@@ -27,12 +27,13 @@ from gateway.errors import LoginRedirect
 from gateway.model import Principal, RequestHead, Route
 from idp.clients import digest_secret
 from idp.clock import Clock
+from idp.clients import GATEWAY_CLIENT_ID
 from idp.keys import KeyRing
 from idp.oauth.verify import TokenInvalid, verify_hub_jwt_reloading
 from idp.storage.db import serialize
 from idp.storage.models import BrowserSession, Client, GatewaySession, User
 
-CLIENT_ID = "gerbang-gateway"
+CLIENT_ID = GATEWAY_CLIENT_ID
 FLOW_COOKIE = "gerbang_gw_flow"
 FLOW_TTL = 600
 STEP_UP_UNAVAILABLE = (

@@ -3,7 +3,8 @@
 Two sources, merged newest first:
 
 - **token**: token issuance. Every grant (an authorization code redeemed by an app) is one entry with
-  the app, the OPD that runs it, and what it was given (the scope).
+  the app, the OPD that runs it, and what it was given (the scope). The hub's own clients (the gateway
+  signing in for ``session`` apps, the console) are left out: the gateway's entries name the apps.
 - **gateway**: identity assertions. The gateway records (user, app, OPD, time) when it forwards a
   request with ``X-Gerbang-Assertion`` (``gateway.access_recorder``: one row per user and app per
   dedupe window, written in batches to ``gateway_accesses``). Names are looked up now; an app or OPD
@@ -19,6 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from idp.clients import HUB_CLIENT_IDS
 from idp.storage.models import App, Client, GatewayAccess, Grant, OpdUnit
 
 LIMIT = 50
@@ -47,7 +49,7 @@ async def load_token_accesses(session: AsyncSession, user_id: str, limit: int) -
     query = (select(Grant.created_at, Client.name, OpdUnit.name, Grant.scope, Grant.revoked_at)
              .join(Client, Client.client_id == Grant.client_id)
              .outerjoin(OpdUnit, OpdUnit.id == Client.opd_id)
-             .where(Grant.user_id == user_id)
+             .where(Grant.user_id == user_id, Grant.client_id.not_in(HUB_CLIENT_IDS))
              .order_by(Grant.created_at.desc()).limit(limit))
     return [AccessEntry(at, app, opd, scope, revoked is not None, "token")
             for at, app, opd, scope, revoked in (await session.execute(query)).all()]

@@ -23,6 +23,10 @@ from idp.storage.models import Client
 GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+# The hub's own clients: the gateway signing citizens in for `session` apps, and Kominfo's console.
+GATEWAY_CLIENT_ID = "gerbang-gateway"
+CONSOLE_CLIENT_ID = "gerbang-console"
+HUB_CLIENT_IDS = frozenset({GATEWAY_CLIENT_ID, CONSOLE_CLIENT_ID})
 
 
 def digest_secret(secret: str) -> str:

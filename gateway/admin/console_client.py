@@ -13,10 +13,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.admin.http import admin_resource
-from idp.clients import digest_secret
+from idp.clients import CONSOLE_CLIENT_ID, digest_secret
 from idp.storage.models import Client
 
-CONSOLE_CLIENT_ID = "gerbang-console"
 CONSOLE_SCOPE = "openid profile email opd"
 
 

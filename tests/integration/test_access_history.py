@@ -76,6 +76,7 @@ def test_an_app_opened_through_the_gateway_shows_on_the_account_page(database_ur
             return [row for row in history_rows(browser.go("/account").text) if 'data-via="gateway"' in row]
 
         [row] = eventually(gateway_rows)
+        assert len(history_rows(browser.go("/account").text)) == 1  # the gateway's own sign-in is not an app
         assert "Layanan Parkir" in row and "Dinas Perhubungan" in row and "<td>gateway</td>" in row
         page = browser.go("/account").text
         assert "<th>Melalui</th>" in page
