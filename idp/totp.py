@@ -15,8 +15,6 @@ import os
 from urllib.parse import quote
 
 import pyotp
-import qrcode
-import qrcode.image.svg
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import or_, update
@@ -61,6 +59,11 @@ def build_provisioning_uri(secret: str, account: str) -> str:
 
 def build_qr_svg(uri: str) -> str:
     """An inline ``<svg>`` (presentation attributes only, so the page's CSP needs no exception)."""
+    # Imported here: only enrolment draws a QR code, and qrcode with its SVG factory (xml.etree) would
+    # otherwise sit in every worker's memory.
+    import qrcode
+    import qrcode.image.svg
+
     image = qrcode.make(uri, image_factory=qrcode.image.svg.SvgPathImage, border=2)
     svg: str = image.to_string(encoding="unicode")
     return svg.replace("<svg ", f'<svg role="img" aria-label="{quote(ISSUER)} QR" ', 1)

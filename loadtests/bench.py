@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         stack.callback(stop_service, upstream)
         bench = Bench(cores=cores, work=work, logs=work / "logs", upstream_port=upstream_port,
-                      policy_dir=_policy_dir(args.policy_dir), helpers=[upstream])
+                      policy_dir=resolve_policy_dir(args.policy_dir), helpers=[upstream])
         results = [_announce(measure_target(target, bench, plan)) for target in chosen]
     if not args.no_report:
         report = write_report(results, facts, cores, plan, args.results)
@@ -99,7 +99,7 @@ def _chosen_targets(only: str) -> list[Target] | None:
     return [known[name] for name in wanted]
 
 
-def _policy_dir(given: Path | None) -> Path | None:
+def resolve_policy_dir(given: Path | None) -> Path | None:
     if given is not None:
         return given.resolve()
     from_env = os.environ.get("GERBANG_POLICY_DIR")

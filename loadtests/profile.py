@@ -18,6 +18,7 @@ from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 
+from loadtests.bench import resolve_policy_dir
 from loadtests.harness import nginx
 from loadtests.harness.errors import Unavailable
 from loadtests.harness.machine import build_cores
@@ -71,7 +72,7 @@ def record_under_load(target: Target, seconds: float, record: list[str]) -> subp
         upstream_port = free_port()
         upstream = nginx.start_static("upstream", work / "upstream", upstream_port, cores.on_load, work / "logs")
         stack.callback(stop_service, upstream)
-        bench = Bench(cores=cores, work=work, logs=work / "logs", upstream_port=upstream_port, policy_dir=None,
+        bench = Bench(cores=cores, work=work, logs=work / "logs", upstream_port=upstream_port, policy_dir=resolve_policy_dir(None),
                       helpers=[upstream])
         endpoint = target.start(bench, stack)
         check_answer(endpoint.request)

@@ -104,7 +104,7 @@ provider:
       clients: ["{client_id}"]
       subject: {{opds: [dishub]}}
 """)
-    time.sleep(1)
+    time.sleep(2)  # two polls read the change, with room for a busy machine
     citizen = Browser(running)
     page = citizen.go(authorize_url(client_id, pkce_pair()[1]))
     refused = citizen.login(page, "warga@example.id")

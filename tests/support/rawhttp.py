@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import socket
+import weakref
 from dataclasses import dataclass
 from urllib.parse import urlsplit
+
+# Bytes read past the end of a response: with pipelining, the next response can arrive in the same
+# recv() as the end of the one before it, and must be kept for the next read_response().
+_UNREAD: weakref.WeakKeyDictionary[socket.socket, bytes] = weakref.WeakKeyDictionary()
 
 
 @dataclass
@@ -33,7 +38,7 @@ def send_raw(base_url: str, request: bytes, timeout: float = 10) -> RawResponse:
 
 
 def read_response(sock: socket.socket) -> RawResponse:
-    buffer = b""
+    buffer = _UNREAD.pop(sock, b"")
     while b"\r\n\r\n" not in buffer:
         data = sock.recv(65536)
         if not data:
@@ -51,13 +56,18 @@ def read_response(sock: socket.socket) -> RawResponse:
             if not data:
                 break
             rest += data
-        response.body = rest[:int(length)]
+        response.body, rest = rest[:int(length)], rest[int(length):]
     elif response.header("transfer-encoding") == "chunked":
-        response.body = _read_chunked(sock, rest)
+        response.body, rest = _read_chunked(sock, rest)
+    else:  # delimited by the connection's close: what was read so far is the start of the body
+        response.body, rest = rest, b""
+    if rest:
+        _UNREAD[sock] = rest
     return response
 
 
-def _read_chunked(sock: socket.socket, rest: bytes) -> bytes:
+def _read_chunked(sock: socket.socket, rest: bytes) -> tuple[bytes, bytes]:
+    """The body of a chunked response and what was read past its end."""
     body = b""
     while True:
         while b"\r\n" not in rest:
@@ -67,13 +77,15 @@ def _read_chunked(sock: socket.socket, rest: bytes) -> bytes:
         while len(rest) < size + 2:
             rest += sock.recv(65536)
         if size == 0:
-            return body
+            return body, rest[2:]
         body += rest[:size]
         rest = rest[size + 2:]
 
 
 def is_closed(sock: socket.socket, wait: float = 2.0) -> bool:
     """Whether the server closed the connection (EOF or reset) within ``wait`` seconds."""
+    if _UNREAD.get(sock):
+        return False
     sock.settimeout(wait)
     try:
         return sock.recv(1) == b""
