@@ -55,6 +55,9 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
                                                "kominfo-admin; opd-admin for users wholly in their subtree"),
     ("POST", "/users/{id}/enable"): Operation("Enable an account", "as disable"),
     ("POST", "/users/{id}/end-sessions"): Operation("End every session and token family of a user", "as disable"),
+    ("POST", "/users/{id}/reset-mfa"): Operation(
+        "Reset a user's second factors (TOTP, passkeys, recovery codes) and end every session and token family",
+        "as disable"),
     ("POST", "/users/{id}/roles"): Operation("Grant a role in an OPD unit (never to oneself)",
                                              "kominfo-admin; opd-admin inside their subtree (not kominfo-admin)",
                                              body=RoleGrant),
