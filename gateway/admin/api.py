@@ -239,5 +239,5 @@ def build_admin_app(settings: Settings, context: IdpContext, verifier: TokenVeri
     """The API and the console (``gateway.admin.console``) as one sub-app for ``/admin/``."""
     auth = ConsoleAuth(context.sessionmaker, context.keys, settings.issuer, settings.effective_secret, context.clock,
                        settings.uses_tls, settings.admin_reauth_seconds)
-    console = Console(context.sessionmaker, auth, settings.issuer, context.clock)
+    console = Console(context, auth, forget_client)
     return AdminApi(context, verifier, forget_client).build(console.routes())
