@@ -242,10 +242,13 @@ class Console:
     def render(self, request: Request, signed_in: SignedIn | None, template: str, context: dict[str, Any],
                status: int = 200) -> Response:
         locale = pick_locale(request, self._default_locale)
-        lang_query = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "lang"])
+        # The language switch reloads this page; after a form (POST), it goes on to the page to return to.
+        lang_path = request.url.path if request.method == "GET" else context.get("back") or "/admin/antrean"
+        lang_query = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "lang"]) \
+            if request.method == "GET" else ""
         html = TEMPLATES.get_template(template).render(
             csrf=signed_in.csrf if signed_in else "", urlencode=urlencode, t=console_translator(locale),
-            lang=locale, lang_query=lang_query, path=request.url.path, **context)
+            lang=locale, lang_path=lang_path, lang_query=lang_query, path=request.url.path, **context)
         response = HTMLResponse(html, status_code=status, headers=HEADERS)
         remember_choice(request, response, self._secure)
         return response
