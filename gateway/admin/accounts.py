@@ -23,9 +23,10 @@ from idp.storage.models import AccessToken, BrowserSession, ConsoleSession, Gate
     Membership, OpdUnit, Passkey, RecoveryCode, RevokedToken, User
 
 
-def user_json(user: User, roles: list[tuple[str, str]]) -> dict[str, Any]:
+def user_json(user: User, roles: list[tuple[str, str]], passkeys: bool = False) -> dict[str, Any]:
+    """``mfa``: the user has a second factor (an authenticator app or a passkey)."""
     return {"id": user.id, "email": user.email, "name": user.name, "kind": user.kind, "disabled": user.disabled,
-            "mfa": user.totp_secret is not None, "created_at": user.created_at,
+            "mfa": user.totp_secret is not None or passkeys, "created_at": user.created_at,
             "roles": [{"opd": opd, "role": role} for opd, role in roles]}
 
 
@@ -45,8 +46,11 @@ async def list_users(session: AsyncSession, actor: Actor, page: Page, *, q: str 
     if disabled is not None:
         query = query.where(User.disabled.is_(disabled))
     users = list((await session.scalars(query.offset(page.offset).limit(page.limit + 1))).all())
-    roles = await _load_roles(session, [user.id for user in users])
-    return [user_json(user, roles.get(user.id, [])) for user in users]
+    ids = [user.id for user in users]
+    roles = await _load_roles(session, ids)
+    with_passkeys = set((await session.scalars(select(Passkey.user_id).where(Passkey.user_id.in_(ids))
+                                               .distinct())).all()) if ids else set()
+    return [user_json(user, roles.get(user.id, []), user.id in with_passkeys) for user in users]
 
 
 async def load_managed_user(session: AsyncSession, actor: Actor, user_id: str) -> tuple[User, list[tuple[str, str]]]:

@@ -291,15 +291,25 @@ def test_an_opd_admin_resets_mfa_of_someone_in_their_subtree_only(city: City) ->
     dishub = sign_in(city.hub, DISHUB_ADMIN)
     users = dishub.go("/admin/pengguna")
     assert f'action="/admin/aksi/pengguna/{target}/reset-mfa"' in users.text
+    assert mfa_cell(users.text, UPT_ASN) == "aktif"
     assert is_page(dishub.submit(f"/admin/aksi/pengguna/{target}/reset-mfa", {"csrf_token": "forged"}), 403)
     assert mfa_of(city.database_url, target) == (True, 1, 3)  # refused twice, nothing removed
     done = dishub.submit(f"/admin/aksi/pengguna/{target}/reset-mfa", {"csrf_token": csrf_of(users.text)})
     assert is_page(done, 200) and "MFA pengguna direset" in done.text
     assert mfa_of(city.database_url, target) == (False, 0, 0)
+    assert mfa_cell(dishub.go("/admin/pengguna").text, UPT_ASN) == "—"
     dishub.close()
     kominfo = sign_in(city.hub, KOMINFO)
     assert f"user:{target}" in kominfo.go("/admin/audit").text and "user.reset_mfa" in kominfo.go("/admin/audit").text
     kominfo.close()
+
+
+def mfa_cell(html: str, email: str) -> str:
+    row = re.search(rf'<tr data-email="{re.escape(email)}">(.*?)</tr>', html, re.S)
+    assert row is not None
+    cell = re.search(r'<td class="mfa">(.*?)</td>', row.group(1))
+    assert cell is not None
+    return cell.group(1)
 
 
 # --- plumbing shared by every page: CSRF, re-authentication, navigation, language -------------------------------
