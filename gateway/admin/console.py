@@ -9,6 +9,7 @@ in the service it calls, in the same transaction.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,6 +34,7 @@ from gateway.errors import BadRequest, Forbidden, GatewayError, NotFound
 from idp.context import IdpContext
 from idp.i18n import pick_locale, remember_choice
 
+log = logging.getLogger("gerbang.admin")
 TEMPLATES = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
                         autoescape=select_autoescape(["html"]))
 TEMPLATES.globals["nav_traffic"] = False  # the traffic page sets it when it is installed
@@ -225,15 +227,20 @@ class Console:
             async with self._sessionmaker() as session, session.begin():
                 actor = await load_actor(session, signed_in.user_id)
                 result = await act(session, actor, form, self._clock.now())
-            after = result.pop("after", None)
-            if after is not None:
-                await after()
-            forget = result.pop("forget", None)
-            if forget is not None:
-                self._control.forget_client(forget)
         except Exception as exc:
             return self.error(request, signed_in, as_gateway_error(exc))
+        await self._after_commit(result.pop("after", None), result.pop("forget", None))
         return self.render(request, signed_in, "done.html", {**result, "actor": actor})
+
+    async def _after_commit(self, after: Callable[[], Awaitable[Any]] | None, forget: str | None) -> None:
+        """The change is committed: a failure here is logged, not shown (the periodic refreshes catch up)."""
+        try:
+            if after is not None:
+                await after()
+            if forget is not None:
+                self._control.forget_client(forget)
+        except Exception:
+            log.exception("console: a step after commit failed")
 
     def error(self, request: Request, signed_in: SignedIn | None, error: GatewayError) -> Response:
         return self.render(request, signed_in, "error.html", {
