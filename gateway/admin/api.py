@@ -180,7 +180,7 @@ class AdminApi:
         current = self.context.policies.current
         return json_response({
             "fingerprint": current.fingerprint, "sources": list(current.sources),
-            "rules": [{"id": r.id, "effect": r.effect, "would": r.would} for r in current.rules],
+            "rules": listings.describe_rules(current),
             "apps": [{"slug": a.slug, "restricted": a.restricted, "require_acr": a.require_acr,
                       "allow_anonymous": a.allow_anonymous} for a in current.apps.values()],
             "limits": [{"id": s.id, "per": s.per, "route_class": s.route_class, "rate": s.rate, "period": s.period,

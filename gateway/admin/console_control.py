@@ -20,7 +20,6 @@ from gateway.admin import client_review, listings
 from gateway.admin.actor import Actor, check_kominfo
 from gateway.admin.org_tree import load_tree_level
 from gateway.errors import BadRequest, NotFound
-from gateway.policy_step import REPORT_ONLY, rule_hits
 from idp.context import IdpContext
 from idp.key_rotation import rotate_signing_key
 
@@ -79,13 +78,9 @@ class ControlPages:
     async def policies(self, request: Request) -> Response:
         async def load(session: AsyncSession, actor: Actor) -> dict[str, Any]:
             current = self._context.policies.current
-            hits = rule_hits()
-            rules = [{"id": r.id, "file": Path(r.source).name, "effect": r.effect, "would": r.would,
-                      "summary": r.summary, "report_only": r.effect == REPORT_ONLY,
-                      "hits": {effect: hits[(r.id, effect)] for effect in ("allow", "deny", REPORT_ONLY)
-                               if (r.id, effect) in hits}} for r in current.rules]
             return {"fingerprint": current.fingerprint, "files": [Path(s).name for s in current.sources],
-                    "rules": rules, "apps": sorted(current.apps.values(), key=lambda a: a.slug)}
+                    "rules": listings.describe_rules(current),
+                    "apps": sorted(current.apps.values(), key=lambda a: a.slug)}
         return await self._console.page(request, "policies.html", load)
 
     async def client_action(self, request: Request) -> Response:

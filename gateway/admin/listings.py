@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pathlib import Path
+
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,8 +15,10 @@ from gateway.admin.http import Page
 from gateway.admin.registration import app_json
 from gateway.apps import STATUSES
 from gateway.errors import BadRequest
+from gateway.policy_step import REPORT_ONLY, rule_hits
 from idp.org import load_opd
 from idp.storage.models import App, AuditEntry, Client, OpdUnit, SigningKey
+from policies.engine import PolicySet
 
 
 def like_pattern(q: str) -> str:
@@ -103,3 +107,12 @@ async def list_audit(session: AsyncSession, actor: Actor, page: Page, *, action:
     entries = (await session.scalars(query.offset(page.offset).limit(page.limit + 1))).all()
     return [{"seq": e.seq, "at": e.at, "actor": e.actor, "action": e.action, "target": e.target,
              "detail": e.detail, "hash": e.hash} for e in entries]
+
+
+def describe_rules(policy_set: PolicySet) -> list[dict[str, Any]]:
+    """The active rules for people: file, effect, what they match, and their hits (``/metrics``'s counter)."""
+    hits = rule_hits()
+    return [{"id": r.id, "file": Path(r.source).name, "effect": r.effect, "would": r.would, "match": r.summary,
+             "report_only": r.effect == REPORT_ONLY,
+             "hits": {effect: hits[(r.id, effect)] for effect in ("allow", "deny", REPORT_ONLY)
+                      if (r.id, effect) in hits}} for r in policy_set.rules]

@@ -67,7 +67,8 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("GET", "/audit"): Operation("Read the audit log, newest first", "kominfo-admin",
                                  (*PAGE, "action", "actor", "target", "before"), listing=True),
     ("GET", "/audit/verify"): Operation("Verify the audit hash chain and its signed checkpoints", "kominfo-admin"),
-    ("GET", "/policies"): Operation("The active policy set (read-only)", "any admin role"),
+    ("GET", "/policies"): Operation("The active policy set (read-only): each rule with its file, effect, match "
+                                    "and hits (gerbang_policy_rule_hits_total)", "any admin role"),
 }
 
 QUERY: dict[str, dict[str, Any]] = {

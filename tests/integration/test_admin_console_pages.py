@@ -275,6 +275,13 @@ def test_policies_page_shows_the_active_rules_and_their_hits(city: City) -> None
     assert "paths: /tiket/**" in trial.group(1)
     metrics = httpx.get(f"{city.hub.url}/metrics").text
     assert f'gerbang_policy_rule_hits_total{{effect="deny",rule="{city.prefix}-no-deletes"}} 2.0' in metrics
+    api = AdminClient(city.hub, admin_token(city.hub, DISHUB_OPERATOR))  # the admin API says the same
+    described = {rule["id"]: rule for rule in api.get("/policies").json()["rules"]}
+    assert described[f"{city.prefix}-no-deletes"]["hits"] == {"deny": 2}
+    assert described[f"{city.prefix}-trial-posts"] == {
+        "id": f"{city.prefix}-trial-posts", "file": "10-rules.yaml", "effect": "report-only", "would": "deny",
+        "match": "apps: parkir; methods: POST; paths: /tiket/**", "report_only": True, "hits": {"report-only": 1}}
+    api.close()
     operator.close()
     kominfo.close()
 
