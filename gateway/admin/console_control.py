@@ -18,6 +18,7 @@ from starlette.routing import Route
 
 from gateway.admin import client_review, listings
 from gateway.admin.actor import Actor, check_kominfo
+from gateway.admin.http import query_text
 from gateway.admin.org_tree import load_tree_level
 from gateway.errors import BadRequest, NotFound
 from idp.context import IdpContext
@@ -43,8 +44,8 @@ class ControlPages:
 
     async def opd(self, request: Request) -> Response:
         console = self._console
-        under = _param(request, "di")
-        q = _param(request, "q")
+        under = query_text(request, "di")
+        q = query_text(request, "q")
 
         async def load(session: AsyncSession, actor: Actor) -> dict[str, Any]:
             page = console.page_of(request)
@@ -55,7 +56,7 @@ class ControlPages:
 
     async def clients(self, request: Request) -> Response:
         console = self._console
-        status, q = _param(request, "status"), _param(request, "q")
+        status, q = query_text(request, "status"), query_text(request, "q")
 
         async def load(session: AsyncSession, actor: Actor) -> dict[str, Any]:
             if status is not None and status not in CLIENT_STATUSES:
@@ -103,7 +104,3 @@ class ControlPages:
             return {"title_key": "done.key_rotated", "args": {"kid": key.kid, "alg": key.alg},
                     "after": self._context.keys.load, "back": "/admin/kunci"}
         return await self._console.action(request, act)
-
-
-def _param(request: Request, name: str, max_length: int = 200) -> str | None:
-    return (request.query_params.get(name) or "")[:max_length] or None

@@ -247,7 +247,9 @@ def test_lists_paginate_and_filter(city: City) -> None:
 @pytest.mark.parametrize("path,params", [("/apps", {"limit": "0"}), ("/apps", {"limit": "abc"}),
                                          ("/apps", {"offset": "-1"}), ("/apps", {"status": "nope"}),
                                          ("/users", {"disabled": "maybe"}), ("/audit", {"before": "x"}),
-                                         ("/apps", {"opd": "no-such-unit"}), ("/apps/no-such-app", {})])
+                                         ("/apps", {"opd": "no-such-unit"}), ("/apps/no-such-app", {}),
+                                         ("/apps", {"q": "a\x00b"}), ("/users", {"q": "\x00"}),
+                                         ("/apps/a%00b", {})])
 def test_bad_query_input_is_a_problem_never_a_5xx(city: City, path: str, params: dict[str, str]) -> None:
     response = city.as_(KOMINFO).get(path, **params)
     assert response.status_code in (400, 404) and response.headers["content-type"] == "application/problem+json"
@@ -291,6 +293,7 @@ def test_reset_mfa_removes_every_factor_ends_sessions_and_is_audited(city: City)
     assert is_problem(victim.post(f"/users/{target}/reset-mfa"), 403)  # nobody resets their own account here
     assert mfa_of(city.hub.settings.database_url, target) == (True, 1, 3)
     assert is_problem(kominfo.post("/users/no-such-user/reset-mfa"), 404)
+    assert is_problem(kominfo.post("/users/a%00b/reset-mfa"), 400)  # PostgreSQL refuses NUL: bad input, not 503
     reset = kominfo.post(f"/users/{target}/reset-mfa")
     assert reset.status_code == 200, reset.text
     assert reset.json()["removed"] == {"totp": True, "passkeys": 1, "recovery_codes": 3}

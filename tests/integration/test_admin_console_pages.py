@@ -213,6 +213,14 @@ def test_unknown_client_actions_and_clients_are_readable_pages(city: City) -> No
     client_id = city.hub.client("Bapenda Integrasi")[0]
     assert is_page(kominfo.submit(f"/admin/aksi/klien/{client_id}/explode", {"csrf_token": csrf}), 404)
     assert is_page(kominfo.submit("/admin/aksi/klien/no-such-client/suspend", {"csrf_token": csrf}), 404)
+    # NUL (which PostgreSQL refuses in text) is bad input, never an outage page.
+    assert is_page(kominfo.submit("/admin/aksi/klien/a%00b/suspend", {"csrf_token": csrf}), 400)
+    assert is_page(kominfo.submit("/admin/aksi/pengguna/a%00b/reset-mfa", {"csrf_token": csrf}), 400)
+    for page in ("/admin/klien?q=a%00b", "/admin/opd?q=%00x", "/admin/pengguna?q=%00", "/admin/aplikasi?q=%00"):
+        assert is_page(kominfo.go(page), 200), page
+    assert is_page(kominfo.go("/admin/opd?di=bpkad%00"), 200)
+    rejected = kominfo.submit("/admin/aksi/aplikasi/parkir/reject", {"csrf_token": csrf, "reason": "tidak\x00aman"})
+    assert is_page(rejected, 200)
     kominfo.close()
 
 
