@@ -10,18 +10,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from datetime import UTC, datetime
+from typing import Any
 
-from prometheus_client import Counter, Gauge
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from gateway.model import Decision, Principal, RequestHead, Route
 from policies.model import Request
 from policies.watcher import PolicyWatcher, Reload
 
 log = logging.getLogger("gerbang.policy")
+REPORT_ONLY = "report-only"
 
 DECISIONS = Counter("gerbang_policy_decisions_total", "Policy outcomes that were not a plain allow",
                     ["app", "outcome"])
+RULE_HITS = Counter("gerbang_policy_rule_hits_total", "Requests each policy rule decided (allow, deny) or would "
+                    "have changed (report-only)", ["rule", "effect"])
 RELOADS = Counter("gerbang_policy_reloads_total", "Policy directory reloads", ["result"])
 HEALTHY = Gauge("gerbang_policy_healthy", "1 while the policy directory on disk is the set in force")
 
@@ -29,6 +35,8 @@ HEALTHY = Gauge("gerbang_policy_healthy", "1 while the policy directory on disk 
 class PolicyDecider:
     def __init__(self, watcher: PolicyWatcher) -> None:
         self._watcher = watcher
+        # Label lookups cost more than the increments: keep the children (rules x effects, a small set).
+        self._hits: dict[tuple[str, str], Any] = {}
 
     def decide(self, principal: Principal, route: Route, request: RequestHead) -> Decision:
         prefix = f"/apps/{route.slug}"
@@ -40,16 +48,46 @@ class PolicyDecider:
             public=route.auth_mode == "none"))
         decision = Decision(outcome.allowed, outcome.rule_ids, outcome.reason, outcome.required_acr,
                             outcome.report_only)
+        if decision.rule_ids or decision.report_only:
+            self._count_hits(decision)
         if not decision.allowed or decision.report_only:
             _log_decision(decision, route, request, principal)
         return decision
+
+    def _count_hits(self, decision: Decision) -> None:
+        """The rules that decided (``rule_ids``: deny rules when denied, allow rules when allowed) and the
+        report-only rules that matched; a request counts once per rule."""
+        effect = "allow" if decision.allowed else "deny"
+        for rule, kind in [*((r, effect) for r in decision.rule_ids), *((r, REPORT_ONLY) for r in
+                                                                          decision.report_only)]:
+            child = self._hits.get((rule, kind))
+            if child is None:
+                child = self._hits[(rule, kind)] = RULE_HITS.labels(rule, kind)
+            child.inc()
+
+
+def rule_hits() -> dict[tuple[str, str], int]:
+    """(rule, effect) → hits so far, as ``/metrics`` reports them (merged across workers in multiprocess mode)."""
+    registry: Any = REGISTRY
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)
+    hits: dict[tuple[str, str], int] = {}
+    for family in registry.collect():
+        if family.name != "gerbang_policy_rule_hits":
+            continue
+        for sample in family.samples:
+            if sample.name.endswith("_total"):
+                key = (sample.labels["rule"], sample.labels["effect"])
+                hits[key] = hits.get(key, 0) + int(sample.value)
+    return hits
 
 
 def _log_decision(decision: Decision, route: Route, request: RequestHead, principal: Principal) -> None:
     if not decision.allowed:
         DECISIONS.labels(route.slug, "deny").inc()
     if decision.report_only:
-        DECISIONS.labels(route.slug, "report-only").inc()
+        DECISIONS.labels(route.slug, REPORT_ONLY).inc()
     log.info("policy decision", extra={
         "request_id": request.request_id, "app": route.slug, "allowed": decision.allowed,
         "rule_ids": list(decision.rule_ids), "report_only": list(decision.report_only), "reason": decision.reason,

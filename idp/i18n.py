@@ -7,6 +7,7 @@ the person (or the app, with ``ui_locales``) asks otherwise.
 from __future__ import annotations
 
 from starlette.requests import Request
+from starlette.responses import Response
 
 LOCALES = ("id", "en")
 
@@ -183,6 +184,15 @@ def pick_locale(request: Request, default: str = "id", ui_locales: str | None = 
     return default
 
 
-def translator(locale: str):  # type: ignore[no-untyped-def]
-    table = TEXT[locale]
-    return lambda key: table.get(key, TEXT["id"].get(key, key))
+def translator(locale: str, text: dict[str, dict[str, str]] = TEXT):  # type: ignore[no-untyped-def]
+    """``key → words`` in ``locale``, falling back to Indonesian, then to the key itself (other tables too:
+    the console keeps its own, ``gateway.admin.console_text``)."""
+    table = text[locale]
+    return lambda key: table.get(key, text["id"].get(key, key))
+
+
+def remember_choice(request: Request, response: Response, secure: bool) -> None:
+    """A ``?lang=`` choice sticks: the ``gerbang_lang`` cookie (a year, every path) remembers it."""
+    chosen = request.query_params.get("lang")
+    if chosen in LOCALES and request.cookies.get("gerbang_lang") != chosen:
+        response.set_cookie("gerbang_lang", chosen, samesite="lax", secure=secure, path="/", max_age=365 * 86400)

@@ -12,7 +12,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from idp.csrf import COOKIE as CSRF_COOKIE
 from idp.csrf import Csrf
-from idp.i18n import pick_locale, translator
+from idp.i18n import pick_locale, remember_choice, translator
 
 TEMPLATES = Path(__file__).parent / "templates"
 PAGE_HEADERS = {
@@ -41,10 +41,7 @@ class Pages:
             t=translator(locale), lang=locale, lang_query=lang_query, csrf_token=self.csrf.token_for(csrf_cookie),
             **context)
         response = HTMLResponse(html, status_code=status, headers=PAGE_HEADERS)
-        chosen = request.query_params.get("lang")
-        if chosen in ("id", "en") and request.cookies.get("gerbang_lang") != chosen:
-            response.set_cookie("gerbang_lang", chosen, samesite="lax", secure=self.secure_cookies, path="/",
-                                max_age=365 * 86400)
+        remember_choice(request, response, self.secure_cookies)
         if request.cookies.get(CSRF_COOKIE) != csrf_cookie:
             response.set_cookie(CSRF_COOKIE, csrf_cookie, httponly=True, samesite="strict",
                                 secure=self.secure_cookies, path="/")

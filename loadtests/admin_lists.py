@@ -2,7 +2,8 @@
 
     python loadtests/admin_lists.py URL    # URL: an empty, migrated database (``gerbang db upgrade``)
 
-Seeds the directory in bulk, then times each listing as Kominfo and as an OPD admin (median of 20 runs).
+Seeds the directory in bulk, then times each listing as Kominfo and as an OPD admin (median of 20 runs),
+and the console's OPD tree page (one level of the tree with its counts).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sqlalchemy import insert
 from gateway.admin import accounts, listings
 from gateway.admin.actor import Actor
 from gateway.admin.http import Page
+from gateway.admin.org_tree import load_tree_level
 from idp.storage.db import build_engine, build_sessionmaker
 from idp.storage.models import App, Membership, OpdUnit, User
 
@@ -84,6 +86,17 @@ async def measure(url: str) -> None:
         s, kominfo, deep, q=None, opd=None, disabled=None)))
     await timed("kominfo: opd tree, first page", query(lambda s: listings.list_opd(
         s, kominfo, page, under=None, kind=None, q=None)))
+    # The console's tree page: one level with per-unit counts (children, units below, apps, users).
+    await timed("kominfo: console tree, top (city root + counts)", query(lambda s: load_tree_level(
+        s, kominfo, page, under=None, q=None)))
+    await timed("kominfo: console tree, 499 children, page 1", query(lambda s: load_tree_level(
+        s, kominfo, page, under="kota", q=None)))
+    await timed("kominfo: console tree, 499 children, page 10", query(lambda s: load_tree_level(
+        s, kominfo, Page(50, 450), under="kota", q=None)))
+    await timed("opd-admin: console tree, own unit", query(lambda s: load_tree_level(
+        s, opd_admin, page, under=None, q=None)))
+    await timed("kominfo: console tree, search q=opd-4", query(lambda s: load_tree_level(
+        s, kominfo, page, under=None, q="opd-4")))
     await engine.dispose()
 
 

@@ -31,6 +31,8 @@ class CompiledRule:
     acr: AcrAtLeast | None
     step_up: AcrBelow | None = None  # a deny rule's acr_below: signing in at that level lifts the deny
     tests: tuple[Callable[[Any, Facts], bool], ...] = ()  # the checks' bound ``test`` methods (hot path)
+    source: str = ""  # the policy file that declares the rule
+    summary: str = ""  # what the rule matches, in the files' own terms (for people: console, listings)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tests", tuple(check.test for check in self.checks))
@@ -89,14 +91,32 @@ def merge_windows(match: MatchDoc) -> tuple[tuple[tuple[int, int], ...], ...]:
     return tuple(tuple(sorted(day)) for day in days)
 
 
-def build_rule(doc: RuleDoc, ranks: Mapping[str, int]) -> CompiledRule:
+def build_rule(doc: RuleDoc, ranks: Mapping[str, int], source: str = "") -> CompiledRule:
     match = doc.match
     checks = build_checks(match, ranks)
     step_up = next((c for c in checks if isinstance(c, AcrBelow)), None) if doc.effect == "deny" else None
     return CompiledRule(
         id=doc.id, effect=doc.effect, would=doc.would, app=AppIn(frozenset(match.apps)),
         method=MethodIn(frozenset(match.methods)) if match.methods else None,
-        checks=checks, acr=AcrAtLeast(match.acr, ranks) if match.acr is not None else None, step_up=step_up)
+        checks=checks, acr=AcrAtLeast(match.acr, ranks) if match.acr is not None else None, step_up=step_up,
+        source=source, summary=summarize_match(match))
+
+
+def summarize_match(match: MatchDoc) -> str:
+    """One line naming every condition a rule sets, e.g. ``apps: sipd; methods: POST; subject.roles: bendahara``."""
+    parts: list[str] = []
+    for name, value in match.model_dump(mode="json", exclude_defaults=True).items():
+        if name == "subject":
+            parts.extend(f"subject.{key}: {', '.join(map(str, items))}" for key, items in value.items())
+        elif name == "time":
+            windows = [f"{'/'.join(w.get('days', ('mon-sun',)))} {w.get('start', '00:00')}-{w.get('end', '24:00')}"
+                       for w in value]
+            parts.append(f"time: {', '.join(windows)}")
+        elif isinstance(value, list):
+            parts.append(f"{name}: {', '.join(map(str, value))}")
+        else:
+            parts.append(f"{name}: {value}")
+    return "; ".join(parts) or "apps: *"
 
 
 def build_index(rules: Sequence[CompiledRule], app_slugs: set[str]) -> Index:

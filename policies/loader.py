@@ -71,7 +71,8 @@ def build_policy_set(files: Sequence[SourceFile]) -> PolicySet:
     problems.extend(check_across_files(documents, complete=not problems))
     if problems:
         raise PolicyError(problems)
-    return compile_documents([doc for _, _, doc in documents if doc is not None], files)
+    named = [(source.name, doc) for source, _, doc in documents if doc is not None]
+    return compile_documents([doc for _, doc in named], files, [name for name, _ in named])
 
 
 def validate_document(source: SourceFile, marked: MarkedDocument, model: Any, problems: list[Problem]) -> Any:
@@ -136,10 +137,13 @@ def describe_error(error: ErrorDetails) -> str:
     return message[:1].lower() + message[1:]
 
 
-def compile_documents(docs: Sequence[PolicyFileDoc], files: Sequence[SourceFile]) -> PolicySet:
+def compile_documents(docs: Sequence[PolicyFileDoc], files: Sequence[SourceFile],
+                      doc_sources: Sequence[str] | None = None) -> PolicySet:
+    """``doc_sources`` names the file of each document (in ``docs`` order); the rules remember it."""
     levels = next((doc.acr_levels for doc in docs if doc.acr_levels), DEFAULT_ACR_LEVELS)
     ranks = {level: rank for rank, level in enumerate(levels)}
-    rules = tuple(build_rule(rule, ranks) for doc in docs for rule in doc.rules)
+    names = list(doc_sources) if doc_sources is not None else [""] * len(docs)
+    rules = tuple(build_rule(rule, ranks, name) for doc, name in zip(docs, names, strict=True) for rule in doc.rules)
     apps = {app.slug: build_app(app, ranks) for doc in docs for app in doc.apps}
     providers = [doc.provider for doc in docs if doc.provider is not None]
     provider = ProviderPolicy(

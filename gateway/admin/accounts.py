@@ -1,4 +1,4 @@
-"""User administration: search, disable/enable, end sessions, grant/revoke roles — scoped by OPD subtree.
+"""User administration: search, disable/enable, end sessions, reset MFA, grant/revoke roles — scoped by OPD subtree.
 
 Kominfo sees every account (citizens included); an OPD admin sees the ASN with a role in their subtree and
 manages only those whose every role lies inside it (``actor.check_manages_user``). Roles are granted only
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.admin.actor import KOMINFO_ADMIN, Actor, build_managed_clause, check_kominfo, check_manages, \
@@ -19,13 +19,14 @@ from gateway.admin.http import Page
 from gateway.errors import Conflict, Forbidden, NotFound
 from idp.audit import append_audit
 from idp.org import load_opd
-from idp.storage.models import AccessToken, BrowserSession, ConsoleSession, GatewaySession, Grant, Membership, OpdUnit, \
-    RevokedToken, User
+from idp.storage.models import AccessToken, BrowserSession, ConsoleSession, GatewaySession, Grant, LoginChallenge, \
+    Membership, OpdUnit, Passkey, RecoveryCode, RevokedToken, User
 
 
-def user_json(user: User, roles: list[tuple[str, str]]) -> dict[str, Any]:
+def user_json(user: User, roles: list[tuple[str, str]], passkeys: bool = False) -> dict[str, Any]:
+    """``mfa``: the user has a second factor (an authenticator app or a passkey)."""
     return {"id": user.id, "email": user.email, "name": user.name, "kind": user.kind, "disabled": user.disabled,
-            "mfa": user.totp_secret is not None, "created_at": user.created_at,
+            "mfa": user.totp_secret is not None or passkeys, "created_at": user.created_at,
             "roles": [{"opd": opd, "role": role} for opd, role in roles]}
 
 
@@ -45,8 +46,11 @@ async def list_users(session: AsyncSession, actor: Actor, page: Page, *, q: str 
     if disabled is not None:
         query = query.where(User.disabled.is_(disabled))
     users = list((await session.scalars(query.offset(page.offset).limit(page.limit + 1))).all())
-    roles = await _load_roles(session, [user.id for user in users])
-    return [user_json(user, roles.get(user.id, [])) for user in users]
+    ids = [user.id for user in users]
+    roles = await _load_roles(session, ids)
+    with_passkeys = set((await session.scalars(select(Passkey.user_id).where(Passkey.user_id.in_(ids))
+                                               .distinct())).all()) if ids else set()
+    return [user_json(user, roles.get(user.id, []), user.id in with_passkeys) for user in users]
 
 
 async def load_managed_user(session: AsyncSession, actor: Actor, user_id: str) -> tuple[User, list[tuple[str, str]]]:
@@ -76,6 +80,27 @@ async def end_sessions(session: AsyncSession, actor: Actor, user_id: str, now: i
     await append_audit(session, actor=actor.sub, action="user.end_sessions", target=f"user:{user_id}",
                        detail=ended, now=now)
     return ended
+
+
+async def reset_mfa(session: AsyncSession, actor: Actor, user_id: str, now: int) -> dict[str, Any]:
+    """For a user who lost their phone or security key: every second factor goes, and every session ends.
+
+    The TOTP secret (and any unconfirmed enrolment), every passkey, every recovery code and every login
+    waiting for a second factor are removed; sessions and token families end as with ``end_sessions``, so
+    whoever holds the lost device keeps nothing. The user signs in with their password and enrols again.
+    """
+    user, roles = await load_managed_user(session, actor, user_id)
+    had_totp = user.totp_secret is not None
+    user.totp_secret = user.totp_pending_secret = user.totp_last_step = None
+    user.updated_at = now
+    passkeys = await session.execute(delete(Passkey).where(Passkey.user_id == user_id))
+    codes = await session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user_id))
+    await session.execute(delete(LoginChallenge).where(LoginChallenge.user_id == user_id))
+    ended = await _end_everything(session, user_id, now)
+    removed = {"totp": had_totp, "passkeys": passkeys.rowcount, "recovery_codes": codes.rowcount}
+    await append_audit(session, actor=actor.sub, action="user.reset_mfa", target=f"user:{user_id}",
+                       detail={**removed, **ended}, now=now)
+    return {**user_json(user, roles), "removed": removed, "ended": ended}
 
 
 async def grant_role(session: AsyncSession, actor: Actor, user_id: str, body: RoleGrant,

@@ -28,10 +28,9 @@ from gateway.headers import new_id
 from gateway.problem import problem_response
 from gateway.settings import Settings
 from gateway.token_verifier import TokenVerifier
-from idp.audit import append_audit
 from idp.audit_verify import verify_database
 from idp.context import IdpContext
-from idp.keys import rotate_keys
+from idp.key_rotation import rotate_signing_key
 
 PREFIX = "/admin/api"
 
@@ -136,6 +135,10 @@ class AdminApi:
         return json_response(await accounts.end_sessions(call.session, call.actor, call.request.path_params["id"],
                                                          call.now))
 
+    async def reset_mfa(self, call: Call) -> Response:
+        return json_response(await accounts.reset_mfa(call.session, call.actor, call.request.path_params["id"],
+                                                      call.now))
+
     async def grant_role(self, call: Call) -> Response:
         body = await call.body(RoleGrant)
         return json_response(await accounts.grant_role(call.session, call.actor, call.request.path_params["id"],
@@ -153,11 +156,7 @@ class AdminApi:
 
     async def rotate(self, call: Call) -> Response:
         check_kominfo(call.actor)
-        settings = self.context.settings
-        key = await rotate_keys(call.session, settings.signing_alg, settings.effective_secret, call.now,
-                                settings.key_retire_after)
-        await append_audit(call.session, actor=call.actor.sub, action="keys.rotate", target=f"key:{key.kid}",
-                           detail={"alg": key.alg, "retire_after": settings.key_retire_after}, now=call.now)
+        key = await rotate_signing_key(call.session, self.context.settings, actor=call.actor.sub, now=call.now)
         call.after_commit.append(self.context.keys.load)  # sign with the new key here at once
         return json_response({"kid": key.kid, "alg": key.alg, "created_at": key.created_at}, 201)
 
@@ -181,7 +180,7 @@ class AdminApi:
         current = self.context.policies.current
         return json_response({
             "fingerprint": current.fingerprint, "sources": list(current.sources),
-            "rules": [{"id": r.id, "effect": r.effect, "would": r.would} for r in current.rules],
+            "rules": listings.describe_rules(current),
             "apps": [{"slug": a.slug, "restricted": a.restricted, "require_acr": a.require_acr,
                       "allow_anonymous": a.allow_anonymous} for a in current.apps.values()],
             "limits": [{"id": s.id, "per": s.per, "route_class": s.route_class, "rate": s.rate, "period": s.period,
@@ -202,6 +201,7 @@ class AdminApi:
             ("POST", "/initial-access-tokens", self.initial_token),
             ("GET", "/users", self.users), ("POST", "/users/{id}/disable", self.disable),
             ("POST", "/users/{id}/enable", self.enable), ("POST", "/users/{id}/end-sessions", self.end_sessions),
+            ("POST", "/users/{id}/reset-mfa", self.reset_mfa),
             ("POST", "/users/{id}/roles", self.grant_role), ("DELETE", "/users/{id}/roles", self.revoke_role),
             ("GET", "/keys", self.keys), ("POST", "/keys/rotate", self.rotate),
             ("GET", "/audit", self.audit), ("GET", "/audit/verify", self.audit_verify),
@@ -239,5 +239,5 @@ def build_admin_app(settings: Settings, context: IdpContext, verifier: TokenVeri
     """The API and the console (``gateway.admin.console``) as one sub-app for ``/admin/``."""
     auth = ConsoleAuth(context.sessionmaker, context.keys, settings.issuer, settings.effective_secret, context.clock,
                        settings.uses_tls, settings.admin_reauth_seconds)
-    console = Console(context.sessionmaker, auth, settings.issuer, context.clock)
+    console = Console(context, auth, forget_client)
     return AdminApi(context, verifier, forget_client).build(console.routes())

@@ -1,45 +1,66 @@
-"""Kominfo's console under ``/admin/`` (server-rendered, Bahasa Indonesia): approval queue, apps, users, audit.
+"""Kominfo's console under ``/admin/`` (server-rendered, Bahasa Indonesia first, English on ``?lang=en``):
+approval queue, apps, users, audit here; OPD tree, clients, signing keys and policies in ``console_control``.
 
 Pages call the same workflow and listing functions as the admin API, with the same ``Actor`` checks, so the
 console can never do more than the API allows. Every POST needs the session's CSRF token and a console
-session younger than ``admin_reauth_seconds`` (otherwise: sign in again).
+session younger than ``admin_reauth_seconds`` (otherwise: sign in again); every change writes its audit entry
+in the service it calls, in the same transaction.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import ValidationError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from gateway.admin import accounts, listings, registration
 from gateway.admin.actor import Actor, load_actor
-from gateway.admin.console_auth import ConsoleAuth, SignedIn
 from gateway.admin.bodies import AppSubmission
-from gateway.admin.http import Page, as_gateway_error, describe_validation
-from gateway.errors import BadRequest, Forbidden, GatewayError
-from idp.clock import Clock
+from gateway.admin.console_auth import ConsoleAuth, SignedIn
+from gateway.admin.console_control import ControlPages
+from gateway.admin.console_text import console_translator
+from gateway.admin.http import Page, as_gateway_error, check_text, describe_validation, query_text
+from gateway.errors import BadRequest, Forbidden, GatewayError, NotFound
+from idp.context import IdpContext
+from idp.i18n import pick_locale, remember_choice
 
+log = logging.getLogger("gerbang.admin")
 TEMPLATES = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
                         autoescape=select_autoescape(["html"]))
+TEMPLATES.globals["nav_traffic"] = False  # the traffic page sets it when it is installed
+TEMPLATES.filters["utc"] = lambda at: "—" if at is None else \
+    datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M UTC")
 PAGE = Page(limit=50, offset=0)
+MAX_OFFSET = 10**6
 APP_ACTIONS = ("approve", "reject", "suspend", "resume")
-USER_ACTIONS = ("disable", "enable", "end-sessions")
+USER_ACTIONS = ("disable", "enable", "end-sessions", "reset-mfa")
+Translate = Callable[[str], str]
+Load = Callable[[AsyncSession, Actor], Awaitable[dict[str, Any]]]
+Act = Callable[[AsyncSession, Actor, dict[str, str], int], Awaitable[dict[str, Any]]]
+HEADERS = {"Cache-Control": "no-store", "X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff",
+           "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; form-action 'self'"}
 
 
 class Console:
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], auth: ConsoleAuth, issuer: str,
-                 clock: Clock) -> None:
-        self._sessionmaker = sessionmaker
+    def __init__(self, context: IdpContext, auth: ConsoleAuth,
+                 forget_client: Callable[[str], None] | None = None) -> None:
+        self._sessionmaker = context.sessionmaker
         self._auth = auth
-        self._issuer = issuer
-        self._clock = clock
+        self._issuer = context.settings.issuer
+        self._clock = context.clock
+        self._default_locale = context.settings.default_locale
+        self._secure = context.settings.uses_tls
+        self._control = ControlPages(self, context, forget_client or (lambda _client_id: None))
 
     def routes(self) -> list[Route]:
         return [Route("/admin/", self.home), Route("/admin/login", self._auth.login),
@@ -48,7 +69,8 @@ class Console:
                 Route("/admin/pengguna", self.users), Route("/admin/audit", self.audit),
                 Route("/admin/ajukan", self.submit_form), Route("/admin/aksi/ajukan", self.submit, methods=["POST"]),
                 Route("/admin/aksi/aplikasi/{slug}/{action}", self.app_action, methods=["POST"]),
-                Route("/admin/aksi/pengguna/{id}/{action}", self.user_action, methods=["POST"])]
+                Route("/admin/aksi/pengguna/{id}/{action}", self.user_action, methods=["POST"]),
+                *self._control.routes()]
 
     async def home(self, request: Request) -> Response:
         return RedirectResponse("/admin/antrean", status_code=303)
@@ -56,7 +78,7 @@ class Console:
     async def callback(self, request: Request) -> Response:
         response = await self._auth.callback(request)
         if response is None:
-            return self._render(None, "error.html", {"message": "Permintaan masuk tidak sah atau kedaluwarsa."}, 400)
+            return self.render(request, None, "error.html", {"message_key": "error.callback"}, 400)
         return response
 
     async def logout(self, request: Request) -> Response:
@@ -67,33 +89,34 @@ class Console:
         return await self._auth.logout(signed_in)
 
     async def queue(self, request: Request) -> Response:
-        return await self._page(request, "queue.html", lambda s, a: self._apps(s, a, "pending", None))
+        return await self.page(request, "queue.html", lambda s, a: self._apps(request, s, a, "pending", None))
 
     async def apps(self, request: Request) -> Response:
-        status = request.query_params.get("status") or None
-        q = (request.query_params.get("q") or "")[:200] or None
-        return await self._page(request, "apps.html", lambda s, a: self._apps(s, a, status, q))
+        status, q = query_text(request, "status"), query_text(request, "q")
+        return await self.page(request, "apps.html", lambda s, a: self._apps(request, s, a, status, q))
 
     async def users(self, request: Request) -> Response:
-        q = (request.query_params.get("q") or "")[:200] or None
+        q = query_text(request, "q")
 
         async def load(session: AsyncSession, actor: Actor) -> dict[str, Any]:
-            found = await accounts.list_users(session, actor, PAGE, q=q, opd=None, disabled=None)
-            return {"users": found[:PAGE.limit], "q": q or ""}
-        return await self._page(request, "users.html", load)
+            page = self.page_of(request)
+            found = await accounts.list_users(session, actor, page, q=q, opd=None, disabled=None)
+            return {"users": found[:page.limit], **self.pager(request, page, found), "q": q or ""}
+        return await self.page(request, "users.html", load)
 
     async def audit(self, request: Request) -> Response:
         async def load(session: AsyncSession, actor: Actor) -> dict[str, Any]:
-            entries = await listings.list_audit(session, actor, PAGE, action=None, actor_sub=None, target=None,
+            page = self.page_of(request)
+            entries = await listings.list_audit(session, actor, page, action=None, actor_sub=None, target=None,
                                                 before=None)
-            return {"entries": entries[:PAGE.limit]}
-        return await self._page(request, "audit.html", load)
+            return {"entries": entries[:page.limit], **self.pager(request, page, entries)}
+        return await self.page(request, "audit.html", load)
 
     async def submit_form(self, request: Request) -> Response:
         async def load(session: AsyncSession, actor: Actor) -> dict[str, Any]:
             units = await listings.list_opd(session, actor, Page(limit=200, offset=0), under=None, kind=None, q=None)
             return {"units": [u for u in units if actor.can_submit_for(u["path"])]}
-        return await self._page(request, "submit.html", load)
+        return await self.page(request, "submit.html", load)
 
     async def submit(self, request: Request) -> Response:
         async def act(session: AsyncSession, actor: Actor, form: dict[str, str], now: int) -> dict[str, Any]:
@@ -106,51 +129,76 @@ class Console:
             except ValidationError as exc:
                 raise BadRequest(describe_validation(exc)) from exc
             app = await registration.submit_app(session, actor, body, self._issuer, now)
-            return {"title": f"Aplikasi {app['slug']} diajukan dan menunggu persetujuan Kominfo"}
-        return await self._action(request, act)
+            return {"title_key": "done.submitted", "args": {"slug": app["slug"]}}
+        return await self.action(request, act)
 
     async def app_action(self, request: Request) -> Response:
         slug, action = request.path_params["slug"], request.path_params["action"]
-        if action not in APP_ACTIONS:
-            return self._render(None, "error.html", {"message": "Aksi tidak dikenal."}, 404)
+        t = self.translate(request)
 
         async def act(session: AsyncSession, actor: Actor, form: dict[str, str], now: int) -> dict[str, Any]:
+            if action not in APP_ACTIONS:
+                raise NotFound(t("error.unknown_action"))
             reason = form.get("reason", "").strip()[:2000]
+            done = {"args": {"slug": slug}}
             if action == "approve":
                 approval = await registration.approve_app(session, actor, slug, self._issuer, now)
-                return {"title": f"Aplikasi {slug} disetujui", "client_id": approval.client_id,
+                return {**done, "title_key": "done.approved", "client_id": approval.client_id,
                         "client_secret": approval.client_secret}
             if action == "reject":
                 if len(reason) < 3:
-                    raise BadRequest("Alasan penolakan wajib diisi.")
+                    raise BadRequest(t("error.reject_reason"))
                 await registration.reject_app(session, actor, slug, reason, self._issuer, now)
-                return {"title": f"Aplikasi {slug} ditolak"}
+                return {**done, "title_key": "done.rejected"}
             if action == "suspend":
-                await registration.suspend_app(session, actor, slug, reason, self._issuer, now)
-                return {"title": f"Aplikasi {slug} dihentikan sementara"}
-            await registration.resume_app(session, actor, slug, self._issuer, now)
-            return {"title": f"Aplikasi {slug} diaktifkan kembali"}
-        return await self._action(request, act)
+                app = await registration.suspend_app(session, actor, slug, reason, self._issuer, now)
+                return {**done, "title_key": "done.suspended", "forget": app["client_id"]}
+            app = await registration.resume_app(session, actor, slug, self._issuer, now)
+            return {**done, "title_key": "done.resumed", "forget": app["client_id"]}
+        return await self.action(request, act)
 
     async def user_action(self, request: Request) -> Response:
         user_id, action = request.path_params["id"], request.path_params["action"]
-        if action not in USER_ACTIONS:
-            return self._render(None, "error.html", {"message": "Aksi tidak dikenal."}, 404)
+        t = self.translate(request)
 
         async def act(session: AsyncSession, actor: Actor, form: dict[str, str], now: int) -> dict[str, Any]:
+            if action not in USER_ACTIONS:
+                raise NotFound(t("error.unknown_action"))
             if action == "end-sessions":
                 await accounts.end_sessions(session, actor, user_id, now)
-                return {"title": "Semua sesi pengguna diakhiri"}
-            await accounts.set_disabled(session, actor, user_id, action == "disable", now)
-            return {"title": "Akun dinonaktifkan" if action == "disable" else "Akun diaktifkan"}
-        return await self._action(request, act)
+            elif action == "reset-mfa":
+                await accounts.reset_mfa(session, actor, user_id, now)
+            else:
+                await accounts.set_disabled(session, actor, user_id, action == "disable", now)
+            return {"title_key": f"done.{action}", "back": "/admin/pengguna"}
+        return await self.action(request, act)
 
-    # --- plumbing -------------------------------------------------------------------------------------------
-    async def _apps(self, session: AsyncSession, actor: Actor, status: str | None, q: str | None) -> dict[str, Any]:
-        found = await listings.list_apps(session, actor, PAGE, self._issuer, status=status, opd=None, q=q)
-        return {"apps": found[:PAGE.limit], "status": status or "", "q": q or ""}
+    # --- plumbing (also used by ``ControlPages``) -------------------------------------------------------------
+    async def _apps(self, request: Request, session: AsyncSession, actor: Actor, status: str | None,
+                    q: str | None) -> dict[str, Any]:
+        page = self.page_of(request)
+        found = await listings.list_apps(session, actor, page, self._issuer, status=status, opd=None, q=q)
+        return {"apps": found[:page.limit], **self.pager(request, page, found), "status": status or "", "q": q or ""}
 
-    async def _page(self, request: Request, template: str, load: Any) -> Response:
+    def translate(self, request: Request) -> Translate:
+        return console_translator(pick_locale(request, self._default_locale))
+
+    def page_of(self, request: Request) -> Page:
+        """``?offset=``; anything but a small non-negative integer is bad input (a readable 400 page)."""
+        raw = request.query_params.get("offset") or "0"
+        if not raw.isdigit() or int(raw) > MAX_OFFSET:
+            raise BadRequest(self.translate(request)("error.offset"))
+        return Page(limit=PAGE.limit, offset=int(raw))
+
+    def pager(self, request: Request, page: Page, found: list[Any]) -> dict[str, str | None]:
+        """Links to the previous and next page (``found`` holds ``limit + 1`` rows when there is a next one)."""
+        def link(offset: int) -> str:
+            query = [(k, v) for k, v in request.query_params.multi_items() if k not in ("offset", "lang")]
+            return f"{request.url.path}?{urlencode([*query, ('offset', str(offset))])}"
+        return {"prev_link": link(max(page.offset - page.limit, 0)) if page.offset else None,
+                "next_link": link(page.offset + page.limit) if len(found) > page.limit else None}
+
+    async def page(self, request: Request, template: str, load: Load) -> Response:
         signed_in = await self._auth.load(request)
         if signed_in is None:
             return RedirectResponse("/admin/login", status_code=303)
@@ -159,34 +207,60 @@ class Console:
                 actor = await load_actor(session, signed_in.user_id)
                 context = await load(session, actor)
         except Exception as exc:  # rendered, never a stack trace
-            return self._error(signed_in, as_gateway_error(exc))
-        return self._render(signed_in, template, {**context, "actor": actor, "path": request.url.path})
+            return self.error(request, signed_in, as_gateway_error(exc))
+        return self.render(request, signed_in, template, {**context, "actor": actor})
 
-    async def _action(self, request: Request, act: Any) -> Response:
+    async def action(self, request: Request, act: Act) -> Response:
+        """Run one change in one transaction; a ``forget`` client id in the result leaves the client cache after
+        commit, an ``after`` coroutine function runs after commit (e.g. reload the signing keys)."""
         signed_in = await self._auth.load(request)
         if signed_in is None:  # the session ended or is older than max_age: sign in again
             return RedirectResponse("/admin/login", status_code=303)
-        form = {key: _text(value) or "" for key, value in (await request.form()).items()}
-        if not self._auth.is_csrf_valid(signed_in, form.get("csrf_token")):
-            return self._error(signed_in, Forbidden("Token formulir tidak sah; muat ulang halaman."))
         try:
+            # NUL belongs in no field (PostgreSQL refuses it in text): dropped, not an outage.
+            form = {key: (_text(value) or "").replace("\x00", "") for key, value in (await request.form()).items()}
+        except Exception as exc:  # a malformed or oversized body
+            return self.error(request, signed_in, BadRequest(str(exc)[:200]))
+        if not self._auth.is_csrf_valid(signed_in, form.get("csrf_token")):
+            return self.error(request, signed_in, Forbidden(self.translate(request)("error.csrf")))
+        try:
+            for name, value in request.path_params.items():
+                check_text(name, value)
             async with self._sessionmaker() as session, session.begin():
                 actor = await load_actor(session, signed_in.user_id)
                 result = await act(session, actor, form, self._clock.now())
         except Exception as exc:
-            return self._error(signed_in, as_gateway_error(exc))
-        return self._render(signed_in, "done.html", {**result, "actor": actor, "path": request.url.path})
+            return self.error(request, signed_in, as_gateway_error(exc))
+        await self._after_commit(result.pop("after", None), result.pop("forget", None))
+        return self.render(request, signed_in, "done.html", {**result, "actor": actor})
 
-    def _error(self, signed_in: SignedIn | None, error: GatewayError) -> Response:
-        return self._render(signed_in, "error.html", {"message": error.detail or error.title}, error.status)
+    async def _after_commit(self, after: Callable[[], Awaitable[Any]] | None, forget: str | None) -> None:
+        """The change is committed: a failure here is logged, not shown (the periodic refreshes catch up)."""
+        try:
+            if after is not None:
+                await after()
+            if forget is not None:
+                self._control.forget_client(forget)
+        except Exception:
+            log.exception("console: a step after commit failed")
 
-    def _render(self, signed_in: SignedIn | None, template: str, context: dict[str, Any],
-                status: int = 200) -> Response:
-        html = TEMPLATES.get_template(template).render(csrf=signed_in.csrf if signed_in else "", urlencode=urlencode,
-                                                       **context)
-        return HTMLResponse(html, status_code=status, headers={
-            "Cache-Control": "no-store", "X-Frame-Options": "DENY",
-            "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; form-action 'self'"})
+    def error(self, request: Request, signed_in: SignedIn | None, error: GatewayError) -> Response:
+        return self.render(request, signed_in, "error.html", {
+            "message_key": f"error.{error.status}", "detail": error.detail}, error.status)
+
+    def render(self, request: Request, signed_in: SignedIn | None, template: str, context: dict[str, Any],
+               status: int = 200) -> Response:
+        locale = pick_locale(request, self._default_locale)
+        # The language switch reloads this page; after a form (POST), it goes on to the page to return to.
+        lang_path = request.url.path if request.method == "GET" else context.get("back") or "/admin/antrean"
+        lang_query = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "lang"]) \
+            if request.method == "GET" else ""
+        html = TEMPLATES.get_template(template).render(
+            csrf=signed_in.csrf if signed_in else "", urlencode=urlencode, t=console_translator(locale),
+            lang=locale, lang_path=lang_path, lang_query=lang_query, path=request.url.path, **context)
+        response = HTMLResponse(html, status_code=status, headers=HEADERS)
+        remember_choice(request, response, self._secure)
+        return response
 
 
 def _text(value: object) -> str | None:

@@ -77,6 +77,7 @@ class Call:
             return None
         if len(value) > max_length:
             raise BadRequest(f"'{name}' is longer than {max_length} characters")
+        check_text(name, value)
         return value
 
     async def body(self, model: type[Model]) -> Model:
@@ -89,6 +90,18 @@ class Call:
             return model.model_validate_json(raw or b"{}")
         except ValidationError as exc:
             raise BadRequest(describe_validation(exc)) from exc
+
+
+def check_text(name: str, value: str) -> None:
+    """NUL never belongs in a name or a search, and PostgreSQL refuses it in text: say so as bad input (400)
+    instead of letting the database's refusal read as an outage (503)."""
+    if "\x00" in value:
+        raise BadRequest(f"'{name}' contains a NUL character")
+
+
+def query_text(request: Request, name: str, max_length: int = 200) -> str | None:
+    """A console page's query parameter, cut to ``max_length``, NUL removed (see ``check_text``)."""
+    return (request.query_params.get(name) or "").replace("\x00", "")[:max_length] or None
 
 
 def describe_validation(error: ValidationError) -> str:
@@ -127,6 +140,8 @@ class AdminHttp:
         async def run(request: Request) -> Response:
             request_id = new_id(128)
             try:
+                for name, value in request.path_params.items():
+                    check_text(name, value)
                 sub = await self._authenticate(request)
                 async with self._sessionmaker() as session, session.begin():
                     call = Call(request, await load_actor(session, sub), session, self._clock.now())

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pathlib import Path
+
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,11 +15,13 @@ from gateway.admin.http import Page
 from gateway.admin.registration import app_json
 from gateway.apps import STATUSES
 from gateway.errors import BadRequest
+from gateway.policy_step import REPORT_ONLY, rule_hits
 from idp.org import load_opd
 from idp.storage.models import App, AuditEntry, Client, OpdUnit, SigningKey
+from policies.engine import PolicySet
 
 
-def _like(q: str) -> str:
+def like_pattern(q: str) -> str:
     return "%" + q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
@@ -30,7 +34,7 @@ async def list_opd(session: AsyncSession, actor: Actor, page: Page, *, under: st
     if kind is not None:
         query = query.where(OpdUnit.kind == kind)
     if q is not None:
-        query = query.where(or_(OpdUnit.slug.like(_like(q), escape="\\"), OpdUnit.name.ilike(_like(q), escape="\\")))
+        query = query.where(or_(OpdUnit.slug.like(like_pattern(q), escape="\\"), OpdUnit.name.ilike(like_pattern(q), escape="\\")))
     units = (await session.scalars(query.offset(page.offset).limit(page.limit + 1))).all()
     return [{"slug": u.slug, "name": u.name, "kind": u.kind, "path": u.path,
              "parent": u.path.rstrip("/").rsplit("/", 2)[-2] or None if u.parent_id else None} for u in units]
@@ -48,7 +52,7 @@ async def list_apps(session: AsyncSession, actor: Actor, page: Page, issuer: str
         unit = await load_opd(session, opd)
         query = query.where(OpdUnit.path.startswith(unit.path, autoescape=True))
     if q is not None:
-        query = query.where(or_(App.slug.like(_like(q), escape="\\"), App.name.ilike(_like(q), escape="\\")))
+        query = query.where(or_(App.slug.like(like_pattern(q), escape="\\"), App.name.ilike(like_pattern(q), escape="\\")))
     rows = await session.execute(query.offset(page.offset).limit(page.limit + 1))
     return [app_json(app, unit, issuer) for app, unit in rows.all()]
 
@@ -65,7 +69,7 @@ async def list_clients(session: AsyncSession, actor: Actor, page: Page, *, statu
         unit = await load_opd(session, opd)
         query = query.where(OpdUnit.path.startswith(unit.path, autoescape=True))
     if q is not None:
-        query = query.where(or_(Client.client_id == q, Client.name.ilike(_like(q), escape="\\")))
+        query = query.where(or_(Client.client_id == q, Client.name.ilike(like_pattern(q), escape="\\")))
     rows = await session.execute(query.offset(page.offset).limit(page.limit + 1))
     return [{"client_id": c.client_id, "name": c.name, "opd": slug, "status": c.status,
              "grant_types": list(c.grant_types), "redirect_uris": list(c.redirect_uris), "scope": c.scope,
@@ -103,3 +107,12 @@ async def list_audit(session: AsyncSession, actor: Actor, page: Page, *, action:
     entries = (await session.scalars(query.offset(page.offset).limit(page.limit + 1))).all()
     return [{"seq": e.seq, "at": e.at, "actor": e.actor, "action": e.action, "target": e.target,
              "detail": e.detail, "hash": e.hash} for e in entries]
+
+
+def describe_rules(policy_set: PolicySet) -> list[dict[str, Any]]:
+    """The active rules for people: file, effect, what they match, and their hits (``/metrics``'s counter)."""
+    hits = rule_hits()
+    return [{"id": r.id, "file": Path(r.source).name, "effect": r.effect, "would": r.would, "match": r.summary,
+             "report_only": r.effect == REPORT_ONLY,
+             "hits": {effect: hits[(r.id, effect)] for effect in ("allow", "deny", REPORT_ONLY)
+                      if (r.id, effect) in hits}} for r in policy_set.rules]

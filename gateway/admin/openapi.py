@@ -55,6 +55,9 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
                                                "kominfo-admin; opd-admin for users wholly in their subtree"),
     ("POST", "/users/{id}/enable"): Operation("Enable an account", "as disable"),
     ("POST", "/users/{id}/end-sessions"): Operation("End every session and token family of a user", "as disable"),
+    ("POST", "/users/{id}/reset-mfa"): Operation(
+        "Reset a user's second factors (TOTP, passkeys, recovery codes) and end every session and token family",
+        "as disable"),
     ("POST", "/users/{id}/roles"): Operation("Grant a role in an OPD unit (never to oneself)",
                                              "kominfo-admin; opd-admin inside their subtree (not kominfo-admin)",
                                              body=RoleGrant),
@@ -64,7 +67,8 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("GET", "/audit"): Operation("Read the audit log, newest first", "kominfo-admin",
                                  (*PAGE, "action", "actor", "target", "before"), listing=True),
     ("GET", "/audit/verify"): Operation("Verify the audit hash chain and its signed checkpoints", "kominfo-admin"),
-    ("GET", "/policies"): Operation("The active policy set (read-only)", "any admin role"),
+    ("GET", "/policies"): Operation("The active policy set (read-only): each rule with its file, effect, match "
+                                    "and hits (gerbang_policy_rule_hits_total)", "any admin role"),
 }
 
 QUERY: dict[str, dict[str, Any]] = {

@@ -11,8 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.cli import load_settings
 from gateway.cli.audit import cli_actor
 from gateway.cli.runtime import emit, json_option, run_in_session
-from idp.audit import append_audit
-from idp.keys import rotate_keys
+from idp.key_rotation import rotate_signing_key
 from idp.storage.models import SigningKey
 
 
@@ -30,11 +29,7 @@ def keys_rotate(alg: str | None, as_json: bool) -> None:
 
     async def op(session: AsyncSession) -> SigningKey:
         now = int(time.time())
-        key = await rotate_keys(session, alg or settings.signing_alg, settings.effective_secret, now,
-                                settings.key_retire_after)
-        await append_audit(session, actor=cli_actor(), action="keys.rotate", target=f"key:{key.kid}",
-                           detail={"alg": key.alg, "retire_after": settings.key_retire_after}, now=now)
-        return key
+        return await rotate_signing_key(session, settings, actor=cli_actor(), now=now, alg=alg)
 
     key = run_in_session(settings, op)
     emit(as_json, {"kid": key.kid, "alg": key.alg, "created_at": key.created_at}, f"new signing key {key.kid} ({key.alg})")

@@ -16,7 +16,7 @@ from sqlalchemy import text
 from gateway.app import create_app
 from idp.storage.db import build_engine
 from tests.support.admin import (BPKAD_ADMIN, BPKAD_OPERATOR, DISHUB_ADMIN, DISHUB_OPERATOR, KOMINFO, UPT_ASN,
-                                 AdminCity, AdminClient, admin_token, run_seed)
+                                 AdminCity, AdminClient, admin_token, give_mfa, mfa_of, run_seed)
 from tests.support.hub import Hub, run_hub
 from tests.support.server import run_server
 from tests.support.upstream import Upstream
@@ -247,7 +247,9 @@ def test_lists_paginate_and_filter(city: City) -> None:
 @pytest.mark.parametrize("path,params", [("/apps", {"limit": "0"}), ("/apps", {"limit": "abc"}),
                                          ("/apps", {"offset": "-1"}), ("/apps", {"status": "nope"}),
                                          ("/users", {"disabled": "maybe"}), ("/audit", {"before": "x"}),
-                                         ("/apps", {"opd": "no-such-unit"}), ("/apps/no-such-app", {})])
+                                         ("/apps", {"opd": "no-such-unit"}), ("/apps/no-such-app", {}),
+                                         ("/apps", {"q": "a\x00b"}), ("/users", {"q": "\x00"}),
+                                         ("/apps/a%00b", {})])
 def test_bad_query_input_is_a_problem_never_a_5xx(city: City, path: str, params: dict[str, str]) -> None:
     response = city.as_(KOMINFO).get(path, **params)
     assert response.status_code in (400, 404) and response.headers["content-type"] == "application/problem+json"
@@ -282,6 +284,27 @@ def test_end_sessions_revokes_the_users_tokens(city: City) -> None:
     assert eventually(lambda: victim.get("/me").status_code == 401)
 
 
+def test_reset_mfa_removes_every_factor_ends_sessions_and_is_audited(city: City) -> None:
+    kominfo, bpkad_admin = city.as_(KOMINFO), city.as_(BPKAD_ADMIN)
+    victim = city.as_(DISHUB_ADMIN)
+    target = city.people.users[DISHUB_ADMIN]
+    give_mfa(city.hub.settings.database_url, target)
+    assert is_problem(bpkad_admin.post(f"/users/{target}/reset-mfa"), 403)  # another OPD's admin
+    assert is_problem(victim.post(f"/users/{target}/reset-mfa"), 403)  # nobody resets their own account here
+    assert mfa_of(city.hub.settings.database_url, target) == (True, 1, 3)
+    assert is_problem(kominfo.post("/users/no-such-user/reset-mfa"), 404)
+    assert is_problem(kominfo.post("/users/a%00b/reset-mfa"), 400)  # PostgreSQL refuses NUL: bad input, not 503
+    reset = kominfo.post(f"/users/{target}/reset-mfa")
+    assert reset.status_code == 200, reset.text
+    assert reset.json()["removed"] == {"totp": True, "passkeys": 1, "recovery_codes": 3}
+    assert reset.json()["mfa"] is False and reset.json()["ended"]["access_tokens"] >= 1
+    assert mfa_of(city.hub.settings.database_url, target) == (False, 0, 0)
+    entry = kominfo.get("/audit", action="user.reset_mfa").json()["items"][0]
+    assert entry["target"] == f"user:{target}" and entry["actor"] == city.people.users[KOMINFO]
+    assert entry["detail"]["passkeys"] == 1
+    assert eventually(lambda: victim.get("/me").status_code == 401)  # the user's tokens stop working
+
+
 def test_openapi_document_describes_every_endpoint(city: City) -> None:
     document = httpx.get(f"{city.hub.url}/admin/api/openapi.json").json()
     assert document["openapi"].startswith("3.1")
@@ -291,7 +314,7 @@ def test_openapi_document_describes_every_endpoint(city: City) -> None:
                      ("POST", "/apps/{slug}/resume"), ("GET", "/clients"), ("GET", "/users"),
                      ("POST", "/users/{id}/disable"), ("POST", "/users/{id}/end-sessions"), ("GET", "/keys"),
                      ("POST", "/keys/rotate"), ("GET", "/audit"), ("GET", "/audit/verify"), ("GET", "/policies"),
-                     ("GET", "/opd")]:
+                     ("GET", "/opd"), ("POST", "/users/{id}/reset-mfa")]:
         assert expected in operations
     assert "AppSubmission" in document["components"]["schemas"]
 

@@ -4,6 +4,7 @@ admin of another OPD never sees it. Screenshots of the console pages are saved a
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -12,9 +13,10 @@ from typing import Any
 import pytest
 
 from gateway.app import create_app
-from tests.support.admin import BPKAD_ADMIN, DISHUB_OPERATOR, KOMINFO, run_seed
+from tests.support.admin import BPKAD_ADMIN, DISHUB_OPERATOR, KOMINFO, UPT_ASN, add_units, run_seed
 from tests.support.browser import chromium, screenshot
-from tests.support.hub import PASSWORD, Hub, run_hub
+from policies.loader import DEFAULT_POLICY_DIR
+from tests.support.hub import HUB_POLICIES, PASSWORD, Hub, run_hub
 from tests.support.server import run_server
 from tests.support.upstream import Upstream
 
@@ -27,6 +29,17 @@ def city(database_url: str, tmp_path: Path) -> Iterator[tuple[Hub, str]]:
         with run_hub(database_url, tmp_path, app_factory=create_app, registry_refresh_seconds=0.2) as hub:
             run_seed(database_url, hub.seeded.users)
             yield hub, upstream
+
+
+@pytest.fixture
+def ruled_hub(database_url: str, tmp_path: Path) -> Iterator[Hub]:
+    """A hub whose policies carry the shipped rule set (so the policies page has rules to show)."""
+    policies = tmp_path / "policies"
+    shutil.copytree(HUB_POLICIES, policies)
+    shutil.copy(DEFAULT_POLICY_DIR / "10-rules.yaml", policies / "10-rules.yaml")
+    with run_hub(database_url, tmp_path, app_factory=create_app, policy_dir=policies) as hub:
+        run_seed(database_url, hub.seeded.users)
+        yield hub
 
 
 def sign_in(browser: Any, hub: Hub, email: str) -> Any:
@@ -94,3 +107,65 @@ def test_submit_approve_reach_suspend_in_the_console(city: tuple[Hub, str]) -> N
         kominfo.goto(f"{hub.url}/admin/audit")
         assert "app.suspend" in kominfo.content()
         screenshot(kominfo, "console-audit")
+
+
+def test_the_control_pages_through_the_navigation_bar_in_both_languages(ruled_hub: Hub) -> None:
+    hub = ruled_hub
+    add_units(hub.settings.database_url, "bpkad", 60)
+    with chromium() as browser:
+        kominfo = sign_in(browser, hub, KOMINFO)
+        kominfo.click("#console-nav >> text=Pohon OPD")
+        assert kominfo.locator('#opd-units tr[data-slug="kota-palembang"]').count() == 1
+        kominfo.click('#opd-units tr[data-slug="kota-palembang"] >> text=Buka')
+        kominfo.click('#opd-units tr[data-slug="bpkad"] >> text=Buka')
+        assert kominfo.locator("#opd-units tbody tr").count() == 50 and kominfo.locator("a[rel=next]").count() == 1
+        screenshot(kominfo, "console-opd-tree")
+
+        kominfo.click("#console-nav >> text=Klien OAuth")
+        client_id = hub.client("Bapenda Integrasi")[0]
+        row = f'#clients tr[data-client-id="{client_id}"]'
+        kominfo.click(f"{row} >> text=Hentikan sementara")
+        assert client_id in kominfo.inner_text("#done")
+        kominfo.goto(f"{hub.url}/admin/klien")
+        assert kominfo.inner_text(f"{row} .status-suspended") == "dihentikan"
+        screenshot(kominfo, "console-clients")
+
+        kominfo.click("#console-nav >> text=Kunci penanda tangan")
+        old = kominfo.get_attribute("#keys tbody tr", "data-kid")
+        kominfo.click("#rotate-key button")
+        assert "sudah aktif" in kominfo.inner_text("#done")
+        kominfo.goto(f"{hub.url}/admin/kunci")
+        assert kominfo.locator("#keys tbody tr").count() == 2
+        assert kominfo.inner_text(f'#keys tr[data-kid="{old}"] .state') == "pensiun (masih memverifikasi)"
+        screenshot(kominfo, "console-keys")
+
+        kominfo.click("#console-nav >> text=Kebijakan")
+        assert kominfo.locator("#policy-fingerprint").inner_text()
+        trial = '#policy-rules tr[data-rule="e-budgeting-night-writes-trial"]'
+        assert kominfo.inner_text(f"{trial} .report-only") == "ya"
+        screenshot(kominfo, "console-policies")
+
+        kominfo.click("#console-nav >> text=Pengguna")
+        upt_row = f'tr[data-email="{UPT_ASN}"]'
+        kominfo.click(f"{upt_row} >> text=Reset MFA")
+        assert "MFA pengguna direset" in kominfo.inner_text("#done")
+
+        kominfo.click("#lang-switch")  # after a form: on to the page it came from, in English
+        assert kominfo.locator("html[lang=en]").count() == 1 and kominfo.url.endswith("/admin/pengguna?lang=en")
+        assert kominfo.locator(f"{upt_row} >> text=Reset MFA").count() == 1
+        kominfo.click("#console-nav >> text=OPD tree")
+        assert kominfo.locator("#opd-units tr[data-slug='kota-palembang']").count() == 1
+        screenshot(kominfo, "console-opd-tree-en")
+        kominfo.click("#console-nav >> text=Signing keys")
+        screenshot(kominfo, "console-keys-en")
+        kominfo.click("#lang-switch")
+        assert kominfo.locator("html[lang=id]").count() == 1
+
+        bpkad = sign_in(browser, hub, BPKAD_ADMIN)
+        assert bpkad.locator("#console-nav >> text=Kunci penanda tangan").count() == 0
+        bpkad.click("#console-nav >> text=Pohon OPD")
+        assert bpkad.locator("#opd-units tbody tr").count() == 1
+        assert bpkad.get_attribute("#opd-units tbody tr", "data-slug") == "bpkad"
+        bpkad.goto(f"{hub.url}/admin/opd?di=dishub")
+        assert "tidak berwenang" in bpkad.inner_text("#error-message")
+        screenshot(bpkad, "console-other-opd-tree")

@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urljoin
 
 import httpx
+from sqlalchemy import func, select, update
 
 from gateway.admin.console_client import CONSOLE_CLIENT_ID, CONSOLE_SCOPE, console_client_secret
 from gateway.admin.http import admin_resource
@@ -17,6 +18,7 @@ from idp.accounts import add_user
 from idp.org import add_opd
 from idp.passwords import hash_sync
 from idp.storage.db import build_engine, build_sessionmaker
+from idp.storage.models import Client, OpdUnit, Passkey, RecoveryCode, User
 from tests.support.hub import PASSWORD, Browser, Hub, authorize_url, csrf_from, interaction_from, pkce_pair, query_of
 
 KOMINFO = "admin@kominfo.example.id"
@@ -100,3 +102,65 @@ def run_seed(database_url: str, existing: dict[str, str]) -> AdminCity:
     return asyncio.run(seed_admins(database_url, existing))
 
 
+
+
+async def _give_mfa(database_url: str, user_id: str) -> None:
+    engine = build_engine(database_url)
+    now = int(time.time())
+    async with build_sessionmaker(engine)() as session, session.begin():
+        user = await session.get(User, user_id)
+        assert user is not None
+        user.totp_secret, user.totp_last_step = "sealed-secret-placeholder", 1
+        session.add(Passkey(credential_id=f"cred-{user_id}", user_id=user_id, public_key="pk", name="Ponsel",
+                            created_at=now))
+        session.add_all(RecoveryCode(code_digest=f"{user_id}-{n}", user_id=user_id, created_at=now) for n in range(3))
+    await engine.dispose()
+
+
+async def _mfa_of(database_url: str, user_id: str) -> tuple[bool, int, int]:
+    engine = build_engine(database_url)
+    async with build_sessionmaker(engine)() as session:
+        user = await session.get(User, user_id)
+        passkeys = await session.scalar(select(func.count()).where(Passkey.user_id == user_id))
+        codes = await session.scalar(select(func.count()).where(RecoveryCode.user_id == user_id))
+    await engine.dispose()
+    assert user is not None
+    return user.totp_secret is not None, int(passkeys or 0), int(codes or 0)
+
+
+def give_mfa(database_url: str, user_id: str) -> None:
+    """Enrol a TOTP secret, one passkey and three recovery codes for ``user_id`` directly in storage."""
+    asyncio.run(_give_mfa(database_url, user_id))
+
+
+def mfa_of(database_url: str, user_id: str) -> tuple[bool, int, int]:
+    """(has TOTP, passkeys, recovery codes) of ``user_id``."""
+    return asyncio.run(_mfa_of(database_url, user_id))
+
+
+async def _add_units(database_url: str, parent_slug: str, count: int, kind: str) -> None:
+    engine = build_engine(database_url)
+    now = int(time.time())
+    async with build_sessionmaker(engine)() as session, session.begin():
+        parent = await session.scalar(select(OpdUnit).where(OpdUnit.slug == parent_slug))
+        assert parent is not None
+        session.add_all(OpdUnit(slug=f"{parent_slug}-{kind}-{n:03d}", name=f"{kind.title()} {n:03d}", kind=kind,
+                                parent_id=parent.id, path=f"{parent.path}{parent_slug}-{kind}-{n:03d}/",
+                                created_at=now) for n in range(count))
+    await engine.dispose()
+
+
+def add_units(database_url: str, parent_slug: str, count: int, kind: str = "kelurahan") -> None:
+    """``count`` units under ``parent_slug`` in one transaction (a city-sized tree without 500 round trips)."""
+    asyncio.run(_add_units(database_url, parent_slug, count, kind))
+
+
+async def _set_client_status(database_url: str, client_id: str, status: str) -> None:
+    engine = build_engine(database_url)
+    async with build_sessionmaker(engine)() as session, session.begin():
+        await session.execute(update(Client).where(Client.client_id == client_id).values(status=status))
+    await engine.dispose()
+
+
+def set_client_status(database_url: str, client_id: str, status: str) -> None:
+    asyncio.run(_set_client_status(database_url, client_id, status))

@@ -1,0 +1,26 @@
+"""Rotating the hub's signing key: one owner for the CLI (``gerbang keys rotate``), the admin API and the console.
+
+The new key signs from now on; the keys it replaces stay published (they keep verifying tokens already issued)
+until ``retire_after`` seconds have passed. The audit entry is written in the caller's transaction, so the
+rotation and its record commit together. Other instances pick the new key up on their next key refresh; the
+caller reloads its own ``KeyRing`` after commit to sign with it at once.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from idp.audit import append_audit
+from idp.keys import rotate_keys
+from idp.settings import Settings
+from idp.storage.models import SigningKey
+
+
+async def rotate_signing_key(session: AsyncSession, settings: Settings, *, actor: str, now: int,
+                             alg: str | None = None) -> SigningKey:
+    """Retire the active key(s), add a new one (``alg``, default ``settings.signing_alg``), audit it."""
+    key = await rotate_keys(session, alg or settings.signing_alg, settings.effective_secret, now,
+                            settings.key_retire_after)
+    await append_audit(session, actor=actor, action="keys.rotate", target=f"key:{key.kid}",
+                       detail={"alg": key.alg, "retire_after": settings.key_retire_after}, now=now)
+    return key
