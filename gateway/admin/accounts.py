@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.admin.actor import KOMINFO_ADMIN, Actor, build_managed_clause, check_kominfo, check_manages, \
@@ -20,7 +20,7 @@ from gateway.errors import Conflict, Forbidden, NotFound
 from idp.audit import append_audit
 from idp.org import load_opd
 from idp.storage.models import AccessToken, BrowserSession, ConsoleSession, GatewaySession, Grant, Membership, OpdUnit, \
-    RevokedToken, User
+    RevokedToken, User, build_name_key
 
 
 def user_json(user: User, roles: list[tuple[str, str]]) -> dict[str, Any]:
@@ -30,7 +30,11 @@ def user_json(user: User, roles: list[tuple[str, str]]) -> dict[str, Any]:
 
 
 async def list_users(session: AsyncSession, actor: Actor, page: Page, *, q: str | None, opd: str | None,
-                     disabled: bool | None) -> list[dict[str, Any]]:
+                     disabled: bool | None, match: str = "contains", nik: str | None = None) -> list[dict[str, Any]]:
+    """Ordered by email (unique): ``page.after`` (an email) pages by keyset at any depth.
+
+    ``q`` matches the normalised name (``users.name_key``) and the email, as a substring or, with
+    ``match="prefix"``, a prefix (served by an index on both backends); ``nik`` is an exact lookup."""
     query = select(User).order_by(User.email)
     # Driven from the memberships of the units in scope (indexed, few) rather than a check per user (many).
     members = select(Membership.user_id).join(OpdUnit, Membership.opd_id == OpdUnit.id)
@@ -39,14 +43,31 @@ async def list_users(session: AsyncSession, actor: Actor, page: Page, *, q: str 
     if opd is not None:
         unit = await load_opd(session, opd)
         query = query.where(User.id.in_(members.where(OpdUnit.path.startswith(unit.path, autoescape=True))))
+    if nik is not None:
+        query = query.where(User.nik == nik)
     if q is not None:
-        pattern = f"%{q.lower()}%"
-        query = query.where(or_(User.email.like(pattern), User.name.ilike(pattern), User.nik == q))
+        query = query.where(_search_clause(q, match))
     if disabled is not None:
         query = query.where(User.disabled.is_(disabled))
+    if page.after is not None:
+        query = query.where(User.email > page.after)
     users = list((await session.scalars(query.offset(page.offset).limit(page.limit + 1))).all())
     roles = await _load_roles(session, [user.id for user in users])
     return [user_json(user, roles.get(user.id, [])) for user in users]
+
+
+def _search_clause(q: str, match: str) -> ColumnElement[bool]:
+    key, email = build_name_key(q), q.strip().lower()
+    escaped_key, escaped_email = _escape_like(key), _escape_like(email)
+    if match == "prefix":
+        return or_(User.name_key.like(escaped_key + "%", escape="\\"),
+                   User.email.like(escaped_email + "%", escape="\\"))
+    return or_(User.name_key.like("%" + escaped_key + "%", escape="\\"),
+               User.email.like("%" + escaped_email + "%", escape="\\"), User.nik == q.strip())
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 async def load_managed_user(session: AsyncSession, actor: Actor, user_id: str) -> tuple[User, list[tuple[str, str]]]:

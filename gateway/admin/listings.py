@@ -88,8 +88,10 @@ def key_state(key: SigningKey, now: int) -> str:
 
 
 async def list_audit(session: AsyncSession, actor: Actor, page: Page, *, action: str | None, actor_sub: str | None,
-                     target: str | None, before: int | None) -> list[dict[str, Any]]:
-    """Newest first; ``before`` (a seq) pages stably while entries keep being appended."""
+                     target: str | None, before: int | None, since: int | None = None,
+                     until: int | None = None) -> list[dict[str, Any]]:
+    """Newest first; ``before`` (a seq) pages stably while entries keep being appended. Each filter has an
+    index that ends in ``seq`` (migration 0004), so a filtered page is read in order, not sorted."""
     check_kominfo(actor)
     query = select(AuditEntry).order_by(AuditEntry.seq.desc())
     if action is not None:
@@ -100,6 +102,10 @@ async def list_audit(session: AsyncSession, actor: Actor, page: Page, *, action:
         query = query.where(AuditEntry.target == target)
     if before is not None:
         query = query.where(AuditEntry.seq < before)
+    if since is not None:
+        query = query.where(AuditEntry.at >= since)
+    if until is not None:
+        query = query.where(AuditEntry.at < until)
     entries = (await session.scalars(query.offset(page.offset).limit(page.limit + 1))).all()
     return [{"seq": e.seq, "at": e.at, "actor": e.actor, "action": e.action, "target": e.target,
              "detail": e.detail, "hash": e.hash} for e in entries]
