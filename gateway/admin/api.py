@@ -209,12 +209,12 @@ class AdminApi:
         ]
 
     def build(self, extra: list[Route] | None = None) -> Starlette:
+        document = build_openapi(self.issuer, self.routes())  # first: it names any endpoint it lacks
         by_path: dict[str, dict[str, Any]] = {}
         for method, path, handler in self.routes():
-            query = OPERATIONS[(method, path)].query_names() if (method, path) in OPERATIONS else {}
+            query = OPERATIONS[(method, path)].query_names()  # the server accepts what the document lists
             by_path.setdefault(path, {})[method] = self.http.endpoint(handler, query)
         routes = [Route(PREFIX + path, _dispatch(methods), methods=list(methods)) for path, methods in by_path.items()]
-        document = build_openapi(self.issuer, self.routes())
         routes.append(Route(PREFIX + "/openapi.json", lambda _r: json_response(document), methods=["GET"]))
         routes.extend(extra or [])
         return Starlette(routes=routes, exception_handlers={HTTPException: _http_problem, 404: _http_problem,

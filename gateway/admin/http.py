@@ -1,7 +1,8 @@
-"""The admin API's HTTP edge: bearer authentication, JSON bodies, pagination, and problem+json for every error.
+"""The admin API's HTTP edge: bearer authentication, checked input, pagination, and problem+json for every error.
 
 Each endpoint is ``async def handler(call: Call) -> Response`` wrapped by ``AdminHttp.endpoint``, which
-authenticates the caller (an RFC 9068 access token of this hub whose ``aud`` is the admin API's resource
+checks the path and query against ``gateway.admin.request_input`` (bodies are read there too), authenticates
+the caller (an RFC 9068 access token of this hub whose ``aud`` is the admin API's resource
 identifier, verified by the gateway's own ``TokenVerifier``), loads their roles, and renders any error as
 RFC 9457 problem+json. Bad input never reaches a 5xx.
 """
@@ -21,7 +22,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.admin.actor import Actor, load_actor
-from gateway.admin.request_input import MAX_OFFSET, check_path_params, describe_validation, read_body, read_query
+from gateway.admin.request_input import MAX_OFFSET, check_path_params, read_body, read_query
+from gateway.admin.request_input import describe_validation as describe_validation  # the console's forms
 from gateway.authenticate import TOKEN68, build_challenge
 from gateway.errors import BadRequest, GatewayError, NotFound, ServiceUnavailable, Unauthenticated
 from gateway.errors import Conflict as ConflictError
