@@ -1,9 +1,9 @@
 """The admin API's HTTP edge: bearer authentication, checked input, pagination, and problem+json for every error.
 
 Each endpoint is ``async def handler(call: Call) -> Response`` wrapped by ``AdminHttp.endpoint``, which
-checks the path and query against ``gateway.admin.request_input`` (bodies are read there too), authenticates
-the caller (an RFC 9068 access token of this hub whose ``aud`` is the admin API's resource
-identifier, verified by the gateway's own ``TokenVerifier``), loads their roles, and renders any error as
+authenticates the caller (an RFC 9068 access token of this hub whose ``aud`` is the admin API's resource
+identifier, verified by the gateway's own ``TokenVerifier``), checks the path and query against
+``gateway.admin.request_input`` (bodies are read there too), loads their roles, and renders any error as
 RFC 9457 problem+json. Bad input never reaches a 5xx.
 """
 

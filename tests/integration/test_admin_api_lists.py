@@ -167,6 +167,9 @@ def test_bodies_wrong_type_too_large_or_with_control_characters(lists: Lists) ->
                 {**body, "extra": 1}):
         assert is_problem(http.post(f"/users/{user}/roles", json=bad), 400), bad
     assert is_problem(http.post("/apps/none/reject", json={"reason": "tidak\u0000lengkap"}), 400)
+    for raw in (b'{"opd":"\\ud800","role":"operator"}', b'{"opd":"dis\xffhub","role":"operator"}'):  # lone surrogate, not UTF-8
+        assert is_problem(http.post(f"/users/{user}/roles", content=raw,
+                                    headers={"content-type": "application/json"}), 400), raw
     charset = http.post(f"/users/{user}/roles", content=b'{"opd":"dishub","role":"operator"}',
                         headers={"content-type": "application/json; charset=utf-8"})
     assert charset.status_code == 200, charset.text
