@@ -7,6 +7,7 @@ inside the granter's own subtree, ``kominfo-admin`` only by Kominfo, and never t
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqlalchemy import ColumnElement, or_, select, update
@@ -46,7 +47,7 @@ async def list_users(session: AsyncSession, actor: Actor, page: Page, *, q: str 
     if nik is not None:
         query = query.where(User.nik == nik)
     if q is not None:
-        query = query.where(_search_clause(q, match))
+        query = query.where(_search_clause(q, match, session.get_bind().dialect.name))
     if disabled is not None:
         query = query.where(User.disabled.is_(disabled))
     if page.after is not None:
@@ -56,14 +57,20 @@ async def list_users(session: AsyncSession, actor: Actor, page: Page, *, q: str 
     return [user_json(user, roles.get(user.id, [])) for user in users]
 
 
-def _search_clause(q: str, match: str) -> ColumnElement[bool]:
+def _search_clause(q: str, match: str, dialect: str) -> ColumnElement[bool]:
     key, email = build_name_key(q), q.strip().lower()
-    escaped_key, escaped_email = _escape_like(key), _escape_like(email)
     if match == "prefix":
-        return or_(User.name_key.like(escaped_key + "%", escape="\\"),
-                   User.email.like(escaped_email + "%", escape="\\"))
-    return or_(User.name_key.like("%" + escaped_key + "%", escape="\\"),
-               User.email.like("%" + escaped_email + "%", escape="\\"), User.nik == q.strip())
+        return or_(_starts_with(User.name_key, key, dialect), _starts_with(User.email, email, dialect))
+    return or_(User.name_key.like("%" + _escape_like(key) + "%", escape="\\"),
+               User.email.like("%" + _escape_like(email) + "%", escape="\\"), User.nik == q.strip())
+
+
+def _starts_with(column: Any, prefix: str, dialect: str) -> ColumnElement[bool]:
+    """A prefix match an index serves: PostgreSQL's ``LIKE 'x%'`` uses the varchar_pattern_ops indexes (0004);
+    SQLite's LIKE ignores case and so its indexes, its GLOB is case-sensitive and uses them."""
+    if dialect == "sqlite":
+        return column.op("GLOB")(re.sub(r"([*?\[])", r"[\1]", prefix) + "*")
+    return column.like(_escape_like(prefix) + "%", escape="\\")
 
 
 def _escape_like(text: str) -> str:

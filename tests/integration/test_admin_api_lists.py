@@ -80,6 +80,9 @@ def test_user_search_contains_prefix_and_nik(lists: Lists) -> None:
     assert emails(api.get("/users", q="ur amin", match="prefix")) == []
     # LIKE's wildcards are plain characters in a search
     assert emails(api.get("/users", q="%")) == [] and emails(api.get("/users", q="_", match="prefix")) == []
+    for special in ("*", "?", "[", "[a-z]", "%", "\\"):  # GLOB's and LIKE's wildcards, as plain characters
+        assert emails(api.get("/users", q=special, match="prefix")) == [], special
+    assert emails(api.get("/users", q="SITI  AMI", match="prefix")) == ["siti.aminah@warga.example.id"]
     # exact NIK, alone and through q; a partial NIK finds nobody
     assert emails(api.get("/users", nik=NIK)) == ["siti.aminah@warga.example.id"]
     assert emails(api.get("/users", q=NIK)) == ["siti.aminah@warga.example.id"]
