@@ -35,7 +35,8 @@ class AppSubmission(Strict):
     upstreams: Annotated[list[Annotated[str, Field(max_length=500, pattern=URL)]], Field(min_length=1, max_length=10)]
     auth_mode: Literal["session", "bearer", "none"]
     redirect_uris: Annotated[list[Annotated[str, Field(max_length=500, pattern=URL)]], Field(max_length=10)] = []
-    scopes: Annotated[list[Annotated[str, Field(max_length=100, pattern=SCOPE_TOKEN.pattern)]], Field(max_length=30)] = []
+    scopes: Annotated[list[Annotated[str, Field(max_length=100, pattern=SCOPE_TOKEN.pattern)]],
+                      Field(max_length=30)] = []
     contact: Annotated[str, Field(min_length=3, max_length=300, pattern=LINE)]
 
     @field_validator("scopes")

@@ -60,7 +60,9 @@ class QueryParam:
             return raw
         if self.is_int:
             assert self.maximum is not None
-            if not (raw.isascii() and raw.isdigit()) or not self.minimum <= int(raw) <= self.maximum:
+            # Length first: int() refuses strings over 4,300 digits with a ValueError of its own.
+            digits = len(raw) <= 20 and raw.isascii() and raw.isdigit()
+            if not digits or not self.minimum <= int(raw) <= self.maximum:
                 raise BadRequest(f"'{self.name}' must be an integer from {self.minimum} to {self.maximum}")
             return int(raw)
         check_text(self.name, raw, self.max_length)

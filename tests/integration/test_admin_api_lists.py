@@ -135,6 +135,7 @@ def test_audit_filters_by_actor_target_and_time(lists: Lists) -> None:
 @pytest.mark.parametrize("path,params", [
     ("/users", {"q": "a\x00b"}), ("/users", {"nik": "\x00"}), ("/audit", {"actor": "x\x07"}),
     ("/users", {"offset": str(MAX_OFFSET + 1)}), ("/users", {"offset": "9" * 40}), ("/users", {"limit": "201"}),
+    ("/audit", {"before": "9" * 5000}),  # past int()'s 4,300-digit limit: its ValueError must not escape
     ("/users", {"match": "fuzzy"}), ("/users", {"sort": "email"}), ("/apps", {"stauts": "pending"}),
     ("/clients", {"status": "rejected"}), ("/opd", {"kind": "planet"}), ("/audit", {"since": "-1"}),
     ("/users", {"limit": "١٠"}),  # Arabic-Indic digits: str.isdigit() says yes, int() would too
@@ -170,7 +171,8 @@ def test_bodies_wrong_type_too_large_or_with_control_characters(lists: Lists) ->
                 {**body, "extra": 1}):
         assert is_problem(http.post(f"/users/{user}/roles", json=bad), 400), bad
     assert is_problem(http.post("/apps/none/reject", json={"reason": "tidak\u0000lengkap"}), 400)
-    for raw in (b'{"opd":"\\ud800","role":"operator"}', b'{"opd":"dis\xffhub","role":"operator"}'):  # lone surrogate, not UTF-8
+    # a lone surrogate, and a byte that is not UTF-8
+    for raw in (b'{"opd":"\\ud800","role":"operator"}', b'{"opd":"dis\xffhub","role":"operator"}'):
         assert is_problem(http.post(f"/users/{user}/roles", content=raw,
                                     headers={"content-type": "application/json"}), 400), raw
     charset = http.post(f"/users/{user}/roles", content=b'{"opd":"dishub","role":"operator"}',
