@@ -17,6 +17,7 @@ from gateway.admin.actor import KOMINFO_ADMIN, Actor, build_managed_clause, chec
     check_manages_user
 from gateway.admin.bodies import RoleGrant
 from gateway.admin.http import Page
+from gateway.admin.request_input import check_text
 from gateway.errors import Conflict, Forbidden, NotFound
 from idp.audit import append_audit
 from idp.org import load_opd
@@ -36,6 +37,9 @@ async def list_users(session: AsyncSession, actor: Actor, page: Page, *, q: str 
 
     ``q`` matches the normalised name (``users.name_key``) and the email, as a substring or, with
     ``match="prefix"``, a prefix (served by an index on both backends); ``nik`` is an exact lookup."""
+    for name, value in (("q", q), ("nik", nik)):  # the console passes its search box here unchecked
+        if value is not None:
+            check_text(name, value, 200)
     query = select(User).order_by(User.email)
     # Driven from the memberships of the units in scope (indexed, few) rather than a check per user (many).
     members = select(Membership.user_id).join(OpdUnit, Membership.opd_id == OpdUnit.id)

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.admin.actor import Actor, build_managed_clause, build_scope_clause, check_kominfo
 from gateway.admin.http import Page
+from gateway.admin.request_input import check_text
 from gateway.admin.registration import app_json
 from gateway.apps import STATUSES
 from gateway.errors import BadRequest
@@ -38,6 +39,8 @@ async def list_opd(session: AsyncSession, actor: Actor, page: Page, *, under: st
 
 async def list_apps(session: AsyncSession, actor: Actor, page: Page, issuer: str, *, status: str | None,
                     opd: str | None, q: str | None) -> list[dict[str, Any]]:
+    if q is not None:  # the console passes its search box here unchecked
+        check_text("q", q, 200)
     query = (select(App, OpdUnit).join(OpdUnit, App.opd_id == OpdUnit.id)
              .where(build_scope_clause(actor, OpdUnit.path)).order_by(App.created_at, App.id))
     if status is not None:
