@@ -10,6 +10,7 @@
     ├── RequestTimeout 408        the client was too slow to send its request
     ├── Conflict 409              admin API: the change clashes with the current state (duplicate, wrong status)
     ├── PayloadTooLarge 413
+    ├── UnsupportedMediaType 415  admin API: a body that is not application/json
     ├── TooManyRequests 429       carries Retry-After and RateLimit headers
     ├── HeadersTooLarge 431
     ├── BadGateway 502            upstream refused, reset or answered garbage
@@ -71,6 +72,10 @@ class RequestTimeout(GatewayError):
 
 class PayloadTooLarge(GatewayError):
     status, title, type_slug = 413, "Content Too Large", "payload-too-large"
+
+
+class UnsupportedMediaType(GatewayError):
+    status, title, type_slug = 415, "Unsupported Media Type", "unsupported-media-type"
 
 
 class TooManyRequests(GatewayError):

@@ -7,20 +7,22 @@ inside the granter's own subtree, ``kominfo-admin`` only by Kominfo, and never t
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import ColumnElement, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.admin.actor import KOMINFO_ADMIN, Actor, build_managed_clause, check_kominfo, check_manages, \
     check_manages_user
 from gateway.admin.bodies import RoleGrant
 from gateway.admin.http import Page
+from gateway.admin.request_input import check_text
 from gateway.errors import Conflict, Forbidden, NotFound
 from idp.audit import append_audit
 from idp.org import load_opd
 from idp.storage.models import AccessToken, BrowserSession, ConsoleSession, GatewaySession, Grant, LoginChallenge, \
-    Membership, OpdUnit, Passkey, RecoveryCode, RevokedToken, User
+    Membership, OpdUnit, Passkey, RecoveryCode, RevokedToken, User, build_name_key
 
 
 def user_json(user: User, roles: list[tuple[str, str]], passkeys: bool = False) -> dict[str, Any]:
@@ -31,7 +33,14 @@ def user_json(user: User, roles: list[tuple[str, str]], passkeys: bool = False) 
 
 
 async def list_users(session: AsyncSession, actor: Actor, page: Page, *, q: str | None, opd: str | None,
-                     disabled: bool | None) -> list[dict[str, Any]]:
+                     disabled: bool | None, match: str = "contains", nik: str | None = None) -> list[dict[str, Any]]:
+    """Ordered by email (unique): ``page.after`` (an email) pages by keyset at any depth.
+
+    ``q`` matches the normalised name (``users.name_key``) and the email, as a substring or, with
+    ``match="prefix"``, a prefix (served by an index on both backends); ``nik`` is an exact lookup."""
+    for name, value in (("q", q), ("nik", nik)):  # the console passes its search box here unchecked
+        if value is not None:
+            check_text(name, value, 200)
     query = select(User).order_by(User.email)
     # Driven from the memberships of the units in scope (indexed, few) rather than a check per user (many).
     members = select(Membership.user_id).join(OpdUnit, Membership.opd_id == OpdUnit.id)
@@ -40,17 +49,40 @@ async def list_users(session: AsyncSession, actor: Actor, page: Page, *, q: str 
     if opd is not None:
         unit = await load_opd(session, opd)
         query = query.where(User.id.in_(members.where(OpdUnit.path.startswith(unit.path, autoescape=True))))
+    if nik is not None:
+        query = query.where(User.nik == nik)
     if q is not None:
-        pattern = f"%{q.lower()}%"
-        query = query.where(or_(User.email.like(pattern), User.name.ilike(pattern), User.nik == q))
+        query = query.where(_search_clause(q, match, session.get_bind().dialect.name))
     if disabled is not None:
         query = query.where(User.disabled.is_(disabled))
+    if page.after is not None:
+        query = query.where(User.email > page.after)
     users = list((await session.scalars(query.offset(page.offset).limit(page.limit + 1))).all())
     ids = [user.id for user in users]
     roles = await _load_roles(session, ids)
     with_passkeys = set((await session.scalars(select(Passkey.user_id).where(Passkey.user_id.in_(ids))
                                                .distinct())).all()) if ids else set()
     return [user_json(user, roles.get(user.id, []), user.id in with_passkeys) for user in users]
+
+
+def _search_clause(q: str, match: str, dialect: str) -> ColumnElement[bool]:
+    key, email = build_name_key(q), q.strip().lower()
+    if match == "prefix":
+        return or_(_starts_with(User.name_key, key, dialect), _starts_with(User.email, email, dialect))
+    return or_(User.name_key.like("%" + _escape_like(key) + "%", escape="\\"),
+               User.email.like("%" + _escape_like(email) + "%", escape="\\"), User.nik == q.strip())
+
+
+def _starts_with(column: Any, prefix: str, dialect: str) -> ColumnElement[bool]:
+    """A prefix match an index serves: PostgreSQL's ``LIKE 'x%'`` uses the varchar_pattern_ops indexes (0004);
+    SQLite's LIKE ignores case and so its indexes, its GLOB is case-sensitive and uses them."""
+    if dialect == "sqlite":
+        return column.op("GLOB")(re.sub(r"([*?\[])", r"[\1]", prefix) + "*")
+    return column.like(_escape_like(prefix) + "%", escape="\\")
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 async def load_managed_user(session: AsyncSession, actor: Actor, user_id: str) -> tuple[User, list[tuple[str, str]]]:

@@ -9,11 +9,20 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 # RFC 6749 §3.3 scope-token: printable ASCII except space, '"' and '\'.
 SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")
-Text = Annotated[str, Field(min_length=1, max_length=200)]
+# Text starts and ends with a visible character and holds no control characters (NUL above all: PostgreSQL
+# refuses it); a paragraph may also hold tabs and line breaks inside. The API refuses rather than trims, so
+# what a client sends is what is stored (the console trims its form fields itself).
+# Spaces listed one by one: ``\s`` means different sets in Python, Rust (pydantic) and ECMAScript (JSON Schema).
+_SPACES = r"\u0020\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+_EDGE = rf"[^{_SPACES}\u0000-\u001f\u007f]"
+LINE = rf"^{_EDGE}(?:[^\u0000-\u001f\u007f]*{_EDGE})?$"
+PARAGRAPH = rf"^(?:{_EDGE}(?:[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]*{_EDGE})?)?$"
+URL = rf"^https?://[^{_SPACES}\u0000-\u001f\u007f]+$"
+Text = Annotated[str, Field(min_length=1, max_length=200, pattern=LINE)]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid")
 
 
 class AppSubmission(Strict):
@@ -21,13 +30,14 @@ class AppSubmission(Strict):
 
     slug: Annotated[str, Field(min_length=1, max_length=63, pattern=r"^[a-z0-9][a-z0-9-]*$")]
     name: Text
-    description: Annotated[str, Field(max_length=4000)] = ""
-    opd: Annotated[str, Field(min_length=1, max_length=64, description="slug of the submitting OPD unit")]
-    upstreams: Annotated[list[Annotated[str, Field(max_length=500)]], Field(min_length=1, max_length=10)]
+    description: Annotated[str, Field(max_length=4000, pattern=PARAGRAPH)] = ""
+    opd: Annotated[str, Field(min_length=1, max_length=64, pattern=LINE, description="slug of the submitting OPD unit")]
+    upstreams: Annotated[list[Annotated[str, Field(max_length=500, pattern=URL)]], Field(min_length=1, max_length=10)]
     auth_mode: Literal["session", "bearer", "none"]
-    redirect_uris: Annotated[list[Annotated[str, Field(max_length=500)]], Field(max_length=10)] = []
-    scopes: Annotated[list[Annotated[str, Field(max_length=100)]], Field(max_length=30)] = []
-    contact: Annotated[str, Field(min_length=3, max_length=300)]
+    redirect_uris: Annotated[list[Annotated[str, Field(max_length=500, pattern=URL)]], Field(max_length=10)] = []
+    scopes: Annotated[list[Annotated[str, Field(max_length=100, pattern=SCOPE_TOKEN.pattern)]],
+                      Field(max_length=30)] = []
+    contact: Annotated[str, Field(min_length=3, max_length=300, pattern=LINE)]
 
     @field_validator("scopes")
     @classmethod
@@ -39,20 +49,20 @@ class AppSubmission(Strict):
 
 
 class Reason(Strict):
-    reason: Annotated[str, Field(min_length=3, max_length=2000)]
+    reason: Annotated[str, Field(min_length=3, max_length=2000, pattern=PARAGRAPH)]
 
 
 class OptionalReason(Strict):
-    reason: Annotated[str, Field(max_length=2000)] = ""
+    reason: Annotated[str, Field(max_length=2000, pattern=PARAGRAPH)] = ""
 
 
 class RoleGrant(Strict):
-    opd: Annotated[str, Field(min_length=1, max_length=64)]
+    opd: Annotated[str, Field(min_length=1, max_length=64, pattern=LINE)]
     role: Literal["kominfo-admin", "opd-admin", "operator"]
 
 
 class InitialTokenRequest(Strict):
     """Kominfo's permission for one automated registration (RFC 7591 §3), optionally bound to an OPD."""
 
-    opd: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    opd: Annotated[str, Field(min_length=1, max_length=64, pattern=LINE)] | None = None
     ttl_seconds: Annotated[int, Field(ge=60, le=30 * 86_400)] = 7 * 86_400

@@ -121,11 +121,13 @@ class Console:
     async def submit(self, request: Request) -> Response:
         async def act(session: AsyncSession, actor: Actor, form: dict[str, str], now: int) -> dict[str, Any]:
             try:
+                field = {name: form.get(name, "").strip() for name in ("slug", "name", "description", "opd",
+                                                                       "auth_mode", "contact")}  # API takes no edges
                 body = AppSubmission(
-                    slug=form.get("slug", ""), name=form.get("name", ""), description=form.get("description", ""),
-                    opd=form.get("opd", ""), upstreams=form.get("upstreams", "").split(),
-                    auth_mode=form.get("auth_mode", ""), redirect_uris=form.get("redirect_uris", "").split(),
-                    scopes=form.get("scopes", "").split(), contact=form.get("contact", ""))  # type: ignore[arg-type]
+                    slug=field["slug"], name=field["name"], description=field["description"], opd=field["opd"],
+                    upstreams=form.get("upstreams", "").split(), auth_mode=field["auth_mode"],  # type: ignore[arg-type]
+                    redirect_uris=form.get("redirect_uris", "").split(), scopes=form.get("scopes", "").split(),
+                    contact=field["contact"])
             except ValidationError as exc:
                 raise BadRequest(describe_validation(exc)) from exc
             app = await registration.submit_app(session, actor, body, self._issuer, now)

@@ -1,8 +1,9 @@
-"""The admin API's HTTP edge: bearer authentication, JSON bodies, pagination, and problem+json for every error.
+"""The admin API's HTTP edge: bearer authentication, checked input, pagination, and problem+json for every error.
 
 Each endpoint is ``async def handler(call: Call) -> Response`` wrapped by ``AdminHttp.endpoint``, which
 authenticates the caller (an RFC 9068 access token of this hub whose ``aud`` is the admin API's resource
-identifier, verified by the gateway's own ``TokenVerifier``), loads their roles, and renders any error as
+identifier, verified by the gateway's own ``TokenVerifier``), checks the path and query against
+``gateway.admin.request_input`` (bodies are read there too), loads their roles, and renders any error as
 RFC 9457 problem+json. Bad input never reaches a 5xx.
 """
 
@@ -10,17 +11,19 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.admin.actor import Actor, load_actor
+from gateway.admin.request_input import MAX_OFFSET, check_path_params, read_body, read_query
+from gateway.admin.request_input import describe_validation as describe_validation  # the console's forms
 from gateway.authenticate import TOKEN68, build_challenge
 from gateway.errors import BadRequest, GatewayError, NotFound, ServiceUnavailable, Unauthenticated
 from gateway.errors import Conflict as ConflictError
@@ -34,9 +37,7 @@ from idp.errors import NotFound as RecordNotFound
 log = logging.getLogger("gerbang.admin")
 
 Model = TypeVar("Model", bound=BaseModel)
-MAX_LIMIT = 200
 DEFAULT_LIMIT = 50
-MAX_BODY = 64 * 1024
 
 
 def admin_resource(issuer: str) -> str:
@@ -48,48 +49,35 @@ def admin_resource(issuer: str) -> str:
 class Page:
     limit: int
     offset: int
+    after: str | None = None  # keyset cursor, on the lists that offer one
 
 
 @dataclass
 class Call:
-    """One admin API request: who is calling, the open database session, and the request."""
+    """One admin API request: who is calling, the open database session, the checked query, and the request."""
 
     request: Request
     actor: Actor
     session: AsyncSession
     now: int
+    query: dict[str, str | int] = field(default_factory=dict)
     after_commit: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     def page(self) -> Page:
-        return Page(self.int_param("limit", DEFAULT_LIMIT, 1, MAX_LIMIT), self.int_param("offset", 0, 0, 10**9))
+        after = self.query.get("after")
+        return Page(int(self.query.get("limit", DEFAULT_LIMIT)), int(self.query.get("offset", 0)),
+                    None if after is None else str(after))
 
-    def int_param(self, name: str, default: int, low: int, high: int) -> int:
-        raw = self.request.query_params.get(name)
-        if raw is None or raw == "":
-            return default
-        if not raw.isdigit() or not low <= int(raw) <= high:
-            raise BadRequest(f"'{name}' must be an integer from {low} to {high}")
-        return int(raw)
+    def param(self, name: str) -> str | None:
+        value = self.query.get(name)
+        return None if value is None else str(value)
 
-    def param(self, name: str, max_length: int = 200) -> str | None:
-        value = self.request.query_params.get(name)
-        if value is None or value == "":
-            return None
-        if len(value) > max_length:
-            raise BadRequest(f"'{name}' is longer than {max_length} characters")
-        check_text(name, value)
-        return value
+    def int_param(self, name: str) -> int | None:
+        value = self.query.get(name)
+        return None if value is None else int(value)
 
     async def body(self, model: type[Model]) -> Model:
-        raw = await self.request.body()
-        if len(raw) > MAX_BODY:
-            raise BadRequest("the request body is too large")
-        if raw and "json" not in self.request.headers.get("content-type", ""):
-            raise BadRequest("send the body as application/json")
-        try:
-            return model.model_validate_json(raw or b"{}")
-        except ValidationError as exc:
-            raise BadRequest(describe_validation(exc)) from exc
+        return await read_body(self.request, model)
 
 
 def check_text(name: str, value: str) -> None:
@@ -104,19 +92,19 @@ def query_text(request: Request, name: str, max_length: int = 200) -> str | None
     return (request.query_params.get(name) or "").replace("\x00", "")[:max_length] or None
 
 
-def describe_validation(error: ValidationError) -> str:
-    problems = []
-    for item in error.errors(include_url=False, include_input=False)[:10]:
-        where = ".".join(str(part) for part in item["loc"]) or "body"
-        problems.append(f"{where}: {item['msg']}")
-    return "; ".join(problems)
 
+def page_response(items: list[dict[str, Any]], page: Page, cursor: str | None = None) -> Response:
+    """``items`` holds up to ``limit + 1`` rows: the extra one only says that a next page exists.
 
-def page_response(items: list[dict[str, Any]], page: Page) -> Response:
-    """``items`` holds up to ``limit + 1`` rows: the extra one only says that a next page exists."""
+    ``cursor`` names the item field a keyset list pages by: ``next_after`` is its value on the last item."""
     more = len(items) > page.limit
-    return json_response({"items": items[:page.limit], "limit": page.limit, "offset": page.offset,
-                          "next_offset": page.offset + page.limit if more else None})
+    shown = items[:page.limit]
+    next_offset = page.offset + page.limit if more and page.offset + page.limit <= MAX_OFFSET else None
+    document: dict[str, Any] = {"items": shown, "limit": page.limit, "offset": page.offset,
+                                "next_offset": next_offset}
+    if cursor is not None:
+        document["next_after"] = str(shown[-1][cursor]) if more else None
+    return json_response(document)
 
 
 def json_response(document: Any, status: int = 200) -> Response:
@@ -136,15 +124,16 @@ class AdminHttp:
         self._resource = admin_resource(issuer)
         self._clock = clock
 
-    def endpoint(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    def endpoint(self, handler: Handler, query: Mapping[str, str]) -> Callable[[Request], Awaitable[Response]]:
+        """``query`` maps each query parameter the endpoint accepts to its ``request_input.QUERY`` key."""
         async def run(request: Request) -> Response:
             request_id = new_id(128)
             try:
-                for name, value in request.path_params.items():
-                    check_text(name, value)
                 sub = await self._authenticate(request)
+                check_path_params(request)
+                values = read_query(request, query)
                 async with self._sessionmaker() as session, session.begin():
-                    call = Call(request, await load_actor(session, sub), session, self._clock.now())
+                    call = Call(request, await load_actor(session, sub), session, self._clock.now(), values)
                     response = await handler(call)
                 for hook in call.after_commit:
                     await hook()

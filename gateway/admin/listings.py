@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.admin.actor import Actor, build_managed_clause, build_scope_clause, check_kominfo
 from gateway.admin.http import Page
+from gateway.admin.request_input import check_text
 from gateway.admin.registration import app_json
 from gateway.apps import STATUSES
 from gateway.errors import BadRequest
@@ -42,6 +43,8 @@ async def list_opd(session: AsyncSession, actor: Actor, page: Page, *, under: st
 
 async def list_apps(session: AsyncSession, actor: Actor, page: Page, issuer: str, *, status: str | None,
                     opd: str | None, q: str | None) -> list[dict[str, Any]]:
+    if q is not None:  # the console passes its search box here unchecked
+        check_text("q", q, 200)
     query = (select(App, OpdUnit).join(OpdUnit, App.opd_id == OpdUnit.id)
              .where(build_scope_clause(actor, OpdUnit.path)).order_by(App.created_at, App.id))
     if status is not None:
@@ -92,8 +95,10 @@ def key_state(key: SigningKey, now: int) -> str:
 
 
 async def list_audit(session: AsyncSession, actor: Actor, page: Page, *, action: str | None, actor_sub: str | None,
-                     target: str | None, before: int | None) -> list[dict[str, Any]]:
-    """Newest first; ``before`` (a seq) pages stably while entries keep being appended."""
+                     target: str | None, before: int | None, since: int | None = None,
+                     until: int | None = None) -> list[dict[str, Any]]:
+    """Newest first; ``before`` (a seq) pages stably while entries keep being appended. Each filter has an
+    index that ends in ``seq`` (migration 0004), so a filtered page is read in order, not sorted."""
     check_kominfo(actor)
     query = select(AuditEntry).order_by(AuditEntry.seq.desc())
     if action is not None:
@@ -104,6 +109,10 @@ async def list_audit(session: AsyncSession, actor: Actor, page: Page, *, action:
         query = query.where(AuditEntry.target == target)
     if before is not None:
         query = query.where(AuditEntry.seq < before)
+    if since is not None:
+        query = query.where(AuditEntry.at >= since)
+    if until is not None:
+        query = query.where(AuditEntry.at < until)
     entries = (await session.scalars(query.offset(page.offset).limit(page.limit + 1))).all()
     return [{"seq": e.seq, "at": e.at, "actor": e.actor, "action": e.action, "target": e.target,
              "detail": e.detail, "hash": e.hash} for e in entries]

@@ -1,7 +1,10 @@
-"""The admin API's OpenAPI 3.1 document, built from the route table and the pydantic request bodies.
+"""The admin API's OpenAPI 3.1 document, built from the route table, the query table of
+``gateway.admin.request_input``, the pydantic request bodies and the answer schemas of
+``gateway.admin.openapi_schemas``.
 
 Every (method, path) of ``AdminApi.routes()`` must have an entry in ``OPERATIONS``; ``build_openapi`` fails
-at start-up otherwise, so the document cannot silently fall behind the API.
+at start-up otherwise, so the document cannot silently fall behind the API. The same entry's ``query`` is
+what the server accepts: any other query parameter is refused.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from gateway.admin.bodies import AppSubmission, InitialTokenRequest, OptionalReason, Reason, RoleGrant
+from gateway.admin.openapi_schemas import RESPONSES, page_of, ref
+from gateway.admin.request_input import QUERY, TEXT_PATTERN
 
 PAGE = ("limit", "offset")
 
@@ -21,74 +26,81 @@ PAGE = ("limit", "offset")
 class Operation:
     summary: str
     who: str
-    query: tuple[str, ...] = ()
+    answer: str  # a schema of ``openapi_schemas.RESPONSES``; a listing answers a page of it
+    query: tuple[str, ...] = ()  # keys of ``request_input.QUERY``
     body: type[BaseModel] | None = None
     status: int = 200
     listing: bool = False
+    cursor: bool = False  # the page carries ``next_after`` (keyset paging)
+    conflicts: bool = False  # may answer 409
+
+    def query_names(self) -> dict[str, str]:
+        """Query parameter name → ``QUERY`` key, as ``AdminHttp.endpoint`` takes it."""
+        return {QUERY[key].name: key for key in self.query}
 
 
 OPERATIONS: dict[tuple[str, str], Operation] = {
-    ("GET", "/me"): Operation("The caller's administrative scope", "any admin role"),
+    ("GET", "/me"): Operation("The caller's administrative scope", "any admin role", "Me"),
     ("GET", "/opd"): Operation("List OPD units (the tree, by materialised path)", "any admin role; own subtree",
-                               (*PAGE, "under", "kind", "q"), listing=True),
-    ("GET", "/apps"): Operation("List apps", "any admin role; own subtree (operators: own unit)",
-                                (*PAGE, "status", "opd", "q"), listing=True),
+                               "OpdUnit", (*PAGE, "under", "kind", "q"), listing=True),
+    ("GET", "/apps"): Operation("List apps", "any admin role; own subtree (operators: own unit)", "App",
+                                (*PAGE, "app_status", "opd", "q"), listing=True),
     ("POST", "/apps"): Operation("Submit an app for review (stored as pending)", "operator of the unit, its OPD "
-                                 "admin, or Kominfo", body=AppSubmission, status=201),
-    ("GET", "/apps/{slug}"): Operation("One app", "any admin role; own subtree"),
+                                 "admin, or Kominfo", "App", body=AppSubmission, status=201, conflicts=True),
+    ("GET", "/apps/{slug}"): Operation("One app", "any admin role; own subtree", "App"),
     ("POST", "/apps/{slug}/approve"): Operation("Approve: creates the OAuth client and activates the route in one "
-                                                "transaction; the client secret is shown only here", "kominfo-admin"),
-    ("POST", "/apps/{slug}/reject"): Operation("Reject a pending app with a reason", "kominfo-admin", body=Reason),
+                                                "transaction; the client secret is shown only here", "kominfo-admin",
+                                                "Approval", conflicts=True),
+    ("POST", "/apps/{slug}/reject"): Operation("Reject a pending app with a reason", "kominfo-admin", "App",
+                                               body=Reason, conflicts=True),
     ("POST", "/apps/{slug}/suspend"): Operation("Kill switch: the route answers 503 and the app's client and tokens "
-                                                "are refused", "kominfo-admin", body=OptionalReason),
-    ("POST", "/apps/{slug}/resume"): Operation("Undo a suspension", "kominfo-admin"),
-    ("GET", "/clients"): Operation("List OAuth clients", "kominfo-admin; opd-admin for their subtree",
-                                   (*PAGE, "status", "opd", "q"), listing=True),
+                                                "are refused", "kominfo-admin", "App", body=OptionalReason,
+                                                conflicts=True),
+    ("POST", "/apps/{slug}/resume"): Operation("Undo a suspension", "kominfo-admin", "App", conflicts=True),
+    ("GET", "/clients"): Operation("List OAuth clients", "kominfo-admin; opd-admin for their subtree", "Client",
+                                   (*PAGE, "client_status", "opd", "q"), listing=True),
     ("POST", "/clients/{client_id}/{action}"): Operation(
-        "Review a client: action is approve (pending → active), suspend or resume", "kominfo-admin"),
+        "Review a client: action is approve (pending → active), suspend or resume", "kominfo-admin",
+        "ClientStatus", conflicts=True),
     ("POST", "/initial-access-tokens"): Operation(
         "Issue a single-use initial access token for dynamic client registration (RFC 7591) at "
-        "/auth/clients; shown once", "kominfo-admin", body=InitialTokenRequest, status=201),
-    ("GET", "/users"): Operation("Search users", "kominfo-admin (everyone); opd-admin (their subtree's ASN)",
-                                 (*PAGE, "q", "opd", "disabled"), listing=True),
+        "/auth/clients; shown once", "kominfo-admin", "InitialAccessToken", body=InitialTokenRequest, status=201),
+    ("GET", "/users"): Operation(
+        "Search users, ordered by email. `q` matches name and email (`match`: contains or prefix); `nik` looks "
+        "one NIK up exactly. Deep pages: `after` = the previous page's `next_after`",
+        "kominfo-admin (everyone); opd-admin (their subtree's ASN)", "User",
+        (*PAGE, "after", "q", "match", "nik", "opd", "disabled"), listing=True, cursor=True),
     ("POST", "/users/{id}/disable"): Operation("Disable an account and end its sessions and tokens",
-                                               "kominfo-admin; opd-admin for users wholly in their subtree"),
-    ("POST", "/users/{id}/enable"): Operation("Enable an account", "as disable"),
-    ("POST", "/users/{id}/end-sessions"): Operation("End every session and token family of a user", "as disable"),
+                                               "kominfo-admin; opd-admin for users wholly in their subtree", "User"),
+    ("POST", "/users/{id}/enable"): Operation("Enable an account", "as disable", "User"),
+    ("POST", "/users/{id}/end-sessions"): Operation("End every session and token family of a user", "as disable",
+                                                    "EndedSessions"),
     ("POST", "/users/{id}/reset-mfa"): Operation(
         "Reset a user's second factors (TOTP, passkeys, recovery codes) and end every session and token family",
-        "as disable"),
+        "as disable", "MfaReset"),
     ("POST", "/users/{id}/roles"): Operation("Grant a role in an OPD unit (never to oneself)",
                                              "kominfo-admin; opd-admin inside their subtree (not kominfo-admin)",
-                                             body=RoleGrant),
-    ("DELETE", "/users/{id}/roles"): Operation("Revoke a role", "as grant", body=RoleGrant),
-    ("GET", "/keys"): Operation("List hub signing keys", "kominfo-admin", PAGE, listing=True),
-    ("POST", "/keys/rotate"): Operation("Rotate the hub signing key", "kominfo-admin", status=201),
-    ("GET", "/audit"): Operation("Read the audit log, newest first", "kominfo-admin",
-                                 (*PAGE, "action", "actor", "target", "before"), listing=True),
-    ("GET", "/audit/verify"): Operation("Verify the audit hash chain and its signed checkpoints", "kominfo-admin"),
+                                             "User", body=RoleGrant, conflicts=True),
+    ("DELETE", "/users/{id}/roles"): Operation("Revoke a role", "as grant", "User", body=RoleGrant, conflicts=True),
+    ("GET", "/keys"): Operation("List hub signing keys", "kominfo-admin", "SigningKey", PAGE, listing=True),
+    ("POST", "/keys/rotate"): Operation("Rotate the hub signing key", "kominfo-admin", "RotatedKey", status=201),
+    ("GET", "/audit"): Operation("Read the audit log, newest first; page deep with `before` (a seq)", "kominfo-admin",
+                                 "AuditEntry", (*PAGE, "action", "actor", "target", "since", "until", "before"),
+                                 listing=True),
+    ("GET", "/audit/verify"): Operation("Verify the audit hash chain and its signed checkpoints", "kominfo-admin",
+                                        "AuditReport"),
     ("GET", "/policies"): Operation("The active policy set (read-only): each rule with its file, effect, match "
-                                    "and hits (gerbang_policy_rule_hits_total)", "any admin role"),
-}
-
-QUERY: dict[str, dict[str, Any]] = {
-    "limit": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
-    "offset": {"type": "integer", "minimum": 0, "default": 0},
-    "before": {"type": "integer", "minimum": 1, "description": "only entries with a smaller seq"},
-    "disabled": {"type": "string", "enum": ["true", "false"]},
-    "status": {"type": "string", "maxLength": 200},
+                                    "and hits (gerbang_policy_rule_hits_total)", "any admin role", "Policies"),
 }
 
 PATH_PARAMS: dict[str, dict[str, Any]] = {
-    "slug": {"type": "string", "maxLength": 63}, "id": {"type": "string", "maxLength": 36},
-    "client_id": {"type": "string", "maxLength": 64}, "action": {"type": "string", "enum": ["approve", "suspend",
-                                                                                          "resume"]}}
-PROBLEM = {"type": "object", "required": ["type", "title", "status"], "properties": {
-    "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
-    "detail": {"type": "string"}, "instance": {"type": "string"}}}
-PAGE_SCHEMA = {"type": "object", "required": ["items", "limit", "offset", "next_offset"], "properties": {
-    "items": {"type": "array", "items": {"type": "object"}}, "limit": {"type": "integer"},
-    "offset": {"type": "integer"}, "next_offset": {"type": ["integer", "null"]}}}
+    "slug": {"type": "string", "minLength": 1, "maxLength": 63, "pattern": TEXT_PATTERN},
+    "id": {"type": "string", "minLength": 1, "maxLength": 36, "pattern": TEXT_PATTERN},
+    "client_id": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": TEXT_PATTERN},
+    "action": {"type": "string", "enum": ["approve", "suspend", "resume"]}}
+ERRORS = (("400", "Bad input"), ("401", "No or invalid token"), ("403", "Outside the caller's scope"),
+          ("404", "Not found"), ("503", "Storage unavailable"))
+BODY_ERRORS = (("413", "Body larger than 64 KiB"), ("415", "Body not application/json"))
 
 
 def build_openapi(issuer: str, routes: list[tuple[str, str, Any]]) -> dict[str, Any]:
@@ -98,7 +110,7 @@ def build_openapi(issuer: str, routes: list[tuple[str, str, Any]]) -> dict[str, 
     models = [AppSubmission, Reason, OptionalReason, RoleGrant, InitialTokenRequest]
     _, defs = models_json_schema([(model, "validation") for model in models],
                                  ref_template="#/components/schemas/{model}")
-    schemas: dict[str, Any] = {**defs.get("$defs", {}), "Problem": PROBLEM, "Page": PAGE_SCHEMA}
+    schemas: dict[str, Any] = {**defs.get("$defs", {}), **RESPONSES}
     paths: dict[str, dict[str, Any]] = {}
     for method, path, _ in routes:
         paths.setdefault(path, {})[method.lower()] = _operation(method, path, OPERATIONS[(method, path)])
@@ -108,7 +120,8 @@ def build_openapi(issuer: str, routes: list[tuple[str, str, Any]]) -> dict[str, 
     return {"openapi": "3.1.0",
             "info": {"title": "Gerbang admin API", "version": "1",
                      "description": "Kominfo's console API. Bearer access tokens from this hub with aud "
-                                    f"{issuer.rstrip('/')}/admin/api/ (RFC 8707). Errors are RFC 9457 problems."},
+                                    f"{issuer.rstrip('/')}/admin/api/ (RFC 8707). Errors are RFC 9457 problems. "
+                                    "Unknown or repeated query parameters are refused (400)."},
             "servers": [{"url": f"{issuer.rstrip('/')}/admin/api"}],
             "security": [{"bearer": []}],
             "components": {"schemas": schemas, "securitySchemes": {
@@ -117,24 +130,26 @@ def build_openapi(issuer: str, routes: list[tuple[str, str, Any]]) -> dict[str, 
 
 
 def _operation(method: str, path: str, op: Operation) -> dict[str, Any]:
-    problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
-    ok: dict[str, Any] = {"description": "OK", "content": {"application/json": {"schema": (
-        {"$ref": "#/components/schemas/Page"} if op.listing else {"type": "object"})}}}
-    responses: dict[str, Any] = {str(op.status): ok}
-    for status, text in (("400", "Bad input"), ("401", "No or invalid token"), ("403", "Outside the caller's scope"),
-                         ("404", "Not found"), ("409", "Conflicts with the current state"),
-                         ("503", "Storage unavailable")):
+    problem = {"application/problem+json": {"schema": ref("Problem")}}
+    answer = page_of(op.answer, op.cursor) if op.listing else ref(op.answer)
+    responses: dict[str, Any] = {str(op.status): {"description": "OK",
+                                                  "content": {"application/json": {"schema": answer}}}}
+    errors = ERRORS + (BODY_ERRORS if op.body is not None else ()) + \
+        ((("409", "Conflicts with the current state"),) if op.conflicts else ())
+    for status, text in errors:
         responses[status] = {"description": text, "content": problem}
     parameters = [{"name": name, "in": "path", "required": True, "schema": PATH_PARAMS[name]}
                   for name in PATH_PARAMS if "{" + name + "}" in path]
-    parameters += [{"name": name, "in": "query", "required": False,
-                    "schema": QUERY.get(name, {"type": "string", "maxLength": 200})} for name in op.query]
+    parameters += [{"name": QUERY[key].name, "in": "query", "required": False,
+                    "description": QUERY[key].description, "schema": QUERY[key].json_schema()}
+                   for key in op.query]
     operation: dict[str, Any] = {
         "operationId": (method.lower() + path.replace("/", "_").replace("{", "").replace("}", "")
                         .replace("-", "_")),
         "summary": op.summary, "description": f"Allowed: {op.who}.", "parameters": parameters,
         "responses": responses}
     if op.body is not None:
-        operation["requestBody"] = {"required": True, "content": {"application/json": {
-            "schema": {"$ref": f"#/components/schemas/{op.body.__name__}"}}}}
+        required = any(field.is_required() for field in op.body.model_fields.values())  # else {} is assumed
+        operation["requestBody"] = {"required": required, "content": {"application/json": {
+            "schema": ref(op.body.__name__)}}}
     return operation

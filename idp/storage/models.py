@@ -7,10 +7,19 @@ routes by, and the audit chain.
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
+
+
+def build_name_key(name: str) -> str:
+    """A name as searches compare it: NFKC, case-folded, single spaces ("ＳＩＴＩ  Aminah" → "siti aminah").
+
+    Stored beside the name (``users.name_key``) so a search is a plain indexed comparison on both backends
+    instead of ``lower(name)`` on every row."""
+    return " ".join(unicodedata.normalize("NFKC", name).casefold().split())[:200]
 
 
 class Base(DeclarativeBase):
@@ -36,6 +45,7 @@ class User(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
     name: Mapped[str] = mapped_column(String(200))
+    name_key: Mapped[str] = mapped_column(String(200), default="")  # build_name_key(name), kept by _keep_name_key
     nik: Mapped[str | None] = mapped_column(String(16), unique=True)
     kind: Mapped[str] = mapped_column(String(16), default="citizen")  # citizen | asn
     password_hash: Mapped[str | None] = mapped_column(String(200))
@@ -49,6 +59,11 @@ class User(Base):
     updated_at: Mapped[int] = mapped_column(BigInteger)
     password_changed_at: Mapped[int] = mapped_column(BigInteger, default=0)
     memberships: Mapped[list[Membership]] = relationship(back_populates="user", lazy="selectin")
+
+    @validates("name")
+    def _keep_name_key(self, _key: str, name: str) -> str:
+        self.name_key = build_name_key(name)
+        return name
 
 
 class Membership(Base):
@@ -402,6 +417,11 @@ class AuditCheckpoint(Base):
 
 
 Index("ix_users_name", User.name)
+# Admin list filters (migration 0004; on PostgreSQL also varchar_pattern_ops and, with pg_trgm, trigram indexes).
+Index("ix_users_name_key", User.name_key)
+Index("ix_audit_log_actor_seq", AuditEntry.actor, AuditEntry.seq)
+Index("ix_audit_log_target_seq", AuditEntry.target, AuditEntry.seq)
+Index("ix_audit_log_action_seq", AuditEntry.action, AuditEntry.seq)
 Index("ix_apps_status", App.status)
 Index("ix_grants_user_client", Grant.user_id, Grant.client_id)
 Index("ix_gateway_accesses_user_at", GatewayAccess.user_id, GatewayAccess.at)

@@ -267,7 +267,7 @@ def test_bad_bodies_are_problems(city: City) -> None:
         assert response.headers["content-type"] == "application/problem+json"
     raw = operator.http.post("/apps", content=b"{not json", headers={"content-type": "application/json"})
     assert is_problem(raw, 400)
-    assert is_problem(operator.http.post("/apps", content=b"x", headers={"content-type": "text/plain"}), 400)
+    assert is_problem(operator.http.post("/apps", content=b"x", headers={"content-type": "text/plain"}), 415)
     assert operator.post("/apps", submission(city.upstream)).status_code == 201
     assert is_problem(operator.post("/apps", submission(city.upstream)), 409)  # the slug is taken
     assert is_problem(operator.http.put("/apps"), 405)

@@ -108,3 +108,15 @@ def test_bad_callbacks_and_unknown_actions_are_refused_without_5xx(hub: Hub) -> 
     assert browser.submit("/admin/aksi/aplikasi/nope/approve", {"csrf_token": csrf_of(queue.text)}).status_code == 404
     assert browser.submit("/admin/aksi/aplikasi/parkir/reject", {"csrf_token": csrf_of(queue.text)}).status_code == 400
     browser.close()
+
+
+def test_a_search_with_control_characters_is_a_readable_400_page(hub: Hub) -> None:
+    browser, _ = sign_in(hub, KOMINFO)
+    try:
+        for path in ("/admin/pengguna?q=siti%00aminah", "/admin/aplikasi?q=%00"):
+            page = browser.http.get(path)
+            assert page.status_code == 400, (path, page.status_code)
+            assert page.headers["content-type"].startswith("text/html") and "Traceback" not in page.text
+        assert browser.http.get("/admin/pengguna?q=siti").status_code == 200
+    finally:
+        browser.close()

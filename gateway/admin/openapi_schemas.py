@@ -1,0 +1,78 @@
+"""JSON Schemas of the admin API's answers, for the OpenAPI document (``gateway.admin.openapi``).
+
+They describe exactly what the handlers return (``registration.app_json``, ``accounts.user_json``, the
+listings); the schemathesis test checks every answer against them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+STRING: dict[str, Any] = {"type": "string"}
+INT: dict[str, Any] = {"type": "integer"}
+BOOL: dict[str, Any] = {"type": "boolean"}
+STRINGS: dict[str, Any] = {"type": "array", "items": STRING}
+NULLABLE_STRING: dict[str, Any] = {"type": ["string", "null"]}
+NULLABLE_INT: dict[str, Any] = {"type": ["integer", "null"]}
+
+
+def record(**properties: dict[str, Any]) -> dict[str, Any]:
+    """An object with exactly these properties, every one of them present."""
+    return {"type": "object", "required": list(properties), "properties": properties,
+            "additionalProperties": False}
+
+
+def ref(name: str) -> dict[str, Any]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+ROLE = record(opd=STRING, role=STRING)
+
+RESPONSES: dict[str, dict[str, Any]] = {
+    "Problem": {"type": "object", "required": ["type", "title", "status"], "properties": {
+        "type": STRING, "title": STRING, "status": INT, "detail": STRING, "instance": STRING}},
+    "Me": record(sub=STRING, kominfo=BOOL, admin_paths=STRINGS, operator_paths=STRINGS),
+    "OpdUnit": record(slug=STRING, name=STRING, kind=STRING, path=STRING, parent=NULLABLE_STRING),
+    "App": record(slug=STRING, name=STRING, description=STRING, opd=STRING, opd_path=STRING,
+                  status={"type": "string", "enum": ["pending", "active", "suspended", "rejected"]},
+                  auth_mode=STRING, upstreams=STRINGS, redirect_uris=STRINGS, scopes=STRINGS, contact=STRING,
+                  client_id=NULLABLE_STRING, resource=STRING, host=NULLABLE_STRING, restricted=BOOL,
+                  submitted_by=NULLABLE_STRING, reviewed_by=NULLABLE_STRING, reviewed_at=NULLABLE_INT,
+                  reason=NULLABLE_STRING, created_at=INT, updated_at=INT),
+    "Approval": record(app=ref("App"), client_id=STRING, client_secret=NULLABLE_STRING),
+    "Client": record(client_id=STRING, name=STRING, opd=NULLABLE_STRING, status=STRING, grant_types=STRINGS,
+                     redirect_uris=STRINGS, scope=STRING, auth_method=STRING, resources=STRINGS, first_party=BOOL,
+                     created_at=INT),
+    "ClientStatus": record(client_id=STRING, status=STRING),
+    "InitialAccessToken": record(initial_access_token=STRING, expires_at=INT, opd=NULLABLE_STRING,
+                                 registration_endpoint=STRING),
+    "User": record(id=STRING, email=STRING, name=STRING, kind=STRING, disabled=BOOL, mfa=BOOL, created_at=INT,
+                   roles={"type": "array", "items": ROLE}),
+    "EndedSessions": record(browser_sessions=INT, gateway_sessions=INT, token_families=INT, access_tokens=INT),
+    "MfaReset": record(id=STRING, email=STRING, name=STRING, kind=STRING, disabled=BOOL, mfa=BOOL, created_at=INT,
+                       roles={"type": "array", "items": ROLE},
+                       removed=record(totp=BOOL, passkeys=INT, recovery_codes=INT),
+                       ended=record(browser_sessions=INT, gateway_sessions=INT, token_families=INT,
+                                    access_tokens=INT)),
+    "SigningKey": record(kid=STRING, alg=STRING, created_at=INT, retired_at=NULLABLE_INT, expires_at=NULLABLE_INT,
+                         state={"type": "string", "enum": ["active", "retired", "expired"]}),
+    "RotatedKey": record(kid=STRING, alg=STRING, created_at=INT),
+    "AuditEntry": record(seq=INT, at=INT, actor=STRING, action=STRING, target=STRING, detail={"type": "object"},
+                         hash=STRING),
+    "AuditReport": record(intact=BOOL, entries=INT, checkpoints=INT, last_seq=NULLABLE_INT,
+                          head_hash=NULLABLE_STRING, summary=STRING,
+                          first_fault={"oneOf": [{"type": "null"}, record(seq=NULLABLE_INT, kind=STRING,
+                                                                          message=STRING)]}),
+    "Policies": record(fingerprint=STRING, sources=STRINGS, rules={"type": "array", "items": {"type": "object"}},
+                       apps={"type": "array", "items": {"type": "object"}},
+                       limits={"type": "array", "items": {"type": "object"}}),
+}
+
+
+def page_of(item: str, cursor: bool = False) -> dict[str, Any]:
+    """A page of a list: ``next_offset`` (and ``next_after`` on keyset lists) is null on the last page."""
+    properties: dict[str, Any] = {"items": {"type": "array", "items": ref(item)}, "limit": INT, "offset": INT,
+                                  "next_offset": NULLABLE_INT}
+    if cursor:
+        properties["next_after"] = NULLABLE_STRING
+    return record(**properties)
