@@ -29,6 +29,7 @@ from gateway.revocations import RevokedTokens
 from gateway.session_auth import SessionAuthenticator, ensure_gateway_client
 from gateway.errors import GatewayError
 from gateway.headers import build_networks
+from gateway.health_probe import build_health_probe
 from gateway.metrics import GatewayMetrics
 from gateway.operations import Operations
 from gateway.pipeline import Pipeline, handle_request
@@ -39,6 +40,7 @@ from gateway.proxy import Proxy
 from gateway.request_head import build_host
 from gateway.server_protocol import REQUEST_LINE_ALLOWANCE, ServerLimits
 from gateway.settings import Settings
+from gateway.traffic_store import TrafficFlusher
 from gateway.steps import AssertionIssuer, Authenticator, Decider, Limiter, RouteTable
 from gateway.upstreams import BreakerPolicy, Upstreams
 from gateway.websocket import WebSocketProxy
@@ -186,8 +188,10 @@ def create_app(settings: Settings, *, clock: Clock | None = None, routes: RouteT
         return f"rate limits degraded to local limits: {state.get('last_error')}" if state["degraded"] else None
 
     operations.add_check("ratelimit", limits_check, critical=False)
-    app.on_startup.extend([provision, revoked.start, reloader.start])
-    app.on_shutdown.extend([revoked.stop, reloader.stop])
+    traffic = TrafficFlusher(metrics.traffic, context.sessionmaker, context.clock, settings.traffic_flush_seconds)
+    health = build_health_probe(context.engine, context.limits, metrics.registry, settings.health_probe_seconds)
+    app.on_startup.extend([provision, revoked.start, reloader.start, traffic.start, health.start])
+    app.on_shutdown.extend([revoked.stop, reloader.stop, traffic.stop, health.stop])
     if routes is None:
         app.on_startup.append(identity.start)
         app.on_shutdown.append(identity.stop)

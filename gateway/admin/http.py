@@ -67,7 +67,7 @@ class Call:
         raw = self.request.query_params.get(name)
         if raw is None or raw == "":
             return default
-        if not raw.isdigit() or not low <= int(raw) <= high:
+        if not (raw.isascii() and raw.isdigit()) or len(raw) > 19 or not low <= int(raw) <= high:  # '²' is a digit
             raise BadRequest(f"'{name}' must be an integer from {low} to {high}")
         return int(raw)
 

@@ -65,6 +65,10 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
                                  (*PAGE, "action", "actor", "target", "before"), listing=True),
     ("GET", "/audit/verify"): Operation("Verify the audit hash chain and its signed checkpoints", "kominfo-admin"),
     ("GET", "/policies"): Operation("The active policy set (read-only)", "any admin role"),
+    ("GET", "/traffic"): Operation(
+        "Traffic per OPD and per app over the last minutes (requests, 4xx incl. 429, 5xx, 429, p95 latency; totals "
+        "and per-minute series; apps busiest first, paginated)", "any admin role; own subtree (operators: own unit)",
+        (*PAGE, "opd", "minutes")),
 }
 
 QUERY: dict[str, dict[str, Any]] = {
@@ -73,6 +77,8 @@ QUERY: dict[str, dict[str, Any]] = {
     "before": {"type": "integer", "minimum": 1, "description": "only entries with a smaller seq"},
     "disabled": {"type": "string", "enum": ["true", "false"]},
     "status": {"type": "string", "maxLength": 200},
+    "opd": {"type": "string", "maxLength": 64},
+    "minutes": {"type": "integer", "minimum": 5, "maximum": 180, "default": 60},
 }
 
 PATH_PARAMS: dict[str, dict[str, Any]] = {

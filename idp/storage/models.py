@@ -384,6 +384,32 @@ class AuditCheckpoint(Base):
     token: Mapped[str] = mapped_column(Text)
 
 
+
+class TrafficMinute(Base):
+    """Requests one app answered in one minute (``minute`` = UNIX seconds // 60), summed over every instance.
+
+    Written by ``gateway.traffic_store`` as additive upserts; ``app`` is the route's slug ("-" when no route
+    matched). 4xx includes 429.
+    """
+
+    __tablename__ = "traffic_minutes"
+    minute: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    app: Mapped[str] = mapped_column(String(64), primary_key=True)
+    requests: Mapped[int] = mapped_column(BigInteger, default=0)
+    client_errors: Mapped[int] = mapped_column(BigInteger, default=0)
+    server_errors: Mapped[int] = mapped_column(BigInteger, default=0)
+    throttled: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class TrafficLatency(Base):
+    """One non-empty latency bucket (``gateway.traffic``'s fixed log-scale bounds) of one app in one minute."""
+
+    __tablename__ = "traffic_latency"
+    minute: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    app: Mapped[str] = mapped_column(String(64), primary_key=True)
+    bucket: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    count: Mapped[int] = mapped_column(BigInteger, default=0)
+
 Index("ix_users_name", User.name)
 Index("ix_apps_status", App.status)
 Index("ix_grants_user_client", Grant.user_id, Grant.client_id)
