@@ -13,28 +13,28 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
-from sqlalchemy import Table, and_, delete, func, select
+from sqlalchemy import Select, Table, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.traffic import KEEP_MINUTES, LAST_BUCKET, MinuteRow, TrafficRecorder
 from idp.clock import Clock
-from idp.storage.models import TrafficLatency, TrafficMinute
+from idp.storage.models import App, OpdUnit, TrafficLatency, TrafficMinute
 
 log = logging.getLogger("gerbang.gateway")
 
 COUNTS = ("requests", "client_errors", "server_errors", "throttled")
+TOTAL = "*"  # the row that sums every app of a minute (never an app slug)
 PRUNE_EVERY_SECONDS = 600
 
 
 async def add_traffic(session: AsyncSession, rows: Sequence[MinuteRow]) -> None:
-    """Add ``rows`` to the stored sums (in the caller's transaction)."""
+    """Add ``rows``, and their sum per minute as app ``TOTAL``, to the stored sums (in the caller's transaction)."""
     if not rows:
         return
-    ordered = sorted(rows, key=lambda row: (row.minute, row.app))
+    ordered = sorted([*rows, *build_rollup(rows)], key=lambda row: (row.minute, row.app))
     minutes = [{"minute": r.minute, "app": r.app, **{name: getattr(r, name) for name in COUNTS}} for r in ordered]
     latency = [{"minute": r.minute, "app": r.app, "bucket": index, "count": count}
                for r in ordered for index, count in enumerate(r.buckets) if count]
@@ -42,6 +42,19 @@ async def add_traffic(session: AsyncSession, rows: Sequence[MinuteRow]) -> None:
     if latency:
         await session.execute(_add_statement(session, TrafficLatency.__table__, ("minute", "app", "bucket"),
                                              ("count",)), latency)
+
+
+def build_rollup(rows: Sequence[MinuteRow]) -> list[MinuteRow]:
+    """One ``TOTAL`` row per minute: the city-wide series is then read from 60 rows, not from every app's."""
+    sums: dict[int, list[int]] = {}
+    for row in rows:
+        if row.app == TOTAL:
+            continue
+        into = sums.setdefault(row.minute, [0] * (len(COUNTS) + LAST_BUCKET + 1))
+        for index, value in enumerate((row.requests, row.client_errors, row.server_errors, row.throttled,
+                                       *row.buckets)):
+            into[index] += value
+    return [MinuteRow(minute, TOTAL, *values[:4], tuple(values[4:])) for minute, values in sums.items()]
 
 
 def _add_statement(session: AsyncSession, table: Table, keys: tuple[str, ...], counts: tuple[str, ...]) -> Any:
@@ -59,39 +72,65 @@ async def prune_traffic(session: AsyncSession, before_minute: int) -> int:
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-@dataclass(frozen=True)
-class AppTraffic:
-    """One app's sums over a span of minutes: per-minute counts and the merged latency histogram."""
-
-    app: str
-    minutes: dict[int, tuple[int, int, int, int]]  # minute -> (requests, 4xx, 5xx, 429)
-    minute_buckets: dict[int, dict[int, int]]  # minute -> {latency bucket: count} (non-empty buckets only)
-    buckets: list[int]  # over the whole span
+Counts = list[int]  # [requests, 4xx, 5xx, 429]
+Histogram = dict[int, int]  # latency bucket -> count (non-empty buckets only)
+Grouping = Literal["all", "app", "opd"]
 
 
-async def load_traffic(session: AsyncSession, first_minute: int, last_minute: int,
-                       apps: Sequence[str] | None) -> dict[str, AppTraffic]:
-    """The stored sums of ``apps`` (every app when None) for ``first_minute``..``last_minute`` inclusive."""
-    span = and_(TrafficMinute.minute >= first_minute, TrafficMinute.minute <= last_minute)
-    query = select(TrafficMinute.app, TrafficMinute.minute, *(TrafficMinute.__table__.c[n] for n in COUNTS)).where(span)
-    latency_span = and_(TrafficLatency.minute >= first_minute, TrafficLatency.minute <= last_minute)
-    latency = select(TrafficLatency.app, TrafficLatency.minute, TrafficLatency.bucket,
-                     func.sum(TrafficLatency.count)).where(latency_span)
-    if apps is not None:
-        query = query.where(TrafficMinute.app.in_(list(apps)))
-        latency = latency.where(TrafficLatency.app.in_(list(apps)))
-    found: dict[str, AppTraffic] = {}
-    for app, minute, *counts in (await session.execute(query)).all():
-        entry = found.setdefault(app, AppTraffic(app, {}, {}, [0] * (LAST_BUCKET + 1)))
-        entry.minutes[int(minute)] = tuple(int(c) for c in counts)  # type: ignore[assignment]
-    rows = await session.execute(latency.group_by(TrafficLatency.app, TrafficLatency.minute, TrafficLatency.bucket))
-    for app, minute, bucket, count in rows.all():
-        entry = found.get(app)
-        if entry is not None and 0 <= bucket <= LAST_BUCKET:
-            per_minute = entry.minute_buckets.setdefault(int(minute), {})
-            per_minute[bucket] = per_minute.get(bucket, 0) + int(count)
-            entry.buckets[bucket] += int(count)
+async def sum_counts(session: AsyncSession, first_minute: int, last_minute: int, *, by: Grouping,
+                     per_minute: bool, apps: Sequence[str] | None = None,
+                     opds: Sequence[str] | None = None) -> dict[tuple[Any, ...], Counts]:
+    """Counts summed in SQL over ``first_minute``..``last_minute``, keyed by (app or OPD slug)[, minute].
+
+    ``by="opd"`` sums the apps each OPD unit owns (the ``apps`` table says which); ``apps``/``opds`` narrow
+    the rows. The key is ``()`` or ``(minute,)`` for ``by="all"``, read from the ``TOTAL`` rollup when
+    nothing narrows it.
+    """
+    table = TrafficMinute.__table__
+    query = _grouped(table, by, per_minute, (), first_minute, last_minute, apps, opds)
+    query = query.add_columns(*(func.sum(table.c[name]) for name in COUNTS))
+    width = (by != "all") + per_minute
+    return {tuple(row[:width]): [int(v or 0) for v in row[width:]] for row in (await session.execute(query)).all()}
+
+
+async def sum_histograms(session: AsyncSession, first_minute: int, last_minute: int, *, by: Grouping,
+                         per_minute: bool, apps: Sequence[str] | None = None,
+                         opds: Sequence[str] | None = None) -> dict[tuple[Any, ...], Histogram]:
+    """Latency histograms merged in SQL, keyed as ``sum_counts``."""
+    table = TrafficLatency.__table__
+    query = _grouped(table, by, per_minute, (table.c.bucket,), first_minute, last_minute, apps, opds)
+    query = query.add_columns(func.sum(table.c["count"]))
+    width = (by != "all") + per_minute
+    found: dict[tuple[Any, ...], Histogram] = {}
+    for row in (await session.execute(query)).all():
+        bucket, count = int(row[width]), int(row[width + 1] or 0)
+        if 0 <= bucket <= LAST_BUCKET and count:
+            found.setdefault(tuple(row[:width]), {})[bucket] = count
     return found
+
+
+def _grouped(table: Table, by: Grouping, per_minute: bool, extra: tuple[Any, ...], first_minute: int,
+             last_minute: int, apps: Sequence[str] | None, opds: Sequence[str] | None) -> Select[Any]:
+    keys: list[Any] = []
+    source: Any = table
+    if by == "all" and apps is None and opds is None:
+        apps = [TOTAL]  # the rollup written with every flush
+    if by == "app":
+        keys.append(table.c.app)
+    elif by == "opd":
+        keys.append(OpdUnit.slug)
+        source = table.join(App, App.slug == table.c.app).join(OpdUnit, App.opd_id == OpdUnit.id)
+    if per_minute:
+        keys.append(table.c.minute)
+    keys.extend(extra)
+    query = select(*keys).select_from(source).where(table.c.minute >= first_minute, table.c.minute <= last_minute)
+    if apps is not None:
+        query = query.where(table.c.app.in_(list(apps)))
+    elif by == "app":
+        query = query.where(table.c.app != TOTAL)
+    if opds is not None:
+        query = query.where(OpdUnit.slug.in_(list(opds)))
+    return query.group_by(*keys) if keys else query
 
 
 class TrafficFlusher:

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.admin.actor import Actor, build_scope_clause, check_sees
 from gateway.errors import BadRequest
 from gateway.traffic import LAST_BUCKET, quantile
-from gateway.traffic_store import AppTraffic, load_traffic
+from gateway.traffic_store import Grouping, sum_counts, sum_histograms
 from idp.org import load_opd
 from idp.storage.models import App, OpdUnit
 
@@ -25,6 +25,7 @@ UNROUTED = "-"  # what GatewayMetrics records when no app matched the request
 SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 WINDOWS = (15, 60, 180)  # minutes the page offers; the API accepts any whole number in MINUTES_RANGE
 MINUTES_RANGE = (5, 180)
+OPD_ROWS = 30  # OPD lines drawn with per-minute charts (the busiest; the filter narrows to one subtree)
 
 
 @dataclass
@@ -70,11 +71,13 @@ class TrafficView:
     apps: list[Series]  # the page of apps, busiest first
     more_apps: bool
     opd: str | None  # the filter
+    opd_count: int = 0  # OPD units with traffic (``opds`` holds the busiest OPD_ROWS of them)
 
     def as_json(self, offset: int, limit: int) -> dict[str, Any]:
         return {"from": self.first_minute * 60, "to": (self.first_minute + self.minutes) * 60,
                 "minutes": self.minutes, "opd": self.opd, "total": self.total.as_json(),
-                "opds": [s.as_json() for s in self.opds], "apps": [s.as_json() for s in self.apps],
+                "opds": [s.as_json() for s in self.opds], "opd_count": self.opd_count,
+                "apps": [s.as_json() for s in self.apps],
                 "limit": limit, "offset": offset, "next_offset": offset + limit if self.more_apps else None}
 
 
@@ -88,6 +91,7 @@ def check_traffic_filter(opd: str | None, minutes: int) -> None:
 
 async def load_traffic_view(session: AsyncSession, actor: Actor, now: int, *, opd: str | None, minutes: int = 60,
                             offset: int = 0, limit: int = 50) -> TrafficView:
+    """Totals for every visible app and OPD; per-minute series only for the lines shown (summed in SQL)."""
     check_traffic_filter(opd, minutes)
     last = now // 60
     first = last - minutes + 1
@@ -98,30 +102,55 @@ async def load_traffic_view(session: AsyncSession, actor: Actor, now: int, *, op
         check_sees(actor, unit.path)  # an OPD admin filters inside their subtree, never above it
         query = query.where(OpdUnit.path.startswith(unit.path, autoescape=True))
     apps = {slug: (name, unit_slug, unit_name) for slug, name, unit_slug, unit_name in (await session.execute(query))}
-    if actor.kominfo and opd is None:
+    everything = actor.kominfo and opd is None
+    if everything:
         apps[UNROUTED] = ("(tanpa rute: alamat tidak dikenal)", UNROUTED, "(tanpa OPD)")
-        stored = await load_traffic(session, first, last, None)
-    else:
-        stored = await load_traffic(session, first, last, list(apps))
+    scope = None if everything else list(apps)
+    per_app = await sum_counts(session, first, last, by="app", per_minute=False, apps=scope)
+    app_totals = {key[0]: counts for key, counts in per_app.items() if key[0] in apps}
+    opd_totals: dict[str, list[int]] = {}
+    for slug, counts in app_totals.items():
+        into = opd_totals.setdefault(apps[slug][1], [0, 0, 0, 0])
+        for index, value in enumerate(counts):
+            into[index] += value
+    ranked_apps = sorted(app_totals, key=lambda slug: (-app_totals[slug][0], slug))
+    ranked_opds = sorted(opd_totals, key=lambda slug: (-opd_totals[slug][0], slug))
+    shown_apps, shown_opds = ranked_apps[offset:offset + limit], ranked_opds[:OPD_ROWS]
+    opd_names = {unit_slug: unit_name for _, unit_slug, unit_name in apps.values()}
+
     total = _empty("total", "Semua", "", "", minutes)
-    by_opd: dict[str, Series] = {}
-    lines: list[Series] = []
-    for slug, traffic in stored.items():
-        if slug not in apps:  # an app deleted since, or outside the caller's scope
-            continue
-        name, unit_slug, unit_name = apps[slug]
-        line = _empty(slug, name, unit_slug, unit_name, minutes)
-        _fill(line, traffic, first)
-        lines.append(line)
-        unit_line = by_opd.get(unit_slug) or by_opd.setdefault(
-            unit_slug, _empty(unit_slug, unit_name, unit_slug, unit_name, minutes))
-        for into in (unit_line, total):
-            _fill(into, traffic, first)
-    lines.sort(key=lambda s: (-s.totals[0], s.key))
-    opds = sorted(by_opd.values(), key=lambda s: (-s.totals[0], s.key))
-    shown = [_finish(line) for line in lines[offset:offset + limit]]
-    return TrafficView(first, minutes, _finish(total), [_finish(line) for line in opds], shown,
-                       len(lines) > offset + limit, opd)
+    _fill(total, (await _series(session, first, last, "all", apps=scope)).get(None, _NO_SERIES), first)
+    app_lines = [_empty(slug, *apps[slug], minutes) for slug in shown_apps]
+    app_series = await _series(session, first, last, "app", apps=shown_apps) if shown_apps else {}
+    for line in app_lines:
+        _fill(line, app_series.get(line.key, _NO_SERIES), first)
+    opd_lines = [_empty(slug, opd_names[slug], slug, opd_names[slug], minutes) for slug in shown_opds]
+    named = [slug for slug in shown_opds if slug != UNROUTED]
+    opd_series = await _series(session, first, last, "opd", opds=named) if named else {}
+    if UNROUTED in shown_opds:
+        opd_series[UNROUTED] = (await _series(session, first, last, "app", apps=[UNROUTED])).get(UNROUTED, _NO_SERIES)
+    for line in opd_lines:
+        _fill(line, opd_series.get(line.key, _NO_SERIES), first)
+    return TrafficView(first, minutes, _finish(total), [_finish(line) for line in opd_lines],
+                       [_finish(line) for line in app_lines], len(ranked_apps) > offset + limit, opd,
+                       opd_count=len(ranked_opds))
+
+
+SeriesRows = tuple[dict[int, list[int]], dict[int, dict[int, int]]]  # minute -> counts, minute -> histogram
+_NO_SERIES: SeriesRows = ({}, {})
+
+
+async def _series(session: AsyncSession, first: int, last: int, by: Grouping, *, apps: list[str] | None = None,
+                  opds: list[str] | None = None) -> dict[Any, SeriesRows]:
+    """Per-minute counts and histograms, keyed by app or OPD slug (the key is None for ``by="all"``)."""
+    counts = await sum_counts(session, first, last, by=by, per_minute=True, apps=apps, opds=opds)
+    histograms = await sum_histograms(session, first, last, by=by, per_minute=True, apps=apps, opds=opds)
+    found: dict[Any, SeriesRows] = {}
+    for key, values in counts.items():
+        found.setdefault(key[0] if by != "all" else None, ({}, {}))[0][int(key[-1])] = values
+    for key, histogram in histograms.items():
+        found.setdefault(key[0] if by != "all" else None, ({}, {}))[1][int(key[-1])] = histogram
+    return found
 
 
 async def list_visible_units(session: AsyncSession, actor: Actor) -> list[tuple[str, str, int]]:
@@ -136,21 +165,22 @@ def _empty(key: str, name: str, opd: str, opd_name: str, minutes: int) -> Series
                   [None] * minutes)
 
 
-def _fill(line: Series, traffic: AppTraffic, first: int) -> None:
-    """Add one app's stored minutes into ``line`` (p95 per minute recomputed from the merged buckets)."""
+def _fill(line: Series, series: SeriesRows, first: int) -> None:
+    """Put one line's stored minutes into place (minute index = minute - first)."""
+    counts, histograms = series
     minutes = len(line.requests)
-    for minute, (requests, client_errors, server_errors, throttled) in traffic.minutes.items():
+    for minute, (requests, client_errors, server_errors, throttled) in counts.items():
         index = minute - first
         if 0 <= index < minutes:
             line.requests[index] += requests
             line.client_errors[index] += client_errors
             line.server_errors[index] += server_errors
             line.throttled[index] += throttled
-    for minute, buckets in traffic.minute_buckets.items():
+    for minute, histogram in histograms.items():
         index = minute - first
         if 0 <= index < minutes:
             merged = line.minute_buckets.setdefault(index, {})
-            for bucket, count in buckets.items():
+            for bucket, count in histogram.items():
                 merged[bucket] = merged.get(bucket, 0) + count
                 line.buckets[bucket] += count
 

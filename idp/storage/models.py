@@ -411,5 +411,8 @@ class TrafficLatency(Base):
     count: Mapped[int] = mapped_column(BigInteger, default=0)
 
 Index("ix_users_name", User.name)
+# The traffic view reads one app's (or a few apps') minutes: by app first, then minute.
+Index("ix_traffic_minutes_app_minute", TrafficMinute.app, TrafficMinute.minute)
+Index("ix_traffic_latency_app_minute", TrafficLatency.app, TrafficLatency.minute)
 Index("ix_apps_status", App.status)
 Index("ix_grants_user_client", Grant.user_id, Grant.client_id)

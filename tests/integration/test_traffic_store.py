@@ -9,7 +9,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from gateway.traffic import KEEP_MINUTES, LAST_BUCKET, MinuteRow, TrafficRecorder, bucket_of
-from gateway.traffic_store import TrafficFlusher, add_traffic, load_traffic, prune_traffic
+from gateway.traffic_store import TrafficFlusher, add_traffic, prune_traffic, sum_counts, sum_histograms
 from idp.clock import FrozenClock
 from idp.storage.db import build_engine, build_sessionmaker
 from idp.storage.models import TrafficLatency, TrafficMinute
@@ -41,15 +41,19 @@ def test_concurrent_flushes_of_many_workers_add_up(database_url: str) -> None:
 
             await asyncio.gather(*(worker(i) for i in range(workers)))
             async with build_sessionmaker(engines[0])() as session:
-                stored = await load_traffic(session, NOW // 60, NOW // 60, None)
+                counts = await sum_counts(session, NOW // 60, NOW // 60, by="app", per_minute=True)
+                histograms = await sum_histograms(session, NOW // 60, NOW // 60, by="app", per_minute=False)
+                everything = await sum_counts(session, NOW // 60, NOW // 60, by="all", per_minute=False)
         finally:
             for engine in engines:
                 await engine.dispose()
-        parkir, pajak = stored["parkir"], stored["pajak"]
-        assert parkir.minutes == {NOW // 60: (workers * 5 * 3, workers * 5, workers * 5, workers * 5)}
-        assert pajak.minutes[NOW // 60][0] == 5 * sum(range(1, workers + 1))
-        assert parkir.buckets[bucket_of(0.01)] == parkir.buckets[bucket_of(1.5)] == workers * 5
-        assert pajak.minute_buckets == {NOW // 60: {bucket_of(0.2): 5 * sum(range(1, workers + 1))}}
+        pajak_requests = 5 * sum(range(1, workers + 1))
+        assert counts[("parkir", NOW // 60)] == [workers * 5 * 3, workers * 5, workers * 5, workers * 5]
+        assert counts[("pajak", NOW // 60)] == [pajak_requests, 0, 0, 0]
+        assert everything == {(): [workers * 5 * 3 + pajak_requests, workers * 5, workers * 5, workers * 5]}
+        parkir = histograms[("parkir",)]
+        assert parkir[bucket_of(0.01)] == parkir[bucket_of(1.5)] == workers * 5
+        assert histograms[("pajak",)] == {bucket_of(0.2): pajak_requests}
 
     asyncio.run(run())
 
@@ -65,10 +69,12 @@ def test_prune_keeps_48_hours(database_url: str) -> None:
         async with sessionmaker() as session, session.begin():
             await add_traffic(session, rows)
         flusher = TrafficFlusher(TrafficRecorder(), sessionmaker, FrozenClock(NOW), interval=60)
-        assert await flusher.prune() == 2
+        assert await flusher.prune() == 4  # two minutes of parkir, and of the city-wide rollup
         async with sessionmaker() as session:
-            kept = (await session.scalars(select(TrafficMinute.minute).order_by(TrafficMinute.minute))).all()
-            latency = (await session.scalars(select(TrafficLatency.minute).order_by(TrafficLatency.minute))).all()
+            kept = (await session.scalars(select(TrafficMinute.minute).where(TrafficMinute.app == "parkir")
+                                          .order_by(TrafficMinute.minute))).all()
+            latency = (await session.scalars(select(TrafficLatency.minute).where(TrafficLatency.app == "parkir")
+                                             .order_by(TrafficLatency.minute))).all()
             assert await prune_traffic(session, minute - KEEP_MINUTES) == 0
         await engine.dispose()
         assert list(kept) == list(latency) == [minute - KEEP_MINUTES, minute]
@@ -91,8 +97,9 @@ def test_a_failed_flush_keeps_the_counts_for_the_next_one(database_url: str, tmp
         recorder.record("parkir", 200, 0.01)
         await flusher.stop()  # the last counts are written on the way out
         async with sessionmaker() as session:
-            stored = await session.scalar(select(func.sum(TrafficMinute.requests)))
-            errors = await session.scalar(select(func.sum(TrafficMinute.server_errors)))
+            parkir = TrafficMinute.app == "parkir"
+            stored = await session.scalar(select(func.sum(TrafficMinute.requests)).where(parkir))
+            errors = await session.scalar(select(func.sum(TrafficMinute.server_errors)).where(parkir))
         await engine.dispose()
         assert (stored, errors) == (5, 1)
 

@@ -34,8 +34,12 @@ def upgrade() -> None:
     sa.Column('count', sa.BigInteger(), nullable=False),
     sa.PrimaryKeyConstraint('minute', 'app', 'bucket')
     )
+    op.create_index('ix_traffic_minutes_app_minute', 'traffic_minutes', ['app', 'minute'], unique=False)
+    op.create_index('ix_traffic_latency_app_minute', 'traffic_latency', ['app', 'minute'], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index('ix_traffic_latency_app_minute', table_name='traffic_latency')
+    op.drop_index('ix_traffic_minutes_app_minute', table_name='traffic_minutes')
     op.drop_table('traffic_latency')
     op.drop_table('traffic_minutes')
