@@ -95,7 +95,8 @@ async def load_traffic_view(session: AsyncSession, actor: Actor, now: int, *, op
     check_traffic_filter(opd, minutes)
     last = now // 60
     first = last - minutes + 1
-    query = (select(App.slug, App.name, OpdUnit.slug, OpdUnit.name).join(OpdUnit, App.opd_id == OpdUnit.id)
+    app, unit_table = App.__table__.c, OpdUnit.__table__.c  # Core columns: 2,000 plain rows, no ORM loading
+    query = (select(app.slug, app.name, unit_table.slug, unit_table.name).join_from(App.__table__, OpdUnit.__table__)
              .where(build_scope_clause(actor, OpdUnit.path)))
     if opd is not None:
         unit = await load_opd(session, opd)
@@ -126,7 +127,9 @@ async def load_traffic_view(session: AsyncSession, actor: Actor, now: int, *, op
         _fill(line, app_series.get(line.key, _NO_SERIES), first)
     opd_lines = [_empty(slug, opd_names[slug], slug, opd_names[slug], minutes) for slug in shown_opds]
     named = [slug for slug in shown_opds if slug != UNROUTED]
-    opd_series = await _series(session, first, last, "opd", opds=named) if named else {}
+    # Narrowed by app too: the (app, minute) index then finds the rows, not a join over the whole hour.
+    owned = [slug for slug, (_, unit_slug, _) in apps.items() if unit_slug in named]
+    opd_series = await _series(session, first, last, "opd", apps=owned, opds=named) if named else {}
     if UNROUTED in shown_opds:
         opd_series[UNROUTED] = (await _series(session, first, last, "app", apps=[UNROUTED])).get(UNROUTED, _NO_SERIES)
     for line in opd_lines:
