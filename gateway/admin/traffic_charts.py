@@ -73,14 +73,12 @@ def build_latency_chart(line: Series, chart_id: str, *, width: int = 240, height
     if peak:
         slot = plot_w / max(1, len(values))
         for run in _runs(values):
-            points = " ".join(f"{left + (i + 0.5) * slot:.1f},{plot_h - 1 - v / peak * (plot_h - 3):.1f}"
-                              for i, v in run)
-            if len(run) == 1:
-                (i, v), = run
-                parts.append(f'<circle cx="{left + (i + 0.5) * slot:.1f}" cy="{plot_h - 1 - v / peak * (plot_h - 3):.1f}" '
-                             f'r="1.5" fill="{LINE}"/>')
+            points = [(left + (i + 0.5) * slot, plot_h - 1 - v / peak * (plot_h - 3)) for i, v in run]
+            if len(points) == 1:  # a lone minute between gaps
+                parts.append(f'<circle cx="{points[0][0]:.1f}" cy="{points[0][1]:.1f}" r="1.5" fill="{LINE}"/>')
             else:
-                parts.append(f'<polyline points="{points}" fill="none" stroke="{LINE}" stroke-width="1.5"/>')
+                joined = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
+                parts.append(f'<polyline points="{joined}" fill="none" stroke="{LINE}" stroke-width="1.5"/>')
     if axes:
         parts.append(_axes(left, plot_w, plot_h, format_seconds(peak), len(values)))
     return _svg(chart_id, title, width, height, parts)

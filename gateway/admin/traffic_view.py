@@ -95,25 +95,14 @@ async def load_traffic_view(session: AsyncSession, actor: Actor, now: int, *, op
     check_traffic_filter(opd, minutes)
     last = now // 60
     first = last - minutes + 1
-    app, unit_table = App.__table__.c, OpdUnit.__table__.c  # Core columns: 2,000 plain rows, no ORM loading
-    query = (select(app.slug, app.name, unit_table.slug, unit_table.name).join_from(App.__table__, OpdUnit.__table__)
-             .where(build_scope_clause(actor, OpdUnit.path)))
-    if opd is not None:
-        unit = await load_opd(session, opd)
-        check_sees(actor, unit.path)  # an OPD admin filters inside their subtree, never above it
-        query = query.where(OpdUnit.path.startswith(unit.path, autoescape=True))
-    apps = {slug: (name, unit_slug, unit_name) for slug, name, unit_slug, unit_name in (await session.execute(query))}
+    apps = await _load_visible_apps(session, actor, opd)
     everything = actor.kominfo and opd is None
     if everything:
         apps[UNROUTED] = ("(tanpa rute: alamat tidak dikenal)", UNROUTED, "(tanpa OPD)")
     scope = None if everything else list(apps)
     per_app = await sum_counts(session, first, last, by="app", per_minute=False, apps=scope)
     app_totals = {key[0]: counts for key, counts in per_app.items() if key[0] in apps}
-    opd_totals: dict[str, list[int]] = {}
-    for slug, counts in app_totals.items():
-        into = opd_totals.setdefault(apps[slug][1], [0, 0, 0, 0])
-        for index, value in enumerate(counts):
-            into[index] += value
+    opd_totals = _sum_by_opd(app_totals, apps)
     ranked_apps = sorted(app_totals, key=lambda slug: (-app_totals[slug][0], slug))
     ranked_opds = sorted(opd_totals, key=lambda slug: (-opd_totals[slug][0], slug))
     shown_apps, shown_opds = ranked_apps[offset:offset + limit], ranked_opds[:OPD_ROWS]
@@ -141,6 +130,27 @@ async def load_traffic_view(session: AsyncSession, actor: Actor, now: int, *, op
 
 SeriesRows = tuple[dict[int, list[int]], dict[int, dict[int, int]]]  # minute -> counts, minute -> histogram
 _NO_SERIES: SeriesRows = ({}, {})
+
+
+async def _load_visible_apps(session: AsyncSession, actor: Actor, opd: str | None) -> dict[str, tuple[str, str, str]]:
+    """slug -> (name, OPD slug, OPD name) of every app the caller may see, inside ``opd``'s subtree if given."""
+    app, unit = App.__table__.c, OpdUnit.__table__.c  # Core columns: 2,000 plain rows, no ORM loading
+    query = (select(app.slug, app.name, unit.slug, unit.name).join_from(App.__table__, OpdUnit.__table__)
+             .where(build_scope_clause(actor, OpdUnit.path)))
+    if opd is not None:
+        root = await load_opd(session, opd)
+        check_sees(actor, root.path)  # an OPD admin filters inside their subtree, never above it
+        query = query.where(OpdUnit.path.startswith(root.path, autoescape=True))
+    return {slug: (name, unit_slug, unit_name) for slug, name, unit_slug, unit_name in await session.execute(query)}
+
+
+def _sum_by_opd(app_totals: dict[str, list[int]], apps: dict[str, tuple[str, str, str]]) -> dict[str, list[int]]:
+    sums: dict[str, list[int]] = {}
+    for slug, counts in app_totals.items():
+        into = sums.setdefault(apps[slug][1], [0, 0, 0, 0])
+        for index, value in enumerate(counts):
+            into[index] += value
+    return sums
 
 
 async def _series(session: AsyncSession, first: int, last: int, by: Grouping, *, apps: list[str] | None = None,
