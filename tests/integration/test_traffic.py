@@ -5,6 +5,7 @@ two instances add up; each administrator sees only their own subtree; bad filter
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,11 +40,18 @@ def submit_and_approve(operator: AdminClient, kominfo: AdminClient, slug: str, o
     assert kominfo.post(f"/apps/{slug}/approve").status_code == 200
 
 
+# parkir admits 12 requests, then answers 429 (one more per 5 minutes): the 429s are real throttling.
+PARKIR_LIMIT = "limits:\n  - {id: parkir-tight, per: app, apps: [parkir], rate: 12, period: 1h, burst: 12}\n"
+
+
 @pytest.fixture
 def city(database_url: str, tmp_path: Path) -> Iterator[City]:
+    policies = tmp_path / "policies"
+    shutil.copytree(HUB_POLICIES, policies)
+    (policies / "10-traffic.yaml").write_text(PARKIR_LIMIT)
     with run_server(Upstream("opd")) as upstream, \
             run_hub(database_url, tmp_path, app_factory=create_app, registry_refresh_seconds=0.2,
-                    traffic_flush_seconds=FLUSH) as hub:
+                    traffic_flush_seconds=FLUSH, policy_dir=policies) as hub:
         run_seed(database_url, hub.seeded.users)
         kominfo = AdminClient(hub, admin_token(hub, KOMINFO))
         bpkad = AdminClient(hub, admin_token(hub, BPKAD_ADMIN))
@@ -97,9 +105,14 @@ def test_requests_through_the_gateway_show_in_the_api_and_on_the_page(city: City
     except AssertionError:
         raise AssertionError(city.kominfo.get("/traffic").text[:3000]) from None
     parkir = app_totals(city.kominfo)["parkir"]
-    assert parkir["client_errors"] >= 3 and parkir["server_errors"] >= 2 and parkir["throttled"] == 0
+    assert (parkir["client_errors"], parkir["server_errors"], parkir["throttled"]) == (3, 2, 0)
     assert parkir["opd"] == "dishub" and 0 < parkir["p95_seconds"] < 10
     assert len(parkir["per_minute"]["requests"]) == 60 and sum(parkir["per_minute"]["requests"]) == before + 11
+    send(base, "/apps/parkir/echo", 3)  # past the app's limit
+    eventually(lambda: app_totals(city.kominfo)["parkir"]["throttled"] == 3, timeout=10)
+    parkir = app_totals(city.kominfo)["parkir"]
+    assert (parkir["requests"], parkir["client_errors"], parkir["server_errors"]) == (before + 14, 6, 2)
+    assert sum(parkir["per_minute"]["throttled"]) == 3
     document = city.kominfo.get("/traffic").json()
     assert document["total"]["requests"] >= before + 12  # the unrouted request counts for Kominfo
     assert "-" in {line["slug"] for line in document["apps"]}
@@ -109,9 +122,9 @@ def test_requests_through_the_gateway_show_in_the_api_and_on_the_page(city: City
     page = browser.go("/admin/lalu-lintas")
     assert page.status_code == 200 and "Lalu lintas" in page.text and 'href="/admin/lalu-lintas"' in page.text
     row = row_of(page.text, "data-app", "parkir")
-    assert f'data-requests="{before + 11}"' in row
+    assert f'data-requests="{before + 14}"' in row and 'data-throttled="3"' in row
     assert re.search(r'<svg[^>]*role="img"[^>]*aria-labelledby="app-parkir-requests-t"', row)
-    assert f"Permintaan per menit, Aplikasi parkir: total {before + 11}" in row
+    assert f"Permintaan per menit, Aplikasi parkir: total {before + 14}, 4xx 6, 5xx 2, 429 3" in row
     assert "Latensi p95 per menit, Aplikasi parkir" in row and "<rect x=" in row
     assert "<polyline" in row or "<circle" in row
     assert 'data-opd="dishub"' in page.text
