@@ -31,6 +31,7 @@ from gateway.revocations import RevokedTokens
 from gateway.session_auth import SessionAuthenticator, ensure_gateway_client
 from gateway.errors import GatewayError
 from gateway.headers import build_networks
+from gateway.health_probe import build_health_probe
 from gateway.metrics import GatewayMetrics
 from gateway.operations import Operations
 from gateway.pipeline import Pipeline, handle_request
@@ -41,6 +42,7 @@ from gateway.proxy import Proxy
 from gateway.request_head import build_host
 from gateway.server_protocol import REQUEST_LINE_ALLOWANCE, ServerLimits
 from gateway.settings import Settings
+from gateway.traffic_store import TrafficFlusher
 from gateway.steps import AssertionIssuer, Authenticator, Decider, Limiter, RouteTable
 from gateway.upstreams import BreakerPolicy, Upstreams
 from gateway.websocket import WebSocketProxy
@@ -195,8 +197,11 @@ def create_app(settings: Settings, *, clock: Clock | None = None, routes: RouteT
         return f"rate limits degraded to local limits: {state.get('last_error')}" if state["degraded"] else None
 
     operations.add_check("ratelimit", limits_check, critical=False)
-    app.on_startup.extend([provision, revoked.start, reloader.start, access_writer.start])
-    app.on_shutdown.extend([revoked.stop, reloader.stop, access_writer.stop])  # run in reverse: writer first
+    traffic = TrafficFlusher(metrics.traffic, context.sessionmaker, context.clock, settings.traffic_flush_seconds)
+    health = build_health_probe(context.engine, context.limits, metrics.registry, settings.health_probe_seconds)
+    app.on_startup.extend([provision, revoked.start, reloader.start, access_writer.start, traffic.start, health.start])
+    # run in reverse: the probe, then the flushers (traffic, accesses) while the database is still there
+    app.on_shutdown.extend([revoked.stop, reloader.stop, access_writer.stop, traffic.stop, health.stop])
     if routes is None:
         app.on_startup.append(identity.start)
         app.on_shutdown.append(identity.stop)

@@ -12,6 +12,7 @@ from typing import Any
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from gateway.traffic import TrafficRecorder
 from gateway.upstreams import STATE_VALUES
 
 CONTENT_TYPE = b"text/plain; version=0.0.4; charset=utf-8"
@@ -19,7 +20,9 @@ LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 
 
 class GatewayMetrics:
-    def __init__(self) -> None:
+    def __init__(self, traffic: TrafficRecorder | None = None) -> None:
+        # The console's per-minute counts (gateway.traffic), fed from the same observation point.
+        self.traffic = traffic or TrafficRecorder()
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter("gerbang_gateway_requests",
                                 "Requests answered on the app path, by app and status (counted at the response head)",
@@ -44,6 +47,7 @@ class GatewayMetrics:
                                                        self.latency.labels(app))
         children[0].inc()
         children[1].observe(seconds)
+        self.traffic.record(app, status, seconds)
 
     def upstream_error(self, app: str, kind: str) -> None:
         self.upstream_errors.labels(app, kind).inc()

@@ -34,6 +34,11 @@ class Settings(IdpSettings):
     metrics_networks: tuple[str, ...] = ("127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
                                          "fc00::/7")
 
+    # The console's traffic view (gateway.traffic_store): each process adds its counts to the database this often.
+    traffic_flush_seconds: float = Field(default=10.0, gt=0, le=300, description="traffic counts flush interval")
+    # gerbang_database_up / gerbang_redis_up and their ping times (gateway.health_probe) are refreshed this often.
+    health_probe_seconds: float = Field(default=15.0, gt=0, le=3600, description="database/Redis probe interval")
+
     # Bearer tokens (gateway.token_verifier) and the hub's keys (gateway.jwks).
     jwks_url: str = Field(default="", description="verify tokens against this JWKS; empty = the in-process key ring")
     token_leeway: int = Field(default=30, ge=0, le=300, description="clock skew allowed on exp/nbf/iat, seconds")

@@ -23,6 +23,7 @@ from gateway.admin.http import AdminHttp, Call, json_response, page_response
 from gateway.admin.console import Console
 from gateway.admin.console_auth import ConsoleAuth
 from gateway.admin.openapi import OPERATIONS, build_openapi
+from gateway.admin.traffic_view import load_traffic_view
 from gateway.errors import BadRequest, GatewayError, MethodNotAllowed, NotFound
 from gateway.headers import new_id
 from gateway.problem import problem_response
@@ -186,6 +187,13 @@ class AdminApi:
             "limits": [{"id": s.id, "per": s.per, "route_class": s.route_class, "rate": s.rate, "period": s.period,
                         "burst": s.burst, "quota": s.quota, "window": s.window} for s in current.limits]})
 
+    async def traffic(self, call: Call) -> Response:
+        page = call.page()
+        minutes = call.int_param("minutes")
+        view = await load_traffic_view(call.session, call.actor, call.now, opd=call.param("opd"),
+                                       minutes=60 if minutes is None else minutes, offset=page.offset, limit=page.limit)
+        return json_response(view.as_json(page.offset, page.limit))
+
     async def me(self, call: Call) -> Response:
         return json_response(call.actor.as_json())
 
@@ -206,6 +214,7 @@ class AdminApi:
             ("GET", "/keys", self.keys), ("POST", "/keys/rotate", self.rotate),
             ("GET", "/audit", self.audit), ("GET", "/audit/verify", self.audit_verify),
             ("GET", "/policies", self.policies),
+            ("GET", "/traffic", self.traffic),
         ]
 
     def build(self, extra: list[Route] | None = None) -> Starlette:

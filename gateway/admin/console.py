@@ -23,13 +23,14 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from gateway.admin import accounts, listings, registration
+from gateway.admin import accounts, listings, registration, traffic_charts
 from gateway.admin.actor import Actor, load_actor
 from gateway.admin.bodies import AppSubmission
 from gateway.admin.console_auth import ConsoleAuth, SignedIn
 from gateway.admin.console_control import ControlPages
 from gateway.admin.console_text import console_translator
 from gateway.admin.http import Page, as_gateway_error, check_text, describe_validation, query_text
+from gateway.admin.traffic_view import SLUG, WINDOWS, list_visible_units, load_traffic_view
 from gateway.errors import BadRequest, Forbidden, GatewayError, NotFound
 from idp.context import IdpContext
 from idp.i18n import pick_locale, remember_choice
@@ -37,13 +38,14 @@ from idp.i18n import pick_locale, remember_choice
 log = logging.getLogger("gerbang.admin")
 TEMPLATES = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
                         autoescape=select_autoescape(["html"]))
-TEMPLATES.globals["nav_traffic"] = False  # the traffic page sets it when it is installed
+TEMPLATES.globals["nav_traffic"] = True  # base.html links /admin/lalu-lintas
 TEMPLATES.filters["utc"] = lambda at: "—" if at is None else \
     datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M UTC")
 PAGE = Page(limit=50, offset=0)
 MAX_OFFSET = 10**6
 APP_ACTIONS = ("approve", "reject", "suspend", "resume")
 USER_ACTIONS = ("disable", "enable", "end-sessions", "reset-mfa")
+TRAFFIC_APPS = 30  # apps per page of the traffic view
 Translate = Callable[[str], str]
 Load = Callable[[AsyncSession, Actor], Awaitable[dict[str, Any]]]
 Act = Callable[[AsyncSession, Actor, dict[str, str], int], Awaitable[dict[str, Any]]]
@@ -67,6 +69,7 @@ class Console:
                 Route("/admin/callback", self.callback), Route("/admin/logout", self.logout, methods=["POST"]),
                 Route("/admin/antrean", self.queue), Route("/admin/aplikasi", self.apps),
                 Route("/admin/pengguna", self.users), Route("/admin/audit", self.audit),
+                Route("/admin/lalu-lintas", self.traffic),
                 Route("/admin/ajukan", self.submit_form), Route("/admin/aksi/ajukan", self.submit, methods=["POST"]),
                 Route("/admin/aksi/aplikasi/{slug}/{action}", self.app_action, methods=["POST"]),
                 Route("/admin/aksi/pengguna/{id}/{action}", self.user_action, methods=["POST"]),
@@ -111,6 +114,24 @@ class Console:
                                                 before=None)
             return {"entries": entries[:page.limit], **self.pager(request, page, entries)}
         return await self.page(request, "audit.html", load)
+
+    async def traffic(self, request: Request) -> Response:
+        params = request.query_params
+        opd = params.get("opd") or None
+        minutes, offset = _whole(params.get("menit"), 60), _whole(params.get("mulai"), 0)
+        if minutes not in WINDOWS or offset is None or offset > 10**6 or (opd is not None and not _is_slug(opd)):
+            signed_in = await self._auth.load(request)
+            if signed_in is None:
+                return RedirectResponse("/admin/login", status_code=303)
+            return self.error(request, signed_in, BadRequest(
+                "Saringan tidak sah: pilih OPD dari daftar dan jendela 15, 60 atau 180 menit."))
+
+        async def load(session: AsyncSession, actor: Actor) -> dict[str, Any]:
+            view = await load_traffic_view(session, actor, self._clock.now(), opd=opd, minutes=minutes or 60,
+                                           offset=offset or 0, limit=TRAFFIC_APPS)
+            return {"view": view, "units": await list_visible_units(session, actor), "windows": WINDOWS,
+                    "charts": traffic_charts, "offset": offset or 0, "page_size": TRAFFIC_APPS}
+        return await self.page(request, "traffic.html", load)
 
     async def submit_form(self, request: Request) -> Response:
         async def load(session: AsyncSession, actor: Actor) -> dict[str, Any]:
@@ -263,6 +284,17 @@ class Console:
         response = HTMLResponse(html, status_code=status, headers=HEADERS)
         remember_choice(request, response, self._secure)
         return response
+
+
+def _whole(raw: str | None, default: int) -> int | None:
+    """A query parameter that must be a whole number; None when it is not one."""
+    if raw is None or raw == "":
+        return default
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 9 else None
+
+
+def _is_slug(value: str) -> bool:
+    return SLUG.fullmatch(value) is not None
 
 
 def _text(value: object) -> str | None:

@@ -91,6 +91,10 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
                                         "AuditReport"),
     ("GET", "/policies"): Operation("The active policy set (read-only): each rule with its file, effect, match "
                                     "and hits (gerbang_policy_rule_hits_total)", "any admin role", "Policies"),
+    ("GET", "/traffic"): Operation(
+        "Traffic per OPD and per app over the last minutes (requests, 4xx incl. 429, 5xx, 429, p95 latency; totals "
+        "and per-minute series; apps busiest first, paginated)", "any admin role; own subtree (operators: own unit)",
+        "Traffic", (*PAGE, "traffic_opd", "minutes")),
 }
 
 PATH_PARAMS: dict[str, dict[str, Any]] = {

@@ -41,6 +41,7 @@ class QueryParam:
     minimum: int | None = None
     maximum: int | None = None
     max_length: int = 200
+    pattern: str | None = None  # free text: a regular expression the whole value must match
 
     @property
     def is_int(self) -> bool:
@@ -51,7 +52,8 @@ class QueryParam:
             return {"type": "string", "enum": list(self.enum)}
         if self.is_int:
             return {"type": "integer", "minimum": self.minimum, "maximum": self.maximum}
-        return {"type": "string", "minLength": 1, "maxLength": self.max_length, "pattern": TEXT_PATTERN}
+        return {"type": "string", "minLength": 1, "maxLength": self.max_length,
+                "pattern": TEXT_PATTERN if self.pattern is None else f"^{self.pattern}$"}
 
     def read(self, raw: str) -> str | int:
         if self.enum:
@@ -66,6 +68,8 @@ class QueryParam:
                 raise BadRequest(f"'{self.name}' must be an integer from {self.minimum} to {self.maximum}")
             return int(raw)
         check_text(self.name, raw, self.max_length)
+        if self.pattern is not None and not re.fullmatch(self.pattern, raw):
+            raise BadRequest(f"'{self.name}' must match {self.pattern}")
         return raw
 
 
@@ -86,6 +90,9 @@ QUERY: dict[str, QueryParam] = {
     "client_status": QueryParam("status", "client status", enum=CLIENT_STATUSES),
     "disabled": QueryParam("disabled", "only disabled (true) or enabled (false) accounts", enum=("true", "false")),
     "opd": QueryParam("opd", "slug of an OPD unit: it and its subtree", max_length=64),
+    "traffic_opd": QueryParam("opd", "slug of an OPD unit: its traffic and its subtree's", max_length=64,
+                              pattern="[a-z0-9][a-z0-9-]*"),
+    "minutes": QueryParam("minutes", "how many minutes back (default 60)", minimum=5, maximum=180),
     "under": QueryParam("under", "slug of an OPD unit: its subtree", max_length=64),
     "kind": QueryParam("kind", "kind of OPD unit", enum=KINDS),
     "action": QueryParam("action", "audit action, e.g. app.approve", max_length=64),

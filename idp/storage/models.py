@@ -416,12 +416,41 @@ class AuditCheckpoint(Base):
     token: Mapped[str] = mapped_column(Text)
 
 
+
+class TrafficMinute(Base):
+    """Requests one app answered in one minute (``minute`` = UNIX seconds // 60), summed over every instance.
+
+    Written by ``gateway.traffic_store`` as additive upserts; ``app`` is the route's slug ("-" when no route
+    matched). 4xx includes 429.
+    """
+
+    __tablename__ = "traffic_minutes"
+    minute: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    app: Mapped[str] = mapped_column(String(64), primary_key=True)
+    requests: Mapped[int] = mapped_column(BigInteger, default=0)
+    client_errors: Mapped[int] = mapped_column(BigInteger, default=0)
+    server_errors: Mapped[int] = mapped_column(BigInteger, default=0)
+    throttled: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class TrafficLatency(Base):
+    """One non-empty latency bucket (``gateway.traffic``'s fixed log-scale bounds) of one app in one minute."""
+
+    __tablename__ = "traffic_latency"
+    minute: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    app: Mapped[str] = mapped_column(String(64), primary_key=True)
+    bucket: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    count: Mapped[int] = mapped_column(BigInteger, default=0)
+
 Index("ix_users_name", User.name)
 # Admin list filters (migration 0004; on PostgreSQL also varchar_pattern_ops and, with pg_trgm, trigram indexes).
 Index("ix_users_name_key", User.name_key)
 Index("ix_audit_log_actor_seq", AuditEntry.actor, AuditEntry.seq)
 Index("ix_audit_log_target_seq", AuditEntry.target, AuditEntry.seq)
 Index("ix_audit_log_action_seq", AuditEntry.action, AuditEntry.seq)
+# The traffic view reads one app's (or a few apps') minutes: by app first, then minute.
+Index("ix_traffic_minutes_app_minute", TrafficMinute.app, TrafficMinute.minute)
+Index("ix_traffic_latency_app_minute", TrafficLatency.app, TrafficLatency.minute)
 Index("ix_apps_status", App.status)
 Index("ix_grants_user_client", Grant.user_id, Grant.client_id)
 Index("ix_gateway_accesses_user_at", GatewayAccess.user_id, GatewayAccess.at)
