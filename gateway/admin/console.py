@@ -38,7 +38,6 @@ from idp.i18n import pick_locale, remember_choice
 log = logging.getLogger("gerbang.admin")
 TEMPLATES = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
                         autoescape=select_autoescape(["html"]))
-TEMPLATES.globals["nav_traffic"] = True  # base.html links /admin/lalu-lintas
 TEMPLATES.filters["utc"] = lambda at: "—" if at is None else \
     datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M UTC")
 PAGE = Page(limit=50, offset=0)
@@ -226,6 +225,8 @@ class Console:
         if signed_in is None:
             return RedirectResponse("/admin/login", status_code=303)
         try:
+            for name, value in request.query_params.multi_items():
+                check_text(name, value)  # a NUL in a search is bad input, said so (not silently searched without)
             async with self._sessionmaker() as session:
                 actor = await load_actor(session, signed_in.user_id)
                 context = await load(session, actor)
