@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 from sqlalchemy import Select, Table, delete, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.traffic import KEEP_MINUTES, LAST_BUCKET, MinuteRow, TrafficRecorder
@@ -58,8 +57,11 @@ def build_rollup(rows: Sequence[MinuteRow]) -> list[MinuteRow]:
 
 
 def _add_statement(session: AsyncSession, table: Table, keys: tuple[str, ...], counts: tuple[str, ...]) -> Any:
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    # The upsert is dialect-specific; only the dialect in use is imported (the other one costs a worker memory).
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
     statement = insert(table)
     return statement.on_conflict_do_update(
         index_elements=list(keys), set_={name: table.c[name] + statement.excluded[name] for name in counts})

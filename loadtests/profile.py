@@ -36,7 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("target", nargs="?", default="gerbang-bearer", choices=sorted(KNOWN))
     parser.add_argument("--seconds", type=float, default=20.0, help="recording time (default 20, at most 300)")
     parser.add_argument("--rate", type=int, default=200, help="py-spy samples per second (default 200)")
-    parser.add_argument("--output", type=Path, default=None, help="SVG path (default loadtests/results/...)")
+    parser.add_argument("--output", type=Path, default=None, help="output path (default loadtests/results/...)")
+    parser.add_argument("--format", choices=("flamegraph", "raw"), default="flamegraph",
+                        help="flamegraph (SVG, default) or raw (collapsed stacks: one line per stack and its count)")
     return parser
 
 
@@ -48,10 +50,11 @@ def main(argv: list[str] | None = None) -> int:
         print("error: py-spy is not installed (pip install py-spy)", file=sys.stderr)
         return 1
     stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H%M")
-    output = (args.output or RESULTS / f"profile-{stamp}-{args.target}.svg").resolve()
+    suffix = ".svg" if args.format == "flamegraph" else ".txt"
+    output = (args.output or RESULTS / f"profile-{stamp}-{args.target}{suffix}").resolve()
     try:
         done = record_under_load(KNOWN[args.target], seconds, [
-            py_spy, "record", "--duration", str(int(seconds)), "--rate", str(args.rate), "--format", "flamegraph",
+            py_spy, "record", "--duration", str(int(seconds)), "--rate", str(args.rate), "--format", args.format,
             "--output", str(output), "--nonblocking"])
     except Unavailable as exc:
         print(f"error: {args.target} is not available: {exc.reason}", file=sys.stderr)
@@ -59,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     if done.returncode != 0:
         print(f"error: py-spy failed: {done.stderr.strip()[-300:]}", file=sys.stderr)
         return 1
-    print(f"flame graph: {output}")
+    print(f"{'flame graph' if args.format == 'flamegraph' else 'collapsed stacks'}: {output}")
     return 0
 
 

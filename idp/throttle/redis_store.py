@@ -85,6 +85,8 @@ class RedisStore:
 
     async def _run(self, calls: list[Call]) -> list[Any]:
         if self._coalescer is not None:
+            if len(calls) == 1:  # the usual case outside a cluster: no gathering future to build
+                return [await self._coalescer.submit(calls[0])]
             return list(await asyncio.gather(*(self._coalescer.submit(call) for call in calls)))
         if self._cluster:
             return list(await asyncio.gather(*(self._evalsha(call) for call in calls)))
