@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -32,3 +33,16 @@ def test_serve_does_not_import_the_other_commands() -> None:
             "('alembic', 'qrcode', 'mako')))")
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert loaded.strip() == "['gateway.cli.serve']"
+
+
+def test_serve_caps_malloc_arenas_unless_the_operator_chose() -> None:
+    """In a fresh process: the cap goes into the environment the workers inherit and into glibc now;
+    an operator's own MALLOC_ARENA_MAX is kept."""
+    probe = ("import os; from gateway.cli.serve import limit_malloc_arenas; "
+             "print(limit_malloc_arenas(), os.environ['MALLOC_ARENA_MAX'])")
+    env = {key: value for key, value in os.environ.items() if key != "MALLOC_ARENA_MAX"}
+    default = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=True)
+    assert default.stdout.split() == ["True", "2"]
+    chosen = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            env={**env, "MALLOC_ARENA_MAX": "4"}, check=True)
+    assert chosen.stdout.split() == ["True", "4"]

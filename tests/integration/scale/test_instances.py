@@ -6,6 +6,7 @@ The issuer is instance A's address (as if A were the load balancer); B answers f
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
@@ -103,5 +104,16 @@ def test_serve_with_two_workers_answers_from_both_and_stops_cleanly(town: Town) 
         assert statuses == [200] * 20
         eventually(lambda: instance.log().count("Application startup complete") == 2, timeout=20)
         assert "startup failed" not in instance.log()  # both workers provisioned the same database at once
+        workers = _spawned_workers(instance.process.pid)
+        assert len(workers) == 2
+        for pid in workers:  # glibc reads the arena cap when each worker starts
+            assert b"MALLOC_ARENA_MAX=2" in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
     finally:
         assert instance.terminate() == 0, instance.log()[-2000:]
+
+
+def _spawned_workers(pid: int) -> list[int]:
+    """uvicorn's worker processes: multiprocessing's spawned children of the supervisor."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [int(child) for child in children
+            if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes()]
