@@ -44,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
                              "0 = off): a shared machine's other work then disturbs the rounds less")
     parser.add_argument("--policy-dir", type=Path, default=None,
                         help="policy set for gerbang-full (default: $GERBANG_POLICY_DIR, else loadtests/policies/city/)")
+    parser.add_argument("--database", default=None, metavar="URL",
+                        help="a PostgreSQL server (postgresql://user@host:port) for Gerbang's database: a fresh "
+                             "database is made there and dropped afterwards (default: a SQLite file)")
     parser.add_argument("--results", type=Path, default=RESULTS, help="where the report goes")
     parser.add_argument("--no-report", action="store_true", help="print the table only; write no files")
     parser.add_argument("--render", type=Path, default=None, metavar="JSON",
@@ -67,7 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     cores = build_cores(niceness=args.nice)
     facts = load_machine_facts({"nginx": load_tool_version(["nginx", "-v"]).removeprefix("nginx version: "),
                                 "node": "node " + load_tool_version(["node", "--version"]),
-                                "wrk": load_tool_version(["wrk", "--version"]).split(" [")[0]})
+                                "wrk": load_tool_version(["wrk", "--version"]).split(" [")[0],
+                                "database": "Gerbang's database: " + ("a fresh PostgreSQL database" if args.database
+                                                                      else "a SQLite file")})
     with tempfile.TemporaryDirectory(prefix="gerbang-bench-") as work_dir, ExitStack() as stack:
         work = Path(work_dir)
         (work / "logs").mkdir()
@@ -79,7 +84,9 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         stack.callback(stop_service, upstream)
         bench = Bench(cores=cores, work=work, logs=work / "logs", upstream_port=upstream_port,
-                      policy_dir=resolve_policy_dir(args.policy_dir), helpers=[upstream])
+                      policy_dir=resolve_policy_dir(args.policy_dir), helpers=[upstream],
+                      database_server=args.database)
+        stack.callback(bench.close)  # runs after every target's own stack has stopped its processes
         results = [_announce(measure_target(target, bench, plan)) for target in chosen]
     if not args.no_report:
         report = write_report(results, facts, cores, plan, args.results)

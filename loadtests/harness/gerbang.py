@@ -1,15 +1,17 @@
 """Gerbang set up and served through its real CLI, exactly as an operator would.
 
 ``gerbang db upgrade``, ``opd add``, ``clients add``, ``apps add`` against a SQLite file in a temp
-dir, then ``gerbang serve --port P --workers N`` with ``GERBANG_*`` settings in the environment.
+dir (or a fresh database on a PostgreSQL server, dropped afterwards: ``--database``), then ``gerbang serve --port P --workers N`` with ``GERBANG_*`` settings in the environment.
 A command that fails (or does not exist yet) makes the targets that need it unavailable, with
 the command and its last line of output as the reason.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -44,11 +46,14 @@ def find_gerbang() -> str:
     return found
 
 
-def build_site(root: Path, port: int) -> Site:
-    """The database and the client; the apps are added separately (``add_apps``)."""
+def build_site(root: Path, port: int, database_url: str | None = None) -> Site:
+    """The database and the client; the apps are added separately (``add_apps``).
+
+    ``database_url``: an empty database made by ``create_database``; default a SQLite file under ``root``."""
     root.mkdir(parents=True, exist_ok=True)
     issuer = f"http://127.0.0.1:{port}"
-    env = {"GERBANG_DATA_DIR": str(root), "GERBANG_DATABASE_URL": f"sqlite+aiosqlite:///{root / 'gerbang.db'}",
+    env = {"GERBANG_DATA_DIR": str(root),
+           "GERBANG_DATABASE_URL": database_url or f"sqlite+aiosqlite:///{root / 'gerbang.db'}",
            "GERBANG_ISSUER": issuer, "GERBANG_ACCESS_TOKEN_TTL": "3600"}
     resource = f"{issuer}/apps/api/"
     run_cli(env, "db", "upgrade", cwd=root)
@@ -59,6 +64,38 @@ def build_site(root: Path, port: int) -> Site:
     client = ClientCredentials(client_id=record["client_id"], client_secret=record["client_secret"],
                                resource=resource)
     return Site(root=root, issuer=issuer, port=port, env=env, client=client)
+
+
+def create_database(server: str) -> str:
+    """A fresh database on the PostgreSQL server ``server`` (``postgresql://user@host:port``); its URL."""
+    name = f"gerbang_bench_{secrets.token_hex(4)}"
+    _admin(server, f'CREATE DATABASE "{name}"')
+    return f"postgresql+asyncpg://{_without_database(server)}/{name}"
+
+
+def drop_database(server: str, url: str) -> None:
+    _admin(server, f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+
+
+def _admin(server: str, statement: str) -> None:
+    import asyncpg  # a dependency of Gerbang itself
+
+    async def run() -> None:
+        connection = await asyncpg.connect(f"postgresql://{_without_database(server)}/postgres", timeout=10)
+        try:
+            await connection.execute(statement)
+        finally:
+            await connection.close()
+
+    try:
+        asyncio.run(run())
+    except (OSError, asyncpg.PostgresError) as exc:
+        raise Unavailable(f"PostgreSQL at {server}: {exc}") from exc
+
+
+def _without_database(server: str) -> str:
+    """``user@host:port`` from ``postgresql[+driver]://user@host:port[/db]``."""
+    return server.split("://", 1)[-1].split("/", 1)[0]
 
 
 def add_apps(site: Site, upstream_url: str) -> None:

@@ -32,18 +32,28 @@ class Bench:
     upstream_port: int
     policy_dir: Path | None
     helpers: list[Service] = field(default_factory=list)  # the upstream: ours, but not the target
+    database_server: str | None = None  # PostgreSQL for Gerbang's database; None: a SQLite file
+    _database_url: str | None = None
     _site: gerbang.Site | Unavailable | None = None
     _apps: Unavailable | bool = False
 
     def site(self) -> gerbang.Site:
         if self._site is None:
             try:
-                self._site = gerbang.build_site(self.work / "gerbang", free_port())
+                if self.database_server is not None:
+                    self._database_url = gerbang.create_database(self.database_server)
+                self._site = gerbang.build_site(self.work / "gerbang", free_port(), self._database_url)
             except Unavailable as exc:
                 self._site = exc
         if isinstance(self._site, Unavailable):
             raise self._site
         return self._site
+
+    def close(self) -> None:
+        """Drop the PostgreSQL database the site was made in (after every target has stopped)."""
+        if self.database_server is not None and self._database_url is not None:
+            gerbang.drop_database(self.database_server, self._database_url)
+            self._database_url = None
 
     def site_with_apps(self) -> gerbang.Site:
         site = self.site()
