@@ -6,6 +6,7 @@ secret change reaches every instance within ``CLIENT_CACHE_TTL``.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import time
@@ -25,9 +26,14 @@ CLIENT_CACHE_TTL = 3.0
 
 
 class ClientCache:
+    """Clients by id for ``CLIENT_CACHE_TTL`` seconds. When an entry expires under load, the requests that find
+    it expired share one database read (single flight) instead of each running its own at the same moment;
+    the read runs as its own task, so a request that gives up waiting does not fail the others."""
+
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         self._sessionmaker = sessionmaker
         self._entries: dict[str, tuple[float, Client | None]] = {}
+        self._loading: dict[str, asyncio.Task[dict[str, Client | None]]] = {}
 
     async def get_many(self, client_ids: set[str]) -> dict[str, Client]:
         now = time.monotonic()
@@ -40,19 +46,42 @@ class ClientCache:
                     found[client_id] = entry[1]
             else:
                 missing.append(client_id)
-        if missing:
+        if not missing:
+            return found
+        to_load = [client_id for client_id in missing if client_id not in self._loading]
+        if to_load:
+            task = asyncio.ensure_future(self._read(to_load, now))
+            task.add_done_callback(_retrieve)
+            self._loading.update(dict.fromkeys(to_load, task))
+        for read in {self._loading[client_id] for client_id in missing}:
+            loaded = await asyncio.shield(read)
+            found.update({client_id: client for client_id, client in loaded.items()
+                          if client is not None and client_id in missing})
+        return found
+
+    async def _read(self, client_ids: list[str], now: float) -> dict[str, Client | None]:
+        try:
             async with self._sessionmaker() as session:
-                rows = (await session.scalars(select(Client).where(Client.client_id.in_(missing)))).all()
-            loaded = {row.client_id: row for row in rows}
-            for client_id in missing:
-                self._entries[client_id] = (now + CLIENT_CACHE_TTL, loaded.get(client_id))
+                rows = (await session.scalars(select(Client).where(Client.client_id.in_(client_ids)))).all()
+            loaded: dict[str, Client | None] = dict.fromkeys(client_ids)
+            loaded.update((row.client_id, row) for row in rows)
+            for client_id, client in loaded.items():
+                self._entries[client_id] = (now + CLIENT_CACHE_TTL, client)
             if len(self._entries) > 10_000:
                 self._entries = {k: v for k, v in self._entries.items() if v[0] > now}
-            found.update(loaded)
-        return found
+            return loaded
+        finally:
+            for client_id in client_ids:
+                self._loading.pop(client_id, None)
 
     def forget(self, client_id: str) -> None:
         self._entries.pop(client_id, None)
+
+
+def _retrieve(task: asyncio.Task[Any]) -> None:
+    """A failed read whose requests all gave up is still retrieved (no "exception never retrieved" noise)."""
+    if not task.cancelled():
+        task.exception()
 
 
 def candidate_client_ids(form: dict[str, list[str]], authorization: str | None) -> set[str]:
