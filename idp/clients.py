@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +28,8 @@ LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 GATEWAY_CLIENT_ID = "gerbang-gateway"
 CONSOLE_CLIENT_ID = "gerbang-console"
 HUB_CLIENT_IDS = frozenset({GATEWAY_CLIENT_ID, CONSOLE_CLIENT_ID})
+# A chosen client id (policies name integrations by it, e.g. `bapenda-pajak`); generated ones are URL-safe base64.
+CLIENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
 def digest_secret(secret: str) -> str:
@@ -123,6 +126,8 @@ async def add_client(session: AsyncSession, *, name: str, now: int, opd_slug: st
                      jwks: dict | None = None, backchannel_logout_uri: str | None = None,
                      client_id: str | None = None) -> tuple[Client, str | None]:
     """Create a client; returns it with the plain secret (shown once, never stored)."""
+    if client_id is not None and not CLIENT_ID.fullmatch(client_id):
+        raise InvalidInput("client id: 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit")
     meta = check_client_metadata(name=name, redirect_uris=redirect_uris,
                                  post_logout_redirect_uris=post_logout_redirect_uris, grant_types=grant_types,
                                  scope=scope, public=public, auth_method=auth_method, resources=resources, jwks=jwks,

@@ -69,7 +69,7 @@ def _print_banner(settings: Settings, seeded: SeedResult, rp_base: str) -> None:
     echo(f"  demo relying party:       {rp_base}/   (Portal Warga: sign in with Gerbang)")
     echo(f"  Dishub parking (session): {settings.issuer}/apps/parkir/")
     echo(f"  Dishub CCTV (stream):     {settings.issuer}/apps/cctv/")
-    echo(f"  BPKAD e-budgeting (API):  {settings.issuer}/apps/e-budgeting/anggaran  (bearer)")
+    echo(f"  BPKAD e-budgeting (API):  {settings.issuer}/apps/e-budgeting/api/anggaran  (bearer)")
     echo(f"  your account page:        {settings.issuer}/account")
     echo(f"  data directory:           {settings.data_dir}  ({seeded.opd_count} OPD units)")
     echo("")
@@ -82,10 +82,10 @@ def _print_banner(settings: Settings, seeded: SeedResult, rp_base: str) -> None:
     echo("")
     echo("Bapenda's integration calls e-budgeting (client_credentials, RFC 8707 resource):")
     echo(f"  TOKEN=$(curl -s -u '{bapenda['client_id']}:{bapenda['client_secret']}' "
-         f"-d grant_type=client_credentials -d scope=anggaran:read "
+         f"-d grant_type=client_credentials -d scope=budget.read "
          f"--data-urlencode resource={settings.issuer}/apps/e-budgeting/ {settings.issuer}/auth/token "
          "| python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])')")
-    echo(f"  curl -H \"Authorization: Bearer $TOKEN\" {settings.issuer}/apps/e-budgeting/anggaran")
+    echo(f"  curl -H \"Authorization: Bearer $TOKEN\" {settings.issuer}/apps/e-budgeting/api/anggaran")
     echo("")
     echo("Press Ctrl+C to stop.")
 

@@ -14,7 +14,7 @@ from gateway.cli.audit import cli_actor
 from gateway.cli.runtime import emit, json_option, run_in_session
 from idp.audit import append_audit
 from idp.accounts import add_user, check_password_rules, list_users
-from idp.clients import AUTH_METHODS, GRANT_TYPES, add_client, list_clients
+from idp.clients import AUTH_METHODS, GRANT_TYPES, HUB_CLIENT_IDS, add_client, list_clients
 from idp.errors import InvalidInput
 from idp.org import KINDS, add_opd, list_opd
 from idp.passwords import hash_sync
@@ -135,6 +135,8 @@ def clients_group() -> None:
 
 @clients_group.command("add")
 @click.option("--name", required=True)
+@click.option("--client-id", default=None,
+              help="a chosen client id, e.g. one Kominfo's policies name (default: a random one)")
 @click.option("--opd", "opd_slug", default=None)
 @click.option("--redirect-uri", "redirect_uris", multiple=True)
 @click.option("--post-logout-redirect-uri", "logout_uris", multiple=True)
@@ -148,18 +150,20 @@ def clients_group() -> None:
 @click.option("--first-party", is_flag=True, help="skip the consent page (Kominfo's own apps)")
 @click.option("--backchannel-logout-uri", default=None)
 @json_option
-def clients_add(name: str, opd_slug: str | None, redirect_uris: tuple[str, ...], logout_uris: tuple[str, ...],
+def clients_add(name: str, client_id: str | None, opd_slug: str | None, redirect_uris: tuple[str, ...], logout_uris: tuple[str, ...],
                 grants: tuple[str, ...], scope: str, public: bool, auth_method: str | None,
                 resources: tuple[str, ...], jwks_file, first_party: bool, backchannel_logout_uri: str | None,
                 as_json: bool) -> None:
     """Register an OAuth client; prints the secret once."""
     settings = load_settings()
     jwks = json.load(jwks_file) if jwks_file else None
+    if client_id in HUB_CLIENT_IDS:
+        raise click.UsageError(f"client id '{client_id}' is the hub's own")
 
     async def op(session: AsyncSession) -> dict:
         now = int(time.time())
         client, secret = await add_client(
-            session, name=name, opd_slug=opd_slug, redirect_uris=redirect_uris, post_logout_redirect_uris=logout_uris,
+            session, name=name, client_id=client_id, opd_slug=opd_slug, redirect_uris=redirect_uris, post_logout_redirect_uris=logout_uris,
             grant_types=grants or ("authorization_code", "refresh_token"), scope=scope, public=public,
             auth_method=auth_method, resources=resources, jwks=jwks, first_party=first_party,
             backchannel_logout_uri=backchannel_logout_uri, now=now)

@@ -85,5 +85,5 @@ def budget_app(issuer: str) -> GerbangAssertionMiddleware:
         identity = _identity(request)
         return JSONResponse({"tahun": 2027, "opd": "bpkad", "diminta_oleh": identity.client_id, "anggaran": BUDGET})
 
-    app = Starlette(routes=[Route("/anggaran", lines)])
+    app = Starlette(routes=[Route("/api/anggaran", lines)])
     return GerbangAssertionMiddleware(app, issuer=issuer, audience=f"{issuer}/apps/e-budgeting/")

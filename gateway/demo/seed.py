@@ -91,7 +91,9 @@ async def register_demo_apps(session: AsyncSession, issuer: str, upstreams: dict
                   auth_mode="session", issuer=issuer, now=now)
     await add_app(session, slug="e-budgeting", name="E-Budgeting BPKAD", opd_slug="bpkad",
                   upstreams=(upstreams["e-budgeting"],), auth_mode="bearer", issuer=issuer, now=now)
+    # The client id and scope the shipped policy set allows on e-budgeting's /api/ (rule e-budgeting-bpkad-integration).
     client, secret = await add_client(session, name="Integrasi Bapenda → E-Budgeting", opd_slug="bapenda",
-                                      grant_types=("client_credentials",), scope="anggaran:read",
+                                      client_id="bapenda-pajak", grant_types=("client_credentials",),
+                                      scope="budget.read",
                                       resources=(f"{issuer}/apps/e-budgeting/",), now=now)
     result.clients["bapenda"] = {"client_id": client.client_id, "client_secret": secret}

@@ -60,6 +60,9 @@ def test_opd_tree_users_and_clients_with_json(run) -> None:  # type: ignore[no-u
     (("clients", "add", "--name", "x", "--redirect-uri", "http://evil.example/cb"), "https"),
     (("clients", "add", "--name", "x", "--redirect-uri", "https://a.example/cb#f"), "fragment"),
     (("clients", "add", "--name", "x", "--public", "--grant", "client_credentials"), "public"),
+    (("clients", "add", "--name", "x", "--client-id", "bapenda pajak"), "client id"),
+    (("clients", "add", "--name", "x", "--client-id", "-bapenda"), "client id"),
+    (("clients", "add", "--name", "x", "--client-id", "b" * 65), "client id"),
 ])
 def test_bad_input_gets_one_clear_error_and_writes_nothing(run, args, message) -> None:  # type: ignore[no-untyped-def]
     result = run(*args)
@@ -67,6 +70,17 @@ def test_bad_input_gets_one_clear_error_and_writes_nothing(run, args, message) -
     assert result.output.startswith("error: ") and message in result.output
     assert "Traceback" not in result.output
     assert one_json(run("clients", "list", "--json"))["clients"] == []
+
+
+def test_a_client_id_policies_name_can_be_chosen_once_and_never_the_hubs_own(run) -> None:  # type: ignore[no-untyped-def]
+    args = ("clients", "add", "--name", "Bapenda", "--client-id", "bapenda-pajak", "--grant", "client_credentials",
+            "--scope", "budget.read", "--json")
+    assert one_json(run(*args))["client_id"] == "bapenda-pajak"
+    again = run(*args)
+    assert again.exit_code == 1 and "already exists" in again.output
+    hubs = run("clients", "add", "--name", "x", "--client-id", "gerbang-console")
+    assert hubs.exit_code == 2 and "the hub's own" in hubs.output
+    assert [c["client_id"] for c in one_json(run("clients", "list", "--json"))["clients"]] == ["bapenda-pajak"]
 
 
 def test_duplicate_opd_is_refused(run) -> None:  # type: ignore[no-untyped-def]

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import shlex
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
+from typing import NamedTuple
 
 import httpx
 import pytest
@@ -36,12 +39,21 @@ def demo_ports() -> int:
     raise RuntimeError("no five free ports in a row")
 
 
+class DemoCity(NamedTuple):
+    hub: str
+    rp: str
+    output: list[str]  # what `gerbang demo` printed so far (its banner), read as it runs
+
+
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoCity]:
     tmp_path = tmp_path_factory.mktemp("demo")
     port = demo_ports()
     process = subprocess.Popen([sys.executable, "-m", "gateway.cli", "demo", "--port", str(port), "--data-dir",
                                 str(tmp_path / "demo")], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    output: list[str] = []
+    reader = threading.Thread(target=lambda: output.extend(iter(process.stdout.readline, "")), daemon=True)  # type: ignore[union-attr]
+    reader.start()
     hub, rp = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{port + 1}"
     deadline = time.monotonic() + 90  # migrations, seeding and three password hashes on a busy machine
     while time.monotonic() < deadline:
@@ -52,17 +64,38 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
             time.sleep(0.2)
     else:
         process.kill()
-        pytest.fail(f"demo did not start: {process.stdout.read() if process.stdout else ''}")
+        pytest.fail(f"demo did not start: {''.join(output)}")
     try:
-        yield hub, rp
+        yield DemoCity(hub, rp, output)
     finally:
         process.terminate()
-        output, _ = process.communicate(timeout=10)
-        assert "siti@warga.palembang.go.id" in output
+        process.wait(timeout=10)
+        reader.join(timeout=10)
+        assert "siti@warga.palembang.go.id" in "".join(output)
 
 
-def test_citizen_signs_in_to_the_demo_app_and_out_again(demo: tuple[str, str]) -> None:
-    hub, rp = demo
+def test_the_banners_integration_commands_reach_e_budgeting(demo: DemoCity) -> None:
+    """Bapenda's two printed commands, run as printed: a client_credentials token for e-budgeting, then the
+    API call, which the shipped policy set allows (the right client id, scope and path)."""
+    deadline = time.monotonic() + 10
+    while not any("Press Ctrl+C" in line for line in demo.output) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    get_token = next(line for line in demo.output if "TOKEN=$(curl" in line)
+    call = next(line for line in demo.output if 'curl -H "Authorization: Bearer $TOKEN"' in line)
+    words = shlex.split(get_token.strip().removeprefix("TOKEN=$(").split("|")[0])
+    client_id, secret = words[words.index("-u") + 1].split(":", 1)
+    form = dict(word.split("=", 1) for flag, word in zip(words, words[1:]) if flag in ("-d", "--data-urlencode"))
+    token_url = words[-1]
+    answer = httpx.post(token_url, data=form, auth=(client_id, secret))
+    assert answer.status_code == 200, answer.text
+    api_url = shlex.split(call.strip())[-1]
+    response = httpx.get(api_url, headers={"Authorization": f"Bearer {answer.json()['access_token']}"})
+    assert response.status_code == 200, response.text
+    assert response.json()["diminta_oleh"] == "bapenda-pajak"  # the app read the caller from the hub's assertion
+
+
+def test_citizen_signs_in_to_the_demo_app_and_out_again(demo: DemoCity) -> None:
+    hub, rp = demo.hub, demo.rp
     with chromium() as browser:
         page = browser.new_page()  # type: ignore[attr-defined]
         page.goto(f"{rp}/")
@@ -87,8 +120,8 @@ def test_citizen_signs_in_to_the_demo_app_and_out_again(demo: tuple[str, str]) -
         assert "/auth/login" in page.url
 
 
-def test_one_sign_in_opens_both_dishub_apps_and_logout_ends_both(demo: tuple[str, str]) -> None:
-    hub, _rp = demo
+def test_one_sign_in_opens_both_dishub_apps_and_logout_ends_both(demo: DemoCity) -> None:
+    hub = demo.hub
     with chromium() as browser:
         page = browser.new_page()  # type: ignore[attr-defined]
         page.goto(f"{hub}/apps/parkir/")
