@@ -16,6 +16,7 @@ from gateway.app import create_app
 from gateway.apps import add_app
 from idp.storage.db import build_engine, build_sessionmaker
 from idp.clock import FrozenClock
+from tests.support.clock import app_with_clock
 from tests.support.hub import Browser, Hub, csrf_from, run_hub
 from tests.support.server import run_server
 from tests.support.totp_steps import code_at, enrol_totp, sign_in_directly
@@ -99,9 +100,9 @@ def stepped_city(database_url: str, tmp_path: Path) -> Iterator[tuple[Hub, Froze
     policy_dir = tmp_path / "policies"
     policy_dir.mkdir()
     (policy_dir / "apps.yaml").write_text('apps:\n  - slug: parkir\n    require_acr: "2"\n')
-    clock = FrozenClock(int(time.time()))
+    clock = FrozenClock()  # brought up to the real time after the seed: sessions never predate a password
     with run_server(Upstream("parkir")) as parkir:
-        with run_hub(database_url, tmp_path, app_factory=lambda s: create_app(s, clock=clock),
+        with run_hub(database_url, tmp_path, app_factory=app_with_clock(clock, create_app),
                      policy_dir=policy_dir) as hub:
             asyncio.run(register(database_url, hub.url, {"parkir": parkir}))
             deadline = time.monotonic() + 10
