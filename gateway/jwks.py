@@ -26,6 +26,10 @@ class KeySource(Protocol):
     async def key(self, kid: str, alg: str) -> Any | None:
         """The public key for ``kid`` usable with ``alg``, or None when there is none (after one refresh at most)."""
 
+    def trusts(self, kid: str) -> bool:
+        """Whether ``kid`` is among the keys held now (no refresh): a remembered token whose key has since been
+        revoked must be verified again, and then fails."""
+
 
 def build_keys(jwks: dict[str, Any]) -> dict[str, tuple[str, Any]]:
     """kid → (alg, public key) for every usable signing key of a JWK Set; anything else is ignored."""
@@ -89,6 +93,9 @@ class RemoteJwks:
             return None
         return found[1]
 
+    def trusts(self, kid: str) -> bool:
+        return kid in self._keys
+
     async def _refresh(self) -> None:
         async with self._lock:  # one fetch in flight; waiters then see its result
             if not self._gate.allow():
@@ -145,6 +152,9 @@ class LocalKeys:
         if found is None or found[0] != alg:
             return None
         return found[1]
+
+    def trusts(self, kid: str) -> bool:
+        return self._lookup(kid) is not None
 
 
 def local_keys_from_ring(ring: Any, *, min_refresh_seconds: float = 10.0) -> LocalKeys:

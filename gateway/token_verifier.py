@@ -6,8 +6,9 @@ a ``kid``), the signature with the hub key of that ``kid`` (``gateway.jwks``), t
 holds the route's resource and the ``jti`` is not revoked.
 
 A verified token is remembered (bounded LRU keyed by the token string, each entry dropped at the token's
-``exp``): a repeat token costs a dict hit instead of ~52–73 µs of pyjwt. Audience, expiry and revocation are
-checked on every hit, so the cache only saves the signature and parsing work.
+``exp``): a repeat token costs a dict hit instead of ~52–73 µs of pyjwt. Audience, expiry, revocation and that
+its signing key is still trusted (``gerbang keys revoke``) are checked on every hit, so the cache only saves the
+signature and parsing work.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ class AccessClaims:
     acr: str | None = None
     amr: tuple[str, ...] = ()
     auth_time: int | None = None
+    kid: str = ""  # the hub key that signed it: a remembered token stops verifying when that key is revoked
 
 
 class TokenVerifier:
@@ -69,7 +71,7 @@ class TokenVerifier:
     async def verify(self, token: str, audience: str) -> AccessClaims:
         claims = self._cache.get(token)
         now = self._clock.now()
-        if claims is not None and now < claims.exp:
+        if claims is not None and now < claims.exp and self._keys.trusts(claims.kid):
             self._cache.move_to_end(token)
         else:
             if claims is not None:
@@ -104,7 +106,7 @@ class TokenVerifier:
         check_times(payload, now, self._leeway)
         if payload.get("iss") != self._issuer:
             raise InvalidToken("the token was issued by another issuer (iss)")
-        return build_claims(payload)
+        return build_claims(payload, kid)
 
 
 def read_header(token: str) -> dict[str, Any]:
@@ -149,7 +151,7 @@ def check_times(payload: dict[str, Any], now: int, leeway: int) -> None:
         raise InvalidToken("the token is not valid yet (nbf)")
 
 
-def build_claims(payload: dict[str, Any]) -> AccessClaims:
+def build_claims(payload: dict[str, Any], kid: str = "") -> AccessClaims:
     missing = [name for name in REQUIRED_CLAIMS if name not in payload]
     if missing:
         raise InvalidToken(f"the token lacks required claims: {', '.join(missing)}")
@@ -165,4 +167,4 @@ def build_claims(payload: dict[str, Any]) -> AccessClaims:
     return AccessClaims(sub=payload["sub"], client_id=payload["client_id"], audiences=audiences,
                         scopes=frozenset(scope.split()), jti=payload["jti"], exp=payload["exp"],
                         acr=acr if isinstance(acr, str) else None, amr=tuple(str(m) for m in amr),
-                        auth_time=auth_time if isinstance(auth_time, int) else None)
+                        auth_time=auth_time if isinstance(auth_time, int) else None, kid=kid)

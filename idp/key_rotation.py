@@ -1,4 +1,5 @@
-"""Rotating the hub's signing key: one owner for the CLI (``gerbang keys rotate``), the admin API and the console.
+"""Rotating the hub's signing key: one owner for the CLI (``gerbang keys rotate``), the admin API and the console;
+and revoking one that may have leaked (``gerbang keys revoke``).
 
 The new key signs from now on; the keys it replaces stay published (they keep verifying tokens already issued)
 until ``retire_after`` seconds have passed. The audit entry is written in the caller's transaction, so the
@@ -11,7 +12,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from idp.audit import append_audit
-from idp.keys import rotate_keys
+from idp.keys import revoke_key, rotate_keys
 from idp.settings import Settings
 from idp.storage.models import SigningKey
 
@@ -24,3 +25,15 @@ async def rotate_signing_key(session: AsyncSession, settings: Settings, *, actor
     await append_audit(session, actor=actor, action="keys.rotate", target=f"key:{key.kid}",
                        detail={"alg": key.alg, "retire_after": settings.key_retire_after}, now=now)
     return key
+
+
+async def revoke_signing_key(session: AsyncSession, settings: Settings, *, kid: str, actor: str,
+                             now: int) -> SigningKey | None:
+    """Stop trusting ``kid`` at once (a leaked key), audited; the new active key when ``kid`` was the active one.
+
+    Tokens and assertions it signed stop verifying at the hub and at the gateway on each instance's next key
+    refresh; the people and integrations holding them sign in or fetch a token again."""
+    replacement = await revoke_key(session, kid, settings.signing_alg, settings.effective_secret, now)
+    await append_audit(session, actor=actor, action="keys.revoke", target=f"key:{kid}",
+                       detail={"replaced_by": replacement.kid if replacement else None}, now=now)
+    return replacement

@@ -27,6 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from idp.clock import Clock
+from idp.errors import Conflict, NotFound
 from idp.storage.db import serialize
 from idp.storage.models import SigningKey
 
@@ -102,6 +103,23 @@ async def rotate_keys(session: AsyncSession, alg: str, secret: bytes, now: int, 
         key.retired_at = now
         key.expires_at = now + retire_after
     return await create_signing_key(session, alg, secret, now)
+
+
+async def revoke_key(session: AsyncSession, kid: str, alg: str, secret: bytes, now: int) -> SigningKey | None:
+    """Stop trusting ``kid`` now (a key that may have leaked): it is unpublished and verifies nothing more, on
+    every instance at its next key refresh. Revoking the active key first puts a new one in its place (returned).
+    """
+    row = await session.scalar(select(SigningKey).where(SigningKey.kid == kid))
+    if row is None:
+        raise NotFound(f"no signing key '{kid}'")
+    if row.expires_at is not None and row.expires_at <= now:
+        raise Conflict(f"signing key '{kid}' verifies nothing already (expired or revoked)")
+    replacement = None
+    if row.retired_at is None:
+        replacement = await create_signing_key(session, alg, secret, now)
+        row.retired_at = now
+    row.expires_at = now
+    return replacement
 
 
 class KeyRing:

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.cli import load_settings
 from gateway.cli.audit import cli_actor
 from gateway.cli.runtime import emit, json_option, run_in_session
-from idp.key_rotation import rotate_signing_key
+from idp.key_rotation import revoke_signing_key, rotate_signing_key
 from idp.storage.models import SigningKey
 
 
@@ -33,6 +33,21 @@ def keys_rotate(alg: str | None, as_json: bool) -> None:
 
     key = run_in_session(settings, op)
     emit(as_json, {"kid": key.kid, "alg": key.alg, "created_at": key.created_at}, f"new signing key {key.kid} ({key.alg})")
+
+
+@keys_group.command("revoke")
+@click.argument("kid")
+@json_option
+def keys_revoke(kid: str, as_json: bool) -> None:
+    """Stop trusting a key now (it may have leaked); the active one is replaced first."""
+    settings = load_settings()
+
+    async def op(session: AsyncSession) -> SigningKey | None:
+        return await revoke_signing_key(session, settings, kid=kid, actor=cli_actor(), now=int(time.time()))
+
+    replacement = run_in_session(settings, op)
+    emit(as_json, {"revoked": kid, "new_kid": replacement.kid if replacement else None},
+         f"signing key {kid} revoked" + (f"; new signing key {replacement.kid}" if replacement else ""))
 
 
 @keys_group.command("list")
@@ -58,7 +73,7 @@ def _state(key: SigningKey, now: int) -> str:
     if key.retired_at is None:
         return "active"
     if key.expires_at is not None and key.expires_at <= now:
-        return "expired"
+        return "expired (verifies nothing)"
     return "retired (still verifies)"
 
 

@@ -103,6 +103,27 @@ def test_keys_rotate_keeps_the_old_key_verifying(run) -> None:  # type: ignore[n
     assert keys == {first["kid"]: "retired (still verifies)", second["kid"]: "active"}
 
 
+def test_keys_revoke_replaces_the_active_key_and_refuses_what_it_cannot_revoke(run) -> None:  # type: ignore[no-untyped-def]
+    first = one_json(run("keys", "rotate", "--json"))
+    second = one_json(run("keys", "rotate", "--json"))
+    retired = one_json(run("keys", "revoke", first["kid"], "--json"))  # a retired key: nothing replaces it
+    assert retired == {"revoked": first["kid"], "new_kid": None}
+    active = one_json(run("keys", "revoke", second["kid"], "--json"))  # the signing key: a new one first
+    assert active["revoked"] == second["kid"] and active["new_kid"] not in (None, first["kid"], second["kid"])
+    states = {k["kid"]: k["state"] for k in one_json(run("keys", "list", "--json"))["keys"]}
+    assert states == {first["kid"]: "expired (verifies nothing)", second["kid"]: "expired (verifies nothing)",
+                      active["new_kid"]: "active"}
+    again = run("keys", "revoke", second["kid"])
+    assert again.exit_code == 1 and "verifies nothing already" in again.output
+    unknown = run("keys", "revoke", "no-such-kid")
+    assert unknown.exit_code == 1 and "no signing key" in unknown.output
+    exported = run("audit", "export")
+    assert exported.exit_code == 0, exported.output
+    revoked = [(e["action"], e["target"]) for e in map(json.loads, exported.output.splitlines())
+               if e["action"] == "keys.revoke"]
+    assert revoked == [("keys.revoke", f"key:{first['kid']}"), ("keys.revoke", f"key:{second['kid']}")]
+
+
 def test_configuration_problems_are_reported_together(tmp_path: Path) -> None:
     env = {"GERBANG_ISSUER": "http://gerbang.example.id", "GERBANG_SECRET_KEY": "short",
            "GERBANG_ACCESS_TOKEN_TTL": "5"}

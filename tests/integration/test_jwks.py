@@ -6,16 +6,21 @@ import asyncio
 import secrets
 import time
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.jwks import RemoteJwks, local_keys_from_ring
 from gateway.token_verifier import InvalidToken, TokenVerifier
 from idp.clock import SystemClock
+from idp.key_rotation import revoke_signing_key
 from idp.keys import KeyRing, rotate_keys
+from idp.settings import Settings
 from idp.storage.db import build_engine, build_sessionmaker
+from idp.storage.models import AuditEntry
 from tests.support.hub_city import SECRET, JwksServer
 from tests.support.hub_tokens import ISSUER, RESOURCE, TestKey, access_claims
 from tests.support.server import run_server
@@ -143,3 +148,46 @@ async def test_key_withdrawn_from_the_ring_stops_verifying(
     await ring.load()
     with pytest.raises(InvalidToken):
         await verifier.verify(after, RESOURCE)
+
+
+async def test_a_revoked_key_stops_verifying_tokens_the_gateway_remembers(
+        key_ring: tuple[KeyRing, async_sessionmaker[AsyncSession]], database_url: str, tmp_path: Path) -> None:
+    """`gerbang keys revoke` of the active key (it may have leaked): a new key signs at once, and a token the
+    gateway had verified and cached stops verifying once the ring reloads (every instance's key refresh)."""
+    ring, maker = key_ring
+    verifier = TokenVerifier(local_keys_from_ring(ring, min_refresh_seconds=0.01), ISSUER, SystemClock())
+    now = int(time.time())
+    leaked = ring.active.kid
+    token = ring.sign(access_claims(now), typ="at+jwt")
+    assert (await verifier.verify(token, RESOURCE)).kid == leaked
+    assert verifier.cached == 1
+    settings = Settings(database_url=database_url, secret_key=SECRET, data_dir=tmp_path)
+    async with maker() as session, session.begin():
+        replacement = await revoke_signing_key(session, settings, kid=leaked, actor="cli:test", now=now)
+    assert replacement is not None and replacement.kid != leaked
+    await ring.load()
+    assert ring.active.kid == replacement.kid
+    assert leaked not in [key["kid"] for key in ring.jwks()["keys"]]
+    with pytest.raises(InvalidToken, match="not signed by a key of this hub"):
+        await verifier.verify(token, RESOURCE)
+    fresh = ring.sign(access_claims(now), typ="at+jwt")
+    assert (await verifier.verify(fresh, RESOURCE)).kid == replacement.kid
+    async with maker() as session:
+        entries = (await session.scalars(select(AuditEntry).where(AuditEntry.action == "keys.revoke"))).all()
+    assert [(entry.target, entry.actor) for entry in entries] == [(f"key:{leaked}", "cli:test")]
+
+
+async def test_a_remote_jwks_that_drops_a_key_stops_the_remembered_tokens_it_signed(
+        jwks_server: tuple[JwksServer, str], published: list[dict[str, Any]]) -> None:
+    _server, url = jwks_server
+    leaked, fresh = TestKey("leaked"), TestKey("fresh")
+    published.append(leaked.jwk)
+    verifier = TokenVerifier(RemoteJwks(url, min_refresh_seconds=0.05), ISSUER, SystemClock())
+    now = int(time.time())
+    old_token = leaked.sign(access_claims(now))
+    await verifier.verify(old_token, RESOURCE)
+    published[:] = [fresh.jwk]  # the hub revoked `leaked`; the next token names the new key, so the set is fetched
+    await asyncio.sleep(0.06)
+    await verifier.verify(fresh.sign(access_claims(now)), RESOURCE)
+    with pytest.raises(InvalidToken):
+        await verifier.verify(old_token, RESOURCE)

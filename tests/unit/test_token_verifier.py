@@ -123,7 +123,8 @@ async def test_cached_token_is_still_checked_for_audience(verifier: TokenVerifie
         await verifier.verify(token, f"{ISSUER}/apps/ebudgeting/")
 
 
-async def test_repeat_token_skips_key_lookup_and_signature(key: TestKey, clock: FrozenClock) -> None:
+async def test_repeat_token_skips_the_signature_and_only_asks_whether_its_key_is_still_trusted(
+        key: TestKey, clock: FrozenClock) -> None:
     lookups: list[str] = []
 
     def lookup(kid: str) -> Any:
@@ -134,8 +135,20 @@ async def test_repeat_token_skips_key_lookup_and_signature(key: TestKey, clock: 
     token = key.sign(access_claims(NOW))
     for _ in range(5):
         await verifier.verify(token, RESOURCE)
-    assert lookups == ["k1"]
+    assert lookups == ["k1"] * 5  # the first verification, then one "still a hub key?" per repeat
     assert verifier.cached == 1
+
+
+async def test_a_remembered_token_whose_key_is_gone_is_verified_again_and_refused(
+        key: TestKey, clock: FrozenClock) -> None:
+    published = {"k1": ("ES256", key.private.public_key())}
+    verifier = TokenVerifier(LocalKeys(published.get), ISSUER, clock)
+    token = key.sign(access_claims(NOW))
+    await verifier.verify(token, RESOURCE)
+    published.clear()  # `gerbang keys revoke k1`, seen by this instance's key refresh
+    with pytest.raises(InvalidToken, match="not signed by a key of this hub"):
+        await verifier.verify(token, RESOURCE)
+    assert verifier.cached == 0
 
 
 async def test_cache_entry_ends_at_token_expiry(verifier: TokenVerifier, key: TestKey, clock: FrozenClock) -> None:
