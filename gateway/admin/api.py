@@ -31,7 +31,7 @@ from gateway.settings import Settings
 from gateway.token_verifier import TokenVerifier
 from idp.audit_verify import verify_database
 from idp.context import IdpContext
-from idp.key_rotation import rotate_signing_key
+from idp.key_rotation import revoke_signing_key, rotate_signing_key
 
 PREFIX = "/admin/api"
 
@@ -160,6 +160,14 @@ class AdminApi:
         call.after_commit.append(self.context.keys.load)  # sign with the new key here at once
         return json_response({"kid": key.kid, "alg": key.alg, "created_at": key.created_at}, 201)
 
+    async def revoke_key(self, call: Call) -> Response:
+        check_kominfo(call.actor)
+        kid = call.request.path_params["kid"]
+        replacement = await revoke_signing_key(call.session, self.context.settings, kid=kid, actor=call.actor.sub,
+                                               now=call.now)
+        call.after_commit.append(self.context.keys.load)  # stop trusting it here at once
+        return json_response({"revoked": kid, "new_kid": replacement.kid if replacement else None})
+
     async def audit(self, call: Call) -> Response:
         page = call.page()
         return page_response(await listings.list_audit(call.session, call.actor, page, action=call.param("action"),
@@ -212,6 +220,7 @@ class AdminApi:
             ("POST", "/users/{id}/reset-mfa", self.reset_mfa),
             ("POST", "/users/{id}/roles", self.grant_role), ("DELETE", "/users/{id}/roles", self.revoke_role),
             ("GET", "/keys", self.keys), ("POST", "/keys/rotate", self.rotate),
+            ("POST", "/keys/{kid}/revoke", self.revoke_key),
             ("GET", "/audit", self.audit), ("GET", "/audit/verify", self.audit_verify),
             ("GET", "/policies", self.policies),
             ("GET", "/traffic", self.traffic),

@@ -1,4 +1,4 @@
-"""The console's control pages: the OPD tree, OAuth clients, signing keys (rotate) and the active policies.
+"""The console's control pages: the OPD tree, OAuth clients, signing keys (rotate, revoke) and the active policies.
 
 Each page reads through the same scoped functions as the admin API (``org_tree``, ``listings``), each action
 calls the same service (``client_review``, ``idp.key_rotation``), which checks the actor and writes the audit
@@ -22,7 +22,7 @@ from gateway.admin.http import query_text
 from gateway.admin.org_tree import load_tree_level
 from gateway.errors import BadRequest, NotFound
 from idp.context import IdpContext
-from idp.key_rotation import rotate_signing_key
+from idp.key_rotation import revoke_signing_key, rotate_signing_key
 
 if TYPE_CHECKING:
     from gateway.admin.console import Console
@@ -40,7 +40,8 @@ class ControlPages:
         return [Route("/admin/opd", self.opd), Route("/admin/klien", self.clients), Route("/admin/kunci", self.keys),
                 Route("/admin/kebijakan", self.policies),
                 Route("/admin/aksi/klien/{client_id}/{action}", self.client_action, methods=["POST"]),
-                Route("/admin/aksi/kunci/rotasi", self.rotate, methods=["POST"])]
+                Route("/admin/aksi/kunci/rotasi", self.rotate, methods=["POST"]),
+                Route("/admin/aksi/kunci/{kid}/cabut", self.revoke, methods=["POST"])]
 
     async def opd(self, request: Request) -> Response:
         console = self._console
@@ -102,5 +103,17 @@ class ControlPages:
             key = await rotate_signing_key(session, self._context.settings, actor=actor.sub, now=now)
             # This instance signs with the new key at once; the others on their next key refresh.
             return {"title_key": "done.key_rotated", "args": {"kid": key.kid, "alg": key.alg},
+                    "after": self._context.keys.load, "back": "/admin/kunci"}
+        return await self._console.action(request, act)
+
+    async def revoke(self, request: Request) -> Response:
+        kid = request.path_params["kid"]
+
+        async def act(session: AsyncSession, actor: Actor, form: dict[str, str], now: int) -> dict[str, Any]:
+            check_kominfo(actor)
+            replacement = await revoke_signing_key(session, self._context.settings, kid=kid, actor=actor.sub, now=now)
+            # This instance stops trusting it at once; the others on their next key refresh.
+            return {"title_key": "done.key_revoked" if replacement is None else "done.key_revoked_replaced",
+                    "args": {"kid": kid, "new_kid": replacement.kid if replacement else ""},
                     "after": self._context.keys.load, "back": "/admin/kunci"}
         return await self._console.action(request, act)

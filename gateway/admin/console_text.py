@@ -52,7 +52,9 @@ TEXT: dict[str, dict[str, str]] = {
         "keys.expires": "Berhenti dipublikasikan", "keys.rotate": "Rotasi kunci sekarang",
         "keys.rotate_hint": "Kunci baru langsung menandatangani; kunci lama tetap memverifikasi token yang sudah "
                             "terbit sampai masa pensiunnya habis.",
-        "keys.none": "Belum ada kunci.",
+        "keys.none": "Belum ada kunci.", "keys.revoke": "Cabut (bocor)",
+        "keys.revoke_hint": "Cabut hanya kunci yang mungkin bocor: kunci itu langsung tidak dipublikasikan dan tidak "
+                            "memverifikasi apa pun lagi; token yang ditandatanganinya harus diambil ulang.",
         "policies.fingerprint": "Sidik jari set aktif", "policies.files": "Berkas", "policies.rules": "Aturan",
         "policies.rule": "Aturan", "policies.file": "Berkas", "policies.effect": "Efek",
         "policies.match": "Cocok jika", "policies.report_only": "Hanya laporan",
@@ -74,6 +76,8 @@ TEXT: dict[str, dict[str, str]] = {
         "done.client.suspend": "Klien {client_id} dihentikan sementara",
         "done.client.resume": "Klien {client_id} diaktifkan kembali",
         "done.key_rotated": "Kunci penanda tangan baru {kid} ({alg}) sudah aktif",
+        "done.key_revoked": "Kunci {kid} dicabut: tidak memverifikasi apa pun lagi",
+        "done.key_revoked_replaced": "Kunci {kid} dicabut; kunci baru {new_kid} yang kini menandatangani",
         "error.heading": "Tidak dapat diproses", "error.detail": "Rincian",
         "error.400": "Masukan tidak sah.", "error.403": "Anda tidak berwenang melihat atau melakukan ini.",
         "error.404": "Tidak ditemukan.", "error.409": "Bertentangan dengan keadaan saat ini; muat ulang halaman.",
@@ -124,7 +128,9 @@ TEXT: dict[str, dict[str, str]] = {
         "keys.expires": "Unpublished at", "keys.rotate": "Rotate the key now",
         "keys.rotate_hint": "The new key signs at once; the old key keeps verifying tokens already issued until "
                             "its retirement period ends.",
-        "keys.none": "No keys yet.",
+        "keys.none": "No keys yet.", "keys.revoke": "Revoke (leaked)",
+        "keys.revoke_hint": "Revoke only a key that may have leaked: it is unpublished at once and verifies nothing "
+                            "more; tokens it signed must be fetched again.",
         "policies.fingerprint": "Fingerprint of the active set", "policies.files": "Files",
         "policies.rules": "Rules", "policies.rule": "Rule", "policies.file": "File", "policies.effect": "Effect",
         "policies.match": "Matches when", "policies.report_only": "Report-only",
@@ -144,6 +150,8 @@ TEXT: dict[str, dict[str, str]] = {
         "done.client.approve": "Client {client_id} approved", "done.client.suspend": "Client {client_id} suspended",
         "done.client.resume": "Client {client_id} resumed",
         "done.key_rotated": "New signing key {kid} ({alg}) is active",
+        "done.key_revoked": "Key {kid} revoked: it verifies nothing more",
+        "done.key_revoked_replaced": "Key {kid} revoked; the new key {new_kid} signs from now on",
         "error.heading": "Cannot be processed", "error.detail": "Detail",
         "error.400": "The input is not valid.", "error.403": "You are not allowed to see or do this.",
         "error.404": "Not found.", "error.409": "This conflicts with the current state; reload the page.",

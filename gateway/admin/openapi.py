@@ -84,6 +84,10 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("DELETE", "/users/{id}/roles"): Operation("Revoke a role", "as grant", "User", body=RoleGrant, conflicts=True),
     ("GET", "/keys"): Operation("List hub signing keys", "kominfo-admin", "SigningKey", PAGE, listing=True),
     ("POST", "/keys/rotate"): Operation("Rotate the hub signing key", "kominfo-admin", "RotatedKey", status=201),
+    ("POST", "/keys/{kid}/revoke"): Operation(
+        "Revoke a signing key that may have leaked: unpublished at once, it verifies nothing more (every instance "
+        "at its next key refresh); revoking the active key puts a new one in its place first", "kominfo-admin",
+        "RevokedKey", conflicts=True),
     ("GET", "/audit"): Operation("Read the audit log, newest first; page deep with `before` (a seq)", "kominfo-admin",
                                  "AuditEntry", (*PAGE, "action", "actor", "target", "since", "until", "before"),
                                  listing=True),
@@ -101,6 +105,7 @@ PATH_PARAMS: dict[str, dict[str, Any]] = {
     "slug": {"type": "string", "minLength": 1, "maxLength": 63, "pattern": TEXT_PATTERN},
     "id": {"type": "string", "minLength": 1, "maxLength": 36, "pattern": TEXT_PATTERN},
     "client_id": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": TEXT_PATTERN},
+    "kid": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": TEXT_PATTERN},
     "action": {"type": "string", "enum": ["approve", "suspend", "resume"]}}
 ERRORS = (("400", "Bad input"), ("401", "No or invalid token"), ("403", "Outside the caller's scope"),
           ("404", "Not found"), ("503", "Storage unavailable"))

@@ -57,6 +57,7 @@ RESPONSES: dict[str, dict[str, Any]] = {
     "SigningKey": record(kid=STRING, alg=STRING, created_at=INT, retired_at=NULLABLE_INT, expires_at=NULLABLE_INT,
                          state={"type": "string", "enum": ["active", "retired", "expired"]}),
     "RotatedKey": record(kid=STRING, alg=STRING, created_at=INT),
+    "RevokedKey": record(revoked=STRING, new_kid=NULLABLE_STRING),
     "AuditEntry": record(seq=INT, at=INT, actor=STRING, action=STRING, target=STRING, detail={"type": "object"},
                          hash=STRING),
     "AuditReport": record(intact=BOOL, entries=INT, checkpoints=INT, last_seq=NULLABLE_INT,

@@ -206,6 +206,7 @@ def test_escalation_attempts_are_refused(city: City) -> None:
     for who in (operator, dishub_admin):
         assert is_problem(who.get("/keys"), 403) and is_problem(who.get("/audit"), 403)
         assert is_problem(who.post("/keys/rotate"), 403) and is_problem(who.get("/audit/verify"), 403)
+        assert is_problem(who.post("/keys/some-kid/revoke"), 403)
 
 
 def test_a_citizen_and_foreign_tokens_get_no_admin_api(city: City) -> None:
@@ -305,6 +306,25 @@ def test_reset_mfa_removes_every_factor_ends_sessions_and_is_audited(city: City)
     assert eventually(lambda: victim.get("/me").status_code == 401)  # the user's tokens stop working
 
 
+def test_kominfo_revokes_a_leaked_signing_key_and_a_new_one_signs(city: City) -> None:
+    kominfo = city.as_(KOMINFO)
+    (leaked,) = [key["kid"] for key in kominfo.get("/keys").json()["items"] if key["state"] == "active"]
+    revoked = kominfo.post(f"/keys/{leaked}/revoke")
+    assert revoked.status_code == 200, revoked.text
+    new_kid = revoked.json()["new_kid"]
+    assert revoked.json()["revoked"] == leaked and new_kid not in (None, leaked)
+    assert is_problem(kominfo.get("/keys"), 401)  # the admin's own token was signed by the leaked key too
+    kominfo = AdminClient(city.hub, admin_token(city.hub, KOMINFO))  # signs in again: a token of the new key
+    states = {key["kid"]: key["state"] for key in kominfo.get("/keys").json()["items"]}
+    assert states == {leaked: "expired", new_kid: "active"}
+    published = {key["kid"] for key in httpx.get(f"{city.hub.url}/auth/jwks").json()["keys"]}
+    assert leaked not in published and new_kid in published
+    assert is_problem(kominfo.post(f"/keys/{leaked}/revoke"), 409)  # it verifies nothing already
+    assert is_problem(kominfo.post("/keys/no-such-kid/revoke"), 404)
+    entries = kominfo.get("/audit", action="keys.revoke").json()["items"]
+    assert [entry["target"] for entry in entries] == [f"key:{leaked}"]
+
+
 def test_openapi_document_describes_every_endpoint(city: City) -> None:
     document = httpx.get(f"{city.hub.url}/admin/api/openapi.json").json()
     assert document["openapi"].startswith("3.1")
@@ -314,7 +334,7 @@ def test_openapi_document_describes_every_endpoint(city: City) -> None:
                      ("POST", "/apps/{slug}/resume"), ("GET", "/clients"), ("GET", "/users"),
                      ("POST", "/users/{id}/disable"), ("POST", "/users/{id}/end-sessions"), ("GET", "/keys"),
                      ("POST", "/keys/rotate"), ("GET", "/audit"), ("GET", "/audit/verify"), ("GET", "/policies"),
-                     ("GET", "/opd"), ("POST", "/users/{id}/reset-mfa")]:
+                     ("GET", "/opd"), ("POST", "/users/{id}/reset-mfa"), ("POST", "/keys/{kid}/revoke")]:
         assert expected in operations
     assert "AppSubmission" in document["components"]["schemas"]
 

@@ -244,6 +244,23 @@ def test_kominfo_rotates_the_signing_key_and_the_new_key_signs_at_once(city: Cit
     kominfo.close()
 
 
+def test_kominfo_revokes_a_leaked_key_from_the_keys_page(city: City) -> None:
+    kominfo = sign_in(city.hub, KOMINFO)
+    page = kominfo.go("/admin/kunci")
+    (leaked,) = rows(page.text, "data-kid")
+    done = kominfo.submit(f"/admin/aksi/kunci/{leaked}/cabut", {"csrf_token": csrf_of(page.text)})
+    assert is_page(done, 200) and leaked in done.text and "dicabut" in done.text
+    after = kominfo.go("/admin/kunci").text
+    states = dict(re.findall(r'<tr data-kid="([^"]+)" class="key-([a-z]+)">', after))
+    (new,) = [kid for kid, state in states.items() if state == "active"]
+    assert states == {leaked: "expired", new: "active"} and new in done.text
+    assert f"/admin/aksi/kunci/{leaked}/cabut" not in after  # nothing left to revoke on that row
+    assert leaked not in {key["kid"] for key in httpx.get(f"{city.hub.url}/auth/jwks").json()["keys"]}
+    assert jwt.get_unverified_header(admin_token(city.hub, DISHUB_ADMIN))["kid"] == new
+    assert f"key:{leaked}" in kominfo.go("/admin/audit").text
+    kominfo.close()
+
+
 def test_keys_are_kominfos_alone(city: City) -> None:
     for email in (DISHUB_ADMIN, DISHUB_OPERATOR):
         other = sign_in(city.hub, email)
@@ -251,6 +268,7 @@ def test_keys_are_kominfos_alone(city: City) -> None:
         assert 'href="/admin/kunci"' not in queue.text and 'href="/admin/audit"' not in queue.text
         assert is_page(other.go("/admin/kunci"), 403)
         assert is_page(other.submit("/admin/aksi/kunci/rotasi", {"csrf_token": csrf_of(queue.text)}), 403)
+        assert is_page(other.submit("/admin/aksi/kunci/x/cabut", {"csrf_token": csrf_of(queue.text)}), 403)
         other.close()
     kominfo = sign_in(city.hub, KOMINFO)
     assert len(rows(kominfo.go("/admin/kunci").text, "data-kid")) == 1  # nothing rotated
