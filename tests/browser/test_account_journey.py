@@ -3,12 +3,14 @@ on a second device, and sign out everywhere."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pyotp
 import pytest
+from playwright.sync_api import expect
 
 from idp.clock import FrozenClock
 from tests.support.chromium import chromium, run_localhost_hub
@@ -51,38 +53,38 @@ def test_sign_up_verify_totp_and_sign_out_everywhere(hub: Hub, clock: FrozenCloc
         laptop.fill("#password", PASSWORD)
         laptop.fill("#password_confirm", PASSWORD)
         laptop.click("button[type=submit]")
-        assert laptop.locator("h1").inner_text() == "Periksa email Anda"
+        expect(laptop.locator("h1")).to_have_text("Periksa email Anda", use_inner_text=True)
 
         [message] = messages_to(outbox, EMAIL)
         laptop.goto(hub.url + link_in(message, "/auth/verify-email"))
         laptop.click("button[type=submit]")
-        assert laptop.locator("h1").inner_text() == "Email terkonfirmasi"
+        expect(laptop.locator("h1")).to_have_text("Email terkonfirmasi", use_inner_text=True)
 
         laptop.click("#continue")
         laptop.fill("#login", EMAIL)
         laptop.fill("#password", PASSWORD)
         laptop.click("button[type=submit]")
-        assert laptop.locator("#user-email").inner_text() == EMAIL
+        expect(laptop.locator("#user-email")).to_have_text(EMAIL, use_inner_text=True)
 
         laptop.click("#totp-setup")
-        assert laptop.locator(".qr svg").count() == 1
+        expect(laptop.locator(".qr svg")).to_have_count(1)
         secret = laptop.locator("#totp-secret").inner_text()
         laptop.fill("#code", pyotp.TOTP(secret).at(clock.now()))
         laptop.click("button[type=submit]")
-        assert laptop.locator("#recovery-codes li").count() == 10
+        expect(laptop.locator("#recovery-codes li")).to_have_count(10)
         clock.advance(30)
 
         phone = browser.new_context(locale="id-ID").new_page()
         sign_in(phone, hub)
-        assert "/auth/mfa" in phone.url
+        expect(phone).to_have_url(re.compile("/auth/mfa"))
         phone.fill("#code", pyotp.TOTP(secret).at(clock.now()))
         phone.click("button[type=submit]")
-        assert phone.locator("#session-acr").inner_text() == "2"
-        assert phone.locator("tr.session").count() == 2
+        expect(phone.locator("#session-acr")).to_have_text("2", use_inner_text=True)
+        expect(phone.locator("tr.session")).to_have_count(2)
 
         phone.click("#end-all")
-        assert phone.locator("h1").inner_text() == "Anda sudah keluar"
+        expect(phone.locator("h1")).to_have_text("Anda sudah keluar", use_inner_text=True)
         laptop.goto(f"{hub.url}/account")
-        assert "/auth/login" in laptop.url
+        expect(laptop).to_have_url(re.compile("/auth/login"))
         phone.goto(f"{hub.url}/account")
-        assert "/auth/login" in phone.url
+        expect(phone).to_have_url(re.compile("/auth/login"))

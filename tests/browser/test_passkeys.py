@@ -3,11 +3,13 @@ add one on /account, sign in with it alone, and use it as the second factor afte
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from idp.clock import FrozenClock
 from idp.storage.models import Passkey
@@ -47,7 +49,7 @@ def sign_out(page: Any, hub: Hub) -> None:
     page.click("form[action='/auth/logout'] button")
     page.wait_for_url("**/auth/logout")
     page.goto(f"{hub.url}/account")
-    assert "/auth/login" in page.url
+    expect(page).to_have_url(re.compile("/auth/login"))
 
 
 def test_passkey_enrol_then_passwordless_and_second_factor(hub: Hub) -> None:
@@ -55,11 +57,12 @@ def test_passkey_enrol_then_passwordless_and_second_factor(hub: Hub) -> None:
         page = browser.new_context(locale="id-ID").new_page()
         with_authenticator(page)
         password_sign_in(page, hub)
-        assert page.locator("#session-acr").inner_text() == "1"
+        expect(page.locator("#session-acr")).to_have_text("1", use_inner_text=True)
         page.fill("#passkey-name", "Ponsel Dewi")
         page.click("#passkey-add")
         page.wait_for_url("**/account?done=passkey")
-        assert page.locator("tr.passkey").count() == 1 and "Ponsel Dewi" in page.content()
+        expect(page.locator("tr.passkey")).to_have_count(1)
+        assert "Ponsel Dewi" in page.content()
         [stored] = rows(hub.settings.database_url, Passkey)
         assert stored.name == "Ponsel Dewi"
 
@@ -67,13 +70,13 @@ def test_passkey_enrol_then_passwordless_and_second_factor(hub: Hub) -> None:
         page.goto(f"{hub.url}/auth/login")
         page.click("#passkey-login")
         page.wait_for_url("**/account")
-        assert page.locator("#session-acr").inner_text() == "2"
+        expect(page.locator("#session-acr")).to_have_text("2", use_inner_text=True)
 
         sign_out(page, hub)
         password_sign_in(page, hub)
-        assert "/auth/mfa" in page.url  # a passkey now makes the password alone insufficient
+        expect(page).to_have_url(re.compile("/auth/mfa"))  # a passkey now makes the password alone insufficient
         page.click("#passkey-second")
         page.wait_for_url("**/account")
-        assert page.locator("#session-acr").inner_text() == "2"
+        expect(page.locator("#session-acr")).to_have_text("2", use_inner_text=True)
         [used] = rows(hub.settings.database_url, Passkey)
         assert used.last_used_at is not None

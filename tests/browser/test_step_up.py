@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,7 @@ import httpx
 import jwt
 import pyotp
 import pytest
+from playwright.sync_api import expect
 
 from gateway.app import create_app
 from gateway.apps import add_app
@@ -68,20 +70,21 @@ def test_a_level_two_app_asks_a_password_session_for_totp_and_opens(hub: Hub, cl
         page.fill("#login", WARGA)
         page.fill("#password", PASSWORD)
         page.click("button[type=submit]")
-        assert page.locator("#session-acr").inner_text() == "1"  # password only
+        expect(page.locator("#session-acr")).to_have_text("1", use_inner_text=True)  # password only
 
         page.click("#totp-setup")
         secret = page.locator("#totp-secret").inner_text()
         page.fill("#code", pyotp.TOTP(secret).at(clock.now()))
         page.click("button[type=submit]")
-        assert page.locator("#recovery-codes li").count() == 10
+        expect(page.locator("#recovery-codes li")).to_have_count(10)
         clock.advance(30)  # the enrolment code's time step is spent
         page.goto(f"{hub.url}/account")
-        assert page.locator("#session-acr").inner_text() == "1"  # turning TOTP on does not raise the session
+        # turning TOTP on does not raise the session
+        expect(page.locator("#session-acr")).to_have_text("1", use_inner_text=True)
 
         page.goto(f"{hub.url}/apps/parkir/echo")
-        assert "/auth/mfa" in page.url  # the provider asks for the second factor, no password again
-        assert page.locator("#password").count() == 0
+        expect(page).to_have_url(re.compile("/auth/mfa"))  # the provider asks for the second factor, no password again
+        expect(page.locator("#password")).to_have_count(0)
         page.fill("#code", pyotp.TOTP(secret).at(clock.now()))
         page.click("button[type=submit]")
         page.wait_for_url(f"{hub.url}/apps/parkir/echo")
@@ -92,4 +95,5 @@ def test_a_level_two_app_asks_a_password_session_for_totp_and_opens(hub: Hub, cl
         claims = jwt.decode(assertion, options={"verify_signature": False})
         assert claims["acr"] == "2" and claims["sub"] == hub.seeded.users[WARGA]
         page.goto(f"{hub.url}/account")
-        assert page.locator("#session-acr").inner_text() == "2"  # the provider's session was stepped up too
+        # the provider's session was stepped up too
+        expect(page.locator("#session-acr")).to_have_text("2", use_inner_text=True)
