@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from gateway.app import create_app
 from tests.support.admin import BPKAD_ADMIN, DISHUB_OPERATOR, KOMINFO, UPT_ASN, add_units, run_seed
@@ -74,10 +75,10 @@ def test_submit_approve_reach_suspend_in_the_console(city: tuple[Hub, str]) -> N
         operator.fill("input[name=contact]", "tik@dishub.example.id")
         screenshot(operator, "console-submit")
         operator.click("#submit-app button[type=submit]")
-        assert "menunggu persetujuan" in operator.content()
+        expect(operator.locator("body")).to_contain_text("menunggu persetujuan")
 
         kominfo = sign_in(browser, hub, KOMINFO)
-        assert kominfo.locator('tr[data-slug="parkir"]').count() == 1
+        expect(kominfo.locator('tr[data-slug="parkir"]')).to_have_count(1)
         screenshot(kominfo, "console-approval-queue")
         kominfo.click('tr[data-slug="parkir"] >> text=Setujui')
         assert kominfo.locator("#client-secret").inner_text()
@@ -100,7 +101,7 @@ def test_submit_approve_reach_suspend_in_the_console(city: tuple[Hub, str]) -> N
 
         bpkad = sign_in(browser, hub, BPKAD_ADMIN)
         bpkad.goto(f"{hub.url}/admin/aplikasi")
-        assert bpkad.locator('tr[data-slug="parkir"]').count() == 0
+        expect(bpkad.locator('tr[data-slug="parkir"]')).to_have_count(0)
         screenshot(bpkad, "console-other-opd")
         kominfo.goto(f"{hub.url}/admin/pengguna?q=dishub")
         screenshot(kominfo, "console-users")
@@ -115,10 +116,11 @@ def test_the_control_pages_through_the_navigation_bar_in_both_languages(ruled_hu
     with chromium() as browser:
         kominfo = sign_in(browser, hub, KOMINFO)
         kominfo.click("#console-nav >> text=Pohon OPD")
-        assert kominfo.locator('#opd-units tr[data-slug="kota-palembang"]').count() == 1
+        expect(kominfo.locator('#opd-units tr[data-slug="kota-palembang"]')).to_have_count(1)
         kominfo.click('#opd-units tr[data-slug="kota-palembang"] >> text=Buka')
         kominfo.click('#opd-units tr[data-slug="bpkad"] >> text=Buka')
-        assert kominfo.locator("#opd-units tbody tr").count() == 50 and kominfo.locator("a[rel=next]").count() == 1
+        expect(kominfo.locator("#opd-units tbody tr")).to_have_count(50)
+        expect(kominfo.locator("a[rel=next]")).to_have_count(1)
         screenshot(kominfo, "console-opd-tree")
 
         kominfo.click("#console-nav >> text=Klien OAuth")
@@ -135,7 +137,7 @@ def test_the_control_pages_through_the_navigation_bar_in_both_languages(ruled_hu
         kominfo.click("#rotate-key button")
         assert "sudah aktif" in kominfo.inner_text("#done")
         kominfo.goto(f"{hub.url}/admin/kunci")
-        assert kominfo.locator("#keys tbody tr").count() == 2
+        expect(kominfo.locator("#keys tbody tr")).to_have_count(2)
         assert kominfo.inner_text(f'#keys tr[data-kid="{old}"] .state') == "pensiun (masih memverifikasi)"
         screenshot(kominfo, "console-keys")
 
@@ -151,20 +153,21 @@ def test_the_control_pages_through_the_navigation_bar_in_both_languages(ruled_hu
         assert "MFA pengguna direset" in kominfo.inner_text("#done")
 
         kominfo.click("#lang-switch")  # after a form: on to the page it came from, in English
-        assert kominfo.locator("html[lang=en]").count() == 1 and kominfo.url.endswith("/admin/pengguna?lang=en")
-        assert kominfo.locator(f"{upt_row} >> text=Reset MFA").count() == 1
+        expect(kominfo).to_have_url(f"{hub.url}/admin/pengguna?lang=en")
+        expect(kominfo.locator("html[lang=en]")).to_have_count(1)
+        expect(kominfo.locator(f"{upt_row} >> text=Reset MFA")).to_have_count(1)
         kominfo.click("#console-nav >> text=OPD tree")
-        assert kominfo.locator("#opd-units tr[data-slug='kota-palembang']").count() == 1
+        expect(kominfo.locator("#opd-units tr[data-slug='kota-palembang']")).to_have_count(1)
         screenshot(kominfo, "console-opd-tree-en")
         kominfo.click("#console-nav >> text=Signing keys")
         screenshot(kominfo, "console-keys-en")
         kominfo.click("#lang-switch")
-        assert kominfo.locator("html[lang=id]").count() == 1
+        expect(kominfo.locator("html[lang=id]")).to_have_count(1)
 
         bpkad = sign_in(browser, hub, BPKAD_ADMIN)
-        assert bpkad.locator("#console-nav >> text=Kunci penanda tangan").count() == 0
+        expect(bpkad.locator("#console-nav >> text=Kunci penanda tangan")).to_have_count(0)
         bpkad.click("#console-nav >> text=Pohon OPD")
-        assert bpkad.locator("#opd-units tbody tr").count() == 1
+        expect(bpkad.locator("#opd-units tbody tr")).to_have_count(1)
         assert bpkad.get_attribute("#opd-units tbody tr", "data-slug") == "bpkad"
         bpkad.goto(f"{hub.url}/admin/opd?di=dishub")
         assert "tidak berwenang" in bpkad.inner_text("#error-message")
