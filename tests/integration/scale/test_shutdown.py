@@ -19,9 +19,12 @@ pytestmark = pytest.mark.slow
 
 
 def is_refusing(url: str) -> bool:
+    """True when a new connection gets no answer. A probe that reached the listen backlog just before the
+    server closed its socket is closed without a response (or reset): that is refusing too, as it would be
+    for any server; a load balancer retries it elsewhere. Any answer at all means still accepting."""
     try:
         httpx.get(f"{url}/healthz", timeout=1)
-    except httpx.ConnectError:
+    except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError):
         return True
     return False
 
