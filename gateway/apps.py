@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from idp.app_origins import default_app_host, default_apps_domain, default_resource, hub_host
 from idp.clients import check_resource, load_client
 from idp.errors import Conflict, InvalidInput, NotFound
 from idp.org import load_opd
@@ -40,17 +41,24 @@ class AppRecord:
     host: str | None
     restricted: bool
     status: str
+    hosts: tuple[str, ...] = ()
 
     def as_json(self) -> dict[str, object]:
         return {"id": self.id, "slug": self.slug, "name": self.name, "opd": self.opd,
                 "upstreams": list(self.upstreams), "auth_mode": self.auth_mode, "resource": self.resource,
-                "client_id": self.client_id, "host": self.host, "restricted": self.restricted,
-                "status": self.status}
+                "client_id": self.client_id, "host": self.host, "hosts": list(self.hosts),
+                "restricted": self.restricted, "status": self.status}
 
 
-def default_resource(issuer: str, slug: str) -> str:
-    """An app's resource identifier is its URL at the hub (RFC 8707 §2)."""
-    return f"{issuer.rstrip('/')}/apps/{slug}/"
+def default_app_resource(issuer: str, slug: str, apps_domain: str = "") -> str:
+    """The app's default resource identifier: its own origin + "/" (``idp.app_origins``)."""
+    return default_resource(issuer, apps_domain or default_apps_domain(issuer), slug)
+
+
+def app_hosts(slug: str, apps_domain: str, host: str | None) -> tuple[str, ...]:
+    """Where the app is served: its default host ``{slug}.{apps_domain}``, then its registered extra host."""
+    default = default_app_host(slug, apps_domain)
+    return (default, host) if host and host != default else (default,)
 
 
 def check_slug(slug: str) -> str:
@@ -89,7 +97,7 @@ def check_host(host: str) -> str:
 async def add_app(session: AsyncSession, *, slug: str, opd_slug: str, upstreams: tuple[str, ...], auth_mode: str,
                   issuer: str, now: int, name: str | None = None, client_id: str | None = None,
                   resource: str | None = None, host: str | None = None, restricted: bool = False,
-                  status: str = "active") -> AppRecord:
+                  status: str = "active", apps_domain: str = "") -> AppRecord:
     """Register an app; every problem with the input is reported as ``InvalidInput``/``NotFound``/``Conflict``."""
     check_slug(slug)
     if auth_mode not in AUTH_MODES:
@@ -101,24 +109,34 @@ async def add_app(session: AsyncSession, *, slug: str, opd_slug: str, upstreams:
     checked = tuple(dict.fromkeys(check_upstream(url) for url in upstreams))
     checked_resource = check_resource(resource) if resource else None
     checked_host = check_host(host) if host else None
-    if checked_host is not None and checked_host == urlsplit(issuer).hostname:
-        raise InvalidInput("host must not be the hub's own host name (it would capture the hub's own pages)")
+    domain = apps_domain or default_apps_domain(issuer)
+    if hub_host(issuer) in app_hosts(slug, domain, checked_host):
+        raise InvalidInput("the app's host must not be the hub's own host name (it would capture the hub's pages)")
     unit = await load_opd(session, opd_slug)
     if client_id:
         await load_client(session, client_id)
     if await session.scalar(select(App.id).where(App.slug == slug)) is not None:
         raise Conflict(f"app '{slug}' already exists")
-    if checked_host and await session.scalar(select(App.id).where(App.host == checked_host)) is not None:
+    if checked_host and await _host_taken(session, checked_host, domain):
         raise Conflict(f"host '{checked_host}' already belongs to another app")
     app = App(slug=slug, name=(name or slug).strip() or slug, opd_id=unit.id, upstreams=list(checked),
               auth_mode=auth_mode, client_id=client_id, resource=checked_resource, host=checked_host,
               restricted=restricted, status=status, created_at=now, updated_at=now)
     session.add(app)
     await session.flush()
-    return _record(app, unit, issuer)
+    return _record(app, unit, issuer, domain)
 
 
-async def set_app_status(session: AsyncSession, slug: str, status: str, now: int, issuer: str) -> AppRecord:
+async def _host_taken(session: AsyncSession, host: str, apps_domain: str) -> bool:
+    """Another app registered this name, or it is another app's default ``{slug}.{apps_domain}``."""
+    if await session.scalar(select(App.id).where(App.host == host)) is not None:
+        return True
+    slug, dot, rest = host.partition(".")
+    return bool(dot) and rest == apps_domain and await session.scalar(select(App.id).where(App.slug == slug)) is not None
+
+
+async def set_app_status(session: AsyncSession, slug: str, status: str, now: int, issuer: str,
+                         apps_domain: str = "") -> AppRecord:
     """Suspend, resume, approve or reject an app (the gateway answers 503 for a suspended one)."""
     if status not in STATUSES:
         raise InvalidInput(f"status must be one of: {', '.join(STATUSES)}")
@@ -130,15 +148,17 @@ async def set_app_status(session: AsyncSession, slug: str, status: str, now: int
     app.status = status
     app.updated_at = max(now, app.updated_at)
     await session.flush()
-    return _record(app, unit, issuer)
+    return _record(app, unit, issuer, apps_domain)
 
 
-async def list_apps(session: AsyncSession, issuer: str) -> list[AppRecord]:
+async def list_apps(session: AsyncSession, issuer: str, apps_domain: str = "") -> list[AppRecord]:
     rows = await session.execute(select(App, OpdUnit).join(OpdUnit, App.opd_id == OpdUnit.id).order_by(App.slug))
-    return [_record(app, unit, issuer) for app, unit in rows.all()]
+    return [_record(app, unit, issuer, apps_domain) for app, unit in rows.all()]
 
 
-def _record(app: App, unit: OpdUnit, issuer: str) -> AppRecord:
+def _record(app: App, unit: OpdUnit, issuer: str, apps_domain: str = "") -> AppRecord:
+    domain = apps_domain or default_apps_domain(issuer)
     return AppRecord(id=app.id, slug=app.slug, name=app.name, opd=unit.slug, upstreams=tuple(app.upstreams),
-                     auth_mode=app.auth_mode, resource=app.resource or default_resource(issuer, app.slug),
-                     client_id=app.client_id, host=app.host, restricted=app.restricted, status=app.status)
+                     auth_mode=app.auth_mode, resource=app.resource or default_resource(issuer, domain, app.slug),
+                     client_id=app.client_id, host=app.host, restricted=app.restricted, status=app.status,
+                     hosts=app_hosts(app.slug, domain, app.host))

@@ -50,7 +50,8 @@ def build_identity(settings: Settings, context: IdpContext, *, sessions: Session
                              is_revoked=is_revoked)
     subjects = SubjectDirectory(context.sessionmaker, context.clock, ttl=settings.subject_cache_ttl,
                                 size=settings.subject_cache_size)
-    routes = AppRegistry(context.sessionmaker, settings.issuer, context.clock, settings.registry_refresh_seconds)
+    routes = AppRegistry(context.sessionmaker, settings.issuer, context.clock, settings.registry_refresh_seconds,
+                         apps_domain=settings.apps_domain)
     bearer = BearerAuthenticator(verifier, subjects, realm=settings.issuer,
                                  is_client_suspended=routes.is_client_suspended)
     authenticator = RouteAuthenticator(bearer, sessions)

@@ -14,6 +14,8 @@ from typing import Literal
 from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
+from idp.app_origins import check_apps_domain, default_apps_domain
+
 DEFAULT_DATA_DIR = Path("gerbang-data")
 
 
@@ -23,6 +25,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GERBANG_", frozen=True, extra="ignore")
 
     issuer: str = "http://127.0.0.1:8000"
+    # OPD apps live at {slug}.{apps_domain} (idp.app_origins); empty: derived from the issuer.
+    apps_domain: str = ""
     data_dir: Path = DEFAULT_DATA_DIR
     database_url: str = ""
     database_pool_size: int = Field(default=20, ge=1, le=500)
@@ -78,6 +82,14 @@ class Settings(BaseSettings):
         if value.startswith("http://") and not _is_loopback_url(value):
             raise ValueError("issuer must use https unless it is a loopback address")
         return value.rstrip("/")
+
+    @field_validator("apps_domain")
+    @classmethod
+    def _apps_domain_is_dns_name(cls, value: str, info: ValidationInfo) -> str:
+        issuer = info.data.get("issuer")
+        if not value:
+            return default_apps_domain(issuer) if issuer else ""
+        return check_apps_domain(value)
 
     @field_validator("secret_key")
     @classmethod

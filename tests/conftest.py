@@ -11,7 +11,10 @@ from pathlib import Path
 import pytest
 
 from idp.storage.migrate import upgrade
+from tests.support.localhost_names import install as resolve_localhost_names
 from tests.support.services import REDIS_URL, drop_pg_database, new_pg_database, require
+
+resolve_localhost_names()
 
 BACKENDS = [b for b in os.environ.get("GERBANG_TEST_BACKENDS", "sqlite,postgresql").split(",") if b]
 

@@ -32,7 +32,7 @@ def demo(port: int, host: str, data_dir: Path | None) -> None:
                         mail_outbox=data_dir / "outbox")
     if (data_dir / "demo.db").exists():
         raise click.ClickException(f"{data_dir} already holds a demo; pass a new --data-dir")
-    upgrade(settings.effective_database_url)
+    upgrade(settings.effective_database_url, issuer=settings.issuer, apps_domain=settings.apps_domain)
     asyncio.run(_run(settings, host, port))
 
 

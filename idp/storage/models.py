@@ -257,6 +257,8 @@ class GatewaySession(Base):
     id_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
     idp_sid: Mapped[str | None] = mapped_column(String(36), index=True)
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # The app (slug) on whose host the session was made: it is valid there only (migration 0005).
+    app: Mapped[str | None] = mapped_column(String(64))
     acr: Mapped[str] = mapped_column(String(16))
     amr: Mapped[list[str]] = mapped_column(default=list)
     id_token: Mapped[str] = mapped_column(Text)
@@ -359,7 +361,7 @@ class ConsoleSession(Base):
 
 
 class App(Base):
-    """A registered OPD app the gateway routes to at ``/apps/{slug}/``."""
+    """A registered OPD app the gateway serves at its own origin, ``{slug}.{apps_domain}`` (and ``host``)."""
 
     __tablename__ = "apps"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

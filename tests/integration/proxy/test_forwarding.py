@@ -24,7 +24,7 @@ async def get(url: str, **kwargs: Any) -> tuple[int, dict[str, str], bytes]:
 
 
 async def test_forwards_path_query_and_adds_gateway_headers(hub: Hub) -> None:
-    status, headers, body = await get(f"{hub.url}/apps/echo/tiket/1?b=2&a=%20x")
+    status, headers, body = await get(f"{hub.app_url('echo')}/tiket/1?b=2&a=%20x")
     document = json.loads(body)
     assert status == 200
     assert document["raw_path"] == "/tiket/1"
@@ -36,7 +36,7 @@ async def test_forwards_path_query_and_adds_gateway_headers(hub: Hub) -> None:
     assert host == hub.upstream_urls[0].removeprefix("http://")
     [assertion] = upstream_headers(document, "x-gerbang-assertion")
     claims = jwt.decode(assertion, options={"verify_signature": False})
-    assert claims["aud"] == "http://127.0.0.1:8000/apps/echo/"
+    assert claims["aud"] == "http://echo.localhost:8000/"
     assert "sub" not in claims  # a public app's assertion names no user
     assert claims["exp"] - claims["iat"] <= 60
 
@@ -49,7 +49,7 @@ async def test_app_root_without_trailing_path_forwards_slash(hub: Hub) -> None:
 
 
 async def test_unknown_app_is_a_problem_404(hub: Hub) -> None:
-    status, headers, body = await get(f"{hub.url}/apps/nope/x", headers={"X-Request-Id": "req-12345678"})
+    status, headers, body = await get(f"{hub.app_url('nope')}/x", headers={"X-Request-Id": "req-12345678"})
     problem = json.loads(body)
     assert status == 404
     assert headers["content-type"] == "application/problem+json"
@@ -58,21 +58,21 @@ async def test_unknown_app_is_a_problem_404(hub: Hub) -> None:
 
 
 async def test_suspended_app_is_503(hub: Hub) -> None:
-    status, headers, body = await get(f"{hub.url}/apps/suspended/")
+    status, headers, body = await get(f"{hub.app_url('suspended')}/")
     assert status == 503
     assert json.loads(body)["status"] == 503
     assert hub.upstreams[0].hits >= 0
 
 
 async def test_bearer_app_without_authenticator_is_401_with_challenge(hub: Hub) -> None:
-    status, headers, body = await get(f"{hub.url}/apps/locked/")
+    status, headers, body = await get(f"{hub.app_url('locked')}/")
     assert status == 401
     assert headers["www-authenticate"].startswith("Bearer")
     assert "authenticator" not in body.decode()  # the log detail stays in the log
 
 
 async def test_upstream_redirect_is_passed_not_followed(hub: Hub) -> None:
-    status, headers, _ = await get(f"{hub.url}/apps/echo/redirect")
+    status, headers, _ = await get(f"{hub.app_url('echo')}/redirect")
     assert status == 302
     assert headers["location"] == "http://example.invalid/elsewhere"
 
@@ -80,23 +80,23 @@ async def test_upstream_redirect_is_passed_not_followed(hub: Hub) -> None:
 async def test_compressed_body_passes_untouched(hub: Hub) -> None:
     from tests.support.upstream import GZIP_BODY
 
-    status, headers, body = await get(f"{hub.url}/apps/echo/gzip")
+    status, headers, body = await get(f"{hub.app_url('echo')}/gzip")
     assert status == 200
     assert headers["content-encoding"] == "gzip"
     assert body == GZIP_BODY
 
 
 async def test_upstream_cookies_are_not_kept_between_users(hub: Hub) -> None:
-    status, headers, _ = await get(f"{hub.url}/apps/echo/cookie")
+    status, headers, _ = await get(f"{hub.app_url('echo')}/cookie")
     assert headers["set-cookie"].startswith("upstream=secret")
-    _, _, body = await get(f"{hub.url}/apps/echo/echo")
+    _, _, body = await get(f"{hub.app_url('echo')}/echo")
     assert upstream_headers(json.loads(body), "cookie") == []
 
 
 @pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])
 async def test_body_methods_forward_the_body(hub: Hub, method: str) -> None:
     async with aiohttp.ClientSession() as session:
-        async with session.request(method, f"{hub.url}/apps/echo/echo", data=b"a" * 1000) as response:
+        async with session.request(method, f"{hub.app_url('echo')}/echo", data=b"a" * 1000) as response:
             document = await response.json()
     assert document["method"] == method
     assert document["body_length"] == 1000
@@ -104,7 +104,7 @@ async def test_body_methods_forward_the_body(hub: Hub, method: str) -> None:
 
 
 def test_chunked_request_body_is_forwarded(hub: Hub) -> None:
-    request = (b"POST /apps/echo/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+    request = (b"POST /echo HTTP/1.1\r\nHost: echo.localhost\r\nTransfer-Encoding: chunked\r\n\r\n"
                b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n")
     response = send_raw(hub.url, request)
     assert response.status == 200
@@ -119,7 +119,7 @@ def test_problem_for_provider_paths_is_not_applied(hub: Hub) -> None:
 
 async def test_head_request_gets_headers_without_body(hub: Hub) -> None:
     async with aiohttp.ClientSession() as session:
-        async with session.head(f"{hub.url}/apps/echo/gzip") as response:
+        async with session.head(f"{hub.app_url('echo')}/gzip") as response:
             assert response.status == 200
             assert int(response.headers["content-length"]) > 0
             assert await response.read() == b""
@@ -139,7 +139,7 @@ def test_expect_continue_is_answered_by_the_gateway(hub: Hub) -> None:
     from tests.support.rawhttp import connect, read_response
 
     with connect(hub.url) as sock:
-        sock.sendall(b"POST /apps/echo/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
+        sock.sendall(b"POST /echo HTTP/1.1\r\nHost: echo.localhost\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
         interim = sock.recv(100)
         assert interim.startswith(b"HTTP/1.1 100 Continue")
         sock.sendall(b"hello")

@@ -21,10 +21,10 @@ REACHES_THE_GATEWAY = {("h11", "cl-and-te"), ("h11", "h2c"), ("httptools", "h2c"
 
 
 @pytest.mark.parametrize("smuggling_request", [
-    b"POST /apps/echo/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"
-    b"0\r\n\r\nGET /apps/echo/smuggled HTTP/1.1\r\nHost: x\r\n\r\n",
-    b"POST /apps/echo/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 40\r\n\r\nhello",
-    b"GET /apps/echo/echo HTTP/1.1\r\nHost: x\r\nUpgrade: h2c\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+    b"POST /echo HTTP/1.1\r\nHost: echo.localhost\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"
+    b"0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: echo.localhost\r\n\r\n",
+    b"POST /echo HTTP/1.1\r\nHost: echo.localhost\r\nContent-Length: 5\r\nContent-Length: 40\r\n\r\nhello",
+    b"GET /echo HTTP/1.1\r\nHost: echo.localhost\r\nUpgrade: h2c\r\nConnection: Upgrade, HTTP2-Settings\r\n"
     b"HTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n",
 ], ids=["cl-and-te", "duplicate-cl", "h2c"])
 @pytest.mark.parametrize("server", ["httptools", "h11"])
@@ -45,7 +45,7 @@ def test_ambiguous_request_is_400_and_closes(hub_factory: Any, server: str, smug
 
 def test_forged_gateway_headers_never_reach_upstream(hub: Hub) -> None:
     response = send_raw(hub.url, (
-        b"GET /apps/echo/echo HTTP/1.1\r\nHost: x\r\n"
+        b"GET /echo HTTP/1.1\r\nHost: echo.localhost\r\n"
         b"Connection: keep-alive, X-Gerbang-Assertion, X-Forwarded-For, X-Request-Id, Traceparent\r\n"
         b"X-Gerbang-Assertion: forged\r\nX-Gerbang-User: admin\r\nX-GERBANG-ROLES: kominfo\r\n"
         b"X-Forwarded-For: 6.6.6.6\r\nX-Forwarded-Host: evil.example\r\nX-Forwarded-Proto: https\r\n"
@@ -66,7 +66,7 @@ def test_forged_gateway_headers_never_reach_upstream(hub: Hub) -> None:
 
 def test_request_id_and_traceparent_propagate(hub: Hub) -> None:
     trace = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
-    response = send_raw(hub.url, (f"GET /apps/echo/echo HTTP/1.1\r\nHost: x\r\nX-Request-Id: citizen-req-0001\r\n"
+    response = send_raw(hub.url, (f"GET /echo HTTP/1.1\r\nHost: echo.localhost\r\nX-Request-Id: citizen-req-0001\r\n"
                                   f"traceparent: {trace}\r\n\r\n").encode())
     assert response.header("x-request-id") == "citizen-req-0001"
     assert upstream_header_values(response.body, "x-request-id") == ["citizen-req-0001"]
@@ -74,7 +74,7 @@ def test_request_id_and_traceparent_propagate(hub: Hub) -> None:
 
 
 def test_hop_by_hop_headers_are_dropped(hub: Hub) -> None:
-    response = send_raw(hub.url, b"GET /apps/echo/echo HTTP/1.1\r\nHost: x\r\nConnection: x-secret\r\n"
+    response = send_raw(hub.url, b"GET /echo HTTP/1.1\r\nHost: echo.localhost\r\nConnection: x-secret\r\n"
                                  b"X-Secret: 1\r\nKeep-Alive: timeout=9\r\nTE: trailers\r\n"
                                  b"Proxy-Authorization: Basic eDp5\r\nX-Kept: yes\r\n\r\n")
     names = [name for name, _ in json.loads(response.body)["headers"]]
@@ -131,7 +131,7 @@ def test_missing_host_is_400(hub: Hub) -> None:
 
 def test_oversized_headers_are_431(hub: Hub) -> None:
     big = b"X-Filler: " + b"a" * 17000 + b"\r\n"
-    response = send_raw(hub.url, b"GET /apps/echo/echo HTTP/1.1\r\nHost: x\r\n" + big + b"\r\n")
+    response = send_raw(hub.url, b"GET /echo HTTP/1.1\r\nHost: echo.localhost\r\n" + big + b"\r\n")
     assert response.status == 431
     assert json.loads(response.body)["title"] == "Request Header Fields Too Large"
 
@@ -139,7 +139,7 @@ def test_oversized_headers_are_431(hub: Hub) -> None:
 def test_declared_body_over_limit_is_413_before_upstream(hub: Hub) -> None:
     hits = hub.upstreams[0].hits
     with connect(hub.url) as sock:
-        sock.sendall(b"POST /apps/echo/upload HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\n" + b"a" * 1000)
+        sock.sendall(b"POST /upload HTTP/1.1\r\nHost: echo.localhost\r\nContent-Length: 2000000\r\n\r\n" + b"a" * 1000)
         response = read_response(sock)
         assert response.status == 413
         assert is_closed(sock)
@@ -149,7 +149,7 @@ def test_declared_body_over_limit_is_413_before_upstream(hub: Hub) -> None:
 def test_chunked_body_over_limit_is_413(hub: Hub) -> None:
     chunk = b"a" * 65536
     with connect(hub.url) as sock:
-        sock.sendall(b"POST /apps/echo/upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+        sock.sendall(b"POST /upload HTTP/1.1\r\nHost: echo.localhost\r\nTransfer-Encoding: chunked\r\n\r\n")
         try:
             for _ in range(20):  # 1.25 MiB against a 1 MiB limit
                 sock.sendall(b"10000\r\n" + chunk + b"\r\n")
@@ -162,6 +162,6 @@ def test_chunked_body_over_limit_is_413(hub: Hub) -> None:
 
 def test_hub_session_cookie_never_reaches_the_app(hub_factory: Any) -> None:
     hub = hub_factory()  # the hub hides its own cookies (gateway.app.HUB_COOKIES)
-    response = send_raw(hub.url, b"GET /apps/echo/echo HTTP/1.1\r\nHost: x\r\n"
+    response = send_raw(hub.url, b"GET /echo HTTP/1.1\r\nHost: echo.localhost\r\n"
                                  b"Cookie: gerbang_session=s3cret; parkir_pref=1\r\n\r\n")
     assert upstream_header_values(response.body, "cookie") == ["parkir_pref=1"]

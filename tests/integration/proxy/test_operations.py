@@ -83,7 +83,7 @@ def test_host_routed_app_gets_every_path(hub_factory: Any) -> None:
 
 def test_trusted_proxy_chain_gives_the_client_address(hub_factory: Any) -> None:
     hub: Hub = hub_factory(trusted_proxies=("127.0.0.0/8",))
-    response = send_raw(hub.url, b"GET /apps/echo/echo HTTP/1.1\r\nHost: x\r\n"
+    response = send_raw(hub.url, b"GET /echo HTTP/1.1\r\nHost: echo.localhost\r\n"
                                  b"X-Forwarded-For: 198.51.100.7, 127.0.0.9\r\nX-Forwarded-Proto: https\r\n"
                                  b"X-Forwarded-Host: kota.palembang.go.id\r\n\r\n")
     headers = dict((k, v) for k, v in json.loads(response.body)["headers"])

@@ -29,7 +29,7 @@ async def test_messages_pass_both_ways_with_subprotocol_and_assertion(hub: Hub) 
             await ws.send_str("whoami")
             assertion = (await ws.receive_str()).removeprefix("assertion:")
     claims = jwt.decode(assertion, options={"verify_signature": False})
-    assert claims["aud"] == "http://127.0.0.1:8000/apps/echo/"
+    assert claims["aud"] == "http://echo.localhost:8000/"
 
 
 async def test_upstream_close_code_reaches_the_client(hub: Hub) -> None:
