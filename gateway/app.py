@@ -91,8 +91,9 @@ class GatewayApp:
         if kind == "http" or kind == "websocket":
             try:
                 origin = self.origins.find(scope)
-            except GatewayError as error:
+            except GatewayError as error:  # neither the hub nor an app: counted, never routed
                 await refuse(scope, send, error)
+                self.pipeline.metrics.observe("-", error.status, 0.0)
                 return
             if origin.route is None:
                 await self.hub_guard(scope, receive, send)

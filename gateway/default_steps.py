@@ -48,7 +48,7 @@ class StaticRouteTable:
     def __init__(self, routes: Iterable[Route] = ()) -> None:
         self.by_slug = {route.slug: route for route in routes}
         self.by_host = {host.lower(): route for route in self.by_slug.values()
-                        for host in (route.hosts or ((route.host,) if route.host else ()))}
+                        for host in (*route.hosts, *((route.host,) if route.host else ()))}
 
     def lookup(self, host: str, path: str) -> tuple[Route, str] | None:
         route = self.by_host.get(host)

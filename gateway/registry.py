@@ -164,7 +164,7 @@ def build_host_index(routes: Iterable[Route], hub: str) -> dict[str, Route]:
     """Host name → app. The hub's own name is never an app's, whatever a registration claims."""
     index: dict[str, Route] = {}
     for route in routes:
-        for host in route.hosts or ((route.host,) if route.host else ()):
+        for host in (*route.hosts, *((route.host,) if route.host else ())):
             if host != hub:
                 index.setdefault(host, route)
     return index

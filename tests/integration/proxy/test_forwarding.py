@@ -41,20 +41,20 @@ async def test_forwards_path_query_and_adds_gateway_headers(hub: Hub) -> None:
     assert claims["exp"] - claims["iat"] <= 60
 
 
-async def test_app_root_without_trailing_path_forwards_slash(hub: Hub) -> None:
-    for path in ("/apps/echo", "/apps/echo/"):
-        status, _, body = await get(hub.url + path)
+async def test_app_root_forwards_slash(hub: Hub) -> None:
+    for url in (hub.app_url("echo"), hub.app_url("echo") + "/"):
+        status, _, body = await get(url)
         assert status == 200
         assert json.loads(body)["raw_path"] == "/"
 
 
-async def test_unknown_app_is_a_problem_404(hub: Hub) -> None:
+async def test_unknown_host_is_a_problem_404(hub: Hub) -> None:
     status, headers, body = await get(f"{hub.app_url('nope')}/x", headers={"X-Request-Id": "req-12345678"})
     problem = json.loads(body)
     assert status == 404
     assert headers["content-type"] == "application/problem+json"
     assert problem == {"type": "urn:gerbang:problem:not-found", "title": "Not Found", "status": 404,
-                       "detail": "no app is registered at this address", "instance": "req-12345678"}
+                       "detail": "no app is served at this host name", "instance": "req-12345678"}
 
 
 async def test_suspended_app_is_503(hub: Hub) -> None:
@@ -112,7 +112,7 @@ def test_chunked_request_body_is_forwarded(hub: Hub) -> None:
 
 
 def test_problem_for_provider_paths_is_not_applied(hub: Hub) -> None:
-    response = send_raw(hub.url, b"GET /auth/jwks HTTP/1.1\r\nHost: x\r\n\r\n")
+    response = send_raw(hub.url, b"GET /auth/jwks HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
     assert response.status == 200
     assert "keys" in json.loads(response.body)
 
@@ -127,8 +127,8 @@ async def test_head_request_gets_headers_without_body(hub: Hub) -> None:
 
 @pytest.mark.parametrize("method", [b"TRACE", b"CONNECT"])
 def test_trace_and_connect_are_refused(hub: Hub, method: bytes) -> None:
-    target = b"/apps/echo/echo" if method == b"TRACE" else b"127.0.0.1:1"
-    response = send_raw(hub.url, method + b" " + target + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+    target = b"/echo" if method == b"TRACE" else b"127.0.0.1:1"
+    response = send_raw(hub.url, method + b" " + target + b" HTTP/1.1\r\nHost: echo.localhost\r\n\r\n")
     assert response.status in (400, 405)
     if method == b"TRACE":
         assert response.status == 405

@@ -57,7 +57,7 @@ def test_forged_gateway_headers_never_reach_upstream(hub: Hub) -> None:
     assert assertion != "forged" and assertion.count(".") == 2
     assert [n for n in names if n.startswith("x-gerbang-")] == ["x-gerbang-assertion"]
     assert upstream_header_values(response.body, "x-forwarded-for") == ["127.0.0.1"]
-    assert upstream_header_values(response.body, "x-forwarded-host") == ["x"]
+    assert upstream_header_values(response.body, "x-forwarded-host") == ["echo.localhost:8000"]
     assert upstream_header_values(response.body, "x-forwarded-proto") == ["http"]
     assert "forwarded" not in names and "x-real-ip" not in names
     assert len(upstream_header_values(response.body, "x-request-id")) == 1
@@ -84,30 +84,30 @@ def test_hop_by_hop_headers_are_dropped(hub: Hub) -> None:
 
 
 @pytest.mark.parametrize("target", [
-    b"/apps/echo/../locked/", b"/apps/echo/%2e%2e/locked/", b"/apps/echo%2f..%2flocked/", b"/apps/echo/a%5cb",
-    b"/apps/echo/a%00", b"/apps/echo/..;/locked/", b"/apps/echo/a\\b",
+    b"/echo/../locked/", b"/echo/%2e%2e/locked/", b"/echo%2f..%2flocked/", b"/echo/a%5cb",
+    b"/echo/a%00", b"/echo/..;/locked/", b"/echo/a\\b",
 ])
 def test_ambiguous_path_is_400(hub: Hub, target: bytes) -> None:
     hits = hub.upstreams[0].hits
-    response = send_raw(hub.url, b"GET " + target + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+    response = send_raw(hub.url, b"GET " + target + b" HTTP/1.1\r\nHost: echo.localhost\r\n\r\n")
     assert response.status == 400
     assert json.loads(response.body)["status"] == 400
     assert hub.upstreams[0].hits == hits
 
 
 @pytest.mark.parametrize(("target", "forwarded"), [
-    (b"/apps/echo//a/./b/", "/a/b/"),
-    (b"/apps/%65cho/%7e%41", "/~A"),
-    (b"/apps/echo/a%20b%3f", "/a%20b%3F"),
+    (b"//a/./b/", "/a/b/"),
+    (b"/%65cho/%7e%41", "/echo/~A"),
+    (b"/a%20b%3f", "/a%20b%3F"),
 ])
 def test_path_forwarded_is_the_normalised_path(hub: Hub, target: bytes, forwarded: str) -> None:
-    response = send_raw(hub.url, b"GET " + target + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+    response = send_raw(hub.url, b"GET " + target + b" HTTP/1.1\r\nHost: echo.localhost\r\n\r\n")
     assert response.status == 200
     assert json.loads(response.body)["raw_path"] == forwarded
 
 
 def test_absolute_form_cannot_choose_the_upstream(hub: Hub) -> None:
-    response = send_raw(hub.url, b"GET http://evil.example:1/apps/echo/echo HTTP/1.1\r\nHost: evil.example\r\n\r\n")
+    response = send_raw(hub.url, b"GET http://evil.example:1/echo HTTP/1.1\r\nHost: echo.localhost\r\n\r\n")
     if response.status == 200:  # the server reduced it to the path: it must still be our upstream
         assert json.loads(response.body)["upstream"] == "upstream"
         [host] = upstream_header_values(response.body, "host")
@@ -116,16 +116,41 @@ def test_absolute_form_cannot_choose_the_upstream(hub: Hub) -> None:
         assert response.status == 400
 
 
-def test_host_and_forwarded_host_do_not_change_the_upstream(hub: Hub) -> None:
-    response = send_raw(hub.url, b"GET /apps/echo/echo HTTP/1.1\r\nHost: 169.254.169.254\r\n"
+def test_forwarded_host_does_not_change_the_upstream_nor_what_the_app_is_told(hub: Hub) -> None:
+    response = send_raw(hub.url, b"GET /echo HTTP/1.1\r\nHost: echo.localhost:8000\r\n"
                                  b"X-Forwarded-Host: 10.0.0.1\r\n\r\n")
     assert response.status == 200
     [host] = upstream_header_values(response.body, "host")
     assert host == hub.upstream_urls[0].removeprefix("http://")
+    # The app's registered host with the issuer's port, never what the client wrote.
+    assert upstream_header_values(response.body, "x-forwarded-host") == ["echo.localhost:8000"]
+
+
+@pytest.mark.parametrize("host", [b"169.254.169.254", b"evil.example", b"echo.localhost.evil.example",
+                                  b"localhost", b"ECHO.localhost.evil"])
+def test_a_host_that_is_neither_the_hub_nor_an_app_is_refused(hub: Hub, host: bytes) -> None:
+    hits = hub.upstreams[0].hits
+    response = send_raw(hub.url, b"GET /echo HTTP/1.1\r\nHost: " + host + b"\r\n\r\n")
+    assert response.status == 404
+    assert response.header("content-type") == "application/problem+json"
+    assert hub.upstreams[0].hits == hits
+
+
+@pytest.mark.parametrize("host", [b"echo.localhost:80:80x", b"ec ho.localhost", b"[zz]",
+                                  b"echo.localhost/../"])
+def test_a_malformed_host_is_a_readable_400(hub: Hub, host: bytes) -> None:
+    response = send_raw(hub.url, b"GET /echo HTTP/1.1\r\nHost: " + host + b"\r\n\r\n")
+    assert response.status == 400
+    assert json.loads(response.body)["status"] == 400
+
+
+def test_two_host_headers_are_refused(hub: Hub) -> None:
+    response = send_raw(hub.url, b"GET /echo HTTP/1.1\r\nHost: echo.localhost\r\nHost: 127.0.0.1\r\n\r\n")
+    assert response.status == 400
 
 
 def test_missing_host_is_400(hub: Hub) -> None:
-    response = send_raw(hub.url, b"GET /apps/echo/echo HTTP/1.0\r\n\r\n")
+    response = send_raw(hub.url, b"GET /echo HTTP/1.0\r\n\r\n")
     assert response.status == 400
 
 
