@@ -16,6 +16,7 @@ from gateway.bypass_probe import AppAudit, ProbeAssertions, audit_apps
 from gateway.cli import load_settings
 from gateway.cli.runtime import emit, json_option, run_in_session
 from gateway.settings import Settings
+from idp.app_origins import app_origin
 from idp.clock import SystemClock
 from idp.keys import KeyRing
 from idp.storage.db import build_engine, build_sessionmaker
@@ -29,14 +30,14 @@ def apps_group() -> None:
 
 
 @apps_group.command("add")
-@click.option("--slug", required=True, help="the app's path: /apps/SLUG/")
+@click.option("--slug", required=True, help="the app's name: it is served at SLUG.{GERBANG_APPS_DOMAIN}")
 @click.option("--opd", "opd_slug", required=True, help="owning OPD unit")
 @click.option("--upstream", "upstreams", multiple=True, required=True, help="upstream base URL (repeatable)")
 @click.option("--auth", "auth_mode", type=click.Choice(AUTH_MODES), required=True)
 @click.option("--name", default=None, help="display name (default: the slug)")
 @click.option("--client", "client_id", default=None, help="the app's OAuth client_id")
-@click.option("--resource", default=None, help="resource identifier (default: {issuer}/apps/SLUG/)")
-@click.option("--host", default=None, help="also route this host name to the app")
+@click.option("--resource", default=None, help="resource identifier (default: the app's origin + /)")
+@click.option("--host", default=None, help="also serve the app at this host name (its own origin)")
 @click.option("--restricted", is_flag=True, help="only members of the owning OPD (policies decide)")
 @json_option
 def apps_add(slug: str, opd_slug: str, upstreams: tuple[str, ...], auth_mode: str, name: str | None,
@@ -47,10 +48,11 @@ def apps_add(slug: str, opd_slug: str, upstreams: tuple[str, ...], auth_mode: st
     async def op(session: AsyncSession) -> AppRecord:
         return await add_app(session, slug=slug, opd_slug=opd_slug, upstreams=upstreams, auth_mode=auth_mode,
                              issuer=settings.issuer, now=int(time.time()), name=name, client_id=client_id,
-                             resource=resource, host=host, restricted=restricted)
+                             resource=resource, host=host, restricted=restricted, apps_domain=settings.apps_domain)
 
     record = run_in_session(settings, op)
-    emit(as_json, record.as_json(), f"added app {record.slug} at /apps/{record.slug}/ (resource {record.resource})")
+    addresses = " ".join(app_origin(settings.issuer, host) + "/" for host in record.hosts)
+    emit(as_json, record.as_json(), f"added app {record.slug} at {addresses} (resource {record.resource})")
 
 
 @apps_group.command("list")
@@ -60,7 +62,7 @@ def apps_list(as_json: bool) -> None:
     settings = load_settings()
 
     async def op(session: AsyncSession) -> list[AppRecord]:
-        return await list_apps(session, settings.issuer)
+        return await list_apps(session, settings.issuer, settings.apps_domain)
 
     records = run_in_session(settings, op)
     if as_json:
@@ -75,7 +77,7 @@ def _set_status(slug: str, status: str, as_json: bool) -> None:
     settings = load_settings()
 
     async def op(session: AsyncSession) -> AppRecord:
-        return await set_app_status(session, slug, status, int(time.time()), settings.issuer)
+        return await set_app_status(session, slug, status, int(time.time()), settings.issuer, settings.apps_domain)
 
     record = run_in_session(settings, op)
     emit(as_json, record.as_json(), f"app {record.slug} is now {record.status}")
@@ -124,7 +126,7 @@ async def _audit(settings: Settings, timeout: float) -> list[AppAudit]:
     try:
         sessionmaker = build_sessionmaker(engine)
         async with sessionmaker() as session:
-            records = await list_apps(session, settings.issuer)
+            records = await list_apps(session, settings.issuer, settings.apps_domain)
         ring = KeyRing(sessionmaker, settings.effective_secret, settings.signing_alg, SystemClock())
         await ring.load(create_if_missing=False)
     finally:
