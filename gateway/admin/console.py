@@ -58,6 +58,7 @@ class Console:
         self._sessionmaker = context.sessionmaker
         self._auth = auth
         self._issuer = context.settings.issuer
+        self._apps_domain = context.settings.apps_domain
         self._clock = context.clock
         self._default_locale = context.settings.default_locale
         self._secure = context.settings.uses_tls
@@ -150,7 +151,8 @@ class Console:
                     contact=field["contact"])
             except ValidationError as exc:
                 raise BadRequest(describe_validation(exc)) from exc
-            app = await registration.submit_app(session, actor, body, self._issuer, now)
+            app = await registration.submit_app(session, actor, body, self._issuer, now,
+                                                apps_domain=self._apps_domain)
             return {"title_key": "done.submitted", "args": {"slug": app["slug"]}}
         return await self.action(request, act)
 
@@ -164,18 +166,22 @@ class Console:
             reason = form.get("reason", "").strip()[:2000]
             done = {"args": {"slug": slug}}
             if action == "approve":
-                approval = await registration.approve_app(session, actor, slug, self._issuer, now)
+                approval = await registration.approve_app(session, actor, slug, self._issuer, now,
+                                                          apps_domain=self._apps_domain)
                 return {**done, "title_key": "done.approved", "client_id": approval.client_id,
                         "client_secret": approval.client_secret}
             if action == "reject":
                 if len(reason) < 3:
                     raise BadRequest(t("error.reject_reason"))
-                await registration.reject_app(session, actor, slug, reason, self._issuer, now)
+                await registration.reject_app(session, actor, slug, reason, self._issuer, now,
+                                              apps_domain=self._apps_domain)
                 return {**done, "title_key": "done.rejected"}
             if action == "suspend":
-                app = await registration.suspend_app(session, actor, slug, reason, self._issuer, now)
+                app = await registration.suspend_app(session, actor, slug, reason, self._issuer, now,
+                                                     apps_domain=self._apps_domain)
                 return {**done, "title_key": "done.suspended", "forget": app["client_id"]}
-            app = await registration.resume_app(session, actor, slug, self._issuer, now)
+            app = await registration.resume_app(session, actor, slug, self._issuer, now,
+                                                apps_domain=self._apps_domain)
             return {**done, "title_key": "done.resumed", "forget": app["client_id"]}
         return await self.action(request, act)
 
@@ -199,7 +205,8 @@ class Console:
     async def _apps(self, request: Request, session: AsyncSession, actor: Actor, status: str | None,
                     q: str | None) -> dict[str, Any]:
         page = self.page_of(request)
-        found = await listings.list_apps(session, actor, page, self._issuer, status=status, opd=None, q=q)
+        found = await listings.list_apps(session, actor, page, self._issuer, status=status, opd=None, q=q,
+                                         apps_domain=self._apps_domain)
         return {"apps": found[:page.limit], **self.pager(request, page, found), "status": status or "", "q": q or ""}
 
     def translate(self, request: Request) -> Translate:

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.admin.actor import Actor, check_kominfo, check_may_submit, check_sees
 from gateway.admin.bodies import AppSubmission
 from gateway.apps import add_app, app_hosts, default_app_resource
-from idp.app_origins import default_apps_domain
+from idp.app_origins import app_origin, default_apps_domain
 from gateway.errors import Conflict, NotFound
 from idp.audit import append_audit
 from idp.clients import add_client, check_redirect_uri
@@ -40,12 +40,14 @@ class Approval:
 
 
 def app_json(app: App, unit: OpdUnit, issuer: str, *, apps_domain: str = "") -> dict[str, Any]:
+    """``address``: the app's own origin (``hosts[0]``, with the hub's scheme and port), where people open it."""
+    hosts = app_hosts(app.slug, apps_domain or default_apps_domain(issuer), app.host)
     return {"slug": app.slug, "name": app.name, "description": app.description, "opd": unit.slug,
             "opd_path": unit.path, "status": app.status, "auth_mode": app.auth_mode,
             "upstreams": list(app.upstreams), "redirect_uris": list(app.redirect_uris),
             "scopes": app.requested_scopes.split(), "contact": app.contact, "client_id": app.client_id,
             "resource": app.resource or default_app_resource(issuer, app.slug, apps_domain), "host": app.host,
-            "hosts": list(app_hosts(app.slug, apps_domain or default_apps_domain(issuer), app.host)),
+            "hosts": list(hosts), "address": app_origin(issuer, hosts[0]) + "/",
             "restricted": app.restricted, "submitted_by": app.submitted_by, "reviewed_by": app.reviewed_by,
             "reviewed_at": app.reviewed_at, "reason": app.reason, "created_at": app.created_at,
             "updated_at": app.updated_at}

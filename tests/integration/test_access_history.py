@@ -62,7 +62,7 @@ def city(database_url: str, tmp_path: Path, **overrides: Any) -> Iterator[Hub]:
     with run_server(Upstream("parkir")) as parkir, run_server(Upstream("cctv")) as cctv:
         with run_hub(database_url, tmp_path, app_factory=create_app, **overrides) as hub:
             asyncio.run(register(database_url, hub.url, {"parkir": parkir, "cctv": cctv}))
-            assert eventually(lambda: httpx.get(f"{hub.url}/apps/parkir/echo").status_code != 404)
+            assert eventually(lambda: httpx.get(f"{hub.app_url('parkir')}/echo").status_code != 404)
             yield hub
 
 

@@ -281,7 +281,7 @@ def test_policies_page_shows_the_active_rules_and_their_hits(city: City) -> None
     kominfo = sign_in(city.hub, KOMINFO)
     queue = kominfo.go("/admin/antrean")
     assert is_page(kominfo.submit("/admin/aksi/aplikasi/parkir/approve", {"csrf_token": csrf_of(queue.text)}), 200)
-    app = f"{city.hub.url}/apps/parkir"
+    app = f"{city.hub.app_url('parkir')}"
     assert eventually(lambda: httpx.get(f"{app}/echo").status_code == 200)
     assert httpx.delete(f"{app}/tiket/1").status_code == 403
     assert httpx.delete(f"{app}/tiket/2").status_code == 403

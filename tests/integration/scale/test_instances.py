@@ -99,7 +99,7 @@ def test_serve_with_two_workers_answers_from_both_and_stops_cleanly(town: Town) 
     try:
         token = town.service_token(instance.url)
         with httpx.Client(timeout=10, headers={"Connection": "close"}) as http:
-            statuses = [http.get(f"{instance.url}/apps/parkir/echo", headers={"Authorization": f"Bearer {token}"})
+            statuses = [http.get(f"{instance.app_url('parkir')}/echo", headers={"Authorization": f"Bearer {token}"})
                         .status_code for _ in range(20)]
         assert statuses == [200] * 20
         eventually(lambda: instance.log().count("Application startup complete") == 2, timeout=20)

@@ -34,8 +34,8 @@ def test_sigterm_finishes_a_slow_response_and_a_stream_then_exits_0(town: Town) 
     headers = {"Authorization": f"Bearer {town.service_token(instance.url)}"}
     before = town.upstream.hits
     with ThreadPoolExecutor(2) as pool:
-        slow = pool.submit(httpx.get, f"{instance.url}/apps/parkir/slow?delay=1.5", headers=headers, timeout=20)
-        stream = pool.submit(httpx.get, f"{instance.url}/apps/parkir/stream?chunks=20&size=1000&delay=0.1",
+        slow = pool.submit(httpx.get, f"{instance.app_url('parkir')}/slow?delay=1.5", headers=headers, timeout=20)
+        stream = pool.submit(httpx.get, f"{instance.app_url('parkir')}/stream?chunks=20&size=1000&delay=0.1",
                              headers=headers, timeout=20)
         eventually(lambda: town.upstream.hits >= before + 2, timeout=5, interval=0.02)
         instance.stop()
@@ -52,7 +52,7 @@ def test_a_stream_longer_than_the_grace_period_is_cut_at_the_deadline(town: Town
 
     def read_forever() -> None:
         try:
-            with httpx.stream("GET", f"{instance.url}/apps/parkir/stream?chunks=0&size=100&delay=0.05",
+            with httpx.stream("GET", f"{instance.app_url('parkir')}/stream?chunks=0&size=100&delay=0.05",
                               headers=headers, timeout=20) as response:
                 for chunk in response.iter_bytes():
                     received[0] += len(chunk)
