@@ -24,3 +24,10 @@ def _getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
 
 def install() -> None:
     socket.getaddrinfo = _getaddrinfo
+
+
+def app_url(base: str, slug: str) -> str:
+    """The app ``slug``'s own origin on the hub at ``base`` (same scheme and port): ``http://{slug}.localhost:port``."""
+    scheme, rest = base.split("://", 1)
+    port = rest.split("/", 1)[0].rsplit(":", 1)[1]
+    return f"{scheme}://{slug}.localhost:{port}"

@@ -14,6 +14,7 @@ import pytest
 from tests.integration.scale.conftest import Town
 from tests.support.balancer import Balancer, run_balancer
 from tests.support.instances import eventually, running, start_instance
+from tests.support.localhost_names import app_url
 
 pytestmark = pytest.mark.slow
 
@@ -85,7 +86,7 @@ def test_rolling_restart_behind_a_load_balancer_loses_no_request(town: Town) -> 
                 with httpx.Client(timeout=20, headers=headers) as http:
                     while not done.is_set():
                         try:
-                            status = http.get(f"{lb}/apps/parkir/{path}").status_code
+                            status = http.get(f"{app_url(lb, 'parkir')}/{path}").status_code
                         except httpx.HTTPError as exc:
                             status, detail = 0, repr(exc)
                         else:
