@@ -55,7 +55,7 @@ def build_site(root: Path, port: int, database_url: str | None = None) -> Site:
     env = {"GERBANG_DATA_DIR": str(root),
            "GERBANG_DATABASE_URL": database_url or f"sqlite+aiosqlite:///{root / 'gerbang.db'}",
            "GERBANG_ISSUER": issuer, "GERBANG_ACCESS_TOKEN_TTL": "3600"}
-    resource = f"{issuer}/apps/api/"
+    resource = f"http://api.localhost:{port}/"  # the app's own origin + "/" (GERBANG_APPS_DOMAIN: localhost)
     run_cli(env, "db", "upgrade", cwd=root)
     run_cli(env, "opd", "add", "--slug", "dishub", "--name", "Dinas Perhubungan", "--kind", "dinas", "--json", cwd=root)
     created = run_cli(env, "clients", "add", "--name", "bench", "--opd", "dishub", "--grant", "client_credentials",
