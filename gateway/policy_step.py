@@ -39,10 +39,10 @@ class PolicyDecider:
         self._hits: dict[tuple[str, str], Any] = {}
 
     def decide(self, principal: Principal, route: Route, request: RequestHead) -> Decision:
-        prefix = f"/apps/{route.slug}"
-        inner = request.path[len(prefix):] or "/" if request.path.startswith(prefix) else request.path
+        # Every app on its own origin: the request's path is exactly the path forwarded (no prefix to strip; a
+        # path such as /apps/x/admin is the app's own and is matched as such).
         outcome = self._watcher.current.decide(Request(
-            app=route.slug, method=request.method, path=inner, at=datetime.now(UTC), sub=principal.sub,
+            app=route.slug, method=request.method, path=request.path, at=datetime.now(UTC), sub=principal.sub,
             client_id=principal.client_id, roles=principal.roles, opd_paths=principal.opd_paths,
             scopes=principal.scopes, acr=principal.acr, ip=request.client_ip, restricted=route.restricted,
             public=route.auth_mode == "none"))
