@@ -97,7 +97,7 @@ class GatewayApp:
                 return
             if origin.route is None:
                 await self.hub_guard(scope, receive, send)
-            elif scope["path"].startswith(CONTROL_PREFIX) and kind == "http":
+            elif scope["path"].startswith(CONTROL_PREFIX) and kind == "http" and origin.route.status == "active":
                 scope["gerbang.route"] = origin.route
                 await self.control(scope, receive, send)
             else:

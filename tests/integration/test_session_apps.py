@@ -192,3 +192,14 @@ def test_a_level_two_app_without_a_second_factor_explains_instead_of_looping(
     landed = browser.login(browser.go(f"{hub.app_url('parkir')}/echo"), "asn@dishub.example.id")
     assert landed.status_code == 403 and "verifikasi dua langkah" in landed.text
     browser.close()
+
+
+def test_sign_out_everywhere_on_the_account_page_ends_every_app_hosts_session(city: tuple[Hub, Browser]) -> None:
+    hub, browser = city
+    browser.login(browser.go(f"{hub.app_url('parkir')}/echo"), "warga@example.id")
+    assert identity_seen_by(browser.go(f"{hub.app_url('cctv')}/echo"))
+    page = browser.go("/account")
+    browser.submit("/account/sessions/end-all", {"csrf_token": csrf_from(page.text)})
+    for app in ("parkir", "cctv"):
+        again = browser.http.get(f"{hub.app_url(app)}/echo")
+        assert again.status_code == 303 and again.headers["location"].startswith("/.gerbang/login")

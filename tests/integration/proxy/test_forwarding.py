@@ -61,6 +61,8 @@ async def test_suspended_app_is_503(hub: Hub) -> None:
     status, headers, body = await get(f"{hub.app_url('suspended')}/")
     assert status == 503
     assert json.loads(body)["status"] == 503
+    for path in ("/.gerbang/login", "/.gerbang/logout"):  # its sign-in is suspended with it
+        assert (await get(f"{hub.app_url('suspended')}{path}"))[0] == 503
     assert hub.upstreams[0].hits >= 0
 
 
