@@ -31,7 +31,7 @@ from gateway.app import create_app
 from gateway.apps import add_app
 from gateway.settings import Settings
 from idp.storage.db import build_engine, build_sessionmaker
-from tests.support.hub import HUB_POLICIES, free_port, seed
+from tests.support.hub import HUB_POLICIES, PASSWORD, free_port, seed
 from tests.support.server import run_server
 from tests.support.upstream import Upstream
 
@@ -161,3 +161,24 @@ def test_the_documented_nginx_front_routes_the_hub_and_each_app_by_name(front: t
         http.get(f"https://evil.localhost:{port}/")
     redirect = httpx.get(f"{plain}/account")
     assert redirect.status_code == 308 and redirect.headers["location"] == f"https://{HUB}/account"
+
+
+def test_a_citizen_signs_in_over_tls_with_host_prefixed_cookies_only(front: tuple[str, str, httpx.Client]) -> None:
+    issuer, _plain, http = front
+    page = http.get(f"{issuer}/auth/login")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert page.status_code == 200 and token
+    done = http.post(f"{issuer}/auth/login", data={"login": "warga@example.id", "password": PASSWORD,
+                                                    "csrf_token": token.group(1)})
+    assert done.status_code == 303, done.text
+    account = http.get(f"{issuer}/account")
+    assert account.status_code == 200 and "warga@example.id" in account.text
+    names = {cookie.name for cookie in http.cookies.jar}
+    assert "__Host-gerbang_session" in names and "__Host-gerbang_csrf" in names
+    assert not any(name.startswith("gerbang") for name in names)  # nothing the hub sets goes without the prefix
+    # A bare gerbang_* cookie (what any sibling host could set for a parent domain) is never believed, even
+    # with a valid session id in it: only the __Host- name, which no other host can set, counts.
+    session = http.cookies.get("__Host-gerbang_session")
+    http.cookies.clear()
+    http.cookies.set("gerbang_session", session, domain=HUB)
+    assert http.get(f"{issuer}/account").status_code in (302, 303)
