@@ -132,7 +132,9 @@ async def _host_taken(session: AsyncSession, host: str, apps_domain: str) -> boo
     if await session.scalar(select(App.id).where(App.host == host)) is not None:
         return True
     slug, dot, rest = host.partition(".")
-    return bool(dot) and rest == apps_domain and await session.scalar(select(App.id).where(App.slug == slug)) is not None
+    if not dot or rest != apps_domain:
+        return False
+    return await session.scalar(select(App.id).where(App.slug == slug)) is not None
 
 
 async def set_app_status(session: AsyncSession, slug: str, status: str, now: int, issuer: str,

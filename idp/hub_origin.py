@@ -29,7 +29,7 @@ def is_hub_cookie(name: str) -> bool:
 
 
 def believed_cookies(header: str) -> str:
-    """The ``Cookie`` header as the hub's code sees it: ``__Host-gerbang*`` twice (both names), bare ``gerbang*`` never."""
+    """The ``Cookie`` header the hub's code sees: ``__Host-gerbang*`` under both names, bare ``gerbang*`` never."""
     kept: list[str] = []
     for pair in header.split(";"):
         pair = pair.strip()
@@ -47,7 +47,8 @@ def host_prefixed(set_cookie: str) -> str:
     name, _, value = pair.strip().partition("=")
     if not name.startswith(HOST_PREFIX):
         name = HOST_PREFIX + name
-    kept = [a.strip() for a in attributes if a.strip().split("=", 1)[0].strip().lower() not in ("domain", "path", "secure")]
+    kept = [a.strip() for a in attributes
+            if a.strip().split("=", 1)[0].strip().lower() not in ("domain", "path", "secure")]
     return "; ".join([f"{name}={value}", *kept, "Path=/", "Secure"])
 
 

@@ -141,7 +141,8 @@ def test_audit_passes_when_every_upstream_refuses_direct_calls(hub: KeyRing, jwk
 
 def test_audit_flags_upstreams_reachable_around_the_hub(hub: KeyRing, jwks_url: str) -> None:
     guarded = AssertionVerifier(issuer=ISSUER, audience="http://parkir.localhost:8000/", jwks_url=jwks_url)
-    lax = AssertionVerifier(issuer=ISSUER, audience="http://cctv.localhost:8000/", jwks_url=jwks_url, leeway=10**6)  # never looks at expiry
+    lax = AssertionVerifier(issuer=ISSUER, audience="http://cctv.localhost:8000/", jwks_url=jwks_url,
+                            leeway=10**6)  # never looks at expiry
     with run_server(protected_asgi_app(guarded)) as protected, run_server(open_asgi_app()) as unprotected, \
             run_server(protected_asgi_app(lax)) as careless, \
             run_server(_audience_blind_app(hub.jwks())) as audience_blind:

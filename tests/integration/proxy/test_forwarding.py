@@ -141,7 +141,8 @@ def test_expect_continue_is_answered_by_the_gateway(hub: Hub) -> None:
     from tests.support.rawhttp import connect, read_response
 
     with connect(hub.url) as sock:
-        sock.sendall(b"POST /echo HTTP/1.1\r\nHost: echo.localhost\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
+        sock.sendall(b"POST /echo HTTP/1.1\r\nHost: echo.localhost\r\nContent-Length: 5\r\n"
+                     b"Expect: 100-continue\r\n\r\n")
         interim = sock.recv(100)
         assert interim.startswith(b"HTTP/1.1 100 Continue")
         sock.sendall(b"hello")
