@@ -21,7 +21,8 @@ from idp.storage.models import App, OpdUnit
 
 AUTH_MODES = ("session", "bearer", "none")
 STATUSES = ("pending", "active", "suspended", "rejected")
-SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+# A slug is the first label of the app's host name ({slug}.{apps_domain}): an RFC 1123 label.
+SLUG = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 # RFC 1123 host names, lower case; an app's own host name for host-based routing.
 HOST = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$")
 
@@ -63,8 +64,8 @@ def app_hosts(slug: str, apps_domain: str, host: str | None) -> tuple[str, ...]:
 
 def check_slug(slug: str) -> str:
     if not SLUG.match(slug):
-        raise InvalidInput("slug must be lowercase letters, digits and dashes, starting with a letter or digit "
-                           "(max 63)")
+        raise InvalidInput("slug must be lowercase letters, digits and dashes, starting and ending with a letter or "
+                           "digit (max 63): it names the app's host")
     return slug
 
 
@@ -112,12 +113,15 @@ async def add_app(session: AsyncSession, *, slug: str, opd_slug: str, upstreams:
     domain = apps_domain or default_apps_domain(issuer)
     if hub_host(issuer) in app_hosts(slug, domain, checked_host):
         raise InvalidInput("the app's host must not be the hub's own host name (it would capture the hub's pages)")
+    if checked_host and (checked_host == domain or checked_host.endswith("." + domain)):
+        raise InvalidInput(f"host must not be inside the apps domain {domain}: every name there is an app's own "
+                           f"(SLUG.{domain})")
     unit = await load_opd(session, opd_slug)
     if client_id:
         await load_client(session, client_id)
     if await session.scalar(select(App.id).where(App.slug == slug)) is not None:
         raise Conflict(f"app '{slug}' already exists")
-    if checked_host and await _host_taken(session, checked_host, domain):
+    if checked_host and await session.scalar(select(App.id).where(App.host == checked_host)) is not None:
         raise Conflict(f"host '{checked_host}' already belongs to another app")
     app = App(slug=slug, name=(name or slug).strip() or slug, opd_id=unit.id, upstreams=list(checked),
               auth_mode=auth_mode, client_id=client_id, resource=checked_resource, host=checked_host,
@@ -125,16 +129,6 @@ async def add_app(session: AsyncSession, *, slug: str, opd_slug: str, upstreams:
     session.add(app)
     await session.flush()
     return _record(app, unit, issuer, domain)
-
-
-async def _host_taken(session: AsyncSession, host: str, apps_domain: str) -> bool:
-    """Another app registered this name, or it is another app's default ``{slug}.{apps_domain}``."""
-    if await session.scalar(select(App.id).where(App.host == host)) is not None:
-        return True
-    slug, dot, rest = host.partition(".")
-    if not dot or rest != apps_domain:
-        return False
-    return await session.scalar(select(App.id).where(App.slug == slug)) is not None
 
 
 async def set_app_status(session: AsyncSession, slug: str, status: str, now: int, issuer: str,

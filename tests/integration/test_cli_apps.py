@@ -219,7 +219,7 @@ def test_a_host_that_is_the_hubs_or_another_apps_own_is_refused(hub: KeyRing) ->
     _add("parkir", "http://127.0.0.1:9001")
     taken = _run("apps", "add", "--slug", "tiruan", "--opd", "dishub", "--upstream", "http://127.0.0.1:9003",
                  "--auth", "none", "--host", "PARKIR.localhost")
-    assert taken.exit_code == 1 and "already belongs to another app" in taken.stderr
+    assert taken.exit_code == 1 and "inside the apps domain" in taken.stderr  # every name there is an app's own
     hub_host = _run("apps", "add", "--slug", "hubku", "--opd", "dishub", "--upstream", "http://127.0.0.1:9003",
                     "--auth", "none", "--host", "127.0.0.1")
     assert hub_host.exit_code == 1

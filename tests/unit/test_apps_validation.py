@@ -21,7 +21,8 @@ def test_bad_upstream_urls_are_refused(url: str) -> None:
         check_upstream(url)
 
 
-@pytest.mark.parametrize("slug", ["Parkir", "-parkir", "parkir/x", "", "a" * 64, "par kir", "parkir_1"])
+@pytest.mark.parametrize("slug", ["Parkir", "-parkir", "parkir-", "parkir/x", "", "a" * 64, "par kir", "parkir_1",
+                                  "parkir.x"])
 def test_bad_slugs_are_refused(slug: str) -> None:
     with pytest.raises(InvalidInput):
         check_slug(slug)
