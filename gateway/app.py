@@ -41,6 +41,7 @@ from gateway.errors import GatewayError
 from gateway.headers import build_networks
 from gateway.health_probe import build_health_probe
 from gateway.metrics import GatewayMetrics
+from gateway.model import Route
 from gateway.operations import Operations
 from gateway.pipeline import Pipeline, handle_request
 from gateway.policy_step import PolicyDecider, PolicyReloader
@@ -55,9 +56,9 @@ from gateway.steps import AssertionIssuer, Authenticator, Decider, Limiter, Rout
 from gateway.upstreams import BreakerPolicy, Upstreams
 from gateway.websocket import WebSocketProxy
 from idp.app import create_app as create_idp_app
+from idp.app_origins import port_suffix
 from idp.clock import Clock
 from idp.context import IdpContext, build_context
-from idp.app_origins import port_suffix
 from idp.hub_origin import HubOriginGuard
 from idp.logging import configure_logging
 from idp.provider import Provider
@@ -97,7 +98,7 @@ class GatewayApp:
                 return
             if origin.route is None:
                 await self.hub_guard(scope, receive, send)
-            elif scope["path"].startswith(CONTROL_PREFIX) and kind == "http" and origin.route.status == "active":
+            elif scope["path"].startswith(CONTROL_PREFIX) and kind == "http" and _signs_in(origin.route):
                 scope["gerbang.route"] = origin.route
                 await self.control(scope, receive, send)
             else:
@@ -149,6 +150,11 @@ class GatewayApp:
                     await self.pipeline.proxy.close()
         finally:
             await self.context.close()
+
+
+def _signs_in(route: Route) -> bool:
+    """The gateway's own sign-in pages exist on the hosts of active ``session`` apps only."""
+    return route.auth_mode == "session" and route.status == "active"
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None, routes: RouteTable | None = None,

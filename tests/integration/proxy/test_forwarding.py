@@ -150,3 +150,9 @@ def test_expect_continue_is_answered_by_the_gateway(hub: Hub) -> None:
     document = json.loads(response.body)
     assert document["body_length"] == 5
     assert upstream_headers(document, "expect") == []
+
+
+async def test_the_gateways_sign_in_exists_on_session_apps_hosts_only(hub: Hub) -> None:
+    status, _, body = await get(f"{hub.app_url('echo')}/.gerbang/login")  # a public app: its own path
+    assert status == 200 and json.loads(body)["raw_path"] == "/.gerbang/login"
+    assert (await get(f"{hub.app_url('locked')}/.gerbang/login"))[0] == 401  # a bearer app: still needs a token
