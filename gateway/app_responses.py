@@ -76,6 +76,9 @@ class AppResponseGuard:
 
     def _refusal(self, name: bytes, value: bytes) -> str | None:
         if name == b"set-cookie":
+            lowered = value.lstrip().lower()
+            if b"domain" not in lowered and b"gerbang" not in lowered:  # most cookies: nothing to look at
+                return None
             return self._cookie_refusal(value.decode("latin-1"))
         if name == b"service-worker-allowed":
             return "service-worker-allowed"
