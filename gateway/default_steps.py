@@ -51,7 +51,7 @@ class StaticRouteTable:
                         for host in (*route.hosts, *((route.host,) if route.host else ()))}
 
     def lookup(self, host: str, path: str) -> tuple[Route, str] | None:
-        route = self.by_host.get(host)
+        route = self.by_host.get(host.rstrip("."))
         return (route, path or "/") if route is not None else None
 
     def find_slug(self, slug: str) -> Route | None:

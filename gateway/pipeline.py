@@ -158,7 +158,7 @@ def build_exchange(inbound: InboundRequest, route: Route, upstream_path: str, as
         ("x-forwarded-for", inbound.forwarded_for),
         ("x-forwarded-proto", inbound.forwarded_proto),
         # The app's registered host that routed the request (never a client-written X-Forwarded-Host).
-        ("x-forwarded-host", head.host + public_port),
+        ("x-forwarded-host", head.host.rstrip(".") + public_port),
         ("x-request-id", head.request_id),
         ("traceparent", head.traceparent or ""),
         ("x-gerbang-assertion", assertion),

@@ -144,6 +144,14 @@ def test_a_malformed_host_is_a_readable_400(hub: Hub, host: bytes) -> None:
     assert json.loads(response.body)["status"] == 400
 
 
+def test_a_fully_qualified_host_with_its_trailing_dot_is_the_same_host(hub: Hub) -> None:
+    response = send_raw(hub.url, b"GET /echo HTTP/1.1\r\nHost: ECHO.localhost.:8000\r\n\r\n")
+    assert response.status == 200
+    assert upstream_header_values(response.body, "x-forwarded-host") == ["echo.localhost:8000"]
+    hub_page = send_raw(hub.url, b"GET /auth/jwks HTTP/1.1\r\nHost: 127.0.0.1.\r\n\r\n")
+    assert hub_page.status == 200
+
+
 def test_two_host_headers_are_refused(hub: Hub) -> None:
     response = send_raw(hub.url, b"GET /echo HTTP/1.1\r\nHost: echo.localhost\r\nHost: 127.0.0.1\r\n\r\n")
     assert response.status == 400
