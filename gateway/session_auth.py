@@ -108,7 +108,7 @@ class SessionAuthenticator:
 
     def _origin(self, request: Request) -> str:
         """The app origin the request came to (the dispatcher routed it here only for a registered app host)."""
-        return app_origin(self._issuer, build_host(request.headers.get("host", "").encode()))
+        return app_origin(self._issuer, build_host(request.headers.get("host", "").encode()).rstrip("."))
 
     async def login(self, request: Request) -> Response:
         return_to = request.query_params.get("return_to", "/")
