@@ -124,11 +124,14 @@ def test_provider_logout_ends_the_gateway_session_too(city: tuple[Hub, Browser])
 
 def test_the_hubs_old_app_address_redirects_and_never_proxies(city: tuple[Hub, Browser]) -> None:
     hub, browser = city
-    moved = httpx.get(f"{hub.app_url('parkir')}/echo?x=1")
+    old = f"{hub.url}/apps/parkir"  # where apps used to live, on the hub's own origin
+    moved = httpx.get(f"{old}/echo?x=1")
     assert moved.status_code == 308 and moved.headers["location"] == f"{hub.app_url('parkir')}/echo?x=1"
-    posted = httpx.post(f"{hub.app_url('parkir')}/echo", content=b"x")
+    assert httpx.head(f"{old}/").headers["location"] == f"{hub.app_url('parkir')}/"
+    posted = httpx.post(f"{old}/echo", content=b"x")
     assert posted.status_code == 404 and hub.app_url("parkir") in posted.json()["detail"]
     assert posted.headers["content-type"] == "application/problem+json"
+    assert httpx.get(f"{hub.url}/apps/nope/").status_code == 404
     assert httpx.get(f"{hub.app_url('nope')}/").status_code == 404
     assert httpx.get(f"{hub.url}/gateway/login").status_code == 404  # the sign-in lives on each app's host
 
