@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +34,10 @@ from idp.accounts import load_user_by_login
 from idp.storage.models import SecurityEvent
 
 log = logging.getLogger("gerbang.security_events")
+
+LOCKOUT_QUIET = 60  # seconds: a throttled account or IP hammering the login writes one lock-out event a minute
+_MAX_QUIET_KEYS = 10_000
+_last_lockout: OrderedDict[tuple[str, str], int] = OrderedDict()  # per process; the bound keeps it small
 
 KINDS = ("login.succeeded", "login.failed", "login.locked", "mfa.changed", "password.reset", "token.revoked",
          "client.auth_failed", "account.deletion")
@@ -71,7 +76,11 @@ async def note_login(request: Request, provider: Any, kind: str, *, user_id: str
                      login: str | None = None, reason: str | None = None,
                      detail: dict[str, Any] | None = None) -> None:
     """A sign-in event from a page: the account named by ``login`` when no id is known (a lock-out happens
-    before the password is looked at); the login text itself is never stored."""
+    before the password is looked at); the login text itself is never stored. A lock-out is written once per
+    ``LOCKOUT_QUIET`` seconds per account and IP, so a throttled attacker does not buy a write per request."""
+    ip = request.client.host if request.client else None
+    if kind == "login.locked" and _is_quiet((user_id or login or "", ip or ""), provider.clock.now()):
+        return
     if user_id is None and login:
         try:
             async with provider.sessionmaker() as session:
@@ -80,7 +89,18 @@ async def note_login(request: Request, provider: Any, kind: str, *, user_id: str
         except Exception:
             log.warning("security event: the account could not be looked up", exc_info=True)
     await record_security_event(provider.sessionmaker, kind, provider.clock.now(), user_id=user_id, reason=reason,
-                                ip=request.client.host if request.client else None, detail=detail)
+                                ip=ip, detail=detail)
+
+
+def _is_quiet(key: tuple[str, str], now: int) -> bool:
+    last = _last_lockout.get(key)
+    if last is not None and now - last < LOCKOUT_QUIET:
+        return True
+    _last_lockout[key] = now
+    _last_lockout.move_to_end(key)
+    while len(_last_lockout) > _MAX_QUIET_KEYS:
+        _last_lockout.popitem(last=False)
+    return False
 
 
 def _filtered(query: Any, where: EventFilter) -> Any:
