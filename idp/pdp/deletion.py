@@ -19,7 +19,7 @@ from idp.credentials import end_all_sessions, revoke_user_grants
 from idp.pdp.requests import build_request, close_requests
 from idp.provider import Provider
 from idp.security_events import build_event
-from idp.storage.models import App, Consent, GatewaySession, SecurityEvent, User, WebAuthnChallenge
+from idp.storage.models import Consent, GatewaySession, SecurityEvent, User, WebAuthnChallenge
 
 DAY = 86_400
 
@@ -73,7 +73,6 @@ async def erase_account(session: AsyncSession, user_id: str, now: int, *, reason
         return False
     # Rows without a foreign key to users: cleared by hand. The rest go with the user (ON DELETE CASCADE).
     await session.execute(delete(WebAuthnChallenge).where(WebAuthnChallenge.user_id == user_id))
-    await session.execute(update(App).where(App.submitted_by == user_id).values(submitted_by=None))
     await session.execute(update(SecurityEvent).where(SecurityEvent.user_id == user_id).values(ip=None, detail={}))
     await session.delete(user)
     await close_requests(session, user_id, "erase", "done", now)
