@@ -19,6 +19,8 @@ from idp.mail import Mailer
 from idp.pdp.breach import Incident, draft_notice, load_incident, send_notices
 from idp.pdp.jobs import PdpJobs, Retention
 from idp.pdp.register import load_register
+from idp.security_events import KINDS as EVENT_KINDS
+from idp.security_events import EventFilter, export_security_events
 from idp.storage.db import build_engine, build_sessionmaker
 
 
@@ -99,6 +101,26 @@ def register_export() -> None:
     settings = load_settings()
     for entry in run_in_session(settings, load_register):
         click.echo(json.dumps(entry, ensure_ascii=False, sort_keys=True))
+
+
+@pdp_group.command("events")
+@click.option("--kind", type=click.Choice(EVENT_KINDS), default=None)
+@click.option("--user", "user_id", default=None, help="an account id")
+@click.option("--client", "client_id", default=None)
+@click.option("--since", default=None, help="ISO 8601 or UNIX seconds")
+@click.option("--until", default=None, help="ISO 8601 or UNIX seconds")
+def events(kind: str | None, user_id: str | None, client_id: str | None, since: str | None,
+           until: str | None) -> None:
+    """The security event log as JSON Lines, oldest first."""
+    settings = load_settings()
+    where = EventFilter(kind=kind, user_id=user_id, client_id=client_id,
+                        since=parse_time(since) if since else None, until=parse_time(until) if until else None)
+
+    async def op(session: Any) -> list[str]:
+        return [line async for line in export_security_events(session, where)]
+
+    for line in run_in_session(settings, op):
+        click.echo(line, nl=False)
 
 
 @pdp_group.command("purge")

@@ -14,6 +14,7 @@ from idp.clock import FrozenClock
 from idp.storage.models import AuditEntry, DataRequest, GatewayAccess
 from tests.integration.test_data_rights import ASN, WARGA, app_path, clock, hub  # noqa: F401 (fixtures)
 from tests.integration.test_access_history import eventually
+from tests.support.audit import gerbang
 from tests.support.admin import DISHUB_OPERATOR, KOMINFO, AdminCity, run_seed
 from tests.support.hub import Browser, Hub, csrf_from
 from tests.support.outbox import body_of, messages_to
@@ -81,6 +82,12 @@ def test_the_security_log_filters_and_exports_json_lines(hub: Hub, clock: Frozen
     lines = [json.loads(line) for line in export.text.splitlines()]
     assert [(e["kind"], e["reason"], e["user_id"]) for e in lines] == [
         ("login.failed", "wrong_password", hub.seeded.users[WARGA])]
+    cli = gerbang({"GERBANG_DATABASE_URL": hub.settings.database_url, "GERBANG_SECRET_KEY": "t" * 40,
+                   "GERBANG_DATA_DIR": str(hub.settings.data_dir), "GERBANG_ISSUER": hub.url},
+                  "pdp", "events", "--kind", "client.auth_failed")
+    assert cli.exit_code == 0, cli.output
+    [line] = [json.loads(line) for line in cli.stdout.splitlines()]
+    assert (line["client_id"], line["reason"]) == ("tidak-ada", "invalid_client")
     assert browser.go("/admin/pdp/keamanan?since=kemarin").status_code == 400
     assert browser.go("/admin/pdp/keamanan?kind=tidak.ada").status_code == 400
 
