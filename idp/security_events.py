@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import OrderedDict
+from weakref import WeakKeyDictionary
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -37,7 +38,8 @@ log = logging.getLogger("gerbang.security_events")
 
 LOCKOUT_QUIET = 60  # seconds: a throttled account or IP hammering the login writes one lock-out event a minute
 _MAX_QUIET_KEYS = 10_000
-_last_lockout: OrderedDict[tuple[str, str], int] = OrderedDict()  # per process; the bound keeps it small
+# Per provider (per process): when each (account, IP) last had a lock-out written; the bound keeps it small.
+_last_lockout: WeakKeyDictionary[Any, OrderedDict[tuple[str, str], int]] = WeakKeyDictionary()
 
 KINDS = ("login.succeeded", "login.failed", "login.locked", "mfa.changed", "password.reset", "token.revoked",
          "client.auth_failed", "account.deletion")
@@ -79,7 +81,8 @@ async def note_login(request: Request, provider: Any, kind: str, *, user_id: str
     before the password is looked at); the login text itself is never stored. A lock-out is written once per
     ``LOCKOUT_QUIET`` seconds per account and IP, so a throttled attacker does not buy a write per request."""
     ip = request.client.host if request.client else None
-    if kind == "login.locked" and _is_quiet((user_id or login or "", ip or ""), provider.clock.now()):
+    if kind == "login.locked" and _is_quiet(_last_lockout.setdefault(provider, OrderedDict()),
+                                            (user_id or login or "", ip or ""), provider.clock.now()):
         return
     if user_id is None and login:
         try:
@@ -92,14 +95,14 @@ async def note_login(request: Request, provider: Any, kind: str, *, user_id: str
                                 ip=ip, detail=detail)
 
 
-def _is_quiet(key: tuple[str, str], now: int) -> bool:
-    last = _last_lockout.get(key)
-    if last is not None and now - last < LOCKOUT_QUIET:
+def _is_quiet(seen: OrderedDict[tuple[str, str], int], key: tuple[str, str], now: int) -> bool:
+    last = seen.get(key)
+    if last is not None and 0 <= now - last < LOCKOUT_QUIET:
         return True
-    _last_lockout[key] = now
-    _last_lockout.move_to_end(key)
-    while len(_last_lockout) > _MAX_QUIET_KEYS:
-        _last_lockout.popitem(last=False)
+    seen[key] = now
+    seen.move_to_end(key)
+    while len(seen) > _MAX_QUIET_KEYS:
+        seen.popitem(last=False)
     return False
 
 
