@@ -154,15 +154,22 @@ def test_deleting_disables_at_once_and_erases_after_the_grace_period(hub: Hub, c
     url = hub.settings.database_url
     user_id = hub.seeded.users[WARGA]
     update_row(url, User, user_id, nik=NIK)
-    browser = Browser(hub)
-    assert browser.login(browser.go(app_path("parkir")), WARGA).status_code == 200
-    tokens = code_flow_tokens(hub, browser, WARGA)
-    eventually(lambda: rows(url, GatewayAccess, GatewayAccess.user_id == user_id))
+    party = RelyingParty()
+    with run_server(party.app()) as rp_url:
+        client_id, _ = hub.client("Parkir Dishub")
+        client_pk = rows(url, Client, Client.client_id == client_id)[0].id
+        update_row(url, Client, client_pk, backchannel_logout_uri=f"{rp_url}/backchannel-logout")
+        browser = Browser(hub)
+        assert browser.login(browser.go(app_path("parkir")), WARGA).status_code == 200
+        tokens = code_flow_tokens(hub, browser, WARGA)
+        eventually(lambda: rows(url, GatewayAccess, GatewayAccess.user_id == user_id))
 
-    refused = post(browser, "/account/delete", {"password": "bukan-kata-sandinya"}, page="/account/privacy")
-    assert refused.status_code == 400 and user_by_email(url, WARGA).disabled is False
-    done = post(browser, "/account/delete", {"password": PASSWORD}, page="/account/privacy")
-    assert done.status_code == 200 and "Akun akan dihapus" in done.text
+        refused = post(browser, "/account/delete", {"password": "bukan-kata-sandinya"}, page="/account/privacy")
+        assert refused.status_code == 400 and user_by_email(url, WARGA).disabled is False
+        done = post(browser, "/account/delete", {"password": PASSWORD}, page="/account/privacy")
+        assert done.status_code == 200 and "Akun akan dihapus" in done.text
+        told = party.wait_for(2)  # the session it signed in with, and the consent it holds
+        assert told and {jwt.decode(t, options={"verify_signature": False})["sub"] for t in told} == {user_id}
     user = user_by_email(url, WARGA)
     assert user.disabled and user.erase_after == clock.now() + 30 * DAY
     assert introspect(hub, tokens["access_token"])["active"] is False
