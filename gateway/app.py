@@ -29,6 +29,7 @@ from starlette.types import Receive, Scope, Send
 
 from gateway.access_recorder import AccessRecorder
 from gateway.access_writer import AccessWriter
+from idp.pdp.jobs import PdpJobs, Retention
 from gateway.admin.api import build_admin_app
 from gateway.app_responses import HUB_COOKIE_NAMES
 from gateway.admin.console_client import ensure_console_client
@@ -221,11 +222,17 @@ def create_app(settings: Settings, *, clock: Clock | None = None, routes: RouteT
         return f"rate limits degraded to local limits: {state.get('last_error')}" if state["degraded"] else None
 
     operations.add_check("ratelimit", limits_check, critical=False)
+    pdp_jobs = PdpJobs(context.sessionmaker, context.clock, Retention(
+        settings.access_history_retention_days, settings.security_event_retention_days,
+        settings.inactive_account_retention_days), every=settings.pdp_job_seconds)
+    app.pdp_jobs = pdp_jobs  # tests run it by hand
     traffic = TrafficFlusher(metrics.traffic, context.sessionmaker, context.clock, settings.traffic_flush_seconds)
     health = build_health_probe(context.engine, context.limits, metrics.registry, settings.health_probe_seconds)
-    app.on_startup.extend([provision, revoked.start, reloader.start, access_writer.start, traffic.start, health.start])
+    app.on_startup.extend([provision, revoked.start, reloader.start, access_writer.start, traffic.start, health.start,
+                           pdp_jobs.start])
     # run in reverse: the probe, then the flushers (traffic, accesses) while the database is still there
-    app.on_shutdown.extend([revoked.stop, reloader.stop, access_writer.stop, traffic.stop, health.stop])
+    app.on_shutdown.extend([revoked.stop, reloader.stop, access_writer.stop, traffic.stop, health.stop,
+                            pdp_jobs.stop])
     if routes is None:
         app.on_startup.append(identity.start)
         app.on_shutdown.append(identity.stop)

@@ -71,6 +71,15 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
     log_json: bool | None = Field(default=None, description="JSON log lines; unset: JSON unless stdout is a terminal")
 
+    # UU PDP (idp.data_rights, idp.pdp_jobs): grace before an account asked to be deleted is erased, retention
+    # periods (0 = kept), the privacy notice's version, and how often the scheduled job runs.
+    account_deletion_grace_days: int = Field(default=30, ge=0, le=365)
+    security_event_retention_days: int = Field(default=365, ge=1, le=3650)
+    inactive_account_retention_days: int = Field(default=0, ge=0, le=36_500,
+                                                 description="citizen accounts unused this long are erased; 0: never")
+    privacy_notice_version: str = Field(default="2026-12", min_length=1, max_length=32)
+    pdp_job_seconds: float = Field(default=3600.0, gt=0, le=86_400)
+
     hash_concurrency: int = Field(default=4, ge=1, le=64, description="argon2id hashes at once (19 MiB each)")
 
     # Field validators (not a model validator) so every problem is reported in the same error.
