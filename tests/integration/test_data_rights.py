@@ -42,9 +42,9 @@ def clock() -> FrozenClock:
     return FrozenClock()
 
 
-def app_path(slug: str, path: str = "/echo") -> str:
-    """Where the browser opens an app through the gateway (one place to change when apps move to own hosts)."""
-    return f"/apps/{slug}{path}"
+def app_path(hub: Hub, slug: str, path: str = "/echo") -> str:
+    """Where the browser opens an app through the gateway: the app's own origin."""
+    return f"{hub.app_url(slug)}{path}"
 
 
 @pytest.fixture
@@ -55,7 +55,7 @@ def hub(database_url: str, tmp_path: Path, clock: FrozenClock, monkeypatch: pyte
         with run_hub(database_url, tmp_path, app_factory=app_with_clock(clock, create_hub),
                      access_history_flush_seconds=0.2) as running:
             asyncio.run(register(database_url, running.url, {"parkir": parkir, "cctv": cctv}))
-            assert eventually(lambda: Browser(running).go(app_path("parkir")).status_code != 404)
+            assert eventually(lambda: Browser(running).go(app_path(running, "parkir")).status_code != 404)
             yield running
 
 
@@ -94,7 +94,7 @@ def test_the_export_holds_sign_ins_gateway_visits_consents_and_security_events(h
     browser = Browser(hub)
     wrong = browser.go("/auth/login")
     browser.submit("/auth/login", {"login": WARGA, "password": "salah-sekali-123", "csrf_token": csrf_from(wrong.text)})
-    landed = browser.login(browser.go(app_path("parkir")), WARGA)
+    landed = browser.login(browser.go(app_path(hub, "parkir")), WARGA)
     assert landed.status_code == 200, landed.text
     code_flow_tokens(hub, browser, WARGA)
     eventually(lambda: rows(hub.settings.database_url, GatewayAccess, GatewayAccess.user_id == user_id))
@@ -160,7 +160,7 @@ def test_deleting_disables_at_once_and_erases_after_the_grace_period(hub: Hub, c
         client_pk = rows(url, Client, Client.client_id == client_id)[0].id
         update_row(url, Client, client_pk, backchannel_logout_uri=f"{rp_url}/backchannel-logout")
         browser = Browser(hub)
-        assert browser.login(browser.go(app_path("parkir")), WARGA).status_code == 200
+        assert browser.login(browser.go(app_path(hub, "parkir")), WARGA).status_code == 200
         tokens = code_flow_tokens(hub, browser, WARGA)
         eventually(lambda: rows(url, GatewayAccess, GatewayAccess.user_id == user_id))
 
@@ -174,7 +174,7 @@ def test_deleting_disables_at_once_and_erases_after_the_grace_period(hub: Hub, c
     assert user.disabled and user.erase_after == clock.now() + 30 * DAY
     assert introspect(hub, tokens["access_token"])["active"] is False
     assert not is_signed_in(browser)
-    assert "/auth/login" in str(browser.go(app_path("parkir")).url)  # the gateway session ended too
+    assert "/auth/login" in str(browser.go(app_path(hub, "parkir")).url)  # the gateway session ended too
 
     clock.advance(29 * DAY)
     assert run_jobs(hub, clock)["erased_accounts"] == 0  # still in the grace period
@@ -240,9 +240,9 @@ def test_a_changed_privacy_notice_is_asked_again_at_sign_in(hub: Hub) -> None:
 def test_breach_lists_who_the_app_received_and_mails_notices(hub: Hub, clock: FrozenClock) -> None:
     start = clock.now()
     browser = Browser(hub)
-    assert browser.login(browser.go(app_path("parkir")), WARGA).status_code == 200
+    assert browser.login(browser.go(app_path(hub, "parkir")), WARGA).status_code == 200
     other = Browser(hub)
-    assert other.login(other.go(app_path("cctv")), ASN).status_code == 200  # another app: not affected
+    assert other.login(other.go(app_path(hub, "cctv")), ASN).status_code == 200  # another app: not affected
     eventually(lambda: len(rows(hub.settings.database_url, GatewayAccess)) >= 2)
     until = str(clock.now() + 1)
 

@@ -121,7 +121,7 @@ def test_a_breach_from_the_console_lists_drafts_and_sends(hub: Hub, clock: Froze
     admins = seed_admins(hub, clock)
     start = clock.now() - 60
     warga = Browser(hub)
-    assert warga.login(warga.go(app_path("parkir")), WARGA).status_code == 200
+    assert warga.login(warga.go(app_path(hub, "parkir")), WARGA).status_code == 200
     eventually(lambda: rows(hub.settings.database_url, GatewayAccess))
     browser = console(hub)
     page = browser.go(f"/admin/pdp/insiden?app=parkir&since={wib(start)}")
