@@ -15,6 +15,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from idp.account_routes import build_account_routes
+from idp.broker_routes import build_broker_routes
 from idp.clock import Clock
 from idp.context import IdpContext, build_context
 from idp.endpoints.authorize import authorize_endpoint, resume_endpoint
@@ -57,6 +58,7 @@ def build_routes(provider: Provider) -> list[BaseRoute]:
         Route("/auth/consent", consent_page, methods=["GET"]),
         Route("/auth/consent", consent_submit, methods=["POST"]),
         *build_account_routes(),
+        *build_broker_routes(),
         Mount("/auth/static", StaticFiles(directory=Path(__file__).parent / "static")),
     ]
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from idp.federation.text import TEXT as BROKER_TEXT
+
 LOCALES = ("id", "en")
 
 TEXT: dict[str, dict[str, str]] = {
@@ -174,6 +176,8 @@ TEXT: dict[str, dict[str, str]] = {
         "lang.switch": "Bahasa Indonesia",
     },
 }
+for _locale, _words in BROKER_TEXT.items():  # the brokered sign-in pages keep their words apart
+    TEXT[_locale].update(_words)
 
 
 def pick_locale(request: Request, default: str = "id", ui_locales: str | None = None) -> str:
