@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote_plus, urlencode
 
-from joserfc import jwt
+from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, RSAKey
 
@@ -144,7 +144,7 @@ async def verify_upstream_jwt(token: str, metadata: UpstreamMetadata, directory:
     """A JWT signed by the upstream with an algorithm both we and it allow; its claims (not yet checked)."""
     allowed = [alg for alg in ID_TOKEN_ALGS if alg in metadata.id_token_algs]
     try:
-        header = jwt.extract(token).protected if token.count(".") == 2 else None
+        header = jws.extract_compact(token.encode()).protected if token.count(".") == 2 else None
     except (JoseError, ValueError):
         header = None
     if header is None or header.get("alg") not in allowed or any(name in header for name in FORBIDDEN_HEADERS):
