@@ -131,7 +131,7 @@ async def exchange_code(row: UpstreamIdp, credentials: UpstreamCredentials, meta
 async def verify_id_token(token: str, row: UpstreamIdp, metadata: UpstreamMetadata, directory: UpstreamDirectory,
                           *, nonce: str, now: int, access_token: str | None = None) -> dict[str, Any]:
     claims = await verify_upstream_jwt(token, metadata, directory)
-    _check_id_token_claims(claims, row.client_id, metadata.issuer, nonce, now)
+    check_id_token_claims(claims, row.client_id, metadata.issuer, nonce, now)
     if access_token is not None and "at_hash" in claims:
         digest = hashlib.sha256(access_token.encode()).digest()
         expected = base64.urlsafe_b64encode(digest[:16]).rstrip(b"=").decode()
@@ -157,7 +157,7 @@ async def verify_upstream_jwt(token: str, metadata: UpstreamMetadata, directory:
     return dict(decoded.claims)
 
 
-def _check_id_token_claims(claims: dict[str, Any], client_id: str, issuer: str, nonce: str, now: int) -> None:
+def check_id_token_claims(claims: dict[str, Any], client_id: str, issuer: str, nonce: str, now: int) -> None:
     if claims.get("iss") != issuer:
         raise UpstreamRefused(f"ID token from issuer {claims.get('iss')!r}")
     aud = claims.get("aud")

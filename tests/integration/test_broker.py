@@ -258,3 +258,26 @@ def broken_upstream() -> Iterator[dict[str, str]]:
                             Route("/garbage/.well-known/openid-configuration", garbage)])
     with run_server(app) as url:
         yield {"down": f"http://127.0.0.1:{free_port()}", "slow": f"{url}/slow", "garbage": f"{url}/garbage"}
+
+
+def test_private_key_jwt_toward_the_upstream(pair: BrokerPair) -> None:
+    """INApas registers relying parties by their EC public key: the hub authenticates with private_key_jwt."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from sqlalchemy import update
+
+    from idp.federation.registry import public_jwk_of
+    from idp.storage.models import Client
+
+    pem = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
+    jwk = public_jwk_of(pem)
+    in_database(pair.upstream.settings.database_url, lambda s: s.execute(update(Client).where(
+        Client.client_id == pair.upstream_client_id).values(auth_method="private_key_jwt", secret_digest=None,
+                                                            jwks={"keys": [jwk]})))
+    in_database(pair.broker.settings.database_url, lambda s: update_upstream(
+        s, SLUG, UpstreamSpec(private_key_pem=pem), secret=SECRET_KEY.encode(), actor="test", now=int(time.time())))
+    browser = TwoSiteBrowser(pair)
+    page, verifier = start_at_client(browser)
+    done = browser.confirm(browser.upstream_login(choose_upstream(browser, page), NEW_CITIZEN))
+    assert claims_of(redeem(pair, done, verifier))["amr"] == ["fed", "pwd"]
