@@ -33,6 +33,7 @@ from gateway.admin.http import Page, as_gateway_error, check_text, describe_vali
 from gateway.admin.traffic_view import SLUG, WINDOWS, list_visible_units, load_traffic_view
 from gateway.errors import BadRequest, Forbidden, GatewayError, NotFound
 from idp.context import IdpContext
+from idp.federation.linking import load_linked_idp_names
 from idp.i18n import pick_locale, remember_choice
 
 log = logging.getLogger("gerbang.admin")
@@ -103,7 +104,8 @@ class Console:
         async def load(session: AsyncSession, actor: Actor) -> dict[str, Any]:
             page = self.page_of(request)
             found = await accounts.list_users(session, actor, page, q=q, opd=None, disabled=None)
-            return {"users": found[:page.limit], **self.pager(request, page, found), "q": q or ""}
+            linked = await load_linked_idp_names(session, [user["id"] for user in found[:page.limit]])
+            return {"users": found[:page.limit], **self.pager(request, page, found), "q": q or "", "linked": linked}
         return await self.page(request, "users.html", load)
 
     async def audit(self, request: Request) -> Response:

@@ -165,6 +165,19 @@ async def list_identities(session: AsyncSession, user_id: str) -> list[tuple[Fed
     return [(identity, name) for identity, name in rows.all()]
 
 
+async def load_linked_idp_names(session: AsyncSession, user_ids: list[str]) -> dict[str, list[str]]:
+    """For a page of users (the console's list): the upstreams each is linked through."""
+    if not user_ids:
+        return {}
+    rows = await session.execute(select(FederatedIdentity.user_id, UpstreamIdp.name).join(
+        UpstreamIdp, UpstreamIdp.slug == FederatedIdentity.idp_slug).where(FederatedIdentity.user_id.in_(user_ids))
+        .order_by(UpstreamIdp.name))
+    linked: dict[str, list[str]] = {}
+    for user_id, name in rows.all():
+        linked.setdefault(user_id, []).append(name)
+    return linked
+
+
 async def unlink_identity(session: AsyncSession, user_id: str, identity_id: int, *, actor: str, now: int) -> bool:
     identity = await session.scalar(select(FederatedIdentity).where(FederatedIdentity.id == identity_id,
                                                                     FederatedIdentity.user_id == user_id))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 TEXT: dict[str, dict[str, str]] = {
     "id": {
-        "broker.sign_in_with": "Masuk dengan", "broker.or": "atau dengan email/NIK dan kata sandi",
+        "broker.sign_in_with": "Masuk dengan", "broker.or": "atau masuk dengan",
         "broker.unknown": "Penyedia identitas ini tidak dikenal.",
         "broker.unavailable": "Layanan identitas sedang tidak dapat dihubungi. Silakan masuk dengan kata sandi "
                               "Anda atau coba lagi nanti.",
@@ -36,7 +36,7 @@ TEXT: dict[str, dict[str, str]] = {
         "account.identity_kept": "Identitas tidak dapat dilepaskan: ini satu-satunya cara masuk ke akun Anda.",
     },
     "en": {
-        "broker.sign_in_with": "Sign in with", "broker.or": "or with email/NIK and password",
+        "broker.sign_in_with": "Sign in with", "broker.or": "or sign in with",
         "broker.unknown": "This identity provider is not known.",
         "broker.unavailable": "The identity service cannot be reached right now. Sign in with your password or "
                               "try again later.",
