@@ -28,6 +28,7 @@ from idp.endpoints.token import token_endpoint
 from idp.endpoints.token_admin import introspection_endpoint, revocation_endpoint
 from idp.endpoints.userinfo import userinfo_endpoint
 from idp.provider import Provider
+from idp.scim_routes import build_scim_routes
 from idp.settings import Settings
 
 log = logging.getLogger("gerbang.idp")
@@ -59,6 +60,7 @@ def build_routes(provider: Provider) -> list[BaseRoute]:
         Route("/auth/consent", consent_submit, methods=["POST"]),
         *build_account_routes(),
         *build_broker_routes(),
+        *build_scim_routes(),
         Mount("/auth/static", StaticFiles(directory=Path(__file__).parent / "static")),
     ]
 
