@@ -8,15 +8,16 @@ from idp.scim import endpoints as scim
 from idp.scim import group_endpoints as groups
 
 PREFIX = "/scim/v2"
+ALL = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
 
 def build_scim_routes() -> list[BaseRoute]:
     return [
-        Route(f"{PREFIX}/ServiceProviderConfig", scim.service_provider_config_endpoint, methods=["GET"]),
-        Route(f"{PREFIX}/ResourceTypes", scim.resource_types_endpoint, methods=["GET"]),
-        Route(f"{PREFIX}/ResourceTypes/{{name}}", scim.resource_types_endpoint, methods=["GET"]),
-        Route(f"{PREFIX}/Schemas", scim.schemas_endpoint, methods=["GET"]),
-        Route(f"{PREFIX}/Schemas/{{id}}", scim.schemas_endpoint, methods=["GET"]),
+        Route(f"{PREFIX}/ServiceProviderConfig", scim.service_provider_config_endpoint, methods=ALL),
+        Route(f"{PREFIX}/ResourceTypes", scim.resource_types_endpoint, methods=ALL),
+        Route(f"{PREFIX}/ResourceTypes/{{name}}", scim.resource_types_endpoint, methods=ALL),
+        Route(f"{PREFIX}/Schemas", scim.schemas_endpoint, methods=ALL),
+        Route(f"{PREFIX}/Schemas/{{id}}", scim.schemas_endpoint, methods=ALL),
         Route(f"{PREFIX}/Users", scim.users_list, methods=["GET"]),
         Route(f"{PREFIX}/Users", scim.user_create, methods=["POST"]),
         Route(f"{PREFIX}/Users/{{id}}", scim.user_get, methods=["GET"]),
@@ -29,4 +30,5 @@ def build_scim_routes() -> list[BaseRoute]:
         Route(f"{PREFIX}/Groups/{{id}}", groups.group_replace, methods=["PUT"]),
         Route(f"{PREFIX}/Groups/{{id}}", groups.group_patch, methods=["PATCH"]),
         Route(f"{PREFIX}/Groups/{{id}}", groups.group_delete, methods=["DELETE"]),
+        Route(f"{PREFIX}/{{rest:path}}", scim.not_found, methods=ALL),
     ]

@@ -17,8 +17,7 @@ CORE_GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 KEPT = {CORE_USER: ("userName", "name", "displayName", "active", "emails", "groups"),
         ENTERPRISE: ("employeeNumber", "organization", "department"),
         CORE_GROUP: ("displayName", "members")}
-KEPT_SUB = {"name": ("formatted",), "emails": ("value", "type", "primary"), "groups": ("value", "$ref", "display"),
-            "members": ("value", "$ref", "display")}
+KEPT_SUB = {"groups": ("value", "$ref", "display"), "members": ("value", "$ref", "display")}
 MAX_RESULTS = 200
 
 

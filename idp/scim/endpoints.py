@@ -24,7 +24,7 @@ from idp.scim.responses import ScimError, list_response, scim_json
 from idp.scim.user_writes import Effects, create_user, delete_user, replace_user
 from idp.scim.users import (ATTRIBUTES, SORTABLE, UserModel, build_resource, check_version, dump, in_subtree,
                             input_of, load_visible, read_input)
-from idp.storage.models import User
+from idp.storage.models import ScimAccount, User
 
 MAX_BODY = 64 * 1024
 Handler = Callable[[Request, Provider, ScimCaller], Awaitable[Response]]
@@ -71,7 +71,7 @@ async def _respond_user(provider: Provider, user_id: str, request: Request, stat
     async with provider.sessionmaker() as session:
         user = await session.get(User, user_id, populate_existing=True)
         assert user is not None
-        model = build_resource(user, base_of(provider))
+        model = build_resource(user, await session.get(ScimAccount, user_id), base_of(provider))
     headers = {"ETag": model.meta.version, "Location": model.meta.location} if model.meta else {}
     return scim_json(dump(model, _csv(request, "attributes"), _csv(request, "excludedAttributes")), status, headers)
 
@@ -82,13 +82,20 @@ async def _after(provider: Provider, effects: Effects) -> None:
 
 
 # --- discovery ---------------------------------------------------------------------------------------------
+def _only_get(request: Request) -> None:
+    if request.method != "GET":
+        raise ScimError(405, "discovery endpoints are read-only", headers={"Allow": "GET"})
+
+
 @scim_endpoint
-async def service_provider_config_endpoint(_request: Request, provider: Provider, _caller: ScimCaller) -> Response:
+async def service_provider_config_endpoint(request: Request, provider: Provider, _caller: ScimCaller) -> Response:
+    _only_get(request)
     return scim_json(service_provider_config(base_of(provider)))
 
 
 @scim_endpoint
 async def resource_types_endpoint(request: Request, provider: Provider, _caller: ScimCaller) -> Response:
+    _only_get(request)
     found = resource_types(base_of(provider))
     wanted = request.path_params.get("name")
     if wanted is None:
@@ -101,6 +108,7 @@ async def resource_types_endpoint(request: Request, provider: Provider, _caller:
 
 @scim_endpoint
 async def schemas_endpoint(request: Request, provider: Provider, _caller: ScimCaller) -> Response:
+    _only_get(request)
     found = schemas(base_of(provider))
     wanted = request.path_params.get("id")
     if wanted is None:
@@ -137,19 +145,20 @@ async def users_list(request: Request, provider: Provider, caller: ScimCaller) -
     column = SORTABLE[sort_by]
     order = column.desc() if request.query_params.get("sortOrder") == "descending" else column.asc()
     async with provider.sessionmaker() as session:
-        total = await session.scalar(select(func.count()).select_from(User).where(condition)) or 0
-        rows = (await session.scalars(select(User).where(condition).order_by(order, User.id)
-                                      .offset(start - 1).limit(count))).all() if count else []
+        joined = select(User, ScimAccount).outerjoin(ScimAccount, ScimAccount.user_id == User.id).where(condition)
+        total = await session.scalar(select(func.count()).select_from(joined.subquery())) or 0
+        rows = (await session.execute(joined.order_by(order, User.id).offset(start - 1).limit(count))).all() \
+            if count else []
         base = base_of(provider)
         attributes, excluded = _csv(request, "attributes"), _csv(request, "excludedAttributes")
-        resources = [dump(build_resource(user, base), attributes, excluded) for user in rows]
+        resources = [dump(build_resource(user, account, base), attributes, excluded) for user, account in rows]
     return list_response(resources, total, start)
 
 
 @scim_endpoint
 async def user_get(request: Request, provider: Provider, caller: ScimCaller) -> Response:
     async with provider.sessionmaker() as session:
-        model = build_resource(await load_visible(session, caller, request.path_params["id"]), base_of(provider))
+        model = build_resource(*await load_visible(session, caller, request.path_params["id"]), base_of(provider))
     version = model.meta.version if model.meta else None
     if version and request.headers.get("if-none-match") == version:
         return Response(status_code=304, headers={"ETag": version})
@@ -168,9 +177,9 @@ async def user_create(request: Request, provider: Provider, caller: ScimCaller) 
 async def user_replace(request: Request, provider: Provider, caller: ScimCaller) -> Response:
     data = read_input(await read_json(request), Context.RESOURCE_REPLACEMENT_REQUEST)
     async with provider.sessionmaker() as session, session.begin():
-        user = await load_visible(session, caller, request.path_params["id"])
-        check_version(build_resource(user, base_of(provider)), request.headers.get("if-match"))
-        effects = await replace_user(session, caller, user, data, provider.clock.now(), "replace")
+        user, account = await load_visible(session, caller, request.path_params["id"])
+        check_version(build_resource(user, account, base_of(provider)), request.headers.get("if-match"))
+        effects = await replace_user(session, caller, user, account, data, provider.clock.now(), "replace")
     await _after(provider, effects)
     return await _respond_user(provider, effects.user_id, request)
 
@@ -183,15 +192,15 @@ async def user_patch(request: Request, provider: Provider, caller: ScimCaller) -
     except Exception as exc:  # scim2-models raises pydantic and SCIM errors for bad operations
         raise ScimError(400, f"the patch is not valid: {str(exc).splitlines()[0][:200]}", "invalidSyntax") from exc
     async with provider.sessionmaker() as session, session.begin():
-        user = await load_visible(session, caller, request.path_params["id"])
-        model = build_resource(user, base_of(provider))
+        user, account = await load_visible(session, caller, request.path_params["id"])
+        model = build_resource(user, account, base_of(provider))
         check_version(model, request.headers.get("if-match"))
         try:
             patch.patch(model)
         except Exception as exc:
             raise ScimError(400, f"the patch cannot apply: {str(exc).splitlines()[0][:200]}", "invalidPath") from exc
-        effects = await replace_user(session, caller, user, input_of(model, user.name), provider.clock.now(),
-                                     "patch")
+        effects = await replace_user(session, caller, user, account, input_of(model, user.name),
+                                     provider.clock.now(), "patch")
     await _after(provider, effects)
     return await _respond_user(provider, effects.user_id, request)
 
@@ -199,10 +208,15 @@ async def user_patch(request: Request, provider: Provider, caller: ScimCaller) -
 @scim_endpoint
 async def user_delete(request: Request, provider: Provider, caller: ScimCaller) -> Response:
     async with provider.sessionmaker() as session:
-        user = await load_visible(session, caller, request.path_params["id"])
-        check_version(build_resource(user, base_of(provider)), request.headers.get("if-match"))
+        user, account = await load_visible(session, caller, request.path_params["id"])
+        check_version(build_resource(user, account, base_of(provider)), request.headers.get("if-match"))
     await end_sessions_after_commit(provider, user.id)  # before the rows go: relying parties are told
     async with provider.sessionmaker() as session, session.begin():
-        user = await load_visible(session, caller, user.id)
+        user, _ = await load_visible(session, caller, user.id)
         await delete_user(session, caller, user, provider.clock.now())
     return Response(status_code=204)
+
+
+@scim_endpoint
+async def not_found(request: Request, _provider: Provider, _caller: ScimCaller) -> Response:
+    raise ScimError(404, "there is no SCIM endpoint here")

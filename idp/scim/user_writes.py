@@ -15,7 +15,7 @@ from idp.scim.auth import ScimCaller
 from idp.scim.deprovision import revoke_in_transaction
 from idp.scim.responses import ScimError
 from idp.scim.users import UserInput, check_unique, load_unit
-from idp.storage.models import Membership, User
+from idp.storage.models import Membership, ScimAccount, User
 
 
 @dataclass(frozen=True)
@@ -37,13 +37,15 @@ async def create_user(session: AsyncSession, caller: ScimCaller, data: UserInput
     except GerbangError as exc:
         raise ScimError(400, exc.message, "invalidValue") from exc
     user.nip, user.disabled, user.kind = data.nip, not data.active, "asn"
+    session.add(ScimAccount(user_id=user.id, user_name=data.user_name, attributes=data.attributes,
+                            client_id=caller.client_id))
     await append_audit(session, actor=caller.actor, action="scim.user.create", target=f"user:{user.id}",
                        detail={"unit": unit.slug, "active": data.active, "nip": data.nip is not None}, now=now)
     return Effects(user.id, False)
 
 
-async def replace_user(session: AsyncSession, caller: ScimCaller, user: User, data: UserInput, now: int,
-                       how: str) -> Effects:
+async def replace_user(session: AsyncSession, caller: ScimCaller, user: User, account: ScimAccount | None,
+                       data: UserInput, now: int, how: str) -> Effects:
     await check_unique(session, data, user.id)
     units = {m.opd.slug for m in user.memberships}
     moved = data.unit is not None and units != {data.unit}
@@ -57,6 +59,11 @@ async def replace_user(session: AsyncSession, caller: ScimCaller, user: User, da
         session.add(Membership(user_id=user.id, opd_id=unit.id, role="asn"))
         changed.add("unit")
     user.email, user.name, user.nip, user.disabled = data.email, data.name, data.nip, not data.active
+    if account is None:
+        session.add(ScimAccount(user_id=user.id, user_name=data.user_name, attributes=data.attributes,
+                                client_id=caller.client_id))
+    else:
+        account.user_name, account.attributes = data.user_name, data.attributes
     user.updated_at = now
     if deactivated or moved:
         await revoke_in_transaction(session, user.id, now, "scim_deprovisioned" if deactivated else "scim_moved")

@@ -520,6 +520,17 @@ class FederatedSession(Base):
     expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
 
 
+class ScimAccount(Base):
+    """An account provisioned over SCIM: its ``userName`` and the core attributes the account has no column for
+    (displayName, emails, externalId, name), kept as the provisioning system gave them."""
+
+    __tablename__ = "scim_accounts"
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    user_name: Mapped[str] = mapped_column(String(255), unique=True)
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    client_id: Mapped[str] = mapped_column(String(64))  # the provisioning client that created it
+
+
 Index("ix_users_nip", User.nip, unique=True)
 Index("ix_federated_sessions_upstream", FederatedSession.idp_slug, FederatedSession.upstream_sid)
 Index("ix_federated_sessions_subject", FederatedSession.idp_slug, FederatedSession.subject)

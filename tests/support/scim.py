@@ -56,8 +56,27 @@ def scim_http(hub: Hub, token: str) -> httpx.Client:
 
 def asn(email: str, name: str, unit: str | None = None, nip: str | None = None, **extra: Any) -> dict[str, Any]:
     body: dict[str, Any] = {"schemas": [CORE_USER, ENTERPRISE], "userName": email, "name": {"formatted": name},
+                            "displayName": name,
                             "emails": [{"value": email, "primary": True, "type": "work"}], "active": True, **extra}
     enterprise = {k: v for k, v in (("department", unit), ("employeeNumber", nip)) if v}
     if enterprise:
         body[ENTERPRISE] = enterprise
     return body
+
+
+def compliance_client(http: httpx.Client, resource_models: tuple[Any, ...] = ()) -> Any:
+    """scim2-client's synchronous client over our httpx client (its own engine now wants the ``httpx2`` fork)."""
+    from scim2_client.client import BaseSyncSCIMClient
+
+    class HttpxSCIMClient(BaseSyncSCIMClient):
+        def __init__(self, client: httpx.Client) -> None:
+            super().__init__(resource_models=resource_models or None)
+            self.client = client
+
+        def _parse_json(self, response: Any) -> Any:
+            return response.json()
+
+        def request(self, method: str, url: str, **kwargs: Any) -> Any:
+            return self.client.request(method, url, **kwargs)
+
+    return HttpxSCIMClient(http)

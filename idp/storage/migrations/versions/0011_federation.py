@@ -1,4 +1,5 @@
-"""federation: upstream identity providers, linked identities, brokered sign-ins and sessions; users.nip
+"""federation and provisioning: upstream identity providers, linked identities, brokered sign-ins and sessions;
+users.nip; SCIM-provisioned accounts
 
 Revision ID: 0011
 Revises: 0004
@@ -83,9 +84,19 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_federated_sessions_expires_at'), ['expires_at'], unique=False)
         batch_op.create_index('ix_federated_sessions_upstream', ['idp_slug', 'upstream_sid'], unique=False)
         batch_op.create_index('ix_federated_sessions_subject', ['idp_slug', 'subject'], unique=False)
+    op.create_table('scim_accounts',
+    sa.Column('user_id', sa.String(length=36), nullable=False),
+    sa.Column('user_name', sa.String(length=255), nullable=False),
+    sa.Column('attributes', sa.JSON(), nullable=False),
+    sa.Column('client_id', sa.String(length=64), nullable=False),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('user_id'),
+    sa.UniqueConstraint('user_name')
+    )
 
 
 def downgrade() -> None:
+    op.drop_table('scim_accounts')
     op.drop_table('federated_sessions')
     op.drop_table('federation_logins')
     op.drop_table('federated_identities')
