@@ -20,6 +20,8 @@ def build_scim_routes() -> list[BaseRoute]:
         Route(f"{PREFIX}/Schemas/{{id}}", scim.schemas_endpoint, methods=ALL),
         Route(f"{PREFIX}/Users", scim.users_list, methods=["GET"]),
         Route(f"{PREFIX}/Users", scim.user_create, methods=["POST"]),
+        Route(f"{PREFIX}/Users/.search", scim.users_search, methods=["POST"]),
+        Route(f"{PREFIX}/.search", scim.users_search, methods=["POST"]),  # §3.4.3 root search: Users are searchable
         Route(f"{PREFIX}/Users/{{id}}", scim.user_get, methods=["GET"]),
         Route(f"{PREFIX}/Users/{{id}}", scim.user_replace, methods=["PUT"]),
         Route(f"{PREFIX}/Users/{{id}}", scim.user_patch, methods=["PATCH"]),

@@ -38,7 +38,7 @@ def service_provider_config(base: str) -> dict[str, Any]:
 
 def resource_types(base: str) -> list[dict[str, Any]]:
     user = ResourceType(id="User", name="User", endpoint="/Users", description="ASN accounts", schema_=CORE_USER,
-                        schema_extensions=[SchemaExtension(schema_=ENTERPRISE, required=False)])
+                        schema_extensions=[SchemaExtension(schema_=ENTERPRISE, required=True)])
     group = ResourceType(id="Group", name="Group", endpoint="/Groups", description="An OPD unit's role",
                          schema_=CORE_GROUP)
     out = []
@@ -60,14 +60,27 @@ def _schema_bodies() -> tuple[dict[str, Any], ...]:
     return tuple(bodies)
 
 
+REQUIRED = ("active", "department")  # every account has a state and (SCIM-provisioned) a unit: never removed
+
+
 def _trim(attribute: dict[str, Any]) -> dict[str, Any]:
+    if attribute["name"] in REQUIRED:
+        attribute = {**attribute, "required": True}
     if attribute["name"] in KEPT_SUB and attribute.get("subAttributes"):
         keep = KEPT_SUB[attribute["name"]]
         attribute = {**attribute, "subAttributes": [s for s in attribute["subAttributes"] if s["name"] in keep]}
     return attribute
 
 
-def schemas(base: str) -> list[dict[str, Any]]:
-    return [{**body, "meta": {"resourceType": "Schema", "location": f"{base}/Schemas/{body['id']}"}}
-            for body in _schema_bodies()]
+def schemas(base: str, units: list[str]) -> list[dict[str, Any]]:
+    """``units``: the OPD units the caller may place people in, published as ``department``'s canonical values
+    (RFC 7643 §7) so a provisioning system can offer them."""
+    out = []
+    for body in _schema_bodies():
+        body = {**body, "meta": {"resourceType": "Schema", "location": f"{base}/Schemas/{body['id']}"}}
+        if body["id"] == ENTERPRISE:
+            body["attributes"] = [{**a, "canonicalValues": units} if a["name"] == "department" else a
+                                  for a in body["attributes"]]
+        out.append(body)
+    return out
 

@@ -9,7 +9,7 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from scim2_models import Context, PatchOp
+from scim2_models import Context, PatchOp, SearchRequest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from starlette.requests import Request
@@ -24,7 +24,7 @@ from idp.scim.responses import ScimError, list_response, scim_json
 from idp.scim.user_writes import Effects, create_user, delete_user, replace_user
 from idp.scim.users import (ATTRIBUTES, SORTABLE, UserModel, build_resource, check_version, dump, in_subtree,
                             input_of, load_visible, read_input)
-from idp.storage.models import ScimAccount, User
+from idp.storage.models import OpdUnit, ScimAccount, User
 
 MAX_BODY = 64 * 1024
 Handler = Callable[[Request, Provider, ScimCaller], Awaitable[Response]]
@@ -62,9 +62,12 @@ async def read_json(request: Request) -> Any:
         raise ScimError(400, "the body is not JSON", "invalidSyntax") from exc
 
 
-def _csv(request: Request, name: str) -> list[str] | None:
-    value = request.query_params.get(name)
+def _split(value: str | None) -> list[str] | None:
     return [part.strip() for part in value.split(",") if part.strip()] if value else None
+
+
+def _csv(request: Request, name: str) -> list[str] | None:
+    return _split(request.query_params.get(name))
 
 
 async def _respond_user(provider: Provider, user_id: str, request: Request, status: int = 200) -> Response:
@@ -107,9 +110,12 @@ async def resource_types_endpoint(request: Request, provider: Provider, _caller:
 
 
 @scim_endpoint
-async def schemas_endpoint(request: Request, provider: Provider, _caller: ScimCaller) -> Response:
+async def schemas_endpoint(request: Request, provider: Provider, caller: ScimCaller) -> Response:
     _only_get(request)
-    found = schemas(base_of(provider))
+    async with provider.sessionmaker() as session:
+        units = list((await session.scalars(select(OpdUnit.slug).where(OpdUnit.path.startswith(caller.subtree))
+                                            .order_by(OpdUnit.path).limit(1000))).all())
+    found = schemas(base_of(provider), units)
     wanted = request.path_params.get("id")
     if wanted is None:
         return list_response(found, len(found), 1)
@@ -120,37 +126,57 @@ async def schemas_endpoint(request: Request, provider: Provider, _caller: ScimCa
 
 
 # --- Users -------------------------------------------------------------------------------------------------
-def _int_param(request: Request, name: str, default: int) -> int:
-    raw = request.query_params.get(name)
-    if raw is None:
-        return default
+@scim_endpoint
+async def users_list(request: Request, provider: Provider, caller: ScimCaller) -> Response:
+    """RFC 7644 §3.4.2: filter, sortBy/sortOrder, startIndex (1-based) and count (≤ 200)."""
+    query = {k: v for k, v in request.query_params.items()}
+    for name in ("startIndex", "count"):
+        if name in query:
+            query[name] = _whole(query[name], name)
+    return await _search(provider, caller, query)
+
+
+@scim_endpoint
+async def users_search(request: Request, provider: Provider, caller: ScimCaller) -> Response:
+    """RFC 7644 §3.4.3: the same query as a POST body (a SearchRequest), for filters too long for a URL."""
+    body = await read_json(request)
+    try:
+        search = SearchRequest.model_validate(body, scim_ctx=Context.SEARCH_REQUEST)
+    except Exception as exc:  # pydantic and SCIM validation errors
+        raise ScimError(400, "the search request is not valid", "invalidSyntax") from exc
+    query: dict[str, Any] = {"filter": search.filter, "sortBy": search.sort_by,
+                             "sortOrder": search.sort_order.value if search.sort_order else None,
+                             "startIndex": search.start_index, "count": search.count,
+                             "attributes": ",".join(search.attributes or []) or None,
+                             "excludedAttributes": ",".join(search.excluded_attributes or []) or None}
+    return await _search(provider, caller, {k: v for k, v in query.items() if v is not None})
+
+
+def _whole(raw: str, name: str) -> int:
     try:
         return int(raw)
     except ValueError as exc:
         raise ScimError(400, f"{name} must be an integer", "invalidValue") from exc
 
 
-@scim_endpoint
-async def users_list(request: Request, provider: Provider, caller: ScimCaller) -> Response:
-    """RFC 7644 §3.4.2: filter, sortBy/sortOrder, startIndex (1-based) and count (≤ 200)."""
-    start = max(1, _int_param(request, "startIndex", 1))
-    count = min(max(0, _int_param(request, "count", 100)), MAX_RESULTS)
+async def _search(provider: Provider, caller: ScimCaller, query: dict[str, Any]) -> Response:
+    start = max(1, int(query.get("startIndex", 1)))
+    count = min(max(0, int(query.get("count", 100))), MAX_RESULTS)
     condition = in_subtree(caller.subtree)
-    if request.query_params.get("filter"):
-        condition = condition & build_condition(request.query_params["filter"], ATTRIBUTES)
-    sort_by = (request.query_params.get("sortBy") or "id").lower().removeprefix(
-        "urn:ietf:params:scim:schemas:core:2.0:user:")
+    if query.get("filter"):
+        condition = condition & build_condition(str(query["filter"]), ATTRIBUTES)
+    sort_by = str(query.get("sortBy") or "id").lower().removeprefix("urn:ietf:params:scim:schemas:core:2.0:user:")
     if sort_by not in SORTABLE:
         raise ScimError(400, f"sorting by {sort_by[:40]} is not supported", "invalidValue")
     column = SORTABLE[sort_by]
-    order = column.desc() if request.query_params.get("sortOrder") == "descending" else column.asc()
+    order = column.desc() if query.get("sortOrder") == "descending" else column.asc()
     async with provider.sessionmaker() as session:
         joined = select(User, ScimAccount).outerjoin(ScimAccount, ScimAccount.user_id == User.id).where(condition)
         total = await session.scalar(select(func.count()).select_from(joined.subquery())) or 0
         rows = (await session.execute(joined.order_by(order, User.id).offset(start - 1).limit(count))).all() \
             if count else []
         base = base_of(provider)
-        attributes, excluded = _csv(request, "attributes"), _csv(request, "excludedAttributes")
+        attributes, excluded = _split(query.get("attributes")), _split(query.get("excludedAttributes"))
         resources = [dump(build_resource(user, account, base), attributes, excluded) for user, account in rows]
     return list_response(resources, total, start)
 
