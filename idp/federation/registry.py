@@ -42,6 +42,7 @@ class UpstreamSpec:
     acr_map: dict[str, str] | None = None
     audience: str | None = None
     enabled: bool | None = None
+    generate_key: bool = False  # a new EC P-256 key made here (the private key never leaves the hub)
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,11 @@ def parse_acr_map(pairs: list[str] | tuple[str, ...]) -> dict[str, str]:
 
 def check_issuer(issuer: str) -> str:
     """An https URL (http only on loopback), no query or fragment (OIDC Discovery §4)."""
-    parts = urlsplit(issuer)
+    try:
+        parts = urlsplit(issuer)
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError as exc:
+        raise InvalidInput("issuer is not a valid URL") from exc
     loopback = parts.hostname in ("127.0.0.1", "localhost", "::1")
     if parts.scheme not in ("https", "http") or (parts.scheme == "http" and not loopback) or not parts.hostname:
         raise InvalidInput("issuer must be an https URL")
@@ -81,6 +86,14 @@ def public_jwk_of(private_key_pem: str) -> dict[str, Any]:
     jwk = key.as_dict(private=False)
     jwk.update(kid=key.thumbprint(), use="sig", alg="ES256" if isinstance(key, ECKey) else "RS256")
     return jwk
+
+
+def new_private_key_pem() -> str:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    return ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
 
 
 def _load_key(private_key_pem: str) -> ECKey | RSAKey:
@@ -202,19 +215,20 @@ def _apply(row: UpstreamIdp, spec: UpstreamSpec, secret: bytes) -> None:
             raise InvalidInput("client secret: at least 16 characters")
         row.client_secret, row.private_key, row.key_id = seal(spec.client_secret, secret, row.slug,
                                                               "client_secret"), None, None
-    if spec.private_key_pem is not None:
-        jwk = public_jwk_of(spec.private_key_pem)
-        row.private_key = seal(spec.private_key_pem, secret, row.slug, "private_key")
+    pem = new_private_key_pem() if spec.generate_key else spec.private_key_pem
+    if pem is not None:
+        jwk = public_jwk_of(pem)
+        row.private_key = seal(pem, secret, row.slug, "private_key")
         row.key_id, row.client_secret = jwk["kid"], None
 
 
 def _check_credentials(row: UpstreamIdp) -> None:
+    """Rules across fields (a Conflict: the combination, not one value, is wrong)."""
     if not row.client_secret and not row.private_key:
         raise InvalidInput("give a client secret (--client-secret-stdin) or a private key (--private-key-file)")
-    if row.authoritative and row.link_by == "none":
-        raise InvalidInput("an authoritative upstream needs an identifier to link by (--link-by)")
-    if row.authoritative and row.link_by == "email":
-        raise InvalidInput("an upstream cannot be authoritative for email addresses: link by nik or nip")
+    if row.authoritative and row.link_by in ("none", "email"):
+        raise Conflict("an upstream can be authoritative only for NIK or NIP (--link-by nik|nip), never for "
+                       "email addresses")
 
 
 def _audit_detail(row: UpstreamIdp) -> dict[str, Any]:

@@ -109,17 +109,24 @@ def test_admin_api_manages_upstreams_for_kominfo_only(hub: Hub) -> None:
     kominfo = AdminClient(hub, admin_token(hub, KOMINFO))
     dishub = AdminClient(hub, admin_token(hub, DISHUB_ADMIN))
     body = {"slug": "inapas", "name": "INApas", "issuer": "https://inapas.id/oidc", "client_id": "palembang",
-            "private_key_pem": pem(), "link_by": "nik", "authoritative": True, "acr_map": {"high": "2"},
-            "for": "citizens"}
+            "link_by": "nik", "authoritative": True, "acr_map": ["high=2"], "for": "citizens"}
     assert dishub.post("/idps", body).status_code == 403
     created = kominfo.post("/idps", body)
     assert created.status_code == 201, created.text
-    assert created.json()["public_jwk"]["kty"] == "EC" and "PRIVATE" not in created.text
+    jwk = created.json()["public_jwk"]  # the hub made the key pair: only the public half is ever shown
+    assert created.json()["client_auth"] == "private_key_jwt" and jwk["kty"] == "EC" and "d" not in jwk
+    assert created.json()["acr_map"] == {"high": "2"}
     assert kominfo.post("/idps", body).status_code == 409
     changed = kominfo.http.patch("/idps/inapas", json={"enabled": False})
     assert changed.status_code == 200 and changed.json()["enabled"] is False
-    bad = kominfo.http.patch("/idps/inapas", json={"acr_map": {"high": "9"}})
+    bad = kominfo.http.patch("/idps/inapas", json={"acr_map": ["high=9"]})
     assert bad.status_code == 400 and bad.headers["content-type"] == "application/problem+json"
+    email_authority = kominfo.http.patch("/idps/inapas", json={"link_by": "email"})
+    assert email_authority.status_code == 409  # authoritative for email addresses: never
+    rotated = kominfo.http.patch("/idps/inapas", json={"new_key": True})
+    assert rotated.status_code == 200 and rotated.json()["public_jwk"]["kid"] != jwk["kid"]
+    to_secret = kominfo.http.patch("/idps/inapas", json={"client_secret": SECRET})
+    assert to_secret.json()["client_auth"] == "client_secret_basic" and "public_jwk" not in to_secret.json()
     assert [i["slug"] for i in kominfo.get("/idps").json()["items"]] == ["inapas"]
     assert dishub.get("/idps").status_code == 403
     user_id = hub.seeded.users["warga@example.id"]
