@@ -1,9 +1,11 @@
 """SCIM Users (RFC 7643 §4.1, enterprise extension §4.3) over the hub's accounts.
 
-``userName`` and the primary email are the account's email; ``name.formatted`` / ``displayName`` its name;
-``active`` its enabled state; the enterprise ``employeeNumber`` is the NIP (other staff numbers are kept as given) and ``department`` the OPD unit (slug)
-the ASN works in (``organization`` is kept as given). A client sees and changes only people whose every
-unit lies in its subtree; a person it creates starts in the given unit (or the client's own).
+The account's email is the primary email (or ``userName`` when that is an address); its name is
+``name.formatted`` (else ``displayName``); ``active`` is its enabled state. The enterprise ``employeeNumber`` is
+the NIP (other staff numbers are kept as given) and ``department`` the OPD unit (slug) the ASN works in.
+``userName`` and the core attributes without a column (``ScimAccount``) are kept as the provisioning system
+sent them. A client sees and changes only people whose every unit lies in its subtree; a person it creates
+starts in the given unit (or the client's own).
 """
 
 from __future__ import annotations
@@ -67,10 +69,9 @@ ATTRIBUTES: dict[str, Attribute] = {
     "emails.value": Attribute(User.email), "displayname": Attribute(User.name), "name.formatted": Attribute(User.name),
     "active": Attribute(compare=lambda op, value: compare_column(not_(User.disabled), "boolean", op, value)),
     "employeenumber": Attribute(User.nip, "exact"), "department": Attribute(compare=_unit_compare),
-"meta.lastmodified": Attribute(User.updated_at, "exact"),
 }
-SORTABLE = {"username": func.coalesce(ScimAccount.user_name, User.email), "emails.value": User.email, "displayname": User.name,
-            "name.formatted": User.name, "id": User.id, "meta.lastmodified": User.updated_at,
+SORTABLE = {"username": func.coalesce(ScimAccount.user_name, User.email), "emails.value": User.email,
+            "displayname": User.name, "name.formatted": User.name, "id": User.id, "meta.lastmodified": User.updated_at,
             "meta.created": User.created_at, "employeenumber": User.nip}
 
 

@@ -175,6 +175,7 @@ def test_deactivation_ends_sessions_and_tokens_at_once(hub: Hub, dinkes: httpx.C
         await engine.dispose()
 
     asyncio.run(give_password())
+    gateway_session = asyncio.run(_add_gateway_session(hub, created["id"]))
     tokens = issue_tokens(hub, "Parkir Dishub", login="eka@dinkes.example.id")
     browser = Browser(hub)
     _, challenge = pkce_pair()
@@ -193,7 +194,34 @@ def test_deactivation_ends_sessions_and_tokens_at_once(hub: Hub, dinkes: httpx.C
     assert refreshed.status_code == 400
     info = httpx.get(f"{hub.url}/auth/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"})
     assert info.status_code == 401
+    assert asyncio.run(_gateway_session_ended(hub, gateway_session))
     browser.close()
+
+
+async def _add_gateway_session(hub: Hub, user_id: str) -> str:
+    """A gateway session of a ``session`` app not tied to a hub session (signed in before, elsewhere)."""
+    import secrets
+    import time
+
+    from idp.storage.models import GatewaySession
+
+    digest, now = secrets.token_hex(32), int(time.time())
+    engine = build_engine(hub.settings.effective_database_url)
+    async with build_sessionmaker(engine)() as session, session.begin():
+        session.add(GatewaySession(id_digest=digest, idp_sid=None, user_id=user_id, acr="1", amr=["pwd"],
+                                   id_token="x", created_at=now, expires_at=now + 3600))
+    await engine.dispose()
+    return digest
+
+
+async def _gateway_session_ended(hub: Hub, digest: str) -> bool:
+    from idp.storage.models import GatewaySession
+
+    engine = build_engine(hub.settings.effective_database_url)
+    async with build_sessionmaker(engine)() as session:
+        row = await session.get(GatewaySession, digest)
+    await engine.dispose()
+    return row is not None and row.ended_at is not None
 
 
 def test_scim2_tester_compliance(hub: Hub, dinkes: httpx.Client) -> None:

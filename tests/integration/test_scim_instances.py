@@ -12,7 +12,6 @@ from pathlib import Path
 import httpx
 from tests.support.hub import PASSWORD, pkce_pair
 from tests.support.instances import City, eventually, new_city, running
-from tests.support.scim import asn
 
 REDIRECT = "http://127.0.0.1:9/cb"
 
