@@ -281,3 +281,27 @@ def test_private_key_jwt_toward_the_upstream(pair: BrokerPair) -> None:
     page, verifier = start_at_client(browser)
     done = browser.confirm(browser.upstream_login(choose_upstream(browser, page), NEW_CITIZEN))
     assert claims_of(redeem(pair, done, verifier))["amr"] == ["fed", "pwd"]
+
+
+def test_unlinking_keeps_the_last_way_in(pair: BrokerPair) -> None:
+    from tests.support.broker_pair import csrf
+
+    created, _ = sign_in_brokered(pair)  # an account made upstream: no password, one identity
+    account = created.go("/account")
+    [identity] = identities(pair)
+    kept = created.post(f"{pair.broker.url}/account/identities/unlink",
+                        {"identity_id": str(identity.id), "csrf_token": csrf(account.text)})
+    assert kept.url.params["done"] == "identity_kept" and len(identities(pair)) == 1
+    linked = TwoSiteBrowser(pair)  # Siti has a password: her linked identity may go
+    page, verifier = start_at_client(linked)
+    redeem(pair, linked.confirm(linked.upstream_login(choose_upstream(linked, page), WARGA), password=PASSWORD),
+           verifier)
+    account = linked.go("/account")
+    [siti_identity] = [i for i in identities(pair) if i.id != identity.id]
+    done = linked.post(f"{pair.broker.url}/account/identities/unlink",
+                       {"identity_id": str(siti_identity.id), "csrf_token": csrf(account.text)})
+    assert done.url.params["done"] == "identity_unlinked"
+    assert [i.id for i in identities(pair)] == [identity.id]
+    other = linked.post(f"{pair.broker.url}/account/identities/unlink",  # someone else's identity: untouched
+                        {"identity_id": str(identity.id), "csrf_token": csrf(account.text)})
+    assert other.url.params["done"] == "identity_kept" and len(identities(pair)) == 1
