@@ -158,6 +158,10 @@ def test_groups_are_a_units_role(hub: Hub, dinkes: httpx.Client) -> None:
     assert [m["value"] for m in dinkes.get("/Groups/puskesmas-ilir:perawat").json()["members"]] == [budi["id"]]
     assert dinkes.delete("/Groups/puskesmas-ilir:perawat").status_code == 204
     assert dinkes.get("/Groups/puskesmas-ilir:perawat").status_code == 404
+    entries = audit(hub, "scim.group.")
+    assert [e.action for e in entries] == ["scim.group.create", "scim.group.patch", "scim.group.delete"]
+    assert len({e.actor for e in entries}) == 1 and entries[0].actor.startswith("client:")
+    assert [e.detail["removed"] for e in entries][-1] == [budi["id"]]
 
 
 def test_deactivation_ends_sessions_and_tokens_at_once(hub: Hub, dinkes: httpx.Client) -> None:
