@@ -8,6 +8,7 @@ together, and the parked claims are used up first so a double submit cannot crea
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
@@ -44,6 +45,36 @@ async def _parked(request: Request, provider: Provider, value: str | None) -> tu
     return (login, row) if row is not None else None
 
 
+@dataclass(frozen=True)
+class LinkCandidate:
+    """A parked upstream sign-in whose verified identifier matched ``user``: linking waits for proof."""
+
+    login: FederationLogin
+    row: UpstreamIdp
+    user: User
+    claims: dict[str, Any]
+
+
+async def load_link_candidate(request: Request, provider: Provider) -> LinkCandidate | None:
+    parked = await _parked(request, provider, request.cookies.get(COOKIE))
+    if parked is None:
+        return None
+    login, row = parked
+    claims: dict[str, Any] = dict(login.claims or {})
+    async with provider.sessionmaker() as session:
+        resolution = await resolve(session, row, claims)
+    if resolution.kind != "link" or resolution.user is None:
+        return None
+    return LinkCandidate(login, row, resolution.user, claims)
+
+
+async def write_link(provider: Provider, found: LinkCandidate, how: str, value: str | None) -> User | None:
+    """Use the parked sign-in up, then link (both or nothing); ``None`` when it was used already or lost a race."""
+    if value is None or not await provider.federation_logins.take(value):
+        return None
+    return await _write(provider, found.row, found.claims, "link", found.user, how)
+
+
 async def confirm_page(request: Request) -> Response:
     provider: Provider = request.app.state.provider
     value = request.cookies.get(COOKIE)
@@ -60,10 +91,11 @@ async def _render(request: Request, provider: Provider, login: FederationLogin, 
         resolution = await resolve(session, row, login.claims)
     proposed = proposed_account(row, login.claims)
     existing = mask_email(resolution.user.email) if resolution.user is not None else None
+    has_passkey = resolution.user is not None and bool(await provider.passkeys.list_for(resolution.user.id))
     return provider.pages.render(
         request, "broker_confirm.html", status=status, upstream=row.name, mode=resolution.kind,
         authoritative=resolution.authoritative, proposed={**proposed, "nik": mask_nik(proposed["nik"])},
-        existing=existing, error_key=error_key)
+        existing=existing, error_key=error_key, has_passkey=has_passkey)
 
 
 async def confirm_submit(request: Request) -> Response:

@@ -23,11 +23,11 @@ TEXT: dict[str, dict[str, str]] = {
         "broker.create_submit": "Buat akun dan masuk",
         "broker.link_heading": "Tautkan akun Gerbang yang sudah ada dengan",
         "broker.link_body": "Sudah ada akun Gerbang dengan identitas yang sama:",
-        "broker.link_proof": "Masukkan kata sandi akun Gerbang tersebut sekali untuk membuktikan bahwa akun itu "
-                             "milik Anda.",
+        "broker.link_proof": "Masukkan kata sandi akun Gerbang tersebut (atau gunakan passkey-nya) sekali untuk "
+                             "membuktikan bahwa akun itu milik Anda.",
         "broker.link_authoritative": "Pemerintah Kota menetapkan layanan ini sebagai sumber resmi identitas "
                                      "tersebut; akun akan langsung ditautkan.",
-        "broker.link_submit": "Tautkan dan masuk", "broker.cancel": "Batal",
+        "broker.link_submit": "Tautkan dan masuk", "broker.link_passkey": "Buktikan dengan passkey akun itu", "broker.cancel": "Batal",
         "broker.field_name": "Nama", "broker.field_email": "Email", "broker.field_nik": "NIK",
         "broker.field_nip": "NIP", "broker.email_unverified": "(belum terverifikasi)",
         "identities.heading": "Identitas tertaut", "identities.none": "Belum ada identitas tertaut.",
@@ -55,10 +55,11 @@ TEXT: dict[str, dict[str, str]] = {
         "broker.create_submit": "Create account and sign in",
         "broker.link_heading": "Link your existing Gerbang account with",
         "broker.link_body": "A Gerbang account with the same identity exists:",
-        "broker.link_proof": "Enter that Gerbang account's password once to prove it is yours.",
+        "broker.link_proof": "Enter that Gerbang account's password (or use its passkey) once to prove it is "
+                             "yours.",
         "broker.link_authoritative": "The city names this service the official source of that identity; the "
                                      "account is linked at once.",
-        "broker.link_submit": "Link and sign in", "broker.cancel": "Cancel",
+        "broker.link_submit": "Link and sign in", "broker.link_passkey": "Prove it with that account's passkey", "broker.cancel": "Cancel",
         "broker.field_name": "Name", "broker.field_email": "Email", "broker.field_nik": "NIK",
         "broker.field_nip": "NIP", "broker.email_unverified": "(not verified)",
         "identities.heading": "Linked identities", "identities.none": "No linked identities yet.",

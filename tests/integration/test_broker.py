@@ -305,3 +305,25 @@ def test_unlinking_keeps_the_last_way_in(pair: BrokerPair) -> None:
     other = linked.post(f"{pair.broker.url}/account/identities/unlink",  # someone else's identity: untouched
                         {"identity_id": str(identity.id), "csrf_token": csrf(account.text)})
     assert other.url.params["done"] == "identity_kept" and len(identities(pair)) == 1
+
+
+def test_passkey_proof_refuses_forgeries_and_strangers(pair: BrokerPair) -> None:
+    from tests.support.broker_pair import csrf
+
+    stranger = httpx.Client(base_url=pair.broker.url)
+    token = csrf(stranger.get("/auth/login").text)
+    assert stranger.post("/auth/broker/passkey/options", json={"csrf_token": token}).status_code == 401
+    browser = TwoSiteBrowser(pair)
+    page, _ = start_at_client(browser)
+    confirm = browser.upstream_login(choose_upstream(browser, page), WARGA)
+    token = csrf(confirm.text)
+    options = browser.http.post(f"{pair.broker.url}/auth/broker/passkey/options", json={"csrf_token": token})
+    assert options.status_code == 200 and options.json()["challenge"]
+    assert browser.http.post(f"{pair.broker.url}/auth/broker/passkey/options", json={}).status_code == 403
+    forged = {"id": "AAAA", "rawId": "AAAA", "type": "public-key",
+              "response": {"clientDataJSON": "e30", "authenticatorData": "AAAA", "signature": "AAAA"}}
+    refused = browser.http.post(f"{pair.broker.url}/auth/broker/passkey", json={"csrf_token": token,
+                                                                                "credential": forged})
+    assert refused.status_code == 400 and refused.json() == {"error": "passkey_rejected"}
+    assert identities(pair) == []
+    stranger.close()

@@ -1,5 +1,5 @@
-"""Two real hubs on loopback: an upstream Gerbang standing in for INApas (at ``localhost``) and the city's hub
-brokering to it (at ``127.0.0.1``; different host names so their cookies stay apart, as two sites' do)."""
+"""Two real hubs on loopback: an upstream Gerbang standing in for INApas and the city's hub brokering to it, one at
+``127.0.0.1`` and the other at ``localhost`` (different host names so their cookies stay apart, as two sites' do)."""
 
 from __future__ import annotations
 
@@ -82,12 +82,14 @@ def register_upstream(database_url: str, upstream_url: str, client_id: str, clie
 
 
 @contextmanager
-def run_broker_pair(database_url: str, upstream_database_url: str, tmp_path: Path,
+def run_broker_pair(database_url: str, upstream_database_url: str, tmp_path: Path, broker_host: str = "127.0.0.1",
                     **upstream_spec: Any) -> Iterator[BrokerPair]:
+    """``broker_host`` "localhost" puts the hub there (WebAuthn refuses IP addresses) and the upstream at 127.0.0.1."""
     from idp.app import create_app
 
+    upstream_host = "localhost" if broker_host == "127.0.0.1" else "127.0.0.1"
     broker_port, upstream_port = free_port(), free_port()
-    broker_url, upstream_url = f"http://127.0.0.1:{broker_port}", f"http://localhost:{upstream_port}"
+    broker_url, upstream_url = f"http://{broker_host}:{broker_port}", f"http://{upstream_host}:{upstream_port}"
     broker_seeded = asyncio.run(seed(database_url))
     upstream_seeded = asyncio.run(seed(upstream_database_url))
     client_id, client_secret = seed_upstream(upstream_database_url, broker_url)
@@ -139,7 +141,7 @@ class TwoSiteBrowser:
 
     def upstream_login(self, page: httpx.Response, login: str, password: str = PASSWORD) -> httpx.Response:
         """Sign in on the upstream's own page (the person is at INApas now)."""
-        assert page.url.host == "localhost" and page.url.path == "/auth/login", (page.url, page.text[:300])
+        assert str(page.url).startswith(self.pair.upstream.url) and page.url.path == "/auth/login", page.url
         interaction = page.url.params["interaction"]
         return self.post(f"{self.pair.upstream.url}/auth/login", {
             "login": login, "password": password, "interaction": interaction, "csrf_token": csrf(page.text)})
