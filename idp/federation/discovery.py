@@ -18,7 +18,7 @@ import aiohttp
 from joserfc.jwk import KeySet
 
 MAX_BYTES = 512 * 1024
-UNKNOWN_KID_INTERVAL = 10.0
+UNKNOWN_KID_INTERVAL = 5.0
 REQUIRED = ("issuer", "authorization_endpoint", "token_endpoint", "jwks_uri")
 
 

@@ -327,3 +327,27 @@ def test_passkey_proof_refuses_forgeries_and_strangers(pair: BrokerPair) -> None
     assert refused.status_code == 400 and refused.json() == {"error": "passkey_rejected"}
     assert identities(pair) == []
     stranger.close()
+
+
+def test_an_upstream_key_rotation_is_followed(pair: BrokerPair) -> None:
+    """The hub caches the upstream's JWKS; a token signed with a key it has not seen makes it fetch them again."""
+    from idp.federation.discovery import UNKNOWN_KID_INTERVAL
+    from idp.key_rotation import rotate_signing_key
+
+    browser, _ = sign_in_brokered(pair)
+    fetched_at = time.monotonic()
+    in_database(pair.upstream.settings.database_url, lambda s: rotate_signing_key(
+        s, pair.upstream.settings, actor="test", now=int(time.time())))
+    deadline = time.monotonic() + 10
+    while len(httpx.get(f"{pair.upstream.url}/auth/jwks").json()["keys"]) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(max(0.0, UNKNOWN_KID_INTERVAL + 1.0 - (time.monotonic() - fetched_at)))  # the upstream signs anew
+    browser.close()
+    again = TwoSiteBrowser(pair)
+    page, verifier = start_at_client(again)
+    done = again.upstream_login(choose_upstream(again, page), NEW_CITIZEN)
+    assert done.status_code == 303, done.text[:300]  # not the "answer could not be accepted" page
+    redeem(pair, done, verifier)
+    brokered = in_database(pair.broker.settings.database_url, lambda s: _all(s, select(FederatedSession)))
+    upstream_kids = {jwt.get_unverified_header(row.id_token)["kid"] for row in brokered}
+    assert len(brokered) == 2 and len(upstream_kids) == 2  # the second upstream ID token: the new key, verified

@@ -98,7 +98,7 @@ def run_broker_pair(database_url: str, upstream_database_url: str, tmp_path: Pat
     (tmp_path / "up").mkdir(exist_ok=True)
     (tmp_path / "br").mkdir(exist_ok=True)
     up_settings = Settings(issuer=upstream_url, database_url=upstream_database_url, data_dir=tmp_path / "up",
-                           secret_key="u" * 40, policy_dir=HUB_POLICIES)
+                           secret_key="u" * 40, policy_dir=HUB_POLICIES, key_refresh_seconds=0.5)
     br_settings = Settings(issuer=broker_url, database_url=database_url, data_dir=tmp_path / "br",
                            secret_key=SECRET_KEY, policy_dir=HUB_POLICIES, federation_timeout=2.0)
     with ExitStack() as stack:
