@@ -27,6 +27,7 @@ from gateway.admin import accounts, listings, registration, traffic_charts
 from gateway.admin.actor import Actor, load_actor
 from gateway.admin.bodies import AppSubmission
 from gateway.admin.console_auth import ConsoleAuth, SignedIn
+from gateway.admin.console_idps import IdpPages
 from gateway.admin.console_control import ControlPages
 from gateway.admin.console_text import console_translator
 from gateway.admin.http import Page, as_gateway_error, check_text, describe_validation, query_text
@@ -63,6 +64,7 @@ class Console:
         self._default_locale = context.settings.default_locale
         self._secure = context.settings.uses_tls
         self._control = ControlPages(self, context, forget_client or (lambda _client_id: None))
+        self._idps = IdpPages(self, context.settings.effective_secret)
 
     def routes(self) -> list[Route]:
         return [Route("/admin/", self.home), Route("/admin/login", self._auth.login),
@@ -73,7 +75,7 @@ class Console:
                 Route("/admin/ajukan", self.submit_form), Route("/admin/aksi/ajukan", self.submit, methods=["POST"]),
                 Route("/admin/aksi/aplikasi/{slug}/{action}", self.app_action, methods=["POST"]),
                 Route("/admin/aksi/pengguna/{id}/{action}", self.user_action, methods=["POST"]),
-                *self._control.routes()]
+                *self._control.routes(), *self._idps.routes()]
 
     async def home(self, request: Request) -> Response:
         return RedirectResponse("/admin/antrean", status_code=303)

@@ -135,3 +135,29 @@ def test_admin_api_manages_upstreams_for_kominfo_only(hub: Hub) -> None:
     assert kominfo.get("/idps/inapas").status_code == 404
     kominfo.close()
     dishub.close()
+
+
+def test_console_lists_upstreams_and_turns_them_off_for_kominfo_only(hub: Hub) -> None:
+    import re
+
+    from tests.support.hub import Browser
+
+    kominfo = AdminClient(hub, admin_token(hub, KOMINFO))
+    assert kominfo.post("/idps", {"slug": "inapas", "name": "INApas", "issuer": "https://inapas.id/oidc",
+                                  "client_id": "palembang", "link_by": "nik", "acr_map": ["high=2"]}).status_code == 201
+    kominfo.close()
+    console = Browser(hub)
+    landed = console.login(console.go("/admin/"), KOMINFO)
+    assert landed.status_code == 200 and 'href="/admin/penyedia-identitas"' in landed.text
+    page = console.go("/admin/penyedia-identitas")
+    assert page.status_code == 200 and 'data-slug="inapas"' in page.text and "high → 2" in page.text
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+    done = console.submit("/admin/aksi/penyedia-identitas/inapas/disable", {"csrf_token": csrf})
+    assert done.status_code == 200 and "inapas" in done.text
+    assert [r.enabled for r in rows(hub.settings.database_url, UpstreamIdp)] == [False]
+    assert "idps.update" in [e.action for e in rows(hub.settings.database_url, AuditEntry)]
+    other = Browser(hub)
+    other.login(other.go("/admin/"), DISHUB_ADMIN)
+    assert other.go("/admin/penyedia-identitas").status_code == 403
+    console.close()
+    other.close()
