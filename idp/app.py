@@ -16,6 +16,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from idp.account_routes import build_account_routes
+from idp.broker_routes import build_broker_routes
 from idp.clock import Clock
 from idp.context import IdpContext, build_context
 from idp.endpoints.authorize import authorize_endpoint, resume_endpoint
@@ -29,6 +30,7 @@ from idp.endpoints.token_admin import introspection_endpoint, revocation_endpoin
 from idp.endpoints.userinfo import userinfo_endpoint
 from idp.hub_origin import HubOriginGuard
 from idp.provider import Provider
+from idp.scim_routes import build_scim_routes
 from idp.settings import Settings
 
 log = logging.getLogger("gerbang.idp")
@@ -59,6 +61,8 @@ def build_routes(provider: Provider) -> list[BaseRoute]:
         Route("/auth/consent", consent_page, methods=["GET"]),
         Route("/auth/consent", consent_submit, methods=["POST"]),
         *build_account_routes(),
+        *build_broker_routes(),
+        *build_scim_routes(),
         Mount("/auth/static", StaticFiles(directory=Path(__file__).parent / "static")),
     ]
 

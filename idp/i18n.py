@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from idp.pdp.text import PDP_TEXT
+from idp.federation.text import TEXT as BROKER_TEXT
 
 LOCALES = ("id", "en")
 
@@ -178,6 +179,8 @@ TEXT: dict[str, dict[str, str]] = {
 }
 TEXT["id"].update(PDP_TEXT["id"])  # the data-rights pages (idp.pdp.text)
 TEXT["en"].update(PDP_TEXT["en"])
+for _locale, _words in BROKER_TEXT.items():  # the brokered sign-in pages keep their words apart
+    TEXT[_locale].update(_words)
 
 
 def pick_locale(request: Request, default: str = "id", ui_locales: str | None = None) -> str:

@@ -9,6 +9,9 @@ from prometheus_client import Counter
 from idp.backchannel import BackchannelLogout, DeliveryPolicy
 from idp.context import IdpContext
 from idp.csrf import Csrf
+from idp.federation.discovery import UpstreamDirectory
+from idp.federation.logins import FederationLogins
+from idp.federation.sessions import FederatedSessions
 from idp.interactions import InteractionStore
 from idp.links import LinkSigner
 from idp.mail import Mailer
@@ -63,6 +66,10 @@ class Provider:
                                                             settings.backchannel_logout_timeout))
         self.logout_listeners.append(self.backchannel.on_session_end)
         self.challenges = ChallengeStore(ctx.sessionmaker, ctx.clock, settings.second_factor_ttl)
+        # Identity brokering (idp.federation): upstream metadata cache, sign-ins in flight, brokered sessions.
+        self.upstreams = UpstreamDirectory(settings.federation_timeout, settings.federation_metadata_ttl)
+        self.federation_logins = FederationLogins(ctx.sessionmaker, ctx.clock)
+        self.federated_sessions = FederatedSessions(ctx.sessionmaker, ctx.clock, settings.effective_secret)
 
     async def end_session(self, row: BrowserSession) -> None:
         """End a browser session and tell everyone who keeps state for it (gateway, back-channel)."""

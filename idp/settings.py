@@ -66,6 +66,8 @@ class Settings(BaseSettings):
     backchannel_logout_backoff: float = Field(default=1.0, gt=0, le=60, description="first retry delay, doubling")
     backchannel_logout_timeout: float = Field(default=5.0, gt=0, le=30)
     second_factor_ttl: int = Field(default=300, ge=60, le=3600, description="password accepted, second factor due")
+    federation_timeout: float = Field(default=5.0, gt=0, le=30, description="each call to an upstream provider")
+    federation_metadata_ttl: int = Field(default=3600, ge=10, le=86_400, description="upstream discovery cached")
 
     audit_checkpoint_every: int = Field(default=1000, ge=1, description="audit entries between signed checkpoints")
     log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"

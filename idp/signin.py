@@ -3,6 +3,7 @@ and back to the parked authorization request or to ``/account``."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from urllib.parse import urlencode
 
 from starlette.requests import Request
@@ -12,17 +13,20 @@ from idp.pages import see_other
 from idp.pdp.notice import gate as privacy_gate
 from idp.provider import Provider
 from idp.security_events import note_login
-from idp.storage.models import User
+from idp.storage.models import BrowserSession, User
 
 
 async def complete_sign_in(request: Request, provider: Provider, user: User, *, acr: str, amr: list[str],
-                           interaction_id: str | None, target: str = "/account") -> Response:
+                           interaction_id: str | None, target: str = "/account",
+                           on_session: Callable[[BrowserSession], Awaitable[None]] | None = None) -> Response:
     previous = await provider.sessions.load(request.cookies.get(provider.session_cookie))
     if previous is not None:
         await provider.sessions.end(previous.row.sid)
     client_ip = request.client.host if request.client else None
     cookie, row = await provider.sessions.create(user, acr=acr, amr=amr, ip=client_ip,
                                                  user_agent=request.headers.get("user-agent"))
+    if on_session is not None:  # what else this sign-in must remember about the session (federation)
+        await on_session(row)
     if interaction_id:
         await provider.interactions.update(interaction_id, login_sid=row.sid)
         target = f"/auth/authorize/resume?{urlencode({'interaction': interaction_id})}"

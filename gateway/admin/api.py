@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gateway.admin import accounts, client_review, listings, registration
+from gateway.admin import accounts, client_review, idp_api, listings, registration
 from gateway.admin.actor import check_kominfo
 from gateway.admin.bodies import AppSubmission, InitialTokenRequest, OptionalReason, Reason, RoleGrant
 from gateway.admin.http import AdminHttp, Call, json_response, page_response
@@ -207,6 +207,19 @@ class AdminApi:
     async def me(self, call: Call) -> Response:
         return json_response(call.actor.as_json())
 
+    # --- upstream identity providers (gateway.admin.idp_api) -------------------------------------------------
+    async def idps(self, call: Call) -> Response:
+        return await idp_api.list_idps(call, self.context.settings.effective_secret)
+
+    async def idp(self, call: Call) -> Response:
+        return await idp_api.get_idp(call, self.context.settings.effective_secret)
+
+    async def idp_add(self, call: Call) -> Response:
+        return await idp_api.add_idp(call, self.context.settings.effective_secret)
+
+    async def idp_update(self, call: Call) -> Response:
+        return await idp_api.update_idp(call, self.context.settings.effective_secret)
+
     # --- the sub-app ------------------------------------------------------------------------------------------
     def routes(self) -> list[tuple[str, str, Any]]:
         """(method, path, handler) for every endpoint; the OpenAPI document is checked against this list."""
@@ -226,6 +239,9 @@ class AdminApi:
             ("GET", "/audit", self.audit), ("GET", "/audit/verify", self.audit_verify),
             ("GET", "/policies", self.policies),
             ("GET", "/traffic", self.traffic),
+            ("GET", "/idps", self.idps), ("POST", "/idps", self.idp_add), ("GET", "/idps/{slug}", self.idp),
+            ("PATCH", "/idps/{slug}", self.idp_update), ("DELETE", "/idps/{slug}", idp_api.remove_idp),
+            ("GET", "/users/{id}/identities", idp_api.user_identities),
         ]
 
     def build(self, extra: list[Route] | None = None) -> Starlette:

@@ -27,6 +27,7 @@ from gateway.admin import accounts, listings, registration, traffic_charts
 from gateway.admin.actor import Actor, load_actor
 from gateway.admin.bodies import AppSubmission
 from gateway.admin.console_auth import ConsoleAuth, SignedIn
+from gateway.admin.console_idps import IdpPages
 from gateway.admin.console_control import ControlPages
 from gateway.admin.console_pdp import PdpPages
 from gateway.admin.console_text import console_translator
@@ -34,6 +35,7 @@ from gateway.admin.http import Page, as_gateway_error, check_text, describe_vali
 from gateway.admin.traffic_view import SLUG, WINDOWS, list_visible_units, load_traffic_view
 from gateway.errors import BadRequest, Forbidden, GatewayError, NotFound
 from idp.context import IdpContext
+from idp.federation.linking import load_linked_idp_names
 from idp.i18n import pick_locale, remember_choice
 
 log = logging.getLogger("gerbang.admin")
@@ -65,6 +67,7 @@ class Console:
         self._secure = context.settings.uses_tls
         self._control = ControlPages(self, context, forget_client or (lambda _client_id: None))
         self._pdp = PdpPages(self, context, auth)
+        self._idps = IdpPages(self, context.settings.effective_secret)
 
     def routes(self) -> list[Route]:
         return [Route("/admin/", self.home), Route("/admin/login", self._auth.login),
@@ -75,7 +78,7 @@ class Console:
                 Route("/admin/ajukan", self.submit_form), Route("/admin/aksi/ajukan", self.submit, methods=["POST"]),
                 Route("/admin/aksi/aplikasi/{slug}/{action}", self.app_action, methods=["POST"]),
                 Route("/admin/aksi/pengguna/{id}/{action}", self.user_action, methods=["POST"]),
-                *self._control.routes(), *self._pdp.routes()]
+                *self._control.routes(), *self._pdp.routes(), *self._idps.routes()]
 
     async def home(self, request: Request) -> Response:
         return RedirectResponse("/admin/antrean", status_code=303)
@@ -106,7 +109,8 @@ class Console:
         async def load(session: AsyncSession, actor: Actor) -> dict[str, Any]:
             page = self.page_of(request)
             found = await accounts.list_users(session, actor, page, q=q, opd=None, disabled=None)
-            return {"users": found[:page.limit], **self.pager(request, page, found), "q": q or ""}
+            linked = await load_linked_idp_names(session, [user["id"] for user in found[:page.limit]])
+            return {"users": found[:page.limit], **self.pager(request, page, found), "q": q or "", "linked": linked}
         return await self.page(request, "users.html", load)
 
     async def audit(self, request: Request) -> Response:

@@ -88,6 +88,12 @@ TEXT: dict[str, dict[str, str]] = {
         "error.callback": "Permintaan masuk tidak sah atau kedaluwarsa.", "error.unknown_action": "Aksi tidak dikenal.",
         "error.reject_reason": "Alasan penolakan wajib diisi.",
         "error.offset": "Nomor halaman tidak sah.", "error.status": "Status tidak dikenal.",
+        "nav.idps": "Penyedia identitas", "idps.hint": "INApas, SSO ASN dan penyedia lain yang dipakai untuk masuk. "
+                    "Tambah dan ubah rahasia dengan `gerbang idps` atau API admin.",
+        "idps.name": "Nama", "idps.issuer": "Issuer", "idps.auth": "Autentikasi klien", "idps.link_by": "Tautkan lewat",
+        "idps.acr_map": "Peta acr", "idps.for": "Untuk", "idps.authoritative": "sumber resmi",
+        "idps.none": "Belum ada penyedia identitas.", "idps.enable": "Aktifkan", "idps.disable": "Nonaktifkan",
+        "done.idp.enable": "Penyedia identitas {slug} diaktifkan", "done.idp.disable": "Penyedia identitas {slug} dinonaktifkan",
     },
     "en": {
         "brand": "Gerbang · Kominfo console", "title": "Kominfo console", "logout": "Sign out",
@@ -161,6 +167,12 @@ TEXT: dict[str, dict[str, str]] = {
         "error.callback": "The sign-in request is not valid or has expired.", "error.unknown_action": "Unknown action.",
         "error.reject_reason": "A reason for rejecting is required.",
         "error.offset": "The page number is not valid.", "error.status": "Unknown status.",
+        "nav.idps": "Identity providers", "idps.hint": "INApas, SSO ASN and other providers people sign in with. "
+                    "Add them and change secrets with `gerbang idps` or the admin API.",
+        "idps.name": "Name", "idps.issuer": "Issuer", "idps.auth": "Client authentication", "idps.link_by": "Links by",
+        "idps.acr_map": "acr map", "idps.for": "For", "idps.authoritative": "authoritative",
+        "idps.none": "No identity providers yet.", "idps.enable": "Enable", "idps.disable": "Disable",
+        "done.idp.enable": "Identity provider {slug} enabled", "done.idp.disable": "Identity provider {slug} disabled",
     },
 }
 

@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from gateway.admin.bodies import AppSubmission, InitialTokenRequest, OptionalReason, Reason, RoleGrant
+from gateway.admin.idp_api import UpstreamAddition, UpstreamChange
 from gateway.admin.openapi_schemas import RESPONSES, page_of, ref
 from gateway.admin.request_input import QUERY, TEXT_PATTERN
 
@@ -99,6 +100,17 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "Traffic per OPD and per app over the last minutes (requests, 4xx incl. 429, 5xx, 429, p95 latency; totals "
         "and per-minute series; apps busiest first, paginated)", "any admin role; own subtree (operators: own unit)",
         "Traffic", (*PAGE, "traffic_opd", "minutes")),
+    ("GET", "/idps"): Operation("Upstream identity providers (INApas, SSO ASN); secrets are never shown",
+                                "kominfo-admin", "UpstreamIdpList"),
+    ("POST", "/idps"): Operation("Add an upstream identity provider (`gerbang idps add`)", "kominfo-admin",
+                                 "UpstreamIdp", body=UpstreamAddition, status=201, conflicts=True),
+    ("GET", "/idps/{slug}"): Operation("One upstream identity provider", "kominfo-admin", "UpstreamIdp"),
+    ("PATCH", "/idps/{slug}"): Operation("Change an upstream identity provider (only the fields given)",
+                                         "kominfo-admin", "UpstreamIdp", body=UpstreamChange, conflicts=True),
+    ("DELETE", "/idps/{slug}"): Operation("Remove an upstream and the identities linked through it (the accounts "
+                                          "stay)", "kominfo-admin", "RemovedIdp"),
+    ("GET", "/users/{id}/identities"): Operation("Upstream identities linked to a user", "kominfo-admin",
+                                                 "LinkedIdentities"),
 }
 
 PATH_PARAMS: dict[str, dict[str, Any]] = {
@@ -116,7 +128,7 @@ def build_openapi(issuer: str, routes: list[tuple[str, str, Any]]) -> dict[str, 
     missing = [f"{method} {path}" for method, path, _ in routes if (method, path) not in OPERATIONS]
     if missing:
         raise RuntimeError(f"admin API endpoints missing from the OpenAPI document: {', '.join(missing)}")
-    models = [AppSubmission, Reason, OptionalReason, RoleGrant, InitialTokenRequest]
+    models = [AppSubmission, Reason, OptionalReason, RoleGrant, InitialTokenRequest, UpstreamAddition, UpstreamChange]
     _, defs = models_json_schema([(model, "validation") for model in models],
                                  ref_template="#/components/schemas/{model}")
     schemas: dict[str, Any] = {**defs.get("$defs", {}), **RESPONSES}

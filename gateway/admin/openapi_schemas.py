@@ -27,6 +27,12 @@ def ref(name: str) -> dict[str, Any]:
 
 
 ROLE = record(opd=STRING, role=STRING)
+UPSTREAM_IDP = record(slug=STRING, name=STRING, issuer=STRING, client_id=STRING,
+                      client_auth={"type": "string", "enum": ["private_key_jwt", "client_secret_basic"]},
+                      scope=STRING, link_by=STRING, authoritative=BOOL,
+                      acr_map={"type": "object", "additionalProperties": STRING},
+                      **{"for": STRING}, enabled=BOOL, created_at=INT, updated_at=INT)
+UPSTREAM_IDP["properties"]["public_jwk"] = {"type": "object", "description": "register this key at the upstream"}
 
 RESPONSES: dict[str, dict[str, Any]] = {
     "Problem": {"type": "object", "required": ["type", "title", "status"], "properties": {
@@ -72,6 +78,11 @@ RESPONSES: dict[str, dict[str, Any]] = {
     "Policies": record(fingerprint=STRING, sources=STRINGS, rules={"type": "array", "items": {"type": "object"}},
                        apps={"type": "array", "items": {"type": "object"}},
                        limits={"type": "array", "items": {"type": "object"}}),
+    "UpstreamIdp": UPSTREAM_IDP,
+    "UpstreamIdpList": record(items={"type": "array", "items": ref("UpstreamIdp")}),
+    "RemovedIdp": record(removed=STRING),
+    "LinkedIdentities": record(items={"type": "array", "items": record(
+        idp=STRING, idp_name=STRING, subject=STRING, created_at=INT, last_login_at=NULLABLE_INT)}),
 }
 
 

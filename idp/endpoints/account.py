@@ -11,6 +11,7 @@ from starlette.responses import Response
 from idp.access_history import load_access_history
 from idp.account_mail import send_password_changed
 from idp.credentials import end_all_sessions, revoke_user_grants, set_password
+from idp.federation.linking import list_identities
 from idp.endpoints.account_session import account_form_action, load_account_session
 from idp.pages import see_other
 from idp.pdp.withdraw import withdraw_consent
@@ -28,7 +29,8 @@ DONE_MESSAGES = {"saved": "account.saved", "password": "account.password_changed
                  "ended": "account.saved", "totp_off": "account.saved", "code_failed": "mfa.failed",
                  "passkey": "passkey.added", "email_sent": "account.email_sent",
                  "email_password": "password.current_wrong", "email_invalid": "register.email_invalid",
-                 "withdrawn": "data.withdrawn", "restored": "data.deletion_cancelled"}
+                 "withdrawn": "data.withdrawn", "restored": "data.deletion_cancelled",
+                 "identity_unlinked": "account.identity_unlinked", "identity_kept": "account.identity_kept"}
 
 
 async def account_page(request: Request) -> Response:
@@ -134,11 +136,13 @@ async def _render(request: Request, provider: Provider, active: ActiveSession, m
             .order_by(BrowserSession.last_seen.desc()))).all()
         recovery_left = await count_unused(session, user.id) if user.totp_secret else 0
         history = await load_access_history(session, user.id)
+        identities = await list_identities(session, user.id)
     passkeys = await provider.passkeys.list_for(user.id)
     return provider.pages.render(
         request, "account.html", status=status, user=user, active=active.row, message_key=message_key,
         problems=problems or {}, apps=[(consent, name) for consent, name in apps], sessions=list(live),
-        recovery_left=recovery_left, passkeys=passkeys, history=history, when=_when)
+        recovery_left=recovery_left, passkeys=passkeys, history=history, when=_when,
+        identities=identities)
 
 
 def _when(timestamp: int) -> str:

@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import Request
 from starlette.responses import Response
 
+from idp.endpoints.broker import load_enabled_upstream
 from idp.http import FormError, datalist, read_form
 from idp.interactions import COOKIE as INTERACTION_COOKIE
 from idp.oauth.request import HubRequest
@@ -110,7 +111,8 @@ async def process_authorization(request: Request, provider: Provider, params: li
     if needs_login:
         if "none" in prompts:
             return client_error("login_required", "The user must sign in.")
-        return await _park(request, provider, client.client_id, params, "/auth/login", interaction_id)
+        return await _park(request, provider, client.client_id, params,
+                           await _login_page_for(provider, data.get("idp_hint", [""])[0]), interaction_id)
     assert active is not None
     verdict = login_decision(provider, active, client.client_id)
     if not verdict.allowed:
@@ -161,6 +163,13 @@ def login_decision(provider: Provider, active: ActiveSession, client_id: str) ->
                                                  "rule_ids": list(decision.rule_ids),
                                                  "report_only": list(decision.report_only)})
     return decision
+
+
+async def _login_page_for(provider: Provider, idp_hint: str) -> str:
+    """``idp_hint=slug`` (Keycloak's kc_idp_hint) goes straight to that upstream; else the sign-in page."""
+    if idp_hint and await load_enabled_upstream(provider, idp_hint) is not None:
+        return f"/auth/broker/{idp_hint}/start"
+    return "/auth/login"
 
 
 def _login_expired(data: dict[str, list[str]], active: ActiveSession, prompts: set[str], now: int) -> bool:

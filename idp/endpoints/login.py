@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from idp.accounts import load_user_by_login
+from idp.federation.registry import list_upstreams
 from idp.endpoints.mfa import start_second_factor
 from idp.interactions import COOKIE as INTERACTION_COOKIE
 from idp.page_forms import PageRefused, read_page_form
@@ -84,10 +85,17 @@ async def login_submit(request: Request) -> Response:
     return response
 
 
+async def list_sign_in_upstreams(provider: Provider) -> list[tuple[str, str]]:
+    """``(slug, name)`` of each upstream offered beside the password form ("Masuk dengan INApas")."""
+    async with provider.sessionmaker() as session:
+        return [(row.slug, row.name) for row in await list_upstreams(session, enabled_only=True)]
+
+
 async def _interaction_context(request: Request, provider: Provider, interaction_id: str | None) -> dict | None:
     """Page context for the parked request; ``None`` when the interaction is unknown or expired."""
+    upstreams = await list_sign_in_upstreams(provider)
     if not interaction_id:
-        return {"client_name": None, "login_hint": None}
+        return {"client_name": None, "login_hint": None, "upstreams": upstreams}
     interaction = await provider.interactions.load(interaction_id, request.cookies.get(INTERACTION_COOKIE))
     if interaction is None:
         return None
@@ -95,4 +103,4 @@ async def _interaction_context(request: Request, provider: Provider, interaction
     params = dict((k, v) for k, v in interaction.params)
     client = clients.get(interaction.client_id)
     return {"client_name": client.name if client else None, "login_hint": params.get("login_hint"),
-            "ui_locales": params.get("ui_locales")}
+            "ui_locales": params.get("ui_locales"), "upstreams": upstreams}

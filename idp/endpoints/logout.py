@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import Response
 
+from idp.endpoints.broker_logout import upstream_logout_redirect
 from idp.oauth.verify import TokenInvalid, verify_hub_jwt_reloading
 from idp.page_forms import PageRefused, read_page_form
 from idp.pages import see_other
@@ -51,11 +52,16 @@ async def logout_endpoint(request: Request) -> Response:
     if active is not None and not confirmed and not hint_matches:
         return provider.pages.render(request, "logout.html", params=list(params.items()),
                                      ui_locales=params.get("ui_locales"))
-    if active is not None:
-        await provider.end_session(active.row)
+    target = None
     if redirect:
         query = urlencode({"state": params["state"]}) if params.get("state") else ""
-        response = see_other(f"{redirect}{('&' if '?' in redirect else '?') + query if query else ''}")
+        target = f"{redirect}{('&' if '?' in redirect else '?') + query if query else ''}"
+    upstream = None
+    if active is not None:
+        await provider.end_session(active.row)
+        upstream = await upstream_logout_redirect(provider, active.row.sid, target)  # brokered: end it there too
+    if upstream or target:
+        response = see_other(upstream or target or "")
     else:
         response = provider.pages.render(request, "logged_out.html")
     response.delete_cookie(provider.session_cookie, path="/", secure=provider.settings.uses_tls, httponly=True)

@@ -1,4 +1,4 @@
-// Passkey ceremonies for Gerbang's pages: buttons carry data-passkey="register|login|second".
+// Passkey ceremonies for Gerbang's pages: buttons carry data-passkey="register|login|second|link".
 // A separate file because the pages' CSP (default-src 'self') forbids inline scripts.
 (function () {
   "use strict";
@@ -54,9 +54,10 @@
       window.location.href = "/account?done=passkey";
       return;
     }
+    var base = button.getAttribute("data-passkey-base") || "/auth/passkey";  // linking: /auth/broker/passkey
     var got = await navigator.credentials.get({publicKey: request(
-      await post("/auth/passkey/options", {csrf_token: csrf(), purpose: mode}))});
-    var done = await post("/auth/passkey", {csrf_token: csrf(), purpose: mode, credential: assertion(got),
+      await post(base + "/options", {csrf_token: csrf(), purpose: mode}))});
+    var done = await post(base, {csrf_token: csrf(), purpose: mode, credential: assertion(got),
       interaction: button.getAttribute("data-interaction") || ""});
     window.location.href = done.redirect;
   }

@@ -47,6 +47,7 @@ class User(Base):
     name: Mapped[str] = mapped_column(String(200))
     name_key: Mapped[str] = mapped_column(String(200), default="")  # build_name_key(name), kept by _keep_name_key
     nik: Mapped[str | None] = mapped_column(String(16), unique=True)
+    nip: Mapped[str | None] = mapped_column(String(18))  # an ASN's NIP (BKN), from SSO ASN or SCIM
     kind: Mapped[str] = mapped_column(String(16), default="citizen")  # citizen | asn
     password_hash: Mapped[str | None] = mapped_column(String(200))
     email_verified: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -517,3 +518,82 @@ Index("ix_grants_user_client", Grant.user_id, Grant.client_id)
 Index("ix_gateway_accesses_user_at", GatewayAccess.user_id, GatewayAccess.at)
 Index("ix_security_events_user_at", SecurityEvent.user_id, SecurityEvent.at)
 Index("ix_security_events_kind_at", SecurityEvent.kind, SecurityEvent.at)
+
+
+class UpstreamIdp(Base):
+    """An upstream OpenID provider Kominfo brokers to (INApas, SSO ASN). Secrets are sealed at rest."""
+
+    __tablename__ = "upstream_idps"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    issuer: Mapped[str] = mapped_column(String(500))
+    client_id: Mapped[str] = mapped_column(String(200))
+    client_secret: Mapped[str | None] = mapped_column(Text)  # sealed
+    private_key: Mapped[str | None] = mapped_column(Text)  # sealed PEM (private_key_jwt toward the upstream)
+    key_id: Mapped[str | None] = mapped_column(String(64))
+    scope: Mapped[str] = mapped_column(Text, default="openid profile email")
+    link_by: Mapped[str] = mapped_column(String(8), default="email")  # nik | nip | email | none
+    authoritative: Mapped[bool] = mapped_column(Boolean, default=False)  # links on a match without proof
+    acr_map: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # upstream acr -> local acr
+    audience: Mapped[str] = mapped_column(String(16), default="all")  # citizens | asn | all
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class FederatedIdentity(Base):
+    """A local account linked to one upstream subject (``iss`` is the upstream's, kept by slug)."""
+
+    __tablename__ = "federated_identities"
+    __table_args__ = (UniqueConstraint("idp_slug", "subject"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    idp_slug: Mapped[str] = mapped_column(ForeignKey("upstream_idps.slug", ondelete="CASCADE"))
+    subject: Mapped[str] = mapped_column(String(255))
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    last_login_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class FederationLogin(Base):
+    """One sign-in through an upstream in flight: the RP's state, nonce and PKCE verifier; then the verified
+    claims waiting for the person's confirmation. Bound to the browser by a cookie; single use."""
+
+    __tablename__ = "federation_logins"
+    state_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    idp_slug: Mapped[str] = mapped_column(String(64))
+    nonce: Mapped[str] = mapped_column(String(64))
+    code_verifier: Mapped[str] = mapped_column(String(128))
+    interaction: Mapped[str | None] = mapped_column(String(64))
+    claims: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # set once the upstream's answer is verified
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
+class FederatedSession(Base):
+    """A hub session started through an upstream: what upstream logout and upstream back-channel logout need."""
+
+    __tablename__ = "federated_sessions"
+    sid: Mapped[str] = mapped_column(String(36), primary_key=True)  # the hub's session id
+    idp_slug: Mapped[str] = mapped_column(String(64), index=True)
+    subject: Mapped[str] = mapped_column(String(255))
+    upstream_sid: Mapped[str | None] = mapped_column(String(255))
+    id_token: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
+class ScimAccount(Base):
+    """An account provisioned over SCIM: its ``userName`` and the core attributes the account has no column for
+    (displayName, emails, externalId, name), kept as the provisioning system gave them."""
+
+    __tablename__ = "scim_accounts"
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    user_name: Mapped[str] = mapped_column(String(255), unique=True)
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    client_id: Mapped[str] = mapped_column(String(64))  # the provisioning client that created it
+
+
+Index("ix_users_nip", User.nip, unique=True)
+Index("ix_federated_sessions_upstream", FederatedSession.idp_slug, FederatedSession.upstream_sid)
+Index("ix_federated_sessions_subject", FederatedSession.idp_slug, FederatedSession.subject)

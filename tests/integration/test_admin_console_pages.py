@@ -376,7 +376,8 @@ def test_new_actions_need_the_csrf_token_and_a_recent_sign_in(city: City) -> Non
 def test_the_navigation_links_every_page(city: City) -> None:
     kominfo = sign_in(city.hub, KOMINFO)
     pages = ["/admin/antrean", "/admin/aplikasi", "/admin/klien", "/admin/opd", "/admin/pengguna", "/admin/ajukan",
-             "/admin/kebijakan", "/admin/lalu-lintas", "/admin/kunci", "/admin/audit", "/admin/pdp"]
+             "/admin/kebijakan", "/admin/lalu-lintas", "/admin/kunci", "/admin/audit", "/admin/pdp",
+             "/admin/penyedia-identitas"]
     for page in pages:
         html = kominfo.go(page).text
         nav = re.search(r'<nav id="console-nav">(.*?)</nav>', html, re.S)
