@@ -11,7 +11,7 @@ from idp.storage.models import User
 SUBJECTS = {
     "verify_email": "Konfirmasi alamat email Anda / Confirm your email address",
     "account_exists": "Akun Gerbang Anda / Your Gerbang account",
-    "nik_taken": "Pendaftaran Gerbang / Gerbang sign-up",
+    "nik_taken": "Pendaftaran dengan NIK Anda / A sign-up used your NIK",
     "reset_password": "Atur ulang kata sandi / Reset your password",
     "password_changed": "Kata sandi Anda diganti / Your password was changed",
     "change_email": "Konfirmasi alamat email baru / Confirm your new email address",
@@ -40,8 +40,10 @@ async def send_account_exists(provider: Provider, email: str) -> None:
                 reset_link=f"{provider.issuer}/auth/reset")
 
 
-async def send_nik_taken(provider: Provider, email: str, name: str) -> None:
-    await _send(provider, email, "nik_taken", name=name)
+async def send_nik_taken(provider: Provider, owner: User) -> None:
+    """To the NIK's owner, never to the registrant: the sign-up's answer does not say the NIK is taken."""
+    await _send(provider, owner.email, "nik_taken", name=owner.name, when=_when(provider.clock.now()),
+                login_link=f"{provider.issuer}/auth/login")
 
 
 async def send_reset(provider: Provider, user: User) -> None:

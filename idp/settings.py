@@ -45,6 +45,7 @@ class Settings(BaseSettings):
     access_token_ttl: int = Field(default=600, ge=30, le=86_400)
     id_token_ttl: int = Field(default=600, ge=30, le=86_400)
     refresh_token_ttl: int = Field(default=30 * 86_400, ge=300)
+    refresh_token_idle_ttl: int = Field(default=14 * 86_400, ge=300, description="a refresh token unused this long dies")
     code_ttl: int = Field(default=60, ge=10, le=600)
     session_ttl: int = Field(default=12 * 3600, ge=300)
     session_idle_ttl: int = Field(default=2 * 3600, ge=60)

@@ -23,7 +23,7 @@ from idp.interactions import COOKIE as INTERACTION_COOKIE
 from idp.oauth.request import HubRequest
 from idp.oauth.state import Preloaded, run_with_state
 from idp.oauth.store import apply_in_transaction
-from idp.oauth.verify import TokenInvalid, verify_hub_jwt_reloading
+from idp.oauth.verify import TokenInvalid, verify_id_token
 from idp.pages import see_other
 from idp.provider import Provider
 from idp.second_factor import is_step_up_needed
@@ -175,8 +175,7 @@ def _login_expired(data: dict[str, list[str]], active: ActiveSession, prompts: s
 
 async def _hint_subject(provider: Provider, hint: str) -> str | None:
     try:
-        claims = await verify_hub_jwt_reloading(provider.keys, hint, provider.issuer, typ=None, verify_exp=False,
-                                                now=provider.clock.now())
+        claims = await verify_id_token(provider.keys, hint, provider.issuer, now=provider.clock.now())
     except TokenInvalid:
         return None
     return str(claims.get("sub"))

@@ -33,7 +33,7 @@ async def token_endpoint(request: Request) -> Response:
     if refused is not None:
         return refused
     now = provider.clock.now()
-    state = Preloaded(extras={"now": now})
+    state = Preloaded(extras={"now": now, "refresh_lifetimes": provider.refresh_lifetimes})
     try:
         state.clients = await provider.clients.get_many(candidates)
         if form.get("grant_type", [None])[0] in USER_GRANTS:

@@ -17,7 +17,7 @@ from idp.oauth.state import current
 from idp.oauth.tokens import TokenMinter, new_opaque_token
 from policies.watcher import PolicyWatcher
 
-SCOPES_SUPPORTED = ["openid", "profile", "email", "opd"]
+SCOPES_SUPPORTED = ["openid", "profile", "email", "opd", "offline_access"]
 
 
 class HubAuthorizationServer(AuthorizationServer):
