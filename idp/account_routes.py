@@ -7,6 +7,7 @@ from starlette.routing import BaseRoute, Route
 from idp.endpoints.account import (account_page, consent_revoke, password_submit, profile_submit, session_end,
                                    sessions_end_all)
 from idp.endpoints.account_email import email_change_submit, email_confirm_page, email_confirm_submit
+from idp.endpoints.account_undo import undo_page, undo_submit
 from idp.endpoints.account_mfa import recovery_codes_renew, totp_disable, totp_page, totp_submit
 from idp.endpoints.mfa import mfa_page, mfa_submit, step_up_page
 from idp.endpoints.passkeys import register_finish, register_options, remove, sign_in_finish, sign_in_options
@@ -45,4 +46,6 @@ def build_account_routes() -> list[BaseRoute]:
         Route("/account/consents/revoke", consent_revoke, methods=["POST"]),
         Route("/account/sessions/end", session_end, methods=["POST"]),
         Route("/account/sessions/end-all", sessions_end_all, methods=["POST"]),
+        Route("/account/undo", undo_page, methods=["GET"]),
+        Route("/account/undo", undo_submit, methods=["POST"]),
     ]

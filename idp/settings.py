@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     backchannel_logout_attempts: int = Field(default=4, ge=1, le=10)
     backchannel_logout_backoff: float = Field(default=1.0, gt=0, le=60, description="first retry delay, doubling")
     backchannel_logout_timeout: float = Field(default=5.0, gt=0, le=30)
+    reauth_max_age: int = Field(default=300, ge=30, le=3600,
+                                description="sign-in age after which changing a sign-in method asks to sign in again")
+    undo_link_ttl: int = Field(default=7 * 86_400, ge=3600, le=30 * 86_400,
+                               description="the 'I did not do this' link in credential-change mails")
     second_factor_ttl: int = Field(default=300, ge=60, le=3600, description="password accepted, second factor due")
 
     audit_checkpoint_every: int = Field(default=1000, ge=1, description="audit entries between signed checkpoints")

@@ -8,13 +8,16 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import Response
 
+from idp.fresh_auth import forget_return, return_target
 from idp.pages import see_other
 from idp.provider import Provider
 from idp.storage.models import User
 
 
 async def complete_sign_in(request: Request, provider: Provider, user: User, *, acr: str, amr: list[str],
-                           interaction_id: str | None, target: str = "/account") -> Response:
+                           interaction_id: str | None, target: str | None = None) -> Response:
+    """``target``: where to go when no authorization request is parked; by default back to the page that asked
+    for a fresh sign-in (``idp.fresh_auth``), else ``/account``."""
     previous = await provider.sessions.load(request.cookies.get(provider.session_cookie))
     if previous is not None:
         await provider.sessions.end(previous.row.sid)
@@ -24,7 +27,8 @@ async def complete_sign_in(request: Request, provider: Provider, user: User, *, 
     if interaction_id:
         await provider.interactions.update(interaction_id, login_sid=row.sid)
         target = f"/auth/authorize/resume?{urlencode({'interaction': interaction_id})}"
-    response = see_other(target)
+    response = see_other(target or return_target(request) or "/account")
+    forget_return(provider, response)
     response.set_cookie(provider.session_cookie, cookie, httponly=True, samesite="lax",
                         secure=provider.settings.uses_tls, path="/", max_age=provider.settings.session_ttl)
     return response

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import Request
 from starlette.responses import Response
@@ -15,6 +13,7 @@ from idp.page_forms import PageRefused, read_page_form
 from idp.pages import see_other
 from idp.provider import Provider
 from idp.second_factor import has_second_factor
+from idp.signin import complete_sign_in
 from idp.login_throttle import is_attempt_admitted
 
 PASSWORD_AMR = ["pwd"]
@@ -26,6 +25,10 @@ async def login_page(request: Request) -> Response:
     context = await _interaction_context(request, provider, interaction_id)
     if context is None:
         return provider.pages.error(request, "error.expired", 400)
+    if request.query_params.get("reauth") and not interaction_id:
+        # idp.fresh_auth: the signed-in citizen confirms it is her before changing a sign-in method.
+        active = await provider.sessions.load(request.cookies.get(provider.session_cookie))
+        context.update(login_hint=active.user.email if active else None, notice_key="login.reauth")
     return provider.pages.render(request, "login.html", interaction=interaction_id, **context)
 
 
@@ -56,21 +59,7 @@ async def login_submit(request: Request) -> Response:
                                      **context)
     if await has_second_factor(provider.sessionmaker, user):
         return await start_second_factor(request, provider, user, interaction_id, PASSWORD_AMR)
-    previous = await provider.sessions.load(request.cookies.get(provider.session_cookie))
-    if previous is not None:
-        await provider.sessions.end(previous.row.sid)
-    client_ip = request.client.host if request.client else None
-    cookie, row = await provider.sessions.create(user, acr="1", amr=PASSWORD_AMR, ip=client_ip,
-                                                 user_agent=request.headers.get("user-agent"))
-    if interaction_id:
-        await provider.interactions.update(interaction_id, login_sid=row.sid)
-        target = f"/auth/authorize/resume?{urlencode({'interaction': interaction_id})}"
-    else:
-        target = "/account"
-    response = see_other(target)
-    response.set_cookie(provider.session_cookie, cookie, httponly=True, samesite="lax",
-                        secure=provider.settings.uses_tls, path="/", max_age=provider.settings.session_ttl)
-    return response
+    return await complete_sign_in(request, provider, user, acr="1", amr=PASSWORD_AMR, interaction_id=interaction_id)
 
 
 async def _interaction_context(request: Request, provider: Provider, interaction_id: str | None) -> dict | None:
