@@ -9,6 +9,7 @@ from prometheus_client import Counter
 from idp.backchannel import BackchannelLogout, DeliveryPolicy
 from idp.context import IdpContext
 from idp.csrf import Csrf
+from idp.device_cookie import DeviceCookies
 from idp.interactions import InteractionStore
 from idp.links import LinkSigner
 from idp.mail import Mailer
@@ -54,6 +55,7 @@ class Provider:
         self.logout_listeners: list[LogoutListener] = []
         self.mailer = Mailer(settings.mail_from, settings.smtp_url, settings.effective_mail_outbox)
         self.links = LinkSigner(settings.effective_secret)
+        self.devices = DeviceCookies(settings.effective_secret)
         self.throttle = PolicyThrottle(ctx.policies, ctx.limits)
         self.secret_box = SecretBox(settings.effective_secret)
         self.recovery_codes = RecoveryCodes(settings.effective_secret)

@@ -8,6 +8,8 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import Response
 
+from idp.device_cookie import COOKIE as DEVICE_COOKIE
+from idp.device_cookie import LIFETIME as DEVICE_LIFETIME
 from idp.fresh_auth import forget_return, return_target
 from idp.pages import see_other
 from idp.provider import Provider
@@ -29,6 +31,9 @@ async def complete_sign_in(request: Request, provider: Provider, user: User, *, 
         target = f"/auth/authorize/resume?{urlencode({'interaction': interaction_id})}"
     response = see_other(target or return_target(request) or "/account")
     forget_return(provider, response)
+    # This browser has now signed in to this account: it keeps its own login allowance (idp.device_cookie).
+    response.set_cookie(DEVICE_COOKIE, provider.devices.build(user.id, provider.clock.now()), httponly=True,
+                        samesite="strict", secure=provider.settings.uses_tls, path="/auth", max_age=DEVICE_LIFETIME)
     response.set_cookie(provider.session_cookie, cookie, httponly=True, samesite="lax",
                         secure=provider.settings.uses_tls, path="/", max_age=provider.settings.session_ttl)
     return response

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import math
+
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import Request
 from starlette.responses import Response
 
 from idp.accounts import load_user_by_login
+from idp.auth_limits import AuthVerdict
+from idp.device_cookie import COOKIE as DEVICE_COOKIE
 from idp.endpoints.mfa import start_second_factor
 from idp.interactions import COOKIE as INTERACTION_COOKIE
 from idp.page_forms import PageRefused, read_page_form
@@ -14,7 +18,8 @@ from idp.pages import see_other
 from idp.provider import Provider
 from idp.second_factor import has_second_factor
 from idp.signin import complete_sign_in
-from idp.login_throttle import is_attempt_admitted
+from idp.storage.models import User
+from idp.login_throttle import check_attempt
 
 PASSWORD_AMR = ["pwd"]
 
@@ -43,14 +48,17 @@ async def login_submit(request: Request) -> Response:
     if context is None:
         return provider.pages.error(request, "error.expired", 400)
     login, password = form.get("login", "")[:254], form.get("password", "")[:128]
-    if not await is_attempt_admitted(provider.throttle, request, "password", login):
-        return provider.pages.render(request, "login.html", status=429, interaction=interaction_id,
-                                     error_key="login.throttled", **context)
     try:
         async with provider.sessionmaker() as session:
             user = await load_user_by_login(session, login) if login else None
     except SQLAlchemyError:
         return provider.pages.error(request, "error.unavailable", 503)
+    verdict = await check_attempt(provider.throttle, request, "password", _login_bucket(request, provider, login, user))
+    if not verdict.allowed:
+        response = provider.pages.render(request, "login.html", status=429, interaction=interaction_id,
+                                         error_key="login.throttled", wait_minutes=_minutes(verdict), **context)
+        response.headers["Retry-After"] = str(verdict.retry_after_seconds)
+        return response
     # Verify even for an unknown account (against a dummy hash) so timing does not tell.
     valid = await provider.ctx.passwords.verify(user.password_hash if user else None, password)
     if not valid or user is None or user.disabled:
@@ -60,6 +68,21 @@ async def login_submit(request: Request) -> Response:
     if await has_second_factor(provider.sessionmaker, user):
         return await start_second_factor(request, provider, user, interaction_id, PASSWORD_AMR)
     return await complete_sign_in(request, provider, user, acr="1", amr=PASSWORD_AMR, interaction_id=interaction_id)
+
+
+def _login_bucket(request: Request, provider: Provider, login: str, user: User | None) -> str:
+    """Whose allowance this attempt spends (``idp.device_cookie``): a browser that signed in to this account
+    before spends its own; any other source spends the account's shared allowance for unknown browsers."""
+    if user is None:
+        return login
+    device = provider.devices.read(request.cookies.get(DEVICE_COOKIE), provider.clock.now())
+    if device is not None and device.user_id == user.id:
+        return f"device:{device.nonce}"
+    return f"account:{user.id}"  # email and NIK share one allowance
+
+
+def _minutes(verdict: AuthVerdict) -> int:
+    return max(1, math.ceil(verdict.retry_after_seconds / 60))
 
 
 async def _interaction_context(request: Request, provider: Provider, interaction_id: str | None) -> dict | None:
