@@ -15,6 +15,7 @@ from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 DEFAULT_DATA_DIR = Path("gerbang-data")
+JWKS_MAX_AGE = 300  # Cache-Control max-age of /auth/jwks
 
 
 class Settings(BaseSettings):
@@ -50,6 +51,10 @@ class Settings(BaseSettings):
     session_ttl: int = Field(default=12 * 3600, ge=300)
     session_idle_ttl: int = Field(default=2 * 3600, ge=60)
     key_retire_after: int = Field(default=7 * 86_400, ge=0, description="seconds a rotated-out key keeps verifying")
+    # A rotated-in key is published this long before it signs: at least the JWKS cache lifetime (JWKS_MAX_AGE,
+    # the Cache-Control of /auth/jwks) plus an instance's key refresh. Shorter only on a loopback issuer (tests).
+    key_activation_delay: int = Field(default=900, ge=0, le=7 * 86_400,
+                                      description="seconds a new signing key is published before it signs")
     key_refresh_seconds: float = Field(default=30.0, gt=0, le=3600,
                                        description="how often each instance reloads signing keys from storage")
 
@@ -92,6 +97,14 @@ class Settings(BaseSettings):
         issuer = info.data.get("issuer")
         if not value and issuer and not _is_loopback_url(issuer):
             raise ValueError("secret_key (GERBANG_SECRET_KEY) must be set when the issuer is not loopback")
+        return value
+
+    @field_validator("key_activation_delay")
+    @classmethod
+    def _published_before_signing(cls, value: int, info: ValidationInfo) -> int:
+        issuer = info.data.get("issuer")
+        if value < JWKS_MAX_AGE and issuer and not _is_loopback_url(issuer):
+            raise ValueError(f"key_activation_delay must be at least the JWKS cache lifetime ({JWKS_MAX_AGE} s)")
         return value
 
     @property

@@ -24,7 +24,8 @@ def keys_group() -> None:
 @click.option("--alg", type=click.Choice(["ES256", "RS256"]), default=None, help="default: GERBANG_SIGNING_ALG")
 @json_option
 def keys_rotate(alg: str | None, as_json: bool) -> None:
-    """Add a new signing key; the old one keeps verifying until retired."""
+    """Add the next signing key: published at once, signing after GERBANG_KEY_ACTIVATION_DELAY seconds (relying
+    parties that cache the JWKS learn it first); the old one signs until then and keeps verifying until retired."""
     settings = load_settings()
 
     async def op(session: AsyncSession) -> SigningKey:
@@ -32,7 +33,8 @@ def keys_rotate(alg: str | None, as_json: bool) -> None:
         return await rotate_signing_key(session, settings, actor=cli_actor(), now=now, alg=alg)
 
     key = run_in_session(settings, op)
-    emit(as_json, {"kid": key.kid, "alg": key.alg, "created_at": key.created_at}, f"new signing key {key.kid} ({key.alg})")
+    emit(as_json, {"kid": key.kid, "alg": key.alg, "created_at": key.created_at, "activates_at": key.activates_at},
+         f"new signing key {key.kid} ({key.alg}): published now, signing from {key.activates_at or key.created_at}")
 
 
 @keys_group.command("revoke")
@@ -70,10 +72,12 @@ def keys_list(as_json: bool) -> None:
 
 
 def _state(key: SigningKey, now: int) -> str:
-    if key.retired_at is None:
-        return "active"
     if key.expires_at is not None and key.expires_at <= now:
         return "expired (verifies nothing)"
+    if key.activates_at is not None and key.activates_at > now:
+        return "next (published, not signing yet)"
+    if key.retired_at is None or key.retired_at > now:
+        return "active"
     return "retired (still verifies)"
 
 
