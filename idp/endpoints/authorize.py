@@ -22,6 +22,7 @@ from idp.http import FormError, datalist, read_form
 from idp.interactions import COOKIE as INTERACTION_COOKIE
 from idp.oauth.request import HubRequest
 from idp.oauth.state import Preloaded, run_with_state
+from idp.oauth.syntax import find_malformed
 from idp.oauth.store import apply_in_transaction
 from idp.oauth.verify import TokenInvalid, verify_id_token
 from idp.pages import see_other
@@ -63,7 +64,12 @@ async def resume_endpoint(request: Request) -> Response:
 
 async def process_authorization(request: Request, provider: Provider, params: list[tuple[str, str]],
                                 interaction: Interaction | None, interaction_id: str | None) -> Response:
+    malformed = find_malformed(params)
+    if malformed is not None:  # not yet known to be the client's redirect URI: a page, never a redirect
+        return provider.pages.error(request, "error.back", 400, detail=f"invalid_request: {malformed}")
     data = datalist(params)
+    if "redirect_uri" not in data:  # OIDC Core §3.1.2.1, FAPI 2.0: required even with one registered
+        return provider.pages.error(request, "error.back", 400, detail="invalid_request: redirect_uri")
     now = provider.clock.now()
     state = Preloaded(extras={"now": now})
     client_id = data.get("client_id", [""])[0]
