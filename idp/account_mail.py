@@ -75,9 +75,12 @@ async def send_reset(provider: Provider, user: User) -> None:
 
 
 async def send_password_changed(provider: Provider, user: User) -> None:
+    """Passkeys and the authenticator app survive a password change (they are factors of their own, each added
+    after a fresh sign-in and announced by mail); the mail lists the passkeys so a stranger's one stands out."""
+    passkeys = [f"{key.name} ({_when(key.created_at)} UTC)" for key in await provider.passkeys.list_for(user.id)]
     await _send(provider, user.email, "password_changed", name=user.name, when=_when(provider.clock.now()),
-                reset_link=f"{provider.issuer}/auth/reset", undo_link=build_undo_link(provider, user,
-                                                                                      "password_changed"))
+                reset_link=f"{provider.issuer}/auth/reset", passkeys=passkeys,
+                undo_link=build_undo_link(provider, user, "password_changed"))
 
 
 def build_undo_link(provider: Provider, user: User, event: str, ref: str = "") -> str:

@@ -15,7 +15,7 @@ from idp.oauth.grants import CONFIDENTIAL_AUTH_METHODS, TOKEN_AUTH_METHODS
 from idp.oauth.request import HubRequest
 from idp.oauth.state import Preloaded, run_with_state
 from idp.oauth.session_binding import does_refresh_stand, load_grant_session
-from idp.oauth.standing import check_access_token_stands, is_client_active
+from idp.oauth.standing import check_access_token_stands, is_client_active, is_user_active
 from idp.oauth.store import apply_in_transaction, candidate_client_ids, revoke_family, revoke_jti
 from idp.oauth.tokens import digest
 from idp.oauth.verify import TokenInvalid, verify_hub_jwt_reloading
@@ -102,7 +102,8 @@ async def introspection_endpoint(request: Request) -> Response:
                 if (grant is None or grant.client_id != client.client_id
                         or not does_refresh_stand(grant, refresh, await load_grant_session(session, grant), now,
                                                   provider.refresh_lifetimes)
-                        or not await is_client_active(provider.clients, grant.client_id)):
+                        or not await is_client_active(provider.clients, grant.client_id)
+                        or not await is_user_active(session, grant.user_id)):
                     return inactive
                 return oauth_json(200, {"active": True, "token_type": "refresh_token", "client_id": grant.client_id,
                                         "sub": grant.user_id, "scope": grant.scope, "exp": refresh.expires_at,

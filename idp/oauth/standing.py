@@ -23,6 +23,14 @@ async def is_client_active(clients: ClientCache, client_id: Any) -> bool:
     return client is not None and client.status == "active"
 
 
+async def is_user_active(session: AsyncSession, user_id: str | None) -> bool:
+    """A grant for no user (client_credentials) stands on the client alone."""
+    if user_id is None:
+        return True
+    user = await session.get(User, user_id)
+    return user is not None and not user.disabled
+
+
 async def check_access_token_stands(session: AsyncSession, clients: ClientCache,
                                     claims: dict[str, Any]) -> User | None:
     """Raises ``TokenInvalid`` when a verified access token no longer stands; else the user it speaks for
@@ -33,7 +41,6 @@ async def check_access_token_stands(session: AsyncSession, clients: ClientCache,
         raise TokenInvalid("client not active")
     if claims.get("sub") == claims.get("client_id"):
         return None
-    user = await session.get(User, str(claims.get("sub")))
-    if user is None or user.disabled:
+    if not await is_user_active(session, str(claims.get("sub"))):
         raise TokenInvalid("account not available")
-    return user
+    return await session.get(User, str(claims.get("sub")))

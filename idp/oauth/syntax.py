@@ -14,7 +14,8 @@ from collections.abc import Iterable
 VSCHAR = re.compile(r"[\x20-\x7e]*")  # client_id, state, code, refresh_token, nonce, ...
 NQCHAR_LIST = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+(?: [\x21\x23-\x5b\x5d-\x7e]+)*")  # scope, response_type
 URI = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]*")  # RFC 3986 characters only
-UNRESERVED = re.compile(r"[A-Za-z0-9\-._~]*")  # code_verifier, code_challenge (RFC 7636 §4.1)
+# code_challenge (RFC 7636 §4.2); a code_verifier outside its grammar is the grant failing (idp.oauth.pkce).
+UNRESERVED = re.compile(r"[A-Za-z0-9\-._~]*")
 DIGITS = re.compile(r"[0-9]{1,10}")
 
 GRAMMAR = {
@@ -22,7 +23,7 @@ GRAMMAR = {
     "nonce": VSCHAR, "grant_type": NQCHAR_LIST, "response_type": NQCHAR_LIST, "scope": NQCHAR_LIST,
     "prompt": NQCHAR_LIST, "acr_values": NQCHAR_LIST, "ui_locales": NQCHAR_LIST, "response_mode": NQCHAR_LIST,
     "code_challenge_method": NQCHAR_LIST, "redirect_uri": URI, "resource": URI, "request_uri": URI,
-    "code_verifier": UNRESERVED, "code_challenge": UNRESERVED, "max_age": DIGITS, "client_assertion_type": URI,
+    "code_challenge": UNRESERVED, "max_age": DIGITS, "client_assertion_type": URI,
     "client_assertion": VSCHAR, "token": VSCHAR, "token_type_hint": NQCHAR_LIST, "id_token_hint": VSCHAR,
 }
 
