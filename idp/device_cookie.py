@@ -57,3 +57,15 @@ class DeviceCookies:
 
     def _mac(self, payload: str) -> str:
         return hmac.new(self._key, payload.encode(), hashlib.sha256).hexdigest()[:43]
+
+
+def attempt_bucket(devices: DeviceCookies, cookie: str | None, now: int, login: str, user_id: str | None) -> str:
+    """Whose allowance an attempt on ``login`` spends: a browser that signed in to this account before spends its
+    own; any other source spends the account's shared allowance for unknown browsers (one per account, whichever
+    of its names is typed); a name with no account spends its own."""
+    if user_id is None:
+        return login
+    device = devices.read(cookie, now)
+    if device is not None and device.user_id == user_id:
+        return f"device:{device.nonce}"
+    return f"account:{user_id}"

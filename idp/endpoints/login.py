@@ -11,6 +11,7 @@ from starlette.responses import Response
 from idp.accounts import load_user_by_login
 from idp.auth_limits import AuthVerdict
 from idp.device_cookie import COOKIE as DEVICE_COOKIE
+from idp.device_cookie import attempt_bucket
 from idp.endpoints.mfa import start_second_factor
 from idp.interactions import COOKIE as INTERACTION_COOKIE
 from idp.page_forms import PageRefused, read_page_form
@@ -71,14 +72,8 @@ async def login_submit(request: Request) -> Response:
 
 
 def _login_bucket(request: Request, provider: Provider, login: str, user: User | None) -> str:
-    """Whose allowance this attempt spends (``idp.device_cookie``): a browser that signed in to this account
-    before spends its own; any other source spends the account's shared allowance for unknown browsers."""
-    if user is None:
-        return login
-    device = provider.devices.read(request.cookies.get(DEVICE_COOKIE), provider.clock.now())
-    if device is not None and device.user_id == user.id:
-        return f"device:{device.nonce}"
-    return f"account:{user.id}"  # email and NIK share one allowance
+    return attempt_bucket(provider.devices, request.cookies.get(DEVICE_COOKIE), provider.clock.now(), login,
+                          user.id if user else None)
 
 
 def _minutes(verdict: AuthVerdict) -> int:

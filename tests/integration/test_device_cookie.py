@@ -86,3 +86,16 @@ def test_every_spelling_of_a_login_shares_one_allowance_for_unknown_browsers(hub
     answers = [attempt(stranger, login, "salah-sekali") for login in [WARGA, WARGA.upper(), WARGA, " " + WARGA,
                                                                       WARGA, WARGA]]
     assert answers[-1].status_code == 429
+
+
+def test_a_stranger_asking_for_reset_mails_does_not_keep_the_owners_browser_from_one(hub: Hub) -> None:
+    owner = owner_browser(hub)
+    stranger = Browser(hub)
+    answers = []
+    for _ in range(7):
+        page = stranger.go("/auth/reset")
+        answers.append(stranger.http.post("/auth/reset", data={"email": WARGA, "csrf_token": csrf_from(page.text)}))
+    assert answers[-1].status_code == 429
+    page = owner.go("/auth/reset")
+    mine = owner.http.post("/auth/reset", data={"email": WARGA, "csrf_token": csrf_from(page.text)})
+    assert mine.status_code == 200 and "Periksa email Anda" in mine.text

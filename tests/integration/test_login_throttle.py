@@ -64,4 +64,4 @@ def test_refused_attempts_check_nothing(hub: Hub, throttle: RefuseAll) -> None:
     assert reset.status_code == 429
     assert [(a.factor, a.subject, a.client_ip) for a in throttle.seen] == [
         ("password", f"account:{hub.seeded.users['warga@example.id']}", "127.0.0.1"), ("register", "x@example.id", "127.0.0.1"),
-        ("reset", "warga@example.id", "127.0.0.1")]
+        ("reset", f"account:{hub.seeded.users['warga@example.id']}", "127.0.0.1")]
