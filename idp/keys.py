@@ -106,9 +106,11 @@ async def rotate_keys(session: AsyncSession, alg: str, secret: bytes, now: int, 
                       activate_after: int = 0) -> SigningKey:
     """Add the next key, signing ``activate_after`` seconds from now; the keys signing until then stop at that
     moment (a key already due to stop earlier keeps its time) and stay published ``retire_after`` more."""
-    switch = now + activate_after
     signing = (await session.scalars(select(SigningKey).where(
         or_(SigningKey.retired_at.is_(None), SigningKey.retired_at > now)))).all()
+    if not any(is_signing(key, now) for key in signing):
+        activate_after = 0  # nothing signs yet: no relying party can be surprised, and something must sign
+    switch = now + activate_after
     for key in signing:
         if key.retired_at is None or key.retired_at > switch:
             key.retired_at = switch
