@@ -149,6 +149,15 @@ def is_signing(row: SigningKey, now: int) -> bool:
     return _activation(row) <= now and (row.retired_at is None or row.retired_at > now)
 
 
+def key_state(row: SigningKey, now: int) -> str:
+    """``next`` (published, not signing yet), ``active``, ``retired`` (still verifies) or ``expired``."""
+    if row.expires_at is not None and row.expires_at <= now:
+        return "expired"
+    if _activation(row) > now:
+        return "next"
+    return "active" if row.retired_at is None or row.retired_at > now else "retired"
+
+
 class KeyRing:
     """The signing key and published JWKS of this instance, reloaded from storage on demand.
 

@@ -12,6 +12,7 @@ from gateway.cli import load_settings
 from gateway.cli.audit import cli_actor
 from gateway.cli.runtime import emit, json_option, run_in_session
 from idp.key_rotation import revoke_signing_key, rotate_signing_key
+from idp.keys import key_state
 from idp.storage.models import SigningKey
 
 
@@ -71,14 +72,12 @@ def keys_list(as_json: bool) -> None:
         click.echo(f"{record['kid']:<18} {record['alg']:<6} {record['state']}")
 
 
+STATE_WORDS = {"expired": "expired (verifies nothing)", "next": "next (published, not signing yet)",
+               "active": "active", "retired": "retired (still verifies)"}
+
+
 def _state(key: SigningKey, now: int) -> str:
-    if key.expires_at is not None and key.expires_at <= now:
-        return "expired (verifies nothing)"
-    if key.activates_at is not None and key.activates_at > now:
-        return "next (published, not signing yet)"
-    if key.retired_at is None or key.retired_at > now:
-        return "active"
-    return "retired (still verifies)"
+    return STATE_WORDS[key_state(key, now)]
 
 
 def register(group: click.Group) -> None:
