@@ -166,3 +166,25 @@ def test_the_password_and_email_change_mails_carry_the_undo_link(hub: Hub) -> No
                                          "password_confirm": NEW_PASSWORD, "csrf_token": csrf_from(page.text)})
     bodies = [body_of(m) for m in messages_to(outbox(hub), WARGA)]
     assert len(bodies) == 2 and all("/account/undo?token=" in body for body in bodies)
+
+
+def test_an_email_change_is_told_to_the_old_address_which_can_take_it_back(hub: Hub) -> None:
+    """Once the address changes, password resets go to the new one: the old address must be able to undo it."""
+    browser = signed_in(hub)
+    page = browser.go("/account")
+    browser.submit("/account/email", {"current_password": PASSWORD, "email": "pencuri@example.id",
+                                      "csrf_token": csrf_from(page.text)})
+    confirm = link_in(messages_to(outbox(hub), "pencuri@example.id")[0], "/account/email/confirm")
+    page = browser.go(confirm)
+    browser.submit("/account/email/confirm", {"token": confirm.split("token=")[1], "csrf_token": csrf_from(page.text)})
+    assert user_by_email(hub.settings.database_url, "pencuri@example.id") is not None
+    [told] = [m for m in messages_to(outbox(hub), WARGA) if "Cara masuk akun" in m["Subject"]]
+    assert "pesan ini dikirim ke alamat lama" in body_of(told)
+    owner = Browser(hub)
+    link = link_in(told, "/account/undo")
+    page = owner.go(link)
+    done = owner.submit("/account/undo", {"token": link.split("token=")[1], "csrf_token": csrf_from(page.text)})
+    assert done.status_code == 200
+    assert user_by_email(hub.settings.database_url, WARGA) is not None
+    assert user_by_email(hub.settings.database_url, "pencuri@example.id") is None
+    assert not is_signed_in(browser)
