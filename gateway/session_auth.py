@@ -198,7 +198,7 @@ class SessionAuthenticator:
                     return None
                 tokens = await response.json()
         try:
-            claims = await verify_hub_jwt_reloading(self._keys, tokens["id_token"], self._issuer, typ=None,
+            claims = await verify_hub_jwt_reloading(self._keys, tokens["id_token"], self._issuer, typ="jwt",
                                                     audience=CLIENT_ID, now=self._clock.now())
         except (TokenInvalid, KeyError):
             return None

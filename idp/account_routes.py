@@ -8,6 +8,7 @@ from idp.endpoints.account import (account_page, consent_revoke, password_submit
                                    sessions_end_all)
 from idp.endpoints.account_data import data_download, data_page, delete_submit, privacy_page
 from idp.endpoints.account_email import email_change_submit, email_confirm_page, email_confirm_submit
+from idp.endpoints.account_undo import undo_page, undo_submit
 from idp.endpoints.account_mfa import recovery_codes_renew, totp_disable, totp_page, totp_submit
 from idp.endpoints.mfa import mfa_page, mfa_submit, step_up_page
 from idp.endpoints.passkeys import register_finish, register_options, remove, sign_in_finish, sign_in_options
@@ -54,4 +55,6 @@ def build_account_routes() -> list[BaseRoute]:
         Route("/account/delete", delete_submit, methods=["POST"]),
         Route("/auth/privacy", notice.privacy_page, methods=["GET"]),
         Route("/auth/privacy", notice.privacy_submit, methods=["POST"]),
+        Route("/account/undo", undo_page, methods=["GET"]),
+        Route("/account/undo", undo_submit, methods=["POST"]),
     ]

@@ -31,7 +31,7 @@ from idp.endpoints.userinfo import userinfo_endpoint
 from idp.hub_origin import HubOriginGuard
 from idp.provider import Provider
 from idp.scim_routes import build_scim_routes
-from idp.settings import Settings
+from idp.settings import JWKS_MAX_AGE, Settings
 
 log = logging.getLogger("gerbang.idp")
 
@@ -41,7 +41,8 @@ def build_routes(provider: Provider) -> list[BaseRoute]:
 
     async def jwks(_request: Request) -> Response:
         return Response(provider.keys.jwks_bytes(), media_type="application/jwk-set+json",
-                        headers={"Cache-Control": "public, max-age=300", "Access-Control-Allow-Origin": "*"})
+                        headers={"Cache-Control": f"public, max-age={JWKS_MAX_AGE}",
+                                 "Access-Control-Allow-Origin": "*"})
 
     return [
         Route("/.well-known/openid-configuration", metadata),

@@ -1,7 +1,9 @@
 """CSRF protection for the provider's forms: a random cookie and an HMAC of it in the form.
 
-The cookie is HttpOnly and SameSite=Strict; the form field is HMAC-SHA256(secret, cookie), so a
-cross-site page can neither read nor forge it.
+The cookie is HttpOnly and SameSite=Strict; the form field is HMAC-SHA256(secret, cookie, session cookie), so a
+cross-site page can neither read nor forge it, and a token is bound to the sign-in it was shown in (OWASP CSRF
+cheat sheet: tie the token to the session): one planted before a login, or kept from another account's session in
+the same browser, does not carry over.
 """
 
 from __future__ import annotations
@@ -21,10 +23,11 @@ class Csrf:
     def new_cookie(self) -> str:
         return secrets.token_urlsafe(24)
 
-    def token_for(self, cookie_value: str) -> str:
-        return hmac.new(self._key, cookie_value.encode(), hashlib.sha256).hexdigest()
+    def token_for(self, cookie_value: str, session_value: str | None = None) -> str:
+        bound = hashlib.sha256((session_value or "").encode()).hexdigest()
+        return hmac.new(self._key, f"{cookie_value}\n{bound}".encode(), hashlib.sha256).hexdigest()
 
-    def is_valid(self, cookie_value: str | None, token: str | None) -> bool:
+    def is_valid(self, cookie_value: str | None, token: str | None, session_value: str | None = None) -> bool:
         if not cookie_value or not token:
             return False
-        return hmac.compare_digest(self.token_for(cookie_value), token)
+        return hmac.compare_digest(self.token_for(cookie_value, session_value), token)

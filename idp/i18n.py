@@ -93,6 +93,15 @@ TEXT: dict[str, dict[str, str]] = {
         "passkey.name": "Nama perangkat (mis. Ponsel saya)", "passkey.remove": "Hapus",
         "passkey.added": "Passkey ditambahkan.", "passkey.failed": "Passkey tidak dapat dipakai. Coba lagi.",
         "passkey.sign_in": "Masuk dengan passkey",
+        "login.wait_before": "Coba lagi dalam", "login.wait_after": "menit, atau masuk dari perangkat yang pernah "
+                                                                   "Anda pakai untuk masuk.",
+        "login.reauth": "Demi keamanan, masuk sekali lagi sebelum mengubah cara masuk ke akun Anda.",
+        "undo.heading": "Bukan saya yang melakukannya",
+        "undo.question": "Semua sesi dan aplikasi yang terhubung ke akun Anda akan dikeluarkan, dan perubahan itu "
+                         "dibatalkan bila masih bisa.",
+        "undo.submit": "Keluarkan semua sesi", "undo.done_heading": "Akun Anda diamankan",
+        "undo.done_body": "Semua sesi dan aplikasi telah dikeluarkan. Atur ulang kata sandi Anda sekarang lewat "
+                          "\"Lupa kata sandi\" di halaman masuk.",
         "lang.switch": "English",
     },
     "en": {
@@ -174,6 +183,15 @@ TEXT: dict[str, dict[str, str]] = {
         "passkey.name": "Device name (e.g. My phone)", "passkey.remove": "Remove",
         "passkey.added": "Passkey added.", "passkey.failed": "The passkey could not be used. Try again.",
         "passkey.sign_in": "Sign in with a passkey",
+        "login.wait_before": "Try again in", "login.wait_after": "minute(s), or sign in from a device you have "
+                                                                 "signed in with before.",
+        "login.reauth": "For your security, sign in once more before changing how you sign in to your account.",
+        "undo.heading": "I did not do this",
+        "undo.question": "Every session and connected app of your account will be signed out, and the change "
+                         "undone where it still can be.",
+        "undo.submit": "Sign out every session", "undo.done_heading": "Your account is secured",
+        "undo.done_body": "Every session and app was signed out. Reset your password now with \"Forgot password\" "
+                          "on the sign-in page.",
         "lang.switch": "Bahasa Indonesia",
     },
 }

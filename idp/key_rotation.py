@@ -1,8 +1,9 @@
 """Rotating the hub's signing key: one owner for the CLI (``gerbang keys rotate``), the admin API and the console;
 and revoking one that may have leaked (``gerbang keys revoke``).
 
-The new key signs from now on; the keys it replaces stay published (they keep verifying tokens already issued)
-until ``retire_after`` seconds have passed. The audit entry is written in the caller's transaction, so the
+The new key is published at once and signs ``key_activation_delay`` seconds later (relying parties that cache
+the JWKS learn its ``kid`` first); the keys it replaces sign until then and stay published (they keep verifying
+tokens already issued) ``retire_after`` seconds more. The audit entry is written in the caller's transaction, so the
 rotation and its record commit together. Other instances pick the new key up on their next key refresh; the
 caller reloads its own ``KeyRing`` after commit to sign with it at once.
 """
@@ -19,11 +20,13 @@ from idp.storage.models import SigningKey
 
 async def rotate_signing_key(session: AsyncSession, settings: Settings, *, actor: str, now: int,
                              alg: str | None = None) -> SigningKey:
-    """Retire the active key(s), add a new one (``alg``, default ``settings.signing_alg``), audit it."""
+    """Add the next key (``alg``, default ``settings.signing_alg``): published now, signing after
+    ``settings.key_activation_delay``, when the active key(s) retire; audited."""
     key = await rotate_keys(session, alg or settings.signing_alg, settings.effective_secret, now,
-                            settings.key_retire_after)
+                            settings.key_retire_after, activate_after=settings.key_activation_delay)
     await append_audit(session, actor=actor, action="keys.rotate", target=f"key:{key.kid}",
-                       detail={"alg": key.alg, "retire_after": settings.key_retire_after}, now=now)
+                       detail={"alg": key.alg, "retire_after": settings.key_retire_after,
+                               "activates_at": key.activates_at}, now=now)
     return key
 
 

@@ -1,8 +1,11 @@
 """The hub's signing keys: generation, rotation, encryption at rest, JWKS publication, signing.
 
 The one module that signs JWTs (ID tokens, access tokens, logout tokens, gateway assertions).
-Rotation publishes the new key and signs with it at once; retired keys stay published
-(and keep verifying) until ``key_retire_after`` seconds have passed, longer than any token lives.
+Rollover without surprises (RFC 7517 §5, OIDC Core §10.1.1): rotation adds the new key as *next*, published in
+the JWKS at once but signing only from ``activates_at`` (``key_activation_delay`` later, at least the JWKS cache
+lifetime), so a relying party that cached the JWKS has the new ``kid`` before it meets a token signed with it.
+The key it replaces signs until then and stays published (and keeps verifying) ``key_retire_after`` seconds
+more, longer than any token lives. Revoking a leaked key replaces it at once: there, speed beats smoothness.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -77,8 +80,9 @@ def public_jwk(private_key: Any, kid: str, alg: str) -> dict[str, Any]:
     return jwk
 
 
-async def create_signing_key(session: AsyncSession, alg: str, secret: bytes, now: int) -> SigningKey:
-    """Add a key that signs from now on; the previous active key is retired (still published)."""
+async def create_signing_key(session: AsyncSession, alg: str, secret: bytes, now: int,
+                             activates_at: int | None = None) -> SigningKey:
+    """Add a key, published from now on, signing from ``activates_at`` (``None``: at once)."""
     if alg not in SUPPORTED_ALGS:
         raise ValueError(f"unsupported signing algorithm {alg}")
     private_key = generate_key(alg)
@@ -92,17 +96,26 @@ async def create_signing_key(session: AsyncSession, alg: str, secret: bytes, now
         private_key=encrypt_private_key(pem, secret, kid),
         public_jwk=public_jwk(private_key, kid, alg),
         created_at=now,
+        activates_at=activates_at,
     )
     session.add(row)
     return row
 
 
-async def rotate_keys(session: AsyncSession, alg: str, secret: bytes, now: int, retire_after: int) -> SigningKey:
-    active = (await session.scalars(select(SigningKey).where(SigningKey.retired_at.is_(None)))).all()
-    for key in active:
-        key.retired_at = now
-        key.expires_at = now + retire_after
-    return await create_signing_key(session, alg, secret, now)
+async def rotate_keys(session: AsyncSession, alg: str, secret: bytes, now: int, retire_after: int,
+                      activate_after: int = 0) -> SigningKey:
+    """Add the next key, signing ``activate_after`` seconds from now; the keys signing until then stop at that
+    moment (a key already due to stop earlier keeps its time) and stay published ``retire_after`` more."""
+    signing = (await session.scalars(select(SigningKey).where(
+        or_(SigningKey.retired_at.is_(None), SigningKey.retired_at > now)))).all()
+    if not any(is_signing(key, now) for key in signing):
+        activate_after = 0  # nothing signs yet: no relying party can be surprised, and something must sign
+    switch = now + activate_after
+    for key in signing:
+        if key.retired_at is None or key.retired_at > switch:
+            key.retired_at = switch
+        key.expires_at = key.retired_at + retire_after
+    return await create_signing_key(session, alg, secret, now, activates_at=switch if activate_after > 0 else None)
 
 
 async def revoke_key(session: AsyncSession, kid: str, alg: str, secret: bytes, now: int) -> SigningKey | None:
@@ -115,11 +128,34 @@ async def revoke_key(session: AsyncSession, kid: str, alg: str, secret: bytes, n
     if row.expires_at is not None and row.expires_at <= now:
         raise Conflict(f"signing key '{kid}' verifies nothing already (expired or revoked)")
     replacement = None
-    if row.retired_at is None:
+    if is_signing(row, now):
         replacement = await create_signing_key(session, alg, secret, now)
         row.retired_at = now
+    elif _activation(row) > now:  # a next key that never signed: the keys it was to replace sign on
+        waiting = (await session.scalars(select(SigningKey).where(SigningKey.retired_at == row.activates_at))).all()
+        for key in waiting:
+            if key.kid != row.kid:
+                key.retired_at, key.expires_at = None, None
     row.expires_at = now
     return replacement
+
+
+def _activation(row: SigningKey) -> int:
+    return row.activates_at if row.activates_at is not None else row.created_at
+
+
+def is_signing(row: SigningKey, now: int) -> bool:
+    """Activated and not yet retired (a retirement can be scheduled ahead, at the next key's activation)."""
+    return _activation(row) <= now and (row.retired_at is None or row.retired_at > now)
+
+
+def key_state(row: SigningKey, now: int) -> str:
+    """``next`` (published, not signing yet), ``active``, ``retired`` (still verifies) or ``expired``."""
+    if row.expires_at is not None and row.expires_at <= now:
+        return "expired"
+    if _activation(row) > now:
+        return "next"
+    return "active" if row.retired_at is None or row.retired_at > now else "retired"
 
 
 class KeyRing:
@@ -135,6 +171,7 @@ class KeyRing:
         self._alg = alg
         self._clock = clock
         self._active: ActiveKey | None = None
+        self._next: tuple[ActiveKey, int] | None = None  # published already; signs from the time given
         self._jwks: dict[str, Any] = {"keys": []}
         self._jwks_bytes = b'{"keys":[]}'
         self._public: dict[str, dict[str, Any]] = {}
@@ -151,12 +188,12 @@ class KeyRing:
                 if not any(row.retired_at is None for row in rows):
                     rows = [*rows, await create_signing_key(session, self._alg, self._secret, now)]
         published = [row for row in rows if row.expires_at is None or row.expires_at > now]
-        signing = [row for row in published if row.retired_at is None]
+        signing = sorted((row for row in published if is_signing(row, now)), key=_activation)
         if signing:
-            newest = signing[-1]
-            if self._active is None or self._active.kid != newest.kid:
-                key = decrypt_private_key(newest.private_key, self._secret, newest.kid)
-                self._active = ActiveKey(newest.kid, newest.alg, key)
+            self._active = self._key_for(signing[-1], self._active)
+        upcoming = sorted((row for row in published if _activation(row) > now), key=_activation)
+        self._next = (self._key_for(upcoming[0], self._next[0] if self._next else None), _activation(upcoming[0])) \
+            if upcoming else None
         self._public = {row.kid: row.public_jwk for row in published}
         self._jwks = {"keys": [row.public_jwk for row in reversed(published)]}
         self._jwks_bytes = json.dumps(self._jwks, separators=(",", ":")).encode()
@@ -186,8 +223,16 @@ class KeyRing:
             await self.load(create_if_missing=False)
         return kid in self._public
 
+    def _key_for(self, row: SigningKey, loaded: ActiveKey | None) -> ActiveKey:
+        if loaded is not None and loaded.kid == row.kid:
+            return loaded
+        return ActiveKey(row.kid, row.alg, decrypt_private_key(row.private_key, self._secret, row.kid))
+
     @property
     def active(self) -> ActiveKey:
+        """The key signing now: the next key takes over at its time even between two reloads."""
+        if self._next is not None and self._clock.now() >= self._next[1]:
+            self._active, self._next = self._next[0], None
         if self._active is None:
             raise RuntimeError("no signing key loaded")
         return self._active

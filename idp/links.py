@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from idp.storage.models import ReplayMark
 
-PURPOSES = ("verify-email", "reset-password", "change-email")
+PURPOSES = ("verify-email", "reset-password", "change-email", "undo-change")
 MAX_TOKEN_LENGTH = 600
 
 

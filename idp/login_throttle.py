@@ -12,7 +12,7 @@ from typing import Protocol
 
 from starlette.requests import Request
 
-from idp.auth_limits import AuthLimiter
+from idp.auth_limits import AuthLimiter, AuthVerdict
 from idp.throttle.store import LimitStore
 from policies.watcher import PolicyWatcher
 
@@ -28,6 +28,8 @@ class Attempt:
 
 class LoginThrottle(Protocol):
     async def admit(self, attempt: Attempt) -> bool: ...
+
+    async def check(self, attempt: Attempt) -> AuthVerdict: ...
 
 
 class PolicyThrottle:
@@ -45,12 +47,24 @@ class PolicyThrottle:
         return self.limiter
 
     async def admit(self, attempt: Attempt) -> bool:
-        verdict = await self.current().check_login(account=f"{attempt.factor}:{attempt.subject}",
-                                                   ip=attempt.client_ip or "unknown")
-        return verdict.allowed
+        return (await self.check(attempt)).allowed
+
+    async def check(self, attempt: Attempt) -> AuthVerdict:
+        """The verdict, with how long to wait when refused (the sign-in page tells the citizen)."""
+        return await self.current().check_login(account=f"{attempt.factor}:{attempt.subject}",
+                                                ip=attempt.client_ip or "unknown")
 
 
 async def is_attempt_admitted(throttle: LoginThrottle, request: Request, factor: str, subject: str) -> bool:
     """The one call site: ``False`` means answer "too many attempts" and check nothing."""
+    return await throttle.admit(_attempt(request, factor, subject))
+
+
+async def check_attempt(throttle: LoginThrottle, request: Request, factor: str, subject: str) -> AuthVerdict:
+    """``is_attempt_admitted`` with the verdict, for a page that says how long to wait."""
+    return await throttle.check(_attempt(request, factor, subject))
+
+
+def _attempt(request: Request, factor: str, subject: str) -> Attempt:
     client_ip = request.client.host if request.client else None
-    return await throttle.admit(Attempt(factor, subject.strip().lower()[:254], client_ip))
+    return Attempt(factor, subject.strip().lower()[:254], client_ip)

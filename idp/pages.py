@@ -25,8 +25,9 @@ PAGE_HEADERS = {
 
 
 class Pages:
-    def __init__(self, csrf: Csrf, default_locale: str, secure_cookies: bool) -> None:
+    def __init__(self, csrf: Csrf, default_locale: str, secure_cookies: bool, session_cookie: str = "") -> None:
         self.csrf = csrf
+        self.session_cookie = session_cookie  # CSRF tokens are bound to the session cookie's value
         self.default_locale = default_locale
         self.secure_cookies = secure_cookies
         self.env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
@@ -38,7 +39,7 @@ class Pages:
         # The language switch keeps the page's own query (an interaction id, say).
         lang_query = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "lang"])
         html = self.env.get_template(template).render(
-            t=translator(locale), lang=locale, lang_query=lang_query, csrf_token=self.csrf.token_for(csrf_cookie),
+            t=translator(locale), lang=locale, lang_query=lang_query, csrf_token=self.csrf.token_for(csrf_cookie, request.cookies.get(self.session_cookie)),
             **context)
         response = HTMLResponse(html, status_code=status, headers=PAGE_HEADERS)
         remember_choice(request, response, self.secure_cookies)
@@ -51,7 +52,8 @@ class Pages:
         return self.render(request, "error.html", status=status, message_key=message_key, detail=detail)
 
     def is_csrf_valid(self, request: Request, form: dict[str, str]) -> bool:
-        return self.csrf.is_valid(request.cookies.get(CSRF_COOKIE), form.get("csrf_token"))
+        return self.csrf.is_valid(request.cookies.get(CSRF_COOKIE), form.get("csrf_token"),
+                                  request.cookies.get(self.session_cookie))
 
 
 def see_other(location: str, headers: dict[str, str] | None = None) -> Response:

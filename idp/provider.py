@@ -9,6 +9,7 @@ from prometheus_client import Counter
 from idp.backchannel import BackchannelLogout, DeliveryPolicy
 from idp.context import IdpContext
 from idp.csrf import Csrf
+from idp.device_cookie import DeviceCookies
 from idp.federation.discovery import UpstreamDirectory
 from idp.federation.logins import FederationLogins
 from idp.federation.sessions import FederatedSessions
@@ -16,6 +17,7 @@ from idp.interactions import InteractionStore
 from idp.links import LinkSigner
 from idp.mail import Mailer
 from idp.oauth.server import HubAuthorizationServer
+from idp.oauth.session_binding import RefreshLifetimes, revoke_session_grants
 from idp.oauth.store import ClientCache
 from idp.oauth.tokens import TokenMinter
 from idp.pages import Pages
@@ -50,12 +52,14 @@ class Provider:
         self.clients = ClientCache(ctx.sessionmaker)
         self.sessions = SessionStore(ctx.sessionmaker, ctx.clock, settings.session_ttl, settings.session_idle_ttl)
         self.interactions = InteractionStore(ctx.sessionmaker, ctx.clock)
-        self.pages = Pages(Csrf(settings.effective_secret), settings.default_locale, settings.uses_tls)
-        self.pages.env.globals["privacy_version"] = settings.privacy_notice_version
         self.session_cookie = "__Host-gerbang_session" if settings.uses_tls else "gerbang_session"
+        self.pages = Pages(Csrf(settings.effective_secret), settings.default_locale, settings.uses_tls,
+                           self.session_cookie)
+        self.pages.env.globals["privacy_version"] = settings.privacy_notice_version
         self.logout_listeners: list[LogoutListener] = []
         self.mailer = Mailer(settings.mail_from, settings.smtp_url, settings.effective_mail_outbox)
         self.links = LinkSigner(settings.effective_secret)
+        self.devices = DeviceCookies(settings.effective_secret)
         self.throttle = PolicyThrottle(ctx.policies, ctx.limits)
         self.secret_box = SecretBox(settings.effective_secret)
         self.recovery_codes = RecoveryCodes(settings.effective_secret)
@@ -64,18 +68,25 @@ class Provider:
                                              DeliveryPolicy(settings.backchannel_logout_attempts,
                                                             settings.backchannel_logout_backoff,
                                                             settings.backchannel_logout_timeout))
+        self.logout_listeners.append(self._end_session_grants)
         self.logout_listeners.append(self.backchannel.on_session_end)
         self.challenges = ChallengeStore(ctx.sessionmaker, ctx.clock, settings.second_factor_ttl)
         # Identity brokering (idp.federation): upstream metadata cache, sign-ins in flight, brokered sessions.
         self.upstreams = UpstreamDirectory(settings.federation_timeout, settings.federation_metadata_ttl)
         self.federation_logins = FederationLogins(ctx.sessionmaker, ctx.clock)
         self.federated_sessions = FederatedSessions(ctx.sessionmaker, ctx.clock, settings.effective_secret)
+        self.refresh_lifetimes = RefreshLifetimes(settings.session_idle_ttl, settings.refresh_token_idle_ttl)
 
     async def end_session(self, row: BrowserSession) -> None:
         """End a browser session and tell everyone who keeps state for it (gateway, back-channel)."""
         await self.sessions.end(row.sid)
         for listener in self.logout_listeners:
             await listener(row)
+
+    async def _end_session_grants(self, row: BrowserSession) -> None:
+        """Refresh tokens without ``offline_access`` (and their access tokens) end with the session."""
+        async with self.sessionmaker() as session, session.begin():
+            await revoke_session_grants(session, row.sid, self.clock.now())
 
     def metrics_token(self, grant_type: str, status: int) -> None:
         TOKENS_ISSUED.labels(grant_type if grant_type in ("authorization_code", "refresh_token",

@@ -2,7 +2,9 @@
 
 Enumeration-safe: the caller answers the same page whether the email or NIK was free or taken; what
 differs is only the mail sent to the address given (a verification link, or a note that an account
-already exists), and both paths hash the password, so the timing class is the same too.
+already exists), and both paths hash the password, so the timing class is the same too. A NIK that
+already has an account is not linked to the new one: the account is made without it (the registrant's
+mail is the same verification link a new NIK gets) and the NIK's owner is told instead.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import uuid
 from dataclasses import dataclass, field
 from enum import Enum
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -42,7 +44,13 @@ class RegistrationInvalid(Exception):
 class Outcome(Enum):
     CREATED = "created"
     EMAIL_TAKEN = "email_taken"
-    NIK_TAKEN = "nik_taken"
+
+
+@dataclass(frozen=True)
+class Created:
+    outcome: Outcome
+    user: User | None = None  # the new account (CREATED)
+    nik_owner: User | None = None  # the NIK's existing owner, when the NIK was left off the new account
 
 
 def check_registration(form: dict[str, str]) -> Registration:
@@ -74,32 +82,24 @@ def check_registration(form: dict[str, str]) -> Registration:
 
 
 async def create_account(sessionmaker: async_sessionmaker[AsyncSession], registration: Registration,
-                         password_hash: str, now: int, privacy_version: str | None = None
-                         ) -> tuple[Outcome, User | None]:
-    """Insert the citizen unless the email or NIK is taken (one account per each); unverified email."""
-    async with sessionmaker() as session:
-        try:
-            async with session.begin():
-                outcome = await _clash(session, registration)
-                if outcome is not None:
-                    return outcome, None
-                user = User(id=str(uuid.uuid4()), email=registration.email, name=registration.name,
-                            nik=registration.nik, password_hash=password_hash, kind="citizen", email_verified=False,
-                            disabled=False, created_at=now, updated_at=now, password_changed_at=now,
-                            privacy_version=privacy_version, privacy_accepted_at=privacy_version and now)
-                session.add(user)
-            return Outcome.CREATED, user
-        except IntegrityError:  # a concurrent registration took the email or NIK first
-            pass
-    async with sessionmaker() as session:
-        return (await _clash(session, registration)) or Outcome.EMAIL_TAKEN, None
-
-
-async def _clash(session: AsyncSession, registration: Registration) -> Outcome | None:
-    condition = User.email == registration.email
-    if registration.nik:
-        condition = or_(condition, User.nik == registration.nik)
-    rows = (await session.execute(select(User.email, User.nik).where(condition))).all()
-    if any(email == registration.email for email, _nik in rows):
-        return Outcome.EMAIL_TAKEN
-    return Outcome.NIK_TAKEN if rows else None
+                         password_hash: str, now: int, privacy_version: str | None = None) -> Created:
+    """Insert the citizen unless the email is taken (one account per address); unverified email. A NIK
+    that already has an account is left off the new one (the owner keeps it)."""
+    for _attempt in range(2):  # a concurrent registration may take the email or NIK between check and insert
+        async with sessionmaker() as session:
+            try:
+                async with session.begin():
+                    if await session.scalar(select(User.id).where(User.email == registration.email)) is not None:
+                        return Created(Outcome.EMAIL_TAKEN)
+                    owner = await session.scalar(select(User).where(User.nik == registration.nik)) \
+                        if registration.nik else None
+                    user = User(id=str(uuid.uuid4()), email=registration.email, name=registration.name,
+                                nik=None if owner else registration.nik, password_hash=password_hash,
+                                kind="citizen", email_verified=False, disabled=False, created_at=now,
+                                updated_at=now, password_changed_at=now, privacy_version=privacy_version,
+                                privacy_accepted_at=privacy_version and now)
+                    session.add(user)
+                return Created(Outcome.CREATED, user, owner)
+            except IntegrityError:
+                continue
+    return Created(Outcome.EMAIL_TAKEN)

@@ -22,6 +22,11 @@ def _digest(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
+def is_session_live(row: BrowserSession, now: int, idle_ttl: int) -> bool:
+    """Not ended, not past its lifetime, not idle (the account's own state is checked by ``SessionStore.load``)."""
+    return row.ended_at is None and row.expires_at > now and row.last_seen + idle_ttl > now
+
+
 @dataclass(frozen=True)
 class ActiveSession:
     row: BrowserSession
@@ -52,9 +57,7 @@ class SessionStore:
         now = self._clock.now()
         async with self._sessionmaker() as session, session.begin():
             row = await session.get(BrowserSession, _digest(cookie_value))
-            if row is None or row.ended_at is not None or row.expires_at <= now:
-                return None
-            if row.last_seen + self._idle_ttl <= now:
+            if row is None or not is_session_live(row, now, self._idle_ttl):
                 return None
             user = await session.get(User, row.user_id)
             if user is None or user.disabled or user.password_changed_at > row.auth_time:

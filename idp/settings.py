@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from idp.app_origins import check_apps_domain, default_apps_domain
 
 DEFAULT_DATA_DIR = Path("gerbang-data")
+JWKS_MAX_AGE = 300  # Cache-Control max-age of /auth/jwks
 
 
 class Settings(BaseSettings):
@@ -49,10 +50,15 @@ class Settings(BaseSettings):
     access_token_ttl: int = Field(default=600, ge=30, le=86_400)
     id_token_ttl: int = Field(default=600, ge=30, le=86_400)
     refresh_token_ttl: int = Field(default=30 * 86_400, ge=300)
+    refresh_token_idle_ttl: int = Field(default=14 * 86_400, ge=300, description="a refresh token unused this long dies")
     code_ttl: int = Field(default=60, ge=10, le=600)
     session_ttl: int = Field(default=12 * 3600, ge=300)
     session_idle_ttl: int = Field(default=2 * 3600, ge=60)
     key_retire_after: int = Field(default=7 * 86_400, ge=0, description="seconds a rotated-out key keeps verifying")
+    # A rotated-in key is published this long before it signs: at least the JWKS cache lifetime (JWKS_MAX_AGE,
+    # the Cache-Control of /auth/jwks) plus an instance's key refresh. Shorter only on a loopback issuer (tests).
+    key_activation_delay: int = Field(default=900, ge=0, le=7 * 86_400,
+                                      description="seconds a new signing key is published before it signs")
     key_refresh_seconds: float = Field(default=30.0, gt=0, le=3600,
                                        description="how often each instance reloads signing keys from storage")
 
@@ -65,6 +71,10 @@ class Settings(BaseSettings):
     backchannel_logout_attempts: int = Field(default=4, ge=1, le=10)
     backchannel_logout_backoff: float = Field(default=1.0, gt=0, le=60, description="first retry delay, doubling")
     backchannel_logout_timeout: float = Field(default=5.0, gt=0, le=30)
+    reauth_max_age: int = Field(default=300, ge=30, le=3600,
+                                description="sign-in age after which changing a sign-in method asks to sign in again")
+    undo_link_ttl: int = Field(default=7 * 86_400, ge=3600, le=30 * 86_400,
+                               description="the 'I did not do this' link in credential-change mails")
     second_factor_ttl: int = Field(default=300, ge=60, le=3600, description="password accepted, second factor due")
     federation_timeout: float = Field(default=5.0, gt=0, le=30, description="each call to an upstream provider")
     federation_metadata_ttl: int = Field(default=3600, ge=10, le=86_400, description="upstream discovery cached")
@@ -110,6 +120,14 @@ class Settings(BaseSettings):
         issuer = info.data.get("issuer")
         if not value and issuer and not _is_loopback_url(issuer):
             raise ValueError("secret_key (GERBANG_SECRET_KEY) must be set when the issuer is not loopback")
+        return value
+
+    @field_validator("key_activation_delay")
+    @classmethod
+    def _published_before_signing(cls, value: int, info: ValidationInfo) -> int:
+        issuer = info.data.get("issuer")
+        if value < JWKS_MAX_AGE and issuer and not _is_loopback_url(issuer):
+            raise ValueError(f"key_activation_delay must be at least the JWKS cache lifetime ({JWKS_MAX_AGE} s)")
         return value
 
     @property

@@ -9,6 +9,9 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import Response
 
+from idp.device_cookie import COOKIE as DEVICE_COOKIE
+from idp.device_cookie import LIFETIME as DEVICE_LIFETIME
+from idp.fresh_auth import forget_return, return_target
 from idp.pages import see_other
 from idp.pdp.notice import gate as privacy_gate
 from idp.provider import Provider
@@ -17,8 +20,11 @@ from idp.storage.models import BrowserSession, User
 
 
 async def complete_sign_in(request: Request, provider: Provider, user: User, *, acr: str, amr: list[str],
-                           interaction_id: str | None, target: str = "/account",
+                           interaction_id: str | None, target: str | None = None,
                            on_session: Callable[[BrowserSession], Awaitable[None]] | None = None) -> Response:
+    """``target``: where to go when no authorization request is parked; by default back to the page that asked
+    for a fresh sign-in (``idp.fresh_auth``), else ``/account``. ``on_session``: what else this sign-in must
+    remember about the new session (federation)."""
     previous = await provider.sessions.load(request.cookies.get(provider.session_cookie))
     if previous is not None:
         await provider.sessions.end(previous.row.sid)
@@ -31,7 +37,11 @@ async def complete_sign_in(request: Request, provider: Provider, user: User, *, 
         await provider.interactions.update(interaction_id, login_sid=row.sid)
         target = f"/auth/authorize/resume?{urlencode({'interaction': interaction_id})}"
     await note_login(request, provider, "login.succeeded", user_id=user.id, detail={"amr": amr})
-    response = see_other(privacy_gate(provider, user, target))
+    response = see_other(privacy_gate(provider, user, target or return_target(request) or "/account"))
+    forget_return(provider, response)
+    # This browser has now signed in to this account: it keeps its own login allowance (idp.device_cookie).
+    response.set_cookie(DEVICE_COOKIE, provider.devices.build(user.id, provider.clock.now()), httponly=True,
+                        samesite="strict", secure=provider.settings.uses_tls, path="/auth", max_age=DEVICE_LIFETIME)
     response.set_cookie(provider.session_cookie, cookie, httponly=True, samesite="lax",
                         secure=provider.settings.uses_tls, path="/", max_age=provider.settings.session_ttl)
     return response

@@ -143,10 +143,12 @@ class PasskeyService:
             return list((await session.scalars(select(Passkey).where(Passkey.user_id == user_id)
                                                .order_by(Passkey.created_at))).all())
 
-    async def remove(self, user_id: str, credential_id: str) -> None:
+    async def remove(self, user_id: str, credential_id: str) -> bool:
+        """``True`` when the user had that passkey (and now has not)."""
         async with self._sessionmaker() as session, session.begin():
-            await session.execute(delete(Passkey).where(Passkey.user_id == user_id,
-                                                        Passkey.credential_id == credential_id))
+            result = await session.execute(delete(Passkey).where(Passkey.user_id == user_id,
+                                                                 Passkey.credential_id == credential_id))
+            return bool(result.rowcount)
 
     async def _store_challenge(self, purpose: str, user_id: str | None, challenge: bytes) -> str:
         value = secrets.token_urlsafe(32)

@@ -121,7 +121,7 @@ class ConsoleAuth:
                     return None
                 tokens = await response.json()
         try:
-            return verify_hub_jwt(self._keys, tokens["id_token"], self._issuer, typ=None, audience=CONSOLE_CLIENT_ID)
+            return verify_hub_jwt(self._keys, tokens["id_token"], self._issuer, typ="jwt", audience=CONSOLE_CLIENT_ID)
         except (TokenInvalid, KeyError):
             return None
 

@@ -17,6 +17,7 @@ from gateway.admin.registration import app_json
 from gateway.apps import STATUSES
 from gateway.errors import BadRequest
 from gateway.policy_step import REPORT_ONLY, rule_hits
+from idp.keys import key_state as signing_key_state
 from idp.org import load_opd
 from idp.storage.models import App, AuditEntry, Client, OpdUnit, SigningKey
 from policies.engine import PolicySet
@@ -89,9 +90,7 @@ async def list_keys(session: AsyncSession, actor: Actor, page: Page, now: int) -
 
 
 def key_state(key: SigningKey, now: int) -> str:
-    if key.retired_at is None:
-        return "active"
-    return "expired" if key.expires_at is not None and key.expires_at <= now else "retired"
+    return signing_key_state(key, now)  # next | active | retired | expired (idp.keys: one rule)
 
 
 async def list_audit(session: AsyncSession, actor: Actor, page: Page, *, action: str | None, actor_sub: str | None,

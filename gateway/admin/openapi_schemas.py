@@ -62,7 +62,7 @@ RESPONSES: dict[str, dict[str, Any]] = {
                        ended=record(browser_sessions=INT, gateway_sessions=INT, token_families=INT,
                                     access_tokens=INT)),
     "SigningKey": record(kid=STRING, alg=STRING, created_at=INT, retired_at=NULLABLE_INT, expires_at=NULLABLE_INT,
-                         state={"type": "string", "enum": ["active", "retired", "expired"]}),
+                         state={"type": "string", "enum": ["next", "active", "retired", "expired"]}),
     "RotatedKey": record(kid=STRING, alg=STRING, created_at=INT),
     "RevokedKey": record(revoked=STRING, new_kid=NULLABLE_STRING),
     "AuditEntry": record(seq=INT, at=INT, actor=STRING, action=STRING, target=STRING, detail={"type": "object"},

@@ -12,6 +12,7 @@ from gateway.cli import load_settings
 from gateway.cli.audit import cli_actor
 from gateway.cli.runtime import emit, json_option, run_in_session
 from idp.key_rotation import revoke_signing_key, rotate_signing_key
+from idp.keys import key_state
 from idp.storage.models import SigningKey
 
 
@@ -24,7 +25,8 @@ def keys_group() -> None:
 @click.option("--alg", type=click.Choice(["ES256", "RS256"]), default=None, help="default: GERBANG_SIGNING_ALG")
 @json_option
 def keys_rotate(alg: str | None, as_json: bool) -> None:
-    """Add a new signing key; the old one keeps verifying until retired."""
+    """Add the next signing key: published at once, signing after GERBANG_KEY_ACTIVATION_DELAY seconds (relying
+    parties that cache the JWKS learn it first); the old one signs until then and keeps verifying until retired."""
     settings = load_settings()
 
     async def op(session: AsyncSession) -> SigningKey:
@@ -32,7 +34,8 @@ def keys_rotate(alg: str | None, as_json: bool) -> None:
         return await rotate_signing_key(session, settings, actor=cli_actor(), now=now, alg=alg)
 
     key = run_in_session(settings, op)
-    emit(as_json, {"kid": key.kid, "alg": key.alg, "created_at": key.created_at}, f"new signing key {key.kid} ({key.alg})")
+    emit(as_json, {"kid": key.kid, "alg": key.alg, "created_at": key.created_at, "activates_at": key.activates_at},
+         f"new signing key {key.kid} ({key.alg}): published now, signing from {key.activates_at or key.created_at}")
 
 
 @keys_group.command("revoke")
@@ -69,12 +72,12 @@ def keys_list(as_json: bool) -> None:
         click.echo(f"{record['kid']:<18} {record['alg']:<6} {record['state']}")
 
 
+STATE_WORDS = {"expired": "expired (verifies nothing)", "next": "next (published, not signing yet)",
+               "active": "active", "retired": "retired (still verifies)"}
+
+
 def _state(key: SigningKey, now: int) -> str:
-    if key.retired_at is None:
-        return "active"
-    if key.expires_at is not None and key.expires_at <= now:
-        return "expired (verifies nothing)"
-    return "retired (still verifies)"
+    return STATE_WORDS[key_state(key, now)]
 
 
 def register(group: click.Group) -> None:

@@ -12,7 +12,7 @@ from idp.access_history import load_access_history
 from idp.account_mail import send_password_changed
 from idp.credentials import end_all_sessions, revoke_user_grants, set_password
 from idp.federation.linking import list_identities
-from idp.endpoints.account_session import account_form_action, load_account_session
+from idp.endpoints.account_session import account_form_action, credential_form_action, load_account_session
 from idp.pages import see_other
 from idp.pdp.withdraw import withdraw_consent
 from idp.password_policy import PasswordRejected, check_new_password
@@ -55,7 +55,7 @@ async def profile_submit(request: Request, provider: Provider, active: ActiveSes
     return see_other("/account?done=saved")
 
 
-@account_form_action
+@credential_form_action
 async def password_submit(request: Request, provider: Provider, active: ActiveSession,
                           form: dict[str, str]) -> Response:
     """Change the password: every session (this one too) and token family ends; this browser signs in anew."""

@@ -11,9 +11,9 @@ from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import Response
 
-from idp.account_mail import send_account_exists, send_email_change
+from idp.account_mail import send_account_exists, send_credential_changed, send_email_change
 from idp.accounts import normalise_email
-from idp.endpoints.account_session import account_form_action
+from idp.endpoints.account_session import credential_form_action
 from idp.errors import InvalidInput
 from idp.links import LinkInvalid, consume_link, is_link_used
 from idp.page_forms import PageRefused, read_page_form
@@ -24,7 +24,7 @@ from idp.storage.models import User
 from idp.login_throttle import is_attempt_admitted
 
 
-@account_form_action
+@credential_form_action
 async def email_change_submit(request: Request, provider: Provider, active: ActiveSession,
                               form: dict[str, str]) -> Response:
     user = active.user
@@ -78,5 +78,7 @@ async def email_confirm_submit(request: Request) -> Response:
         return refused.render(request, provider)
     except LinkInvalid:
         return provider.pages.error(request, "link.invalid", 400)
+    # The old address loses password resets from now on: it hears of the change, and can take it back.
+    await send_credential_changed(provider, user, "email_changed", ref=old_email, to=old_email)
     return provider.pages.render(request, "notice.html", heading_key="verify.done_heading",
                                  message_key="verify.done_body")

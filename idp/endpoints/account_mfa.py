@@ -11,7 +11,9 @@ from sqlalchemy import delete
 from starlette.requests import Request
 from starlette.responses import Response
 
-from idp.endpoints.account_session import account_form_action, load_account_session
+from idp.account_mail import send_credential_changed
+from idp.endpoints.account_session import credential_form_action, load_account_session
+from idp.fresh_auth import needs_reauth, reauth_redirect
 from idp.page_forms import PageRefused, read_page_form
 from idp.pages import see_other
 from idp.provider import Provider
@@ -29,11 +31,13 @@ async def totp_page(request: Request) -> Response:
         return see_other("/auth/login")
     if active.user.totp_secret is not None:
         return see_other("/account")
+    if needs_reauth(provider, active):
+        return reauth_redirect(provider, "/account/totp")
     secret = await _pending_secret(provider, active.user)
     return _enrol_page(request, provider, active.user, secret)
 
 
-@account_form_action
+@credential_form_action
 async def totp_submit(request: Request, provider: Provider, active: ActiveSession,
                       form: dict[str, str]) -> Response:
     user = active.user
@@ -53,6 +57,7 @@ async def totp_submit(request: Request, provider: Provider, active: ActiveSessio
         row.updated_at = now
         codes = await provider.recovery_codes.replace(session, user.id, now)
         session.add(build_event("mfa.changed", now, user_id=user.id, reason="totp_enabled"))
+    await send_credential_changed(provider, user, "totp_enabled")
     return provider.pages.render(request, "recovery_codes.html", codes=codes)
 
 
@@ -73,6 +78,8 @@ async def _with_current_code(request: Request, action: str) -> Response:
         form = await read_page_form(request, provider)
     except PageRefused as refused:
         return refused.render(request, provider)
+    if needs_reauth(provider, active):
+        return reauth_redirect(provider)
     user = active.user
     if user.totp_secret is None:
         return see_other("/account")
@@ -86,14 +93,18 @@ async def _with_current_code(request: Request, action: str) -> Response:
         # A lost phone: a recovery code also proves the factor, so the citizen can turn TOTP off and re-enrol.
         if not code_ok and not await provider.recovery_codes.redeem(session, user.id, form.get("code", "")[:32], now):
             return see_other("/account?done=code_failed")
+        codes = None
         if action == "renew":
             codes = await provider.recovery_codes.replace(session, user.id, now)
-            return provider.pages.render(request, "recovery_codes.html", codes=codes)
-        row = await session.get(User, user.id)
-        assert row is not None
-        row.totp_secret, row.totp_last_step, row.updated_at = None, None, now
-        await session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
-        session.add(build_event("mfa.changed", now, user_id=user.id, reason="totp_disabled"))
+        else:
+            row = await session.get(User, user.id)
+            assert row is not None
+            row.totp_secret, row.totp_last_step, row.updated_at = None, None, now
+            await session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+            session.add(build_event("mfa.changed", now, user_id=user.id, reason="totp_disabled"))
+    await send_credential_changed(provider, user, "recovery_codes" if codes else "totp_disabled")
+    if codes:
+        return provider.pages.render(request, "recovery_codes.html", codes=codes)
     return see_other("/account?done=totp_off")
 
 

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from starlette.requests import Request
 from starlette.responses import Response
 
+from idp.fresh_auth import needs_reauth, reauth_redirect
 from idp.page_forms import PageRefused, read_page_form
 from idp.pages import see_other
 from idp.provider import Provider
@@ -38,3 +39,16 @@ def account_form_action(action: AccountAction) -> Callable[[Request], Awaitable[
         return await action(request, provider, active, form)
 
     return endpoint
+
+
+def credential_form_action(action: AccountAction) -> Callable[[Request], Awaitable[Response]]:
+    """An ``/account`` form that changes how the account signs in: it also needs a recent sign-in
+    (``idp.fresh_auth``); an older session signs in again first and comes back to ``/account``."""
+
+    @functools.wraps(action)
+    async def fresh(request: Request, provider: Provider, active: ActiveSession, form: dict[str, str]) -> Response:
+        if needs_reauth(provider, active):
+            return reauth_redirect(provider)
+        return await action(request, provider, active, form)
+
+    return account_form_action(fresh)

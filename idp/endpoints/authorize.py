@@ -23,8 +23,9 @@ from idp.http import FormError, datalist, read_form
 from idp.interactions import COOKIE as INTERACTION_COOKIE
 from idp.oauth.request import HubRequest
 from idp.oauth.state import Preloaded, run_with_state
+from idp.oauth.syntax import find_malformed
 from idp.oauth.store import apply_in_transaction
-from idp.oauth.verify import TokenInvalid, verify_hub_jwt_reloading
+from idp.oauth.verify import TokenInvalid, verify_id_token
 from idp.pages import see_other
 from idp.provider import Provider
 from idp.second_factor import is_step_up_needed
@@ -64,7 +65,12 @@ async def resume_endpoint(request: Request) -> Response:
 
 async def process_authorization(request: Request, provider: Provider, params: list[tuple[str, str]],
                                 interaction: Interaction | None, interaction_id: str | None) -> Response:
+    malformed = find_malformed(params)
+    if malformed is not None:  # not yet known to be the client's redirect URI: a page, never a redirect
+        return provider.pages.error(request, "error.back", 400, detail=f"invalid_request: {malformed}")
     data = datalist(params)
+    if "redirect_uri" not in data:  # OIDC Core §3.1.2.1, FAPI 2.0: required even with one registered
+        return provider.pages.error(request, "error.back", 400, detail="invalid_request: redirect_uri")
     now = provider.clock.now()
     state = Preloaded(extras={"now": now})
     client_id = data.get("client_id", [""])[0]
@@ -184,8 +190,7 @@ def _login_expired(data: dict[str, list[str]], active: ActiveSession, prompts: s
 
 async def _hint_subject(provider: Provider, hint: str) -> str | None:
     try:
-        claims = await verify_hub_jwt_reloading(provider.keys, hint, provider.issuer, typ=None, verify_exp=False,
-                                                now=provider.clock.now())
+        claims = await verify_id_token(provider.keys, hint, provider.issuer, now=provider.clock.now())
     except TokenInvalid:
         return None
     return str(claims.get("sub"))

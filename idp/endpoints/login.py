@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+import math
 
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import Request
 from starlette.responses import Response
 
 from idp.accounts import load_user_by_login
+from idp.auth_limits import AuthVerdict
+from idp.device_cookie import COOKIE as DEVICE_COOKIE
+from idp.device_cookie import attempt_bucket
 from idp.federation.registry import list_upstreams
 from idp.endpoints.mfa import start_second_factor
 from idp.interactions import COOKIE as INTERACTION_COOKIE
@@ -16,10 +19,11 @@ from idp.page_forms import PageRefused, read_page_form
 from idp.pages import see_other
 from idp.provider import Provider
 from idp.pdp.deletion import cancel_deletion, is_pending_deletion
-from idp.pdp.notice import gate as privacy_gate
 from idp.second_factor import has_second_factor
 from idp.security_events import note_login
-from idp.login_throttle import is_attempt_admitted
+from idp.signin import complete_sign_in
+from idp.storage.models import User
+from idp.login_throttle import check_attempt
 
 PASSWORD_AMR = ["pwd"]
 
@@ -30,6 +34,10 @@ async def login_page(request: Request) -> Response:
     context = await _interaction_context(request, provider, interaction_id)
     if context is None:
         return provider.pages.error(request, "error.expired", 400)
+    if request.query_params.get("reauth") and not interaction_id:
+        # idp.fresh_auth: the signed-in citizen confirms it is her before changing a sign-in method.
+        active = await provider.sessions.load(request.cookies.get(provider.session_cookie))
+        context.update(login_hint=active.user.email if active else None, notice_key="login.reauth")
     return provider.pages.render(request, "login.html", interaction=interaction_id, **context)
 
 
@@ -44,15 +52,18 @@ async def login_submit(request: Request) -> Response:
     if context is None:
         return provider.pages.error(request, "error.expired", 400)
     login, password = form.get("login", "")[:254], form.get("password", "")[:128]
-    if not await is_attempt_admitted(provider.throttle, request, "password", login):
-        await note_login(request, provider, "login.locked", login=login, reason="throttled")
-        return provider.pages.render(request, "login.html", status=429, interaction=interaction_id,
-                                     error_key="login.throttled", **context)
     try:
         async with provider.sessionmaker() as session:
             user = await load_user_by_login(session, login) if login else None
     except SQLAlchemyError:
         return provider.pages.error(request, "error.unavailable", 503)
+    verdict = await check_attempt(provider.throttle, request, "password", _login_bucket(request, provider, login, user))
+    if not verdict.allowed:
+        await note_login(request, provider, "login.locked", login=login, reason="throttled")
+        response = provider.pages.render(request, "login.html", status=429, interaction=interaction_id,
+                                         error_key="login.throttled", wait_minutes=_minutes(verdict), **context)
+        response.headers["Retry-After"] = str(verdict.retry_after_seconds)
+        return response
     # Verify even for an unknown account (against a dummy hash) so timing does not tell.
     valid = await provider.ctx.passwords.verify(user.password_hash if user else None, password)
     if valid and user is not None and user.disabled and is_pending_deletion(user, provider.clock.now()):
@@ -66,23 +77,16 @@ async def login_submit(request: Request) -> Response:
                                      **context)
     if await has_second_factor(provider.sessionmaker, user):
         return await start_second_factor(request, provider, user, interaction_id, PASSWORD_AMR)
-    previous = await provider.sessions.load(request.cookies.get(provider.session_cookie))
-    if previous is not None:
-        await provider.sessions.end(previous.row.sid)
-    client_ip = request.client.host if request.client else None
-    cookie, row = await provider.sessions.create(user, acr="1", amr=PASSWORD_AMR, ip=client_ip,
-                                                 user_agent=request.headers.get("user-agent"))
-    await note_login(request, provider, "login.succeeded", user_id=user.id, detail={"amr": PASSWORD_AMR})
-    if interaction_id:
-        await provider.interactions.update(interaction_id, login_sid=row.sid)
-        target = f"/auth/authorize/resume?{urlencode({'interaction': interaction_id})}"
-    else:
-        target = "/account"
-    target = privacy_gate(provider, user, target)
-    response = see_other(target)
-    response.set_cookie(provider.session_cookie, cookie, httponly=True, samesite="lax",
-                        secure=provider.settings.uses_tls, path="/", max_age=provider.settings.session_ttl)
-    return response
+    return await complete_sign_in(request, provider, user, acr="1", amr=PASSWORD_AMR, interaction_id=interaction_id)
+
+
+def _login_bucket(request: Request, provider: Provider, login: str, user: User | None) -> str:
+    return attempt_bucket(provider.devices, request.cookies.get(DEVICE_COOKIE), provider.clock.now(), login,
+                          user.id if user else None)
+
+
+def _minutes(verdict: AuthVerdict) -> int:
+    return max(1, math.ceil(verdict.retry_after_seconds / 60))
 
 
 async def list_sign_in_upstreams(provider: Provider) -> list[tuple[str, str]]:

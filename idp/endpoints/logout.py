@@ -1,7 +1,7 @@
 """OpenID Connect RP-Initiated Logout 1.0: end the session, then return to a registered URI only.
 
 Without a valid ``id_token_hint`` for the current session we ask the person first (a third-party
-page must not be able to sign citizens out).
+page must not be able to sign citizens out). GET and POST alike (§3).
 """
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from idp.endpoints.broker_logout import upstream_logout_redirect
-from idp.oauth.verify import TokenInvalid, verify_hub_jwt_reloading
-from idp.page_forms import PageRefused, read_page_form
+from idp.oauth.verify import TokenInvalid, verify_id_token
+from idp.csrf import FIELD as CSRF_FIELD
+from idp.http import FormError, read_form
 from idp.pages import see_other
 from idp.provider import Provider
 
@@ -24,19 +25,25 @@ async def logout_endpoint(request: Request) -> Response:
     provider: Provider = request.app.state.provider
     confirmed = False
     if request.method == "POST":
+        # §3 lets a relying party POST its request (form-encoded, as with GET, no CSRF token: it is asked to
+        # confirm like any other). Our own confirmation form carries the session-bound CSRF token; only it ends
+        # the session without a valid id_token_hint.
         try:
-            form = await read_page_form(request, provider)
-        except PageRefused as refused:
-            return refused.render(request, provider)
-        params, confirmed = form, True
+            params = dict(await read_form(request))
+        except FormError:
+            return provider.pages.error(request, "error.back", 400)
+        if CSRF_FIELD in params:
+            if not provider.pages.is_csrf_valid(request, params):
+                return provider.pages.error(request, "error.csrf", 403)
+            confirmed = True
     else:
         params = dict(request.query_params)
     params = {k: v for k, v in params.items() if k in LOGOUT_PARAMS}
     hint_claims = None
     if params.get("id_token_hint"):
         try:
-            hint_claims = await verify_hub_jwt_reloading(provider.keys, params["id_token_hint"], provider.issuer,
-                                                         typ=None, now=provider.clock.now(), verify_exp=False)
+            hint_claims = await verify_id_token(provider.keys, params["id_token_hint"], provider.issuer,
+                                                now=provider.clock.now())
         except TokenInvalid:
             return provider.pages.error(request, "error.back", 400, detail="id_token_hint")
     client_id = params.get("client_id") or (hint_claims or {}).get("aud")

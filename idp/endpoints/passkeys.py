@@ -12,7 +12,10 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from idp.endpoints.account_session import account_form_action, load_account_session
+from idp.account_mail import send_credential_changed
+from idp.endpoints.account_session import credential_form_action, load_account_session
+from idp.endpoints.account_undo import credential_ref
+from idp.fresh_auth import needs_reauth, reauth_json
 from idp.http import NO_STORE
 from idp.interactions import COOKIE as INTERACTION_COOKIE
 from idp.pages import see_other
@@ -38,6 +41,8 @@ async def register_options(request: Request) -> Response:
         return body
     if active is None:
         return _problem("login_required", 401)
+    if needs_reauth(provider, active):
+        return reauth_json(provider)
     cookie, options = await provider.passkeys.registration_options(active.user)
     return _with_ceremony(provider, Response(options, media_type="application/json", headers=NO_STORE), cookie)
 
@@ -50,22 +55,26 @@ async def register_finish(request: Request) -> Response:
         return body
     if active is None:
         return _problem("login_required", 401)
+    if needs_reauth(provider, active):
+        return reauth_json(provider)
     try:
-        await provider.passkeys.register(request.cookies.get(COOKIE), active.user, _credential(body),
-                                         str(body.get("name", ""))[:100].strip())
+        added = await provider.passkeys.register(request.cookies.get(COOKIE), active.user, _credential(body),
+                                                 str(body.get("name", ""))[:100].strip())
     except PasskeyRejected:
         return _problem("passkey_rejected", 400)
     await record_security_event(provider.sessionmaker, "mfa.changed", provider.clock.now(), user_id=active.user.id,
                                 reason="passkey_added")
+    await send_credential_changed(provider, active.user, "passkey_added", ref=credential_ref(added.credential_id))
     return JSONResponse({"ok": True}, headers=NO_STORE)
 
 
-@account_form_action
+@credential_form_action
 async def remove(request: Request, provider: Provider, active: ActiveSession,
                  form: dict[str, str]) -> Response:
-    await provider.passkeys.remove(active.user.id, form.get("credential_id", "")[:1400])
-    await record_security_event(provider.sessionmaker, "mfa.changed", provider.clock.now(), user_id=active.user.id,
-                                reason="passkey_removed")
+    if await provider.passkeys.remove(active.user.id, form.get("credential_id", "")[:1400]):
+        await record_security_event(provider.sessionmaker, "mfa.changed", provider.clock.now(),
+                                    user_id=active.user.id, reason="passkey_removed")
+        await send_credential_changed(provider, active.user, "passkey_removed")
     return see_other("/account?done=saved")
 
 

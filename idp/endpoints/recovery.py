@@ -14,6 +14,8 @@ from starlette.responses import Response
 from idp.account_mail import send_password_changed, send_reset
 from idp.accounts import normalise_email
 from idp.credentials import end_all_sessions, revoke_user_grants, set_password
+from idp.device_cookie import COOKIE as DEVICE_COOKIE
+from idp.device_cookie import attempt_bucket
 from idp.errors import InvalidInput
 from idp.links import LinkClaims, LinkInvalid, consume_link, is_link_used
 from idp.page_forms import PageRefused, read_page_form
@@ -36,14 +38,21 @@ async def reset_submit(request: Request) -> Response:
     except PageRefused as refused:
         return refused.render(request, provider)
     raw = form.get("email", "")[:254]
-    if not await is_attempt_admitted(provider.throttle, request, "reset", raw):
-        return provider.pages.render(request, "reset.html", status=429, error_key="login.throttled")
     try:
         email = normalise_email(raw)
     except InvalidInput:
+        email = None
+    user = None
+    if email is not None:
+        async with provider.sessionmaker() as session:
+            user = await session.scalar(select(User).where(User.email == email))
+    # A stranger asking again and again must not keep the owner's browser from getting her reset mail.
+    bucket = attempt_bucket(provider.devices, request.cookies.get(DEVICE_COOKIE), provider.clock.now(), raw,
+                            user.id if user else None)
+    if not await is_attempt_admitted(provider.throttle, request, "reset", bucket):
+        return provider.pages.render(request, "reset.html", status=429, error_key="login.throttled")
+    if email is None:
         return provider.pages.render(request, "reset.html", status=400, error_key="register.email_invalid")
-    async with provider.sessionmaker() as session:
-        user = await session.scalar(select(User).where(User.email == email))
     response = provider.pages.render(request, "notice.html", heading_key="reset.sent_heading",
                                      message_key="reset.sent_body")
     if user is not None and not user.disabled:

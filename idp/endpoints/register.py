@@ -1,7 +1,8 @@
 """``/auth/register`` (also reached by ``prompt=create``) and ``/auth/verify-email``.
 
 Whatever the outcome of a valid form (new account, email taken, NIK taken) the answer is the same
-"check your email" page; the mailbox owner learns which one it was.
+"check your email" page; the mailbox owner learns which one it was, and a NIK's owner is told when
+someone signs up with it (the registrant is not).
 """
 
 from __future__ import annotations
@@ -42,15 +43,15 @@ async def register_submit(request: Request) -> Response:
         return provider.pages.render(request, "register.html", status=400, interaction=interaction, values=values,
                                      problems=invalid.problems)
     password_hash = await provider.ctx.passwords.hash(registration.password)  # on every path: same timing
-    outcome, user = await create_account(provider.sessionmaker, registration, password_hash, provider.clock.now(),
-                                         privacy_version=provider.settings.privacy_notice_version)
-    if outcome is Outcome.CREATED:
-        assert user is not None
-        await send_verification(provider, user)
-    elif outcome is Outcome.EMAIL_TAKEN:
-        await send_account_exists(provider, registration.email)
+    created = await create_account(provider.sessionmaker, registration, password_hash, provider.clock.now(),
+                                   privacy_version=provider.settings.privacy_notice_version)
+    if created.outcome is Outcome.CREATED:
+        assert created.user is not None
+        await send_verification(provider, created.user)
     else:
-        await send_nik_taken(provider, registration.email, registration.name)
+        await send_account_exists(provider, registration.email)
+    if created.nik_owner is not None:
+        await send_nik_taken(provider, created.nik_owner)
     return provider.pages.render(request, "notice.html", heading_key="register.sent_heading",
                                  message_key="register.sent_body", login_interaction=interaction)
 

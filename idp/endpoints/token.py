@@ -10,6 +10,7 @@ from idp.auth_limits import AuthLimiter
 from idp.http import FormError, datalist, oauth_error, oauth_json, read_form
 from idp.oauth.request import HubRequest
 from idp.oauth.state import Effects, Preloaded, run_with_state
+from idp.oauth.syntax import find_malformed
 from idp.oauth.store import apply_in_transaction, candidate_client_ids, preload_grant_rows
 from idp.provider import Provider
 from idp.security_events import record_security_event
@@ -27,6 +28,9 @@ async def token_endpoint(request: Request) -> Response:
     form = datalist(pairs)
     if any(len(values) > 1 for key, values in form.items() if key not in REPEATABLE):
         return oauth_error(400, "invalid_request", "A request parameter was repeated.")
+    malformed = find_malformed(pairs)
+    if malformed is not None:
+        return oauth_error(400, "invalid_request", f"Malformed '{malformed}'.")
     candidates = candidate_client_ids(form, request.headers.get("authorization"))
     claimed = min(candidates) if candidates else None
     limits = provider.throttle.current()
@@ -34,7 +38,7 @@ async def token_endpoint(request: Request) -> Response:
     if refused is not None:
         return refused
     now = provider.clock.now()
-    state = Preloaded(extras={"now": now})
+    state = Preloaded(extras={"now": now, "refresh_lifetimes": provider.refresh_lifetimes})
     try:
         state.clients = await provider.clients.get_many(candidates)
         if form.get("grant_type", [None])[0] in USER_GRANTS:

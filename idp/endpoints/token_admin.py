@@ -14,6 +14,8 @@ from idp.oauth.adapters import HubClient
 from idp.oauth.grants import CONFIDENTIAL_AUTH_METHODS, TOKEN_AUTH_METHODS
 from idp.oauth.request import HubRequest
 from idp.oauth.state import Preloaded, run_with_state
+from idp.oauth.session_binding import does_refresh_stand, load_grant_session
+from idp.oauth.standing import check_access_token_stands, is_client_active, is_user_active
 from idp.oauth.store import apply_in_transaction, candidate_client_ids, revoke_family, revoke_jti
 from idp.oauth.tokens import digest
 from idp.oauth.verify import TokenInvalid, verify_hub_jwt_reloading
@@ -109,15 +111,21 @@ async def introspection_endpoint(request: Request) -> Response:
             refresh = await session.get(RefreshToken, digest(token))
             if refresh is not None:
                 grant = await session.get(Grant, refresh.grant_id)
-                if (grant is None or grant.client_id != client.client_id or grant.revoked_at is not None
-                        or refresh.rotated_at is not None or refresh.expires_at <= now):
+                if (grant is None or grant.client_id != client.client_id
+                        or not does_refresh_stand(grant, refresh, await load_grant_session(session, grant), now,
+                                                  provider.refresh_lifetimes)
+                        or not await is_client_active(provider.clients, grant.client_id)
+                        or not await is_user_active(session, grant.user_id)):
                     return inactive
                 return oauth_json(200, {"active": True, "token_type": "refresh_token", "client_id": grant.client_id,
                                         "sub": grant.user_id, "scope": grant.scope, "exp": refresh.expires_at,
                                         "iat": refresh.issued_at, "iss": provider.issuer})
             claims = await _access_claims(provider, token, verify_exp=True)
-            if claims is None or await session.get(RevokedToken, str(claims["jti"])) is not None:
+            if claims is None:
                 return inactive
+            await check_access_token_stands(session, provider.clients, claims)
+    except TokenInvalid:
+        return inactive
     except SQLAlchemyError:
         return oauth_error(503, "temporarily_unavailable", "The service is temporarily unavailable.")
     audience = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]

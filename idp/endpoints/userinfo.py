@@ -9,8 +9,8 @@ from starlette.responses import Response
 from idp.http import FormError, oauth_json, read_form
 from idp.oauth.tokens import user_claims
 from idp.oauth.verify import TokenInvalid, verify_hub_jwt_reloading
+from idp.oauth.standing import check_access_token_stands
 from idp.provider import Provider
-from idp.storage.models import RevokedToken, User
 
 
 def _challenge(error: str | None, description: str = "", status: int = 401) -> Response:
@@ -52,12 +52,12 @@ async def userinfo_endpoint(request: Request) -> Response:
         return _challenge("insufficient_scope", "The token lacks the openid scope.", 403)
     try:
         async with provider.sessionmaker() as session:
-            if await session.get(RevokedToken, str(claims.get("jti"))) is not None:
-                return _challenge("invalid_token", "The access token was revoked.")
-            user = await session.get(User, str(claims["sub"]))
-            released = user_claims(user, " ".join(scopes)) if user is not None and not user.disabled else None
+            user = await check_access_token_stands(session, provider.clients, claims)
+            released = user_claims(user, " ".join(scopes)) if user is not None else None
+    except TokenInvalid:
+        return _challenge("invalid_token", "The access token is no longer valid.")
     except SQLAlchemyError:
         return oauth_json(503, {"error": "temporarily_unavailable"}, {"Retry-After": "5"})
-    if released is None:
-        return _challenge("invalid_token", "The account is not available.")
+    if released is None:  # a client's own token speaks for no person
+        return _challenge("invalid_token", "The access token is not for a person.")
     return oauth_json(200, released)

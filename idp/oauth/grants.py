@@ -14,6 +14,7 @@ from authlib.oidc.core import OpenIDCode
 
 from idp.oauth.adapters import CodeRecord, RefreshRecord
 from idp.oauth.resource import check_resources_allowed, narrow_resources, requested_resources
+from idp.oauth.session_binding import does_refresh_stand, is_bound_to_session
 from idp.oauth.state import current
 from idp.oauth.tokens import digest, user_claims
 from idp.storage.models import Grant, RefreshToken
@@ -110,10 +111,12 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
             # A rotated token came back: someone holds a copy. Revoke the whole family.
             state.effects.revoke_grant = grant.id
             return None
-        record = RefreshRecord(row, grant, state.extras["now"])
-        if record.is_expired() or record.is_revoked():
+        now = state.extras["now"]
+        if not does_refresh_stand(grant, row, state.browser_session, now, state.extras["refresh_lifetimes"]):
             return None
-        return record
+        if is_bound_to_session(grant):
+            state.effects.touch_session = grant.session_id  # a refresh is a use of the sign-in it came from
+        return RefreshRecord(row, grant, now)
 
     def authenticate_user(self, refresh_token: RefreshRecord) -> Any:
         user = current().user

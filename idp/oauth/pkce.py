@@ -33,10 +33,12 @@ class RequiredS256CodeChallenge(CodeChallenge):
     def validate_code_verifier(self, grant: Any, result: Any) -> None:
         request = grant.request
         verifier = request.form.get("code_verifier")
+        # RFC 7636 §4.6: a verifier that is missing, malformed or wrong cannot prove possession of the code;
+        # all three are the grant failing (invalid_grant), so a probe learns nothing from which one it was.
         if not verifier:
-            raise InvalidRequestError("Missing 'code_verifier'.")
+            raise InvalidGrantError("Missing 'code_verifier'.")
         if not CODE_VERIFIER_PATTERN.match(verifier):
-            raise InvalidRequestError("Invalid 'code_verifier'.")
+            raise InvalidGrantError("Invalid 'code_verifier'.")
         code = request.authorization_code
         if code.code_challenge_method != "S256" or create_s256_code_challenge(verifier) != code.code_challenge:
             raise InvalidGrantError("Code challenge failed.")

@@ -17,7 +17,7 @@ from idp.oauth.state import current
 from idp.oauth.tokens import TokenMinter, new_opaque_token
 from policies.watcher import PolicyWatcher
 
-SCOPES_SUPPORTED = ["openid", "profile", "email", "opd"]
+SCOPES_SUPPORTED = ["openid", "profile", "email", "opd", "offline_access"]
 
 
 class HubAuthorizationServer(AuthorizationServer):
@@ -35,6 +35,9 @@ class HubAuthorizationServer(AuthorizationServer):
         self.register_client_auth_method("private_key_jwt", PrivateKeyJWT(issuer, f"{issuer}/auth/token"))
 
     def authenticate_client(self, request: Any, methods: list[str], endpoint: str = "token") -> Any:
+        if not request.headers.get("Authorization", "").isascii():
+            # authlib base64-decodes Basic credentials unguarded: non-ASCII would be a 500 (RFC 7617 §2: ASCII).
+            raise InvalidClientError(description="Malformed client credentials.", status_code=401)
         try:
             return super().authenticate_client(request, methods, endpoint)
         except UnicodeDecodeError as exc:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 
-from idp.storage.models import AuthorizationCode, Client, Grant, RefreshToken, User
+from idp.storage.models import AuthorizationCode, BrowserSession, Client, Grant, RefreshToken, User
 
 
 @dataclass
@@ -25,11 +25,12 @@ class Effects:
     revoke_refresh: str | None = None
     revoke_grant: str | None = None
     revoke_jti: tuple[str, int] | None = None
+    touch_session: str | None = None  # sid of the browser session a refresh kept alive
 
     def is_empty(self) -> bool:
         return not (self.new_code or self.redeem_code or self.new_grant or self.rotate_refresh or self.new_refresh
                     or self.access_jtis or self.replay_marks or self.revoke_refresh or self.revoke_grant
-                    or self.revoke_jti)
+                    or self.revoke_jti or self.touch_session)
 
 
 @dataclass
@@ -40,6 +41,7 @@ class Preloaded:
     code: AuthorizationCode | None = None
     refresh: RefreshToken | None = None
     grant: Grant | None = None
+    browser_session: BrowserSession | None = None  # the sign-in the grant came from
     user: User | None = None
     nonce_seen: bool = False
     token_record: Any = None  # revocation / introspection target

@@ -19,8 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from idp.oauth.state import Effects, Preloaded
 from idp.oauth.tokens import digest
-from idp.storage.models import (AccessToken, AuthorizationCode, Client, Grant, RefreshToken, ReplayMark, RevokedToken,
-                                User)
+from idp.storage.models import (AccessToken, AuthorizationCode, BrowserSession, Client, Grant, RefreshToken, ReplayMark,
+                                RevokedToken, User)
 
 CLIENT_CACHE_TTL = 3.0
 
@@ -117,6 +117,9 @@ async def preload_grant_rows(session: AsyncSession, form: dict[str, list[str]], 
             state.grant = await session.get(Grant, state.refresh.grant_id)
             if state.grant is not None and state.grant.user_id:
                 state.user = await session.get(User, state.grant.user_id)
+            if state.grant is not None and state.grant.session_id:
+                state.browser_session = await session.scalar(select(BrowserSession).where(
+                    BrowserSession.sid == state.grant.session_id))
 
 
 async def apply_effects(session: AsyncSession, effects: Effects, now: int) -> str | None:
@@ -153,6 +156,9 @@ async def apply_effects(session: AsyncSession, effects: Effects, now: int) -> st
         session.add(AccessToken(jti=jti, grant_id=grant_id, client_id=client_id, expires_at=expires_at))
     if effects.revoke_jti:
         await revoke_jti(session, *effects.revoke_jti)
+    if effects.touch_session:
+        await session.execute(update(BrowserSession).where(
+            BrowserSession.sid == effects.touch_session, BrowserSession.ended_at.is_(None)).values(last_seen=now))
     return None
 
 

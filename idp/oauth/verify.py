@@ -73,3 +73,28 @@ async def verify_hub_jwt_reloading(keys: KeyRing, token: str, issuer: str, **opt
         if not await keys.reload_for_unknown_kid(exc.kid):
             raise
     return verify_hub_jwt(keys, token, issuer, **options)
+
+
+# Claims only other kinds of hub token carry: an access token (RFC 9068 §2.2), a logout token, an audit checkpoint.
+NOT_IN_ID_TOKENS = ("client_id", "scope", "events", "seq", "hash")
+
+
+def check_id_token_shape(claims: dict[str, Any], issuer: str) -> None:
+    """OIDC Core §2: ``sub`` and an ``aud`` naming clients (never the hub itself, as a UserInfo access token does),
+    ``auth_time``, and none of the claims that mark another kind of hub token (RFC 8725 §3.11, §2.8)."""
+    audience = claims.get("aud")
+    audiences = audience if isinstance(audience, list) else [audience]
+    if not isinstance(claims.get("sub"), str) or not audiences or not all(isinstance(a, str) for a in audiences):
+        raise TokenInvalid("not an ID token")
+    if issuer in audiences or "auth_time" not in claims or any(name in claims for name in NOT_IN_ID_TOKENS):
+        raise TokenInvalid("not an ID token")
+
+
+async def verify_id_token(keys: KeyRing, token: str, issuer: str, *, now: int, verify_exp: bool = False,
+                          audience: str | None = None) -> dict[str, Any]:
+    """A hub ID token (``id_token_hint``, the gateway's and console's sign-in): ``typ`` JWT and the ID token's shape,
+    so an access token, a logout token or a gateway assertion signed by the same key is never taken for one."""
+    claims = await verify_hub_jwt_reloading(keys, token, issuer, typ="jwt", verify_exp=verify_exp, now=now,
+                                            audience=audience)
+    check_id_token_shape(claims, issuer)
+    return claims

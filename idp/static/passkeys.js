@@ -18,6 +18,7 @@
     var response = await fetch(url, {method: "POST", credentials: "same-origin",
       headers: {"Content-Type": "application/json"}, body: JSON.stringify(body)});
     var data = await response.json().catch(function () { return {}; });
+    if (!response.ok && data.redirect) { window.location.href = data.redirect; }  // sign in again first
     if (!response.ok) { throw new Error(data.error || String(response.status)); }
     return data;
   }

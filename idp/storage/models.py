@@ -232,8 +232,9 @@ class SigningKey(Base):
     private_key: Mapped[str] = mapped_column(Text)
     public_jwk: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[int] = mapped_column(BigInteger)
-    retired_at: Mapped[int | None] = mapped_column(BigInteger)  # stops signing
+    retired_at: Mapped[int | None] = mapped_column(BigInteger)  # stops signing (may be scheduled ahead)
     expires_at: Mapped[int | None] = mapped_column(BigInteger)  # stops being published
+    activates_at: Mapped[int | None] = mapped_column(BigInteger)  # starts signing; published before (None: at once)
 
 
 class Interaction(Base):

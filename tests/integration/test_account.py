@@ -138,8 +138,9 @@ def test_sign_out_everywhere(hub: Hub) -> None:
     done = post(laptop, "/account/sessions/end-all", {})
     assert done.status_code == 200 and "keluar" in done.text
     assert not is_signed_in(phone) and not is_signed_in(laptop)
-    # Tokens live on (the apps hold them); signing out everywhere ends browser sessions.
-    assert introspect(hub, tokens["access_token"])["active"] is True
+    # The tokens those sessions gave apps end with them (no offline_access asked for: see test_session_bound_refresh).
+    assert introspect(hub, tokens["access_token"])["active"] is False
+    assert refresh(hub, tokens["refresh_token"]).json()["error"] == "invalid_grant"
 
 
 def section(page: str, name: str) -> str:

@@ -135,10 +135,11 @@ def test_the_control_pages_through_the_navigation_bar_in_both_languages(ruled_hu
         kominfo.click("#console-nav >> text=Kunci penanda tangan")
         old = kominfo.get_attribute("#keys tbody tr", "data-kid")
         kominfo.click("#rotate-key button")
-        assert "sudah aktif" in kominfo.inner_text("#done")
+        assert "sudah terbit" in kominfo.inner_text("#done")
         kominfo.goto(f"{hub.url}/admin/kunci")
         expect(kominfo.locator("#keys tbody tr")).to_have_count(2)
-        assert kominfo.inner_text(f'#keys tr[data-kid="{old}"] .state') == "pensiun (masih memverifikasi)"
+        assert kominfo.inner_text(f'#keys tr[data-kid="{old}"] .state') == "aktif"  # signs until the next one does
+        assert kominfo.inner_text("#keys tr.key-next .state") == "berikutnya (sudah terbit, belum menandatangani)"
         screenshot(kominfo, "console-keys")
 
         kominfo.click("#console-nav >> text=Kebijakan")

@@ -18,6 +18,7 @@ def run(database_url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
     def invoke(*args: str, stdin: str | None = None):  # type: ignore[no-untyped-def]
         return CliRunner().invoke(main, list(args), env=env, input=stdin)
 
+    invoke.env = env  # type: ignore[attr-defined]
     return invoke
 
 
@@ -100,10 +101,13 @@ def test_keys_rotate_keeps_the_old_key_verifying(run) -> None:  # type: ignore[n
     second = one_json(run("keys", "rotate", "--alg", "RS256", "--json"))
     assert first["kid"] != second["kid"] and second["alg"] == "RS256"
     keys = {k["kid"]: k["state"] for k in one_json(run("keys", "list", "--json"))["keys"]}
-    assert keys == {first["kid"]: "retired (still verifies)", second["kid"]: "active"}
+    # The first key signs at once (nothing signed before it); the next one is published before it signs.
+    assert keys == {first["kid"]: "active", second["kid"]: "next (published, not signing yet)"}
+    assert second["activates_at"] >= second["created_at"] + 300
 
 
 def test_keys_revoke_replaces_the_active_key_and_refuses_what_it_cannot_revoke(run) -> None:  # type: ignore[no-untyped-def]
+    run.env["GERBANG_KEY_ACTIVATION_DELAY"] = "0"  # rotations switch at once here: this test is about revoking
     first = one_json(run("keys", "rotate", "--json"))
     second = one_json(run("keys", "rotate", "--json"))
     retired = one_json(run("keys", "revoke", first["kid"], "--json"))  # a retired key: nothing replaces it

@@ -29,10 +29,14 @@ from tests.support.server import run_server
 RESOURCE = "http://127.0.0.1:9/apps/e-budgeting/"
 
 
+ACTIVATION_DELAY = 4  # seconds a rotated-in key is published before it signs (production: ≥ the JWKS max-age)
+
+
 def gerbang(hub: Hub, tmp_path: Path, *args: str) -> dict[str, Any]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("GERBANG_")}
     env.update(GERBANG_DATABASE_URL=hub.settings.effective_database_url, GERBANG_SECRET_KEY=hub.settings.secret_key,
-               GERBANG_DATA_DIR=str(tmp_path), GERBANG_ISSUER=hub.url)
+               GERBANG_DATA_DIR=str(tmp_path), GERBANG_ISSUER=hub.url,
+               GERBANG_KEY_ACTIVATION_DELAY=str(ACTIVATION_DELAY))
     script = Path(sys.executable).parent / "gerbang"
     entry = [str(script)] if script.exists() else [sys.executable, "-c", "from gateway.cli import main; main()"]
     command = [*entry, *args, "--json"]
@@ -112,6 +116,9 @@ def test_rotation_by_cli_keeps_old_tokens_verifying(fast_refresh_hub: Hub, tmp_p
         new_kid = gerbang(hub, tmp_path, "keys", "rotate")["kid"]
         assert new_kid != old_kid
         wait_for(lambda: new_kid in published_kids(hub))
+        # Published before it signs: a relying party caching the JWKS now knows the kid it will meet.
+        assert kid_of(issue_tokens(hub, "Parkir Dishub")["id_token"]) == old_kid
+        wait_for(lambda: kid_of(issue_tokens(hub, "Parkir Dishub")["id_token"]) == new_kid)
         time.sleep(0.5)  # keep verifying across the switch to the new signing key
     finally:
         verifier.stop.set()
@@ -134,14 +141,15 @@ def test_rotation_by_cli_keeps_old_tokens_verifying(fast_refresh_hub: Hub, tmp_p
 
 
 def test_token_signed_by_another_instance_after_rotation_verifies(slow_refresh_hub: Hub, tmp_path: Path) -> None:
-    # Another instance started after the rotation signs with the new key at once; this one, between two
-    # periodic refreshes, must verify those tokens without waiting for the next.
+    # Another instance started after the new key's activation signs with it at once; this one, between two
+    # periodic refreshes (here: none since before the rotation), must verify those tokens without waiting.
     hub = slow_refresh_hub
     client_id, secret = hub.client("Parkir Dishub")
     before = issue_tokens(hub, "Parkir Dishub")
     old_kid = kid_of(before["access_token"])
     new_kid = gerbang(hub, tmp_path, "keys", "rotate")["kid"]
     assert published_kids(hub) == [old_kid]
+    time.sleep(ACTIVATION_DELAY + 0.6)  # the new key's activation (this instance has not reloaded since)
 
     with run_server(create_app(hub.settings)) as other_url:
         other = Hub(other_url, hub.settings, hub.seeded)

@@ -13,6 +13,7 @@ import pytest
 
 from idp.app import create_app
 from idp.settings import Settings
+from idp.auth_limits import AuthVerdict
 from idp.login_throttle import Attempt
 from tests.support.account_flows import is_signed_in
 from tests.support.hub import PASSWORD, Browser, Hub, csrf_from, run_hub
@@ -23,8 +24,11 @@ class RefuseAll:
         self.seen: list[Attempt] = []
 
     async def admit(self, attempt: Attempt) -> bool:
+        return (await self.check(attempt)).allowed
+
+    async def check(self, attempt: Attempt) -> AuthVerdict:
         self.seen.append(attempt)
-        return False
+        return AuthVerdict(False, "refuse-all", retry_after=125)
 
 
 @pytest.fixture
@@ -49,6 +53,7 @@ def test_refused_attempts_check_nothing(hub: Hub, throttle: RefuseAll) -> None:
     refused = browser.submit("/auth/login", {"login": "Warga@Example.id", "password": PASSWORD,
                                              "csrf_token": csrf_from(page.text)})
     assert refused.status_code == 429 and "Terlalu banyak percobaan" in refused.text
+    assert "Coba lagi dalam 3 menit" in refused.text and refused.headers["retry-after"] == "125"
     assert not is_signed_in(browser)
     page = browser.go("/auth/register")
     registered = browser.submit("/auth/register", {"name": "X", "email": "x@example.id", "password": "p" * 20,
@@ -58,5 +63,5 @@ def test_refused_attempts_check_nothing(hub: Hub, throttle: RefuseAll) -> None:
     reset = browser.submit("/auth/reset", {"email": "warga@example.id", "csrf_token": csrf_from(page.text)})
     assert reset.status_code == 429
     assert [(a.factor, a.subject, a.client_ip) for a in throttle.seen] == [
-        ("password", "warga@example.id", "127.0.0.1"), ("register", "x@example.id", "127.0.0.1"),
-        ("reset", "warga@example.id", "127.0.0.1")]
+        ("password", f"account:{hub.seeded.users['warga@example.id']}", "127.0.0.1"), ("register", "x@example.id", "127.0.0.1"),
+        ("reset", f"account:{hub.seeded.users['warga@example.id']}", "127.0.0.1")]

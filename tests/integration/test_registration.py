@@ -15,7 +15,7 @@ from idp.settings import Settings
 from idp.storage.models import User
 from tests.support.clock import app_with_clock
 from tests.support.hub import Browser, Hub, authorize_url, csrf_from, interaction_from, pkce_pair, query_of, run_hub
-from tests.support.outbox import body_of, link_in, messages_to, read_outbox
+from tests.support.outbox import body_of, link_in, messages_to, read_outbox, wait_for_messages
 from tests.support.records import rows, user_by_email
 
 NEW_PASSWORD = "jembatan ampera di waktu senja"
@@ -114,14 +114,23 @@ def test_same_answer_for_taken_and_free_email(hub: Hub) -> None:
     assert user_by_email(hub.settings.database_url, "baru@example.id") is not None
 
 
-def test_one_account_per_nik(hub: Hub) -> None:
+def test_one_account_per_nik_and_the_registrant_is_not_told_it_is_taken(hub: Hub) -> None:
+    """Signing up with someone else's NIK answers, and mails, exactly as a new NIK does; the NIK's owner is told."""
     browser = Browser(hub)
     first = register(browser, nik=VALID_NIK)
     second = register(browser, email="lain@example.id", nik=VALID_NIK)
-    assert first.text == second.text
-    assert user_by_email(hub.settings.database_url, "lain@example.id") is None
-    [notice] = messages_to(outbox(hub), "lain@example.id")
-    assert "NIK yang Anda masukkan sudah terhubung" in body_of(notice)
+    assert (first.status_code, first.text) == (second.status_code, second.text)
+    to_owner_at_signup = messages_to(outbox(hub), "rina@example.id")[0]
+    [to_registrant] = messages_to(outbox(hub), "lain@example.id")
+    assert to_registrant["Subject"] == to_owner_at_signup["Subject"]  # the same verification mail a new NIK gets
+    assert "/auth/verify-email" in body_of(to_registrant) and "NIK" not in body_of(to_registrant)
+    registrant = user_by_email(hub.settings.database_url, "lain@example.id")
+    assert registrant is not None and registrant.nik is None  # the NIK stays with its owner
+    owner = user_by_email(hub.settings.database_url, "rina@example.id")
+    assert owner is not None and owner.nik == VALID_NIK
+    notices = wait_for_messages(outbox(hub), "rina@example.id", 2)
+    assert len(notices) == 2 and "NIK" in notices[1]["Subject"]
+    assert "terhubung ke akun Anda" in body_of(notices[1]) and "lain@example.id" not in body_of(notices[1])
 
 
 def test_registration_timing_class_does_not_tell(hub: Hub) -> None:
