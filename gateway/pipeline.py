@@ -29,6 +29,7 @@ from gateway.errors import (
 )
 from gateway.exchange import Exchange
 from gateway.headers import Network, build_request_id, build_traceparent, build_upstream_headers
+from gateway.identity_headers import build_forwarding_headers
 from gateway.metrics import GatewayMetrics
 from gateway.model import Decision, RequestHead, Route, Verdict
 from gateway.problem import send_problem, send_websocket_denial
@@ -151,14 +152,7 @@ def build_exchange(inbound: InboundRequest, route: Route, upstream_path: str, as
                    started: float, *, websocket: bool = False,
                    hidden_cookies: frozenset[str] = frozenset()) -> Exchange:
     head = inbound.head
-    added = [
-        ("x-forwarded-for", inbound.forwarded_for),
-        ("x-forwarded-proto", inbound.forwarded_proto),
-        ("x-forwarded-host", inbound.forwarded_host),
-        ("x-request-id", head.request_id),
-        ("traceparent", head.traceparent or ""),
-        ("x-gerbang-assertion", assertion),
-    ]
+    added = build_forwarding_headers(inbound, route, assertion)
     if inbound.content_length is not None:
         added.append(("content-length", str(inbound.content_length)))
     upstream_headers = build_upstream_headers(head.headers, added, websocket=websocket, hidden_cookies=hidden_cookies)

@@ -119,6 +119,9 @@ class Upstream:
             if text == "whoami":
                 assertion = dict(scope["headers"]).get(b"x-gerbang-assertion", b"").decode()
                 await send({"type": "websocket.send", "text": "assertion:" + assertion})
+            elif text == "headers":  # the handshake's headers as the upstream received them
+                names = [name.decode("latin-1") for name, _ in scope["headers"]]
+                await send({"type": "websocket.send", "text": json.dumps(names)})
             elif text is not None:
                 await send({"type": "websocket.send", "text": text})
             else:
