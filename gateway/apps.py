@@ -40,12 +40,17 @@ class AppRecord:
     host: str | None
     restricted: bool
     status: str
+    case_insensitive_paths: bool = False
+    allow_ambiguous_paths: bool = False
+    websocket_origins: tuple[str, ...] = ()
 
     def as_json(self) -> dict[str, object]:
         return {"id": self.id, "slug": self.slug, "name": self.name, "opd": self.opd,
                 "upstreams": list(self.upstreams), "auth_mode": self.auth_mode, "resource": self.resource,
                 "client_id": self.client_id, "host": self.host, "restricted": self.restricted,
-                "status": self.status}
+                "status": self.status, "case_insensitive_paths": self.case_insensitive_paths,
+                "allow_ambiguous_paths": self.allow_ambiguous_paths,
+                "websocket_origins": list(self.websocket_origins)}
 
 
 def default_resource(issuer: str, slug: str) -> str:
@@ -79,6 +84,20 @@ def check_upstream(url: str) -> str:
     return url.rstrip("/")
 
 
+def check_websocket_origin(origin: str) -> str:
+    """An origin (RFC 6454 §6.2 serialisation): scheme://host[:port], nothing else, lower case."""
+    value = origin.strip().lower()
+    parts = urlsplit(value)
+    if (parts.scheme not in ("http", "https") or not parts.hostname or parts.path or parts.query or parts.fragment
+            or parts.username is not None or "?" in value or "#" in value or value.endswith("/")):
+        raise InvalidInput(f"a WebSocket origin is scheme://host[:port], e.g. https://peta.palembang.go.id: {origin}")
+    try:
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError as exc:
+        raise InvalidInput(f"origin has an invalid port: {origin}") from exc
+    return value
+
+
 def check_host(host: str) -> str:
     value = host.strip().lower()
     if not HOST.match(value) or value.replace(".", "").isdigit():
@@ -89,7 +108,8 @@ def check_host(host: str) -> str:
 async def add_app(session: AsyncSession, *, slug: str, opd_slug: str, upstreams: tuple[str, ...], auth_mode: str,
                   issuer: str, now: int, name: str | None = None, client_id: str | None = None,
                   resource: str | None = None, host: str | None = None, restricted: bool = False,
-                  status: str = "active") -> AppRecord:
+                  status: str = "active", case_insensitive_paths: bool = False, allow_ambiguous_paths: bool = False,
+                  websocket_origins: tuple[str, ...] = ()) -> AppRecord:
     """Register an app; every problem with the input is reported as ``InvalidInput``/``NotFound``/``Conflict``."""
     check_slug(slug)
     if auth_mode not in AUTH_MODES:
@@ -101,6 +121,7 @@ async def add_app(session: AsyncSession, *, slug: str, opd_slug: str, upstreams:
     checked = tuple(dict.fromkeys(check_upstream(url) for url in upstreams))
     checked_resource = check_resource(resource) if resource else None
     checked_host = check_host(host) if host else None
+    origins = list(dict.fromkeys(check_websocket_origin(origin) for origin in websocket_origins))
     if checked_host is not None and checked_host == urlsplit(issuer).hostname:
         raise InvalidInput("host must not be the hub's own host name (it would capture the hub's own pages)")
     unit = await load_opd(session, opd_slug)
@@ -112,7 +133,9 @@ async def add_app(session: AsyncSession, *, slug: str, opd_slug: str, upstreams:
         raise Conflict(f"host '{checked_host}' already belongs to another app")
     app = App(slug=slug, name=(name or slug).strip() or slug, opd_id=unit.id, upstreams=list(checked),
               auth_mode=auth_mode, client_id=client_id, resource=checked_resource, host=checked_host,
-              restricted=restricted, status=status, created_at=now, updated_at=now)
+              restricted=restricted, status=status, created_at=now, updated_at=now,
+              case_insensitive_paths=case_insensitive_paths, allow_ambiguous_paths=allow_ambiguous_paths,
+              websocket_origins=origins)
     session.add(app)
     await session.flush()
     return _record(app, unit, issuer)
@@ -141,4 +164,6 @@ async def list_apps(session: AsyncSession, issuer: str) -> list[AppRecord]:
 def _record(app: App, unit: OpdUnit, issuer: str) -> AppRecord:
     return AppRecord(id=app.id, slug=app.slug, name=app.name, opd=unit.slug, upstreams=tuple(app.upstreams),
                      auth_mode=app.auth_mode, resource=app.resource or default_resource(issuer, app.slug),
-                     client_id=app.client_id, host=app.host, restricted=app.restricted, status=app.status)
+                     client_id=app.client_id, host=app.host, restricted=app.restricted, status=app.status,
+                     case_insensitive_paths=app.case_insensitive_paths, allow_ambiguous_paths=app.allow_ambiguous_paths,
+                     websocket_origins=tuple(app.websocket_origins or ()))

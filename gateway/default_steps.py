@@ -26,7 +26,7 @@ APPS_PREFIX = "/apps/"
 
 
 class AllowAll:
-    def decide(self, principal: Principal, route: Route, request: RequestHead) -> Decision:
+    def decide(self, principal: Principal, route: Route, request: RequestHead, path: str) -> Decision:
         return ALLOWED
 
 

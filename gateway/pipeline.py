@@ -31,6 +31,7 @@ from gateway.exchange import Exchange
 from gateway.headers import Network, build_request_id, build_traceparent, build_upstream_headers
 from gateway.identity_headers import build_forwarding_headers
 from gateway.metrics import GatewayMetrics
+from gateway.paths import build_policy_path, check_app_path
 from gateway.model import Decision, RequestHead, Route, Verdict
 from gateway.problem import send_problem, send_websocket_denial
 from gateway.proxy import ClientDisconnected, Proxy
@@ -76,9 +77,12 @@ async def handle_request(pipeline: Pipeline, scope: Scope, receive: Receive, sen
         check_body_size(inbound, pipeline.max_body_bytes)
         route, upstream_path = find_route(pipeline.routes, inbound.head)
         app = route.slug
+        check_app_path(upstream_path, allow_ambiguous=route.allow_ambiguous_paths)
         check_route_active(route)
         principal = await pipeline.authenticator.authenticate(route, inbound.head)
-        check_decision(pipeline.decider.decide(principal, route, inbound.head), route, inbound.head)
+        # The policies see exactly the path the upstream will receive (read as its server reads it).
+        policy_path = build_policy_path(upstream_path, allow_ambiguous=route.allow_ambiguous_paths)
+        check_decision(pipeline.decider.decide(principal, route, inbound.head, policy_path), route, inbound.head)
         verdict = await pipeline.limiter.check(principal, route, inbound.head)
         check_verdict(verdict)
         assertion = pipeline.assertions.issue(principal, route, inbound.head)

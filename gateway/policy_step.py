@@ -38,14 +38,12 @@ class PolicyDecider:
         # Label lookups cost more than the increments: keep the children (rules x effects, a small set).
         self._hits: dict[tuple[str, str], Any] = {}
 
-    def decide(self, principal: Principal, route: Route, request: RequestHead) -> Decision:
-        prefix = f"/apps/{route.slug}"
-        inner = request.path[len(prefix):] or "/" if request.path.startswith(prefix) else request.path
+    def decide(self, principal: Principal, route: Route, request: RequestHead, path: str) -> Decision:
         outcome = self._watcher.current.decide(Request(
-            app=route.slug, method=request.method, path=inner, at=datetime.now(UTC), sub=principal.sub,
+            app=route.slug, method=request.method, path=path, at=datetime.now(UTC), sub=principal.sub,
             client_id=principal.client_id, roles=principal.roles, opd_paths=principal.opd_paths,
             scopes=principal.scopes, acr=principal.acr, ip=request.client_ip, restricted=route.restricted,
-            public=route.auth_mode == "none"))
+            public=route.auth_mode == "none", case_insensitive_paths=route.case_insensitive_paths))
         decision = Decision(outcome.allowed, outcome.rule_ids, outcome.reason, outcome.required_acr,
                             outcome.report_only)
         if decision.rule_ids or decision.report_only:

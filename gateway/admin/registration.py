@@ -44,7 +44,9 @@ def app_json(app: App, unit: OpdUnit, issuer: str) -> dict[str, Any]:
             "upstreams": list(app.upstreams), "redirect_uris": list(app.redirect_uris),
             "scopes": app.requested_scopes.split(), "contact": app.contact, "client_id": app.client_id,
             "resource": app.resource or default_resource(issuer, app.slug), "host": app.host,
-            "restricted": app.restricted, "submitted_by": app.submitted_by, "reviewed_by": app.reviewed_by,
+            "restricted": app.restricted, "case_insensitive_paths": app.case_insensitive_paths,
+            "allow_ambiguous_paths": app.allow_ambiguous_paths, "websocket_origins": list(app.websocket_origins or ()),
+            "submitted_by": app.submitted_by, "reviewed_by": app.reviewed_by,
             "reviewed_at": app.reviewed_at, "reason": app.reason, "created_at": app.created_at,
             "updated_at": app.updated_at}
 
@@ -69,7 +71,9 @@ async def submit_app(session: AsyncSession, actor: Actor, body: AppSubmission, i
     check_may_submit(actor, unit.path)
     uris = [check_redirect_uri(uri) for uri in dict.fromkeys(body.redirect_uris)]
     await add_app(session, slug=body.slug, opd_slug=unit.slug, upstreams=tuple(body.upstreams),
-                  auth_mode=body.auth_mode, issuer=issuer, now=now, name=body.name, status="pending")
+                  auth_mode=body.auth_mode, issuer=issuer, now=now, name=body.name, status="pending",
+                  case_insensitive_paths=body.case_insensitive_paths, allow_ambiguous_paths=body.allow_ambiguous_paths,
+                  websocket_origins=tuple(body.websocket_origins))
     app, unit = await load_app(session, body.slug)
     app.description, app.contact, app.submitted_by = body.description, body.contact, actor.sub
     app.redirect_uris, app.requested_scopes = uris, " ".join(body.scopes)

@@ -38,16 +38,26 @@ def apps_group() -> None:
 @click.option("--resource", default=None, help="resource identifier (default: {issuer}/apps/SLUG/)")
 @click.option("--host", default=None, help="also route this host name to the app")
 @click.option("--restricted", is_flag=True, help="only members of the owning OPD (policies decide)")
+@click.option("--case-insensitive-paths", is_flag=True,
+              help="the upstream ignores case in paths (IIS...): policy paths match without case")
+@click.option("--allow-ambiguous-paths", is_flag=True,
+              help="forward paths with ';', double encoding or trailing dots/spaces (refused by default)")
+@click.option("--websocket-origin", "websocket_origins", multiple=True,
+              help="another origin allowed to open the app's WebSockets (repeatable)")
 @json_option
 def apps_add(slug: str, opd_slug: str, upstreams: tuple[str, ...], auth_mode: str, name: str | None,
-             client_id: str | None, resource: str | None, host: str | None, restricted: bool, as_json: bool) -> None:
+             client_id: str | None, resource: str | None, host: str | None, restricted: bool,
+             case_insensitive_paths: bool, allow_ambiguous_paths: bool, websocket_origins: tuple[str, ...],
+             as_json: bool) -> None:
     """Register an app; running gateways route to it within seconds."""
     settings = load_settings()
 
     async def op(session: AsyncSession) -> AppRecord:
         return await add_app(session, slug=slug, opd_slug=opd_slug, upstreams=upstreams, auth_mode=auth_mode,
                              issuer=settings.issuer, now=int(time.time()), name=name, client_id=client_id,
-                             resource=resource, host=host, restricted=restricted)
+                             resource=resource, host=host, restricted=restricted,
+                             case_insensitive_paths=case_insensitive_paths,
+                             allow_ambiguous_paths=allow_ambiguous_paths, websocket_origins=websocket_origins)
 
     record = run_in_session(settings, op)
     emit(as_json, record.as_json(), f"added app {record.slug} at /apps/{record.slug}/ (resource {record.resource})")
