@@ -75,7 +75,9 @@ class GatewayApp:
         # The hub's own host name is never an app's: a registration claiming it must not take over the provider.
         self.hub_host = build_host(urlsplit(settings.issuer).netloc.encode())
         self.server_limits = ServerLimits(settings.request_head_timeout,
-                                          settings.max_header_bytes + REQUEST_LINE_ALLOWANCE)
+                                          settings.max_header_bytes + REQUEST_LINE_ALLOWANCE,
+                                          settings.max_header_bytes, settings.request_body_timeout,
+                                          settings.request_body_min_rate)
         self.on_startup: list[Hook] = []
         self.on_shutdown: list[Hook] = []
 

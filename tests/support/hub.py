@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
+from gateway.cli.serve import SERVER_OPTIONS
 from gateway.settings import Settings
 from idp.accounts import add_user
 from idp.clients import add_client
@@ -92,7 +93,9 @@ def run_hub(database_url: str, tmp_path: Any, app_factory: Any = None, **overrid
     seeded = asyncio.run(seed(database_url))
     if app_factory is None:
         from idp.app import create_app as app_factory
-    with run_server(app_factory(settings), port=port):
+    # As ``gerbang serve`` runs it: the guarded protocol (head and body limits on every route).
+    options = {key: value for key, value in SERVER_OPTIONS.items() if key in ("http", "proxy_headers")}
+    with run_server(app_factory(settings), port=port, **options):
         yield Hub(url, settings, seeded)
 
 
