@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.upstream_addresses import UpstreamAddresses, UpstreamRefused, check_upstream_address
 from idp.clients import check_resource, load_client
 from idp.errors import Conflict, InvalidInput, NotFound
 from idp.org import load_opd
@@ -84,6 +85,15 @@ def check_upstream(url: str) -> str:
     return url.rstrip("/")
 
 
+async def check_upstream_addresses(upstreams: tuple[str, ...], addresses: UpstreamAddresses) -> None:
+    """Every upstream's address (a name: every address it resolves to) is one the settings allow."""
+    for url in upstreams:
+        try:
+            await check_upstream_address(url, addresses)
+        except UpstreamRefused as exc:
+            raise InvalidInput(f"{url}: {exc}") from None
+
+
 def check_websocket_origin(origin: str) -> str:
     """An origin (RFC 6454 §6.2 serialisation): scheme://host[:port], nothing else, lower case."""
     value = origin.strip().lower()
@@ -109,8 +119,13 @@ async def add_app(session: AsyncSession, *, slug: str, opd_slug: str, upstreams:
                   issuer: str, now: int, name: str | None = None, client_id: str | None = None,
                   resource: str | None = None, host: str | None = None, restricted: bool = False,
                   status: str = "active", case_insensitive_paths: bool = False, allow_ambiguous_paths: bool = False,
-                  websocket_origins: tuple[str, ...] = ()) -> AppRecord:
-    """Register an app; every problem with the input is reported as ``InvalidInput``/``NotFound``/``Conflict``."""
+                  websocket_origins: tuple[str, ...] = (),
+                  addresses: UpstreamAddresses | None = None) -> AppRecord:
+    """Register an app; every problem with the input is reported as ``InvalidInput``/``NotFound``/``Conflict``.
+
+    ``addresses``: which upstream addresses the settings allow (``build_upstream_addresses(settings)``); without
+    it, the defaults (no loopback, link-local or metadata upstreams).
+    """
     check_slug(slug)
     if auth_mode not in AUTH_MODES:
         raise InvalidInput(f"auth must be one of: {', '.join(AUTH_MODES)}")
@@ -119,6 +134,7 @@ async def add_app(session: AsyncSession, *, slug: str, opd_slug: str, upstreams:
     if not upstreams:
         raise InvalidInput("at least one --upstream URL is needed")
     checked = tuple(dict.fromkeys(check_upstream(url) for url in upstreams))
+    await check_upstream_addresses(checked, addresses or UpstreamAddresses())
     checked_resource = check_resource(resource) if resource else None
     checked_host = check_host(host) if host else None
     origins = list(dict.fromkeys(check_websocket_origin(origin) for origin in websocket_origins))

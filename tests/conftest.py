@@ -13,6 +13,9 @@ import pytest
 from idp.storage.migrate import upgrade
 from tests.support.services import REDIS_URL, drop_pg_database, new_pg_database, require
 
+# Test upstreams run on loopback; commands run in-process (CliRunner) read their settings from the environment.
+os.environ.setdefault("GERBANG_UPSTREAM_ALLOW", "127.0.0.0/8,::1/128")
+
 BACKENDS = [b for b in os.environ.get("GERBANG_TEST_BACKENDS", "sqlite,postgresql").split(",") if b]
 
 

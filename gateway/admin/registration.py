@@ -21,7 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.admin.actor import Actor, check_kominfo, check_may_submit, check_sees
 from gateway.admin.bodies import AppSubmission
-from gateway.apps import add_app, default_resource
+from gateway.apps import add_app, check_upstream_addresses, default_resource
+from gateway.upstream_addresses import UpstreamAddresses
 from gateway.errors import Conflict, NotFound
 from idp.audit import append_audit
 from idp.clients import add_client, check_redirect_uri
@@ -66,14 +67,14 @@ async def load_visible_app(session: AsyncSession, actor: Actor, slug: str) -> tu
 
 
 async def submit_app(session: AsyncSession, actor: Actor, body: AppSubmission, issuer: str,
-                     now: int) -> dict[str, Any]:
+                     now: int, addresses: UpstreamAddresses | None = None) -> dict[str, Any]:
     unit = await load_opd(session, body.opd)
     check_may_submit(actor, unit.path)
     uris = [check_redirect_uri(uri) for uri in dict.fromkeys(body.redirect_uris)]
     await add_app(session, slug=body.slug, opd_slug=unit.slug, upstreams=tuple(body.upstreams),
                   auth_mode=body.auth_mode, issuer=issuer, now=now, name=body.name, status="pending",
                   case_insensitive_paths=body.case_insensitive_paths, allow_ambiguous_paths=body.allow_ambiguous_paths,
-                  websocket_origins=tuple(body.websocket_origins))
+                  websocket_origins=tuple(body.websocket_origins), addresses=addresses)
     app, unit = await load_app(session, body.slug)
     app.description, app.contact, app.submitted_by = body.description, body.contact, actor.sub
     app.redirect_uris, app.requested_scopes = uris, " ".join(body.scopes)
@@ -84,11 +85,14 @@ async def submit_app(session: AsyncSession, actor: Actor, body: AppSubmission, i
     return app_json(app, unit, issuer)
 
 
-async def approve_app(session: AsyncSession, actor: Actor, slug: str, issuer: str, now: int) -> Approval:
+async def approve_app(session: AsyncSession, actor: Actor, slug: str, issuer: str, now: int,
+                      addresses: UpstreamAddresses | None = None) -> Approval:
     """Client and route together: if anything here fails, the caller's transaction leaves neither."""
     check_kominfo(actor)
     app, unit = await load_app(session, slug)
     _check_status(app, ("pending",), "approve")
+    # Again at approval: the settings, or what a submitted name resolves to, may have changed since.
+    await check_upstream_addresses(tuple(app.upstreams), addresses or UpstreamAddresses())
     resource = app.resource or default_resource(issuer, app.slug)
     scopes = " ".join(dict.fromkeys([*BASE_SCOPES, *app.requested_scopes.split()]))
     grants = ("authorization_code", "refresh_token") if app.redirect_uris else ("client_credentials",)

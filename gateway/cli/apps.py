@@ -16,11 +16,13 @@ from gateway.bypass_probe import AppAudit, ProbeAssertions, audit_apps
 from gateway.cli import load_settings
 from gateway.cli.runtime import emit, json_option, run_in_session
 from gateway.settings import Settings
+from gateway.upstream_addresses import build_upstream_addresses
 from idp.clock import SystemClock
 from idp.keys import KeyRing
 from idp.storage.db import build_engine, build_sessionmaker
 
 EXIT_REACHABLE = 1
+APPROVED = ("active", "suspended")
 
 
 @click.group("apps")
@@ -57,7 +59,8 @@ def apps_add(slug: str, opd_slug: str, upstreams: tuple[str, ...], auth_mode: st
                              issuer=settings.issuer, now=int(time.time()), name=name, client_id=client_id,
                              resource=resource, host=host, restricted=restricted,
                              case_insensitive_paths=case_insensitive_paths,
-                             allow_ambiguous_paths=allow_ambiguous_paths, websocket_origins=websocket_origins)
+                             allow_ambiguous_paths=allow_ambiguous_paths, websocket_origins=websocket_origins,
+                             addresses=build_upstream_addresses(settings))
 
     record = run_in_session(settings, op)
     emit(as_json, record.as_json(), f"added app {record.slug} at /apps/{record.slug}/ (resource {record.resource})")
@@ -111,7 +114,7 @@ def apps_resume(slug: str, as_json: bool) -> None:
 @click.option("--timeout", default=5.0, show_default=True, help="seconds per probe request")
 @json_option
 def apps_audit(timeout: float, as_json: bool) -> None:
-    """Call every upstream directly; fail when any answers without a valid assertion."""
+    """Call every approved app's upstreams directly; fail when any answers without a valid assertion."""
     settings = load_settings()
     try:
         audits = asyncio.run(_audit(settings, timeout))
@@ -134,7 +137,8 @@ async def _audit(settings: Settings, timeout: float) -> list[AppAudit]:
     try:
         sessionmaker = build_sessionmaker(engine)
         async with sessionmaker() as session:
-            records = await list_apps(session, settings.issuer)
+            # Only apps Kominfo approved: a pending submission's upstream is nobody's to probe yet.
+            records = [record for record in await list_apps(session, settings.issuer) if record.status in APPROVED]
         ring = KeyRing(sessionmaker, settings.effective_secret, settings.signing_alg, SystemClock())
         await ring.load(create_if_missing=False)
     finally:
@@ -145,7 +149,7 @@ async def _audit(settings: Settings, timeout: float) -> list[AppAudit]:
     except RuntimeError:  # no signing key yet: only forged assertions can be sent
         hub_kid, hub_sign = None, None
     assertions = ProbeAssertions(settings.issuer, int(time.time()), hub_sign, hub_kid)
-    return await audit_apps(records, assertions, timeout=timeout)
+    return await audit_apps(records, assertions, timeout=timeout, addresses=build_upstream_addresses(settings))
 
 
 def _print_audits(audits: list[AppAudit]) -> None:

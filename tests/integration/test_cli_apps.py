@@ -25,6 +25,7 @@ from idp.clients import add_client
 from idp.clock import SystemClock
 from idp.keys import KeyRing
 from idp.storage.db import build_engine, build_sessionmaker
+from tests.support.hub import TEST_UPSTREAM_ADDRESSES
 from tests.support.hub_city import SECRET, JwksServer, open_asgi_app, protected_asgi_app, seed_opd
 from tests.support.server import run_server
 
@@ -191,7 +192,7 @@ def _closed_port() -> int:
 
 async def test_running_gateway_sees_cli_changes_without_restart(hub: KeyRing, database_url: str) -> None:
     engine = build_engine(database_url)
-    registry = AppRegistry(build_sessionmaker(engine), ISSUER, SystemClock(), refresh_seconds=0.05)
+    registry = AppRegistry(build_sessionmaker(engine), ISSUER, SystemClock(), refresh_seconds=0.05, addresses=TEST_UPSTREAM_ADDRESSES)
     await registry.start()
     try:
         assert registry.lookup("127.0.0.1", "/apps/parkir/") is None
