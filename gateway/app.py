@@ -180,6 +180,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, routes: RouteT
         trusted_proxies=build_networks(settings.trusted_proxies),
         hidden_cookies=HUB_COOKIES,
         accesses=accesses,
+        hub_origin=settings.issuer,
     )
     operations = Operations(context, metrics, pipeline.trusted_proxies, build_networks(settings.metrics_networks))
     control = Starlette(routes=sessions.routes())

@@ -38,6 +38,7 @@ from gateway.proxy import ClientDisconnected, Proxy
 from gateway.request_head import InboundRequest, read_request_head
 from gateway.steps import AssertionIssuer, Authenticator, Decider, Limiter, RouteTable
 from gateway.websocket import WebSocketProxy
+from gateway.websocket_origin import check_websocket_origin
 
 log = logging.getLogger("gerbang.gateway")
 
@@ -60,6 +61,7 @@ class Pipeline:
     trusted_proxies: tuple[Network, ...]
     hidden_cookies: frozenset[str] = frozenset()  # the hub's own cookies, never forwarded to an app
     accesses: AccessRecorder | None = None  # the access history: which app received whose identity
+    hub_origin: str = ""  # the issuer's origin: apps at /apps/{slug}/ are served from it
 
 
 async def handle_request(pipeline: Pipeline, scope: Scope, receive: Receive, send: Send) -> None:
@@ -78,6 +80,8 @@ async def handle_request(pipeline: Pipeline, scope: Scope, receive: Receive, sen
         route, upstream_path = find_route(pipeline.routes, inbound.head)
         app = route.slug
         check_app_path(upstream_path, allow_ambiguous=route.allow_ambiguous_paths)
+        if websocket:
+            check_websocket_origin(route, inbound.head, pipeline.hub_origin)
         check_route_active(route)
         principal = await pipeline.authenticator.authenticate(route, inbound.head)
         # The policies see exactly the path the upstream will receive (read as its server reads it).
