@@ -20,7 +20,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
-from starlette.types import Receive, Scope, Send
+from starlette.requests import ClientDisconnect
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.access_recorder import AccessRecorder
 from gateway.access_writer import AccessWriter
@@ -89,14 +90,20 @@ class GatewayApp:
                 await handle_request(self.pipeline, scope, receive, send)
             elif kind == "http" and path in self.operations.paths:
                 await self.operations.handle(scope, send)
-            elif path.startswith(CONTROL_PREFIX):
-                await self.control(scope, receive, send)
-            elif path.startswith(ADMIN_PREFIX) and self.admin is not None:
-                await self.admin(scope, receive, send)
             else:
-                await self.provider(scope, receive, send)
+                try:
+                    await self._hub_route(path)(scope, receive, send)
+                except ClientDisconnect:  # the client left (or was cut off as too slow) mid-body: nobody to answer
+                    log.info("client left mid-request path=%s", path[:200])
         elif kind == "lifespan":
             await self._lifespan(receive, send)
+
+    def _hub_route(self, path: str) -> ASGIApp:
+        if path.startswith(CONTROL_PREFIX):
+            return self.control
+        if path.startswith(ADMIN_PREFIX) and self.admin is not None:
+            return self.admin
+        return self.provider
 
     def _is_app_host(self, scope: Scope, path: str) -> bool:
         for name, value in scope["headers"]:
