@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.upstream_addresses import UpstreamAddresses, UpstreamRefused, check_upstream_address
+from idp.upstream_addresses import UpstreamAddresses, UpstreamRefused, check_upstream_address
 from idp.clients import check_resource, load_client
 from idp.errors import Conflict, InvalidInput, NotFound
 from idp.org import load_opd

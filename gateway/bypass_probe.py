@@ -1,7 +1,7 @@
 """``gerbang apps audit``: is any registered upstream reachable around the hub?
 
 Every upstream of every approved app is called directly (connections to addresses the settings refuse are
-never opened: ``gateway.upstream_addresses``) (GET on its base URL, redirects not followed) four ways:
+never opened: ``idp.upstream_addresses``) (GET on its base URL, redirects not followed) four ways:
 
 - ``no-assertion``: no ``X-Gerbang-Assertion`` at all;
 - ``forged``: an assertion for the app, signed by a throwaway key that claims the hub's ``kid``;
@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from gateway.apps import AppRecord
 from gateway.assertion_issuer import ASSERTION_TYP
-from gateway.upstream_addresses import UpstreamAddresses, UpstreamRefused
+from idp.upstream_addresses import UpstreamAddresses, UpstreamRefused
 
 REFUSALS = (401, 403)
 PROBE_SUB = "gerbang-audit-probe"

@@ -17,7 +17,7 @@ from gateway.registry import AppRegistry
 from gateway.settings import Settings
 from gateway.subjects import SubjectDirectory
 from gateway.token_verifier import RevocationCheck, TokenVerifier
-from gateway.upstream_addresses import build_upstream_addresses
+from idp.upstream_addresses import build_upstream_addresses
 from idp.context import IdpContext
 
 

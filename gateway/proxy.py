@@ -28,7 +28,7 @@ from gateway.exchange import ClientGone, Exchange, RequestBody
 from gateway.headers import build_response_headers
 from gateway.metrics import GatewayMetrics
 from gateway.settings import Settings
-from gateway.upstream_addresses import build_upstream_addresses
+from idp.upstream_addresses import build_upstream_addresses
 from gateway.upstreams import CLOSED, Target, TargetPool, Upstreams
 
 log = logging.getLogger("gerbang.gateway.proxy")
@@ -46,7 +46,7 @@ class UpstreamFailure(Exception):
 
 def build_session(settings: Settings) -> aiohttp.ClientSession:
     # The socket factory sees every resolved address just before connecting: a name that now resolves to a
-    # refused address (DNS rebinding) is not connected to (gateway.upstream_addresses).
+    # refused address (DNS rebinding) is not connected to (idp.upstream_addresses).
     connector = aiohttp.TCPConnector(limit=0, limit_per_host=settings.upstream_connections_per_host,
                                      keepalive_timeout=settings.upstream_keepalive_seconds, ttl_dns_cache=60,
                                      socket_factory=build_upstream_addresses(settings).socket_factory)

@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.apps import default_resource
 from gateway.model import Route
-from gateway.upstream_addresses import UpstreamAddresses, literal_host
+from idp.upstream_addresses import UpstreamAddresses, literal_host
 from idp.clock import Clock
 from idp.storage.models import App, Client, OpdUnit
 

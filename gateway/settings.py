@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import ipaddress
-from typing import Annotated
-
-from pydantic import Field, field_validator, model_validator
-from pydantic_settings import NoDecode
+from pydantic import Field, model_validator
 
 from idp.settings import Settings as IdpSettings
 
@@ -15,10 +11,6 @@ class Settings(IdpSettings):
     """Built once at start (``load_settings``) and passed into ``create_app()``."""
 
     trusted_proxies: tuple[str, ...] = ()
-    # Upstream addresses (gateway.upstream_addresses): loopback, link-local, metadata... refused unless allowed here;
-    # private ranges allowed unless denied here. Comma-separated CIDRs in the environment.
-    upstream_allow: Annotated[tuple[str, ...], NoDecode] = ()
-    upstream_deny: Annotated[tuple[str, ...], NoDecode] = ()
     upstream_connect_timeout: float = Field(default=3.0, gt=0, le=60)
     upstream_read_timeout: float = Field(default=30.0, gt=0, le=3600)
     upstream_total_timeout: float = Field(default=60.0, gt=0, le=86_400)
@@ -70,23 +62,6 @@ class Settings(IdpSettings):
     access_history_max_pending: int = Field(default=50_000, ge=1, le=5_000_000,
                                             description="records waiting in memory; past it new ones are dropped")
     access_history_retention_days: int = Field(default=365, ge=1, le=3650, description="rows older are pruned")
-
-    @field_validator("upstream_allow", "upstream_deny", mode="before")
-    @classmethod
-    def _cidr_list(cls, value: object) -> object:
-        if isinstance(value, str):
-            value = [part.strip() for part in value.replace(" ", ",").split(",") if part.strip()]
-        return value
-
-    @field_validator("upstream_allow", "upstream_deny")
-    @classmethod
-    def _cidrs_are_valid(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for cidr in value:
-            try:
-                ipaddress.ip_network(cidr, strict=False)
-            except ValueError:
-                raise ValueError(f"'{cidr}' is not a CIDR such as 10.20.0.0/16") from None
-        return value
 
     @model_validator(mode="after")
     def _assertion_reuse_below_ttl(self) -> Settings:

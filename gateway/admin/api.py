@@ -28,7 +28,7 @@ from gateway.errors import BadRequest, GatewayError, MethodNotAllowed, NotFound
 from gateway.headers import new_id
 from gateway.problem import problem_response
 from gateway.settings import Settings
-from gateway.upstream_addresses import build_upstream_addresses
+from idp.upstream_addresses import build_upstream_addresses
 from gateway.token_verifier import TokenVerifier
 from idp.audit_verify import verify_database
 from idp.context import IdpContext

@@ -32,7 +32,7 @@ from gateway.admin.console_text import console_translator
 from gateway.admin.http import Page, as_gateway_error, check_text, describe_validation, query_text
 from gateway.admin.traffic_view import SLUG, WINDOWS, list_visible_units, load_traffic_view
 from gateway.errors import BadRequest, Forbidden, GatewayError, NotFound
-from gateway.upstream_addresses import build_upstream_addresses
+from idp.upstream_addresses import build_upstream_addresses
 from idp.context import IdpContext
 from idp.i18n import pick_locale, remember_choice
 

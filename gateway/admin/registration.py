@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.admin.actor import Actor, check_kominfo, check_may_submit, check_sees
 from gateway.admin.bodies import AppSubmission
 from gateway.apps import add_app, check_upstream_addresses, default_resource
-from gateway.upstream_addresses import UpstreamAddresses
+from idp.upstream_addresses import UpstreamAddresses
 from gateway.errors import Conflict, NotFound
 from idp.audit import append_audit
 from idp.clients import add_client, check_redirect_uri

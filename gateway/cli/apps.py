@@ -16,7 +16,7 @@ from gateway.bypass_probe import AppAudit, ProbeAssertions, audit_apps
 from gateway.cli import load_settings
 from gateway.cli.runtime import emit, json_option, run_in_session
 from gateway.settings import Settings
-from gateway.upstream_addresses import build_upstream_addresses
+from idp.upstream_addresses import build_upstream_addresses
 from idp.clock import SystemClock
 from idp.keys import KeyRing
 from idp.storage.db import build_engine, build_sessionmaker

@@ -16,7 +16,7 @@ from gateway.demo.opd_apps import budget_app, cctv_app, parking_app
 from gateway.demo.relying_party import create_relying_party
 from gateway.demo.seed import SeedResult, register_demo_apps, seed_city
 from gateway.settings import Settings
-from gateway.upstream_addresses import build_upstream_addresses
+from idp.upstream_addresses import build_upstream_addresses
 from idp.storage.db import build_engine, build_sessionmaker
 from idp.storage.migrate import upgrade
 

@@ -12,7 +12,7 @@ import yaml
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.apps import add_app
-from gateway.upstream_addresses import UpstreamAddresses
+from idp.upstream_addresses import UpstreamAddresses
 from idp.accounts import add_user
 from idp.clients import add_client
 from idp.org import add_opd

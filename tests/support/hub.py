@@ -20,7 +20,7 @@ import httpx
 
 from gateway.cli.serve import SERVER_OPTIONS
 from gateway.settings import Settings
-from gateway.upstream_addresses import UpstreamAddresses
+from idp.upstream_addresses import UpstreamAddresses
 from idp.accounts import add_user
 from idp.clients import add_client
 from idp.org import add_opd
@@ -29,7 +29,7 @@ from idp.storage.db import build_engine, build_sessionmaker
 from tests.support.server import run_server
 
 PASSWORD = "kata-sandi-warga-2026"
-# Test upstreams run on loopback, which production settings refuse (gateway.upstream_addresses): every test hub,
+# Test upstreams run on loopback, which production settings refuse (idp.upstream_addresses): every test hub,
 # and every test that registers an app directly, allows it.
 LOOPBACK_UPSTREAMS = ("127.0.0.0/8", "::1/128")
 TEST_UPSTREAM_ADDRESSES = UpstreamAddresses(LOOPBACK_UPSTREAMS)

@@ -1,10 +1,10 @@
-"""gateway.upstream_addresses: loopback, link-local, metadata and friends are refused in every spelling."""
+"""idp.upstream_addresses: loopback, link-local, metadata and friends are refused in every spelling."""
 
 from __future__ import annotations
 
 import pytest
 
-from gateway.upstream_addresses import UpstreamAddresses, UpstreamRefused, check_upstream_address
+from idp.upstream_addresses import UpstreamAddresses, UpstreamRefused, check_upstream_address
 
 STRICT = UpstreamAddresses()
 

@@ -1,8 +1,9 @@
-"""Which addresses the gateway may connect to as an app's upstream (server-side request forgery).
+"""Which addresses the hub may connect to for an app or a client (server-side request forgery).
 
-An OPD operator registers an upstream; the gateway, the bypass probe and the WebSocket proxy then connect
-to it from inside Kominfo's network. Some addresses must never be reachable that way unless Kominfo
-allows them by setting (``GERBANG_UPSTREAM_ALLOW``, CIDRs):
+An OPD operator registers an upstream, a client registers a back-channel logout URI; the gateway, the
+bypass probe, the WebSocket proxy and the provider's back-channel logout then connect to them from inside
+Kominfo's network. Some addresses must never be reachable that way unless Kominfo allows them by setting
+(``GERBANG_UPSTREAM_ALLOW``, CIDRs):
 
 - loopback (127.0.0.0/8, ::1) — the hub itself, Redis, PostgreSQL, anything bound to localhost;
 - link-local (169.254.0.0/16, fe80::/10) — cloud metadata services (169.254.169.254) live here;
@@ -17,7 +18,8 @@ or the demo may allow loopback), deny over the default allowance.
 Checked at registration (``check_upstream_address``: the CLI, the admin API and console, approval; host
 names are resolved and every address must pass), when the registry loads (literal addresses; a refused
 upstream is left out of the route), and at connect time (``socket_factory`` refuses the socket for a
-refused address, whatever a name resolves to by then: DNS rebinding).
+refused address, whatever a name resolves to by then: DNS rebinding). Back-channel logout deliveries
+open their sockets through the same ``socket_factory``.
 """
 
 from __future__ import annotations
@@ -26,8 +28,11 @@ import asyncio
 import ipaddress
 import socket
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from idp.settings import Settings
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -81,9 +86,9 @@ class UpstreamAddresses:
         return socket.socket(family=family, type=kind, proto=proto)
 
 
-def build_upstream_addresses(settings: Any) -> UpstreamAddresses:
-    """From the hub's settings (``upstream_allow``, ``upstream_deny``; the provider's settings have neither)."""
-    return UpstreamAddresses(getattr(settings, "upstream_allow", ()), getattr(settings, "upstream_deny", ()))
+def build_upstream_addresses(settings: Settings) -> UpstreamAddresses:
+    """From the hub's settings (``GERBANG_UPSTREAM_ALLOW``, ``GERBANG_UPSTREAM_DENY``)."""
+    return UpstreamAddresses(settings.upstream_allow, settings.upstream_deny)
 
 
 def embedded_ipv4(ip: Address) -> Address:
