@@ -29,6 +29,7 @@ class Upstream:
         self.hits = 0
         self.disconnects = 0
         self.stream_chunks_sent = 0
+        self.largest_ws_message = 0  # bytes
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -113,6 +114,8 @@ class Upstream:
                 self.disconnects += 1
                 return
             text = message.get("text")
+            size = len(text.encode()) if text is not None else len(message.get("bytes") or b"")
+            self.largest_ws_message = max(self.largest_ws_message, size)
             if text is not None and text.startswith("close:"):
                 await send({"type": "websocket.close", "code": int(text.split(":", 1)[1])})
                 return
