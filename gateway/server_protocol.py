@@ -150,7 +150,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         cycle = self.cycle
         if self.transport.is_closing() or cycle is None:
             return
-        if not self.flow.read_paused and not self.expect_100_continue_pending(cycle):
+        if not self.flow.read_paused and not self._waits_for_continue(cycle):
             self.body_waited += self._body_tick
         allowed = self.limits.body_timeout + self.body_bytes / self.limits.body_min_rate
         if self.body_waited > allowed:
@@ -159,7 +159,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self.body_timer = self.loop.call_later(self._body_tick, self._body_check)
 
     @staticmethod
-    def expect_100_continue_pending(cycle: Any) -> bool:
+    def _waits_for_continue(cycle: Any) -> bool:
         """The client waits for ``100 Continue`` (sent when the app first reads): its silence is not slowness."""
         return bool(getattr(cycle, "expect_100_continue", False))
 
