@@ -1,11 +1,17 @@
-"""``create_app(settings)``: the hub as one raw ASGI application on one origin.
+"""``create_app(settings)``: the hub and every app's origin as one raw ASGI application, dispatched by Host.
 
-    /apps/{slug}/...  and hosts the route table knows  → gateway.pipeline (raw ASGI: no
-                                                          starlette routing on the hot path)
-    /healthz /readyz /metrics                         → gateway.operations
-    /gateway/*                                        → the gateway's sign-in pages for session apps
-    /admin/*                                          → Kominfo's admin API (gateway.admin)
-    everything else                                   → the provider (idp.app), sharing one IdpContext
+    Host = an app's host ({slug}.{apps_domain} or registered)
+        /.gerbang/*                                   → the gateway's sign-in for session apps, on the app's host
+        everything else                               → gateway.pipeline (raw ASGI: no starlette routing on
+                                                        the hot path), the whole path forwarded
+    Host = the hub's (the issuer's host)
+        /healthz /readyz /metrics                     → gateway.operations
+        /apps/{slug}/...                              → moved: 308 to the app's own origin (never proxied)
+        /admin/*                                      → Kominfo's admin API (gateway.admin)
+        everything else                               → the provider (idp.app), sharing one IdpContext
+    any other Host                                    → 404 problem (400 when malformed)
+
+Hub responses pass through ``idp.hub_origin.HubOriginGuard`` (``__Host-`` cookies and HSTS under TLS).
 
 The lifespan starts the shared context, the provider's own lifespan and the upstream
 HTTP client, and stops them in reverse order.
@@ -17,7 +23,6 @@ import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect
@@ -25,22 +30,27 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.access_recorder import AccessRecorder
 from gateway.access_writer import AccessWriter
+from idp.pdp.jobs import PdpJobs, Retention
 from gateway.admin.api import build_admin_app
+from gateway.app_responses import HUB_COOKIE_NAMES
 from gateway.admin.console_client import ensure_console_client
 from gateway.identity import build_identity
 from gateway.revocations import RevokedTokens
-from gateway.session_auth import SessionAuthenticator, ensure_gateway_client
+from gateway.registry import AppRegistry
+from gateway.session_auth import SessionAuthenticator
+from gateway.session_client import GatewayClientSync, ensure_gateway_client
 from gateway.errors import GatewayError
 from gateway.headers import build_networks
 from gateway.health_probe import build_health_probe
 from gateway.metrics import GatewayMetrics
+from gateway.model import Route
 from gateway.operations import Operations
 from gateway.pipeline import Pipeline, handle_request
 from gateway.policy_step import PolicyDecider, PolicyReloader
 from gateway.ratelimit.limiter import PolicyLimiter
 from gateway.ratelimit.store import describe_limit_store
 from gateway.proxy import Proxy
-from gateway.request_head import build_host
+from gateway.origins import OLD_APPS_PREFIX, Origins, refuse
 from gateway.server_protocol import REQUEST_LINE_ALLOWANCE, ServerLimits
 from gateway.settings import Settings
 from gateway.traffic_store import TrafficFlusher
@@ -48,20 +58,17 @@ from gateway.steps import AssertionIssuer, Authenticator, Decider, Limiter, Rout
 from gateway.upstreams import BreakerPolicy, Upstreams
 from gateway.websocket import WebSocketProxy
 from idp.app import create_app as create_idp_app
+from idp.app_origins import port_suffix
 from idp.clock import Clock
 from idp.context import IdpContext, build_context
+from idp.hub_origin import HubOriginGuard
 from idp.logging import configure_logging
 from idp.provider import Provider
 
 log = logging.getLogger("gerbang.gateway")
 
-APPS_PREFIX = "/apps/"
-CONTROL_PREFIX = "/gateway/"
+CONTROL_PREFIX = "/.gerbang/"
 ADMIN_PREFIX = "/admin/"
-# The hub's own cookies: sessions, CSRF, sign-in flows. An OPD app never receives them.
-HUB_COOKIES = frozenset({"gerbang_session", "__Host-gerbang_session", "gerbang_gw", "__Host-gerbang_gw",
-                         "gerbang_csrf", "gerbang_interaction", "gerbang_gw_flow", "gerbang_lang",
-                         "gerbang_console", "__Host-gerbang_console", "gerbang_console_flow"})
 Hook = Callable[[], Awaitable[None]]
 
 
@@ -71,10 +78,12 @@ class GatewayApp:
     def __init__(self, settings: Settings, pipeline: Pipeline, provider: Starlette, context: IdpContext,
                  operations: Operations, control: Starlette, admin: Starlette | None = None) -> None:
         self.pipeline, self.provider, self.context, self.operations = pipeline, provider, context, operations
-        self.control = control  # the gateway's own pages: /gateway/* (session apps' sign-in)
+        self.control = control  # the gateway's own pages on an app's host: /.gerbang/* (session apps' sign-in)
         self.admin = admin  # Kominfo's admin API and console: /admin/*
         # The hub's own host name is never an app's: a registration claiming it must not take over the provider.
-        self.hub_host = build_host(urlsplit(settings.issuer).netloc.encode())
+        self.origins = Origins(settings.issuer, pipeline.routes)
+        self.hub_host = self.origins.hub_host
+        self.hub_guard = HubOriginGuard(self._hub, settings.uses_tls)
         self.server_limits = ServerLimits(settings.request_head_timeout,
                                           settings.max_header_bytes + REQUEST_LINE_ALLOWANCE,
                                           settings.max_header_bytes, settings.request_body_timeout,
@@ -85,35 +94,32 @@ class GatewayApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http" or kind == "websocket":
-            path: str = scope["path"]
-            if path.startswith(APPS_PREFIX) or self._is_app_host(scope, path):
-                await handle_request(self.pipeline, scope, receive, send)
-            elif kind == "http" and path in self.operations.paths:
-                await self.operations.handle(scope, send)
+            try:
+                origin = self.origins.find(scope)
+            except GatewayError as error:  # neither the hub nor an app: counted, never routed
+                await refuse(scope, send, error)
+                self.pipeline.metrics.observe("-", error.status, 0.0)
+                return
+            if origin.route is None:
+                await _unless_client_left(self.hub_guard, scope, receive, send)
+            elif scope["path"].startswith(CONTROL_PREFIX) and kind == "http" and _signs_in(origin.route):
+                scope["gerbang.route"] = origin.route
+                await _unless_client_left(self.control, scope, receive, send)
             else:
-                try:
-                    await self._hub_route(path)(scope, receive, send)
-                except ClientDisconnect:  # the client left (or was cut off as too slow) mid-body: nobody to answer
-                    log.info("client left mid-request path=%s", path[:200])
+                await handle_request(self.pipeline, scope, receive, send)
         elif kind == "lifespan":
             await self._lifespan(receive, send)
 
-    def _hub_route(self, path: str) -> ASGIApp:
-        if path.startswith(CONTROL_PREFIX):
-            return self.control
-        if path.startswith(ADMIN_PREFIX) and self.admin is not None:
-            return self.admin
-        return self.provider
-
-    def _is_app_host(self, scope: Scope, path: str) -> bool:
-        for name, value in scope["headers"]:
-            if name == b"host":
-                try:
-                    host = build_host(value)
-                except GatewayError:  # an invalid Host is the provider's to refuse
-                    return False
-                return host != self.hub_host and self.pipeline.routes.lookup(host, path) is not None
-        return False
+    async def _hub(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope["path"]
+        if scope["type"] == "http" and path in self.operations.paths:
+            await self.operations.handle(scope, send)
+        elif path.startswith(OLD_APPS_PREFIX):
+            await self.origins.answer_old_address(scope, send)
+        elif path.startswith(ADMIN_PREFIX) and self.admin is not None:
+            await self.admin(scope, receive, send)
+        else:
+            await self.provider(scope, receive, send)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         message = await receive()
@@ -148,6 +154,20 @@ class GatewayApp:
                     await self.pipeline.proxy.close()
         finally:
             await self.context.close()
+
+
+async def _unless_client_left(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
+    """The hub's and the sign-in pages' starlette apps read bodies through ``Request``: a client that left (or was
+    cut off as too slow, ``gateway.server_protocol``) mid-body leaves nobody to answer."""
+    try:
+        await app(scope, receive, send)
+    except ClientDisconnect:
+        log.info("client left mid-request path=%s", scope["path"][:200])
+
+
+def _signs_in(route: Route) -> bool:
+    """The gateway's own sign-in pages exist on the hosts of active ``session`` apps only."""
+    return route.auth_mode == "session" and route.status == "active"
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None, routes: RouteTable | None = None,
@@ -185,19 +205,27 @@ def create_app(settings: Settings, *, clock: Clock | None = None, routes: RouteT
         max_header_bytes=settings.max_header_bytes,
         max_body_bytes=settings.max_body_bytes,
         trusted_proxies=build_networks(settings.trusted_proxies),
-        hidden_cookies=HUB_COOKIES,
+        hidden_cookies=HUB_COOKIE_NAMES,
         accesses=accesses,
         hub_origin=settings.issuer,
+        public_port=port_suffix(settings.issuer),
     )
     operations = Operations(context, metrics, pipeline.trusted_proxies, build_networks(settings.metrics_networks))
     control = Starlette(routes=sessions.routes())
     admin = build_admin_app(settings, context, identity.verifier, provider.clients.forget)
     app = GatewayApp(settings, pipeline, provider_app, context, operations, control, admin)
 
+    sync_gateway_client = GatewayClientSync(context.sessionmaker, settings.issuer, context.clock,
+                                            provider.clients.forget)
+    if isinstance(pipeline.routes, AppRegistry):  # every reload of the route table: the session apps' callbacks
+        pipeline.routes.on_load.append(sync_gateway_client)
+
     async def provision() -> None:
         async with context.sessionmaker() as session, session.begin():
             await ensure_gateway_client(session, settings.issuer, settings.effective_secret, context.clock.now())
             await ensure_console_client(session, settings.issuer, settings.effective_secret, context.clock.now())
+        if not isinstance(pipeline.routes, AppRegistry):  # routes given as data (tests)
+            await sync_gateway_client(tuple(getattr(pipeline.routes, "by_slug", {}).values()))
 
     reloader = PolicyReloader(context.policies, settings.policy_reload_seconds)
     operations.add_check("policies", reloader.check, critical=False)
@@ -207,11 +235,17 @@ def create_app(settings: Settings, *, clock: Clock | None = None, routes: RouteT
         return f"rate limits degraded to local limits: {state.get('last_error')}" if state["degraded"] else None
 
     operations.add_check("ratelimit", limits_check, critical=False)
+    pdp_jobs = PdpJobs(context.sessionmaker, context.clock, Retention(
+        settings.access_history_retention_days, settings.security_event_retention_days,
+        settings.inactive_account_retention_days), every=settings.pdp_job_seconds)
+    app.pdp_jobs = pdp_jobs  # tests run it by hand
     traffic = TrafficFlusher(metrics.traffic, context.sessionmaker, context.clock, settings.traffic_flush_seconds)
     health = build_health_probe(context.engine, context.limits, metrics.registry, settings.health_probe_seconds)
-    app.on_startup.extend([provision, revoked.start, reloader.start, access_writer.start, traffic.start, health.start])
+    app.on_startup.extend([provision, revoked.start, reloader.start, access_writer.start, traffic.start, health.start,
+                           pdp_jobs.start])
     # run in reverse: the probe, then the flushers (traffic, accesses) while the database is still there
-    app.on_shutdown.extend([revoked.stop, reloader.stop, access_writer.stop, traffic.stop, health.stop])
+    app.on_shutdown.extend([revoked.stop, reloader.stop, access_writer.stop, traffic.stop, health.stop,
+                            pdp_jobs.stop])
     if routes is None:
         app.on_startup.append(identity.start)
         app.on_shutdown.append(identity.stop)

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from idp.app_origins import default_app_host, default_apps_domain, default_resource, hub_host
 from idp.upstream_addresses import UpstreamAddresses, UpstreamRefused, check_upstream_address
 from idp.clients import check_resource, load_client
 from idp.errors import Conflict, InvalidInput, NotFound
@@ -21,7 +22,8 @@ from idp.storage.models import App, OpdUnit
 
 AUTH_MODES = ("session", "bearer", "none")
 STATUSES = ("pending", "active", "suspended", "rejected")
-SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+# A slug is the first label of the app's host name ({slug}.{apps_domain}): an RFC 1123 label.
+SLUG = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 # RFC 1123 host names, lower case; an app's own host name for host-based routing.
 HOST = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$")
 
@@ -44,25 +46,33 @@ class AppRecord:
     case_insensitive_paths: bool = False
     allow_ambiguous_paths: bool = False
     websocket_origins: tuple[str, ...] = ()
+    hosts: tuple[str, ...] = ()
 
     def as_json(self) -> dict[str, object]:
         return {"id": self.id, "slug": self.slug, "name": self.name, "opd": self.opd,
                 "upstreams": list(self.upstreams), "auth_mode": self.auth_mode, "resource": self.resource,
-                "client_id": self.client_id, "host": self.host, "restricted": self.restricted,
-                "status": self.status, "case_insensitive_paths": self.case_insensitive_paths,
+                "client_id": self.client_id, "host": self.host, "hosts": list(self.hosts),
+                "restricted": self.restricted, "status": self.status,
+                "case_insensitive_paths": self.case_insensitive_paths,
                 "allow_ambiguous_paths": self.allow_ambiguous_paths,
                 "websocket_origins": list(self.websocket_origins)}
 
 
-def default_resource(issuer: str, slug: str) -> str:
-    """An app's resource identifier is its URL at the hub (RFC 8707 §2)."""
-    return f"{issuer.rstrip('/')}/apps/{slug}/"
+def default_app_resource(issuer: str, slug: str, apps_domain: str = "") -> str:
+    """The app's default resource identifier: its own origin + "/" (``idp.app_origins``)."""
+    return default_resource(issuer, apps_domain or default_apps_domain(issuer), slug)
+
+
+def app_hosts(slug: str, apps_domain: str, host: str | None) -> tuple[str, ...]:
+    """Where the app is served: its default host ``{slug}.{apps_domain}``, then its registered extra host."""
+    default = default_app_host(slug, apps_domain)
+    return (default, host) if host and host != default else (default,)
 
 
 def check_slug(slug: str) -> str:
     if not SLUG.match(slug):
-        raise InvalidInput("slug must be lowercase letters, digits and dashes, starting with a letter or digit "
-                           "(max 63)")
+        raise InvalidInput("slug must be lowercase letters, digits and dashes, starting and ending with a letter or "
+                           "digit (max 63): it names the app's host")
     return slug
 
 
@@ -119,7 +129,7 @@ async def add_app(session: AsyncSession, *, slug: str, opd_slug: str, upstreams:
                   issuer: str, now: int, name: str | None = None, client_id: str | None = None,
                   resource: str | None = None, host: str | None = None, restricted: bool = False,
                   status: str = "active", case_insensitive_paths: bool = False, allow_ambiguous_paths: bool = False,
-                  websocket_origins: tuple[str, ...] = (),
+                  websocket_origins: tuple[str, ...] = (), apps_domain: str = "",
                   addresses: UpstreamAddresses | None = None) -> AppRecord:
     """Register an app; every problem with the input is reported as ``InvalidInput``/``NotFound``/``Conflict``.
 
@@ -138,8 +148,12 @@ async def add_app(session: AsyncSession, *, slug: str, opd_slug: str, upstreams:
     checked_resource = check_resource(resource) if resource else None
     checked_host = check_host(host) if host else None
     origins = list(dict.fromkeys(check_websocket_origin(origin) for origin in websocket_origins))
-    if checked_host is not None and checked_host == urlsplit(issuer).hostname:
-        raise InvalidInput("host must not be the hub's own host name (it would capture the hub's own pages)")
+    domain = apps_domain or default_apps_domain(issuer)
+    if hub_host(issuer) in app_hosts(slug, domain, checked_host):
+        raise InvalidInput("the app's host must not be the hub's own host name (it would capture the hub's pages)")
+    if checked_host and (checked_host == domain or checked_host.endswith("." + domain)):
+        raise InvalidInput(f"host must not be inside the apps domain {domain}: every name there is an app's own "
+                           f"(SLUG.{domain})")
     unit = await load_opd(session, opd_slug)
     if client_id:
         await load_client(session, client_id)
@@ -154,10 +168,11 @@ async def add_app(session: AsyncSession, *, slug: str, opd_slug: str, upstreams:
               websocket_origins=origins)
     session.add(app)
     await session.flush()
-    return _record(app, unit, issuer)
+    return _record(app, unit, issuer, domain)
 
 
-async def set_app_status(session: AsyncSession, slug: str, status: str, now: int, issuer: str) -> AppRecord:
+async def set_app_status(session: AsyncSession, slug: str, status: str, now: int, issuer: str,
+                         apps_domain: str = "") -> AppRecord:
     """Suspend, resume, approve or reject an app (the gateway answers 503 for a suspended one)."""
     if status not in STATUSES:
         raise InvalidInput(f"status must be one of: {', '.join(STATUSES)}")
@@ -169,17 +184,18 @@ async def set_app_status(session: AsyncSession, slug: str, status: str, now: int
     app.status = status
     app.updated_at = max(now, app.updated_at)
     await session.flush()
-    return _record(app, unit, issuer)
+    return _record(app, unit, issuer, apps_domain)
 
 
-async def list_apps(session: AsyncSession, issuer: str) -> list[AppRecord]:
+async def list_apps(session: AsyncSession, issuer: str, apps_domain: str = "") -> list[AppRecord]:
     rows = await session.execute(select(App, OpdUnit).join(OpdUnit, App.opd_id == OpdUnit.id).order_by(App.slug))
-    return [_record(app, unit, issuer) for app, unit in rows.all()]
+    return [_record(app, unit, issuer, apps_domain) for app, unit in rows.all()]
 
 
-def _record(app: App, unit: OpdUnit, issuer: str) -> AppRecord:
+def _record(app: App, unit: OpdUnit, issuer: str, apps_domain: str = "") -> AppRecord:
+    domain = apps_domain or default_apps_domain(issuer)
     return AppRecord(id=app.id, slug=app.slug, name=app.name, opd=unit.slug, upstreams=tuple(app.upstreams),
-                     auth_mode=app.auth_mode, resource=app.resource or default_resource(issuer, app.slug),
+                     auth_mode=app.auth_mode, resource=app.resource or default_resource(issuer, domain, app.slug),
                      client_id=app.client_id, host=app.host, restricted=app.restricted, status=app.status,
                      case_insensitive_paths=app.case_insensitive_paths, allow_ambiguous_paths=app.allow_ambiguous_paths,
-                     websocket_origins=tuple(app.websocket_origins or ()))
+                     websocket_origins=tuple(app.websocket_origins or ()), hosts=app_hosts(app.slug, domain, app.host))

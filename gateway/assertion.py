@@ -5,7 +5,7 @@ app can install ``pyjwt[crypto]`` and copy this one file without installing the 
 
     from gateway.assertion import GerbangAssertionMiddleware          # or GerbangAssertionWSGIMiddleware
     app = GerbangAssertionMiddleware(app, issuer="https://gerbang.palembang.go.id",
-                                     audience="https://gerbang.palembang.go.id/apps/parkir/")
+                                     audience="https://parkir.apps.palembang.go.id/")  # the app's origin + "/"
 
 Rules (docs/assertion.md restates them for other languages): a compact JWS whose header has ``typ``
 ``gerbang-assertion+jwt``, ``alg`` ES256 or RS256, a ``kid`` of the hub's JWKS, and no ``jku``/``jwk``/``x5u``/

@@ -22,7 +22,6 @@ from idp.keys import KeyRing
 ANONYMOUS = Principal()
 ALLOWED = Decision(allowed=True, reason="no policies configured")
 UNLIMITED = Verdict(allowed=True)
-APPS_PREFIX = "/apps/"
 
 
 class AllowAll:
@@ -44,24 +43,19 @@ class PublicOnlyAuthenticator:
 
 
 class StaticRouteTable:
-    """Apps at ``/apps/{slug}/`` and, for apps with a ``host``, at every path of that host."""
+    """Apps given as data, each at every path of its hosts (``Route.hosts``, else ``Route.host``)."""
 
     def __init__(self, routes: Iterable[Route] = ()) -> None:
         self.by_slug = {route.slug: route for route in routes}
-        self.by_host = {route.host.lower(): route for route in self.by_slug.values() if route.host}
+        self.by_host = {host.lower(): route for route in self.by_slug.values()
+                        for host in (*route.hosts, *((route.host,) if route.host else ()))}
 
     def lookup(self, host: str, path: str) -> tuple[Route, str] | None:
-        if self.by_host:
-            route = self.by_host.get(host)
-            if route is not None:
-                return route, path
-        if not path.startswith(APPS_PREFIX):
-            return None
-        slug, slash, rest = path[len(APPS_PREFIX):].partition("/")
-        route = self.by_slug.get(slug)
-        if route is None:
-            return None
-        return route, slash + rest if slash else "/"
+        route = self.by_host.get(host.rstrip("."))
+        return (route, path or "/") if route is not None else None
+
+    def find_slug(self, slug: str) -> Route | None:
+        return self.by_slug.get(slug)
 
 
 class KeyRingAssertions:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import ipaddress
 import random
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
 
 from gateway.errors import BadRequest, HeadersTooLarge
 from gateway.identity_headers import is_identity_header
@@ -156,7 +156,7 @@ def named_in_connection(headers: Headers) -> frozenset[bytes]:
 
 
 def build_upstream_headers(headers: Headers, added: Iterable[tuple[str, str]], *, websocket: bool = False,
-                           hidden_cookies: frozenset[str] = frozenset()) -> list[tuple[str, str]]:
+                           hidden_cookies: Container[str] = frozenset()) -> list[tuple[str, str]]:
     """What goes upstream: the client's end-to-end headers, then the gateway's own (never removable).
 
     ``hidden_cookies`` are the hub's own cookies (its session): an OPD app never sees them.
@@ -177,7 +177,7 @@ def build_upstream_headers(headers: Headers, added: Iterable[tuple[str, str]], *
     return out
 
 
-def remove_cookies(header: str, names: frozenset[str]) -> str:
+def remove_cookies(header: str, names: Container[str]) -> str:
     """A ``Cookie`` header (RFC 6265 §5.4) without the named cookies."""
     pairs = [pair.strip() for pair in header.split(";")]
     return "; ".join(pair for pair in pairs if pair and pair.split("=", 1)[0].strip() not in names)

@@ -52,7 +52,7 @@ def build_identity(settings: Settings, context: IdpContext, *, sessions: Session
     subjects = SubjectDirectory(context.sessionmaker, context.clock, ttl=settings.subject_cache_ttl,
                                 size=settings.subject_cache_size)
     routes = AppRegistry(context.sessionmaker, settings.issuer, context.clock, settings.registry_refresh_seconds,
-                         build_upstream_addresses(settings))
+                         build_upstream_addresses(settings), apps_domain=settings.apps_domain)
     bearer = BearerAuthenticator(verifier, subjects, realm=settings.issuer,
                                  is_client_suspended=routes.is_client_suspended)
     authenticator = RouteAuthenticator(bearer, sessions)

@@ -34,7 +34,7 @@ IDENTITY_HEADERS: tuple[IdentityHeader, ...] = (
     IdentityHeader("x-gerbang-", DROPPED, "the gateway's own namespace; X-Gerbang-Assertion is added afterwards"),
     IdentityHeader("x-forwarded-for", REBUILT, "the client address, walked only through trusted proxies"),
     IdentityHeader("x-forwarded-proto", REBUILT, "the scheme the client used"),
-    IdentityHeader("x-forwarded-host", REBUILT, "the host the client asked for"),
+    IdentityHeader("x-forwarded-host", REBUILT, "the app's registered host that routed the request"),
     IdentityHeader("x-forwarded-", DROPPED, "X-Forwarded-User/-Email/-Port/-Prefix/-Uri..., read by auth proxies"),
     IdentityHeader("forwarded", DROPPED, "RFC 7239 for=/host=/proto=: X-Forwarded-* carry the gateway's values"),
     IdentityHeader("x-real-ip", DROPPED, "a client address; X-Forwarded-For carries the gateway's"),
@@ -97,15 +97,26 @@ def is_identity_header(name: bytes) -> bool:
     return verdict
 
 
-def build_forwarding_headers(inbound: InboundRequest, route: Route, assertion: str) -> list[tuple[str, str]]:
+def build_forwarding_headers(inbound: InboundRequest, route: Route, assertion: str, *,
+                             public_port: str = "") -> list[tuple[str, str]]:
     """The gateway's own identity and correlation headers for the upstream (added after the client's, so
-    ``Connection: X-Gerbang-Assertion`` cannot remove them)."""
+    ``Connection: X-Gerbang-Assertion`` cannot remove them). ``public_port``: ":8000" when the issuer names
+    a port (every app origin shares it)."""
     head = inbound.head
     return [
         ("x-forwarded-for", inbound.forwarded_for),
         ("x-forwarded-proto", inbound.forwarded_proto),
-        ("x-forwarded-host", inbound.forwarded_host),
+        ("x-forwarded-host", registered_host(route, head.host) + public_port),
         ("x-request-id", head.request_id),
         ("traceparent", head.traceparent or ""),
         ("x-gerbang-assertion", assertion),
     ]
+
+
+def registered_host(route: Route, host: str) -> str:
+    """The app's registered host that routed the request (never a client-written X-Forwarded-Host): the
+    request's own Host when it is one of the app's (trailing dot dropped), else the app's default host."""
+    host = host.rstrip(".")
+    if host in route.hosts or not route.hosts:
+        return host
+    return route.hosts[0]

@@ -37,6 +37,10 @@ class GatewayMetrics:
             "gerbang_access_history_dropped",
             "Access-history records dropped because too many were waiting to be written",
             registry=self.registry)
+        self.response_headers_dropped = Counter(
+            "gerbang_gateway_response_headers_dropped",
+            "App response headers the gateway refused to pass to the browser (gateway.app_responses), by reason",
+            ("app", "reason"), registry=self.registry)
         self.children: dict[tuple[str, int], tuple[Any, Any]] = {}
 
     def observe(self, app: str, status: int, seconds: float) -> None:
@@ -48,6 +52,9 @@ class GatewayMetrics:
         children[0].inc()
         children[1].observe(seconds)
         self.traffic.record(app, status, seconds)
+
+    def response_header_dropped(self, app: str, reason: str) -> None:
+        self.response_headers_dropped.labels(app, reason).inc()
 
     def upstream_error(self, app: str, kind: str) -> None:
         self.upstream_errors.labels(app, kind).inc()

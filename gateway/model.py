@@ -20,12 +20,14 @@ class Route:
     auth_mode: str  # session | bearer | none
     resource: str  # the app's resource identifier; the `aud` its tokens and assertions carry
     client_id: str | None = None
-    host: str | None = None
+    host: str | None = None  # an extra host name registered for the app (gerbang apps add --host)
     restricted: bool = False
     status: str = "active"  # active | suspended
     case_insensitive_paths: bool = False  # the upstream reads /ADMIN as /admin: policies match without case
     allow_ambiguous_paths: bool = False  # opt-in: ';', double encoding, trailing dots/spaces pass (gateway.paths)
     websocket_origins: tuple[str, ...] = ()  # origins besides the app's own allowed to open its WebSockets
+    # Every host the app is served at: ``{slug}.{apps_domain}`` first, then ``host`` (never the hub's).
+    hosts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +56,7 @@ class RequestHead:
     """The checked head of a request: the path is normalised once and is the path authorized and forwarded."""
 
     method: str
-    path: str  # normalised full path, e.g. "/apps/parkir/tiket/1"
+    path: str  # normalised full path, e.g. "/tiket/1" (the app's own origin: forwarded as is)
     query: bytes  # raw query string, forwarded byte for byte
     headers: tuple[tuple[bytes, bytes], ...]  # as received (lower-case names), hygiene not yet applied
     client_ip: str  # the real client address (trusted proxies resolved)

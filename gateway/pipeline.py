@@ -11,8 +11,9 @@ import contextlib
 import logging
 import math
 import time
-from urllib.parse import urlencode
+from collections.abc import Container
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
 from starlette.types import Receive, Scope, Send
 
@@ -59,9 +60,10 @@ class Pipeline:
     max_header_bytes: int
     max_body_bytes: int
     trusted_proxies: tuple[Network, ...]
-    hidden_cookies: frozenset[str] = frozenset()  # the hub's own cookies, never forwarded to an app
+    hidden_cookies: Container[str] = frozenset()  # the hub's own cookies, never forwarded to an app
     accesses: AccessRecorder | None = None  # the access history: which app received whose identity
-    hub_origin: str = ""  # the issuer's origin: apps at /apps/{slug}/ are served from it
+    hub_origin: str = ""  # the issuer's origin: its scheme and port are every app origin's
+    public_port: str = ""  # ":8000" when the issuer names a port: every app origin shares it
 
 
 async def handle_request(pipeline: Pipeline, scope: Scope, receive: Receive, send: Send) -> None:
@@ -93,7 +95,8 @@ async def handle_request(pipeline: Pipeline, scope: Scope, receive: Receive, sen
         if pipeline.accesses is not None:
             pipeline.accesses.record(principal, route)
         exchange = build_exchange(inbound, route, upstream_path, assertion, verdict, started,
-                                  websocket=websocket, hidden_cookies=pipeline.hidden_cookies)
+                                  websocket=websocket, hidden_cookies=pipeline.hidden_cookies,
+                                  public_port=pipeline.public_port)
         if websocket:
             assert pipeline.proxy.session is not None, "started in the lifespan"
             await pipeline.websockets.forward(pipeline.proxy.session, exchange, _subprotocols(scope), receive, send)
@@ -125,7 +128,7 @@ def check_body_size(inbound: InboundRequest, limit: int) -> None:
 def find_route(routes: RouteTable, head: RequestHead) -> tuple[Route, str]:
     found = routes.lookup(head.host, head.path)
     if found is None:
-        raise NotFound("no app is registered at this address", log_detail=f"host {head.host} path {head.path}")
+        raise NotFound("no app is served at this host name", log_detail=f"host {head.host} path {head.path}")
     return found
 
 
@@ -140,7 +143,7 @@ def check_decision(decision: Decision, route: Route, head: RequestHead) -> None:
     detail = f"rules {','.join(decision.rule_ids)}: {decision.reason}"
     if decision.required_acr and route.auth_mode == "session":  # step up in the browser, then come back
         target = head.path + ("?" + head.query.decode("latin-1") if head.query else "")
-        raise LoginRedirect(f"/gateway/login?{urlencode({'acr': decision.required_acr, 'return_to': target})}")
+        raise LoginRedirect(f"/.gerbang/login?{urlencode({'acr': decision.required_acr, 'return_to': target})}")
     if decision.required_acr:  # RFC 9470 §3: step-up authentication
         challenge = (f'Bearer error="insufficient_user_authentication", '
                      f'error_description="a stronger sign-in is required", acr_values="{decision.required_acr}"')
@@ -157,10 +160,10 @@ def check_verdict(verdict: Verdict) -> None:
 
 
 def build_exchange(inbound: InboundRequest, route: Route, upstream_path: str, assertion: str, verdict: Verdict,
-                   started: float, *, websocket: bool = False,
-                   hidden_cookies: frozenset[str] = frozenset()) -> Exchange:
+                   started: float, *, websocket: bool = False, hidden_cookies: Container[str] = frozenset(),
+                   public_port: str = "") -> Exchange:
     head = inbound.head
-    added = build_forwarding_headers(inbound, route, assertion)
+    added = build_forwarding_headers(inbound, route, assertion, public_port=public_port)
     if inbound.content_length is not None:
         added.append(("content-length", str(inbound.content_length)))
     upstream_headers = build_upstream_headers(head.headers, added, websocket=websocket, hidden_cookies=hidden_cookies)

@@ -39,6 +39,8 @@ class PolicyDecider:
         self._hits: dict[tuple[str, str], Any] = {}
 
     def decide(self, principal: Principal, route: Route, request: RequestHead, path: str) -> Decision:
+        # Every app on its own origin: ``path`` is exactly the path forwarded upstream (canonicalised by the route
+        # table; no prefix to strip: a path such as /apps/x/admin is the app's own and is matched as such).
         outcome = self._watcher.current.decide(Request(
             app=route.slug, method=request.method, path=path, at=datetime.now(UTC), sub=principal.sub,
             client_id=principal.client_id, roles=principal.roles, opd_paths=principal.opd_paths,

@@ -23,6 +23,7 @@ import aiohttp
 from starlette.types import Receive, Send
 from yarl import URL
 
+from gateway.app_responses import AppResponseGuard
 from gateway.errors import BadGateway, GatewayError, GatewayTimeout
 from gateway.exchange import ClientGone, Exchange, RequestBody
 from gateway.headers import build_response_headers
@@ -60,6 +61,8 @@ def build_session(settings: Settings) -> aiohttp.ClientSession:
 class Proxy:
     def __init__(self, settings: Settings, upstreams: Upstreams, metrics: GatewayMetrics) -> None:
         self.settings, self.upstreams, self.metrics = settings, upstreams, metrics
+        self.responses = AppResponseGuard(settings.issuer, settings.apps_domain, settings.uses_tls,
+                                          metrics.response_header_dropped)
         self.session: aiohttp.ClientSession | None = None
         self.total_timeout = settings.upstream_total_timeout
 
@@ -144,8 +147,9 @@ class Proxy:
         """Send the upstream's response as it arrives; a long response stops when the client leaves."""
         watcher: asyncio.Task[Any] | None = None
         try:
-            await send({"type": "http.response.start", "status": response.status,
-                        "headers": build_response_headers(response.raw_headers, exchange.response_headers)})
+            headers = self.responses.filter(exchange.route.slug, build_response_headers(response.raw_headers,
+                                                                                        exchange.response_headers))
+            await send({"type": "http.response.start", "status": response.status, "headers": headers})
             self.metrics.observe(exchange.route.slug, response.status, time.perf_counter() - exchange.started)
             content = response.content
             while True:

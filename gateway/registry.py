@@ -5,13 +5,10 @@ A lookup is two dict hits and no I/O. A background task asks the database a chea
 the whole table only when the answer changed, so every instance picks up a new app or a suspension
 within seconds, without a restart.
 
-Routing rules:
-- ``/apps/{slug}/rest`` → the app ``slug``, forwarded path ``/rest``.
-- ``/apps/{slug}`` (no trailing slash) → the app ``slug``, forwarded path ``/``: the bare prefix is treated as
-  the app's root rather than redirected, so a request's method and body are never lost to a redirect and the
-  path authorized is still exactly the path forwarded. (Browser apps that use relative links should link to
-  ``/apps/{slug}/``; the hub's own pages do.)
-- A request whose ``Host`` is an app's registered host name → that app, forwarded path = the whole path.
+Routing rules (every app on its own origin; the hub's origin never proxies):
+- A request whose ``Host`` names ``{slug}.{apps_domain}`` or a host registered for the app → that app, forwarded
+  path = the whole path. The port is not part of the match: every origin shares the hub's listener.
+- ``find_slug`` answers the hub's ``/apps/{slug}/…`` addresses with the app's new origin (a redirect, never a proxy).
 - Only ``active`` and ``suspended`` apps are routed; ``pending`` and ``rejected`` apps do not exist for the
   data plane (404). A suspended app yields ``Route.status == "suspended"`` (the pipeline answers 503).
 - The clients whose status is ``suspended`` are loaded with the routes: the bearer step refuses their tokens.
@@ -22,13 +19,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from gateway.apps import default_resource
+from gateway.apps import app_hosts
+from idp.app_origins import default_resource
 from gateway.model import Route
+from idp.app_origins import default_apps_domain, hub_host
 from idp.upstream_addresses import UpstreamAddresses, literal_host
 from idp.clock import Clock
 from idp.storage.models import App, Client, OpdUnit
@@ -36,7 +36,6 @@ from idp.storage.models import App, Client, OpdUnit
 log = logging.getLogger("gerbang.registry")
 
 ROUTED_STATUSES = ("active", "suspended")
-APPS_PREFIX = "/apps/"
 # Writers stamp ``updated_at`` with their own clock in whole seconds: a change made in the same second as
 # (or, across hosts with slightly skewed clocks, shortly after) our last load may not move the fingerprint.
 # While the newest change is that recent, reload anyway.
@@ -66,10 +65,14 @@ class AppRegistry:
     """``RouteTable`` backed by the database (``gateway.steps.RouteTable``)."""
 
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], issuer: str, clock: Clock,
-                 refresh_seconds: float = 2.0, addresses: UpstreamAddresses | None = None) -> None:
+                 refresh_seconds: float = 2.0, addresses: UpstreamAddresses | None = None, *,
+                 apps_domain: str = "") -> None:
         self._addresses = addresses or UpstreamAddresses()
         self._sessionmaker = sessionmaker
         self._issuer = issuer
+        self._apps_domain = apps_domain or default_apps_domain(issuer)
+        self._hub_host = hub_host(issuer)
+        self.on_load: list[Callable[[tuple[Route, ...]], Awaitable[None]]] = []  # e.g. the gateway client's URIs
         self._clock = clock
         self._refresh_seconds = refresh_seconds
         self._snapshot = RouteSnapshot()
@@ -78,18 +81,11 @@ class AppRegistry:
         self._task: asyncio.Task[None] | None = None
 
     def lookup(self, host: str, path: str) -> tuple[Route, str] | None:
-        snapshot = self._snapshot
-        if snapshot.by_host:
-            route = snapshot.by_host.get(host_name(host))
-            if route is not None:
-                return route, path or "/"
-        if not path.startswith(APPS_PREFIX):
-            return None
-        slug, slash, rest = path[len(APPS_PREFIX):].partition("/")
-        route = snapshot.by_slug.get(slug)
-        if route is None:
-            return None
-        return route, "/" + rest if slash else "/"
+        route = self._snapshot.by_host.get(host_name(host))
+        return (route, path or "/") if route is not None else None
+
+    def find_slug(self, slug: str) -> Route | None:
+        return self._snapshot.by_slug.get(slug)
 
     def is_client_suspended(self, client_id: str) -> bool:
         """One set lookup; suspending an app touches its ``apps`` row, so the next refresh picks this up."""
@@ -109,10 +105,12 @@ class AppRegistry:
             suspended = frozenset((await session.scalars(
                 select(Client.client_id).where(Client.status == "suspended"))).all())
         self._snapshot = RouteSnapshot(by_slug={route.slug: route for route in routes},
-                                       by_host={route.host: route for route in routes if route.host},
+                                       by_host=build_host_index(routes, self._hub_host),
                                        suspended_clients=suspended)
         self._fingerprint = fingerprint
         self._loaded_at = started
+        for hook in self.on_load:
+            await hook(tuple(routes))
 
     async def refresh(self) -> bool:
         """Reload if the apps table changed since the last load; True when a reload happened."""
@@ -147,12 +145,14 @@ class AppRegistry:
 
     def _build_route(self, app: App, unit: OpdUnit) -> Route:
         return Route(slug=app.slug, opd=unit.slug, opd_path=unit.path, upstreams=self._allowed_upstreams(app),
-                     auth_mode=app.auth_mode, resource=app.resource or default_resource(self._issuer, app.slug),
+                     auth_mode=app.auth_mode,
+                     resource=app.resource or default_resource(self._issuer, self._apps_domain, app.slug),
                      client_id=app.client_id, host=app.host, restricted=app.restricted,
                      status="suspended" if app.status == "suspended" else "active",
                      case_insensitive_paths=app.case_insensitive_paths,
                      allow_ambiguous_paths=app.allow_ambiguous_paths,
-                     websocket_origins=tuple(app.websocket_origins or ()))
+                     websocket_origins=tuple(app.websocket_origins or ()),
+                     hosts=app_hosts(app.slug, self._apps_domain, app.host))
 
 
     def _allowed_upstreams(self, app: App) -> tuple[str, ...]:
@@ -178,6 +178,16 @@ async def _load_fingerprint(session: AsyncSession) -> Fingerprint:
         select(func.count(Client.id), func.coalesce(func.sum(Client.updated_at), 0))
         .where(Client.status == "suspended"))).one()
     return Fingerprint(int(row[0]), int(row[1]), int(row[2]), int(clients[0]), int(clients[1]))
+
+
+def build_host_index(routes: Iterable[Route], hub: str) -> dict[str, Route]:
+    """Host name → app. The hub's own name is never an app's, whatever a registration claims."""
+    index: dict[str, Route] = {}
+    for route in routes:
+        for host in (*route.hosts, *((route.host,) if route.host else ())):
+            if host != hub:
+                index.setdefault(host, route)
+    return index
 
 
 def host_name(host: str) -> str:

@@ -1,9 +1,15 @@
-"""``session`` apps: the gateway is an OpenID Connect relying party of the provider.
+"""``session`` apps: the gateway is an OpenID Connect relying party of the provider, on each app's own host.
 
-No hub session → ``LoginRedirect`` to ``/gateway/login`` → the provider's authorization endpoint
-(code + PKCE, first-party client ``gerbang-gateway``) → ``/gateway/callback`` exchanges the code,
-verifies the ID token and makes a server-side hub session (cookie: random id; storage: its digest).
-The session ends with the provider's session (logout listener) or at ``/gateway/logout``.
+No session on the app's host → ``LoginRedirect`` to ``/.gerbang/login`` (same host) → the provider's
+authorization endpoint (code + PKCE, first-party client ``gerbang-gateway``; the hub's own session makes
+it single sign-on: no second password for the next app) → ``{app origin}/.gerbang/callback`` exchanges the
+code, verifies the ID token and makes a server-side session bound to that app (cookie: a random id,
+host-only on the app's host, ``__Host-`` under TLS, HttpOnly, SameSite=Lax; storage: its digest).
+
+It ends with the provider's session (a logout listener: account page, RP-initiated logout, "sign out
+everywhere", back-channel), or at ``/.gerbang/logout``: GET only asks (a cross-site ``<img>`` must not sign
+anyone out), the POST carries a token bound to the session, ends it and hands over to the provider's
+RP-initiated logout with the ID token as hint.
 """
 
 from __future__ import annotations
@@ -14,10 +20,10 @@ import hmac
 import json
 import secrets
 from dataclasses import dataclass
-from urllib.parse import quote_plus, urlencode
+from urllib.parse import urlencode
 
 import aiohttp
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -25,43 +31,19 @@ from starlette.routing import Route as StarletteRoute
 
 from gateway.errors import LoginRedirect
 from gateway.model import Principal, RequestHead, Route
-from idp.clients import digest_secret
+from gateway.request_head import build_host
+from gateway.session_client import CALLBACK_PATH, CLIENT_ID, basic_auth, gateway_client_secret
+from gateway.session_pages import STEP_UP_UNAVAILABLE, logout_page
+from idp.app_origins import app_origin
 from idp.clock import Clock
-from idp.clients import GATEWAY_CLIENT_ID
 from idp.keys import KeyRing
 from idp.oauth.verify import TokenInvalid, verify_hub_jwt_reloading
-from idp.storage.db import serialize
-from idp.storage.models import BrowserSession, Client, GatewaySession, User
+from idp.storage.models import BrowserSession, GatewaySession, User
 
-CLIENT_ID = GATEWAY_CLIENT_ID
-FLOW_COOKIE = "gerbang_gw_flow"
+CONTROL = "/.gerbang"
 FLOW_TTL = 600
-STEP_UP_UNAVAILABLE = (
-    '<!doctype html><html lang="id"><head><meta charset="utf-8"><title>Verifikasi dua langkah diperlukan</title>'
-    '</head><body><h1>Layanan ini memerlukan verifikasi dua langkah</h1>'
-    '<p>Aktifkan aplikasi autentikator (TOTP) atau passkey di <a href="/account">halaman akun Anda</a>, '
-    'lalu buka layanan ini lagi.</p><p lang="en">This service needs a second factor: enrol one on your '
-    '<a href="/account">account page</a>, then open it again.</p></body></html>')
-
-
-def gateway_client_secret(secret: bytes) -> str:
-    """Every instance derives the same secret from the settings secret; only its digest is stored."""
-    return hmac.new(secret, b"gerbang-gateway-client", hashlib.sha256).hexdigest()
-
-
-async def ensure_gateway_client(session: AsyncSession, issuer: str, secret: bytes, now: int) -> None:
-    await serialize(session, "gerbang-gateway-client")  # every instance runs this at start, often together
-    client = await session.scalar(select(Client).where(Client.client_id == CLIENT_ID))
-    redirect = f"{issuer}/gateway/callback"
-    digest = digest_secret(gateway_client_secret(secret))
-    if client is None:
-        session.add(Client(client_id=CLIENT_ID, secret_digest=digest, name="Gerbang", redirect_uris=[redirect],
-                           post_logout_redirect_uris=[f"{issuer}/gateway/logged-out"],
-                           grant_types=["authorization_code"], scope="openid profile email opd",
-                           auth_method="client_secret_basic", resources=[], first_party=True, status="active",
-                           created_at=now, updated_at=now))
-    elif client.redirect_uris != [redirect] or client.secret_digest != digest:
-        client.redirect_uris, client.secret_digest, client.updated_at = [redirect], digest, now
+PAGE_HEADERS = {"cache-control": "no-store", "content-security-policy": "frame-ancestors 'none'",
+                "x-frame-options": "DENY"}
 
 
 @dataclass(frozen=True)
@@ -81,24 +63,27 @@ class SessionAuthenticator:
         self._issuer = issuer
         self._client_secret = gateway_client_secret(secret)
         self._flow_key = hashlib.sha256(b"gerbang-gateway-flow" + secret).digest()
+        self._logout_key = hashlib.sha256(b"gerbang-gateway-logout" + secret).digest()
         self._clock = clock
         self._secure = secure_cookies
         self._ttl = session_ttl
         self.cookie = "__Host-gerbang_gw" if secure_cookies else "gerbang_gw"
+        self.flow_cookie = "__Host-gerbang_gw_flow" if secure_cookies else "gerbang_gw_flow"
 
     async def authenticate(self, route: Route, request: RequestHead) -> Principal:
         value = _cookie(request.header(b"cookie"), self.cookie)
-        principal = await self._load(value) if value else None
+        principal = await self._load(value, route.slug) if value else None
         if principal is None:
             target = request.path + ("?" + request.query.decode("latin-1") if request.query else "")
-            raise LoginRedirect(f"/gateway/login?{urlencode({'return_to': target})}")
+            raise LoginRedirect(f"{CONTROL}/login?{urlencode({'return_to': target})}")
         return principal
 
-    async def _load(self, value: str) -> Principal | None:
+    async def _load(self, value: str, app: str) -> Principal | None:
         now = self._clock.now()
         async with self._sessionmaker() as session:
             row = await session.get(GatewaySession, _digest(value))
-            if row is None or row.ended_at is not None or row.expires_at <= now:
+            # A session belongs to the app whose host it was made on; never another app's, never the hub's.
+            if row is None or row.ended_at is not None or row.expires_at <= now or row.app != app:
                 return None
             user = await session.get(User, row.user_id)
             if user is None or user.disabled:
@@ -111,76 +96,100 @@ class SessionAuthenticator:
                          session_id=row.idp_sid)
 
     async def end_for_idp_session(self, row: BrowserSession) -> None:
-        """Logout listener: the provider's session ended, so do the gateway sessions made from it."""
+        """Logout listener: the provider's session ended, so do the app sessions made from it (every app host)."""
         async with self._sessionmaker() as session, session.begin():
             await session.execute(update(GatewaySession).where(
                 GatewaySession.idp_sid == row.sid, GatewaySession.ended_at.is_(None)).values(
                 ended_at=self._clock.now()))
 
     def routes(self) -> list[StarletteRoute]:
-        return [StarletteRoute("/gateway/login", self.login), StarletteRoute("/gateway/callback", self.callback),
-                StarletteRoute("/gateway/logout", self.logout)]
+        return [StarletteRoute(f"{CONTROL}/login", self.login), StarletteRoute(f"{CONTROL}/callback", self.callback),
+                StarletteRoute(f"{CONTROL}/logout", self.logout, methods=["GET", "POST"])]
+
+    def _origin(self, request: Request) -> str:
+        """The app origin the request came to (the dispatcher routed it here only for a registered app host)."""
+        return app_origin(self._issuer, build_host(request.headers.get("host", "").encode()).rstrip("."))
 
     async def login(self, request: Request) -> Response:
         return_to = request.query_params.get("return_to", "/")
-        if not return_to.startswith("/apps/") or "//" in return_to or "\\" in return_to:
+        if (not return_to.startswith("/") or return_to.startswith(("//", "/\\", CONTROL + "/"))
+                or "\\" in return_to or any(ord(c) < 0x21 for c in return_to)):
             return_to = "/"
         verifier = secrets.token_urlsafe(48)
         flow = Flow(secrets.token_urlsafe(16), secrets.token_urlsafe(16), verifier, return_to,
                     request.query_params.get("acr"))
         challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-        params = {"response_type": "code", "client_id": CLIENT_ID, "redirect_uri": f"{self._issuer}/gateway/callback",
-                  "scope": "openid profile email opd", "state": flow.state, "nonce": flow.nonce,
-                  "code_challenge": challenge, "code_challenge_method": "S256"}
+        params = {"response_type": "code", "client_id": CLIENT_ID,
+                  "redirect_uri": self._origin(request) + CALLBACK_PATH, "scope": "openid profile email opd",
+                  "state": flow.state, "nonce": flow.nonce, "code_challenge": challenge,
+                  "code_challenge_method": "S256"}
         if flow.acr:  # step-up: the provider asks for the second factor the session lacks
             params["acr_values"] = flow.acr
-        response = RedirectResponse(f"/auth/authorize?{urlencode(params)}", status_code=303)
-        response.set_cookie(FLOW_COOKIE, self._seal(flow), max_age=FLOW_TTL, httponly=True, samesite="lax",
-                            secure=self._secure, path="/gateway")
+        response = RedirectResponse(f"{self._issuer}/auth/authorize?{urlencode(params)}", status_code=303)
+        response.set_cookie(self.flow_cookie, self._seal(flow), max_age=FLOW_TTL, httponly=True, samesite="lax",
+                            secure=self._secure, path="/")
         return response
 
     async def callback(self, request: Request) -> Response:
-        flow = self._unseal(request.cookies.get(FLOW_COOKIE))
+        flow = self._unseal(request.cookies.get(self.flow_cookie))
         query = request.query_params
         if (flow is None or not hmac.compare_digest(query.get("state", ""), flow.state)
                 or query.get("iss") != self._issuer or "code" not in query):
             return Response("Permintaan masuk tidak sah atau kedaluwarsa.", status_code=400,
                             media_type="text/plain; charset=utf-8")
-        claims = await self._exchange(query["code"], flow)
+        claims = await self._exchange(query["code"], flow, self._origin(request) + CALLBACK_PATH)
         if claims is None:
             return Response("Masuk gagal. Silakan coba lagi.", status_code=400, media_type="text/plain; charset=utf-8")
         if flow.acr and _acr_rank(claims.get("acr")) < _acr_rank(flow.acr):
             # The person has no second factor to step up with: say so rather than loop back to the app.
-            return HTMLResponse(STEP_UP_UNAVAILABLE, status_code=403)
+            return HTMLResponse(STEP_UP_UNAVAILABLE.replace("{hub}", self._issuer), status_code=403)
         value = secrets.token_urlsafe(32)
         now = self._clock.now()
+        route: Route = request.scope["gerbang.route"]
         async with self._sessionmaker() as session, session.begin():
             session.add(GatewaySession(id_digest=_digest(value), idp_sid=claims.get("sid"), user_id=claims["sub"],
-                                       acr=str(claims.get("acr", "1")), amr=list(claims.get("amr", [])),
-                                       id_token=claims["_raw"], created_at=now, expires_at=now + self._ttl))
+                                       app=route.slug, acr=str(claims.get("acr", "1")),
+                                       amr=list(claims.get("amr", [])), id_token=claims["_raw"], created_at=now,
+                                       expires_at=now + self._ttl))
         response = RedirectResponse(flow.return_to, status_code=303)
         response.set_cookie(self.cookie, value, httponly=True, samesite="lax", secure=self._secure, path="/")
-        response.delete_cookie(FLOW_COOKIE, path="/gateway")
+        response.delete_cookie(self.flow_cookie, path="/", secure=self._secure, httponly=True)
         return response
 
     async def logout(self, request: Request) -> Response:
         value = request.cookies.get(self.cookie)
-        hint = None
-        if value:
-            async with self._sessionmaker() as session, session.begin():
-                row = await session.get(GatewaySession, _digest(value))
-                if row is not None:
-                    row.ended_at, hint = self._clock.now(), row.id_token
+        english = request.query_params.get("lang") == "en"
+        if request.method == "GET":  # only ask: a cross-site <img> or link must not sign anyone out
+            return HTMLResponse(logout_page(self._logout_token(value), english), headers=PAGE_HEADERS)
+        form = await request.form()
+        if value and not hmac.compare_digest(str(form.get("token", "")), self._logout_token(value)):
+            return HTMLResponse(logout_page(self._logout_token(value), english, retry=True), status_code=400,
+                                headers=PAGE_HEADERS)
+        hint = await self._end(value) if value else None
         params = {"client_id": CLIENT_ID}
-        if hint:
+        if hint:  # the person confirmed here: the provider ends its session without asking again
             params["id_token_hint"] = hint
-        response = RedirectResponse(f"/auth/logout?{urlencode(params)}", status_code=303)
-        response.delete_cookie(self.cookie, path="/")
+        response = RedirectResponse(f"{self._issuer}/auth/logout?{urlencode(params)}", status_code=303)
+        response.delete_cookie(self.cookie, path="/", secure=self._secure, httponly=True)
         return response
 
-    async def _exchange(self, code: str, flow: Flow) -> dict | None:
+    async def _end(self, value: str) -> str | None:
+        async with self._sessionmaker() as session, session.begin():
+            row = await session.get(GatewaySession, _digest(value))
+            if row is None or row.ended_at is not None:
+                return None
+            row.ended_at = self._clock.now()
+            return row.id_token
+
+    def _logout_token(self, value: str | None) -> str:
+        """Bound to the session: a token read elsewhere (another session, another app) is worthless."""
+        if not value:
+            return ""
+        return hmac.new(self._logout_key, _digest(value).encode(), hashlib.sha256).hexdigest()
+
+    async def _exchange(self, code: str, flow: Flow, redirect_uri: str) -> dict | None:
         form = {"grant_type": "authorization_code", "code": code, "code_verifier": flow.verifier,
-                "redirect_uri": f"{self._issuer}/gateway/callback"}
+                "redirect_uri": redirect_uri}
         timeout = aiohttp.ClientTimeout(total=10)
         async with aiohttp.ClientSession(timeout=timeout) as http:
             async with http.post(f"{self._issuer}/auth/token", data=form,
@@ -223,12 +232,6 @@ def _acr_rank(acr: object) -> int:
         return 0
 
 
-def basic_auth(client_id: str, secret: str) -> str:
-    """RFC 6749 §2.3.1: both parts form-urlencoded before the Basic encoding."""
-    raw = f"{quote_plus(client_id)}:{quote_plus(secret)}".encode()
-    return "Basic " + base64.b64encode(raw).decode()
-
-
 def _digest(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
@@ -241,4 +244,3 @@ def _cookie(header: bytes | None, name: str) -> str | None:
         if key == name:
             return value
     return None
-

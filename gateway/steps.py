@@ -12,7 +12,10 @@ from gateway.model import Decision, Principal, RequestHead, Route, Verdict
 
 class RouteTable(Protocol):
     def lookup(self, host: str, path: str) -> tuple[Route, str] | None:
-        """The app serving ``path`` (or ``host``), and the path to forward upstream ("/" at least)."""
+        """The app served at ``host`` (its own origin), and the path to forward upstream ("/" at least)."""
+
+    def find_slug(self, slug: str) -> Route | None:
+        """The app named ``slug`` (the hub answers its old ``/apps/{slug}/`` address with the new origin)."""
 
 
 class Authenticator(Protocol):

@@ -16,12 +16,13 @@ _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 
 
 def app_origins(route: Route, hub_origin: str) -> frozenset[str]:
-    """The origins an app's own pages are served from: the hub's (``/apps/{slug}/``) and every host registered
-    for the app, with the hub's scheme and port. The one place that knows where an app lives."""
+    """The origins an app's own pages are served from: every host the app is served at (``route.hosts``, its
+    default ``{slug}.{apps_domain}`` first), with the hub's scheme and port. Never the hub's own origin: no
+    app is served there. The one place that knows where an app lives."""
     parts = urlsplit(hub_origin)
     port = f":{parts.port}" if parts.port and parts.port != _DEFAULT_PORTS.get(parts.scheme) else ""
-    hosts = (route.host,) if route.host else ()
-    origins = {normalise_origin(f"{parts.scheme}://{parts.netloc}"), *(f"{parts.scheme}://{host}{port}" for host in hosts)}
+    hosts = route.hosts or ((route.host,) if route.host else ())
+    origins = {normalise_origin(f"{parts.scheme}://{host}{port}") for host in hosts}
     return frozenset(origins - {"null"})
 
 

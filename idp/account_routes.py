@@ -6,11 +6,13 @@ from starlette.routing import BaseRoute, Route
 
 from idp.endpoints.account import (account_page, consent_revoke, password_submit, profile_submit, session_end,
                                    sessions_end_all)
+from idp.endpoints.account_data import data_download, data_page, delete_submit, privacy_page
 from idp.endpoints.account_email import email_change_submit, email_confirm_page, email_confirm_submit
 from idp.endpoints.account_mfa import recovery_codes_renew, totp_disable, totp_page, totp_submit
 from idp.endpoints.mfa import mfa_page, mfa_submit, step_up_page
 from idp.endpoints.passkeys import register_finish, register_options, remove, sign_in_finish, sign_in_options
 from idp.endpoints.recovery import reset_confirm_page, reset_confirm_submit, reset_page, reset_submit
+from idp.pdp import notice
 from idp.endpoints.register import register_page, register_submit, verify_email_page, verify_email_submit
 
 
@@ -45,4 +47,11 @@ def build_account_routes() -> list[BaseRoute]:
         Route("/account/consents/revoke", consent_revoke, methods=["POST"]),
         Route("/account/sessions/end", session_end, methods=["POST"]),
         Route("/account/sessions/end-all", sessions_end_all, methods=["POST"]),
+        # UU PDP data rights (idp.pdp)
+        Route("/account/privacy", privacy_page, methods=["GET"]),
+        Route("/account/data", data_page, methods=["GET"]),
+        Route("/account/data.json", data_download, methods=["GET"]),
+        Route("/account/delete", delete_submit, methods=["POST"]),
+        Route("/auth/privacy", notice.privacy_page, methods=["GET"]),
+        Route("/auth/privacy", notice.privacy_submit, methods=["POST"]),
     ]

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
@@ -26,6 +27,7 @@ from idp.endpoints.client_registration import manage_endpoint, register_endpoint
 from idp.endpoints.token import token_endpoint
 from idp.endpoints.token_admin import introspection_endpoint, revocation_endpoint
 from idp.endpoints.userinfo import userinfo_endpoint
+from idp.hub_origin import HubOriginGuard
 from idp.provider import Provider
 from idp.settings import Settings
 
@@ -87,7 +89,8 @@ def create_app(settings: Settings, clock: Clock | None = None, context: IdpConte
     # asyncpg raises a bare ConnectionRefusedError (an OSError, not wrapped by SQLAlchemy) when the database
     # is down; an OSError escaping a handler otherwise only ever means a dependency could not be reached.
     app = Starlette(routes=build_routes(provider), lifespan=lifespan,
-                    exception_handlers={SQLAlchemyError: storage_down, OSError: storage_down})
+                    exception_handlers={SQLAlchemyError: storage_down, OSError: storage_down},
+                    middleware=[Middleware(HubOriginGuard, tls=settings.uses_tls)])
     app.state.idp = ctx
     app.state.provider = provider
     return app

@@ -64,21 +64,38 @@ class BackchannelLogout:
         """A logout listener: start one delivery per client of the session; returns at once."""
         clients = await self._clients.get_many(set(row.clients))
         for client in clients.values():
-            if not client.backchannel_logout_uri:
-                continue
-            claims = build_logout_claims(self._issuer, client.client_id, row, self._clock.now())
-            token = self._keys.sign(claims, typ="logout+jwt")
-            task = asyncio.create_task(self._deliver(client.client_id, client.backchannel_logout_uri, row,
-                                                     str(claims["jti"]), token))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            if client.backchannel_logout_uri:
+                claims = build_logout_claims(self._issuer, client.client_id, row, self._clock.now())
+                self._start(client.client_id, client.backchannel_logout_uri, claims)
+
+    async def notify_client(self, client_id: str, user_id: str, sids: list[str]) -> int:
+        """Tell one client that this person's sessions with it ended (consent withdrawn, account deleted):
+        one token per ``sid``, or one naming only ``sub`` (§2.4 allows either) when none is live."""
+        client = (await self._clients.get_many({client_id})).get(client_id)
+        if client is None or not client.backchannel_logout_uri:
+            return 0
+        now = self._clock.now()
+        for sid in sids or [None]:
+            claims: dict[str, object] = {"iss": self._issuer, "aud": client_id, "iat": now, "exp": now + TOKEN_TTL,
+                                         "jti": uuid.uuid4().hex, "sub": user_id, "events": {EVENT: {}}}
+            if sid is not None:
+                claims["sid"] = sid
+            self._start(client_id, client.backchannel_logout_uri, claims)
+        return len(sids) or 1
+
+    def _start(self, client_id: str, uri: str, claims: dict[str, object]) -> None:
+        token = self._keys.sign(claims, typ="logout+jwt")
+        task = asyncio.create_task(self._deliver(client_id, uri, str(claims.get("sid") or "-"), str(claims["sub"]),
+                                                 str(claims["jti"]), token))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def drain(self, timeout: float = 10.0) -> None:
         """Wait for deliveries in flight (at shutdown, and in tests)."""
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=timeout)
 
-    async def _deliver(self, client_id: str, uri: str, row: BrowserSession, jti: str, token: str) -> None:
+    async def _deliver(self, client_id: str, uri: str, sid: str, user_id: str, jti: str, token: str) -> None:
         started = self._clock.now()
         status, error, attempts = "failed", None, 0
         timeout = aiohttp.ClientTimeout(total=self._policy.timeout)
@@ -102,15 +119,15 @@ class BackchannelLogout:
                         break
                 if attempts < self._policy.attempts:
                     await asyncio.sleep(self._policy.backoff * 2 ** (attempts - 1))
-        log.info("back-channel logout to %s for sid %s: %s after %d attempt(s)", client_id, row.sid, status,
+        log.info("back-channel logout to %s for sid %s: %s after %d attempt(s)", client_id, sid, status,
                  attempts)
         finished = self._clock.now()
         async with self._sessionmaker() as session, session.begin():
-            session.add(LogoutDelivery(jti=jti, sid=row.sid, client_id=client_id, user_id=row.user_id, uri=uri[:500],
+            session.add(LogoutDelivery(jti=jti, sid=sid, client_id=client_id, user_id=user_id, uri=uri[:500],
                                        attempts=attempts, status=status, last_error=error, created_at=started,
                                        finished_at=finished))
             # Last: the audit chain stays locked until this transaction commits.
             await append_audit(session, actor=AUDIT_ACTOR, action=AUDIT_ACTION, target=f"client:{client_id}",
                                detail={"client_id": client_id, "outcome": status, "attempts": attempts,
-                                       "error": error, "sid": row.sid, "sub": row.user_id, "jti": jti},
+                                       "error": error, "sid": sid, "sub": user_id, "jti": jti},
                                now=finished)

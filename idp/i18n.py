@@ -9,6 +9,8 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from idp.pdp.text import PDP_TEXT
+
 LOCALES = ("id", "en")
 
 TEXT: dict[str, dict[str, str]] = {
@@ -174,6 +176,8 @@ TEXT: dict[str, dict[str, str]] = {
         "lang.switch": "Bahasa Indonesia",
     },
 }
+TEXT["id"].update(PDP_TEXT["id"])  # the data-rights pages (idp.pdp.text)
+TEXT["en"].update(PDP_TEXT["en"])
 
 
 def pick_locale(request: Request, default: str = "id", ui_locales: str | None = None) -> str:

@@ -49,6 +49,7 @@ class Provider:
         self.sessions = SessionStore(ctx.sessionmaker, ctx.clock, settings.session_ttl, settings.session_idle_ttl)
         self.interactions = InteractionStore(ctx.sessionmaker, ctx.clock)
         self.pages = Pages(Csrf(settings.effective_secret), settings.default_locale, settings.uses_tls)
+        self.pages.env.globals["privacy_version"] = settings.privacy_notice_version
         self.session_cookie = "__Host-gerbang_session" if settings.uses_tls else "gerbang_session"
         self.logout_listeners: list[LogoutListener] = []
         self.mailer = Mailer(settings.mail_from, settings.smtp_url, settings.effective_mail_outbox)

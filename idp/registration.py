@@ -74,7 +74,8 @@ def check_registration(form: dict[str, str]) -> Registration:
 
 
 async def create_account(sessionmaker: async_sessionmaker[AsyncSession], registration: Registration,
-                         password_hash: str, now: int) -> tuple[Outcome, User | None]:
+                         password_hash: str, now: int, privacy_version: str | None = None
+                         ) -> tuple[Outcome, User | None]:
     """Insert the citizen unless the email or NIK is taken (one account per each); unverified email."""
     async with sessionmaker() as session:
         try:
@@ -84,7 +85,8 @@ async def create_account(sessionmaker: async_sessionmaker[AsyncSession], registr
                     return outcome, None
                 user = User(id=str(uuid.uuid4()), email=registration.email, name=registration.name,
                             nik=registration.nik, password_hash=password_hash, kind="citizen", email_verified=False,
-                            disabled=False, created_at=now, updated_at=now, password_changed_at=now)
+                            disabled=False, created_at=now, updated_at=now, password_changed_at=now,
+                            privacy_version=privacy_version, privacy_accepted_at=privacy_version and now)
                 session.add(user)
             return Outcome.CREATED, user
         except IntegrityError:  # a concurrent registration took the email or NIK first

@@ -16,6 +16,8 @@ from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import (BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict,
                                TomlConfigSettingsSource)
 
+from idp.app_origins import check_apps_domain, default_apps_domain
+
 DEFAULT_DATA_DIR = Path("gerbang-data")
 
 
@@ -25,6 +27,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GERBANG_", frozen=True, extra="ignore")
 
     issuer: str = "http://127.0.0.1:8000"
+    # OPD apps live at {slug}.{apps_domain} (idp.app_origins); empty: derived from the issuer.
+    apps_domain: str = ""
     data_dir: Path = DEFAULT_DATA_DIR
     database_url: str = ""
     database_pool_size: int = Field(default=20, ge=1, le=500)
@@ -69,6 +73,15 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
     log_json: bool | None = Field(default=None, description="JSON log lines; unset: JSON unless stdout is a terminal")
 
+    # UU PDP (idp.data_rights, idp.pdp_jobs): grace before an account asked to be deleted is erased, retention
+    # periods (0 = kept), the privacy notice's version, and how often the scheduled job runs.
+    account_deletion_grace_days: int = Field(default=30, ge=0, le=365)
+    security_event_retention_days: int = Field(default=365, ge=1, le=3650)
+    inactive_account_retention_days: int = Field(default=0, ge=0, le=36_500,
+                                                 description="citizen accounts unused this long are erased; 0: never")
+    privacy_notice_version: str = Field(default="2026-12", min_length=1, max_length=32)
+    pdp_job_seconds: float = Field(default=3600.0, gt=0, le=86_400)
+
     hash_concurrency: int = Field(default=4, ge=1, le=64, description="argon2id hashes at once (19 MiB each)")
     # Outbound addresses (idp.upstream_addresses: app upstreams, back-channel logout URIs): loopback, link-local,
     # metadata... refused unless allowed here; private ranges allowed unless denied here. Comma-separated CIDRs.
@@ -84,6 +97,14 @@ class Settings(BaseSettings):
         if value.startswith("http://") and not _is_loopback_url(value):
             raise ValueError("issuer must use https unless it is a loopback address")
         return value.rstrip("/")
+
+    @field_validator("apps_domain")
+    @classmethod
+    def _apps_domain_is_dns_name(cls, value: str, info: ValidationInfo) -> str:
+        issuer = info.data.get("issuer")
+        if not value:
+            return default_apps_domain(issuer) if issuer else ""
+        return check_apps_domain(value)
 
     @field_validator("secret_key")
     @classmethod

@@ -9,7 +9,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from idp.pages import see_other
+from idp.pdp.notice import gate as privacy_gate
 from idp.provider import Provider
+from idp.security_events import note_login
 from idp.storage.models import User
 
 
@@ -24,7 +26,8 @@ async def complete_sign_in(request: Request, provider: Provider, user: User, *, 
     if interaction_id:
         await provider.interactions.update(interaction_id, login_sid=row.sid)
         target = f"/auth/authorize/resume?{urlencode({'interaction': interaction_id})}"
-    response = see_other(target)
+    await note_login(request, provider, "login.succeeded", user_id=user.id, detail={"amr": amr})
+    response = see_other(privacy_gate(provider, user, target))
     response.set_cookie(provider.session_cookie, cookie, httponly=True, samesite="lax",
                         secure=provider.settings.uses_tls, path="/", max_age=provider.settings.session_ttl)
     return response

@@ -13,7 +13,7 @@ from datetime import datetime
 
 @dataclass(frozen=True, slots=True)
 class Request:
-    """One request to an app. ``path`` is the path inside the app (``/apps/{slug}`` already removed)."""
+    """One request to an app. ``path`` is exactly the path forwarded to the app (on its own origin: nothing removed)."""
 
     app: str
     method: str

@@ -21,6 +21,7 @@ from gateway.admin.request_input import check_text
 from gateway.errors import Conflict, Forbidden, NotFound
 from idp.audit import append_audit
 from idp.org import load_opd
+from idp.security_events import build_event
 from idp.storage.models import AccessToken, BrowserSession, ConsoleSession, GatewaySession, Grant, LoginChallenge, \
     Membership, OpdUnit, Passkey, RecoveryCode, RevokedToken, User, build_name_key
 
@@ -128,6 +129,7 @@ async def reset_mfa(session: AsyncSession, actor: Actor, user_id: str, now: int)
     passkeys = await session.execute(delete(Passkey).where(Passkey.user_id == user_id))
     codes = await session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user_id))
     await session.execute(delete(LoginChallenge).where(LoginChallenge.user_id == user_id))
+    session.add(build_event("mfa.changed", now, user_id=user_id, reason="mfa_reset", detail={"by": actor.sub}))
     ended = await _end_everything(session, user_id, now)
     removed = {"totp": had_totp, "passkeys": passkeys.rowcount, "recovery_codes": codes.rowcount}
     await append_audit(session, actor=actor.sub, action="user.reset_mfa", target=f"user:{user_id}",

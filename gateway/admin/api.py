@@ -45,6 +45,7 @@ class AdminApi:
         self.forget_client = forget_client or (lambda _client_id: None)
         self.issuer = context.settings.issuer
         self.upstream_addresses = build_upstream_addresses(context.settings)
+        self.apps_domain = context.settings.apps_domain
         self.http = AdminHttp(context.sessionmaker, verifier, self.issuer, context.clock)
 
     # --- OPD tree, apps -------------------------------------------------------------------------------------
@@ -57,39 +58,41 @@ class AdminApi:
         page = call.page()
         return page_response(await listings.list_apps(call.session, call.actor, page, self.issuer,
                                                       status=call.param("status"), opd=call.param("opd"),
-                                                      q=call.param("q")), page)
+                                                      q=call.param("q"), apps_domain=self.apps_domain), page)
 
     async def app(self, call: Call) -> Response:
         app, unit = await registration.load_visible_app(call.session, call.actor, call.request.path_params["slug"])
-        return json_response(registration.app_json(app, unit, self.issuer))
+        return json_response(registration.app_json(app, unit, self.issuer, apps_domain=self.apps_domain))
 
     async def submit(self, call: Call) -> Response:
         body = await call.body(AppSubmission)
         return json_response(await registration.submit_app(call.session, call.actor, body, self.issuer, call.now,
-                                                            self.upstream_addresses),
+                                                            self.upstream_addresses, apps_domain=self.apps_domain),
                              201)
 
     async def approve(self, call: Call) -> Response:
         approval = await registration.approve_app(call.session, call.actor, call.request.path_params["slug"],
-                                                  self.issuer, call.now, self.upstream_addresses)
+                                                  self.issuer, call.now, self.upstream_addresses,
+                                                  apps_domain=self.apps_domain)
         return json_response({"app": approval.app, "client_id": approval.client_id,
                               "client_secret": approval.client_secret})
 
     async def reject(self, call: Call) -> Response:
         body = await call.body(Reason)
         return json_response(await registration.reject_app(call.session, call.actor, call.request.path_params["slug"],
-                                                           body.reason, self.issuer, call.now))
+                                                           body.reason, self.issuer, call.now,
+                                                           apps_domain=self.apps_domain))
 
     async def suspend(self, call: Call) -> Response:
         body = await call.body(OptionalReason)
         app = await registration.suspend_app(call.session, call.actor, call.request.path_params["slug"],
-                                             body.reason, self.issuer, call.now)
+                                             body.reason, self.issuer, call.now, apps_domain=self.apps_domain)
         self._forget_after(call, app["client_id"])
         return json_response(app)
 
     async def resume(self, call: Call) -> Response:
         app = await registration.resume_app(call.session, call.actor, call.request.path_params["slug"], self.issuer,
-                                            call.now)
+                                            call.now, apps_domain=self.apps_domain)
         self._forget_after(call, app["client_id"])
         return json_response(app)
 

@@ -28,6 +28,7 @@ from gateway.admin.actor import Actor, load_actor
 from gateway.admin.bodies import AppSubmission
 from gateway.admin.console_auth import ConsoleAuth, SignedIn
 from gateway.admin.console_control import ControlPages
+from gateway.admin.console_pdp import PdpPages
 from gateway.admin.console_text import console_translator
 from gateway.admin.http import Page, as_gateway_error, check_text, describe_validation, query_text
 from gateway.admin.traffic_view import SLUG, WINDOWS, list_visible_units, load_traffic_view
@@ -60,10 +61,12 @@ class Console:
         self._auth = auth
         self._issuer = context.settings.issuer
         self._upstream_addresses = build_upstream_addresses(context.settings)
+        self._apps_domain = context.settings.apps_domain
         self._clock = context.clock
         self._default_locale = context.settings.default_locale
         self._secure = context.settings.uses_tls
         self._control = ControlPages(self, context, forget_client or (lambda _client_id: None))
+        self._pdp = PdpPages(self, context, auth)
 
     def routes(self) -> list[Route]:
         return [Route("/admin/", self.home), Route("/admin/login", self._auth.login),
@@ -74,7 +77,7 @@ class Console:
                 Route("/admin/ajukan", self.submit_form), Route("/admin/aksi/ajukan", self.submit, methods=["POST"]),
                 Route("/admin/aksi/aplikasi/{slug}/{action}", self.app_action, methods=["POST"]),
                 Route("/admin/aksi/pengguna/{id}/{action}", self.user_action, methods=["POST"]),
-                *self._control.routes()]
+                *self._control.routes(), *self._pdp.routes()]
 
     async def home(self, request: Request) -> Response:
         return RedirectResponse("/admin/antrean", status_code=303)
@@ -153,7 +156,7 @@ class Console:
             except ValidationError as exc:
                 raise BadRequest(describe_validation(exc)) from exc
             app = await registration.submit_app(session, actor, body, self._issuer, now,
-                                                    self._upstream_addresses)
+                                                    self._upstream_addresses, apps_domain=self._apps_domain)
             return {"title_key": "done.submitted", "args": {"slug": app["slug"]}}
         return await self.action(request, act)
 
@@ -168,18 +171,21 @@ class Console:
             done = {"args": {"slug": slug}}
             if action == "approve":
                 approval = await registration.approve_app(session, actor, slug, self._issuer, now,
-                                                          self._upstream_addresses)
+                                                          self._upstream_addresses, apps_domain=self._apps_domain)
                 return {**done, "title_key": "done.approved", "client_id": approval.client_id,
                         "client_secret": approval.client_secret}
             if action == "reject":
                 if len(reason) < 3:
                     raise BadRequest(t("error.reject_reason"))
-                await registration.reject_app(session, actor, slug, reason, self._issuer, now)
+                await registration.reject_app(session, actor, slug, reason, self._issuer, now,
+                                              apps_domain=self._apps_domain)
                 return {**done, "title_key": "done.rejected"}
             if action == "suspend":
-                app = await registration.suspend_app(session, actor, slug, reason, self._issuer, now)
+                app = await registration.suspend_app(session, actor, slug, reason, self._issuer, now,
+                                                     apps_domain=self._apps_domain)
                 return {**done, "title_key": "done.suspended", "forget": app["client_id"]}
-            app = await registration.resume_app(session, actor, slug, self._issuer, now)
+            app = await registration.resume_app(session, actor, slug, self._issuer, now,
+                                                apps_domain=self._apps_domain)
             return {**done, "title_key": "done.resumed", "forget": app["client_id"]}
         return await self.action(request, act)
 
@@ -203,7 +209,8 @@ class Console:
     async def _apps(self, request: Request, session: AsyncSession, actor: Actor, status: str | None,
                     q: str | None) -> dict[str, Any]:
         page = self.page_of(request)
-        found = await listings.list_apps(session, actor, page, self._issuer, status=status, opd=None, q=q)
+        found = await listings.list_apps(session, actor, page, self._issuer, status=status, opd=None, q=q,
+                                         apps_domain=self._apps_domain)
         return {"apps": found[:page.limit], **self.pager(request, page, found), "status": status or "", "q": q or ""}
 
     def translate(self, request: Request) -> Translate:

@@ -24,7 +24,7 @@ from starlette.responses import RedirectResponse, Response
 
 from gateway.admin.console_client import CONSOLE_CLIENT_ID, CONSOLE_SCOPE, console_client_secret
 from gateway.admin.http import admin_resource
-from gateway.session_auth import basic_auth
+from gateway.session_client import basic_auth
 from idp.clock import Clock
 from idp.keys import KeyRing
 from idp.oauth.verify import TokenInvalid, verify_hub_jwt

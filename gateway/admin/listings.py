@@ -42,7 +42,7 @@ async def list_opd(session: AsyncSession, actor: Actor, page: Page, *, under: st
 
 
 async def list_apps(session: AsyncSession, actor: Actor, page: Page, issuer: str, *, status: str | None,
-                    opd: str | None, q: str | None) -> list[dict[str, Any]]:
+                    opd: str | None, q: str | None, apps_domain: str = "") -> list[dict[str, Any]]:
     if q is not None:  # the console passes its search box here unchecked
         check_text("q", q, 200)
     query = (select(App, OpdUnit).join(OpdUnit, App.opd_id == OpdUnit.id)
@@ -57,7 +57,7 @@ async def list_apps(session: AsyncSession, actor: Actor, page: Page, issuer: str
     if q is not None:
         query = query.where(or_(App.slug.like(like_pattern(q), escape="\\"), App.name.ilike(like_pattern(q), escape="\\")))
     rows = await session.execute(query.offset(page.offset).limit(page.limit + 1))
-    return [app_json(app, unit, issuer) for app, unit in rows.all()]
+    return [app_json(app, unit, issuer, apps_domain=apps_domain) for app, unit in rows.all()]
 
 
 async def list_clients(session: AsyncSession, actor: Actor, page: Page, *, status: str | None,

@@ -21,7 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.admin.actor import Actor, check_kominfo, check_may_submit, check_sees
 from gateway.admin.bodies import AppSubmission
-from gateway.apps import add_app, check_upstream_addresses, default_resource
+from gateway.apps import add_app, app_hosts, check_upstream_addresses, default_app_resource
+from idp.app_origins import app_origin, default_apps_domain
 from idp.upstream_addresses import UpstreamAddresses
 from gateway.errors import Conflict, NotFound
 from idp.audit import append_audit
@@ -39,12 +40,15 @@ class Approval:
     client_secret: str | None
 
 
-def app_json(app: App, unit: OpdUnit, issuer: str) -> dict[str, Any]:
+def app_json(app: App, unit: OpdUnit, issuer: str, *, apps_domain: str = "") -> dict[str, Any]:
+    """``address``: the app's own origin (``hosts[0]``, with the hub's scheme and port), where people open it."""
+    hosts = app_hosts(app.slug, apps_domain or default_apps_domain(issuer), app.host)
     return {"slug": app.slug, "name": app.name, "description": app.description, "opd": unit.slug,
             "opd_path": unit.path, "status": app.status, "auth_mode": app.auth_mode,
             "upstreams": list(app.upstreams), "redirect_uris": list(app.redirect_uris),
             "scopes": app.requested_scopes.split(), "contact": app.contact, "client_id": app.client_id,
-            "resource": app.resource or default_resource(issuer, app.slug), "host": app.host,
+            "resource": app.resource or default_app_resource(issuer, app.slug, apps_domain), "host": app.host,
+            "hosts": list(hosts), "address": app_origin(issuer, hosts[0]) + "/",
             "restricted": app.restricted, "case_insensitive_paths": app.case_insensitive_paths,
             "allow_ambiguous_paths": app.allow_ambiguous_paths, "websocket_origins": list(app.websocket_origins or ()),
             "submitted_by": app.submitted_by, "reviewed_by": app.reviewed_by,
@@ -67,14 +71,15 @@ async def load_visible_app(session: AsyncSession, actor: Actor, slug: str) -> tu
 
 
 async def submit_app(session: AsyncSession, actor: Actor, body: AppSubmission, issuer: str,
-                     now: int, addresses: UpstreamAddresses | None = None) -> dict[str, Any]:
+                     now: int, addresses: UpstreamAddresses | None = None, *,
+                     apps_domain: str = "") -> dict[str, Any]:
     unit = await load_opd(session, body.opd)
     check_may_submit(actor, unit.path)
     uris = [check_redirect_uri(uri) for uri in dict.fromkeys(body.redirect_uris)]
     await add_app(session, slug=body.slug, opd_slug=unit.slug, upstreams=tuple(body.upstreams),
                   auth_mode=body.auth_mode, issuer=issuer, now=now, name=body.name, status="pending",
                   case_insensitive_paths=body.case_insensitive_paths, allow_ambiguous_paths=body.allow_ambiguous_paths,
-                  websocket_origins=tuple(body.websocket_origins), addresses=addresses)
+                  websocket_origins=tuple(body.websocket_origins), addresses=addresses, apps_domain=apps_domain)
     app, unit = await load_app(session, body.slug)
     app.description, app.contact, app.submitted_by = body.description, body.contact, actor.sub
     app.redirect_uris, app.requested_scopes = uris, " ".join(body.scopes)
@@ -82,18 +87,18 @@ async def submit_app(session: AsyncSession, actor: Actor, body: AppSubmission, i
     await append_audit(session, actor=actor.sub, action="app.submit", target=f"app:{app.slug}",
                        detail={"opd": unit.slug, "auth_mode": app.auth_mode, "upstreams": list(app.upstreams),
                                "redirect_uris": uris, "scopes": body.scopes}, now=now)
-    return app_json(app, unit, issuer)
+    return app_json(app, unit, issuer, apps_domain=apps_domain)
 
 
 async def approve_app(session: AsyncSession, actor: Actor, slug: str, issuer: str, now: int,
-                      addresses: UpstreamAddresses | None = None) -> Approval:
+                      addresses: UpstreamAddresses | None = None, *, apps_domain: str = "") -> Approval:
     """Client and route together: if anything here fails, the caller's transaction leaves neither."""
     check_kominfo(actor)
     app, unit = await load_app(session, slug)
     _check_status(app, ("pending",), "approve")
     # Again at approval: the settings, or what a submitted name resolves to, may have changed since.
     await check_upstream_addresses(tuple(app.upstreams), addresses or UpstreamAddresses())
-    resource = app.resource or default_resource(issuer, app.slug)
+    resource = app.resource or default_app_resource(issuer, app.slug, apps_domain)
     scopes = " ".join(dict.fromkeys([*BASE_SCOPES, *app.requested_scopes.split()]))
     grants = ("authorization_code", "refresh_token") if app.redirect_uris else ("client_credentials",)
     client, secret = await add_client(session, name=app.name, opd_slug=unit.slug,
@@ -105,11 +110,11 @@ async def approve_app(session: AsyncSession, actor: Actor, slug: str, issuer: st
     await append_audit(session, actor=actor.sub, action="app.approve", target=f"app:{app.slug}",
                        detail={"client_id": client.client_id, "grant_types": list(grants), "scope": scopes,
                                "resource": resource}, now=now)
-    return Approval(app_json(app, unit, issuer), client.client_id, secret)
+    return Approval(app_json(app, unit, issuer, apps_domain=apps_domain), client.client_id, secret)
 
 
 async def reject_app(session: AsyncSession, actor: Actor, slug: str, reason: str, issuer: str,
-                     now: int) -> dict[str, Any]:
+                     now: int, *, apps_domain: str = "") -> dict[str, Any]:
     check_kominfo(actor)
     app, unit = await load_app(session, slug)
     _check_status(app, ("pending",), "reject")
@@ -117,11 +122,11 @@ async def reject_app(session: AsyncSession, actor: Actor, slug: str, reason: str
     _reviewed(app, actor, now)
     await append_audit(session, actor=actor.sub, action="app.reject", target=f"app:{app.slug}",
                        detail={"reason": reason}, now=now)
-    return app_json(app, unit, issuer)
+    return app_json(app, unit, issuer, apps_domain=apps_domain)
 
 
 async def suspend_app(session: AsyncSession, actor: Actor, slug: str, reason: str, issuer: str,
-                      now: int) -> dict[str, Any]:
+                      now: int, *, apps_domain: str = "") -> dict[str, Any]:
     """The kill switch: the route and the app's client stop together."""
     check_kominfo(actor)
     app, unit = await load_app(session, slug)
@@ -131,10 +136,11 @@ async def suspend_app(session: AsyncSession, actor: Actor, slug: str, reason: st
     _reviewed(app, actor, now)
     await append_audit(session, actor=actor.sub, action="app.suspend", target=f"app:{app.slug}",
                        detail={"reason": reason, "client_id": app.client_id}, now=now)
-    return app_json(app, unit, issuer)
+    return app_json(app, unit, issuer, apps_domain=apps_domain)
 
 
-async def resume_app(session: AsyncSession, actor: Actor, slug: str, issuer: str, now: int) -> dict[str, Any]:
+async def resume_app(session: AsyncSession, actor: Actor, slug: str, issuer: str, now: int, *,
+                     apps_domain: str = "") -> dict[str, Any]:
     check_kominfo(actor)
     app, unit = await load_app(session, slug)
     _check_status(app, ("suspended",), "resume")
@@ -143,7 +149,7 @@ async def resume_app(session: AsyncSession, actor: Actor, slug: str, issuer: str
     _reviewed(app, actor, now)
     await append_audit(session, actor=actor.sub, action="app.resume", target=f"app:{app.slug}",
                        detail={"client_id": app.client_id}, now=now)
-    return app_json(app, unit, issuer)
+    return app_json(app, unit, issuer, apps_domain=apps_domain)
 
 
 def _check_status(app: App, allowed: tuple[str, ...], action: str) -> None:

@@ -30,7 +30,7 @@ def load_settings() -> Settings:
 # whatever the other commands import (alembic, the demo, QR codes...) would otherwise stay in every worker.
 COMMANDS = {
     "apps": "apps", "audit": "audit", "clients": "identity", "db": "db", "demo": "demo", "keys": "keys",
-    "opd": "identity", "policy": "policy", "serve": "serve", "users": "identity",
+    "opd": "identity", "pdp": "pdp", "policy": "policy", "serve": "serve", "users": "identity",
 }
 
 

@@ -17,6 +17,7 @@ from gateway.cli import load_settings
 from gateway.cli.runtime import emit, json_option, run_in_session
 from gateway.settings import Settings
 from idp.upstream_addresses import build_upstream_addresses
+from idp.app_origins import app_origin
 from idp.clock import SystemClock
 from idp.keys import KeyRing
 from idp.storage.db import build_engine, build_sessionmaker
@@ -31,14 +32,14 @@ def apps_group() -> None:
 
 
 @apps_group.command("add")
-@click.option("--slug", required=True, help="the app's path: /apps/SLUG/")
+@click.option("--slug", required=True, help="the app's name: it is served at SLUG.{GERBANG_APPS_DOMAIN}")
 @click.option("--opd", "opd_slug", required=True, help="owning OPD unit")
 @click.option("--upstream", "upstreams", multiple=True, required=True, help="upstream base URL (repeatable)")
 @click.option("--auth", "auth_mode", type=click.Choice(AUTH_MODES), required=True)
 @click.option("--name", default=None, help="display name (default: the slug)")
 @click.option("--client", "client_id", default=None, help="the app's OAuth client_id")
-@click.option("--resource", default=None, help="resource identifier (default: {issuer}/apps/SLUG/)")
-@click.option("--host", default=None, help="also route this host name to the app")
+@click.option("--resource", default=None, help="resource identifier (default: the app's origin + /)")
+@click.option("--host", default=None, help="also serve the app at this host name (its own origin)")
 @click.option("--restricted", is_flag=True, help="only members of the owning OPD (policies decide)")
 @click.option("--case-insensitive-paths", is_flag=True,
               help="the upstream ignores case in paths (IIS...): policy paths match without case")
@@ -60,10 +61,11 @@ def apps_add(slug: str, opd_slug: str, upstreams: tuple[str, ...], auth_mode: st
                              resource=resource, host=host, restricted=restricted,
                              case_insensitive_paths=case_insensitive_paths,
                              allow_ambiguous_paths=allow_ambiguous_paths, websocket_origins=websocket_origins,
-                             addresses=build_upstream_addresses(settings))
+                             addresses=build_upstream_addresses(settings), apps_domain=settings.apps_domain)
 
     record = run_in_session(settings, op)
-    emit(as_json, record.as_json(), f"added app {record.slug} at /apps/{record.slug}/ (resource {record.resource})")
+    addresses = " ".join(app_origin(settings.issuer, host) + "/" for host in record.hosts)
+    emit(as_json, record.as_json(), f"added app {record.slug} at {addresses} (resource {record.resource})")
 
 
 @apps_group.command("list")
@@ -73,7 +75,7 @@ def apps_list(as_json: bool) -> None:
     settings = load_settings()
 
     async def op(session: AsyncSession) -> list[AppRecord]:
-        return await list_apps(session, settings.issuer)
+        return await list_apps(session, settings.issuer, settings.apps_domain)
 
     records = run_in_session(settings, op)
     if as_json:
@@ -88,7 +90,7 @@ def _set_status(slug: str, status: str, as_json: bool) -> None:
     settings = load_settings()
 
     async def op(session: AsyncSession) -> AppRecord:
-        return await set_app_status(session, slug, status, int(time.time()), settings.issuer)
+        return await set_app_status(session, slug, status, int(time.time()), settings.issuer, settings.apps_domain)
 
     record = run_in_session(settings, op)
     emit(as_json, record.as_json(), f"app {record.slug} is now {record.status}")
@@ -138,7 +140,8 @@ async def _audit(settings: Settings, timeout: float) -> list[AppAudit]:
         sessionmaker = build_sessionmaker(engine)
         async with sessionmaker() as session:
             # Only apps Kominfo approved: a pending submission's upstream is nobody's to probe yet.
-            records = [record for record in await list_apps(session, settings.issuer) if record.status in APPROVED]
+            records = [record for record in await list_apps(session, settings.issuer, settings.apps_domain)
+                       if record.status in APPROVED]
         ring = KeyRing(sessionmaker, settings.effective_secret, settings.signing_alg, SystemClock())
         await ring.load(create_if_missing=False)
     finally:

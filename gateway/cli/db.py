@@ -18,7 +18,7 @@ def db_group() -> None:
 def db_upgrade(revision: str) -> None:
     """Apply schema migrations (alembic) to GERBANG_DATABASE_URL."""
     settings = load_settings()
-    upgrade(settings.effective_database_url, revision)
+    upgrade(settings.effective_database_url, revision, issuer=settings.issuer, apps_domain=settings.apps_domain)
     click.echo(f"database at revision {revision}")
 
 

@@ -12,7 +12,7 @@ import click
 import uvicorn
 
 from gateway.app import create_app
-from gateway.demo.opd_apps import budget_app, cctv_app, parking_app
+from gateway.demo.opd_apps import address, budget_app, cctv_app, parking_app
 from gateway.demo.relying_party import create_relying_party
 from gateway.demo.seed import SeedResult, register_demo_apps, seed_city
 from gateway.settings import Settings
@@ -46,7 +46,7 @@ def demo(port: int, host: str, data_dir: Path | None) -> None:
                         mail_outbox=data_dir / "outbox", upstream_allow=demo_upstreams(host))
     if (data_dir / "demo.db").exists():
         raise click.ClickException(f"{data_dir} already holds a demo; pass a new --data-dir")
-    upgrade(settings.effective_database_url)
+    upgrade(settings.effective_database_url, issuer=settings.issuer, apps_domain=settings.apps_domain)
     asyncio.run(_run(settings, host, port))
 
 
@@ -58,16 +58,16 @@ async def _run(settings: Settings, host: str, port: int) -> None:
         seeded = await seed_city(session, f"{rp_base}/callback", f"{rp_base}/")
         await register_demo_apps(session, settings.issuer,
                                  {slug: f"http://{host}:{p}" for slug, p in upstreams.items()}, seeded,
-                                 build_upstream_addresses(settings))
+                                 build_upstream_addresses(settings), apps_domain=settings.apps_domain)
     await engine.dispose()
     portal = seeded.clients["portal"]
     issuer = settings.issuer
     apps: list[tuple[Any, int]] = [
         (create_app(settings), port),
         (create_relying_party(issuer, portal["client_id"], portal["client_secret"], rp_base), port + 1),
-        (parking_app(issuer), upstreams["parkir"]),
-        (cctv_app(issuer), upstreams["cctv"]),
-        (budget_app(issuer), upstreams["e-budgeting"]),
+        (parking_app(issuer, settings.apps_domain), upstreams["parkir"]),
+        (cctv_app(issuer, settings.apps_domain), upstreams["cctv"]),
+        (budget_app(issuer, settings.apps_domain), upstreams["e-budgeting"]),
     ]
     _print_banner(settings, seeded, rp_base)
     servers = [uvicorn.Server(uvicorn.Config(app, host=host, port=app_port, log_level="warning", lifespan="on"))
@@ -82,9 +82,12 @@ def _print_banner(settings: Settings, seeded: SeedResult, rp_base: str) -> None:
     echo(f"  hub (provider + gateway): {settings.issuer}")
     echo(f"  discovery:                {settings.issuer}/.well-known/openid-configuration")
     echo(f"  demo relying party:       {rp_base}/   (Portal Warga: sign in with Gerbang)")
-    echo(f"  Dishub parking (session): {settings.issuer}/apps/parkir/")
-    echo(f"  Dishub CCTV (stream):     {settings.issuer}/apps/cctv/")
-    echo(f"  BPKAD e-budgeting (API):  {settings.issuer}/apps/e-budgeting/api/anggaran  (bearer)")
+    parkir, cctv, budget = (address(settings.issuer, settings.apps_domain, slug)
+                            for slug in ("parkir", "cctv", "e-budgeting"))
+    echo("  every app on its own origin (*.localhost resolves to this machine in every current browser):")
+    echo(f"  Dishub parking (session): {parkir}")
+    echo(f"  Dishub CCTV (stream):     {cctv}")
+    echo(f"  BPKAD e-budgeting (API):  {budget}api/anggaran  (bearer)")
     echo(f"  your account page:        {settings.issuer}/account")
     echo(f"  data directory:           {settings.data_dir}  ({seeded.opd_count} OPD units)")
     echo("")
@@ -98,9 +101,9 @@ def _print_banner(settings: Settings, seeded: SeedResult, rp_base: str) -> None:
     echo("Bapenda's integration calls e-budgeting (client_credentials, RFC 8707 resource):")
     echo(f"  TOKEN=$(curl -s -u '{bapenda['client_id']}:{bapenda['client_secret']}' "
          f"-d grant_type=client_credentials -d scope=budget.read "
-         f"--data-urlencode resource={settings.issuer}/apps/e-budgeting/ {settings.issuer}/auth/token "
+         f"--data-urlencode resource={budget} {settings.issuer}/auth/token "
          "| python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])')")
-    echo(f"  curl -H \"Authorization: Bearer $TOKEN\" {settings.issuer}/apps/e-budgeting/api/anggaran")
+    echo(f"  curl -H \"Authorization: Bearer $TOKEN\" {budget}api/anggaran")
     echo("")
     echo("Press Ctrl+C to stop.")
 

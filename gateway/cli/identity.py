@@ -99,7 +99,8 @@ def users_add(email: str, name: str, nik: str | None, opd_slug: str | None, role
         user = await add_user(session, email=email, name=name, nik=nik, opd_slug=opd_slug, roles=roles,
                               password_hash=password_hash, now=now)
         await append_audit(session, actor=cli_actor(), action="user.create", target=f"user:{user.id}",
-                           detail={"email": user.email, "kind": user.kind, "opd": opd_slug, "roles": list(roles),
+                           # no email, name or NIK in hashed content: erasure must leave the chain verifiable
+                           detail={"kind": user.kind, "opd": opd_slug, "roles": list(roles),
                                    "password_set": password_hash is not None}, now=now)
         return {"id": user.id, "email": user.email, "name": user.name, "kind": user.kind}
 

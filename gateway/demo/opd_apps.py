@@ -21,6 +21,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingR
 from starlette.routing import Route
 
 from gateway.assertion import GerbangAssertionMiddleware, GerbangIdentity
+from idp.app_origins import default_apps_domain, default_resource
 
 # A 1×1 baseline JPEG: enough for a browser to render each MJPEG frame.
 FRAME = base64.b64decode(
@@ -50,22 +51,31 @@ def _who(identity: GerbangIdentity) -> str:
             f"peran: {html.escape(roles)}; acr {html.escape(str(identity.acr))})</p>")
 
 
-def parking_app(issuer: str) -> GerbangAssertionMiddleware:
+def address(issuer: str, apps_domain: str, slug: str) -> str:
+    """A sample app's own origin + "/" (its address and its assertion audience)."""
+    return default_resource(issuer, apps_domain or default_apps_domain(issuer), slug)
+
+
+def parking_app(issuer: str, apps_domain: str = "") -> GerbangAssertionMiddleware:
+    cctv = html.escape(address(issuer, apps_domain, "cctv"))
+
     async def home(request: Request) -> Response:
         identity = _identity(request)
         return HTMLResponse("<h1>Parkir Dishub Kota Palembang</h1>" + _who(identity) +
                             "<p>Tiket aktif: 2 (Jl. Sudirman, Pasar 16 Ilir). Retribusi dibayar non-tunai.</p>"
-                            "<p><a href='/apps/cctv/'>CCTV Dishub</a> · <a href='/gateway/logout'>Keluar</a></p>")
+                            f"<p><a href='{cctv}'>CCTV Dishub</a> · <a href='/.gerbang/logout'>Keluar</a></p>")
 
     app = Starlette(routes=[Route("/", home)])
-    return GerbangAssertionMiddleware(app, issuer=issuer, audience=f"{issuer}/apps/parkir/")
+    return GerbangAssertionMiddleware(app, issuer=issuer, audience=address(issuer, apps_domain, "parkir"))
 
 
-def cctv_app(issuer: str) -> GerbangAssertionMiddleware:
+def cctv_app(issuer: str, apps_domain: str = "") -> GerbangAssertionMiddleware:
+    parkir = html.escape(address(issuer, apps_domain, "parkir"))
+
     async def home(request: Request) -> Response:
         return HTMLResponse("<h1>CCTV Dishub — 13 titik jalan</h1>" + _who(_identity(request)) +
-                            "<img alt='Simpang Charitas' src='/apps/cctv/stream' width='320' height='240'>"
-                            "<p><a href='/apps/parkir/'>Parkir Dishub</a></p>")
+                            "<img alt='Simpang Charitas' src='/stream' width='320' height='240'>"
+                            f"<p><a href='{parkir}'>Parkir Dishub</a></p>")
 
     async def frames() -> AsyncIterator[bytes]:
         while True:  # a camera never stops; the gateway releases it when the viewer leaves
@@ -77,13 +87,13 @@ def cctv_app(issuer: str) -> GerbangAssertionMiddleware:
         return StreamingResponse(frames(), media_type=f"multipart/x-mixed-replace; boundary={BOUNDARY}")
 
     app = Starlette(routes=[Route("/", home), Route("/stream", stream)])
-    return GerbangAssertionMiddleware(app, issuer=issuer, audience=f"{issuer}/apps/cctv/")
+    return GerbangAssertionMiddleware(app, issuer=issuer, audience=address(issuer, apps_domain, "cctv"))
 
 
-def budget_app(issuer: str) -> GerbangAssertionMiddleware:
+def budget_app(issuer: str, apps_domain: str = "") -> GerbangAssertionMiddleware:
     async def lines(request: Request) -> Response:
         identity = _identity(request)
         return JSONResponse({"tahun": 2027, "opd": "bpkad", "diminta_oleh": identity.client_id, "anggaran": BUDGET})
 
     app = Starlette(routes=[Route("/api/anggaran", lines)])
-    return GerbangAssertionMiddleware(app, issuer=issuer, audience=f"{issuer}/apps/e-budgeting/")
+    return GerbangAssertionMiddleware(app, issuer=issuer, audience=address(issuer, apps_domain, "e-budgeting"))

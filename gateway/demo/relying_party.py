@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from gateway.session_auth import basic_auth
+from gateway.session_client import basic_auth
 
 
 def create_relying_party(issuer: str, client_id: str, client_secret: str, base_url: str) -> Starlette:

@@ -13,6 +13,7 @@ from idp.account_mail import send_password_changed
 from idp.credentials import end_all_sessions, revoke_user_grants, set_password
 from idp.endpoints.account_session import account_form_action, load_account_session
 from idp.pages import see_other
+from idp.pdp.withdraw import withdraw_consent
 from idp.password_policy import PasswordRejected, check_new_password
 from idp.provider import Provider
 from idp.recovery_codes import count_unused
@@ -21,11 +22,13 @@ from idp.sessions import ActiveSession
 from idp.signin import complete_sign_in
 from idp.storage.models import BrowserSession, Client, Consent, User
 from idp.login_throttle import is_attempt_admitted
+from idp.security_events import build_event
 
 DONE_MESSAGES = {"saved": "account.saved", "password": "account.password_changed", "revoked": "account.saved",
                  "ended": "account.saved", "totp_off": "account.saved", "code_failed": "mfa.failed",
                  "passkey": "passkey.added", "email_sent": "account.email_sent",
-                 "email_password": "password.current_wrong", "email_invalid": "register.email_invalid"}
+                 "email_password": "password.current_wrong", "email_invalid": "register.email_invalid",
+                 "withdrawn": "data.withdrawn", "restored": "data.deletion_cancelled"}
 
 
 async def account_page(request: Request) -> Response:
@@ -74,6 +77,7 @@ async def password_submit(request: Request, provider: Provider, active: ActiveSe
         assert row is not None
         set_password(row, password_hash, now)
         await revoke_user_grants(session, user.id, now, "password_change")
+        session.add(build_event("password.reset", now, user_id=user.id, reason="changed"))
     await end_all_sessions(provider, user.id)
     await send_password_changed(provider, user)
     return await complete_sign_in(request, provider, row, acr=active.row.acr, amr=list(active.row.amr),
@@ -83,15 +87,10 @@ async def password_submit(request: Request, provider: Provider, active: ActiveSe
 @account_form_action
 async def consent_revoke(request: Request, provider: Provider, active: ActiveSession,
                          form: dict[str, str]) -> Response:
-    """Disconnect an app: forget the consent and revoke every token the app holds for this user."""
+    """Withdraw consent for an app (``idp.pdp.withdraw``): tokens revoked, the app told, consent asked again."""
     client_id = form.get("client_id", "")[:64]
-    async with provider.sessionmaker() as session, session.begin():
-        consent = await session.scalar(select(Consent).where(Consent.user_id == active.user.id,
-                                                             Consent.client_id == client_id))
-        if consent is not None:
-            await session.delete(consent)
-        await revoke_user_grants(session, active.user.id, provider.clock.now(), "consent_revoked", client_id)
-    return see_other("/account?done=revoked")
+    await withdraw_consent(provider, active.user.id, client_id, actor=f"user:{active.user.id}")
+    return see_other("/account?done=withdrawn")
 
 
 @account_form_action

@@ -19,6 +19,7 @@ from idp.sessions import ActiveSession
 from idp.storage.models import RecoveryCode, User
 from idp.login_throttle import is_attempt_admitted
 from idp.totp import accept_step, build_provisioning_uri, build_qr_svg, match_step, new_secret
+from idp.security_events import build_event
 
 
 async def totp_page(request: Request) -> Response:
@@ -51,6 +52,7 @@ async def totp_submit(request: Request, provider: Provider, active: ActiveSessio
         row.totp_secret, row.totp_pending_secret, row.totp_last_step = row.totp_pending_secret, None, step
         row.updated_at = now
         codes = await provider.recovery_codes.replace(session, user.id, now)
+        session.add(build_event("mfa.changed", now, user_id=user.id, reason="totp_enabled"))
     return provider.pages.render(request, "recovery_codes.html", codes=codes)
 
 
@@ -91,6 +93,7 @@ async def _with_current_code(request: Request, action: str) -> Response:
         assert row is not None
         row.totp_secret, row.totp_last_step, row.updated_at = None, None, now
         await session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+        session.add(build_event("mfa.changed", now, user_id=user.id, reason="totp_disabled"))
     return see_other("/account?done=totp_off")
 
 

@@ -17,6 +17,7 @@ from idp.signin import complete_sign_in
 from idp.storage.models import User
 from idp.login_throttle import is_attempt_admitted
 from idp.totp import accept_step, match_step
+from idp.security_events import note_login
 
 
 async def start_second_factor(request: Request, provider: Provider, user: User, interaction_id: str | None,
@@ -60,8 +61,10 @@ async def mfa_submit(request: Request) -> Response:
     challenge, user = found
     method = "recovery" if form.get("method") == "recovery" else "totp"
     if not await is_attempt_admitted(provider.throttle, request, method, user.id):
+        await note_login(request, provider, "login.locked", user_id=user.id, reason="throttled")
         return await _render(request, provider, user, method, error_key="login.throttled", status=429)
     if not await _is_factor_valid(provider, user, method, form.get("code", "")[:64]):
+        await note_login(request, provider, "login.failed", user_id=user.id, reason="second_factor")
         attempts = await provider.challenges.count_failure(challenge)
         if attempts >= MAX_ATTEMPTS:  # too many wrong codes: the password must be given again
             return provider.pages.error(request, "error.expired", 400)

@@ -24,6 +24,7 @@ from idp.signin import complete_sign_in
 from idp.storage.models import User
 from idp.login_throttle import is_attempt_admitted
 from idp.webauthn_keys import CEREMONY_TTL, COOKIE, PasskeyRejected, parse_json_body
+from idp.security_events import record_security_event
 
 MAX_BODY = 32 * 1024
 PURPOSES = ("login", "second")
@@ -54,6 +55,8 @@ async def register_finish(request: Request) -> Response:
                                          str(body.get("name", ""))[:100].strip())
     except PasskeyRejected:
         return _problem("passkey_rejected", 400)
+    await record_security_event(provider.sessionmaker, "mfa.changed", provider.clock.now(), user_id=active.user.id,
+                                reason="passkey_added")
     return JSONResponse({"ok": True}, headers=NO_STORE)
 
 
@@ -61,6 +64,8 @@ async def register_finish(request: Request) -> Response:
 async def remove(request: Request, provider: Provider, active: ActiveSession,
                  form: dict[str, str]) -> Response:
     await provider.passkeys.remove(active.user.id, form.get("credential_id", "")[:1400])
+    await record_security_event(provider.sessionmaker, "mfa.changed", provider.clock.now(), user_id=active.user.id,
+                                reason="passkey_removed")
     return see_other("/account?done=saved")
 
 

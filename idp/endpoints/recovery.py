@@ -21,6 +21,7 @@ from idp.password_policy import PasswordRejected, check_new_password
 from idp.provider import Provider
 from idp.storage.models import User
 from idp.login_throttle import is_attempt_admitted
+from idp.security_events import build_event
 
 
 async def reset_page(request: Request) -> Response:
@@ -89,6 +90,8 @@ async def reset_confirm_submit(request: Request) -> Response:
             set_password(row, password_hash, now)
             row.email_verified = True  # the link reached the mailbox: the address is proven
             await revoke_user_grants(session, row.id, now, "password_reset")
+            session.add(build_event("password.reset", now, user_id=row.id, reason="link",
+                                    ip=request.client.host if request.client else None))
     except LinkInvalid:
         return provider.pages.error(request, "link.invalid", 400)
     await end_all_sessions(provider, user.id)

@@ -42,7 +42,8 @@ async def register_submit(request: Request) -> Response:
         return provider.pages.render(request, "register.html", status=400, interaction=interaction, values=values,
                                      problems=invalid.problems)
     password_hash = await provider.ctx.passwords.hash(registration.password)  # on every path: same timing
-    outcome, user = await create_account(provider.sessionmaker, registration, password_hash, provider.clock.now())
+    outcome, user = await create_account(provider.sessionmaker, registration, password_hash, provider.clock.now(),
+                                         privacy_version=provider.settings.privacy_notice_version)
     if outcome is Outcome.CREATED:
         assert user is not None
         await send_verification(provider, user)

@@ -12,6 +12,7 @@ from idp.oauth.request import HubRequest
 from idp.oauth.state import Effects, Preloaded, run_with_state
 from idp.oauth.store import apply_in_transaction, candidate_client_ids, preload_grant_rows
 from idp.provider import Provider
+from idp.security_events import record_security_event
 
 USER_GRANTS = ("authorization_code", "refresh_token")
 REPEATABLE = ("resource",)  # RFC 8707 §2; every other parameter at most once (RFC 6749 §3.2)
@@ -46,6 +47,9 @@ async def token_endpoint(request: Request) -> Response:
     status, body, headers = await run_with_state(state, lambda: provider.server.create_token_response(oauth_request))
     if claimed and isinstance(body, dict) and body.get("error") == "invalid_client":
         await limits.record_client_auth_failure(claimed)  # guessing a secret slows down, then stops
+        await record_security_event(provider.sessionmaker, "client.auth_failed", now, client_id=claimed,
+                                    reason="invalid_client", ip=request.client.host if request.client else None,
+                                    detail={"endpoint": "token"})
     effects = state.effects
     if status != 200:
         # A refusal keeps only what must stick: a replay's revocation, and a client assertion's jti, spent

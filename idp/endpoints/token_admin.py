@@ -19,6 +19,7 @@ from idp.oauth.tokens import digest
 from idp.oauth.verify import TokenInvalid, verify_hub_jwt_reloading
 from idp.provider import Provider
 from idp.storage.models import Grant, RefreshToken, RevokedToken
+from idp.security_events import build_event, record_security_event
 
 
 # RFC 7009 §2.1 lets a public client revoke with its client_id; RFC 7662 §2.1 wants an introspecting caller
@@ -41,6 +42,12 @@ async def _authenticate(request: Request, provider: Provider,
             oauth_request, AUTH_METHODS[endpoint], endpoint))
     except OAuth2Error as error:
         status, body, headers = error()
+        if isinstance(body, dict) and body.get("error") == "invalid_client":
+            claimed = min(state.clients) if state.clients else None
+            await record_security_event(provider.sessionmaker, "client.auth_failed", provider.clock.now(),
+                                        client_id=claimed, reason="invalid_client",
+                                        ip=request.client.host if request.client else None,
+                                        detail={"endpoint": endpoint})
         return None, form, oauth_json(status, body, headers)
     if state.effects.replay_marks and await apply_in_transaction(provider.sessionmaker, state.effects,
                                                                  provider.clock.now()):
@@ -74,10 +81,15 @@ async def revocation_endpoint(request: Request) -> Response:
                 grant = await session.get(Grant, refresh.grant_id)
                 if grant is not None and grant.client_id == client.client_id:
                     await revoke_family(session, grant.id, now, "revoked by client")
+                    session.add(build_event("token.revoked", now, user_id=grant.user_id, client_id=client.client_id,
+                                            reason="revocation_endpoint", detail={"token": "refresh_token"}))
             else:
                 claims = await _access_claims(provider, token, verify_exp=False)
                 if claims and claims.get("client_id") == client.client_id and int(claims["exp"]) > now:
                     await revoke_jti(session, str(claims["jti"]), int(claims["exp"]))
+                    session.add(build_event("token.revoked", now, user_id=claims.get("sub"),
+                                            client_id=client.client_id, reason="revocation_endpoint",
+                                            detail={"token": "access_token"}))
     except SQLAlchemyError:
         return oauth_error(503, "temporarily_unavailable", "The service is temporarily unavailable.")
     # RFC 7009 §2.2: 200 whether or not the token was valid.

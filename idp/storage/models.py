@@ -58,6 +58,12 @@ class User(Base):
     created_at: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[int] = mapped_column(BigInteger)
     password_changed_at: Mapped[int] = mapped_column(BigInteger, default=0)
+    # UU PDP (idp.data_rights, idp.privacy_notice; migration 0010): a deletion waiting for its grace period,
+    # and the privacy notice version the citizen accepted (None: created before notices, or by an administrator).
+    deletion_requested_at: Mapped[int | None] = mapped_column(BigInteger)
+    erase_after: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    privacy_version: Mapped[str | None] = mapped_column(String(32))
+    privacy_accepted_at: Mapped[int | None] = mapped_column(BigInteger)
     memberships: Mapped[list[Membership]] = relationship(back_populates="user", lazy="selectin")
 
     @validates("name")
@@ -257,6 +263,8 @@ class GatewaySession(Base):
     id_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
     idp_sid: Mapped[str | None] = mapped_column(String(36), index=True)
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # The app (slug) on whose host the session was made: it is valid there only (migration 0005).
+    app: Mapped[str | None] = mapped_column(String(64))
     acr: Mapped[str] = mapped_column(String(16))
     amr: Mapped[list[str]] = mapped_column(default=list)
     id_token: Mapped[str] = mapped_column(Text)
@@ -359,7 +367,7 @@ class ConsoleSession(Base):
 
 
 class App(Base):
-    """A registered OPD app the gateway routes to at ``/apps/{slug}/``."""
+    """A registered OPD app the gateway serves at its own origin, ``{slug}.{apps_domain}`` (and ``host``)."""
 
     __tablename__ = "apps"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -421,6 +429,59 @@ class AuditCheckpoint(Base):
 
 
 
+class SecurityEvent(Base):
+    """One security event of an account or client (``idp.security_events``): kept apart from the audit chain
+    so it can be purged after its retention; ``user_id`` is kept as a pseudonym after an account is erased."""
+
+    __tablename__ = "security_events"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True,
+                                    autoincrement=True)
+    at: Mapped[int] = mapped_column(BigInteger, index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    user_id: Mapped[str | None] = mapped_column(String(64))
+    client_id: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(String(64))
+    ip: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class DataRequest(Base):
+    """A data subject request (UU PDP Art. 32-44) in Kominfo's queue: due ``due_at`` (3 x 24 h after creation)."""
+
+    __tablename__ = "data_requests"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # export | withdraw | erase
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | done | cancelled
+    channel: Mapped[str] = mapped_column(String(16), default="online")  # online | counter
+    actor: Mapped[str] = mapped_column(String(200))  # user:<id> online, the official's sub at a counter
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[int] = mapped_column(BigInteger, index=True)
+    due_at: Mapped[int] = mapped_column(BigInteger)
+    done_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class ProcessingRecord(Base):
+    """The processing register (UU PDP Art. 31) of one app: what Kominfo fills in beside what Gerbang knows."""
+
+    __tablename__ = "processing_records"
+    app: Mapped[str] = mapped_column(String(64), primary_key=True)  # the app's slug
+    purpose: Mapped[str] = mapped_column(Text, default="")
+    legal_basis: Mapped[str] = mapped_column(String(64), default="")
+    retention: Mapped[str] = mapped_column(String(200), default="")
+    updated_at: Mapped[int] = mapped_column(BigInteger)
+    updated_by: Mapped[str] = mapped_column(String(200))
+
+
+class JobLease(Base):
+    """Who runs a scheduled job now: one instance at a time holds the lease until ``until``."""
+
+    __tablename__ = "job_leases"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(64))
+    until: Mapped[int] = mapped_column(BigInteger)
+
+
 class TrafficMinute(Base):
     """Requests one app answered in one minute (``minute`` = UNIX seconds // 60), summed over every instance.
 
@@ -458,3 +519,5 @@ Index("ix_traffic_latency_app_minute", TrafficLatency.app, TrafficLatency.minute
 Index("ix_apps_status", App.status)
 Index("ix_grants_user_client", Grant.user_id, Grant.client_id)
 Index("ix_gateway_accesses_user_at", GatewayAccess.user_id, GatewayAccess.at)
+Index("ix_security_events_user_at", SecurityEvent.user_id, SecurityEvent.at)
+Index("ix_security_events_kind_at", SecurityEvent.kind, SecurityEvent.at)

@@ -162,11 +162,11 @@ def _gerbang(workers: int, app: Literal["api", "open"], *, full: bool = False) -
         pin = bench.cores.on_target if workers == 1 else bench.cores.on_every
         service = _keep(stack, gerbang.start_gerbang(f"gerbang-{workers}w", site, workers, extra, pin, bench.logs))
         cold = wait_for_http(service, f"{site.issuer}/healthz", timeout=30)
-        headers = {}
+        headers = {"Host": f"{app}.localhost:{site.port}"}  # each app on its own origin; the hub routes by Host
         if app == "api":
             token_request = tokens.build_token_request(tokens.load_token_endpoint(site.issuer), site.client)
             headers["Authorization"] = f"Bearer {tokens.fetch_access_token(token_request)}"
-        return Endpoint(Request(f"{site.issuer}/apps/{app}/", headers=headers), [service], helpers, cold)
+        return Endpoint(Request(f"{site.issuer}/", headers=headers), [service], helpers, cold)
 
     return start
 

@@ -2,7 +2,8 @@
 
     loadtests/run-locust.sh citizen http://127.0.0.1:8000
 
-Environment: GERBANG_LT_APPS (three app slugs, default ``parkir,cctv,ebudgeting``), and either
+Environment: GERBANG_LT_APPS (three app slugs, default ``parkir,cctv,ebudgeting``; each is opened at its own
+origin, see ``provider.app_origin`` and GERBANG_LT_APPS_DOMAIN), and either
 GERBANG_LT_USERS_FILE (CSV lines ``login,password``; login is an email or a NIK) or
 GERBANG_LT_LOGIN + GERBANG_LT_PASSWORD. GERBANG_LT_WAIT = "min,max" think time in seconds.
 """
@@ -14,7 +15,7 @@ import itertools
 from pathlib import Path
 
 from locust import HttpUser, between, task
-from provider import find_form, is_login_page, load_discovery, setting
+from provider import app_origin, find_form, is_login_page, load_discovery, setting
 
 APP_BYTES = 64 * 1024  # a streaming app (CCTV) never ends: read the first bytes, then hang up
 
@@ -51,7 +52,8 @@ class Citizen(HttpUser):
 
     def _log_in_through(self, slug: str) -> bool:
         """Opening the first app lands on the login form; posting it lands back on the app."""
-        with self.client.get(f"/apps/{slug}/", name="/apps/[first]/ → login page", catch_response=True) as page:
+        with self.client.get(f"{app_origin(self.host, slug)}/", name="[first app]/ → login page",
+                             catch_response=True) as page:
             form = find_form(page.url, page.text) if page.status_code == 200 else None
             if form is None or not is_login_page(page.text):
                 page.failure(f"expected the login form, got {page.status_code} at {page.url}")
@@ -64,8 +66,9 @@ class Citizen(HttpUser):
         return True
 
     def _open(self, slug: str, expect_login: bool) -> None:
-        name = "/apps/[slug]/ (signed in)" if not expect_login else "/apps/[slug]/ (after logout)"
-        with self.client.get(f"/apps/{slug}/", name=name, stream=True, catch_response=True) as response:
+        name = "[app]/ (signed in)" if not expect_login else "[app]/ (after logout)"
+        with self.client.get(f"{app_origin(self.host, slug)}/", name=name, stream=True,
+                             catch_response=True) as response:
             head = response.raw.read(APP_BYTES, decode_content=True).decode(errors="replace")
             if response.status_code != 200:
                 response.failure(f"{slug} answered {response.status_code}")

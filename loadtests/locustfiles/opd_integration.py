@@ -3,9 +3,10 @@
     loadtests/run-locust.sh opd_integration http://127.0.0.1:8000
 
 Environment: GERBANG_LT_CLIENT_ID, GERBANG_LT_CLIENT_SECRET (a client registered with
-``--grant client_credentials --resource {issuer}/apps/{slug}/``), GERBANG_LT_API_APP (slug, default
+``--grant client_credentials --resource https://{slug}.{apps domain}/``), GERBANG_LT_API_APP (slug, default
 ``ebudgeting``), GERBANG_LT_API_PATHS (comma-separated paths under the app, default ``/``),
-GERBANG_LT_RESOURCE (default ``{base}/apps/{slug}/``), GERBANG_LT_SCOPE (default empty).
+GERBANG_LT_RESOURCE (default the app's origin + ``/``), GERBANG_LT_SCOPE (default empty),
+GERBANG_LT_APPS_DOMAIN (default as Gerbang derives it).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import itertools
 
 from locust import HttpUser, between, task
-from provider import AccessToken, fetch_client_credentials_token, load_discovery, setting
+from provider import AccessToken, app_origin, fetch_client_credentials_token, load_discovery, setting
 
 WAIT = [float(part) for part in setting("GERBANG_LT_WAIT", "0.1,0.5").split(",")]
 
@@ -23,7 +24,8 @@ class OpdIntegration(HttpUser):
 
     def on_start(self) -> None:
         self.slug = setting("GERBANG_LT_API_APP", "ebudgeting")
-        self.resource = setting("GERBANG_LT_RESOURCE", f"{self.host.rstrip('/')}/apps/{self.slug}/")
+        self.origin = app_origin(self.host, self.slug)
+        self.resource = setting("GERBANG_LT_RESOURCE", f"{self.origin}/")
         self.paths = itertools.cycle(p.strip() for p in setting("GERBANG_LT_API_PATHS", "/").split(","))
         self.token_endpoint = load_discovery(self.client)["token_endpoint"]
         self.token: AccessToken | None = None
@@ -41,8 +43,8 @@ class OpdIntegration(HttpUser):
         if token is None:
             return
         path = next(self.paths).lstrip("/")
-        with self.client.get(f"/apps/{self.slug}/{path}", headers={"Authorization": f"Bearer {token.value}"},
-                             name=f"/apps/{self.slug}/[path]", catch_response=True) as response:
+        with self.client.get(f"{self.origin}/{path}", headers={"Authorization": f"Bearer {token.value}"},
+                             name=f"{self.slug}: /[path]", catch_response=True) as response:
             if response.status_code == 401:
                 self.token = None  # expired or revoked: ask again next time
                 response.failure("401 with a fresh token")

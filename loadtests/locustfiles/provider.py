@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urlsplit, urljoin
 
 from locust.clients import HttpSession
 
@@ -94,3 +94,16 @@ def find_form(page_url: str, html: str, required_field: str = "csrf_token") -> F
 
 def is_login_page(html: str) -> bool:
     return re.search(r"""name=["']password["']""", html) is not None
+
+
+def app_origin(base: str, slug: str) -> str:
+    """An app's own origin (Gerbang serves every app at ``{slug}.{apps domain}`` with the hub's scheme and port).
+
+    GERBANG_LT_APPS_DOMAIN names the apps domain; unset, it is derived as Gerbang derives it: ``localhost``
+    for a loopback hub, else ``apps.`` + the hub's host name."""
+    parts = urlsplit(base)
+    host = parts.hostname or ""
+    loopback = host in ("127.0.0.1", "localhost", "::1") or host.startswith("127.")
+    domain = setting("GERBANG_LT_APPS_DOMAIN", "localhost" if loopback else f"apps.{host}")
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{slug}.{domain}{port}"

@@ -59,7 +59,7 @@ def hub(database_url: str, tmp_path: Path, clock: FrozenClock) -> Iterator[Hub]:
                                policy_dir=policy_dir) as running:
             asyncio.run(register_parkir(database_url, running.url, parkir))
             deadline = time.monotonic() + 15  # the registry refreshes in the background
-            while httpx.get(f"{running.url}/apps/parkir/echo").status_code == 404 and time.monotonic() < deadline:
+            while httpx.get(f"{running.app_url('parkir')}/echo").status_code == 404 and time.monotonic() < deadline:
                 time.sleep(0.2)
             yield running
 
@@ -83,12 +83,12 @@ def test_a_level_two_app_asks_a_password_session_for_totp_and_opens(hub: Hub, cl
         # turning TOTP on does not raise the session
         expect(page.locator("#session-acr")).to_have_text("1", use_inner_text=True)
 
-        page.goto(f"{hub.url}/apps/parkir/echo")
+        page.goto(f"{hub.app_url('parkir')}/echo")
         expect(page).to_have_url(re.compile("/auth/mfa"))  # the provider asks for the second factor, no password again
         page.fill("#code", pyotp.TOTP(secret).at(clock.now()))
         expect(page.locator("#password")).to_have_count(0)  # checked once the MFA form is there, not before
         page.click("button[type=submit]")
-        page.wait_for_url(f"{hub.url}/apps/parkir/echo")
+        page.wait_for_url(f"{hub.app_url('parkir')}/echo")
 
         seen = json.loads(page.locator("body").inner_text())
         assert seen["upstream"] == "parkir"

@@ -63,14 +63,14 @@ def city(database_url: str, tmp_path: Path, **overrides: Any) -> Iterator[Hub]:
     with run_server(Upstream("parkir")) as parkir, run_server(Upstream("cctv")) as cctv:
         with run_hub(database_url, tmp_path, app_factory=create_app, **overrides) as hub:
             asyncio.run(register(database_url, hub.url, {"parkir": parkir, "cctv": cctv}))
-            assert eventually(lambda: httpx.get(f"{hub.url}/apps/parkir/echo").status_code != 404)
+            assert eventually(lambda: httpx.get(f"{hub.app_url('parkir')}/echo").status_code != 404)
             yield hub
 
 
 def test_an_app_opened_through_the_gateway_shows_on_the_account_page(database_url: str, tmp_path: Path) -> None:
     with city(database_url, tmp_path, access_history_flush_seconds=0.2) as hub:
         browser = Browser(hub)
-        landed = browser.login(browser.go("/apps/parkir/echo"), WARGA)
+        landed = browser.login(browser.go(f"{hub.app_url('parkir')}/echo"), WARGA)
         assert landed.status_code == 200, landed.text
 
         def gateway_rows() -> list[str]:
@@ -92,9 +92,9 @@ def test_requests_are_recorded_once_per_window_and_written_at_shutdown(database_
     # The writer waits 300 s between batches: nothing reaches the database before the hub stops.
     with city(database_url, tmp_path, access_history_flush_seconds=300) as hub:
         browser = Browser(hub)
-        browser.login(browser.go("/apps/parkir/echo"), WARGA)
-        for path in ("/apps/parkir/echo?n=2", "/apps/parkir/echo?n=3", "/apps/cctv/echo", "/apps/cctv/echo?n=2"):
-            assert browser.go(path).status_code == 200
+        browser.login(browser.go(f"{hub.app_url('parkir')}/echo"), WARGA)
+        for app, path in (("parkir", "/echo?n=2"), ("parkir", "/echo?n=3"), ("cctv", "/echo"), ("cctv", "/echo?n=2")):
+            assert browser.go(hub.app_url(app) + path).status_code == 200
         assert rows(database_url, GatewayAccess) == []  # no write per request
         browser.close()
         user_id = hub.seeded.users[WARGA]
@@ -104,7 +104,7 @@ def test_requests_are_recorded_once_per_window_and_written_at_shutdown(database_
 
 
 PARKIR = Route(slug="parkir", opd="dishub", opd_path="/kota-palembang/dishub/", upstreams=("http://127.0.0.1:9",),
-               auth_mode="session", resource="http://hub/apps/parkir/")
+               auth_mode="session", resource="http://parkir.localhost:8000/")
 
 
 async def test_the_writer_prunes_rows_past_the_retention(database_url: str) -> None:

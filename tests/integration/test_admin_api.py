@@ -73,7 +73,7 @@ def test_submit_approve_suspend_resume_through_the_gateway(city: City) -> None:
     submitted = operator.post("/apps", submission(city.upstream))
     assert submitted.status_code == 201, submitted.text
     assert submitted.json()["status"] == "pending" and submitted.json()["client_id"] is None
-    assert httpx.get(f"{city.hub.url}/apps/parkir/echo").status_code == 404  # pending: not routed
+    assert httpx.get(f"{city.hub.app_url('parkir')}/echo").status_code == 404  # pending: not routed
     queue = kominfo.get("/apps", status="pending").json()
     assert [app["slug"] for app in queue["items"]] == ["parkir"]
 
@@ -82,21 +82,21 @@ def test_submit_approve_suspend_resume_through_the_gateway(city: City) -> None:
     client_id, secret = approved.json()["client_id"], approved.json()["client_secret"]
     assert secret and approved.json()["app"]["status"] == "active"
     assert "client_secret" not in kominfo.get("/apps/parkir").text  # shown once only
-    resource = f"{city.hub.url}/apps/parkir/"
+    resource = f"{city.hub.app_url('parkir')}/"
     token = httpx.post(f"{city.hub.url}/auth/token", auth=(client_id, secret), data={
         "grant_type": "client_credentials", "scope": "parkir:read", "resource": resource})
     assert token.status_code == 200, token.text
     bearer = {"Authorization": f"Bearer {token.json()['access_token']}"}
-    assert eventually(lambda: httpx.get(f"{city.hub.url}/apps/parkir/echo", headers=bearer).status_code == 200)
+    assert eventually(lambda: httpx.get(f"{city.hub.app_url('parkir')}/echo", headers=bearer).status_code == 200)
 
     assert kominfo.post("/apps/parkir/suspend", {"reason": "kebocoran data"}).status_code == 200
-    assert eventually(lambda: is_problem(httpx.get(f"{city.hub.url}/apps/parkir/echo", headers=bearer), 503))
+    assert eventually(lambda: is_problem(httpx.get(f"{city.hub.app_url('parkir')}/echo", headers=bearer), 503))
     refused = httpx.post(f"{city.hub.url}/auth/token", auth=(client_id, secret), data={
         "grant_type": "client_credentials", "scope": "parkir:read", "resource": resource})
     assert refused.status_code == 401 and refused.json()["error"] == "invalid_client"
 
     assert kominfo.post("/apps/parkir/resume").status_code == 200
-    assert eventually(lambda: httpx.get(f"{city.hub.url}/apps/parkir/echo", headers=bearer).status_code == 200)
+    assert eventually(lambda: httpx.get(f"{city.hub.app_url('parkir')}/echo", headers=bearer).status_code == 200)
     actions = [entry["action"] for entry in kominfo.get("/audit", target="app:parkir").json()["items"]]
     assert actions == ["app.resume", "app.suspend", "app.approve", "app.submit"]
     entries = kominfo.get("/audit", target="app:parkir").json()["items"]
@@ -114,12 +114,12 @@ def test_suspended_clients_live_tokens_are_refused_by_the_gateway(city: City) ->
     assert kominfo.post("/apps/kas/approve").status_code == 200
     token = httpx.post(f"{city.hub.url}/auth/token", auth=(approved["client_id"], approved["client_secret"]),
                        data={"grant_type": "client_credentials", "scope": "parkir:read",
-                             "resource": f"{city.hub.url}/apps/parkir/"}).json()["access_token"]
+                             "resource": f"{city.hub.app_url('parkir')}/"}).json()["access_token"]
     bearer = {"Authorization": f"Bearer {token}"}
-    assert eventually(lambda: httpx.get(f"{city.hub.url}/apps/parkir/echo", headers=bearer).status_code == 200)
+    assert eventually(lambda: httpx.get(f"{city.hub.app_url('parkir')}/echo", headers=bearer).status_code == 200)
     kominfo.post("/apps/parkir/suspend", {"reason": "uji"})
     # The app is 503 anyway; the client's status reaches the bearer step on the same refresh.
-    assert eventually(lambda: httpx.get(f"{city.hub.url}/apps/parkir/echo", headers=bearer).status_code == 503)
+    assert eventually(lambda: httpx.get(f"{city.hub.app_url('parkir')}/echo", headers=bearer).status_code == 503)
 
 
 async def fail_audit_of(database_url: str, action: str) -> None:
@@ -153,7 +153,7 @@ def test_approval_is_one_transaction_a_failure_leaves_no_client_and_no_route(cit
     assert app["status"] == "pending" and app["client_id"] is None
     assert {c["client_id"] for c in kominfo.get("/clients", limit=200).json()["items"]} == before
     time.sleep(0.5)  # two registry refreshes: a half-approved app would be routed by now
-    assert httpx.get(f"{city.hub.url}/apps/parkir/echo").status_code == 404
+    assert httpx.get(f"{city.hub.app_url('parkir')}/echo").status_code == 404
 
 
 def test_reject_needs_a_reason_and_records_it(city: City) -> None:
@@ -345,14 +345,14 @@ def test_suspending_only_the_client_stops_its_live_tokens_while_the_app_stays_up
     approved = kominfo.post("/apps/parkir/approve").json()
     token = httpx.post(f"{city.hub.url}/auth/token", auth=(approved["client_id"], approved["client_secret"]),
                        data={"grant_type": "client_credentials", "scope": "parkir:read",
-                             "resource": f"{city.hub.url}/apps/parkir/"}).json()["access_token"]
+                             "resource": f"{city.hub.app_url('parkir')}/"}).json()["access_token"]
     bearer = {"Authorization": f"Bearer {token}"}
-    assert eventually(lambda: httpx.get(f"{city.hub.url}/apps/parkir/echo", headers=bearer).status_code == 200)
+    assert eventually(lambda: httpx.get(f"{city.hub.app_url('parkir')}/echo", headers=bearer).status_code == 200)
     assert kominfo.post(f"/clients/{approved['client_id']}/suspend").status_code == 200
-    assert eventually(lambda: is_problem(httpx.get(f"{city.hub.url}/apps/parkir/echo", headers=bearer), 401))
+    assert eventually(lambda: is_problem(httpx.get(f"{city.hub.app_url('parkir')}/echo", headers=bearer), 401))
     assert kominfo.get("/apps/parkir").json()["status"] == "active"
     assert kominfo.post(f"/clients/{approved['client_id']}/resume").status_code == 200
-    assert eventually(lambda: httpx.get(f"{city.hub.url}/apps/parkir/echo", headers=bearer).status_code == 200)
+    assert eventually(lambda: httpx.get(f"{city.hub.app_url('parkir')}/echo", headers=bearer).status_code == 200)
 
 
 @pytest.mark.parametrize("metadata_upstream", ["http://169.254.169.254/latest", "http://[fe80::a9fe:a9fe]/",

@@ -85,7 +85,7 @@ def test_submit_approve_reach_suspend_in_the_console(city: tuple[Hub, str]) -> N
         screenshot(kominfo, "console-approved")
 
         def reachable() -> bool:
-            response = kominfo.goto(f"{hub.url}/apps/parkir/echo")
+            response = kominfo.goto(f"{hub.app_url('parkir')}/echo")
             return response is not None and response.status == 200 and '"method"' in kominfo.content()
         assert eventually(reachable)  # the gateway signs the admin in from their provider session
 
@@ -95,7 +95,7 @@ def test_submit_approve_reach_suspend_in_the_console(city: tuple[Hub, str]) -> N
         kominfo.click('tr[data-slug="parkir"] >> text=Hentikan sementara')
 
         def unavailable() -> bool:
-            response = kominfo.goto(f"{hub.url}/apps/parkir/echo")
+            response = kominfo.goto(f"{hub.app_url('parkir')}/echo")
             return response is not None and response.status == 503
         assert eventually(unavailable)
 

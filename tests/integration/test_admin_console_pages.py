@@ -281,7 +281,7 @@ def test_policies_page_shows_the_active_rules_and_their_hits(city: City) -> None
     kominfo = sign_in(city.hub, KOMINFO)
     queue = kominfo.go("/admin/antrean")
     assert is_page(kominfo.submit("/admin/aksi/aplikasi/parkir/approve", {"csrf_token": csrf_of(queue.text)}), 200)
-    app = f"{city.hub.url}/apps/parkir"
+    app = f"{city.hub.app_url('parkir')}"
     assert eventually(lambda: httpx.get(f"{app}/echo").status_code == 200)
     assert httpx.delete(f"{app}/tiket/1").status_code == 403
     assert httpx.delete(f"{app}/tiket/2").status_code == 403
@@ -376,7 +376,7 @@ def test_new_actions_need_the_csrf_token_and_a_recent_sign_in(city: City) -> Non
 def test_the_navigation_links_every_page(city: City) -> None:
     kominfo = sign_in(city.hub, KOMINFO)
     pages = ["/admin/antrean", "/admin/aplikasi", "/admin/klien", "/admin/opd", "/admin/pengguna", "/admin/ajukan",
-             "/admin/kebijakan", "/admin/lalu-lintas", "/admin/kunci", "/admin/audit"]
+             "/admin/kebijakan", "/admin/lalu-lintas", "/admin/kunci", "/admin/audit", "/admin/pdp"]
     for page in pages:
         html = kominfo.go(page).text
         nav = re.search(r'<nav id="console-nav">(.*?)</nav>', html, re.S)

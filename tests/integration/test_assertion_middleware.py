@@ -23,8 +23,8 @@ from tests.support.server import run_server
 HUB_KEY = TestKey("hub-1")
 ROUTE = Route(slug="parkir", opd="dishub", opd_path="/kota-palembang/dishub/", upstreams=("http://127.0.0.1:1",),
               auth_mode="session", resource=RESOURCE)
-REQUEST = RequestHead(method="GET", path="/apps/parkir/", query=b"", headers=(), client_ip="127.0.0.1",
-                      scheme="http", host="127.0.0.1", request_id="r1")
+REQUEST = RequestHead(method="GET", path="/", query=b"", headers=(), client_ip="127.0.0.1",
+                      scheme="http", host="parkir.localhost", request_id="r1")
 USER = Principal(sub="user-1", client_id="parkir-web", opd="dishub", roles=("petugas",), acr="1")
 
 
@@ -88,7 +88,7 @@ async def test_forged_expired_or_misdirected_assertions_are_403(upstream: str, f
     token = {
         "throwaway-key": lambda: TestKey("hub-1").sign(_claims(), typ=ASSERTION_TYP),
         "expired": lambda: HUB_KEY.sign(_claims(iat=now - 100, exp=now - 70), typ=ASSERTION_TYP),
-        "wrong-audience": lambda: HUB_KEY.sign(_claims(aud=f"{ISSUER}/apps/ebudgeting/"), typ=ASSERTION_TYP),
+        "wrong-audience": lambda: HUB_KEY.sign(_claims(aud="http://ebudgeting.localhost:8000/"), typ=ASSERTION_TYP),
         "alg-none": lambda: unsigned_none(HUB_KEY, _claims(), typ=ASSERTION_TYP),
         "lives-too-long": lambda: HUB_KEY.sign(_claims(exp=now + 3600), typ=ASSERTION_TYP),
     }[forgery]()

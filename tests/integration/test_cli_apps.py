@@ -73,7 +73,8 @@ def test_add_prints_one_json_object_with_the_new_id(hub: KeyRing) -> None:
                   "parkir-web", "--host", "Parkir.Palembang.go.id", "--restricted")
     assert isinstance(record["id"], int)
     assert record["upstreams"] == ["http://127.0.0.1:9001", "http://127.0.0.1:9002"]
-    assert record["resource"] == f"{ISSUER}/apps/parkir/"
+    assert record["resource"] == "http://parkir.localhost:8000/"
+    assert record["hosts"] == ["parkir.localhost", "parkir.palembang.go.id"]
     assert (record["client_id"], record["host"], record["restricted"], record["opd"]) == (
         "parkir-web", "parkir.palembang.go.id", True, "dishub")
     listed = json.loads(_run("apps", "list", "--json").stdout)
@@ -128,7 +129,7 @@ def jwks_url(hub: KeyRing) -> Iterator[str]:
 
 
 def test_audit_passes_when_every_upstream_refuses_direct_calls(hub: KeyRing, jwks_url: str) -> None:
-    verifier = AssertionVerifier(issuer=ISSUER, audience=f"{ISSUER}/apps/parkir/", jwks_url=jwks_url)
+    verifier = AssertionVerifier(issuer=ISSUER, audience="http://parkir.localhost:8000/", jwks_url=jwks_url)
     with run_server(protected_asgi_app(verifier)) as protected:
         _add("parkir", protected)
         result = _run("apps", "audit", "--json")
@@ -140,8 +141,9 @@ def test_audit_passes_when_every_upstream_refuses_direct_calls(hub: KeyRing, jwk
 
 
 def test_audit_flags_upstreams_reachable_around_the_hub(hub: KeyRing, jwks_url: str) -> None:
-    guarded = AssertionVerifier(issuer=ISSUER, audience=f"{ISSUER}/apps/parkir/", jwks_url=jwks_url)
-    lax = AssertionVerifier(issuer=ISSUER, audience=f"{ISSUER}/apps/cctv/", jwks_url=jwks_url, leeway=10**6)  # never looks at expiry
+    guarded = AssertionVerifier(issuer=ISSUER, audience="http://parkir.localhost:8000/", jwks_url=jwks_url)
+    lax = AssertionVerifier(issuer=ISSUER, audience="http://cctv.localhost:8000/", jwks_url=jwks_url,
+                            leeway=10**6)  # never looks at expiry
     with run_server(protected_asgi_app(guarded)) as protected, run_server(open_asgi_app()) as unprotected, \
             run_server(protected_asgi_app(lax)) as careless, \
             run_server(_audience_blind_app(hub.jwks())) as audience_blind:
@@ -195,13 +197,13 @@ async def test_running_gateway_sees_cli_changes_without_restart(hub: KeyRing, da
     registry = AppRegistry(build_sessionmaker(engine), ISSUER, SystemClock(), refresh_seconds=0.05, addresses=TEST_UPSTREAM_ADDRESSES)
     await registry.start()
     try:
-        assert registry.lookup("127.0.0.1", "/apps/parkir/") is None
+        assert registry.lookup("parkir.localhost", "/") is None
         await asyncio.to_thread(_add, "parkir", "http://127.0.0.1:9001")
-        await _eventually(lambda: registry.lookup("127.0.0.1", "/apps/parkir/") is not None)
+        await _eventually(lambda: registry.lookup("parkir.localhost", "/") is not None)
         await asyncio.to_thread(_run, "apps", "suspend", "--slug", "parkir")
-        await _eventually(lambda: registry.lookup("127.0.0.1", "/apps/parkir/")[0].status == "suspended")
+        await _eventually(lambda: registry.lookup("parkir.localhost", "/")[0].status == "suspended")
         await asyncio.to_thread(_run, "apps", "resume", "--slug", "parkir")
-        await _eventually(lambda: registry.lookup("127.0.0.1", "/apps/parkir/")[0].status == "active")
+        await _eventually(lambda: registry.lookup("parkir.localhost", "/")[0].status == "active")
     finally:
         await registry.stop()
         await engine.dispose()
@@ -278,3 +280,13 @@ def test_audit_probes_only_approved_apps(hub: KeyRing, database_url: str) -> Non
     assert result.exit_code == 0, result.stdout
     assert json.loads(result.stdout)["apps"] == []
     assert pending_upstream.hits == 0
+
+
+def test_a_host_that_is_the_hubs_or_another_apps_own_is_refused(hub: KeyRing) -> None:
+    _add("parkir", "http://127.0.0.1:9001")
+    taken = _run("apps", "add", "--slug", "tiruan", "--opd", "dishub", "--upstream", "http://127.0.0.1:9003",
+                 "--auth", "none", "--host", "PARKIR.localhost")
+    assert taken.exit_code == 1 and "inside the apps domain" in taken.stderr  # every name there is an app's own
+    hub_host = _run("apps", "add", "--slug", "hubku", "--opd", "dishub", "--upstream", "http://127.0.0.1:9003",
+                    "--auth", "none", "--host", "127.0.0.1")
+    assert hub_host.exit_code == 1

@@ -16,6 +16,7 @@ import pytest
 
 from tests.support.browser import chromium, screenshot
 from tests.support.hub import free_port
+from tests.support.localhost_names import app_url
 
 pytestmark = pytest.mark.browser
 
@@ -122,26 +123,29 @@ def test_citizen_signs_in_to_the_demo_app_and_out_again(demo: DemoCity) -> None:
 
 def test_one_sign_in_opens_both_dishub_apps_and_logout_ends_both(demo: DemoCity) -> None:
     hub = demo.hub
+    parkir, cctv = app_url(hub, "parkir") + "/", app_url(hub, "cctv") + "/"
+    assert any(parkir in line for line in demo.output)  # the banner names each app's own origin
     with chromium() as browser:
         page = browser.new_page()  # type: ignore[attr-defined]
-        page.goto(f"{hub}/apps/parkir/")
+        page.goto(parkir)  # Chromium resolves *.localhost to loopback itself
         page.wait_for_url(f"{hub}/auth/login*")
         page.fill("#login", "budi@dishub.palembang.go.id")
         page.fill("#password", "asn-dishub-2026")
         page.click("button[type=submit]")
-        page.wait_for_url(f"{hub}/apps/parkir/")
+        page.wait_for_url(parkir)
         assert page.locator("#who").inner_text() == "Budi Santoso"
         parkir_sub = page.locator("#sub").inner_text()
         screenshot(page, "gateway-parkir")
         page.click("text=CCTV Dishub")  # the second app: no second sign-in
-        page.wait_for_url(f"{hub}/apps/cctv/")
+        page.wait_for_url(cctv)
         assert page.locator("#who").inner_text() == "Budi Santoso"
         assert page.locator("#sub").inner_text() == parkir_sub
         page.wait_for_function("document.querySelector('img').naturalWidth > 0")  # the MJPEG stream plays
         screenshot(page, "gateway-cctv")
-        page.goto(f"{hub}/apps/parkir/")
+        page.goto(parkir)
         page.click("text=Keluar")
-        page.wait_for_load_state()
-        for app in ("parkir", "cctv"):
-            page.goto(f"{hub}/apps/{app}/")
+        page.click("button[type=submit]")  # the gateway asks before it signs anyone out
+        page.wait_for_url(f"{hub}/auth/logout*")
+        for app in (parkir, cctv):
+            page.goto(app)
             assert "/auth/login" in page.url

@@ -53,7 +53,7 @@ def hub(database_url: str, tmp_path: Path) -> Iterator[tuple[Hub, Path]]:
         with run_hub(database_url, tmp_path, app_factory=create_app, policy_dir=policy_dir,
                      policy_reload_seconds=0.2) as running:
             asyncio.run(register_api(database_url, running.url, upstream))
-            assert eventually(lambda: httpx.get(f"{running.url}/apps/e-budgeting/echo").status_code != 404)
+            assert eventually(lambda: httpx.get(f"{running.app_url('e-budgeting')}/echo").status_code != 404)
             yield running, policy_dir
 
 
@@ -69,7 +69,7 @@ def test_restricted_app_is_default_deny_until_a_rule_allows_and_bad_changes_are_
         hub: tuple[Hub, Path]) -> None:
     running, policy_dir = hub
     headers = {"Authorization": f"Bearer {token(running)}"}
-    denied = httpx.get(f"{running.url}/apps/e-budgeting/echo", headers=headers)
+    denied = httpx.get(f"{running.app_url('e-budgeting')}/echo", headers=headers)
     assert denied.status_code == 403 and denied.headers["content-type"] == "application/problem+json"
     client_id, _ = running.client("Bapenda Integrasi")
     (policy_dir / "rules.yaml").write_text(f"""
@@ -82,13 +82,13 @@ rules:
     would: deny
     match: {{apps: [e-budgeting], paths: ["/echo"]}}
 """)
-    assert eventually(lambda: httpx.get(f"{running.url}/apps/e-budgeting/echo", headers=headers).status_code == 200)
-    assert httpx.post(f"{running.url}/apps/e-budgeting/echo", headers=headers).status_code == 403
+    assert eventually(lambda: httpx.get(f"{running.app_url('e-budgeting')}/echo", headers=headers).status_code == 200)
+    assert httpx.post(f"{running.app_url('e-budgeting')}/echo", headers=headers).status_code == 403
     (policy_dir / "rules.yaml").write_text("rules:\n  - id: broken\n    effect: maybe\n")
     assert eventually(lambda: httpx.get(f"{running.url}/readyz").json()["checks"].get("policies", "ok") != "ok")
     ready = httpx.get(f"{running.url}/readyz")
     assert ready.status_code == 200 and ready.json()["status"] == "degraded"
-    assert httpx.get(f"{running.url}/apps/e-budgeting/echo", headers=headers).status_code == 200  # last good set
+    assert httpx.get(f"{running.app_url('e-budgeting')}/echo", headers=headers).status_code == 200  # last good set
 
 
 def test_provider_refuses_sign_in_to_a_restricted_client_and_guards_scopes(hub: tuple[Hub, Path]) -> None:
@@ -127,7 +127,7 @@ rules:
 """
     (policy_dir / "rules.yaml").write_text(allow.format(n=0, client_id=client_id))
     headers = {"Authorization": f"Bearer {token(running)}"}
-    url = f"{running.url}/apps/e-budgeting/echo"
+    url = f"{running.app_url('e-budgeting')}/echo"
     assert eventually(lambda: httpx.get(url, headers=headers).status_code == 200)
     statuses: list[int] = []
     stop = threading.Event()

@@ -36,17 +36,17 @@ async def test_bearer_request_end_to_end(database_url: str, tmp_path: Path) -> N
             await add_app(session, addresses=TEST_UPSTREAM_ADDRESSES, slug="ebudgeting", opd_slug="bpkad", upstreams=("http://127.0.0.1:9",),
                           auth_mode="bearer", issuer=ISSUER, now=now)
         deadline = time.monotonic() + 5
-        while (found := identity.routes.lookup("127.0.0.1", "/apps/ebudgeting/anggaran")) is None:
+        while (found := identity.routes.lookup("ebudgeting.localhost", "/anggaran")) is None:
             assert time.monotonic() < deadline, "the new app never reached the running registry"
             await asyncio.sleep(0.02)
         route, path = found
         token = context.keys.sign(access_claims(now, sub=user.id, aud=[route.resource]), typ="at+jwt")
-        head = RequestHead(method="GET", path="/apps/ebudgeting/anggaran", query=b"",
+        head = RequestHead(method="GET", path="/anggaran", query=b"",
                            headers=((b"authorization", f"Bearer {token}".encode()),), client_ip="127.0.0.1",
-                           scheme="http", host="127.0.0.1", request_id="r1")
+                           scheme="http", host="ebudgeting.localhost", request_id="r1")
         principal = await identity.authenticator.authenticate(route, head)
         assertion = identity.assertions.issue(principal, route, head)
-        seen = AssertionVerifier(issuer=ISSUER, audience=f"{ISSUER}/apps/ebudgeting/",
+        seen = AssertionVerifier(issuer=ISSUER, audience="http://ebudgeting.localhost:8000/",
                                  jwks=context.keys.jwks()).verify(assertion)
         assert path == "/anggaran"
         assert (seen.sub, seen.opd, seen.roles, seen.client_id) == (user.id, "bpkad", ("analis",), "parkir-web")

@@ -42,21 +42,32 @@ async def _suspend(maker: async_sessionmaker[AsyncSession], slug: str, now: int)
         await set_app_status(session, slug, "suspended", now, ISSUER)
 
 
-async def test_lookup_by_path(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+async def test_lookup_by_the_apps_own_host(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
     await _add(sessionmaker, "parkir")
     registry = AppRegistry(sessionmaker, ISSUER, FrozenClock(NOW), addresses=TEST_UPSTREAM_ADDRESSES)
     await registry.load()
-    route, path = registry.lookup("gerbang.example", "/apps/parkir/tiket/1") or (None, None)
+    route, path = registry.lookup("parkir.localhost", "/tiket/1") or (None, None)
     assert route is not None and path == "/tiket/1"
     assert (route.opd, route.opd_path, route.auth_mode, route.status) == (
         "dishub", "/kota-palembang/dishub/", "session", "active")
     assert route.upstreams == ("http://127.0.0.1:9001",)
-    assert route.resource == f"{ISSUER}/apps/parkir/"
-    assert registry.lookup("x", "/apps/parkir/")[1] == "/"  # type: ignore[index]
-    assert registry.lookup("x", "/apps/parkir")[1] == "/"  # type: ignore[index]  # bare prefix = the app's root
-    assert registry.lookup("x", "/apps/parkir-x/") is None
-    assert registry.lookup("x", "/apps/") is None
-    assert registry.lookup("x", "/parkir/") is None
+    assert route.resource == "http://parkir.localhost:8000/"
+    assert route.hosts == ("parkir.localhost",)
+    assert registry.lookup("PARKIR.localhost.:8000", "")[1] == "/"  # type: ignore[index]
+    # The hub's old path addresses never route: only the app's own origin does.
+    for host, path in (("127.0.0.1", "/apps/parkir/"), ("x", "/apps/parkir/"), ("parkir-x.localhost", "/"),
+                       ("parkir.localhost.evil", "/"), ("localhost", "/")):
+        assert registry.lookup(host, path) is None
+    assert registry.find_slug("parkir") is route and registry.find_slug("nope") is None
+
+
+async def test_the_apps_domain_setting_decides_the_default_host(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    await _add(sessionmaker, "parkir")
+    registry = AppRegistry(sessionmaker, "https://gerbang.palembang.go.id", FrozenClock(NOW),
+                           apps_domain="apps.palembang.go.id")
+    await registry.load()
+    route, _ = registry.lookup("parkir.apps.palembang.go.id", "/") or (None, None)
+    assert route is not None and route.resource == "https://parkir.apps.palembang.go.id/"
 
 
 async def test_lookup_by_host_and_explicit_resource(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
@@ -68,6 +79,7 @@ async def test_lookup_by_host_and_explicit_resource(sessionmaker: async_sessionm
     assert found[0].slug == "cctv" and found[1] == "/live/1"
     assert found[0].resource == "https://cctv.dishub.example/"
     assert registry.lookup("other.example", "/live/1") is None
+    assert registry.lookup("cctv.localhost", "/")[0].slug == "cctv"  # type: ignore[index]  # the default host too
 
 
 async def test_pending_and_rejected_apps_are_not_routed(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
@@ -75,8 +87,8 @@ async def test_pending_and_rejected_apps_are_not_routed(sessionmaker: async_sess
     await _add(sessionmaker, "ditolak", status="rejected")
     registry = AppRegistry(sessionmaker, ISSUER, FrozenClock(NOW), addresses=TEST_UPSTREAM_ADDRESSES)
     await registry.load()
-    assert registry.lookup("x", "/apps/draft/") is None
-    assert registry.lookup("x", "/apps/ditolak/") is None
+    assert registry.lookup("draft.localhost", "/") is None
+    assert registry.lookup("ditolak.localhost", "/") is None
 
 
 async def test_refresh_reloads_only_on_change(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
@@ -87,7 +99,7 @@ async def test_refresh_reloads_only_on_change(sessionmaker: async_sessionmaker[A
     assert await registry.refresh() is False
     await _add(sessionmaker, "cctv", now=NOW + 100)
     assert await registry.refresh() is True
-    assert registry.lookup("x", "/apps/cctv/") is not None
+    assert registry.lookup("cctv.localhost", "/") is not None
 
 
 async def test_change_in_the_same_second_as_the_load_is_not_missed(
@@ -99,7 +111,7 @@ async def test_change_in_the_same_second_as_the_load_is_not_missed(
     # Same second, same count, same updated_at: the fingerprint cannot see this suspension.
     await _suspend(sessionmaker, "parkir", NOW)
     await registry.refresh()
-    assert registry.lookup("x", "/apps/parkir/")[0].status == "suspended"  # type: ignore[index]
+    assert registry.lookup("parkir.localhost", "/")[0].status == "suspended"  # type: ignore[index]
 
 
 async def test_running_registry_picks_up_new_app_and_suspension(
@@ -107,11 +119,11 @@ async def test_running_registry_picks_up_new_app_and_suspension(
     registry = AppRegistry(sessionmaker, ISSUER, FrozenClock(int(time.time())), refresh_seconds=0.05, addresses=TEST_UPSTREAM_ADDRESSES)
     await registry.start()
     try:
-        assert registry.lookup("x", "/apps/parkir/") is None
+        assert registry.lookup("parkir.localhost", "/") is None
         await _add(sessionmaker, "parkir", now=int(time.time()))
-        await _eventually(lambda: registry.lookup("x", "/apps/parkir/") is not None)
+        await _eventually(lambda: registry.lookup("parkir.localhost", "/") is not None)
         await _suspend(sessionmaker, "parkir", int(time.time()))
-        await _eventually(lambda: registry.lookup("x", "/apps/parkir/")[0].status == "suspended")  # type: ignore[index]
+        await _eventually(lambda: registry.lookup("parkir.localhost", "/")[0].status == "suspended")  # type: ignore[index]
     finally:
         await registry.stop()
 
@@ -127,7 +139,7 @@ async def test_failed_refresh_keeps_serving_the_last_table(database_url: str) ->
         async with engine.begin() as connection:  # the registry's table disappears under it
             await connection.exec_driver_sql("ALTER TABLE apps RENAME TO apps_gone")
         await asyncio.sleep(0.1)
-        assert registry.lookup("x", "/apps/parkir/") is not None
+        assert registry.lookup("parkir.localhost", "/") is not None
         async with engine.begin() as connection:
             await connection.exec_driver_sql("ALTER TABLE apps_gone RENAME TO apps")
     finally:

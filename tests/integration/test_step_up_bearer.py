@@ -61,7 +61,7 @@ def city(database_url: str, tmp_path: Path, clock: FrozenClock) -> Iterator[tupl
             client_pk = rows(database_url, Client, Client.client_id == hub.client(CLIENT)[0])[0].id
             update_row(database_url, Client, client_pk, resources=[resource])
             deadline = time.monotonic() + 15  # the registry refreshes in the background
-            while httpx.get(f"{hub.url}/apps/pajak/echo").status_code == 404 and time.monotonic() < deadline:
+            while httpx.get(f"{hub.app_url('pajak')}/echo").status_code == 404 and time.monotonic() < deadline:
                 time.sleep(0.2)
             yield hub, upstream, resource
 
@@ -89,7 +89,7 @@ def test_a_password_token_gets_the_rfc9470_challenge_and_a_stepped_up_token_pass
     assert done.status_code == 303, done.text
     weak = access_token(hub, done.headers["location"], verifier, resource)
     assert jwt.decode(weak, options={"verify_signature": False})["acr"] == "1"
-    refused = httpx.get(f"{hub.url}/apps/pajak/echo", headers={"Authorization": f"Bearer {weak}"})
+    refused = httpx.get(f"{hub.app_url('pajak')}/echo", headers={"Authorization": f"Bearer {weak}"})
     assert refused.status_code == 401
     challenge_header = refused.headers["www-authenticate"]
     assert challenge_header.startswith("Bearer ")
@@ -105,7 +105,7 @@ def test_a_password_token_gets_the_rfc9470_challenge_and_a_stepped_up_token_pass
                                         "csrf_token": csrf_from(page.text)})
     assert done.status_code == 303, done.text
     strong = access_token(hub, done.headers["location"], verifier, resource)
-    allowed = httpx.get(f"{hub.url}/apps/pajak/echo", headers={"Authorization": f"Bearer {strong}"})
+    allowed = httpx.get(f"{hub.app_url('pajak')}/echo", headers={"Authorization": f"Bearer {strong}"})
     assert allowed.status_code == 200, allowed.text
     assertion = dict(json.loads(allowed.text)["headers"])["x-gerbang-assertion"]
     claims = jwt.decode(assertion, options={"verify_signature": False})

@@ -20,6 +20,7 @@ from tests.support.admin import BPKAD_ADMIN, BPKAD_OPERATOR, DISHUB_OPERATOR, KO
     run_seed
 from tests.support.hub import HUB_POLICIES, Browser, Hub, free_port, run_hub
 from tests.support.instances import eventually
+from tests.support.localhost_names import app_url
 from tests.support.server import run_server
 from tests.support.upstream import Upstream
 
@@ -59,7 +60,7 @@ def city(database_url: str, tmp_path: Path) -> Iterator[City]:
         submit_and_approve(operators[0], kominfo, "parkir", "dishub", upstream)
         submit_and_approve(operators[1], kominfo, "pajak", "bpkad", upstream)
         for slug in ("parkir", "pajak"):
-            eventually(lambda: httpx.get(f"{hub.url}/apps/{slug}/echo").status_code == 200)
+            eventually(lambda: httpx.get(f"{app_url(hub.url, slug)}/echo").status_code == 200)
         for client in operators:
             client.close()
         yield City(hub, kominfo, bpkad)
@@ -95,10 +96,10 @@ def row_of(html: str, attribute: str, key: str) -> str:
 def test_requests_through_the_gateway_show_in_the_api_and_on_the_page(city: City) -> None:
     base = city.hub.url
     before = 1  # the fixture's readiness probe (the 404s before the route was loaded count as unrouted)
-    send(base, "/apps/parkir/echo", 6)
-    send(base, "/apps/parkir/status?code=404", 3)
-    send(base, "/apps/parkir/status?code=502", 2)
-    send(base, "/apps/nowhere/", 1)
+    send(app_url(base, "parkir"), "/echo", 6)
+    send(app_url(base, "parkir"), "/status?code=404", 3)
+    send(app_url(base, "parkir"), "/status?code=502", 2)
+    send(app_url(base, "nowhere"), "/", 1)
 
     try:
         eventually(lambda: app_totals(city.kominfo).get("parkir", {}).get("requests") == before + 11, timeout=10)
@@ -108,7 +109,7 @@ def test_requests_through_the_gateway_show_in_the_api_and_on_the_page(city: City
     assert (parkir["client_errors"], parkir["server_errors"], parkir["throttled"]) == (3, 2, 0)
     assert parkir["opd"] == "dishub" and 0 < parkir["p95_seconds"] < 10
     assert len(parkir["per_minute"]["requests"]) == 60 and sum(parkir["per_minute"]["requests"]) == before + 11
-    send(base, "/apps/parkir/echo", 3)  # past the app's limit
+    send(app_url(base, "parkir"), "/echo", 3)  # past the app's limit
     eventually(lambda: app_totals(city.kominfo)["parkir"]["throttled"] == 3, timeout=10)
     parkir = app_totals(city.kominfo)["parkir"]
     assert (parkir["requests"], parkir["client_errors"], parkir["server_errors"]) == (before + 14, 6, 2)
@@ -137,9 +138,9 @@ def test_two_instances_add_up(city: City, database_url: str, tmp_path: Path) -> 
     settings = Settings(issuer=hub.url, database_url=database_url, data_dir=tmp_path / "second", secret_key="t" * 40,
                         policy_dir=HUB_POLICIES, registry_refresh_seconds=0.2, traffic_flush_seconds=FLUSH)
     with run_server(create_app(settings), port=free_port()) as second:
-        eventually(lambda: httpx.get(f"{second}/apps/pajak/echo").status_code == 200)  # one more request
-        send(second, "/apps/pajak/echo", 7)
-        send(hub.url, "/apps/pajak/echo", 5)
+        eventually(lambda: httpx.get(f"{app_url(second, 'pajak')}/echo").status_code == 200)  # one more request
+        send(app_url(second, "pajak"), "/echo", 7)
+        send(app_url(hub.url, "pajak"), "/echo", 5)
         eventually(lambda: requests_of(city.kominfo, "pajak") >= before + 1, timeout=10)
     # Each instance adds its own counts (the second's last ones when it stopped): every request counted once.
     eventually(lambda: requests_of(city.kominfo, "pajak") == before + 1 + 7 + 5, timeout=10)
@@ -150,8 +151,8 @@ def requests_of(admin: AdminClient, slug: str) -> int:
 
 
 def test_an_opd_admin_sees_only_their_subtree(city: City) -> None:
-    send(city.hub.url, "/apps/parkir/echo", 2)
-    send(city.hub.url, "/apps/pajak/echo", 2)
+    send(app_url(city.hub.url, "parkir"), "/echo", 2)
+    send(app_url(city.hub.url, "pajak"), "/echo", 2)
     eventually(lambda: {"parkir", "pajak"} <= set(app_totals(city.kominfo)), timeout=10)
 
     seen = city.bpkad.get("/traffic").json()

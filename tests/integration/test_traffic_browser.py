@@ -69,7 +69,7 @@ def hub(database_url: str, tmp_path: Path) -> Iterator[Hub]:
         kominfo.close()
         now = int(time.time())
         asyncio.run(store(database_url, an_hour_of("parkir", now, 40) + an_hour_of("pajak", now, 12)))
-        eventually(lambda: httpx.get(f"{running.url}/apps/parkir/echo").status_code == 200)
+        eventually(lambda: httpx.get(f"{running.app_url('parkir')}/echo").status_code == 200)
         yield running
 
 

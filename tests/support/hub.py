@@ -88,6 +88,10 @@ class Hub:
     def client(self, name: str) -> tuple[str, str | None]:
         return self.seeded.clients[name]
 
+    def app_url(self, slug: str) -> str:
+        """An app's own origin on this hub (``{slug}.localhost`` with the hub's port), no trailing slash."""
+        return f"http://{slug}.localhost:{urlsplit(self.url).port}"
+
 
 @contextmanager
 def run_hub(database_url: str, tmp_path: Any, app_factory: Any = None, **overrides: Any) -> Iterator[Hub]:
@@ -126,7 +130,8 @@ def query_of(location: str) -> dict[str, str]:
 
 
 class Browser:
-    """A cookie-keeping client that follows the provider's own redirects but stops at the client's."""
+    """A cookie-keeping client that follows redirects within the hub and the apps' own origins (``*.localhost``
+    on the hub's port: one cookie jar, each host's cookies kept apart) but stops at any other client's."""
 
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
@@ -136,15 +141,19 @@ class Browser:
         self.http.close()
 
     def go(self, url: str) -> httpx.Response:
-        response = self.http.get(url)
-        while response.status_code in (302, 303) and response.headers["location"].startswith(("/", self.hub.url)):
-            response = self.http.get(response.headers["location"])
-        return response
+        return self._follow(self.http.get(url))
 
     def submit(self, url: str, data: dict[str, str]) -> httpx.Response:
-        response = self.http.post(url, data=data)
-        while response.status_code in (302, 303) and response.headers["location"].startswith(("/", self.hub.url)):
-            response = self.http.get(response.headers["location"])
+        return self._follow(self.http.post(url, data=data))
+
+    def _follow(self, response: httpx.Response) -> httpx.Response:
+        while response.status_code in (302, 303, 307, 308):
+            target = response.url.join(response.headers["location"])
+            ours = target.port == urlsplit(self.hub.url).port and (
+                target.host == urlsplit(self.hub.url).hostname or target.host.endswith(".localhost"))
+            if not ours:
+                break
+            response = self.http.get(str(target))
         return response
 
     def login(self, page: httpx.Response, login: str, password: str = PASSWORD) -> httpx.Response:

@@ -16,7 +16,7 @@ from gateway.jwks import LocalKeys
 from idp.keys import generate_key, public_jwk
 
 ISSUER = "http://127.0.0.1:8000"
-RESOURCE = f"{ISSUER}/apps/parkir/"
+RESOURCE = "http://parkir.localhost:8000/"  # the app's own origin + "/"
 
 
 class TestKey:

@@ -81,6 +81,10 @@ class Instance:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def app_url(self, slug: str) -> str:
+        """The app's own origin on this instance's port (``{slug}.localhost``; the hub routes by Host)."""
+        return f"http://{slug}.localhost:{self.url.rsplit(':', 1)[1]}"
+
     def stop(self) -> None:
         """Send SIGTERM once (a second one would ask uvicorn to cut the graceful shutdown short)."""
         if self.process.poll() is None and not self.stopping:

@@ -7,6 +7,7 @@
     /redirect   302 to http://example.invalid/elsewhere
     /gzip       a gzip-encoded body with Content-Encoding: gzip
     /cookie     sets a cookie
+    /headers    ?h=NAME:VALUE (repeatable): answers 200 with exactly those response headers added
     /status     ?code=N
     /ws         WebSocket echo; "close:CODE" closes with CODE; accepts subprotocol "chat"
     /ws-refuse  refuses the WebSocket handshake (403)
@@ -18,7 +19,7 @@ import asyncio
 import gzip
 import json
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, parse_qsl
 
 GZIP_BODY = gzip.compress(b"hello compressed world" * 10)
 
@@ -96,6 +97,13 @@ class Upstream:
     async def http_cookie(self, scope: dict[str, Any], receive: Any, send: Any, query: dict[str, str]) -> None:
         await send({"type": "http.response.start", "status": 200,
                     "headers": [(b"set-cookie", b"upstream=secret; Path=/"), (b"content-length", b"2")]})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    async def http_headers(self, scope: dict[str, Any], receive: Any, send: Any, query: dict[str, str]) -> None:
+        added = [tuple(part.encode("latin-1") for part in value.split(":", 1))
+                 for key, value in parse_qsl(scope["query_string"].decode()) if key == "h"]
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [*added, (b"content-length", b"2")]})
         await send({"type": "http.response.body", "body": b"ok"})
 
     async def http_status(self, scope: dict[str, Any], receive: Any, send: Any, query: dict[str, str]) -> None:

@@ -13,9 +13,9 @@ T0 = 1_790_000_000
 WARGA = Principal(sub="warga-1", roles=("warga",), acr="1")
 ASN = Principal(sub="asn-1", opd="dishub", roles=("operator",), acr="2")
 PARKIR = Route(slug="parkir", opd="dishub", opd_path="/kota-palembang/dishub/", upstreams=("http://127.0.0.1:9",),
-               auth_mode="session", resource="http://hub/apps/parkir/")
+               auth_mode="session", resource="http://parkir.localhost:8000/")
 PAJAK = Route(slug="pajak", opd="bapenda", opd_path="/kota-palembang/bapenda/", upstreams=("http://127.0.0.1:9",),
-              auth_mode="bearer", resource="http://hub/apps/pajak/")
+              auth_mode="bearer", resource="http://pajak.localhost:8000/")
 
 
 def recorder(clock: FrozenClock, *, window: int = 300, max_pending: int = 100,

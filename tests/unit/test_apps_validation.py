@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.apps import check_host, check_slug, check_upstream, default_resource
+from gateway.apps import check_host, check_slug, check_upstream, default_app_resource
 from gateway.registry import host_name
 from idp.errors import InvalidInput
 
@@ -21,7 +21,8 @@ def test_bad_upstream_urls_are_refused(url: str) -> None:
         check_upstream(url)
 
 
-@pytest.mark.parametrize("slug", ["Parkir", "-parkir", "parkir/x", "", "a" * 64, "par kir", "parkir_1"])
+@pytest.mark.parametrize("slug", ["Parkir", "-parkir", "parkir-", "parkir/x", "", "a" * 64, "par kir", "parkir_1",
+                                  "parkir.x"])
 def test_bad_slugs_are_refused(slug: str) -> None:
     with pytest.raises(InvalidInput):
         check_slug(slug)
@@ -34,8 +35,10 @@ def test_host_is_lowercased_and_checked() -> None:
             check_host(bad)
 
 
-def test_default_resource_is_the_app_url() -> None:
-    assert default_resource("https://gerbang.palembang.go.id", "parkir") == "https://gerbang.palembang.go.id/apps/parkir/"
+def test_default_resource_is_the_apps_own_origin() -> None:
+    assert (default_app_resource("https://gerbang.palembang.go.id", "parkir", "apps.palembang.go.id")
+            == "https://parkir.apps.palembang.go.id/")
+    assert default_app_resource("http://127.0.0.1:8000", "parkir") == "http://parkir.localhost:8000/"
 
 
 @pytest.mark.parametrize(("header", "name"), [("Parkir.Example:8443", "parkir.example"), ("parkir.example.", "parkir.example"),

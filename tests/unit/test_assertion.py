@@ -18,7 +18,7 @@ from tests.support.hub_tokens import ISSUER, RESOURCE, TestKey, hand_made, hs256
 NOW = 1_800_000_000
 ROUTE = Route(slug="parkir", opd="dishub", opd_path="/kota-palembang/dishub/", upstreams=("http://127.0.0.1:1",),
               auth_mode="session", resource=RESOURCE)
-REQUEST = RequestHead(method="GET", path="/apps/parkir/", query=b"", headers=(), client_ip="127.0.0.1",
+REQUEST = RequestHead(method="GET", path="/", query=b"", headers=(), client_ip="127.0.0.1",
                       scheme="http", host="127.0.0.1", request_id="r1")
 USER = Principal(sub="user-1", client_id="parkir-web", opd="dishub", opd_paths=("/kota-palembang/dishub/",),
                  roles=("petugas",), acr="2")
@@ -111,7 +111,7 @@ def _bad_assertions(key: TestKey) -> dict[str, str]:
         "expired": key.sign(_claims(iat=NOW - 40, exp=NOW - 10), typ=ASSERTION_TYP),
         "issued-in-future": key.sign(_claims(iat=NOW + 20, exp=NOW + 50), typ=ASSERTION_TYP),
         "lives-too-long": key.sign(_claims(exp=NOW + 61), typ=ASSERTION_TYP),
-        "wrong-audience": key.sign(_claims(aud=f"{ISSUER}/apps/ebudgeting/"), typ=ASSERTION_TYP),
+        "wrong-audience": key.sign(_claims(aud="http://ebudgeting.localhost:8000/"), typ=ASSERTION_TYP),
         "wrong-issuer": key.sign(_claims(iss="https://evil.example"), typ=ASSERTION_TYP),
         "no-jti": key.sign(_claims(jti=None), typ=ASSERTION_TYP),
         "no-kid": hand_made({"alg": "ES256", "typ": ASSERTION_TYP}, _claims(), b"x" * 64),

@@ -57,3 +57,21 @@ def test_rules_remember_their_file_and_a_summary_of_their_match(tmp_path: Path) 
     assert Path(rules[f"{prefix}-deny-writes"].source).name == "10-rules.yaml"
     assert rules[f"{prefix}-deny-writes"].summary == "apps: kas; methods: POST"
     assert rules[f"{prefix}-allow-staff"].summary == "apps: kas; subject.roles: bendahara"
+
+
+def test_rules_match_the_path_exactly_as_the_app_receives_it(tmp_path: Path) -> None:
+    """Each app is on its own origin: nothing is stripped, so /apps/kas/rahasia is the app's own path."""
+    (tmp_path / "10-rules.yaml").write_text(
+        "rules:\n  - id: no-secrets\n    effect: deny\n    match: {apps: [kas], paths: [/apps/kas/rahasia]}\n",
+        encoding="utf-8")
+    policy = PolicyDecider(PolicyWatcher(tmp_path))
+    route = Route(slug="kas", opd="bpkad", opd_path="/kota-palembang/bpkad/", upstreams=("http://127.0.0.1:9",),
+                  auth_mode="bearer", resource="https://kas.apps.example/")
+
+    def allowed(path: str) -> bool:
+        head = RequestHead(method="GET", path=path, query=b"", headers=(), client_ip="10.1.2.3", scheme="https",
+                           host="kas.apps.example", request_id="req")
+        return policy.decide(Principal(sub="u1"), route, head, path).allowed
+
+    assert allowed("/apps/kas/rahasia") is False
+    assert allowed("/rahasia") is True

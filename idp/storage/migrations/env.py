@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from idp.storage.db import build_engine
@@ -14,6 +15,21 @@ config = context.config
 
 
 def _run(connection: Connection) -> None:
+    if connection.dialect.name != "sqlite":
+        _migrate(connection)
+        return
+    # SQLite's batch mode rebuilds a table (copy, drop, rename). With foreign keys enforced, dropping a parent
+    # table such as ``users`` cascades to every child row: a downgrade would delete grants and codes. SQLite's
+    # own procedure for schema changes: foreign keys off outside the transaction, check them before commit.
+    connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+    connection.commit()
+    try:
+        _migrate(connection, check_foreign_keys=True)
+    finally:
+        connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+
+
+def _migrate(connection: Connection, check_foreign_keys: bool = False) -> None:
     context.configure(
         connection=connection,
         target_metadata=Base.metadata,
@@ -22,6 +38,10 @@ def _run(connection: Connection) -> None:
     )
     with context.begin_transaction():
         context.run_migrations()
+        if check_foreign_keys:
+            broken = connection.execute(text("PRAGMA foreign_key_check")).fetchall()
+            if broken:
+                raise RuntimeError(f"migration left rows without their parent: {broken[:5]}")
 
 
 async def _run_async() -> None:

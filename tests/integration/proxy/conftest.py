@@ -25,7 +25,7 @@ ISSUER = "http://127.0.0.1:8000"
 
 def build_route(slug: str, upstreams: tuple[str, ...], **fields: Any) -> Route:
     values: dict[str, Any] = {"opd": "dishub", "opd_path": "/kota-palembang/dishub/", "auth_mode": "none",
-                              "resource": f"{ISSUER}/apps/{slug}/"}
+                              "resource": f"http://{slug}.localhost:8000/", "hosts": (f"{slug}.localhost",)}
     values.update(fields)
     return Route(slug=slug, upstreams=upstreams, **values)
 
@@ -36,6 +36,10 @@ class Hub:
     app: GatewayApp
     upstreams: list[Upstream] = field(default_factory=list)
     upstream_urls: list[str] = field(default_factory=list)
+
+    def app_url(self, slug: str) -> str:
+        """The app's own origin on this hub's port: ``http://{slug}.localhost:{port}`` (no trailing slash)."""
+        return f"http://{slug}.localhost:{self.url.rsplit(':', 1)[1]}"
 
 
 @contextmanager

@@ -22,10 +22,10 @@ REACHES_THE_GATEWAY = {("h11", "cl-and-te"), ("h11", "h2c"), ("httptools", "h2c"
 
 
 @pytest.mark.parametrize("smuggling_request", [
-    b"POST /apps/echo/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"
-    b"0\r\n\r\nGET /apps/echo/smuggled HTTP/1.1\r\nHost: x\r\n\r\n",
-    b"POST /apps/echo/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 40\r\n\r\nhello",
-    b"GET /apps/echo/echo HTTP/1.1\r\nHost: x\r\nUpgrade: h2c\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+    b"POST /echo HTTP/1.1\r\nHost: echo.localhost\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"
+    b"0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: echo.localhost\r\n\r\n",
+    b"POST /echo HTTP/1.1\r\nHost: echo.localhost\r\nContent-Length: 5\r\nContent-Length: 40\r\n\r\nhello",
+    b"GET /echo HTTP/1.1\r\nHost: echo.localhost\r\nUpgrade: h2c\r\nConnection: Upgrade, HTTP2-Settings\r\n"
     b"HTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n",
 ], ids=["cl-and-te", "duplicate-cl", "h2c"])
 @pytest.mark.parametrize("server", ["httptools", "h11"])
@@ -46,7 +46,7 @@ def test_ambiguous_request_is_400_and_closes(hub_factory: Any, server: str, smug
 
 def test_forged_gateway_headers_never_reach_upstream(hub: Hub) -> None:
     response = send_raw(hub.url, (
-        b"GET /apps/echo/echo HTTP/1.1\r\nHost: x\r\n"
+        b"GET /echo HTTP/1.1\r\nHost: echo.localhost\r\n"
         b"Connection: keep-alive, X-Gerbang-Assertion, X-Forwarded-For, X-Request-Id, Traceparent\r\n"
         b"X-Gerbang-Assertion: forged\r\nX-Gerbang-User: admin\r\nX-GERBANG-ROLES: kominfo\r\n"
         b"X-Forwarded-For: 6.6.6.6\r\nX-Forwarded-Host: evil.example\r\nX-Forwarded-Proto: https\r\n"
@@ -58,7 +58,7 @@ def test_forged_gateway_headers_never_reach_upstream(hub: Hub) -> None:
     assert assertion != "forged" and assertion.count(".") == 2
     assert [n for n in names if n.startswith("x-gerbang-")] == ["x-gerbang-assertion"]
     assert upstream_header_values(response.body, "x-forwarded-for") == ["127.0.0.1"]
-    assert upstream_header_values(response.body, "x-forwarded-host") == ["x"]
+    assert upstream_header_values(response.body, "x-forwarded-host") == ["echo.localhost:8000"]
     assert upstream_header_values(response.body, "x-forwarded-proto") == ["http"]
     assert "forwarded" not in names and "x-real-ip" not in names
     assert len(upstream_header_values(response.body, "x-request-id")) == 1
@@ -67,7 +67,7 @@ def test_forged_gateway_headers_never_reach_upstream(hub: Hub) -> None:
 
 def test_request_id_and_traceparent_propagate(hub: Hub) -> None:
     trace = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
-    response = send_raw(hub.url, (f"GET /apps/echo/echo HTTP/1.1\r\nHost: x\r\nX-Request-Id: citizen-req-0001\r\n"
+    response = send_raw(hub.url, (f"GET /echo HTTP/1.1\r\nHost: echo.localhost\r\nX-Request-Id: citizen-req-0001\r\n"
                                   f"traceparent: {trace}\r\n\r\n").encode())
     assert response.header("x-request-id") == "citizen-req-0001"
     assert upstream_header_values(response.body, "x-request-id") == ["citizen-req-0001"]
@@ -75,7 +75,7 @@ def test_request_id_and_traceparent_propagate(hub: Hub) -> None:
 
 
 def test_hop_by_hop_headers_are_dropped(hub: Hub) -> None:
-    response = send_raw(hub.url, b"GET /apps/echo/echo HTTP/1.1\r\nHost: x\r\nConnection: x-secret\r\n"
+    response = send_raw(hub.url, b"GET /echo HTTP/1.1\r\nHost: echo.localhost\r\nConnection: x-secret\r\n"
                                  b"X-Secret: 1\r\nKeep-Alive: timeout=9\r\nTE: trailers\r\n"
                                  b"Proxy-Authorization: Basic eDp5\r\nX-Kept: yes\r\n\r\n")
     names = [name for name, _ in json.loads(response.body)["headers"]]
@@ -85,30 +85,30 @@ def test_hop_by_hop_headers_are_dropped(hub: Hub) -> None:
 
 
 @pytest.mark.parametrize("target", [
-    b"/apps/echo/../locked/", b"/apps/echo/%2e%2e/locked/", b"/apps/echo%2f..%2flocked/", b"/apps/echo/a%5cb",
-    b"/apps/echo/a%00", b"/apps/echo/..;/locked/", b"/apps/echo/a\\b",
+    b"/echo/../locked/", b"/echo/%2e%2e/locked/", b"/echo%2f..%2flocked/", b"/echo/a%5cb",
+    b"/echo/a%00", b"/echo/..;/locked/", b"/echo/a\\b",
 ])
 def test_ambiguous_path_is_400(hub: Hub, target: bytes) -> None:
     hits = hub.upstreams[0].hits
-    response = send_raw(hub.url, b"GET " + target + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+    response = send_raw(hub.url, b"GET " + target + b" HTTP/1.1\r\nHost: echo.localhost\r\n\r\n")
     assert response.status == 400
     assert json.loads(response.body)["status"] == 400
     assert hub.upstreams[0].hits == hits
 
 
 @pytest.mark.parametrize(("target", "forwarded"), [
-    (b"/apps/echo//a/./b/", "/a/b/"),
-    (b"/apps/%65cho/%7e%41", "/~A"),
-    (b"/apps/echo/a%20b%3f", "/a%20b%3F"),
+    (b"//a/./b/", "/a/b/"),
+    (b"/%65cho/%7e%41", "/echo/~A"),
+    (b"/a%20b%3f", "/a%20b%3F"),
 ])
 def test_path_forwarded_is_the_normalised_path(hub: Hub, target: bytes, forwarded: str) -> None:
-    response = send_raw(hub.url, b"GET " + target + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+    response = send_raw(hub.url, b"GET " + target + b" HTTP/1.1\r\nHost: echo.localhost\r\n\r\n")
     assert response.status == 200
     assert json.loads(response.body)["raw_path"] == forwarded
 
 
 def test_absolute_form_cannot_choose_the_upstream(hub: Hub) -> None:
-    response = send_raw(hub.url, b"GET http://evil.example:1/apps/echo/echo HTTP/1.1\r\nHost: evil.example\r\n\r\n")
+    response = send_raw(hub.url, b"GET http://evil.example:1/echo HTTP/1.1\r\nHost: echo.localhost\r\n\r\n")
     if response.status == 200:  # the server reduced it to the path: it must still be our upstream
         assert json.loads(response.body)["upstream"] == "upstream"
         [host] = upstream_header_values(response.body, "host")
@@ -117,22 +117,55 @@ def test_absolute_form_cannot_choose_the_upstream(hub: Hub) -> None:
         assert response.status == 400
 
 
-def test_host_and_forwarded_host_do_not_change_the_upstream(hub: Hub) -> None:
-    response = send_raw(hub.url, b"GET /apps/echo/echo HTTP/1.1\r\nHost: 169.254.169.254\r\n"
+def test_forwarded_host_does_not_change_the_upstream_nor_what_the_app_is_told(hub: Hub) -> None:
+    response = send_raw(hub.url, b"GET /echo HTTP/1.1\r\nHost: echo.localhost:8000\r\n"
                                  b"X-Forwarded-Host: 10.0.0.1\r\n\r\n")
     assert response.status == 200
     [host] = upstream_header_values(response.body, "host")
     assert host == hub.upstream_urls[0].removeprefix("http://")
+    # The app's registered host with the issuer's port, never what the client wrote.
+    assert upstream_header_values(response.body, "x-forwarded-host") == ["echo.localhost:8000"]
+
+
+@pytest.mark.parametrize("host", [b"169.254.169.254", b"evil.example", b"echo.localhost.evil.example",
+                                  b"localhost", b"ECHO.localhost.evil"])
+def test_a_host_that_is_neither_the_hub_nor_an_app_is_refused(hub: Hub, host: bytes) -> None:
+    hits = hub.upstreams[0].hits
+    response = send_raw(hub.url, b"GET /echo HTTP/1.1\r\nHost: " + host + b"\r\n\r\n")
+    assert response.status == 404
+    assert response.header("content-type") == "application/problem+json"
+    assert hub.upstreams[0].hits == hits
+
+
+@pytest.mark.parametrize("host", [b"echo.localhost:80:80x", b"ec ho.localhost", b"[zz]",
+                                  b"echo.localhost/../"])
+def test_a_malformed_host_is_a_readable_400(hub: Hub, host: bytes) -> None:
+    response = send_raw(hub.url, b"GET /echo HTTP/1.1\r\nHost: " + host + b"\r\n\r\n")
+    assert response.status == 400
+    assert json.loads(response.body)["status"] == 400
+
+
+def test_a_fully_qualified_host_with_its_trailing_dot_is_the_same_host(hub: Hub) -> None:
+    response = send_raw(hub.url, b"GET /echo HTTP/1.1\r\nHost: ECHO.localhost.:8000\r\n\r\n")
+    assert response.status == 200
+    assert upstream_header_values(response.body, "x-forwarded-host") == ["echo.localhost:8000"]
+    hub_page = send_raw(hub.url, b"GET /auth/jwks HTTP/1.1\r\nHost: 127.0.0.1.\r\n\r\n")
+    assert hub_page.status == 200
+
+
+def test_two_host_headers_are_refused(hub: Hub) -> None:
+    response = send_raw(hub.url, b"GET /echo HTTP/1.1\r\nHost: echo.localhost\r\nHost: 127.0.0.1\r\n\r\n")
+    assert response.status == 400
 
 
 def test_missing_host_is_400(hub: Hub) -> None:
-    response = send_raw(hub.url, b"GET /apps/echo/echo HTTP/1.0\r\n\r\n")
+    response = send_raw(hub.url, b"GET /echo HTTP/1.0\r\n\r\n")
     assert response.status == 400
 
 
 def test_oversized_headers_are_431(hub: Hub) -> None:
     big = b"X-Filler: " + b"a" * 17000 + b"\r\n"
-    response = send_raw(hub.url, b"GET /apps/echo/echo HTTP/1.1\r\nHost: x\r\n" + big + b"\r\n")
+    response = send_raw(hub.url, b"GET /echo HTTP/1.1\r\nHost: echo.localhost\r\n" + big + b"\r\n")
     assert response.status == 431
     assert json.loads(response.body)["title"] == "Request Header Fields Too Large"
 
@@ -140,7 +173,7 @@ def test_oversized_headers_are_431(hub: Hub) -> None:
 def test_declared_body_over_limit_is_413_before_upstream(hub: Hub) -> None:
     hits = hub.upstreams[0].hits
     with connect(hub.url) as sock:
-        sock.sendall(b"POST /apps/echo/upload HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\n" + b"a" * 1000)
+        sock.sendall(b"POST /upload HTTP/1.1\r\nHost: echo.localhost\r\nContent-Length: 2000000\r\n\r\n" + b"a" * 1000)
         response = read_response(sock)
         assert response.status == 413
         assert is_closed(sock)
@@ -150,7 +183,7 @@ def test_declared_body_over_limit_is_413_before_upstream(hub: Hub) -> None:
 def test_chunked_body_over_limit_is_413(hub: Hub) -> None:
     chunk = b"a" * 65536
     with connect(hub.url) as sock:
-        sock.sendall(b"POST /apps/echo/upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+        sock.sendall(b"POST /upload HTTP/1.1\r\nHost: echo.localhost\r\nTransfer-Encoding: chunked\r\n\r\n")
         try:
             for _ in range(20):  # 1.25 MiB against a 1 MiB limit
                 sock.sendall(b"10000\r\n" + chunk + b"\r\n")
@@ -163,7 +196,7 @@ def test_chunked_body_over_limit_is_413(hub: Hub) -> None:
 
 def test_hub_session_cookie_never_reaches_the_app(hub_factory: Any) -> None:
     hub = hub_factory()  # the hub hides its own cookies (gateway.app.HUB_COOKIES)
-    response = send_raw(hub.url, b"GET /apps/echo/echo HTTP/1.1\r\nHost: x\r\n"
+    response = send_raw(hub.url, b"GET /echo HTTP/1.1\r\nHost: echo.localhost\r\n"
                                  b"Cookie: gerbang_session=s3cret; parkir_pref=1\r\n\r\n")
     assert upstream_header_values(response.body, "cookie") == ["parkir_pref=1"]
 
@@ -178,7 +211,7 @@ IDENTITY_NAMES = {"x-user-id", "x_user_id", "x-user-roles", "x-original-url", "x
 
 
 def test_identity_shaped_headers_never_reach_the_app(hub: Hub) -> None:
-    response = send_raw(hub.url, b"GET /apps/echo/echo HTTP/1.1\r\nHost: x\r\n" + IDENTITY_SPOOF
+    response = send_raw(hub.url, b"GET /echo HTTP/1.1\r\nHost: echo.localhost\r\n" + IDENTITY_SPOOF
                         + b"X-Kept: yes\r\n\r\n")
     assert response.status == 200
     names = {name for name, _ in json.loads(response.body)["headers"]}
@@ -189,7 +222,7 @@ def test_identity_shaped_headers_never_reach_the_app(hub: Hub) -> None:
 async def test_identity_shaped_headers_never_reach_a_websocket_app(hub: Hub) -> None:
     spoof = [tuple(line.split(": ", 1)) for line in IDENTITY_SPOOF.decode().split("\r\n") if line]
     async with aiohttp.ClientSession() as session:
-        async with session.ws_connect(f"{hub.url}/apps/echo/ws", headers=spoof) as ws:
+        async with session.ws_connect(f"{hub.app_url('echo')}/ws", headers=spoof) as ws:
             await ws.send_str("headers")
             names = set(json.loads(await ws.receive_str()))
     assert "x-gerbang-assertion" in names

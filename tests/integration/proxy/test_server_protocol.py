@@ -14,7 +14,7 @@ def test_slowloris_head_gets_408_and_loses_its_connection(hub_factory: Any) -> N
     hub: Hub = hub_factory(request_head_timeout=0.5)
     started = time.monotonic()
     with connect(hub.url) as sock:
-        sock.sendall(b"GET /apps/echo/ HTTP/1.1\r\nHost: x\r\n")
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: echo.localhost\r\n")
         try:
             for index in range(20):  # a header line every 0.1 s: each byte resets no timer
                 time.sleep(0.1)
@@ -40,14 +40,14 @@ def test_kept_alive_connection_gets_a_fresh_deadline_per_request(hub_factory: An
     with connect(hub.url) as sock:
         for _ in range(3):
             time.sleep(0.3)  # 0.9 s on one connection, each head well within its own deadline
-            sock.sendall(b"GET /apps/echo/echo HTTP/1.1\r\nHost: x\r\n\r\n")
+            sock.sendall(b"GET /echo HTTP/1.1\r\nHost: echo.localhost\r\n\r\n")
             assert read_response(sock).status == 200
 
 
 def test_huge_head_is_cut_off_with_431(hub_factory: Any) -> None:
     hub: Hub = hub_factory(max_header_bytes=4096)
     with connect(hub.url) as sock:
-        sock.sendall(b"GET /apps/echo/ HTTP/1.1\r\nHost: x\r\n")
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: echo.localhost\r\n")
         try:
             for _ in range(64):  # 1 MiB of headers that never end
                 sock.sendall(b"X-Filler: " + b"a" * 16000 + b"\r\n")

@@ -47,12 +47,12 @@ def steps() -> dict[str, Any]:
 
 
 def get(hub: Hub, path: bytes) -> Any:
-    return send_raw(hub.url, b"GET " + path + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+    return send_raw(hub.url, b"GET " + path + b" HTTP/1.1\r\nHost: echo.localhost\r\n\r\n")
 
 
 def test_policy_denial_is_403_and_never_reaches_upstream(hub_factory: Any) -> None:
     hub: Hub = hub_factory(lambda urls: [build_route("echo", (urls[0],), auth_mode="bearer")], steps=steps())
-    response = get(hub, b"/apps/echo/admin")
+    response = get(hub, b"/admin")
     assert response.status == 403
     assert "kominfo-7" not in response.body.decode()  # rule ids go to the log
     assert hub.upstreams[0].hits == 0
@@ -60,7 +60,7 @@ def test_policy_denial_is_403_and_never_reaches_upstream(hub_factory: Any) -> No
 
 def test_step_up_is_401_with_rfc9470_challenge(hub_factory: Any) -> None:
     hub: Hub = hub_factory(lambda urls: [build_route("echo", (urls[0],), auth_mode="bearer")], steps=steps())
-    response = get(hub, b"/apps/echo/pajak")
+    response = get(hub, b"/pajak")
     assert response.status == 401
     assert 'error="insufficient_user_authentication"' in response.header("www-authenticate")
     assert 'acr_values="2"' in response.header("www-authenticate")
@@ -68,14 +68,14 @@ def test_step_up_is_401_with_rfc9470_challenge(hub_factory: Any) -> None:
 
 def test_rate_limit_headers_on_success_and_429(hub_factory: Any) -> None:
     hub: Hub = hub_factory(lambda urls: [build_route("echo", (urls[0],), auth_mode="bearer")], steps=steps())
-    first = get(hub, b"/apps/echo/echo")
+    first = get(hub, b"/echo")
     assert first.status == 200
     assert first.header("ratelimit") == '"warga";r=1;t=30'
     assert first.header("ratelimit-policy") == '"warga";q=2;w=60'
     claims = json.loads(first.body)
     assert any(name == "x-gerbang-assertion" for name, _ in claims["headers"])
-    get(hub, b"/apps/echo/echo")
-    limited = get(hub, b"/apps/echo/echo")
+    get(hub, b"/echo")
+    limited = get(hub, b"/echo")
     assert limited.status == 429
     assert limited.header("retry-after") == "30"
     assert limited.header("ratelimit") == '"warga";r=0;t=30'
@@ -85,7 +85,7 @@ def test_rate_limit_headers_on_success_and_429(hub_factory: Any) -> None:
 
 def test_failing_step_is_a_500_problem_without_internals(hub_factory: Any) -> None:
     hub: Hub = hub_factory(steps={"limiter": BrokenLimiter()})
-    response = get(hub, b"/apps/echo/echo")
+    response = get(hub, b"/echo")
     assert response.status == 500
     problem = json.loads(response.body)
     assert problem["status"] == 500 and problem["instance"] == response.header("x-request-id")

@@ -58,7 +58,7 @@ async def test_large_upload_streams_with_flat_memory(hub_factory: Any) -> None:
     hub: Hub = hub_factory()
     with peak_rss() as samples:
         async with aiohttp.ClientSession() as session:
-            async with session.post(f"{hub.url}/apps/echo/upload", data=generated(TRANSFER),
+            async with session.post(f"{hub.app_url('echo')}/upload", data=generated(TRANSFER),
                                     headers={"Content-Length": str(TRANSFER)}) as response:
                 document = await response.json()
     assert response.status == 200
@@ -71,7 +71,7 @@ async def test_large_download_streams_with_flat_memory(hub_factory: Any) -> None
     received = 0
     with peak_rss() as samples:
         async with aiohttp.ClientSession() as session:
-            async with session.get(f"{hub.url}/apps/echo/stream?chunks={TRANSFER // 65536}&size=65536") as response:
+            async with session.get(f"{hub.app_url('echo')}/stream?chunks={TRANSFER // 65536}&size=65536") as response:
                 async for chunk in response.content.iter_chunked(MIB):
                     received += len(chunk)
     assert received == TRANSFER
@@ -82,7 +82,7 @@ async def test_endless_stream_passes_and_stops_when_the_client_leaves(hub_factor
     hub: Hub = hub_factory()
     upstream = hub.upstreams[0]
     async with aiohttp.ClientSession() as session:
-        async with session.get(f"{hub.url}/apps/echo/stream?chunks=0&size=1000&delay=0.01") as response:
+        async with session.get(f"{hub.app_url('echo')}/stream?chunks=0&size=1000&delay=0.01") as response:
             assert response.headers["content-type"].startswith("multipart/x-mixed-replace")
             got = 0
             while got < 20_000:
@@ -99,7 +99,7 @@ async def test_endless_stream_passes_and_stops_when_the_client_leaves(hub_factor
 def test_slow_body_is_408_and_connection_closed(hub_factory: Any) -> None:
     hub: Hub = hub_factory(request_read_timeout=0.5)
     with connect(hub.url) as sock:
-        sock.sendall(b"POST /apps/echo/upload HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789")
+        sock.sendall(b"POST /upload HTTP/1.1\r\nHost: echo.localhost\r\nContent-Length: 100\r\n\r\n0123456789")
         response = read_response(sock)
         assert response.status == 408
         assert response.header("content-type") == "application/problem+json"
@@ -109,8 +109,8 @@ def test_slow_body_is_408_and_connection_closed(hub_factory: Any) -> None:
 def test_pipelined_requests_are_answered_in_order(hub_factory: Any) -> None:
     hub: Hub = hub_factory()
     with connect(hub.url) as sock:
-        sock.sendall(b"POST /apps/echo/upload HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
-                     b"GET /apps/echo/second HTTP/1.1\r\nHost: x\r\n\r\n")
+        sock.sendall(b"POST /upload HTTP/1.1\r\nHost: echo.localhost\r\nContent-Length: 5\r\n\r\nhello"
+                     b"GET /second HTTP/1.1\r\nHost: echo.localhost\r\n\r\n")
         first = read_response(sock)
         assert (first.status, first.body) == (200, b'{"received": 5}')
         second = read_response(sock)

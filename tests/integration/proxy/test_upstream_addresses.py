@@ -16,10 +16,10 @@ def by_name(urls: list[str]) -> list[Any]:
             build_route("literal", (urls[0],))]
 
 
-@pytest.mark.parametrize("path", ["/apps/echo/echo", "/apps/literal/echo"])
-async def test_refused_address_is_never_connected_to(hub_factory: Any, path: str) -> None:
+@pytest.mark.parametrize("app", ["echo", "literal"])
+async def test_refused_address_is_never_connected_to(hub_factory: Any, app: str) -> None:
     hub: Hub = hub_factory(by_name, upstream_allow=(), upstream_retries=0)
-    async with aiohttp.ClientSession() as session, session.get(hub.url + path) as response:
+    async with aiohttp.ClientSession() as session, session.get(hub.app_url(app) + "/echo") as response:
         assert response.status == 502
         assert "127.0.0.1" not in await response.text()  # no internals in the answer
     assert hub.upstreams[0].hits == 0
@@ -29,11 +29,11 @@ async def test_refused_address_is_never_connected_to_for_websockets(hub_factory:
     hub: Hub = hub_factory(by_name, upstream_allow=())
     async with aiohttp.ClientSession() as session:
         with pytest.raises(aiohttp.WSServerHandshakeError):
-            await session.ws_connect(hub.url.replace("http://", "ws://") + "/apps/echo/ws")
+            await session.ws_connect(hub.app_url("echo").replace("http://", "ws://") + "/ws")
     assert hub.upstreams[0].hits == 0
 
 
 async def test_allowed_address_is_connected_to(hub_factory: Any) -> None:
     hub: Hub = hub_factory(by_name, upstream_allow=("127.0.0.0/8", "::1/128"))
-    async with aiohttp.ClientSession() as session, session.get(hub.url + "/apps/echo/echo") as response:
+    async with aiohttp.ClientSession() as session, session.get(hub.app_url("echo") + "/echo") as response:
         assert response.status == 200

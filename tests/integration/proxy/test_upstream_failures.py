@@ -55,7 +55,7 @@ async def call(url: str, method: str = "GET", **kwargs: Any) -> tuple[int, dict[
 
 async def test_unreachable_upstream_is_502(hub_factory: Any) -> None:
     hub: Hub = hub_factory(lambda urls: [build_route("echo", (DEAD,))])
-    status, problem = await call(f"{hub.url}/apps/echo/x")
+    status, problem = await call(f"{hub.app_url('echo')}/x")
     assert status == 502
     assert problem["type"] == "urn:gerbang:problem:bad-gateway"
     assert "127.0.0.1" not in problem["detail"]  # no internals
@@ -63,28 +63,28 @@ async def test_unreachable_upstream_is_502(hub_factory: Any) -> None:
 
 async def test_slow_upstream_read_is_504(hub_factory: Any) -> None:
     hub: Hub = hub_factory(upstream_read_timeout=0.3)
-    status, problem = await call(f"{hub.url}/apps/echo/slow?delay=1")
+    status, problem = await call(f"{hub.app_url('echo')}/slow?delay=1")
     assert status == 504
     assert problem["title"] == "Gateway Timeout"
 
 
 async def test_total_timeout_to_response_head_is_504(hub_factory: Any) -> None:
     hub: Hub = hub_factory(upstream_total_timeout=0.3, upstream_read_timeout=30)
-    status, _ = await call(f"{hub.url}/apps/echo/slow?delay=1")
+    status, _ = await call(f"{hub.app_url('echo')}/slow?delay=1")
     assert status == 504
 
 
 async def test_breaker_opens_and_answers_503_without_touching_upstream(hub_factory: Any, slam: SlamServer) -> None:
     hub: Hub = hub_factory(lambda urls: [build_route("echo", (slam.url,))], breaker_failure_threshold=3,
                            breaker_reset_seconds=60, upstream_retries=0)
-    statuses = [(await call(f"{hub.url}/apps/echo/x"))[0] for _ in range(3)]
+    statuses = [(await call(f"{hub.app_url('echo')}/x"))[0] for _ in range(3)]
     assert statuses == [502, 502, 502]
     touched = slam.accepted
     for _ in range(5):
-        status, problem = await call(f"{hub.url}/apps/echo/x")
+        status, problem = await call(f"{hub.app_url('echo')}/x")
         assert status == 503
         assert problem["detail"] == "the app's service is unavailable"
-    async with aiohttp.ClientSession() as session, session.get(f"{hub.url}/apps/echo/x") as response:
+    async with aiohttp.ClientSession() as session, session.get(f"{hub.app_url('echo')}/x") as response:
         assert response.status == 503
         assert 55 <= int(response.headers["Retry-After"]) <= 60  # when the breaker lets a trial through
     assert slam.accepted == touched
@@ -95,19 +95,19 @@ async def test_breaker_half_opens_and_closes_after_recovery(hub_factory: Any) ->
 
     hub: Hub = hub_factory(breaker_failure_threshold=1, breaker_reset_seconds=0.3, upstream_retries=0)
     pool = hub.app.pipeline.proxy.upstreams
-    assert (await call(f"{hub.url}/apps/echo/x"))[0] == 200
+    assert (await call(f"{hub.app_url('echo')}/x"))[0] == 200
     target = pool.pools["echo"].targets[0]
     target.breaker.record_failure()  # as if the last request had failed
-    assert (await call(f"{hub.url}/apps/echo/x"))[0] == 503
+    assert (await call(f"{hub.app_url('echo')}/x"))[0] == 503
     await asyncio.sleep(0.35)
-    assert (await call(f"{hub.url}/apps/echo/x"))[0] == 200  # the half-open trial succeeds
+    assert (await call(f"{hub.app_url('echo')}/x"))[0] == 200  # the half-open trial succeeds
     assert target.breaker.state == "closed"
 
 
 async def test_idempotent_request_retries_on_another_target(hub_factory: Any) -> None:
     hub: Hub = hub_factory(lambda urls: [build_route("echo", (DEAD, urls[0]))], upstream_cooloff_seconds=0)
     for _ in range(4):
-        status, document = await call(f"{hub.url}/apps/echo/echo")
+        status, document = await call(f"{hub.app_url('echo')}/echo")
         assert status == 200
         assert document["upstream"] == "upstream-0"
 
@@ -115,7 +115,7 @@ async def test_idempotent_request_retries_on_another_target(hub_factory: Any) ->
 async def test_request_with_body_is_never_retried(hub_factory: Any) -> None:
     hub: Hub = hub_factory(lambda urls: [build_route("echo", (DEAD, urls[0]))], upstream_cooloff_seconds=0,
                            breaker_failure_threshold=100)
-    statuses = [(await call(f"{hub.url}/apps/echo/echo", "POST", data=b"pay once"))[0] for _ in range(4)]
+    statuses = [(await call(f"{hub.app_url('echo')}/echo", "POST", data=b"pay once"))[0] for _ in range(4)]
     assert sorted(statuses) == [200, 200, 502, 502]  # round robin: every other POST hits the dead target
     assert hub.upstreams[0].hits == 2
 
@@ -123,7 +123,7 @@ async def test_request_with_body_is_never_retried(hub_factory: Any) -> None:
 async def test_non_idempotent_without_body_is_not_retried(hub_factory: Any) -> None:
     hub: Hub = hub_factory(lambda urls: [build_route("echo", (DEAD, urls[0]))], upstream_cooloff_seconds=0,
                            breaker_failure_threshold=100)
-    statuses = [(await call(f"{hub.url}/apps/echo/echo", "DELETE"))[0] for _ in range(2)]
+    statuses = [(await call(f"{hub.app_url('echo')}/echo", "DELETE"))[0] for _ in range(2)]
     assert sorted(statuses) == [200, 502]
 
 
@@ -137,14 +137,14 @@ async def test_slow_upload_outlasting_upstream_timeouts_passes(hub_factory: Any)
             yield b"x" * 1000
             await asyncio.sleep(0.2)
 
-    status, document = await call(f"{hub.url}/apps/echo/upload", "POST", data=slowly())
+    status, document = await call(f"{hub.app_url('echo')}/upload", "POST", data=slowly())
     assert status == 200
     assert document == {"received": 6000}
 
 
 async def test_total_timeout_after_the_upload_is_504(hub_factory: Any) -> None:
     hub: Hub = hub_factory(upstream_total_timeout=0.3, upstream_read_timeout=30)
-    status, _ = await call(f"{hub.url}/apps/echo/slow?delay=1", "POST", data=b"body")
+    status, _ = await call(f"{hub.app_url('echo')}/slow?delay=1", "POST", data=b"body")
     assert status == 504
 
 
@@ -160,7 +160,7 @@ def test_upstream_that_stops_reading_the_body_is_504(hub_factory: Any) -> None:
     try:
         with connect(hub.url) as sock:
             size = 64 << 20
-            sock.sendall(b"POST /apps/echo/upload HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % size)
+            sock.sendall(b"POST /upload HTTP/1.1\r\nHost: echo.localhost\r\nContent-Length: %d\r\n\r\n" % size)
             sock.settimeout(0.05)
             sent = 0
             while sent < size:  # keep offering the body until the gateway answers

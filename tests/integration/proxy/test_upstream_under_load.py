@@ -39,19 +39,19 @@ async def test_breaker_opens_under_load_when_the_upstream_dies_and_closes_when_i
         hub: Hub = hub_factory(lambda _urls: [build_route("echo", (url,))], breaker_failure_threshold=5,
                                breaker_reset_seconds=0.5, upstream_retries=0, upstream_connect_timeout=1)
         async with aiohttp.ClientSession() as session:
-            async with session.get(f"{hub.url}/apps/echo/echo") as r:
+            async with session.get(f"{hub.app_url('echo')}/echo") as r:
                 print("BODY", r.status, await r.text())
-            assert {status for status, _ in await burst(session, f"{hub.url}/apps/echo/echo")} == {200}
+            assert {status for status, _ in await burst(session, f"{hub.app_url('echo')}/echo")} == {200}
     # The upstream is gone (its port refuses): a few 502s, then the open breaker answers 503 at once.
     async with aiohttp.ClientSession() as session:
-        down = [status for _ in range(3) for status, _ in await burst(session, f"{hub.url}/apps/echo/echo")]
+        down = [status for _ in range(3) for status, _ in await burst(session, f"{hub.app_url('echo')}/echo")]
     assert set(down) <= {502, 503} and down.count(503) >= len(down) - CONCURRENCY
     target = hub.app.pipeline.proxy.upstreams.pools["echo"].targets[0]
     assert target.breaker.state == "open"
     with run_server(upstream, port=port):  # back on the same address
         await asyncio.sleep(0.6)  # past breaker_reset_seconds: the next request is the half-open trial
         async with aiohttp.ClientSession() as session:
-            statuses = [status for _ in range(3) for status, _ in await burst(session, f"{hub.url}/apps/echo/echo")]
+            statuses = [status for _ in range(3) for status, _ in await burst(session, f"{hub.app_url('echo')}/echo")]
         assert statuses[-CONCURRENCY:] == [200] * CONCURRENCY
         assert target.breaker.state == "closed"
 
@@ -60,8 +60,8 @@ async def test_a_slow_upstream_answers_504_within_the_timeout_while_fast_request
     hub: Hub = hub_factory(upstream_read_timeout=0.3, upstream_total_timeout=0.5, upstream_retries=0,
                            breaker_failure_threshold=1000)
     async with aiohttp.ClientSession() as session:
-        slow, fast = await asyncio.gather(burst(session, f"{hub.url}/apps/echo/slow?delay=5"),
-                                          burst(session, f"{hub.url}/apps/echo/echo"))
+        slow, fast = await asyncio.gather(burst(session, f"{hub.app_url('echo')}/slow?delay=5"),
+                                          burst(session, f"{hub.app_url('echo')}/echo"))
     assert {status for status, _ in slow} == {504}
     assert max(seconds for _, seconds in slow) < 0.3 + 2  # the timeout, not the upstream's 5 s
     assert {status for status, _ in fast} == {200}
@@ -72,7 +72,7 @@ async def test_no_non_idempotent_request_is_retried_under_load(hub_factory: Any)
                            breaker_failure_threshold=1000)
     async with aiohttp.ClientSession() as session:
         results = [status for method in ("POST", "DELETE", "PATCH")
-                   for status, _ in await burst(session, f"{hub.url}/apps/echo/echo", method=method, data=b"once")]
+                   for status, _ in await burst(session, f"{hub.app_url('echo')}/echo", method=method, data=b"once")]
     answered = results.count(200)
     assert hub.upstreams[0].hits == answered  # each answered request reached the upstream exactly once
     assert set(results) == {200, 502} and results.count(502) >= len(results) // 3  # the dead target's share

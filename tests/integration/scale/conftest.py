@@ -18,6 +18,7 @@ from idp.storage.db import build_engine, build_sessionmaker
 from tests.support.hub import (PASSWORD, Seeded, authorize_url, csrf_from, free_port, interaction_from, pkce_pair,
                                query_of, seed)
 from tests.support.instances import City, new_city
+from tests.support.localhost_names import app_url
 from tests.support.server import run_server
 from tests.support.services import drop_pg_database, new_pg_database
 from tests.support.upstream import Upstream
@@ -37,7 +38,7 @@ class Town:
 
     @property
     def resource(self) -> str:
-        return f"{self.city.issuer}/apps/parkir/"
+        return f"{app_url(self.city.issuer, 'parkir')}/"
 
     def service_token(self, base: str) -> str:
         """An access token for ``parkir`` from the client_credentials grant at ``base``."""
@@ -86,7 +87,8 @@ async def _register(database_url: str, issuer: str, upstream_url: str) -> tuple[
         client, secret = await add_client(
             session, name="Parkir Web", now=now, opd_slug="dishub", redirect_uris=(REDIRECT_URI,),
             grant_types=("authorization_code", "refresh_token", "client_credentials"),
-            scope="openid profile email parkir:read", first_party=True, resources=(f"{issuer}/apps/parkir/",))
+            scope="openid profile email parkir:read", first_party=True,
+            resources=(f"{app_url(issuer, 'parkir')}/",))
     await engine.dispose()
     assert secret is not None
     return client.client_id, secret

@@ -15,6 +15,7 @@ import pytest
 from tests.integration.scale.conftest import Town, authorize, redeem, sign_in
 from tests.support.hub import csrf_from, query_of
 from tests.support.instances import Instance, eventually, running, start_instance
+from tests.support.localhost_names import app_url
 
 pytestmark = pytest.mark.slow
 
@@ -27,7 +28,8 @@ def pair(town: Town) -> Iterator[tuple[Instance, Instance]]:
 
 
 def gateway_status(base: str, token: str) -> int:
-    return httpx.get(f"{base}/apps/parkir/echo", headers={"Authorization": f"Bearer {token}"}, timeout=10).status_code
+    return httpx.get(f"{app_url(base, 'parkir')}/echo", headers={"Authorization": f"Bearer {token}"},
+                     timeout=10).status_code
 
 
 def test_sign_on_at_one_instance_tokens_revocation_and_logout_hold_at_the_other(
@@ -99,7 +101,7 @@ def test_serve_with_two_workers_answers_from_both_and_stops_cleanly(town: Town) 
     try:
         token = town.service_token(instance.url)
         with httpx.Client(timeout=10, headers={"Connection": "close"}) as http:
-            statuses = [http.get(f"{instance.url}/apps/parkir/echo", headers={"Authorization": f"Bearer {token}"})
+            statuses = [http.get(f"{instance.app_url('parkir')}/echo", headers={"Authorization": f"Bearer {token}"})
                         .status_code for _ in range(20)]
         assert statuses == [200] * 20
         eventually(lambda: instance.log().count("Application startup complete") == 2, timeout=20)

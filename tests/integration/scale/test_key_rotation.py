@@ -13,6 +13,7 @@ import pytest
 
 from tests.integration.scale.conftest import Town
 from tests.support.instances import eventually, running
+from tests.support.localhost_names import app_url
 
 pytestmark = pytest.mark.slow
 
@@ -41,7 +42,7 @@ def test_rotation_under_load_fails_no_verification_and_takes_effect_everywhere(t
                     token = answer.json()["access_token"]
                     kids.add(jwt.get_unverified_header(token)["kid"])
                     counts["tokens"] += 1
-                    used = http.get(f"{gateway}/apps/parkir/echo", headers={"Authorization": f"Bearer {token}"})
+                    used = http.get(f"{app_url(gateway, 'parkir')}/echo", headers={"Authorization": f"Bearer {token}"})
                     counts["calls"] += 1
                     if used.status_code != 200:
                         failures.append(f"gateway {used.status_code} {used.text[:200]}")

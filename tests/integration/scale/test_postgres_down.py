@@ -21,6 +21,7 @@ from idp.storage.models import BrowserSession
 from tests.integration.scale.conftest import Town, authorize, build_town, redeem, sign_in
 from tests.support.hub import PASSWORD, csrf_from, free_port, interaction_from
 from tests.support.instances import Instance, eventually, start_instance
+from tests.support.localhost_names import app_url
 from tests.support.own_postgres import OwnPostgres, own_postgres
 from tests.support.upstream import Upstream
 
@@ -60,7 +61,7 @@ def test_postgres_stopped_then_back(stoppable: tuple[OwnPostgres, Town, Instance
         params, verifier = sign_in(browser, town, "asn@dishub.example.id")
         tokens = redeem(base, town, params["code"], verifier)
         bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
-        assert httpx.get(f"{base}/apps/parkir/echo", headers=bearer).status_code == 200
+        assert httpx.get(f"{app_url(base, 'parkir')}/echo", headers=bearer).status_code == 200
         with httpx.Client(base_url=base, timeout=10) as other:  # a citizen halfway through signing in
             page, _ = authorize(other, town)
             form = {"login": "warga@example.id", "password": PASSWORD, "csrf_token": csrf_from(page.text),
@@ -72,7 +73,7 @@ def test_postgres_stopped_then_back(stoppable: tuple[OwnPostgres, Town, Instance
             assert httpx.get(f"{base}/healthz").status_code == 200
             eventually(lambda: httpx.get(f"{base}/readyz").status_code == 503, timeout=5)
             for _ in range(20):  # past the subject cache's TTL and several registry/revocation polls
-                assert httpx.get(f"{base}/apps/parkir/echo", headers=bearer).status_code == 200
+                assert httpx.get(f"{app_url(base, 'parkir')}/echo", headers=bearer).status_code == 200
                 asyncio.run(asyncio.sleep(0.1))
 
             login = other.post("/auth/login", data=form)
@@ -91,7 +92,7 @@ def test_postgres_stopped_then_back(stoppable: tuple[OwnPostgres, Town, Instance
 
             eventually(lambda: httpx.get(f"{base}/readyz").status_code == 200, timeout=10)
             assert sessions_in(town.city.database_url) == sessions_before  # the failed login wrote nothing
-            assert httpx.get(f"{base}/apps/parkir/echo", headers=bearer).status_code == 200
+            assert httpx.get(f"{app_url(base, 'parkir')}/echo", headers=bearer).status_code == 200
             assert town.service_token(base)
             again = httpx.post(f"{base}/auth/token", auth=auth, data={
                 "grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]})

@@ -14,6 +14,7 @@ import pytest
 from tests.integration.scale.conftest import Town
 from tests.support.balancer import Balancer, run_balancer
 from tests.support.instances import eventually, running, start_instance
+from tests.support.localhost_names import app_url
 
 pytestmark = pytest.mark.slow
 
@@ -34,8 +35,8 @@ def test_sigterm_finishes_a_slow_response_and_a_stream_then_exits_0(town: Town) 
     headers = {"Authorization": f"Bearer {town.service_token(instance.url)}"}
     before = town.upstream.hits
     with ThreadPoolExecutor(2) as pool:
-        slow = pool.submit(httpx.get, f"{instance.url}/apps/parkir/slow?delay=1.5", headers=headers, timeout=20)
-        stream = pool.submit(httpx.get, f"{instance.url}/apps/parkir/stream?chunks=20&size=1000&delay=0.1",
+        slow = pool.submit(httpx.get, f"{instance.app_url('parkir')}/slow?delay=1.5", headers=headers, timeout=20)
+        stream = pool.submit(httpx.get, f"{instance.app_url('parkir')}/stream?chunks=20&size=1000&delay=0.1",
                              headers=headers, timeout=20)
         eventually(lambda: town.upstream.hits >= before + 2, timeout=5, interval=0.02)
         instance.stop()
@@ -52,7 +53,7 @@ def test_a_stream_longer_than_the_grace_period_is_cut_at_the_deadline(town: Town
 
     def read_forever() -> None:
         try:
-            with httpx.stream("GET", f"{instance.url}/apps/parkir/stream?chunks=0&size=100&delay=0.05",
+            with httpx.stream("GET", f"{instance.app_url('parkir')}/stream?chunks=0&size=100&delay=0.05",
                               headers=headers, timeout=20) as response:
                 for chunk in response.iter_bytes():
                     received[0] += len(chunk)
@@ -85,7 +86,7 @@ def test_rolling_restart_behind_a_load_balancer_loses_no_request(town: Town) -> 
                 with httpx.Client(timeout=20, headers=headers) as http:
                     while not done.is_set():
                         try:
-                            status = http.get(f"{lb}/apps/parkir/{path}").status_code
+                            status = http.get(f"{app_url(lb, 'parkir')}/{path}").status_code
                         except httpx.HTTPError as exc:
                             status, detail = 0, repr(exc)
                         else:

@@ -38,7 +38,7 @@ def test_every_worker_adds_its_counts_and_flushes_on_stop(town: Town, tmp_path_f
     try:
         bearer = {"Authorization": f"Bearer {town.service_token(instance.url)}"}
         for _ in range(SENT):  # a new connection each time: the kernel spreads them over both workers
-            assert httpx.get(f"{instance.url}/apps/parkir/echo", headers=bearer).status_code == 200
+            assert httpx.get(f"{instance.app_url('parkir')}/echo", headers=bearer).status_code == 200
         metrics = httpx.get(f"{instance.url}/metrics").text
         assert re.search(r"^gerbang_database_up(\{[^}]*\})? 1\.0$", metrics, re.M), metrics[-2000:]
         assert stored_requests(town.city.database_url, "parkir") == 0  # nothing flushed yet (300 s interval)

@@ -1,7 +1,7 @@
 """gateway hardening: per-app path reading (case-insensitive upstream, ambiguous paths opt-in) and WebSocket origins
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 
 Existing apps keep the strict defaults: case-sensitive paths, ambiguous paths refused, WebSockets only from
 the app's own origin.
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0006'
-down_revision = '0004'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,123 @@
+"""The scheduled data-protection job: erase accounts past their grace period, purge what is past its retention.
+
+Every instance runs the loop; a ``Lease`` lets one at a time do the work. Each run records what it did in the
+audit chain as counts (``pdp.retention_purge``), never contents; a run that found nothing writes nothing.
+
+    accounts asked to be deleted, ``erase_after`` passed      erased (``idp.pdp.deletion.erase_account``)
+    gateway access rows older than the access-history retention   deleted
+    security events older than ``security_event_retention_days``  deleted
+    citizen accounts unused for ``inactive_account_retention_days`` (0: never)   erased
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from dataclasses import dataclass, field
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from idp.audit import append_audit
+from idp.clock import Clock
+from idp.pdp.deletion import erase_account, load_due_erasures
+from idp.pdp.lease import Lease
+from idp.storage.models import BrowserSession, GatewayAccess, SecurityEvent, User
+
+log = logging.getLogger("gerbang.pdp")
+DAY = 86_400
+LEASE_NAME = "pdp-retention"
+
+
+@dataclass(frozen=True)
+class Retention:
+    access_history_days: int
+    security_event_days: int
+    inactive_account_days: int  # 0: accounts are not erased for being unused
+
+
+@dataclass
+class Purged:
+    erased_accounts: int = 0
+    inactive_accounts: int = 0
+    gateway_accesses: int = 0
+    security_events: int = 0
+    ran: bool = field(default=True)
+
+    def total(self) -> int:
+        return self.erased_accounts + self.inactive_accounts + self.gateway_accesses + self.security_events
+
+
+class PdpJobs:
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], clock: Clock, retention: Retention, *,
+                 every: float, holder: str | None = None) -> None:
+        self._sessionmaker = sessionmaker
+        self._clock = clock
+        self._retention = retention
+        self._every = every
+        self.lease = Lease(sessionmaker, LEASE_NAME, holder or uuid.uuid4().hex, ttl=max(300, int(every)))
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._loop(), name="gerbang-pdp-jobs")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def run_once(self) -> Purged:
+        """One run if this instance gets the lease (``ran`` False otherwise)."""
+        if not await self.lease.take(self._clock.now()):
+            return Purged(ran=False)
+        try:
+            return await self._purge()
+        finally:
+            await self.lease.release()
+
+    async def _purge(self) -> Purged:
+        now, keep, purged = self._clock.now(), self._retention, Purged()
+        async with self._sessionmaker() as session:
+            due = await load_due_erasures(session, now)
+            inactive = await self._inactive_accounts(session, now) if keep.inactive_account_days else []
+        for user_id, reason, counter in [*((u, "deletion_requested", "erased_accounts") for u in due),
+                                         *((u, "inactive", "inactive_accounts") for u in inactive)]:
+            async with self._sessionmaker() as session, session.begin():  # one person per transaction
+                if await erase_account(session, user_id, now, reason=reason):
+                    setattr(purged, counter, getattr(purged, counter) + 1)
+        async with self._sessionmaker() as session, session.begin():
+            purged.gateway_accesses = (await session.execute(delete(GatewayAccess).where(
+                GatewayAccess.at < now - keep.access_history_days * DAY))).rowcount or 0
+            purged.security_events = (await session.execute(delete(SecurityEvent).where(
+                SecurityEvent.at < now - keep.security_event_days * DAY))).rowcount or 0
+            if purged.total():
+                await append_audit(session, actor="gerbang", action="pdp.retention_purge", target="pdp:retention",
+                                   detail={"erased_accounts": purged.erased_accounts,
+                                           "inactive_accounts": purged.inactive_accounts,
+                                           "gateway_accesses": purged.gateway_accesses,
+                                           "security_events": purged.security_events}, now=now)
+        if purged.total():
+            log.info("pdp: purged %s", purged)
+        return purged
+
+    async def _inactive_accounts(self, session: AsyncSession, now: int) -> list[str]:
+        cutoff = now - self._retention.inactive_account_days * DAY
+        last_seen = (select(BrowserSession.user_id, func.max(BrowserSession.last_seen).label("seen"))
+                     .group_by(BrowserSession.user_id).subquery())
+        query = (select(User.id).outerjoin(last_seen, last_seen.c.user_id == User.id)
+                 .where(User.kind == "citizen", User.created_at < cutoff,
+                        func.coalesce(last_seen.c.seen, User.created_at) < cutoff).limit(100))
+        return list((await session.scalars(query)).all())
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                await self.run_once()
+            except Exception:
+                log.warning("pdp: the scheduled job failed; trying again later", exc_info=True)
+            await asyncio.sleep(self._every)
