@@ -25,7 +25,8 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from starlette.applications import Starlette
-from starlette.types import Receive, Scope, Send
+from starlette.requests import ClientDisconnect
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.access_recorder import AccessRecorder
 from gateway.access_writer import AccessWriter
@@ -84,7 +85,9 @@ class GatewayApp:
         self.hub_host = self.origins.hub_host
         self.hub_guard = HubOriginGuard(self._hub, settings.uses_tls)
         self.server_limits = ServerLimits(settings.request_head_timeout,
-                                          settings.max_header_bytes + REQUEST_LINE_ALLOWANCE)
+                                          settings.max_header_bytes + REQUEST_LINE_ALLOWANCE,
+                                          settings.max_header_bytes, settings.request_body_timeout,
+                                          settings.request_body_min_rate)
         self.on_startup: list[Hook] = []
         self.on_shutdown: list[Hook] = []
 
@@ -98,10 +101,10 @@ class GatewayApp:
                 self.pipeline.metrics.observe("-", error.status, 0.0)
                 return
             if origin.route is None:
-                await self.hub_guard(scope, receive, send)
+                await _unless_client_left(self.hub_guard, scope, receive, send)
             elif scope["path"].startswith(CONTROL_PREFIX) and kind == "http" and _signs_in(origin.route):
                 scope["gerbang.route"] = origin.route
-                await self.control(scope, receive, send)
+                await _unless_client_left(self.control, scope, receive, send)
             else:
                 await handle_request(self.pipeline, scope, receive, send)
         elif kind == "lifespan":
@@ -153,6 +156,15 @@ class GatewayApp:
             await self.context.close()
 
 
+async def _unless_client_left(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
+    """The hub's and the sign-in pages' starlette apps read bodies through ``Request``: a client that left (or was
+    cut off as too slow, ``gateway.server_protocol``) mid-body leaves nobody to answer."""
+    try:
+        await app(scope, receive, send)
+    except ClientDisconnect:
+        log.info("client left mid-request path=%s", scope["path"][:200])
+
+
 def _signs_in(route: Route) -> bool:
     """The gateway's own sign-in pages exist on the hosts of active ``session`` apps only."""
     return route.auth_mode == "session" and route.status == "active"
@@ -195,6 +207,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, routes: RouteT
         trusted_proxies=build_networks(settings.trusted_proxies),
         hidden_cookies=HUB_COOKIE_NAMES,
         accesses=accesses,
+        hub_origin=settings.issuer,
         public_port=port_suffix(settings.issuer),
     )
     operations = Operations(context, metrics, pipeline.trusted_proxies, build_networks(settings.metrics_networks))

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from idp.app_origins import default_app_host, default_apps_domain, default_resource, hub_host
+from idp.upstream_addresses import UpstreamAddresses, UpstreamRefused, check_upstream_address
 from idp.clients import check_resource, load_client
 from idp.errors import Conflict, InvalidInput, NotFound
 from idp.org import load_opd
@@ -42,13 +43,19 @@ class AppRecord:
     host: str | None
     restricted: bool
     status: str
+    case_insensitive_paths: bool = False
+    allow_ambiguous_paths: bool = False
+    websocket_origins: tuple[str, ...] = ()
     hosts: tuple[str, ...] = ()
 
     def as_json(self) -> dict[str, object]:
         return {"id": self.id, "slug": self.slug, "name": self.name, "opd": self.opd,
                 "upstreams": list(self.upstreams), "auth_mode": self.auth_mode, "resource": self.resource,
                 "client_id": self.client_id, "host": self.host, "hosts": list(self.hosts),
-                "restricted": self.restricted, "status": self.status}
+                "restricted": self.restricted, "status": self.status,
+                "case_insensitive_paths": self.case_insensitive_paths,
+                "allow_ambiguous_paths": self.allow_ambiguous_paths,
+                "websocket_origins": list(self.websocket_origins)}
 
 
 def default_app_resource(issuer: str, slug: str, apps_domain: str = "") -> str:
@@ -88,6 +95,29 @@ def check_upstream(url: str) -> str:
     return url.rstrip("/")
 
 
+async def check_upstream_addresses(upstreams: tuple[str, ...], addresses: UpstreamAddresses) -> None:
+    """Every upstream's address (a name: every address it resolves to) is one the settings allow."""
+    for url in upstreams:
+        try:
+            await check_upstream_address(url, addresses)
+        except UpstreamRefused as exc:
+            raise InvalidInput(f"{url}: {exc}") from None
+
+
+def check_websocket_origin(origin: str) -> str:
+    """An origin (RFC 6454 §6.2 serialisation): scheme://host[:port], nothing else, lower case."""
+    value = origin.strip().lower()
+    parts = urlsplit(value)
+    if (parts.scheme not in ("http", "https") or not parts.hostname or parts.path or parts.query or parts.fragment
+            or parts.username is not None or "?" in value or "#" in value or value.endswith("/")):
+        raise InvalidInput(f"a WebSocket origin is scheme://host[:port], e.g. https://peta.palembang.go.id: {origin}")
+    try:
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError as exc:
+        raise InvalidInput(f"origin has an invalid port: {origin}") from exc
+    return value
+
+
 def check_host(host: str) -> str:
     value = host.strip().lower()
     if not HOST.match(value) or value.replace(".", "").isdigit():
@@ -98,8 +128,14 @@ def check_host(host: str) -> str:
 async def add_app(session: AsyncSession, *, slug: str, opd_slug: str, upstreams: tuple[str, ...], auth_mode: str,
                   issuer: str, now: int, name: str | None = None, client_id: str | None = None,
                   resource: str | None = None, host: str | None = None, restricted: bool = False,
-                  status: str = "active", apps_domain: str = "") -> AppRecord:
-    """Register an app; every problem with the input is reported as ``InvalidInput``/``NotFound``/``Conflict``."""
+                  status: str = "active", case_insensitive_paths: bool = False, allow_ambiguous_paths: bool = False,
+                  websocket_origins: tuple[str, ...] = (), apps_domain: str = "",
+                  addresses: UpstreamAddresses | None = None) -> AppRecord:
+    """Register an app; every problem with the input is reported as ``InvalidInput``/``NotFound``/``Conflict``.
+
+    ``addresses``: which upstream addresses the settings allow (``build_upstream_addresses(settings)``); without
+    it, the defaults (no loopback, link-local or metadata upstreams).
+    """
     check_slug(slug)
     if auth_mode not in AUTH_MODES:
         raise InvalidInput(f"auth must be one of: {', '.join(AUTH_MODES)}")
@@ -108,8 +144,10 @@ async def add_app(session: AsyncSession, *, slug: str, opd_slug: str, upstreams:
     if not upstreams:
         raise InvalidInput("at least one --upstream URL is needed")
     checked = tuple(dict.fromkeys(check_upstream(url) for url in upstreams))
+    await check_upstream_addresses(checked, addresses or UpstreamAddresses())
     checked_resource = check_resource(resource) if resource else None
     checked_host = check_host(host) if host else None
+    origins = list(dict.fromkeys(check_websocket_origin(origin) for origin in websocket_origins))
     domain = apps_domain or default_apps_domain(issuer)
     if hub_host(issuer) in app_hosts(slug, domain, checked_host):
         raise InvalidInput("the app's host must not be the hub's own host name (it would capture the hub's pages)")
@@ -125,7 +163,9 @@ async def add_app(session: AsyncSession, *, slug: str, opd_slug: str, upstreams:
         raise Conflict(f"host '{checked_host}' already belongs to another app")
     app = App(slug=slug, name=(name or slug).strip() or slug, opd_id=unit.id, upstreams=list(checked),
               auth_mode=auth_mode, client_id=client_id, resource=checked_resource, host=checked_host,
-              restricted=restricted, status=status, created_at=now, updated_at=now)
+              restricted=restricted, status=status, created_at=now, updated_at=now,
+              case_insensitive_paths=case_insensitive_paths, allow_ambiguous_paths=allow_ambiguous_paths,
+              websocket_origins=origins)
     session.add(app)
     await session.flush()
     return _record(app, unit, issuer, domain)
@@ -157,4 +197,5 @@ def _record(app: App, unit: OpdUnit, issuer: str, apps_domain: str = "") -> AppR
     return AppRecord(id=app.id, slug=app.slug, name=app.name, opd=unit.slug, upstreams=tuple(app.upstreams),
                      auth_mode=app.auth_mode, resource=app.resource or default_resource(issuer, domain, app.slug),
                      client_id=app.client_id, host=app.host, restricted=app.restricted, status=app.status,
-                     hosts=app_hosts(app.slug, domain, app.host))
+                     case_insensitive_paths=app.case_insensitive_paths, allow_ambiguous_paths=app.allow_ambiguous_paths,
+                     websocket_origins=tuple(app.websocket_origins or ()), hosts=app_hosts(app.slug, domain, app.host))

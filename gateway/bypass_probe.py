@@ -1,6 +1,7 @@
 """``gerbang apps audit``: is any registered upstream reachable around the hub?
 
-Every upstream of every app is called directly (GET on its base URL, redirects not followed) four ways:
+Every upstream of every approved app is called directly (connections to addresses the settings refuse are
+never opened: ``idp.upstream_addresses``) (GET on its base URL, redirects not followed) four ways:
 
 - ``no-assertion``: no ``X-Gerbang-Assertion`` at all;
 - ``forged``: an assertion for the app, signed by a throwaway key that claims the hub's ``kid``;
@@ -25,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from gateway.apps import AppRecord
 from gateway.assertion_issuer import ASSERTION_TYP
+from idp.upstream_addresses import UpstreamAddresses, UpstreamRefused
 
 REFUSALS = (401, 403)
 PROBE_SUB = "gerbang-audit-probe"
@@ -95,10 +97,12 @@ class ProbeAssertions:
 
 
 async def audit_apps(apps: Sequence[AppRecord], assertions: ProbeAssertions, *, timeout: float = 5.0,
-                     concurrency: int = 16) -> list[AppAudit]:
+                     concurrency: int = 16, addresses: UpstreamAddresses | None = None) -> list[AppAudit]:
+    """``addresses``: the settings' upstream address rules, enforced at connect time as the proxy does."""
     limit = asyncio.Semaphore(concurrency)
     client_timeout = aiohttp.ClientTimeout(total=timeout)
-    async with aiohttp.ClientSession(timeout=client_timeout) as session:
+    connector = aiohttp.TCPConnector(socket_factory=(addresses or UpstreamAddresses()).socket_factory)
+    async with aiohttp.ClientSession(timeout=client_timeout, connector=connector) as session:
 
         async def probe(upstream: str, name: str, token: str | None) -> ProbeResult:
             async with limit:
@@ -117,4 +121,6 @@ async def probe_upstream(session: aiohttp.ClientSession, upstream: str, probe: s
         async with session.get(upstream + "/", headers=headers, allow_redirects=False) as response:
             return ProbeResult(upstream, probe, response.status)
     except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
-        return ProbeResult(upstream, probe, None, f"unreachable: {type(exc).__name__}")
+        refused = isinstance(getattr(exc, "os_error", None), UpstreamRefused) or isinstance(exc, UpstreamRefused)
+        return ProbeResult(upstream, probe, None, "refused by GERBANG_UPSTREAM_ALLOW/DENY" if refused
+                           else f"unreachable: {type(exc).__name__}")

@@ -25,7 +25,7 @@ UNLIMITED = Verdict(allowed=True)
 
 
 class AllowAll:
-    def decide(self, principal: Principal, route: Route, request: RequestHead) -> Decision:
+    def decide(self, principal: Principal, route: Route, request: RequestHead, path: str) -> Decision:
         return ALLOWED
 
 

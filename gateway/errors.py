@@ -10,6 +10,7 @@
     ├── RequestTimeout 408        the client was too slow to send its request
     ├── Conflict 409              admin API: the change clashes with the current state (duplicate, wrong status)
     ├── PayloadTooLarge 413
+    ├── UriTooLong 414            a request target longer than the server reads
     ├── UnsupportedMediaType 415  admin API: a body that is not application/json
     ├── TooManyRequests 429       carries Retry-After and RateLimit headers
     ├── HeadersTooLarge 431
@@ -72,6 +73,10 @@ class RequestTimeout(GatewayError):
 
 class PayloadTooLarge(GatewayError):
     status, title, type_slug = 413, "Content Too Large", "payload-too-large"
+
+
+class UriTooLong(GatewayError):
+    status, title, type_slug = 414, "URI Too Long", "uri-too-long"
 
 
 class UnsupportedMediaType(GatewayError):

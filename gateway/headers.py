@@ -5,8 +5,9 @@ both Content-Length and Transfer-Encoding, several or invalid Content-Length —
 accepts these), an ``h2c`` upgrade, and oversized heads. ``build_upstream_headers`` drops
 hop-by-hop headers, including every one the client names in ``Connection`` — but the
 headers the gateway itself adds are added afterwards, so ``Connection: X-Gerbang-Assertion``
-cannot remove them — and strips every client-sent ``X-Gerbang-*``. ``X-Forwarded-*`` are
-rebuilt; the client address comes from the peer, walking ``X-Forwarded-For`` only through
+cannot remove them — and strips every identity-shaped header the client sent (the table in
+``gateway.identity_headers``: ``X-Gerbang-*``, ``X-Forwarded-*``, ``X-User-Id``, ``X-Original-URL``...,
+and any name with ``_``). ``X-Forwarded-*`` are rebuilt; the client address comes from the peer, walking ``X-Forwarded-For`` only through
 configured trusted proxies. ``X-Request-Id`` and W3C ``traceparent`` are kept when sane,
 generated otherwise.
 """
@@ -19,6 +20,7 @@ import re
 from collections.abc import Container, Iterable, Sequence
 
 from gateway.errors import BadRequest, HeadersTooLarge
+from gateway.identity_headers import is_identity_header
 
 Headers = Sequence[tuple[bytes, bytes]]
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -28,10 +30,10 @@ HOP_BY_HOP = frozenset({
     b"connection", b"keep-alive", b"proxy-connection", b"te", b"trailer", b"transfer-encoding",
     b"upgrade", b"proxy-authorization", b"proxy-authenticate",
 })
-# Rebuilt by the gateway; whatever the client sent under these names is dropped.
+# Set by the gateway or its HTTP client; whatever the client sent under these names is dropped. Identity-shaped
+# headers (X-Forwarded-*, X-Gerbang-*, X-User-Id...) are in their own table: ``gateway.identity_headers``.
 GATEWAY_SET = frozenset({
-    b"host", b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host", b"x-forwarded-port",
-    b"forwarded", b"x-real-ip", b"x-request-id", b"traceparent", b"content-length",
+    b"host", b"x-request-id", b"traceparent", b"content-length",
     b"expect",  # 100-continue is answered by our server to the client; the upstream gets the body at once
 })
 # Never forwarded to a WebSocket upstream: aiohttp runs its own handshake (RFC 6455 §4.1).
@@ -162,7 +164,7 @@ def build_upstream_headers(headers: Headers, added: Iterable[tuple[str, str]], *
     dropped = named_in_connection(headers)
     out: list[tuple[str, str]] = []
     for name, value in headers:
-        if (name in HOP_BY_HOP or name in GATEWAY_SET or name in dropped or name.startswith(b"x-gerbang-")
+        if (name in HOP_BY_HOP or name in GATEWAY_SET or name in dropped or is_identity_header(name)
                 or (websocket and name in WEBSOCKET_HANDSHAKE)):
             continue
         if name == b"cookie" and hidden_cookies:

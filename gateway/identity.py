@@ -17,6 +17,7 @@ from gateway.registry import AppRegistry
 from gateway.settings import Settings
 from gateway.subjects import SubjectDirectory
 from gateway.token_verifier import RevocationCheck, TokenVerifier
+from idp.upstream_addresses import build_upstream_addresses
 from idp.context import IdpContext
 
 
@@ -51,7 +52,7 @@ def build_identity(settings: Settings, context: IdpContext, *, sessions: Session
     subjects = SubjectDirectory(context.sessionmaker, context.clock, ttl=settings.subject_cache_ttl,
                                 size=settings.subject_cache_size)
     routes = AppRegistry(context.sessionmaker, settings.issuer, context.clock, settings.registry_refresh_seconds,
-                         apps_domain=settings.apps_domain)
+                         build_upstream_addresses(settings), apps_domain=settings.apps_domain)
     bearer = BearerAuthenticator(verifier, subjects, realm=settings.issuer,
                                  is_client_suspended=routes.is_client_suspended)
     authenticator = RouteAuthenticator(bearer, sessions)

@@ -30,13 +30,16 @@ from gateway.errors import (
 )
 from gateway.exchange import Exchange
 from gateway.headers import Network, build_request_id, build_traceparent, build_upstream_headers
+from gateway.identity_headers import build_forwarding_headers
 from gateway.metrics import GatewayMetrics
+from gateway.paths import build_policy_path, check_app_path
 from gateway.model import Decision, RequestHead, Route, Verdict
 from gateway.problem import send_problem, send_websocket_denial
 from gateway.proxy import ClientDisconnected, Proxy
 from gateway.request_head import InboundRequest, read_request_head
 from gateway.steps import AssertionIssuer, Authenticator, Decider, Limiter, RouteTable
 from gateway.websocket import WebSocketProxy
+from gateway.websocket_origin import check_websocket_origin
 
 log = logging.getLogger("gerbang.gateway")
 
@@ -59,6 +62,7 @@ class Pipeline:
     trusted_proxies: tuple[Network, ...]
     hidden_cookies: Container[str] = frozenset()  # the hub's own cookies, never forwarded to an app
     accesses: AccessRecorder | None = None  # the access history: which app received whose identity
+    hub_origin: str = ""  # the issuer's origin: its scheme and port are every app origin's
     public_port: str = ""  # ":8000" when the issuer names a port: every app origin shares it
 
 
@@ -77,9 +81,14 @@ async def handle_request(pipeline: Pipeline, scope: Scope, receive: Receive, sen
         check_body_size(inbound, pipeline.max_body_bytes)
         route, upstream_path = find_route(pipeline.routes, inbound.head)
         app = route.slug
+        check_app_path(upstream_path, allow_ambiguous=route.allow_ambiguous_paths)
+        if websocket:
+            check_websocket_origin(route, inbound.head, pipeline.hub_origin)
         check_route_active(route)
         principal = await pipeline.authenticator.authenticate(route, inbound.head)
-        check_decision(pipeline.decider.decide(principal, route, inbound.head), route, inbound.head)
+        # The policies see exactly the path the upstream will receive (read as its server reads it).
+        policy_path = build_policy_path(upstream_path, allow_ambiguous=route.allow_ambiguous_paths)
+        check_decision(pipeline.decider.decide(principal, route, inbound.head, policy_path), route, inbound.head)
         verdict = await pipeline.limiter.check(principal, route, inbound.head)
         check_verdict(verdict)
         assertion = pipeline.assertions.issue(principal, route, inbound.head)
@@ -154,15 +163,7 @@ def build_exchange(inbound: InboundRequest, route: Route, upstream_path: str, as
                    started: float, *, websocket: bool = False, hidden_cookies: Container[str] = frozenset(),
                    public_port: str = "") -> Exchange:
     head = inbound.head
-    added = [
-        ("x-forwarded-for", inbound.forwarded_for),
-        ("x-forwarded-proto", inbound.forwarded_proto),
-        # The app's registered host that routed the request (never a client-written X-Forwarded-Host).
-        ("x-forwarded-host", head.host.rstrip(".") + public_port),
-        ("x-request-id", head.request_id),
-        ("traceparent", head.traceparent or ""),
-        ("x-gerbang-assertion", assertion),
-    ]
+    added = build_forwarding_headers(inbound, route, assertion, public_port=public_port)
     if inbound.content_length is not None:
         added.append(("content-length", str(inbound.content_length)))
     upstream_headers = build_upstream_headers(head.headers, added, websocket=websocket, hidden_cookies=hidden_cookies)

@@ -38,14 +38,14 @@ class PolicyDecider:
         # Label lookups cost more than the increments: keep the children (rules x effects, a small set).
         self._hits: dict[tuple[str, str], Any] = {}
 
-    def decide(self, principal: Principal, route: Route, request: RequestHead) -> Decision:
-        # Every app on its own origin: the request's path is exactly the path forwarded (no prefix to strip; a
-        # path such as /apps/x/admin is the app's own and is matched as such).
+    def decide(self, principal: Principal, route: Route, request: RequestHead, path: str) -> Decision:
+        # Every app on its own origin: ``path`` is exactly the path forwarded upstream (canonicalised by the route
+        # table; no prefix to strip: a path such as /apps/x/admin is the app's own and is matched as such).
         outcome = self._watcher.current.decide(Request(
-            app=route.slug, method=request.method, path=request.path, at=datetime.now(UTC), sub=principal.sub,
+            app=route.slug, method=request.method, path=path, at=datetime.now(UTC), sub=principal.sub,
             client_id=principal.client_id, roles=principal.roles, opd_paths=principal.opd_paths,
             scopes=principal.scopes, acr=principal.acr, ip=request.client_ip, restricted=route.restricted,
-            public=route.auth_mode == "none"))
+            public=route.auth_mode == "none", case_insensitive_paths=route.case_insensitive_paths))
         decision = Decision(outcome.allowed, outcome.rule_ids, outcome.reason, outcome.required_acr,
                             outcome.report_only)
         if decision.rule_ids or decision.report_only:

@@ -29,6 +29,7 @@ from gateway.exchange import ClientGone, Exchange, RequestBody
 from gateway.headers import build_response_headers
 from gateway.metrics import GatewayMetrics
 from gateway.settings import Settings
+from idp.upstream_addresses import build_upstream_addresses
 from gateway.upstreams import CLOSED, Target, TargetPool, Upstreams
 
 log = logging.getLogger("gerbang.gateway.proxy")
@@ -45,8 +46,11 @@ class UpstreamFailure(Exception):
 
 
 def build_session(settings: Settings) -> aiohttp.ClientSession:
+    # The socket factory sees every resolved address just before connecting: a name that now resolves to a
+    # refused address (DNS rebinding) is not connected to (idp.upstream_addresses).
     connector = aiohttp.TCPConnector(limit=0, limit_per_host=settings.upstream_connections_per_host,
-                                     keepalive_timeout=settings.upstream_keepalive_seconds, ttl_dns_cache=60)
+                                     keepalive_timeout=settings.upstream_keepalive_seconds, ttl_dns_cache=60,
+                                     socket_factory=build_upstream_addresses(settings).socket_factory)
     timeout = aiohttp.ClientTimeout(total=None, connect=settings.upstream_connect_timeout,
                                     sock_read=settings.upstream_read_timeout)
     # A dummy cookie jar: one session serves every user; cookies must never cross between them.

@@ -29,6 +29,7 @@ from gateway.apps import app_hosts
 from idp.app_origins import default_resource
 from gateway.model import Route
 from idp.app_origins import default_apps_domain, hub_host
+from idp.upstream_addresses import UpstreamAddresses, literal_host
 from idp.clock import Clock
 from idp.storage.models import App, Client, OpdUnit
 
@@ -64,7 +65,9 @@ class AppRegistry:
     """``RouteTable`` backed by the database (``gateway.steps.RouteTable``)."""
 
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], issuer: str, clock: Clock,
-                 refresh_seconds: float = 2.0, apps_domain: str = "") -> None:
+                 refresh_seconds: float = 2.0, addresses: UpstreamAddresses | None = None, *,
+                 apps_domain: str = "") -> None:
+        self._addresses = addresses or UpstreamAddresses()
         self._sessionmaker = sessionmaker
         self._issuer = issuer
         self._apps_domain = apps_domain or default_apps_domain(issuer)
@@ -141,12 +144,29 @@ class AppRegistry:
                 log.exception("registry refresh failed; serving the previous route table")
 
     def _build_route(self, app: App, unit: OpdUnit) -> Route:
-        return Route(slug=app.slug, opd=unit.slug, opd_path=unit.path, upstreams=tuple(app.upstreams),
+        return Route(slug=app.slug, opd=unit.slug, opd_path=unit.path, upstreams=self._allowed_upstreams(app),
                      auth_mode=app.auth_mode,
                      resource=app.resource or default_resource(self._issuer, self._apps_domain, app.slug),
                      client_id=app.client_id, host=app.host, restricted=app.restricted,
                      status="suspended" if app.status == "suspended" else "active",
+                     case_insensitive_paths=app.case_insensitive_paths,
+                     allow_ambiguous_paths=app.allow_ambiguous_paths,
+                     websocket_origins=tuple(app.websocket_origins or ()),
                      hosts=app_hosts(app.slug, self._apps_domain, app.host))
+
+
+    def _allowed_upstreams(self, app: App) -> tuple[str, ...]:
+        """Upstreams registered before the settings refused their address are left out (no DNS here: names
+        are checked when connecting); an app left with none answers 503."""
+        kept = []
+        for url in app.upstreams:
+            host = literal_host(url)
+            why = self._addresses.refusal(host) if host is not None else None
+            if why is None:
+                kept.append(url)
+            else:
+                log.error("upstream refused by GERBANG_UPSTREAM_ALLOW/DENY app=%s upstream=%s: %s", app.slug, url, why)
+        return tuple(kept)
 
 
 async def _load_fingerprint(session: AsyncSession) -> Fingerprint:

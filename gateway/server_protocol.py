@@ -1,12 +1,22 @@
-"""uvicorn's httptools protocol with a deadline and a size cap for the request head.
+"""uvicorn's httptools protocol with deadlines and size caps for the request head and body, on every route.
 
 uvicorn parses the head before the application runs and has neither a deadline for it (a
 slowloris client dribbling header lines, or a connection that sends nothing, holds its
 slot for ever) nor, with httptools, a size limit (the head is buffered whole). This
 subclass arms a timer when a connection opens and when each request begins, cancels it
 when the head is complete, and answers 408 when it fires (a silent close when no byte was
-sent); a head growing past the cap is answered 431 without parsing further. Both answers
-are rendered by ``gateway.problem``. The body deadline is the proxy's (``RequestBody``).
+sent). The head's size is counted twice: the bytes received while it is incomplete (a head
+that never ends), and each header as the parser delivers it (the same measure as
+``gateway.headers.check_request_headers``), so a head that arrives whole in one read is
+refused too, before any route — the provider's and the console's as much as the apps' — sees
+it: 431 without parsing further.
+
+The body has a minimum rate (Apache's mod_reqtimeout ``body=…,MinRate=…``): after the head,
+the client has ``body_timeout`` seconds plus one second per ``body_min_rate`` bytes already
+sent. A body trickled one byte every few seconds is cut off with 408 (or a close once the
+response has begun). Time during which the application is not reading (uvicorn paused the
+socket: the app or its upstream is slow), or the client waits for ``100 Continue``, is not
+counted against the client. Answers are rendered by ``gateway.problem``.
 
 Used by ``gerbang serve`` as ``http="gateway.server_protocol:GuardedHttpToolsProtocol"``;
 the limits come from the application's ``server_limits`` (``GatewayApp``), so they follow
@@ -21,19 +31,26 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from gateway.errors import GatewayError, HeadersTooLarge, RequestTimeout
+from gateway.errors import GatewayError, HeadersTooLarge, RequestTimeout, UriTooLong
 from gateway.headers import new_id
 from gateway.problem import build_problem
 
 # Room for the request line on top of the header limit the application enforces exactly.
 REQUEST_LINE_ALLOWANCE = 8192
-_REASONS = {408: b"Request Timeout", 431: b"Request Header Fields Too Large"}
+_REASONS = {408: b"Request Timeout", 414: b"URI Too Long", 431: b"Request Header Fields Too Large"}
 
 
 @dataclass(frozen=True, slots=True)
 class ServerLimits:
     head_timeout: float = 10.0
     max_head_bytes: int = 16 * 1024 + REQUEST_LINE_ALLOWANCE
+    max_header_bytes: int = 16 * 1024
+    body_timeout: float = 20.0
+    body_min_rate: int = 500  # bytes per second, once body_timeout is used up
+
+
+class _HeadRefused(Exception):
+    """Raised inside a parser callback to stop parsing; httptools wraps it in HttpParserCallbackError."""
 
 
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
@@ -44,6 +61,11 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self.head_timer: asyncio.TimerHandle | None = None
         self.head_bytes = 0
         self.head_pending = False
+        self.target_bytes = self.header_bytes = 0  # as parsed: also when the whole head came in one read
+        self.head_refusal: GatewayError | None = None
+        self.body_timer: asyncio.TimerHandle | None = None
+        self.body_bytes = 0
+        self.body_waited = 0.0
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -51,6 +73,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._stop_head()
+        self._stop_body()
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
@@ -62,12 +85,94 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
+        self.target_bytes, self.header_bytes, self.head_refusal = 0, 0, None
         if not self.head_pending:  # the next request on a kept-alive or pipelined connection
             self._start_head()
+
+    def on_url(self, url: bytes) -> None:
+        self.target_bytes += len(url)
+        if self.target_bytes > REQUEST_LINE_ALLOWANCE:
+            self._refuse_in_parser(UriTooLong(f"the request target exceeds {REQUEST_LINE_ALLOWANCE} bytes"))
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.header_bytes += len(name) + len(value) + 4
+        if self.header_bytes > self.limits.max_header_bytes:
+            self._refuse_in_parser(HeadersTooLarge(f"request headers exceed {self.limits.max_header_bytes} bytes"))
+        super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
         self._stop_head()
         super().on_headers_complete()
+        if self._declares_body() and not self.parser.should_upgrade():
+            self._start_body()
+
+    def on_body(self, body: bytes) -> None:
+        self.body_bytes += len(body)
+        super().on_body(body)
+
+    def on_message_complete(self) -> None:
+        self._stop_body()
+        super().on_message_complete()
+
+    def send_400_response(self, msg: str) -> None:
+        if self.head_refusal is not None:  # our own callback stopped the parser: answer why
+            self._refuse(self.head_refusal)
+            return
+        super().send_400_response(msg)
+
+    def _refuse_in_parser(self, error: GatewayError) -> None:
+        self.head_refusal = error
+        raise _HeadRefused
+
+    def _declares_body(self) -> bool:
+        for name, value in self.headers:
+            if name == b"transfer-encoding" or (name == b"content-length" and value.strip() not in (b"", b"0")):
+                return True
+        return False
+
+    def _start_body(self) -> None:
+        self._stop_body()
+        self.body_bytes, self.body_waited = 0, 0.0
+        self.body_timer = self.loop.call_later(self._body_tick, self._body_check)
+
+    @property
+    def _body_tick(self) -> float:
+        return min(1.0, self.limits.body_timeout / 4)
+
+    def _stop_body(self) -> None:
+        if self.body_timer is not None:
+            self.body_timer.cancel()
+            self.body_timer = None
+
+    def _body_check(self) -> None:
+        self.body_timer = None
+        cycle = self.cycle
+        if self.transport.is_closing() or cycle is None:
+            return
+        if not self.flow.read_paused and not self._waits_for_continue(cycle):
+            self.body_waited += self._body_tick
+        allowed = self.limits.body_timeout + self.body_bytes / self.limits.body_min_rate
+        if self.body_waited > allowed:
+            self._cut_body(cycle)
+            return
+        self.body_timer = self.loop.call_later(self._body_tick, self._body_check)
+
+    @staticmethod
+    def _waits_for_continue(cycle: Any) -> bool:
+        """The client waits for ``100 Continue`` (sent when the app first reads): its silence is not slowness."""
+        return bool(getattr(cycle, "expect_100_continue", False))
+
+    def _cut_body(self, cycle: Any) -> None:
+        detail = f"request body too slow: {self.body_bytes} bytes in {self.body_waited:.0f}s"
+        # The application sees a disconnect; whatever it answers afterwards is dropped.
+        started = cycle.response_started
+        cycle.disconnected = True
+        cycle.message_event.set()
+        if started:
+            self.transport.close()
+            return
+        self._refuse(RequestTimeout("the request body was sent too slowly", log_detail=detail))
 
     def _start_head(self) -> None:
         self._stop_head()

@@ -28,6 +28,9 @@ class Settings(IdpSettings):
     breaker_reset_seconds: float = Field(default=10.0, gt=0, le=3600)
     websocket_max_message_bytes: int = Field(default=1 << 20, ge=1024)
     request_head_timeout: float = Field(default=10.0, gt=0, le=600, description="deadline for the request head")
+    # Every route (apps, provider forms, console): a body gets this long, plus 1 s per min-rate bytes sent.
+    request_body_timeout: float = Field(default=20.0, gt=0, le=3600, description="body grace before the min rate")
+    request_body_min_rate: int = Field(default=500, ge=1, le=1 << 30, description="bytes/s a body must keep up")
     # On SIGTERM: stop accepting, then give in-flight requests (streams too) this long before they are cut.
     shutdown_grace_seconds: float = Field(default=30.0, ge=0, le=3600)
     # Who may read /metrics (the resolved client address, after trusted_proxies): private networks by default.

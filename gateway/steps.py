@@ -24,8 +24,9 @@ class Authenticator(Protocol):
 
 
 class Decider(Protocol):
-    def decide(self, principal: Principal, route: Route, request: RequestHead) -> Decision:
-        """A pure function call: Kominfo's policies. Until policies exist: authenticated = allowed."""
+    def decide(self, principal: Principal, route: Route, request: RequestHead, path: str) -> Decision:
+        """A pure function call: Kominfo's policies on ``path``, the path forwarded to the app (the one
+        ``RouteTable.lookup`` returned). Until policies exist: authenticated = allowed."""
 
 
 class Limiter(Protocol):

@@ -6,11 +6,13 @@ rotation for ``cooloff`` seconds while another target is available. Circuit brea
 ``reset_seconds``; half-open lets one trial request through, whose outcome closes or
 re-opens it — a trial that never reports, e.g. because its client left, lapses after
 ``reset_seconds``): while every target's breaker is open the app answers 503 at once, without
-touching the upstream. Time comes from an injectable monotonic clock.
+touching the upstream, with ``Retry-After`` saying when the first breaker lets a trial through.
+Time comes from an injectable monotonic clock.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -49,6 +51,15 @@ class Breaker:
         if self.state == OPEN:
             return self.clock() - self.opened_at >= self.policy.reset_seconds
         return self.trial_started_at is None or self.clock() - self.trial_started_at >= self.policy.reset_seconds
+
+    def available_in(self) -> float:
+        """Seconds until ``is_available`` turns true (0 when it already is)."""
+        if self.state == CLOSED:
+            return 0.0
+        since = self.opened_at if self.state == OPEN else self.trial_started_at
+        if since is None:
+            return 0.0
+        return max(0.0, since + self.policy.reset_seconds - self.clock())
 
     def claim(self) -> None:
         """The request chosen for this target is about to go; an open breaker past its reset turns half-open."""
@@ -101,7 +112,10 @@ class TargetPool:
             target.breaker.claim()
             return target
         if fallback is None:
+            # RFC 9110 §10.2.3: say when the first circuit lets a trial request through again.
+            retry_after = max(1, math.ceil(min(target.breaker.available_in() for target in self.targets)))
             raise ServiceUnavailable("the app's service is unavailable",
+                                     headers=((b"retry-after", str(retry_after).encode()),),
                                      log_detail=f"app {self.slug}: every upstream circuit is open")
         fallback.breaker.claim()
         return fallback

@@ -4,7 +4,8 @@ Each client with a ``backchannel_logout_uri`` gets a signed logout token (§2.4:
 ``iat``, ``exp``, ``jti``, ``sub``, ``sid``, the back-channel ``events`` member, never a ``nonce``;
 ``typ`` ``logout+jwt``) in a form POST (§2.5). Delivery runs in the background so logging out never
 waits on a slow client; network errors and 5xx answers are retried with doubling delays; a 4xx is the
-client refusing the token and is not retried. Every final outcome (delivered, refused, failed after the
+client refusing the token and is not retried; a URI whose address the settings refuse (loopback,
+link-local, cloud metadata: ``idp.upstream_addresses``) is never connected to. Every final outcome (delivered, refused, failed after the
 last retry) is stored in ``logout_deliveries`` and appended to the tamper-evident audit log as
 ``logout.backchannel`` in the same transaction.
 """
@@ -24,6 +25,7 @@ from idp.clock import Clock
 from idp.keys import KeyRing
 from idp.oauth.store import ClientCache
 from idp.storage.models import BrowserSession, LogoutDelivery
+from idp.upstream_addresses import UpstreamAddresses, UpstreamRefused
 
 log = logging.getLogger("gerbang.backchannel")
 
@@ -47,7 +49,9 @@ def build_logout_claims(issuer: str, client_id: str, row: BrowserSession, now: i
 
 class BackchannelLogout:
     def __init__(self, keys: KeyRing, issuer: str, clients: ClientCache,
-                 sessionmaker: async_sessionmaker[AsyncSession], clock: Clock, policy: DeliveryPolicy) -> None:
+                 sessionmaker: async_sessionmaker[AsyncSession], clock: Clock, policy: DeliveryPolicy,
+                 addresses: UpstreamAddresses | None = None) -> None:
+        self._addresses = addresses or UpstreamAddresses()  # a client's URI is never the metadata service
         self._keys = keys
         self._issuer = issuer
         self._clients = clients
@@ -95,7 +99,8 @@ class BackchannelLogout:
         started = self._clock.now()
         status, error, attempts = "failed", None, 0
         timeout = aiohttp.ClientTimeout(total=self._policy.timeout)
-        async with aiohttp.ClientSession(timeout=timeout) as http:
+        connector = aiohttp.TCPConnector(socket_factory=self._addresses.socket_factory)
+        async with aiohttp.ClientSession(timeout=timeout, connector=connector) as http:
             for attempts in range(1, self._policy.attempts + 1):
                 try:
                     async with http.post(uri, data={"logout_token": token}, allow_redirects=False,
@@ -109,6 +114,9 @@ class BackchannelLogout:
                             break
                 except (aiohttp.ClientError, TimeoutError) as exc:
                     error = type(exc).__name__
+                    if isinstance(getattr(exc, "os_error", None), UpstreamRefused):
+                        error = "address refused by GERBANG_UPSTREAM_ALLOW/DENY"  # no retry can change it
+                        break
                 if attempts < self._policy.attempts:
                     await asyncio.sleep(self._policy.backoff * 2 ** (attempts - 1))
         log.info("back-channel logout to %s for sid %s: %s after %d attempt(s)", client_id, sid, status,

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from prometheus_client import Counter
 
 from idp.backchannel import BackchannelLogout, DeliveryPolicy
+from idp.upstream_addresses import build_upstream_addresses
 from idp.context import IdpContext
 from idp.csrf import Csrf
 from idp.device_cookie import DeviceCookies
@@ -67,7 +68,8 @@ class Provider:
         self.backchannel = BackchannelLogout(ctx.keys, settings.issuer, self.clients, ctx.sessionmaker, ctx.clock,
                                              DeliveryPolicy(settings.backchannel_logout_attempts,
                                                             settings.backchannel_logout_backoff,
-                                                            settings.backchannel_logout_timeout))
+                                                            settings.backchannel_logout_timeout),
+                                             build_upstream_addresses(settings))
         self.logout_listeners.append(self._end_session_grants)
         self.logout_listeners.append(self.backchannel.on_session_end)
         self.challenges = ChallengeStore(ctx.sessionmaker, ctx.clock, settings.second_factor_ttl)

@@ -7,12 +7,14 @@ Every problem is reported at once (pydantic collects them).
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+from pydantic_settings import (BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict,
+                               TomlConfigSettingsSource)
 
 from idp.app_origins import check_apps_domain, default_apps_domain
 
@@ -93,6 +95,10 @@ class Settings(BaseSettings):
     pdp_job_seconds: float = Field(default=3600.0, gt=0, le=86_400)
 
     hash_concurrency: int = Field(default=4, ge=1, le=64, description="argon2id hashes at once (19 MiB each)")
+    # Outbound addresses (idp.upstream_addresses: app upstreams, back-channel logout URIs): loopback, link-local,
+    # metadata... refused unless allowed here; private ranges allowed unless denied here. Comma-separated CIDRs.
+    upstream_allow: Annotated[tuple[str, ...], NoDecode] = ()
+    upstream_deny: Annotated[tuple[str, ...], NoDecode] = ()
 
     # Field validators (not a model validator) so every problem is reported in the same error.
     @field_validator("issuer")
@@ -128,6 +134,23 @@ class Settings(BaseSettings):
         issuer = info.data.get("issuer")
         if value < JWKS_MAX_AGE and issuer and not _is_loopback_url(issuer):
             raise ValueError(f"key_activation_delay must be at least the JWKS cache lifetime ({JWKS_MAX_AGE} s)")
+        return value
+
+    @field_validator("upstream_allow", "upstream_deny", mode="before")
+    @classmethod
+    def _cidr_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.replace(" ", ",").split(",") if part.strip()]
+        return value
+
+    @field_validator("upstream_allow", "upstream_deny")
+    @classmethod
+    def _cidrs_are_valid(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for cidr in value:
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError:
+                raise ValueError(f"'{cidr}' is not a CIDR such as 10.20.0.0/16") from None
         return value
 
     @property

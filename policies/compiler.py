@@ -71,7 +71,8 @@ def build_checks(match: MatchDoc, ranks: Mapping[str, int]) -> tuple[Condition, 
     if match.scopes:
         checks.append(ScopesAll(frozenset(match.scopes)))
     if match.paths:
-        checks.append(PathMatches(match.paths, tuple(parse_path(path) for path in match.paths)))
+        checks.append(PathMatches(match.paths, tuple(parse_path(path) for path in match.paths),
+                                  tuple(parse_path(path.lower()) for path in match.paths)))
     if match.ips:
         checks.append(IpIn(tuple(parse_cidr(cidr) for cidr in match.ips)))
     if match.not_ips:

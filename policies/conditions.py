@@ -169,16 +169,23 @@ class ScopesAll:
 
 
 class PathMatches:
-    name = "paths"
-    __slots__ = ("matchers", "patterns")
+    """Paths matched as written, or without regard to case for apps whose server ignores it (IIS...)."""
 
-    def __init__(self, patterns: tuple[str, ...], matchers: tuple[PathMatcher, ...]) -> None:
+    name = "paths"
+    __slots__ = ("matchers", "folded", "patterns")
+
+    def __init__(self, patterns: tuple[str, ...], matchers: tuple[PathMatcher, ...],
+                 folded: tuple[PathMatcher, ...] = ()) -> None:
         self.patterns = patterns
         self.matchers = matchers
+        self.folded = folded or matchers  # the matchers of the lower-cased patterns
 
     def test(self, request: Any, facts: Facts) -> bool:
         path = request.path
-        for matcher in self.matchers:
+        matchers = self.matchers
+        if request.case_insensitive_paths:
+            path, matchers = path.lower(), self.folded
+        for matcher in matchers:
             if matcher(path):
                 return True
         return False

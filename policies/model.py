@@ -13,7 +13,7 @@ from datetime import datetime
 
 @dataclass(frozen=True, slots=True)
 class Request:
-    """One request to an app. ``path`` is the path inside the app (``/apps/{slug}`` already removed)."""
+    """One request to an app. ``path`` is exactly the path forwarded to the app (on its own origin: nothing removed)."""
 
     app: str
     method: str
@@ -28,6 +28,7 @@ class Request:
     ip: str | None = None
     restricted: bool = False  # the app registry marks the app restricted (either source makes it default deny)
     public: bool = False  # the app registry serves the app without sign-in (auth none): anonymous callers pass
+    case_insensitive_paths: bool = False  # the app's server ignores case in paths: so do its path rules
 
     def __post_init__(self) -> None:
         if self.at.tzinfo is None:

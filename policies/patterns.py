@@ -17,6 +17,8 @@ _OPD_PATH = re.compile(r"^/([a-z0-9][a-z0-9-]{0,62}/)+$")
 _PERIOD = re.compile(r"^([0-9]+(?:\.[0-9]+)?)\s*(ms|s|m|h|d)?$")
 _PERIOD_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 _GLOB_CHARS = frozenset("*?[")
+_PERCENT = re.compile(r"%[0-9A-Fa-f]{2}")
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 
 PathMatcher = Callable[[str], bool]
 MinuteRanges = tuple[tuple[tuple[int, int], ...], ...]  # per weekday (Monday = 0): [start, end) minutes
@@ -34,6 +36,7 @@ def parse_path(pattern: str) -> PathMatcher:
     """
     if not pattern.startswith("/"):
         raise ValueError(f"path '{pattern}' must start with '/'")
+    check_path_normal_form(pattern)
     if is_glob(pattern):
         try:
             regex = re.compile(glob_to_regex(pattern))
@@ -44,6 +47,20 @@ def parse_path(pattern: str) -> PathMatcher:
         return lambda path: path.startswith(pattern)
     slash = pattern + "/"
     return lambda path: path == pattern or path.startswith(slash)
+
+
+def check_path_normal_form(pattern: str) -> None:
+    """A rule is matched against the gateway's normal form of a path (``gateway.paths``): a pattern written
+    any other way could never match, and a deny rule that never matches fails open."""
+    segments = pattern.split("/")[1:-1]  # the last may be empty (a trailing slash)
+    if any(segment in ("", ".", "..") for segment in segments) or pattern.endswith(("/.", "/..")):
+        raise ValueError(f"path '{pattern}' has an empty, '.' or '..' segment: requests never do")
+    for encoded in _PERCENT.findall(pattern):
+        value = int(encoded[1:], 16)
+        if chr(value) in _UNRESERVED or encoded != encoded.upper():
+            raise ValueError(f"path '{pattern}': write {encoded} as "
+                             f"{chr(value) if chr(value) in _UNRESERVED else encoded.upper()} (requests are "
+                             "normalised so)")
 
 
 def glob_to_regex(pattern: str) -> str:

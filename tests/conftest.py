@@ -14,6 +14,8 @@ from idp.storage.migrate import upgrade
 from tests.support.localhost_names import install as resolve_localhost_names
 from tests.support.services import REDIS_URL, drop_pg_database, new_pg_database, require
 
+# Test upstreams run on loopback; commands run in-process (CliRunner) read their settings from the environment.
+os.environ.setdefault("GERBANG_UPSTREAM_ALLOW", "127.0.0.0/8,::1/128")
 resolve_localhost_names()
 
 BACKENDS = [b for b in os.environ.get("GERBANG_TEST_BACKENDS", "sqlite,postgresql").split(",") if b]

@@ -28,6 +28,7 @@ from gateway.errors import BadRequest, GatewayError, MethodNotAllowed, NotFound
 from gateway.headers import new_id
 from gateway.problem import problem_response
 from gateway.settings import Settings
+from idp.upstream_addresses import build_upstream_addresses
 from gateway.token_verifier import TokenVerifier
 from idp.audit_verify import verify_database
 from idp.context import IdpContext
@@ -43,6 +44,7 @@ class AdminApi:
         # The provider caches client rows for a few seconds; a suspension drops this instance's copy at once.
         self.forget_client = forget_client or (lambda _client_id: None)
         self.issuer = context.settings.issuer
+        self.upstream_addresses = build_upstream_addresses(context.settings)
         self.apps_domain = context.settings.apps_domain
         self.http = AdminHttp(context.sessionmaker, verifier, self.issuer, context.clock)
 
@@ -65,11 +67,13 @@ class AdminApi:
     async def submit(self, call: Call) -> Response:
         body = await call.body(AppSubmission)
         return json_response(await registration.submit_app(call.session, call.actor, body, self.issuer, call.now,
-                                                           apps_domain=self.apps_domain), 201)
+                                                            self.upstream_addresses, apps_domain=self.apps_domain),
+                             201)
 
     async def approve(self, call: Call) -> Response:
         approval = await registration.approve_app(call.session, call.actor, call.request.path_params["slug"],
-                                                  self.issuer, call.now, apps_domain=self.apps_domain)
+                                                  self.issuer, call.now, self.upstream_addresses,
+                                                  apps_domain=self.apps_domain)
         return json_response({"app": approval.app, "client_id": approval.client_id,
                               "client_secret": approval.client_secret})
 

@@ -38,6 +38,9 @@ class AppSubmission(Strict):
     scopes: Annotated[list[Annotated[str, Field(max_length=100, pattern=SCOPE_TOKEN.pattern)]],
                       Field(max_length=30)] = []
     contact: Annotated[str, Field(min_length=3, max_length=300, pattern=LINE)]
+    case_insensitive_paths: bool = Field(default=False, description="the upstream ignores case in paths (IIS...)")
+    allow_ambiguous_paths: bool = Field(default=False, description="forward ';', double encoding, trailing dots")
+    websocket_origins: Annotated[list[Annotated[str, Field(max_length=300, pattern=URL)]], Field(max_length=10)] = []
 
     @field_validator("scopes")
     @classmethod

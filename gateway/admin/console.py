@@ -34,6 +34,7 @@ from gateway.admin.console_text import console_translator
 from gateway.admin.http import Page, as_gateway_error, check_text, describe_validation, query_text
 from gateway.admin.traffic_view import SLUG, WINDOWS, list_visible_units, load_traffic_view
 from gateway.errors import BadRequest, Forbidden, GatewayError, NotFound
+from idp.upstream_addresses import build_upstream_addresses
 from idp.context import IdpContext
 from idp.federation.linking import load_linked_idp_names
 from idp.i18n import pick_locale, remember_choice
@@ -61,6 +62,7 @@ class Console:
         self._sessionmaker = context.sessionmaker
         self._auth = auth
         self._issuer = context.settings.issuer
+        self._upstream_addresses = build_upstream_addresses(context.settings)
         self._apps_domain = context.settings.apps_domain
         self._clock = context.clock
         self._default_locale = context.settings.default_locale
@@ -158,7 +160,7 @@ class Console:
             except ValidationError as exc:
                 raise BadRequest(describe_validation(exc)) from exc
             app = await registration.submit_app(session, actor, body, self._issuer, now,
-                                                apps_domain=self._apps_domain)
+                                                    self._upstream_addresses, apps_domain=self._apps_domain)
             return {"title_key": "done.submitted", "args": {"slug": app["slug"]}}
         return await self.action(request, act)
 
@@ -173,7 +175,7 @@ class Console:
             done = {"args": {"slug": slug}}
             if action == "approve":
                 approval = await registration.approve_app(session, actor, slug, self._issuer, now,
-                                                          apps_domain=self._apps_domain)
+                                                          self._upstream_addresses, apps_domain=self._apps_domain)
                 return {**done, "title_key": "done.approved", "client_id": approval.client_id,
                         "client_secret": approval.client_secret}
             if action == "reject":

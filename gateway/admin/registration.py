@@ -21,8 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.admin.actor import Actor, check_kominfo, check_may_submit, check_sees
 from gateway.admin.bodies import AppSubmission
-from gateway.apps import add_app, app_hosts, default_app_resource
+from gateway.apps import add_app, app_hosts, check_upstream_addresses, default_app_resource
 from idp.app_origins import app_origin, default_apps_domain
+from idp.upstream_addresses import UpstreamAddresses
 from gateway.errors import Conflict, NotFound
 from idp.audit import append_audit
 from idp.clients import add_client, check_redirect_uri
@@ -48,7 +49,9 @@ def app_json(app: App, unit: OpdUnit, issuer: str, *, apps_domain: str = "") -> 
             "scopes": app.requested_scopes.split(), "contact": app.contact, "client_id": app.client_id,
             "resource": app.resource or default_app_resource(issuer, app.slug, apps_domain), "host": app.host,
             "hosts": list(hosts), "address": app_origin(issuer, hosts[0]) + "/",
-            "restricted": app.restricted, "submitted_by": app.submitted_by, "reviewed_by": app.reviewed_by,
+            "restricted": app.restricted, "case_insensitive_paths": app.case_insensitive_paths,
+            "allow_ambiguous_paths": app.allow_ambiguous_paths, "websocket_origins": list(app.websocket_origins or ()),
+            "submitted_by": app.submitted_by, "reviewed_by": app.reviewed_by,
             "reviewed_at": app.reviewed_at, "reason": app.reason, "created_at": app.created_at,
             "updated_at": app.updated_at}
 
@@ -68,13 +71,15 @@ async def load_visible_app(session: AsyncSession, actor: Actor, slug: str) -> tu
 
 
 async def submit_app(session: AsyncSession, actor: Actor, body: AppSubmission, issuer: str,
-                     now: int, *, apps_domain: str = "") -> dict[str, Any]:
+                     now: int, addresses: UpstreamAddresses | None = None, *,
+                     apps_domain: str = "") -> dict[str, Any]:
     unit = await load_opd(session, body.opd)
     check_may_submit(actor, unit.path)
     uris = [check_redirect_uri(uri) for uri in dict.fromkeys(body.redirect_uris)]
     await add_app(session, slug=body.slug, opd_slug=unit.slug, upstreams=tuple(body.upstreams),
                   auth_mode=body.auth_mode, issuer=issuer, now=now, name=body.name, status="pending",
-                  apps_domain=apps_domain)
+                  case_insensitive_paths=body.case_insensitive_paths, allow_ambiguous_paths=body.allow_ambiguous_paths,
+                  websocket_origins=tuple(body.websocket_origins), addresses=addresses, apps_domain=apps_domain)
     app, unit = await load_app(session, body.slug)
     app.description, app.contact, app.submitted_by = body.description, body.contact, actor.sub
     app.redirect_uris, app.requested_scopes = uris, " ".join(body.scopes)
@@ -85,12 +90,14 @@ async def submit_app(session: AsyncSession, actor: Actor, body: AppSubmission, i
     return app_json(app, unit, issuer, apps_domain=apps_domain)
 
 
-async def approve_app(session: AsyncSession, actor: Actor, slug: str, issuer: str, now: int, *,
-                      apps_domain: str = "") -> Approval:
+async def approve_app(session: AsyncSession, actor: Actor, slug: str, issuer: str, now: int,
+                      addresses: UpstreamAddresses | None = None, *, apps_domain: str = "") -> Approval:
     """Client and route together: if anything here fails, the caller's transaction leaves neither."""
     check_kominfo(actor)
     app, unit = await load_app(session, slug)
     _check_status(app, ("pending",), "approve")
+    # Again at approval: the settings, or what a submitted name resolves to, may have changed since.
+    await check_upstream_addresses(tuple(app.upstreams), addresses or UpstreamAddresses())
     resource = app.resource or default_app_resource(issuer, app.slug, apps_domain)
     scopes = " ".join(dict.fromkeys([*BASE_SCOPES, *app.requested_scopes.split()]))
     grants = ("authorization_code", "refresh_token") if app.redirect_uris else ("client_credentials",)

@@ -16,12 +16,14 @@ from gateway.bypass_probe import AppAudit, ProbeAssertions, audit_apps
 from gateway.cli import load_settings
 from gateway.cli.runtime import emit, json_option, run_in_session
 from gateway.settings import Settings
+from idp.upstream_addresses import build_upstream_addresses
 from idp.app_origins import app_origin
 from idp.clock import SystemClock
 from idp.keys import KeyRing
 from idp.storage.db import build_engine, build_sessionmaker
 
 EXIT_REACHABLE = 1
+APPROVED = ("active", "suspended")
 
 
 @click.group("apps")
@@ -39,16 +41,27 @@ def apps_group() -> None:
 @click.option("--resource", default=None, help="resource identifier (default: the app's origin + /)")
 @click.option("--host", default=None, help="also serve the app at this host name (its own origin)")
 @click.option("--restricted", is_flag=True, help="only members of the owning OPD (policies decide)")
+@click.option("--case-insensitive-paths", is_flag=True,
+              help="the upstream ignores case in paths (IIS...): policy paths match without case")
+@click.option("--allow-ambiguous-paths", is_flag=True,
+              help="forward paths with ';', double encoding or trailing dots/spaces (refused by default)")
+@click.option("--websocket-origin", "websocket_origins", multiple=True,
+              help="another origin allowed to open the app's WebSockets (repeatable)")
 @json_option
 def apps_add(slug: str, opd_slug: str, upstreams: tuple[str, ...], auth_mode: str, name: str | None,
-             client_id: str | None, resource: str | None, host: str | None, restricted: bool, as_json: bool) -> None:
+             client_id: str | None, resource: str | None, host: str | None, restricted: bool,
+             case_insensitive_paths: bool, allow_ambiguous_paths: bool, websocket_origins: tuple[str, ...],
+             as_json: bool) -> None:
     """Register an app; running gateways route to it within seconds."""
     settings = load_settings()
 
     async def op(session: AsyncSession) -> AppRecord:
         return await add_app(session, slug=slug, opd_slug=opd_slug, upstreams=upstreams, auth_mode=auth_mode,
                              issuer=settings.issuer, now=int(time.time()), name=name, client_id=client_id,
-                             resource=resource, host=host, restricted=restricted, apps_domain=settings.apps_domain)
+                             resource=resource, host=host, restricted=restricted,
+                             case_insensitive_paths=case_insensitive_paths,
+                             allow_ambiguous_paths=allow_ambiguous_paths, websocket_origins=websocket_origins,
+                             addresses=build_upstream_addresses(settings), apps_domain=settings.apps_domain)
 
     record = run_in_session(settings, op)
     addresses = " ".join(app_origin(settings.issuer, host) + "/" for host in record.hosts)
@@ -103,7 +116,7 @@ def apps_resume(slug: str, as_json: bool) -> None:
 @click.option("--timeout", default=5.0, show_default=True, help="seconds per probe request")
 @json_option
 def apps_audit(timeout: float, as_json: bool) -> None:
-    """Call every upstream directly; fail when any answers without a valid assertion."""
+    """Call every approved app's upstreams directly; fail when any answers without a valid assertion."""
     settings = load_settings()
     try:
         audits = asyncio.run(_audit(settings, timeout))
@@ -126,7 +139,9 @@ async def _audit(settings: Settings, timeout: float) -> list[AppAudit]:
     try:
         sessionmaker = build_sessionmaker(engine)
         async with sessionmaker() as session:
-            records = await list_apps(session, settings.issuer, settings.apps_domain)
+            # Only apps Kominfo approved: a pending submission's upstream is nobody's to probe yet.
+            records = [record for record in await list_apps(session, settings.issuer, settings.apps_domain)
+                       if record.status in APPROVED]
         ring = KeyRing(sessionmaker, settings.effective_secret, settings.signing_alg, SystemClock())
         await ring.load(create_if_missing=False)
     finally:
@@ -137,7 +152,7 @@ async def _audit(settings: Settings, timeout: float) -> list[AppAudit]:
     except RuntimeError:  # no signing key yet: only forged assertions can be sent
         hub_kid, hub_sign = None, None
     assertions = ProbeAssertions(settings.issuer, int(time.time()), hub_sign, hub_kid)
-    return await audit_apps(records, assertions, timeout=timeout)
+    return await audit_apps(records, assertions, timeout=timeout, addresses=build_upstream_addresses(settings))
 
 
 def _print_audits(audits: list[AppAudit]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -15,8 +16,20 @@ from gateway.demo.opd_apps import address, budget_app, cctv_app, parking_app
 from gateway.demo.relying_party import create_relying_party
 from gateway.demo.seed import SeedResult, register_demo_apps, seed_city
 from gateway.settings import Settings
+from idp.upstream_addresses import build_upstream_addresses
 from idp.storage.db import build_engine, build_sessionmaker
 from idp.storage.migrate import upgrade
+
+
+DEMO_UPSTREAMS = ("127.0.0.0/8", "::1/128")
+
+
+def demo_upstreams(host: str) -> tuple[str, ...]:
+    """Loopback, and the address the sample apps listen on when it is given as an IP (e.g. 0.0.0.0)."""
+    try:
+        return (*DEMO_UPSTREAMS, str(ipaddress.ip_address(host)))
+    except ValueError:
+        return DEMO_UPSTREAMS
 
 
 @click.command("demo")
@@ -28,8 +41,9 @@ def demo(port: int, host: str, data_dir: Path | None) -> None:
     """Run a seeded demo city: the provider, the gateway and sample OPD apps on loopback."""
     data_dir = data_dir or Path(tempfile.mkdtemp(prefix="gerbang-demo-"))
     base = f"http://{host}:{port}"
+    # The sample apps run on loopback: the demo allows loopback upstreams for itself (production refuses them).
     settings = Settings(issuer=base, data_dir=data_dir, database_url=f"sqlite+aiosqlite:///{data_dir / 'demo.db'}",
-                        mail_outbox=data_dir / "outbox")
+                        mail_outbox=data_dir / "outbox", upstream_allow=demo_upstreams(host))
     if (data_dir / "demo.db").exists():
         raise click.ClickException(f"{data_dir} already holds a demo; pass a new --data-dir")
     upgrade(settings.effective_database_url, issuer=settings.issuer, apps_domain=settings.apps_domain)
@@ -44,7 +58,7 @@ async def _run(settings: Settings, host: str, port: int) -> None:
         seeded = await seed_city(session, f"{rp_base}/callback", f"{rp_base}/")
         await register_demo_apps(session, settings.issuer,
                                  {slug: f"http://{host}:{p}" for slug, p in upstreams.items()}, seeded,
-                                 settings.apps_domain)
+                                 build_upstream_addresses(settings), apps_domain=settings.apps_domain)
     await engine.dispose()
     portal = seeded.clients["portal"]
     issuer = settings.issuer

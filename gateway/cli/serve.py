@@ -49,7 +49,14 @@ def serve(host: str, port: int, workers: int) -> None:
     # SIGTERM: uvicorn closes the listening socket, closes idle keep-alive connections, lets requests in
     # flight finish for up to the grace period, then runs the lifespan shutdown and exits 0.
     uvicorn.run("gateway.app:app_from_environment", factory=True, host=host, port=port, workers=workers,
-                timeout_graceful_shutdown=settings.shutdown_grace_seconds, **SERVER_OPTIONS)
+                timeout_graceful_shutdown=settings.shutdown_grace_seconds, **SERVER_OPTIONS,
+                **limit_options(settings))
+
+
+def limit_options(settings: Any) -> dict[str, Any]:
+    """Server options that follow the settings: a client's WebSocket message is capped as the upstream's is
+    (uvicorn's own default is 16 MiB)."""
+    return {"ws_max_size": settings.websocket_max_message_bytes}
 
 
 def limit_malloc_arenas() -> bool:

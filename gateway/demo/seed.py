@@ -12,6 +12,7 @@ import yaml
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.apps import add_app, default_app_resource
+from idp.upstream_addresses import UpstreamAddresses
 from idp.accounts import add_user
 from idp.clients import add_client
 from idp.org import add_opd
@@ -82,18 +83,19 @@ async def seed_city(session: AsyncSession, rp_redirect_uri: str, rp_logout_uri: 
 
 
 async def register_demo_apps(session: AsyncSession, issuer: str, upstreams: dict[str, str],
-                             result: SeedResult, apps_domain: str = "") -> None:
-    """The three sample OPD apps behind the gateway, and Bapenda's integration client for e-budgeting."""
+                             result: SeedResult, addresses: UpstreamAddresses | None = None, *,
+                             apps_domain: str = "") -> None:
+    """The three sample OPD apps behind the gateway, and Bapenda's integration client for e-budgeting.
+
+    ``addresses``: the demo's upstreams run on loopback, which its settings allow."""
     now = int(time.time())
     await add_app(session, slug="parkir", name="Parkir Dishub", opd_slug="dishub", upstreams=(upstreams["parkir"],),
-                  auth_mode="session", issuer=issuer, now=now,
-                  apps_domain=apps_domain)
+                  auth_mode="session", issuer=issuer, now=now, addresses=addresses, apps_domain=apps_domain)
     await add_app(session, slug="cctv", name="CCTV Dishub", opd_slug="dishub", upstreams=(upstreams["cctv"],),
-                  auth_mode="session", issuer=issuer, now=now,
-                  apps_domain=apps_domain)
+                  auth_mode="session", issuer=issuer, now=now, addresses=addresses, apps_domain=apps_domain)
     await add_app(session, slug="e-budgeting", name="E-Budgeting BPKAD", opd_slug="bpkad",
                   upstreams=(upstreams["e-budgeting"],), auth_mode="bearer", issuer=issuer, now=now,
-                  apps_domain=apps_domain)
+                  addresses=addresses, apps_domain=apps_domain)
     # The client id and scope the shipped policy set allows on e-budgeting's /api/ (rule e-budgeting-bpkad-integration).
     client, secret = await add_client(session, name="Integrasi Bapenda → E-Budgeting", opd_slug="bapenda",
                                       client_id="bapenda-pajak", grant_types=("client_credentials",),

@@ -384,6 +384,10 @@ class App(Base):
     host: Mapped[str | None] = mapped_column(String(253), unique=True)
     restricted: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[str] = mapped_column(String(16), default="active")  # pending | active | suspended | rejected
+    # How the gateway reads paths for this app (gateway.paths) and who may open its WebSockets.
+    case_insensitive_paths: Mapped[bool] = mapped_column(Boolean, default=False)
+    allow_ambiguous_paths: Mapped[bool] = mapped_column(Boolean, default=False)
+    websocket_origins: Mapped[list[str]] = mapped_column(default=list)
     created_at: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[int] = mapped_column(BigInteger, index=True)
     # The registration workflow (gateway.admin.registration): what an OPD operator asked for and what

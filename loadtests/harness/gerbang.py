@@ -54,7 +54,8 @@ def build_site(root: Path, port: int, database_url: str | None = None) -> Site:
     issuer = f"http://127.0.0.1:{port}"
     env = {"GERBANG_DATA_DIR": str(root),
            "GERBANG_DATABASE_URL": database_url or f"sqlite+aiosqlite:///{root / 'gerbang.db'}",
-           "GERBANG_ISSUER": issuer, "GERBANG_ACCESS_TOKEN_TTL": "3600"}
+           "GERBANG_ISSUER": issuer, "GERBANG_ACCESS_TOKEN_TTL": "3600",
+           "GERBANG_UPSTREAM_ALLOW": "127.0.0.0/8,::1/128"}  # the bench's upstreams run on loopback
     resource = f"http://api.localhost:{port}/"  # the app's own origin + "/" (GERBANG_APPS_DOMAIN: localhost)
     run_cli(env, "db", "upgrade", cwd=root)
     run_cli(env, "opd", "add", "--slug", "dishub", "--name", "Dinas Perhubungan", "--kind", "dinas", "--json", cwd=root)

@@ -33,7 +33,7 @@ from idp.storage.db import build_engine, build_sessionmaker
 from idp.storage.models import User
 from tests.support.admin import KOMINFO, run_seed
 from tests.support.chromium import chromium
-from tests.support.hub import PASSWORD, Hub, run_hub
+from tests.support.hub import PASSWORD, TEST_UPSTREAM_ADDRESSES, Hub, run_hub
 from tests.support.server import run_server
 from tests.support.upstream import Upstream
 
@@ -121,7 +121,7 @@ async def register(database_url: str, issuer: str, apps: dict[str, str]) -> None
     async with build_sessionmaker(engine)() as session, session.begin():
         for slug, upstream in apps.items():
             await add_app(session, slug=slug, opd_slug="dishub", upstreams=(upstream,), auth_mode="session",
-                          issuer=issuer, now=int(time.time()))
+                          issuer=issuer, now=int(time.time()), addresses=TEST_UPSTREAM_ADDRESSES)
     await engine.dispose()
 
 

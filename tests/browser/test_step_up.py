@@ -21,6 +21,7 @@ from playwright.sync_api import expect
 
 from gateway.app import create_app
 from gateway.apps import add_app
+from tests.support.hub import TEST_UPSTREAM_ADDRESSES
 from idp.clock import FrozenClock
 from idp.storage.db import build_engine, build_sessionmaker
 from tests.support.chromium import chromium, run_localhost_hub
@@ -38,7 +39,7 @@ LEVEL_TWO_PARKIR = 'apps:\n  - slug: parkir\n    require_acr: "2"\n'
 async def register_parkir(database_url: str, issuer: str, upstream: str) -> None:
     engine = build_engine(database_url)
     async with build_sessionmaker(engine)() as session, session.begin():
-        await add_app(session, slug="parkir", opd_slug="dishub", upstreams=(upstream,), auth_mode="session",
+        await add_app(session, addresses=TEST_UPSTREAM_ADDRESSES, slug="parkir", opd_slug="dishub", upstreams=(upstream,), auth_mode="session",
                       issuer=issuer, now=int(time.time()))
     await engine.dispose()
 

@@ -353,3 +353,21 @@ def test_suspending_only_the_client_stops_its_live_tokens_while_the_app_stays_up
     assert kominfo.get("/apps/parkir").json()["status"] == "active"
     assert kominfo.post(f"/clients/{approved['client_id']}/resume").status_code == 200
     assert eventually(lambda: httpx.get(f"{city.hub.app_url('parkir')}/echo", headers=bearer).status_code == 200)
+
+
+@pytest.mark.parametrize("metadata_upstream", ["http://169.254.169.254/latest", "http://[fe80::a9fe:a9fe]/",
+                                               "http://[::ffff:169.254.169.254]/", "http://100.100.100.200/"])
+def test_an_app_submitted_with_a_metadata_upstream_is_refused(city: City, metadata_upstream: str) -> None:
+    response = city.as_(DISHUB_OPERATOR).post("/apps", submission(metadata_upstream))
+    assert is_problem(response, 400)
+    assert "GERBANG_UPSTREAM_ALLOW" in response.json()["detail"]
+    assert city.as_(KOMINFO).get("/apps").json()["items"] == []
+
+
+def test_path_and_websocket_settings_are_submitted_and_shown(city: City) -> None:
+    body = submission(city.upstream, case_insensitive_paths=True, websocket_origins=["https://peta.example.id"])
+    created = city.as_(DISHUB_OPERATOR).post("/apps", body)
+    assert created.status_code == 201, created.text
+    app = created.json()
+    assert (app["case_insensitive_paths"], app["allow_ambiguous_paths"], app["websocket_origins"]) == (
+        True, False, ["https://peta.example.id"])

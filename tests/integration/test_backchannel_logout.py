@@ -146,3 +146,18 @@ def test_sign_out_everywhere_notifies_each_session(hub: Hub, relying_party: tupl
     assert len(found) == 2 and {d.status for d in found} == {"delivered"}
     assert len({d.sid for d in found}) == 2 and len(party.tokens) == 2
     assert not is_signed_in(phone)
+
+
+def test_a_logout_uri_at_a_refused_address_is_never_called(database_url: str, tmp_path: Path) -> None:
+    party = RelyingParty()
+    with run_server(party.app()) as url, run_hub(database_url, tmp_path, upstream_allow=()) as strict_hub:
+        client_id, _ = strict_hub.client("Parkir Dishub")
+        client_pk = rows(strict_hub.settings.database_url, Client, Client.client_id == client_id)[0].id
+        # A loopback URI: as a client registering http://169.254.169.254/... would reach the metadata service.
+        update_row(strict_hub.settings.database_url, Client, client_pk,
+                   backchannel_logout_uri=f"{url.replace('127.0.0.1', 'localhost')}/backchannel-logout")
+        logout(sign_in_to_both_clients(strict_hub))
+        [delivery] = deliveries(strict_hub, 1)
+    assert (delivery.status, delivery.attempts) == ("failed", 1)
+    assert "GERBANG_UPSTREAM_ALLOW" in (delivery.last_error or "")
+    assert party.tokens == []

@@ -25,6 +25,7 @@ from idp.clients import add_client
 from idp.clock import SystemClock
 from idp.keys import KeyRing
 from idp.storage.db import build_engine, build_sessionmaker
+from tests.support.hub import TEST_UPSTREAM_ADDRESSES
 from tests.support.hub_city import SECRET, JwksServer, open_asgi_app, protected_asgi_app, seed_opd
 from tests.support.server import run_server
 
@@ -193,7 +194,7 @@ def _closed_port() -> int:
 
 async def test_running_gateway_sees_cli_changes_without_restart(hub: KeyRing, database_url: str) -> None:
     engine = build_engine(database_url)
-    registry = AppRegistry(build_sessionmaker(engine), ISSUER, SystemClock(), refresh_seconds=0.05)
+    registry = AppRegistry(build_sessionmaker(engine), ISSUER, SystemClock(), refresh_seconds=0.05, addresses=TEST_UPSTREAM_ADDRESSES)
     await registry.start()
     try:
         assert registry.lookup("parkir.localhost", "/") is None
@@ -213,6 +214,72 @@ async def _eventually(condition: Callable[[], bool], timeout: float = 5.0) -> No
     while not condition():
         assert time.monotonic() < deadline, "the running registry did not see the change"
         await asyncio.sleep(0.02)
+
+
+@pytest.mark.parametrize("special_upstream", ["http://169.254.169.254/", "http://[fe80::1]:8080",
+                                              "http://127.0.0.1:9001", "http://localhost:9001",
+                                              "http://[::ffff:169.254.169.254]/"])
+def test_add_refuses_link_local_and_loopback_upstreams_unless_kominfo_allows_them(
+        hub: KeyRing, monkeypatch: pytest.MonkeyPatch, special_upstream: str) -> None:
+    monkeypatch.delenv("GERBANG_UPSTREAM_ALLOW", raising=False)
+    result = _run("apps", "add", "--slug", "meta", "--opd", "dishub", "--upstream", special_upstream,
+                  "--auth", "none", "--json")
+    assert result.exit_code == 1
+    assert "GERBANG_UPSTREAM_ALLOW" in result.stderr and result.stdout == ""
+    assert json.loads(_run("apps", "list", "--json").stdout) == {"apps": []}
+    monkeypatch.setenv("GERBANG_UPSTREAM_ALLOW", "169.254.169.254/32, fe80::/10, 127.0.0.0/8, ::1/128")
+    assert _add("meta", special_upstream)["upstreams"] == [special_upstream.rstrip("/")]
+
+
+def test_add_refuses_private_ranges_kominfo_denies(hub: KeyRing, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GERBANG_UPSTREAM_DENY", "10.0.0.0/8")
+    result = _run("apps", "add", "--slug", "parkir", "--opd", "dishub", "--upstream", "http://10.0.3.5:8080",
+                  "--auth", "none")
+    assert result.exit_code == 1 and "GERBANG_UPSTREAM_DENY" in result.stderr
+    assert _add("parkir", "http://192.168.10.5:8080")["upstreams"] == ["http://192.168.10.5:8080"]
+
+
+def test_add_records_path_and_websocket_settings(hub: KeyRing) -> None:
+    record = _add("iis", "http://127.0.0.1:9001", "--case-insensitive-paths", "--allow-ambiguous-paths",
+                  "--websocket-origin", "https://Peta.Palembang.go.id", "--websocket-origin", "http://127.0.0.1:3000")
+    assert record["case_insensitive_paths"] is True and record["allow_ambiguous_paths"] is True
+    assert record["websocket_origins"] == ["https://peta.palembang.go.id", "http://127.0.0.1:3000"]
+    result = _run("apps", "add", "--slug", "bad", "--opd", "dishub", "--upstream", "http://127.0.0.1:9001",
+                  "--auth", "none", "--websocket-origin", "https://peta.palembang.go.id/path")
+    assert result.exit_code == 1 and "origin" in result.stderr
+
+
+class CountingApp:
+    def __init__(self) -> None:
+        self.hits = 0
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        self.hits += 1
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"open"})
+
+
+def test_audit_probes_only_approved_apps(hub: KeyRing, database_url: str) -> None:
+    from gateway.apps import add_app
+
+    pending_upstream = CountingApp()
+
+    async def submit(upstream: str) -> None:
+        engine = build_engine(database_url)
+        async with build_sessionmaker(engine)() as session, session.begin():
+            await add_app(session, addresses=TEST_UPSTREAM_ADDRESSES, slug="baru", opd_slug="dishub",
+                          upstreams=(upstream,), auth_mode="none", issuer=ISSUER, now=1_800_000_000,
+                          status="pending")
+        await engine.dispose()
+
+    with run_server(pending_upstream) as url:
+        asyncio.run(submit(url))
+        result = _run("apps", "audit", "--json")
+    assert result.exit_code == 0, result.stdout
+    assert json.loads(result.stdout)["apps"] == []
+    assert pending_upstream.hits == 0
 
 
 def test_a_host_that_is_the_hubs_or_another_apps_own_is_refused(hub: KeyRing) -> None:

@@ -31,7 +31,7 @@ from gateway.app import create_app
 from gateway.apps import add_app
 from gateway.settings import Settings
 from idp.storage.db import build_engine, build_sessionmaker
-from tests.support.hub import HUB_POLICIES, PASSWORD, free_port, seed
+from tests.support.hub import HUB_POLICIES, LOOPBACK_UPSTREAMS, PASSWORD, TEST_UPSTREAM_ADDRESSES, free_port, seed
 from tests.support.server import run_server
 from tests.support.upstream import Upstream
 
@@ -85,7 +85,7 @@ async def register_parkir(database_url: str, issuer: str, upstream: str) -> None
     engine = build_engine(database_url)
     async with build_sessionmaker(engine)() as session, session.begin():
         await add_app(session, slug="parkir", opd_slug="dishub", upstreams=(upstream,), auth_mode="none",
-                      issuer=issuer, now=int(time.time()), apps_domain=APPS)
+                      issuer=issuer, now=int(time.time()), apps_domain=APPS, addresses=TEST_UPSTREAM_ADDRESSES)
     await engine.dispose()
 
 
@@ -107,7 +107,7 @@ def front(database_url: str, tmp_path: Path) -> Iterator[tuple[str, str, httpx.C
     issuer = f"https://{HUB}:{https_port}"
     settings = Settings(issuer=issuer, apps_domain=APPS, database_url=database_url, data_dir=tmp_path,
                         secret_key="t" * 40, policy_dir=HUB_POLICIES, trusted_proxies=("127.0.0.1/32",),
-                        registry_refresh_seconds=0.2)
+                        registry_refresh_seconds=0.2, upstream_allow=LOOPBACK_UPSTREAMS)
     asyncio.run(seed(database_url))
     root = tmp_path / "nginx"
     (root / "logs").mkdir(parents=True)

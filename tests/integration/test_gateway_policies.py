@@ -13,6 +13,7 @@ import pytest
 
 from gateway.app import create_app
 from gateway.apps import add_app
+from tests.support.hub import TEST_UPSTREAM_ADDRESSES
 from idp.storage.db import build_engine, build_sessionmaker
 from tests.support.hub import Browser, Hub, authorize_url, pkce_pair, query_of, run_hub
 from tests.support.server import run_server
@@ -29,7 +30,7 @@ apps:
 async def register_api(database_url: str, issuer: str, upstream: str) -> None:
     engine = build_engine(database_url)
     async with build_sessionmaker(engine)() as session, session.begin():
-        await add_app(session, slug="e-budgeting", opd_slug="bpkad", upstreams=(upstream,), auth_mode="bearer",
+        await add_app(session, addresses=TEST_UPSTREAM_ADDRESSES, slug="e-budgeting", opd_slug="bpkad", upstreams=(upstream,), auth_mode="bearer",
                       issuer=issuer, resource=RESOURCE, now=int(time.time()))
     await engine.dispose()
 

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from gateway.apps import add_app
+from tests.support.hub import TEST_UPSTREAM_ADDRESSES
 from gateway.assertion import AssertionVerifier
 from gateway.identity import build_identity
 from gateway.model import RequestHead
@@ -32,7 +33,7 @@ async def test_bearer_request_end_to_end(database_url: str, tmp_path: Path) -> N
         async with context.sessionmaker() as session, session.begin():
             user = await add_user(session, email="petugas@dishub.example", name="P", password_hash=None, now=now,
                                   opd_slug="bpkad", roles=("analis",))
-            await add_app(session, slug="ebudgeting", opd_slug="bpkad", upstreams=("http://127.0.0.1:9",),
+            await add_app(session, addresses=TEST_UPSTREAM_ADDRESSES, slug="ebudgeting", opd_slug="bpkad", upstreams=("http://127.0.0.1:9",),
                           auth_mode="bearer", issuer=ISSUER, now=now)
         deadline = time.monotonic() + 5
         while (found := identity.routes.lookup("ebudgeting.localhost", "/anggaran")) is None:

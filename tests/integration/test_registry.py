@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.apps import add_app, set_app_status
+from tests.support.hub import TEST_UPSTREAM_ADDRESSES
 from gateway.registry import AppRegistry
 from idp.clock import FrozenClock
 from idp.errors import InvalidInput
@@ -31,7 +32,7 @@ async def sessionmaker(database_url: str) -> AsyncIterator[async_sessionmaker[As
 
 async def _add(maker: async_sessionmaker[AsyncSession], slug: str, now: int = NOW, **options: object) -> None:
     async with maker() as session, session.begin():
-        await add_app(session, slug=slug, opd_slug=str(options.pop("opd", "dishub")),
+        await add_app(session, addresses=TEST_UPSTREAM_ADDRESSES, slug=slug, opd_slug=str(options.pop("opd", "dishub")),
                       upstreams=("http://127.0.0.1:9001",), auth_mode=str(options.pop("auth", "session")),
                       issuer=ISSUER, now=now, **options)  # type: ignore[arg-type]
 
@@ -43,7 +44,7 @@ async def _suspend(maker: async_sessionmaker[AsyncSession], slug: str, now: int)
 
 async def test_lookup_by_the_apps_own_host(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
     await _add(sessionmaker, "parkir")
-    registry = AppRegistry(sessionmaker, ISSUER, FrozenClock(NOW))
+    registry = AppRegistry(sessionmaker, ISSUER, FrozenClock(NOW), addresses=TEST_UPSTREAM_ADDRESSES)
     await registry.load()
     route, path = registry.lookup("parkir.localhost", "/tiket/1") or (None, None)
     assert route is not None and path == "/tiket/1"
@@ -71,7 +72,7 @@ async def test_the_apps_domain_setting_decides_the_default_host(sessionmaker: as
 
 async def test_lookup_by_host_and_explicit_resource(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
     await _add(sessionmaker, "cctv", host="cctv.dishub.example", resource="https://cctv.dishub.example/")
-    registry = AppRegistry(sessionmaker, ISSUER, FrozenClock(NOW))
+    registry = AppRegistry(sessionmaker, ISSUER, FrozenClock(NOW), addresses=TEST_UPSTREAM_ADDRESSES)
     await registry.load()
     found = registry.lookup("CCTV.dishub.example:443", "/live/1")
     assert found is not None
@@ -84,7 +85,7 @@ async def test_lookup_by_host_and_explicit_resource(sessionmaker: async_sessionm
 async def test_pending_and_rejected_apps_are_not_routed(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
     await _add(sessionmaker, "draft", status="pending")
     await _add(sessionmaker, "ditolak", status="rejected")
-    registry = AppRegistry(sessionmaker, ISSUER, FrozenClock(NOW))
+    registry = AppRegistry(sessionmaker, ISSUER, FrozenClock(NOW), addresses=TEST_UPSTREAM_ADDRESSES)
     await registry.load()
     assert registry.lookup("draft.localhost", "/") is None
     assert registry.lookup("ditolak.localhost", "/") is None
@@ -93,7 +94,7 @@ async def test_pending_and_rejected_apps_are_not_routed(sessionmaker: async_sess
 async def test_refresh_reloads_only_on_change(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
     await _add(sessionmaker, "parkir")
     clock = FrozenClock(NOW + 100)
-    registry = AppRegistry(sessionmaker, ISSUER, clock)
+    registry = AppRegistry(sessionmaker, ISSUER, clock, addresses=TEST_UPSTREAM_ADDRESSES)
     await registry.load()
     assert await registry.refresh() is False
     await _add(sessionmaker, "cctv", now=NOW + 100)
@@ -104,7 +105,7 @@ async def test_refresh_reloads_only_on_change(sessionmaker: async_sessionmaker[A
 async def test_change_in_the_same_second_as_the_load_is_not_missed(
         sessionmaker: async_sessionmaker[AsyncSession]) -> None:
     clock = FrozenClock(NOW)
-    registry = AppRegistry(sessionmaker, ISSUER, clock)
+    registry = AppRegistry(sessionmaker, ISSUER, clock, addresses=TEST_UPSTREAM_ADDRESSES)
     await _add(sessionmaker, "parkir", now=NOW)
     await registry.load()
     # Same second, same count, same updated_at: the fingerprint cannot see this suspension.
@@ -115,7 +116,7 @@ async def test_change_in_the_same_second_as_the_load_is_not_missed(
 
 async def test_running_registry_picks_up_new_app_and_suspension(
         sessionmaker: async_sessionmaker[AsyncSession]) -> None:
-    registry = AppRegistry(sessionmaker, ISSUER, FrozenClock(int(time.time())), refresh_seconds=0.05)
+    registry = AppRegistry(sessionmaker, ISSUER, FrozenClock(int(time.time())), refresh_seconds=0.05, addresses=TEST_UPSTREAM_ADDRESSES)
     await registry.start()
     try:
         assert registry.lookup("parkir.localhost", "/") is None
@@ -132,7 +133,7 @@ async def test_failed_refresh_keeps_serving_the_last_table(database_url: str) ->
     maker = build_sessionmaker(engine)
     await seed_opd(maker, NOW)
     await _add(maker, "parkir")
-    registry = AppRegistry(maker, ISSUER, FrozenClock(NOW), refresh_seconds=0.02)
+    registry = AppRegistry(maker, ISSUER, FrozenClock(NOW), refresh_seconds=0.02, addresses=TEST_UPSTREAM_ADDRESSES)
     await registry.start()
     try:
         async with engine.begin() as connection:  # the registry's table disappears under it
@@ -157,6 +158,6 @@ async def _eventually(condition: object, timeout: float = 5.0) -> None:
 async def test_app_cannot_take_the_hubs_own_host(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
     with pytest.raises(InvalidInput, match="hub's own host"):
         async with sessionmaker() as session, session.begin():
-            await add_app(session, slug="parkir", opd_slug="dishub", upstreams=("http://127.0.0.1:9001",),
+            await add_app(session, addresses=TEST_UPSTREAM_ADDRESSES, slug="parkir", opd_slug="dishub", upstreams=("http://127.0.0.1:9001",),
                           auth_mode="none", issuer="https://gerbang.palembang.go.id", now=NOW,
                           host="Gerbang.Palembang.go.id")

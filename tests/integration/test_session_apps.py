@@ -14,6 +14,7 @@ import pytest
 
 from gateway.app import create_app
 from gateway.apps import add_app
+from tests.support.hub import TEST_UPSTREAM_ADDRESSES
 from idp.storage.db import build_engine, build_sessionmaker
 from idp.clock import FrozenClock
 from tests.support.clock import app_with_clock
@@ -27,7 +28,7 @@ async def register(database_url: str, issuer: str, apps: dict[str, str]) -> None
     engine = build_engine(database_url)
     async with build_sessionmaker(engine)() as session, session.begin():
         for slug, upstream in apps.items():
-            await add_app(session, slug=slug, opd_slug="dishub", upstreams=(upstream,), auth_mode="session",
+            await add_app(session, addresses=TEST_UPSTREAM_ADDRESSES, slug=slug, opd_slug="dishub", upstreams=(upstream,), auth_mode="session",
                           issuer=issuer, now=int(time.time()))
     await engine.dispose()
 

@@ -19,6 +19,7 @@ import pytest
 
 from gateway.app import create_app
 from gateway.apps import add_app
+from tests.support.hub import TEST_UPSTREAM_ADDRESSES
 from idp.clock import FrozenClock
 from idp.storage.db import build_engine, build_sessionmaker
 from idp.storage.models import Client
@@ -36,7 +37,7 @@ CLIENT = "Portal Kominfo"
 async def register_pajak(database_url: str, issuer: str, upstream: str) -> str:
     engine = build_engine(database_url)
     async with build_sessionmaker(engine)() as session, session.begin():
-        app = await add_app(session, slug="pajak", opd_slug="bpkad", upstreams=(upstream,), auth_mode="bearer",
+        app = await add_app(session, addresses=TEST_UPSTREAM_ADDRESSES, slug="pajak", opd_slug="bpkad", upstreams=(upstream,), auth_mode="bearer",
                             issuer=issuer, now=int(time.time()))
     await engine.dispose()
     return app.resource

@@ -18,7 +18,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
+from gateway.cli.serve import SERVER_OPTIONS
 from gateway.settings import Settings
+from idp.upstream_addresses import UpstreamAddresses
 from idp.accounts import add_user
 from idp.clients import add_client
 from idp.org import add_opd
@@ -27,6 +29,10 @@ from idp.storage.db import build_engine, build_sessionmaker
 from tests.support.server import run_server
 
 PASSWORD = "kata-sandi-warga-2026"
+# Test upstreams run on loopback, which production settings refuse (idp.upstream_addresses): every test hub,
+# and every test that registers an app directly, allows it.
+LOOPBACK_UPSTREAMS = ("127.0.0.0/8", "::1/128")
+TEST_UPSTREAM_ADDRESSES = UpstreamAddresses(LOOPBACK_UPSTREAMS)
 # Test hubs run a policy set whose limits no test reaches; the shipped brute-force limits have their own test.
 HUB_POLICIES = Path(__file__).resolve().parent.parent / "fixtures" / "policies" / "hub"
 
@@ -92,11 +98,14 @@ def run_hub(database_url: str, tmp_path: Any, app_factory: Any = None, **overrid
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     overrides.setdefault("policy_dir", HUB_POLICIES)
+    overrides.setdefault("upstream_allow", LOOPBACK_UPSTREAMS)
     settings = Settings(issuer=url, database_url=database_url, data_dir=tmp_path, secret_key="t" * 40, **overrides)
     seeded = asyncio.run(seed(database_url))
     if app_factory is None:
         from idp.app import create_app as app_factory
-    with run_server(app_factory(settings), port=port):
+    # As ``gerbang serve`` runs it: the guarded protocol (head and body limits on every route).
+    options = {key: value for key, value in SERVER_OPTIONS.items() if key in ("http", "proxy_headers")}
+    with run_server(app_factory(settings), port=port, **options):
         yield Hub(url, settings, seeded)
 
 

@@ -30,6 +30,7 @@ class Upstream:
         self.hits = 0
         self.disconnects = 0
         self.stream_chunks_sent = 0
+        self.largest_ws_message = 0  # bytes
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -121,12 +122,17 @@ class Upstream:
                 self.disconnects += 1
                 return
             text = message.get("text")
+            size = len(text.encode()) if text is not None else len(message.get("bytes") or b"")
+            self.largest_ws_message = max(self.largest_ws_message, size)
             if text is not None and text.startswith("close:"):
                 await send({"type": "websocket.close", "code": int(text.split(":", 1)[1])})
                 return
             if text == "whoami":
                 assertion = dict(scope["headers"]).get(b"x-gerbang-assertion", b"").decode()
                 await send({"type": "websocket.send", "text": "assertion:" + assertion})
+            elif text == "headers":  # the handshake's headers as the upstream received them
+                names = [name.decode("latin-1") for name, _ in scope["headers"]]
+                await send({"type": "websocket.send", "text": json.dumps(names)})
             elif text is not None:
                 await send({"type": "websocket.send", "text": text})
             else:

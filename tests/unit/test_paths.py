@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gateway.errors import BadRequest
-from gateway.paths import normalise_path
+from gateway.paths import build_policy_path, check_app_path, normalise_path
 
 
 @pytest.mark.parametrize(("raw", "expected"), [
@@ -33,6 +33,8 @@ def test_normal_form(raw: bytes, expected: str) -> None:
     b"/apps/p/..;/admin", b"/apps/p%2fadmin", b"/apps/p%2Fx", b"/apps/p%5cx", b"/apps/p%00", b"/apps/p%0a",
     b"/apps/p\\x", b"/apps/p/\x00", b"/apps/p/\x7f", b"/apps/p/a b", b"/apps/p/\xc3\xa9", b"/apps/p/%zz",
     b"/apps/p/%4", b"http://evil.example/apps/p/", b"*", b"apps/p", b"/apps/p#frag",
+    b"/apps/p/%C0%AE%C0%AE/x", b"/apps/p/%C0%AF", b"/apps/p/%E0%80%AE", b"/apps/p/%C3", b"/apps/p/%C3x",
+    b"/apps/p/%FF", b"/apps/p/%ED%A0%80", b"/apps/p/%F8%88%80%80%80",
 ])
 def test_ambiguous_path_is_refused(ambiguous_path: bytes) -> None:
     with pytest.raises(BadRequest):
@@ -55,3 +57,25 @@ def test_normal_form_is_stable_and_has_no_dot_segments(segments: list[str], trai
     parts = once.split("/")
     assert "." not in parts and ".." not in parts
     assert "%2F" not in once.upper() and "%5C" not in once.upper()
+
+
+@pytest.mark.parametrize("ambiguous_for_the_app", [
+    "/admin;x", "/a;b/admin", "/;/admin", "/adm%2569n", "/%252e%252e/x", "/admin.", "/admin./x", "/admin...",
+    "/admin%20", "/admin%20/x",
+])
+def test_paths_an_app_server_may_read_differently_are_refused_unless_the_app_opts_in(
+        ambiguous_for_the_app: str) -> None:
+    with pytest.raises(BadRequest):
+        check_app_path(ambiguous_for_the_app)
+    check_app_path(ambiguous_for_the_app, allow_ambiguous=True)
+
+
+@pytest.mark.parametrize("plain", ["/", "/admin", "/a%20b", "/file.tar.gz", "/100%25", "/%25zz", "/.well-known/x",
+                                   "/caf%C3%A9"])
+def test_plain_paths_pass_the_app_check(plain: str) -> None:
+    check_app_path(plain)
+
+
+def test_policies_read_path_parameters_as_the_app_server_does() -> None:
+    assert build_policy_path("/admin;jsessionid=1/users", allow_ambiguous=True) == "/admin/users"
+    assert build_policy_path("/admin;x", allow_ambiguous=False) == "/admin;x"  # refused before it matters

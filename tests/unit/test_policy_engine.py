@@ -256,3 +256,34 @@ def test_explain_names_the_failing_condition_and_agrees_with_decide() -> None:
     assert (traces["elsewhere"].failed, traces["elsewhere"].detail) == ("apps", "app 'secret' is not one of other")
     assert traces["office"].failed == "ips" and "192.0.2.1" in traces["office"].detail
     assert result.decision.rule_ids == ("dinkes",) and result.app_restricted
+
+
+CASE_RULES = """
+rules:
+  - id: no-admin
+    effect: deny
+    match: {paths: [/Admin, "/reports/*.PDF"]}
+"""
+
+
+@pytest.mark.parametrize("path", ["/admin", "/ADMIN", "/aDmIn/users", "/reports/x.pdf", "/REPORTS/Y.Pdf"])
+def test_case_insensitive_app_matches_paths_without_case(path: str) -> None:
+    policy = policy_from(CASE_RULES)
+    assert not policy.decide(request(path=path, case_insensitive_paths=True)).allowed
+
+
+def test_case_sensitive_app_matches_paths_as_written() -> None:
+    policy = policy_from(CASE_RULES)
+    assert not policy.decide(request(path="/Admin")).allowed
+    assert policy.decide(request(path="/admin")).allowed
+
+
+@pytest.mark.parametrize("never_matching", ["/a//b", "/a/./b", "/a/../b", "/a/%7Euser", "/a/%2f", "/a/%61"])
+def test_a_path_pattern_no_normalised_request_can_have_is_refused(never_matching: str) -> None:
+    with pytest.raises(Exception, match="path"):
+        policy_from(f"""
+        rules:
+          - id: r
+            effect: deny
+            match: {{paths: ["{never_matching}"]}}
+        """)

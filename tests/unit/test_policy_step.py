@@ -36,7 +36,7 @@ def call(policy: PolicyDecider, method: str, roles: tuple[str, ...] = ()) -> boo
                   auth_mode="bearer", resource="https://hub.example/apps/kas/")
     head = RequestHead(method=method, path="/apps/kas/x", query=b"", headers=(), client_ip="10.1.2.3",
                        scheme="https", host="hub.example", request_id="req")
-    return policy.decide(Principal(sub="u1", roles=roles), route, head).allowed
+    return policy.decide(Principal(sub="u1", roles=roles), route, head, "/x").allowed
 
 
 def test_each_deciding_rule_and_report_only_hit_is_counted_with_its_effect(tmp_path: Path) -> None:
@@ -71,7 +71,7 @@ def test_rules_match_the_path_exactly_as_the_app_receives_it(tmp_path: Path) -> 
     def allowed(path: str) -> bool:
         head = RequestHead(method="GET", path=path, query=b"", headers=(), client_ip="10.1.2.3", scheme="https",
                            host="kas.apps.example", request_id="req")
-        return policy.decide(Principal(sub="u1"), route, head).allowed
+        return policy.decide(Principal(sub="u1"), route, head, path).allowed
 
     assert allowed("/apps/kas/rahasia") is False
     assert allowed("/rahasia") is True

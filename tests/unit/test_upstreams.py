@@ -98,3 +98,34 @@ def test_trial_that_never_reports_lapses() -> None:
         pool.choose()
     clock.value += 10
     assert pool.choose() is pool.targets[0]
+
+
+def _retry_after(error: ServiceUnavailable) -> int:
+    return int(dict(error.headers)[b"retry-after"])
+
+
+def test_open_circuit_503_says_when_to_retry() -> None:
+    pool, clock = build_pool(count=2, threshold=1)
+    first, second = pool.choose(), pool.choose()
+    pool.record_failure(first)
+    clock.value += 4
+    pool.record_failure(second)
+    with pytest.raises(ServiceUnavailable) as refused:
+        pool.choose()
+    assert _retry_after(refused.value) == 6  # the first breaker resets 10 s after it opened
+    clock.value += 5.5
+    with pytest.raises(ServiceUnavailable) as refused:
+        pool.choose()
+    assert _retry_after(refused.value) == 1  # never 0: "retry now" would be a busy loop
+
+
+def test_half_open_trial_in_flight_503_says_when_the_trial_lapses() -> None:
+    pool, clock = build_pool(count=1, threshold=1)
+    target = pool.choose()
+    pool.record_failure(target)
+    clock.value += 10
+    assert pool.choose() is target  # the trial
+    clock.value += 3
+    with pytest.raises(ServiceUnavailable) as refused:
+        pool.choose()
+    assert _retry_after(refused.value) == 7

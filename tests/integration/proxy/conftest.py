@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 
 from gateway.app import GatewayApp, create_app
-from gateway.cli.serve import SERVER_OPTIONS
+from gateway.cli.serve import SERVER_OPTIONS, limit_options
 from gateway.default_steps import StaticRouteTable
 from gateway.model import Route
 from gateway.settings import Settings
-from tests.support.hub import HUB_POLICIES
+from tests.support.hub import HUB_POLICIES, LOOPBACK_UPSTREAMS
 from tests.support.server import run_server
 from tests.support.upstream import Upstream
 
@@ -56,10 +56,12 @@ def start_hub(directory: Path, template: Path, routes: list[Route], *, server: d
     database = directory / "gerbang.db"
     shutil.copy(template, database)
     values: dict[str, Any] = {"issuer": ISSUER, "data_dir": directory, "policy_dir": HUB_POLICIES,
-                              "database_url": f"sqlite+aiosqlite:///{database}"}
+                              "database_url": f"sqlite+aiosqlite:///{database}", "upstream_allow": LOOPBACK_UPSTREAMS}
     values.update(settings)
-    app = create_app(Settings(**values), routes=StaticRouteTable(routes), **(steps or {}))
+    built = Settings(**values)
+    app = create_app(built, routes=StaticRouteTable(routes), **(steps or {}))
     options = {key: value for key, value in SERVER_OPTIONS.items() if key in ("http", "proxy_headers")}
+    options.update(limit_options(built))
     options.update(server or {})
     with run_server(app, **options) as url:  # as ``gerbang serve`` runs it
         yield Hub(url, app)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import aiohttp
 import pytest
 
 from tests.integration.proxy.conftest import Hub
@@ -198,3 +199,31 @@ def test_hub_session_cookie_never_reaches_the_app(hub_factory: Any) -> None:
     response = send_raw(hub.url, b"GET /echo HTTP/1.1\r\nHost: echo.localhost\r\n"
                                  b"Cookie: gerbang_session=s3cret; parkir_pref=1\r\n\r\n")
     assert upstream_header_values(response.body, "cookie") == ["parkir_pref=1"]
+
+
+IDENTITY_SPOOF = (b"X-User-Id: 1\r\nX_User_Id: 1\r\nX-User-Roles: kominfo\r\nX-Original-URL: /admin\r\n"
+                  b"X-Rewrite-URL: /admin\r\nX-Forwarded-User: admin\r\nX-Forwarded-Prefix: /admin\r\n"
+                  b"X-HTTP-Method-Override: DELETE\r\nRemote-User: admin\r\nX-Auth-Request-Email: a@b\r\n"
+                  b"X-Gerbang-Sub: admin\r\nTrue-Client-IP: 10.0.0.1\r\nX-Remote-User: admin\r\n")
+IDENTITY_NAMES = {"x-user-id", "x_user_id", "x-user-roles", "x-original-url", "x-rewrite-url", "x-forwarded-user",
+                  "x-forwarded-prefix", "x-http-method-override", "remote-user", "x-auth-request-email",
+                  "x-gerbang-sub", "true-client-ip", "x-remote-user"}
+
+
+def test_identity_shaped_headers_never_reach_the_app(hub: Hub) -> None:
+    response = send_raw(hub.url, b"GET /echo HTTP/1.1\r\nHost: echo.localhost\r\n" + IDENTITY_SPOOF
+                        + b"X-Kept: yes\r\n\r\n")
+    assert response.status == 200
+    names = {name for name, _ in json.loads(response.body)["headers"]}
+    assert "x-kept" in names
+    assert names & IDENTITY_NAMES == set()
+
+
+async def test_identity_shaped_headers_never_reach_a_websocket_app(hub: Hub) -> None:
+    spoof = [tuple(line.split(": ", 1)) for line in IDENTITY_SPOOF.decode().split("\r\n") if line]
+    async with aiohttp.ClientSession() as session:
+        async with session.ws_connect(f"{hub.app_url('echo')}/ws", headers=spoof) as ws:
+            await ws.send_str("headers")
+            names = set(json.loads(await ws.receive_str()))
+    assert "x-gerbang-assertion" in names
+    assert names & IDENTITY_NAMES == set()

@@ -18,7 +18,7 @@ class CitizenAuthenticator:
 
 
 class PathDecider:
-    def decide(self, principal: Principal, route: Route, request: RequestHead) -> Decision:
+    def decide(self, principal: Principal, route: Route, request: RequestHead, path: str) -> Decision:
         if request.path.endswith("/admin"):
             return Decision(allowed=False, rule_ids=("kominfo-7",), reason="admins only")
         if request.path.endswith("/pajak"):

@@ -84,6 +84,9 @@ async def test_breaker_opens_and_answers_503_without_touching_upstream(hub_facto
         status, problem = await call(f"{hub.app_url('echo')}/x")
         assert status == 503
         assert problem["detail"] == "the app's service is unavailable"
+    async with aiohttp.ClientSession() as session, session.get(f"{hub.app_url('echo')}/x") as response:
+        assert response.status == 503
+        assert 55 <= int(response.headers["Retry-After"]) <= 60  # when the breaker lets a trial through
     assert slam.accepted == touched
 
 

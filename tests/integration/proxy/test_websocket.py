@@ -79,3 +79,16 @@ async def test_unreachable_upstream_is_502(hub_factory: Any) -> None:
         with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
             await session.ws_connect(ws_url(hub, "echo", "/ws"))
     assert refused.value.status == 502
+
+
+async def test_a_client_message_over_the_limit_closes_the_socket_before_the_app(hub_factory: Any) -> None:
+    limited: Hub = hub_factory(websocket_max_message_bytes=64 * 1024)
+    async with aiohttp.ClientSession() as session:
+        async with session.ws_connect(ws_url(limited, "echo", "/ws")) as ws:
+            await ws.send_str("x" * 1000)
+            assert await ws.receive_str() == "x" * 1000
+            await ws.send_bytes(b"y" * (256 * 1024))  # the upstream's limit holds for the client too
+            message = await ws.receive(timeout=5)
+            assert message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING)
+            assert ws.close_code == 1009  # RFC 6455 §7.4.1: message too big
+    assert limited.upstreams[0].largest_ws_message == 1000  # the big one never reached the app

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from gateway.apps import add_app
+from tests.support.hub import TEST_UPSTREAM_ADDRESSES
 from idp.clients import add_client
 from idp.storage.db import build_engine, build_sessionmaker
 from tests.support.hub import (PASSWORD, Seeded, authorize_url, csrf_from, free_port, interaction_from, pkce_pair,
@@ -81,7 +82,7 @@ async def _register(database_url: str, issuer: str, upstream_url: str) -> tuple[
     engine = build_engine(database_url)
     now = int(time.time())
     async with build_sessionmaker(engine)() as session, session.begin():
-        await add_app(session, slug="parkir", opd_slug="dishub", upstreams=(upstream_url,), auth_mode="bearer",
+        await add_app(session, addresses=TEST_UPSTREAM_ADDRESSES, slug="parkir", opd_slug="dishub", upstreams=(upstream_url,), auth_mode="bearer",
                       issuer=issuer, now=now)
         client, secret = await add_client(
             session, name="Parkir Web", now=now, opd_slug="dishub", redirect_uris=(REDIRECT_URI,),
