@@ -30,7 +30,7 @@ from idp.clock import Clock
 from idp.clients import GATEWAY_CLIENT_ID
 from idp.keys import KeyRing
 from idp.oauth.verify import TokenInvalid, verify_hub_jwt_reloading
-from idp.storage.db import serialize
+from idp.storage.insert_if_absent import insert_if_absent
 from idp.storage.models import BrowserSession, Client, GatewaySession, User
 
 CLIENT_ID = GATEWAY_CLIENT_ID
@@ -50,17 +50,18 @@ def gateway_client_secret(secret: bytes) -> str:
 
 
 async def ensure_gateway_client(session: AsyncSession, issuer: str, secret: bytes, now: int) -> None:
-    await serialize(session, "gerbang-gateway-client")  # every instance runs this at start, often together
-    client = await session.scalar(select(Client).where(Client.client_id == CLIENT_ID))
+    """Every instance runs this at start, often at the same moment: insert-if-absent, then bring it up to date."""
     redirect = f"{issuer}/gateway/callback"
     digest = digest_secret(gateway_client_secret(secret))
-    if client is None:
-        session.add(Client(client_id=CLIENT_ID, secret_digest=digest, name="Gerbang", redirect_uris=[redirect],
-                           post_logout_redirect_uris=[f"{issuer}/gateway/logged-out"],
-                           grant_types=["authorization_code"], scope="openid profile email opd",
-                           auth_method="client_secret_basic", resources=[], first_party=True, status="active",
-                           created_at=now, updated_at=now))
-    elif client.redirect_uris != [redirect] or client.secret_digest != digest:
+    created = await insert_if_absent(session, Client, "client_id", dict(
+        client_id=CLIENT_ID, secret_digest=digest, name="Gerbang", redirect_uris=[redirect],
+        post_logout_redirect_uris=[f"{issuer}/gateway/logged-out"], grant_types=["authorization_code"],
+        scope="openid profile email opd", auth_method="client_secret_basic", resources=[], first_party=True,
+        status="active", created_at=now, updated_at=now))
+    if created:
+        return
+    client = await session.scalar(select(Client).where(Client.client_id == CLIENT_ID))
+    if client is not None and (client.redirect_uris != [redirect] or client.secret_digest != digest):
         client.redirect_uris, client.secret_digest, client.updated_at = [redirect], digest, now
 
 

@@ -100,10 +100,7 @@ class Settings(BaseSettings):
             return self.secret_key.encode()
         path = self.data_dir / "secret.key"
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as handle:
-                handle.write(os.urandom(32).hex())
+            _create_secret_file(path)
         return path.read_text().strip().encode()
 
     @property
@@ -128,6 +125,22 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         toml_file = Path(os.environ.get("GERBANG_CONFIG", "gerbang.toml"))
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+
+
+def _create_secret_file(path: Path) -> None:
+    """Written whole under a temporary name, then linked into place: workers starting together all read the one
+    secret that won, never a file another worker has created but not yet written."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(os.urandom(32).hex())
+        os.link(temporary, path)
+    except FileExistsError:
+        pass  # another process's secret won
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def _is_loopback_url(url: str) -> bool:

@@ -34,12 +34,16 @@ def build_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
-async def serialize(session: AsyncSession, name: str) -> None:
+async def serialize(session: AsyncSession, name: str, sqlite_table: str | None = None) -> None:
     """Hold a cluster-wide lock named ``name`` until the session's transaction ends.
 
     For check-then-create steps that several processes run at once on their first start (``--workers N``,
-    several hosts): on PostgreSQL a transaction-level advisory lock; SQLite serializes writers itself and
-    serves one process.
+    several hosts): on PostgreSQL a transaction-level advisory lock. On SQLite (several workers on one file) a
+    write to ``sqlite_table`` that changes nothing takes the database's write lock; the caller reads again after
+    it. Without ``sqlite_table`` SQLite is left to serialize writers itself.
     """
-    if session.get_bind().dialect.name == "postgresql":
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
         await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": zlib.crc32(name.encode())})
+    elif dialect == "sqlite" and sqlite_table is not None:
+        await session.execute(text(f'UPDATE "{sqlite_table}" SET rowid = rowid WHERE 0'))
