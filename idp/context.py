@@ -17,6 +17,7 @@ from idp.keys import KeyRing
 from idp.passwords import PasswordHashing
 from idp.settings import Settings
 from idp.storage.db import build_engine, build_sessionmaker
+from idp.storage.pruner import Pruner
 from idp.throttle.backends import build_store
 from idp.throttle.breaker import Breaker
 from idp.throttle.memory_store import MemoryStore
@@ -40,12 +41,15 @@ class IdpContext:
     limits: MemoryStore | FallbackStore  # the process's one rate-limit store (Redis, or in-process)
     started: bool = field(default=False)
     key_refresher: asyncio.Task[None] | None = field(default=None, repr=False)
+    pruner: Pruner | None = field(default=None, repr=False)  # expired rows; None: pruned by someone else
 
     async def start(self) -> None:
         if not self.started:
             await self.keys.load()
             await self.limits.start()
             self.key_refresher = asyncio.create_task(self.keys.refresh_forever(self.settings.key_refresh_seconds))
+            if self.pruner is not None:
+                self.pruner.start()
             self.started = True
 
     async def close(self) -> None:
@@ -54,6 +58,8 @@ class IdpContext:
             with contextlib.suppress(asyncio.CancelledError):
                 await self.key_refresher
             self.key_refresher = None
+        if self.pruner is not None:
+            await self.pruner.stop()
         await self.limits.close()
         await self.engine.dispose()
         self.started = False
@@ -65,8 +71,9 @@ def build_context(settings: Settings, clock: Clock | None = None) -> IdpContext:
     sessionmaker = build_sessionmaker(engine)
     keys = KeyRing(sessionmaker, settings.effective_secret, settings.signing_alg, clock)
     policies = PolicyWatcher(settings.policy_dir or DEFAULT_POLICY_DIR)
+    pruner = Pruner(engine, clock.now, settings.prune_seconds, settings.prune_batch, settings.prune_max_batches)
     return IdpContext(settings, clock, engine, sessionmaker, keys, PasswordHashing(settings.hash_concurrency),
-                      policies, build_limit_store(settings))
+                      policies, build_limit_store(settings), pruner=pruner)
 
 
 def build_limit_store(settings: Settings) -> MemoryStore | FallbackStore:

@@ -67,6 +67,11 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
     log_json: bool | None = Field(default=None, description="JSON log lines; unset: JSON unless stdout is a terminal")
 
+    # Expired codes, sessions and tokens are deleted in the background (idp/storage/pruner.py).
+    prune_seconds: float = Field(default=300.0, gt=0, le=86_400, description="how often expired rows are pruned")
+    prune_batch: int = Field(default=2000, ge=1, le=100_000, description="rows deleted per transaction")
+    prune_max_batches: int = Field(default=50, ge=1, le=10_000, description="batches per table per run")
+
     hash_concurrency: int = Field(default=4, ge=1, le=64, description="argon2id hashes at once (19 MiB each)")
 
     # Field validators (not a model validator) so every problem is reported in the same error.

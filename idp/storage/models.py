@@ -454,3 +454,7 @@ Index("ix_traffic_latency_app_minute", TrafficLatency.app, TrafficLatency.minute
 Index("ix_apps_status", App.status)
 Index("ix_grants_user_client", Grant.user_id, Grant.client_id)
 Index("ix_gateway_accesses_user_at", GatewayAccess.user_id, GatewayAccess.at)
+# Sign-in at city scale (migration 0008): the nonce replay check is a point lookup; the pruner finds expiry by index.
+Index("ix_authorization_codes_client_nonce", AuthorizationCode.client_id, AuthorizationCode.nonce)
+Index("ix_grants_expires_at", Grant.expires_at)
+Index("ix_refresh_tokens_expires_at", RefreshToken.expires_at)
