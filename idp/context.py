@@ -67,7 +67,9 @@ class IdpContext:
 
 def build_context(settings: Settings, clock: Clock | None = None) -> IdpContext:
     clock = clock or SystemClock()
-    engine = build_engine(settings.effective_database_url, settings.database_pool_size)
+    engine = build_engine(settings.effective_database_url, settings.database_pool_size,
+                          recycle_seconds=settings.database_recycle_seconds,
+                          ping_after_idle_seconds=settings.database_ping_after_idle_seconds)
     sessionmaker = build_sessionmaker(engine)
     keys = KeyRing(sessionmaker, settings.effective_secret, settings.signing_alg, clock)
     policies = PolicyWatcher(settings.policy_dir or DEFAULT_POLICY_DIR)

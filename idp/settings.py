@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     data_dir: Path = DEFAULT_DATA_DIR
     database_url: str = ""
     database_pool_size: int = Field(default=20, ge=1, le=500)
+    # No ping per checkout (idp/storage/db.py): only a connection idle this long is pinged before use.
+    database_ping_after_idle_seconds: float = Field(default=30.0, ge=0, le=3600)
+    database_recycle_seconds: int = Field(default=1800, ge=60, le=86_400, description="connections replaced after")
     redis_url: str = ""
     redis_key_prefix: str = "gerbang"
     redis_socket_timeout: float = Field(default=0.25, gt=0, le=30)

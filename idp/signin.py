@@ -15,14 +15,16 @@ from idp.storage.models import User
 
 async def complete_sign_in(request: Request, provider: Provider, user: User, *, acr: str, amr: list[str],
                            interaction_id: str | None, target: str = "/account") -> Response:
-    previous = await provider.sessions.load(request.cookies.get(provider.session_cookie))
-    if previous is not None:
-        await provider.sessions.end(previous.row.sid)
+    """One write transaction: the previous session of this browser ends, the new one starts, the parked
+    authorization request learns which login was made for it."""
     client_ip = request.client.host if request.client else None
-    cookie, row = await provider.sessions.create(user, acr=acr, amr=amr, ip=client_ip,
-                                                 user_agent=request.headers.get("user-agent"))
+    async with provider.sessionmaker() as session, session.begin():
+        await provider.sessions.end_by_cookie(request.cookies.get(provider.session_cookie), session)
+        cookie, row = await provider.sessions.create(user, acr=acr, amr=amr, ip=client_ip,
+                                                     user_agent=request.headers.get("user-agent"), session=session)
+        if interaction_id:
+            await provider.interactions.update(interaction_id, login_sid=row.sid, session=session)
     if interaction_id:
-        await provider.interactions.update(interaction_id, login_sid=row.sid)
         target = f"/auth/authorize/resume?{urlencode({'interaction': interaction_id})}"
     response = see_other(target)
     response.set_cookie(provider.session_cookie, cookie, httponly=True, samesite="lax",

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -12,9 +11,9 @@ from idp.accounts import load_user_by_login
 from idp.endpoints.mfa import start_second_factor
 from idp.interactions import COOKIE as INTERACTION_COOKIE
 from idp.page_forms import PageRefused, read_page_form
-from idp.pages import see_other
 from idp.provider import Provider
 from idp.second_factor import has_second_factor
+from idp.signin import complete_sign_in
 from idp.login_throttle import is_attempt_admitted
 
 PASSWORD_AMR = ["pwd"]
@@ -36,48 +35,36 @@ async def login_submit(request: Request) -> Response:
     except PageRefused as refused:
         return refused.render(request, provider)
     interaction_id = form.get("interaction") or None
-    context = await _interaction_context(request, provider, interaction_id)
+    login, password = form.get("login", "")[:254], form.get("password", "")[:128]
+    try:  # one read transaction: the parked request, the account, whether it has a second factor
+        async with provider.sessionmaker() as session:
+            context = await _interaction_context(request, provider, interaction_id, session)
+            user = await load_user_by_login(session, login) if login and context is not None else None
+            second_factor = user is not None and await has_second_factor(provider.sessionmaker, user, session)
+    except SQLAlchemyError:
+        return provider.pages.error(request, "error.unavailable", 503)
     if context is None:
         return provider.pages.error(request, "error.expired", 400)
-    login, password = form.get("login", "")[:254], form.get("password", "")[:128]
     if not await is_attempt_admitted(provider.throttle, request, "password", login):
         return provider.pages.render(request, "login.html", status=429, interaction=interaction_id,
                                      error_key="login.throttled", **context)
-    try:
-        async with provider.sessionmaker() as session:
-            user = await load_user_by_login(session, login) if login else None
-    except SQLAlchemyError:
-        return provider.pages.error(request, "error.unavailable", 503)
     # Verify even for an unknown account (against a dummy hash) so timing does not tell.
     valid = await provider.ctx.passwords.verify(user.password_hash if user else None, password)
     if not valid or user is None or user.disabled:
         context["login_hint"] = login
         return provider.pages.render(request, "login.html", interaction=interaction_id, error_key="login.failed",
                                      **context)
-    if await has_second_factor(provider.sessionmaker, user):
+    if second_factor:
         return await start_second_factor(request, provider, user, interaction_id, PASSWORD_AMR)
-    previous = await provider.sessions.load(request.cookies.get(provider.session_cookie))
-    if previous is not None:
-        await provider.sessions.end(previous.row.sid)
-    client_ip = request.client.host if request.client else None
-    cookie, row = await provider.sessions.create(user, acr="1", amr=PASSWORD_AMR, ip=client_ip,
-                                                 user_agent=request.headers.get("user-agent"))
-    if interaction_id:
-        await provider.interactions.update(interaction_id, login_sid=row.sid)
-        target = f"/auth/authorize/resume?{urlencode({'interaction': interaction_id})}"
-    else:
-        target = "/account"
-    response = see_other(target)
-    response.set_cookie(provider.session_cookie, cookie, httponly=True, samesite="lax",
-                        secure=provider.settings.uses_tls, path="/", max_age=provider.settings.session_ttl)
-    return response
+    return await complete_sign_in(request, provider, user, acr="1", amr=PASSWORD_AMR, interaction_id=interaction_id)
 
 
-async def _interaction_context(request: Request, provider: Provider, interaction_id: str | None) -> dict | None:
+async def _interaction_context(request: Request, provider: Provider, interaction_id: str | None,
+                               session: AsyncSession | None = None) -> dict | None:
     """Page context for the parked request; ``None`` when the interaction is unknown or expired."""
     if not interaction_id:
         return {"client_name": None, "login_hint": None}
-    interaction = await provider.interactions.load(interaction_id, request.cookies.get(INTERACTION_COOKIE))
+    interaction = await provider.interactions.load(interaction_id, request.cookies.get(INTERACTION_COOKIE), session)
     if interaction is None:
         return None
     clients = await provider.clients.get_many({interaction.client_id})

@@ -10,6 +10,7 @@ import asyncio
 import base64
 import json
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import unquote
 
@@ -174,12 +175,15 @@ async def revoke_family(session: AsyncSession, grant_id: str, now: int, reason: 
         await revoke_jti(session, jti, expires_at)
 
 
-async def apply_in_transaction(sessionmaker: async_sessionmaker[AsyncSession], effects: Effects,
-                               now: int) -> str | None:
+async def apply_in_transaction(sessionmaker: async_sessionmaker[AsyncSession], effects: Effects, now: int,
+                               also: Callable[[AsyncSession], Awaitable[None]] | None = None) -> str | None:
+    """``also``: the caller's own writes, in the same transaction, made only when the effects apply."""
     try:
         async with sessionmaker() as session, session.begin():
             error = await apply_effects(session, effects, now)
             if error is None:
+                if also is not None:
+                    await also(session)
                 return None
         # A lost race: keep only the security effects (revocations).
         if effects.revoke_grant or effects.redeem_code or effects.rotate_refresh:

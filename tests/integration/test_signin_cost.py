@@ -151,3 +151,15 @@ def test_nonce_check_is_an_index_lookup_on_sqlite(database_url: str, tmp_path: P
         return " ".join(str(row[-1]) for row in rows)
 
     assert "USING INDEX ix_authorization_codes_client_nonce (client_id=? AND nonce=?)" in asyncio.run(plan())
+
+
+def test_each_sign_in_step_uses_at_most_one_read_and_one_write_transaction(database_url: str,
+                                                                          tmp_path: Path) -> None:
+    with metered_hub(database_url, tmp_path) as (hub, meter):
+        sign_in(hub)  # warm: the client cache is filled as it is under load
+        meter.steps.clear()
+        sign_in(hub, meter)
+    costs = {name: (cost.reading, cost.writing, cost.statements) for name, cost in meter.steps.items()}
+    assert set(costs) == {"authorize", "login_page", "password", "resume", "token"}
+    for name, cost in meter.steps.items():
+        assert cost.reading <= 1 and cost.writing <= 1, f"{name}: {costs}"
