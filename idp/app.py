@@ -26,6 +26,7 @@ from idp.endpoints.client_registration import manage_endpoint, register_endpoint
 from idp.endpoints.token import token_endpoint
 from idp.endpoints.token_admin import introspection_endpoint, revocation_endpoint
 from idp.endpoints.userinfo import userinfo_endpoint
+from idp.login_throttle import ThrottleUnavailable
 from idp.provider import Provider
 from idp.settings import Settings
 
@@ -84,10 +85,17 @@ def create_app(settings: Settings, clock: Clock | None = None, context: IdpConte
                             headers={"Retry-After": "5", "Cache-Control": "no-store"})
         return provider.pages.error(request, "error.unavailable", 503)
 
+    async def limits_down(request: Request, exc: Exception) -> Response:
+        retry = str(getattr(exc, "retry_after", 5))
+        response = provider.pages.error(request, "error.unavailable", 503)
+        response.headers["Retry-After"] = retry
+        return response
+
     # asyncpg raises a bare ConnectionRefusedError (an OSError, not wrapped by SQLAlchemy) when the database
     # is down; an OSError escaping a handler otherwise only ever means a dependency could not be reached.
     app = Starlette(routes=build_routes(provider), lifespan=lifespan,
-                    exception_handlers={SQLAlchemyError: storage_down, OSError: storage_down})
+                    exception_handlers={SQLAlchemyError: storage_down, OSError: storage_down,
+                                        ThrottleUnavailable: limits_down})
     app.state.idp = ctx
     app.state.provider = provider
     return app

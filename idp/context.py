@@ -84,4 +84,5 @@ def build_limit_store(settings: Settings) -> MemoryStore | FallbackStore:
                              settings.redis_max_connections)
     breaker = Breaker(settings.ratelimit_breaker_backoff, settings.ratelimit_breaker_max_backoff)
     return build_store(settings.redis_url, settings.redis_key_prefix, timeouts,
-                       coalesce=settings.ratelimit_coalesce, breaker=breaker)
+                       coalesce=settings.ratelimit_coalesce, breaker=breaker,
+                       stall_share=settings.ratelimit_stall_share)

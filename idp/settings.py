@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     ratelimit_coalesce: bool = True  # one Redis round trip for the checks of one event-loop tick
     ratelimit_breaker_backoff: float = Field(default=0.5, gt=0, le=60)  # first pause after Redis fails
     ratelimit_breaker_max_backoff: float = Field(default=5.0, gt=0, le=300)
+    # A Redis timeout during which this process's own event loop stood still this share of the timeout or more
+    # is retried once and not counted against Redis (idp/throttle/loop_lag.py).
+    ratelimit_stall_share: float = Field(default=0.5, gt=0, le=1)
     policy_dir: Path | None = None
 
     # Secret used to derive the key that encrypts signing keys at rest and to sign
