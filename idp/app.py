@@ -9,12 +9,14 @@ from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from idp.account_routes import build_account_routes
+from idp.client_address import ClientAddress, build_networks
 from idp.clock import Clock
 from idp.context import IdpContext, build_context
 from idp.endpoints.authorize import authorize_endpoint, resume_endpoint
@@ -94,6 +96,7 @@ def create_app(settings: Settings, clock: Clock | None = None, context: IdpConte
     # asyncpg raises a bare ConnectionRefusedError (an OSError, not wrapped by SQLAlchemy) when the database
     # is down; an OSError escaping a handler otherwise only ever means a dependency could not be reached.
     app = Starlette(routes=build_routes(provider), lifespan=lifespan,
+                    middleware=[Middleware(ClientAddress, networks=build_networks(settings.trusted_proxies))],
                     exception_handlers={SQLAlchemyError: storage_down, OSError: storage_down,
                                         ThrottleUnavailable: limits_down})
     app.state.idp = ctx

@@ -7,6 +7,7 @@ Every problem is reported at once (pydantic collects them).
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Literal
@@ -29,6 +30,9 @@ class Settings(BaseSettings):
     # No ping per checkout (idp/storage/db.py): only a connection idle this long is pinged before use.
     database_ping_after_idle_seconds: float = Field(default=30.0, ge=0, le=3600)
     database_recycle_seconds: int = Field(default=1800, ge=60, le=86_400, description="connections replaced after")
+    # Load balancers whose X-Forwarded-For is believed (CIDRs): every limit and log uses the address resolved
+    # through them (idp/client_address.py), in the provider and the app plane alike.
+    trusted_proxies: tuple[str, ...] = ()
     redis_url: str = ""
     redis_key_prefix: str = "gerbang"
     redis_socket_timeout: float = Field(default=0.25, gt=0, le=30)
@@ -89,6 +93,16 @@ class Settings(BaseSettings):
         if value.startswith("http://") and not _is_loopback_url(value):
             raise ValueError("issuer must use https unless it is a loopback address")
         return value.rstrip("/")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for cidr in value:
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"trusted_proxies: {cidr!r} is not an address or network ({exc})") from None
+        return value
 
     @field_validator("secret_key")
     @classmethod

@@ -92,7 +92,8 @@ def run_hub(database_url: str, tmp_path: Any, app_factory: Any = None, **overrid
     seeded = asyncio.run(seed(database_url))
     if app_factory is None:
         from idp.app import create_app as app_factory
-    with run_server(app_factory(settings), port=port):
+    # As `gerbang serve` runs it: the hub resolves client addresses itself (trusted_proxies), uvicorn must not.
+    with run_server(app_factory(settings), port=port, proxy_headers=False):
         yield Hub(url, settings, seeded)
 
 
