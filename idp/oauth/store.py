@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import itertools
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -24,6 +25,7 @@ from idp.storage.models import (AccessToken, AuthorizationCode, Client, Grant, R
                                 User)
 
 CLIENT_CACHE_TTL = 3.0
+CLIENT_CACHE_SIZE = 10_000  # entries (a city has ~2,000 clients); ~2 KiB each with the row
 
 
 class ClientCache:
@@ -31,9 +33,10 @@ class ClientCache:
     it expired share one database read (single flight) instead of each running its own at the same moment;
     the read runs as its own task, so a request that gives up waiting does not fail the others."""
 
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], max_entries: int = CLIENT_CACHE_SIZE) -> None:
         self._sessionmaker = sessionmaker
-        self._entries: dict[str, tuple[float, Client | None]] = {}
+        self._max_entries = max_entries
+        self._entries: dict[str, tuple[float, Client | None]] = {}  # least recently loaded first
         self._loading: dict[str, asyncio.Task[dict[str, Client | None]]] = {}
 
     async def get_many(self, client_ids: set[str]) -> dict[str, Client]:
@@ -67,13 +70,26 @@ class ClientCache:
             loaded: dict[str, Client | None] = dict.fromkeys(client_ids)
             loaded.update((row.client_id, row) for row in rows)
             for client_id, client in loaded.items():
+                self._entries.pop(client_id, None)
                 self._entries[client_id] = (now + CLIENT_CACHE_TTL, client)
-            if len(self._entries) > 10_000:
-                self._entries = {k: v for k, v in self._entries.items() if v[0] > now}
+            if len(self._entries) > self._max_entries:
+                self._shrink(now)
             return loaded
         finally:
             for client_id in client_ids:
                 self._loading.pop(client_id, None)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def _shrink(self, now: float) -> None:
+        """Expired entries go, then the least recently loaded (requests naming unknown client ids are cached
+        too, as absent: a flood of random ids must not grow the cache)."""
+        self._entries = {k: v for k, v in self._entries.items() if v[0] > now}
+        excess = len(self._entries) - self._max_entries * 9 // 10
+        if excess > 0:
+            for client_id in list(itertools.islice(self._entries, excess)):
+                del self._entries[client_id]
 
     def forget(self, client_id: str) -> None:
         self._entries.pop(client_id, None)
