@@ -117,7 +117,8 @@ async def _run_on(args: argparse.Namespace, rates: list[float], root: Path, data
         cold_start = wait_for_http(service, f"{issuer}/healthz", timeout=60)
         connector = aiohttp.TCPConnector(limit=0, force_close=False)
         try:
-            warm = await run_open_loop(party, PASSWORD, args.users, 2.0, 3.0, connector, args.token_concurrency)
+            warm = await run_open_loop(party, PASSWORD, args.users, 2.0, max(3.0, args.token_concurrency / 2),
+                                       connector, args.token_concurrency)
             rss_before = load_worker_rss_mib(service)
             runs = [await _measure_rate(party, args, rate, service.pid, database_url, connector) for rate in rates]
             tokens = await _measure_tokens(party, service_client, warm.refresh_tokens, args, service.pid, connector)

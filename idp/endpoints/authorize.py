@@ -81,7 +81,7 @@ async def process_authorization(request: Request, provider: Provider, params: li
     now = provider.clock.now()
     state = Preloaded(extras={"now": now})
     client_id = data.get("client_id", [""])[0]
-    state.clients = await provider.clients.get_many({client_id} if client_id else set())
+    state.clients = await provider.clients.get_many({client_id} if client_id else set(), holding=session)
     active = await provider.sessions.load(request.cookies.get(provider.session_cookie), session)
     if interaction is not None and interaction.login_sid and (active is None or
                                                               active.row.sid != interaction.login_sid):
@@ -119,11 +119,11 @@ async def process_authorization(request: Request, provider: Provider, params: li
         needs_login = hint_sub != active.user.id
     if "create" in prompts and (interaction is None or not interaction.login_sid):
         # OpenID Connect Initiating User Registration 1.0: sign-up first, then sign in and continue.
-        return await _park(request, provider, client.client_id, params, "/auth/register", interaction_id)
+        return await _park(request, provider, client.client_id, params, "/auth/register", interaction_id, session)
     if needs_login:
         if "none" in prompts:
             return client_error("login_required", "The user must sign in.")
-        return await _park(request, provider, client.client_id, params, "/auth/login", interaction_id)
+        return await _park(request, provider, client.client_id, params, "/auth/login", interaction_id, session)
     assert active is not None
     verdict = login_decision(provider, active, client.client_id)
     if not verdict.allowed:
@@ -133,12 +133,12 @@ async def process_authorization(request: Request, provider: Provider, params: li
     if await is_step_up_needed(provider.sessionmaker, data.get("acr_values", [None])[0], active, session):
         if "none" in prompts:
             return client_error("interaction_required", "A second factor is required.")
-        return await _park(request, provider, client.client_id, params, "/auth/mfa/step-up", interaction_id)
+        return await _park(request, provider, client.client_id, params, "/auth/mfa/step-up", interaction_id, session)
     consent_given = interaction is not None and interaction.consent_given
     if not consent_given and not await _has_consent(session, active.user.id, client.row, scope, prompts):
         if "none" in prompts:
             return client_error("consent_required", "The user must consent.")
-        return await _park(request, provider, client.client_id, params, "/auth/consent", interaction_id)
+        return await _park(request, provider, client.client_id, params, "/auth/consent", interaction_id, session)
     state.extras["code_ttl"] = provider.settings.code_ttl
     state.extras["login"] = {"sid": active.row.sid, "auth_time": active.row.auth_time, "acr": active.row.acr,
                              "amr": list(active.row.amr)}
@@ -221,7 +221,8 @@ async def _has_consent(session: AsyncSession, user_id: str, client: Any, scope: 
 
 
 async def _park(request: Request, provider: Provider, client_id: str, params: list[tuple[str, str]], page: str,
-                interaction_id: str | None) -> Response:
+                interaction_id: str | None, reading: AsyncSession) -> Response:
+    await reading.close()  # the reads are done; never hold a connection while waiting for another
     if interaction_id is None:
         interaction_id = await provider.interactions.create(client_id, params)
     response = see_other(f"{page}?{urlencode({'interaction': interaction_id})}")

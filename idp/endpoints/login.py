@@ -67,7 +67,7 @@ async def _interaction_context(request: Request, provider: Provider, interaction
     interaction = await provider.interactions.load(interaction_id, request.cookies.get(INTERACTION_COOKIE), session)
     if interaction is None:
         return None
-    clients = await provider.clients.get_many({interaction.client_id})
+    clients = await provider.clients.get_many({interaction.client_id}, holding=session)
     params = dict((k, v) for k, v in interaction.params)
     client = clients.get(interaction.client_id)
     return {"client_name": client.name if client else None, "login_hint": params.get("login_hint"),

@@ -39,7 +39,10 @@ class ClientCache:
         self._entries: dict[str, tuple[float, Client | None]] = {}  # least recently loaded first
         self._loading: dict[str, asyncio.Task[dict[str, Client | None]]] = {}
 
-    async def get_many(self, client_ids: set[str]) -> dict[str, Client]:
+    async def get_many(self, client_ids: set[str], holding: AsyncSession | None = None) -> dict[str, Client]:
+        """``holding``: the caller's open session. On a miss it is closed first (it can be used again): a request
+        never waits for a database connection while holding one, which under load would leave every pooled
+        connection held by requests waiting for the one read that needs another."""
         now = time.monotonic()
         found: dict[str, Client] = {}
         missing = []
@@ -52,6 +55,8 @@ class ClientCache:
                 missing.append(client_id)
         if not missing:
             return found
+        if holding is not None:
+            await holding.close()
         to_load = [client_id for client_id in missing if client_id not in self._loading]
         if to_load:
             task = asyncio.ensure_future(self._read(to_load, now))

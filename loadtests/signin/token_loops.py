@@ -1,5 +1,6 @@
 """Closed-loop token endpoint load: refresh-token rotation and client_credentials, ``concurrency`` callers each
-sending its next request when the last one is answered, for ``seconds``."""
+sending its next request when the last one is answered, for ``seconds``. Each caller is a back end of its own
+behind the balancer (its own ``X-Forwarded-For``), as relying parties and integrations are."""
 
 from __future__ import annotations
 
@@ -24,14 +25,15 @@ async def refresh_loop(token_url: str, client_id: str, client_secret: str, refre
     run = TokenRun()
     auth = aiohttp.BasicAuth(client_id, client_secret)
 
-    async def caller(token: str, http: aiohttp.ClientSession, deadline: float) -> None:
+    async def caller(token: str, http: aiohttp.ClientSession, deadline: float, address: str) -> None:
         while time.monotonic() < deadline:
-            body = await _post(http, token_url, {"grant_type": "refresh_token", "refresh_token": token}, auth, run)
+            form = {"grant_type": "refresh_token", "refresh_token": token}
+            body = await _post(http, token_url, form, auth, run, address)
             if body is None or "refresh_token" not in body:
                 return
             token = body["refresh_token"]
 
-    await _run(run, seconds, connector, [lambda http, d, t=t: caller(t, http, d) for t in refresh_tokens])
+    await _run(run, seconds, connector, [lambda http, d, a, t=t: caller(t, http, d, a) for t in refresh_tokens])
     return run
 
 
@@ -41,9 +43,9 @@ async def client_credentials_loop(token_url: str, client_id: str, client_secret:
     auth = aiohttp.BasicAuth(client_id, client_secret)
     form = {"grant_type": "client_credentials", "scope": scope, "resource": resource}
 
-    async def caller(http: aiohttp.ClientSession, deadline: float) -> None:
+    async def caller(http: aiohttp.ClientSession, deadline: float, address: str) -> None:
         while time.monotonic() < deadline:
-            if await _post(http, token_url, form, auth, run) is None:
+            if await _post(http, token_url, form, auth, run, address) is None:
                 await asyncio.sleep(0.01)
 
     await _run(run, seconds, connector, [caller] * concurrency)
@@ -54,14 +56,15 @@ async def _run(run: TokenRun, seconds: float, connector: aiohttp.BaseConnector, 
     started = time.monotonic()
     async with aiohttp.ClientSession(connector=connector, connector_owner=False,
                                      timeout=aiohttp.ClientTimeout(total=30)) as http:
-        await asyncio.gather(*(caller(http, started + seconds) for caller in callers))
+        await asyncio.gather(*(caller(http, started + seconds, f"10.250.{index // 256}.{index % 256}")
+                               for index, caller in enumerate(callers)))
     run.seconds = time.monotonic() - started
 
 
 async def _post(http: aiohttp.ClientSession, url: str, form: dict[str, str], auth: aiohttp.BasicAuth,
-                run: TokenRun) -> dict[str, str] | None:
+                run: TokenRun, address: str) -> dict[str, str] | None:
     try:
-        async with http.post(url, data=form, auth=auth) as response:
+        async with http.post(url, data=form, auth=auth, headers={"X-Forwarded-For": address}) as response:
             body = await response.json(content_type=None)
             if response.status != 200:
                 run.errors[f"HTTP {response.status} {body.get('error', '')}".strip()] += 1
