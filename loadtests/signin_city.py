@@ -115,7 +115,8 @@ async def _run_on(args: argparse.Namespace, rates: list[float], root: Path, data
                             pin=[], log_dir=root, env=env, cwd=root, drop_prefix="GERBANG_")
     try:
         cold_start = wait_for_http(service, f"{issuer}/healthz", timeout=60)
-        connector = aiohttp.TCPConnector(limit=0, force_close=False)
+        # Below the server's keep-alive timeout (5 s), so the client never reuses a connection the server closes.
+        connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=2.0)
         try:
             warm = await run_open_loop(party, PASSWORD, args.users, 2.0, max(3.0, args.token_concurrency / 2),
                                        connector, args.token_concurrency)
