@@ -16,7 +16,7 @@ import secrets
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 import aiohttp
 
@@ -41,6 +41,12 @@ class Outcomes:
     completed: int = 0
     started: int = 0
     refresh_tokens: list[str] = field(default_factory=list)
+
+
+def basic_auth(client_id: str, client_secret: str) -> dict[str, str]:
+    """RFC 6749 §2.3.1: both parts form-encoded, then HTTP Basic."""
+    pair = f"{quote(client_id, safe='')}:{quote(client_secret, safe='')}".encode()
+    return {"Authorization": "Basic " + base64.b64encode(pair).decode()}
 
 
 class StepFailed(Exception):
@@ -138,9 +144,9 @@ async def _page(http: aiohttp.ClientSession, outcomes: Outcomes, step: str, url:
 async def _token(http: aiohttp.ClientSession, party: RelyingParty, outcomes: Outcomes,
                  form: dict[str, str]) -> dict[str, str]:
     started = time.monotonic()
-    auth = aiohttp.BasicAuth(party.client_id, party.client_secret)
     try:
-        async with http.post(f"{party.issuer}/auth/token", data=form, auth=auth) as response:
+        async with http.post(f"{party.issuer}/auth/token", data=form,
+                             headers=basic_auth(party.client_id, party.client_secret)) as response:
             body = await response.json(content_type=None)
             if response.status != 200:
                 raise StepFailed("token", f"HTTP {response.status} {body.get('error', '')}".strip())

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 import aiohttp
 
+from loadtests.signin.browser import basic_auth
+
 
 @dataclass
 class TokenRun:
@@ -23,7 +25,7 @@ async def refresh_loop(token_url: str, client_id: str, client_secret: str, refre
                        seconds: float, connector: aiohttp.BaseConnector) -> TokenRun:
     """Each caller rotates its own refresh token (a rotated one is never sent again)."""
     run = TokenRun()
-    auth = aiohttp.BasicAuth(client_id, client_secret)
+    auth = basic_auth(client_id, client_secret)
 
     async def caller(token: str, http: aiohttp.ClientSession, deadline: float, address: str) -> None:
         while time.monotonic() < deadline:
@@ -40,7 +42,7 @@ async def refresh_loop(token_url: str, client_id: str, client_secret: str, refre
 async def client_credentials_loop(token_url: str, client_id: str, client_secret: str, resource: str, scope: str,
                                   concurrency: int, seconds: float, connector: aiohttp.BaseConnector) -> TokenRun:
     run = TokenRun()
-    auth = aiohttp.BasicAuth(client_id, client_secret)
+    auth = basic_auth(client_id, client_secret)
     form = {"grant_type": "client_credentials", "scope": scope, "resource": resource}
 
     async def caller(http: aiohttp.ClientSession, deadline: float, address: str) -> None:
@@ -61,10 +63,10 @@ async def _run(run: TokenRun, seconds: float, connector: aiohttp.BaseConnector, 
     run.seconds = time.monotonic() - started
 
 
-async def _post(http: aiohttp.ClientSession, url: str, form: dict[str, str], auth: aiohttp.BasicAuth,
+async def _post(http: aiohttp.ClientSession, url: str, form: dict[str, str], auth: dict[str, str],
                 run: TokenRun, address: str) -> dict[str, str] | None:
     try:
-        async with http.post(url, data=form, auth=auth, headers={"X-Forwarded-For": address}) as response:
+        async with http.post(url, data=form, headers={**auth, "X-Forwarded-For": address}) as response:
             body = await response.json(content_type=None)
             if response.status != 200:
                 run.errors[f"HTTP {response.status} {body.get('error', '')}".strip()] += 1
