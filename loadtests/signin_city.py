@@ -57,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seconds", type=float, default=60.0, help="duration of each rate")
     parser.add_argument("--workers", type=int, default=2, help="gerbang serve --workers")
     parser.add_argument("--redis", default="", help="GERBANG_REDIS_URL for the limits (default: in-process)")
+    parser.add_argument("--policy-dir", type=Path, help="GERBANG_POLICY_DIR (default: the shipped policies)")
     parser.add_argument("--token-seconds", type=float, default=10.0, help="each closed-loop token run")
     parser.add_argument("--token-concurrency", type=int, default=16)
     parser.add_argument("--out", type=Path, help="also write the report (Markdown) here, and JSON beside it")
@@ -107,6 +108,8 @@ async def _run_on(args: argparse.Namespace, rates: list[float], root: Path, data
     env = {"GERBANG_DATABASE_URL": database_url, "GERBANG_ISSUER": issuer, "GERBANG_DATA_DIR": str(root),
            "GERBANG_SECRET_KEY": secrets.token_hex(32), "GERBANG_TRUSTED_PROXIES": '["127.0.0.1/32"]',
            "GERBANG_LOG_LEVEL": "warning", "GERBANG_CONFIG": str(root / "absent.toml")}
+    if args.policy_dir:
+        env["GERBANG_POLICY_DIR"] = str(args.policy_dir.resolve())
     if args.redis:
         env.update(GERBANG_REDIS_URL=args.redis, GERBANG_REDIS_KEY_PREFIX=f"gerbang-bench-{secrets.token_hex(4)}")
     party, service_client = _provision(env, root, issuer)
