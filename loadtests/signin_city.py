@@ -25,7 +25,6 @@ import argparse
 import asyncio
 import json
 import secrets
-import statistics
 import sys
 import tempfile
 import time
@@ -223,7 +222,8 @@ def render(report: dict[str, Any]) -> str:
                  f"{row['rows_read_per_signin']:g}", f"{row['transactions_per_signin']:g}"]
         cells += ["/".join(f"{row['steps'][step][k]:g}" for k in ("p50_ms", "p95_ms", "p99_ms")) for step in STEPS]
         lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", "| token grant | per second | per core of server CPU | CPU each | errors |", "|---|---:|---:|---:|---|"]
+    lines += ["", "| token grant | per second | per core of server CPU | CPU each | errors |",
+              "|---|---:|---:|---:|---|"]
     for name, row in report["tokens"].items():
         errors = ", ".join(f"{kind} ×{count}" for kind, count in row["errors"].items()) or "0"
         lines.append(f"| {name} ({row['callers']} callers) | {row['per_s']:g} | {row['per_core_s']:g} | "

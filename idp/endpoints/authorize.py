@@ -133,7 +133,8 @@ async def process_authorization(request: Request, provider: Provider, params: li
     if await is_step_up_needed(provider.sessionmaker, data.get("acr_values", [None])[0], active, session):
         if "none" in prompts:
             return client_error("interaction_required", "A second factor is required.")
-        return await _park(request, provider, client.client_id, params, "/auth/mfa/step-up", interaction_id, session)
+        return await _park(request, provider, client.client_id, params, "/auth/mfa/step-up", interaction_id,
+                           session)
     consent_given = interaction is not None and interaction.consent_given
     if not consent_given and not await _has_consent(session, active.user.id, client.row, scope, prompts):
         if "none" in prompts:

@@ -23,7 +23,6 @@ async def insert_if_absent(session: AsyncSession, model: type[DeclarativeBase], 
     build = postgresql.insert if dialect == "postgresql" else sqlite.insert
     if dialect not in ("postgresql", "sqlite"):
         raise RuntimeError(f"insert_if_absent supports PostgreSQL and SQLite, not {dialect}")
-    table = model.__table__  # type: ignore[attr-defined]
-    statement = build(table).values(**values).on_conflict_do_nothing(index_elements=[table.c[key]])
+    statement = build(model).values(**values).on_conflict_do_nothing(index_elements=[key])
     result = await session.execute(statement)
     return bool(result.rowcount)  # type: ignore[attr-defined]

@@ -107,7 +107,8 @@ def sign_in_by_steps(http: httpx.Client, client_id: str, client_secret: str | No
         page = http.get(first.headers["location"])
     assert page.status_code == 200, page.text[:300]
     with step("password"):
-        posted = http.post("/auth/login", data={"login": login, "password": PASSWORD, "csrf_token": csrf_from(page.text),
+        posted = http.post("/auth/login", data={"login": login, "password": PASSWORD,
+                                                "csrf_token": csrf_from(page.text),
                                                 "interaction": interaction_from(first.headers["location"])})
     assert posted.status_code == 303 and "/auth/authorize/resume" in posted.headers["location"], posted.text[:300]
     with step("resume"):
