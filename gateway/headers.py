@@ -14,7 +14,6 @@ generated otherwise.
 
 from __future__ import annotations
 
-import ipaddress
 import random
 import re
 from collections.abc import Container, Iterable, Sequence
@@ -22,8 +21,9 @@ from collections.abc import Container, Iterable, Sequence
 from gateway.errors import BadRequest, HeadersTooLarge
 from gateway.identity_headers import is_identity_header
 
-Headers = Sequence[tuple[bytes, bytes]]
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+# The client address is resolved by one function, shared with the provider (idp.client_address).
+from idp.client_address import (Headers, Network, build_networks, forwarded_for_chain,  # noqa: F401
+                                is_trusted, resolve_client_ip)
 
 # RFC 9110 §7.6.1 plus the legacy ones every proxy drops.
 HOP_BY_HOP = frozenset({
@@ -106,45 +106,6 @@ def build_traceparent(headers: Headers, request_id: str) -> str:
             break
     trace_id = request_id if _TRACE_ID.fullmatch(request_id) and request_id != "0" * 32 else new_id(128)
     return f"00-{trace_id}-{new_id(64)}-00"
-
-
-def build_networks(cidrs: Iterable[str]) -> tuple[Network, ...]:
-    return tuple(ipaddress.ip_network(cidr, strict=False) for cidr in cidrs)
-
-
-def is_trusted(address: str, networks: tuple[Network, ...]) -> bool:
-    if not networks:
-        return False
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    return any(ip in network for network in networks)
-
-
-def forwarded_for_chain(headers: Headers) -> list[str]:
-    chain: list[str] = []
-    for name, value in headers:
-        if name == b"x-forwarded-for":
-            chain.extend(part.strip() for part in value.decode("latin-1").split(",") if part.strip())
-    return chain
-
-
-def resolve_client_ip(peer: str, headers: Headers, networks: tuple[Network, ...]) -> tuple[str, list[str]]:
-    """The real client address, and the ``X-Forwarded-For`` chain to send on (ending with the peer).
-
-    A chain the client wrote itself is never believed: entries are read right to left only
-    while each hop is a trusted proxy.
-    """
-    if not is_trusted(peer, networks):
-        return peer, [peer]
-    chain = forwarded_for_chain(headers)
-    client = peer
-    for hop in reversed(chain):
-        client = hop
-        if not is_trusted(hop, networks):
-            break
-    return client, [*chain, peer]
 
 
 def named_in_connection(headers: Headers) -> frozenset[bytes]:

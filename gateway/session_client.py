@@ -22,6 +22,7 @@ from idp.app_origins import app_origin
 from idp.clients import GATEWAY_CLIENT_ID, digest_secret
 from idp.clock import Clock
 from idp.storage.db import serialize
+from idp.storage.insert_if_absent import insert_if_absent
 from idp.storage.models import Client
 
 CLIENT_ID = GATEWAY_CLIENT_ID
@@ -46,15 +47,17 @@ def build_callbacks(issuer: str, routes: Iterable[Route]) -> list[str]:
 
 
 async def ensure_gateway_client(session: AsyncSession, issuer: str, secret: bytes, now: int) -> None:
-    await serialize(session, "gerbang-gateway-client")  # every instance runs this at start, often together
-    client = await session.scalar(select(Client).where(Client.client_id == CLIENT_ID))
+    """Every instance runs this at start, often at the same moment: insert-if-absent, then bring the secret up to
+    date (its redirect URIs follow the session apps: ``GatewayClientSync``)."""
     digest = digest_secret(gateway_client_secret(secret))
-    if client is None:
-        session.add(Client(client_id=CLIENT_ID, secret_digest=digest, name="Gerbang", redirect_uris=[],
-                           post_logout_redirect_uris=[], grant_types=["authorization_code"],
-                           scope="openid profile email opd", auth_method="client_secret_basic", resources=[],
-                           first_party=True, status="active", created_at=now, updated_at=now))
-    elif client.secret_digest != digest:
+    created = await insert_if_absent(session, Client, "client_id", dict(
+        client_id=CLIENT_ID, secret_digest=digest, name="Gerbang", redirect_uris=[], post_logout_redirect_uris=[],
+        grant_types=["authorization_code"], scope="openid profile email opd", auth_method="client_secret_basic",
+        resources=[], first_party=True, status="active", created_at=now, updated_at=now))
+    if created:
+        return
+    client = await session.scalar(select(Client).where(Client.client_id == CLIENT_ID))
+    if client is not None and client.secret_digest != digest:
         client.secret_digest, client.updated_at = digest, now
 
 

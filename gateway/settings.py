@@ -10,7 +10,6 @@ from idp.settings import Settings as IdpSettings
 class Settings(IdpSettings):
     """Built once at start (``load_settings``) and passed into ``create_app()``."""
 
-    trusted_proxies: tuple[str, ...] = ()
     upstream_connect_timeout: float = Field(default=3.0, gt=0, le=60)
     upstream_read_timeout: float = Field(default=30.0, gt=0, le=3600)
     upstream_total_timeout: float = Field(default=60.0, gt=0, le=86_400)

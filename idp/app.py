@@ -17,6 +17,7 @@ from starlette.staticfiles import StaticFiles
 
 from idp.account_routes import build_account_routes
 from idp.broker_routes import build_broker_routes
+from idp.client_address import ClientAddress, build_networks
 from idp.clock import Clock
 from idp.context import IdpContext, build_context
 from idp.endpoints.authorize import authorize_endpoint, resume_endpoint
@@ -29,6 +30,7 @@ from idp.endpoints.token import token_endpoint
 from idp.endpoints.token_admin import introspection_endpoint, revocation_endpoint
 from idp.endpoints.userinfo import userinfo_endpoint
 from idp.hub_origin import HubOriginGuard
+from idp.login_throttle import ThrottleUnavailable
 from idp.provider import Provider
 from idp.scim_routes import build_scim_routes
 from idp.settings import JWKS_MAX_AGE, Settings
@@ -91,11 +93,19 @@ def create_app(settings: Settings, clock: Clock | None = None, context: IdpConte
                             headers={"Retry-After": "5", "Cache-Control": "no-store"})
         return provider.pages.error(request, "error.unavailable", 503)
 
+    async def limits_down(request: Request, exc: Exception) -> Response:
+        retry = str(getattr(exc, "retry_after", 5))
+        response = provider.pages.error(request, "error.unavailable", 503)
+        response.headers["Retry-After"] = retry
+        return response
+
     # asyncpg raises a bare ConnectionRefusedError (an OSError, not wrapped by SQLAlchemy) when the database
     # is down; an OSError escaping a handler otherwise only ever means a dependency could not be reached.
     app = Starlette(routes=build_routes(provider), lifespan=lifespan,
-                    exception_handlers={SQLAlchemyError: storage_down, OSError: storage_down},
-                    middleware=[Middleware(HubOriginGuard, tls=settings.uses_tls)])
+                    exception_handlers={SQLAlchemyError: storage_down, OSError: storage_down,
+                                        ThrottleUnavailable: limits_down},
+                    middleware=[Middleware(HubOriginGuard, tls=settings.uses_tls),
+                                Middleware(ClientAddress, networks=build_networks(settings.trusted_proxies))])
     app.state.idp = ctx
     app.state.provider = provider
     return app

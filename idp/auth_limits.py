@@ -7,7 +7,8 @@ and ``token`` in the policy files), on the shared ``throttle`` store.
 - ``token``: every request counts against ``ip`` and ``client`` limits; ``client_auth_failure`` limits are
   only peeked on each request and consumed by ``record_client_auth_failure``, so a client whose secret is
   being guessed is refused for a while and an honest client never pays for its successes.
-- Fail closed by default (``LimitSpec.fail_mode`` overrides): when the shared store is down the endpoint
+- While the shared store is down each process decides with its own in-process limits (``open-local``, the
+  default: ``throttle.fallback_store``); a limit with ``fail_mode: closed`` refuses instead, and the endpoint
   answers 503 (``temporarily_unavailable`` at the token endpoint) — not 429: the caller did nothing wrong.
 
 Independent of any web framework: an endpoint asks, then renders the ``AuthVerdict`` its own way.

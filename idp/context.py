@@ -17,6 +17,7 @@ from idp.keys import KeyRing
 from idp.passwords import PasswordHashing
 from idp.settings import Settings
 from idp.storage.db import build_engine, build_sessionmaker
+from idp.storage.pruner import Pruner
 from idp.throttle.backends import build_store
 from idp.throttle.breaker import Breaker
 from idp.throttle.memory_store import MemoryStore
@@ -40,12 +41,15 @@ class IdpContext:
     limits: MemoryStore | FallbackStore  # the process's one rate-limit store (Redis, or in-process)
     started: bool = field(default=False)
     key_refresher: asyncio.Task[None] | None = field(default=None, repr=False)
+    pruner: Pruner | None = field(default=None, repr=False)  # expired rows; None: pruned by someone else
 
     async def start(self) -> None:
         if not self.started:
             await self.keys.load()
             await self.limits.start()
             self.key_refresher = asyncio.create_task(self.keys.refresh_forever(self.settings.key_refresh_seconds))
+            if self.pruner is not None:
+                self.pruner.start()
             self.started = True
 
     async def close(self) -> None:
@@ -54,6 +58,8 @@ class IdpContext:
             with contextlib.suppress(asyncio.CancelledError):
                 await self.key_refresher
             self.key_refresher = None
+        if self.pruner is not None:
+            await self.pruner.stop()
         await self.limits.close()
         await self.engine.dispose()
         self.started = False
@@ -61,12 +67,15 @@ class IdpContext:
 
 def build_context(settings: Settings, clock: Clock | None = None) -> IdpContext:
     clock = clock or SystemClock()
-    engine = build_engine(settings.effective_database_url, settings.database_pool_size)
+    engine = build_engine(settings.effective_database_url, settings.database_pool_size,
+                          recycle_seconds=settings.database_recycle_seconds,
+                          ping_after_idle_seconds=settings.database_ping_after_idle_seconds)
     sessionmaker = build_sessionmaker(engine)
     keys = KeyRing(sessionmaker, settings.effective_secret, settings.signing_alg, clock)
     policies = PolicyWatcher(settings.policy_dir or DEFAULT_POLICY_DIR)
+    pruner = Pruner(engine, clock.now, settings.prune_seconds, settings.prune_batch, settings.prune_max_batches)
     return IdpContext(settings, clock, engine, sessionmaker, keys, PasswordHashing(settings.hash_concurrency),
-                      policies, build_limit_store(settings))
+                      policies, build_limit_store(settings), pruner=pruner)
 
 
 def build_limit_store(settings: Settings) -> MemoryStore | FallbackStore:
@@ -75,4 +84,5 @@ def build_limit_store(settings: Settings) -> MemoryStore | FallbackStore:
                              settings.redis_max_connections)
     breaker = Breaker(settings.ratelimit_breaker_backoff, settings.ratelimit_breaker_max_backoff)
     return build_store(settings.redis_url, settings.redis_key_prefix, timeouts,
-                       coalesce=settings.ratelimit_coalesce, breaker=breaker)
+                       coalesce=settings.ratelimit_coalesce, breaker=breaker,
+                       stall_share=settings.ratelimit_stall_share)

@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import secrets
 
+from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from idp.clock import Clock
@@ -36,27 +37,34 @@ class InteractionStore:
                                     created_at=now, expires_at=now + TTL))
         return value
 
-    async def load(self, value: str | None, cookie: str | None) -> Interaction | None:
+    async def load(self, value: str | None, cookie: str | None,
+                   session: AsyncSession | None = None) -> Interaction | None:
         if not value or not cookie or len(value) > 64 or not hmac.compare_digest(value, cookie):
             return None
-        async with self._sessionmaker() as session:
+        if session is not None:
             row = await session.get(Interaction, _digest(value))
+        else:
+            async with self._sessionmaker() as own:
+                row = await own.get(Interaction, _digest(value))
         if row is None or row.expires_at <= self._clock.now():
             return None
         return row
 
-    async def update(self, value: str, *, login_sid: str | None = None, consent_given: bool | None = None) -> None:
-        async with self._sessionmaker() as session, session.begin():
-            row = await session.get(Interaction, _digest(value))
-            if row is None:
-                return
-            if login_sid is not None:
-                row.login_sid = login_sid
-            if consent_given is not None:
-                row.consent_given = consent_given
+    async def update(self, value: str, *, login_sid: str | None = None, consent_given: bool | None = None,
+                     session: AsyncSession | None = None) -> None:
+        if session is None:
+            async with self._sessionmaker() as own, own.begin():
+                return await self.update(value, login_sid=login_sid, consent_given=consent_given, session=own)
+        row = await session.get(Interaction, _digest(value))
+        if row is None:
+            return
+        if login_sid is not None:
+            row.login_sid = login_sid
+        if consent_given is not None:
+            row.consent_given = consent_given
 
-    async def finish(self, value: str) -> None:
-        async with self._sessionmaker() as session, session.begin():
-            row = await session.get(Interaction, _digest(value))
-            if row is not None:
-                await session.delete(row)
+    async def finish(self, value: str, session: AsyncSession | None = None) -> None:
+        if session is None:
+            async with self._sessionmaker() as own, own.begin():
+                return await self.finish(value, own)
+        await session.execute(delete(Interaction).where(Interaction.id_digest == _digest(value)))

@@ -183,7 +183,8 @@ class KeyRing:
         async with self._sessionmaker() as session, session.begin():
             rows = (await session.scalars(select(SigningKey).order_by(SigningKey.created_at))).all()
             if create_if_missing and not any(row.retired_at is None for row in rows):
-                await serialize(session, "gerbang-first-signing-key")  # workers starting together make one key
+                # workers starting together make one key
+                await serialize(session, "gerbang-first-signing-key", "signing_keys")
                 rows = (await session.scalars(select(SigningKey).order_by(SigningKey.created_at))).all()
                 if not any(row.retired_at is None for row in rows):
                     rows = [*rows, await create_signing_key(session, self._alg, self._secret, now)]

@@ -2,7 +2,9 @@
 passkey, sign-up, reset request) is checked.
 
 ``PolicyThrottle`` is the implementation: Kominfo's ``login`` limits (per account, per IP) on the process's
-limit store, following policy reloads. A store that cannot answer fails closed: the attempt is refused.
+limit store, following policy reloads. While Redis is down the limits are this process's own (the store's
+fallback); a limit that must fail closed then refuses, and ``ThrottleUnavailable`` makes the page say
+"temporarily unavailable" (503), not "too many attempts".
 """
 
 from __future__ import annotations
@@ -26,8 +28,17 @@ class Attempt:
     client_ip: str | None
 
 
+class ThrottleUnavailable(Exception):
+    """The limit could not be decided (its store is down and it fails closed): answer 503, check nothing."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"login limits unavailable, retry after {retry_after} s")
+        self.retry_after = retry_after
+
+
 class LoginThrottle(Protocol):
-    async def admit(self, attempt: Attempt) -> bool: ...
+    async def admit(self, attempt: Attempt) -> bool:
+        """True: go on; False: too many attempts. Raises ``ThrottleUnavailable`` when it cannot decide."""
 
     async def check(self, attempt: Attempt) -> AuthVerdict: ...
 
@@ -50,9 +61,13 @@ class PolicyThrottle:
         return (await self.check(attempt)).allowed
 
     async def check(self, attempt: Attempt) -> AuthVerdict:
-        """The verdict, with how long to wait when refused (the sign-in page tells the citizen)."""
-        return await self.current().check_login(account=f"{attempt.factor}:{attempt.subject}",
-                                                ip=attempt.client_ip or "unknown")
+        """The verdict, with how long to wait when refused (the sign-in page tells the citizen). Raises
+        ``ThrottleUnavailable`` when the store is down and the limit fails closed."""
+        verdict = await self.current().check_login(account=f"{attempt.factor}:{attempt.subject}",
+                                                   ip=attempt.client_ip or "unknown")
+        if verdict.unavailable:
+            raise ThrottleUnavailable(verdict.retry_after_seconds)
+        return verdict
 
 
 async def is_attempt_admitted(throttle: LoginThrottle, request: Request, factor: str, subject: str) -> bool:

@@ -26,21 +26,24 @@ def _digest(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
-async def has_second_factor(sessionmaker: async_sessionmaker[AsyncSession], user: User) -> bool:
-    """An authenticator app or at least one passkey."""
+async def has_second_factor(sessionmaker: async_sessionmaker[AsyncSession], user: User,
+                            session: AsyncSession | None = None) -> bool:
+    """An authenticator app or at least one passkey (read in the caller's ``session`` when given)."""
     if user.totp_secret is not None:
         return True
-    async with sessionmaker() as session:
-        found = await session.scalar(select(Passkey.credential_id).where(Passkey.user_id == user.id).limit(1))
-    return found is not None
+    query = select(Passkey.credential_id).where(Passkey.user_id == user.id).limit(1)
+    if session is not None:
+        return await session.scalar(query) is not None
+    async with sessionmaker() as own:
+        return await own.scalar(query) is not None
 
 
 async def is_step_up_needed(sessionmaker: async_sessionmaker[AsyncSession], acr_values: str | None,
-                            active: ActiveSession) -> bool:
+                            active: ActiveSession, session: AsyncSession | None = None) -> bool:
     """The client asked for level 2, the session is below it, and the user has a factor to give."""
     requested = (acr_values or "").split()
     return (LEVEL_TWO in requested and active.row.acr != LEVEL_TWO
-            and await has_second_factor(sessionmaker, active.user))
+            and await has_second_factor(sessionmaker, active.user, session))
 
 
 class ChallengeStore:

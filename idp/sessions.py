@@ -41,36 +41,56 @@ class SessionStore:
         self._idle_ttl = idle_ttl
 
     async def create(self, user: User, *, acr: str, amr: list[str], ip: str | None,
-                     user_agent: str | None) -> tuple[str, BrowserSession]:
+                     user_agent: str | None, session: AsyncSession | None = None) -> tuple[str, BrowserSession]:
+        """A new session; in the caller's transaction when ``session`` is given (one write per sign-in step)."""
         now = self._clock.now()
         value = secrets.token_urlsafe(32)
         row = BrowserSession(id_digest=_digest(value), sid=str(uuid.uuid4()), user_id=user.id, auth_time=now, acr=acr,
                              amr=amr, created_at=now, last_seen=now, expires_at=now + self._ttl, ip=ip,
                              user_agent=(user_agent or "")[:300], clients=[])
-        async with self._sessionmaker() as session, session.begin():
+        if session is not None:
             session.add(row)
+            return value, row
+        async with self._sessionmaker() as own, own.begin():
+            own.add(row)
         return value, row
 
-    async def load(self, cookie_value: str | None) -> ActiveSession | None:
+    async def load(self, cookie_value: str | None, session: AsyncSession | None = None) -> ActiveSession | None:
+        """The live session of a cookie. With ``session``, in the caller's transaction (which must commit to keep
+        the once-a-minute ``last_seen`` touch)."""
         if not cookie_value or len(cookie_value) > 100:
             return None
+        if session is not None:
+            return await self._load_in(session, cookie_value)
+        async with self._sessionmaker() as own, own.begin():
+            return await self._load_in(own, cookie_value)
+
+    async def _load_in(self, session: AsyncSession, cookie_value: str) -> ActiveSession | None:
         now = self._clock.now()
-        async with self._sessionmaker() as session, session.begin():
-            row = await session.get(BrowserSession, _digest(cookie_value))
-            if row is None or not is_session_live(row, now, self._idle_ttl):
-                return None
-            user = await session.get(User, row.user_id)
-            if user is None or user.disabled or user.password_changed_at > row.auth_time:
-                return None
-            if now - row.last_seen >= 60:  # bound write amplification: touch at most once a minute
-                row.last_seen = now
+        row = await session.get(BrowserSession, _digest(cookie_value))
+        if row is None or not is_session_live(row, now, self._idle_ttl):
+            return None
+        user = await session.get(User, row.user_id)
+        if user is None or user.disabled or user.password_changed_at > row.auth_time:
+            return None
+        if now - row.last_seen >= 60:  # bound write amplification: touch at most once a minute
+            row.last_seen = now
         return ActiveSession(row, user)
 
-    async def add_client(self, sid: str, client_id: str) -> None:
-        async with self._sessionmaker() as session, session.begin():
-            row = await session.scalar(select(BrowserSession).where(BrowserSession.sid == sid))
-            if row is not None and client_id not in row.clients:
-                row.clients = [*row.clients, client_id]
+    async def add_client(self, sid: str, client_id: str, session: AsyncSession | None = None) -> None:
+        if session is None:
+            async with self._sessionmaker() as own, own.begin():
+                return await self.add_client(sid, client_id, own)
+        row = await session.scalar(select(BrowserSession).where(BrowserSession.sid == sid))
+        if row is not None and client_id not in row.clients:
+            row.clients = [*row.clients, client_id]
+
+    async def end_by_cookie(self, cookie_value: str | None, session: AsyncSession) -> None:
+        """End the session a cookie names, if it is still open (a new sign-in replaces it: no fixation)."""
+        if cookie_value and len(cookie_value) <= 100:
+            await session.execute(update(BrowserSession).where(
+                BrowserSession.id_digest == _digest(cookie_value), BrowserSession.ended_at.is_(None)).values(
+                ended_at=self._clock.now()))
 
     async def end(self, sid: str) -> BrowserSession | None:
         async with self._sessionmaker() as session, session.begin():

@@ -33,6 +33,12 @@ class Settings(BaseSettings):
     data_dir: Path = DEFAULT_DATA_DIR
     database_url: str = ""
     database_pool_size: int = Field(default=20, ge=1, le=500)
+    # No ping per checkout (idp/storage/db.py): only a connection idle this long is pinged before use.
+    database_ping_after_idle_seconds: float = Field(default=30.0, ge=0, le=3600)
+    database_recycle_seconds: int = Field(default=1800, ge=60, le=86_400, description="connections replaced after")
+    # Load balancers whose X-Forwarded-For is believed (CIDRs): every limit and log uses the address resolved
+    # through them (idp/client_address.py), in the provider and the app plane alike.
+    trusted_proxies: tuple[str, ...] = ()
     redis_url: str = ""
     redis_key_prefix: str = "gerbang"
     redis_socket_timeout: float = Field(default=0.25, gt=0, le=30)
@@ -42,6 +48,9 @@ class Settings(BaseSettings):
     ratelimit_coalesce: bool = True  # one Redis round trip for the checks of one event-loop tick
     ratelimit_breaker_backoff: float = Field(default=0.5, gt=0, le=60)  # first pause after Redis fails
     ratelimit_breaker_max_backoff: float = Field(default=5.0, gt=0, le=300)
+    # A Redis timeout during which this process's own event loop stood still this share of the timeout or more
+    # is retried once and not counted against Redis (idp/throttle/loop_lag.py).
+    ratelimit_stall_share: float = Field(default=0.5, gt=0, le=1)
     policy_dir: Path | None = None
 
     # Secret used to derive the key that encrypts signing keys at rest and to sign
@@ -93,6 +102,10 @@ class Settings(BaseSettings):
                                                  description="citizen accounts unused this long are erased; 0: never")
     privacy_notice_version: str = Field(default="2026-12", min_length=1, max_length=32)
     pdp_job_seconds: float = Field(default=3600.0, gt=0, le=86_400)
+    # Expired codes, sessions and tokens are deleted in the background (idp/storage/pruner.py).
+    prune_seconds: float = Field(default=300.0, gt=0, le=86_400, description="how often expired rows are pruned")
+    prune_batch: int = Field(default=2000, ge=1, le=100_000, description="rows deleted per transaction")
+    prune_max_batches: int = Field(default=50, ge=1, le=10_000, description="batches per table per run")
 
     hash_concurrency: int = Field(default=4, ge=1, le=64, description="argon2id hashes at once (19 MiB each)")
     # Outbound addresses (idp.upstream_addresses: app upstreams, back-channel logout URIs): loopback, link-local,
@@ -117,6 +130,15 @@ class Settings(BaseSettings):
         if not value:
             return default_apps_domain(issuer) if issuer else ""
         return check_apps_domain(value)
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for cidr in value:
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"trusted_proxies: {cidr!r} is not an address or network ({exc})") from None
+        return value
 
     @field_validator("secret_key")
     @classmethod
@@ -164,10 +186,7 @@ class Settings(BaseSettings):
             return self.secret_key.encode()
         path = self.data_dir / "secret.key"
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as handle:
-                handle.write(os.urandom(32).hex())
+            _create_secret_file(path)
         return path.read_text().strip().encode()
 
     @property
@@ -192,6 +211,22 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         toml_file = Path(os.environ.get("GERBANG_CONFIG", "gerbang.toml"))
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+
+
+def _create_secret_file(path: Path) -> None:
+    """Written whole under a temporary name, then linked into place: workers starting together all read the one
+    secret that won, never a file another worker has created but not yet written."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(os.urandom(32).hex())
+        os.link(temporary, path)
+    except FileExistsError:
+        pass  # another process's secret won
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def _is_loopback_url(url: str) -> bool:

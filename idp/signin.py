@@ -22,19 +22,20 @@ from idp.storage.models import BrowserSession, User
 async def complete_sign_in(request: Request, provider: Provider, user: User, *, acr: str, amr: list[str],
                            interaction_id: str | None, target: str | None = None,
                            on_session: Callable[[BrowserSession], Awaitable[None]] | None = None) -> Response:
-    """``target``: where to go when no authorization request is parked; by default back to the page that asked
-    for a fresh sign-in (``idp.fresh_auth``), else ``/account``. ``on_session``: what else this sign-in must
-    remember about the new session (federation)."""
-    previous = await provider.sessions.load(request.cookies.get(provider.session_cookie))
-    if previous is not None:
-        await provider.sessions.end(previous.row.sid)
+    """One write transaction: the previous session of this browser ends, the new one starts, the parked
+    authorization request learns which login was made for it. ``target``: where to go when no authorization
+    request is parked; by default back to the page that asked for a fresh sign-in (``idp.fresh_auth``), else
+    ``/account``. ``on_session``: what else this sign-in must remember about the new session (federation)."""
     client_ip = request.client.host if request.client else None
-    cookie, row = await provider.sessions.create(user, acr=acr, amr=amr, ip=client_ip,
-                                                 user_agent=request.headers.get("user-agent"))
-    if on_session is not None:  # what else this sign-in must remember about the session (federation)
+    async with provider.sessionmaker() as session, session.begin():
+        await provider.sessions.end_by_cookie(request.cookies.get(provider.session_cookie), session)
+        cookie, row = await provider.sessions.create(user, acr=acr, amr=amr, ip=client_ip,
+                                                     user_agent=request.headers.get("user-agent"), session=session)
+        if interaction_id:
+            await provider.interactions.update(interaction_id, login_sid=row.sid, session=session)
+    if on_session is not None:
         await on_session(row)
     if interaction_id:
-        await provider.interactions.update(interaction_id, login_sid=row.sid)
         target = f"/auth/authorize/resume?{urlencode({'interaction': interaction_id})}"
     await note_login(request, provider, "login.succeeded", user_id=user.id, detail={"amr": amr})
     response = see_other(privacy_gate(provider, user, target or return_target(request) or "/account"))

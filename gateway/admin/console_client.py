@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.admin.http import admin_resource
 from idp.clients import CONSOLE_CLIENT_ID, digest_secret
+from idp.storage.insert_if_absent import insert_if_absent
 from idp.storage.models import Client
 
 CONSOLE_SCOPE = "openid profile email opd"
@@ -27,14 +28,14 @@ async def ensure_console_client(session: AsyncSession, issuer: str, secret: byte
     base = issuer.rstrip("/")
     wanted = {"redirect_uris": [f"{base}/admin/callback"], "resources": [admin_resource(issuer)],
               "secret_digest": digest_secret(console_client_secret(secret))}
+    created = await insert_if_absent(session, Client, "client_id", dict(
+        client_id=CONSOLE_CLIENT_ID, name="Konsol Kominfo", post_logout_redirect_uris=[f"{base}/admin/"],
+        grant_types=["authorization_code", "refresh_token"], scope=CONSOLE_SCOPE, auth_method="client_secret_basic",
+        first_party=True, status="active", created_at=now, updated_at=now, **wanted))
+    if created:
+        return
     client = await session.scalar(select(Client).where(Client.client_id == CONSOLE_CLIENT_ID))
-    if client is None:
-        session.add(Client(client_id=CONSOLE_CLIENT_ID, name="Konsol Kominfo",
-                           post_logout_redirect_uris=[f"{base}/admin/"],
-                           grant_types=["authorization_code", "refresh_token"], scope=CONSOLE_SCOPE,
-                           auth_method="client_secret_basic", first_party=True, status="active", created_at=now,
-                           updated_at=now, **wanted))
-    elif any(getattr(client, name) != value for name, value in wanted.items()):
+    if client is not None and any(getattr(client, name) != value for name, value in wanted.items()):
         for name, value in wanted.items():
             setattr(client, name, value)
         client.updated_at = now

@@ -15,6 +15,7 @@ from authlib.common.urls import add_params_to_uri
 from authlib.oauth2.rfc6749 import OAuth2Error
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -36,6 +37,7 @@ from policies.model import Subject
 
 log = logging.getLogger("gerbang.idp")
 
+NONCE_WINDOW = 3600  # a nonce seen in a code of the last hour is a replay (the pruner keeps codes that long)
 UNSUPPORTED = {"request": "request_not_supported", "request_uri": "request_uri_not_supported",
                "registration": "registration_not_supported"}
 
@@ -56,15 +58,27 @@ async def resume_endpoint(request: Request) -> Response:
     """Back from the login or consent page: continue the parked authorization request."""
     provider: Provider = request.app.state.provider
     value = request.query_params.get("interaction")
-    interaction = await provider.interactions.load(value, request.cookies.get(INTERACTION_COOKIE))
-    if interaction is None or value is None:
-        return provider.pages.error(request, "error.expired", 400)
-    params = [(k, v) for k, v in interaction.params]
-    return await process_authorization(request, provider, params, interaction, value)
+    try:
+        async with provider.sessionmaker() as session:
+            interaction = await provider.interactions.load(value, request.cookies.get(INTERACTION_COOKIE), session)
+            if interaction is None or value is None:
+                return provider.pages.error(request, "error.expired", 400)
+            params = [(k, v) for k, v in interaction.params]
+            return await process_authorization(request, provider, params, interaction, value, session)
+    except SQLAlchemyError:
+        return provider.pages.error(request, "error.unavailable", 503)
 
 
 async def process_authorization(request: Request, provider: Provider, params: list[tuple[str, str]],
-                                interaction: Interaction | None, interaction_id: str | None) -> Response:
+                                interaction: Interaction | None, interaction_id: str | None,
+                                session: AsyncSession | None = None) -> Response:
+    """At most one read transaction (``session``, or one of its own) and one write transaction per request."""
+    if session is None:
+        try:
+            async with provider.sessionmaker() as session:
+                return await process_authorization(request, provider, params, interaction, interaction_id, session)
+        except SQLAlchemyError:
+            return provider.pages.error(request, "error.unavailable", 503)
     malformed = find_malformed(params)
     if malformed is not None:  # not yet known to be the client's redirect URI: a page, never a redirect
         return provider.pages.error(request, "error.back", 400, detail=f"invalid_request: {malformed}")
@@ -74,17 +88,16 @@ async def process_authorization(request: Request, provider: Provider, params: li
     now = provider.clock.now()
     state = Preloaded(extras={"now": now})
     client_id = data.get("client_id", [""])[0]
-    try:
-        state.clients = await provider.clients.get_many({client_id} if client_id else set())
-        active = await provider.sessions.load(request.cookies.get(provider.session_cookie))
-        if interaction is not None and interaction.login_sid and (active is None or
-                                                                  active.row.sid != interaction.login_sid):
-            active = None  # the login made for this request is gone: sign in again
-        nonce = data.get("nonce", [None])[0]
-        if nonce and client_id:
-            state.nonce_seen = await _nonce_seen(provider, client_id, nonce, now)
-    except SQLAlchemyError:
-        return provider.pages.error(request, "error.unavailable", 503)
+    state.clients = await provider.clients.get_many({client_id} if client_id else set(), holding=session)
+    active = await provider.sessions.load(request.cookies.get(provider.session_cookie), session)
+    if interaction is not None and interaction.login_sid and (active is None or
+                                                              active.row.sid != interaction.login_sid):
+        active = None  # the login made for this request is gone: sign in again
+    nonce = data.get("nonce", [None])[0]
+    if nonce and client_id:
+        state.nonce_seen = await _nonce_seen(session, client_id, nonce, now)
+    if session.dirty:
+        await session.commit()  # the session's once-a-minute last_seen touch
     user = active.user if active else None
     oauth_request = HubRequest("GET", provider.authorize_url, request.headers, params)
     try:
@@ -113,27 +126,28 @@ async def process_authorization(request: Request, provider: Provider, params: li
         needs_login = hint_sub != active.user.id
     if "create" in prompts and (interaction is None or not interaction.login_sid):
         # OpenID Connect Initiating User Registration 1.0: sign-up first, then sign in and continue.
-        return await _park(request, provider, client.client_id, params, "/auth/register", interaction_id)
+        return await _park(request, provider, client.client_id, params, "/auth/register", interaction_id, session)
     if needs_login:
         if "none" in prompts:
             return client_error("login_required", "The user must sign in.")
         return await _park(request, provider, client.client_id, params,
-                           await _login_page_for(provider, data.get("idp_hint", [""])[0]), interaction_id)
+                           await _login_page_for(provider, data.get("idp_hint", [""])[0]), interaction_id, session)
     assert active is not None
     verdict = login_decision(provider, active, client.client_id)
     if not verdict.allowed:
         return client_error("access_denied", "The city's policy does not allow this sign-in.")
     scope = " ".join(provider.ctx.policies.current.allowed_scopes(client.client_id, (grant.request.scope or "").split()))
     grant.request.scope = scope
-    if await is_step_up_needed(provider.sessionmaker, data.get("acr_values", [None])[0], active):
+    if await is_step_up_needed(provider.sessionmaker, data.get("acr_values", [None])[0], active, session):
         if "none" in prompts:
             return client_error("interaction_required", "A second factor is required.")
-        return await _park(request, provider, client.client_id, params, "/auth/mfa/step-up", interaction_id)
+        return await _park(request, provider, client.client_id, params, "/auth/mfa/step-up", interaction_id,
+                           session)
     consent_given = interaction is not None and interaction.consent_given
-    if not consent_given and not await _has_consent(provider, active.user.id, client.row, scope, prompts):
+    if not consent_given and not await _has_consent(session, active.user.id, client.row, scope, prompts):
         if "none" in prompts:
             return client_error("consent_required", "The user must consent.")
-        return await _park(request, provider, client.client_id, params, "/auth/consent", interaction_id)
+        return await _park(request, provider, client.client_id, params, "/auth/consent", interaction_id, session)
     state.extras["code_ttl"] = provider.settings.code_ttl
     state.extras["login"] = {"sid": active.row.sid, "auth_time": active.row.auth_time, "acr": active.row.acr,
                              "amr": list(active.row.amr)}
@@ -143,17 +157,24 @@ async def process_authorization(request: Request, provider: Provider, params: li
     except OAuth2Error as error:
         return _error_response(request, provider, error)
     location = dict(headers).get("Location", "")
+    await session.close()  # the reads are done: the write below is the request's one write transaction
+
+    async def record_sign_in(writing: AsyncSession) -> None:
+        await provider.sessions.add_client(active.row.sid, client.client_id, writing)
+        if interaction_id:
+            await provider.interactions.finish(interaction_id, writing)
+
     if status == 302 and state.effects.new_code:
         try:
-            failed = await apply_in_transaction(provider.sessionmaker, state.effects, now)
-            await provider.sessions.add_client(active.row.sid, client.client_id)
+            failed = await apply_in_transaction(provider.sessionmaker, state.effects, now, also=record_sign_in)
         except SQLAlchemyError:
             failed = "temporarily_unavailable"
         if failed:
             return provider.pages.error(request, "error.unavailable", 503)
+    elif interaction_id:
+        await provider.interactions.finish(interaction_id)
     response = see_other(add_params_to_uri(location, [("iss", provider.issuer)]))
     if interaction_id:
-        await provider.interactions.finish(interaction_id)
         response.delete_cookie(INTERACTION_COOKIE, path="/auth")
     return response
 
@@ -196,27 +217,27 @@ async def _hint_subject(provider: Provider, hint: str) -> str | None:
     return str(claims.get("sub"))
 
 
-async def _nonce_seen(provider: Provider, client_id: str, nonce: str, now: int) -> bool:
-    async with provider.sessionmaker() as session:
-        found = await session.scalar(select(AuthorizationCode.code_digest).where(
-            AuthorizationCode.client_id == client_id, AuthorizationCode.nonce == nonce,
-            AuthorizationCode.expires_at > now - 3600).limit(1))
+async def _nonce_seen(session: AsyncSession, client_id: str, nonce: str, now: int) -> bool:
+    """A point lookup on ``ix_authorization_codes_client_nonce``: its cost does not grow with the codes stored."""
+    found = await session.scalar(select(AuthorizationCode.code_digest).where(
+        AuthorizationCode.client_id == client_id, AuthorizationCode.nonce == nonce,
+        AuthorizationCode.expires_at > now - NONCE_WINDOW).limit(1))
     return found is not None
 
 
-async def _has_consent(provider: Provider, user_id: str, client: Any, scope: str, prompts: set[str]) -> bool:
+async def _has_consent(session: AsyncSession, user_id: str, client: Any, scope: str, prompts: set[str]) -> bool:
     if "consent" in prompts:
         return False
     if client.first_party:
         return True
-    async with provider.sessionmaker() as session:
-        consent = await session.scalar(select(Consent).where(Consent.user_id == user_id,
-                                                             Consent.client_id == client.client_id))
+    consent = await session.scalar(select(Consent).where(Consent.user_id == user_id,
+                                                         Consent.client_id == client.client_id))
     return consent is not None and set(scope.split()) <= set(consent.scope.split())
 
 
 async def _park(request: Request, provider: Provider, client_id: str, params: list[tuple[str, str]], page: str,
-                interaction_id: str | None) -> Response:
+                interaction_id: str | None, reading: AsyncSession) -> Response:
+    await reading.close()  # the reads are done; never hold a connection while waiting for another
     if interaction_id is None:
         interaction_id = await provider.interactions.create(client_id, params)
     response = see_other(f"{page}?{urlencode({'interaction': interaction_id})}")

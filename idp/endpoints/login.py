@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -16,7 +17,6 @@ from idp.federation.registry import list_upstreams
 from idp.endpoints.mfa import start_second_factor
 from idp.interactions import COOKIE as INTERACTION_COOKIE
 from idp.page_forms import PageRefused, read_page_form
-from idp.pages import see_other
 from idp.provider import Provider
 from idp.pdp.deletion import cancel_deletion, is_pending_deletion
 from idp.second_factor import has_second_factor
@@ -48,15 +48,16 @@ async def login_submit(request: Request) -> Response:
     except PageRefused as refused:
         return refused.render(request, provider)
     interaction_id = form.get("interaction") or None
-    context = await _interaction_context(request, provider, interaction_id)
-    if context is None:
-        return provider.pages.error(request, "error.expired", 400)
     login, password = form.get("login", "")[:254], form.get("password", "")[:128]
-    try:
+    try:  # one read transaction: the parked request, the account, whether it has a second factor
         async with provider.sessionmaker() as session:
-            user = await load_user_by_login(session, login) if login else None
+            context = await _interaction_context(request, provider, interaction_id, session)
+            user = await load_user_by_login(session, login) if login and context is not None else None
+            second_factor = user is not None and await has_second_factor(provider.sessionmaker, user, session)
     except SQLAlchemyError:
         return provider.pages.error(request, "error.unavailable", 503)
+    if context is None:
+        return provider.pages.error(request, "error.expired", 400)
     verdict = await check_attempt(provider.throttle, request, "password", _login_bucket(request, provider, login, user))
     if not verdict.allowed:
         await note_login(request, provider, "login.locked", login=login, reason="throttled")
@@ -75,7 +76,7 @@ async def login_submit(request: Request) -> Response:
         context["login_hint"] = login
         return provider.pages.render(request, "login.html", interaction=interaction_id, error_key="login.failed",
                                      **context)
-    if await has_second_factor(provider.sessionmaker, user):
+    if second_factor:
         return await start_second_factor(request, provider, user, interaction_id, PASSWORD_AMR)
     return await complete_sign_in(request, provider, user, acr="1", amr=PASSWORD_AMR, interaction_id=interaction_id)
 
@@ -89,21 +90,24 @@ def _minutes(verdict: AuthVerdict) -> int:
     return max(1, math.ceil(verdict.retry_after_seconds / 60))
 
 
-async def list_sign_in_upstreams(provider: Provider) -> list[tuple[str, str]]:
+async def list_sign_in_upstreams(provider: Provider, session: AsyncSession | None = None) -> list[tuple[str, str]]:
     """``(slug, name)`` of each upstream offered beside the password form ("Masuk dengan INApas")."""
-    async with provider.sessionmaker() as session:
-        return [(row.slug, row.name) for row in await list_upstreams(session, enabled_only=True)]
+    if session is None:
+        async with provider.sessionmaker() as own:
+            return await list_sign_in_upstreams(provider, own)
+    return [(row.slug, row.name) for row in await list_upstreams(session, enabled_only=True)]
 
 
-async def _interaction_context(request: Request, provider: Provider, interaction_id: str | None) -> dict | None:
+async def _interaction_context(request: Request, provider: Provider, interaction_id: str | None,
+                               session: AsyncSession | None = None) -> dict | None:
     """Page context for the parked request; ``None`` when the interaction is unknown or expired."""
-    upstreams = await list_sign_in_upstreams(provider)
+    upstreams = await list_sign_in_upstreams(provider, session)
     if not interaction_id:
         return {"client_name": None, "login_hint": None, "upstreams": upstreams}
-    interaction = await provider.interactions.load(interaction_id, request.cookies.get(INTERACTION_COOKIE))
+    interaction = await provider.interactions.load(interaction_id, request.cookies.get(INTERACTION_COOKIE), session)
     if interaction is None:
         return None
-    clients = await provider.clients.get_many({interaction.client_id})
+    clients = await provider.clients.get_many({interaction.client_id}, holding=session)
     params = dict((k, v) for k, v in interaction.params)
     client = clients.get(interaction.client_id)
     return {"client_name": client.name if client else None, "login_hint": params.get("login_hint"),

@@ -75,7 +75,7 @@ async def token_endpoint(request: Request) -> Response:
 async def _throttled(limits: AuthLimiter, client_id: str | None, request: Request) -> Response | None:
     """Kominfo's ``token`` limits (per IP, per client, failed client authentication) before any work."""
     verdict = await limits.check_token(client_id=client_id, ip=request.client.host if request.client else "unknown")
-    if verdict.unavailable:  # fails closed: the limit store cannot answer
+    if verdict.unavailable:  # a limit that fails closed, and its store cannot answer
         return oauth_error(503, "temporarily_unavailable", "The service is temporarily unavailable.",
                            {"Retry-After": str(verdict.retry_after_seconds)})
     if not verdict.allowed:

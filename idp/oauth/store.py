@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import itertools
 import json
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import unquote
 
@@ -23,6 +25,7 @@ from idp.storage.models import (AccessToken, AuthorizationCode, BrowserSession, 
                                 RevokedToken, User)
 
 CLIENT_CACHE_TTL = 3.0
+CLIENT_CACHE_SIZE = 10_000  # entries (a city has ~2,000 clients); ~2 KiB each with the row
 
 
 class ClientCache:
@@ -30,12 +33,16 @@ class ClientCache:
     it expired share one database read (single flight) instead of each running its own at the same moment;
     the read runs as its own task, so a request that gives up waiting does not fail the others."""
 
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], max_entries: int = CLIENT_CACHE_SIZE) -> None:
         self._sessionmaker = sessionmaker
-        self._entries: dict[str, tuple[float, Client | None]] = {}
+        self._max_entries = max_entries
+        self._entries: dict[str, tuple[float, Client | None]] = {}  # least recently loaded first
         self._loading: dict[str, asyncio.Task[dict[str, Client | None]]] = {}
 
-    async def get_many(self, client_ids: set[str]) -> dict[str, Client]:
+    async def get_many(self, client_ids: set[str], holding: AsyncSession | None = None) -> dict[str, Client]:
+        """``holding``: the caller's open session. On a miss it is closed first (it can be used again): a request
+        never waits for a database connection while holding one, which under load would leave every pooled
+        connection held by requests waiting for the one read that needs another."""
         now = time.monotonic()
         found: dict[str, Client] = {}
         missing = []
@@ -48,6 +55,8 @@ class ClientCache:
                 missing.append(client_id)
         if not missing:
             return found
+        if holding is not None:
+            await holding.close()
         to_load = [client_id for client_id in missing if client_id not in self._loading]
         if to_load:
             task = asyncio.ensure_future(self._read(to_load, now))
@@ -66,13 +75,26 @@ class ClientCache:
             loaded: dict[str, Client | None] = dict.fromkeys(client_ids)
             loaded.update((row.client_id, row) for row in rows)
             for client_id, client in loaded.items():
+                self._entries.pop(client_id, None)
                 self._entries[client_id] = (now + CLIENT_CACHE_TTL, client)
-            if len(self._entries) > 10_000:
-                self._entries = {k: v for k, v in self._entries.items() if v[0] > now}
+            if len(self._entries) > self._max_entries:
+                self._shrink(now)
             return loaded
         finally:
             for client_id in client_ids:
                 self._loading.pop(client_id, None)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def _shrink(self, now: float) -> None:
+        """Expired entries go, then the least recently loaded (requests naming unknown client ids are cached
+        too, as absent: a flood of random ids must not grow the cache)."""
+        self._entries = {k: v for k, v in self._entries.items() if v[0] > now}
+        excess = len(self._entries) - self._max_entries * 9 // 10
+        if excess > 0:
+            for client_id in list(itertools.islice(self._entries, excess)):
+                del self._entries[client_id]
 
     def forget(self, client_id: str) -> None:
         self._entries.pop(client_id, None)
@@ -180,12 +202,15 @@ async def revoke_family(session: AsyncSession, grant_id: str, now: int, reason: 
         await revoke_jti(session, jti, expires_at)
 
 
-async def apply_in_transaction(sessionmaker: async_sessionmaker[AsyncSession], effects: Effects,
-                               now: int) -> str | None:
+async def apply_in_transaction(sessionmaker: async_sessionmaker[AsyncSession], effects: Effects, now: int,
+                               also: Callable[[AsyncSession], Awaitable[None]] | None = None) -> str | None:
+    """``also``: the caller's own writes, in the same transaction, made only when the effects apply."""
     try:
         async with sessionmaker() as session, session.begin():
             error = await apply_effects(session, effects, now)
             if error is None:
+                if also is not None:
+                    await also(session)
                 return None
         # A lost race: keep only the security effects (revocations).
         if effects.revoke_grant or effects.redeem_code or effects.rotate_refresh:

@@ -602,3 +602,7 @@ class ScimAccount(Base):
 Index("ix_users_nip", User.nip, unique=True)
 Index("ix_federated_sessions_upstream", FederatedSession.idp_slug, FederatedSession.upstream_sid)
 Index("ix_federated_sessions_subject", FederatedSession.idp_slug, FederatedSession.subject)
+# Sign-in at city scale (migration 0008): the nonce replay check is a point lookup; the pruner finds expiry by index.
+Index("ix_authorization_codes_client_nonce", AuthorizationCode.client_id, AuthorizationCode.nonce)
+Index("ix_grants_expires_at", Grant.expires_at)
+Index("ix_refresh_tokens_expires_at", RefreshToken.expires_at)

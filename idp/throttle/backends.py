@@ -14,7 +14,8 @@ if TYPE_CHECKING:
 
 
 def build_store(redis_url: str, prefix: str, timeouts: RedisTimeouts, *, coalesce: bool = True,
-                breaker: Breaker | None = None, clock: MicroClock | None = None) -> MemoryStore | FallbackStore:
+                breaker: Breaker | None = None, clock: MicroClock | None = None,
+                stall_share: float = 0.5) -> MemoryStore | FallbackStore:
     """``clock`` replaces the Redis clock too; only tests pass one."""
     local = MemoryStore(prefix, clock or system_clock_us)
     if not redis_url:
@@ -26,5 +27,5 @@ def build_store(redis_url: str, prefix: str, timeouts: RedisTimeouts, *, coalesc
 
     client = build_redis_client(redis_url, timeouts)
     primary = RedisStore(client, prefix, timeout=timeouts.socket, cluster=is_cluster_url(redis_url),
-                         coalesce=coalesce, clock=clock)
+                         coalesce=coalesce, clock=clock, stall_share=stall_share)
     return FallbackStore(primary, local, breaker=breaker)

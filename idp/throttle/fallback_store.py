@@ -6,9 +6,12 @@ fail mode: ``open-local`` limits are decided by this process's memory store, ``c
       └───────────────────────────────────────────────────────────────────────────────────┘            └─► open
 
 While open no request talks to Redis, so a dead Redis is not hammered and no request waits for it; only the
-single probe can wait, and never longer than the store's timeout. Recovery needs no restart. Defaults: app
-routes fail open to local limits (the city keeps working; each instance enforces the full limit on its own
-traffic), login and token endpoints fail closed (a brute-force throttle that fails open is no throttle).
+single probe can wait, and never longer than the store's timeout. Recovery needs no restart. Default: every
+route class falls back to local limits (``open-local``): each instance then enforces the full limit on its own
+traffic, so the city keeps working and a brute force is still slowed (at most instances × the limit, never
+unlimited). Login and token endpoints used to fail closed, which turned a Redis outage into a complete outage
+of sign-in ("too many attempts" for every citizen). A limit whose policy says ``fail_mode: closed`` still refuses
+while Redis is down, and the endpoint says "temporarily unavailable" (503), never "too many attempts".
 """
 
 from __future__ import annotations
@@ -29,7 +32,8 @@ from idp.throttle.redis_store import RedisStore
 from idp.throttle.store import Hit, Outcome, StoreUnavailable
 
 FailMode = Literal["open-local", "closed"]
-DEFAULT_FAIL_MODES: Mapping[RouteClass, FailMode] = {"app": "open-local", "login": "closed", "token": "closed"}
+DEFAULT_FAIL_MODES: Mapping[RouteClass, FailMode] = {"app": "open-local", "login": "open-local",
+                                                      "token": "open-local"}
 
 DEGRADED = Gauge("gerbang_ratelimit_degraded", "1 while the shared limit store is unreachable",
                  multiprocess_mode="max")

@@ -7,22 +7,29 @@ several workers each enforces the full limit on its own share of the traffic.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 from idp.throttle.gcra import MICROS, Decision, GcraParams, decide_gcra, gcra_ttl_ms
 from idp.throttle.quota import decide_quota
 from idp.throttle.store import Hit, MicroClock, Outcome, Plan, Planner, build_outcome, system_clock_us
 
-SWEEP_EVERY = 4096  # checks between sweeps of expired entries (memory stays bounded by live keys)
+SWEEP_EVERY = 4096  # checks between sweeps of expired entries
+# Live keys are bounded too: a flood of distinct subjects (random account names, many addresses) would otherwise
+# grow the dict for a whole period (15 minutes for login limits). Past the bound the least recently written keys
+# go first (their subjects start again from a full bucket); ~200 B per key: 200,000 keys ≈ 40 MiB.
+MAX_ENTRIES = 200_000
 
 
 class MemoryStore:
-    def __init__(self, prefix: str = "gerbang", clock: MicroClock = system_clock_us) -> None:
+    def __init__(self, prefix: str = "gerbang", clock: MicroClock = system_clock_us,
+                 max_entries: int = MAX_ENTRIES) -> None:
         self.prefix = prefix
         self._planner = Planner(prefix)
         self._clock = clock
-        self._entries: dict[str, tuple[object, int]] = {}  # key -> (state, expires at µs)
+        self._entries: dict[str, tuple[object, int]] = {}  # key -> (state, expires at µs), least recent first
         self._checks = 0
+        self._max_entries = max_entries
 
     async def check(self, hits: Sequence[Hit]) -> list[Outcome]:
         return self.check_now(hits)
@@ -40,9 +47,20 @@ class MemoryStore:
                 writes.append(write)
         if all(outcome.allowed for outcome in outcomes):
             for key, state, expires in writes:
+                self._entries.pop(key, None)  # re-inserted last: the dict's order is the order of last writes
                 self._entries[key] = (state, expires)
+            if len(self._entries) > self._max_entries:
+                self._evict(now)
         self._sweep(now)
         return outcomes
+
+    def _evict(self, now: int) -> None:
+        """Over the bound: expired entries go first, then the least recently written, down to 90 %."""
+        self._remove_expired(now)
+        excess = len(self._entries) - self._max_entries * 9 // 10
+        if excess > 0:
+            for key in list(itertools.islice(self._entries, excess)):
+                del self._entries[key]
 
     @staticmethod
     def _decide(plan: Plan, state: object, now: int) -> tuple[Decision, int, tuple[str, object, int] | None]:
@@ -76,5 +94,8 @@ class MemoryStore:
     def _sweep(self, now: int) -> None:
         self._checks += 1
         if self._checks % SWEEP_EVERY == 0:
-            for key in [key for key, (_, expires) in self._entries.items() if expires <= now]:
-                del self._entries[key]
+            self._remove_expired(now)
+
+    def _remove_expired(self, now: int) -> None:
+        for key in [key for key, (_, expires) in self._entries.items() if expires <= now]:
+            del self._entries[key]

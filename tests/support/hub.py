@@ -103,7 +103,8 @@ def run_hub(database_url: str, tmp_path: Any, app_factory: Any = None, **overrid
     seeded = asyncio.run(seed(database_url))
     if app_factory is None:
         from idp.app import create_app as app_factory
-    # As ``gerbang serve`` runs it: the guarded protocol (head and body limits on every route).
+    # As ``gerbang serve`` runs it: the guarded protocol (head and body limits on every route), and the hub
+    # resolves client addresses itself (trusted_proxies), uvicorn must not.
     options = {key: value for key, value in SERVER_OPTIONS.items() if key in ("http", "proxy_headers")}
     with run_server(app_factory(settings), port=port, **options):
         yield Hub(url, settings, seeded)

@@ -39,3 +39,16 @@ async def test_expired_entries_are_swept() -> None:
     for _ in range(memory_store.SWEEP_EVERY):
         await store.check([Hit(PER_IP, "survivor", consume=False)])
     assert len(store) == 0
+
+
+async def test_live_keys_are_bounded_and_the_least_recently_written_go_first() -> None:
+    login = LimitSpec(id="login", per="account", route_class="login", rate=5, period=900, burst=2)
+    store = MemoryStore("t", MicroClock(), max_entries=100)
+    for _ in range(2):
+        assert (await store.check([Hit(login, "target")]))[0].allowed
+    assert not (await store.check([Hit(login, "target")]))[0].allowed  # the account being guessed is throttled
+    for index in range(1000):  # a flood of distinct subjects, all still live (900 s period)
+        await store.check([Hit(login, f"random-{index}")])
+        assert len(store) <= 100
+    assert (await store.check([Hit(login, "random-999")]))[0].allowed  # recent keys are kept (1 token left)
+    assert not (await store.check([Hit(login, "random-999")]))[0].allowed

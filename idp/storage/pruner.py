@@ -1,0 +1,146 @@
+"""Deletes what has expired, so the cost of a sign-in does not grow with the city's history.
+
+Codes, sessions, tokens, interactions, challenges and replay marks are written on every sign-in and read only
+while they live. Without pruning the tables grow by millions of rows a day; every read is an indexed point lookup
+(``idp/storage/models.py``), but the indexes, the cache and the vacuum still pay for the dead rows.
+
+    scheduled   every ``prune_seconds`` in each instance (first run after a random part of one interval)
+    one at a time
+                PostgreSQL: a session-level advisory lock, tried without waiting; an instance that does not get it
+                skips this run. SQLite serves one host and serializes writers itself.
+    bounded     each table is deleted ``batch`` rows at a time, one short transaction per batch (no long lock, no
+                huge WAL burst), at most ``max_batches`` per table per run; what is left goes in the next run.
+
+What goes when (``now`` in seconds):
+    authorization_codes  an hour after expiry: the nonce replay check looks back an hour (``idp.endpoints.authorize``)
+                         and a redeemed code that comes back within it still revokes what it issued
+    everything else      at expiry (an ended session too: it ends at the latest ``session_ttl`` after sign-in)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, delete, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.orm import InstrumentedAttribute
+
+from idp.storage.models import (AccessToken, AuthorizationCode, BrowserSession, ConsoleSession, GatewaySession, Grant,
+                                Interaction, LoginChallenge, RefreshToken, ReplayMark, RevokedToken,
+                                WebAuthnChallenge)
+
+log = logging.getLogger("gerbang.idp.pruner")
+
+CODE_KEPT_AFTER_EXPIRY = 3600  # the nonce replay window
+LOCK_KEY = zlib.crc32(b"gerbang-pruner")
+
+Cutoff = Callable[[int], ColumnElement[bool]]  # now -> which rows are dead
+
+
+@dataclass(frozen=True)
+class Rule:
+    key: InstrumentedAttribute  # type: ignore[type-arg]  # the primary key
+    dead: Cutoff
+
+
+def _expired(model: type) -> Cutoff:
+    return lambda now: model.expires_at < now  # type: ignore[attr-defined, no-any-return]
+
+
+RULES: tuple[Rule, ...] = (
+    Rule(AuthorizationCode.code_digest, lambda now: AuthorizationCode.expires_at < now - CODE_KEPT_AFTER_EXPIRY),
+    Rule(AccessToken.jti, _expired(AccessToken)),
+    Rule(RefreshToken.token_digest, _expired(RefreshToken)),
+    Rule(Grant.id, _expired(Grant)),
+    Rule(RevokedToken.jti, _expired(RevokedToken)),
+    Rule(Interaction.id_digest, _expired(Interaction)),
+    Rule(ReplayMark.key, _expired(ReplayMark)),
+    Rule(LoginChallenge.id_digest, _expired(LoginChallenge)),
+    Rule(WebAuthnChallenge.id_digest, _expired(WebAuthnChallenge)),
+    Rule(BrowserSession.id_digest, _expired(BrowserSession)),
+    Rule(GatewaySession.id_digest, _expired(GatewaySession)),
+    Rule(ConsoleSession.id_digest, _expired(ConsoleSession)),
+)
+
+
+async def prune_once(engine: AsyncEngine, now: int, *, batch: int = 2000,
+                     max_batches: int = 50) -> dict[str, int] | None:
+    """One pruning pass over every table; rows deleted per table, or None if another instance is pruning."""
+    async with engine.connect() as connection:
+        if not await _try_lock(connection):
+            return None
+        try:
+            return {rule.key.class_.__tablename__: await _prune_table(connection, rule, now, batch, max_batches)
+                    for rule in RULES}
+        finally:
+            await _unlock(connection)
+
+
+async def _prune_table(connection: AsyncConnection, rule: Rule, now: int, batch: int, max_batches: int) -> int:
+    deleted = 0
+    for _ in range(max_batches):
+        keys = select(rule.key).where(rule.dead(now)).limit(batch).scalar_subquery()
+        result = await connection.execute(delete(rule.key.class_).where(rule.key.in_(keys)))
+        await connection.commit()
+        count = result.rowcount or 0
+        deleted += count
+        if count < batch:
+            break
+    return deleted
+
+
+async def _try_lock(connection: AsyncConnection) -> bool:
+    if connection.dialect.name != "postgresql":
+        return True
+    locked = bool(await connection.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": LOCK_KEY}))
+    await connection.commit()  # a session-level lock outlives the transaction; nothing else stays open
+    return locked
+
+
+async def _unlock(connection: AsyncConnection) -> None:
+    if connection.dialect.name == "postgresql":
+        with contextlib.suppress(Exception):  # a dropped connection released the lock already
+            await connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": LOCK_KEY})
+            await connection.commit()
+
+
+class Pruner:
+    """The scheduled job: ``start`` in the lifespan, ``stop`` at shutdown. A failed pass is logged and retried."""
+
+    def __init__(self, engine: AsyncEngine, now: Callable[[], int], interval: float, batch: int,
+                 max_batches: int) -> None:
+        self._engine, self._now = engine, now
+        self.interval, self.batch, self.max_batches = interval, batch, max_batches
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="gerbang-pruner")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def run_once(self) -> dict[str, int] | None:
+        return await prune_once(self._engine, self._now(), batch=self.batch, max_batches=self.max_batches)
+
+    async def _run(self) -> None:
+        await asyncio.sleep(random.uniform(0.1, 1.0) * self.interval)  # instances started together spread out
+        while True:
+            try:
+                pruned = await self.run_once()
+            except Exception:
+                log.warning("pruning expired rows failed; trying again next time", exc_info=True)
+            else:
+                if pruned and any(pruned.values()):
+                    log.info("pruned expired rows", extra={"pruned": {k: v for k, v in pruned.items() if v}})
+            await asyncio.sleep(self.interval)

@@ -1,0 +1,21 @@
+"""The city sign-in benchmark's command line, without starting anything."""
+
+from __future__ import annotations
+
+import pytest
+
+from loadtests.signin_city import build_parser, main
+
+
+def test_bad_rates_and_sizes_are_refused_before_anything_starts(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--rates", "ten"]) == 2
+    assert main(["--users", "0"]) == 2
+    assert main(["--rates", "5,-1"]) == 2
+    assert "--rates" in capsys.readouterr().err
+
+
+def test_defaults_are_the_city_and_small_mode_is_two_flags() -> None:
+    defaults = build_parser().parse_args([])
+    assert defaults.users == 1_780_000 and defaults.rates == "20,40"
+    small = build_parser().parse_args(["--users", "20000", "--seconds", "20"])
+    assert (small.users, small.seconds) == (20_000, 20.0)
