@@ -9,6 +9,9 @@ from prometheus_client import Counter
 from idp.backchannel import BackchannelLogout, DeliveryPolicy
 from idp.context import IdpContext
 from idp.csrf import Csrf
+from idp.dpop.guard import DpopGuard
+from idp.dpop.nonces import DpopNonces
+from idp.dpop.proof import ProofWindow
 from idp.interactions import InteractionStore
 from idp.links import LinkSigner
 from idp.mail import Mailer
@@ -41,6 +44,11 @@ class Provider:
         self.base = f"{settings.issuer}/auth"
         self.token_url = f"{self.base}/token"
         self.authorize_url = f"{self.base}/authorize"
+        self.par_url = f"{self.base}/par"
+        self.userinfo_url = f"{self.base}/userinfo"
+        self.dpop = DpopGuard(DpopNonces(settings.effective_secret), ctx.dpop_replay, ctx.clock,
+                              require_nonce=settings.dpop_require_nonce,
+                              window=ProofWindow(past=settings.dpop_proof_max_age))
         self.minter = TokenMinter(ctx.keys, settings.issuer, ctx.clock, settings.access_token_ttl,
                                   settings.id_token_ttl)
         self.server = HubAuthorizationServer(settings.issuer, self.minter, settings.refresh_token_ttl, ctx.policies)

@@ -67,6 +67,12 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
     log_json: bool | None = Field(default=None, description="JSON log lines; unset: JSON unless stdout is a terminal")
 
+    # FAPI 2.0 / sender-constrained tokens (idp.dpop, idp.oauth.par)
+    require_pushed_authorization_requests: bool = False  # RFC 9126 §5: every client must use PAR
+    dpop_require_nonce: bool = True  # RFC 9449 §8: proofs carry a server nonce (cannot be made ahead)
+    dpop_proof_max_age: int = Field(default=60, ge=5, le=600, description="seconds a DPoP proof's iat may be old")
+    par_ttl: int = Field(default=60, ge=10, le=600, description="seconds a pushed request_uri stays usable")
+
     hash_concurrency: int = Field(default=4, ge=1, le=64, description="argon2id hashes at once (19 MiB each)")
 
     # Field validators (not a model validator) so every problem is reported in the same error.

@@ -20,7 +20,10 @@ from starlette.responses import Response
 
 from idp.http import FormError, datalist, read_form
 from idp.interactions import COOKIE as INTERACTION_COOKIE
+from idp.oauth.par import PushedRequestInvalid, is_par_required
 from idp.oauth.request import HubRequest
+from idp.oauth.request_object import InvalidRequestObject
+from idp.oauth.resolve import resolve_authorization_request
 from idp.oauth.state import Preloaded, run_with_state
 from idp.oauth.store import apply_in_transaction
 from idp.oauth.verify import TokenInvalid, verify_hub_jwt_reloading
@@ -34,8 +37,7 @@ from policies.model import Subject
 
 log = logging.getLogger("gerbang.idp")
 
-UNSUPPORTED = {"request": "request_not_supported", "request_uri": "request_uri_not_supported",
-               "registration": "registration_not_supported"}
+UNSUPPORTED = {"registration": "registration_not_supported"}
 
 
 async def authorize_endpoint(request: Request) -> Response:
@@ -61,14 +63,25 @@ async def resume_endpoint(request: Request) -> Response:
     return await process_authorization(request, provider, params, interaction, value)
 
 
-async def process_authorization(request: Request, provider: Provider, params: list[tuple[str, str]],
+async def process_authorization(request: Request, provider: Provider, sent: list[tuple[str, str]],
                                 interaction: Interaction | None, interaction_id: str | None) -> Response:
-    data = datalist(params)
+    """``sent`` are the parameters as sent, ``params`` the request they stand for (parked with its request_uri, so
+    the resumed request is read from the pushed one again)."""
     now = provider.clock.now()
     state = Preloaded(extras={"now": now})
-    client_id = data.get("client_id", [""])[0]
+    client_id = datalist(sent).get("client_id", [""])[0]
     try:
         state.clients = await provider.clients.get_many({client_id} if client_id else set())
+        resolved = await resolve_authorization_request(provider.sessionmaker, sent, state.clients.get(client_id),
+                                                       provider.issuer, now, first_visit=interaction is None)
+    except (PushedRequestInvalid, InvalidRequestObject) as exc:
+        return provider.pages.error(request, "error.back", 400, detail=str(exc))
+    except SQLAlchemyError:
+        return provider.pages.error(request, "error.unavailable", 503)
+    params = resolved.params
+    data = datalist(params)
+    parked = params + ([(n, v) for n, v in sent if n == "request_uri"] if resolved.pushed_digest else [])
+    try:
         active = await provider.sessions.load(request.cookies.get(provider.session_cookie))
         if interaction is not None and interaction.login_sid and (active is None or
                                                                   active.row.sid != interaction.login_sid):
@@ -94,6 +107,9 @@ async def process_authorization(request: Request, provider: Provider, params: li
     for name, code in UNSUPPORTED.items():
         if name in data:
             return client_error(code, f"The '{name}' parameter is not supported.")
+    if resolved.pushed_digest is None and is_par_required(client.row,
+                                                          provider.settings.require_pushed_authorization_requests):
+        return client_error("invalid_request", "This client must push its authorization requests (PAR).")
     if data.get("response_mode", ["query"])[0] != "query":
         return client_error("invalid_request", "Only response_mode=query is supported.")
     prompts = set(data.get("prompt", [""])[0].split())
@@ -106,11 +122,11 @@ async def process_authorization(request: Request, provider: Provider, params: li
         needs_login = hint_sub != active.user.id
     if "create" in prompts and (interaction is None or not interaction.login_sid):
         # OpenID Connect Initiating User Registration 1.0: sign-up first, then sign in and continue.
-        return await _park(request, provider, client.client_id, params, "/auth/register", interaction_id)
+        return await _park(request, provider, client.client_id, parked, "/auth/register", interaction_id)
     if needs_login:
         if "none" in prompts:
             return client_error("login_required", "The user must sign in.")
-        return await _park(request, provider, client.client_id, params, "/auth/login", interaction_id)
+        return await _park(request, provider, client.client_id, parked, "/auth/login", interaction_id)
     assert active is not None
     verdict = login_decision(provider, active, client.client_id)
     if not verdict.allowed:
@@ -120,13 +136,14 @@ async def process_authorization(request: Request, provider: Provider, params: li
     if await is_step_up_needed(provider.sessionmaker, data.get("acr_values", [None])[0], active):
         if "none" in prompts:
             return client_error("interaction_required", "A second factor is required.")
-        return await _park(request, provider, client.client_id, params, "/auth/mfa/step-up", interaction_id)
+        return await _park(request, provider, client.client_id, parked, "/auth/mfa/step-up", interaction_id)
     consent_given = interaction is not None and interaction.consent_given
     if not consent_given and not await _has_consent(provider, active.user.id, client.row, scope, prompts):
         if "none" in prompts:
             return client_error("consent_required", "The user must consent.")
-        return await _park(request, provider, client.client_id, params, "/auth/consent", interaction_id)
+        return await _park(request, provider, client.client_id, parked, "/auth/consent", interaction_id)
     state.extras["code_ttl"] = provider.settings.code_ttl
+    state.effects.spend_pushed = resolved.pushed_digest
     state.extras["login"] = {"sid": active.row.sid, "auth_time": active.row.auth_time, "acr": active.row.acr,
                              "amr": list(active.row.amr)}
     try:

@@ -7,6 +7,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from idp.auth_limits import AuthLimiter
+from idp.dpop.proof import InvalidProof
+from idp.endpoints.dpop_http import nonce_header, read_proof, token_endpoint_refusal
 from idp.http import FormError, datalist, oauth_error, oauth_json, read_form
 from idp.oauth.request import HubRequest
 from idp.oauth.state import Effects, Preloaded, run_with_state
@@ -32,8 +34,12 @@ async def token_endpoint(request: Request) -> Response:
     refused = await _throttled(limits, claimed, request)
     if refused is not None:
         return refused
+    try:
+        proof = await read_proof(provider, request, provider.token_url)
+    except InvalidProof as exc:
+        return token_endpoint_refusal(provider, exc)
     now = provider.clock.now()
-    state = Preloaded(extras={"now": now})
+    state = Preloaded(extras={"now": now, "dpop_jkt": proof.jkt if proof else None})
     try:
         state.clients = await provider.clients.get_many(candidates)
         if form.get("grant_type", [None])[0] in USER_GRANTS:
@@ -61,6 +67,8 @@ async def token_endpoint(request: Request) -> Response:
             return oauth_error(400 if lost == "invalid_grant" else 401, lost,
                                "The grant or client assertion was already used.")
     provider.metrics_token(form.get("grant_type", ["?"])[0], status)
+    if proof is not None or (isinstance(body, dict) and body.get("error") == "invalid_dpop_proof"):
+        headers = [*headers, *nonce_header(provider).items()]  # RFC 9449 §8.2: the next nonce to use
     return oauth_json(status, body, headers)
 
 

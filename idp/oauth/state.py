@@ -25,6 +25,7 @@ class Effects:
     revoke_refresh: str | None = None
     revoke_grant: str | None = None
     revoke_jti: tuple[str, int] | None = None
+    spend_pushed: str | None = None  # RFC 9126 request_uri digest, single use (spent with the code it issued)
 
     def is_empty(self) -> bool:
         return not (self.new_code or self.redeem_code or self.new_grant or self.rotate_refresh or self.new_refresh

@@ -17,6 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from idp.oauth.par import spend_pushed_request
 from idp.oauth.state import Effects, Preloaded
 from idp.oauth.tokens import digest
 from idp.storage.models import (AccessToken, AuthorizationCode, Client, Grant, RefreshToken, ReplayMark, RevokedToken,
@@ -142,6 +143,8 @@ async def apply_effects(session: AsyncSession, effects: Effects, now: int) -> st
             .values(rotated_at=now))
         if result.rowcount != 1:
             return "invalid_grant"
+    if effects.spend_pushed and not await spend_pushed_request(session, effects.spend_pushed, now):
+        return "invalid_request_uri"
     if effects.new_code:
         session.add(AuthorizationCode(**effects.new_code))
     if effects.new_grant:

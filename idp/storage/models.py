@@ -102,6 +102,11 @@ class Client(Base):
     updated_at: Mapped[int] = mapped_column(BigInteger)
     # RFC 7592: the digest of the registration access token a dynamically registered client manages itself with.
     registration_token_digest: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # FAPI 2.0 and sender-constrained tokens (idp.oauth.fapi): profile "fapi2" implies PAR, DPoP and the rest.
+    profile: Mapped[str | None] = mapped_column(String(16))
+    require_par: Mapped[bool] = mapped_column(Boolean, default=False)  # RFC 9126 require_pushed_authorization_requests
+    dpop_bound: Mapped[bool] = mapped_column(Boolean, default=False)  # RFC 9449 dpop_bound_access_tokens
+    id_token_alg: Mapped[str | None] = mapped_column(String(8))  # id_token_signed_response_alg; None: the default
 
 
 class InitialAccessToken(Base):
@@ -147,6 +152,7 @@ class AuthorizationCode(Base):
     family_id: Mapped[str] = mapped_column(String(36))
     expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
     redeemed_at: Mapped[int | None] = mapped_column(BigInteger)
+    dpop_jkt: Mapped[str | None] = mapped_column(String(64))  # RFC 9449 §10: the key the code is bound to
 
 
 class Grant(Base):
@@ -166,6 +172,7 @@ class Grant(Base):
     expires_at: Mapped[int] = mapped_column(BigInteger)
     revoked_at: Mapped[int | None] = mapped_column(BigInteger)
     revoked_reason: Mapped[str | None] = mapped_column(String(64))
+    dpop_jkt: Mapped[str | None] = mapped_column(String(64))  # RFC 9449 §5: refresh tokens bound to this key
 
 
 class RefreshToken(Base):
@@ -240,6 +247,17 @@ class Interaction(Base):
     expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
     login_sid: Mapped[str | None] = mapped_column(String(36))
     consent_given: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class PushedRequest(Base):
+    """RFC 9126: an authorization request pushed by an authenticated client, referenced by its request_uri."""
+
+    __tablename__ = "pushed_requests"
+    uri_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64))
+    params: Mapped[list[list[str]]] = mapped_column(JSON)
+    expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
+    used_at: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class ReplayMark(Base):
@@ -373,6 +391,7 @@ class App(Base):
     resource: Mapped[str | None] = mapped_column(String(500))
     host: Mapped[str | None] = mapped_column(String(253), unique=True)
     restricted: Mapped[bool] = mapped_column(Boolean, default=False)
+    require_dpop: Mapped[bool] = mapped_column(Boolean, default=False)  # bearer apps: sender-constrained tokens only
     status: Mapped[str] = mapped_column(String(16), default="active")  # pending | active | suspended | rejected
     created_at: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[int] = mapped_column(BigInteger, index=True)
