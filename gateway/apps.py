@@ -40,12 +40,13 @@ class AppRecord:
     host: str | None
     restricted: bool
     status: str
+    require_dpop: bool = False
 
     def as_json(self) -> dict[str, object]:
         return {"id": self.id, "slug": self.slug, "name": self.name, "opd": self.opd,
                 "upstreams": list(self.upstreams), "auth_mode": self.auth_mode, "resource": self.resource,
                 "client_id": self.client_id, "host": self.host, "restricted": self.restricted,
-                "status": self.status}
+                "status": self.status, "require_dpop": self.require_dpop}
 
 
 def default_resource(issuer: str, slug: str) -> str:
@@ -89,7 +90,7 @@ def check_host(host: str) -> str:
 async def add_app(session: AsyncSession, *, slug: str, opd_slug: str, upstreams: tuple[str, ...], auth_mode: str,
                   issuer: str, now: int, name: str | None = None, client_id: str | None = None,
                   resource: str | None = None, host: str | None = None, restricted: bool = False,
-                  status: str = "active") -> AppRecord:
+                  status: str = "active", require_dpop: bool = False) -> AppRecord:
     """Register an app; every problem with the input is reported as ``InvalidInput``/``NotFound``/``Conflict``."""
     check_slug(slug)
     if auth_mode not in AUTH_MODES:
@@ -98,6 +99,8 @@ async def add_app(session: AsyncSession, *, slug: str, opd_slug: str, upstreams:
         raise InvalidInput(f"status must be one of: {', '.join(STATUSES)}")
     if not upstreams:
         raise InvalidInput("at least one --upstream URL is needed")
+    if require_dpop and auth_mode != "bearer":
+        raise InvalidInput("--require-dpop applies to bearer apps (their callers present access tokens)")
     checked = tuple(dict.fromkeys(check_upstream(url) for url in upstreams))
     checked_resource = check_resource(resource) if resource else None
     checked_host = check_host(host) if host else None
@@ -112,7 +115,7 @@ async def add_app(session: AsyncSession, *, slug: str, opd_slug: str, upstreams:
         raise Conflict(f"host '{checked_host}' already belongs to another app")
     app = App(slug=slug, name=(name or slug).strip() or slug, opd_id=unit.id, upstreams=list(checked),
               auth_mode=auth_mode, client_id=client_id, resource=checked_resource, host=checked_host,
-              restricted=restricted, status=status, created_at=now, updated_at=now)
+              restricted=restricted, status=status, created_at=now, updated_at=now, require_dpop=require_dpop)
     session.add(app)
     await session.flush()
     return _record(app, unit, issuer)
@@ -133,6 +136,21 @@ async def set_app_status(session: AsyncSession, slug: str, status: str, now: int
     return _record(app, unit, issuer)
 
 
+async def set_app_dpop(session: AsyncSession, slug: str, required: bool, now: int, issuer: str) -> AppRecord:
+    """Require (or stop requiring) DPoP-bound tokens at a bearer app; gateways follow at their next refresh."""
+    found = (await session.execute(select(App, OpdUnit).join(OpdUnit, App.opd_id == OpdUnit.id)
+                                   .where(App.slug == slug))).first()
+    if found is None:
+        raise NotFound(f"app '{slug}' does not exist")
+    app, unit = found
+    if required and app.auth_mode != "bearer":
+        raise InvalidInput("--require-dpop applies to bearer apps (their callers present access tokens)")
+    app.require_dpop = required
+    app.updated_at = max(now, app.updated_at + 1)
+    await session.flush()
+    return _record(app, unit, issuer)
+
+
 async def list_apps(session: AsyncSession, issuer: str) -> list[AppRecord]:
     rows = await session.execute(select(App, OpdUnit).join(OpdUnit, App.opd_id == OpdUnit.id).order_by(App.slug))
     return [_record(app, unit, issuer) for app, unit in rows.all()]
@@ -141,4 +159,5 @@ async def list_apps(session: AsyncSession, issuer: str) -> list[AppRecord]:
 def _record(app: App, unit: OpdUnit, issuer: str) -> AppRecord:
     return AppRecord(id=app.id, slug=app.slug, name=app.name, opd=unit.slug, upstreams=tuple(app.upstreams),
                      auth_mode=app.auth_mode, resource=app.resource or default_resource(issuer, app.slug),
-                     client_id=app.client_id, host=app.host, restricted=app.restricted, status=app.status)
+                     client_id=app.client_id, host=app.host, restricted=app.restricted, status=app.status,
+                     require_dpop=bool(app.require_dpop))

@@ -23,6 +23,7 @@ class Route:
     host: str | None = None
     restricted: bool = False
     status: str = "active"  # active | suspended
+    require_dpop: bool = False  # bearer apps: only DPoP-bound tokens (RFC 9449), never plain bearer
 
 
 @dataclass(frozen=True, slots=True)

@@ -147,7 +147,8 @@ class AppRegistry:
         return Route(slug=app.slug, opd=unit.slug, opd_path=unit.path, upstreams=tuple(app.upstreams),
                      auth_mode=app.auth_mode, resource=app.resource or default_resource(self._issuer, app.slug),
                      client_id=app.client_id, host=app.host, restricted=app.restricted,
-                     status="suspended" if app.status == "suspended" else "active")
+                     status="suspended" if app.status == "suspended" else "active",
+                     require_dpop=bool(app.require_dpop))
 
 
 async def _load_fingerprint(session: AsyncSession) -> Fingerprint:

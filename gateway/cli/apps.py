@@ -11,7 +11,7 @@ import click
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.apps import AUTH_MODES, AppRecord, add_app, list_apps, set_app_status
+from gateway.apps import AUTH_MODES, AppRecord, add_app, list_apps, set_app_dpop, set_app_status
 from gateway.bypass_probe import AppAudit, ProbeAssertions, audit_apps
 from gateway.cli import load_settings
 from gateway.cli.runtime import emit, json_option, run_in_session
@@ -38,19 +38,38 @@ def apps_group() -> None:
 @click.option("--resource", default=None, help="resource identifier (default: {issuer}/apps/SLUG/)")
 @click.option("--host", default=None, help="also route this host name to the app")
 @click.option("--restricted", is_flag=True, help="only members of the owning OPD (policies decide)")
+@click.option("--require-dpop", is_flag=True, help="bearer apps: DPoP-bound tokens only (RFC 9449)")
 @json_option
 def apps_add(slug: str, opd_slug: str, upstreams: tuple[str, ...], auth_mode: str, name: str | None,
-             client_id: str | None, resource: str | None, host: str | None, restricted: bool, as_json: bool) -> None:
+             client_id: str | None, resource: str | None, host: str | None, restricted: bool, require_dpop: bool,
+             as_json: bool) -> None:
     """Register an app; running gateways route to it within seconds."""
     settings = load_settings()
 
     async def op(session: AsyncSession) -> AppRecord:
         return await add_app(session, slug=slug, opd_slug=opd_slug, upstreams=upstreams, auth_mode=auth_mode,
                              issuer=settings.issuer, now=int(time.time()), name=name, client_id=client_id,
-                             resource=resource, host=host, restricted=restricted)
+                             resource=resource, host=host, restricted=restricted, require_dpop=require_dpop)
 
     record = run_in_session(settings, op)
     emit(as_json, record.as_json(), f"added app {record.slug} at /apps/{record.slug}/ (resource {record.resource})")
+
+
+@apps_group.command("update")
+@click.option("--slug", required=True)
+@click.option("--require-dpop/--no-require-dpop", default=None, help="bearer apps: DPoP-bound tokens only")
+@json_option
+def apps_update(slug: str, require_dpop: bool | None, as_json: bool) -> None:
+    """Change an app's settings; running gateways follow within seconds."""
+    if require_dpop is None:
+        raise click.UsageError("nothing to change (--require-dpop or --no-require-dpop)")
+    settings = load_settings()
+
+    async def op(session: AsyncSession) -> AppRecord:
+        return await set_app_dpop(session, slug, require_dpop, int(time.time()), settings.issuer)
+
+    record = run_in_session(settings, op)
+    emit(as_json, record.as_json(), f"app {record.slug}: require_dpop={record.require_dpop}")
 
 
 @apps_group.command("list")

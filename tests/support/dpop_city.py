@@ -1,0 +1,39 @@
+"""A hub with the gateway and one bearer app that requires DPoP (BPKAD's e-budgeting), for DPoP tests."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from gateway.app import create_app
+from gateway.apps import add_app
+from idp.storage.db import build_engine, build_sessionmaker
+from tests.support.hub import Hub, run_hub
+from tests.support.server import run_server
+from tests.support.upstream import Upstream
+
+RESOURCE = "http://127.0.0.1:9/apps/e-budgeting/"  # what the seeded "Bapenda Integrasi" client may ask for
+
+
+async def register_e_budgeting(database_url: str, issuer: str, upstream: str) -> None:
+    engine = build_engine(database_url)
+    async with build_sessionmaker(engine)() as session, session.begin():
+        await add_app(session, slug="e-budgeting", opd_slug="bpkad", upstreams=(upstream,), auth_mode="bearer",
+                      issuer=issuer, now=int(time.time()), resource=RESOURCE, require_dpop=True)
+    await engine.dispose()
+
+
+@contextmanager
+def run_dpop_city(database_url: str, tmp_path: Path) -> Iterator[Hub]:
+    with run_server(Upstream("e-budgeting")) as upstream_url:
+        with run_hub(database_url, tmp_path, app_factory=create_app) as hub:
+            asyncio.run(register_e_budgeting(database_url, hub.url, upstream_url))
+            deadline = time.monotonic() + 15  # the registry refreshes in the background
+            while httpx.get(f"{hub.url}/apps/e-budgeting/echo").status_code == 404 and time.monotonic() < deadline:
+                time.sleep(0.2)
+            yield hub
