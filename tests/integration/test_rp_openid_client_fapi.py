@@ -20,14 +20,15 @@ from joserfc.jwk import ECKey
 from idp.clients import ClientSecurity
 from tests.integration.test_rp_openid_client import NodeRelyingParty, openid_client_dir  # noqa: F401 (fixture)
 from tests.support.flows import REDIRECT_URI, WARGA, register_client
-from tests.support.hub import Browser, Hub, run_hub
+from tests.support.dpop_city import RESOURCE, run_dpop_city
+from tests.support.hub import Browser, Hub
 
 SCRIPT = Path(__file__).parents[1] / "support" / "node" / "openid_client_fapi.mjs"
 
 
 @pytest.fixture(scope="module")
 def hub(module_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
-    with run_hub(module_database_url, tmp_path_factory.mktemp("hub")) as running:
+    with run_dpop_city(module_database_url, tmp_path_factory.mktemp("hub")) as running:
         yield running
 
 
@@ -40,7 +41,8 @@ def fapi_dir(openid_client_dir: Path) -> Path:  # noqa: F811
 def fapi_client(hub: Hub, **extra: Any) -> tuple[str, dict[str, Any]]:
     key = ECKey.generate_key("P-256", parameters={"kid": "fapi-rp-1", "alg": "ES256", "use": "sig"})
     client_id, secret = register_client(
-        hub, name="Bapenda FAPI", redirect_uris=(REDIRECT_URI,), scope="openid profile email",
+        hub, name="Bapenda FAPI", redirect_uris=(REDIRECT_URI,), scope="openid profile email anggaran:read",
+        grant_types=("authorization_code", "refresh_token", "client_credentials"), resources=(RESOURCE,),
         auth_method="private_key_jwt", jwks={"keys": [key.as_dict(private=False)]},
         security=ClientSecurity(profile="fapi2"), **extra)
     assert secret is None
@@ -72,10 +74,11 @@ def run_fapi_flow(hub: Hub, directory: Path, client_id: str, jwk: dict[str, Any]
         rp.close()
 
 
-def test_openid_client_completes_fapi2_par_jar_dpop_private_key_jwt_refresh_userinfo(hub: Hub,
-                                                                                     fapi_dir: Path) -> None:
+def test_openid_client_completes_fapi2_par_jar_dpop_private_key_jwt_refresh_userinfo_gateway(
+        hub: Hub, fapi_dir: Path) -> None:
     client_id, jwk = fapi_client(hub)
-    result = run_fapi_flow(hub, fapi_dir, client_id, jwk)
+    result = run_fapi_flow(hub, fapi_dir, client_id, jwk, api_url=f"{hub.url}/apps/e-budgeting/echo",
+                           api_resource=RESOURCE, api_scope="anggaran:read")
 
     assert result["ok"] is True, json.dumps(result)
     assert result["token_type"].lower() == "dpop" and result["refreshed_token_type"].lower() == "dpop"
@@ -83,3 +86,7 @@ def test_openid_client_completes_fapi2_par_jar_dpop_private_key_jwt_refresh_user
     assert claims["iss"] == hub.url and claims["aud"] == client_id and claims["email"] == WARGA
     assert result["userinfo"]["sub"] == claims["sub"] == result["userinfo_after_refresh"]["sub"]
     assert result["refreshed_differs"] is True
+    # ... and through the gateway to BPKAD's --require-dpop app, with a proof openid-client made for that URL
+    assert result["api"]["token_type"].lower() == "dpop"
+    assert result["api"]["status"] == 200, result["api"]
+    assert json.loads(result["api"]["body"])["upstream"] == "e-budgeting"
