@@ -29,7 +29,7 @@ def load_settings() -> Settings:
 # that command runs (or ``--help`` lists them all): ``gerbang serve`` runs the hub in this very process, so
 # whatever the other commands import (alembic, the demo, QR codes...) would otherwise stay in every worker.
 COMMANDS = {
-    "apps": "apps", "audit": "audit", "clients": "identity", "db": "db", "demo": "demo", "keys": "keys",
+    "apps": "apps", "audit": "audit", "clients": "identity", "db": "db", "demo": "demo", "dpop": "dpop", "keys": "keys",
     "opd": "identity", "policy": "policy", "serve": "serve", "users": "identity",
 }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shlex
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -69,7 +70,7 @@ def _print_banner(settings: Settings, seeded: SeedResult, rp_base: str) -> None:
     echo(f"  demo relying party:       {rp_base}/   (Portal Warga: sign in with Gerbang)")
     echo(f"  Dishub parking (session): {settings.issuer}/apps/parkir/")
     echo(f"  Dishub CCTV (stream):     {settings.issuer}/apps/cctv/")
-    echo(f"  BPKAD e-budgeting (API):  {settings.issuer}/apps/e-budgeting/api/anggaran  (bearer)")
+    echo(f"  BPKAD e-budgeting (API):  {settings.issuer}/apps/e-budgeting/api/anggaran  (bearer, DPoP required)")
     echo(f"  your account page:        {settings.issuer}/account")
     echo(f"  data directory:           {settings.data_dir}  ({seeded.opd_count} OPD units)")
     echo("")
@@ -80,12 +81,14 @@ def _print_banner(settings: Settings, seeded: SeedResult, rp_base: str) -> None:
         echo(f"  {who:<28} {person.email:<36} {person.password}{nik}")
     bapenda = seeded.clients["bapenda"]
     echo("")
-    echo("Bapenda's integration calls e-budgeting (client_credentials, RFC 8707 resource):")
-    echo(f"  TOKEN=$(curl -s -u '{bapenda['client_id']}:{bapenda['client_secret']}' "
-         f"-d grant_type=client_credentials -d scope=budget.read "
-         f"--data-urlencode resource={settings.issuer}/apps/e-budgeting/ {settings.issuer}/auth/token "
-         "| python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])')")
-    echo(f"  curl -H \"Authorization: Bearer $TOKEN\" {settings.issuer}/apps/e-budgeting/api/anggaran")
+    key = shlex.quote(str(settings.data_dir / "bapenda-dpop.pem"))
+    api = f"{settings.issuer}/apps/e-budgeting/api/anggaran"
+    echo("Bapenda's integration calls e-budgeting with a DPoP-bound token (client_credentials, RFC 8707 resource,")
+    echo("RFC 9449: curl cannot sign the proofs, `gerbang dpop` does; the key stays in the .pem file):")
+    echo(f"  TOKEN=$(gerbang dpop token --key {key} --client '{bapenda['client_id']}:{bapenda['client_secret']}' "
+         f"-d scope=budget.read -d resource={settings.issuer}/apps/e-budgeting/ {settings.issuer}/auth/token)")
+    echo(f"  curl -H \"Authorization: DPoP $TOKEN\" "
+         f"-H \"DPoP: $(gerbang dpop proof --key {key} --token \"$TOKEN\" GET {api})\" {api}")
     echo("")
     echo("Press Ctrl+C to stop.")
 
