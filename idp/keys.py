@@ -3,6 +3,10 @@
 The one module that signs JWTs (ID tokens, access tokens, logout tokens, gateway assertions).
 Rotation publishes the new key and signs with it at once; retired keys stay published
 (and keep verifying) until ``key_retire_after`` seconds have passed, longer than any token lives.
+
+Besides the primary key (``signing_alg``: everything is signed with it by default) the ring holds one active key
+per other ID token algorithm (``ID_TOKEN_ALGS``: a client's ``id_token_signed_response_alg``), each its own
+published key with its own ``alg``, rotated together with the primary.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import select
@@ -31,7 +35,8 @@ from idp.errors import Conflict, NotFound
 from idp.storage.db import serialize
 from idp.storage.models import SigningKey
 
-SUPPORTED_ALGS = ("ES256", "RS256")
+SUPPORTED_ALGS = ("ES256", "RS256")  # the primary key's algorithm (settings.signing_alg)
+ID_TOKEN_ALGS = ("ES256", "PS256", "RS256", "EdDSA")  # one active key each (OIDC Core §15.1: RS256 required)
 # A token naming an unknown kid reloads the ring at most this often: made-up kids cannot become a load each.
 UNKNOWN_KID_RELOAD_INTERVAL = 5.0
 
@@ -65,13 +70,16 @@ def decrypt_private_key(blob: str, secret: bytes, kid: str) -> Any:
 def generate_key(alg: str) -> Any:
     if alg == "ES256":
         return ec.generate_private_key(ec.SECP256R1())
-    if alg == "RS256":
+    if alg in ("RS256", "PS256"):
         return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    if alg == "EdDSA":
+        return ed25519.Ed25519PrivateKey.generate()
     raise ValueError(f"unsupported signing algorithm {alg}")
 
 
 def public_jwk(private_key: Any, kid: str, alg: str) -> dict[str, Any]:
-    algo = jwt.algorithms.ECAlgorithm if alg == "ES256" else jwt.algorithms.RSAAlgorithm
+    algo = {"ES256": jwt.algorithms.ECAlgorithm, "EdDSA": jwt.algorithms.OKPAlgorithm}.get(
+        alg, jwt.algorithms.RSAAlgorithm)
     jwk = json.loads(algo.to_jwk(private_key.public_key()))
     jwk.update({"kid": kid, "alg": alg, "use": "sig"})
     return jwk
@@ -79,7 +87,7 @@ def public_jwk(private_key: Any, kid: str, alg: str) -> dict[str, Any]:
 
 async def create_signing_key(session: AsyncSession, alg: str, secret: bytes, now: int) -> SigningKey:
     """Add a key that signs from now on; the previous active key is retired (still published)."""
-    if alg not in SUPPORTED_ALGS:
+    if alg not in SUPPORTED_ALGS and alg not in ID_TOKEN_ALGS:
         raise ValueError(f"unsupported signing algorithm {alg}")
     private_key = generate_key(alg)
     kid = secrets.token_urlsafe(12)
@@ -102,7 +110,13 @@ async def rotate_keys(session: AsyncSession, alg: str, secret: bytes, now: int, 
     for key in active:
         key.retired_at = now
         key.expires_at = now + retire_after
+    for companion in companion_algs(alg):
+        await create_signing_key(session, companion, secret, now)
     return await create_signing_key(session, alg, secret, now)
+
+
+def companion_algs(primary: str) -> tuple[str, ...]:
+    return tuple(alg for alg in ID_TOKEN_ALGS if alg != primary)
 
 
 async def revoke_key(session: AsyncSession, kid: str, alg: str, secret: bytes, now: int) -> SigningKey | None:
@@ -115,8 +129,8 @@ async def revoke_key(session: AsyncSession, kid: str, alg: str, secret: bytes, n
     if row.expires_at is not None and row.expires_at <= now:
         raise Conflict(f"signing key '{kid}' verifies nothing already (expired or revoked)")
     replacement = None
-    if row.retired_at is None:
-        replacement = await create_signing_key(session, alg, secret, now)
+    if row.retired_at is None:  # an ID-token companion key is replaced by one of its own algorithm
+        replacement = await create_signing_key(session, row.alg if row.alg in ID_TOKEN_ALGS else alg, secret, now)
         row.retired_at = now
     row.expires_at = now
     return replacement
@@ -135,6 +149,7 @@ class KeyRing:
         self._alg = alg
         self._clock = clock
         self._active: ActiveKey | None = None
+        self._by_alg: dict[str, ActiveKey] = {}
         self._jwks: dict[str, Any] = {"keys": []}
         self._jwks_bytes = b'{"keys":[]}'
         self._public: dict[str, dict[str, Any]] = {}
@@ -145,21 +160,32 @@ class KeyRing:
         now = self._clock.now()
         async with self._sessionmaker() as session, session.begin():
             rows = (await session.scalars(select(SigningKey).order_by(SigningKey.created_at))).all()
-            if create_if_missing and not any(row.retired_at is None for row in rows):
+            if create_if_missing and self._missing_algs(rows):
                 await serialize(session, "gerbang-first-signing-key")  # workers starting together make one key
                 rows = (await session.scalars(select(SigningKey).order_by(SigningKey.created_at))).all()
-                if not any(row.retired_at is None for row in rows):
-                    rows = [*rows, await create_signing_key(session, self._alg, self._secret, now)]
+                for alg in self._missing_algs(rows):
+                    rows = [*rows, await create_signing_key(session, alg, self._secret, now)]
         published = [row for row in rows if row.expires_at is None or row.expires_at > now]
         signing = [row for row in published if row.retired_at is None]
-        if signing:
+        for row in signing:  # oldest first: the newest active key of each algorithm wins
+            known = self._by_alg.get(row.alg)
+            if known is None or known.kid != row.kid:
+                self._by_alg[row.alg] = ActiveKey(row.kid, row.alg,
+                                                  decrypt_private_key(row.private_key, self._secret, row.kid))
+        self._by_alg = {alg: key for alg, key in self._by_alg.items()
+                        if any(row.kid == key.kid for row in signing)}
+        if self._alg in self._by_alg:
+            self._active = self._by_alg[self._alg]
+        elif signing:  # a primary of another algorithm (signing_alg changed): keep signing with the newest
             newest = signing[-1]
-            if self._active is None or self._active.kid != newest.kid:
-                key = decrypt_private_key(newest.private_key, self._secret, newest.kid)
-                self._active = ActiveKey(newest.kid, newest.alg, key)
+            self._active = self._by_alg[newest.alg]
         self._public = {row.kid: row.public_jwk for row in published}
         self._jwks = {"keys": [row.public_jwk for row in reversed(published)]}
         self._jwks_bytes = json.dumps(self._jwks, separators=(",", ":")).encode()
+
+    def _missing_algs(self, rows: Any) -> list[str]:
+        active = {row.alg for row in rows if row.retired_at is None}
+        return [alg for alg in (self._alg, *companion_algs(self._alg)) if alg not in active]
 
     async def refresh_forever(self, interval: float) -> None:
         """Pick up rotations made by another process (``gerbang keys rotate``, another instance)."""
@@ -198,9 +224,17 @@ class KeyRing:
     def jwks_bytes(self) -> bytes:
         return self._jwks_bytes
 
-    def sign(self, claims: dict[str, Any], typ: str = "JWT") -> str:
-        key = self.active
+    def sign(self, claims: dict[str, Any], typ: str = "JWT", alg: str | None = None) -> str:
+        """Signed with the primary key, or with the active key of ``alg`` (a client's ID token algorithm)."""
+        key = self.active if alg is None or alg == self.active.alg else self._by_alg.get(alg)
+        if key is None:
+            raise RuntimeError(f"no {alg} signing key loaded")
         return jwt.encode(claims, key.private_key, algorithm=key.alg, headers={"kid": key.kid, "typ": typ})
+
+    def key_alg(self, kid: str) -> str | None:
+        """The algorithm a published key is for (a key verifies only tokens of its own algorithm)."""
+        jwk = self._public.get(kid)
+        return None if jwk is None else str(jwk.get("alg"))
 
     def public_key(self, kid: str) -> Any | None:
         jwk = self._public.get(kid)

@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from idp.dpop.proof import PROOF_ALGS
+from idp.keys import companion_algs
 from idp.oauth.request_object import REQUEST_OBJECT_ALGS
 from idp.oauth.server import SCOPES_SUPPORTED
 
@@ -34,7 +35,7 @@ def build_metadata(issuer: str, signing_alg: str, require_par: bool = False) -> 
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": [signing_alg],
+        "id_token_signing_alg_values_supported": [signing_alg, *companion_algs(signing_alg)],
         "userinfo_signing_alg_values_supported": [],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt",
                                                   "none"],

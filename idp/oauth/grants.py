@@ -97,7 +97,8 @@ class OpenIDCodeExtension(OpenIDCode):
         code = request.authorization_code.row
         return self.minter.id_token(client_id=request.client.client_id, user=request.user, scope=token["scope"],
                                     auth_time=code.auth_time, acr=code.acr, amr=list(code.amr), nonce=code.nonce,
-                                    sid=current().extras.get("sid"), access_token=token.get("access_token"))
+                                    sid=current().extras.get("sid"), access_token=token.get("access_token"),
+                                    alg=request.client.row.id_token_alg)
 
 
 class RefreshTokenGrant(grants.RefreshTokenGrant):

@@ -38,13 +38,13 @@ def fapi_dir(openid_client_dir: Path) -> Path:  # noqa: F811
     return openid_client_dir
 
 
-def fapi_client(hub: Hub, **extra: Any) -> tuple[str, dict[str, Any]]:
+def fapi_client(hub: Hub, id_token_alg: str, **extra: Any) -> tuple[str, dict[str, Any]]:
     key = ECKey.generate_key("P-256", parameters={"kid": "fapi-rp-1", "alg": "ES256", "use": "sig"})
     client_id, secret = register_client(
         hub, name="Bapenda FAPI", redirect_uris=(REDIRECT_URI,), scope="openid profile email anggaran:read",
         grant_types=("authorization_code", "refresh_token", "client_credentials"), resources=(RESOURCE,),
         auth_method="private_key_jwt", jwks={"keys": [key.as_dict(private=False)]},
-        security=ClientSecurity(profile="fapi2"), **extra)
+        security=ClientSecurity(profile="fapi2", id_token_alg=id_token_alg), **extra)
     assert secret is None
     return client_id, key.as_dict(private=True)
 
@@ -74,11 +74,12 @@ def run_fapi_flow(hub: Hub, directory: Path, client_id: str, jwk: dict[str, Any]
         rp.close()
 
 
+@pytest.mark.parametrize("id_token_alg", ["ES256", "PS256", "EdDSA"])
 def test_openid_client_completes_fapi2_par_jar_dpop_private_key_jwt_refresh_userinfo_gateway(
-        hub: Hub, fapi_dir: Path) -> None:
-    client_id, jwk = fapi_client(hub)
+        hub: Hub, fapi_dir: Path, id_token_alg: str) -> None:
+    client_id, jwk = fapi_client(hub, id_token_alg)
     result = run_fapi_flow(hub, fapi_dir, client_id, jwk, api_url=f"{hub.url}/apps/e-budgeting/echo",
-                           api_resource=RESOURCE, api_scope="anggaran:read")
+                           api_resource=RESOURCE, api_scope="anggaran:read", id_token_alg=id_token_alg)
 
     assert result["ok"] is True, json.dumps(result)
     assert result["token_type"].lower() == "dpop" and result["refreshed_token_type"].lower() == "dpop"
