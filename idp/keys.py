@@ -180,7 +180,9 @@ class KeyRing:
             newest = signing[-1]
             self._active = self._by_alg[newest.alg]
         self._public = {row.kid: row.public_jwk for row in published}
-        self._jwks = {"keys": [row.public_jwk for row in reversed(published)]}
+        # Newest first, the primary algorithm's keys before the per-algorithm ID token keys.
+        ordered = sorted(reversed(published), key=lambda row: row.alg != self._alg)
+        self._jwks = {"keys": [row.public_jwk for row in ordered]}
         self._jwks_bytes = json.dumps(self._jwks, separators=(",", ":")).encode()
 
     def _missing_algs(self, rows: Any) -> list[str]:
