@@ -57,20 +57,23 @@ class SessionsNotConfigured:
 class BearerAuthenticator:
     def __init__(self, verifier: TokenVerifier, subjects: SubjectLoader | None = None,
                  realm: str = "gerbang", is_client_suspended: Callable[[str], bool] | None = None,
-                 dpop: DpopProofChecker | None = None) -> None:
+                 dpop: DpopProofChecker | None = None,
+                 policy_requires_dpop: Callable[[str], bool] | None = None) -> None:
         self._verifier = verifier
         self._dpop = dpop
+        self._policy_requires_dpop = policy_requires_dpop  # Kominfo's policy files (``require_dpop`` per app)
         self._subjects = subjects
         self._realm = realm
         self._is_client_suspended = is_client_suspended
 
     async def authenticate(self, route: Route, request: RequestHead) -> Principal:
-        scheme, token = self._read_token(request, route.require_dpop)
+        require_dpop = route.require_dpop or bool(self._policy_requires_dpop and self._policy_requires_dpop(route.slug))
+        scheme, token = self._read_token(request, require_dpop)
         try:
             claims = await self._verifier.verify(token, route.resource)
         except InvalidToken as exc:
             raise self._refuse("invalid_token", str(exc)) from exc
-        await self._check_sender(route, request, scheme, token, claims)
+        await self._check_sender(require_dpop, request, scheme, token, claims)
         if self._is_client_suspended is not None and self._is_client_suspended(claims.client_id):
             raise self._refuse("invalid_token", "the token's client has been suspended")
         return await self._build_principal(claims)
@@ -94,12 +97,12 @@ class BearerAuthenticator:
             raise self._refuse("invalid_token", "the access token is malformed")
         return scheme, token.decode("ascii")
 
-    async def _check_sender(self, route: Route, request: RequestHead, scheme: bytes, token: str,
+    async def _check_sender(self, require_dpop: bool, request: RequestHead, scheme: bytes, token: str,
                             claims: AccessClaims) -> None:
         """RFC 9449 §7: a bound token only with the DPoP scheme and its proof; bearer tokens not where DPoP is
         required, and never under the DPoP scheme."""
         if claims.jkt is None:
-            if route.require_dpop:
+            if require_dpop:
                 raise refuse_dpop("invalid_token", "this app accepts DPoP-bound tokens only")
             if scheme == b"dpop":
                 raise refuse_dpop("invalid_token", "the access token is not DPoP-bound")

@@ -56,7 +56,8 @@ def build_identity(settings: Settings, context: IdpContext, *, sessions: Session
     bearer = BearerAuthenticator(verifier, subjects, realm=settings.issuer,
                                  is_client_suspended=routes.is_client_suspended,
                                  dpop=DpopProofChecker(context.dpop_replay, context.clock,
-                                                       ProofWindow(past=settings.dpop_proof_max_age)))
+                                                       ProofWindow(past=settings.dpop_proof_max_age)),
+                                 policy_requires_dpop=lambda slug: context.policies.current.app(slug).require_dpop)
     authenticator = RouteAuthenticator(bearer, sessions)
     assertions = HubAssertionIssuer(context.keys.sign, settings.issuer, context.clock, ttl=settings.assertion_ttl,
                                     reuse_seconds=settings.assertion_reuse_seconds)

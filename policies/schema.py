@@ -149,6 +149,7 @@ class AppDoc(Strict):
     restricted: bool = False  # default deny: only allow rules let requests through
     require_acr: Acr | None = None  # every request needs at least this level (step-up otherwise)
     allow_anonymous: bool = False  # default allow also for unauthenticated requests (public apps)
+    require_dpop: bool = False  # FAPI 2.0 tokens only: DPoP-bound (sender-constrained), never plain bearer
 
 
 class LimitDoc(Strict):

@@ -87,8 +87,8 @@ def test_the_banners_integration_commands_reach_e_budgeting(demo: DemoCity) -> N
     get_token = next(line for line in demo.output if "TOKEN=$(gerbang dpop token" in line)
     call = next(line for line in demo.output if 'curl -H "Authorization: DPoP $TOKEN"' in line)
     shell = os.environ | {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-    done = subprocess.run(["bash", "-c", f"set -euo pipefail\n{get_token.strip()}\n{call.strip()} -sS --fail-with-body"],
-                          capture_output=True, text=True, timeout=60, env=shell, check=False)
+    script = f"set -euo pipefail\n{get_token.strip()}\n{call.strip()} -sS --fail-with-body"
+    done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60, env=shell, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     assert json.loads(done.stdout)["diminta_oleh"] == "bapenda-pajak"  # the app read the caller from the assertion
     words = shlex.split(get_token.strip().removeprefix("TOKEN=$(").removesuffix(")"))

@@ -5,18 +5,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from idp.dpop.client import make_proof, thumbprint
-from tests.support.dpop_city import RESOURCE, run_dpop_city
+from tests.support.dpop_city import PAJAK_RESOURCE, RESOURCE, run_dpop_city
+from tests.support.flows import register_client
 from tests.support.hub import Hub
-
-DPOP_NONCE = "dpop-nonce"
-
 
 @pytest.fixture(scope="module")
 def hub(module_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
@@ -29,10 +26,11 @@ def key() -> ec.EllipticCurvePrivateKey:
     return ec.generate_private_key(ec.SECP256R1())
 
 
-def token_request(hub: Hub, key: ec.EllipticCurvePrivateKey | None) -> httpx.Response:
-    client_id, secret = hub.client("Bapenda Integrasi")
+def token_request(hub: Hub, key: ec.EllipticCurvePrivateKey | None, resource: str = RESOURCE,
+                  client: tuple[str, str | None] | None = None) -> httpx.Response:
+    client_id, secret = client or hub.client("Bapenda Integrasi")
     url = f"{hub.url}/auth/token"
-    data = {"grant_type": "client_credentials", "scope": "anggaran:read", "resource": RESOURCE}
+    data = {"grant_type": "client_credentials", "scope": "anggaran:read", "resource": resource}
     if key is None:
         return httpx.post(url, auth=(client_id, secret or ""), data=data)
     first = httpx.post(url, auth=(client_id, secret or ""), data=data, headers={"DPoP": make_proof(key, "POST", url)})
@@ -144,6 +142,17 @@ def test_plain_bearer_token_is_refused_where_dpop_is_required(hub: Hub) -> None:
     token = response.json()["access_token"]
     assert_refused(call(api(hub), token, None, scheme="Bearer"), "invalid_token")
     assert_refused(call(api(hub), token, None), "invalid_token")  # and not under the DPoP scheme either
+
+
+def test_kominfo_policy_can_require_dpop_for_an_app(hub: Hub, key: ec.EllipticCurvePrivateKey) -> None:
+    """``require_dpop: true`` in the policy files: the same refusal as the app's own setting."""
+    url = f"{hub.url}/apps/pajak/echo"
+    client = register_client(hub, name="Integrasi Pajak", grant_types=("client_credentials",), scope="anggaran:read",
+                             resources=(PAJAK_RESOURCE,))
+    plain = token_request(hub, None, PAJAK_RESOURCE, client).json()["access_token"]
+    assert_refused(call(url, plain, None, scheme="Bearer"), "invalid_token")
+    bound = token_request(hub, key, PAJAK_RESOURCE, client).json()["access_token"]
+    assert call(url, bound, make_proof(key, "GET", url, access_token=bound)).status_code == 200
 
 
 def test_missing_token_gets_the_dpop_challenge(hub: Hub) -> None:

@@ -50,4 +50,5 @@ def test_id_token_is_signed_with_the_clients_algorithm(hub: Hub, alg: str | None
 
 def test_unknown_algorithm_is_refused_at_registration(hub: Hub) -> None:
     with pytest.raises(InvalidInput):
-        register_client(hub, name="RP HS256", redirect_uris=(REDIRECT_URI,), security=ClientSecurity(id_token_alg="HS256"))
+        register_client(hub, name="RP HS256", redirect_uris=(REDIRECT_URI,),
+                        security=ClientSecurity(id_token_alg="HS256"))

@@ -3,7 +3,6 @@ check, attacked. The happy path with an independent RP is tests/integration/test
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -160,7 +159,8 @@ def test_expired_pushed_request_is_refused(hub: Hub, jar_client: tuple[str, str,
     assert expired.status_code == 400 and "location" not in expired.headers
 
 
-def test_pushed_request_of_another_client_or_forged_uri_is_refused(hub: Hub, jar_client: tuple[str, str, ECKey]) -> None:
+def test_pushed_request_of_another_client_or_forged_uri_is_refused(hub: Hub,
+                                                                   jar_client: tuple[str, str, ECKey]) -> None:
     client_id, secret, _ = jar_client
     pushed = push(hub, request_params(client_id, pkce_pair()[1]), auth=(client_id, secret))
     other, _ = hub.client("Parkir Dishub")
