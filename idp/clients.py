@@ -21,7 +21,8 @@ from idp.errors import Conflict, InvalidInput, NotFound
 from idp.org import load_opd
 from idp.storage.models import Client
 
-GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
+DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"  # RFC 8628
+GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials", DEVICE_GRANT)
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 PROFILES = ("fapi2",)

@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import Request
 from starlette.responses import Response
 
+from idp.endpoints.device import resume_target
 from idp.http import FormError, datalist, read_form
 from idp.interactions import COOKIE as INTERACTION_COOKIE
 from idp.oauth.par import PushedRequestInvalid, is_par_required
@@ -60,6 +61,10 @@ async def resume_endpoint(request: Request) -> Response:
     if interaction is None or value is None:
         return provider.pages.error(request, "error.expired", 400)
     params = [(k, v) for k, v in interaction.params]
+    device_page = resume_target(params)
+    if device_page is not None:  # a sign-in for the device page (RFC 8628), not an authorization request
+        await provider.interactions.finish(value)
+        return see_other(device_page)
     return await process_authorization(request, provider, params, interaction, value)
 
 

@@ -15,7 +15,7 @@ from idp.oauth.state import Effects, Preloaded, run_with_state
 from idp.oauth.store import apply_in_transaction, candidate_client_ids, preload_grant_rows
 from idp.provider import Provider
 
-USER_GRANTS = ("authorization_code", "refresh_token")
+USER_GRANTS = ("authorization_code", "refresh_token", "urn:ietf:params:oauth:grant-type:device_code")
 REPEATABLE = ("resource",)  # RFC 8707 §2; every other parameter at most once (RFC 6749 §3.2)
 
 
@@ -56,8 +56,10 @@ async def token_endpoint(request: Request) -> Response:
     if status != 200:
         # A refusal keeps only what must stick: a replay's revocation, and a client assertion's jti, spent
         # once presented even if the grant then failed (RFC 7523 §3 item 7).
-        effects = Effects(revoke_grant=effects.revoke_grant, replay_marks=effects.replay_marks)
-    if not effects.is_empty() and (status == 200 or effects.revoke_grant or effects.replay_marks):
+        effects = Effects(revoke_grant=effects.revoke_grant, replay_marks=effects.replay_marks,
+                          device_polled=effects.device_polled)  # a device's poll counts even when refused
+    if not effects.is_empty() and (status == 200 or effects.revoke_grant or effects.replay_marks
+                                   or effects.device_polled):
         try:
             lost = await apply_in_transaction(provider.sessionmaker, effects, now)
         except SQLAlchemyError:

@@ -9,6 +9,7 @@ from authlib.oauth2.rfc6749 import InvalidClientError, InvalidScopeError
 
 from idp.oauth.adapters import HubClient
 from idp.oauth.client_auth import PrivateKeyJWT
+from idp.oauth.device import DeviceCodeGrant
 from idp.oauth.dpop_binding import binds_refresh_tokens
 from idp.oauth.grants import (AuthorizationCodeGrant, ClientCredentialsGrant, OpenIDCodeExtension, RefreshTokenGrant,
                               new_family, new_refresh_row)
@@ -33,6 +34,7 @@ class HubAuthorizationServer(AuthorizationServer):
                                                      OpenIDCodeExtension(minter)])
         self.register_grant(RefreshTokenGrant)
         self.register_grant(ClientCredentialsGrant)
+        self.register_grant(DeviceCodeGrant)
         self.register_client_auth_method("private_key_jwt", PrivateKeyJWT(issuer, f"{issuer}/auth/token",
                                                                           f"{issuer}/auth/par"))
 
@@ -88,7 +90,7 @@ class HubAuthorizationServer(AuthorizationServer):
                                               audience=audience, extra=bound)
             return {"access_token": minted.value, "token_type": token_type, "expires_in": minted.expires_in,
                     "scope": scope}
-        if grant_type == "authorization_code":
+        if grant_type in ("authorization_code", DeviceCodeGrant.GRANT_TYPE):  # a new token family
             code = state.extras["code"]
             refresh_jkt = jkt if binds_refresh_tokens(client.row) else None
             grant = new_family(client.client_id, user.id, scope, list(code.resources), code, now, self.refresh_ttl,

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 
-from idp.storage.models import AuthorizationCode, Client, Grant, RefreshToken, User
+from idp.storage.models import AuthorizationCode, Client, DeviceCode, Grant, RefreshToken, User
 
 
 @dataclass
@@ -26,11 +26,13 @@ class Effects:
     revoke_grant: str | None = None
     revoke_jti: tuple[str, int] | None = None
     spend_pushed: str | None = None  # RFC 9126 request_uri digest, single use (spent with the code it issued)
+    device_polled: tuple[str, bool] | None = None  # RFC 8628 device code digest polled (and whether too fast)
+    redeem_device: str | None = None  # device code digest exchanged for tokens (must still be approved)
 
     def is_empty(self) -> bool:
         return not (self.new_code or self.redeem_code or self.new_grant or self.rotate_refresh or self.new_refresh
                     or self.access_jtis or self.replay_marks or self.revoke_refresh or self.revoke_grant
-                    or self.revoke_jti)
+                    or self.revoke_jti or self.device_polled or self.redeem_device)
 
 
 @dataclass
@@ -42,6 +44,7 @@ class Preloaded:
     refresh: RefreshToken | None = None
     grant: Grant | None = None
     user: User | None = None
+    device: DeviceCode | None = None
     nonce_seen: bool = False
     token_record: Any = None  # revocation / introspection target
     effects: Effects = field(default_factory=Effects)

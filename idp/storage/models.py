@@ -260,6 +260,28 @@ class PushedRequest(Base):
     used_at: Mapped[int | None] = mapped_column(BigInteger)
 
 
+class DeviceCode(Base):
+    """RFC 8628: a device's pending authorization, found by its device code (digest) or its user code."""
+
+    __tablename__ = "device_codes"
+    code_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_code: Mapped[str] = mapped_column(String(16), unique=True)  # normalised: 8 letters, no dash
+    client_id: Mapped[str] = mapped_column(String(64))
+    scope: Mapped[str] = mapped_column(Text)
+    resources: Mapped[list[str]] = mapped_column(default=list)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
+    interval: Mapped[int] = mapped_column(Integer, default=5)
+    last_polled_at: Mapped[int | None] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | approved | denied | redeemed
+    family_id: Mapped[str] = mapped_column(String(36))
+    user_id: Mapped[str | None] = mapped_column(String(36))
+    session_id: Mapped[str | None] = mapped_column(String(64))
+    auth_time: Mapped[int | None] = mapped_column(BigInteger)
+    acr: Mapped[str | None] = mapped_column(String(16))
+    amr: Mapped[list[str]] = mapped_column(default=list)
+
+
 class ReplayMark(Base):
     """Single-use values (private_key_jwt jti, email-link ids) remembered until they expire."""
 

@@ -1,5 +1,5 @@
 """FAPI 2.0 and sender-constrained tokens: client profile/PAR/DPoP/ID-token-alg metadata, DPoP-bound codes and
-grants, pushed authorization requests (RFC 9126), apps that require DPoP
+grants, pushed authorization requests (RFC 9126), apps that require DPoP, device codes (RFC 8628)
 
 Revision ID: 0009
 Revises: 0004
@@ -36,9 +36,31 @@ def upgrade() -> None:
                     sa.Column("used_at", sa.BigInteger(), nullable=True),
                     sa.PrimaryKeyConstraint("uri_digest"))
     op.create_index("ix_pushed_requests_expires_at", "pushed_requests", ["expires_at"])
+    op.create_table("device_codes",
+                    sa.Column("code_digest", sa.String(length=64), nullable=False),
+                    sa.Column("user_code", sa.String(length=16), nullable=False),
+                    sa.Column("client_id", sa.String(length=64), nullable=False),
+                    sa.Column("scope", sa.Text(), nullable=False),
+                    sa.Column("resources", sa.JSON(), nullable=False),
+                    sa.Column("created_at", sa.BigInteger(), nullable=False),
+                    sa.Column("expires_at", sa.BigInteger(), nullable=False),
+                    sa.Column("interval", sa.Integer(), nullable=False),
+                    sa.Column("last_polled_at", sa.BigInteger(), nullable=True),
+                    sa.Column("status", sa.String(length=16), nullable=False),
+                    sa.Column("family_id", sa.String(length=36), nullable=False),
+                    sa.Column("user_id", sa.String(length=36), nullable=True),
+                    sa.Column("session_id", sa.String(length=64), nullable=True),
+                    sa.Column("auth_time", sa.BigInteger(), nullable=True),
+                    sa.Column("acr", sa.String(length=16), nullable=True),
+                    sa.Column("amr", sa.JSON(), nullable=False),
+                    sa.PrimaryKeyConstraint("code_digest"),
+                    sa.UniqueConstraint("user_code"))
+    op.create_index("ix_device_codes_expires_at", "device_codes", ["expires_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_device_codes_expires_at", table_name="device_codes")
+    op.drop_table("device_codes")
     op.drop_index("ix_pushed_requests_expires_at", table_name="pushed_requests")
     op.drop_table("pushed_requests")
     with op.batch_alter_table("apps") as batch:
