@@ -2,8 +2,9 @@
 
 The node script (tests/support/node/openid_client_fapi.mjs) pushes a signed request object (PAR + JAR),
 authenticates with private_key_jwt (ES256), binds every token to one DPoP key (nonces included: the provider asks
-for them), validates the ID token, calls UserInfo with DPoP, refreshes with DPoP and calls UserInfo again.
-Python only plays the person at the login and consent pages.
+for them), validates the ID token, calls UserInfo with DPoP, refreshes with DPoP and calls UserInfo again, then
+calls BPKAD's ``--require-dpop`` app through the gateway with a DPoP-bound token. A second script runs the RFC 8628
+device grant. Python only plays the person at the login, consent and device pages.
 """
 
 from __future__ import annotations
@@ -17,13 +18,14 @@ from typing import Any
 import pytest
 from joserfc.jwk import ECKey
 
-from idp.clients import ClientSecurity
+from idp.clients import DEVICE_GRANT, ClientSecurity
 from tests.integration.test_rp_openid_client import NodeRelyingParty, openid_client_dir  # noqa: F401 (fixture)
 from tests.support.flows import REDIRECT_URI, WARGA, register_client
 from tests.support.dpop_city import RESOURCE, run_dpop_city
-from tests.support.hub import Browser, Hub
+from tests.support.hub import Browser, Hub, csrf_from
 
 SCRIPT = Path(__file__).parents[1] / "support" / "node" / "openid_client_fapi.mjs"
+DEVICE_SCRIPT = SCRIPT.with_name("openid_client_device.mjs")
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +36,8 @@ def hub(module_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> I
 
 @pytest.fixture(scope="module")
 def fapi_dir(openid_client_dir: Path) -> Path:  # noqa: F811
-    shutil.copy(SCRIPT, openid_client_dir / SCRIPT.name)
+    for script in (SCRIPT, DEVICE_SCRIPT):
+        shutil.copy(script, openid_client_dir / script.name)
     return openid_client_dir
 
 
@@ -91,3 +94,32 @@ def test_openid_client_completes_fapi2_par_jar_dpop_private_key_jwt_refresh_user
     assert result["api"]["token_type"].lower() == "dpop"
     assert result["api"]["status"] == 200, result["api"]
     assert json.loads(result["api"]["body"])["upstream"] == "e-budgeting"
+
+
+def test_openid_client_completes_the_device_grant(hub: Hub, fapi_dir: Path) -> None:
+    """RFC 8628 as a kiosk would: openid-client polls while the person enters the code on the Bahasa page."""
+    client_id, _ = register_client(hub, name="Kios MPP", public=True, scope="openid profile",
+                                   grant_types=(DEVICE_GRANT, "refresh_token"))
+    rp = NodeRelyingParty(fapi_dir, DEVICE_SCRIPT.name)
+    try:
+        rp.send({"issuer": hub.url, "client_id": client_id, "scope": "openid profile"})
+        shown = rp.receive()
+        assert "user_code" in shown, shown
+        assert shown["verification_uri"] == f"{hub.url}/auth/device"
+        browser = Browser(hub)
+        try:
+            page = browser.go(f"/auth/device?user_code={shown['user_code']}")
+            entered = browser.submit("/auth/device", {"csrf_token": csrf_from(page.text),
+                                                      "user_code": shown["user_code"]})
+            confirm = browser.login(entered, WARGA)
+            done = browser.submit("/auth/device", {"csrf_token": csrf_from(confirm.text),
+                                                   "user_code": shown["user_code"], "decision": "allow"})
+            assert "Perangkat sudah terhubung" in done.text, done.text
+        finally:
+            browser.close()
+        rp.send({"approved": True})
+        result = rp.receive()
+    finally:
+        rp.close()
+    assert result["ok"] is True, json.dumps(result)
+    assert result["claims"]["aud"] == client_id and result["has_refresh"] is True
