@@ -22,7 +22,8 @@ from idp.org import load_opd
 from idp.storage.models import Client
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"  # RFC 8628
-GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials", DEVICE_GRANT)
+TOKEN_EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"  # RFC 8693 (targets: policy files)
+GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials", DEVICE_GRANT, TOKEN_EXCHANGE_GRANT)
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 PROFILES = ("fapi2",)

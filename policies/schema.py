@@ -214,10 +214,21 @@ class ScopeGrantDoc(Strict):
     clients: tuple[Name, ...] = ()
 
 
+class ExchangeDoc(Strict):
+    """RFC 8693 token exchange: these clients may trade a user's token for one meant for these audiences
+    (resource identifiers, e.g. ``https://bpkad.apps.palembang.go.id/``), never with more scope."""
+
+    id: RuleId
+    description: str = ""
+    clients: tuple[Name, ...] = Field(min_length=1)
+    audiences: tuple[Annotated[str, Field(min_length=1, max_length=500)], ...] = Field(min_length=1)
+
+
 class ProviderDoc(Strict):
     clients: tuple[ClientDoc, ...] = ()
     login: tuple[LoginRuleDoc, ...] = ()
     scopes: tuple[ScopeGrantDoc, ...] = ()
+    exchanges: tuple[ExchangeDoc, ...] = ()
 
 
 class PolicyFileDoc(Strict):

@@ -13,6 +13,7 @@ from idp.http import FormError, datalist, oauth_error, oauth_json, read_form
 from idp.oauth.request import HubRequest
 from idp.oauth.state import Effects, Preloaded, run_with_state
 from idp.oauth.store import apply_in_transaction, candidate_client_ids, preload_grant_rows
+from idp.oauth.token_exchange import TOKEN_EXCHANGE, preload_subject
 from idp.provider import Provider
 
 USER_GRANTS = ("authorization_code", "refresh_token", "urn:ietf:params:oauth:grant-type:device_code")
@@ -45,6 +46,9 @@ async def token_endpoint(request: Request) -> Response:
         if form.get("grant_type", [None])[0] in USER_GRANTS:
             async with provider.sessionmaker() as session:
                 await preload_grant_rows(session, form, state)
+        elif form.get("grant_type", [None])[0] == TOKEN_EXCHANGE:
+            async with provider.sessionmaker() as session:
+                await preload_subject(session, provider.keys, provider.issuer, form, candidates, state)
     except SQLAlchemyError:
         return oauth_error(503, "temporarily_unavailable", "The service is temporarily unavailable.",
                            {"Retry-After": "5"})

@@ -10,6 +10,7 @@ from authlib.oauth2.rfc6749 import InvalidClientError, InvalidScopeError
 from idp.oauth.adapters import HubClient
 from idp.oauth.client_auth import PrivateKeyJWT
 from idp.oauth.device import DeviceCodeGrant
+from idp.oauth.token_exchange import TokenExchangeGrant
 from idp.oauth.dpop_binding import binds_refresh_tokens
 from idp.oauth.grants import (AuthorizationCodeGrant, ClientCredentialsGrant, OpenIDCodeExtension, RefreshTokenGrant,
                               new_family, new_refresh_row)
@@ -35,6 +36,7 @@ class HubAuthorizationServer(AuthorizationServer):
         self.register_grant(RefreshTokenGrant)
         self.register_grant(ClientCredentialsGrant)
         self.register_grant(DeviceCodeGrant)
+        self.register_grant(TokenExchangeGrant)
         self.register_client_auth_method("private_key_jwt", PrivateKeyJWT(issuer, f"{issuer}/auth/token",
                                                                           f"{issuer}/auth/par"))
 

@@ -28,11 +28,12 @@ class Effects:
     spend_pushed: str | None = None  # RFC 9126 request_uri digest, single use (spent with the code it issued)
     device_polled: tuple[str, bool] | None = None  # RFC 8628 device code digest polled (and whether too fast)
     redeem_device: str | None = None  # device code digest exchanged for tokens (must still be approved)
+    audit: list[dict[str, Any]] = field(default_factory=list)  # append_audit(**entry), last in the transaction
 
     def is_empty(self) -> bool:
         return not (self.new_code or self.redeem_code or self.new_grant or self.rotate_refresh or self.new_refresh
                     or self.access_jtis or self.replay_marks or self.revoke_refresh or self.revoke_grant
-                    or self.revoke_jti or self.device_polled or self.redeem_device)
+                    or self.revoke_jti or self.device_polled or self.redeem_device or self.audit)
 
 
 @dataclass

@@ -18,6 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from idp.audit import append_audit
 from idp.oauth.par import spend_pushed_request
 from idp.oauth.state import Effects, Preloaded
 from idp.oauth.tokens import digest
@@ -169,6 +170,8 @@ async def apply_effects(session: AsyncSession, effects: Effects, now: int) -> st
         session.add(AccessToken(jti=jti, grant_id=grant_id, client_id=client_id, expires_at=expires_at))
     if effects.revoke_jti:
         await revoke_jti(session, *effects.revoke_jti)
+    for entry in effects.audit:  # last: the audit chain stays locked until the transaction ends
+        await append_audit(session, now=now, **entry)
     return None
 
 
