@@ -19,7 +19,7 @@ from idp.clients import TOKEN_EXCHANGE_GRANT
 from idp.dpop.client import make_proof, thumbprint
 from idp.storage.db import build_engine, build_sessionmaker
 from idp.storage.models import AuditEntry
-from tests.support.flows import REDIRECT_URI, WARGA, obtain_code, redeem, register_client
+from tests.support.flows import REDIRECT_URI, obtain_code, redeem, register_client
 from tests.support.hub import HUB_POLICIES, Hub, run_hub
 from tests.support.records import rows
 
