@@ -77,6 +77,8 @@ async def list_clients(session: AsyncSession, actor: Actor, page: Page, *, statu
     return [{"client_id": c.client_id, "name": c.name, "opd": slug, "status": c.status,
              "grant_types": list(c.grant_types), "redirect_uris": list(c.redirect_uris), "scope": c.scope,
              "auth_method": c.auth_method, "resources": list(c.resources), "first_party": c.first_party,
+             "profile": c.profile, "dpop_bound_access_tokens": bool(c.dpop_bound),
+             "require_pushed_authorization_requests": bool(c.require_par),
              "created_at": c.created_at} for c, slug in rows.all()]
 
 
