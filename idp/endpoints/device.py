@@ -150,10 +150,10 @@ async def _sign_in_first(provider: Provider, row: DeviceCode) -> Response:
 
 
 def resume_target(params: list[tuple[str, str]]) -> str | None:
-    """Where a login parked for this page continues: back to the code, now signed in."""
-    for name, value in params:
-        if name == RESUME_PARAM:
-            return f"/auth/device?{urlencode({'user_code': value})}"
+    """Where a login parked for this page continues: back to the code, now signed in. Only an interaction made by
+    this page (that one parameter alone): an authorization request carrying the name stays one."""
+    if len(params) == 1 and params[0][0] == RESUME_PARAM:
+        return f"/auth/device?{urlencode({'user_code': params[0][1]})}"
     return None
 
 
