@@ -85,12 +85,15 @@ def public_jwk(private_key: Any, kid: str, alg: str) -> dict[str, Any]:
     return jwk
 
 
-async def create_signing_key(session: AsyncSession, alg: str, secret: bytes, now: int) -> SigningKey:
+async def create_signing_key(session: AsyncSession, alg: str, secret: bytes, now: int,
+                             id_token_only: bool = False) -> SigningKey:
     """Add a key that signs from now on; the previous active key is retired (still published)."""
     if alg not in SUPPORTED_ALGS and alg not in ID_TOKEN_ALGS:
         raise ValueError(f"unsupported signing algorithm {alg}")
     private_key = generate_key(alg)
     kid = secrets.token_urlsafe(12)
+    while kid.startswith("-"):  # a kid is typed on command lines (`gerbang keys revoke KID`): never an option
+        kid = secrets.token_urlsafe(12)
     pem = private_key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
@@ -100,6 +103,7 @@ async def create_signing_key(session: AsyncSession, alg: str, secret: bytes, now
         private_key=encrypt_private_key(pem, secret, kid),
         public_jwk=public_jwk(private_key, kid, alg),
         created_at=now,
+        id_token_only=id_token_only,
     )
     session.add(row)
     return row
@@ -111,12 +115,23 @@ async def rotate_keys(session: AsyncSession, alg: str, secret: bytes, now: int, 
         key.retired_at = now
         key.expires_at = now + retire_after
     for companion in companion_algs(alg):
-        await create_signing_key(session, companion, secret, now)
+        await create_signing_key(session, companion, secret, now, id_token_only=True)
     return await create_signing_key(session, alg, secret, now)
 
 
 def companion_algs(primary: str) -> tuple[str, ...]:
     return tuple(alg for alg in ID_TOKEN_ALGS if alg != primary)
+
+
+def _missing(rows: Any, primary_alg: str) -> list[tuple[str, bool]]:
+    """(alg, id_token_only) of the keys to create: a primary when none is active, and an ID token key for every
+    other algorithm that has no active key."""
+    active = [row for row in rows if row.retired_at is None]
+    primaries = [row for row in active if not row.id_token_only]
+    primary = primaries[-1].alg if primaries else primary_alg
+    missing = [] if primaries else [(primary_alg, False)]
+    have = {row.alg for row in active}
+    return missing + [(alg, True) for alg in companion_algs(primary) if alg not in have]
 
 
 async def revoke_key(session: AsyncSession, kid: str, alg: str, secret: bytes, now: int) -> SigningKey | None:
@@ -129,8 +144,9 @@ async def revoke_key(session: AsyncSession, kid: str, alg: str, secret: bytes, n
     if row.expires_at is not None and row.expires_at <= now:
         raise Conflict(f"signing key '{kid}' verifies nothing already (expired or revoked)")
     replacement = None
-    if row.retired_at is None:  # an ID-token companion key is replaced by one of its own algorithm
-        replacement = await create_signing_key(session, row.alg if row.alg in ID_TOKEN_ALGS else alg, secret, now)
+    if row.retired_at is None:  # an ID token key is replaced by one of its own algorithm
+        replacement = await create_signing_key(session, row.alg if row.id_token_only else alg, secret, now,
+                                               id_token_only=bool(row.id_token_only))
         row.retired_at = now
     row.expires_at = now
     return replacement
@@ -160,34 +176,34 @@ class KeyRing:
         now = self._clock.now()
         async with self._sessionmaker() as session, session.begin():
             rows = (await session.scalars(select(SigningKey).order_by(SigningKey.created_at))).all()
-            if create_if_missing and self._missing_algs(rows):
+            if create_if_missing and _missing(rows, self._alg):
                 await serialize(session, "gerbang-first-signing-key")  # workers starting together make one key
                 rows = (await session.scalars(select(SigningKey).order_by(SigningKey.created_at))).all()
-                for alg in self._missing_algs(rows):
-                    rows = [*rows, await create_signing_key(session, alg, self._secret, now)]
+                for alg, id_token_only in _missing(rows, self._alg):
+                    rows = [*rows, await create_signing_key(session, alg, self._secret, now, id_token_only)]
         published = [row for row in rows if row.expires_at is None or row.expires_at > now]
         signing = [row for row in published if row.retired_at is None]
-        for row in signing:  # oldest first: the newest active key of each algorithm wins
-            known = self._by_alg.get(row.alg)
-            if known is None or known.kid != row.kid:
-                self._by_alg[row.alg] = ActiveKey(row.kid, row.alg,
-                                                  decrypt_private_key(row.private_key, self._secret, row.kid))
-        self._by_alg = {alg: key for alg, key in self._by_alg.items()
-                        if any(row.kid == key.kid for row in signing)}
-        if self._alg in self._by_alg:
-            self._active = self._by_alg[self._alg]
-        elif signing:  # a primary of another algorithm (signing_alg changed): keep signing with the newest
-            newest = signing[-1]
-            self._active = self._by_alg[newest.alg]
+        primaries = [row for row in signing if not row.id_token_only]
+        if primaries:  # the newest primary signs everything by default (its algorithm: signing_alg or --alg)
+            self._active = self._load_active(primaries[-1])
+        # Per algorithm, for ID tokens: the primary for its own algorithm, the newest ID token key for the others.
+        by_alg = {row.alg: row for row in signing if row.id_token_only}
+        if primaries:
+            by_alg[primaries[-1].alg] = primaries[-1]
+        self._by_alg = {alg: self._load_active(row) for alg, row in by_alg.items()}
         self._public = {row.kid: row.public_jwk for row in published}
-        # Newest first, the primary algorithm's keys before the per-algorithm ID token keys.
-        ordered = sorted(reversed(published), key=lambda row: row.alg != self._alg)
+        # Newest first, the primary keys before the per-algorithm ID token keys.
+        ordered = sorted(reversed(published), key=lambda row: bool(row.id_token_only))
         self._jwks = {"keys": [row.public_jwk for row in ordered]}
         self._jwks_bytes = json.dumps(self._jwks, separators=(",", ":")).encode()
 
-    def _missing_algs(self, rows: Any) -> list[str]:
-        active = {row.alg for row in rows if row.retired_at is None}
-        return [alg for alg in (self._alg, *companion_algs(self._alg)) if alg not in active]
+    def _load_active(self, row: SigningKey) -> ActiveKey:
+        known = self._by_alg.get(row.alg)
+        if known is not None and known.kid == row.kid:
+            return known
+        if self._active is not None and self._active.kid == row.kid:
+            return self._active
+        return ActiveKey(row.kid, row.alg, decrypt_private_key(row.private_key, self._secret, row.kid))
 
     async def refresh_forever(self, interval: float) -> None:
         """Pick up rotations made by another process (``gerbang keys rotate``, another instance)."""

@@ -12,7 +12,8 @@ import secrets
 import uuid
 from typing import Any
 
-from authlib.oauth2.rfc6749 import AccessDeniedError, InvalidGrantError, InvalidRequestError, grants
+from authlib.oauth2.rfc6749 import (AccessDeniedError, InvalidGrantError, InvalidRequestError, UnauthorizedClientError,
+                                    grants)
 from authlib.oauth2.rfc8628 import DEVICE_CODE_GRANT_TYPE, AuthorizationPendingError, ExpiredTokenError, SlowDownError
 
 from idp.oauth.dpop_binding import check_token_binding
@@ -60,6 +61,8 @@ class DeviceCodeGrant(grants.BaseGrant, grants.TokenEndpointMixin):
         if not device_code:
             raise InvalidRequestError("Missing 'device_code'.")
         client = self.authenticate_token_endpoint_client()
+        if not client.check_grant_type(self.GRANT_TYPE):
+            raise UnauthorizedClientError(f"The client may not use the {self.GRANT_TYPE} grant.")
         state = current()
         row, now = state.device, state.extras["now"]
         if row is None or row.code_digest != digest(device_code) or row.client_id != client.client_id:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from authlib.oauth2.rfc6749 import (InvalidGrantError, InvalidRequestError, InvalidScopeError, OAuth2Error,
-                                    grants)
+                                    UnauthorizedClientError, grants)
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -71,6 +71,8 @@ class TokenExchangeGrant(grants.BaseGrant, grants.TokenEndpointMixin):
     def validate_token_request(self) -> None:
         data, datalist = self.request.payload.data, self.request.payload.datalist
         client = self.authenticate_token_endpoint_client()
+        if not client.check_grant_type(self.GRANT_TYPE):
+            raise UnauthorizedClientError(f"The client may not use the {self.GRANT_TYPE} grant.")
         if data.get("subject_token_type") != ACCESS_TOKEN_TYPE or not data.get("subject_token"):
             raise InvalidRequestError(f"subject_token_type must be {ACCESS_TOKEN_TYPE}.")
         if data.get("requested_token_type") not in (None, ACCESS_TOKEN_TYPE) or "actor_token" in data:

@@ -234,6 +234,7 @@ class SigningKey(Base):
     created_at: Mapped[int] = mapped_column(BigInteger)
     retired_at: Mapped[int | None] = mapped_column(BigInteger)  # stops signing
     expires_at: Mapped[int | None] = mapped_column(BigInteger)  # stops being published
+    id_token_only: Mapped[bool] = mapped_column(Boolean, default=False)  # a per-algorithm ID token key (idp.keys)
 
 
 class Interaction(Base):

@@ -111,6 +111,8 @@ def test_device_code_of_another_client_is_refused(hub: Hub, kiosk: str) -> None:
 
 def test_client_without_the_grant_or_scope_is_refused(hub: Hub, kiosk: str) -> None:
     plain, _ = hub.client("Aplikasi Publik")
+    polled = poll(hub, plain, "whatever")  # the grant exists, but this client may not use it
+    assert polled.status_code == 400 and polled.json()["error"] == "unauthorized_client"
     refused = httpx.post(f"{hub.url}/auth/device_authorization", data={"client_id": plain, "scope": "openid"})
     assert refused.status_code == 400 and refused.json()["error"] == "unauthorized_client"
     wide = httpx.post(f"{hub.url}/auth/device_authorization", data={"client_id": kiosk, "scope": "openid email"})

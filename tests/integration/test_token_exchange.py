@@ -52,9 +52,10 @@ def hub(module_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> I
 def clients(hub: Hub) -> dict[str, tuple[str, str]]:
     grants = ("authorization_code", "refresh_token", TOKEN_EXCHANGE_GRANT)
     made = {}
-    for client_id in ("e-budgeting", "bpkad-kas", "dinkes-lain"):
+    for client_id in ("e-budgeting", "bpkad-kas", "dinkes-lain", "tanpa-exchange"):
+        allowed = grants if client_id != "tanpa-exchange" else grants[:2]
         registered, secret = register_client(hub, name=client_id, client_id=client_id, redirect_uris=(REDIRECT_URI,),
-                                             scope="openid profile email", grant_types=grants)
+                                             scope="openid profile email", grant_types=allowed)
         assert secret is not None
         made[client_id] = (registered, secret)
 
@@ -136,6 +137,8 @@ def test_exchange_cannot_reach_an_app_the_policy_does_not_allow(hub: Hub, client
 
 def test_only_the_holder_may_exchange_and_only_live_user_tokens(hub: Hub, clients: dict[str, tuple[str, str]],
                                                                official_token: str) -> None:
+    not_allowed = exchange(hub, clients["tanpa-exchange"], official_token, resource=BPKAD)
+    assert not_allowed.status_code == 400 and not_allowed.json()["error"] == "unauthorized_client"
     stranger = exchange(hub, clients["dinkes-lain"], official_token, resource=BPKAD)
     assert stranger.status_code == 400 and stranger.json()["error"] == "invalid_grant"
     forged = official_token[:-8] + "AAAAAAAA"

@@ -28,6 +28,8 @@ def upgrade() -> None:
         batch.add_column(sa.Column("dpop_jkt", sa.String(length=64), nullable=True))
     with op.batch_alter_table("apps") as batch:
         batch.add_column(sa.Column("require_dpop", sa.Boolean(), nullable=False, server_default=sa.false()))
+    with op.batch_alter_table("signing_keys") as batch:
+        batch.add_column(sa.Column("id_token_only", sa.Boolean(), nullable=False, server_default=sa.false()))
     op.create_table("pushed_requests",
                     sa.Column("uri_digest", sa.String(length=64), nullable=False),
                     sa.Column("client_id", sa.String(length=64), nullable=False),
@@ -63,6 +65,8 @@ def downgrade() -> None:
     op.drop_table("device_codes")
     op.drop_index("ix_pushed_requests_expires_at", table_name="pushed_requests")
     op.drop_table("pushed_requests")
+    with op.batch_alter_table("signing_keys") as batch:
+        batch.drop_column("id_token_only")
     with op.batch_alter_table("apps") as batch:
         batch.drop_column("require_dpop")
     with op.batch_alter_table("grants") as batch:
