@@ -25,6 +25,7 @@ PROOF_ALGS = ("ES256", "PS256", "EdDSA", "RS256")
 # pyjwt's full decode would parse it again (a third of the proof check's cost).
 VERIFIERS = {name: jwt.algorithms.get_default_algorithms()[name] for name in PROOF_ALGS}
 PROOF_TYPE = "dpop+jwt"
+KEY_TYPES = {"ES256": ("EC", "P-256"), "PS256": ("RSA", None), "RS256": ("RSA", None), "EdDSA": ("OKP", "Ed25519")}
 THUMBPRINT_MEMBERS = {"EC": ("crv", "kty", "x", "y"), "RSA": ("e", "kty", "n"), "OKP": ("crv", "kty", "x")}
 PRIVATE_MEMBERS = ("d", "p", "q", "dp", "dq", "qi", "k")
 MAX_PROOF_BYTES = 8192
@@ -141,6 +142,9 @@ def check_proof_header(proof: str) -> tuple[str, dict[str, Any], str]:
     jwk = header.get("jwk")
     if not isinstance(jwk, dict) or any(name in jwk for name in PRIVATE_MEMBERS):
         raise InvalidProof("the proof must carry a public key (jwk)")
+    kty, crv = KEY_TYPES[alg]
+    if jwk.get("kty") != kty or (crv is not None and jwk.get("crv") != crv):
+        raise InvalidProof("the proof key does not fit its algorithm")
     return alg, jwk, jwk_thumbprint(jwk)
 
 
@@ -152,7 +156,7 @@ def check_proof(proof: str, *, method: str, url: str, now: int, window: ProofWin
     signing_input, _, signature = proof.rpartition(".")
     try:
         valid = VERIFIERS[alg].verify(signing_input.encode("ascii"), key, _b64decode(signature))
-    except (ValueError, TypeError, UnicodeEncodeError) as exc:
+    except (ValueError, TypeError, AttributeError, UnicodeEncodeError) as exc:  # a key of another type
         raise InvalidProof("the proof signature is invalid") from exc
     if not valid:
         raise InvalidProof("the proof signature is invalid")

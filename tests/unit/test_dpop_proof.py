@@ -67,11 +67,24 @@ def test_htu_comparison_ignores_query_fragment_case_and_default_port(url: str) -
     ("private key in jwk", lambda: signed({"typ": "dpop+jwt", "jwk": {**public_jwk(KEY), "d": "AAAA"}},
                                           {"jti": "j" * 16, "htm": "GET", "htu": URL, "iat": NOW}), {}),
     ("key swapped in header", lambda: _swap_key(make_proof(KEY, "GET", URL, iat=NOW)), {}),
+    ("rsa key under ES256", lambda: _header_with_jwk(RSA_JWK), {}),
+    ("p-384 key under ES256", lambda: _header_with_jwk(P384_JWK), {}),
     ("not a jwt", lambda: "abc", {}),
 ])
 def test_bad_proofs_are_refused(name: str, proof: object, overrides: dict[str, object]) -> None:
     with pytest.raises(InvalidProof):
         check(proof(), **overrides)  # type: ignore[operator]
+
+
+RSA_JWK = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(
+    rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key()))
+P384_JWK = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(ec.generate_private_key(ec.SECP384R1()).public_key()))
+
+
+def _header_with_jwk(jwk: dict[str, object]) -> str:
+    """A header naming ES256 with a key of another type or curve (pyjwt would fail on it, not refuse it)."""
+    head = base64.urlsafe_b64encode(json.dumps({"typ": "dpop+jwt", "alg": "ES256", "jwk": jwk}).encode())
+    return head.rstrip(b"=").decode() + "." + make_proof(KEY, "GET", URL, iat=NOW).split(".", 1)[1]
 
 
 def _swap_key(proof: str) -> str:
