@@ -53,7 +53,7 @@ async def device_authorization_endpoint(request: Request) -> Response:
     state.clients = await provider.clients.get_many(candidates)
     oauth_request = HubRequest("POST", f"{provider.base}/device_authorization", request.headers, pairs)
     scope = form.get("scope", [""])[0]
-    resources = requested_resources(form)
+    resources: list[str] = []
 
     def authenticate() -> HubClient:
         client: HubClient = provider.server.authenticate_client(oauth_request, TOKEN_AUTH_METHODS,
@@ -62,6 +62,7 @@ async def device_authorization_endpoint(request: Request) -> Response:
             raise UnauthorizedClientError("The client may not use the device grant.")
         current().extras["client_row"] = client.row  # what the scope check reads
         provider.server.validate_requested_scope(scope)
+        resources.extend(requested_resources(form))
         check_resources_allowed(resources, client.row.resources)
         return client
 

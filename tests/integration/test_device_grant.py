@@ -117,6 +117,9 @@ def test_client_without_the_grant_or_scope_is_refused(hub: Hub, kiosk: str) -> N
     assert refused.status_code == 400 and refused.json()["error"] == "unauthorized_client"
     wide = httpx.post(f"{hub.url}/auth/device_authorization", data={"client_id": kiosk, "scope": "openid email"})
     assert wide.status_code == 400 and wide.json()["error"] == "invalid_scope"
+    for resource in ("http://[::1", "relative/path", "https://bpkad.apps.palembang.go.id/"):
+        target = httpx.post(f"{hub.url}/auth/device_authorization", data={"client_id": kiosk, "resource": resource})
+        assert target.status_code == 400 and target.json()["error"] == "invalid_target", resource
 
 
 def test_a_person_not_signed_in_signs_in_and_comes_back_to_the_code(hub: Hub, kiosk: str) -> None:
