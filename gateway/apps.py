@@ -47,6 +47,7 @@ class AppRecord:
     allow_ambiguous_paths: bool = False
     websocket_origins: tuple[str, ...] = ()
     hosts: tuple[str, ...] = ()
+    require_dpop: bool = False
 
     def as_json(self) -> dict[str, object]:
         return {"id": self.id, "slug": self.slug, "name": self.name, "opd": self.opd,
@@ -55,7 +56,7 @@ class AppRecord:
                 "restricted": self.restricted, "status": self.status,
                 "case_insensitive_paths": self.case_insensitive_paths,
                 "allow_ambiguous_paths": self.allow_ambiguous_paths,
-                "websocket_origins": list(self.websocket_origins)}
+                "websocket_origins": list(self.websocket_origins), "require_dpop": self.require_dpop}
 
 
 def default_app_resource(issuer: str, slug: str, apps_domain: str = "") -> str:
@@ -130,7 +131,7 @@ async def add_app(session: AsyncSession, *, slug: str, opd_slug: str, upstreams:
                   resource: str | None = None, host: str | None = None, restricted: bool = False,
                   status: str = "active", case_insensitive_paths: bool = False, allow_ambiguous_paths: bool = False,
                   websocket_origins: tuple[str, ...] = (), apps_domain: str = "",
-                  addresses: UpstreamAddresses | None = None) -> AppRecord:
+                  addresses: UpstreamAddresses | None = None, require_dpop: bool = False) -> AppRecord:
     """Register an app; every problem with the input is reported as ``InvalidInput``/``NotFound``/``Conflict``.
 
     ``addresses``: which upstream addresses the settings allow (``build_upstream_addresses(settings)``); without
@@ -143,6 +144,8 @@ async def add_app(session: AsyncSession, *, slug: str, opd_slug: str, upstreams:
         raise InvalidInput(f"status must be one of: {', '.join(STATUSES)}")
     if not upstreams:
         raise InvalidInput("at least one --upstream URL is needed")
+    if require_dpop and auth_mode != "bearer":
+        raise InvalidInput("--require-dpop applies to bearer apps (their callers present access tokens)")
     checked = tuple(dict.fromkeys(check_upstream(url) for url in upstreams))
     await check_upstream_addresses(checked, addresses or UpstreamAddresses())
     checked_resource = check_resource(resource) if resource else None
@@ -165,7 +168,7 @@ async def add_app(session: AsyncSession, *, slug: str, opd_slug: str, upstreams:
               auth_mode=auth_mode, client_id=client_id, resource=checked_resource, host=checked_host,
               restricted=restricted, status=status, created_at=now, updated_at=now,
               case_insensitive_paths=case_insensitive_paths, allow_ambiguous_paths=allow_ambiguous_paths,
-              websocket_origins=origins)
+              websocket_origins=origins, require_dpop=require_dpop)
     session.add(app)
     await session.flush()
     return _record(app, unit, issuer, domain)
@@ -187,6 +190,22 @@ async def set_app_status(session: AsyncSession, slug: str, status: str, now: int
     return _record(app, unit, issuer, apps_domain)
 
 
+async def set_app_dpop(session: AsyncSession, slug: str, required: bool, now: int, issuer: str,
+                       apps_domain: str = "") -> AppRecord:
+    """Require (or stop requiring) DPoP-bound tokens at a bearer app; gateways follow at their next refresh."""
+    found = (await session.execute(select(App, OpdUnit).join(OpdUnit, App.opd_id == OpdUnit.id)
+                                   .where(App.slug == slug))).first()
+    if found is None:
+        raise NotFound(f"app '{slug}' does not exist")
+    app, unit = found
+    if required and app.auth_mode != "bearer":
+        raise InvalidInput("--require-dpop applies to bearer apps (their callers present access tokens)")
+    app.require_dpop = required
+    app.updated_at = max(now, app.updated_at + 1)
+    await session.flush()
+    return _record(app, unit, issuer, apps_domain)
+
+
 async def list_apps(session: AsyncSession, issuer: str, apps_domain: str = "") -> list[AppRecord]:
     rows = await session.execute(select(App, OpdUnit).join(OpdUnit, App.opd_id == OpdUnit.id).order_by(App.slug))
     return [_record(app, unit, issuer, apps_domain) for app, unit in rows.all()]
@@ -198,4 +217,5 @@ def _record(app: App, unit: OpdUnit, issuer: str, apps_domain: str = "") -> AppR
                      auth_mode=app.auth_mode, resource=app.resource or default_resource(issuer, domain, app.slug),
                      client_id=app.client_id, host=app.host, restricted=app.restricted, status=app.status,
                      case_insensitive_paths=app.case_insensitive_paths, allow_ambiguous_paths=app.allow_ambiguous_paths,
-                     websocket_origins=tuple(app.websocket_origins or ()), hosts=app_hosts(app.slug, domain, app.host))
+                     websocket_origins=tuple(app.websocket_origins or ()), hosts=app_hosts(app.slug, domain, app.host),
+                     require_dpop=bool(app.require_dpop))

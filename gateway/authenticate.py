@@ -1,7 +1,9 @@
 """The authenticate step: who is calling, chosen per route by its ``auth_mode``.
 
 - ``bearer``: an RFC 9068 access token in ``Authorization: Bearer`` (RFC 6750 §2.1 only — tokens in the query
-  or a form body are refused: they leak into logs and caches), verified by ``gateway.token_verifier``.
+  or a form body are refused: they leak into logs and caches), verified by ``gateway.token_verifier``. A
+  DPoP-bound token (``cnf.jkt``) comes as ``Authorization: DPoP`` with its proof (``gateway.dpop``); an app
+  with ``require_dpop`` accepts bound tokens only.
 - ``session``: the hub's browser session — the seam ``SessionAuthenticator`` is filled by the provider side
   (it needs the provider's session store and login flow).
 - ``none``: an anonymous ``Principal``.
@@ -17,6 +19,7 @@ from collections.abc import Callable
 from typing import Protocol
 from urllib.parse import parse_qsl
 
+from gateway.dpop import DpopProofChecker, build_dpop_challenge, refuse_dpop
 from gateway.errors import BadRequest, ServiceUnavailable, Unauthenticated
 from gateway.model import Principal, RequestHead, Route
 from gateway.subjects import SubjectLoader
@@ -53,38 +56,62 @@ class SessionsNotConfigured:
 
 class BearerAuthenticator:
     def __init__(self, verifier: TokenVerifier, subjects: SubjectLoader | None = None,
-                 realm: str = "gerbang", is_client_suspended: Callable[[str], bool] | None = None) -> None:
+                 realm: str = "gerbang", is_client_suspended: Callable[[str], bool] | None = None,
+                 dpop: DpopProofChecker | None = None,
+                 policy_requires_dpop: Callable[[str], bool] | None = None) -> None:
         self._verifier = verifier
+        self._dpop = dpop
+        self._policy_requires_dpop = policy_requires_dpop  # Kominfo's policy files (``require_dpop`` per app)
         self._subjects = subjects
         self._realm = realm
         self._is_client_suspended = is_client_suspended
 
     async def authenticate(self, route: Route, request: RequestHead) -> Principal:
-        token = self._read_token(request)
+        require_dpop = route.require_dpop or bool(self._policy_requires_dpop and self._policy_requires_dpop(route.slug))
+        scheme, token = self._read_token(request, require_dpop)
         try:
             claims = await self._verifier.verify(token, route.resource)
         except InvalidToken as exc:
             raise self._refuse("invalid_token", str(exc)) from exc
+        await self._check_sender(require_dpop, request, scheme, token, claims)
         if self._is_client_suspended is not None and self._is_client_suspended(claims.client_id):
             raise self._refuse("invalid_token", "the token's client has been suspended")
         return await self._build_principal(claims)
 
-    def _read_token(self, request: RequestHead) -> str:
+    def _read_token(self, request: RequestHead, require_dpop: bool = False) -> tuple[bytes, str]:
+        """The scheme (``bearer`` or ``dpop``, lower case) and the token."""
         values = [value for name, value in request.headers if name == b"authorization"]
         if not values:
             if request.query and any(k == "access_token" for k, _ in parse_qsl(request.query.decode("latin-1"))):
                 raise self._refuse("invalid_request", "send the access token in the Authorization header")
-            raise Unauthenticated("an access token is required", headers=self._challenge())
+            raise Unauthenticated("an access token is required", headers=self._challenge(dpop=require_dpop))
         if len(values) > 1:
             raise BadRequest("more than one Authorization header",
                              headers=self._challenge("invalid_request", "more than one Authorization header"))
         scheme, _, token = values[0].partition(b" ")
-        if scheme.lower() != b"bearer":
-            raise Unauthenticated("an access token is required", headers=self._challenge())
+        scheme = scheme.lower()
+        if scheme not in (b"bearer", b"dpop"):
+            raise Unauthenticated("an access token is required", headers=self._challenge(dpop=require_dpop))
         token = token.strip(b" ")
         if not TOKEN68.match(token):
             raise self._refuse("invalid_token", "the access token is malformed")
-        return token.decode("ascii")
+        return scheme, token.decode("ascii")
+
+    async def _check_sender(self, require_dpop: bool, request: RequestHead, scheme: bytes, token: str,
+                            claims: AccessClaims) -> None:
+        """RFC 9449 §7: a bound token only with the DPoP scheme and its proof; bearer tokens not where DPoP is
+        required, and never under the DPoP scheme."""
+        if claims.jkt is None:
+            if require_dpop:
+                raise refuse_dpop("invalid_token", "this app accepts DPoP-bound tokens only")
+            if scheme == b"dpop":
+                raise refuse_dpop("invalid_token", "the access token is not DPoP-bound")
+            return
+        if scheme != b"dpop":
+            raise refuse_dpop("invalid_token", "the access token is DPoP-bound: use the DPoP scheme and a proof")
+        if self._dpop is None:
+            raise ServiceUnavailable("DPoP is not available", log_detail="no DpopProofChecker configured")
+        await self._dpop.check(request, token, claims.jkt)
 
     async def _build_principal(self, claims: AccessClaims) -> Principal:
         # RFC 9068 §2.2: a client_credentials token's sub is the client itself — no user behind it.
@@ -106,7 +133,10 @@ class BearerAuthenticator:
         return Principal(sub=claims.sub, client_id=claims.client_id, opd=opd, opd_paths=opd_paths, roles=roles,
                          scopes=claims.scopes, acr=claims.acr, amr=claims.amr, token_id=claims.jti)
 
-    def _challenge(self, error: str | None = None, description: str | None = None) -> tuple[tuple[bytes, bytes]]:
+    def _challenge(self, error: str | None = None, description: str | None = None,
+                   dpop: bool = False) -> tuple[tuple[bytes, bytes]]:
+        if dpop:
+            return ((b"www-authenticate", build_dpop_challenge(error, description)),)
         return ((b"www-authenticate", build_challenge(self._realm, error, description)),)
 
     def _refuse(self, error: str, description: str) -> Unauthenticated:

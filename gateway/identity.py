@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from gateway.assertion_issuer import HubAssertionIssuer
 from gateway.authenticate import BearerAuthenticator, RouteAuthenticator, SessionAuthenticator
+from gateway.dpop import DpopProofChecker
 from gateway.jwks import KeySource, RemoteJwks, local_keys_from_ring
 from gateway.registry import AppRegistry
 from gateway.settings import Settings
@@ -19,6 +20,7 @@ from gateway.subjects import SubjectDirectory
 from gateway.token_verifier import RevocationCheck, TokenVerifier
 from idp.upstream_addresses import build_upstream_addresses
 from idp.context import IdpContext
+from idp.dpop.proof import ProofWindow
 
 
 @dataclass
@@ -54,7 +56,10 @@ def build_identity(settings: Settings, context: IdpContext, *, sessions: Session
     routes = AppRegistry(context.sessionmaker, settings.issuer, context.clock, settings.registry_refresh_seconds,
                          build_upstream_addresses(settings), apps_domain=settings.apps_domain)
     bearer = BearerAuthenticator(verifier, subjects, realm=settings.issuer,
-                                 is_client_suspended=routes.is_client_suspended)
+                                 is_client_suspended=routes.is_client_suspended,
+                                 dpop=DpopProofChecker(context.dpop_replay, context.clock,
+                                                       ProofWindow(past=settings.dpop_proof_max_age)),
+                                 policy_requires_dpop=lambda slug: context.policies.current.app(slug).require_dpop)
     authenticator = RouteAuthenticator(bearer, sessions)
     assertions = HubAssertionIssuer(context.keys.sign, settings.issuer, context.clock, ttl=settings.assertion_ttl,
                                     reuse_seconds=settings.assertion_reuse_seconds)

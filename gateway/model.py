@@ -28,6 +28,7 @@ class Route:
     websocket_origins: tuple[str, ...] = ()  # origins besides the app's own allowed to open its WebSockets
     # Every host the app is served at: ``{slug}.{apps_domain}`` first, then ``host`` (never the hub's).
     hosts: tuple[str, ...] = ()
+    require_dpop: bool = False  # bearer apps: only DPoP-bound tokens (RFC 9449), never plain bearer
 
 
 @dataclass(frozen=True, slots=True)

@@ -152,8 +152,8 @@ class AppRegistry:
                      case_insensitive_paths=app.case_insensitive_paths,
                      allow_ambiguous_paths=app.allow_ambiguous_paths,
                      websocket_origins=tuple(app.websocket_origins or ()),
-                     hosts=app_hosts(app.slug, self._apps_domain, app.host))
-
+                     hosts=app_hosts(app.slug, self._apps_domain, app.host),
+                     require_dpop=bool(app.require_dpop))
 
     def _allowed_upstreams(self, app: App) -> tuple[str, ...]:
         """Upstreams registered before the settings refused their address are left out (no DNS here: names

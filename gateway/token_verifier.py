@@ -51,6 +51,7 @@ class AccessClaims:
     amr: tuple[str, ...] = ()
     auth_time: int | None = None
     kid: str = ""  # the hub key that signed it: a remembered token stops verifying when that key is revoked
+    jkt: str | None = None  # RFC 9449 §6.1 cnf.jkt: the token is DPoP-bound to this key
 
 
 class TokenVerifier:
@@ -164,7 +165,11 @@ def build_claims(payload: dict[str, Any], kid: str = "") -> AccessClaims:
         if not isinstance(payload[name], str) or not payload[name]:
             raise InvalidToken(f"the token claim {name} is malformed")
     acr = payload.get("acr")
+    cnf = payload.get("cnf")
+    jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
+    if cnf is not None and not isinstance(jkt, str):
+        raise InvalidToken("the token's confirmation (cnf) is not understood")
     return AccessClaims(sub=payload["sub"], client_id=payload["client_id"], audiences=audiences,
                         scopes=frozenset(scope.split()), jti=payload["jti"], exp=payload["exp"],
                         acr=acr if isinstance(acr, str) else None, amr=tuple(str(m) for m in amr),
-                        auth_time=auth_time if isinstance(auth_time, int) else None, kid=kid)
+                        auth_time=auth_time if isinstance(auth_time, int) else None, kid=kid, jkt=jkt)

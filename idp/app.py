@@ -26,6 +26,8 @@ from idp.endpoints.discovery import build_metadata, metadata_endpoint
 from idp.endpoints.login import login_page, login_submit
 from idp.endpoints.logout import logout_endpoint
 from idp.endpoints.client_registration import manage_endpoint, register_endpoint
+from idp.endpoints.device import device_authorization_endpoint, device_page, device_submit
+from idp.endpoints.par import par_endpoint
 from idp.endpoints.token import token_endpoint
 from idp.endpoints.token_admin import introspection_endpoint, revocation_endpoint
 from idp.endpoints.userinfo import userinfo_endpoint
@@ -39,7 +41,8 @@ log = logging.getLogger("gerbang.idp")
 
 
 def build_routes(provider: Provider) -> list[BaseRoute]:
-    metadata = metadata_endpoint(build_metadata(provider.issuer, provider.settings.signing_alg))
+    metadata = metadata_endpoint(build_metadata(provider.issuer, provider.settings.signing_alg,
+                                                 provider.settings.require_pushed_authorization_requests))
 
     async def jwks(_request: Request) -> Response:
         return Response(provider.keys.jwks_bytes(), media_type="application/jwk-set+json",
@@ -53,6 +56,10 @@ def build_routes(provider: Provider) -> list[BaseRoute]:
         Route("/auth/authorize", authorize_endpoint, methods=["GET", "POST"]),
         Route("/auth/authorize/resume", resume_endpoint),
         Route("/auth/token", token_endpoint, methods=["POST"]),
+        Route("/auth/par", par_endpoint, methods=["POST"]),
+        Route("/auth/device_authorization", device_authorization_endpoint, methods=["POST"]),
+        Route("/auth/device", device_page, methods=["GET"]),
+        Route("/auth/device", device_submit, methods=["POST"]),
         Route("/auth/userinfo", userinfo_endpoint, methods=["GET", "POST"]),
         Route("/auth/revoke", revocation_endpoint, methods=["POST"]),
         Route("/auth/introspect", introspection_endpoint, methods=["POST"]),

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from idp.audit import append_audit
-from idp.clients import check_client_metadata, digest_secret
+from idp.clients import ClientSecurity, check_client_metadata, digest_secret
 from idp.errors import GerbangError, InvalidInput
 from idp.org import load_opd
 from idp.storage.models import Client, Consent, InitialAccessToken
@@ -50,6 +50,11 @@ class ClientMetadataIn(BaseModel):
     token_endpoint_auth_method: str = "client_secret_basic"
     scope: Annotated[str, Field(max_length=1000)] = "openid"
     jwks: dict[str, Any] | None = None
+    # RFC 9126 §6, RFC 9449 §5.2, OIDC Registration §2; "fapi2" applies the FAPI 2.0 Security Profile.
+    require_pushed_authorization_requests: bool = False
+    dpop_bound_access_tokens: bool = False
+    id_token_signed_response_alg: str | None = None
+    security_profile: str | None = None
 
 
 def read_metadata(raw: bytes) -> ClientMetadataIn:
@@ -69,7 +74,11 @@ def _checked(meta: ClientMetadataIn) -> Any:
                                      post_logout_redirect_uris=tuple(meta.post_logout_redirect_uris),
                                      grant_types=tuple(dict.fromkeys(meta.grant_types)), scope=meta.scope,
                                      public=meta.token_endpoint_auth_method == "none",
-                                     auth_method=meta.token_endpoint_auth_method, jwks=meta.jwks)
+                                     auth_method=meta.token_endpoint_auth_method, jwks=meta.jwks,
+                                     security=ClientSecurity(meta.security_profile,
+                                                             meta.require_pushed_authorization_requests,
+                                                             meta.dpop_bound_access_tokens,
+                                                             meta.id_token_signed_response_alg))
     except InvalidInput as exc:
         code = "invalid_redirect_uri" if "redirect URI" in exc.message else "invalid_client_metadata"
         raise RegistrationError(400, code, exc.message) from exc
@@ -103,6 +112,7 @@ async def register_client(session: AsyncSession, initial_token: str, raw: bytes,
                     scope=meta.scope, auth_method=meta.auth_method, jwks=meta.jwks, resources=[], first_party=False,
                     status="pending", created_at=now, updated_at=now,
                     registration_token_digest=digest_secret(registration_token))
+    apply_security(client, meta.security)
     session.add(client)
     grant.used_at, grant.used_by_client = now, client_id
     await session.flush()
@@ -137,6 +147,7 @@ async def update_client(session: AsyncSession, client: Client, raw: bytes, issue
     client.name, client.redirect_uris, client.grant_types = meta.name, meta.redirect_uris, meta.grant_types
     client.post_logout_redirect_uris, client.scope = meta.post_logout_redirect_uris, meta.scope
     client.auth_method, client.jwks, client.updated_at = meta.auth_method, meta.jwks, now
+    apply_security(client, meta.security)
     if client.status == "active":
         client.status = "pending"  # what Kominfo approved has changed: review again
     await append_audit(session, actor=f"client:{client.client_id}", action="client.update",
@@ -155,6 +166,11 @@ async def delete_client(session: AsyncSession, client: Client, now: int) -> None
                        detail={}, now=now)
 
 
+def apply_security(client: Client, security: ClientSecurity) -> None:
+    client.profile, client.require_par = security.profile, security.require_par
+    client.dpop_bound, client.id_token_alg = security.dpop_bound, security.id_token_alg
+
+
 def client_document(client: Client, issuer: str) -> dict[str, Any]:
     """RFC 7591 §3.2.1 / RFC 7592 §3: the registered metadata; ``status`` is Gerbang's own member."""
     document: dict[str, Any] = {
@@ -163,7 +179,12 @@ def client_document(client: Client, issuer: str) -> dict[str, Any]:
         "grant_types": list(client.grant_types),
         "response_types": ["code"] if "authorization_code" in client.grant_types else [],
         "token_endpoint_auth_method": client.auth_method, "scope": client.scope, "status": client.status,
-        "registration_client_uri": f"{issuer.rstrip('/')}/auth/clients/{client.client_id}"}
+        "registration_client_uri": f"{issuer.rstrip('/')}/auth/clients/{client.client_id}",
+        "require_pushed_authorization_requests": bool(client.require_par),
+        "dpop_bound_access_tokens": bool(client.dpop_bound),
+        "id_token_signed_response_alg": client.id_token_alg or "ES256"}
+    if client.profile:
+        document["security_profile"] = client.profile
     if client.jwks:
         document["jwks"] = client.jwks
     return document

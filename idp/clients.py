@@ -10,7 +10,7 @@ import hashlib
 import hmac
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
@@ -21,9 +21,14 @@ from idp.errors import Conflict, InvalidInput, NotFound
 from idp.org import load_opd
 from idp.storage.models import Client
 
-GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
+DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"  # RFC 8628
+TOKEN_EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"  # RFC 8693 (targets: policy files)
+GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials", DEVICE_GRANT, TOKEN_EXCHANGE_GRANT)
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+PROFILES = ("fapi2",)
+ID_TOKEN_ALGS = ("ES256", "PS256", "RS256", "EdDSA")  # id_token_signed_response_alg (OIDC Registration §2)
+FAPI_SIGNING_ALGS = ("PS256", "ES256", "EdDSA")
 # The hub's own clients: the gateway signing citizens in for `session` apps, and Kominfo's console.
 GATEWAY_CLIENT_ID = "gerbang-gateway"
 CONSOLE_CLIENT_ID = "gerbang-console"
@@ -84,6 +89,32 @@ class ClientMetadata:
     resources: list[str]
     jwks: dict[str, Any] | None
     backchannel_logout_uri: str | None
+    security: ClientSecurity = field(default_factory=lambda: ClientSecurity())
+
+
+@dataclass(frozen=True)
+class ClientSecurity:
+    """FAPI 2.0 profile, PAR (RFC 9126 §6), DPoP (RFC 9449 §5.2) and the ID token algorithm of one client."""
+
+    profile: str | None = None
+    require_par: bool = False
+    dpop_bound: bool = False
+    id_token_alg: str | None = None
+
+
+def check_client_security(security: ClientSecurity, auth_method: str, grant_types: tuple[str, ...]) -> ClientSecurity:
+    """FAPI 2.0 Security Profile §5.3.2: PAR, DPoP-bound tokens, private_key_jwt (never client_secret_*)."""
+    if security.profile is not None and security.profile not in PROFILES:
+        raise InvalidInput(f"profile must be one of: {', '.join(PROFILES)}")
+    if security.id_token_alg is not None and security.id_token_alg not in ID_TOKEN_ALGS:
+        raise InvalidInput(f"id_token_signed_response_alg must be one of: {', '.join(ID_TOKEN_ALGS)}")
+    if security.profile != "fapi2":
+        return security
+    if auth_method != "private_key_jwt":
+        raise InvalidInput("the fapi2 profile needs private_key_jwt client authentication")
+    if security.id_token_alg not in (None, *FAPI_SIGNING_ALGS):
+        raise InvalidInput(f"the fapi2 profile signs ID tokens with {', '.join(FAPI_SIGNING_ALGS)} only")
+    return ClientSecurity("fapi2", require_par=True, dpop_bound=True, id_token_alg=security.id_token_alg)
 
 
 def check_client_metadata(*, name: str, redirect_uris: tuple[str, ...] = (),
@@ -91,7 +122,8 @@ def check_client_metadata(*, name: str, redirect_uris: tuple[str, ...] = (),
                           grant_types: tuple[str, ...] = ("authorization_code", "refresh_token"),
                           scope: str = "openid profile email", public: bool = False, auth_method: str | None = None,
                           resources: tuple[str, ...] = (), jwks: dict[str, Any] | None = None,
-                          backchannel_logout_uri: str | None = None) -> ClientMetadata:
+                          backchannel_logout_uri: str | None = None,
+                          security: ClientSecurity | None = None) -> ClientMetadata:
     """Every rule a client's metadata must meet, for the CLI, the admin API and dynamic registration alike."""
     if not name.strip():
         raise InvalidInput("name is required")
@@ -114,8 +146,9 @@ def check_client_metadata(*, name: str, redirect_uris: tuple[str, ...] = (),
     checked_resources = [check_resource(uri) for uri in resources]
     if backchannel_logout_uri:
         check_redirect_uri(backchannel_logout_uri)
+    checked_security = check_client_security(security or ClientSecurity(), method, grant_types)
     return ClientMetadata(name.strip(), uris, logout_uris, list(grant_types), " ".join(scope.split()), method,
-                          checked_resources, jwks, backchannel_logout_uri)
+                          checked_resources, jwks, backchannel_logout_uri, checked_security)
 
 
 async def add_client(session: AsyncSession, *, name: str, now: int, opd_slug: str | None = None,
@@ -124,14 +157,14 @@ async def add_client(session: AsyncSession, *, name: str, now: int, opd_slug: st
                      scope: str = "openid profile email", public: bool = False, auth_method: str | None = None,
                      resources: tuple[str, ...] = (), first_party: bool = False, status: str = "active",
                      jwks: dict | None = None, backchannel_logout_uri: str | None = None,
-                     client_id: str | None = None) -> tuple[Client, str | None]:
+                     client_id: str | None = None, security: ClientSecurity | None = None) -> tuple[Client, str | None]:
     """Create a client; returns it with the plain secret (shown once, never stored)."""
     if client_id is not None and not CLIENT_ID.fullmatch(client_id):
         raise InvalidInput("client id: 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit")
     meta = check_client_metadata(name=name, redirect_uris=redirect_uris,
                                  post_logout_redirect_uris=post_logout_redirect_uris, grant_types=grant_types,
                                  scope=scope, public=public, auth_method=auth_method, resources=resources, jwks=jwks,
-                                 backchannel_logout_uri=backchannel_logout_uri)
+                                 backchannel_logout_uri=backchannel_logout_uri, security=security)
     opd_id = (await load_opd(session, opd_slug)).id if opd_slug else None
     client_id = client_id or secrets.token_urlsafe(18)
     if await session.scalar(select(Client.id).where(Client.client_id == client_id)) is not None:
@@ -142,7 +175,9 @@ async def add_client(session: AsyncSession, *, name: str, now: int, opd_slug: st
                     post_logout_redirect_uris=meta.post_logout_redirect_uris, grant_types=meta.grant_types,
                     scope=meta.scope, auth_method=meta.auth_method, jwks=meta.jwks, resources=meta.resources,
                     first_party=first_party, status=status, backchannel_logout_uri=meta.backchannel_logout_uri,
-                    created_at=now, updated_at=now)
+                    created_at=now, updated_at=now, profile=meta.security.profile,
+                    require_par=meta.security.require_par, dpop_bound=meta.security.dpop_bound,
+                    id_token_alg=meta.security.id_token_alg)
     session.add(client)
     await session.flush()
     return client, secret

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from idp.clock import Clock, SystemClock
+from idp.dpop.replay import MemoryReplayStore, RedisReplayStore, build_replay_store
 from idp.keys import KeyRing
 from idp.passwords import PasswordHashing
 from idp.settings import Settings
@@ -39,6 +40,7 @@ class IdpContext:
     passwords: PasswordHashing
     policies: PolicyWatcher  # Kominfo's rules; the gateway polls it for changes
     limits: MemoryStore | FallbackStore  # the process's one rate-limit store (Redis, or in-process)
+    dpop_replay: MemoryReplayStore | RedisReplayStore = field(default_factory=MemoryReplayStore)  # proof jti, shared
     started: bool = field(default=False)
     key_refresher: asyncio.Task[None] | None = field(default=None, repr=False)
     pruner: Pruner | None = field(default=None, repr=False)  # expired rows; None: pruned by someone else
@@ -61,6 +63,8 @@ class IdpContext:
         if self.pruner is not None:
             await self.pruner.stop()
         await self.limits.close()
+        if isinstance(self.dpop_replay, RedisReplayStore):
+            await self.dpop_replay.close()
         await self.engine.dispose()
         self.started = False
 
@@ -75,7 +79,13 @@ def build_context(settings: Settings, clock: Clock | None = None) -> IdpContext:
     policies = PolicyWatcher(settings.policy_dir or DEFAULT_POLICY_DIR)
     pruner = Pruner(engine, clock.now, settings.prune_seconds, settings.prune_batch, settings.prune_max_batches)
     return IdpContext(settings, clock, engine, sessionmaker, keys, PasswordHashing(settings.hash_concurrency),
-                      policies, build_limit_store(settings), pruner=pruner)
+                      policies, build_limit_store(settings), build_dpop_replay_store(settings), pruner=pruner)
+
+
+def build_dpop_replay_store(settings: Settings) -> MemoryReplayStore | RedisReplayStore:
+    timeouts = RedisTimeouts(settings.redis_socket_timeout, settings.redis_connect_timeout,
+                             settings.redis_max_connections)
+    return build_replay_store(settings.redis_url, settings.redis_key_prefix, timeouts)
 
 
 def build_limit_store(settings: Settings) -> MemoryStore | FallbackStore:

@@ -30,4 +30,6 @@ class Csrf:
     def is_valid(self, cookie_value: str | None, token: str | None, session_value: str | None = None) -> bool:
         if not cookie_value or not token:
             return False
-        return hmac.compare_digest(self.token_for(cookie_value, session_value), token)
+        # As bytes: compare_digest refuses (TypeError, a 500) a str with non-ASCII characters.
+        return hmac.compare_digest(self.token_for(cookie_value, session_value).encode(),
+                                   token.encode("utf-8", "surrogatepass"))

@@ -6,6 +6,10 @@ the JWKS at once but signing only from ``activates_at`` (``key_activation_delay`
 lifetime), so a relying party that cached the JWKS has the new ``kid`` before it meets a token signed with it.
 The key it replaces signs until then and stays published (and keeps verifying) ``key_retire_after`` seconds
 more, longer than any token lives. Revoking a leaked key replaces it at once: there, speed beats smoothness.
+
+Besides the primary key (``signing_alg``: everything is signed with it by default) the ring holds one key
+per other ID token algorithm (``ID_TOKEN_ALGS``: a client's ``id_token_signed_response_alg``), each its own
+published key with its own ``alg``, rotated (and pre-published) together with the primary.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import or_, select
@@ -34,7 +38,8 @@ from idp.errors import Conflict, NotFound
 from idp.storage.db import serialize
 from idp.storage.models import SigningKey
 
-SUPPORTED_ALGS = ("ES256", "RS256")
+SUPPORTED_ALGS = ("ES256", "RS256")  # the primary key's algorithm (settings.signing_alg)
+ID_TOKEN_ALGS = ("ES256", "PS256", "RS256", "EdDSA")  # one active key each (OIDC Core §15.1: RS256 required)
 # A token naming an unknown kid reloads the ring at most this often: made-up kids cannot become a load each.
 UNKNOWN_KID_RELOAD_INTERVAL = 5.0
 
@@ -68,25 +73,30 @@ def decrypt_private_key(blob: str, secret: bytes, kid: str) -> Any:
 def generate_key(alg: str) -> Any:
     if alg == "ES256":
         return ec.generate_private_key(ec.SECP256R1())
-    if alg == "RS256":
+    if alg in ("RS256", "PS256"):
         return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    if alg == "EdDSA":
+        return ed25519.Ed25519PrivateKey.generate()
     raise ValueError(f"unsupported signing algorithm {alg}")
 
 
 def public_jwk(private_key: Any, kid: str, alg: str) -> dict[str, Any]:
-    algo = jwt.algorithms.ECAlgorithm if alg == "ES256" else jwt.algorithms.RSAAlgorithm
+    algo = {"ES256": jwt.algorithms.ECAlgorithm, "EdDSA": jwt.algorithms.OKPAlgorithm}.get(
+        alg, jwt.algorithms.RSAAlgorithm)
     jwk = json.loads(algo.to_jwk(private_key.public_key()))
     jwk.update({"kid": kid, "alg": alg, "use": "sig"})
     return jwk
 
 
 async def create_signing_key(session: AsyncSession, alg: str, secret: bytes, now: int,
-                             activates_at: int | None = None) -> SigningKey:
+                             activates_at: int | None = None, id_token_only: bool = False) -> SigningKey:
     """Add a key, published from now on, signing from ``activates_at`` (``None``: at once)."""
-    if alg not in SUPPORTED_ALGS:
+    if alg not in SUPPORTED_ALGS and alg not in ID_TOKEN_ALGS:
         raise ValueError(f"unsupported signing algorithm {alg}")
     private_key = generate_key(alg)
     kid = secrets.token_urlsafe(12)
+    while kid.startswith("-"):  # a kid is typed on command lines (`gerbang keys revoke KID`): never an option
+        kid = secrets.token_urlsafe(12)
     pem = private_key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
@@ -97,6 +107,7 @@ async def create_signing_key(session: AsyncSession, alg: str, secret: bytes, now
         public_jwk=public_jwk(private_key, kid, alg),
         created_at=now,
         activates_at=activates_at,
+        id_token_only=id_token_only,
     )
     session.add(row)
     return row
@@ -104,8 +115,9 @@ async def create_signing_key(session: AsyncSession, alg: str, secret: bytes, now
 
 async def rotate_keys(session: AsyncSession, alg: str, secret: bytes, now: int, retire_after: int,
                       activate_after: int = 0) -> SigningKey:
-    """Add the next key, signing ``activate_after`` seconds from now; the keys signing until then stop at that
-    moment (a key already due to stop earlier keeps its time) and stay published ``retire_after`` more."""
+    """Add the next keys (the primary and one per other ID token algorithm), signing ``activate_after`` seconds
+    from now; the keys signing until then stop at that moment (a key already due to stop earlier keeps its time)
+    and stay published ``retire_after`` more."""
     signing = (await session.scalars(select(SigningKey).where(
         or_(SigningKey.retired_at.is_(None), SigningKey.retired_at > now)))).all()
     if not any(is_signing(key, now) for key in signing):
@@ -115,7 +127,25 @@ async def rotate_keys(session: AsyncSession, alg: str, secret: bytes, now: int, 
         if key.retired_at is None or key.retired_at > switch:
             key.retired_at = switch
         key.expires_at = key.retired_at + retire_after
-    return await create_signing_key(session, alg, secret, now, activates_at=switch if activate_after > 0 else None)
+    activates_at = switch if activate_after > 0 else None
+    for companion in companion_algs(alg):
+        await create_signing_key(session, companion, secret, now, activates_at=activates_at, id_token_only=True)
+    return await create_signing_key(session, alg, secret, now, activates_at=activates_at)
+
+
+def companion_algs(primary: str) -> tuple[str, ...]:
+    return tuple(alg for alg in ID_TOKEN_ALGS if alg != primary)
+
+
+def _missing(rows: Any, primary_alg: str) -> list[tuple[str, bool]]:
+    """(alg, id_token_only) of the keys to create: a primary when none is active, and an ID token key for every
+    other algorithm that has no active key."""
+    active = [row for row in rows if row.retired_at is None]
+    primaries = [row for row in active if not row.id_token_only]
+    primary = primaries[-1].alg if primaries else primary_alg
+    missing = [] if primaries else [(primary_alg, False)]
+    have = {row.alg for row in active}
+    return missing + [(alg, True) for alg in companion_algs(primary) if alg not in have]
 
 
 async def revoke_key(session: AsyncSession, kid: str, alg: str, secret: bytes, now: int) -> SigningKey | None:
@@ -128,8 +158,9 @@ async def revoke_key(session: AsyncSession, kid: str, alg: str, secret: bytes, n
     if row.expires_at is not None and row.expires_at <= now:
         raise Conflict(f"signing key '{kid}' verifies nothing already (expired or revoked)")
     replacement = None
-    if is_signing(row, now):
-        replacement = await create_signing_key(session, alg, secret, now)
+    if is_signing(row, now):  # an ID token key is replaced by one of its own algorithm
+        replacement = await create_signing_key(session, row.alg if row.id_token_only else alg, secret, now,
+                                               id_token_only=bool(row.id_token_only))
         row.retired_at = now
     elif _activation(row) > now:  # a next key that never signed: the keys it was to replace sign on
         waiting = (await session.scalars(select(SigningKey).where(SigningKey.retired_at == row.activates_at))).all()
@@ -172,6 +203,8 @@ class KeyRing:
         self._clock = clock
         self._active: ActiveKey | None = None
         self._next: tuple[ActiveKey, int] | None = None  # published already; signs from the time given
+        self._by_alg: dict[str, ActiveKey] = {}  # signing now, per ID token algorithm
+        self._next_by_alg: dict[str, tuple[ActiveKey, int]] = {}
         self._jwks: dict[str, Any] = {"keys": []}
         self._jwks_bytes = b'{"keys":[]}'
         self._public: dict[str, dict[str, Any]] = {}
@@ -182,21 +215,36 @@ class KeyRing:
         now = self._clock.now()
         async with self._sessionmaker() as session, session.begin():
             rows = (await session.scalars(select(SigningKey).order_by(SigningKey.created_at))).all()
-            if create_if_missing and not any(row.retired_at is None for row in rows):
-                # workers starting together make one key
+            if create_if_missing and _missing(rows, self._alg):
+                # workers starting together make one key (per algorithm)
                 await serialize(session, "gerbang-first-signing-key", "signing_keys")
                 rows = (await session.scalars(select(SigningKey).order_by(SigningKey.created_at))).all()
-                if not any(row.retired_at is None for row in rows):
-                    rows = [*rows, await create_signing_key(session, self._alg, self._secret, now)]
+                for alg, id_token_only in _missing(rows, self._alg):
+                    rows = [*rows, await create_signing_key(session, alg, self._secret, now, id_token_only=id_token_only)]
         published = [row for row in rows if row.expires_at is None or row.expires_at > now]
         signing = sorted((row for row in published if is_signing(row, now)), key=_activation)
-        if signing:
-            self._active = self._key_for(signing[-1], self._active)
+        primaries = [row for row in signing if not row.id_token_only]
+        if primaries:  # the newest primary signs everything by default (its algorithm: signing_alg or --alg)
+            self._active = self._key_for(primaries[-1])
+        # Per algorithm, for ID tokens: the primary for its own algorithm, the newest ID token key for the others.
+        by_alg = {row.alg: row for row in signing if row.id_token_only}
+        if primaries:
+            by_alg[primaries[-1].alg] = primaries[-1]
         upcoming = sorted((row for row in published if _activation(row) > now), key=_activation)
-        self._next = (self._key_for(upcoming[0], self._next[0] if self._next else None), _activation(upcoming[0])) \
-            if upcoming else None
+        next_primaries = [row for row in upcoming if not row.id_token_only]
+        next_by_alg: dict[str, SigningKey] = {}
+        for row in upcoming:
+            if row.id_token_only:
+                next_by_alg.setdefault(row.alg, row)
+        if next_primaries:
+            next_by_alg[next_primaries[0].alg] = next_primaries[0]
+        self._next = (self._key_for(next_primaries[0]), _activation(next_primaries[0])) if next_primaries else None
+        self._by_alg = {alg: self._key_for(row) for alg, row in by_alg.items()}
+        self._next_by_alg = {alg: (self._key_for(row), _activation(row)) for alg, row in next_by_alg.items()}
         self._public = {row.kid: row.public_jwk for row in published}
-        self._jwks = {"keys": [row.public_jwk for row in reversed(published)]}
+        # Newest first, the primary keys before the per-algorithm ID token keys.
+        ordered = sorted(reversed(published), key=lambda row: bool(row.id_token_only))
+        self._jwks = {"keys": [row.public_jwk for row in ordered]}
         self._jwks_bytes = json.dumps(self._jwks, separators=(",", ":")).encode()
 
     async def refresh_forever(self, interval: float) -> None:
@@ -224,9 +272,13 @@ class KeyRing:
             await self.load(create_if_missing=False)
         return kid in self._public
 
-    def _key_for(self, row: SigningKey, loaded: ActiveKey | None) -> ActiveKey:
-        if loaded is not None and loaded.kid == row.kid:
-            return loaded
+    def _key_for(self, row: SigningKey) -> ActiveKey:
+        """The loaded key for ``row`` (decrypted once, kept across reloads)."""
+        loaded = [self._active, *(key for key, _at in ([self._next] if self._next else [])),
+                  *self._by_alg.values(), *(key for key, _at in self._next_by_alg.values())]
+        for key in loaded:
+            if key is not None and key.kid == row.kid:
+                return key
         return ActiveKey(row.kid, row.alg, decrypt_private_key(row.private_key, self._secret, row.kid))
 
     @property
@@ -244,9 +296,26 @@ class KeyRing:
     def jwks_bytes(self) -> bytes:
         return self._jwks_bytes
 
-    def sign(self, claims: dict[str, Any], typ: str = "JWT") -> str:
-        key = self.active
+    def _signing_key_for(self, alg: str) -> ActiveKey | None:
+        """The key signing ``alg`` now: a next key takes over at its time even between two reloads."""
+        upcoming = self._next_by_alg.get(alg)
+        if upcoming is not None and self._clock.now() >= upcoming[1]:
+            self._by_alg[alg] = upcoming[0]
+            del self._next_by_alg[alg]
+        return self._by_alg.get(alg)
+
+    def sign(self, claims: dict[str, Any], typ: str = "JWT", alg: str | None = None) -> str:
+        """Signed with the primary key, or with the active key of ``alg`` (a client's ID token algorithm)."""
+        active = self.active
+        key = active if alg is None or alg == active.alg else self._signing_key_for(alg)
+        if key is None:
+            raise RuntimeError(f"no {alg} signing key loaded")
         return jwt.encode(claims, key.private_key, algorithm=key.alg, headers={"kid": key.kid, "typ": typ})
+
+    def key_alg(self, kid: str) -> str | None:
+        """The algorithm a published key is for (a key verifies only tokens of its own algorithm)."""
+        jwk = self._public.get(kid)
+        return None if jwk is None else str(jwk.get("alg"))
 
     def public_key(self, kid: str) -> Any | None:
         jwk = self._public.get(kid)

@@ -11,6 +11,9 @@ from idp.upstream_addresses import build_upstream_addresses
 from idp.context import IdpContext
 from idp.csrf import Csrf
 from idp.device_cookie import DeviceCookies
+from idp.dpop.guard import DpopGuard
+from idp.dpop.nonces import DpopNonces
+from idp.dpop.proof import ProofWindow
 from idp.federation.discovery import UpstreamDirectory
 from idp.federation.logins import FederationLogins
 from idp.federation.sessions import FederatedSessions
@@ -47,6 +50,11 @@ class Provider:
         self.base = f"{settings.issuer}/auth"
         self.token_url = f"{self.base}/token"
         self.authorize_url = f"{self.base}/authorize"
+        self.par_url = f"{self.base}/par"
+        self.userinfo_url = f"{self.base}/userinfo"
+        self.dpop = DpopGuard(DpopNonces(settings.effective_secret), ctx.dpop_replay, ctx.clock,
+                              require_nonce=settings.dpop_require_nonce,
+                              window=ProofWindow(past=settings.dpop_proof_max_age))
         self.minter = TokenMinter(ctx.keys, settings.issuer, ctx.clock, settings.access_token_ttl,
                                   settings.id_token_ttl)
         self.server = HubAuthorizationServer(settings.issuer, self.minter, settings.refresh_token_ttl, ctx.policies)

@@ -106,6 +106,11 @@ class Settings(BaseSettings):
     prune_seconds: float = Field(default=300.0, gt=0, le=86_400, description="how often expired rows are pruned")
     prune_batch: int = Field(default=2000, ge=1, le=100_000, description="rows deleted per transaction")
     prune_max_batches: int = Field(default=50, ge=1, le=10_000, description="batches per table per run")
+    # FAPI 2.0 / sender-constrained tokens (idp.dpop, idp.oauth.par)
+    require_pushed_authorization_requests: bool = False  # RFC 9126 §5: every client must use PAR
+    dpop_require_nonce: bool = True  # RFC 9449 §8: proofs carry a server nonce (cannot be made ahead)
+    dpop_proof_max_age: int = Field(default=60, ge=5, le=600, description="seconds a DPoP proof's iat may be old")
+    par_ttl: int = Field(default=60, ge=10, le=600, description="seconds a pushed request_uri stays usable")
 
     hash_concurrency: int = Field(default=4, ge=1, le=64, description="argon2id hashes at once (19 MiB each)")
     # Outbound addresses (idp.upstream_addresses: app upstreams, back-channel logout URIs): loopback, link-local,

@@ -50,6 +50,7 @@ class AppPolicy:
     require_acr: str | None = None
     require_rank: int = -1
     allow_anonymous: bool = False
+    require_dpop: bool = False
 
 
 def build_subject_checks(subject: SubjectDoc) -> list[Condition]:
@@ -136,7 +137,7 @@ def build_index(rules: Sequence[CompiledRule], app_slugs: set[str]) -> Index:
 
 def build_app(doc: AppDoc, ranks: Mapping[str, int]) -> AppPolicy:
     rank = ranks[doc.require_acr] if doc.require_acr is not None else -1
-    return AppPolicy(doc.slug, doc.restricted, doc.require_acr, rank, doc.allow_anonymous)
+    return AppPolicy(doc.slug, doc.restricted, doc.require_acr, rank, doc.allow_anonymous, doc.require_dpop)
 
 
 def build_limit(doc: LimitDoc) -> LimitSpec:

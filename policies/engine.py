@@ -148,3 +148,7 @@ class PolicySet:
     def allowed_scopes(self, client_id: str, requested: Iterable[str]) -> tuple[str, ...]:
         """The requested scopes this client may be granted, in the order requested."""
         return self.provider.allowed_scopes(client_id, requested)
+
+    def allowed_exchange(self, client_id: str, audience: str) -> str | None:
+        """RFC 8693: the rule letting ``client_id`` exchange a user's token for ``audience``, or None."""
+        return self.provider.allowed_exchange(client_id, audience)

@@ -151,7 +151,8 @@ def compile_documents(docs: Sequence[PolicyFileDoc], files: Sequence[SourceFile]
                                     tuple(build_subject_checks(r.subject)))
                           for p in providers for r in p.login),
         restricted_clients=frozenset(c.client_id for p in providers for c in p.clients if c.restricted),
-        guarded_scopes=_guarded_scopes(providers))
+        guarded_scopes=_guarded_scopes(providers),
+        exchanges=tuple((e.id, frozenset(e.clients), frozenset(e.audiences)) for p in providers for e in p.exchanges))
     return PolicySet(rules=rules, apps=apps, index=build_index(rules, set(apps)),
                      limits=tuple(build_limit(limit) for doc in docs for limit in doc.limits),
                      provider=provider, acr_levels=tuple(levels),

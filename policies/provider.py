@@ -34,6 +34,14 @@ class ProviderPolicy:
     login_rules: tuple[LoginRule, ...] = ()
     restricted_clients: frozenset[str] = frozenset()
     guarded_scopes: Mapping[str, frozenset[str]] = field(default_factory=dict)  # scope → clients
+    exchanges: tuple[tuple[str, frozenset[str], frozenset[str]], ...] = ()  # (rule id, clients, audiences)
+
+    def allowed_exchange(self, client_id: str, audience: str) -> str | None:
+        """The id of the rule that lets this client exchange a token for this audience (RFC 8693), or None."""
+        for rule_id, clients, audiences in self.exchanges:
+            if client_id in clients and audience in audiences:
+                return rule_id
+        return None
 
     def decide_login(self, subject: Subject, client_id: str) -> Decision:
         facts = Facts(subject)

@@ -149,6 +149,7 @@ class AppDoc(Strict):
     restricted: bool = False  # default deny: only allow rules let requests through
     require_acr: Acr | None = None  # every request needs at least this level (step-up otherwise)
     allow_anonymous: bool = False  # default allow also for unauthenticated requests (public apps)
+    require_dpop: bool = False  # FAPI 2.0 tokens only: DPoP-bound (sender-constrained), never plain bearer
 
 
 class LimitDoc(Strict):
@@ -213,10 +214,21 @@ class ScopeGrantDoc(Strict):
     clients: tuple[Name, ...] = ()
 
 
+class ExchangeDoc(Strict):
+    """RFC 8693 token exchange: these clients may trade a user's token for one meant for these audiences
+    (resource identifiers, e.g. ``https://bpkad.apps.palembang.go.id/``), never with more scope."""
+
+    id: RuleId
+    description: str = ""
+    clients: tuple[Name, ...] = Field(min_length=1)
+    audiences: tuple[Annotated[str, Field(min_length=1, max_length=500)], ...] = Field(min_length=1)
+
+
 class ProviderDoc(Strict):
     clients: tuple[ClientDoc, ...] = ()
     login: tuple[LoginRuleDoc, ...] = ()
     scopes: tuple[ScopeGrantDoc, ...] = ()
+    exchanges: tuple[ExchangeDoc, ...] = ()
 
 
 class PolicyFileDoc(Strict):

@@ -18,7 +18,8 @@ from starlette.routing import Route
 
 from gateway.admin import accounts, client_review, idp_api, listings, registration
 from gateway.admin.actor import check_kominfo
-from gateway.admin.bodies import AppSubmission, InitialTokenRequest, OptionalReason, Reason, RoleGrant
+from gateway.admin.bodies import (AppSubmission, ClientSecurityRequest, InitialTokenRequest, OptionalReason, Reason,
+                                  RoleGrant)
 from gateway.admin.http import AdminHttp, Call, json_response, page_response
 from gateway.admin.console import Console
 from gateway.admin.console_auth import ConsoleAuth
@@ -118,6 +119,13 @@ class AdminApi:
         if action not in client_review.TRANSITIONS:
             raise NotFound("there is no admin API endpoint here")
         result = await client_review.change_client_status(call.session, call.actor, client_id, action, call.now)
+        self._forget_after(call, client_id)
+        return json_response(result)
+
+    async def client_security(self, call: Call) -> Response:
+        client_id = call.request.path_params["client_id"]
+        body = await call.body(ClientSecurityRequest)
+        result = await client_review.set_client_security(call.session, call.actor, client_id, body, call.now)
         self._forget_after(call, client_id)
         return json_response(result)
 
@@ -233,6 +241,7 @@ class AdminApi:
             ("POST", "/apps/{slug}/approve", self.approve), ("POST", "/apps/{slug}/reject", self.reject),
             ("POST", "/apps/{slug}/suspend", self.suspend), ("POST", "/apps/{slug}/resume", self.resume),
             ("GET", "/clients", self.clients), ("POST", "/clients/{client_id}/{action}", self.review_client),
+            ("PUT", "/clients/{client_id}/security", self.client_security),
             ("POST", "/initial-access-tokens", self.initial_token),
             ("GET", "/users", self.users), ("POST", "/users/{id}/disable", self.disable),
             ("POST", "/users/{id}/enable", self.enable), ("POST", "/users/{id}/end-sessions", self.end_sessions),

@@ -69,3 +69,12 @@ class InitialTokenRequest(Strict):
 
     opd: Annotated[str, Field(min_length=1, max_length=64, pattern=LINE)] | None = None
     ttl_seconds: Annotated[int, Field(ge=60, le=30 * 86_400)] = 7 * 86_400
+
+
+class ClientSecurityRequest(Strict):
+    """A client's FAPI 2.0 profile, PAR and DPoP requirements and ID token algorithm (``idp.clients``)."""
+
+    profile: Literal["fapi2"] | None = None
+    require_pushed_authorization_requests: bool = False
+    dpop_bound_access_tokens: bool = False
+    id_token_signed_response_alg: Literal["ES256", "PS256", "RS256", "EdDSA"] | None = None

@@ -6,10 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.admin.actor import Actor, check_kominfo
-from gateway.admin.bodies import InitialTokenRequest
-from gateway.errors import Conflict
+from gateway.admin.bodies import ClientSecurityRequest, InitialTokenRequest
+from gateway.errors import BadRequest, Conflict
 from idp.audit import append_audit
-from idp.clients import load_client
+from idp.clients import ClientSecurity, check_client_security, load_client
+from idp.errors import InvalidInput
 from idp.client_registration import issue_initial_token
 
 TRANSITIONS = {"approve": (("pending",), "active"), "suspend": (("active", "pending"), "suspended"),
@@ -37,3 +38,32 @@ async def change_client_status(session: Any, actor: Actor, client_id: str, actio
     await append_audit(session, actor=actor.sub, action=f"client.{action}", target=f"client:{client_id}",
                        detail={"status": status}, now=now)
     return {"client_id": client_id, "status": status}
+
+
+async def set_client_security(session: Any, actor: Actor, client_id: str, body: ClientSecurityRequest,
+                              now: int) -> dict[str, Any]:
+    """Kominfo puts a client under the FAPI 2.0 profile (or only PAR / DPoP); the same rules as the CLI's."""
+    check_kominfo(actor)
+    client = await load_client(session, client_id)
+    if client.first_party:
+        raise Conflict("the hub's own clients are not changed here")
+    try:
+        security = check_client_security(ClientSecurity(body.profile, body.require_pushed_authorization_requests,
+                                                        body.dpop_bound_access_tokens,
+                                                        body.id_token_signed_response_alg),
+                                         client.auth_method, tuple(client.grant_types))
+    except InvalidInput as exc:
+        raise BadRequest(exc.message) from exc
+    client.profile, client.require_par = security.profile, security.require_par
+    client.dpop_bound, client.id_token_alg, client.updated_at = security.dpop_bound, security.id_token_alg, now
+    document = client_security_json(client)
+    await append_audit(session, actor=actor.sub, action="client.security", target=f"client:{client_id}",
+                       detail=document, now=now)
+    return document
+
+
+def client_security_json(client: Any) -> dict[str, Any]:
+    return {"client_id": client.client_id, "profile": client.profile,
+            "require_pushed_authorization_requests": bool(client.require_par),
+            "dpop_bound_access_tokens": bool(client.dpop_bound),
+            "id_token_signed_response_alg": client.id_token_alg or "ES256"}

@@ -78,12 +78,15 @@ async def list_clients(session: AsyncSession, actor: Actor, page: Page, *, statu
     return [{"client_id": c.client_id, "name": c.name, "opd": slug, "status": c.status,
              "grant_types": list(c.grant_types), "redirect_uris": list(c.redirect_uris), "scope": c.scope,
              "auth_method": c.auth_method, "resources": list(c.resources), "first_party": c.first_party,
+             "profile": c.profile, "dpop_bound_access_tokens": bool(c.dpop_bound),
+             "require_pushed_authorization_requests": bool(c.require_par),
              "created_at": c.created_at} for c, slug in rows.all()]
 
 
 async def list_keys(session: AsyncSession, actor: Actor, page: Page, now: int) -> list[dict[str, Any]]:
     check_kominfo(actor)
-    keys = (await session.scalars(select(SigningKey).order_by(SigningKey.created_at.desc(), SigningKey.kid)
+    keys = (await session.scalars(select(SigningKey).where(SigningKey.id_token_only.is_(False))  # the signing keys
+                                  .order_by(SigningKey.created_at.desc(), SigningKey.kid)
                                   .offset(page.offset).limit(page.limit + 1))).all()
     return [{"kid": k.kid, "alg": k.alg, "created_at": k.created_at, "retired_at": k.retired_at,
              "expires_at": k.expires_at, "state": key_state(k, now)} for k in keys]

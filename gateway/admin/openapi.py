@@ -15,7 +15,8 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from gateway.admin.bodies import AppSubmission, InitialTokenRequest, OptionalReason, Reason, RoleGrant
+from gateway.admin.bodies import (AppSubmission, ClientSecurityRequest, InitialTokenRequest, OptionalReason, Reason,
+                                  RoleGrant)
 from gateway.admin.idp_api import UpstreamAddition, UpstreamChange
 from gateway.admin.openapi_schemas import RESPONSES, page_of, ref
 from gateway.admin.request_input import QUERY, TEXT_PATTERN
@@ -63,6 +64,9 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("POST", "/clients/{client_id}/{action}"): Operation(
         "Review a client: action is approve (pending → active), suspend or resume", "kominfo-admin",
         "ClientStatus", conflicts=True),
+    ("PUT", "/clients/{client_id}/security"): Operation(
+        "Set a client's FAPI 2.0 profile (fapi2: PAR, private_key_jwt, DPoP), PAR and DPoP requirements and ID "
+        "token algorithm", "kominfo-admin", "ClientSecurity", body=ClientSecurityRequest, conflicts=True),
     ("POST", "/initial-access-tokens"): Operation(
         "Issue a single-use initial access token for dynamic client registration (RFC 7591) at "
         "/auth/clients; shown once", "kominfo-admin", "InitialAccessToken", body=InitialTokenRequest, status=201),

@@ -29,8 +29,9 @@ def load_settings() -> Settings:
 # that command runs (or ``--help`` lists them all): ``gerbang serve`` runs the hub in this very process, so
 # whatever the other commands import (alembic, the demo, QR codes...) would otherwise stay in every worker.
 COMMANDS = {
-    "apps": "apps", "audit": "audit", "clients": "identity", "db": "db", "demo": "demo", "idps": "idps",
-    "keys": "keys", "opd": "identity", "pdp": "pdp", "policy": "policy", "serve": "serve", "users": "identity",
+    "apps": "apps", "audit": "audit", "clients": "identity", "db": "db", "demo": "demo", "dpop": "dpop",
+    "idps": "idps", "keys": "keys", "opd": "identity", "pdp": "pdp", "policy": "policy", "serve": "serve",
+    "users": "identity",
 }
 
 

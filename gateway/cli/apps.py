@@ -11,7 +11,7 @@ import click
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.apps import AUTH_MODES, AppRecord, add_app, list_apps, set_app_status
+from gateway.apps import AUTH_MODES, AppRecord, add_app, list_apps, set_app_dpop, set_app_status
 from gateway.bypass_probe import AppAudit, ProbeAssertions, audit_apps
 from gateway.cli import load_settings
 from gateway.cli.runtime import emit, json_option, run_in_session
@@ -47,10 +47,12 @@ def apps_group() -> None:
               help="forward paths with ';', double encoding or trailing dots/spaces (refused by default)")
 @click.option("--websocket-origin", "websocket_origins", multiple=True,
               help="another origin allowed to open the app's WebSockets (repeatable)")
+@click.option("--require-dpop", is_flag=True, help="bearer apps: DPoP-bound tokens only (RFC 9449)")
 @json_option
 def apps_add(slug: str, opd_slug: str, upstreams: tuple[str, ...], auth_mode: str, name: str | None,
              client_id: str | None, resource: str | None, host: str | None, restricted: bool,
              case_insensitive_paths: bool, allow_ambiguous_paths: bool, websocket_origins: tuple[str, ...],
+             require_dpop: bool,
              as_json: bool) -> None:
     """Register an app; running gateways route to it within seconds."""
     settings = load_settings()
@@ -61,11 +63,29 @@ def apps_add(slug: str, opd_slug: str, upstreams: tuple[str, ...], auth_mode: st
                              resource=resource, host=host, restricted=restricted,
                              case_insensitive_paths=case_insensitive_paths,
                              allow_ambiguous_paths=allow_ambiguous_paths, websocket_origins=websocket_origins,
-                             addresses=build_upstream_addresses(settings), apps_domain=settings.apps_domain)
+                             addresses=build_upstream_addresses(settings), apps_domain=settings.apps_domain,
+                             require_dpop=require_dpop)
 
     record = run_in_session(settings, op)
     addresses = " ".join(app_origin(settings.issuer, host) + "/" for host in record.hosts)
     emit(as_json, record.as_json(), f"added app {record.slug} at {addresses} (resource {record.resource})")
+
+
+@apps_group.command("update")
+@click.option("--slug", required=True)
+@click.option("--require-dpop/--no-require-dpop", default=None, help="bearer apps: DPoP-bound tokens only")
+@json_option
+def apps_update(slug: str, require_dpop: bool | None, as_json: bool) -> None:
+    """Change an app's settings; running gateways follow within seconds."""
+    if require_dpop is None:
+        raise click.UsageError("nothing to change (--require-dpop or --no-require-dpop)")
+    settings = load_settings()
+
+    async def op(session: AsyncSession) -> AppRecord:
+        return await set_app_dpop(session, slug, require_dpop, int(time.time()), settings.issuer)
+
+    record = run_in_session(settings, op)
+    emit(as_json, record.as_json(), f"app {record.slug}: require_dpop={record.require_dpop}")
 
 
 @apps_group.command("list")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import shlex
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -87,7 +88,7 @@ def _print_banner(settings: Settings, seeded: SeedResult, rp_base: str) -> None:
     echo("  every app on its own origin (*.localhost resolves to this machine in every current browser):")
     echo(f"  Dishub parking (session): {parkir}")
     echo(f"  Dishub CCTV (stream):     {cctv}")
-    echo(f"  BPKAD e-budgeting (API):  {budget}api/anggaran  (bearer)")
+    echo(f"  BPKAD e-budgeting (API):  {budget}api/anggaran  (bearer, DPoP required)")
     echo(f"  your account page:        {settings.issuer}/account")
     echo(f"  data directory:           {settings.data_dir}  ({seeded.opd_count} OPD units)")
     echo("")
@@ -98,12 +99,14 @@ def _print_banner(settings: Settings, seeded: SeedResult, rp_base: str) -> None:
         echo(f"  {who:<28} {person.email:<36} {person.password}{nik}")
     bapenda = seeded.clients["bapenda"]
     echo("")
-    echo("Bapenda's integration calls e-budgeting (client_credentials, RFC 8707 resource):")
-    echo(f"  TOKEN=$(curl -s -u '{bapenda['client_id']}:{bapenda['client_secret']}' "
-         f"-d grant_type=client_credentials -d scope=budget.read "
-         f"--data-urlencode resource={budget} {settings.issuer}/auth/token "
-         "| python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])')")
-    echo(f"  curl -H \"Authorization: Bearer $TOKEN\" {budget}api/anggaran")
+    key = shlex.quote(str(settings.data_dir / "bapenda-dpop.pem"))
+    api = f"{budget}api/anggaran"
+    echo("Bapenda's integration calls e-budgeting with a DPoP-bound token (client_credentials, RFC 8707 resource,")
+    echo("RFC 9449: curl cannot sign the proofs, `gerbang dpop` does; the key stays in the .pem file):")
+    echo(f"  TOKEN=$(gerbang dpop token --key {key} --client '{bapenda['client_id']}:{bapenda['client_secret']}' "
+         f"-d scope=budget.read -d resource={budget} {settings.issuer}/auth/token)")
+    echo(f"  curl -H \"Authorization: DPoP $TOKEN\" "
+         f"-H \"DPoP: $(gerbang dpop proof --key {key} --token \"$TOKEN\" GET {api})\" {api}")
     echo("")
     echo("Press Ctrl+C to stop.")
 

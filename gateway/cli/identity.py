@@ -14,7 +14,8 @@ from gateway.cli.audit import cli_actor
 from gateway.cli.runtime import emit, json_option, run_in_session
 from idp.audit import append_audit
 from idp.accounts import add_user, check_password_rules, list_users
-from idp.clients import AUTH_METHODS, GRANT_TYPES, HUB_CLIENT_IDS, add_client, list_clients
+from idp.clients import (AUTH_METHODS, GRANT_TYPES, HUB_CLIENT_IDS, ID_TOKEN_ALGS, PROFILES, ClientSecurity, add_client,
+                         list_clients)
 from idp.errors import InvalidInput
 from idp.org import KINDS, add_opd, list_opd
 from idp.passwords import hash_sync
@@ -150,10 +151,16 @@ def clients_group() -> None:
 @click.option("--jwks-file", type=click.File(), default=None, help="public keys for private_key_jwt")
 @click.option("--first-party", is_flag=True, help="skip the consent page (Kominfo's own apps)")
 @click.option("--backchannel-logout-uri", default=None)
+@click.option("--profile", type=click.Choice(PROFILES), default=None,
+              help="fapi2: PAR, PKCE S256, private_key_jwt, DPoP-bound tokens (FAPI 2.0 Security Profile)")
+@click.option("--require-par", is_flag=True, help="authorization requests must be pushed (RFC 9126)")
+@click.option("--dpop-bound", is_flag=True, help="access tokens only with a DPoP proof (RFC 9449)")
+@click.option("--id-token-alg", type=click.Choice(ID_TOKEN_ALGS), default=None, help="default: ES256")
 @json_option
 def clients_add(name: str, client_id: str | None, opd_slug: str | None, redirect_uris: tuple[str, ...], logout_uris: tuple[str, ...],
                 grants: tuple[str, ...], scope: str, public: bool, auth_method: str | None,
                 resources: tuple[str, ...], jwks_file, first_party: bool, backchannel_logout_uri: str | None,
+                profile: str | None, require_par: bool, dpop_bound: bool, id_token_alg: str | None,
                 as_json: bool) -> None:
     """Register an OAuth client; prints the secret once."""
     settings = load_settings()
@@ -167,14 +174,19 @@ def clients_add(name: str, client_id: str | None, opd_slug: str | None, redirect
             session, name=name, client_id=client_id, opd_slug=opd_slug, redirect_uris=redirect_uris, post_logout_redirect_uris=logout_uris,
             grant_types=grants or ("authorization_code", "refresh_token"), scope=scope, public=public,
             auth_method=auth_method, resources=resources, jwks=jwks, first_party=first_party,
-            backchannel_logout_uri=backchannel_logout_uri, now=now)
+            backchannel_logout_uri=backchannel_logout_uri, now=now,
+            security=ClientSecurity(profile, require_par, dpop_bound, id_token_alg))
         await append_audit(session, actor=cli_actor(), action="client.create", target=f"client:{client.client_id}",
                            detail={"name": client.name, "opd": opd_slug, "grant_types": client.grant_types,
                                    "auth_method": client.auth_method, "scope": client.scope,
                                    "redirect_uris": client.redirect_uris, "resources": client.resources,
-                                   "first_party": client.first_party}, now=now)
+                                   "first_party": client.first_party, "profile": client.profile,
+                                   "require_par": client.require_par, "dpop_bound": client.dpop_bound}, now=now)
         return {"id": client.id, "client_id": client.client_id, "client_secret": secret, "name": client.name,
-                "token_endpoint_auth_method": client.auth_method}
+                "token_endpoint_auth_method": client.auth_method, "profile": client.profile,
+                "require_pushed_authorization_requests": client.require_par,
+                "dpop_bound_access_tokens": client.dpop_bound,
+                "id_token_signed_response_alg": client.id_token_alg or "ES256"}
 
     record = run_in_session(settings, op)
     human = f"client_id:     {record['client_id']}\nclient_secret: {record['client_secret'] or '(none)'}"

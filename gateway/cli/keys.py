@@ -54,8 +54,9 @@ def keys_revoke(kid: str, as_json: bool) -> None:
 
 
 @keys_group.command("list")
+@click.option("--all", "show_all", is_flag=True, help="also the per-algorithm ID token keys (PS256, RS256, EdDSA)")
 @json_option
-def keys_list(as_json: bool) -> None:
+def keys_list(show_all: bool, as_json: bool) -> None:
     """List signing keys and their state."""
     settings = load_settings()
 
@@ -63,8 +64,9 @@ def keys_list(as_json: bool) -> None:
         return list((await session.scalars(select(SigningKey).order_by(SigningKey.created_at))).all())
 
     now = int(time.time())
-    rows = run_in_session(settings, op)
-    records = [{"kid": k.kid, "alg": k.alg, "created_at": k.created_at, "state": _state(k, now)} for k in rows]
+    rows = [row for row in run_in_session(settings, op) if show_all or not row.id_token_only]
+    records = [{"kid": k.kid, "alg": k.alg, "created_at": k.created_at, "state": _state(k, now),
+                **({"purpose": "id_token" if k.id_token_only else "signing"} if show_all else {})} for k in rows]
     if as_json:
         emit(True, {"keys": records}, "")
         return

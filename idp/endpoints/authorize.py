@@ -20,9 +20,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from idp.endpoints.broker import load_enabled_upstream
+from idp.endpoints.device import resume_target
 from idp.http import FormError, datalist, read_form
 from idp.interactions import COOKIE as INTERACTION_COOKIE
+from idp.oauth.par import PushedRequestInvalid, is_par_required
 from idp.oauth.request import HubRequest
+from idp.oauth.request_object import InvalidRequestObject
+from idp.oauth.resolve import resolve_authorization_request
 from idp.oauth.state import Preloaded, run_with_state
 from idp.oauth.syntax import find_malformed
 from idp.oauth.store import apply_in_transaction
@@ -38,8 +42,7 @@ from policies.model import Subject
 log = logging.getLogger("gerbang.idp")
 
 NONCE_WINDOW = 3600  # a nonce seen in a code of the last hour is a replay (the pruner keeps codes that long)
-UNSUPPORTED = {"request": "request_not_supported", "request_uri": "request_uri_not_supported",
-               "registration": "registration_not_supported"}
+UNSUPPORTED = {"registration": "registration_not_supported"}
 
 
 async def authorize_endpoint(request: Request) -> Response:
@@ -58,37 +61,55 @@ async def resume_endpoint(request: Request) -> Response:
     """Back from the login or consent page: continue the parked authorization request."""
     provider: Provider = request.app.state.provider
     value = request.query_params.get("interaction")
+    device_page = None
     try:
         async with provider.sessionmaker() as session:
             interaction = await provider.interactions.load(value, request.cookies.get(INTERACTION_COOKIE), session)
             if interaction is None or value is None:
                 return provider.pages.error(request, "error.expired", 400)
             params = [(k, v) for k, v in interaction.params]
-            return await process_authorization(request, provider, params, interaction, value, session)
+            device_page = resume_target(params)
+            if device_page is None:
+                return await process_authorization(request, provider, params, interaction, value, session)
     except SQLAlchemyError:
         return provider.pages.error(request, "error.unavailable", 503)
+    # A sign-in for the device page (RFC 8628), not an authorization request.
+    await provider.interactions.finish(value)
+    return see_other(device_page)
 
 
-async def process_authorization(request: Request, provider: Provider, params: list[tuple[str, str]],
+async def process_authorization(request: Request, provider: Provider, sent: list[tuple[str, str]],
                                 interaction: Interaction | None, interaction_id: str | None,
                                 session: AsyncSession | None = None) -> Response:
-    """At most one read transaction (``session``, or one of its own) and one write transaction per request."""
+    """``sent`` are the parameters as sent, ``params`` the request they stand for (parked with its request_uri, so
+    the resumed request is read from the pushed one again). At most one read transaction (``session``, or one of
+    its own) and one write transaction per request."""
     if session is None:
         try:
             async with provider.sessionmaker() as session:
-                return await process_authorization(request, provider, params, interaction, interaction_id, session)
+                return await process_authorization(request, provider, sent, interaction, interaction_id, session)
         except SQLAlchemyError:
             return provider.pages.error(request, "error.unavailable", 503)
-    malformed = find_malformed(params)
+    malformed = find_malformed(sent)
     if malformed is not None:  # not yet known to be the client's redirect URI: a page, never a redirect
+        return provider.pages.error(request, "error.back", 400, detail=f"invalid_request: {malformed}")
+    now = provider.clock.now()
+    state = Preloaded(extras={"now": now})
+    client_id = datalist(sent).get("client_id", [""])[0]
+    state.clients = await provider.clients.get_many({client_id} if client_id else set(), holding=session)
+    try:
+        resolved = await resolve_authorization_request(provider.sessionmaker, sent, state.clients.get(client_id),
+                                                       provider.issuer, now, first_visit=interaction is None)
+    except (PushedRequestInvalid, InvalidRequestObject) as exc:
+        return provider.pages.error(request, "error.back", 400, detail=str(exc))
+    params = resolved.params
+    malformed = find_malformed(params)  # what a request object or a pushed request carried
+    if malformed is not None:
         return provider.pages.error(request, "error.back", 400, detail=f"invalid_request: {malformed}")
     data = datalist(params)
     if "redirect_uri" not in data:  # OIDC Core §3.1.2.1, FAPI 2.0: required even with one registered
         return provider.pages.error(request, "error.back", 400, detail="invalid_request: redirect_uri")
-    now = provider.clock.now()
-    state = Preloaded(extras={"now": now})
-    client_id = data.get("client_id", [""])[0]
-    state.clients = await provider.clients.get_many({client_id} if client_id else set(), holding=session)
+    parked = params + ([(n, v) for n, v in sent if n == "request_uri"] if resolved.pushed_digest else [])
     active = await provider.sessions.load(request.cookies.get(provider.session_cookie), session)
     if interaction is not None and interaction.login_sid and (active is None or
                                                               active.row.sid != interaction.login_sid):
@@ -114,6 +135,9 @@ async def process_authorization(request: Request, provider: Provider, params: li
     for name, code in UNSUPPORTED.items():
         if name in data:
             return client_error(code, f"The '{name}' parameter is not supported.")
+    if resolved.pushed_digest is None and is_par_required(client.row,
+                                                          provider.settings.require_pushed_authorization_requests):
+        return client_error("invalid_request", "This client must push its authorization requests (PAR).")
     if data.get("response_mode", ["query"])[0] != "query":
         return client_error("invalid_request", "Only response_mode=query is supported.")
     prompts = set(data.get("prompt", [""])[0].split())
@@ -126,11 +150,11 @@ async def process_authorization(request: Request, provider: Provider, params: li
         needs_login = hint_sub != active.user.id
     if "create" in prompts and (interaction is None or not interaction.login_sid):
         # OpenID Connect Initiating User Registration 1.0: sign-up first, then sign in and continue.
-        return await _park(request, provider, client.client_id, params, "/auth/register", interaction_id, session)
+        return await _park(request, provider, client.client_id, parked, "/auth/register", interaction_id, session)
     if needs_login:
         if "none" in prompts:
             return client_error("login_required", "The user must sign in.")
-        return await _park(request, provider, client.client_id, params,
+        return await _park(request, provider, client.client_id, parked,
                            await _login_page_for(provider, data.get("idp_hint", [""])[0]), interaction_id, session)
     assert active is not None
     verdict = login_decision(provider, active, client.client_id)
@@ -141,14 +165,15 @@ async def process_authorization(request: Request, provider: Provider, params: li
     if await is_step_up_needed(provider.sessionmaker, data.get("acr_values", [None])[0], active, session):
         if "none" in prompts:
             return client_error("interaction_required", "A second factor is required.")
-        return await _park(request, provider, client.client_id, params, "/auth/mfa/step-up", interaction_id,
+        return await _park(request, provider, client.client_id, parked, "/auth/mfa/step-up", interaction_id,
                            session)
     consent_given = interaction is not None and interaction.consent_given
     if not consent_given and not await _has_consent(session, active.user.id, client.row, scope, prompts):
         if "none" in prompts:
             return client_error("consent_required", "The user must consent.")
-        return await _park(request, provider, client.client_id, params, "/auth/consent", interaction_id, session)
+        return await _park(request, provider, client.client_id, parked, "/auth/consent", interaction_id, session)
     state.extras["code_ttl"] = provider.settings.code_ttl
+    state.effects.spend_pushed = resolved.pushed_digest
     state.extras["login"] = {"sid": active.row.sid, "auth_time": active.row.auth_time, "acr": active.row.acr,
                              "amr": list(active.row.amr)}
     try:

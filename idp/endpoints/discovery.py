@@ -9,10 +9,13 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from idp.dpop.proof import PROOF_ALGS
+from idp.keys import companion_algs
+from idp.oauth.request_object import REQUEST_OBJECT_ALGS
 from idp.oauth.server import SCOPES_SUPPORTED
 
 
-def build_metadata(issuer: str, signing_alg: str) -> dict[str, Any]:
+def build_metadata(issuer: str, signing_alg: str, require_par: bool = False) -> dict[str, Any]:
     base = f"{issuer}/auth"
     algs = ["ES256", "RS256"]
     return {
@@ -30,9 +33,12 @@ def build_metadata(issuer: str, signing_alg: str) -> dict[str, Any]:
         "scopes_supported": SCOPES_SUPPORTED,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials",
+                                  "urn:ietf:params:oauth:grant-type:device_code",
+                                  "urn:ietf:params:oauth:grant-type:token-exchange"],
+        "device_authorization_endpoint": f"{base}/device_authorization",
         "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": [signing_alg],
+        "id_token_signing_alg_values_supported": [signing_alg, *companion_algs(signing_alg)],
         "userinfo_signing_alg_values_supported": [],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt",
                                                   "none"],
@@ -45,8 +51,12 @@ def build_metadata(issuer: str, signing_alg: str) -> dict[str, Any]:
         "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "acr", "amr", "nonce", "sid", "name",
                              "preferred_username", "email", "email_verified", "opd", "roles"],
         "claims_parameter_supported": False,
-        "request_parameter_supported": False,
-        "request_uri_parameter_supported": False,
+        "request_parameter_supported": True,  # RFC 9101, signed only
+        "request_uri_parameter_supported": False,  # only the request_uri of a pushed request (RFC 9126)
+        "request_object_signing_alg_values_supported": REQUEST_OBJECT_ALGS,
+        "pushed_authorization_request_endpoint": f"{base}/par",
+        "require_pushed_authorization_requests": require_par,
+        "dpop_signing_alg_values_supported": list(PROOF_ALGS),
         "prompt_values_supported": ["none", "login", "consent", "create"],
         "acr_values_supported": ["1", "2"],
         "ui_locales_supported": ["id", "en"],

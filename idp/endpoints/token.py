@@ -7,15 +7,18 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from idp.auth_limits import AuthLimiter
+from idp.dpop.proof import InvalidProof
+from idp.endpoints.dpop_http import nonce_header, read_proof, token_endpoint_refusal
 from idp.http import FormError, datalist, oauth_error, oauth_json, read_form
 from idp.oauth.request import HubRequest
 from idp.oauth.state import Effects, Preloaded, run_with_state
 from idp.oauth.syntax import find_malformed
 from idp.oauth.store import apply_in_transaction, candidate_client_ids, preload_grant_rows
+from idp.oauth.token_exchange import TOKEN_EXCHANGE, preload_subject
 from idp.provider import Provider
 from idp.security_events import record_security_event
 
-USER_GRANTS = ("authorization_code", "refresh_token")
+USER_GRANTS = ("authorization_code", "refresh_token", "urn:ietf:params:oauth:grant-type:device_code")
 REPEATABLE = ("resource",)  # RFC 8707 §2; every other parameter at most once (RFC 6749 §3.2)
 
 
@@ -37,13 +40,21 @@ async def token_endpoint(request: Request) -> Response:
     refused = await _throttled(limits, claimed, request)
     if refused is not None:
         return refused
+    try:
+        proof = await read_proof(provider, request, provider.token_url)
+    except InvalidProof as exc:
+        return token_endpoint_refusal(provider, exc)
     now = provider.clock.now()
-    state = Preloaded(extras={"now": now, "refresh_lifetimes": provider.refresh_lifetimes})
+    state = Preloaded(extras={"now": now, "refresh_lifetimes": provider.refresh_lifetimes,
+                              "dpop_jkt": proof.jkt if proof else None})
     try:
         state.clients = await provider.clients.get_many(candidates)
         if form.get("grant_type", [None])[0] in USER_GRANTS:
             async with provider.sessionmaker() as session:
                 await preload_grant_rows(session, form, state)
+        elif form.get("grant_type", [None])[0] == TOKEN_EXCHANGE:
+            async with provider.sessionmaker() as session:
+                await preload_subject(session, provider.keys, provider.issuer, form, candidates, state)
     except SQLAlchemyError:
         return oauth_error(503, "temporarily_unavailable", "The service is temporarily unavailable.",
                            {"Retry-After": "5"})
@@ -58,8 +69,10 @@ async def token_endpoint(request: Request) -> Response:
     if status != 200:
         # A refusal keeps only what must stick: a replay's revocation, and a client assertion's jti, spent
         # once presented even if the grant then failed (RFC 7523 §3 item 7).
-        effects = Effects(revoke_grant=effects.revoke_grant, replay_marks=effects.replay_marks)
-    if not effects.is_empty() and (status == 200 or effects.revoke_grant or effects.replay_marks):
+        effects = Effects(revoke_grant=effects.revoke_grant, replay_marks=effects.replay_marks,
+                          device_polled=effects.device_polled)  # a device's poll counts even when refused
+    if not effects.is_empty() and (status == 200 or effects.revoke_grant or effects.replay_marks
+                                   or effects.device_polled):
         try:
             lost = await apply_in_transaction(provider.sessionmaker, effects, now)
         except SQLAlchemyError:
@@ -69,6 +82,8 @@ async def token_endpoint(request: Request) -> Response:
             return oauth_error(400 if lost == "invalid_grant" else 401, lost,
                                "The grant or client assertion was already used.")
     provider.metrics_token(form.get("grant_type", ["?"])[0], status)
+    if proof is not None or (isinstance(body, dict) and body.get("error") == "invalid_dpop_proof"):
+        headers = [*headers, *nonce_header(provider).items()]  # RFC 9449 §8.2: the next nonce to use
     return oauth_json(status, body, headers)
 
 

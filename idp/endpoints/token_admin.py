@@ -117,9 +117,10 @@ async def introspection_endpoint(request: Request) -> Response:
                         or not await is_client_active(provider.clients, grant.client_id)
                         or not await is_user_active(session, grant.user_id)):
                     return inactive
+                bound = {"cnf": {"jkt": grant.dpop_jkt}} if grant.dpop_jkt else {}
                 return oauth_json(200, {"active": True, "token_type": "refresh_token", "client_id": grant.client_id,
                                         "sub": grant.user_id, "scope": grant.scope, "exp": refresh.expires_at,
-                                        "iat": refresh.issued_at, "iss": provider.issuer})
+                                        "iat": refresh.issued_at, "iss": provider.issuer, **bound})
             claims = await _access_claims(provider, token, verify_exp=True)
             if claims is None:
                 return inactive
@@ -131,4 +132,6 @@ async def introspection_endpoint(request: Request) -> Response:
     audience = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
     if claims.get("client_id") != client.client_id and not set(audience) & set(client.row.resources):
         return inactive  # only the token's client or the API it is for may look inside
-    return oauth_json(200, {"active": True, "token_type": "Bearer", **claims})
+    # RFC 9449 §6.2: a bound token's cnf (with its jkt) is part of the answer; its type is DPoP.
+    token_type = "DPoP" if isinstance(claims.get("cnf"), dict) else "Bearer"
+    return oauth_json(200, {"active": True, "token_type": token_type, **claims})

@@ -18,6 +18,7 @@ from joserfc.jwk import KeySet
 from idp.oauth.state import current
 
 ASSERTION_ALGORITHMS = ["ES256", "RS256", "PS256", "EdDSA"]
+FAPI_ASSERTION_ALGORITHMS = ("PS256", "ES256", "EdDSA")  # FAPI 2.0 Security Profile §5.4.1
 MAX_ASSERTION_LIFETIME = 300
 FORBIDDEN_HEADERS = ("jku", "jwk", "x5u", "x5c")
 
@@ -25,9 +26,10 @@ FORBIDDEN_HEADERS = ("jku", "jwk", "x5u", "x5c")
 class PrivateKeyJWT(JWTBearerClientAssertion):
     CLIENT_AUTH_METHOD = "private_key_jwt"
 
-    def __init__(self, issuer: str, token_endpoint: str) -> None:
+    def __init__(self, issuer: str, token_endpoint: str, *other_endpoints: str) -> None:
         super().__init__(validate_jti=True, leeway=30)
-        self._audiences = [issuer, token_endpoint]
+        # RFC 9126 §2: the pushed authorization request endpoint is an audience too.
+        self._audiences = [issuer, token_endpoint, *other_endpoints]
 
     def get_audiences(self) -> list[str]:
         return self._audiences
@@ -36,7 +38,14 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
         headers, claims = super().extract_assertion(assertion)
         if headers.get("alg") not in ASSERTION_ALGORITHMS or any(h in headers for h in FORBIDDEN_HEADERS):
             raise InvalidClientError(description="Assertion algorithm or header not accepted.")
+        current().extras["assertion_alg"] = headers.get("alg")
         return headers, claims
+
+    def authenticate_client(self, client: Any) -> Any:
+        if client.row.profile == "fapi2" and current().extras.get("assertion_alg") not in FAPI_ASSERTION_ALGORITHMS:
+            raise InvalidClientError(description="FAPI 2.0 clients sign assertions with PS256, ES256 or EdDSA.",
+                                     status_code=401)
+        return super().authenticate_client(client)
 
     def process_assertion_claims(self, assertion: str, resolve_key: Any) -> dict[str, Any]:
         try:

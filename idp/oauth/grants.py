@@ -13,6 +13,7 @@ from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidScopeError, OAuth2E
 from authlib.oidc.core import OpenIDCode
 
 from idp.oauth.adapters import CodeRecord, RefreshRecord
+from idp.oauth.dpop_binding import check_dpop_jkt_parameter, check_token_binding
 from idp.oauth.resource import check_resources_allowed, narrow_resources, requested_resources
 from idp.oauth.session_binding import does_refresh_stand, is_bound_to_session
 from idp.oauth.state import current
@@ -31,6 +32,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         resources = requested_resources(self.request.payload.datalist)
         try:
             check_resources_allowed(resources, self.request.client.row.resources)
+            check_dpop_jkt_parameter(self.request.payload.data.get("dpop_jkt"))
         except OAuth2Error as error:
             error.redirect_uri = redirect_uri
             raise
@@ -47,7 +49,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             "code_challenge_method": data["code_challenge_method"],
             "resources": requested_resources(request.payload.datalist), "auth_time": login["auth_time"],
             "acr": login["acr"], "amr": login["amr"], "family_id": str(uuid.uuid4()),
-            "expires_at": state.extras["now"] + state.extras["code_ttl"],
+            "expires_at": state.extras["now"] + state.extras["code_ttl"], "dpop_jkt": data.get("dpop_jkt"),
         }
 
     def query_authorization_code(self, code: str, client: Any) -> CodeRecord | None:
@@ -75,6 +77,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     def validate_token_request(self) -> None:
         super().validate_token_request()
         code = self.request.authorization_code.row
+        check_token_binding(self.request.client.row, current().extras.get("dpop_jkt"), code.dpop_jkt)
         resources = narrow_resources(requested_resources(self.request.payload.datalist), list(code.resources))
         current().extras.update(resources=resources, code=code, sid=code.session_id)
 
@@ -95,7 +98,8 @@ class OpenIDCodeExtension(OpenIDCode):
         code = request.authorization_code.row
         return self.minter.id_token(client_id=request.client.client_id, user=request.user, scope=token["scope"],
                                     auth_time=code.auth_time, acr=code.acr, amr=list(code.amr), nonce=code.nonce,
-                                    sid=current().extras.get("sid"), access_token=token.get("access_token"))
+                                    sid=current().extras.get("sid"), access_token=token.get("access_token"),
+                                    alg=request.client.row.id_token_alg)
 
 
 class RefreshTokenGrant(grants.RefreshTokenGrant):
@@ -128,6 +132,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
     def validate_token_request(self) -> None:
         super().validate_token_request()
         grant = self.request.refresh_token.grant
+        check_token_binding(self.request.client.row, current().extras.get("dpop_jkt"), grant.dpop_jkt)
         resources = narrow_resources(requested_resources(self.request.payload.datalist), list(grant.resources))
         current().extras.update(resources=resources, grant=grant)
 
@@ -146,14 +151,15 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):
             raise InvalidScopeError("'openid' needs a user.")
         resources = requested_resources(self.request.payload.datalist)
         check_resources_allowed(resources, client.row.resources)
+        check_token_binding(client.row, current().extras.get("dpop_jkt"), None)
         current().extras.update(resources=resources)
 
 
 def new_family(client_id: str, user_id: str, scope: str, resources: list[str], code: Any, now: int,
-               ttl: int) -> Grant:
+               ttl: int, dpop_jkt: str | None = None) -> Grant:
     return Grant(id=code.family_id, client_id=client_id, user_id=user_id, session_id=code.session_id, scope=scope,
                  resources=resources, auth_time=code.auth_time, acr=code.acr, amr=list(code.amr), created_at=now,
-                 expires_at=now + ttl)
+                 expires_at=now + ttl, dpop_jkt=dpop_jkt)
 
 
 def new_refresh_row(token_digest: str, grant_id: str, now: int, expires_at: int) -> RefreshToken:

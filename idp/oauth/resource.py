@@ -16,7 +16,10 @@ class InvalidTargetError(OAuth2Error):
 def requested_resources(datalist: dict[str, list[str]]) -> list[str]:
     resources = datalist.get("resource", [])
     for uri in resources:
-        parts = urlsplit(uri)
+        try:
+            parts = urlsplit(uri)
+        except ValueError as exc:  # "http://[::1": not a URI at all
+            raise InvalidTargetError("'resource' must be an absolute URI without a fragment.") from exc
         if not parts.scheme or not parts.netloc or parts.fragment or "#" in uri:
             raise InvalidTargetError("'resource' must be an absolute URI without a fragment.")
     return list(dict.fromkeys(resources))

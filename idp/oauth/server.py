@@ -9,6 +9,9 @@ from authlib.oauth2.rfc6749 import InvalidClientError, InvalidScopeError
 
 from idp.oauth.adapters import HubClient
 from idp.oauth.client_auth import PrivateKeyJWT
+from idp.oauth.device import DeviceCodeGrant
+from idp.oauth.token_exchange import TokenExchangeGrant
+from idp.oauth.dpop_binding import binds_refresh_tokens
 from idp.oauth.grants import (AuthorizationCodeGrant, ClientCredentialsGrant, OpenIDCodeExtension, RefreshTokenGrant,
                               new_family, new_refresh_row)
 from idp.oauth.pkce import RequiredS256CodeChallenge
@@ -32,7 +35,10 @@ class HubAuthorizationServer(AuthorizationServer):
                                                      OpenIDCodeExtension(minter)])
         self.register_grant(RefreshTokenGrant)
         self.register_grant(ClientCredentialsGrant)
-        self.register_client_auth_method("private_key_jwt", PrivateKeyJWT(issuer, f"{issuer}/auth/token"))
+        self.register_grant(DeviceCodeGrant)
+        self.register_grant(TokenExchangeGrant)
+        self.register_client_auth_method("private_key_jwt", PrivateKeyJWT(issuer, f"{issuer}/auth/token",
+                                                                          f"{issuer}/auth/par"))
 
     def authenticate_client(self, request: Any, methods: list[str], endpoint: str = "token") -> Any:
         if not request.headers.get("Authorization", "").isascii():
@@ -80,21 +86,27 @@ class HubAuthorizationServer(AuthorizationServer):
         resources: list[str] = state.extras.get("resources") or []
         audience = resources or [self.issuer]
         scope = scope or ""
+        jkt = state.extras.get("dpop_jkt")
+        # RFC 9449 §6: a DPoP-bound access token carries the key's thumbprint and is of type DPoP.
+        bound = {"cnf": {"jkt": jkt}} if jkt else None
+        token_type = "DPoP" if jkt else "Bearer"
         if grant_type == "client_credentials":
             minted = self.minter.access_token(client_id=client.client_id, sub=client.client_id, scope=scope,
-                                              audience=audience)
-            return {"access_token": minted.value, "token_type": "Bearer", "expires_in": minted.expires_in,
+                                              audience=audience, extra=bound)
+            return {"access_token": minted.value, "token_type": token_type, "expires_in": minted.expires_in,
                     "scope": scope}
-        if grant_type == "authorization_code":
+        if grant_type in ("authorization_code", DeviceCodeGrant.GRANT_TYPE):  # a new token family
             code = state.extras["code"]
-            grant = new_family(client.client_id, user.id, scope, list(code.resources), code, now, self.refresh_ttl)
+            refresh_jkt = jkt if binds_refresh_tokens(client.row) else None
+            grant = new_family(client.client_id, user.id, scope, list(code.resources), code, now, self.refresh_ttl,
+                               refresh_jkt)
             state.effects.new_grant = grant
         else:
             grant = state.extras["grant"]
         minted = self.minter.access_token(client_id=client.client_id, sub=user.id, scope=scope, audience=audience,
-                                          auth_time=grant.auth_time, acr=grant.acr, amr=list(grant.amr))
+                                          auth_time=grant.auth_time, acr=grant.acr, amr=list(grant.amr), extra=bound)
         state.effects.access_jtis.append((minted.jti, grant.id, client.client_id, minted.expires_at))
-        token = {"access_token": minted.value, "token_type": "Bearer", "expires_in": minted.expires_in,
+        token = {"access_token": minted.value, "token_type": token_type, "expires_in": minted.expires_in,
                  "scope": scope}
         if include_refresh_token:
             value, token_digest = new_opaque_token()

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 
-from idp.storage.models import AuthorizationCode, BrowserSession, Client, Grant, RefreshToken, User
+from idp.storage.models import AuthorizationCode, BrowserSession, Client, DeviceCode, Grant, RefreshToken, User
 
 
 @dataclass
@@ -26,11 +26,16 @@ class Effects:
     revoke_grant: str | None = None
     revoke_jti: tuple[str, int] | None = None
     touch_session: str | None = None  # sid of the browser session a refresh kept alive
+    spend_pushed: str | None = None  # RFC 9126 request_uri digest, single use (spent with the code it issued)
+    device_polled: tuple[str, bool] | None = None  # RFC 8628 device code digest polled (and whether too fast)
+    redeem_device: str | None = None  # device code digest exchanged for tokens (must still be approved)
+    audit: list[dict[str, Any]] = field(default_factory=list)  # append_audit(**entry), last in the transaction
 
     def is_empty(self) -> bool:
         return not (self.new_code or self.redeem_code or self.new_grant or self.rotate_refresh or self.new_refresh
                     or self.access_jtis or self.replay_marks or self.revoke_refresh or self.revoke_grant
-                    or self.revoke_jti or self.touch_session)
+                    or self.revoke_jti or self.touch_session or self.device_polled or self.redeem_device
+                    or self.audit)
 
 
 @dataclass
@@ -43,6 +48,7 @@ class Preloaded:
     grant: Grant | None = None
     browser_session: BrowserSession | None = None  # the sign-in the grant came from
     user: User | None = None
+    device: DeviceCode | None = None
     nonce_seen: bool = False
     token_record: Any = None  # revocation / introspection target
     effects: Effects = field(default_factory=Effects)

@@ -15,13 +15,17 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import unquote
 
+from authlib.oauth2.rfc8628 import DEVICE_CODE_GRANT_TYPE
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from idp.audit import append_audit
+from idp.oauth.par import spend_pushed_request
 from idp.oauth.state import Effects, Preloaded
 from idp.oauth.tokens import digest
-from idp.storage.models import (AccessToken, AuthorizationCode, BrowserSession, Client, Grant, RefreshToken, ReplayMark,
+from idp.storage.models import (AccessToken, AuthorizationCode, BrowserSession, Client, DeviceCode, Grant, RefreshToken,
+                                ReplayMark,
                                 RevokedToken, User)
 
 CLIENT_CACHE_TTL = 3.0
@@ -133,6 +137,10 @@ async def preload_grant_rows(session: AsyncSession, form: dict[str, list[str]], 
         state.code = await session.get(AuthorizationCode, digest(form["code"][0]))
         if state.code is not None:
             state.user = await session.get(User, state.code.user_id)
+    elif grant_type == DEVICE_CODE_GRANT_TYPE and form.get("device_code"):
+        state.device = await session.get(DeviceCode, digest(form["device_code"][0]))
+        if state.device is not None and state.device.user_id:
+            state.user = await session.get(User, state.device.user_id)
     elif grant_type == "refresh_token" and form.get("refresh_token"):
         state.refresh = await session.get(RefreshToken, digest(form["refresh_token"][0]))
         if state.refresh is not None:
@@ -167,6 +175,16 @@ async def apply_effects(session: AsyncSession, effects: Effects, now: int) -> st
             .values(rotated_at=now))
         if result.rowcount != 1:
             return "invalid_grant"
+    if effects.device_polled:
+        await record_device_poll(session, *effects.device_polled, now)
+    if effects.redeem_device:
+        result = await session.execute(update(DeviceCode).where(
+            DeviceCode.code_digest == effects.redeem_device, DeviceCode.status == "approved")
+            .values(status="redeemed"))
+        if result.rowcount != 1:
+            return "invalid_grant"
+    if effects.spend_pushed and not await spend_pushed_request(session, effects.spend_pushed, now):
+        return "invalid_request_uri"
     if effects.new_code:
         session.add(AuthorizationCode(**effects.new_code))
     if effects.new_grant:
@@ -181,7 +199,17 @@ async def apply_effects(session: AsyncSession, effects: Effects, now: int) -> st
     if effects.touch_session:
         await session.execute(update(BrowserSession).where(
             BrowserSession.sid == effects.touch_session, BrowserSession.ended_at.is_(None)).values(last_seen=now))
+    for entry in effects.audit:  # last: the audit chain stays locked until the transaction ends
+        await append_audit(session, now=now, **entry)
     return None
+
+
+async def record_device_poll(session: AsyncSession, code_digest: str, too_fast: bool, now: int) -> None:
+    """RFC 8628 §3.5: remember the poll; one too soon adds 5 seconds to the interval for good."""
+    values: dict[str, Any] = {"last_polled_at": now}
+    if too_fast:
+        values["interval"] = DeviceCode.interval + 5
+    await session.execute(update(DeviceCode).where(DeviceCode.code_digest == code_digest).values(**values))
 
 
 async def revoke_jti(session: AsyncSession, jti: str, expires_at: int) -> None:

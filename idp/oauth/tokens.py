@@ -27,9 +27,11 @@ def digest(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
-def half_hash(value: str) -> str:
-    """OIDC Core §3.1.3.6 at_hash / c_hash for SHA-256 algorithms (ES256, RS256)."""
-    full = hashlib.sha256(value.encode("ascii")).digest()
+def half_hash(value: str, alg: str = "ES256") -> str:
+    """OIDC Core §3.1.3.6 at_hash / c_hash: SHA-256 for ES256, RS256 and PS256; SHA-512 for EdDSA (Ed25519), as
+    relying parties (oauth4webapi, node oidc-provider) compute it."""
+    hasher = hashlib.sha512 if alg == "EdDSA" else hashlib.sha256
+    full = hasher(value.encode("ascii")).digest()
     return base64.urlsafe_b64encode(full[: len(full) // 2]).rstrip(b"=").decode()
 
 
@@ -88,7 +90,8 @@ class TokenMinter:
         return MintedAccessToken(value, jti, now + self._access_ttl, self._access_ttl)
 
     def id_token(self, *, client_id: str, user: User, scope: str, auth_time: int, acr: str, amr: list[str],
-                 nonce: str | None, sid: str | None, access_token: str | None) -> str:
+                 nonce: str | None, sid: str | None, access_token: str | None, alg: str | None = None) -> str:
+        """Signed with ``alg`` (the client's ``id_token_signed_response_alg``) or the hub's primary algorithm."""
         now = self._clock.now()
         claims: dict[str, Any] = {
             "iss": self._issuer, "aud": client_id, "azp": client_id, "iat": now, "exp": now + self._id_ttl,
@@ -100,8 +103,8 @@ class TokenMinter:
         if sid:
             claims["sid"] = sid
         if access_token:
-            claims["at_hash"] = half_hash(access_token)
-        return self._keys.sign(claims, typ="JWT")
+            claims["at_hash"] = half_hash(access_token, alg or self._keys.active.alg)
+        return self._keys.sign(claims, typ="JWT", alg=alg)
 
 
 def new_opaque_token() -> tuple[str, str]:

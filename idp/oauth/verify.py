@@ -9,7 +9,7 @@ from jwt.types import Options
 
 from idp.keys import KeyRing
 
-ALGORITHMS = ["ES256", "RS256"]
+ALGORITHMS = ["ES256", "RS256", "PS256", "EdDSA"]  # every algorithm the hub signs with (ID tokens included)
 
 
 class TokenInvalid(Exception):
@@ -42,6 +42,8 @@ def verify_hub_jwt(keys: KeyRing, token: str, issuer: str, *, typ: str | None, a
     key = keys.public_key(kid)
     if key is None:
         raise UnknownKey(kid)
+    if keys.key_alg(kid) != header.get("alg"):
+        raise TokenInvalid("algorithm does not match the key")
     own_times = now is None
     options: Options = {"verify_exp": verify_exp and own_times, "verify_nbf": own_times, "verify_iat": own_times,
                         "verify_aud": audience is not None, "require": ["iss", "iat"]}

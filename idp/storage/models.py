@@ -109,6 +109,11 @@ class Client(Base):
     updated_at: Mapped[int] = mapped_column(BigInteger)
     # RFC 7592: the digest of the registration access token a dynamically registered client manages itself with.
     registration_token_digest: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # FAPI 2.0 and sender-constrained tokens (idp.oauth.fapi): profile "fapi2" implies PAR, DPoP and the rest.
+    profile: Mapped[str | None] = mapped_column(String(16))
+    require_par: Mapped[bool] = mapped_column(Boolean, default=False)  # RFC 9126 require_pushed_authorization_requests
+    dpop_bound: Mapped[bool] = mapped_column(Boolean, default=False)  # RFC 9449 dpop_bound_access_tokens
+    id_token_alg: Mapped[str | None] = mapped_column(String(8))  # id_token_signed_response_alg; None: the default
 
 
 class InitialAccessToken(Base):
@@ -154,6 +159,7 @@ class AuthorizationCode(Base):
     family_id: Mapped[str] = mapped_column(String(36))
     expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
     redeemed_at: Mapped[int | None] = mapped_column(BigInteger)
+    dpop_jkt: Mapped[str | None] = mapped_column(String(64))  # RFC 9449 §10: the key the code is bound to
 
 
 class Grant(Base):
@@ -173,6 +179,7 @@ class Grant(Base):
     expires_at: Mapped[int] = mapped_column(BigInteger)
     revoked_at: Mapped[int | None] = mapped_column(BigInteger)
     revoked_reason: Mapped[str | None] = mapped_column(String(64))
+    dpop_jkt: Mapped[str | None] = mapped_column(String(64))  # RFC 9449 §5: refresh tokens bound to this key
 
 
 class RefreshToken(Base):
@@ -235,6 +242,7 @@ class SigningKey(Base):
     retired_at: Mapped[int | None] = mapped_column(BigInteger)  # stops signing (may be scheduled ahead)
     expires_at: Mapped[int | None] = mapped_column(BigInteger)  # stops being published
     activates_at: Mapped[int | None] = mapped_column(BigInteger)  # starts signing; published before (None: at once)
+    id_token_only: Mapped[bool] = mapped_column(Boolean, default=False)  # a per-algorithm ID token key (idp.keys)
 
 
 class Interaction(Base):
@@ -248,6 +256,39 @@ class Interaction(Base):
     expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
     login_sid: Mapped[str | None] = mapped_column(String(36))
     consent_given: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class PushedRequest(Base):
+    """RFC 9126: an authorization request pushed by an authenticated client, referenced by its request_uri."""
+
+    __tablename__ = "pushed_requests"
+    uri_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64))
+    params: Mapped[list[list[str]]] = mapped_column(JSON)
+    expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
+    used_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class DeviceCode(Base):
+    """RFC 8628: a device's pending authorization, found by its device code (digest) or its user code."""
+
+    __tablename__ = "device_codes"
+    code_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_code: Mapped[str] = mapped_column(String(16), unique=True)  # normalised: 8 letters, no dash
+    client_id: Mapped[str] = mapped_column(String(64))
+    scope: Mapped[str] = mapped_column(Text)
+    resources: Mapped[list[str]] = mapped_column(default=list)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
+    interval: Mapped[int] = mapped_column(Integer, default=5)
+    last_polled_at: Mapped[int | None] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | approved | denied | redeemed
+    family_id: Mapped[str] = mapped_column(String(36))
+    user_id: Mapped[str | None] = mapped_column(String(36))
+    session_id: Mapped[str | None] = mapped_column(String(64))
+    auth_time: Mapped[int | None] = mapped_column(BigInteger)
+    acr: Mapped[str | None] = mapped_column(String(16))
+    amr: Mapped[list[str]] = mapped_column(default=list)
 
 
 class ReplayMark(Base):
@@ -383,6 +424,7 @@ class App(Base):
     resource: Mapped[str | None] = mapped_column(String(500))
     host: Mapped[str | None] = mapped_column(String(253), unique=True)
     restricted: Mapped[bool] = mapped_column(Boolean, default=False)
+    require_dpop: Mapped[bool] = mapped_column(Boolean, default=False)  # bearer apps: sender-constrained tokens only
     status: Mapped[str] = mapped_column(String(16), default="active")  # pending | active | suspended | rejected
     # How the gateway reads paths for this app (gateway.paths) and who may open its WebSockets.
     case_insensitive_paths: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import shlex
 import socket
 import subprocess
@@ -9,6 +11,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import NamedTuple
 
 import httpx
@@ -76,23 +79,26 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoCity]:
 
 
 def test_the_banners_integration_commands_reach_e_budgeting(demo: DemoCity) -> None:
-    """Bapenda's two printed commands, run as printed: a client_credentials token for e-budgeting, then the
-    API call, which the shipped policy set allows (the right client id, scope and path)."""
+    """Bapenda's two printed commands, run as printed in a shell: a DPoP-bound client_credentials token for
+    e-budgeting (which requires DPoP), then the API call with curl and a proof from ``gerbang dpop proof``, which
+    the shipped policy set allows (the right client id, scope and path). A plain bearer token is refused there."""
     deadline = time.monotonic() + 10
     while not any("Press Ctrl+C" in line for line in demo.output) and time.monotonic() < deadline:
         time.sleep(0.1)
-    get_token = next(line for line in demo.output if "TOKEN=$(curl" in line)
-    call = next(line for line in demo.output if 'curl -H "Authorization: Bearer $TOKEN"' in line)
-    words = shlex.split(get_token.strip().removeprefix("TOKEN=$(").split("|")[0])
-    client_id, secret = words[words.index("-u") + 1].split(":", 1)
-    form = dict(word.split("=", 1) for flag, word in zip(words, words[1:]) if flag in ("-d", "--data-urlencode"))
-    token_url = words[-1]
-    answer = httpx.post(token_url, data=form, auth=(client_id, secret))
-    assert answer.status_code == 200, answer.text
+    get_token = next(line for line in demo.output if "TOKEN=$(gerbang dpop token" in line)
+    call = next(line for line in demo.output if 'curl -H "Authorization: DPoP $TOKEN"' in line)
+    shell = os.environ | {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    script = f"set -euo pipefail\n{get_token.strip()}\n{call.strip()} -sS --fail-with-body"
+    done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60, env=shell, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert json.loads(done.stdout)["diminta_oleh"] == "bapenda-pajak"  # the app read the caller from the assertion
+    words = shlex.split(get_token.strip().removeprefix("TOKEN=$(").removesuffix(")"))
+    client_id, secret = words[words.index("--client") + 1].split(":", 1)
+    form = dict(word.split("=", 1) for flag, word in zip(words, words[1:]) if flag == "-d")
+    bearer = httpx.post(words[-1], data={"grant_type": "client_credentials", **form}, auth=(client_id, secret))
     api_url = shlex.split(call.strip())[-1]
-    response = httpx.get(api_url, headers={"Authorization": f"Bearer {answer.json()['access_token']}"})
-    assert response.status_code == 200, response.text
-    assert response.json()["diminta_oleh"] == "bapenda-pajak"  # the app read the caller from the hub's assertion
+    refused = httpx.get(api_url, headers={"Authorization": f"Bearer {bearer.json()['access_token']}"})
+    assert refused.status_code == 401 and refused.headers["www-authenticate"].startswith("DPoP ")
 
 
 def test_citizen_signs_in_to_the_demo_app_and_out_again(demo: DemoCity) -> None:

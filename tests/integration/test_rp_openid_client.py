@@ -59,8 +59,8 @@ def hub(module_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> I
 class NodeRelyingParty:
     """The node process, spoken to one JSON line at a time; killed if it hangs."""
 
-    def __init__(self, directory: Path) -> None:
-        self.process = subprocess.Popen(["node", SCRIPT.name], cwd=directory, stdin=subprocess.PIPE,
+    def __init__(self, directory: Path, script: str = SCRIPT.name) -> None:
+        self.process = subprocess.Popen(["node", script], cwd=directory, stdin=subprocess.PIPE,
                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.watchdog = threading.Timer(90, self.process.kill)
         self.watchdog.start()

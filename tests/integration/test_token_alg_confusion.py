@@ -51,8 +51,9 @@ def clock(frozen_hub: tuple[Hub, FrozenClock]) -> FrozenClock:
 
 @pytest.fixture(scope="module")
 def hub_jwk(hub: Hub) -> dict[str, Any]:
-    keys = httpx.get(f"{hub.url}/auth/jwks", timeout=10).json()["keys"]
-    assert len(keys) == 1 and keys[0]["alg"] == "ES256"
+    published = httpx.get(f"{hub.url}/auth/jwks", timeout=10).json()["keys"]
+    keys = [key for key in published if key["alg"] == "ES256"]  # the primary (the others sign ID tokens only)
+    assert len(keys) == 1
     return dict(keys[0])
 
 

@@ -1,0 +1,89 @@
+"""``gerbang dpop token|proof``: DPoP (RFC 9449) for integrations that call a ``--require-dpop`` app from a shell.
+
+curl cannot sign a proof; these two commands make the signed parts and leave the HTTP to curl:
+
+    TOKEN=$(gerbang dpop token --key bapenda-dpop.pem --client 'ID:SECRET' -d scope=budget.read \\
+            -d resource=https://hub/apps/e-budgeting/ https://hub/auth/token)
+    curl -H "Authorization: DPoP $TOKEN" \\
+         -H "DPoP: $(gerbang dpop proof --key bapenda-dpop.pem --token "$TOKEN" GET https://hub/apps/...)" \\
+         https://hub/apps/...
+
+The key (EC P-256, PEM) is created on first use and stays on the caller's machine; every token is bound to it.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from email.message import Message
+from pathlib import Path
+
+import click
+
+from idp.dpop.client import load_or_create_key, make_proof
+
+KEY_HELP = "EC P-256 private key (PEM); created when missing"
+
+
+@click.group("dpop")
+def dpop_group() -> None:
+    """DPoP proofs and DPoP-bound tokens for shell integrations (RFC 9449)."""
+
+
+@dpop_group.command("proof")
+@click.option("--key", "key_file", type=click.Path(path_type=Path), required=True, help=KEY_HELP)
+@click.option("--token", default=None, help="the access token the proof goes with (sets ath)")
+@click.option("--nonce", default=None, help="a DPoP-Nonce the server asked for")
+@click.argument("method")
+@click.argument("url")
+def dpop_proof(key_file: Path, token: str | None, nonce: str | None, method: str, url: str) -> None:
+    """Print a one-time proof for METHOD URL."""
+    click.echo(make_proof(load_or_create_key(key_file), method.upper(), url, access_token=token, nonce=nonce))
+
+
+@dpop_group.command("token")
+@click.option("--key", "key_file", type=click.Path(path_type=Path), required=True, help=KEY_HELP)
+@click.option("--client", "credentials", required=True, help="CLIENT_ID:CLIENT_SECRET (client_secret_basic)")
+@click.option("-d", "--data", "fields", multiple=True, help="a form field NAME=VALUE (repeatable)")
+@click.option("--grant-type", default="client_credentials", show_default=True)
+@click.argument("token_url")
+def dpop_token(key_file: Path, credentials: str, fields: tuple[str, ...], grant_type: str, token_url: str) -> None:
+    """Ask TOKEN_URL for a DPoP-bound access token and print it (answering a use_dpop_nonce request)."""
+    key = load_or_create_key(key_file)
+    form = [("grant_type", grant_type), *(tuple(field.split("=", 1)) for field in fields if "=" in field)]
+    client_id, _, secret = credentials.partition(":")
+    basic = base64.b64encode(f"{urllib.parse.quote(client_id)}:{urllib.parse.quote(secret)}".encode()).decode()
+    nonce = None
+    for _attempt in range(2):
+        status, headers, body = _post(token_url, form, {"Authorization": f"Basic {basic}",
+                                                        "DPoP": make_proof(key, "POST", token_url, nonce=nonce)})
+        if status == 400 and body.get("error") == "use_dpop_nonce" and headers.get("DPoP-Nonce"):
+            nonce = headers["DPoP-Nonce"]
+            continue
+        break
+    if status != 200 or "access_token" not in body:
+        raise click.ClickException(f"token request refused ({status}): {body.get('error_description', body)}")
+    click.echo(body["access_token"])
+
+
+def _post(url: str, form: list[tuple[str, str]], headers: dict[str, str]) -> tuple[int, Message, dict]:
+    """Status, headers (case-insensitive) and JSON body."""
+    data = urllib.parse.urlencode(form).encode()
+    request = urllib.request.Request(url, data=data, method="POST", headers={
+        **headers, "Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (the caller's URL)
+            return response.status, response.headers, json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as error:
+        try:
+            body = json.loads(error.read() or b"{}")
+        except ValueError:
+            body = {}
+        return error.code, error.headers, body
+
+
+def register(group: click.Group) -> None:
+    group.add_command(dpop_group)
