@@ -44,8 +44,32 @@ def signed_kid(ring: KeyRing) -> str:
     return str(jwt.get_unverified_header(ring.sign({"sub": "x"}))["kid"])
 
 
-def published(ring: KeyRing) -> list[str]:
-    return [key["kid"] for key in ring.jwks()["keys"]]
+def published(ring: KeyRing, alg: str = "ES256") -> list[str]:
+    """The published keys of one algorithm (the primary is ES256; each other ID token algorithm has its own)."""
+    return [key["kid"] for key in ring.jwks()["keys"] if key.get("alg") == alg]
+
+
+def signed_kid_for(ring: KeyRing, alg: str) -> str:
+    return str(jwt.get_unverified_header(ring.sign({"sub": "x"}, alg=alg))["kid"])
+
+
+async def test_the_id_token_keys_of_other_algorithms_are_published_before_they_sign(
+        sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    clock = FrozenClock()
+    ring = KeyRing(sessionmaker, Settings(issuer="https://sso.palembang.go.id", secret_key=SECRET).effective_secret,
+                   "ES256", clock)
+    await ring.load()
+    for alg in ("PS256", "RS256", "EdDSA"):
+        assert published(ring, alg) == [signed_kid_for(ring, alg)]
+    await rotate(sessionmaker, clock)
+    await ring.load()
+    before = {}
+    for alg in ("PS256", "RS256", "EdDSA"):
+        before[alg] = signed_kid_for(ring, alg)
+        assert len(published(ring, alg)) == 2 and before[alg] in published(ring, alg)  # next key out, old signs
+    clock.advance(DELAY)  # no reload: each instance switches on time
+    for alg in ("PS256", "RS256", "EdDSA"):
+        assert signed_kid_for(ring, alg) != before[alg] and signed_kid_for(ring, alg) in published(ring, alg)
 
 
 async def test_a_new_key_is_published_a_cache_lifetime_before_it_signs(
