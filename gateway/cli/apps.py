@@ -11,9 +11,12 @@ import click
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.apps import AUTH_MODES, AppRecord, add_app, list_apps, set_app_status
+from gateway.app_edits import add_app_audited, set_app_status_audited
+from gateway.apps import AUTH_MODES, AppRecord, list_apps
 from gateway.bypass_probe import AppAudit, ProbeAssertions, audit_apps
 from gateway.cli import load_settings
+from gateway.cli.audit import cli_actor
+from gateway.cli.edits import extend, pick
 from gateway.cli.runtime import emit, json_option, run_in_session
 from gateway.settings import Settings
 from idp.clock import SystemClock
@@ -45,9 +48,9 @@ def apps_add(slug: str, opd_slug: str, upstreams: tuple[str, ...], auth_mode: st
     settings = load_settings()
 
     async def op(session: AsyncSession) -> AppRecord:
-        return await add_app(session, slug=slug, opd_slug=opd_slug, upstreams=upstreams, auth_mode=auth_mode,
-                             issuer=settings.issuer, now=int(time.time()), name=name, client_id=client_id,
-                             resource=resource, host=host, restricted=restricted)
+        return await add_app_audited(session, actor=cli_actor(), slug=slug, opd_slug=opd_slug, upstreams=upstreams,
+                                     auth_mode=auth_mode, issuer=settings.issuer, now=int(time.time()), name=name,
+                                     client_id=client_id, resource=resource, host=host, restricted=restricted)
 
     record = run_in_session(settings, op)
     emit(as_json, record.as_json(), f"added app {record.slug} at /apps/{record.slug}/ (resource {record.resource})")
@@ -75,26 +78,29 @@ def _set_status(slug: str, status: str, as_json: bool) -> None:
     settings = load_settings()
 
     async def op(session: AsyncSession) -> AppRecord:
-        return await set_app_status(session, slug, status, int(time.time()), settings.issuer)
+        return await set_app_status_audited(session, slug, status, issuer=settings.issuer, actor=cli_actor(),
+                                            now=int(time.time()))
 
     record = run_in_session(settings, op)
     emit(as_json, record.as_json(), f"app {record.slug} is now {record.status}")
 
 
 @apps_group.command("suspend")
-@click.option("--slug", required=True)
+@click.argument("slug_arg", metavar="SLUG", required=False)
+@click.option("--slug", default=None)
 @json_option
-def apps_suspend(slug: str, as_json: bool) -> None:
+def apps_suspend(slug_arg: str | None, slug: str | None, as_json: bool) -> None:
     """Stop routing to an app (the gateway answers 503) within seconds, on every instance."""
-    _set_status(slug, "suspended", as_json)
+    _set_status(pick(slug_arg, slug, "app slug"), "suspended", as_json)
 
 
 @apps_group.command("resume")
-@click.option("--slug", required=True)
+@click.argument("slug_arg", metavar="SLUG", required=False)
+@click.option("--slug", default=None)
 @json_option
-def apps_resume(slug: str, as_json: bool) -> None:
+def apps_resume(slug_arg: str | None, slug: str | None, as_json: bool) -> None:
     """Route to a suspended or pending app again."""
-    _set_status(slug, "active", as_json)
+    _set_status(pick(slug_arg, slug, "app slug"), "active", as_json)
 
 
 @apps_group.command("audit")
@@ -151,4 +157,5 @@ def _print_audits(audits: list[AppAudit]) -> None:
 
 
 def register(group: click.Group) -> None:
+    extend(apps_group)  # update, remove (gateway.cli.edits)
     group.add_command(apps_group)

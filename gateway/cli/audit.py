@@ -35,11 +35,12 @@ T = TypeVar("T")
 
 
 def cli_actor() -> str:
-    """``cli:<os user>``: who ran a command, as the audit log records it."""
+    """``cli:<os user>@<host>``: who ran a command and where, as the audit log records it."""
     try:
-        return f"cli:{getpass.getuser()}"
+        user = getpass.getuser()
     except (KeyError, OSError):  # no passwd entry for this uid (containers)
-        return f"cli:uid-{os.getuid()}"
+        user = f"uid-{os.getuid()}"
+    return f"cli:{user}@{socket.gethostname()}"
 
 
 @click.group("audit")

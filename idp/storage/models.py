@@ -47,6 +47,7 @@ class User(Base):
     name: Mapped[str] = mapped_column(String(200))
     name_key: Mapped[str] = mapped_column(String(200), default="")  # build_name_key(name), kept by _keep_name_key
     nik: Mapped[str | None] = mapped_column(String(16), unique=True)
+    nip: Mapped[str | None] = mapped_column(String(18), unique=True)  # an ASN's 18-digit staff number
     kind: Mapped[str] = mapped_column(String(16), default="citizen")  # citizen | asn
     password_hash: Mapped[str | None] = mapped_column(String(200))
     email_verified: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -102,6 +103,9 @@ class Client(Base):
     updated_at: Mapped[int] = mapped_column(BigInteger)
     # RFC 7592: the digest of the registration access token a dynamically registered client manages itself with.
     registration_token_digest: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # `gerbang clients rotate-secret`: the replaced secret keeps working until this time (a grace period).
+    previous_secret_digest: Mapped[str | None] = mapped_column(String(64))
+    previous_secret_expires_at: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class InitialAccessToken(Base):
