@@ -31,6 +31,8 @@ def load_settings() -> Settings:
 COMMANDS = {
     "apps": "apps", "audit": "audit", "clients": "identity", "db": "db", "demo": "demo", "keys": "keys",
     "opd": "identity", "policy": "policy", "serve": "serve", "users": "identity",
+    # day-two operations (configuration as code, administrators, backups)
+    "admins": "admins", "apply": "config_code", "export": "config_code", "backup": "backup", "restore": "backup",
 }
 
 
