@@ -21,6 +21,7 @@ from gateway.admin.actor import check_kominfo
 from gateway.admin.bodies import AppSubmission, InitialTokenRequest, OptionalReason, Reason, RoleGrant
 from gateway.admin.http import AdminHttp, Call, json_response, page_response
 from gateway.admin.console import Console
+from gateway.admin.console_acr import ConsoleAcrCheck
 from gateway.admin.console_auth import ConsoleAuth
 from gateway.admin.openapi import OPERATIONS, build_openapi
 from gateway.admin.traffic_view import load_traffic_view
@@ -257,6 +258,7 @@ def build_admin_app(settings: Settings, context: IdpContext, verifier: TokenVeri
                     forget_client: Callable[[str], None] | None = None) -> Starlette:
     """The API and the console (``gateway.admin.console``) as one sub-app for ``/admin/``."""
     auth = ConsoleAuth(context.sessionmaker, context.keys, settings.issuer, settings.effective_secret, context.clock,
-                       settings.uses_tls, settings.admin_reauth_seconds)
+                       settings.uses_tls, settings.admin_reauth_seconds,
+                       ConsoleAcrCheck(context.sessionmaker, context.policies))
     console = Console(context, auth, forget_client)
     return AdminApi(context, verifier, forget_client).build(console.routes())

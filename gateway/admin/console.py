@@ -25,6 +25,7 @@ from starlette.routing import Route
 
 from gateway.admin import accounts, listings, registration, traffic_charts
 from gateway.admin.actor import Actor, load_actor
+from gateway.admin.console_acr import SecondFactorRequired
 from gateway.admin.bodies import AppSubmission
 from gateway.admin.console_auth import ConsoleAuth, SignedIn
 from gateway.admin.console_control import ControlPages
@@ -78,7 +79,10 @@ class Console:
         return RedirectResponse("/admin/antrean", status_code=303)
 
     async def callback(self, request: Request) -> Response:
-        response = await self._auth.callback(request)
+        try:
+            response = await self._auth.callback(request)
+        except SecondFactorRequired:
+            return self.render(request, None, "error.html", {"message_key": "error.second_factor"}, 403)
         if response is None:
             return self.render(request, None, "error.html", {"message_key": "error.callback"}, 400)
         return response

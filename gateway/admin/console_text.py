@@ -86,6 +86,8 @@ TEXT: dict[str, dict[str, str]] = {
         "error.500": "Terjadi kesalahan tak terduga; coba lagi.",
         "error.csrf": "Token formulir tidak sah; muat ulang halaman.",
         "error.callback": "Permintaan masuk tidak sah atau kedaluwarsa.", "error.unknown_action": "Aksi tidak dikenal.",
+        "error.second_factor": "Administrator Kominfo wajib masuk dengan faktor kedua (aplikasi autentikator atau "
+                               "passkey). Pasang faktor kedua di halaman Akun Anda (/account), lalu masuk lagi.",
         "error.reject_reason": "Alasan penolakan wajib diisi.",
         "error.offset": "Nomor halaman tidak sah.", "error.status": "Status tidak dikenal.",
     },
@@ -159,6 +161,8 @@ TEXT: dict[str, dict[str, str]] = {
         "error.500": "Something unexpected went wrong; try again.",
         "error.csrf": "The form token is not valid; reload the page.",
         "error.callback": "The sign-in request is not valid or has expired.", "error.unknown_action": "Unknown action.",
+        "error.second_factor": "Kominfo administrators must sign in with a second factor (an authenticator app or "
+                               "a passkey). Set one up on your account page (/account), then sign in again.",
         "error.reject_reason": "A reason for rejecting is required.",
         "error.offset": "The page number is not valid.", "error.status": "Unknown status.",
     },

@@ -42,7 +42,9 @@ def serve(host: str, port: int, workers: int) -> None:
 
     from gateway.cli import load_settings
 
+    refuse_unknown_settings()
     settings = load_settings()  # fail fast, every problem at once, before forking workers
+    log_startup_summary(settings, [f"http://{host}:{port} ({workers} worker{'s' if workers != 1 else ''})"])
     limit_malloc_arenas()
     # uvicorn re-raises the signal it stopped on once it has shut down; a stop asked for is a clean exit.
     signal.signal(signal.SIGTERM, _exit_cleanly)
@@ -50,6 +52,32 @@ def serve(host: str, port: int, workers: int) -> None:
     # flight finish for up to the grace period, then runs the lifespan shutdown and exits 0.
     uvicorn.run("gateway.app:app_from_environment", factory=True, host=host, port=port, workers=workers,
                 timeout_graceful_shutdown=settings.shutdown_grace_seconds, **SERVER_OPTIONS)
+
+
+def refuse_unknown_settings() -> None:
+    """Unknown keys in the configuration file and unknown GERBANG_* variables stop the hub, each named."""
+    from gateway.config_check import check_configuration
+    from gateway.settings import Settings
+
+    problems = check_configuration(Settings)
+    if problems:
+        click.echo("Gerbang cannot start: the configuration has problems:", err=True)
+        for problem in problems:
+            click.echo(f"  - {problem}", err=True)
+        sys.exit(2)
+
+
+def log_startup_summary(settings: Any, listeners: list[str]) -> None:
+    """One structured line: issuer, database (no password), Redis, mail, policies, apps, listeners."""
+    import structlog
+
+    from gateway.startup_summary import build_summary
+    from idp.logging import configure_logging
+
+    configure_logging(settings.log_json, settings.log_level)
+    summary = build_summary(settings, listeners=listeners)
+    log = structlog.get_logger("gerbang.serve")
+    (log.warning if "warning" in summary else log.info)("gerbang.start", **summary)
 
 
 def limit_malloc_arenas() -> bool:
