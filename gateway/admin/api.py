@@ -23,6 +23,7 @@ from gateway.admin.http import AdminHttp, Call, json_response, page_response
 from gateway.admin.console import Console
 from gateway.admin.console_acr import ConsoleAcrCheck
 from gateway.admin.console_auth import ConsoleAuth
+from gateway.admin.edits_api import EditsApi
 from gateway.admin.openapi import OPERATIONS, build_openapi
 from gateway.admin.traffic_view import load_traffic_view
 from gateway.errors import BadRequest, GatewayError, MethodNotAllowed, NotFound
@@ -225,6 +226,7 @@ class AdminApi:
             ("GET", "/audit", self.audit), ("GET", "/audit/verify", self.audit_verify),
             ("GET", "/policies", self.policies),
             ("GET", "/traffic", self.traffic),
+            *EditsApi(self.issuer, self.forget_client).routes(),  # PATCH/DELETE (gateway.admin.edits_api)
         ]
 
     def build(self, extra: list[Route] | None = None) -> Starlette:
