@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.cli import load_settings
-from gateway.cli.audit import cli_actor
+from gateway.cli.actor import cli_actor
 from gateway.cli.runtime import emit, json_option, run_in_session
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 KOMINFO_UNIT = "diskominfo"
 KOMINFO_ADMIN = "kominfo-admin"
@@ -41,6 +42,8 @@ def admins_add(email: str, name: str | None, password_stdin: bool, as_json: bool
 
     A new account without --password-stdin sets its password through "forgot password" on the sign-in page.
     The console asks administrators for a second factor (acr 2), so they enrol one at /account first."""
+    from sqlalchemy import select
+
     from idp.account_edits import role_pairs, set_roles
     from idp.accounts import add_user, check_password_rules
     from idp.audit import append_audit
@@ -84,6 +87,8 @@ def admins_add(email: str, name: str | None, password_stdin: bool, as_json: bool
 @json_option
 def admins_list(as_json: bool) -> None:
     """List Kominfo administrators."""
+    from sqlalchemy import select
+
     from idp.storage.models import Membership, OpdUnit, User
 
     settings = load_settings()

@@ -34,7 +34,7 @@ def backup(target: Path) -> None:
 @click.option("--policy-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="where to restore the policy files (default: GERBANG_POLICY_DIR, when set)")
 def restore(source: Path, policy_dir: Path | None) -> None:
-    """Restore a backup onto an EMPTY database, then run `gerbang db upgrade` and `gerbang audit verify`.
+    """Restore a backup onto an EMPTY database, then run `gerbang audit verify`.
 
     The hub must use the same GERBANG_SECRET_KEY as when the backup was taken: the signing keys are encrypted
     with it."""

@@ -12,13 +12,16 @@ import json
 import os
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.cli import load_settings
-from gateway.cli.audit import cli_actor
+from gateway.cli.actor import cli_actor
 from gateway.cli.runtime import json_option, run_in_session
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 
 @click.command("apply")

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.cli import load_settings
-from gateway.cli.audit import cli_actor
+from gateway.cli.actor import cli_actor
 from gateway.cli.runtime import emit, json_option, run_in_session
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 DURATION = re.compile(r"^(\d+)([smhd]?)$")
 UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "": 60}
