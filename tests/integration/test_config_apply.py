@@ -194,3 +194,12 @@ def test_admins_add_makes_the_first_kominfo_administrator(empty: str, tmp_path: 
     assert [a["email"] for a in listed] == ["ani@kominfo.example.id"]
     actions = [e.action for e in audit_entries(empty)]
     assert actions == ["opd.create", "user.create", "user.roles"]
+
+
+def test_the_shipped_demo_city_applies_to_an_empty_database_and_again_changes_nothing(empty: str) -> None:
+    city = str(Path(__file__).resolve().parents[2] / "deploy" / "palembang-demo.yaml")
+    cli("apply", city)
+    assert len(run_query(empty, select(OpdUnit.id))) > 20
+    assert "nothing to change" in cli("apply", city).stdout
+    exported = yaml.safe_load(cli("export").stdout)
+    assert {app["slug"] for app in exported["apps"]} == {"parkir", "cctv", "e-budgeting"}
