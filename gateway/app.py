@@ -43,6 +43,7 @@ from gateway.request_head import build_host
 from gateway.server_protocol import REQUEST_LINE_ALLOWANCE, ServerLimits
 from gateway.settings import Settings
 from gateway.traffic_store import TrafficFlusher
+from gateway.access_log import AccessLog
 from gateway.steps import AssertionIssuer, Authenticator, Decider, Limiter, RouteTable
 from gateway.upstreams import BreakerPolicy, Upstreams
 from gateway.websocket import WebSocketProxy
@@ -78,8 +79,16 @@ class GatewayApp:
                                           settings.max_header_bytes + REQUEST_LINE_ALLOWANCE)
         self.on_startup: list[Hook] = []
         self.on_shutdown: list[Hook] = []
+        # One JSON line per request (gateway.access_log); None when GERBANG_ACCESS_LOG is off.
+        self.access_log = AccessLog(settings.access_log_sample) if settings.access_log else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.access_log is not None and scope["type"] in ("http", "websocket"):
+            await self.access_log.handle(scope, receive, send, self._dispatch)
+        else:
+            await self._dispatch(scope, receive, send)
+
+    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http" or kind == "websocket":
             path: str = scope["path"]

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from starlette.types import Receive, Scope, Send
 
+from gateway.access_log import note_principal, note_route
 from gateway.access_recorder import AccessRecorder
 from gateway.errors import (
     LoginRedirect,
@@ -75,8 +76,10 @@ async def handle_request(pipeline: Pipeline, scope: Scope, receive: Receive, sen
         check_body_size(inbound, pipeline.max_body_bytes)
         route, upstream_path = find_route(pipeline.routes, inbound.head)
         app = route.slug
+        note_route(app)
         check_route_active(route)
         principal = await pipeline.authenticator.authenticate(route, inbound.head)
+        note_principal(principal)
         check_decision(pipeline.decider.decide(principal, route, inbound.head), route, inbound.head)
         verdict = await pipeline.limiter.check(principal, route, inbound.head)
         check_verdict(verdict)
