@@ -25,6 +25,8 @@ from starlette.routing import Route
 
 from gateway.admin import accounts, listings, registration, traffic_charts
 from gateway.admin.actor import Actor, load_actor
+from gateway.admin.audit_view import load_audit_page, read_filters
+from gateway.admin.audit_words import action_words
 from gateway.admin.console_acr import SecondFactorRequired
 from gateway.admin.bodies import AppSubmission
 from gateway.admin.console_auth import ConsoleAuth, SignedIn
@@ -112,10 +114,11 @@ class Console:
 
     async def audit(self, request: Request) -> Response:
         async def load(session: AsyncSession, actor: Actor) -> dict[str, Any]:
-            page = self.page_of(request)
-            entries = await listings.list_audit(session, actor, page, action=None, actor_sub=None, target=None,
-                                                before=None)
-            return {"entries": entries[:page.limit], **self.pager(request, page, entries)}
+            page, filters = self.page_of(request), read_filters(request.query_params)
+            entries = await load_audit_page(session, actor, page, filters)
+            return {"entries": entries[:page.limit], "filters": filters,
+                    "action_words": action_words(pick_locale(request, self._default_locale)),
+                    **self.pager(request, page, entries)}
         return await self.page(request, "audit.html", load)
 
     async def traffic(self, request: Request) -> Response:
