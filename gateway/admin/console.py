@@ -31,6 +31,7 @@ from gateway.admin.console_acr import SecondFactorRequired
 from gateway.admin.bodies import AppSubmission
 from gateway.admin.console_auth import ConsoleAuth, SignedIn
 from gateway.admin.console_control import ControlPages
+from gateway.admin.console_edits import EditPages
 from gateway.admin.console_text import console_translator
 from gateway.admin.http import Page, as_gateway_error, check_text, describe_validation, query_text
 from gateway.admin.traffic_view import SLUG, WINDOWS, list_visible_units, load_traffic_view
@@ -65,6 +66,7 @@ class Console:
         self._default_locale = context.settings.default_locale
         self._secure = context.settings.uses_tls
         self._control = ControlPages(self, context, forget_client or (lambda _client_id: None))
+        self._edits = EditPages(self, self._issuer)  # change and remove (gateway.admin.console_edits)
 
     def routes(self) -> list[Route]:
         return [Route("/admin/", self.home), Route("/admin/login", self._auth.login),
@@ -75,7 +77,7 @@ class Console:
                 Route("/admin/ajukan", self.submit_form), Route("/admin/aksi/ajukan", self.submit, methods=["POST"]),
                 Route("/admin/aksi/aplikasi/{slug}/{action}", self.app_action, methods=["POST"]),
                 Route("/admin/aksi/pengguna/{id}/{action}", self.user_action, methods=["POST"]),
-                *self._control.routes()]
+                *self._control.routes(), *self._edits.routes()]
 
     async def home(self, request: Request) -> Response:
         return RedirectResponse("/admin/antrean", status_code=303)
