@@ -7,24 +7,34 @@ The path is logged without its query (queries carry codes, tokens and personal d
 tell the line which app and which caller it served through ``note_route``/``note_principal`` (a context
 variable set for the request; the steps do not read it). Every request is logged by default; with
 ``access_log_sample`` below 1 a share of successful requests is, while every 4xx/5xx still is.
+
+The line is rendered here with ``json.dumps`` and written to standard output directly, in the shape of the
+other JSON log lines (``logger``, ``level``, ``timestamp``): through structlog and the logging module a line
+cost ~120 µs, written directly ~21 µs (one run on a shared machine), on a hop whose whole budget is ~40 µs.
 """
 
 from __future__ import annotations
 
+import json
 import random
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-import structlog
 from starlette.types import Message, Receive, Scope, Send
 
 from gateway.headers import build_request_id
 from gateway.model import Principal
 
 Dispatch = Callable[[Scope, Receive, Send], Awaitable[None]]
-log = structlog.get_logger("gerbang.access")
+Write = Callable[[str], object]
+
+
+def write_stdout(line: str) -> None:
+    """``sys.stdout`` looked up per line: a test's capture (or a redirect) sees it."""
+    sys.stdout.write(line)
 
 
 @dataclass(slots=True)
@@ -52,9 +62,11 @@ def note_principal(principal: Principal) -> None:
 
 
 class AccessLog:
-    def __init__(self, sample: float = 1.0, chance: Callable[[], float] = random.random) -> None:
+    def __init__(self, sample: float = 1.0, chance: Callable[[], float] = random.random,
+                 write: Write = write_stdout) -> None:
         self.sample = sample
         self._chance = chance
+        self._write = write
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, dispatch: Dispatch) -> None:
         note = AccessNote()
@@ -72,11 +84,13 @@ class AccessLog:
             _NOTE.reset(token)
             status = answer.status or (101 if scope["type"] == "websocket" else 500)
             if status >= 400 or self.sample >= 1 or self._chance() < self.sample:
-                log.info("access", request_id=answer.request_id or build_request_id(scope["headers"]),
-                         host=_host(scope), app=note.app, method=scope.get("method", "GET"), path=scope["path"],
-                         status=status, bytes=answer.size,
-                         duration_ms=round((time.perf_counter() - started) * 1000, 2), user=note.user,
-                         client=note.client)
+                self._write(json.dumps({
+                    "event": "access", "request_id": answer.request_id or build_request_id(scope["headers"]),
+                    "host": _host(scope), "app": note.app, "method": scope.get("method", "GET"),
+                    "path": scope["path"], "status": status, "bytes": answer.size,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 2), "user": note.user,
+                    "client": note.client, "logger": "gerbang.access", "level": "info",
+                    "timestamp": _now_iso()}, ensure_ascii=False) + "\n")
 
 
 @dataclass(slots=True)
@@ -107,3 +121,9 @@ def _host(scope: Scope) -> str | None:
         if name == b"host":
             return value.decode("latin-1")
     return None
+
+
+def _now_iso() -> str:
+    """UTC, ISO 8601 with microseconds and ``Z``, as structlog's TimeStamper writes it."""
+    seconds = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{int(seconds % 1 * 1e6):06d}Z"

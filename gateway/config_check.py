@@ -2,7 +2,8 @@
 ``GERBANG_*`` environment variables (a mistyped ``GERBANG_REDIS_URL`` would otherwise be ignored silently and
 every limit would be per process).
 
-``GERBANG_CONFIG`` names the file itself; ``GERBANG_TEST_*`` belong to the test suite.
+``GERBANG_CONFIG`` names the file itself; ``GERBANG_TEST_*`` belong to the test suite and ``GERBANG_LT_*``,
+``GERBANG_BENCH_*``, ``GERBANG_LOCUST_*`` to the load tests (``loadtests/``), which may start a hub.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pydantic_settings import BaseSettings
 
 PREFIX = "GERBANG_"
 NOT_SETTINGS = frozenset({"GERBANG_CONFIG"})
-NOT_SETTINGS_PREFIXES = ("GERBANG_TEST_",)
+NOT_SETTINGS_PREFIXES = ("GERBANG_TEST_", "GERBANG_LT_", "GERBANG_BENCH_", "GERBANG_LOCUST_")
 
 
 def find_unknown_settings(settings_cls: type[BaseSettings], environ: Mapping[str, str],

@@ -4,13 +4,13 @@ path without its query, status, bytes, duration, user or client), sampled or off
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from structlog.testing import capture_logs
 
 from gateway.access_log import AccessLog, note_route
 from gateway.app import create_app
@@ -31,11 +31,14 @@ async def _register(database_url: str, issuer: str, upstream: str) -> None:
         await engine.dispose()
 
 
-def _access(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [entry for entry in entries if entry.get("event") == "access"]
+def _access(output: str) -> list[dict[str, Any]]:
+    """The access lines among what was written to standard output."""
+    lines = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+    return [line for line in lines if line.get("event") == "access"]
 
 
-def test_one_line_per_request_for_the_app_plane_and_the_hub(database_url: str, tmp_path: Path) -> None:
+def test_one_line_per_request_for_the_app_plane_and_the_hub(database_url: str, tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
     with run_server(Upstream("info")) as upstream, \
             run_hub(database_url, tmp_path, app_factory=create_app, registry_refresh_seconds=0.2) as hub:
         asyncio.run(_register(database_url, hub.url, upstream))
@@ -43,13 +46,13 @@ def test_one_line_per_request_for_the_app_plane_and_the_hub(database_url: str, t
             deadline = time.monotonic() + 10
             while http.get("/apps/info/echo").status_code == 404 and time.monotonic() < deadline:
                 time.sleep(0.2)
-            with capture_logs() as entries:
-                app = http.get("/apps/info/echo?token=rahasia&nik=1671015203950002",
-                               headers={"x-request-id": "req-123456789"})
-                hub_page = http.get("/.well-known/openid-configuration")
-                missing = http.get("/apps/tidak-ada/")
+            capsys.readouterr()
+            app = http.get("/apps/info/echo?token=rahasia&nik=1671015203950002",
+                           headers={"x-request-id": "req-123456789"})
+            hub_page = http.get("/.well-known/openid-configuration")
+            missing = http.get("/apps/tidak-ada/")
+            lines = _access(capsys.readouterr().out)
     assert app.status_code == 200 and missing.status_code == 404
-    lines = _access(entries)
     assert len(lines) == 3
     first, second, third = lines
     assert first["app"] == "info" and first["path"] == "/apps/info/echo" and first["status"] == 200
@@ -62,7 +65,7 @@ def test_one_line_per_request_for_the_app_plane_and_the_hub(database_url: str, t
     assert (third["status"], third["app"]) == (404, None)
 
 
-def _run(log: AccessLog, status: int) -> list[dict[str, Any]]:
+def _run(sample: float, chance: float, status: int) -> list[dict[str, Any]]:
     async def dispatch(scope: Any, receive: Any, send: Any) -> None:
         note_route("parkir")
         await send({"type": "http.response.start", "status": status, "headers": [(b"x-request-id", b"abc")]})
@@ -72,9 +75,10 @@ def _run(log: AccessLog, status: int) -> list[dict[str, Any]]:
         return None
 
     scope = {"type": "http", "method": "POST", "path": "/apps/parkir/x", "headers": [(b"host", b"hub")]}
-    with capture_logs() as entries:
-        asyncio.run(log.handle(scope, None, send, dispatch))
-    return _access(entries)
+    written: list[str] = []
+    log = AccessLog(sample, chance=lambda: chance, write=written.append)
+    asyncio.run(log.handle(scope, None, send, dispatch))
+    return _access("".join(written))
 
 
 @pytest.mark.parametrize(("sample", "chance", "status", "logged"), [
@@ -82,7 +86,7 @@ def _run(log: AccessLog, status: int) -> list[dict[str, Any]]:
     (0.0, 0.99, 404, True), (0.0, 0.99, 503, True)])
 def test_sampling_keeps_a_share_of_successes_and_every_error(sample: float, chance: float, status: int,
                                                              logged: bool) -> None:
-    lines = _run(AccessLog(sample, chance=lambda: chance), status)
+    lines = _run(sample, chance, status)
     assert bool(lines) == logged
     if logged:
         assert lines[0]["app"] == "parkir" and lines[0]["bytes"] == 5 and lines[0]["request_id"] == "abc"
