@@ -1,9 +1,11 @@
-"""The console's edit pages: change or remove an app, a client or an OPD unit, and rotate a client's secret.
+"""The console's edit pages: change or remove an app, a client or an OPD unit, rotate a client's secret, and
+change a user's name or email.
 
 Each form posts to the same services the CLI and the admin API call (``gateway.app_edits``,
 ``idp.client_edits``, ``idp.org_edits``), which write the audit entry with a diff. Destructive actions — remove,
 rotate a secret — go through a confirmation page: the operator types the name of what goes (a slip of the mouse
-removes nothing), and the server refuses the action without it. Only Kominfo administrators change these.
+removes nothing), and the server refuses the action without it. Only Kominfo administrators change apps,
+clients and units; users are changed by whoever manages them (``accounts.load_managed_user``).
 """
 
 from __future__ import annotations
@@ -16,10 +18,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from gateway.admin.accounts import load_managed_user
 from gateway.admin.actor import Actor, check_kominfo
 from gateway.admin.registration import app_json
 from gateway.app_edits import load_app, remove_app, update_app
 from gateway.errors import BadRequest, NotFound
+from idp.account_edits import update_user
 from idp.client_edits import client_view, remove_client, rotate_client_secret, update_client
 from idp.clients import load_client
 from idp.org import KINDS, load_opd
@@ -51,6 +55,8 @@ class EditPages:
                 Route("/admin/aksi/rahasia/klien/{client_id}", self.client_rotate, methods=["POST"]),
                 Route("/admin/ubah/opd/{slug}", self.opd_form),
                 Route("/admin/aksi/ubah/opd/{slug}", self.opd_save, methods=["POST"]),
+                Route("/admin/ubah/pengguna/{id}", self.user_form),
+                Route("/admin/aksi/ubah/pengguna/{id}", self.user_save, methods=["POST"]),
                 Route("/admin/hapus/{kind}/{key}", self.confirm_form),
                 Route("/admin/aksi/hapus/{kind}/{key}", self.remove, methods=["POST"])]
 
@@ -142,6 +148,26 @@ class EditPages:
                 diff = {**diff, **moved}
             return {"title_key": "done.edited" if diff else "done.unchanged", "args": {"name": slug},
                     "changes": diff, "back": "/admin/opd"}
+        return await self._console.action(request, act)
+
+    # --- users (Kominfo, or an OPD admin for users wholly in their subtree) ------------------------------------
+    async def user_form(self, request: Request) -> Response:
+        user_id = request.path_params["id"]
+
+        async def load(session: AsyncSession, actor: Actor) -> dict[str, Any]:
+            user, _ = await load_managed_user(session, actor, user_id)
+            return {"user": {"id": user.id, "name": user.name, "email": user.email}, "kind": "user"}
+        return await self._console.page(request, "edit_user.html", load)
+
+    async def user_save(self, request: Request) -> Response:
+        user_id = request.path_params["id"]
+
+        async def act(session: AsyncSession, actor: Actor, form: dict[str, str], now: int) -> dict[str, Any]:
+            user, _ = await load_managed_user(session, actor, user_id)
+            diff = await update_user(session, user, name=form.get("name", ""), email=form.get("email", ""),
+                                     actor=actor.sub, now=now)
+            return {"title_key": "done.edited" if diff else "done.unchanged", "args": {"name": user.email},
+                    "changes": diff, "back": "/admin/pengguna"}
         return await self._console.action(request, act)
 
     # --- removal, confirmed ------------------------------------------------------------------------------------

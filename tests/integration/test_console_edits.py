@@ -131,3 +131,20 @@ def test_an_opd_admin_cannot_use_the_edit_pages(hub: Hub) -> None:
     assert admin.submit("/admin/aksi/hapus/aplikasi/parkir", {"csrf_token": csrf, "confirm": "parkir"}).status_code \
         == 403
     admin.close()
+
+
+def test_a_user_is_renamed_by_whoever_manages_them(hub: Hub, database_url: str) -> None:
+    from tests.support.admin import UPT_ASN
+
+    target = hub.seeded.users[UPT_ASN]
+    admin = _signed_in(hub, DISHUB_ADMIN)
+    assert f'href="/admin/ubah/pengguna/{target}"' in admin.go("/admin/pengguna").text
+    form = admin.go(f"/admin/ubah/pengguna/{target}")
+    assert form.status_code == 200 and UPT_ASN in form.text
+    done = admin.submit(f"/admin/aksi/ubah/pengguna/{target}", {"csrf_token": csrf_from(form.text),
+                                                               "name": "Andi Perparkiran", "email": UPT_ASN})
+    assert done.status_code == 200 and "Andi Perparkiran" in done.text
+    entry = audit_entries(database_url)[-1]
+    assert entry.action == "user.update" and entry.detail["diff"]["name"]["to"] == "Andi Perparkiran"
+    assert admin.go(f"/admin/ubah/pengguna/{hub.seeded.users[KOMINFO]}").status_code == 403
+    admin.close()
