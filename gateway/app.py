@@ -54,6 +54,7 @@ from gateway.origins import OLD_APPS_PREFIX, Origins, refuse
 from gateway.server_protocol import REQUEST_LINE_ALLOWANCE, ServerLimits
 from gateway.settings import Settings
 from gateway.traffic_store import TrafficFlusher
+from gateway.access_log import AccessLog
 from gateway.steps import AssertionIssuer, Authenticator, Decider, Limiter, RouteTable
 from gateway.upstreams import BreakerPolicy, Upstreams
 from gateway.websocket import WebSocketProxy
@@ -90,8 +91,16 @@ class GatewayApp:
                                           settings.request_body_min_rate)
         self.on_startup: list[Hook] = []
         self.on_shutdown: list[Hook] = []
+        # One JSON line per request (gateway.access_log); None when GERBANG_ACCESS_LOG is off.
+        self.access_log = AccessLog(settings.access_log_sample) if settings.access_log else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.access_log is not None and scope["type"] in ("http", "websocket"):
+            await self.access_log.handle(scope, receive, send, self._dispatch)
+        else:
+            await self._dispatch(scope, receive, send)
+
+    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http" or kind == "websocket":
             try:

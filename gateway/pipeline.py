@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 
 from starlette.types import Receive, Scope, Send
 
+from gateway.access_log import note_principal, note_route
 from gateway.access_recorder import AccessRecorder
 from gateway.errors import (
     LoginRedirect,
@@ -81,11 +82,13 @@ async def handle_request(pipeline: Pipeline, scope: Scope, receive: Receive, sen
         check_body_size(inbound, pipeline.max_body_bytes)
         route, upstream_path = find_route(pipeline.routes, inbound.head)
         app = route.slug
+        note_route(app)
         check_app_path(upstream_path, allow_ambiguous=route.allow_ambiguous_paths)
         if websocket:
             check_websocket_origin(route, inbound.head, pipeline.hub_origin)
         check_route_active(route)
         principal = await pipeline.authenticator.authenticate(route, inbound.head)
+        note_principal(principal)
         # The policies see exactly the path the upstream will receive (read as its server reads it).
         policy_path = build_policy_path(upstream_path, allow_ambiguous=route.allow_ambiguous_paths)
         check_decision(pipeline.decider.decide(principal, route, inbound.head, policy_path), route, inbound.head)

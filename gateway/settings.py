@@ -62,6 +62,11 @@ class Settings(IdpSettings):
                                             description="records waiting in memory; past it new ones are dropped")
     access_history_retention_days: int = Field(default=365, ge=1, le=3650, description="rows older are pruned")
 
+    # The access log (gateway.access_log): one JSON line per request; a sample below 1 keeps that share of the
+    # successful requests (every 4xx/5xx is still logged).
+    access_log: bool = Field(default=True, description="one structured line per request, hub and apps")
+    access_log_sample: float = Field(default=1.0, ge=0, le=1, description="share of successful requests logged")
+
     @model_validator(mode="after")
     def _assertion_reuse_below_ttl(self) -> Settings:
         if self.assertion_reuse_seconds >= self.assertion_ttl:

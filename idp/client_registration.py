@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from idp.audit import append_audit
+from idp.change_diff import build_diff
 from idp.clients import ClientSecurity, check_client_metadata, digest_secret
 from idp.errors import GerbangError, InvalidInput
 from idp.org import load_opd
@@ -144,6 +145,7 @@ async def update_client(session: AsyncSession, client: Client, raw: bytes, issue
     meta = _checked(meta_in)
     if (meta.auth_method in ("none", "private_key_jwt")) != (client.secret_digest is None):
         raise RegistrationError(400, "invalid_client_metadata", "token_endpoint_auth_method cannot change kind")
+    before = _audited_view(client)
     client.name, client.redirect_uris, client.grant_types = meta.name, meta.redirect_uris, meta.grant_types
     client.post_logout_redirect_uris, client.scope = meta.post_logout_redirect_uris, meta.scope
     client.auth_method, client.jwks, client.updated_at = meta.auth_method, meta.jwks, now
@@ -153,8 +155,16 @@ async def update_client(session: AsyncSession, client: Client, raw: bytes, issue
     await append_audit(session, actor=f"client:{client.client_id}", action="client.update",
                        target=f"client:{client.client_id}", detail={"redirect_uris": meta.redirect_uris,
                                                                     "grant_types": meta.grant_types,
-                                                                    "scope": meta.scope}, now=now)
+                                                                    "scope": meta.scope,
+                                                                    "diff": build_diff(before, _audited_view(client))},
+                       now=now)
     return client_document(client, issuer)
+
+
+def _audited_view(client: Client) -> dict[str, Any]:
+    return {"name": client.name, "redirect_uris": list(client.redirect_uris), "grant_types": list(client.grant_types),
+            "post_logout_redirect_uris": list(client.post_logout_redirect_uris), "scope": client.scope,
+            "auth_method": client.auth_method, "status": client.status}
 
 
 async def delete_client(session: AsyncSession, client: Client, now: int) -> None:

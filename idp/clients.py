@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import re
 import secrets
+import time
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
@@ -41,10 +42,17 @@ def digest_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def is_secret_valid(client: Client, presented: str) -> bool:
+def is_secret_valid(client: Client, presented: str, now: float | None = None) -> bool:
+    """The current secret, or the one it replaced while its grace period runs (``rotate_client_secret``)."""
     if not client.secret_digest:
         return False
-    return hmac.compare_digest(client.secret_digest, digest_secret(presented))
+    digest = digest_secret(presented)
+    if hmac.compare_digest(client.secret_digest, digest):
+        return True
+    previous, until = client.previous_secret_digest, client.previous_secret_expires_at
+    if previous is None or until is None or (time.time() if now is None else now) >= until:
+        return False
+    return hmac.compare_digest(previous, digest)
 
 
 def _split(uri: str) -> SplitResult:

@@ -1,7 +1,7 @@
 """The provider's settings: one frozen, typed object built once at start.
 
-Environment variables use the ``GERBANG_`` prefix; an optional ``gerbang.toml`` in the
-working directory (or the file named by ``GERBANG_CONFIG``) supplies defaults.
+Environment variables use the ``GERBANG_`` prefix; an optional TOML file supplies defaults: the file named by
+``GERBANG_CONFIG``, else ``/etc/gerbang/gerbang.toml`` when present, else ``./gerbang.toml`` (``config_path``).
 Every problem is reported at once (pydantic collects them).
 """
 
@@ -214,8 +214,19 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        toml_file = Path(os.environ.get("GERBANG_CONFIG", "gerbang.toml"))
-        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=config_path()))
+
+
+SYSTEM_CONFIG = Path("/etc/gerbang/gerbang.toml")
+
+
+def config_path() -> Path:
+    """The configuration file the server and every CLI command read: ``GERBANG_CONFIG``, else
+    ``/etc/gerbang/gerbang.toml`` when it exists, else ``./gerbang.toml`` (used when present)."""
+    named = os.environ.get("GERBANG_CONFIG")
+    if named:
+        return Path(named)
+    return SYSTEM_CONFIG if SYSTEM_CONFIG.exists() else Path("gerbang.toml")
 
 
 def _create_secret_file(path: Path) -> None:

@@ -22,7 +22,9 @@ from gateway.admin.bodies import (AppSubmission, ClientSecurityRequest, InitialT
                                   RoleGrant)
 from gateway.admin.http import AdminHttp, Call, json_response, page_response
 from gateway.admin.console import Console
+from gateway.admin.console_acr import ConsoleAcrCheck
 from gateway.admin.console_auth import ConsoleAuth
+from gateway.admin.edits_api import EditsApi
 from gateway.admin.openapi import OPERATIONS, build_openapi
 from gateway.admin.traffic_view import load_traffic_view
 from gateway.errors import BadRequest, GatewayError, MethodNotAllowed, NotFound
@@ -255,6 +257,7 @@ class AdminApi:
             ("GET", "/idps", self.idps), ("POST", "/idps", self.idp_add), ("GET", "/idps/{slug}", self.idp),
             ("PATCH", "/idps/{slug}", self.idp_update), ("DELETE", "/idps/{slug}", idp_api.remove_idp),
             ("GET", "/users/{id}/identities", idp_api.user_identities),
+            *EditsApi(self.issuer, self.forget_client, self.upstream_addresses, self.apps_domain).routes(),  # PATCH/DELETE (gateway.admin.edits_api)
         ]
 
     def build(self, extra: list[Route] | None = None) -> Starlette:
@@ -288,6 +291,7 @@ def build_admin_app(settings: Settings, context: IdpContext, verifier: TokenVeri
                     forget_client: Callable[[str], None] | None = None) -> Starlette:
     """The API and the console (``gateway.admin.console``) as one sub-app for ``/admin/``."""
     auth = ConsoleAuth(context.sessionmaker, context.keys, settings.issuer, settings.effective_secret, context.clock,
-                       settings.uses_tls, settings.admin_reauth_seconds)
+                       settings.uses_tls, settings.admin_reauth_seconds,
+                       ConsoleAcrCheck(context.sessionmaker, context.policies))
     console = Console(context, auth, forget_client)
     return AdminApi(context, verifier, forget_client).build(console.routes())

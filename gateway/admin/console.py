@@ -25,11 +25,15 @@ from starlette.routing import Route
 
 from gateway.admin import accounts, listings, registration, traffic_charts
 from gateway.admin.actor import Actor, load_actor
+from gateway.admin.audit_view import load_audit_page, read_filters
+from gateway.admin.audit_words import action_words
+from gateway.admin.console_acr import SecondFactorRequired
 from gateway.admin.bodies import AppSubmission
 from gateway.admin.console_auth import ConsoleAuth, SignedIn
 from gateway.admin.console_idps import IdpPages
 from gateway.admin.console_control import ControlPages
 from gateway.admin.console_pdp import PdpPages
+from gateway.admin.console_edits import EditPages
 from gateway.admin.console_text import console_translator
 from gateway.admin.http import Page, as_gateway_error, check_text, describe_validation, query_text
 from gateway.admin.traffic_view import SLUG, WINDOWS, list_visible_units, load_traffic_view
@@ -70,6 +74,8 @@ class Console:
         self._control = ControlPages(self, context, forget_client or (lambda _client_id: None))
         self._pdp = PdpPages(self, context, auth)
         self._idps = IdpPages(self, context.settings.effective_secret)
+        # change and remove (gateway.admin.console_edits)
+        self._edits = EditPages(self, self._issuer, self._upstream_addresses, self._apps_domain)
 
     def routes(self) -> list[Route]:
         return [Route("/admin/", self.home), Route("/admin/login", self._auth.login),
@@ -80,13 +86,16 @@ class Console:
                 Route("/admin/ajukan", self.submit_form), Route("/admin/aksi/ajukan", self.submit, methods=["POST"]),
                 Route("/admin/aksi/aplikasi/{slug}/{action}", self.app_action, methods=["POST"]),
                 Route("/admin/aksi/pengguna/{id}/{action}", self.user_action, methods=["POST"]),
-                *self._control.routes(), *self._pdp.routes(), *self._idps.routes()]
+                *self._control.routes(), *self._pdp.routes(), *self._idps.routes(), *self._edits.routes()]
 
     async def home(self, request: Request) -> Response:
         return RedirectResponse("/admin/antrean", status_code=303)
 
     async def callback(self, request: Request) -> Response:
-        response = await self._auth.callback(request)
+        try:
+            response = await self._auth.callback(request)
+        except SecondFactorRequired:
+            return self.render(request, None, "error.html", {"message_key": "error.second_factor"}, 403)
         if response is None:
             return self.render(request, None, "error.html", {"message_key": "error.callback"}, 400)
         return response
@@ -117,10 +126,11 @@ class Console:
 
     async def audit(self, request: Request) -> Response:
         async def load(session: AsyncSession, actor: Actor) -> dict[str, Any]:
-            page = self.page_of(request)
-            entries = await listings.list_audit(session, actor, page, action=None, actor_sub=None, target=None,
-                                                before=None)
-            return {"entries": entries[:page.limit], **self.pager(request, page, entries)}
+            page, filters = self.page_of(request), read_filters(request.query_params)
+            entries = await load_audit_page(session, actor, page, filters)
+            return {"entries": entries[:page.limit], "filters": filters,
+                    "action_words": action_words(pick_locale(request, self._default_locale)),
+                    **self.pager(request, page, entries)}
         return await self.page(request, "audit.html", load)
 
     async def traffic(self, request: Request) -> Response:

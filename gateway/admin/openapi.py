@@ -17,6 +17,7 @@ from pydantic.json_schema import models_json_schema
 
 from gateway.admin.bodies import (AppSubmission, ClientSecurityRequest, InitialTokenRequest, OptionalReason, Reason,
                                   RoleGrant)
+from gateway.admin.edit_bodies import AppChanges, ClientChanges, OpdChanges, SecretRotation, UserChanges
 from gateway.admin.idp_api import UpstreamAddition, UpstreamChange
 from gateway.admin.openapi_schemas import RESPONSES, page_of, ref
 from gateway.admin.request_input import QUERY, TEXT_PATTERN
@@ -115,6 +116,26 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
                                           "stay)", "kominfo-admin", "RemovedIdp"),
     ("GET", "/users/{id}/identities"): Operation("Upstream identities linked to a user", "kominfo-admin",
                                                  "LinkedIdentities"),
+    # Edits (gateway.admin.edits_api): every change audited with a diff.
+    ("PATCH", "/apps/{slug}"): Operation("Change an app (fields sent are changed; null clears client_id, resource "
+                                         "and host); every gateway routes by it within seconds", "kominfo-admin",
+                                         "App", body=AppChanges, conflicts=True),
+    ("DELETE", "/apps/{slug}"): Operation("Remove an app (404 on every gateway within seconds)", "kominfo-admin",
+                                          "Removed"),
+    ("PATCH", "/clients/{client_id}"): Operation("Change a client's metadata (not its secret)", "kominfo-admin",
+                                                 "Client", body=ClientChanges, conflicts=True),
+    ("DELETE", "/clients/{client_id}"): Operation("Remove a client: its token families are revoked; refused while an "
+                                                  "app names it", "kominfo-admin", "Removed", conflicts=True),
+    ("POST", "/clients/{client_id}/secret/rotate"): Operation(
+        "New client secret, shown only here; the old one works for grace_seconds more, then dies", "kominfo-admin",
+        "RotatedSecret", body=SecretRotation),
+    ("PATCH", "/users/{id}"): Operation("Change a user's name, email or NIK (null removes the NIK)", "as disable",
+                                       "User", body=UserChanges, conflicts=True),
+    ("PATCH", "/opd/{slug}"): Operation("Rename an OPD unit, change its kind, or move it (with its subtree) under "
+                                        "another parent (null: a root)", "kominfo-admin", "OpdUnit", body=OpdChanges),
+    ("DELETE", "/opd/{slug}"): Operation("Remove an OPD unit; refused while sub-units, members, apps, clients or "
+                                         "initial access tokens belong to it", "kominfo-admin", "Removed",
+                                         conflicts=True),
 }
 
 PATH_PARAMS: dict[str, dict[str, Any]] = {
@@ -132,7 +153,8 @@ def build_openapi(issuer: str, routes: list[tuple[str, str, Any]]) -> dict[str, 
     missing = [f"{method} {path}" for method, path, _ in routes if (method, path) not in OPERATIONS]
     if missing:
         raise RuntimeError(f"admin API endpoints missing from the OpenAPI document: {', '.join(missing)}")
-    models = [AppSubmission, Reason, OptionalReason, RoleGrant, InitialTokenRequest, UpstreamAddition, UpstreamChange]
+    models = [AppSubmission, Reason, OptionalReason, RoleGrant, InitialTokenRequest, UpstreamAddition, UpstreamChange,
+              AppChanges, ClientChanges, SecretRotation, UserChanges, OpdChanges]
     _, defs = models_json_schema([(model, "validation") for model in models],
                                  ref_template="#/components/schemas/{model}")
     schemas: dict[str, Any] = {**defs.get("$defs", {}), **RESPONSES}

@@ -79,6 +79,8 @@ RESPONSES: dict[str, dict[str, Any]] = {
                          "opds": {"type": "array", "items": {"type": "object"}}, "opd_count": INT,
                          "apps": {"type": "array", "items": {"type": "object"}}, "limit": INT, "offset": INT,
                          "next_offset": NULLABLE_INT}),
+    "Removed": record(removed=STRING),
+    "RotatedSecret": record(client_id=STRING, client_secret=STRING, old_secret_valid_until=INT),
     "Policies": record(fingerprint=STRING, sources=STRINGS, rules={"type": "array", "items": {"type": "object"}},
                        apps={"type": "array", "items": {"type": "object"}},
                        limits={"type": "array", "items": {"type": "object"}}),

@@ -11,9 +11,12 @@ import click
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.apps import AUTH_MODES, AppRecord, add_app, list_apps, set_app_dpop, set_app_status
+from gateway.app_edits import add_app_audited, set_app_status_audited
+from gateway.apps import AUTH_MODES, AppRecord, list_apps
 from gateway.bypass_probe import AppAudit, ProbeAssertions, audit_apps
 from gateway.cli import load_settings
+from gateway.cli.audit import cli_actor
+from gateway.cli.edits import extend, pick
 from gateway.cli.runtime import emit, json_option, run_in_session
 from gateway.settings import Settings
 from idp.upstream_addresses import build_upstream_addresses
@@ -58,34 +61,17 @@ def apps_add(slug: str, opd_slug: str, upstreams: tuple[str, ...], auth_mode: st
     settings = load_settings()
 
     async def op(session: AsyncSession) -> AppRecord:
-        return await add_app(session, slug=slug, opd_slug=opd_slug, upstreams=upstreams, auth_mode=auth_mode,
-                             issuer=settings.issuer, now=int(time.time()), name=name, client_id=client_id,
-                             resource=resource, host=host, restricted=restricted,
-                             case_insensitive_paths=case_insensitive_paths,
-                             allow_ambiguous_paths=allow_ambiguous_paths, websocket_origins=websocket_origins,
-                             addresses=build_upstream_addresses(settings), apps_domain=settings.apps_domain,
-                             require_dpop=require_dpop)
+        return await add_app_audited(session, actor=cli_actor(), slug=slug, opd_slug=opd_slug, upstreams=upstreams,
+                                     auth_mode=auth_mode, issuer=settings.issuer, now=int(time.time()), name=name,
+                                     client_id=client_id, resource=resource, host=host, restricted=restricted,
+                                     case_insensitive_paths=case_insensitive_paths,
+                                     allow_ambiguous_paths=allow_ambiguous_paths, websocket_origins=websocket_origins,
+                                     addresses=build_upstream_addresses(settings), apps_domain=settings.apps_domain,
+                                     require_dpop=require_dpop)
 
     record = run_in_session(settings, op)
     addresses = " ".join(app_origin(settings.issuer, host) + "/" for host in record.hosts)
     emit(as_json, record.as_json(), f"added app {record.slug} at {addresses} (resource {record.resource})")
-
-
-@apps_group.command("update")
-@click.option("--slug", required=True)
-@click.option("--require-dpop/--no-require-dpop", default=None, help="bearer apps: DPoP-bound tokens only")
-@json_option
-def apps_update(slug: str, require_dpop: bool | None, as_json: bool) -> None:
-    """Change an app's settings; running gateways follow within seconds."""
-    if require_dpop is None:
-        raise click.UsageError("nothing to change (--require-dpop or --no-require-dpop)")
-    settings = load_settings()
-
-    async def op(session: AsyncSession) -> AppRecord:
-        return await set_app_dpop(session, slug, require_dpop, int(time.time()), settings.issuer)
-
-    record = run_in_session(settings, op)
-    emit(as_json, record.as_json(), f"app {record.slug}: require_dpop={record.require_dpop}")
 
 
 @apps_group.command("list")
@@ -110,26 +96,29 @@ def _set_status(slug: str, status: str, as_json: bool) -> None:
     settings = load_settings()
 
     async def op(session: AsyncSession) -> AppRecord:
-        return await set_app_status(session, slug, status, int(time.time()), settings.issuer, settings.apps_domain)
+        return await set_app_status_audited(session, slug, status, issuer=settings.issuer, actor=cli_actor(),
+                                            now=int(time.time()), apps_domain=settings.apps_domain)
 
     record = run_in_session(settings, op)
     emit(as_json, record.as_json(), f"app {record.slug} is now {record.status}")
 
 
 @apps_group.command("suspend")
-@click.option("--slug", required=True)
+@click.argument("slug_arg", metavar="SLUG", required=False)
+@click.option("--slug", default=None)
 @json_option
-def apps_suspend(slug: str, as_json: bool) -> None:
+def apps_suspend(slug_arg: str | None, slug: str | None, as_json: bool) -> None:
     """Stop routing to an app (the gateway answers 503) within seconds, on every instance."""
-    _set_status(slug, "suspended", as_json)
+    _set_status(pick(slug_arg, slug, "app slug"), "suspended", as_json)
 
 
 @apps_group.command("resume")
-@click.option("--slug", required=True)
+@click.argument("slug_arg", metavar="SLUG", required=False)
+@click.option("--slug", default=None)
 @json_option
-def apps_resume(slug: str, as_json: bool) -> None:
+def apps_resume(slug_arg: str | None, slug: str | None, as_json: bool) -> None:
     """Route to a suspended or pending app again."""
-    _set_status(slug, "active", as_json)
+    _set_status(pick(slug_arg, slug, "app slug"), "active", as_json)
 
 
 @apps_group.command("audit")
@@ -188,4 +177,5 @@ def _print_audits(audits: list[AppAudit]) -> None:
 
 
 def register(group: click.Group) -> None:
+    extend(apps_group)  # update, remove (gateway.cli.edits)
     group.add_command(apps_group)

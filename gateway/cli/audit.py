@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import getpass
 import json
 import os
 import socket
@@ -19,6 +18,7 @@ import click
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.cli import load_settings
+from gateway.cli.actor import cli_actor  # noqa: F401 - re-exported: the commands import it from here
 from gateway.cli.runtime import emit, json_option, run_in_session
 from gateway.settings import Settings
 from idp.audit import write_checkpoint
@@ -32,14 +32,6 @@ from idp.logging import configure_logging
 
 EXIT_TAMPERED = 3
 T = TypeVar("T")
-
-
-def cli_actor() -> str:
-    """``cli:<os user>``: who ran a command, as the audit log records it."""
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):  # no passwd entry for this uid (containers)
-        return f"cli:uid-{os.getuid()}"
 
 
 @click.group("audit")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import shlex
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,7 @@ def demo_upstreams(host: str) -> tuple[str, ...]:
               help="where the demo keeps its SQLite database (default: a new temporary directory)")
 def demo(port: int, host: str, data_dir: Path | None) -> None:
     """Run a seeded demo city: the provider, the gateway and sample OPD apps on loopback."""
+    temporary = data_dir is None  # a directory the demo made is removed when it stops
     data_dir = data_dir or Path(tempfile.mkdtemp(prefix="gerbang-demo-"))
     base = f"http://{host}:{port}"
     # The sample apps run on loopback: the demo allows loopback upstreams for itself (production refuses them).
@@ -47,8 +49,14 @@ def demo(port: int, host: str, data_dir: Path | None) -> None:
                         mail_outbox=data_dir / "outbox", upstream_allow=demo_upstreams(host))
     if (data_dir / "demo.db").exists():
         raise click.ClickException(f"{data_dir} already holds a demo; pass a new --data-dir")
-    upgrade(settings.effective_database_url, issuer=settings.issuer, apps_domain=settings.apps_domain)
-    asyncio.run(_run(settings, host, port))
+    try:
+        upgrade(settings.effective_database_url, issuer=settings.issuer, apps_domain=settings.apps_domain)
+        asyncio.run(_run(settings, host, port))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if temporary:
+            shutil.rmtree(data_dir, ignore_errors=True)
 
 
 async def _run(settings: Settings, host: str, port: int) -> None:
@@ -90,7 +98,11 @@ def _print_banner(settings: Settings, seeded: SeedResult, rp_base: str) -> None:
     echo(f"  Dishub CCTV (stream):     {cctv}")
     echo(f"  BPKAD e-budgeting (API):  {budget}api/anggaran  (bearer, DPoP required)")
     echo(f"  your account page:        {settings.issuer}/account")
-    echo(f"  data directory:           {settings.data_dir}  ({seeded.opd_count} OPD units)")
+    echo(f"  Kominfo's console:        {settings.issuer}/admin/   (the kominfo-admin below; enrol a second factor at "
+         "/account first)")
+    echo(f"  mail outbox (no SMTP):    {settings.effective_mail_outbox}   (verification and reset mails)")
+    echo(f"  data directory:           {settings.data_dir}  ({seeded.opd_count} OPD units; removed on exit "
+         "unless you passed --data-dir)")
     echo("")
     echo("Logins (email or NIK / password):")
     for person in seeded.people:

@@ -232,5 +232,9 @@ def clients_initial_token(opd_slug: str | None, ttl: int, as_json: bool) -> None
 
 
 def register(group: click.Group) -> None:
+    from gateway.cli import edits, users_import
+
     for command in (opd_group, users_group, clients_group):
+        edits.extend(command)  # update, remove, ... (gateway.cli.edits)
         group.add_command(command)
+    users_import.extend(users_group)

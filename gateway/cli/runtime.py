@@ -8,19 +8,24 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-import click
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.ext.asyncio import AsyncSession
+from typing import TYPE_CHECKING
 
-from gateway.settings import Settings
-from idp.errors import GerbangError
-from idp.storage.db import build_engine, build_sessionmaker
+import click
+
+if TYPE_CHECKING:  # imported when a command runs, not for its --help
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from gateway.settings import Settings
 
 T = TypeVar("T")
 
 
 def run_in_session(settings: Settings, operation: Callable[[AsyncSession], Awaitable[T]]) -> T:
     """Run ``operation`` in one transaction; a GerbangError becomes a message and exit code 1."""
+    from sqlalchemy.exc import OperationalError
+
+    from idp.errors import GerbangError
+    from idp.storage.db import build_engine, build_sessionmaker
 
     async def _main() -> T:
         engine = build_engine(settings.effective_database_url)

@@ -48,7 +48,9 @@ def serve(host: str, port: int, workers: int) -> None:
 
     from gateway.cli import load_settings
 
+    refuse_unknown_settings()
     settings = load_settings()  # fail fast, every problem at once, before forking workers
+    log_startup_summary(settings, [f"http://{host}:{port} ({workers} worker{'s' if workers != 1 else ''})"])
     limit_malloc_arenas()
     fix_mmap_threshold()
     # uvicorn re-raises the signal it stopped on once it has shut down; a stop asked for is a clean exit.
@@ -64,6 +66,32 @@ def limit_options(settings: Any) -> dict[str, Any]:
     """Server options that follow the settings: a client's WebSocket message is capped as the upstream's is
     (uvicorn's own default is 16 MiB)."""
     return {"ws_max_size": settings.websocket_max_message_bytes}
+
+
+def refuse_unknown_settings() -> None:
+    """Unknown keys in the configuration file and unknown GERBANG_* variables stop the hub, each named."""
+    from gateway.config_check import check_configuration
+    from gateway.settings import Settings
+
+    problems = check_configuration(Settings)
+    if problems:
+        click.echo("Gerbang cannot start: the configuration has problems:", err=True)
+        for problem in problems:
+            click.echo(f"  - {problem}", err=True)
+        sys.exit(2)
+
+
+def log_startup_summary(settings: Any, listeners: list[str]) -> None:
+    """One structured line: issuer, database (no password), Redis, mail, policies, apps, listeners."""
+    import structlog
+
+    from gateway.startup_summary import build_summary
+    from idp.logging import configure_logging
+
+    configure_logging(settings.log_json, settings.log_level)
+    summary = build_summary(settings, listeners=listeners)
+    log = structlog.get_logger("gerbang.serve")
+    (log.warning if "warning" in summary else log.info)("gerbang.start", **summary)
 
 
 def limit_malloc_arenas() -> bool:

@@ -114,6 +114,9 @@ class Client(Base):
     require_par: Mapped[bool] = mapped_column(Boolean, default=False)  # RFC 9126 require_pushed_authorization_requests
     dpop_bound: Mapped[bool] = mapped_column(Boolean, default=False)  # RFC 9449 dpop_bound_access_tokens
     id_token_alg: Mapped[str | None] = mapped_column(String(8))  # id_token_signed_response_alg; None: the default
+    # `gerbang clients rotate-secret`: the replaced secret keeps working until this time (a grace period).
+    previous_secret_digest: Mapped[str | None] = mapped_column(String(64))
+    previous_secret_expires_at: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class InitialAccessToken(Base):

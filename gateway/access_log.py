@@ -1,0 +1,129 @@
+"""The access log: one structured line per request, for the hub's own paths and the app plane alike.
+
+    {"event": "access", "request_id", "host", "app", "method", "path", "status", "bytes", "duration_ms",
+     "user", "client"}
+
+The path is logged without its query (queries carry codes, tokens and personal data). The app plane's steps
+tell the line which app and which caller it served through ``note_route``/``note_principal`` (a context
+variable set for the request; the steps do not read it). Every request is logged by default; with
+``access_log_sample`` below 1 a share of successful requests is, while every 4xx/5xx still is.
+
+The line is rendered here with ``json.dumps`` and written to standard output directly, in the shape of the
+other JSON log lines (``logger``, ``level``, ``timestamp``): through structlog and the logging module a line
+cost ~120 µs, written directly ~21 µs (one run on a shared machine), on a hop whose whole budget is ~40 µs.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
+from dataclasses import dataclass
+
+from starlette.types import Message, Receive, Scope, Send
+
+from gateway.headers import build_request_id
+from gateway.model import Principal
+
+Dispatch = Callable[[Scope, Receive, Send], Awaitable[None]]
+Write = Callable[[str], object]
+
+
+def write_stdout(line: str) -> None:
+    """``sys.stdout`` looked up per line: a test's capture (or a redirect) sees it."""
+    sys.stdout.write(line)
+
+
+@dataclass(slots=True)
+class AccessNote:
+    """What the app plane learnt about a request while serving it."""
+
+    app: str | None = None
+    user: str | None = None
+    client: str | None = None
+
+
+_NOTE: ContextVar[AccessNote | None] = ContextVar("gerbang_access_note", default=None)
+
+
+def note_route(slug: str) -> None:
+    note = _NOTE.get()
+    if note is not None:
+        note.app = slug
+
+
+def note_principal(principal: Principal) -> None:
+    note = _NOTE.get()
+    if note is not None:
+        note.user, note.client = principal.sub, principal.client_id
+
+
+class AccessLog:
+    def __init__(self, sample: float = 1.0, chance: Callable[[], float] = random.random,
+                 write: Write = write_stdout) -> None:
+        self.sample = sample
+        self._chance = chance
+        self._write = write
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, dispatch: Dispatch) -> None:
+        note = AccessNote()
+        token = _NOTE.set(note)
+        started = time.perf_counter()
+        answer = _Answer()
+
+        async def sending(message: Message) -> None:
+            answer.see(message)
+            await send(message)
+
+        try:
+            await dispatch(scope, receive, sending)
+        finally:
+            _NOTE.reset(token)
+            status = answer.status or (101 if scope["type"] == "websocket" else 500)
+            if status >= 400 or self.sample >= 1 or self._chance() < self.sample:
+                self._write(json.dumps({
+                    "event": "access", "request_id": answer.request_id or build_request_id(scope["headers"]),
+                    "host": _host(scope), "app": note.app, "method": scope.get("method", "GET"),
+                    "path": scope["path"], "status": status, "bytes": answer.size,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 2), "user": note.user,
+                    "client": note.client, "logger": "gerbang.access", "level": "info",
+                    "timestamp": _now_iso()}, ensure_ascii=False) + "\n")
+
+
+@dataclass(slots=True)
+class _Answer:
+    status: int = 0
+    size: int = 0
+    request_id: str | None = None
+
+    def see(self, message: Message) -> None:
+        kind = message["type"]
+        if kind == "http.response.start":
+            self.status = message["status"]
+            for name, value in message.get("headers", ()):
+                if name == b"x-request-id":
+                    self.request_id = value.decode("latin-1")
+        elif kind == "http.response.body":
+            self.size += len(message.get("body", b""))
+        elif kind == "websocket.accept":
+            self.status = 101
+        elif kind == "websocket.close" and not self.status:
+            self.status = 403  # refused before the handshake completed
+        elif kind == "websocket.send":
+            self.size += len(message.get("bytes") or b"") + len((message.get("text") or "").encode())
+
+
+def _host(scope: Scope) -> str | None:
+    for name, value in scope["headers"]:
+        if name == b"host":
+            return value.decode("latin-1")
+    return None
+
+
+def _now_iso() -> str:
+    """UTC, ISO 8601 with microseconds and ``Z``, as structlog's TimeStamper writes it."""
+    seconds = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{int(seconds % 1 * 1e6):06d}Z"

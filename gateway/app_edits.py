@@ -1,0 +1,163 @@
+"""Changing and removing registered apps (``gerbang apps update|remove``, the admin API, ``gerbang apply``), and the
+audited forms of add/suspend/resume the CLI uses.
+
+A change stamps ``updated_at`` (a removal lowers the row count): every gateway's registry notices within
+``registry_refresh_seconds``. Each change writes its audit entry with a diff in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.apps import (AUTH_MODES, AppRecord, add_app, app_hosts, check_host, check_upstream, check_upstream_addresses,
+                          check_websocket_origin, set_app_status)
+from idp.app_origins import default_apps_domain, hub_host
+from idp.upstream_addresses import UpstreamAddresses
+from idp.audit import append_audit
+from idp.change_diff import build_diff
+from idp.clients import check_resource, load_client
+from idp.errors import Conflict, InvalidInput, NotFound
+from idp.org import load_opd
+from idp.storage.models import App, OpdUnit
+
+EDITABLE = ("name", "opd", "upstreams", "auth_mode", "client_id", "resource", "host", "restricted", "require_dpop",
+            "case_insensitive_paths", "allow_ambiguous_paths", "websocket_origins")
+
+
+def app_view(record: AppRecord, stored_resource: str | None) -> dict[str, Any]:
+    """The editable state of an app; ``resource`` is the stored one (None: the default URL at the hub)."""
+    return {"name": record.name, "opd": record.opd, "upstreams": list(record.upstreams),
+            "auth_mode": record.auth_mode, "client_id": record.client_id, "resource": stored_resource,
+            "host": record.host, "restricted": record.restricted, "require_dpop": record.require_dpop,
+            "case_insensitive_paths": record.case_insensitive_paths,
+            "allow_ambiguous_paths": record.allow_ambiguous_paths, "websocket_origins": list(record.websocket_origins)}
+
+
+async def load_app(session: AsyncSession, slug: str) -> tuple[App, OpdUnit]:
+    found = (await session.execute(select(App, OpdUnit).join(OpdUnit, App.opd_id == OpdUnit.id)
+                                   .where(App.slug == slug))).first()
+    if found is None:
+        raise NotFound(f"app '{slug}' does not exist")
+    return found[0], found[1]
+
+
+def _view(app: App, unit: OpdUnit) -> dict[str, Any]:
+    return {"name": app.name, "opd": unit.slug, "upstreams": list(app.upstreams), "auth_mode": app.auth_mode,
+            "client_id": app.client_id, "resource": app.resource, "host": app.host, "restricted": app.restricted,
+            "require_dpop": bool(app.require_dpop), "case_insensitive_paths": bool(app.case_insensitive_paths),
+            "allow_ambiguous_paths": bool(app.allow_ambiguous_paths),
+            "websocket_origins": list(app.websocket_origins or ())}
+
+
+async def update_app(session: AsyncSession, slug: str, changes: dict[str, Any], *, issuer: str, actor: str,
+                     now: int, addresses: UpstreamAddresses | None = None,
+                     apps_domain: str = "") -> tuple[App, dict[str, Any]]:
+    """Apply ``changes`` (a subset of ``EDITABLE``; ``None`` clears client_id, resource and host). The same rules
+    as registration hold: upstream addresses the settings allow (``addresses``; without it, the defaults), no host
+    that is the hub's or inside the apps domain, DPoP only for bearer apps."""
+    unknown = sorted(set(changes) - set(EDITABLE))
+    if unknown:
+        raise InvalidInput(f"cannot change: {', '.join(unknown)}")
+    app, unit = await load_app(session, slug)
+    before = _view(app, unit)
+    rules = _Rules(issuer, apps_domain or default_apps_domain(issuer), addresses or UpstreamAddresses())
+    for field, value in changes.items():
+        unit = await _apply_field(session, app, unit, field, value, rules)
+    if app.require_dpop and app.auth_mode != "bearer":
+        raise InvalidInput("--require-dpop applies to bearer apps (their callers present access tokens)")
+    diff = build_diff(before, _view(app, unit))
+    if diff:
+        app.updated_at = max(now, app.updated_at + 1)
+        await session.flush()
+        await append_audit(session, actor=actor, action="app.update", target=f"app:{slug}", detail={"diff": diff},
+                           now=now)
+    return app, diff
+
+
+@dataclass(frozen=True)
+class _Rules:
+    issuer: str
+    apps_domain: str
+    addresses: UpstreamAddresses
+
+
+async def _apply_field(session: AsyncSession, app: App, unit: OpdUnit, field: str, value: Any,
+                       rules: _Rules) -> OpdUnit:
+    if field == "name":
+        if not str(value).strip():
+            raise InvalidInput("name is required")
+        app.name = str(value).strip()
+    elif field == "opd":
+        unit = await load_opd(session, value)
+        app.opd_id = unit.id
+    elif field == "upstreams":
+        if not value:
+            raise InvalidInput("at least one upstream URL is needed")
+        checked = tuple(dict.fromkeys(check_upstream(url) for url in value))
+        await check_upstream_addresses(checked, rules.addresses)
+        app.upstreams = list(checked)
+    elif field == "auth_mode":
+        if value not in AUTH_MODES:
+            raise InvalidInput(f"auth must be one of: {', '.join(AUTH_MODES)}")
+        app.auth_mode = value
+    elif field == "client_id":
+        if value:
+            await load_client(session, value)
+        app.client_id = value or None
+    elif field == "resource":
+        app.resource = check_resource(value) if value else None
+    elif field == "host":
+        app.host = await _checked_host(session, app, value, rules)
+    elif field in ("restricted", "require_dpop", "case_insensitive_paths", "allow_ambiguous_paths"):
+        setattr(app, field, bool(value))
+    elif field == "websocket_origins":
+        app.websocket_origins = list(dict.fromkeys(check_websocket_origin(origin) for origin in value or ()))
+    return unit
+
+
+async def _checked_host(session: AsyncSession, app: App, value: str | None, rules: _Rules) -> str | None:
+    if not value:
+        return None
+    host = check_host(value)
+    if hub_host(rules.issuer) in app_hosts(app.slug, rules.apps_domain, host):
+        raise InvalidInput("host must not be the hub's own host name (it would capture the hub's own pages)")
+    if host == rules.apps_domain or host.endswith("." + rules.apps_domain):
+        raise InvalidInput(f"host must not be inside the apps domain {rules.apps_domain}: every name there is an "
+                           f"app's own (SLUG.{rules.apps_domain})")
+    other = await session.scalar(select(App.slug).where(App.host == host, App.id != app.id))
+    if other is not None:
+        raise Conflict(f"host '{host}' already belongs to app '{other}'")
+    return host
+
+
+async def remove_app(session: AsyncSession, slug: str, *, actor: str, now: int) -> dict[str, Any]:
+    """Delete the app; every gateway stops routing to it (404) at its next registry refresh."""
+    app, unit = await load_app(session, slug)
+    before = _view(app, unit)
+    await session.delete(app)
+    await session.flush()
+    await append_audit(session, actor=actor, action="app.remove", target=f"app:{slug}",
+                       detail={"diff": build_diff(before, {})}, now=now)
+    return before
+
+
+async def add_app_audited(session: AsyncSession, *, actor: str, now: int, **fields: Any) -> AppRecord:
+    record = await add_app(session, now=now, **fields)
+    await append_audit(session, actor=actor, action="app.create", target=f"app:{record.slug}",
+                       detail={"diff": build_diff({}, app_view(record, fields.get("resource")))}, now=now)
+    return record
+
+
+async def set_app_status_audited(session: AsyncSession, slug: str, status: str, *, issuer: str, actor: str,
+                                 now: int, apps_domain: str = "") -> AppRecord:
+    app, _ = await load_app(session, slug)
+    before = app.status
+    record = await set_app_status(session, slug, status, now, issuer, apps_domain)
+    action = {"suspended": "app.suspend", "active": "app.resume"}.get(status, f"app.{status}")
+    await append_audit(session, actor=actor, action=action, target=f"app:{slug}",
+                       detail={"diff": build_diff({"status": before}, {"status": status})}, now=now)
+    return record

@@ -1,0 +1,135 @@
+"""Carrying out a plan (``gerbang apply``) in the caller's transaction, every change audited like its CLI twin.
+
+Created clients' secrets are returned (never stored, never in a file unless the operator names one).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from idp.upstream_addresses import UpstreamAddresses
+from gateway.app_edits import add_app_audited, set_app_status_audited, update_app
+from gateway.city_config.plan import Change
+from idp.account_edits import load_user_by_key, set_roles, update_user
+from idp.accounts import add_user
+from idp.audit import append_audit
+from idp.change_diff import build_diff
+from idp.client_edits import update_client
+from idp.clients import add_client, load_client
+from idp.org import add_opd
+from idp.org_edits import move_opd, update_opd
+from idp.storage.models import User
+
+
+@dataclass
+class ApplyContext:
+    issuer: str
+    actor: str
+    now: int
+    secrets: dict[str, str] = field(default_factory=dict)  # client_id → secret of each client created
+    addresses: UpstreamAddresses | None = None  # upstream addresses the settings allow (None: the defaults)
+    apps_domain: str = ""
+
+
+async def apply_plan(session: AsyncSession, plan: list[Change], context: ApplyContext) -> None:
+    for change in plan:
+        await APPLIERS[change.section](session, change, context)
+
+
+async def _apply_opd(session: AsyncSession, change: Change, ctx: ApplyContext) -> None:
+    values = change.values
+    if change.action == "create":
+        unit = await add_opd(session, change.key, values["name"], values["kind"], values["parent"], ctx.now)
+        await append_audit(session, actor=ctx.actor, action="opd.create", target=f"opd:{unit.slug}",
+                           detail={"name": unit.name, "kind": unit.kind, "path": unit.path, "source": "apply"},
+                           now=ctx.now)
+    elif change.action == "update":
+        await update_opd(session, change.key, name=_to(values, "name"), kind=_to(values, "kind"), actor=ctx.actor,
+                         now=ctx.now)
+    else:
+        await move_opd(session, change.key, values["parent"]["to"], actor=ctx.actor, now=ctx.now)
+
+
+async def _apply_client(session: AsyncSession, change: Change, ctx: ApplyContext) -> None:
+    values = change.values
+    if change.action == "create":
+        client, secret = await add_client(
+            session, name=values["name"], client_id=change.key, opd_slug=values["opd"],
+            redirect_uris=tuple(values["redirect_uris"]),
+            post_logout_redirect_uris=tuple(values["post_logout_redirect_uris"]),
+            grant_types=tuple(values["grant_types"]), scope=values["scope"], public=values["auth_method"] == "none",
+            auth_method=values["auth_method"], resources=tuple(values["resources"]), jwks=values["jwks"],
+            first_party=values["first_party"], status=values["status"],
+            backchannel_logout_uri=values["backchannel_logout_uri"], now=ctx.now)
+        if secret is not None:
+            ctx.secrets[client.client_id] = secret
+        await append_audit(session, actor=ctx.actor, action="client.create", target=f"client:{client.client_id}",
+                           detail={"diff": build_diff({}, {k: v for k, v in values.items() if k != "jwks"}),
+                                   "source": "apply"}, now=ctx.now)
+    elif change.action == "update":
+        await update_client(session, change.key, {name: diff["to"] for name, diff in values.items()},
+                            actor=ctx.actor, now=ctx.now)
+    else:
+        client = await load_client(session, change.key)
+        client.status = values["status"]["to"]
+        client.updated_at = max(ctx.now, client.updated_at)
+        await session.flush()
+        await append_audit(session, actor=ctx.actor, action="client.status", target=f"client:{change.key}",
+                           detail={"diff": values}, now=ctx.now)
+
+
+async def _apply_app(session: AsyncSession, change: Change, ctx: ApplyContext) -> None:
+    values = change.values
+    if change.action == "create":
+        await add_app_audited(session, actor=ctx.actor, now=ctx.now, slug=change.key, opd_slug=values["opd"],
+                              upstreams=tuple(values["upstreams"]), auth_mode=values["auth_mode"], issuer=ctx.issuer,
+                              name=values["name"], client_id=values["client_id"], resource=values["resource"],
+                              host=values["host"], restricted=values["restricted"], status=values["status"],
+                              addresses=ctx.addresses, apps_domain=ctx.apps_domain)
+    elif change.action == "update":
+        await update_app(session, change.key, {name: diff["to"] for name, diff in values.items()},
+                         issuer=ctx.issuer, actor=ctx.actor, now=ctx.now, addresses=ctx.addresses,
+                         apps_domain=ctx.apps_domain)
+    else:
+        await set_app_status_audited(session, change.key, values["status"]["to"], issuer=ctx.issuer,
+                                     actor=ctx.actor, now=ctx.now)
+
+
+async def _apply_user(session: AsyncSession, change: Change, ctx: ApplyContext) -> None:
+    values = change.values
+    if change.action == "create":
+        user = await session.scalar(select(User).where(User.email == change.key))
+        if user is None:
+            user = await add_user(session, email=change.key, name=values["name"], password_hash=None, now=ctx.now)
+            user.nip = values.get("nip")
+            await session.flush()
+            await append_audit(session, actor=ctx.actor, action="user.create", target=f"user:{user.id}",
+                               detail={"email": user.email, "nip": user.nip, "source": "apply"}, now=ctx.now)
+        await set_roles(session, user, _pairs(values["roles"]), actor=ctx.actor, now=ctx.now)
+        return
+    user = await load_user_by_key(session, change.key)
+    if change.action == "roles":
+        await set_roles(session, user, _pairs(values["roles"]["to"]), actor=ctx.actor, now=ctx.now)
+        return
+    await update_user(session, user, name=_to(values, "name"), actor=ctx.actor, now=ctx.now)
+    if "nip" in values:
+        user.nip = values["nip"]["to"]
+        await session.flush()
+        await append_audit(session, actor=ctx.actor, action="user.update", target=f"user:{user.id}",
+                           detail={"diff": {"nip": values["nip"]}}, now=ctx.now)
+
+
+def _to(values: dict[str, Any], name: str) -> Any:
+    return values[name]["to"] if name in values else None
+
+
+def _pairs(roles: list[str]) -> list[tuple[str, str]]:
+    """``role@opd`` → (opd, role)."""
+    return [(text.split("@", 1)[1], text.split("@", 1)[0]) for text in roles]
+
+
+APPLIERS = {"opd": _apply_opd, "client": _apply_client, "app": _apply_app, "user": _apply_user}

@@ -1,0 +1,152 @@
+"""The configuration files' shape (``gerbang apply``, ``gerbang export``): strict, so a mistyped key is an error.
+
+    opd:      [{slug, name, kind, parent}]
+    clients:  [{client_id, name, opd, redirect_uris, post_logout_redirect_uris, grant_types, scope, auth_method,
+                resources, first_party, backchannel_logout_uri, jwks, status}]     # never a secret
+    apps:     [{slug, name, opd, upstreams, auth_mode, client_id, resource, host, restricted, status}]
+    users:    [{email, name, nip, roles: ["operator@dishub", ...]}]              # staff; never a password
+    admins:   [{email, name}]                  # shorthand for a user holding kominfo-admin@diskominfo
+
+Several files are read as one: each entry may be named once across all of them. For an entry that already
+exists, only the fields a file sets are compared and applied; an entry's omitted fields keep their values.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from idp.errors import InvalidInput
+
+KOMINFO_UNIT = "diskominfo"
+KOMINFO_ADMIN = "kominfo-admin"
+Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
+
+
+class Entry(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def given(self) -> dict[str, Any]:
+        """The fields the file set (what ``apply`` compares for an entry that exists)."""
+        return {name: value for name, value in self.model_dump().items() if name in self.model_fields_set}
+
+
+class OpdEntry(Entry):
+    slug: Slug
+    name: str
+    kind: str
+    parent: Slug | None = None
+
+
+class ClientEntry(Entry):
+    client_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+    name: str
+    opd: Slug | None = None
+    redirect_uris: list[str] = []
+    post_logout_redirect_uris: list[str] = []
+    grant_types: list[str] = ["authorization_code", "refresh_token"]
+    scope: str = "openid profile email"
+    auth_method: Literal["client_secret_basic", "client_secret_post", "private_key_jwt", "none"] = \
+        "client_secret_basic"
+    resources: list[str] = []
+    first_party: bool = False
+    backchannel_logout_uri: str | None = None
+    jwks: dict[str, Any] | None = None
+    status: Literal["active", "pending", "suspended"] = "active"
+
+
+class AppEntry(Entry):
+    slug: Slug
+    name: str | None = None
+    opd: Slug
+    upstreams: Annotated[list[str], Field(min_length=1)]
+    auth_mode: Literal["session", "bearer", "none"]
+    client_id: str | None = None
+    resource: str | None = None
+    host: str | None = None
+    restricted: bool = False
+    status: Literal["active", "suspended", "pending", "rejected"] = "active"
+
+
+class UserEntry(Entry):
+    email: str
+    name: str
+    nip: Annotated[str, Field(pattern=r"^\d{18}$")] | None = None
+    roles: list[Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,63}@[a-z0-9][a-z0-9-]{0,62}$")]] = []
+
+
+class AdminEntry(Entry):
+    email: str
+    name: str
+
+
+class CityConfig(Entry):
+    opd: list[OpdEntry] = []
+    clients: list[ClientEntry] = []
+    apps: list[AppEntry] = []
+    users: list[UserEntry] = []
+    admins: list[AdminEntry] = []
+
+    def merged_users(self) -> list[UserEntry]:
+        """``admins`` folded into ``users``: each admin holds kominfo-admin in the Kominfo unit."""
+        users = {user.email.lower(): user for user in self.users}
+        for admin in self.admins:
+            email = admin.email.lower()
+            role = f"{KOMINFO_ADMIN}@{KOMINFO_UNIT}"
+            found = users.get(email)
+            if found is None:
+                users[email] = UserEntry(email=email, name=admin.name, roles=[role])
+            elif role not in found.roles:
+                data = {**found.given(), "roles": [*found.roles, role]}
+                users[email] = UserEntry(**data)
+        return list(users.values())
+
+
+def load_config(paths: list[Path]) -> CityConfig:
+    """Read and merge the files; every problem (YAML, unknown keys, bad values, duplicates) is reported at once."""
+    problems: list[str] = []
+    parts: dict[str, list[Any]] = {"opd": [], "clients": [], "apps": [], "users": [], "admins": []}
+    for path in paths:
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            part = CityConfig.model_validate(data)
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            problems.append(f"{path}: cannot read: {exc}")
+            continue
+        except ValidationError as exc:
+            problems.extend(f"{path}: {'.'.join(str(p) for p in error['loc'])}: {error['msg']}"
+                            for error in exc.errors())
+            continue
+        for section in parts:
+            parts[section].extend(getattr(part, section))
+    config = CityConfig(**parts) if not problems else None
+    if config is not None:
+        problems.extend(_duplicates(config))
+    if problems:
+        raise InvalidInput("the configuration files have problems:\n  - " + "\n  - ".join(problems))
+    assert config is not None
+    return config
+
+
+def _duplicates(config: CityConfig) -> list[str]:
+    found: list[str] = []
+    for section, key in (("opd", "slug"), ("clients", "client_id"), ("apps", "slug"), ("users", "email"),
+                         ("admins", "email")):
+        seen: set[str] = set()
+        for entry in getattr(config, section):
+            value = str(getattr(entry, key)).lower()
+            if value in seen:
+                found.append(f"{section}: '{value}' is named more than once")
+            seen.add(value)
+    return found
+
+
+def dump_config(config: CityConfig) -> str:
+    """YAML in the files' order of sections, every field written (what ``gerbang export`` prints)."""
+    data = {section: [entry.model_dump() for entry in getattr(config, section)]
+            for section in ("opd", "clients", "apps", "users") if getattr(config, section)}
+    header = "# Gerbang city configuration (gerbang export). Apply with: gerbang apply FILE [--dry-run]\n"
+    return header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=False, width=100)

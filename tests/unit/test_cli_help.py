@@ -1,0 +1,41 @@
+"""``gerbang --version`` and quick ``--help``: the top-level list and the day-two commands import no heavy module
+(SQLAlchemy, authlib, ...), checked in a fresh interpreter rather than timed, so the test cannot flake."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from gateway.cli import COMMAND_HELP, COMMANDS, main
+
+HEAVY = ("sqlalchemy", "authlib", "alembic", "aiohttp", "starlette", "uvicorn", "pydantic", "cryptography", "yaml")
+LIGHT_HELP = [["--help"], ["--version"], ["apply", "--help"], ["export", "--help"], ["backup", "--help"],
+              ["restore", "--help"], ["admins", "--help"], ["admins", "add", "--help"], ["serve", "--help"]]
+
+
+def _heavy_modules_after(args: list[str]) -> list[str]:
+    code = (f"import sys\nfrom gateway.cli import main\ntry:\n    main({args!r})\nexcept SystemExit:\n    pass\n"
+            f"print(sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r}), file=sys.stderr)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return eval(done.stderr.strip().splitlines()[-1])  # noqa: S307 - our own printed list
+
+
+@pytest.mark.parametrize("args", LIGHT_HELP, ids=" ".join)
+def test_help_imports_no_heavy_module(args: list[str]) -> None:
+    assert _heavy_modules_after(args) == []
+
+
+def test_version() -> None:
+    result = CliRunner().invoke(main, ["--version"])
+    assert result.exit_code == 0 and result.output.startswith("gerbang ") and result.output.strip()[-1].isdigit()
+
+
+def test_the_static_command_list_matches_each_command() -> None:
+    assert set(COMMAND_HELP) == set(COMMANDS)
+    ctx = main.make_context("gerbang", [], resilient_parsing=True)
+    for name in COMMANDS:
+        command = main.get_command(ctx, name)
+        assert command is not None and command.get_short_help_str(limit=200) == COMMAND_HELP[name], name
