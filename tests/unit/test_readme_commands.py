@@ -36,7 +36,7 @@ def test_the_readme_command_parses(line: str, tmp_path: Path, monkeypatch: pytes
         return  # tests/unit/test_cli_help.py
     monkeypatch.chdir(tmp_path)
     for word in words:  # the files a command reads exist here (their content is not what this test checks)
-        if re.search(r"\.(csv|yaml|tar\.gz)$", word) and "/" not in word:
+        if re.search(r"\.(csv|yaml|pem|tar\.gz)$", word) and "/" not in word:
             (tmp_path / word).write_text("")
     command: click.Command = main
     parent = click.Context(main, info_name="gerbang")
