@@ -16,6 +16,7 @@ from gateway.access_log import AccessLog, note_route
 from gateway.app import create_app
 from gateway.apps import add_app
 from idp.storage.db import build_engine, build_sessionmaker
+from tests.support.hub import TEST_UPSTREAM_ADDRESSES
 from tests.support.hub import run_hub
 from tests.support.server import run_server
 from tests.support.upstream import Upstream
@@ -25,7 +26,7 @@ async def _register(database_url: str, issuer: str, upstream: str) -> None:
     engine = build_engine(database_url)
     try:
         async with build_sessionmaker(engine)() as session, session.begin():
-            await add_app(session, slug="info", opd_slug="dishub", upstreams=(upstream,), auth_mode="none",
+            await add_app(session, addresses=TEST_UPSTREAM_ADDRESSES, slug="info", opd_slug="dishub", upstreams=(upstream,), auth_mode="none",
                           issuer=issuer, now=int(time.time()))
     finally:
         await engine.dispose()

@@ -17,6 +17,7 @@ from gateway.apps import add_app
 from idp.clients import is_secret_valid
 from idp.storage.db import build_engine, build_sessionmaker
 from idp.storage.models import App, Client, OpdUnit
+from tests.support.hub import TEST_UPSTREAM_ADDRESSES
 from tests.support.admin import DISHUB_ADMIN, KOMINFO, run_seed
 from tests.support.cli_env import audit_entries, run_query
 from tests.support.hub import Browser, Hub, csrf_from, run_hub
@@ -35,7 +36,7 @@ async def _add_app(database_url: str, issuer: str) -> None:
     engine = build_engine(database_url)
     try:
         async with build_sessionmaker(engine)() as session, session.begin():
-            await add_app(session, slug="parkir", name="Parkir", opd_slug="dishub", upstreams=("http://127.0.0.1:9",),
+            await add_app(session, addresses=TEST_UPSTREAM_ADDRESSES, slug="parkir", name="Parkir", opd_slug="dishub", upstreams=("http://127.0.0.1:9",),
                           auth_mode="session", issuer=issuer, now=int(time.time()))
     finally:
         await engine.dispose()

@@ -19,6 +19,7 @@ from idp.clients import TOKEN_EXCHANGE_GRANT
 from idp.dpop.client import make_proof, thumbprint
 from idp.storage.db import build_engine, build_sessionmaker
 from idp.storage.models import AuditEntry
+from tests.support.hub import TEST_UPSTREAM_ADDRESSES
 from tests.support.flows import REDIRECT_URI, obtain_code, redeem, register_client
 from tests.support.hub import HUB_POLICIES, Hub, run_hub
 from tests.support.records import rows
@@ -62,7 +63,7 @@ def clients(hub: Hub) -> dict[str, tuple[str, str]]:
     async def bpkad_app() -> None:  # BPKAD's API is run by the bpkad-kas client: it may pass tokens meant for it on
         engine = build_engine(hub.settings.effective_database_url)
         async with build_sessionmaker(engine)() as session, session.begin():
-            await add_app(session, slug="bpkad", opd_slug="bpkad", upstreams=("http://127.0.0.1:9/",),
+            await add_app(session, addresses=TEST_UPSTREAM_ADDRESSES, slug="bpkad", opd_slug="bpkad", upstreams=("http://127.0.0.1:9/",),
                           auth_mode="bearer", issuer=hub.url, now=0, client_id="bpkad-kas", resource=BPKAD)
         await engine.dispose()
 

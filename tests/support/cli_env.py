@@ -24,6 +24,7 @@ def use_database(monkeypatch: pytest.MonkeyPatch, database_url: str, tmp_path: P
     monkeypatch.setenv("GERBANG_SECRET_KEY", CLI_SECRET)
     monkeypatch.setenv("GERBANG_ISSUER", CLI_ISSUER)
     monkeypatch.setenv("GERBANG_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("GERBANG_UPSTREAM_ALLOW", "127.0.0.0/8,::1/128")  # the tests' upstreams run on loopback
     monkeypatch.delenv("GERBANG_CONFIG", raising=False)
     monkeypatch.chdir(tmp_path)
 

@@ -51,6 +51,7 @@ class City:
             "GERBANG_JWKS_MIN_REFRESH_SECONDS": "1",
             "GERBANG_LOG_LEVEL": "warning",
             "GERBANG_LOG_JSON": "true",
+            "GERBANG_UPSTREAM_ALLOW": "127.0.0.0/8,::1/128",  # the tests' upstreams run on loopback
             **self.env,
             **overrides,
         })
