@@ -60,9 +60,9 @@ def test_patch_an_app_reaches_the_gateway_and_is_audited(hub: tuple[Hub, dict[st
     entry = audit_entries(database_url)[-1]
     assert entry.action == "app.update" and entry.actor == users[KOMINFO]
     assert set(entry.detail["diff"]) == {"upstreams", "name"}
-    cleared = _patch(kominfo, "/apps/parkir", {"host": "parkir.example.go.id"})
-    assert cleared.json()["host"] == "parkir.example.go.id"
-    assert _patch(kominfo, "/apps/parkir", {"host": None}).json()["host"] is None
+    cleared = _patch(kominfo, "/apps/parkir", {"hosts": ["parkir.example.go.id"]})
+    assert cleared.json()["hosts"][1:] == ["parkir.example.go.id"]
+    assert _patch(kominfo, "/apps/parkir", {"hosts": None}).json()["hosts"][1:] == []
     bad = _patch(kominfo, "/apps/parkir", {"upstreams": []})
     assert bad.status_code == 400 and bad.headers["content-type"].startswith("application/problem+json")
     assert _patch(kominfo, "/apps/nowhere", {"name": "x"}).status_code == 404

@@ -55,7 +55,7 @@ def test_edit_an_app_from_the_list(hub: Hub, database_url: str) -> None:
     assert form.status_code == 200 and "http://127.0.0.1:9" in form.text
     done = kominfo.submit("/admin/aksi/ubah/aplikasi/parkir", {
         "csrf_token": csrf_from(form.text), "name": "Parkir Online", "upstreams": "http://127.0.0.1:9\nhttp://127.0.0.1:10",
-        "auth_mode": "session", "host": "", "client_id": "", "restricted": "on"})
+        "auth_mode": "session", "hosts": "", "client_id": "", "restricted": "on"})
     assert done.status_code == 200 and 'id="changes"' in done.text and "Parkir Online" in done.text
     (row,) = run_query(database_url, select(App.name, App.upstreams, App.restricted).where(App.slug == "parkir"))
     assert tuple(row) == ("Parkir Online", ["http://127.0.0.1:9", "http://127.0.0.1:10"], True)
