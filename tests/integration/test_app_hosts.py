@@ -138,7 +138,8 @@ def _add(slug: str, *hosts: str, ok: bool = True) -> object:
 
 def test_cli_add_takes_several_hosts_and_update_replaces_them(city: str) -> None:
     record = _add("parkir", "parkir.dishub.test", "Parkir.Palembang.go.id")
-    assert record["hosts"] == ["parkir.localhost", "parkir.dishub.test", "parkir.palembang.go.id"]  # type: ignore[index]
+    hosts = record["hosts"]  # type: ignore[index]
+    assert hosts == ["parkir.localhost", "parkir.dishub.test", "parkir.palembang.go.id"]
     assert _routes(city, "parkir.localhost", "parkir.dishub.test", "parkir.palembang.go.id") == {
         "parkir.localhost": "parkir", "parkir.dishub.test": "parkir", "parkir.palembang.go.id": "parkir"}
     taken = _add("tiruan", "tiruan.example.go.id", "parkir.palembang.go.id", ok=False)
