@@ -13,18 +13,18 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.apps import (AUTH_MODES, AppRecord, add_app, app_hosts, check_host, check_upstream, check_upstream_addresses,
-                          check_websocket_origin, set_app_status)
-from idp.app_origins import default_apps_domain, hub_host
+from gateway.apps import (AUTH_MODES, AppRecord, add_app, check_extra_hosts, check_upstream, check_upstream_addresses,
+                          check_websocket_origin, set_app_status, set_extra_hosts, stored_hosts)
+from idp.app_origins import default_apps_domain
 from idp.upstream_addresses import UpstreamAddresses
 from idp.audit import append_audit
 from idp.change_diff import build_diff
 from idp.clients import check_resource, load_client
-from idp.errors import Conflict, InvalidInput, NotFound
+from idp.errors import InvalidInput, NotFound
 from idp.org import load_opd
 from idp.storage.models import App, OpdUnit
 
-EDITABLE = ("name", "opd", "upstreams", "auth_mode", "client_id", "resource", "host", "restricted", "require_dpop",
+EDITABLE = ("name", "opd", "upstreams", "auth_mode", "client_id", "resource", "hosts", "restricted", "require_dpop",
             "case_insensitive_paths", "allow_ambiguous_paths", "websocket_origins")
 
 
@@ -32,7 +32,7 @@ def app_view(record: AppRecord, stored_resource: str | None) -> dict[str, Any]:
     """The editable state of an app; ``resource`` is the stored one (None: the default URL at the hub)."""
     return {"name": record.name, "opd": record.opd, "upstreams": list(record.upstreams),
             "auth_mode": record.auth_mode, "client_id": record.client_id, "resource": stored_resource,
-            "host": record.host, "restricted": record.restricted, "require_dpop": record.require_dpop,
+            "hosts": list(record.hosts[1:]), "restricted": record.restricted, "require_dpop": record.require_dpop,
             "case_insensitive_paths": record.case_insensitive_paths,
             "allow_ambiguous_paths": record.allow_ambiguous_paths, "websocket_origins": list(record.websocket_origins)}
 
@@ -47,7 +47,8 @@ async def load_app(session: AsyncSession, slug: str) -> tuple[App, OpdUnit]:
 
 def _view(app: App, unit: OpdUnit) -> dict[str, Any]:
     return {"name": app.name, "opd": unit.slug, "upstreams": list(app.upstreams), "auth_mode": app.auth_mode,
-            "client_id": app.client_id, "resource": app.resource, "host": app.host, "restricted": app.restricted,
+            "client_id": app.client_id, "resource": app.resource, "hosts": list(stored_hosts(app)),
+            "restricted": app.restricted,
             "require_dpop": bool(app.require_dpop), "case_insensitive_paths": bool(app.case_insensitive_paths),
             "allow_ambiguous_paths": bool(app.allow_ambiguous_paths),
             "websocket_origins": list(app.websocket_origins or ())}
@@ -56,7 +57,8 @@ def _view(app: App, unit: OpdUnit) -> dict[str, Any]:
 async def update_app(session: AsyncSession, slug: str, changes: dict[str, Any], *, issuer: str, actor: str,
                      now: int, addresses: UpstreamAddresses | None = None,
                      apps_domain: str = "") -> tuple[App, dict[str, Any]]:
-    """Apply ``changes`` (a subset of ``EDITABLE``; ``None`` clears client_id, resource and host). The same rules
+    """Apply ``changes`` (a subset of ``EDITABLE``; ``None`` clears client_id and resource; ``hosts`` replaces the
+    extra host names, ``[]`` or ``None`` clears them). The same rules
     as registration hold: upstream addresses the settings allow (``addresses``; without it, the defaults), no host
     that is the hub's or inside the apps domain, DPoP only for bearer apps."""
     unknown = sorted(set(changes) - set(EDITABLE))
@@ -110,28 +112,14 @@ async def _apply_field(session: AsyncSession, app: App, unit: OpdUnit, field: st
         app.client_id = value or None
     elif field == "resource":
         app.resource = check_resource(value) if value else None
-    elif field == "host":
-        app.host = await _checked_host(session, app, value, rules)
+    elif field == "hosts":
+        set_extra_hosts(app, await check_extra_hosts(session, tuple(value or ()), slug=app.slug, issuer=rules.issuer,
+                                                     apps_domain=rules.apps_domain, app_id=app.id))
     elif field in ("restricted", "require_dpop", "case_insensitive_paths", "allow_ambiguous_paths"):
         setattr(app, field, bool(value))
     elif field == "websocket_origins":
         app.websocket_origins = list(dict.fromkeys(check_websocket_origin(origin) for origin in value or ()))
     return unit
-
-
-async def _checked_host(session: AsyncSession, app: App, value: str | None, rules: _Rules) -> str | None:
-    if not value:
-        return None
-    host = check_host(value)
-    if hub_host(rules.issuer) in app_hosts(app.slug, rules.apps_domain, host):
-        raise InvalidInput("host must not be the hub's own host name (it would capture the hub's own pages)")
-    if host == rules.apps_domain or host.endswith("." + rules.apps_domain):
-        raise InvalidInput(f"host must not be inside the apps domain {rules.apps_domain}: every name there is an "
-                           f"app's own (SLUG.{rules.apps_domain})")
-    other = await session.scalar(select(App.slug).where(App.host == host, App.id != app.id))
-    if other is not None:
-        raise Conflict(f"host '{host}' already belongs to app '{other}'")
-    return host
 
 
 async def remove_app(session: AsyncSession, slug: str, *, actor: str, now: int) -> dict[str, Any]:

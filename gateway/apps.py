@@ -18,7 +18,7 @@ from idp.upstream_addresses import UpstreamAddresses, UpstreamRefused, check_ups
 from idp.clients import check_resource, load_client
 from idp.errors import Conflict, InvalidInput, NotFound
 from idp.org import load_opd
-from idp.storage.models import App, OpdUnit
+from idp.storage.models import App, AppHost, OpdUnit
 
 AUTH_MODES = ("session", "bearer", "none")
 STATUSES = ("pending", "active", "suspended", "rejected")
@@ -40,7 +40,6 @@ class AppRecord:
     auth_mode: str
     resource: str
     client_id: str | None
-    host: str | None
     restricted: bool
     status: str
     case_insensitive_paths: bool = False
@@ -52,7 +51,7 @@ class AppRecord:
     def as_json(self) -> dict[str, object]:
         return {"id": self.id, "slug": self.slug, "name": self.name, "opd": self.opd,
                 "upstreams": list(self.upstreams), "auth_mode": self.auth_mode, "resource": self.resource,
-                "client_id": self.client_id, "host": self.host, "hosts": list(self.hosts),
+                "client_id": self.client_id, "hosts": list(self.hosts),
                 "restricted": self.restricted, "status": self.status,
                 "case_insensitive_paths": self.case_insensitive_paths,
                 "allow_ambiguous_paths": self.allow_ambiguous_paths,
@@ -64,10 +63,43 @@ def default_app_resource(issuer: str, slug: str, apps_domain: str = "") -> str:
     return default_resource(issuer, apps_domain or default_apps_domain(issuer), slug)
 
 
-def app_hosts(slug: str, apps_domain: str, host: str | None) -> tuple[str, ...]:
-    """Where the app is served: its default host ``{slug}.{apps_domain}``, then its registered extra host."""
+def app_hosts(slug: str, apps_domain: str, extra: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """Where the app is served: its default host ``{slug}.{apps_domain}``, then its registered extra hosts."""
     default = default_app_host(slug, apps_domain)
-    return (default, host) if host and host != default else (default,)
+    return (default, *(host for host in extra if host != default))
+
+
+def stored_hosts(app: App) -> tuple[str, ...]:
+    """The extra host names registered for ``app`` (``app_hosts`` rows), by name."""
+    return tuple(sorted(row.host for row in app.extra_hosts))
+
+
+async def check_extra_hosts(session: AsyncSession, hosts: tuple[str, ...] | list[str], *, slug: str, issuer: str,
+                            apps_domain: str, app_id: int | None = None) -> tuple[str, ...]:
+    """Extra host names for the app ``slug``: DNS names, none the hub's, none inside the apps domain (naming the
+    app's own default host is allowed and dropped: it is always served), none another app's (``Conflict``)."""
+    default = default_app_host(slug, apps_domain)
+    checked = tuple(dict.fromkeys(host for host in (check_host(value) for value in hosts) if host != default))
+    hub = hub_host(issuer)
+    for host in checked:
+        if host == hub:
+            raise InvalidInput("the app's host must not be the hub's own host name (it would capture the hub's pages)")
+        if host == apps_domain or host.endswith("." + apps_domain):
+            raise InvalidInput(f"host must not be inside the apps domain {apps_domain}: every name there is an app's "
+                               f"own (SLUG.{apps_domain})")
+    if checked:
+        taken = (await session.execute(select(AppHost.host, App.slug).join(App, App.id == AppHost.app_id)
+                                       .where(AppHost.host.in_(checked), AppHost.app_id != (app_id or -1)))).first()
+        if taken is not None:
+            raise Conflict(f"host '{taken[0]}' already belongs to app '{taken[1]}'")
+    return checked
+
+
+def set_extra_hosts(app: App, hosts: tuple[str, ...]) -> None:
+    """Replace the app's extra hosts with ``hosts`` (already checked); rows that stay are kept."""
+    keep = [row for row in app.extra_hosts if row.host in hosts]
+    kept = {row.host for row in keep}
+    app.extra_hosts = keep + [AppHost(host=host) for host in hosts if host not in kept]
 
 
 def check_slug(slug: str) -> str:
@@ -128,7 +160,7 @@ def check_host(host: str) -> str:
 
 async def add_app(session: AsyncSession, *, slug: str, opd_slug: str, upstreams: tuple[str, ...], auth_mode: str,
                   issuer: str, now: int, name: str | None = None, client_id: str | None = None,
-                  resource: str | None = None, host: str | None = None, restricted: bool = False,
+                  resource: str | None = None, hosts: tuple[str, ...] = (), restricted: bool = False,
                   status: str = "active", case_insensitive_paths: bool = False, allow_ambiguous_paths: bool = False,
                   websocket_origins: tuple[str, ...] = (), apps_domain: str = "",
                   addresses: UpstreamAddresses | None = None, require_dpop: bool = False) -> AppRecord:
@@ -149,23 +181,19 @@ async def add_app(session: AsyncSession, *, slug: str, opd_slug: str, upstreams:
     checked = tuple(dict.fromkeys(check_upstream(url) for url in upstreams))
     await check_upstream_addresses(checked, addresses or UpstreamAddresses())
     checked_resource = check_resource(resource) if resource else None
-    checked_host = check_host(host) if host else None
     origins = list(dict.fromkeys(check_websocket_origin(origin) for origin in websocket_origins))
     domain = apps_domain or default_apps_domain(issuer)
-    if hub_host(issuer) in app_hosts(slug, domain, checked_host):
+    if hub_host(issuer) == default_app_host(slug, domain):
         raise InvalidInput("the app's host must not be the hub's own host name (it would capture the hub's pages)")
-    if checked_host and (checked_host == domain or checked_host.endswith("." + domain)):
-        raise InvalidInput(f"host must not be inside the apps domain {domain}: every name there is an app's own "
-                           f"(SLUG.{domain})")
+    checked_hosts = await check_extra_hosts(session, hosts, slug=slug, issuer=issuer, apps_domain=domain)
     unit = await load_opd(session, opd_slug)
     if client_id:
         await load_client(session, client_id)
     if await session.scalar(select(App.id).where(App.slug == slug)) is not None:
         raise Conflict(f"app '{slug}' already exists")
-    if checked_host and await session.scalar(select(App.id).where(App.host == checked_host)) is not None:
-        raise Conflict(f"host '{checked_host}' already belongs to another app")
     app = App(slug=slug, name=(name or slug).strip() or slug, opd_id=unit.id, upstreams=list(checked),
-              auth_mode=auth_mode, client_id=client_id, resource=checked_resource, host=checked_host,
+              auth_mode=auth_mode, client_id=client_id, resource=checked_resource,
+              extra_hosts=[AppHost(host=host) for host in checked_hosts],
               restricted=restricted, status=status, created_at=now, updated_at=now,
               case_insensitive_paths=case_insensitive_paths, allow_ambiguous_paths=allow_ambiguous_paths,
               websocket_origins=origins, require_dpop=require_dpop)
@@ -215,7 +243,8 @@ def _record(app: App, unit: OpdUnit, issuer: str, apps_domain: str = "") -> AppR
     domain = apps_domain or default_apps_domain(issuer)
     return AppRecord(id=app.id, slug=app.slug, name=app.name, opd=unit.slug, upstreams=tuple(app.upstreams),
                      auth_mode=app.auth_mode, resource=app.resource or default_resource(issuer, domain, app.slug),
-                     client_id=app.client_id, host=app.host, restricted=app.restricted, status=app.status,
+                     client_id=app.client_id, restricted=app.restricted, status=app.status,
                      case_insensitive_paths=app.case_insensitive_paths, allow_ambiguous_paths=app.allow_ambiguous_paths,
-                     websocket_origins=tuple(app.websocket_origins or ()), hosts=app_hosts(app.slug, domain, app.host),
+                     websocket_origins=tuple(app.websocket_origins or ()),
+                     hosts=app_hosts(app.slug, domain, stored_hosts(app)),
                      require_dpop=bool(app.require_dpop))

@@ -43,12 +43,11 @@ class PublicOnlyAuthenticator:
 
 
 class StaticRouteTable:
-    """Apps given as data, each at every path of its hosts (``Route.hosts``, else ``Route.host``)."""
+    """Apps given as data, each at every path of its hosts (``Route.hosts``)."""
 
     def __init__(self, routes: Iterable[Route] = ()) -> None:
         self.by_slug = {route.slug: route for route in routes}
-        self.by_host = {host.lower(): route for route in self.by_slug.values()
-                        for host in (*route.hosts, *((route.host,) if route.host else ()))}
+        self.by_host = {host.lower(): route for route in self.by_slug.values() for host in route.hosts}
 
     def lookup(self, host: str, path: str) -> tuple[Route, str] | None:
         route = self.by_host.get(host.rstrip("."))

@@ -20,13 +20,12 @@ class Route:
     auth_mode: str  # session | bearer | none
     resource: str  # the app's resource identifier; the `aud` its tokens and assertions carry
     client_id: str | None = None
-    host: str | None = None  # an extra host name registered for the app (gerbang apps add --host)
     restricted: bool = False
     status: str = "active"  # active | suspended
     case_insensitive_paths: bool = False  # the upstream reads /ADMIN as /admin: policies match without case
     allow_ambiguous_paths: bool = False  # opt-in: ';', double encoding, trailing dots/spaces pass (gateway.paths)
     websocket_origins: tuple[str, ...] = ()  # origins besides the app's own allowed to open its WebSockets
-    # Every host the app is served at: ``{slug}.{apps_domain}`` first, then ``host`` (never the hub's).
+    # Every host the app is served at: ``{slug}.{apps_domain}`` first, then its extra hosts (never the hub's).
     hosts: tuple[str, ...] = ()
     require_dpop: bool = False  # bearer apps: only DPoP-bound tokens (RFC 9449), never plain bearer
 

@@ -56,7 +56,7 @@ class Origins:
         return Origin(host, found[0])
 
     def app_address(self, route: Route) -> str:
-        return app_origin(self.issuer, route.hosts[0] if route.hosts else f"{route.host}") + "/"
+        return app_origin(self.issuer, route.hosts[0]) + "/"
 
     async def answer_old_address(self, scope: Scope, send: Send) -> None:
         """``/apps/{slug}/rest`` on the hub: 308 to the app's own origin (GET/HEAD), else a 404 that names it."""

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from gateway.apps import app_hosts
+from gateway.apps import app_hosts, stored_hosts
 from idp.app_origins import default_resource
 from gateway.model import Route
 from idp.app_origins import default_apps_domain, hub_host
@@ -147,12 +147,12 @@ class AppRegistry:
         return Route(slug=app.slug, opd=unit.slug, opd_path=unit.path, upstreams=self._allowed_upstreams(app),
                      auth_mode=app.auth_mode,
                      resource=app.resource or default_resource(self._issuer, self._apps_domain, app.slug),
-                     client_id=app.client_id, host=app.host, restricted=app.restricted,
+                     client_id=app.client_id, restricted=app.restricted,
                      status="suspended" if app.status == "suspended" else "active",
                      case_insensitive_paths=app.case_insensitive_paths,
                      allow_ambiguous_paths=app.allow_ambiguous_paths,
                      websocket_origins=tuple(app.websocket_origins or ()),
-                     hosts=app_hosts(app.slug, self._apps_domain, app.host),
+                     hosts=app_hosts(app.slug, self._apps_domain, stored_hosts(app)),
                      require_dpop=bool(app.require_dpop))
 
     def _allowed_upstreams(self, app: App) -> tuple[str, ...]:
@@ -184,7 +184,7 @@ def build_host_index(routes: Iterable[Route], hub: str) -> dict[str, Route]:
     """Host name → app. The hub's own name is never an app's, whatever a registration claims."""
     index: dict[str, Route] = {}
     for route in routes:
-        for host in (*route.hosts, *((route.host,) if route.host else ())):
+        for host in route.hosts:
             if host != hub:
                 index.setdefault(host, route)
     return index

@@ -21,8 +21,7 @@ def app_origins(route: Route, hub_origin: str) -> frozenset[str]:
     app is served there. The one place that knows where an app lives."""
     parts = urlsplit(hub_origin)
     port = f":{parts.port}" if parts.port and parts.port != _DEFAULT_PORTS.get(parts.scheme) else ""
-    hosts = route.hosts or ((route.host,) if route.host else ())
-    origins = {normalise_origin(f"{parts.scheme}://{host}{port}") for host in hosts}
+    origins = {normalise_origin(f"{parts.scheme}://{host}{port}") for host in route.hosts}
     return frozenset(origins - {"null"})
 
 

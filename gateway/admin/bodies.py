@@ -25,6 +25,10 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+# A host name the app is also served at, besides {slug}.{apps_domain} (checked again by gateway.apps.check_host).
+Host = Annotated[str, Field(min_length=1, max_length=253, pattern=r"^[A-Za-z0-9.-]+$")]
+
+
 class AppSubmission(Strict):
     """An OPD operator's request to put an app behind the hub; it waits for Kominfo's review."""
 
@@ -41,6 +45,7 @@ class AppSubmission(Strict):
     case_insensitive_paths: bool = Field(default=False, description="the upstream ignores case in paths (IIS...)")
     allow_ambiguous_paths: bool = Field(default=False, description="forward ';', double encoding, trailing dots")
     websocket_origins: Annotated[list[Annotated[str, Field(max_length=300, pattern=URL)]], Field(max_length=10)] = []
+    hosts: Annotated[list[Host], Field(max_length=10, description="extra host names the app is also served at")] = []
 
     @field_validator("scopes")
     @classmethod

@@ -79,7 +79,7 @@ class EditPages:
         async def act(session: AsyncSession, actor: Actor, form: dict[str, str], now: int) -> dict[str, Any]:
             check_kominfo(actor)
             changes = {"name": form.get("name", ""), "upstreams": lines(form.get("upstreams")),
-                       "auth_mode": form.get("auth_mode", ""), "host": form.get("host") or None,
+                       "auth_mode": form.get("auth_mode", ""), "hosts": lines(form.get("hosts")),
                        "client_id": form.get("client_id") or None, "restricted": form.get("restricted") == "on"}
             _, diff = await update_app(session, slug, changes, issuer=self._issuer, actor=actor.sub, now=now,
                                        addresses=self._addresses, apps_domain=self._apps_domain)

@@ -6,11 +6,10 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from gateway.admin.bodies import LINE, SCOPE_TOKEN, URL, Strict, Text
+from gateway.admin.bodies import LINE, SCOPE_TOKEN, URL, Host, Strict, Text
 
 Url = Annotated[str, Field(max_length=500, pattern=URL)]
 Slug = Annotated[str, Field(min_length=1, max_length=63, pattern=r"^[a-z0-9][a-z0-9-]*$")]
-Host = Annotated[str, Field(min_length=1, max_length=253, pattern=r"^[A-Za-z0-9.-]+$")]
 
 
 class AppChanges(Strict):
@@ -20,7 +19,7 @@ class AppChanges(Strict):
     auth_mode: Literal["session", "bearer", "none"] | None = None
     client_id: Annotated[str, Field(min_length=1, max_length=64, pattern=LINE)] | None = None
     resource: Url | None = None
-    host: Host | None = None
+    hosts: Annotated[list[Host], Field(max_length=10)] | None = None  # replaces the extra host names
     restricted: bool | None = None
     require_dpop: bool | None = None
     case_insensitive_paths: bool | None = None
@@ -58,7 +57,7 @@ class OpdChanges(Strict):
     parent: Slug | None = None
 
 
-NULLABLE = {AppChanges: ("client_id", "resource", "host"), ClientChanges: ("backchannel_logout_uri",),
+NULLABLE = {AppChanges: ("client_id", "resource", "hosts"), ClientChanges: ("backchannel_logout_uri",),
             UserChanges: ("nik",), OpdChanges: ("parent",)}
 _ = SCOPE_TOKEN  # the scope pattern above is RFC 6749 §3.3's scope-token, space-separated
 

@@ -118,7 +118,8 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
                                                  "LinkedIdentities"),
     # Edits (gateway.admin.edits_api): every change audited with a diff.
     ("PATCH", "/apps/{slug}"): Operation("Change an app (fields sent are changed; null clears client_id, resource "
-                                         "and host); every gateway routes by it within seconds", "kominfo-admin",
+                                         "and the extra hosts; hosts replaces them); every gateway routes by it "
+                                         "within seconds", "kominfo-admin",
                                          "App", body=AppChanges, conflicts=True),
     ("DELETE", "/apps/{slug}"): Operation("Remove an app (404 on every gateway within seconds)", "kominfo-admin",
                                           "Removed"),

@@ -42,7 +42,7 @@ RESPONSES: dict[str, dict[str, Any]] = {
     "App": record(slug=STRING, name=STRING, description=STRING, opd=STRING, opd_path=STRING,
                   status={"type": "string", "enum": ["pending", "active", "suspended", "rejected"]},
                   auth_mode=STRING, upstreams=STRINGS, redirect_uris=STRINGS, scopes=STRINGS, contact=STRING,
-                  client_id=NULLABLE_STRING, resource=STRING, host=NULLABLE_STRING, hosts=STRINGS,
+                  client_id=NULLABLE_STRING, resource=STRING, hosts=STRINGS,
                   address=STRING, restricted=BOOL, case_insensitive_paths=BOOL, allow_ambiguous_paths=BOOL,
                   websocket_origins=STRINGS, submitted_by=NULLABLE_STRING, reviewed_by=NULLABLE_STRING,
                   reviewed_at=NULLABLE_INT,

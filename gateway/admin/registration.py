@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.admin.actor import Actor, check_kominfo, check_may_submit, check_sees
 from gateway.admin.bodies import AppSubmission
-from gateway.apps import add_app, app_hosts, check_upstream_addresses, default_app_resource
+from gateway.apps import add_app, app_hosts, check_upstream_addresses, default_app_resource, stored_hosts
 from idp.app_origins import app_origin, default_apps_domain
 from idp.upstream_addresses import UpstreamAddresses
 from gateway.errors import Conflict, NotFound
@@ -42,12 +42,12 @@ class Approval:
 
 def app_json(app: App, unit: OpdUnit, issuer: str, *, apps_domain: str = "") -> dict[str, Any]:
     """``address``: the app's own origin (``hosts[0]``, with the hub's scheme and port), where people open it."""
-    hosts = app_hosts(app.slug, apps_domain or default_apps_domain(issuer), app.host)
+    hosts = app_hosts(app.slug, apps_domain or default_apps_domain(issuer), stored_hosts(app))
     return {"slug": app.slug, "name": app.name, "description": app.description, "opd": unit.slug,
             "opd_path": unit.path, "status": app.status, "auth_mode": app.auth_mode,
             "upstreams": list(app.upstreams), "redirect_uris": list(app.redirect_uris),
             "scopes": app.requested_scopes.split(), "contact": app.contact, "client_id": app.client_id,
-            "resource": app.resource or default_app_resource(issuer, app.slug, apps_domain), "host": app.host,
+            "resource": app.resource or default_app_resource(issuer, app.slug, apps_domain),
             "hosts": list(hosts), "address": app_origin(issuer, hosts[0]) + "/",
             "restricted": app.restricted, "case_insensitive_paths": app.case_insensitive_paths,
             "allow_ambiguous_paths": app.allow_ambiguous_paths, "websocket_origins": list(app.websocket_origins or ()),
@@ -79,7 +79,8 @@ async def submit_app(session: AsyncSession, actor: Actor, body: AppSubmission, i
     await add_app(session, slug=body.slug, opd_slug=unit.slug, upstreams=tuple(body.upstreams),
                   auth_mode=body.auth_mode, issuer=issuer, now=now, name=body.name, status="pending",
                   case_insensitive_paths=body.case_insensitive_paths, allow_ambiguous_paths=body.allow_ambiguous_paths,
-                  websocket_origins=tuple(body.websocket_origins), addresses=addresses, apps_domain=apps_domain)
+                  websocket_origins=tuple(body.websocket_origins), addresses=addresses, apps_domain=apps_domain,
+                  hosts=tuple(body.hosts))
     app, unit = await load_app(session, body.slug)
     app.description, app.contact, app.submitted_by = body.description, body.contact, actor.sub
     app.redirect_uris, app.requested_scopes = uris, " ".join(body.scopes)

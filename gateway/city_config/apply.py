@@ -88,7 +88,7 @@ async def _apply_app(session: AsyncSession, change: Change, ctx: ApplyContext) -
         await add_app_audited(session, actor=ctx.actor, now=ctx.now, slug=change.key, opd_slug=values["opd"],
                               upstreams=tuple(values["upstreams"]), auth_mode=values["auth_mode"], issuer=ctx.issuer,
                               name=values["name"], client_id=values["client_id"], resource=values["resource"],
-                              host=values["host"], restricted=values["restricted"], status=values["status"],
+                              hosts=tuple(values["hosts"]), restricted=values["restricted"], status=values["status"],
                               addresses=ctx.addresses, apps_domain=ctx.apps_domain)
     elif change.action == "update":
         await update_app(session, change.key, {name: diff["to"] for name, diff in values.items()},

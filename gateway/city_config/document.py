@@ -3,7 +3,7 @@
     opd:      [{slug, name, kind, parent}]
     clients:  [{client_id, name, opd, redirect_uris, post_logout_redirect_uris, grant_types, scope, auth_method,
                 resources, first_party, backchannel_logout_uri, jwks, status}]     # never a secret
-    apps:     [{slug, name, opd, upstreams, auth_mode, client_id, resource, host, restricted, status}]
+    apps:     [{slug, name, opd, upstreams, auth_mode, client_id, resource, hosts, restricted, status}]
     users:    [{email, name, nip, roles: ["operator@dishub", ...]}]              # staff; never a password
     admins:   [{email, name}]                  # shorthand for a user holding kominfo-admin@diskominfo
 
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from idp.errors import InvalidInput
 
@@ -66,9 +66,19 @@ class AppEntry(Entry):
     auth_mode: Literal["session", "bearer", "none"]
     client_id: str | None = None
     resource: str | None = None
-    host: str | None = None
+    hosts: list[str] = []  # extra host names the app is also served at, besides {slug}.{apps_domain}
     restricted: bool = False
     status: Literal["active", "suspended", "pending", "rejected"] = "active"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _single_host(cls, data: Any) -> Any:
+        """Files exported before migration 0013 carry one ``host`` (or null): read it as ``hosts``."""
+        if isinstance(data, dict) and "host" in data and "hosts" not in data:
+            old = data["host"]
+            data = {key: value for key, value in data.items() if key != "host"}
+            data["hosts"] = [old] if old else []
+        return data
 
 
 class UserEntry(Entry):

@@ -37,8 +37,8 @@ def _normalised(section: str, values: dict[str, Any]) -> dict[str, Any]:
     if section == "app":
         if "upstreams" in out:
             out["upstreams"] = list(dict.fromkeys(check_upstream(url) for url in out["upstreams"]))
-        if out.get("host"):
-            out["host"] = check_host(out["host"])
+        if "hosts" in out:
+            out["hosts"] = sorted({check_host(host) for host in out["hosts"] or ()})
     if section == "client" and "scope" in out:
         out["scope"] = " ".join(str(out["scope"]).split())
     if section == "user":
@@ -113,7 +113,7 @@ def _client_plan(desired: CityConfig, current: CityConfig) -> list[Change]:
 
 def _app_plan(desired: CityConfig, current: CityConfig) -> list[Change]:
     existing = {app.slug: app for app in current.apps}
-    editable = ("name", "opd", "upstreams", "auth_mode", "client_id", "resource", "host", "restricted")
+    editable = ("name", "opd", "upstreams", "auth_mode", "client_id", "resource", "hosts", "restricted")
     changes: list[Change] = []
     for app in desired.apps:
         if app.name is None and "name" in app.model_fields_set:

@@ -42,7 +42,8 @@ def apps_group() -> None:
 @click.option("--name", default=None, help="display name (default: the slug)")
 @click.option("--client", "client_id", default=None, help="the app's OAuth client_id")
 @click.option("--resource", default=None, help="resource identifier (default: the app's origin + /)")
-@click.option("--host", default=None, help="also serve the app at this host name (its own origin)")
+@click.option("--host", "hosts", multiple=True,
+              help="also serve the app at this host name, its own origin too (repeatable)")
 @click.option("--restricted", is_flag=True, help="only members of the owning OPD (policies decide)")
 @click.option("--case-insensitive-paths", is_flag=True,
               help="the upstream ignores case in paths (IIS...): policy paths match without case")
@@ -53,7 +54,7 @@ def apps_group() -> None:
 @click.option("--require-dpop", is_flag=True, help="bearer apps: DPoP-bound tokens only (RFC 9449)")
 @json_option
 def apps_add(slug: str, opd_slug: str, upstreams: tuple[str, ...], auth_mode: str, name: str | None,
-             client_id: str | None, resource: str | None, host: str | None, restricted: bool,
+             client_id: str | None, resource: str | None, hosts: tuple[str, ...], restricted: bool,
              case_insensitive_paths: bool, allow_ambiguous_paths: bool, websocket_origins: tuple[str, ...],
              require_dpop: bool,
              as_json: bool) -> None:
@@ -63,7 +64,7 @@ def apps_add(slug: str, opd_slug: str, upstreams: tuple[str, ...], auth_mode: st
     async def op(session: AsyncSession) -> AppRecord:
         return await add_app_audited(session, actor=cli_actor(), slug=slug, opd_slug=opd_slug, upstreams=upstreams,
                                      auth_mode=auth_mode, issuer=settings.issuer, now=int(time.time()), name=name,
-                                     client_id=client_id, resource=resource, host=host, restricted=restricted,
+                                     client_id=client_id, resource=resource, hosts=hosts, restricted=restricted,
                                      case_insensitive_paths=case_insensitive_paths,
                                      allow_ambiguous_paths=allow_ambiguous_paths, websocket_origins=websocket_origins,
                                      addresses=build_upstream_addresses(settings), apps_domain=settings.apps_domain,

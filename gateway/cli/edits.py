@@ -77,7 +77,8 @@ def _report(as_json: bool, target: str, diff: dict[str, Any], extra: dict[str, A
 @click.option("--auth", "auth_mode", type=click.Choice(("session", "bearer", "none")), default=None)
 @click.option("--client", "client_id", default=None, help="the app's OAuth client_id ('' clears it)")
 @click.option("--resource", default=None, help="resource identifier ('' restores the default)")
-@click.option("--host", default=None, help="host name routed to the app ('' clears it)")
+@click.option("--host", "hosts", multiple=True,
+              help="replaces the extra host names the app is served at (repeatable; '' clears them)")
 @click.option("--restricted/--unrestricted", default=None)
 @click.option("--require-dpop/--no-require-dpop", default=None, help="bearer apps: DPoP-bound tokens only (RFC 9449)")
 @click.option("--case-insensitive-paths/--case-sensitive-paths", default=None,
@@ -95,6 +96,8 @@ def apps_update(slug_arg: str | None, slug: str | None, as_json: bool, **options
     target = pick(slug_arg, slug, "app slug")
     settings = load_settings()
     changes = _changes(**options)
+    if "hosts" in changes:  # --host '' alone: no extra host names
+        changes["hosts"] = [host for host in changes["hosts"] if host.strip()]
 
     async def op(session: AsyncSession) -> dict[str, Any]:
         _, diff = await update_app(session, target, changes, issuer=settings.issuer, actor=cli_actor(),

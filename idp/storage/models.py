@@ -413,7 +413,7 @@ class ConsoleSession(Base):
 
 
 class App(Base):
-    """A registered OPD app the gateway serves at its own origin, ``{slug}.{apps_domain}`` (and ``host``)."""
+    """A registered OPD app the gateway serves at its own origin, ``{slug}.{apps_domain}`` (and ``extra_hosts``)."""
 
     __tablename__ = "apps"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -425,7 +425,9 @@ class App(Base):
     auth_mode: Mapped[str] = mapped_column(String(16))  # session | bearer | none
     client_id: Mapped[str | None] = mapped_column(String(64))
     resource: Mapped[str | None] = mapped_column(String(500))
-    host: Mapped[str | None] = mapped_column(String(253), unique=True)
+    # Extra host names the app is also served at (``app_hosts``; migration 0013): one app per host, by the database.
+    extra_hosts: Mapped[list[AppHost]] = relationship(lazy="selectin", cascade="all, delete-orphan",
+                                                      order_by="AppHost.host")
     restricted: Mapped[bool] = mapped_column(Boolean, default=False)
     require_dpop: Mapped[bool] = mapped_column(Boolean, default=False)  # bearer apps: sender-constrained tokens only
     status: Mapped[str] = mapped_column(String(16), default="active")  # pending | active | suspended | rejected
@@ -444,6 +446,14 @@ class App(Base):
     reviewed_by: Mapped[str | None] = mapped_column(String(36))
     reviewed_at: Mapped[int | None] = mapped_column(BigInteger)
     reason: Mapped[str | None] = mapped_column(Text)  # why it was rejected or suspended
+
+
+class AppHost(Base):
+    """An extra host name an app is served at (``gerbang apps add --host``); the primary key: never two apps'."""
+
+    __tablename__ = "app_hosts"
+    host: Mapped[str] = mapped_column(String(253), primary_key=True)
+    app_id: Mapped[int] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"), index=True)
 
 
 class AuditEntry(Base):

@@ -50,25 +50,25 @@ def test_patch_an_app_reaches_the_gateway_and_is_audited(hub: tuple[Hub, dict[st
                                                          database_url: str) -> None:
     running, users, _ = hub
     kominfo = AdminClient(running, admin_token(running, KOMINFO))
-    assert _eventually(lambda: httpx.get(f"{running.url}/apps/parkir/echo").status_code == 200)
+    assert _eventually(lambda: httpx.get(running.app_url("parkir") + "/echo").status_code == 200)
     replacement = Upstream("b")
     with run_server(replacement) as second:
         changed = _patch(kominfo, "/apps/parkir", {"upstreams": [second], "name": "Parkir Online"})
         assert changed.status_code == 200 and changed.json()["upstreams"] == [second]
-        assert _eventually(lambda: httpx.get(f"{running.url}/apps/parkir/echo").status_code == 200
+        assert _eventually(lambda: httpx.get(running.app_url("parkir") + "/echo").status_code == 200
                            and replacement.hits > 0)
     entry = audit_entries(database_url)[-1]
     assert entry.action == "app.update" and entry.actor == users[KOMINFO]
     assert set(entry.detail["diff"]) == {"upstreams", "name"}
-    cleared = _patch(kominfo, "/apps/parkir", {"host": "parkir.example.go.id"})
-    assert cleared.json()["host"] == "parkir.example.go.id"
-    assert _patch(kominfo, "/apps/parkir", {"host": None}).json()["host"] is None
+    cleared = _patch(kominfo, "/apps/parkir", {"hosts": ["parkir.example.go.id"]})
+    assert cleared.json()["hosts"][1:] == ["parkir.example.go.id"]
+    assert _patch(kominfo, "/apps/parkir", {"hosts": None}).json()["hosts"][1:] == []
     bad = _patch(kominfo, "/apps/parkir", {"upstreams": []})
     assert bad.status_code == 400 and bad.headers["content-type"].startswith("application/problem+json")
     assert _patch(kominfo, "/apps/nowhere", {"name": "x"}).status_code == 404
     removed = kominfo.http.delete("/apps/parkir")
     assert removed.status_code == 200 and removed.json() == {"removed": "parkir"}
-    assert _eventually(lambda: httpx.get(f"{running.url}/apps/parkir/echo").status_code == 404)
+    assert _eventually(lambda: httpx.get(running.app_url("parkir") + "/echo").status_code == 404)
     kominfo.close()
 
 

@@ -75,8 +75,7 @@ def test_add_prints_one_json_object_with_the_new_id(hub: KeyRing) -> None:
     assert record["upstreams"] == ["http://127.0.0.1:9001", "http://127.0.0.1:9002"]
     assert record["resource"] == "http://parkir.localhost:8000/"
     assert record["hosts"] == ["parkir.localhost", "parkir.palembang.go.id"]
-    assert (record["client_id"], record["host"], record["restricted"], record["opd"]) == (
-        "parkir-web", "parkir.palembang.go.id", True, "dishub")
+    assert (record["client_id"], record["restricted"], record["opd"]) == ("parkir-web", True, "dishub")
     listed = json.loads(_run("apps", "list", "--json").stdout)
     assert [app["slug"] for app in listed["apps"]] == ["parkir"]
     assert "parkir" in _run("apps", "list").stdout

@@ -18,6 +18,7 @@ from idp.clock import SystemClock
 from idp.storage.db import build_engine, build_sessionmaker
 from idp.storage.models import Client, OpdUnit
 from tests.support.cli_env import CLI_ISSUER, audit_entries, cli, run_query, use_database
+from tests.support.hub import TEST_UPSTREAM_ADDRESSES
 
 
 @pytest.fixture
@@ -37,9 +38,10 @@ def _routes(database_url: str) -> dict[str, tuple[str, ...]]:
     async def load() -> dict[str, tuple[str, ...]]:
         engine = build_engine(database_url)
         try:
-            registry = AppRegistry(build_sessionmaker(engine), CLI_ISSUER, SystemClock())
+            registry = AppRegistry(build_sessionmaker(engine), CLI_ISSUER, SystemClock(),
+                                   addresses=TEST_UPSTREAM_ADDRESSES)
             await registry.load()
-            found = registry.lookup("127.0.0.1", "/apps/parkir/")
+            found = registry.lookup("parkir.localhost", "/")
             return {} if found is None else {found[0].slug: tuple(found[0].upstreams)}
         finally:
             await engine.dispose()

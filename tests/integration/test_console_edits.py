@@ -17,10 +17,9 @@ from gateway.apps import add_app
 from idp.clients import is_secret_valid
 from idp.storage.db import build_engine, build_sessionmaker
 from idp.storage.models import App, Client, OpdUnit
-from tests.support.hub import TEST_UPSTREAM_ADDRESSES
 from tests.support.admin import DISHUB_ADMIN, KOMINFO, run_seed
 from tests.support.cli_env import audit_entries, run_query
-from tests.support.hub import Browser, Hub, csrf_from, run_hub
+from tests.support.hub import TEST_UPSTREAM_ADDRESSES, Browser, Hub, csrf_from, run_hub
 
 
 @pytest.fixture
@@ -36,8 +35,9 @@ async def _add_app(database_url: str, issuer: str) -> None:
     engine = build_engine(database_url)
     try:
         async with build_sessionmaker(engine)() as session, session.begin():
-            await add_app(session, addresses=TEST_UPSTREAM_ADDRESSES, slug="parkir", name="Parkir", opd_slug="dishub", upstreams=("http://127.0.0.1:9",),
-                          auth_mode="session", issuer=issuer, now=int(time.time()))
+            await add_app(session, slug="parkir", name="Parkir", opd_slug="dishub", upstreams=("http://127.0.0.1:9",),
+                          auth_mode="session", issuer=issuer, now=int(time.time()),
+                          addresses=TEST_UPSTREAM_ADDRESSES)
     finally:
         await engine.dispose()
 
@@ -56,13 +56,16 @@ def test_edit_an_app_from_the_list(hub: Hub, database_url: str) -> None:
     assert form.status_code == 200 and "http://127.0.0.1:9" in form.text
     done = kominfo.submit("/admin/aksi/ubah/aplikasi/parkir", {
         "csrf_token": csrf_from(form.text), "name": "Parkir Online", "upstreams": "http://127.0.0.1:9\nhttp://127.0.0.1:10",
-        "auth_mode": "session", "host": "", "client_id": "", "restricted": "on"})
+        "auth_mode": "session", "hosts": "parkir.dishub.test\nParkir.Palembang.go.id\n", "client_id": "",
+        "restricted": "on"})
     assert done.status_code == 200 and 'id="changes"' in done.text and "Parkir Online" in done.text
     (row,) = run_query(database_url, select(App.name, App.upstreams, App.restricted).where(App.slug == "parkir"))
     assert tuple(row) == ("Parkir Online", ["http://127.0.0.1:9", "http://127.0.0.1:10"], True)
     entry = audit_entries(database_url)[-1]
     assert entry.action == "app.update" and entry.actor == hub.seeded.users[KOMINFO]
-    assert set(entry.detail["diff"]) == {"name", "upstreams", "restricted"}
+    assert set(entry.detail["diff"]) == {"name", "upstreams", "restricted", "hosts"}
+    assert entry.detail["diff"]["hosts"]["to"] == ["parkir.dishub.test", "parkir.palembang.go.id"]
+    assert "parkir.dishub.test\nparkir.palembang.go.id</textarea>" in kominfo.go("/admin/ubah/aplikasi/parkir").text
     bad = kominfo.submit("/admin/aksi/ubah/aplikasi/parkir", {
         "csrf_token": csrf_from(form.text), "name": "X", "upstreams": "ftp://x", "auth_mode": "session"})
     assert bad.status_code == 400 and "upstream" in bad.text

@@ -71,7 +71,7 @@ async def test_the_apps_domain_setting_decides_the_default_host(sessionmaker: as
 
 
 async def test_lookup_by_host_and_explicit_resource(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
-    await _add(sessionmaker, "cctv", host="cctv.dishub.example", resource="https://cctv.dishub.example/")
+    await _add(sessionmaker, "cctv", hosts=("cctv.dishub.example",), resource="https://cctv.dishub.example/")
     registry = AppRegistry(sessionmaker, ISSUER, FrozenClock(NOW), addresses=TEST_UPSTREAM_ADDRESSES)
     await registry.load()
     found = registry.lookup("CCTV.dishub.example:443", "/live/1")
@@ -160,4 +160,4 @@ async def test_app_cannot_take_the_hubs_own_host(sessionmaker: async_sessionmake
         async with sessionmaker() as session, session.begin():
             await add_app(session, addresses=TEST_UPSTREAM_ADDRESSES, slug="parkir", opd_slug="dishub", upstreams=("http://127.0.0.1:9001",),
                           auth_mode="none", issuer="https://gerbang.palembang.go.id", now=NOW,
-                          host="Gerbang.Palembang.go.id")
+                          hosts=("Gerbang.Palembang.go.id",))

@@ -40,7 +40,7 @@ def test_every_row_of_the_table_is_documented() -> None:
 
 
 ROUTE = Route(slug="parkir", opd="dishub", opd_path="/kota/dishub/", upstreams=("http://10.0.0.5",), auth_mode="none",
-              resource="https://parkir.apps.example/", host="parkir.example",
+              resource="https://parkir.apps.example/",
               hosts=("parkir.apps.example", "parkir.example"))
 
 

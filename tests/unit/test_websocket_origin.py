@@ -9,7 +9,7 @@ from gateway.model import RequestHead, Route
 from gateway.websocket_origin import app_origins, check_websocket_origin
 
 ROUTE = Route(slug="peta", opd="dishub", opd_path="/kota/dishub/", upstreams=("http://10.0.0.5",), auth_mode="none",
-              resource="https://peta.apps.hub.example/", host="peta.palembang.go.id",
+              resource="https://peta.apps.hub.example/",
               hosts=("peta.apps.hub.example", "peta.palembang.go.id"))
 
 

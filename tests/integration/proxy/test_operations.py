@@ -72,7 +72,8 @@ def test_metrics_count_requests_by_app_and_status(hub_factory: Any) -> None:
 
 
 def test_host_routed_app_gets_every_path(hub_factory: Any) -> None:
-    hub: Hub = hub_factory(lambda urls: [build_route("parkir", (urls[0],), host="parkir.palembang.go.id")])
+    hub: Hub = hub_factory(lambda urls: [build_route("parkir", (urls[0],),
+                                                                 hosts=("parkir.localhost", "parkir.palembang.go.id"))])
     response = send_raw(hub.url, b"GET /tiket/1?x=1 HTTP/1.1\r\nHost: Parkir.Palembang.go.id:443\r\n\r\n")
     assert response.status == 200
     assert json.loads(response.body)["raw_path"] == "/tiket/1"
@@ -100,7 +101,7 @@ def test_metrics_hidden_from_public_clients(hub_factory: Any) -> None:
 
 
 def test_app_claiming_the_hub_host_cannot_take_over_the_provider(hub_factory: Any) -> None:
-    hub: Hub = hub_factory(lambda urls: [build_route("evil", (urls[0],), host="127.0.0.1")])
+    hub: Hub = hub_factory(lambda urls: [build_route("evil", (urls[0],), hosts=("evil.localhost", "127.0.0.1"))])
     response = send_raw(hub.url, b"GET /auth/jwks HTTP/1.1\r\nHost: 127.0.0.1:8000\r\n\r\n")
     assert response.status == 200
     assert "keys" in json.loads(response.body)

@@ -36,7 +36,7 @@ def hub(hub_factory: Any, tmp_path: Path) -> Hub:
         build_route("echo", tuple(urls)),
         build_route("iis", tuple(urls), case_insensitive_paths=True),
         build_route("lenient", tuple(urls), allow_ambiguous_paths=True),
-        build_route("hosted", tuple(urls), host="hosted.example", hosts=("hosted.localhost", "hosted.example")),
+        build_route("hosted", tuple(urls), hosts=("hosted.localhost", "hosted.example")),
     ], policy_dir=policies)
 
 

@@ -14,7 +14,7 @@ from tests.integration.proxy.conftest import ISSUER, Hub, build_route
 def hub(hub_factory: Any) -> Hub:
     return hub_factory(lambda urls: [
         build_route("echo", tuple(urls), websocket_origins=("https://peta.palembang.go.id",)),
-        build_route("hosted", tuple(urls), host="hosted.example", hosts=("hosted.localhost", "hosted.example")),
+        build_route("hosted", tuple(urls), hosts=("hosted.localhost", "hosted.example")),
     ])
 
 
