@@ -43,21 +43,22 @@ def test_one_line_per_request_for_the_app_plane_and_the_hub(database_url: str, t
     with run_server(Upstream("info")) as upstream, \
             run_hub(database_url, tmp_path, app_factory=create_app, registry_refresh_seconds=0.2) as hub:
         asyncio.run(_register(database_url, hub.url, upstream))
+        info = hub.app_url("info")  # the app's own origin
         with httpx.Client(base_url=hub.url, timeout=10) as http:
             deadline = time.monotonic() + 10
-            while http.get("/apps/info/echo").status_code == 404 and time.monotonic() < deadline:
+            while http.get(f"{info}/echo").status_code == 404 and time.monotonic() < deadline:
                 time.sleep(0.2)
             capsys.readouterr()
-            app = http.get("/apps/info/echo?token=rahasia&nik=1671015203950002",
+            app = http.get(f"{info}/echo?token=rahasia&nik=1671015203950002",
                            headers={"x-request-id": "req-123456789"})
             hub_page = http.get("/.well-known/openid-configuration")
-            missing = http.get("/apps/tidak-ada/")
+            missing = http.get(f"{hub.app_url('tidak-ada')}/")  # no such app: refused by Host
             lines = _access(capsys.readouterr().out)
     assert app.status_code == 200 and missing.status_code == 404
     assert len(lines) == 3
     first, second, third = lines
-    assert first["app"] == "info" and first["path"] == "/apps/info/echo" and first["status"] == 200
-    assert first["method"] == "GET" and first["host"] == hub.url.split("//")[1]
+    assert first["app"] == "info" and first["path"] == "/echo" and first["status"] == 200
+    assert first["method"] == "GET" and first["host"] == info.split("//")[1]
     assert first["bytes"] == len(app.content) and first["duration_ms"] >= 0
     assert first["request_id"] == app.headers["x-request-id"] == "req-123456789"
     assert "rahasia" not in str(lines) and "1671015203950002" not in str(lines)
