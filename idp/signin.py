@@ -15,7 +15,7 @@ from idp.fresh_auth import forget_return, return_target
 from idp.pages import see_other
 from idp.pdp.notice import gate as privacy_gate
 from idp.provider import Provider
-from idp.security_events import note_login
+from idp.security_events import build_event
 from idp.storage.models import BrowserSession, User
 
 
@@ -33,11 +33,13 @@ async def complete_sign_in(request: Request, provider: Provider, user: User, *, 
                                                      user_agent=request.headers.get("user-agent"), session=session)
         if interaction_id:
             await provider.interactions.update(interaction_id, login_sid=row.sid, session=session)
+        # The security event in the same write transaction (idp.security_events).
+        session.add(build_event("login.succeeded", provider.clock.now(), user_id=user.id, ip=client_ip,
+                                detail={"amr": amr}))
     if on_session is not None:
         await on_session(row)
     if interaction_id:
         target = f"/auth/authorize/resume?{urlencode({'interaction': interaction_id})}"
-    await note_login(request, provider, "login.succeeded", user_id=user.id, detail={"amr": amr})
     response = see_other(privacy_gate(provider, user, target or return_target(request) or "/account"))
     forget_return(provider, response)
     # This browser has now signed in to this account: it keeps its own login allowance (idp.device_cookie).

@@ -31,13 +31,19 @@ PASSWORD_AMR = ["pwd"]
 async def login_page(request: Request) -> Response:
     provider: Provider = request.app.state.provider
     interaction_id = request.query_params.get("interaction")
-    context = await _interaction_context(request, provider, interaction_id)
+    try:  # one read transaction
+        async with provider.sessionmaker() as session:
+            context = await _interaction_context(request, provider, interaction_id, session)
+            if context is not None and request.query_params.get("reauth") and not interaction_id:
+                # idp.fresh_auth: the signed-in citizen confirms it is her before changing a sign-in method.
+                active = await provider.sessions.load(request.cookies.get(provider.session_cookie), session)
+                context.update(login_hint=active.user.email if active else None, notice_key="login.reauth")
+                if session.dirty:
+                    await session.commit()  # the session's once-a-minute last_seen touch
+    except SQLAlchemyError:
+        return provider.pages.error(request, "error.unavailable", 503)
     if context is None:
         return provider.pages.error(request, "error.expired", 400)
-    if request.query_params.get("reauth") and not interaction_id:
-        # idp.fresh_auth: the signed-in citizen confirms it is her before changing a sign-in method.
-        active = await provider.sessions.load(request.cookies.get(provider.session_cookie))
-        context.update(login_hint=active.user.email if active else None, notice_key="login.reauth")
     return provider.pages.render(request, "login.html", interaction=interaction_id, **context)
 
 

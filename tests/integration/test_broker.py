@@ -336,10 +336,15 @@ def test_an_upstream_key_rotation_is_followed(pair: BrokerPair) -> None:
 
     browser, _ = sign_in_brokered(pair)
     fetched_at = time.monotonic()
+    signing_now = pair.upstream.settings.model_copy(update={"key_activation_delay": 0})  # no pre-publication here
     in_database(pair.upstream.settings.database_url, lambda s: rotate_signing_key(
-        s, pair.upstream.settings, actor="test", now=int(time.time())))
+        s, signing_now, actor="test", now=int(time.time())))
+
+    def primary_keys() -> int:
+        return sum(key.get("alg") == "ES256" for key in httpx.get(f"{pair.upstream.url}/auth/jwks").json()["keys"])
+
     deadline = time.monotonic() + 10
-    while len(httpx.get(f"{pair.upstream.url}/auth/jwks").json()["keys"]) < 2 and time.monotonic() < deadline:
+    while primary_keys() < 2 and time.monotonic() < deadline:
         time.sleep(0.1)
     time.sleep(max(0.0, UNKNOWN_KID_INTERVAL + 1.0 - (time.monotonic() - fetched_at)))  # the upstream signs anew
     browser.close()

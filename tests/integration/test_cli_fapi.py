@@ -37,7 +37,7 @@ def test_apps_require_dpop_and_the_proof_helper(run, tmp_path: Path) -> None:  #
                        "--auth", "bearer", "--require-dpop", "--json"))
     assert app["require_dpop"] is True
     updated = one_json(run("apps", "update", "--slug", "e-budgeting", "--no-require-dpop", "--json"))
-    assert updated["require_dpop"] is False
+    assert updated["diff"]["require_dpop"] == {"from": True, "to": False}
     session = run("apps", "add", "--slug", "parkir", "--opd", "bpkad", "--upstream", "http://10.0.0.6:8080",
                   "--auth", "session", "--require-dpop")
     assert session.exit_code != 0 and "bearer" in session.output

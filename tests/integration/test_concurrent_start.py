@@ -20,6 +20,7 @@ from gateway.app import create_app
 from gateway.settings import Settings
 from idp.clients import CONSOLE_CLIENT_ID, GATEWAY_CLIENT_ID
 from idp.storage.db import build_engine, build_sessionmaker
+from idp.keys import ID_TOKEN_ALGS
 from idp.storage.models import Client, SigningKey
 
 WORKERS = 6
@@ -94,5 +95,7 @@ def test_workers_starting_together_all_start_and_provision_once(database_url: st
         assert len(secrets) == 1 and len(next(iter(secrets))) == 64, "every worker must read the one secret"
         assert (data_dir / "secret.key").stat().st_mode & 0o777 == 0o600
         assert not [name for name in os.listdir(data_dir) if name.startswith(".")], "no temporary file left"
-        assert asyncio.run(_count(database_url)) == (2, 1, 1), "one gateway client, one console client, one key"
+        keys = len(ID_TOKEN_ALGS)  # the primary (ES256) and one key per other ID token algorithm
+        assert asyncio.run(_count(database_url)) == (2, keys, keys), \
+            "one gateway client, one console client, one key per algorithm"
         asyncio.run(_forget_start_up_rows(database_url))

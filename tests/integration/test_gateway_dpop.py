@@ -49,7 +49,7 @@ def bound_token(hub: Hub, key: ec.EllipticCurvePrivateKey) -> str:
 
 
 def api(hub: Hub) -> str:
-    return f"{hub.url}/apps/e-budgeting/echo"
+    return f"{hub.app_url('e-budgeting')}/echo"
 
 
 def call(url: str, token: str, proof: str | None, method: str = "GET", scheme: str = "DPoP") -> httpx.Response:
@@ -89,8 +89,9 @@ def test_bound_token_without_proof_is_refused(hub: Hub, bound_token: str) -> Non
 
 
 def test_proof_for_another_url_is_refused(hub: Hub, key: ec.EllipticCurvePrivateKey, bound_token: str) -> None:
-    for other in (f"{hub.url}/apps/e-budgeting/other", f"{hub.url}/auth/userinfo",
-                  api(hub).replace("127.0.0.1", "localhost"), api(hub).replace("http://", "https://")):
+    for other in (f"{hub.app_url('e-budgeting')}/other", f"{hub.url}/auth/userinfo",
+                  api(hub).replace("e-budgeting.localhost", "pajak.localhost"),  # another app's origin
+                  api(hub).replace("http://", "https://")):
         assert_refused(call(api(hub), bound_token, make_proof(key, "GET", other, access_token=bound_token)),
                        "invalid_dpop_proof")
 
@@ -146,7 +147,7 @@ def test_plain_bearer_token_is_refused_where_dpop_is_required(hub: Hub) -> None:
 
 def test_kominfo_policy_can_require_dpop_for_an_app(hub: Hub, key: ec.EllipticCurvePrivateKey) -> None:
     """``require_dpop: true`` in the policy files: the same refusal as the app's own setting."""
-    url = f"{hub.url}/apps/pajak/echo"
+    url = f"{hub.app_url('pajak')}/echo"
     client = register_client(hub, name="Integrasi Pajak", grant_types=("client_credentials",), scope="anggaran:read",
                              resources=(PAJAK_RESOURCE,))
     plain = token_request(hub, None, PAJAK_RESOURCE, client).json()["access_token"]

@@ -56,11 +56,16 @@ def hub(module_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> I
         yield running
 
 
+LOCALHOST_NAMES = Path(__file__).resolve().parents[1] / "support" / "node" / "localhost_names.cjs"
+
+
 class NodeRelyingParty:
     """The node process, spoken to one JSON line at a time; killed if it hangs."""
 
     def __init__(self, directory: Path, script: str = SCRIPT.name) -> None:
-        self.process = subprocess.Popen(["node", script], cwd=directory, stdin=subprocess.PIPE,
+        # *.localhost names the apps' own origins: node resolves them to loopback as browsers do.
+        self.process = subprocess.Popen(["node", "--require", str(LOCALHOST_NAMES), script], cwd=directory,
+                                        stdin=subprocess.PIPE,
                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.watchdog = threading.Timer(90, self.process.kill)
         self.watchdog.start()

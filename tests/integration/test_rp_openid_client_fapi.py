@@ -81,7 +81,7 @@ def run_fapi_flow(hub: Hub, directory: Path, client_id: str, jwk: dict[str, Any]
 def test_openid_client_completes_fapi2_par_jar_dpop_private_key_jwt_refresh_userinfo_gateway(
         hub: Hub, fapi_dir: Path, id_token_alg: str) -> None:
     client_id, jwk = fapi_client(hub, id_token_alg)
-    result = run_fapi_flow(hub, fapi_dir, client_id, jwk, api_url=f"{hub.url}/apps/e-budgeting/echo",
+    result = run_fapi_flow(hub, fapi_dir, client_id, jwk, api_url=f"{hub.app_url('e-budgeting')}/echo",
                            api_resource=RESOURCE, api_scope="anggaran:read", id_token_alg=id_token_alg)
 
     assert result["ok"] is True, json.dumps(result)

@@ -46,6 +46,6 @@ def run_dpop_city(database_url: str, tmp_path: Path) -> Iterator[Hub]:
         with run_hub(database_url, tmp_path, app_factory=create_app, policy_dir=policy_dir) as hub:
             asyncio.run(register_apps(database_url, hub.url, upstream_url))
             deadline = time.monotonic() + 15  # the registry refreshes in the background
-            while httpx.get(f"{hub.url}/apps/e-budgeting/echo").status_code == 404 and time.monotonic() < deadline:
+            while httpx.get(f"{hub.app_url('e-budgeting')}/echo").status_code == 404 and time.monotonic() < deadline:
                 time.sleep(0.2)
             yield hub
