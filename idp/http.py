@@ -9,6 +9,8 @@ from urllib.parse import parse_qsl
 from starlette.requests import Request
 from starlette.responses import Response
 
+from idp.oauth.syntax import find_malformed
+
 MAX_FORM_BYTES = 64 * 1024
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
@@ -56,3 +58,22 @@ def oauth_json(status: int, body: Any, headers: list[tuple[str, str]] | dict[str
 
 def oauth_error(status: int, error: str, description: str, headers: dict[str, str] | None = None) -> Response:
     return oauth_json(status, {"error": error, "error_description": description}, headers)
+
+
+REPEATABLE = ("resource",)  # RFC 8707 §2; every other parameter at most once (RFC 6749 §3.1, §3.2)
+
+
+async def read_oauth_form(request: Request) -> tuple[list[tuple[str, str]], dict[str, list[str]]] | Response:
+    """The form of a token-like endpoint (token, pushed authorization): read, each parameter at most once, every
+    value within its grammar (``idp.oauth.syntax``); otherwise the RFC 6749 error response to send."""
+    try:
+        pairs = await read_form(request)
+    except FormError as exc:
+        return oauth_error(exc.status, "invalid_request", exc.description)
+    form = datalist(pairs)
+    if any(len(values) > 1 for key, values in form.items() if key not in REPEATABLE):
+        return oauth_error(400, "invalid_request", "A request parameter was repeated.")
+    malformed = find_malformed(pairs)
+    if malformed is not None:
+        return oauth_error(400, "invalid_request", f"Malformed '{malformed}'.")
+    return pairs, form

@@ -15,7 +15,7 @@ from starlette.responses import Response
 from idp.dpop.proof import InvalidProof
 from idp.endpoints.dpop_http import read_proof, token_endpoint_refusal
 from idp.endpoints.token import _throttled
-from idp.http import FormError, datalist, oauth_error, oauth_json, read_form
+from idp.http import datalist, oauth_error, oauth_json, read_oauth_form
 from idp.oauth.adapters import HubClient
 from idp.oauth.grants import TOKEN_AUTH_METHODS
 from idp.oauth.par import CLIENT_AUTH_PARAMS, new_pushed_request
@@ -26,18 +26,14 @@ from idp.oauth.state import Preloaded, run_with_state
 from idp.oauth.store import apply_effects, candidate_client_ids
 from idp.provider import Provider
 
-REPEATABLE = ("resource",)
 
 
 async def par_endpoint(request: Request) -> Response:
     provider: Provider = request.app.state.provider
-    try:
-        pairs = await read_form(request)
-    except FormError as exc:
-        return oauth_error(exc.status, "invalid_request", exc.description)
-    form = datalist(pairs)
-    if any(len(values) > 1 for key, values in form.items() if key not in REPEATABLE):
-        return oauth_error(400, "invalid_request", "A request parameter was repeated.")
+    read = await read_oauth_form(request)
+    if isinstance(read, Response):
+        return read
+    pairs, form = read
     if "request_uri" in form:  # RFC 9126 §2.1
         return oauth_error(400, "invalid_request", "request_uri cannot be pushed.")
     candidates = candidate_client_ids(form, request.headers.get("authorization"))

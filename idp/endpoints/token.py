@@ -9,31 +9,23 @@ from starlette.responses import Response
 from idp.auth_limits import AuthLimiter
 from idp.dpop.proof import InvalidProof
 from idp.endpoints.dpop_http import nonce_header, read_proof, token_endpoint_refusal
-from idp.http import FormError, datalist, oauth_error, oauth_json, read_form
+from idp.http import oauth_error, oauth_json, read_oauth_form
 from idp.oauth.request import HubRequest
 from idp.oauth.state import Effects, Preloaded, run_with_state
-from idp.oauth.syntax import find_malformed
 from idp.oauth.store import apply_in_transaction, candidate_client_ids, preload_grant_rows
 from idp.oauth.token_exchange import TOKEN_EXCHANGE, preload_subject
 from idp.provider import Provider
 from idp.security_events import record_security_event
 
 USER_GRANTS = ("authorization_code", "refresh_token", "urn:ietf:params:oauth:grant-type:device_code")
-REPEATABLE = ("resource",)  # RFC 8707 §2; every other parameter at most once (RFC 6749 §3.2)
 
 
 async def token_endpoint(request: Request) -> Response:
     provider: Provider = request.app.state.provider
-    try:
-        pairs = await read_form(request)
-    except FormError as exc:
-        return oauth_error(exc.status, "invalid_request", exc.description)
-    form = datalist(pairs)
-    if any(len(values) > 1 for key, values in form.items() if key not in REPEATABLE):
-        return oauth_error(400, "invalid_request", "A request parameter was repeated.")
-    malformed = find_malformed(pairs)
-    if malformed is not None:
-        return oauth_error(400, "invalid_request", f"Malformed '{malformed}'.")
+    read = await read_oauth_form(request)
+    if isinstance(read, Response):
+        return read
+    pairs, form = read
     candidates = candidate_client_ids(form, request.headers.get("authorization"))
     claimed = min(candidates) if candidates else None
     limits = provider.throttle.current()
