@@ -63,6 +63,7 @@ from idp.app_origins import port_suffix
 from idp.clock import Clock
 from idp.context import IdpContext, build_context
 from idp.hub_origin import HubOriginGuard
+from idp.upstream_addresses import build_upstream_addresses
 from idp.logging import configure_logging
 from idp.provider import Provider
 
@@ -150,6 +151,7 @@ class GatewayApp:
         try:
             async with self.provider.router.lifespan_context(self.provider):
                 await self.pipeline.proxy.start()
+                await self.pipeline.websockets.start()
                 try:
                     for hook in self.on_startup:
                         await hook()
@@ -160,6 +162,7 @@ class GatewayApp:
                 finally:
                     for hook in reversed(self.on_shutdown):
                         await hook()
+                    await self.pipeline.websockets.close()
                     await self.pipeline.proxy.close()
         finally:
             await self.context.close()
@@ -209,7 +212,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None, routes: RouteT
         assertions=assertions or identity.assertions,
         proxy=Proxy(settings, upstreams, metrics),
         websockets=WebSocketProxy(upstreams, metrics, settings.upstream_connect_timeout,
-                                  settings.websocket_max_message_bytes),
+                                  settings.websocket_max_message_bytes,
+                                  build_upstream_addresses(settings).socket_factory),
         metrics=metrics,
         max_header_bytes=settings.max_header_bytes,
         max_body_bytes=settings.max_body_bytes,
