@@ -83,14 +83,24 @@ class AccessLog:
         finally:
             _NOTE.reset(token)
             status = answer.status or (101 if scope["type"] == "websocket" else 500)
-            if status >= 400 or self.sample >= 1 or self._chance() < self.sample:
-                self._write(json.dumps({
-                    "event": "access", "request_id": answer.request_id or build_request_id(scope["headers"]),
-                    "host": _host(scope), "app": note.app, "method": scope.get("method", "GET"),
-                    "path": scope["path"], "status": status, "bytes": answer.size,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2), "user": note.user,
-                    "client": note.client, "logger": "gerbang.access", "level": "info",
-                    "timestamp": _now_iso()}, ensure_ascii=False) + "\n")
+            self.write_line(answer.request_id or build_request_id(scope["headers"]), _host(scope), note,
+                            scope.get("method", "GET"), scope["path"], status, answer.size, started)
+
+    def begin(self) -> AccessNote:
+        """The app plane's requests (``gateway.app_plane``): a note for the steps, in the request's own task."""
+        note = AccessNote()
+        _NOTE.set(note)
+        return note
+
+    def write_line(self, request_id: str, host: str | None, note: AccessNote, method: str, path: str, status: int,
+                   size: int, started: float) -> None:
+        if status >= 400 or self.sample >= 1 or self._chance() < self.sample:
+            self._write(json.dumps({
+                "event": "access", "request_id": request_id, "host": host, "app": note.app, "method": method,
+                "path": path, "status": status, "bytes": size,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2), "user": note.user,
+                "client": note.client, "logger": "gerbang.access", "level": "info",
+                "timestamp": _now_iso()}, ensure_ascii=False) + "\n")
 
 
 @dataclass(slots=True)

@@ -32,6 +32,7 @@ from gateway.access_recorder import AccessRecorder
 from gateway.access_writer import AccessWriter
 from idp.pdp.jobs import PdpJobs, Retention
 from gateway.admin.api import build_admin_app
+from gateway.app_plane import AppPlane
 from gateway.app_responses import HUB_COOKIE_NAMES
 from gateway.admin.console_client import ensure_console_client
 from gateway.identity import build_identity
@@ -94,6 +95,8 @@ class GatewayApp:
         self.on_shutdown: list[Hook] = []
         # One JSON line per request (gateway.access_log); None when GERBANG_ACCESS_LOG is off.
         self.access_log = AccessLog(settings.access_log_sample) if settings.access_log else None
+        # App hosts' requests at the protocol level, when served by gateway.server_protocol (one listener).
+        self.app_plane = AppPlane(pipeline, self.origins, self.access_log)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.access_log is not None and scope["type"] in ("http", "websocket"):

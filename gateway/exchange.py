@@ -43,7 +43,8 @@ class Conversation(Protocol):
     async def read_body(self) -> tuple[bytes, bool]:
         """The next piece of the request body and whether more follows; raises ``ClientGone``."""
 
-    async def start_response(self, status: int, headers: list[tuple[bytes, bytes]]) -> None: ...
+    async def start_response(self, status: int, headers: list[tuple[bytes, bytes]], flush: bool = True) -> None:
+        """``flush`` false: the body follows at once, the head may go out with it."""
 
     async def send_body(self, data: bytes, more: bool) -> None: ...
 
@@ -107,7 +108,7 @@ class AsgiConversation:
             raise ClientGone
         return message.get("body", b""), message.get("more_body", False)
 
-    async def start_response(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:
+    async def start_response(self, status: int, headers: list[tuple[bytes, bytes]], flush: bool = True) -> None:
         await self.send({"type": "http.response.start", "status": status, "headers": headers})
 
     async def send_body(self, data: bytes, more: bool) -> None:

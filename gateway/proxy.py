@@ -202,7 +202,7 @@ class Proxy:
                                                                                         exchange.response_headers))
             if observer is not None:
                 observer.response_head(head.status, headers)
-            await conversation.start_response(head.status, headers)
+            await conversation.start_response(head.status, headers, not (connection.complete or connection.has_buffered))
             self.metrics.observe(exchange.route.slug, head.status, time.perf_counter() - exchange.started)
             conversation.watch(connection.abort)
             while True:

@@ -1,0 +1,41 @@
+"""The app plane serves app hosts at the protocol level inside the one listener; the hub stays on ASGI."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.integration.proxy.conftest import Hub
+from tests.support.rawhttp import connect, read_response
+
+
+def test_app_hosts_take_the_app_plane_and_the_hub_does_not(hub: Hub) -> None:
+    before = hub.app.app_plane.served
+    response = httpx.get(hub.app_url("echo") + "/echo?a=1")
+    assert response.status_code == 200 and response.json()["query"] == "a=1"
+    assert hub.app.app_plane.served == before + 1
+    assert httpx.get(hub.url + "/healthz").status_code == 200
+    assert hub.app.app_plane.served == before + 1
+
+
+def test_http10_client_gets_an_unchunked_body_ended_by_close(hub: Hub) -> None:
+    with connect(hub.url) as sock:
+        sock.sendall(b"GET /stream?chunks=3&size=10 HTTP/1.0\r\nHost: echo.localhost\r\n\r\n")
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200")
+    assert b"transfer-encoding" not in head.lower()
+    assert body == b"x" * 30
+
+
+def test_head_then_keep_alive_reuse(hub: Hub) -> None:
+    with connect(hub.url) as sock:
+        sock.sendall(b"HEAD /echo HTTP/1.1\r\nHost: echo.localhost\r\n\r\n")
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += sock.recv(65536)
+        assert head.startswith(b"HTTP/1.1 200") and head.endswith(b"\r\n\r\n")  # no body after a HEAD answer
+        sock.sendall(b"GET /echo HTTP/1.1\r\nHost: echo.localhost\r\n\r\n")
+        second = read_response(sock)
+    assert second.status == 200 and b'"method": "GET"' in second.body
