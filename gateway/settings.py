@@ -57,7 +57,7 @@ class Settings(IdpSettings):
     admin_reauth_seconds: int = Field(default=900, ge=60, le=86_400, description="console re-authentication age")
     # X-Gerbang-Assertion (gateway.assertion_issuer).
     assertion_ttl: int = Field(default=30, ge=5, le=60)
-    assertion_reuse_seconds: int = Field(default=5, ge=0, le=30)
+    assertion_reuse_seconds: int = Field(default=20, ge=0, le=55)
     # Access history from assertions (gateway.access_recorder / gateway.access_writer).
     access_history_window_seconds: int = Field(default=300, ge=1, le=86_400,
                                                description="one record per (user, app) per window")
