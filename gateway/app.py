@@ -30,7 +30,6 @@ from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.access_recorder import AccessRecorder
-from gateway.assertion_issuer import HubAssertionIssuer
 from gateway.access_writer import AccessWriter
 from idp.pdp.jobs import PdpJobs, Retention
 from gateway.admin.api import build_admin_app
@@ -198,14 +197,14 @@ def create_app(settings: Settings, *, clock: Clock | None = None, routes: RouteT
     sessions = SessionAuthenticator(context.sessionmaker, context.keys, settings.issuer, settings.effective_secret,
                                     context.clock, settings.uses_tls, settings.session_ttl)
     provider.logout_listeners.append(sessions.end_for_idp_session)
-    if isinstance(identity.assertions, HubAssertionIssuer):  # an ended session's assertions are not reused
-
-        async def forget_assertions(row: Any) -> None:
-            identity.assertions.forget_session(row.sid)
-
-        provider.logout_listeners.append(forget_assertions)
     revoked = RevokedTokens(context.sessionmaker, context.clock, settings.registry_refresh_seconds)
     identity = build_identity(settings, context, sessions=sessions, is_revoked=revoked.is_revoked)
+    issuer = identity.assertions  # an ended session's assertions are not reused
+
+    async def forget_assertions(row: Any) -> None:
+        issuer.forget_session(row.sid)
+
+    provider.logout_listeners.append(forget_assertions)
     metrics = GatewayMetrics()
     accesses = AccessRecorder(context.clock, window=settings.access_history_window_seconds,
                               max_pending=settings.access_history_max_pending,
