@@ -19,6 +19,7 @@ HTTP client, and stops them in reverse order.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 import logging
@@ -264,10 +265,21 @@ def create_app(settings: Settings, *, clock: Clock | None = None, routes: RouteT
     app.pdp_jobs = pdp_jobs  # tests run it by hand
     traffic = TrafficFlusher(metrics.traffic, context.sessionmaker, context.clock, settings.traffic_flush_seconds)
     health = build_health_probe(context.engine, context.limits, metrics.registry, settings.health_probe_seconds)
-    app.on_startup.extend([provision, revoked.start, reloader.start, access_writer.start, traffic.start, health.start,
+    flusher: list[asyncio.Task[None]] = []
+
+    async def start_metrics() -> None:
+        flusher.append(asyncio.ensure_future(metrics.flush_forever()))
+
+    async def stop_metrics() -> None:
+        for task in flusher:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    app.on_startup.extend([start_metrics, provision, revoked.start, reloader.start, access_writer.start, traffic.start, health.start,
                            pdp_jobs.start])
     # run in reverse: the probe, then the flushers (traffic, accesses) while the database is still there
-    app.on_shutdown.extend([revoked.stop, reloader.stop, access_writer.stop, traffic.stop, health.stop,
+    app.on_shutdown.extend([stop_metrics, revoked.stop, reloader.stop, access_writer.stop, traffic.stop, health.stop,
                             pdp_jobs.stop])
     if routes is None:
         app.on_startup.append(identity.start)
