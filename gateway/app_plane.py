@@ -27,12 +27,13 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE, RequestResponseCy
 from gateway.access_log import AccessLog
 from gateway.errors import GatewayError
 from gateway.exchange import ClientGone
-from gateway.headers import Headers, build_traceparent
+from gateway.headers import build_traceparent
 from gateway.model import Route
 from gateway.origins import Origins
 from gateway.pipeline import Pipeline, serve
 from gateway.problem import build_problem
 from gateway.request_head import InboundRequest, build_host, read_head
+from idp.client_address import Headers
 
 if TYPE_CHECKING:
     from gateway.server_protocol import GuardedHttpToolsProtocol

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Protocol
 from dataclasses import dataclass
+from typing import Protocol
 
 from starlette.types import Receive, Send
 
@@ -64,7 +64,7 @@ class RequestBody:
     checked against ``limit`` while streaming (413), and a body longer than its Content-Length is refused (400).
     """
 
-    __slots__ = ("conversation", "limit", "idle_timeout", "declared", "received", "finished")
+    __slots__ = ("conversation", "declared", "finished", "idle_timeout", "limit", "received")
 
     def __init__(self, conversation: Conversation, limit: int, idle_timeout: float, declared: int | None) -> None:
         self.conversation, self.limit, self.idle_timeout, self.declared = conversation, limit, idle_timeout, declared
@@ -95,7 +95,7 @@ class RequestBody:
 class AsgiConversation:
     """``Conversation`` over ASGI ``receive``/``send`` (the hub's server, when it is not the app plane's)."""
 
-    __slots__ = ("receive", "send", "_on_gone", "_watcher")
+    __slots__ = ("_on_gone", "_watcher", "receive", "send")
 
     def __init__(self, receive: Receive, send: Send) -> None:
         self.receive, self.send = receive, send

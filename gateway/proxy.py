@@ -33,8 +33,15 @@ from gateway.exchange import ClientGone, Conversation, Exchange, RequestBody
 from gateway.headers import build_response_headers
 from gateway.metrics import GatewayMetrics
 from gateway.settings import Settings
-from gateway.upstream_client import (Connection, Origin, ResponseHead, UpstreamClient, UpstreamError,
-                                     build_ssl_context, parse_origin)
+from gateway.upstream_client import (
+    Connection,
+    Origin,
+    ResponseHead,
+    UpstreamClient,
+    UpstreamError,
+    build_ssl_context,
+    parse_origin,
+)
 from gateway.upstreams import CLOSED, Target, TargetPool, Upstreams
 from idp.upstream_addresses import build_upstream_addresses
 

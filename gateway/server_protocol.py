@@ -121,7 +121,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         existing = self.cycle
         self.cycle = cycle = start_cycle(self, plane)
         if existing is None or existing.response_complete:
-            self._start_asgi_task(cycle, None)  # type: ignore[arg-type]
+            self._start_asgi_task(cycle, None)
         else:
             self.flow.pause_reading()
             self.pipeline.appendleft((cycle, None))  # type: ignore[arg-type]

@@ -366,7 +366,7 @@ class UpstreamClient:
                 last: Exception | None = None
                 for family, kind, proto, _name, address in infos:
                     try:
-                        self.addresses.check(address[0])  # the connect-time check: DNS rebinding
+                        self.addresses.check(str(address[0]))  # the connect-time check: DNS rebinding
                         sock = socket.socket(family, kind, proto)
                     except OSError as exc:
                         last = exc
