@@ -2,8 +2,10 @@
 
     Host = an app's host ({slug}.{apps_domain} or registered)
         /.gerbang/*                                   → the gateway's sign-in for session apps, on the app's host
-        everything else                               → gateway.pipeline (raw ASGI: no starlette routing on
-                                                        the hot path), the whole path forwarded
+        everything else                               → gateway.pipeline, the whole path forwarded: served
+                                                        by gateway.app_plane below ASGI when the server is
+                                                        gateway.server_protocol (``gerbang serve``), else
+                                                        as raw ASGI (no starlette routing on the hot path)
     Host = the hub's (the issuer's host)
         /healthz /readyz /metrics                     → gateway.operations
         /apps/{slug}/...                              → moved: 308 to the app's own origin (never proxied)

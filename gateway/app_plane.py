@@ -105,7 +105,10 @@ class AppCycle(RequestResponseCycle):
         note = plane.access_log.begin() if plane.access_log is not None else None
         try:
             await serve(pipeline, self, self.headers, self.started, self._read_head)
-        except BaseException as exc:  # serve answers every error itself; this is the last resort
+        except asyncio.CancelledError:  # the graceful drain's deadline passed: the request is cut
+            self.abort()
+            raise
+        except Exception as exc:  # serve answers every error itself; this is the last resort
             log.error("app plane request failed", exc_info=exc)
             self.abort()
         finally:

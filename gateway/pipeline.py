@@ -1,8 +1,11 @@
 """The request path, top to bottom: head → route → authenticate → decide → rate limit → proxy.
 
-``handle_request`` is the whole path for one request to an app (HTTP or WebSocket
-handshake). Every step is injected through ``Pipeline`` (the step protocols of
-``gateway.steps``); every refusal is a ``GatewayError`` answered by ``gateway.problem``.
+``serve`` is the whole path for one HTTP request to an app, whichever front reads it: the app plane's own
+protocol-level cycle (``gateway.app_plane``, the production path) or ASGI (``handle_request``: WebSocket
+handshakes, and any request when the server is not the gateway's own protocol). Both read the head with
+``gateway.request_head.read_head``, run the same ``run_steps`` and forward with ``gateway.proxy`` through a
+``Conversation``. Every step is injected through ``Pipeline`` (the step protocols of ``gateway.steps``); every
+refusal is a ``GatewayError`` answered as ``application/problem+json`` (``gateway.problem``).
 """
 
 from __future__ import annotations

@@ -185,8 +185,10 @@ class Connection(asyncio.Protocol):
         self._reset_response(head_request=head_request)
 
     def write(self, data: bytes) -> None:
-        assert self.transport is not None
-        self.transport.write(data)
+        transport = self.transport
+        if self.closed or transport is None or transport.is_closing():  # uvloop raises on a closed handle
+            raise self.error or UpstreamError("disconnected", "closed before the request was sent")
+        transport.write(data)
 
     async def drain(self, timeout: float) -> None:
         if self._writable or self.closed:
