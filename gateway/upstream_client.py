@@ -45,12 +45,7 @@ class Origin:
     scheme: str
     host: str
     port: int
-
-    @property
-    def authority(self) -> bytes:
-        default = 443 if self.scheme == "https" else 80
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return (host if self.port == default else f"{host}:{self.port}").encode("idna")
+    authority: bytes = b""  # the Host header the upstream is sent (the port only when not the default)
 
 
 def parse_origin(base: str) -> Origin:
@@ -61,7 +56,10 @@ def parse_origin(base: str) -> Origin:
         port = port.lstrip(":")
     else:
         host, _, port = authority.partition(":")
-    return Origin(scheme, host, int(port) if port else (443 if scheme == "https" else 80))
+    default = 443 if scheme == "https" else 80
+    number = int(port) if port else default
+    named = f"[{host}]" if ":" in host else host
+    return Origin(scheme, host, number, (named if number == default else f"{named}:{number}").encode("idna"))
 
 
 @dataclass(slots=True)
