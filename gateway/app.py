@@ -2,8 +2,10 @@
 
     Host = an app's host ({slug}.{apps_domain} or registered)
         /.gerbang/*                                   → the gateway's sign-in for session apps, on the app's host
-        everything else                               → gateway.pipeline (raw ASGI: no starlette routing on
-                                                        the hot path), the whole path forwarded
+        everything else                               → gateway.pipeline, the whole path forwarded: served
+                                                        by gateway.app_plane below ASGI when the server is
+                                                        gateway.server_protocol (``gerbang serve``), else
+                                                        as raw ASGI (no starlette routing on the hot path)
     Host = the hub's (the issuer's host)
         /healthz /readyz /metrics                     → gateway.operations
         /apps/{slug}/...                              → moved: 308 to the app's own origin (never proxied)
@@ -19,10 +21,12 @@ HTTP client, and stops them in reverse order.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect
@@ -32,6 +36,7 @@ from gateway.access_recorder import AccessRecorder
 from gateway.access_writer import AccessWriter
 from idp.pdp.jobs import PdpJobs, Retention
 from gateway.admin.api import build_admin_app
+from gateway.app_plane import AppPlane
 from gateway.app_responses import HUB_COOKIE_NAMES
 from gateway.admin.console_client import ensure_console_client
 from gateway.identity import build_identity
@@ -63,6 +68,7 @@ from idp.app_origins import port_suffix
 from idp.clock import Clock
 from idp.context import IdpContext, build_context
 from idp.hub_origin import HubOriginGuard
+from idp.upstream_addresses import build_upstream_addresses
 from idp.logging import configure_logging
 from idp.provider import Provider
 
@@ -93,6 +99,8 @@ class GatewayApp:
         self.on_shutdown: list[Hook] = []
         # One JSON line per request (gateway.access_log); None when GERBANG_ACCESS_LOG is off.
         self.access_log = AccessLog(settings.access_log_sample) if settings.access_log else None
+        # App hosts' requests at the protocol level, when served by gateway.server_protocol (one listener).
+        self.app_plane = AppPlane(pipeline, self.origins, self.access_log)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.access_log is not None and scope["type"] in ("http", "websocket"):
@@ -150,6 +158,7 @@ class GatewayApp:
         try:
             async with self.provider.router.lifespan_context(self.provider):
                 await self.pipeline.proxy.start()
+                await self.pipeline.websockets.start()
                 try:
                     for hook in self.on_startup:
                         await hook()
@@ -160,6 +169,7 @@ class GatewayApp:
                 finally:
                     for hook in reversed(self.on_shutdown):
                         await hook()
+                    await self.pipeline.websockets.close()
                     await self.pipeline.proxy.close()
         finally:
             await self.context.close()
@@ -192,6 +202,12 @@ def create_app(settings: Settings, *, clock: Clock | None = None, routes: RouteT
     provider.logout_listeners.append(sessions.end_for_idp_session)
     revoked = RevokedTokens(context.sessionmaker, context.clock, settings.registry_refresh_seconds)
     identity = build_identity(settings, context, sessions=sessions, is_revoked=revoked.is_revoked)
+    issuer = identity.assertions  # an ended session's assertions are not reused
+
+    async def forget_assertions(row: Any) -> None:
+        issuer.forget_session(row.sid)
+
+    provider.logout_listeners.append(forget_assertions)
     metrics = GatewayMetrics()
     accesses = AccessRecorder(context.clock, window=settings.access_history_window_seconds,
                               max_pending=settings.access_history_max_pending,
@@ -209,7 +225,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None, routes: RouteT
         assertions=assertions or identity.assertions,
         proxy=Proxy(settings, upstreams, metrics),
         websockets=WebSocketProxy(upstreams, metrics, settings.upstream_connect_timeout,
-                                  settings.websocket_max_message_bytes),
+                                  settings.websocket_max_message_bytes,
+                                  build_upstream_addresses(settings).socket_factory),
         metrics=metrics,
         max_header_bytes=settings.max_header_bytes,
         max_body_bytes=settings.max_body_bytes,
@@ -250,10 +267,21 @@ def create_app(settings: Settings, *, clock: Clock | None = None, routes: RouteT
     app.pdp_jobs = pdp_jobs  # tests run it by hand
     traffic = TrafficFlusher(metrics.traffic, context.sessionmaker, context.clock, settings.traffic_flush_seconds)
     health = build_health_probe(context.engine, context.limits, metrics.registry, settings.health_probe_seconds)
-    app.on_startup.extend([provision, revoked.start, reloader.start, access_writer.start, traffic.start, health.start,
+    flusher: list[asyncio.Task[None]] = []
+
+    async def start_metrics() -> None:
+        flusher.append(asyncio.ensure_future(metrics.flush_forever()))
+
+    async def stop_metrics() -> None:
+        for task in flusher:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    app.on_startup.extend([start_metrics, provision, revoked.start, reloader.start, access_writer.start, traffic.start, health.start,
                            pdp_jobs.start])
     # run in reverse: the probe, then the flushers (traffic, accesses) while the database is still there
-    app.on_shutdown.extend([revoked.stop, reloader.stop, access_writer.stop, traffic.stop, health.stop,
+    app.on_shutdown.extend([stop_metrics, revoked.stop, reloader.stop, access_writer.stop, traffic.stop, health.stop,
                             pdp_jobs.stop])
     if routes is None:
         app.on_startup.append(identity.start)

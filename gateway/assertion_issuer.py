@@ -5,10 +5,16 @@ Claims: ``iss`` (the hub), ``aud`` (the app's resource identifier), ``sub`` (abs
 Signed by ``idp.keys.KeyRing.sign`` (the one module that signs) with ``typ: gerbang-assertion+jwt``, so it can
 never be mistaken for an access or ID token (RFC 8725 §3.11).
 
-Signing costs ~27 µs (ES256) plus pyjwt's encoding. An assertion is reused for the same (caller, app) for
-``reuse_seconds`` (default 5) and re-signed after that, so every assertion an app receives still has at
-least ``ttl - reuse_seconds`` seconds to live. Its ``jti`` therefore names the assertion, not the request
-(the request has ``X-Request-Id``); ``reuse_seconds = 0`` signs one per request.
+Signing costs ~27 µs (ES256) plus pyjwt's encoding, more than the whole app-plane hop; a cached one costs a
+dict lookup. An assertion is identity, not a per-request signature (Pomerium does the same): it is reused
+for the same caller — the ``Principal``, which carries its session or token id — and app for
+``reuse_seconds`` (default 20 of a 30 s ttl) and re-signed after that, so every assertion an app receives
+still has at least ``ttl - reuse_seconds`` seconds to live. Its ``jti`` therefore names the assertion, not
+the request (the request has ``X-Request-Id``); ``reuse_seconds = 0`` signs one per request.
+
+A cached assertion is dropped when the key that signed it no longer signs (rotation, revocation:
+``current_kid``), when its session ends (``forget_session``, a provider logout listener) and with
+``forget_all``. A revoked token or an ended session is refused by authentication before the cache is read.
 """
 
 from __future__ import annotations
@@ -30,8 +36,8 @@ Signer = Callable[..., str]  # KeyRing.sign(claims, typ=...)
 class HubAssertionIssuer:
     """``gateway.steps.AssertionIssuer``."""
 
-    def __init__(self, sign: Signer, issuer: str, clock: Clock, *, ttl: int = 30, reuse_seconds: int = 5,
-                 cache_size: int = 10_000) -> None:
+    def __init__(self, sign: Signer, issuer: str, clock: Clock, *, ttl: int = 30, reuse_seconds: int = 20,
+                 cache_size: int = 10_000, current_kid: Callable[[], str] | None = None) -> None:
         if not 0 < ttl <= MAX_TTL:
             raise ValueError(f"assertion ttl must be 1..{MAX_TTL} seconds")
         if not 0 <= reuse_seconds < ttl:
@@ -42,7 +48,8 @@ class HubAssertionIssuer:
         self._ttl = ttl
         self._reuse = reuse_seconds
         self._cache_size = cache_size
-        self._cache: OrderedDict[tuple[Principal, str], tuple[int, str]] = OrderedDict()
+        self._current_kid = current_kid or (lambda: "")
+        self._cache: OrderedDict[tuple[Principal, str], tuple[int, str, str]] = OrderedDict()
 
     def issue(self, principal: Principal, route: Route, request: RequestHead) -> str:
         now = self._clock.now()
@@ -50,14 +57,24 @@ class HubAssertionIssuer:
             return self._sign(build_claims(principal, route, self._issuer, now, self._ttl), typ=ASSERTION_TYP)
         key = (principal, route.resource)
         cached = self._cache.get(key)
-        if cached is not None and now - cached[0] < self._reuse:
+        kid = self._current_kid()
+        if cached is not None and now - cached[0] < self._reuse and cached[2] == kid:
             return cached[1]
         token = self._sign(build_claims(principal, route, self._issuer, now, self._ttl), typ=ASSERTION_TYP)
-        self._cache[key] = (now, token)
+        self._cache[key] = (now, token, kid)
         self._cache.move_to_end(key)
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
         return token
+
+
+    def forget_session(self, session_id: str) -> None:
+        """The session ended: none of its assertions is handed out again (a logout is rare; a scan is fine)."""
+        for key in [key for key in self._cache if key[0].session_id == session_id]:
+            del self._cache[key]
+
+    def forget_all(self) -> None:
+        self._cache.clear()
 
 
 def build_claims(principal: Principal, route: Route, issuer: str, now: int, ttl: int) -> dict[str, Any]:

@@ -62,5 +62,6 @@ def build_identity(settings: Settings, context: IdpContext, *, sessions: Session
                                  policy_requires_dpop=lambda slug: context.policies.current.app(slug).require_dpop)
     authenticator = RouteAuthenticator(bearer, sessions)
     assertions = HubAssertionIssuer(context.keys.sign, settings.issuer, context.clock, ttl=settings.assertion_ttl,
-                                    reuse_seconds=settings.assertion_reuse_seconds)
+                                    reuse_seconds=settings.assertion_reuse_seconds,
+                                    current_kid=lambda: context.keys.active.kid)
     return GatewayIdentity(routes, authenticator, assertions, verifier, subjects)

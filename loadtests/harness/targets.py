@@ -212,7 +212,8 @@ OPEN_POLICIES = Path(__file__).resolve().parent.parent / "policies" / "open"
 TARGETS: tuple[Target, ...] = (
     Target("direct", "upstream direct (no proxy)", "proxy", _direct),
     Target("nginx", "nginx proxy_pass, keepalive, 1 worker", "proxy", _nginx),
-    Target("bare-proxy", "floor: raw ASGI + one aiohttp session under uvicorn, no gateway work", "proxy",
+    Target("bare-proxy", "old floor: raw ASGI + aiohttp under uvicorn, query and body forwarded, no gateway work",
+           "proxy",
            _bare_proxy),
     Target("fastify", "fastify + http-proxy + jose (cached) + limit", "proxy", _fastify(assertion=False)),
     Target("fastify-assert", "fastify as above + a signed ES256 assertion per request", "proxy",
