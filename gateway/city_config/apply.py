@@ -19,7 +19,7 @@ from idp.accounts import add_user
 from idp.audit import append_audit
 from idp.change_diff import build_diff
 from idp.client_edits import update_client
-from idp.clients import add_client, load_client
+from idp.clients import ClientSecurity, add_client, check_client_security, load_client
 from idp.org import add_opd
 from idp.org_edits import move_opd, update_opd
 from idp.storage.models import User
@@ -64,7 +64,9 @@ async def _apply_client(session: AsyncSession, change: Change, ctx: ApplyContext
             grant_types=tuple(values["grant_types"]), scope=values["scope"], public=values["auth_method"] == "none",
             auth_method=values["auth_method"], resources=tuple(values["resources"]), jwks=values["jwks"],
             first_party=values["first_party"], status=values["status"],
-            backchannel_logout_uri=values["backchannel_logout_uri"], now=ctx.now)
+            backchannel_logout_uri=values["backchannel_logout_uri"], now=ctx.now, jwks_uri=values["jwks_uri"],
+            security=ClientSecurity(values["profile"], values["require_par"], values["dpop_bound"],
+                                    values["id_token_alg"]), addresses=ctx.addresses)
         if secret is not None:
             ctx.secrets[client.client_id] = secret
         await append_audit(session, actor=ctx.actor, action="client.create", target=f"client:{client.client_id}",
@@ -73,6 +75,8 @@ async def _apply_client(session: AsyncSession, change: Change, ctx: ApplyContext
     elif change.action == "update":
         await update_client(session, change.key, {name: diff["to"] for name, diff in values.items()},
                             actor=ctx.actor, now=ctx.now)
+    elif change.action == "security":
+        await _apply_client_security(session, change, ctx)
     else:
         client = await load_client(session, change.key)
         client.status = values["status"]["to"]
@@ -80,6 +84,23 @@ async def _apply_client(session: AsyncSession, change: Change, ctx: ApplyContext
         await session.flush()
         await append_audit(session, actor=ctx.actor, action="client.status", target=f"client:{change.key}",
                            detail={"diff": values}, now=ctx.now)
+
+
+async def _apply_client_security(session: AsyncSession, change: Change, ctx: ApplyContext) -> None:
+    """FAPI 2.0 profile, PAR, DPoP and ID token algorithm: the rules ``check_client_security`` holds everywhere."""
+    client = await load_client(session, change.key)
+    current = {"profile": client.profile, "require_par": bool(client.require_par),
+               "dpop_bound": bool(client.dpop_bound), "id_token_alg": client.id_token_alg}
+    wanted = {**current, **{name: diff["to"] for name, diff in change.values.items()}}
+    security = check_client_security(ClientSecurity(wanted["profile"], wanted["require_par"], wanted["dpop_bound"],
+                                                    wanted["id_token_alg"]),
+                                     client.auth_method, tuple(client.grant_types))
+    client.profile, client.require_par = security.profile, security.require_par
+    client.dpop_bound, client.id_token_alg = security.dpop_bound, security.id_token_alg
+    client.updated_at = max(ctx.now, client.updated_at)
+    await session.flush()
+    await append_audit(session, actor=ctx.actor, action="client.security", target=f"client:{change.key}",
+                       detail={"diff": change.values, "source": "apply"}, now=ctx.now)
 
 
 async def _apply_app(session: AsyncSession, change: Change, ctx: ApplyContext) -> None:

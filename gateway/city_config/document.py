@@ -2,7 +2,8 @@
 
     opd:      [{slug, name, kind, parent}]
     clients:  [{client_id, name, opd, redirect_uris, post_logout_redirect_uris, grant_types, scope, auth_method,
-                resources, first_party, backchannel_logout_uri, jwks, status}]     # never a secret
+                resources, first_party, backchannel_logout_uri, jwks | jwks_uri, profile, require_par,
+                dpop_bound, id_token_alg, status}]                                 # never a secret
     apps:     [{slug, name, opd, upstreams, auth_mode, client_id, resource, hosts, restricted, status}]
     users:    [{email, name, nip, roles: ["operator@dishub", ...]}]              # staff; never a password
     admins:   [{email, name}]                  # shorthand for a user holding kominfo-admin@diskominfo
@@ -55,6 +56,12 @@ class ClientEntry(Entry):
     first_party: bool = False
     backchannel_logout_uri: str | None = None
     jwks: dict[str, Any] | None = None
+    jwks_uri: str | None = None  # the client's keys by reference (RFC 7591 §2), instead of jwks
+    # FAPI 2.0 profile (fapi2: PAR, private_key_jwt, DPoP-bound tokens), PAR, DPoP and ID token algorithm.
+    profile: Literal["fapi2"] | None = None
+    require_par: bool = False
+    dpop_bound: bool = False
+    id_token_alg: Literal["ES256", "PS256", "RS256", "EdDSA"] | None = None
     status: Literal["active", "pending", "suspended"] = "active"
 
 

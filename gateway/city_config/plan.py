@@ -14,7 +14,8 @@ from gateway.city_config.document import CityConfig, Entry
 from idp.errors import InvalidInput
 
 # Fields that cannot be changed in place: the client must be removed and created again.
-FIXED_CLIENT_FIELDS = ("auth_method", "jwks")
+FIXED_CLIENT_FIELDS = ("auth_method", "jwks", "jwks_uri")
+SECURITY_CLIENT_FIELDS = ("profile", "require_par", "dpop_bound", "id_token_alg")
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,8 @@ def _normalised(section: str, values: dict[str, Any]) -> dict[str, Any]:
             out["hosts"] = sorted({check_host(host) for host in out["hosts"] or ()})
     if section == "client" and "scope" in out:
         out["scope"] = " ".join(str(out["scope"]).split())
+    if section == "client" and out.get("profile") == "fapi2":  # the profile implies PAR and DPoP-bound tokens
+        out.update({name: True for name in ("require_par", "dpop_bound") if name in out})
     if section == "user":
         out["email"] = str(out.get("email", "")).strip().lower()
         if "roles" in out:
@@ -102,7 +105,8 @@ def _client_plan(desired: CityConfig, current: CityConfig) -> list[Change]:
         editable = ("name", "opd", "redirect_uris", "post_logout_redirect_uris", "grant_types", "scope", "resources",
                     "first_party", "backchannel_logout_uri")
         planned = _entry_changes("client", client.client_id, client, found,
-                                 {"update": editable, "status": ("status",), "fixed": FIXED_CLIENT_FIELDS})
+                                 {"update": editable, "security": SECURITY_CLIENT_FIELDS, "status": ("status",),
+                                  "fixed": FIXED_CLIENT_FIELDS})
         fixed = [change for change in planned if change.action == "fixed"]
         if fixed:
             raise InvalidInput(f"client '{client.client_id}': {', '.join(fixed[0].values)} cannot change in place "

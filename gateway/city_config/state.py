@@ -21,7 +21,9 @@ async def read_state(session: AsyncSession, emails: frozenset[str] = frozenset()
                            post_logout_redirect_uris=list(c.post_logout_redirect_uris),
                            grant_types=list(c.grant_types), scope=c.scope, auth_method=c.auth_method,  # type: ignore[arg-type]
                            resources=list(c.resources), first_party=c.first_party,
-                           backchannel_logout_uri=c.backchannel_logout_uri, jwks=c.jwks,
+                           backchannel_logout_uri=c.backchannel_logout_uri, jwks=c.jwks, jwks_uri=c.jwks_uri,
+                           profile=c.profile, require_par=bool(c.require_par),  # type: ignore[arg-type]
+                           dpop_bound=bool(c.dpop_bound), id_token_alg=c.id_token_alg,  # type: ignore[arg-type]
                            status=c.status)  # type: ignore[arg-type]
                for c in (await session.scalars(select(Client).order_by(Client.client_id))).all()
                if c.client_id not in HUB_CLIENT_IDS]

@@ -101,6 +101,7 @@ class Client(Base):
     scope: Mapped[str] = mapped_column(Text, default="openid")
     auth_method: Mapped[str] = mapped_column(String(32), default="client_secret_basic")
     jwks: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    jwks_uri: Mapped[str | None] = mapped_column(String(500))  # RFC 7591 §2, fetched by idp.oauth.client_jwks
     resources: Mapped[list[str]] = mapped_column(default=list)
     first_party: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[str] = mapped_column(String(16), default="active")  # active | pending | suspended
