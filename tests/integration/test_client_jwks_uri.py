@@ -24,8 +24,9 @@ from idp.clients import check_jwks_uri, check_jwks_uri_address
 from idp.errors import InvalidInput
 from idp.oauth.client_jwks import ClientKeySets, ClientKeysUnavailable, jwt_kid
 from idp.upstream_addresses import UpstreamAddresses
-from tests.support.flows import register_client, token_request
-from tests.support.hub import TEST_UPSTREAM_ADDRESSES, Hub, run_hub
+from tests.integration.test_par_jar_dpop import authorize, request_params
+from tests.support.flows import REDIRECT_URI, register_client, token_request
+from tests.support.hub import TEST_UPSTREAM_ADDRESSES, Hub, pkce_pair, query_of, run_hub
 from tests.support.key_server import KeyServer
 from tests.support.server import run_server
 
@@ -270,3 +271,27 @@ def test_cli_registers_a_client_with_a_jwks_uri(hub: Hub, keys: tuple[KeyServer,
     record = json.loads(done.output)
     assert record["client_secret"] is None
     assert client_credentials(hub, assertion(hub, record["client_id"], key)).status_code == 200
+
+
+def test_request_object_by_value_verified_with_keys_at_the_jwks_uri(hub: Hub,
+                                                                   keys: tuple[KeyServer, str, ECKey]) -> None:
+    """RFC 9101 at the authorization endpoint: the object's key is fetched; a key the set lacks is refused."""
+    server, url, key = keys
+    client_id, secret = register_client(hub, name="Dishub JAR (jwks_uri)", redirect_uris=(REDIRECT_URI,),
+                                        scope="openid profile email", jwks_uri=f"{url}/jwks",
+                                        addresses=TEST_UPSTREAM_ADDRESSES)
+    assert secret is not None
+
+    def signed(signer: ECKey, state: str) -> str:
+        now = int(time.time())
+        body = {"iss": client_id, "aud": hub.url, "exp": now + 300, "nbf": now, "jti": uuid.uuid4().hex,
+                **request_params(client_id, pkce_pair()[1], state=state)}
+        return jwt.encode(body, signer.as_pem(private=True), algorithm="ES256",
+                          headers={"kid": signer.kid, "typ": "oauth-authz-req+jwt"})
+
+    done = authorize(hub, {"client_id": client_id, "request": signed(key, "from-the-object")})
+    assert done.status_code == 303, done.text
+    assert query_of(done.headers["location"])["state"] == "from-the-object"
+    refused = authorize(hub, {"client_id": client_id, "request": signed(new_key("intruder"), "x")})
+    assert refused.status_code == 400 and "location" not in refused.headers
+    assert server.hits == {"/jwks": 2}  # the unknown kid was looked for once more (refetch interval 0 here)
