@@ -6,9 +6,9 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.apps import stored_hosts
-from gateway.city_config.document import AppEntry, CityConfig, ClientEntry, OpdEntry, UserEntry
+from gateway.city_config.document import AppEntry, CityConfig, ClientEntry, IdpEntry, OpdEntry, UserEntry
 from idp.clients import HUB_CLIENT_IDS
-from idp.storage.models import App, Client, Membership, OpdUnit, User
+from idp.storage.models import App, Client, Membership, OpdUnit, UpstreamIdp, User
 
 
 async def read_state(session: AsyncSession, emails: frozenset[str] = frozenset()) -> CityConfig:
@@ -31,7 +31,11 @@ async def read_state(session: AsyncSession, emails: frozenset[str] = frozenset()
                      auth_mode=a.auth_mode, client_id=a.client_id, resource=a.resource,  # type: ignore[arg-type]
                      hosts=list(stored_hosts(a)), restricted=a.restricted, status=a.status)  # type: ignore[arg-type]
             for a in (await session.scalars(select(App).order_by(App.slug))).all()]
-    return CityConfig(opd=opd, clients=clients, apps=apps, users=await _staff(session, slug_of, emails))
+    idps = [IdpEntry(slug=i.slug, name=i.name, issuer=i.issuer, client_id=i.client_id, scope=i.scope,
+                     link_by=i.link_by, authoritative=i.authoritative, acr_map=dict(i.acr_map),  # type: ignore[arg-type]
+                     audience=i.audience, enabled=i.enabled)  # type: ignore[arg-type]
+            for i in (await session.scalars(select(UpstreamIdp).order_by(UpstreamIdp.slug))).all()]
+    return CityConfig(opd=opd, clients=clients, apps=apps, users=await _staff(session, slug_of, emails), idps=idps)
 
 
 async def _staff(session: AsyncSession, slug_of: dict[int, str], emails: frozenset[str]) -> list[UserEntry]:
