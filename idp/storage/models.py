@@ -444,6 +444,9 @@ class App(Base):
     contact: Mapped[str] = mapped_column(String(300), default="")
     redirect_uris: Mapped[list[str]] = mapped_column(default=list)
     requested_scopes: Mapped[str] = mapped_column(Text, default="")
+    # The client asked for at submission: the FAPI 2.0 profile and where its keys are (private_key_jwt).
+    client_profile: Mapped[str | None] = mapped_column(String(16))
+    client_jwks_uri: Mapped[str | None] = mapped_column(String(500))
     reviewed_by: Mapped[str | None] = mapped_column(String(36))
     reviewed_at: Mapped[int | None] = mapped_column(BigInteger)
     reason: Mapped[str | None] = mapped_column(Text)  # why it was rejected or suspended
