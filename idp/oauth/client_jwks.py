@@ -110,8 +110,11 @@ class ClientKeySets:
             async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout),
                                              connector=connector) as http, \
                     http.get(uri, allow_redirects=False, headers={"Accept": "application/json"}) as response:
-                body = await response.content.read(MAX_BYTES + 1)
-                status = response.status
+                status, body = response.status, bytearray()
+                async for chunk in response.content.iter_chunked(16 * 1024):  # read(n) may stop short of n
+                    body += chunk
+                    if len(body) > MAX_BYTES:
+                        break
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError, ValueError) as exc:
             refused = isinstance(getattr(exc, "os_error", None), UpstreamRefused) or isinstance(exc, UpstreamRefused)
             raise ClientKeysUnavailable("address refused" if refused else type(exc).__name__) from exc

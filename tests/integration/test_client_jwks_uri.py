@@ -80,6 +80,11 @@ def test_a_key_set_is_fetched_once_and_kept(keys: tuple[KeyServer, str, ECKey]) 
     assert server.hits == {"/jwks": 1}
 
 
+def test_a_set_sent_in_pieces_is_read_whole(keys: tuple[KeyServer, str, ECKey]) -> None:
+    server, url, key = keys
+    assert asyncio.run(key_sets().key_set(f"{url}/chunked", {key.kid})) == {"keys": [key.as_dict(private=False)]}
+
+
 def test_concurrent_requests_share_one_fetch(keys: tuple[KeyServer, str, ECKey]) -> None:
     server, url, key = keys
     cache = key_sets()
