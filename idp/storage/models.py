@@ -101,6 +101,7 @@ class Client(Base):
     scope: Mapped[str] = mapped_column(Text, default="openid")
     auth_method: Mapped[str] = mapped_column(String(32), default="client_secret_basic")
     jwks: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    jwks_uri: Mapped[str | None] = mapped_column(String(500))  # RFC 7591 §2, fetched by idp.oauth.client_jwks
     resources: Mapped[list[str]] = mapped_column(default=list)
     first_party: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[str] = mapped_column(String(16), default="active")  # active | pending | suspended
@@ -443,6 +444,9 @@ class App(Base):
     contact: Mapped[str] = mapped_column(String(300), default="")
     redirect_uris: Mapped[list[str]] = mapped_column(default=list)
     requested_scopes: Mapped[str] = mapped_column(Text, default="")
+    # The client asked for at submission: the FAPI 2.0 profile and where its keys are (private_key_jwt).
+    client_profile: Mapped[str | None] = mapped_column(String(16))
+    client_jwks_uri: Mapped[str | None] = mapped_column(String(500))
     reviewed_by: Mapped[str | None] = mapped_column(String(36))
     reviewed_at: Mapped[int | None] = mapped_column(BigInteger)
     reason: Mapped[str | None] = mapped_column(Text)  # why it was rejected or suspended

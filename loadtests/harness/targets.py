@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from loadtests.harness import gerbang, nginx, node, tokens
+from loadtests.harness import dpop_load, gerbang, nginx, node, tokens
 from loadtests.harness.errors import Unavailable
 from loadtests.harness.machine import Cores
 from loadtests.harness.process import Service, start_service, stop_service, wait_for_http
@@ -220,6 +220,8 @@ TARGETS: tuple[Target, ...] = (
            _fastify(assertion=True)),
     Target("gerbang-none", "Gerbang auth=none, 1 worker", "proxy", _gerbang(1, "open")),
     Target("gerbang-bearer", "Gerbang bearer, 1 worker", "proxy", _gerbang(1, "api")),
+    Target("gerbang-dpop", "Gerbang bearer, DPoP-bound token + a fresh proof per request, 1 worker", "proxy",
+           dpop_load.with_dpop(_gerbang(1, "api"))),
     Target("gerbang-full", "Gerbang bearer + policies + Redis limit, 1 worker", "proxy", _gerbang(1, "api", full=True)),
     Target("gerbang-2w", "Gerbang bearer, 2 workers (both cores)", "proxy", _gerbang(2, "api")),
     Target("token-oidc-provider", "token endpoint: node oidc-provider (ES256 JWT)", "token", _oidc_provider),
