@@ -221,7 +221,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, routes: RouteT
     )
     operations = Operations(context, metrics, pipeline.trusted_proxies, build_networks(settings.metrics_networks))
     control = Starlette(routes=sessions.routes())
-    admin = build_admin_app(settings, context, identity.verifier, provider.clients.forget)
+    admin = build_admin_app(settings, context, identity.verifier, provider.clients.forget, provider)
     app = GatewayApp(settings, pipeline, provider_app, context, operations, control, admin)
 
     sync_gateway_client = GatewayClientSync(context.sessionmaker, settings.issuer, context.clock,
