@@ -39,6 +39,7 @@ from gateway.revocations import RevokedTokens
 from gateway.registry import AppRegistry
 from gateway.session_auth import SessionAuthenticator
 from gateway.session_client import GatewayClientSync, ensure_gateway_client
+from gateway.error_pages import HtmlErrors
 from gateway.errors import GatewayError
 from gateway.headers import build_networks
 from gateway.health_probe import build_health_probe
@@ -93,12 +94,14 @@ class GatewayApp:
         self.on_shutdown: list[Hook] = []
         # One JSON line per request (gateway.access_log); None when GERBANG_ACCESS_LOG is off.
         self.access_log = AccessLog(settings.access_log_sample) if settings.access_log else None
+        # A browser's navigation gets error pages in Bahasa Indonesia instead of problem+json (gateway.error_pages).
+        self._pages = HtmlErrors(self._dispatch)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.access_log is not None and scope["type"] in ("http", "websocket"):
-            await self.access_log.handle(scope, receive, send, self._dispatch)
+            await self.access_log.handle(scope, receive, send, self._pages)
         else:
-            await self._dispatch(scope, receive, send)
+            await self._pages(scope, receive, send)
 
     async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
