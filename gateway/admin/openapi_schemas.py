@@ -49,7 +49,7 @@ RESPONSES: dict[str, dict[str, Any]] = {
                   auth_mode=STRING, upstreams=STRINGS, redirect_uris=STRINGS, scopes=STRINGS, contact=STRING,
                   client_id=NULLABLE_STRING, resource=STRING, hosts=STRINGS,
                   address=STRING, restricted=BOOL, case_insensitive_paths=BOOL, allow_ambiguous_paths=BOOL,
-                  websocket_origins=STRINGS, submitted_by=NULLABLE_STRING, reviewed_by=NULLABLE_STRING,
+                  websocket_origins=STRINGS, claims=STRINGS, submitted_by=NULLABLE_STRING, reviewed_by=NULLABLE_STRING,
                   reviewed_at=NULLABLE_INT,
                   reason=NULLABLE_STRING, created_at=INT, updated_at=INT),
     "Approval": record(app=ref("App"), client_id=STRING, client_secret=NULLABLE_STRING),

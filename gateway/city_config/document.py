@@ -3,7 +3,7 @@
     opd:      [{slug, name, kind, parent}]
     clients:  [{client_id, name, opd, redirect_uris, post_logout_redirect_uris, grant_types, scope, auth_method,
                 resources, first_party, backchannel_logout_uri, jwks, status}]     # never a secret
-    apps:     [{slug, name, opd, upstreams, auth_mode, client_id, resource, hosts, restricted, status}]
+    apps:     [{slug, name, opd, upstreams, auth_mode, client_id, resource, hosts, restricted, status, claims}]
     users:    [{email, name, nip, roles: ["operator@dishub", ...]}]              # staff; never a password
     admins:   [{email, name}]                  # shorthand for a user holding kominfo-admin@diskominfo
 
@@ -69,6 +69,8 @@ class AppEntry(Entry):
     hosts: list[str] = []  # extra host names the app is also served at, besides {slug}.{apps_domain}
     restricted: bool = False
     status: Literal["active", "suspended", "pending", "rejected"] = "active"
+    # The identity claims its assertion carries (gateway.claims); null: the default name, opd, roles, acr.
+    claims: list[Literal["email", "name", "nik", "nip", "opd", "roles", "acr", "amr"]] | None = None
 
     @model_validator(mode="before")
     @classmethod

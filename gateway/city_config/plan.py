@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.apps import check_host, check_upstream
+from gateway.claims import check_claims
 from gateway.city_config.document import CityConfig, Entry
 from idp.errors import InvalidInput
 
@@ -39,6 +40,8 @@ def _normalised(section: str, values: dict[str, Any]) -> dict[str, Any]:
             out["upstreams"] = list(dict.fromkeys(check_upstream(url) for url in out["upstreams"]))
         if "hosts" in out:
             out["hosts"] = sorted({check_host(host) for host in out["hosts"] or ()})
+        if out.get("claims") is not None:  # stored in one order (gateway.claims)
+            out["claims"] = list(check_claims(out["claims"]))
     if section == "client" and "scope" in out:
         out["scope"] = " ".join(str(out["scope"]).split())
     if section == "user":
@@ -113,7 +116,7 @@ def _client_plan(desired: CityConfig, current: CityConfig) -> list[Change]:
 
 def _app_plan(desired: CityConfig, current: CityConfig) -> list[Change]:
     existing = {app.slug: app for app in current.apps}
-    editable = ("name", "opd", "upstreams", "auth_mode", "client_id", "resource", "hosts", "restricted")
+    editable = ("name", "opd", "upstreams", "auth_mode", "client_id", "resource", "hosts", "restricted", "claims")
     changes: list[Change] = []
     for app in desired.apps:
         if app.name is None and "name" in app.model_fields_set:
