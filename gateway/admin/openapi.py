@@ -156,10 +156,10 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
                                         "kominfo-admin", "ProcessingRegister"),
     ("PUT", "/pdp/register/{slug}"): Operation("Fill in an app's purpose, legal basis and retention",
                                                "kominfo-admin", "ProcessingRecord", body=RegisterEntry),
-    ("GET", "/pdp/breaches"): Operation("The people whose identity the app received in the window and the draft "
-                                        "notice (nothing is sent)", "kominfo-admin", "BreachIncident",
-                                        ("breach_app", "since", "until")),
-    ("POST", "/pdp/breaches"): Operation("Send the breach notices (Art. 46) and record the incident in the audit "
+    ("GET", "/pdp/breaches/{slug}"): Operation(
+        "The people whose identity the app received in the window [since, until) (default: all of its history "
+        "until now) and the draft notice; nothing is sent", "kominfo-admin", "BreachIncident", ("since", "until")),
+    ("POST", "/pdp/breaches/{slug}"): Operation("Send the breach notices (Art. 46) and record the incident in the audit "
                                          "chain", "kominfo-admin", "BreachNotices", body=BreachNotice, status=201),
 }
 

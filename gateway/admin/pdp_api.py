@@ -15,7 +15,7 @@ from starlette.responses import Response
 from gateway.admin.actor import check_kominfo
 from gateway.admin.bodies import LINE, PARAGRAPH, Reason, Strict
 from gateway.admin.http import Call, json_response, page_response
-from gateway.errors import BadRequest, NotFound
+from gateway.errors import NotFound
 from idp.mail import Mailer
 from idp.pdp.breach import Incident, draft_notice, load_incident, send_notices
 from idp.pdp.fulfil import Fulfilment, fulfil_request, record_counter_request, refuse_request
@@ -55,7 +55,6 @@ class RegisterEntry(Strict):
 
 
 class BreachNotice(Strict):
-    app: Annotated[str, Field(min_length=1, max_length=63, pattern=r"^[a-z0-9][a-z0-9-]*$")]
     since: Annotated[int, Field(ge=0, le=2**62)]
     until: Annotated[int, Field(ge=0, le=2**62)] | None = None
 
@@ -122,7 +121,8 @@ class PdpApi:
     async def breach(self, call: Call) -> Response:
         """Who the app received in the window, and the draft notice; nothing is sent."""
         check_kominfo(call.actor)
-        incident = await self._incident(call, call.param("app"), call.int_param("since"), call.int_param("until"))
+        incident = await self._incident(call, call.request.path_params["slug"], call.int_param("since") or 0,
+                                        call.int_param("until"))
         draft = None
         if incident.affected:
             subject, text = draft_notice(incident, incident.affected[0], CONTACT)
@@ -135,19 +135,16 @@ class PdpApi:
         """Send the notices and record the incident in the audit chain (who declared it, counts, never who)."""
         check_kominfo(call.actor)
         body = await call.body(BreachNotice)
-        incident = await self._incident(call, body.app, body.since, body.until)
+        incident = await self._incident(call, call.request.path_params["slug"], body.since, body.until)
         settings = self.provider.settings
         mailer = Mailer(settings.mail_from, settings.smtp_url, settings.effective_mail_outbox)
         sessionmaker = self.provider.sessionmaker
         return json_response(await send_notices(sessionmaker, mailer, incident, actor=call.actor.sub,
                                                 contact=CONTACT, now=call.now), 201)
 
-    async def _incident(self, call: Call, app: str | None, since: int | None, until: int | None) -> Incident:
-        if not app or since is None:
-            raise BadRequest("give the app and the window's start (since, Unix seconds)")
-        end = call.now + 1 if until is None else until
-        if end <= since:
-            raise BadRequest("until must be after since")
+    async def _incident(self, call: Call, app: str, since: int, until: int | None) -> Incident:
+        """The window [since, until); an empty one (until <= since) affects nobody."""
+        end = max(since, call.now + 1 if until is None else until)
         try:
             return await load_incident(call.session, app, since, end)
         except LookupError:
@@ -159,7 +156,7 @@ class PdpApi:
                 ("POST", "/pdp/requests/{id}/fulfil", self.fulfil),
                 ("POST", "/pdp/requests/{id}/refuse", self.refuse),
                 ("GET", "/pdp/register", self.register), ("PUT", "/pdp/register/{slug}", self.save_register),
-                ("GET", "/pdp/breaches", self.breach), ("POST", "/pdp/breaches", self.notify)]
+                ("GET", "/pdp/breaches/{slug}", self.breach), ("POST", "/pdp/breaches/{slug}", self.notify)]
 
 
 def _request_id(call: Call) -> int:

@@ -99,8 +99,6 @@ QUERY: dict[str, QueryParam] = {
     "actor": QueryParam("actor", "audit actor (a user id)", max_length=200),
     "target": QueryParam("target", "audit target, e.g. app:parkir", max_length=300),
     "request_status": QueryParam("status", "data request status", enum=("open", "done", "refused", "cancelled")),
-    "breach_app": QueryParam("app", "slug of the app the breach happened at", max_length=63,
-                             pattern="[a-z0-9][a-z0-9-]*"),
 }
 
 

@@ -146,10 +146,11 @@ def test_the_admin_api_queue_register_and_breach(hub: Hub, clock: FrozenClock) -
         assert api.http.put("/pdp/register/tidak-ada", json={"purpose": "x"}).status_code == 404
         register = {e["app"]: e for e in api.get("/pdp/register").json()["items"]}
         assert register["parkir"]["legal_basis"] == "public_task" and register["cctv"]["flagged"]
-        incident = api.get("/pdp/breaches", app="parkir", since=start).json()
+        incident = api.get("/pdp/breaches/parkir", since=start).json()
         assert [p["email"] for p in incident["affected"]] == [WARGA] and "Pasal 46" in incident["draft"]["body"]
-        assert api.get("/pdp/breaches", app="parkir").status_code == 400
-        sent = api.post("/pdp/breaches", {"app": "parkir", "since": start})
+        assert api.get("/pdp/breaches/parkir", since=start, until=start).json()["affected"] == []
+        assert api.get("/pdp/breaches/tidak-ada").status_code == 404
+        sent = api.post("/pdp/breaches/parkir", {"since": start})
         assert sent.status_code == 201 and sent.json()["notified"] == 1
     finally:
         api.close()
