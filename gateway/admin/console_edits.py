@@ -82,8 +82,9 @@ class EditPages:
             check_kominfo(actor)
             changes = {"name": form.get("name", ""), "upstreams": lines(form.get("upstreams")),
                        "auth_mode": form.get("auth_mode", ""), "hosts": lines(form.get("hosts")),
-                       "client_id": form.get("client_id") or None, "restricted": form.get("restricted") == "on",
-                       "claims": [claim for claim in CLAIMS if form.get(f"claim_{claim}") == "on"]}
+                       "client_id": form.get("client_id") or None, "restricted": form.get("restricted") == "on"}
+            if form.get("claims_form") == "1":  # the form showed the claims (unchecked boxes are not sent)
+                changes["claims"] = [claim for claim in CLAIMS if form.get(f"claim_{claim}") == "on"]
             _, diff = await update_app(session, slug, changes, issuer=self._issuer, actor=actor.sub, now=now,
                                        addresses=self._addresses, apps_domain=self._apps_domain)
             return {"title_key": "done.edited" if diff else "done.unchanged", "args": {"name": slug},
