@@ -30,7 +30,7 @@ from idp.pdp.register import LEGAL_BASES, load_register, save_record
 from idp.errors import NotFound as RecordNotFound
 from idp.pdp.export import build_export
 from idp.pdp.fulfil import Fulfilment, fulfil_request, record_counter_request, refuse_request
-from idp.pdp.requests import ARTICLES, KINDS, list_requests, load_targets, request_json
+from idp.pdp.requests import KINDS, list_requests, load_targets, request_json
 from idp.provider import Provider
 from idp.security_events import KINDS as EVENT_KINDS
 from idp.security_events import EventFilter, export_security_events, list_security_events
