@@ -17,7 +17,9 @@ LIGHT_HELP = [["--help"], ["--version"], ["apply", "--help"], ["export", "--help
               # the older groups whose modules import their storage and crypto when a command runs
               ["db", "--help"], ["db", "upgrade", "--help"], ["keys", "--help"], ["keys", "rotate", "--help"],
               ["keys", "list", "--help"], ["dpop", "--help"], ["dpop", "proof", "--help"], ["pdp", "--help"],
-              ["pdp", "breach", "--help"], ["pdp", "events", "--help"], ["pdp", "purge", "--help"]]
+              ["pdp", "breach", "--help"], ["pdp", "events", "--help"], ["pdp", "purge", "--help"],
+              ["policy", "--help"], ["policy", "check", "--help"], ["policy", "explain", "--help"],
+              ["policy", "test", "--help"]]
 
 
 def _heavy_modules_after(args: list[str]) -> list[str]:
