@@ -39,7 +39,8 @@ def released_claims(claims: tuple[str, ...], keys: tuple[str, ...], allowed_scop
     ``allowed_scopes``: ``policies.engine.PolicySet.allowed_scopes`` (client id, requested) → granted."""
     out = []
     for claim in claims:
-        if claim in GUARDED and not any(claim in allowed_scopes(key, (claim,)) for key in keys):  # type: ignore[operator]
+        released = any(claim in allowed_scopes(key, (claim,)) for key in keys)  # type: ignore[operator]
+        if claim in GUARDED and not released:
             continue
         out.append(claim)
     return tuple(out)

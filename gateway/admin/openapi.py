@@ -159,8 +159,9 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("GET", "/pdp/breaches/{slug}"): Operation(
         "The people whose identity the app received in the window [since, until) (default: all of its history "
         "until now) and the draft notice; nothing is sent", "kominfo-admin", "BreachIncident", ("since", "until")),
-    ("POST", "/pdp/breaches/{slug}"): Operation("Send the breach notices (Art. 46) and record the incident in the audit "
-                                         "chain", "kominfo-admin", "BreachNotices", body=BreachNotice, status=201),
+    ("POST", "/pdp/breaches/{slug}"): Operation(
+        "Send the breach notices (Art. 46) and record the incident in the audit chain", "kominfo-admin",
+        "BreachNotices", body=BreachNotice, status=201),
 }
 
 PATH_PARAMS: dict[str, dict[str, Any]] = {

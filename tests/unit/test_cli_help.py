@@ -19,7 +19,7 @@ LIGHT_HELP = [["--help"], ["--version"], ["apply", "--help"], ["export", "--help
               ["keys", "list", "--help"], ["dpop", "--help"], ["dpop", "proof", "--help"], ["pdp", "--help"],
               ["pdp", "breach", "--help"], ["pdp", "events", "--help"], ["pdp", "purge", "--help"],
               ["policy", "--help"], ["policy", "check", "--help"], ["policy", "explain", "--help"],
-              ["policy", "test", "--help"]]
+              ["policy", "test", "--help"], ["idps", "--help"], ["idps", "add", "--help"], ["idps", "list", "--help"]]
 
 
 def _heavy_modules_after(args: list[str]) -> list[str]:
