@@ -44,6 +44,7 @@ from gateway.revocations import RevokedTokens
 from gateway.registry import AppRegistry
 from gateway.session_auth import SessionAuthenticator
 from gateway.session_client import GatewayClientSync, ensure_gateway_client
+from gateway.error_pages import HtmlErrors
 from gateway.errors import GatewayError
 from gateway.headers import build_networks
 from gateway.health_probe import build_health_probe
@@ -101,12 +102,14 @@ class GatewayApp:
         self.access_log = AccessLog(settings.access_log_sample) if settings.access_log else None
         # App hosts' requests at the protocol level, when served by gateway.server_protocol (one listener).
         self.app_plane = AppPlane(pipeline, self.origins, self.access_log)
+        # A browser's navigation gets error pages in Bahasa Indonesia instead of problem+json (gateway.error_pages).
+        self._pages = HtmlErrors(self._dispatch)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.access_log is not None and scope["type"] in ("http", "websocket"):
-            await self.access_log.handle(scope, receive, send, self._dispatch)
+            await self.access_log.handle(scope, receive, send, self._pages)
         else:
-            await self._dispatch(scope, receive, send)
+            await self._pages(scope, receive, send)
 
     async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -238,7 +241,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, routes: RouteT
     )
     operations = Operations(context, metrics, pipeline.trusted_proxies, build_networks(settings.metrics_networks))
     control = Starlette(routes=sessions.routes())
-    admin = build_admin_app(settings, context, identity.verifier, provider.clients.forget)
+    admin = build_admin_app(settings, context, identity.verifier, provider.clients.forget, provider)
     app = GatewayApp(settings, pipeline, provider_app, context, operations, control, admin)
 
     sync_gateway_client = GatewayClientSync(context.sessionmaker, settings.issuer, context.clock,

@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from gateway.claims import CLAIMS
 from gateway.admin.accounts import load_managed_user
 from gateway.admin.actor import Actor, check_kominfo
 from gateway.admin.registration import app_json
@@ -74,7 +75,8 @@ class EditPages:
         async def load(session: AsyncSession, actor: Actor) -> dict[str, Any]:
             check_kominfo(actor)
             app, unit = await load_app(session, slug)
-            return {"app": app_json(app, unit, self._issuer, apps_domain=self._apps_domain), "kind": "app"}
+            return {"app": app_json(app, unit, self._issuer, apps_domain=self._apps_domain), "kind": "app",
+                    "all_claims": CLAIMS}
         return await self._console.page(request, "edit_app.html", load)
 
     async def app_save(self, request: Request) -> Response:
@@ -85,6 +87,8 @@ class EditPages:
             changes = {"name": form.get("name", ""), "upstreams": lines(form.get("upstreams")),
                        "auth_mode": form.get("auth_mode", ""), "hosts": lines(form.get("hosts")),
                        "client_id": form.get("client_id") or None, "restricted": form.get("restricted") == "on"}
+            if form.get("claims_form") == "1":  # the form showed the claims (unchecked boxes are not sent)
+                changes["claims"] = [claim for claim in CLAIMS if form.get(f"claim_{claim}") == "on"]
             _, diff = await update_app(session, slug, changes, issuer=self._issuer, actor=actor.sub, now=now,
                                        addresses=self._addresses, apps_domain=self._apps_domain)
             return {"title_key": "done.edited" if diff else "done.unchanged", "args": {"name": slug},

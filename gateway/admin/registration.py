@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.claims import DEFAULT_CLAIMS
 from gateway.admin.actor import Actor, check_kominfo, check_may_submit, check_sees
 from gateway.admin.bodies import AppSubmission
 from gateway.apps import add_app, app_hosts, check_upstream_addresses, default_app_resource, stored_hosts
@@ -52,6 +53,7 @@ def app_json(app: App, unit: OpdUnit, issuer: str, *, apps_domain: str = "") -> 
             "hosts": list(hosts), "address": app_origin(issuer, hosts[0]) + "/",
             "restricted": app.restricted, "client_profile": app.client_profile, "jwks_uri": app.client_jwks_uri, "case_insensitive_paths": app.case_insensitive_paths,
             "allow_ambiguous_paths": app.allow_ambiguous_paths, "websocket_origins": list(app.websocket_origins or ()),
+            "claims": list(DEFAULT_CLAIMS if app.claims is None else app.claims),
             "submitted_by": app.submitted_by, "reviewed_by": app.reviewed_by,
             "reviewed_at": app.reviewed_at, "reason": app.reason, "created_at": app.created_at,
             "updated_at": app.updated_at}

@@ -4,7 +4,7 @@
     clients:  [{client_id, name, opd, redirect_uris, post_logout_redirect_uris, grant_types, scope, auth_method,
                 resources, first_party, backchannel_logout_uri, jwks | jwks_uri, profile, require_par,
                 dpop_bound, id_token_alg, status}]                                 # never a secret
-    apps:     [{slug, name, opd, upstreams, auth_mode, client_id, resource, hosts, restricted, status}]
+    apps:     [{slug, name, opd, upstreams, auth_mode, client_id, resource, hosts, restricted, status, claims}]
     users:    [{email, name, nip, roles: ["operator@dishub", ...]}]              # staff; never a password
     admins:   [{email, name}]                  # shorthand for a user holding kominfo-admin@diskominfo
     idps:     [{slug, name, issuer, client_id, scope, link_by, authoritative, acr_map, for, enabled,
@@ -78,6 +78,8 @@ class AppEntry(Entry):
     hosts: list[str] = []  # extra host names the app is also served at, besides {slug}.{apps_domain}
     restricted: bool = False
     status: Literal["active", "suspended", "pending", "rejected"] = "active"
+    # The identity claims its assertion carries (gateway.claims); null: the default name, opd, roles, acr.
+    claims: list[Literal["email", "name", "nik", "nip", "opd", "roles", "acr", "amr"]] | None = None
 
     @model_validator(mode="before")
     @classmethod

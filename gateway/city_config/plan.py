@@ -11,6 +11,7 @@ from typing import Any
 
 from gateway.apps import check_host, check_upstream
 from gateway.city_config.document import IDP_CREDENTIALS, CityConfig, Entry
+from gateway.claims import check_claims
 from idp.federation.registry import check_issuer
 from idp.errors import InvalidInput
 
@@ -42,6 +43,8 @@ def _normalised(section: str, values: dict[str, Any]) -> dict[str, Any]:
             out["upstreams"] = list(dict.fromkeys(check_upstream(url) for url in out["upstreams"]))
         if "hosts" in out:
             out["hosts"] = sorted({check_host(host) for host in out["hosts"] or ()})
+        if out.get("claims") is not None:  # stored in one order (gateway.claims)
+            out["claims"] = list(check_claims(out["claims"]))
     if section in ("client", "idp") and "scope" in out:
         out["scope"] = " ".join(str(out["scope"]).split())
     if section == "client" and out.get("profile") == "fapi2":  # the profile implies PAR and DPoP-bound tokens
@@ -124,7 +127,7 @@ def _client_plan(desired: CityConfig, current: CityConfig) -> list[Change]:
 
 def _app_plan(desired: CityConfig, current: CityConfig) -> list[Change]:
     existing = {app.slug: app for app in current.apps}
-    editable = ("name", "opd", "upstreams", "auth_mode", "client_id", "resource", "hosts", "restricted")
+    editable = ("name", "opd", "upstreams", "auth_mode", "client_id", "resource", "hosts", "restricted", "claims")
     changes: list[Change] = []
     for app in desired.apps:
         if app.name is None and "name" in app.model_fields_set:

@@ -29,7 +29,8 @@ async def read_state(session: AsyncSession, emails: frozenset[str] = frozenset()
                if c.client_id not in HUB_CLIENT_IDS]
     apps = [AppEntry(slug=a.slug, name=a.name, opd=slug_of[a.opd_id], upstreams=list(a.upstreams),
                      auth_mode=a.auth_mode, client_id=a.client_id, resource=a.resource,  # type: ignore[arg-type]
-                     hosts=list(stored_hosts(a)), restricted=a.restricted, status=a.status)  # type: ignore[arg-type]
+                     hosts=list(stored_hosts(a)), restricted=a.restricted, status=a.status,  # type: ignore[arg-type]
+                     claims=None if a.claims is None else list(a.claims))  # type: ignore[arg-type]
             for a in (await session.scalars(select(App).order_by(App.slug))).all()]
     idps = [IdpEntry(slug=i.slug, name=i.name, issuer=i.issuer, client_id=i.client_id, scope=i.scope,
                      link_by=i.link_by, authoritative=i.authoritative, acr_map=dict(i.acr_map),  # type: ignore[arg-type]

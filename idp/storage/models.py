@@ -436,6 +436,9 @@ class App(Base):
     case_insensitive_paths: Mapped[bool] = mapped_column(Boolean, default=False)
     allow_ambiguous_paths: Mapped[bool] = mapped_column(Boolean, default=False)
     websocket_origins: Mapped[list[str]] = mapped_column(default=list)
+    # The identity claims the app's assertion carries beyond sub/client_id (``gateway.claims``); None: the default
+    # set (migration 0015).
+    claims: Mapped[list[str] | None] = mapped_column(JSON, default=None)
     created_at: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[int] = mapped_column(BigInteger, index=True)
     # The registration workflow (gateway.admin.registration): what an OPD operator asked for and what
@@ -517,6 +520,10 @@ class DataRequest(Base):
     channel: Mapped[str] = mapped_column(String(16), default="online")  # online | counter
     actor: Mapped[str] = mapped_column(String(200))  # user:<id> online, the official's sub at a counter
     note: Mapped[str] = mapped_column(Text, default="")
+    # What the request is about ("client:<id>", "app:<slug>", or empty: the whole account; migration 0015)
+    # and what was done or why it was refused, as the citizen reads it.
+    target: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    outcome: Mapped[str] = mapped_column(Text, default="", server_default="")
     created_at: Mapped[int] = mapped_column(BigInteger, index=True)
     due_at: Mapped[int] = mapped_column(BigInteger)
     done_at: Mapped[int | None] = mapped_column(BigInteger)
