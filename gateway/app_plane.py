@@ -25,6 +25,7 @@ import httptools
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, RequestResponseCycle
 
 from gateway.access_log import AccessLog
+from gateway.error_pages import build_page_answer, pick_language_of, wants_html
 from gateway.errors import GatewayError
 from gateway.exchange import ClientGone
 from gateway.headers import build_traceparent
@@ -220,6 +221,9 @@ class AppCycle(RequestResponseCycle):
         if self.response_started:
             raise RuntimeError("the response has begun")
         status, headers, body = build_problem(error, request_id)
+        if wants_html(self.headers):  # a browser's navigation: a page in Bahasa Indonesia (gateway.error_pages)
+            headers, body = build_page_answer(status, headers, pick_language_of(self.query, self.headers),
+                                              head=self.method == "HEAD")
         if close:
             self.keep_alive = False
         await self.start_response(status, headers, flush=False)

@@ -12,7 +12,7 @@ the request id to quote. The status and every other header (``Retry-After``, ``R
 from __future__ import annotations
 
 import html
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from starlette.types import Message, Receive, Scope, Send
 
@@ -76,7 +76,7 @@ STYLE = ("body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;
          "code{font-size:.95rem}a{color:#8a1c1c}@media (max-width:40rem){main{margin:1rem .6rem}}")
 
 
-def wants_html(headers: list[tuple[bytes, bytes]]) -> bool:
+def wants_html(headers: Sequence[tuple[bytes, bytes]]) -> bool:
     """``Accept`` ranks an HTML type above JSON; ``*/*`` alone (curl, API clients) does not count."""
     accept = b",".join(value for name, value in headers if name == b"accept").lower()
     if b"html" not in accept:
@@ -104,12 +104,16 @@ def _quality(params: bytes) -> float:
 
 
 def pick_language(scope: Scope) -> str:
-    query: bytes = scope.get("query_string", b"")
+    return pick_language_of(scope.get("query_string", b""), scope["headers"])
+
+
+def pick_language_of(query: bytes, headers: Sequence[tuple[bytes, bytes]]) -> str:
+    """``?lang=en|id`` first, then the hub's ``gerbang_lang`` cookie; Bahasa Indonesia by default."""
     if b"lang=en" in query:
         return "en"
     if b"lang=id" in query:
         return "id"
-    for name, value in scope["headers"]:
+    for name, value in headers:
         if name == b"cookie" and b"gerbang_lang=en" in value:
             return "en"
     return "id"
@@ -176,23 +180,32 @@ class HtmlErrors:
 
 
 async def _send_page(send: Send, start: Message, scope: Scope) -> None:
-    headers = [(name, value) for name, value in start["headers"]
+    language = pick_language(scope)
+    headers, body = build_page_answer(start["status"], start["headers"], language, head=scope.get("method") == "HEAD")
+    await send({"type": "http.response.start", "status": start["status"], "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def build_page_answer(status: int, problem_headers: list[tuple[bytes, bytes]], language: str, *,
+                      head: bool = False) -> tuple[list[tuple[bytes, bytes]], bytes]:
+    """The page's headers and body in place of a problem answer's: status headers (request id, Retry-After,
+    RateLimit, WWW-Authenticate) kept, the problem's type and security headers replaced by the page's.
+    Used by ``HtmlErrors`` and by the app plane (``gateway.app_plane``), which has no ASGI messages."""
+    headers = [(name, value) for name, value in problem_headers
                if name.lower() not in (b"content-type", b"content-length", b"content-security-policy",
                                        b"x-content-type-options")]
     request_id = (_header(headers, b"x-request-id") or b"").decode("latin-1") or new_id(128)
     if _header(headers, b"x-request-id") is None:
         headers.append((b"x-request-id", request_id.encode()))
     retry = _header(headers, b"retry-after")
-    body = b"" if scope.get("method") == "HEAD" else \
-        build_page(start["status"], request_id, pick_language(scope), retry.decode("latin-1") if retry else None)
+    body = b"" if head else build_page(status, request_id, language, retry.decode("latin-1") if retry else None)
     headers += [(b"content-type", b"text/html; charset=utf-8"), (b"content-length", str(len(body)).encode()),
                 (b"content-security-policy", b"default-src 'none'; style-src 'unsafe-inline'; "
                                              b"frame-ancestors 'none'; base-uri 'none'"),
                 (b"x-content-type-options", b"nosniff")]
     if _header(headers, b"cache-control") is None:
         headers.append((b"cache-control", b"no-store"))
-    await send({"type": "http.response.start", "status": start["status"], "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    return headers, body
 
 
 def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> bytes | None:
