@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.access_recorder import AccessRecorder
 from idp.clock import Clock
+from idp.storage.db import rows_affected
 from idp.storage.models import GatewayAccess
 
 log = logging.getLogger("gerbang.access_history")
@@ -70,7 +71,7 @@ class AccessWriter:
         cutoff = self._clock.now() - self._retention
         async with self._sessionmaker() as session, session.begin():
             result = await session.execute(delete(GatewayAccess).where(GatewayAccess.at < cutoff))
-        return result.rowcount or 0
+        return rows_affected(result) or 0
 
     async def _run(self) -> None:
         since_prune = self._prune_every  # prune once soon after start, then hourly

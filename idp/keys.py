@@ -81,8 +81,9 @@ def generate_key(alg: str) -> Any:
 
 
 def public_jwk(private_key: Any, kid: str, alg: str) -> dict[str, Any]:
-    algo = {"ES256": jwt.algorithms.ECAlgorithm, "EdDSA": jwt.algorithms.OKPAlgorithm}.get(
-        alg, jwt.algorithms.RSAAlgorithm)
+    algorithms: dict[str, type[jwt.algorithms.Algorithm]] = {
+        "ES256": jwt.algorithms.ECAlgorithm, "EdDSA": jwt.algorithms.OKPAlgorithm}
+    algo = algorithms.get(alg, jwt.algorithms.RSAAlgorithm)
     jwk = json.loads(algo.to_jwk(private_key.public_key()))
     jwk.update({"kid": kid, "alg": alg, "use": "sig"})
     return jwk

@@ -154,7 +154,7 @@ def build_openapi(issuer: str, routes: list[tuple[str, str, Any]]) -> dict[str, 
     missing = [f"{method} {path}" for method, path, _ in routes if (method, path) not in OPERATIONS]
     if missing:
         raise RuntimeError(f"admin API endpoints missing from the OpenAPI document: {', '.join(missing)}")
-    models = [AppSubmission, Reason, OptionalReason, RoleGrant, InitialTokenRequest, UpstreamAddition, UpstreamChange,
+    models: list[type[BaseModel]] = [AppSubmission, Reason, OptionalReason, RoleGrant, InitialTokenRequest, UpstreamAddition, UpstreamChange,
               AppChanges, ClientChanges, SecretRotation, UserChanges, OpdChanges]
     _, defs = models_json_schema([(model, "validation") for model in models],
                                  ref_template="#/components/schemas/{model}")

@@ -61,7 +61,7 @@ class QueryParam:
                 raise BadRequest(f"'{self.name}' must be one of: {', '.join(self.enum)}")
             return raw
         if self.is_int:
-            assert self.maximum is not None
+            assert self.minimum is not None and self.maximum is not None
             # Length first: int() refuses strings over 4,300 digits with a ValueError of its own.
             digits = len(raw) <= 20 and raw.isascii() and raw.isdigit()
             if not digits or not self.minimum <= int(raw) <= self.maximum:

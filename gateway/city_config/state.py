@@ -14,25 +14,25 @@ from idp.storage.models import App, Client, Membership, OpdUnit, User
 async def read_state(session: AsyncSession, emails: frozenset[str] = frozenset()) -> CityConfig:
     """``emails``: accounts to include even without a role (those a configuration file names)."""
     units = list((await session.scalars(select(OpdUnit).order_by(OpdUnit.path))).all())
-    slug_of = {unit.id: unit.slug for unit in units}
+    slug_of: dict[int | None, str] = {unit.id: unit.slug for unit in units}
     opd = [OpdEntry(slug=u.slug, name=u.name, kind=u.kind, parent=slug_of.get(u.parent_id)) for u in units]
     clients = [ClientEntry(client_id=c.client_id, name=c.name, opd=slug_of.get(c.opd_id),
                            redirect_uris=list(c.redirect_uris),
                            post_logout_redirect_uris=list(c.post_logout_redirect_uris),
-                           grant_types=list(c.grant_types), scope=c.scope, auth_method=c.auth_method,  # type: ignore[arg-type]
+                           grant_types=list(c.grant_types), scope=c.scope, auth_method=c.auth_method,
                            resources=list(c.resources), first_party=c.first_party,
                            backchannel_logout_uri=c.backchannel_logout_uri, jwks=c.jwks,
-                           status=c.status)  # type: ignore[arg-type]
+                           status=c.status)
                for c in (await session.scalars(select(Client).order_by(Client.client_id))).all()
                if c.client_id not in HUB_CLIENT_IDS]
     apps = [AppEntry(slug=a.slug, name=a.name, opd=slug_of[a.opd_id], upstreams=list(a.upstreams),
-                     auth_mode=a.auth_mode, client_id=a.client_id, resource=a.resource,  # type: ignore[arg-type]
-                     hosts=list(stored_hosts(a)), restricted=a.restricted, status=a.status)  # type: ignore[arg-type]
+                     auth_mode=a.auth_mode, client_id=a.client_id, resource=a.resource,
+                     hosts=list(stored_hosts(a)), restricted=a.restricted, status=a.status)
             for a in (await session.scalars(select(App).order_by(App.slug))).all()]
     return CityConfig(opd=opd, clients=clients, apps=apps, users=await _staff(session, slug_of, emails))
 
 
-async def _staff(session: AsyncSession, slug_of: dict[int, str], emails: frozenset[str]) -> list[UserEntry]:
+async def _staff(session: AsyncSession, slug_of: dict[int | None, str], emails: frozenset[str]) -> list[UserEntry]:
     """Every account holding a role (staff); citizens are not configuration and are never exported."""
     rows = (await session.execute(select(Membership.user_id, Membership.opd_id, Membership.role))).all()
     roles: dict[str, list[str]] = {}

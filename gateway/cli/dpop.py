@@ -53,7 +53,7 @@ def dpop_proof(key_file: Path, token: str | None, nonce: str | None, method: str
 def dpop_token(key_file: Path, credentials: str, fields: tuple[str, ...], grant_type: str, token_url: str) -> None:
     """Ask TOKEN_URL for a DPoP-bound access token and print it (answering a use_dpop_nonce request)."""
     key = load_or_create_key(key_file)
-    form = [("grant_type", grant_type), *(tuple(field.split("=", 1)) for field in fields if "=" in field)]
+    form = [("grant_type", grant_type), *(field.partition("=")[::2] for field in fields if "=" in field)]
     client_id, _, secret = credentials.partition(":")
     basic = base64.b64encode(f"{urllib.parse.quote(client_id)}:{urllib.parse.quote(secret)}".encode()).decode()
     nonce = None

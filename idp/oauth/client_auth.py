@@ -7,13 +7,13 @@ and only asymmetric algorithms are accepted: no ``none``, no HMAC, no ``jku``/``
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from authlib.oauth2.rfc6749 import InvalidClientError
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from joserfc import jwt
 from joserfc.errors import JoseError
-from joserfc.jwk import KeySet
+from joserfc.jwk import KeySet, KeySetSerialization
 
 from idp.oauth.state import current
 
@@ -64,4 +64,4 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
         return True
 
     def resolve_client_public_key(self, client: Any) -> KeySet:
-        return KeySet.import_key_set(client.row.jwks or {"keys": []})
+        return KeySet.import_key_set(cast(KeySetSerialization, client.row.jwks or {"keys": []}))

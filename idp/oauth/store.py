@@ -24,6 +24,7 @@ from idp.audit import append_audit
 from idp.oauth.par import spend_pushed_request
 from idp.oauth.state import Effects, Preloaded
 from idp.oauth.tokens import digest
+from idp.storage.db import rows_affected
 from idp.storage.models import (AccessToken, AuthorizationCode, BrowserSession, Client, DeviceCode, Grant, RefreshToken,
                                 ReplayMark,
                                 RevokedToken, User)
@@ -167,13 +168,13 @@ async def apply_effects(session: AsyncSession, effects: Effects, now: int) -> st
         result = await session.execute(update(AuthorizationCode).where(
             AuthorizationCode.code_digest == effects.redeem_code, AuthorizationCode.redeemed_at.is_(None))
             .values(redeemed_at=now))
-        if result.rowcount != 1:
+        if rows_affected(result) != 1:
             return "invalid_grant"
     if effects.rotate_refresh:
         result = await session.execute(update(RefreshToken).where(
             RefreshToken.token_digest == effects.rotate_refresh, RefreshToken.rotated_at.is_(None))
             .values(rotated_at=now))
-        if result.rowcount != 1:
+        if rows_affected(result) != 1:
             return "invalid_grant"
     if effects.device_polled:
         await record_device_poll(session, *effects.device_polled, now)
@@ -181,7 +182,7 @@ async def apply_effects(session: AsyncSession, effects: Effects, now: int) -> st
         result = await session.execute(update(DeviceCode).where(
             DeviceCode.code_digest == effects.redeem_device, DeviceCode.status == "approved")
             .values(status="redeemed"))
-        if result.rowcount != 1:
+        if rows_affected(result) != 1:
             return "invalid_grant"
     if effects.spend_pushed and not await spend_pushed_request(session, effects.spend_pushed, now):
         return "invalid_request_uri"

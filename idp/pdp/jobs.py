@@ -24,6 +24,7 @@ from idp.audit import append_audit
 from idp.clock import Clock
 from idp.pdp.deletion import erase_account, load_due_erasures
 from idp.pdp.lease import Lease
+from idp.storage.db import rows_affected
 from idp.storage.models import BrowserSession, GatewayAccess, SecurityEvent, User
 
 log = logging.getLogger("gerbang.pdp")
@@ -91,10 +92,10 @@ class PdpJobs:
                 if await erase_account(session, user_id, now, reason=reason):
                     setattr(purged, counter, getattr(purged, counter) + 1)
         async with self._sessionmaker() as session, session.begin():
-            purged.gateway_accesses = (await session.execute(delete(GatewayAccess).where(
-                GatewayAccess.at < now - keep.access_history_days * DAY))).rowcount or 0
-            purged.security_events = (await session.execute(delete(SecurityEvent).where(
-                SecurityEvent.at < now - keep.security_event_days * DAY))).rowcount or 0
+            purged.gateway_accesses = rows_affected(await session.execute(delete(GatewayAccess).where(
+                GatewayAccess.at < now - keep.access_history_days * DAY)))
+            purged.security_events = rows_affected(await session.execute(delete(SecurityEvent).where(
+                SecurityEvent.at < now - keep.security_event_days * DAY)))
             if purged.total():
                 await append_audit(session, actor="gerbang", action="pdp.retention_purge", target="pdp:retention",
                                    detail={"erased_accounts": purged.erased_accounts,

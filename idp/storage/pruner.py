@@ -26,11 +26,13 @@ import random
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import ColumnElement, delete, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.orm import InstrumentedAttribute
 
+from idp.storage.db import rows_affected
 from idp.storage.models import (AccessToken, AuthorizationCode, BrowserSession, ConsoleSession, GatewaySession, Grant,
                                 Interaction, LoginChallenge, RefreshToken, ReplayMark, RevokedToken,
                                 WebAuthnChallenge)
@@ -45,12 +47,12 @@ Cutoff = Callable[[int], ColumnElement[bool]]  # now -> which rows are dead
 
 @dataclass(frozen=True)
 class Rule:
-    key: InstrumentedAttribute  # type: ignore[type-arg]  # the primary key
+    key: InstrumentedAttribute[Any]  # the primary key
     dead: Cutoff
 
 
 def _expired(model: type) -> Cutoff:
-    return lambda now: model.expires_at < now  # type: ignore[attr-defined, no-any-return]
+    return lambda now: model.expires_at < now  # type: ignore[attr-defined]
 
 
 RULES: tuple[Rule, ...] = (
@@ -88,7 +90,7 @@ async def _prune_table(connection: AsyncConnection, rule: Rule, now: int, batch:
         keys = select(rule.key).where(rule.dead(now)).limit(batch).scalar_subquery()
         result = await connection.execute(delete(rule.key.class_).where(rule.key.in_(keys)))
         await connection.commit()
-        count = result.rowcount or 0
+        count = rows_affected(result)
         deleted += count
         if count < batch:
             break
