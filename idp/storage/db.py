@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import zlib
 from pathlib import Path
-from typing import Any, Unpack, cast
+from typing import Any, cast
 
 from sqlalchemy import CursorResult, Result, event, text
 from sqlalchemy.engine import make_url
@@ -83,7 +83,7 @@ async def serialize(session: AsyncSession, name: str, sqlite_table: str | None =
         await session.execute(text(f'UPDATE "{sqlite_table}" SET rowid = rowid WHERE 0'))
 
 
-def rows_affected(result: Result[Unpack[tuple[Any, ...]]]) -> int:
+def rows_affected(result: Result[*tuple[Any, ...]]) -> int:
     """How many rows an UPDATE, DELETE or INSERT touched. ``session.execute`` is typed as returning a plain
     ``Result``; for these statements it is a ``CursorResult``, which carries the count."""
-    return cast(CursorResult[Unpack[tuple[Any, ...]]], result).rowcount
+    return cast(CursorResult[*tuple[Any, ...]], result).rowcount
