@@ -24,7 +24,6 @@ from idp.storage.models import AccessToken, App, Client, Consent, Grant, OpdUnit
 # What ``update_client`` may change; each is a list of strings except the text fields.
 EDITABLE = ("name", "redirect_uris", "post_logout_redirect_uris", "scope", "grant_types", "resources",
             "backchannel_logout_uri", "opd", "first_party")
-DEFAULT_GRACE_SECONDS = 15 * 60
 MAX_GRACE_SECONDS = 30 * 86_400
 
 

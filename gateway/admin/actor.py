@@ -22,7 +22,6 @@ KOMINFO_UNIT = "diskominfo"
 KOMINFO_ADMIN = "kominfo-admin"
 OPD_ADMIN = "opd-admin"
 OPERATOR = "operator"
-ADMIN_ROLES = (KOMINFO_ADMIN, OPD_ADMIN, OPERATOR)
 
 
 @dataclass(frozen=True)

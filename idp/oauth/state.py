@@ -50,7 +50,6 @@ class Preloaded:
     user: User | None = None
     device: DeviceCode | None = None
     nonce_seen: bool = False
-    token_record: Any = None  # revocation / introspection target
     effects: Effects = field(default_factory=Effects)
     extras: dict[str, Any] = field(default_factory=dict)
 

@@ -260,7 +260,3 @@ async def _revoke_after_race(sessionmaker: async_sessionmaker[AsyncSession], eff
             family = token.grant_id if token else family
         if family:
             await revoke_family(session, family, now, "replay")
-
-
-def error_body(error: str, description: str) -> dict[str, Any]:
-    return {"error": error, "error_description": description}
