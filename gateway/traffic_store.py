@@ -9,8 +9,6 @@ Rows older than 48 hours are deleted; the last counts are flushed on shutdown.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Sequence
 from typing import Any, Literal, cast
@@ -20,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.traffic import KEEP_MINUTES, LAST_BUCKET, MinuteRow, TrafficRecorder
 from idp.clock import Clock
+from idp.periodic import Periodic
 from idp.storage.db import rows_affected
 from idp.storage.models import App, OpdUnit, TrafficLatency, TrafficMinute
 
@@ -145,7 +144,7 @@ class TrafficFlusher:
     def __init__(self, recorder: TrafficRecorder, sessionmaker: async_sessionmaker[AsyncSession], clock: Clock,
                  interval: float) -> None:
         self.recorder, self.sessionmaker, self.clock, self.interval = recorder, sessionmaker, clock, interval
-        self._task: asyncio.Task[None] | None = None
+        self.loop = Periodic("traffic-flush", self._tick, interval, on_failure="pruning again at the next round")
         self._pruned_at = 0
 
     async def flush(self) -> int:
@@ -172,22 +171,14 @@ class TrafficFlusher:
         return removed
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run())
+        self.loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self.loop.stop()
         await self.flush()  # the last seconds of counts
 
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval)
-            await self.flush()
-            if self.clock.now() - self._pruned_at >= PRUNE_EVERY_SECONDS:
-                try:
-                    await self.prune()
-                except Exception as exc:  # the database is down: the next round tries again
-                    log.warning("traffic prune failed: %r", exc)
+    async def _tick(self) -> None:
+        """One round: store the counts (a failed write keeps them), prune when it is due."""
+        await self.flush()
+        if self.clock.now() - self._pruned_at >= PRUNE_EVERY_SECONDS:
+            await self.prune()

@@ -19,7 +19,6 @@ What goes when (``now`` in seconds):
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import random
@@ -32,6 +31,7 @@ from sqlalchemy import ColumnElement, delete, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.orm import InstrumentedAttribute
 
+from idp.periodic import Periodic
 from idp.storage.db import rows_affected
 from idp.storage.models import (AccessToken, AuthorizationCode, BrowserSession, ConsoleSession, GatewaySession, Grant,
                                 Interaction, LoginChallenge, RefreshToken, ReplayMark, RevokedToken,
@@ -119,30 +119,19 @@ class Pruner:
                  max_batches: int) -> None:
         self._engine, self._now = engine, now
         self.interval, self.batch, self.max_batches = interval, batch, max_batches
-        self._task: asyncio.Task[None] | None = None
+        # Instances started together spread out.
+        self.loop = Periodic("pruner", self._tick, interval, first_delay=random.uniform(0.1, 1.0) * interval)
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="gerbang-pruner")
+        self.loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self.loop.stop()
 
     async def run_once(self) -> dict[str, int] | None:
         return await prune_once(self._engine, self._now(), batch=self.batch, max_batches=self.max_batches)
 
-    async def _run(self) -> None:
-        await asyncio.sleep(random.uniform(0.1, 1.0) * self.interval)  # instances started together spread out
-        while True:
-            try:
-                pruned = await self.run_once()
-            except Exception:
-                log.warning("pruning expired rows failed; trying again next time", exc_info=True)
-            else:
-                if pruned and any(pruned.values()):
-                    log.info("pruned expired rows", extra={"pruned": {k: v for k, v in pruned.items() if v}})
-            await asyncio.sleep(self.interval)
+    async def _tick(self) -> None:
+        pruned = await self.run_once()
+        if pruned and any(pruned.values()):
+            log.info("pruned expired rows", extra={"pruned": {k: v for k, v in pruned.items() if v}})

@@ -6,9 +6,10 @@ No test asserts on how long a thing took; the timeout only bounds how long a bro
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
-from collections.abc import Callable
-from typing import TypeVar
+from collections.abc import Awaitable, Callable
+from typing import TypeVar, cast
 
 T = TypeVar("T")
 
@@ -25,13 +26,17 @@ def eventually(check: Callable[[], T], timeout: float = 15.0, interval: float = 
         time.sleep(interval)
 
 
-async def eventually_async(check: Callable[[], T], timeout: float = 5.0, interval: float = 0.02) -> T:
-    """``eventually`` for a test on the event loop: the tasks it waits for run while it sleeps."""
+async def eventually_async(check: Callable[[], T | Awaitable[T]], timeout: float = 5.0,
+                           interval: float = 0.02) -> T:
+    """``eventually`` for a test on the event loop: the tasks it waits for run while it sleeps. ``check`` may
+    be a coroutine function."""
     deadline = time.monotonic() + timeout
     while True:
         found = check()
+        if inspect.isawaitable(found):
+            found = await found
         if found:
-            return found
+            return cast(T, found)
         if time.monotonic() > deadline:
             raise AssertionError(f"not reached within {timeout} s: {_name(check)}")
         await asyncio.sleep(interval)
