@@ -27,7 +27,7 @@ from idp.oauth.par import PushedRequestInvalid, is_par_required
 from idp.oauth.request import HubRequest
 from idp.oauth.request_object import InvalidRequestObject
 from idp.oauth.resolve import resolve_authorization_request
-from idp.oauth.state import Preloaded, run_with_state
+from idp.oauth.state import Preloaded, SignIn, run_with_state
 from idp.oauth.syntax import find_malformed
 from idp.oauth.store import apply_in_transaction
 from idp.oauth.verify import TokenInvalid, verify_id_token
@@ -94,7 +94,7 @@ async def process_authorization(request: Request, provider: Provider, sent: list
     if malformed is not None:  # not yet known to be the client's redirect URI: a page, never a redirect
         return provider.pages.error(request, "error.back", 400, detail=f"invalid_request: {malformed}")
     now = provider.clock.now()
-    state = Preloaded(extras={"now": now})
+    state = Preloaded(now=now)
     client_id = datalist(sent).get("client_id", [""])[0]
     state.clients = await provider.clients.get_many({client_id} if client_id else set(), holding=session)
     try:
@@ -172,10 +172,10 @@ async def process_authorization(request: Request, provider: Provider, sent: list
         if "none" in prompts:
             return client_error("consent_required", "The user must consent.")
         return await _park(request, provider, client.client_id, parked, "/auth/consent", interaction_id, session)
-    state.extras["code_ttl"] = provider.settings.code_ttl
+    state.code_ttl = provider.settings.code_ttl
     state.effects.spend_pushed = resolved.pushed_digest
-    state.extras["login"] = {"sid": active.row.sid, "auth_time": active.row.auth_time, "acr": active.row.acr,
-                             "amr": list(active.row.amr)}
+    state.login = SignIn(sid=active.row.sid, auth_time=active.row.auth_time, acr=active.row.acr,
+                         amr=list(active.row.amr))
     try:
         status, _body, headers = await run_with_state(state, lambda: provider.server.create_authorization_response(
             oauth_request, grant_user=active.user, grant=grant))

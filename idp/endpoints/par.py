@@ -46,7 +46,7 @@ async def par_endpoint(request: Request) -> Response:
     except InvalidProof as exc:
         return token_endpoint_refusal(provider, exc)
     now = provider.clock.now()
-    state = Preloaded(extras={"now": now})
+    state = Preloaded(now=now)
     state.clients = await provider.clients.get_many(candidates)
     client, failure = await _authenticate(provider, request, pairs, state)
     if client is None:

@@ -37,8 +37,7 @@ async def token_endpoint(request: Request) -> Response:
     except InvalidProof as exc:
         return token_endpoint_refusal(provider, exc)
     now = provider.clock.now()
-    state = Preloaded(extras={"now": now, "refresh_lifetimes": provider.refresh_lifetimes,
-                              "dpop_jkt": proof.jkt if proof else None})
+    state = Preloaded(now=now, refresh_lifetimes=provider.refresh_lifetimes, dpop_jkt=proof.jkt if proof else None)
     try:
         state.clients = await provider.clients.get_many(candidates)
         if form.get("grant_type", [None])[0] in USER_GRANTS:

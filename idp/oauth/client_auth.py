@@ -38,11 +38,11 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
         headers, claims = super().extract_assertion(assertion)
         if headers.get("alg") not in ASSERTION_ALGORITHMS or any(h in headers for h in FORBIDDEN_HEADERS):
             raise InvalidClientError(description="Assertion algorithm or header not accepted.")
-        current().extras["assertion_alg"] = headers.get("alg")
+        current().assertion_alg = headers.get("alg")
         return headers, claims
 
     def authenticate_client(self, client: Any) -> Any:
-        if client.row.profile == "fapi2" and current().extras.get("assertion_alg") not in FAPI_ASSERTION_ALGORITHMS:
+        if client.row.profile == "fapi2" and current().assertion_alg not in FAPI_ASSERTION_ALGORITHMS:
             raise InvalidClientError(description="FAPI 2.0 clients sign assertions with PS256, ES256 or EdDSA.",
                                      status_code=401)
         return super().authenticate_client(client)
@@ -53,7 +53,7 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
         except (JoseError, ValueError) as exc:
             raise InvalidClientError(description="Invalid client assertion.") from exc
         self.verify_claims(token.claims)
-        now = current().extras["now"]
+        now = current().now
         if int(token.claims["exp"]) > now + MAX_ASSERTION_LIFETIME:
             raise InvalidClientError(description="Client assertion lives too long.")
         return token.claims
