@@ -25,9 +25,8 @@ from idp.oauth.par import spend_pushed_request
 from idp.oauth.state import Effects, Preloaded
 from idp.oauth.tokens import digest
 from idp.storage.db import rows_affected
-from idp.storage.models import (AccessToken, AuthorizationCode, BrowserSession, Client, DeviceCode, Grant, RefreshToken,
-                                ReplayMark,
-                                RevokedToken, User)
+from idp.storage.models import (AccessToken, AuthorizationCode, BrowserSession, Client, Consent, DeviceCode, Grant,
+                                RefreshToken, ReplayMark, RevokedToken, User)
 
 CLIENT_CACHE_TTL = 3.0
 CLIENT_CACHE_SIZE = 10_000  # entries (a city has ~2,000 clients); ~2 KiB each with the row
@@ -260,3 +259,18 @@ async def _revoke_after_race(sessionmaker: async_sessionmaker[AsyncSession], eff
             family = token.grant_id if token else family
         if family:
             await revoke_family(session, family, now, "replay")
+
+
+async def is_nonce_seen(session: AsyncSession, client_id: str, nonce: str, now: int, window: int) -> bool:
+    """Did a code of the last ``window`` seconds carry this client's ``nonce``? A point lookup on
+    ``ix_authorization_codes_client_nonce``: its cost does not grow with the codes stored."""
+    found = await session.scalar(select(AuthorizationCode.code_digest).where(
+        AuthorizationCode.client_id == client_id, AuthorizationCode.nonce == nonce,
+        AuthorizationCode.expires_at > now - window).limit(1))
+    return found is not None
+
+
+async def has_consent(session: AsyncSession, user_id: str, client_id: str, scope: str) -> bool:
+    """Has the person consented to every scope in ``scope`` for this client?"""
+    consent = await session.scalar(select(Consent).where(Consent.user_id == user_id, Consent.client_id == client_id))
+    return consent is not None and set(scope.split()) <= set(consent.scope.split())

@@ -12,7 +12,7 @@ while they live. Without pruning the tables grow by millions of rows a day; ever
                 huge WAL burst), at most ``max_batches`` per table per run; what is left goes in the next run.
 
 What goes when (``now`` in seconds):
-    authorization_codes  an hour after expiry: the nonce replay check looks back an hour (``idp.endpoints.authorize``)
+    authorization_codes  an hour after expiry: the nonce replay check looks back an hour (``authorization_steps``)
                          and a redeemed code that comes back within it still revokes what it issued
     everything else      at expiry (an ended session too: it ends at the latest ``session_ttl`` after sign-in)
 """
