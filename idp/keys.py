@@ -194,7 +194,7 @@ class KeyRing:
     """The signing key and published JWKS of this instance, reloaded from storage on demand.
 
     Loading is async; signing and ``jwks()`` are synchronous and allocation-light so they can be
-    called from authlib's threadpool code and from the gateway's hot path.
+    called from authlib's synchronous hooks and from the gateway's hot path.
     """
 
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], secret: bytes, alg: str, clock: Clock) -> None:

@@ -1,4 +1,5 @@
-"""RFC 6749 §3.2 token endpoint: read the form async, run the grant in a worker thread, apply writes."""
+"""RFC 6749 §3.2 token endpoint: read the form and preload storage async, run the grant (authlib, synchronous, no
+I/O) on the event loop, then apply its writes in one transaction."""
 
 from __future__ import annotations
 
