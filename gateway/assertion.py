@@ -72,10 +72,21 @@ class AssertionVerifier:
     each until its ``exp``): a repeat costs a dict hit instead of a signature check.
     """
 
-    def __init__(self, *, issuer: str, audience: str, jwks_url: str | None = None, jwks: dict[str, Any] | None = None,
-                 leeway: int = 5, max_lifetime: int = MAX_LIFETIME, min_refresh_seconds: float = 10.0,
-                 max_age_seconds: float = 300.0, timeout: float = 3.0, cache_size: int = 1024,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        *,
+        issuer: str,
+        audience: str,
+        jwks_url: str | None = None,
+        jwks: dict[str, Any] | None = None,
+        leeway: int = 5,
+        max_lifetime: int = MAX_LIFETIME,
+        min_refresh_seconds: float = 10.0,
+        max_age_seconds: float = 300.0,
+        timeout: float = 3.0,
+        cache_size: int = 1024,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.issuer = issuer.rstrip("/")
         self.audience = audience
         self.jwks_url = jwks_url or (None if jwks is not None else f"{self.issuer}/auth/jwks")
@@ -151,9 +162,18 @@ class AssertionVerifier:
         if found is None or found[0] != alg:
             raise AssertionRejected("the assertion was not signed by a key of the hub")
         try:
-            claims = jwt.decode(token, found[1], algorithms=[alg], options={
-                "verify_exp": False, "verify_iat": False, "verify_nbf": False, "verify_aud": False,
-                "verify_iss": False})
+            claims = jwt.decode(
+                token,
+                found[1],
+                algorithms=[alg],
+                options={
+                    "verify_exp": False,
+                    "verify_iat": False,
+                    "verify_nbf": False,
+                    "verify_aud": False,
+                    "verify_iss": False,
+                },
+            )
         except jwt.PyJWTError as exc:
             raise AssertionRejected("the assertion signature is invalid") from exc
         self._check_claims(claims)
@@ -225,10 +245,16 @@ def _fetch_json(url: str, timeout: float) -> Any:
 
 def _build_identity(claims: dict[str, Any]) -> GerbangIdentity:
     roles = claims.get("roles", [])
-    return GerbangIdentity(sub=_text(claims.get("sub")), client_id=_text(claims.get("client_id")),
-                           opd=_text(claims.get("opd")),
-                           roles=tuple(r for r in roles if isinstance(r, str)) if isinstance(roles, list) else (),
-                           acr=_text(claims.get("acr")), jti=claims["jti"], expires_at=claims["exp"], claims=claims)
+    return GerbangIdentity(
+        sub=_text(claims.get("sub")),
+        client_id=_text(claims.get("client_id")),
+        opd=_text(claims.get("opd")),
+        roles=tuple(r for r in roles if isinstance(r, str)) if isinstance(roles, list) else (),
+        acr=_text(claims.get("acr")),
+        jti=claims["jti"],
+        expires_at=claims["exp"],
+        claims=claims,
+    )
 
 
 def _text(value: Any) -> str | None:
@@ -237,12 +263,12 @@ def _text(value: Any) -> str | None:
 
 def _problem(error: AssertionRejected) -> bytes:
     title = "Unauthorized" if error.status == 401 else "Forbidden"
-    return json.dumps({"type": "about:blank", "title": title, "status": error.status,
-                       "detail": error.message}).encode()
+    return json.dumps({"type": "about:blank", "title": title, "status": error.status, "detail": error.message}).encode()
 
 
-def _build_verifier(verifier: AssertionVerifier | None, issuer: str | None, audience: str | None,
-                    jwks_url: str | None) -> AssertionVerifier:
+def _build_verifier(
+    verifier: AssertionVerifier | None, issuer: str | None, audience: str | None, jwks_url: str | None
+) -> AssertionVerifier:
     if verifier is not None:
         return verifier
     if not issuer or not audience:
@@ -254,8 +280,15 @@ class GerbangAssertionMiddleware:
     """ASGI: refuses HTTP and WebSocket requests without a valid assertion; sets ``scope["state"]["gerbang"]``
     (``request.state.gerbang`` in starlette) to the ``GerbangIdentity``."""
 
-    def __init__(self, app: Any, verifier: AssertionVerifier | None = None, *, issuer: str | None = None,
-                 audience: str | None = None, jwks_url: str | None = None) -> None:
+    def __init__(
+        self,
+        app: Any,
+        verifier: AssertionVerifier | None = None,
+        *,
+        issuer: str | None = None,
+        audience: str | None = None,
+        jwks_url: str | None = None,
+    ) -> None:
         self.app = app
         self.verifier = _build_verifier(verifier, issuer, audience, jwks_url)
 
@@ -279,17 +312,28 @@ async def _refuse_asgi(scope: dict[str, Any], send: Any, error: AssertionRejecte
         await send({"type": "websocket.close", "code": 1008})  # the server answers the handshake with 403
         return
     body = _problem(error)
-    await send({"type": "http.response.start", "status": error.status,
-                "headers": [(b"content-type", b"application/problem+json"),
-                            (b"content-length", str(len(body)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": error.status,
+            "headers": [(b"content-type", b"application/problem+json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
 class GerbangAssertionWSGIMiddleware:
     """WSGI (Flask, Django): refuses requests without a valid assertion; sets ``environ["gerbang.identity"]``."""
 
-    def __init__(self, app: Any, verifier: AssertionVerifier | None = None, *, issuer: str | None = None,
-                 audience: str | None = None, jwks_url: str | None = None) -> None:
+    def __init__(
+        self,
+        app: Any,
+        verifier: AssertionVerifier | None = None,
+        *,
+        issuer: str | None = None,
+        audience: str | None = None,
+        jwks_url: str | None = None,
+    ) -> None:
         self.app = app
         self.verifier = _build_verifier(verifier, issuer, audience, jwks_url)
 
@@ -299,8 +343,7 @@ class GerbangAssertionWSGIMiddleware:
         except AssertionRejected as exc:
             body = _problem(exc)
             status = "401 Unauthorized" if exc.status == 401 else "403 Forbidden"
-            start_response(status, [("Content-Type", "application/problem+json"),
-                                    ("Content-Length", str(len(body)))])
+            start_response(status, [("Content-Type", "application/problem+json"), ("Content-Length", str(len(body)))])
             return [body]
         environ["gerbang.identity"] = identity
         return self.app(environ, start_response)

@@ -53,10 +53,12 @@ bind_request, reset_request  # idp/logging.py
 _.limits_for  # policies/engine.py: the limiter reads PolicySet.limits (gateway/ratelimit, issue 14)
 
 # --- request path: rewritten by issue 14 (findings left to that rewrite) ------------------------------------------
-AllowAll, Unlimited, PublicOnlyAuthenticator, KeyRingAssertions  # gateway/default_steps.py: dead, issue 19 names them
 StaticRouteTable  # gateway/default_steps.py: tests/integration/proxy/conftest.py uses it
-build_rejection  # gateway/ratelimit/headers.py: dead copy of the 429 (its test tests the copy)
 GuardedHttpToolsProtocol  # gateway/server_protocol.py: uvicorn's http= names it by string
 _.disconnected  # gateway/server_protocol.py
 treatment  # gateway/identity_headers.py record field
 token_id  # gateway/model.py Principal field
+
+# --- the app plane (issue 14) -------------------------------------------------------------------------------------
+_.served  # gateway/app_plane.py: requests served on the app plane; tests and the benchmark read it
+eof_received, pause_writing, resume_writing  # gateway/upstream_client.py: asyncio.Protocol callbacks

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-
 from typing import TYPE_CHECKING
 
 import click
@@ -38,8 +37,11 @@ def keys_rotate(alg: str | None, as_json: bool) -> None:
         return await rotate_signing_key(session, settings, actor=cli_actor(), now=now, alg=alg)
 
     key = run_in_session(settings, op)
-    emit(as_json, {"kid": key.kid, "alg": key.alg, "created_at": key.created_at, "activates_at": key.activates_at},
-         f"new signing key {key.kid} ({key.alg}): published now, signing from {key.activates_at or key.created_at}")
+    emit(
+        as_json,
+        {"kid": key.kid, "alg": key.alg, "created_at": key.created_at, "activates_at": key.activates_at},
+        f"new signing key {key.kid} ({key.alg}): published now, signing from {key.activates_at or key.created_at}",
+    )
 
 
 @keys_group.command("revoke")
@@ -55,8 +57,11 @@ def keys_revoke(kid: str, as_json: bool) -> None:
         return await revoke_signing_key(session, settings, kid=kid, actor=cli_actor(), now=int(time.time()))
 
     replacement = run_in_session(settings, op)
-    emit(as_json, {"revoked": kid, "new_kid": replacement.kid if replacement else None},
-         f"signing key {kid} revoked" + (f"; new signing key {replacement.kid}" if replacement else ""))
+    emit(
+        as_json,
+        {"revoked": kid, "new_kid": replacement.kid if replacement else None},
+        f"signing key {kid} revoked" + (f"; new signing key {replacement.kid}" if replacement else ""),
+    )
 
 
 @keys_group.command("list")
@@ -75,8 +80,16 @@ def keys_list(show_all: bool, as_json: bool) -> None:
 
     now = int(time.time())
     rows = [row for row in run_in_session(settings, op) if show_all or not row.id_token_only]
-    records = [{"kid": k.kid, "alg": k.alg, "created_at": k.created_at, "state": _state(k, now),
-                **({"purpose": "id_token" if k.id_token_only else "signing"} if show_all else {})} for k in rows]
+    records = [
+        {
+            "kid": k.kid,
+            "alg": k.alg,
+            "created_at": k.created_at,
+            "state": _state(k, now),
+            **({"purpose": "id_token" if k.id_token_only else "signing"} if show_all else {}),
+        }
+        for k in rows
+    ]
     if as_json:
         emit(True, {"keys": records}, "")
         return
@@ -84,8 +97,12 @@ def keys_list(show_all: bool, as_json: bool) -> None:
         click.echo(f"{record['kid']:<18} {record['alg']:<6} {record['state']}")
 
 
-STATE_WORDS = {"expired": "expired (verifies nothing)", "next": "next (published, not signing yet)",
-               "active": "active", "retired": "retired (still verifies)"}
+STATE_WORDS = {
+    "expired": "expired (verifies nothing)",
+    "next": "next (published, not signing yet)",
+    "active": "active",
+    "retired": "retired (still verifies)",
+}
 
 
 def _state(key: SigningKey, now: int) -> str:

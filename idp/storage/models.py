@@ -393,8 +393,9 @@ class GatewayAccess(Base):
     """
 
     __tablename__ = "gateway_accesses"
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True,
-                                    autoincrement=True)
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
     user_id: Mapped[str] = mapped_column(String(64))
     app: Mapped[str] = mapped_column(String(64))
     opd: Mapped[str] = mapped_column(String(64))
@@ -427,8 +428,9 @@ class App(Base):
     client_id: Mapped[str | None] = mapped_column(String(64))
     resource: Mapped[str | None] = mapped_column(String(500))
     # Extra host names the app is also served at (``app_hosts``; migration 0013): one app per host, by the database.
-    extra_hosts: Mapped[list[AppHost]] = relationship(lazy="selectin", cascade="all, delete-orphan",
-                                                      order_by="AppHost.host")
+    extra_hosts: Mapped[list[AppHost]] = relationship(
+        lazy="selectin", cascade="all, delete-orphan", order_by="AppHost.host"
+    )
     restricted: Mapped[bool] = mapped_column(Boolean, default=False)
     require_dpop: Mapped[bool] = mapped_column(Boolean, default=False)  # bearer apps: sender-constrained tokens only
     status: Mapped[str] = mapped_column(String(16), default="active")  # pending | active | suspended | rejected
@@ -492,14 +494,14 @@ class AuditCheckpoint(Base):
     token: Mapped[str] = mapped_column(Text)
 
 
-
 class SecurityEvent(Base):
     """One security event of an account or client (``idp.security_events``): kept apart from the audit chain
     so it can be purged after its retention; ``user_id`` is kept as a pseudonym after an account is erased."""
 
     __tablename__ = "security_events"
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True,
-                                    autoincrement=True)
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
     at: Mapped[int] = mapped_column(BigInteger, index=True)
     kind: Mapped[str] = mapped_column(String(40))
     user_id: Mapped[str | None] = mapped_column(String(64))
@@ -574,6 +576,7 @@ class TrafficLatency(Base):
     app: Mapped[str] = mapped_column(String(64), primary_key=True)
     bucket: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     count: Mapped[int] = mapped_column(BigInteger, default=0)
+
 
 Index("ix_users_name", User.name)
 # Admin list filters (migration 0004; on PostgreSQL also varchar_pattern_ops and, with pg_trgm, trigram indexes).
