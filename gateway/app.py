@@ -41,7 +41,6 @@ from gateway.app_plane import AppPlane
 from gateway.app_responses import HUB_COOKIE_NAMES
 from gateway.error_pages import HtmlErrors
 from gateway.errors import GatewayError
-from gateway.headers import build_networks
 from gateway.health_probe import build_health_probe
 from gateway.identity import build_identity
 from gateway.metrics import GatewayMetrics
@@ -65,6 +64,7 @@ from gateway.upstreams import BreakerPolicy, Upstreams
 from gateway.websocket import WebSocketProxy
 from idp.app import create_app as create_idp_app
 from idp.app_origins import port_suffix
+from idp.client_address import build_networks
 from idp.clock import Clock
 from idp.context import IdpContext, build_context
 from idp.hub_origin import HubOriginGuard

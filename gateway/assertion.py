@@ -199,17 +199,31 @@ class AssertionVerifier:
             raise AssertionRejected("the assertion lives longer than allowed")
 
 
+def read_jose_header(token: str) -> dict[str, Any]:
+    """A compact JWS's header, read before any key is looked up (the hub's token verifier uses it too).
+    ValueError when the token is not three segments or its header is not a JSON object."""
+    if token.count(".") != 2:
+        raise ValueError("not a signed JWT")
+    segment = token.split(".", 1)[0]
+    try:
+        header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+        raise ValueError("malformed header") from exc
+    if not isinstance(header, dict):
+        raise ValueError("malformed header")
+    return header
+
+
 def _check_header(token: str | None) -> tuple[str, str]:
     if not token:
         raise AssertionRejected("this app is reachable only through Gerbang", status=401)
     if token.count(".") != 2:
         raise AssertionRejected("the assertion is not a signed JWT")
-    segment = token.split(".", 1)[0]
     try:
-        header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
-    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+        header = read_jose_header(token)
+    except ValueError as exc:
         raise AssertionRejected("the assertion header is malformed") from exc
-    if not isinstance(header, dict) or header.get("alg") not in ALLOWED_ALGS:
+    if header.get("alg") not in ALLOWED_ALGS:
         raise AssertionRejected("the assertion algorithm is not accepted")
     if str(header.get("typ", "")).lower() != TYP:
         raise AssertionRejected("the assertion has the wrong type (typ)")

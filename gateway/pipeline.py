@@ -14,8 +14,8 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Container
-from typing import Protocol
 from dataclasses import dataclass
+from typing import Protocol
 from urllib.parse import urlencode
 
 from starlette.types import Receive, Scope, Send
@@ -23,20 +23,20 @@ from starlette.types import Receive, Scope, Send
 from gateway.access_log import note_principal, note_route
 from gateway.access_recorder import AccessRecorder
 from gateway.errors import (
-    LoginRedirect,
     Forbidden,
     GatewayError,
+    LoginRedirect,
     NotFound,
     PayloadTooLarge,
     ServiceUnavailable,
     Unauthenticated,
 )
 from gateway.exchange import AsgiConversation, Conversation, Exchange
-from gateway.headers import Headers, Network, build_request_id, build_traceparent, build_upstream_headers
+from gateway.headers import build_request_id, build_traceparent, build_upstream_headers
 from gateway.identity_headers import build_forwarding_headers
 from gateway.metrics import GatewayMetrics
-from gateway.paths import build_policy_path, check_app_path
 from gateway.model import Decision, RequestHead, Route, Verdict
+from gateway.paths import build_policy_path, check_app_path
 from gateway.problem import send_websocket_denial
 from gateway.proxy import ClientDisconnected, Proxy
 from gateway.ratelimit.headers import build_rejection
@@ -44,6 +44,7 @@ from gateway.request_head import InboundRequest, read_request_head
 from gateway.steps import AssertionIssuer, Authenticator, Decider, Limiter, RouteTable
 from gateway.websocket import WebSocketProxy
 from gateway.websocket_origin import check_websocket_origin
+from idp.client_address import Headers, Network
 
 log = logging.getLogger("gerbang.gateway")
 
