@@ -35,6 +35,10 @@ from gateway.admin.api import build_admin_app
 from gateway.app_responses import HUB_COOKIE_NAMES
 from gateway.admin.console_client import ensure_console_client
 from gateway.identity import build_identity
+from gateway.integrity.ledger_routes import PREFIX as LEDGER_PREFIX, ReceiptEndpoint
+from gateway.integrity.ledger_writer import LedgerWriter
+from gateway.integrity.observer import IntegrityPlane
+from gateway.integrity.signer import RequestSigner
 from gateway.revocations import RevokedTokens
 from gateway.registry import AppRegistry
 from gateway.session_auth import SessionAuthenticator
@@ -81,6 +85,7 @@ class GatewayApp:
         self.pipeline, self.provider, self.context, self.operations = pipeline, provider, context, operations
         self.control = control  # the gateway's own pages on an app's host: /.gerbang/* (session apps' sign-in)
         self.admin = admin  # Kominfo's admin API and console: /admin/*
+        self.receipts: ASGIApp | None = None  # GET /ledger/receipts/{request_id} (gateway.integrity.ledger_routes)
         # The hub's own host name is never an app's: a registration claiming it must not take over the provider.
         self.origins = Origins(settings.issuer, pipeline.routes)
         self.hub_host = self.origins.hub_host
@@ -125,6 +130,8 @@ class GatewayApp:
             await self.operations.handle(scope, send)
         elif path.startswith(OLD_APPS_PREFIX):
             await self.origins.answer_old_address(scope, send)
+        elif path.startswith(LEDGER_PREFIX) and scope["type"] == "http" and self.receipts is not None:
+            await self.receipts(scope, receive, send)
         elif path.startswith(ADMIN_PREFIX) and self.admin is not None:
             await self.admin(scope, receive, send)
         else:
@@ -199,6 +206,12 @@ def create_app(settings: Settings, *, clock: Clock | None = None, routes: RouteT
     access_writer = AccessWriter(accesses, context.sessionmaker, context.clock,
                                  interval=settings.access_history_flush_seconds,
                                  retention_days=settings.access_history_retention_days)
+    ledger = LedgerWriter(context.sessionmaker, context.keys.sign, context.clock, max_batch=settings.ledger_max_batch)
+    integrity = IntegrityPlane(RequestSigner(lambda: context.keys.message_key, context.clock,
+                                             settings.message_signature_ttl),
+                               ledger, context.keys.sign, settings.issuer, buffer_bytes=settings.integrity_buffer_bytes,
+                               read_timeout=settings.request_read_timeout,
+                               limits_ok=lambda: not describe_limit_store(context.limits)["degraded"])
     upstreams = Upstreams(BreakerPolicy(settings.breaker_failure_threshold, settings.breaker_reset_seconds,
                                         settings.upstream_cooloff_seconds))
     pipeline = Pipeline(
@@ -218,11 +231,15 @@ def create_app(settings: Settings, *, clock: Clock | None = None, routes: RouteT
         accesses=accesses,
         hub_origin=settings.issuer,
         public_port=port_suffix(settings.issuer),
+        integrity=integrity,
     )
     operations = Operations(context, metrics, pipeline.trusted_proxies, build_networks(settings.metrics_networks))
     control = Starlette(routes=sessions.routes())
     admin = build_admin_app(settings, context, identity.verifier, provider.clients.forget)
     app = GatewayApp(settings, pipeline, provider_app, context, operations, control, admin)
+    app.receipts = ReceiptEndpoint(context.sessionmaker, identity.verifier, pipeline.routes.find_slug,
+                                   context.keys.sign, settings.issuer, context.clock)
+    app.ledger = ledger  # tests look at its batches
 
     sync_gateway_client = GatewayClientSync(context.sessionmaker, settings.issuer, context.clock,
                                             provider.clients.forget)
@@ -250,10 +267,10 @@ def create_app(settings: Settings, *, clock: Clock | None = None, routes: RouteT
     app.pdp_jobs = pdp_jobs  # tests run it by hand
     traffic = TrafficFlusher(metrics.traffic, context.sessionmaker, context.clock, settings.traffic_flush_seconds)
     health = build_health_probe(context.engine, context.limits, metrics.registry, settings.health_probe_seconds)
-    app.on_startup.extend([provision, revoked.start, reloader.start, access_writer.start, traffic.start, health.start,
+    app.on_startup.extend([provision, ledger.start, revoked.start, reloader.start, access_writer.start, traffic.start, health.start,
                            pdp_jobs.start])
     # run in reverse: the probe, then the flushers (traffic, accesses) while the database is still there
-    app.on_shutdown.extend([revoked.stop, reloader.stop, access_writer.stop, traffic.stop, health.stop,
+    app.on_shutdown.extend([ledger.stop, revoked.stop, reloader.stop, access_writer.stop, traffic.stop, health.stop,
                             pdp_jobs.stop])
     if routes is None:
         app.on_startup.append(identity.start)

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.apps import (AUTH_MODES, AppRecord, add_app, check_extra_hosts, check_upstream, check_upstream_addresses,
+from gateway.apps import (AUTH_MODES, AppRecord, add_app, check_extra_hosts, check_integrity, check_upstream, check_upstream_addresses,
                           check_websocket_origin, set_app_status, set_extra_hosts, stored_hosts)
 from idp.app_origins import default_apps_domain
 from idp.upstream_addresses import UpstreamAddresses
@@ -25,7 +25,7 @@ from idp.org import load_opd
 from idp.storage.models import App, OpdUnit
 
 EDITABLE = ("name", "opd", "upstreams", "auth_mode", "client_id", "resource", "hosts", "restricted", "require_dpop",
-            "case_insensitive_paths", "allow_ambiguous_paths", "websocket_origins")
+            "integrity", "case_insensitive_paths", "allow_ambiguous_paths", "websocket_origins")
 
 
 def app_view(record: AppRecord, stored_resource: str | None) -> dict[str, Any]:
@@ -33,7 +33,7 @@ def app_view(record: AppRecord, stored_resource: str | None) -> dict[str, Any]:
     return {"name": record.name, "opd": record.opd, "upstreams": list(record.upstreams),
             "auth_mode": record.auth_mode, "client_id": record.client_id, "resource": stored_resource,
             "hosts": list(record.hosts[1:]), "restricted": record.restricted, "require_dpop": record.require_dpop,
-            "case_insensitive_paths": record.case_insensitive_paths,
+            "integrity": record.integrity, "case_insensitive_paths": record.case_insensitive_paths,
             "allow_ambiguous_paths": record.allow_ambiguous_paths, "websocket_origins": list(record.websocket_origins)}
 
 
@@ -49,7 +49,8 @@ def _view(app: App, unit: OpdUnit) -> dict[str, Any]:
     return {"name": app.name, "opd": unit.slug, "upstreams": list(app.upstreams), "auth_mode": app.auth_mode,
             "client_id": app.client_id, "resource": app.resource, "hosts": list(stored_hosts(app)),
             "restricted": app.restricted,
-            "require_dpop": bool(app.require_dpop), "case_insensitive_paths": bool(app.case_insensitive_paths),
+            "require_dpop": bool(app.require_dpop), "integrity": app.integrity or "none",
+            "case_insensitive_paths": bool(app.case_insensitive_paths),
             "allow_ambiguous_paths": bool(app.allow_ambiguous_paths),
             "websocket_origins": list(app.websocket_origins or ())}
 
@@ -117,6 +118,8 @@ async def _apply_field(session: AsyncSession, app: App, unit: OpdUnit, field: st
                                                      apps_domain=rules.apps_domain, app_id=app.id))
     elif field in ("restricted", "require_dpop", "case_insensitive_paths", "allow_ambiguous_paths"):
         setattr(app, field, bool(value))
+    elif field == "integrity":
+        app.integrity = check_integrity(value)
     elif field == "websocket_origins":
         app.websocket_origins = list(dict.fromkeys(check_websocket_origin(origin) for origin in value or ()))
     return unit

@@ -21,6 +21,7 @@ from idp.org import load_opd
 from idp.storage.models import App, AppHost, OpdUnit
 
 AUTH_MODES = ("session", "bearer", "none")
+INTEGRITY_MODES = ("none", "signed", "ledger")  # gateway.integrity: RFC 9421 signed requests; + receipts
 STATUSES = ("pending", "active", "suspended", "rejected")
 # A slug is the first label of the app's host name ({slug}.{apps_domain}): an RFC 1123 label.
 SLUG = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
@@ -47,6 +48,7 @@ class AppRecord:
     websocket_origins: tuple[str, ...] = ()
     hosts: tuple[str, ...] = ()
     require_dpop: bool = False
+    integrity: str = "none"
 
     def as_json(self) -> dict[str, object]:
         return {"id": self.id, "slug": self.slug, "name": self.name, "opd": self.opd,
@@ -55,7 +57,8 @@ class AppRecord:
                 "restricted": self.restricted, "status": self.status,
                 "case_insensitive_paths": self.case_insensitive_paths,
                 "allow_ambiguous_paths": self.allow_ambiguous_paths,
-                "websocket_origins": list(self.websocket_origins), "require_dpop": self.require_dpop}
+                "websocket_origins": list(self.websocket_origins), "require_dpop": self.require_dpop,
+                "integrity": self.integrity}
 
 
 def default_app_resource(issuer: str, slug: str, apps_domain: str = "") -> str:
@@ -100,6 +103,12 @@ def set_extra_hosts(app: App, hosts: tuple[str, ...]) -> None:
     keep = [row for row in app.extra_hosts if row.host in hosts]
     kept = {row.host for row in keep}
     app.extra_hosts = keep + [AppHost(host=host) for host in hosts if host not in kept]
+
+
+def check_integrity(mode: str) -> str:
+    if mode not in INTEGRITY_MODES:
+        raise InvalidInput(f"integrity must be one of: {', '.join(INTEGRITY_MODES)}")
+    return mode
 
 
 def check_slug(slug: str) -> str:
@@ -163,7 +172,8 @@ async def add_app(session: AsyncSession, *, slug: str, opd_slug: str, upstreams:
                   resource: str | None = None, hosts: tuple[str, ...] = (), restricted: bool = False,
                   status: str = "active", case_insensitive_paths: bool = False, allow_ambiguous_paths: bool = False,
                   websocket_origins: tuple[str, ...] = (), apps_domain: str = "",
-                  addresses: UpstreamAddresses | None = None, require_dpop: bool = False) -> AppRecord:
+                  addresses: UpstreamAddresses | None = None, require_dpop: bool = False,
+                  integrity: str = "none") -> AppRecord:
     """Register an app; every problem with the input is reported as ``InvalidInput``/``NotFound``/``Conflict``.
 
     ``addresses``: which upstream addresses the settings allow (``build_upstream_addresses(settings)``); without
@@ -178,6 +188,7 @@ async def add_app(session: AsyncSession, *, slug: str, opd_slug: str, upstreams:
         raise InvalidInput("at least one --upstream URL is needed")
     if require_dpop and auth_mode != "bearer":
         raise InvalidInput("--require-dpop applies to bearer apps (their callers present access tokens)")
+    check_integrity(integrity)
     checked = tuple(dict.fromkeys(check_upstream(url) for url in upstreams))
     await check_upstream_addresses(checked, addresses or UpstreamAddresses())
     checked_resource = check_resource(resource) if resource else None
@@ -196,7 +207,7 @@ async def add_app(session: AsyncSession, *, slug: str, opd_slug: str, upstreams:
               extra_hosts=[AppHost(host=host) for host in checked_hosts],
               restricted=restricted, status=status, created_at=now, updated_at=now,
               case_insensitive_paths=case_insensitive_paths, allow_ambiguous_paths=allow_ambiguous_paths,
-              websocket_origins=origins, require_dpop=require_dpop)
+              websocket_origins=origins, require_dpop=require_dpop, integrity=integrity)
     session.add(app)
     await session.flush()
     return _record(app, unit, issuer, domain)
@@ -247,4 +258,4 @@ def _record(app: App, unit: OpdUnit, issuer: str, apps_domain: str = "") -> AppR
                      case_insensitive_paths=app.case_insensitive_paths, allow_ambiguous_paths=app.allow_ambiguous_paths,
                      websocket_origins=tuple(app.websocket_origins or ()),
                      hosts=app_hosts(app.slug, domain, stored_hosts(app)),
-                     require_dpop=bool(app.require_dpop))
+                     require_dpop=bool(app.require_dpop), integrity=app.integrity or "none")

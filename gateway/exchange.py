@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from starlette.types import Receive
 
@@ -24,6 +25,7 @@ class Exchange:
     content_length: int | None
     chunked: bool
     started: float  # perf_counter() when the request reached the gateway, for the latency metric
+    observer: Any = None  # gateway.integrity.observer.IntegrityObserver for signed and ledger apps
 
     @property
     def has_body(self) -> bool:
@@ -43,7 +45,8 @@ class RequestBody:
     because the HTTP client wraps whatever the body iterator raises.
     """
 
-    __slots__ = ("receive", "limit", "idle_timeout", "declared", "received", "error", "finished", "on_progress")
+    __slots__ = ("receive", "limit", "idle_timeout", "declared", "received", "error", "finished", "on_progress",
+                 "observer")
 
     def __init__(self, receive: Receive, limit: int, idle_timeout: float, declared: int | None) -> None:
         self.receive, self.limit, self.idle_timeout, self.declared = receive, limit, idle_timeout, declared
@@ -51,6 +54,7 @@ class RequestBody:
         self.error: GatewayError | ClientGone | None = None
         self.finished = False
         self.on_progress: Callable[[], None] | None = None  # called for every piece the upstream took
+        self.observer: Any = None  # checks the body against its Content-Digest before its last piece goes on
 
     async def chunks(self) -> AsyncIterator[bytes]:
         while not self.finished:
@@ -70,6 +74,11 @@ class RequestBody:
             if self.declared is not None and self.received > self.declared:
                 raise self._fail(BadRequest("the request body is longer than its Content-Length"))
             self.finished = not message.get("more_body", False)
+            if self.observer is not None:
+                try:
+                    self.observer.request_chunk(body, self.finished)
+                except GatewayError as error:
+                    raise self._fail(error) from None
             if self.on_progress is not None:
                 self.on_progress()
             if body:

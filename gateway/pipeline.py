@@ -32,6 +32,7 @@ from gateway.errors import (
 from gateway.exchange import Exchange
 from gateway.headers import Network, build_request_id, build_traceparent, build_upstream_headers
 from gateway.identity_headers import build_forwarding_headers
+from gateway.integrity.observer import DROPPED_REQUEST_HEADERS, IntegrityObserver, IntegrityPlane
 from gateway.metrics import GatewayMetrics
 from gateway.paths import build_policy_path, check_app_path
 from gateway.model import Decision, RequestHead, Route, Verdict
@@ -65,6 +66,7 @@ class Pipeline:
     accesses: AccessRecorder | None = None  # the access history: which app received whose identity
     hub_origin: str = ""  # the issuer's origin: its scheme and port are every app origin's
     public_port: str = ""  # ":8000" when the issuer names a port: every app origin shares it
+    integrity: IntegrityPlane | None = None  # signed requests and receipts (gateway.integrity)
 
 
 async def handle_request(pipeline: Pipeline, scope: Scope, receive: Receive, send: Send) -> None:
@@ -95,11 +97,15 @@ async def handle_request(pipeline: Pipeline, scope: Scope, receive: Receive, sen
         verdict = await pipeline.limiter.check(principal, route, inbound.head)
         check_verdict(verdict)
         assertion = pipeline.assertions.issue(principal, route, inbound.head)
+        observer = None
+        if pipeline.integrity is not None and not websocket:
+            observer, receive = await pipeline.integrity.begin(route, principal, inbound.head, inbound.content_length,
+                                                               inbound.chunked, receive)
         if pipeline.accesses is not None:
             pipeline.accesses.record(principal, route)
         exchange = build_exchange(inbound, route, upstream_path, assertion, verdict, started,
                                   websocket=websocket, hidden_cookies=pipeline.hidden_cookies,
-                                  public_port=pipeline.public_port)
+                                  public_port=pipeline.public_port, observer=observer)
         if websocket:
             assert pipeline.proxy.session is not None, "started in the lifespan"
             await pipeline.websockets.forward(pipeline.proxy.session, exchange, _subprotocols(scope), receive, send)
@@ -164,15 +170,21 @@ def check_verdict(verdict: Verdict) -> None:
 
 def build_exchange(inbound: InboundRequest, route: Route, upstream_path: str, assertion: str, verdict: Verdict,
                    started: float, *, websocket: bool = False, hidden_cookies: Container[str] = frozenset(),
-                   public_port: str = "") -> Exchange:
+                   public_port: str = "", observer: IntegrityObserver | None = None) -> Exchange:
     head = inbound.head
     added = build_forwarding_headers(inbound, route, assertion, public_port=public_port)
     if inbound.content_length is not None:
         added.append(("content-length", str(inbound.content_length)))
     upstream_headers = build_upstream_headers(head.headers, added, websocket=websocket, hidden_cookies=hidden_cookies)
+    if observer is not None:  # the client's own digest and signature fields give way to the hub's
+        forwarded = dict(added)
+        target = f"{forwarded['x-forwarded-proto']}://{forwarded['x-forwarded-host']}{upstream_path}"
+        target += "?" + head.query.decode("latin-1") if head.query else ""
+        upstream_headers = [pair for pair in upstream_headers if pair[0].lower() not in DROPPED_REQUEST_HEADERS]
+        upstream_headers += observer.upstream_headers(head.method, target, assertion, head.request_id)
     response_headers = ((b"x-request-id", head.request_id.encode()), *verdict.headers)
     return Exchange(head, route, upstream_path, upstream_headers, response_headers, inbound.content_length,
-                    inbound.chunked, started)
+                    inbound.chunked, started, observer)
 
 
 async def _send_internal_error(scope: Scope, send: Send, request_id: str) -> None:

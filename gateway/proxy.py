@@ -27,6 +27,7 @@ from gateway.app_responses import AppResponseGuard
 from gateway.errors import BadGateway, GatewayError, GatewayTimeout
 from gateway.exchange import ClientGone, Exchange, RequestBody
 from gateway.headers import build_response_headers
+from gateway.integrity.observer import HeldResponse
 from gateway.metrics import GatewayMetrics
 from gateway.settings import Settings
 from idp.upstream_addresses import build_upstream_addresses
@@ -83,6 +84,8 @@ class Proxy:
         pool = self.upstreams.pool(exchange.route.slug, exchange.route.upstreams)
         body = (RequestBody(receive, self.settings.max_body_bytes, self.settings.request_read_timeout,
                             exchange.content_length) if exchange.has_body else None)
+        if body is not None:
+            body.observer = exchange.observer
         attempts = 1 + (self.settings.upstream_retries
                         if body is None and exchange.head.method in RETRYABLE_METHODS else 0)
         target: Target | None = None
@@ -146,6 +149,8 @@ class Proxy:
                       receive: Receive, send: Send) -> int:
         """Send the upstream's response as it arrives; a long response stops when the client leaves."""
         watcher: asyncio.Task[Any] | None = None
+        if exchange.observer is not None and exchange.observer.keeps_receipts:
+            send = HeldResponse(exchange.observer, send, self.settings.ledger_hold_bytes)
         try:
             headers = self.responses.filter(exchange.route.slug, build_response_headers(response.raw_headers,
                                                                                         exchange.response_headers))

@@ -153,7 +153,7 @@ class AppRegistry:
                      allow_ambiguous_paths=app.allow_ambiguous_paths,
                      websocket_origins=tuple(app.websocket_origins or ()),
                      hosts=app_hosts(app.slug, self._apps_domain, stored_hosts(app)),
-                     require_dpop=bool(app.require_dpop))
+                     require_dpop=bool(app.require_dpop), integrity=app.integrity or "none")
 
     def _allowed_upstreams(self, app: App) -> tuple[str, ...]:
         """Upstreams registered before the settings refused their address are left out (no DNS here: names

@@ -39,6 +39,7 @@ COMMANDS = {
     "users": "identity",
     # day-two operations (configuration as code, administrators, backups)
     "admins": "admins", "apply": "config_code", "export": "config_code", "backup": "backup", "restore": "backup",
+    "ledger": "ledger",
 }
 
 
@@ -53,7 +54,8 @@ COMMAND_HELP = {
     "dpop": "DPoP proofs and DPoP-bound tokens for shell integrations (RFC 9449).",
     "export": "Write the OPD tree, clients, apps and staff roles as YAML that `gerbang apply` reads.",
     "idps": "Upstream OpenID providers (INApas, SSO ASN) citizens and staff may sign in with.",
-    "keys": "Hub signing keys.", "opd": "OPD units (the city's organisation tree).",
+    "keys": "Hub signing keys.", "ledger": "The receipts ledger of signed requests (integrity ledger apps).",
+    "opd": "OPD units (the city's organisation tree).",
     "pdp": "Personal data protection (UU PDP): breach notices, processing register, retention.",
     "policy": "Access policies: validate, explain a decision, run the policy tests.",
     "restore": "Restore a backup onto an EMPTY database, then run `gerbang audit verify`.",

@@ -96,7 +96,8 @@ async def register_demo_apps(session: AsyncSession, issuer: str, upstreams: dict
     await add_app(session, slug="e-budgeting", name="E-Budgeting BPKAD", opd_slug="bpkad",
                   upstreams=(upstreams["e-budgeting"],), auth_mode="bearer", issuer=issuer, now=now,
                   addresses=addresses, apps_domain=apps_domain,
-                  require_dpop=True)  # "cannot be tampered with": a stolen token is useless without its key
+                  require_dpop=True,  # "cannot be tampered with": a stolen token is useless without its key
+                  integrity="ledger")  # ... and every request is signed and leaves a receipt (docs/integrity.md)
     # The client id and scope the shipped policy set allows on e-budgeting's /api/ (rule e-budgeting-bpkad-integration).
     client, secret = await add_client(session, name="Integrasi Bapenda → E-Budgeting", opd_slug="bapenda",
                                       client_id="bapenda-pajak", grant_types=("client_credentials",),
