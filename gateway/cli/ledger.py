@@ -16,8 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.cli import load_settings
 from gateway.cli.audit import _existing_secret
 from gateway.cli.runtime import emit, json_option, run_in_session
-from gateway.integrity.ledger_store import list_receipts, load_checkpoints, stream_chain
-from gateway.integrity.ledger_verify import LedgerReport, LedgerVerifier
+from gateway.integrity.ledger_store import list_receipts, verify_stored
+from gateway.integrity.ledger_verify import LedgerReport
 from gateway.integrity.receipts import RECEIPT_TYP, build_receipt_claims
 from idp.audit_verify import load_public_jwks
 from idp.clock import SystemClock
@@ -42,13 +42,7 @@ def ledger_verify(as_json: bool) -> None:
     settings = load_settings()
 
     async def op(session: AsyncSession) -> LedgerReport:
-        keys = await load_public_jwks(session, _existing_secret(settings))
-        checkpoints = [(row.seq, row.hash, row.token) for row in await load_checkpoints(session)]
-        verifier = LedgerVerifier(keys, checkpoints)
-        async for link in stream_chain(session):
-            if not verifier.feed(link):
-                break
-        return verifier.finish()
+        return await verify_stored(session, await load_public_jwks(session, _existing_secret(settings)))
 
     report = run_in_session(settings, op)
     emit(as_json, report.as_dict(), report.summary())

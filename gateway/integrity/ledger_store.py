@@ -7,11 +7,13 @@ extend one chain: read the head, link each receipt to the one before, write a ch
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any
 
 import jwt
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.integrity.ledger_verify import LedgerReport, LedgerVerifier
 from gateway.integrity.receipts import CHECKPOINT_TYP, GENESIS_HASH, ChainedReceipt, Receipt, chain_hash
 from idp.storage.db import serialize
 from idp.storage.models import LedgerCheckpoint, LedgerReceipt
@@ -90,3 +92,13 @@ async def stream_chain(session: AsyncSession, batch: int = 1000) -> AsyncIterato
 
 async def load_checkpoints(session: AsyncSession) -> list[LedgerCheckpoint]:
     return list((await session.scalars(select(LedgerCheckpoint).order_by(LedgerCheckpoint.seq))).all())
+
+
+async def verify_stored(session: AsyncSession, public_jwks: dict[str, dict[str, Any]]) -> LedgerReport:
+    """Walk the stored ledger against its stored checkpoints (``gerbang ledger verify``)."""
+    checkpoints = [(row.seq, row.hash, row.token) for row in await load_checkpoints(session)]
+    verifier = LedgerVerifier(public_jwks, checkpoints)
+    async for link in stream_chain(session):
+        if not verifier.feed(link):
+            break
+    return verifier.finish()
