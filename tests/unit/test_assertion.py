@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from gateway import assertion
+from gateway.integrity import http_signatures
 from gateway.assertion import AssertionRejected, AssertionVerifier
 from gateway.assertion_issuer import ASSERTION_TYP, HubAssertionIssuer
 from gateway.model import Principal, RequestHead, Route
@@ -138,15 +139,16 @@ def test_audience_list_containing_the_app_is_accepted(key: TestKey, verifier: As
     assert verifier.verify(token).sub == "user-1"
 
 
-def test_verifier_module_depends_only_on_pyjwt_cryptography_and_stdlib() -> None:
-    """OPD apps vendor this one file: it must not import the hub."""
-    tree = ast.parse(Path(assertion.__file__).read_text())
+@pytest.mark.parametrize("module", [assertion, http_signatures])
+def test_verifier_module_depends_only_on_pyjwt_cryptography_and_stdlib(module: object) -> None:
+    """OPD apps vendor these files (the assertion verifier, the RFC 9421 verifier): they must not import the hub."""
+    tree = ast.parse(Path(module.__file__).read_text())  # type: ignore[attr-defined]
     imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
                 for alias in node.names}
     imported |= {node.module.split(".")[0] for node in ast.walk(tree)
                  if isinstance(node, ast.ImportFrom) and node.module}
     assert imported <= {"__future__", "asyncio", "base64", "binascii", "json", "threading", "time", "urllib",
-                        "collections", "dataclasses", "typing", "jwt", "cryptography"}
+                        "collections", "dataclasses", "typing", "jwt", "cryptography", "io", "hashlib", "re"}
 
 
 def test_remembered_assertion_is_refused_once_expired(key: TestKey, clock: FrozenClock,
