@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from gateway.integrity.ledger_store import list_receipts
 from gateway.admin import accounts, client_review, idp_api, listings, registration
 from gateway.admin.actor import check_kominfo
 from gateway.admin.bodies import (AppSubmission, ClientSecurityRequest, InitialTokenRequest, OptionalReason, Reason,
@@ -66,6 +67,15 @@ class AdminApi:
     async def app(self, call: Call) -> Response:
         app, unit = await registration.load_visible_app(call.session, call.actor, call.request.path_params["slug"])
         return json_response(registration.app_json(app, unit, self.issuer, apps_domain=self.apps_domain))
+
+    async def receipts(self, call: Call) -> Response:
+        slug = call.request.path_params["slug"]
+        await registration.load_visible_app(call.session, call.actor, slug)
+        page = call.page()
+        after = int(page.after) if page.after is not None and page.after.isdigit() else 0
+        links = await list_receipts(call.session, slug, since_ms=int(call.int_param("since") or 0) * 1000,
+                                    after_seq=after, limit=page.limit + 1)
+        return page_response([link.as_json() for link in links], page, cursor="seq")
 
     async def submit(self, call: Call) -> Response:
         body = await call.body(AppSubmission)
@@ -240,6 +250,7 @@ class AdminApi:
         return [
             ("GET", "/me", self.me), ("GET", "/opd", self.opd),
             ("GET", "/apps", self.apps), ("POST", "/apps", self.submit), ("GET", "/apps/{slug}", self.app),
+            ("GET", "/apps/{slug}/receipts", self.receipts),
             ("POST", "/apps/{slug}/approve", self.approve), ("POST", "/apps/{slug}/reject", self.reject),
             ("POST", "/apps/{slug}/suspend", self.suspend), ("POST", "/apps/{slug}/resume", self.resume),
             ("GET", "/clients", self.clients), ("POST", "/clients/{client_id}/{action}", self.review_client),

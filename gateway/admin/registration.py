@@ -51,7 +51,7 @@ def app_json(app: App, unit: OpdUnit, issuer: str, *, apps_domain: str = "") -> 
             "hosts": list(hosts), "address": app_origin(issuer, hosts[0]) + "/",
             "restricted": app.restricted, "case_insensitive_paths": app.case_insensitive_paths,
             "allow_ambiguous_paths": app.allow_ambiguous_paths, "websocket_origins": list(app.websocket_origins or ()),
-            "submitted_by": app.submitted_by, "reviewed_by": app.reviewed_by,
+            "integrity": app.integrity or "none", "submitted_by": app.submitted_by, "reviewed_by": app.reviewed_by,
             "reviewed_at": app.reviewed_at, "reason": app.reason, "created_at": app.created_at,
             "updated_at": app.updated_at}
 

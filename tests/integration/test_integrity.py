@@ -212,3 +212,23 @@ async def _execute(database_url: str, statement: str) -> None:
     async with engine.begin() as connection:
         await connection.execute(text(statement))
     await engine.dispose()
+
+
+def test_app_operators_list_their_app_receipts_and_others_do_not(city: City) -> None:
+    from tests.support.admin import BPKAD_OPERATOR, DISHUB_ADMIN, admin_token, run_seed
+
+    sent = [city.post() for _ in range(3)]
+    run_seed(city.database_url, city.hub.seeded.users)
+    operator = {"authorization": f"Bearer {admin_token(city.hub, BPKAD_OPERATOR)}"}
+    url = f"{city.hub.url}/admin/api/apps/e-budgeting/receipts"
+    seen, after = [], None
+    while True:  # two at a time, by the keyset cursor
+        page = httpx.get(url, params={"limit": 2, **({"after": after} if after else {})}, headers=operator)
+        assert page.status_code == 200, page.text
+        seen += [item["request_id"] for item in page.json()["items"]]
+        after = page.json()["next_after"]
+        if after is None:
+            break
+    assert seen[-3:] == [answer.headers["x-request-id"] for answer in sent]
+    other = httpx.get(url, headers={"authorization": f"Bearer {admin_token(city.hub, DISHUB_ADMIN)}"})
+    assert other.status_code in (403, 404)
