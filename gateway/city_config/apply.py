@@ -89,7 +89,8 @@ async def _apply_app(session: AsyncSession, change: Change, ctx: ApplyContext) -
                               upstreams=tuple(values["upstreams"]), auth_mode=values["auth_mode"], issuer=ctx.issuer,
                               name=values["name"], client_id=values["client_id"], resource=values["resource"],
                               hosts=tuple(values["hosts"]), restricted=values["restricted"], status=values["status"],
-                              addresses=ctx.addresses, apps_domain=ctx.apps_domain)
+                              addresses=ctx.addresses, apps_domain=ctx.apps_domain,
+                              integrity=values.get("integrity", "none"))
     elif change.action == "update":
         await update_app(session, change.key, {name: diff["to"] for name, diff in values.items()},
                          issuer=ctx.issuer, actor=ctx.actor, now=ctx.now, addresses=ctx.addresses,

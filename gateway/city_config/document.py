@@ -3,7 +3,7 @@
     opd:      [{slug, name, kind, parent}]
     clients:  [{client_id, name, opd, redirect_uris, post_logout_redirect_uris, grant_types, scope, auth_method,
                 resources, first_party, backchannel_logout_uri, jwks, status}]     # never a secret
-    apps:     [{slug, name, opd, upstreams, auth_mode, client_id, resource, hosts, restricted, status}]
+    apps:     [{slug, name, opd, upstreams, auth_mode, client_id, resource, hosts, restricted, integrity, status}]
     users:    [{email, name, nip, roles: ["operator@dishub", ...]}]              # staff; never a password
     admins:   [{email, name}]                  # shorthand for a user holding kominfo-admin@diskominfo
 
@@ -68,6 +68,7 @@ class AppEntry(Entry):
     resource: str | None = None
     hosts: list[str] = []  # extra host names the app is also served at, besides {slug}.{apps_domain}
     restricted: bool = False
+    integrity: Literal["none", "signed", "ledger"] = "none"  # gateway.integrity (docs/integrity.md)
     status: Literal["active", "suspended", "pending", "rejected"] = "active"
 
     @model_validator(mode="before")

@@ -27,7 +27,8 @@ async def read_state(session: AsyncSession, emails: frozenset[str] = frozenset()
                if c.client_id not in HUB_CLIENT_IDS]
     apps = [AppEntry(slug=a.slug, name=a.name, opd=slug_of[a.opd_id], upstreams=list(a.upstreams),
                      auth_mode=a.auth_mode, client_id=a.client_id, resource=a.resource,  # type: ignore[arg-type]
-                     hosts=list(stored_hosts(a)), restricted=a.restricted, status=a.status)  # type: ignore[arg-type]
+                     hosts=list(stored_hosts(a)), restricted=a.restricted, status=a.status,  # type: ignore[arg-type]
+                     integrity=a.integrity or "none")  # type: ignore[arg-type]
             for a in (await session.scalars(select(App).order_by(App.slug))).all()]
     return CityConfig(opd=opd, clients=clients, apps=apps, users=await _staff(session, slug_of, emails))
 

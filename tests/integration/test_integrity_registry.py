@@ -1,0 +1,52 @@
+"""The per-app integrity mode through every door: ``gerbang apps add|update --integrity``, ``apply``/``export``,
+refusals of unknown modes (both databases)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from sqlalchemy import select
+
+from idp.storage.models import App
+from tests.support.cli_env import cli, run_query, use_database
+
+CITY = """
+opd:
+  - {slug: kota-palembang, name: Pemerintah Kota Palembang, kind: kota}
+  - {slug: bpkad, name: BPKAD, kind: badan, parent: kota-palembang}
+apps:
+  - {slug: e-budgeting, opd: bpkad, upstreams: [http://10.0.3.7:8080], auth_mode: bearer, integrity: ledger}
+"""
+
+
+@pytest.fixture
+def empty(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    use_database(monkeypatch, database_url, tmp_path)
+    return database_url
+
+
+def test_apply_export_and_the_cli_carry_the_integrity_mode(empty: str, tmp_path: Path) -> None:
+    city = tmp_path / "city.yaml"
+    city.write_text(CITY)
+    cli("apply", str(city))
+    assert run_query(empty, select(App.integrity).where(App.slug == "e-budgeting"))[0][0] == "ledger"
+    assert yaml.safe_load(cli("export").stdout)["apps"][0]["integrity"] == "ledger"
+    assert "nothing to change" in cli("apply", str(city)).stdout
+    updated = json.loads(cli("apps", "update", "e-budgeting", "--integrity", "signed", "--json").stdout)
+    assert updated["diff"]["integrity"] == {"from": "ledger", "to": "signed"}
+    added = json.loads(cli("apps", "add", "--slug", "pajak", "--opd", "bpkad", "--upstream", "http://10.0.3.8:8080",
+                           "--auth", "bearer", "--integrity", "ledger", "--json").stdout)
+    assert added["integrity"] == "ledger"
+    listed = json.loads(cli("apps", "list", "--json").stdout)["apps"]
+    assert {app["slug"]: app["integrity"] for app in listed} == {"e-budgeting": "signed", "pajak": "ledger"}
+
+
+def test_an_unknown_mode_is_refused_everywhere(empty: str, tmp_path: Path) -> None:
+    city = tmp_path / "city.yaml"
+    city.write_text(CITY.replace("integrity: ledger", "integrity: notarised"))
+    assert cli("apply", str(city), ok=False).exit_code != 0
+    assert cli("apps", "add", "--slug", "pajak", "--opd", "bpkad", "--upstream", "http://10.0.3.8:8080",
+               "--auth", "bearer", "--integrity", "notarised", ok=False).exit_code != 0
