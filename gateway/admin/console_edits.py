@@ -80,7 +80,8 @@ class EditPages:
             check_kominfo(actor)
             changes = {"name": form.get("name", ""), "upstreams": lines(form.get("upstreams")),
                        "auth_mode": form.get("auth_mode", ""), "hosts": lines(form.get("hosts")),
-                       "client_id": form.get("client_id") or None, "restricted": form.get("restricted") == "on"}
+                       "client_id": form.get("client_id") or None, "restricted": form.get("restricted") == "on",
+                       **({"integrity": form["integrity"]} if form.get("integrity") else {})}
             _, diff = await update_app(session, slug, changes, issuer=self._issuer, actor=actor.sub, now=now,
                                        addresses=self._addresses, apps_domain=self._apps_domain)
             return {"title_key": "done.edited" if diff else "done.unchanged", "args": {"name": slug},

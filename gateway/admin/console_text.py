@@ -71,6 +71,10 @@ TEXT: dict[str, dict[str, str]] = {
         "edit.save": "Simpan", "edit.remove": "Hapus…", "edit.upstreams": "Alamat upstream",
         "edit.one_per_line": "Satu per baris.", "edit.hosts": "Nama host tambahan (boleh kosong)",
         "edit.restricted": "Terbatas (hanya anggota OPD pemilik, menurut kebijakan)",
+        "edit.integrity": "Integritas permintaan",
+        "edit.integrity_hint": "Ditandatangani: setiap permintaan ditandatangani hub (RFC 9421). Buku besar: juga "
+                               "tanda terima yang dapat diverifikasi untuk setiap permintaan.",
+        "integrity.none": "Tidak ada", "integrity.signed": "Ditandatangani", "integrity.ledger": "Buku besar",
         "edit.redirect_uris": "URI pengalihan", "edit.logout_uris": "URI setelah keluar", "edit.scope": "Cakupan (scope)",
         "edit.resources": "API (resource) yang boleh diminta", "edit.backchannel": "URI logout back-channel",
         "edit.rotate": "Ganti rahasia klien", "edit.grace": "Rahasia lama tetap berlaku selama (menit)",
@@ -180,6 +184,10 @@ TEXT: dict[str, dict[str, str]] = {
         "edit.save": "Save", "edit.remove": "Remove…", "edit.upstreams": "Upstream addresses",
         "edit.one_per_line": "One per line.", "edit.hosts": "Extra host names (may be empty)",
         "edit.restricted": "Restricted (members of the owning OPD only, as policies decide)",
+        "edit.integrity": "Request integrity",
+        "edit.integrity_hint": "Signed: the hub signs every request (RFC 9421). Ledger: also a verifiable receipt "
+                               "for every request.",
+        "integrity.none": "None", "integrity.signed": "Signed", "integrity.ledger": "Ledger",
         "edit.redirect_uris": "Redirect URIs", "edit.logout_uris": "Post-logout redirect URIs", "edit.scope": "Scope",
         "edit.resources": "APIs (resources) it may ask for", "edit.backchannel": "Back-channel logout URI",
         "edit.rotate": "Rotate the client secret", "edit.grace": "The old secret keeps working for (minutes)",
