@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 import jwt
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.integrity.ledger_verify import LedgerReport, LedgerVerifier
@@ -32,9 +32,10 @@ async def append_receipts(session: AsyncSession, receipts: Sequence[Receipt], si
     for receipt in receipts:
         seq += 1
         link = ChainedReceipt(receipt, seq, prev, chain_hash(prev, receipt))
-        session.add(build_row(link))
         chained.append(link)
         prev = link.hash
+    # One executemany (Core), not an ORM object per receipt: the batch is the ledger's hot path.
+    await session.execute(insert(LedgerReceipt), [link.as_json() for link in chained])
     token = sign({"seq": seq, "hash": prev, "iat": now}, typ=CHECKPOINT_TYP)
     session.add(LedgerCheckpoint(seq=seq, hash=prev, at=now, kid=str(jwt.get_unverified_header(token)["kid"]),
                                  token=token))

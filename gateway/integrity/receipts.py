@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import jwt
@@ -47,15 +47,23 @@ class ChainedReceipt:
     hash: str
 
     def as_json(self) -> dict[str, Any]:
-        return {**asdict(self.receipt), "seq": self.seq, "prev_hash": self.prev_hash, "hash": self.hash}
+        return {**fields_of(self.receipt), "seq": self.seq, "prev_hash": self.prev_hash, "hash": self.hash}
+
+
+def fields_of(receipt: Receipt) -> dict[str, Any]:
+    """The receipt's fields by name (``dataclasses.asdict`` deep-copies: several times slower)."""
+    return {name: getattr(receipt, name) for name in FIELDS}
 
 
 def canonical(receipt: Receipt) -> bytes:
-    return json.dumps(asdict(receipt), sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return json.dumps(fields_of(receipt), sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def chain_hash(prev_hash: str, receipt: Receipt) -> str:
     return hashlib.sha256(prev_hash.encode() + canonical(receipt)).hexdigest()
+
+
+FIELDS = tuple(Receipt.__dataclass_fields__)
 
 
 def build_receipt_claims(chained: ChainedReceipt, issuer: str, now: int) -> dict[str, Any]:
