@@ -206,7 +206,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None, routes: RouteT
     access_writer = AccessWriter(accesses, context.sessionmaker, context.clock,
                                  interval=settings.access_history_flush_seconds,
                                  retention_days=settings.access_history_retention_days)
-    ledger = LedgerWriter(context.sessionmaker, context.keys.sign, context.clock, max_batch=settings.ledger_max_batch)
+    ledger = LedgerWriter(context.sessionmaker, context.keys.sign, context.clock, max_batch=settings.ledger_max_batch,
+                          linger=settings.ledger_linger_seconds)
     integrity = IntegrityPlane(RequestSigner(lambda: context.keys.message_key, context.clock,
                                              settings.message_signature_ttl),
                                ledger, context.keys.sign, settings.issuer, buffer_bytes=settings.integrity_buffer_bytes,

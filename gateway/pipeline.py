@@ -98,9 +98,9 @@ async def handle_request(pipeline: Pipeline, scope: Scope, receive: Receive, sen
         check_verdict(verdict)
         assertion = pipeline.assertions.issue(principal, route, inbound.head)
         observer = None
-        if pipeline.integrity is not None and not websocket:
+        if pipeline.integrity is not None:
             observer, receive = await pipeline.integrity.begin(route, principal, inbound.head, inbound.content_length,
-                                                               inbound.chunked, receive)
+                                                               inbound.chunked, receive, websocket=websocket)
         if pipeline.accesses is not None:
             pipeline.accesses.record(principal, route)
         exchange = build_exchange(inbound, route, upstream_path, assertion, verdict, started,

@@ -28,7 +28,7 @@ from typing import Any
 
 from starlette.types import Message, Receive
 
-from gateway.errors import BadRequest, GatewayError, PayloadTooLarge, ServiceUnavailable
+from gateway.errors import BadRequest, Forbidden, PayloadTooLarge, ServiceUnavailable
 from gateway.exchange import ClientGone, RequestBody
 from gateway.integrity.http_signatures import format_content_digest, parse_content_digest
 from gateway.integrity.ledger_writer import LedgerWriter
@@ -50,8 +50,14 @@ class IntegrityPlane:
         self.buffer_bytes, self.read_timeout, self.limits_ok = buffer_bytes, read_timeout, limits_ok
 
     async def begin(self, route: Route, principal: Principal, head: RequestHead, content_length: int | None,
-                    chunked: bool, receive: Receive) -> tuple[IntegrityObserver | None, Receive]:
+                    chunked: bool, receive: Receive, *,
+                    websocket: bool = False) -> tuple[IntegrityObserver | None, Receive]:
         if route.integrity not in ("signed", "ledger"):
+            return None, receive
+        if websocket:  # a handshake could be signed, its messages not: never forward what cannot be recorded
+            if route.integrity == "ledger":
+                raise Forbidden("this app's requests are recorded in the ledger: WebSockets are not accepted",
+                                log_detail=f"app {route.slug}: WebSocket to a ledger app")
             return None, receive
         if route.integrity == "ledger":
             self.ledger.check_open()
