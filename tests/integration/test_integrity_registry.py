@@ -3,14 +3,19 @@ refusals of unknown modes (both databases)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
 import pytest
 import yaml
-from sqlalchemy import select
+from alembic import command
+from sqlalchemy import inspect, select
 
 from idp.storage.models import App
+from idp.storage.db import build_engine
+from idp.storage.migrate import alembic_config, upgrade
+from tests.integration.test_app_hosts import APPS_DOMAIN, ISSUER, _seed, empty_database  # noqa: F401 - a fixture
 from tests.support.cli_env import cli, run_query, use_database
 
 CITY = """
@@ -50,3 +55,34 @@ def test_an_unknown_mode_is_refused_everywhere(empty: str, tmp_path: Path) -> No
     assert cli("apply", str(city), ok=False).exit_code != 0
     assert cli("apps", "add", "--slug", "pajak", "--opd", "bpkad", "--upstream", "http://10.0.3.8:8080",
                "--auth", "bearer", "--integrity", "notarised", ok=False).exit_code != 0
+
+
+def test_migration_0014_adds_the_modes_the_key_purpose_and_the_ledger_and_goes_back(empty_database: str) -> None:
+    url = empty_database
+    upgrade(url, "head", issuer=ISSUER, apps_domain=APPS_DOMAIN)
+    asyncio.run(_seed(url))
+    config = alembic_config(url, issuer=ISSUER, apps_domain=APPS_DOMAIN)
+    command.downgrade(config, "0013")
+    assert "integrity" not in asyncio.run(_columns(url, "apps"))
+    assert "ledger_receipts" not in asyncio.run(_tables(url))
+    upgrade(url, "0014", issuer=ISSUER, apps_domain=APPS_DOMAIN)
+    assert run_query(url, select(App.slug, App.integrity).order_by(App.slug)) == [
+        ("arsip", "none"), ("cctv", "none"), ("parkir", "none")]
+    assert {"ledger_receipts", "ledger_checkpoints"} <= asyncio.run(_tables(url))
+    assert "purpose" in asyncio.run(_columns(url, "signing_keys"))
+
+
+async def _tables(url: str) -> set[str]:
+    engine = build_engine(url)
+    async with engine.connect() as connection:
+        names = await connection.run_sync(lambda sync: set(inspect(sync).get_table_names()))
+    await engine.dispose()
+    return names
+
+
+async def _columns(url: str, table: str) -> set[str]:
+    engine = build_engine(url)
+    async with engine.connect() as connection:
+        names = await connection.run_sync(lambda sync: {column["name"] for column in inspect(sync).get_columns(table)})
+    await engine.dispose()
+    return names
