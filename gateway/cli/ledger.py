@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 import time
@@ -11,6 +12,7 @@ from typing import IO, Any
 
 import click
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.cli import load_settings
@@ -22,6 +24,8 @@ from gateway.integrity.receipts import RECEIPT_TYP, build_receipt_claims
 from idp.audit_verify import load_public_jwks
 from idp.clock import SystemClock
 from idp.keys import KeyRing
+from gateway.settings import Settings
+from idp.storage.db import build_engine, build_sessionmaker
 from idp.storage.models import LedgerCheckpoint
 
 EXIT_TAMPERED = 3
@@ -61,25 +65,11 @@ def ledger_export(app: str, since: str, output: Path | None) -> None:
     settings = load_settings()
     since_ms = _parse_since(since)
 
-    async def op(session: AsyncSession) -> list[dict[str, Any]]:
-        ring = KeyRing(lambda: session, settings.effective_secret, settings.signing_alg, SystemClock())  # type: ignore[arg-type]
-        await _load_ring(ring, session)
-        lines: list[dict[str, Any]] = []
-        after = 0
-        while True:
-            page = await list_receipts(session, app, since_ms=since_ms, after_seq=after, limit=1000)
-            if not page:
-                break
-            for link in page:
-                token = ring.sign(build_receipt_claims(link, settings.issuer, int(time.time())), typ=RECEIPT_TYP)
-                lines.append({"receipt": link.as_json(), "proof": token})
-            after = page[-1].seq
-        newest = await session.scalar(select(LedgerCheckpoint).order_by(LedgerCheckpoint.seq.desc()).limit(1))
-        if newest is not None:
-            lines.append({"checkpoint": {"seq": newest.seq, "hash": newest.hash, "token": newest.token}})
-        return lines
-
-    lines = run_in_session(settings, op)
+    try:
+        lines = asyncio.run(_export(settings, app, since_ms))
+    except (OperationalError, OSError) as exc:
+        click.echo(f"error: the database is not reachable or not migrated: {exc}", err=True)
+        sys.exit(1)
     stream: IO[str] = output.open("w", encoding="utf-8") if output is not None else sys.stdout
     try:
         for line in lines:
@@ -89,20 +79,26 @@ def ledger_export(app: str, since: str, output: Path | None) -> None:
             stream.close()
 
 
-async def _load_ring(ring: KeyRing, session: AsyncSession) -> None:
-    """The key ring read through the command's own session (no second engine)."""
-    class _Same:
-        async def __aenter__(self) -> AsyncSession:
-            return session
-
-        async def __aexit__(self, *exc: object) -> None:
-            return None
-
-        def begin(self) -> Any:
-            return self
-
-    ring._sessionmaker = lambda: _Same()  # type: ignore[assignment]
-    await ring.load(create_if_missing=False)
+async def _export(settings: Settings, app: str, since_ms: int) -> list[dict[str, Any]]:
+    engine = build_engine(settings.effective_database_url)
+    try:
+        sessionmaker = build_sessionmaker(engine)
+        ring = KeyRing(sessionmaker, settings.effective_secret, settings.signing_alg, SystemClock())
+        await ring.load(create_if_missing=False)
+        lines: list[dict[str, Any]] = []
+        async with sessionmaker() as session:
+            after = 0
+            while page := await list_receipts(session, app, since_ms=since_ms, after_seq=after, limit=1000):
+                for link in page:
+                    claims = build_receipt_claims(link, settings.issuer, int(time.time()))
+                    lines.append({"receipt": link.as_json(), "proof": ring.sign(claims, typ=RECEIPT_TYP)})
+                after = page[-1].seq
+            newest = await session.scalar(select(LedgerCheckpoint).order_by(LedgerCheckpoint.seq.desc()).limit(1))
+        if newest is not None:
+            lines.append({"checkpoint": {"seq": newest.seq, "hash": newest.hash, "token": newest.token}})
+        return lines
+    finally:
+        await engine.dispose()
 
 
 def _parse_since(value: str) -> int:

@@ -187,7 +187,9 @@ class MessageSignatureVerifier:
         return self.verify(method, path_and_query, join_headers(pairs), body)
 
     def verify(self, method: str, path_and_query: str, headers: Mapping[str, str], body: bytes) -> str:
-        """Raises ``SignatureRejected``; returns the nonce. ``headers``: lower-case names, repeated ones joined by ", "."""
+        """Raises ``SignatureRejected``; returns the nonce.
+
+        ``headers``: lower-case names, repeated fields joined by ", " (``join_headers``)."""
         signature_input, signature = headers.get("signature-input"), headers.get("signature")
         if not signature_input or not signature:
             raise SignatureRejected("this app accepts only requests signed by Gerbang", status=401)

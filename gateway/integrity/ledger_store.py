@@ -22,7 +22,8 @@ Sign = Callable[..., str]  # KeyRing.sign(claims, typ=...)
 LOCK = "gerbang-ledger"
 
 
-async def append_receipts(session: AsyncSession, receipts: Sequence[Receipt], sign: Sign, now: int) -> list[ChainedReceipt]:
+async def append_receipts(session: AsyncSession, receipts: Sequence[Receipt], sign: Sign,
+                          now: int) -> list[ChainedReceipt]:
     """Link ``receipts`` after the chain's head and sign the new head; the caller commits."""
     await serialize(session, LOCK, "ledger_receipts")
     head = (await session.execute(select(LedgerReceipt.seq, LedgerReceipt.hash)

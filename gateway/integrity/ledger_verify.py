@@ -61,7 +61,8 @@ def read_checkpoint(token: str, public_jwks: Mapping[str, dict[str, Any]]) -> tu
         jwk = public_jwks.get(str(header.get("kid")))
         if header.get("typ") != CHECKPOINT_TYP or jwk is None:
             raise ValueError("not signed by a trusted hub key")
-        claims = jwt.decode(token, jwt.PyJWK(jwk).key, algorithms=[jwk["alg"]], options={"require": ["seq", "hash"], "verify_iat": False})
+        claims = jwt.decode(token, jwt.PyJWK(jwk).key, algorithms=[jwk["alg"]],
+                            options={"require": ["seq", "hash"], "verify_iat": False})
     except jwt.PyJWTError as exc:
         raise ValueError(f"its signature does not verify ({exc})") from None
     if type(claims["seq"]) is not int or not isinstance(claims["hash"], str):

@@ -3,8 +3,8 @@ share one transaction (and one signed checkpoint).
 
 ``record(receipt)`` resolves once the receipt is committed; the gateway releases the response's last bytes only
 then. The writer lingers ``linger`` seconds (2 ms) after the first receipt of a batch so that the receipts of the
-requests in flight join it (group commit). A failed write fails every receipt of its batch (``ServiceUnavailable``) and closes the ledger for
-``retry_seconds``: meanwhile ``check_open`` refuses new ledger requests before they are forwarded (fail closed).
+requests in flight join it (group commit). A failed write fails every receipt of its batch (``ServiceUnavailable``)
+and closes the ledger for ``retry_seconds``: meanwhile ``check_open`` refuses new ledger requests before they are forwarded (fail closed).
 """
 
 from __future__ import annotations

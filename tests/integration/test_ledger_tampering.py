@@ -17,13 +17,14 @@ from sqlalchemy import text
 
 from gateway.integrity.ledger_store import append_receipts, build_row, stream_chain, verify_stored
 from gateway.integrity.ledger_verify import LedgerReport
-from gateway.integrity.receipts import ChainedReceipt, Receipt, chain_hash
+from gateway.integrity.receipts import ChainedReceipt, Receipt, chain_hash, check_receipt_token
 from idp.audit_verify import load_public_jwks
 from idp.clock import SystemClock
 from idp.keys import KeyRing
 from idp.storage.db import build_engine, build_sessionmaker
 
 SECRET = b"s" * 40
+ISSUER = "https://gerbang.palembang.go.id"
 
 
 def receipt(number: int) -> Receipt:
@@ -137,3 +138,34 @@ def test_the_cli_exits_3_on_tampering(database_url: str, tmp_path: Path) -> None
     asyncio.run(run_sql(database_url, "UPDATE ledger_receipts SET path = '/api/lain' WHERE seq = 2"))
     tampered = cli()
     assert tampered.returncode == 3 and json.loads(tampered.stdout)["faults"][0]["kind"] == "edited"
+
+
+def test_export_writes_each_receipt_with_a_proof_that_verifies_offline(database_url: str, tmp_path: Path) -> None:
+    asyncio.run(build_ledger(database_url))
+    env = {key: value for key, value in os.environ.items() if not key.startswith("GERBANG_")}
+    env.update(GERBANG_DATABASE_URL=database_url, GERBANG_SECRET_KEY=SECRET.decode(), GERBANG_ISSUER=ISSUER,
+               GERBANG_CONFIG=str(tmp_path / "absent.toml"), GERBANG_DATA_DIR=str(tmp_path))
+    out = tmp_path / "receipts.jsonl"
+    done = subprocess.run([sys.executable, "-m", "gateway.cli", "ledger", "export", "--app", "e-budgeting",
+                           "--since", "2027-01-15T08:00:00+07:00", "--output", str(out)], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    engine_keys = asyncio.run(_public_keys(database_url))
+    jwks = {"keys": list(engine_keys.values())}
+    receipts = [line for line in lines if "receipt" in line]
+    assert [line["receipt"]["seq"] for line in receipts] == list(range(1, 10))
+    for line in receipts:
+        assert check_receipt_token(line["proof"], jwks, ISSUER).as_json() == line["receipt"]
+    assert lines[-1]["checkpoint"]["seq"] == 9 and lines[-1]["checkpoint"]["hash"] == receipts[-1]["receipt"]["hash"]
+    later = subprocess.run([sys.executable, "-m", "gateway.cli", "ledger", "export", "--app", "e-budgeting",
+                            "--since", str(1_800_000_000 + 1)], env=env, capture_output=True, text=True, timeout=60)
+    assert later.returncode == 0 and '"receipt"' not in later.stdout and '"checkpoint"' in later.stdout
+
+
+async def _public_keys(database_url: str) -> dict[str, dict[str, object]]:
+    engine = build_engine(database_url)
+    async with build_sessionmaker(engine)() as session:
+        keys = await load_public_jwks(session, SECRET)
+    await engine.dispose()
+    return keys
