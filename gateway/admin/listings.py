@@ -85,7 +85,8 @@ async def list_clients(session: AsyncSession, actor: Actor, page: Page, *, statu
 
 async def list_keys(session: AsyncSession, actor: Actor, page: Page, now: int) -> list[dict[str, Any]]:
     check_kominfo(actor)
-    keys = (await session.scalars(select(SigningKey).where(SigningKey.id_token_only.is_(False))  # the signing keys
+    keys = (await session.scalars(select(SigningKey).where(SigningKey.id_token_only.is_(False),  # the signing keys
+                                                           SigningKey.purpose == "jws")
                                   .order_by(SigningKey.created_at.desc(), SigningKey.kid)
                                   .offset(page.offset).limit(page.limit + 1))).all()
     return [{"kid": k.kid, "alg": k.alg, "created_at": k.created_at, "retired_at": k.retired_at,

@@ -12,7 +12,7 @@ from gateway.cli import load_settings
 from gateway.cli.audit import cli_actor
 from gateway.cli.runtime import emit, json_option, run_in_session
 from idp.key_rotation import revoke_signing_key, rotate_signing_key
-from idp.keys import key_state
+from idp.keys import HTTP_MESSAGE, key_state
 from idp.storage.models import SigningKey
 
 
@@ -54,7 +54,8 @@ def keys_revoke(kid: str, as_json: bool) -> None:
 
 
 @keys_group.command("list")
-@click.option("--all", "show_all", is_flag=True, help="also the per-algorithm ID token keys (PS256, RS256, EdDSA)")
+@click.option("--all", "show_all", is_flag=True,
+              help="also the per-algorithm ID token keys (PS256, RS256, EdDSA) and the message-signing key (RFC 9421)")
 @json_option
 def keys_list(show_all: bool, as_json: bool) -> None:
     """List signing keys and their state."""
@@ -64,9 +65,10 @@ def keys_list(show_all: bool, as_json: bool) -> None:
         return list((await session.scalars(select(SigningKey).order_by(SigningKey.created_at))).all())
 
     now = int(time.time())
-    rows = [row for row in run_in_session(settings, op) if show_all or not row.id_token_only]
+    rows = [row for row in run_in_session(settings, op)
+            if show_all or not (row.id_token_only or row.purpose == HTTP_MESSAGE)]
     records = [{"kid": k.kid, "alg": k.alg, "created_at": k.created_at, "state": _state(k, now),
-                **({"purpose": "id_token" if k.id_token_only else "signing"} if show_all else {})} for k in rows]
+                **({"purpose": _purpose(k)} if show_all else {})} for k in rows]
     if as_json:
         emit(True, {"keys": records}, "")
         return
@@ -84,3 +86,9 @@ def _state(key: SigningKey, now: int) -> str:
 
 def register(group: click.Group) -> None:
     group.add_command(keys_group)
+
+
+def _purpose(key: SigningKey) -> str:
+    if key.purpose == HTTP_MESSAGE:
+        return "http-message"  # RFC 9421 request signatures (docs/integrity.md)
+    return "id_token" if key.id_token_only else "signing"
