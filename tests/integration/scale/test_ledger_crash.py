@@ -32,6 +32,11 @@ def workers_of(pid: int) -> list[int]:
     return [int(child) for child in children]
 
 
+def is_alive(pid: int) -> bool:
+    status = Path(f"/proc/{pid}/status")
+    return status.exists() and "\nState:\tZ" not in status.read_text()
+
+
 def stored(database_url: str) -> dict[str, tuple[int, str]]:
     async def read() -> dict[str, tuple[int, str]]:
         engine = build_engine(database_url)
@@ -69,6 +74,7 @@ def test_kill_9_of_a_worker_loses_no_receipt_of_a_delivered_response(town: Town)
 
         with ThreadPoolExecutor(16) as pool:
             list(pool.map(one, range(REQUESTS)))
+        assert not is_alive(victim)  # the kill happened during the burst
     finally:
         instance.terminate()
     assert len(delivered) > REQUESTS // 2
