@@ -232,3 +232,28 @@ def test_app_operators_list_their_app_receipts_and_others_do_not(city: City) -> 
     assert seen[-3:] == [answer.headers["x-request-id"] for answer in sent]
     other = httpx.get(url, headers={"authorization": f"Bearer {admin_token(city.hub, DISHUB_ADMIN)}"})
     assert other.status_code in (403, 404)
+
+
+def test_a_ledger_app_answers_503_while_redis_is_down_and_a_signed_app_still_answers(database_url: str,
+                                                                                       tmp_path: Path) -> None:
+    from tests.support.hub import free_port
+
+    budget = Budget()
+    dead_redis = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    with run_hub(database_url, tmp_path, app_factory=create_app, redis_url=dead_redis) as hub:
+        budget_app = budget.build(hub.url, hub.app_url("e-budgeting"))
+        with run_server(budget_app) as app_url:
+            asyncio.run(register(database_url, hub.url, app_url, "ledger"))
+            client_id, secret = hub.client("Bapenda Integrasi")
+            token = httpx.post(f"{hub.url}/auth/token", auth=(client_id, secret or ""), data={
+                "grant_type": "client_credentials", "scope": "anggaran:read", "resource": RESOURCE}).json()
+            city = City(hub, budget, Tamper(), hub.app_url("e-budgeting"), token["access_token"], database_url)
+            deadline = time.monotonic() + 15
+            while (answer := city.post()).status_code == 404 and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert answer.status_code == 503 and budget.accepted == [], answer.text
+            asyncio.run(_execute(database_url, "UPDATE apps SET integrity = 'signed', updated_at = updated_at + 5"))
+            deadline = time.monotonic() + 15
+            while (answer := city.post()).status_code == 503 and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert answer.status_code == 200 and budget.accepted == [BODY]
