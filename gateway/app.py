@@ -2,8 +2,10 @@
 
     Host = an app's host ({slug}.{apps_domain} or registered)
         /.gerbang/*                                   → the gateway's sign-in for session apps, on the app's host
-        everything else                               → gateway.pipeline (raw ASGI: no starlette routing on
-                                                        the hot path), the whole path forwarded
+        everything else                               → gateway.pipeline, the whole path forwarded: served
+                                                        by gateway.app_plane below ASGI when the server is
+                                                        gateway.server_protocol (``gerbang serve``), else
+                                                        as raw ASGI (no starlette routing on the hot path)
     Host = the hub's (the issuer's host)
         /healthz /readyz /metrics                     → gateway.operations
         /apps/{slug}/...                              → moved: 308 to the app's own origin (never proxied)
@@ -19,10 +21,12 @@ HTTP client, and stops them in reverse order.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect
@@ -32,6 +36,7 @@ from gateway.access_recorder import AccessRecorder
 from gateway.access_writer import AccessWriter
 from idp.pdp.jobs import PdpJobs, Retention
 from gateway.admin.api import build_admin_app
+from gateway.app_plane import AppPlane
 from gateway.app_responses import HUB_COOKIE_NAMES
 from gateway.admin.console_client import ensure_console_client
 from gateway.identity import build_identity
@@ -43,6 +48,7 @@ from gateway.revocations import RevokedTokens
 from gateway.registry import AppRegistry
 from gateway.session_auth import SessionAuthenticator
 from gateway.session_client import GatewayClientSync, ensure_gateway_client
+from gateway.error_pages import HtmlErrors
 from gateway.errors import GatewayError
 from gateway.headers import build_networks
 from gateway.health_probe import build_health_probe
@@ -67,6 +73,7 @@ from idp.app_origins import port_suffix
 from idp.clock import Clock
 from idp.context import IdpContext, build_context
 from idp.hub_origin import HubOriginGuard
+from idp.upstream_addresses import build_upstream_addresses
 from idp.logging import configure_logging
 from idp.provider import Provider
 
@@ -98,12 +105,16 @@ class GatewayApp:
         self.on_shutdown: list[Hook] = []
         # One JSON line per request (gateway.access_log); None when GERBANG_ACCESS_LOG is off.
         self.access_log = AccessLog(settings.access_log_sample) if settings.access_log else None
+        # App hosts' requests at the protocol level, when served by gateway.server_protocol (one listener).
+        self.app_plane = AppPlane(pipeline, self.origins, self.access_log)
+        # A browser's navigation gets error pages in Bahasa Indonesia instead of problem+json (gateway.error_pages).
+        self._pages = HtmlErrors(self._dispatch)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.access_log is not None and scope["type"] in ("http", "websocket"):
-            await self.access_log.handle(scope, receive, send, self._dispatch)
+            await self.access_log.handle(scope, receive, send, self._pages)
         else:
-            await self._dispatch(scope, receive, send)
+            await self._pages(scope, receive, send)
 
     async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -157,6 +168,7 @@ class GatewayApp:
         try:
             async with self.provider.router.lifespan_context(self.provider):
                 await self.pipeline.proxy.start()
+                await self.pipeline.websockets.start()
                 try:
                     for hook in self.on_startup:
                         await hook()
@@ -167,6 +179,7 @@ class GatewayApp:
                 finally:
                     for hook in reversed(self.on_shutdown):
                         await hook()
+                    await self.pipeline.websockets.close()
                     await self.pipeline.proxy.close()
         finally:
             await self.context.close()
@@ -199,6 +212,12 @@ def create_app(settings: Settings, *, clock: Clock | None = None, routes: RouteT
     provider.logout_listeners.append(sessions.end_for_idp_session)
     revoked = RevokedTokens(context.sessionmaker, context.clock, settings.registry_refresh_seconds)
     identity = build_identity(settings, context, sessions=sessions, is_revoked=revoked.is_revoked)
+    issuer = identity.assertions  # an ended session's assertions are not reused
+
+    async def forget_assertions(row: Any) -> None:
+        issuer.forget_session(row.sid)
+
+    provider.logout_listeners.append(forget_assertions)
     metrics = GatewayMetrics()
     accesses = AccessRecorder(context.clock, window=settings.access_history_window_seconds,
                               max_pending=settings.access_history_max_pending,
@@ -211,7 +230,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, routes: RouteT
     integrity = IntegrityPlane(RequestSigner(lambda: context.keys.message_key, context.clock,
                                              settings.message_signature_ttl),
                                ledger, context.keys.sign, settings.issuer, buffer_bytes=settings.integrity_buffer_bytes,
-                               read_timeout=settings.request_read_timeout,
+                               read_timeout=settings.request_read_timeout, hold_bytes=settings.ledger_hold_bytes,
                                limits_ok=lambda: not describe_limit_store(context.limits)["degraded"])
     upstreams = Upstreams(BreakerPolicy(settings.breaker_failure_threshold, settings.breaker_reset_seconds,
                                         settings.upstream_cooloff_seconds))
@@ -223,7 +242,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None, routes: RouteT
         assertions=assertions or identity.assertions,
         proxy=Proxy(settings, upstreams, metrics),
         websockets=WebSocketProxy(upstreams, metrics, settings.upstream_connect_timeout,
-                                  settings.websocket_max_message_bytes),
+                                  settings.websocket_max_message_bytes,
+                                  build_upstream_addresses(settings).socket_factory),
         metrics=metrics,
         max_header_bytes=settings.max_header_bytes,
         max_body_bytes=settings.max_body_bytes,
@@ -236,7 +256,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, routes: RouteT
     )
     operations = Operations(context, metrics, pipeline.trusted_proxies, build_networks(settings.metrics_networks))
     control = Starlette(routes=sessions.routes())
-    admin = build_admin_app(settings, context, identity.verifier, provider.clients.forget)
+    admin = build_admin_app(settings, context, identity.verifier, provider.clients.forget, provider)
     app = GatewayApp(settings, pipeline, provider_app, context, operations, control, admin)
     app.receipts = ReceiptEndpoint(context.sessionmaker, identity.verifier, pipeline.routes.find_slug,
                                    context.keys.sign, settings.issuer, context.clock)
@@ -268,11 +288,22 @@ def create_app(settings: Settings, *, clock: Clock | None = None, routes: RouteT
     app.pdp_jobs = pdp_jobs  # tests run it by hand
     traffic = TrafficFlusher(metrics.traffic, context.sessionmaker, context.clock, settings.traffic_flush_seconds)
     health = build_health_probe(context.engine, context.limits, metrics.registry, settings.health_probe_seconds)
-    app.on_startup.extend([provision, ledger.start, revoked.start, reloader.start, access_writer.start, traffic.start, health.start,
-                           pdp_jobs.start])
+    flusher: list[asyncio.Task[None]] = []
+
+    async def start_metrics() -> None:
+        flusher.append(asyncio.ensure_future(metrics.flush_forever()))
+
+    async def stop_metrics() -> None:
+        for task in flusher:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    app.on_startup.extend([start_metrics, provision, ledger.start, revoked.start, reloader.start, access_writer.start,
+                           traffic.start, health.start, pdp_jobs.start])
     # run in reverse: the probe, then the flushers (traffic, accesses) while the database is still there
-    app.on_shutdown.extend([ledger.stop, revoked.stop, reloader.stop, access_writer.stop, traffic.stop, health.stop,
-                            pdp_jobs.stop])
+    app.on_shutdown.extend([stop_metrics, ledger.stop, revoked.stop, reloader.stop, access_writer.stop, traffic.stop,
+                            health.stop, pdp_jobs.stop])
     if routes is None:
         app.on_startup.append(identity.start)
         app.on_shutdown.append(identity.stop)

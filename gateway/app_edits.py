@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.apps import (AUTH_MODES, AppRecord, add_app, check_extra_hosts, check_integrity, check_upstream, check_upstream_addresses,
                           check_websocket_origin, set_app_status, set_extra_hosts, stored_hosts)
+from gateway.claims import DEFAULT_CLAIMS, check_claims
 from idp.app_origins import default_apps_domain
 from idp.upstream_addresses import UpstreamAddresses
 from idp.audit import append_audit
@@ -25,7 +26,7 @@ from idp.org import load_opd
 from idp.storage.models import App, OpdUnit
 
 EDITABLE = ("name", "opd", "upstreams", "auth_mode", "client_id", "resource", "hosts", "restricted", "require_dpop",
-            "integrity", "case_insensitive_paths", "allow_ambiguous_paths", "websocket_origins")
+            "integrity", "case_insensitive_paths", "allow_ambiguous_paths", "websocket_origins", "claims")
 
 
 def app_view(record: AppRecord, stored_resource: str | None) -> dict[str, Any]:
@@ -34,7 +35,8 @@ def app_view(record: AppRecord, stored_resource: str | None) -> dict[str, Any]:
             "auth_mode": record.auth_mode, "client_id": record.client_id, "resource": stored_resource,
             "hosts": list(record.hosts[1:]), "restricted": record.restricted, "require_dpop": record.require_dpop,
             "integrity": record.integrity, "case_insensitive_paths": record.case_insensitive_paths,
-            "allow_ambiguous_paths": record.allow_ambiguous_paths, "websocket_origins": list(record.websocket_origins)}
+            "allow_ambiguous_paths": record.allow_ambiguous_paths, "websocket_origins": list(record.websocket_origins),
+            "claims": list(record.claims)}
 
 
 async def load_app(session: AsyncSession, slug: str) -> tuple[App, OpdUnit]:
@@ -52,7 +54,8 @@ def _view(app: App, unit: OpdUnit) -> dict[str, Any]:
             "require_dpop": bool(app.require_dpop), "integrity": app.integrity or "none",
             "case_insensitive_paths": bool(app.case_insensitive_paths),
             "allow_ambiguous_paths": bool(app.allow_ambiguous_paths),
-            "websocket_origins": list(app.websocket_origins or ())}
+            "websocket_origins": list(app.websocket_origins or ()),
+            "claims": list(DEFAULT_CLAIMS if app.claims is None else app.claims)}
 
 
 async def update_app(session: AsyncSession, slug: str, changes: dict[str, Any], *, issuer: str, actor: str,
@@ -122,6 +125,8 @@ async def _apply_field(session: AsyncSession, app: App, unit: OpdUnit, field: st
         app.integrity = check_integrity(value)
     elif field == "websocket_origins":
         app.websocket_origins = list(dict.fromkeys(check_websocket_origin(origin) for origin in value or ()))
+    elif field == "claims":  # None: back to the default set
+        app.claims = None if value is None else list(check_claims(value))
     return unit
 
 

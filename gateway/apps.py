@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.claims import DEFAULT_CLAIMS, check_claims
 from idp.app_origins import default_app_host, default_apps_domain, default_resource, hub_host
 from idp.upstream_addresses import UpstreamAddresses, UpstreamRefused, check_upstream_address
 from idp.clients import check_resource, load_client
@@ -49,6 +50,7 @@ class AppRecord:
     hosts: tuple[str, ...] = ()
     require_dpop: bool = False
     integrity: str = "none"
+    claims: tuple[str, ...] = DEFAULT_CLAIMS  # what its assertion carries (gateway.claims)
 
     def as_json(self) -> dict[str, object]:
         return {"id": self.id, "slug": self.slug, "name": self.name, "opd": self.opd,
@@ -58,7 +60,7 @@ class AppRecord:
                 "case_insensitive_paths": self.case_insensitive_paths,
                 "allow_ambiguous_paths": self.allow_ambiguous_paths,
                 "websocket_origins": list(self.websocket_origins), "require_dpop": self.require_dpop,
-                "integrity": self.integrity}
+                "claims": list(self.claims), "integrity": self.integrity}
 
 
 def default_app_resource(issuer: str, slug: str, apps_domain: str = "") -> str:
@@ -173,7 +175,7 @@ async def add_app(session: AsyncSession, *, slug: str, opd_slug: str, upstreams:
                   status: str = "active", case_insensitive_paths: bool = False, allow_ambiguous_paths: bool = False,
                   websocket_origins: tuple[str, ...] = (), apps_domain: str = "",
                   addresses: UpstreamAddresses | None = None, require_dpop: bool = False,
-                  integrity: str = "none") -> AppRecord:
+                  claims: tuple[str, ...] | None = None, integrity: str = "none") -> AppRecord:
     """Register an app; every problem with the input is reported as ``InvalidInput``/``NotFound``/``Conflict``.
 
     ``addresses``: which upstream addresses the settings allow (``build_upstream_addresses(settings)``); without
@@ -207,7 +209,8 @@ async def add_app(session: AsyncSession, *, slug: str, opd_slug: str, upstreams:
               extra_hosts=[AppHost(host=host) for host in checked_hosts],
               restricted=restricted, status=status, created_at=now, updated_at=now,
               case_insensitive_paths=case_insensitive_paths, allow_ambiguous_paths=allow_ambiguous_paths,
-              websocket_origins=origins, require_dpop=require_dpop, integrity=integrity)
+              websocket_origins=origins, require_dpop=require_dpop,
+              claims=None if claims is None else list(check_claims(claims)), integrity=integrity)
     session.add(app)
     await session.flush()
     return _record(app, unit, issuer, domain)
@@ -258,4 +261,6 @@ def _record(app: App, unit: OpdUnit, issuer: str, apps_domain: str = "") -> AppR
                      case_insensitive_paths=app.case_insensitive_paths, allow_ambiguous_paths=app.allow_ambiguous_paths,
                      websocket_origins=tuple(app.websocket_origins or ()),
                      hosts=app_hosts(app.slug, domain, stored_hosts(app)),
-                     require_dpop=bool(app.require_dpop), integrity=app.integrity or "none")
+                     require_dpop=bool(app.require_dpop),
+                     claims=DEFAULT_CLAIMS if app.claims is None else tuple(app.claims),
+                     integrity=app.integrity or "none")

@@ -1,14 +1,22 @@
 """Building and signing ``X-Gerbang-Assertion``: who the hub says is calling, for one app, for a few seconds.
 
 Claims: ``iss`` (the hub), ``aud`` (the app's resource identifier), ``sub`` (absent for anonymous callers),
-``client_id``, ``opd``, ``roles``, ``acr``, ``iat``, ``exp`` (≤ 60 s later; 30 s by default), ``jti``.
+``client_id``, ``iat``, ``exp`` (≤ 60 s later; 30 s by default), ``jti``, and the identity claims the app is set
+to receive (``route.claims``, ``gateway.claims``: by default ``name``, ``opd``, ``roles``, ``acr``; ``nik``/``nip``
+only where policy releases them, ``release``).
 Signed by ``idp.keys.KeyRing.sign`` (the one module that signs) with ``typ: gerbang-assertion+jwt``, so it can
 never be mistaken for an access or ID token (RFC 8725 §3.11).
 
-Signing costs ~27 µs (ES256) plus pyjwt's encoding. An assertion is reused for the same (caller, app) for
-``reuse_seconds`` (default 5) and re-signed after that, so every assertion an app receives still has at
-least ``ttl - reuse_seconds`` seconds to live. Its ``jti`` therefore names the assertion, not the request
-(the request has ``X-Request-Id``); ``reuse_seconds = 0`` signs one per request.
+Signing costs ~27 µs (ES256) plus pyjwt's encoding, more than the whole app-plane hop; a cached one costs a
+dict lookup. An assertion is identity, not a per-request signature (Pomerium does the same): it is reused
+for the same caller — the ``Principal``, which carries its session or token id — and app for
+``reuse_seconds`` (default 20 of a 30 s ttl) and re-signed after that, so every assertion an app receives
+still has at least ``ttl - reuse_seconds`` seconds to live. Its ``jti`` therefore names the assertion, not
+the request (the request has ``X-Request-Id``); ``reuse_seconds = 0`` signs one per request.
+
+A cached assertion is dropped when the key that signed it no longer signs (rotation, revocation:
+``current_kid``), when its session ends (``forget_session``, a provider logout listener) and with
+``forget_all``. A revoked token or an ended session is refused by authentication before the cache is read.
 """
 
 from __future__ import annotations
@@ -25,13 +33,15 @@ ASSERTION_TYP = "gerbang-assertion+jwt"
 MAX_TTL = 60
 
 Signer = Callable[..., str]  # KeyRing.sign(claims, typ=...)
+Release = Callable[[Route], tuple[str, ...]]  # the claims policy lets this route's assertion carry
 
 
 class HubAssertionIssuer:
     """``gateway.steps.AssertionIssuer``."""
 
-    def __init__(self, sign: Signer, issuer: str, clock: Clock, *, ttl: int = 30, reuse_seconds: int = 5,
-                 cache_size: int = 10_000) -> None:
+    def __init__(self, sign: Signer, issuer: str, clock: Clock, *, ttl: int = 30, reuse_seconds: int = 20,
+                 cache_size: int = 10_000, current_kid: Callable[[], str] | None = None,
+                 release: Release | None = None) -> None:
         if not 0 < ttl <= MAX_TTL:
             raise ValueError(f"assertion ttl must be 1..{MAX_TTL} seconds")
         if not 0 <= reuse_seconds < ttl:
@@ -42,36 +52,52 @@ class HubAssertionIssuer:
         self._ttl = ttl
         self._reuse = reuse_seconds
         self._cache_size = cache_size
-        self._cache: OrderedDict[tuple[Principal, str], tuple[int, str]] = OrderedDict()
+        self._current_kid = current_kid or (lambda: "")
+        self._release = release or (lambda route: route.claims)
+        self._cache: OrderedDict[tuple[Principal, str, tuple[str, ...]], tuple[int, str, str]] = OrderedDict()
 
     def issue(self, principal: Principal, route: Route, request: RequestHead) -> str:
         now = self._clock.now()
         if self._reuse == 0:
-            return self._sign(build_claims(principal, route, self._issuer, now, self._ttl), typ=ASSERTION_TYP)
-        key = (principal, route.resource)
+            return self._sign(build_claims(principal, route, self._issuer, now, self._ttl, self._release(route)),
+                              typ=ASSERTION_TYP)
+        key = (principal, route.resource, route.claims)  # a change of the app's claims is never served stale
         cached = self._cache.get(key)
-        if cached is not None and now - cached[0] < self._reuse:
+        kid = self._current_kid()
+        if cached is not None and now - cached[0] < self._reuse and cached[2] == kid:
             return cached[1]
-        token = self._sign(build_claims(principal, route, self._issuer, now, self._ttl), typ=ASSERTION_TYP)
-        self._cache[key] = (now, token)
+        token = self._sign(build_claims(principal, route, self._issuer, now, self._ttl, self._release(route)),
+                           typ=ASSERTION_TYP)
+        self._cache[key] = (now, token, kid)
         self._cache.move_to_end(key)
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
         return token
 
+    def forget_session(self, session_id: str) -> None:
+        """The session ended: none of its assertions is handed out again (a logout is rare; a scan is fine)."""
+        for key in [key for key in self._cache if key[0].session_id == session_id]:
+            del self._cache[key]
 
-def build_claims(principal: Principal, route: Route, issuer: str, now: int, ttl: int) -> dict[str, Any]:
+    def forget_all(self) -> None:
+        self._cache.clear()
+
+
+def build_claims(principal: Principal, route: Route, issuer: str, now: int, ttl: int,
+                 released: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """``released``: the identity claims to carry (default: ``route.claims``)."""
     claims: dict[str, Any] = {"iss": issuer, "aud": route.resource, "iat": now, "exp": now + ttl,
                               "jti": secrets.token_urlsafe(12)}
     if principal.sub is not None:
         claims["sub"] = principal.sub
     if principal.client_id is not None:
         claims["client_id"] = principal.client_id
-    if principal.name is not None:
-        claims["name"] = principal.name
-    if principal.opd is not None:
-        claims["opd"] = principal.opd
-    claims["roles"] = list(principal.roles)
-    if principal.acr is not None:
-        claims["acr"] = principal.acr
+    for name in route.claims if released is None else released:
+        if name == "roles":
+            claims["roles"] = list(principal.roles)
+        elif name == "amr":
+            if principal.amr:
+                claims["amr"] = list(principal.amr)
+        elif (value := getattr(principal, name)) is not None:
+            claims[name] = value
     return claims

@@ -118,7 +118,7 @@ class BearerAuthenticator:
         if claims.sub == claims.client_id:
             return Principal(client_id=claims.client_id, scopes=claims.scopes, acr=claims.acr, amr=claims.amr,
                              token_id=claims.jti)
-        opd, opd_paths, roles = None, (), ()
+        opd, opd_paths, roles, subject = None, (), (), None
         if self._subjects is not None:
             try:
                 subject = await self._subjects.load(claims.sub)
@@ -131,7 +131,9 @@ class BearerAuthenticator:
                 raise self._refuse("invalid_token", "the token's user account is disabled")
             opd, opd_paths, roles = subject.opd, subject.opd_paths, subject.roles
         return Principal(sub=claims.sub, client_id=claims.client_id, opd=opd, opd_paths=opd_paths, roles=roles,
-                         scopes=claims.scopes, acr=claims.acr, amr=claims.amr, token_id=claims.jti)
+                         scopes=claims.scopes, acr=claims.acr, amr=claims.amr, token_id=claims.jti,
+                         name=subject and subject.name, email=subject and subject.email, nik=subject and subject.nik,
+                         nip=subject and subject.nip)
 
     def _challenge(self, error: str | None = None, description: str | None = None,
                    dpop: bool = False) -> tuple[tuple[bytes, bytes]]:

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gateway.assertion_issuer import HubAssertionIssuer
+from gateway.claims import released_claims
+from gateway.model import Route
 from gateway.authenticate import BearerAuthenticator, RouteAuthenticator, SessionAuthenticator
 from gateway.dpop import DpopProofChecker
 from gateway.jwks import KeySource, RemoteJwks, local_keys_from_ring
@@ -61,6 +63,11 @@ def build_identity(settings: Settings, context: IdpContext, *, sessions: Session
                                                        ProofWindow(past=settings.dpop_proof_max_age)),
                                  policy_requires_dpop=lambda slug: context.policies.current.app(slug).require_dpop)
     authenticator = RouteAuthenticator(bearer, sessions)
+    def release(route: Route) -> tuple[str, ...]:  # nik/nip only where a guarded-scope rule allows (gateway.claims)
+        keys = (route.slug,) if route.client_id is None else (route.client_id, route.slug)
+        return released_claims(route.claims, keys, context.policies.current.allowed_scopes)
+
     assertions = HubAssertionIssuer(context.keys.sign, settings.issuer, context.clock, ttl=settings.assertion_ttl,
-                                    reuse_seconds=settings.assertion_reuse_seconds)
+                                    reuse_seconds=settings.assertion_reuse_seconds,
+                                    current_kid=lambda: context.keys.active.kid, release=release)
     return GatewayIdentity(routes, authenticator, assertions, verifier, subjects)

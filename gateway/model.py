@@ -29,6 +29,8 @@ class Route:
     hosts: tuple[str, ...] = ()
     require_dpop: bool = False  # bearer apps: only DPoP-bound tokens (RFC 9449), never plain bearer
     integrity: str = "none"  # none | signed | ledger (gateway.integrity)
+    # The identity claims its assertion carries beyond sub/client_id (gateway.claims).
+    claims: tuple[str, ...] = ("name", "opd", "roles", "acr")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +48,10 @@ class Principal:
     amr: tuple[str, ...] = ()
     token_id: str | None = None  # jti of the access token, if any
     session_id: str | None = None
+    # Personal identifiers, only for apps configured to receive them (gateway.claims).
+    email: str | None = None
+    nik: str | None = None
+    nip: str | None = None
 
     @property
     def anonymous(self) -> bool:

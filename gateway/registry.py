@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.apps import app_hosts, stored_hosts
 from idp.app_origins import default_resource
+from gateway.claims import DEFAULT_CLAIMS
 from gateway.model import Route
 from idp.app_origins import default_apps_domain, hub_host
 from idp.upstream_addresses import UpstreamAddresses, literal_host
@@ -153,7 +154,9 @@ class AppRegistry:
                      allow_ambiguous_paths=app.allow_ambiguous_paths,
                      websocket_origins=tuple(app.websocket_origins or ()),
                      hosts=app_hosts(app.slug, self._apps_domain, stored_hosts(app)),
-                     require_dpop=bool(app.require_dpop), integrity=app.integrity or "none")
+                     require_dpop=bool(app.require_dpop),
+                     claims=DEFAULT_CLAIMS if app.claims is None else tuple(app.claims),
+                     integrity=app.integrity or "none")
 
     def _allowed_upstreams(self, app: App) -> tuple[str, ...]:
         """Upstreams registered before the settings refused their address are left out (no DNS here: names

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from starlette.types import Scope
 
 from gateway.errors import BadRequest, MethodNotAllowed
-from gateway.headers import Network, check_request_headers, is_chunked, is_trusted, resolve_client_ip
+from gateway.headers import Headers, Network, check_request_headers, is_chunked, is_trusted, resolve_client_ip
 from gateway.model import RequestHead
 from gateway.paths import normalise_path
 
@@ -38,26 +38,31 @@ class InboundRequest:
 
 def read_request_head(scope: Scope, request_id: str, traceparent: str, max_header_bytes: int,
                       trusted: tuple[Network, ...]) -> InboundRequest:
-    headers = scope["headers"]
-    method = scope.get("method", "GET")
+    client = scope.get("client")
+    return read_head(scope.get("method", "GET"), scope.get("raw_path") or scope["path"].encode(),
+                     scope.get("query_string", b""), scope["headers"], client[0] if client else "unknown",
+                     "https" if scope["scheme"] in ("https", "wss") else "http", request_id, traceparent,
+                     max_header_bytes, trusted)
+
+
+def read_head(method: str, raw_path: bytes, query: bytes, headers: Headers, peer: str, scheme: str,
+              request_id: str, traceparent: str, max_header_bytes: int,
+              trusted: tuple[Network, ...]) -> InboundRequest:
+    """The one reading of a request head (the ASGI scope's parts, or the app plane's parser's)."""
     if method in _REFUSED_METHODS:
         raise MethodNotAllowed(f"{method} is not forwarded", headers=((b"allow", ALLOWED_METHODS),))
     content_length = check_request_headers(headers, max_header_bytes)
-    path = normalise_path(scope.get("raw_path") or scope["path"].encode())
+    path = normalise_path(raw_path)
     host_header = _single(headers, b"host")
     host = build_host(host_header)
-    client = scope.get("client")
-    peer = client[0] if client else "unknown"
     client_ip, chain = resolve_client_ip(peer, headers, trusted)
-    scheme = "https" if scope["scheme"] in ("https", "wss") else "http"
     proto = scheme
     forwarded_host = host_header.decode("latin-1") if host_header else ""
     if is_trusted(peer, trusted):
         proto = _FORWARDED_PROTO.get((_single(headers, b"x-forwarded-proto") or b"").strip().lower(), scheme)
         forwarded_host = (_single(headers, b"x-forwarded-host") or b"").decode("latin-1") or forwarded_host
-    head = RequestHead(method=method, path=path, query=scope.get("query_string", b""),
-                       headers=tuple(headers), client_ip=client_ip, scheme=proto, host=host,
-                       request_id=request_id, traceparent=traceparent)
+    head = RequestHead(method=method, path=path, query=query, headers=tuple(headers), client_ip=client_ip,
+                       scheme=proto, host=host, request_id=request_id, traceparent=traceparent)
     return InboundRequest(head, ", ".join(chain), proto, forwarded_host, content_length, is_chunked(headers))
 
 
@@ -75,7 +80,7 @@ def build_host(value: bytes | None) -> str:
     return host
 
 
-def _single(headers: list[tuple[bytes, bytes]], name: bytes) -> bytes | None:
+def _single(headers: Headers, name: bytes) -> bytes | None:
     found: bytes | None = None
     for key, value in headers:
         if key == name:

@@ -31,6 +31,7 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from gateway.app_plane import AppCycle, AppPlane, start_cycle
 from gateway.errors import GatewayError, HeadersTooLarge, RequestTimeout, UriTooLong
 from gateway.headers import new_id
 from gateway.problem import build_problem
@@ -58,6 +59,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
                  _loop: asyncio.AbstractEventLoop | None = None) -> None:
         super().__init__(config, server_state, app_state, _loop)
         self.limits: ServerLimits = getattr(config.loaded_app, "server_limits", None) or ServerLimits()
+        # Requests to app hosts are served by the app plane (gateway.app_plane), the rest by the ASGI app.
+        self.plane: AppPlane | None = getattr(config.loaded_app, "app_plane", None)
         self.head_timer: asyncio.TimerHandle | None = None
         self.head_bytes = 0
         self.head_pending = False
@@ -75,6 +78,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._stop_head()
         self._stop_body()
         super().connection_lost(exc)
+        if isinstance(self.cycle, AppCycle):
+            self.cycle.lost()
 
     def data_received(self, data: bytes) -> None:
         if self.head_pending:
@@ -103,9 +108,31 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._stop_head()
-        super().on_headers_complete()
+        plane = self.plane
+        if plane is not None and plane.claims(self.headers, self.url, self.parser.should_upgrade()) is not None:
+            self._start_app_cycle(plane)
+        else:
+            super().on_headers_complete()
         if self._declares_body() and not self.parser.should_upgrade():
             self._start_body()
+
+    def _start_app_cycle(self, plane: AppPlane) -> None:
+        """As uvicorn starts an ASGI cycle: at once, or queued behind a pipelined request still answering."""
+        existing = self.cycle
+        self.cycle = cycle = start_cycle(self, plane)
+        if existing is None or existing.response_complete:
+            self._start_asgi_task(cycle, None)
+        else:
+            self.flow.pause_reading()
+            self.pipeline.appendleft((cycle, None))  # type: ignore[arg-type]
+
+    def _start_asgi_task(self, cycle: Any, app: Any) -> None:
+        if isinstance(cycle, AppCycle):
+            task = self.loop.create_task(cycle.run())
+            task.add_done_callback(self.tasks.discard)
+            self.tasks.add(task)
+        else:
+            super()._start_asgi_task(cycle, app)
 
     def on_body(self, body: bytes) -> None:
         self.body_bytes += len(body)

@@ -93,7 +93,7 @@ class SessionAuthenticator:
                          opd=memberships[0].opd.slug if memberships else None,
                          opd_paths=tuple(dict.fromkeys(m.opd.path for m in memberships)),
                          roles=tuple(sorted({m.role for m in memberships})), acr=row.acr, amr=tuple(row.amr),
-                         session_id=row.idp_sid)
+                         session_id=row.idp_sid, email=user.email, nik=user.nik, nip=user.nip)
 
     async def end_for_idp_session(self, row: BrowserSession) -> None:
         """Logout listener: the provider's session ended, so do the app sessions made from it (every app host)."""

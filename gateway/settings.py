@@ -21,6 +21,10 @@ class Settings(IdpSettings):
     upstream_connections_per_host: int = Field(default=256, ge=1, le=10_000)
     # Below the usual upstream idle timeout (uvicorn: 5 s) so a pooled connection is not reused as it closes.
     upstream_keepalive_seconds: float = Field(default=4.0, gt=0, le=300)
+    # https upstreams: certificates checked against the system's CAs, or this PEM bundle (a city's own CA).
+    upstream_ca_file: str | None = None
+    upstream_max_header_bytes: int = Field(default=64 * 1024, ge=1024, le=1 << 20,
+                                           description="largest response head accepted from an upstream")
     upstream_retries: int = Field(default=1, ge=0, le=5, description="extra tries for GET/HEAD/OPTIONS")
     upstream_cooloff_seconds: float = Field(default=2.0, ge=0, le=600)
     breaker_failure_threshold: int = Field(default=5, ge=1, le=1000)
@@ -53,7 +57,7 @@ class Settings(IdpSettings):
     admin_reauth_seconds: int = Field(default=900, ge=60, le=86_400, description="console re-authentication age")
     # X-Gerbang-Assertion (gateway.assertion_issuer).
     assertion_ttl: int = Field(default=30, ge=5, le=60)
-    assertion_reuse_seconds: int = Field(default=5, ge=0, le=30)
+    assertion_reuse_seconds: int = Field(default=20, ge=0, le=55)
     # Signed requests and receipts (gateway.integrity, docs/integrity.md).
     message_signature_ttl: int = Field(default=30, ge=5, le=60, description="RFC 9421 signature lifetime, seconds")
     integrity_buffer_bytes: int = Field(default=8 << 20, ge=0, le=1 << 30,

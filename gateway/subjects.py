@@ -34,6 +34,10 @@ class Subject:
     opd_paths: tuple[str, ...]
     roles: tuple[str, ...]
     disabled: bool = False
+    name: str | None = None  # what an app configured for them receives (gateway.claims)
+    email: str | None = None
+    nik: str | None = None
+    nip: str | None = None
 
 
 class SubjectLoader(Protocol):
@@ -93,12 +97,15 @@ async def load_subject(sessionmaker: async_sessionmaker[AsyncSession], sub: str)
 
 async def _query_subject(sessionmaker: async_sessionmaker[AsyncSession], sub: str) -> Subject | None:
     async with sessionmaker() as session:
-        disabled = await session.scalar(select(User.disabled).where(User.id == sub))
-        if disabled is None:
+        found = (await session.execute(select(User.disabled, User.name, User.email, User.nik, User.nip)
+                                       .where(User.id == sub))).first()
+        if found is None:
             return None
+        disabled = found[0]
         rows = (await session.execute(
             select(Membership.role, OpdUnit.slug, OpdUnit.path).join(OpdUnit, Membership.opd_id == OpdUnit.id)
             .where(Membership.user_id == sub).order_by(Membership.id))).all()
     return Subject(user_id=sub, opd=rows[0][1] if rows else None,
                    opd_paths=tuple(dict.fromkeys(path for _, _, path in rows)),
-                   roles=tuple(dict.fromkeys(role for role, _, _ in rows)), disabled=bool(disabled))
+                   roles=tuple(dict.fromkeys(role for role, _, _ in rows)), disabled=bool(disabled),
+                   name=found[1], email=found[2], nik=found[3], nip=found[4])

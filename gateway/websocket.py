@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from typing import Any
 
 import aiohttp
 from starlette.types import Receive, Send
@@ -26,12 +27,27 @@ _RESERVED_CLOSE = {1005: 1000, 1006: 1011, 1015: 1011}
 
 class WebSocketProxy:
     def __init__(self, upstreams: Upstreams, metrics: GatewayMetrics, connect_timeout: float,
-                 max_message_bytes: int) -> None:
+                 max_message_bytes: int, socket_factory: Any = None) -> None:
         self.upstreams, self.metrics = upstreams, metrics
         self.connect_timeout, self.max_message_bytes = connect_timeout, max_message_bytes
+        self.socket_factory = socket_factory
+        self.session: aiohttp.ClientSession | None = None
 
-    async def forward(self, session: aiohttp.ClientSession, exchange: Exchange, protocols: tuple[str, ...],
-                      receive: Receive, send: Send) -> int:
+    async def start(self) -> None:
+        if self.session is None:
+            # A dummy cookie jar: one session serves every user; cookies must never cross between them.
+            connector = aiohttp.TCPConnector(limit=0, socket_factory=self.socket_factory)
+            self.session = aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar(),
+                                                 auto_decompress=False)
+
+    async def close(self) -> None:
+        if self.session is not None:
+            await self.session.close()
+            self.session = None
+
+    async def forward(self, exchange: Exchange, protocols: tuple[str, ...], receive: Receive, send: Send) -> int:
+        session = self.session
+        assert session is not None, "started in the lifespan"
         pool = self.upstreams.pool(exchange.route.slug, exchange.route.upstreams)
         target = pool.choose()
         url = "ws" + target.base.removeprefix("http") + exchange.upstream_path

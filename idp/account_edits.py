@@ -42,8 +42,11 @@ def _roles_text(pairs: list[tuple[str, str]]) -> list[str]:
 
 
 async def update_user(session: AsyncSession, user: User, *, name: str | None = None, email: str | None = None,
-                      nik: str | None = None, actor: str, now: int) -> dict[str, Any]:
-    """Change name, email or NIK (``nik=""`` removes it); returns the diff (empty: nothing changed)."""
+                      nik: str | None = None, actor: str, now: int, private: bool = False) -> dict[str, Any]:
+    """Change name, email or NIK (``nik=""`` removes it); returns the diff (empty: nothing changed).
+
+    ``private``: the audit entry names the changed fields only (a citizen's correction under UU PDP: the hashed
+    chain must not keep personal data that erasure could not remove)."""
     before = {"name": user.name, "email": user.email, "nik": user.nik}
     if name is not None:
         if not name.strip():
@@ -60,8 +63,9 @@ async def update_user(session: AsyncSession, user: User, *, name: str | None = N
     if diff:
         user.updated_at = max(now, user.updated_at)
         await session.flush()
+        detail = {"fields": sorted(diff)} if private else {"diff": diff}
         await append_audit(session, actor=actor, action="user.update", target=f"user:{user.id}",
-                           detail={"diff": diff}, now=now)
+                           detail=detail, now=now)
     return diff
 
 

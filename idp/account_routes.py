@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute, Route
 
-from idp.endpoints.account import (account_page, consent_revoke, password_submit, profile_submit, session_end,
+from idp.endpoints.account import (account_page, app_withdraw, consent_revoke, password_submit, profile_submit, session_end,
                                    sessions_end_all)
 from idp.endpoints.account_data import data_download, data_page, delete_submit, privacy_page
 from idp.endpoints.account_email import email_change_submit, email_confirm_page, email_confirm_submit
@@ -46,6 +46,7 @@ def build_account_routes() -> list[BaseRoute]:
         Route("/account/totp/disable", totp_disable, methods=["POST"]),
         Route("/account/recovery-codes", recovery_codes_renew, methods=["POST"]),
         Route("/account/consents/revoke", consent_revoke, methods=["POST"]),
+        Route("/account/apps/withdraw", app_withdraw, methods=["POST"]),
         Route("/account/sessions/end", session_end, methods=["POST"]),
         Route("/account/sessions/end-all", sessions_end_all, methods=["POST"]),
         # UU PDP data rights (idp.pdp)

@@ -49,7 +49,7 @@ async def update_client(session: AsyncSession, client_id: str, changes: dict[str
         name=merged["name"], redirect_uris=tuple(merged["redirect_uris"]),
         post_logout_redirect_uris=tuple(merged["post_logout_redirect_uris"]), grant_types=tuple(merged["grant_types"]),
         scope=merged["scope"], public=client.auth_method == "none", auth_method=client.auth_method,
-        resources=tuple(merged["resources"]), jwks=client.jwks,
+        resources=tuple(merged["resources"]), jwks=client.jwks, jwks_uri=client.jwks_uri,
         backchannel_logout_uri=merged["backchannel_logout_uri"] or None)
     client.name, client.redirect_uris, client.post_logout_redirect_uris = (
         meta.name, meta.redirect_uris, meta.post_logout_redirect_uris)

@@ -20,10 +20,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from idp.audit import append_audit
 from idp.change_diff import build_diff
-from idp.clients import ClientSecurity, check_client_metadata, digest_secret
+from idp.clients import ClientMetadata, ClientSecurity, check_client_metadata, check_jwks_uri_address, digest_secret
 from idp.errors import GerbangError, InvalidInput
 from idp.org import load_opd
 from idp.storage.models import Client, Consent, InitialAccessToken
+from idp.upstream_addresses import UpstreamAddresses
 
 Uri = Annotated[str, Field(max_length=500)]
 
@@ -51,6 +52,7 @@ class ClientMetadataIn(BaseModel):
     token_endpoint_auth_method: str = "client_secret_basic"
     scope: Annotated[str, Field(max_length=1000)] = "openid"
     jwks: dict[str, Any] | None = None
+    jwks_uri: Uri | None = None
     # RFC 9126 §6, RFC 9449 §5.2, OIDC Registration §2; "fapi2" applies the FAPI 2.0 Security Profile.
     require_pushed_authorization_requests: bool = False
     dpop_bound_access_tokens: bool = False
@@ -67,6 +69,14 @@ def read_metadata(raw: bytes) -> ClientMetadataIn:
         raise RegistrationError(400, "invalid_client_metadata", f"{where}: {first['msg']}") from exc
 
 
+async def _checked_address(meta: ClientMetadata, addresses: UpstreamAddresses | None) -> None:
+    if meta.jwks_uri:
+        try:
+            await check_jwks_uri_address(meta.jwks_uri, addresses or UpstreamAddresses())
+        except InvalidInput as exc:
+            raise RegistrationError(400, "invalid_client_metadata", exc.message) from exc
+
+
 def _checked(meta: ClientMetadataIn) -> Any:
     if "authorization_code" in meta.grant_types and meta.response_types != ["code"]:
         raise RegistrationError(400, "invalid_client_metadata", "response_types must be [\"code\"]")
@@ -76,6 +86,7 @@ def _checked(meta: ClientMetadataIn) -> Any:
                                      grant_types=tuple(dict.fromkeys(meta.grant_types)), scope=meta.scope,
                                      public=meta.token_endpoint_auth_method == "none",
                                      auth_method=meta.token_endpoint_auth_method, jwks=meta.jwks,
+                                     jwks_uri=meta.jwks_uri,
                                      security=ClientSecurity(meta.security_profile,
                                                              meta.require_pushed_authorization_requests,
                                                              meta.dpop_bound_access_tokens,
@@ -99,18 +110,20 @@ async def issue_initial_token(session: AsyncSession, *, created_by: str, opd_slu
 
 
 async def register_client(session: AsyncSession, initial_token: str, raw: bytes, issuer: str,
-                          now: int) -> dict[str, Any]:
+                          now: int, addresses: UpstreamAddresses | None = None) -> dict[str, Any]:
     grant = await session.get(InitialAccessToken, digest_secret(initial_token), with_for_update=True)
     if grant is None or grant.used_at is not None or grant.expires_at <= now:
         raise RegistrationError(401, "invalid_token", "the initial access token is invalid, used or expired")
     meta = _checked(read_metadata(raw))
+    await _checked_address(meta, addresses)
     client_id = secrets.token_urlsafe(18)
     secret = None if meta.auth_method in ("none", "private_key_jwt") else secrets.token_urlsafe(32)
     registration_token = secrets.token_urlsafe(32)
     client = Client(client_id=client_id, secret_digest=digest_secret(secret) if secret else None, name=meta.name,
                     opd_id=grant.opd_id, redirect_uris=meta.redirect_uris,
                     post_logout_redirect_uris=meta.post_logout_redirect_uris, grant_types=meta.grant_types,
-                    scope=meta.scope, auth_method=meta.auth_method, jwks=meta.jwks, resources=[], first_party=False,
+                    scope=meta.scope, auth_method=meta.auth_method, jwks=meta.jwks, jwks_uri=meta.jwks_uri, resources=[],
+                    first_party=False,
                     status="pending", created_at=now, updated_at=now,
                     registration_token_digest=digest_secret(registration_token))
     apply_security(client, meta.security)
@@ -136,19 +149,22 @@ async def load_registered(session: AsyncSession, client_id: str, registration_to
     return client
 
 
-async def update_client(session: AsyncSession, client: Client, raw: bytes, issuer: str, now: int) -> dict[str, Any]:
+async def update_client(session: AsyncSession, client: Client, raw: bytes, issuer: str, now: int,
+                        addresses: UpstreamAddresses | None = None) -> dict[str, Any]:
     meta_in = read_metadata(raw)
     if meta_in.client_id != client.client_id:
         raise RegistrationError(400, "invalid_client_metadata", "client_id must be the client's own")
     if meta_in.client_secret is not None and digest_secret(meta_in.client_secret) != client.secret_digest:
         raise RegistrationError(400, "invalid_client_metadata", "client_secret does not match")
     meta = _checked(meta_in)
+    await _checked_address(meta, addresses)
     if (meta.auth_method in ("none", "private_key_jwt")) != (client.secret_digest is None):
         raise RegistrationError(400, "invalid_client_metadata", "token_endpoint_auth_method cannot change kind")
     before = _audited_view(client)
     client.name, client.redirect_uris, client.grant_types = meta.name, meta.redirect_uris, meta.grant_types
     client.post_logout_redirect_uris, client.scope = meta.post_logout_redirect_uris, meta.scope
-    client.auth_method, client.jwks, client.updated_at = meta.auth_method, meta.jwks, now
+    client.auth_method, client.jwks, client.jwks_uri = meta.auth_method, meta.jwks, meta.jwks_uri
+    client.updated_at = now
     apply_security(client, meta.security)
     if client.status == "active":
         client.status = "pending"  # what Kominfo approved has changed: review again
@@ -164,7 +180,7 @@ async def update_client(session: AsyncSession, client: Client, raw: bytes, issue
 def _audited_view(client: Client) -> dict[str, Any]:
     return {"name": client.name, "redirect_uris": list(client.redirect_uris), "grant_types": list(client.grant_types),
             "post_logout_redirect_uris": list(client.post_logout_redirect_uris), "scope": client.scope,
-            "auth_method": client.auth_method, "status": client.status}
+            "auth_method": client.auth_method, "jwks_uri": client.jwks_uri, "status": client.status}
 
 
 async def delete_client(session: AsyncSession, client: Client, now: int) -> None:
@@ -197,4 +213,6 @@ def client_document(client: Client, issuer: str) -> dict[str, Any]:
         document["security_profile"] = client.profile
     if client.jwks:
         document["jwks"] = client.jwks
+    if client.jwks_uri:
+        document["jwks_uri"] = client.jwks_uri
     return document

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from idp.errors import Conflict, InvalidInput, NotFound
 from idp.org import load_opd
 from idp.storage.models import Client
+from idp.upstream_addresses import UpstreamAddresses, UpstreamRefused, check_upstream_address
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"  # RFC 8628
 TOKEN_EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"  # RFC 8693 (targets: policy files)
@@ -84,6 +85,28 @@ def check_resource(uri: str) -> str:
     return uri
 
 
+def check_jwks_uri(uri: str) -> str:
+    """RFC 7591 §2 ``jwks_uri``: absolute https (http only on loopback), no fragment, no credentials.
+
+    The addresses it resolves to are checked by ``check_jwks_uri_address`` (``idp.upstream_addresses``)."""
+    parts = _split(uri)
+    if parts.fragment or "#" in uri or parts.username or parts.password or not parts.hostname:
+        raise InvalidInput(f"jwks_uri must be an absolute URI without fragment or credentials: {uri}")
+    if len(uri) > 500:
+        raise InvalidInput("jwks_uri is longer than 500 characters")
+    if parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS):
+        return uri
+    raise InvalidInput(f"jwks_uri must be https (http only on loopback): {uri}")
+
+
+async def check_jwks_uri_address(uri: str, addresses: UpstreamAddresses) -> None:
+    """The hub will connect to it from inside Kominfo's network: every address it resolves to must be allowed."""
+    try:
+        await check_upstream_address(uri, addresses)
+    except UpstreamRefused as exc:
+        raise InvalidInput(f"jwks_uri: {exc}") from exc
+
+
 @dataclass(frozen=True)
 class ClientMetadata:
     """Checked client metadata (RFC 7591 §2 names), ready to store."""
@@ -98,6 +121,7 @@ class ClientMetadata:
     jwks: dict[str, Any] | None
     backchannel_logout_uri: str | None
     security: ClientSecurity = field(default_factory=lambda: ClientSecurity())
+    jwks_uri: str | None = None
 
 
 @dataclass(frozen=True)
@@ -131,7 +155,7 @@ def check_client_metadata(*, name: str, redirect_uris: tuple[str, ...] = (),
                           scope: str = "openid profile email", public: bool = False, auth_method: str | None = None,
                           resources: tuple[str, ...] = (), jwks: dict[str, Any] | None = None,
                           backchannel_logout_uri: str | None = None,
-                          security: ClientSecurity | None = None) -> ClientMetadata:
+                          security: ClientSecurity | None = None, jwks_uri: str | None = None) -> ClientMetadata:
     """Every rule a client's metadata must meet, for the CLI, the admin API and dynamic registration alike."""
     if not name.strip():
         raise InvalidInput("name is required")
@@ -145,8 +169,12 @@ def check_client_metadata(*, name: str, redirect_uris: tuple[str, ...] = (),
         raise InvalidInput("public clients use auth method 'none', confidential clients another")
     if public and "client_credentials" in grant_types:
         raise InvalidInput("a public client cannot use client_credentials")
-    if method == "private_key_jwt" and not jwks:
-        raise InvalidInput("private_key_jwt needs the client's public keys (jwks)")
+    if jwks and jwks_uri:
+        raise InvalidInput("register the client's keys either by value (jwks) or by reference (jwks_uri), not both")
+    if method == "private_key_jwt" and not (jwks or jwks_uri):
+        raise InvalidInput("private_key_jwt needs the client's public keys (jwks or jwks_uri)")
+    if jwks_uri:
+        check_jwks_uri(jwks_uri)
     if "authorization_code" in grant_types and not redirect_uris:
         raise InvalidInput("authorization_code needs at least one redirect URI")
     uris = [check_redirect_uri(uri) for uri in redirect_uris]
@@ -156,7 +184,7 @@ def check_client_metadata(*, name: str, redirect_uris: tuple[str, ...] = (),
         check_redirect_uri(backchannel_logout_uri)
     checked_security = check_client_security(security or ClientSecurity(), method, grant_types)
     return ClientMetadata(name.strip(), uris, logout_uris, list(grant_types), " ".join(scope.split()), method,
-                          checked_resources, jwks, backchannel_logout_uri, checked_security)
+                          checked_resources, jwks, backchannel_logout_uri, checked_security, jwks_uri or None)
 
 
 async def add_client(session: AsyncSession, *, name: str, now: int, opd_slug: str | None = None,
@@ -165,14 +193,22 @@ async def add_client(session: AsyncSession, *, name: str, now: int, opd_slug: st
                      scope: str = "openid profile email", public: bool = False, auth_method: str | None = None,
                      resources: tuple[str, ...] = (), first_party: bool = False, status: str = "active",
                      jwks: dict | None = None, backchannel_logout_uri: str | None = None,
-                     client_id: str | None = None, security: ClientSecurity | None = None) -> tuple[Client, str | None]:
-    """Create a client; returns it with the plain secret (shown once, never stored)."""
+                     client_id: str | None = None, security: ClientSecurity | None = None,
+                     jwks_uri: str | None = None,
+                     addresses: UpstreamAddresses | None = None) -> tuple[Client, str | None]:
+    """Create a client; returns it with the plain secret (shown once, never stored).
+
+    ``addresses``: what the hub may connect to (a ``jwks_uri`` is checked against it; default: the built-in
+    refusals only)."""
     if client_id is not None and not CLIENT_ID.fullmatch(client_id):
         raise InvalidInput("client id: 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit")
     meta = check_client_metadata(name=name, redirect_uris=redirect_uris,
                                  post_logout_redirect_uris=post_logout_redirect_uris, grant_types=grant_types,
                                  scope=scope, public=public, auth_method=auth_method, resources=resources, jwks=jwks,
-                                 backchannel_logout_uri=backchannel_logout_uri, security=security)
+                                 backchannel_logout_uri=backchannel_logout_uri, security=security,
+                                 jwks_uri=jwks_uri)
+    if meta.jwks_uri:
+        await check_jwks_uri_address(meta.jwks_uri, addresses or UpstreamAddresses())
     opd_id = (await load_opd(session, opd_slug)).id if opd_slug else None
     client_id = client_id or secrets.token_urlsafe(18)
     if await session.scalar(select(Client.id).where(Client.client_id == client_id)) is not None:
@@ -182,7 +218,7 @@ async def add_client(session: AsyncSession, *, name: str, now: int, opd_slug: st
                     opd_id=opd_id, redirect_uris=meta.redirect_uris,
                     post_logout_redirect_uris=meta.post_logout_redirect_uris, grant_types=meta.grant_types,
                     scope=meta.scope, auth_method=meta.auth_method, jwks=meta.jwks, resources=meta.resources,
-                    first_party=first_party, status=status, backchannel_logout_uri=meta.backchannel_logout_uri,
+                    jwks_uri=meta.jwks_uri, first_party=first_party, status=status, backchannel_logout_uri=meta.backchannel_logout_uri,
                     created_at=now, updated_at=now, profile=meta.security.profile,
                     require_par=meta.security.require_par, dpop_bound=meta.security.dpop_bound,
                     id_token_alg=meta.security.id_token_alg)

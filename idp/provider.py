@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from prometheus_client import Counter
 
 from idp.backchannel import BackchannelLogout, DeliveryPolicy
+from idp.oauth.client_jwks import ClientKeySets
 from idp.upstream_addresses import build_upstream_addresses
 from idp.context import IdpContext
 from idp.csrf import Csrf
@@ -82,6 +83,9 @@ class Provider:
         self.logout_listeners.append(self.backchannel.on_session_end)
         self.challenges = ChallengeStore(ctx.sessionmaker, ctx.clock, settings.second_factor_ttl)
         # Identity brokering (idp.federation): upstream metadata cache, sign-ins in flight, brokered sessions.
+        self.client_keys = ClientKeySets(build_upstream_addresses(settings), timeout=settings.client_jwks_timeout,
+                                         ttl=settings.client_jwks_ttl,
+                                         refetch_interval=settings.client_jwks_refetch_seconds)
         self.upstreams = UpstreamDirectory(settings.federation_timeout, settings.federation_metadata_ttl)
         self.federation_logins = FederationLogins(ctx.sessionmaker, ctx.clock)
         self.federated_sessions = FederatedSessions(ctx.sessionmaker, ctx.clock, settings.effective_secret)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute, Route
 
+from idp.scim import bulk
 from idp.scim import endpoints as scim
 from idp.scim import group_endpoints as groups
 
@@ -32,5 +33,6 @@ def build_scim_routes() -> list[BaseRoute]:
         Route(f"{PREFIX}/Groups/{{id}}", groups.group_replace, methods=["PUT"]),
         Route(f"{PREFIX}/Groups/{{id}}", groups.group_patch, methods=["PATCH"]),
         Route(f"{PREFIX}/Groups/{{id}}", groups.group_delete, methods=["DELETE"]),
+        Route(f"{PREFIX}/Bulk", bulk.bulk_endpoint, methods=["POST"]),  # RFC 7644 §3.7
         Route(f"{PREFIX}/{{rest:path}}", scim.not_found, methods=ALL),
     ]

@@ -110,6 +110,12 @@ class Settings(BaseSettings):
     require_pushed_authorization_requests: bool = False  # RFC 9126 §5: every client must use PAR
     dpop_require_nonce: bool = True  # RFC 9449 §8: proofs carry a server nonce (cannot be made ahead)
     dpop_proof_max_age: int = Field(default=60, ge=5, le=600, description="seconds a DPoP proof's iat may be old")
+    # Clients registered with a jwks_uri (idp.oauth.client_jwks): each fetch bounded, the set cached, a new kid
+    # fetched again at most once per client_jwks_refetch_seconds.
+    client_jwks_timeout: float = Field(default=5.0, gt=0, le=30, description="each fetch of a client's jwks_uri")
+    client_jwks_ttl: int = Field(default=300, ge=10, le=86_400, description="seconds a client's key set is cached")
+    client_jwks_refetch_seconds: float = Field(default=10.0, ge=0, le=3600,
+                                               description="least seconds between two fetches of one jwks_uri")
     par_ttl: int = Field(default=60, ge=10, le=600, description="seconds a pushed request_uri stays usable")
 
     hash_concurrency: int = Field(default=4, ge=1, le=64, description="argon2id hashes at once (19 MiB each)")

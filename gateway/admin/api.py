@@ -37,14 +37,17 @@ from gateway.token_verifier import TokenVerifier
 from idp.audit_verify import verify_database
 from idp.context import IdpContext
 from idp.key_rotation import revoke_signing_key, rotate_signing_key
+from idp.provider import Provider
+from gateway.admin.pdp_api import PdpApi
 
 PREFIX = "/admin/api"
 
 
 class AdminApi:
     def __init__(self, context: IdpContext, verifier: TokenVerifier,
-                 forget_client: Callable[[str], None] | None = None) -> None:
+                 forget_client: Callable[[str], None] | None = None, provider: Provider | None = None) -> None:
         self.context = context
+        self.pdp = PdpApi(provider or Provider(context))
         # The provider caches client rows for a few seconds; a suspension drops this instance's copy at once.
         self.forget_client = forget_client or (lambda _client_id: None)
         self.issuer = context.settings.issuer
@@ -269,6 +272,7 @@ class AdminApi:
             ("PATCH", "/idps/{slug}", self.idp_update), ("DELETE", "/idps/{slug}", idp_api.remove_idp),
             ("GET", "/users/{id}/identities", idp_api.user_identities),
             *EditsApi(self.issuer, self.forget_client, self.upstream_addresses, self.apps_domain).routes(),  # PATCH/DELETE (gateway.admin.edits_api)
+            *self.pdp.routes(),  # UU PDP: requests, register, breaches (gateway.admin.pdp_api)
         ]
 
     def build(self, extra: list[Route] | None = None) -> Starlette:
@@ -299,10 +303,13 @@ async def _http_problem(request: Request, exc: Exception) -> Response:
 
 
 def build_admin_app(settings: Settings, context: IdpContext, verifier: TokenVerifier,
-                    forget_client: Callable[[str], None] | None = None) -> Starlette:
-    """The API and the console (``gateway.admin.console``) as one sub-app for ``/admin/``."""
+                    forget_client: Callable[[str], None] | None = None, provider: Provider | None = None) -> Starlette:
+    """The API and the console (``gateway.admin.console``) as one sub-app for ``/admin/``.
+
+    ``provider``: the hub's, for the data-rights workflows that tell apps (back-channel logout) and mail people."""
+    provider = provider or Provider(context)
     auth = ConsoleAuth(context.sessionmaker, context.keys, settings.issuer, settings.effective_secret, context.clock,
                        settings.uses_tls, settings.admin_reauth_seconds,
                        ConsoleAcrCheck(context.sessionmaker, context.policies))
-    console = Console(context, auth, forget_client)
-    return AdminApi(context, verifier, forget_client).build(console.routes())
+    console = Console(context, auth, forget_client, provider)
+    return AdminApi(context, verifier, forget_client, provider).build(console.routes())

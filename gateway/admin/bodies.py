@@ -46,6 +46,11 @@ class AppSubmission(Strict):
     allow_ambiguous_paths: bool = Field(default=False, description="forward ';', double encoding, trailing dots")
     websocket_origins: Annotated[list[Annotated[str, Field(max_length=300, pattern=URL)]], Field(max_length=10)] = []
     hosts: Annotated[list[Host], Field(max_length=10, description="extra host names the app is also served at")] = []
+    client_profile: Literal["fapi2"] | None = Field(
+        default=None, description="fapi2: the app's client follows FAPI 2.0 (PAR, private_key_jwt, DPoP); needs jwks_uri")
+    jwks_uri: Annotated[str, Field(max_length=500, pattern=URL)] | None = Field(
+        default=None, description="where the app's client publishes its public keys: it authenticates with "
+                                  "private_key_jwt")
 
     @field_validator("scopes")
     @classmethod

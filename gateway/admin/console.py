@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -40,6 +40,7 @@ from gateway.admin.traffic_view import SLUG, WINDOWS, list_visible_units, load_t
 from gateway.errors import BadRequest, Forbidden, GatewayError, NotFound
 from idp.upstream_addresses import build_upstream_addresses
 from idp.context import IdpContext
+from idp.provider import Provider
 from idp.federation.linking import load_linked_idp_names
 from idp.i18n import pick_locale, remember_choice
 
@@ -48,6 +49,8 @@ TEMPLATES = Environment(loader=FileSystemLoader(Path(__file__).parent / "templat
                         autoescape=select_autoescape(["html"]))
 TEMPLATES.filters["utc"] = lambda at: "—" if at is None else \
     datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M UTC")
+TEMPLATES.filters["wib"] = lambda at: "—" if at is None else \
+    datetime.fromtimestamp(at, timezone(timedelta(hours=7))).strftime("%d-%m-%Y %H:%M WIB")
 PAGE = Page(limit=50, offset=0)
 MAX_OFFSET = 10**6
 APP_ACTIONS = ("approve", "reject", "suspend", "resume")
@@ -62,7 +65,7 @@ HEADERS = {"Cache-Control": "no-store", "X-Frame-Options": "DENY", "X-Content-Ty
 
 class Console:
     def __init__(self, context: IdpContext, auth: ConsoleAuth,
-                 forget_client: Callable[[str], None] | None = None) -> None:
+                 forget_client: Callable[[str], None] | None = None, provider: Provider | None = None) -> None:
         self._sessionmaker = context.sessionmaker
         self._auth = auth
         self._issuer = context.settings.issuer
@@ -72,7 +75,7 @@ class Console:
         self._default_locale = context.settings.default_locale
         self._secure = context.settings.uses_tls
         self._control = ControlPages(self, context, forget_client or (lambda _client_id: None))
-        self._pdp = PdpPages(self, context, auth)
+        self._pdp = PdpPages(self, context, auth, provider or Provider(context))
         self._idps = IdpPages(self, context.settings.effective_secret)
         # change and remove (gateway.admin.console_edits)
         self._edits = EditPages(self, self._issuer, self._upstream_addresses, self._apps_domain)

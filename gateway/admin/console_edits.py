@@ -12,21 +12,25 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from gateway.claims import CLAIMS
 from gateway.admin.accounts import load_managed_user
 from gateway.admin.actor import Actor, check_kominfo
 from gateway.admin.registration import app_json
 from idp.upstream_addresses import UpstreamAddresses
 from gateway.app_edits import load_app, remove_app, update_app
+from gateway.admin.bodies import ClientSecurityRequest
+from gateway.admin.client_review import client_security_json, set_client_security
 from gateway.errors import BadRequest, NotFound
 from idp.account_edits import update_user
 from idp.client_edits import client_view, remove_client, rotate_client_secret, update_client
-from idp.clients import load_client
+from idp.clients import ID_TOKEN_ALGS, load_client
 from idp.org import KINDS, load_opd
 from idp.org_edits import move_opd, parent_slug, remove_opd, update_opd
 from idp.storage.models import OpdUnit
@@ -56,6 +60,7 @@ class EditPages:
                 Route("/admin/ubah/klien/{client_id}", self.client_form),
                 Route("/admin/aksi/ubah/klien/{client_id}", self.client_save, methods=["POST"]),
                 Route("/admin/aksi/rahasia/klien/{client_id}", self.client_rotate, methods=["POST"]),
+                Route("/admin/aksi/keamanan/klien/{client_id}", self.client_security, methods=["POST"]),
                 Route("/admin/ubah/opd/{slug}", self.opd_form),
                 Route("/admin/aksi/ubah/opd/{slug}", self.opd_save, methods=["POST"]),
                 Route("/admin/ubah/pengguna/{id}", self.user_form),
@@ -70,7 +75,8 @@ class EditPages:
         async def load(session: AsyncSession, actor: Actor) -> dict[str, Any]:
             check_kominfo(actor)
             app, unit = await load_app(session, slug)
-            return {"app": app_json(app, unit, self._issuer, apps_domain=self._apps_domain), "kind": "app"}
+            return {"app": app_json(app, unit, self._issuer, apps_domain=self._apps_domain), "kind": "app",
+                    "all_claims": CLAIMS}
         return await self._console.page(request, "edit_app.html", load)
 
     async def app_save(self, request: Request) -> Response:
@@ -82,6 +88,8 @@ class EditPages:
                        "auth_mode": form.get("auth_mode", ""), "hosts": lines(form.get("hosts")),
                        "client_id": form.get("client_id") or None, "restricted": form.get("restricted") == "on",
                        **({"integrity": form["integrity"]} if form.get("integrity") else {})}
+            if form.get("claims_form") == "1":  # the form showed the claims (unchecked boxes are not sent)
+                changes["claims"] = [claim for claim in CLAIMS if form.get(f"claim_{claim}") == "on"]
             _, diff = await update_app(session, slug, changes, issuer=self._issuer, actor=actor.sub, now=now,
                                        addresses=self._addresses, apps_domain=self._apps_domain)
             return {"title_key": "done.edited" if diff else "done.unchanged", "args": {"name": slug},
@@ -96,7 +104,8 @@ class EditPages:
             check_kominfo(actor)
             client = await load_client(session, client_id)
             return {"client": {"client_id": client_id, "auth_method": client.auth_method,
-                               **await client_view(session, client)}, "kind": "client"}
+                               **await client_view(session, client)}, "kind": "client",
+                    "security": client_security_json(client), "id_token_algs": ID_TOKEN_ALGS}
         return await self._console.page(request, "edit_client.html", load)
 
     async def client_save(self, request: Request) -> Response:
@@ -126,6 +135,27 @@ class EditPages:
                                                    actor=actor.sub, now=now)
             return {"title_key": "done.secret_rotated", "args": {"client_id": client_id, "minutes": minutes},
                     "client_id": client_id, "client_secret": secret, "forget": client_id, "back": "/admin/klien"}
+        return await self._console.action(request, act)
+
+    async def client_security(self, request: Request) -> Response:
+        """FAPI 2.0 profile, PAR, DPoP and ID token algorithm: the admin API's rules (``client_review``)."""
+        client_id = request.path_params["client_id"]
+
+        async def act(session: AsyncSession, actor: Actor, form: dict[str, str], now: int) -> dict[str, Any]:
+            try:
+                body = ClientSecurityRequest(
+                    profile=form.get("profile") or None,
+                    require_pushed_authorization_requests=form.get("require_par") == "on",
+                    dpop_bound_access_tokens=form.get("dpop_bound") == "on",
+                    id_token_signed_response_alg=form.get("id_token_alg") or None)
+            except ValidationError as exc:
+                raise BadRequest("choose a profile and an ID token algorithm from the lists") from exc
+            before = client_security_json(await load_client(session, client_id))
+            after = await set_client_security(session, actor, client_id, body, now)
+            diff = {name: {"from": before[name], "to": value} for name, value in after.items()
+                    if before.get(name) != value}
+            return {"title_key": "done.edited" if diff else "done.unchanged", "args": {"name": client_id},
+                    "changes": diff, "forget": client_id, "back": f"/admin/ubah/klien/{client_id}"}
         return await self._console.action(request, act)
 
     # --- OPD units ---------------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ re-authentication age, rendering) is ``Console``'s.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import or_, select
@@ -22,12 +23,15 @@ from gateway.admin.console_auth import ConsoleAuth
 from gateway.admin.console_text import TEXT
 from gateway.admin.http import as_gateway_error, query_text
 from gateway.errors import BadRequest, NotFound
-from idp.audit import append_audit
 from idp.context import IdpContext
 from idp.mail import Mailer
 from idp.pdp.breach import draft_notice, load_incident, send_notices
 from idp.pdp.register import LEGAL_BASES, load_register, save_record
-from idp.pdp.requests import KINDS, build_request, list_requests, request_json
+from idp.errors import NotFound as RecordNotFound
+from idp.pdp.export import build_export
+from idp.pdp.fulfil import Fulfilment, fulfil_request, record_counter_request, refuse_request
+from idp.pdp.requests import KINDS, list_requests, load_targets, request_json
+from idp.provider import Provider
 from idp.security_events import KINDS as EVENT_KINDS
 from idp.security_events import EventFilter, export_security_events, list_security_events
 from idp.storage.models import DataRequest, User
@@ -49,6 +53,14 @@ TEXT["id"].update({
     "pdp.app": "Aplikasi", "pdp.none": "Tidak ada.", "done.pdp_saved": "Tersimpan",
     "done.pdp_recorded": "Permintaan dicatat", "done.pdp_sent": "Pemberitahuan terkirim: {notified}",
     "error.pdp_person": "Warga tidak ditemukan.", "error.pdp_time": "Waktu tidak sah (YYYY-MM-DDTHH:MM, WIB).",
+    "pdp.open": "Buka", "pdp.request": "Permintaan", "pdp.article": "Dasar hukum", "pdp.target": "Aplikasi",
+    "pdp.fulfil": "Laksanakan", "pdp.refuse": "Tolak", "pdp.reason": "Alasan penolakan (dibaca warga)",
+    "pdp.outcome": "Hasil", "pdp.download_export": "Unduh data warga (untuk diserahkan)",
+    "pdp.correct_fields": "Data yang benar (kosongkan yang tidak diubah)", "pdp.name": "Nama", "pdp.email": "Email",
+    "pdp.nik": "NIK", "pdp.whole_account": "Seluruh akun", "done.pdp_fulfilled": "Permintaan dilaksanakan; warga "
+    "diberi tahu", "done.pdp_refused": "Permintaan ditolak; warga diberi tahu",
+    "pdp.kind.export": "Salinan data", "pdp.kind.correct": "Perbaikan", "pdp.kind.withdraw": "Tarik persetujuan",
+    "pdp.kind.object": "Keberatan", "pdp.kind.restrict": "Pembatasan", "pdp.kind.erase": "Penghapusan",
 })
 TEXT["en"].update({
     "nav.pdp": "Data protection", "pdp.register": "Processing register", "pdp.requests": "Data subject requests",
@@ -62,6 +74,14 @@ TEXT["en"].update({
     "pdp.app": "App", "pdp.none": "None.", "done.pdp_saved": "Saved",
     "done.pdp_recorded": "Request recorded", "done.pdp_sent": "Notices sent: {notified}",
     "error.pdp_person": "No such citizen.", "error.pdp_time": "Not a valid time (YYYY-MM-DDTHH:MM, WIB).",
+    "pdp.open": "Open", "pdp.request": "Request", "pdp.article": "Legal basis", "pdp.target": "App",
+    "pdp.fulfil": "Carry out", "pdp.refuse": "Refuse", "pdp.reason": "Reason for refusing (the citizen reads it)",
+    "pdp.outcome": "Outcome", "pdp.download_export": "Download the citizen's data (to hand over)",
+    "pdp.correct_fields": "The correct data (leave unchanged fields empty)", "pdp.name": "Name", "pdp.email": "Email",
+    "pdp.nik": "NIK", "pdp.whole_account": "The whole account", "done.pdp_fulfilled": "Request carried out; the "
+    "citizen was told", "done.pdp_refused": "Request refused; the citizen was told",
+    "pdp.kind.export": "Copy of data", "pdp.kind.correct": "Correction", "pdp.kind.withdraw": "Withdraw consent",
+    "pdp.kind.object": "Objection", "pdp.kind.restrict": "Restriction", "pdp.kind.erase": "Erasure",
 })
 
 
@@ -77,10 +97,11 @@ def parse_wib(value: str | None, default: int | None) -> int | None:
 
 
 class PdpPages:
-    def __init__(self, console: Console, context: IdpContext, auth: ConsoleAuth) -> None:
+    def __init__(self, console: Console, context: IdpContext, auth: ConsoleAuth, provider: Provider) -> None:
         self._console = console
         self._context = context
         self._auth = auth
+        self._provider = provider
 
     def routes(self) -> list[Route]:
         return [Route("/admin/pdp", self.register), Route("/admin/pdp/register.jsonl", self.register_export),
@@ -88,7 +109,10 @@ class PdpPages:
                 Route("/admin/pdp/keamanan.jsonl", self.security_export), Route("/admin/pdp/insiden", self.breach),
                 Route("/admin/aksi/pdp/register/{slug}", self.save_register, methods=["POST"]),
                 Route("/admin/aksi/pdp/permintaan", self.record_request, methods=["POST"]),
+                Route("/admin/pdp/permintaan/{id}", self.request_page),
+                Route("/admin/pdp/permintaan/{id}/data.json", self.request_export),
                 Route("/admin/aksi/pdp/permintaan/{id}/selesai", self.finish_request, methods=["POST"]),
+                Route("/admin/aksi/pdp/permintaan/{id}/tolak", self.refuse, methods=["POST"]),
                 Route("/admin/aksi/pdp/insiden", self.send_breach, methods=["POST"])]
 
     # --- pages ---------------------------------------------------------------------------------------------
@@ -137,7 +161,6 @@ class PdpPages:
     # --- exports -------------------------------------------------------------------------------------------
     async def register_export(self, request: Request) -> Response:
         async def produce(session: AsyncSession) -> Any:
-            import json
             for entry in await load_register(session):
                 yield json.dumps(entry, ensure_ascii=False, sort_keys=True) + "\n"
         return await self._export(request, produce, "processing-register.jsonl")
@@ -148,7 +171,8 @@ class PdpPages:
                 yield line
         return await self._export(request, produce, "security-events.jsonl")
 
-    async def _export(self, request: Request, produce: Any, filename: str) -> Response:
+    async def _export(self, request: Request, produce: Any, filename: str,
+                      media_type: str = "application/jsonl") -> Response:
         signed_in = await self._auth.load(request)
         if signed_in is None:
             return RedirectResponse("/admin/login", status_code=303)
@@ -162,7 +186,7 @@ class PdpPages:
         async def body() -> Any:
             for line in lines:
                 yield line.encode()
-        return StreamingResponse(body(), media_type="application/jsonl", headers={
+        return StreamingResponse(body(), media_type=media_type, headers={
             "Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"})
 
     # --- actions -------------------------------------------------------------------------------------------
@@ -184,33 +208,64 @@ class PdpPages:
     async def record_request(self, request: Request) -> Response:
         async def act(session: AsyncSession, actor: Actor, form: dict[str, str], now: int) -> dict[str, Any]:
             check_kominfo(actor)
-            person, kind = form.get("person", "").strip()[:254], form.get("kind", "")
-            user_id = await session.scalar(select(User.id).where(or_(User.email == person.lower(), User.nik == person)))
-            if user_id is None:
-                raise NotFound(self._console.translate(request)("error.pdp_person"))
-            if kind not in KINDS:
-                raise BadRequest(f"kind must be one of {', '.join(KINDS)}")
-            row = build_request(user_id, kind, now, actor=actor.sub, channel="counter", note=form.get("note", ""))
-            session.add(row)
-            await session.flush()
-            await append_audit(session, actor=actor.sub, action="pdp.request", target=f"user:{user_id}",
-                               detail={"kind": kind, "channel": "counter", "request": row.id}, now=now)
-            return {"title_key": "done.pdp_recorded", "back": "/admin/pdp/permintaan"}
+            try:
+                row = await record_counter_request(session, form.get("person", ""), form.get("kind", ""),
+                                                   actor=actor.sub, now=now, note=form.get("note", ""),
+                                                   target=form.get("target", "").strip())
+            except RecordNotFound:
+                raise NotFound(self._console.translate(request)("error.pdp_person")) from None
+            return {"title_key": "done.pdp_recorded", "back": f"/admin/pdp/permintaan/{row.id}"}
         return await self._console.action(request, act)
 
     async def finish_request(self, request: Request) -> Response:
+        """Carry the request out (``idp.pdp.fulfil``): the form carries the app and the corrected fields."""
         raw = request.path_params["id"]
 
         async def act(session: AsyncSession, actor: Actor, form: dict[str, str], now: int) -> dict[str, Any]:
             check_kominfo(actor)
-            row = await session.get(DataRequest, int(raw)) if raw.isdigit() and len(raw) < 10 else None
-            if row is None:
-                raise NotFound(f"request '{raw}' does not exist")
-            row.status, row.done_at = "done", now
-            await append_audit(session, actor=actor.sub, action="pdp.request_done", target=f"user:{row.user_id}",
-                               detail={"kind": row.kind, "request": row.id}, now=now)
-            return {"title_key": "done.pdp_recorded", "back": "/admin/pdp/permintaan"}
+            request_id = _request_id(raw)
+            values = Fulfilment(target=form.get("target", "").strip(), name=form.get("name") or None,
+                                email=form.get("email") or None, nik=form.get("nik") or None)
+            await fulfil_request(self._provider, request_id, values, actor=actor.sub)
+            return {"title_key": "done.pdp_fulfilled", "back": f"/admin/pdp/permintaan/{request_id}"}
         return await self._console.action(request, act)
+
+    async def refuse(self, request: Request) -> Response:
+        raw = request.path_params["id"]
+
+        async def act(session: AsyncSession, actor: Actor, form: dict[str, str], now: int) -> dict[str, Any]:
+            check_kominfo(actor)
+            request_id = _request_id(raw)
+            await refuse_request(self._provider, request_id, form.get("reason", ""), actor=actor.sub)
+            return {"title_key": "done.pdp_refused", "back": f"/admin/pdp/permintaan/{request_id}"}
+        return await self._console.action(request, act)
+
+    async def request_page(self, request: Request) -> Response:
+        raw = request.path_params["id"]
+
+        async def load(session: AsyncSession, actor: Actor) -> dict[str, Any]:
+            check_kominfo(actor)
+            request_id = _request_id(raw)
+            row = await session.get(DataRequest, request_id)
+            if row is None:
+                raise NotFound(f"request {request_id} does not exist")
+            person = await session.get(User, row.user_id)
+            targets = await load_targets(session, row.user_id)
+            return {"r": request_json(row, self._context.clock.now()), "person": person, "targets": targets}
+        return await self._console.page(request, "pdp_request.html", load)
+
+    async def request_export(self, request: Request) -> Response:
+        """The person's export, for the official to hand over (printed or on a medium) at the counter."""
+        raw = request.path_params["id"]
+        issuer, now = self._context.settings.issuer, self._context.clock.now()
+
+        async def produce(session: AsyncSession) -> Any:
+            request_id = _request_id(raw)
+            row = await session.get(DataRequest, request_id)
+            if row is None or row.kind != "export":
+                raise NotFound(f"request {request_id} is not an export request")
+            yield json.dumps(await build_export(session, row.user_id, now, issuer), ensure_ascii=False, indent=1)
+        return await self._export(request, produce, f"gerbang-data-{raw[:10]}.json", "application/json")
 
     async def send_breach(self, request: Request) -> Response:
         settings = self._context.settings
@@ -247,3 +302,9 @@ class PdpPages:
                                                                      User.id == person))) or person
         return EventFilter(kind=kind, user_id=user_id, client_id=params.get("client") or None,
                            since=parse_wib(params.get("since"), None), until=parse_wib(params.get("until"), None))
+
+
+def _request_id(raw: str) -> int:
+    if not (raw.isascii() and raw.isdigit() and len(raw) < 10):
+        raise NotFound(f"request '{raw[:20]}' does not exist")
+    return int(raw)

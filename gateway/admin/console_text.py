@@ -75,8 +75,14 @@ TEXT: dict[str, dict[str, str]] = {
         "edit.integrity_hint": "Ditandatangani: setiap permintaan ditandatangani hub (RFC 9421). Buku besar: juga "
                                "tanda terima yang dapat diverifikasi untuk setiap permintaan.",
         "integrity.none": "Tidak ada", "integrity.signed": "Ditandatangani", "integrity.ledger": "Buku besar",
+        "edit.claims": "Data identitas yang diterima aplikasi",
+        "edit.claims_hint": "Selain sub dan client_id. NIK dan NIP hanya terkirim bila kebijakan mengizinkan aplikasi ini.",
         "edit.redirect_uris": "URI pengalihan", "edit.logout_uris": "URI setelah keluar", "edit.scope": "Cakupan (scope)",
         "edit.resources": "API (resource) yang boleh diminta", "edit.backchannel": "URI logout back-channel",
+        "edit.security": "Keamanan (FAPI 2.0, PAR, DPoP)", "edit.profile": "Profil keamanan",
+        "edit.profile_none": "Tanpa profil", "edit.profile_hint": "FAPI 2.0: PAR, private_key_jwt, token terikat DPoP, "
+        "PKCE S256; hanya untuk klien private_key_jwt", "edit.require_par": "Wajib PAR (permintaan otorisasi didorong)",
+        "edit.dpop_bound": "Token akses hanya dengan bukti DPoP", "edit.id_token_alg": "Algoritme tanda tangan token ID",
         "edit.rotate": "Ganti rahasia klien", "edit.grace": "Rahasia lama tetap berlaku selama (menit)",
         "edit.parent": "Unit induk", "edit.parent_hint": "Slug unit induk; kosongkan untuk unit akar. Seluruh "
                                                       "sub-unit ikut pindah.",
@@ -188,8 +194,14 @@ TEXT: dict[str, dict[str, str]] = {
         "edit.integrity_hint": "Signed: the hub signs every request (RFC 9421). Ledger: also a verifiable receipt "
                                "for every request.",
         "integrity.none": "None", "integrity.signed": "Signed", "integrity.ledger": "Ledger",
+        "edit.claims": "Identity claims the app receives",
+        "edit.claims_hint": "Besides sub and client_id. NIK and NIP are sent only where policy allows this app.",
         "edit.redirect_uris": "Redirect URIs", "edit.logout_uris": "Post-logout redirect URIs", "edit.scope": "Scope",
         "edit.resources": "APIs (resources) it may ask for", "edit.backchannel": "Back-channel logout URI",
+        "edit.security": "Security (FAPI 2.0, PAR, DPoP)", "edit.profile": "Security profile",
+        "edit.profile_none": "No profile", "edit.profile_hint": "FAPI 2.0: PAR, private_key_jwt, DPoP-bound tokens, "
+        "PKCE S256; private_key_jwt clients only", "edit.require_par": "Require PAR (pushed authorization requests)",
+        "edit.dpop_bound": "Access tokens only with a DPoP proof", "edit.id_token_alg": "ID token signing algorithm",
         "edit.rotate": "Rotate the client secret", "edit.grace": "The old secret keeps working for (minutes)",
         "edit.parent": "Parent unit", "edit.parent_hint": "The parent's slug; empty for a root unit. The whole "
                                                          "subtree moves with it.",

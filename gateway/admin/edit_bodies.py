@@ -26,6 +26,9 @@ class AppChanges(Strict):
     case_insensitive_paths: bool | None = None
     allow_ambiguous_paths: bool | None = None
     websocket_origins: Annotated[list[Url], Field(max_length=10)] | None = None
+    claims: Annotated[list[Literal["email", "name", "nik", "nip", "opd", "roles", "acr", "amr"]],
+                      Field(max_length=8, description="identity claims the assertion carries (null: the default "
+                                                      "name, opd, roles, acr)")] | None = None
 
 
 class ClientChanges(Strict):
@@ -58,7 +61,7 @@ class OpdChanges(Strict):
     parent: Slug | None = None
 
 
-NULLABLE = {AppChanges: ("client_id", "resource", "hosts"), ClientChanges: ("backchannel_logout_uri",),
+NULLABLE = {AppChanges: ("client_id", "resource", "hosts", "claims"), ClientChanges: ("backchannel_logout_uri",),
             UserChanges: ("nik",), OpdChanges: ("parent",)}
 _ = SCOPE_TOKEN  # the scope pattern above is RFC 6749 §3.3's scope-token, space-separated
 

@@ -19,6 +19,7 @@ from gateway.admin.bodies import (AppSubmission, ClientSecurityRequest, InitialT
                                   RoleGrant)
 from gateway.admin.edit_bodies import AppChanges, ClientChanges, OpdChanges, SecretRotation, UserChanges
 from gateway.admin.idp_api import UpstreamAddition, UpstreamChange
+from gateway.admin.pdp_api import BreachNotice, CounterRequest, RegisterEntry, RequestFulfilment
 from gateway.admin.openapi_schemas import RESPONSES, page_of, ref
 from gateway.admin.request_input import QUERY, TEXT_PATTERN
 
@@ -141,6 +142,30 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("DELETE", "/opd/{slug}"): Operation("Remove an OPD unit; refused while sub-units, members, apps, clients or "
                                          "initial access tokens belong to it", "kominfo-admin", "Removed",
                                          conflicts=True),
+    # UU PDP (gateway.admin.pdp_api): Kominfo's queue, register and breach workflow; every change audited.
+    ("GET", "/pdp/requests"): Operation("Data subject requests, earliest deadline first (3 x 24 h; `overdue`)",
+                                        "kominfo-admin", "DataRequest", (*PAGE, "request_status"), listing=True),
+    ("POST", "/pdp/requests"): Operation("Record a request made at a service counter (the caller as the "
+                                         "official)", "kominfo-admin", "DataRequest", body=CounterRequest,
+                                         status=201),
+    ("GET", "/pdp/requests/{id}"): Operation("One data subject request", "kominfo-admin", "DataRequest"),
+    ("POST", "/pdp/requests/{id}/fulfil"): Operation(
+        "Carry an open request out (correct, withdraw/object for target, restrict, erase after the grace period, "
+        "export handed over); the citizen is mailed and sees the outcome on /account/privacy", "kominfo-admin",
+        "DataRequest", body=RequestFulfilment, conflicts=True),
+    ("POST", "/pdp/requests/{id}/refuse"): Operation("Refuse an open request with a reason the citizen reads",
+                                                     "kominfo-admin", "DataRequest", body=Reason, conflicts=True),
+    ("GET", "/pdp/register"): Operation("The processing register (Art. 31): per app the claims it receives, its "
+                                        "purpose, legal basis and retention; `flagged`: no purpose",
+                                        "kominfo-admin", "ProcessingRegister"),
+    ("PUT", "/pdp/register/{slug}"): Operation("Fill in an app's purpose, legal basis and retention",
+                                               "kominfo-admin", "ProcessingRecord", body=RegisterEntry),
+    ("GET", "/pdp/breaches/{slug}"): Operation(
+        "The people whose identity the app received in the window [since, until) (default: all of its history "
+        "until now) and the draft notice; nothing is sent", "kominfo-admin", "BreachIncident", ("since", "until")),
+    ("POST", "/pdp/breaches/{slug}"): Operation(
+        "Send the breach notices (Art. 46) and record the incident in the audit chain", "kominfo-admin",
+        "BreachNotices", body=BreachNotice, status=201),
 }
 
 PATH_PARAMS: dict[str, dict[str, Any]] = {
@@ -159,7 +184,8 @@ def build_openapi(issuer: str, routes: list[tuple[str, str, Any]]) -> dict[str, 
     if missing:
         raise RuntimeError(f"admin API endpoints missing from the OpenAPI document: {', '.join(missing)}")
     models = [AppSubmission, Reason, OptionalReason, RoleGrant, InitialTokenRequest, UpstreamAddition, UpstreamChange,
-              AppChanges, ClientChanges, SecretRotation, UserChanges, OpdChanges]
+              AppChanges, ClientChanges, SecretRotation, UserChanges, OpdChanges, CounterRequest, RequestFulfilment,
+              RegisterEntry, BreachNotice]
     _, defs = models_json_schema([(model, "validation") for model in models],
                                  ref_template="#/components/schemas/{model}")
     schemas: dict[str, Any] = {**defs.get("$defs", {}), **RESPONSES}

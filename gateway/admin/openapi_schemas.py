@@ -34,6 +34,11 @@ UPSTREAM_IDP = record(slug=STRING, name=STRING, issuer=STRING, client_id=STRING,
                       **{"for": STRING}, enabled=BOOL, created_at=INT, updated_at=INT)
 UPSTREAM_IDP["properties"]["public_jwk"] = {"type": "object", "description": "register this key at the upstream"}
 
+AFFECTED = record(id=STRING, name=STRING, email=STRING)
+REGISTER_ENTRY = record(app=STRING, name=STRING, opd=STRING, status=STRING, auth_mode=STRING,
+                        client_id=NULLABLE_STRING, scope=STRING, claims=STRINGS, purpose=STRING, legal_basis=STRING,
+                        retention=STRING, updated_at=NULLABLE_INT, updated_by=NULLABLE_STRING, flagged=BOOL)
+
 RESPONSES: dict[str, dict[str, Any]] = {
     "Problem": {"type": "object", "required": ["type", "title", "status"], "properties": {
         "type": STRING, "title": STRING, "status": INT, "detail": STRING, "instance": STRING}},
@@ -43,8 +48,9 @@ RESPONSES: dict[str, dict[str, Any]] = {
                   status={"type": "string", "enum": ["pending", "active", "suspended", "rejected"]},
                   auth_mode=STRING, upstreams=STRINGS, redirect_uris=STRINGS, scopes=STRINGS, contact=STRING,
                   client_id=NULLABLE_STRING, resource=STRING, hosts=STRINGS,
-                  address=STRING, restricted=BOOL, case_insensitive_paths=BOOL, allow_ambiguous_paths=BOOL,
-                  websocket_origins=STRINGS, integrity={"type": "string", "enum": ["none", "signed", "ledger"]},
+                  address=STRING, restricted=BOOL, client_profile=NULLABLE_STRING, jwks_uri=NULLABLE_STRING,
+                  case_insensitive_paths=BOOL, allow_ambiguous_paths=BOOL, websocket_origins=STRINGS, claims=STRINGS,
+                  integrity={"type": "string", "enum": ["none", "signed", "ledger"]},
                   submitted_by=NULLABLE_STRING, reviewed_by=NULLABLE_STRING,
                   reviewed_at=NULLABLE_INT,
                   reason=NULLABLE_STRING, created_at=INT, updated_at=INT),
@@ -91,6 +97,16 @@ RESPONSES: dict[str, dict[str, Any]] = {
     "UpstreamIdp": UPSTREAM_IDP,
     "UpstreamIdpList": record(items={"type": "array", "items": ref("UpstreamIdp")}),
     "RemovedIdp": record(removed=STRING),
+    "DataRequest": record(id=INT, user_id=STRING, kind={"type": "string", "enum": [
+        "export", "withdraw", "erase", "correct", "object", "restrict"]},
+        status={"type": "string", "enum": ["open", "done", "refused", "cancelled"]}, channel=STRING, actor=STRING,
+        note=STRING, target=STRING, outcome=STRING, article=STRING, created_at=INT, due_at=INT,
+        done_at=NULLABLE_INT, overdue=BOOL),
+    "ProcessingRegister": record(items={"type": "array", "items": REGISTER_ENTRY}),
+    "ProcessingRecord": REGISTER_ENTRY,
+    "BreachIncident": record(app=STRING, since=INT, until=INT, affected={"type": "array", "items": AFFECTED},
+                             draft={"oneOf": [{"type": "null"}, record(subject=STRING, body=STRING)]}),
+    "BreachNotices": record(app=STRING, since=INT, until=INT, affected=INT, notified=INT, failed=INT),
     "LinkedIdentities": record(items={"type": "array", "items": record(
         idp=STRING, idp_name=STRING, subject=STRING, created_at=INT, last_login_at=NULLABLE_INT)}),
 }

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.claims import DEFAULT_CLAIMS
 from gateway.admin.actor import Actor, check_kominfo, check_may_submit, check_sees
 from gateway.admin.bodies import AppSubmission
 from gateway.apps import add_app, app_hosts, check_upstream_addresses, default_app_resource, stored_hosts
@@ -26,7 +27,8 @@ from idp.app_origins import app_origin, default_apps_domain
 from idp.upstream_addresses import UpstreamAddresses
 from gateway.errors import Conflict, NotFound
 from idp.audit import append_audit
-from idp.clients import add_client, check_redirect_uri
+from idp.clients import ClientSecurity, add_client, check_jwks_uri, check_jwks_uri_address, check_redirect_uri
+from idp.errors import InvalidInput
 from idp.org import load_opd
 from idp.storage.models import App, Client, OpdUnit
 
@@ -49,8 +51,9 @@ def app_json(app: App, unit: OpdUnit, issuer: str, *, apps_domain: str = "") -> 
             "scopes": app.requested_scopes.split(), "contact": app.contact, "client_id": app.client_id,
             "resource": app.resource or default_app_resource(issuer, app.slug, apps_domain),
             "hosts": list(hosts), "address": app_origin(issuer, hosts[0]) + "/",
-            "restricted": app.restricted, "case_insensitive_paths": app.case_insensitive_paths,
+            "restricted": app.restricted, "client_profile": app.client_profile, "jwks_uri": app.client_jwks_uri, "case_insensitive_paths": app.case_insensitive_paths,
             "allow_ambiguous_paths": app.allow_ambiguous_paths, "websocket_origins": list(app.websocket_origins or ()),
+            "claims": list(DEFAULT_CLAIMS if app.claims is None else app.claims),
             "integrity": app.integrity or "none", "submitted_by": app.submitted_by, "reviewed_by": app.reviewed_by,
             "reviewed_at": app.reviewed_at, "reason": app.reason, "created_at": app.created_at,
             "updated_at": app.updated_at}
@@ -76,6 +79,10 @@ async def submit_app(session: AsyncSession, actor: Actor, body: AppSubmission, i
     unit = await load_opd(session, body.opd)
     check_may_submit(actor, unit.path)
     uris = [check_redirect_uri(uri) for uri in dict.fromkeys(body.redirect_uris)]
+    if body.client_profile and not body.jwks_uri:
+        raise InvalidInput("the fapi2 profile needs private_key_jwt: give the client's jwks_uri")
+    if body.jwks_uri:
+        await check_jwks_uri_address(check_jwks_uri(body.jwks_uri), addresses or UpstreamAddresses())
     await add_app(session, slug=body.slug, opd_slug=unit.slug, upstreams=tuple(body.upstreams),
                   auth_mode=body.auth_mode, issuer=issuer, now=now, name=body.name, status="pending",
                   case_insensitive_paths=body.case_insensitive_paths, allow_ambiguous_paths=body.allow_ambiguous_paths,
@@ -84,10 +91,12 @@ async def submit_app(session: AsyncSession, actor: Actor, body: AppSubmission, i
     app, unit = await load_app(session, body.slug)
     app.description, app.contact, app.submitted_by = body.description, body.contact, actor.sub
     app.redirect_uris, app.requested_scopes = uris, " ".join(body.scopes)
+    app.client_profile, app.client_jwks_uri = body.client_profile, body.jwks_uri
     await session.flush()
     await append_audit(session, actor=actor.sub, action="app.submit", target=f"app:{app.slug}",
                        detail={"opd": unit.slug, "auth_mode": app.auth_mode, "upstreams": list(app.upstreams),
-                               "redirect_uris": uris, "scopes": body.scopes}, now=now)
+                               "redirect_uris": uris, "scopes": body.scopes, "client_profile": body.client_profile,
+                               "jwks_uri": body.jwks_uri}, now=now)
     return app_json(app, unit, issuer, apps_domain=apps_domain)
 
 
@@ -104,13 +113,17 @@ async def approve_app(session: AsyncSession, actor: Actor, slug: str, issuer: st
     grants = ("authorization_code", "refresh_token") if app.redirect_uris else ("client_credentials",)
     client, secret = await add_client(session, name=app.name, opd_slug=unit.slug,
                                       redirect_uris=tuple(app.redirect_uris), grant_types=grants,
-                                      scope=scopes, resources=(resource,), now=now)
+                                      scope=scopes, resources=(resource,), now=now,
+                                      auth_method="private_key_jwt" if app.client_jwks_uri else None,
+                                      jwks_uri=app.client_jwks_uri, security=ClientSecurity(app.client_profile),
+                                      addresses=addresses)
     app.client_id, app.status, app.reason = client.client_id, "active", None
     _reviewed(app, actor, now)
     await session.flush()
     await append_audit(session, actor=actor.sub, action="app.approve", target=f"app:{app.slug}",
                        detail={"client_id": client.client_id, "grant_types": list(grants), "scope": scopes,
-                               "resource": resource}, now=now)
+                               "resource": resource, "profile": client.profile,
+                               "auth_method": client.auth_method}, now=now)
     return Approval(app_json(app, unit, issuer, apps_domain=apps_domain), client.client_id, secret)
 
 

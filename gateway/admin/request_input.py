@@ -98,6 +98,7 @@ QUERY: dict[str, QueryParam] = {
     "action": QueryParam("action", "audit action, e.g. app.approve", max_length=64),
     "actor": QueryParam("actor", "audit actor (a user id)", max_length=200),
     "target": QueryParam("target", "audit target, e.g. app:parkir", max_length=300),
+    "request_status": QueryParam("status", "data request status", enum=("open", "done", "refused", "cancelled")),
 }
 
 

@@ -6,6 +6,7 @@ Created clients' secrets are returned (never stored, never in a file unless the 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -19,7 +20,9 @@ from idp.accounts import add_user
 from idp.audit import append_audit
 from idp.change_diff import build_diff
 from idp.client_edits import update_client
-from idp.clients import add_client, load_client
+from idp.clients import ClientSecurity, add_client, check_client_security, load_client
+from idp.errors import InvalidInput
+from idp.federation.registry import UpstreamSpec, add_upstream, update_upstream
 from idp.org import add_opd
 from idp.org_edits import move_opd, update_opd
 from idp.storage.models import User
@@ -33,6 +36,8 @@ class ApplyContext:
     secrets: dict[str, str] = field(default_factory=dict)  # client_id → secret of each client created
     addresses: UpstreamAddresses | None = None  # upstream addresses the settings allow (None: the defaults)
     apps_domain: str = ""
+    secret: bytes = b""  # seals upstream providers' credentials (the hub's secret key)
+    environ: dict[str, str] = field(default_factory=dict)  # where client_secret_env names are looked up
 
 
 async def apply_plan(session: AsyncSession, plan: list[Change], context: ApplyContext) -> None:
@@ -64,7 +69,9 @@ async def _apply_client(session: AsyncSession, change: Change, ctx: ApplyContext
             grant_types=tuple(values["grant_types"]), scope=values["scope"], public=values["auth_method"] == "none",
             auth_method=values["auth_method"], resources=tuple(values["resources"]), jwks=values["jwks"],
             first_party=values["first_party"], status=values["status"],
-            backchannel_logout_uri=values["backchannel_logout_uri"], now=ctx.now)
+            backchannel_logout_uri=values["backchannel_logout_uri"], now=ctx.now, jwks_uri=values["jwks_uri"],
+            security=ClientSecurity(values["profile"], values["require_par"], values["dpop_bound"],
+                                    values["id_token_alg"]), addresses=ctx.addresses)
         if secret is not None:
             ctx.secrets[client.client_id] = secret
         await append_audit(session, actor=ctx.actor, action="client.create", target=f"client:{client.client_id}",
@@ -73,6 +80,8 @@ async def _apply_client(session: AsyncSession, change: Change, ctx: ApplyContext
     elif change.action == "update":
         await update_client(session, change.key, {name: diff["to"] for name, diff in values.items()},
                             actor=ctx.actor, now=ctx.now)
+    elif change.action == "security":
+        await _apply_client_security(session, change, ctx)
     else:
         client = await load_client(session, change.key)
         client.status = values["status"]["to"]
@@ -80,6 +89,23 @@ async def _apply_client(session: AsyncSession, change: Change, ctx: ApplyContext
         await session.flush()
         await append_audit(session, actor=ctx.actor, action="client.status", target=f"client:{change.key}",
                            detail={"diff": values}, now=ctx.now)
+
+
+async def _apply_client_security(session: AsyncSession, change: Change, ctx: ApplyContext) -> None:
+    """FAPI 2.0 profile, PAR, DPoP and ID token algorithm: the rules ``check_client_security`` holds everywhere."""
+    client = await load_client(session, change.key)
+    current = {"profile": client.profile, "require_par": bool(client.require_par),
+               "dpop_bound": bool(client.dpop_bound), "id_token_alg": client.id_token_alg}
+    wanted = {**current, **{name: diff["to"] for name, diff in change.values.items()}}
+    security = check_client_security(ClientSecurity(wanted["profile"], wanted["require_par"], wanted["dpop_bound"],
+                                                    wanted["id_token_alg"]),
+                                     client.auth_method, tuple(client.grant_types))
+    client.profile, client.require_par = security.profile, security.require_par
+    client.dpop_bound, client.id_token_alg = security.dpop_bound, security.id_token_alg
+    client.updated_at = max(ctx.now, client.updated_at)
+    await session.flush()
+    await append_audit(session, actor=ctx.actor, action="client.security", target=f"client:{change.key}",
+                       detail={"diff": change.values, "source": "apply"}, now=ctx.now)
 
 
 async def _apply_app(session: AsyncSession, change: Change, ctx: ApplyContext) -> None:
@@ -90,6 +116,7 @@ async def _apply_app(session: AsyncSession, change: Change, ctx: ApplyContext) -
                               name=values["name"], client_id=values["client_id"], resource=values["resource"],
                               hosts=tuple(values["hosts"]), restricted=values["restricted"], status=values["status"],
                               addresses=ctx.addresses, apps_domain=ctx.apps_domain,
+                              claims=None if values.get("claims") is None else tuple(values["claims"]),
                               integrity=values.get("integrity", "none"))
     elif change.action == "update":
         await update_app(session, change.key, {name: diff["to"] for name, diff in values.items()},
@@ -124,6 +151,34 @@ async def _apply_user(session: AsyncSession, change: Change, ctx: ApplyContext) 
                            detail={"diff": {"nip": values["nip"]}}, now=ctx.now)
 
 
+async def _apply_idp(session: AsyncSession, change: Change, ctx: ApplyContext) -> None:
+    values = change.values
+    if change.action == "create":
+        spec = UpstreamSpec(**{name: values[name] for name in SPEC_FIELDS}, **_credential(change.key, values, ctx))
+        await add_upstream(session, change.key, spec, secret=ctx.secret, actor=ctx.actor, now=ctx.now)
+        return
+    spec = UpstreamSpec(**{name: diff["to"] for name, diff in values.items()})
+    await update_upstream(session, change.key, spec, secret=ctx.secret, actor=ctx.actor, now=ctx.now)
+
+
+SPEC_FIELDS = ("name", "issuer", "client_id", "scope", "link_by", "authoritative", "acr_map", "audience", "enabled")
+
+
+def _credential(slug: str, values: dict[str, Any], ctx: ApplyContext) -> dict[str, str]:
+    """The secret from the environment variable, or the PEM from the file, that the entry names."""
+    if values.get("client_secret_env"):
+        secret = ctx.environ.get(values["client_secret_env"])
+        if not secret:
+            raise InvalidInput(f"idp '{slug}': environment variable {values['client_secret_env']} is not set")
+        return {"client_secret": secret}
+    if values.get("private_key_file"):
+        try:
+            return {"private_key_pem": Path(values["private_key_file"]).read_text(encoding="utf-8")}
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InvalidInput(f"idp '{slug}': cannot read {values['private_key_file']}: {exc}") from exc
+    raise InvalidInput(f"idp '{slug}': a new upstream needs client_secret_env or private_key_file")
+
+
 def _to(values: dict[str, Any], name: str) -> Any:
     return values[name]["to"] if name in values else None
 
@@ -133,4 +188,4 @@ def _pairs(roles: list[str]) -> list[tuple[str, str]]:
     return [(text.split("@", 1)[1], text.split("@", 1)[0]) for text in roles]
 
 
-APPLIERS = {"opd": _apply_opd, "client": _apply_client, "app": _apply_app, "user": _apply_user}
+APPLIERS = {"opd": _apply_opd, "client": _apply_client, "app": _apply_app, "user": _apply_user, "idp": _apply_idp}

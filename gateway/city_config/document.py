@@ -2,10 +2,14 @@
 
     opd:      [{slug, name, kind, parent}]
     clients:  [{client_id, name, opd, redirect_uris, post_logout_redirect_uris, grant_types, scope, auth_method,
-                resources, first_party, backchannel_logout_uri, jwks, status}]     # never a secret
-    apps:     [{slug, name, opd, upstreams, auth_mode, client_id, resource, hosts, restricted, integrity, status}]
+                resources, first_party, backchannel_logout_uri, jwks | jwks_uri, profile, require_par,
+                dpop_bound, id_token_alg, status}]                                 # never a secret
+    apps:     [{slug, name, opd, upstreams, auth_mode, client_id, resource, hosts, restricted, integrity, status,
+               claims}]
     users:    [{email, name, nip, roles: ["operator@dishub", ...]}]              # staff; never a password
     admins:   [{email, name}]                  # shorthand for a user holding kominfo-admin@diskominfo
+    idps:     [{slug, name, issuer, client_id, scope, link_by, authoritative, acr_map, for, enabled,
+                client_secret_env | private_key_file}]   # upstream OPs; credentials read when created, never exported
 
 Several files are read as one: each entry may be named once across all of them. For an entry that already
 exists, only the fields a file sets are compared and applied; an entry's omitted fields keep their values.
@@ -55,6 +59,12 @@ class ClientEntry(Entry):
     first_party: bool = False
     backchannel_logout_uri: str | None = None
     jwks: dict[str, Any] | None = None
+    jwks_uri: str | None = None  # the client's keys by reference (RFC 7591 §2), instead of jwks
+    # FAPI 2.0 profile (fapi2: PAR, private_key_jwt, DPoP-bound tokens), PAR, DPoP and ID token algorithm.
+    profile: Literal["fapi2"] | None = None
+    require_par: bool = False
+    dpop_bound: bool = False
+    id_token_alg: Literal["ES256", "PS256", "RS256", "EdDSA"] | None = None
     status: Literal["active", "pending", "suspended"] = "active"
 
 
@@ -70,6 +80,8 @@ class AppEntry(Entry):
     restricted: bool = False
     integrity: Literal["none", "signed", "ledger"] = "none"  # gateway.integrity (docs/integrity.md)
     status: Literal["active", "suspended", "pending", "rejected"] = "active"
+    # The identity claims its assertion carries (gateway.claims); null: the default name, opd, roles, acr.
+    claims: list[Literal["email", "name", "nik", "nip", "opd", "roles", "acr", "amr"]] | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -89,6 +101,35 @@ class UserEntry(Entry):
     roles: list[Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,63}@[a-z0-9][a-z0-9-]{0,62}$")]] = []
 
 
+class IdpEntry(Entry):
+    """An upstream OpenID provider (``gerbang idps``). Its credential is never in a file: ``client_secret_env``
+    names an environment variable holding the secret, ``private_key_file`` a PEM file (relative to the YAML file).
+    Both are read only when ``apply`` creates the upstream; change them later with ``gerbang idps update``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    slug: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{1,63}$")]
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    issuer: str
+    client_id: Annotated[str, Field(min_length=1, max_length=200)]
+    scope: str = "openid profile email"
+    link_by: Literal["nik", "nip", "email", "none"] = "email"
+    authoritative: bool = False
+    acr_map: dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9:._/-]{1,200}$")], Literal["1", "2"]] = {}
+    audience: Literal["citizens", "asn", "all"] = Field(default="all", alias="for")
+    enabled: bool = True
+    client_secret_env: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")] | None = None
+    private_key_file: str | None = None
+
+    @model_validator(mode="after")
+    def _one_credential(self) -> IdpEntry:
+        if self.client_secret_env and self.private_key_file:
+            raise ValueError("give either client_secret_env or private_key_file")
+        return self
+
+
+IDP_CREDENTIALS = ("client_secret_env", "private_key_file")
+
+
 class AdminEntry(Entry):
     email: str
     name: str
@@ -100,6 +141,7 @@ class CityConfig(Entry):
     apps: list[AppEntry] = []
     users: list[UserEntry] = []
     admins: list[AdminEntry] = []
+    idps: list[IdpEntry] = []
 
     def merged_users(self) -> list[UserEntry]:
         """``admins`` folded into ``users``: each admin holds kominfo-admin in the Kominfo unit."""
@@ -119,7 +161,7 @@ class CityConfig(Entry):
 def load_config(paths: list[Path]) -> CityConfig:
     """Read and merge the files; every problem (YAML, unknown keys, bad values, duplicates) is reported at once."""
     problems: list[str] = []
-    parts: dict[str, list[Any]] = {"opd": [], "clients": [], "apps": [], "users": [], "admins": []}
+    parts: dict[str, list[Any]] = {"opd": [], "clients": [], "apps": [], "users": [], "admins": [], "idps": []}
     for path in paths:
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
@@ -131,6 +173,7 @@ def load_config(paths: list[Path]) -> CityConfig:
             problems.extend(f"{path}: {'.'.join(str(p) for p in error['loc'])}: {error['msg']}"
                             for error in exc.errors())
             continue
+        part = _with_key_paths(part, path.parent)
         for section in parts:
             parts[section].extend(getattr(part, section))
     config = CityConfig(**parts) if not problems else None
@@ -142,10 +185,17 @@ def load_config(paths: list[Path]) -> CityConfig:
     return config
 
 
+def _with_key_paths(part: CityConfig, base: Path) -> CityConfig:
+    """An upstream's ``private_key_file`` is read relative to the file that names it."""
+    idps = [idp.model_copy(update={"private_key_file": str(base / idp.private_key_file)})
+            if idp.private_key_file and not Path(idp.private_key_file).is_absolute() else idp for idp in part.idps]
+    return part.model_copy(update={"idps": idps})
+
+
 def _duplicates(config: CityConfig) -> list[str]:
     found: list[str] = []
     for section, key in (("opd", "slug"), ("clients", "client_id"), ("apps", "slug"), ("users", "email"),
-                         ("admins", "email")):
+                         ("admins", "email"), ("idps", "slug")):
         seen: set[str] = set()
         for entry in getattr(config, section):
             value = str(getattr(entry, key)).lower()
@@ -159,5 +209,7 @@ def dump_config(config: CityConfig) -> str:
     """YAML in the files' order of sections, every field written (what ``gerbang export`` prints)."""
     data = {section: [entry.model_dump() for entry in getattr(config, section)]
             for section in ("opd", "clients", "apps", "users") if getattr(config, section)}
+    if config.idps:
+        data["idps"] = [idp.model_dump(by_alias=True, exclude=set(IDP_CREDENTIALS)) for idp in config.idps]
     header = "# Gerbang city configuration (gerbang export). Apply with: gerbang apply FILE [--dry-run]\n"
     return header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=False, width=100)

@@ -10,16 +10,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.apps import check_host, check_upstream
-from gateway.city_config.document import CityConfig, Entry
+from gateway.city_config.document import IDP_CREDENTIALS, CityConfig, Entry
+from gateway.claims import check_claims
+from idp.federation.registry import check_issuer
 from idp.errors import InvalidInput
 
 # Fields that cannot be changed in place: the client must be removed and created again.
-FIXED_CLIENT_FIELDS = ("auth_method", "jwks")
+FIXED_CLIENT_FIELDS = ("auth_method", "jwks", "jwks_uri")
+IDP_EDITABLE = ("name", "issuer", "client_id", "scope", "link_by", "authoritative", "acr_map", "audience", "enabled")
+SECURITY_CLIENT_FIELDS = ("profile", "require_par", "dpop_bound", "id_token_alg")
 
 
 @dataclass(frozen=True)
 class Change:
-    section: str  # "opd" | "client" | "app" | "user"
+    section: str  # "opd" | "client" | "app" | "user" | "idp"
     key: str
     action: str  # "create" | "update" | "move" | "status" | "roles"
     values: dict[str, Any] = field(default_factory=dict)  # create: the entry; otherwise {field: {from, to}}
@@ -39,8 +43,17 @@ def _normalised(section: str, values: dict[str, Any]) -> dict[str, Any]:
             out["upstreams"] = list(dict.fromkeys(check_upstream(url) for url in out["upstreams"]))
         if "hosts" in out:
             out["hosts"] = sorted({check_host(host) for host in out["hosts"] or ()})
-    if section == "client" and "scope" in out:
+        if out.get("claims") is not None:  # stored in one order (gateway.claims)
+            out["claims"] = list(check_claims(out["claims"]))
+    if section in ("client", "idp") and "scope" in out:
         out["scope"] = " ".join(str(out["scope"]).split())
+    if section == "client" and out.get("profile") == "fapi2":  # the profile implies PAR and DPoP-bound tokens
+        out.update({name: True for name in ("require_par", "dpop_bound") if name in out})
+    if section == "idp":
+        for name in IDP_CREDENTIALS:
+            out.pop(name, None)  # read when the upstream is created, never compared
+        if "issuer" in out:
+            out["issuer"] = check_issuer(str(out["issuer"]))
     if section == "user":
         out["email"] = str(out.get("email", "")).strip().lower()
         if "roles" in out:
@@ -71,7 +84,7 @@ def _entry_changes(section: str, key: str, wanted: Entry, current: Entry | None,
 def build_plan(desired: CityConfig, current: CityConfig) -> list[Change]:
     try:
         return [*_opd_plan(desired, current), *_client_plan(desired, current), *_app_plan(desired, current),
-                *_user_plan(desired, current)]
+                *_user_plan(desired, current), *_idp_plan(desired, current)]
     except InvalidInput as exc:
         raise InvalidInput(f"the configuration cannot be applied: {exc.message}") from exc
 
@@ -102,7 +115,8 @@ def _client_plan(desired: CityConfig, current: CityConfig) -> list[Change]:
         editable = ("name", "opd", "redirect_uris", "post_logout_redirect_uris", "grant_types", "scope", "resources",
                     "first_party", "backchannel_logout_uri")
         planned = _entry_changes("client", client.client_id, client, found,
-                                 {"update": editable, "status": ("status",), "fixed": FIXED_CLIENT_FIELDS})
+                                 {"update": editable, "security": SECURITY_CLIENT_FIELDS, "status": ("status",),
+                                  "fixed": FIXED_CLIENT_FIELDS})
         fixed = [change for change in planned if change.action == "fixed"]
         if fixed:
             raise InvalidInput(f"client '{client.client_id}': {', '.join(fixed[0].values)} cannot change in place "
@@ -113,7 +127,8 @@ def _client_plan(desired: CityConfig, current: CityConfig) -> list[Change]:
 
 def _app_plan(desired: CityConfig, current: CityConfig) -> list[Change]:
     existing = {app.slug: app for app in current.apps}
-    editable = ("name", "opd", "upstreams", "auth_mode", "client_id", "resource", "hosts", "restricted", "integrity")
+    editable = ("name", "opd", "upstreams", "auth_mode", "client_id", "resource", "hosts", "restricted", "claims",
+                "integrity")
     changes: list[Change] = []
     for app in desired.apps:
         if app.name is None and "name" in app.model_fields_set:
@@ -130,4 +145,17 @@ def _user_plan(desired: CityConfig, current: CityConfig) -> list[Change]:
         email = user.email.strip().lower()
         changes.extend(_entry_changes("user", email, user, existing.get(email),
                                       {"update": ("name", "nip"), "roles": ("roles",)}))
+    return changes
+
+
+def _idp_plan(desired: CityConfig, current: CityConfig) -> list[Change]:
+    existing = {idp.slug: idp for idp in current.idps}
+    changes: list[Change] = []
+    for idp in desired.idps:
+        found = existing.get(idp.slug)
+        if found is None:  # created with its credential (never compared, never exported)
+            changes.append(Change("idp", idp.slug, "create", {**_normalised("idp", idp.model_dump()),
+                                                               **{n: getattr(idp, n) for n in IDP_CREDENTIALS}}))
+            continue
+        changes.extend(_entry_changes("idp", idp.slug, idp, found, {"update": IDP_EDITABLE}))
     return changes

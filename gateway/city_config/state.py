@@ -6,9 +6,9 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.apps import stored_hosts
-from gateway.city_config.document import AppEntry, CityConfig, ClientEntry, OpdEntry, UserEntry
+from gateway.city_config.document import AppEntry, CityConfig, ClientEntry, IdpEntry, OpdEntry, UserEntry
 from idp.clients import HUB_CLIENT_IDS
-from idp.storage.models import App, Client, Membership, OpdUnit, User
+from idp.storage.models import App, Client, Membership, OpdUnit, UpstreamIdp, User
 
 
 async def read_state(session: AsyncSession, emails: frozenset[str] = frozenset()) -> CityConfig:
@@ -21,16 +21,23 @@ async def read_state(session: AsyncSession, emails: frozenset[str] = frozenset()
                            post_logout_redirect_uris=list(c.post_logout_redirect_uris),
                            grant_types=list(c.grant_types), scope=c.scope, auth_method=c.auth_method,  # type: ignore[arg-type]
                            resources=list(c.resources), first_party=c.first_party,
-                           backchannel_logout_uri=c.backchannel_logout_uri, jwks=c.jwks,
+                           backchannel_logout_uri=c.backchannel_logout_uri, jwks=c.jwks, jwks_uri=c.jwks_uri,
+                           profile=c.profile, require_par=bool(c.require_par),  # type: ignore[arg-type]
+                           dpop_bound=bool(c.dpop_bound), id_token_alg=c.id_token_alg,  # type: ignore[arg-type]
                            status=c.status)  # type: ignore[arg-type]
                for c in (await session.scalars(select(Client).order_by(Client.client_id))).all()
                if c.client_id not in HUB_CLIENT_IDS]
     apps = [AppEntry(slug=a.slug, name=a.name, opd=slug_of[a.opd_id], upstreams=list(a.upstreams),
                      auth_mode=a.auth_mode, client_id=a.client_id, resource=a.resource,  # type: ignore[arg-type]
                      hosts=list(stored_hosts(a)), restricted=a.restricted, status=a.status,  # type: ignore[arg-type]
+                     claims=None if a.claims is None else list(a.claims),  # type: ignore[arg-type]
                      integrity=a.integrity or "none")  # type: ignore[arg-type]
             for a in (await session.scalars(select(App).order_by(App.slug))).all()]
-    return CityConfig(opd=opd, clients=clients, apps=apps, users=await _staff(session, slug_of, emails))
+    idps = [IdpEntry(slug=i.slug, name=i.name, issuer=i.issuer, client_id=i.client_id, scope=i.scope,
+                     link_by=i.link_by, authoritative=i.authoritative, acr_map=dict(i.acr_map),  # type: ignore[arg-type]
+                     audience=i.audience, enabled=i.enabled)  # type: ignore[arg-type]
+            for i in (await session.scalars(select(UpstreamIdp).order_by(UpstreamIdp.slug))).all()]
+    return CityConfig(opd=opd, clients=clients, apps=apps, users=await _staff(session, slug_of, emails), idps=idps)
 
 
 async def _staff(session: AsyncSession, slug_of: dict[int, str], emails: frozenset[str]) -> list[UserEntry]:

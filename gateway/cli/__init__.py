@@ -46,13 +46,13 @@ COMMANDS = {
 # ``gerbang --help`` lists these without importing any command's module (a test keeps them in step).
 COMMAND_HELP = {
     "admins": "Kominfo administrators of the console and the admin API.",
-    "apply": "Make the OPD tree, clients, apps, staff roles and Kominfo admins match the YAML files.",
+    "apply": "Make the OPD tree, clients, apps, staff roles, Kominfo admins and upstream OPs match the YAML files.",
     "apps": "OPD apps behind the gateway.", "audit": "The tamper-evident audit log.",
     "backup": "Write a consistent snapshot of the database (signing keys still encrypted) and the policy directory.",
     "clients": "OAuth clients (relying parties and integrations).", "db": "Database schema.",
     "demo": "Run a seeded demo city: the provider, the gateway and sample OPD apps on loopback.",
     "dpop": "DPoP proofs and DPoP-bound tokens for shell integrations (RFC 9449).",
-    "export": "Write the OPD tree, clients, apps and staff roles as YAML that `gerbang apply` reads.",
+    "export": "Write the OPD tree, clients, apps, staff roles and upstream OPs as YAML that `gerbang apply` reads.",
     "idps": "Upstream OpenID providers (INApas, SSO ASN) citizens and staff may sign in with.",
     "keys": "Hub signing keys.", "ledger": "The receipts ledger of signed requests (integrity ledger apps).",
     "opd": "OPD units (the city's organisation tree).",

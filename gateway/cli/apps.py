@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.app_edits import add_app_audited, set_app_status_audited
 from gateway.apps import AUTH_MODES, INTEGRITY_MODES, AppRecord, list_apps
+from gateway.claims import parse_claims
 from gateway.bypass_probe import AppAudit, ProbeAssertions, audit_apps
 from gateway.cli import load_settings
 from gateway.cli.audit import cli_actor
@@ -54,11 +55,14 @@ def apps_group() -> None:
 @click.option("--require-dpop", is_flag=True, help="bearer apps: DPoP-bound tokens only (RFC 9449)")
 @click.option("--integrity", type=click.Choice(INTEGRITY_MODES), default="none", show_default=True,
               help="signed: RFC 9421 signed requests; ledger: also a receipt per request (docs/integrity.md)")
+@click.option("--claims", default=None,
+              help="identity claims its assertion carries, comma-separated, of email,name,nik,nip,opd,roles,acr,amr "
+                   "(default: name,opd,roles,acr)")
 @json_option
 def apps_add(slug: str, opd_slug: str, upstreams: tuple[str, ...], auth_mode: str, name: str | None,
              client_id: str | None, resource: str | None, hosts: tuple[str, ...], restricted: bool,
              case_insensitive_paths: bool, allow_ambiguous_paths: bool, websocket_origins: tuple[str, ...],
-             require_dpop: bool, integrity: str,
+             require_dpop: bool, claims: str | None, integrity: str,
              as_json: bool) -> None:
     """Register an app; running gateways route to it within seconds."""
     settings = load_settings()
@@ -70,7 +74,8 @@ def apps_add(slug: str, opd_slug: str, upstreams: tuple[str, ...], auth_mode: st
                                      case_insensitive_paths=case_insensitive_paths,
                                      allow_ambiguous_paths=allow_ambiguous_paths, websocket_origins=websocket_origins,
                                      addresses=build_upstream_addresses(settings), apps_domain=settings.apps_domain,
-                                     require_dpop=require_dpop, integrity=integrity)
+                                     require_dpop=require_dpop,
+                                     claims=None if claims is None else parse_claims(claims), integrity=integrity)
 
     record = run_in_session(settings, op)
     addresses = " ".join(app_origin(settings.issuer, host) + "/" for host in record.hosts)

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
               help="write the secrets of clients created now to this file (JSON, mode 0600) instead of printing")
 @json_option
 def apply_command(paths: tuple[Path, ...], dry_run: bool, secrets_file: Path | None, as_json: bool) -> None:
-    """Make the OPD tree, clients, apps, staff roles and Kominfo admins match the YAML files."""
+    """Make the OPD tree, clients, apps, staff roles, Kominfo admins and upstream OPs match the YAML files."""
     from gateway.city_config.apply import ApplyContext, apply_plan
     from gateway.city_config.document import load_config
     from gateway.city_config.plan import Change, build_plan
@@ -40,7 +40,8 @@ def apply_command(paths: tuple[Path, ...], dry_run: bool, secrets_file: Path | N
 
     settings = load_settings()
     context = ApplyContext(issuer=settings.issuer, actor=cli_actor(), now=int(time.time()),
-                           addresses=build_upstream_addresses(settings), apps_domain=settings.apps_domain)
+                           addresses=build_upstream_addresses(settings), apps_domain=settings.apps_domain,
+                           secret=settings.effective_secret, environ=dict(os.environ))
 
     async def op(session: AsyncSession) -> list[Change]:
         desired = load_config(list(paths))
@@ -93,7 +94,7 @@ def _write_private(path: Path, content: str) -> None:
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="file to write (default: standard output)")
 def export_command(output: Path | None) -> None:
-    """Write the OPD tree, clients, apps and staff roles as YAML that `gerbang apply` reads."""
+    """Write the OPD tree, clients, apps, staff roles and upstream OPs as YAML that `gerbang apply` reads."""
     from gateway.city_config.document import dump_config
     from gateway.city_config.state import read_state
 

@@ -16,7 +16,7 @@ import uvicorn
 from gateway.app import create_app
 from gateway.demo.opd_apps import address, budget_app, cctv_app, parking_app
 from gateway.demo.relying_party import create_relying_party
-from gateway.demo.seed import SeedResult, register_demo_apps, seed_city
+from gateway.demo.seed import SeedResult, seed_demo
 from gateway.settings import Settings
 from idp.upstream_addresses import build_upstream_addresses
 from idp.storage.db import build_engine, build_sessionmaker
@@ -64,10 +64,9 @@ async def _run(settings: Settings, host: str, port: int) -> None:
     upstreams = {"parkir": port + 2, "cctv": port + 3, "e-budgeting": port + 4}
     engine = build_engine(settings.effective_database_url)
     async with build_sessionmaker(engine)() as session, session.begin():
-        seeded = await seed_city(session, f"{rp_base}/callback", f"{rp_base}/")
-        await register_demo_apps(session, settings.issuer,
-                                 {slug: f"http://{host}:{p}" for slug, p in upstreams.items()}, seeded,
-                                 build_upstream_addresses(settings), apps_domain=settings.apps_domain)
+        seeded = await seed_demo(session, issuer=settings.issuer, rp_base=rp_base,
+                                 upstreams={slug: f"http://{host}:{p}" for slug, p in upstreams.items()},
+                                 addresses=build_upstream_addresses(settings), apps_domain=settings.apps_domain)
     await engine.dispose()
     portal = seeded.clients["portal"]
     issuer = settings.issuer

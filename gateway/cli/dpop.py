@@ -23,7 +23,6 @@ from pathlib import Path
 
 import click
 
-from idp.dpop.client import load_or_create_key, make_proof
 
 KEY_HELP = "EC P-256 private key (PEM); created when missing"
 
@@ -41,6 +40,8 @@ def dpop_group() -> None:
 @click.argument("url")
 def dpop_proof(key_file: Path, token: str | None, nonce: str | None, method: str, url: str) -> None:
     """Print a one-time proof for METHOD URL."""
+    from idp.dpop.client import load_or_create_key, make_proof
+
     click.echo(make_proof(load_or_create_key(key_file), method.upper(), url, access_token=token, nonce=nonce))
 
 
@@ -52,6 +53,8 @@ def dpop_proof(key_file: Path, token: str | None, nonce: str | None, method: str
 @click.argument("token_url")
 def dpop_token(key_file: Path, credentials: str, fields: tuple[str, ...], grant_type: str, token_url: str) -> None:
     """Ask TOKEN_URL for a DPoP-bound access token and print it (answering a use_dpop_nonce request)."""
+    from idp.dpop.client import load_or_create_key, make_proof
+
     key = load_or_create_key(key_file)
     form = [("grant_type", grant_type), *(tuple(field.split("=", 1)) for field in fields if "=" in field)]
     client_id, _, secret = credentials.partition(":")

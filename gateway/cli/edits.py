@@ -89,6 +89,9 @@ def _report(as_json: bool, target: str, diff: dict[str, Any], extra: dict[str, A
               help="forward paths with ';', double encoding or trailing dots/spaces")
 @click.option("--websocket-origin", "websocket_origins", multiple=True,
               help="replaces the other origins allowed to open the app's WebSockets (repeatable)")
+@click.option("--claims", default=None,
+              help="identity claims its assertion carries, comma-separated, of email,name,nik,nip,opd,roles,acr,amr "
+                   "('default': name,opd,roles,acr)")
 @json_option
 def apps_update(slug_arg: str | None, slug: str | None, as_json: bool, **options: Any) -> None:
     """Change an app; every gateway routes by the new settings within seconds."""
@@ -102,6 +105,10 @@ def apps_update(slug_arg: str | None, slug: str | None, as_json: bool, **options
         changes["hosts"] = [host for host in changes["hosts"] if host.strip()]
 
     async def op(session: AsyncSession) -> dict[str, Any]:
+        if "claims" in changes:  # "default": back to name,opd,roles,acr
+            from gateway.claims import parse_claims
+            text = changes["claims"].strip()
+            changes["claims"] = None if text == "default" else list(parse_claims(text))
         _, diff = await update_app(session, target, changes, issuer=settings.issuer, actor=cli_actor(),
                                    now=int(time.time()), addresses=build_upstream_addresses(settings),
                                    apps_domain=settings.apps_domain)

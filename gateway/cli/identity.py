@@ -20,6 +20,7 @@ from idp.errors import InvalidInput
 from idp.org import KINDS, add_opd, list_opd
 from idp.passwords import hash_sync
 from idp.client_registration import issue_initial_token
+from idp.upstream_addresses import build_upstream_addresses
 
 
 @click.group("opd")
@@ -149,6 +150,7 @@ def clients_group() -> None:
 @click.option("--auth-method", type=click.Choice(AUTH_METHODS), default=None)
 @click.option("--resource", "resources", multiple=True, help="API this client may get tokens for")
 @click.option("--jwks-file", type=click.File(), default=None, help="public keys for private_key_jwt")
+@click.option("--jwks-uri", default=None, help="where the client publishes its public keys (instead of --jwks-file)")
 @click.option("--first-party", is_flag=True, help="skip the consent page (Kominfo's own apps)")
 @click.option("--backchannel-logout-uri", default=None)
 @click.option("--profile", type=click.Choice(PROFILES), default=None,
@@ -159,7 +161,7 @@ def clients_group() -> None:
 @json_option
 def clients_add(name: str, client_id: str | None, opd_slug: str | None, redirect_uris: tuple[str, ...], logout_uris: tuple[str, ...],
                 grants: tuple[str, ...], scope: str, public: bool, auth_method: str | None,
-                resources: tuple[str, ...], jwks_file, first_party: bool, backchannel_logout_uri: str | None,
+                resources: tuple[str, ...], jwks_file, jwks_uri: str | None, first_party: bool, backchannel_logout_uri: str | None,
                 profile: str | None, require_par: bool, dpop_bound: bool, id_token_alg: str | None,
                 as_json: bool) -> None:
     """Register an OAuth client; prints the secret once."""
@@ -175,13 +177,15 @@ def clients_add(name: str, client_id: str | None, opd_slug: str | None, redirect
             grant_types=grants or ("authorization_code", "refresh_token"), scope=scope, public=public,
             auth_method=auth_method, resources=resources, jwks=jwks, first_party=first_party,
             backchannel_logout_uri=backchannel_logout_uri, now=now,
-            security=ClientSecurity(profile, require_par, dpop_bound, id_token_alg))
+            security=ClientSecurity(profile, require_par, dpop_bound, id_token_alg), jwks_uri=jwks_uri,
+            addresses=build_upstream_addresses(settings))
         await append_audit(session, actor=cli_actor(), action="client.create", target=f"client:{client.client_id}",
                            detail={"name": client.name, "opd": opd_slug, "grant_types": client.grant_types,
                                    "auth_method": client.auth_method, "scope": client.scope,
                                    "redirect_uris": client.redirect_uris, "resources": client.resources,
                                    "first_party": client.first_party, "profile": client.profile,
-                                   "require_par": client.require_par, "dpop_bound": client.dpop_bound}, now=now)
+                                   "require_par": client.require_par, "dpop_bound": client.dpop_bound,
+                                   "jwks_uri": client.jwks_uri}, now=now)
         return {"id": client.id, "client_id": client.client_id, "client_secret": secret, "name": client.name,
                 "token_endpoint_auth_method": client.auth_method, "profile": client.profile,
                 "require_pushed_authorization_requests": client.require_par,

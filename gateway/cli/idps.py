@@ -7,15 +7,26 @@ import time
 from pathlib import Path
 from typing import Any
 
+from types import ModuleType
+from typing import TYPE_CHECKING
+
 import click
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.cli import load_settings
-from gateway.cli.audit import cli_actor
+from gateway.cli.actor import cli_actor
 from gateway.cli.runtime import emit, json_option, run_in_session
 from idp.errors import InvalidInput
-from idp.federation.registry import (UpstreamSpec, add_upstream, describe, list_upstreams, parse_acr_map,
-                                     remove_upstream, update_upstream)
+
+if TYPE_CHECKING:  # storage and crypto load when a command runs, not for --help
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from idp.federation.registry import UpstreamSpec
+
+
+def _registry() -> ModuleType:
+    from idp.federation import registry
+
+    return registry
 
 
 @click.group("idps")
@@ -51,14 +62,14 @@ def _build_spec(name: str | None, issuer: str | None, client_id: str | None, cli
     if client_secret_stdin and private_key_file:
         _fail("give either --client-secret-stdin or --private-key-file")
     try:
-        mapping = parse_acr_map(acr_map) if acr_map else None
+        mapping = _registry().parse_acr_map(acr_map) if acr_map else None
     except InvalidInput as exc:
         _fail(exc.message)
     secret = sys.stdin.readline().rstrip("\r\n") if client_secret_stdin else None
     pem = private_key_file.read_text() if private_key_file else None
-    return UpstreamSpec(name=name, issuer=issuer, client_id=client_id, client_secret=secret, private_key_pem=pem,
-                        scope=scope, link_by=link_by, authoritative=authoritative, acr_map=mapping,
-                        audience=audience, enabled=enabled)
+    return _registry().UpstreamSpec(name=name, issuer=issuer, client_id=client_id, client_secret=secret,
+                                    private_key_pem=pem, scope=scope, link_by=link_by, authoritative=authoritative,
+                                    acr_map=mapping, audience=audience, enabled=enabled)
 
 
 def _fail(message: str) -> None:
@@ -76,9 +87,10 @@ def idps_add(slug: str, as_json: bool, **options: Any) -> None:
     spec = _build_spec(**options)
 
     async def op(session: AsyncSession) -> dict[str, Any]:
-        row = await add_upstream(session, slug, spec, secret=settings.effective_secret, actor=cli_actor(),
+        row = await _registry().add_upstream(session, slug, spec, secret=settings.effective_secret,
+                                             actor=cli_actor(),
                                  now=int(time.time()))
-        return describe(row, settings.effective_secret)
+        return _registry().describe(row, settings.effective_secret)
 
     record = run_in_session(settings, op)
     emit(as_json, record, f"upstream {slug} added ({record['issuer']}); callback "
@@ -96,9 +108,10 @@ def idps_update(slug: str, as_json: bool, enabled: bool | None, **options: Any) 
     spec = _build_spec(**options, enabled=enabled)
 
     async def op(session: AsyncSession) -> dict[str, Any]:
-        row = await update_upstream(session, slug, spec, secret=settings.effective_secret, actor=cli_actor(),
+        row = await _registry().update_upstream(session, slug, spec, secret=settings.effective_secret,
+                                                actor=cli_actor(),
                                     now=int(time.time()))
-        return describe(row, settings.effective_secret)
+        return _registry().describe(row, settings.effective_secret)
 
     emit(as_json, run_in_session(settings, op), f"upstream {slug} updated")
 
@@ -111,7 +124,7 @@ def idps_remove(slug: str, as_json: bool) -> None:
     settings = load_settings()
 
     async def op(session: AsyncSession) -> None:
-        await remove_upstream(session, slug, actor=cli_actor(), now=int(time.time()))
+        await _registry().remove_upstream(session, slug, actor=cli_actor(), now=int(time.time()))
 
     run_in_session(settings, op)
     emit(as_json, {"removed": slug}, f"upstream {slug} removed")
@@ -124,7 +137,8 @@ def idps_list(as_json: bool) -> None:
     settings = load_settings()
 
     async def op(session: AsyncSession) -> list[dict[str, Any]]:
-        return [describe(row, settings.effective_secret) for row in await list_upstreams(session)]
+        registry = _registry()
+        return [registry.describe(row, settings.effective_secret) for row in await registry.list_upstreams(session)]
 
     records = run_in_session(settings, op)
     if as_json:

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import time
 
+from typing import TYPE_CHECKING
+
 import click
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.cli import load_settings
-from gateway.cli.audit import cli_actor
+from gateway.cli.actor import cli_actor
 from gateway.cli.runtime import emit, json_option, run_in_session
-from idp.key_rotation import revoke_signing_key, rotate_signing_key
-from idp.keys import HTTP_MESSAGE, key_state
-from idp.storage.models import SigningKey
+
+if TYPE_CHECKING:  # storage and crypto load when a command runs, not for --help
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from idp.storage.models import SigningKey
 
 
 @click.group("keys")
@@ -27,6 +29,8 @@ def keys_group() -> None:
 def keys_rotate(alg: str | None, as_json: bool) -> None:
     """Add the next signing key: published at once, signing after GERBANG_KEY_ACTIVATION_DELAY seconds (relying
     parties that cache the JWKS learn it first); the old one signs until then and keeps verifying until retired."""
+    from idp.key_rotation import rotate_signing_key
+
     settings = load_settings()
 
     async def op(session: AsyncSession) -> SigningKey:
@@ -43,6 +47,8 @@ def keys_rotate(alg: str | None, as_json: bool) -> None:
 @json_option
 def keys_revoke(kid: str, as_json: bool) -> None:
     """Stop trusting a key now (it may have leaked); the active one is replaced first."""
+    from idp.key_rotation import revoke_signing_key
+
     settings = load_settings()
 
     async def op(session: AsyncSession) -> SigningKey | None:
@@ -59,6 +65,11 @@ def keys_revoke(kid: str, as_json: bool) -> None:
 @json_option
 def keys_list(show_all: bool, as_json: bool) -> None:
     """List signing keys and their state."""
+    from sqlalchemy import select
+
+    from idp.keys import HTTP_MESSAGE
+    from idp.storage.models import SigningKey
+
     settings = load_settings()
 
     async def op(session: AsyncSession) -> list[SigningKey]:
@@ -81,6 +92,8 @@ STATE_WORDS = {"expired": "expired (verifies nothing)", "next": "next (published
 
 
 def _state(key: SigningKey, now: int) -> str:
+    from idp.keys import key_state
+
     return STATE_WORDS[key_state(key, now)]
 
 
@@ -89,6 +102,8 @@ def register(group: click.Group) -> None:
 
 
 def _purpose(key: SigningKey) -> str:
+    from idp.keys import HTTP_MESSAGE
+
     if key.purpose == HTTP_MESSAGE:
         return "http-message"  # RFC 9421 request signatures (docs/integrity.md)
     return "id_token" if key.id_token_only else "signing"

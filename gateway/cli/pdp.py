@@ -6,22 +6,21 @@ import asyncio
 import datetime as dt
 import json
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from gateway.cli import load_settings
-from gateway.cli.audit import cli_actor
+from gateway.cli.actor import cli_actor
 from gateway.cli.runtime import run_in_session
-from gateway.settings import Settings
-from idp.clock import SystemClock
-from idp.mail import Mailer
-from idp.pdp.breach import Incident, draft_notice, load_incident, send_notices
-from idp.pdp.jobs import PdpJobs, Retention
-from idp.pdp.register import load_register
-from idp.security_events import KINDS as EVENT_KINDS
-from idp.security_events import EventFilter, export_security_events
-from idp.storage.db import build_engine, build_sessionmaker
+
+if TYPE_CHECKING:  # storage, mail and the PDP workflows load when a command runs, not for --help
+    from gateway.settings import Settings
+    from idp.pdp.breach import Incident
+
+# idp.security_events.KINDS, spelled out so --help imports nothing heavy (tests/unit/test_cli_help.py compares).
+EVENT_KINDS = ("login.succeeded", "login.failed", "login.locked", "mfa.changed", "password.reset", "token.revoked",
+               "client.auth_failed", "account.deletion")
 
 
 def parse_time(value: str) -> int:
@@ -51,6 +50,8 @@ def pdp_group() -> None:
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object")
 def breach(app_slug: str, since: str, until: str | None, send: bool, contact: str, as_json: bool) -> None:
     """People whose identity APP received in the window; with --send, notify them and record the incident."""
+    from idp.pdp.breach import draft_notice, load_incident
+
     settings = load_settings()
     start, end = parse_time(since), parse_time(until) if until else int(time.time())
     if end <= start:
@@ -86,6 +87,10 @@ def breach(app_slug: str, since: str, until: str | None, send: bool, contact: st
 
 
 async def _send(settings: Settings, incident: Incident, contact: str) -> dict[str, Any]:
+    from idp.mail import Mailer
+    from idp.pdp.breach import send_notices
+    from idp.storage.db import build_engine, build_sessionmaker
+
     engine = build_engine(settings.effective_database_url)
     try:
         mailer = Mailer(settings.mail_from, settings.smtp_url, settings.effective_mail_outbox)
@@ -98,6 +103,8 @@ async def _send(settings: Settings, incident: Incident, contact: str) -> dict[st
 @pdp_group.command("register")
 def register_export() -> None:
     """The processing register as JSON Lines (one app a line; "flagged": no purpose filled in)."""
+    from idp.pdp.register import load_register
+
     settings = load_settings()
     for entry in run_in_session(settings, load_register):
         click.echo(json.dumps(entry, ensure_ascii=False, sort_keys=True))
@@ -112,6 +119,8 @@ def register_export() -> None:
 def events(kind: str | None, user_id: str | None, client_id: str | None, since: str | None,
            until: str | None) -> None:
     """The security event log as JSON Lines, oldest first."""
+    from idp.security_events import EventFilter, export_security_events
+
     settings = load_settings()
     where = EventFilter(kind=kind, user_id=user_id, client_id=client_id,
                         since=parse_time(since) if since else None, until=parse_time(until) if until else None)
@@ -127,6 +136,10 @@ def events(kind: str | None, user_id: str | None, client_id: str | None, since: 
 def purge() -> None:
     """Run the scheduled erasure and retention purge once now (if no other instance is running it)."""
     settings = load_settings()
+
+    from idp.clock import SystemClock
+    from idp.pdp.jobs import PdpJobs, Retention
+    from idp.storage.db import build_engine, build_sessionmaker
 
     async def main() -> dict[str, Any]:
         engine = build_engine(settings.effective_database_url)

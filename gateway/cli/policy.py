@@ -12,19 +12,22 @@ import sys
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
 from gateway.cli import load_settings
 from gateway.cli.policy_lookup import SubjectFacts, load_directory_facts
-from policies import DEFAULT_POLICY_DIR, Explanation, PolicyError, PolicySet, Request, explain, load_policy_dir
-from policies.cases import run_policy_tests, summarise
+
+if TYPE_CHECKING:  # the policy engine (pydantic, yaml) loads when a command runs, not for --help
+    from policies import Explanation, PolicySet
 
 dir_argument = click.argument("directory", required=False, type=click.Path(path_type=Path))
 
 
 def _policy_dir(directory: Path | None) -> Path:
+    from policies import DEFAULT_POLICY_DIR
+
     if directory is not None:
         return directory
     return load_settings().policy_dir or DEFAULT_POLICY_DIR
@@ -36,6 +39,8 @@ def _fail(message: str) -> NoReturn:
 
 
 def _load(directory: Path) -> PolicySet:
+    from policies import PolicyError, load_policy_dir
+
     try:
         return load_policy_dir(directory)
     except PolicyError as exc:
@@ -82,6 +87,8 @@ def policy_explain(user: str | None, app: str, method: str, path: str, ip: str |
     With a database configured (GERBANG_DATABASE_URL), the user's roles and OPD paths and the app's
     registry flag are looked up there and added to the options.
     """
+    from policies import Request, explain
+
     moment = _parse_at(at)
     if ip is not None:
         try:
@@ -152,6 +159,9 @@ def _print_explanation(explanation: Explanation, facts: SubjectFacts) -> None:
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object")
 def policy_test(directory: Path | None, as_json: bool) -> None:
     """Run the policy tests in DIRECTORY/tests/ against DIRECTORY."""
+    from policies import PolicyError
+    from policies.cases import run_policy_tests, summarise
+
     path = _policy_dir(directory)
     try:
         results = run_policy_tests(path)

@@ -4,14 +4,14 @@ registry flag), read from the database when one is configured."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from typing import TYPE_CHECKING
 
 from gateway.cli.runtime import run_in_session
-from gateway.settings import Settings
-from idp.accounts import load_user, load_user_by_login
-from idp.storage.models import App
+
+if TYPE_CHECKING:  # storage loads when the lookup runs (``gerbang policy --help`` stays light)
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from gateway.settings import Settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +25,10 @@ class SubjectFacts:
 def load_directory_facts(settings: Settings, given: SubjectFacts, app_slug: str) -> tuple[SubjectFacts, bool]:
     """The user looked up by id, email or NIK (options are added to what is found), and whether the app
     registry marks the app restricted."""
+    from sqlalchemy import select
+
+    from idp.accounts import load_user, load_user_by_login
+    from idp.storage.models import App
 
     async def op(session: AsyncSession) -> tuple[SubjectFacts, bool]:
         restricted = bool(await session.scalar(select(App.restricted).where(App.slug == app_slug)))

@@ -1,4 +1,6 @@
-"""Seed the demo city from the reference data: the OPD tree, people, and the demo relying party."""
+"""Seed the demo city from the city file (``palembang.yaml``, a copy of the shared reference data) through the same
+plan-and-apply code as ``gerbang apply``: the OPD tree, the sample apps, their clients and the staff roles; then
+the demo's logins (passwords are never in a city file)."""
 
 from __future__ import annotations
 
@@ -9,17 +11,22 @@ from importlib import resources
 from typing import Any
 
 import yaml
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.apps import add_app, default_app_resource
-from idp.upstream_addresses import UpstreamAddresses
+from gateway.apps import default_app_resource, set_app_dpop
+from gateway.city_config.apply import ApplyContext, apply_plan
+from gateway.city_config.document import AppEntry, CityConfig, ClientEntry, OpdEntry, UserEntry
+from gateway.city_config.plan import build_plan
+from gateway.city_config.state import read_state
 from idp.accounts import add_user
-from idp.clients import add_client
-from idp.org import add_opd
 from idp.passwords import hash_sync
+from idp.storage.models import User
+from idp.upstream_addresses import UpstreamAddresses
 
 KECAMATAN_IN_DEMO = 4
 KELURAHAN_PER_KECAMATAN = 3
+PORTAL_CLIENT = "portal-warga"
 
 
 @dataclass(frozen=True)
@@ -56,52 +63,58 @@ def slugify(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
 
 
-async def seed_city(session: AsyncSession, rp_redirect_uri: str, rp_logout_uri: str) -> SeedResult:
-    now = int(time.time())
-    data = reference_data()
-    result = SeedResult()
+def demo_city(data: dict[str, Any], *, issuer: str, rp_base: str, upstreams: dict[str, str],
+              apps_domain: str = "") -> CityConfig:
+    """The demo city as a configuration document (what ``gerbang apply`` reads), built from the city file: the
+    OPD tree from its units and kecamatan (``KELURAHAN_PER_KECAMATAN`` generated kelurahan each, for the first
+    ``KECAMATAN_IN_DEMO``), the sample apps on the demo's loopback ports, their clients and the staff roles."""
     city = data["city"]
-    await add_opd(session, city["slug"], city["name"], "kota", None, now)
-    for unit in data["opd"]:
-        await add_opd(session, unit["slug"], unit["name"], unit["kind"], city["slug"], now)
-    count = 1 + len(data["opd"])
+    opd = [OpdEntry(slug=city["slug"], name=city["name"], kind="kota", parent=None)]
+    opd += [OpdEntry(slug=unit["slug"], name=unit["name"], kind=unit["kind"], parent=city["slug"])
+            for unit in data["opd"]]
     for name in data["kecamatan"][:KECAMATAN_IN_DEMO]:
         slug = f"kec-{slugify(name)}"
-        await add_opd(session, slug, f"Kecamatan {name}", "kecamatan", city["slug"], now)
-        for index in range(1, KELURAHAN_PER_KECAMATAN + 1):
-            await add_opd(session, f"{slug}-kel-{index}", f"Kelurahan {index} {name}", "kelurahan", slug, now)
-        count += 1 + KELURAHAN_PER_KECAMATAN
-    result.opd_count = count
-    for person in PEOPLE:
-        await add_user(session, email=person.email, name=person.name, nik=person.nik, opd_slug=person.opd,
-                       roles=person.roles, password_hash=hash_sync(person.password), now=now)
-    client, secret = await add_client(session, name="Portal Warga Palembang (demo)", opd_slug="diskominfo",
-                                      redirect_uris=(rp_redirect_uri,), post_logout_redirect_uris=(rp_logout_uri,),
-                                      scope="openid profile email opd", now=now)
-    result.clients["portal"] = {"client_id": client.client_id, "client_secret": secret}
-    return result
+        opd.append(OpdEntry(slug=slug, name=f"Kecamatan {name}", kind="kecamatan", parent=city["slug"]))
+        opd += [OpdEntry(slug=f"{slug}-kel-{index}", name=f"Kelurahan {index} {name}", kind="kelurahan", parent=slug)
+                for index in range(1, KELURAHAN_PER_KECAMATAN + 1)]
+    clients = [
+        ClientEntry(client_id=PORTAL_CLIENT, name="Portal Warga Palembang (demo)", opd="diskominfo",
+                    redirect_uris=[f"{rp_base}/callback"], post_logout_redirect_uris=[f"{rp_base}/"],
+                    scope="openid profile email opd"),
+        # The client id and scope the shipped policy set allows on e-budgeting's /api/ (rule
+        # e-budgeting-bpkad-integration).
+        ClientEntry(client_id="bapenda-pajak", name="Integrasi Bapenda → E-Budgeting", opd="bapenda",
+                    grant_types=["client_credentials"], scope="budget.read",
+                    resources=[default_app_resource(issuer, "e-budgeting", apps_domain)])]
+    apps = [AppEntry(slug="parkir", name="Parkir Dishub", opd="dishub", upstreams=[upstreams["parkir"]],
+                     auth_mode="session"),
+            AppEntry(slug="cctv", name="CCTV Dishub", opd="dishub", upstreams=[upstreams["cctv"]], auth_mode="session"),
+            # every request to e-budgeting is signed and leaves a receipt (docs/integrity.md)
+            AppEntry(slug="e-budgeting", name="E-Budgeting BPKAD", opd="bpkad", upstreams=[upstreams["e-budgeting"]],
+                     auth_mode="bearer", integrity="ledger")]
+    staff = [UserEntry(email=p.email, name=p.name, roles=[f"{role}@{p.opd}" for role in p.roles])
+             for p in PEOPLE if p.opd]
+    return CityConfig(opd=opd, clients=clients, apps=apps, users=staff)
 
 
-async def register_demo_apps(session: AsyncSession, issuer: str, upstreams: dict[str, str],
-                             result: SeedResult, addresses: UpstreamAddresses | None = None, *,
-                             apps_domain: str = "") -> None:
-    """The three sample OPD apps behind the gateway, and Bapenda's integration client for e-budgeting.
-
-    ``addresses``: the demo's upstreams run on loopback, which its settings allow."""
+async def seed_demo(session: AsyncSession, *, issuer: str, rp_base: str, upstreams: dict[str, str],
+                    addresses: UpstreamAddresses | None = None, apps_domain: str = "") -> SeedResult:
+    """Apply the demo city (``demo_city``) as ``gerbang apply`` would, then what a city file never holds: the
+    demo's passwords, the citizen, and e-budgeting's DPoP requirement."""
     now = int(time.time())
-    await add_app(session, slug="parkir", name="Parkir Dishub", opd_slug="dishub", upstreams=(upstreams["parkir"],),
-                  auth_mode="session", issuer=issuer, now=now, addresses=addresses, apps_domain=apps_domain)
-    await add_app(session, slug="cctv", name="CCTV Dishub", opd_slug="dishub", upstreams=(upstreams["cctv"],),
-                  auth_mode="session", issuer=issuer, now=now, addresses=addresses, apps_domain=apps_domain)
-    await add_app(session, slug="e-budgeting", name="E-Budgeting BPKAD", opd_slug="bpkad",
-                  upstreams=(upstreams["e-budgeting"],), auth_mode="bearer", issuer=issuer, now=now,
-                  addresses=addresses, apps_domain=apps_domain,
-                  require_dpop=True,  # "cannot be tampered with": a stolen token is useless without its key
-                  integrity="ledger")  # ... and every request is signed and leaves a receipt (docs/integrity.md)
-    # The client id and scope the shipped policy set allows on e-budgeting's /api/ (rule e-budgeting-bpkad-integration).
-    client, secret = await add_client(session, name="Integrasi Bapenda → E-Budgeting", opd_slug="bapenda",
-                                      client_id="bapenda-pajak", grant_types=("client_credentials",),
-                                      scope="budget.read",
-                                      resources=(default_app_resource(issuer, "e-budgeting", apps_domain),),
-                                      now=now)
-    result.clients["bapenda"] = {"client_id": client.client_id, "client_secret": secret}
+    desired = demo_city(reference_data(), issuer=issuer, rp_base=rp_base, upstreams=upstreams,
+                        apps_domain=apps_domain)
+    context = ApplyContext(issuer=issuer, actor="gerbang-demo", now=now, addresses=addresses, apps_domain=apps_domain)
+    await apply_plan(session, build_plan(desired, await read_state(session)), context)
+    for person in PEOPLE:
+        user = await session.scalar(select(User).where(User.email == person.email))
+        if user is None:
+            user = await add_user(session, email=person.email, name=person.name, nik=person.nik, password_hash=None,
+                                  now=now)
+        user.password_hash = hash_sync(person.password)
+    # "cannot be tampered with": a stolen token is useless without its key
+    await set_app_dpop(session, "e-budgeting", True, now, issuer, apps_domain)
+    result = SeedResult(opd_count=len(desired.opd))
+    result.clients["portal"] = {"client_id": PORTAL_CLIENT, "client_secret": context.secrets[PORTAL_CLIENT]}
+    result.clients["bapenda"] = {"client_id": "bapenda-pajak", "client_secret": context.secrets["bapenda-pajak"]}
+    return result

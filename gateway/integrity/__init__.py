@@ -4,10 +4,10 @@
                       (self-contained: apps copy it beside gateway/assertion.py)
     signer            the hub signs one forwarded request with its message-signing key (idp.keys, purpose
                       "http-message")
-    observer          IntegrityPlane / IntegrityObserver: the one narrow per-request interface a forward path
-                      calls (upstream_headers, request_chunk, response_head, response_chunk, complete); its
-                      docstring is the contract for wiring it into another forward path; HeldResponse adapts it
-                      to an ASGI ``send``
+    observer          IntegrityPlane / IntegrityObserver: the proxy's per-request observer (gateway.proxy's
+                      observer points) for signed and ledger apps; IntegrityFront wraps the client's
+                      Conversation (either front: the app plane or ASGI) to replay a buffered body and hold a
+                      ledger app's response until its receipt is durable; its docstring is the contract
     receipts          a receipt, its chain hash and its JWS (Gerbang-Receipt), offline verification
     ledger_store      appending a batch with a signed checkpoint; reading, listing, walking
     ledger_writer     the batched durable writer (group commit, fail closed)

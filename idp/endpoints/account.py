@@ -14,7 +14,8 @@ from idp.credentials import end_all_sessions, revoke_user_grants, set_password
 from idp.federation.linking import list_identities
 from idp.endpoints.account_session import account_form_action, credential_form_action, load_account_session
 from idp.pages import see_other
-from idp.pdp.withdraw import withdraw_consent
+from idp.pdp.requests import load_targets
+from idp.pdp.withdraw import withdraw_app, withdraw_consent
 from idp.password_policy import PasswordRejected, check_new_password
 from idp.provider import Provider
 from idp.recovery_codes import count_unused
@@ -29,7 +30,7 @@ DONE_MESSAGES = {"saved": "account.saved", "password": "account.password_changed
                  "ended": "account.saved", "totp_off": "account.saved", "code_failed": "mfa.failed",
                  "passkey": "passkey.added", "email_sent": "account.email_sent",
                  "email_password": "password.current_wrong", "email_invalid": "register.email_invalid",
-                 "withdrawn": "data.withdrawn", "restored": "data.deletion_cancelled",
+                 "withdrawn": "data.withdrawn", "app_withdrawn": "data.app_withdrawn", "restored": "data.deletion_cancelled",
                  "identity_unlinked": "account.identity_unlinked", "identity_kept": "account.identity_kept"}
 
 
@@ -96,6 +97,18 @@ async def consent_revoke(request: Request, provider: Provider, active: ActiveSes
 
 
 @account_form_action
+async def app_withdraw(request: Request, provider: Provider, active: ActiveSession,
+                       form: dict[str, str]) -> Response:
+    """Withdraw consent for a ``session`` app behind the gateway: every session of the person there ends."""
+    slug = form.get("app", "")[:64]
+    async with provider.sessionmaker() as session:
+        allowed = f"app:{slug}" in {key for key, _ in await load_targets(session, active.user.id)}
+    if allowed:  # only an app that received this person's identity: no probing for app names
+        await withdraw_app(provider, active.user.id, slug, actor=f"user:{active.user.id}")
+    return see_other("/account?done=app_withdrawn")
+
+
+@account_form_action
 async def session_end(request: Request, provider: Provider, active: ActiveSession,
                       form: dict[str, str]) -> Response:
     sid = form.get("sid", "")[:36]
@@ -137,13 +150,18 @@ async def _render(request: Request, provider: Provider, active: ActiveSession, m
         recovery_left = await count_unused(session, user.id) if user.totp_secret else 0
         history = await load_access_history(session, user.id)
         identities = await list_identities(session, user.id)
+        gateway_apps = [(key[4:], name) for key, name in await load_targets(session, user.id)
+                        if key.startswith("app:")]
     passkeys = await provider.passkeys.list_for(user.id)
     return provider.pages.render(
         request, "account.html", status=status, user=user, active=active.row, message_key=message_key,
         problems=problems or {}, apps=[(consent, name) for consent, name in apps], sessions=list(live),
         recovery_left=recovery_left, passkeys=passkeys, history=history, when=_when,
-        identities=identities)
+        identities=identities, gateway_apps=gateway_apps)
 
 
 def _when(timestamp: int) -> str:
-    return dt.datetime.fromtimestamp(timestamp, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return dt.datetime.fromtimestamp(timestamp, WIB).strftime("%d-%m-%Y %H:%M WIB")
+
+
+WIB = dt.timezone(dt.timedelta(hours=7), "WIB")  # a person reads times in Asia/Jakarta

@@ -13,7 +13,8 @@ from idp.login_throttle import is_attempt_admitted
 from idp.pages import see_other
 from idp.pdp.deletion import request_deletion
 from idp.pdp.export import build_export
-from idp.pdp.requests import build_request
+from idp.pdp.fulfil import request_words
+from idp.pdp.requests import build_request, load_user_requests
 from idp.provider import Provider
 from idp.security_events import EventFilter, list_security_events
 from idp.sessions import ActiveSession
@@ -74,12 +75,16 @@ async def _render(request: Request, provider: Provider, active: ActiveSession, m
                   status: int = 200) -> Response:
     async with provider.sessionmaker() as session:
         events = await list_security_events(session, EventFilter(user_id=active.user.id), limit=50)
+        requests = [(row, request_words(row)) for row in await load_user_requests(session, active.user.id)]
     return provider.pages.render(request, "account_privacy.html", status=status, user=active.user, events=events,
-                                 message_key=message_key, when=_when,
+                                 message_key=message_key, when=_when, requests=requests,
                                  grace_days=provider.settings.account_deletion_grace_days)
+
+
+WIB = dt.timezone(dt.timedelta(hours=7), "WIB")  # a person reads times in Asia/Jakarta
 
 
 def _when(timestamp: int | None) -> str:
     if timestamp is None:
         return "—"
-    return dt.datetime.fromtimestamp(timestamp, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return dt.datetime.fromtimestamp(timestamp, WIB).strftime("%d-%m-%Y %H:%M WIB")

@@ -99,7 +99,8 @@ async def process_authorization(request: Request, provider: Provider, sent: list
     state.clients = await provider.clients.get_many({client_id} if client_id else set(), holding=session)
     try:
         resolved = await resolve_authorization_request(provider.sessionmaker, sent, state.clients.get(client_id),
-                                                       provider.issuer, now, first_visit=interaction is None)
+                                                       provider.issuer, now, first_visit=interaction is None,
+                                                       key_sets=provider.client_keys)
     except (PushedRequestInvalid, InvalidRequestObject) as exc:
         return provider.pages.error(request, "error.back", 400, detail=str(exc))
     params = resolved.params

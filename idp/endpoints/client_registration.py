@@ -41,7 +41,8 @@ async def register_endpoint(request: Request) -> Response:
         token = _bearer(request)
         raw = await _body(request)
         async with provider.sessionmaker() as session, session.begin():
-            document = await register_client(session, token, raw, provider.issuer, provider.clock.now())
+            document = await register_client(session, token, raw, provider.issuer, provider.clock.now(),
+                                             provider.client_keys.addresses)
     except RegistrationError as exc:
         return _error(exc)
     return oauth_json(201, document)
@@ -58,7 +59,8 @@ async def manage_endpoint(request: Request) -> Response:
             if request.method == "GET":
                 return oauth_json(200, client_document(client, provider.issuer))
             if request.method == "PUT":
-                document = await update_client(session, client, raw, provider.issuer, provider.clock.now())
+                document = await update_client(session, client, raw, provider.issuer, provider.clock.now(),
+                                               provider.client_keys.addresses)
             else:
                 await delete_client(session, client, provider.clock.now())
                 document = None

@@ -23,6 +23,7 @@ from idp.oauth.adapters import HubClient
 from idp.oauth.grants import TOKEN_AUTH_METHODS
 from idp.oauth.request import HubRequest
 from idp.oauth.resource import check_resources_allowed, requested_resources
+from idp.oauth.client_jwks import preload_client_keys
 from idp.oauth.state import Preloaded, current, run_with_state
 from idp.oauth.store import apply_effects, candidate_client_ids
 from idp.page_forms import PageRefused, read_page_form
@@ -51,6 +52,7 @@ async def device_authorization_endpoint(request: Request) -> Response:
     now = provider.clock.now()
     state = Preloaded(extras={"now": now})
     state.clients = await provider.clients.get_many(candidates)
+    await preload_client_keys(provider.client_keys, state, form)
     oauth_request = HubRequest("POST", f"{provider.base}/device_authorization", request.headers, pairs)
     scope = form.get("scope", [""])[0]
     resources: list[str] = []

@@ -49,7 +49,7 @@ def build_metadata(issuer: str, signing_alg: str, require_par: bool = False) -> 
                                                           "private_key_jwt"],
         "code_challenge_methods_supported": ["S256"],
         "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "acr", "amr", "nonce", "sid", "name",
-                             "preferred_username", "email", "email_verified", "opd", "roles"],
+                             "preferred_username", "email", "email_verified", "opd", "roles", "nik", "nip"],
         "claims_parameter_supported": False,
         "request_parameter_supported": True,  # RFC 9101, signed only
         "request_uri_parameter_supported": False,  # only the request_uri of a pushed request (RFC 9126)

@@ -22,6 +22,7 @@ from idp.oauth.par import CLIENT_AUTH_PARAMS, new_pushed_request
 from idp.oauth.request import HubRequest
 from idp.oauth.request_object import FAPI_REQUEST_OBJECT_ALGS, REQUEST_OBJECT_ALGS, InvalidRequestObject, \
     check_request_object
+from idp.oauth.client_jwks import client_key_set, preload_client_keys
 from idp.oauth.state import Preloaded, run_with_state
 from idp.oauth.store import apply_effects, candidate_client_ids
 from idp.provider import Provider
@@ -48,13 +49,14 @@ async def par_endpoint(request: Request) -> Response:
     now = provider.clock.now()
     state = Preloaded(extras={"now": now})
     state.clients = await provider.clients.get_many(candidates)
+    await preload_client_keys(provider.client_keys, state, form)
     client, failure = await _authenticate(provider, request, pairs, state)
     if client is None:
         if candidates:
             await limits.record_client_auth_failure(min(candidates))
         return failure  # type: ignore[return-value]
     try:
-        params = _pushed_params(provider, client, pairs, form, now)
+        params = _pushed_params(provider, client, pairs, form, state)
         params = _bind_dpop_key(params, proof.jkt if proof else None)
     except InvalidRequestObject as exc:
         return oauth_error(400, "invalid_request_object", str(exc))
@@ -91,12 +93,12 @@ async def _authenticate(provider: Provider, request: Request, pairs: list[tuple[
 
 
 def _pushed_params(provider: Provider, client: HubClient, pairs: list[tuple[str, str]],
-                   form: dict[str, list[str]], now: int) -> list[tuple[str, str]]:
+                   form: dict[str, list[str]], state: Preloaded) -> list[tuple[str, str]]:
     """The request as the client meant it: the request object's claims when there is one (RFC 9101 §6.3)."""
     if "request" in form:
         algorithms = FAPI_REQUEST_OBJECT_ALGS if client.row.profile == "fapi2" else REQUEST_OBJECT_ALGS
-        params = check_request_object(form["request"][0], client_id=client.client_id, jwks=client.row.jwks,
-                                      issuer=provider.issuer, now=now, algorithms=algorithms)
+        params = check_request_object(form["request"][0], client_id=client.client_id, jwks=client_key_set(client.row, state),
+                                      issuer=provider.issuer, now=state.extras["now"], algorithms=algorithms)
     else:
         params = [(name, value) for name, value in pairs if name not in CLIENT_AUTH_PARAMS]
     return [("client_id", client.client_id), *[(n, v) for n, v in params if n != "client_id"]]

@@ -11,6 +11,7 @@ from idp.dpop.proof import InvalidProof
 from idp.endpoints.dpop_http import nonce_header, read_proof, token_endpoint_refusal
 from idp.http import oauth_error, oauth_json, read_oauth_form
 from idp.oauth.request import HubRequest
+from idp.oauth.client_jwks import preload_client_keys
 from idp.oauth.state import Effects, Preloaded, run_with_state
 from idp.oauth.store import apply_in_transaction, candidate_client_ids, preload_grant_rows
 from idp.oauth.token_exchange import TOKEN_EXCHANGE, preload_subject
@@ -41,6 +42,7 @@ async def token_endpoint(request: Request) -> Response:
                               "dpop_jkt": proof.jkt if proof else None})
     try:
         state.clients = await provider.clients.get_many(candidates)
+        await preload_client_keys(provider.client_keys, state, form)
         if form.get("grant_type", [None])[0] in USER_GRANTS:
             async with provider.sessionmaker() as session:
                 await preload_grant_rows(session, form, state)

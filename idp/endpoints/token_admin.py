@@ -13,6 +13,7 @@ from idp.http import FormError, datalist, oauth_error, oauth_json, read_form
 from idp.oauth.adapters import HubClient
 from idp.oauth.grants import CONFIDENTIAL_AUTH_METHODS, TOKEN_AUTH_METHODS
 from idp.oauth.request import HubRequest
+from idp.oauth.client_jwks import preload_client_keys
 from idp.oauth.state import Preloaded, run_with_state
 from idp.oauth.session_binding import does_refresh_stand, load_grant_session
 from idp.oauth.standing import check_access_token_stands, is_client_active, is_user_active
@@ -38,6 +39,7 @@ async def _authenticate(request: Request, provider: Provider,
     form = datalist(pairs)
     state = Preloaded(extras={"now": provider.clock.now()})
     state.clients = await provider.clients.get_many(candidate_client_ids(form, request.headers.get("authorization")))
+    await preload_client_keys(provider.client_keys, state, form)
     oauth_request = HubRequest("POST", f"{provider.base}/{endpoint}", request.headers, pairs)
     try:
         client = await run_with_state(state, lambda: provider.server.authenticate_client(

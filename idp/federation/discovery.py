@@ -53,8 +53,11 @@ async def fetch_json(method: str, url: str, timeout: float, **kwargs: Any) -> tu
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as http, \
                 http.request(method, url, allow_redirects=False, **kwargs) as response:
-            body = await response.content.read(MAX_BYTES + 1)
-            status = response.status
+            status, body = response.status, bytearray()
+            async for chunk in response.content.iter_chunked(16 * 1024):  # read(n) may stop short of n
+                body += chunk
+                if len(body) > MAX_BYTES:
+                    break
     except (aiohttp.ClientError, asyncio.TimeoutError, OSError, ValueError) as exc:
         raise UpstreamUnavailable(f"{url}: {type(exc).__name__} {exc}") from exc
     if len(body) > MAX_BYTES:

@@ -15,6 +15,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
+from idp.oauth.client_jwks import client_key_set
 from idp.oauth.state import current
 
 ASSERTION_ALGORITHMS = ["ES256", "RS256", "PS256", "EdDSA"]
@@ -64,4 +65,7 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
         return True
 
     def resolve_client_public_key(self, client: Any) -> KeySet:
-        return KeySet.import_key_set(client.row.jwks or {"keys": []})
+        keys = client_key_set(client.row)
+        if not keys.get("keys"):  # a jwks_uri that could not be fetched, or an empty set
+            raise InvalidClientError(description="The client's keys are not available.")
+        return KeySet.import_key_set(keys)

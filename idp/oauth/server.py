@@ -20,7 +20,7 @@ from idp.oauth.state import current
 from idp.oauth.tokens import TokenMinter, new_opaque_token
 from policies.watcher import PolicyWatcher
 
-SCOPES_SUPPORTED = ["openid", "profile", "email", "opd", "offline_access"]
+SCOPES_SUPPORTED = ["openid", "profile", "email", "opd", "nik", "nip", "offline_access"]
 
 
 class HubAuthorizationServer(AuthorizationServer):

@@ -20,6 +20,10 @@ PROFILE_SCOPES = {
     "profile": ("name", "preferred_username", "updated_at"),
     "email": ("email", "email_verified"),
     "opd": ("opd", "roles"),
+    # National identifiers, each behind its own scope so a client asks for them by name and the person sees it
+    # on the consent page: a brokering hub links accounts by them (idp.federation.linking).
+    "nik": ("nik",),
+    "nip": ("nip",),
 }
 
 
@@ -47,6 +51,10 @@ def user_claims(user: User, scope: str) -> dict[str, Any]:
         memberships = sorted(user.memberships, key=lambda m: m.opd.path)
         claims["opd"] = memberships[0].opd.slug if memberships else None
         claims["roles"] = sorted({f"{m.role}@{m.opd.slug}" for m in memberships})
+    if "nik" in scopes and user.nik:
+        claims["nik"] = user.nik
+    if "nip" in scopes and user.nip:
+        claims["nip"] = user.nip
     return claims
 
 

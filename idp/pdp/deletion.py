@@ -24,8 +24,10 @@ from idp.storage.models import Consent, GatewaySession, SecurityEvent, User, Web
 DAY = 86_400
 
 
-async def request_deletion(provider: Provider, user_id: str, *, actor: str, channel: str = "online") -> int:
-    """Disable the account now; returns when it will be erased."""
+async def request_deletion(provider: Provider, user_id: str, *, actor: str, channel: str = "online",
+                           record: bool = True) -> int:
+    """Disable the account now; returns when it will be erased. ``record=False``: the caller already holds the
+    request (a counter request a staff member fulfils) and keeps it open until the erasure closes it."""
     now = provider.clock.now()
     erase_after = now + provider.settings.account_deletion_grace_days * DAY
     async with provider.sessionmaker() as session, session.begin():
@@ -37,7 +39,8 @@ async def request_deletion(provider: Provider, user_id: str, *, actor: str, chan
         families = await revoke_user_grants(session, user_id, now, "account_deleted")
         await session.execute(update(GatewaySession).where(GatewaySession.user_id == user_id,
                                                            GatewaySession.ended_at.is_(None)).values(ended_at=now))
-        session.add(build_request(user_id, "erase", now, actor=actor, channel=channel))
+        if record:
+            session.add(build_request(user_id, "erase", now, actor=actor, channel=channel))
         session.add(build_event("account.deletion", now, user_id=user_id, reason="requested",
                                 detail={"erase_after": erase_after, "token_families": families}))
         await append_audit(session, actor=actor, action="pdp.account_delete", target=f"user:{user_id}",

@@ -18,17 +18,18 @@ from idp.clients import HUB_CLIENT_IDS
 from idp.oauth.tokens import PROFILE_SCOPES
 from idp.storage.models import App, Client, OpdUnit, ProcessingRecord
 
-ASSERTION_CLAIMS = ("sub", "name", "opd", "roles", "acr")
+ASSERTION_CLAIMS = ("sub", "name", "opd", "roles", "acr")  # the default set (gateway.claims.DEFAULT_CLAIMS)
 # UU PDP Art. 20 (2): the lawful bases for processing.
 LEGAL_BASES = ("consent", "contract", "legal_obligation", "vital_interest", "public_task", "legitimate_interest")
 
 
-def claims_of(scope: str, behind_gateway: bool) -> list[str]:
+def claims_of(scope: str, behind_gateway: bool, assertion: list[str] | None = None) -> list[str]:
+    """``assertion``: the app's configured assertion claims (None: the default set)."""
     claims = ["sub"] if "openid" in scope.split() else []
     for name in scope.split():
         claims.extend(PROFILE_SCOPES.get(name, ()))
     if behind_gateway:
-        claims.extend(ASSERTION_CLAIMS)
+        claims.extend(ASSERTION_CLAIMS if assertion is None else ("sub", *assertion))
     return list(dict.fromkeys(claims))
 
 
@@ -46,7 +47,7 @@ async def load_register(session: AsyncSession) -> list[dict[str, Any]]:
         entries.append({
             "app": app.slug, "name": app.name, "opd": opd_name, "status": app.status, "auth_mode": app.auth_mode,
             "client_id": app.client_id, "scope": scope,
-            "claims": claims_of(scope, app.auth_mode in ("session", "bearer")),
+            "claims": claims_of(scope, app.auth_mode in ("session", "bearer"), app.claims),
             "purpose": record.purpose if record else "", "legal_basis": record.legal_basis if record else "",
             "retention": record.retention if record else "",
             "updated_at": record.updated_at if record else None, "updated_by": record.updated_by if record else None,

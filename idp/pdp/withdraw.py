@@ -4,6 +4,11 @@ In one transaction: the consent goes (the next sign-in to the app asks again), e
 holds for the person is revoked with its access tokens (introspection answers inactive), the client leaves the
 person's browser sessions, the gateway's sessions end when the client is a gateway app's, and the request, the
 security event and the audit entry are written. After commit the app is told by back-channel logout.
+
+``withdraw_app`` does the same for a ``session`` app behind the gateway (the gateway signs in for it with its
+own first-party client, so there is no consent row or token of the app's own): every gateway session of the
+person for that app ends. The gateway reads its sessions from the database on every request, so every instance
+refuses the ended sessions at once; the person's next visit signs in again.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ class Withdrawal:
 
 
 async def withdraw_consent(provider: Provider, user_id: str, client_id: str, *, actor: str,
-                           channel: str = "online") -> Withdrawal | None:
+                           channel: str = "online", record: bool = True) -> Withdrawal | None:
     """None when the person has neither a consent nor a live token for the client."""
     now = provider.clock.now()
     async with provider.sessionmaker() as session, session.begin():
@@ -50,8 +55,9 @@ async def withdraw_consent(provider: Provider, user_id: str, client_id: str, *, 
         if await session.scalar(select(App.id).where(App.client_id == client_id).limit(1)) is not None:
             gateway = (await session.execute(update(GatewaySession).where(
                 GatewaySession.user_id == user_id, GatewaySession.ended_at.is_(None)).values(ended_at=now))).rowcount
-        session.add(build_request(user_id, "withdraw", now, actor=actor, channel=channel, status="done",
-                                  note=f"client:{client_id}"))
+        if record:  # a staff member fulfilling a counter request closes that request instead
+            session.add(build_request(user_id, "withdraw", now, actor=actor, channel=channel, status="done",
+                                      target=f"client:{client_id}"))
         session.add(build_event("token.revoked", now, user_id=user_id, client_id=client_id,
                                 reason="consent_withdrawn", detail={"token_families": families}))
         await append_audit(session, actor=actor, action="pdp.consent_withdraw", target=f"client:{client_id}",
@@ -59,3 +65,23 @@ async def withdraw_consent(provider: Provider, user_id: str, client_id: str, *, 
                                    "gateway_sessions": gateway}, now=now)
     notified = await provider.backchannel.notify_client(client_id, user_id, sids)
     return Withdrawal(client_id, families, gateway, notified)
+
+
+async def withdraw_app(provider: Provider, user_id: str, app_slug: str, *, actor: str, channel: str = "online",
+                       record: bool = True) -> int | None:
+    """End the person's gateway sessions for one app; None when the app does not exist."""
+    now = provider.clock.now()
+    async with provider.sessionmaker() as session, session.begin():
+        if await session.scalar(select(App.id).where(App.slug == app_slug)) is None:
+            return None
+        ended = (await session.execute(update(GatewaySession).where(
+            GatewaySession.user_id == user_id, GatewaySession.app == app_slug,
+            GatewaySession.ended_at.is_(None)).values(ended_at=now))).rowcount
+        if record:
+            session.add(build_request(user_id, "withdraw", now, actor=actor, channel=channel, status="done",
+                                      target=f"app:{app_slug}"))
+        session.add(build_event("token.revoked", now, user_id=user_id, reason="consent_withdrawn",
+                                detail={"app": app_slug, "gateway_sessions": ended}))
+        await append_audit(session, actor=actor, action="pdp.consent_withdraw", target=f"app:{app_slug}",
+                           detail={"sub": user_id, "channel": channel, "gateway_sessions": ended}, now=now)
+    return ended

@@ -19,12 +19,14 @@ KEPT = {CORE_USER: ("userName", "name", "displayName", "active", "emails", "grou
         CORE_GROUP: ("displayName", "members")}
 KEPT_SUB = {"groups": ("value", "$ref", "display"), "members": ("value", "$ref", "display")}
 MAX_RESULTS = 200
+MAX_OPERATIONS = 100  # RFC 7644 §3.7 Bulk (idp.scim.bulk), advertised below and enforced there
+MAX_PAYLOAD_SIZE = 1024 * 1024
 
 
 def service_provider_config(base: str) -> dict[str, Any]:
     config = ServiceProviderConfig(
-        documentation_uri=None, patch=Patch(supported=True), bulk=Bulk(supported=False, max_operations=0,
-                                                                       max_payload_size=0),
+        documentation_uri=None, patch=Patch(supported=True), bulk=Bulk(supported=True, max_operations=MAX_OPERATIONS,
+                                                                       max_payload_size=MAX_PAYLOAD_SIZE),
         filter=Filter(supported=True, max_results=MAX_RESULTS), change_password=ChangePassword(supported=False),
         sort=Sort(supported=True), etag=ETag(supported=True),
         authentication_schemes=[AuthenticationScheme(

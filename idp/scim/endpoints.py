@@ -35,14 +35,25 @@ def scim_endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         provider: Provider = request.app.state.provider
         try:
             caller = await authenticate(request, provider)
-            return await handler(request, provider, caller)
         except ScimError as error:
             return error.response()
-        except IntegrityError:
-            return ScimError(409, "a concurrent change holds this value", "uniqueness").response()
         except SQLAlchemyError:
             return ScimError(503, "storage is unavailable", headers={"Retry-After": "5"}).response()
+        return await answer(handler, request, provider, caller)
+    endpoint.handler = handler  # type: ignore[attr-defined]  # what a Bulk operation runs (idp.scim.bulk)
     return endpoint
+
+
+async def answer(handler: Handler, request: Request, provider: Provider, caller: ScimCaller) -> Response:
+    """One SCIM operation for an authenticated caller; every failure becomes an RFC 7644 §3.12 error."""
+    try:
+        return await handler(request, provider, caller)
+    except ScimError as error:
+        return error.response()
+    except IntegrityError:
+        return ScimError(409, "a concurrent change holds this value", "uniqueness").response()
+    except SQLAlchemyError:
+        return ScimError(503, "storage is unavailable", headers={"Retry-After": "5"}).response()
 
 
 def base_of(provider: Provider) -> str:

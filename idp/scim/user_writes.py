@@ -48,7 +48,8 @@ async def replace_user(session: AsyncSession, caller: ScimCaller, user: User, ac
                        data: UserInput, now: int, how: str) -> Effects:
     await check_unique(session, data, user.id)
     units = {m.opd.slug for m in user.memberships}
-    moved = data.unit is not None and units != {data.unit}
+    home = {m.opd.slug for m in user.memberships if m.role == "asn"} or units  # a group role is not a unit
+    moved = data.unit is not None and home != {data.unit}
     deactivated = not data.active and not user.disabled
     changed = {name for name, old, new in (("email", user.email, data.email), ("name", user.name, data.name),
                                            ("nip", user.nip, data.nip), ("active", not user.disabled, data.active))

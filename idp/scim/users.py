@@ -95,6 +95,8 @@ def build_resource(user: User, account: ScimAccount | None, base: str) -> UserMo
     if emails:
         next((e for e in emails if e.get("primary")), emails[0])["value"] = user.email
     units = sorted({m.opd.slug for m in user.memberships})
+    # The unit the person works in is where SCIM placed them (role "asn"); a group role elsewhere is not a move.
+    home = sorted({m.opd.slug for m in user.memberships if m.role == "asn"}) or units
     roles = [{"value": f"{m.opd.slug}:{m.role}", "display": f"{m.opd.slug}/{m.role}"}
              for m in sorted(user.memberships, key=lambda m: (m.opd.slug, m.role)) if m.role != "asn"]
     body.update(schemas=[CORE, EXTENSION], id=user.id, userName=user_name, active=not user.disabled)
@@ -105,7 +107,7 @@ def build_resource(user: User, account: ScimAccount | None, base: str) -> UserMo
     model = UserModel.model_validate(body)
     number = user.nip or (account.attributes.get("employeeNumber") if account is not None else None)
     organization = account.attributes.get("organization") if account is not None else None
-    model[EnterpriseUser] = EnterpriseUser(employee_number=number, department=units[0] if units else None,
+    model[EnterpriseUser] = EnterpriseUser(employee_number=number, department=home[0] if home else None,
                                            organization=organization)
     dumped = model.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
     version = 'W/"' + hashlib.sha256(json.dumps(dumped, sort_keys=True).encode()).hexdigest()[:20] + '"'

@@ -101,6 +101,7 @@ class Client(Base):
     scope: Mapped[str] = mapped_column(Text, default="openid")
     auth_method: Mapped[str] = mapped_column(String(32), default="client_secret_basic")
     jwks: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    jwks_uri: Mapped[str | None] = mapped_column(String(500))  # RFC 7591 §2, fetched by idp.oauth.client_jwks
     resources: Mapped[list[str]] = mapped_column(default=list)
     first_party: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[str] = mapped_column(String(16), default="active")  # active | pending | suspended
@@ -438,6 +439,9 @@ class App(Base):
     case_insensitive_paths: Mapped[bool] = mapped_column(Boolean, default=False)
     allow_ambiguous_paths: Mapped[bool] = mapped_column(Boolean, default=False)
     websocket_origins: Mapped[list[str]] = mapped_column(default=list)
+    # The identity claims the app's assertion carries beyond sub/client_id (``gateway.claims``); None: the default
+    # set (migration 0015).
+    claims: Mapped[list[str] | None] = mapped_column(JSON, default=None)
     created_at: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[int] = mapped_column(BigInteger, index=True)
     # The registration workflow (gateway.admin.registration): what an OPD operator asked for and what
@@ -446,6 +450,9 @@ class App(Base):
     contact: Mapped[str] = mapped_column(String(300), default="")
     redirect_uris: Mapped[list[str]] = mapped_column(default=list)
     requested_scopes: Mapped[str] = mapped_column(Text, default="")
+    # The client asked for at submission: the FAPI 2.0 profile and where its keys are (private_key_jwt).
+    client_profile: Mapped[str | None] = mapped_column(String(16))
+    client_jwks_uri: Mapped[str | None] = mapped_column(String(500))
     reviewed_by: Mapped[str | None] = mapped_column(String(36))
     reviewed_at: Mapped[int | None] = mapped_column(BigInteger)
     reason: Mapped[str | None] = mapped_column(Text)  # why it was rejected or suspended
@@ -551,6 +558,10 @@ class DataRequest(Base):
     channel: Mapped[str] = mapped_column(String(16), default="online")  # online | counter
     actor: Mapped[str] = mapped_column(String(200))  # user:<id> online, the official's sub at a counter
     note: Mapped[str] = mapped_column(Text, default="")
+    # What the request is about ("client:<id>", "app:<slug>", or empty: the whole account; migration 0015)
+    # and what was done or why it was refused, as the citizen reads it.
+    target: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    outcome: Mapped[str] = mapped_column(Text, default="", server_default="")
     created_at: Mapped[int] = mapped_column(BigInteger, index=True)
     due_at: Mapped[int] = mapped_column(BigInteger)
     done_at: Mapped[int | None] = mapped_column(BigInteger)

@@ -113,12 +113,15 @@ def build_goals(measured: dict[str, Result]) -> list[str]:
                          ("floor (bare-proxy) vs nginx, per core", _inverse(ratio("bare-proxy", "nginx", "cpu_us"))),
                          ("Gerbang none vs the floor, per core", _inverse(ratio("gerbang-none", "bare-proxy", "cpu_us"))),
                          ("Gerbang bearer vs the floor, per core",
-                          _inverse(ratio("gerbang-bearer", "bare-proxy", "cpu_us")))):
+                          _inverse(ratio("gerbang-bearer", "bare-proxy", "cpu_us"))),
+                         ("DPoP pipeline vs bearer pipeline, req/s", ratio("gerbang-dpop", "gerbang-bearer")),
+                         ("DPoP pipeline vs bearer pipeline, per core",
+                          _inverse(ratio("gerbang-dpop", "gerbang-bearer", "cpu_us")))):
         lines.append(f"| {label} | {'' if value is None else f'{value:.2f}x'} |")
     return [*lines, ""]
 
 
-ONE_WORKER = frozenset({"gerbang-none", "gerbang-bearer", "gerbang-full", "token-gerbang"})
+ONE_WORKER = frozenset({"gerbang-none", "gerbang-bearer", "gerbang-dpop", "gerbang-full", "token-gerbang"})
 
 
 def _inverse(value: float | None) -> float | None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from loadtests.harness import gerbang, nginx, node, tokens
+from loadtests.harness import dpop_load, gerbang, nginx, node, tokens
 from loadtests.harness.errors import Unavailable
 from loadtests.harness.machine import Cores
 from loadtests.harness.process import Service, start_service, stop_service, wait_for_http
@@ -212,7 +212,8 @@ OPEN_POLICIES = Path(__file__).resolve().parent.parent / "policies" / "open"
 TARGETS: tuple[Target, ...] = (
     Target("direct", "upstream direct (no proxy)", "proxy", _direct),
     Target("nginx", "nginx proxy_pass, keepalive, 1 worker", "proxy", _nginx),
-    Target("bare-proxy", "floor: raw ASGI + one aiohttp session under uvicorn, no gateway work", "proxy",
+    Target("bare-proxy", "old floor: raw ASGI + aiohttp under uvicorn, query and body forwarded, no gateway work",
+           "proxy",
            _bare_proxy),
     Target("fastify", "fastify + http-proxy + jose (cached) + limit", "proxy", _fastify(assertion=False)),
     Target("fastify-assert", "fastify as above + a signed ES256 assertion per request", "proxy",
@@ -223,6 +224,8 @@ TARGETS: tuple[Target, ...] = (
            _gerbang(1, "api-signed")),
     Target("gerbang-ledger", "Gerbang bearer + signed requests + a durable receipt each (integrity ledger), 1 worker",
            "proxy", _gerbang(1, "api-ledger")),
+    Target("gerbang-dpop", "Gerbang bearer, DPoP-bound token + a fresh proof per request, 1 worker", "proxy",
+           dpop_load.with_dpop(_gerbang(1, "api"))),
     Target("gerbang-full", "Gerbang bearer + policies + Redis limit, 1 worker", "proxy", _gerbang(1, "api", full=True)),
     Target("gerbang-2w", "Gerbang bearer, 2 workers (both cores)", "proxy", _gerbang(2, "api")),
     Target("token-oidc-provider", "token endpoint: node oidc-provider (ES256 JWT)", "token", _oidc_provider),

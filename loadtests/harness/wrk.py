@@ -25,6 +25,7 @@ class Request:
     method: str = "GET"
     headers: dict[str, str] = field(default_factory=dict)
     body: str = ""
+    script: str = ""  # more Lua after the request (e.g. a ``request()`` that varies a header per request)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +91,7 @@ def _lua(request: Request) -> str:
         lines.append(f"wrk.body = {_lua_string(request.body)}")
     # The spaces matter: "headers[[" would open a long string, not index the table.
     lines += [f"wrk.headers[ {_lua_string(name)} ] = {_lua_string(value)}" for name, value in request.headers.items()]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + request.script
 
 
 def _lua_string(value: str) -> str:

@@ -89,6 +89,17 @@ def test_register_wait_for_approval_then_manage(hub: tuple[Hub, AdminClient]) ->
     ({**METADATA, "token_endpoint_auth_method": "none"}, "invalid_client_metadata"),
     ({"grant_types": ["client_credentials"]}, "invalid_client_metadata"),
     ({**METADATA, "redirect_uris": "not-a-list"}, "invalid_client_metadata"),
+    # jwks_uri (RFC 7591 §2): the hub fetches it, so the addresses it may reach are Kominfo's to allow
+    ({**METADATA, "token_endpoint_auth_method": "private_key_jwt",
+      "jwks_uri": "http://169.254.169.254/latest/meta-data/jwks"}, "invalid_client_metadata"),
+    ({**METADATA, "token_endpoint_auth_method": "private_key_jwt",
+      "jwks_uri": "https://[::ffff:169.254.169.254]/jwks"}, "invalid_client_metadata"),
+    ({**METADATA, "token_endpoint_auth_method": "private_key_jwt",
+      "jwks_uri": "http://keys.bapenda.example/jwks"}, "invalid_client_metadata"),
+    ({**METADATA, "token_endpoint_auth_method": "private_key_jwt", "jwks_uri": "https://keys.example/jwks#x"},
+     "invalid_client_metadata"),
+    ({**METADATA, "token_endpoint_auth_method": "private_key_jwt", "jwks_uri": "https://keys.example/jwks",
+      "jwks": {"keys": []}}, "invalid_client_metadata"),
 ])
 def test_bad_metadata_is_refused_and_keeps_the_initial_token(hub: tuple[Hub, AdminClient],
                                                              metadata: dict[str, object], error: str) -> None:

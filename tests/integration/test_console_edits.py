@@ -66,6 +66,16 @@ def test_edit_an_app_from_the_list(hub: Hub, database_url: str) -> None:
     assert set(entry.detail["diff"]) == {"name", "upstreams", "restricted", "hosts"}
     assert entry.detail["diff"]["hosts"]["to"] == ["parkir.dishub.test", "parkir.palembang.go.id"]
     assert "parkir.dishub.test\nparkir.palembang.go.id</textarea>" in kominfo.go("/admin/ubah/aplikasi/parkir").text
+    # The claims its assertion carries: the default set shown checked; the boxes ticked are what it gets.
+    form = kominfo.go("/admin/ubah/aplikasi/parkir")
+    assert 'name="claim_name" aria-describedby="claims-hint" checked' in form.text
+    claims = kominfo.submit("/admin/aksi/ubah/aplikasi/parkir", {
+        "csrf_token": csrf_from(form.text), "name": "Parkir Online", "upstreams": "http://127.0.0.1:9\nhttp://127.0.0.1:10",
+        "auth_mode": "session", "hosts": "parkir.dishub.test\nparkir.palembang.go.id", "restricted": "on",
+        "claims_form": "1", "claim_email": "on", "claim_roles": "on"})
+    assert claims.status_code == 200, claims.text
+    (stored,) = run_query(database_url, select(App.claims).where(App.slug == "parkir"))
+    assert stored[0] == ["email", "roles"] and set(audit_entries(database_url)[-1].detail["diff"]) == {"claims"}
     bad = kominfo.submit("/admin/aksi/ubah/aplikasi/parkir", {
         "csrf_token": csrf_from(form.text), "name": "X", "upstreams": "ftp://x", "auth_mode": "session"})
     assert bad.status_code == 400 and "upstream" in bad.text

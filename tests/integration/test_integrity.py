@@ -105,6 +105,8 @@ class City:
     app_url: str
     token: str
     database_url: str
+    front: str = "app-plane"
+    apps: list[Any] = field(default_factory=list)  # the GatewayApp serving (its app plane's count)
 
     def post(self, body: bytes = BODY, path: str = "/api/anggaran?tahun=2027", **headers: str) -> httpx.Response:
         return httpx.post(self.app_url + path, content=body, timeout=10,
@@ -112,10 +114,22 @@ class City:
                                    **headers})
 
 
-@pytest.fixture
-def city(database_url: str, tmp_path: Path) -> Iterator[City]:
-    budget, tamper = Budget(), Tamper()
-    with run_hub(database_url, tmp_path, app_factory=create_app, assertion_reuse_seconds=0,
+def build_gateway(front: str, built: list[Any]) -> Any:
+    """The gateway as ``gerbang serve`` runs it: app hosts on the app plane; or (``asgi``) without the app plane,
+    app hosts on the ASGI path (``gateway.pipeline.handle_request``), as under any other server."""
+    def factory(settings: Any) -> Any:
+        app = create_app(settings)
+        if front == "asgi":
+            app.app_plane = None
+        built.append(app)
+        return app
+    return factory
+
+
+@pytest.fixture(params=["app-plane", "asgi"])
+def city(request: pytest.FixtureRequest, database_url: str, tmp_path: Path) -> Iterator[City]:
+    budget, tamper, built = Budget(), Tamper(), []
+    with run_hub(database_url, tmp_path, app_factory=build_gateway(request.param, built), assertion_reuse_seconds=0,
                  integrity_buffer_bytes=4096) as hub:
         budget_app = budget.build(hub.url, hub.app_url("e-budgeting"))
         with run_server(budget_app) as app_url, run_server(tamper) as tamper_url:
@@ -126,7 +140,7 @@ def city(database_url: str, tmp_path: Path) -> Iterator[City]:
                 "grant_type": "client_credentials", "scope": "anggaran:read", "resource": RESOURCE})
             assert answer.status_code == 200, answer.text
             running = City(hub, budget, tamper, hub.app_url("e-budgeting"), answer.json()["access_token"],
-                           database_url)
+                           database_url, request.param, built)
             deadline = time.monotonic() + 15
             while running.post().status_code == 404 and time.monotonic() < deadline:
                 time.sleep(0.2)
@@ -135,8 +149,11 @@ def city(database_url: str, tmp_path: Path) -> Iterator[City]:
 
 
 def test_signed_request_reaches_the_app_and_the_receipt_verifies_offline(city: City) -> None:
+    plane = city.apps[0].app_plane
+    served = plane.served if plane is not None else 0
     answer = city.post()
     assert answer.status_code == 200, answer.text
+    assert (plane.served == served + 1) if city.front == "app-plane" else plane is None  # the front under test
     assert city.budget.accepted == [BODY]
     jwks = httpx.get(f"{city.hub.url}/auth/jwks").json()
     receipt = check_receipt_token(answer.headers["gerbang-receipt"], jwks, city.hub.url).receipt

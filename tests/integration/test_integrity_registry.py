@@ -57,15 +57,15 @@ def test_an_unknown_mode_is_refused_everywhere(empty: str, tmp_path: Path) -> No
                "--auth", "bearer", "--integrity", "notarised", ok=False).exit_code != 0
 
 
-def test_migration_0014_adds_the_modes_the_key_purpose_and_the_ledger_and_goes_back(empty_database: str) -> None:
+def test_migration_0017_adds_the_modes_the_key_purpose_and_the_ledger_and_goes_back(empty_database: str) -> None:
     url = empty_database
     upgrade(url, "head", issuer=ISSUER, apps_domain=APPS_DOMAIN)
     asyncio.run(_seed(url))
     config = alembic_config(url, issuer=ISSUER, apps_domain=APPS_DOMAIN)
-    command.downgrade(config, "0013")
+    command.downgrade(config, "0016")
     assert "integrity" not in asyncio.run(_columns(url, "apps"))
     assert "ledger_receipts" not in asyncio.run(_tables(url))
-    upgrade(url, "0014", issuer=ISSUER, apps_domain=APPS_DOMAIN)
+    upgrade(url, "0017", issuer=ISSUER, apps_domain=APPS_DOMAIN)
     assert run_query(url, select(App.slug, App.integrity).order_by(App.slug)) == [
         ("arsip", "none"), ("cctv", "none"), ("parkir", "none")]
     assert {"ledger_receipts", "ledger_checkpoints"} <= asyncio.run(_tables(url))

@@ -64,7 +64,7 @@ def seed_upstream(database_url: str, broker_url: str) -> tuple[str, str]:
             redirect_uris=(f"{broker_url}/auth/broker/{SLUG}/callback",),
             post_logout_redirect_uris=(f"{broker_url}/auth/broker/logged-out",),
             backchannel_logout_uri=f"{broker_url}/auth/broker/{SLUG}/backchannel-logout",
-            scope="openid profile email", auth_method="client_secret_basic")
+            scope="openid profile email nik nip", auth_method="client_secret_basic")
         assert secret is not None
         return client.client_id, secret
 

@@ -113,7 +113,7 @@ def spawn_instance(city: City, *args: str, port: int | None = None, **env: str) 
     return Instance(f"http://127.0.0.1:{port}", process, log_path)
 
 
-def wait_ready(instance: Instance, timeout: float = 30) -> Instance:
+def wait_ready(instance: Instance, timeout: float = 60) -> Instance:
     """Return once ``/readyz`` answers 200; fail the test with the instance's log otherwise."""
     deadline = time.monotonic() + timeout
     while True:

@@ -167,3 +167,41 @@ def test_remembered_assertions_are_bounded(key: TestKey, clock: FrozenClock) -> 
     for i in range(10):
         verifier.verify(key.sign(_claims(jti=f"j{i}"), typ=ASSERTION_TYP))
     assert len(verifier._verified) <= 4  # noqa: SLF001 - the bound is the behaviour under test
+
+
+def test_assertion_is_reused_until_shortly_before_it_expires_by_default(key: TestKey, clock: FrozenClock,
+                                                                        verifier: AssertionVerifier) -> None:
+    issuer = _issuer(key, clock, ttl=30)
+    first = issuer.issue(USER, ROUTE, REQUEST)
+    clock.advance(19)
+    assert issuer.issue(USER, ROUTE, REQUEST) == first
+    assert verifier.verify(first).expires_at - clock.value >= 10  # still well inside its life
+    clock.advance(1)
+    assert issuer.issue(USER, ROUTE, REQUEST) != first
+
+
+def test_each_session_and_token_has_its_own_assertion(key: TestKey, clock: FrozenClock) -> None:
+    issuer = _issuer(key, clock)
+    in_one = issuer.issue(Principal(sub="user-1", session_id="s1"), ROUTE, REQUEST)
+    assert issuer.issue(Principal(sub="user-1", session_id="s2"), ROUTE, REQUEST) != in_one
+    assert issuer.issue(Principal(sub="user-1", token_id="t1"), ROUTE, REQUEST) != in_one
+    assert issuer.issue(Principal(sub="user-1", session_id="s1"), ROUTE, REQUEST) == in_one
+
+
+def test_an_ended_session_is_not_reused(key: TestKey, clock: FrozenClock) -> None:
+    issuer = _issuer(key, clock)
+    principal = Principal(sub="user-1", session_id="s1")
+    other = Principal(sub="user-2", session_id="s2")
+    first, kept = issuer.issue(principal, ROUTE, REQUEST), issuer.issue(other, ROUTE, REQUEST)
+    issuer.forget_session("s1")
+    assert issuer.issue(principal, ROUTE, REQUEST) != first
+    assert issuer.issue(other, ROUTE, REQUEST) == kept
+
+
+def test_a_key_that_no_longer_signs_is_not_reused(key: TestKey, clock: FrozenClock) -> None:
+    signing = ["k1"]
+    issuer = _issuer(key, clock, current_kid=lambda: signing[0])
+    first = issuer.issue(USER, ROUTE, REQUEST)
+    assert issuer.issue(USER, ROUTE, REQUEST) == first
+    signing[0] = "k2"  # rotated, or k1 revoked
+    assert issuer.issue(USER, ROUTE, REQUEST) != first

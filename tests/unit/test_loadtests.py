@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -84,3 +85,26 @@ def test_the_issues_bars_are_checked_against_the_run() -> None:
     assert "| memory per Gerbang worker < 100 MiB | 120 MiB | **no** |" in lines
     assert "| cold start < 2 s (one worker) | 1.50 s | yes |" in lines
     assert "| token endpoint on par with oidc-provider |  | not measured |" in lines
+
+
+def test_the_dpop_row_is_compared_with_the_bearer_row() -> None:
+    measured = {"gerbang-bearer": _measured("gerbang-bearer", 200.0), "gerbang-dpop": _measured("gerbang-dpop", 150.0)}
+    lines = build_goals(measured)
+    assert "| DPoP pipeline vs bearer pipeline, req/s | 0.75x |" in lines
+
+
+def test_dpop_proofs_of_the_bench_pass_the_gateways_own_check() -> None:
+    """The proof writer's proofs are what the gateway accepts (idp.dpop.proof, the same check), each one new."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from idp.dpop.proof import KeyCache, ProofWindow, check_proof
+    from loadtests.harness.dpop_load import ProofMaker, _lua_reader
+
+    maker = ProofMaker(ec.generate_private_key(ec.SECP256R1()))
+    url = "http://api.localhost:8000/"
+    proofs = [maker.proof("GET", url, access_token="token-value") for _ in range(3)]
+    checked = [check_proof(p, method="GET", url=url, now=int(time.time()), window=ProofWindow(),
+                           keys=KeyCache(), access_token="token-value") for p in proofs]
+    assert len({c.jti for c in checked}) == 3 and {c.jkt for c in checked} == {maker.jkt}
+    script = _lua(Request(url, headers={"Authorization": "DPoP token-value"}, script=_lua_reader(Path("/tmp/f"))))
+    assert "function request()" in script and 'headers["DPoP"] = proofs:read("*l")' in script

@@ -30,3 +30,15 @@ def test_rejection_is_a_429_with_retry_after_rounded_up() -> None:
     assert error.headers[0] == (b"retry-after", b"1")
     assert (b"ratelimit", b'"per-ip";r=0;t=2') in error.headers
     assert dict(build_rejection(Verdict(False, "x", 61.2)).headers)[b"retry-after"] == b"62"
+
+
+def test_the_pipeline_answers_a_denied_verdict_with_this_rejection() -> None:
+    import pytest
+
+    from gateway.pipeline import check_verdict
+
+    verdict = Verdict(False, "per-ip", 1.5, build_ratelimit_headers(Outcome(SPEC, False, 0, 1.5, 2.0, 20, 2.0)))
+    with pytest.raises(TooManyRequests) as refused:
+        check_verdict(verdict)
+    expected = build_rejection(verdict)
+    assert (refused.value.headers, refused.value.detail) == (expected.headers, expected.detail)

@@ -13,7 +13,7 @@ import pytest
 
 from tests.integration.scale.conftest import Town
 from tests.support.balancer import Balancer, run_balancer
-from tests.support.instances import eventually, running, start_instance
+from tests.support.instances import eventually, running, spawn_instance, start_instance, wait_ready
 from tests.support.localhost_names import app_url
 
 pytestmark = pytest.mark.slow
@@ -95,16 +95,22 @@ def test_rolling_restart_behind_a_load_balancer_loses_no_request(town: Town) -> 
                         counts[key] += 1
                         if key == "lost":
                             lost.append(detail)
+                        time.sleep(0.002)  # steady load, not a CPU hog that starves the instance starting up
 
             with ThreadPoolExecutor(4) as pool:
                 workers = [pool.submit(load, "echo") for _ in range(3)] + [pool.submit(load, "slow?delay=0.3")]
-                time.sleep(0.5)
-                for index, old in enumerate(list(instances)):  # one at a time, as an operator would
-                    assert old.terminate() == 0, old.log()[-2000:]
-                    instances[index] = start_instance(town.city, port=urlsplit(old.url).port,
-                                                      GERBANG_SHUTDOWN_GRACE_SECONDS="10")
-                time.sleep(0.5)
-                done.set()
+                try:
+                    time.sleep(0.5)
+                    for index, old in enumerate(list(instances)):  # one at a time, as an operator would
+                        assert old.terminate() == 0, old.log()[-2000:]
+                        # A starved machine (CI runs two suites' worth of processes on 2 cores) can take
+                        # long to import and start: the operator waits for readiness, so does the test.
+                        instances[index] = wait_ready(spawn_instance(town.city, port=urlsplit(old.url).port,
+                                                                     GERBANG_SHUTDOWN_GRACE_SECONDS="10"),
+                                                      timeout=120)
+                    time.sleep(0.5)
+                finally:
+                    done.set()  # a failed restart must end the load, not leave its threads spinning
                 for worker in workers:
                     worker.result()
     print(f"rolling restart: {counts['ok']} requests answered, {counts['lost']} lost, "

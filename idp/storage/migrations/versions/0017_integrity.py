@@ -1,8 +1,8 @@
 """integrity: per-app integrity mode (none | signed | ledger), the RFC 9421 message-signing key's purpose, and the
 receipts ledger with its signed checkpoints (gateway.integrity)
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0017
+Revises: 0016
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0014'
-down_revision = '0013'
+revision = '0017'
+down_revision = '0016'
 branch_labels = None
 depends_on = None
 
