@@ -44,9 +44,9 @@ from idp.storage.db import serialize
 from idp.storage.models import SigningKey
 
 SUPPORTED_ALGS = ("ES256", "RS256")  # the primary key's algorithm (settings.signing_alg)
-ID_TOKEN_ALGS = ("ES256", "PS256", "RS256", "EdDSA")
+ID_TOKEN_ALGS = ("ES256", "PS256", "RS256", "EdDSA")  # one active key each (OIDC Core §15.1: RS256 required)
 JWS, HTTP_MESSAGE = "jws", "http-message"  # SigningKey.purpose
-MESSAGE_ALG = "ES256"  # RFC 9421 ecdsa-p256-sha256  # one active key each (OIDC Core §15.1: RS256 required)
+MESSAGE_ALG = "ES256"  # RFC 9421 ecdsa-p256-sha256
 # A token naming an unknown kid reloads the ring at most this often: made-up kids cannot become a load each.
 UNKNOWN_KID_RELOAD_INTERVAL = 5.0
 
