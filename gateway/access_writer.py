@@ -8,8 +8,6 @@ hourly, by every instance (deleting the same old rows twice is harmless).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 
 from sqlalchemy import delete, insert
@@ -17,6 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.access_recorder import AccessRecorder
 from idp.clock import Clock
+from idp.periodic import Periodic
+from idp.storage.db import rows_affected
 from idp.storage.models import GatewayAccess
 
 log = logging.getLogger("gerbang.access_history")
@@ -34,19 +34,15 @@ class AccessWriter:
         self._interval = interval
         self._retention = retention_days * DAY
         self._prune_every = prune_every
-        self._task: asyncio.Task[None] | None = None
+        self._since_prune = prune_every  # prune once soon after start, then every ``prune_every``
+        self.loop = Periodic("access-writer", self._tick, interval, on_failure="pruning again at the next round")
 
     async def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="gerbang-access-writer")
+        self.loop.start()
 
     async def stop(self) -> None:
         """Stop the loop, then write what is still waiting (the app's shutdown, before the engine closes)."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self.loop.stop()
         await self.flush()
 
     async def flush(self) -> int:
@@ -70,20 +66,14 @@ class AccessWriter:
         cutoff = self._clock.now() - self._retention
         async with self._sessionmaker() as session, session.begin():
             result = await session.execute(delete(GatewayAccess).where(GatewayAccess.at < cutoff))
-        return result.rowcount or 0
+        return rows_affected(result) or 0
 
-    async def _run(self) -> None:
-        since_prune = self._prune_every  # prune once soon after start, then hourly
-        while True:
-            await asyncio.sleep(self._interval)
-            await self.flush()
-            since_prune += self._interval
-            if since_prune >= self._prune_every:
-                since_prune = 0.0
-                try:
-                    pruned = await self.prune()
-                except Exception:
-                    log.warning("access history: pruning failed; trying again later", exc_info=True)
-                else:
-                    if pruned:
-                        log.info("access history: pruned %d row(s) older than the retention", pruned)
+    async def _tick(self) -> None:
+        """One round: write the waiting records (a failed write keeps them), prune when it is due."""
+        await self.flush()
+        self._since_prune += self._interval
+        if self._since_prune >= self._prune_every:
+            self._since_prune = 0.0
+            pruned = await self.prune()
+            if pruned:
+                log.info("access history: pruned %d row(s) older than the retention", pruned)

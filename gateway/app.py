@@ -87,6 +87,8 @@ Hook = Callable[[], Awaitable[None]]
 class GatewayApp:
     """The dispatcher. ``on_startup``/``on_shutdown`` take extra async hooks (registry refresh, Redis...)."""
 
+    pdp_jobs: PdpJobs  # set by create_app (tests run it by hand)
+
     def __init__(self, settings: Settings, pipeline: Pipeline, provider: Starlette, context: IdpContext,
                  operations: Operations, control: Starlette, admin: Starlette | None = None) -> None:
         self.pipeline, self.provider, self.context, self.operations = pipeline, provider, context, operations
@@ -285,7 +287,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, routes: RouteT
     pdp_jobs = PdpJobs(context.sessionmaker, context.clock, Retention(
         settings.access_history_retention_days, settings.security_event_retention_days,
         settings.inactive_account_retention_days), every=settings.pdp_job_seconds)
-    app.pdp_jobs = pdp_jobs  # tests run it by hand
+    app.pdp_jobs = pdp_jobs
     traffic = TrafficFlusher(metrics.traffic, context.sessionmaker, context.clock, settings.traffic_flush_seconds)
     health = build_health_probe(context.engine, context.limits, metrics.registry, settings.health_probe_seconds)
     flusher: list[asyncio.Task[None]] = []

@@ -13,7 +13,6 @@ the merged value is the worst live worker's: ``up`` the minimum, ping time the m
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -22,6 +21,7 @@ from prometheus_client import CollectorRegistry, Gauge
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from idp.periodic import Periodic
 from idp.throttle.memory_store import MemoryStore
 
 log = logging.getLogger("gerbang.gateway")
@@ -56,26 +56,17 @@ class Probe:
 class HealthProbe:
     def __init__(self, probes: list[Probe], interval: float) -> None:
         self.probes, self.interval = probes, interval
-        self._task: asyncio.Task[None] | None = None
+        self.loop = Periodic("health-probe", self.run_once, interval, on_failure="the gauges keep their values")
 
     async def run_once(self) -> list[bool]:
         return list(await asyncio.gather(*(probe.run() for probe in self.probes)))
 
     async def start(self) -> None:
         await self.run_once()  # the gauges have values from the first scrape on
-        self._task = asyncio.create_task(self._loop())
+        self.loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval)
-            await self.run_once()
+        await self.loop.stop()
 
 
 def build_health_probe(engine: AsyncEngine, limits: object, registry: CollectorRegistry,

@@ -16,8 +16,6 @@ Routing rules (every app on its own origin; the hub's origin never proxies):
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -30,6 +28,7 @@ from idp.app_origins import default_resource
 from gateway.claims import DEFAULT_CLAIMS
 from gateway.model import Route
 from idp.app_origins import default_apps_domain, hub_host
+from idp.periodic import Periodic
 from idp.upstream_addresses import UpstreamAddresses, literal_host
 from idp.clock import Clock
 from idp.storage.models import App, Client, OpdUnit
@@ -75,11 +74,11 @@ class AppRegistry:
         self._hub_host = hub_host(issuer)
         self.on_load: list[Callable[[tuple[Route, ...]], Awaitable[None]]] = []  # e.g. the gateway client's URIs
         self._clock = clock
-        self._refresh_seconds = refresh_seconds
         self._snapshot = RouteSnapshot()
         self._fingerprint: Fingerprint | None = None
         self._loaded_at = 0
-        self._task: asyncio.Task[None] | None = None
+        self.loop = Periodic("registry-refresh", self.refresh, refresh_seconds,
+                             on_failure="serving the previous route table; the database may come back")
 
     def lookup(self, host: str, path: str) -> tuple[Route, str] | None:
         route = self._snapshot.by_host.get(host_name(host))
@@ -126,23 +125,10 @@ class AppRegistry:
     async def start(self) -> None:
         """Load once (a failure here stops start-up) and keep refreshing in the background."""
         await self.load()
-        if self._task is None:
-            self._task = asyncio.create_task(self._refresh_forever(), name="gerbang-registry-refresh")
+        self.loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _refresh_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self._refresh_seconds)
-            try:
-                await self.refresh()
-            except Exception:  # keep serving the last good table; the database may come back
-                log.exception("registry refresh failed; serving the previous route table")
+        await self.loop.stop()
 
     def _build_route(self, app: App, unit: OpdUnit) -> Route:
         return Route(slug=app.slug, opd=unit.slug, opd_path=unit.path, upstreams=self._allowed_upstreams(app),

@@ -6,7 +6,6 @@ keeps the whole set and refreshes it every few seconds; checking a token is a se
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 
@@ -15,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from idp.clock import Clock
+from idp.periodic import Periodic
 from idp.storage.models import RevokedToken
 
 log = logging.getLogger("gerbang.gateway")
@@ -24,9 +24,8 @@ class RevokedTokens:
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], clock: Clock, refresh_seconds: float) -> None:
         self._sessionmaker = sessionmaker
         self._clock = clock
-        self._refresh_seconds = refresh_seconds
         self._jtis: frozenset[str] = frozenset()
-        self._task: asyncio.Task[None] | None = None
+        self.loop = Periodic("revocations", self.load, refresh_seconds, on_failure="keeping the last known list")
 
     async def is_revoked(self, jti: str) -> bool:
         return jti in self._jtis
@@ -39,18 +38,7 @@ class RevokedTokens:
     async def start(self) -> None:
         with contextlib.suppress(SQLAlchemyError, OSError):
             await self.load()
-        self._task = asyncio.create_task(self._refresh_forever())
+        self.loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _refresh_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self._refresh_seconds)
-            try:
-                await self.load()
-            except (SQLAlchemyError, OSError) as exc:  # keep the last known list while storage is down
-                log.warning("revocation list refresh failed: %s", exc)
+        await self.loop.stop()

@@ -14,15 +14,11 @@ RP-initiated logout with the ID token as hint.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
-import json
 import secrets
-from dataclasses import dataclass
 from urllib.parse import urlencode
 
-import aiohttp
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
@@ -30,29 +26,19 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route as StarletteRoute
 
 from gateway.errors import LoginRedirect
+from gateway.hub_relying_party import FLOW_TTL, HubRelyingParty
 from gateway.model import Principal, RequestHead, Route
 from gateway.request_head import build_host
-from gateway.session_client import CALLBACK_PATH, CLIENT_ID, basic_auth, gateway_client_secret
+from gateway.session_client import CALLBACK_PATH, CLIENT_ID, gateway_client_secret
 from gateway.session_pages import STEP_UP_UNAVAILABLE, logout_page
 from idp.app_origins import app_origin
 from idp.clock import Clock
 from idp.keys import KeyRing
-from idp.oauth.verify import TokenInvalid, verify_hub_jwt_reloading
 from idp.storage.models import BrowserSession, GatewaySession, User
 
 CONTROL = "/.gerbang"
-FLOW_TTL = 600
 PAGE_HEADERS = {"cache-control": "no-store", "content-security-policy": "frame-ancestors 'none'",
                 "x-frame-options": "DENY"}
-
-
-@dataclass(frozen=True)
-class Flow:
-    state: str
-    nonce: str
-    verifier: str
-    return_to: str
-    acr: str | None
 
 
 class SessionAuthenticator:
@@ -61,8 +47,8 @@ class SessionAuthenticator:
         self._sessionmaker = sessionmaker
         self._keys = keys
         self._issuer = issuer
-        self._client_secret = gateway_client_secret(secret)
-        self._flow_key = hashlib.sha256(b"gerbang-gateway-flow" + secret).digest()
+        self._party = HubRelyingParty(keys, issuer, CLIENT_ID, gateway_client_secret(secret),
+                                      hashlib.sha256(b"gerbang-gateway-flow" + secret).digest(), clock)
         self._logout_key = hashlib.sha256(b"gerbang-gateway-logout" + secret).digest()
         self._clock = clock
         self._secure = secure_cookies
@@ -115,32 +101,26 @@ class SessionAuthenticator:
         if (not return_to.startswith("/") or return_to.startswith(("//", "/\\", CONTROL + "/"))
                 or "\\" in return_to or any(ord(c) < 0x21 for c in return_to)):
             return_to = "/"
-        verifier = secrets.token_urlsafe(48)
-        flow = Flow(secrets.token_urlsafe(16), secrets.token_urlsafe(16), verifier, return_to,
-                    request.query_params.get("acr"))
-        challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-        params = {"response_type": "code", "client_id": CLIENT_ID,
-                  "redirect_uri": self._origin(request) + CALLBACK_PATH, "scope": "openid profile email opd",
-                  "state": flow.state, "nonce": flow.nonce, "code_challenge": challenge,
-                  "code_challenge_method": "S256"}
-        if flow.acr:  # step-up: the provider asks for the second factor the session lacks
-            params["acr_values"] = flow.acr
+        acr = request.query_params.get("acr")
+        # step-up: with ``acr_values`` the provider asks for the second factor the session lacks
+        _, params, sealed = self._party.begin(self._origin(request) + CALLBACK_PATH, "openid profile email opd",
+                                              (return_to, acr), **({"acr_values": acr} if acr else {}))
         response = RedirectResponse(f"{self._issuer}/auth/authorize?{urlencode(params)}", status_code=303)
-        response.set_cookie(self.flow_cookie, self._seal(flow), max_age=FLOW_TTL, httponly=True, samesite="lax",
+        response.set_cookie(self.flow_cookie, sealed, max_age=FLOW_TTL, httponly=True, samesite="lax",
                             secure=self._secure, path="/")
         return response
 
     async def callback(self, request: Request) -> Response:
-        flow = self._unseal(request.cookies.get(self.flow_cookie))
+        flow = self._party.open_flow(request.cookies.get(self.flow_cookie))
         query = request.query_params
-        if (flow is None or not hmac.compare_digest(query.get("state", ""), flow.state)
-                or query.get("iss") != self._issuer or "code" not in query):
+        if flow is None or not self._party.is_callback_valid(flow, query):
             return Response("Permintaan masuk tidak sah atau kedaluwarsa.", status_code=400,
                             media_type="text/plain; charset=utf-8")
-        claims = await self._exchange(query["code"], flow, self._origin(request) + CALLBACK_PATH)
+        return_to, acr = flow.carried
+        claims = await self._party.redeem(query["code"], flow, self._origin(request) + CALLBACK_PATH)
         if claims is None:
             return Response("Masuk gagal. Silakan coba lagi.", status_code=400, media_type="text/plain; charset=utf-8")
-        if flow.acr and _acr_rank(claims.get("acr")) < _acr_rank(flow.acr):
+        if acr and _acr_rank(claims.get("acr")) < _acr_rank(acr):
             # The person has no second factor to step up with: say so rather than loop back to the app.
             return HTMLResponse(STEP_UP_UNAVAILABLE.replace("{hub}", self._issuer), status_code=403)
         value = secrets.token_urlsafe(32)
@@ -151,7 +131,7 @@ class SessionAuthenticator:
                                        app=route.slug, acr=str(claims.get("acr", "1")),
                                        amr=list(claims.get("amr", [])), id_token=claims["_raw"], created_at=now,
                                        expires_at=now + self._ttl))
-        response = RedirectResponse(flow.return_to, status_code=303)
+        response = RedirectResponse(return_to, status_code=303)
         response.set_cookie(self.cookie, value, httponly=True, samesite="lax", secure=self._secure, path="/")
         response.delete_cookie(self.flow_cookie, path="/", secure=self._secure, httponly=True)
         return response
@@ -187,42 +167,6 @@ class SessionAuthenticator:
             return ""
         return hmac.new(self._logout_key, _digest(value).encode(), hashlib.sha256).hexdigest()
 
-    async def _exchange(self, code: str, flow: Flow, redirect_uri: str) -> dict | None:
-        form = {"grant_type": "authorization_code", "code": code, "code_verifier": flow.verifier,
-                "redirect_uri": redirect_uri}
-        timeout = aiohttp.ClientTimeout(total=10)
-        async with aiohttp.ClientSession(timeout=timeout) as http:
-            async with http.post(f"{self._issuer}/auth/token", data=form,
-                                 headers={"Authorization": basic_auth(CLIENT_ID, self._client_secret)}) as response:
-                if response.status != 200:
-                    return None
-                tokens = await response.json()
-        try:
-            claims = await verify_hub_jwt_reloading(self._keys, tokens["id_token"], self._issuer, typ="jwt",
-                                                    audience=CLIENT_ID, now=self._clock.now())
-        except (TokenInvalid, KeyError):
-            return None
-        if claims.get("nonce") != flow.nonce:
-            return None
-        claims["_raw"] = tokens["id_token"]
-        return claims
-
-    def _seal(self, flow: Flow) -> str:
-        payload = base64.urlsafe_b64encode(json.dumps(
-            [flow.state, flow.nonce, flow.verifier, flow.return_to, flow.acr, self._clock.now()]).encode()).decode()
-        mac = hmac.new(self._flow_key, payload.encode(), hashlib.sha256).hexdigest()
-        return f"{payload}.{mac}"
-
-    def _unseal(self, value: str | None) -> Flow | None:
-        if not value or "." not in value:
-            return None
-        payload, mac = value.rsplit(".", 1)
-        if not hmac.compare_digest(mac, hmac.new(self._flow_key, payload.encode(), hashlib.sha256).hexdigest()):
-            return None
-        state, nonce, verifier, return_to, acr, made = json.loads(base64.urlsafe_b64decode(payload))
-        if made + FLOW_TTL < self._clock.now():
-            return None
-        return Flow(state, nonce, verifier, return_to, acr)
 
 
 def _acr_rank(acr: object) -> int:

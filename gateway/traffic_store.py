@@ -9,17 +9,17 @@ Rows older than 48 hours are deleted; the last counts are flushed on shutdown.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from sqlalchemy import Select, Table, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.traffic import KEEP_MINUTES, LAST_BUCKET, MinuteRow, TrafficRecorder
 from idp.clock import Clock
+from idp.periodic import Periodic
+from idp.storage.db import rows_affected
 from idp.storage.models import App, OpdUnit, TrafficLatency, TrafficMinute
 
 log = logging.getLogger("gerbang.gateway")
@@ -37,9 +37,9 @@ async def add_traffic(session: AsyncSession, rows: Sequence[MinuteRow]) -> None:
     minutes = [{"minute": r.minute, "app": r.app, **{name: getattr(r, name) for name in COUNTS}} for r in ordered]
     latency = [{"minute": r.minute, "app": r.app, "bucket": index, "count": count}
                for r in ordered for index, count in enumerate(r.buckets) if count]
-    await session.execute(_add_statement(session, TrafficMinute.__table__, ("minute", "app"), COUNTS), minutes)
+    await session.execute(_add_statement(session, cast(Table, TrafficMinute.__table__), ("minute", "app"), COUNTS), minutes)
     if latency:
-        await session.execute(_add_statement(session, TrafficLatency.__table__, ("minute", "app", "bucket"),
+        await session.execute(_add_statement(session, cast(Table, TrafficLatency.__table__), ("minute", "app", "bucket"),
                                              ("count",)), latency)
 
 
@@ -53,16 +53,19 @@ def build_rollup(rows: Sequence[MinuteRow]) -> list[MinuteRow]:
         for index, value in enumerate((row.requests, row.client_errors, row.server_errors, row.throttled,
                                        *row.buckets)):
             into[index] += value
-    return [MinuteRow(minute, TOTAL, *values[:4], tuple(values[4:])) for minute, values in sums.items()]
+    return [MinuteRow(minute, TOTAL, values[0], values[1], values[2], values[3], tuple(values[4:]))
+            for minute, values in sums.items()]
 
 
 def _add_statement(session: AsyncSession, table: Table, keys: tuple[str, ...], counts: tuple[str, ...]) -> Any:
     # The upsert is dialect-specific; only the dialect in use is imported (the other one costs a worker memory).
+    statement: Any
     if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+        statement = postgresql_insert(table)
     else:
-        from sqlalchemy.dialects.sqlite import insert
-    statement = insert(table)
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+        statement = sqlite_insert(table)
     return statement.on_conflict_do_update(
         index_elements=list(keys), set_={name: table.c[name] + statement.excluded[name] for name in counts})
 
@@ -71,7 +74,7 @@ async def prune_traffic(session: AsyncSession, before_minute: int) -> int:
     """Delete every minute before ``before_minute``; returns how many (minute, app) rows went."""
     await session.execute(delete(TrafficLatency).where(TrafficLatency.minute < before_minute))
     result = await session.execute(delete(TrafficMinute).where(TrafficMinute.minute < before_minute))
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return rows_affected(result)
 
 
 Counts = list[int]  # [requests, 4xx, 5xx, 429]
@@ -88,7 +91,7 @@ async def sum_counts(session: AsyncSession, first_minute: int, last_minute: int,
     the rows. The key is ``()`` or ``(minute,)`` for ``by="all"``, read from the ``TOTAL`` rollup when
     nothing narrows it.
     """
-    table = TrafficMinute.__table__
+    table = cast(Table, TrafficMinute.__table__)
     query = _grouped(table, by, per_minute, (), first_minute, last_minute, apps, opds)
     query = query.add_columns(*(func.sum(table.c[name]) for name in COUNTS))
     width = (by != "all") + per_minute
@@ -99,7 +102,7 @@ async def sum_histograms(session: AsyncSession, first_minute: int, last_minute: 
                          per_minute: bool, apps: Sequence[str] | None = None,
                          opds: Sequence[str] | None = None) -> dict[tuple[Any, ...], Histogram]:
     """Latency histograms merged in SQL, keyed as ``sum_counts``."""
-    table = TrafficLatency.__table__
+    table = cast(Table, TrafficLatency.__table__)
     query = _grouped(table, by, per_minute, (table.c.bucket,), first_minute, last_minute, apps, opds)
     query = query.add_columns(func.sum(table.c["count"]))
     width = (by != "all") + per_minute
@@ -141,7 +144,7 @@ class TrafficFlusher:
     def __init__(self, recorder: TrafficRecorder, sessionmaker: async_sessionmaker[AsyncSession], clock: Clock,
                  interval: float) -> None:
         self.recorder, self.sessionmaker, self.clock, self.interval = recorder, sessionmaker, clock, interval
-        self._task: asyncio.Task[None] | None = None
+        self.loop = Periodic("traffic-flush", self._tick, interval, on_failure="pruning again at the next round")
         self._pruned_at = 0
 
     async def flush(self) -> int:
@@ -168,22 +171,14 @@ class TrafficFlusher:
         return removed
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run())
+        self.loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self.loop.stop()
         await self.flush()  # the last seconds of counts
 
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval)
-            await self.flush()
-            if self.clock.now() - self._pruned_at >= PRUNE_EVERY_SECONDS:
-                try:
-                    await self.prune()
-                except Exception as exc:  # the database is down: the next round tries again
-                    log.warning("traffic prune failed: %r", exc)
+    async def _tick(self) -> None:
+        """One round: store the counts (a failed write keeps them), prune when it is due."""
+        await self.flush()
+        if self.clock.now() - self._pruned_at >= PRUNE_EVERY_SECONDS:
+            await self.prune()

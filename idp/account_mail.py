@@ -43,7 +43,7 @@ def _when(timestamp: int) -> str:
     return dt.datetime.fromtimestamp(timestamp, dt.UTC).strftime("%Y-%m-%d %H:%M")
 
 
-async def _send(provider: Provider, to: str, template: str, **values: str) -> None:
+async def _send(provider: Provider, to: str, template: str, **values: object) -> None:
     body = provider.pages.env.get_template(f"mail/{template}.txt").render(**values)
     await provider.mailer.send(to, SUBJECTS[template], body)
 

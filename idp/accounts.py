@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from idp.errors import Conflict, InvalidInput
@@ -49,7 +49,7 @@ async def add_user(session: AsyncSession, *, email: str, name: str, password_has
             raise InvalidInput(f"role '{role}' must be lowercase letters, digits and dashes")
     if roles and not opd_slug:
         raise InvalidInput("roles need an OPD (--opd)")
-    clash = await session.scalar(select(User.id).where(or_(User.email == email, (User.nik == nik) if nik else False)))
+    clash = await session.scalar(select(User.id).where(or_(User.email == email, (User.nik == nik) if nik else false())))
     if clash is not None:
         raise Conflict("an account with this email or NIK already exists")
     user = User(id=str(uuid.uuid4()), email=email, name=name.strip(), nik=nik, password_hash=password_hash,

@@ -75,7 +75,8 @@ class BackchannelLogout:
         if client is None or not client.backchannel_logout_uri:
             return 0
         now = self._clock.now()
-        for sid in sids or [None]:
+        targets: list[str | None] = [*sids] or [None]
+        for sid in targets:
             claims: dict[str, object] = {"iss": self._issuer, "aud": client_id, "iat": now, "exp": now + TOKEN_TTL,
                                          "jti": uuid.uuid4().hex, "sub": user_id, "events": {EVENT: {}}}
             if sid is not None:

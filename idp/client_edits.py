@@ -18,12 +18,12 @@ from idp.change_diff import build_diff
 from idp.clients import HUB_CLIENT_IDS, check_client_metadata, digest_secret, load_client
 from idp.errors import Conflict, InvalidInput
 from idp.org import load_opd
+from idp.storage.db import rows_affected
 from idp.storage.models import AccessToken, App, Client, Consent, Grant, OpdUnit, RevokedToken
 
 # What ``update_client`` may change; each is a list of strings except the text fields.
 EDITABLE = ("name", "redirect_uris", "post_logout_redirect_uris", "scope", "grant_types", "resources",
             "backchannel_logout_uri", "opd", "first_party")
-DEFAULT_GRACE_SECONDS = 15 * 60
 MAX_GRACE_SECONDS = 30 * 86_400
 
 
@@ -101,13 +101,13 @@ async def remove_client(session: AsyncSession, client_id: str, *, actor: str, no
     live = (await session.execute(select(AccessToken.jti, AccessToken.expires_at).where(
         AccessToken.client_id == client_id, AccessToken.expires_at > now))).all()
     known = set((await session.scalars(select(RevokedToken.jti).where(
-        RevokedToken.jti.in_([jti for jti, _ in live]))).all())) if live else set()
+        RevokedToken.jti.in_([jti for jti, _ in live])))).all()) if live else set()
     session.add_all(RevokedToken(jti=jti, expires_at=exp) for jti, exp in live if jti not in known)
     await session.execute(delete(Consent).where(Consent.client_id == client_id))
     await session.delete(client)
     await session.flush()
     await append_audit(session, actor=actor, action="client.remove", target=f"client:{client_id}",
-                       detail={"diff": build_diff(before, {}), "token_families": revoked.rowcount}, now=now)
+                       detail={"diff": build_diff(before, {}), "token_families": rows_affected(revoked)}, now=now)
     return before
 
 

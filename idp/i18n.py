@@ -6,6 +6,8 @@ the person (or the app, with ``ui_locales``) asks otherwise.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -225,7 +227,7 @@ def pick_locale(request: Request, default: str = "id", ui_locales: str | None = 
     return default
 
 
-def translator(locale: str, text: dict[str, dict[str, str]] = TEXT):  # type: ignore[no-untyped-def]
+def translator(locale: str, text: dict[str, dict[str, str]] = TEXT) -> Callable[[str], str]:
     """``key → words`` in ``locale``, falling back to Indonesian, then to the key itself (other tables too:
     the console keeps its own, ``gateway.admin.console_text``)."""
     table = text[locale]

@@ -35,11 +35,11 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import or_, select
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from idp.clock import Clock
 from idp.errors import Conflict, NotFound
+from idp.periodic import Periodic
 from idp.storage.db import serialize
 from idp.storage.models import SigningKey
 
@@ -88,8 +88,9 @@ def generate_key(alg: str) -> Any:
 
 
 def public_jwk(private_key: Any, kid: str, alg: str, purpose: str = JWS) -> dict[str, Any]:
-    algo = {"ES256": jwt.algorithms.ECAlgorithm, "EdDSA": jwt.algorithms.OKPAlgorithm}.get(
-        alg, jwt.algorithms.RSAAlgorithm)
+    algorithms: dict[str, type[jwt.algorithms.Algorithm]] = {
+        "ES256": jwt.algorithms.ECAlgorithm, "EdDSA": jwt.algorithms.OKPAlgorithm}
+    algo = algorithms.get(alg, jwt.algorithms.RSAAlgorithm)
     jwk = json.loads(algo.to_jwk(private_key.public_key()))
     jwk.update({"kid": kid, "alg": alg, "use": "sig"})
     if purpose == HTTP_MESSAGE:
@@ -216,7 +217,7 @@ class KeyRing:
     """The signing key and published JWKS of this instance, reloaded from storage on demand.
 
     Loading is async; signing and ``jwks()`` are synchronous and allocation-light so they can be
-    called from authlib's threadpool code and from the gateway's hot path.
+    called from authlib's synchronous hooks and from the gateway's hot path.
     """
 
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], secret: bytes, alg: str, clock: Clock) -> None:
@@ -278,15 +279,10 @@ class KeyRing:
         self._jwks_bytes = json.dumps(self._jwks, separators=(",", ":")).encode()
 
     async def refresh_forever(self, interval: float) -> None:
-        """Pick up rotations made by another process (``gerbang keys rotate``, another instance)."""
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await self.load(create_if_missing=False)
-            except (SQLAlchemyError, OSError) as exc:  # storage down (asyncpg: a bare OSError): keep our keys
-                log.warning("signing keys not reloaded: %s", exc)
-            except Exception:  # e.g. a key sealed under another secret: log it, but never stop refreshing
-                log.exception("signing keys not reloaded")
+        """Pick up rotations made by another process (``gerbang keys rotate``, another instance). Storage down
+        or a key sealed under another secret: the loaded keys stay, and the loop keeps trying."""
+        await Periodic("signing-keys", lambda: self.load(create_if_missing=False), interval,
+                       on_failure="keeping the loaded keys").run_forever()
 
     async def reload_for_unknown_kid(self, kid: str) -> bool:
         """Reload once for a token signed by a key not loaded here yet; True if the key is known afterwards."""

@@ -24,7 +24,7 @@ REQUEST_KEYS = ("request_id", "trace_id")
 RequestBinding = Mapping[str, contextvars.Token[Any]]
 
 
-class _StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class _StdoutHandler(logging.StreamHandler):
     """Writes to whatever ``sys.stdout`` is when a line is logged (test runners swap it)."""
 
     @property

@@ -18,12 +18,9 @@ from idp.auth_limits import AuthLimiter, AuthVerdict
 from idp.throttle.store import LimitStore
 from policies.watcher import PolicyWatcher
 
-FACTORS = ("password", "totp", "recovery", "passkey", "register", "reset")
-
-
 @dataclass(frozen=True)
 class Attempt:
-    factor: str  # one of FACTORS
+    factor: str  # password, totp, recovery, passkey, register or reset
     subject: str  # what is being tried against: a login name, a user id, an email address
     client_ip: str | None
 

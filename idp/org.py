@@ -48,8 +48,3 @@ async def list_opd(session: AsyncSession, under: str | None = None) -> list[OpdU
         root = await load_opd(session, under)
         query = query.where(OpdUnit.path.startswith(root.path, autoescape=True))
     return list((await session.scalars(query)).all())
-
-
-def ancestors_of(unit_path: str) -> list[str]:
-    """Slugs from the root down to the unit itself, read off the materialised path."""
-    return [part for part in unit_path.split("/") if part]

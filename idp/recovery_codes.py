@@ -13,6 +13,7 @@ import secrets
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from idp.storage.db import rows_affected
 from idp.storage.models import RecoveryCode
 
 COUNT = 10
@@ -41,7 +42,7 @@ class RecoveryCodes:
         result = await session.execute(update(RecoveryCode).where(
             RecoveryCode.code_digest == self.digest(code), RecoveryCode.user_id == user_id,
             RecoveryCode.used_at.is_(None)).values(used_at=now))
-        return result.rowcount == 1
+        return rows_affected(result) == 1
 
 
 async def count_unused(session: AsyncSession, user_id: str) -> int:

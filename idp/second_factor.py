@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from idp.clock import Clock
 from idp.sessions import ActiveSession
+from idp.storage.db import rows_affected
 from idp.storage.models import LoginChallenge, Passkey, User
 
 COOKIE = "gerbang_mfa"
@@ -88,4 +89,4 @@ class ChallengeStore:
         async with self._sessionmaker() as session, session.begin():
             result = await session.execute(delete(LoginChallenge).where(
                 LoginChallenge.id_digest == row.id_digest))
-            return result.rowcount == 1
+            return rows_affected(result) == 1

@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from idp.clock import Clock
+from idp.storage.db import rows_affected
 from idp.storage.models import BrowserSession, User
 
 
@@ -104,4 +105,4 @@ class SessionStore:
             result = await session.execute(update(BrowserSession).where(
                 BrowserSession.user_id == user_id, BrowserSession.ended_at.is_(None)).values(
                 ended_at=self._clock.now()))
-            return result.rowcount
+            return rows_affected(result)

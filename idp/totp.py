@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from idp.storage.db import rows_affected
 from idp.storage.models import User
 
 STEP = 30
@@ -88,4 +89,4 @@ async def accept_step(session: AsyncSession, user_id: str, step: int) -> bool:
     result = await session.execute(update(User).where(
         User.id == user_id, or_(User.totp_last_step.is_(None), User.totp_last_step < step))
         .values(totp_last_step=step))
-    return result.rowcount == 1
+    return rows_affected(result) == 1

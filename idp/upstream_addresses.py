@@ -132,4 +132,4 @@ async def check_upstream_address(url: str, addresses: UpstreamAddresses) -> None
     except (OSError, TimeoutError):
         return
     for info in infos:
-        addresses.check(info[4][0])
+        addresses.check(str(info[4][0]))

@@ -22,6 +22,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from idp.clock import Clock
+from idp.storage.db import rows_affected
 from idp.storage.models import Passkey, User, WebAuthnChallenge
 
 COOKIE = "gerbang_webauthn"
@@ -148,7 +149,7 @@ class PasskeyService:
         async with self._sessionmaker() as session, session.begin():
             result = await session.execute(delete(Passkey).where(Passkey.user_id == user_id,
                                                                  Passkey.credential_id == credential_id))
-            return bool(result.rowcount)
+            return bool(rows_affected(result))
 
     async def _store_challenge(self, purpose: str, user_id: str | None, challenge: bytes) -> str:
         value = secrets.token_urlsafe(32)

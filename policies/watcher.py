@@ -57,6 +57,7 @@ class PolicyWatcher:
 
     def poll(self) -> PollResult:
         """Reload when the directory's content changed and has settled; report a bad change once."""
+        unreadable: PolicyError | None
         try:
             files = read_policy_files(self.directory)
         except PolicyError as exc:

@@ -22,6 +22,7 @@ from gateway.errors import Conflict, Forbidden, NotFound
 from idp.audit import append_audit
 from idp.org import load_opd
 from idp.security_events import build_event
+from idp.storage.db import rows_affected
 from idp.storage.models import AccessToken, BrowserSession, ConsoleSession, GatewaySession, Grant, LoginChallenge, \
     Membership, OpdUnit, Passkey, RecoveryCode, RevokedToken, User, build_name_key
 
@@ -131,7 +132,7 @@ async def reset_mfa(session: AsyncSession, actor: Actor, user_id: str, now: int)
     await session.execute(delete(LoginChallenge).where(LoginChallenge.user_id == user_id))
     session.add(build_event("mfa.changed", now, user_id=user_id, reason="mfa_reset", detail={"by": actor.sub}))
     ended = await _end_everything(session, user_id, now)
-    removed = {"totp": had_totp, "passkeys": passkeys.rowcount, "recovery_codes": codes.rowcount}
+    removed = {"totp": had_totp, "passkeys": rows_affected(passkeys), "recovery_codes": rows_affected(codes)}
     await append_audit(session, actor=actor.sub, action="user.reset_mfa", target=f"user:{user_id}",
                        detail={**removed, **ended}, now=now)
     return {**user_json(user, roles), "removed": removed, "ended": ended}
@@ -222,5 +223,5 @@ async def _end_everything(session: AsyncSession, user_id: str, now: int) -> dict
     grants = await session.execute(update(Grant).where(Grant.user_id == user_id, Grant.revoked_at.is_(None))
                                    .values(revoked_at=now, revoked_reason="admin_end_sessions"))
     await session.flush()
-    return {"browser_sessions": browser.rowcount, "gateway_sessions": gateway.rowcount,
-            "token_families": grants.rowcount, "access_tokens": len(tokens)}
+    return {"browser_sessions": rows_affected(browser), "gateway_sessions": rows_affected(gateway),
+            "token_families": rows_affected(grants), "access_tokens": len(tokens)}

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, false, or_, select, true
+from sqlalchemy import ColumnElement, SQLColumnExpression, false, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.errors import Forbidden
@@ -22,7 +22,6 @@ KOMINFO_UNIT = "diskominfo"
 KOMINFO_ADMIN = "kominfo-admin"
 OPD_ADMIN = "opd-admin"
 OPERATOR = "operator"
-ADMIN_ROLES = (KOMINFO_ADMIN, OPD_ADMIN, OPERATOR)
 
 
 @dataclass(frozen=True)
@@ -108,7 +107,7 @@ def check_manages_user(actor: Actor, unit_paths: list[str], sub: str) -> None:
         raise Forbidden("this user is outside the OPD units you administer")
 
 
-def build_scope_clause(actor: Actor, path_column: ColumnElement[str]) -> ColumnElement[bool]:
+def build_scope_clause(actor: Actor, path_column: SQLColumnExpression[str]) -> ColumnElement[bool]:
     """The SQL condition "this row's unit is visible to ``actor``" (subtrees for admins, exact unit for operators)."""
     if actor.kominfo:
         return true()
@@ -118,7 +117,7 @@ def build_scope_clause(actor: Actor, path_column: ColumnElement[str]) -> ColumnE
     return or_(*conditions) if conditions else false()
 
 
-def build_managed_clause(actor: Actor, path_column: ColumnElement[str]) -> ColumnElement[bool]:
+def build_managed_clause(actor: Actor, path_column: SQLColumnExpression[str]) -> ColumnElement[bool]:
     """Like ``build_scope_clause`` but for what only administrators see (users, clients): no operator units."""
     if actor.kominfo:
         return true()

@@ -291,7 +291,7 @@ class AdminApi:
 def _dispatch(methods: dict[str, Any]) -> Any:
     async def run(request: Request) -> Response:
         # HEAD is answered as GET (starlette adds it to every GET route).
-        return await methods.get(request.method, methods.get("GET"))(request)
+        return await (methods.get(request.method) or methods["GET"])(request)
     return run
 
 

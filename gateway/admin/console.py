@@ -167,7 +167,7 @@ class Console:
                                                                        "auth_mode", "contact")}  # API takes no edges
                 body = AppSubmission(
                     slug=field["slug"], name=field["name"], description=field["description"], opd=field["opd"],
-                    upstreams=form.get("upstreams", "").split(), auth_mode=field["auth_mode"],  # type: ignore[arg-type]
+                    upstreams=form.get("upstreams", "").split(), auth_mode=field["auth_mode"],
                     redirect_uris=form.get("redirect_uris", "").split(), scopes=form.get("scopes", "").split(),
                     contact=field["contact"])
             except ValidationError as exc:

@@ -9,30 +9,25 @@ session id (HMAC), checked on every POST.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
-import json
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-import aiohttp
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from gateway.admin.console_client import CONSOLE_CLIENT_ID, CONSOLE_SCOPE, console_client_secret
 from gateway.admin.http import admin_resource
-from gateway.session_client import basic_auth
+from gateway.hub_relying_party import FLOW_TTL, HubRelyingParty
 from idp.clock import Clock
 from idp.keys import KeyRing
-from idp.oauth.verify import TokenInvalid, verify_hub_jwt
 from idp.storage.models import ConsoleSession
 
 FLOW_COOKIE = "gerbang_console_flow"
-FLOW_TTL = 600
 
 
 @dataclass(frozen=True)
@@ -49,10 +44,10 @@ class ConsoleAuth:
         self._sessionmaker = sessionmaker
         # Raises gateway.admin.console_acr.SecondFactorRequired for a Kominfo admin below the console's level.
         self._acr_check = acr_check
-        self._keys = keys
         self._issuer = issuer.rstrip("/")
-        self._client_secret = console_client_secret(secret)
         self._key = hashlib.sha256(b"gerbang-console" + secret).digest()
+        self._party = HubRelyingParty(keys, issuer, CONSOLE_CLIENT_ID, console_client_secret(secret), self._key,
+                                      clock)
         self._clock = clock
         self._secure = secure_cookies
         self.reauth_seconds = reauth_seconds
@@ -73,28 +68,24 @@ class ConsoleAuth:
         return presented is not None and hmac.compare_digest(signed_in.csrf, presented)
 
     async def login(self, request: Request) -> Response:
-        state, nonce, verifier = secrets.token_urlsafe(16), secrets.token_urlsafe(16), secrets.token_urlsafe(48)
-        challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-        params = {"response_type": "code", "client_id": CONSOLE_CLIENT_ID,
-                  "redirect_uri": f"{self._issuer}/admin/callback", "scope": CONSOLE_SCOPE, "state": state,
-                  "nonce": nonce, "code_challenge": challenge, "code_challenge_method": "S256",
-                  "max_age": str(self.reauth_seconds), "resource": admin_resource(self._issuer),
-                  "acr_values": "2"}  # the provider steps a session up to a second factor when the user has one
+        # acr_values: the provider steps a session up to a second factor when the user has one.
+        _, params, sealed = self._party.begin(f"{self._issuer}/admin/callback", CONSOLE_SCOPE,
+                                              max_age=str(self.reauth_seconds),
+                                              resource=admin_resource(self._issuer), acr_values="2")
         response = RedirectResponse(f"/auth/authorize?{urlencode(params)}", status_code=303)
-        response.set_cookie(FLOW_COOKIE, self._seal([state, nonce, verifier, self._clock.now()]), max_age=FLOW_TTL,
-                            httponly=True, samesite="lax", secure=self._secure, path="/admin")
+        response.set_cookie(FLOW_COOKIE, sealed, max_age=FLOW_TTL, httponly=True, samesite="lax",
+                            secure=self._secure, path="/admin")
         return response
 
     async def callback(self, request: Request) -> Response | None:
         """The signed-in redirect, or None when the flow is invalid (the caller renders the error page)."""
-        flow = self._unseal(request.cookies.get(FLOW_COOKIE))
+        flow = self._party.open_flow(request.cookies.get(FLOW_COOKIE))
         query = request.query_params
-        if (flow is None or not hmac.compare_digest(query.get("state", ""), str(flow[0]))
-                or query.get("iss") != self._issuer or "code" not in query):
+        if flow is None or not self._party.is_callback_valid(flow, query):
             return None
-        claims = await self._exchange(query["code"], str(flow[2]))
+        claims = await self._party.redeem(query["code"], flow, f"{self._issuer}/admin/callback")
         now = self._clock.now()
-        if claims is None or claims.get("nonce") != flow[1] or not isinstance(claims.get("auth_time"), int):
+        if claims is None or not isinstance(claims.get("auth_time"), int):
             return None
         if now - claims["auth_time"] > self.reauth_seconds:  # max_age honoured (OIDC Core §3.1.2.1)
             return None
@@ -118,37 +109,8 @@ class ConsoleAuth:
         response.delete_cookie(self.cookie, path="/")
         return response
 
-    async def _exchange(self, code: str, verifier: str) -> dict | None:
-        form = {"grant_type": "authorization_code", "code": code, "code_verifier": verifier,
-                "redirect_uri": f"{self._issuer}/admin/callback"}
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http:
-            async with http.post(f"{self._issuer}/auth/token", data=form, headers={
-                    "Authorization": basic_auth(CONSOLE_CLIENT_ID, self._client_secret)}) as response:
-                if response.status != 200:
-                    return None
-                tokens = await response.json()
-        try:
-            return verify_hub_jwt(self._keys, tokens["id_token"], self._issuer, typ="jwt", audience=CONSOLE_CLIENT_ID)
-        except (TokenInvalid, KeyError):
-            return None
-
     def _mac(self, text: str) -> str:
         return hmac.new(self._key, text.encode(), hashlib.sha256).hexdigest()
-
-    def _seal(self, values: list[object]) -> str:
-        payload = base64.urlsafe_b64encode(json.dumps(values).encode()).decode()
-        return f"{payload}.{self._mac(payload)}"
-
-    def _unseal(self, value: str | None) -> list[object] | None:
-        if not value or "." not in value:
-            return None
-        payload, mac = value.rsplit(".", 1)
-        if not hmac.compare_digest(mac, self._mac(payload)):
-            return None
-        values = json.loads(base64.urlsafe_b64decode(payload))
-        if not isinstance(values, list) or len(values) != 4 or values[3] + FLOW_TTL < self._clock.now():
-            return None
-        return values
 
 
 def _digest(value: str) -> str:

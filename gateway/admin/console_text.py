@@ -250,4 +250,4 @@ TEXT: dict[str, dict[str, str]] = {
 
 
 def console_translator(locale: str) -> Callable[[str], str]:
-    return translator(locale, TEXT)  # type: ignore[no-any-return]
+    return translator(locale, TEXT)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
@@ -66,7 +66,7 @@ NULLABLE = {AppChanges: ("client_id", "resource", "hosts", "claims"), ClientChan
 _ = SCOPE_TOKEN  # the scope pattern above is RFC 6749 §3.3's scope-token, space-separated
 
 
-def given(body: Strict) -> dict[str, object]:
+def given(body: Strict) -> dict[str, Any]:
     """The fields the caller sent: ``null`` kept for nullable fields, dropped (no change) for the others."""
     nullable = NULLABLE.get(type(body), ())
     return {name: getattr(body, name) for name in body.model_fields_set

@@ -183,9 +183,10 @@ def build_openapi(issuer: str, routes: list[tuple[str, str, Any]]) -> dict[str, 
     missing = [f"{method} {path}" for method, path, _ in routes if (method, path) not in OPERATIONS]
     if missing:
         raise RuntimeError(f"admin API endpoints missing from the OpenAPI document: {', '.join(missing)}")
-    models = [AppSubmission, Reason, OptionalReason, RoleGrant, InitialTokenRequest, UpstreamAddition, UpstreamChange,
-              AppChanges, ClientChanges, SecretRotation, UserChanges, OpdChanges, CounterRequest, RequestFulfilment,
-              RegisterEntry, BreachNotice]
+    models: list[type[BaseModel]] = [
+        AppSubmission, Reason, OptionalReason, RoleGrant, InitialTokenRequest, UpstreamAddition, UpstreamChange,
+        AppChanges, ClientChanges, SecretRotation, UserChanges, OpdChanges, CounterRequest, RequestFulfilment,
+        RegisterEntry, BreachNotice]
     _, defs = models_json_schema([(model, "validation") for model in models],
                                  ref_template="#/components/schemas/{model}")
     schemas: dict[str, Any] = {**defs.get("$defs", {}), **RESPONSES}

@@ -26,7 +26,6 @@ MAX_BODY = 64 * 1024
 MAX_OFFSET = 10_000  # deeper pages: the keyset cursor (``after`` / ``before``), which costs the same at any depth
 # One line of printable text: no C0 controls, no DEL. Python re and JSON Schema read this pattern alike.
 TEXT_PATTERN = r"^[^\u0000-\u001f\u007f]*$"
-PARAGRAPH_PATTERN = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]*$"  # also tab and line breaks
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 CLIENT_STATUSES = ("active", "pending", "suspended")
 
@@ -61,7 +60,7 @@ class QueryParam:
                 raise BadRequest(f"'{self.name}' must be one of: {', '.join(self.enum)}")
             return raw
         if self.is_int:
-            assert self.maximum is not None
+            assert self.minimum is not None and self.maximum is not None
             # Length first: int() refuses strings over 4,300 digits with a ValueError of its own.
             digits = len(raw) <= 20 and raw.isascii() and raw.isdigit()
             if not digits or not self.minimum <= int(raw) <= self.maximum:

@@ -14,12 +14,12 @@ from idp.storage.models import App, Client, Membership, OpdUnit, UpstreamIdp, Us
 async def read_state(session: AsyncSession, emails: frozenset[str] = frozenset()) -> CityConfig:
     """``emails``: accounts to include even without a role (those a configuration file names)."""
     units = list((await session.scalars(select(OpdUnit).order_by(OpdUnit.path))).all())
-    slug_of = {unit.id: unit.slug for unit in units}
+    slug_of: dict[int | None, str] = {unit.id: unit.slug for unit in units}
     opd = [OpdEntry(slug=u.slug, name=u.name, kind=u.kind, parent=slug_of.get(u.parent_id)) for u in units]
     clients = [ClientEntry(client_id=c.client_id, name=c.name, opd=slug_of.get(c.opd_id),
                            redirect_uris=list(c.redirect_uris),
                            post_logout_redirect_uris=list(c.post_logout_redirect_uris),
-                           grant_types=list(c.grant_types), scope=c.scope, auth_method=c.auth_method,  # type: ignore[arg-type]
+                           grant_types=list(c.grant_types), scope=c.scope, auth_method=c.auth_method,
                            resources=list(c.resources), first_party=c.first_party,
                            backchannel_logout_uri=c.backchannel_logout_uri, jwks=c.jwks, jwks_uri=c.jwks_uri,
                            profile=c.profile, require_par=bool(c.require_par),  # type: ignore[arg-type]
@@ -40,7 +40,7 @@ async def read_state(session: AsyncSession, emails: frozenset[str] = frozenset()
     return CityConfig(opd=opd, clients=clients, apps=apps, users=await _staff(session, slug_of, emails), idps=idps)
 
 
-async def _staff(session: AsyncSession, slug_of: dict[int, str], emails: frozenset[str]) -> list[UserEntry]:
+async def _staff(session: AsyncSession, slug_of: dict[int | None, str], emails: frozenset[str]) -> list[UserEntry]:
     """Every account holding a role (staff); citizens are not configuration and are never exported."""
     rows = (await session.execute(select(Membership.user_id, Membership.opd_id, Membership.role))).all()
     roles: dict[str, list[str]] = {}

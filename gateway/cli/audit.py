@@ -124,7 +124,7 @@ def audit_export(since: int, output: Path | None, keys_output: Path | None) -> N
             return await export_jsonl(session, sys.stdout, since=since)
         partial = output.with_name(output.name + ".partial")
         try:
-            with open(partial, "w", encoding="utf-8") as out:
+            with open(partial, "w", encoding="utf-8") as out:  # noqa: ASYNC230 (a CLI: nothing else on this loop)
                 count = await export_jsonl(session, out, since=since)
             os.replace(partial, output)
         except OSError as exc:
@@ -152,7 +152,7 @@ def audit_checkpoint(as_json: bool) -> None:
                        settings.signing_alg, SystemClock())
         await keys.load(create_if_missing=False)
         try:
-            keys.active
+            _ = keys.active  # raises when no key was ever made
         except RuntimeError:
             raise InvalidInput("there is no signing key yet: run `gerbang keys rotate` first") from None
         checkpoint = await write_checkpoint(session, keys, issuer=settings.issuer, now=int(time.time()))

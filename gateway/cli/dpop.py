@@ -56,7 +56,7 @@ def dpop_token(key_file: Path, credentials: str, fields: tuple[str, ...], grant_
     from idp.dpop.client import load_or_create_key, make_proof
 
     key = load_or_create_key(key_file)
-    form = [("grant_type", grant_type), *(tuple(field.split("=", 1)) for field in fields if "=" in field)]
+    form = [("grant_type", grant_type), *(field.partition("=")[::2] for field in fields if "=" in field)]
     client_id, _, secret = credentials.partition(":")
     basic = base64.b64encode(f"{urllib.parse.quote(client_id)}:{urllib.parse.quote(secret)}".encode()).decode()
     nonce = None

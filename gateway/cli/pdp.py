@@ -68,7 +68,7 @@ def breach(app_slug: str, since: str, until: str | None, send: bool, contact: st
                               "affected": [{"id": p.user_id, "name": p.name, "email": p.email}
                                            for p in incident.affected]}
     if incident.affected:
-        record["draft"] = dict(zip(("subject", "body"), draft_notice(incident, incident.affected[0], contact)))
+        record["draft"] = dict(zip(("subject", "body"), draft_notice(incident, incident.affected[0], contact), strict=True))
     if send:
         record["sent"] = asyncio.run(_send(settings, incident, contact))
     if as_json:

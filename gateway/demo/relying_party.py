@@ -61,10 +61,10 @@ def create_relying_party(issuer: str, client_id: str, client_secret: str, base_u
             form = {"grant_type": "authorization_code", "code": request.query_params["code"],
                     "redirect_uri": redirect_uri, "code_verifier": flow["verifier"]}
             async with http.post(meta["token_endpoint"], data=form,
-                                 headers={"Authorization": basic_auth(client_id, client_secret)}) as response:
-                tokens = await response.json()
-            async with http.get(meta["jwks_uri"]) as response:
-                jwks = await response.json()
+                                 headers={"Authorization": basic_auth(client_id, client_secret)}) as reply:
+                tokens = await reply.json()
+            async with http.get(meta["jwks_uri"]) as reply:
+                jwks = await reply.json()
         kid = jwt.get_unverified_header(tokens["id_token"])["kid"]
         key = next(jwt.PyJWK(k) for k in jwks["keys"] if k["kid"] == kid)
         claims = jwt.decode(tokens["id_token"], key.key, algorithms=["ES256", "RS256"], audience=client_id,

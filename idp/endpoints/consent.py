@@ -12,7 +12,7 @@ from idp.interactions import COOKIE as INTERACTION_COOKIE
 from idp.page_forms import PageRefused, read_page_form
 from idp.pages import see_other
 from idp.provider import Provider
-from idp.storage.models import Consent, OpdUnit
+from idp.storage.models import Client, Consent, OpdUnit
 
 
 async def consent_page(request: Request) -> Response:
@@ -61,7 +61,8 @@ async def consent_submit(request: Request) -> Response:
     return see_other(f"/auth/authorize/resume?{urlencode({'interaction': interaction_id})}")
 
 
-async def _load(request: Request, provider: Provider, interaction_id: str | None):  # type: ignore[no-untyped-def]
+async def _load(request: Request, provider: Provider,
+                interaction_id: str | None) -> tuple[Client, list[str], str | None, dict[str, str]] | None:
     interaction = await provider.interactions.load(interaction_id, request.cookies.get(INTERACTION_COOKIE))
     if interaction is None:
         return None

@@ -50,7 +50,7 @@ async def device_authorization_endpoint(request: Request) -> Response:
     if refused is not None:
         return refused
     now = provider.clock.now()
-    state = Preloaded(extras={"now": now})
+    state = Preloaded(now=now)
     state.clients = await provider.clients.get_many(candidates)
     await preload_client_keys(provider.client_keys, state, form)
     oauth_request = HubRequest("POST", f"{provider.base}/device_authorization", request.headers, pairs)
@@ -62,7 +62,7 @@ async def device_authorization_endpoint(request: Request) -> Response:
                                                                 "device_authorization")
         if not client.check_grant_type(DeviceCodeGrant.GRANT_TYPE):
             raise UnauthorizedClientError("The client may not use the device grant.")
-        current().extras["client_row"] = client.row  # what the scope check reads
+        current().client_row = client.row  # what the scope check reads
         provider.server.validate_requested_scope(scope)
         resources.extend(requested_resources(form))
         check_resources_allowed(resources, client.row.resources)

@@ -47,7 +47,7 @@ async def par_endpoint(request: Request) -> Response:
     except InvalidProof as exc:
         return token_endpoint_refusal(provider, exc)
     now = provider.clock.now()
-    state = Preloaded(extras={"now": now})
+    state = Preloaded(now=now)
     state.clients = await provider.clients.get_many(candidates)
     await preload_client_keys(provider.client_keys, state, form)
     client, failure = await _authenticate(provider, request, pairs, state)
@@ -98,7 +98,7 @@ def _pushed_params(provider: Provider, client: HubClient, pairs: list[tuple[str,
     if "request" in form:
         algorithms = FAPI_REQUEST_OBJECT_ALGS if client.row.profile == "fapi2" else REQUEST_OBJECT_ALGS
         params = check_request_object(form["request"][0], client_id=client.client_id, jwks=client_key_set(client.row, state),
-                                      issuer=provider.issuer, now=state.extras["now"], algorithms=algorithms)
+                                      issuer=provider.issuer, now=state.now, algorithms=algorithms)
     else:
         params = [(name, value) for name, value in pairs if name not in CLIENT_AUTH_PARAMS]
     return [("client_id", client.client_id), *[(n, v) for n, v in params if n != "client_id"]]

@@ -1,4 +1,5 @@
-"""RFC 6749 §3.2 token endpoint: read the form async, run the grant in a worker thread, apply writes."""
+"""RFC 6749 §3.2 token endpoint: read the form and preload storage async, run the grant (authlib, synchronous, no
+I/O) on the event loop, then apply its writes in one transaction."""
 
 from __future__ import annotations
 
@@ -38,8 +39,7 @@ async def token_endpoint(request: Request) -> Response:
     except InvalidProof as exc:
         return token_endpoint_refusal(provider, exc)
     now = provider.clock.now()
-    state = Preloaded(extras={"now": now, "refresh_lifetimes": provider.refresh_lifetimes,
-                              "dpop_jkt": proof.jkt if proof else None})
+    state = Preloaded(now=now, refresh_lifetimes=provider.refresh_lifetimes, dpop_jkt=proof.jkt if proof else None)
     try:
         state.clients = await provider.clients.get_many(candidates)
         await preload_client_keys(provider.client_keys, state, form)

@@ -37,7 +37,7 @@ async def _authenticate(request: Request, provider: Provider,
     except FormError as exc:
         return None, {}, oauth_error(exc.status, "invalid_request", exc.description)
     form = datalist(pairs)
-    state = Preloaded(extras={"now": provider.clock.now()})
+    state = Preloaded(now=provider.clock.now())
     state.clients = await provider.clients.get_many(candidate_client_ids(form, request.headers.get("authorization")))
     await preload_client_keys(provider.client_keys, state, form)
     oauth_request = HubRequest("POST", f"{provider.base}/{endpoint}", request.headers, pairs)

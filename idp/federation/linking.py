@@ -66,7 +66,8 @@ def local_acr(row: UpstreamIdp, claims: dict[str, Any]) -> str:
 
 def federated_amr(claims: dict[str, Any]) -> list[str]:
     """``fed`` (RFC 8176) first, then the upstream's own methods."""
-    upstream = claims.get("amr") if isinstance(claims.get("amr"), list) else []
+    amr = claims.get("amr")
+    upstream = amr if isinstance(amr, list) else []
     methods = [m for m in upstream if isinstance(m, str) and 0 < len(m) <= 32][:8]
     return ["fed", *dict.fromkeys(m for m in methods if m != "fed")]
 

@@ -13,6 +13,7 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from idp.clock import Clock
+from idp.storage.db import rows_affected
 from idp.storage.models import FederationLogin
 
 COOKIE = "gerbang_broker"
@@ -61,4 +62,4 @@ class FederationLogins:
         async with self._sessionmaker() as session, session.begin():
             result = await session.execute(delete(FederationLogin).where(
                 FederationLogin.state_digest == _digest(value)))
-            return result.rowcount == 1
+            return rows_affected(result) == 1

@@ -15,7 +15,7 @@ import hmac
 import secrets
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 from urllib.parse import quote_plus, urlencode
 
 from joserfc import jws, jwt
@@ -177,7 +177,7 @@ def check_id_token_claims(claims: dict[str, Any], client_id: str, issuer: str, n
         raise UpstreamRefused("ID token without a usable sub")
 
 
-def _is_time(value: Any) -> bool:
+def _is_time(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 

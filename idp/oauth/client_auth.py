@@ -7,13 +7,13 @@ and only asymmetric algorithms are accepted: no ``none``, no HMAC, no ``jku``/``
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from authlib.oauth2.rfc6749 import InvalidClientError
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from joserfc import jwt
 from joserfc.errors import JoseError
-from joserfc.jwk import KeySet
+from joserfc.jwk import KeySet, KeySetSerialization
 
 from idp.oauth.client_jwks import client_key_set
 from idp.oauth.state import current
@@ -39,11 +39,11 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
         headers, claims = super().extract_assertion(assertion)
         if headers.get("alg") not in ASSERTION_ALGORITHMS or any(h in headers for h in FORBIDDEN_HEADERS):
             raise InvalidClientError(description="Assertion algorithm or header not accepted.")
-        current().extras["assertion_alg"] = headers.get("alg")
+        current().assertion_alg = headers.get("alg")
         return headers, claims
 
     def authenticate_client(self, client: Any) -> Any:
-        if client.row.profile == "fapi2" and current().extras.get("assertion_alg") not in FAPI_ASSERTION_ALGORITHMS:
+        if client.row.profile == "fapi2" and current().assertion_alg not in FAPI_ASSERTION_ALGORITHMS:
             raise InvalidClientError(description="FAPI 2.0 clients sign assertions with PS256, ES256 or EdDSA.",
                                      status_code=401)
         return super().authenticate_client(client)
@@ -54,7 +54,7 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
         except (JoseError, ValueError) as exc:
             raise InvalidClientError(description="Invalid client assertion.") from exc
         self.verify_claims(token.claims)
-        now = current().extras["now"]
+        now = current().now
         if int(token.claims["exp"]) > now + MAX_ASSERTION_LIFETIME:
             raise InvalidClientError(description="Client assertion lives too long.")
         return token.claims
@@ -68,4 +68,4 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
         keys = client_key_set(client.row)
         if not keys.get("keys"):  # a jwks_uri that could not be fetched, or an empty set
             raise InvalidClientError(description="The client's keys are not available.")
-        return KeySet.import_key_set(keys)
+        return KeySet.import_key_set(cast(KeySetSerialization, keys))

@@ -179,7 +179,7 @@ async def preload_client_keys(key_sets: ClientKeySets, state: Preloaded, form: d
     for client_id, client in state.clients.items():
         if client.jwks_uri and not client.jwks:
             loaded[client_id] = await load_client_keys(key_sets, client, jwts)
-    state.extras["client_jwks"] = loaded
+    state.client_jwks = loaded
 
 
 def client_key_set(client: Client, state: Preloaded | None = None) -> dict[str, Any]:
@@ -187,4 +187,4 @@ def client_key_set(client: Client, state: Preloaded | None = None) -> dict[str, 
     current one."""
     if client.jwks:
         return client.jwks
-    return (state or current()).extras.get("client_jwks", {}).get(client.client_id) or {"keys": []}
+    return (state or current()).client_jwks.get(client.client_id) or {"keys": []}

@@ -64,7 +64,7 @@ class DeviceCodeGrant(grants.BaseGrant, grants.TokenEndpointMixin):
         if not client.check_grant_type(self.GRANT_TYPE):
             raise UnauthorizedClientError(f"The client may not use the {self.GRANT_TYPE} grant.")
         state = current()
-        row, now = state.device, state.extras["now"]
+        row, now = state.device, state.now
         if row is None or row.code_digest != digest(device_code) or row.client_id != client.client_id:
             raise InvalidGrantError("Unknown device code.")
         if row.expires_at <= now:
@@ -79,15 +79,18 @@ class DeviceCodeGrant(grants.BaseGrant, grants.TokenEndpointMixin):
             raise SlowDownError()
         if row.status != "approved":
             raise AuthorizationPendingError()
-        check_token_binding(client.row, state.extras.get("dpop_jkt"), None)
+        check_token_binding(client.row, state.dpop_jkt, None)
         user = state.user
         if user is None or user.disabled or user.id != row.user_id:
             raise InvalidGrantError("The device code is no longer valid.")
         self.request.client, self.request.user = client, user
-        state.extras.update(resources=list(row.resources), code=row, sid=row.session_id)
+        state.resources = list(row.resources)
+        state.redeemed_code = row
+        state.sid = row.session_id
 
     def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
-        row = current().extras["code"]
+        row = current().redeemed_code
+        assert isinstance(row, DeviceCode)  # set by validate_token_request
         client = self.request.client
         token = self.generate_token(user=self.request.user, scope=row.scope,
                                     include_refresh_token="refresh_token" in client.row.grant_types)

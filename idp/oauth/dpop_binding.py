@@ -1,7 +1,7 @@
 """RFC 9449 at the token endpoint: which grants need a proof, and which key a code or a refresh token is bound to.
 
 Called from the grants once the client is authenticated; the proof itself was checked before authlib ran
-(``idp.dpop.guard``) and its thumbprint is in ``current().extras["dpop_jkt"]``.
+(``idp.dpop.guard``) and its thumbprint is in ``current().dpop_jkt``.
 """
 
 from __future__ import annotations

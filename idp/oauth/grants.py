@@ -40,16 +40,17 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
 
     def save_authorization_code(self, code: str, request: Any) -> None:
         state = current()
-        login = state.extras["login"]
+        login = state.login
+        assert login is not None  # the authorization endpoint sets it before authlib runs
         data = request.payload.data
         state.effects.new_code = {
             "code_digest": digest(code), "client_id": request.client.client_id, "user_id": request.user.id,
-            "session_id": login["sid"], "redirect_uri": request.payload.redirect_uri, "scope": request.scope or "",
+            "session_id": login.sid, "redirect_uri": request.payload.redirect_uri, "scope": request.scope or "",
             "nonce": data.get("nonce"), "code_challenge": data["code_challenge"],
             "code_challenge_method": data["code_challenge_method"],
-            "resources": requested_resources(request.payload.datalist), "auth_time": login["auth_time"],
-            "acr": login["acr"], "amr": login["amr"], "family_id": str(uuid.uuid4()),
-            "expires_at": state.extras["now"] + state.extras["code_ttl"], "dpop_jkt": data.get("dpop_jkt"),
+            "resources": requested_resources(request.payload.datalist), "auth_time": login.auth_time,
+            "acr": login.acr, "amr": login.amr, "family_id": str(uuid.uuid4()),
+            "expires_at": state.now + state.code_ttl, "dpop_jkt": data.get("dpop_jkt"),
         }
 
     def query_authorization_code(self, code: str, client: Any) -> CodeRecord | None:
@@ -61,7 +62,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             # RFC 6749 §4.1.2: a code used twice revokes what it issued.
             state.effects.revoke_grant = row.family_id
             return None
-        if row.expires_at <= state.extras["now"]:
+        if row.expires_at <= state.now:
             return None
         return CodeRecord(row)
 
@@ -77,9 +78,11 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     def validate_token_request(self) -> None:
         super().validate_token_request()
         code = self.request.authorization_code.row
-        check_token_binding(self.request.client.row, current().extras.get("dpop_jkt"), code.dpop_jkt)
+        check_token_binding(self.request.client.row, current().dpop_jkt, code.dpop_jkt)
         resources = narrow_resources(requested_resources(self.request.payload.datalist), list(code.resources))
-        current().extras.update(resources=resources, code=code, sid=code.session_id)
+        current().resources = resources
+        current().redeemed_code = code
+        current().sid = code.session_id
 
 
 class OpenIDCodeExtension(OpenIDCode):
@@ -98,7 +101,7 @@ class OpenIDCodeExtension(OpenIDCode):
         code = request.authorization_code.row
         return self.minter.id_token(client_id=request.client.client_id, user=request.user, scope=token["scope"],
                                     auth_time=code.auth_time, acr=code.acr, amr=list(code.amr), nonce=code.nonce,
-                                    sid=current().extras.get("sid"), access_token=token.get("access_token"),
+                                    sid=current().sid, access_token=token.get("access_token"),
                                     alg=request.client.row.id_token_alg)
 
 
@@ -115,8 +118,9 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
             # A rotated token came back: someone holds a copy. Revoke the whole family.
             state.effects.revoke_grant = grant.id
             return None
-        now = state.extras["now"]
-        if not does_refresh_stand(grant, row, state.browser_session, now, state.extras["refresh_lifetimes"]):
+        now = state.now
+        assert state.refresh_lifetimes is not None  # the token endpoint sets it before authlib runs
+        if not does_refresh_stand(grant, row, state.browser_session, now, state.refresh_lifetimes):
             return None
         if is_bound_to_session(grant):
             state.effects.touch_session = grant.session_id  # a refresh is a use of the sign-in it came from
@@ -132,9 +136,10 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
     def validate_token_request(self) -> None:
         super().validate_token_request()
         grant = self.request.refresh_token.grant
-        check_token_binding(self.request.client.row, current().extras.get("dpop_jkt"), grant.dpop_jkt)
+        check_token_binding(self.request.client.row, current().dpop_jkt, grant.dpop_jkt)
         resources = narrow_resources(requested_resources(self.request.payload.datalist), list(grant.resources))
-        current().extras.update(resources=resources, grant=grant)
+        current().resources = resources
+        current().redeemed_grant = grant
 
     def revoke_old_credential(self, refresh_token: RefreshRecord) -> None:
         current().effects.rotate_refresh = refresh_token.row.token_digest
@@ -151,8 +156,8 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):
             raise InvalidScopeError("'openid' needs a user.")
         resources = requested_resources(self.request.payload.datalist)
         check_resources_allowed(resources, client.row.resources)
-        check_token_binding(client.row, current().extras.get("dpop_jkt"), None)
-        current().extras.update(resources=resources)
+        check_token_binding(client.row, current().dpop_jkt, None)
+        current().resources = resources
 
 
 def new_family(client_id: str, user_id: str, scope: str, resources: list[str], code: Any, now: int,

@@ -15,6 +15,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from idp.oauth.tokens import digest
+from idp.storage.db import rows_affected
 from idp.storage.models import Client, PushedRequest
 
 URI_PREFIX = "urn:ietf:params:oauth:request_uri:"
@@ -60,4 +61,4 @@ async def load_pushed_params(session: AsyncSession, request_uri: str, client_id:
 async def spend_pushed_request(session: AsyncSession, uri_digest: str, now: int) -> bool:
     result = await session.execute(update(PushedRequest).where(
         PushedRequest.uri_digest == uri_digest, PushedRequest.used_at.is_(None)).values(used_at=now))
-    return result.rowcount == 1
+    return rows_affected(result) == 1

@@ -9,11 +9,11 @@ request.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 from joserfc import jwt
 from joserfc.errors import JoseError
-from joserfc.jwk import KeySet
+from joserfc.jwk import KeySet, KeySetSerialization
 
 REQUEST_OBJECT_ALGS = ["PS256", "ES256", "EdDSA", "RS256"]
 FAPI_REQUEST_OBJECT_ALGS = ("PS256", "ES256", "EdDSA")
@@ -32,7 +32,7 @@ def check_request_object(value: str, *, client_id: str, jwks: dict[str, Any] | N
     if not jwks or not jwks.get("keys"):
         raise InvalidRequestObject("The client has no registered keys for request objects.")
     try:
-        keys = KeySet.import_key_set(jwks)
+        keys = KeySet.import_key_set(cast(KeySetSerialization, jwks))
         token = jwt.decode(value, keys, algorithms=list(algorithms))
     except (JoseError, ValueError, TypeError) as exc:
         raise InvalidRequestObject("The request object is not signed by the client's key.") from exc

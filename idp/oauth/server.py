@@ -58,7 +58,7 @@ class HubAuthorizationServer(AuthorizationServer):
 
     def validate_requested_scope(self, scope: str | None) -> None:
         """Every requested scope must be registered for the client and allowed to it by Kominfo's policies."""
-        client = current().extras.get("client_row")
+        client = current().client_row
         if not scope or client is None:
             return
         requested = scope.split()
@@ -71,7 +71,7 @@ class HubAuthorizationServer(AuthorizationServer):
 
     def send_signal(self, name: str, *args: Any, **kwargs: Any) -> None:
         if name == "after_authenticate_client":
-            current().extras["client_row"] = kwargs["client"].row
+            current().client_row = kwargs["client"].row
 
     def create_oauth2_request(self, request: HubRequest) -> HubRequest:
         return request
@@ -82,11 +82,11 @@ class HubAuthorizationServer(AuthorizationServer):
     def _generate_token(self, grant_type: str, client: HubClient, user: Any = None, scope: str | None = None,
                         expires_in: int | None = None, include_refresh_token: bool = True) -> dict[str, Any]:
         state = current()
-        now = state.extras["now"]
-        resources: list[str] = state.extras.get("resources") or []
+        now = state.now
+        resources: list[str] = state.resources or []
         audience = resources or [self.issuer]
         scope = scope or ""
-        jkt = state.extras.get("dpop_jkt")
+        jkt = state.dpop_jkt
         # RFC 9449 §6: a DPoP-bound access token carries the key's thumbprint and is of type DPoP.
         bound = {"cnf": {"jkt": jkt}} if jkt else None
         token_type = "DPoP" if jkt else "Bearer"
@@ -96,13 +96,16 @@ class HubAuthorizationServer(AuthorizationServer):
             return {"access_token": minted.value, "token_type": token_type, "expires_in": minted.expires_in,
                     "scope": scope}
         if grant_type in ("authorization_code", DeviceCodeGrant.GRANT_TYPE):  # a new token family
-            code = state.extras["code"]
+            code = state.redeemed_code
+            assert code is not None  # set by the grant's validation
             refresh_jkt = jkt if binds_refresh_tokens(client.row) else None
             grant = new_family(client.client_id, user.id, scope, list(code.resources), code, now, self.refresh_ttl,
                                refresh_jkt)
             state.effects.new_grant = grant
         else:
-            grant = state.extras["grant"]
+            redeemed = state.redeemed_grant
+            assert redeemed is not None  # set by the refresh grant's validation
+            grant = redeemed
         minted = self.minter.access_token(client_id=client.client_id, sub=user.id, scope=scope, audience=audience,
                                           auth_time=grant.auth_time, acr=grant.acr, amr=list(grant.amr), extra=bound)
         state.effects.access_jtis.append((minted.jti, grant.id, client.client_id, minted.expires_at))

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
-
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from idp.storage.models import AuthorizationCode, BrowserSession, Client, DeviceCode, Grant, RefreshToken, User
 
@@ -38,9 +37,25 @@ class Effects:
                     or self.audit)
 
 
+if TYPE_CHECKING:
+    from idp.oauth.session_binding import RefreshLifetimes
+    from idp.oauth.token_exchange import Exchange
+
+
+@dataclass
+class SignIn:
+    """The browser sign-in an authorization code is issued from (copied into the code)."""
+
+    sid: str
+    auth_time: int
+    acr: str
+    amr: list[str]
+
+
 @dataclass
 class Preloaded:
-    """Storage reads done before authlib runs."""
+    """What a request to authlib carries into its synchronous hooks: storage reads done before authlib runs, the
+    endpoint's inputs, what one hook hands to a later one, and the writes to apply afterwards (``effects``)."""
 
     clients: dict[str, Client] = field(default_factory=dict)
     code: AuthorizationCode | None = None
@@ -50,9 +65,24 @@ class Preloaded:
     user: User | None = None
     device: DeviceCode | None = None
     nonce_seen: bool = False
-    token_record: Any = None  # revocation / introspection target
     effects: Effects = field(default_factory=Effects)
-    extras: dict[str, Any] = field(default_factory=dict)
+    # Inputs from the endpoint.
+    now: int = 0  # the provider's clock, read once per request
+    refresh_lifetimes: RefreshLifetimes | None = None  # token endpoint: how long a refresh token stands
+    dpop_jkt: str | None = None  # RFC 9449: the thumbprint of the request's DPoP proof key
+    code_ttl: int = 0  # authorization endpoint: how long a code lives
+    login: SignIn | None = None  # authorization endpoint: the sign-in the code is issued from
+    # Handed from one hook to a later one in the same request.
+    client_row: Client | None = None  # the client authlib authenticated (its scope check reads it)
+    assertion_alg: str | None = None  # private_key_jwt: the client assertion's alg (FAPI 2 allowlist)
+    resources: list[str] = field(default_factory=list)  # RFC 8707 resources the token is issued for
+    redeemed_code: AuthorizationCode | DeviceCode | None = None  # the code or device code being redeemed
+    sid: str | None = None  # the sign-in session an ID token names
+    redeemed_grant: Grant | None = None  # the grant a refresh token belongs to
+    subject_claims: dict[str, Any] | None = None  # RFC 8693: the verified subject token's claims
+    app_resources: set[tuple[str, str]] = field(default_factory=set)  # RFC 8693: (client_id, resource) of apps
+    exchange: Exchange | None = None  # RFC 8693: the exchange validated, issued by the token hook
+    client_jwks: dict[str, dict[str, Any] | None] = field(default_factory=dict)  # keys fetched from jwks_uri
 
 
 CURRENT: ContextVar[Preloaded] = ContextVar("gerbang_oauth_preloaded")

@@ -24,9 +24,9 @@ from idp.audit import append_audit
 from idp.oauth.par import spend_pushed_request
 from idp.oauth.state import Effects, Preloaded
 from idp.oauth.tokens import digest
-from idp.storage.models import (AccessToken, AuthorizationCode, BrowserSession, Client, DeviceCode, Grant, RefreshToken,
-                                ReplayMark,
-                                RevokedToken, User)
+from idp.storage.db import rows_affected
+from idp.storage.models import (AccessToken, AuthorizationCode, BrowserSession, Client, Consent, DeviceCode, Grant,
+                                RefreshToken, ReplayMark, RevokedToken, User)
 
 CLIENT_CACHE_TTL = 3.0
 CLIENT_CACHE_SIZE = 10_000  # entries (a city has ~2,000 clients); ~2 KiB each with the row
@@ -167,13 +167,13 @@ async def apply_effects(session: AsyncSession, effects: Effects, now: int) -> st
         result = await session.execute(update(AuthorizationCode).where(
             AuthorizationCode.code_digest == effects.redeem_code, AuthorizationCode.redeemed_at.is_(None))
             .values(redeemed_at=now))
-        if result.rowcount != 1:
+        if rows_affected(result) != 1:
             return "invalid_grant"
     if effects.rotate_refresh:
         result = await session.execute(update(RefreshToken).where(
             RefreshToken.token_digest == effects.rotate_refresh, RefreshToken.rotated_at.is_(None))
             .values(rotated_at=now))
-        if result.rowcount != 1:
+        if rows_affected(result) != 1:
             return "invalid_grant"
     if effects.device_polled:
         await record_device_poll(session, *effects.device_polled, now)
@@ -181,7 +181,7 @@ async def apply_effects(session: AsyncSession, effects: Effects, now: int) -> st
         result = await session.execute(update(DeviceCode).where(
             DeviceCode.code_digest == effects.redeem_device, DeviceCode.status == "approved")
             .values(status="redeemed"))
-        if result.rowcount != 1:
+        if rows_affected(result) != 1:
             return "invalid_grant"
     if effects.spend_pushed and not await spend_pushed_request(session, effects.spend_pushed, now):
         return "invalid_request_uri"
@@ -261,5 +261,16 @@ async def _revoke_after_race(sessionmaker: async_sessionmaker[AsyncSession], eff
             await revoke_family(session, family, now, "replay")
 
 
-def error_body(error: str, description: str) -> dict[str, Any]:
-    return {"error": error, "error_description": description}
+async def is_nonce_seen(session: AsyncSession, client_id: str, nonce: str, now: int, window: int) -> bool:
+    """Did a code of the last ``window`` seconds carry this client's ``nonce``? A point lookup on
+    ``ix_authorization_codes_client_nonce``: its cost does not grow with the codes stored."""
+    found = await session.scalar(select(AuthorizationCode.code_digest).where(
+        AuthorizationCode.client_id == client_id, AuthorizationCode.nonce == nonce,
+        AuthorizationCode.expires_at > now - window).limit(1))
+    return found is not None
+
+
+async def has_consent(session: AsyncSession, user_id: str, client_id: str, scope: str) -> bool:
+    """Has the person consented to every scope in ``scope`` for this client?"""
+    consent = await session.scalar(select(Consent).where(Consent.user_id == user_id, Consent.client_id == client_id))
+    return consent is not None and set(scope.split()) <= set(consent.scope.split())

@@ -48,20 +48,20 @@ async def preload_subject(session: AsyncSession, keys: KeyRing, issuer: str, for
                           candidates: set[str], state: Preloaded) -> None:
     """The verified subject token, its user, and the resources of the candidate clients' apps."""
     token = form.get("subject_token", [""])[0]
-    now = state.extras["now"]
+    now = state.now
     try:
         claims = await verify_hub_jwt_reloading(keys, token, issuer, typ="at+jwt", now=now) if token else None
     except TokenInvalid:
         claims = None
     if claims is not None and await session.get(RevokedToken, str(claims.get("jti"))) is not None:
         claims = None
-    state.extras["subject_claims"] = claims
+    state.subject_claims = claims
     if claims is not None:
         state.user = await session.get(User, str(claims.get("sub")))
     apps = (await session.execute(select(App.client_id, App.slug, App.resource).where(
         App.client_id.in_(candidates), or_(App.status == "active", App.status.is_(None))))).all()
-    state.extras["app_resources"] = {(client_id, resource or f"{issuer}/apps/{slug}/")
-                                     for client_id, slug, resource in apps}
+    state.app_resources = {(str(client_id), resource or f"{issuer}/apps/{slug}/")
+                           for client_id, slug, resource in apps}
 
 
 class TokenExchangeGrant(grants.BaseGrant, grants.TokenEndpointMixin):
@@ -78,7 +78,7 @@ class TokenExchangeGrant(grants.BaseGrant, grants.TokenEndpointMixin):
         if data.get("requested_token_type") not in (None, ACCESS_TOKEN_TYPE) or "actor_token" in data:
             raise InvalidRequestError("Only access tokens are issued; the calling client is the actor.")
         state = current()
-        claims = state.extras.get("subject_claims")
+        claims = state.subject_claims
         if claims is None or not self._is_held_by(claims, client.client_id, state):
             raise InvalidGrantError("The subject token is not valid for this client.")
         user = state.user
@@ -95,26 +95,27 @@ class TokenExchangeGrant(grants.BaseGrant, grants.TokenEndpointMixin):
         if not set(asked) <= set(held):
             raise InvalidScopeError("A token exchange can only narrow the scope.")
         scope = " ".join(self.server.policies.current.allowed_scopes(client.client_id, asked))
-        check_token_binding(client.row, state.extras.get("dpop_jkt"), None)
+        check_token_binding(client.row, state.dpop_jkt, None)
         self.request.client, self.request.user = client, user
-        state.extras["exchange"] = Exchange(targets[0], scope, rule, claims)
+        state.exchange = Exchange(targets[0], scope, rule, claims)
 
     @staticmethod
     def _is_held_by(claims: dict[str, Any], client_id: str, state: Preloaded) -> bool:
         audience = claims.get("aud")
         audiences = {audience} if isinstance(audience, str) else set(audience or ())
-        own = {resource for owner, resource in state.extras.get("app_resources", ()) if owner == client_id}
+        own = {resource for owner, resource in state.app_resources if owner == client_id}
         return claims.get("client_id") == client_id or bool(audiences & own)
 
     def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
         state = current()
-        plan: Exchange = state.extras["exchange"]
-        caller, subject, now = self.request.client.client_id, plan.subject, state.extras["now"]
+        plan = state.exchange
+        assert plan is not None  # set by validate_token_request
+        caller, subject, now = self.request.client.client_id, plan.subject, state.now
         act: dict[str, Any] = {"sub": caller}
         if isinstance(subject.get("act"), dict):
             act["act"] = subject["act"]
         extra: dict[str, Any] = {"act": act}
-        jkt = state.extras.get("dpop_jkt")
+        jkt = state.dpop_jkt
         if jkt:
             extra["cnf"] = {"jkt": jkt}
         minted = self.server.minter.access_token(

@@ -46,7 +46,7 @@ async def load_incident(session: AsyncSession, app_slug: str, since: int, until:
     if found is None:
         raise LookupError(app_slug)
     app, opd_name = found
-    ids = set((await session.scalars(select(GatewayAccess.user_id).where(
+    ids: set[str | None] = set((await session.scalars(select(GatewayAccess.user_id).where(
         GatewayAccess.app == app_slug, GatewayAccess.at >= since, GatewayAccess.at < until).distinct())).all())
     if app.client_id:
         ids |= set((await session.scalars(select(Grant.user_id).where(

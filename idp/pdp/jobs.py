@@ -11,8 +11,6 @@ audit chain as counts (``pdp.retention_purge``), never contents; a run that foun
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import uuid
 from dataclasses import dataclass, field
@@ -24,6 +22,8 @@ from idp.audit import append_audit
 from idp.clock import Clock
 from idp.pdp.deletion import erase_account, load_due_erasures
 from idp.pdp.lease import Lease
+from idp.periodic import Periodic
+from idp.storage.db import rows_affected
 from idp.storage.models import BrowserSession, GatewayAccess, SecurityEvent, User
 
 log = logging.getLogger("gerbang.pdp")
@@ -56,20 +56,14 @@ class PdpJobs:
         self._sessionmaker = sessionmaker
         self._clock = clock
         self._retention = retention
-        self._every = every
         self.lease = Lease(sessionmaker, LEASE_NAME, holder or uuid.uuid4().hex, ttl=max(300, int(every)))
-        self._task: asyncio.Task[None] | None = None
+        self.loop = Periodic("pdp-jobs", self.run_once, every, first_delay=0)
 
     async def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._loop(), name="gerbang-pdp-jobs")
+        self.loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self.loop.stop()
 
     async def run_once(self) -> Purged:
         """One run if this instance gets the lease (``ran`` False otherwise)."""
@@ -91,10 +85,10 @@ class PdpJobs:
                 if await erase_account(session, user_id, now, reason=reason):
                     setattr(purged, counter, getattr(purged, counter) + 1)
         async with self._sessionmaker() as session, session.begin():
-            purged.gateway_accesses = (await session.execute(delete(GatewayAccess).where(
-                GatewayAccess.at < now - keep.access_history_days * DAY))).rowcount or 0
-            purged.security_events = (await session.execute(delete(SecurityEvent).where(
-                SecurityEvent.at < now - keep.security_event_days * DAY))).rowcount or 0
+            purged.gateway_accesses = rows_affected(await session.execute(delete(GatewayAccess).where(
+                GatewayAccess.at < now - keep.access_history_days * DAY)))
+            purged.security_events = rows_affected(await session.execute(delete(SecurityEvent).where(
+                SecurityEvent.at < now - keep.security_event_days * DAY)))
             if purged.total():
                 await append_audit(session, actor="gerbang", action="pdp.retention_purge", target="pdp:retention",
                                    detail={"erased_accounts": purged.erased_accounts,
@@ -114,10 +108,3 @@ class PdpJobs:
                         func.coalesce(last_seen.c.seen, User.created_at) < cutoff).limit(100))
         return list((await session.scalars(query)).all())
 
-    async def _loop(self) -> None:
-        while True:
-            try:
-                await self.run_once()
-            except Exception:
-                log.warning("pdp: the scheduled job failed; trying again later", exc_info=True)
-            await asyncio.sleep(self._every)

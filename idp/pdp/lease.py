@@ -11,6 +11,7 @@ from sqlalchemy import or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from idp.storage.db import rows_affected
 from idp.storage.models import JobLease
 
 
@@ -26,7 +27,7 @@ class Lease:
             taken = await session.execute(update(JobLease).where(
                 JobLease.name == self.name, or_(JobLease.until <= now, JobLease.holder == self.holder))
                 .values(holder=self.holder, until=now + self._ttl))
-            if taken.rowcount:
+            if rows_affected(taken):
                 return True
             if await session.get(JobLease, self.name) is not None:
                 return False

@@ -22,6 +22,7 @@ from idp.credentials import revoke_user_grants
 from idp.pdp.requests import build_request
 from idp.provider import Provider
 from idp.security_events import build_event
+from idp.storage.db import rows_affected
 from idp.storage.models import App, BrowserSession, Consent, GatewaySession
 
 
@@ -53,8 +54,8 @@ async def withdraw_consent(provider: Provider, user_id: str, client_id: str, *, 
                 sids.append(row.sid)
         gateway = 0
         if await session.scalar(select(App.id).where(App.client_id == client_id).limit(1)) is not None:
-            gateway = (await session.execute(update(GatewaySession).where(
-                GatewaySession.user_id == user_id, GatewaySession.ended_at.is_(None)).values(ended_at=now))).rowcount
+            gateway = rows_affected(await session.execute(update(GatewaySession).where(
+                GatewaySession.user_id == user_id, GatewaySession.ended_at.is_(None)).values(ended_at=now)))
         if record:  # a staff member fulfilling a counter request closes that request instead
             session.add(build_request(user_id, "withdraw", now, actor=actor, channel=channel, status="done",
                                       target=f"client:{client_id}"))

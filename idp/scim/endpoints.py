@@ -140,7 +140,7 @@ async def schemas_endpoint(request: Request, provider: Provider, caller: ScimCal
 @scim_endpoint
 async def users_list(request: Request, provider: Provider, caller: ScimCaller) -> Response:
     """RFC 7644 §3.4.2: filter, sortBy/sortOrder, startIndex (1-based) and count (≤ 200)."""
-    query = {k: v for k, v in request.query_params.items()}
+    query: dict[str, Any] = {k: v for k, v in request.query_params.items()}
     for name in ("startIndex", "count"):
         if name in query:
             query[name] = _whole(query[name], name)
@@ -152,7 +152,7 @@ async def users_search(request: Request, provider: Provider, caller: ScimCaller)
     """RFC 7644 §3.4.3: the same query as a POST body (a SearchRequest), for filters too long for a URL."""
     body = await read_json(request)
     try:
-        search = SearchRequest.model_validate(body, scim_ctx=Context.SEARCH_REQUEST)
+        search: SearchRequest = SearchRequest.model_validate(body, scim_ctx=Context.SEARCH_REQUEST)
     except Exception as exc:  # pydantic and SCIM validation errors
         raise ScimError(400, "the search request is not valid", "invalidSyntax") from exc
     query: dict[str, Any] = {"filter": search.filter, "sortBy": search.sort_by,

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from scim2_filter_parser import ast as scim_ast
 from scim2_filter_parser.lexer import SCIMLexer
 from scim2_filter_parser.parser import SCIMParser
-from sqlalchemy import and_, false, func, not_, or_, true
+from sqlalchemy import SQLColumnExpression, and_, false, func, not_, or_, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from idp.scim.responses import ScimError
@@ -23,7 +24,7 @@ Compare = Callable[[str, str | None], ColumnElement[bool]]
 class Attribute:
     """How one filterable attribute compares: a plain column (``column``) or a function of (op, value)."""
 
-    column: ColumnElement | None = None
+    column: SQLColumnExpression[Any] | None = None
     kind: str = "string"  # string (case-insensitive), exact (case-exact string), boolean
     compare: Compare | None = None
 
@@ -32,7 +33,7 @@ def _escape_like(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def compare_column(column: ColumnElement, kind: str, op: str, value: str | None) -> ColumnElement[bool]:
+def compare_column(column: SQLColumnExpression[Any], kind: str, op: str, value: str | None) -> ColumnElement[bool]:
     if op == "pr":
         return column.is_not(None) if kind != "string" else and_(column.is_not(None), column != "")
     if value is None:

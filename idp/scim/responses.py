@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.responses import Response
@@ -30,9 +31,11 @@ class ScimError(Exception):
         return scim_json(body, self.status, self.headers)
 
 
-def scim_json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+def scim_json(body: Any, status: int = 200, headers: Mapping[str, str | None] | None = None) -> Response:
+    """``headers`` whose value is ``None`` (a resource without a version yet) are left out."""
+    given = {name: value for name, value in (headers or {}).items() if value is not None}
     return Response(json.dumps(body, ensure_ascii=False), status, media_type=MEDIA_TYPE,
-                    headers={"Cache-Control": "no-store", **(headers or {})})
+                    headers={"Cache-Control": "no-store", **given})
 
 
 def list_response(resources: list[dict[str, Any]], total: int, start_index: int) -> Response:

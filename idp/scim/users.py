@@ -117,7 +117,7 @@ def build_resource(user: User, account: ScimAccount | None, base: str) -> UserMo
 
 
 def dump(model: UserModel, attributes: list[str] | None = None, excluded: list[str] | None = None) -> dict[str, Any]:
-    params = ResponseParameters(attributes=attributes, excluded_attributes=excluded) if (attributes or excluded) \
+    params: ResponseParameters | None = ResponseParameters(attributes=attributes, excluded_attributes=excluded) if (attributes or excluded) \
         else None
     return model.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE, response_parameters=params)
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 import zlib
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import event, text
+from sqlalchemy import CursorResult, Result, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -55,7 +55,7 @@ def watch_idle_connections(engine: AsyncEngine, ping_after_idle_seconds: float) 
             raise DisconnectionError("idle connection dropped")
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
@@ -81,3 +81,9 @@ async def serialize(session: AsyncSession, name: str, sqlite_table: str | None =
         await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": zlib.crc32(name.encode())})
     elif dialect == "sqlite" and sqlite_table is not None:
         await session.execute(text(f'UPDATE "{sqlite_table}" SET rowid = rowid WHERE 0'))
+
+
+def rows_affected(result: Result[*tuple[Any, ...]]) -> int:
+    """How many rows an UPDATE, DELETE or INSERT touched. ``session.execute`` is typed as returning a plain
+    ``Result``; for these statements it is a ``CursorResult``, which carries the count."""
+    return cast(CursorResult[*tuple[Any, ...]], result).rowcount

@@ -15,6 +15,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase
 
+from idp.storage.db import rows_affected
+
 
 async def insert_if_absent(session: AsyncSession, model: type[DeclarativeBase], key: str,
                            values: dict[str, Any]) -> bool:
@@ -25,4 +27,4 @@ async def insert_if_absent(session: AsyncSession, model: type[DeclarativeBase], 
         raise RuntimeError(f"insert_if_absent supports PostgreSQL and SQLite, not {dialect}")
     statement = build(model).values(**values).on_conflict_do_nothing(index_elements=[key])
     result = await session.execute(statement)
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(rows_affected(result))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from alembic import command
@@ -24,8 +23,3 @@ def alembic_config(database_url: str, *, issuer: str | None = None, apps_domain:
 def upgrade(database_url: str, revision: str = "head", *, issuer: str | None = None,
             apps_domain: str | None = None) -> None:
     command.upgrade(alembic_config(database_url, issuer=issuer, apps_domain=apps_domain), revision)
-
-
-async def upgrade_async(database_url: str) -> None:
-    """Alembic's env runs its own event loop; keep it off the caller's."""
-    await asyncio.to_thread(upgrade, database_url)

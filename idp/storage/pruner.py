@@ -12,25 +12,27 @@ while they live. Without pruning the tables grow by millions of rows a day; ever
                 huge WAL burst), at most ``max_batches`` per table per run; what is left goes in the next run.
 
 What goes when (``now`` in seconds):
-    authorization_codes  an hour after expiry: the nonce replay check looks back an hour (``idp.endpoints.authorize``)
+    authorization_codes  an hour after expiry: the nonce replay check looks back an hour (``authorization_steps``)
                          and a redeemed code that comes back within it still revokes what it issued
     everything else      at expiry (an ended session too: it ends at the latest ``session_ttl`` after sign-in)
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import random
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import ColumnElement, delete, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.orm import InstrumentedAttribute
 
+from idp.periodic import Periodic
+from idp.storage.db import rows_affected
 from idp.storage.models import (AccessToken, AuthorizationCode, BrowserSession, ConsoleSession, GatewaySession, Grant,
                                 Interaction, LoginChallenge, RefreshToken, ReplayMark, RevokedToken,
                                 WebAuthnChallenge)
@@ -45,12 +47,12 @@ Cutoff = Callable[[int], ColumnElement[bool]]  # now -> which rows are dead
 
 @dataclass(frozen=True)
 class Rule:
-    key: InstrumentedAttribute  # type: ignore[type-arg]  # the primary key
+    key: InstrumentedAttribute[Any]  # the primary key
     dead: Cutoff
 
 
 def _expired(model: type) -> Cutoff:
-    return lambda now: model.expires_at < now  # type: ignore[attr-defined, no-any-return]
+    return lambda now: model.expires_at < now  # type: ignore[attr-defined]
 
 
 RULES: tuple[Rule, ...] = (
@@ -88,7 +90,7 @@ async def _prune_table(connection: AsyncConnection, rule: Rule, now: int, batch:
         keys = select(rule.key).where(rule.dead(now)).limit(batch).scalar_subquery()
         result = await connection.execute(delete(rule.key.class_).where(rule.key.in_(keys)))
         await connection.commit()
-        count = result.rowcount or 0
+        count = rows_affected(result)
         deleted += count
         if count < batch:
             break
@@ -117,30 +119,19 @@ class Pruner:
                  max_batches: int) -> None:
         self._engine, self._now = engine, now
         self.interval, self.batch, self.max_batches = interval, batch, max_batches
-        self._task: asyncio.Task[None] | None = None
+        # Instances started together spread out.
+        self.loop = Periodic("pruner", self._tick, interval, first_delay=random.uniform(0.1, 1.0) * interval)
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="gerbang-pruner")
+        self.loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self.loop.stop()
 
     async def run_once(self) -> dict[str, int] | None:
         return await prune_once(self._engine, self._now(), batch=self.batch, max_batches=self.max_batches)
 
-    async def _run(self) -> None:
-        await asyncio.sleep(random.uniform(0.1, 1.0) * self.interval)  # instances started together spread out
-        while True:
-            try:
-                pruned = await self.run_once()
-            except Exception:
-                log.warning("pruning expired rows failed; trying again next time", exc_info=True)
-            else:
-                if pruned and any(pruned.values()):
-                    log.info("pruned expired rows", extra={"pruned": {k: v for k, v in pruned.items() if v}})
-            await asyncio.sleep(self.interval)
+    async def _tick(self) -> None:
+        pruned = await self.run_once()
+        if pruned and any(pruned.values()):
+            log.info("pruned expired rows", extra={"pruned": {k: v for k, v in pruned.items() if v}})

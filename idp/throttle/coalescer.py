@@ -46,6 +46,6 @@ class Coalescer(Generic[CallT, ResultT]):
             if not isinstance(exc, Exception):
                 raise
             return
-        for (_, future), result in zip(batch, results):
+        for (_, future), result in zip(batch, results, strict=False):
             if not future.done():
                 future.set_result(result)

@@ -103,9 +103,9 @@ class FallbackStore:
             return self.local.check_now(hits)
         FALLBACK_CHECKS.labels("closed").inc()
         # The request is refused anyway: the local limits are only peeked, never consumed.
-        peeked = iter(self.local.check_now([replace(h, consume=False) for h, c in zip(hits, closed) if not c]))
+        peeked = iter(self.local.check_now([replace(h, consume=False) for h, c in zip(hits, closed, strict=True) if not c]))
         retry = self.breaker.retry_in()
-        return [_unavailable(hit.spec, retry) if is_closed else next(peeked) for hit, is_closed in zip(hits, closed)]
+        return [_unavailable(hit.spec, retry) if is_closed else next(peeked) for hit, is_closed in zip(hits, closed, strict=True)]
 
 
 def _unavailable(spec: LimitSpec, retry_after: float) -> Outcome:

@@ -80,7 +80,7 @@ def _build_sentinel_client(url: str, common: dict[str, Any]) -> Redis:
     if "sentinel_password" in query:
         sentinel_kwargs["password"] = query["sentinel_password"][0]
     nodes = _nodes(parts.netloc)
-    sentinel = Sentinel(nodes, sentinel_kwargs=sentinel_kwargs, **common, **tls)  # type: ignore[no-untyped-call]
+    sentinel = Sentinel(nodes, sentinel_kwargs=sentinel_kwargs, **common, **tls)
     master: Redis = sentinel.master_for(path[0], db=db, **_credentials(parts.netloc), **common, **tls)
     return master
 

@@ -71,7 +71,7 @@ class RedisStore:
         if any(isinstance(reply, Exception) for reply in replies):
             raise StoreUnavailable(f"script call failed: {next(r for r in replies if isinstance(r, Exception))}")
         rows = [row for reply in replies for row in reply]
-        return [build_outcome(hit, plan, _decision(row), int(row[4])) for hit, plan, row in zip(hits, plans, rows)]
+        return [build_outcome(hit, plan, _decision(row), int(row[4])) for hit, plan, row in zip(hits, plans, rows, strict=False)]
 
     async def _run_in_time(self, calls: list[Call]) -> list[Any]:
         """One try within the timeout; a second only when this process's own stall explains the first timeout
@@ -105,7 +105,7 @@ class RedisStore:
 
     def _build_calls(self, hits: Sequence[Hit], plans: list[Plan]) -> list[Call]:
         now = str(self._clock()) if self._clock is not None else ""
-        pairs = list(zip(hits, plans))
+        pairs = list(zip(hits, plans, strict=True))
         groups = [[pair] for pair in pairs] if self._cluster else [pairs]
         calls = []
         for group in groups:

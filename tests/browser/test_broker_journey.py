@@ -64,7 +64,7 @@ def localhost_pair(database_url: str, tmp_path: Path, _sqlite_template: Path) ->
 def test_linking_proven_with_the_accounts_passkey(localhost_pair: BrokerPair) -> None:
     """Siti has a hub account with a passkey; her INApas identity links once she uses that passkey."""
     from idp.storage.models import FederatedIdentity
-    from tests.support.instances import eventually
+    from tests.support.eventually import eventually
     from tests.support.records import rows
 
     pair = localhost_pair

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -20,12 +20,12 @@ from gateway.access_recorder import AccessRecorder
 from gateway.access_writer import DAY, AccessWriter
 from gateway.app import create_app
 from gateway.apps import add_app
-from tests.support.hub import TEST_UPSTREAM_ADDRESSES
 from gateway.model import Principal, Route
 from idp.clock import FrozenClock
 from idp.storage.db import build_engine, build_sessionmaker
 from idp.storage.models import GatewayAccess
-from tests.support.hub import Browser, Hub, run_hub
+from tests.support.eventually import eventually
+from tests.support.hub import TEST_UPSTREAM_ADDRESSES, Browser, Hub, run_hub
 from tests.support.records import rows
 from tests.support.server import run_server
 from tests.support.upstream import Upstream
@@ -41,15 +41,6 @@ async def register(database_url: str, issuer: str, apps: dict[str, str]) -> None
             await add_app(session, addresses=TEST_UPSTREAM_ADDRESSES, slug=slug, opd_slug="dishub", upstreams=(upstream,), auth_mode="session",
                           issuer=issuer, name=f"Layanan {slug.title()}", now=int(time.time()))
     await engine.dispose()
-
-
-def eventually(check: Callable[[], T], seconds: float = 15) -> T:
-    deadline = time.monotonic() + seconds
-    while True:
-        found = check()
-        if found or time.monotonic() > deadline:
-            return found
-        time.sleep(0.1)
 
 
 def history_rows(html: str) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,8 +15,21 @@ from sqlalchemy import text
 
 from gateway.app import create_app
 from idp.storage.db import build_engine
-from tests.support.admin import (BPKAD_ADMIN, BPKAD_OPERATOR, DISHUB_ADMIN, DISHUB_OPERATOR, KOMINFO, UPT_ASN,
-                                 AdminCity, AdminClient, admin_token, give_mfa, mfa_of, run_seed)
+from tests.support.admin import (
+    BPKAD_ADMIN,
+    BPKAD_OPERATOR,
+    DISHUB_ADMIN,
+    DISHUB_OPERATOR,
+    KOMINFO,
+    UPT_ASN,
+    AdminCity,
+    AdminClient,
+    admin_token,
+    give_mfa,
+    mfa_of,
+    run_seed,
+)
+from tests.support.eventually import eventually
 from tests.support.hub import Hub, run_hub
 from tests.support.server import run_server
 from tests.support.upstream import Upstream
@@ -52,15 +65,6 @@ def submission(upstream: str, slug: str = "parkir", opd: str = "dishub", **extra
                                "redirect_uris": [], "scopes": ["parkir:read"], "contact": "tik@dishub.example.id"}
     body.update(extra)
     return body
-
-
-def eventually(check: Callable[[], bool], seconds: float = 10) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def is_problem(response: httpx.Response, status: int) -> bool:

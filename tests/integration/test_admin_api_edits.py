@@ -14,6 +14,7 @@ import pytest
 from gateway.app import create_app
 from tests.support.admin import DISHUB_ADMIN, KOMINFO, UPT_ASN, AdminClient, admin_token, run_seed
 from tests.support.cli_env import audit_entries
+from tests.support.eventually import eventually
 from tests.support.hub import Hub, run_hub
 from tests.support.server import run_server
 from tests.support.upstream import Upstream
@@ -37,25 +38,16 @@ def _patch(client: AdminClient, path: str, body: dict[str, object]) -> httpx.Res
     return client.http.patch(path, json=body)
 
 
-def _eventually(check: object, seconds: float = 10) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check():  # type: ignore[operator]
-            return True
-        time.sleep(0.2)
-    return False
-
-
 def test_patch_an_app_reaches_the_gateway_and_is_audited(hub: tuple[Hub, dict[str, str], str],
                                                          database_url: str) -> None:
     running, users, _ = hub
     kominfo = AdminClient(running, admin_token(running, KOMINFO))
-    assert _eventually(lambda: httpx.get(running.app_url("parkir") + "/echo").status_code == 200)
+    assert eventually(lambda: httpx.get(running.app_url("parkir") + "/echo").status_code == 200)
     replacement = Upstream("b")
     with run_server(replacement) as second:
         changed = _patch(kominfo, "/apps/parkir", {"upstreams": [second], "name": "Parkir Online"})
         assert changed.status_code == 200 and changed.json()["upstreams"] == [second]
-        assert _eventually(lambda: httpx.get(running.app_url("parkir") + "/echo").status_code == 200
+        assert eventually(lambda: httpx.get(running.app_url("parkir") + "/echo").status_code == 200
                            and replacement.hits > 0)
     entry = audit_entries(database_url)[-1]
     assert entry.action == "app.update" and entry.actor == users[KOMINFO]
@@ -68,7 +60,7 @@ def test_patch_an_app_reaches_the_gateway_and_is_audited(hub: tuple[Hub, dict[st
     assert _patch(kominfo, "/apps/nowhere", {"name": "x"}).status_code == 404
     removed = kominfo.http.delete("/apps/parkir")
     assert removed.status_code == 200 and removed.json() == {"removed": "parkir"}
-    assert _eventually(lambda: httpx.get(running.app_url("parkir") + "/echo").status_code == 404)
+    assert eventually(lambda: httpx.get(running.app_url("parkir") + "/echo").status_code == 404)
     kominfo.close()
 
 

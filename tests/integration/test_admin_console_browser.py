@@ -5,8 +5,7 @@ admin of another OPD never sees it. Screenshots of the console pages are saved a
 from __future__ import annotations
 
 import shutil
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +13,10 @@ import pytest
 from playwright.sync_api import expect
 
 from gateway.app import create_app
+from policies.loader import DEFAULT_POLICY_DIR
 from tests.support.admin import BPKAD_ADMIN, DISHUB_OPERATOR, KOMINFO, UPT_ASN, add_units, run_seed
 from tests.support.browser import chromium, screenshot
-from policies.loader import DEFAULT_POLICY_DIR
+from tests.support.eventually import eventually
 from tests.support.hub import HUB_POLICIES, PASSWORD, Hub, run_hub
 from tests.support.server import run_server
 from tests.support.upstream import Upstream
@@ -51,15 +51,6 @@ def sign_in(browser: Any, hub: Hub, email: str) -> Any:
     page.click("button[type=submit]")
     page.wait_for_url(f"{hub.url}/admin/antrean")
     return page
-
-
-def eventually(check: Callable[[], bool], seconds: float = 10) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 def test_submit_approve_reach_suspend_in_the_console(city: tuple[Hub, str]) -> None:

@@ -21,8 +21,22 @@ from sqlalchemy import update
 from gateway.app import create_app
 from idp.storage.db import build_engine, build_sessionmaker
 from idp.storage.models import ConsoleSession
-from tests.support.admin import (BPKAD_ADMIN, DISHUB_ADMIN, DISHUB_OPERATOR, KOMINFO, UPT_ASN, AdminCity,
-                                 AdminClient, add_units, admin_token, give_mfa, mfa_of, run_seed, set_client_status)
+from tests.support.admin import (
+    BPKAD_ADMIN,
+    DISHUB_ADMIN,
+    DISHUB_OPERATOR,
+    KOMINFO,
+    UPT_ASN,
+    AdminCity,
+    AdminClient,
+    add_units,
+    admin_token,
+    give_mfa,
+    mfa_of,
+    run_seed,
+    set_client_status,
+)
+from tests.support.eventually import eventually
 from tests.support.hub import HUB_POLICIES, Browser, Hub, run_hub
 from tests.support.server import run_server
 from tests.support.upstream import Upstream
@@ -92,16 +106,6 @@ def is_page(response: httpx.Response, status: int) -> bool:
     """A readable console page (HTML with the error heading for errors), not problem+json, not a 5xx."""
     return (response.status_code == status and response.headers["content-type"].startswith("text/html")
             and ("Tidak dapat diproses" in response.text or "Cannot be processed" in response.text) == (status >= 400))
-
-
-def eventually(check, seconds: float = 10) -> bool:  # type: ignore[no-untyped-def]
-    import time
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 # --- OPD tree ---------------------------------------------------------------------------------------------------

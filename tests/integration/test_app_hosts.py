@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,21 +28,13 @@ from idp.storage.migrate import alembic_config, upgrade
 from idp.storage.models import App, AppHost
 from tests.support.admin import KOMINFO, AdminClient, admin_token, run_seed
 from tests.support.cli_env import CLI_ISSUER, cli, use_database
+from tests.support.eventually import eventually
 from tests.support.hub import TEST_UPSTREAM_ADDRESSES, Hub, run_hub
 from tests.support.server import run_server
 from tests.support.services import drop_pg_database, new_pg_database
 from tests.support.upstream import Upstream
 
 NOW = 1_800_000_000
-
-
-def _eventually(check: object, seconds: float = 10) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check():  # type: ignore[operator]
-            return True
-        time.sleep(0.2)
-    return False
 
 
 def _status(hub: Hub, host: str, path: str = "/echo") -> int:
@@ -75,13 +66,13 @@ def hub(database_url: str, tmp_path: Path) -> Iterator[tuple[Hub, AdminClient, U
 def test_every_extra_host_is_routed_and_an_update_replaces_the_list(hub: tuple[Hub, AdminClient, Upstream]) -> None:
     running, kominfo, upstream = hub
     for host in ("parkir.localhost", "parkir.dishub.test", "PARKIR-LAMA.example.go.id:443"):
-        assert _eventually(lambda host=host: _status(running, host) == 200), host
+        assert eventually(lambda host=host: _status(running, host) == 200), host
     assert upstream.hits >= 3
     assert _status(running, "tiruan.dishub.test") == 404  # a name nobody registered
     changed = kominfo.http.patch("/apps/parkir", json={"hosts": ["parkir.baru.example.go.id"]})
     assert changed.status_code == 200, changed.text
     assert changed.json()["hosts"] == ["parkir.localhost", "parkir.baru.example.go.id"]
-    assert _eventually(lambda: _status(running, "parkir.baru.example.go.id") == 200)
+    assert eventually(lambda: _status(running, "parkir.baru.example.go.id") == 200)
     assert _status(running, "parkir.dishub.test") == 404 and _status(running, "parkir-lama.example.go.id") == 404
     assert _status(running, "parkir.localhost") == 200  # the default host always stays
 
@@ -103,7 +94,7 @@ def test_a_host_of_another_app_or_inside_the_apps_domain_is_refused(hub: tuple[H
     stolen = kominfo.http.patch("/apps/tiruan", json={"hosts": ["parkir-lama.example.go.id"]})
     assert stolen.status_code == 409
     assert kominfo.get("/apps/tiruan").json()["hosts"] == ["tiruan.localhost", "tiruan.example.go.id"]
-    assert _eventually(lambda: _status(running, "parkir-lama.example.go.id") == 200)  # still parkir's
+    assert eventually(lambda: _status(running, "parkir-lama.example.go.id") == 200)  # still parkir's
 
 
 # --- the CLI and gerbang apply / export ---------------------------------------------------------------------------

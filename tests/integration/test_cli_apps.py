@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ from idp.clients import add_client
 from idp.clock import SystemClock
 from idp.keys import KeyRing
 from idp.storage.db import build_engine, build_sessionmaker
+from tests.support.eventually import eventually_async
 from tests.support.hub import TEST_UPSTREAM_ADDRESSES
 from tests.support.hub_city import SECRET, JwksServer, open_asgi_app, protected_asgi_app, seed_opd
 from tests.support.server import run_server
@@ -198,21 +198,14 @@ async def test_running_gateway_sees_cli_changes_without_restart(hub: KeyRing, da
     try:
         assert registry.lookup("parkir.localhost", "/") is None
         await asyncio.to_thread(_add, "parkir", "http://127.0.0.1:9001")
-        await _eventually(lambda: registry.lookup("parkir.localhost", "/") is not None)
+        await eventually_async(lambda: registry.lookup("parkir.localhost", "/") is not None)
         await asyncio.to_thread(_run, "apps", "suspend", "--slug", "parkir")
-        await _eventually(lambda: registry.lookup("parkir.localhost", "/")[0].status == "suspended")
+        await eventually_async(lambda: registry.lookup("parkir.localhost", "/")[0].status == "suspended")
         await asyncio.to_thread(_run, "apps", "resume", "--slug", "parkir")
-        await _eventually(lambda: registry.lookup("parkir.localhost", "/")[0].status == "active")
+        await eventually_async(lambda: registry.lookup("parkir.localhost", "/")[0].status == "active")
     finally:
         await registry.stop()
         await engine.dispose()
-
-
-async def _eventually(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "the running registry did not see the change"
-        await asyncio.sleep(0.02)
 
 
 @pytest.mark.parametrize("special_upstream", ["http://169.254.169.254/", "http://[fe80::1]:8080",

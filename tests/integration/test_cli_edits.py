@@ -16,7 +16,7 @@ from gateway.registry import AppRegistry
 from idp.clients import is_secret_valid
 from idp.clock import SystemClock
 from idp.storage.db import build_engine, build_sessionmaker
-from idp.storage.models import Client, OpdUnit
+from idp.storage.models import AccessToken, Client, OpdUnit, RevokedToken
 from tests.support.cli_env import CLI_ISSUER, audit_entries, cli, run_query, use_database
 from tests.support.hub import TEST_UPSTREAM_ADDRESSES
 
@@ -125,6 +125,31 @@ def test_remove_client_refused_while_an_app_uses_it(city: str) -> None:
     cli("apps", "update", "parkir", "--client", "")
     cli("clients", "remove", "parkir-web", "--yes")
     assert run_query(city, select(Client.id).where(Client.client_id == "parkir-web")) == []
+
+
+def _store(database_url: str, *rows: object) -> None:
+    async def write() -> None:
+        engine = build_engine(database_url)
+        try:
+            async with build_sessionmaker(engine)() as session, session.begin():
+                session.add_all(rows)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(write())
+
+
+def test_remove_client_denylists_its_live_access_tokens(city: str) -> None:
+    """A client removed while its access tokens are live: each one not yet denylisted joins the denylist."""
+    until = int(time.time()) + 600
+    _store(city, AccessToken(jti="live-one", client_id="parkir-web", expires_at=until),
+           AccessToken(jti="live-two", client_id="parkir-web", expires_at=until),
+           RevokedToken(jti="live-two", expires_at=until),
+           AccessToken(jti="expired", client_id="parkir-web", expires_at=int(time.time()) - 60))
+    cli("apps", "update", "parkir", "--client", "")
+    cli("clients", "remove", "parkir-web", "--yes")
+    denied = {jti for (jti,) in run_query(city, select(RevokedToken.jti))}
+    assert denied == {"live-one", "live-two"}
 
 
 def test_opd_move_rewrites_the_subtree_and_remove_is_refused_while_anything_belongs(city: str) -> None:

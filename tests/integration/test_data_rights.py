@@ -6,24 +6,22 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import jwt
 import pytest
-from sqlalchemy import select
 
 from gateway.app import create_app as create_hub
-from idp.audit_verify import verify_database
 from idp.clock import FrozenClock
 from idp.pdp.jobs import DAY, PdpJobs, Retention
 from idp.storage.db import build_engine, build_sessionmaker
-from idp.storage.models import (AuditEntry, Client, DataRequest, GatewayAccess, SecurityEvent, User)
-from tests.integration.test_access_history import eventually, register
+from idp.storage.models import AuditEntry, Client, DataRequest, GatewayAccess, SecurityEvent, User
+from tests.integration.test_access_history import register
 from tests.support.account_flows import code_flow_tokens, introspect, is_signed_in
 from tests.support.audit import gerbang
 from tests.support.clock import app_with_clock
+from tests.support.eventually import eventually
 from tests.support.hub import PASSWORD, Browser, Hub, authorize_url, csrf_from, pkce_pair, run_hub
 from tests.support.outbox import body_of, messages_to
 from tests.support.records import rows, update_row, user_by_email

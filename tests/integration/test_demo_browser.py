@@ -94,7 +94,7 @@ def test_the_banners_integration_commands_reach_e_budgeting(demo: DemoCity) -> N
     assert json.loads(done.stdout)["diminta_oleh"] == "bapenda-pajak"  # the app read the caller from the assertion
     words = shlex.split(get_token.strip().removeprefix("TOKEN=$(").removesuffix(")"))
     client_id, secret = words[words.index("--client") + 1].split(":", 1)
-    form = dict(word.split("=", 1) for flag, word in zip(words, words[1:]) if flag == "-d")
+    form = dict(word.split("=", 1) for flag, word in zip(words, words[1:], strict=False) if flag == "-d")
     bearer = httpx.post(words[-1], data={"grant_type": "client_credentials", **form}, auth=(client_id, secret))
     api_url = shlex.split(call.strip())[-1]
     refused = httpx.get(api_url, headers={"Authorization": f"Bearer {bearer.json()['access_token']}"})

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-import os
 import re
 import shutil
 import socket
@@ -31,6 +30,7 @@ from gateway.app import create_app
 from gateway.apps import add_app
 from gateway.settings import Settings
 from idp.storage.db import build_engine, build_sessionmaker
+from tests.support.ci import skip_or_fail
 from tests.support.hub import HUB_POLICIES, LOOPBACK_UPSTREAMS, PASSWORD, TEST_UPSTREAM_ADDRESSES, free_port, seed
 from tests.support.server import run_server
 from tests.support.upstream import Upstream
@@ -42,9 +42,7 @@ HUB, APPS = "gerbang.localhost", "apps.localhost"
 def nginx_binary() -> str:
     found = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
     if found is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("nginx is missing (CI=true: .ci/run installs it)")
-        pytest.skip("nginx is missing (apt-get install nginx-light)")
+        skip_or_fail("nginx is missing (apt-get install nginx-light)", ".ci/run installs it")
     return found
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -13,9 +13,9 @@ import pytest
 
 from gateway.app import create_app
 from gateway.apps import add_app
-from tests.support.hub import TEST_UPSTREAM_ADDRESSES
 from idp.storage.db import build_engine, build_sessionmaker
-from tests.support.hub import Browser, Hub, authorize_url, pkce_pair, query_of, run_hub
+from tests.support.eventually import eventually
+from tests.support.hub import TEST_UPSTREAM_ADDRESSES, Browser, Hub, authorize_url, pkce_pair, query_of, run_hub
 from tests.support.server import run_server
 from tests.support.upstream import Upstream
 
@@ -33,15 +33,6 @@ async def register_api(database_url: str, issuer: str, upstream: str) -> None:
         await add_app(session, addresses=TEST_UPSTREAM_ADDRESSES, slug="e-budgeting", opd_slug="bpkad", upstreams=(upstream,), auth_mode="bearer",
                       issuer=issuer, resource=RESOURCE, now=int(time.time()))
     await engine.dispose()
-
-
-def eventually(check: Callable[[], bool], seconds: float = 15) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 @pytest.fixture

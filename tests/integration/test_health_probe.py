@@ -12,8 +12,8 @@ import pytest
 
 from gateway.app import create_app
 from idp.storage.migrate import upgrade
+from tests.support.eventually import eventually
 from tests.support.hub import free_port, run_hub
-from tests.support.instances import eventually
 from tests.support.own_postgres import own_postgres
 from tests.support.redis_process import own_redis
 

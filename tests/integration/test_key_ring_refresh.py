@@ -13,6 +13,7 @@ from idp.clock import SystemClock
 from idp.keys import KeyRing, rotate_keys
 from idp.oauth.verify import TokenInvalid, verify_hub_jwt, verify_hub_jwt_reloading
 from idp.storage.db import build_engine, build_sessionmaker
+from tests.support.eventually import eventually_async
 
 SECRET = b"k" * 40
 ISSUER = "http://127.0.0.1:9"
@@ -73,9 +74,7 @@ async def test_periodic_refresh_picks_up_a_rotation(sessionmaker: async_sessionm
     refresher = asyncio.create_task(ring.refresh_forever(0.05))
     try:
         new_kid = await rotate_elsewhere(sessionmaker)
-        async with asyncio.timeout(10):
-            while ring.active.kid != new_kid:
-                await asyncio.sleep(0.02)
+        await eventually_async(lambda: ring.active.kid == new_kid, timeout=10)
     finally:
         refresher.cancel()
         with pytest.raises(asyncio.CancelledError):

@@ -22,6 +22,7 @@ import pytest
 
 from idp.app import create_app
 from idp.settings import Settings
+from tests.support.eventually import eventually
 from tests.support.flows import introspect, issue_tokens, refresh, token_request, userinfo
 from tests.support.hub import Hub, run_hub
 from tests.support.server import run_server
@@ -53,13 +54,6 @@ def published_kids(hub: Hub) -> list[str]:
 
 def kid_of(token: str) -> str:
     return str(jwt.get_unverified_header(token)["kid"])
-
-
-def wait_for(condition: Any, seconds: float = 10.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.05)
 
 
 class Verifier(threading.Thread):
@@ -117,10 +111,10 @@ def test_rotation_by_cli_keeps_old_tokens_verifying(fast_refresh_hub: Hub, tmp_p
     try:
         new_kid = gerbang(hub, tmp_path, "keys", "rotate")["kid"]
         assert new_kid != old_kid
-        wait_for(lambda: new_kid in published_kids(hub))
+        eventually(lambda: new_kid in published_kids(hub))
         # Published before it signs: a relying party caching the JWKS now knows the kid it will meet.
         assert kid_of(issue_tokens(hub, "Parkir Dishub")["id_token"]) == old_kid
-        wait_for(lambda: kid_of(issue_tokens(hub, "Parkir Dishub")["id_token"]) == new_kid)
+        eventually(lambda: kid_of(issue_tokens(hub, "Parkir Dishub")["id_token"]) == new_kid)
         time.sleep(0.5)  # keep verifying across the switch to the new signing key
     finally:
         verifier.stop.set()

@@ -13,9 +13,9 @@ import httpx
 from idp.clock import FrozenClock
 from idp.storage.models import AuditEntry, DataRequest, GatewayAccess
 from tests.integration.test_data_rights import ASN, WARGA, app_path, clock, hub  # noqa: F401 (fixtures)
-from tests.integration.test_access_history import eventually
-from tests.support.audit import gerbang
 from tests.support.admin import DISHUB_OPERATOR, KOMINFO, AdminCity, run_seed
+from tests.support.audit import gerbang
+from tests.support.eventually import eventually
 from tests.support.hub import Browser, Hub, csrf_from
 from tests.support.outbox import body_of, messages_to
 from tests.support.records import rows, update_row

@@ -10,11 +10,12 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.apps import add_app, set_app_status
-from tests.support.hub import TEST_UPSTREAM_ADDRESSES
 from gateway.registry import AppRegistry
 from idp.clock import FrozenClock
 from idp.errors import InvalidInput
 from idp.storage.db import build_engine, build_sessionmaker
+from tests.support.eventually import eventually_async
+from tests.support.hub import TEST_UPSTREAM_ADDRESSES
 from tests.support.hub_city import seed_opd
 
 ISSUER = "http://127.0.0.1:8000"
@@ -121,9 +122,9 @@ async def test_running_registry_picks_up_new_app_and_suspension(
     try:
         assert registry.lookup("parkir.localhost", "/") is None
         await _add(sessionmaker, "parkir", now=int(time.time()))
-        await _eventually(lambda: registry.lookup("parkir.localhost", "/") is not None)
+        await eventually_async(lambda: registry.lookup("parkir.localhost", "/") is not None)
         await _suspend(sessionmaker, "parkir", int(time.time()))
-        await _eventually(lambda: registry.lookup("parkir.localhost", "/")[0].status == "suspended")  # type: ignore[index]
+        await eventually_async(lambda: registry.lookup("parkir.localhost", "/")[0].status == "suspended")  # type: ignore[index]
     finally:
         await registry.stop()
 
@@ -145,14 +146,6 @@ async def test_failed_refresh_keeps_serving_the_last_table(database_url: str) ->
     finally:
         await registry.stop()
         await engine.dispose()
-
-
-async def _eventually(condition: object, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.02)
 
 
 async def test_app_cannot_take_the_hubs_own_host(sessionmaker: async_sessionmaker[AsyncSession]) -> None:

@@ -9,7 +9,6 @@ consent pages. openid-client is installed from npm into a temporary directory on
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import threading
@@ -19,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.ci import skip_or_fail
 from tests.support.flows import REDIRECT_URI, WARGA
 from tests.support.hub import Browser, Hub, run_hub
 
@@ -27,9 +27,7 @@ OPENID_CLIENT = "openid-client@6"
 
 
 def unavailable(reason: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{reason} (CI=true: the openid-client conformance run is required)")
-    pytest.skip(reason)
+    skip_or_fail(reason, "the openid-client conformance run is required")
 
 
 @pytest.fixture(scope="session")

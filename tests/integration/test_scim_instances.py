@@ -10,8 +10,10 @@ import time
 from pathlib import Path
 
 import httpx
+
+from tests.support.eventually import eventually
 from tests.support.hub import PASSWORD, pkce_pair
-from tests.support.instances import City, eventually, new_city, running
+from tests.support.instances import City, new_city, running
 
 REDIRECT = "http://127.0.0.1:9/cb"
 

@@ -16,10 +16,18 @@ from sqlalchemy import update
 
 from idp.storage.db import build_engine, build_sessionmaker
 from idp.storage.models import Client
-from tests.support.flows import introspect, issue_tokens, redeem, obtain_code, register_client, signed_in_browser
-from tests.support.flows import userinfo, WARGA
+from tests.support.eventually import eventually
+from tests.support.flows import (
+    WARGA,
+    introspect,
+    issue_tokens,
+    obtain_code,
+    redeem,
+    register_client,
+    signed_in_browser,
+    userinfo,
+)
 from tests.support.hub import Hub, authorize_url, pkce_pair, run_hub
-from tests.support.instances import eventually
 
 REDIRECT = "http://127.0.0.1:9/cb"
 

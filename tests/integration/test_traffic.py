@@ -16,10 +16,17 @@ import pytest
 
 from gateway.app import create_app
 from gateway.settings import Settings
-from tests.support.admin import BPKAD_ADMIN, BPKAD_OPERATOR, DISHUB_OPERATOR, KOMINFO, AdminClient, admin_token, \
-    run_seed
+from tests.support.admin import (
+    BPKAD_ADMIN,
+    BPKAD_OPERATOR,
+    DISHUB_OPERATOR,
+    KOMINFO,
+    AdminClient,
+    admin_token,
+    run_seed,
+)
+from tests.support.eventually import eventually
 from tests.support.hub import HUB_POLICIES, Browser, Hub, free_port, run_hub
-from tests.support.instances import eventually
 from tests.support.localhost_names import app_url
 from tests.support.server import run_server
 from tests.support.upstream import Upstream
@@ -60,7 +67,7 @@ def city(database_url: str, tmp_path: Path) -> Iterator[City]:
         submit_and_approve(operators[0], kominfo, "parkir", "dishub", upstream)
         submit_and_approve(operators[1], kominfo, "pajak", "bpkad", upstream)
         for slug in ("parkir", "pajak"):
-            eventually(lambda: httpx.get(f"{app_url(hub.url, slug)}/echo").status_code == 200)
+            eventually(lambda: httpx.get(f"{app_url(hub.url, slug)}/echo").status_code == 200)  # noqa: B023
         for client in operators:
             client.close()
         yield City(hub, kominfo, bpkad)

@@ -21,8 +21,8 @@ from gateway.traffic_store import add_traffic
 from idp.storage.db import build_engine, build_sessionmaker
 from tests.support.admin import BPKAD_OPERATOR, DISHUB_OPERATOR, KOMINFO, AdminClient, admin_token, run_seed
 from tests.support.browser import chromium, screenshot
+from tests.support.eventually import eventually
 from tests.support.hub import PASSWORD, Hub, run_hub
-from tests.support.instances import eventually
 from tests.support.server import run_server
 from tests.support.upstream import Upstream
 

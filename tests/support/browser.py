@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
+from tests.support.ci import skip_or_fail
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic",
@@ -19,9 +19,7 @@ ARTIFACTS = Path(os.environ.get("GERBANG_TEST_ARTIFACTS", "test-artifacts"))
 @contextmanager
 def chromium() -> Iterator[object]:
     if not shutil.which(CHROMIUM):
-        if os.environ.get("CI") == "true":
-            pytest.fail("chromium is not installed (CI=true: .ci/run installs it)")
-        pytest.skip("chromium is not installed")
+        skip_or_fail("chromium is not installed", ".ci/run installs it")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

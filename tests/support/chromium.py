@@ -12,9 +12,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from gateway.settings import Settings
+from tests.support.ci import skip_or_fail
 from tests.support.hub import HUB_POLICIES, Hub, free_port, seed
 from tests.support.server import run_server
 
@@ -25,9 +24,7 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-net
 
 def require_chromium() -> None:
     if not os.path.exists(CHROMIUM):
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{CHROMIUM} is missing (CI=true: a missing browser is a failure)")
-        pytest.skip(f"{CHROMIUM} is missing")
+        skip_or_fail(f"{CHROMIUM} is missing", "a missing browser is a failure")
 
 
 @contextmanager

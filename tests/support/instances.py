@@ -12,7 +12,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -147,13 +147,3 @@ def running(city: City, ports: list[int | None], *args: str, **env: str) -> Iter
             instance.stop()
         for instance in instances:
             instance.terminate()
-
-
-def eventually(check: Callable[[], bool], timeout: float = 10.0, interval: float = 0.1) -> float:
-    """Poll ``check`` until it holds; the seconds it took (fails the test after ``timeout``)."""
-    started = time.monotonic()
-    while not check():
-        if time.monotonic() - started > timeout:
-            raise AssertionError(f"condition not reached within {timeout} s")
-        time.sleep(interval)
-    return time.monotonic() - started

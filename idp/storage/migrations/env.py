@@ -45,7 +45,9 @@ def _migrate(connection: Connection, check_foreign_keys: bool = False) -> None:
 
 
 async def _run_async() -> None:
-    engine = build_engine(config.get_main_option("sqlalchemy.url"))
+    url = config.get_main_option("sqlalchemy.url")
+    assert url is not None, "alembic's configuration names no sqlalchemy.url"
+    engine = build_engine(url)
     async with engine.connect() as connection:
         await connection.run_sync(_run)
     await engine.dispose()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from typing import Any
 
 import aiohttp
@@ -12,6 +10,7 @@ import pytest
 from yarl import URL
 
 from tests.integration.proxy.conftest import Hub
+from tests.support.eventually import eventually_async
 
 
 def ws_url(hub: Hub, app: str, path: str) -> URL:
@@ -49,9 +48,7 @@ async def test_client_close_reaches_the_upstream(hub: Hub) -> None:
             await ws.send_str("ping")
             assert await ws.receive_str() == "ping"
             await ws.close(code=4002)
-    deadline = time.monotonic() + 5
-    while upstream.disconnects == before and time.monotonic() < deadline:
-        await asyncio.sleep(0.02)
+    await eventually_async(lambda: upstream.disconnects != before, timeout=5)
     assert upstream.disconnects == before + 1
 
 

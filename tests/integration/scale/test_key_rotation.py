@@ -12,7 +12,8 @@ import jwt
 import pytest
 
 from tests.integration.scale.conftest import Town
-from tests.support.instances import eventually, running
+from tests.support.eventually import eventually
+from tests.support.instances import running
 from tests.support.localhost_names import app_url
 
 pytestmark = pytest.mark.slow
@@ -55,9 +56,10 @@ def test_rotation_under_load_fails_no_verification_and_takes_effect_everywhere(t
                 new_kid = town.city.cli("keys", "rotate", "--json").stdout
                 kid = json.loads(new_kid)["kid"]
                 # Both instances publish the new key, and only then sign with it (publish before sign).
-                eventually(lambda: all(kid in httpx.get(f"{url}/auth/jwks").text for url in urls), timeout=5)
+                eventually(lambda: all(kid in httpx.get(f"{url}/auth/jwks").text for url in urls),  # noqa: B023
+                           timeout=5)  # (each lambda is called before the loop moves on)
                 assert kid not in kids
-                eventually(lambda: kid in kids, timeout=10)
+                eventually(lambda: kid in kids, timeout=10)  # noqa: B023
             time.sleep(0.5)
             done.set()
             for worker in workers:

@@ -19,8 +19,9 @@ from idp.storage.db import build_engine, build_sessionmaker
 from idp.storage.migrate import upgrade
 from idp.storage.models import BrowserSession
 from tests.integration.scale.conftest import Town, authorize, build_town, redeem, sign_in
+from tests.support.eventually import eventually
 from tests.support.hub import PASSWORD, csrf_from, free_port, interaction_from
-from tests.support.instances import Instance, eventually, start_instance
+from tests.support.instances import Instance, start_instance
 from tests.support.localhost_names import app_url
 from tests.support.own_postgres import OwnPostgres, own_postgres
 from tests.support.upstream import Upstream

@@ -13,7 +13,8 @@ import pytest
 
 from tests.integration.scale.conftest import Town
 from tests.support.balancer import Balancer, run_balancer
-from tests.support.instances import eventually, running, spawn_instance, start_instance, wait_ready
+from tests.support.eventually import eventually
+from tests.support.instances import running, spawn_instance, start_instance, wait_ready
 from tests.support.localhost_names import app_url
 
 pytestmark = pytest.mark.slow
