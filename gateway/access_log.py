@@ -65,8 +65,9 @@ def note_principal(principal: Principal) -> None:
 
 
 class AccessLog:
-    def __init__(self, sample: float = 1.0, chance: Callable[[], float] = random.random,
-                 write: Write = write_stdout) -> None:
+    def __init__(
+        self, sample: float = 1.0, chance: Callable[[], float] = random.random, write: Write = write_stdout
+    ) -> None:
         self.sample = sample
         self._chance = chance
         self._write = write
@@ -86,8 +87,16 @@ class AccessLog:
         finally:
             _NOTE.reset(token)
             status = answer.status or (101 if scope["type"] == "websocket" else 500)
-            self.write_line(answer.request_id or build_request_id(scope["headers"]), _host(scope), note,
-                            scope.get("method", "GET"), scope["path"], status, answer.size, started)
+            self.write_line(
+                answer.request_id or build_request_id(scope["headers"]),
+                _host(scope),
+                note,
+                scope.get("method", "GET"),
+                scope["path"],
+                status,
+                answer.size,
+                started,
+            )
 
     def begin(self) -> AccessNote:
         """The app plane's requests (``gateway.app_plane``): a note for the steps, in the request's own task."""
@@ -95,16 +104,27 @@ class AccessLog:
         _NOTE.set(note)
         return note
 
-    def write_line(self, request_id: str, host: str | None, note: AccessNote, method: str, path: str, status: int,
-                   size: int, started: float) -> None:
+    def write_line(
+        self,
+        request_id: str,
+        host: str | None,
+        note: AccessNote,
+        method: str,
+        path: str,
+        status: int,
+        size: int,
+        started: float,
+    ) -> None:
         if status >= 400 or self.sample >= 1 or self._chance() < self.sample:
             # The line json.dumps would write for this dict, without building the dict (a third of the cost).
-            self._write(f'{{"event": "access", "request_id": {_string(request_id)}, "host": {_string(host)}, '
-                        f'"app": {_string(note.app)}, "method": {_string(method)}, "path": {_string(path)}, '
-                        f'"status": {status}, "bytes": {size}, '
-                        f'"duration_ms": {round((time.perf_counter() - started) * 1000, 2)!r}, '
-                        f'"user": {_string(note.user)}, "client": {_string(note.client)}, '
-                        f'"logger": "gerbang.access", "level": "info", "timestamp": "{_now_iso()}"}}\n')
+            self._write(
+                f'{{"event": "access", "request_id": {_string(request_id)}, "host": {_string(host)}, '
+                f'"app": {_string(note.app)}, "method": {_string(method)}, "path": {_string(path)}, '
+                f'"status": {status}, "bytes": {size}, '
+                f'"duration_ms": {round((time.perf_counter() - started) * 1000, 2)!r}, '
+                f'"user": {_string(note.user)}, "client": {_string(note.client)}, '
+                f'"logger": "gerbang.access", "level": "info", "timestamp": "{_now_iso()}"}}\n'
+            )
 
 
 def _string(value: str | None) -> str:

@@ -26,8 +26,16 @@ PRUNE_EVERY = 3600.0
 
 
 class AccessWriter:
-    def __init__(self, recorder: AccessRecorder, sessionmaker: async_sessionmaker[AsyncSession], clock: Clock, *,
-                 interval: float, retention_days: int, prune_every: float = PRUNE_EVERY) -> None:
+    def __init__(
+        self,
+        recorder: AccessRecorder,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        *,
+        interval: float,
+        retention_days: int,
+        prune_every: float = PRUNE_EVERY,
+    ) -> None:
         self._recorder = recorder
         self._sessionmaker = sessionmaker
         self._clock = clock
@@ -52,11 +60,14 @@ class AccessWriter:
             return 0
         try:
             async with self._sessionmaker() as session, session.begin():
-                await session.execute(insert(GatewayAccess), [
-                    {"user_id": r.user_id, "app": r.app, "opd": r.opd, "at": r.at} for r in records])
+                await session.execute(
+                    insert(GatewayAccess),
+                    [{"user_id": r.user_id, "app": r.app, "opd": r.opd, "at": r.at} for r in records],
+                )
         except Exception:  # the database is away: keep the batch for the next try (the recorder bounds it)
-            log.warning("access history: could not write %d record(s); kept for the next flush", len(records),
-                        exc_info=True)
+            log.warning(
+                "access history: could not write %d record(s); kept for the next flush", len(records), exc_info=True
+            )
             self._recorder.restore(records)
             return 0
         return len(records)

@@ -32,40 +32,40 @@ from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from gateway.access_log import AccessLog
 from gateway.access_recorder import AccessRecorder
 from gateway.access_writer import AccessWriter
-from idp.pdp.jobs import PdpJobs, Retention
 from gateway.admin.api import build_admin_app
+from gateway.admin.console_client import ensure_console_client
 from gateway.app_plane import AppPlane
 from gateway.app_responses import HUB_COOKIE_NAMES
-from gateway.admin.console_client import ensure_console_client
-from gateway.identity import build_identity
-from gateway.integrity.ledger_routes import PREFIX as LEDGER_PREFIX, ReceiptEndpoint
-from gateway.integrity.ledger_writer import LedgerWriter
-from gateway.integrity.observer import IntegrityPlane
-from gateway.integrity.signer import RequestSigner
-from gateway.revocations import RevokedTokens
-from gateway.registry import AppRegistry
-from gateway.session_auth import SessionAuthenticator
-from gateway.session_client import GatewayClientSync, ensure_gateway_client
 from gateway.error_pages import HtmlErrors
 from gateway.errors import GatewayError
 from gateway.headers import build_networks
 from gateway.health_probe import build_health_probe
+from gateway.identity import build_identity
+from gateway.integrity.ledger_routes import PREFIX as LEDGER_PREFIX
+from gateway.integrity.ledger_routes import ReceiptEndpoint
+from gateway.integrity.ledger_writer import LedgerWriter
+from gateway.integrity.observer import IntegrityPlane
+from gateway.integrity.signer import RequestSigner
 from gateway.metrics import GatewayMetrics
 from gateway.model import Route
 from gateway.operations import Operations
+from gateway.origins import OLD_APPS_PREFIX, Origins, refuse
 from gateway.pipeline import Pipeline, handle_request
 from gateway.policy_step import PolicyDecider, PolicyReloader
+from gateway.proxy import Proxy
 from gateway.ratelimit.limiter import PolicyLimiter
 from gateway.ratelimit.store import describe_limit_store
-from gateway.proxy import Proxy
-from gateway.origins import OLD_APPS_PREFIX, Origins, refuse
+from gateway.registry import AppRegistry
+from gateway.revocations import RevokedTokens
 from gateway.server_protocol import REQUEST_LINE_ALLOWANCE, ServerLimits
+from gateway.session_auth import SessionAuthenticator
+from gateway.session_client import GatewayClientSync, ensure_gateway_client
 from gateway.settings import Settings
-from gateway.traffic_store import TrafficFlusher
-from gateway.access_log import AccessLog
 from gateway.steps import AssertionIssuer, Authenticator, Decider, Limiter, RouteTable
+from gateway.traffic_store import TrafficFlusher
 from gateway.upstreams import BreakerPolicy, Upstreams
 from gateway.websocket import WebSocketProxy
 from idp.app import create_app as create_idp_app
@@ -73,9 +73,10 @@ from idp.app_origins import port_suffix
 from idp.clock import Clock
 from idp.context import IdpContext, build_context
 from idp.hub_origin import HubOriginGuard
-from idp.upstream_addresses import build_upstream_addresses
 from idp.logging import configure_logging
+from idp.pdp.jobs import PdpJobs, Retention
 from idp.provider import Provider
+from idp.upstream_addresses import build_upstream_addresses
 
 log = logging.getLogger("gerbang.gateway")
 
@@ -89,8 +90,16 @@ class GatewayApp:
 
     pdp_jobs: PdpJobs  # set by create_app (tests run it by hand)
 
-    def __init__(self, settings: Settings, pipeline: Pipeline, provider: Starlette, context: IdpContext,
-                 operations: Operations, control: Starlette, admin: Starlette | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        pipeline: Pipeline,
+        provider: Starlette,
+        context: IdpContext,
+        operations: Operations,
+        control: Starlette,
+        admin: Starlette | None = None,
+    ) -> None:
         self.pipeline, self.provider, self.context, self.operations = pipeline, provider, context, operations
         self.control = control  # the gateway's own pages on an app's host: /.gerbang/* (session apps' sign-in)
         self.admin = admin  # Kominfo's admin API and console: /admin/*
@@ -99,10 +108,13 @@ class GatewayApp:
         self.origins = Origins(settings.issuer, pipeline.routes)
         self.hub_host = self.origins.hub_host
         self.hub_guard = HubOriginGuard(self._hub, settings.uses_tls)
-        self.server_limits = ServerLimits(settings.request_head_timeout,
-                                          settings.max_header_bytes + REQUEST_LINE_ALLOWANCE,
-                                          settings.max_header_bytes, settings.request_body_timeout,
-                                          settings.request_body_min_rate)
+        self.server_limits = ServerLimits(
+            settings.request_head_timeout,
+            settings.max_header_bytes + REQUEST_LINE_ALLOWANCE,
+            settings.max_header_bytes,
+            settings.request_body_timeout,
+            settings.request_body_min_rate,
+        )
         self.on_startup: list[Hook] = []
         self.on_shutdown: list[Hook] = []
         # One JSON line per request (gateway.access_log); None when GERBANG_ACCESS_LOG is off.
@@ -201,16 +213,30 @@ def _signs_in(route: Route) -> bool:
     return route.auth_mode == "session" and route.status == "active"
 
 
-def create_app(settings: Settings, *, clock: Clock | None = None, routes: RouteTable | None = None,
-               authenticator: Authenticator | None = None, decider: Decider | None = None,
-               limiter: Limiter | None = None, assertions: AssertionIssuer | None = None,
-               context: IdpContext | None = None) -> GatewayApp:
+def create_app(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    routes: RouteTable | None = None,
+    authenticator: Authenticator | None = None,
+    decider: Decider | None = None,
+    limiter: Limiter | None = None,
+    assertions: AssertionIssuer | None = None,
+    context: IdpContext | None = None,
+) -> GatewayApp:
     """The hub. Steps not given are the production ones built from ``settings`` (tests inject others)."""
     context = context or build_context(settings, clock)
     provider_app = create_idp_app(settings, context=context)
     provider: Provider = provider_app.state.provider
-    sessions = SessionAuthenticator(context.sessionmaker, context.keys, settings.issuer, settings.effective_secret,
-                                    context.clock, settings.uses_tls, settings.session_ttl)
+    sessions = SessionAuthenticator(
+        context.sessionmaker,
+        context.keys,
+        settings.issuer,
+        settings.effective_secret,
+        context.clock,
+        settings.uses_tls,
+        settings.session_ttl,
+    )
     provider.logout_listeners.append(sessions.end_for_idp_session)
     revoked = RevokedTokens(context.sessionmaker, context.clock, settings.registry_refresh_seconds)
     identity = build_identity(settings, context, sessions=sessions, is_revoked=revoked.is_revoked)
@@ -221,21 +247,41 @@ def create_app(settings: Settings, *, clock: Clock | None = None, routes: RouteT
 
     provider.logout_listeners.append(forget_assertions)
     metrics = GatewayMetrics()
-    accesses = AccessRecorder(context.clock, window=settings.access_history_window_seconds,
-                              max_pending=settings.access_history_max_pending,
-                              dropped=metrics.access_history_dropped)
-    access_writer = AccessWriter(accesses, context.sessionmaker, context.clock,
-                                 interval=settings.access_history_flush_seconds,
-                                 retention_days=settings.access_history_retention_days)
-    ledger = LedgerWriter(context.sessionmaker, context.keys.sign, context.clock, max_batch=settings.ledger_max_batch,
-                          linger=settings.ledger_linger_seconds)
-    integrity = IntegrityPlane(RequestSigner(lambda: context.keys.message_key, context.clock,
-                                             settings.message_signature_ttl),
-                               ledger, context.keys.sign, settings.issuer, buffer_bytes=settings.integrity_buffer_bytes,
-                               read_timeout=settings.request_read_timeout, hold_bytes=settings.ledger_hold_bytes,
-                               limits_ok=lambda: not describe_limit_store(context.limits)["degraded"])
-    upstreams = Upstreams(BreakerPolicy(settings.breaker_failure_threshold, settings.breaker_reset_seconds,
-                                        settings.upstream_cooloff_seconds))
+    accesses = AccessRecorder(
+        context.clock,
+        window=settings.access_history_window_seconds,
+        max_pending=settings.access_history_max_pending,
+        dropped=metrics.access_history_dropped,
+    )
+    access_writer = AccessWriter(
+        accesses,
+        context.sessionmaker,
+        context.clock,
+        interval=settings.access_history_flush_seconds,
+        retention_days=settings.access_history_retention_days,
+    )
+    ledger = LedgerWriter(
+        context.sessionmaker,
+        context.keys.sign,
+        context.clock,
+        max_batch=settings.ledger_max_batch,
+        linger=settings.ledger_linger_seconds,
+    )
+    integrity = IntegrityPlane(
+        RequestSigner(lambda: context.keys.message_key, context.clock, settings.message_signature_ttl),
+        ledger,
+        context.keys.sign,
+        settings.issuer,
+        buffer_bytes=settings.integrity_buffer_bytes,
+        read_timeout=settings.request_read_timeout,
+        hold_bytes=settings.ledger_hold_bytes,
+        limits_ok=lambda: not describe_limit_store(context.limits)["degraded"],
+    )
+    upstreams = Upstreams(
+        BreakerPolicy(
+            settings.breaker_failure_threshold, settings.breaker_reset_seconds, settings.upstream_cooloff_seconds
+        )
+    )
     pipeline = Pipeline(
         routes=routes or identity.routes,
         authenticator=authenticator or identity.authenticator,
@@ -243,9 +289,13 @@ def create_app(settings: Settings, *, clock: Clock | None = None, routes: RouteT
         limiter=limiter or PolicyLimiter(context.policies, context.limits),
         assertions=assertions or identity.assertions,
         proxy=Proxy(settings, upstreams, metrics),
-        websockets=WebSocketProxy(upstreams, metrics, settings.upstream_connect_timeout,
-                                  settings.websocket_max_message_bytes,
-                                  build_upstream_addresses(settings).socket_factory),
+        websockets=WebSocketProxy(
+            upstreams,
+            metrics,
+            settings.upstream_connect_timeout,
+            settings.websocket_max_message_bytes,
+            build_upstream_addresses(settings).socket_factory,
+        ),
         metrics=metrics,
         max_header_bytes=settings.max_header_bytes,
         max_body_bytes=settings.max_body_bytes,
@@ -260,12 +310,19 @@ def create_app(settings: Settings, *, clock: Clock | None = None, routes: RouteT
     control = Starlette(routes=sessions.routes())
     admin = build_admin_app(settings, context, identity.verifier, provider.clients.forget, provider)
     app = GatewayApp(settings, pipeline, provider_app, context, operations, control, admin)
-    app.receipts = ReceiptEndpoint(context.sessionmaker, identity.verifier, pipeline.routes.find_slug,
-                                   context.keys.sign, settings.issuer, context.clock)
+    app.receipts = ReceiptEndpoint(
+        context.sessionmaker,
+        identity.verifier,
+        pipeline.routes.find_slug,
+        context.keys.sign,
+        settings.issuer,
+        context.clock,
+    )
     app.ledger = ledger  # tests look at its batches
 
-    sync_gateway_client = GatewayClientSync(context.sessionmaker, settings.issuer, context.clock,
-                                            provider.clients.forget)
+    sync_gateway_client = GatewayClientSync(
+        context.sessionmaker, settings.issuer, context.clock, provider.clients.forget
+    )
     if isinstance(pipeline.routes, AppRegistry):  # every reload of the route table: the session apps' callbacks
         pipeline.routes.on_load.append(sync_gateway_client)
 
@@ -284,9 +341,16 @@ def create_app(settings: Settings, *, clock: Clock | None = None, routes: RouteT
         return f"rate limits degraded to local limits: {state.get('last_error')}" if state["degraded"] else None
 
     operations.add_check("ratelimit", limits_check, critical=False)
-    pdp_jobs = PdpJobs(context.sessionmaker, context.clock, Retention(
-        settings.access_history_retention_days, settings.security_event_retention_days,
-        settings.inactive_account_retention_days), every=settings.pdp_job_seconds)
+    pdp_jobs = PdpJobs(
+        context.sessionmaker,
+        context.clock,
+        Retention(
+            settings.access_history_retention_days,
+            settings.security_event_retention_days,
+            settings.inactive_account_retention_days,
+        ),
+        every=settings.pdp_job_seconds,
+    )
     app.pdp_jobs = pdp_jobs
     traffic = TrafficFlusher(metrics.traffic, context.sessionmaker, context.clock, settings.traffic_flush_seconds)
     health = build_health_probe(context.engine, context.limits, metrics.registry, settings.health_probe_seconds)
@@ -301,11 +365,32 @@ def create_app(settings: Settings, *, clock: Clock | None = None, routes: RouteT
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    app.on_startup.extend([start_metrics, provision, ledger.start, revoked.start, reloader.start, access_writer.start,
-                           traffic.start, health.start, pdp_jobs.start])
+    app.on_startup.extend(
+        [
+            start_metrics,
+            provision,
+            ledger.start,
+            revoked.start,
+            reloader.start,
+            access_writer.start,
+            traffic.start,
+            health.start,
+            pdp_jobs.start,
+        ]
+    )
     # run in reverse: the probe, then the flushers (traffic, accesses) while the database is still there
-    app.on_shutdown.extend([stop_metrics, ledger.stop, revoked.stop, reloader.stop, access_writer.stop, traffic.stop,
-                            health.stop, pdp_jobs.stop])
+    app.on_shutdown.extend(
+        [
+            stop_metrics,
+            ledger.stop,
+            revoked.stop,
+            reloader.stop,
+            access_writer.stop,
+            traffic.stop,
+            health.stop,
+            pdp_jobs.stop,
+        ]
+    )
     if routes is None:
         app.on_startup.append(identity.start)
         app.on_shutdown.append(identity.stop)
@@ -317,4 +402,3 @@ def app_from_environment() -> GatewayApp:
     settings = Settings()
     configure_logging(settings.log_json, settings.log_level)
     return create_app(settings)
-

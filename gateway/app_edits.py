@@ -13,54 +13,106 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.apps import (AUTH_MODES, AppRecord, add_app, check_extra_hosts, check_integrity, check_upstream, check_upstream_addresses,
-                          check_websocket_origin, set_app_status, set_extra_hosts, stored_hosts)
+from gateway.apps import (
+    AUTH_MODES,
+    AppRecord,
+    add_app,
+    check_extra_hosts,
+    check_integrity,
+    check_upstream,
+    check_upstream_addresses,
+    check_websocket_origin,
+    set_app_status,
+    set_extra_hosts,
+    stored_hosts,
+)
 from gateway.claims import DEFAULT_CLAIMS, check_claims
 from idp.app_origins import default_apps_domain
-from idp.upstream_addresses import UpstreamAddresses
 from idp.audit import append_audit
 from idp.change_diff import build_diff
 from idp.clients import check_resource, load_client
 from idp.errors import InvalidInput, NotFound
 from idp.org import load_opd
 from idp.storage.models import App, OpdUnit
+from idp.upstream_addresses import UpstreamAddresses
 
-EDITABLE = ("name", "opd", "upstreams", "auth_mode", "client_id", "resource", "hosts", "restricted", "require_dpop",
-            "integrity", "case_insensitive_paths", "allow_ambiguous_paths", "websocket_origins", "claims")
+EDITABLE = (
+    "name",
+    "opd",
+    "upstreams",
+    "auth_mode",
+    "client_id",
+    "resource",
+    "hosts",
+    "restricted",
+    "require_dpop",
+    "integrity",
+    "case_insensitive_paths",
+    "allow_ambiguous_paths",
+    "websocket_origins",
+    "claims",
+)
 
 
 def app_view(record: AppRecord, stored_resource: str | None) -> dict[str, Any]:
     """The editable state of an app; ``resource`` is the stored one (None: the default URL at the hub)."""
-    return {"name": record.name, "opd": record.opd, "upstreams": list(record.upstreams),
-            "auth_mode": record.auth_mode, "client_id": record.client_id, "resource": stored_resource,
-            "hosts": list(record.hosts[1:]), "restricted": record.restricted, "require_dpop": record.require_dpop,
-            "integrity": record.integrity, "case_insensitive_paths": record.case_insensitive_paths,
-            "allow_ambiguous_paths": record.allow_ambiguous_paths, "websocket_origins": list(record.websocket_origins),
-            "claims": list(record.claims)}
+    return {
+        "name": record.name,
+        "opd": record.opd,
+        "upstreams": list(record.upstreams),
+        "auth_mode": record.auth_mode,
+        "client_id": record.client_id,
+        "resource": stored_resource,
+        "hosts": list(record.hosts[1:]),
+        "restricted": record.restricted,
+        "require_dpop": record.require_dpop,
+        "integrity": record.integrity,
+        "case_insensitive_paths": record.case_insensitive_paths,
+        "allow_ambiguous_paths": record.allow_ambiguous_paths,
+        "websocket_origins": list(record.websocket_origins),
+        "claims": list(record.claims),
+    }
 
 
 async def load_app(session: AsyncSession, slug: str) -> tuple[App, OpdUnit]:
-    found = (await session.execute(select(App, OpdUnit).join(OpdUnit, App.opd_id == OpdUnit.id)
-                                   .where(App.slug == slug))).first()
+    found = (
+        await session.execute(select(App, OpdUnit).join(OpdUnit, App.opd_id == OpdUnit.id).where(App.slug == slug))
+    ).first()
     if found is None:
         raise NotFound(f"app '{slug}' does not exist")
     return found[0], found[1]
 
 
 def _view(app: App, unit: OpdUnit) -> dict[str, Any]:
-    return {"name": app.name, "opd": unit.slug, "upstreams": list(app.upstreams), "auth_mode": app.auth_mode,
-            "client_id": app.client_id, "resource": app.resource, "hosts": list(stored_hosts(app)),
-            "restricted": app.restricted,
-            "require_dpop": bool(app.require_dpop), "integrity": app.integrity or "none",
-            "case_insensitive_paths": bool(app.case_insensitive_paths),
-            "allow_ambiguous_paths": bool(app.allow_ambiguous_paths),
-            "websocket_origins": list(app.websocket_origins or ()),
-            "claims": list(DEFAULT_CLAIMS if app.claims is None else app.claims)}
+    return {
+        "name": app.name,
+        "opd": unit.slug,
+        "upstreams": list(app.upstreams),
+        "auth_mode": app.auth_mode,
+        "client_id": app.client_id,
+        "resource": app.resource,
+        "hosts": list(stored_hosts(app)),
+        "restricted": app.restricted,
+        "require_dpop": bool(app.require_dpop),
+        "integrity": app.integrity or "none",
+        "case_insensitive_paths": bool(app.case_insensitive_paths),
+        "allow_ambiguous_paths": bool(app.allow_ambiguous_paths),
+        "websocket_origins": list(app.websocket_origins or ()),
+        "claims": list(DEFAULT_CLAIMS if app.claims is None else app.claims),
+    }
 
 
-async def update_app(session: AsyncSession, slug: str, changes: dict[str, Any], *, issuer: str, actor: str,
-                     now: int, addresses: UpstreamAddresses | None = None,
-                     apps_domain: str = "") -> tuple[App, dict[str, Any]]:
+async def update_app(
+    session: AsyncSession,
+    slug: str,
+    changes: dict[str, Any],
+    *,
+    issuer: str,
+    actor: str,
+    now: int,
+    addresses: UpstreamAddresses | None = None,
+    apps_domain: str = "",
+) -> tuple[App, dict[str, Any]]:
     """Apply ``changes`` (a subset of ``EDITABLE``; ``None`` clears client_id and resource; ``hosts`` replaces the
     extra host names, ``[]`` or ``None`` clears them). The same rules
     as registration hold: upstream addresses the settings allow (``addresses``; without it, the defaults), no host
@@ -79,8 +131,9 @@ async def update_app(session: AsyncSession, slug: str, changes: dict[str, Any], 
     if diff:
         app.updated_at = max(now, app.updated_at + 1)
         await session.flush()
-        await append_audit(session, actor=actor, action="app.update", target=f"app:{slug}", detail={"diff": diff},
-                           now=now)
+        await append_audit(
+            session, actor=actor, action="app.update", target=f"app:{slug}", detail={"diff": diff}, now=now
+        )
     return app, diff
 
 
@@ -91,8 +144,9 @@ class _Rules:
     addresses: UpstreamAddresses
 
 
-async def _apply_field(session: AsyncSession, app: App, unit: OpdUnit, field: str, value: Any,
-                       rules: _Rules) -> OpdUnit:
+async def _apply_field(
+    session: AsyncSession, app: App, unit: OpdUnit, field: str, value: Any, rules: _Rules
+) -> OpdUnit:
     if field == "name":
         if not str(value).strip():
             raise InvalidInput("name is required")
@@ -117,8 +171,17 @@ async def _apply_field(session: AsyncSession, app: App, unit: OpdUnit, field: st
     elif field == "resource":
         app.resource = check_resource(value) if value else None
     elif field == "hosts":
-        set_extra_hosts(app, await check_extra_hosts(session, tuple(value or ()), slug=app.slug, issuer=rules.issuer,
-                                                     apps_domain=rules.apps_domain, app_id=app.id))
+        set_extra_hosts(
+            app,
+            await check_extra_hosts(
+                session,
+                tuple(value or ()),
+                slug=app.slug,
+                issuer=rules.issuer,
+                apps_domain=rules.apps_domain,
+                app_id=app.id,
+            ),
+        )
     elif field in ("restricted", "require_dpop", "case_insensitive_paths", "allow_ambiguous_paths"):
         setattr(app, field, bool(value))
     elif field == "integrity":
@@ -136,24 +199,43 @@ async def remove_app(session: AsyncSession, slug: str, *, actor: str, now: int) 
     before = _view(app, unit)
     await session.delete(app)
     await session.flush()
-    await append_audit(session, actor=actor, action="app.remove", target=f"app:{slug}",
-                       detail={"diff": build_diff(before, {})}, now=now)
+    await append_audit(
+        session,
+        actor=actor,
+        action="app.remove",
+        target=f"app:{slug}",
+        detail={"diff": build_diff(before, {})},
+        now=now,
+    )
     return before
 
 
 async def add_app_audited(session: AsyncSession, *, actor: str, now: int, **fields: Any) -> AppRecord:
     record = await add_app(session, now=now, **fields)
-    await append_audit(session, actor=actor, action="app.create", target=f"app:{record.slug}",
-                       detail={"diff": build_diff({}, app_view(record, fields.get("resource")))}, now=now)
+    await append_audit(
+        session,
+        actor=actor,
+        action="app.create",
+        target=f"app:{record.slug}",
+        detail={"diff": build_diff({}, app_view(record, fields.get("resource")))},
+        now=now,
+    )
     return record
 
 
-async def set_app_status_audited(session: AsyncSession, slug: str, status: str, *, issuer: str, actor: str,
-                                 now: int, apps_domain: str = "") -> AppRecord:
+async def set_app_status_audited(
+    session: AsyncSession, slug: str, status: str, *, issuer: str, actor: str, now: int, apps_domain: str = ""
+) -> AppRecord:
     app, _ = await load_app(session, slug)
     before = app.status
     record = await set_app_status(session, slug, status, now, issuer, apps_domain)
     action = {"suspended": "app.suspend", "active": "app.resume"}.get(status, f"app.{status}")
-    await append_audit(session, actor=actor, action=action, target=f"app:{slug}",
-                       detail={"diff": build_diff({"status": before}, {"status": status})}, now=now)
+    await append_audit(
+        session,
+        actor=actor,
+        action=action,
+        target=f"app:{slug}",
+        detail={"diff": build_diff({"status": before}, {"status": status})},
+        now=now,
+    )
     return record

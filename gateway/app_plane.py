@@ -79,13 +79,30 @@ class AppPlane:
 class AppCycle(RequestResponseCycle):
     """One request on the app plane: uvicorn's cycle state, the proxy's ``Conversation`` over the transport."""
 
-    def __init__(self, protocol: GuardedHttpToolsProtocol, plane: AppPlane, method: str, raw_path: bytes,
-                 query: bytes, *, keep_alive: bool, http10: bool) -> None:
-        super().__init__(scope=protocol.scope, transport=protocol.transport, flow=protocol.flow,
-                         logger=protocol.logger, access_logger=protocol.access_logger, access_log=False,
-                         default_headers=protocol.server_state.default_headers, message_event=asyncio.Event(),
-                         expect_100_continue=protocol.expect_100_continue, keep_alive=keep_alive,
-                         on_response=protocol.on_response_complete)
+    def __init__(
+        self,
+        protocol: GuardedHttpToolsProtocol,
+        plane: AppPlane,
+        method: str,
+        raw_path: bytes,
+        query: bytes,
+        *,
+        keep_alive: bool,
+        http10: bool,
+    ) -> None:
+        super().__init__(
+            scope=protocol.scope,
+            transport=protocol.transport,
+            flow=protocol.flow,
+            logger=protocol.logger,
+            access_logger=protocol.access_logger,
+            access_log=False,
+            default_headers=protocol.server_state.default_headers,
+            message_event=asyncio.Event(),
+            expect_100_continue=protocol.expect_100_continue,
+            keep_alive=keep_alive,
+            on_response=protocol.on_response_complete,
+        )
         self.plane, self.method, self.raw_path, self.query, self.http10 = plane, method, raw_path, query, http10
         self.headers: Headers = protocol.headers
         client = protocol.client
@@ -117,15 +134,31 @@ class AppCycle(RequestResponseCycle):
                 self.abort()
             self.on_response = _nothing
             if note is not None and plane.access_log is not None:
-                plane.access_log.write_line(self.request_id, _host(self.headers), note, self.method,
-                                            self.raw_path.decode("latin-1"), self.status or 500, self.sent_bytes,
-                                            self.started)
+                plane.access_log.write_line(
+                    self.request_id,
+                    _host(self.headers),
+                    note,
+                    self.method,
+                    self.raw_path.decode("latin-1"),
+                    self.status or 500,
+                    self.sent_bytes,
+                    self.started,
+                )
 
     def _read_head(self, request_id: str) -> InboundRequest:
         pipeline = self.plane.pipeline
-        return read_head(self.method, self.raw_path, self.query, self.headers, self.peer, self.scheme, request_id,
-                         build_traceparent(self.headers, request_id), pipeline.max_header_bytes,
-                         pipeline.trusted_proxies)
+        return read_head(
+            self.method,
+            self.raw_path,
+            self.query,
+            self.headers,
+            self.peer,
+            self.scheme,
+            request_id,
+            build_traceparent(self.headers, request_id),
+            pipeline.max_header_bytes,
+            pipeline.trusted_proxies,
+        )
 
     # gateway.exchange.Conversation
     async def read_body(self) -> tuple[bytes, bool]:
@@ -222,8 +255,9 @@ class AppCycle(RequestResponseCycle):
             raise RuntimeError("the response has begun")
         status, headers, body = build_problem(error, request_id)
         if wants_html(self.headers):  # a browser's navigation: a page in Bahasa Indonesia (gateway.error_pages)
-            headers, body = build_page_answer(status, headers, pick_language_of(self.query, self.headers),
-                                              head=self.method == "HEAD")
+            headers, body = build_page_answer(
+                status, headers, pick_language_of(self.query, self.headers), head=self.method == "HEAD"
+            )
         if close:
             self.keep_alive = False
         await self.start_response(status, headers, flush=False)
@@ -242,8 +276,15 @@ def start_cycle(protocol: GuardedHttpToolsProtocol, plane: AppPlane) -> AppCycle
     method = parser.get_method().decode("ascii")
     protocol.scope["method"] = method
     url = httptools.parse_url(protocol.url)
-    return AppCycle(protocol, plane, method, url.path, url.query or b"",
-                    keep_alive=version != "1.0" and parser.should_keep_alive(), http10=version == "1.0")
+    return AppCycle(
+        protocol,
+        plane,
+        method,
+        url.path,
+        url.query or b"",
+        keep_alive=version != "1.0" and parser.should_keep_alive(),
+        http10=version == "1.0",
+    )
 
 
 def _host(headers: Headers) -> str | None:

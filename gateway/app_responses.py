@@ -31,7 +31,7 @@ def is_hub_cookie_name(name: str) -> bool:
     lowered = name.strip().lower()
     for prefix in _COOKIE_PREFIXES:
         if lowered.startswith(prefix):
-            lowered = lowered[len(prefix):]
+            lowered = lowered[len(prefix) :]
             break
     return lowered.startswith("gerbang")
 
@@ -55,8 +55,9 @@ def domain_covers(domain: str, host: str) -> bool:
 
 
 class AppResponseGuard:
-    def __init__(self, issuer: str, apps_domain: str, tls: bool,
-                 on_drop: Callable[[str, str], None] | None = None) -> None:
+    def __init__(
+        self, issuer: str, apps_domain: str, tls: bool, on_drop: Callable[[str, str], None] | None = None
+    ) -> None:
         self.hub_host = hub_host(issuer)
         self.apps_domain = apps_domain
         self.tls = tls
@@ -102,7 +103,12 @@ class AppResponseGuard:
     def _dropped(self, app: str, reason: str, name: bytes, value: bytes) -> None:
         if reason == "hsts-replaced":  # replaced by the gateway's own, not refused
             return
-        log.warning("dropped an app response header app=%s reason=%s header=%s value=%.200r", app, reason,
-                    name.decode("latin-1"), value.decode("latin-1"))
+        log.warning(
+            "dropped an app response header app=%s reason=%s header=%s value=%.200r",
+            app,
+            reason,
+            name.decode("latin-1"),
+            value.decode("latin-1"),
+        )
         if self.on_drop is not None:
             self.on_drop(app, reason)

@@ -15,11 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.claims import DEFAULT_CLAIMS, check_claims
 from idp.app_origins import default_app_host, default_apps_domain, default_resource, hub_host
-from idp.upstream_addresses import UpstreamAddresses, UpstreamRefused, check_upstream_address
 from idp.clients import check_resource, load_client
 from idp.errors import Conflict, InvalidInput, NotFound
 from idp.org import load_opd
 from idp.storage.models import App, AppHost, OpdUnit
+from idp.upstream_addresses import UpstreamAddresses, UpstreamRefused, check_upstream_address
 
 AUTH_MODES = ("session", "bearer", "none")
 INTEGRITY_MODES = ("none", "signed", "ledger")  # gateway.integrity: RFC 9421 signed requests; + receipts
@@ -53,14 +53,25 @@ class AppRecord:
     claims: tuple[str, ...] = DEFAULT_CLAIMS  # what its assertion carries (gateway.claims)
 
     def as_json(self) -> dict[str, object]:
-        return {"id": self.id, "slug": self.slug, "name": self.name, "opd": self.opd,
-                "upstreams": list(self.upstreams), "auth_mode": self.auth_mode, "resource": self.resource,
-                "client_id": self.client_id, "hosts": list(self.hosts),
-                "restricted": self.restricted, "status": self.status,
-                "case_insensitive_paths": self.case_insensitive_paths,
-                "allow_ambiguous_paths": self.allow_ambiguous_paths,
-                "websocket_origins": list(self.websocket_origins), "require_dpop": self.require_dpop,
-                "claims": list(self.claims), "integrity": self.integrity}
+        return {
+            "id": self.id,
+            "slug": self.slug,
+            "name": self.name,
+            "opd": self.opd,
+            "upstreams": list(self.upstreams),
+            "auth_mode": self.auth_mode,
+            "resource": self.resource,
+            "client_id": self.client_id,
+            "hosts": list(self.hosts),
+            "restricted": self.restricted,
+            "status": self.status,
+            "case_insensitive_paths": self.case_insensitive_paths,
+            "allow_ambiguous_paths": self.allow_ambiguous_paths,
+            "websocket_origins": list(self.websocket_origins),
+            "require_dpop": self.require_dpop,
+            "claims": list(self.claims),
+            "integrity": self.integrity,
+        }
 
 
 def default_app_resource(issuer: str, slug: str, apps_domain: str = "") -> str:
@@ -79,8 +90,15 @@ def stored_hosts(app: App) -> tuple[str, ...]:
     return tuple(sorted(row.host for row in app.extra_hosts))
 
 
-async def check_extra_hosts(session: AsyncSession, hosts: tuple[str, ...] | list[str], *, slug: str, issuer: str,
-                            apps_domain: str, app_id: int | None = None) -> tuple[str, ...]:
+async def check_extra_hosts(
+    session: AsyncSession,
+    hosts: tuple[str, ...] | list[str],
+    *,
+    slug: str,
+    issuer: str,
+    apps_domain: str,
+    app_id: int | None = None,
+) -> tuple[str, ...]:
     """Extra host names for the app ``slug``: DNS names, none the hub's, none inside the apps domain (naming the
     app's own default host is allowed and dropped: it is always served), none another app's (``Conflict``)."""
     default = default_app_host(slug, apps_domain)
@@ -90,11 +108,18 @@ async def check_extra_hosts(session: AsyncSession, hosts: tuple[str, ...] | list
         if host == hub:
             raise InvalidInput("the app's host must not be the hub's own host name (it would capture the hub's pages)")
         if host == apps_domain or host.endswith("." + apps_domain):
-            raise InvalidInput(f"host must not be inside the apps domain {apps_domain}: every name there is an app's "
-                               f"own (SLUG.{apps_domain})")
+            raise InvalidInput(
+                f"host must not be inside the apps domain {apps_domain}: every name there is an app's "
+                f"own (SLUG.{apps_domain})"
+            )
     if checked:
-        taken = (await session.execute(select(AppHost.host, App.slug).join(App, App.id == AppHost.app_id)
-                                       .where(AppHost.host.in_(checked), AppHost.app_id != (app_id or -1)))).first()
+        taken = (
+            await session.execute(
+                select(AppHost.host, App.slug)
+                .join(App, App.id == AppHost.app_id)
+                .where(AppHost.host.in_(checked), AppHost.app_id != (app_id or -1))
+            )
+        ).first()
         if taken is not None:
             raise Conflict(f"host '{taken[0]}' already belongs to app '{taken[1]}'")
     return checked
@@ -115,8 +140,10 @@ def check_integrity(mode: str) -> str:
 
 def check_slug(slug: str) -> str:
     if not SLUG.match(slug):
-        raise InvalidInput("slug must be lowercase letters, digits and dashes, starting and ending with a letter or "
-                           "digit (max 63): it names the app's host")
+        raise InvalidInput(
+            "slug must be lowercase letters, digits and dashes, starting and ending with a letter or "
+            "digit (max 63): it names the app's host"
+        )
     return slug
 
 
@@ -152,8 +179,17 @@ def check_websocket_origin(origin: str) -> str:
     """An origin (RFC 6454 §6.2 serialisation): scheme://host[:port], nothing else, lower case."""
     value = origin.strip().lower()
     parts = urlsplit(value)
-    if (parts.scheme not in ("http", "https") or not parts.hostname or parts.path or parts.query or parts.fragment
-            or parts.username is not None or "?" in value or "#" in value or value.endswith("/")):
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.path
+        or parts.query
+        or parts.fragment
+        or parts.username is not None
+        or "?" in value
+        or "#" in value
+        or value.endswith("/")
+    ):
         raise InvalidInput(f"a WebSocket origin is scheme://host[:port], e.g. https://peta.palembang.go.id: {origin}")
     try:
         parts.port  # noqa: B018 - raises on a malformed port
@@ -169,13 +205,30 @@ def check_host(host: str) -> str:
     return value
 
 
-async def add_app(session: AsyncSession, *, slug: str, opd_slug: str, upstreams: tuple[str, ...], auth_mode: str,
-                  issuer: str, now: int, name: str | None = None, client_id: str | None = None,
-                  resource: str | None = None, hosts: tuple[str, ...] = (), restricted: bool = False,
-                  status: str = "active", case_insensitive_paths: bool = False, allow_ambiguous_paths: bool = False,
-                  websocket_origins: tuple[str, ...] = (), apps_domain: str = "",
-                  addresses: UpstreamAddresses | None = None, require_dpop: bool = False,
-                  claims: tuple[str, ...] | None = None, integrity: str = "none") -> AppRecord:
+async def add_app(
+    session: AsyncSession,
+    *,
+    slug: str,
+    opd_slug: str,
+    upstreams: tuple[str, ...],
+    auth_mode: str,
+    issuer: str,
+    now: int,
+    name: str | None = None,
+    client_id: str | None = None,
+    resource: str | None = None,
+    hosts: tuple[str, ...] = (),
+    restricted: bool = False,
+    status: str = "active",
+    case_insensitive_paths: bool = False,
+    allow_ambiguous_paths: bool = False,
+    websocket_origins: tuple[str, ...] = (),
+    apps_domain: str = "",
+    addresses: UpstreamAddresses | None = None,
+    require_dpop: bool = False,
+    claims: tuple[str, ...] | None = None,
+    integrity: str = "none",
+) -> AppRecord:
     """Register an app; every problem with the input is reported as ``InvalidInput``/``NotFound``/``Conflict``.
 
     ``addresses``: which upstream addresses the settings allow (``build_upstream_addresses(settings)``); without
@@ -204,20 +257,34 @@ async def add_app(session: AsyncSession, *, slug: str, opd_slug: str, upstreams:
         await load_client(session, client_id)
     if await session.scalar(select(App.id).where(App.slug == slug)) is not None:
         raise Conflict(f"app '{slug}' already exists")
-    app = App(slug=slug, name=(name or slug).strip() or slug, opd_id=unit.id, upstreams=list(checked),
-              auth_mode=auth_mode, client_id=client_id, resource=checked_resource,
-              extra_hosts=[AppHost(host=host) for host in checked_hosts],
-              restricted=restricted, status=status, created_at=now, updated_at=now,
-              case_insensitive_paths=case_insensitive_paths, allow_ambiguous_paths=allow_ambiguous_paths,
-              websocket_origins=origins, require_dpop=require_dpop,
-              claims=None if claims is None else list(check_claims(claims)), integrity=integrity)
+    app = App(
+        slug=slug,
+        name=(name or slug).strip() or slug,
+        opd_id=unit.id,
+        upstreams=list(checked),
+        auth_mode=auth_mode,
+        client_id=client_id,
+        resource=checked_resource,
+        extra_hosts=[AppHost(host=host) for host in checked_hosts],
+        restricted=restricted,
+        status=status,
+        created_at=now,
+        updated_at=now,
+        case_insensitive_paths=case_insensitive_paths,
+        allow_ambiguous_paths=allow_ambiguous_paths,
+        websocket_origins=origins,
+        require_dpop=require_dpop,
+        claims=None if claims is None else list(check_claims(claims)),
+        integrity=integrity,
+    )
     session.add(app)
     await session.flush()
     return _record(app, unit, issuer, domain)
 
 
-async def set_app_status(session: AsyncSession, slug: str, status: str, now: int, issuer: str,
-                         apps_domain: str = "") -> AppRecord:
+async def set_app_status(
+    session: AsyncSession, slug: str, status: str, now: int, issuer: str, apps_domain: str = ""
+) -> AppRecord:
     """Suspend, resume, approve or reject an app (the gateway answers 503 for a suspended one)."""
     if status not in STATUSES:
         raise InvalidInput(f"status must be one of: {', '.join(STATUSES)}")
@@ -239,12 +306,22 @@ async def list_apps(session: AsyncSession, issuer: str, apps_domain: str = "") -
 
 def _record(app: App, unit: OpdUnit, issuer: str, apps_domain: str = "") -> AppRecord:
     domain = apps_domain or default_apps_domain(issuer)
-    return AppRecord(id=app.id, slug=app.slug, name=app.name, opd=unit.slug, upstreams=tuple(app.upstreams),
-                     auth_mode=app.auth_mode, resource=app.resource or default_resource(issuer, domain, app.slug),
-                     client_id=app.client_id, restricted=app.restricted, status=app.status,
-                     case_insensitive_paths=app.case_insensitive_paths, allow_ambiguous_paths=app.allow_ambiguous_paths,
-                     websocket_origins=tuple(app.websocket_origins or ()),
-                     hosts=app_hosts(app.slug, domain, stored_hosts(app)),
-                     require_dpop=bool(app.require_dpop),
-                     claims=DEFAULT_CLAIMS if app.claims is None else tuple(app.claims),
-                     integrity=app.integrity or "none")
+    return AppRecord(
+        id=app.id,
+        slug=app.slug,
+        name=app.name,
+        opd=unit.slug,
+        upstreams=tuple(app.upstreams),
+        auth_mode=app.auth_mode,
+        resource=app.resource or default_resource(issuer, domain, app.slug),
+        client_id=app.client_id,
+        restricted=app.restricted,
+        status=app.status,
+        case_insensitive_paths=app.case_insensitive_paths,
+        allow_ambiguous_paths=app.allow_ambiguous_paths,
+        websocket_origins=tuple(app.websocket_origins or ()),
+        hosts=app_hosts(app.slug, domain, stored_hosts(app)),
+        require_dpop=bool(app.require_dpop),
+        claims=DEFAULT_CLAIMS if app.claims is None else tuple(app.claims),
+        integrity=app.integrity or "none",
+    )

@@ -83,10 +83,21 @@ class AssertionVerifier:
     each until its ``exp``): a repeat costs a dict hit instead of a signature check.
     """
 
-    def __init__(self, *, issuer: str, audience: str, jwks_url: str | None = None, jwks: dict[str, Any] | None = None,
-                 leeway: int = 5, max_lifetime: int = MAX_LIFETIME, min_refresh_seconds: float = 10.0,
-                 max_age_seconds: float = 300.0, timeout: float = 3.0, cache_size: int = 1024,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        *,
+        issuer: str,
+        audience: str,
+        jwks_url: str | None = None,
+        jwks: dict[str, Any] | None = None,
+        leeway: int = 5,
+        max_lifetime: int = MAX_LIFETIME,
+        min_refresh_seconds: float = 10.0,
+        max_age_seconds: float = 300.0,
+        timeout: float = 3.0,
+        cache_size: int = 1024,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.issuer = issuer.rstrip("/")
         self.audience = audience
         self.jwks_url = jwks_url or (None if jwks is not None else f"{self.issuer}/auth/jwks")
@@ -173,9 +184,18 @@ class AssertionVerifier:
         if found is None or found[0] != alg:
             raise AssertionRejected("the assertion was not signed by a key of the hub")
         try:
-            claims = jwt.decode(token, found[1], algorithms=[alg], options={
-                "verify_exp": False, "verify_iat": False, "verify_nbf": False, "verify_aud": False,
-                "verify_iss": False})
+            claims = jwt.decode(
+                token,
+                found[1],
+                algorithms=[alg],
+                options={
+                    "verify_exp": False,
+                    "verify_iat": False,
+                    "verify_nbf": False,
+                    "verify_aud": False,
+                    "verify_iss": False,
+                },
+            )
         except jwt.PyJWTError as exc:
             raise AssertionRejected("the assertion signature is invalid") from exc
         self._check_claims(claims)
@@ -241,8 +261,14 @@ def _parse_message_keys(jwks: Any) -> dict[str, Any]:
     """The keys marked ``gerbang_use: http-message`` (P-256): they sign requests, never an assertion."""
     keys: dict[str, Any] = {}
     for jwk in jwks.get("keys", []) if isinstance(jwks, dict) else []:
-        if isinstance(jwk, dict) and jwk.get("gerbang_use") == "http-message" and jwk.get("kty") == "EC" \
-                and jwk.get("crv") == "P-256" and "d" not in jwk and isinstance(jwk.get("kid"), str):
+        if (
+            isinstance(jwk, dict)
+            and jwk.get("gerbang_use") == "http-message"
+            and jwk.get("kty") == "EC"
+            and jwk.get("crv") == "P-256"
+            and "d" not in jwk
+            and isinstance(jwk.get("kid"), str)
+        ):
             try:
                 keys[jwk["kid"]] = jwt.PyJWK(jwk, algorithm="ES256").key
             except (jwt.PyJWTError, ValueError, TypeError):
@@ -260,10 +286,16 @@ def _fetch_json(url: str, timeout: float) -> Any:
 
 def _build_identity(claims: dict[str, Any]) -> GerbangIdentity:
     roles = claims.get("roles", [])
-    return GerbangIdentity(sub=_text(claims.get("sub")), client_id=_text(claims.get("client_id")),
-                           opd=_text(claims.get("opd")),
-                           roles=tuple(r for r in roles if isinstance(r, str)) if isinstance(roles, list) else (),
-                           acr=_text(claims.get("acr")), jti=claims["jti"], expires_at=claims["exp"], claims=claims)
+    return GerbangIdentity(
+        sub=_text(claims.get("sub")),
+        client_id=_text(claims.get("client_id")),
+        opd=_text(claims.get("opd")),
+        roles=tuple(r for r in roles if isinstance(r, str)) if isinstance(roles, list) else (),
+        acr=_text(claims.get("acr")),
+        jti=claims["jti"],
+        expires_at=claims["exp"],
+        claims=claims,
+    )
 
 
 def _text(value: Any) -> str | None:
@@ -275,12 +307,12 @@ _TITLES = {400: "Bad Request", 401: "Unauthorized", 413: "Content Too Large"}
 
 def _problem(error: AssertionRejected) -> bytes:
     title = _TITLES.get(error.status, "Forbidden")
-    return json.dumps({"type": "about:blank", "title": title, "status": error.status,
-                       "detail": error.message}).encode()
+    return json.dumps({"type": "about:blank", "title": title, "status": error.status, "detail": error.message}).encode()
 
 
-def _build_verifier(verifier: AssertionVerifier | None, issuer: str | None, audience: str | None,
-                    jwks_url: str | None) -> AssertionVerifier:
+def _build_verifier(
+    verifier: AssertionVerifier | None, issuer: str | None, audience: str | None, jwks_url: str | None
+) -> AssertionVerifier:
     if verifier is not None:
         return verifier
     if not issuer or not audience:
@@ -292,9 +324,17 @@ class GerbangAssertionMiddleware:
     """ASGI: refuses HTTP and WebSocket requests without a valid assertion; sets ``scope["state"]["gerbang"]``
     (``request.state.gerbang`` in starlette) to the ``GerbangIdentity``."""
 
-    def __init__(self, app: Any, verifier: AssertionVerifier | None = None, *, issuer: str | None = None,
-                 audience: str | None = None, jwks_url: str | None = None, signatures: Any = None,
-                 max_body_bytes: int = 10 << 20) -> None:
+    def __init__(
+        self,
+        app: Any,
+        verifier: AssertionVerifier | None = None,
+        *,
+        issuer: str | None = None,
+        audience: str | None = None,
+        jwks_url: str | None = None,
+        signatures: Any = None,
+        max_body_bytes: int = 10 << 20,
+    ) -> None:
         self.app = app
         self.verifier = _build_verifier(verifier, issuer, audience, jwks_url)
         self.signatures, self.max_body_bytes = signatures, max_body_bytes  # http_signatures.MessageSignatureVerifier
@@ -346,6 +386,7 @@ class GerbangAssertionMiddleware:
                 return await receive()
             replayed = True
             return {"type": "http.request", "body": body, "more_body": False}
+
         return replay
 
 
@@ -354,18 +395,30 @@ async def _refuse_asgi(scope: dict[str, Any], send: Any, error: AssertionRejecte
         await send({"type": "websocket.close", "code": 1008})  # the server answers the handshake with 403
         return
     body = _problem(error)
-    await send({"type": "http.response.start", "status": error.status,
-                "headers": [(b"content-type", b"application/problem+json"),
-                            (b"content-length", str(len(body)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": error.status,
+            "headers": [(b"content-type", b"application/problem+json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
 class GerbangAssertionWSGIMiddleware:
     """WSGI (Flask, Django): refuses requests without a valid assertion; sets ``environ["gerbang.identity"]``."""
 
-    def __init__(self, app: Any, verifier: AssertionVerifier | None = None, *, issuer: str | None = None,
-                 audience: str | None = None, jwks_url: str | None = None, signatures: Any = None,
-                 max_body_bytes: int = 10 << 20) -> None:
+    def __init__(
+        self,
+        app: Any,
+        verifier: AssertionVerifier | None = None,
+        *,
+        issuer: str | None = None,
+        audience: str | None = None,
+        jwks_url: str | None = None,
+        signatures: Any = None,
+        max_body_bytes: int = 10 << 20,
+    ) -> None:
         self.app = app
         self.verifier = _build_verifier(verifier, issuer, audience, jwks_url)
         self.signatures, self.max_body_bytes = signatures, max_body_bytes
@@ -378,8 +431,7 @@ class GerbangAssertionWSGIMiddleware:
         except AssertionRejected as exc:
             body = _problem(exc)
             status = f"{exc.status} {_TITLES.get(exc.status, 'Forbidden')}"
-            start_response(status, [("Content-Type", "application/problem+json"),
-                                    ("Content-Length", str(len(body)))])
+            start_response(status, [("Content-Type", "application/problem+json"), ("Content-Length", str(len(body)))])
             return [body]
         environ["gerbang.identity"] = identity
         return self.app(environ, start_response)
@@ -393,12 +445,16 @@ class GerbangAssertionWSGIMiddleware:
             raise AssertionRejected("the request body is too large", status=413)
         body = environ["wsgi.input"].read(length) if length else b""
         environ["wsgi.input"] = io.BytesIO(body)
-        headers = [(key[5:].replace("_", "-").lower(), value) for key, value in environ.items()
-                   if key.startswith("HTTP_")]
+        headers = [
+            (key[5:].replace("_", "-").lower(), value) for key, value in environ.items() if key.startswith("HTTP_")
+        ]
         headers += [("content-type", environ["CONTENT_TYPE"])] if environ.get("CONTENT_TYPE") else []
         target = urllib.parse.quote(environ.get("PATH_INFO", ""), safe="/;%=:@!$&'()*+,~-._")
-        target = environ.get("REQUEST_URI") or environ.get("RAW_URI") or (
-            target + ("?" + environ["QUERY_STRING"] if environ.get("QUERY_STRING") else ""))
+        target = (
+            environ.get("REQUEST_URI")
+            or environ.get("RAW_URI")
+            or (target + ("?" + environ["QUERY_STRING"] if environ.get("QUERY_STRING") else ""))
+        )
         self.verifier.message_key(self.signatures.keyid(headers) or "")
         try:
             self.signatures.verify_pairs(environ.get("REQUEST_METHOD", "GET"), target, headers, body)

@@ -39,9 +39,18 @@ Release = Callable[[Route], tuple[str, ...]]  # the claims policy lets this rout
 class HubAssertionIssuer:
     """``gateway.steps.AssertionIssuer``."""
 
-    def __init__(self, sign: Signer, issuer: str, clock: Clock, *, ttl: int = 30, reuse_seconds: int = 20,
-                 cache_size: int = 10_000, current_kid: Callable[[], str] | None = None,
-                 release: Release | None = None) -> None:
+    def __init__(
+        self,
+        sign: Signer,
+        issuer: str,
+        clock: Clock,
+        *,
+        ttl: int = 30,
+        reuse_seconds: int = 20,
+        cache_size: int = 10_000,
+        current_kid: Callable[[], str] | None = None,
+        release: Release | None = None,
+    ) -> None:
         if not 0 < ttl <= MAX_TTL:
             raise ValueError(f"assertion ttl must be 1..{MAX_TTL} seconds")
         if not 0 <= reuse_seconds < ttl:
@@ -59,15 +68,17 @@ class HubAssertionIssuer:
     def issue(self, principal: Principal, route: Route, request: RequestHead) -> str:
         now = self._clock.now()
         if self._reuse == 0:
-            return self._sign(build_claims(principal, route, self._issuer, now, self._ttl, self._release(route)),
-                              typ=ASSERTION_TYP)
+            return self._sign(
+                build_claims(principal, route, self._issuer, now, self._ttl, self._release(route)), typ=ASSERTION_TYP
+            )
         key = (principal, route.resource, route.claims)  # a change of the app's claims is never served stale
         cached = self._cache.get(key)
         kid = self._current_kid()
         if cached is not None and now - cached[0] < self._reuse and cached[2] == kid:
             return cached[1]
-        token = self._sign(build_claims(principal, route, self._issuer, now, self._ttl, self._release(route)),
-                           typ=ASSERTION_TYP)
+        token = self._sign(
+            build_claims(principal, route, self._issuer, now, self._ttl, self._release(route)), typ=ASSERTION_TYP
+        )
         self._cache[key] = (now, token, kid)
         self._cache.move_to_end(key)
         if len(self._cache) > self._cache_size:
@@ -83,11 +94,17 @@ class HubAssertionIssuer:
         self._cache.clear()
 
 
-def build_claims(principal: Principal, route: Route, issuer: str, now: int, ttl: int,
-                 released: tuple[str, ...] | None = None) -> dict[str, Any]:
+def build_claims(
+    principal: Principal, route: Route, issuer: str, now: int, ttl: int, released: tuple[str, ...] | None = None
+) -> dict[str, Any]:
     """``released``: the identity claims to carry (default: ``route.claims``)."""
-    claims: dict[str, Any] = {"iss": issuer, "aud": route.resource, "iat": now, "exp": now + ttl,
-                              "jti": secrets.token_urlsafe(12)}
+    claims: dict[str, Any] = {
+        "iss": issuer,
+        "aud": route.resource,
+        "iat": now,
+        "exp": now + ttl,
+        "jti": secrets.token_urlsafe(12),
+    }
     if principal.sub is not None:
         claims["sub"] = principal.sub
     if principal.client_id is not None:

@@ -50,15 +50,22 @@ class SessionsNotConfigured:
     """Used until the provider's session authenticator is wired: ``session`` apps answer 503, never pass."""
 
     async def authenticate(self, route: Route, request: RequestHead) -> Principal:
-        raise ServiceUnavailable("sign-in for this app is not available",
-                                 log_detail=f"no SessionAuthenticator configured for app {route.slug}")
+        raise ServiceUnavailable(
+            "sign-in for this app is not available",
+            log_detail=f"no SessionAuthenticator configured for app {route.slug}",
+        )
 
 
 class BearerAuthenticator:
-    def __init__(self, verifier: TokenVerifier, subjects: SubjectLoader | None = None,
-                 realm: str = "gerbang", is_client_suspended: Callable[[str], bool] | None = None,
-                 dpop: DpopProofChecker | None = None,
-                 policy_requires_dpop: Callable[[str], bool] | None = None) -> None:
+    def __init__(
+        self,
+        verifier: TokenVerifier,
+        subjects: SubjectLoader | None = None,
+        realm: str = "gerbang",
+        is_client_suspended: Callable[[str], bool] | None = None,
+        dpop: DpopProofChecker | None = None,
+        policy_requires_dpop: Callable[[str], bool] | None = None,
+    ) -> None:
         self._verifier = verifier
         self._dpop = dpop
         self._policy_requires_dpop = policy_requires_dpop  # Kominfo's policy files (``require_dpop`` per app)
@@ -86,8 +93,10 @@ class BearerAuthenticator:
                 raise self._refuse("invalid_request", "send the access token in the Authorization header")
             raise Unauthenticated("an access token is required", headers=self._challenge(dpop=require_dpop))
         if len(values) > 1:
-            raise BadRequest("more than one Authorization header",
-                             headers=self._challenge("invalid_request", "more than one Authorization header"))
+            raise BadRequest(
+                "more than one Authorization header",
+                headers=self._challenge("invalid_request", "more than one Authorization header"),
+            )
         scheme, _, token = values[0].partition(b" ")
         scheme = scheme.lower()
         if scheme not in (b"bearer", b"dpop"):
@@ -97,8 +106,9 @@ class BearerAuthenticator:
             raise self._refuse("invalid_token", "the access token is malformed")
         return scheme, token.decode("ascii")
 
-    async def _check_sender(self, require_dpop: bool, request: RequestHead, scheme: bytes, token: str,
-                            claims: AccessClaims) -> None:
+    async def _check_sender(
+        self, require_dpop: bool, request: RequestHead, scheme: bytes, token: str, claims: AccessClaims
+    ) -> None:
         """RFC 9449 §7: a bound token only with the DPoP scheme and its proof; bearer tokens not where DPoP is
         required, and never under the DPoP scheme."""
         if claims.jkt is None:
@@ -116,27 +126,41 @@ class BearerAuthenticator:
     async def _build_principal(self, claims: AccessClaims) -> Principal:
         # RFC 9068 §2.2: a client_credentials token's sub is the client itself — no user behind it.
         if claims.sub == claims.client_id:
-            return Principal(client_id=claims.client_id, scopes=claims.scopes, acr=claims.acr, amr=claims.amr,
-                             token_id=claims.jti)
+            return Principal(
+                client_id=claims.client_id, scopes=claims.scopes, acr=claims.acr, amr=claims.amr, token_id=claims.jti
+            )
         opd, opd_paths, roles, subject = None, (), (), None
         if self._subjects is not None:
             try:
                 subject = await self._subjects.load(claims.sub)
             except Unavailable as exc:
-                raise ServiceUnavailable("the city directory is unavailable, try again shortly",
-                                         log_detail=exc.detail) from exc
+                raise ServiceUnavailable(
+                    "the city directory is unavailable, try again shortly", log_detail=exc.detail
+                ) from exc
             if subject is None:
                 raise self._refuse("invalid_token", "the token's user does not exist")
             if subject.disabled:
                 raise self._refuse("invalid_token", "the token's user account is disabled")
             opd, opd_paths, roles = subject.opd, subject.opd_paths, subject.roles
-        return Principal(sub=claims.sub, client_id=claims.client_id, opd=opd, opd_paths=opd_paths, roles=roles,
-                         scopes=claims.scopes, acr=claims.acr, amr=claims.amr, token_id=claims.jti,
-                         name=subject and subject.name, email=subject and subject.email, nik=subject and subject.nik,
-                         nip=subject and subject.nip)
+        return Principal(
+            sub=claims.sub,
+            client_id=claims.client_id,
+            opd=opd,
+            opd_paths=opd_paths,
+            roles=roles,
+            scopes=claims.scopes,
+            acr=claims.acr,
+            amr=claims.amr,
+            token_id=claims.jti,
+            name=subject and subject.name,
+            email=subject and subject.email,
+            nik=subject and subject.nik,
+            nip=subject and subject.nip,
+        )
 
-    def _challenge(self, error: str | None = None, description: str | None = None,
-                   dpop: bool = False) -> tuple[tuple[bytes, bytes]]:
+    def _challenge(
+        self, error: str | None = None, description: str | None = None, dpop: bool = False
+    ) -> tuple[tuple[bytes, bytes]]:
         if dpop:
             return ((b"www-authenticate", build_dpop_challenge(error, description)),)
         return ((b"www-authenticate", build_challenge(self._realm, error, description)),)

@@ -51,8 +51,9 @@ def locate_database(url: str) -> Database:
             raise InvalidInput("an in-memory SQLite database cannot be backed up")
         return Database("sqlite", sqlite_path=Path(parsed.database))
     if parsed.get_backend_name() == "postgresql":
-        return Database("postgresql", libpq_url=parsed.set(drivername="postgresql").render_as_string(
-            hide_password=False))
+        return Database(
+            "postgresql", libpq_url=parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+        )
     raise InvalidInput(f"backing up a {parsed.get_backend_name()} database is not supported")
 
 
@@ -60,8 +61,13 @@ def write_backup(target: Path, database: Database, policy_dir: Path | None, revi
     """Write the archive next to ``target`` and rename it into place (a failed backup leaves no file)."""
     if target.exists():
         raise InvalidInput(f"{target} exists; name a new file")
-    manifest = {"format": FORMAT, "created_at": int(time.time()), "backend": database.backend,
-                "revision": revision, "policies": policy_dir is not None and policy_dir.is_dir()}
+    manifest = {
+        "format": FORMAT,
+        "created_at": int(time.time()),
+        "backend": database.backend,
+        "revision": revision,
+        "policies": policy_dir is not None and policy_dir.is_dir(),
+    }
     partial = target.with_name(target.name + ".partial")
     with tempfile.TemporaryDirectory(prefix="gerbang-backup-") as scratch:
         dump = Path(scratch) / (SQLITE_MEMBER if database.backend == "sqlite" else PG_MEMBER)
@@ -94,8 +100,18 @@ def _dump(database: Database, dump: Path) -> None:
             source.close()
         return
     assert database.libpq_url is not None
-    _run_tool(["pg_dump", "--format=custom", "--no-owner", "--no-privileges", "--file", str(dump),
-               "--dbname", database.libpq_url])
+    _run_tool(
+        [
+            "pg_dump",
+            "--format=custom",
+            "--no-owner",
+            "--no-privileges",
+            "--file",
+            str(dump),
+            "--dbname",
+            database.libpq_url,
+        ]
+    )
 
 
 def _add_bytes(archive: tarfile.TarFile, name: str, data: bytes) -> None:
@@ -122,9 +138,11 @@ def restore_backup(source: Path, database: Database, policy_target: Path | None)
     """Restore onto an empty database (and policies into an empty or new directory)."""
     manifest = read_manifest(source)
     if manifest["backend"] != database.backend:
-        raise InvalidInput(f"the backup holds a {manifest['backend']} database; the configured one is "
-                           f"{database.backend} (restore onto the same kind; `gerbang export`/`apply` moves a "
-                           "city's set-up between kinds)")
+        raise InvalidInput(
+            f"the backup holds a {manifest['backend']} database; the configured one is "
+            f"{database.backend} (restore onto the same kind; `gerbang export`/`apply` moves a "
+            "city's set-up between kinds)"
+        )
     if policy_target is not None and policy_target.exists() and any(policy_target.iterdir()):
         raise InvalidInput(f"the policy directory {policy_target} is not empty")
     with tempfile.TemporaryDirectory(prefix="gerbang-restore-") as scratch, tarfile.open(source, "r:gz") as archive:
@@ -154,8 +172,18 @@ def _load(database: Database, scratch: Path) -> None:
     assert database.libpq_url is not None
     if _pg_has_tables(database.libpq_url):
         raise InvalidInput("the PostgreSQL database is not empty: restore onto an empty database")
-    _run_tool(["pg_restore", "--no-owner", "--no-privileges", "--exit-on-error", "--single-transaction",
-               "--dbname", database.libpq_url, str(scratch / PG_MEMBER)])
+    _run_tool(
+        [
+            "pg_restore",
+            "--no-owner",
+            "--no-privileges",
+            "--exit-on-error",
+            "--single-transaction",
+            "--dbname",
+            database.libpq_url,
+            str(scratch / PG_MEMBER),
+        ]
+    )
 
 
 def _sqlite_has_tables(path: Path) -> bool:
@@ -167,8 +195,18 @@ def _sqlite_has_tables(path: Path) -> bool:
 
 
 def _pg_has_tables(libpq_url: str) -> bool:
-    answer = _run_tool(["psql", "--no-psqlrc", "--tuples-only", "--no-align", "--dbname", libpq_url, "--command",
-                        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'"])
+    answer = _run_tool(
+        [
+            "psql",
+            "--no-psqlrc",
+            "--tuples-only",
+            "--no-align",
+            "--dbname",
+            libpq_url,
+            "--command",
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'",
+        ]
+    )
     return int(answer.strip() or "0") > 0
 
 

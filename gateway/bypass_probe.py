@@ -48,8 +48,13 @@ class ProbeResult:
         return self.status is not None and self.status not in REFUSALS
 
     def as_json(self) -> dict[str, Any]:
-        return {"upstream": self.upstream, "probe": self.probe, "status": self.status, "error": self.error,
-                "reachable_around_hub": self.reachable}
+        return {
+            "upstream": self.upstream,
+            "probe": self.probe,
+            "status": self.status,
+            "error": self.error,
+            "reachable_around_hub": self.reachable,
+        }
 
 
 @dataclass(frozen=True)
@@ -62,8 +67,11 @@ class AppAudit:
         return any(result.reachable for result in self.results)
 
     def as_json(self) -> dict[str, Any]:
-        return {"slug": self.slug, "reachable_around_hub": self.reachable,
-                "probes": [result.as_json() for result in self.results]}
+        return {
+            "slug": self.slug,
+            "reachable_around_hub": self.reachable,
+            "probes": [result.as_json() for result in self.results],
+        }
 
 
 class ProbeAssertions:
@@ -89,15 +97,28 @@ class ProbeAssertions:
         return probes
 
     def _claims(self, audience: str, issued_at: int) -> dict[str, Any]:
-        return {"iss": self._issuer, "aud": audience, "sub": PROBE_SUB, "roles": [], "iat": issued_at,
-                "exp": issued_at + 30, "jti": secrets.token_urlsafe(12)}
+        return {
+            "iss": self._issuer,
+            "aud": audience,
+            "sub": PROBE_SUB,
+            "roles": [],
+            "iat": issued_at,
+            "exp": issued_at + 30,
+            "jti": secrets.token_urlsafe(12),
+        }
 
     def _forge(self, claims: dict[str, Any]) -> str:
         return jwt.encode(claims, self._throwaway, algorithm="ES256", headers={"kid": self._kid, "typ": ASSERTION_TYP})
 
 
-async def audit_apps(apps: Sequence[AppRecord], assertions: ProbeAssertions, *, timeout: float = 5.0,
-                     concurrency: int = 16, addresses: UpstreamAddresses | None = None) -> list[AppAudit]:
+async def audit_apps(
+    apps: Sequence[AppRecord],
+    assertions: ProbeAssertions,
+    *,
+    timeout: float = 5.0,
+    concurrency: int = 16,
+    addresses: UpstreamAddresses | None = None,
+) -> list[AppAudit]:
     """``addresses``: the settings' upstream address rules, enforced at connect time as the proxy does."""
     limit = asyncio.Semaphore(concurrency)
     client_timeout = aiohttp.ClientTimeout(total=timeout)
@@ -110,7 +131,9 @@ async def audit_apps(apps: Sequence[AppRecord], assertions: ProbeAssertions, *, 
 
         audits = []
         for app in apps:
-            jobs = [probe(upstream, name, token) for upstream in app.upstreams for name, token in assertions.for_app(app)]
+            jobs = [
+                probe(upstream, name, token) for upstream in app.upstreams for name, token in assertions.for_app(app)
+            ]
             audits.append(AppAudit(app.slug, tuple(await asyncio.gather(*jobs))))
     return audits
 
@@ -120,7 +143,11 @@ async def probe_upstream(session: aiohttp.ClientSession, upstream: str, probe: s
     try:
         async with session.get(upstream + "/", headers=headers, allow_redirects=False) as response:
             return ProbeResult(upstream, probe, response.status)
-    except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+    except (TimeoutError, aiohttp.ClientError, OSError) as exc:
         refused = isinstance(getattr(exc, "os_error", None), UpstreamRefused) or isinstance(exc, UpstreamRefused)
-        return ProbeResult(upstream, probe, None, "refused by GERBANG_UPSTREAM_ALLOW/DENY" if refused
-                           else f"unreachable: {type(exc).__name__}")
+        return ProbeResult(
+            upstream,
+            probe,
+            None,
+            "refused by GERBANG_UPSTREAM_ALLOW/DENY" if refused else f"unreachable: {type(exc).__name__}",
+        )

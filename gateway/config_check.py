@@ -21,15 +21,14 @@ NOT_SETTINGS = frozenset({"GERBANG_CONFIG"})
 NOT_SETTINGS_PREFIXES = ("GERBANG_TEST_", "GERBANG_LT_", "GERBANG_BENCH_", "GERBANG_LOCUST_")
 
 
-def find_unknown_settings(settings_cls: type[BaseSettings], environ: Mapping[str, str],
-                          config_file: Path) -> list[str]:
+def find_unknown_settings(settings_cls: type[BaseSettings], environ: Mapping[str, str], config_file: Path) -> list[str]:
     """One message per unknown name, with the closest known setting when there is one."""
     known = set(settings_cls.model_fields)
     problems = []
     for name in sorted(environ):
         if not name.startswith(PREFIX) or name in NOT_SETTINGS or name.startswith(NOT_SETTINGS_PREFIXES):
             continue
-        field = name[len(PREFIX):].lower()
+        field = name[len(PREFIX) :].lower()
         if field not in known:
             problems.append(f"environment variable {name} is not a Gerbang setting{_hint(field, known, True)}")
     for key in _file_keys(config_file):

@@ -38,8 +38,11 @@ class PublicOnlyAuthenticator:
     async def authenticate(self, route: Route, request: RequestHead) -> Principal:
         if route.auth_mode == "none":
             return ANONYMOUS
-        raise Unauthenticated("this app needs authentication", headers=((b"www-authenticate", b"Bearer"),),
-                              log_detail=f"no authenticator configured for auth mode {route.auth_mode}")
+        raise Unauthenticated(
+            "this app needs authentication",
+            headers=((b"www-authenticate", b"Bearer"),),
+            log_detail=f"no authenticator configured for auth mode {route.auth_mode}",
+        )
 
 
 class StaticRouteTable:
@@ -66,9 +69,16 @@ class KeyRingAssertions:
     def issue(self, principal: Principal, route: Route, request: RequestHead) -> str:
         now = self.clock.now()
         claims: dict[str, object] = {
-            "iss": self.issuer, "aud": route.resource, "iat": now, "exp": now + self.ttl,
-            "jti": secrets.token_urlsafe(12), "sub": principal.sub, "opd": principal.opd,
-            "roles": list(principal.roles), "acr": principal.acr, "client_id": principal.client_id,
+            "iss": self.issuer,
+            "aud": route.resource,
+            "iat": now,
+            "exp": now + self.ttl,
+            "jti": secrets.token_urlsafe(12),
+            "sub": principal.sub,
+            "opd": principal.opd,
+            "roles": list(principal.roles),
+            "acr": principal.acr,
+            "client_id": principal.client_id,
             "request_id": request.request_id,
         }
         return self.keys.sign(claims, typ="gerbang-assertion+jwt")

@@ -52,8 +52,15 @@ class DpopProofChecker:
             raise refuse_dpop("invalid_dpop_proof", "send exactly one DPoP proof with a DPoP-bound token")
         now = self._clock.now()
         try:
-            proof = check_proof(proofs[0].decode("latin-1"), method=head.method, url=request_url(head), now=now,
-                                window=self._window, keys=self._keys, access_token=access_token)
+            proof = check_proof(
+                proofs[0].decode("latin-1"),
+                method=head.method,
+                url=request_url(head),
+                now=now,
+                window=self._window,
+                keys=self._keys,
+                access_token=access_token,
+            )
         except InvalidProof as exc:
             raise refuse_dpop("invalid_dpop_proof", str(exc)) from exc
         if proof.jkt != jkt:

@@ -1,22 +1,22 @@
 """Every error the gateway answers, rendered in one place (``gateway.problem``) as RFC 9457 problem+json.
 
-    GatewayError (status, title, public detail; ``log_detail`` only for the log)
-    ├── BadRequest 400            ambiguous path, smuggling attempt, malformed header
-    ├── Unauthenticated 401       carries the WWW-Authenticate challenge (RFC 6750 §3, RFC 9470)
-    ├── LoginRedirect 303         a ``session`` app without a session: go sign in (not a problem body)
-    ├── Forbidden 403             the policies said no
-    ├── NotFound 404              no app at this path/host
-    ├── MethodNotAllowed 405      TRACE/CONNECT: never forwarded (TRACE would echo the assertion back)
-    ├── RequestTimeout 408        the client was too slow to send its request
-    ├── Conflict 409              admin API: the change clashes with the current state (duplicate, wrong status)
-    ├── PayloadTooLarge 413
-    ├── UriTooLong 414            a request target longer than the server reads
-    ├── UnsupportedMediaType 415  admin API: a body that is not application/json
-    ├── TooManyRequests 429       carries Retry-After and RateLimit headers
-    ├── HeadersTooLarge 431
-    ├── BadGateway 502            upstream refused, reset or answered garbage
-    ├── ServiceUnavailable 503    app suspended, circuit open, dependency down
-    └── GatewayTimeout 504        upstream too slow
+GatewayError (status, title, public detail; ``log_detail`` only for the log)
+├── BadRequest 400            ambiguous path, smuggling attempt, malformed header
+├── Unauthenticated 401       carries the WWW-Authenticate challenge (RFC 6750 §3, RFC 9470)
+├── LoginRedirect 303         a ``session`` app without a session: go sign in (not a problem body)
+├── Forbidden 403             the policies said no
+├── NotFound 404              no app at this path/host
+├── MethodNotAllowed 405      TRACE/CONNECT: never forwarded (TRACE would echo the assertion back)
+├── RequestTimeout 408        the client was too slow to send its request
+├── Conflict 409              admin API: the change clashes with the current state (duplicate, wrong status)
+├── PayloadTooLarge 413
+├── UriTooLong 414            a request target longer than the server reads
+├── UnsupportedMediaType 415  admin API: a body that is not application/json
+├── TooManyRequests 429       carries Retry-After and RateLimit headers
+├── HeadersTooLarge 431
+├── BadGateway 502            upstream refused, reset or answered garbage
+├── ServiceUnavailable 503    app suspended, circuit open, dependency down
+└── GatewayTimeout 504        upstream too slow
 """
 
 from __future__ import annotations
@@ -27,8 +27,9 @@ class GatewayError(Exception):
     title = "Internal Server Error"
     type_slug = "internal"
 
-    def __init__(self, detail: str = "", *, headers: tuple[tuple[bytes, bytes], ...] = (),
-                 log_detail: str | None = None) -> None:
+    def __init__(
+        self, detail: str = "", *, headers: tuple[tuple[bytes, bytes], ...] = (), log_detail: str | None = None
+    ) -> None:
         super().__init__(detail or self.title)
         self.detail = detail
         self.headers = headers

@@ -82,9 +82,10 @@ class RequestBody:
                 async with asyncio.timeout(self.idle_timeout):
                     body, more = await self.conversation.read_body()
             except TimeoutError:
-                raise RequestTimeout("the request body was not sent in time",
-                                     log_detail=f"no body bytes for {self.idle_timeout}s "
-                                                f"after {self.received} bytes") from None
+                raise RequestTimeout(
+                    "the request body was not sent in time",
+                    log_detail=f"no body bytes for {self.idle_timeout}s after {self.received} bytes",
+                ) from None
             self.received += len(body)
             if self.received > self.limit:
                 raise PayloadTooLarge(f"the request body exceeds {self.limit} bytes")

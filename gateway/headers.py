@@ -22,25 +22,50 @@ from gateway.errors import BadRequest, HeadersTooLarge
 from gateway.identity_headers import is_identity_header
 
 # The client address is resolved by one function, shared with the provider (idp.client_address).
-from idp.client_address import (Headers, Network, build_networks, forwarded_for_chain,  # noqa: F401
-                                is_trusted, resolve_client_ip)
+from idp.client_address import (
+    Headers,
+    Network,
+    build_networks,
+    forwarded_for_chain,  # noqa: F401
+    is_trusted,
+    resolve_client_ip,
+)
 
 # RFC 9110 §7.6.1 plus the legacy ones every proxy drops.
-HOP_BY_HOP = frozenset({
-    b"connection", b"keep-alive", b"proxy-connection", b"te", b"trailer", b"transfer-encoding",
-    b"upgrade", b"proxy-authorization", b"proxy-authenticate",
-})
+HOP_BY_HOP = frozenset(
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-connection",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+        b"proxy-authorization",
+        b"proxy-authenticate",
+    }
+)
 # Set by the gateway or its HTTP client; whatever the client sent under these names is dropped. Identity-shaped
 # headers (X-Forwarded-*, X-Gerbang-*, X-User-Id...) are in their own table: ``gateway.identity_headers``.
-GATEWAY_SET = frozenset({
-    b"host", b"x-request-id", b"traceparent", b"content-length",
-    b"expect",  # 100-continue is answered by our server to the client; the upstream gets the body at once
-})
+GATEWAY_SET = frozenset(
+    {
+        b"host",
+        b"x-request-id",
+        b"traceparent",
+        b"content-length",
+        b"expect",  # 100-continue is answered by our server to the client; the upstream gets the body at once
+    }
+)
 # Never forwarded to a WebSocket upstream: aiohttp runs its own handshake (RFC 6455 §4.1).
-WEBSOCKET_HANDSHAKE = frozenset({
-    b"sec-websocket-key", b"sec-websocket-version", b"sec-websocket-extensions", b"sec-websocket-protocol",
-    b"sec-websocket-accept",
-})
+WEBSOCKET_HANDSHAKE = frozenset(
+    {
+        b"sec-websocket-key",
+        b"sec-websocket-version",
+        b"sec-websocket-extensions",
+        b"sec-websocket-protocol",
+        b"sec-websocket-accept",
+    }
+)
 # Set by the gateway's own server on every response; the upstream's copy would be a duplicate.
 RESPONSE_SET = frozenset({b"date"})
 _REQUEST_ID = re.compile(rb"[A-Za-z0-9._:\-]{8,128}")
@@ -116,8 +141,13 @@ def named_in_connection(headers: Headers) -> frozenset[bytes]:
     return frozenset(named)
 
 
-def build_upstream_headers(headers: Headers, added: Iterable[tuple[str, str]], *, websocket: bool = False,
-                           hidden_cookies: Container[str] = frozenset()) -> list[tuple[str, str]]:
+def build_upstream_headers(
+    headers: Headers,
+    added: Iterable[tuple[str, str]],
+    *,
+    websocket: bool = False,
+    hidden_cookies: Container[str] = frozenset(),
+) -> list[tuple[str, str]]:
     """What goes upstream: the client's end-to-end headers, then the gateway's own (never removable).
 
     ``hidden_cookies`` are the hub's own cookies (its session): an OPD app never sees them.
@@ -125,8 +155,13 @@ def build_upstream_headers(headers: Headers, added: Iterable[tuple[str, str]], *
     dropped = named_in_connection(headers)
     out: list[tuple[str, str]] = []
     for name, value in headers:
-        if (name in HOP_BY_HOP or name in GATEWAY_SET or name in dropped or is_identity_header(name)
-                or (websocket and name in WEBSOCKET_HANDSHAKE)):
+        if (
+            name in HOP_BY_HOP
+            or name in GATEWAY_SET
+            or name in dropped
+            or is_identity_header(name)
+            or (websocket and name in WEBSOCKET_HANDSHAKE)
+        ):
             continue
         if name == b"cookie" and hidden_cookies:
             kept = remove_cookies(value.decode("latin-1"), hidden_cookies)

@@ -35,10 +35,18 @@ class Probe:
 
     def __init__(self, name: str, ping: Ping, timeout: float, registry: CollectorRegistry) -> None:
         self.ping, self.timeout = ping, timeout
-        self.up = Gauge(f"gerbang_{name}_up", f"1 when the {name} answered the last health probe, else 0",
-                        registry=registry, multiprocess_mode="livemin")
-        self.seconds = Gauge(f"gerbang_{name}_ping_seconds", f"Duration of the last {name} health probe",
-                             registry=registry, multiprocess_mode="livemax")
+        self.up = Gauge(
+            f"gerbang_{name}_up",
+            f"1 when the {name} answered the last health probe, else 0",
+            registry=registry,
+            multiprocess_mode="livemin",
+        )
+        self.seconds = Gauge(
+            f"gerbang_{name}_ping_seconds",
+            f"Duration of the last {name} health probe",
+            registry=registry,
+            multiprocess_mode="livemax",
+        )
 
     async def run(self) -> bool:
         started = time.perf_counter()
@@ -69,9 +77,11 @@ class HealthProbe:
         await self.loop.stop()
 
 
-def build_health_probe(engine: AsyncEngine, limits: object, registry: CollectorRegistry,
-                       interval: float) -> HealthProbe:
+def build_health_probe(
+    engine: AsyncEngine, limits: object, registry: CollectorRegistry, interval: float
+) -> HealthProbe:
     """The database always; Redis when the limit store is Redis-backed (``GERBANG_REDIS_URL`` set)."""
+
     async def ping_database() -> bool:
         async with engine.connect() as connection:
             await connection.execute(text("SELECT 1"))

@@ -45,8 +45,9 @@ class Flow:
 
 
 class HubRelyingParty:
-    def __init__(self, keys: KeyRing, issuer: str, client_id: str, client_secret: str, flow_key: bytes,
-                 clock: Clock) -> None:
+    def __init__(
+        self, keys: KeyRing, issuer: str, client_id: str, client_secret: str, flow_key: bytes, clock: Clock
+    ) -> None:
         self._keys = keys
         self._issuer = issuer.rstrip("/")
         self.client_id = client_id
@@ -54,14 +55,23 @@ class HubRelyingParty:
         self._flow_key = flow_key
         self._clock = clock
 
-    def begin(self, redirect_uri: str, scope: str, carried: tuple[Any, ...] = (),
-              **extra: str) -> tuple[Flow, dict[str, str], str]:
+    def begin(
+        self, redirect_uri: str, scope: str, carried: tuple[Any, ...] = (), **extra: str
+    ) -> tuple[Flow, dict[str, str], str]:
         """A new flow, the authorization request's parameters (``extra`` added) and the sealed flow cookie."""
         flow = Flow(secrets.token_urlsafe(16), secrets.token_urlsafe(16), secrets.token_urlsafe(48), carried)
         challenge = base64.urlsafe_b64encode(hashlib.sha256(flow.verifier.encode()).digest()).rstrip(b"=").decode()
-        params = {"response_type": "code", "client_id": self.client_id, "redirect_uri": redirect_uri,
-                  "scope": scope, "state": flow.state, "nonce": flow.nonce, "code_challenge": challenge,
-                  "code_challenge_method": "S256", **extra}
+        params = {
+            "response_type": "code",
+            "client_id": self.client_id,
+            "redirect_uri": redirect_uri,
+            "scope": scope,
+            "state": flow.state,
+            "nonce": flow.nonce,
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+            **extra,
+        }
         return flow, params, self._seal(flow)
 
     def open_flow(self, sealed: str | None) -> Flow | None:
@@ -79,22 +89,34 @@ class HubRelyingParty:
 
     def is_callback_valid(self, flow: Flow | None, query: Mapping[str, str]) -> bool:
         """The callback belongs to this flow (``state``), comes from the hub (``iss``) and carries a ``code``."""
-        return (flow is not None and hmac.compare_digest(query.get("state", ""), flow.state)
-                and query.get("iss") == self._issuer and "code" in query)
+        return (
+            flow is not None
+            and hmac.compare_digest(query.get("state", ""), flow.state)
+            and query.get("iss") == self._issuer
+            and "code" in query
+        )
 
     async def redeem(self, code: str, flow: Flow, redirect_uri: str) -> dict[str, Any] | None:
         """The ID token's claims (its compact form under ``_raw``), or None when the exchange or a check fails."""
-        form = {"grant_type": "authorization_code", "code": code, "code_verifier": flow.verifier,
-                "redirect_uri": redirect_uri}
+        form = {
+            "grant_type": "authorization_code",
+            "code": code,
+            "code_verifier": flow.verifier,
+            "redirect_uri": redirect_uri,
+        }
         async with aiohttp.ClientSession(timeout=TOKEN_TIMEOUT) as http:
-            async with http.post(f"{self._issuer}/auth/token", data=form,
-                                 headers={"Authorization": basic_auth(self.client_id, self._client_secret)}) as reply:
+            async with http.post(
+                f"{self._issuer}/auth/token",
+                data=form,
+                headers={"Authorization": basic_auth(self.client_id, self._client_secret)},
+            ) as reply:
                 if reply.status != 200:
                     return None
                 tokens = await reply.json()
         try:
-            claims = await verify_hub_jwt_reloading(self._keys, tokens["id_token"], self._issuer, typ="jwt",
-                                                    audience=self.client_id, now=self._clock.now())
+            claims = await verify_hub_jwt_reloading(
+                self._keys, tokens["id_token"], self._issuer, typ="jwt", audience=self.client_id, now=self._clock.now()
+            )
         except (TokenInvalid, KeyError):
             return None
         if claims.get("nonce") != flow.nonce:

@@ -97,8 +97,9 @@ def is_identity_header(name: bytes) -> bool:
     return verdict
 
 
-def build_forwarding_headers(inbound: InboundRequest, route: Route, assertion: str, *,
-                             public_port: str = "") -> list[tuple[str, str]]:
+def build_forwarding_headers(
+    inbound: InboundRequest, route: Route, assertion: str, *, public_port: str = ""
+) -> list[tuple[str, str]]:
     """The gateway's own identity and correlation headers for the upstream (added after the client's, so
     ``Connection: X-Gerbang-Assertion`` cannot remove them). ``public_port``: ":8000" when the issuer names
     a port (every app origin shares it)."""

@@ -69,8 +69,9 @@ class RefreshGate:
 class RemoteJwks:
     """A JWKS fetched over HTTP (aiohttp), cached, refreshed on an unknown kid and after ``max_age`` seconds."""
 
-    def __init__(self, url: str, *, min_refresh_seconds: float = 10.0, max_age_seconds: float = 300.0,
-                 timeout: float = 3.0) -> None:
+    def __init__(
+        self, url: str, *, min_refresh_seconds: float = 10.0, max_age_seconds: float = 300.0, timeout: float = 3.0
+    ) -> None:
         self.url = url
         self._keys: dict[str, tuple[str, Any]] = {}
         self._fetched_at = -float("inf")
@@ -103,13 +104,15 @@ class RemoteJwks:
             try:
                 self._keys = build_keys(await self._fetch())
                 self._fetched_at = time.monotonic()
-            except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+            except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
                 # Keep the keys we have: a hub hiccup must not turn every token invalid.
                 log.warning("JWKS fetch from %s failed: %s", self.url, exc)
 
     async def _fetch(self) -> dict[str, Any]:
-        async with aiohttp.ClientSession(timeout=self._timeout) as session, \
-                session.get(self.url, allow_redirects=False) as response:
+        async with (
+            aiohttp.ClientSession(timeout=self._timeout) as session,
+            session.get(self.url, allow_redirects=False) as response,
+        ):
             if response.status != 200:
                 raise ValueError(f"status {response.status}")
             body = await response.json(content_type=None)
@@ -128,8 +131,13 @@ class LocalKeys:
     like a remote fetch.
     """
 
-    def __init__(self, lookup: KeyLookup, reload: Callable[[], Awaitable[None]] | None = None, *,
-                 min_refresh_seconds: float = 10.0) -> None:
+    def __init__(
+        self,
+        lookup: KeyLookup,
+        reload: Callable[[], Awaitable[None]] | None = None,
+        *,
+        min_refresh_seconds: float = 10.0,
+    ) -> None:
         self._lookup = lookup
         self._reload = reload
         self._gate = RefreshGate(min_refresh_seconds)

@@ -33,23 +33,43 @@ class GatewayMetrics:
         # The console's per-minute counts (gateway.traffic), fed from the same observation point.
         self.traffic = traffic or TrafficRecorder()
         self.registry = CollectorRegistry(auto_describe=True)
-        self.requests = Counter("gerbang_gateway_requests",
-                                "Requests answered on the app path, by app and status (counted at the response head)",
-                                ("app", "status"), registry=self.registry)
-        self.latency = Histogram("gerbang_gateway_request_seconds", "Time to the response head, by app",
-                                 ("app",), buckets=LATENCY_BUCKETS, registry=self.registry)
-        self.upstream_errors = Counter("gerbang_gateway_upstream_errors", "Upstream failures by app and kind",
-                                       ("app", "kind"), registry=self.registry)
-        self.circuit = Gauge("gerbang_gateway_circuit_state", "Circuit state per target: 0 closed, 1 half-open, 2 open",
-                             ("app", "target"), registry=self.registry, multiprocess_mode="max")
+        self.requests = Counter(
+            "gerbang_gateway_requests",
+            "Requests answered on the app path, by app and status (counted at the response head)",
+            ("app", "status"),
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "gerbang_gateway_request_seconds",
+            "Time to the response head, by app",
+            ("app",),
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.upstream_errors = Counter(
+            "gerbang_gateway_upstream_errors",
+            "Upstream failures by app and kind",
+            ("app", "kind"),
+            registry=self.registry,
+        )
+        self.circuit = Gauge(
+            "gerbang_gateway_circuit_state",
+            "Circuit state per target: 0 closed, 1 half-open, 2 open",
+            ("app", "target"),
+            registry=self.registry,
+            multiprocess_mode="max",
+        )
         self.access_history_dropped = Counter(
             "gerbang_access_history_dropped",
             "Access-history records dropped because too many were waiting to be written",
-            registry=self.registry)
+            registry=self.registry,
+        )
         self.response_headers_dropped = Counter(
             "gerbang_gateway_response_headers_dropped",
             "App response headers the gateway refused to pass to the browser (gateway.app_responses), by reason",
-            ("app", "reason"), registry=self.registry)
+            ("app", "reason"),
+            registry=self.registry,
+        )
         self.children: dict[tuple[str, int], tuple[Any, Any]] = {}
         # Not yet flushed, per (app, status): [count, latency sum, count per latency bucket (+Inf last)].
         self.pending: dict[tuple[str, int], list[Any]] = {}
@@ -71,8 +91,7 @@ class GatewayMetrics:
                 continue
             children = self.children.get(key)
             if children is None:  # label lookups cost more than the increments: keep the children
-                children = self.children[key] = (self.requests.labels(key[0], str(key[1])),
-                                                 self.latency.labels(key[0]))
+                children = self.children[key] = (self.requests.labels(key[0], str(key[1])), self.latency.labels(key[0]))
             children[0].inc(count)
             histogram = children[1]
             histogram._sum.inc(pending[1])  # Histogram.observe, for many observations at once

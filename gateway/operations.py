@@ -34,8 +34,13 @@ CHECK_TIMEOUT = 2.0
 class Operations:
     paths = frozenset({"/healthz", "/readyz", "/metrics"})
 
-    def __init__(self, context: IdpContext, metrics: GatewayMetrics, trusted_proxies: tuple[Network, ...],
-                 metrics_networks: tuple[Network, ...]) -> None:
+    def __init__(
+        self,
+        context: IdpContext,
+        metrics: GatewayMetrics,
+        trusted_proxies: tuple[Network, ...],
+        metrics_networks: tuple[Network, ...],
+    ) -> None:
         self.metrics, self.trusted_proxies, self.metrics_networks = metrics, trusted_proxies, metrics_networks
         self.checks: list[tuple[str, Check, bool]] = [("database", self._database(context), True)]
 
@@ -77,6 +82,7 @@ class Operations:
             async with context.engine.connect() as connection:
                 await connection.execute(text("SELECT 1"))
             return None
+
         return check
 
 
@@ -90,7 +96,15 @@ async def _run(name: str, check: Check) -> str | None:
 
 
 async def _answer(send: Send, status: int, content_type: bytes, body: bytes) -> None:
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", content_type), (b"content-length", str(len(body)).encode()),
-                            (b"cache-control", b"no-store")]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", content_type),
+                (b"content-length", str(len(body)).encode()),
+                (b"cache-control", b"no-store"),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

@@ -60,7 +60,7 @@ class Origins:
 
     async def answer_old_address(self, scope: Scope, send: Send) -> None:
         """``/apps/{slug}/rest`` on the hub: 308 to the app's own origin (GET/HEAD), else a 404 that names it."""
-        slug, _, rest = scope["path"][len(OLD_APPS_PREFIX):].partition("/")
+        slug, _, rest = scope["path"][len(OLD_APPS_PREFIX) :].partition("/")
         route = self.routes.find_slug(slug) if slug else None
         request_id = build_request_id(scope["headers"])
         if route is None:
@@ -70,9 +70,17 @@ class Origins:
         if scope["type"] == "http" and scope["method"] in _REDIRECTED_METHODS:
             query = scope.get("query_string", b"")
             location = (target + ("?" + query.decode("latin-1") if query else "")).encode("latin-1")
-            await send({"type": "http.response.start", "status": 308,
-                        "headers": [(b"location", location), (b"content-length", b"0"),
-                                    (b"x-request-id", request_id.encode())]})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 308,
+                    "headers": [
+                        (b"location", location),
+                        (b"content-length", b"0"),
+                        (b"x-request-id", request_id.encode()),
+                    ],
+                }
+            )
             await send({"type": "http.response.body", "body": b""})
             return
         await refuse(scope, send, NotFound(f"this app has moved to its own address: {target}"), request_id)

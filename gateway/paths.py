@@ -63,8 +63,7 @@ def _normalise(raw_path: bytes) -> str:
 
 def _decode_unreserved(raw: bytes) -> str:
     if any(byte not in _RAW_ALLOWED for byte in raw):
-        raise BadRequest("the path contains a character that must be percent-encoded",
-                         log_detail=f"path {raw[:200]!r}")
+        raise BadRequest("the path contains a character that must be percent-encoded", log_detail=f"path {raw[:200]!r}")
     if b"%" not in raw:
         return raw.decode("ascii")
     out = bytearray()
@@ -75,13 +74,14 @@ def _decode_unreserved(raw: bytes) -> str:
             out.append(byte)
             index += 1
             continue
-        pair = raw[index + 1:index + 3]
+        pair = raw[index + 1 : index + 3]
         if len(pair) != 2 or pair[0] not in _HEX or pair[1] not in _HEX:
             raise BadRequest("the path has a broken percent-encoding", log_detail=f"path {raw[:200]!r}")
         value = int(pair, 16)
         if value in _AMBIGUOUS_ENCODED:
-            raise BadRequest("the path contains an encoded separator or control character",
-                             log_detail=f"path {raw[:200]!r}")
+            raise BadRequest(
+                "the path contains an encoded separator or control character", log_detail=f"path {raw[:200]!r}"
+            )
         if value in _UNRESERVED:
             out.append(value)
         else:
@@ -98,8 +98,9 @@ def _check_utf8(normalised: bytearray, raw: bytes) -> None:
     try:
         unquote_to_bytes(bytes(normalised)).decode("utf-8", errors="strict")
     except UnicodeDecodeError:
-        raise BadRequest("the path contains percent-encoded bytes that are not UTF-8",
-                         log_detail=f"path {raw[:200]!r}") from None
+        raise BadRequest(
+            "the path contains percent-encoded bytes that are not UTF-8", log_detail=f"path {raw[:200]!r}"
+        ) from None
 
 
 def build_policy_path(path: str, *, allow_ambiguous: bool = False) -> str:
@@ -116,8 +117,9 @@ def check_app_path(path: str, *, allow_ambiguous: bool = False) -> None:
     if allow_ambiguous:
         return
     if ";" in path:
-        raise BadRequest("the path contains a ';' (path parameters are not accepted by this app)",
-                         log_detail=f"path {path[:200]!r}")
+        raise BadRequest(
+            "the path contains a ';' (path parameters are not accepted by this app)", log_detail=f"path {path[:200]!r}"
+        )
     if "%25" in path and _DOUBLE_ENCODED.search(path):
         raise BadRequest("the path is percent-encoded twice", log_detail=f"path {path[:200]!r}")
     for segment in path.split("/"):

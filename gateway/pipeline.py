@@ -78,16 +78,31 @@ async def handle_request(pipeline: Pipeline, scope: Scope, receive: Receive, sen
     started = time.perf_counter()
     headers = scope["headers"]
     if scope["type"] == "http":
-        await serve(pipeline, AsgiConversation(receive, send), headers, started,
-                    lambda request_id: read_request_head(scope, request_id, build_traceparent(headers, request_id),
-                                                         pipeline.max_header_bytes, pipeline.trusted_proxies))
+        await serve(
+            pipeline,
+            AsgiConversation(receive, send),
+            headers,
+            started,
+            lambda request_id: read_request_head(
+                scope,
+                request_id,
+                build_traceparent(headers, request_id),
+                pipeline.max_header_bytes,
+                pipeline.trusted_proxies,
+            ),
+        )
         return
     request_id = build_request_id(headers)
     app = "-"
     try:
         await receive()  # websocket.connect: the handshake is answered below, after the upstream's
-        inbound = read_request_head(scope, request_id, build_traceparent(headers, request_id),
-                                    pipeline.max_header_bytes, pipeline.trusted_proxies)
+        inbound = read_request_head(
+            scope,
+            request_id,
+            build_traceparent(headers, request_id),
+            pipeline.max_header_bytes,
+            pipeline.trusted_proxies,
+        )
         route, upstream_path = find_route(pipeline.routes, inbound.head)
         app = route.slug
         check_websocket_origin(route, inbound.head, pipeline.hub_origin)
@@ -101,8 +116,9 @@ async def handle_request(pipeline: Pipeline, scope: Scope, receive: Receive, sen
         status = 500
         log.exception("gateway step failed request_id=%s app=%s", request_id, app)
         with contextlib.suppress(RuntimeError):
-            await send_websocket_denial(send, scope, GatewayError("the gateway could not handle this request"),
-                                        request_id)
+            await send_websocket_denial(
+                send, scope, GatewayError("the gateway could not handle this request"), request_id
+            )
     pipeline.metrics.observe(app, status, time.perf_counter() - started)
 
 
@@ -112,9 +128,15 @@ class Front(Conversation, Protocol):
     async def send_problem(self, error: GatewayError, request_id: str, *, close: bool) -> None: ...
 
 
-async def serve(pipeline: Pipeline, front: Front, headers: Headers, started: float,
-                read_head: Callable[[str], InboundRequest], route: Route | None = None,
-                upstream_path: str = "") -> None:
+async def serve(
+    pipeline: Pipeline,
+    front: Front,
+    headers: Headers,
+    started: float,
+    read_head: Callable[[str], InboundRequest],
+    route: Route | None = None,
+    upstream_path: str = "",
+) -> None:
     """One HTTP request to an app, from its head to the last byte of the upstream's answer."""
     request_id = build_request_id(headers)
     app = route.slug if route is not None else "-"
@@ -140,15 +162,21 @@ async def serve(pipeline: Pipeline, front: Front, headers: Headers, started: flo
         log.exception("gateway step failed request_id=%s app=%s", request_id, app)
         # The response may already have started (a failure mid-stream): then the connection is cut.
         try:
-            await front.send_problem(GatewayError("the gateway could not handle this request"), request_id,
-                                     close=True)
+            await front.send_problem(GatewayError("the gateway could not handle this request"), request_id, close=True)
         except RuntimeError:
             front.abort()
     pipeline.metrics.observe(app, status, time.perf_counter() - started)
 
 
-async def run_steps(pipeline: Pipeline, inbound: InboundRequest, route: Route, upstream_path: str, started: float,
-                    *, websocket: bool = False) -> Exchange:
+async def run_steps(
+    pipeline: Pipeline,
+    inbound: InboundRequest,
+    route: Route,
+    upstream_path: str,
+    started: float,
+    *,
+    websocket: bool = False,
+) -> Exchange:
     """The checks between the head and the proxy: path, status, authenticate, decide, rate limit, assertion."""
     note_route(route.slug)
     check_app_path(upstream_path, allow_ambiguous=route.allow_ambiguous_paths)
@@ -164,13 +192,23 @@ async def run_steps(pipeline: Pipeline, inbound: InboundRequest, route: Route, u
     assertion = pipeline.assertions.issue(principal, route, head)
     integrity = None
     if pipeline.integrity is not None:
-        integrity = pipeline.integrity.begin(route, principal, head, inbound.content_length, inbound.chunked,
-                                             assertion, websocket=websocket)
+        integrity = pipeline.integrity.begin(
+            route, principal, head, inbound.content_length, inbound.chunked, assertion, websocket=websocket
+        )
     if pipeline.accesses is not None:
         pipeline.accesses.record(principal, route)
-    return build_exchange(inbound, route, upstream_path, assertion, verdict, started, websocket=websocket,
-                          hidden_cookies=pipeline.hidden_cookies, public_port=pipeline.public_port,
-                          integrity=integrity)
+    return build_exchange(
+        inbound,
+        route,
+        upstream_path,
+        assertion,
+        verdict,
+        started,
+        websocket=websocket,
+        hidden_cookies=pipeline.hidden_cookies,
+        public_port=pipeline.public_port,
+        integrity=integrity,
+    )
 
 
 def check_body_size(inbound: InboundRequest, limit: int) -> None:
@@ -199,10 +237,13 @@ def check_decision(decision: Decision, route: Route, head: RequestHead) -> None:
         target = head.path + ("?" + head.query.decode("latin-1") if head.query else "")
         raise LoginRedirect(f"/.gerbang/login?{urlencode({'acr': decision.required_acr, 'return_to': target})}")
     if decision.required_acr:  # RFC 9470 §3: step-up authentication
-        challenge = (f'Bearer error="insufficient_user_authentication", '
-                     f'error_description="a stronger sign-in is required", acr_values="{decision.required_acr}"')
-        raise Unauthenticated("a stronger sign-in is required", headers=((b"www-authenticate", challenge.encode()),),
-                              log_detail=detail)
+        challenge = (
+            f'Bearer error="insufficient_user_authentication", '
+            f'error_description="a stronger sign-in is required", acr_values="{decision.required_acr}"'
+        )
+        raise Unauthenticated(
+            "a stronger sign-in is required", headers=((b"www-authenticate", challenge.encode()),), log_detail=detail
+        )
     raise Forbidden("the city's access policy does not allow this request", log_detail=detail)
 
 
@@ -211,17 +252,36 @@ def check_verdict(verdict: Verdict) -> None:
         raise build_rejection(verdict)
 
 
-def build_exchange(inbound: InboundRequest, route: Route, upstream_path: str, assertion: str, verdict: Verdict,
-                   started: float, *, websocket: bool = False, hidden_cookies: Container[str] = frozenset(),
-                   public_port: str = "", integrity: IntegrityObserver | None = None) -> Exchange:
+def build_exchange(
+    inbound: InboundRequest,
+    route: Route,
+    upstream_path: str,
+    assertion: str,
+    verdict: Verdict,
+    started: float,
+    *,
+    websocket: bool = False,
+    hidden_cookies: Container[str] = frozenset(),
+    public_port: str = "",
+    integrity: IntegrityObserver | None = None,
+) -> Exchange:
     head = inbound.head
     added = build_forwarding_headers(inbound, route, assertion, public_port=public_port)
     if inbound.content_length is not None:
         added.append(("content-length", str(inbound.content_length)))
     upstream_headers = build_upstream_headers(head.headers, added, websocket=websocket, hidden_cookies=hidden_cookies)
     response_headers = ((b"x-request-id", head.request_id.encode()), *verdict.headers)
-    return Exchange(head, route, upstream_path, upstream_headers, response_headers, inbound.content_length,
-                    inbound.chunked, started, integrity)
+    return Exchange(
+        head,
+        route,
+        upstream_path,
+        upstream_headers,
+        response_headers,
+        inbound.content_length,
+        inbound.chunked,
+        started,
+        integrity,
+    )
 
 
 def _subprotocols(scope: Scope) -> tuple[str, ...]:

@@ -24,10 +24,12 @@ from policies.watcher import PolicyWatcher, Reload
 log = logging.getLogger("gerbang.policy")
 REPORT_ONLY = "report-only"
 
-DECISIONS = Counter("gerbang_policy_decisions_total", "Policy outcomes that were not a plain allow",
-                    ["app", "outcome"])
-RULE_HITS = Counter("gerbang_policy_rule_hits_total", "Requests each policy rule decided (allow, deny) or would "
-                    "have changed (report-only)", ["rule", "effect"])
+DECISIONS = Counter("gerbang_policy_decisions_total", "Policy outcomes that were not a plain allow", ["app", "outcome"])
+RULE_HITS = Counter(
+    "gerbang_policy_rule_hits_total",
+    "Requests each policy rule decided (allow, deny) or would have changed (report-only)",
+    ["rule", "effect"],
+)
 RELOADS = Counter("gerbang_policy_reloads_total", "Policy directory reloads", ["result"])
 HEALTHY = Gauge("gerbang_policy_healthy", "1 while the policy directory on disk is the set in force")
 
@@ -41,13 +43,27 @@ class PolicyDecider:
     def decide(self, principal: Principal, route: Route, request: RequestHead, path: str) -> Decision:
         # Every app on its own origin: ``path`` is exactly the path forwarded upstream (canonicalised by the route
         # table; no prefix to strip: a path such as /apps/x/admin is the app's own and is matched as such).
-        outcome = self._watcher.current.decide(Request(
-            app=route.slug, method=request.method, path=path, at=datetime.now(UTC), sub=principal.sub,
-            client_id=principal.client_id, roles=principal.roles, opd_paths=principal.opd_paths,
-            scopes=principal.scopes, acr=principal.acr, ip=request.client_ip, restricted=route.restricted,
-            public=route.auth_mode == "none", case_insensitive_paths=route.case_insensitive_paths))
-        decision = Decision(outcome.allowed, outcome.rule_ids, outcome.reason, outcome.required_acr,
-                            outcome.report_only)
+        outcome = self._watcher.current.decide(
+            Request(
+                app=route.slug,
+                method=request.method,
+                path=path,
+                at=datetime.now(UTC),
+                sub=principal.sub,
+                client_id=principal.client_id,
+                roles=principal.roles,
+                opd_paths=principal.opd_paths,
+                scopes=principal.scopes,
+                acr=principal.acr,
+                ip=request.client_ip,
+                restricted=route.restricted,
+                public=route.auth_mode == "none",
+                case_insensitive_paths=route.case_insensitive_paths,
+            )
+        )
+        decision = Decision(
+            outcome.allowed, outcome.rule_ids, outcome.reason, outcome.required_acr, outcome.report_only
+        )
         if decision.rule_ids or decision.report_only:
             self._count_hits(decision)
         if not decision.allowed or decision.report_only:
@@ -58,8 +74,10 @@ class PolicyDecider:
         """The rules that decided (``rule_ids``: deny rules when denied, allow rules when allowed) and the
         report-only rules that matched; a request counts once per rule."""
         effect = "allow" if decision.allowed else "deny"
-        for rule, kind in [*((r, effect) for r in decision.rule_ids), *((r, REPORT_ONLY) for r in
-                                                                          decision.report_only)]:
+        for rule, kind in [
+            *((r, effect) for r in decision.rule_ids),
+            *((r, REPORT_ONLY) for r in decision.report_only),
+        ]:
             child = self._hits.get((rule, kind))
             if child is None:
                 child = self._hits[(rule, kind)] = RULE_HITS.labels(rule, kind)
@@ -88,10 +106,21 @@ def _log_decision(decision: Decision, route: Route, request: RequestHead, princi
         DECISIONS.labels(route.slug, "deny").inc()
     if decision.report_only:
         DECISIONS.labels(route.slug, REPORT_ONLY).inc()
-    log.info("policy decision", extra={
-        "request_id": request.request_id, "app": route.slug, "allowed": decision.allowed,
-        "rule_ids": list(decision.rule_ids), "report_only": list(decision.report_only), "reason": decision.reason,
-        "sub": principal.sub, "client_id": principal.client_id, "method": request.method, "path": request.path})
+    log.info(
+        "policy decision",
+        extra={
+            "request_id": request.request_id,
+            "app": route.slug,
+            "allowed": decision.allowed,
+            "rule_ids": list(decision.rule_ids),
+            "report_only": list(decision.report_only),
+            "reason": decision.reason,
+            "sub": principal.sub,
+            "client_id": principal.client_id,
+            "method": request.method,
+            "path": request.path,
+        },
+    )
 
 
 class PolicyReloader:

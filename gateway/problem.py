@@ -25,8 +25,14 @@ CONTENT_TYPE = b"application/problem+json"
 def build_problem(error: GatewayError, request_id: str) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
     """Status, headers and body for ``error``; logs its private detail with the request id."""
     if error.log_detail or error.status >= 500:
-        log.log(logging.WARNING if error.status >= 500 else logging.INFO, "gateway %s %s request_id=%s detail=%s",
-                error.status, error.type_slug, request_id, error.log_detail or error.detail)
+        log.log(
+            logging.WARNING if error.status >= 500 else logging.INFO,
+            "gateway %s %s request_id=%s detail=%s",
+            error.status,
+            error.type_slug,
+            request_id,
+            error.log_detail or error.detail,
+        )
     headers = [(b"x-request-id", request_id.encode()), *error.headers]
     if isinstance(error, LoginRedirect):
         return error.status, [*headers, (b"content-length", b"0")], b""
@@ -38,8 +44,11 @@ def build_problem(error: GatewayError, request_id: str) -> tuple[int, list[tuple
         "instance": request_id,  # a relative URI reference (RFC 9457 §3.1.5)
     }
     body = json.dumps(document, separators=(",", ":")).encode()
-    headers += [(b"content-type", CONTENT_TYPE), (b"content-length", str(len(body)).encode()),
-                (b"cache-control", b"no-store")]
+    headers += [
+        (b"content-type", CONTENT_TYPE),
+        (b"content-length", str(len(body)).encode()),
+        (b"cache-control", b"no-store"),
+    ]
     return error.status, headers, body
 
 

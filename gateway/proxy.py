@@ -83,17 +83,22 @@ class ClientDisconnected(GatewayError):
 
 def build_client(settings: Settings) -> UpstreamClient:
     context = build_ssl_context(settings.upstream_ca_file) if settings.upstream_ca_file else None
-    return UpstreamClient(build_upstream_addresses(settings), connect_timeout=settings.upstream_connect_timeout,
-                          keepalive=settings.upstream_keepalive_seconds,
-                          max_per_origin=settings.upstream_connections_per_host,
-                          max_header_bytes=settings.upstream_max_header_bytes, ssl_context=context)
+    return UpstreamClient(
+        build_upstream_addresses(settings),
+        connect_timeout=settings.upstream_connect_timeout,
+        keepalive=settings.upstream_keepalive_seconds,
+        max_per_origin=settings.upstream_connections_per_host,
+        max_header_bytes=settings.upstream_max_header_bytes,
+        ssl_context=context,
+    )
 
 
 class Proxy:
     def __init__(self, settings: Settings, upstreams: Upstreams, metrics: GatewayMetrics) -> None:
         self.settings, self.upstreams, self.metrics = settings, upstreams, metrics
-        self.responses = AppResponseGuard(settings.issuer, settings.apps_domain, settings.uses_tls,
-                                          metrics.response_header_dropped)
+        self.responses = AppResponseGuard(
+            settings.issuer, settings.apps_domain, settings.uses_tls, metrics.response_header_dropped
+        )
         self.client: UpstreamClient | None = None
         self.total_timeout = settings.upstream_total_timeout
         self.read_timeout = settings.upstream_read_timeout
@@ -115,8 +120,13 @@ class Proxy:
         The request is counted in the metrics when the response head is sent (a stream may last hours).
         """
         pool = self.upstreams.pool(exchange.route.slug, exchange.route.upstreams)
-        body = (RequestBody(conversation, self.settings.max_body_bytes, self.settings.request_read_timeout,
-                            exchange.content_length) if exchange.has_body else None)
+        body = (
+            RequestBody(
+                conversation, self.settings.max_body_bytes, self.settings.request_read_timeout, exchange.content_length
+            )
+            if exchange.has_body
+            else None
+        )
         retryable = body is None and exchange.head.method in RETRYABLE_METHODS
         observer: ExchangeObserver | None = exchange.integrity
         if observer is None and self.observer is not None:
@@ -144,8 +154,14 @@ class Proxy:
         assert last is not None
         raise last.error
 
-    async def _request(self, target: Target, exchange: Exchange, body: RequestBody | None, retryable: bool,
-                       observer: ExchangeObserver | None) -> tuple[Connection, ResponseHead]:
+    async def _request(
+        self,
+        target: Target,
+        exchange: Exchange,
+        body: RequestBody | None,
+        retryable: bool,
+        observer: ExchangeObserver | None,
+    ) -> tuple[Connection, ResponseHead]:
         assert self.client is not None, "Proxy.start() runs in the lifespan"
         origin = self._origins.get(target.base)
         if origin is None:
@@ -189,8 +205,9 @@ class Proxy:
         lines.append(b"\r\n")
         return b"".join(lines)
 
-    async def _send_body(self, connection: Connection, body: RequestBody, chunked: bool,
-                         observer: ExchangeObserver | None) -> None:
+    async def _send_body(
+        self, connection: Connection, body: RequestBody, chunked: bool, observer: ExchangeObserver | None
+    ) -> None:
         held: bytes | None = None  # with an observer: the latest piece, sent once the next one arrives
         while True:
             try:
@@ -214,17 +231,26 @@ class Proxy:
             connection.write(b"0\r\n\r\n")
         await connection.drain(self.total_timeout)
 
-    async def _stream(self, exchange: Exchange, connection: Connection, head: ResponseHead,
-                      conversation: Conversation, observer: ExchangeObserver | None) -> int:
+    async def _stream(
+        self,
+        exchange: Exchange,
+        connection: Connection,
+        head: ResponseHead,
+        conversation: Conversation,
+        observer: ExchangeObserver | None,
+    ) -> int:
         """Send the upstream's response as it arrives; a long response stops when the client leaves."""
         assert self.client is not None
         complete = False
         try:
-            headers = self.responses.filter(exchange.route.slug, build_response_headers(head.headers,
-                                                                                        exchange.response_headers))
+            headers = self.responses.filter(
+                exchange.route.slug, build_response_headers(head.headers, exchange.response_headers)
+            )
             if observer is not None:
                 observer.response_head(head.status, headers)
-            await conversation.start_response(head.status, headers, not (connection.complete or connection.has_buffered))
+            await conversation.start_response(
+                head.status, headers, not (connection.complete or connection.has_buffered)
+            )
             self.metrics.observe(exchange.route.slug, head.status, time.perf_counter() - exchange.started)
             conversation.watch(connection.abort)
             while True:
@@ -241,8 +267,9 @@ class Proxy:
         except UpstreamError as exc:
             if not conversation.gone():
                 self.metrics.upstream_error(exchange.route.slug, "stream")
-                log.warning("upstream stream broke request_id=%s app=%s: %r", exchange.head.request_id,
-                            exchange.route.slug, exc)
+                log.warning(
+                    "upstream stream broke request_id=%s app=%s: %r", exchange.head.request_id, exchange.route.slug, exc
+                )
             conversation.abort()  # the client sees a truncation, never a clean end
         finally:
             if observer is not None:

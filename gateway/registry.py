@@ -24,14 +24,13 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.apps import app_hosts, stored_hosts
-from idp.app_origins import default_resource
 from gateway.claims import DEFAULT_CLAIMS
 from gateway.model import Route
-from idp.app_origins import default_apps_domain, hub_host
-from idp.periodic import Periodic
-from idp.upstream_addresses import UpstreamAddresses, literal_host
+from idp.app_origins import default_apps_domain, default_resource, hub_host
 from idp.clock import Clock
+from idp.periodic import Periodic
 from idp.storage.models import App, Client, OpdUnit
+from idp.upstream_addresses import UpstreamAddresses, literal_host
 
 log = logging.getLogger("gerbang.registry")
 
@@ -64,9 +63,16 @@ class Fingerprint:
 class AppRegistry:
     """``RouteTable`` backed by the database (``gateway.steps.RouteTable``)."""
 
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], issuer: str, clock: Clock,
-                 refresh_seconds: float = 2.0, addresses: UpstreamAddresses | None = None, *,
-                 apps_domain: str = "") -> None:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        issuer: str,
+        clock: Clock,
+        refresh_seconds: float = 2.0,
+        addresses: UpstreamAddresses | None = None,
+        *,
+        apps_domain: str = "",
+    ) -> None:
         self._addresses = addresses or UpstreamAddresses()
         self._sessionmaker = sessionmaker
         self._issuer = issuer
@@ -77,8 +83,12 @@ class AppRegistry:
         self._snapshot = RouteSnapshot()
         self._fingerprint: Fingerprint | None = None
         self._loaded_at = 0
-        self.loop = Periodic("registry-refresh", self.refresh, refresh_seconds,
-                             on_failure="serving the previous route table; the database may come back")
+        self.loop = Periodic(
+            "registry-refresh",
+            self.refresh,
+            refresh_seconds,
+            on_failure="serving the previous route table; the database may come back",
+        )
 
     def lookup(self, host: str, path: str) -> tuple[Route, str] | None:
         route = self._snapshot.by_host.get(host_name(host))
@@ -100,13 +110,17 @@ class AppRegistry:
         async with self._sessionmaker() as session:
             fingerprint = await _load_fingerprint(session)
             rows = await session.execute(
-                select(App, OpdUnit).join(OpdUnit, App.opd_id == OpdUnit.id).where(App.status.in_(ROUTED_STATUSES)))
+                select(App, OpdUnit).join(OpdUnit, App.opd_id == OpdUnit.id).where(App.status.in_(ROUTED_STATUSES))
+            )
             routes = [self._build_route(app, unit) for app, unit in rows.all()]
-            suspended = frozenset((await session.scalars(
-                select(Client.client_id).where(Client.status == "suspended"))).all())
-        self._snapshot = RouteSnapshot(by_slug={route.slug: route for route in routes},
-                                       by_host=build_host_index(routes, self._hub_host),
-                                       suspended_clients=suspended)
+            suspended = frozenset(
+                (await session.scalars(select(Client.client_id).where(Client.status == "suspended"))).all()
+            )
+        self._snapshot = RouteSnapshot(
+            by_slug={route.slug: route for route in routes},
+            by_host=build_host_index(routes, self._hub_host),
+            suspended_clients=suspended,
+        )
         self._fingerprint = fingerprint
         self._loaded_at = started
         for hook in self.on_load:
@@ -131,18 +145,24 @@ class AppRegistry:
         await self.loop.stop()
 
     def _build_route(self, app: App, unit: OpdUnit) -> Route:
-        return Route(slug=app.slug, opd=unit.slug, opd_path=unit.path, upstreams=self._allowed_upstreams(app),
-                     auth_mode=app.auth_mode,
-                     resource=app.resource or default_resource(self._issuer, self._apps_domain, app.slug),
-                     client_id=app.client_id, restricted=app.restricted,
-                     status="suspended" if app.status == "suspended" else "active",
-                     case_insensitive_paths=app.case_insensitive_paths,
-                     allow_ambiguous_paths=app.allow_ambiguous_paths,
-                     websocket_origins=tuple(app.websocket_origins or ()),
-                     hosts=app_hosts(app.slug, self._apps_domain, stored_hosts(app)),
-                     require_dpop=bool(app.require_dpop),
-                     claims=DEFAULT_CLAIMS if app.claims is None else tuple(app.claims),
-                     integrity=app.integrity or "none")
+        return Route(
+            slug=app.slug,
+            opd=unit.slug,
+            opd_path=unit.path,
+            upstreams=self._allowed_upstreams(app),
+            auth_mode=app.auth_mode,
+            resource=app.resource or default_resource(self._issuer, self._apps_domain, app.slug),
+            client_id=app.client_id,
+            restricted=app.restricted,
+            status="suspended" if app.status == "suspended" else "active",
+            case_insensitive_paths=app.case_insensitive_paths,
+            allow_ambiguous_paths=app.allow_ambiguous_paths,
+            websocket_origins=tuple(app.websocket_origins or ()),
+            hosts=app_hosts(app.slug, self._apps_domain, stored_hosts(app)),
+            require_dpop=bool(app.require_dpop),
+            claims=DEFAULT_CLAIMS if app.claims is None else tuple(app.claims),
+            integrity=app.integrity or "none",
+        )
 
     def _allowed_upstreams(self, app: App) -> tuple[str, ...]:
         """Upstreams registered before the settings refused their address are left out (no DNS here: names
@@ -159,13 +179,23 @@ class AppRegistry:
 
 
 async def _load_fingerprint(session: AsyncSession) -> Fingerprint:
-    row = (await session.execute(
-        select(func.count(App.id), func.coalesce(func.max(App.updated_at), 0),
-               func.coalesce(func.sum(App.updated_at), 0)))).one()
+    row = (
+        await session.execute(
+            select(
+                func.count(App.id),
+                func.coalesce(func.max(App.updated_at), 0),
+                func.coalesce(func.sum(App.updated_at), 0),
+            )
+        )
+    ).one()
     # A client suspended (or resumed) on its own, without its app, must reach the bearer step too.
-    clients = (await session.execute(
-        select(func.count(Client.id), func.coalesce(func.sum(Client.updated_at), 0))
-        .where(Client.status == "suspended"))).one()
+    clients = (
+        await session.execute(
+            select(func.count(Client.id), func.coalesce(func.sum(Client.updated_at), 0)).where(
+                Client.status == "suspended"
+            )
+        )
+    ).one()
     return Fingerprint(int(row[0]), int(row[1]), int(row[2]), int(clients[0]), int(clients[1]))
 
 

@@ -36,18 +36,36 @@ class InboundRequest:
     chunked: bool
 
 
-def read_request_head(scope: Scope, request_id: str, traceparent: str, max_header_bytes: int,
-                      trusted: tuple[Network, ...]) -> InboundRequest:
+def read_request_head(
+    scope: Scope, request_id: str, traceparent: str, max_header_bytes: int, trusted: tuple[Network, ...]
+) -> InboundRequest:
     client = scope.get("client")
-    return read_head(scope.get("method", "GET"), scope.get("raw_path") or scope["path"].encode(),
-                     scope.get("query_string", b""), scope["headers"], client[0] if client else "unknown",
-                     "https" if scope["scheme"] in ("https", "wss") else "http", request_id, traceparent,
-                     max_header_bytes, trusted)
+    return read_head(
+        scope.get("method", "GET"),
+        scope.get("raw_path") or scope["path"].encode(),
+        scope.get("query_string", b""),
+        scope["headers"],
+        client[0] if client else "unknown",
+        "https" if scope["scheme"] in ("https", "wss") else "http",
+        request_id,
+        traceparent,
+        max_header_bytes,
+        trusted,
+    )
 
 
-def read_head(method: str, raw_path: bytes, query: bytes, headers: Headers, peer: str, scheme: str,
-              request_id: str, traceparent: str, max_header_bytes: int,
-              trusted: tuple[Network, ...]) -> InboundRequest:
+def read_head(
+    method: str,
+    raw_path: bytes,
+    query: bytes,
+    headers: Headers,
+    peer: str,
+    scheme: str,
+    request_id: str,
+    traceparent: str,
+    max_header_bytes: int,
+    trusted: tuple[Network, ...],
+) -> InboundRequest:
     """The one reading of a request head (the ASGI scope's parts, or the app plane's parser's)."""
     if method in _REFUSED_METHODS:
         raise MethodNotAllowed(f"{method} is not forwarded", headers=((b"allow", ALLOWED_METHODS),))
@@ -61,8 +79,17 @@ def read_head(method: str, raw_path: bytes, query: bytes, headers: Headers, peer
     if is_trusted(peer, trusted):
         proto = _FORWARDED_PROTO.get((_single(headers, b"x-forwarded-proto") or b"").strip().lower(), scheme)
         forwarded_host = (_single(headers, b"x-forwarded-host") or b"").decode("latin-1") or forwarded_host
-    head = RequestHead(method=method, path=path, query=query, headers=tuple(headers), client_ip=client_ip,
-                       scheme=proto, host=host, request_id=request_id, traceparent=traceparent)
+    head = RequestHead(
+        method=method,
+        path=path,
+        query=query,
+        headers=tuple(headers),
+        client_ip=client_ip,
+        scheme=proto,
+        host=host,
+        request_id=request_id,
+        traceparent=traceparent,
+    )
     return InboundRequest(head, ", ".join(chain), proto, forwarded_host, content_length, is_chunked(headers))
 
 

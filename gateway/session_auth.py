@@ -37,18 +37,35 @@ from idp.keys import KeyRing
 from idp.storage.models import BrowserSession, GatewaySession, User
 
 CONTROL = "/.gerbang"
-PAGE_HEADERS = {"cache-control": "no-store", "content-security-policy": "frame-ancestors 'none'",
-                "x-frame-options": "DENY"}
+PAGE_HEADERS = {
+    "cache-control": "no-store",
+    "content-security-policy": "frame-ancestors 'none'",
+    "x-frame-options": "DENY",
+}
 
 
 class SessionAuthenticator:
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], keys: KeyRing, issuer: str, secret: bytes,
-                 clock: Clock, secure_cookies: bool, session_ttl: int) -> None:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        keys: KeyRing,
+        issuer: str,
+        secret: bytes,
+        clock: Clock,
+        secure_cookies: bool,
+        session_ttl: int,
+    ) -> None:
         self._sessionmaker = sessionmaker
         self._keys = keys
         self._issuer = issuer
-        self._party = HubRelyingParty(keys, issuer, CLIENT_ID, gateway_client_secret(secret),
-                                      hashlib.sha256(b"gerbang-gateway-flow" + secret).digest(), clock)
+        self._party = HubRelyingParty(
+            keys,
+            issuer,
+            CLIENT_ID,
+            gateway_client_secret(secret),
+            hashlib.sha256(b"gerbang-gateway-flow" + secret).digest(),
+            clock,
+        )
         self._logout_key = hashlib.sha256(b"gerbang-gateway-logout" + secret).digest()
         self._clock = clock
         self._secure = secure_cookies
@@ -75,22 +92,36 @@ class SessionAuthenticator:
             if user is None or user.disabled:
                 return None
             memberships = sorted(user.memberships, key=lambda m: m.opd.path)
-        return Principal(sub=user.id, client_id=CLIENT_ID, name=user.name,
-                         opd=memberships[0].opd.slug if memberships else None,
-                         opd_paths=tuple(dict.fromkeys(m.opd.path for m in memberships)),
-                         roles=tuple(sorted({m.role for m in memberships})), acr=row.acr, amr=tuple(row.amr),
-                         session_id=row.idp_sid, email=user.email, nik=user.nik, nip=user.nip)
+        return Principal(
+            sub=user.id,
+            client_id=CLIENT_ID,
+            name=user.name,
+            opd=memberships[0].opd.slug if memberships else None,
+            opd_paths=tuple(dict.fromkeys(m.opd.path for m in memberships)),
+            roles=tuple(sorted({m.role for m in memberships})),
+            acr=row.acr,
+            amr=tuple(row.amr),
+            session_id=row.idp_sid,
+            email=user.email,
+            nik=user.nik,
+            nip=user.nip,
+        )
 
     async def end_for_idp_session(self, row: BrowserSession) -> None:
         """Logout listener: the provider's session ended, so do the app sessions made from it (every app host)."""
         async with self._sessionmaker() as session, session.begin():
-            await session.execute(update(GatewaySession).where(
-                GatewaySession.idp_sid == row.sid, GatewaySession.ended_at.is_(None)).values(
-                ended_at=self._clock.now()))
+            await session.execute(
+                update(GatewaySession)
+                .where(GatewaySession.idp_sid == row.sid, GatewaySession.ended_at.is_(None))
+                .values(ended_at=self._clock.now())
+            )
 
     def routes(self) -> list[StarletteRoute]:
-        return [StarletteRoute(f"{CONTROL}/login", self.login), StarletteRoute(f"{CONTROL}/callback", self.callback),
-                StarletteRoute(f"{CONTROL}/logout", self.logout, methods=["GET", "POST"])]
+        return [
+            StarletteRoute(f"{CONTROL}/login", self.login),
+            StarletteRoute(f"{CONTROL}/callback", self.callback),
+            StarletteRoute(f"{CONTROL}/logout", self.logout, methods=["GET", "POST"]),
+        ]
 
     def _origin(self, request: Request) -> str:
         """The app origin the request came to (the dispatcher routed it here only for a registered app host)."""
@@ -98,24 +129,34 @@ class SessionAuthenticator:
 
     async def login(self, request: Request) -> Response:
         return_to = request.query_params.get("return_to", "/")
-        if (not return_to.startswith("/") or return_to.startswith(("//", "/\\", CONTROL + "/"))
-                or "\\" in return_to or any(ord(c) < 0x21 for c in return_to)):
+        if (
+            not return_to.startswith("/")
+            or return_to.startswith(("//", "/\\", CONTROL + "/"))
+            or "\\" in return_to
+            or any(ord(c) < 0x21 for c in return_to)
+        ):
             return_to = "/"
         acr = request.query_params.get("acr")
         # step-up: with ``acr_values`` the provider asks for the second factor the session lacks
-        _, params, sealed = self._party.begin(self._origin(request) + CALLBACK_PATH, "openid profile email opd",
-                                              (return_to, acr), **({"acr_values": acr} if acr else {}))
+        _, params, sealed = self._party.begin(
+            self._origin(request) + CALLBACK_PATH,
+            "openid profile email opd",
+            (return_to, acr),
+            **({"acr_values": acr} if acr else {}),
+        )
         response = RedirectResponse(f"{self._issuer}/auth/authorize?{urlencode(params)}", status_code=303)
-        response.set_cookie(self.flow_cookie, sealed, max_age=FLOW_TTL, httponly=True, samesite="lax",
-                            secure=self._secure, path="/")
+        response.set_cookie(
+            self.flow_cookie, sealed, max_age=FLOW_TTL, httponly=True, samesite="lax", secure=self._secure, path="/"
+        )
         return response
 
     async def callback(self, request: Request) -> Response:
         flow = self._party.open_flow(request.cookies.get(self.flow_cookie))
         query = request.query_params
         if flow is None or not self._party.is_callback_valid(flow, query):
-            return Response("Permintaan masuk tidak sah atau kedaluwarsa.", status_code=400,
-                            media_type="text/plain; charset=utf-8")
+            return Response(
+                "Permintaan masuk tidak sah atau kedaluwarsa.", status_code=400, media_type="text/plain; charset=utf-8"
+            )
         return_to, acr = flow.carried
         claims = await self._party.redeem(query["code"], flow, self._origin(request) + CALLBACK_PATH)
         if claims is None:
@@ -127,10 +168,19 @@ class SessionAuthenticator:
         now = self._clock.now()
         route: Route = request.scope["gerbang.route"]
         async with self._sessionmaker() as session, session.begin():
-            session.add(GatewaySession(id_digest=_digest(value), idp_sid=claims.get("sid"), user_id=claims["sub"],
-                                       app=route.slug, acr=str(claims.get("acr", "1")),
-                                       amr=list(claims.get("amr", [])), id_token=claims["_raw"], created_at=now,
-                                       expires_at=now + self._ttl))
+            session.add(
+                GatewaySession(
+                    id_digest=_digest(value),
+                    idp_sid=claims.get("sid"),
+                    user_id=claims["sub"],
+                    app=route.slug,
+                    acr=str(claims.get("acr", "1")),
+                    amr=list(claims.get("amr", [])),
+                    id_token=claims["_raw"],
+                    created_at=now,
+                    expires_at=now + self._ttl,
+                )
+            )
         response = RedirectResponse(return_to, status_code=303)
         response.set_cookie(self.cookie, value, httponly=True, samesite="lax", secure=self._secure, path="/")
         response.delete_cookie(self.flow_cookie, path="/", secure=self._secure, httponly=True)
@@ -143,8 +193,9 @@ class SessionAuthenticator:
             return HTMLResponse(logout_page(self._logout_token(value), english), headers=PAGE_HEADERS)
         form = await request.form()
         if value and not hmac.compare_digest(str(form.get("token", "")), self._logout_token(value)):
-            return HTMLResponse(logout_page(self._logout_token(value), english, retry=True), status_code=400,
-                                headers=PAGE_HEADERS)
+            return HTMLResponse(
+                logout_page(self._logout_token(value), english, retry=True), status_code=400, headers=PAGE_HEADERS
+            )
         hint = await self._end(value) if value else None
         params = {"client_id": CLIENT_ID}
         if hint:  # the person confirmed here: the provider ends its session without asking again
@@ -166,7 +217,6 @@ class SessionAuthenticator:
         if not value:
             return ""
         return hmac.new(self._logout_key, _digest(value).encode(), hashlib.sha256).hexdigest()
-
 
 
 def _acr_rank(acr: object) -> int:

@@ -42,18 +42,40 @@ def basic_auth(client_id: str, secret: str) -> str:
 
 def build_callbacks(issuer: str, routes: Iterable[Route]) -> list[str]:
     """The callback on every host of every routed ``session`` app, sorted (a stable value to compare)."""
-    return sorted({app_origin(issuer, host) + CALLBACK_PATH
-                   for route in routes if route.auth_mode == "session" for host in route.hosts})
+    return sorted(
+        {
+            app_origin(issuer, host) + CALLBACK_PATH
+            for route in routes
+            if route.auth_mode == "session"
+            for host in route.hosts
+        }
+    )
 
 
 async def ensure_gateway_client(session: AsyncSession, issuer: str, secret: bytes, now: int) -> None:
     """Every instance runs this at start, often at the same moment: insert-if-absent, then bring the secret up to
     date (its redirect URIs follow the session apps: ``GatewayClientSync``)."""
     digest = digest_secret(gateway_client_secret(secret))
-    created = await insert_if_absent(session, Client, "client_id", dict(
-        client_id=CLIENT_ID, secret_digest=digest, name="Gerbang", redirect_uris=[], post_logout_redirect_uris=[],
-        grant_types=["authorization_code"], scope="openid profile email opd", auth_method="client_secret_basic",
-        resources=[], first_party=True, status="active", created_at=now, updated_at=now))
+    created = await insert_if_absent(
+        session,
+        Client,
+        "client_id",
+        dict(
+            client_id=CLIENT_ID,
+            secret_digest=digest,
+            name="Gerbang",
+            redirect_uris=[],
+            post_logout_redirect_uris=[],
+            grant_types=["authorization_code"],
+            scope="openid profile email opd",
+            auth_method="client_secret_basic",
+            resources=[],
+            first_party=True,
+            status="active",
+            created_at=now,
+            updated_at=now,
+        ),
+    )
     if created:
         return
     client = await session.scalar(select(Client).where(Client.client_id == CLIENT_ID))
@@ -64,8 +86,13 @@ async def ensure_gateway_client(session: AsyncSession, issuer: str, secret: byte
 class GatewayClientSync:
     """Keeps ``gerbang-gateway``'s redirect URIs equal to the session apps' callbacks (a registry hook)."""
 
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], issuer: str, clock: Clock,
-                 forget: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        issuer: str,
+        clock: Clock,
+        forget: Callable[[str], None] | None = None,
+    ) -> None:
         self._sessionmaker, self._issuer, self._clock, self._forget = sessionmaker, issuer, clock, forget
         self._last: list[str] | None = None
 

@@ -23,8 +23,9 @@ class Settings(IdpSettings):
     upstream_keepalive_seconds: float = Field(default=4.0, gt=0, le=300)
     # https upstreams: certificates checked against the system's CAs, or this PEM bundle (a city's own CA).
     upstream_ca_file: str | None = None
-    upstream_max_header_bytes: int = Field(default=64 * 1024, ge=1024, le=1 << 20,
-                                           description="largest response head accepted from an upstream")
+    upstream_max_header_bytes: int = Field(
+        default=64 * 1024, ge=1024, le=1 << 20, description="largest response head accepted from an upstream"
+    )
     upstream_retries: int = Field(default=1, ge=0, le=5, description="extra tries for GET/HEAD/OPTIONS")
     upstream_cooloff_seconds: float = Field(default=2.0, ge=0, le=600)
     breaker_failure_threshold: int = Field(default=5, ge=1, le=1000)
@@ -37,8 +38,14 @@ class Settings(IdpSettings):
     # On SIGTERM: stop accepting, then give in-flight requests (streams too) this long before they are cut.
     shutdown_grace_seconds: float = Field(default=30.0, ge=0, le=3600)
     # Who may read /metrics (the resolved client address, after trusted_proxies): private networks by default.
-    metrics_networks: tuple[str, ...] = ("127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
-                                         "fc00::/7")
+    metrics_networks: tuple[str, ...] = (
+        "127.0.0.0/8",
+        "::1/128",
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "fc00::/7",
+    )
 
     # The console's traffic view (gateway.traffic_store): each process adds its counts to the database this often.
     traffic_flush_seconds: float = Field(default=10.0, gt=0, le=300, description="traffic counts flush interval")
@@ -60,18 +67,25 @@ class Settings(IdpSettings):
     assertion_reuse_seconds: int = Field(default=20, ge=0, le=55)
     # Signed requests and receipts (gateway.integrity, docs/integrity.md).
     message_signature_ttl: int = Field(default=30, ge=5, le=60, description="RFC 9421 signature lifetime, seconds")
-    integrity_buffer_bytes: int = Field(default=8 << 20, ge=0, le=1 << 30,
-                                        description="a body without Content-Digest is buffered up to this; 413 past")
-    ledger_hold_bytes: int = Field(default=1 << 20, ge=0, le=1 << 30,
-                                   description="responses up to this wait whole for their receipt (Gerbang-Receipt)")
+    integrity_buffer_bytes: int = Field(
+        default=8 << 20, ge=0, le=1 << 30, description="a body without Content-Digest is buffered up to this; 413 past"
+    )
+    ledger_hold_bytes: int = Field(
+        default=1 << 20,
+        ge=0,
+        le=1 << 30,
+        description="responses up to this wait whole for their receipt (Gerbang-Receipt)",
+    )
     ledger_max_batch: int = Field(default=256, ge=1, le=10_000, description="receipts per ledger transaction")
     ledger_linger_seconds: float = Field(default=0.002, ge=0, le=1, description="group-commit wait for a batch")
     # Access history from assertions (gateway.access_recorder / gateway.access_writer).
-    access_history_window_seconds: int = Field(default=300, ge=1, le=86_400,
-                                               description="one record per (user, app) per window")
+    access_history_window_seconds: int = Field(
+        default=300, ge=1, le=86_400, description="one record per (user, app) per window"
+    )
     access_history_flush_seconds: float = Field(default=5.0, gt=0, le=300, description="batch write interval")
-    access_history_max_pending: int = Field(default=50_000, ge=1, le=5_000_000,
-                                            description="records waiting in memory; past it new ones are dropped")
+    access_history_max_pending: int = Field(
+        default=50_000, ge=1, le=5_000_000, description="records waiting in memory; past it new ones are dropped"
+    )
     access_history_retention_days: int = Field(default=365, ge=1, le=3650, description="rows older are pruned")
 
     # The access log (gateway.access_log): one JSON line per request; a sample below 1 keeps that share of the

@@ -43,8 +43,12 @@ class ImportReport:
     unchanged: int = 0
 
     def as_json(self) -> dict[str, object]:
-        return {"created": self.created, "updated": self.updated, "unchanged": self.unchanged,
-                "bad_rows": [{"line": line, "problem": message} for line, message in self.problems]}
+        return {
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "bad_rows": [{"line": line, "problem": message} for line, message in self.problems],
+        }
 
 
 def parse_staff_csv(text: str) -> ImportReport:
@@ -67,15 +71,20 @@ def parse_staff_csv(text: str) -> ImportReport:
     return report
 
 
-def _check_row(line: int, values: dict[str, str | None], seen: dict[str, dict[str, int]]) -> tuple[str | None,
-                                                                                                     StaffRow | None]:
+def _check_row(
+    line: int, values: dict[str, str | None], seen: dict[str, dict[str, int]]
+) -> tuple[str | None, StaffRow | None]:
     if None in values or any(values.get(column) is None for column in COLUMNS):
         return "the row does not have exactly the header's columns", None
     nip, name, email, opd = (str(values[c]).strip() for c in ("nip", "name", "email", "opd"))
     roles = tuple(role for role in re.split(r"[;\s]+", str(values["roles"]).strip()) if role) or ("asn",)
     email = email.lower()
-    for check, message in ((NIP.match(nip), f"NIP must be 18 digits: '{nip}'"), (name, "name is empty"),
-                           (EMAIL.match(email), f"email is not valid: '{email}'"), (opd, "opd is empty")):
+    for check, message in (
+        (NIP.match(nip), f"NIP must be 18 digits: '{nip}'"),
+        (name, "name is empty"),
+        (EMAIL.match(email), f"email is not valid: '{email}'"),
+        (opd, "opd is empty"),
+    ):
         if not check:
             return message, None
     bad_roles = [role for role in roles if not ROLE.match(role)]
@@ -92,8 +101,9 @@ async def check_against_database(session: AsyncSession, report: ImportReport) ->
     """Unknown OPD units and NIPs held by another account become problems of their rows."""
     units = set((await session.scalars(select(OpdUnit.slug))).all())
     nips = {row.nip for row in report.rows}
-    holders = dict((await session.execute(select(User.nip, User.email).where(User.nip.in_(nips)))).all()) if nips \
-        else {}
+    holders = (
+        dict((await session.execute(select(User.nip, User.email).where(User.nip.in_(nips)))).all()) if nips else {}
+    )
     good: list[StaffRow] = []
     for row in report.rows:
         if row.opd not in units:
@@ -112,19 +122,37 @@ async def import_staff(session: AsyncSession, report: ImportReport, *, actor: st
         user = await session.scalar(select(User).where(User.email == row.email))
         wanted = [(row.opd, role) for role in row.roles]
         if user is None:
-            user = await add_user(session, email=row.email, name=row.name, password_hash=None, now=now,
-                                  opd_slug=row.opd, roles=row.roles)
+            user = await add_user(
+                session, email=row.email, name=row.name, password_hash=None, now=now, opd_slug=row.opd, roles=row.roles
+            )
             user.nip = row.nip
             await session.flush()
-            await append_audit(session, actor=actor, action="user.create", target=f"user:{user.id}",
-                               detail={"email": user.email, "nip": row.nip, "opd": row.opd, "roles": list(row.roles),
-                                       "source": "import"}, now=now)
+            await append_audit(
+                session,
+                actor=actor,
+                action="user.create",
+                target=f"user:{user.id}",
+                detail={
+                    "email": user.email,
+                    "nip": row.nip,
+                    "opd": row.opd,
+                    "roles": list(row.roles),
+                    "source": "import",
+                },
+                now=now,
+            )
             report.created += 1
             continue
         diff = await update_user(session, user, name=row.name, actor=actor, now=now)
         if user.nip != row.nip:
-            await append_audit(session, actor=actor, action="user.update", target=f"user:{user.id}",
-                               detail={"diff": {"nip": {"from": user.nip, "to": row.nip}}}, now=now)
+            await append_audit(
+                session,
+                actor=actor,
+                action="user.update",
+                target=f"user:{user.id}",
+                detail={"diff": {"nip": {"from": user.nip, "to": row.nip}}},
+                now=now,
+            )
             user.nip, diff = row.nip, {**diff, "nip": True}
         diff = {**diff, **await set_roles(session, user, wanted, actor=actor, now=now)}
         if diff:

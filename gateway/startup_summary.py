@@ -20,8 +20,9 @@ def describe_mail(settings: Settings, demo: bool) -> tuple[str, str | None]:
     if settings.smtp_url:
         return describe_database(settings.smtp_url) if "://" in settings.smtp_url else "smtp", None
     outbox = settings.effective_mail_outbox
-    warning = None if demo else (f"mail goes to the file outbox {outbox}: citizens receive no email "
-                                 "(set GERBANG_SMTP_URL)")
+    warning = (
+        None if demo else (f"mail goes to the file outbox {outbox}: citizens receive no email (set GERBANG_SMTP_URL)")
+    )
     return f"file outbox {outbox}", warning
 
 
@@ -35,10 +36,16 @@ def build_summary(settings: Settings, *, listeners: list[str], demo: bool = Fals
     except PolicyError as exc:
         rules = {"error": str(exc).splitlines()[0]}
     mail, mail_warning = describe_mail(settings, demo)
-    summary = {"issuer": settings.issuer, "database": describe_database(settings.effective_database_url),
-               "redis": describe_database(settings.redis_url) if settings.redis_url else "none (limits per process)",
-               "mail": mail, "policy_dir": str(policy_dir), "policy": rules,
-               "apps": _count_apps(settings.effective_database_url), "listeners": listeners}
+    summary = {
+        "issuer": settings.issuer,
+        "database": describe_database(settings.effective_database_url),
+        "redis": describe_database(settings.redis_url) if settings.redis_url else "none (limits per process)",
+        "mail": mail,
+        "policy_dir": str(policy_dir),
+        "policy": rules,
+        "apps": _count_apps(settings.effective_database_url),
+        "listeners": listeners,
+    }
     if mail_warning:
         summary["warning"] = mail_warning
     return summary

@@ -48,8 +48,9 @@ class SubjectLoader(Protocol):
 class SubjectDirectory:
     """``SubjectLoader`` backed by the database with a bounded TTL cache."""
 
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], clock: Clock, *, ttl: int = 60,
-                 size: int = 50_000) -> None:
+    def __init__(
+        self, sessionmaker: async_sessionmaker[AsyncSession], clock: Clock, *, ttl: int = 60, size: int = 50_000
+    ) -> None:
         self._sessionmaker = sessionmaker
         self._clock = clock
         self._ttl = ttl
@@ -97,15 +98,30 @@ async def load_subject(sessionmaker: async_sessionmaker[AsyncSession], sub: str)
 
 async def _query_subject(sessionmaker: async_sessionmaker[AsyncSession], sub: str) -> Subject | None:
     async with sessionmaker() as session:
-        found = (await session.execute(select(User.disabled, User.name, User.email, User.nik, User.nip)
-                                       .where(User.id == sub))).first()
+        found = (
+            await session.execute(
+                select(User.disabled, User.name, User.email, User.nik, User.nip).where(User.id == sub)
+            )
+        ).first()
         if found is None:
             return None
         disabled = found[0]
-        rows = (await session.execute(
-            select(Membership.role, OpdUnit.slug, OpdUnit.path).join(OpdUnit, Membership.opd_id == OpdUnit.id)
-            .where(Membership.user_id == sub).order_by(Membership.id))).all()
-    return Subject(user_id=sub, opd=rows[0][1] if rows else None,
-                   opd_paths=tuple(dict.fromkeys(path for _, _, path in rows)),
-                   roles=tuple(dict.fromkeys(role for role, _, _ in rows)), disabled=bool(disabled),
-                   name=found[1], email=found[2], nik=found[3], nip=found[4])
+        rows = (
+            await session.execute(
+                select(Membership.role, OpdUnit.slug, OpdUnit.path)
+                .join(OpdUnit, Membership.opd_id == OpdUnit.id)
+                .where(Membership.user_id == sub)
+                .order_by(Membership.id)
+            )
+        ).all()
+    return Subject(
+        user_id=sub,
+        opd=rows[0][1] if rows else None,
+        opd_paths=tuple(dict.fromkeys(path for _, _, path in rows)),
+        roles=tuple(dict.fromkeys(role for role, _, _ in rows)),
+        disabled=bool(disabled),
+        name=found[1],
+        email=found[2],
+        nik=found[3],
+        nip=found[4],
+    )

@@ -55,8 +55,16 @@ class AccessClaims:
 
 
 class TokenVerifier:
-    def __init__(self, keys: KeySource, issuer: str, clock: Clock, *, leeway: int = 30, cache_size: int = 10_000,
-                 is_revoked: RevocationCheck | None = None) -> None:
+    def __init__(
+        self,
+        keys: KeySource,
+        issuer: str,
+        clock: Clock,
+        *,
+        leeway: int = 30,
+        cache_size: int = 10_000,
+        is_revoked: RevocationCheck | None = None,
+    ) -> None:
         self._keys = keys
         self._issuer = issuer
         self._clock = clock
@@ -97,9 +105,19 @@ class TokenVerifier:
         if key is None:
             raise InvalidToken("the token was not signed by a key of this hub")
         try:
-            payload = jwt.decode(token, key, algorithms=[alg], options={
-                "verify_signature": True, "verify_exp": False, "verify_nbf": False, "verify_iat": False,
-                "verify_aud": False, "verify_iss": False})
+            payload = jwt.decode(
+                token,
+                key,
+                algorithms=[alg],
+                options={
+                    "verify_signature": True,
+                    "verify_exp": False,
+                    "verify_nbf": False,
+                    "verify_iat": False,
+                    "verify_aud": False,
+                    "verify_iss": False,
+                },
+            )
         except jwt.InvalidSignatureError as exc:
             raise InvalidToken("the token signature is invalid") from exc
         except jwt.PyJWTError as exc:
@@ -169,7 +187,16 @@ def build_claims(payload: dict[str, Any], kid: str = "") -> AccessClaims:
     jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
     if cnf is not None and not isinstance(jkt, str):
         raise InvalidToken("the token's confirmation (cnf) is not understood")
-    return AccessClaims(sub=payload["sub"], client_id=payload["client_id"], audiences=audiences,
-                        scopes=frozenset(scope.split()), jti=payload["jti"], exp=payload["exp"],
-                        acr=acr if isinstance(acr, str) else None, amr=tuple(str(m) for m in amr),
-                        auth_time=auth_time if isinstance(auth_time, int) else None, kid=kid, jkt=jkt)
+    return AccessClaims(
+        sub=payload["sub"],
+        client_id=payload["client_id"],
+        audiences=audiences,
+        scopes=frozenset(scope.split()),
+        jti=payload["jti"],
+        exp=payload["exp"],
+        acr=acr if isinstance(acr, str) else None,
+        amr=tuple(str(m) for m in amr),
+        auth_time=auth_time if isinstance(auth_time, int) else None,
+        kid=kid,
+        jkt=jkt,
+    )

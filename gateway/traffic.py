@@ -135,8 +135,10 @@ class TrafficRecorder:
         oldest = int((self._time() if now is None else now) // 60) - KEEP_MINUTES
         for row in rows:
             if row.minute >= oldest:
-                self._merge(row.minute, {row.app: [row.requests, row.client_errors, row.server_errors,
-                                                   row.throttled, *row.buckets]})
+                self._merge(
+                    row.minute,
+                    {row.app: [row.requests, row.client_errors, row.server_errors, row.throttled, *row.buckets]},
+                )
 
     @property
     def pending_minutes(self) -> int:
@@ -144,5 +146,6 @@ class TrafficRecorder:
 
 
 def _as_row(minute: int, app: str, row: list[int]) -> MinuteRow:
-    return MinuteRow(minute, app, row[REQUESTS], row[CLIENT_ERRORS], row[SERVER_ERRORS], row[THROTTLED],
-                     tuple(row[COUNTERS:]))
+    return MinuteRow(
+        minute, app, row[REQUESTS], row[CLIENT_ERRORS], row[SERVER_ERRORS], row[THROTTLED], tuple(row[COUNTERS:])
+    )

@@ -35,12 +35,20 @@ async def add_traffic(session: AsyncSession, rows: Sequence[MinuteRow]) -> None:
         return
     ordered = sorted([*rows, *build_rollup(rows)], key=lambda row: (row.minute, row.app))
     minutes = [{"minute": r.minute, "app": r.app, **{name: getattr(r, name) for name in COUNTS}} for r in ordered]
-    latency = [{"minute": r.minute, "app": r.app, "bucket": index, "count": count}
-               for r in ordered for index, count in enumerate(r.buckets) if count]
-    await session.execute(_add_statement(session, cast(Table, TrafficMinute.__table__), ("minute", "app"), COUNTS), minutes)
+    latency = [
+        {"minute": r.minute, "app": r.app, "bucket": index, "count": count}
+        for r in ordered
+        for index, count in enumerate(r.buckets)
+        if count
+    ]
+    await session.execute(
+        _add_statement(session, cast(Table, TrafficMinute.__table__), ("minute", "app"), COUNTS), minutes
+    )
     if latency:
-        await session.execute(_add_statement(session, cast(Table, TrafficLatency.__table__), ("minute", "app", "bucket"),
-                                             ("count",)), latency)
+        await session.execute(
+            _add_statement(session, cast(Table, TrafficLatency.__table__), ("minute", "app", "bucket"), ("count",)),
+            latency,
+        )
 
 
 def build_rollup(rows: Sequence[MinuteRow]) -> list[MinuteRow]:
@@ -50,11 +58,14 @@ def build_rollup(rows: Sequence[MinuteRow]) -> list[MinuteRow]:
         if row.app == TOTAL:
             continue
         into = sums.setdefault(row.minute, [0] * (len(COUNTS) + LAST_BUCKET + 1))
-        for index, value in enumerate((row.requests, row.client_errors, row.server_errors, row.throttled,
-                                       *row.buckets)):
+        for index, value in enumerate(
+            (row.requests, row.client_errors, row.server_errors, row.throttled, *row.buckets)
+        ):
             into[index] += value
-    return [MinuteRow(minute, TOTAL, values[0], values[1], values[2], values[3], tuple(values[4:]))
-            for minute, values in sums.items()]
+    return [
+        MinuteRow(minute, TOTAL, values[0], values[1], values[2], values[3], tuple(values[4:]))
+        for minute, values in sums.items()
+    ]
 
 
 def _add_statement(session: AsyncSession, table: Table, keys: tuple[str, ...], counts: tuple[str, ...]) -> Any:
@@ -62,12 +73,15 @@ def _add_statement(session: AsyncSession, table: Table, keys: tuple[str, ...], c
     statement: Any
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
         statement = postgresql_insert(table)
     else:
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
         statement = sqlite_insert(table)
     return statement.on_conflict_do_update(
-        index_elements=list(keys), set_={name: table.c[name] + statement.excluded[name] for name in counts})
+        index_elements=list(keys), set_={name: table.c[name] + statement.excluded[name] for name in counts}
+    )
 
 
 async def prune_traffic(session: AsyncSession, before_minute: int) -> int:
@@ -82,9 +96,16 @@ Histogram = dict[int, int]  # latency bucket -> count (non-empty buckets only)
 Grouping = Literal["all", "app", "opd"]
 
 
-async def sum_counts(session: AsyncSession, first_minute: int, last_minute: int, *, by: Grouping,
-                     per_minute: bool, apps: Sequence[str] | None = None,
-                     opds: Sequence[str] | None = None) -> dict[tuple[Any, ...], Counts]:
+async def sum_counts(
+    session: AsyncSession,
+    first_minute: int,
+    last_minute: int,
+    *,
+    by: Grouping,
+    per_minute: bool,
+    apps: Sequence[str] | None = None,
+    opds: Sequence[str] | None = None,
+) -> dict[tuple[Any, ...], Counts]:
     """Counts summed in SQL over ``first_minute``..``last_minute``, keyed by (app or OPD slug)[, minute].
 
     ``by="opd"`` sums the apps each OPD unit owns (the ``apps`` table says which); ``apps``/``opds`` narrow
@@ -98,9 +119,16 @@ async def sum_counts(session: AsyncSession, first_minute: int, last_minute: int,
     return {tuple(row[:width]): [int(v or 0) for v in row[width:]] for row in (await session.execute(query)).all()}
 
 
-async def sum_histograms(session: AsyncSession, first_minute: int, last_minute: int, *, by: Grouping,
-                         per_minute: bool, apps: Sequence[str] | None = None,
-                         opds: Sequence[str] | None = None) -> dict[tuple[Any, ...], Histogram]:
+async def sum_histograms(
+    session: AsyncSession,
+    first_minute: int,
+    last_minute: int,
+    *,
+    by: Grouping,
+    per_minute: bool,
+    apps: Sequence[str] | None = None,
+    opds: Sequence[str] | None = None,
+) -> dict[tuple[Any, ...], Histogram]:
     """Latency histograms merged in SQL, keyed as ``sum_counts``."""
     table = cast(Table, TrafficLatency.__table__)
     query = _grouped(table, by, per_minute, (table.c.bucket,), first_minute, last_minute, apps, opds)
@@ -114,8 +142,16 @@ async def sum_histograms(session: AsyncSession, first_minute: int, last_minute: 
     return found
 
 
-def _grouped(table: Table, by: Grouping, per_minute: bool, extra: tuple[Any, ...], first_minute: int,
-             last_minute: int, apps: Sequence[str] | None, opds: Sequence[str] | None) -> Select[Any]:
+def _grouped(
+    table: Table,
+    by: Grouping,
+    per_minute: bool,
+    extra: tuple[Any, ...],
+    first_minute: int,
+    last_minute: int,
+    apps: Sequence[str] | None,
+    opds: Sequence[str] | None,
+) -> Select[Any]:
     keys: list[Any] = []
     source: Any = table
     if by == "all" and apps is None and opds is None:
@@ -141,8 +177,9 @@ def _grouped(table: Table, by: Grouping, per_minute: bool, extra: tuple[Any, ...
 class TrafficFlusher:
     """The background task that delivers one process's recorder to the database."""
 
-    def __init__(self, recorder: TrafficRecorder, sessionmaker: async_sessionmaker[AsyncSession], clock: Clock,
-                 interval: float) -> None:
+    def __init__(
+        self, recorder: TrafficRecorder, sessionmaker: async_sessionmaker[AsyncSession], clock: Clock, interval: float
+    ) -> None:
         self.recorder, self.sessionmaker, self.clock, self.interval = recorder, sessionmaker, clock, interval
         self.loop = Periodic("traffic-flush", self._tick, interval, on_failure="pruning again at the next round")
         self._pruned_at = 0

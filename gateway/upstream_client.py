@@ -109,8 +109,11 @@ class Connection(asyncio.Protocol):
                 self.complete = True  # RFC 9112 §6.3 (8): the body ends where the connection does
             else:
                 kind = "protocol" if self.received_any else "disconnected"
-                self.error = UpstreamError(kind, f"closed {'mid-response' if self.received_any else 'before a response'}"
-                                                 f"{f': {exc!r}' if exc else ''}")
+                self.error = UpstreamError(
+                    kind,
+                    f"closed {'mid-response' if self.received_any else 'before a response'}"
+                    f"{f': {exc!r}' if exc else ''}",
+                )
         self._wake()
         if self._drainer is not None and not self._drainer.done():
             self._drainer.set_result(None)
@@ -282,9 +285,16 @@ class _Pool:
 class UpstreamClient:
     """Keep-alive connections per origin, at most ``max_per_origin`` open; idle ones kept ``keepalive`` s."""
 
-    def __init__(self, addresses: UpstreamAddresses, *, connect_timeout: float, keepalive: float,
-                 max_per_origin: int, max_header_bytes: int = 64 * 1024,
-                 ssl_context: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self,
+        addresses: UpstreamAddresses,
+        *,
+        connect_timeout: float,
+        keepalive: float,
+        max_per_origin: int,
+        max_header_bytes: int = 64 * 1024,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
         self.addresses, self.connect_timeout, self.keepalive = addresses, connect_timeout, keepalive
         self.max_per_origin, self.max_header_bytes = max_per_origin, max_header_bytes
         self.ssl_context = ssl_context
@@ -392,8 +402,11 @@ class UpstreamClient:
             context = self.ssl_context or build_ssl_context()
         try:
             _transport, connection = await loop.create_connection(
-                lambda: Connection(loop, origin, self.max_header_bytes), sock=sock, ssl=context,
-                server_hostname=origin.host if context is not None else None)
+                lambda: Connection(loop, origin, self.max_header_bytes),
+                sock=sock,
+                ssl=context,
+                server_hostname=origin.host if context is not None else None,
+            )
         except BaseException:
             sock.close()
             raise

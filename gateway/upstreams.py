@@ -114,9 +114,11 @@ class TargetPool:
         if fallback is None:
             # RFC 9110 §10.2.3: say when the first circuit lets a trial request through again.
             retry_after = max(1, math.ceil(min(target.breaker.available_in() for target in self.targets)))
-            raise ServiceUnavailable("the app's service is unavailable",
-                                     headers=((b"retry-after", str(retry_after).encode()),),
-                                     log_detail=f"app {self.slug}: every upstream circuit is open")
+            raise ServiceUnavailable(
+                "the app's service is unavailable",
+                headers=((b"retry-after", str(retry_after).encode()),),
+                log_detail=f"app {self.slug}: every upstream circuit is open",
+            )
         fallback.breaker.claim()
         return fallback
 

@@ -26,8 +26,14 @@ _RESERVED_CLOSE = {1005: 1000, 1006: 1011, 1015: 1011}
 
 
 class WebSocketProxy:
-    def __init__(self, upstreams: Upstreams, metrics: GatewayMetrics, connect_timeout: float,
-                 max_message_bytes: int, socket_factory: Any = None) -> None:
+    def __init__(
+        self,
+        upstreams: Upstreams,
+        metrics: GatewayMetrics,
+        connect_timeout: float,
+        max_message_bytes: int,
+        socket_factory: Any = None,
+    ) -> None:
         self.upstreams, self.metrics = upstreams, metrics
         self.connect_timeout, self.max_message_bytes = connect_timeout, max_message_bytes
         self.socket_factory = socket_factory
@@ -37,8 +43,9 @@ class WebSocketProxy:
         if self.session is None:
             # A dummy cookie jar: one session serves every user; cookies must never cross between them.
             connector = aiohttp.TCPConnector(limit=0, socket_factory=self.socket_factory)
-            self.session = aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar(),
-                                                 auto_decompress=False)
+            self.session = aiohttp.ClientSession(
+                connector=connector, cookie_jar=aiohttp.DummyCookieJar(), auto_decompress=False
+            )
 
     async def close(self) -> None:
         if self.session is not None:
@@ -56,8 +63,13 @@ class WebSocketProxy:
         try:
             async with asyncio.timeout(self.connect_timeout):
                 upstream = await session.ws_connect(
-                    URL(url, encoded=True), headers=exchange.upstream_headers, protocols=protocols,
-                    autoclose=False, autoping=True, max_msg_size=self.max_message_bytes)
+                    URL(url, encoded=True),
+                    headers=exchange.upstream_headers,
+                    protocols=protocols,
+                    autoclose=False,
+                    autoping=True,
+                    max_msg_size=self.max_message_bytes,
+                )
         except aiohttp.WSServerHandshakeError as exc:
             pool.record_success(target)  # the upstream is alive; it refused this handshake
             raise BadGateway("the app's service refused the WebSocket", log_detail=repr(exc)) from None
@@ -68,8 +80,9 @@ class WebSocketProxy:
             pool.record_failure(target)
             raise BadGateway("the app's service could not be reached", log_detail=repr(exc)) from None
         pool.record_success(target)
-        await send({"type": "websocket.accept", "subprotocol": upstream.protocol,
-                    "headers": list(exchange.response_headers)})
+        await send(
+            {"type": "websocket.accept", "subprotocol": upstream.protocol, "headers": list(exchange.response_headers)}
+        )
         self.metrics.observe(exchange.route.slug, 101, time.perf_counter() - exchange.started)
         await _relay(upstream, receive, send)
         return 101

@@ -36,8 +36,10 @@ def check_websocket_origin(route: Route, head: RequestHead, hub_origin: str) -> 
     declared = {normalise_origin(allowed) for allowed in route.websocket_origins}
     if origin != "null" and (origin in app_origins(route, hub_origin) or origin in declared):
         return
-    raise Forbidden("this page may not open the app's WebSocket",
-                    log_detail=f"websocket origin {values[0][:200]!r} for app {route.slug}")
+    raise Forbidden(
+        "this page may not open the app's WebSocket",
+        log_detail=f"websocket origin {values[0][:200]!r} for app {route.slug}",
+    )
 
 
 def normalise_origin(value: str) -> str:

@@ -39,28 +39,39 @@ class AccessEntry:
 
 
 async def load_access_history(session: AsyncSession, user_id: str, limit: int = LIMIT) -> list[AccessEntry]:
-    entries = [*await load_token_accesses(session, user_id, limit),
-               *await load_gateway_accesses(session, user_id, limit)]
+    entries = [
+        *await load_token_accesses(session, user_id, limit),
+        *await load_gateway_accesses(session, user_id, limit),
+    ]
     entries.sort(key=lambda entry: entry.at, reverse=True)
     return entries[:limit]
 
 
 async def load_token_accesses(session: AsyncSession, user_id: str, limit: int) -> list[AccessEntry]:
-    query = (select(Grant.created_at, Client.name, OpdUnit.name, Grant.scope, Grant.revoked_at)
-             .join(Client, Client.client_id == Grant.client_id)
-             .outerjoin(OpdUnit, OpdUnit.id == Client.opd_id)
-             .where(Grant.user_id == user_id, Grant.client_id.not_in(HUB_CLIENT_IDS))
-             .order_by(Grant.created_at.desc()).limit(limit))
-    return [AccessEntry(at, app, opd, scope, revoked is not None, "token")
-            for at, app, opd, scope, revoked in (await session.execute(query)).all()]
+    query = (
+        select(Grant.created_at, Client.name, OpdUnit.name, Grant.scope, Grant.revoked_at)
+        .join(Client, Client.client_id == Grant.client_id)
+        .outerjoin(OpdUnit, OpdUnit.id == Client.opd_id)
+        .where(Grant.user_id == user_id, Grant.client_id.not_in(HUB_CLIENT_IDS))
+        .order_by(Grant.created_at.desc())
+        .limit(limit)
+    )
+    return [
+        AccessEntry(at, app, opd, scope, revoked is not None, "token")
+        for at, app, opd, scope, revoked in (await session.execute(query)).all()
+    ]
 
 
 async def load_gateway_accesses(session: AsyncSession, user_id: str, limit: int) -> list[AccessEntry]:
     unit = aliased(OpdUnit)
-    query = (select(GatewayAccess.at, func.coalesce(App.name, GatewayAccess.app),
-                    func.coalesce(unit.name, GatewayAccess.opd))
-             .outerjoin(App, App.slug == GatewayAccess.app)
-             .outerjoin(unit, unit.slug == GatewayAccess.opd)
-             .where(GatewayAccess.user_id == user_id)
-             .order_by(GatewayAccess.at.desc(), GatewayAccess.id.desc()).limit(limit))
+    query = (
+        select(
+            GatewayAccess.at, func.coalesce(App.name, GatewayAccess.app), func.coalesce(unit.name, GatewayAccess.opd)
+        )
+        .outerjoin(App, App.slug == GatewayAccess.app)
+        .outerjoin(unit, unit.slug == GatewayAccess.opd)
+        .where(GatewayAccess.user_id == user_id)
+        .order_by(GatewayAccess.at.desc(), GatewayAccess.id.desc())
+        .limit(limit)
+    )
     return [AccessEntry(at, app, opd, "", False, "gateway") for at, app, opd in (await session.execute(query)).all()]

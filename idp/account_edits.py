@@ -23,8 +23,9 @@ from idp.storage.models import Membership, OpdUnit, User
 async def load_user_by_key(session: AsyncSession, key: str) -> User:
     """A user named by id, email or NIK (the CLI's ``--user``)."""
     value = key.strip()
-    user = await session.scalar(select(User).where(or_(User.id == value, User.email == value.lower(),
-                                                       User.nik == value)))
+    user = await session.scalar(
+        select(User).where(or_(User.id == value, User.email == value.lower(), User.nik == value))
+    )
     if user is None:
         raise NotFound(f"user '{key}' does not exist")
     return user
@@ -32,8 +33,11 @@ async def load_user_by_key(session: AsyncSession, key: str) -> User:
 
 async def role_pairs(session: AsyncSession, user_id: str) -> list[tuple[str, str]]:
     """(OPD slug, role) of every membership, sorted."""
-    rows = await session.execute(select(OpdUnit.slug, Membership.role).join(Membership, Membership.opd_id == OpdUnit.id)
-                                 .where(Membership.user_id == user_id))
+    rows = await session.execute(
+        select(OpdUnit.slug, Membership.role)
+        .join(Membership, Membership.opd_id == OpdUnit.id)
+        .where(Membership.user_id == user_id)
+    )
     return sorted((slug, role) for slug, role in rows.all())
 
 
@@ -41,8 +45,17 @@ def _roles_text(pairs: list[tuple[str, str]]) -> list[str]:
     return [f"{role}@{slug}" for slug, role in pairs]
 
 
-async def update_user(session: AsyncSession, user: User, *, name: str | None = None, email: str | None = None,
-                      nik: str | None = None, actor: str, now: int, private: bool = False) -> dict[str, Any]:
+async def update_user(
+    session: AsyncSession,
+    user: User,
+    *,
+    name: str | None = None,
+    email: str | None = None,
+    nik: str | None = None,
+    actor: str,
+    now: int,
+    private: bool = False,
+) -> dict[str, Any]:
     """Change name, email or NIK (``nik=""`` removes it); returns the diff (empty: nothing changed).
 
     ``private``: the audit entry names the changed fields only (a citizen's correction under UU PDP: the hashed
@@ -64,8 +77,7 @@ async def update_user(session: AsyncSession, user: User, *, name: str | None = N
         user.updated_at = max(now, user.updated_at)
         await session.flush()
         detail = {"fields": sorted(diff)} if private else {"diff": diff}
-        await append_audit(session, actor=actor, action="user.update", target=f"user:{user.id}",
-                           detail=detail, now=now)
+        await append_audit(session, actor=actor, action="user.update", target=f"user:{user.id}", detail=detail, now=now)
     return diff
 
 
@@ -81,8 +93,9 @@ async def _checked_nik(session: AsyncSession, nik: str, user_id: str) -> str | N
     return value
 
 
-async def set_roles(session: AsyncSession, user: User, wanted: list[tuple[str, str]], *, actor: str,
-                    now: int) -> dict[str, Any]:
+async def set_roles(
+    session: AsyncSession, user: User, wanted: list[tuple[str, str]], *, actor: str, now: int
+) -> dict[str, Any]:
     """Make the user's memberships exactly ``wanted`` ((OPD slug, role) pairs); returns the diff."""
     for _, role in wanted:
         if not ROLE.match(role):
@@ -92,8 +105,13 @@ async def set_roles(session: AsyncSession, user: User, wanted: list[tuple[str, s
     if current == target:
         return {}
     units = {slug: await load_opd(session, slug) for slug in {slug for slug, _ in target}}
-    rows = (await session.execute(select(Membership, OpdUnit.slug).join(OpdUnit, Membership.opd_id == OpdUnit.id)
-                                  .where(Membership.user_id == user.id))).all()
+    rows = (
+        await session.execute(
+            select(Membership, OpdUnit.slug)
+            .join(OpdUnit, Membership.opd_id == OpdUnit.id)
+            .where(Membership.user_id == user.id)
+        )
+    ).all()
     for membership, slug in rows:
         if (slug, membership.role) not in target:
             await session.delete(membership)
@@ -105,6 +123,7 @@ async def set_roles(session: AsyncSession, user: User, wanted: list[tuple[str, s
     await session.flush()
     session.expire(user, ["memberships"])
     diff = build_diff({"roles": _roles_text(current)}, {"roles": _roles_text(target)})
-    await append_audit(session, actor=actor, action="user.roles", target=f"user:{user.id}", detail={"diff": diff},
-                       now=now)
+    await append_audit(
+        session, actor=actor, action="user.roles", target=f"user:{user.id}", detail={"diff": diff}, now=now
+    )
     return diff

@@ -4,17 +4,24 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute, Route
 
-from idp.endpoints.account import (account_page, app_withdraw, consent_revoke, password_submit, profile_submit, session_end,
-                                   sessions_end_all)
+from idp.endpoints.account import (
+    account_page,
+    app_withdraw,
+    consent_revoke,
+    password_submit,
+    profile_submit,
+    session_end,
+    sessions_end_all,
+)
 from idp.endpoints.account_data import data_download, data_page, delete_submit, privacy_page
 from idp.endpoints.account_email import email_change_submit, email_confirm_page, email_confirm_submit
-from idp.endpoints.account_undo import undo_page, undo_submit
 from idp.endpoints.account_mfa import recovery_codes_renew, totp_disable, totp_page, totp_submit
+from idp.endpoints.account_undo import undo_page, undo_submit
 from idp.endpoints.mfa import mfa_page, mfa_submit, step_up_page
 from idp.endpoints.passkeys import register_finish, register_options, remove, sign_in_finish, sign_in_options
 from idp.endpoints.recovery import reset_confirm_page, reset_confirm_submit, reset_page, reset_submit
-from idp.pdp import notice
 from idp.endpoints.register import register_page, register_submit, verify_email_page, verify_email_submit
+from idp.pdp import notice
 
 
 def build_account_routes() -> list[BaseRoute]:

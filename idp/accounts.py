@@ -33,9 +33,18 @@ def check_password_rules(password: str) -> None:
         raise InvalidInput(f"password must be at most {MAX_LENGTH} characters")
 
 
-async def add_user(session: AsyncSession, *, email: str, name: str, password_hash: str | None, now: int,
-                   nik: str | None = None, opd_slug: str | None = None, roles: tuple[str, ...] = (),
-                   email_verified: bool = True) -> User:
+async def add_user(
+    session: AsyncSession,
+    *,
+    email: str,
+    name: str,
+    password_hash: str | None,
+    now: int,
+    nik: str | None = None,
+    opd_slug: str | None = None,
+    roles: tuple[str, ...] = (),
+    email_verified: bool = True,
+) -> User:
     email = normalise_email(email)
     if not name.strip():
         raise InvalidInput("name is required")
@@ -52,9 +61,18 @@ async def add_user(session: AsyncSession, *, email: str, name: str, password_has
     clash = await session.scalar(select(User.id).where(or_(User.email == email, (User.nik == nik) if nik else false())))
     if clash is not None:
         raise Conflict("an account with this email or NIK already exists")
-    user = User(id=str(uuid.uuid4()), email=email, name=name.strip(), nik=nik, password_hash=password_hash,
-                kind="asn" if opd_slug else "citizen", email_verified=email_verified, created_at=now, updated_at=now,
-                password_changed_at=now)
+    user = User(
+        id=str(uuid.uuid4()),
+        email=email,
+        name=name.strip(),
+        nik=nik,
+        password_hash=password_hash,
+        kind="asn" if opd_slug else "citizen",
+        email_verified=email_verified,
+        created_at=now,
+        updated_at=now,
+        password_changed_at=now,
+    )
     session.add(user)
     if opd_slug:
         unit = await load_opd(session, opd_slug)
@@ -76,8 +94,7 @@ async def load_user(session: AsyncSession, user_id: str) -> User | None:
     return await session.get(User, user_id)
 
 
-async def list_users(session: AsyncSession, search: str | None = None, limit: int = 100,
-                     offset: int = 0) -> list[User]:
+async def list_users(session: AsyncSession, search: str | None = None, limit: int = 100, offset: int = 0) -> list[User]:
     query = select(User).order_by(User.email).limit(limit).offset(offset)
     if search:
         like = f"%{search.lower()}%"

@@ -21,12 +21,12 @@ from idp.client_address import ClientAddress, build_networks
 from idp.clock import Clock
 from idp.context import IdpContext, build_context
 from idp.endpoints.authorize import authorize_endpoint, resume_endpoint
+from idp.endpoints.client_registration import manage_endpoint, register_endpoint
 from idp.endpoints.consent import consent_page, consent_submit
+from idp.endpoints.device import device_authorization_endpoint, device_page, device_submit
 from idp.endpoints.discovery import build_metadata, metadata_endpoint
 from idp.endpoints.login import login_page, login_submit
 from idp.endpoints.logout import logout_endpoint
-from idp.endpoints.client_registration import manage_endpoint, register_endpoint
-from idp.endpoints.device import device_authorization_endpoint, device_page, device_submit
 from idp.endpoints.par import par_endpoint
 from idp.endpoints.token import token_endpoint
 from idp.endpoints.token_admin import introspection_endpoint, revocation_endpoint
@@ -41,13 +41,18 @@ log = logging.getLogger("gerbang.idp")
 
 
 def build_routes(provider: Provider) -> list[BaseRoute]:
-    metadata = metadata_endpoint(build_metadata(provider.issuer, provider.settings.signing_alg,
-                                                 provider.settings.require_pushed_authorization_requests))
+    metadata = metadata_endpoint(
+        build_metadata(
+            provider.issuer, provider.settings.signing_alg, provider.settings.require_pushed_authorization_requests
+        )
+    )
 
     async def jwks(_request: Request) -> Response:
-        return Response(provider.keys.jwks_bytes(), media_type="application/jwk-set+json",
-                        headers={"Cache-Control": f"public, max-age={JWKS_MAX_AGE}",
-                                 "Access-Control-Allow-Origin": "*"})
+        return Response(
+            provider.keys.jwks_bytes(),
+            media_type="application/jwk-set+json",
+            headers={"Cache-Control": f"public, max-age={JWKS_MAX_AGE}", "Access-Control-Allow-Origin": "*"},
+        )
 
     return [
         Route("/.well-known/openid-configuration", metadata),
@@ -94,10 +99,15 @@ def create_app(settings: Settings, clock: Clock | None = None, context: IdpConte
 
     async def storage_down(request: Request, exc: Exception) -> Response:
         log.warning("storage unavailable: %s", exc)
-        if request.url.path.startswith(("/auth/token", "/auth/revoke", "/auth/introspect", "/auth/userinfo",
-                                         "/auth/clients")):
-            return Response('{"error":"temporarily_unavailable"}', 503, media_type="application/json",
-                            headers={"Retry-After": "5", "Cache-Control": "no-store"})
+        if request.url.path.startswith(
+            ("/auth/token", "/auth/revoke", "/auth/introspect", "/auth/userinfo", "/auth/clients")
+        ):
+            return Response(
+                '{"error":"temporarily_unavailable"}',
+                503,
+                media_type="application/json",
+                headers={"Retry-After": "5", "Cache-Control": "no-store"},
+            )
         return provider.pages.error(request, "error.unavailable", 503)
 
     async def limits_down(request: Request, exc: Exception) -> Response:
@@ -108,11 +118,15 @@ def create_app(settings: Settings, clock: Clock | None = None, context: IdpConte
 
     # asyncpg raises a bare ConnectionRefusedError (an OSError, not wrapped by SQLAlchemy) when the database
     # is down; an OSError escaping a handler otherwise only ever means a dependency could not be reached.
-    app = Starlette(routes=build_routes(provider), lifespan=lifespan,
-                    exception_handlers={SQLAlchemyError: storage_down, OSError: storage_down,
-                                        ThrottleUnavailable: limits_down},
-                    middleware=[Middleware(HubOriginGuard, tls=settings.uses_tls),
-                                Middleware(ClientAddress, networks=build_networks(settings.trusted_proxies))])
+    app = Starlette(
+        routes=build_routes(provider),
+        lifespan=lifespan,
+        exception_handlers={SQLAlchemyError: storage_down, OSError: storage_down, ThrottleUnavailable: limits_down},
+        middleware=[
+            Middleware(HubOriginGuard, tls=settings.uses_tls),
+            Middleware(ClientAddress, networks=build_networks(settings.trusted_proxies)),
+        ],
+    )
     app.state.idp = ctx
     app.state.provider = provider
     return app

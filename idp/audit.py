@@ -63,8 +63,16 @@ class EntryFields:
     hash: str
 
     def as_record(self) -> dict[str, Any]:
-        return {"seq": self.seq, "at": self.at, "actor": self.actor, "action": self.action, "target": self.target,
-                "detail": self.detail, "prev_hash": self.prev_hash, "hash": self.hash}
+        return {
+            "seq": self.seq,
+            "at": self.at,
+            "actor": self.actor,
+            "action": self.action,
+            "target": self.target,
+            "detail": self.detail,
+            "prev_hash": self.prev_hash,
+            "hash": self.hash,
+        }
 
 
 @dataclass(frozen=True)
@@ -79,26 +87,33 @@ class CheckpointPolicy:
 def canonical_json(value: Any) -> bytes:
     """Sorted keys, no whitespace, UTF-8; raises ValueError for what JSON cannot carry exactly."""
     try:
-        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                          allow_nan=False).encode("utf-8")
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode(
+            "utf-8"
+        )
     except (TypeError, ValueError) as exc:  # ValueError: NaN, infinities, lone surrogates
         raise ValueError(f"audit detail is not representable as canonical JSON: {exc}") from exc
 
 
-def entry_hash(prev_hash: str, seq: int, at: int, actor: str, action: str, target: str,
-               detail: dict[str, Any]) -> str:
+def entry_hash(prev_hash: str, seq: int, at: int, actor: str, action: str, target: str, detail: dict[str, Any]) -> str:
     body = {"seq": seq, "at": at, "actor": actor, "action": action, "target": target, "detail": detail}
     return hashlib.sha256(prev_hash.encode("ascii") + canonical_json(body)).hexdigest()
 
 
 def is_entry_hash_valid(entry: EntryFields) -> bool:
-    computed = entry_hash(entry.prev_hash, entry.seq, entry.at, entry.actor, entry.action, entry.target,
-                          entry.detail)
+    computed = entry_hash(entry.prev_hash, entry.seq, entry.at, entry.actor, entry.action, entry.target, entry.detail)
     return computed == entry.hash
 
 
-async def append_audit(session: AsyncSession, *, actor: str, action: str, target: str, detail: dict[str, Any],
-                       now: int, checkpoints: CheckpointPolicy | None = None) -> AuditEntry:
+async def append_audit(
+    session: AsyncSession,
+    *,
+    actor: str,
+    action: str,
+    target: str,
+    detail: dict[str, Any],
+    now: int,
+    checkpoints: CheckpointPolicy | None = None,
+) -> AuditEntry:
     """Append one entry inside the caller's transaction; a checkpoint follows when one is due.
 
     The chain stays locked until the caller's transaction ends: append as the last step before
@@ -132,17 +147,25 @@ async def _is_checkpoint_due(session: AsyncSession, head_seq: int, every: int) -
 async def write_checkpoint(session: AsyncSession, keys: KeyRing, *, issuer: str, now: int) -> AuditCheckpoint | None:
     """Sign the current head; None when the chain is empty or its head is already a checkpoint."""
     await lock_chain(session)
-    head = (await session.execute(
-        select(AuditEntry.seq, AuditEntry.hash, AuditEntry.action).order_by(AuditEntry.seq.desc()).limit(1)
-    )).first()
+    head = (
+        await session.execute(
+            select(AuditEntry.seq, AuditEntry.hash, AuditEntry.action).order_by(AuditEntry.seq.desc()).limit(1)
+        )
+    ).first()
     if head is None or head.action == CHECKPOINT_ACTION:
         return None
     token = keys.sign({"iss": issuer, "seq": head.seq, "hash": head.hash, "iat": now}, typ=CHECKPOINT_TYP)
     kid = jwt.get_unverified_header(token)["kid"]
     checkpoint = AuditCheckpoint(seq=head.seq, hash=head.hash, at=now, kid=kid, token=token)
     session.add(checkpoint)
-    await _append(session, actor=CHECKPOINT_ACTOR, action=CHECKPOINT_ACTION, target=f"audit:{head.seq}",
-                  detail={"seq": head.seq, "hash": head.hash, "kid": kid, "token": token}, now=now)
+    await _append(
+        session,
+        actor=CHECKPOINT_ACTOR,
+        action=CHECKPOINT_ACTION,
+        target=f"audit:{head.seq}",
+        detail={"seq": head.seq, "hash": head.hash, "kid": kid, "token": token},
+        now=now,
+    )
     log.info("audit.checkpoint", seq=head.seq, hash=head.hash, kid=kid, token=token)
     return checkpoint
 
@@ -158,20 +181,28 @@ async def lock_chain(session: AsyncSession) -> None:
         await session.execute(delete(AuditEntry).where(false()))
 
 
-async def _append(session: AsyncSession, *, actor: str, action: str, target: str, detail: dict[str, Any],
-                  now: int) -> AuditEntry:
+async def _append(
+    session: AsyncSession, *, actor: str, action: str, target: str, detail: dict[str, Any], now: int
+) -> AuditEntry:
     # Store exactly what is hashed: tuples become lists, and a value JSON cannot carry fails here.
     stored_detail = json.loads(canonical_json(detail))
     if not isinstance(stored_detail, dict):
         raise ValueError("audit detail must be a JSON object")
     await lock_chain(session)
-    tail = (await session.execute(
-        select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
-    )).first()
+    tail = (
+        await session.execute(select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1))
+    ).first()
     seq, prev_hash = (tail.seq + 1, tail.hash) if tail else (1, GENESIS_HASH)
-    entry = AuditEntry(seq=seq, at=now, actor=actor, action=action, target=target, detail=stored_detail,
-                       prev_hash=prev_hash,
-                       hash=entry_hash(prev_hash, seq, now, actor, action, target, stored_detail))
+    entry = AuditEntry(
+        seq=seq,
+        at=now,
+        actor=actor,
+        action=action,
+        target=target,
+        detail=stored_detail,
+        prev_hash=prev_hash,
+        hash=entry_hash(prev_hash, seq, now, actor, action, target, stored_detail),
+    )
     session.add(entry)
     await session.flush()
     return entry

@@ -84,11 +84,18 @@ class Report:
 
     def as_dict(self) -> dict[str, Any]:
         first = self.fault
-        return {"intact": self.intact, "entries": self.entries, "checkpoints": self.checkpoints,
-                "first_seq": self.first_seq, "last_seq": self.last_seq, "head_hash": self.head_hash,
-                "unverified_checkpoints": self.unverified_checkpoints, "keys": self.keys,
-                "fault": None if first is None else first.__dict__,
-                "faults": [fault.__dict__ for fault in sorted(self.faults, key=lambda f: f.seq)]}
+        return {
+            "intact": self.intact,
+            "entries": self.entries,
+            "checkpoints": self.checkpoints,
+            "first_seq": self.first_seq,
+            "last_seq": self.last_seq,
+            "head_hash": self.head_hash,
+            "unverified_checkpoints": self.unverified_checkpoints,
+            "keys": self.keys,
+            "fault": None if first is None else first.__dict__,
+            "faults": [fault.__dict__ for fault in sorted(self.faults, key=lambda f: f.seq)],
+        }
 
 
 class CheckpointInvalid(Exception):
@@ -107,10 +114,16 @@ def read_checkpoint_token(token: str, public_jwks: Mapping[str, dict[str, Any]] 
         else:
             jwk = public_jwks.get(kid) if isinstance(kid, str) else None
             if jwk is None or jwk.get("alg") not in SUPPORTED_ALGS:
-                raise CheckpointInvalid(f"it names key {kid!r}, which is not a trusted hub key (its signing_keys "
-                                       f"row is missing, forged, or sealed under another secret)")
-            claims = jwt.decode(token, jwt.PyJWK(jwk).key, algorithms=[jwk["alg"]],
-                                options={"verify_iat": False, "verify_aud": False, "require": ["seq", "hash"]})
+                raise CheckpointInvalid(
+                    f"it names key {kid!r}, which is not a trusted hub key (its signing_keys "
+                    f"row is missing, forged, or sealed under another secret)"
+                )
+            claims = jwt.decode(
+                token,
+                jwt.PyJWK(jwk).key,
+                algorithms=[jwk["alg"]],
+                options={"verify_iat": False, "verify_aud": False, "require": ["seq", "hash"]},
+            )
     except jwt.PyJWTError as exc:
         raise CheckpointInvalid(f"its signature does not verify ({exc})") from exc
     seq, head_hash = claims.get("seq"), claims.get("hash")
@@ -127,9 +140,14 @@ class ChainVerifier:
     with ``start=None`` the first entry fed is trusted as the anchor (an export made ``--since``).
     """
 
-    def __init__(self, public_jwks: Mapping[str, dict[str, Any]] | None,
-                 stored: Iterable[StoredCheckpoint] = (), *, start: int | None = 1,
-                 track_unmatched: bool = False) -> None:
+    def __init__(
+        self,
+        public_jwks: Mapping[str, dict[str, Any]] | None,
+        stored: Iterable[StoredCheckpoint] = (),
+        *,
+        start: int | None = 1,
+        track_unmatched: bool = False,
+    ) -> None:
         self.report = Report()
         self.unmatched: list[tuple[int, SignedHead]] = []
         self._keys = public_jwks
@@ -149,13 +167,20 @@ class ChainVerifier:
             self._fault(checkpoint.seq, "checkpoint-invalid", f"the stored checkpoint for seq {checkpoint.seq}: {exc}")
             return
         if (head.seq, head.hash) != (checkpoint.seq, checkpoint.hash):
-            self._fault(checkpoint.seq, "checkpoint-invalid",
-                        f"the stored checkpoint for seq {checkpoint.seq} was edited: its token signs seq {head.seq}")
+            self._fault(
+                checkpoint.seq,
+                "checkpoint-invalid",
+                f"the stored checkpoint for seq {checkpoint.seq} was edited: its token signs seq {head.seq}",
+            )
             return
         known = self._stored.get(head.seq)
         if known is not None and known.hash != head.hash:
-            self._fault(head.seq, "checkpoint-invalid", f"two signed checkpoints state different hashes for seq "
-                                                        f"{head.seq}: a signing key is in the wrong hands")
+            self._fault(
+                head.seq,
+                "checkpoint-invalid",
+                f"two signed checkpoints state different hashes for seq "
+                f"{head.seq}: a signing key is in the wrong hands",
+            )
             return
         self._stored[head.seq] = head
 
@@ -203,12 +228,18 @@ class ChainVerifier:
         if link_ok:
             return self._stop(entry.seq, "edited", f"seq {entry.seq}'s content does not match its hash")
         if content_ok:
-            return self._stop(entry.seq, "inserted",
-                              f"seq {entry.seq} does not link to seq {entry.seq - 1}: it was inserted, or seq "
-                              f"{entry.seq - 1} was replaced with a recomputed hash")
-        return self._stop(entry.seq, "reordered",
-                          f"seq {entry.seq} neither matches its hash nor links to seq {entry.seq - 1}: it was moved "
-                          f"here from another position")
+            return self._stop(
+                entry.seq,
+                "inserted",
+                f"seq {entry.seq} does not link to seq {entry.seq - 1}: it was inserted, or seq "
+                f"{entry.seq - 1} was replaced with a recomputed hash",
+            )
+        return self._stop(
+            entry.seq,
+            "reordered",
+            f"seq {entry.seq} neither matches its hash nor links to seq {entry.seq - 1}: it was moved "
+            f"here from another position",
+        )
 
     def _check_anchor(self, entry: EntryFields) -> bool:
         head = self._stored.get(entry.seq)
@@ -238,15 +269,21 @@ class ChainVerifier:
 
     def _rewritten(self, at_seq: int, head: SignedHead) -> bool:
         start = self._good_through + 1
-        return self._stop(start, "rewritten",
-                          f"the chain was recomputed between seq {start} and seq {at_seq}: a signed checkpoint "
-                          f"states seq {head.seq} had hash {head.hash[:16]}, the chain differs")
+        return self._stop(
+            start,
+            "rewritten",
+            f"the chain was recomputed between seq {start} and seq {at_seq}: a signed checkpoint "
+            f"states seq {head.seq} had hash {head.hash[:16]}, the chain differs",
+        )
 
     def finish(self) -> Report:
         if not self._stopped and self._stored:
             newest = max(self._stored)
             if newest > self.report.last_seq:
-                self._fault(self.report.last_seq + 1, "truncated",
-                            f"the chain ends at seq {self.report.last_seq} but a signed checkpoint covers seq "
-                            f"{newest}: entries {self.report.last_seq + 1}..{newest} or more were cut off")
+                self._fault(
+                    self.report.last_seq + 1,
+                    "truncated",
+                    f"the chain ends at seq {self.report.last_seq} but a signed checkpoint covers seq "
+                    f"{newest}: entries {self.report.last_seq + 1}..{newest} or more were cut off",
+                )
         return self.report

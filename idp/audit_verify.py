@@ -18,14 +18,21 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from idp.audit import CHECKPOINT_ACTION, EntryFields
-from idp.audit_chain import (ChainVerifier, CheckpointInvalid, Fault, Report, StoredCheckpoint,
-                             read_checkpoint_token)
+from idp.audit_chain import ChainVerifier, CheckpointInvalid, Fault, Report, StoredCheckpoint, read_checkpoint_token
 from idp.keys import decrypt_private_key, public_jwk
 from idp.storage.models import AuditCheckpoint, AuditEntry, SigningKey
 
 DEFAULT_BATCH = 2000
-_FIELDS: dict[str, type] = {"seq": int, "at": int, "actor": str, "action": str, "target": str, "detail": dict,
-                            "prev_hash": str, "hash": str}
+_FIELDS: dict[str, type] = {
+    "seq": int,
+    "at": int,
+    "actor": str,
+    "action": str,
+    "target": str,
+    "detail": dict,
+    "prev_hash": str,
+    "hash": str,
+}
 
 
 async def iter_entries(session: AsyncSession, since: int = 1, batch: int = DEFAULT_BATCH) -> AsyncIterator[EntryFields]:
@@ -35,9 +42,9 @@ async def iter_entries(session: AsyncSession, since: int = 1, batch: int = DEFAU
     columns = [table.c[name] for name in _FIELDS]
     after = since - 1
     while True:
-        rows = (await session.execute(
-            select(*columns).where(table.c.seq > after).order_by(table.c.seq).limit(batch)
-        )).all()
+        rows = (
+            await session.execute(select(*columns).where(table.c.seq > after).order_by(table.c.seq).limit(batch))
+        ).all()
         for row in rows:
             yield EntryFields(**row._mapping)
         if len(rows) < batch:
@@ -52,10 +59,10 @@ async def load_public_jwks(session: AsyncSession, secret: bytes | None = None) -
     public JWK are returned: someone who can write the table but lacks the secret cannot add a
     key of their own and re-sign checkpoints over a rewritten chain.
     """
-    rows = await session.execute(select(SigningKey.kid, SigningKey.alg, SigningKey.public_jwk,
-                                        SigningKey.private_key))
-    return {kid: jwk for kid, alg, jwk, sealed in rows
-            if secret is None or is_key_authentic(kid, alg, jwk, sealed, secret)}
+    rows = await session.execute(select(SigningKey.kid, SigningKey.alg, SigningKey.public_jwk, SigningKey.private_key))
+    return {
+        kid: jwk for kid, alg, jwk, sealed in rows if secret is None or is_key_authentic(kid, alg, jwk, sealed, secret)
+    }
 
 
 def is_key_authentic(kid: str, alg: str, jwk: dict[str, Any], sealed: str, secret: bytes) -> bool:
@@ -68,14 +75,20 @@ def is_key_authentic(kid: str, alg: str, jwk: dict[str, Any], sealed: str, secre
 
 
 async def load_stored_checkpoints(session: AsyncSession) -> list[StoredCheckpoint]:
-    rows = await session.execute(select(AuditCheckpoint.seq, AuditCheckpoint.hash, AuditCheckpoint.token)
-                                 .order_by(AuditCheckpoint.seq))
+    rows = await session.execute(
+        select(AuditCheckpoint.seq, AuditCheckpoint.hash, AuditCheckpoint.token).order_by(AuditCheckpoint.seq)
+    )
     return [StoredCheckpoint(seq, head_hash, token) for seq, head_hash, token in rows]
 
 
-async def verify_database(session: AsyncSession, *, secret: bytes | None = None,
-                          public_jwks: Mapping[str, dict[str, Any]] | None = None,
-                          anchors: Sequence[StoredCheckpoint] = (), batch: int = DEFAULT_BATCH) -> Report:
+async def verify_database(
+    session: AsyncSession,
+    *,
+    secret: bytes | None = None,
+    public_jwks: Mapping[str, dict[str, Any]] | None = None,
+    anchors: Sequence[StoredCheckpoint] = (),
+    batch: int = DEFAULT_BATCH,
+) -> Report:
     """Check the whole chain and every stored checkpoint, and the ``anchors`` kept outside the database.
 
     Checkpoints are checked against ``public_jwks`` when given (keys the verifier trusts from
@@ -92,9 +105,14 @@ async def verify_database(session: AsyncSession, *, secret: bytes | None = None,
     for entry_seq, head in verifier.unmatched:
         stored_hash = await session.scalar(select(AuditCheckpoint.hash).where(AuditCheckpoint.seq == head.seq))
         if stored_hash != head.hash:
-            report.faults.append(Fault(entry_seq, "checkpoint-missing",
-                                       f"the checkpoint at seq {entry_seq} has no matching record in "
-                                       f"audit_checkpoints (deleted or edited)"))
+            report.faults.append(
+                Fault(
+                    entry_seq,
+                    "checkpoint-missing",
+                    f"the checkpoint at seq {entry_seq} has no matching record in "
+                    f"audit_checkpoints (deleted or edited)",
+                )
+            )
     return report
 
 
@@ -108,8 +126,9 @@ async def export_jsonl(session: AsyncSession, out: TextIO, since: int = 1, batch
     return count
 
 
-def verify_jsonl(path: Path | str, public_jwks: Mapping[str, dict[str, Any]] | None = None,
-                 anchors: Sequence[StoredCheckpoint] = ()) -> Report:
+def verify_jsonl(
+    path: Path | str, public_jwks: Mapping[str, dict[str, Any]] | None = None, anchors: Sequence[StoredCheckpoint] = ()
+) -> Report:
     """Check an export offline. Without public keys, checkpoint signatures are counted as not checked.
 
     An export that starts after seq 1 (``--since``) is anchored at its first line.
@@ -143,8 +162,9 @@ def _name_moved_entry(report: Report, rest: Iterator[str]) -> None:
     for line in rest:
         entry = _parse_line(line)
         if not isinstance(entry, str) and entry.seq == fault.seq:
-            report.faults[-1] = Fault(fault.seq, "reordered", f"seq {fault.seq} is not in its place: the export "
-                                                              f"has it after later entries")
+            report.faults[-1] = Fault(
+                fault.seq, "reordered", f"seq {fault.seq} is not in its place: the export has it after later entries"
+            )
             return
 
 

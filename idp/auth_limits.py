@@ -20,8 +20,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from policies.limits import LimitSpec
 from idp.throttle.store import Hit, LimitStore, Outcome
+from policies.limits import LimitSpec
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,14 +43,29 @@ class DeliveryPolicy:
 
 
 def build_logout_claims(issuer: str, client_id: str, row: BrowserSession, now: int) -> dict[str, object]:
-    return {"iss": issuer, "aud": client_id, "iat": now, "exp": now + TOKEN_TTL, "jti": uuid.uuid4().hex,
-            "sub": row.user_id, "sid": row.sid, "events": {EVENT: {}}}
+    return {
+        "iss": issuer,
+        "aud": client_id,
+        "iat": now,
+        "exp": now + TOKEN_TTL,
+        "jti": uuid.uuid4().hex,
+        "sub": row.user_id,
+        "sid": row.sid,
+        "events": {EVENT: {}},
+    }
 
 
 class BackchannelLogout:
-    def __init__(self, keys: KeyRing, issuer: str, clients: ClientCache,
-                 sessionmaker: async_sessionmaker[AsyncSession], clock: Clock, policy: DeliveryPolicy,
-                 addresses: UpstreamAddresses | None = None) -> None:
+    def __init__(
+        self,
+        keys: KeyRing,
+        issuer: str,
+        clients: ClientCache,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        policy: DeliveryPolicy,
+        addresses: UpstreamAddresses | None = None,
+    ) -> None:
         self._addresses = addresses or UpstreamAddresses()  # a client's URI is never the metadata service
         self._keys = keys
         self._issuer = issuer
@@ -77,8 +92,15 @@ class BackchannelLogout:
         now = self._clock.now()
         targets: list[str | None] = [*sids] or [None]
         for sid in targets:
-            claims: dict[str, object] = {"iss": self._issuer, "aud": client_id, "iat": now, "exp": now + TOKEN_TTL,
-                                         "jti": uuid.uuid4().hex, "sub": user_id, "events": {EVENT: {}}}
+            claims: dict[str, object] = {
+                "iss": self._issuer,
+                "aud": client_id,
+                "iat": now,
+                "exp": now + TOKEN_TTL,
+                "jti": uuid.uuid4().hex,
+                "sub": user_id,
+                "events": {EVENT: {}},
+            }
             if sid is not None:
                 claims["sid"] = sid
             self._start(client_id, client.backchannel_logout_uri, claims)
@@ -86,8 +108,9 @@ class BackchannelLogout:
 
     def _start(self, client_id: str, uri: str, claims: dict[str, object]) -> None:
         token = self._keys.sign(claims, typ="logout+jwt")
-        task = asyncio.create_task(self._deliver(client_id, uri, str(claims.get("sid") or "-"), str(claims["sub"]),
-                                                 str(claims["jti"]), token))
+        task = asyncio.create_task(
+            self._deliver(client_id, uri, str(claims.get("sid") or "-"), str(claims["sub"]), str(claims["jti"]), token)
+        )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -104,8 +127,9 @@ class BackchannelLogout:
         async with aiohttp.ClientSession(timeout=timeout, connector=connector) as http:
             for attempts in range(1, self._policy.attempts + 1):
                 try:
-                    async with http.post(uri, data={"logout_token": token}, allow_redirects=False,
-                                         headers={"Cache-Control": "no-store"}) as response:
+                    async with http.post(
+                        uri, data={"logout_token": token}, allow_redirects=False, headers={"Cache-Control": "no-store"}
+                    ) as response:
                         if response.status in (200, 204):
                             status, error = "delivered", None
                             break
@@ -120,15 +144,37 @@ class BackchannelLogout:
                         break
                 if attempts < self._policy.attempts:
                     await asyncio.sleep(self._policy.backoff * 2 ** (attempts - 1))
-        log.info("back-channel logout to %s for sid %s: %s after %d attempt(s)", client_id, sid, status,
-                 attempts)
+        log.info("back-channel logout to %s for sid %s: %s after %d attempt(s)", client_id, sid, status, attempts)
         finished = self._clock.now()
         async with self._sessionmaker() as session, session.begin():
-            session.add(LogoutDelivery(jti=jti, sid=sid, client_id=client_id, user_id=user_id, uri=uri[:500],
-                                       attempts=attempts, status=status, last_error=error, created_at=started,
-                                       finished_at=finished))
+            session.add(
+                LogoutDelivery(
+                    jti=jti,
+                    sid=sid,
+                    client_id=client_id,
+                    user_id=user_id,
+                    uri=uri[:500],
+                    attempts=attempts,
+                    status=status,
+                    last_error=error,
+                    created_at=started,
+                    finished_at=finished,
+                )
+            )
             # Last: the audit chain stays locked until this transaction commits.
-            await append_audit(session, actor=AUDIT_ACTOR, action=AUDIT_ACTION, target=f"client:{client_id}",
-                               detail={"client_id": client_id, "outcome": status, "attempts": attempts,
-                                       "error": error, "sid": sid, "sub": user_id, "jti": jti},
-                               now=finished)
+            await append_audit(
+                session,
+                actor=AUDIT_ACTOR,
+                action=AUDIT_ACTION,
+                target=f"client:{client_id}",
+                detail={
+                    "client_id": client_id,
+                    "outcome": status,
+                    "attempts": attempts,
+                    "error": error,
+                    "sid": sid,
+                    "sub": user_id,
+                    "jti": jti,
+                },
+                now=finished,
+            )

@@ -6,8 +6,8 @@ from starlette.routing import BaseRoute, Route
 
 from idp.endpoints.broker import broker_callback, broker_start
 from idp.endpoints.broker_confirm import confirm_page, confirm_submit
-from idp.endpoints.broker_passkey import link_passkey_finish, link_passkey_options
 from idp.endpoints.broker_logout import backchannel_logout, identity_unlink, logged_out
+from idp.endpoints.broker_passkey import link_passkey_finish, link_passkey_options
 
 
 def build_broker_routes() -> list[BaseRoute]:

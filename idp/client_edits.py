@@ -22,22 +22,39 @@ from idp.storage.db import rows_affected
 from idp.storage.models import AccessToken, App, Client, Consent, Grant, OpdUnit, RevokedToken
 
 # What ``update_client`` may change; each is a list of strings except the text fields.
-EDITABLE = ("name", "redirect_uris", "post_logout_redirect_uris", "scope", "grant_types", "resources",
-            "backchannel_logout_uri", "opd", "first_party")
+EDITABLE = (
+    "name",
+    "redirect_uris",
+    "post_logout_redirect_uris",
+    "scope",
+    "grant_types",
+    "resources",
+    "backchannel_logout_uri",
+    "opd",
+    "first_party",
+)
 MAX_GRACE_SECONDS = 30 * 86_400
 
 
 async def client_view(session: AsyncSession, client: Client) -> dict[str, Any]:
     """The editable state of a client, as diffs and ``gerbang export`` show it."""
     opd = await session.scalar(select(OpdUnit.slug).where(OpdUnit.id == client.opd_id)) if client.opd_id else None
-    return {"name": client.name, "redirect_uris": list(client.redirect_uris),
-            "post_logout_redirect_uris": list(client.post_logout_redirect_uris), "scope": client.scope,
-            "grant_types": list(client.grant_types), "resources": list(client.resources),
-            "backchannel_logout_uri": client.backchannel_logout_uri, "opd": opd, "first_party": client.first_party}
+    return {
+        "name": client.name,
+        "redirect_uris": list(client.redirect_uris),
+        "post_logout_redirect_uris": list(client.post_logout_redirect_uris),
+        "scope": client.scope,
+        "grant_types": list(client.grant_types),
+        "resources": list(client.resources),
+        "backchannel_logout_uri": client.backchannel_logout_uri,
+        "opd": opd,
+        "first_party": client.first_party,
+    }
 
 
-async def update_client(session: AsyncSession, client_id: str, changes: dict[str, Any], *, actor: str,
-                        now: int) -> tuple[Client, dict[str, Any]]:
+async def update_client(
+    session: AsyncSession, client_id: str, changes: dict[str, Any], *, actor: str, now: int
+) -> tuple[Client, dict[str, Any]]:
     """Apply ``changes`` (a subset of ``EDITABLE``) after checking the merged metadata; returns the diff."""
     unknown = sorted(set(changes) - set(EDITABLE))
     if unknown:
@@ -46,13 +63,23 @@ async def update_client(session: AsyncSession, client_id: str, changes: dict[str
     before = await client_view(session, client)
     merged = {**before, **changes}
     meta = check_client_metadata(
-        name=merged["name"], redirect_uris=tuple(merged["redirect_uris"]),
-        post_logout_redirect_uris=tuple(merged["post_logout_redirect_uris"]), grant_types=tuple(merged["grant_types"]),
-        scope=merged["scope"], public=client.auth_method == "none", auth_method=client.auth_method,
-        resources=tuple(merged["resources"]), jwks=client.jwks, jwks_uri=client.jwks_uri,
-        backchannel_logout_uri=merged["backchannel_logout_uri"] or None)
+        name=merged["name"],
+        redirect_uris=tuple(merged["redirect_uris"]),
+        post_logout_redirect_uris=tuple(merged["post_logout_redirect_uris"]),
+        grant_types=tuple(merged["grant_types"]),
+        scope=merged["scope"],
+        public=client.auth_method == "none",
+        auth_method=client.auth_method,
+        resources=tuple(merged["resources"]),
+        jwks=client.jwks,
+        jwks_uri=client.jwks_uri,
+        backchannel_logout_uri=merged["backchannel_logout_uri"] or None,
+    )
     client.name, client.redirect_uris, client.post_logout_redirect_uris = (
-        meta.name, meta.redirect_uris, meta.post_logout_redirect_uris)
+        meta.name,
+        meta.redirect_uris,
+        meta.post_logout_redirect_uris,
+    )
     client.grant_types, client.scope, client.resources = meta.grant_types, meta.scope, meta.resources
     client.backchannel_logout_uri = meta.backchannel_logout_uri
     client.opd_id = (await load_opd(session, merged["opd"])).id if merged["opd"] else None
@@ -61,13 +88,15 @@ async def update_client(session: AsyncSession, client_id: str, changes: dict[str
     if diff:
         client.updated_at = max(now, client.updated_at)
         await session.flush()
-        await append_audit(session, actor=actor, action="client.update", target=f"client:{client_id}",
-                           detail={"diff": diff}, now=now)
+        await append_audit(
+            session, actor=actor, action="client.update", target=f"client:{client_id}", detail={"diff": diff}, now=now
+        )
     return client, diff
 
 
-async def rotate_client_secret(session: AsyncSession, client_id: str, *, grace_seconds: int, actor: str,
-                               now: int) -> tuple[str, int]:
+async def rotate_client_secret(
+    session: AsyncSession, client_id: str, *, grace_seconds: int, actor: str, now: int
+) -> tuple[str, int]:
     """A new secret (returned once, stored as a digest); the old one works ``grace_seconds`` more, then dies.
 
     Returns the new secret and the time the old one stops working. A secret replaced earlier whose grace
@@ -83,9 +112,14 @@ async def rotate_client_secret(session: AsyncSession, client_id: str, *, grace_s
     client.secret_digest = digest_secret(secret)
     client.updated_at = max(now, client.updated_at)
     await session.flush()
-    await append_audit(session, actor=actor, action="client.rotate_secret", target=f"client:{client_id}",
-                       detail={"grace_seconds": grace_seconds, "old_secret_valid_until": now + grace_seconds},
-                       now=now)
+    await append_audit(
+        session,
+        actor=actor,
+        action="client.rotate_secret",
+        target=f"client:{client_id}",
+        detail={"grace_seconds": grace_seconds, "old_secret_valid_until": now + grace_seconds},
+        now=now,
+    )
     return secret, now + grace_seconds
 
 
@@ -96,18 +130,39 @@ async def remove_client(session: AsyncSession, client_id: str, *, actor: str, no
     if used_by:
         raise Conflict(f"client '{client_id}' is used by app(s) {', '.join(used_by)}: change or remove them first")
     before = await client_view(session, client)
-    revoked = await session.execute(update(Grant).where(Grant.client_id == client_id, Grant.revoked_at.is_(None))
-                                    .values(revoked_at=now, revoked_reason="client_removed"))
-    live = (await session.execute(select(AccessToken.jti, AccessToken.expires_at).where(
-        AccessToken.client_id == client_id, AccessToken.expires_at > now))).all()
-    known = set((await session.scalars(select(RevokedToken.jti).where(
-        RevokedToken.jti.in_([jti for jti, _ in live])))).all()) if live else set()
+    revoked = await session.execute(
+        update(Grant)
+        .where(Grant.client_id == client_id, Grant.revoked_at.is_(None))
+        .values(revoked_at=now, revoked_reason="client_removed")
+    )
+    live = (
+        await session.execute(
+            select(AccessToken.jti, AccessToken.expires_at).where(
+                AccessToken.client_id == client_id, AccessToken.expires_at > now
+            )
+        )
+    ).all()
+    known = (
+        set(
+            (
+                await session.scalars(select(RevokedToken.jti).where(RevokedToken.jti.in_([jti for jti, _ in live])))
+            ).all()
+        )
+        if live
+        else set()
+    )
     session.add_all(RevokedToken(jti=jti, expires_at=exp) for jti, exp in live if jti not in known)
     await session.execute(delete(Consent).where(Consent.client_id == client_id))
     await session.delete(client)
     await session.flush()
-    await append_audit(session, actor=actor, action="client.remove", target=f"client:{client_id}",
-                       detail={"diff": build_diff(before, {}), "token_families": rows_affected(revoked)}, now=now)
+    await append_audit(
+        session,
+        actor=actor,
+        action="client.remove",
+        target=f"client:{client_id}",
+        detail={"diff": build_diff(before, {}), "token_families": rows_affected(revoked)},
+        now=now,
+    )
     return before
 
 

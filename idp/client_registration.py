@@ -79,38 +79,59 @@ async def _checked_address(meta: ClientMetadata, addresses: UpstreamAddresses | 
 
 def _checked(meta: ClientMetadataIn) -> Any:
     if "authorization_code" in meta.grant_types and meta.response_types != ["code"]:
-        raise RegistrationError(400, "invalid_client_metadata", "response_types must be [\"code\"]")
+        raise RegistrationError(400, "invalid_client_metadata", 'response_types must be ["code"]')
     try:
-        return check_client_metadata(name=meta.client_name, redirect_uris=tuple(meta.redirect_uris),
-                                     post_logout_redirect_uris=tuple(meta.post_logout_redirect_uris),
-                                     grant_types=tuple(dict.fromkeys(meta.grant_types)), scope=meta.scope,
-                                     public=meta.token_endpoint_auth_method == "none",
-                                     auth_method=meta.token_endpoint_auth_method, jwks=meta.jwks,
-                                     jwks_uri=meta.jwks_uri,
-                                     security=ClientSecurity(meta.security_profile,
-                                                             meta.require_pushed_authorization_requests,
-                                                             meta.dpop_bound_access_tokens,
-                                                             meta.id_token_signed_response_alg))
+        return check_client_metadata(
+            name=meta.client_name,
+            redirect_uris=tuple(meta.redirect_uris),
+            post_logout_redirect_uris=tuple(meta.post_logout_redirect_uris),
+            grant_types=tuple(dict.fromkeys(meta.grant_types)),
+            scope=meta.scope,
+            public=meta.token_endpoint_auth_method == "none",
+            auth_method=meta.token_endpoint_auth_method,
+            jwks=meta.jwks,
+            jwks_uri=meta.jwks_uri,
+            security=ClientSecurity(
+                meta.security_profile,
+                meta.require_pushed_authorization_requests,
+                meta.dpop_bound_access_tokens,
+                meta.id_token_signed_response_alg,
+            ),
+        )
     except InvalidInput as exc:
         code = "invalid_redirect_uri" if "redirect URI" in exc.message else "invalid_client_metadata"
         raise RegistrationError(400, code, exc.message) from exc
 
 
-async def issue_initial_token(session: AsyncSession, *, created_by: str, opd_slug: str | None, ttl: int,
-                              now: int) -> tuple[str, InitialAccessToken]:
+async def issue_initial_token(
+    session: AsyncSession, *, created_by: str, opd_slug: str | None, ttl: int, now: int
+) -> tuple[str, InitialAccessToken]:
     """A new single-use initial access token; the plain value is returned once and only its digest kept."""
     opd_id = (await load_opd(session, opd_slug)).id if opd_slug else None
     token = secrets.token_urlsafe(32)
-    row = InitialAccessToken(token_digest=digest_secret(token), opd_id=opd_id, created_by=created_by, created_at=now,
-                             expires_at=now + ttl)
+    row = InitialAccessToken(
+        token_digest=digest_secret(token), opd_id=opd_id, created_by=created_by, created_at=now, expires_at=now + ttl
+    )
     session.add(row)
-    await append_audit(session, actor=created_by, action="client.initial_token", target=f"opd:{opd_slug or '-'}",
-                       detail={"expires_at": row.expires_at, "digest_prefix": row.token_digest[:12]}, now=now)
+    await append_audit(
+        session,
+        actor=created_by,
+        action="client.initial_token",
+        target=f"opd:{opd_slug or '-'}",
+        detail={"expires_at": row.expires_at, "digest_prefix": row.token_digest[:12]},
+        now=now,
+    )
     return token, row
 
 
-async def register_client(session: AsyncSession, initial_token: str, raw: bytes, issuer: str,
-                          now: int, addresses: UpstreamAddresses | None = None) -> dict[str, Any]:
+async def register_client(
+    session: AsyncSession,
+    initial_token: str,
+    raw: bytes,
+    issuer: str,
+    now: int,
+    addresses: UpstreamAddresses | None = None,
+) -> dict[str, Any]:
     grant = await session.get(InitialAccessToken, digest_secret(initial_token), with_for_update=True)
     if grant is None or grant.used_at is not None or grant.expires_at <= now:
         raise RegistrationError(401, "invalid_token", "the initial access token is invalid, used or expired")
@@ -119,20 +140,37 @@ async def register_client(session: AsyncSession, initial_token: str, raw: bytes,
     client_id = secrets.token_urlsafe(18)
     secret = None if meta.auth_method in ("none", "private_key_jwt") else secrets.token_urlsafe(32)
     registration_token = secrets.token_urlsafe(32)
-    client = Client(client_id=client_id, secret_digest=digest_secret(secret) if secret else None, name=meta.name,
-                    opd_id=grant.opd_id, redirect_uris=meta.redirect_uris,
-                    post_logout_redirect_uris=meta.post_logout_redirect_uris, grant_types=meta.grant_types,
-                    scope=meta.scope, auth_method=meta.auth_method, jwks=meta.jwks, jwks_uri=meta.jwks_uri, resources=[],
-                    first_party=False,
-                    status="pending", created_at=now, updated_at=now,
-                    registration_token_digest=digest_secret(registration_token))
+    client = Client(
+        client_id=client_id,
+        secret_digest=digest_secret(secret) if secret else None,
+        name=meta.name,
+        opd_id=grant.opd_id,
+        redirect_uris=meta.redirect_uris,
+        post_logout_redirect_uris=meta.post_logout_redirect_uris,
+        grant_types=meta.grant_types,
+        scope=meta.scope,
+        auth_method=meta.auth_method,
+        jwks=meta.jwks,
+        jwks_uri=meta.jwks_uri,
+        resources=[],
+        first_party=False,
+        status="pending",
+        created_at=now,
+        updated_at=now,
+        registration_token_digest=digest_secret(registration_token),
+    )
     apply_security(client, meta.security)
     session.add(client)
     grant.used_at, grant.used_by_client = now, client_id
     await session.flush()
-    await append_audit(session, actor=f"initial-token:{grant.token_digest[:12]}", action="client.register",
-                       target=f"client:{client_id}", detail={"name": meta.name, "grant_types": meta.grant_types,
-                                                             "redirect_uris": meta.redirect_uris}, now=now)
+    await append_audit(
+        session,
+        actor=f"initial-token:{grant.token_digest[:12]}",
+        action="client.register",
+        target=f"client:{client_id}",
+        detail={"name": meta.name, "grant_types": meta.grant_types, "redirect_uris": meta.redirect_uris},
+        now=now,
+    )
     document = client_document(client, issuer)
     document.update(registration_access_token=registration_token, client_secret_expires_at=0)
     if secret:
@@ -142,15 +180,17 @@ async def register_client(session: AsyncSession, initial_token: str, raw: bytes,
 
 async def load_registered(session: AsyncSession, client_id: str, registration_token: str) -> Client:
     """RFC 7592 §2: an unknown client and a wrong token look the same (401), so ids cannot be probed."""
-    client = await session.scalar(select(Client).where(
-        Client.registration_token_digest == digest_secret(registration_token)))
+    client = await session.scalar(
+        select(Client).where(Client.registration_token_digest == digest_secret(registration_token))
+    )
     if client is None or client.client_id != client_id:
         raise RegistrationError(401, "invalid_token", "the registration access token is invalid")
     return client
 
 
-async def update_client(session: AsyncSession, client: Client, raw: bytes, issuer: str, now: int,
-                        addresses: UpstreamAddresses | None = None) -> dict[str, Any]:
+async def update_client(
+    session: AsyncSession, client: Client, raw: bytes, issuer: str, now: int, addresses: UpstreamAddresses | None = None
+) -> dict[str, Any]:
     meta_in = read_metadata(raw)
     if meta_in.client_id != client.client_id:
         raise RegistrationError(400, "invalid_client_metadata", "client_id must be the client's own")
@@ -168,19 +208,33 @@ async def update_client(session: AsyncSession, client: Client, raw: bytes, issue
     apply_security(client, meta.security)
     if client.status == "active":
         client.status = "pending"  # what Kominfo approved has changed: review again
-    await append_audit(session, actor=f"client:{client.client_id}", action="client.update",
-                       target=f"client:{client.client_id}", detail={"redirect_uris": meta.redirect_uris,
-                                                                    "grant_types": meta.grant_types,
-                                                                    "scope": meta.scope,
-                                                                    "diff": build_diff(before, _audited_view(client))},
-                       now=now)
+    await append_audit(
+        session,
+        actor=f"client:{client.client_id}",
+        action="client.update",
+        target=f"client:{client.client_id}",
+        detail={
+            "redirect_uris": meta.redirect_uris,
+            "grant_types": meta.grant_types,
+            "scope": meta.scope,
+            "diff": build_diff(before, _audited_view(client)),
+        },
+        now=now,
+    )
     return client_document(client, issuer)
 
 
 def _audited_view(client: Client) -> dict[str, Any]:
-    return {"name": client.name, "redirect_uris": list(client.redirect_uris), "grant_types": list(client.grant_types),
-            "post_logout_redirect_uris": list(client.post_logout_redirect_uris), "scope": client.scope,
-            "auth_method": client.auth_method, "jwks_uri": client.jwks_uri, "status": client.status}
+    return {
+        "name": client.name,
+        "redirect_uris": list(client.redirect_uris),
+        "grant_types": list(client.grant_types),
+        "post_logout_redirect_uris": list(client.post_logout_redirect_uris),
+        "scope": client.scope,
+        "auth_method": client.auth_method,
+        "jwks_uri": client.jwks_uri,
+        "status": client.status,
+    }
 
 
 async def delete_client(session: AsyncSession, client: Client, now: int) -> None:
@@ -188,8 +242,9 @@ async def delete_client(session: AsyncSession, client: Client, now: int) -> None
     for consent in (await session.scalars(select(Consent).where(Consent.client_id == client_id))).all():
         await session.delete(consent)
     await session.delete(client)
-    await append_audit(session, actor=f"client:{client_id}", action="client.delete", target=f"client:{client_id}",
-                       detail={}, now=now)
+    await append_audit(
+        session, actor=f"client:{client_id}", action="client.delete", target=f"client:{client_id}", detail={}, now=now
+    )
 
 
 def apply_security(client: Client, security: ClientSecurity) -> None:
@@ -200,15 +255,21 @@ def apply_security(client: Client, security: ClientSecurity) -> None:
 def client_document(client: Client, issuer: str) -> dict[str, Any]:
     """RFC 7591 §3.2.1 / RFC 7592 §3: the registered metadata; ``status`` is Gerbang's own member."""
     document: dict[str, Any] = {
-        "client_id": client.client_id, "client_id_issued_at": client.created_at, "client_name": client.name,
-        "redirect_uris": list(client.redirect_uris), "post_logout_redirect_uris": list(client.post_logout_redirect_uris),
+        "client_id": client.client_id,
+        "client_id_issued_at": client.created_at,
+        "client_name": client.name,
+        "redirect_uris": list(client.redirect_uris),
+        "post_logout_redirect_uris": list(client.post_logout_redirect_uris),
         "grant_types": list(client.grant_types),
         "response_types": ["code"] if "authorization_code" in client.grant_types else [],
-        "token_endpoint_auth_method": client.auth_method, "scope": client.scope, "status": client.status,
+        "token_endpoint_auth_method": client.auth_method,
+        "scope": client.scope,
+        "status": client.status,
         "registration_client_uri": f"{issuer.rstrip('/')}/auth/clients/{client.client_id}",
         "require_pushed_authorization_requests": bool(client.require_par),
         "dpop_bound_access_tokens": bool(client.dpop_bound),
-        "id_token_signed_response_alg": client.id_token_alg or "ES256"}
+        "id_token_signed_response_alg": client.id_token_alg or "ES256",
+    }
     if client.profile:
         document["security_profile"] = client.profile
     if client.jwks:

@@ -149,13 +149,21 @@ def check_client_security(security: ClientSecurity, auth_method: str, grant_type
     return ClientSecurity("fapi2", require_par=True, dpop_bound=True, id_token_alg=security.id_token_alg)
 
 
-def check_client_metadata(*, name: str, redirect_uris: tuple[str, ...] = (),
-                          post_logout_redirect_uris: tuple[str, ...] = (),
-                          grant_types: tuple[str, ...] = ("authorization_code", "refresh_token"),
-                          scope: str = "openid profile email", public: bool = False, auth_method: str | None = None,
-                          resources: tuple[str, ...] = (), jwks: dict[str, Any] | None = None,
-                          backchannel_logout_uri: str | None = None,
-                          security: ClientSecurity | None = None, jwks_uri: str | None = None) -> ClientMetadata:
+def check_client_metadata(
+    *,
+    name: str,
+    redirect_uris: tuple[str, ...] = (),
+    post_logout_redirect_uris: tuple[str, ...] = (),
+    grant_types: tuple[str, ...] = ("authorization_code", "refresh_token"),
+    scope: str = "openid profile email",
+    public: bool = False,
+    auth_method: str | None = None,
+    resources: tuple[str, ...] = (),
+    jwks: dict[str, Any] | None = None,
+    backchannel_logout_uri: str | None = None,
+    security: ClientSecurity | None = None,
+    jwks_uri: str | None = None,
+) -> ClientMetadata:
     """Every rule a client's metadata must meet, for the CLI, the admin API and dynamic registration alike."""
     if not name.strip():
         raise InvalidInput("name is required")
@@ -183,30 +191,63 @@ def check_client_metadata(*, name: str, redirect_uris: tuple[str, ...] = (),
     if backchannel_logout_uri:
         check_redirect_uri(backchannel_logout_uri)
     checked_security = check_client_security(security or ClientSecurity(), method, grant_types)
-    return ClientMetadata(name.strip(), uris, logout_uris, list(grant_types), " ".join(scope.split()), method,
-                          checked_resources, jwks, backchannel_logout_uri, checked_security, jwks_uri or None)
+    return ClientMetadata(
+        name.strip(),
+        uris,
+        logout_uris,
+        list(grant_types),
+        " ".join(scope.split()),
+        method,
+        checked_resources,
+        jwks,
+        backchannel_logout_uri,
+        checked_security,
+        jwks_uri or None,
+    )
 
 
-async def add_client(session: AsyncSession, *, name: str, now: int, opd_slug: str | None = None,
-                     redirect_uris: tuple[str, ...] = (), post_logout_redirect_uris: tuple[str, ...] = (),
-                     grant_types: tuple[str, ...] = ("authorization_code", "refresh_token"),
-                     scope: str = "openid profile email", public: bool = False, auth_method: str | None = None,
-                     resources: tuple[str, ...] = (), first_party: bool = False, status: str = "active",
-                     jwks: dict | None = None, backchannel_logout_uri: str | None = None,
-                     client_id: str | None = None, security: ClientSecurity | None = None,
-                     jwks_uri: str | None = None,
-                     addresses: UpstreamAddresses | None = None) -> tuple[Client, str | None]:
+async def add_client(
+    session: AsyncSession,
+    *,
+    name: str,
+    now: int,
+    opd_slug: str | None = None,
+    redirect_uris: tuple[str, ...] = (),
+    post_logout_redirect_uris: tuple[str, ...] = (),
+    grant_types: tuple[str, ...] = ("authorization_code", "refresh_token"),
+    scope: str = "openid profile email",
+    public: bool = False,
+    auth_method: str | None = None,
+    resources: tuple[str, ...] = (),
+    first_party: bool = False,
+    status: str = "active",
+    jwks: dict | None = None,
+    backchannel_logout_uri: str | None = None,
+    client_id: str | None = None,
+    security: ClientSecurity | None = None,
+    jwks_uri: str | None = None,
+    addresses: UpstreamAddresses | None = None,
+) -> tuple[Client, str | None]:
     """Create a client; returns it with the plain secret (shown once, never stored).
 
     ``addresses``: what the hub may connect to (a ``jwks_uri`` is checked against it; default: the built-in
     refusals only)."""
     if client_id is not None and not CLIENT_ID.fullmatch(client_id):
         raise InvalidInput("client id: 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit")
-    meta = check_client_metadata(name=name, redirect_uris=redirect_uris,
-                                 post_logout_redirect_uris=post_logout_redirect_uris, grant_types=grant_types,
-                                 scope=scope, public=public, auth_method=auth_method, resources=resources, jwks=jwks,
-                                 backchannel_logout_uri=backchannel_logout_uri, security=security,
-                                 jwks_uri=jwks_uri)
+    meta = check_client_metadata(
+        name=name,
+        redirect_uris=redirect_uris,
+        post_logout_redirect_uris=post_logout_redirect_uris,
+        grant_types=grant_types,
+        scope=scope,
+        public=public,
+        auth_method=auth_method,
+        resources=resources,
+        jwks=jwks,
+        backchannel_logout_uri=backchannel_logout_uri,
+        security=security,
+        jwks_uri=jwks_uri,
+    )
     if meta.jwks_uri:
         await check_jwks_uri_address(meta.jwks_uri, addresses or UpstreamAddresses())
     opd_id = (await load_opd(session, opd_slug)).id if opd_slug else None
@@ -214,14 +255,29 @@ async def add_client(session: AsyncSession, *, name: str, now: int, opd_slug: st
     if await session.scalar(select(Client.id).where(Client.client_id == client_id)) is not None:
         raise Conflict(f"client '{client_id}' already exists")
     secret = None if meta.auth_method in ("none", "private_key_jwt") else secrets.token_urlsafe(32)
-    client = Client(client_id=client_id, secret_digest=digest_secret(secret) if secret else None, name=meta.name,
-                    opd_id=opd_id, redirect_uris=meta.redirect_uris,
-                    post_logout_redirect_uris=meta.post_logout_redirect_uris, grant_types=meta.grant_types,
-                    scope=meta.scope, auth_method=meta.auth_method, jwks=meta.jwks, resources=meta.resources,
-                    jwks_uri=meta.jwks_uri, first_party=first_party, status=status, backchannel_logout_uri=meta.backchannel_logout_uri,
-                    created_at=now, updated_at=now, profile=meta.security.profile,
-                    require_par=meta.security.require_par, dpop_bound=meta.security.dpop_bound,
-                    id_token_alg=meta.security.id_token_alg)
+    client = Client(
+        client_id=client_id,
+        secret_digest=digest_secret(secret) if secret else None,
+        name=meta.name,
+        opd_id=opd_id,
+        redirect_uris=meta.redirect_uris,
+        post_logout_redirect_uris=meta.post_logout_redirect_uris,
+        grant_types=meta.grant_types,
+        scope=meta.scope,
+        auth_method=meta.auth_method,
+        jwks=meta.jwks,
+        resources=meta.resources,
+        jwks_uri=meta.jwks_uri,
+        first_party=first_party,
+        status=status,
+        backchannel_logout_uri=meta.backchannel_logout_uri,
+        created_at=now,
+        updated_at=now,
+        profile=meta.security.profile,
+        require_par=meta.security.require_par,
+        dpop_bound=meta.security.dpop_bound,
+        id_token_alg=meta.security.id_token_alg,
+    )
     session.add(client)
     await session.flush()
     return client, secret

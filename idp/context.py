@@ -71,28 +71,48 @@ class IdpContext:
 
 def build_context(settings: Settings, clock: Clock | None = None) -> IdpContext:
     clock = clock or SystemClock()
-    engine = build_engine(settings.effective_database_url, settings.database_pool_size,
-                          recycle_seconds=settings.database_recycle_seconds,
-                          ping_after_idle_seconds=settings.database_ping_after_idle_seconds)
+    engine = build_engine(
+        settings.effective_database_url,
+        settings.database_pool_size,
+        recycle_seconds=settings.database_recycle_seconds,
+        ping_after_idle_seconds=settings.database_ping_after_idle_seconds,
+    )
     sessionmaker = build_sessionmaker(engine)
     keys = KeyRing(sessionmaker, settings.effective_secret, settings.signing_alg, clock)
     policies = PolicyWatcher(settings.policy_dir or DEFAULT_POLICY_DIR)
     pruner = Pruner(engine, clock.now, settings.prune_seconds, settings.prune_batch, settings.prune_max_batches)
-    return IdpContext(settings, clock, engine, sessionmaker, keys, PasswordHashing(settings.hash_concurrency),
-                      policies, build_limit_store(settings), build_dpop_replay_store(settings), pruner=pruner)
+    return IdpContext(
+        settings,
+        clock,
+        engine,
+        sessionmaker,
+        keys,
+        PasswordHashing(settings.hash_concurrency),
+        policies,
+        build_limit_store(settings),
+        build_dpop_replay_store(settings),
+        pruner=pruner,
+    )
 
 
 def build_dpop_replay_store(settings: Settings) -> MemoryReplayStore | RedisReplayStore:
-    timeouts = RedisTimeouts(settings.redis_socket_timeout, settings.redis_connect_timeout,
-                             settings.redis_max_connections)
+    timeouts = RedisTimeouts(
+        settings.redis_socket_timeout, settings.redis_connect_timeout, settings.redis_max_connections
+    )
     return build_replay_store(settings.redis_url, settings.redis_key_prefix, timeouts)
 
 
 def build_limit_store(settings: Settings) -> MemoryStore | FallbackStore:
     """In-process without ``GERBANG_REDIS_URL``; else Redis (plain, Sentinel or Cluster) with a local fallback."""
-    timeouts = RedisTimeouts(settings.redis_socket_timeout, settings.redis_connect_timeout,
-                             settings.redis_max_connections)
+    timeouts = RedisTimeouts(
+        settings.redis_socket_timeout, settings.redis_connect_timeout, settings.redis_max_connections
+    )
     breaker = Breaker(settings.ratelimit_breaker_backoff, settings.ratelimit_breaker_max_backoff)
-    return build_store(settings.redis_url, settings.redis_key_prefix, timeouts,
-                       coalesce=settings.ratelimit_coalesce, breaker=breaker,
-                       stall_share=settings.ratelimit_stall_share)
+    return build_store(
+        settings.redis_url,
+        settings.redis_key_prefix,
+        timeouts,
+        coalesce=settings.ratelimit_coalesce,
+        breaker=breaker,
+        stall_share=settings.ratelimit_stall_share,
+    )

@@ -15,8 +15,9 @@ from idp.provider import Provider
 from idp.storage.models import BrowserSession, Grant, User
 
 
-async def revoke_user_grants(session: AsyncSession, user_id: str, now: int, reason: str,
-                             client_id: str | None = None) -> int:
+async def revoke_user_grants(
+    session: AsyncSession, user_id: str, now: int, reason: str, client_id: str | None = None
+) -> int:
     """Revoke every live token family of the user (of one client when ``client_id`` is given)."""
     query = select(Grant.id).where(Grant.user_id == user_id, Grant.revoked_at.is_(None))
     if client_id is not None:
@@ -38,9 +39,17 @@ async def end_all_sessions(provider: Provider, user_id: str) -> int:
     """End every session of the user and tell the logout listeners (back-channel logout) about each."""
     now = provider.clock.now()
     async with provider.sessionmaker() as session:
-        live = list((await session.scalars(select(BrowserSession).where(
-            BrowserSession.user_id == user_id, BrowserSession.ended_at.is_(None),
-            BrowserSession.expires_at > now))).all())
+        live = list(
+            (
+                await session.scalars(
+                    select(BrowserSession).where(
+                        BrowserSession.user_id == user_id,
+                        BrowserSession.ended_at.is_(None),
+                        BrowserSession.expires_at > now,
+                    )
+                )
+            ).all()
+        )
     await provider.sessions.end_all_for_user(user_id)
     for row in live:
         for listener in provider.logout_listeners:

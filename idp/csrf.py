@@ -31,5 +31,6 @@ class Csrf:
         if not cookie_value or not token:
             return False
         # As bytes: compare_digest refuses (TypeError, a 500) a str with non-ASCII characters.
-        return hmac.compare_digest(self.token_for(cookie_value, session_value).encode(),
-                                   token.encode("utf-8", "surrogatepass"))
+        return hmac.compare_digest(
+            self.token_for(cookie_value, session_value).encode(), token.encode("utf-8", "surrogatepass")
+        )

@@ -1,10 +1,10 @@
 """The provider's non-OAuth errors (OAuth errors are authlib's, one class per RFC 6749 code).
 
-    GerbangError            public message safe to show; ``detail`` goes to the log only
-    ├── InvalidInput        bad input from an operator or a citizen (400 / CLI exit 1)
-    ├── Conflict            would duplicate a unique record (409)
-    ├── NotFound            named record does not exist (404)
-    └── Unavailable         storage or another dependency is down (503)
+GerbangError            public message safe to show; ``detail`` goes to the log only
+├── InvalidInput        bad input from an operator or a citizen (400 / CLI exit 1)
+├── Conflict            would duplicate a unique record (409)
+├── NotFound            named record does not exist (404)
+└── Unavailable         storage or another dependency is down (503)
 """
 
 from __future__ import annotations

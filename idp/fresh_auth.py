@@ -38,8 +38,7 @@ def reauth_redirect(provider: Provider, return_to: str = "/account") -> Response
 
 def reauth_json(provider: Provider, return_to: str = "/account") -> Response:
     """The same for the page's script (passkey ceremonies): it follows ``redirect``."""
-    response = JSONResponse({"error": "reauth_required", "redirect": REAUTH_LOGIN}, status_code=401,
-                            headers=NO_STORE)
+    response = JSONResponse({"error": "reauth_required", "redirect": REAUTH_LOGIN}, status_code=401, headers=NO_STORE)
     return _remember_return(provider, response, return_to)
 
 
@@ -54,6 +53,13 @@ def forget_return(provider: Provider, response: Response) -> None:
 
 def _remember_return(provider: Provider, response: Response, return_to: str) -> Response:
     target = return_to if return_to in RETURN_PATHS else "/account"
-    response.set_cookie(RETURN_COOKIE, target, httponly=True, samesite="lax", secure=provider.settings.uses_tls,
-                        path="/", max_age=RETURN_TTL)
+    response.set_cookie(
+        RETURN_COOKIE,
+        target,
+        httponly=True,
+        samesite="lax",
+        secure=provider.settings.uses_tls,
+        path="/",
+        max_age=RETURN_TTL,
+    )
     return response

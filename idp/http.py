@@ -49,7 +49,7 @@ def datalist(pairs: list[tuple[str, str]]) -> dict[str, list[str]]:
 
 def oauth_json(status: int, body: Any, headers: list[tuple[str, str]] | dict[str, str] | None = None) -> Response:
     merged = dict(NO_STORE)
-    for key, value in (headers.items() if isinstance(headers, dict) else headers or []):
+    for key, value in headers.items() if isinstance(headers, dict) else headers or []:
         if key.lower() != "content-type":
             merged[key] = value
     payload = body if isinstance(body, (bytes, str)) else json.dumps(body, separators=(",", ":"))

@@ -34,8 +34,8 @@ def believed_cookies(header: str) -> str:
     for pair in header.split(";"):
         pair = pair.strip()
         name, _, value = pair.partition("=")
-        if name.startswith(HOST_PREFIX) and is_hub_cookie(name[len(HOST_PREFIX):]):
-            kept += [pair, f"{name[len(HOST_PREFIX):]}={value}"]
+        if name.startswith(HOST_PREFIX) and is_hub_cookie(name[len(HOST_PREFIX) :]):
+            kept += [pair, f"{name[len(HOST_PREFIX) :]}={value}"]
         elif pair and not is_hub_cookie(name):
             kept.append(pair)
     return "; ".join(kept)
@@ -47,8 +47,9 @@ def host_prefixed(set_cookie: str) -> str:
     name, _, value = pair.strip().partition("=")
     if not name.startswith(HOST_PREFIX):
         name = HOST_PREFIX + name
-    kept = [a.strip() for a in attributes
-            if a.strip().split("=", 1)[0].strip().lower() not in ("domain", "path", "secure")]
+    kept = [
+        a.strip() for a in attributes if a.strip().split("=", 1)[0].strip().lower() not in ("domain", "path", "secure")
+    ]
     return "; ".join([f"{name}={value}", *kept, "Path=/", "Secure"])
 
 
@@ -63,14 +64,19 @@ class HubOriginGuard:
             return
         scope = dict(scope)
         scope[_APPLIED] = True
-        scope["headers"] = [(name, believed_cookies(value.decode("latin-1")).encode("latin-1"))
-                            if name == b"cookie" else (name, value) for name, value in scope["headers"]]
+        scope["headers"] = [
+            (name, believed_cookies(value.decode("latin-1")).encode("latin-1")) if name == b"cookie" else (name, value)
+            for name, value in scope["headers"]
+        ]
 
         async def guarded_send(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = [(name, host_prefixed(value.decode("latin-1")).encode("latin-1"))
-                           if name.lower() == b"set-cookie" else (name, value)
-                           for name, value in message.get("headers", [])]
+                headers = [
+                    (name, host_prefixed(value.decode("latin-1")).encode("latin-1"))
+                    if name.lower() == b"set-cookie"
+                    else (name, value)
+                    for name, value in message.get("headers", [])
+                ]
                 if not any(name.lower() == HSTS[0] for name, _ in headers):
                     headers.append(HSTS)
                 message = {**message, "headers": headers}

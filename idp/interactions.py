@@ -33,12 +33,20 @@ class InteractionStore:
         value = secrets.token_urlsafe(24)
         now = self._clock.now()
         async with self._sessionmaker() as session, session.begin():
-            session.add(Interaction(id_digest=_digest(value), client_id=client_id, params=[list(p) for p in params],
-                                    created_at=now, expires_at=now + TTL))
+            session.add(
+                Interaction(
+                    id_digest=_digest(value),
+                    client_id=client_id,
+                    params=[list(p) for p in params],
+                    created_at=now,
+                    expires_at=now + TTL,
+                )
+            )
         return value
 
-    async def load(self, value: str | None, cookie: str | None,
-                   session: AsyncSession | None = None) -> Interaction | None:
+    async def load(
+        self, value: str | None, cookie: str | None, session: AsyncSession | None = None
+    ) -> Interaction | None:
         if not value or not cookie or len(value) > 64 or not hmac.compare_digest(value, cookie):
             return None
         if session is not None:
@@ -50,8 +58,14 @@ class InteractionStore:
             return None
         return row
 
-    async def update(self, value: str, *, login_sid: str | None = None, consent_given: bool | None = None,
-                     session: AsyncSession | None = None) -> None:
+    async def update(
+        self,
+        value: str,
+        *,
+        login_sid: str | None = None,
+        consent_given: bool | None = None,
+        session: AsyncSession | None = None,
+    ) -> None:
         if session is None:
             async with self._sessionmaker() as own, own.begin():
                 return await self.update(value, login_sid=login_sid, consent_given=consent_given, session=own)

@@ -21,41 +21,65 @@ from idp.settings import Settings
 from idp.storage.models import SigningKey
 
 
-async def rotate_signing_key(session: AsyncSession, settings: Settings, *, actor: str, now: int,
-                             alg: str | None = None) -> SigningKey:
+async def rotate_signing_key(
+    session: AsyncSession, settings: Settings, *, actor: str, now: int, alg: str | None = None
+) -> SigningKey:
     """Add the next key (``alg``, default ``settings.signing_alg``): published now, signing after
     ``settings.key_activation_delay``, when the active key(s) retire; audited. Refused when the configured secret
     cannot open the keys in use."""
     await check_secret_opens_keys(session, settings.effective_secret, now)
-    key = await rotate_keys(session, alg or settings.signing_alg, settings.effective_secret, now,
-                            settings.key_retire_after, activate_after=settings.key_activation_delay)
-    await append_audit(session, actor=actor, action="keys.rotate", target=f"key:{key.kid}",
-                       detail={"alg": key.alg, "retire_after": settings.key_retire_after,
-                               "activates_at": key.activates_at}, now=now)
+    key = await rotate_keys(
+        session,
+        alg or settings.signing_alg,
+        settings.effective_secret,
+        now,
+        settings.key_retire_after,
+        activate_after=settings.key_activation_delay,
+    )
+    await append_audit(
+        session,
+        actor=actor,
+        action="keys.rotate",
+        target=f"key:{key.kid}",
+        detail={"alg": key.alg, "retire_after": settings.key_retire_after, "activates_at": key.activates_at},
+        now=now,
+    )
     return key
 
 
-async def revoke_signing_key(session: AsyncSession, settings: Settings, *, kid: str, actor: str,
-                             now: int) -> SigningKey | None:
+async def revoke_signing_key(
+    session: AsyncSession, settings: Settings, *, kid: str, actor: str, now: int
+) -> SigningKey | None:
     """Stop trusting ``kid`` at once (a leaked key), audited; the new active key when ``kid`` was the active one.
 
     Tokens and assertions it signed stop verifying at the hub and at the gateway on each instance's next key
     refresh; the people and integrations holding them sign in or fetch a token again."""
     await check_secret_opens_keys(session, settings.effective_secret, now)
     replacement = await revoke_key(session, kid, settings.signing_alg, settings.effective_secret, now)
-    await append_audit(session, actor=actor, action="keys.revoke", target=f"key:{kid}",
-                       detail={"replaced_by": replacement.kid if replacement else None}, now=now)
+    await append_audit(
+        session,
+        actor=actor,
+        action="keys.revoke",
+        target=f"key:{kid}",
+        detail={"replaced_by": replacement.kid if replacement else None},
+        now=now,
+    )
     return replacement
 
 
 async def check_secret_opens_keys(session: AsyncSession, secret: bytes, now: int) -> None:
     """Refuse to touch the keys with a secret that cannot decrypt the ones in use: a key sealed under the wrong
     secret would become active and no hub instance could sign with it."""
-    rows = (await session.scalars(select(SigningKey).where(
-        or_(SigningKey.expires_at.is_(None), SigningKey.expires_at > now)))).all()
+    rows = (
+        await session.scalars(
+            select(SigningKey).where(or_(SigningKey.expires_at.is_(None), SigningKey.expires_at > now))
+        )
+    ).all()
     for row in rows:
         try:
             decrypt_private_key(row.private_key, secret, row.kid)
         except (InvalidTag, ValueError) as exc:
-            raise InvalidInput(f"the configured secret (GERBANG_SECRET_KEY) cannot decrypt signing key {row.kid}: "
-                               "run this with the hub's own configuration; nothing was changed") from exc
+            raise InvalidInput(
+                f"the configured secret (GERBANG_SECRET_KEY) cannot decrypt signing key {row.kid}: "
+                "run this with the hub's own configuration; nothing was changed"
+            ) from exc

@@ -89,7 +89,9 @@ def generate_key(alg: str) -> Any:
 
 def public_jwk(private_key: Any, kid: str, alg: str, purpose: str = JWS) -> dict[str, Any]:
     algorithms: dict[str, type[jwt.algorithms.Algorithm]] = {
-        "ES256": jwt.algorithms.ECAlgorithm, "EdDSA": jwt.algorithms.OKPAlgorithm}
+        "ES256": jwt.algorithms.ECAlgorithm,
+        "EdDSA": jwt.algorithms.OKPAlgorithm,
+    }
     algo = algorithms.get(alg, jwt.algorithms.RSAAlgorithm)
     jwk = json.loads(algo.to_jwk(private_key.public_key()))
     jwk.update({"kid": kid, "alg": alg, "use": "sig"})
@@ -98,9 +100,15 @@ def public_jwk(private_key: Any, kid: str, alg: str, purpose: str = JWS) -> dict
     return jwk
 
 
-async def create_signing_key(session: AsyncSession, alg: str, secret: bytes, now: int,
-                             activates_at: int | None = None, id_token_only: bool = False,
-                             purpose: str = JWS) -> SigningKey:
+async def create_signing_key(
+    session: AsyncSession,
+    alg: str,
+    secret: bytes,
+    now: int,
+    activates_at: int | None = None,
+    id_token_only: bool = False,
+    purpose: str = JWS,
+) -> SigningKey:
     """Add a key, published from now on, signing from ``activates_at`` (``None``: at once)."""
     if alg not in SUPPORTED_ALGS and alg not in ID_TOKEN_ALGS:
         raise ValueError(f"unsupported signing algorithm {alg}")
@@ -125,13 +133,17 @@ async def create_signing_key(session: AsyncSession, alg: str, secret: bytes, now
     return row
 
 
-async def rotate_keys(session: AsyncSession, alg: str, secret: bytes, now: int, retire_after: int,
-                      activate_after: int = 0) -> SigningKey:
+async def rotate_keys(
+    session: AsyncSession, alg: str, secret: bytes, now: int, retire_after: int, activate_after: int = 0
+) -> SigningKey:
     """Add the next keys (the primary and one per other ID token algorithm), signing ``activate_after`` seconds
     from now; the keys signing until then stop at that moment (a key already due to stop earlier keeps its time)
     and stay published ``retire_after`` more."""
-    signing = (await session.scalars(select(SigningKey).where(
-        or_(SigningKey.retired_at.is_(None), SigningKey.retired_at > now)))).all()
+    signing = (
+        await session.scalars(
+            select(SigningKey).where(or_(SigningKey.retired_at.is_(None), SigningKey.retired_at > now))
+        )
+    ).all()
     if not any(is_signing(key, now) for key in signing):
         activate_after = 0  # nothing signs yet: no relying party can be surprised, and something must sign
     switch = now + activate_after
@@ -183,8 +195,9 @@ async def revoke_key(session: AsyncSession, kid: str, alg: str, secret: bytes, n
         replacement = await create_signing_key(session, MESSAGE_ALG, secret, now, purpose=HTTP_MESSAGE)
         row.retired_at = now
     elif is_signing(row, now):  # an ID token key is replaced by one of its own algorithm
-        replacement = await create_signing_key(session, row.alg if row.id_token_only else alg, secret, now,
-                                               id_token_only=bool(row.id_token_only))
+        replacement = await create_signing_key(
+            session, row.alg if row.id_token_only else alg, secret, now, id_token_only=bool(row.id_token_only)
+        )
         row.retired_at = now
     elif _activation(row) > now:  # a next key that never signed: the keys it was to replace sign on
         waiting = (await session.scalars(select(SigningKey).where(SigningKey.retired_at == row.activates_at))).all()
@@ -246,10 +259,15 @@ class KeyRing:
                 await serialize(session, "gerbang-first-signing-key", "signing_keys")
                 rows = (await session.scalars(select(SigningKey).order_by(SigningKey.created_at))).all()
                 for alg, id_token_only in _missing(rows, self._alg):
-                    rows = [*rows, await create_signing_key(session, alg, self._secret, now, id_token_only=id_token_only)]
+                    rows = [
+                        *rows,
+                        await create_signing_key(session, alg, self._secret, now, id_token_only=id_token_only),
+                    ]
                 if _message_key_missing(rows):
-                    rows = [*rows, await create_signing_key(session, MESSAGE_ALG, self._secret, now,
-                                                            purpose=HTTP_MESSAGE)]
+                    rows = [
+                        *rows,
+                        await create_signing_key(session, MESSAGE_ALG, self._secret, now, purpose=HTTP_MESSAGE),
+                    ]
         every = [row for row in rows if row.expires_at is None or row.expires_at > now]
         self._load_message_keys([row for row in every if _purpose(row) == HTTP_MESSAGE], now)
         published = [row for row in every if _purpose(row) == JWS]
@@ -281,8 +299,9 @@ class KeyRing:
     async def refresh_forever(self, interval: float) -> None:
         """Pick up rotations made by another process (``gerbang keys rotate``, another instance). Storage down
         or a key sealed under another secret: the loaded keys stay, and the loop keeps trying."""
-        await Periodic("signing-keys", lambda: self.load(create_if_missing=False), interval,
-                       on_failure="keeping the loaded keys").run_forever()
+        await Periodic(
+            "signing-keys", lambda: self.load(create_if_missing=False), interval, on_failure="keeping the loaded keys"
+        ).run_forever()
 
     async def reload_for_unknown_kid(self, kid: str) -> bool:
         """Reload once for a token signed by a key not loaded here yet; True if the key is known afterwards."""
@@ -315,9 +334,14 @@ class KeyRing:
 
     def _key_for(self, row: SigningKey) -> ActiveKey:
         """The loaded key for ``row`` (decrypted once, kept across reloads)."""
-        loaded = [self._active, *(key for key, _at in ([self._next] if self._next else [])),
-                  self._message, *(key for key, _at in ([self._next_message] if self._next_message else [])),
-                  *self._by_alg.values(), *(key for key, _at in self._next_by_alg.values())]
+        loaded = [
+            self._active,
+            *(key for key, _at in ([self._next] if self._next else [])),
+            self._message,
+            *(key for key, _at in ([self._next_message] if self._next_message else [])),
+            *self._by_alg.values(),
+            *(key for key, _at in self._next_by_alg.values()),
+        ]
         for key in loaded:
             if key is not None and key.kid == row.kid:
                 return key

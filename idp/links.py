@@ -52,8 +52,10 @@ class LinkSigner:
 
     def build(self, purpose: str, user_id: str, binding: str, expires_at: int) -> str:
         assert purpose in PURPOSES
-        payload = json.dumps({"p": purpose, "u": user_id, "b": binding, "e": expires_at,
-                              "n": secrets.token_urlsafe(16)}, separators=(",", ":")).encode()
+        payload = json.dumps(
+            {"p": purpose, "u": user_id, "b": binding, "e": expires_at, "n": secrets.token_urlsafe(16)},
+            separators=(",", ":"),
+        ).encode()
         return f"{_b64(payload)}.{_b64(self._mac(payload))}"
 
     def check(self, token: str | None, purpose: str, now: int) -> LinkClaims:
@@ -68,8 +70,13 @@ class LinkSigner:
             data = json.loads(payload)
         except (binascii.Error, ValueError) as exc:
             raise LinkInvalid("malformed") from exc
-        claims = LinkClaims(purpose=str(data.get("p")), user_id=str(data.get("u")), binding=str(data.get("b")),
-                            expires_at=int(data.get("e", 0)), nonce=str(data.get("n")))
+        claims = LinkClaims(
+            purpose=str(data.get("p")),
+            user_id=str(data.get("u")),
+            binding=str(data.get("b")),
+            expires_at=int(data.get("e", 0)),
+            nonce=str(data.get("n")),
+        )
         if claims.purpose != purpose:
             raise LinkInvalid("wrong purpose")
         if claims.expires_at <= now:

@@ -58,8 +58,11 @@ def configure_logging(json: bool | None = None, level: str = "info") -> None:
         structlog.processors.StackInfoRenderer(),
     ]
     # Pretty exceptions are the console renderer's job; format_exc_info before it makes structlog warn.
-    rendering: list[Any] = ([structlog.processors.dict_tracebacks, structlog.processors.JSONRenderer()] if as_json
-                            else [structlog.dev.ConsoleRenderer(colors=sys.stdout.isatty())])
+    rendering: list[Any] = (
+        [structlog.processors.dict_tracebacks, structlog.processors.JSONRenderer()]
+        if as_json
+        else [structlog.dev.ConsoleRenderer(colors=sys.stdout.isatty())]
+    )
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
@@ -68,11 +71,13 @@ def configure_logging(json: bool | None = None, level: str = "info") -> None:
     )
     handler = _StdoutHandler()
     handler.set_name("gerbang")
-    handler.setFormatter(structlog.stdlib.ProcessorFormatter(
-        # Standard-library lines keep their ``extra={...}`` fields (the decision log's request and rule ids).
-        foreign_pre_chain=[structlog.stdlib.ExtraAdder(), *shared],
-        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *rendering],
-    ))
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            # Standard-library lines keep their ``extra={...}`` fields (the decision log's request and rule ids).
+            foreign_pre_chain=[structlog.stdlib.ExtraAdder(), *shared],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *rendering],
+        )
+    )
     root = logging.getLogger()
     for existing in [h for h in root.handlers if h.get_name() == "gerbang"]:
         root.removeHandler(existing)

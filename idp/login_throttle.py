@@ -18,6 +18,7 @@ from idp.auth_limits import AuthLimiter, AuthVerdict
 from idp.throttle.store import LimitStore
 from policies.watcher import PolicyWatcher
 
+
 @dataclass(frozen=True)
 class Attempt:
     factor: str  # password, totp, recovery, passkey, register or reset
@@ -60,8 +61,9 @@ class PolicyThrottle:
     async def check(self, attempt: Attempt) -> AuthVerdict:
         """The verdict, with how long to wait when refused (the sign-in page tells the citizen). Raises
         ``ThrottleUnavailable`` when the store is down and the limit fails closed."""
-        verdict = await self.current().check_login(account=f"{attempt.factor}:{attempt.subject}",
-                                                   ip=attempt.client_ip or "unknown")
+        verdict = await self.current().check_login(
+            account=f"{attempt.factor}:{attempt.subject}", ip=attempt.client_ip or "unknown"
+        )
         if verdict.unavailable:
             raise ThrottleUnavailable(verdict.retry_after_seconds)
         return verdict

@@ -43,10 +43,14 @@ def parse_smtp_url(url: str) -> SmtpTarget:
     if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
         raise ValueError("smtp_url must look like smtp://host:port or smtps://user:password@host:465")
     implicit = parts.scheme == "smtps"
-    return SmtpTarget(host=parts.hostname, port=parts.port or (465 if implicit else 25), implicit_tls=implicit,
-                      starttls="starttls=1" in parts.query or "starttls=true" in parts.query,
-                      username=unquote(parts.username) if parts.username else None,
-                      password=unquote(parts.password) if parts.password else None)
+    return SmtpTarget(
+        host=parts.hostname,
+        port=parts.port or (465 if implicit else 25),
+        implicit_tls=implicit,
+        starttls="starttls=1" in parts.query or "starttls=true" in parts.query,
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+    )
 
 
 def build_message(sender: str, to: str, subject: str, body: str) -> EmailMessage:

@@ -14,8 +14,7 @@ KINDS = ("kota", "dinas", "badan", "sekretariat", "kecamatan", "kelurahan", "upt
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
 
-async def add_opd(session: AsyncSession, slug: str, name: str, kind: str, parent_slug: str | None,
-                  now: int) -> OpdUnit:
+async def add_opd(session: AsyncSession, slug: str, name: str, kind: str, parent_slug: str | None, now: int) -> OpdUnit:
     if not SLUG.match(slug):
         raise InvalidInput("slug must be lowercase letters, digits and dashes (max 63)")
     if kind not in KINDS:
@@ -28,8 +27,9 @@ async def add_opd(session: AsyncSession, slug: str, name: str, kind: str, parent
     if parent_slug:
         parent = await load_opd(session, parent_slug)
     path = f"{parent.path if parent else '/'}{slug}/"
-    unit = OpdUnit(slug=slug, name=name.strip(), kind=kind, parent_id=parent.id if parent else None, path=path,
-                   created_at=now)
+    unit = OpdUnit(
+        slug=slug, name=name.strip(), kind=kind, parent_id=parent.id if parent else None, path=path, created_at=now
+    )
     session.add(unit)
     await session.flush()
     return unit

@@ -29,8 +29,9 @@ async def parent_slug(session: AsyncSession, unit: OpdUnit) -> str | None:
     return await session.scalar(select(OpdUnit.slug).where(OpdUnit.id == unit.parent_id))
 
 
-async def update_opd(session: AsyncSession, slug: str, *, name: str | None = None, kind: str | None = None,
-                     actor: str, now: int) -> tuple[OpdUnit, dict[str, Any]]:
+async def update_opd(
+    session: AsyncSession, slug: str, *, name: str | None = None, kind: str | None = None, actor: str, now: int
+) -> tuple[OpdUnit, dict[str, Any]]:
     unit = await load_opd(session, slug)
     parent = await parent_slug(session, unit)
     before = opd_view(unit, parent)
@@ -45,13 +46,15 @@ async def update_opd(session: AsyncSession, slug: str, *, name: str | None = Non
     diff = build_diff(before, opd_view(unit, parent))
     if diff:
         await session.flush()
-        await append_audit(session, actor=actor, action="opd.update", target=f"opd:{slug}", detail={"diff": diff},
-                           now=now)
+        await append_audit(
+            session, actor=actor, action="opd.update", target=f"opd:{slug}", detail={"diff": diff}, now=now
+        )
     return unit, diff
 
 
-async def move_opd(session: AsyncSession, slug: str, new_parent: str | None, *, actor: str,
-                   now: int) -> tuple[OpdUnit, dict[str, Any]]:
+async def move_opd(
+    session: AsyncSession, slug: str, new_parent: str | None, *, actor: str, now: int
+) -> tuple[OpdUnit, dict[str, Any]]:
     """Hang the unit (and its subtree) under ``new_parent`` (None: a root); never under itself or its own subtree."""
     unit = await load_opd(session, slug)
     old_parent = await parent_slug(session, unit)
@@ -64,12 +67,18 @@ async def move_opd(session: AsyncSession, slug: str, new_parent: str | None, *, 
     new_path = f"{parent.path if parent else '/'}{slug}/"
     subtree = (await session.scalars(select(OpdUnit).where(OpdUnit.path.startswith(old_path, autoescape=True)))).all()
     for member in subtree:
-        member.path = new_path + member.path[len(old_path):]
+        member.path = new_path + member.path[len(old_path) :]
     unit.parent_id = parent.id if parent else None
     await session.flush()
     diff = {"parent": {"from": old_parent, "to": new_parent}, "path": {"from": old_path, "to": new_path}}
-    await append_audit(session, actor=actor, action="opd.move", target=f"opd:{slug}",
-                       detail={"diff": diff, "units_moved": len(subtree)}, now=now)
+    await append_audit(
+        session,
+        actor=actor,
+        action="opd.move",
+        target=f"opd:{slug}",
+        detail={"diff": diff, "units_moved": len(subtree)},
+        now=now,
+    )
     return unit, diff
 
 
@@ -82,16 +91,27 @@ async def remove_opd(session: AsyncSession, slug: str, *, actor: str, now: int) 
     before = opd_view(unit, await parent_slug(session, unit))
     await session.delete(unit)
     await session.flush()
-    await append_audit(session, actor=actor, action="opd.remove", target=f"opd:{slug}",
-                       detail={"diff": build_diff(before, {})}, now=now)
+    await append_audit(
+        session,
+        actor=actor,
+        action="opd.remove",
+        target=f"opd:{slug}",
+        detail={"diff": build_diff(before, {})},
+        now=now,
+    )
     return before
 
 
 async def count_holders(session: AsyncSession, unit: OpdUnit) -> dict[str, int]:
     """What still belongs to ``unit``: its sub-units, members, apps, clients and open initial access tokens."""
+
     async def count(model: Any, column: Any) -> int:
         return int(await session.scalar(select(func.count()).select_from(model).where(column == unit.id)) or 0)
 
-    return {"sub-units": await count(OpdUnit, OpdUnit.parent_id), "members": await count(Membership, Membership.opd_id),
-            "apps": await count(App, App.opd_id), "clients": await count(Client, Client.opd_id),
-            "initial access tokens": await count(InitialAccessToken, InitialAccessToken.opd_id)}
+    return {
+        "sub-units": await count(OpdUnit, OpdUnit.parent_id),
+        "members": await count(Membership, Membership.opd_id),
+        "apps": await count(App, App.opd_id),
+        "clients": await count(Client, Client.opd_id),
+        "initial access tokens": await count(InitialAccessToken, InitialAccessToken.opd_id),
+    }

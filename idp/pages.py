@@ -32,28 +32,35 @@ class Pages:
         self.secure_cookies = secure_cookies
         self.env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
 
-    def render(self, request: Request, template: str, status: int = 200, ui_locales: str | None = None,
-               **context: Any) -> HTMLResponse:
+    def render(
+        self, request: Request, template: str, status: int = 200, ui_locales: str | None = None, **context: Any
+    ) -> HTMLResponse:
         locale = pick_locale(request, self.default_locale, ui_locales)
         csrf_cookie = request.cookies.get(CSRF_COOKIE) or self.csrf.new_cookie()
         # The language switch keeps the page's own query (an interaction id, say).
         lang_query = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "lang"])
         html = self.env.get_template(template).render(
-            t=translator(locale), lang=locale, lang_query=lang_query, csrf_token=self.csrf.token_for(csrf_cookie, request.cookies.get(self.session_cookie)),
-            **context)
+            t=translator(locale),
+            lang=locale,
+            lang_query=lang_query,
+            csrf_token=self.csrf.token_for(csrf_cookie, request.cookies.get(self.session_cookie)),
+            **context,
+        )
         response = HTMLResponse(html, status_code=status, headers=PAGE_HEADERS)
         remember_choice(request, response, self.secure_cookies)
         if request.cookies.get(CSRF_COOKIE) != csrf_cookie:
-            response.set_cookie(CSRF_COOKIE, csrf_cookie, httponly=True, samesite="strict",
-                                secure=self.secure_cookies, path="/")
+            response.set_cookie(
+                CSRF_COOKIE, csrf_cookie, httponly=True, samesite="strict", secure=self.secure_cookies, path="/"
+            )
         return response
 
     def error(self, request: Request, message_key: str, status: int = 400, detail: str | None = None) -> HTMLResponse:
         return self.render(request, "error.html", status=status, message_key=message_key, detail=detail)
 
     def is_csrf_valid(self, request: Request, form: dict[str, str]) -> bool:
-        return self.csrf.is_valid(request.cookies.get(CSRF_COOKIE), form.get("csrf_token"),
-                                  request.cookies.get(self.session_cookie))
+        return self.csrf.is_valid(
+            request.cookies.get(CSRF_COOKIE), form.get("csrf_token"), request.cookies.get(self.session_cookie)
+        )
 
 
 def see_other(location: str, headers: dict[str, str] | None = None) -> Response:

@@ -17,7 +17,6 @@ MIN_LENGTH = 8
 MAX_LENGTH = 128
 
 
-
 @functools.cache
 def dummy_hash() -> str:
     """A hash verified against when the account does not exist, so timing does not tell (made on first use:
@@ -33,8 +32,9 @@ class PasswordHashing:
         return await anyio.to_thread.run_sync(HASHER.hash, password, limiter=self._limiter)
 
     async def verify(self, stored_hash: str | None, password: str) -> bool:
-        return await anyio.to_thread.run_sync(_verify, stored_hash or dummy_hash(), password, stored_hash is not None,
-                                              limiter=self._limiter)
+        return await anyio.to_thread.run_sync(
+            _verify, stored_hash or dummy_hash(), password, stored_hash is not None, limiter=self._limiter
+        )
 
 
 def _verify(stored_hash: str, password: str, real: bool) -> bool:

@@ -19,16 +19,22 @@ from prometheus_client import Counter
 
 log = logging.getLogger("gerbang.background")
 
-FAILURES = Counter("gerbang_background_failures_total", "Failed runs of a background loop (each one retried)",
-                   ["loop"])
+FAILURES = Counter("gerbang_background_failures_total", "Failed runs of a background loop (each one retried)", ["loop"])
 MAX_BACKOFF_SECONDS = 300.0
 
 
 class Periodic:
     """``work`` every ``interval`` seconds; ``first_delay`` (default ``interval``) before the first run."""
 
-    def __init__(self, name: str, work: Callable[[], Awaitable[object]], interval: float, *,
-                 first_delay: float | None = None, on_failure: str = "trying again later") -> None:
+    def __init__(
+        self,
+        name: str,
+        work: Callable[[], Awaitable[object]],
+        interval: float,
+        *,
+        first_delay: float | None = None,
+        on_failure: str = "trying again later",
+    ) -> None:
         self.name, self.interval = name, interval
         self.first_delay = interval if first_delay is None else first_delay
         self.on_failure = on_failure  # what a failure means to the reader of the log ("keeping the last list")
@@ -65,8 +71,9 @@ class Periodic:
             if self.consecutive_failures == 1:
                 log.warning("%s failed (%s)", self.name, self.on_failure, exc_info=True)
             else:
-                log.warning("%s failed again (%d in a row: %r; %s)", self.name, self.consecutive_failures, exc,
-                            self.on_failure)
+                log.warning(
+                    "%s failed again (%d in a row: %r; %s)", self.name, self.consecutive_failures, exc, self.on_failure
+                )
             return False
         self.consecutive_failures = 0
         return True

@@ -39,15 +39,27 @@ class RecoveryCodes:
     async def redeem(self, session: AsyncSession, user_id: str, code: str, now: int) -> bool:
         if not 8 <= len(code) <= 32:
             return False
-        result = await session.execute(update(RecoveryCode).where(
-            RecoveryCode.code_digest == self.digest(code), RecoveryCode.user_id == user_id,
-            RecoveryCode.used_at.is_(None)).values(used_at=now))
+        result = await session.execute(
+            update(RecoveryCode)
+            .where(
+                RecoveryCode.code_digest == self.digest(code),
+                RecoveryCode.user_id == user_id,
+                RecoveryCode.used_at.is_(None),
+            )
+            .values(used_at=now)
+        )
         return rows_affected(result) == 1
 
 
 async def count_unused(session: AsyncSession, user_id: str) -> int:
-    return int(await session.scalar(select(func.count()).select_from(RecoveryCode).where(
-        RecoveryCode.user_id == user_id, RecoveryCode.used_at.is_(None))) or 0)
+    return int(
+        await session.scalar(
+            select(func.count())
+            .select_from(RecoveryCode)
+            .where(RecoveryCode.user_id == user_id, RecoveryCode.used_at.is_(None))
+        )
+        or 0
+    )
 
 
 def _new_code() -> str:

@@ -81,8 +81,13 @@ def check_registration(form: dict[str, str]) -> Registration:
     return Registration(name=name, email=email, password=password, nik=nik)
 
 
-async def create_account(sessionmaker: async_sessionmaker[AsyncSession], registration: Registration,
-                         password_hash: str, now: int, privacy_version: str | None = None) -> Created:
+async def create_account(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    registration: Registration,
+    password_hash: str,
+    now: int,
+    privacy_version: str | None = None,
+) -> Created:
     """Insert the citizen unless the email is taken (one account per address); unverified email. A NIK
     that already has an account is left off the new one (the owner keeps it)."""
     for _attempt in range(2):  # a concurrent registration may take the email or NIK between check and insert
@@ -91,13 +96,26 @@ async def create_account(sessionmaker: async_sessionmaker[AsyncSession], registr
                 async with session.begin():
                     if await session.scalar(select(User.id).where(User.email == registration.email)) is not None:
                         return Created(Outcome.EMAIL_TAKEN)
-                    owner = await session.scalar(select(User).where(User.nik == registration.nik)) \
-                        if registration.nik else None
-                    user = User(id=str(uuid.uuid4()), email=registration.email, name=registration.name,
-                                nik=None if owner else registration.nik, password_hash=password_hash,
-                                kind="citizen", email_verified=False, disabled=False, created_at=now,
-                                updated_at=now, password_changed_at=now, privacy_version=privacy_version,
-                                privacy_accepted_at=privacy_version and now)
+                    owner = (
+                        await session.scalar(select(User).where(User.nik == registration.nik))
+                        if registration.nik
+                        else None
+                    )
+                    user = User(
+                        id=str(uuid.uuid4()),
+                        email=registration.email,
+                        name=registration.name,
+                        nik=None if owner else registration.nik,
+                        password_hash=password_hash,
+                        kind="citizen",
+                        email_verified=False,
+                        disabled=False,
+                        created_at=now,
+                        updated_at=now,
+                        password_changed_at=now,
+                        privacy_version=privacy_version,
+                        privacy_accepted_at=privacy_version and now,
+                    )
                     session.add(user)
                 return Created(Outcome.CREATED, user, owner)
             except IntegrityError:

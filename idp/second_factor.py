@@ -27,8 +27,9 @@ def _digest(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
-async def has_second_factor(sessionmaker: async_sessionmaker[AsyncSession], user: User,
-                            session: AsyncSession | None = None) -> bool:
+async def has_second_factor(
+    sessionmaker: async_sessionmaker[AsyncSession], user: User, session: AsyncSession | None = None
+) -> bool:
     """An authenticator app or at least one passkey (read in the caller's ``session`` when given)."""
     if user.totp_secret is not None:
         return True
@@ -39,12 +40,19 @@ async def has_second_factor(sessionmaker: async_sessionmaker[AsyncSession], user
         return await own.scalar(query) is not None
 
 
-async def is_step_up_needed(sessionmaker: async_sessionmaker[AsyncSession], acr_values: str | None,
-                            active: ActiveSession, session: AsyncSession | None = None) -> bool:
+async def is_step_up_needed(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    acr_values: str | None,
+    active: ActiveSession,
+    session: AsyncSession | None = None,
+) -> bool:
     """The client asked for level 2, the session is below it, and the user has a factor to give."""
     requested = (acr_values or "").split()
-    return (LEVEL_TWO in requested and active.row.acr != LEVEL_TWO
-            and await has_second_factor(sessionmaker, active.user, session))
+    return (
+        LEVEL_TWO in requested
+        and active.row.acr != LEVEL_TWO
+        and await has_second_factor(sessionmaker, active.user, session)
+    )
 
 
 class ChallengeStore:
@@ -58,9 +66,17 @@ class ChallengeStore:
         now = self._clock.now()
         async with self._sessionmaker() as session, session.begin():
             await session.execute(delete(LoginChallenge).where(LoginChallenge.expires_at <= now))
-            session.add(LoginChallenge(id_digest=_digest(value), user_id=user.id, interaction=interaction,
-                                       first_factor=first_factor, created_at=now, expires_at=now + self._ttl,
-                                       attempts=0))
+            session.add(
+                LoginChallenge(
+                    id_digest=_digest(value),
+                    user_id=user.id,
+                    interaction=interaction,
+                    first_factor=first_factor,
+                    created_at=now,
+                    expires_at=now + self._ttl,
+                    attempts=0,
+                )
+            )
         return value
 
     async def load(self, value: str | None) -> tuple[LoginChallenge, User] | None:
@@ -77,8 +93,9 @@ class ChallengeStore:
 
     async def count_failure(self, row: LoginChallenge) -> int:
         async with self._sessionmaker() as session, session.begin():
-            stored = await session.scalar(select(LoginChallenge).where(
-                LoginChallenge.id_digest == row.id_digest).with_for_update())
+            stored = await session.scalar(
+                select(LoginChallenge).where(LoginChallenge.id_digest == row.id_digest).with_for_update()
+            )
             if stored is None:
                 return MAX_ATTEMPTS
             stored.attempts += 1
@@ -87,6 +104,5 @@ class ChallengeStore:
     async def finish(self, row: LoginChallenge) -> bool:
         """Use the challenge up; ``False`` if another request already did (one success per password)."""
         async with self._sessionmaker() as session, session.begin():
-            result = await session.execute(delete(LoginChallenge).where(
-                LoginChallenge.id_digest == row.id_digest))
+            result = await session.execute(delete(LoginChallenge).where(LoginChallenge.id_digest == row.id_digest))
             return rows_affected(result) == 1

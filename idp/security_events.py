@@ -21,17 +21,16 @@ from __future__ import annotations
 import json
 import logging
 from collections import OrderedDict
-from weakref import WeakKeyDictionary
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
 
 from idp.accounts import load_user_by_login
-
 from idp.storage.models import SecurityEvent
 
 log = logging.getLogger("gerbang.security_events")
@@ -41,8 +40,16 @@ _MAX_QUIET_KEYS = 10_000
 # Per provider (per process): when each (account, IP) last had a lock-out written; the bound keeps it small.
 _last_lockout: WeakKeyDictionary[Any, OrderedDict[tuple[str, str], int]] = WeakKeyDictionary()
 
-KINDS = ("login.succeeded", "login.failed", "login.locked", "mfa.changed", "password.reset", "token.revoked",
-         "client.auth_failed", "account.deletion")
+KINDS = (
+    "login.succeeded",
+    "login.failed",
+    "login.locked",
+    "mfa.changed",
+    "password.reset",
+    "token.revoked",
+    "client.auth_failed",
+    "account.deletion",
+)
 
 
 @dataclass(frozen=True)
@@ -54,17 +61,32 @@ class EventFilter:
     until: int | None = None
 
 
-def build_event(kind: str, now: int, *, user_id: str | None = None, client_id: str | None = None,
-                reason: str | None = None, ip: str | None = None, detail: dict[str, Any] | None = None
-                ) -> SecurityEvent:
+def build_event(
+    kind: str,
+    now: int,
+    *,
+    user_id: str | None = None,
+    client_id: str | None = None,
+    reason: str | None = None,
+    ip: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> SecurityEvent:
     if kind not in KINDS:
         raise ValueError(f"unknown security event kind {kind!r}")
-    return SecurityEvent(at=now, kind=kind, user_id=user_id, client_id=client_id and client_id[:64],
-                         reason=reason and reason[:64], ip=ip and ip[:64], detail=detail or {})
+    return SecurityEvent(
+        at=now,
+        kind=kind,
+        user_id=user_id,
+        client_id=client_id and client_id[:64],
+        reason=reason and reason[:64],
+        ip=ip and ip[:64],
+        detail=detail or {},
+    )
 
 
-async def record_security_event(sessionmaker: async_sessionmaker[AsyncSession], kind: str, now: int,
-                                **fields: Any) -> None:
+async def record_security_event(
+    sessionmaker: async_sessionmaker[AsyncSession], kind: str, now: int, **fields: Any
+) -> None:
     """Write one event in its own transaction; a database failure is logged, not raised."""
     event = build_event(kind, now, **fields)
     try:
@@ -74,15 +96,23 @@ async def record_security_event(sessionmaker: async_sessionmaker[AsyncSession], 
         log.warning("security event %s could not be stored", kind, exc_info=True)
 
 
-async def note_login(request: Request, provider: Any, kind: str, *, user_id: str | None = None,
-                     login: str | None = None, reason: str | None = None,
-                     detail: dict[str, Any] | None = None) -> None:
+async def note_login(
+    request: Request,
+    provider: Any,
+    kind: str,
+    *,
+    user_id: str | None = None,
+    login: str | None = None,
+    reason: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
     """A sign-in event from a page: the account named by ``login`` when no id is known (a lock-out happens
     before the password is looked at); the login text itself is never stored. A lock-out is written once per
     ``LOCKOUT_QUIET`` seconds per account and IP, so a throttled attacker does not buy a write per request."""
     ip = request.client.host if request.client else None
-    if kind == "login.locked" and _is_quiet(_last_lockout.setdefault(provider, OrderedDict()),
-                                            (user_id or login or "", ip or ""), provider.clock.now()):
+    if kind == "login.locked" and _is_quiet(
+        _last_lockout.setdefault(provider, OrderedDict()), (user_id or login or "", ip or ""), provider.clock.now()
+    ):
         return
     if user_id is None and login:
         try:
@@ -91,8 +121,9 @@ async def note_login(request: Request, provider: Any, kind: str, *, user_id: str
             user_id = user.id if user is not None else None
         except Exception:
             log.warning("security event: the account could not be looked up", exc_info=True)
-    await record_security_event(provider.sessionmaker, kind, provider.clock.now(), user_id=user_id, reason=reason,
-                                ip=ip, detail=detail)
+    await record_security_event(
+        provider.sessionmaker, kind, provider.clock.now(), user_id=user_id, reason=reason, ip=ip, detail=detail
+    )
 
 
 def _is_quiet(seen: OrderedDict[tuple[str, str], int], key: tuple[str, str], now: int) -> bool:
@@ -120,19 +151,26 @@ def _filtered(query: Any, where: EventFilter) -> Any:
     return query
 
 
-async def list_security_events(session: AsyncSession, where: EventFilter, *, limit: int = 50,
-                               offset: int = 0) -> list[SecurityEvent]:
+async def list_security_events(
+    session: AsyncSession, where: EventFilter, *, limit: int = 50, offset: int = 0
+) -> list[SecurityEvent]:
     query = _filtered(select(SecurityEvent), where).order_by(SecurityEvent.at.desc(), SecurityEvent.id.desc())
     return list((await session.scalars(query.offset(offset).limit(limit))).all())
 
 
 def event_json(event: SecurityEvent) -> dict[str, Any]:
-    return {"at": event.at, "kind": event.kind, "user_id": event.user_id, "client_id": event.client_id,
-            "reason": event.reason, "ip": event.ip, "detail": event.detail}
+    return {
+        "at": event.at,
+        "kind": event.kind,
+        "user_id": event.user_id,
+        "client_id": event.client_id,
+        "reason": event.reason,
+        "ip": event.ip,
+        "detail": event.detail,
+    }
 
 
-async def export_security_events(session: AsyncSession, where: EventFilter, batch: int = 1000
-                                 ) -> AsyncIterator[str]:
+async def export_security_events(session: AsyncSession, where: EventFilter, batch: int = 1000) -> AsyncIterator[str]:
     """JSON Lines, oldest first, read in keyset batches (bounded memory for a year of events)."""
     after = 0
     while True:

@@ -41,14 +41,33 @@ class SessionStore:
         self._ttl = ttl
         self._idle_ttl = idle_ttl
 
-    async def create(self, user: User, *, acr: str, amr: list[str], ip: str | None,
-                     user_agent: str | None, session: AsyncSession | None = None) -> tuple[str, BrowserSession]:
+    async def create(
+        self,
+        user: User,
+        *,
+        acr: str,
+        amr: list[str],
+        ip: str | None,
+        user_agent: str | None,
+        session: AsyncSession | None = None,
+    ) -> tuple[str, BrowserSession]:
         """A new session; in the caller's transaction when ``session`` is given (one write per sign-in step)."""
         now = self._clock.now()
         value = secrets.token_urlsafe(32)
-        row = BrowserSession(id_digest=_digest(value), sid=str(uuid.uuid4()), user_id=user.id, auth_time=now, acr=acr,
-                             amr=amr, created_at=now, last_seen=now, expires_at=now + self._ttl, ip=ip,
-                             user_agent=(user_agent or "")[:300], clients=[])
+        row = BrowserSession(
+            id_digest=_digest(value),
+            sid=str(uuid.uuid4()),
+            user_id=user.id,
+            auth_time=now,
+            acr=acr,
+            amr=amr,
+            created_at=now,
+            last_seen=now,
+            expires_at=now + self._ttl,
+            ip=ip,
+            user_agent=(user_agent or "")[:300],
+            clients=[],
+        )
         if session is not None:
             session.add(row)
             return value, row
@@ -89,9 +108,11 @@ class SessionStore:
     async def end_by_cookie(self, cookie_value: str | None, session: AsyncSession) -> None:
         """End the session a cookie names, if it is still open (a new sign-in replaces it: no fixation)."""
         if cookie_value and len(cookie_value) <= 100:
-            await session.execute(update(BrowserSession).where(
-                BrowserSession.id_digest == _digest(cookie_value), BrowserSession.ended_at.is_(None)).values(
-                ended_at=self._clock.now()))
+            await session.execute(
+                update(BrowserSession)
+                .where(BrowserSession.id_digest == _digest(cookie_value), BrowserSession.ended_at.is_(None))
+                .values(ended_at=self._clock.now())
+            )
 
     async def end(self, sid: str) -> BrowserSession | None:
         async with self._sessionmaker() as session, session.begin():
@@ -102,7 +123,9 @@ class SessionStore:
 
     async def end_all_for_user(self, user_id: str) -> int:
         async with self._sessionmaker() as session, session.begin():
-            result = await session.execute(update(BrowserSession).where(
-                BrowserSession.user_id == user_id, BrowserSession.ended_at.is_(None)).values(
-                ended_at=self._clock.now()))
+            result = await session.execute(
+                update(BrowserSession)
+                .where(BrowserSession.user_id == user_id, BrowserSession.ended_at.is_(None))
+                .values(ended_at=self._clock.now())
+            )
             return rows_affected(result)

@@ -13,8 +13,13 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
-from pydantic_settings import (BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict,
-                               TomlConfigSettingsSource)
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
 from idp.app_origins import check_apps_domain, default_apps_domain
 
@@ -61,17 +66,21 @@ class Settings(BaseSettings):
     access_token_ttl: int = Field(default=600, ge=30, le=86_400)
     id_token_ttl: int = Field(default=600, ge=30, le=86_400)
     refresh_token_ttl: int = Field(default=30 * 86_400, ge=300)
-    refresh_token_idle_ttl: int = Field(default=14 * 86_400, ge=300, description="a refresh token unused this long dies")
+    refresh_token_idle_ttl: int = Field(
+        default=14 * 86_400, ge=300, description="a refresh token unused this long dies"
+    )
     code_ttl: int = Field(default=60, ge=10, le=600)
     session_ttl: int = Field(default=12 * 3600, ge=300)
     session_idle_ttl: int = Field(default=2 * 3600, ge=60)
     key_retire_after: int = Field(default=7 * 86_400, ge=0, description="seconds a rotated-out key keeps verifying")
     # A rotated-in key is published this long before it signs: at least the JWKS cache lifetime (JWKS_MAX_AGE,
     # the Cache-Control of /auth/jwks) plus an instance's key refresh. Shorter only on a loopback issuer (tests).
-    key_activation_delay: int = Field(default=900, ge=0, le=7 * 86_400,
-                                      description="seconds a new signing key is published before it signs")
-    key_refresh_seconds: float = Field(default=30.0, gt=0, le=3600,
-                                       description="how often each instance reloads signing keys from storage")
+    key_activation_delay: int = Field(
+        default=900, ge=0, le=7 * 86_400, description="seconds a new signing key is published before it signs"
+    )
+    key_refresh_seconds: float = Field(
+        default=30.0, gt=0, le=3600, description="how often each instance reloads signing keys from storage"
+    )
 
     default_locale: Literal["id", "en"] = "id"
     mail_outbox: Path | None = None
@@ -82,10 +91,18 @@ class Settings(BaseSettings):
     backchannel_logout_attempts: int = Field(default=4, ge=1, le=10)
     backchannel_logout_backoff: float = Field(default=1.0, gt=0, le=60, description="first retry delay, doubling")
     backchannel_logout_timeout: float = Field(default=5.0, gt=0, le=30)
-    reauth_max_age: int = Field(default=300, ge=30, le=3600,
-                                description="sign-in age after which changing a sign-in method asks to sign in again")
-    undo_link_ttl: int = Field(default=7 * 86_400, ge=3600, le=30 * 86_400,
-                               description="the 'I did not do this' link in credential-change mails")
+    reauth_max_age: int = Field(
+        default=300,
+        ge=30,
+        le=3600,
+        description="sign-in age after which changing a sign-in method asks to sign in again",
+    )
+    undo_link_ttl: int = Field(
+        default=7 * 86_400,
+        ge=3600,
+        le=30 * 86_400,
+        description="the 'I did not do this' link in credential-change mails",
+    )
     second_factor_ttl: int = Field(default=300, ge=60, le=3600, description="password accepted, second factor due")
     federation_timeout: float = Field(default=5.0, gt=0, le=30, description="each call to an upstream provider")
     federation_metadata_ttl: int = Field(default=3600, ge=10, le=86_400, description="upstream discovery cached")
@@ -98,8 +115,9 @@ class Settings(BaseSettings):
     # periods (0 = kept), the privacy notice's version, and how often the scheduled job runs.
     account_deletion_grace_days: int = Field(default=30, ge=0, le=365)
     security_event_retention_days: int = Field(default=365, ge=1, le=3650)
-    inactive_account_retention_days: int = Field(default=0, ge=0, le=36_500,
-                                                 description="citizen accounts unused this long are erased; 0: never")
+    inactive_account_retention_days: int = Field(
+        default=0, ge=0, le=36_500, description="citizen accounts unused this long are erased; 0: never"
+    )
     privacy_notice_version: str = Field(default="2026-12", min_length=1, max_length=32)
     pdp_job_seconds: float = Field(default=3600.0, gt=0, le=86_400)
     # Expired codes, sessions and tokens are deleted in the background (idp/storage/pruner.py).
@@ -114,8 +132,9 @@ class Settings(BaseSettings):
     # fetched again at most once per client_jwks_refetch_seconds.
     client_jwks_timeout: float = Field(default=5.0, gt=0, le=30, description="each fetch of a client's jwks_uri")
     client_jwks_ttl: int = Field(default=300, ge=10, le=86_400, description="seconds a client's key set is cached")
-    client_jwks_refetch_seconds: float = Field(default=10.0, ge=0, le=3600,
-                                               description="least seconds between two fetches of one jwks_uri")
+    client_jwks_refetch_seconds: float = Field(
+        default=10.0, ge=0, le=3600, description="least seconds between two fetches of one jwks_uri"
+    )
     par_ttl: int = Field(default=60, ge=10, le=600, description="seconds a pushed request_uri stays usable")
 
     hash_concurrency: int = Field(default=4, ge=1, le=64, description="argon2id hashes at once (19 MiB each)")
@@ -141,6 +160,7 @@ class Settings(BaseSettings):
         if not value:
             return default_apps_domain(issuer) if issuer else ""
         return check_apps_domain(value)
+
     @field_validator("trusted_proxies")
     @classmethod
     def _proxies_are_networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:

@@ -19,9 +19,17 @@ from idp.security_events import build_event
 from idp.storage.models import BrowserSession, User
 
 
-async def complete_sign_in(request: Request, provider: Provider, user: User, *, acr: str, amr: list[str],
-                           interaction_id: str | None, target: str | None = None,
-                           on_session: Callable[[BrowserSession], Awaitable[None]] | None = None) -> Response:
+async def complete_sign_in(
+    request: Request,
+    provider: Provider,
+    user: User,
+    *,
+    acr: str,
+    amr: list[str],
+    interaction_id: str | None,
+    target: str | None = None,
+    on_session: Callable[[BrowserSession], Awaitable[None]] | None = None,
+) -> Response:
     """One write transaction: the previous session of this browser ends, the new one starts, the parked
     authorization request learns which login was made for it. ``target``: where to go when no authorization
     request is parked; by default back to the page that asked for a fresh sign-in (``idp.fresh_auth``), else
@@ -29,13 +37,15 @@ async def complete_sign_in(request: Request, provider: Provider, user: User, *, 
     client_ip = request.client.host if request.client else None
     async with provider.sessionmaker() as session, session.begin():
         await provider.sessions.end_by_cookie(request.cookies.get(provider.session_cookie), session)
-        cookie, row = await provider.sessions.create(user, acr=acr, amr=amr, ip=client_ip,
-                                                     user_agent=request.headers.get("user-agent"), session=session)
+        cookie, row = await provider.sessions.create(
+            user, acr=acr, amr=amr, ip=client_ip, user_agent=request.headers.get("user-agent"), session=session
+        )
         if interaction_id:
             await provider.interactions.update(interaction_id, login_sid=row.sid, session=session)
         # The security event in the same write transaction (idp.security_events).
-        session.add(build_event("login.succeeded", provider.clock.now(), user_id=user.id, ip=client_ip,
-                                detail={"amr": amr}))
+        session.add(
+            build_event("login.succeeded", provider.clock.now(), user_id=user.id, ip=client_ip, detail={"amr": amr})
+        )
     if on_session is not None:
         await on_session(row)
     if interaction_id:
@@ -43,8 +53,22 @@ async def complete_sign_in(request: Request, provider: Provider, user: User, *, 
     response = see_other(privacy_gate(provider, user, target or return_target(request) or "/account"))
     forget_return(provider, response)
     # This browser has now signed in to this account: it keeps its own login allowance (idp.device_cookie).
-    response.set_cookie(DEVICE_COOKIE, provider.devices.build(user.id, provider.clock.now()), httponly=True,
-                        samesite="strict", secure=provider.settings.uses_tls, path="/auth", max_age=DEVICE_LIFETIME)
-    response.set_cookie(provider.session_cookie, cookie, httponly=True, samesite="lax",
-                        secure=provider.settings.uses_tls, path="/", max_age=provider.settings.session_ttl)
+    response.set_cookie(
+        DEVICE_COOKIE,
+        provider.devices.build(user.id, provider.clock.now()),
+        httponly=True,
+        samesite="strict",
+        secure=provider.settings.uses_tls,
+        path="/auth",
+        max_age=DEVICE_LIFETIME,
+    )
+    response.set_cookie(
+        provider.session_cookie,
+        cookie,
+        httponly=True,
+        samesite="lax",
+        secure=provider.settings.uses_tls,
+        path="/",
+        max_age=provider.settings.session_ttl,
+    )
     return response

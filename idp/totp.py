@@ -86,7 +86,9 @@ def match_step(secret: str, code: str, now: int) -> int | None:
 
 async def accept_step(session: AsyncSession, user_id: str, step: int) -> bool:
     """Record ``step`` as used; ``False`` when it (or a later one) was already accepted: a replay."""
-    result = await session.execute(update(User).where(
-        User.id == user_id, or_(User.totp_last_step.is_(None), User.totp_last_step < step))
-        .values(totp_last_step=step))
+    result = await session.execute(
+        update(User)
+        .where(User.id == user_id, or_(User.totp_last_step.is_(None), User.totp_last_step < step))
+        .values(totp_last_step=step)
+    )
     return rows_affected(result) == 1

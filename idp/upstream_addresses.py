@@ -38,11 +38,18 @@ Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 REFUSED_BY_DEFAULT: tuple[tuple[str, str], ...] = (
-    ("127.0.0.0/8", "loopback"), ("::1/128", "loopback"),
-    ("169.254.0.0/16", "link-local"), ("fe80::/10", "link-local"),
-    ("0.0.0.0/8", "unspecified"), ("::/128", "unspecified"), ("::/96", "IPv4-compatible (deprecated)"),
-    ("224.0.0.0/4", "multicast"), ("ff00::/8", "multicast"), ("255.255.255.255/32", "broadcast"),
-    ("100.100.100.200/32", "cloud metadata"), ("fd00:ec2::254/128", "cloud metadata"),
+    ("127.0.0.0/8", "loopback"),
+    ("::1/128", "loopback"),
+    ("169.254.0.0/16", "link-local"),
+    ("fe80::/10", "link-local"),
+    ("0.0.0.0/8", "unspecified"),
+    ("::/128", "unspecified"),
+    ("::/96", "IPv4-compatible (deprecated)"),
+    ("224.0.0.0/4", "multicast"),
+    ("ff00::/8", "multicast"),
+    ("255.255.255.255/32", "broadcast"),
+    ("100.100.100.200/32", "cloud metadata"),
+    ("fd00:ec2::254/128", "cloud metadata"),
 )
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 RESOLVE_TIMEOUT = 3.0
@@ -127,8 +134,9 @@ async def check_upstream_address(url: str, addresses: UpstreamAddresses) -> None
     loop = asyncio.get_running_loop()
     try:
         async with asyncio.timeout(RESOLVE_TIMEOUT):
-            infos = await loop.getaddrinfo(host, parts.port or (443 if parts.scheme == "https" else 80),
-                                           type=socket.SOCK_STREAM)
+            infos = await loop.getaddrinfo(
+                host, parts.port or (443 if parts.scheme == "https" else 80), type=socket.SOCK_STREAM
+            )
     except (OSError, TimeoutError):
         return
     for info in infos:

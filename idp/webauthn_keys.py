@@ -63,36 +63,57 @@ class PasskeyService:
     async def registration_options(self, user: User) -> tuple[str, str]:
         """(cookie value, options JSON) for ``navigator.credentials.create``."""
         from webauthn import generate_registration_options, options_to_json
-        from webauthn.helpers.structs import (AuthenticatorSelectionCriteria, PublicKeyCredentialDescriptor,
-                                              ResidentKeyRequirement, UserVerificationRequirement)
+        from webauthn.helpers.structs import (
+            AuthenticatorSelectionCriteria,
+            PublicKeyCredentialDescriptor,
+            ResidentKeyRequirement,
+            UserVerificationRequirement,
+        )
 
         existing = await self.list_for(user.id)
         options = generate_registration_options(
-            rp_id=self.rp_id, rp_name=RP_NAME, user_id=user.id.encode(), user_name=user.email,
+            rp_id=self.rp_id,
+            rp_name=RP_NAME,
+            user_id=user.id.encode(),
+            user_name=user.email,
             user_display_name=user.name,
-            exclude_credentials=[PublicKeyCredentialDescriptor(id=_from_base64url(p.credential_id))
-                                 for p in existing],
+            exclude_credentials=[PublicKeyCredentialDescriptor(id=_from_base64url(p.credential_id)) for p in existing],
             authenticator_selection=AuthenticatorSelectionCriteria(
-                resident_key=ResidentKeyRequirement.REQUIRED,
-                user_verification=UserVerificationRequirement.REQUIRED))
+                resident_key=ResidentKeyRequirement.REQUIRED, user_verification=UserVerificationRequirement.REQUIRED
+            ),
+        )
         cookie = await self._store_challenge("register", user.id, options.challenge)
         return cookie, options_to_json(options)
 
     async def authentication_options(self, purpose: str, user_id: str | None) -> tuple[str, str]:
         """Options for ``navigator.credentials.get``: discoverable (passwordless) or the user's own keys."""
         from webauthn import generate_authentication_options, options_to_json
-        from webauthn.helpers.structs import (AuthenticatorTransport, PublicKeyCredentialDescriptor,
-                                              UserVerificationRequirement)
+        from webauthn.helpers.structs import (
+            AuthenticatorTransport,
+            PublicKeyCredentialDescriptor,
+            UserVerificationRequirement,
+        )
 
         allowed = []
         if user_id is not None:
-            allowed = [PublicKeyCredentialDescriptor(id=_from_base64url(p.credential_id),
-                                                     transports=[AuthenticatorTransport(t) for t in p.transports
-                                                                 if t in AuthenticatorTransport._value2member_map_])
-                       for p in await self.list_for(user_id)]
-        options = generate_authentication_options(rp_id=self.rp_id, allow_credentials=allowed,
-                                                  user_verification=UserVerificationRequirement.REQUIRED
-                                                  if purpose == "login" else UserVerificationRequirement.PREFERRED)
+            allowed = [
+                PublicKeyCredentialDescriptor(
+                    id=_from_base64url(p.credential_id),
+                    transports=[
+                        AuthenticatorTransport(t)
+                        for t in p.transports
+                        if t in AuthenticatorTransport._value2member_map_
+                    ],
+                )
+                for p in await self.list_for(user_id)
+            ]
+        options = generate_authentication_options(
+            rp_id=self.rp_id,
+            allow_credentials=allowed,
+            user_verification=UserVerificationRequirement.REQUIRED
+            if purpose == "login"
+            else UserVerificationRequirement.PREFERRED,
+        )
         cookie = await self._store_challenge(purpose, user_id, options.challenge)
         return cookie, options_to_json(options)
 
@@ -103,23 +124,33 @@ class PasskeyService:
         challenge = await self._take_challenge(cookie, "register", user.id)
         try:
             verified = verify_registration_response(
-                credential=credential, expected_challenge=challenge, expected_rp_id=self.rp_id,
-                expected_origin=self.origin, require_user_verification=True)
+                credential=credential,
+                expected_challenge=challenge,
+                expected_rp_id=self.rp_id,
+                expected_origin=self.origin,
+                require_user_verification=True,
+            )
         except (WebAuthnException, ValueError, KeyError, TypeError) as exc:
             raise PasskeyRejected(str(exc)) from exc
         transports = credential.get("response", {}).get("transports") or []
-        row = Passkey(credential_id=_base64url(verified.credential_id), user_id=user.id,
-                      public_key=_base64url(verified.credential_public_key), sign_count=verified.sign_count,
-                      transports=[str(t) for t in transports][:8], name=name[:100] or "Passkey",
-                      created_at=self._clock.now())
+        row = Passkey(
+            credential_id=_base64url(verified.credential_id),
+            user_id=user.id,
+            public_key=_base64url(verified.credential_public_key),
+            sign_count=verified.sign_count,
+            transports=[str(t) for t in transports][:8],
+            name=name[:100] or "Passkey",
+            created_at=self._clock.now(),
+        )
         async with self._sessionmaker() as session, session.begin():
             if await session.get(Passkey, row.credential_id) is not None:
                 raise PasskeyRejected("credential already registered")
             session.add(row)
         return row
 
-    async def authenticate(self, cookie: str | None, purpose: str, user_id: str | None,
-                           credential: dict[str, Any]) -> VerifiedAssertion:
+    async def authenticate(
+        self, cookie: str | None, purpose: str, user_id: str | None, credential: dict[str, Any]
+    ) -> VerifiedAssertion:
         from webauthn import verify_authentication_response
         from webauthn.helpers.exceptions import WebAuthnException
 
@@ -131,9 +162,14 @@ class PasskeyService:
                 raise PasskeyRejected("unknown credential")
             try:
                 verified = verify_authentication_response(
-                    credential=credential, expected_challenge=challenge, expected_rp_id=self.rp_id,
-                    expected_origin=self.origin, credential_public_key=_from_base64url(row.public_key),
-                    credential_current_sign_count=row.sign_count, require_user_verification=purpose == "login")
+                    credential=credential,
+                    expected_challenge=challenge,
+                    expected_rp_id=self.rp_id,
+                    expected_origin=self.origin,
+                    credential_public_key=_from_base64url(row.public_key),
+                    credential_current_sign_count=row.sign_count,
+                    require_user_verification=purpose == "login",
+                )
             except (WebAuthnException, ValueError, KeyError, TypeError) as exc:
                 raise PasskeyRejected(str(exc)) from exc
             row.sign_count, row.last_used_at = verified.new_sign_count, self._clock.now()
@@ -141,14 +177,20 @@ class PasskeyService:
 
     async def list_for(self, user_id: str) -> list[Passkey]:
         async with self._sessionmaker() as session:
-            return list((await session.scalars(select(Passkey).where(Passkey.user_id == user_id)
-                                               .order_by(Passkey.created_at))).all())
+            return list(
+                (
+                    await session.scalars(
+                        select(Passkey).where(Passkey.user_id == user_id).order_by(Passkey.created_at)
+                    )
+                ).all()
+            )
 
     async def remove(self, user_id: str, credential_id: str) -> bool:
         """``True`` when the user had that passkey (and now has not)."""
         async with self._sessionmaker() as session, session.begin():
-            result = await session.execute(delete(Passkey).where(Passkey.user_id == user_id,
-                                                                 Passkey.credential_id == credential_id))
+            result = await session.execute(
+                delete(Passkey).where(Passkey.user_id == user_id, Passkey.credential_id == credential_id)
+            )
             return bool(rows_affected(result))
 
     async def _store_challenge(self, purpose: str, user_id: str | None, challenge: bytes) -> str:
@@ -156,8 +198,15 @@ class PasskeyService:
         now = self._clock.now()
         async with self._sessionmaker() as session, session.begin():
             await session.execute(delete(WebAuthnChallenge).where(WebAuthnChallenge.expires_at <= now))
-            session.add(WebAuthnChallenge(id_digest=_digest(value), purpose=purpose, user_id=user_id,
-                                          challenge=_base64url(challenge), expires_at=now + CEREMONY_TTL))
+            session.add(
+                WebAuthnChallenge(
+                    id_digest=_digest(value),
+                    purpose=purpose,
+                    user_id=user_id,
+                    challenge=_base64url(challenge),
+                    expires_at=now + CEREMONY_TTL,
+                )
+            )
         return value
 
     async def _take_challenge(self, cookie: str | None, purpose: str, user_id: str | None) -> bytes:

@@ -39,12 +39,58 @@ from idp.storage.models import App, AuditEntry, Client, Membership, OpdUnit, Use
 
 UNITS, APPS, USERS, AUDIT = 500, 2000, 100_000, 50_000
 DINAS = 40  # units under the city; the rest are kelurahan/UPT under them
-FIRST = ["Siti", "Budi", "Ahmad", "Dewi", "Rizki", "Nur", "Agus", "Putri", "Hendra", "Rina", "Fajar", "Yuni",
-         "Eko", "Lestari", "Joko", "Wati", "Andi", "Sri", "Bambang", "Ayu"]
-LAST = ["Santoso", "Aminah", "Pratama", "Saputra", "Wijaya", "Hidayat", "Kurniawan", "Rahmawati", "Susanto",
-        "Permata", "Gunawan", "Lubis", "Harahap", "Siregar", "Nasution", "Sembiring", "Purba", "Rangkuti"]
-INDEXES_0004 = ("ix_users_name_key", "ix_audit_log_actor_seq", "ix_audit_log_target_seq", "ix_audit_log_action_seq",
-                "ix_users_email_prefix", "ix_users_name_key_prefix", "ix_users_email_trgm", "ix_users_name_key_trgm")
+FIRST = [
+    "Siti",
+    "Budi",
+    "Ahmad",
+    "Dewi",
+    "Rizki",
+    "Nur",
+    "Agus",
+    "Putri",
+    "Hendra",
+    "Rina",
+    "Fajar",
+    "Yuni",
+    "Eko",
+    "Lestari",
+    "Joko",
+    "Wati",
+    "Andi",
+    "Sri",
+    "Bambang",
+    "Ayu",
+]
+LAST = [
+    "Santoso",
+    "Aminah",
+    "Pratama",
+    "Saputra",
+    "Wijaya",
+    "Hidayat",
+    "Kurniawan",
+    "Rahmawati",
+    "Susanto",
+    "Permata",
+    "Gunawan",
+    "Lubis",
+    "Harahap",
+    "Siregar",
+    "Nasution",
+    "Sembiring",
+    "Purba",
+    "Rangkuti",
+]
+INDEXES_0004 = (
+    "ix_users_name_key",
+    "ix_audit_log_actor_seq",
+    "ix_audit_log_target_seq",
+    "ix_audit_log_action_seq",
+    "ix_users_email_prefix",
+    "ix_users_name_key_prefix",
+    "ix_users_email_trgm",
+    "ix_users_name_key_trgm",
+)
 RESULTS = Path(__file__).parent / "results" / "admin-lists.md"
 
 
@@ -68,51 +114,126 @@ class Capture:
 async def seed(engine: AsyncEngine) -> None:
     now = int(time.time())
     async with build_sessionmaker(engine)() as session, session.begin():
-        units = [{"id": 1, "slug": "kota-palembang", "name": "Kota Palembang", "kind": "kota", "parent_id": None,
-                  "path": "/kota-palembang/", "created_at": now}]
+        units = [
+            {
+                "id": 1,
+                "slug": "kota-palembang",
+                "name": "Kota Palembang",
+                "kind": "kota",
+                "parent_id": None,
+                "path": "/kota-palembang/",
+                "created_at": now,
+            }
+        ]
         for n in range(DINAS):
-            units.append({"id": n + 2, "slug": f"dinas-{n}", "name": f"Dinas {n}", "kind": "dinas", "parent_id": 1,
-                          "path": f"/kota-palembang/dinas-{n}/", "created_at": now})
+            units.append(
+                {
+                    "id": n + 2,
+                    "slug": f"dinas-{n}",
+                    "name": f"Dinas {n}",
+                    "kind": "dinas",
+                    "parent_id": 1,
+                    "path": f"/kota-palembang/dinas-{n}/",
+                    "created_at": now,
+                }
+            )
         for n in range(UNITS - 1 - DINAS):
             parent = 2 + n % DINAS
-            units.append({"id": len(units) + 1, "slug": f"kelurahan-{n}", "name": f"Kelurahan {n}",
-                          "kind": "kelurahan", "parent_id": parent,
-                          "path": f"/kota-palembang/dinas-{parent - 2}/kelurahan-{n}/", "created_at": now})
+            units.append(
+                {
+                    "id": len(units) + 1,
+                    "slug": f"kelurahan-{n}",
+                    "name": f"Kelurahan {n}",
+                    "kind": "kelurahan",
+                    "parent_id": parent,
+                    "path": f"/kota-palembang/dinas-{parent - 2}/kelurahan-{n}/",
+                    "created_at": now,
+                }
+            )
         await session.execute(insert(OpdUnit), units)
         apps, clients = [], []
         for n in range(APPS):
             status = ("pending", "active", "suspended", "rejected")[n % 4]
             client_id = f"client-{n}" if status in ("active", "suspended") else None
-            apps.append({"slug": f"app-{n}", "name": f"Aplikasi {n}", "opd_id": 2 + n % (UNITS - 1),
-                         "upstreams": ["http://127.0.0.1:9/"], "auth_mode": "bearer", "status": status,
-                         "client_id": client_id, "created_at": now + n, "updated_at": now, "description": "",
-                         "contact": "tik@kota.example.id", "redirect_uris": [], "requested_scopes": ""})
+            apps.append(
+                {
+                    "slug": f"app-{n}",
+                    "name": f"Aplikasi {n}",
+                    "opd_id": 2 + n % (UNITS - 1),
+                    "upstreams": ["http://127.0.0.1:9/"],
+                    "auth_mode": "bearer",
+                    "status": status,
+                    "client_id": client_id,
+                    "created_at": now + n,
+                    "updated_at": now,
+                    "description": "",
+                    "contact": "tik@kota.example.id",
+                    "redirect_uris": [],
+                    "requested_scopes": "",
+                }
+            )
             if client_id:
-                clients.append({"client_id": client_id, "name": f"Aplikasi {n}", "opd_id": 2 + n % (UNITS - 1),
-                                "redirect_uris": [], "post_logout_redirect_uris": [],
-                                "grant_types": ["client_credentials"], "scope": "openid", "resources": [],
-                                "status": "active" if status == "active" else "suspended", "created_at": now + n,
-                                "updated_at": now})
+                clients.append(
+                    {
+                        "client_id": client_id,
+                        "name": f"Aplikasi {n}",
+                        "opd_id": 2 + n % (UNITS - 1),
+                        "redirect_uris": [],
+                        "post_logout_redirect_uris": [],
+                        "grant_types": ["client_credentials"],
+                        "scope": "openid",
+                        "resources": [],
+                        "status": "active" if status == "active" else "suspended",
+                        "created_at": now + n,
+                        "updated_at": now,
+                    }
+                )
         await session.execute(insert(App), apps)
         await session.execute(insert(Client), clients)
         for start in range(0, USERS, 10_000):
             users = []
             for i in range(start, start + 10_000):
                 name = f"{FIRST[i % len(FIRST)]} {LAST[(i // len(FIRST)) % len(LAST)]} {i}"
-                users.append({"id": str(uuid.UUID(int=i + 1)), "email": f"u{i}@palembang.go.id", "name": name,
-                              "name_key": build_name_key(name), "nik": f"16710{i:011d}",
-                              "kind": "asn" if i % 10 == 0 else "citizen", "disabled": i % 97 == 0,
-                              "created_at": now, "updated_at": now, "password_changed_at": now})
+                users.append(
+                    {
+                        "id": str(uuid.UUID(int=i + 1)),
+                        "email": f"u{i}@palembang.go.id",
+                        "name": name,
+                        "name_key": build_name_key(name),
+                        "nik": f"16710{i:011d}",
+                        "kind": "asn" if i % 10 == 0 else "citizen",
+                        "disabled": i % 97 == 0,
+                        "created_at": now,
+                        "updated_at": now,
+                        "password_changed_at": now,
+                    }
+                )
             await session.execute(insert(User), users)
-            await session.execute(insert(Membership), [
-                {"user_id": u["id"], "opd_id": 2 + n % (UNITS - 1), "role": "asn"}
-                for n, u in enumerate(users) if u["kind"] == "asn"])
+            await session.execute(
+                insert(Membership),
+                [
+                    {"user_id": u["id"], "opd_id": 2 + n % (UNITS - 1), "role": "asn"}
+                    for n, u in enumerate(users)
+                    if u["kind"] == "asn"
+                ],
+            )
         for start in range(0, AUDIT, 10_000):  # list speed only: the chain's hashes are not real here
-            await session.execute(insert(AuditEntry), [
-                {"seq": s + 1, "at": now - AUDIT + s, "actor": f"admin-{s % 50}",
-                 "action": ("app.approve", "user.disable", "keys.rotate", "app.submit", "user.enable")[s % 5],
-                 "target": f"app:app-{s % APPS}", "detail": {}, "prev_hash": "0" * 64, "hash": "0" * 64}
-                for s in range(start, start + 10_000)])
+            await session.execute(
+                insert(AuditEntry),
+                [
+                    {
+                        "seq": s + 1,
+                        "at": now - AUDIT + s,
+                        "actor": f"admin-{s % 50}",
+                        "action": ("app.approve", "user.disable", "keys.rotate", "app.submit", "user.enable")[s % 5],
+                        "target": f"app:app-{s % APPS}",
+                        "detail": {},
+                        "prev_hash": "0" * 64,
+                        "hash": "0" * 64,
+                    }
+                    for s in range(start, start + 10_000)
+                ],
+            )
     async with engine.begin() as connection:
         await connection.execute(text("ANALYZE"))
 
@@ -174,8 +295,11 @@ def cases() -> list[tuple[str, Actor, Callable[[AsyncSession], Awaitable[list[di
         ("GET /audit?actor=admin-7", kominfo, audit(actor_sub="admin-7")),
         ("GET /audit?target=app:app-1234", kominfo, audit(target="app:app-1234")),
         ("GET /audit?action=keys.rotate", kominfo, audit(action="keys.rotate")),
-        ("GET /audit?since=…&until=… (1 h)", kominfo, audit(since=int(time.time()) - 30_000,
-                                                             until=int(time.time()) - 26_400)),
+        (
+            "GET /audit?since=…&until=… (1 h)",
+            kominfo,
+            audit(since=int(time.time()) - 30_000, until=int(time.time()) - 26_400),
+        ),
         ("GET /audit?before=1000 (keyset, deep)", kominfo, audit(before=1000)),
         ("GET /audit?offset=10000", kominfo, audit(page=Page(50, 10_000))),
     ]
@@ -208,8 +332,15 @@ async def measure(engine: AsyncEngine, runs: int) -> list[Measured]:
         async with engine.connect() as connection:
             plan = (await connection.exec_driver_sql("EXPLAIN " + main[0], main[1])).scalars().all()
         samples.sort()
-        results.append(Measured(label, statistics.median(samples), samples[int(len(samples) * 0.95) - 1],
-                                min(rows, 50), summarise_plan(plan)))
+        results.append(
+            Measured(
+                label,
+                statistics.median(samples),
+                samples[int(len(samples) * 0.95) - 1],
+                min(rows, 50),
+                summarise_plan(plan),
+            )
+        )
         print(f"{label:<44} p50 {results[-1].p50:8.2f} ms  p95 {results[-1].p95:8.2f} ms  {results[-1].plan}")
     event.remove(engine.sync_engine, "before_cursor_execute", record)
     return results
@@ -263,14 +394,24 @@ def report(after: list[Measured], before: list[Measured], seconds: dict[str, flo
         "|---|---:|---:|---:|---|---|",
     ]
     for new, old in zip(after, before, strict=True):
-        lines.append(f"| `{new.label}` | {new.rows} | {old.p50:.2f} / {old.p95:.2f} | **{new.p50:.2f}** / "
-                     f"{new.p95:.2f} | {new.plan} | {old.plan} |")
+        lines.append(
+            f"| `{new.label}` | {new.rows} | {old.p50:.2f} / {old.p95:.2f} | **{new.p50:.2f}** / "
+            f"{new.p95:.2f} | {new.plan} | {old.plan} |"
+        )
     faster = [(old.p50 / new.p50, new, old) for new, old in zip(after, before, strict=True) if old.p50 > 2 * new.p50]
-    lines += ["", "Made faster by 0004's indexes (p50): " + "; ".join(
-        f"`{new.label}` {old.p50:.1f} → {new.p50:.1f} ms ({ratio:.0f}×)" for ratio, new, old in faster) + "."]
-    lines += ["", "Reading it: the user search (`q`, contains or prefix), the audit filters (actor, target, action) "
-              "and keyset paging (`after`, `before`) are the lists that grow with the city; offsets are capped "
-              "at 10,000 by the API, and deeper pages use the cursor, which costs the same at any depth.", ""]
+    lines += [
+        "",
+        "Made faster by 0004's indexes (p50): "
+        + "; ".join(f"`{new.label}` {old.p50:.1f} → {new.p50:.1f} ms ({ratio:.0f}×)" for ratio, new, old in faster)
+        + ".",
+    ]
+    lines += [
+        "",
+        "Reading it: the user search (`q`, contains or prefix), the audit filters (actor, target, action) "
+        "and keyset paging (`after`, `before`) are the lists that grow with the city; offsets are capped "
+        "at 10,000 by the API, and deeper pages use the cursor, which costs the same at any depth.",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -302,8 +443,11 @@ async def main(server: str, runs: int, keep: bool) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--server", default="postgresql+asyncpg://postgres@127.0.0.1:5432/test",
-                        help="a PostgreSQL database URL; a fresh database is created beside it and dropped")
+    parser.add_argument(
+        "--server",
+        default="postgresql+asyncpg://postgres@127.0.0.1:5432/test",
+        help="a PostgreSQL database URL; a fresh database is created beside it and dropped",
+    )
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--keep", action="store_true", help="keep the seeded database")
     arguments = parser.parse_args()

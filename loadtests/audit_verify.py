@@ -34,8 +34,18 @@ async def seed(url: str, count: int) -> None:
                 seq += 1
                 detail = {"email": f"warga{seq}@example.id", "roles": ["operator"], "opd": "dinkes"}
                 digest = entry_hash(prev, seq, 1_790_000_000 + seq, "cli:bench", "user.create", f"user:{seq}", detail)
-                rows.append({"seq": seq, "at": 1_790_000_000 + seq, "actor": "cli:bench", "action": "user.create",
-                             "target": f"user:{seq}", "detail": detail, "prev_hash": prev, "hash": digest})
+                rows.append(
+                    {
+                        "seq": seq,
+                        "at": 1_790_000_000 + seq,
+                        "actor": "cli:bench",
+                        "action": "user.create",
+                        "target": f"user:{seq}",
+                        "detail": detail,
+                        "prev_hash": prev,
+                        "hash": digest,
+                    }
+                )
                 prev = digest
             async with engine.begin() as connection:
                 await connection.execute(insert(AuditEntry.__table__), rows)
@@ -56,8 +66,10 @@ async def verify(url: str, batch: int) -> None:
     elapsed = time.perf_counter() - started
     rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(report.summary())
-    print(f"{report.entries} entries in {elapsed:.1f} s = {report.entries / elapsed:,.0f} entries/s; "
-          f"peak RSS {rss_before / 1024:.0f} MiB before, {rss_after / 1024:.0f} MiB after")
+    print(
+        f"{report.entries} entries in {elapsed:.1f} s = {report.entries / elapsed:,.0f} entries/s; "
+        f"peak RSS {rss_before / 1024:.0f} MiB before, {rss_after / 1024:.0f} MiB after"
+    )
 
 
 if __name__ == "__main__":

@@ -34,8 +34,16 @@ def head(scheme: str, token: str, proof: str | None = None) -> RequestHead:
     headers = [(b"host", b"127.0.0.1"), (b"authorization", f"{scheme} {token}".encode())]
     if proof:
         headers.append((b"dpop", proof.encode()))
-    return RequestHead(method="GET", path="/apps/ebudgeting/anggaran", query=b"", headers=tuple(headers),
-                       client_ip="127.0.0.1", scheme="http", host="127.0.0.1", request_id="r")
+    return RequestHead(
+        method="GET",
+        path="/apps/ebudgeting/anggaran",
+        query=b"",
+        headers=tuple(headers),
+        client_ip="127.0.0.1",
+        scheme="http",
+        host="127.0.0.1",
+        request_id="r",
+    )
 
 
 def main() -> None:
@@ -46,13 +54,20 @@ def main() -> None:
     bound_token = ring.sign({**claims(now, 2), "cnf": {"jkt": thumbprint(key)}}, typ="at+jwt")
     verifier = TokenVerifier(local_keys_from_ring(ring), ISSUER, SystemClock())
     authenticator = BearerAuthenticator(verifier, dpop=DpopProofChecker(MemoryReplayStore(), SystemClock()))
-    plain = Route(slug="ebudgeting", opd="bpkad", opd_path="/kota/bpkad/", upstreams=("http://127.0.0.1:9",),
-                  auth_mode="bearer", resource=RESOURCE)
+    plain = Route(
+        slug="ebudgeting",
+        opd="bpkad",
+        opd_path="/kota/bpkad/",
+        upstreams=("http://127.0.0.1:9",),
+        auth_mode="bearer",
+        resource=RESOURCE,
+    )
     bearer_head = head("Bearer", bearer_token)
     asyncio.run(authenticator.authenticate(plain, bearer_head))
     bearer = per_call_async_us(lambda: authenticator.authenticate(plain, bearer_head), N)
-    heads = iter([head("DPoP", bound_token, make_proof(key, "GET", URL, access_token=bound_token))
-                  for _ in range(5 * N + 10)])
+    heads = iter(
+        [head("DPoP", bound_token, make_proof(key, "GET", URL, access_token=bound_token)) for _ in range(5 * N + 10)]
+    )
     asyncio.run(authenticator.authenticate(plain, next(heads)))
     dpop = per_call_async_us(lambda: authenticator.authenticate(plain, next(heads)), N)
     signing_input, _, signature = make_proof(key, "GET", URL).rpartition(".")
@@ -60,9 +75,11 @@ def main() -> None:
     verify = VERIFIERS["ES256"].verify
     public = key.public_key()
     crypto = per_call_us(lambda n: [verify(signing_input.encode(), public, raw) for _ in range(n)], N)
-    print(f"authenticate step, token cache warm: bearer {bearer:.1f} µs | DPoP (fresh proof each request) "
-          f"{dpop:.1f} µs | ratio {dpop / bearer:.1f}x | DPoP adds {dpop - bearer:.0f} µs per request, of which "
-          f"the ES256 signature check alone is {crypto:.0f} µs")
+    print(
+        f"authenticate step, token cache warm: bearer {bearer:.1f} µs | DPoP (fresh proof each request) "
+        f"{dpop:.1f} µs | ratio {dpop / bearer:.1f}x | DPoP adds {dpop - bearer:.0f} µs per request, of which "
+        f"the ES256 signature check alone is {crypto:.0f} µs"
+    )
 
 
 if __name__ == "__main__":

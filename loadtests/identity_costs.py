@@ -31,8 +31,14 @@ from idp.storage.migrate import upgrade
 
 ISSUER = "http://127.0.0.1:8000"
 RESOURCE = f"{ISSUER}/apps/ebudgeting/"
-ROUTE = Route(slug="ebudgeting", opd="bpkad", opd_path="/kota/bpkad/", upstreams=("http://127.0.0.1:9",),
-              auth_mode="bearer", resource=RESOURCE)
+ROUTE = Route(
+    slug="ebudgeting",
+    opd="bpkad",
+    opd_path="/kota/bpkad/",
+    upstreams=("http://127.0.0.1:9",),
+    auth_mode="bearer",
+    resource=RESOURCE,
+)
 
 
 def per_call_us(run: Callable[[int], None], n: int) -> float:
@@ -62,21 +68,37 @@ async def build_ring(alg: str) -> KeyRing:
 
 
 def claims(now: int, i: int) -> dict[str, object]:
-    return {"iss": ISSUER, "aud": [RESOURCE], "sub": "bapenda-sync", "client_id": "bapenda-sync", "scope": "anggaran",
-            "iat": now, "exp": now + 600, "jti": f"j{i}"}
+    return {
+        "iss": ISSUER,
+        "aud": [RESOURCE],
+        "sub": "bapenda-sync",
+        "client_id": "bapenda-sync",
+        "scope": "anggaran",
+        "iat": now,
+        "exp": now + 600,
+        "jti": f"j{i}",
+    }
 
 
 def main() -> None:
     registry = AppRegistry(build_sessionmaker(build_engine("sqlite+aiosqlite://")), ISSUER, SystemClock())
     registry._snapshot = RouteSnapshot(  # noqa: SLF001 - a 201-app table without a database round trip
-        by_slug={f"app{i}": ROUTE for i in range(200)} | {"ebudgeting": ROUTE})
+        by_slug={f"app{i}": ROUTE for i in range(200)} | {"ebudgeting": ROUTE}
+    )
     for alg in ("ES256", "RS256"):
         ring = asyncio.run(build_ring(alg))
         now = int(time.time())
         tokens = [ring.sign(claims(now, i), typ="at+jwt") for i in range(2_100)]
-        head = RequestHead(method="GET", path="/apps/ebudgeting/", query=b"",
-                           headers=((b"authorization", f"Bearer {tokens[0]}".encode()),), client_ip="127.0.0.1",
-                           scheme="http", host="127.0.0.1", request_id="r")
+        head = RequestHead(
+            method="GET",
+            path="/apps/ebudgeting/",
+            query=b"",
+            headers=((b"authorization", f"Bearer {tokens[0]}".encode()),),
+            client_ip="127.0.0.1",
+            scheme="http",
+            host="127.0.0.1",
+            request_id="r",
+        )
         cold = TokenVerifier(local_keys_from_ring(ring), ISSUER, SystemClock(), cache_size=0)
         it = iter(tokens)
         miss = per_call_async_us(lambda: cold.verify(next(it), RESOURCE), 400)
@@ -96,14 +118,18 @@ def main() -> None:
         repeated = next(assertions)
         opd_hit = per_call_us(lambda n: [opd.verify(repeated) for _ in range(n)], 100_000)
         public = ring.public_key(ring.active.kid)
-        baseline_decode = per_call_us(lambda n: [jwt.decode(tokens[0], public, algorithms=[alg], audience=RESOURCE)
-                                                 for _ in range(n)], 2_000)
-        lookup = per_call_us(lambda n: [registry.lookup("127.0.0.1", "/apps/ebudgeting/anggaran/2027")
-                                        for _ in range(n)], 100_000)
-        print(f"{alg}: pyjwt.decode alone {baseline_decode:.1f} µs | token verify first sight {miss:.1f} µs | "
-              f"cached {hit:.2f} µs | authenticate step (cached, no subject lookup) {auth_hit:.2f} µs | "
-              f"assertion sign {sign:.1f} µs | reused {reuse:.2f} µs | route lookup {lookup:.2f} µs | "
-              f"OPD-side assertion check {opd_check:.1f} µs (repeat {opd_hit:.2f} µs)")
+        baseline_decode = per_call_us(
+            lambda n: [jwt.decode(tokens[0], public, algorithms=[alg], audience=RESOURCE) for _ in range(n)], 2_000
+        )
+        lookup = per_call_us(
+            lambda n: [registry.lookup("127.0.0.1", "/apps/ebudgeting/anggaran/2027") for _ in range(n)], 100_000
+        )
+        print(
+            f"{alg}: pyjwt.decode alone {baseline_decode:.1f} µs | token verify first sight {miss:.1f} µs | "
+            f"cached {hit:.2f} µs | authenticate step (cached, no subject lookup) {auth_hit:.2f} µs | "
+            f"assertion sign {sign:.1f} µs | reused {reuse:.2f} µs | route lookup {lookup:.2f} µs | "
+            f"OPD-side assertion check {opd_check:.1f} µs (repeat {opd_hit:.2f} µs)"
+        )
 
 
 if __name__ == "__main__":

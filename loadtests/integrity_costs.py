@@ -66,11 +66,13 @@ def main() -> None:
     jws_key = ec.generate_private_key(ec.SECP256R1())
     claims = build_receipt_claims(chained, ORIGIN, 0)
     sign_receipt = lambda: jwt.encode(claims, jws_key, "ES256", headers={"typ": RECEIPT_TYP})  # noqa: E731
-    rows = [("SHA-256, 64 KiB pieces", f"{hashing_mb_per_s():,.0f} MB/s per core"),
-            ("sign one request (RFC 9421, ES256)", f"{per_call_us(sign):.1f} µs"),
-            ("verify one request at the app (+ replay cache)", f"{per_call_us(verify):.1f} µs"),
-            ("receipt chain hash", f"{per_call_us(lambda: chain_hash('0' * 64, receipt)):.1f} µs"),
-            ("receipt JWS (ES256, pyjwt)", f"{per_call_us(sign_receipt):.1f} µs")]
+    rows = [
+        ("SHA-256, 64 KiB pieces", f"{hashing_mb_per_s():,.0f} MB/s per core"),
+        ("sign one request (RFC 9421, ES256)", f"{per_call_us(sign):.1f} µs"),
+        ("verify one request at the app (+ replay cache)", f"{per_call_us(verify):.1f} µs"),
+        ("receipt chain hash", f"{per_call_us(lambda: chain_hash('0' * 64, receipt)):.1f} µs"),
+        ("receipt JWS (ES256, pyjwt)", f"{per_call_us(sign_receipt):.1f} µs"),
+    ]
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
         print(f"{name:<{width}}  {value}")

@@ -49,21 +49,30 @@ def build_rules(count: int, apps: list[str], rng: random.Random) -> list[dict]:
 
 def build_set(rule_count: int, app_count: int, rng: random.Random) -> PolicySet:
     apps = [f"app-{i}" for i in range(app_count)]
-    document = {"apps": [{"slug": slug, "restricted": i % 2 == 0} for i, slug in enumerate(apps)],
-                "rules": build_rules(rule_count, apps, rng)}
+    document = {
+        "apps": [{"slug": slug, "restricted": i % 2 == 0} for i, slug in enumerate(apps)],
+        "rules": build_rules(rule_count, apps, rng),
+    }
     return build_policy_set([SourceFile("bench.yaml", yaml.safe_dump(document))])
 
 
 def build_requests(count: int, app_count: int, rng: random.Random) -> list[Request]:
     start = datetime(2026, 1, 5, tzinfo=UTC)
-    return [Request(app=f"app-{rng.randrange(app_count)}", method=rng.choice(["GET", "GET", "POST", "DELETE"]),
-                    path=rng.choice(["/", "/api/pasien/1", "/admin/users", "/export", "/api/v1/laporan"]),
-                    at=start + timedelta(minutes=rng.randrange(7 * 1440)), sub=f"u{rng.randrange(1000)}",
-                    roles=tuple(rng.sample(ROLES, 1)),
-                    opd_paths=(f"/kota-palembang/{rng.choice(OPDS)}/unit-{rng.randrange(5)}/",),
-                    scopes=frozenset({"openid", "api.read"}), acr=rng.choice(["1", "2"]),
-                    ip=rng.choice(["10.1.2.3", "203.0.113.7"]))
-            for _ in range(count)]
+    return [
+        Request(
+            app=f"app-{rng.randrange(app_count)}",
+            method=rng.choice(["GET", "GET", "POST", "DELETE"]),
+            path=rng.choice(["/", "/api/pasien/1", "/admin/users", "/export", "/api/v1/laporan"]),
+            at=start + timedelta(minutes=rng.randrange(7 * 1440)),
+            sub=f"u{rng.randrange(1000)}",
+            roles=tuple(rng.sample(ROLES, 1)),
+            opd_paths=(f"/kota-palembang/{rng.choice(OPDS)}/unit-{rng.randrange(5)}/",),
+            scopes=frozenset({"openid", "api.read"}),
+            acr=rng.choice(["1", "2"]),
+            ip=rng.choice(["10.1.2.3", "203.0.113.7"]),
+        )
+        for _ in range(count)
+    ]
 
 
 def measure(policy: PolicySet, requests: list[Request]) -> float:
@@ -106,8 +115,10 @@ def main() -> None:
         policy = build_set(count, args.apps, rng)
         load_ms = (time.process_time() - began) * 1000
         candidates = sum(len(policy.candidates(r)) for r in requests) / len(requests)
-        print(f"{count:>4} rules, {args.apps} apps: {measure(policy, requests):6.2f} µs per decision "
-              f"(avg {candidates:.1f} candidate rules; validate+compile {load_ms:.0f} ms)")
+        print(
+            f"{count:>4} rules, {args.apps} apps: {measure(policy, requests):6.2f} µs per decision "
+            f"(avg {candidates:.1f} candidate rules; validate+compile {load_ms:.0f} ms)"
+        )
 
 
 if __name__ == "__main__":

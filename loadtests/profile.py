@@ -37,8 +37,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seconds", type=float, default=20.0, help="recording time (default 20, at most 300)")
     parser.add_argument("--rate", type=int, default=200, help="py-spy samples per second (default 200)")
     parser.add_argument("--output", type=Path, default=None, help="output path (default loadtests/results/...)")
-    parser.add_argument("--format", choices=("flamegraph", "raw"), default="flamegraph",
-                        help="flamegraph (SVG, default) or raw (collapsed stacks: one line per stack and its count)")
+    parser.add_argument(
+        "--format",
+        choices=("flamegraph", "raw"),
+        default="flamegraph",
+        help="flamegraph (SVG, default) or raw (collapsed stacks: one line per stack and its count)",
+    )
     return parser
 
 
@@ -53,9 +57,23 @@ def main(argv: list[str] | None = None) -> int:
     suffix = ".svg" if args.format == "flamegraph" else ".txt"
     output = (args.output or RESULTS / f"profile-{stamp}-{args.target}{suffix}").resolve()
     try:
-        done = record_under_load(KNOWN[args.target], seconds, [
-            py_spy, "record", "--duration", str(int(seconds)), "--rate", str(args.rate), "--format", args.format,
-            "--output", str(output), "--nonblocking"])
+        done = record_under_load(
+            KNOWN[args.target],
+            seconds,
+            [
+                py_spy,
+                "record",
+                "--duration",
+                str(int(seconds)),
+                "--rate",
+                str(args.rate),
+                "--format",
+                args.format,
+                "--output",
+                str(output),
+                "--nonblocking",
+            ],
+        )
     except Unavailable as exc:
         print(f"error: {args.target} is not available: {exc.reason}", file=sys.stderr)
         return 1
@@ -75,17 +93,27 @@ def record_under_load(target: Target, seconds: float, record: list[str]) -> subp
         upstream_port = free_port()
         upstream = nginx.start_static("upstream", work / "upstream", upstream_port, cores.on_load, work / "logs")
         stack.callback(stop_service, upstream)
-        bench = Bench(cores=cores, work=work, logs=work / "logs", upstream_port=upstream_port, policy_dir=resolve_policy_dir(None),
-                      helpers=[upstream])
+        bench = Bench(
+            cores=cores,
+            work=work,
+            logs=work / "logs",
+            upstream_port=upstream_port,
+            policy_dir=resolve_policy_dir(None),
+            helpers=[upstream],
+        )
         endpoint = target.start(bench, stack)
         check_answer(endpoint.request)
-        load = threading.Thread(target=run_wrk, args=(endpoint.request,), daemon=True,
-                                kwargs={"duration": seconds + 4, "connections": 64, "pin": cores.on_load,
-                                        "script_dir": work})
+        load = threading.Thread(
+            target=run_wrk,
+            args=(endpoint.request,),
+            daemon=True,
+            kwargs={"duration": seconds + 4, "connections": 64, "pin": cores.on_load, "script_dir": work},
+        )
         load.start()
         worker = _worker_pid(endpoint.services[0].pid)
-        done = subprocess.run([*record, "--pid", str(worker)], capture_output=True, text=True,
-                              timeout=seconds + 60, check=False)
+        done = subprocess.run(
+            [*record, "--pid", str(worker)], capture_output=True, text=True, timeout=seconds + 60, check=False
+        )
         load.join(timeout=seconds + 30)
         return done
 

@@ -17,17 +17,25 @@ import uuid
 
 from gateway.model import Principal, RequestHead, Route
 from gateway.ratelimit.limiter import GatewayLimiter
-from policies.limits import LimitSpec
 from idp.throttle.memory_store import MemoryStore
 from idp.throttle.redis_client import RedisTimeouts, build_redis_client
 from idp.throttle.redis_store import RedisStore
 from idp.throttle.store import LimitStore
+from policies.limits import LimitSpec
 
-SPECS = [LimitSpec(id="ip", per="ip", rate=10**9, period=1, burst=10**9),
-         LimitSpec(id="user", per="user", rate=10**9, period=1, burst=10**9),
-         LimitSpec(id="opd-day", per="opd", window="day", quota=10**12)]
-ROUTE = Route(slug="parkir", opd="dishub", opd_path="/kota/dishub/", upstreams=("http://127.0.0.1:1",),
-              auth_mode="bearer", resource="r")
+SPECS = [
+    LimitSpec(id="ip", per="ip", rate=10**9, period=1, burst=10**9),
+    LimitSpec(id="user", per="user", rate=10**9, period=1, burst=10**9),
+    LimitSpec(id="opd-day", per="opd", window="day", quota=10**12),
+]
+ROUTE = Route(
+    slug="parkir",
+    opd="dishub",
+    opd_path="/kota/dishub/",
+    upstreams=("http://127.0.0.1:1",),
+    auth_mode="bearer",
+    resource="r",
+)
 
 
 async def measure(store: LimitStore, checks: int, concurrency: int) -> tuple[float, float]:
@@ -36,8 +44,7 @@ async def measure(store: LimitStore, checks: int, concurrency: int) -> tuple[flo
 
     async def caller(index: int) -> None:
         principal = Principal(sub=f"user-{index}")
-        head = RequestHead("GET", "/apps/parkir/", b"", (), f"10.0.{index // 250}.{index % 250}", "http", "hub",
-                           "r")
+        head = RequestHead("GET", "/apps/parkir/", b"", (), f"10.0.{index // 250}.{index % 250}", "http", "hub", "r")
         for _ in range(per_task):
             await limiter.check(principal, ROUTE, head)
 
@@ -71,8 +78,9 @@ async def main(url: str, checks: int) -> None:
                 store: LimitStore = MemoryStore("bench")
             else:
                 client = build_redis_client(url, RedisTimeouts(30.0, 30.0))
-                store = RedisStore(client, f"bench-{uuid.uuid4().hex[:8]}", timeout=30.0,
-                                   coalesce=name.endswith("coalesced"))
+                store = RedisStore(
+                    client, f"bench-{uuid.uuid4().hex[:8]}", timeout=30.0, coalesce=name.endswith("coalesced")
+                )
             cpu_us, rate = await measure(store, checks, concurrency)
             await store.close()
             print(f"{name:<22}{concurrency:>12}{cpu_us:>14.1f}{rate:>11.0f}")
@@ -85,6 +93,7 @@ if __name__ == "__main__":
     args = parser.parse_args()
     try:
         import uvloop
+
         uvloop.install()
     except ImportError:
         pass

@@ -35,8 +35,7 @@ import aiohttp
 
 from loadtests.harness.errors import Unavailable
 from loadtests.harness.gerbang import create_database, drop_database, find_gerbang, run_cli
-from loadtests.harness.process import (load_cpu_seconds, load_worker_rss_mib, start_service, stop_service,
-                                       wait_for_http)
+from loadtests.harness.process import load_cpu_seconds, load_worker_rss_mib, start_service, stop_service, wait_for_http
 from loadtests.signin.browser import STEPS, Outcomes, RelyingParty, run_open_loop
 from loadtests.signin.citizens import seed_citizens
 from loadtests.signin.pg_counters import backend_cpu_between, read_counters
@@ -49,8 +48,11 @@ STATS_SETTLE = 11.0  # PostgreSQL publishes an idle backend's counters within 10
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m loadtests.signin_city", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--database", default="postgresql://postgres@127.0.0.1:5432",
-                        help="PostgreSQL server (a fresh database is created and dropped)")
+    parser.add_argument(
+        "--database",
+        default="postgresql://postgres@127.0.0.1:5432",
+        help="PostgreSQL server (a fresh database is created and dropped)",
+    )
     parser.add_argument("--users", type=int, default=1_780_000, help="citizens seeded by SQL")
     parser.add_argument("--rates", default="20,40", help="sign-ins per second, comma-separated (open loop)")
     parser.add_argument("--seconds", type=float, default=60.0, help="duration of each rate")
@@ -104,24 +106,44 @@ async def _run_on(args: argparse.Namespace, rates: list[float], root: Path, data
 
     port = _free_port()
     issuer = f"http://127.0.0.1:{port}"
-    env = {"GERBANG_DATABASE_URL": database_url, "GERBANG_ISSUER": issuer, "GERBANG_DATA_DIR": str(root),
-           "GERBANG_SECRET_KEY": secrets.token_hex(32), "GERBANG_TRUSTED_PROXIES": '["127.0.0.1/32"]',
-           "GERBANG_LOG_LEVEL": "warning", "GERBANG_CONFIG": str(root / "absent.toml")}
+    env = {
+        "GERBANG_DATABASE_URL": database_url,
+        "GERBANG_ISSUER": issuer,
+        "GERBANG_DATA_DIR": str(root),
+        "GERBANG_SECRET_KEY": secrets.token_hex(32),
+        "GERBANG_TRUSTED_PROXIES": '["127.0.0.1/32"]',
+        "GERBANG_LOG_LEVEL": "warning",
+        "GERBANG_CONFIG": str(root / "absent.toml"),
+    }
     if args.policy_dir:
         env["GERBANG_POLICY_DIR"] = str(args.policy_dir.resolve())
     if args.redis:
         env.update(GERBANG_REDIS_URL=args.redis, GERBANG_REDIS_KEY_PREFIX=f"gerbang-bench-{secrets.token_hex(4)}")
     party, service_client = _provision(env, root, issuer)
     seeded_in = await seed_citizens(database_url, args.users, hash_sync(PASSWORD))
-    service = start_service("gerbang", [find_gerbang(), "serve", "--port", str(port), "--workers", str(args.workers)],
-                            pin=[], log_dir=root, env=env, cwd=root, drop_prefix="GERBANG_")
+    service = start_service(
+        "gerbang",
+        [find_gerbang(), "serve", "--port", str(port), "--workers", str(args.workers)],
+        pin=[],
+        log_dir=root,
+        env=env,
+        cwd=root,
+        drop_prefix="GERBANG_",
+    )
     try:
         cold_start = wait_for_http(service, f"{issuer}/healthz", timeout=60)
         # Below the server's keep-alive timeout (5 s), so the client never reuses a connection the server closes.
         connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=2.0)
         try:
-            warm = await run_open_loop(party, PASSWORD, args.users, 2.0, max(3.0, args.token_concurrency / 2),
-                                       connector, args.token_concurrency)
+            warm = await run_open_loop(
+                party,
+                PASSWORD,
+                args.users,
+                2.0,
+                max(3.0, args.token_concurrency / 2),
+                connector,
+                args.token_concurrency,
+            )
             rss_before = load_worker_rss_mib(service)
             runs = [await _measure_rate(party, args, rate, service.pid, database_url, connector) for rate in rates]
             tokens = await _measure_tokens(party, service_client, warm.refresh_tokens, args, service.pid, connector)
@@ -130,27 +152,91 @@ async def _run_on(args: argparse.Namespace, rates: list[float], root: Path, data
             await connector.close()
     finally:
         stop_service(service)
-    return {"users": args.users, "workers": args.workers, "redis": bool(args.redis), "seeded_seconds": seeded_in,
-            "cold_start_seconds": cold_start, "rss_before_mib": rss_before, "rss_after_mib": rss_after,
-            "rates": runs, "tokens": tokens, "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+    return {
+        "users": args.users,
+        "workers": args.workers,
+        "redis": bool(args.redis),
+        "seeded_seconds": seeded_in,
+        "cold_start_seconds": cold_start,
+        "rss_before_mib": rss_before,
+        "rss_after_mib": rss_after,
+        "rates": runs,
+        "tokens": tokens,
+        "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    }
 
 
 def _provision(env: dict[str, str], root: Path, issuer: str) -> tuple[RelyingParty, dict[str, str]]:
     run_cli(env, "db", "upgrade", cwd=root)
-    run_cli(env, "opd", "add", "--slug", "diskominfo", "--name", "Dinas Komunikasi dan Informatika", "--kind",
-            "dinas", "--json", cwd=root)
-    party = json.loads(run_cli(env, "clients", "add", "--name", "Portal Warga", "--opd", "diskominfo",
-                               "--redirect-uri", REDIRECT_URI, "--grant", "authorization_code", "--grant",
-                               "refresh_token", "--scope", "openid profile", "--first-party", "--json", cwd=root))
+    run_cli(
+        env,
+        "opd",
+        "add",
+        "--slug",
+        "diskominfo",
+        "--name",
+        "Dinas Komunikasi dan Informatika",
+        "--kind",
+        "dinas",
+        "--json",
+        cwd=root,
+    )
+    party = json.loads(
+        run_cli(
+            env,
+            "clients",
+            "add",
+            "--name",
+            "Portal Warga",
+            "--opd",
+            "diskominfo",
+            "--redirect-uri",
+            REDIRECT_URI,
+            "--grant",
+            "authorization_code",
+            "--grant",
+            "refresh_token",
+            "--scope",
+            "openid profile",
+            "--first-party",
+            "--json",
+            cwd=root,
+        )
+    )
     resource = f"{issuer}/apps/api/"
-    service = json.loads(run_cli(env, "clients", "add", "--name", "Integrasi", "--opd", "diskominfo", "--grant",
-                                 "client_credentials", "--resource", resource, "--scope", "api", "--json", cwd=root))
-    return (RelyingParty(issuer, party["client_id"], party["client_secret"], REDIRECT_URI),
-            {"client_id": service["client_id"], "client_secret": service["client_secret"], "resource": resource})
+    service = json.loads(
+        run_cli(
+            env,
+            "clients",
+            "add",
+            "--name",
+            "Integrasi",
+            "--opd",
+            "diskominfo",
+            "--grant",
+            "client_credentials",
+            "--resource",
+            resource,
+            "--scope",
+            "api",
+            "--json",
+            cwd=root,
+        )
+    )
+    return (
+        RelyingParty(issuer, party["client_id"], party["client_secret"], REDIRECT_URI),
+        {"client_id": service["client_id"], "client_secret": service["client_secret"], "resource": resource},
+    )
 
 
-async def _measure_rate(party: RelyingParty, args: argparse.Namespace, rate: float, server_pid: int,
-                        database_url: str, connector: aiohttp.BaseConnector) -> dict[str, Any]:
+async def _measure_rate(
+    party: RelyingParty,
+    args: argparse.Namespace,
+    rate: float,
+    server_pid: int,
+    database_url: str,
+    connector: aiohttp.BaseConnector,
+) -> dict[str, Any]:
     pg_before, cpu_before = await read_counters(database_url), load_cpu_seconds(server_pid)
     began = time.monotonic()
     outcomes = await run_open_loop(party, PASSWORD, args.users, rate, args.seconds, connector)
@@ -159,22 +245,32 @@ async def _measure_rate(party: RelyingParty, args: argparse.Namespace, rate: flo
     await asyncio.sleep(STATS_SETTLE)
     pg_after = await read_counters(database_url)
     done = max(1, outcomes.completed)
-    return {"offered_per_s": rate, "seconds": round(elapsed, 1), **_summary(outcomes, elapsed),
-            "server_cpu_ms_per_signin": round((cpu_after - cpu_before) * 1000 / done, 1),
-            "pg_cpu_ms_per_signin": round(backend_cpu_between(pg_before, pg_after) * 1000 / done, 1),
-            "rows_read_per_signin": round((pg_after.rows_read - pg_before.rows_read) / done, 1),
-            "transactions_per_signin": round((pg_after.transactions - pg_before.transactions) / done, 1)}
+    return {
+        "offered_per_s": rate,
+        "seconds": round(elapsed, 1),
+        **_summary(outcomes, elapsed),
+        "server_cpu_ms_per_signin": round((cpu_after - cpu_before) * 1000 / done, 1),
+        "pg_cpu_ms_per_signin": round(backend_cpu_between(pg_before, pg_after) * 1000 / done, 1),
+        "rows_read_per_signin": round((pg_after.rows_read - pg_before.rows_read) / done, 1),
+        "transactions_per_signin": round((pg_after.transactions - pg_before.transactions) / done, 1),
+    }
 
 
 def _summary(outcomes: Outcomes, elapsed: float) -> dict[str, Any]:
     steps = {}
     for step in STEPS:
         values = sorted(outcomes.latencies[step])
-        steps[step] = {name: round(_percentile(values, q) * 1000, 1) for name, q in
-                       (("p50_ms", 0.50), ("p95_ms", 0.95), ("p99_ms", 0.99))}
-    return {"started": outcomes.started, "completed": outcomes.completed,
-            "completed_per_s": round(outcomes.completed / elapsed, 2), "steps": steps,
-            "errors": dict(outcomes.errors)}
+        steps[step] = {
+            name: round(_percentile(values, q) * 1000, 1)
+            for name, q in (("p50_ms", 0.50), ("p95_ms", 0.95), ("p99_ms", 0.99))
+        }
+    return {
+        "started": outcomes.started,
+        "completed": outcomes.completed,
+        "completed_per_s": round(outcomes.completed / elapsed, 2),
+        "steps": steps,
+        "errors": dict(outcomes.errors),
+    }
 
 
 def _percentile(values: list[float], quantile: float) -> float:
@@ -183,51 +279,82 @@ def _percentile(values: list[float], quantile: float) -> float:
     return values[min(len(values) - 1, int(quantile * len(values)))]
 
 
-async def _measure_tokens(party: RelyingParty, service: dict[str, str], refresh_tokens: list[str],
-                          args: argparse.Namespace, server_pid: int,
-                          connector: aiohttp.BaseConnector) -> dict[str, Any]:
+async def _measure_tokens(
+    party: RelyingParty,
+    service: dict[str, str],
+    refresh_tokens: list[str],
+    args: argparse.Namespace,
+    server_pid: int,
+    connector: aiohttp.BaseConnector,
+) -> dict[str, Any]:
     token_url = f"{party.issuer}/auth/token"
     measured = {}
     for name in ("refresh", "client_credentials"):
         cpu_before = load_cpu_seconds(server_pid)
         if name == "refresh":
-            run: TokenRun = await refresh_loop(token_url, party.client_id, party.client_secret, refresh_tokens,
-                                               args.token_seconds, connector)
+            run: TokenRun = await refresh_loop(
+                token_url, party.client_id, party.client_secret, refresh_tokens, args.token_seconds, connector
+            )
         else:
-            run = await client_credentials_loop(token_url, service["client_id"], service["client_secret"],
-                                                service["resource"], "api", args.token_concurrency,
-                                                args.token_seconds, connector)
+            run = await client_credentials_loop(
+                token_url,
+                service["client_id"],
+                service["client_secret"],
+                service["resource"],
+                "api",
+                args.token_concurrency,
+                args.token_seconds,
+                connector,
+            )
         cpu = load_cpu_seconds(server_pid) - cpu_before
-        measured[name] = {"ok": run.ok, "per_s": round(run.ok / run.seconds, 1) if run.seconds else 0.0,
-                          "per_core_s": round(run.ok / cpu, 1) if cpu else 0.0,
-                          "cpu_ms_each": round(cpu * 1000 / run.ok, 2) if run.ok else None,
-                          "callers": len(refresh_tokens) if name == "refresh" else args.token_concurrency,
-                          "errors": dict(run.errors)}
+        measured[name] = {
+            "ok": run.ok,
+            "per_s": round(run.ok / run.seconds, 1) if run.seconds else 0.0,
+            "per_core_s": round(run.ok / cpu, 1) if cpu else 0.0,
+            "cpu_ms_each": round(cpu * 1000 / run.ok, 2) if run.ok else None,
+            "callers": len(refresh_tokens) if name == "refresh" else args.token_concurrency,
+            "errors": dict(run.errors),
+        }
     return measured
 
 
 def render(report: dict[str, Any]) -> str:
-    lines = [f"# City sign-in benchmark, {report['when']}", "",
-             f"{report['users']:,} citizens (seeded by SQL in {report['seeded_seconds']:.0f} s), "
-             f"`gerbang serve --workers {report['workers']}` on PostgreSQL, limits "
-             f"{'in Redis' if report['redis'] else 'in process'}; cold start {report['cold_start_seconds']:.1f} s; "
-             f"worker RSS {_mib(report['rss_before_mib'])} before, {_mib(report['rss_after_mib'])} after.", "",
-             "| offered/s | completed/s | errors | server CPU/sign-in | PG CPU/sign-in | rows read | transactions |"
-             + "".join(f" {step} p50/p95/p99 ms |" for step in STEPS),
-             "|---:|---:|---|---:|---:|---:|---:|" + "---|" * len(STEPS)]
+    lines = [
+        f"# City sign-in benchmark, {report['when']}",
+        "",
+        f"{report['users']:,} citizens (seeded by SQL in {report['seeded_seconds']:.0f} s), "
+        f"`gerbang serve --workers {report['workers']}` on PostgreSQL, limits "
+        f"{'in Redis' if report['redis'] else 'in process'}; cold start {report['cold_start_seconds']:.1f} s; "
+        f"worker RSS {_mib(report['rss_before_mib'])} before, {_mib(report['rss_after_mib'])} after.",
+        "",
+        "| offered/s | completed/s | errors | server CPU/sign-in | PG CPU/sign-in | rows read | transactions |"
+        + "".join(f" {step} p50/p95/p99 ms |" for step in STEPS),
+        "|---:|---:|---|---:|---:|---:|---:|" + "---|" * len(STEPS),
+    ]
     for row in report["rates"]:
         errors = ", ".join(f"{kind} ×{count}" for kind, count in row["errors"].items()) or "0"
-        cells = [f"{row['offered_per_s']:g}", f"{row['completed_per_s']:g}", errors,
-                 f"{row['server_cpu_ms_per_signin']} ms", f"{row['pg_cpu_ms_per_signin']} ms",
-                 f"{row['rows_read_per_signin']:g}", f"{row['transactions_per_signin']:g}"]
+        cells = [
+            f"{row['offered_per_s']:g}",
+            f"{row['completed_per_s']:g}",
+            errors,
+            f"{row['server_cpu_ms_per_signin']} ms",
+            f"{row['pg_cpu_ms_per_signin']} ms",
+            f"{row['rows_read_per_signin']:g}",
+            f"{row['transactions_per_signin']:g}",
+        ]
         cells += ["/".join(f"{row['steps'][step][k]:g}" for k in ("p50_ms", "p95_ms", "p99_ms")) for step in STEPS]
         lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", "| token grant | per second | per core of server CPU | CPU each | errors |",
-              "|---|---:|---:|---:|---|"]
+    lines += [
+        "",
+        "| token grant | per second | per core of server CPU | CPU each | errors |",
+        "|---|---:|---:|---:|---|",
+    ]
     for name, row in report["tokens"].items():
         errors = ", ".join(f"{kind} ×{count}" for kind, count in row["errors"].items()) or "0"
-        lines.append(f"| {name} ({row['callers']} callers) | {row['per_s']:g} | {row['per_core_s']:g} | "
-                     f"{row['cpu_ms_each']} ms | {errors} |")
+        lines.append(
+            f"| {name} ({row['callers']} callers) | {row['per_s']:g} | {row['per_core_s']:g} | "
+            f"{row['cpu_ms_each']} ms | {errors} |"
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -21,12 +21,12 @@ STATUSES = [200] * 90 + [304, 400, 401, 403, 404, 429, 429, 500, 502, 503]
 
 
 def build_calls(apps: int, count: int, rng: random.Random) -> list[tuple[str, int, float]]:
-    return [(f"app-{rng.randrange(apps)}", rng.choice(STATUSES), rng.lognormvariate(-4.5, 1.2))
-            for _ in range(count)]
+    return [(f"app-{rng.randrange(apps)}", rng.choice(STATUSES), rng.lognormvariate(-4.5, 1.2)) for _ in range(count)]
 
 
 def time_per_call(record: Callable[[str, int, float], None], calls: list[tuple[str, int, float]]) -> float:
     """CPU nanoseconds per call, best of 5 rounds (the loop's own cost subtracted)."""
+
     def noop(app: str, status: int, seconds: float) -> None:
         pass
 
@@ -49,8 +49,10 @@ def main() -> None:
     args = parser.parse_args()
     calls = build_calls(args.apps, args.requests, random.Random(5))
     recorder = TrafficRecorder()
-    print(f"TrafficRecorder.record: {time_per_call(recorder.record, calls):.0f} ns per request "
-          f"({args.apps} apps, {args.requests} requests)")
+    print(
+        f"TrafficRecorder.record: {time_per_call(recorder.record, calls):.0f} ns per request "
+        f"({args.apps} apps, {args.requests} requests)"
+    )
     metrics = GatewayMetrics()
     print(f"GatewayMetrics.observe (Prometheus + traffic): {time_per_call(metrics.observe, calls):.0f} ns per request")
 

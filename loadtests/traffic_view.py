@@ -33,23 +33,64 @@ async def seed(url: str, busy: int, now: int) -> None:
     engine = build_engine(url)
     maker = build_sessionmaker(engine)
     async with maker() as session, session.begin():
-        await session.execute(insert(OpdUnit), [{"id": 1, "slug": "kota", "name": "Kota", "kind": "kota",
-                                                 "parent_id": None, "path": "/kota/", "created_at": now}])
-        await session.execute(insert(OpdUnit), [
-            {"id": i + 2, "slug": f"opd-{i}", "name": f"OPD {i}", "kind": "dinas", "parent_id": 1,
-             "path": f"/kota/opd-{i}/", "created_at": now} for i in range(UNITS - 1)])
-        await session.execute(insert(App), [
-            {"slug": f"app-{i}", "name": f"Aplikasi {i}", "opd_id": 2 + i % (UNITS - 1), "upstreams": ["http://x"],
-             "auth_mode": "bearer", "status": "active", "created_at": now, "updated_at": now, "description": "",
-             "contact": "", "redirect_uris": [], "requested_scopes": ""} for i in range(APPS)])
+        await session.execute(
+            insert(OpdUnit),
+            [
+                {
+                    "id": 1,
+                    "slug": "kota",
+                    "name": "Kota",
+                    "kind": "kota",
+                    "parent_id": None,
+                    "path": "/kota/",
+                    "created_at": now,
+                }
+            ],
+        )
+        await session.execute(
+            insert(OpdUnit),
+            [
+                {
+                    "id": i + 2,
+                    "slug": f"opd-{i}",
+                    "name": f"OPD {i}",
+                    "kind": "dinas",
+                    "parent_id": 1,
+                    "path": f"/kota/opd-{i}/",
+                    "created_at": now,
+                }
+                for i in range(UNITS - 1)
+            ],
+        )
+        await session.execute(
+            insert(App),
+            [
+                {
+                    "slug": f"app-{i}",
+                    "name": f"Aplikasi {i}",
+                    "opd_id": 2 + i % (UNITS - 1),
+                    "upstreams": ["http://x"],
+                    "auth_mode": "bearer",
+                    "status": "active",
+                    "created_at": now,
+                    "updated_at": now,
+                    "description": "",
+                    "contact": "",
+                    "redirect_uris": [],
+                    "requested_scopes": "",
+                }
+                for i in range(APPS)
+            ],
+        )
     for age in range(60):
         rows = []
         for i in range(busy):
             buckets = [0] * (LAST_BUCKET + 1)
             for seconds, count in ((0.004, 50 + i % 7), (0.02, 30), (0.1, 5), (0.6 + age / 100, 1)):
                 buckets[bucket_of(seconds)] += count
-            rows.append(MinuteRow(now // 60 - age, f"app-{i}", sum(buckets), 3, 1 if age % 5 == 0 else 0, 1,
-                                  tuple(buckets)))
+            rows.append(
+                MinuteRow(now // 60 - age, f"app-{i}", sum(buckets), 3, 1 if age % 5 == 0 else 0, 1, tuple(buckets))
+            )
         async with maker() as session, session.begin():
             await add_traffic(session, rows)
     await engine.dispose()
@@ -74,9 +115,19 @@ async def measure(url: str, now: int) -> None:
             async with maker() as session:
                 loaded = await load_traffic_view(session, actor, now, opd=opd, limit=30)
             if render:
-                return template.render(view=loaded, units=[], windows=WINDOWS, charts=traffic_charts, offset=0,
-                                       page_size=30, actor=actor, csrf="", urlencode=lambda d: "")
+                return template.render(
+                    view=loaded,
+                    units=[],
+                    windows=WINDOWS,
+                    charts=traffic_charts,
+                    offset=0,
+                    page_size=30,
+                    actor=actor,
+                    csrf="",
+                    urlencode=lambda d: "",
+                )
             return loaded
+
         return run
 
     kominfo, opd_admin = Actor("k", True, (), ()), Actor("a", False, ("/kota/opd-7/",), ())

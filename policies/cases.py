@@ -137,9 +137,21 @@ def _decide(policy_set: PolicySet, case: CaseDoc) -> Decision:
         return policy_set.decide_login(Subject(login.user, login.roles, login.opd_paths, login.acr), login.client)
     r = case.request
     assert r is not None  # guaranteed by CaseDoc._one_kind
-    return policy_set.decide(Request(app=r.app, method=r.method, path=r.path, at=r.at, sub=r.user,
-                                     client_id=r.client, roles=r.roles, opd_paths=r.opd_paths,
-                                     scopes=frozenset(r.scopes), acr=r.acr, ip=r.ip))
+    return policy_set.decide(
+        Request(
+            app=r.app,
+            method=r.method,
+            path=r.path,
+            at=r.at,
+            sub=r.user,
+            client_id=r.client,
+            roles=r.roles,
+            opd_paths=r.opd_paths,
+            scopes=frozenset(r.scopes),
+            acr=r.acr,
+            ip=r.ip,
+        )
+    )
 
 
 def _compare(file: str, line: int, case: CaseDoc, decision: Decision) -> CaseResult:

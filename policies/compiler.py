@@ -10,8 +10,23 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from policies.conditions import (AcrAtLeast, AcrBelow, AppIn, ClientIn, Condition, Facts, IpIn, IpNotIn, MethodIn,
-                                 OpdUnder, PathMatches, RoleIn, ScopesAll, TimeIn, UserIn)
+from policies.conditions import (
+    AcrAtLeast,
+    AcrBelow,
+    AppIn,
+    ClientIn,
+    Condition,
+    Facts,
+    IpIn,
+    IpNotIn,
+    MethodIn,
+    OpdUnder,
+    PathMatches,
+    RoleIn,
+    ScopesAll,
+    TimeIn,
+    UserIn,
+)
 from policies.limits import LimitSpec
 from policies.patterns import parse_cidr, parse_opd, parse_path, parse_window
 from policies.schema import AppDoc, LimitDoc, MatchDoc, RuleDoc, SubjectDoc
@@ -72,8 +87,13 @@ def build_checks(match: MatchDoc, ranks: Mapping[str, int]) -> tuple[Condition, 
     if match.scopes:
         checks.append(ScopesAll(frozenset(match.scopes)))
     if match.paths:
-        checks.append(PathMatches(match.paths, tuple(parse_path(path) for path in match.paths),
-                                  tuple(parse_path(path.lower()) for path in match.paths)))
+        checks.append(
+            PathMatches(
+                match.paths,
+                tuple(parse_path(path) for path in match.paths),
+                tuple(parse_path(path.lower()) for path in match.paths),
+            )
+        )
     if match.ips:
         checks.append(IpIn(tuple(parse_cidr(cidr) for cidr in match.ips)))
     if match.not_ips:
@@ -98,10 +118,17 @@ def build_rule(doc: RuleDoc, ranks: Mapping[str, int], source: str = "") -> Comp
     checks = build_checks(match, ranks)
     step_up = next((c for c in checks if isinstance(c, AcrBelow)), None) if doc.effect == "deny" else None
     return CompiledRule(
-        id=doc.id, effect=doc.effect, would=doc.would, app=AppIn(frozenset(match.apps)),
+        id=doc.id,
+        effect=doc.effect,
+        would=doc.would,
+        app=AppIn(frozenset(match.apps)),
         method=MethodIn(frozenset(match.methods)) if match.methods else None,
-        checks=checks, acr=AcrAtLeast(match.acr, ranks) if match.acr is not None else None, step_up=step_up,
-        source=source, summary=summarize_match(match))
+        checks=checks,
+        acr=AcrAtLeast(match.acr, ranks) if match.acr is not None else None,
+        step_up=step_up,
+        source=source,
+        summary=summarize_match(match),
+    )
 
 
 def summarize_match(match: MatchDoc) -> str:
@@ -111,8 +138,10 @@ def summarize_match(match: MatchDoc) -> str:
         if name == "subject":
             parts.extend(f"subject.{key}: {', '.join(map(str, items))}" for key, items in value.items())
         elif name == "time":
-            windows = [f"{'/'.join(w.get('days', ('mon-sun',)))} {w.get('start', '00:00')}-{w.get('end', '24:00')}"
-                       for w in value]
+            windows = [
+                f"{'/'.join(w.get('days', ('mon-sun',)))} {w.get('start', '00:00')}-{w.get('end', '24:00')}"
+                for w in value
+            ]
             parts.append(f"time: {', '.join(windows)}")
         elif isinstance(value, list):
             parts.append(f"{name}: {', '.join(map(str, value))}")
@@ -142,6 +171,15 @@ def build_app(doc: AppDoc, ranks: Mapping[str, int]) -> AppPolicy:
 
 def build_limit(doc: LimitDoc) -> LimitSpec:
     return LimitSpec(
-        id=doc.id, per=doc.per, route_class=doc.route_class, apps=doc.apps, opds=doc.opds,
-        rate=doc.rate or 0, period=doc.period, burst=doc.burst if doc.burst is not None else (doc.rate or 0),
-        window=doc.window, quota=doc.quota or 0, fail_mode=doc.fail_mode)
+        id=doc.id,
+        per=doc.per,
+        route_class=doc.route_class,
+        apps=doc.apps,
+        opds=doc.opds,
+        rate=doc.rate or 0,
+        period=doc.period,
+        burst=doc.burst if doc.burst is not None else (doc.rate or 0),
+        window=doc.window,
+        quota=doc.quota or 0,
+        fail_mode=doc.fail_mode,
+    )

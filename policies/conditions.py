@@ -174,8 +174,9 @@ class PathMatches:
     name = "paths"
     __slots__ = ("matchers", "folded", "patterns")
 
-    def __init__(self, patterns: tuple[str, ...], matchers: tuple[PathMatcher, ...],
-                 folded: tuple[PathMatcher, ...] = ()) -> None:
+    def __init__(
+        self, patterns: tuple[str, ...], matchers: tuple[PathMatcher, ...], folded: tuple[PathMatcher, ...] = ()
+    ) -> None:
         self.patterns = patterns
         self.matchers = matchers
         self.folded = folded or matchers  # the matchers of the lower-cased patterns

@@ -57,13 +57,16 @@ def _check_acr(documents: Sequence[tuple[SourceFile, MarkedDocument, PolicyFileD
         problems.append(_at(ladders[0][0], ladders[0][1], ("acr_levels",), "acr_levels repeats a level"))
     for source, marked, doc in documents:
         references: list[tuple[tuple[str | int, ...], str | None]] = [
-            (("rules", i, "match", key), getattr(r.match, key)) for i, r in enumerate(doc.rules)
-            for key in ("acr", "acr_below")]
+            (("rules", i, "match", key), getattr(r.match, key))
+            for i, r in enumerate(doc.rules)
+            for key in ("acr", "acr_below")
+        ]
         references += [(("apps", i, "require_acr"), a.require_acr) for i, a in enumerate(doc.apps)]
         for loc, acr in references:
             if acr is not None and acr not in levels:
-                problems.append(_at(source, marked, loc, f"acr '{acr}' is not one of the acr_levels "
-                                                         f"{', '.join(levels)}"))
+                problems.append(
+                    _at(source, marked, loc, f"acr '{acr}' is not one of the acr_levels {', '.join(levels)}")
+                )
     return problems
 
 

@@ -27,8 +27,16 @@ _OPEN_APP = AppPolicy(slug="*")  # an app the files do not list: unrestricted
 _MEMO_SIZE = 4096
 
 
-def build_outcome(slug: str, app: AppPolicy, denies: tuple[str, ...], allows: tuple[str, ...], hint: str | None,
-                  acr_ok: bool, anonymous: bool, restricted: bool) -> Decision:
+def build_outcome(
+    slug: str,
+    app: AppPolicy,
+    denies: tuple[str, ...],
+    allows: tuple[str, ...],
+    hint: str | None,
+    acr_ok: bool,
+    anonymous: bool,
+    restricted: bool,
+) -> Decision:
     """Steps 1-4 of the decision order above; ``hint`` is the step-up level a deny or an allow rule asks for."""
     if denies:
         return Decision(False, denies, f"denied by {', '.join(denies)}", hint)
@@ -108,8 +116,7 @@ class PolicySet:
                     reported += (rule,)
         app = self.apps.get(request.app, _OPEN_APP)
         # An app's acr requirement is about people: a client acting alone (client_credentials) has no acr.
-        acr_ok = (app.require_rank < 0 or request.sub is None
-                  or self._ranks.get(request.acr, -1) >= app.require_rank)
+        acr_ok = app.require_rank < 0 or request.sub is None or self._ranks.get(request.acr, -1) >= app.require_rank
         # A public app (the registry's auth none) takes anonymous callers; rules may still deny them.
         anonymous = request.sub is None and request.client_id is None and not request.public
         restricted = app.restricted or request.restricted
@@ -120,14 +127,36 @@ class PolicySet:
         decision = self._outcome(request.app, app, denies, allows, hint, acr_ok, anonymous, restricted)
         if not reported:
             return decision
-        would = self._outcome(request.app, app, denies + tuple(r.id for r in reported if r.would == "deny"),
-                              allows + tuple(r.id for r in reported if r.would == "allow"), None, acr_ok, anonymous,
-                              restricted)
-        return Decision(decision.allowed, decision.rule_ids, decision.reason, decision.required_acr,
-                        tuple(r.id for r in reported), would.allowed)
+        would = self._outcome(
+            request.app,
+            app,
+            denies + tuple(r.id for r in reported if r.would == "deny"),
+            allows + tuple(r.id for r in reported if r.would == "allow"),
+            None,
+            acr_ok,
+            anonymous,
+            restricted,
+        )
+        return Decision(
+            decision.allowed,
+            decision.rule_ids,
+            decision.reason,
+            decision.required_acr,
+            tuple(r.id for r in reported),
+            would.allowed,
+        )
 
-    def _outcome(self, slug: str, app: AppPolicy, denies: tuple[str, ...], allows: tuple[str, ...], hint: str | None,
-                 acr_ok: bool, anonymous: bool, restricted: bool) -> Decision:
+    def _outcome(
+        self,
+        slug: str,
+        app: AppPolicy,
+        denies: tuple[str, ...],
+        allows: tuple[str, ...],
+        hint: str | None,
+        acr_ok: bool,
+        anonymous: bool,
+        restricted: bool,
+    ) -> Decision:
         # Outcomes repeat endlessly (same app, same rules): build each once and reuse the frozen value.
         key = (slug, denies, allows, hint, acr_ok, anonymous, restricted)
         decision = self._memo.get(key)

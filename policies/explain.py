@@ -19,8 +19,8 @@ def explain(policy_set: PolicySet, request: Request) -> Explanation:
         if failed is None:
             traces.append(RuleTrace(rule.id, rule.effect, rule.would, True))
         else:
-            traces.append(RuleTrace(rule.id, rule.effect, rule.would, False, failed.name,
-                                    failed.why_not(request, facts)))
+            traces.append(
+                RuleTrace(rule.id, rule.effect, rule.would, False, failed.name, failed.why_not(request, facts))
+            )
     app = policy_set.app(request.app)
-    return Explanation(policy_set.decide(request), tuple(traces), app.restricted or request.restricted,
-                       app.require_acr)
+    return Explanation(policy_set.decide(request), tuple(traces), app.restricted or request.restricted, app.require_acr)

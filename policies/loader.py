@@ -137,8 +137,9 @@ def describe_error(error: ErrorDetails) -> str:
     return message[:1].lower() + message[1:]
 
 
-def compile_documents(docs: Sequence[PolicyFileDoc], files: Sequence[SourceFile],
-                      doc_sources: Sequence[str] | None = None) -> PolicySet:
+def compile_documents(
+    docs: Sequence[PolicyFileDoc], files: Sequence[SourceFile], doc_sources: Sequence[str] | None = None
+) -> PolicySet:
     """``doc_sources`` names the file of each document (in ``docs`` order); the rules remember it."""
     levels = next((doc.acr_levels for doc in docs if doc.acr_levels), DEFAULT_ACR_LEVELS)
     ranks = {level: rank for rank, level in enumerate(levels)}
@@ -147,16 +148,25 @@ def compile_documents(docs: Sequence[PolicyFileDoc], files: Sequence[SourceFile]
     apps = {app.slug: build_app(app, ranks) for doc in docs for app in doc.apps}
     providers = [doc.provider for doc in docs if doc.provider is not None]
     provider = ProviderPolicy(
-        login_rules=tuple(LoginRule(r.id, r.effect, r.would, frozenset(r.clients),
-                                    tuple(build_subject_checks(r.subject)))
-                          for p in providers for r in p.login),
+        login_rules=tuple(
+            LoginRule(r.id, r.effect, r.would, frozenset(r.clients), tuple(build_subject_checks(r.subject)))
+            for p in providers
+            for r in p.login
+        ),
         restricted_clients=frozenset(c.client_id for p in providers for c in p.clients if c.restricted),
         guarded_scopes=_guarded_scopes(providers),
-        exchanges=tuple((e.id, frozenset(e.clients), frozenset(e.audiences)) for p in providers for e in p.exchanges))
-    return PolicySet(rules=rules, apps=apps, index=build_index(rules, set(apps)),
-                     limits=tuple(build_limit(limit) for doc in docs for limit in doc.limits),
-                     provider=provider, acr_levels=tuple(levels),
-                     sources=tuple(source.name for source in files), fingerprint=fingerprint_of(files))
+        exchanges=tuple((e.id, frozenset(e.clients), frozenset(e.audiences)) for p in providers for e in p.exchanges),
+    )
+    return PolicySet(
+        rules=rules,
+        apps=apps,
+        index=build_index(rules, set(apps)),
+        limits=tuple(build_limit(limit) for doc in docs for limit in doc.limits),
+        provider=provider,
+        acr_levels=tuple(levels),
+        sources=tuple(source.name for source in files),
+        fingerprint=fingerprint_of(files),
+    )
 
 
 def _guarded_scopes(providers: Sequence[Any]) -> dict[str, frozenset[str]]:

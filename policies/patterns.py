@@ -58,9 +58,11 @@ def check_path_normal_form(pattern: str) -> None:
     for encoded in _PERCENT.findall(pattern):
         value = int(encoded[1:], 16)
         if chr(value) in _UNRESERVED or encoded != encoded.upper():
-            raise ValueError(f"path '{pattern}': write {encoded} as "
-                             f"{chr(value) if chr(value) in _UNRESERVED else encoded.upper()} (requests are "
-                             "normalised so)")
+            raise ValueError(
+                f"path '{pattern}': write {encoded} as "
+                f"{chr(value) if chr(value) in _UNRESERVED else encoded.upper()} (requests are "
+                "normalised so)"
+            )
 
 
 def glob_to_regex(pattern: str) -> str:
@@ -80,7 +82,7 @@ def glob_to_regex(pattern: str) -> str:
             close = pattern.find("]", index + 2 if pattern.startswith("[!", index) else index + 1)
             if close < 0:
                 raise ValueError(f"glob '{pattern}' has an unterminated '[' at position {index + 1}")
-            body = pattern[index + 1:close]
+            body = pattern[index + 1 : close]
             negate = body.startswith("!")
             body = body[1:] if negate else body
             if not body or "/" in body:

@@ -60,10 +60,14 @@ class ProviderPolicy:
         decision = self._outcome(client_id, denies, allows)
         if not reported:
             return decision
-        would = self._outcome(client_id, denies + [r.id for r in reported if r.would == "deny"],
-                              allows + [r.id for r in reported if r.would == "allow"])
-        return Decision(decision.allowed, decision.rule_ids, decision.reason, None,
-                        tuple(r.id for r in reported), would.allowed)
+        would = self._outcome(
+            client_id,
+            denies + [r.id for r in reported if r.would == "deny"],
+            allows + [r.id for r in reported if r.would == "allow"],
+        )
+        return Decision(
+            decision.allowed, decision.rule_ids, decision.reason, None, tuple(r.id for r in reported), would.allowed
+        )
 
     def _outcome(self, client_id: str, denies: list[str], allows: list[str]) -> Decision:
         if denies:

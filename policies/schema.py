@@ -170,8 +170,9 @@ class LimitDoc(Strict):
     def _consistent(self) -> LimitDoc:
         allowed = LIMIT_DIMENSIONS[self.route_class]
         if self.per not in allowed:
-            raise ValueError(f"per '{self.per}' is not available for route_class '{self.route_class}' "
-                             f"(one of {', '.join(allowed)})")
+            raise ValueError(
+                f"per '{self.per}' is not available for route_class '{self.route_class}' (one of {', '.join(allowed)})"
+            )
         if (self.rate is None) == (self.quota is None):
             raise ValueError("a limit has either 'rate' (with period, burst) or 'quota' (with window)")
         if self.quota is not None and self.window is None:

@@ -65,8 +65,7 @@ def parse_marked(source: SourceFile) -> tuple[MarkedDocument | None, list[Proble
         loader.dispose()
 
 
-def _build(loader: Any, node: yaml.Node, loc: Loc, lines: dict[Loc, int], problems: list[Problem],
-           file: str) -> Any:
+def _build(loader: Any, node: yaml.Node, loc: Loc, lines: dict[Loc, int], problems: list[Problem], file: str) -> Any:
     lines[loc] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         result: dict[Any, Any] = {}
@@ -76,8 +75,9 @@ def _build(loader: Any, node: yaml.Node, loc: Loc, lines: dict[Loc, int], proble
                 problems.append(Problem(file, key_node.start_mark.line + 1, render_loc(loc), "keys must be strings"))
                 continue
             if key in result:
-                problems.append(Problem(file, key_node.start_mark.line + 1, render_loc(loc + (key,)),
-                                        f"duplicate key '{key}'"))
+                problems.append(
+                    Problem(file, key_node.start_mark.line + 1, render_loc(loc + (key,)), f"duplicate key '{key}'")
+                )
                 continue
             result[key] = _build(loader, value_node, loc + (key,), lines, problems, file)
             lines[loc + (key,)] = key_node.start_mark.line + 1  # a nested mapping's errors point at its key

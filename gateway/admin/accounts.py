@@ -13,8 +13,14 @@ from typing import Any
 from sqlalchemy import ColumnElement, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.admin.actor import KOMINFO_ADMIN, Actor, build_managed_clause, check_kominfo, check_manages, \
-    check_manages_user
+from gateway.admin.actor import (
+    KOMINFO_ADMIN,
+    Actor,
+    build_managed_clause,
+    check_kominfo,
+    check_manages,
+    check_manages_user,
+)
 from gateway.admin.bodies import RoleGrant
 from gateway.admin.http import Page
 from gateway.admin.request_input import check_text
@@ -23,19 +29,48 @@ from idp.audit import append_audit
 from idp.org import load_opd
 from idp.security_events import build_event
 from idp.storage.db import rows_affected
-from idp.storage.models import AccessToken, BrowserSession, ConsoleSession, GatewaySession, Grant, LoginChallenge, \
-    Membership, OpdUnit, Passkey, RecoveryCode, RevokedToken, User, build_name_key
+from idp.storage.models import (
+    AccessToken,
+    BrowserSession,
+    ConsoleSession,
+    GatewaySession,
+    Grant,
+    LoginChallenge,
+    Membership,
+    OpdUnit,
+    Passkey,
+    RecoveryCode,
+    RevokedToken,
+    User,
+    build_name_key,
+)
 
 
 def user_json(user: User, roles: list[tuple[str, str]], passkeys: bool = False) -> dict[str, Any]:
     """``mfa``: the user has a second factor (an authenticator app or a passkey)."""
-    return {"id": user.id, "email": user.email, "name": user.name, "kind": user.kind, "disabled": user.disabled,
-            "mfa": user.totp_secret is not None or passkeys, "created_at": user.created_at,
-            "roles": [{"opd": opd, "role": role} for opd, role in roles]}
+    return {
+        "id": user.id,
+        "email": user.email,
+        "name": user.name,
+        "kind": user.kind,
+        "disabled": user.disabled,
+        "mfa": user.totp_secret is not None or passkeys,
+        "created_at": user.created_at,
+        "roles": [{"opd": opd, "role": role} for opd, role in roles],
+    }
 
 
-async def list_users(session: AsyncSession, actor: Actor, page: Page, *, q: str | None, opd: str | None,
-                     disabled: bool | None, match: str = "contains", nik: str | None = None) -> list[dict[str, Any]]:
+async def list_users(
+    session: AsyncSession,
+    actor: Actor,
+    page: Page,
+    *,
+    q: str | None,
+    opd: str | None,
+    disabled: bool | None,
+    match: str = "contains",
+    nik: str | None = None,
+) -> list[dict[str, Any]]:
     """Ordered by email (unique): ``page.after`` (an email) pages by keyset at any depth.
 
     ``q`` matches the normalised name (``users.name_key``) and the email, as a substring or, with
@@ -62,8 +97,11 @@ async def list_users(session: AsyncSession, actor: Actor, page: Page, *, q: str 
     users = list((await session.scalars(query.offset(page.offset).limit(page.limit + 1))).all())
     ids = [user.id for user in users]
     roles = await _load_roles(session, ids)
-    with_passkeys = set((await session.scalars(select(Passkey.user_id).where(Passkey.user_id.in_(ids))
-                                               .distinct())).all()) if ids else set()
+    with_passkeys = (
+        set((await session.scalars(select(Passkey.user_id).where(Passkey.user_id.in_(ids)).distinct())).all())
+        if ids
+        else set()
+    )
     return [user_json(user, roles.get(user.id, []), user.id in with_passkeys) for user in users]
 
 
@@ -71,8 +109,11 @@ def _search_clause(q: str, match: str, dialect: str) -> ColumnElement[bool]:
     key, email = build_name_key(q), q.strip().lower()
     if match == "prefix":
         return or_(_starts_with(User.name_key, key, dialect), _starts_with(User.email, email, dialect))
-    return or_(User.name_key.like("%" + _escape_like(key) + "%", escape="\\"),
-               User.email.like("%" + _escape_like(email) + "%", escape="\\"), User.nik == q.strip())
+    return or_(
+        User.name_key.like("%" + _escape_like(key) + "%", escape="\\"),
+        User.email.like("%" + _escape_like(email) + "%", escape="\\"),
+        User.nik == q.strip(),
+    )
 
 
 def _starts_with(column: Any, prefix: str, dialect: str) -> ColumnElement[bool]:
@@ -91,28 +132,35 @@ async def load_managed_user(session: AsyncSession, actor: Actor, user_id: str) -
     user = await session.get(User, user_id)
     if user is None:
         raise NotFound(f"user '{user_id}' does not exist")
-    rows = await session.execute(select(OpdUnit.path).join(Membership, Membership.opd_id == OpdUnit.id)
-                                 .where(Membership.user_id == user_id))
+    rows = await session.execute(
+        select(OpdUnit.path).join(Membership, Membership.opd_id == OpdUnit.id).where(Membership.user_id == user_id)
+    )
     check_manages_user(actor, [path for (path,) in rows.all()], user_id)
     return user, (await _load_roles(session, [user_id])).get(user_id, [])
 
 
-async def set_disabled(session: AsyncSession, actor: Actor, user_id: str, disabled: bool,
-                       now: int) -> dict[str, Any]:
+async def set_disabled(session: AsyncSession, actor: Actor, user_id: str, disabled: bool, now: int) -> dict[str, Any]:
     user, roles = await load_managed_user(session, actor, user_id)
     user.disabled, user.updated_at = disabled, now
     if disabled:
         await _end_everything(session, user_id, now)
-    await append_audit(session, actor=actor.sub, action="user.disable" if disabled else "user.enable",
-                       target=f"user:{user_id}", detail={}, now=now)
+    await append_audit(
+        session,
+        actor=actor.sub,
+        action="user.disable" if disabled else "user.enable",
+        target=f"user:{user_id}",
+        detail={},
+        now=now,
+    )
     return user_json(user, roles)
 
 
 async def end_sessions(session: AsyncSession, actor: Actor, user_id: str, now: int) -> dict[str, int]:
     await load_managed_user(session, actor, user_id)
     ended = await _end_everything(session, user_id, now)
-    await append_audit(session, actor=actor.sub, action="user.end_sessions", target=f"user:{user_id}",
-                       detail=ended, now=now)
+    await append_audit(
+        session, actor=actor.sub, action="user.end_sessions", target=f"user:{user_id}", detail=ended, now=now
+    )
     return ended
 
 
@@ -133,37 +181,59 @@ async def reset_mfa(session: AsyncSession, actor: Actor, user_id: str, now: int)
     session.add(build_event("mfa.changed", now, user_id=user_id, reason="mfa_reset", detail={"by": actor.sub}))
     ended = await _end_everything(session, user_id, now)
     removed = {"totp": had_totp, "passkeys": rows_affected(passkeys), "recovery_codes": rows_affected(codes)}
-    await append_audit(session, actor=actor.sub, action="user.reset_mfa", target=f"user:{user_id}",
-                       detail={**removed, **ended}, now=now)
+    await append_audit(
+        session,
+        actor=actor.sub,
+        action="user.reset_mfa",
+        target=f"user:{user_id}",
+        detail={**removed, **ended},
+        now=now,
+    )
     return {**user_json(user, roles), "removed": removed, "ended": ended}
 
 
-async def grant_role(session: AsyncSession, actor: Actor, user_id: str, body: RoleGrant,
-                     now: int) -> dict[str, Any]:
+async def grant_role(session: AsyncSession, actor: Actor, user_id: str, body: RoleGrant, now: int) -> dict[str, Any]:
     unit = await _check_role_change(session, actor, user_id, body)
-    found = await session.scalar(select(Membership.id).where(
-        Membership.user_id == user_id, Membership.opd_id == unit.id, Membership.role == body.role))
+    found = await session.scalar(
+        select(Membership.id).where(
+            Membership.user_id == user_id, Membership.opd_id == unit.id, Membership.role == body.role
+        )
+    )
     if found is not None:
         raise Conflict(f"the user already has role '{body.role}' in '{unit.slug}'")
     session.add(Membership(user_id=user_id, opd_id=unit.id, role=body.role))
     await session.flush()
-    await append_audit(session, actor=actor.sub, action="user.role_grant", target=f"user:{user_id}",
-                       detail={"opd": unit.slug, "role": body.role}, now=now)
+    await append_audit(
+        session,
+        actor=actor.sub,
+        action="user.role_grant",
+        target=f"user:{user_id}",
+        detail={"opd": unit.slug, "role": body.role},
+        now=now,
+    )
     user, roles = await _load_any(session, user_id)
     return user_json(user, roles)
 
 
-async def revoke_role(session: AsyncSession, actor: Actor, user_id: str, body: RoleGrant,
-                      now: int) -> dict[str, Any]:
+async def revoke_role(session: AsyncSession, actor: Actor, user_id: str, body: RoleGrant, now: int) -> dict[str, Any]:
     unit = await _check_role_change(session, actor, user_id, body)
-    row = await session.scalar(select(Membership).where(
-        Membership.user_id == user_id, Membership.opd_id == unit.id, Membership.role == body.role))
+    row = await session.scalar(
+        select(Membership).where(
+            Membership.user_id == user_id, Membership.opd_id == unit.id, Membership.role == body.role
+        )
+    )
     if row is None:
         raise NotFound(f"the user has no role '{body.role}' in '{unit.slug}'")
     await session.delete(row)
     await session.flush()
-    await append_audit(session, actor=actor.sub, action="user.role_revoke", target=f"user:{user_id}",
-                       detail={"opd": unit.slug, "role": body.role}, now=now)
+    await append_audit(
+        session,
+        actor=actor.sub,
+        action="user.role_revoke",
+        target=f"user:{user_id}",
+        detail={"opd": unit.slug, "role": body.role},
+        now=now,
+    )
     user, roles = await _load_any(session, user_id)
     return user_json(user, roles)
 
@@ -177,8 +247,9 @@ async def _check_role_change(session: AsyncSession, actor: Actor, user_id: str, 
     user = await session.get(User, user_id)
     if user is None:
         raise NotFound(f"user '{user_id}' does not exist")
-    rows = await session.execute(select(OpdUnit.path).join(Membership, Membership.opd_id == OpdUnit.id)
-                                 .where(Membership.user_id == user_id))
+    rows = await session.execute(
+        select(OpdUnit.path).join(Membership, Membership.opd_id == OpdUnit.id).where(Membership.user_id == user_id)
+    )
     paths = [path for (path,) in rows.all()]
     if paths or user_id == actor.sub:
         check_manages_user(actor, paths, user_id)
@@ -197,9 +268,12 @@ async def _load_any(session: AsyncSession, user_id: str) -> tuple[User, list[tup
 async def _load_roles(session: AsyncSession, user_ids: list[str]) -> dict[str, list[tuple[str, str]]]:
     if not user_ids:
         return {}
-    rows = await session.execute(select(Membership.user_id, OpdUnit.slug, Membership.role)
-                                 .join(OpdUnit, Membership.opd_id == OpdUnit.id)
-                                 .where(Membership.user_id.in_(user_ids)).order_by(OpdUnit.path, Membership.role))
+    rows = await session.execute(
+        select(Membership.user_id, OpdUnit.slug, Membership.role)
+        .join(OpdUnit, Membership.opd_id == OpdUnit.id)
+        .where(Membership.user_id.in_(user_ids))
+        .order_by(OpdUnit.path, Membership.role)
+    )
     found: dict[str, list[tuple[str, str]]] = {}
     for user_id, slug, role in rows.all():
         found.setdefault(user_id, []).append((slug, role))
@@ -208,20 +282,48 @@ async def _load_roles(session: AsyncSession, user_ids: list[str]) -> dict[str, l
 
 async def _end_everything(session: AsyncSession, user_id: str, now: int) -> dict[str, int]:
     """Browser and gateway sessions end; token families are revoked and their live access tokens denylisted."""
-    browser = await session.execute(update(BrowserSession).where(
-        BrowserSession.user_id == user_id, BrowserSession.ended_at.is_(None)).values(ended_at=now))
-    await session.execute(update(ConsoleSession).where(
-        ConsoleSession.user_id == user_id, ConsoleSession.ended_at.is_(None)).values(ended_at=now))
-    gateway = await session.execute(update(GatewaySession).where(
-        GatewaySession.user_id == user_id, GatewaySession.ended_at.is_(None)).values(ended_at=now))
+    browser = await session.execute(
+        update(BrowserSession)
+        .where(BrowserSession.user_id == user_id, BrowserSession.ended_at.is_(None))
+        .values(ended_at=now)
+    )
+    await session.execute(
+        update(ConsoleSession)
+        .where(ConsoleSession.user_id == user_id, ConsoleSession.ended_at.is_(None))
+        .values(ended_at=now)
+    )
+    gateway = await session.execute(
+        update(GatewaySession)
+        .where(GatewaySession.user_id == user_id, GatewaySession.ended_at.is_(None))
+        .values(ended_at=now)
+    )
     live = select(Grant.id).where(Grant.user_id == user_id, Grant.revoked_at.is_(None))
-    tokens = (await session.execute(select(AccessToken.jti, AccessToken.expires_at).where(
-        AccessToken.grant_id.in_(live), AccessToken.expires_at > now))).all()
-    known = set((await session.scalars(select(RevokedToken.jti).where(
-        RevokedToken.jti.in_([jti for jti, _ in tokens])))).all()) if tokens else set()
+    tokens = (
+        await session.execute(
+            select(AccessToken.jti, AccessToken.expires_at).where(
+                AccessToken.grant_id.in_(live), AccessToken.expires_at > now
+            )
+        )
+    ).all()
+    known = (
+        set(
+            (
+                await session.scalars(select(RevokedToken.jti).where(RevokedToken.jti.in_([jti for jti, _ in tokens])))
+            ).all()
+        )
+        if tokens
+        else set()
+    )
     session.add_all(RevokedToken(jti=jti, expires_at=exp) for jti, exp in tokens if jti not in known)
-    grants = await session.execute(update(Grant).where(Grant.user_id == user_id, Grant.revoked_at.is_(None))
-                                   .values(revoked_at=now, revoked_reason="admin_end_sessions"))
+    grants = await session.execute(
+        update(Grant)
+        .where(Grant.user_id == user_id, Grant.revoked_at.is_(None))
+        .values(revoked_at=now, revoked_reason="admin_end_sessions")
+    )
     await session.flush()
-    return {"browser_sessions": rows_affected(browser), "gateway_sessions": rows_affected(gateway),
-            "token_families": rows_affected(grants), "access_tokens": len(tokens)}
+    return {
+        "browser_sessions": rows_affected(browser),
+        "gateway_sessions": rows_affected(gateway),
+        "token_families": rows_affected(grants),
+        "access_tokens": len(tokens),
+    }

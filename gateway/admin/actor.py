@@ -48,8 +48,12 @@ class Actor:
         return () if self.kominfo else (*self.admin_paths, *self.operator_paths)
 
     def as_json(self) -> dict[str, object]:
-        return {"sub": self.sub, "kominfo": self.kominfo, "admin_paths": list(self.admin_paths),
-                "operator_paths": list(self.operator_paths)}
+        return {
+            "sub": self.sub,
+            "kominfo": self.kominfo,
+            "admin_paths": list(self.admin_paths),
+            "operator_paths": list(self.operator_paths),
+        }
 
 
 async def load_actor(session: AsyncSession, sub: str) -> Actor:
@@ -57,8 +61,11 @@ async def load_actor(session: AsyncSession, sub: str) -> Actor:
     user = await session.get(User, sub)
     if user is None or user.disabled:
         raise Forbidden("this account may not use the admin API")
-    rows = await session.execute(select(Membership.role, OpdUnit.slug, OpdUnit.path)
-                                 .join(OpdUnit, Membership.opd_id == OpdUnit.id).where(Membership.user_id == sub))
+    rows = await session.execute(
+        select(Membership.role, OpdUnit.slug, OpdUnit.path)
+        .join(OpdUnit, Membership.opd_id == OpdUnit.id)
+        .where(Membership.user_id == sub)
+    )
     kominfo, admin, operator = False, [], []
     for role, slug, path in rows.all():
         if role == KOMINFO_ADMIN and slug == KOMINFO_UNIT:

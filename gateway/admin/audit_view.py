@@ -41,8 +41,14 @@ class AuditFilters:
 
 def read_filters(params: Any) -> AuditFilters:
     values = {name: (params.get(name) or "").strip() or None for name in FILTERS}
-    return AuditFilters(values["actor"], values["action"], values["target"], values["opd"],
-                        _day(values["from"], "from"), _day(values["to"], "to"))
+    return AuditFilters(
+        values["actor"],
+        values["action"],
+        values["target"],
+        values["opd"],
+        _day(values["from"], "from"),
+        _day(values["to"], "to"),
+    )
 
 
 def _day(value: str | None, name: str) -> date | None:
@@ -62,8 +68,9 @@ def wib_time(at: int) -> str:
     return datetime.fromtimestamp(at, WIB).strftime("%d-%m-%Y %H:%M:%S WIB")
 
 
-async def load_audit_page(session: AsyncSession, actor: Actor, page: Page,
-                          filters: AuditFilters) -> list[dict[str, Any]]:
+async def load_audit_page(
+    session: AsyncSession, actor: Actor, page: Page, filters: AuditFilters
+) -> list[dict[str, Any]]:
     """``page.limit + 1`` entries at most (the caller's pager sees whether there is a next page), newest first."""
     check_kominfo(actor)
     query = select(AuditEntry).order_by(AuditEntry.seq.desc())
@@ -79,8 +86,11 @@ async def _conditions(session: AsyncSession, filters: AuditFilters) -> list[Colu
     if filters.actor:
         found.append(await _actor_condition(session, filters.actor))
     if filters.action:
-        found.append(AuditEntry.action.startswith(filters.action, autoescape=True) if filters.action.endswith(".")
-                     else AuditEntry.action == filters.action)
+        found.append(
+            AuditEntry.action.startswith(filters.action, autoescape=True)
+            if filters.action.endswith(".")
+            else AuditEntry.action == filters.action
+        )
     if filters.target:
         found.append(AuditEntry.target.in_(await _targets_named(session, filters.target)))
     if filters.opd:
@@ -111,15 +121,21 @@ async def _targets_named(session: AsyncSession, value: str) -> list[str]:
 
 async def _subtree_targets(session: AsyncSession, slug: str) -> list[str]:
     unit = await load_opd(session, slug)
-    units = (await session.execute(select(OpdUnit.id, OpdUnit.slug)
-                                   .where(OpdUnit.path.startswith(unit.path, autoescape=True)))).all()
+    units = (
+        await session.execute(
+            select(OpdUnit.id, OpdUnit.slug).where(OpdUnit.path.startswith(unit.path, autoescape=True))
+        )
+    ).all()
     ids = [unit_id for unit_id, _ in units]
     targets = [f"opd:{s}" for _, s in units]
     targets += [f"app:{s}" for s in (await session.scalars(select(App.slug).where(App.opd_id.in_(ids)))).all()]
-    targets += [f"client:{c}" for c in (await session.scalars(select(Client.client_id)
-                                                             .where(Client.opd_id.in_(ids)))).all()]
-    targets += [f"user:{u}" for u in (await session.scalars(select(Membership.user_id).distinct()
-                                                           .where(Membership.opd_id.in_(ids)))).all()]
+    targets += [
+        f"client:{c}" for c in (await session.scalars(select(Client.client_id).where(Client.opd_id.in_(ids)))).all()
+    ]
+    targets += [
+        f"user:{u}"
+        for u in (await session.scalars(select(Membership.user_id).distinct().where(Membership.opd_id.in_(ids)))).all()
+    ]
     if len(targets) > MAX_OPD_TARGETS:
         raise BadRequest("this OPD unit has too many records to filter by; choose a smaller unit or a target")
     return targets
@@ -136,11 +152,15 @@ async def _names(session: AsyncSession, entries: Any) -> dict[str, str]:
             wanted["user"].add(entry.actor)
     names: dict[str, str] = {}
     if wanted["user"]:
-        for user_id, name, email in (await session.execute(select(User.id, User.name, User.email)
-                                                           .where(User.id.in_(wanted["user"])))).all():
+        for user_id, name, email in (
+            await session.execute(select(User.id, User.name, User.email).where(User.id.in_(wanted["user"])))
+        ).all():
             names[f"user:{user_id}"] = f"{name} <{email}>"
-    for kind, model, key in (("app", App, App.slug), ("client", Client, Client.client_id),
-                             ("opd", OpdUnit, OpdUnit.slug)):
+    for kind, model, key in (
+        ("app", App, App.slug),
+        ("client", Client, Client.client_id),
+        ("opd", OpdUnit, OpdUnit.slug),
+    ):
         if wanted[kind]:
             for value, name in (await session.execute(select(key, model.name).where(key.in_(wanted[kind])))).all():
                 names[f"{kind}:{value}"] = f"{name} ({value})"
@@ -150,13 +170,28 @@ async def _names(session: AsyncSession, entries: Any) -> dict[str, str]:
 def _row(entry: AuditEntry, names: dict[str, str]) -> dict[str, Any]:
     detail = entry.detail or {}
     diff = detail.get("diff") if isinstance(detail.get("diff"), dict) else None
-    changes = [{"field": field, "from": _show(change.get("from")), "to": _show(change.get("to"))}
-               for field, change in (diff or {}).items() if isinstance(change, dict)]
-    others = [{"field": key, "value": _show(value)} for key, value in detail.items()
-              if key not in ("diff", "token") and not (diff and key in ("source",))]
-    return {"seq": entry.seq, "when": wib_time(entry.at), "at": entry.at, "actor": entry.actor,
-            "actor_name": names.get(f"user:{entry.actor}"), "action": entry.action, "target": entry.target,
-            "target_name": names.get(entry.target), "changes": changes, "details": others}
+    changes = [
+        {"field": field, "from": _show(change.get("from")), "to": _show(change.get("to"))}
+        for field, change in (diff or {}).items()
+        if isinstance(change, dict)
+    ]
+    others = [
+        {"field": key, "value": _show(value)}
+        for key, value in detail.items()
+        if key not in ("diff", "token") and not (diff and key in ("source",))
+    ]
+    return {
+        "seq": entry.seq,
+        "when": wib_time(entry.at),
+        "at": entry.at,
+        "actor": entry.actor,
+        "actor_name": names.get(f"user:{entry.actor}"),
+        "action": entry.action,
+        "target": entry.target,
+        "target_name": names.get(entry.target),
+        "changes": changes,
+        "details": others,
+    }
 
 
 def _show(value: Any) -> str:

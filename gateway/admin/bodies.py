@@ -39,18 +39,22 @@ class AppSubmission(Strict):
     upstreams: Annotated[list[Annotated[str, Field(max_length=500, pattern=URL)]], Field(min_length=1, max_length=10)]
     auth_mode: Literal["session", "bearer", "none"]
     redirect_uris: Annotated[list[Annotated[str, Field(max_length=500, pattern=URL)]], Field(max_length=10)] = []
-    scopes: Annotated[list[Annotated[str, Field(max_length=100, pattern=SCOPE_TOKEN.pattern)]],
-                      Field(max_length=30)] = []
+    scopes: Annotated[
+        list[Annotated[str, Field(max_length=100, pattern=SCOPE_TOKEN.pattern)]], Field(max_length=30)
+    ] = []
     contact: Annotated[str, Field(min_length=3, max_length=300, pattern=LINE)]
     case_insensitive_paths: bool = Field(default=False, description="the upstream ignores case in paths (IIS...)")
     allow_ambiguous_paths: bool = Field(default=False, description="forward ';', double encoding, trailing dots")
     websocket_origins: Annotated[list[Annotated[str, Field(max_length=300, pattern=URL)]], Field(max_length=10)] = []
     hosts: Annotated[list[Host], Field(max_length=10, description="extra host names the app is also served at")] = []
     client_profile: Literal["fapi2"] | None = Field(
-        default=None, description="fapi2: the app's client follows FAPI 2.0 (PAR, private_key_jwt, DPoP); needs jwks_uri")
+        default=None,
+        description="fapi2: the app's client follows FAPI 2.0 (PAR, private_key_jwt, DPoP); needs jwks_uri",
+    )
     jwks_uri: Annotated[str, Field(max_length=500, pattern=URL)] | None = Field(
-        default=None, description="where the app's client publishes its public keys: it authenticates with "
-                                  "private_key_jwt")
+        default=None,
+        description="where the app's client publishes its public keys: it authenticates with private_key_jwt",
+    )
 
     @field_validator("scopes")
     @classmethod

@@ -27,30 +27,33 @@ from gateway.admin import accounts, listings, registration, traffic_charts
 from gateway.admin.actor import Actor, load_actor
 from gateway.admin.audit_view import load_audit_page, read_filters
 from gateway.admin.audit_words import action_words
-from gateway.admin.console_acr import SecondFactorRequired
 from gateway.admin.bodies import AppSubmission
+from gateway.admin.console_acr import SecondFactorRequired
 from gateway.admin.console_auth import ConsoleAuth, SignedIn
-from gateway.admin.console_idps import IdpPages
 from gateway.admin.console_control import ControlPages
-from gateway.admin.console_pdp import PdpPages
 from gateway.admin.console_edits import EditPages
+from gateway.admin.console_idps import IdpPages
+from gateway.admin.console_pdp import PdpPages
 from gateway.admin.console_text import console_translator
 from gateway.admin.http import Page, as_gateway_error, check_text, describe_validation, query_text
 from gateway.admin.traffic_view import SLUG, WINDOWS, list_visible_units, load_traffic_view
 from gateway.errors import BadRequest, Forbidden, GatewayError, NotFound
-from idp.upstream_addresses import build_upstream_addresses
 from idp.context import IdpContext
-from idp.provider import Provider
 from idp.federation.linking import load_linked_idp_names
 from idp.i18n import pick_locale, remember_choice
+from idp.provider import Provider
+from idp.upstream_addresses import build_upstream_addresses
 
 log = logging.getLogger("gerbang.admin")
-TEMPLATES = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
-                        autoescape=select_autoescape(["html"]))
-TEMPLATES.filters["utc"] = lambda at: "—" if at is None else \
-    datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M UTC")
-TEMPLATES.filters["wib"] = lambda at: "—" if at is None else \
-    datetime.fromtimestamp(at, timezone(timedelta(hours=7))).strftime("%d-%m-%Y %H:%M WIB")
+TEMPLATES = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=select_autoescape(["html"])
+)
+TEMPLATES.filters["utc"] = lambda at: (
+    "—" if at is None else datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M UTC")
+)
+TEMPLATES.filters["wib"] = lambda at: (
+    "—" if at is None else datetime.fromtimestamp(at, timezone(timedelta(hours=7))).strftime("%d-%m-%Y %H:%M WIB")
+)
 PAGE = Page(limit=50, offset=0)
 MAX_OFFSET = 10**6
 APP_ACTIONS = ("approve", "reject", "suspend", "resume")
@@ -59,13 +62,22 @@ TRAFFIC_APPS = 30  # apps per page of the traffic view
 Translate = Callable[[str], str]
 Load = Callable[[AsyncSession, Actor], Awaitable[dict[str, Any]]]
 Act = Callable[[AsyncSession, Actor, dict[str, str], int], Awaitable[dict[str, Any]]]
-HEADERS = {"Cache-Control": "no-store", "X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff",
-           "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; form-action 'self'"}
+HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; form-action 'self'",
+}
 
 
 class Console:
-    def __init__(self, context: IdpContext, auth: ConsoleAuth,
-                 forget_client: Callable[[str], None] | None = None, provider: Provider | None = None) -> None:
+    def __init__(
+        self,
+        context: IdpContext,
+        auth: ConsoleAuth,
+        forget_client: Callable[[str], None] | None = None,
+        provider: Provider | None = None,
+    ) -> None:
         self._sessionmaker = context.sessionmaker
         self._auth = auth
         self._issuer = context.settings.issuer
@@ -81,15 +93,25 @@ class Console:
         self._edits = EditPages(self, self._issuer, self._upstream_addresses, self._apps_domain)
 
     def routes(self) -> list[Route]:
-        return [Route("/admin/", self.home), Route("/admin/login", self._auth.login),
-                Route("/admin/callback", self.callback), Route("/admin/logout", self.logout, methods=["POST"]),
-                Route("/admin/antrean", self.queue), Route("/admin/aplikasi", self.apps),
-                Route("/admin/pengguna", self.users), Route("/admin/audit", self.audit),
-                Route("/admin/lalu-lintas", self.traffic),
-                Route("/admin/ajukan", self.submit_form), Route("/admin/aksi/ajukan", self.submit, methods=["POST"]),
-                Route("/admin/aksi/aplikasi/{slug}/{action}", self.app_action, methods=["POST"]),
-                Route("/admin/aksi/pengguna/{id}/{action}", self.user_action, methods=["POST"]),
-                *self._control.routes(), *self._pdp.routes(), *self._idps.routes(), *self._edits.routes()]
+        return [
+            Route("/admin/", self.home),
+            Route("/admin/login", self._auth.login),
+            Route("/admin/callback", self.callback),
+            Route("/admin/logout", self.logout, methods=["POST"]),
+            Route("/admin/antrean", self.queue),
+            Route("/admin/aplikasi", self.apps),
+            Route("/admin/pengguna", self.users),
+            Route("/admin/audit", self.audit),
+            Route("/admin/lalu-lintas", self.traffic),
+            Route("/admin/ajukan", self.submit_form),
+            Route("/admin/aksi/ajukan", self.submit, methods=["POST"]),
+            Route("/admin/aksi/aplikasi/{slug}/{action}", self.app_action, methods=["POST"]),
+            Route("/admin/aksi/pengguna/{id}/{action}", self.user_action, methods=["POST"]),
+            *self._control.routes(),
+            *self._pdp.routes(),
+            *self._idps.routes(),
+            *self._edits.routes(),
+        ]
 
     async def home(self, request: Request) -> Response:
         return RedirectResponse("/admin/antrean", status_code=303)
@@ -123,17 +145,22 @@ class Console:
         async def load(session: AsyncSession, actor: Actor) -> dict[str, Any]:
             page = self.page_of(request)
             found = await accounts.list_users(session, actor, page, q=q, opd=None, disabled=None)
-            linked = await load_linked_idp_names(session, [user["id"] for user in found[:page.limit]])
-            return {"users": found[:page.limit], **self.pager(request, page, found), "q": q or "", "linked": linked}
+            linked = await load_linked_idp_names(session, [user["id"] for user in found[: page.limit]])
+            return {"users": found[: page.limit], **self.pager(request, page, found), "q": q or "", "linked": linked}
+
         return await self.page(request, "users.html", load)
 
     async def audit(self, request: Request) -> Response:
         async def load(session: AsyncSession, actor: Actor) -> dict[str, Any]:
             page, filters = self.page_of(request), read_filters(request.query_params)
             entries = await load_audit_page(session, actor, page, filters)
-            return {"entries": entries[:page.limit], "filters": filters,
-                    "action_words": action_words(pick_locale(request, self._default_locale)),
-                    **self.pager(request, page, entries)}
+            return {
+                "entries": entries[: page.limit],
+                "filters": filters,
+                "action_words": action_words(pick_locale(request, self._default_locale)),
+                **self.pager(request, page, entries),
+            }
+
         return await self.page(request, "audit.html", load)
 
     async def traffic(self, request: Request) -> Response:
@@ -144,37 +171,65 @@ class Console:
             signed_in = await self._auth.load(request)
             if signed_in is None:
                 return RedirectResponse("/admin/login", status_code=303)
-            return self.error(request, signed_in, BadRequest(
-                "Saringan tidak sah: pilih OPD dari daftar dan jendela 15, 60 atau 180 menit."))
+            return self.error(
+                request,
+                signed_in,
+                BadRequest("Saringan tidak sah: pilih OPD dari daftar dan jendela 15, 60 atau 180 menit."),
+            )
 
         async def load(session: AsyncSession, actor: Actor) -> dict[str, Any]:
-            view = await load_traffic_view(session, actor, self._clock.now(), opd=opd, minutes=minutes or 60,
-                                           offset=offset or 0, limit=TRAFFIC_APPS)
-            return {"view": view, "units": await list_visible_units(session, actor), "windows": WINDOWS,
-                    "charts": traffic_charts, "offset": offset or 0, "page_size": TRAFFIC_APPS}
+            view = await load_traffic_view(
+                session,
+                actor,
+                self._clock.now(),
+                opd=opd,
+                minutes=minutes or 60,
+                offset=offset or 0,
+                limit=TRAFFIC_APPS,
+            )
+            return {
+                "view": view,
+                "units": await list_visible_units(session, actor),
+                "windows": WINDOWS,
+                "charts": traffic_charts,
+                "offset": offset or 0,
+                "page_size": TRAFFIC_APPS,
+            }
+
         return await self.page(request, "traffic.html", load)
 
     async def submit_form(self, request: Request) -> Response:
         async def load(session: AsyncSession, actor: Actor) -> dict[str, Any]:
             units = await listings.list_opd(session, actor, Page(limit=200, offset=0), under=None, kind=None, q=None)
             return {"units": [u for u in units if actor.can_submit_for(u["path"])]}
+
         return await self.page(request, "submit.html", load)
 
     async def submit(self, request: Request) -> Response:
         async def act(session: AsyncSession, actor: Actor, form: dict[str, str], now: int) -> dict[str, Any]:
             try:
-                field = {name: form.get(name, "").strip() for name in ("slug", "name", "description", "opd",
-                                                                       "auth_mode", "contact")}  # API takes no edges
+                field = {
+                    name: form.get(name, "").strip()
+                    for name in ("slug", "name", "description", "opd", "auth_mode", "contact")
+                }  # API takes no edges
                 body = AppSubmission(
-                    slug=field["slug"], name=field["name"], description=field["description"], opd=field["opd"],
-                    upstreams=form.get("upstreams", "").split(), auth_mode=field["auth_mode"],
-                    redirect_uris=form.get("redirect_uris", "").split(), scopes=form.get("scopes", "").split(),
-                    contact=field["contact"])
+                    slug=field["slug"],
+                    name=field["name"],
+                    description=field["description"],
+                    opd=field["opd"],
+                    upstreams=form.get("upstreams", "").split(),
+                    auth_mode=field["auth_mode"],
+                    redirect_uris=form.get("redirect_uris", "").split(),
+                    scopes=form.get("scopes", "").split(),
+                    contact=field["contact"],
+                )
             except ValidationError as exc:
                 raise BadRequest(describe_validation(exc)) from exc
-            app = await registration.submit_app(session, actor, body, self._issuer, now,
-                                                    self._upstream_addresses, apps_domain=self._apps_domain)
+            app = await registration.submit_app(
+                session, actor, body, self._issuer, now, self._upstream_addresses, apps_domain=self._apps_domain
+            )
             return {"title_key": "done.submitted", "args": {"slug": app["slug"]}}
+
         return await self.action(request, act)
 
     async def app_action(self, request: Request) -> Response:
@@ -187,23 +242,30 @@ class Console:
             reason = form.get("reason", "").strip()[:2000]
             done = {"args": {"slug": slug}}
             if action == "approve":
-                approval = await registration.approve_app(session, actor, slug, self._issuer, now,
-                                                          self._upstream_addresses, apps_domain=self._apps_domain)
-                return {**done, "title_key": "done.approved", "client_id": approval.client_id,
-                        "client_secret": approval.client_secret}
+                approval = await registration.approve_app(
+                    session, actor, slug, self._issuer, now, self._upstream_addresses, apps_domain=self._apps_domain
+                )
+                return {
+                    **done,
+                    "title_key": "done.approved",
+                    "client_id": approval.client_id,
+                    "client_secret": approval.client_secret,
+                }
             if action == "reject":
                 if len(reason) < 3:
                     raise BadRequest(t("error.reject_reason"))
-                await registration.reject_app(session, actor, slug, reason, self._issuer, now,
-                                              apps_domain=self._apps_domain)
+                await registration.reject_app(
+                    session, actor, slug, reason, self._issuer, now, apps_domain=self._apps_domain
+                )
                 return {**done, "title_key": "done.rejected"}
             if action == "suspend":
-                app = await registration.suspend_app(session, actor, slug, reason, self._issuer, now,
-                                                     apps_domain=self._apps_domain)
+                app = await registration.suspend_app(
+                    session, actor, slug, reason, self._issuer, now, apps_domain=self._apps_domain
+                )
                 return {**done, "title_key": "done.suspended", "forget": app["client_id"]}
-            app = await registration.resume_app(session, actor, slug, self._issuer, now,
-                                                apps_domain=self._apps_domain)
+            app = await registration.resume_app(session, actor, slug, self._issuer, now, apps_domain=self._apps_domain)
             return {**done, "title_key": "done.resumed", "forget": app["client_id"]}
+
         return await self.action(request, act)
 
     async def user_action(self, request: Request) -> Response:
@@ -220,15 +282,18 @@ class Console:
             else:
                 await accounts.set_disabled(session, actor, user_id, action == "disable", now)
             return {"title_key": f"done.{action}", "back": "/admin/pengguna"}
+
         return await self.action(request, act)
 
     # --- plumbing (also used by ``ControlPages``) -------------------------------------------------------------
-    async def _apps(self, request: Request, session: AsyncSession, actor: Actor, status: str | None,
-                    q: str | None) -> dict[str, Any]:
+    async def _apps(
+        self, request: Request, session: AsyncSession, actor: Actor, status: str | None, q: str | None
+    ) -> dict[str, Any]:
         page = self.page_of(request)
-        found = await listings.list_apps(session, actor, page, self._issuer, status=status, opd=None, q=q,
-                                         apps_domain=self._apps_domain)
-        return {"apps": found[:page.limit], **self.pager(request, page, found), "status": status or "", "q": q or ""}
+        found = await listings.list_apps(
+            session, actor, page, self._issuer, status=status, opd=None, q=q, apps_domain=self._apps_domain
+        )
+        return {"apps": found[: page.limit], **self.pager(request, page, found), "status": status or "", "q": q or ""}
 
     def translate(self, request: Request) -> Translate:
         return console_translator(pick_locale(request, self._default_locale))
@@ -242,11 +307,15 @@ class Console:
 
     def pager(self, request: Request, page: Page, found: list[Any]) -> dict[str, str | None]:
         """Links to the previous and next page (``found`` holds ``limit + 1`` rows when there is a next one)."""
+
         def link(offset: int) -> str:
             query = [(k, v) for k, v in request.query_params.multi_items() if k not in ("offset", "lang")]
             return f"{request.url.path}?{urlencode([*query, ('offset', str(offset))])}"
-        return {"prev_link": link(max(page.offset - page.limit, 0)) if page.offset else None,
-                "next_link": link(page.offset + page.limit) if len(found) > page.limit else None}
+
+        return {
+            "prev_link": link(max(page.offset - page.limit, 0)) if page.offset else None,
+            "next_link": link(page.offset + page.limit) if len(found) > page.limit else None,
+        }
 
     async def page(self, request: Request, template: str, load: Load) -> Response:
         signed_in = await self._auth.load(request)
@@ -297,19 +366,35 @@ class Console:
             log.exception("console: a step after commit failed")
 
     def error(self, request: Request, signed_in: SignedIn | None, error: GatewayError) -> Response:
-        return self.render(request, signed_in, "error.html", {
-            "message_key": f"error.{error.status}", "detail": error.detail}, error.status)
+        return self.render(
+            request,
+            signed_in,
+            "error.html",
+            {"message_key": f"error.{error.status}", "detail": error.detail},
+            error.status,
+        )
 
-    def render(self, request: Request, signed_in: SignedIn | None, template: str, context: dict[str, Any],
-               status: int = 200) -> Response:
+    def render(
+        self, request: Request, signed_in: SignedIn | None, template: str, context: dict[str, Any], status: int = 200
+    ) -> Response:
         locale = pick_locale(request, self._default_locale)
         # The language switch reloads this page; after a form (POST), it goes on to the page to return to.
         lang_path = request.url.path if request.method == "GET" else context.get("back") or "/admin/antrean"
-        lang_query = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "lang"]) \
-            if request.method == "GET" else ""
+        lang_query = (
+            urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "lang"])
+            if request.method == "GET"
+            else ""
+        )
         html = TEMPLATES.get_template(template).render(
-            csrf=signed_in.csrf if signed_in else "", urlencode=urlencode, t=console_translator(locale),
-            lang=locale, lang_path=lang_path, lang_query=lang_query, path=request.url.path, **context)
+            csrf=signed_in.csrf if signed_in else "",
+            urlencode=urlencode,
+            t=console_translator(locale),
+            lang=locale,
+            lang_path=lang_path,
+            lang_query=lang_query,
+            path=request.url.path,
+            **context,
+        )
         response = HTMLResponse(html, status_code=status, headers=HEADERS)
         remember_choice(request, response, self._secure)
         return response

@@ -49,8 +49,11 @@ class ConsoleAcrCheck:
         if is_acr_enough(policy_set, acr, required_console_acr(policy_set)):
             return
         async with self._sessionmaker() as session:
-            kominfo = await session.scalar(select(Membership.id).join(OpdUnit, Membership.opd_id == OpdUnit.id)
-                                           .where(Membership.user_id == sub, Membership.role == KOMINFO_ADMIN,
-                                                  OpdUnit.slug == KOMINFO_UNIT).limit(1))
+            kominfo = await session.scalar(
+                select(Membership.id)
+                .join(OpdUnit, Membership.opd_id == OpdUnit.id)
+                .where(Membership.user_id == sub, Membership.role == KOMINFO_ADMIN, OpdUnit.slug == KOMINFO_UNIT)
+                .limit(1)
+            )
         if kominfo is not None:
             raise SecondFactorRequired()

@@ -38,16 +38,23 @@ class SignedIn:
 
 
 class ConsoleAuth:
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], keys: KeyRing, issuer: str, secret: bytes,
-                 clock: Clock, secure_cookies: bool, reauth_seconds: int,
-                 acr_check: Callable[[str, str | None], Awaitable[None]] | None = None) -> None:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        keys: KeyRing,
+        issuer: str,
+        secret: bytes,
+        clock: Clock,
+        secure_cookies: bool,
+        reauth_seconds: int,
+        acr_check: Callable[[str, str | None], Awaitable[None]] | None = None,
+    ) -> None:
         self._sessionmaker = sessionmaker
         # Raises gateway.admin.console_acr.SecondFactorRequired for a Kominfo admin below the console's level.
         self._acr_check = acr_check
         self._issuer = issuer.rstrip("/")
         self._key = hashlib.sha256(b"gerbang-console" + secret).digest()
-        self._party = HubRelyingParty(keys, issuer, CONSOLE_CLIENT_ID, console_client_secret(secret), self._key,
-                                      clock)
+        self._party = HubRelyingParty(keys, issuer, CONSOLE_CLIENT_ID, console_client_secret(secret), self._key, clock)
         self._clock = clock
         self._secure = secure_cookies
         self.reauth_seconds = reauth_seconds
@@ -69,12 +76,17 @@ class ConsoleAuth:
 
     async def login(self, request: Request) -> Response:
         # acr_values: the provider steps a session up to a second factor when the user has one.
-        _, params, sealed = self._party.begin(f"{self._issuer}/admin/callback", CONSOLE_SCOPE,
-                                              max_age=str(self.reauth_seconds),
-                                              resource=admin_resource(self._issuer), acr_values="2")
+        _, params, sealed = self._party.begin(
+            f"{self._issuer}/admin/callback",
+            CONSOLE_SCOPE,
+            max_age=str(self.reauth_seconds),
+            resource=admin_resource(self._issuer),
+            acr_values="2",
+        )
         response = RedirectResponse(f"/auth/authorize?{urlencode(params)}", status_code=303)
-        response.set_cookie(FLOW_COOKIE, sealed, max_age=FLOW_TTL, httponly=True, samesite="lax",
-                            secure=self._secure, path="/admin")
+        response.set_cookie(
+            FLOW_COOKIE, sealed, max_age=FLOW_TTL, httponly=True, samesite="lax", secure=self._secure, path="/admin"
+        )
         return response
 
     async def callback(self, request: Request) -> Response | None:
@@ -93,8 +105,15 @@ class ConsoleAuth:
             await self._acr_check(claims["sub"], claims.get("acr"))
         value = secrets.token_urlsafe(32)
         async with self._sessionmaker() as session, session.begin():
-            session.add(ConsoleSession(id_digest=_digest(value), user_id=claims["sub"], auth_time=claims["auth_time"],
-                                       created_at=now, expires_at=claims["auth_time"] + self.reauth_seconds))
+            session.add(
+                ConsoleSession(
+                    id_digest=_digest(value),
+                    user_id=claims["sub"],
+                    auth_time=claims["auth_time"],
+                    created_at=now,
+                    expires_at=claims["auth_time"] + self.reauth_seconds,
+                )
+            )
         response = RedirectResponse("/admin/", status_code=303)
         response.set_cookie(self.cookie, value, httponly=True, samesite="strict", secure=self._secure, path="/")
         response.delete_cookie(FLOW_COOKIE, path="/admin")

@@ -26,12 +26,29 @@ def console_client_secret(secret: bytes) -> str:
 
 async def ensure_console_client(session: AsyncSession, issuer: str, secret: bytes, now: int) -> None:
     base = issuer.rstrip("/")
-    wanted = {"redirect_uris": [f"{base}/admin/callback"], "resources": [admin_resource(issuer)],
-              "secret_digest": digest_secret(console_client_secret(secret))}
-    created = await insert_if_absent(session, Client, "client_id", dict(
-        client_id=CONSOLE_CLIENT_ID, name="Konsol Kominfo", post_logout_redirect_uris=[f"{base}/admin/"],
-        grant_types=["authorization_code", "refresh_token"], scope=CONSOLE_SCOPE, auth_method="client_secret_basic",
-        first_party=True, status="active", created_at=now, updated_at=now, **wanted))
+    wanted = {
+        "redirect_uris": [f"{base}/admin/callback"],
+        "resources": [admin_resource(issuer)],
+        "secret_digest": digest_secret(console_client_secret(secret)),
+    }
+    created = await insert_if_absent(
+        session,
+        Client,
+        "client_id",
+        dict(
+            client_id=CONSOLE_CLIENT_ID,
+            name="Konsol Kominfo",
+            post_logout_redirect_uris=[f"{base}/admin/"],
+            grant_types=["authorization_code", "refresh_token"],
+            scope=CONSOLE_SCOPE,
+            auth_method="client_secret_basic",
+            first_party=True,
+            status="active",
+            created_at=now,
+            updated_at=now,
+            **wanted,
+        ),
+    )
     if created:
         return
     client = await session.scalar(select(Client).where(Client.client_id == CONSOLE_CLIENT_ID))

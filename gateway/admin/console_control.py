@@ -37,11 +37,15 @@ class ControlPages:
         self.forget_client = forget_client
 
     def routes(self) -> list[Route]:
-        return [Route("/admin/opd", self.opd), Route("/admin/klien", self.clients), Route("/admin/kunci", self.keys),
-                Route("/admin/kebijakan", self.policies),
-                Route("/admin/aksi/klien/{client_id}/{action}", self.client_action, methods=["POST"]),
-                Route("/admin/aksi/kunci/rotasi", self.rotate, methods=["POST"]),
-                Route("/admin/aksi/kunci/{kid}/cabut", self.revoke, methods=["POST"])]
+        return [
+            Route("/admin/opd", self.opd),
+            Route("/admin/klien", self.clients),
+            Route("/admin/kunci", self.keys),
+            Route("/admin/kebijakan", self.policies),
+            Route("/admin/aksi/klien/{client_id}/{action}", self.client_action, methods=["POST"]),
+            Route("/admin/aksi/kunci/rotasi", self.rotate, methods=["POST"]),
+            Route("/admin/aksi/kunci/{kid}/cabut", self.revoke, methods=["POST"]),
+        ]
 
     async def opd(self, request: Request) -> Response:
         console = self._console
@@ -52,7 +56,8 @@ class ControlPages:
             page = console.page_of(request)
             level = await load_tree_level(session, actor, page, under=under, q=q)
             units = level["units"]
-            return {**level, "units": units[:page.limit], **console.pager(request, page, units), "q": q or ""}
+            return {**level, "units": units[: page.limit], **console.pager(request, page, units), "q": q or ""}
+
         return await console.page(request, "opd.html", load)
 
     async def clients(self, request: Request) -> Response:
@@ -64,8 +69,14 @@ class ControlPages:
                 raise BadRequest(console.translate(request)("error.status"))
             page = console.page_of(request)
             found = await listings.list_clients(session, actor, page, status=status, opd=None, q=q)
-            return {"clients": found[:page.limit], **console.pager(request, page, found), "status": status or "",
-                    "q": q or "", "statuses": CLIENT_STATUSES}
+            return {
+                "clients": found[: page.limit],
+                **console.pager(request, page, found),
+                "status": status or "",
+                "q": q or "",
+                "statuses": CLIENT_STATUSES,
+            }
+
         return await console.page(request, "clients.html", load)
 
     async def keys(self, request: Request) -> Response:
@@ -74,15 +85,20 @@ class ControlPages:
         async def load(session: AsyncSession, actor: Actor) -> dict[str, Any]:
             page = console.page_of(request)
             found = await listings.list_keys(session, actor, page, self._context.clock.now())
-            return {"keys": found[:page.limit], **console.pager(request, page, found)}
+            return {"keys": found[: page.limit], **console.pager(request, page, found)}
+
         return await console.page(request, "keys.html", load)
 
     async def policies(self, request: Request) -> Response:
         async def load(session: AsyncSession, actor: Actor) -> dict[str, Any]:
             current = self._context.policies.current
-            return {"fingerprint": current.fingerprint, "files": [Path(s).name for s in current.sources],
-                    "rules": listings.describe_rules(current),
-                    "apps": sorted(current.apps.values(), key=lambda a: a.slug)}
+            return {
+                "fingerprint": current.fingerprint,
+                "files": [Path(s).name for s in current.sources],
+                "rules": listings.describe_rules(current),
+                "apps": sorted(current.apps.values(), key=lambda a: a.slug),
+            }
+
         return await self._console.page(request, "policies.html", load)
 
     async def client_action(self, request: Request) -> Response:
@@ -93,8 +109,13 @@ class ControlPages:
             if action not in client_review.TRANSITIONS:
                 raise NotFound(t("error.unknown_action"))
             await client_review.change_client_status(session, actor, client_id, action, now)
-            return {"title_key": f"done.client.{action}", "args": {"client_id": client_id}, "forget": client_id,
-                    "back": "/admin/klien"}
+            return {
+                "title_key": f"done.client.{action}",
+                "args": {"client_id": client_id},
+                "forget": client_id,
+                "back": "/admin/klien",
+            }
+
         return await self._console.action(request, act)
 
     async def rotate(self, request: Request) -> Response:
@@ -102,8 +123,13 @@ class ControlPages:
             check_kominfo(actor)
             key = await rotate_signing_key(session, self._context.settings, actor=actor.sub, now=now)
             # This instance signs with the new key at once; the others on their next key refresh.
-            return {"title_key": "done.key_rotated", "args": {"kid": key.kid, "alg": key.alg},
-                    "after": self._context.keys.load, "back": "/admin/kunci"}
+            return {
+                "title_key": "done.key_rotated",
+                "args": {"kid": key.kid, "alg": key.alg},
+                "after": self._context.keys.load,
+                "back": "/admin/kunci",
+            }
+
         return await self._console.action(request, act)
 
     async def revoke(self, request: Request) -> Response:
@@ -113,7 +139,11 @@ class ControlPages:
             check_kominfo(actor)
             replacement = await revoke_signing_key(session, self._context.settings, kid=kid, actor=actor.sub, now=now)
             # This instance stops trusting it at once; the others on their next key refresh.
-            return {"title_key": "done.key_revoked" if replacement is None else "done.key_revoked_replaced",
-                    "args": {"kid": kid, "new_kid": replacement.kid if replacement else ""},
-                    "after": self._context.keys.load, "back": "/admin/kunci"}
+            return {
+                "title_key": "done.key_revoked" if replacement is None else "done.key_revoked_replaced",
+                "args": {"kid": kid, "new_kid": replacement.kid if replacement else ""},
+                "after": self._context.keys.load,
+                "back": "/admin/kunci",
+            }
+
         return await self._console.action(request, act)

@@ -27,13 +27,16 @@ class IdpPages:
         self._secret = secret
 
     def routes(self) -> list[Route]:
-        return [Route("/admin/penyedia-identitas", self.listing),
-                Route("/admin/aksi/penyedia-identitas/{slug}/{action}", self.action, methods=["POST"])]
+        return [
+            Route("/admin/penyedia-identitas", self.listing),
+            Route("/admin/aksi/penyedia-identitas/{slug}/{action}", self.action, methods=["POST"]),
+        ]
 
     async def listing(self, request: Request) -> Response:
         async def load(session: AsyncSession, actor: Actor) -> dict[str, Any]:
             check_kominfo(actor)
             return {"idps": [describe(row) for row in await list_upstreams(session)]}
+
         return await self._console.page(request, "idps.html", load)
 
     async def action(self, request: Request) -> Response:
@@ -44,7 +47,9 @@ class IdpPages:
             check_kominfo(actor)
             if action not in ACTIONS:
                 raise NotFound(t("error.unknown_action"))
-            await update_upstream(session, slug, UpstreamSpec(enabled=ACTIONS[action]), secret=self._secret,
-                                  actor=actor.sub, now=now)
+            await update_upstream(
+                session, slug, UpstreamSpec(enabled=ACTIONS[action]), secret=self._secret, actor=actor.sub, now=now
+            )
             return {"title_key": f"done.idp.{action}", "args": {"slug": slug}, "back": "/admin/penyedia-identitas"}
+
         return await self._console.action(request, act)

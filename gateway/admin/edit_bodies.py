@@ -26,9 +26,16 @@ class AppChanges(Strict):
     case_insensitive_paths: bool | None = None
     allow_ambiguous_paths: bool | None = None
     websocket_origins: Annotated[list[Url], Field(max_length=10)] | None = None
-    claims: Annotated[list[Literal["email", "name", "nik", "nip", "opd", "roles", "acr", "amr"]],
-                      Field(max_length=8, description="identity claims the assertion carries (null: the default "
-                                                      "name, opd, roles, acr)")] | None = None
+    claims: (
+        Annotated[
+            list[Literal["email", "name", "nik", "nip", "opd", "roles", "acr", "amr"]],
+            Field(
+                max_length=8,
+                description="identity claims the assertion carries (null: the default name, opd, roles, acr)",
+            ),
+        ]
+        | None
+    ) = None
 
 
 class ClientChanges(Strict):
@@ -36,10 +43,20 @@ class ClientChanges(Strict):
     opd: Slug | None = None
     redirect_uris: Annotated[list[Url], Field(max_length=20)] | None = None
     post_logout_redirect_uris: Annotated[list[Url], Field(max_length=20)] | None = None
-    scope: Annotated[str, Field(min_length=1, max_length=1000,
-                                pattern=r"^[\x21\x23-\x5b\x5d-\x7e]+( [\x21\x23-\x5b\x5d-\x7e]+)*$")] | None = None
-    grant_types: Annotated[list[Literal["authorization_code", "refresh_token", "client_credentials"]],
-                           Field(min_length=1, max_length=3)] | None = None
+    scope: (
+        Annotated[
+            str,
+            Field(min_length=1, max_length=1000, pattern=r"^[\x21\x23-\x5b\x5d-\x7e]+( [\x21\x23-\x5b\x5d-\x7e]+)*$"),
+        ]
+        | None
+    ) = None
+    grant_types: (
+        Annotated[
+            list[Literal["authorization_code", "refresh_token", "client_credentials"]],
+            Field(min_length=1, max_length=3),
+        ]
+        | None
+    ) = None
     resources: Annotated[list[Url], Field(max_length=20)] | None = None
     backchannel_logout_uri: Url | None = None
 
@@ -56,18 +73,26 @@ class UserChanges(Strict):
 
 class OpdChanges(Strict):
     name: Text | None = None
-    kind: Literal["kota", "dinas", "badan", "sekretariat", "kecamatan", "kelurahan", "uptd", "puskesmas",
-                  "bagian"] | None = None
+    kind: (
+        Literal["kota", "dinas", "badan", "sekretariat", "kecamatan", "kelurahan", "uptd", "puskesmas", "bagian"] | None
+    ) = None
     parent: Slug | None = None
 
 
-NULLABLE = {AppChanges: ("client_id", "resource", "hosts", "claims"), ClientChanges: ("backchannel_logout_uri",),
-            UserChanges: ("nik",), OpdChanges: ("parent",)}
+NULLABLE = {
+    AppChanges: ("client_id", "resource", "hosts", "claims"),
+    ClientChanges: ("backchannel_logout_uri",),
+    UserChanges: ("nik",),
+    OpdChanges: ("parent",),
+}
 _ = SCOPE_TOKEN  # the scope pattern above is RFC 6749 §3.3's scope-token, space-separated
 
 
 def given(body: Strict) -> dict[str, Any]:
     """The fields the caller sent: ``null`` kept for nullable fields, dropped (no change) for the others."""
     nullable = NULLABLE.get(type(body), ())
-    return {name: getattr(body, name) for name in body.model_fields_set
-            if getattr(body, name) is not None or name in nullable}
+    return {
+        name: getattr(body, name)
+        for name in body.model_fields_set
+        if getattr(body, name) is not None or name in nullable
+    }

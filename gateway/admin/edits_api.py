@@ -18,18 +18,23 @@ from gateway.admin.actor import check_kominfo
 from gateway.admin.edit_bodies import AppChanges, ClientChanges, OpdChanges, SecretRotation, UserChanges, given
 from gateway.admin.http import Call, json_response
 from gateway.admin.registration import app_json
-from idp.upstream_addresses import UpstreamAddresses
 from gateway.app_edits import load_app, remove_app, update_app
 from idp.account_edits import update_user
 from idp.client_edits import remove_client, rotate_client_secret, update_client
 from idp.org import load_opd
 from idp.org_edits import move_opd, remove_opd, update_opd
 from idp.storage.models import Client, OpdUnit
+from idp.upstream_addresses import UpstreamAddresses
 
 
 class EditsApi:
-    def __init__(self, issuer: str, forget_client: Callable[[str], None],
-                 addresses: UpstreamAddresses | None = None, apps_domain: str = "") -> None:
+    def __init__(
+        self,
+        issuer: str,
+        forget_client: Callable[[str], None],
+        addresses: UpstreamAddresses | None = None,
+        apps_domain: str = "",
+    ) -> None:
         self.issuer = issuer
         self.forget_client = forget_client
         self.addresses, self.apps_domain = addresses, apps_domain
@@ -37,14 +42,23 @@ class EditsApi:
     def _forget_after(self, call: Call, client_id: str) -> None:
         async def forget() -> None:
             self.forget_client(client_id)
+
         call.after_commit.append(forget)
 
     async def update_app(self, call: Call) -> Response:
         check_kominfo(call.actor)
         slug = call.request.path_params["slug"]
         changes = given(await call.body(AppChanges))
-        await update_app(call.session, slug, changes, issuer=self.issuer, actor=call.actor.sub, now=call.now,
-                         addresses=self.addresses, apps_domain=self.apps_domain)
+        await update_app(
+            call.session,
+            slug,
+            changes,
+            issuer=self.issuer,
+            actor=call.actor.sub,
+            now=call.now,
+            addresses=self.addresses,
+            apps_domain=self.apps_domain,
+        )
         app, unit = await load_app(call.session, slug)
         return json_response(app_json(app, unit, self.issuer, apps_domain=self.apps_domain))
 
@@ -57,19 +71,24 @@ class EditsApi:
     async def update_client(self, call: Call) -> Response:
         check_kominfo(call.actor)
         client_id = call.request.path_params["client_id"]
-        client, _ = await update_client(call.session, client_id, given(await call.body(ClientChanges)),
-                                        actor=call.actor.sub, now=call.now)
+        client, _ = await update_client(
+            call.session, client_id, given(await call.body(ClientChanges)), actor=call.actor.sub, now=call.now
+        )
         self._forget_after(call, client_id)
-        opd = await call.session.scalar(select(OpdUnit.slug).where(OpdUnit.id == client.opd_id)) \
-            if client.opd_id else None
+        opd = (
+            await call.session.scalar(select(OpdUnit.slug).where(OpdUnit.id == client.opd_id))
+            if client.opd_id
+            else None
+        )
         return json_response(client_json(client, opd))
 
     async def rotate_secret(self, call: Call) -> Response:
         check_kominfo(call.actor)
         client_id = call.request.path_params["client_id"]
         body = await call.body(SecretRotation)
-        secret, until = await rotate_client_secret(call.session, client_id, grace_seconds=body.grace_seconds,
-                                                   actor=call.actor.sub, now=call.now)
+        secret, until = await rotate_client_secret(
+            call.session, client_id, grace_seconds=body.grace_seconds, actor=call.actor.sub, now=call.now
+        )
         self._forget_after(call, client_id)
         return json_response({"client_id": client_id, "client_secret": secret, "old_secret_valid_until": until})
 
@@ -83,9 +102,15 @@ class EditsApi:
     async def update_user(self, call: Call) -> Response:
         user, _ = await load_managed_user(call.session, call.actor, call.request.path_params["id"])
         body = given(await call.body(UserChanges))
-        await update_user(call.session, user, name=body.get("name"), email=body.get("email"),
-                          nik="" if "nik" in body and body["nik"] is None else body.get("nik"),
-                          actor=call.actor.sub, now=call.now)
+        await update_user(
+            call.session,
+            user,
+            name=body.get("name"),
+            email=body.get("email"),
+            nik="" if "nik" in body and body["nik"] is None else body.get("nik"),
+            actor=call.actor.sub,
+            now=call.now,
+        )
         _, roles = await load_managed_user(call.session, call.actor, user.id)
         return json_response(user_json(user, roles))
 
@@ -93,14 +118,16 @@ class EditsApi:
         check_kominfo(call.actor)
         slug = call.request.path_params["slug"]
         body = given(await call.body(OpdChanges))
-        await update_opd(call.session, slug, name=body.get("name"), kind=body.get("kind"), actor=call.actor.sub,
-                         now=call.now)
+        await update_opd(
+            call.session, slug, name=body.get("name"), kind=body.get("kind"), actor=call.actor.sub, now=call.now
+        )
         if "parent" in body:
             await move_opd(call.session, slug, body["parent"], actor=call.actor.sub, now=call.now)
         unit = await load_opd(call.session, slug)
         parent = unit.path.rstrip("/").rsplit("/", 2)[-2] or None if unit.parent_id else None
-        return json_response({"slug": unit.slug, "name": unit.name, "kind": unit.kind, "path": unit.path,
-                              "parent": parent})
+        return json_response(
+            {"slug": unit.slug, "name": unit.name, "kind": unit.kind, "path": unit.path, "parent": parent}
+        )
 
     async def remove_opd(self, call: Call) -> Response:
         check_kominfo(call.actor)
@@ -110,16 +137,28 @@ class EditsApi:
 
     def routes(self) -> list[tuple[str, str, Any]]:
         return [
-            ("PATCH", "/apps/{slug}", self.update_app), ("DELETE", "/apps/{slug}", self.remove_app),
-            ("PATCH", "/clients/{client_id}", self.update_client), ("DELETE", "/clients/{client_id}", self.remove_client),
+            ("PATCH", "/apps/{slug}", self.update_app),
+            ("DELETE", "/apps/{slug}", self.remove_app),
+            ("PATCH", "/clients/{client_id}", self.update_client),
+            ("DELETE", "/clients/{client_id}", self.remove_client),
             ("POST", "/clients/{client_id}/secret/rotate", self.rotate_secret),
             ("PATCH", "/users/{id}", self.update_user),
-            ("PATCH", "/opd/{slug}", self.update_opd), ("DELETE", "/opd/{slug}", self.remove_opd),
+            ("PATCH", "/opd/{slug}", self.update_opd),
+            ("DELETE", "/opd/{slug}", self.remove_opd),
         ]
 
 
 def client_json(client: Client, opd: str | None) -> dict[str, Any]:
-    return {"client_id": client.client_id, "name": client.name, "opd": opd, "status": client.status,
-            "grant_types": list(client.grant_types), "redirect_uris": list(client.redirect_uris),
-            "scope": client.scope, "auth_method": client.auth_method, "resources": list(client.resources),
-            "first_party": client.first_party, "created_at": client.created_at}
+    return {
+        "client_id": client.client_id,
+        "name": client.name,
+        "opd": opd,
+        "status": client.status,
+        "grant_types": list(client.grant_types),
+        "redirect_uris": list(client.redirect_uris),
+        "scope": client.scope,
+        "auth_method": client.auth_method,
+        "resources": list(client.resources),
+        "first_party": client.first_party,
+        "created_at": client.created_at,
+    }

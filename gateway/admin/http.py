@@ -65,8 +65,11 @@ class Call:
 
     def page(self) -> Page:
         after = self.query.get("after")
-        return Page(int(self.query.get("limit", DEFAULT_LIMIT)), int(self.query.get("offset", 0)),
-                    None if after is None else str(after))
+        return Page(
+            int(self.query.get("limit", DEFAULT_LIMIT)),
+            int(self.query.get("offset", 0)),
+            None if after is None else str(after),
+        )
 
     def param(self, name: str) -> str | None:
         value = self.query.get(name)
@@ -92,32 +95,35 @@ def query_text(request: Request, name: str, max_length: int = 200) -> str | None
     return (request.query_params.get(name) or "").replace("\x00", "")[:max_length] or None
 
 
-
 def page_response(items: list[dict[str, Any]], page: Page, cursor: str | None = None) -> Response:
     """``items`` holds up to ``limit + 1`` rows: the extra one only says that a next page exists.
 
     ``cursor`` names the item field a keyset list pages by: ``next_after`` is its value on the last item."""
     more = len(items) > page.limit
-    shown = items[:page.limit]
+    shown = items[: page.limit]
     next_offset = page.offset + page.limit if more and page.offset + page.limit <= MAX_OFFSET else None
-    document: dict[str, Any] = {"items": shown, "limit": page.limit, "offset": page.offset,
-                                "next_offset": next_offset}
+    document: dict[str, Any] = {"items": shown, "limit": page.limit, "offset": page.offset, "next_offset": next_offset}
     if cursor is not None:
         document["next_after"] = str(shown[-1][cursor]) if more else None
     return json_response(document)
 
 
 def json_response(document: Any, status: int = 200) -> Response:
-    return Response(json.dumps(document, separators=(",", ":")), status_code=status,
-                    media_type="application/json", headers={"cache-control": "no-store"})
+    return Response(
+        json.dumps(document, separators=(",", ":")),
+        status_code=status,
+        media_type="application/json",
+        headers={"cache-control": "no-store"},
+    )
 
 
 Handler = Callable[[Call], Awaitable[Response]]
 
 
 class AdminHttp:
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], verifier: TokenVerifier, issuer: str,
-                 clock: Clock) -> None:
+    def __init__(
+        self, sessionmaker: async_sessionmaker[AsyncSession], verifier: TokenVerifier, issuer: str, clock: Clock
+    ) -> None:
         self._sessionmaker = sessionmaker
         self._verifier = verifier
         self._issuer = issuer
@@ -126,6 +132,7 @@ class AdminHttp:
 
     def endpoint(self, handler: Handler, query: Mapping[str, str]) -> Callable[[Request], Awaitable[Response]]:
         """``query`` maps each query parameter the endpoint accepts to its ``request_input.QUERY`` key."""
+
         async def run(request: Request) -> Response:
             request_id = new_id(128)
             try:
@@ -140,6 +147,7 @@ class AdminHttp:
                 return response
             except Exception as exc:  # every failure is one problem document, never a stack trace
                 return problem_response(as_gateway_error(exc), request_id)
+
         run.__name__ = handler.__name__
         return run
 
@@ -153,8 +161,10 @@ class AdminHttp:
         except InvalidToken as exc:
             raise Unauthenticated(str(exc), headers=self._challenge("invalid_token", str(exc))) from exc
         if claims.sub == claims.client_id:  # RFC 9068 §2.2: a client_credentials token has no person behind it
-            raise Unauthenticated("the admin API needs a person's token",
-                                  headers=self._challenge("invalid_token", "a person's token is required"))
+            raise Unauthenticated(
+                "the admin API needs a person's token",
+                headers=self._challenge("invalid_token", "a person's token is required"),
+            )
         return claims.sub
 
     def _challenge(self, error: str | None = None, description: str | None = None) -> tuple[tuple[bytes, bytes]]:

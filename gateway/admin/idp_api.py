@@ -14,16 +14,30 @@ from gateway.admin.bodies import LINE, Strict, Text
 from gateway.admin.http import Call, json_response
 from idp.errors import NotFound
 from idp.federation.linking import list_identities
-from idp.federation.registry import (UpstreamSpec, add_upstream, describe, list_upstreams, load_upstream,
-                                     remove_upstream, update_upstream)
+from idp.federation.registry import (
+    UpstreamSpec,
+    add_upstream,
+    describe,
+    list_upstreams,
+    load_upstream,
+    remove_upstream,
+    update_upstream,
+)
 from idp.storage.models import User
 
 PORT = r"(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})"
-AcrPair = Annotated[str, Field(max_length=203, pattern=r"^[A-Za-z0-9:._/-]{1,200}=[12]$",
-                               description="UPSTREAM=LOCAL, as `--acr-map`")]
+AcrPair = Annotated[
+    str, Field(max_length=203, pattern=r"^[A-Za-z0-9:._/-]{1,200}=[12]$", description="UPSTREAM=LOCAL, as `--acr-map`")
+]
 Secret = Annotated[str, Field(min_length=16, max_length=500, pattern=LINE)]
-Issuer = Annotated[str, Field(max_length=500, pattern=r"^https://[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(:" + PORT + ")?"
-                                                      r"(/[A-Za-z0-9._~%!$&'()*+,;=:@-]+)*/?$")]
+Issuer = Annotated[
+    str,
+    Field(
+        max_length=500,
+        pattern=r"^https://[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(:" + PORT + ")?"
+        r"(/[A-Za-z0-9._~%!$&'()*+,;=:@-]+)*/?$",
+    ),
+]
 Scope = Annotated[str, Field(max_length=500, pattern=r"^([!#-\[\]-~]+ )*openid( [!#-\[\]-~]+)*$")]
 
 
@@ -45,10 +59,19 @@ class UpstreamChange(Strict):
 
     def spec(self) -> UpstreamSpec:
         acr_map = dict(pair.rsplit("=", 1) for pair in self.acr_map) if self.acr_map is not None else None
-        return UpstreamSpec(name=self.name, issuer=self.issuer, client_id=self.client_id,
-                            client_secret=self.client_secret, scope=self.scope, link_by=self.link_by,
-                            authoritative=self.authoritative, acr_map=acr_map, audience=self.audience,
-                            enabled=self.enabled, generate_key=self.new_key and self.client_secret is None)
+        return UpstreamSpec(
+            name=self.name,
+            issuer=self.issuer,
+            client_id=self.client_id,
+            client_secret=self.client_secret,
+            scope=self.scope,
+            link_by=self.link_by,
+            authoritative=self.authoritative,
+            acr_map=acr_map,
+            audience=self.audience,
+            enabled=self.enabled,
+            generate_key=self.new_key and self.client_secret is None,
+        )
 
 
 class UpstreamAddition(UpstreamChange):
@@ -77,16 +100,16 @@ async def get_idp(call: Call, secret: bytes) -> Response:
 async def add_idp(call: Call, secret: bytes) -> Response:
     check_kominfo(call.actor)
     body = await call.body(UpstreamAddition)
-    row = await add_upstream(call.session, body.slug, body.spec(), secret=secret, actor=call.actor.sub,
-                             now=call.now)
+    row = await add_upstream(call.session, body.slug, body.spec(), secret=secret, actor=call.actor.sub, now=call.now)
     return json_response(describe(row, secret), 201)
 
 
 async def update_idp(call: Call, secret: bytes) -> Response:
     check_kominfo(call.actor)
     body = await call.body(UpstreamChange)
-    row = await update_upstream(call.session, call.request.path_params["slug"], body.spec(), secret=secret,
-                                actor=call.actor.sub, now=call.now)
+    row = await update_upstream(
+        call.session, call.request.path_params["slug"], body.spec(), secret=secret, actor=call.actor.sub, now=call.now
+    )
     return json_response(describe(row, secret))
 
 
@@ -104,7 +127,14 @@ async def user_identities(call: Call) -> Response:
     if await call.session.scalar(select(User.id).where(User.id == user_id)) is None:
         raise NotFound("no such user")
     linked = await list_identities(call.session, user_id)
-    items: list[dict[str, Any]] = [{"idp": identity.idp_slug, "idp_name": name, "subject": identity.subject,
-                                    "created_at": identity.created_at, "last_login_at": identity.last_login_at}
-                                   for identity, name in linked]
+    items: list[dict[str, Any]] = [
+        {
+            "idp": identity.idp_slug,
+            "idp_name": name,
+            "subject": identity.subject,
+            "created_at": identity.created_at,
+            "last_login_at": identity.last_login_at,
+        }
+        for identity, name in linked
+    ]
     return json_response({"items": items})

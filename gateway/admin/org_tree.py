@@ -19,8 +19,9 @@ from idp.org import load_opd
 from idp.storage.models import App, Membership, OpdUnit
 
 
-async def load_tree_level(session: AsyncSession, actor: Actor, page: Page, *, under: str | None,
-                          q: str | None) -> dict[str, Any]:
+async def load_tree_level(
+    session: AsyncSession, actor: Actor, page: Page, *, under: str | None, q: str | None
+) -> dict[str, Any]:
     """``{"unit", "ancestors", "units"}``: ``units`` holds up to ``limit + 1`` rows (the extra one: a next page).
 
     No ``under``: the top of what the actor sees (the city's roots for Kominfo, one's own units otherwise).
@@ -29,8 +30,9 @@ async def load_tree_level(session: AsyncSession, actor: Actor, page: Page, *, un
     unit: OpdUnit | None = None
     query = select(OpdUnit).where(build_scope_clause(actor, OpdUnit.path)).order_by(OpdUnit.path)
     if q is not None:
-        query = query.where(or_(OpdUnit.slug.like(like_pattern(q), escape="\\"),
-                                OpdUnit.name.ilike(like_pattern(q), escape="\\")))
+        query = query.where(
+            or_(OpdUnit.slug.like(like_pattern(q), escape="\\"), OpdUnit.name.ilike(like_pattern(q), escape="\\"))
+        )
     elif under is not None:
         unit = await load_opd(session, under)
         check_sees(actor, unit.path)
@@ -41,9 +43,11 @@ async def load_tree_level(session: AsyncSession, actor: Actor, page: Page, *, un
         query = query.where(OpdUnit.path.in_(_topmost(actor.visible_roots())))
     units = list((await session.scalars(query.offset(page.offset).limit(page.limit + 1))).all())
     counts = await _count(session, units)
-    return {"unit": None if unit is None else await _describe(session, actor, unit),
-            "ancestors": [] if unit is None else await _ancestors(session, actor, unit),
-            "units": [{**_row(u), **counts.get(u.id, {})} for u in units]}
+    return {
+        "unit": None if unit is None else await _describe(session, actor, unit),
+        "ancestors": [] if unit is None else await _ancestors(session, actor, unit),
+        "units": [{**_row(u), **counts.get(u.id, {})} for u in units],
+    }
 
 
 def _topmost(paths: tuple[str, ...]) -> list[str]:
@@ -66,8 +70,14 @@ async def _ancestors(session: AsyncSession, actor: Actor, unit: OpdUnit) -> list
     if not slugs:
         return []
     rows = {u.slug: u for u in (await session.scalars(select(OpdUnit).where(OpdUnit.slug.in_(slugs)))).all()}
-    return [{"slug": slug, "name": rows[slug].name if slug in rows else slug,
-             "visible": slug in rows and actor.can_see(rows[slug].path)} for slug in slugs]
+    return [
+        {
+            "slug": slug,
+            "name": rows[slug].name if slug in rows else slug,
+            "visible": slug in rows and actor.can_see(rows[slug].path),
+        }
+        for slug in slugs
+    ]
 
 
 async def _count(session: AsyncSession, units: list[OpdUnit]) -> dict[int, dict[str, int]]:
@@ -84,8 +94,16 @@ async def _count(session: AsyncSession, units: list[OpdUnit]) -> dict[int, dict[
     root = _common_root([u.path for u in units])
     under_root = OpdUnit.path.startswith(root, autoescape=True)
     below = (await session.execute(select(OpdUnit.id, OpdUnit.path, OpdUnit.parent_id).where(under_root))).all()
-    apps = dict((await session.execute(select(App.opd_id, func.count()).join(OpdUnit, App.opd_id == OpdUnit.id)
-                                       .where(under_root).group_by(App.opd_id))).all())
+    apps = dict(
+        (
+            await session.execute(
+                select(App.opd_id, func.count())
+                .join(OpdUnit, App.opd_id == OpdUnit.id)
+                .where(under_root)
+                .group_by(App.opd_id)
+            )
+        ).all()
+    )
     for unit_id, path, parent_id in below:
         for owner in _listed_ancestors_or_self(path, listed):
             count = counts[owner]
@@ -95,8 +113,11 @@ async def _count(session: AsyncSession, units: list[OpdUnit]) -> dict[int, dict[
             else:
                 count["subtree"] += 1
                 count["children"] += parent_id == owner
-    users = await session.execute(select(Membership.opd_id, func.count(func.distinct(Membership.user_id)))
-                                  .where(Membership.opd_id.in_(list(counts))).group_by(Membership.opd_id))
+    users = await session.execute(
+        select(Membership.opd_id, func.count(func.distinct(Membership.user_id)))
+        .where(Membership.opd_id.in_(list(counts)))
+        .group_by(Membership.opd_id)
+    )
     for unit_id, value in users.all():
         counts[unit_id]["users"] = int(value)
     return counts

@@ -25,8 +25,14 @@ from idp.provider import Provider
 from idp.storage.models import DataRequest
 
 CONTACT = "Diskominfo Kota Palembang"
-Target = Annotated[str, Field(max_length=200, pattern=r"^((client|app):[A-Za-z0-9][A-Za-z0-9._-]{0,63})?$",
-                              description="client:<client_id> or app:<slug> (withdraw, object)")]
+Target = Annotated[
+    str,
+    Field(
+        max_length=200,
+        pattern=r"^((client|app):[A-Za-z0-9][A-Za-z0-9._-]{0,63})?$",
+        description="client:<client_id> or app:<slug> (withdraw, object)",
+    ),
+]
 
 
 class CounterRequest(Strict):
@@ -49,8 +55,9 @@ class RequestFulfilment(Strict):
 
 class RegisterEntry(Strict):
     purpose: Annotated[str, Field(max_length=4000, pattern=PARAGRAPH)] = ""
-    legal_basis: Literal["", "consent", "contract", "legal_obligation", "vital_interest", "public_task",
-                         "legitimate_interest"] = ""
+    legal_basis: Literal[
+        "", "consent", "contract", "legal_obligation", "vital_interest", "public_task", "legitimate_interest"
+    ] = ""
     retention: Annotated[str, Field(max_length=200, pattern=r"^[^\u0000-\u001f\u007f]*$")] = ""
 
 
@@ -71,8 +78,7 @@ class PdpApi:
     async def requests(self, call: Call) -> Response:
         check_kominfo(call.actor)
         page = call.page()
-        rows = await list_requests(call.session, status=call.param("status"), limit=page.limit + 1,
-                                   offset=page.offset)
+        rows = await list_requests(call.session, status=call.param("status"), limit=page.limit + 1, offset=page.offset)
         return page_response([request_json(row, call.now) for row in rows], page)
 
     async def request(self, call: Call) -> Response:
@@ -85,15 +91,20 @@ class PdpApi:
     async def record(self, call: Call) -> Response:
         check_kominfo(call.actor)
         body = await call.body(CounterRequest)
-        row = await record_counter_request(call.session, body.person, body.kind, actor=call.actor.sub, now=call.now,
-                                           note=body.note, target=body.target)
+        row = await record_counter_request(
+            call.session, body.person, body.kind, actor=call.actor.sub, now=call.now, note=body.note, target=body.target
+        )
         return json_response(request_json(row, call.now), 201)
 
     async def fulfil(self, call: Call) -> Response:
         check_kominfo(call.actor)
         body = await call.body(RequestFulfilment)
-        row = await fulfil_request(self.provider, _request_id(call),
-                                   Fulfilment(body.target, body.name, body.email, body.nik), actor=call.actor.sub)
+        row = await fulfil_request(
+            self.provider,
+            _request_id(call),
+            Fulfilment(body.target, body.name, body.email, body.nik),
+            actor=call.actor.sub,
+        )
         return json_response(request_json(row, self.provider.clock.now()))
 
     async def refuse(self, call: Call) -> Response:
@@ -111,8 +122,15 @@ class PdpApi:
         body = await call.body(RegisterEntry)
         slug = call.request.path_params["slug"]
         try:
-            await save_record(call.session, slug, purpose=body.purpose, legal_basis=body.legal_basis,
-                              retention=body.retention, actor=call.actor.sub, now=call.now)
+            await save_record(
+                call.session,
+                slug,
+                purpose=body.purpose,
+                legal_basis=body.legal_basis,
+                retention=body.retention,
+                actor=call.actor.sub,
+                now=call.now,
+            )
         except LookupError:
             raise NotFound(f"app '{slug}' does not exist") from None
         entry = next(e for e in await load_register(call.session) if e["app"] == slug)
@@ -121,15 +139,22 @@ class PdpApi:
     async def breach(self, call: Call) -> Response:
         """Who the app received in the window, and the draft notice; nothing is sent."""
         check_kominfo(call.actor)
-        incident = await self._incident(call, call.request.path_params["slug"], call.int_param("since") or 0,
-                                        call.int_param("until"))
+        incident = await self._incident(
+            call, call.request.path_params["slug"], call.int_param("since") or 0, call.int_param("until")
+        )
         draft = None
         if incident.affected:
             subject, text = draft_notice(incident, incident.affected[0], CONTACT)
             draft = {"subject": subject, "body": text}
-        return json_response({"app": incident.app, "since": incident.since, "until": incident.until,
-                              "affected": [{"id": p.user_id, "name": p.name, "email": p.email}
-                                           for p in incident.affected], "draft": draft})
+        return json_response(
+            {
+                "app": incident.app,
+                "since": incident.since,
+                "until": incident.until,
+                "affected": [{"id": p.user_id, "name": p.name, "email": p.email} for p in incident.affected],
+                "draft": draft,
+            }
+        )
 
     async def notify(self, call: Call) -> Response:
         """Send the notices and record the incident in the audit chain (who declared it, counts, never who)."""
@@ -139,8 +164,9 @@ class PdpApi:
         settings = self.provider.settings
         mailer = Mailer(settings.mail_from, settings.smtp_url, settings.effective_mail_outbox)
         sessionmaker = self.provider.sessionmaker
-        return json_response(await send_notices(sessionmaker, mailer, incident, actor=call.actor.sub,
-                                                contact=CONTACT, now=call.now), 201)
+        return json_response(
+            await send_notices(sessionmaker, mailer, incident, actor=call.actor.sub, contact=CONTACT, now=call.now), 201
+        )
 
     async def _incident(self, call: Call, app: str, since: int, until: int | None) -> Incident:
         """The window [since, until); an empty one (until <= since) affects nobody."""
@@ -151,12 +177,17 @@ class PdpApi:
             raise NotFound(f"app '{app}' does not exist") from None
 
     def routes(self) -> list[tuple[str, str, Any]]:
-        return [("GET", "/pdp/requests", self.requests), ("POST", "/pdp/requests", self.record),
-                ("GET", "/pdp/requests/{id}", self.request),
-                ("POST", "/pdp/requests/{id}/fulfil", self.fulfil),
-                ("POST", "/pdp/requests/{id}/refuse", self.refuse),
-                ("GET", "/pdp/register", self.register), ("PUT", "/pdp/register/{slug}", self.save_register),
-                ("GET", "/pdp/breaches/{slug}", self.breach), ("POST", "/pdp/breaches/{slug}", self.notify)]
+        return [
+            ("GET", "/pdp/requests", self.requests),
+            ("POST", "/pdp/requests", self.record),
+            ("GET", "/pdp/requests/{id}", self.request),
+            ("POST", "/pdp/requests/{id}/fulfil", self.fulfil),
+            ("POST", "/pdp/requests/{id}/refuse", self.refuse),
+            ("GET", "/pdp/register", self.register),
+            ("PUT", "/pdp/register/{slug}", self.save_register),
+            ("GET", "/pdp/breaches/{slug}", self.breach),
+            ("POST", "/pdp/breaches/{slug}", self.notify),
+        ]
 
 
 def _request_id(call: Call) -> int:

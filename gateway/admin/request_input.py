@@ -51,8 +51,12 @@ class QueryParam:
             return {"type": "string", "enum": list(self.enum)}
         if self.is_int:
             return {"type": "integer", "minimum": self.minimum, "maximum": self.maximum}
-        return {"type": "string", "minLength": 1, "maxLength": self.max_length,
-                "pattern": TEXT_PATTERN if self.pattern is None else f"^{self.pattern}$"}
+        return {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": self.max_length,
+            "pattern": TEXT_PATTERN if self.pattern is None else f"^{self.pattern}$",
+        }
 
     def read(self, raw: str) -> str | int:
         if self.enum:
@@ -74,23 +78,30 @@ class QueryParam:
 
 QUERY: dict[str, QueryParam] = {
     "limit": QueryParam("limit", "page size (default 50)", minimum=1, maximum=200),
-    "offset": QueryParam("offset", f"rows to skip (at most {MAX_OFFSET}; page further with the keyset cursor)",
-                         minimum=0, maximum=MAX_OFFSET),
+    "offset": QueryParam(
+        "offset",
+        f"rows to skip (at most {MAX_OFFSET}; page further with the keyset cursor)",
+        minimum=0,
+        maximum=MAX_OFFSET,
+    ),
     "after": QueryParam("after", "keyset cursor: the `next_after` of the previous page", max_length=254),
-    "before": QueryParam("before", "only entries with a smaller seq (keyset paging, newest first)", minimum=1,
-                         maximum=2**62),
+    "before": QueryParam(
+        "before", "only entries with a smaller seq (keyset paging, newest first)", minimum=1, maximum=2**62
+    ),
     "since": QueryParam("since", "only entries at or after this time (Unix seconds)", minimum=0, maximum=2**62),
     "until": QueryParam("until", "only entries before this time (Unix seconds)", minimum=0, maximum=2**62),
     "q": QueryParam("q", "search text"),
-    "match": QueryParam("match", "`contains` (default) or `prefix` match of `q` on name and email",
-                        enum=("contains", "prefix")),
+    "match": QueryParam(
+        "match", "`contains` (default) or `prefix` match of `q` on name and email", enum=("contains", "prefix")
+    ),
     "nik": QueryParam("nik", "exact NIK (16 digits)", max_length=16),
     "app_status": QueryParam("status", "app status", enum=STATUSES),
     "client_status": QueryParam("status", "client status", enum=CLIENT_STATUSES),
     "disabled": QueryParam("disabled", "only disabled (true) or enabled (false) accounts", enum=("true", "false")),
     "opd": QueryParam("opd", "slug of an OPD unit: it and its subtree", max_length=64),
-    "traffic_opd": QueryParam("opd", "slug of an OPD unit: its traffic and its subtree's", max_length=64,
-                              pattern="[a-z0-9][a-z0-9-]*"),
+    "traffic_opd": QueryParam(
+        "opd", "slug of an OPD unit: its traffic and its subtree's", max_length=64, pattern="[a-z0-9][a-z0-9-]*"
+    ),
     "minutes": QueryParam("minutes", "how many minutes back (default 60)", minimum=5, maximum=180),
     "under": QueryParam("under", "slug of an OPD unit: its subtree", max_length=64),
     "kind": QueryParam("kind", "kind of OPD unit", enum=KINDS),

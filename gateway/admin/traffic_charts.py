@@ -29,13 +29,16 @@ def format_count(value: int) -> str:
     return f"{value:,}".replace(",", ".")  # Indonesian digit grouping
 
 
-def build_request_chart(line: Series, chart_id: str, *, width: int = 240, height: int = 44,
-                        axes: bool = False) -> Markup:
+def build_request_chart(
+    line: Series, chart_id: str, *, width: int = 240, height: int = 44, axes: bool = False
+) -> Markup:
     """Requests per minute as stacked bars: 2xx/3xx, other 4xx, 429, 5xx (bottom to top)."""
     requests, client_errors, server_errors, throttled = line.totals
     peak = max(line.requests, default=0)
-    title = (f"Permintaan per menit, {line.name}: total {format_count(requests)}, 4xx {format_count(client_errors)}, "
-             f"5xx {format_count(server_errors)}, 429 {format_count(throttled)}; puncak {format_count(peak)}/menit")
+    title = (
+        f"Permintaan per menit, {line.name}: total {format_count(requests)}, 4xx {format_count(client_errors)}, "
+        f"5xx {format_count(server_errors)}, 429 {format_count(throttled)}; puncak {format_count(peak)}/menit"
+    )
     left, bottom = (44, 16) if axes else (0, 0)
     plot_w, plot_h = width - left, height - bottom
     slot = plot_w / max(1, len(line.requests))
@@ -46,9 +49,12 @@ def build_request_chart(line: Series, chart_id: str, *, width: int = 240, height
             continue
         x = left + index * slot
         y = float(plot_h)
-        layers = ((line.server_errors[index], SERVER), (line.throttled[index], THROTTLED),
-                  (line.client_errors[index] - line.throttled[index], CLIENT),
-                  (total - line.client_errors[index] - line.server_errors[index], OK))
+        layers = (
+            (line.server_errors[index], SERVER),
+            (line.throttled[index], THROTTLED),
+            (line.client_errors[index] - line.throttled[index], CLIENT),
+            (total - line.client_errors[index] - line.server_errors[index], OK),
+        )
         for count, colour in reversed(layers):  # OK at the bottom
             if count <= 0:
                 continue
@@ -60,13 +66,16 @@ def build_request_chart(line: Series, chart_id: str, *, width: int = 240, height
     return _svg(chart_id, title, width, height, parts)
 
 
-def build_latency_chart(line: Series, chart_id: str, *, width: int = 240, height: int = 44,
-                        axes: bool = False) -> Markup:
+def build_latency_chart(
+    line: Series, chart_id: str, *, width: int = 240, height: int = 44, axes: bool = False
+) -> Markup:
     """p95 latency per minute as a line (gaps where a minute had no requests)."""
     values = line.p95
     peak = max((v for v in values if v is not None), default=None)
-    title = (f"Latensi p95 per menit, {line.name}: p95 jendela {format_seconds(line.p95_total)}, "
-             f"tertinggi {format_seconds(peak)}")
+    title = (
+        f"Latensi p95 per menit, {line.name}: p95 jendela {format_seconds(line.p95_total)}, "
+        f"tertinggi {format_seconds(peak)}"
+    )
     left, bottom = (44, 16) if axes else (0, 0)
     plot_w, plot_h = width - left, height - bottom
     parts: list[str] = []
@@ -85,8 +94,11 @@ def build_latency_chart(line: Series, chart_id: str, *, width: int = 240, height
 
 
 def build_legend() -> Markup:
-    items = "".join(f'<span><svg width="10" height="10" aria-hidden="true"><rect width="10" height="10" '
-                    f'fill="{colour}"/></svg> {escape(label)}</span> ' for label, colour in LEGEND)
+    items = "".join(
+        f'<span><svg width="10" height="10" aria-hidden="true"><rect width="10" height="10" '
+        f'fill="{colour}"/></svg> {escape(label)}</span> '
+        for label, colour in LEGEND
+    )
     return Markup(f'<p class="muted" aria-label="Keterangan warna">{items}</p>')
 
 
@@ -103,12 +115,14 @@ def _runs(values: Sequence[float | None]) -> list[list[tuple[int, float]]]:
 
 def _axes(left: int, plot_w: int, plot_h: int, peak_label: str, minutes: int) -> str:
     text = 'font-size="10" fill="#5b6670" font-family="system-ui,sans-serif"'
-    return (f'<line x1="{left}" y1="{plot_h}" x2="{left + plot_w}" y2="{plot_h}" stroke="#b8c2cc"/>'
-            f'<line x1="{left}" y1="0" x2="{left}" y2="{plot_h}" stroke="#b8c2cc"/>'
-            f'<text x="{left - 4}" y="10" text-anchor="end" {text}>{escape(peak_label)}</text>'
-            f'<text x="{left - 4}" y="{plot_h}" text-anchor="end" {text}>0</text>'
-            f'<text x="{left}" y="{plot_h + 12}" {text}>−{minutes} mnt</text>'
-            f'<text x="{left + plot_w}" y="{plot_h + 12}" text-anchor="end" {text}>sekarang</text>')
+    return (
+        f'<line x1="{left}" y1="{plot_h}" x2="{left + plot_w}" y2="{plot_h}" stroke="#b8c2cc"/>'
+        f'<line x1="{left}" y1="0" x2="{left}" y2="{plot_h}" stroke="#b8c2cc"/>'
+        f'<text x="{left - 4}" y="10" text-anchor="end" {text}>{escape(peak_label)}</text>'
+        f'<text x="{left - 4}" y="{plot_h}" text-anchor="end" {text}>0</text>'
+        f'<text x="{left}" y="{plot_h + 12}" {text}>−{minutes} mnt</text>'
+        f'<text x="{left + plot_w}" y="{plot_h + 12}" text-anchor="end" {text}>sekarang</text>'
+    )
 
 
 def _svg(chart_id: str, title: str, width: int, height: int, parts: list[str]) -> Markup:
@@ -117,4 +131,5 @@ def _svg(chart_id: str, title: str, width: int, height: int, parts: list[str]) -
         f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" aria-labelledby="{safe_id}-t" data-chart="{safe_id}">'
         f'<title id="{safe_id}-t">{escape(title)}</title>'
-        f'<rect width="{width}" height="{height}" fill="#f8fafc"/>{"".join(parts)}</svg>')
+        f'<rect width="{width}" height="{height}" fill="#f8fafc"/>{"".join(parts)}</svg>'
+    )

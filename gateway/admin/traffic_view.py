@@ -54,12 +54,24 @@ class Series:
 
     def as_json(self) -> dict[str, Any]:
         requests, client_errors, server_errors, throttled = self.totals
-        return {"slug": self.key, "name": self.name, "opd": self.opd, "opd_name": self.opd_name,
-                "requests": requests, "client_errors": client_errors, "server_errors": server_errors,
-                "throttled": throttled, "p95_seconds": _round(self.p95_total),
-                "per_minute": {"requests": self.requests, "client_errors": self.client_errors,
-                               "server_errors": self.server_errors, "throttled": self.throttled,
-                               "p95_seconds": [_round(v) for v in self.p95]}}
+        return {
+            "slug": self.key,
+            "name": self.name,
+            "opd": self.opd,
+            "opd_name": self.opd_name,
+            "requests": requests,
+            "client_errors": client_errors,
+            "server_errors": server_errors,
+            "throttled": throttled,
+            "p95_seconds": _round(self.p95_total),
+            "per_minute": {
+                "requests": self.requests,
+                "client_errors": self.client_errors,
+                "server_errors": self.server_errors,
+                "throttled": self.throttled,
+                "p95_seconds": [_round(v) for v in self.p95],
+            },
+        }
 
 
 @dataclass
@@ -74,11 +86,19 @@ class TrafficView:
     opd_count: int = 0  # OPD units with traffic (``opds`` holds the busiest OPD_ROWS of them)
 
     def as_json(self, offset: int, limit: int) -> dict[str, Any]:
-        return {"from": self.first_minute * 60, "to": (self.first_minute + self.minutes) * 60,
-                "minutes": self.minutes, "opd": self.opd, "total": self.total.as_json(),
-                "opds": [s.as_json() for s in self.opds], "opd_count": self.opd_count,
-                "apps": [s.as_json() for s in self.apps],
-                "limit": limit, "offset": offset, "next_offset": offset + limit if self.more_apps else None}
+        return {
+            "from": self.first_minute * 60,
+            "to": (self.first_minute + self.minutes) * 60,
+            "minutes": self.minutes,
+            "opd": self.opd,
+            "total": self.total.as_json(),
+            "opds": [s.as_json() for s in self.opds],
+            "opd_count": self.opd_count,
+            "apps": [s.as_json() for s in self.apps],
+            "limit": limit,
+            "offset": offset,
+            "next_offset": offset + limit if self.more_apps else None,
+        }
 
 
 def check_traffic_filter(opd: str | None, minutes: int) -> None:
@@ -89,8 +109,16 @@ def check_traffic_filter(opd: str | None, minutes: int) -> None:
         raise BadRequest(f"'minutes' must be a whole number from {MINUTES_RANGE[0]} to {MINUTES_RANGE[1]}")
 
 
-async def load_traffic_view(session: AsyncSession, actor: Actor, now: int, *, opd: str | None, minutes: int = 60,
-                            offset: int = 0, limit: int = 50) -> TrafficView:
+async def load_traffic_view(
+    session: AsyncSession,
+    actor: Actor,
+    now: int,
+    *,
+    opd: str | None,
+    minutes: int = 60,
+    offset: int = 0,
+    limit: int = 50,
+) -> TrafficView:
     """Totals for every visible app and OPD; per-minute series only for the lines shown (summed in SQL)."""
     check_traffic_filter(opd, minutes)
     last = now // 60
@@ -105,7 +133,7 @@ async def load_traffic_view(session: AsyncSession, actor: Actor, now: int, *, op
     opd_totals = _sum_by_opd(app_totals, apps)
     ranked_apps = sorted(app_totals, key=lambda slug: (-app_totals[slug][0], slug))
     ranked_opds = sorted(opd_totals, key=lambda slug: (-opd_totals[slug][0], slug))
-    shown_apps, shown_opds = ranked_apps[offset:offset + limit], ranked_opds[:OPD_ROWS]
+    shown_apps, shown_opds = ranked_apps[offset : offset + limit], ranked_opds[:OPD_ROWS]
     opd_names = {unit_slug: unit_name for _, unit_slug, unit_name in apps.values()}
 
     total = _empty("total", "Semua", "", "", minutes)
@@ -123,9 +151,16 @@ async def load_traffic_view(session: AsyncSession, actor: Actor, now: int, *, op
         opd_series[UNROUTED] = (await _series(session, first, last, "app", apps=[UNROUTED])).get(UNROUTED, _NO_SERIES)
     for line in opd_lines:
         _fill(line, opd_series.get(line.key, _NO_SERIES), first)
-    return TrafficView(first, minutes, _finish(total), [_finish(line) for line in opd_lines],
-                       [_finish(line) for line in app_lines], len(ranked_apps) > offset + limit, opd,
-                       opd_count=len(ranked_opds))
+    return TrafficView(
+        first,
+        minutes,
+        _finish(total),
+        [_finish(line) for line in opd_lines],
+        [_finish(line) for line in app_lines],
+        len(ranked_apps) > offset + limit,
+        opd,
+        opd_count=len(ranked_opds),
+    )
 
 
 SeriesRows = tuple[dict[int, list[int]], dict[int, dict[int, int]]]  # minute -> counts, minute -> histogram
@@ -135,8 +170,11 @@ _NO_SERIES: SeriesRows = ({}, {})
 async def _load_visible_apps(session: AsyncSession, actor: Actor, opd: str | None) -> dict[str, tuple[str, str, str]]:
     """slug -> (name, OPD slug, OPD name) of every app the caller may see, inside ``opd``'s subtree if given."""
     app, unit = App.__table__.c, OpdUnit.__table__.c  # Core columns: 2,000 plain rows, no ORM loading
-    query = (select(app.slug, app.name, unit.slug, unit.name).join_from(App.__table__, OpdUnit.__table__)
-             .where(build_scope_clause(actor, OpdUnit.path)))
+    query = (
+        select(app.slug, app.name, unit.slug, unit.name)
+        .join_from(App.__table__, OpdUnit.__table__)
+        .where(build_scope_clause(actor, OpdUnit.path))
+    )
     if opd is not None:
         root = await load_opd(session, opd)
         check_sees(actor, root.path)  # an OPD admin filters inside their subtree, never above it
@@ -153,8 +191,15 @@ def _sum_by_opd(app_totals: dict[str, list[int]], apps: dict[str, tuple[str, str
     return sums
 
 
-async def _series(session: AsyncSession, first: int, last: int, by: Grouping, *, apps: list[str] | None = None,
-                  opds: list[str] | None = None) -> dict[Any, SeriesRows]:
+async def _series(
+    session: AsyncSession,
+    first: int,
+    last: int,
+    by: Grouping,
+    *,
+    apps: list[str] | None = None,
+    opds: list[str] | None = None,
+) -> dict[Any, SeriesRows]:
     """Per-minute counts and histograms, keyed by app or OPD slug (the key is None for ``by="all"``)."""
     counts = await sum_counts(session, first, last, by=by, per_minute=True, apps=apps, opds=opds)
     histograms = await sum_histograms(session, first, last, by=by, per_minute=True, apps=apps, opds=opds)
@@ -168,14 +213,18 @@ async def _series(session: AsyncSession, first: int, last: int, by: Grouping, *,
 
 async def list_visible_units(session: AsyncSession, actor: Actor) -> list[tuple[str, str, int]]:
     """(slug, name, depth) of every OPD unit the caller may filter by, in tree order."""
-    rows = await session.execute(select(OpdUnit.slug, OpdUnit.name, OpdUnit.path)
-                                 .where(build_scope_clause(actor, OpdUnit.path)).order_by(OpdUnit.path))
+    rows = await session.execute(
+        select(OpdUnit.slug, OpdUnit.name, OpdUnit.path)
+        .where(build_scope_clause(actor, OpdUnit.path))
+        .order_by(OpdUnit.path)
+    )
     return [(slug, name, path.strip("/").count("/")) for slug, name, path in rows.all()]
 
 
 def _empty(key: str, name: str, opd: str, opd_name: str, minutes: int) -> Series:
-    return Series(key, name, opd, opd_name, [0] * minutes, [0] * minutes, [0] * minutes, [0] * minutes,
-                  [None] * minutes)
+    return Series(
+        key, name, opd, opd_name, [0] * minutes, [0] * minutes, [0] * minutes, [0] * minutes, [None] * minutes
+    )
 
 
 def _fill(line: Series, series: SeriesRows, first: int) -> None:

@@ -12,7 +12,6 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from idp.upstream_addresses import UpstreamAddresses
 from gateway.app_edits import add_app_audited, set_app_status_audited, update_app
 from gateway.city_config.plan import Change
 from idp.account_edits import load_user_by_key, set_roles, update_user
@@ -26,6 +25,7 @@ from idp.federation.registry import UpstreamSpec, add_upstream, update_upstream
 from idp.org import add_opd
 from idp.org_edits import move_opd, update_opd
 from idp.storage.models import User
+from idp.upstream_addresses import UpstreamAddresses
 
 
 @dataclass
@@ -49,12 +49,18 @@ async def _apply_opd(session: AsyncSession, change: Change, ctx: ApplyContext) -
     values = change.values
     if change.action == "create":
         unit = await add_opd(session, change.key, values["name"], values["kind"], values["parent"], ctx.now)
-        await append_audit(session, actor=ctx.actor, action="opd.create", target=f"opd:{unit.slug}",
-                           detail={"name": unit.name, "kind": unit.kind, "path": unit.path, "source": "apply"},
-                           now=ctx.now)
+        await append_audit(
+            session,
+            actor=ctx.actor,
+            action="opd.create",
+            target=f"opd:{unit.slug}",
+            detail={"name": unit.name, "kind": unit.kind, "path": unit.path, "source": "apply"},
+            now=ctx.now,
+        )
     elif change.action == "update":
-        await update_opd(session, change.key, name=_to(values, "name"), kind=_to(values, "kind"), actor=ctx.actor,
-                         now=ctx.now)
+        await update_opd(
+            session, change.key, name=_to(values, "name"), kind=_to(values, "kind"), actor=ctx.actor, now=ctx.now
+        )
     else:
         await move_opd(session, change.key, values["parent"]["to"], actor=ctx.actor, now=ctx.now)
 
@@ -63,23 +69,42 @@ async def _apply_client(session: AsyncSession, change: Change, ctx: ApplyContext
     values = change.values
     if change.action == "create":
         client, secret = await add_client(
-            session, name=values["name"], client_id=change.key, opd_slug=values["opd"],
+            session,
+            name=values["name"],
+            client_id=change.key,
+            opd_slug=values["opd"],
             redirect_uris=tuple(values["redirect_uris"]),
             post_logout_redirect_uris=tuple(values["post_logout_redirect_uris"]),
-            grant_types=tuple(values["grant_types"]), scope=values["scope"], public=values["auth_method"] == "none",
-            auth_method=values["auth_method"], resources=tuple(values["resources"]), jwks=values["jwks"],
-            first_party=values["first_party"], status=values["status"],
-            backchannel_logout_uri=values["backchannel_logout_uri"], now=ctx.now, jwks_uri=values["jwks_uri"],
-            security=ClientSecurity(values["profile"], values["require_par"], values["dpop_bound"],
-                                    values["id_token_alg"]), addresses=ctx.addresses)
+            grant_types=tuple(values["grant_types"]),
+            scope=values["scope"],
+            public=values["auth_method"] == "none",
+            auth_method=values["auth_method"],
+            resources=tuple(values["resources"]),
+            jwks=values["jwks"],
+            first_party=values["first_party"],
+            status=values["status"],
+            backchannel_logout_uri=values["backchannel_logout_uri"],
+            now=ctx.now,
+            jwks_uri=values["jwks_uri"],
+            security=ClientSecurity(
+                values["profile"], values["require_par"], values["dpop_bound"], values["id_token_alg"]
+            ),
+            addresses=ctx.addresses,
+        )
         if secret is not None:
             ctx.secrets[client.client_id] = secret
-        await append_audit(session, actor=ctx.actor, action="client.create", target=f"client:{client.client_id}",
-                           detail={"diff": build_diff({}, {k: v for k, v in values.items() if k != "jwks"}),
-                                   "source": "apply"}, now=ctx.now)
+        await append_audit(
+            session,
+            actor=ctx.actor,
+            action="client.create",
+            target=f"client:{client.client_id}",
+            detail={"diff": build_diff({}, {k: v for k, v in values.items() if k != "jwks"}), "source": "apply"},
+            now=ctx.now,
+        )
     elif change.action == "update":
-        await update_client(session, change.key, {name: diff["to"] for name, diff in values.items()},
-                            actor=ctx.actor, now=ctx.now)
+        await update_client(
+            session, change.key, {name: diff["to"] for name, diff in values.items()}, actor=ctx.actor, now=ctx.now
+        )
     elif change.action == "security":
         await _apply_client_security(session, change, ctx)
     else:
@@ -87,44 +112,83 @@ async def _apply_client(session: AsyncSession, change: Change, ctx: ApplyContext
         client.status = values["status"]["to"]
         client.updated_at = max(ctx.now, client.updated_at)
         await session.flush()
-        await append_audit(session, actor=ctx.actor, action="client.status", target=f"client:{change.key}",
-                           detail={"diff": values}, now=ctx.now)
+        await append_audit(
+            session,
+            actor=ctx.actor,
+            action="client.status",
+            target=f"client:{change.key}",
+            detail={"diff": values},
+            now=ctx.now,
+        )
 
 
 async def _apply_client_security(session: AsyncSession, change: Change, ctx: ApplyContext) -> None:
     """FAPI 2.0 profile, PAR, DPoP and ID token algorithm: the rules ``check_client_security`` holds everywhere."""
     client = await load_client(session, change.key)
-    current = {"profile": client.profile, "require_par": bool(client.require_par),
-               "dpop_bound": bool(client.dpop_bound), "id_token_alg": client.id_token_alg}
+    current = {
+        "profile": client.profile,
+        "require_par": bool(client.require_par),
+        "dpop_bound": bool(client.dpop_bound),
+        "id_token_alg": client.id_token_alg,
+    }
     wanted = {**current, **{name: diff["to"] for name, diff in change.values.items()}}
-    security = check_client_security(ClientSecurity(wanted["profile"], wanted["require_par"], wanted["dpop_bound"],
-                                                    wanted["id_token_alg"]),
-                                     client.auth_method, tuple(client.grant_types))
+    security = check_client_security(
+        ClientSecurity(wanted["profile"], wanted["require_par"], wanted["dpop_bound"], wanted["id_token_alg"]),
+        client.auth_method,
+        tuple(client.grant_types),
+    )
     client.profile, client.require_par = security.profile, security.require_par
     client.dpop_bound, client.id_token_alg = security.dpop_bound, security.id_token_alg
     client.updated_at = max(ctx.now, client.updated_at)
     await session.flush()
-    await append_audit(session, actor=ctx.actor, action="client.security", target=f"client:{change.key}",
-                       detail={"diff": change.values, "source": "apply"}, now=ctx.now)
+    await append_audit(
+        session,
+        actor=ctx.actor,
+        action="client.security",
+        target=f"client:{change.key}",
+        detail={"diff": change.values, "source": "apply"},
+        now=ctx.now,
+    )
 
 
 async def _apply_app(session: AsyncSession, change: Change, ctx: ApplyContext) -> None:
     values = change.values
     if change.action == "create":
-        await add_app_audited(session, actor=ctx.actor, now=ctx.now, slug=change.key, opd_slug=values["opd"],
-                              upstreams=tuple(values["upstreams"]), auth_mode=values["auth_mode"], issuer=ctx.issuer,
-                              name=values["name"], client_id=values["client_id"], resource=values["resource"],
-                              hosts=tuple(values["hosts"]), restricted=values["restricted"], status=values["status"],
-                              addresses=ctx.addresses, apps_domain=ctx.apps_domain,
-                              claims=None if values.get("claims") is None else tuple(values["claims"]),
-                              integrity=values.get("integrity", "none"))
+        await add_app_audited(
+            session,
+            actor=ctx.actor,
+            now=ctx.now,
+            slug=change.key,
+            opd_slug=values["opd"],
+            upstreams=tuple(values["upstreams"]),
+            auth_mode=values["auth_mode"],
+            issuer=ctx.issuer,
+            name=values["name"],
+            client_id=values["client_id"],
+            resource=values["resource"],
+            hosts=tuple(values["hosts"]),
+            restricted=values["restricted"],
+            status=values["status"],
+            addresses=ctx.addresses,
+            apps_domain=ctx.apps_domain,
+            claims=None if values.get("claims") is None else tuple(values["claims"]),
+            integrity=values.get("integrity", "none"),
+        )
     elif change.action == "update":
-        await update_app(session, change.key, {name: diff["to"] for name, diff in values.items()},
-                         issuer=ctx.issuer, actor=ctx.actor, now=ctx.now, addresses=ctx.addresses,
-                         apps_domain=ctx.apps_domain)
+        await update_app(
+            session,
+            change.key,
+            {name: diff["to"] for name, diff in values.items()},
+            issuer=ctx.issuer,
+            actor=ctx.actor,
+            now=ctx.now,
+            addresses=ctx.addresses,
+            apps_domain=ctx.apps_domain,
+        )
     else:
-        await set_app_status_audited(session, change.key, values["status"]["to"], issuer=ctx.issuer,
-                                     actor=ctx.actor, now=ctx.now)
+        await set_app_status_audited(
+            session, change.key, values["status"]["to"], issuer=ctx.issuer, actor=ctx.actor, now=ctx.now
+        )
 
 
 async def _apply_user(session: AsyncSession, change: Change, ctx: ApplyContext) -> None:
@@ -135,8 +199,14 @@ async def _apply_user(session: AsyncSession, change: Change, ctx: ApplyContext) 
             user = await add_user(session, email=change.key, name=values["name"], password_hash=None, now=ctx.now)
             user.nip = values.get("nip")
             await session.flush()
-            await append_audit(session, actor=ctx.actor, action="user.create", target=f"user:{user.id}",
-                               detail={"email": user.email, "nip": user.nip, "source": "apply"}, now=ctx.now)
+            await append_audit(
+                session,
+                actor=ctx.actor,
+                action="user.create",
+                target=f"user:{user.id}",
+                detail={"email": user.email, "nip": user.nip, "source": "apply"},
+                now=ctx.now,
+            )
         await set_roles(session, user, _pairs(values["roles"]), actor=ctx.actor, now=ctx.now)
         return
     user = await load_user_by_key(session, change.key)
@@ -147,8 +217,14 @@ async def _apply_user(session: AsyncSession, change: Change, ctx: ApplyContext) 
     if "nip" in values:
         user.nip = values["nip"]["to"]
         await session.flush()
-        await append_audit(session, actor=ctx.actor, action="user.update", target=f"user:{user.id}",
-                           detail={"diff": {"nip": values["nip"]}}, now=ctx.now)
+        await append_audit(
+            session,
+            actor=ctx.actor,
+            action="user.update",
+            target=f"user:{user.id}",
+            detail={"diff": {"nip": values["nip"]}},
+            now=ctx.now,
+        )
 
 
 async def _apply_idp(session: AsyncSession, change: Change, ctx: ApplyContext) -> None:

@@ -53,8 +53,7 @@ class ClientEntry(Entry):
     post_logout_redirect_uris: list[str] = []
     grant_types: list[str] = ["authorization_code", "refresh_token"]
     scope: str = "openid profile email"
-    auth_method: Literal["client_secret_basic", "client_secret_post", "private_key_jwt", "none"] = \
-        "client_secret_basic"
+    auth_method: Literal["client_secret_basic", "client_secret_post", "private_key_jwt", "none"] = "client_secret_basic"
     resources: list[str] = []
     first_party: bool = False
     backchannel_logout_uri: str | None = None
@@ -170,8 +169,9 @@ def load_config(paths: list[Path]) -> CityConfig:
             problems.append(f"{path}: cannot read: {exc}")
             continue
         except ValidationError as exc:
-            problems.extend(f"{path}: {'.'.join(str(p) for p in error['loc'])}: {error['msg']}"
-                            for error in exc.errors())
+            problems.extend(
+                f"{path}: {'.'.join(str(p) for p in error['loc'])}: {error['msg']}" for error in exc.errors()
+            )
             continue
         part = _with_key_paths(part, path.parent)
         for section in parts:
@@ -187,15 +187,25 @@ def load_config(paths: list[Path]) -> CityConfig:
 
 def _with_key_paths(part: CityConfig, base: Path) -> CityConfig:
     """An upstream's ``private_key_file`` is read relative to the file that names it."""
-    idps = [idp.model_copy(update={"private_key_file": str(base / idp.private_key_file)})
-            if idp.private_key_file and not Path(idp.private_key_file).is_absolute() else idp for idp in part.idps]
+    idps = [
+        idp.model_copy(update={"private_key_file": str(base / idp.private_key_file)})
+        if idp.private_key_file and not Path(idp.private_key_file).is_absolute()
+        else idp
+        for idp in part.idps
+    ]
     return part.model_copy(update={"idps": idps})
 
 
 def _duplicates(config: CityConfig) -> list[str]:
     found: list[str] = []
-    for section, key in (("opd", "slug"), ("clients", "client_id"), ("apps", "slug"), ("users", "email"),
-                         ("admins", "email"), ("idps", "slug")):
+    for section, key in (
+        ("opd", "slug"),
+        ("clients", "client_id"),
+        ("apps", "slug"),
+        ("users", "email"),
+        ("admins", "email"),
+        ("idps", "slug"),
+    ):
         seen: set[str] = set()
         for entry in getattr(config, section):
             value = str(getattr(entry, key)).lower()
@@ -207,8 +217,11 @@ def _duplicates(config: CityConfig) -> list[str]:
 
 def dump_config(config: CityConfig) -> str:
     """YAML in the files' order of sections, every field written (what ``gerbang export`` prints)."""
-    data = {section: [entry.model_dump() for entry in getattr(config, section)]
-            for section in ("opd", "clients", "apps", "users") if getattr(config, section)}
+    data = {
+        section: [entry.model_dump() for entry in getattr(config, section)]
+        for section in ("opd", "clients", "apps", "users")
+        if getattr(config, section)
+    }
     if config.idps:
         data["idps"] = [idp.model_dump(by_alias=True, exclude=set(IDP_CREDENTIALS)) for idp in config.idps]
     header = "# Gerbang city configuration (gerbang export). Apply with: gerbang apply FILE [--dry-run]\n"

@@ -12,8 +12,8 @@ from typing import Any
 from gateway.apps import check_host, check_upstream
 from gateway.city_config.document import IDP_CREDENTIALS, CityConfig, Entry
 from gateway.claims import check_claims
-from idp.federation.registry import check_issuer
 from idp.errors import InvalidInput
+from idp.federation.registry import check_issuer
 
 # Fields that cannot be changed in place: the client must be removed and created again.
 FIXED_CLIENT_FIELDS = ("auth_method", "jwks", "jwks_uri")
@@ -62,12 +62,16 @@ def _normalised(section: str, values: dict[str, Any]) -> dict[str, Any]:
 
 
 def _diff(given: dict[str, Any], existing: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
-    return {name: {"from": existing.get(name), "to": given[name]} for name in fields
-            if name in given and given[name] != existing.get(name)}
+    return {
+        name: {"from": existing.get(name), "to": given[name]}
+        for name in fields
+        if name in given and given[name] != existing.get(name)
+    }
 
 
-def _entry_changes(section: str, key: str, wanted: Entry, current: Entry | None,
-                   groups: dict[str, tuple[str, ...]]) -> list[Change]:
+def _entry_changes(
+    section: str, key: str, wanted: Entry, current: Entry | None, groups: dict[str, tuple[str, ...]]
+) -> list[Change]:
     """``groups``: action → the fields that action changes, in the order they are applied."""
     if current is None:
         return [Change(section, key, "create", _normalised(section, wanted.model_dump()))]
@@ -83,8 +87,13 @@ def _entry_changes(section: str, key: str, wanted: Entry, current: Entry | None,
 
 def build_plan(desired: CityConfig, current: CityConfig) -> list[Change]:
     try:
-        return [*_opd_plan(desired, current), *_client_plan(desired, current), *_app_plan(desired, current),
-                *_user_plan(desired, current), *_idp_plan(desired, current)]
+        return [
+            *_opd_plan(desired, current),
+            *_client_plan(desired, current),
+            *_app_plan(desired, current),
+            *_user_plan(desired, current),
+            *_idp_plan(desired, current),
+        ]
     except InvalidInput as exc:
         raise InvalidInput(f"the configuration cannot be applied: {exc.message}") from exc
 
@@ -102,8 +111,11 @@ def _opd_plan(desired: CityConfig, current: CityConfig) -> list[Change]:
         for unit in ready:
             known.add(unit.slug)
             pending.remove(unit)
-            creates.extend(_entry_changes("opd", unit.slug, unit, existing.get(unit.slug),
-                                          {"update": ("name", "kind"), "move": ("parent",)}))
+            creates.extend(
+                _entry_changes(
+                    "opd", unit.slug, unit, existing.get(unit.slug), {"update": ("name", "kind"), "move": ("parent",)}
+                )
+            )
     return creates
 
 
@@ -112,29 +124,60 @@ def _client_plan(desired: CityConfig, current: CityConfig) -> list[Change]:
     changes: list[Change] = []
     for client in desired.clients:
         found = existing.get(client.client_id)
-        editable = ("name", "opd", "redirect_uris", "post_logout_redirect_uris", "grant_types", "scope", "resources",
-                    "first_party", "backchannel_logout_uri")
-        planned = _entry_changes("client", client.client_id, client, found,
-                                 {"update": editable, "security": SECURITY_CLIENT_FIELDS, "status": ("status",),
-                                  "fixed": FIXED_CLIENT_FIELDS})
+        editable = (
+            "name",
+            "opd",
+            "redirect_uris",
+            "post_logout_redirect_uris",
+            "grant_types",
+            "scope",
+            "resources",
+            "first_party",
+            "backchannel_logout_uri",
+        )
+        planned = _entry_changes(
+            "client",
+            client.client_id,
+            client,
+            found,
+            {
+                "update": editable,
+                "security": SECURITY_CLIENT_FIELDS,
+                "status": ("status",),
+                "fixed": FIXED_CLIENT_FIELDS,
+            },
+        )
         fixed = [change for change in planned if change.action == "fixed"]
         if fixed:
-            raise InvalidInput(f"client '{client.client_id}': {', '.join(fixed[0].values)} cannot change in place "
-                               "(remove the client and create it again)")
+            raise InvalidInput(
+                f"client '{client.client_id}': {', '.join(fixed[0].values)} cannot change in place "
+                "(remove the client and create it again)"
+            )
         changes.extend(planned)
     return changes
 
 
 def _app_plan(desired: CityConfig, current: CityConfig) -> list[Change]:
     existing = {app.slug: app for app in current.apps}
-    editable = ("name", "opd", "upstreams", "auth_mode", "client_id", "resource", "hosts", "restricted", "claims",
-                "integrity")
+    editable = (
+        "name",
+        "opd",
+        "upstreams",
+        "auth_mode",
+        "client_id",
+        "resource",
+        "hosts",
+        "restricted",
+        "claims",
+        "integrity",
+    )
     changes: list[Change] = []
     for app in desired.apps:
         if app.name is None and "name" in app.model_fields_set:
             raise InvalidInput(f"app '{app.slug}': name cannot be empty")
-        changes.extend(_entry_changes("app", app.slug, app, existing.get(app.slug),
-                                      {"update": editable, "status": ("status",)}))
+        changes.extend(
+            _entry_changes("app", app.slug, app, existing.get(app.slug), {"update": editable, "status": ("status",)})
+        )
     return changes
 
 
@@ -143,8 +186,9 @@ def _user_plan(desired: CityConfig, current: CityConfig) -> list[Change]:
     changes: list[Change] = []
     for user in desired.merged_users():
         email = user.email.strip().lower()
-        changes.extend(_entry_changes("user", email, user, existing.get(email),
-                                      {"update": ("name", "nip"), "roles": ("roles",)}))
+        changes.extend(
+            _entry_changes("user", email, user, existing.get(email), {"update": ("name", "nip"), "roles": ("roles",)})
+        )
     return changes
 
 
@@ -154,8 +198,14 @@ def _idp_plan(desired: CityConfig, current: CityConfig) -> list[Change]:
     for idp in desired.idps:
         found = existing.get(idp.slug)
         if found is None:  # created with its credential (never compared, never exported)
-            changes.append(Change("idp", idp.slug, "create", {**_normalised("idp", idp.model_dump()),
-                                                               **{n: getattr(idp, n) for n in IDP_CREDENTIALS}}))
+            changes.append(
+                Change(
+                    "idp",
+                    idp.slug,
+                    "create",
+                    {**_normalised("idp", idp.model_dump()), **{n: getattr(idp, n) for n in IDP_CREDENTIALS}},
+                )
+            )
             continue
         changes.extend(_entry_changes("idp", idp.slug, idp, found, {"update": IDP_EDITABLE}))
     return changes

@@ -16,27 +16,62 @@ async def read_state(session: AsyncSession, emails: frozenset[str] = frozenset()
     units = list((await session.scalars(select(OpdUnit).order_by(OpdUnit.path))).all())
     slug_of: dict[int | None, str] = {unit.id: unit.slug for unit in units}
     opd = [OpdEntry(slug=u.slug, name=u.name, kind=u.kind, parent=slug_of.get(u.parent_id)) for u in units]
-    clients = [ClientEntry(client_id=c.client_id, name=c.name, opd=slug_of.get(c.opd_id),
-                           redirect_uris=list(c.redirect_uris),
-                           post_logout_redirect_uris=list(c.post_logout_redirect_uris),
-                           grant_types=list(c.grant_types), scope=c.scope, auth_method=c.auth_method,
-                           resources=list(c.resources), first_party=c.first_party,
-                           backchannel_logout_uri=c.backchannel_logout_uri, jwks=c.jwks, jwks_uri=c.jwks_uri,
-                           profile=c.profile, require_par=bool(c.require_par),  # type: ignore[arg-type]
-                           dpop_bound=bool(c.dpop_bound), id_token_alg=c.id_token_alg,  # type: ignore[arg-type]
-                           status=c.status)  # type: ignore[arg-type]
-               for c in (await session.scalars(select(Client).order_by(Client.client_id))).all()
-               if c.client_id not in HUB_CLIENT_IDS]
-    apps = [AppEntry(slug=a.slug, name=a.name, opd=slug_of[a.opd_id], upstreams=list(a.upstreams),
-                     auth_mode=a.auth_mode, client_id=a.client_id, resource=a.resource,  # type: ignore[arg-type]
-                     hosts=list(stored_hosts(a)), restricted=a.restricted, status=a.status,  # type: ignore[arg-type]
-                     claims=None if a.claims is None else list(a.claims),  # type: ignore[arg-type]
-                     integrity=a.integrity or "none")  # type: ignore[arg-type]
-            for a in (await session.scalars(select(App).order_by(App.slug))).all()]
-    idps = [IdpEntry(slug=i.slug, name=i.name, issuer=i.issuer, client_id=i.client_id, scope=i.scope,
-                     link_by=i.link_by, authoritative=i.authoritative, acr_map=dict(i.acr_map),  # type: ignore[arg-type]
-                     audience=i.audience, enabled=i.enabled)  # type: ignore[arg-type]
-            for i in (await session.scalars(select(UpstreamIdp).order_by(UpstreamIdp.slug))).all()]
+    clients = [
+        ClientEntry(
+            client_id=c.client_id,
+            name=c.name,
+            opd=slug_of.get(c.opd_id),
+            redirect_uris=list(c.redirect_uris),
+            post_logout_redirect_uris=list(c.post_logout_redirect_uris),
+            grant_types=list(c.grant_types),
+            scope=c.scope,
+            auth_method=c.auth_method,
+            resources=list(c.resources),
+            first_party=c.first_party,
+            backchannel_logout_uri=c.backchannel_logout_uri,
+            jwks=c.jwks,
+            jwks_uri=c.jwks_uri,
+            profile=c.profile,
+            require_par=bool(c.require_par),  # type: ignore[arg-type]
+            dpop_bound=bool(c.dpop_bound),
+            id_token_alg=c.id_token_alg,  # type: ignore[arg-type]
+            status=c.status,
+        )  # type: ignore[arg-type]
+        for c in (await session.scalars(select(Client).order_by(Client.client_id))).all()
+        if c.client_id not in HUB_CLIENT_IDS
+    ]
+    apps = [
+        AppEntry(
+            slug=a.slug,
+            name=a.name,
+            opd=slug_of[a.opd_id],
+            upstreams=list(a.upstreams),
+            auth_mode=a.auth_mode,
+            client_id=a.client_id,
+            resource=a.resource,  # type: ignore[arg-type]
+            hosts=list(stored_hosts(a)),
+            restricted=a.restricted,
+            status=a.status,  # type: ignore[arg-type]
+            claims=None if a.claims is None else list(a.claims),  # type: ignore[arg-type]
+            integrity=a.integrity or "none",
+        )  # type: ignore[arg-type]
+        for a in (await session.scalars(select(App).order_by(App.slug))).all()
+    ]
+    idps = [
+        IdpEntry(
+            slug=i.slug,
+            name=i.name,
+            issuer=i.issuer,
+            client_id=i.client_id,
+            scope=i.scope,
+            link_by=i.link_by,
+            authoritative=i.authoritative,
+            acr_map=dict(i.acr_map),  # type: ignore[arg-type]
+            audience=i.audience,
+            enabled=i.enabled,
+        )  # type: ignore[arg-type]
+        for i in (await session.scalars(select(UpstreamIdp).order_by(UpstreamIdp.slug))).all()
+    ]
     return CityConfig(opd=opd, clients=clients, apps=apps, users=await _staff(session, slug_of, emails), idps=idps)
 
 
@@ -48,6 +83,9 @@ async def _staff(session: AsyncSession, slug_of: dict[int | None, str], emails: 
         roles.setdefault(user_id, []).append(f"{role}@{slug_of[opd_id]}")
     if not roles and not emails:
         return []
-    users = (await session.scalars(select(User).where(or_(User.id.in_(list(roles)), User.email.in_(list(emails))))
-                                   .order_by(User.email))).all()
+    users = (
+        await session.scalars(
+            select(User).where(or_(User.id.in_(list(roles)), User.email.in_(list(emails)))).order_by(User.email)
+        )
+    ).all()
     return [UserEntry(email=u.email, name=u.name, nip=u.nip, roles=sorted(roles.get(u.id, []))) for u in users]

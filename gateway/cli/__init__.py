@@ -34,11 +34,25 @@ def load_settings() -> Settings:
 # that command runs (or ``--help`` lists them all): ``gerbang serve`` runs the hub in this very process, so
 # whatever the other commands import (alembic, the demo, QR codes...) would otherwise stay in every worker.
 COMMANDS = {
-    "apps": "apps", "audit": "audit", "clients": "identity", "db": "db", "demo": "demo", "dpop": "dpop",
-    "idps": "idps", "keys": "keys", "opd": "identity", "pdp": "pdp", "policy": "policy", "serve": "serve",
+    "apps": "apps",
+    "audit": "audit",
+    "clients": "identity",
+    "db": "db",
+    "demo": "demo",
+    "dpop": "dpop",
+    "idps": "idps",
+    "keys": "keys",
+    "opd": "identity",
+    "pdp": "pdp",
+    "policy": "policy",
+    "serve": "serve",
     "users": "identity",
     # day-two operations (configuration as code, administrators, backups)
-    "admins": "admins", "apply": "config_code", "export": "config_code", "backup": "backup", "restore": "backup",
+    "admins": "admins",
+    "apply": "config_code",
+    "export": "config_code",
+    "backup": "backup",
+    "restore": "backup",
     "ledger": "ledger",
 }
 
@@ -47,19 +61,23 @@ COMMANDS = {
 COMMAND_HELP = {
     "admins": "Kominfo administrators of the console and the admin API.",
     "apply": "Make the OPD tree, clients, apps, staff roles, Kominfo admins and upstream OPs match the YAML files.",
-    "apps": "OPD apps behind the gateway.", "audit": "The tamper-evident audit log.",
+    "apps": "OPD apps behind the gateway.",
+    "audit": "The tamper-evident audit log.",
     "backup": "Write a consistent snapshot of the database (signing keys still encrypted) and the policy directory.",
-    "clients": "OAuth clients (relying parties and integrations).", "db": "Database schema.",
+    "clients": "OAuth clients (relying parties and integrations).",
+    "db": "Database schema.",
     "demo": "Run a seeded demo city: the provider, the gateway and sample OPD apps on loopback.",
     "dpop": "DPoP proofs and DPoP-bound tokens for shell integrations (RFC 9449).",
     "export": "Write the OPD tree, clients, apps, staff roles and upstream OPs as YAML that `gerbang apply` reads.",
     "idps": "Upstream OpenID providers (INApas, SSO ASN) citizens and staff may sign in with.",
-    "keys": "Hub signing keys.", "ledger": "The receipts ledger of signed requests (integrity ledger apps).",
+    "keys": "Hub signing keys.",
+    "ledger": "The receipts ledger of signed requests (integrity ledger apps).",
     "opd": "OPD units (the city's organisation tree).",
     "pdp": "Personal data protection (UU PDP): breach notices, processing register, retention.",
     "policy": "Access policies: validate, explain a decision, run the policy tests.",
     "restore": "Restore a backup onto an EMPTY database, then run `gerbang audit verify`.",
-    "serve": "Run the hub (provider, gateway, console) from settings.", "users": "Citizens and civil servants.",
+    "serve": "Run the hub (provider, gateway, console) from settings.",
+    "users": "Citizens and civil servants.",
 }
 
 

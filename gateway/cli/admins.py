@@ -71,16 +71,25 @@ def admins_add(email: str, name: str | None, password_stdin: bool, as_json: bool
             if not name:
                 raise InvalidInput(f"there is no account {email} yet: give its --name to create it")
             user = await add_user(session, email=email, name=name, password_hash=password_hash, now=now)
-            await append_audit(session, actor=actor, action="user.create", target=f"user:{user.id}",
-                               detail={"email": user.email, "password_set": password_hash is not None}, now=now)
+            await append_audit(
+                session,
+                actor=actor,
+                action="user.create",
+                target=f"user:{user.id}",
+                detail={"email": user.email, "password_set": password_hash is not None},
+                now=now,
+            )
         pairs = await role_pairs(session, user.id)
         if (KOMINFO_UNIT, KOMINFO_ADMIN) not in pairs:
             await set_roles(session, user, [*pairs, (KOMINFO_UNIT, KOMINFO_ADMIN)], actor=actor, now=now)
         return {"id": user.id, "email": user.email, "created": created}
 
     record = run_in_session(settings, op)
-    emit(as_json, record, f"{record['email']} is a Kominfo administrator" + (" (new account)" if record["created"]
-                                                                             else ""))
+    emit(
+        as_json,
+        record,
+        f"{record['email']} is a Kominfo administrator" + (" (new account)" if record["created"] else ""),
+    )
 
 
 @admins_group.command("list")
@@ -94,11 +103,13 @@ def admins_list(as_json: bool) -> None:
     settings = load_settings()
 
     async def op(session: AsyncSession) -> list[dict[str, Any]]:
-        rows = await session.execute(select(User.email, User.name, User.disabled)
-                                     .join(Membership, Membership.user_id == User.id)
-                                     .join(OpdUnit, Membership.opd_id == OpdUnit.id)
-                                     .where(OpdUnit.slug == KOMINFO_UNIT, Membership.role == KOMINFO_ADMIN)
-                                     .order_by(User.email))
+        rows = await session.execute(
+            select(User.email, User.name, User.disabled)
+            .join(Membership, Membership.user_id == User.id)
+            .join(OpdUnit, Membership.opd_id == OpdUnit.id)
+            .where(OpdUnit.slug == KOMINFO_UNIT, Membership.role == KOMINFO_ADMIN)
+            .order_by(User.email)
+        )
         return [{"email": e, "name": n, "disabled": d} for e, n, d in rows.all()]
 
     admins = run_in_session(settings, op)

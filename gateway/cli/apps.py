@@ -13,18 +13,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.app_edits import add_app_audited, set_app_status_audited
 from gateway.apps import AUTH_MODES, INTEGRITY_MODES, AppRecord, list_apps
-from gateway.claims import parse_claims
 from gateway.bypass_probe import AppAudit, ProbeAssertions, audit_apps
+from gateway.claims import parse_claims
 from gateway.cli import load_settings
 from gateway.cli.audit import cli_actor
 from gateway.cli.edits import extend, pick
 from gateway.cli.runtime import emit, json_option, run_in_session
 from gateway.settings import Settings
-from idp.upstream_addresses import build_upstream_addresses
 from idp.app_origins import app_origin
 from idp.clock import SystemClock
 from idp.keys import KeyRing
 from idp.storage.db import build_engine, build_sessionmaker
+from idp.upstream_addresses import build_upstream_addresses
 
 EXIT_REACHABLE = 1
 APPROVED = ("active", "suspended")
@@ -43,39 +43,86 @@ def apps_group() -> None:
 @click.option("--name", default=None, help="display name (default: the slug)")
 @click.option("--client", "client_id", default=None, help="the app's OAuth client_id")
 @click.option("--resource", default=None, help="resource identifier (default: the app's origin + /)")
-@click.option("--host", "hosts", multiple=True,
-              help="also serve the app at this host name, its own origin too (repeatable)")
+@click.option(
+    "--host", "hosts", multiple=True, help="also serve the app at this host name, its own origin too (repeatable)"
+)
 @click.option("--restricted", is_flag=True, help="only members of the owning OPD (policies decide)")
-@click.option("--case-insensitive-paths", is_flag=True,
-              help="the upstream ignores case in paths (IIS...): policy paths match without case")
-@click.option("--allow-ambiguous-paths", is_flag=True,
-              help="forward paths with ';', double encoding or trailing dots/spaces (refused by default)")
-@click.option("--websocket-origin", "websocket_origins", multiple=True,
-              help="another origin allowed to open the app's WebSockets (repeatable)")
+@click.option(
+    "--case-insensitive-paths",
+    is_flag=True,
+    help="the upstream ignores case in paths (IIS...): policy paths match without case",
+)
+@click.option(
+    "--allow-ambiguous-paths",
+    is_flag=True,
+    help="forward paths with ';', double encoding or trailing dots/spaces (refused by default)",
+)
+@click.option(
+    "--websocket-origin",
+    "websocket_origins",
+    multiple=True,
+    help="another origin allowed to open the app's WebSockets (repeatable)",
+)
 @click.option("--require-dpop", is_flag=True, help="bearer apps: DPoP-bound tokens only (RFC 9449)")
-@click.option("--integrity", type=click.Choice(INTEGRITY_MODES), default="none", show_default=True,
-              help="signed: RFC 9421 signed requests; ledger: also a receipt per request (docs/integrity.md)")
-@click.option("--claims", default=None,
-              help="identity claims its assertion carries, comma-separated, of email,name,nik,nip,opd,roles,acr,amr "
-                   "(default: name,opd,roles,acr)")
+@click.option(
+    "--integrity",
+    type=click.Choice(INTEGRITY_MODES),
+    default="none",
+    show_default=True,
+    help="signed: RFC 9421 signed requests; ledger: also a receipt per request (docs/integrity.md)",
+)
+@click.option(
+    "--claims",
+    default=None,
+    help="identity claims its assertion carries, comma-separated, of email,name,nik,nip,opd,roles,acr,amr "
+    "(default: name,opd,roles,acr)",
+)
 @json_option
-def apps_add(slug: str, opd_slug: str, upstreams: tuple[str, ...], auth_mode: str, name: str | None,
-             client_id: str | None, resource: str | None, hosts: tuple[str, ...], restricted: bool,
-             case_insensitive_paths: bool, allow_ambiguous_paths: bool, websocket_origins: tuple[str, ...],
-             require_dpop: bool, claims: str | None, integrity: str,
-             as_json: bool) -> None:
+def apps_add(
+    slug: str,
+    opd_slug: str,
+    upstreams: tuple[str, ...],
+    auth_mode: str,
+    name: str | None,
+    client_id: str | None,
+    resource: str | None,
+    hosts: tuple[str, ...],
+    restricted: bool,
+    case_insensitive_paths: bool,
+    allow_ambiguous_paths: bool,
+    websocket_origins: tuple[str, ...],
+    require_dpop: bool,
+    claims: str | None,
+    integrity: str,
+    as_json: bool,
+) -> None:
     """Register an app; running gateways route to it within seconds."""
     settings = load_settings()
 
     async def op(session: AsyncSession) -> AppRecord:
-        return await add_app_audited(session, actor=cli_actor(), slug=slug, opd_slug=opd_slug, upstreams=upstreams,
-                                     auth_mode=auth_mode, issuer=settings.issuer, now=int(time.time()), name=name,
-                                     client_id=client_id, resource=resource, hosts=hosts, restricted=restricted,
-                                     case_insensitive_paths=case_insensitive_paths,
-                                     allow_ambiguous_paths=allow_ambiguous_paths, websocket_origins=websocket_origins,
-                                     addresses=build_upstream_addresses(settings), apps_domain=settings.apps_domain,
-                                     require_dpop=require_dpop,
-                                     claims=None if claims is None else parse_claims(claims), integrity=integrity)
+        return await add_app_audited(
+            session,
+            actor=cli_actor(),
+            slug=slug,
+            opd_slug=opd_slug,
+            upstreams=upstreams,
+            auth_mode=auth_mode,
+            issuer=settings.issuer,
+            now=int(time.time()),
+            name=name,
+            client_id=client_id,
+            resource=resource,
+            hosts=hosts,
+            restricted=restricted,
+            case_insensitive_paths=case_insensitive_paths,
+            allow_ambiguous_paths=allow_ambiguous_paths,
+            websocket_origins=websocket_origins,
+            addresses=build_upstream_addresses(settings),
+            apps_domain=settings.apps_domain,
+            require_dpop=require_dpop,
+            claims=None if claims is None else parse_claims(claims),
+            integrity=integrity,
+        )
 
     record = run_in_session(settings, op)
     addresses = " ".join(app_origin(settings.issuer, host) + "/" for host in record.hosts)
@@ -96,16 +143,24 @@ def apps_list(as_json: bool) -> None:
         emit(True, {"apps": [record.as_json() for record in records]}, "")
         return
     for record in records:
-        click.echo(f"{record.slug:<20} {record.status:<9} {record.auth_mode:<7} {record.opd:<16} "
-                   f"{' '.join(record.upstreams)}")
+        click.echo(
+            f"{record.slug:<20} {record.status:<9} {record.auth_mode:<7} {record.opd:<16} {' '.join(record.upstreams)}"
+        )
 
 
 def _set_status(slug: str, status: str, as_json: bool) -> None:
     settings = load_settings()
 
     async def op(session: AsyncSession) -> AppRecord:
-        return await set_app_status_audited(session, slug, status, issuer=settings.issuer, actor=cli_actor(),
-                                            now=int(time.time()), apps_domain=settings.apps_domain)
+        return await set_app_status_audited(
+            session,
+            slug,
+            status,
+            issuer=settings.issuer,
+            actor=cli_actor(),
+            now=int(time.time()),
+            apps_domain=settings.apps_domain,
+        )
 
     record = run_in_session(settings, op)
     emit(as_json, record.as_json(), f"app {record.slug} is now {record.status}")
@@ -138,13 +193,18 @@ def apps_audit(timeout: float, as_json: bool) -> None:
     try:
         audits = asyncio.run(_audit(settings, timeout))
     except OperationalError as exc:
-        click.echo(f"error: the database is not reachable or not migrated (run `gerbang db upgrade`): {exc.orig}",
-                   err=True)
+        click.echo(
+            f"error: the database is not reachable or not migrated (run `gerbang db upgrade`): {exc.orig}", err=True
+        )
         sys.exit(1)
     reachable = [audit.slug for audit in audits if audit.reachable]
     if as_json:
-        click.echo(json.dumps({"ok": not reachable, "reachable_around_hub": reachable,
-                               "apps": [audit.as_json() for audit in audits]}, ensure_ascii=False))
+        click.echo(
+            json.dumps(
+                {"ok": not reachable, "reachable_around_hub": reachable, "apps": [audit.as_json() for audit in audits]},
+                ensure_ascii=False,
+            )
+        )
     else:
         _print_audits(audits)
     if reachable:
@@ -157,8 +217,11 @@ async def _audit(settings: Settings, timeout: float) -> list[AppAudit]:
         sessionmaker = build_sessionmaker(engine)
         async with sessionmaker() as session:
             # Only apps Kominfo approved: a pending submission's upstream is nobody's to probe yet.
-            records = [record for record in await list_apps(session, settings.issuer, settings.apps_domain)
-                       if record.status in APPROVED]
+            records = [
+                record
+                for record in await list_apps(session, settings.issuer, settings.apps_domain)
+                if record.status in APPROVED
+            ]
         ring = KeyRing(sessionmaker, settings.effective_secret, settings.signing_alg, SystemClock())
         await ring.load(create_if_missing=False)
     finally:

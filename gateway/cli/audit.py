@@ -23,8 +23,15 @@ from gateway.cli.runtime import emit, json_option, run_in_session
 from gateway.settings import Settings
 from idp.audit import write_checkpoint
 from idp.audit_chain import Report, StoredCheckpoint
-from idp.audit_verify import (DEFAULT_BATCH, export_jsonl, jwks_keys, load_public_jwks, read_anchors, verify_database,
-                              verify_jsonl)
+from idp.audit_verify import (
+    DEFAULT_BATCH,
+    export_jsonl,
+    jwks_keys,
+    load_public_jwks,
+    read_anchors,
+    verify_database,
+    verify_jsonl,
+)
 from idp.clock import SystemClock
 from idp.errors import InvalidInput
 from idp.keys import KeyRing
@@ -40,20 +47,36 @@ def audit_group() -> None:
 
 
 @audit_group.command("verify")
-@click.option("--jsonl", "jsonl_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="verify this export offline instead of the database")
-@click.option("--jwks", "jwks_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="trusted public keys (JWKS) for checkpoints, e.g. from `gerbang audit export --keys-output`; "
-                   "default: the stored keys, authenticated with the hub secret")
-@click.option("--anchor", "anchor_paths", multiple=True,
-              type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="checkpoints kept outside the database (tokens one per line, or the JSON log lines of "
-                   "audit.checkpoint): catches a tail cut together with its checkpoints")
-@click.option("--batch", default=DEFAULT_BATCH, show_default=True, type=click.IntRange(1, 100_000),
-              help="entries read per query")
+@click.option(
+    "--jsonl",
+    "jsonl_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="verify this export offline instead of the database",
+)
+@click.option(
+    "--jwks",
+    "jwks_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="trusted public keys (JWKS) for checkpoints, e.g. from `gerbang audit export --keys-output`; "
+    "default: the stored keys, authenticated with the hub secret",
+)
+@click.option(
+    "--anchor",
+    "anchor_paths",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="checkpoints kept outside the database (tokens one per line, or the JSON log lines of "
+    "audit.checkpoint): catches a tail cut together with its checkpoints",
+)
+@click.option(
+    "--batch", default=DEFAULT_BATCH, show_default=True, type=click.IntRange(1, 100_000), help="entries read per query"
+)
 @json_option
-def audit_verify(jsonl_path: Path | None, jwks_path: Path | None, anchor_paths: tuple[Path, ...], batch: int,
-                 as_json: bool) -> None:
+def audit_verify(
+    jsonl_path: Path | None, jwks_path: Path | None, anchor_paths: tuple[Path, ...], batch: int, as_json: bool
+) -> None:
     """Check the whole chain; report the first entry edited, deleted, inserted or reordered.
 
     Exit status: 0 intact, 3 tampering found, 1 the chain could not be read.
@@ -66,8 +89,9 @@ def audit_verify(jsonl_path: Path | None, jwks_path: Path | None, anchor_paths: 
         settings = load_settings()
 
         async def op(session: AsyncSession) -> Report:
-            return await verify_database(session, secret=_existing_secret(settings), public_jwks=trusted,
-                                         anchors=anchors, batch=batch)
+            return await verify_database(
+                session, secret=_existing_secret(settings), public_jwks=trusted, anchors=anchors, batch=batch
+            )
 
         report = _run(settings, op)
     emit(as_json, report.as_dict(), report.summary())
@@ -108,10 +132,18 @@ def _existing_secret(settings: Settings) -> bytes | None:
 
 @audit_group.command("export")
 @click.option("--since", default=1, show_default=True, type=click.IntRange(1), help="first seq to export")
-@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="file to write (default: standard output)")
-@click.option("--keys-output", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="also write every stored public key (JWKS) for verifying checkpoints offline")
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="file to write (default: standard output)",
+)
+@click.option(
+    "--keys-output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="also write every stored public key (JWKS) for verifying checkpoints offline",
+)
 def audit_export(since: int, output: Path | None, keys_output: Path | None) -> None:
     """Export entries as JSON Lines, one entry per line with its hashes."""
     settings = load_settings()
@@ -148,8 +180,12 @@ def audit_checkpoint(as_json: bool) -> None:
     configure_logging(json=True, level="warning")  # the checkpoint's log line would mix into this output
 
     async def op(session: AsyncSession) -> dict[str, Any] | None:
-        keys = KeyRing(async_sessionmaker(session.bind, expire_on_commit=False), settings.effective_secret,
-                       settings.signing_alg, SystemClock())
+        keys = KeyRing(
+            async_sessionmaker(session.bind, expire_on_commit=False),
+            settings.effective_secret,
+            settings.signing_alg,
+            SystemClock(),
+        )
         await keys.load(create_if_missing=False)
         try:
             _ = keys.active  # raises when no key was ever made

@@ -21,18 +21,29 @@ def backup(target: Path) -> None:
 
     settings = load_settings()
     try:
-        manifest = write_backup(target, locate_database(settings.effective_database_url), settings.policy_dir,
-                                _revision(settings.effective_database_url))
+        manifest = write_backup(
+            target,
+            locate_database(settings.effective_database_url),
+            settings.policy_dir,
+            _revision(settings.effective_database_url),
+        )
     except GerbangError as exc:
         raise click.ClickException(exc.message) from exc
-    click.echo(f"backup written to {target} ({manifest['backend']} database at revision {manifest['revision']}"
-               + (", policies" if manifest["policies"] else "") + ")")
+    click.echo(
+        f"backup written to {target} ({manifest['backend']} database at revision {manifest['revision']}"
+        + (", policies" if manifest["policies"] else "")
+        + ")"
+    )
 
 
 @click.command("restore")
 @click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--policy-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="where to restore the policy files (default: GERBANG_POLICY_DIR, when set)")
+@click.option(
+    "--policy-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="where to restore the policy files (default: GERBANG_POLICY_DIR, when set)",
+)
 def restore(source: Path, policy_dir: Path | None) -> None:
     """Restore a backup onto an EMPTY database, then run `gerbang audit verify`.
 
@@ -49,9 +60,11 @@ def restore(source: Path, policy_dir: Path | None) -> None:
     except GerbangError as exc:
         raise click.ClickException(exc.message) from exc
     upgrade(settings.effective_database_url)  # a backup from an older release is brought to this one's schema
-    click.echo(f"restored {source} (taken at {manifest['created_at']}, revision {manifest['revision']})"
-               + (f"; policies in {target}" if manifest["policies"] and target else "")
-               + "; now run `gerbang audit verify`")
+    click.echo(
+        f"restored {source} (taken at {manifest['created_at']}, revision {manifest['revision']})"
+        + (f"; policies in {target}" if manifest["policies"] and target else "")
+        + "; now run `gerbang audit verify`"
+    )
 
 
 def _revision(url: str) -> str | None:

@@ -27,8 +27,12 @@ if TYPE_CHECKING:
 @click.command("apply")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--dry-run", is_flag=True, help="print what would change and change nothing")
-@click.option("--secrets-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="write the secrets of clients created now to this file (JSON, mode 0600) instead of printing")
+@click.option(
+    "--secrets-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="write the secrets of clients created now to this file (JSON, mode 0600) instead of printing",
+)
 @json_option
 def apply_command(paths: tuple[Path, ...], dry_run: bool, secrets_file: Path | None, as_json: bool) -> None:
     """Make the OPD tree, clients, apps, staff roles, Kominfo admins and upstream OPs match the YAML files."""
@@ -39,9 +43,15 @@ def apply_command(paths: tuple[Path, ...], dry_run: bool, secrets_file: Path | N
     from idp.upstream_addresses import build_upstream_addresses
 
     settings = load_settings()
-    context = ApplyContext(issuer=settings.issuer, actor=cli_actor(), now=int(time.time()),
-                           addresses=build_upstream_addresses(settings), apps_domain=settings.apps_domain,
-                           secret=settings.effective_secret, environ=dict(os.environ))
+    context = ApplyContext(
+        issuer=settings.issuer,
+        actor=cli_actor(),
+        now=int(time.time()),
+        addresses=build_upstream_addresses(settings),
+        apps_domain=settings.apps_domain,
+        secret=settings.effective_secret,
+        environ=dict(os.environ),
+    )
 
     async def op(session: AsyncSession) -> list[Change]:
         desired = load_config(list(paths))
@@ -57,10 +67,19 @@ def apply_command(paths: tuple[Path, ...], dry_run: bool, secrets_file: Path | N
     if context.secrets and secrets_file is not None:
         _write_private(secrets_file, json.dumps(context.secrets, indent=2) + "\n")
     if as_json:
-        click.echo(json.dumps({"dry_run": dry_run, "changed": bool(plan) and not dry_run,
-                               "changes": [{"section": c.section, "key": c.key, "action": c.action,
-                                            "values": c.values} for c in plan],
-                               "secrets": {} if secrets_file else context.secrets}, ensure_ascii=False))
+        click.echo(
+            json.dumps(
+                {
+                    "dry_run": dry_run,
+                    "changed": bool(plan) and not dry_run,
+                    "changes": [
+                        {"section": c.section, "key": c.key, "action": c.action, "values": c.values} for c in plan
+                    ],
+                    "secrets": {} if secrets_file else context.secrets,
+                },
+                ensure_ascii=False,
+            )
+        )
         return
     for change in plan:
         click.echo(change.describe())
@@ -91,8 +110,12 @@ def _write_private(path: Path, content: str) -> None:
 
 
 @click.command("export")
-@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="file to write (default: standard output)")
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="file to write (default: standard output)",
+)
 def export_command(output: Path | None) -> None:
     """Write the OPD tree, clients, apps, staff roles and upstream OPs as YAML that `gerbang apply` reads."""
     from gateway.city_config.document import dump_config

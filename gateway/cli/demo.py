@@ -18,10 +18,9 @@ from gateway.demo.opd_apps import address, budget_app, cctv_app, parking_app
 from gateway.demo.relying_party import create_relying_party
 from gateway.demo.seed import SeedResult, seed_demo
 from gateway.settings import Settings
-from idp.upstream_addresses import build_upstream_addresses
 from idp.storage.db import build_engine, build_sessionmaker
 from idp.storage.migrate import upgrade
-
+from idp.upstream_addresses import build_upstream_addresses
 
 DEMO_UPSTREAMS = ("127.0.0.0/8", "::1/128")
 
@@ -37,16 +36,25 @@ def demo_upstreams(host: str) -> tuple[str, ...]:
 @click.command("demo")
 @click.option("--port", default=8000, show_default=True, help="the hub's port; sample apps use the next ones")
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="where the demo keeps its SQLite database (default: a new temporary directory)")
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="where the demo keeps its SQLite database (default: a new temporary directory)",
+)
 def demo(port: int, host: str, data_dir: Path | None) -> None:
     """Run a seeded demo city: the provider, the gateway and sample OPD apps on loopback."""
     temporary = data_dir is None  # a directory the demo made is removed when it stops
     data_dir = data_dir or Path(tempfile.mkdtemp(prefix="gerbang-demo-"))
     base = f"http://{host}:{port}"
     # The sample apps run on loopback: the demo allows loopback upstreams for itself (production refuses them).
-    settings = Settings(issuer=base, data_dir=data_dir, database_url=f"sqlite+aiosqlite:///{data_dir / 'demo.db'}",
-                        mail_outbox=data_dir / "outbox", upstream_allow=demo_upstreams(host))
+    settings = Settings(
+        issuer=base,
+        data_dir=data_dir,
+        database_url=f"sqlite+aiosqlite:///{data_dir / 'demo.db'}",
+        mail_outbox=data_dir / "outbox",
+        upstream_allow=demo_upstreams(host),
+    )
     if (data_dir / "demo.db").exists():
         raise click.ClickException(f"{data_dir} already holds a demo; pass a new --data-dir")
     try:
@@ -64,9 +72,14 @@ async def _run(settings: Settings, host: str, port: int) -> None:
     upstreams = {"parkir": port + 2, "cctv": port + 3, "e-budgeting": port + 4}
     engine = build_engine(settings.effective_database_url)
     async with build_sessionmaker(engine)() as session, session.begin():
-        seeded = await seed_demo(session, issuer=settings.issuer, rp_base=rp_base,
-                                 upstreams={slug: f"http://{host}:{p}" for slug, p in upstreams.items()},
-                                 addresses=build_upstream_addresses(settings), apps_domain=settings.apps_domain)
+        seeded = await seed_demo(
+            session,
+            issuer=settings.issuer,
+            rp_base=rp_base,
+            upstreams={slug: f"http://{host}:{p}" for slug, p in upstreams.items()},
+            addresses=build_upstream_addresses(settings),
+            apps_domain=settings.apps_domain,
+        )
     await engine.dispose()
     portal = seeded.clients["portal"]
     issuer = settings.issuer
@@ -78,8 +91,10 @@ async def _run(settings: Settings, host: str, port: int) -> None:
         (budget_app(issuer, settings.apps_domain), upstreams["e-budgeting"]),
     ]
     _print_banner(settings, seeded, rp_base)
-    servers = [uvicorn.Server(uvicorn.Config(app, host=host, port=app_port, log_level="warning", lifespan="on"))
-               for app, app_port in apps]
+    servers = [
+        uvicorn.Server(uvicorn.Config(app, host=host, port=app_port, log_level="warning", lifespan="on"))
+        for app, app_port in apps
+    ]
     await asyncio.gather(*(server.serve() for server in servers))
 
 
@@ -90,18 +105,23 @@ def _print_banner(settings: Settings, seeded: SeedResult, rp_base: str) -> None:
     echo(f"  hub (provider + gateway): {settings.issuer}")
     echo(f"  discovery:                {settings.issuer}/.well-known/openid-configuration")
     echo(f"  demo relying party:       {rp_base}/   (Portal Warga: sign in with Gerbang)")
-    parkir, cctv, budget = (address(settings.issuer, settings.apps_domain, slug)
-                            for slug in ("parkir", "cctv", "e-budgeting"))
+    parkir, cctv, budget = (
+        address(settings.issuer, settings.apps_domain, slug) for slug in ("parkir", "cctv", "e-budgeting")
+    )
     echo("  every app on its own origin (*.localhost resolves to this machine in every current browser):")
     echo(f"  Dishub parking (session): {parkir}")
     echo(f"  Dishub CCTV (stream):     {cctv}")
     echo(f"  BPKAD e-budgeting (API):  {budget}api/anggaran  (bearer, DPoP required)")
     echo(f"  your account page:        {settings.issuer}/account")
-    echo(f"  Kominfo's console:        {settings.issuer}/admin/   (the kominfo-admin below; enrol a second factor at "
-         "/account first)")
+    echo(
+        f"  Kominfo's console:        {settings.issuer}/admin/   (the kominfo-admin below; enrol a second factor at "
+        "/account first)"
+    )
     echo(f"  mail outbox (no SMTP):    {settings.effective_mail_outbox}   (verification and reset mails)")
-    echo(f"  data directory:           {settings.data_dir}  ({seeded.opd_count} OPD units; removed on exit "
-         "unless you passed --data-dir)")
+    echo(
+        f"  data directory:           {settings.data_dir}  ({seeded.opd_count} OPD units; removed on exit "
+        "unless you passed --data-dir)"
+    )
     echo("")
     echo("Logins (email or NIK / password):")
     for person in seeded.people:
@@ -114,10 +134,14 @@ def _print_banner(settings: Settings, seeded: SeedResult, rp_base: str) -> None:
     api = f"{budget}api/anggaran"
     echo("Bapenda's integration calls e-budgeting with a DPoP-bound token (client_credentials, RFC 8707 resource,")
     echo("RFC 9449: curl cannot sign the proofs, `gerbang dpop` does; the key stays in the .pem file):")
-    echo(f"  TOKEN=$(gerbang dpop token --key {key} --client '{bapenda['client_id']}:{bapenda['client_secret']}' "
-         f"-d scope=budget.read -d resource={budget} {settings.issuer}/auth/token)")
-    echo(f"  curl -H \"Authorization: DPoP $TOKEN\" "
-         f"-H \"DPoP: $(gerbang dpop proof --key {key} --token \"$TOKEN\" GET {api})\" {api}")
+    echo(
+        f"  TOKEN=$(gerbang dpop token --key {key} --client '{bapenda['client_id']}:{bapenda['client_secret']}' "
+        f"-d scope=budget.read -d resource={budget} {settings.issuer}/auth/token)"
+    )
+    echo(
+        f'  curl -H "Authorization: DPoP $TOKEN" '
+        f'-H "DPoP: $(gerbang dpop proof --key {key} --token "$TOKEN" GET {api})" {api}'
+    )
     echo("")
     echo("Press Ctrl+C to stop.")
 

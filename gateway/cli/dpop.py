@@ -23,7 +23,6 @@ from pathlib import Path
 
 import click
 
-
 KEY_HELP = "EC P-256 private key (PEM); created when missing"
 
 
@@ -61,8 +60,11 @@ def dpop_token(key_file: Path, credentials: str, fields: tuple[str, ...], grant_
     basic = base64.b64encode(f"{urllib.parse.quote(client_id)}:{urllib.parse.quote(secret)}".encode()).decode()
     nonce = None
     for _attempt in range(2):
-        status, headers, body = _post(token_url, form, {"Authorization": f"Basic {basic}",
-                                                        "DPoP": make_proof(key, "POST", token_url, nonce=nonce)})
+        status, headers, body = _post(
+            token_url,
+            form,
+            {"Authorization": f"Basic {basic}", "DPoP": make_proof(key, "POST", token_url, nonce=nonce)},
+        )
         if status == 400 and body.get("error") == "use_dpop_nonce" and headers.get("DPoP-Nonce"):
             nonce = headers["DPoP-Nonce"]
             continue
@@ -75,8 +77,12 @@ def dpop_token(key_file: Path, credentials: str, fields: tuple[str, ...], grant_
 def _post(url: str, form: list[tuple[str, str]], headers: dict[str, str]) -> tuple[int, Message, dict]:
     """Status, headers (case-insensitive) and JSON body."""
     data = urllib.parse.urlencode(form).encode()
-    request = urllib.request.Request(url, data=data, method="POST", headers={
-        **headers, "Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"})
+    request = urllib.request.Request(
+        url,
+        data=data,
+        method="POST",
+        headers={**headers, "Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"},
+    )
     try:
         with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (the caller's URL)
             return response.status, response.headers, json.loads(response.read() or b"{}")

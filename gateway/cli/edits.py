@@ -50,8 +50,11 @@ def confirm_removal(what: str, yes: bool) -> None:
 
 def _changes(**options: Any) -> dict[str, Any]:
     """The options given (not None; empty tuples from unused multiple options are dropped)."""
-    return {name: list(value) if isinstance(value, tuple) else value for name, value in options.items()
-            if value is not None and value != ()}
+    return {
+        name: list(value) if isinstance(value, tuple) else value
+        for name, value in options.items()
+        if value is not None and value != ()
+    }
 
 
 def _report(as_json: bool, target: str, diff: dict[str, Any], extra: dict[str, Any] | None = None) -> None:
@@ -77,21 +80,42 @@ def _report(as_json: bool, target: str, diff: dict[str, Any], extra: dict[str, A
 @click.option("--auth", "auth_mode", type=click.Choice(("session", "bearer", "none")), default=None)
 @click.option("--client", "client_id", default=None, help="the app's OAuth client_id ('' clears it)")
 @click.option("--resource", default=None, help="resource identifier ('' restores the default)")
-@click.option("--host", "hosts", multiple=True,
-              help="replaces the extra host names the app is served at (repeatable; '' clears them)")
+@click.option(
+    "--host",
+    "hosts",
+    multiple=True,
+    help="replaces the extra host names the app is served at (repeatable; '' clears them)",
+)
 @click.option("--restricted/--unrestricted", default=None)
 @click.option("--require-dpop/--no-require-dpop", default=None, help="bearer apps: DPoP-bound tokens only (RFC 9449)")
-@click.option("--integrity", type=click.Choice(("none", "signed", "ledger")), default=None,
-              help="signed: RFC 9421 signed requests; ledger: also a receipt per request")
-@click.option("--case-insensitive-paths/--case-sensitive-paths", default=None,
-              help="the upstream ignores case in paths (IIS...): policy paths match without case")
-@click.option("--allow-ambiguous-paths/--refuse-ambiguous-paths", default=None,
-              help="forward paths with ';', double encoding or trailing dots/spaces")
-@click.option("--websocket-origin", "websocket_origins", multiple=True,
-              help="replaces the other origins allowed to open the app's WebSockets (repeatable)")
-@click.option("--claims", default=None,
-              help="identity claims its assertion carries, comma-separated, of email,name,nik,nip,opd,roles,acr,amr "
-                   "('default': name,opd,roles,acr)")
+@click.option(
+    "--integrity",
+    type=click.Choice(("none", "signed", "ledger")),
+    default=None,
+    help="signed: RFC 9421 signed requests; ledger: also a receipt per request",
+)
+@click.option(
+    "--case-insensitive-paths/--case-sensitive-paths",
+    default=None,
+    help="the upstream ignores case in paths (IIS...): policy paths match without case",
+)
+@click.option(
+    "--allow-ambiguous-paths/--refuse-ambiguous-paths",
+    default=None,
+    help="forward paths with ';', double encoding or trailing dots/spaces",
+)
+@click.option(
+    "--websocket-origin",
+    "websocket_origins",
+    multiple=True,
+    help="replaces the other origins allowed to open the app's WebSockets (repeatable)",
+)
+@click.option(
+    "--claims",
+    default=None,
+    help="identity claims its assertion carries, comma-separated, of email,name,nik,nip,opd,roles,acr,amr "
+    "('default': name,opd,roles,acr)",
+)
 @json_option
 def apps_update(slug_arg: str | None, slug: str | None, as_json: bool, **options: Any) -> None:
     """Change an app; every gateway routes by the new settings within seconds."""
@@ -107,11 +131,19 @@ def apps_update(slug_arg: str | None, slug: str | None, as_json: bool, **options
     async def op(session: AsyncSession) -> dict[str, Any]:
         if "claims" in changes:  # "default": back to name,opd,roles,acr
             from gateway.claims import parse_claims
+
             text = changes["claims"].strip()
             changes["claims"] = None if text == "default" else list(parse_claims(text))
-        _, diff = await update_app(session, target, changes, issuer=settings.issuer, actor=cli_actor(),
-                                   now=int(time.time()), addresses=build_upstream_addresses(settings),
-                                   apps_domain=settings.apps_domain)
+        _, diff = await update_app(
+            session,
+            target,
+            changes,
+            issuer=settings.issuer,
+            actor=cli_actor(),
+            now=int(time.time()),
+            addresses=build_upstream_addresses(settings),
+            apps_domain=settings.apps_domain,
+        )
         return diff
 
     _report(as_json, f"app {target}", run_in_session(settings, op))
@@ -146,8 +178,13 @@ def apps_remove(slug_arg: str | None, slug: str | None, yes: bool, as_json: bool
 @click.option("--redirect-uri", "redirect_uris", multiple=True, help="replaces the list (repeatable)")
 @click.option("--post-logout-redirect-uri", "post_logout_redirect_uris", multiple=True, help="replaces the list")
 @click.option("--scope", default=None, help="space-separated; replaces the allowed scopes")
-@click.option("--grant", "grant_types", multiple=True,
-              type=click.Choice(("authorization_code", "refresh_token", "client_credentials")), help="replaces")
+@click.option(
+    "--grant",
+    "grant_types",
+    multiple=True,
+    type=click.Choice(("authorization_code", "refresh_token", "client_credentials")),
+    help="replaces",
+)
 @click.option("--resource", "resources", multiple=True, help="replaces the APIs the client may get tokens for")
 @click.option("--backchannel-logout-uri", default=None, help="'' clears it")
 @json_option
@@ -169,8 +206,12 @@ def clients_update(client_arg: str | None, client_id: str | None, as_json: bool,
 @click.command("rotate-secret")
 @click.argument("client_arg", metavar="CLIENT_ID", required=False)
 @click.option("--client-id", default=None)
-@click.option("--grace", default="15m", show_default=True,
-              help="how long the old secret keeps working: 90s, 15m, 2h, 1d (a bare number is minutes; 0 = now)")
+@click.option(
+    "--grace",
+    default="15m",
+    show_default=True,
+    help="how long the old secret keeps working: 90s, 15m, 2h, 1d (a bare number is minutes; 0 = now)",
+)
 @json_option
 def clients_rotate_secret(client_arg: str | None, client_id: str | None, grace: str, as_json: bool) -> None:
     """Issue a new client secret (printed once); the old one works for the grace period, then dies."""
@@ -181,13 +222,17 @@ def clients_rotate_secret(client_arg: str | None, client_id: str | None, grace: 
     settings = load_settings()
 
     async def op(session: AsyncSession) -> tuple[str, int]:
-        return await rotate_client_secret(session, target, grace_seconds=grace_seconds, actor=cli_actor(),
-                                          now=int(time.time()))
+        return await rotate_client_secret(
+            session, target, grace_seconds=grace_seconds, actor=cli_actor(), now=int(time.time())
+        )
 
     secret, until = run_in_session(settings, op)
-    emit(as_json, {"client_id": target, "client_secret": secret, "old_secret_valid_until": until},
-         f"client_id:     {target}\nclient_secret: {secret}\n"
-         f"the old secret works until {time.strftime('%Y-%m-%d %H:%M:%S %Z', time.localtime(until))}")
+    emit(
+        as_json,
+        {"client_id": target, "client_secret": secret, "old_secret_valid_until": until},
+        f"client_id:     {target}\nclient_secret: {secret}\n"
+        f"the old secret works until {time.strftime('%Y-%m-%d %H:%M:%S %Z', time.localtime(until))}",
+    )
 
 
 @click.command("remove")
@@ -225,8 +270,9 @@ def users_update(user_key: str, name: str | None, email: str | None, nik: str | 
 
     async def op(session: AsyncSession) -> dict[str, Any]:
         user = await load_user_by_key(session, user_key)
-        return await update_user(session, user, name=name, email=email, nik=nik, actor=cli_actor(),
-                                 now=int(time.time()))
+        return await update_user(
+            session, user, name=name, email=email, nik=nik, actor=cli_actor(), now=int(time.time())
+        )
 
     _report(as_json, f"user {user_key}", run_in_session(settings, op))
 

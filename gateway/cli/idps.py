@@ -5,10 +5,8 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import Any
-
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -40,25 +38,51 @@ def _spec_options(func: Any) -> Any:
         click.option("--issuer", default=None, help="the upstream's issuer URL (discovery is read from it)"),
         click.option("--client-id", default=None, help="Gerbang's client id at the upstream"),
         click.option("--client-secret-stdin", is_flag=True, help="read the client secret from standard input"),
-        click.option("--private-key-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-                     default=None, help="PEM private key for private_key_jwt toward the upstream"),
+        click.option(
+            "--private-key-file",
+            type=click.Path(exists=True, dir_okay=False, path_type=Path),
+            default=None,
+            help="PEM private key for private_key_jwt toward the upstream",
+        ),
         click.option("--scope", default=None, help='default "openid profile email"'),
-        click.option("--link-by", type=click.Choice(["nik", "nip", "email", "none"]), default=None,
-                     help="identifier a first sign-in may match an existing account by (default email)"),
-        click.option("--authoritative/--not-authoritative", default=None,
-                     help="link on a matching nik/nip without asking for the local password"),
+        click.option(
+            "--link-by",
+            type=click.Choice(["nik", "nip", "email", "none"]),
+            default=None,
+            help="identifier a first sign-in may match an existing account by (default email)",
+        ),
+        click.option(
+            "--authoritative/--not-authoritative",
+            default=None,
+            help="link on a matching nik/nip without asking for the local password",
+        ),
         click.option("--acr-map", "acr_map", multiple=True, help="UPSTREAM=LOCAL (repeatable), LOCAL 1 or 2"),
-        click.option("--for", "audience", type=click.Choice(["citizens", "asn", "all"]), default=None,
-                     help="whose accounts it signs in (default all)"),
+        click.option(
+            "--for",
+            "audience",
+            type=click.Choice(["citizens", "asn", "all"]),
+            default=None,
+            help="whose accounts it signs in (default all)",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
     return func
 
 
-def _build_spec(name: str | None, issuer: str | None, client_id: str | None, client_secret_stdin: bool,
-                private_key_file: Path | None, scope: str | None, link_by: str | None, authoritative: bool | None,
-                acr_map: tuple[str, ...], audience: str | None, enabled: bool | None = None) -> UpstreamSpec:
+def _build_spec(
+    name: str | None,
+    issuer: str | None,
+    client_id: str | None,
+    client_secret_stdin: bool,
+    private_key_file: Path | None,
+    scope: str | None,
+    link_by: str | None,
+    authoritative: bool | None,
+    acr_map: tuple[str, ...],
+    audience: str | None,
+    enabled: bool | None = None,
+) -> UpstreamSpec:
     if client_secret_stdin and private_key_file:
         _fail("give either --client-secret-stdin or --private-key-file")
     try:
@@ -67,9 +91,19 @@ def _build_spec(name: str | None, issuer: str | None, client_id: str | None, cli
         _fail(exc.message)
     secret = sys.stdin.readline().rstrip("\r\n") if client_secret_stdin else None
     pem = private_key_file.read_text() if private_key_file else None
-    return _registry().UpstreamSpec(name=name, issuer=issuer, client_id=client_id, client_secret=secret,
-                                    private_key_pem=pem, scope=scope, link_by=link_by, authoritative=authoritative,
-                                    acr_map=mapping, audience=audience, enabled=enabled)
+    return _registry().UpstreamSpec(
+        name=name,
+        issuer=issuer,
+        client_id=client_id,
+        client_secret=secret,
+        private_key_pem=pem,
+        scope=scope,
+        link_by=link_by,
+        authoritative=authoritative,
+        acr_map=mapping,
+        audience=audience,
+        enabled=enabled,
+    )
 
 
 def _fail(message: str) -> None:
@@ -87,14 +121,17 @@ def idps_add(slug: str, as_json: bool, **options: Any) -> None:
     spec = _build_spec(**options)
 
     async def op(session: AsyncSession) -> dict[str, Any]:
-        row = await _registry().add_upstream(session, slug, spec, secret=settings.effective_secret,
-                                             actor=cli_actor(),
-                                 now=int(time.time()))
+        row = await _registry().add_upstream(
+            session, slug, spec, secret=settings.effective_secret, actor=cli_actor(), now=int(time.time())
+        )
         return _registry().describe(row, settings.effective_secret)
 
     record = run_in_session(settings, op)
-    emit(as_json, record, f"upstream {slug} added ({record['issuer']}); callback "
-                          f"{settings.issuer}/auth/broker/{slug}/callback")
+    emit(
+        as_json,
+        record,
+        f"upstream {slug} added ({record['issuer']}); callback {settings.issuer}/auth/broker/{slug}/callback",
+    )
 
 
 @idps_group.command("update")
@@ -108,9 +145,9 @@ def idps_update(slug: str, as_json: bool, enabled: bool | None, **options: Any) 
     spec = _build_spec(**options, enabled=enabled)
 
     async def op(session: AsyncSession) -> dict[str, Any]:
-        row = await _registry().update_upstream(session, slug, spec, secret=settings.effective_secret,
-                                                actor=cli_actor(),
-                                    now=int(time.time()))
+        row = await _registry().update_upstream(
+            session, slug, spec, secret=settings.effective_secret, actor=cli_actor(), now=int(time.time())
+        )
         return _registry().describe(row, settings.effective_secret)
 
     emit(as_json, run_in_session(settings, op), f"upstream {slug} updated")
@@ -146,8 +183,10 @@ def idps_list(as_json: bool) -> None:
         return
     for record in records:
         state = "enabled" if record["enabled"] else "disabled"
-        click.echo(f"{record['slug']:<16} {record['name']:<24} {record['issuer']:<40} {record['client_auth']:<20} "
-                   f"link-by={record['link_by']} for={record['for']} {state}")
+        click.echo(
+            f"{record['slug']:<16} {record['name']:<24} {record['issuer']:<40} {record['client_auth']:<20} "
+            f"link-by={record['link_by']} for={record['for']} {state}"
+        )
 
 
 def register(group: click.Group) -> None:

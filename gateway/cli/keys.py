@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-
 from typing import TYPE_CHECKING
 
 import click
@@ -38,8 +37,11 @@ def keys_rotate(alg: str | None, as_json: bool) -> None:
         return await rotate_signing_key(session, settings, actor=cli_actor(), now=now, alg=alg)
 
     key = run_in_session(settings, op)
-    emit(as_json, {"kid": key.kid, "alg": key.alg, "created_at": key.created_at, "activates_at": key.activates_at},
-         f"new signing key {key.kid} ({key.alg}): published now, signing from {key.activates_at or key.created_at}")
+    emit(
+        as_json,
+        {"kid": key.kid, "alg": key.alg, "created_at": key.created_at, "activates_at": key.activates_at},
+        f"new signing key {key.kid} ({key.alg}): published now, signing from {key.activates_at or key.created_at}",
+    )
 
 
 @keys_group.command("revoke")
@@ -55,13 +57,20 @@ def keys_revoke(kid: str, as_json: bool) -> None:
         return await revoke_signing_key(session, settings, kid=kid, actor=cli_actor(), now=int(time.time()))
 
     replacement = run_in_session(settings, op)
-    emit(as_json, {"revoked": kid, "new_kid": replacement.kid if replacement else None},
-         f"signing key {kid} revoked" + (f"; new signing key {replacement.kid}" if replacement else ""))
+    emit(
+        as_json,
+        {"revoked": kid, "new_kid": replacement.kid if replacement else None},
+        f"signing key {kid} revoked" + (f"; new signing key {replacement.kid}" if replacement else ""),
+    )
 
 
 @keys_group.command("list")
-@click.option("--all", "show_all", is_flag=True,
-              help="also the per-algorithm ID token keys (PS256, RS256, EdDSA) and the message-signing key (RFC 9421)")
+@click.option(
+    "--all",
+    "show_all",
+    is_flag=True,
+    help="also the per-algorithm ID token keys (PS256, RS256, EdDSA) and the message-signing key (RFC 9421)",
+)
 @json_option
 def keys_list(show_all: bool, as_json: bool) -> None:
     """List signing keys and their state."""
@@ -76,10 +85,21 @@ def keys_list(show_all: bool, as_json: bool) -> None:
         return list((await session.scalars(select(SigningKey).order_by(SigningKey.created_at))).all())
 
     now = int(time.time())
-    rows = [row for row in run_in_session(settings, op)
-            if show_all or not (row.id_token_only or row.purpose == HTTP_MESSAGE)]
-    records = [{"kid": k.kid, "alg": k.alg, "created_at": k.created_at, "state": _state(k, now),
-                **({"purpose": _purpose(k)} if show_all else {})} for k in rows]
+    rows = [
+        row
+        for row in run_in_session(settings, op)
+        if show_all or not (row.id_token_only or row.purpose == HTTP_MESSAGE)
+    ]
+    records = [
+        {
+            "kid": k.kid,
+            "alg": k.alg,
+            "created_at": k.created_at,
+            "state": _state(k, now),
+            **({"purpose": _purpose(k)} if show_all else {}),
+        }
+        for k in rows
+    ]
     if as_json:
         emit(True, {"keys": records}, "")
         return
@@ -87,8 +107,12 @@ def keys_list(show_all: bool, as_json: bool) -> None:
         click.echo(f"{record['kid']:<18} {record['alg']:<6} {record['state']}")
 
 
-STATE_WORDS = {"expired": "expired (verifies nothing)", "next": "next (published, not signing yet)",
-               "active": "active", "retired": "retired (still verifies)"}
+STATE_WORDS = {
+    "expired": "expired (verifies nothing)",
+    "next": "next (published, not signing yet)",
+    "active": "active",
+    "retired": "retired (still verifies)",
+}
 
 
 def _state(key: SigningKey, now: int) -> str:

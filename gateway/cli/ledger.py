@@ -21,10 +21,10 @@ from gateway.cli.runtime import emit, json_option, run_in_session
 from gateway.integrity.ledger_store import list_receipts, verify_stored
 from gateway.integrity.ledger_verify import LedgerReport
 from gateway.integrity.receipts import RECEIPT_TYP, build_receipt_claims
+from gateway.settings import Settings
 from idp.audit_verify import load_public_jwks
 from idp.clock import SystemClock
 from idp.keys import KeyRing
-from gateway.settings import Settings
 from idp.storage.db import build_engine, build_sessionmaker
 from idp.storage.models import LedgerCheckpoint
 
@@ -56,10 +56,18 @@ def ledger_verify(as_json: bool) -> None:
 
 @ledger_group.command("export")
 @click.option("--app", "app", required=True, help="the app's slug")
-@click.option("--since", default="1970-01-01T00:00:00+00:00", show_default=True,
-              help="ISO 8601 time (2026-12-01T00:00:00+07:00) or UNIX seconds")
-@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="file to write (default: standard output)")
+@click.option(
+    "--since",
+    default="1970-01-01T00:00:00+00:00",
+    show_default=True,
+    help="ISO 8601 time (2026-12-01T00:00:00+07:00) or UNIX seconds",
+)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="file to write (default: standard output)",
+)
 def ledger_export(app: str, since: str, output: Path | None) -> None:
     """JSON Lines: one receipt per line with its proof (the hub-signed receipt), then the newest signed checkpoint."""
     settings = load_settings()

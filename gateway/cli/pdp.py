@@ -19,8 +19,16 @@ if TYPE_CHECKING:  # storage, mail and the PDP workflows load when a command run
     from idp.pdp.breach import Incident
 
 # idp.security_events.KINDS, spelled out so --help imports nothing heavy (tests/unit/test_cli_help.py compares).
-EVENT_KINDS = ("login.succeeded", "login.failed", "login.locked", "mfa.changed", "password.reset", "token.revoked",
-               "client.auth_failed", "account.deletion")
+EVENT_KINDS = (
+    "login.succeeded",
+    "login.failed",
+    "login.locked",
+    "mfa.changed",
+    "password.reset",
+    "token.revoked",
+    "client.auth_failed",
+    "account.deletion",
+)
 
 
 def parse_time(value: str) -> int:
@@ -64,11 +72,16 @@ def breach(app_slug: str, since: str, until: str | None, send: bool, contact: st
             raise click.ClickException(f"no app '{app_slug}'") from None
 
     incident = run_in_session(settings, op)
-    record: dict[str, Any] = {"app": incident.app, "since": start, "until": end,
-                              "affected": [{"id": p.user_id, "name": p.name, "email": p.email}
-                                           for p in incident.affected]}
+    record: dict[str, Any] = {
+        "app": incident.app,
+        "since": start,
+        "until": end,
+        "affected": [{"id": p.user_id, "name": p.name, "email": p.email} for p in incident.affected],
+    }
     if incident.affected:
-        record["draft"] = dict(zip(("subject", "body"), draft_notice(incident, incident.affected[0], contact), strict=True))
+        record["draft"] = dict(
+            zip(("subject", "body"), draft_notice(incident, incident.affected[0], contact), strict=True)
+        )
     if send:
         record["sent"] = asyncio.run(_send(settings, incident, contact))
     if as_json:
@@ -80,8 +93,9 @@ def breach(app_slug: str, since: str, until: str | None, send: bool, contact: st
     if "draft" in record:
         click.echo("\n--- draft notice ---\n" + record["draft"]["subject"] + "\n\n" + record["draft"]["body"])
     if send:
-        click.echo(f"sent {record['sent']['notified']} notice(s), {record['sent']['failed']} failed; "
-                   f"recorded in the audit log")
+        click.echo(
+            f"sent {record['sent']['notified']} notice(s), {record['sent']['failed']} failed; recorded in the audit log"
+        )
     else:
         click.echo("nothing sent: run again with --send to notify them")
 
@@ -94,8 +108,9 @@ async def _send(settings: Settings, incident: Incident, contact: str) -> dict[st
     engine = build_engine(settings.effective_database_url)
     try:
         mailer = Mailer(settings.mail_from, settings.smtp_url, settings.effective_mail_outbox)
-        return await send_notices(build_sessionmaker(engine), mailer, incident, actor=cli_actor(), contact=contact,
-                                  now=int(time.time()))
+        return await send_notices(
+            build_sessionmaker(engine), mailer, incident, actor=cli_actor(), contact=contact, now=int(time.time())
+        )
     finally:
         await engine.dispose()
 
@@ -116,14 +131,18 @@ def register_export() -> None:
 @click.option("--client", "client_id", default=None)
 @click.option("--since", default=None, help="ISO 8601 or UNIX seconds")
 @click.option("--until", default=None, help="ISO 8601 or UNIX seconds")
-def events(kind: str | None, user_id: str | None, client_id: str | None, since: str | None,
-           until: str | None) -> None:
+def events(kind: str | None, user_id: str | None, client_id: str | None, since: str | None, until: str | None) -> None:
     """The security event log as JSON Lines, oldest first."""
     from idp.security_events import EventFilter, export_security_events
 
     settings = load_settings()
-    where = EventFilter(kind=kind, user_id=user_id, client_id=client_id,
-                        since=parse_time(since) if since else None, until=parse_time(until) if until else None)
+    where = EventFilter(
+        kind=kind,
+        user_id=user_id,
+        client_id=client_id,
+        since=parse_time(since) if since else None,
+        until=parse_time(until) if until else None,
+    )
 
     async def op(session: Any) -> list[str]:
         return [line async for line in export_security_events(session, where)]
@@ -144,9 +163,16 @@ def purge() -> None:
     async def main() -> dict[str, Any]:
         engine = build_engine(settings.effective_database_url)
         try:
-            jobs = PdpJobs(build_sessionmaker(engine), SystemClock(), Retention(
-                settings.access_history_retention_days, settings.security_event_retention_days,
-                settings.inactive_account_retention_days), every=settings.pdp_job_seconds)
+            jobs = PdpJobs(
+                build_sessionmaker(engine),
+                SystemClock(),
+                Retention(
+                    settings.access_history_retention_days,
+                    settings.security_event_retention_days,
+                    settings.inactive_account_retention_days,
+                ),
+                every=settings.pdp_job_seconds,
+            )
             return (await jobs.run_once()).__dict__
         finally:
             await engine.dispose()

@@ -60,8 +60,10 @@ def policy_check(directory: Path | None) -> None:
     """Validate every policy file in DIRECTORY; print every problem with its file and line."""
     path = _policy_dir(directory)
     policy_set = _load(path)
-    click.echo(f"ok: {path}: {len(policy_set.rules)} rules, {len(policy_set.apps)} apps, "
-               f"{len(policy_set.limits)} limits, {len(policy_set.provider.login_rules)} login rules")
+    click.echo(
+        f"ok: {path}: {len(policy_set.rules)} rules, {len(policy_set.apps)} apps, "
+        f"{len(policy_set.limits)} limits, {len(policy_set.provider.login_rules)} login rules"
+    )
 
 
 @policy_group.command("explain")
@@ -79,9 +81,22 @@ def policy_check(directory: Path | None) -> None:
 @click.option("--restricted", is_flag=True, help="treat the app as restricted in the app registry")
 @click.option("--dir", "directory", default=None, type=click.Path(path_type=Path), help="policy directory")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object")
-def policy_explain(user: str | None, app: str, method: str, path: str, ip: str | None, at: str | None,
-                   roles: tuple[str, ...], opd_paths: tuple[str, ...], client: str | None, scopes: tuple[str, ...],
-                   acr: str | None, restricted: bool, directory: Path | None, as_json: bool) -> None:
+def policy_explain(
+    user: str | None,
+    app: str,
+    method: str,
+    path: str,
+    ip: str | None,
+    at: str | None,
+    roles: tuple[str, ...],
+    opd_paths: tuple[str, ...],
+    client: str | None,
+    scopes: tuple[str, ...],
+    acr: str | None,
+    restricted: bool,
+    directory: Path | None,
+    as_json: bool,
+) -> None:
     """Print the decision for one request and every rule behind it.
 
     With a database configured (GERBANG_DATABASE_URL), the user's roles and OPD paths and the app's
@@ -99,9 +114,20 @@ def policy_explain(user: str | None, app: str, method: str, path: str, ip: str |
         _fail("--path must start with '/'")
     policy_dir = _policy_dir(directory)
     facts, registry_restricted = _directory_facts(SubjectFacts(user, roles, opd_paths, "given"), app)
-    request = Request(app=app, method=method.upper(), path=path, at=moment, sub=facts.sub, client_id=client,
-                      roles=facts.roles, opd_paths=facts.opd_paths, scopes=frozenset(scopes), acr=acr, ip=ip,
-                      restricted=restricted or registry_restricted)
+    request = Request(
+        app=app,
+        method=method.upper(),
+        path=path,
+        at=moment,
+        sub=facts.sub,
+        client_id=client,
+        roles=facts.roles,
+        opd_paths=facts.opd_paths,
+        scopes=frozenset(scopes),
+        acr=acr,
+        ip=ip,
+        restricted=restricted or registry_restricted,
+    )
     explanation = explain(_load(policy_dir), request)
     if as_json:
         click.echo(json.dumps(_explanation_json(explanation, facts), ensure_ascii=False))
@@ -144,8 +170,10 @@ def _print_explanation(explanation: Explanation, facts: SubjectFacts) -> None:
     if decision.report_only:
         would = "allow" if decision.would_allow else "deny"
         click.echo(f"report-only: {', '.join(decision.report_only)} (enforced, the decision would be {would})")
-    click.echo(f"subject: {facts.sub or '(anonymous)'} roles [{' '.join(facts.roles)}] "
-               f"opd [{' '.join(facts.opd_paths)}] ({facts.source})")
+    click.echo(
+        f"subject: {facts.sub or '(anonymous)'} roles [{' '.join(facts.roles)}] "
+        f"opd [{' '.join(facts.opd_paths)}] ({facts.source})"
+    )
     click.echo(f"app: restricted={explanation.app_restricted} require_acr={explanation.app_require_acr}")
     click.echo("rules considered:")
     for trace in explanation.traces:
@@ -171,8 +199,9 @@ def policy_test(directory: Path | None, as_json: bool) -> None:
         _fail(f"{len(exc.problems)} problem(s) in {path}")
     passed, failed = summarise(results)
     if as_json:
-        click.echo(json.dumps({"passed": passed, "failed": failed, "cases": [asdict(r) for r in results]},
-                              ensure_ascii=False))
+        click.echo(
+            json.dumps({"passed": passed, "failed": failed, "cases": [asdict(r) for r in results]}, ensure_ascii=False)
+        )
     else:
         for result in results:
             status = "PASS" if result.passed else "FAIL"

@@ -6,9 +6,7 @@ import asyncio
 import json
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -41,8 +39,9 @@ def run_in_session(settings: Settings, operation: Callable[[AsyncSession], Await
         click.echo(f"error: {exc.message}", err=True)
         sys.exit(1)
     except OperationalError as exc:
-        click.echo(f"error: the database is not reachable or not migrated (run `gerbang db upgrade`): "
-                   f"{exc.orig}", err=True)
+        click.echo(
+            f"error: the database is not reachable or not migrated (run `gerbang db upgrade`): {exc.orig}", err=True
+        )
         sys.exit(1)
 
 

@@ -57,11 +57,17 @@ def serve(host: str, port: int, workers: int) -> None:
     signal.signal(signal.SIGTERM, _exit_cleanly)
     # SIGTERM: uvicorn closes the listening socket, closes idle keep-alive connections, lets requests in
     # flight finish for up to the grace period, then runs the lifespan shutdown and exits 0.
-    uvicorn.run("gateway.app:app_from_environment", factory=True, host=host, port=port, workers=workers,
-                # uvicorn annotates an int; it hands the value to asyncio.wait_for, which takes a float.
-                timeout_graceful_shutdown=settings.shutdown_grace_seconds,  # type: ignore[arg-type]
-                **SERVER_OPTIONS,
-                **limit_options(settings))
+    uvicorn.run(
+        "gateway.app:app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        # uvicorn annotates an int; it hands the value to asyncio.wait_for, which takes a float.
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,  # type: ignore[arg-type]
+        **SERVER_OPTIONS,
+        **limit_options(settings),
+    )
 
 
 def limit_options(settings: Any) -> dict[str, Any]:

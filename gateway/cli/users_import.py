@@ -47,9 +47,12 @@ def users_import(path: Path, skip_bad: bool, as_json: bool) -> None:
     for line, problem in report.problems:
         click.echo(f"{path}:{line}: {problem}", err=True)
     refused = bool(report.problems) and not skip_bad
-    human = ("nothing imported: fix the rows above or pass --skip-bad" if refused else
-             f"{report.created} created, {report.updated} updated, {report.unchanged} unchanged"
-             + (f", {len(report.problems)} bad rows skipped" if report.problems else ""))
+    human = (
+        "nothing imported: fix the rows above or pass --skip-bad"
+        if refused
+        else f"{report.created} created, {report.updated} updated, {report.unchanged} unchanged"
+        + (f", {len(report.problems)} bad rows skipped" if report.problems else "")
+    )
     emit(as_json, {**report.as_json(), "imported": not refused}, human)
     if refused:
         sys.exit(EXIT_BAD_ROWS)

@@ -47,9 +47,11 @@ def _identity(request: Request) -> GerbangIdentity:
 def _who(identity: GerbangIdentity) -> str:
     name = identity.claims.get("name") or identity.sub
     roles = ", ".join(identity.roles) or "warga"
-    return (f"<p>Masuk sebagai <strong id='who'>{html.escape(str(name))}</strong> "
-            f"(<span id='sub'>{html.escape(str(identity.sub))}</span>; OPD: {html.escape(str(identity.opd or '-'))}; "
-            f"peran: {html.escape(roles)}; acr {html.escape(str(identity.acr))})</p>")
+    return (
+        f"<p>Masuk sebagai <strong id='who'>{html.escape(str(name))}</strong> "
+        f"(<span id='sub'>{html.escape(str(identity.sub))}</span>; OPD: {html.escape(str(identity.opd or '-'))}; "
+        f"peran: {html.escape(roles)}; acr {html.escape(str(identity.acr))})</p>"
+    )
 
 
 def address(issuer: str, apps_domain: str, slug: str) -> str:
@@ -62,9 +64,12 @@ def parking_app(issuer: str, apps_domain: str = "") -> GerbangAssertionMiddlewar
 
     async def home(request: Request) -> Response:
         identity = _identity(request)
-        return HTMLResponse("<h1>Parkir Dishub Kota Palembang</h1>" + _who(identity) +
-                            "<p>Tiket aktif: 2 (Jl. Sudirman, Pasar 16 Ilir). Retribusi dibayar non-tunai.</p>"
-                            f"<p><a href='{cctv}'>CCTV Dishub</a> · <a href='/.gerbang/logout'>Keluar</a></p>")
+        return HTMLResponse(
+            "<h1>Parkir Dishub Kota Palembang</h1>"
+            + _who(identity)
+            + "<p>Tiket aktif: 2 (Jl. Sudirman, Pasar 16 Ilir). Retribusi dibayar non-tunai.</p>"
+            f"<p><a href='{cctv}'>CCTV Dishub</a> · <a href='/.gerbang/logout'>Keluar</a></p>"
+        )
 
     app = Starlette(routes=[Route("/", home)])
     return GerbangAssertionMiddleware(app, issuer=issuer, audience=address(issuer, apps_domain, "parkir"))
@@ -74,14 +79,20 @@ def cctv_app(issuer: str, apps_domain: str = "") -> GerbangAssertionMiddleware:
     parkir = html.escape(address(issuer, apps_domain, "parkir"))
 
     async def home(request: Request) -> Response:
-        return HTMLResponse("<h1>CCTV Dishub — 13 titik jalan</h1>" + _who(_identity(request)) +
-                            "<img alt='Simpang Charitas' src='/stream' width='320' height='240'>"
-                            f"<p><a href='{parkir}'>Parkir Dishub</a></p>")
+        return HTMLResponse(
+            "<h1>CCTV Dishub — 13 titik jalan</h1>"
+            + _who(_identity(request))
+            + "<img alt='Simpang Charitas' src='/stream' width='320' height='240'>"
+            f"<p><a href='{parkir}'>Parkir Dishub</a></p>"
+        )
 
     async def frames() -> AsyncIterator[bytes]:
         while True:  # a camera never stops; the gateway releases it when the viewer leaves
-            yield (f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(FRAME)}\r\n\r\n".encode()
-                   + FRAME + b"\r\n")
+            yield (
+                f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(FRAME)}\r\n\r\n".encode()
+                + FRAME
+                + b"\r\n"
+            )
             await asyncio.sleep(0.2)
 
     async def stream(_request: Request) -> Response:

@@ -37,19 +37,32 @@ def create_relying_party(issuer: str, client_id: str, client_secret: str, base_u
         user = sessions.get(request.cookies.get("rp_session", ""))
         if user is None:
             return HTMLResponse('<h1>Portal Warga Palembang</h1><p><a href="/login">Masuk dengan Gerbang</a></p>')
-        claims = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
-                         for k, v in sorted(user["claims"].items()))
-        return HTMLResponse(f'<h1>Halo, {html.escape(str(user["claims"].get("name")))}</h1>'
-                            f'<table>{claims}</table><p><a href="/logout">Keluar</a></p>')
+        claims = "".join(
+            f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
+            for k, v in sorted(user["claims"].items())
+        )
+        return HTMLResponse(
+            f"<h1>Halo, {html.escape(str(user['claims'].get('name')))}</h1>"
+            f'<table>{claims}</table><p><a href="/logout">Keluar</a></p>'
+        )
 
     async def login(_request: Request) -> Response:
         meta = await discover()
         state, nonce, verifier = secrets.token_urlsafe(16), secrets.token_urlsafe(16), secrets.token_urlsafe(48)
         challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
         pending[state] = {"nonce": nonce, "verifier": verifier}
-        query = urlencode({"response_type": "code", "client_id": client_id, "redirect_uri": redirect_uri,
-                           "scope": "openid profile email opd", "state": state, "nonce": nonce,
-                           "code_challenge": challenge, "code_challenge_method": "S256"})
+        query = urlencode(
+            {
+                "response_type": "code",
+                "client_id": client_id,
+                "redirect_uri": redirect_uri,
+                "scope": "openid profile email opd",
+                "state": state,
+                "nonce": nonce,
+                "code_challenge": challenge,
+                "code_challenge_method": "S256",
+            }
+        )
         return RedirectResponse(f"{meta['authorization_endpoint']}?{query}", status_code=303)
 
     async def callback(request: Request) -> Response:
@@ -58,17 +71,23 @@ def create_relying_party(issuer: str, client_id: str, client_secret: str, base_u
             return HTMLResponse("<p>Permintaan masuk tidak sah.</p>", status_code=400)
         meta = await discover()
         async with aiohttp.ClientSession() as http:
-            form = {"grant_type": "authorization_code", "code": request.query_params["code"],
-                    "redirect_uri": redirect_uri, "code_verifier": flow["verifier"]}
-            async with http.post(meta["token_endpoint"], data=form,
-                                 headers={"Authorization": basic_auth(client_id, client_secret)}) as reply:
+            form = {
+                "grant_type": "authorization_code",
+                "code": request.query_params["code"],
+                "redirect_uri": redirect_uri,
+                "code_verifier": flow["verifier"],
+            }
+            async with http.post(
+                meta["token_endpoint"], data=form, headers={"Authorization": basic_auth(client_id, client_secret)}
+            ) as reply:
                 tokens = await reply.json()
             async with http.get(meta["jwks_uri"]) as reply:
                 jwks = await reply.json()
         kid = jwt.get_unverified_header(tokens["id_token"])["kid"]
         key = next(jwt.PyJWK(k) for k in jwks["keys"] if k["kid"] == kid)
-        claims = jwt.decode(tokens["id_token"], key.key, algorithms=["ES256", "RS256"], audience=client_id,
-                            issuer=issuer)
+        claims = jwt.decode(
+            tokens["id_token"], key.key, algorithms=["ES256", "RS256"], audience=client_id, issuer=issuer
+        )
         if claims.get("nonce") != flow["nonce"]:
             return HTMLResponse("<p>Nonce tidak cocok.</p>", status_code=400)
         session_id = secrets.token_urlsafe(24)
@@ -85,5 +104,6 @@ def create_relying_party(issuer: str, client_id: str, client_secret: str, base_u
             query["id_token_hint"] = user["id_token"]
         return RedirectResponse(f"{meta['end_session_endpoint']}?{urlencode(query)}", status_code=303)
 
-    return Starlette(routes=[Route("/", home), Route("/login", login), Route("/callback", callback),
-                             Route("/logout", logout)])
+    return Starlette(
+        routes=[Route("/", home), Route("/login", login), Route("/callback", callback), Route("/logout", logout)]
+    )

@@ -42,8 +42,13 @@ class Person:
 PEOPLE = (
     Person("siti@warga.palembang.go.id", "Siti Aminah", "warga-palembang-2026", nik="1671015203950002"),
     Person("budi@dishub.palembang.go.id", "Budi Santoso", "asn-dishub-2026", opd="dishub", roles=("operator",)),
-    Person("admin@kominfo.palembang.go.id", "Admin Kominfo", "kominfo-admin-2026", opd="diskominfo",
-           roles=("kominfo-admin",)),
+    Person(
+        "admin@kominfo.palembang.go.id",
+        "Admin Kominfo",
+        "kominfo-admin-2026",
+        opd="diskominfo",
+        roles=("kominfo-admin",),
+    ),
 )
 
 
@@ -63,54 +68,86 @@ def slugify(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
 
 
-def demo_city(data: dict[str, Any], *, issuer: str, rp_base: str, upstreams: dict[str, str],
-              apps_domain: str = "") -> CityConfig:
+def demo_city(
+    data: dict[str, Any], *, issuer: str, rp_base: str, upstreams: dict[str, str], apps_domain: str = ""
+) -> CityConfig:
     """The demo city as a configuration document (what ``gerbang apply`` reads), built from the city file: the
     OPD tree from its units and kecamatan (``KELURAHAN_PER_KECAMATAN`` generated kelurahan each, for the first
     ``KECAMATAN_IN_DEMO``), the sample apps on the demo's loopback ports, their clients and the staff roles."""
     city = data["city"]
     opd = [OpdEntry(slug=city["slug"], name=city["name"], kind="kota", parent=None)]
-    opd += [OpdEntry(slug=unit["slug"], name=unit["name"], kind=unit["kind"], parent=city["slug"])
-            for unit in data["opd"]]
+    opd += [
+        OpdEntry(slug=unit["slug"], name=unit["name"], kind=unit["kind"], parent=city["slug"]) for unit in data["opd"]
+    ]
     for name in data["kecamatan"][:KECAMATAN_IN_DEMO]:
         slug = f"kec-{slugify(name)}"
         opd.append(OpdEntry(slug=slug, name=f"Kecamatan {name}", kind="kecamatan", parent=city["slug"]))
-        opd += [OpdEntry(slug=f"{slug}-kel-{index}", name=f"Kelurahan {index} {name}", kind="kelurahan", parent=slug)
-                for index in range(1, KELURAHAN_PER_KECAMATAN + 1)]
+        opd += [
+            OpdEntry(slug=f"{slug}-kel-{index}", name=f"Kelurahan {index} {name}", kind="kelurahan", parent=slug)
+            for index in range(1, KELURAHAN_PER_KECAMATAN + 1)
+        ]
     clients = [
-        ClientEntry(client_id=PORTAL_CLIENT, name="Portal Warga Palembang (demo)", opd="diskominfo",
-                    redirect_uris=[f"{rp_base}/callback"], post_logout_redirect_uris=[f"{rp_base}/"],
-                    scope="openid profile email opd"),
+        ClientEntry(
+            client_id=PORTAL_CLIENT,
+            name="Portal Warga Palembang (demo)",
+            opd="diskominfo",
+            redirect_uris=[f"{rp_base}/callback"],
+            post_logout_redirect_uris=[f"{rp_base}/"],
+            scope="openid profile email opd",
+        ),
         # The client id and scope the shipped policy set allows on e-budgeting's /api/ (rule
         # e-budgeting-bpkad-integration).
-        ClientEntry(client_id="bapenda-pajak", name="Integrasi Bapenda → E-Budgeting", opd="bapenda",
-                    grant_types=["client_credentials"], scope="budget.read",
-                    resources=[default_app_resource(issuer, "e-budgeting", apps_domain)])]
-    apps = [AppEntry(slug="parkir", name="Parkir Dishub", opd="dishub", upstreams=[upstreams["parkir"]],
-                     auth_mode="session"),
-            AppEntry(slug="cctv", name="CCTV Dishub", opd="dishub", upstreams=[upstreams["cctv"]], auth_mode="session"),
-            # every request to e-budgeting is signed and leaves a receipt (docs/integrity.md)
-            AppEntry(slug="e-budgeting", name="E-Budgeting BPKAD", opd="bpkad", upstreams=[upstreams["e-budgeting"]],
-                     auth_mode="bearer", integrity="ledger")]
-    staff = [UserEntry(email=p.email, name=p.name, roles=[f"{role}@{p.opd}" for role in p.roles])
-             for p in PEOPLE if p.opd]
+        ClientEntry(
+            client_id="bapenda-pajak",
+            name="Integrasi Bapenda → E-Budgeting",
+            opd="bapenda",
+            grant_types=["client_credentials"],
+            scope="budget.read",
+            resources=[default_app_resource(issuer, "e-budgeting", apps_domain)],
+        ),
+    ]
+    apps = [
+        AppEntry(
+            slug="parkir", name="Parkir Dishub", opd="dishub", upstreams=[upstreams["parkir"]], auth_mode="session"
+        ),
+        AppEntry(slug="cctv", name="CCTV Dishub", opd="dishub", upstreams=[upstreams["cctv"]], auth_mode="session"),
+        # every request to e-budgeting is signed and leaves a receipt (docs/integrity.md)
+        AppEntry(
+            slug="e-budgeting",
+            name="E-Budgeting BPKAD",
+            opd="bpkad",
+            upstreams=[upstreams["e-budgeting"]],
+            auth_mode="bearer",
+            integrity="ledger",
+        ),
+    ]
+    staff = [
+        UserEntry(email=p.email, name=p.name, roles=[f"{role}@{p.opd}" for role in p.roles]) for p in PEOPLE if p.opd
+    ]
     return CityConfig(opd=opd, clients=clients, apps=apps, users=staff)
 
 
-async def seed_demo(session: AsyncSession, *, issuer: str, rp_base: str, upstreams: dict[str, str],
-                    addresses: UpstreamAddresses | None = None, apps_domain: str = "") -> SeedResult:
+async def seed_demo(
+    session: AsyncSession,
+    *,
+    issuer: str,
+    rp_base: str,
+    upstreams: dict[str, str],
+    addresses: UpstreamAddresses | None = None,
+    apps_domain: str = "",
+) -> SeedResult:
     """Apply the demo city (``demo_city``) as ``gerbang apply`` would, then what a city file never holds: the
     demo's passwords, the citizen, and e-budgeting's DPoP requirement."""
     now = int(time.time())
-    desired = demo_city(reference_data(), issuer=issuer, rp_base=rp_base, upstreams=upstreams,
-                        apps_domain=apps_domain)
+    desired = demo_city(reference_data(), issuer=issuer, rp_base=rp_base, upstreams=upstreams, apps_domain=apps_domain)
     context = ApplyContext(issuer=issuer, actor="gerbang-demo", now=now, addresses=addresses, apps_domain=apps_domain)
     await apply_plan(session, build_plan(desired, await read_state(session)), context)
     for person in PEOPLE:
         user = await session.scalar(select(User).where(User.email == person.email))
         if user is None:
-            user = await add_user(session, email=person.email, name=person.name, nik=person.nik, password_hash=None,
-                                  now=now)
+            user = await add_user(
+                session, email=person.email, name=person.name, nik=person.nik, password_hash=None, now=now
+            )
         user.password_hash = hash_sync(person.password)
     # "cannot be tampered with": a stolen token is useless without its key
     await set_app_dpop(session, "e-budgeting", True, now, issuer, apps_domain)

@@ -66,12 +66,12 @@ def parse_content_digest(value: str) -> bytes | None:
     return digest if len(digest) == 32 else None
 
 
-def build_signature_params(created: int, expires: int, nonce: str, keyid: str,
-                           components: Iterable[str] = COMPONENTS) -> str:
+def build_signature_params(
+    created: int, expires: int, nonce: str, keyid: str, components: Iterable[str] = COMPONENTS
+) -> str:
     """The ``@signature-params`` value (RFC 9421 §2.3): the covered components and the parameters, serialized."""
     inner = " ".join(f'"{name}"' for name in components)
-    return (f'({inner});created={created};expires={expires};nonce="{nonce}";keyid="{keyid}";alg="{ALG}"'
-            f';tag="{TAG}"')
+    return f'({inner});created={created};expires={expires};nonce="{nonce}";keyid="{keyid}";alg="{ALG}";tag="{TAG}"'
 
 
 def build_signature_base(values: Mapping[str, str], params: str, components: Iterable[str] = COMPONENTS) -> bytes:
@@ -124,7 +124,7 @@ def parse_signature_input(member: str) -> tuple[tuple[str, ...], dict[str, Any],
     close = member.index(")")
     components = tuple(re.findall(r'"([^"]*)"', member[1:close]))
     params: dict[str, Any] = {}
-    rest = member[close + 1:]
+    rest = member[close + 1 :]
     for match in _PARAM.finditer(rest):
         name, raw = match.groups()
         if name in params:
@@ -164,8 +164,16 @@ class MessageSignatureVerifier:
     ``origins`` are the app's own origins (``https://e-budgeting.apps.palembang.go.id``), the first the default.
     """
 
-    def __init__(self, keys: Callable[[str], Any], origins: Iterable[str], *, max_age: int = MAX_AGE,
-                 leeway: int = 5, replay: Any = None, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        keys: Callable[[str], Any],
+        origins: Iterable[str],
+        *,
+        max_age: int = MAX_AGE,
+        leeway: int = 5,
+        replay: Any = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._keys, self._origins = keys, tuple(origin.rstrip("/") for origin in origins)
         if not self._origins:
             raise ValueError("give the app's origin(s)")
@@ -207,8 +215,10 @@ class MessageSignatureVerifier:
         except binascii.Error:
             raise SignatureRejected("the signature is not base64") from None
         if not verify_es256(key, build_signature_base(values, params_text, components), raw):
-            raise SignatureRejected("the signature does not match the request (method, target, digest, assertion or "
-                                    "request id changed after signing)")
+            raise SignatureRejected(
+                "the signature does not match the request (method, target, digest, assertion or "
+                "request id changed after signing)"
+            )
         if parse_content_digest(values["content-digest"]) != hashlib.sha256(body).digest():
             raise SignatureRejected("the body does not match its signed Content-Digest")
         if not self._replay.first_use(params["nonce"], params["expires"]):
@@ -219,8 +229,13 @@ class MessageSignatureVerifier:
         if components != COMPONENTS or params.get("alg") != ALG or params.get("tag") != TAG:
             raise SignatureRejected("the signature does not cover what Gerbang signs")
         created, expires = params.get("created"), params.get("expires")
-        if not isinstance(created, int) or not isinstance(expires, int) or not isinstance(params.get("nonce"), str) \
-                or not isinstance(params.get("keyid"), str) or len(params["nonce"]) < 16:
+        if (
+            not isinstance(created, int)
+            or not isinstance(expires, int)
+            or not isinstance(params.get("nonce"), str)
+            or not isinstance(params.get("keyid"), str)
+            or len(params["nonce"]) < 16
+        ):
             raise SignatureRejected("the signature parameters are incomplete")
         now = int(self._clock())
         if created - self._leeway > now:

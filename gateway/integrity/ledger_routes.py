@@ -28,9 +28,15 @@ PREFIX = "/ledger/receipts/"
 
 
 class ReceiptEndpoint:
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], verifier: TokenVerifier,
-                 find_app: Callable[[str], Route | None], sign_jws: Callable[..., str], issuer: str,
-                 clock: Clock) -> None:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        verifier: TokenVerifier,
+        find_app: Callable[[str], Route | None],
+        sign_jws: Callable[..., str],
+        issuer: str,
+        clock: Clock,
+    ) -> None:
         self._sessionmaker, self._verifier, self._find_app = sessionmaker, verifier, find_app
         self._sign, self._issuer, self._clock = sign_jws, issuer, clock
 
@@ -42,21 +48,35 @@ class ReceiptEndpoint:
             await send_problem(send, error, request_id)
             return
         body = json.dumps(document, ensure_ascii=False).encode()
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", b"application/json"), (b"cache-control", b"no-store"),
-                                (b"content-length", str(len(body)).encode())]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"cache-control", b"no-store"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
     async def _answer(self, scope: Scope) -> dict[str, object]:
         if scope["method"] not in ("GET", "HEAD"):
             raise MethodNotAllowed("only GET", headers=((b"allow", b"GET"),))
-        wanted = scope["path"][len(PREFIX):]
+        wanted = scope["path"][len(PREFIX) :]
         token = _bearer(scope["headers"])
         if not wanted or len(wanted) > 128 or "/" in wanted:
             raise NotFound("there is no such receipt")
         async with self._sessionmaker() as session:
-            rows = (await session.scalars(select(LedgerReceipt).where(LedgerReceipt.request_id == wanted)
-                                          .order_by(LedgerReceipt.seq.desc()).limit(20))).all()
+            rows = (
+                await session.scalars(
+                    select(LedgerReceipt)
+                    .where(LedgerReceipt.request_id == wanted)
+                    .order_by(LedgerReceipt.seq.desc())
+                    .limit(20)
+                )
+            ).all()
         for row in rows:
             route = self._find_app(row.app)
             if route is None or row.client_id is None:
@@ -76,5 +96,7 @@ def _bearer(headers: list[tuple[bytes, bytes]]) -> str:
     for name, value in headers:
         if name == b"authorization" and value[:7].lower() == b"bearer ":
             return value[7:].decode("latin-1").strip()
-    raise Unauthenticated("a bearer token of the calling client is required",
-                          headers=((b"www-authenticate", b'Bearer realm="gerbang-ledger"'),))
+    raise Unauthenticated(
+        "a bearer token of the calling client is required",
+        headers=((b"www-authenticate", b'Bearer realm="gerbang-ledger"'),),
+    )

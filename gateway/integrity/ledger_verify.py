@@ -45,13 +45,20 @@ class LedgerReport:
         if self.faults:
             first = min(self.faults, key=lambda fault: fault.seq)
             return f"TAMPERED: seq {first.seq} {first.kind}: {first.message}"
-        return (f"{self.receipts} receipts, {self.checkpoints} signed checkpoints, ledger intact "
-                f"(head seq {self.last_seq} {self.head_hash[:16]})")
+        return (
+            f"{self.receipts} receipts, {self.checkpoints} signed checkpoints, ledger intact "
+            f"(head seq {self.last_seq} {self.head_hash[:16]})"
+        )
 
     def as_dict(self) -> dict[str, Any]:
-        return {"intact": self.intact, "receipts": self.receipts, "checkpoints": self.checkpoints,
-                "last_seq": self.last_seq, "head_hash": self.head_hash,
-                "faults": [fault.__dict__ for fault in sorted(self.faults, key=lambda fault: fault.seq)]}
+        return {
+            "intact": self.intact,
+            "receipts": self.receipts,
+            "checkpoints": self.checkpoints,
+            "last_seq": self.last_seq,
+            "head_hash": self.head_hash,
+            "faults": [fault.__dict__ for fault in sorted(self.faults, key=lambda fault: fault.seq)],
+        }
 
 
 def read_checkpoint(token: str, public_jwks: Mapping[str, dict[str, Any]]) -> tuple[int, str]:
@@ -61,8 +68,12 @@ def read_checkpoint(token: str, public_jwks: Mapping[str, dict[str, Any]]) -> tu
         jwk = public_jwks.get(str(header.get("kid")))
         if header.get("typ") != CHECKPOINT_TYP or jwk is None:
             raise ValueError("not signed by a trusted hub key")
-        claims = jwt.decode(token, jwt.PyJWK(jwk).key, algorithms=[jwk["alg"]],
-                            options={"require": ["seq", "hash"], "verify_iat": False})
+        claims = jwt.decode(
+            token,
+            jwt.PyJWK(jwk).key,
+            algorithms=[jwk["alg"]],
+            options={"require": ["seq", "hash"], "verify_iat": False},
+        )
     except jwt.PyJWTError as exc:
         raise ValueError(f"its signature does not verify ({exc})") from None
     if type(claims["seq"]) is not int or not isinstance(claims["hash"], str):
@@ -76,8 +87,13 @@ class LedgerVerifier:
     ``checkpoints``: (seq, hash, token) rows; ``start``: the first seq expected (an export ``--since`` starts later,
     its first receipt's ``prev_hash`` trusted as the anchor)."""
 
-    def __init__(self, public_jwks: Mapping[str, dict[str, Any]], checkpoints: Iterable[tuple[int, str, str]],
-                 *, start: int | None = 1) -> None:
+    def __init__(
+        self,
+        public_jwks: Mapping[str, dict[str, Any]],
+        checkpoints: Iterable[tuple[int, str, str]],
+        *,
+        start: int | None = 1,
+    ) -> None:
         self.report = LedgerReport()
         self._expected, self._prev, self._stopped = start, GENESIS_HASH, False
         self._signed: dict[int, str] = {}
@@ -88,8 +104,11 @@ class LedgerVerifier:
                 self.report.faults.append(Fault(seq, "checkpoint-invalid", f"the checkpoint for seq {seq}: {exc}"))
                 continue
             if (signed_seq, signed_hash) != (seq, head):
-                self.report.faults.append(Fault(seq, "checkpoint-invalid",
-                                                f"the checkpoint row for seq {seq} differs from what its token signs"))
+                self.report.faults.append(
+                    Fault(
+                        seq, "checkpoint-invalid", f"the checkpoint row for seq {seq} differs from what its token signs"
+                    )
+                )
                 continue
             self._signed[seq] = head
             self.report.checkpoints += 1
@@ -101,16 +120,24 @@ class LedgerVerifier:
             self._expected, self._prev = link.seq, link.prev_hash
         if link.seq != self._expected:
             kind = "deleted" if link.seq > self._expected else "reordered"
-            return self._stop(self._expected if kind == "deleted" else link.seq, kind,
-                              f"expected seq {self._expected}, found seq {link.seq}")
+            return self._stop(
+                self._expected if kind == "deleted" else link.seq,
+                kind,
+                f"expected seq {self._expected}, found seq {link.seq}",
+            )
         content_ok = chain_hash(link.prev_hash, link.receipt) == link.hash
         link_ok = link.prev_hash == self._prev
         if not (content_ok and link_ok):
             kind = "edited" if link_ok else "inserted" if content_ok else "reordered"
-            return self._stop(link.seq, kind, {"edited": "its content does not match its hash",
-                                               "inserted": f"it does not link to seq {link.seq - 1}",
-                                               "reordered": "it neither matches its hash nor links to the one "
-                                                            "before"}[kind])
+            return self._stop(
+                link.seq,
+                kind,
+                {
+                    "edited": "its content does not match its hash",
+                    "inserted": f"it does not link to seq {link.seq - 1}",
+                    "reordered": "it neither matches its hash nor links to the one before",
+                }[kind],
+            )
         signed = self._signed.get(link.seq)
         if signed is not None and signed != link.hash:
             return self._stop(link.seq, "rewritten", "a signed checkpoint states another hash for this seq")
@@ -128,7 +155,11 @@ class LedgerVerifier:
     def finish(self) -> LedgerReport:
         if not self._stopped and self._signed and max(self._signed) > self.report.last_seq:
             newest = max(self._signed)
-            self.report.faults.append(Fault(self.report.last_seq + 1, "truncated",
-                                            f"the ledger ends at seq {self.report.last_seq} but a signed checkpoint "
-                                            f"covers seq {newest}"))
+            self.report.faults.append(
+                Fault(
+                    self.report.last_seq + 1,
+                    "truncated",
+                    f"the ledger ends at seq {self.report.last_seq} but a signed checkpoint covers seq {newest}",
+                )
+            )
         return self.report

@@ -27,8 +27,16 @@ _Pending = tuple[Receipt, "asyncio.Future[ChainedReceipt]"]
 
 
 class LedgerWriter:
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], sign: Sign, clock: Clock, *,
-                 max_batch: int = 256, retry_seconds: float = 2.0, linger: float = 0.002) -> None:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        sign: Sign,
+        clock: Clock,
+        *,
+        max_batch: int = 256,
+        retry_seconds: float = 2.0,
+        linger: float = 0.002,
+    ) -> None:
         self._sessionmaker, self._sign, self._clock = sessionmaker, sign, clock
         self._max_batch, self._retry, self._linger = max_batch, retry_seconds, linger
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
@@ -52,8 +60,11 @@ class LedgerWriter:
     def check_open(self) -> None:
         """Refuse (503) while the last write failed recently: nothing is forwarded that could not be recorded."""
         if time.monotonic() - self.failed_at < self._retry:
-            raise ServiceUnavailable("the ledger cannot record requests now; try again shortly",
-                                     headers=((b"retry-after", b"2"),), log_detail="ledger write failing")
+            raise ServiceUnavailable(
+                "the ledger cannot record requests now; try again shortly",
+                headers=((b"retry-after", b"2"),),
+                log_detail="ledger write failing",
+            )
 
     async def record(self, receipt: Receipt) -> ChainedReceipt:
         if self._task is None:
@@ -76,15 +87,17 @@ class LedgerWriter:
     async def _write(self, batch: list[_Pending]) -> None:
         try:
             async with self._sessionmaker() as session, session.begin():
-                chained = await append_receipts(session, [receipt for receipt, _ in batch], self._sign,
-                                                self._clock.now())
+                chained = await append_receipts(
+                    session, [receipt for receipt, _ in batch], self._sign, self._clock.now()
+                )
         except Exception as exc:  # the database (or the signing key) failed: every waiter learns it
             self.failed_at = time.monotonic()
             log.error("ledger write failed for %d receipts: %r", len(batch), exc)
             for _, future in batch:
                 if not future.done():
-                    future.set_exception(ServiceUnavailable("the ledger could not record this request",
-                                                            log_detail=repr(exc)))
+                    future.set_exception(
+                        ServiceUnavailable("the ledger could not record this request", log_detail=repr(exc))
+                    )
             return
         self.batches += 1
         for (_, future), link in zip(batch, chained, strict=True):

@@ -44,8 +44,9 @@ if TYPE_CHECKING:
     from gateway.exchange import Exchange
 
 MODES = ("none", "signed", "ledger")
-DROPPED_REQUEST_HEADERS = frozenset({"content-digest", "signature", "signature-input", "repr-digest",
-                                     "want-content-digest"})
+DROPPED_REQUEST_HEADERS = frozenset(
+    {"content-digest", "signature", "signature-input", "repr-digest", "want-content-digest"}
+)
 
 
 class Front(Conversation, Protocol):
@@ -57,27 +58,50 @@ class Front(Conversation, Protocol):
 class IntegrityPlane:
     """Builds the observers: the signer, the ledger writer, the limits (a ledger app fails closed without them)."""
 
-    def __init__(self, signer: RequestSigner, ledger: LedgerWriter, sign_jws: Callable[..., str], issuer: str, *,
-                 buffer_bytes: int, read_timeout: float, hold_bytes: int = 1 << 20,
-                 limits_ok: Callable[[], bool] = lambda: True) -> None:
+    def __init__(
+        self,
+        signer: RequestSigner,
+        ledger: LedgerWriter,
+        sign_jws: Callable[..., str],
+        issuer: str,
+        *,
+        buffer_bytes: int,
+        read_timeout: float,
+        hold_bytes: int = 1 << 20,
+        limits_ok: Callable[[], bool] = lambda: True,
+    ) -> None:
         self.signer, self.ledger, self.sign_jws, self.issuer = signer, ledger, sign_jws, issuer
         self.buffer_bytes, self.read_timeout, self.hold_bytes = buffer_bytes, read_timeout, hold_bytes
         self.limits_ok = limits_ok
 
-    def begin(self, route: Route, principal: Principal, head: RequestHead, content_length: int | None,
-              chunked: bool, assertion: str, *, websocket: bool = False) -> IntegrityObserver | None:
+    def begin(
+        self,
+        route: Route,
+        principal: Principal,
+        head: RequestHead,
+        content_length: int | None,
+        chunked: bool,
+        assertion: str,
+        *,
+        websocket: bool = False,
+    ) -> IntegrityObserver | None:
         if route.integrity not in ("signed", "ledger"):
             return None
         if websocket:  # a handshake could be signed, its messages not: never forward what cannot be recorded
             if route.integrity == "ledger":
-                raise Forbidden("this app's requests are recorded in the ledger: WebSockets are not accepted",
-                                log_detail=f"app {route.slug}: WebSocket to a ledger app")
+                raise Forbidden(
+                    "this app's requests are recorded in the ledger: WebSockets are not accepted",
+                    log_detail=f"app {route.slug}: WebSocket to a ledger app",
+                )
             return None
         if route.integrity == "ledger":
             self.ledger.check_open()
             if not self.limits_ok():
-                raise ServiceUnavailable("the ledger cannot record requests now; try again shortly",
-                                         headers=((b"retry-after", b"2"),), log_detail="redis down: ledger closed")
+                raise ServiceUnavailable(
+                    "the ledger cannot record requests now; try again shortly",
+                    headers=((b"retry-after", b"2"),),
+                    log_detail="redis down: ledger closed",
+                )
         observer = IntegrityObserver(self, route, principal, head, assertion, content_length)
         declared = head.header(b"content-digest")
         if not chunked and not content_length:
@@ -96,10 +120,12 @@ class IntegrityPlane:
             while (piece := await reader.next()) is not None:
                 pieces.append(piece)
         except PayloadTooLarge:
-            raise PayloadTooLarge(f"a body over {self.buffer_bytes} bytes needs a Content-Digest header "
-                                  f"(RFC 9530, sha-256) for this app") from None
+            raise PayloadTooLarge(
+                f"a body over {self.buffer_bytes} bytes needs a Content-Digest header (RFC 9530, sha-256) for this app"
+            ) from None
         except ClientGone:
             from gateway.proxy import ClientDisconnected  # the proxy's error type; imported late (no cycle)
+
             raise ClientDisconnected() from None
         return b"".join(pieces)
 
@@ -107,11 +133,32 @@ class IntegrityPlane:
 class IntegrityObserver:
     """The proxy's ``ExchangeObserver`` for one request to a signed or ledger app (the module docstring)."""
 
-    __slots__ = ("plane", "route", "principal", "head", "assertion", "content_length", "started", "expected",
-                 "request_hash", "response_hash", "status", "receipt", "receipt_token", "digest_header")
+    __slots__ = (
+        "plane",
+        "route",
+        "principal",
+        "head",
+        "assertion",
+        "content_length",
+        "started",
+        "expected",
+        "request_hash",
+        "response_hash",
+        "status",
+        "receipt",
+        "receipt_token",
+        "digest_header",
+    )
 
-    def __init__(self, plane: IntegrityPlane, route: Route, principal: Principal, head: RequestHead,
-                 assertion: str = "", content_length: int | None = None) -> None:
+    def __init__(
+        self,
+        plane: IntegrityPlane,
+        route: Route,
+        principal: Principal,
+        head: RequestHead,
+        assertion: str = "",
+        content_length: int | None = None,
+    ) -> None:
         self.plane, self.route, self.principal, self.head = plane, route, principal, head
         self.assertion, self.content_length = assertion, content_length
         self.started = time.perf_counter()
@@ -146,8 +193,9 @@ class IntegrityObserver:
 
     # gateway.proxy.ExchangeObserver
     def request_head(self, exchange: Exchange, headers: list[tuple[str, str]]) -> None:
-        forwarded = {name.lower(): value for name, value in headers
-                     if name.lower() in ("x-forwarded-proto", "x-forwarded-host")}
+        forwarded = {
+            name.lower(): value for name, value in headers if name.lower() in ("x-forwarded-proto", "x-forwarded-host")
+        }
         head = exchange.head
         target = f"{forwarded['x-forwarded-proto']}://{forwarded['x-forwarded-host']}{exchange.upstream_path}"
         target += "?" + head.query.decode("latin-1") if head.query else ""
@@ -159,8 +207,10 @@ class IntegrityObserver:
 
     def request_end(self) -> None:
         if self.request_hash.digest() != self.expected:
-            raise BadRequest("the request body does not match its Content-Digest",
-                             log_detail=f"app {self.route.slug}: body digest mismatch; upstream request cut")
+            raise BadRequest(
+                "the request body does not match its Content-Digest",
+                log_detail=f"app {self.route.slug}: body digest mismatch; upstream request cut",
+            )
 
     def response_head(self, status: int, headers: list[tuple[bytes, bytes]] | None = None) -> None:
         self.status = status
@@ -176,12 +226,20 @@ class IntegrityObserver:
         if not self.keeps_receipts:
             return None
         head = self.head
-        receipt = Receipt(request_id=head.request_id, at_ms=int(time.time() * 1000), app=self.route.slug,
-                          client_id=self.principal.client_id, sub=self.principal.sub, method=head.method,
-                          path=head.path, query_digest=hashlib.sha256(head.query).hexdigest(),
-                          request_digest=self.expected.hex(), status=self.status,
-                          response_digest=self.response_hash.hexdigest(),
-                          duration_us=int((time.perf_counter() - self.started) * 1e6))
+        receipt = Receipt(
+            request_id=head.request_id,
+            at_ms=int(time.time() * 1000),
+            app=self.route.slug,
+            client_id=self.principal.client_id,
+            sub=self.principal.sub,
+            method=head.method,
+            path=head.path,
+            query_digest=hashlib.sha256(head.query).hexdigest(),
+            request_digest=self.expected.hex(),
+            status=self.status,
+            response_digest=self.response_hash.hexdigest(),
+            duration_us=int((time.perf_counter() - self.started) * 1e6),
+        )
         self.receipt = await self.plane.ledger.record(receipt)
         claims = build_receipt_claims(self.receipt, self.plane.issuer, int(time.time()))
         self.receipt_token = self.plane.sign_jws(claims, typ=RECEIPT_TYP)

@@ -77,12 +77,18 @@ def check_receipt_token(token: str, jwks: dict[str, Any], issuer: str) -> Chaine
     header = jwt.get_unverified_header(token)
     if header.get("typ") != RECEIPT_TYP:
         raise ValueError("not a Gerbang receipt (typ)")
-    jwk = next((key for key in jwks.get("keys", []) if key.get("kid") == header.get("kid")
-                and "gerbang_use" not in key), None)
+    jwk = next(
+        (key for key in jwks.get("keys", []) if key.get("kid") == header.get("kid") and "gerbang_use" not in key), None
+    )
     if jwk is None or jwk.get("alg") != header.get("alg"):
         raise ValueError("the receipt names a key the hub does not publish")
-    claims = jwt.decode(token, jwt.PyJWK(jwk).key, algorithms=[jwk["alg"]], issuer=issuer,
-                        options={"require": ["iss", "iat", "receipt"]})
+    claims = jwt.decode(
+        token,
+        jwt.PyJWK(jwk).key,
+        algorithms=[jwk["alg"]],
+        issuer=issuer,
+        options={"require": ["iss", "iat", "receipt"]},
+    )
     chained = read_chained(claims["receipt"])
     if chain_hash(chained.prev_hash, chained.receipt) != chained.hash:
         raise ValueError("the receipt does not match its chain hash")

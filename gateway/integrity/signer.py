@@ -25,13 +25,22 @@ class RequestSigner:
             raise ValueError("message signatures live 1..60 seconds")
         self._key, self._clock, self._ttl = key, clock, ttl
 
-    def build_headers(self, method: str, target_uri: str, assertion: str, request_id: str,
-                      content_digest: str) -> list[tuple[str, str]]:
+    def build_headers(
+        self, method: str, target_uri: str, assertion: str, request_id: str, content_digest: str
+    ) -> list[tuple[str, str]]:
         key = self._key()
         created = self._clock.now()
         params = build_signature_params(created, created + self._ttl, secrets.token_urlsafe(18), key.kid)
-        values = {"@method": method.upper(), "@target-uri": target_uri, "content-digest": content_digest,
-                  "x-gerbang-assertion": assertion, "x-request-id": request_id}
+        values = {
+            "@method": method.upper(),
+            "@target-uri": target_uri,
+            "content-digest": content_digest,
+            "x-gerbang-assertion": assertion,
+            "x-request-id": request_id,
+        }
         signature = sign_es256(key.private_key, build_signature_base(values, params))
-        return [("content-digest", content_digest), ("signature-input", f"{LABEL}={params}"),
-                ("signature", f"{LABEL}=:{base64.b64encode(signature).decode()}:")]
+        return [
+            ("content-digest", content_digest),
+            ("signature-input", f"{LABEL}={params}"),
+            ("signature", f"{LABEL}=:{base64.b64encode(signature).decode()}:"),
+        ]

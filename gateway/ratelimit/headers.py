@@ -34,16 +34,20 @@ def build_retry_after(seconds: float) -> tuple[bytes, bytes]:
 
 def build_rejection(verdict: Verdict) -> TooManyRequests:
     """The 429 for a denied verdict (the pipeline raises it; ``gateway.problem`` renders it)."""
-    return TooManyRequests("Too many requests; retry after the time in Retry-After.",
-                           headers=(build_retry_after(verdict.retry_after), *verdict.headers),
-                           log_detail=f"limit {verdict.limit_id}")
+    return TooManyRequests(
+        "Too many requests; retry after the time in Retry-After.",
+        headers=(build_retry_after(verdict.retry_after), *verdict.headers),
+        log_detail=f"limit {verdict.limit_id}",
+    )
 
 
 def build_unavailable(outcome: Outcome, detail: str | None) -> ServiceUnavailable:
     """A limit that fails closed could not be checked: 503, not 429 — the client did nothing wrong."""
-    return ServiceUnavailable("Rate limiting is temporarily unavailable; retry shortly.",
-                              headers=(build_retry_after(outcome.retry_after),),
-                              log_detail=f"limit {outcome.spec.id} fails closed: {detail}")
+    return ServiceUnavailable(
+        "Rate limiting is temporarily unavailable; retry shortly.",
+        headers=(build_retry_after(outcome.retry_after),),
+        log_detail=f"limit {outcome.spec.id} fails closed: {detail}",
+    )
 
 
 def _sf_string(value: str) -> str:

@@ -29,8 +29,7 @@ def load_or_create_key(path: Path) -> ec.EllipticCurvePrivateKey:
             raise ValueError(f"{path} does not hold an EC P-256 key")
         return key
     key = ec.generate_private_key(ec.SECP256R1())
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption())
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     path.touch(mode=0o600)
     path.write_bytes(pem)
     return key
@@ -45,10 +44,22 @@ def thumbprint(key: ec.EllipticCurvePrivateKey) -> str:
     return jwk_thumbprint(public_jwk(key))
 
 
-def make_proof(key: ec.EllipticCurvePrivateKey, method: str, url: str, *, access_token: str | None = None,
-               nonce: str | None = None, iat: int | None = None, jti: str | None = None) -> str:
-    claims: dict[str, Any] = {"jti": jti or uuid.uuid4().hex, "htm": method, "htu": url.split("?", 1)[0].split("#")[0],
-                              "iat": int(time.time()) if iat is None else iat}
+def make_proof(
+    key: ec.EllipticCurvePrivateKey,
+    method: str,
+    url: str,
+    *,
+    access_token: str | None = None,
+    nonce: str | None = None,
+    iat: int | None = None,
+    jti: str | None = None,
+) -> str:
+    claims: dict[str, Any] = {
+        "jti": jti or uuid.uuid4().hex,
+        "htm": method,
+        "htu": url.split("?", 1)[0].split("#")[0],
+        "iat": int(time.time()) if iat is None else iat,
+    }
     if access_token is not None:
         claims["ath"] = access_token_hash(access_token)
     if nonce is not None:

@@ -11,8 +11,9 @@ from idp.dpop.replay import ReplayStore
 
 
 class DpopGuard:
-    def __init__(self, nonces: DpopNonces, replay: ReplayStore, clock: Clock, *, require_nonce: bool,
-                 window: ProofWindow) -> None:
+    def __init__(
+        self, nonces: DpopNonces, replay: ReplayStore, clock: Clock, *, require_nonce: bool, window: ProofWindow
+    ) -> None:
         self.nonces = nonces
         self._replay = replay
         self._clock = clock
@@ -23,8 +24,9 @@ class DpopGuard:
     def fresh_nonce(self) -> str:
         return self.nonces.issue(self._clock.now())
 
-    async def check(self, values: Sequence[str], *, method: str, url: str,
-                    access_token: str | None = None) -> CheckedProof | None:
+    async def check(
+        self, values: Sequence[str], *, method: str, url: str, access_token: str | None = None
+    ) -> CheckedProof | None:
         """The checked proof, None without a ``DPoP`` header; raises ``InvalidProof`` (or ``NonceRequired``)."""
         if not values:
             return None
@@ -32,8 +34,16 @@ class DpopGuard:
             raise InvalidProof("send exactly one DPoP proof")
         now = self._clock.now()
         nonce_ok = (lambda nonce: self.nonces.is_current(nonce, now)) if self._require_nonce else None
-        checked = check_proof(values[0], method=method, url=url, now=now, window=self._window, keys=self._keys,
-                              access_token=access_token, nonce_ok=nonce_ok)
+        checked = check_proof(
+            values[0],
+            method=method,
+            url=url,
+            now=now,
+            window=self._window,
+            keys=self._keys,
+            access_token=access_token,
+            nonce_ok=nonce_ok,
+        )
         ttl = self._window.past + self._window.future + 5
         if not await self._replay.first_use(f"{checked.jkt}:{checked.jti}", ttl):
             raise InvalidProof("the proof was already used (jti)")

@@ -148,8 +148,17 @@ def check_proof_header(proof: str) -> tuple[str, dict[str, Any], str]:
     return alg, jwk, jwk_thumbprint(jwk)
 
 
-def check_proof(proof: str, *, method: str, url: str, now: int, window: ProofWindow, keys: KeyCache,
-                access_token: str | None = None, nonce_ok: Callable[[str | None], bool] | None = None) -> CheckedProof:
+def check_proof(
+    proof: str,
+    *,
+    method: str,
+    url: str,
+    now: int,
+    window: ProofWindow,
+    keys: KeyCache,
+    access_token: str | None = None,
+    nonce_ok: Callable[[str | None], bool] | None = None,
+) -> CheckedProof:
     """Every §4.3 check but the jti replay: header, signature, ``htm``, ``htu``, ``iat``, ``ath``, ``nonce``."""
     alg, jwk, jkt = check_proof_header(proof)
     key = keys.get(jkt, jwk)

@@ -11,27 +11,38 @@ from starlette.responses import Response
 from idp.access_history import load_access_history
 from idp.account_mail import send_password_changed
 from idp.credentials import end_all_sessions, revoke_user_grants, set_password
-from idp.federation.linking import list_identities
 from idp.endpoints.account_session import account_form_action, credential_form_action, load_account_session
+from idp.federation.linking import list_identities
+from idp.login_throttle import is_attempt_admitted
 from idp.pages import see_other
+from idp.password_policy import PasswordRejected, check_new_password
 from idp.pdp.requests import load_targets
 from idp.pdp.withdraw import withdraw_app, withdraw_consent
-from idp.password_policy import PasswordRejected, check_new_password
 from idp.provider import Provider
 from idp.recovery_codes import count_unused
 from idp.registration import MAX_NAME
+from idp.security_events import build_event
 from idp.sessions import ActiveSession
 from idp.signin import complete_sign_in
 from idp.storage.models import BrowserSession, Client, Consent, User
-from idp.login_throttle import is_attempt_admitted
-from idp.security_events import build_event
 
-DONE_MESSAGES = {"saved": "account.saved", "password": "account.password_changed", "revoked": "account.saved",
-                 "ended": "account.saved", "totp_off": "account.saved", "code_failed": "mfa.failed",
-                 "passkey": "passkey.added", "email_sent": "account.email_sent",
-                 "email_password": "password.current_wrong", "email_invalid": "register.email_invalid",
-                 "withdrawn": "data.withdrawn", "app_withdrawn": "data.app_withdrawn", "restored": "data.deletion_cancelled",
-                 "identity_unlinked": "account.identity_unlinked", "identity_kept": "account.identity_kept"}
+DONE_MESSAGES = {
+    "saved": "account.saved",
+    "password": "account.password_changed",
+    "revoked": "account.saved",
+    "ended": "account.saved",
+    "totp_off": "account.saved",
+    "code_failed": "mfa.failed",
+    "passkey": "passkey.added",
+    "email_sent": "account.email_sent",
+    "email_password": "password.current_wrong",
+    "email_invalid": "register.email_invalid",
+    "withdrawn": "data.withdrawn",
+    "app_withdrawn": "data.app_withdrawn",
+    "restored": "data.deletion_cancelled",
+    "identity_unlinked": "account.identity_unlinked",
+    "identity_kept": "account.identity_kept",
+}
 
 
 async def account_page(request: Request) -> Response:
@@ -43,12 +54,10 @@ async def account_page(request: Request) -> Response:
 
 
 @account_form_action
-async def profile_submit(request: Request, provider: Provider, active: ActiveSession,
-                         form: dict[str, str]) -> Response:
+async def profile_submit(request: Request, provider: Provider, active: ActiveSession, form: dict[str, str]) -> Response:
     name = " ".join(form.get("name", "").split())
     if not name or len(name) > MAX_NAME:
-        return await _render(request, provider, active, None, problems={"name": "register.name_invalid"},
-                             status=400)
+        return await _render(request, provider, active, None, problems={"name": "register.name_invalid"}, status=400)
     async with provider.sessionmaker() as session, session.begin():
         user = await session.get(User, active.user.id)
         assert user is not None
@@ -57,15 +66,17 @@ async def profile_submit(request: Request, provider: Provider, active: ActiveSes
 
 
 @credential_form_action
-async def password_submit(request: Request, provider: Provider, active: ActiveSession,
-                          form: dict[str, str]) -> Response:
+async def password_submit(
+    request: Request, provider: Provider, active: ActiveSession, form: dict[str, str]
+) -> Response:
     """Change the password: every session (this one too) and token family ends; this browser signs in anew."""
     user = active.user
     if not await is_attempt_admitted(provider.throttle, request, "password", user.id):
         return await _render(request, provider, active, "login.throttled", status=429)
     if not await provider.ctx.passwords.verify(user.password_hash, form.get("current_password", "")[:128]):
-        return await _render(request, provider, active, None, problems={"current": "password.current_wrong"},
-                             status=400)
+        return await _render(
+            request, provider, active, None, problems={"current": "password.current_wrong"}, status=400
+        )
     password = form.get("password", "")
     try:
         check_new_password(password, email=user.email, name=user.name)
@@ -83,13 +94,19 @@ async def password_submit(request: Request, provider: Provider, active: ActiveSe
         session.add(build_event("password.reset", now, user_id=user.id, reason="changed"))
     await end_all_sessions(provider, user.id)
     await send_password_changed(provider, user)
-    return await complete_sign_in(request, provider, row, acr=active.row.acr, amr=list(active.row.amr),
-                                  interaction_id=None, target="/account?done=password")
+    return await complete_sign_in(
+        request,
+        provider,
+        row,
+        acr=active.row.acr,
+        amr=list(active.row.amr),
+        interaction_id=None,
+        target="/account?done=password",
+    )
 
 
 @account_form_action
-async def consent_revoke(request: Request, provider: Provider, active: ActiveSession,
-                         form: dict[str, str]) -> Response:
+async def consent_revoke(request: Request, provider: Provider, active: ActiveSession, form: dict[str, str]) -> Response:
     """Withdraw consent for an app (``idp.pdp.withdraw``): tokens revoked, the app told, consent asked again."""
     client_id = form.get("client_id", "")[:64]
     await withdraw_consent(provider, active.user.id, client_id, actor=f"user:{active.user.id}")
@@ -97,8 +114,7 @@ async def consent_revoke(request: Request, provider: Provider, active: ActiveSes
 
 
 @account_form_action
-async def app_withdraw(request: Request, provider: Provider, active: ActiveSession,
-                       form: dict[str, str]) -> Response:
+async def app_withdraw(request: Request, provider: Provider, active: ActiveSession, form: dict[str, str]) -> Response:
     """Withdraw consent for a ``session`` app behind the gateway: every session of the person there ends."""
     slug = form.get("app", "")[:64]
     async with provider.sessionmaker() as session:
@@ -109,12 +125,12 @@ async def app_withdraw(request: Request, provider: Provider, active: ActiveSessi
 
 
 @account_form_action
-async def session_end(request: Request, provider: Provider, active: ActiveSession,
-                      form: dict[str, str]) -> Response:
+async def session_end(request: Request, provider: Provider, active: ActiveSession, form: dict[str, str]) -> Response:
     sid = form.get("sid", "")[:36]
     async with provider.sessionmaker() as session:
-        row = await session.scalar(select(BrowserSession).where(BrowserSession.sid == sid,
-                                                                BrowserSession.user_id == active.user.id))
+        row = await session.scalar(
+            select(BrowserSession).where(BrowserSession.sid == sid, BrowserSession.user_id == active.user.id)
+        )
     if row is not None and row.ended_at is None:
         await provider.end_session(row)
     if sid == active.row.sid:
@@ -123,8 +139,9 @@ async def session_end(request: Request, provider: Provider, active: ActiveSessio
 
 
 @account_form_action
-async def sessions_end_all(request: Request, provider: Provider, active: ActiveSession,
-                           form: dict[str, str]) -> Response:
+async def sessions_end_all(
+    request: Request, provider: Provider, active: ActiveSession, form: dict[str, str]
+) -> Response:
     """Sign out everywhere: every session of the account, this one included."""
     await end_all_sessions(provider, active.user.id)
     return _signed_out(request, provider)
@@ -136,28 +153,58 @@ def _signed_out(request: Request, provider: Provider) -> Response:
     return response
 
 
-async def _render(request: Request, provider: Provider, active: ActiveSession, message_key: str | None,
-                  problems: dict[str, str] | None = None, status: int = 200) -> Response:
+async def _render(
+    request: Request,
+    provider: Provider,
+    active: ActiveSession,
+    message_key: str | None,
+    problems: dict[str, str] | None = None,
+    status: int = 200,
+) -> Response:
     user, now = active.user, provider.clock.now()
     async with provider.sessionmaker() as session:
-        apps = (await session.execute(select(Consent, Client.name).join(
-            Client, Client.client_id == Consent.client_id).where(Consent.user_id == user.id)
-            .order_by(Consent.granted_at.desc()))).all()
-        live = (await session.scalars(select(BrowserSession).where(
-            BrowserSession.user_id == user.id, BrowserSession.ended_at.is_(None), BrowserSession.expires_at > now,
-            BrowserSession.last_seen > now - provider.settings.session_idle_ttl)
-            .order_by(BrowserSession.last_seen.desc()))).all()
+        apps = (
+            await session.execute(
+                select(Consent, Client.name)
+                .join(Client, Client.client_id == Consent.client_id)
+                .where(Consent.user_id == user.id)
+                .order_by(Consent.granted_at.desc())
+            )
+        ).all()
+        live = (
+            await session.scalars(
+                select(BrowserSession)
+                .where(
+                    BrowserSession.user_id == user.id,
+                    BrowserSession.ended_at.is_(None),
+                    BrowserSession.expires_at > now,
+                    BrowserSession.last_seen > now - provider.settings.session_idle_ttl,
+                )
+                .order_by(BrowserSession.last_seen.desc())
+            )
+        ).all()
         recovery_left = await count_unused(session, user.id) if user.totp_secret else 0
         history = await load_access_history(session, user.id)
         identities = await list_identities(session, user.id)
-        gateway_apps = [(key[4:], name) for key, name in await load_targets(session, user.id)
-                        if key.startswith("app:")]
+        gateway_apps = [(key[4:], name) for key, name in await load_targets(session, user.id) if key.startswith("app:")]
     passkeys = await provider.passkeys.list_for(user.id)
     return provider.pages.render(
-        request, "account.html", status=status, user=user, active=active.row, message_key=message_key,
-        problems=problems or {}, apps=[(consent, name) for consent, name in apps], sessions=list(live),
-        recovery_left=recovery_left, passkeys=passkeys, history=history, when=_when,
-        identities=identities, gateway_apps=gateway_apps)
+        request,
+        "account.html",
+        status=status,
+        user=user,
+        active=active.row,
+        message_key=message_key,
+        problems=problems or {},
+        apps=[(consent, name) for consent, name in apps],
+        sessions=list(live),
+        recovery_left=recovery_left,
+        passkeys=passkeys,
+        history=history,
+        when=_when,
+        identities=identities,
+        gateway_apps=gateway_apps,
+    )
 
 
 def _when(timestamp: int) -> str:

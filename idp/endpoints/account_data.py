@@ -50,14 +50,19 @@ async def data_download(request: Request) -> Response:
         session.add(build_request(active.user.id, "export", now, actor=f"user:{active.user.id}", status="done"))
     body = json.dumps(data, ensure_ascii=False, indent=1)
     stamp = dt.datetime.fromtimestamp(now, dt.UTC).strftime("%Y%m%d")
-    return Response(body, media_type="application/json", headers={
-        "Content-Disposition": f'attachment; filename="gerbang-data-{stamp}.json"', "Cache-Control": "no-store",
-        "X-Content-Type-Options": "nosniff"})
+    return Response(
+        body,
+        media_type="application/json",
+        headers={
+            "Content-Disposition": f'attachment; filename="gerbang-data-{stamp}.json"',
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
 
 
 @account_form_action
-async def delete_submit(request: Request, provider: Provider, active: ActiveSession,
-                        form: dict[str, str]) -> Response:
+async def delete_submit(request: Request, provider: Provider, active: ActiveSession, form: dict[str, str]) -> Response:
     """A fresh proof of the password confirms; the account is disabled at once and this browser signed out."""
     user = active.user
     if not await is_attempt_admitted(provider.throttle, request, "password", user.id):
@@ -65,20 +70,34 @@ async def delete_submit(request: Request, provider: Provider, active: ActiveSess
     if not await provider.ctx.passwords.verify(user.password_hash, form.get("password", "")[:128]):
         return await _render(request, provider, active, "data.delete_wrong", status=400)
     await request_deletion(provider, user.id, actor=f"user:{user.id}")
-    response = provider.pages.render(request, "notice.html", heading_key="data.deleted_heading",
-                                     message_key="data.deleted_body", login_interaction=None)
+    response = provider.pages.render(
+        request,
+        "notice.html",
+        heading_key="data.deleted_heading",
+        message_key="data.deleted_body",
+        login_interaction=None,
+    )
     response.delete_cookie(provider.session_cookie, path="/", secure=provider.settings.uses_tls, httponly=True)
     return response
 
 
-async def _render(request: Request, provider: Provider, active: ActiveSession, message_key: str | None,
-                  status: int = 200) -> Response:
+async def _render(
+    request: Request, provider: Provider, active: ActiveSession, message_key: str | None, status: int = 200
+) -> Response:
     async with provider.sessionmaker() as session:
         events = await list_security_events(session, EventFilter(user_id=active.user.id), limit=50)
         requests = [(row, request_words(row)) for row in await load_user_requests(session, active.user.id)]
-    return provider.pages.render(request, "account_privacy.html", status=status, user=active.user, events=events,
-                                 message_key=message_key, when=_when, requests=requests,
-                                 grace_days=provider.settings.account_deletion_grace_days)
+    return provider.pages.render(
+        request,
+        "account_privacy.html",
+        status=status,
+        user=active.user,
+        events=events,
+        message_key=message_key,
+        when=_when,
+        requests=requests,
+        grace_days=provider.settings.account_deletion_grace_days,
+    )
 
 
 WIB = dt.timezone(dt.timedelta(hours=7), "WIB")  # a person reads times in Asia/Jakarta

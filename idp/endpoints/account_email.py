@@ -16,17 +16,18 @@ from idp.accounts import normalise_email
 from idp.endpoints.account_session import credential_form_action
 from idp.errors import InvalidInput
 from idp.links import LinkInvalid, consume_link, is_link_used
+from idp.login_throttle import is_attempt_admitted
 from idp.page_forms import PageRefused, read_page_form
 from idp.pages import see_other
 from idp.provider import Provider
 from idp.sessions import ActiveSession
 from idp.storage.models import User
-from idp.login_throttle import is_attempt_admitted
 
 
 @credential_form_action
-async def email_change_submit(request: Request, provider: Provider, active: ActiveSession,
-                              form: dict[str, str]) -> Response:
+async def email_change_submit(
+    request: Request, provider: Provider, active: ActiveSession, form: dict[str, str]
+) -> Response:
     user = active.user
     if not await is_attempt_admitted(provider.throttle, request, "password", user.id):
         return provider.pages.error(request, "login.throttled", 429)
@@ -56,8 +57,14 @@ async def email_confirm_page(request: Request) -> Response:
                 raise LinkInvalid("already used")
     except LinkInvalid:
         return provider.pages.error(request, "link.invalid", 400)
-    return provider.pages.render(request, "confirm_link.html", action="/account/email/confirm", token=token,
-                                 heading_key="verify.heading", button_key="verify.submit")
+    return provider.pages.render(
+        request,
+        "confirm_link.html",
+        action="/account/email/confirm",
+        token=token,
+        heading_key="verify.heading",
+        button_key="verify.submit",
+    )
 
 
 async def email_confirm_submit(request: Request) -> Response:
@@ -80,5 +87,6 @@ async def email_confirm_submit(request: Request) -> Response:
         return provider.pages.error(request, "link.invalid", 400)
     # The old address loses password resets from now on: it hears of the change, and can take it back.
     await send_credential_changed(provider, user, "email_changed", ref=old_email, to=old_email)
-    return provider.pages.render(request, "notice.html", heading_key="verify.done_heading",
-                                 message_key="verify.done_body")
+    return provider.pages.render(
+        request, "notice.html", heading_key="verify.done_heading", message_key="verify.done_body"
+    )

@@ -14,14 +14,14 @@ from starlette.responses import Response
 from idp.account_mail import send_credential_changed
 from idp.endpoints.account_session import credential_form_action, load_account_session
 from idp.fresh_auth import needs_reauth, reauth_redirect
+from idp.login_throttle import is_attempt_admitted
 from idp.page_forms import PageRefused, read_page_form
 from idp.pages import see_other
 from idp.provider import Provider
+from idp.security_events import build_event
 from idp.sessions import ActiveSession
 from idp.storage.models import RecoveryCode, User
-from idp.login_throttle import is_attempt_admitted
 from idp.totp import accept_step, build_provisioning_uri, build_qr_svg, match_step, new_secret
-from idp.security_events import build_event
 
 
 async def totp_page(request: Request) -> Response:
@@ -38,8 +38,7 @@ async def totp_page(request: Request) -> Response:
 
 
 @credential_form_action
-async def totp_submit(request: Request, provider: Provider, active: ActiveSession,
-                      form: dict[str, str]) -> Response:
+async def totp_submit(request: Request, provider: Provider, active: ActiveSession, form: dict[str, str]) -> Response:
     user = active.user
     if not await is_attempt_admitted(provider.throttle, request, "totp", user.id):
         return provider.pages.error(request, "login.throttled", 429)
@@ -122,8 +121,10 @@ async def _pending_secret(provider: Provider, user: User) -> str:
     return secret
 
 
-def _enrol_page(request: Request, provider: Provider, user: User, secret: str, error_key: str | None = None,
-                status: int = 200) -> Response:
+def _enrol_page(
+    request: Request, provider: Provider, user: User, secret: str, error_key: str | None = None, status: int = 200
+) -> Response:
     uri = build_provisioning_uri(secret, user.email)
-    return provider.pages.render(request, "totp_enrol.html", status=status, secret=secret,
-                                 qr=Markup(build_qr_svg(uri)), error_key=error_key)  # noqa: S704 (our own SVG)
+    return provider.pages.render(
+        request, "totp_enrol.html", status=status, secret=secret, qr=Markup(build_qr_svg(uri)), error_key=error_key
+    )  # noqa: S704 (our own SVG)

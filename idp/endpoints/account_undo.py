@@ -39,8 +39,15 @@ async def undo_page(request: Request) -> Response:
                 raise LinkInvalid("already used")
     except LinkInvalid:
         return provider.pages.error(request, "link.invalid", 400)
-    return provider.pages.render(request, "confirm_link.html", action="/account/undo", token=token,
-                                 heading_key="undo.heading", message_key="undo.question", button_key="undo.submit")
+    return provider.pages.render(
+        request,
+        "confirm_link.html",
+        action="/account/undo",
+        token=token,
+        heading_key="undo.heading",
+        message_key="undo.question",
+        button_key="undo.submit",
+    )
 
 
 async def undo_submit(request: Request) -> Response:
@@ -61,8 +68,9 @@ async def undo_submit(request: Request) -> Response:
     except LinkInvalid:
         return provider.pages.error(request, "link.invalid", 400)
     await end_all_sessions(provider, user.id)
-    response = provider.pages.render(request, "notice.html", heading_key="undo.done_heading",
-                                     message_key="undo.done_body")
+    response = provider.pages.render(
+        request, "notice.html", heading_key="undo.done_heading", message_key="undo.done_body"
+    )
     response.delete_cookie(provider.session_cookie, path="/", secure=provider.settings.uses_tls, httponly=True)
     return response
 

@@ -76,19 +76,28 @@ class Authorization:
 
     def client_error(self, code: str, description: str) -> Response:
         """An error at the client's validated redirect URI."""
-        return redirect_with(self.grant.redirect_uri, self.provider,
-                             [("error", code), ("error_description", description)], self.first("state"))
+        return redirect_with(
+            self.grant.redirect_uri,
+            self.provider,
+            [("error", code), ("error_description", description)],
+            self.first("state"),
+        )
 
     async def park(self, page: str) -> Response:
         """Send the person to ``page`` (login, step-up, consent); ``/auth/authorize/resume`` continues after."""
         await self.session.close()  # the reads are done; never hold a connection while waiting for another
         interaction_id = self.interaction_id
         if interaction_id is None:
-            interaction_id = await self.provider.interactions.create(self.grant.request.client.client_id,
-                                                                     self.parked)
+            interaction_id = await self.provider.interactions.create(self.grant.request.client.client_id, self.parked)
         response = see_other(f"{page}?{urlencode({'interaction': interaction_id})}")
-        response.set_cookie(INTERACTION_COOKIE, interaction_id, httponly=True, samesite="lax",
-                            secure=self.provider.settings.uses_tls, path="/auth")
+        response.set_cookie(
+            INTERACTION_COOKIE,
+            interaction_id,
+            httponly=True,
+            samesite="lax",
+            secure=self.provider.settings.uses_tls,
+            path="/auth",
+        )
         return response
 
 
@@ -103,8 +112,9 @@ async def check_request_syntax(auth: Authorization) -> Response | None:
 
 async def load_client(auth: Authorization) -> Response | None:
     auth.client_id = datalist(auth.sent).get("client_id", [""])[0]
-    auth.state.clients = await auth.provider.clients.get_many({auth.client_id} if auth.client_id else set(),
-                                                              holding=auth.session)
+    auth.state.clients = await auth.provider.clients.get_many(
+        {auth.client_id} if auth.client_id else set(), holding=auth.session
+    )
     return None
 
 
@@ -112,9 +122,14 @@ async def load_request(auth: Authorization) -> Response | None:
     """RFC 9126 (PAR) and RFC 9101 (JAR): the request a ``request_uri`` or ``request`` stands for."""
     try:
         auth.resolved = await resolve_authorization_request(
-            auth.provider.sessionmaker, auth.sent, auth.state.clients.get(auth.client_id), auth.provider.issuer,
-            auth.state.now, first_visit=auth.interaction is None,
-            key_sets=auth.provider.client_keys)
+            auth.provider.sessionmaker,
+            auth.sent,
+            auth.state.clients.get(auth.client_id),
+            auth.provider.issuer,
+            auth.state.now,
+            first_visit=auth.interaction is None,
+            key_sets=auth.provider.client_keys,
+        )
     except (PushedRequestInvalid, InvalidRequestObject) as exc:
         return auth.page_error(str(exc))
     auth.params = auth.resolved.params
@@ -133,8 +148,9 @@ async def check_redirect_uri_present(auth: Authorization) -> Response | None:
 
 
 async def load_session(auth: Authorization) -> Response | None:
-    auth.active = await auth.provider.sessions.load(auth.request.cookies.get(auth.provider.session_cookie),
-                                                    auth.session)
+    auth.active = await auth.provider.sessions.load(
+        auth.request.cookies.get(auth.provider.session_cookie), auth.session
+    )
     login_sid = auth.interaction.login_sid if auth.interaction is not None else None
     if login_sid and (auth.active is None or auth.active.row.sid != login_sid):
         auth.active = None  # the login made for this request is gone: sign in again
@@ -145,8 +161,7 @@ async def load_nonce_seen(auth: Authorization) -> Response | None:
     """authlib's ``exists_nonce`` asks; the answer is read here, before authlib runs."""
     nonce = auth.first("nonce")
     if nonce and auth.client_id:
-        auth.state.nonce_seen = await is_nonce_seen(auth.session, auth.client_id, nonce, auth.state.now,
-                                                    NONCE_WINDOW)
+        auth.state.nonce_seen = await is_nonce_seen(auth.session, auth.client_id, nonce, auth.state.now, NONCE_WINDOW)
     if auth.session.dirty:
         await auth.session.commit()  # the session's once-a-minute last_seen touch
     return None
@@ -158,8 +173,9 @@ async def check_client(auth: Authorization) -> Response | None:
     user = auth.active.user if auth.active else None
     oauth_request = auth.oauth_request
     try:
-        auth.grant = await run_with_state(auth.state, lambda: auth.provider.server.get_consent_grant(
-            oauth_request, end_user=user))
+        auth.grant = await run_with_state(
+            auth.state, lambda: auth.provider.server.get_consent_grant(oauth_request, end_user=user)
+        )
     except OAuth2Error as error:
         return error_response(auth.request, auth.provider, error)
     return None
@@ -193,8 +209,9 @@ async def check_login(auth: Authorization) -> Response | None:
     auth.prompts = set(auth.data.get("prompt", [""])[0].split())
     active, interaction = auth.active, auth.interaction
     fresh_login = interaction is not None and active is not None and interaction.login_sid == active.row.sid
-    needs_login = active is None or (not fresh_login and is_login_expired(auth.data, active, auth.prompts,
-                                                                          auth.state.now))
+    needs_login = active is None or (
+        not fresh_login and is_login_expired(auth.data, active, auth.prompts, auth.state.now)
+    )
     if active is not None and not needs_login and "id_token_hint" in auth.data:
         hint_sub = await load_hint_subject(auth.provider, auth.data["id_token_hint"][0])
         if hint_sub is None:
@@ -239,8 +256,10 @@ async def check_consent(auth: Authorization) -> Response | None:
     if auth.interaction is not None and auth.interaction.consent_given:
         return None
     client = auth.grant.request.client.row
-    if "consent" not in auth.prompts and (client.first_party or await has_consent(
-            auth.session, auth.active.user.id, client.client_id, auth.grant.request.scope)):
+    if "consent" not in auth.prompts and (
+        client.first_party
+        or await has_consent(auth.session, auth.active.user.id, client.client_id, auth.grant.request.scope)
+    ):
         return None
     if "none" in auth.prompts:
         return auth.client_error("consent_required", "The user must consent.")
@@ -248,23 +267,45 @@ async def check_consent(auth: Authorization) -> Response | None:
 
 
 STEPS: tuple[Step, ...] = (
-    check_request_syntax, load_client, load_request, check_redirect_uri_present, load_session, load_nonce_seen,
+    check_request_syntax,
+    load_client,
+    load_request,
+    check_redirect_uri_present,
+    load_session,
+    load_nonce_seen,
     check_client,  # from here on, errors are redirected to the client's validated redirect URI
-    check_unsupported_parameters, check_pushed_request, check_response_mode, check_login, check_login_policy,
-    load_allowed_scope, check_step_up, check_consent,
+    check_unsupported_parameters,
+    check_pushed_request,
+    check_response_mode,
+    check_login,
+    check_login_policy,
+    load_allowed_scope,
+    check_step_up,
+    check_consent,
 )
 
 
 def login_decision(provider: Provider, active: ActiveSession, client_id: str) -> PolicyDecision:
     """Kominfo's provider rules: may this person sign in to this client? Denials are logged."""
     user = active.user
-    subject = Subject(sub=user.id, roles=tuple(sorted({m.role for m in user.memberships})),
-                      opd_paths=tuple(sorted({m.opd.path for m in user.memberships})), acr=active.row.acr)
+    subject = Subject(
+        sub=user.id,
+        roles=tuple(sorted({m.role for m in user.memberships})),
+        opd_paths=tuple(sorted({m.opd.path for m in user.memberships})),
+        acr=active.row.acr,
+    )
     decision = provider.ctx.policies.current.decide_login(subject, client_id)
     if not decision.allowed or decision.report_only:
-        log.info("login policy decision", extra={"client_id": client_id, "sub": user.id, "allowed": decision.allowed,
-                                                 "rule_ids": list(decision.rule_ids),
-                                                 "report_only": list(decision.report_only)})
+        log.info(
+            "login policy decision",
+            extra={
+                "client_id": client_id,
+                "sub": user.id,
+                "allowed": decision.allowed,
+                "rule_ids": list(decision.rule_ids),
+                "report_only": list(decision.report_only),
+            },
+        )
     return decision
 
 
@@ -293,8 +334,7 @@ async def load_hint_subject(provider: Provider, hint: str) -> str | None:
     return str(claims.get("sub"))
 
 
-def redirect_with(redirect_uri: str, provider: Provider, params: list[tuple[str, str]],
-                  state: str | None) -> Response:
+def redirect_with(redirect_uri: str, provider: Provider, params: list[tuple[str, str]], state: str | None) -> Response:
     """A response redirected to the client, with ``state`` and ``iss`` (RFC 9207)."""
     if state:
         params.append(("state", state))

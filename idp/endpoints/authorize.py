@@ -60,9 +60,14 @@ async def resume_endpoint(request: Request) -> Response:
     return see_other(device_page)
 
 
-async def process_authorization(request: Request, provider: Provider, sent: list[tuple[str, str]],
-                                interaction: Interaction | None, interaction_id: str | None,
-                                session: AsyncSession | None = None) -> Response:
+async def process_authorization(
+    request: Request,
+    provider: Provider,
+    sent: list[tuple[str, str]],
+    interaction: Interaction | None,
+    interaction_id: str | None,
+    session: AsyncSession | None = None,
+) -> Response:
     """Run ``STEPS`` in order; the first one that answers ends the request, else a code is issued. At most one read
     transaction (``session``, or one of its own) and one write transaction per request."""
     if session is None:
@@ -71,8 +76,9 @@ async def process_authorization(request: Request, provider: Provider, sent: list
                 return await process_authorization(request, provider, sent, interaction, interaction_id, session)
         except SQLAlchemyError:
             return provider.pages.error(request, "error.unavailable", 503)
-    auth = Authorization(request, provider, sent, interaction, interaction_id, session,
-                         Preloaded(now=provider.clock.now()))
+    auth = Authorization(
+        request, provider, sent, interaction, interaction_id, session, Preloaded(now=provider.clock.now())
+    )
     for step in STEPS:
         answer = await step(auth)
         if answer is not None:
@@ -86,12 +92,15 @@ async def issue_code(auth: Authorization) -> Response:
     assert active is not None and auth.resolved is not None and auth.oauth_request is not None
     state.code_ttl = provider.settings.code_ttl
     state.effects.spend_pushed = auth.resolved.pushed_digest
-    state.login = SignIn(sid=active.row.sid, auth_time=active.row.auth_time, acr=active.row.acr,
-                         amr=list(active.row.amr))
+    state.login = SignIn(
+        sid=active.row.sid, auth_time=active.row.auth_time, acr=active.row.acr, amr=list(active.row.amr)
+    )
     oauth_request, grant = auth.oauth_request, auth.grant
     try:
-        status, _body, headers = await run_with_state(state, lambda: provider.server.create_authorization_response(
-            oauth_request, grant_user=active.user, grant=grant))
+        status, _body, headers = await run_with_state(
+            state,
+            lambda: provider.server.create_authorization_response(oauth_request, grant_user=active.user, grant=grant),
+        )
     except OAuth2Error as error:
         return error_response(auth.request, provider, error)
     location = dict(headers).get("Location", "")
@@ -105,8 +114,7 @@ async def issue_code(auth: Authorization) -> Response:
 
     if status == 302 and state.effects.new_code:
         try:
-            failed = await apply_in_transaction(provider.sessionmaker, state.effects, state.now,
-                                                also=record_sign_in)
+            failed = await apply_in_transaction(provider.sessionmaker, state.effects, state.now, also=record_sign_in)
         except SQLAlchemyError:
             failed = "temporarily_unavailable"
         if failed:

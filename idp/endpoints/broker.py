@@ -21,8 +21,12 @@ from idp.federation.discovery import UpstreamUnavailable
 from idp.federation.linking import federated_amr, local_acr, resolve
 from idp.federation.logins import COOKIE
 from idp.federation.registry import open_credentials
-from idp.federation.relying_party import (UpstreamRefused, build_authorization_request, check_authorization_response,
-                                          exchange_code)
+from idp.federation.relying_party import (
+    UpstreamRefused,
+    build_authorization_request,
+    check_authorization_response,
+    exchange_code,
+)
 from idp.federation.sealing import SealBroken
 from idp.interactions import COOKIE as INTERACTION_COOKIE
 from idp.pages import see_other
@@ -35,8 +39,9 @@ log = logging.getLogger("gerbang.federation")
 
 async def load_enabled_upstream(provider: Provider, slug: str) -> UpstreamIdp | None:
     async with provider.sessionmaker() as session:
-        return await session.scalar(select(UpstreamIdp).where(UpstreamIdp.slug == slug[:64],
-                                                              UpstreamIdp.enabled.is_(True)))
+        return await session.scalar(
+            select(UpstreamIdp).where(UpstreamIdp.slug == slug[:64], UpstreamIdp.enabled.is_(True))
+        )
 
 
 def callback_uri(provider: Provider, slug: str) -> str:
@@ -57,12 +62,20 @@ async def broker_start(request: Request) -> Response:
         metadata = await provider.upstreams.metadata(row.issuer)
     except UpstreamUnavailable as exc:
         return await broker_failed(request, provider, interaction_id, "broker.unavailable", 502, str(exc))
-    start = build_authorization_request(row, metadata, callback_uri(provider, slug),
-                                        await _wanted_acrs(provider, row, interaction_id, request))
+    start = build_authorization_request(
+        row, metadata, callback_uri(provider, slug), await _wanted_acrs(provider, row, interaction_id, request)
+    )
     await provider.federation_logins.start(slug, start.state, start.nonce, start.code_verifier, interaction_id)
     response = see_other(start.url)
-    response.set_cookie(COOKIE, start.state, httponly=True, samesite="lax", secure=provider.settings.uses_tls,
-                        path="/auth/broker", max_age=600)
+    response.set_cookie(
+        COOKIE,
+        start.state,
+        httponly=True,
+        samesite="lax",
+        secure=provider.settings.uses_tls,
+        path="/auth/broker",
+        max_age=600,
+    )
     return response
 
 
@@ -81,9 +94,17 @@ async def broker_callback(request: Request) -> Response:
     try:
         metadata = await provider.upstreams.metadata(row.issuer)
         code = check_authorization_response(params, metadata)
-        verified = await exchange_code(row, open_credentials(row, provider.settings.effective_secret), metadata,
-                                       provider.upstreams, code=code, redirect_uri=callback_uri(provider, slug),
-                                       code_verifier=login.code_verifier, nonce=login.nonce, now=now)
+        verified = await exchange_code(
+            row,
+            open_credentials(row, provider.settings.effective_secret),
+            metadata,
+            provider.upstreams,
+            code=code,
+            redirect_uri=callback_uri(provider, slug),
+            code_verifier=login.code_verifier,
+            nonce=login.nonce,
+            now=now,
+        )
     except UpstreamUnavailable as exc:
         return await broker_failed(request, provider, interaction_id, "broker.unavailable", 502, str(exc))
     except (UpstreamRefused, SealBroken) as exc:
@@ -96,18 +117,37 @@ async def broker_callback(request: Request) -> Response:
         assert resolution.user is not None
         return await sign_in_federated(request, provider, row, resolution.user, claims, interaction_id)
     if resolution.kind == "refuse":
-        return await broker_failed(request, provider, interaction_id, resolution.reason or "broker.refused", 409,
-                                   f"refused: {resolution.reason}")
+        return await broker_failed(
+            request,
+            provider,
+            interaction_id,
+            resolution.reason or "broker.refused",
+            409,
+            f"refused: {resolution.reason}",
+        )
     value = await provider.federation_logins.park_claims(slug, claims, interaction_id)
     response = see_other("/auth/broker/confirm")
-    response.set_cookie(COOKIE, value, httponly=True, samesite="lax", secure=provider.settings.uses_tls,
-                        path="/auth/broker", max_age=600)
+    response.set_cookie(
+        COOKIE,
+        value,
+        httponly=True,
+        samesite="lax",
+        secure=provider.settings.uses_tls,
+        path="/auth/broker",
+        max_age=600,
+    )
     return response
 
 
-async def sign_in_federated(request: Request, provider: Provider, row: UpstreamIdp, user: User,
-                            claims: dict[str, Any], interaction_id: str | None,
-                            extra_amr: tuple[str, ...] = ()) -> Response:
+async def sign_in_federated(
+    request: Request,
+    provider: Provider,
+    row: UpstreamIdp,
+    user: User,
+    claims: dict[str, Any],
+    interaction_id: str | None,
+    extra_amr: tuple[str, ...] = (),
+) -> Response:
     """A hub session for ``user`` at the level the upstream's ``acr`` maps to, remembered as brokered."""
     id_token = claims["_id_token"]
 
@@ -116,20 +156,22 @@ async def sign_in_federated(request: Request, provider: Provider, row: UpstreamI
 
     await _touch_identity(provider, row.slug, claims["sub"])
     amr = list(dict.fromkeys([*federated_amr(claims), *extra_amr]))
-    response = await complete_sign_in(request, provider, user, acr=local_acr(row, claims), amr=amr,
-                                      interaction_id=interaction_id, on_session=remember)
+    response = await complete_sign_in(
+        request, provider, user, acr=local_acr(row, claims), amr=amr, interaction_id=interaction_id, on_session=remember
+    )
     response.delete_cookie(COOKIE, path="/auth/broker")
     return response
 
 
-async def broker_failed(request: Request, provider: Provider, interaction_id: str | None, message_key: str,
-                        status: int, detail: str) -> Response:
+async def broker_failed(
+    request: Request, provider: Provider, interaction_id: str | None, message_key: str, status: int, detail: str
+) -> Response:
     """The sign-in page again, with what went wrong and the password form (the detail goes to the log only)."""
     log.warning("upstream sign-in failed", extra={"reason": message_key, "detail": detail[:300]})
-    context = await _interaction_context(request, provider, interaction_id) or {"client_name": None,
-                                                                                 "login_hint": None}
-    response = provider.pages.render(request, "login.html", status=status, interaction=interaction_id,
-                                      error_key=message_key, **context)
+    context = await _interaction_context(request, provider, interaction_id) or {"client_name": None, "login_hint": None}
+    response = provider.pages.render(
+        request, "login.html", status=status, interaction=interaction_id, error_key=message_key, **context
+    )
     response.delete_cookie(COOKIE, path="/auth/broker")
     return response
 
@@ -137,15 +179,16 @@ async def broker_failed(request: Request, provider: Provider, interaction_id: st
 async def _touch_identity(provider: Provider, slug: str, subject: str) -> None:
     try:
         async with provider.sessionmaker() as session, session.begin():
-            await session.execute(update(FederatedIdentity).where(
-                FederatedIdentity.idp_slug == slug, FederatedIdentity.subject == subject).values(
-                last_login_at=provider.clock.now()))
+            await session.execute(
+                update(FederatedIdentity)
+                .where(FederatedIdentity.idp_slug == slug, FederatedIdentity.subject == subject)
+                .values(last_login_at=provider.clock.now())
+            )
     except SQLAlchemyError:
         log.warning("could not record the identity's last sign-in")
 
 
-async def _wanted_acrs(provider: Provider, row: UpstreamIdp, interaction_id: str | None,
-                       request: Request) -> list[str]:
+async def _wanted_acrs(provider: Provider, row: UpstreamIdp, interaction_id: str | None, request: Request) -> list[str]:
     """When the parked request asks for level 2, ask the upstream for the levels Kominfo maps to 2."""
     if not interaction_id:
         return []

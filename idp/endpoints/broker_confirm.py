@@ -36,8 +36,9 @@ def mask_email(value: str | None) -> str | None:
     return f"{local[:2]}•••@{domain}"
 
 
-async def _parked(request: Request, provider: Provider, value: str | None) -> tuple[FederationLogin,
-                                                                                     UpstreamIdp] | None:
+async def _parked(
+    request: Request, provider: Provider, value: str | None
+) -> tuple[FederationLogin, UpstreamIdp] | None:
     login = await provider.federation_logins.load(value, request.cookies.get(COOKIE), parked=True)
     if login is None:
         return None
@@ -84,8 +85,14 @@ async def confirm_page(request: Request) -> Response:
     return await _render(request, provider, *parked)
 
 
-async def _render(request: Request, provider: Provider, login: FederationLogin, row: UpstreamIdp,
-                  error_key: str | None = None, status: int = 200) -> Response:
+async def _render(
+    request: Request,
+    provider: Provider,
+    login: FederationLogin,
+    row: UpstreamIdp,
+    error_key: str | None = None,
+    status: int = 200,
+) -> Response:
     assert login.claims is not None
     async with provider.sessionmaker() as session:
         resolution = await resolve(session, row, login.claims)
@@ -93,9 +100,17 @@ async def _render(request: Request, provider: Provider, login: FederationLogin, 
     existing = mask_email(resolution.user.email) if resolution.user is not None else None
     has_passkey = resolution.user is not None and bool(await provider.passkeys.list_for(resolution.user.id))
     return provider.pages.render(
-        request, "broker_confirm.html", status=status, upstream=row.name, mode=resolution.kind,
-        authoritative=resolution.authoritative, proposed={**proposed, "nik": mask_nik(proposed["nik"])},
-        existing=existing, error_key=error_key, has_passkey=has_passkey)
+        request,
+        "broker_confirm.html",
+        status=status,
+        upstream=row.name,
+        mode=resolution.kind,
+        authoritative=resolution.authoritative,
+        proposed={**proposed, "nik": mask_nik(proposed["nik"])},
+        existing=existing,
+        error_key=error_key,
+        has_passkey=has_passkey,
+    )
 
 
 async def confirm_submit(request: Request) -> Response:
@@ -120,14 +135,27 @@ async def confirm_submit(request: Request) -> Response:
         assert resolution.user is not None
         proof = await _check_password(request, provider, resolution.user, form.get("password", "")[:128])
         if proof is not None:
-            return await _render(request, provider, login, row, error_key=proof,
-                                 status=429 if proof == "login.throttled" else 400)
+            return await _render(
+                request, provider, login, row, error_key=proof, status=429 if proof == "login.throttled" else 400
+            )
         extra_amr = ("pwd",)
     if resolution.kind not in ("create", "link") or not await provider.federation_logins.take(value):
-        return await broker_failed(request, provider, login.interaction, resolution.reason or "error.expired", 409,
-                                   f"confirm: {resolution.kind}")
-    user = await _write(provider, row, claims, resolution.kind, resolution.user,
-                        "authoritative" if resolution.authoritative else "password")
+        return await broker_failed(
+            request,
+            provider,
+            login.interaction,
+            resolution.reason or "error.expired",
+            409,
+            f"confirm: {resolution.kind}",
+        )
+    user = await _write(
+        provider,
+        row,
+        claims,
+        resolution.kind,
+        resolution.user,
+        "authoritative" if resolution.authoritative else "password",
+    )
     if user is None:
         return await broker_failed(request, provider, login.interaction, "broker.taken", 409, "write failed")
     return await sign_in_federated(request, provider, row, user, claims, login.interaction, extra_amr)
@@ -142,8 +170,9 @@ async def _check_password(request: Request, provider: Provider, user: User, pass
     return None
 
 
-async def _write(provider: Provider, row: UpstreamIdp, claims: dict[str, Any], kind: str, user: User | None,
-                 how: str) -> User | None:
+async def _write(
+    provider: Provider, row: UpstreamIdp, claims: dict[str, Any], kind: str, user: User | None, how: str
+) -> User | None:
     now = provider.clock.now()
     try:
         async with provider.sessionmaker() as session, session.begin():

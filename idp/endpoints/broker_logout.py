@@ -48,9 +48,14 @@ async def upstream_logout_redirect(provider: Provider, sid: str, target: str | N
         return None
     if not metadata.end_session_endpoint:
         return None
-    query = urlencode({"id_token_hint": brokered.id_token, "client_id": row.client_id,
-                       "post_logout_redirect_uri": f"{provider.issuer}/auth/broker/logged-out",
-                       "state": provider.federated_sessions.sign_return(target)})
+    query = urlencode(
+        {
+            "id_token_hint": brokered.id_token,
+            "client_id": row.client_id,
+            "post_logout_redirect_uri": f"{provider.issuer}/auth/broker/logged-out",
+            "state": provider.federated_sessions.sign_return(target),
+        }
+    )
     separator = "&" if "?" in metadata.end_session_endpoint else "?"
     return f"{metadata.end_session_endpoint}{separator}{query}"
 
@@ -78,8 +83,9 @@ async def backchannel_logout(request: Request) -> Response:
         await _mark_used(provider, f"bcl:{row.slug}:{claims['jti']}"[:200], now + 600)
     except (FormError, UpstreamRefused, LogoutTokenInvalid, IntegrityError) as exc:
         log.warning("upstream logout token refused", extra={"idp": row.slug, "detail": str(exc)[:300]})
-        return JSONResponse({"error": "invalid_request", "error_description": "The logout token is not valid."},
-                            400, headers=NO_STORE)
+        return JSONResponse(
+            {"error": "invalid_request", "error_description": "The logout token is not valid."}, 400, headers=NO_STORE
+        )
     except (UpstreamUnavailable, SQLAlchemyError) as exc:
         log.warning("upstream logout token not checked", extra={"idp": row.slug, "detail": str(exc)[:300]})
         return JSONResponse({"error": "temporarily_unavailable"}, 503, headers=NO_STORE)
@@ -98,8 +104,9 @@ async def _mark_used(provider: Provider, key: str, expires_at: int) -> None:
 
 
 @account_form_action
-async def identity_unlink(request: Request, provider: Provider, active: ActiveSession,
-                          form: dict[str, str]) -> Response:
+async def identity_unlink(
+    request: Request, provider: Provider, active: ActiveSession, form: dict[str, str]
+) -> Response:
     """Unlink one upstream identity; an account with no password keeps its last one (its only way in)."""
     identity_id = form.get("identity_id", "")
     if not identity_id.isdigit() or len(identity_id) > 12:
@@ -109,6 +116,7 @@ async def identity_unlink(request: Request, provider: Provider, active: ActiveSe
         linked = await list_identities(session, active.user.id)
         if user is None or (user.password_hash is None and len(linked) <= 1):
             return see_other("/account?done=identity_kept")
-        removed = await unlink_identity(session, active.user.id, int(identity_id), actor=f"user:{active.user.id}",
-                                        now=provider.clock.now())
+        removed = await unlink_identity(
+            session, active.user.id, int(identity_id), actor=f"user:{active.user.id}", now=provider.clock.now()
+        )
     return see_other("/account?done=identity_unlinked" if removed else "/account?done=identity_kept")

@@ -48,8 +48,9 @@ async def link_passkey_finish(request: Request) -> Response:
     user = await write_link(provider, found, "passkey", request.cookies.get(BROKER_COOKIE))
     if user is None:
         return _problem("login_required", 409)
-    signed_in = await sign_in_federated(request, provider, found.row, user, found.claims, found.login.interaction,
-                                        ("hwk",))
+    signed_in = await sign_in_federated(
+        request, provider, found.row, user, found.claims, found.login.interaction, ("hwk",)
+    )
     response = JSONResponse({"redirect": signed_in.headers["location"]}, headers=NO_STORE)
     for name, value in signed_in.raw_headers:
         if name == b"set-cookie":

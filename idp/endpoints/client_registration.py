@@ -6,10 +6,16 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from idp.client_registration import (
+    RegistrationError,
+    client_document,
+    delete_client,
+    load_registered,
+    register_client,
+    update_client,
+)
 from idp.http import oauth_error, oauth_json
 from idp.provider import Provider
-from idp.client_registration import (RegistrationError, delete_client, load_registered, register_client, update_client,
-                              client_document)
 
 MAX_BODY = 64 * 1024
 
@@ -41,8 +47,9 @@ async def register_endpoint(request: Request) -> Response:
         token = _bearer(request)
         raw = await _body(request)
         async with provider.sessionmaker() as session, session.begin():
-            document = await register_client(session, token, raw, provider.issuer, provider.clock.now(),
-                                             provider.client_keys.addresses)
+            document = await register_client(
+                session, token, raw, provider.issuer, provider.clock.now(), provider.client_keys.addresses
+            )
     except RegistrationError as exc:
         return _error(exc)
     return oauth_json(201, document)
@@ -59,13 +66,17 @@ async def manage_endpoint(request: Request) -> Response:
             if request.method == "GET":
                 return oauth_json(200, client_document(client, provider.issuer))
             if request.method == "PUT":
-                document = await update_client(session, client, raw, provider.issuer, provider.clock.now(),
-                                               provider.client_keys.addresses)
+                document = await update_client(
+                    session, client, raw, provider.issuer, provider.clock.now(), provider.client_keys.addresses
+                )
             else:
                 await delete_client(session, client, provider.clock.now())
                 document = None
     except RegistrationError as exc:
         return _error(exc)
     provider.clients.forget(client_id)
-    return Response(status_code=204, headers={"Cache-Control": "no-store"}) if document is None \
+    return (
+        Response(status_code=204, headers={"Cache-Control": "no-store"})
+        if document is None
         else oauth_json(200, document)
+    )

@@ -22,8 +22,15 @@ async def consent_page(request: Request) -> Response:
     if found is None:
         return provider.pages.error(request, "error.expired", 400)
     client, scopes, opd_name, params = found
-    return provider.pages.render(request, "consent.html", interaction=interaction_id, client_name=client.name,
-                                 scopes=scopes, opd_name=opd_name, ui_locales=params.get("ui_locales"))
+    return provider.pages.render(
+        request,
+        "consent.html",
+        interaction=interaction_id,
+        client_name=client.name,
+        scopes=scopes,
+        opd_name=opd_name,
+        ui_locales=params.get("ui_locales"),
+    )
 
 
 async def consent_submit(request: Request) -> Response:
@@ -50,8 +57,9 @@ async def consent_submit(request: Request) -> Response:
         return provider.pages.error(request, "error.back", 400)
     now = provider.clock.now()
     async with provider.sessionmaker() as session, session.begin():
-        consent = await session.scalar(select(Consent).where(Consent.user_id == active.user.id,
-                                                             Consent.client_id == client.client_id))
+        consent = await session.scalar(
+            select(Consent).where(Consent.user_id == active.user.id, Consent.client_id == client.client_id)
+        )
         granted = " ".join(sorted(set(scopes) | set(consent.scope.split() if consent else [])))
         if consent is None:
             session.add(Consent(user_id=active.user.id, client_id=client.client_id, scope=granted, granted_at=now))
@@ -61,8 +69,9 @@ async def consent_submit(request: Request) -> Response:
     return see_other(f"/auth/authorize/resume?{urlencode({'interaction': interaction_id})}")
 
 
-async def _load(request: Request, provider: Provider,
-                interaction_id: str | None) -> tuple[Client, list[str], str | None, dict[str, str]] | None:
+async def _load(
+    request: Request, provider: Provider, interaction_id: str | None
+) -> tuple[Client, list[str], str | None, dict[str, str]] | None:
     interaction = await provider.interactions.load(interaction_id, request.cookies.get(INTERACTION_COOKIE))
     if interaction is None:
         return None

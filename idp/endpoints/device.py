@@ -18,12 +18,12 @@ from starlette.responses import Response
 from idp.endpoints.token import _throttled
 from idp.http import FormError, datalist, oauth_error, oauth_json, read_form
 from idp.interactions import COOKIE as INTERACTION_COOKIE
-from idp.oauth.device import DEVICE_CODE_TTL, DeviceCodeGrant, display_user_code, new_device_code, normalize_user_code
 from idp.oauth.adapters import HubClient
+from idp.oauth.client_jwks import preload_client_keys
+from idp.oauth.device import DEVICE_CODE_TTL, DeviceCodeGrant, display_user_code, new_device_code, normalize_user_code
 from idp.oauth.grants import TOKEN_AUTH_METHODS
 from idp.oauth.request import HubRequest
 from idp.oauth.resource import check_resources_allowed, requested_resources
-from idp.oauth.client_jwks import preload_client_keys
 from idp.oauth.state import Preloaded, current, run_with_state
 from idp.oauth.store import apply_effects, candidate_client_ids
 from idp.page_forms import PageRefused, read_page_form
@@ -58,8 +58,9 @@ async def device_authorization_endpoint(request: Request) -> Response:
     resources: list[str] = []
 
     def authenticate() -> HubClient:
-        client: HubClient = provider.server.authenticate_client(oauth_request, TOKEN_AUTH_METHODS,
-                                                                "device_authorization")
+        client: HubClient = provider.server.authenticate_client(
+            oauth_request, TOKEN_AUTH_METHODS, "device_authorization"
+        )
         if not client.check_grant_type(DeviceCodeGrant.GRANT_TYPE):
             raise UnauthorizedClientError("The client may not use the device grant.")
         current().client_row = client.row  # what the scope check reads
@@ -83,18 +84,26 @@ async def device_authorization_endpoint(request: Request) -> Response:
     except SQLAlchemyError:
         return oauth_error(503, "temporarily_unavailable", "The service is temporarily unavailable.")
     page = f"{provider.base}/device"
-    return oauth_json(200, {"device_code": device_code, "user_code": display_user_code(row.user_code),
-                            "verification_uri": page,
-                            "verification_uri_complete": f"{page}?{urlencode({'user_code': row.user_code})}",
-                            "expires_in": DEVICE_CODE_TTL, "interval": row.interval})
+    return oauth_json(
+        200,
+        {
+            "device_code": device_code,
+            "user_code": display_user_code(row.user_code),
+            "verification_uri": page,
+            "verification_uri_complete": f"{page}?{urlencode({'user_code': row.user_code})}",
+            "expires_in": DEVICE_CODE_TTL,
+            "interval": row.interval,
+        },
+    )
 
 
 async def device_page(request: Request) -> Response:
     provider: Provider = request.app.state.provider
     typed = request.query_params.get("user_code", "")[:20]
     code = normalize_user_code(typed)
-    return provider.pages.render(request, "device.html", step="enter",
-                                 user_code=display_user_code(code) if code else typed)
+    return provider.pages.render(
+        request, "device.html", step="enter", user_code=display_user_code(code) if code else typed
+    )
 
 
 async def device_submit(request: Request) -> Response:
@@ -107,33 +116,51 @@ async def device_submit(request: Request) -> Response:
     store = provider.throttle.current().store
     verdict = await store.check([Hit(USER_CODE_LIMIT, _address(request), consume=False)])
     if not verdict[0].allowed:
-        return provider.pages.render(request, "device.html", status=429, step="enter", user_code=typed,
-                                     error_key="device.throttled")
+        return provider.pages.render(
+            request, "device.html", status=429, step="enter", user_code=typed, error_key="device.throttled"
+        )
     code = normalize_user_code(typed)
     now = provider.clock.now()
     row = await _load_pending(provider, code, now) if code else None
     if row is None:
         await store.check([Hit(USER_CODE_LIMIT, _address(request))])  # a wrong code spends the allowance
-        return provider.pages.render(request, "device.html", status=400, step="enter", user_code=typed,
-                                     error_key="device.unknown")
+        return provider.pages.render(
+            request, "device.html", status=400, step="enter", user_code=typed, error_key="device.unknown"
+        )
     active = await provider.sessions.load(request.cookies.get(provider.session_cookie))
     if active is None:
         return await _sign_in_first(provider, row)
     client = (await provider.clients.get_many({row.client_id})).get(row.client_id)
     decision = form.get("decision")
     if decision not in ("allow", "deny") or client is None:
-        return provider.pages.render(request, "device.html", step="confirm", user_code=display_user_code(row.user_code),
-                                     client_name=client.name if client else row.client_id,
-                                     scopes=row.scope.split())
+        return provider.pages.render(
+            request,
+            "device.html",
+            step="confirm",
+            user_code=display_user_code(row.user_code),
+            client_name=client.name if client else row.client_id,
+            scopes=row.scope.split(),
+        )
     approved = decision == "allow"
-    values = ({"status": "approved", "user_id": active.user.id, "session_id": active.row.sid,
-               "auth_time": active.row.auth_time, "acr": active.row.acr, "amr": list(active.row.amr)}
-              if approved else {"status": "denied"})
+    values = (
+        {
+            "status": "approved",
+            "user_id": active.user.id,
+            "session_id": active.row.sid,
+            "auth_time": active.row.auth_time,
+            "acr": active.row.acr,
+            "amr": list(active.row.amr),
+        }
+        if approved
+        else {"status": "denied"}
+    )
     async with provider.sessionmaker() as session, session.begin():
-        await session.execute(update(DeviceCode).where(DeviceCode.code_digest == row.code_digest,
-                                                       DeviceCode.status == "pending").values(**values))
-    return provider.pages.render(request, "device.html", step="done", approved=approved,
-                                 client_name=client.name)
+        await session.execute(
+            update(DeviceCode)
+            .where(DeviceCode.code_digest == row.code_digest, DeviceCode.status == "pending")
+            .values(**values)
+        )
+    return provider.pages.render(request, "device.html", step="done", approved=approved, client_name=client.name)
 
 
 async def _load_pending(provider: Provider, code: str, now: int) -> DeviceCode | None:
@@ -147,8 +174,14 @@ async def _load_pending(provider: Provider, code: str, now: int) -> DeviceCode |
 async def _sign_in_first(provider: Provider, row: DeviceCode) -> Response:
     interaction_id = await provider.interactions.create(row.client_id, [(RESUME_PARAM, row.user_code)])
     response = see_other(f"/auth/login?{urlencode({'interaction': interaction_id})}")
-    response.set_cookie(INTERACTION_COOKIE, interaction_id, httponly=True, samesite="lax",
-                        secure=provider.settings.uses_tls, path="/auth")
+    response.set_cookie(
+        INTERACTION_COOKIE,
+        interaction_id,
+        httponly=True,
+        samesite="lax",
+        secure=provider.settings.uses_tls,
+        path="/auth",
+    )
     return response
 
 

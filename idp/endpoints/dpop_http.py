@@ -5,18 +5,20 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from idp.dpop.proof import CheckedProof, NonceRequired, PROOF_ALGS
+from idp.dpop.proof import PROOF_ALGS, CheckedProof, NonceRequired
 from idp.http import oauth_error
 from idp.provider import Provider
 
 ALGS = " ".join(PROOF_ALGS)
 
 
-async def read_proof(provider: Provider, request: Request, url: str,
-                     access_token: str | None = None) -> CheckedProof | None:
+async def read_proof(
+    provider: Provider, request: Request, url: str, access_token: str | None = None
+) -> CheckedProof | None:
     """The checked proof of this request (None without one); raises ``InvalidProof``."""
-    return await provider.dpop.check(request.headers.getlist("dpop"), method=request.method, url=url,
-                                     access_token=access_token)
+    return await provider.dpop.check(
+        request.headers.getlist("dpop"), method=request.method, url=url, access_token=access_token
+    )
 
 
 def nonce_header(provider: Provider) -> dict[str, str]:

@@ -13,17 +13,17 @@ from idp.accounts import load_user_by_login
 from idp.auth_limits import AuthVerdict
 from idp.device_cookie import COOKIE as DEVICE_COOKIE
 from idp.device_cookie import attempt_bucket
-from idp.federation.registry import list_upstreams
 from idp.endpoints.mfa import start_second_factor
+from idp.federation.registry import list_upstreams
 from idp.interactions import COOKIE as INTERACTION_COOKIE
+from idp.login_throttle import check_attempt
 from idp.page_forms import PageRefused, read_page_form
-from idp.provider import Provider
 from idp.pdp.deletion import cancel_deletion, is_pending_deletion
+from idp.provider import Provider
 from idp.second_factor import has_second_factor
 from idp.security_events import note_login
 from idp.signin import complete_sign_in
 from idp.storage.models import User
-from idp.login_throttle import check_attempt
 
 PASSWORD_AMR = ["pwd"]
 
@@ -67,8 +67,15 @@ async def login_submit(request: Request) -> Response:
     verdict = await check_attempt(provider.throttle, request, "password", _login_bucket(request, provider, login, user))
     if not verdict.allowed:
         await note_login(request, provider, "login.locked", login=login, reason="throttled")
-        response = provider.pages.render(request, "login.html", status=429, interaction=interaction_id,
-                                         error_key="login.throttled", wait_minutes=_minutes(verdict), **context)
+        response = provider.pages.render(
+            request,
+            "login.html",
+            status=429,
+            interaction=interaction_id,
+            error_key="login.throttled",
+            wait_minutes=_minutes(verdict),
+            **context,
+        )
         response.headers["Retry-After"] = str(verdict.retry_after_seconds)
         return response
     # Verify even for an unknown account (against a dummy hash) so timing does not tell.
@@ -80,16 +87,18 @@ async def login_submit(request: Request) -> Response:
         reason = "unknown_account" if user is None else "wrong_password" if not valid else "disabled"
         await note_login(request, provider, "login.failed", user_id=user.id if user else None, reason=reason)
         context["login_hint"] = login
-        return provider.pages.render(request, "login.html", interaction=interaction_id, error_key="login.failed",
-                                     **context)
+        return provider.pages.render(
+            request, "login.html", interaction=interaction_id, error_key="login.failed", **context
+        )
     if second_factor:
         return await start_second_factor(request, provider, user, interaction_id, PASSWORD_AMR)
     return await complete_sign_in(request, provider, user, acr="1", amr=PASSWORD_AMR, interaction_id=interaction_id)
 
 
 def _login_bucket(request: Request, provider: Provider, login: str, user: User | None) -> str:
-    return attempt_bucket(provider.devices, request.cookies.get(DEVICE_COOKIE), provider.clock.now(), login,
-                          user.id if user else None)
+    return attempt_bucket(
+        provider.devices, request.cookies.get(DEVICE_COOKIE), provider.clock.now(), login, user.id if user else None
+    )
 
 
 def _minutes(verdict: AuthVerdict) -> int:
@@ -104,8 +113,9 @@ async def list_sign_in_upstreams(provider: Provider, session: AsyncSession | Non
     return [(row.slug, row.name) for row in await list_upstreams(session, enabled_only=True)]
 
 
-async def _interaction_context(request: Request, provider: Provider, interaction_id: str | None,
-                               session: AsyncSession | None = None) -> dict | None:
+async def _interaction_context(
+    request: Request, provider: Provider, interaction_id: str | None, session: AsyncSession | None = None
+) -> dict | None:
     """Page context for the parked request; ``None`` when the interaction is unknown or expired."""
     upstreams = await list_sign_in_upstreams(provider, session)
     if not interaction_id:
@@ -116,5 +126,9 @@ async def _interaction_context(request: Request, provider: Provider, interaction
     clients = await provider.clients.get_many({interaction.client_id}, holding=session)
     params = dict((k, v) for k, v in interaction.params)
     client = clients.get(interaction.client_id)
-    return {"client_name": client.name if client else None, "login_hint": params.get("login_hint"),
-            "ui_locales": params.get("ui_locales"), "upstreams": upstreams}
+    return {
+        "client_name": client.name if client else None,
+        "login_hint": params.get("login_hint"),
+        "ui_locales": params.get("ui_locales"),
+        "upstreams": upstreams,
+    }

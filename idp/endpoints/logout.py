@@ -11,10 +11,10 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import Response
 
-from idp.endpoints.broker_logout import upstream_logout_redirect
-from idp.oauth.verify import TokenInvalid, verify_id_token
 from idp.csrf import FIELD as CSRF_FIELD
+from idp.endpoints.broker_logout import upstream_logout_redirect
 from idp.http import FormError, read_form
+from idp.oauth.verify import TokenInvalid, verify_id_token
 from idp.pages import see_other
 from idp.provider import Provider
 
@@ -42,8 +42,9 @@ async def logout_endpoint(request: Request) -> Response:
     hint_claims = None
     if params.get("id_token_hint"):
         try:
-            hint_claims = await verify_id_token(provider.keys, params["id_token_hint"], provider.issuer,
-                                                now=provider.clock.now())
+            hint_claims = await verify_id_token(
+                provider.keys, params["id_token_hint"], provider.issuer, now=provider.clock.now()
+            )
         except TokenInvalid:
             return provider.pages.error(request, "error.back", 400, detail="id_token_hint")
     client_id = params.get("client_id") or (hint_claims or {}).get("aud")
@@ -57,8 +58,9 @@ async def logout_endpoint(request: Request) -> Response:
     active = await provider.sessions.load(request.cookies.get(provider.session_cookie))
     hint_matches = active is not None and hint_claims is not None and hint_claims.get("sub") == active.user.id
     if active is not None and not confirmed and not hint_matches:
-        return provider.pages.render(request, "logout.html", params=list(params.items()),
-                                     ui_locales=params.get("ui_locales"))
+        return provider.pages.render(
+            request, "logout.html", params=list(params.items()), ui_locales=params.get("ui_locales")
+        )
     target = None
     if redirect:
         query = urlencode({"state": params["state"]}) if params.get("state") else ""

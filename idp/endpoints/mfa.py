@@ -9,24 +9,32 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from idp.interactions import COOKIE as INTERACTION_COOKIE
+from idp.login_throttle import is_attempt_admitted
 from idp.page_forms import PageRefused, read_page_form
 from idp.pages import see_other
 from idp.provider import Provider
 from idp.second_factor import COOKIE, LEVEL_TWO, MAX_ATTEMPTS
+from idp.security_events import note_login
 from idp.signin import complete_sign_in
 from idp.storage.models import User
-from idp.login_throttle import is_attempt_admitted
 from idp.totp import accept_step, match_step
-from idp.security_events import note_login
 
 
-async def start_second_factor(request: Request, provider: Provider, user: User, interaction_id: str | None,
-                              first_factor: list[str]) -> Response:
+async def start_second_factor(
+    request: Request, provider: Provider, user: User, interaction_id: str | None, first_factor: list[str]
+) -> Response:
     """Called once the first factor is proven: park the login until the second one is given."""
     value = await provider.challenges.create(user, interaction_id, first_factor)
     response = see_other("/auth/mfa")
-    response.set_cookie(COOKIE, value, httponly=True, samesite="lax", secure=provider.settings.uses_tls,
-                        path="/auth", max_age=provider.settings.second_factor_ttl)
+    response.set_cookie(
+        COOKIE,
+        value,
+        httponly=True,
+        samesite="lax",
+        secure=provider.settings.uses_tls,
+        path="/auth",
+        max_age=provider.settings.second_factor_ttl,
+    )
     return response
 
 
@@ -72,8 +80,9 @@ async def mfa_submit(request: Request) -> Response:
     if not await provider.challenges.finish(challenge):
         return provider.pages.error(request, "error.expired", 400)
     amr = list(dict.fromkeys([*challenge.first_factor, "otp"]))
-    response = await complete_sign_in(request, provider, user, acr=LEVEL_TWO, amr=amr,
-                                      interaction_id=challenge.interaction)
+    response = await complete_sign_in(
+        request, provider, user, acr=LEVEL_TWO, amr=amr, interaction_id=challenge.interaction
+    )
     response.delete_cookie(COOKIE, path="/auth", secure=provider.settings.uses_tls, httponly=True)
     return response
 
@@ -88,10 +97,16 @@ async def _is_factor_valid(provider: Provider, user: User, method: str, code: st
         return step is not None and await accept_step(session, user.id, step)
 
 
-async def _render(request: Request, provider: Provider, user: User, method: str, error_key: str | None = None,
-                  status: int = 200) -> Response:
+async def _render(
+    request: Request, provider: Provider, user: User, method: str, error_key: str | None = None, status: int = 200
+) -> Response:
     has_passkeys = bool(await provider.passkeys.list_for(user.id))
-    return provider.pages.render(request, "mfa.html", status=status, method=method, error_key=error_key,
-                                 has_totp=user.totp_secret is not None, has_passkeys=has_passkeys)
-
-
+    return provider.pages.render(
+        request,
+        "mfa.html",
+        status=status,
+        method=method,
+        error_key=error_key,
+        has_totp=user.totp_secret is not None,
+        has_passkeys=has_passkeys,
+    )

@@ -17,16 +17,19 @@ from idp.endpoints.dpop_http import read_proof, token_endpoint_refusal
 from idp.endpoints.token import _throttled
 from idp.http import datalist, oauth_error, oauth_json, read_oauth_form
 from idp.oauth.adapters import HubClient
+from idp.oauth.client_jwks import client_key_set, preload_client_keys
 from idp.oauth.grants import TOKEN_AUTH_METHODS
 from idp.oauth.par import CLIENT_AUTH_PARAMS, new_pushed_request
 from idp.oauth.request import HubRequest
-from idp.oauth.request_object import FAPI_REQUEST_OBJECT_ALGS, REQUEST_OBJECT_ALGS, InvalidRequestObject, \
-    check_request_object
-from idp.oauth.client_jwks import client_key_set, preload_client_keys
+from idp.oauth.request_object import (
+    FAPI_REQUEST_OBJECT_ALGS,
+    REQUEST_OBJECT_ALGS,
+    InvalidRequestObject,
+    check_request_object,
+)
 from idp.oauth.state import Preloaded, run_with_state
 from idp.oauth.store import apply_effects, candidate_client_ids
 from idp.provider import Provider
-
 
 
 async def par_endpoint(request: Request) -> Response:
@@ -72,17 +75,20 @@ async def par_endpoint(request: Request) -> Response:
                 return oauth_error(401, "invalid_client", "The client assertion was already used.")
             session.add(row)
     except SQLAlchemyError:
-        return oauth_error(503, "temporarily_unavailable", "The service is temporarily unavailable.",
-                           {"Retry-After": "5"})
+        return oauth_error(
+            503, "temporarily_unavailable", "The service is temporarily unavailable.", {"Retry-After": "5"}
+        )
     return oauth_json(201, {"request_uri": request_uri, "expires_in": provider.settings.par_ttl})
 
 
-async def _authenticate(provider: Provider, request: Request, pairs: list[tuple[str, str]],
-                        state: Preloaded) -> tuple[HubClient | None, Response | None]:
+async def _authenticate(
+    provider: Provider, request: Request, pairs: list[tuple[str, str]], state: Preloaded
+) -> tuple[HubClient | None, Response | None]:
     oauth_request = HubRequest("POST", provider.par_url, request.headers, pairs)
     try:
-        client = await run_with_state(state, lambda: provider.server.authenticate_client(
-            oauth_request, TOKEN_AUTH_METHODS, "par"))
+        client = await run_with_state(
+            state, lambda: provider.server.authenticate_client(oauth_request, TOKEN_AUTH_METHODS, "par")
+        )
     except OAuth2Error as error:
         status, body, headers = error()
         return None, oauth_json(status, body, headers)
@@ -92,13 +98,20 @@ async def _authenticate(provider: Provider, request: Request, pairs: list[tuple[
     return client, None
 
 
-def _pushed_params(provider: Provider, client: HubClient, pairs: list[tuple[str, str]],
-                   form: dict[str, list[str]], state: Preloaded) -> list[tuple[str, str]]:
+def _pushed_params(
+    provider: Provider, client: HubClient, pairs: list[tuple[str, str]], form: dict[str, list[str]], state: Preloaded
+) -> list[tuple[str, str]]:
     """The request as the client meant it: the request object's claims when there is one (RFC 9101 §6.3)."""
     if "request" in form:
         algorithms = FAPI_REQUEST_OBJECT_ALGS if client.row.profile == "fapi2" else REQUEST_OBJECT_ALGS
-        params = check_request_object(form["request"][0], client_id=client.client_id, jwks=client_key_set(client.row, state),
-                                      issuer=provider.issuer, now=state.now, algorithms=algorithms)
+        params = check_request_object(
+            form["request"][0],
+            client_id=client.client_id,
+            jwks=client_key_set(client.row, state),
+            issuer=provider.issuer,
+            now=state.now,
+            algorithms=algorithms,
+        )
     else:
         params = [(name, value) for name, value in pairs if name not in CLIENT_AUTH_PARAMS]
     return [("client_id", client.client_id), *[(n, v) for n, v in params if n != "client_id"]]
@@ -118,8 +131,9 @@ class InvalidDpopJkt(OAuth2Error):
     error = "invalid_dpop_proof"
 
 
-async def _validate(provider: Provider, client: HubClient, params: list[tuple[str, str]],
-                    state: Preloaded) -> Response | None:
+async def _validate(
+    provider: Provider, client: HubClient, params: list[tuple[str, str]], state: Preloaded
+) -> Response | None:
     """RFC 9126 §2.1: validated as the authorization endpoint does (client, redirect_uri, scope, PKCE, ...)."""
     oauth_request = HubRequest("GET", provider.authorize_url, {}, params)
 

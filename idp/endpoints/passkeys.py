@@ -18,16 +18,16 @@ from idp.endpoints.account_undo import credential_ref
 from idp.fresh_auth import needs_reauth, reauth_json
 from idp.http import NO_STORE
 from idp.interactions import COOKIE as INTERACTION_COOKIE
+from idp.login_throttle import is_attempt_admitted
 from idp.pages import see_other
 from idp.provider import Provider
-from idp.sessions import ActiveSession
 from idp.second_factor import COOKIE as MFA_COOKIE
 from idp.second_factor import LEVEL_TWO
+from idp.security_events import record_security_event
+from idp.sessions import ActiveSession
 from idp.signin import complete_sign_in
 from idp.storage.models import User
-from idp.login_throttle import is_attempt_admitted
 from idp.webauthn_keys import CEREMONY_TTL, COOKIE, PasskeyRejected, parse_json_body
-from idp.security_events import record_security_event
 
 MAX_BODY = 32 * 1024
 PURPOSES = ("login", "second")
@@ -58,22 +58,24 @@ async def register_finish(request: Request) -> Response:
     if needs_reauth(provider, active):
         return reauth_json(provider)
     try:
-        added = await provider.passkeys.register(request.cookies.get(COOKIE), active.user, _credential(body),
-                                                 str(body.get("name", ""))[:100].strip())
+        added = await provider.passkeys.register(
+            request.cookies.get(COOKIE), active.user, _credential(body), str(body.get("name", ""))[:100].strip()
+        )
     except PasskeyRejected:
         return _problem("passkey_rejected", 400)
-    await record_security_event(provider.sessionmaker, "mfa.changed", provider.clock.now(), user_id=active.user.id,
-                                reason="passkey_added")
+    await record_security_event(
+        provider.sessionmaker, "mfa.changed", provider.clock.now(), user_id=active.user.id, reason="passkey_added"
+    )
     await send_credential_changed(provider, active.user, "passkey_added", ref=credential_ref(added.credential_id))
     return JSONResponse({"ok": True}, headers=NO_STORE)
 
 
 @credential_form_action
-async def remove(request: Request, provider: Provider, active: ActiveSession,
-                 form: dict[str, str]) -> Response:
+async def remove(request: Request, provider: Provider, active: ActiveSession, form: dict[str, str]) -> Response:
     if await provider.passkeys.remove(active.user.id, form.get("credential_id", "")[:1400]):
-        await record_security_event(provider.sessionmaker, "mfa.changed", provider.clock.now(),
-                                    user_id=active.user.id, reason="passkey_removed")
+        await record_security_event(
+            provider.sessionmaker, "mfa.changed", provider.clock.now(), user_id=active.user.id, reason="passkey_removed"
+        )
         await send_credential_changed(provider, active.user, "passkey_removed")
     return see_other("/account?done=saved")
 
@@ -111,8 +113,9 @@ async def sign_in_finish(request: Request) -> Response:
     if not await is_attempt_admitted(provider.throttle, request, "passkey", subject):
         return _problem("too_many_attempts", 429)
     try:
-        verified = await provider.passkeys.authenticate(request.cookies.get(COOKIE), purpose,
-                                                        challenge[1].id if challenge else None, credential)
+        verified = await provider.passkeys.authenticate(
+            request.cookies.get(COOKIE), purpose, challenge[1].id if challenge else None, credential
+        )
     except PasskeyRejected:
         return _problem("passkey_rejected", 400)
     if challenge is not None:
@@ -167,8 +170,15 @@ async def _live_interaction(request: Request, provider: Provider, value: str) ->
 
 
 def _with_ceremony(provider: Provider, response: Response, cookie: str) -> Response:
-    response.set_cookie(COOKIE, cookie, httponly=True, samesite="strict", secure=provider.settings.uses_tls,
-                        path="/", max_age=CEREMONY_TTL)
+    response.set_cookie(
+        COOKIE,
+        cookie,
+        httponly=True,
+        samesite="strict",
+        secure=provider.settings.uses_tls,
+        path="/",
+        max_age=CEREMONY_TTL,
+    )
     return response
 
 

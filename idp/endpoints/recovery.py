@@ -18,12 +18,12 @@ from idp.device_cookie import COOKIE as DEVICE_COOKIE
 from idp.device_cookie import attempt_bucket
 from idp.errors import InvalidInput
 from idp.links import LinkClaims, LinkInvalid, consume_link, is_link_used
+from idp.login_throttle import is_attempt_admitted
 from idp.page_forms import PageRefused, read_page_form
 from idp.password_policy import PasswordRejected, check_new_password
 from idp.provider import Provider
-from idp.storage.models import User
-from idp.login_throttle import is_attempt_admitted
 from idp.security_events import build_event
+from idp.storage.models import User
 
 
 async def reset_page(request: Request) -> Response:
@@ -47,14 +47,16 @@ async def reset_submit(request: Request) -> Response:
         async with provider.sessionmaker() as session:
             user = await session.scalar(select(User).where(User.email == email))
     # A stranger asking again and again must not keep the owner's browser from getting her reset mail.
-    bucket = attempt_bucket(provider.devices, request.cookies.get(DEVICE_COOKIE), provider.clock.now(), raw,
-                            user.id if user else None)
+    bucket = attempt_bucket(
+        provider.devices, request.cookies.get(DEVICE_COOKIE), provider.clock.now(), raw, user.id if user else None
+    )
     if not await is_attempt_admitted(provider.throttle, request, "reset", bucket):
         return provider.pages.render(request, "reset.html", status=429, error_key="login.throttled")
     if email is None:
         return provider.pages.render(request, "reset.html", status=400, error_key="register.email_invalid")
-    response = provider.pages.render(request, "notice.html", heading_key="reset.sent_heading",
-                                     message_key="reset.sent_body")
+    response = provider.pages.render(
+        request, "notice.html", heading_key="reset.sent_heading", message_key="reset.sent_body"
+    )
     if user is not None and not user.disabled:
         # Sent after the answer: otherwise the mail's cost tells known addresses from unknown ones.
         response.background = BackgroundTask(send_reset, provider, user)
@@ -99,14 +101,22 @@ async def reset_confirm_submit(request: Request) -> Response:
             set_password(row, password_hash, now)
             row.email_verified = True  # the link reached the mailbox: the address is proven
             await revoke_user_grants(session, row.id, now, "password_reset")
-            session.add(build_event("password.reset", now, user_id=row.id, reason="link",
-                                    ip=request.client.host if request.client else None))
+            session.add(
+                build_event(
+                    "password.reset",
+                    now,
+                    user_id=row.id,
+                    reason="link",
+                    ip=request.client.host if request.client else None,
+                )
+            )
     except LinkInvalid:
         return provider.pages.error(request, "link.invalid", 400)
     await end_all_sessions(provider, user.id)
     await send_password_changed(provider, user)
-    response = provider.pages.render(request, "notice.html", heading_key="reset.done_heading",
-                                     message_key="reset.done_body")
+    response = provider.pages.render(
+        request, "notice.html", heading_key="reset.done_heading", message_key="reset.done_body"
+    )
     response.delete_cookie(provider.session_cookie, path="/", secure=provider.settings.uses_tls, httponly=True)
     return response
 
@@ -122,8 +132,17 @@ async def _check_reset_link(provider: Provider, token: str | None) -> tuple[Link
     return claims, user
 
 
-def _choose_page(request: Request, provider: Provider, token: str | None, problems: dict[str, str],
-                 status: int = 200) -> Response:
-    return provider.pages.render(request, "confirm_link.html", status=status, action="/auth/reset/confirm",
-                                 token=token, new_password=True, problems=problems,
-                                 heading_key="reset.choose_heading", button_key="reset.choose_submit")
+def _choose_page(
+    request: Request, provider: Provider, token: str | None, problems: dict[str, str], status: int = 200
+) -> Response:
+    return provider.pages.render(
+        request,
+        "confirm_link.html",
+        status=status,
+        action="/auth/reset/confirm",
+        token=token,
+        new_password=True,
+        problems=problems,
+        heading_key="reset.choose_heading",
+        button_key="reset.choose_submit",
+    )

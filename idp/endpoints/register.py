@@ -13,11 +13,11 @@ from starlette.responses import Response
 from idp.account_mail import send_account_exists, send_nik_taken, send_verification
 from idp.interactions import COOKIE as INTERACTION_COOKIE
 from idp.links import LinkInvalid, consume_link, is_link_used
+from idp.login_throttle import is_attempt_admitted
 from idp.page_forms import PageRefused, read_page_form
 from idp.provider import Provider
 from idp.registration import Outcome, RegistrationInvalid, check_registration, create_account
 from idp.storage.models import User
-from idp.login_throttle import is_attempt_admitted
 
 
 async def register_page(request: Request) -> Response:
@@ -35,16 +35,29 @@ async def register_submit(request: Request) -> Response:
     interaction = await _live_interaction(request, provider, form.get("interaction"))
     values = {k: form.get(k, "")[:254] for k in ("name", "email", "nik")}
     if not await is_attempt_admitted(provider.throttle, request, "register", values["email"]):
-        return provider.pages.render(request, "register.html", status=429, interaction=interaction, values=values,
-                                     problems={}, error_key="login.throttled")
+        return provider.pages.render(
+            request,
+            "register.html",
+            status=429,
+            interaction=interaction,
+            values=values,
+            problems={},
+            error_key="login.throttled",
+        )
     try:
         registration = check_registration(form)
     except RegistrationInvalid as invalid:
-        return provider.pages.render(request, "register.html", status=400, interaction=interaction, values=values,
-                                     problems=invalid.problems)
+        return provider.pages.render(
+            request, "register.html", status=400, interaction=interaction, values=values, problems=invalid.problems
+        )
     password_hash = await provider.ctx.passwords.hash(registration.password)  # on every path: same timing
-    created = await create_account(provider.sessionmaker, registration, password_hash, provider.clock.now(),
-                                   privacy_version=provider.settings.privacy_notice_version)
+    created = await create_account(
+        provider.sessionmaker,
+        registration,
+        password_hash,
+        provider.clock.now(),
+        privacy_version=provider.settings.privacy_notice_version,
+    )
     if created.outcome is Outcome.CREATED:
         assert created.user is not None
         await send_verification(provider, created.user)
@@ -52,8 +65,13 @@ async def register_submit(request: Request) -> Response:
         await send_account_exists(provider, registration.email)
     if created.nik_owner is not None:
         await send_nik_taken(provider, created.nik_owner)
-    return provider.pages.render(request, "notice.html", heading_key="register.sent_heading",
-                                 message_key="register.sent_body", login_interaction=interaction)
+    return provider.pages.render(
+        request,
+        "notice.html",
+        heading_key="register.sent_heading",
+        message_key="register.sent_body",
+        login_interaction=interaction,
+    )
 
 
 async def verify_email_page(request: Request) -> Response:
@@ -67,8 +85,14 @@ async def verify_email_page(request: Request) -> Response:
                 raise LinkInvalid("already used")
     except LinkInvalid:
         return provider.pages.error(request, "link.invalid", 400)
-    return provider.pages.render(request, "confirm_link.html", action="/auth/verify-email", token=token,
-                                 heading_key="verify.heading", button_key="verify.submit")
+    return provider.pages.render(
+        request,
+        "confirm_link.html",
+        action="/auth/verify-email",
+        token=token,
+        heading_key="verify.heading",
+        button_key="verify.submit",
+    )
 
 
 async def verify_email_submit(request: Request) -> Response:
@@ -89,8 +113,13 @@ async def verify_email_submit(request: Request) -> Response:
     except LinkInvalid:
         return provider.pages.error(request, "link.invalid", 400)
     interaction = await _live_interaction(request, provider, request.cookies.get(INTERACTION_COOKIE))
-    return provider.pages.render(request, "notice.html", heading_key="verify.done_heading",
-                                 message_key="verify.done_body", login_interaction=interaction)
+    return provider.pages.render(
+        request,
+        "notice.html",
+        heading_key="verify.done_heading",
+        message_key="verify.done_body",
+        login_interaction=interaction,
+    )
 
 
 async def _live_interaction(request: Request, provider: Provider, value: str | None) -> str | None:

@@ -11,27 +11,27 @@ from starlette.responses import Response
 
 from idp.http import FormError, datalist, oauth_error, oauth_json, read_form
 from idp.oauth.adapters import HubClient
+from idp.oauth.client_jwks import preload_client_keys
 from idp.oauth.grants import CONFIDENTIAL_AUTH_METHODS, TOKEN_AUTH_METHODS
 from idp.oauth.request import HubRequest
-from idp.oauth.client_jwks import preload_client_keys
-from idp.oauth.state import Preloaded, run_with_state
 from idp.oauth.session_binding import does_refresh_stand, load_grant_session
 from idp.oauth.standing import check_access_token_stands, is_client_active, is_user_active
+from idp.oauth.state import Preloaded, run_with_state
 from idp.oauth.store import apply_in_transaction, candidate_client_ids, revoke_family, revoke_jti
 from idp.oauth.tokens import digest
 from idp.oauth.verify import TokenInvalid, verify_hub_jwt_reloading
 from idp.provider import Provider
-from idp.storage.models import Grant, RefreshToken, RevokedToken
 from idp.security_events import build_event, record_security_event
-
+from idp.storage.models import Grant, RefreshToken
 
 # RFC 7009 §2.1 lets a public client revoke with its client_id; RFC 7662 §2.1 wants an introspecting caller
 # authorized, which a public client cannot be.
 AUTH_METHODS = {"revoke": TOKEN_AUTH_METHODS, "introspect": CONFIDENTIAL_AUTH_METHODS}
 
 
-async def _authenticate(request: Request, provider: Provider,
-                        endpoint: str) -> tuple[HubClient | None, dict[str, list[str]], Response | None]:
+async def _authenticate(
+    request: Request, provider: Provider, endpoint: str
+) -> tuple[HubClient | None, dict[str, list[str]], Response | None]:
     try:
         pairs = await read_form(request)
     except FormError as exc:
@@ -42,19 +42,26 @@ async def _authenticate(request: Request, provider: Provider,
     await preload_client_keys(provider.client_keys, state, form)
     oauth_request = HubRequest("POST", f"{provider.base}/{endpoint}", request.headers, pairs)
     try:
-        client = await run_with_state(state, lambda: provider.server.authenticate_client(
-            oauth_request, AUTH_METHODS[endpoint], endpoint))
+        client = await run_with_state(
+            state, lambda: provider.server.authenticate_client(oauth_request, AUTH_METHODS[endpoint], endpoint)
+        )
     except OAuth2Error as error:
         status, body, headers = error()
         if isinstance(body, dict) and body.get("error") == "invalid_client":
             claimed = min(state.clients) if state.clients else None
-            await record_security_event(provider.sessionmaker, "client.auth_failed", provider.clock.now(),
-                                        client_id=claimed, reason="invalid_client",
-                                        ip=request.client.host if request.client else None,
-                                        detail={"endpoint": endpoint})
+            await record_security_event(
+                provider.sessionmaker,
+                "client.auth_failed",
+                provider.clock.now(),
+                client_id=claimed,
+                reason="invalid_client",
+                ip=request.client.host if request.client else None,
+                detail={"endpoint": endpoint},
+            )
         return None, form, oauth_json(status, body, headers)
-    if state.effects.replay_marks and await apply_in_transaction(provider.sessionmaker, state.effects,
-                                                                 provider.clock.now()):
+    if state.effects.replay_marks and await apply_in_transaction(
+        provider.sessionmaker, state.effects, provider.clock.now()
+    ):
         return None, form, oauth_error(401, "invalid_client", "The client assertion was already used.")
     if not form.get("token"):
         return client, form, oauth_error(400, "invalid_request", "Missing 'token'.")
@@ -65,8 +72,9 @@ async def _access_claims(provider: Provider, token: str, verify_exp: bool) -> di
     if token.count(".") != 2:
         return None
     try:
-        return await verify_hub_jwt_reloading(provider.keys, token, provider.issuer, typ="at+jwt",
-                                              verify_exp=verify_exp, now=provider.clock.now())
+        return await verify_hub_jwt_reloading(
+            provider.keys, token, provider.issuer, typ="at+jwt", verify_exp=verify_exp, now=provider.clock.now()
+        )
     except TokenInvalid:
         return None
 
@@ -85,15 +93,30 @@ async def revocation_endpoint(request: Request) -> Response:
                 grant = await session.get(Grant, refresh.grant_id)
                 if grant is not None and grant.client_id == client.client_id:
                     await revoke_family(session, grant.id, now, "revoked by client")
-                    session.add(build_event("token.revoked", now, user_id=grant.user_id, client_id=client.client_id,
-                                            reason="revocation_endpoint", detail={"token": "refresh_token"}))
+                    session.add(
+                        build_event(
+                            "token.revoked",
+                            now,
+                            user_id=grant.user_id,
+                            client_id=client.client_id,
+                            reason="revocation_endpoint",
+                            detail={"token": "refresh_token"},
+                        )
+                    )
             else:
                 claims = await _access_claims(provider, token, verify_exp=False)
                 if claims and claims.get("client_id") == client.client_id and int(claims["exp"]) > now:
                     await revoke_jti(session, str(claims["jti"]), int(claims["exp"]))
-                    session.add(build_event("token.revoked", now, user_id=claims.get("sub"),
-                                            client_id=client.client_id, reason="revocation_endpoint",
-                                            detail={"token": "access_token"}))
+                    session.add(
+                        build_event(
+                            "token.revoked",
+                            now,
+                            user_id=claims.get("sub"),
+                            client_id=client.client_id,
+                            reason="revocation_endpoint",
+                            detail={"token": "access_token"},
+                        )
+                    )
     except SQLAlchemyError:
         return oauth_error(503, "temporarily_unavailable", "The service is temporarily unavailable.")
     # RFC 7009 §2.2: 200 whether or not the token was valid.
@@ -113,16 +136,31 @@ async def introspection_endpoint(request: Request) -> Response:
             refresh = await session.get(RefreshToken, digest(token))
             if refresh is not None:
                 grant = await session.get(Grant, refresh.grant_id)
-                if (grant is None or grant.client_id != client.client_id
-                        or not does_refresh_stand(grant, refresh, await load_grant_session(session, grant), now,
-                                                  provider.refresh_lifetimes)
-                        or not await is_client_active(provider.clients, grant.client_id)
-                        or not await is_user_active(session, grant.user_id)):
+                if (
+                    grant is None
+                    or grant.client_id != client.client_id
+                    or not does_refresh_stand(
+                        grant, refresh, await load_grant_session(session, grant), now, provider.refresh_lifetimes
+                    )
+                    or not await is_client_active(provider.clients, grant.client_id)
+                    or not await is_user_active(session, grant.user_id)
+                ):
                     return inactive
                 bound = {"cnf": {"jkt": grant.dpop_jkt}} if grant.dpop_jkt else {}
-                return oauth_json(200, {"active": True, "token_type": "refresh_token", "client_id": grant.client_id,
-                                        "sub": grant.user_id, "scope": grant.scope, "exp": refresh.expires_at,
-                                        "iat": refresh.issued_at, "iss": provider.issuer, **bound})
+                return oauth_json(
+                    200,
+                    {
+                        "active": True,
+                        "token_type": "refresh_token",
+                        "client_id": grant.client_id,
+                        "sub": grant.user_id,
+                        "scope": grant.scope,
+                        "exp": refresh.expires_at,
+                        "iat": refresh.issued_at,
+                        "iss": provider.issuer,
+                        **bound,
+                    },
+                )
             claims = await _access_claims(provider, token, verify_exp=True)
             if claims is None:
                 return inactive

@@ -13,9 +13,9 @@ from starlette.responses import Response
 from idp.dpop.proof import InvalidProof, NonceRequired
 from idp.endpoints.dpop_http import read_proof, resource_refusal
 from idp.http import FormError, oauth_json, read_form
+from idp.oauth.standing import check_access_token_stands
 from idp.oauth.tokens import user_claims
 from idp.oauth.verify import TokenInvalid, verify_hub_jwt_reloading
-from idp.oauth.standing import check_access_token_stands
 from idp.provider import Provider
 
 
@@ -38,7 +38,8 @@ async def userinfo_endpoint(request: Request) -> Response:
             return _challenge("invalid_request", "Malformed Authorization header.", 400)
         token = value.strip()
     if request.method == "POST" and request.headers.get("content-type", "").startswith(
-            "application/x-www-form-urlencoded"):
+        "application/x-www-form-urlencoded"
+    ):
         try:
             form = dict(await read_form(request))
         except FormError:
@@ -50,8 +51,9 @@ async def userinfo_endpoint(request: Request) -> Response:
     if not token:
         return _challenge(None)
     try:
-        claims = await verify_hub_jwt_reloading(provider.keys, token, provider.issuer, typ="at+jwt",
-                                                audience=provider.issuer, now=provider.clock.now())
+        claims = await verify_hub_jwt_reloading(
+            provider.keys, token, provider.issuer, typ="at+jwt", audience=provider.issuer, now=provider.clock.now()
+        )
     except TokenInvalid:
         return _challenge("invalid_token", "The access token is not valid.")
     refused = await _check_sender(provider, request, token, scheme, claims)
@@ -73,8 +75,7 @@ async def userinfo_endpoint(request: Request) -> Response:
     return oauth_json(200, released)
 
 
-async def _check_sender(provider: Provider, request: Request, token: str, scheme: str,
-                        claims: dict) -> Response | None:
+async def _check_sender(provider: Provider, request: Request, token: str, scheme: str, claims: dict) -> Response | None:
     """RFC 9449 §7: a bound token needs the DPoP scheme and a proof by its key; a bearer token no proof."""
     cnf = claims.get("cnf")
     jkt = cnf.get("jkt") if isinstance(cnf, dict) else None

@@ -51,14 +51,16 @@ class _Entry:
 async def fetch_json(method: str, url: str, timeout: float, **kwargs: Any) -> tuple[int, Any]:
     """One call to an upstream: status and parsed JSON body; anything else is ``UpstreamUnavailable``."""
     try:
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as http, \
-                http.request(method, url, allow_redirects=False, **kwargs) as response:
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as http,
+            http.request(method, url, allow_redirects=False, **kwargs) as response,
+        ):
             status, body = response.status, bytearray()
             async for chunk in response.content.iter_chunked(16 * 1024):  # read(n) may stop short of n
                 body += chunk
                 if len(body) > MAX_BYTES:
                     break
-    except (aiohttp.ClientError, asyncio.TimeoutError, OSError, ValueError) as exc:
+    except (TimeoutError, aiohttp.ClientError, OSError, ValueError) as exc:
         raise UpstreamUnavailable(f"{url}: {type(exc).__name__} {exc}") from exc
     if len(body) > MAX_BYTES:
         raise UpstreamUnavailable(f"{url}: answer larger than {MAX_BYTES} bytes")
@@ -78,12 +80,16 @@ def parse_metadata(issuer: str, doc: Any) -> UpstreamMetadata:
     algs = doc.get("id_token_signing_alg_values_supported") or ["RS256"]
     methods = doc.get("token_endpoint_auth_methods_supported") or ["client_secret_basic"]
     return UpstreamMetadata(
-        issuer=issuer, authorization_endpoint=doc["authorization_endpoint"], token_endpoint=doc["token_endpoint"],
-        jwks_uri=doc["jwks_uri"], userinfo_endpoint=userinfo if isinstance(userinfo, str) else None,
+        issuer=issuer,
+        authorization_endpoint=doc["authorization_endpoint"],
+        token_endpoint=doc["token_endpoint"],
+        jwks_uri=doc["jwks_uri"],
+        userinfo_endpoint=userinfo if isinstance(userinfo, str) else None,
         end_session_endpoint=end_session if isinstance(end_session, str) else None,
         id_token_algs=tuple(a for a in algs if isinstance(a, str)),
         iss_parameter_supported=doc.get("authorization_response_iss_parameter_supported") is True,
-        auth_methods=tuple(m for m in methods if isinstance(m, str)))
+        auth_methods=tuple(m for m in methods if isinstance(m, str)),
+    )
 
 
 class UpstreamDirectory:
@@ -114,8 +120,9 @@ class UpstreamDirectory:
         """The upstream's keys, holding ``kid`` if the upstream publishes it (fetched again if not held)."""
         entry = await self._entry(issuer)
         async with entry.lock:
-            if entry.jwks is None or (not _holds(entry.jwks, kid)
-                                      and time.monotonic() - entry.jwks_fetched_at >= UNKNOWN_KID_INTERVAL):
+            if entry.jwks is None or (
+                not _holds(entry.jwks, kid) and time.monotonic() - entry.jwks_fetched_at >= UNKNOWN_KID_INTERVAL
+            ):
                 entry.jwks = await self._fetch_jwks(entry.metadata.jwks_uri)
                 entry.jwks_fetched_at = time.monotonic()
             return entry.jwks
@@ -124,8 +131,11 @@ class UpstreamDirectory:
         status, doc = await fetch_json("GET", uri, self.timeout)
         if status != 200 or not isinstance(doc, dict) or not isinstance(doc.get("keys"), list):
             raise UpstreamUnavailable(f"{uri}: not a JWK set (HTTP {status})")
-        usable = [k for k in doc["keys"] if isinstance(k, dict) and k.get("use", "sig") == "sig"
-                  and k.get("kty") in ("EC", "RSA", "OKP")]
+        usable = [
+            k
+            for k in doc["keys"]
+            if isinstance(k, dict) and k.get("use", "sig") == "sig" and k.get("kty") in ("EC", "RSA", "OKP")
+        ]
         try:
             return KeySet.import_key_set({"keys": usable})
         except Exception as exc:  # joserfc raises several error types for malformed keys

@@ -77,8 +77,11 @@ def is_kind_allowed(row: UpstreamIdp, user: User) -> bool:
 
 
 async def resolve(session: AsyncSession, row: UpstreamIdp, claims: dict[str, Any]) -> Resolution:
-    linked = await session.scalar(select(User).join(FederatedIdentity, FederatedIdentity.user_id == User.id).where(
-        FederatedIdentity.idp_slug == row.slug, FederatedIdentity.subject == claims["sub"]))
+    linked = await session.scalar(
+        select(User)
+        .join(FederatedIdentity, FederatedIdentity.user_id == User.id)
+        .where(FederatedIdentity.idp_slug == row.slug, FederatedIdentity.subject == claims["sub"])
+    )
     if linked is not None:
         if linked.disabled or not is_kind_allowed(row, linked):
             return Resolution("refuse", reason="broker.refused_account")
@@ -110,8 +113,9 @@ async def _match(session: AsyncSession, link_by: str, ids: VerifiedIdentifiers) 
 
 
 async def _has_identity(session: AsyncSession, slug: str, user_id: str) -> bool:
-    found = await session.scalar(select(FederatedIdentity.id).where(FederatedIdentity.idp_slug == slug,
-                                                                    FederatedIdentity.user_id == user_id))
+    found = await session.scalar(
+        select(FederatedIdentity.id).where(FederatedIdentity.idp_slug == slug, FederatedIdentity.user_id == user_id)
+    )
     return found is not None
 
 
@@ -133,36 +137,58 @@ def proposed_account(row: UpstreamIdp, claims: dict[str, Any]) -> dict[str, Any]
     ids = read_identifiers(claims)
     name = claims.get("name") if isinstance(claims.get("name"), str) else None
     name = " ".join((name or "").split())[:200] or (ids.email or ids.unverified_email or "").split("@")[0]
-    return {"name": name, "email": ids.email or ids.unverified_email, "email_verified": ids.email is not None,
-            "nik": ids.nik, "nip": ids.nip, "kind": "asn" if row.audience == "asn" or ids.nip else "citizen"}
+    return {
+        "name": name,
+        "email": ids.email or ids.unverified_email,
+        "email_verified": ids.email is not None,
+        "nik": ids.nik,
+        "nip": ids.nip,
+        "kind": "asn" if row.audience == "asn" or ids.nip else "citizen",
+    }
 
 
 async def create_account(session: AsyncSession, row: UpstreamIdp, claims: dict[str, Any], now: int) -> User:
     """The account and its link in the caller's transaction (both or neither), audited."""
     proposed = proposed_account(row, claims)
-    user = await add_user(session, email=proposed["email"], name=proposed["name"], password_hash=None, now=now,
-                          nik=proposed["nik"], email_verified=proposed["email_verified"])
+    user = await add_user(
+        session,
+        email=proposed["email"],
+        name=proposed["name"],
+        password_hash=None,
+        now=now,
+        nik=proposed["nik"],
+        email_verified=proposed["email_verified"],
+    )
     user.nip, user.kind = proposed["nip"], proposed["kind"]
     await link_identity(session, row, claims["sub"], user, now, how="created")
     return user
 
 
-async def link_identity(session: AsyncSession, row: UpstreamIdp, subject: str, user: User, now: int, *,
-                        how: str) -> FederatedIdentity:
-    identity = FederatedIdentity(idp_slug=row.slug, subject=subject, user_id=user.id, created_at=now,
-                                 last_login_at=now)
+async def link_identity(
+    session: AsyncSession, row: UpstreamIdp, subject: str, user: User, now: int, *, how: str
+) -> FederatedIdentity:
+    identity = FederatedIdentity(idp_slug=row.slug, subject=subject, user_id=user.id, created_at=now, last_login_at=now)
     session.add(identity)
     await session.flush()
-    await append_audit(session, actor=f"user:{user.id}", action="identity.link", target=f"user:{user.id}",
-                       detail={"idp": row.slug, "how": how}, now=now)
+    await append_audit(
+        session,
+        actor=f"user:{user.id}",
+        action="identity.link",
+        target=f"user:{user.id}",
+        detail={"idp": row.slug, "how": how},
+        now=now,
+    )
     return identity
 
 
 async def list_identities(session: AsyncSession, user_id: str) -> list[tuple[FederatedIdentity, str]]:
     """The user's linked identities with each upstream's display name."""
-    rows = await session.execute(select(FederatedIdentity, UpstreamIdp.name).join(
-        UpstreamIdp, UpstreamIdp.slug == FederatedIdentity.idp_slug).where(FederatedIdentity.user_id == user_id)
-        .order_by(FederatedIdentity.created_at))
+    rows = await session.execute(
+        select(FederatedIdentity, UpstreamIdp.name)
+        .join(UpstreamIdp, UpstreamIdp.slug == FederatedIdentity.idp_slug)
+        .where(FederatedIdentity.user_id == user_id)
+        .order_by(FederatedIdentity.created_at)
+    )
     return [(identity, name) for identity, name in rows.all()]
 
 
@@ -170,9 +196,12 @@ async def load_linked_idp_names(session: AsyncSession, user_ids: list[str]) -> d
     """For a page of users (the console's list): the upstreams each is linked through."""
     if not user_ids:
         return {}
-    rows = await session.execute(select(FederatedIdentity.user_id, UpstreamIdp.name).join(
-        UpstreamIdp, UpstreamIdp.slug == FederatedIdentity.idp_slug).where(FederatedIdentity.user_id.in_(user_ids))
-        .order_by(UpstreamIdp.name))
+    rows = await session.execute(
+        select(FederatedIdentity.user_id, UpstreamIdp.name)
+        .join(UpstreamIdp, UpstreamIdp.slug == FederatedIdentity.idp_slug)
+        .where(FederatedIdentity.user_id.in_(user_ids))
+        .order_by(UpstreamIdp.name)
+    )
     linked: dict[str, list[str]] = {}
     for user_id, name in rows.all():
         linked.setdefault(user_id, []).append(name)
@@ -180,11 +209,18 @@ async def load_linked_idp_names(session: AsyncSession, user_ids: list[str]) -> d
 
 
 async def unlink_identity(session: AsyncSession, user_id: str, identity_id: int, *, actor: str, now: int) -> bool:
-    identity = await session.scalar(select(FederatedIdentity).where(FederatedIdentity.id == identity_id,
-                                                                    FederatedIdentity.user_id == user_id))
+    identity = await session.scalar(
+        select(FederatedIdentity).where(FederatedIdentity.id == identity_id, FederatedIdentity.user_id == user_id)
+    )
     if identity is None:
         return False
     await session.delete(identity)
-    await append_audit(session, actor=actor, action="identity.unlink", target=f"user:{user_id}",
-                       detail={"idp": identity.idp_slug}, now=now)
+    await append_audit(
+        session,
+        actor=actor,
+        action="identity.unlink",
+        target=f"user:{user_id}",
+        detail={"idp": identity.idp_slug},
+        now=now,
+    )
     return True

@@ -34,17 +34,35 @@ class FederationLogins:
         now = self._clock.now()
         async with self._sessionmaker() as session, session.begin():
             await session.execute(delete(FederationLogin).where(FederationLogin.expires_at <= now))
-            session.add(FederationLogin(state_digest=_digest(state), idp_slug=slug, nonce=nonce,
-                                        code_verifier=code_verifier, interaction=interaction, claims=None,
-                                        created_at=now, expires_at=now + AWAY_TTL))
+            session.add(
+                FederationLogin(
+                    state_digest=_digest(state),
+                    idp_slug=slug,
+                    nonce=nonce,
+                    code_verifier=code_verifier,
+                    interaction=interaction,
+                    claims=None,
+                    created_at=now,
+                    expires_at=now + AWAY_TTL,
+                )
+            )
 
     async def park_claims(self, slug: str, claims: dict[str, Any], interaction: str | None) -> str:
         """Verified claims waiting for the person's confirmation; returns the new cookie value."""
         value, now = secrets.token_urlsafe(32), self._clock.now()
         async with self._sessionmaker() as session, session.begin():
-            session.add(FederationLogin(state_digest=_digest(value), idp_slug=slug, nonce="", code_verifier="",
-                                        interaction=interaction, claims=claims, created_at=now,
-                                        expires_at=now + CONFIRM_TTL))
+            session.add(
+                FederationLogin(
+                    state_digest=_digest(value),
+                    idp_slug=slug,
+                    nonce="",
+                    code_verifier="",
+                    interaction=interaction,
+                    claims=claims,
+                    created_at=now,
+                    expires_at=now + CONFIRM_TTL,
+                )
+            )
         return value
 
     async def load(self, value: str | None, cookie: str | None, *, parked: bool) -> FederationLogin | None:
@@ -60,6 +78,7 @@ class FederationLogins:
     async def take(self, value: str) -> bool:
         """Use the value up; ``False`` when another request already did (a replayed callback or double submit)."""
         async with self._sessionmaker() as session, session.begin():
-            result = await session.execute(delete(FederationLogin).where(
-                FederationLogin.state_digest == _digest(value)))
+            result = await session.execute(
+                delete(FederationLogin).where(FederationLogin.state_digest == _digest(value))
+            )
             return rows_affected(result) == 1

@@ -92,8 +92,11 @@ def new_private_key_pem() -> str:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec
 
-    return ec.generate_private_key(ec.SECP256R1()).private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
+    return (
+        ec.generate_private_key(ec.SECP256R1())
+        .private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        .decode()
+    )
 
 
 def _load_key(private_key_pem: str) -> ECKey | RSAKey:
@@ -114,16 +117,27 @@ def open_credentials(row: UpstreamIdp, secret: bytes) -> UpstreamCredentials:
     return UpstreamCredentials(
         client_secret=unseal(row.client_secret, secret, row.slug, "client_secret") if row.client_secret else None,
         private_key_pem=unseal(row.private_key, secret, row.slug, "private_key") if row.private_key else None,
-        key_id=row.key_id)
+        key_id=row.key_id,
+    )
 
 
 def describe(row: UpstreamIdp, secret: bytes | None = None) -> dict[str, Any]:
     """The public view (API, CLI ``--json``): never the secret or the private key."""
     record: dict[str, Any] = {
-        "slug": row.slug, "name": row.name, "issuer": row.issuer, "client_id": row.client_id,
-        "client_auth": "private_key_jwt" if row.private_key else "client_secret_basic", "scope": row.scope,
-        "link_by": row.link_by, "authoritative": row.authoritative, "acr_map": dict(row.acr_map),
-        "for": row.audience, "enabled": row.enabled, "created_at": row.created_at, "updated_at": row.updated_at}
+        "slug": row.slug,
+        "name": row.name,
+        "issuer": row.issuer,
+        "client_id": row.client_id,
+        "client_auth": "private_key_jwt" if row.private_key else "client_secret_basic",
+        "scope": row.scope,
+        "link_by": row.link_by,
+        "authoritative": row.authoritative,
+        "acr_map": dict(row.acr_map),
+        "for": row.audience,
+        "enabled": row.enabled,
+        "created_at": row.created_at,
+        "updated_at": row.updated_at,
+    }
     if row.private_key and secret is not None:
         record["public_jwk"] = public_jwk_of(unseal(row.private_key, secret, row.slug, "private_key"))
     return record
@@ -143,34 +157,58 @@ async def load_upstream(session: AsyncSession, slug: str) -> UpstreamIdp:
     return row
 
 
-async def add_upstream(session: AsyncSession, slug: str, spec: UpstreamSpec, *, secret: bytes, actor: str,
-                       now: int) -> UpstreamIdp:
+async def add_upstream(
+    session: AsyncSession, slug: str, spec: UpstreamSpec, *, secret: bytes, actor: str, now: int
+) -> UpstreamIdp:
     if not SLUG.match(slug):
         raise InvalidInput("slug: 2-64 lowercase letters, digits and dashes, starting with a letter")
     if not (spec.name and spec.issuer and spec.client_id):
         raise InvalidInput("name, issuer and client id are required")
     if await session.scalar(select(UpstreamIdp.id).where(UpstreamIdp.slug == slug)) is not None:
         raise Conflict(f"upstream identity provider '{slug}' already exists")
-    row = UpstreamIdp(slug=slug, name="", issuer="", client_id="", scope="openid profile email", link_by="email",
-                      authoritative=False, acr_map={}, audience="all", enabled=True, created_at=now, updated_at=now)
+    row = UpstreamIdp(
+        slug=slug,
+        name="",
+        issuer="",
+        client_id="",
+        scope="openid profile email",
+        link_by="email",
+        authoritative=False,
+        acr_map={},
+        audience="all",
+        enabled=True,
+        created_at=now,
+        updated_at=now,
+    )
     _apply(row, spec, secret)
     _check_credentials(row)
     session.add(row)
     await session.flush()
-    await append_audit(session, actor=actor, action="idps.add", target=f"idp:{slug}", detail=_audit_detail(row),
-                       now=now)
+    await append_audit(
+        session, actor=actor, action="idps.add", target=f"idp:{slug}", detail=_audit_detail(row), now=now
+    )
     return row
 
 
-async def update_upstream(session: AsyncSession, slug: str, spec: UpstreamSpec, *, secret: bytes, actor: str,
-                          now: int) -> UpstreamIdp:
+async def update_upstream(
+    session: AsyncSession, slug: str, spec: UpstreamSpec, *, secret: bytes, actor: str, now: int
+) -> UpstreamIdp:
     row = await load_upstream(session, slug)
     _apply(row, spec, secret)
     _check_credentials(row)
     row.updated_at = now
-    await append_audit(session, actor=actor, action="idps.update", target=f"idp:{slug}",
-                       detail={**_audit_detail(row), "new_secret": spec.client_secret is not None,
-                               "new_key": spec.private_key_pem is not None}, now=now)
+    await append_audit(
+        session,
+        actor=actor,
+        action="idps.update",
+        target=f"idp:{slug}",
+        detail={
+            **_audit_detail(row),
+            "new_secret": spec.client_secret is not None,
+            "new_key": spec.private_key_pem is not None,
+        },
+        now=now,
+    )
     return row
 
 
@@ -213,8 +251,11 @@ def _apply(row: UpstreamIdp, spec: UpstreamSpec, secret: bytes) -> None:
     if spec.client_secret is not None:
         if len(spec.client_secret) < 16:
             raise InvalidInput("client secret: at least 16 characters")
-        row.client_secret, row.private_key, row.key_id = seal(spec.client_secret, secret, row.slug,
-                                                              "client_secret"), None, None
+        row.client_secret, row.private_key, row.key_id = (
+            seal(spec.client_secret, secret, row.slug, "client_secret"),
+            None,
+            None,
+        )
     pem = new_private_key_pem() if spec.generate_key else spec.private_key_pem
     if pem is not None:
         jwk = public_jwk_of(pem)
@@ -227,11 +268,19 @@ def _check_credentials(row: UpstreamIdp) -> None:
     if not row.client_secret and not row.private_key:
         raise InvalidInput("give a client secret (--client-secret-stdin) or a private key (--private-key-file)")
     if row.authoritative and row.link_by in ("none", "email"):
-        raise Conflict("an upstream can be authoritative only for NIK or NIP (--link-by nik|nip), never for "
-                       "email addresses")
+        raise Conflict(
+            "an upstream can be authoritative only for NIK or NIP (--link-by nik|nip), never for email addresses"
+        )
 
 
 def _audit_detail(row: UpstreamIdp) -> dict[str, Any]:
-    return {"issuer": row.issuer, "client_id": row.client_id, "link_by": row.link_by,
-            "authoritative": row.authoritative, "acr_map": dict(row.acr_map), "for": row.audience,
-            "enabled": row.enabled, "client_auth": "private_key_jwt" if row.private_key else "client_secret"}
+    return {
+        "issuer": row.issuer,
+        "client_id": row.client_id,
+        "link_by": row.link_by,
+        "authoritative": row.authoritative,
+        "acr_map": dict(row.acr_map),
+        "for": row.audience,
+        "enabled": row.enabled,
+        "client_auth": "private_key_jwt" if row.private_key else "client_secret",
+    }

@@ -56,17 +56,26 @@ def s256(verifier: str) -> str:
     return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
 
 
-def build_authorization_request(row: UpstreamIdp, metadata: UpstreamMetadata, redirect_uri: str,
-                                acr_values: list[str]) -> AuthorizationStart:
+def build_authorization_request(
+    row: UpstreamIdp, metadata: UpstreamMetadata, redirect_uri: str, acr_values: list[str]
+) -> AuthorizationStart:
     state, nonce, verifier = secrets.token_urlsafe(32), secrets.token_urlsafe(32), secrets.token_urlsafe(64)
-    params = {"response_type": "code", "client_id": row.client_id, "redirect_uri": redirect_uri,
-              "scope": row.scope, "state": state, "nonce": nonce, "code_challenge": s256(verifier),
-              "code_challenge_method": "S256"}
+    params = {
+        "response_type": "code",
+        "client_id": row.client_id,
+        "redirect_uri": redirect_uri,
+        "scope": row.scope,
+        "state": state,
+        "nonce": nonce,
+        "code_challenge": s256(verifier),
+        "code_challenge_method": "S256",
+    }
     if acr_values:
         params["acr_values"] = " ".join(acr_values)
     separator = "&" if "?" in metadata.authorization_endpoint else "?"
-    return AuthorizationStart(f"{metadata.authorization_endpoint}{separator}{urlencode(params)}", state, nonce,
-                              verifier)
+    return AuthorizationStart(
+        f"{metadata.authorization_endpoint}{separator}{urlencode(params)}", state, nonce, verifier
+    )
 
 
 def check_authorization_response(params: dict[str, str], metadata: UpstreamMetadata) -> str:
@@ -92,21 +101,42 @@ def build_client_assertion(row: UpstreamIdp, credentials: UpstreamCredentials, a
         alg = "ES256"
     except Exception:  # not an EC key: the registry accepted it as RSA
         key, alg = RSAKey.import_key(credentials.private_key_pem), "RS256"
-    claims = {"iss": row.client_id, "sub": row.client_id, "aud": audience, "iat": now, "exp": now + 60,
-              "jti": uuid.uuid4().hex}
+    claims = {
+        "iss": row.client_id,
+        "sub": row.client_id,
+        "aud": audience,
+        "iat": now,
+        "exp": now + 60,
+        "jti": uuid.uuid4().hex,
+    }
     return jwt.encode({"alg": alg, "kid": credentials.key_id, "typ": "JWT"}, claims, key)
 
 
-async def exchange_code(row: UpstreamIdp, credentials: UpstreamCredentials, metadata: UpstreamMetadata,
-                        directory: UpstreamDirectory, *, code: str, redirect_uri: str, code_verifier: str,
-                        nonce: str, now: int) -> VerifiedLogin:
-    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri,
-            "code_verifier": code_verifier}
+async def exchange_code(
+    row: UpstreamIdp,
+    credentials: UpstreamCredentials,
+    metadata: UpstreamMetadata,
+    directory: UpstreamDirectory,
+    *,
+    code: str,
+    redirect_uri: str,
+    code_verifier: str,
+    nonce: str,
+    now: int,
+) -> VerifiedLogin:
+    form = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": redirect_uri,
+        "code_verifier": code_verifier,
+    }
     headers = {"Accept": "application/json"}
     if credentials.private_key_pem is not None:
-        form.update(client_id=row.client_id,
-                    client_assertion_type="urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-                    client_assertion=build_client_assertion(row, credentials, metadata.issuer, now))
+        form.update(
+            client_id=row.client_id,
+            client_assertion_type="urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            client_assertion=build_client_assertion(row, credentials, metadata.issuer, now),
+        )
     else:
         basic = f"{_form_escape(row.client_id)}:{_form_escape(credentials.client_secret or '')}"
         headers["Authorization"] = "Basic " + base64.b64encode(basic.encode()).decode()
@@ -121,15 +151,22 @@ async def exchange_code(row: UpstreamIdp, credentials: UpstreamCredentials, meta
         raise UpstreamRefused("token response without id_token or access_token")
     if str(body.get("token_type", "")).lower() not in ("bearer", "dpop"):
         raise UpstreamRefused("token response with an unknown token_type")
-    claims = await verify_id_token(id_token, row, metadata, directory, nonce=nonce, now=now,
-                                   access_token=access_token)
+    claims = await verify_id_token(id_token, row, metadata, directory, nonce=nonce, now=now, access_token=access_token)
     if metadata.userinfo_endpoint:
         claims = {**await _userinfo(metadata, directory, access_token, claims["sub"]), **claims}
     return VerifiedLogin(claims, id_token)
 
 
-async def verify_id_token(token: str, row: UpstreamIdp, metadata: UpstreamMetadata, directory: UpstreamDirectory,
-                          *, nonce: str, now: int, access_token: str | None = None) -> dict[str, Any]:
+async def verify_id_token(
+    token: str,
+    row: UpstreamIdp,
+    metadata: UpstreamMetadata,
+    directory: UpstreamDirectory,
+    *,
+    nonce: str,
+    now: int,
+    access_token: str | None = None,
+) -> dict[str, Any]:
     claims = await verify_upstream_jwt(token, metadata, directory)
     check_id_token_claims(claims, row.client_id, metadata.issuer, nonce, now)
     if access_token is not None and "at_hash" in claims:
@@ -181,11 +218,16 @@ def _is_time(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-async def _userinfo(metadata: UpstreamMetadata, directory: UpstreamDirectory, access_token: str,
-                    sub: str) -> dict[str, Any]:
+async def _userinfo(
+    metadata: UpstreamMetadata, directory: UpstreamDirectory, access_token: str, sub: str
+) -> dict[str, Any]:
     assert metadata.userinfo_endpoint is not None
-    status, body = await fetch_json("GET", metadata.userinfo_endpoint, directory.timeout,
-                                    headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"})
+    status, body = await fetch_json(
+        "GET",
+        metadata.userinfo_endpoint,
+        directory.timeout,
+        headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"},
+    )
     if status != 200 or not isinstance(body, dict):
         raise UpstreamUnavailable(f"userinfo answered HTTP {status}")
     if body.get("sub") != sub:  # OIDC Core §5.3.2: a different sub is a substituted response

@@ -56,9 +56,17 @@ class FederatedSessions:
         upstream_sid = claims.get("sid") if isinstance(claims.get("sid"), str) else None
         async with self._sessionmaker() as session, session.begin():
             await session.execute(delete(FederatedSession).where(FederatedSession.expires_at <= now))
-            session.add(FederatedSession(sid=row.sid, idp_slug=slug, subject=claims["sub"],
-                                         upstream_sid=upstream_sid, id_token=id_token, created_at=now,
-                                         expires_at=row.expires_at))
+            session.add(
+                FederatedSession(
+                    sid=row.sid,
+                    idp_slug=slug,
+                    subject=claims["sub"],
+                    upstream_sid=upstream_sid,
+                    id_token=id_token,
+                    created_at=now,
+                    expires_at=row.expires_at,
+                )
+            )
 
     async def load(self, sid: str) -> FederatedSession | None:
         async with self._sessionmaker() as session:
@@ -67,8 +75,11 @@ class FederatedSessions:
     async def hub_sessions_named(self, slug: str, claims: dict[str, Any]) -> list[BrowserSession]:
         """Live hub sessions a logout token names: by upstream ``sid`` (and ``sub`` if given), else every
         session of ``sub`` through this upstream."""
-        query = select(BrowserSession).join(FederatedSession, FederatedSession.sid == BrowserSession.sid).where(
-            FederatedSession.idp_slug == slug, BrowserSession.ended_at.is_(None))
+        query = (
+            select(BrowserSession)
+            .join(FederatedSession, FederatedSession.sid == BrowserSession.sid)
+            .where(FederatedSession.idp_slug == slug, BrowserSession.ended_at.is_(None))
+        )
         if isinstance(claims.get("sid"), str):
             query = query.where(FederatedSession.upstream_sid == claims["sid"])
         if isinstance(claims.get("sub"), str):

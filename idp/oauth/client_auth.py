@@ -44,8 +44,9 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
 
     def authenticate_client(self, client: Any) -> Any:
         if client.row.profile == "fapi2" and current().assertion_alg not in FAPI_ASSERTION_ALGORITHMS:
-            raise InvalidClientError(description="FAPI 2.0 clients sign assertions with PS256, ES256 or EdDSA.",
-                                     status_code=401)
+            raise InvalidClientError(
+                description="FAPI 2.0 clients sign assertions with PS256, ES256 or EdDSA.", status_code=401
+            )
         return super().authenticate_client(client)
 
     def process_assertion_claims(self, assertion: str, resolve_key: Any) -> dict[str, Any]:

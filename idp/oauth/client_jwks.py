@@ -61,8 +61,15 @@ class _Entry:
 class ClientKeySets:
     """Per-process cache of clients' key sets, keyed by ``jwks_uri``."""
 
-    def __init__(self, addresses: UpstreamAddresses, *, timeout: float = 5.0, ttl: float = 300.0,
-                 refetch_interval: float = 10.0, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        addresses: UpstreamAddresses,
+        *,
+        timeout: float = 5.0,
+        ttl: float = 300.0,
+        refetch_interval: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.addresses = addresses
         self.timeout, self.ttl, self.refetch_interval = timeout, ttl, refetch_interval
         self._clock = clock
@@ -107,15 +114,16 @@ class ClientKeySets:
     async def _fetch(self, uri: str) -> dict[str, Any]:
         connector = aiohttp.TCPConnector(socket_factory=self.addresses.socket_factory, force_close=True)
         try:
-            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout),
-                                             connector=connector) as http, \
-                    http.get(uri, allow_redirects=False, headers={"Accept": "application/json"}) as response:
+            async with (
+                aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout), connector=connector) as http,
+                http.get(uri, allow_redirects=False, headers={"Accept": "application/json"}) as response,
+            ):
                 status, body = response.status, bytearray()
                 async for chunk in response.content.iter_chunked(16 * 1024):  # read(n) may stop short of n
                     body += chunk
                     if len(body) > MAX_BYTES:
                         break
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError, ValueError) as exc:
+        except (TimeoutError, aiohttp.ClientError, OSError, ValueError) as exc:
             refused = isinstance(getattr(exc, "os_error", None), UpstreamRefused) or isinstance(exc, UpstreamRefused)
             raise ClientKeysUnavailable("address refused" if refused else type(exc).__name__) from exc
         if status != 200:

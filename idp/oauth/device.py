@@ -12,8 +12,13 @@ import secrets
 import uuid
 from typing import Any
 
-from authlib.oauth2.rfc6749 import (AccessDeniedError, InvalidGrantError, InvalidRequestError, UnauthorizedClientError,
-                                    grants)
+from authlib.oauth2.rfc6749 import (
+    AccessDeniedError,
+    InvalidGrantError,
+    InvalidRequestError,
+    UnauthorizedClientError,
+    grants,
+)
 from authlib.oauth2.rfc8628 import DEVICE_CODE_GRANT_TYPE, AuthorizationPendingError, ExpiredTokenError, SlowDownError
 
 from idp.oauth.dpop_binding import check_token_binding
@@ -45,9 +50,19 @@ def display_user_code(code: str) -> str:
 
 def new_device_code(client_id: str, scope: str, resources: list[str], now: int) -> tuple[str, DeviceCode]:
     device_code = secrets.token_urlsafe(32)
-    return device_code, DeviceCode(code_digest=digest(device_code), user_code=new_user_code(), client_id=client_id,
-                                   scope=scope, resources=resources, created_at=now, expires_at=now + DEVICE_CODE_TTL,
-                                   interval=POLL_INTERVAL, status="pending", family_id=str(uuid.uuid4()), amr=[])
+    return device_code, DeviceCode(
+        code_digest=digest(device_code),
+        user_code=new_user_code(),
+        client_id=client_id,
+        scope=scope,
+        resources=resources,
+        created_at=now,
+        expires_at=now + DEVICE_CODE_TTL,
+        interval=POLL_INTERVAL,
+        status="pending",
+        family_id=str(uuid.uuid4()),
+        amr=[],
+    )
 
 
 class DeviceCodeGrant(grants.BaseGrant, grants.TokenEndpointMixin):
@@ -92,13 +107,22 @@ class DeviceCodeGrant(grants.BaseGrant, grants.TokenEndpointMixin):
         row = current().redeemed_code
         assert isinstance(row, DeviceCode)  # set by validate_token_request
         client = self.request.client
-        token = self.generate_token(user=self.request.user, scope=row.scope,
-                                    include_refresh_token="refresh_token" in client.row.grant_types)
+        token = self.generate_token(
+            user=self.request.user, scope=row.scope, include_refresh_token="refresh_token" in client.row.grant_types
+        )
         current().effects.redeem_device = row.code_digest
         if "openid" in row.scope.split():
             token["id_token"] = self.server.minter.id_token(
-                client_id=client.client_id, user=self.request.user, scope=row.scope, auth_time=row.auth_time,
-                acr=row.acr, amr=list(row.amr), nonce=None, sid=row.session_id,
-                access_token=token.get("access_token"), alg=client.row.id_token_alg)
+                client_id=client.client_id,
+                user=self.request.user,
+                scope=row.scope,
+                auth_time=row.auth_time,
+                acr=row.acr,
+                amr=list(row.amr),
+                nonce=None,
+                sid=row.session_id,
+                access_token=token.get("access_token"),
+                alg=client.row.id_token_alg,
+            )
         self.save_token(token)
         return 200, token, self.TOKEN_RESPONSE_HEADER

@@ -44,13 +44,22 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         assert login is not None  # the authorization endpoint sets it before authlib runs
         data = request.payload.data
         state.effects.new_code = {
-            "code_digest": digest(code), "client_id": request.client.client_id, "user_id": request.user.id,
-            "session_id": login.sid, "redirect_uri": request.payload.redirect_uri, "scope": request.scope or "",
-            "nonce": data.get("nonce"), "code_challenge": data["code_challenge"],
+            "code_digest": digest(code),
+            "client_id": request.client.client_id,
+            "user_id": request.user.id,
+            "session_id": login.sid,
+            "redirect_uri": request.payload.redirect_uri,
+            "scope": request.scope or "",
+            "nonce": data.get("nonce"),
+            "code_challenge": data["code_challenge"],
             "code_challenge_method": data["code_challenge_method"],
-            "resources": requested_resources(request.payload.datalist), "auth_time": login.auth_time,
-            "acr": login.acr, "amr": login.amr, "family_id": str(uuid.uuid4()),
-            "expires_at": state.now + state.code_ttl, "dpop_jkt": data.get("dpop_jkt"),
+            "resources": requested_resources(request.payload.datalist),
+            "auth_time": login.auth_time,
+            "acr": login.acr,
+            "amr": login.amr,
+            "family_id": str(uuid.uuid4()),
+            "expires_at": state.now + state.code_ttl,
+            "dpop_jkt": data.get("dpop_jkt"),
         }
 
     def query_authorization_code(self, code: str, client: Any) -> CodeRecord | None:
@@ -99,10 +108,18 @@ class OpenIDCodeExtension(OpenIDCode):
 
     def encode_id_token(self, token: dict[str, Any], request: Any) -> str:
         code = request.authorization_code.row
-        return self.minter.id_token(client_id=request.client.client_id, user=request.user, scope=token["scope"],
-                                    auth_time=code.auth_time, acr=code.acr, amr=list(code.amr), nonce=code.nonce,
-                                    sid=current().sid, access_token=token.get("access_token"),
-                                    alg=request.client.row.id_token_alg)
+        return self.minter.id_token(
+            client_id=request.client.client_id,
+            user=request.user,
+            scope=token["scope"],
+            auth_time=code.auth_time,
+            acr=code.acr,
+            amr=list(code.amr),
+            nonce=code.nonce,
+            sid=current().sid,
+            access_token=token.get("access_token"),
+            alg=request.client.row.id_token_alg,
+        )
 
 
 class RefreshTokenGrant(grants.RefreshTokenGrant):
@@ -160,11 +177,30 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):
         current().resources = resources
 
 
-def new_family(client_id: str, user_id: str, scope: str, resources: list[str], code: Any, now: int,
-               ttl: int, dpop_jkt: str | None = None) -> Grant:
-    return Grant(id=code.family_id, client_id=client_id, user_id=user_id, session_id=code.session_id, scope=scope,
-                 resources=resources, auth_time=code.auth_time, acr=code.acr, amr=list(code.amr), created_at=now,
-                 expires_at=now + ttl, dpop_jkt=dpop_jkt)
+def new_family(
+    client_id: str,
+    user_id: str,
+    scope: str,
+    resources: list[str],
+    code: Any,
+    now: int,
+    ttl: int,
+    dpop_jkt: str | None = None,
+) -> Grant:
+    return Grant(
+        id=code.family_id,
+        client_id=client_id,
+        user_id=user_id,
+        session_id=code.session_id,
+        scope=scope,
+        resources=resources,
+        auth_time=code.auth_time,
+        acr=code.acr,
+        amr=list(code.amr),
+        created_at=now,
+        expires_at=now + ttl,
+        dpop_jkt=dpop_jkt,
+    )
 
 
 def new_refresh_row(token_digest: str, grant_id: str, now: int, expires_at: int) -> RefreshToken:

@@ -36,16 +36,17 @@ def is_par_required(client: Client, server_wide: bool) -> bool:
     return server_wide or client.require_par or client.profile == "fapi2"
 
 
-def new_pushed_request(client_id: str, params: list[tuple[str, str]], now: int,
-                       ttl: int) -> tuple[str, PushedRequest]:
+def new_pushed_request(client_id: str, params: list[tuple[str, str]], now: int, ttl: int) -> tuple[str, PushedRequest]:
     request_uri = URI_PREFIX + secrets.token_urlsafe(32)
     kept = [[name, value] for name, value in params if name not in CLIENT_AUTH_PARAMS]
-    return request_uri, PushedRequest(uri_digest=digest(request_uri), client_id=client_id, params=kept,
-                                      expires_at=now + ttl)
+    return request_uri, PushedRequest(
+        uri_digest=digest(request_uri), client_id=client_id, params=kept, expires_at=now + ttl
+    )
 
 
-async def load_pushed_params(session: AsyncSession, request_uri: str, client_id: str, now: int,
-                             check_expiry: bool) -> ResolvedRequest:
+async def load_pushed_params(
+    session: AsyncSession, request_uri: str, client_id: str, now: int, check_expiry: bool
+) -> ResolvedRequest:
     if not request_uri.startswith(URI_PREFIX):
         raise PushedRequestInvalid("The request_uri was not issued by this server.")
     row = await session.get(PushedRequest, digest(request_uri))
@@ -59,6 +60,9 @@ async def load_pushed_params(session: AsyncSession, request_uri: str, client_id:
 
 
 async def spend_pushed_request(session: AsyncSession, uri_digest: str, now: int) -> bool:
-    result = await session.execute(update(PushedRequest).where(
-        PushedRequest.uri_digest == uri_digest, PushedRequest.used_at.is_(None)).values(used_at=now))
+    result = await session.execute(
+        update(PushedRequest)
+        .where(PushedRequest.uri_digest == uri_digest, PushedRequest.used_at.is_(None))
+        .values(used_at=now)
+    )
     return rows_affected(result) == 1

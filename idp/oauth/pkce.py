@@ -22,8 +22,10 @@ class RequiredS256CodeChallenge(CodeChallenge):
         method = payload.data.get("code_challenge_method")
         if not challenge:
             raise InvalidRequestError("PKCE is required: missing 'code_challenge'.")
-        if len(payload.datalist.get("code_challenge", [])) > 1 or len(
-                payload.datalist.get("code_challenge_method", [])) > 1:
+        if (
+            len(payload.datalist.get("code_challenge", [])) > 1
+            or len(payload.datalist.get("code_challenge_method", [])) > 1
+        ):
             raise InvalidRequestError("Repeated PKCE parameter.")
         if method != "S256":
             raise InvalidRequestError("'code_challenge_method' must be S256.")

@@ -26,8 +26,15 @@ class InvalidRequestObject(Exception):
     """``str(exc)`` is the public ``error_description`` (error code ``invalid_request_object``)."""
 
 
-def check_request_object(value: str, *, client_id: str, jwks: dict[str, Any] | None, issuer: str, now: int,
-                         algorithms: tuple[str, ...] | list[str] = REQUEST_OBJECT_ALGS) -> list[tuple[str, str]]:
+def check_request_object(
+    value: str,
+    *,
+    client_id: str,
+    jwks: dict[str, Any] | None,
+    issuer: str,
+    now: int,
+    algorithms: tuple[str, ...] | list[str] = REQUEST_OBJECT_ALGS,
+) -> list[tuple[str, str]]:
     """The authorization request carried by the object, as (name, value) pairs; raises ``InvalidRequestObject``."""
     if not jwks or not jwks.get("keys"):
         raise InvalidRequestObject("The client has no registered keys for request objects.")

@@ -11,9 +11,16 @@ from idp.oauth.request_object import FAPI_REQUEST_OBJECT_ALGS, REQUEST_OBJECT_AL
 from idp.storage.models import Client
 
 
-async def resolve_authorization_request(sessionmaker: async_sessionmaker[AsyncSession],
-                                        params: list[tuple[str, str]], client: Client | None, issuer: str, now: int,
-                                        *, first_visit: bool, key_sets: ClientKeySets) -> ResolvedRequest:
+async def resolve_authorization_request(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    params: list[tuple[str, str]],
+    client: Client | None,
+    issuer: str,
+    now: int,
+    *,
+    first_visit: bool,
+    key_sets: ClientKeySets,
+) -> ResolvedRequest:
     """Raises ``PushedRequestInvalid`` or ``InvalidRequestObject``; the outer ``client_id`` must name the client."""
     names = [name for name, _ in params]
     if "request_uri" not in names and "request" not in names:
@@ -28,6 +35,7 @@ async def resolve_authorization_request(sessionmaker: async_sessionmaker[AsyncSe
             return await load_pushed_params(session, value, client.client_id, now, check_expiry=first_visit)
     algorithms = FAPI_REQUEST_OBJECT_ALGS if client.profile == "fapi2" else REQUEST_OBJECT_ALGS
     jwks = await load_client_keys(key_sets, client, [value])
-    inner = check_request_object(value, client_id=client.client_id, jwks=jwks, issuer=issuer, now=now,
-                                 algorithms=algorithms)
+    inner = check_request_object(
+        value, client_id=client.client_id, jwks=jwks, issuer=issuer, now=now, algorithms=algorithms
+    )
     return ResolvedRequest(inner)

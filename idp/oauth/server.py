@@ -10,13 +10,19 @@ from authlib.oauth2.rfc6749 import InvalidClientError, InvalidScopeError
 from idp.oauth.adapters import HubClient
 from idp.oauth.client_auth import PrivateKeyJWT
 from idp.oauth.device import DeviceCodeGrant
-from idp.oauth.token_exchange import TokenExchangeGrant
 from idp.oauth.dpop_binding import binds_refresh_tokens
-from idp.oauth.grants import (AuthorizationCodeGrant, ClientCredentialsGrant, OpenIDCodeExtension, RefreshTokenGrant,
-                              new_family, new_refresh_row)
+from idp.oauth.grants import (
+    AuthorizationCodeGrant,
+    ClientCredentialsGrant,
+    OpenIDCodeExtension,
+    RefreshTokenGrant,
+    new_family,
+    new_refresh_row,
+)
 from idp.oauth.pkce import RequiredS256CodeChallenge
 from idp.oauth.request import HubRequest
 from idp.oauth.state import current
+from idp.oauth.token_exchange import TokenExchangeGrant
 from idp.oauth.tokens import TokenMinter, new_opaque_token
 from policies.watcher import PolicyWatcher
 
@@ -31,14 +37,16 @@ class HubAuthorizationServer(AuthorizationServer):
         self.minter = minter
         self.refresh_ttl = refresh_ttl
         self.register_token_generator("default", self._generate_token)
-        self.register_grant(AuthorizationCodeGrant, [RequiredS256CodeChallenge(required=True),
-                                                     OpenIDCodeExtension(minter)])
+        self.register_grant(
+            AuthorizationCodeGrant, [RequiredS256CodeChallenge(required=True), OpenIDCodeExtension(minter)]
+        )
         self.register_grant(RefreshTokenGrant)
         self.register_grant(ClientCredentialsGrant)
         self.register_grant(DeviceCodeGrant)
         self.register_grant(TokenExchangeGrant)
-        self.register_client_auth_method("private_key_jwt", PrivateKeyJWT(issuer, f"{issuer}/auth/token",
-                                                                          f"{issuer}/auth/par"))
+        self.register_client_auth_method(
+            "private_key_jwt", PrivateKeyJWT(issuer, f"{issuer}/auth/token", f"{issuer}/auth/par")
+        )
 
     def authenticate_client(self, request: Any, methods: list[str], endpoint: str = "token") -> Any:
         if not request.headers.get("Authorization", "").isascii():
@@ -79,8 +87,15 @@ class HubAuthorizationServer(AuthorizationServer):
     def handle_response(self, status: int, body: Any, headers: Any) -> tuple[int, Any, list[tuple[str, str]]]:
         return status, body, list(headers)
 
-    def _generate_token(self, grant_type: str, client: HubClient, user: Any = None, scope: str | None = None,
-                        expires_in: int | None = None, include_refresh_token: bool = True) -> dict[str, Any]:
+    def _generate_token(
+        self,
+        grant_type: str,
+        client: HubClient,
+        user: Any = None,
+        scope: str | None = None,
+        expires_in: int | None = None,
+        include_refresh_token: bool = True,
+    ) -> dict[str, Any]:
         state = current()
         now = state.now
         resources: list[str] = state.resources or []
@@ -91,26 +106,44 @@ class HubAuthorizationServer(AuthorizationServer):
         bound = {"cnf": {"jkt": jkt}} if jkt else None
         token_type = "DPoP" if jkt else "Bearer"
         if grant_type == "client_credentials":
-            minted = self.minter.access_token(client_id=client.client_id, sub=client.client_id, scope=scope,
-                                              audience=audience, extra=bound)
-            return {"access_token": minted.value, "token_type": token_type, "expires_in": minted.expires_in,
-                    "scope": scope}
+            minted = self.minter.access_token(
+                client_id=client.client_id, sub=client.client_id, scope=scope, audience=audience, extra=bound
+            )
+            return {
+                "access_token": minted.value,
+                "token_type": token_type,
+                "expires_in": minted.expires_in,
+                "scope": scope,
+            }
         if grant_type in ("authorization_code", DeviceCodeGrant.GRANT_TYPE):  # a new token family
             code = state.redeemed_code
             assert code is not None  # set by the grant's validation
             refresh_jkt = jkt if binds_refresh_tokens(client.row) else None
-            grant = new_family(client.client_id, user.id, scope, list(code.resources), code, now, self.refresh_ttl,
-                               refresh_jkt)
+            grant = new_family(
+                client.client_id, user.id, scope, list(code.resources), code, now, self.refresh_ttl, refresh_jkt
+            )
             state.effects.new_grant = grant
         else:
             redeemed = state.redeemed_grant
             assert redeemed is not None  # set by the refresh grant's validation
             grant = redeemed
-        minted = self.minter.access_token(client_id=client.client_id, sub=user.id, scope=scope, audience=audience,
-                                          auth_time=grant.auth_time, acr=grant.acr, amr=list(grant.amr), extra=bound)
+        minted = self.minter.access_token(
+            client_id=client.client_id,
+            sub=user.id,
+            scope=scope,
+            audience=audience,
+            auth_time=grant.auth_time,
+            acr=grant.acr,
+            amr=list(grant.amr),
+            extra=bound,
+        )
         state.effects.access_jtis.append((minted.jti, grant.id, client.client_id, minted.expires_at))
-        token = {"access_token": minted.value, "token_type": token_type, "expires_in": minted.expires_in,
-                 "scope": scope}
+        token = {
+            "access_token": minted.value,
+            "token_type": token_type,
+            "expires_in": minted.expires_in,
+            "scope": scope,
+        }
         if include_refresh_token:
             value, token_digest = new_opaque_token()
             state.effects.new_refresh = new_refresh_row(token_digest, grant.id, now, grant.expires_at)

@@ -30,15 +30,17 @@ def is_bound_to_session(grant: Grant) -> bool:
     return grant.session_id is not None and OFFLINE_ACCESS not in grant.scope.split()
 
 
-def does_refresh_stand(grant: Grant, token: RefreshToken, browser_session: BrowserSession | None, now: int,
-                       lifetimes: RefreshLifetimes) -> bool:
+def does_refresh_stand(
+    grant: Grant, token: RefreshToken, browser_session: BrowserSession | None, now: int, lifetimes: RefreshLifetimes
+) -> bool:
     """Not rotated, revoked or expired; used recently enough; and its session still live when bound to one."""
     if token.rotated_at is not None or grant.revoked_at is not None or token.expires_at <= now:
         return False
     if now - token.issued_at > lifetimes.refresh_idle:
         return False
     return not is_bound_to_session(grant) or (
-        browser_session is not None and is_session_live(browser_session, now, lifetimes.session_idle))
+        browser_session is not None and is_session_live(browser_session, now, lifetimes.session_idle)
+    )
 
 
 async def load_grant_session(session: AsyncSession, grant: Grant) -> BrowserSession | None:
@@ -49,8 +51,7 @@ async def load_grant_session(session: AsyncSession, grant: Grant) -> BrowserSess
 
 async def revoke_session_grants(session: AsyncSession, sid: str, now: int) -> int:
     """The session ended: revoke every token family it issued that is not ``offline_access``."""
-    grants = (await session.scalars(select(Grant).where(Grant.session_id == sid,
-                                                        Grant.revoked_at.is_(None)))).all()
+    grants = (await session.scalars(select(Grant).where(Grant.session_id == sid, Grant.revoked_at.is_(None)))).all()
     bound = [grant.id for grant in grants if is_bound_to_session(grant)]
     for grant_id in bound:
         await revoke_family(session, grant_id, now, "session_ended")

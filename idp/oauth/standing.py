@@ -31,8 +31,7 @@ async def is_user_active(session: AsyncSession, user_id: str | None) -> bool:
     return user is not None and not user.disabled
 
 
-async def check_access_token_stands(session: AsyncSession, clients: ClientCache,
-                                    claims: dict[str, Any]) -> User | None:
+async def check_access_token_stands(session: AsyncSession, clients: ClientCache, claims: dict[str, Any]) -> User | None:
     """Raises ``TokenInvalid`` when a verified access token no longer stands; else the user it speaks for
     (``None`` for a client's own client_credentials token)."""
     if await session.get(RevokedToken, str(claims.get("jti"))) is not None:

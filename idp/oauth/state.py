@@ -31,10 +31,22 @@ class Effects:
     audit: list[dict[str, Any]] = field(default_factory=list)  # append_audit(**entry), last in the transaction
 
     def is_empty(self) -> bool:
-        return not (self.new_code or self.redeem_code or self.new_grant or self.rotate_refresh or self.new_refresh
-                    or self.access_jtis or self.replay_marks or self.revoke_refresh or self.revoke_grant
-                    or self.revoke_jti or self.touch_session or self.device_polled or self.redeem_device
-                    or self.audit)
+        return not (
+            self.new_code
+            or self.redeem_code
+            or self.new_grant
+            or self.rotate_refresh
+            or self.new_refresh
+            or self.access_jtis
+            or self.replay_marks
+            or self.revoke_refresh
+            or self.revoke_grant
+            or self.revoke_jti
+            or self.touch_session
+            or self.device_polled
+            or self.redeem_device
+            or self.audit
+        )
 
 
 if TYPE_CHECKING:

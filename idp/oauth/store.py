@@ -25,8 +25,19 @@ from idp.oauth.par import spend_pushed_request
 from idp.oauth.state import Effects, Preloaded
 from idp.oauth.tokens import digest
 from idp.storage.db import rows_affected
-from idp.storage.models import (AccessToken, AuthorizationCode, BrowserSession, Client, Consent, DeviceCode, Grant,
-                                RefreshToken, ReplayMark, RevokedToken, User)
+from idp.storage.models import (
+    AccessToken,
+    AuthorizationCode,
+    BrowserSession,
+    Client,
+    Consent,
+    DeviceCode,
+    Grant,
+    RefreshToken,
+    ReplayMark,
+    RevokedToken,
+    User,
+)
 
 CLIENT_CACHE_TTL = 3.0
 CLIENT_CACHE_SIZE = 10_000  # entries (a city has ~2,000 clients); ~2 KiB each with the row
@@ -68,8 +79,13 @@ class ClientCache:
             self._loading.update(dict.fromkeys(to_load, task))
         for read in {self._loading[client_id] for client_id in missing}:
             loaded = await asyncio.shield(read)
-            found.update({client_id: client for client_id, client in loaded.items()
-                          if client is not None and client_id in missing})
+            found.update(
+                {
+                    client_id: client
+                    for client_id, client in loaded.items()
+                    if client is not None and client_id in missing
+                }
+            )
         return found
 
     async def _read(self, client_ids: list[str], now: float) -> dict[str, Client | None]:
@@ -148,8 +164,9 @@ async def preload_grant_rows(session: AsyncSession, form: dict[str, list[str]], 
             if state.grant is not None and state.grant.user_id:
                 state.user = await session.get(User, state.grant.user_id)
             if state.grant is not None and state.grant.session_id:
-                state.browser_session = await session.scalar(select(BrowserSession).where(
-                    BrowserSession.sid == state.grant.session_id))
+                state.browser_session = await session.scalar(
+                    select(BrowserSession).where(BrowserSession.sid == state.grant.session_id)
+                )
 
 
 async def apply_effects(session: AsyncSession, effects: Effects, now: int) -> str | None:
@@ -164,23 +181,29 @@ async def apply_effects(session: AsyncSession, effects: Effects, now: int) -> st
             return "invalid_client"
         session.add(ReplayMark(key=key, expires_at=expires_at))
     if effects.redeem_code:
-        result = await session.execute(update(AuthorizationCode).where(
-            AuthorizationCode.code_digest == effects.redeem_code, AuthorizationCode.redeemed_at.is_(None))
-            .values(redeemed_at=now))
+        result = await session.execute(
+            update(AuthorizationCode)
+            .where(AuthorizationCode.code_digest == effects.redeem_code, AuthorizationCode.redeemed_at.is_(None))
+            .values(redeemed_at=now)
+        )
         if rows_affected(result) != 1:
             return "invalid_grant"
     if effects.rotate_refresh:
-        result = await session.execute(update(RefreshToken).where(
-            RefreshToken.token_digest == effects.rotate_refresh, RefreshToken.rotated_at.is_(None))
-            .values(rotated_at=now))
+        result = await session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.token_digest == effects.rotate_refresh, RefreshToken.rotated_at.is_(None))
+            .values(rotated_at=now)
+        )
         if rows_affected(result) != 1:
             return "invalid_grant"
     if effects.device_polled:
         await record_device_poll(session, *effects.device_polled, now)
     if effects.redeem_device:
-        result = await session.execute(update(DeviceCode).where(
-            DeviceCode.code_digest == effects.redeem_device, DeviceCode.status == "approved")
-            .values(status="redeemed"))
+        result = await session.execute(
+            update(DeviceCode)
+            .where(DeviceCode.code_digest == effects.redeem_device, DeviceCode.status == "approved")
+            .values(status="redeemed")
+        )
         if rows_affected(result) != 1:
             return "invalid_grant"
     if effects.spend_pushed and not await spend_pushed_request(session, effects.spend_pushed, now):
@@ -197,8 +220,11 @@ async def apply_effects(session: AsyncSession, effects: Effects, now: int) -> st
     if effects.revoke_jti:
         await revoke_jti(session, *effects.revoke_jti)
     if effects.touch_session:
-        await session.execute(update(BrowserSession).where(
-            BrowserSession.sid == effects.touch_session, BrowserSession.ended_at.is_(None)).values(last_seen=now))
+        await session.execute(
+            update(BrowserSession)
+            .where(BrowserSession.sid == effects.touch_session, BrowserSession.ended_at.is_(None))
+            .values(last_seen=now)
+        )
     for entry in effects.audit:  # last: the audit chain stays locked until the transaction ends
         await append_audit(session, now=now, **entry)
     return None
@@ -224,14 +250,23 @@ async def revoke_family(session: AsyncSession, grant_id: str, now: int, reason: 
         return
     grant.revoked_at = now
     grant.revoked_reason = reason
-    rows = (await session.execute(select(AccessToken.jti, AccessToken.expires_at).where(
-        AccessToken.grant_id == grant_id, AccessToken.expires_at > now))).all()
+    rows = (
+        await session.execute(
+            select(AccessToken.jti, AccessToken.expires_at).where(
+                AccessToken.grant_id == grant_id, AccessToken.expires_at > now
+            )
+        )
+    ).all()
     for jti, expires_at in rows:
         await revoke_jti(session, jti, expires_at)
 
 
-async def apply_in_transaction(sessionmaker: async_sessionmaker[AsyncSession], effects: Effects, now: int,
-                               also: Callable[[AsyncSession], Awaitable[None]] | None = None) -> str | None:
+async def apply_in_transaction(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    effects: Effects,
+    now: int,
+    also: Callable[[AsyncSession], Awaitable[None]] | None = None,
+) -> str | None:
     """``also``: the caller's own writes, in the same transaction, made only when the effects apply."""
     try:
         async with sessionmaker() as session, session.begin():
@@ -264,9 +299,15 @@ async def _revoke_after_race(sessionmaker: async_sessionmaker[AsyncSession], eff
 async def is_nonce_seen(session: AsyncSession, client_id: str, nonce: str, now: int, window: int) -> bool:
     """Did a code of the last ``window`` seconds carry this client's ``nonce``? A point lookup on
     ``ix_authorization_codes_client_nonce``: its cost does not grow with the codes stored."""
-    found = await session.scalar(select(AuthorizationCode.code_digest).where(
-        AuthorizationCode.client_id == client_id, AuthorizationCode.nonce == nonce,
-        AuthorizationCode.expires_at > now - window).limit(1))
+    found = await session.scalar(
+        select(AuthorizationCode.code_digest)
+        .where(
+            AuthorizationCode.client_id == client_id,
+            AuthorizationCode.nonce == nonce,
+            AuthorizationCode.expires_at > now - window,
+        )
+        .limit(1)
+    )
     return found is not None
 
 

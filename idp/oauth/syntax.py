@@ -19,12 +19,30 @@ UNRESERVED = re.compile(r"[A-Za-z0-9\-._~]*")
 DIGITS = re.compile(r"[0-9]{1,10}")
 
 GRAMMAR = {
-    "client_id": VSCHAR, "client_secret": VSCHAR, "state": VSCHAR, "code": VSCHAR, "refresh_token": VSCHAR,
-    "nonce": VSCHAR, "grant_type": NQCHAR_LIST, "response_type": NQCHAR_LIST, "scope": NQCHAR_LIST,
-    "prompt": NQCHAR_LIST, "acr_values": NQCHAR_LIST, "ui_locales": NQCHAR_LIST, "response_mode": NQCHAR_LIST,
-    "code_challenge_method": NQCHAR_LIST, "redirect_uri": URI, "resource": URI, "request_uri": URI,
-    "code_challenge": UNRESERVED, "max_age": DIGITS, "client_assertion_type": URI,
-    "client_assertion": VSCHAR, "token": VSCHAR, "token_type_hint": NQCHAR_LIST, "id_token_hint": VSCHAR,
+    "client_id": VSCHAR,
+    "client_secret": VSCHAR,
+    "state": VSCHAR,
+    "code": VSCHAR,
+    "refresh_token": VSCHAR,
+    "nonce": VSCHAR,
+    "grant_type": NQCHAR_LIST,
+    "response_type": NQCHAR_LIST,
+    "scope": NQCHAR_LIST,
+    "prompt": NQCHAR_LIST,
+    "acr_values": NQCHAR_LIST,
+    "ui_locales": NQCHAR_LIST,
+    "response_mode": NQCHAR_LIST,
+    "code_challenge_method": NQCHAR_LIST,
+    "redirect_uri": URI,
+    "resource": URI,
+    "request_uri": URI,
+    "code_challenge": UNRESERVED,
+    "max_age": DIGITS,
+    "client_assertion_type": URI,
+    "client_assertion": VSCHAR,
+    "token": VSCHAR,
+    "token_type_hint": NQCHAR_LIST,
+    "id_token_hint": VSCHAR,
 }
 
 

@@ -14,8 +14,14 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from authlib.oauth2.rfc6749 import (InvalidGrantError, InvalidRequestError, InvalidScopeError, OAuth2Error,
-                                    UnauthorizedClientError, grants)
+from authlib.oauth2.rfc6749 import (
+    InvalidGrantError,
+    InvalidRequestError,
+    InvalidScopeError,
+    OAuth2Error,
+    UnauthorizedClientError,
+    grants,
+)
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -44,8 +50,14 @@ class Exchange:
     subject: dict[str, Any]
 
 
-async def preload_subject(session: AsyncSession, keys: KeyRing, issuer: str, form: dict[str, list[str]],
-                          candidates: set[str], state: Preloaded) -> None:
+async def preload_subject(
+    session: AsyncSession,
+    keys: KeyRing,
+    issuer: str,
+    form: dict[str, list[str]],
+    candidates: set[str],
+    state: Preloaded,
+) -> None:
     """The verified subject token, its user, and the resources of the candidate clients' apps."""
     token = form.get("subject_token", [""])[0]
     now = state.now
@@ -58,10 +70,14 @@ async def preload_subject(session: AsyncSession, keys: KeyRing, issuer: str, for
     state.subject_claims = claims
     if claims is not None:
         state.user = await session.get(User, str(claims.get("sub")))
-    apps = (await session.execute(select(App.client_id, App.slug, App.resource).where(
-        App.client_id.in_(candidates), or_(App.status == "active", App.status.is_(None))))).all()
-    state.app_resources = {(str(client_id), resource or f"{issuer}/apps/{slug}/")
-                           for client_id, slug, resource in apps}
+    apps = (
+        await session.execute(
+            select(App.client_id, App.slug, App.resource).where(
+                App.client_id.in_(candidates), or_(App.status == "active", App.status.is_(None))
+            )
+        )
+    ).all()
+    state.app_resources = {(str(client_id), resource or f"{issuer}/apps/{slug}/") for client_id, slug, resource in apps}
 
 
 class TokenExchangeGrant(grants.BaseGrant, grants.TokenEndpointMixin):
@@ -119,19 +135,50 @@ class TokenExchangeGrant(grants.BaseGrant, grants.TokenEndpointMixin):
         if jkt:
             extra["cnf"] = {"jkt": jkt}
         minted = self.server.minter.access_token(
-            client_id=caller, sub=self.request.user.id, scope=plan.scope, audience=[plan.audience],
-            auth_time=subject.get("auth_time"), acr=subject.get("acr"), amr=list(subject.get("amr") or []),
-            extra=extra)
-        grant = Grant(id=str(uuid.uuid4()), client_id=caller, user_id=self.request.user.id, scope=plan.scope,
-                      resources=[plan.audience], auth_time=subject.get("auth_time"), acr=subject.get("acr"),
-                      amr=list(subject.get("amr") or []), created_at=now, expires_at=minted.expires_at)
+            client_id=caller,
+            sub=self.request.user.id,
+            scope=plan.scope,
+            audience=[plan.audience],
+            auth_time=subject.get("auth_time"),
+            acr=subject.get("acr"),
+            amr=list(subject.get("amr") or []),
+            extra=extra,
+        )
+        grant = Grant(
+            id=str(uuid.uuid4()),
+            client_id=caller,
+            user_id=self.request.user.id,
+            scope=plan.scope,
+            resources=[plan.audience],
+            auth_time=subject.get("auth_time"),
+            acr=subject.get("acr"),
+            amr=list(subject.get("amr") or []),
+            created_at=now,
+            expires_at=minted.expires_at,
+        )
         state.effects.new_grant = grant
         state.effects.access_jtis.append((minted.jti, grant.id, caller, minted.expires_at))
-        state.effects.audit.append({
-            "actor": f"client:{caller}", "action": "token.exchange", "target": f"user:{self.request.user.id}",
-            "detail": {"audience": plan.audience, "scope": plan.scope, "act": act, "rule": plan.rule,
-                       "subject_jti": subject.get("jti"), "subject_client": subject.get("client_id"),
-                       "jti": minted.jti}})
-        body = {"access_token": minted.value, "issued_token_type": ACCESS_TOKEN_TYPE,
-                "token_type": "DPoP" if jkt else "Bearer", "expires_in": minted.expires_in, "scope": plan.scope}
+        state.effects.audit.append(
+            {
+                "actor": f"client:{caller}",
+                "action": "token.exchange",
+                "target": f"user:{self.request.user.id}",
+                "detail": {
+                    "audience": plan.audience,
+                    "scope": plan.scope,
+                    "act": act,
+                    "rule": plan.rule,
+                    "subject_jti": subject.get("jti"),
+                    "subject_client": subject.get("client_id"),
+                    "jti": minted.jti,
+                },
+            }
+        )
+        body = {
+            "access_token": minted.value,
+            "issued_token_type": ACCESS_TOKEN_TYPE,
+            "token_type": "DPoP" if jkt else "Bearer",
+            "expires_in": minted.expires_in,
+            "scope": plan.scope,
+        }
         return 200, body, self.TOKEN_RESPONSE_HEADER

@@ -74,15 +74,30 @@ class TokenMinter:
         self._access_ttl = access_ttl
         self._id_ttl = id_ttl
 
-    def access_token(self, *, client_id: str, sub: str, scope: str, audience: list[str],
-                     auth_time: int | None = None, acr: str | None = None, amr: list[str] | None = None,
-                     extra: dict[str, Any] | None = None) -> MintedAccessToken:
+    def access_token(
+        self,
+        *,
+        client_id: str,
+        sub: str,
+        scope: str,
+        audience: list[str],
+        auth_time: int | None = None,
+        acr: str | None = None,
+        amr: list[str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> MintedAccessToken:
         """RFC 9068 §2: typ ``at+jwt``; ``aud`` is the resource(s) the token is for."""
         now = self._clock.now()
         jti = uuid.uuid4().hex
         claims: dict[str, Any] = {
-            "iss": self._issuer, "sub": sub, "aud": audience[0] if len(audience) == 1 else audience,
-            "client_id": client_id, "iat": now, "nbf": now, "exp": now + self._access_ttl, "jti": jti,
+            "iss": self._issuer,
+            "sub": sub,
+            "aud": audience[0] if len(audience) == 1 else audience,
+            "client_id": client_id,
+            "iat": now,
+            "nbf": now,
+            "exp": now + self._access_ttl,
+            "jti": jti,
         }
         if scope:
             claims["scope"] = scope
@@ -97,13 +112,31 @@ class TokenMinter:
         value = self._keys.sign(claims, typ="at+jwt")
         return MintedAccessToken(value, jti, now + self._access_ttl, self._access_ttl)
 
-    def id_token(self, *, client_id: str, user: User, scope: str, auth_time: int, acr: str, amr: list[str],
-                 nonce: str | None, sid: str | None, access_token: str | None, alg: str | None = None) -> str:
+    def id_token(
+        self,
+        *,
+        client_id: str,
+        user: User,
+        scope: str,
+        auth_time: int,
+        acr: str,
+        amr: list[str],
+        nonce: str | None,
+        sid: str | None,
+        access_token: str | None,
+        alg: str | None = None,
+    ) -> str:
         """Signed with ``alg`` (the client's ``id_token_signed_response_alg``) or the hub's primary algorithm."""
         now = self._clock.now()
         claims: dict[str, Any] = {
-            "iss": self._issuer, "aud": client_id, "azp": client_id, "iat": now, "exp": now + self._id_ttl,
-            "auth_time": auth_time, "acr": acr, "amr": amr,
+            "iss": self._issuer,
+            "aud": client_id,
+            "azp": client_id,
+            "iat": now,
+            "exp": now + self._id_ttl,
+            "auth_time": auth_time,
+            "acr": acr,
+            "amr": amr,
         }
         claims.update(user_claims(user, scope))
         if nonce:

@@ -24,8 +24,17 @@ class UnknownKey(TokenInvalid):
         self.kid = kid
 
 
-def verify_hub_jwt(keys: KeyRing, token: str, issuer: str, *, typ: str | None, audience: str | None = None,
-                   verify_exp: bool = True, leeway: int = 5, now: int | None = None) -> dict[str, Any]:
+def verify_hub_jwt(
+    keys: KeyRing,
+    token: str,
+    issuer: str,
+    *,
+    typ: str | None,
+    audience: str | None = None,
+    verify_exp: bool = True,
+    leeway: int = 5,
+    now: int | None = None,
+) -> dict[str, Any]:
     """Signature by a published hub key, allowlisted alg, no key-carrying headers, ``iss`` (and ``aud``).
 
     With ``now`` (the provider's clock) the times are checked against it instead of the system time.
@@ -45,11 +54,17 @@ def verify_hub_jwt(keys: KeyRing, token: str, issuer: str, *, typ: str | None, a
     if keys.key_alg(kid) != header.get("alg"):
         raise TokenInvalid("algorithm does not match the key")
     own_times = now is None
-    options: Options = {"verify_exp": verify_exp and own_times, "verify_nbf": own_times, "verify_iat": own_times,
-                        "verify_aud": audience is not None, "require": ["iss", "iat"]}
+    options: Options = {
+        "verify_exp": verify_exp and own_times,
+        "verify_nbf": own_times,
+        "verify_iat": own_times,
+        "verify_aud": audience is not None,
+        "require": ["iss", "iat"],
+    }
     try:
-        claims = jwt.decode(token, key, algorithms=ALGORITHMS, issuer=issuer, audience=audience, options=options,
-                            leeway=leeway)
+        claims = jwt.decode(
+            token, key, algorithms=ALGORITHMS, issuer=issuer, audience=audience, options=options, leeway=leeway
+        )
     except jwt.PyJWTError as exc:
         raise TokenInvalid(str(exc)) from exc
     if now is not None:
@@ -92,11 +107,13 @@ def check_id_token_shape(claims: dict[str, Any], issuer: str) -> None:
         raise TokenInvalid("not an ID token")
 
 
-async def verify_id_token(keys: KeyRing, token: str, issuer: str, *, now: int, verify_exp: bool = False,
-                          audience: str | None = None) -> dict[str, Any]:
+async def verify_id_token(
+    keys: KeyRing, token: str, issuer: str, *, now: int, verify_exp: bool = False, audience: str | None = None
+) -> dict[str, Any]:
     """A hub ID token (``id_token_hint``, the gateway's and console's sign-in): ``typ`` JWT and the ID token's shape,
     so an access token, a logout token or a gateway assertion signed by the same key is never taken for one."""
-    claims = await verify_hub_jwt_reloading(keys, token, issuer, typ="jwt", verify_exp=verify_exp, now=now,
-                                            audience=audience)
+    claims = await verify_hub_jwt_reloading(
+        keys, token, issuer, typ="jwt", verify_exp=verify_exp, now=now, audience=audience
+    )
     check_id_token_shape(claims, issuer)
     return claims

@@ -41,19 +41,45 @@ class Incident:
 
 
 async def load_incident(session: AsyncSession, app_slug: str, since: int, until: int) -> Incident:
-    found = (await session.execute(select(App, OpdUnit.name).join(OpdUnit, OpdUnit.id == App.opd_id)
-                                   .where(App.slug == app_slug))).first()
+    found = (
+        await session.execute(
+            select(App, OpdUnit.name).join(OpdUnit, OpdUnit.id == App.opd_id).where(App.slug == app_slug)
+        )
+    ).first()
     if found is None:
         raise LookupError(app_slug)
     app, opd_name = found
-    ids: set[str | None] = set((await session.scalars(select(GatewayAccess.user_id).where(
-        GatewayAccess.app == app_slug, GatewayAccess.at >= since, GatewayAccess.at < until).distinct())).all())
+    ids: set[str | None] = set(
+        (
+            await session.scalars(
+                select(GatewayAccess.user_id)
+                .where(GatewayAccess.app == app_slug, GatewayAccess.at >= since, GatewayAccess.at < until)
+                .distinct()
+            )
+        ).all()
+    )
     if app.client_id:
-        ids |= set((await session.scalars(select(Grant.user_id).where(
-            Grant.client_id == app.client_id, Grant.created_at >= since, Grant.created_at < until,
-            Grant.user_id.is_not(None)).distinct())).all())
-    users = (await session.execute(select(User.id, User.name, User.email).where(User.id.in_(ids))
-                                   .order_by(User.email))).all() if ids else []
+        ids |= set(
+            (
+                await session.scalars(
+                    select(Grant.user_id)
+                    .where(
+                        Grant.client_id == app.client_id,
+                        Grant.created_at >= since,
+                        Grant.created_at < until,
+                        Grant.user_id.is_not(None),
+                    )
+                    .distinct()
+                )
+            ).all()
+        )
+    users = (
+        (
+            await session.execute(select(User.id, User.name, User.email).where(User.id.in_(ids)).order_by(User.email))
+        ).all()
+        if ids
+        else []
+    )
     return Incident(app_slug, app.name, opd_name, since, until, [Affected(*row) for row in users])
 
 
@@ -64,26 +90,35 @@ def _wib(at: int) -> str:
 def draft_notice(incident: Incident, person: Affected, contact: str) -> tuple[str, str]:
     """Subject and body of one notice (UU PDP Art. 46 (2): what data, when and how, and what is being done)."""
     subject = f"Pemberitahuan insiden data pribadi: {incident.app_name}"
-    body = (f"Yth. {person.name},\n\n"
-            f"Pemerintah Kota Palembang memberitahukan bahwa telah terjadi kegagalan pelindungan data pribadi pada "
-            f"aplikasi {incident.app_name} yang dikelola oleh {incident.opd_name}.\n\n"
-            f"Apa yang terjadi: aplikasi tersebut menerima identitas Anda (nama, akun Gerbang, dan data yang Anda "
-            f"setujui) antara {_wib(incident.since)} dan {_wib(incident.until)}, dan data yang disimpan aplikasi "
-            f"tersebut dalam rentang waktu itu mungkin telah diakses oleh pihak yang tidak berhak.\n\n"
-            f"Yang sudah kami lakukan: insiden telah dicatat dan ditangani oleh Diskominfo Kota Palembang.\n\n"
-            f"Yang sebaiknya Anda lakukan:\n"
-            f"- Ganti kata sandi akun Gerbang Anda dan aktifkan verifikasi dua langkah di halaman Akun saya.\n"
-            f"- Waspadai email, SMS atau telepon yang mengatasnamakan Pemerintah Kota Palembang dan meminta kata "
-            f"sandi, kode OTP, atau data pribadi.\n"
-            f"- Periksa riwayat akses dan catatan keamanan di halaman Akun saya.\n\n"
-            f"Pertanyaan: {contact}\n\n"
-            f"Pemberitahuan ini disampaikan sesuai Pasal 46 Undang-Undang Nomor 27 Tahun 2022 tentang Pelindungan "
-            f"Data Pribadi.\n")
+    body = (
+        f"Yth. {person.name},\n\n"
+        f"Pemerintah Kota Palembang memberitahukan bahwa telah terjadi kegagalan pelindungan data pribadi pada "
+        f"aplikasi {incident.app_name} yang dikelola oleh {incident.opd_name}.\n\n"
+        f"Apa yang terjadi: aplikasi tersebut menerima identitas Anda (nama, akun Gerbang, dan data yang Anda "
+        f"setujui) antara {_wib(incident.since)} dan {_wib(incident.until)}, dan data yang disimpan aplikasi "
+        f"tersebut dalam rentang waktu itu mungkin telah diakses oleh pihak yang tidak berhak.\n\n"
+        f"Yang sudah kami lakukan: insiden telah dicatat dan ditangani oleh Diskominfo Kota Palembang.\n\n"
+        f"Yang sebaiknya Anda lakukan:\n"
+        f"- Ganti kata sandi akun Gerbang Anda dan aktifkan verifikasi dua langkah di halaman Akun saya.\n"
+        f"- Waspadai email, SMS atau telepon yang mengatasnamakan Pemerintah Kota Palembang dan meminta kata "
+        f"sandi, kode OTP, atau data pribadi.\n"
+        f"- Periksa riwayat akses dan catatan keamanan di halaman Akun saya.\n\n"
+        f"Pertanyaan: {contact}\n\n"
+        f"Pemberitahuan ini disampaikan sesuai Pasal 46 Undang-Undang Nomor 27 Tahun 2022 tentang Pelindungan "
+        f"Data Pribadi.\n"
+    )
     return subject, body
 
 
-async def send_notices(sessionmaker: async_sessionmaker[AsyncSession], mailer: Mailer, incident: Incident, *,
-                       actor: str, contact: str, now: int) -> dict[str, Any]:
+async def send_notices(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    mailer: Mailer,
+    incident: Incident,
+    *,
+    actor: str,
+    contact: str,
+    now: int,
+) -> dict[str, Any]:
     sent = failed = 0
     for person in incident.affected:
         subject, body = draft_notice(incident, person, contact)
@@ -92,9 +127,16 @@ async def send_notices(sessionmaker: async_sessionmaker[AsyncSession], mailer: M
             sent += 1
         except Exception:  # one bad address does not stop the others; the count says so
             failed += 1
-    summary = {"app": incident.app, "since": incident.since, "until": incident.until,
-               "affected": len(incident.affected), "notified": sent, "failed": failed}
+    summary = {
+        "app": incident.app,
+        "since": incident.since,
+        "until": incident.until,
+        "affected": len(incident.affected),
+        "notified": sent,
+        "failed": failed,
+    }
     async with sessionmaker() as session, session.begin():
-        await append_audit(session, actor=actor, action="pdp.breach", target=f"app:{incident.app}",
-                           detail=summary, now=now)
+        await append_audit(
+            session, actor=actor, action="pdp.breach", target=f"app:{incident.app}", detail=summary, now=now
+        )
     return summary

@@ -24,8 +24,9 @@ from idp.storage.models import Consent, GatewaySession, SecurityEvent, User, Web
 DAY = 86_400
 
 
-async def request_deletion(provider: Provider, user_id: str, *, actor: str, channel: str = "online",
-                           record: bool = True) -> int:
+async def request_deletion(
+    provider: Provider, user_id: str, *, actor: str, channel: str = "online", record: bool = True
+) -> int:
     """Disable the account now; returns when it will be erased. ``record=False``: the caller already holds the
     request (a counter request a staff member fulfils) and keeps it open until the erasure closes it."""
     now = provider.clock.now()
@@ -37,15 +38,30 @@ async def request_deletion(provider: Provider, user_id: str, *, actor: str, chan
         clients = list((await session.scalars(select(Consent.client_id).where(Consent.user_id == user_id))).all())
         user.disabled, user.deletion_requested_at, user.erase_after, user.updated_at = True, now, erase_after, now
         families = await revoke_user_grants(session, user_id, now, "account_deleted")
-        await session.execute(update(GatewaySession).where(GatewaySession.user_id == user_id,
-                                                           GatewaySession.ended_at.is_(None)).values(ended_at=now))
+        await session.execute(
+            update(GatewaySession)
+            .where(GatewaySession.user_id == user_id, GatewaySession.ended_at.is_(None))
+            .values(ended_at=now)
+        )
         if record:
             session.add(build_request(user_id, "erase", now, actor=actor, channel=channel))
-        session.add(build_event("account.deletion", now, user_id=user_id, reason="requested",
-                                detail={"erase_after": erase_after, "token_families": families}))
-        await append_audit(session, actor=actor, action="pdp.account_delete", target=f"user:{user_id}",
-                           detail={"channel": channel, "erase_after": erase_after, "token_families": families},
-                           now=now)
+        session.add(
+            build_event(
+                "account.deletion",
+                now,
+                user_id=user_id,
+                reason="requested",
+                detail={"erase_after": erase_after, "token_families": families},
+            )
+        )
+        await append_audit(
+            session,
+            actor=actor,
+            action="pdp.account_delete",
+            target=f"user:{user_id}",
+            detail={"channel": channel, "erase_after": erase_after, "token_families": families},
+            now=now,
+        )
     await end_all_sessions(provider, user_id)  # back-channel logout to the clients of each session
     for client_id in clients:  # and the apps the person consented to, even without a live session
         await provider.backchannel.notify_client(client_id, user_id, [])
@@ -65,8 +81,14 @@ async def cancel_deletion(provider: Provider, user_id: str) -> None:
         user.disabled, user.deletion_requested_at, user.erase_after, user.updated_at = False, None, None, now
         await close_requests(session, user_id, "erase", "cancelled", now)
         session.add(build_event("account.deletion", now, user_id=user_id, reason="cancelled"))
-        await append_audit(session, actor=f"user:{user_id}", action="pdp.account_delete_cancel",
-                           target=f"user:{user_id}", detail={}, now=now)
+        await append_audit(
+            session,
+            actor=f"user:{user_id}",
+            action="pdp.account_delete_cancel",
+            target=f"user:{user_id}",
+            detail={},
+            now=now,
+        )
 
 
 async def erase_account(session: AsyncSession, user_id: str, now: int, *, reason: str) -> bool:
@@ -80,12 +102,22 @@ async def erase_account(session: AsyncSession, user_id: str, now: int, *, reason
     await session.delete(user)
     await close_requests(session, user_id, "erase", "done", now)
     session.add(build_event("account.deletion", now, user_id=user_id, reason="erased"))
-    await append_audit(session, actor="gerbang", action="pdp.account_erased", target=f"user:{user_id}",
-                       detail={"reason": reason}, now=now)
+    await append_audit(
+        session,
+        actor="gerbang",
+        action="pdp.account_erased",
+        target=f"user:{user_id}",
+        detail={"reason": reason},
+        now=now,
+    )
     return True
 
 
 async def load_due_erasures(session: AsyncSession, now: int, limit: int = 100) -> list[str]:
-    query = select(User.id).where(User.erase_after.is_not(None), User.erase_after <= now,
-                                  User.deletion_requested_at.is_not(None)).order_by(User.erase_after).limit(limit)
+    query = (
+        select(User.id)
+        .where(User.erase_after.is_not(None), User.erase_after <= now, User.deletion_requested_at.is_not(None))
+        .order_by(User.erase_after)
+        .limit(limit)
+    )
     return list((await session.scalars(query)).all())

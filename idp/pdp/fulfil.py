@@ -34,9 +34,14 @@ from idp.provider import Provider
 from idp.storage.models import App, Client, DataRequest, GatewaySession, User
 
 JAKARTA = dt.timezone(dt.timedelta(hours=7), "WIB")
-KIND_WORDS = {"export": "salinan data pribadi", "correct": "perbaikan data", "withdraw": "penarikan persetujuan",
-              "object": "keberatan atas pemrosesan", "restrict": "pembatasan pemrosesan",
-              "erase": "penghapusan akun"}
+KIND_WORDS = {
+    "export": "salinan data pribadi",
+    "correct": "perbaikan data",
+    "withdraw": "penarikan persetujuan",
+    "object": "keberatan atas pemrosesan",
+    "restrict": "pembatasan pemrosesan",
+    "erase": "penghapusan akun",
+}
 STATUS_WORDS = {"open": "sedang diproses", "done": "selesai", "refused": "ditolak", "cancelled": "dibatalkan"}
 
 
@@ -50,8 +55,9 @@ class Fulfilment:
     nik: str | None = None
 
 
-async def record_counter_request(session: AsyncSession, person: str, kind: str, *, actor: str, now: int,
-                                 note: str = "", target: str = "") -> DataRequest:
+async def record_counter_request(
+    session: AsyncSession, person: str, kind: str, *, actor: str, now: int, note: str = "", target: str = ""
+) -> DataRequest:
     """A request made in person at a service counter, with the official as actor."""
     person = person.strip()[:254]
     user_id = await session.scalar(select(User.id).where((User.email == person.lower()) | (User.nik == person)))
@@ -64,8 +70,14 @@ async def record_counter_request(session: AsyncSession, person: str, kind: str, 
     row = build_request(user_id, kind, now, actor=actor, channel="counter", note=note, target=target)
     session.add(row)
     await session.flush()
-    await append_audit(session, actor=actor, action="pdp.request", target=f"user:{user_id}",
-                       detail={"kind": kind, "channel": "counter", "request": row.id}, now=now)
+    await append_audit(
+        session,
+        actor=actor,
+        action="pdp.request",
+        target=f"user:{user_id}",
+        detail={"kind": kind, "channel": "counter", "request": row.id},
+        now=now,
+    )
     return row
 
 
@@ -76,13 +88,23 @@ async def fulfil_request(provider: Provider, request_id: int, values: Fulfilment
     now = provider.clock.now()
     async with provider.sessionmaker() as session, session.begin():
         status = "open" if row.kind == "erase" else "done"  # the erasure job closes an erasure
-        done = await session.execute(update(DataRequest).where(
-            DataRequest.id == row.id, DataRequest.status == "open").values(
-            status=status, outcome=outcome[:2000], target=target[:200], done_at=None if status == "open" else now))
+        done = await session.execute(
+            update(DataRequest)
+            .where(DataRequest.id == row.id, DataRequest.status == "open")
+            .values(
+                status=status, outcome=outcome[:2000], target=target[:200], done_at=None if status == "open" else now
+            )
+        )
         if not done.rowcount:
             raise Conflict("another official closed this request meanwhile")
-        await append_audit(session, actor=actor, action="pdp.request_fulfil", target=f"user:{row.user_id}",
-                           detail={"kind": row.kind, "request": row.id, "target": target[:200]}, now=now)
+        await append_audit(
+            session,
+            actor=actor,
+            action="pdp.request_fulfil",
+            target=f"user:{row.user_id}",
+            detail={"kind": row.kind, "request": row.id, "target": target[:200]},
+            now=now,
+        )
         fresh = await session.get(DataRequest, row.id, populate_existing=True)
     assert fresh is not None
     await notify_citizen(provider, fresh)
@@ -96,13 +118,21 @@ async def refuse_request(provider: Provider, request_id: int, reason: str, *, ac
     row = await _load_open(provider, request_id)
     now = provider.clock.now()
     async with provider.sessionmaker() as session, session.begin():
-        done = await session.execute(update(DataRequest).where(
-            DataRequest.id == row.id, DataRequest.status == "open").values(
-            status="refused", outcome=reason.strip()[:2000], done_at=now))
+        done = await session.execute(
+            update(DataRequest)
+            .where(DataRequest.id == row.id, DataRequest.status == "open")
+            .values(status="refused", outcome=reason.strip()[:2000], done_at=now)
+        )
         if not done.rowcount:
             raise Conflict("another official closed this request meanwhile")
-        await append_audit(session, actor=actor, action="pdp.request_refuse", target=f"user:{row.user_id}",
-                           detail={"kind": row.kind, "request": row.id}, now=now)
+        await append_audit(
+            session,
+            actor=actor,
+            action="pdp.request_refuse",
+            target=f"user:{row.user_id}",
+            detail={"kind": row.kind, "request": row.id},
+            now=now,
+        )
         fresh = await session.get(DataRequest, row.id, populate_existing=True)
     assert fresh is not None
     await notify_citizen(provider, fresh)
@@ -140,8 +170,16 @@ async def _correct(provider: Provider, user_id: str, values: Fulfilment, actor: 
         user = await session.get(User, user_id, with_for_update=True)
         if user is None:
             raise NotFound("the account no longer exists")
-        diff = await update_user(session, user, name=values.name, email=values.email, nik=values.nik, actor=actor,
-                                 now=provider.clock.now(), private=True)
+        diff = await update_user(
+            session,
+            user,
+            name=values.name,
+            email=values.email,
+            nik=values.nik,
+            actor=actor,
+            now=provider.clock.now(),
+            private=True,
+        )
     words = {"name": "nama", "email": "email", "nik": "NIK"}
     changed = ", ".join(words[field] for field in sorted(diff) if field in words)
     return f"Data diperbaiki: {changed}." if changed else "Data sudah sesuai; tidak ada yang diubah."
@@ -166,13 +204,24 @@ async def _restrict(provider: Provider, user_id: str, actor: str) -> str:
             raise NotFound("the account no longer exists")
         user.disabled, user.updated_at = True, max(now, user.updated_at)
         families = await revoke_user_grants(session, user_id, now, "restricted")
-        await session.execute(update(GatewaySession).where(GatewaySession.user_id == user_id,
-                                                           GatewaySession.ended_at.is_(None)).values(ended_at=now))
-        await append_audit(session, actor=actor, action="user.disable", target=f"user:{user_id}",
-                           detail={"reason": "pdp.restrict", "token_families": families}, now=now)
+        await session.execute(
+            update(GatewaySession)
+            .where(GatewaySession.user_id == user_id, GatewaySession.ended_at.is_(None))
+            .values(ended_at=now)
+        )
+        await append_audit(
+            session,
+            actor=actor,
+            action="user.disable",
+            target=f"user:{user_id}",
+            detail={"reason": "pdp.restrict", "token_families": families},
+            now=now,
+        )
     await end_all_sessions(provider, user_id)
-    return "Pemrosesan dibatasi: akun dinonaktifkan dan tidak ada aplikasi yang menerima identitas Anda sampai " \
-           "pembatasan dicabut oleh Diskominfo."
+    return (
+        "Pemrosesan dibatasi: akun dinonaktifkan dan tidak ada aplikasi yang menerima identitas Anda sampai "
+        "pembatasan dicabut oleh Diskominfo."
+    )
 
 
 async def _check_target(session: AsyncSession, target: str) -> str:
@@ -206,12 +255,14 @@ def draft_status_mail(row: DataRequest, issuer: str) -> tuple[str, str]:
     what = KIND_WORDS.get(row.kind, row.kind)
     status = STATUS_WORDS.get(row.status, row.status)
     subject = f"Permintaan {what} Anda: {status}"
-    body = (f"Permintaan {what} Anda (nomor {row.id}, dicatat {_wib(row.created_at)}) {status}.\n\n"
-            f"{row.outcome}\n\n"
-            f"Status semua permintaan Anda dapat dilihat di {issuer}/account/privacy\n\n"
-            f"Dasar hukum: {ARTICLES.get(row.kind, '')} Undang-Undang Nomor 27 Tahun 2022 tentang Pelindungan "
-            f"Data Pribadi.\n\n"
-            f"(English: your data request #{row.id} is {row.status}. See {issuer}/account/privacy)\n")
+    body = (
+        f"Permintaan {what} Anda (nomor {row.id}, dicatat {_wib(row.created_at)}) {status}.\n\n"
+        f"{row.outcome}\n\n"
+        f"Status semua permintaan Anda dapat dilihat di {issuer}/account/privacy\n\n"
+        f"Dasar hukum: {ARTICLES.get(row.kind, '')} Undang-Undang Nomor 27 Tahun 2022 tentang Pelindungan "
+        f"Data Pribadi.\n\n"
+        f"(English: your data request #{row.id} is {row.status}. See {issuer}/account/privacy)\n"
+    )
     return subject, body
 
 

@@ -51,8 +51,15 @@ class Purged:
 
 
 class PdpJobs:
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], clock: Clock, retention: Retention, *,
-                 every: float, holder: str | None = None) -> None:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        retention: Retention,
+        *,
+        every: float,
+        holder: str | None = None,
+    ) -> None:
         self._sessionmaker = sessionmaker
         self._clock = clock
         self._retention = retention
@@ -79,32 +86,57 @@ class PdpJobs:
         async with self._sessionmaker() as session:
             due = await load_due_erasures(session, now)
             inactive = await self._inactive_accounts(session, now) if keep.inactive_account_days else []
-        for user_id, reason, counter in [*((u, "deletion_requested", "erased_accounts") for u in due),
-                                         *((u, "inactive", "inactive_accounts") for u in inactive)]:
+        for user_id, reason, counter in [
+            *((u, "deletion_requested", "erased_accounts") for u in due),
+            *((u, "inactive", "inactive_accounts") for u in inactive),
+        ]:
             async with self._sessionmaker() as session, session.begin():  # one person per transaction
                 if await erase_account(session, user_id, now, reason=reason):
                     setattr(purged, counter, getattr(purged, counter) + 1)
         async with self._sessionmaker() as session, session.begin():
-            purged.gateway_accesses = rows_affected(await session.execute(delete(GatewayAccess).where(
-                GatewayAccess.at < now - keep.access_history_days * DAY)))
-            purged.security_events = rows_affected(await session.execute(delete(SecurityEvent).where(
-                SecurityEvent.at < now - keep.security_event_days * DAY)))
+            purged.gateway_accesses = rows_affected(
+                await session.execute(
+                    delete(GatewayAccess).where(GatewayAccess.at < now - keep.access_history_days * DAY)
+                )
+            )
+            purged.security_events = rows_affected(
+                await session.execute(
+                    delete(SecurityEvent).where(SecurityEvent.at < now - keep.security_event_days * DAY)
+                )
+            )
             if purged.total():
-                await append_audit(session, actor="gerbang", action="pdp.retention_purge", target="pdp:retention",
-                                   detail={"erased_accounts": purged.erased_accounts,
-                                           "inactive_accounts": purged.inactive_accounts,
-                                           "gateway_accesses": purged.gateway_accesses,
-                                           "security_events": purged.security_events}, now=now)
+                await append_audit(
+                    session,
+                    actor="gerbang",
+                    action="pdp.retention_purge",
+                    target="pdp:retention",
+                    detail={
+                        "erased_accounts": purged.erased_accounts,
+                        "inactive_accounts": purged.inactive_accounts,
+                        "gateway_accesses": purged.gateway_accesses,
+                        "security_events": purged.security_events,
+                    },
+                    now=now,
+                )
         if purged.total():
             log.info("pdp: purged %s", purged)
         return purged
 
     async def _inactive_accounts(self, session: AsyncSession, now: int) -> list[str]:
         cutoff = now - self._retention.inactive_account_days * DAY
-        last_seen = (select(BrowserSession.user_id, func.max(BrowserSession.last_seen).label("seen"))
-                     .group_by(BrowserSession.user_id).subquery())
-        query = (select(User.id).outerjoin(last_seen, last_seen.c.user_id == User.id)
-                 .where(User.kind == "citizen", User.created_at < cutoff,
-                        func.coalesce(last_seen.c.seen, User.created_at) < cutoff).limit(100))
+        last_seen = (
+            select(BrowserSession.user_id, func.max(BrowserSession.last_seen).label("seen"))
+            .group_by(BrowserSession.user_id)
+            .subquery()
+        )
+        query = (
+            select(User.id)
+            .outerjoin(last_seen, last_seen.c.user_id == User.id)
+            .where(
+                User.kind == "citizen",
+                User.created_at < cutoff,
+                func.coalesce(last_seen.c.seen, User.created_at) < cutoff,
+            )
+            .limit(100)
+        )
         return list((await session.scalars(query)).all())
-

@@ -24,9 +24,11 @@ class Lease:
 
     async def take(self, now: int) -> bool:
         async with self._sessionmaker() as session, session.begin():
-            taken = await session.execute(update(JobLease).where(
-                JobLease.name == self.name, or_(JobLease.until <= now, JobLease.holder == self.holder))
-                .values(holder=self.holder, until=now + self._ttl))
+            taken = await session.execute(
+                update(JobLease)
+                .where(JobLease.name == self.name, or_(JobLease.until <= now, JobLease.holder == self.holder))
+                .values(holder=self.holder, until=now + self._ttl)
+            )
             if rows_affected(taken):
                 return True
             if await session.get(JobLease, self.name) is not None:
@@ -40,5 +42,6 @@ class Lease:
 
     async def release(self) -> None:
         async with self._sessionmaker() as session, session.begin():
-            await session.execute(update(JobLease).where(JobLease.name == self.name, JobLease.holder == self.holder)
-                                  .values(until=0))
+            await session.execute(
+                update(JobLease).where(JobLease.name == self.name, JobLease.holder == self.holder).values(until=0)
+            )

@@ -41,8 +41,12 @@ def _safe_next(value: str | None) -> str:
 
 async def privacy_page(request: Request) -> Response:
     provider: Provider = request.app.state.provider
-    return provider.pages.render(request, "privacy_notice.html", version=provider.settings.privacy_notice_version,
-                                 next=_safe_next(request.query_params.get("next")))
+    return provider.pages.render(
+        request,
+        "privacy_notice.html",
+        version=provider.settings.privacy_notice_version,
+        next=_safe_next(request.query_params.get("next")),
+    )
 
 
 async def privacy_submit(request: Request) -> Response:

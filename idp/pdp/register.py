@@ -36,27 +36,45 @@ def claims_of(scope: str, behind_gateway: bool, assertion: list[str] | None = No
 async def load_register(session: AsyncSession) -> list[dict[str, Any]]:
     """One entry per registered app; ``flagged`` when Kominfo has not filled in its purpose."""
     records = {row.app: row for row in (await session.scalars(select(ProcessingRecord))).all()}
-    scopes = dict((await session.execute(select(Client.client_id, Client.scope).where(
-        Client.client_id.not_in(HUB_CLIENT_IDS)))).all())
-    rows = await session.execute(select(App, OpdUnit.name).join(OpdUnit, OpdUnit.id == App.opd_id)
-                                 .where(App.status != "rejected").order_by(App.slug))
+    scopes = dict(
+        (
+            await session.execute(select(Client.client_id, Client.scope).where(Client.client_id.not_in(HUB_CLIENT_IDS)))
+        ).all()
+    )
+    rows = await session.execute(
+        select(App, OpdUnit.name)
+        .join(OpdUnit, OpdUnit.id == App.opd_id)
+        .where(App.status != "rejected")
+        .order_by(App.slug)
+    )
     entries = []
     for app, opd_name in rows.all():
         record = records.get(app.slug)
         scope = scopes.get(app.client_id or "", "") or app.requested_scopes
-        entries.append({
-            "app": app.slug, "name": app.name, "opd": opd_name, "status": app.status, "auth_mode": app.auth_mode,
-            "client_id": app.client_id, "scope": scope,
-            "claims": claims_of(scope, app.auth_mode in ("session", "bearer"), app.claims),
-            "purpose": record.purpose if record else "", "legal_basis": record.legal_basis if record else "",
-            "retention": record.retention if record else "",
-            "updated_at": record.updated_at if record else None, "updated_by": record.updated_by if record else None,
-            "flagged": not (record and record.purpose.strip())})
+        entries.append(
+            {
+                "app": app.slug,
+                "name": app.name,
+                "opd": opd_name,
+                "status": app.status,
+                "auth_mode": app.auth_mode,
+                "client_id": app.client_id,
+                "scope": scope,
+                "claims": claims_of(scope, app.auth_mode in ("session", "bearer"), app.claims),
+                "purpose": record.purpose if record else "",
+                "legal_basis": record.legal_basis if record else "",
+                "retention": record.retention if record else "",
+                "updated_at": record.updated_at if record else None,
+                "updated_by": record.updated_by if record else None,
+                "flagged": not (record and record.purpose.strip()),
+            }
+        )
     return entries
 
 
-async def save_record(session: AsyncSession, app_slug: str, *, purpose: str, legal_basis: str, retention: str,
-                      actor: str, now: int) -> None:
+async def save_record(
+    session: AsyncSession, app_slug: str, *, purpose: str, legal_basis: str, retention: str, actor: str, now: int
+) -> None:
     if await session.scalar(select(App.id).where(App.slug == app_slug)) is None:
         raise LookupError(app_slug)
     if legal_basis and legal_basis not in LEGAL_BASES:
@@ -67,6 +85,11 @@ async def save_record(session: AsyncSession, app_slug: str, *, purpose: str, leg
         session.add(record)
     record.purpose, record.legal_basis, record.retention = purpose[:4000], legal_basis, retention[:200]
     record.updated_at, record.updated_by = now, actor[:200]
-    await append_audit(session, actor=actor, action="pdp.register_update", target=f"app:{app_slug}",
-                       detail={"legal_basis": legal_basis, "retention": retention[:200],
-                               "purpose_set": bool(purpose.strip())}, now=now)
+    await append_audit(
+        session,
+        actor=actor,
+        action="pdp.register_update",
+        target=f"app:{app_slug}",
+        detail={"legal_basis": legal_basis, "retention": retention[:200], "purpose_set": bool(purpose.strip())},
+        now=now,
+    )

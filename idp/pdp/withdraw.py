@@ -34,55 +34,104 @@ class Withdrawal:
     notified: int
 
 
-async def withdraw_consent(provider: Provider, user_id: str, client_id: str, *, actor: str,
-                           channel: str = "online", record: bool = True) -> Withdrawal | None:
+async def withdraw_consent(
+    provider: Provider, user_id: str, client_id: str, *, actor: str, channel: str = "online", record: bool = True
+) -> Withdrawal | None:
     """None when the person has neither a consent nor a live token for the client."""
     now = provider.clock.now()
     async with provider.sessionmaker() as session, session.begin():
-        consent = await session.scalar(select(Consent).where(Consent.user_id == user_id,
-                                                             Consent.client_id == client_id))
+        consent = await session.scalar(
+            select(Consent).where(Consent.user_id == user_id, Consent.client_id == client_id)
+        )
         families = await revoke_user_grants(session, user_id, now, "consent_withdrawn", client_id)
         if consent is None and not families:
             return None
         if consent is not None:
             await session.delete(consent)
         sids = []
-        for row in (await session.scalars(select(BrowserSession).where(
-                BrowserSession.user_id == user_id, BrowserSession.ended_at.is_(None)))).all():
+        for row in (
+            await session.scalars(
+                select(BrowserSession).where(BrowserSession.user_id == user_id, BrowserSession.ended_at.is_(None))
+            )
+        ).all():
             if client_id in row.clients:
                 row.clients = [c for c in row.clients if c != client_id]
                 sids.append(row.sid)
         gateway = 0
         if await session.scalar(select(App.id).where(App.client_id == client_id).limit(1)) is not None:
-            gateway = rows_affected(await session.execute(update(GatewaySession).where(
-                GatewaySession.user_id == user_id, GatewaySession.ended_at.is_(None)).values(ended_at=now)))
+            gateway = rows_affected(
+                await session.execute(
+                    update(GatewaySession)
+                    .where(GatewaySession.user_id == user_id, GatewaySession.ended_at.is_(None))
+                    .values(ended_at=now)
+                )
+            )
         if record:  # a staff member fulfilling a counter request closes that request instead
-            session.add(build_request(user_id, "withdraw", now, actor=actor, channel=channel, status="done",
-                                      target=f"client:{client_id}"))
-        session.add(build_event("token.revoked", now, user_id=user_id, client_id=client_id,
-                                reason="consent_withdrawn", detail={"token_families": families}))
-        await append_audit(session, actor=actor, action="pdp.consent_withdraw", target=f"client:{client_id}",
-                           detail={"sub": user_id, "channel": channel, "token_families": families,
-                                   "gateway_sessions": gateway}, now=now)
+            session.add(
+                build_request(
+                    user_id, "withdraw", now, actor=actor, channel=channel, status="done", target=f"client:{client_id}"
+                )
+            )
+        session.add(
+            build_event(
+                "token.revoked",
+                now,
+                user_id=user_id,
+                client_id=client_id,
+                reason="consent_withdrawn",
+                detail={"token_families": families},
+            )
+        )
+        await append_audit(
+            session,
+            actor=actor,
+            action="pdp.consent_withdraw",
+            target=f"client:{client_id}",
+            detail={"sub": user_id, "channel": channel, "token_families": families, "gateway_sessions": gateway},
+            now=now,
+        )
     notified = await provider.backchannel.notify_client(client_id, user_id, sids)
     return Withdrawal(client_id, families, gateway, notified)
 
 
-async def withdraw_app(provider: Provider, user_id: str, app_slug: str, *, actor: str, channel: str = "online",
-                       record: bool = True) -> int | None:
+async def withdraw_app(
+    provider: Provider, user_id: str, app_slug: str, *, actor: str, channel: str = "online", record: bool = True
+) -> int | None:
     """End the person's gateway sessions for one app; None when the app does not exist."""
     now = provider.clock.now()
     async with provider.sessionmaker() as session, session.begin():
         if await session.scalar(select(App.id).where(App.slug == app_slug)) is None:
             return None
-        ended = (await session.execute(update(GatewaySession).where(
-            GatewaySession.user_id == user_id, GatewaySession.app == app_slug,
-            GatewaySession.ended_at.is_(None)).values(ended_at=now))).rowcount
+        ended = (
+            await session.execute(
+                update(GatewaySession)
+                .where(
+                    GatewaySession.user_id == user_id, GatewaySession.app == app_slug, GatewaySession.ended_at.is_(None)
+                )
+                .values(ended_at=now)
+            )
+        ).rowcount
         if record:
-            session.add(build_request(user_id, "withdraw", now, actor=actor, channel=channel, status="done",
-                                      target=f"app:{app_slug}"))
-        session.add(build_event("token.revoked", now, user_id=user_id, reason="consent_withdrawn",
-                                detail={"app": app_slug, "gateway_sessions": ended}))
-        await append_audit(session, actor=actor, action="pdp.consent_withdraw", target=f"app:{app_slug}",
-                           detail={"sub": user_id, "channel": channel, "gateway_sessions": ended}, now=now)
+            session.add(
+                build_request(
+                    user_id, "withdraw", now, actor=actor, channel=channel, status="done", target=f"app:{app_slug}"
+                )
+            )
+        session.add(
+            build_event(
+                "token.revoked",
+                now,
+                user_id=user_id,
+                reason="consent_withdrawn",
+                detail={"app": app_slug, "gateway_sessions": ended},
+            )
+        )
+        await append_audit(
+            session,
+            actor=actor,
+            action="pdp.consent_withdraw",
+            target=f"app:{app_slug}",
+            detail={"sub": user_id, "channel": channel, "gateway_sessions": ended},
+            now=now,
+        )
     return ended

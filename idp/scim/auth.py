@@ -41,8 +41,14 @@ async def authenticate(request: Request, provider: Provider) -> ScimCaller:
     if scheme.lower() != "bearer" or not token.strip():
         raise ScimError(401, "A bearer token is required.", headers={"WWW-Authenticate": 'Bearer realm="gerbang-scim"'})
     try:
-        claims = await verify_hub_jwt_reloading(provider.keys, token.strip(), provider.issuer, typ="at+jwt",
-                                                audience=scim_resource(provider.issuer), now=provider.clock.now())
+        claims = await verify_hub_jwt_reloading(
+            provider.keys,
+            token.strip(),
+            provider.issuer,
+            typ="at+jwt",
+            audience=scim_resource(provider.issuer),
+            now=provider.clock.now(),
+        )
     except TokenInvalid as exc:
         raise _challenge(401, "The access token is not valid.", "invalid_token") from exc
     if SCOPE not in str(claims.get("scope", "")).split():
@@ -50,10 +56,14 @@ async def authenticate(request: Request, provider: Provider) -> ScimCaller:
     async with provider.sessionmaker() as session:
         if await session.get(RevokedToken, str(claims.get("jti"))) is not None:
             raise _challenge(401, "The access token was revoked.", "invalid_token")
-        row = await session.execute(select(Client.status, OpdUnit.path, OpdUnit.slug).join(
-            OpdUnit, OpdUnit.id == Client.opd_id).where(Client.client_id == str(claims.get("client_id"))))
+        row = await session.execute(
+            select(Client.status, OpdUnit.path, OpdUnit.slug)
+            .join(OpdUnit, OpdUnit.id == Client.opd_id)
+            .where(Client.client_id == str(claims.get("client_id")))
+        )
         found = row.first()
     if found is None or found.status != "active":
-        raise _challenge(403, "This client may not provision: it has no OPD unit or is not active.",
-                         "insufficient_scope")
+        raise _challenge(
+            403, "This client may not provision: it has no OPD unit or is not active.", "insufficient_scope"
+        )
     return ScimCaller(str(claims["client_id"]), found.path, found.slug)

@@ -1,16 +1,16 @@
 """RFC 7644 §3.7 Bulk: several Users and Groups operations in one request.
 
-    POST /scim/v2/Bulk {BulkRequest: failOnErrors?, Operations: [{method, bulkId?, version?, path, data?}]}
-      → the caller is authenticated once; the body is refused whole (413) past ``MAX_PAYLOAD_SIZE`` bytes or
-        ``MAX_OPERATIONS`` operations (both advertised in ServiceProviderConfig, §5);
-      → each operation runs through the same handler as its single request (``idp.scim.endpoints``,
-        ``group_endpoints``): its own transaction (atomic: all of it or none), its own audit entry with the
-        client as actor, its own deprovisioning;
-      → ``bulkId:ID`` in a path or anywhere in data means the id of the resource the operation with that
-        ``bulkId`` created (§3.7.2); an operation waits for the one it names, whatever their order; one naming
-        an unknown, failed or circular bulkId fails (409) without running;
-      → processing stops once ``failOnErrors`` operations failed (§3.7.3); the rest are not run nor listed;
-      → one ``scim.bulk`` audit entry sums up the request.
+POST /scim/v2/Bulk {BulkRequest: failOnErrors?, Operations: [{method, bulkId?, version?, path, data?}]}
+  → the caller is authenticated once; the body is refused whole (413) past ``MAX_PAYLOAD_SIZE`` bytes or
+    ``MAX_OPERATIONS`` operations (both advertised in ServiceProviderConfig, §5);
+  → each operation runs through the same handler as its single request (``idp.scim.endpoints``,
+    ``group_endpoints``): its own transaction (atomic: all of it or none), its own audit entry with the
+    client as actor, its own deprovisioning;
+  → ``bulkId:ID`` in a path or anywhere in data means the id of the resource the operation with that
+    ``bulkId`` created (§3.7.2); an operation waits for the one it names, whatever their order; one naming
+    an unknown, failed or circular bulkId fails (409) without running;
+  → processing stops once ``failOnErrors`` operations failed (§3.7.3); the rest are not run nor listed;
+  → one ``scim.bulk`` audit entry sums up the request.
 """
 
 from __future__ import annotations
@@ -71,9 +71,14 @@ async def bulk_endpoint(request: Request) -> Response:
     results = await run_operations(request, provider, caller, operations, fail_on_errors)
     failed = sum(1 for result in results if int(result["status"]) >= 400)
     async with provider.sessionmaker() as session, session.begin():
-        await append_audit(session, actor=caller.actor, action="scim.bulk", target=f"opd:{caller.unit_slug}",
-                           detail={"operations": len(operations), "run": len(results), "failed": failed},
-                           now=provider.clock.now())
+        await append_audit(
+            session,
+            actor=caller.actor,
+            action="scim.bulk",
+            target=f"opd:{caller.unit_slug}",
+            detail={"operations": len(operations), "run": len(results), "failed": failed},
+            now=provider.clock.now(),
+        )
     return scim_json({"schemas": [BULK_RESPONSE], "Operations": results})
 
 
@@ -102,8 +107,9 @@ def parse_bulk(body: Any) -> tuple[list[Operation], int | None]:
     if len(raw) > MAX_OPERATIONS:
         raise ScimError(413, f"more than maxOperations ({MAX_OPERATIONS}) operations")
     fail_on_errors = body.get("failOnErrors")
-    if fail_on_errors is not None and (not isinstance(fail_on_errors, int) or isinstance(fail_on_errors, bool)
-                                       or fail_on_errors < 1):
+    if fail_on_errors is not None and (
+        not isinstance(fail_on_errors, int) or isinstance(fail_on_errors, bool) or fail_on_errors < 1
+    ):
         raise ScimError(400, "failOnErrors must be a positive integer", "invalidValue")
     operations = [_operation(index, item) for index, item in enumerate(raw)]
     ids = [op.bulk_id for op in operations if op.bulk_id is not None]
@@ -132,8 +138,9 @@ def _operation(index: int, item: Any) -> Operation:
     return Operation(index, method.upper(), path, bulk_id, version, item.get("data"))
 
 
-async def run_operations(request: Request, provider: Provider, caller: ScimCaller, operations: list[Operation],
-                         fail_on_errors: int | None) -> list[dict[str, Any]]:
+async def run_operations(
+    request: Request, provider: Provider, caller: ScimCaller, operations: list[Operation], fail_on_errors: int | None
+) -> list[dict[str, Any]]:
     """In request order, except that an operation naming a bulkId waits until that operation has run."""
     created: dict[str, str] = {}  # bulkId → id of the resource it created
     failed_ids: set[str] = set()
@@ -146,8 +153,15 @@ async def run_operations(request: Request, provider: Provider, caller: ScimCalle
         pending.remove(op)
         missing = _references(op) - set(created)
         if missing:
-            result = _failed(op, ScimError(409, f"bulkId {sorted(missing)[0]} names no resource created in this "
-                                                "request (unknown, failed or circular)", "invalidValue"))
+            result = _failed(
+                op,
+                ScimError(
+                    409,
+                    f"bulkId {sorted(missing)[0]} names no resource created in this "
+                    "request (unknown, failed or circular)",
+                    "invalidValue",
+                ),
+            )
         else:
             result = await _run(request, provider, caller, op, created)
         results.append(result)
@@ -172,13 +186,13 @@ def _resolve(value: Any, created: dict[str, str]) -> Any:
     return value
 
 
-async def _run(request: Request, provider: Provider, caller: ScimCaller, op: Operation,
-               created: dict[str, str]) -> dict[str, Any]:
+async def _run(
+    request: Request, provider: Provider, caller: ScimCaller, op: Operation, created: dict[str, str]
+) -> dict[str, Any]:
     match = PATH.match(_resolve(op.path, created))
     handler = HANDLERS.get((op.method, match.group(1), match.group(2) is not None)) if match else None
     if match is None or handler is None:
-        return _failed(op, ScimError(400, f"{op.method} {op.path[:80]} is not a bulk operation here",
-                                     "invalidPath"))
+        return _failed(op, ScimError(400, f"{op.method} {op.path[:80]} is not a bulk operation here", "invalidPath"))
     inner = _inner_request(request, op, match.group(2), _resolve(op.data, created))
     response = await users.answer(handler, inner, provider, caller)
     body = json.loads(response.body) if response.body else None
@@ -200,12 +214,22 @@ async def _run(request: Request, provider: Provider, caller: ScimCaller, op: Ope
 def _inner_request(outer: Request, op: Operation, resource_id: str | None, data: Any) -> Request:
     """The operation as the single request it stands for, under the outer request's credentials."""
     body = json.dumps(data).encode() if data is not None else b""
-    headers = [(b"authorization", outer.headers.get("authorization", "").encode("latin-1")),
-               (b"content-type", b"application/scim+json"), (b"content-length", str(len(body)).encode())]
+    headers = [
+        (b"authorization", outer.headers.get("authorization", "").encode("latin-1")),
+        (b"content-type", b"application/scim+json"),
+        (b"content-length", str(len(body)).encode()),
+    ]
     if op.version:
         headers.append((b"if-match", op.version.encode("latin-1", "replace")))
-    scope = {**outer.scope, "method": op.method, "path": f"/scim/v2{op.path}", "raw_path": b"", "query_string": b"",
-             "headers": headers, "path_params": {"id": resource_id} if resource_id is not None else {}}
+    scope = {
+        **outer.scope,
+        "method": op.method,
+        "path": f"/scim/v2{op.path}",
+        "raw_path": b"",
+        "query_string": b"",
+        "headers": headers,
+        "path_params": {"id": resource_id} if resource_id is not None else {},
+    }
     sent = False
 
     async def receive() -> dict[str, Any]:
@@ -219,8 +243,11 @@ def _inner_request(outer: Request, op: Operation, resource_id: str | None, data:
 
 
 def _failed(op: Operation, error: ScimError) -> dict[str, Any]:
-    result: dict[str, Any] = {"method": op.method, "status": str(error.status),
-                              "response": json.loads(error.response().body)}
+    result: dict[str, Any] = {
+        "method": op.method,
+        "status": str(error.status),
+        "response": json.loads(error.response().body),
+    }
     if op.bulk_id:
         result["bulkId"] = op.bulk_id
     return result

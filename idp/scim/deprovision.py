@@ -16,8 +16,11 @@ from idp.storage.models import GatewaySession
 async def revoke_in_transaction(session: AsyncSession, user_id: str, now: int, reason: str) -> int:
     """The token side, in the caller's transaction (so the change and the revocation commit together)."""
     families = await revoke_user_grants(session, user_id, now, reason)
-    await session.execute(update(GatewaySession).where(GatewaySession.user_id == user_id,
-                                                       GatewaySession.ended_at.is_(None)).values(ended_at=now))
+    await session.execute(
+        update(GatewaySession)
+        .where(GatewaySession.user_id == user_id, GatewaySession.ended_at.is_(None))
+        .values(ended_at=now)
+    )
     return families
 
 

@@ -22,8 +22,18 @@ from idp.scim.discovery import MAX_RESULTS, resource_types, schemas, service_pro
 from idp.scim.filters import build_condition
 from idp.scim.responses import ScimError, list_response, scim_json
 from idp.scim.user_writes import Effects, create_user, delete_user, replace_user
-from idp.scim.users import (ATTRIBUTES, SORTABLE, UserModel, build_resource, check_version, dump, in_subtree,
-                            input_of, load_visible, read_input)
+from idp.scim.users import (
+    ATTRIBUTES,
+    SORTABLE,
+    UserModel,
+    build_resource,
+    check_version,
+    dump,
+    in_subtree,
+    input_of,
+    load_visible,
+    read_input,
+)
 from idp.storage.models import OpdUnit, ScimAccount, User
 
 MAX_BODY = 64 * 1024
@@ -40,6 +50,7 @@ def scim_endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         except SQLAlchemyError:
             return ScimError(503, "storage is unavailable", headers={"Retry-After": "5"}).response()
         return await answer(handler, request, provider, caller)
+
     endpoint.handler = handler  # type: ignore[attr-defined]  # what a Bulk operation runs (idp.scim.bulk)
     return endpoint
 
@@ -124,8 +135,16 @@ async def resource_types_endpoint(request: Request, provider: Provider, _caller:
 async def schemas_endpoint(request: Request, provider: Provider, caller: ScimCaller) -> Response:
     _only_get(request)
     async with provider.sessionmaker() as session:
-        units = list((await session.scalars(select(OpdUnit.slug).where(OpdUnit.path.startswith(caller.subtree))
-                                            .order_by(OpdUnit.path).limit(1000))).all())
+        units = list(
+            (
+                await session.scalars(
+                    select(OpdUnit.slug)
+                    .where(OpdUnit.path.startswith(caller.subtree))
+                    .order_by(OpdUnit.path)
+                    .limit(1000)
+                )
+            ).all()
+        )
     found = schemas(base_of(provider), units)
     wanted = request.path_params.get("id")
     if wanted is None:
@@ -155,11 +174,15 @@ async def users_search(request: Request, provider: Provider, caller: ScimCaller)
         search: SearchRequest = SearchRequest.model_validate(body, scim_ctx=Context.SEARCH_REQUEST)
     except Exception as exc:  # pydantic and SCIM validation errors
         raise ScimError(400, "the search request is not valid", "invalidSyntax") from exc
-    query: dict[str, Any] = {"filter": search.filter, "sortBy": search.sort_by,
-                             "sortOrder": search.sort_order.value if search.sort_order else None,
-                             "startIndex": search.start_index, "count": search.count,
-                             "attributes": ",".join(search.attributes or []) or None,
-                             "excludedAttributes": ",".join(search.excluded_attributes or []) or None}
+    query: dict[str, Any] = {
+        "filter": search.filter,
+        "sortBy": search.sort_by,
+        "sortOrder": search.sort_order.value if search.sort_order else None,
+        "startIndex": search.start_index,
+        "count": search.count,
+        "attributes": ",".join(search.attributes or []) or None,
+        "excludedAttributes": ",".join(search.excluded_attributes or []) or None,
+    }
     return await _search(provider, caller, {k: v for k, v in query.items() if v is not None})
 
 
@@ -184,8 +207,11 @@ async def _search(provider: Provider, caller: ScimCaller, query: dict[str, Any])
     async with provider.sessionmaker() as session:
         joined = select(User, ScimAccount).outerjoin(ScimAccount, ScimAccount.user_id == User.id).where(condition)
         total = await session.scalar(select(func.count()).select_from(joined.subquery())) or 0
-        rows = (await session.execute(joined.order_by(order, User.id).offset(start - 1).limit(count))).all() \
-            if count else []
+        rows = (
+            (await session.execute(joined.order_by(order, User.id).offset(start - 1).limit(count))).all()
+            if count
+            else []
+        )
         base = base_of(provider)
         attributes, excluded = _split(query.get("attributes")), _split(query.get("excludedAttributes"))
         resources = [dump(build_resource(user, account, base), attributes, excluded) for user, account in rows]
@@ -236,8 +262,9 @@ async def user_patch(request: Request, provider: Provider, caller: ScimCaller) -
             patch.patch(model)
         except Exception as exc:
             raise ScimError(400, f"the patch cannot apply: {str(exc).splitlines()[0][:200]}", "invalidPath") from exc
-        effects = await replace_user(session, caller, user, account, input_of(model, user.name),
-                                     provider.clock.now(), "patch")
+        effects = await replace_user(
+            session, caller, user, account, input_of(model, user.name), provider.clock.now(), "patch"
+        )
     await _after(provider, effects)
     return await _respond_user(provider, effects.user_id, request)
 

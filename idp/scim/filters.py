@@ -47,8 +47,14 @@ def compare_column(column: SQLColumnExpression[Any], kind: str, op: str, value: 
     if op in ("co", "sw", "ew"):
         pattern = {"co": "%{}%", "sw": "{}%", "ew": "%{}"}[op].format(_escape_like(right))
         return left.like(pattern, escape="\\")
-    operators = {"eq": left.__eq__, "ne": left.__ne__, "gt": left.__gt__, "ge": left.__ge__, "lt": left.__lt__,
-                 "le": left.__le__}
+    operators = {
+        "eq": left.__eq__,
+        "ne": left.__ne__,
+        "gt": left.__gt__,
+        "ge": left.__ge__,
+        "lt": left.__lt__,
+        "le": left.__le__,
+    }
     if op not in operators:
         raise ScimError(400, f"unknown operator '{op}'", "invalidFilter")
     return operators[op](right)

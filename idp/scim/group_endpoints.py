@@ -55,13 +55,16 @@ async def groups_list(request: Request, provider: Provider, caller: ScimCaller) 
     async with provider.sessionmaker() as session:
         keys = await list_group_keys(session, caller)
         if wanted:  # groups filter by name only: displayName eq "dinkes/perawat"
-            name = wanted.partition(" eq ")[2].strip().strip('"') if wanted.lower().startswith("displayname eq ") \
-                else None
+            name = (
+                wanted.partition(" eq ")[2].strip().strip('"') if wanted.lower().startswith("displayname eq ") else None
+            )
             if name is None:
                 raise ScimError(400, 'groups filter on displayName eq "UNIT/ROLE" only', "invalidFilter")
             keys = [k for k in keys if f"{k[0]}/{k[1]}" == name]
-        groups = [build_group(slug, role, await load_members(session, caller, slug, role), base_of(provider))
-                  for slug, role in keys]
+        groups = [
+            build_group(slug, role, await load_members(session, caller, slug, role), base_of(provider))
+            for slug, role in keys
+        ]
     return list_response([g.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE) for g in groups], len(groups), 1)
 
 

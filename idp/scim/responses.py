@@ -16,8 +16,9 @@ LIST_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 class ScimError(Exception):
     """An RFC 7644 §3.12 error: ``status``, optional ``scim_type`` (invalidFilter, uniqueness, ...), ``detail``."""
 
-    def __init__(self, status: int, detail: str, scim_type: str | None = None,
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, status: int, detail: str, scim_type: str | None = None, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(detail)
         self.status = status
         self.detail = detail
@@ -34,10 +35,21 @@ class ScimError(Exception):
 def scim_json(body: Any, status: int = 200, headers: Mapping[str, str | None] | None = None) -> Response:
     """``headers`` whose value is ``None`` (a resource without a version yet) are left out."""
     given = {name: value for name, value in (headers or {}).items() if value is not None}
-    return Response(json.dumps(body, ensure_ascii=False), status, media_type=MEDIA_TYPE,
-                    headers={"Cache-Control": "no-store", **given})
+    return Response(
+        json.dumps(body, ensure_ascii=False),
+        status,
+        media_type=MEDIA_TYPE,
+        headers={"Cache-Control": "no-store", **given},
+    )
 
 
 def list_response(resources: list[dict[str, Any]], total: int, start_index: int) -> Response:
-    return scim_json({"schemas": [LIST_SCHEMA], "totalResults": total, "startIndex": start_index,
-                      "itemsPerPage": len(resources), "Resources": resources})
+    return scim_json(
+        {
+            "schemas": [LIST_SCHEMA],
+            "totalResults": total,
+            "startIndex": start_index,
+            "itemsPerPage": len(resources),
+            "Resources": resources,
+        }
+    )

@@ -54,8 +54,10 @@ class UserInput:
 def in_subtree(subtree: str) -> ColumnElement[bool]:
     """Every unit of the person lies in ``subtree``, and there is at least one."""
     member = select(Membership.id).join(OpdUnit, OpdUnit.id == Membership.opd_id).where(Membership.user_id == User.id)
-    return and_(exists(member.where(OpdUnit.path.startswith(subtree))),
-                not_(exists(member.where(not_(OpdUnit.path.startswith(subtree))))))
+    return and_(
+        exists(member.where(OpdUnit.path.startswith(subtree))),
+        not_(exists(member.where(not_(OpdUnit.path.startswith(subtree))))),
+    )
 
 
 def _unit_compare(op: str, value: str | None) -> ColumnElement[bool]:
@@ -64,15 +66,26 @@ def _unit_compare(op: str, value: str | None) -> ColumnElement[bool]:
 
 
 ATTRIBUTES: dict[str, Attribute] = {
-    "id": Attribute(User.id, "exact"), "username": Attribute(func.coalesce(ScimAccount.user_name, User.email)),
+    "id": Attribute(User.id, "exact"),
+    "username": Attribute(func.coalesce(ScimAccount.user_name, User.email)),
     "emails": Attribute(User.email),
-    "emails.value": Attribute(User.email), "displayname": Attribute(User.name), "name.formatted": Attribute(User.name),
+    "emails.value": Attribute(User.email),
+    "displayname": Attribute(User.name),
+    "name.formatted": Attribute(User.name),
     "active": Attribute(compare=lambda op, value: compare_column(not_(User.disabled), "boolean", op, value)),
-    "employeenumber": Attribute(User.nip, "exact"), "department": Attribute(compare=_unit_compare),
+    "employeenumber": Attribute(User.nip, "exact"),
+    "department": Attribute(compare=_unit_compare),
 }
-SORTABLE = {"username": func.coalesce(ScimAccount.user_name, User.email), "emails.value": User.email,
-            "displayname": User.name, "name.formatted": User.name, "id": User.id, "meta.lastmodified": User.updated_at,
-            "meta.created": User.created_at, "employeenumber": User.nip}
+SORTABLE = {
+    "username": func.coalesce(ScimAccount.user_name, User.email),
+    "emails.value": User.email,
+    "displayname": User.name,
+    "name.formatted": User.name,
+    "id": User.id,
+    "meta.lastmodified": User.updated_at,
+    "meta.created": User.created_at,
+    "employeenumber": User.nip,
+}
 
 
 def _when(seconds: int) -> dt.datetime:
@@ -87,18 +100,25 @@ def build_resource(user: User, account: ScimAccount | None, base: str) -> UserMo
         body = json.loads(json.dumps(body))  # a copy: the primary email below must not edit the stored row
         user_name = account.user_name
     else:
-        body = {"name": {"formatted": user.name}, "displayName": user.name,
-                "emails": [{"value": user.email, "primary": True, "type": "work"}]}
+        body = {
+            "name": {"formatted": user.name},
+            "displayName": user.name,
+            "emails": [{"value": user.email, "primary": True, "type": "work"}],
+        }
         user_name = user.email
-    emails = body.get("emails") or ([] if user.email.endswith("@" + PLACEHOLDER_DOMAIN) else
-                                    [{"value": user.email, "primary": True}])
+    emails = body.get("emails") or (
+        [] if user.email.endswith("@" + PLACEHOLDER_DOMAIN) else [{"value": user.email, "primary": True}]
+    )
     if emails:
         next((e for e in emails if e.get("primary")), emails[0])["value"] = user.email
     units = sorted({m.opd.slug for m in user.memberships})
     # The unit the person works in is where SCIM placed them (role "asn"); a group role elsewhere is not a move.
     home = sorted({m.opd.slug for m in user.memberships if m.role == "asn"}) or units
-    roles = [{"value": f"{m.opd.slug}:{m.role}", "display": f"{m.opd.slug}/{m.role}"}
-             for m in sorted(user.memberships, key=lambda m: (m.opd.slug, m.role)) if m.role != "asn"]
+    roles = [
+        {"value": f"{m.opd.slug}:{m.role}", "display": f"{m.opd.slug}/{m.role}"}
+        for m in sorted(user.memberships, key=lambda m: (m.opd.slug, m.role))
+        if m.role != "asn"
+    ]
     body.update(schemas=[CORE, EXTENSION], id=user.id, userName=user_name, active=not user.disabled)
     if emails:
         body["emails"] = emails
@@ -107,18 +127,25 @@ def build_resource(user: User, account: ScimAccount | None, base: str) -> UserMo
     model = UserModel.model_validate(body)
     number = user.nip or (account.attributes.get("employeeNumber") if account is not None else None)
     organization = account.attributes.get("organization") if account is not None else None
-    model[EnterpriseUser] = EnterpriseUser(employee_number=number, department=home[0] if home else None,
-                                           organization=organization)
+    model[EnterpriseUser] = EnterpriseUser(
+        employee_number=number, department=home[0] if home else None, organization=organization
+    )
     dumped = model.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
     version = 'W/"' + hashlib.sha256(json.dumps(dumped, sort_keys=True).encode()).hexdigest()[:20] + '"'
-    model.meta = Meta(resource_type="User", created=_when(user.created_at), last_modified=_when(user.updated_at),
-                      location=f"{base}/Users/{user.id}", version=version)
+    model.meta = Meta(
+        resource_type="User",
+        created=_when(user.created_at),
+        last_modified=_when(user.updated_at),
+        location=f"{base}/Users/{user.id}",
+        version=version,
+    )
     return model
 
 
 def dump(model: UserModel, attributes: list[str] | None = None, excluded: list[str] | None = None) -> dict[str, Any]:
-    params: ResponseParameters | None = ResponseParameters(attributes=attributes, excluded_attributes=excluded) if (attributes or excluded) \
-        else None
+    params: ResponseParameters | None = (
+        ResponseParameters(attributes=attributes, excluded_attributes=excluded) if (attributes or excluded) else None
+    )
     return model.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE, response_parameters=params)
 
 
@@ -190,6 +217,10 @@ async def check_unique(session: AsyncSession, data: UserInput, user_id: str | No
 
 def check_version(model: UserModel, if_match: str | None) -> None:
     """RFC 7644 §3.14: a write with ``If-Match`` applies only to the version it names."""
-    if if_match and if_match.strip() != "*" and model.meta and model.meta.version not in \
-            [v.strip() for v in if_match.split(",")]:
+    if (
+        if_match
+        and if_match.strip() != "*"
+        and model.meta
+        and model.meta.version not in [v.strip() for v in if_match.split(",")]
+    ):
         raise ScimError(412, "the resource changed since that version", "invalidVers")

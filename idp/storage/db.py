@@ -13,8 +13,9 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 
-def build_engine(url: str, pool_size: int = 20, *, recycle_seconds: int = 1800,
-                 ping_after_idle_seconds: float = 30.0) -> AsyncEngine:
+def build_engine(
+    url: str, pool_size: int = 20, *, recycle_seconds: int = 1800, ping_after_idle_seconds: float = 30.0
+) -> AsyncEngine:
     """PostgreSQL: no ``pool_pre_ping`` (it cost a BEGIN/ROLLBACK round trip at every checkout: 25 of a sign-in's
     33 transactions). A connection is pinged only when it comes out of the pool after lying idle for
     ``ping_after_idle_seconds`` (where a firewall or a restarted server may have dropped it); a failed ping makes
@@ -28,8 +29,9 @@ def build_engine(url: str, pool_size: int = 20, *, recycle_seconds: int = 1800,
         engine = create_async_engine(url, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False,
-                                 pool_recycle=recycle_seconds)
+    engine = create_async_engine(
+        url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False, pool_recycle=recycle_seconds
+    )
     watch_idle_connections(engine, ping_after_idle_seconds)
     return engine
 

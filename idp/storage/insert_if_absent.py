@@ -18,8 +18,9 @@ from sqlalchemy.orm import DeclarativeBase
 from idp.storage.db import rows_affected
 
 
-async def insert_if_absent(session: AsyncSession, model: type[DeclarativeBase], key: str,
-                           values: dict[str, Any]) -> bool:
+async def insert_if_absent(
+    session: AsyncSession, model: type[DeclarativeBase], key: str, values: dict[str, Any]
+) -> bool:
     """Insert ``values`` unless a row with the same ``key`` (a unique column) exists. True if it inserted."""
     dialect = session.get_bind().dialect.name
     build = postgresql.insert if dialect == "postgresql" else sqlite.insert

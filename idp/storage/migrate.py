@@ -20,6 +20,7 @@ def alembic_config(database_url: str, *, issuer: str | None = None, apps_domain:
     return config
 
 
-def upgrade(database_url: str, revision: str = "head", *, issuer: str | None = None,
-            apps_domain: str | None = None) -> None:
+def upgrade(
+    database_url: str, revision: str = "head", *, issuer: str | None = None, apps_domain: str | None = None
+) -> None:
     command.upgrade(alembic_config(database_url, issuer=issuer, apps_domain=apps_domain), revision)

@@ -395,8 +395,9 @@ class GatewayAccess(Base):
     """
 
     __tablename__ = "gateway_accesses"
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True,
-                                    autoincrement=True)
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
     user_id: Mapped[str] = mapped_column(String(64))
     app: Mapped[str] = mapped_column(String(64))
     opd: Mapped[str] = mapped_column(String(64))
@@ -429,8 +430,9 @@ class App(Base):
     client_id: Mapped[str | None] = mapped_column(String(64))
     resource: Mapped[str | None] = mapped_column(String(500))
     # Extra host names the app is also served at (``app_hosts``; migration 0013): one app per host, by the database.
-    extra_hosts: Mapped[list[AppHost]] = relationship(lazy="selectin", cascade="all, delete-orphan",
-                                                      order_by="AppHost.host")
+    extra_hosts: Mapped[list[AppHost]] = relationship(
+        lazy="selectin", cascade="all, delete-orphan", order_by="AppHost.host"
+    )
     restricted: Mapped[bool] = mapped_column(Boolean, default=False)
     require_dpop: Mapped[bool] = mapped_column(Boolean, default=False)  # bearer apps: sender-constrained tokens only
     integrity: Mapped[str] = mapped_column(String(8), default="none")  # none | signed | ledger (gateway.integrity)
@@ -536,8 +538,9 @@ class SecurityEvent(Base):
     so it can be purged after its retention; ``user_id`` is kept as a pseudonym after an account is erased."""
 
     __tablename__ = "security_events"
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True,
-                                    autoincrement=True)
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
     at: Mapped[int] = mapped_column(BigInteger, index=True)
     kind: Mapped[str] = mapped_column(String(40))
     user_id: Mapped[str | None] = mapped_column(String(64))
@@ -612,6 +615,7 @@ class TrafficLatency(Base):
     app: Mapped[str] = mapped_column(String(64), primary_key=True)
     bucket: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     count: Mapped[int] = mapped_column(BigInteger, default=0)
+
 
 Index("ix_users_name", User.name)
 # Admin list filters (migration 0004; on PostgreSQL also varchar_pattern_ops and, with pg_trgm, trigram indexes).

@@ -33,9 +33,20 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from idp.periodic import Periodic
 from idp.storage.db import rows_affected
-from idp.storage.models import (AccessToken, AuthorizationCode, BrowserSession, ConsoleSession, GatewaySession, Grant,
-                                Interaction, LoginChallenge, RefreshToken, ReplayMark, RevokedToken,
-                                WebAuthnChallenge)
+from idp.storage.models import (
+    AccessToken,
+    AuthorizationCode,
+    BrowserSession,
+    ConsoleSession,
+    GatewaySession,
+    Grant,
+    Interaction,
+    LoginChallenge,
+    RefreshToken,
+    ReplayMark,
+    RevokedToken,
+    WebAuthnChallenge,
+)
 
 log = logging.getLogger("gerbang.idp.pruner")
 
@@ -71,15 +82,18 @@ RULES: tuple[Rule, ...] = (
 )
 
 
-async def prune_once(engine: AsyncEngine, now: int, *, batch: int = 2000,
-                     max_batches: int = 50) -> dict[str, int] | None:
+async def prune_once(
+    engine: AsyncEngine, now: int, *, batch: int = 2000, max_batches: int = 50
+) -> dict[str, int] | None:
     """One pruning pass over every table; rows deleted per table, or None if another instance is pruning."""
     async with engine.connect() as connection:
         if not await _try_lock(connection):
             return None
         try:
-            return {rule.key.class_.__tablename__: await _prune_table(connection, rule, now, batch, max_batches)
-                    for rule in RULES}
+            return {
+                rule.key.class_.__tablename__: await _prune_table(connection, rule, now, batch, max_batches)
+                for rule in RULES
+            }
         finally:
             await _unlock(connection)
 
@@ -115,8 +129,9 @@ async def _unlock(connection: AsyncConnection) -> None:
 class Pruner:
     """The scheduled job: ``start`` in the lifespan, ``stop`` at shutdown. A failed pass is logged and retried."""
 
-    def __init__(self, engine: AsyncEngine, now: Callable[[], int], interval: float, batch: int,
-                 max_batches: int) -> None:
+    def __init__(
+        self, engine: AsyncEngine, now: Callable[[], int], interval: float, batch: int, max_batches: int
+    ) -> None:
         self._engine, self._now = engine, now
         self.interval, self.batch, self.max_batches = interval, batch, max_batches
         # Instances started together spread out.

@@ -13,9 +13,16 @@ if TYPE_CHECKING:
     from idp.throttle.fallback_store import FallbackStore
 
 
-def build_store(redis_url: str, prefix: str, timeouts: RedisTimeouts, *, coalesce: bool = True,
-                breaker: Breaker | None = None, clock: MicroClock | None = None,
-                stall_share: float = 0.5) -> MemoryStore | FallbackStore:
+def build_store(
+    redis_url: str,
+    prefix: str,
+    timeouts: RedisTimeouts,
+    *,
+    coalesce: bool = True,
+    breaker: Breaker | None = None,
+    clock: MicroClock | None = None,
+    stall_share: float = 0.5,
+) -> MemoryStore | FallbackStore:
     """``clock`` replaces the Redis clock too; only tests pass one."""
     local = MemoryStore(prefix, clock or system_clock_us)
     if not redis_url:
@@ -26,6 +33,13 @@ def build_store(redis_url: str, prefix: str, timeouts: RedisTimeouts, *, coalesc
     from idp.throttle.redis_store import RedisStore
 
     client = build_redis_client(redis_url, timeouts)
-    primary = RedisStore(client, prefix, timeout=timeouts.socket, cluster=is_cluster_url(redis_url),
-                         coalesce=coalesce, clock=clock, stall_share=stall_share)
+    primary = RedisStore(
+        client,
+        prefix,
+        timeout=timeouts.socket,
+        cluster=is_cluster_url(redis_url),
+        coalesce=coalesce,
+        clock=clock,
+        stall_share=stall_share,
+    )
     return FallbackStore(primary, local, breaker=breaker)

@@ -12,8 +12,9 @@ from collections.abc import Callable
 
 
 class Breaker:
-    def __init__(self, backoff: float = 0.5, max_backoff: float = 5.0,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, backoff: float = 0.5, max_backoff: float = 5.0, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
         self._base, self._max, self._monotonic = backoff, max_backoff, monotonic
         self._backoff = backoff
         self.open_until: float | None = None  # None: closed

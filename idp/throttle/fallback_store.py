@@ -25,27 +25,32 @@ from typing import Literal
 from prometheus_client import Counter, Gauge
 from redis.exceptions import RedisClusterException, RedisError
 
-from policies.limits import LimitSpec, RouteClass
 from idp.throttle.breaker import Breaker
 from idp.throttle.memory_store import MemoryStore
 from idp.throttle.redis_store import RedisStore
 from idp.throttle.store import Hit, Outcome, StoreUnavailable
+from policies.limits import LimitSpec, RouteClass
 
 FailMode = Literal["open-local", "closed"]
-DEFAULT_FAIL_MODES: Mapping[RouteClass, FailMode] = {"app": "open-local", "login": "open-local",
-                                                      "token": "open-local"}
+DEFAULT_FAIL_MODES: Mapping[RouteClass, FailMode] = {"app": "open-local", "login": "open-local", "token": "open-local"}
 
-DEGRADED = Gauge("gerbang_ratelimit_degraded", "1 while the shared limit store is unreachable",
-                 multiprocess_mode="max")
+DEGRADED = Gauge("gerbang_ratelimit_degraded", "1 while the shared limit store is unreachable", multiprocess_mode="max")
 STORE_FAILURES = Counter("gerbang_ratelimit_store_failures_total", "Checks the shared limit store failed")
-FALLBACK_CHECKS = Counter("gerbang_ratelimit_fallback_checks_total",
-                          "Limit checks decided without the shared store", ["mode"])
+FALLBACK_CHECKS = Counter(
+    "gerbang_ratelimit_fallback_checks_total", "Limit checks decided without the shared store", ["mode"]
+)
 log = logging.getLogger(__name__)
 
 
 class FallbackStore:
-    def __init__(self, primary: RedisStore, local: MemoryStore, *, breaker: Breaker | None = None,
-                 fail_modes: Mapping[RouteClass, FailMode] = DEFAULT_FAIL_MODES) -> None:
+    def __init__(
+        self,
+        primary: RedisStore,
+        local: MemoryStore,
+        *,
+        breaker: Breaker | None = None,
+        fail_modes: Mapping[RouteClass, FailMode] = DEFAULT_FAIL_MODES,
+    ) -> None:
         self.primary, self.local = primary, local
         self.breaker = breaker or Breaker()
         self._fail_modes = fail_modes
@@ -103,9 +108,14 @@ class FallbackStore:
             return self.local.check_now(hits)
         FALLBACK_CHECKS.labels("closed").inc()
         # The request is refused anyway: the local limits are only peeked, never consumed.
-        peeked = iter(self.local.check_now([replace(h, consume=False) for h, c in zip(hits, closed, strict=True) if not c]))
+        peeked = iter(
+            self.local.check_now([replace(h, consume=False) for h, c in zip(hits, closed, strict=True) if not c])
+        )
         retry = self.breaker.retry_in()
-        return [_unavailable(hit.spec, retry) if is_closed else next(peeked) for hit, is_closed in zip(hits, closed, strict=True)]
+        return [
+            _unavailable(hit.spec, retry) if is_closed else next(peeked)
+            for hit, is_closed in zip(hits, closed, strict=True)
+        ]
 
 
 def _unavailable(spec: LimitSpec, retry_after: float) -> Outcome:

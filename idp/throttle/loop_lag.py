@@ -19,8 +19,11 @@ from collections import deque
 
 from prometheus_client import Histogram
 
-LOOP_LAG = Histogram("gerbang_event_loop_lag_seconds", "How late the event loop ran its timer (each tick)",
-                     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5))
+LOOP_LAG = Histogram(
+    "gerbang_event_loop_lag_seconds",
+    "How late the event loop ran its timer (each tick)",
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)
 NOTED = 0.002  # stalls shorter than this are ordinary scheduling
 
 

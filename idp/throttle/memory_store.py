@@ -22,8 +22,9 @@ MAX_ENTRIES = 200_000
 
 
 class MemoryStore:
-    def __init__(self, prefix: str = "gerbang", clock: MicroClock = system_clock_us,
-                 max_entries: int = MAX_ENTRIES) -> None:
+    def __init__(
+        self, prefix: str = "gerbang", clock: MicroClock = system_clock_us, max_entries: int = MAX_ENTRIES
+    ) -> None:
         self.prefix = prefix
         self._planner = Planner(prefix)
         self._clock = clock

@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from policies.limits import LimitSpec
 from idp.throttle.gcra import MICROS, Decision
+from policies.limits import LimitSpec
 
 JAKARTA_OFFSET_S = 7 * 3600
 DAY_S = 86_400
@@ -67,8 +67,7 @@ def window_bounds(now_us: int, window: Window) -> tuple[int, int]:
     return first * DAY_S - JAKARTA_OFFSET_S, following * DAY_S - JAKARTA_OFFSET_S
 
 
-def decide_quota(stored: tuple[int, int] | None, now_us: int,
-                 params: QuotaParams) -> tuple[Decision, int, int]:
+def decide_quota(stored: tuple[int, int] | None, now_us: int, params: QuotaParams) -> tuple[Decision, int, int]:
     """One request against the quota; also returns the current window's start and end (Unix seconds)."""
     start, end = window_bounds(now_us, params.window)
     count = stored[1] if stored is not None and stored[0] == start else 0

@@ -37,9 +37,13 @@ def build_redis_client(url: str, timeouts: RedisTimeouts) -> Redis | RedisCluste
     scheme = url.split("://", 1)[0]
     if scheme not in SCHEMES:
         raise ValueError(f"redis URL scheme must be one of {', '.join(SCHEMES)}, not {scheme!r}")
-    common: dict[str, Any] = {"socket_timeout": timeouts.socket, "socket_connect_timeout": timeouts.connect,
-                              "retry": Retry(NoBackoff(), 0), "health_check_interval": 0,
-                              "max_connections": timeouts.max_connections}
+    common: dict[str, Any] = {
+        "socket_timeout": timeouts.socket,
+        "socket_connect_timeout": timeouts.connect,
+        "retry": Retry(NoBackoff(), 0),
+        "health_check_interval": 0,
+        "max_connections": timeouts.max_connections,
+    }
     if scheme.endswith("+sentinel"):
         return _build_sentinel_client(url, common)
     if scheme.endswith("+cluster"):
@@ -89,5 +93,4 @@ def _build_cluster_client(url: str, common: dict[str, Any]) -> RedisCluster:
     parts = urlsplit(url)
     nodes = [ClusterNode(host, port) for host, port in _nodes(parts.netloc)]
     tls: dict[str, Any] = {"ssl": True} if parts.scheme.startswith("rediss") else {}
-    return RedisCluster(startup_nodes=nodes, **_credentials(parts.netloc),
-                        **common, **tls)
+    return RedisCluster(startup_nodes=nodes, **_credentials(parts.netloc), **common, **tls)

@@ -24,8 +24,8 @@ from collections.abc import Sequence
 from importlib import resources
 from typing import Any
 
-from redis.asyncio import Redis, RedisCluster
 from prometheus_client import Counter
+from redis.asyncio import Redis, RedisCluster
 from redis.exceptions import NoScriptError, RedisClusterException, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -41,14 +41,24 @@ Call = tuple[tuple[str, ...], tuple[Any, ...]]  # KEYS, ARGV of one EVALSHA
 # (GERBANG_RATELIMIT_STALL_SHARE): half leaves the call 125 ms of a 250 ms timeout, against Redis's measured
 # ≤ 19 ms even under contention, so a slow Redis is never mistaken for a stall.
 STALL_SHARE = 0.5
-STALL_RETRIES = Counter("gerbang_ratelimit_stall_retries_total",
-                        "Limit checks retried because this process's event loop stalled, not Redis")
+STALL_RETRIES = Counter(
+    "gerbang_ratelimit_stall_retries_total", "Limit checks retried because this process's event loop stalled, not Redis"
+)
 
 
 class RedisStore:
-    def __init__(self, client: Redis | RedisCluster, prefix: str, *, timeout: float, cluster: bool = False,
-                 coalesce: bool = True, clock: MicroClock | None = None, loop_lag: LoopLag | None = None,
-                 stall_share: float = STALL_SHARE) -> None:
+    def __init__(
+        self,
+        client: Redis | RedisCluster,
+        prefix: str,
+        *,
+        timeout: float,
+        cluster: bool = False,
+        coalesce: bool = True,
+        clock: MicroClock | None = None,
+        loop_lag: LoopLag | None = None,
+        stall_share: float = STALL_SHARE,
+    ) -> None:
         self.client = client
         self.prefix = prefix
         self._planner = Planner(prefix)
@@ -57,7 +67,8 @@ class RedisStore:
         self._clock = clock  # None: the Redis clock (TIME) decides; tests inject theirs
         self._sha: str | None = None
         self._coalescer: Coalescer[Call, Any] | None = (
-            Coalescer(self._run_pipeline) if coalesce and not cluster else None)
+            Coalescer(self._run_pipeline) if coalesce and not cluster else None
+        )
         self.loop_lag = loop_lag or LoopLag()
         self._stall_share = stall_share
 
@@ -71,7 +82,10 @@ class RedisStore:
         if any(isinstance(reply, Exception) for reply in replies):
             raise StoreUnavailable(f"script call failed: {next(r for r in replies if isinstance(r, Exception))}")
         rows = [row for reply in replies for row in reply]
-        return [build_outcome(hit, plan, _decision(row), int(row[4])) for hit, plan, row in zip(hits, plans, rows, strict=False)]
+        return [
+            build_outcome(hit, plan, _decision(row), int(row[4]))
+            for hit, plan, row in zip(hits, plans, rows, strict=False)
+        ]
 
     async def _run_in_time(self, calls: list[Call]) -> list[Any]:
         """One try within the timeout; a second only when this process's own stall explains the first timeout

@@ -13,10 +13,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from policies.limits import LimitSpec
 from idp.throttle.gcra import MICROS, Decision, GcraParams
 from idp.throttle.keys import build_key
 from idp.throttle.quota import QuotaParams
+from policies.limits import LimitSpec
 
 MicroClock = Callable[[], int]  # microseconds since the epoch; tests inject their own
 
@@ -105,8 +105,15 @@ def build_outcome(hit: Hit, plan: Plan, decision: Decision, window_s: int) -> Ou
         quota, window = params.burst, params.tolerance_us / MICROS
     else:
         quota, window = params.quota, float(window_s)
-    return Outcome(hit.spec, decision.allowed, decision.remaining, decision.retry_after_us / MICROS,
-                   decision.reset_us / MICROS, quota, window)
+    return Outcome(
+        hit.spec,
+        decision.allowed,
+        decision.remaining,
+        decision.retry_after_us / MICROS,
+        decision.reset_us / MICROS,
+        quota,
+        window,
+    )
 
 
 @dataclass(frozen=True, slots=True)

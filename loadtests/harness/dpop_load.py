@@ -48,8 +48,12 @@ class ProofMaker:
     def __init__(self, key: ec.EllipticCurvePrivateKey) -> None:
         self.key = key
         numbers = key.public_key().public_numbers()
-        jwk = {"kty": "EC", "crv": "P-256", "x": b64(numbers.x.to_bytes(32, "big")),
-               "y": b64(numbers.y.to_bytes(32, "big"))}
+        jwk = {
+            "kty": "EC",
+            "crv": "P-256",
+            "x": b64(numbers.x.to_bytes(32, "big")),
+            "y": b64(numbers.y.to_bytes(32, "big")),
+        }
         self.jkt = b64(hashlib.sha256(json.dumps(jwk, separators=(",", ":"), sort_keys=True).encode()).digest())
         self._head = b64(json.dumps({"typ": "dpop+jwt", "alg": "ES256", "jwk": jwk}, separators=(",", ":")).encode())
 
@@ -69,8 +73,9 @@ def fetch_bound_token(token_request: Request, maker: ProofMaker) -> str:
     nonce = None
     for _attempt in range(2):
         headers = {**token_request.headers, "DPoP": maker.proof("POST", token_request.url, nonce=nonce)}
-        http_request = urllib.request.Request(token_request.url, data=token_request.body.encode(), headers=headers,
-                                              method="POST")
+        http_request = urllib.request.Request(
+            token_request.url, data=token_request.body.encode(), headers=headers, method="POST"
+        )
         try:
             with urllib.request.urlopen(http_request, timeout=10) as response:
                 body = json.load(response)
@@ -115,25 +120,44 @@ def with_dpop(start: Start) -> Start:
         site = bench.site()
         key = ec.generate_private_key(ec.SECP256R1())
         maker = ProofMaker(key)
-        token = fetch_bound_token(tokens.build_token_request(tokens.load_token_endpoint(site.issuer), site.client),
-                                  maker)
+        token = fetch_bound_token(
+            tokens.build_token_request(tokens.load_token_endpoint(site.issuer), site.client), maker
+        )
         host = bearer.request.headers["Host"]
         url = f"http://{host}/"  # htu: the URL as the client sends it to the app's origin
         fifo = bench.work / "dpop-proofs.fifo"
         if not fifo.exists():
             os.mkfifo(fifo)
         key_file = bench.work / "dpop-key.pem"
-        key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                               serialization.NoEncryption()))
+        key_file.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
         token_file = bench.work / "dpop-token"
         token_file.write_text(token)
-        argv = [sys.executable, "-m", "loadtests.harness.dpop_load", "--fifo", str(fifo), "--key", str(key_file),
-                "--url", url, "--token-file", str(token_file)]
-        writer = start_service("dpop-proofs", argv, pin=bench.cores.on_load, log_dir=bench.logs,
-                               cwd=Path(__file__).resolve().parents[2])
+        argv = [
+            sys.executable,
+            "-m",
+            "loadtests.harness.dpop_load",
+            "--fifo",
+            str(fifo),
+            "--key",
+            str(key_file),
+            "--url",
+            url,
+            "--token-file",
+            str(token_file),
+        ]
+        writer = start_service(
+            "dpop-proofs", argv, pin=bench.cores.on_load, log_dir=bench.logs, cwd=Path(__file__).resolve().parents[2]
+        )
         stack.callback(stop_service, writer)
-        headers = {**bearer.request.headers, "Authorization": f"DPoP {token}",
-                   "DPoP": maker.proof("GET", url, access_token=token)}  # the one-request check before the load
+        headers = {
+            **bearer.request.headers,
+            "Authorization": f"DPoP {token}",
+            "DPoP": maker.proof("GET", url, access_token=token),
+        }  # the one-request check before the load
         request = Request(bearer.request.url, headers=headers, script=_lua_reader(fifo))
         return Endpoint(request, bearer.services, [*bearer.helpers, writer], bearer.cold_start_s)
 

@@ -52,18 +52,35 @@ def build_site(root: Path, port: int, database_url: str | None = None) -> Site:
     ``database_url``: an empty database made by ``create_database``; default a SQLite file under ``root``."""
     root.mkdir(parents=True, exist_ok=True)
     issuer = f"http://127.0.0.1:{port}"
-    env = {"GERBANG_DATA_DIR": str(root),
-           "GERBANG_DATABASE_URL": database_url or f"sqlite+aiosqlite:///{root / 'gerbang.db'}",
-           "GERBANG_ISSUER": issuer, "GERBANG_ACCESS_TOKEN_TTL": "3600",
-           "GERBANG_UPSTREAM_ALLOW": "127.0.0.0/8,::1/128"}  # the bench's upstreams run on loopback
+    env = {
+        "GERBANG_DATA_DIR": str(root),
+        "GERBANG_DATABASE_URL": database_url or f"sqlite+aiosqlite:///{root / 'gerbang.db'}",
+        "GERBANG_ISSUER": issuer,
+        "GERBANG_ACCESS_TOKEN_TTL": "3600",
+        "GERBANG_UPSTREAM_ALLOW": "127.0.0.0/8,::1/128",
+    }  # the bench's upstreams run on loopback
     resource = f"http://api.localhost:{port}/"  # the app's own origin + "/" (GERBANG_APPS_DOMAIN: localhost)
     run_cli(env, "db", "upgrade", cwd=root)
     run_cli(env, "opd", "add", "--slug", "dishub", "--name", "Dinas Perhubungan", "--kind", "dinas", "--json", cwd=root)
-    created = run_cli(env, "clients", "add", "--name", "bench", "--opd", "dishub", "--grant", "client_credentials",
-                      "--resource", resource, "--scope", "api", "--json", cwd=root)
+    created = run_cli(
+        env,
+        "clients",
+        "add",
+        "--name",
+        "bench",
+        "--opd",
+        "dishub",
+        "--grant",
+        "client_credentials",
+        "--resource",
+        resource,
+        "--scope",
+        "api",
+        "--json",
+        cwd=root,
+    )
     record = json.loads(created)
-    client = ClientCredentials(client_id=record["client_id"], client_secret=record["client_secret"],
-                               resource=resource)
+    client = ClientCredentials(client_id=record["client_id"], client_secret=record["client_secret"], resource=resource)
     return Site(root=root, issuer=issuer, port=port, env=env, client=client)
 
 
@@ -103,26 +120,65 @@ def add_apps(site: Site, upstream_url: str) -> None:
     """``api`` (bearer) and ``open`` (auth none), both in front of the benchmark's upstream; ``api-signed`` and
     ``api-ledger``: ``api`` with the integrity modes (docs/integrity.md), taking the same token (same resource)."""
     for slug, auth in (("api", "bearer"), ("open", "none")):
-        run_cli(site.env, "apps", "add", "--slug", slug, "--opd", "dishub", "--upstream", upstream_url,
-                "--auth", auth, "--json", cwd=site.root)
+        run_cli(
+            site.env,
+            "apps",
+            "add",
+            "--slug",
+            slug,
+            "--opd",
+            "dishub",
+            "--upstream",
+            upstream_url,
+            "--auth",
+            auth,
+            "--json",
+            cwd=site.root,
+        )
     for mode in ("signed", "ledger"):
-        run_cli(site.env, "apps", "add", "--slug", f"api-{mode}", "--opd", "dishub", "--upstream", upstream_url,
-                "--auth", "bearer", "--resource", site.client.resource, "--integrity", mode, "--json", cwd=site.root)
+        run_cli(
+            site.env,
+            "apps",
+            "add",
+            "--slug",
+            f"api-{mode}",
+            "--opd",
+            "dishub",
+            "--upstream",
+            upstream_url,
+            "--auth",
+            "bearer",
+            "--resource",
+            site.client.resource,
+            "--integrity",
+            mode,
+            "--json",
+            cwd=site.root,
+        )
 
 
-def start_gerbang(name: str, site: Site, workers: int, extra_env: dict[str, str], pin: list[str],
-                  log_dir: Path) -> Service:
+def start_gerbang(
+    name: str, site: Site, workers: int, extra_env: dict[str, str], pin: list[str], log_dir: Path
+) -> Service:
     argv = [find_gerbang(), "serve", "--port", str(site.port), "--workers", str(workers)]
-    return start_service(name, argv, pin=pin, log_dir=log_dir, env={**site.env, **extra_env}, cwd=site.root,
-                         drop_prefix="GERBANG_")
+    return start_service(
+        name, argv, pin=pin, log_dir=log_dir, env={**site.env, **extra_env}, cwd=site.root, drop_prefix="GERBANG_"
+    )
 
 
 def run_cli(env: dict[str, str], *args: str, cwd: Path | None = None) -> str:
     """One ``gerbang`` command with only the benchmark's ``GERBANG_*`` settings (none from the caller's shell),
     run in the site's directory so no ``gerbang.toml`` lying around is read."""
     try:
-        done = subprocess.run([find_gerbang(), *args], capture_output=True, text=True, timeout=120, check=False,
-                              env=build_environment(env, drop_prefix="GERBANG_"), cwd=cwd)
+        done = subprocess.run(
+            [find_gerbang(), *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+            env=build_environment(env, drop_prefix="GERBANG_"),
+            cwd=cwd,
+        )
     except subprocess.TimeoutExpired as exc:
         raise Unavailable(f"`gerbang {' '.join(args[:2])}` took longer than 120 s") from exc
     if done.returncode != 0:

@@ -89,8 +89,13 @@ def measure_target(target: Target, bench: Bench, plan: Plan) -> Result:
             scripts.mkdir(exist_ok=True)
             _check_wrk_request(endpoint.request, bench, scripts)
             if plan.warmup > 0:
-                run_wrk(endpoint.request, duration=plan.warmup, connections=plan.connections,
-                        pin=bench.cores.on_load, script_dir=scripts)
+                run_wrk(
+                    endpoint.request,
+                    duration=plan.warmup,
+                    connections=plan.connections,
+                    pin=bench.cores.on_load,
+                    script_dir=scripts,
+                )
             wait_for_quiet(plan.quiet_wait, [*endpoint.services, *endpoint.helpers, *bench.helpers])
             for _round in range(plan.rounds):
                 result.runs.append(_round_of_load(endpoint, bench, plan, scripts, result))
@@ -111,8 +116,13 @@ def _round_of_load(endpoint: Endpoint, bench: Bench, plan: Plan, scripts: Path, 
         return target, rest
 
     busy_before, (target_before, rest_before), started = load_busy_cpu_seconds(), ours(), time.monotonic()
-    run = run_wrk(endpoint.request, duration=plan.duration, connections=plan.connections, pin=bench.cores.on_load,
-                  script_dir=scripts)
+    run = run_wrk(
+        endpoint.request,
+        duration=plan.duration,
+        connections=plan.connections,
+        pin=bench.cores.on_load,
+        script_dir=scripts,
+    )
     busy_after, (target_after, rest_after), elapsed = load_busy_cpu_seconds(), ours(), time.monotonic() - started
     target_spent = target_after - target_before
     foreign = (busy_after - busy_before) - target_spent - (rest_after - rest_before)
@@ -126,8 +136,10 @@ def _check_wrk_request(request: Request, bench: Bench, scripts: Path) -> None:
     """One second at one connection: the request wrk sends must succeed before it is measured."""
     probe = run_wrk(request, duration=1, connections=1, pin=bench.cores.on_load, script_dir=scripts)
     if probe.non_2xx or probe.socket_errors or probe.requests == 0:
-        raise Unavailable(f"wrk's request fails: {probe.non_2xx} non-2xx, {probe.socket_errors} socket errors "
-                          f"in {probe.requests} requests")
+        raise Unavailable(
+            f"wrk's request fails: {probe.non_2xx} non-2xx, {probe.socket_errors} socket errors "
+            f"in {probe.requests} requests"
+        )
 
 
 QUIET_SHARE = 0.10  # other processes using under 10 % of the machine
@@ -153,8 +165,9 @@ def wait_for_quiet(max_wait: float, ours: list[Service]) -> None:
 
 def check_answer(request: Request) -> None:
     """One request before the load: a target that answers anything but 200 is not measured."""
-    http_request = urllib.request.Request(request.url, data=request.body.encode() or None, headers=request.headers,
-                                          method=request.method)
+    http_request = urllib.request.Request(
+        request.url, data=request.body.encode() or None, headers=request.headers, method=request.method
+    )
     try:
         with urllib.request.urlopen(http_request, timeout=10) as response:
             response.read()

@@ -80,7 +80,8 @@ def _start(name: str, root: Path, server: str, port: int, probe: str, pin: list[
     root.mkdir(parents=True, exist_ok=True)
     config = root / "nginx.conf"
     config.write_text(_MAIN.format(root=root, server=server))
-    service = start_service(name, [binary, "-p", str(root), "-e", str(root / "error.log"), "-c", str(config)],
-                            pin=pin, log_dir=log_dir)
+    service = start_service(
+        name, [binary, "-p", str(root), "-e", str(root / "error.log"), "-c", str(config)], pin=pin, log_dir=log_dir
+    )
     wait_for_http(service, f"http://127.0.0.1:{port}{probe}")
     return service

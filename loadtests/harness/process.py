@@ -41,17 +41,31 @@ class Service:
         return " | ".join(line.strip() for line in text[-lines:])
 
 
-def start_service(name: str, argv: list[str], *, pin: list[str], log_dir: Path, env: dict[str, str] | None = None,
-                  cwd: Path | None = None, drop_prefix: str | None = None) -> Service:
+def start_service(
+    name: str,
+    argv: list[str],
+    *,
+    pin: list[str],
+    log_dir: Path,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    drop_prefix: str | None = None,
+) -> Service:
     """Start ``argv`` pinned; ``drop_prefix`` keeps matching variables of the caller's environment out."""
     log_path = log_dir / f"{name}.log"
     command = [*pin, *argv]
     started = time.monotonic()
     with log_path.open("ab") as log:
         try:
-            popen = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                     env=build_environment(env or {}, drop_prefix), cwd=cwd,
-                                   start_new_session=True)
+            popen = subprocess.Popen(
+                command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=build_environment(env or {}, drop_prefix),
+                cwd=cwd,
+                start_new_session=True,
+            )
         except OSError as exc:
             raise Unavailable(f"{name}: cannot start {argv[0]}: {exc}") from exc
     raise_priority(popen.pid, pin)
@@ -59,8 +73,9 @@ def start_service(name: str, argv: list[str], *, pin: list[str], log_dir: Path, 
 
 
 def build_environment(settings: dict[str, str], drop_prefix: str | None = None) -> dict[str, str]:
-    inherited = {key: value for key, value in os.environ.items()
-                 if drop_prefix is None or not key.startswith(drop_prefix)}
+    inherited = {
+        key: value for key, value in os.environ.items() if drop_prefix is None or not key.startswith(drop_prefix)
+    }
     return {**inherited, **settings}
 
 

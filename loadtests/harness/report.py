@@ -28,8 +28,11 @@ def write_report(results: list[Result], facts: MachineFacts, cores: Cores, plan:
 
 
 def build_markdown(results: list[Result], facts: MachineFacts, cores: Cores, plan: Plan, svg_name: str) -> str:
-    pinning = (f"server under test alone on core {cores.target}; wrk (1 thread) and the upstream on core {cores.load}"
-               if cores.pinned else "not pinned (one core): numbers include the load generator's cost")
+    pinning = (
+        f"server under test alone on core {cores.target}; wrk (1 thread) and the upstream on core {cores.load}"
+        if cores.pinned
+        else "not pinned (one core): numbers include the load generator's cost"
+    )
     lines = [
         f"# Gerbang benchmark — {facts.started_at} on {facts.host}",
         "",
@@ -49,8 +52,7 @@ def build_markdown(results: list[Result], facts: MachineFacts, cores: Cores, pla
     measured = {result.name: result for result in results if result.unavailable is None}
     for result in results:
         if result.unavailable is not None:
-            lines.append(f"| {result.name} | {result.title} | not available: {_cell(result.unavailable)} "
-                         f"|{' |' * 12}")
+            lines.append(f"| {result.name} | {result.title} | not available: {_cell(result.unavailable)} |{' |' * 12}")
             continue
         baseline = measured.get(BASELINES[result.kind])
         lines.append(
@@ -61,7 +63,8 @@ def build_markdown(results: list[Result], facts: MachineFacts, cores: Cores, pla
             f"{_ratio(1 / result.cpu_us, 1 / baseline.cpu_us if baseline else None)} | {result.busy:.0%} | "
             f"{' / '.join(f'{rss:.0f}' for rss in result.rss_mib)} | "
             f"{'' if result.cold_start_s is None else f'{result.cold_start_s:.2f}'} | {result.non_2xx} | "
-            f"{result.socket_errors} | {result.foreign:.0%} |")
+            f"{result.socket_errors} | {result.foreign:.0%} |"
+        )
     lines += [
         "",
         "Baselines: proxy targets against `nginx`, token endpoints against `token-oidc-provider`.",
@@ -89,12 +92,21 @@ def build_goals(measured: dict[str, Result]) -> list[str]:
     gerbang = [result for name, result in measured.items() if name.startswith(("gerbang", "token-gerbang"))]
     rss = max((value for result in gerbang for value in result.rss_mib), default=None)
     # The bar is a process's start; with --workers N uvicorn starts the workers one after another.
-    cold = max((result.cold_start_s for name, result in measured.items() if name in ONE_WORKER
-                and result.cold_start_s is not None), default=None)
+    cold = max(
+        (
+            result.cold_start_s
+            for name, result in measured.items()
+            if name in ONE_WORKER and result.cold_start_s is not None
+        ),
+        default=None,
+    )
     goals = [
         ("bearer pipeline >= 15 % of nginx req/s", ratio("gerbang-bearer", "nginx"), 0.15),
-        ("bearer pipeline >= 15 % of nginx per core (CPU µs/req)", _inverse(ratio("gerbang-bearer", "nginx", "cpu_us")),
-         0.15),
+        (
+            "bearer pipeline >= 15 % of nginx per core (CPU µs/req)",
+            _inverse(ratio("gerbang-bearer", "nginx", "cpu_us")),
+            0.15,
+        ),
         ("full pipeline ahead of the fastify gateway (req/s)", ratio("gerbang-full", "fastify"), 1.0),
         ("bearer ahead of fastify with assertions (req/s)", ratio("gerbang-bearer", "fastify-assert"), 1.0),
         ("token endpoint on par with oidc-provider", ratio("token-gerbang", "token-oidc-provider"), 1.0),
@@ -103,20 +115,29 @@ def build_goals(measured: dict[str, Result]) -> list[str]:
     lines = ["## Against the issues' bars", "", "| bar | measured | met |", "|---|---:|---|"]
     for label, value, bar in goals:
         lines.append(f"| {label} | {'' if value is None else f'{value:.2f}x'} | {_verdict(value, bar, above=True)} |")
-    lines.append(f"| memory per Gerbang worker < 100 MiB | {'' if rss is None else f'{rss:.0f} MiB'} | "
-                 f"{_verdict(rss, 100.0, above=False)} |")
-    lines.append(f"| cold start < 2 s (one worker) | {'' if cold is None else f'{cold:.2f} s'} | "
-                 f"{_verdict(cold, 2.0, above=False)} |")
-    lines += ["", "For scale, not bars: what the prescribed stack (uvicorn + aiohttp) costs before any gateway work.", "",
-              "| comparison | measured |", "|---|---:|"]
-    for label, value in (("floor (bare-proxy) vs nginx, req/s", ratio("bare-proxy", "nginx")),
-                         ("floor (bare-proxy) vs nginx, per core", _inverse(ratio("bare-proxy", "nginx", "cpu_us"))),
-                         ("Gerbang none vs the floor, per core", _inverse(ratio("gerbang-none", "bare-proxy", "cpu_us"))),
-                         ("Gerbang bearer vs the floor, per core",
-                          _inverse(ratio("gerbang-bearer", "bare-proxy", "cpu_us"))),
-                         ("DPoP pipeline vs bearer pipeline, req/s", ratio("gerbang-dpop", "gerbang-bearer")),
-                         ("DPoP pipeline vs bearer pipeline, per core",
-                          _inverse(ratio("gerbang-dpop", "gerbang-bearer", "cpu_us")))):
+    lines.append(
+        f"| memory per Gerbang worker < 100 MiB | {'' if rss is None else f'{rss:.0f} MiB'} | "
+        f"{_verdict(rss, 100.0, above=False)} |"
+    )
+    lines.append(
+        f"| cold start < 2 s (one worker) | {'' if cold is None else f'{cold:.2f} s'} | "
+        f"{_verdict(cold, 2.0, above=False)} |"
+    )
+    lines += [
+        "",
+        "For scale, not bars: what the prescribed stack (uvicorn + aiohttp) costs before any gateway work.",
+        "",
+        "| comparison | measured |",
+        "|---|---:|",
+    ]
+    for label, value in (
+        ("floor (bare-proxy) vs nginx, req/s", ratio("bare-proxy", "nginx")),
+        ("floor (bare-proxy) vs nginx, per core", _inverse(ratio("bare-proxy", "nginx", "cpu_us"))),
+        ("Gerbang none vs the floor, per core", _inverse(ratio("gerbang-none", "bare-proxy", "cpu_us"))),
+        ("Gerbang bearer vs the floor, per core", _inverse(ratio("gerbang-bearer", "bare-proxy", "cpu_us"))),
+        ("DPoP pipeline vs bearer pipeline, req/s", ratio("gerbang-dpop", "gerbang-bearer")),
+        ("DPoP pipeline vs bearer pipeline, per core", _inverse(ratio("gerbang-dpop", "gerbang-bearer", "cpu_us"))),
+    ):
         lines.append(f"| {label} | {'' if value is None else f'{value:.2f}x'} |")
     return [*lines, ""]
 
@@ -140,19 +161,23 @@ def build_svg(results: list[Result], facts: MachineFacts) -> str:
     width, bar_height, left, top = 900, 26, 170, 50
     height = top + bar_height * max(len(measured), 1) + 30
     peak = max((result.requests_per_s for result in measured), default=1.0)
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-             'font-family="sans-serif" font-size="13">',
-             '<rect width="100%" height="100%" fill="white"/>',
-             f'<text x="10" y="24" font-size="15" font-weight="bold">req/s (median), p99 latency, CPU per request — '
-             f'{escape(facts.started_at)}, {escape(facts.host)}</text>']
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        'font-family="sans-serif" font-size="13">',
+        '<rect width="100%" height="100%" fill="white"/>',
+        f'<text x="10" y="24" font-size="15" font-weight="bold">req/s (median), p99 latency, CPU per request — '
+        f"{escape(facts.started_at)}, {escape(facts.host)}</text>",
+    ]
     for index, result in enumerate(measured):
         y = top + index * bar_height
         length = (width - left - 330) * result.requests_per_s / peak
         colour = "#2b7bb9" if result.name.startswith(("gerbang", "token-gerbang")) else "#9a9a9a"
-        parts += [f'<text x="{left - 8}" y="{y + 17}" text-anchor="end">{escape(result.name)}</text>',
-                  f'<rect x="{left}" y="{y + 4}" width="{length:.1f}" height="{bar_height - 8}" fill="{colour}"/>',
-                  f'<text x="{left + length + 6:.1f}" y="{y + 17}">{result.requests_per_s:,.0f} req/s · '
-                  f'p99 {result.p99_ms:.1f} ms · {result.cpu_us:.0f} µs CPU/req</text>']
+        parts += [
+            f'<text x="{left - 8}" y="{y + 17}" text-anchor="end">{escape(result.name)}</text>',
+            f'<rect x="{left}" y="{y + 4}" width="{length:.1f}" height="{bar_height - 8}" fill="{colour}"/>',
+            f'<text x="{left + length + 6:.1f}" y="{y + 17}">{result.requests_per_s:,.0f} req/s · '
+            f"p99 {result.p99_ms:.1f} ms · {result.cpu_us:.0f} µs CPU/req</text>",
+        ]
     parts.append("</svg>")
     return "\n".join(parts) + "\n"
 
@@ -161,9 +186,12 @@ def _disturbance_warning(results: list[Result]) -> list[str]:
     worst = max((result.foreign for result in results if result.unavailable is None), default=0.0)
     if math.isnan(worst) or worst < 0.10:
         return []
-    return [f"> **Disturbed run:** other processes used up to {worst:.0%} of the machine during the rounds, so the "
-            "targets did not get their core to themselves. Compare CPU µs/req rather than req/s, and re-run on a "
-            "quiet machine before quoting these numbers.", ""]
+    return [
+        f"> **Disturbed run:** other processes used up to {worst:.0%} of the machine during the rounds, so the "
+        "targets did not get their core to themselves. Compare CPU µs/req rather than req/s, and re-run on a "
+        "quiet machine before quoting these numbers.",
+        "",
+    ]
 
 
 def _ratio(value: float, baseline: float | None, style: str = "%") -> str:
@@ -177,8 +205,12 @@ def _cell(text: str) -> str:
 
 
 def _raw(results: list[Result], facts: MachineFacts, cores: Cores, plan: Plan) -> dict[str, object]:
-    return {"machine": dataclasses.asdict(facts), "cores": dataclasses.asdict(cores), "plan": dataclasses.asdict(plan),
-            "results": [dataclasses.asdict(result) for result in results]}
+    return {
+        "machine": dataclasses.asdict(facts),
+        "cores": dataclasses.asdict(cores),
+        "plan": dataclasses.asdict(plan),
+        "results": [dataclasses.asdict(result) for result in results],
+    }
 
 
 def load_raw(path: Path) -> tuple[list[Result], MachineFacts, Cores, Plan]:

@@ -106,8 +106,12 @@ def _direct(bench: Bench, stack: ExitStack) -> Endpoint:
 
 def _nginx(bench: Bench, stack: ExitStack) -> Endpoint:
     port = free_port()
-    service = _keep(stack, nginx.start_proxy("nginx-proxy", bench.work / "nginx-proxy", port, bench.upstream_port,
-                                             bench.cores.on_target, bench.logs))
+    service = _keep(
+        stack,
+        nginx.start_proxy(
+            "nginx-proxy", bench.work / "nginx-proxy", port, bench.upstream_port, bench.cores.on_target, bench.logs
+        ),
+    )
     return Endpoint(Request(f"http://127.0.0.1:{port}/apps/api/"), [service])
 
 
@@ -123,10 +127,18 @@ def _start_fastify(bench: Bench, stack: ExitStack, assertion: bool) -> Endpoint:
     port = free_port()
     issuer, audience = "http://127.0.0.1/bench-issuer", f"http://127.0.0.1:{port}/apps/api/"
     minted = tokens.mint_es256_token(bench.work, issuer, audience)
-    env = {"PORT": str(port), "UPSTREAM": f"http://127.0.0.1:{bench.upstream_port}", "PREFIX": "/apps/api",
-           "ISSUER": issuer, "AUDIENCE": audience, "JWKS_FILE": str(minted.jwks_path),
-           "LIMIT": "1000000000", "LIMIT_WINDOW_MS": "60000", "NODE_ENV": "production",
-           "ASSERTION": "1" if assertion else "0"}
+    env = {
+        "PORT": str(port),
+        "UPSTREAM": f"http://127.0.0.1:{bench.upstream_port}",
+        "PREFIX": "/apps/api",
+        "ISSUER": issuer,
+        "AUDIENCE": audience,
+        "JWKS_FILE": str(minted.jwks_path),
+        "LIMIT": "1000000000",
+        "LIMIT_WINDOW_MS": "60000",
+        "NODE_ENV": "production",
+        "ASSERTION": "1" if assertion else "0",
+    }
     service = _keep(stack, node.start_peer("fastify-gateway", directory, env, bench.cores.on_target, bench.logs))
     cold = wait_for_http(service, f"http://127.0.0.1:{port}/healthz")
     request = Request(audience, headers={"Authorization": f"Bearer {minted.token}"})
@@ -147,8 +159,14 @@ def _oidc_provider(bench: Bench, stack: ExitStack) -> Endpoint:
     port = free_port()
     issuer = f"http://127.0.0.1:{port}"
     client = tokens.ClientCredentials("bench", "bench-secret-" + "x" * 32, f"http://127.0.0.1:{port}/apps/api/")
-    env = {"PORT": str(port), "ISSUER": issuer, "CLIENT_ID": client.client_id, "CLIENT_SECRET": client.client_secret,
-           "RESOURCE": client.resource, "NODE_ENV": "production"}
+    env = {
+        "PORT": str(port),
+        "ISSUER": issuer,
+        "CLIENT_ID": client.client_id,
+        "CLIENT_SECRET": client.client_secret,
+        "RESOURCE": client.resource,
+        "NODE_ENV": "production",
+    }
     service = _keep(stack, node.start_peer("oidc-provider", directory, env, bench.cores.on_target, bench.logs))
     cold = wait_for_http(service, f"{issuer}/.well-known/openid-configuration")
     request = tokens.build_token_request(tokens.load_token_endpoint(issuer), client)
@@ -212,20 +230,36 @@ OPEN_POLICIES = Path(__file__).resolve().parent.parent / "policies" / "open"
 TARGETS: tuple[Target, ...] = (
     Target("direct", "upstream direct (no proxy)", "proxy", _direct),
     Target("nginx", "nginx proxy_pass, keepalive, 1 worker", "proxy", _nginx),
-    Target("bare-proxy", "old floor: raw ASGI + aiohttp under uvicorn, query and body forwarded, no gateway work",
-           "proxy",
-           _bare_proxy),
+    Target(
+        "bare-proxy",
+        "old floor: raw ASGI + aiohttp under uvicorn, query and body forwarded, no gateway work",
+        "proxy",
+        _bare_proxy,
+    ),
     Target("fastify", "fastify + http-proxy + jose (cached) + limit", "proxy", _fastify(assertion=False)),
-    Target("fastify-assert", "fastify as above + a signed ES256 assertion per request", "proxy",
-           _fastify(assertion=True)),
+    Target(
+        "fastify-assert", "fastify as above + a signed ES256 assertion per request", "proxy", _fastify(assertion=True)
+    ),
     Target("gerbang-none", "Gerbang auth=none, 1 worker", "proxy", _gerbang(1, "open")),
     Target("gerbang-bearer", "Gerbang bearer, 1 worker", "proxy", _gerbang(1, "api")),
-    Target("gerbang-signed", "Gerbang bearer + RFC 9421 signed requests (integrity signed), 1 worker", "proxy",
-           _gerbang(1, "api-signed")),
-    Target("gerbang-ledger", "Gerbang bearer + signed requests + a durable receipt each (integrity ledger), 1 worker",
-           "proxy", _gerbang(1, "api-ledger")),
-    Target("gerbang-dpop", "Gerbang bearer, DPoP-bound token + a fresh proof per request, 1 worker", "proxy",
-           dpop_load.with_dpop(_gerbang(1, "api"))),
+    Target(
+        "gerbang-signed",
+        "Gerbang bearer + RFC 9421 signed requests (integrity signed), 1 worker",
+        "proxy",
+        _gerbang(1, "api-signed"),
+    ),
+    Target(
+        "gerbang-ledger",
+        "Gerbang bearer + signed requests + a durable receipt each (integrity ledger), 1 worker",
+        "proxy",
+        _gerbang(1, "api-ledger"),
+    ),
+    Target(
+        "gerbang-dpop",
+        "Gerbang bearer, DPoP-bound token + a fresh proof per request, 1 worker",
+        "proxy",
+        dpop_load.with_dpop(_gerbang(1, "api")),
+    ),
     Target("gerbang-full", "Gerbang bearer + policies + Redis limit, 1 worker", "proxy", _gerbang(1, "api", full=True)),
     Target("gerbang-2w", "Gerbang bearer, 2 workers (both cores)", "proxy", _gerbang(2, "api")),
     Target("token-oidc-provider", "token endpoint: node oidc-provider (ES256 JWT)", "token", _oidc_provider),

@@ -43,16 +43,20 @@ def load_token_endpoint(issuer: str) -> str:
 def build_token_request(token_endpoint: str, client: ClientCredentials) -> Request:
     # RFC 6749 §2.3.1: the client id and secret are form-urlencoded before the Basic encoding.
     pair = f"{urllib.parse.quote(client.client_id, safe='')}:{urllib.parse.quote(client.client_secret, safe='')}"
-    body = urllib.parse.urlencode({"grant_type": "client_credentials", "resource": client.resource,
-                                   "scope": client.scope})
-    headers = {"Authorization": "Basic " + base64.b64encode(pair.encode()).decode(),
-               "Content-Type": "application/x-www-form-urlencoded"}
+    body = urllib.parse.urlencode(
+        {"grant_type": "client_credentials", "resource": client.resource, "scope": client.scope}
+    )
+    headers = {
+        "Authorization": "Basic " + base64.b64encode(pair.encode()).decode(),
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
     return Request(url=token_endpoint, method="POST", headers=headers, body=body)
 
 
 def fetch_access_token(request: Request) -> str:
-    http_request = urllib.request.Request(request.url, data=request.body.encode(), headers=request.headers,
-                                          method=request.method)
+    http_request = urllib.request.Request(
+        request.url, data=request.body.encode(), headers=request.headers, method=request.method
+    )
     try:
         with urllib.request.urlopen(http_request, timeout=10) as response:
             return str(json.load(response)["access_token"])
@@ -77,7 +81,15 @@ def mint_es256_token(directory: Path, issuer: str, audience: str, lifetime_s: in
     jwks_path = directory / "jwks.json"
     jwks_path.write_text(json.dumps({"keys": [public]}))
     now = int(time.time())
-    claims = {"iss": issuer, "aud": audience, "sub": "bench", "client_id": "bench", "scope": "api",
-              "iat": now, "exp": now + lifetime_s, "jti": "bench-token"}
+    claims = {
+        "iss": issuer,
+        "aud": audience,
+        "sub": "bench",
+        "client_id": "bench",
+        "scope": "api",
+        "iat": now,
+        "exp": now + lifetime_s,
+        "jti": "bench-token",
+    }
     token = jwt.encode(claims, key, algorithm="ES256", headers={"kid": "bench", "typ": "at+jwt"})
     return MintedToken(token=token, jwks_path=jwks_path)

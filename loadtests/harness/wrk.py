@@ -38,17 +38,34 @@ class WrkRun:
     socket_errors: int
 
 
-def run_wrk(request: Request, *, duration: float, connections: int, pin: list[str], script_dir: Path,
-            timeout_s: float = 5.0) -> WrkRun:
+def run_wrk(
+    request: Request, *, duration: float, connections: int, pin: list[str], script_dir: Path, timeout_s: float = 5.0
+) -> WrkRun:
     if shutil.which("wrk") is None:
         raise Unavailable("wrk is not installed (apt-get install -y wrk)")
     script = script_dir / "request.lua"
     script.write_text(_lua(request))
-    argv = [*pin, "wrk", "-t1", f"-c{connections}", f"-d{duration:g}s", f"--timeout={timeout_s:g}s",
-            "--latency", "-s", str(script), request.url]
+    argv = [
+        *pin,
+        "wrk",
+        "-t1",
+        f"-c{connections}",
+        f"-d{duration:g}s",
+        f"--timeout={timeout_s:g}s",
+        "--latency",
+        "-s",
+        str(script),
+        request.url,
+    ]
     # A session of its own, so its scheduling weight can be raised like the servers' (raise_priority).
-    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
-                          start_new_session=True) as wrk:
+    with subprocess.Popen(
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+    ) as wrk:
         raise_priority(wrk.pid, pin)
         try:
             stdout, stderr = wrk.communicate(timeout=duration + 60)

@@ -16,8 +16,9 @@ class KominfoAdmin(HttpUser):
     wait_time = between(1, 5)
 
     def on_start(self) -> None:
-        self.paths = [p.strip() for p in
-                      setting("GERBANG_LT_ADMIN_PATHS", "/admin/,/admin/api/apps,/admin/api/opd").split(",")]
+        self.paths = [
+            p.strip() for p in setting("GERBANG_LT_ADMIN_PATHS", "/admin/,/admin/api/apps,/admin/api/opd").split(",")
+        ]
         self.signed_in = self._log_in()
 
     def _log_in(self) -> bool:
@@ -26,8 +27,11 @@ class KominfoAdmin(HttpUser):
             if form is None or not is_login_page(page.text):
                 page.failure(f"expected the login form, got {page.status_code} at {page.url}")
                 return False
-        fields = {**form.fields, "login": setting("GERBANG_LT_ADMIN_LOGIN"),
-                  "password": setting("GERBANG_LT_ADMIN_PASSWORD")}
+        fields = {
+            **form.fields,
+            "login": setting("GERBANG_LT_ADMIN_LOGIN"),
+            "password": setting("GERBANG_LT_ADMIN_PASSWORD"),
+        }
         with self.client.post(form.action, data=fields, name="admin login (POST form)", catch_response=True) as done:
             if done.status_code != 200 or is_login_page(done.text):
                 done.failure(f"admin login failed: {done.status_code} at {done.url}")

@@ -52,8 +52,9 @@ class Citizen(HttpUser):
 
     def _log_in_through(self, slug: str) -> bool:
         """Opening the first app lands on the login form; posting it lands back on the app."""
-        with self.client.get(f"{app_origin(self.host, slug)}/", name="[first app]/ → login page",
-                             catch_response=True) as page:
+        with self.client.get(
+            f"{app_origin(self.host, slug)}/", name="[first app]/ → login page", catch_response=True
+        ) as page:
             form = find_form(page.url, page.text) if page.status_code == 200 else None
             if form is None or not is_login_page(page.text):
                 page.failure(f"expected the login form, got {page.status_code} at {page.url}")
@@ -67,8 +68,9 @@ class Citizen(HttpUser):
 
     def _open(self, slug: str, expect_login: bool) -> None:
         name = "[app]/ (signed in)" if not expect_login else "[app]/ (after logout)"
-        with self.client.get(f"{app_origin(self.host, slug)}/", name=name, stream=True,
-                             catch_response=True) as response:
+        with self.client.get(
+            f"{app_origin(self.host, slug)}/", name=name, stream=True, catch_response=True
+        ) as response:
             head = response.raw.read(APP_BYTES, decode_content=True).decode(errors="replace")
             if response.status_code != 200:
                 response.failure(f"{slug} answered {response.status_code}")

@@ -33,8 +33,13 @@ class OpdIntegration(HttpUser):
     def _fresh_token(self) -> AccessToken | None:
         if self.token is None or not self.token.is_fresh():
             self.token = fetch_client_credentials_token(
-                self.client, self.token_endpoint, setting("GERBANG_LT_CLIENT_ID"),
-                setting("GERBANG_LT_CLIENT_SECRET"), self.resource, setting("GERBANG_LT_SCOPE", ""))
+                self.client,
+                self.token_endpoint,
+                setting("GERBANG_LT_CLIENT_ID"),
+                setting("GERBANG_LT_CLIENT_SECRET"),
+                self.resource,
+                setting("GERBANG_LT_SCOPE", ""),
+            )
         return self.token
 
     @task
@@ -43,8 +48,12 @@ class OpdIntegration(HttpUser):
         if token is None:
             return
         path = next(self.paths).lstrip("/")
-        with self.client.get(f"{self.origin}/{path}", headers={"Authorization": f"Bearer {token.value}"},
-                             name=f"{self.slug}: /[path]", catch_response=True) as response:
+        with self.client.get(
+            f"{self.origin}/{path}",
+            headers={"Authorization": f"Bearer {token.value}"},
+            name=f"{self.slug}: /[path]",
+            catch_response=True,
+        ) as response:
             if response.status_code == 401:
                 self.token = None  # expired or revoked: ask again next time
                 response.failure("401 with a fresh token")

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from typing import Any
-from urllib.parse import urlsplit, urljoin
+from urllib.parse import urljoin, urlsplit
 
 from locust.clients import HttpSession
 
@@ -41,14 +41,16 @@ class AccessToken:
         return time.monotonic() < self.expires_at - margin_s
 
 
-def fetch_client_credentials_token(client: HttpSession, token_endpoint: str, client_id: str, secret: str,
-                                   resource: str, scope: str) -> AccessToken | None:
+def fetch_client_credentials_token(
+    client: HttpSession, token_endpoint: str, client_id: str, secret: str, resource: str, scope: str
+) -> AccessToken | None:
     """RFC 6749 §4.4 with the RFC 8707 ``resource`` parameter, client_secret_basic."""
     form = {"grant_type": "client_credentials", "resource": resource}
     if scope:
         form["scope"] = scope
-    with client.post(token_endpoint, data=form, auth=(client_id, secret), name="token (client_credentials)",
-                     catch_response=True) as response:
+    with client.post(
+        token_endpoint, data=form, auth=(client_id, secret), name="token (client_credentials)", catch_response=True
+    ) as response:
         if response.status_code != 200:
             response.failure(f"token endpoint answered {response.status_code}: {response.text[:120]}")
             return None

@@ -55,8 +55,15 @@ class StepFailed(Exception):
         self.step, self.kind = step, kind
 
 
-async def run_open_loop(party: RelyingParty, password: str, users: int, rate: float, seconds: float,
-                        connector: aiohttp.BaseConnector, keep_refresh_tokens: int = 0) -> Outcomes:
+async def run_open_loop(
+    party: RelyingParty,
+    password: str,
+    users: int,
+    rate: float,
+    seconds: float,
+    connector: aiohttp.BaseConnector,
+    keep_refresh_tokens: int = 0,
+) -> Outcomes:
     """Start ``rate`` sign-ins a second for ``seconds``; wait for the last to end (each at most 30 s)."""
     outcomes = Outcomes()
     tasks = []
@@ -72,13 +79,24 @@ async def run_open_loop(party: RelyingParty, password: str, users: int, rate: fl
     return outcomes
 
 
-async def _one(party: RelyingParty, citizen: int, password: str, connector: aiohttp.BaseConnector,
-               outcomes: Outcomes, keep_refresh_tokens: int) -> None:
+async def _one(
+    party: RelyingParty,
+    citizen: int,
+    password: str,
+    connector: aiohttp.BaseConnector,
+    outcomes: Outcomes,
+    keep_refresh_tokens: int,
+) -> None:
     address = f"10.{citizen >> 16 & 255}.{citizen >> 8 & 255}.{citizen & 255}"
     jar = aiohttp.CookieJar(unsafe=True)  # cookies for an IP-address host
     timeout = aiohttp.ClientTimeout(total=30)
-    async with aiohttp.ClientSession(connector=connector, connector_owner=False, cookie_jar=jar, timeout=timeout,
-                                     headers={"X-Forwarded-For": address}) as http:
+    async with aiohttp.ClientSession(
+        connector=connector,
+        connector_owner=False,
+        cookie_jar=jar,
+        timeout=timeout,
+        headers={"X-Forwarded-For": address},
+    ) as http:
         try:
             tokens = await _sign_in(http, party, nik_of(citizen), password, outcomes)
         except StepFailed as failed:
@@ -89,32 +107,62 @@ async def _one(party: RelyingParty, citizen: int, password: str, connector: aioh
         outcomes.refresh_tokens.append(tokens["refresh_token"])
 
 
-async def _sign_in(http: aiohttp.ClientSession, party: RelyingParty, login: str, password: str,
-                   outcomes: Outcomes) -> dict[str, str]:
+async def _sign_in(
+    http: aiohttp.ClientSession, party: RelyingParty, login: str, password: str, outcomes: Outcomes
+) -> dict[str, str]:
     verifier = secrets.token_urlsafe(48)
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-    query = urlencode({"response_type": "code", "client_id": party.client_id, "redirect_uri": party.redirect_uri,
-                       "scope": "openid profile", "state": secrets.token_urlsafe(8),
-                       "nonce": secrets.token_urlsafe(12), "code_challenge": challenge,
-                       "code_challenge_method": "S256"})
+    query = urlencode(
+        {
+            "response_type": "code",
+            "client_id": party.client_id,
+            "redirect_uri": party.redirect_uri,
+            "scope": "openid profile",
+            "state": secrets.token_urlsafe(8),
+            "nonce": secrets.token_urlsafe(12),
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+        }
+    )
     login_url = await _redirect(http, outcomes, "authorize", "GET", f"{party.issuer}/auth/authorize?{query}")
     page = await _page(http, outcomes, "login_page", party.issuer + login_url)
     found = CSRF.search(page)
     if found is None:
         raise StepFailed("login_page", "no CSRF token")
     interaction = parse_qs(urlsplit(login_url).query)["interaction"][0]
-    resume_url = await _redirect(http, outcomes, "password", "POST", f"{party.issuer}/auth/login", data={
-        "login": login, "password": password, "csrf_token": found[1], "interaction": interaction})
+    resume_url = await _redirect(
+        http,
+        outcomes,
+        "password",
+        "POST",
+        f"{party.issuer}/auth/login",
+        data={"login": login, "password": password, "csrf_token": found[1], "interaction": interaction},
+    )
     back = await _redirect(http, outcomes, "resume", "GET", party.issuer + resume_url)
     code = parse_qs(urlsplit(back).query).get("code", [""])[0]
     if not code:
         raise StepFailed("resume", "no code")
-    return await _token(http, party, outcomes, {"grant_type": "authorization_code", "code": code,
-                                                "redirect_uri": party.redirect_uri, "code_verifier": verifier})
+    return await _token(
+        http,
+        party,
+        outcomes,
+        {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": party.redirect_uri,
+            "code_verifier": verifier,
+        },
+    )
 
 
-async def _redirect(http: aiohttp.ClientSession, outcomes: Outcomes, step: str, method: str, url: str,
-                    data: dict[str, str] | None = None) -> str:
+async def _redirect(
+    http: aiohttp.ClientSession,
+    outcomes: Outcomes,
+    step: str,
+    method: str,
+    url: str,
+    data: dict[str, str] | None = None,
+) -> str:
     started = time.monotonic()
     try:
         async with http.request(method, url, data=data, allow_redirects=False) as response:
@@ -122,7 +170,7 @@ async def _redirect(http: aiohttp.ClientSession, outcomes: Outcomes, step: str, 
             if response.status not in (302, 303):
                 raise StepFailed(step, f"HTTP {response.status}")
             location = response.headers.get("Location", "")
-    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, aiohttp.ClientError) as exc:
         raise StepFailed(step, type(exc).__name__) from exc
     outcomes.latencies[step].append(time.monotonic() - started)
     return location
@@ -135,22 +183,24 @@ async def _page(http: aiohttp.ClientSession, outcomes: Outcomes, step: str, url:
             text = await response.text()
             if response.status != 200:
                 raise StepFailed(step, f"HTTP {response.status}")
-    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, aiohttp.ClientError) as exc:
         raise StepFailed(step, type(exc).__name__) from exc
     outcomes.latencies[step].append(time.monotonic() - started)
     return text
 
 
-async def _token(http: aiohttp.ClientSession, party: RelyingParty, outcomes: Outcomes,
-                 form: dict[str, str]) -> dict[str, str]:
+async def _token(
+    http: aiohttp.ClientSession, party: RelyingParty, outcomes: Outcomes, form: dict[str, str]
+) -> dict[str, str]:
     started = time.monotonic()
     try:
-        async with http.post(f"{party.issuer}/auth/token", data=form,
-                             headers=basic_auth(party.client_id, party.client_secret)) as response:
+        async with http.post(
+            f"{party.issuer}/auth/token", data=form, headers=basic_auth(party.client_id, party.client_secret)
+        ) as response:
             body = await response.json(content_type=None)
             if response.status != 200:
                 raise StepFailed("token", f"HTTP {response.status} {body.get('error', '')}".strip())
-    except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+    except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
         raise StepFailed("token", type(exc).__name__) from exc
     outcomes.latencies["token"].append(time.monotonic() - started)
     return dict(body)

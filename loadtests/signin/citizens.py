@@ -30,14 +30,16 @@ NIK_SQL = (
     " || lpad((1 + (i / 18) % 28 + 40 * ((i / 504) % 2))::text, 2, '0')"
     " || lpad((1 + (i / 1008) % 12)::text, 2, '0')"
     " || lpad(((1940 + (i / 12096) % 66) % 100)::text, 2, '0')"
-    " || lpad((1 + i / 798336)::text, 4, '0')")
+    " || lpad((1 + i / 798336)::text, 4, '0')"
+)
 
 INSERT_CITIZENS = (
     "INSERT INTO users (id, email, name, name_key, nik, kind, password_hash, email_verified, disabled, created_at, "
     "updated_at, password_changed_at) "
     f"SELECT md5('warga-' || i)::uuid::text, 'warga' || i || '@warga.palembang.go.id', 'Warga ' || i, "
     f"'warga ' || i, {NIK_SQL}, 'citizen', $1, true, false, $2, $2, $2 "
-    "FROM generate_series($3::bigint, $4::bigint) AS i")
+    "FROM generate_series($3::bigint, $4::bigint) AS i"
+)
 
 
 async def seed_citizens(database_url: str, count: int, password_hash: str, batch: int = 250_000) -> float:

@@ -21,12 +21,15 @@ async def read_counters(database_url: str) -> PgCounters:
 
     connection = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://"))
     try:
-        rows = await connection.fetchval("SELECT coalesce(sum(coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0)),"
-                                         " 0) FROM pg_stat_user_tables")
-        transactions = await connection.fetchval("SELECT xact_commit + xact_rollback FROM pg_stat_database "
-                                                 "WHERE datname = current_database()")
-        pids = await connection.fetch("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-                                      "AND pid <> pg_backend_pid()")
+        rows = await connection.fetchval(
+            "SELECT coalesce(sum(coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0)), 0) FROM pg_stat_user_tables"
+        )
+        transactions = await connection.fetchval(
+            "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()"
+        )
+        pids = await connection.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
     finally:
         await connection.close()
     return PgCounters(int(rows), int(transactions), {row["pid"]: _cpu_seconds(row["pid"]) for row in pids})

@@ -21,8 +21,14 @@ class TokenRun:
     seconds: float = 0.0
 
 
-async def refresh_loop(token_url: str, client_id: str, client_secret: str, refresh_tokens: list[str],
-                       seconds: float, connector: aiohttp.BaseConnector) -> TokenRun:
+async def refresh_loop(
+    token_url: str,
+    client_id: str,
+    client_secret: str,
+    refresh_tokens: list[str],
+    seconds: float,
+    connector: aiohttp.BaseConnector,
+) -> TokenRun:
     """Each caller rotates its own refresh token (a rotated one is never sent again)."""
     run = TokenRun()
     auth = basic_auth(client_id, client_secret)
@@ -39,8 +45,16 @@ async def refresh_loop(token_url: str, client_id: str, client_secret: str, refre
     return run
 
 
-async def client_credentials_loop(token_url: str, client_id: str, client_secret: str, resource: str, scope: str,
-                                  concurrency: int, seconds: float, connector: aiohttp.BaseConnector) -> TokenRun:
+async def client_credentials_loop(
+    token_url: str,
+    client_id: str,
+    client_secret: str,
+    resource: str,
+    scope: str,
+    concurrency: int,
+    seconds: float,
+    connector: aiohttp.BaseConnector,
+) -> TokenRun:
     run = TokenRun()
     auth = basic_auth(client_id, client_secret)
     form = {"grant_type": "client_credentials", "scope": scope, "resource": resource}
@@ -56,22 +70,28 @@ async def client_credentials_loop(token_url: str, client_id: str, client_secret:
 
 async def _run(run: TokenRun, seconds: float, connector: aiohttp.BaseConnector, callers: list) -> None:  # type: ignore[type-arg]
     started = time.monotonic()
-    async with aiohttp.ClientSession(connector=connector, connector_owner=False,
-                                     timeout=aiohttp.ClientTimeout(total=30)) as http:
-        await asyncio.gather(*(caller(http, started + seconds, f"10.250.{index // 256}.{index % 256}")
-                               for index, caller in enumerate(callers)))
+    async with aiohttp.ClientSession(
+        connector=connector, connector_owner=False, timeout=aiohttp.ClientTimeout(total=30)
+    ) as http:
+        await asyncio.gather(
+            *(
+                caller(http, started + seconds, f"10.250.{index // 256}.{index % 256}")
+                for index, caller in enumerate(callers)
+            )
+        )
     run.seconds = time.monotonic() - started
 
 
-async def _post(http: aiohttp.ClientSession, url: str, form: dict[str, str], auth: dict[str, str],
-                run: TokenRun, address: str) -> dict[str, str] | None:
+async def _post(
+    http: aiohttp.ClientSession, url: str, form: dict[str, str], auth: dict[str, str], run: TokenRun, address: str
+) -> dict[str, str] | None:
     try:
         async with http.post(url, data=form, headers={**auth, "X-Forwarded-For": address}) as response:
             body = await response.json(content_type=None)
             if response.status != 200:
                 run.errors[f"HTTP {response.status} {body.get('error', '')}".strip()] += 1
                 return None
-    except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+    except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
         run.errors[type(exc).__name__] += 1
         return None
     run.ok += 1

@@ -56,8 +56,9 @@ def test_masuk_dengan_inapas_end_to_end(pair: BrokerPair) -> None:
 def localhost_pair(database_url: str, tmp_path: Path, _sqlite_template: Path) -> Iterator[BrokerPair]:
     upstream_db = tmp_path / "upstream.db"
     shutil.copy(_sqlite_template, upstream_db)
-    with run_broker_pair(database_url, f"sqlite+aiosqlite:///{upstream_db}", tmp_path,
-                         broker_host="localhost") as running:
+    with run_broker_pair(
+        database_url, f"sqlite+aiosqlite:///{upstream_db}", tmp_path, broker_host="localhost"
+    ) as running:
         yield running
 
 
@@ -74,9 +75,19 @@ def test_linking_proven_with_the_accounts_passkey(localhost_pair: BrokerPair) ->
         page = browser.new_context(locale="id-ID").new_page()
         cdp = page.context.new_cdp_session(page)
         cdp.send("WebAuthn.enable")
-        cdp.send("WebAuthn.addVirtualAuthenticator", {"options": {
-            "protocol": "ctap2", "transport": "internal", "hasResidentKey": True, "hasUserVerification": True,
-            "isUserVerified": True, "automaticPresenceSimulation": True}})
+        cdp.send(
+            "WebAuthn.addVirtualAuthenticator",
+            {
+                "options": {
+                    "protocol": "ctap2",
+                    "transport": "internal",
+                    "hasResidentKey": True,
+                    "hasUserVerification": True,
+                    "isUserVerified": True,
+                    "automaticPresenceSimulation": True,
+                }
+            },
+        )
         page.route("http://127.0.0.1:9/**", lambda route: route.fulfill(status=200, body="aplikasi kota"))
         page.goto(f"{pair.broker.url}/auth/login")
         page.fill("#login", "warga@example.id")

@@ -95,13 +95,17 @@ class HostileApp:
     def __init__(self) -> None:
         self.cookies_seen: list[str] = []
         self.hub, self.neighbour, self.victim, self.admin = "", "", "", ""
-        self.app = Starlette(routes=[Route("/", self.page), Route("/static/sw.js", self.worker),
-                                     Route("/set-cookies", self.set_cookies)])
+        self.app = Starlette(
+            routes=[Route("/", self.page), Route("/static/sw.js", self.worker), Route("/set-cookies", self.set_cookies)]
+        )
 
     async def page(self, request: Request) -> Response:
         self.cookies_seen.append(request.headers.get("cookie", ""))
-        values = {"hub": json.dumps(self.hub), "neighbour": json.dumps(self.neighbour),
-                  "victim": json.dumps(self.victim)}
+        values = {
+            "hub": json.dumps(self.hub),
+            "neighbour": json.dumps(self.neighbour),
+            "victim": json.dumps(self.victim),
+        }
         return HTMLResponse(ATTACKS % values)
 
     async def worker(self, _request: Request) -> Response:
@@ -110,8 +114,12 @@ class HostileApp:
     async def set_cookies(self, request: Request) -> Response:
         self.cookies_seen.append(request.headers.get("cookie", ""))
         response = JSONResponse({"ok": True})
-        for cookie in ("tossed=1; Domain=localhost; Path=/", "gerbang_gw=fixated; Path=/",
-                       "__Host-gerbang_session=fixated; Path=/; Secure", "mine=1; Path=/"):
+        for cookie in (
+            "tossed=1; Domain=localhost; Path=/",
+            "gerbang_gw=fixated; Path=/",
+            "__Host-gerbang_session=fixated; Path=/; Secure",
+            "mine=1; Path=/",
+        ):
             response.raw_headers.append((b"set-cookie", cookie.encode()))
         return response
 
@@ -120,8 +128,16 @@ async def register(database_url: str, issuer: str, apps: dict[str, str]) -> None
     engine = build_engine(database_url)
     async with build_sessionmaker(engine)() as session, session.begin():
         for slug, upstream in apps.items():
-            await add_app(session, slug=slug, opd_slug="dishub", upstreams=(upstream,), auth_mode="session",
-                          issuer=issuer, now=int(time.time()), addresses=TEST_UPSTREAM_ADDRESSES)
+            await add_app(
+                session,
+                slug=slug,
+                opd_slug="dishub",
+                upstreams=(upstream,),
+                auth_mode="session",
+                issuer=issuer,
+                now=int(time.time()),
+                addresses=TEST_UPSTREAM_ADDRESSES,
+            )
     await engine.dispose()
 
 
@@ -148,6 +164,7 @@ def user_row(database_url: str, user_id: str) -> User:
         await engine.dispose()
         assert row is not None
         return row
+
     with ThreadPoolExecutor(1) as pool:  # playwright's sync API keeps an event loop running in this thread
         return pool.submit(asyncio.run, load()).result()
 
@@ -168,9 +185,14 @@ def test_a_hostile_app_cannot_reach_the_hub_or_its_neighbours(city: tuple[Hub, H
         page.wait_for_url(f"{hub.app_url('jahat')}/")
         page.wait_for_function("window.done === true", timeout=20_000)
         results = page.evaluate("window.results")
-        assert results == {"read_account": False, "read_neighbours_page": False, "session_cookie_visible": False,
-                           "worker_over_the_hub": False, "worker_scope_widened": False,
-                           "worker_own_directory": True}, results  # a worker for its own directory: its own business
+        assert results == {
+            "read_account": False,
+            "read_neighbours_page": False,
+            "session_cookie_visible": False,
+            "worker_over_the_hub": False,
+            "worker_scope_widened": False,
+            "worker_own_directory": True,
+        }, results  # a worker for its own directory: its own business
 
         admin = user_row(database_url, hostile.admin)
         victim = user_row(database_url, hub.seeded.users[WARGA])
@@ -191,6 +213,7 @@ def test_a_hostile_app_cannot_reach_the_hub_or_its_neighbours(city: tuple[Hub, H
         hub_cookies = {name for name, domain in cookies if domain == "127.0.0.1"}
         assert "gerbang_session" in hub_cookies and cookies[("gerbang_session", "127.0.0.1")] != "tossed"
         # The gateway never forwarded the person's gateway or hub cookies to the hostile app.
-        assert hostile.cookies_seen and not any("gerbang" in seen for seen in hostile.cookies_seen), \
+        assert hostile.cookies_seen and not any("gerbang" in seen for seen in hostile.cookies_seen), (
             hostile.cookies_seen
+        )
         context.close()

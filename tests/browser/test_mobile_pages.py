@@ -19,8 +19,13 @@ from tests.support.chromium import chromium
 from tests.support.hub import PASSWORD, authorize_url, pkce_pair
 
 pytestmark = pytest.mark.browser
-PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True,
-         "has_touch": True, "locale": "id-ID"}
+PHONE = {
+    "viewport": {"width": 390, "height": 844},
+    "device_scale_factor": 2,
+    "is_mobile": True,
+    "has_touch": True,
+    "locale": "id-ID",
+}
 # What makes a page wider than the screen: the document, or any element reaching past the right edge.
 OVERFLOW = """() => {
   const width = document.documentElement.clientWidth;

@@ -33,9 +33,19 @@ def hub(database_url: str, tmp_path: Path) -> Iterator[Hub]:
 def with_authenticator(page: Any) -> None:
     cdp = page.context.new_cdp_session(page)
     cdp.send("WebAuthn.enable")
-    cdp.send("WebAuthn.addVirtualAuthenticator", {"options": {
-        "protocol": "ctap2", "transport": "internal", "hasResidentKey": True, "hasUserVerification": True,
-        "isUserVerified": True, "automaticPresenceSimulation": True}})
+    cdp.send(
+        "WebAuthn.addVirtualAuthenticator",
+        {
+            "options": {
+                "protocol": "ctap2",
+                "transport": "internal",
+                "hasResidentKey": True,
+                "hasUserVerification": True,
+                "isUserVerified": True,
+                "automaticPresenceSimulation": True,
+            }
+        },
+    )
 
 
 def password_sign_in(page: Any, hub: Hub) -> None:
@@ -84,7 +94,8 @@ def test_passkey_enrol_then_passwordless_and_second_factor(hub: Hub) -> None:
 
 
 def test_adding_a_passkey_from_a_stale_session_signs_in_again_and_the_owner_can_undo_it(
-        database_url: str, tmp_path: Path) -> None:
+    database_url: str, tmp_path: Path
+) -> None:
     """A stolen session cookie cannot add a passkey; a passkey added is mailed, and "I did not do this" removes
     it and signs every session out."""
     clock = FrozenClock()

@@ -21,12 +21,11 @@ from playwright.sync_api import expect
 
 from gateway.app import create_app
 from gateway.apps import add_app
-from tests.support.hub import TEST_UPSTREAM_ADDRESSES
 from idp.clock import FrozenClock
 from idp.storage.db import build_engine, build_sessionmaker
 from tests.support.chromium import chromium, run_localhost_hub
 from tests.support.clock import app_with_clock
-from tests.support.hub import PASSWORD, Hub
+from tests.support.hub import PASSWORD, TEST_UPSTREAM_ADDRESSES, Hub
 from tests.support.server import run_server
 from tests.support.upstream import Upstream
 
@@ -39,8 +38,16 @@ LEVEL_TWO_PARKIR = 'apps:\n  - slug: parkir\n    require_acr: "2"\n'
 async def register_parkir(database_url: str, issuer: str, upstream: str) -> None:
     engine = build_engine(database_url)
     async with build_sessionmaker(engine)() as session, session.begin():
-        await add_app(session, addresses=TEST_UPSTREAM_ADDRESSES, slug="parkir", opd_slug="dishub", upstreams=(upstream,), auth_mode="session",
-                      issuer=issuer, now=int(time.time()))
+        await add_app(
+            session,
+            addresses=TEST_UPSTREAM_ADDRESSES,
+            slug="parkir",
+            opd_slug="dishub",
+            upstreams=(upstream,),
+            auth_mode="session",
+            issuer=issuer,
+            now=int(time.time()),
+        )
     await engine.dispose()
 
 
@@ -55,8 +62,9 @@ def hub(database_url: str, tmp_path: Path, clock: FrozenClock) -> Iterator[Hub]:
     policy_dir.mkdir()
     (policy_dir / "apps.yaml").write_text(LEVEL_TWO_PARKIR)
     with run_server(Upstream("parkir")) as parkir:
-        with run_localhost_hub(database_url, tmp_path, app_with_clock(clock, create_app),
-                               policy_dir=policy_dir) as running:
+        with run_localhost_hub(
+            database_url, tmp_path, app_with_clock(clock, create_app), policy_dir=policy_dir
+        ) as running:
             asyncio.run(register_parkir(database_url, running.url, parkir))
             deadline = time.monotonic() + 15  # the registry refreshes in the background
             while httpx.get(f"{running.app_url('parkir')}/echo").status_code == 404 and time.monotonic() < deadline:

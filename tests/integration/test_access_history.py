@@ -38,8 +38,17 @@ async def register(database_url: str, issuer: str, apps: dict[str, str]) -> None
     engine = build_engine(database_url)
     async with build_sessionmaker(engine)() as session, session.begin():
         for slug, upstream in apps.items():
-            await add_app(session, addresses=TEST_UPSTREAM_ADDRESSES, slug=slug, opd_slug="dishub", upstreams=(upstream,), auth_mode="session",
-                          issuer=issuer, name=f"Layanan {slug.title()}", now=int(time.time()))
+            await add_app(
+                session,
+                addresses=TEST_UPSTREAM_ADDRESSES,
+                slug=slug,
+                opd_slug="dishub",
+                upstreams=(upstream,),
+                auth_mode="session",
+                issuer=issuer,
+                name=f"Layanan {slug.title()}",
+                now=int(time.time()),
+            )
     await engine.dispose()
 
 
@@ -90,12 +99,20 @@ def test_requests_are_recorded_once_per_window_and_written_at_shutdown(database_
         browser.close()
         user_id = hub.seeded.users[WARGA]
     written = rows(database_url, GatewayAccess)  # the shutdown flush
-    assert sorted((r.user_id, r.app, r.opd) for r in written) == [(user_id, "cctv", "dishub"),
-                                                                   (user_id, "parkir", "dishub")]
+    assert sorted((r.user_id, r.app, r.opd) for r in written) == [
+        (user_id, "cctv", "dishub"),
+        (user_id, "parkir", "dishub"),
+    ]
 
 
-PARKIR = Route(slug="parkir", opd="dishub", opd_path="/kota-palembang/dishub/", upstreams=("http://127.0.0.1:9",),
-               auth_mode="session", resource="http://parkir.localhost:8000/")
+PARKIR = Route(
+    slug="parkir",
+    opd="dishub",
+    opd_path="/kota-palembang/dishub/",
+    upstreams=("http://127.0.0.1:9",),
+    auth_mode="session",
+    resource="http://parkir.localhost:8000/",
+)
 
 
 async def test_the_writer_prunes_rows_past_the_retention(database_url: str) -> None:

@@ -16,8 +16,7 @@ from gateway.access_log import AccessLog, note_route
 from gateway.app import create_app
 from gateway.apps import add_app
 from idp.storage.db import build_engine, build_sessionmaker
-from tests.support.hub import TEST_UPSTREAM_ADDRESSES
-from tests.support.hub import run_hub
+from tests.support.hub import TEST_UPSTREAM_ADDRESSES, run_hub
 from tests.support.server import run_server
 from tests.support.upstream import Upstream
 
@@ -26,8 +25,16 @@ async def _register(database_url: str, issuer: str, upstream: str) -> None:
     engine = build_engine(database_url)
     try:
         async with build_sessionmaker(engine)() as session, session.begin():
-            await add_app(session, addresses=TEST_UPSTREAM_ADDRESSES, slug="info", opd_slug="dishub", upstreams=(upstream,), auth_mode="none",
-                          issuer=issuer, now=int(time.time()))
+            await add_app(
+                session,
+                addresses=TEST_UPSTREAM_ADDRESSES,
+                slug="info",
+                opd_slug="dishub",
+                upstreams=(upstream,),
+                auth_mode="none",
+                issuer=issuer,
+                now=int(time.time()),
+            )
     finally:
         await engine.dispose()
 
@@ -38,10 +45,13 @@ def _access(output: str) -> list[dict[str, Any]]:
     return [line for line in lines if line.get("event") == "access"]
 
 
-def test_one_line_per_request_for_the_app_plane_and_the_hub(database_url: str, tmp_path: Path,
-                                                            capsys: pytest.CaptureFixture[str]) -> None:
-    with run_server(Upstream("info")) as upstream, \
-            run_hub(database_url, tmp_path, app_factory=create_app, registry_refresh_seconds=0.2) as hub:
+def test_one_line_per_request_for_the_app_plane_and_the_hub(
+    database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with (
+        run_server(Upstream("info")) as upstream,
+        run_hub(database_url, tmp_path, app_factory=create_app, registry_refresh_seconds=0.2) as hub,
+    ):
         asyncio.run(_register(database_url, hub.url, upstream))
         info = hub.app_url("info")  # the app's own origin
         with httpx.Client(base_url=hub.url, timeout=10) as http:
@@ -49,8 +59,7 @@ def test_one_line_per_request_for_the_app_plane_and_the_hub(database_url: str, t
             while http.get(f"{info}/echo").status_code == 404 and time.monotonic() < deadline:
                 time.sleep(0.2)
             capsys.readouterr()
-            app = http.get(f"{info}/echo?token=rahasia&nik=1671015203950002",
-                           headers={"x-request-id": "req-123456789"})
+            app = http.get(f"{info}/echo?token=rahasia&nik=1671015203950002", headers={"x-request-id": "req-123456789"})
             hub_page = http.get("/.well-known/openid-configuration")
             missing = http.get(f"{hub.app_url('tidak-ada')}/")  # no such app: refused by Host
             lines = _access(capsys.readouterr().out)
@@ -63,7 +72,11 @@ def test_one_line_per_request_for_the_app_plane_and_the_hub(database_url: str, t
     assert first["request_id"] == app.headers["x-request-id"] == "req-123456789"
     assert "rahasia" not in str(lines) and "1671015203950002" not in str(lines)
     assert (second["app"], second["path"], second["status"], second["bytes"]) == (
-        None, "/.well-known/openid-configuration", 200, len(hub_page.content))
+        None,
+        "/.well-known/openid-configuration",
+        200,
+        len(hub_page.content),
+    )
     assert (third["status"], third["app"]) == (404, None)
 
 
@@ -83,11 +96,20 @@ def _run(sample: float, chance: float, status: int) -> list[dict[str, Any]]:
     return _access("".join(written))
 
 
-@pytest.mark.parametrize(("sample", "chance", "status", "logged"), [
-    (1.0, 0.99, 200, True), (0.1, 0.05, 200, True), (0.1, 0.5, 200, False), (0.0, 0.0, 200, False),
-    (0.0, 0.99, 404, True), (0.0, 0.99, 503, True)])
-def test_sampling_keeps_a_share_of_successes_and_every_error(sample: float, chance: float, status: int,
-                                                             logged: bool) -> None:
+@pytest.mark.parametrize(
+    ("sample", "chance", "status", "logged"),
+    [
+        (1.0, 0.99, 200, True),
+        (0.1, 0.05, 200, True),
+        (0.1, 0.5, 200, False),
+        (0.0, 0.0, 200, False),
+        (0.0, 0.99, 404, True),
+        (0.0, 0.99, 503, True),
+    ],
+)
+def test_sampling_keeps_a_share_of_successes_and_every_error(
+    sample: float, chance: float, status: int, logged: bool
+) -> None:
     lines = _run(sample, chance, status)
     assert bool(lines) == logged
     if logged:

@@ -10,8 +10,8 @@ import pytest
 
 from idp.clock import FrozenClock
 from idp.storage.models import Consent
-from tests.support.clock import app_with_clock
 from tests.support.account_flows import code_flow_tokens, introspect, is_signed_in, refresh
+from tests.support.clock import app_with_clock
 from tests.support.hub import PASSWORD, Browser, Hub, authorize_url, csrf_from, pkce_pair, query_of, run_hub
 from tests.support.outbox import body_of, link_in, messages_to
 from tests.support.records import rows, user_by_email
@@ -56,8 +56,14 @@ def test_account_needs_a_session(hub: Hub) -> None:
 
 def test_every_change_needs_csrf(hub: Hub) -> None:
     browser = signed_in(hub)
-    for path in ("/account/profile", "/account/password", "/account/consents/revoke", "/account/sessions/end",
-                 "/account/sessions/end-all", "/account/totp/disable"):
+    for path in (
+        "/account/profile",
+        "/account/password",
+        "/account/consents/revoke",
+        "/account/sessions/end",
+        "/account/sessions/end-all",
+        "/account/totp/disable",
+    ):
         assert browser.http.post(path, data={"name": "X"}).status_code == 403, path
     assert is_signed_in(browser)
 
@@ -75,15 +81,24 @@ def test_password_change_ends_other_sessions_and_tokens(hub: Hub, clock: FrozenC
     tokens = code_flow_tokens(hub, other, WARGA)
     clock.advance(5)
     browser = signed_in(hub)
-    wrong = post(browser, "/account/password", {"current_password": "salah sekali", "password": NEW_PASSWORD,
-                                                 "password_confirm": NEW_PASSWORD})
+    wrong = post(
+        browser,
+        "/account/password",
+        {"current_password": "salah sekali", "password": NEW_PASSWORD, "password_confirm": NEW_PASSWORD},
+    )
     assert wrong.status_code == 400 and 'id="current-error"' in wrong.text
-    weak = post(browser, "/account/password", {"current_password": PASSWORD, "password": "12345678",
-                                                "password_confirm": "12345678"})
+    weak = post(
+        browser,
+        "/account/password",
+        {"current_password": PASSWORD, "password": "12345678", "password_confirm": "12345678"},
+    )
     assert weak.status_code == 400 and "terlalu umum" in weak.text
     assert is_signed_in(other)
-    done = post(browser, "/account/password", {"current_password": PASSWORD, "password": NEW_PASSWORD,
-                                                "password_confirm": NEW_PASSWORD})
+    done = post(
+        browser,
+        "/account/password",
+        {"current_password": PASSWORD, "password": NEW_PASSWORD, "password_confirm": NEW_PASSWORD},
+    )
     assert done.status_code == 200 and "Kata sandi diganti" in done.text
     assert is_signed_in(browser) and not is_signed_in(other)
     assert len(sids(browser)) == 1
@@ -166,8 +181,9 @@ def test_email_change_is_confirmed_from_the_new_address(hub: Hub) -> None:
     [message] = messages_to(outbox, "siti.baru@example.id")
     link = link_in(message, "/account/email/confirm")
     page = browser.go(link)
-    done = browser.submit("/account/email/confirm", {"token": query_of(link)["token"],
-                                                     "csrf_token": csrf_from(page.text)})
+    done = browser.submit(
+        "/account/email/confirm", {"token": query_of(link)["token"], "csrf_token": csrf_from(page.text)}
+    )
     assert done.status_code == 200
     user = user_by_email(hub.settings.database_url, "siti.baru@example.id")
     assert user is not None and user.email_verified

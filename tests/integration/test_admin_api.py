@@ -60,16 +60,27 @@ def city(database_url: str, tmp_path: Path) -> Iterator[City]:
 
 
 def submission(upstream: str, slug: str = "parkir", opd: str = "dishub", **extra: object) -> dict[str, object]:
-    body: dict[str, object] = {"slug": slug, "name": "Parkir Online", "description": "Retribusi parkir",
-                               "opd": opd, "upstreams": [upstream], "auth_mode": "bearer",
-                               "redirect_uris": [], "scopes": ["parkir:read"], "contact": "tik@dishub.example.id"}
+    body: dict[str, object] = {
+        "slug": slug,
+        "name": "Parkir Online",
+        "description": "Retribusi parkir",
+        "opd": opd,
+        "upstreams": [upstream],
+        "auth_mode": "bearer",
+        "redirect_uris": [],
+        "scopes": ["parkir:read"],
+        "contact": "tik@dishub.example.id",
+    }
     body.update(extra)
     return body
 
 
 def is_problem(response: httpx.Response, status: int) -> bool:
-    return (response.status_code == status and response.headers["content-type"] == "application/problem+json"
-            and response.json()["status"] == status)
+    return (
+        response.status_code == status
+        and response.headers["content-type"] == "application/problem+json"
+        and response.json()["status"] == status
+    )
 
 
 def test_submit_approve_suspend_resume_through_the_gateway(city: City) -> None:
@@ -87,16 +98,22 @@ def test_submit_approve_suspend_resume_through_the_gateway(city: City) -> None:
     assert secret and approved.json()["app"]["status"] == "active"
     assert "client_secret" not in kominfo.get("/apps/parkir").text  # shown once only
     resource = f"{city.hub.app_url('parkir')}/"
-    token = httpx.post(f"{city.hub.url}/auth/token", auth=(client_id, secret), data={
-        "grant_type": "client_credentials", "scope": "parkir:read", "resource": resource})
+    token = httpx.post(
+        f"{city.hub.url}/auth/token",
+        auth=(client_id, secret),
+        data={"grant_type": "client_credentials", "scope": "parkir:read", "resource": resource},
+    )
     assert token.status_code == 200, token.text
     bearer = {"Authorization": f"Bearer {token.json()['access_token']}"}
     assert eventually(lambda: httpx.get(f"{city.hub.app_url('parkir')}/echo", headers=bearer).status_code == 200)
 
     assert kominfo.post("/apps/parkir/suspend", {"reason": "kebocoran data"}).status_code == 200
     assert eventually(lambda: is_problem(httpx.get(f"{city.hub.app_url('parkir')}/echo", headers=bearer), 503))
-    refused = httpx.post(f"{city.hub.url}/auth/token", auth=(client_id, secret), data={
-        "grant_type": "client_credentials", "scope": "parkir:read", "resource": resource})
+    refused = httpx.post(
+        f"{city.hub.url}/auth/token",
+        auth=(client_id, secret),
+        data={"grant_type": "client_credentials", "scope": "parkir:read", "resource": resource},
+    )
     assert refused.status_code == 401 and refused.json()["error"] == "invalid_client"
 
     assert kominfo.post("/apps/parkir/resume").status_code == 200
@@ -116,9 +133,11 @@ def test_suspended_clients_live_tokens_are_refused_by_the_gateway(city: City) ->
     kominfo_admin_path = submission(city.upstream, slug="kas", opd="bpkad")
     assert city.as_(BPKAD_OPERATOR).post("/apps", kominfo_admin_path).status_code == 201
     assert kominfo.post("/apps/kas/approve").status_code == 200
-    token = httpx.post(f"{city.hub.url}/auth/token", auth=(approved["client_id"], approved["client_secret"]),
-                       data={"grant_type": "client_credentials", "scope": "parkir:read",
-                             "resource": f"{city.hub.app_url('parkir')}/"}).json()["access_token"]
+    token = httpx.post(
+        f"{city.hub.url}/auth/token",
+        auth=(approved["client_id"], approved["client_secret"]),
+        data={"grant_type": "client_credentials", "scope": "parkir:read", "resource": f"{city.hub.app_url('parkir')}/"},
+    ).json()["access_token"]
     bearer = {"Authorization": f"Bearer {token}"}
     assert eventually(lambda: httpx.get(f"{city.hub.app_url('parkir')}/echo", headers=bearer).status_code == 200)
     kominfo.post("/apps/parkir/suspend", {"reason": "uji"})
@@ -131,16 +150,23 @@ async def fail_audit_of(database_url: str, action: str) -> None:
     engine = build_engine(database_url)
     async with engine.begin() as connection:
         if connection.dialect.name == "sqlite":
-            await connection.execute(text(
-                f"CREATE TRIGGER fail_audit BEFORE INSERT ON audit_log WHEN NEW.action = '{action}' "
-                "BEGIN SELECT RAISE(ABORT, 'audit storage failed'); END"))
+            await connection.execute(
+                text(
+                    f"CREATE TRIGGER fail_audit BEFORE INSERT ON audit_log WHEN NEW.action = '{action}' "
+                    "BEGIN SELECT RAISE(ABORT, 'audit storage failed'); END"
+                )
+            )
         else:
-            await connection.execute(text(
-                "CREATE FUNCTION fail_audit() RETURNS trigger AS $$ BEGIN "
-                f"IF NEW.action = '{action}' THEN RAISE EXCEPTION 'audit storage failed'; END IF; "
-                "RETURN NEW; END $$ LANGUAGE plpgsql"))
-            await connection.execute(text("CREATE TRIGGER fail_audit BEFORE INSERT ON audit_log "
-                                          "FOR EACH ROW EXECUTE FUNCTION fail_audit()"))
+            await connection.execute(
+                text(
+                    "CREATE FUNCTION fail_audit() RETURNS trigger AS $$ BEGIN "
+                    f"IF NEW.action = '{action}' THEN RAISE EXCEPTION 'audit storage failed'; END IF; "
+                    "RETURN NEW; END $$ LANGUAGE plpgsql"
+                )
+            )
+            await connection.execute(
+                text("CREATE TRIGGER fail_audit BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION fail_audit()")
+            )
     await engine.dispose()
 
 
@@ -196,8 +222,11 @@ def test_escalation_attempts_are_refused(city: City) -> None:
     assert dishub_admin.post(f"/users/{city.people.users[UPT_ASN]}/disable").status_code == 200
     # Role self-grant and grants outside the subtree.
     me = city.people.users[DISHUB_ADMIN]
-    for grant in ({"opd": "diskominfo", "role": "kominfo-admin"}, {"opd": "dishub", "role": "opd-admin"},
-                  {"opd": "kota-palembang", "role": "opd-admin"}):
+    for grant in (
+        {"opd": "diskominfo", "role": "kominfo-admin"},
+        {"opd": "dishub", "role": "opd-admin"},
+        {"opd": "kota-palembang", "role": "opd-admin"},
+    ):
         assert is_problem(dishub_admin.post(f"/users/{me}/roles", grant), 403)
     op_id = city.people.users[DISHUB_OPERATOR]
     assert is_problem(operator.post(f"/users/{op_id}/roles", {"opd": "dishub", "role": "opd-admin"}), 403)
@@ -222,10 +251,12 @@ def test_a_citizen_and_foreign_tokens_get_no_admin_api(city: City) -> None:
     assert is_problem(forged, 401)
     # A client_credentials token of an OPD client (no person behind it, another audience) is refused.
     client_id, secret = city.hub.client("Bapenda Integrasi")
-    machine = httpx.post(f"{city.hub.url}/auth/token", auth=(client_id, secret), data={
-        "grant_type": "client_credentials", "scope": "anggaran:read"}).json()["access_token"]
-    assert is_problem(httpx.get(f"{city.hub.url}/admin/api/me", headers={"Authorization": f"Bearer {machine}"}),
-                      401)
+    machine = httpx.post(
+        f"{city.hub.url}/auth/token",
+        auth=(client_id, secret),
+        data={"grant_type": "client_credentials", "scope": "anggaran:read"},
+    ).json()["access_token"]
+    assert is_problem(httpx.get(f"{city.hub.url}/admin/api/me", headers={"Authorization": f"Bearer {machine}"}), 401)
 
 
 def test_lists_paginate_and_filter(city: City) -> None:
@@ -249,12 +280,22 @@ def test_lists_paginate_and_filter(city: City) -> None:
     assert kominfo.get("/policies").status_code == 200
 
 
-@pytest.mark.parametrize("path,params", [("/apps", {"limit": "0"}), ("/apps", {"limit": "abc"}),
-                                         ("/apps", {"offset": "-1"}), ("/apps", {"status": "nope"}),
-                                         ("/users", {"disabled": "maybe"}), ("/audit", {"before": "x"}),
-                                         ("/apps", {"opd": "no-such-unit"}), ("/apps/no-such-app", {}),
-                                         ("/apps", {"q": "a\x00b"}), ("/users", {"q": "\x00"}),
-                                         ("/apps/a%00b", {})])
+@pytest.mark.parametrize(
+    "path,params",
+    [
+        ("/apps", {"limit": "0"}),
+        ("/apps", {"limit": "abc"}),
+        ("/apps", {"offset": "-1"}),
+        ("/apps", {"status": "nope"}),
+        ("/users", {"disabled": "maybe"}),
+        ("/audit", {"before": "x"}),
+        ("/apps", {"opd": "no-such-unit"}),
+        ("/apps/no-such-app", {}),
+        ("/apps", {"q": "a\x00b"}),
+        ("/users", {"q": "\x00"}),
+        ("/apps/a%00b", {}),
+    ],
+)
 def test_bad_query_input_is_a_problem_never_a_5xx(city: City, path: str, params: dict[str, str]) -> None:
     response = city.as_(KOMINFO).get(path, **params)
     assert response.status_code in (400, 404) and response.headers["content-type"] == "application/problem+json"
@@ -262,10 +303,17 @@ def test_bad_query_input_is_a_problem_never_a_5xx(city: City, path: str, params:
 
 def test_bad_bodies_are_problems(city: City) -> None:
     operator = city.as_(DISHUB_OPERATOR)
-    bad = [submission(city.upstream, slug="Bad Slug"), submission(city.upstream, upstreams=[]),
-           submission(city.upstream, upstreams=["ftp://x"]), submission(city.upstream, auth_mode="magic"),
-           submission(city.upstream, scopes=['a"b']), submission(city.upstream, extra="field"),
-           submission(city.upstream, redirect_uris=["not a uri"]), {"slug": 1}, submission(city.upstream, opd="nope")]
+    bad = [
+        submission(city.upstream, slug="Bad Slug"),
+        submission(city.upstream, upstreams=[]),
+        submission(city.upstream, upstreams=["ftp://x"]),
+        submission(city.upstream, auth_mode="magic"),
+        submission(city.upstream, scopes=['a"b']),
+        submission(city.upstream, extra="field"),
+        submission(city.upstream, redirect_uris=["not a uri"]),
+        {"slug": 1},
+        submission(city.upstream, opd="nope"),
+    ]
     for body in bad:
         response = operator.post("/apps", body)
         assert response.status_code in (400, 404), (body, response.text)
@@ -333,12 +381,26 @@ def test_openapi_document_describes_every_endpoint(city: City) -> None:
     document = httpx.get(f"{city.hub.url}/admin/api/openapi.json").json()
     assert document["openapi"].startswith("3.1")
     operations = {(method.upper(), path) for path, item in document["paths"].items() for method in item}
-    for expected in [("GET", "/apps"), ("POST", "/apps"), ("POST", "/apps/{slug}/approve"),
-                     ("POST", "/apps/{slug}/reject"), ("POST", "/apps/{slug}/suspend"),
-                     ("POST", "/apps/{slug}/resume"), ("GET", "/clients"), ("GET", "/users"),
-                     ("POST", "/users/{id}/disable"), ("POST", "/users/{id}/end-sessions"), ("GET", "/keys"),
-                     ("POST", "/keys/rotate"), ("GET", "/audit"), ("GET", "/audit/verify"), ("GET", "/policies"),
-                     ("GET", "/opd"), ("POST", "/users/{id}/reset-mfa"), ("POST", "/keys/{kid}/revoke")]:
+    for expected in [
+        ("GET", "/apps"),
+        ("POST", "/apps"),
+        ("POST", "/apps/{slug}/approve"),
+        ("POST", "/apps/{slug}/reject"),
+        ("POST", "/apps/{slug}/suspend"),
+        ("POST", "/apps/{slug}/resume"),
+        ("GET", "/clients"),
+        ("GET", "/users"),
+        ("POST", "/users/{id}/disable"),
+        ("POST", "/users/{id}/end-sessions"),
+        ("GET", "/keys"),
+        ("POST", "/keys/rotate"),
+        ("GET", "/audit"),
+        ("GET", "/audit/verify"),
+        ("GET", "/policies"),
+        ("GET", "/opd"),
+        ("POST", "/users/{id}/reset-mfa"),
+        ("POST", "/keys/{kid}/revoke"),
+    ]:
         assert expected in operations
     assert "AppSubmission" in document["components"]["schemas"]
 
@@ -347,9 +409,11 @@ def test_suspending_only_the_client_stops_its_live_tokens_while_the_app_stays_up
     kominfo = city.as_(KOMINFO)
     city.as_(DISHUB_OPERATOR).post("/apps", submission(city.upstream))
     approved = kominfo.post("/apps/parkir/approve").json()
-    token = httpx.post(f"{city.hub.url}/auth/token", auth=(approved["client_id"], approved["client_secret"]),
-                       data={"grant_type": "client_credentials", "scope": "parkir:read",
-                             "resource": f"{city.hub.app_url('parkir')}/"}).json()["access_token"]
+    token = httpx.post(
+        f"{city.hub.url}/auth/token",
+        auth=(approved["client_id"], approved["client_secret"]),
+        data={"grant_type": "client_credentials", "scope": "parkir:read", "resource": f"{city.hub.app_url('parkir')}/"},
+    ).json()["access_token"]
     bearer = {"Authorization": f"Bearer {token}"}
     assert eventually(lambda: httpx.get(f"{city.hub.app_url('parkir')}/echo", headers=bearer).status_code == 200)
     assert kominfo.post(f"/clients/{approved['client_id']}/suspend").status_code == 200
@@ -359,8 +423,15 @@ def test_suspending_only_the_client_stops_its_live_tokens_while_the_app_stays_up
     assert eventually(lambda: httpx.get(f"{city.hub.app_url('parkir')}/echo", headers=bearer).status_code == 200)
 
 
-@pytest.mark.parametrize("metadata_upstream", ["http://169.254.169.254/latest", "http://[fe80::a9fe:a9fe]/",
-                                               "http://[::ffff:169.254.169.254]/", "http://100.100.100.200/"])
+@pytest.mark.parametrize(
+    "metadata_upstream",
+    [
+        "http://169.254.169.254/latest",
+        "http://[fe80::a9fe:a9fe]/",
+        "http://[::ffff:169.254.169.254]/",
+        "http://100.100.100.200/",
+    ],
+)
 def test_an_app_submitted_with_a_metadata_upstream_is_refused(city: City, metadata_upstream: str) -> None:
     response = city.as_(DISHUB_OPERATOR).post("/apps", submission(metadata_upstream))
     assert is_problem(response, 400)
@@ -374,4 +445,7 @@ def test_path_and_websocket_settings_are_submitted_and_shown(city: City) -> None
     assert created.status_code == 201, created.text
     app = created.json()
     assert (app["case_insensitive_paths"], app["allow_ambiguous_paths"], app["websocket_origins"]) == (
-        True, False, ["https://peta.example.id"])
+        True,
+        False,
+        ["https://peta.example.id"],
+    )

@@ -22,12 +22,23 @@ from tests.support.upstream import Upstream
 
 @pytest.fixture
 def hub(database_url: str, tmp_path: Path) -> Iterator[tuple[Hub, dict[str, str], str]]:
-    with run_server(Upstream("a")) as first, \
-            run_hub(database_url, tmp_path, app_factory=create_app, registry_refresh_seconds=0.2) as running:
+    with (
+        run_server(Upstream("a")) as first,
+        run_hub(database_url, tmp_path, app_factory=create_app, registry_refresh_seconds=0.2) as running,
+    ):
         people = run_seed(database_url, running.seeded.users)
         kominfo = AdminClient(running, admin_token(running, KOMINFO))
-        submitted = kominfo.post("/apps", {"slug": "parkir", "name": "Parkir", "opd": "dishub", "upstreams": [first],
-                                           "auth_mode": "none", "contact": "tik@dishub.example.id"})
+        submitted = kominfo.post(
+            "/apps",
+            {
+                "slug": "parkir",
+                "name": "Parkir",
+                "opd": "dishub",
+                "upstreams": [first],
+                "auth_mode": "none",
+                "contact": "tik@dishub.example.id",
+            },
+        )
         assert submitted.status_code == 201, submitted.text
         assert kominfo.post("/apps/parkir/approve").status_code == 200
         kominfo.close()
@@ -38,8 +49,9 @@ def _patch(client: AdminClient, path: str, body: dict[str, object]) -> httpx.Res
     return client.http.patch(path, json=body)
 
 
-def test_patch_an_app_reaches_the_gateway_and_is_audited(hub: tuple[Hub, dict[str, str], str],
-                                                         database_url: str) -> None:
+def test_patch_an_app_reaches_the_gateway_and_is_audited(
+    hub: tuple[Hub, dict[str, str], str], database_url: str
+) -> None:
     running, users, _ = hub
     kominfo = AdminClient(running, admin_token(running, KOMINFO))
     assert eventually(lambda: httpx.get(running.app_url("parkir") + "/echo").status_code == 200)
@@ -47,8 +59,9 @@ def test_patch_an_app_reaches_the_gateway_and_is_audited(hub: tuple[Hub, dict[st
     with run_server(replacement) as second:
         changed = _patch(kominfo, "/apps/parkir", {"upstreams": [second], "name": "Parkir Online"})
         assert changed.status_code == 200 and changed.json()["upstreams"] == [second]
-        assert eventually(lambda: httpx.get(running.app_url("parkir") + "/echo").status_code == 200
-                           and replacement.hits > 0)
+        assert eventually(
+            lambda: httpx.get(running.app_url("parkir") + "/echo").status_code == 200 and replacement.hits > 0
+        )
     entry = audit_entries(database_url)[-1]
     assert entry.action == "app.update" and entry.actor == users[KOMINFO]
     assert set(entry.detail["diff"]) == {"upstreams", "name"}
@@ -68,10 +81,14 @@ def test_only_kominfo_changes_apps_clients_and_units(hub: tuple[Hub, dict[str, s
     running, _, _ = hub
     opd_admin = AdminClient(running, admin_token(running, DISHUB_ADMIN))
     client_id = running.client("Parkir Dishub")[0]
-    for method, path, body in (("PATCH", "/apps/parkir", {"name": "x"}), ("DELETE", "/apps/parkir", None),
-                               ("PATCH", f"/clients/{client_id}", {"name": "x"}),
-                               ("POST", f"/clients/{client_id}/secret/rotate", {}),
-                               ("PATCH", "/opd/dishub", {"name": "x"}), ("DELETE", "/opd/dishub", None)):
+    for method, path, body in (
+        ("PATCH", "/apps/parkir", {"name": "x"}),
+        ("DELETE", "/apps/parkir", None),
+        ("PATCH", f"/clients/{client_id}", {"name": "x"}),
+        ("POST", f"/clients/{client_id}/secret/rotate", {}),
+        ("PATCH", "/opd/dishub", {"name": "x"}),
+        ("DELETE", "/opd/dishub", None),
+    ):
         answer = opd_admin.http.request(method, path, json=body)
         assert answer.status_code == 403, (method, path, answer.text)
     opd_admin.close()
@@ -86,11 +103,13 @@ def test_clients_secrets_and_units(hub: tuple[Hub, dict[str, str], str], databas
     assert rotated["client_id"] == client_id and rotated["client_secret"] != old_secret
     assert rotated["old_secret_valid_until"] == pytest.approx(time.time() + 120, abs=5)
     for secret in (old_secret, rotated["client_secret"]):  # both authenticate during the grace period
-        answer = httpx.post(f"{running.url}/auth/introspect", data={"token": "nothing"},
-                            auth=(client_id, str(secret)), timeout=10)
+        answer = httpx.post(
+            f"{running.url}/auth/introspect", data={"token": "nothing"}, auth=(client_id, str(secret)), timeout=10
+        )
         assert answer.status_code == 200, answer.text
-    wrong = httpx.post(f"{running.url}/auth/introspect", data={"token": "nothing"}, auth=(client_id, "salah"),
-                       timeout=10)
+    wrong = httpx.post(
+        f"{running.url}/auth/introspect", data={"token": "nothing"}, auth=(client_id, "salah"), timeout=10
+    )
     assert wrong.status_code == 401
     busy = kominfo.http.delete("/opd/dishub")
     assert busy.status_code == 409 and "sub-units" in busy.json()["detail"]

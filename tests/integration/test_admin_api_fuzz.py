@@ -13,19 +13,29 @@ from pathlib import Path
 
 import pytest
 import schemathesis
-from schemathesis.core.parameters import ParameterLocation
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import (content_type_conformance, negative_data_rejection,
-                                               positive_data_acceptance, response_schema_conformance,
-                                               status_code_conformance)
+from schemathesis.core.parameters import ParameterLocation
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    negative_data_rejection,
+    positive_data_acceptance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from gateway.app import create_app
 from tests.support.admin import KOMINFO, admin_token, run_seed
 from tests.support.hub import run_hub
 
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
-          positive_data_acceptance, negative_data_rejection]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    positive_data_acceptance,
+    negative_data_rejection,
+]
 # Per operation and mode: 23 operations × 2 modes × 20 ≈ 900 requests, ~20 s per backend on these machines.
 EXAMPLES = 20
 
@@ -42,14 +52,22 @@ def target(database_url: str, tmp_path: Path) -> Iterator[Target]:
     with run_hub(database_url, tmp_path, app_factory=create_app) as hub:
         run_seed(database_url, hub.seeded.users)
         base_url = f"{hub.url}/admin/api"
-        yield Target(schemathesis.openapi.from_url(f"{base_url}/openapi.json"), base_url,
-                     {"Authorization": f"Bearer {admin_token(hub, KOMINFO)}"})
+        yield Target(
+            schemathesis.openapi.from_url(f"{base_url}/openapi.json"),
+            base_url,
+            {"Authorization": f"Bearer {admin_token(hub, KOMINFO)}"},
+        )
 
 
-def run_operation(target: Target, operation: schemathesis.APIOperation,
-                  mode: schemathesis.GenerationMode) -> None:
-    @settings(max_examples=EXAMPLES, derandomize=True, database=None, deadline=None,
-              phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+def run_operation(target: Target, operation: schemathesis.APIOperation, mode: schemathesis.GenerationMode) -> None:
+    @settings(
+        max_examples=EXAMPLES,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
     @given(case=operation.as_strategy(generation_mode=mode))
     def call(case: schemathesis.Case) -> None:
         headers = target.headers

@@ -22,8 +22,12 @@ from tests.support.admin import KOMINFO, AdminClient, admin_token, run_seed
 from tests.support.hub import run_hub
 
 NIK = "1671011203900001"
-PEOPLE = [("siti.aminah@warga.example.id", "Siti  Aminah", NIK), ("budi@warga.example.id", "Budi Santoso", None),
-          ("aminah.b@warga.example.id", "Nur Aminah", None), ("rahma@warga.example.id", "Ｓｉｔｉ Rahma", None)]
+PEOPLE = [
+    ("siti.aminah@warga.example.id", "Siti  Aminah", NIK),
+    ("budi@warga.example.id", "Budi Santoso", None),
+    ("aminah.b@warga.example.id", "Nur Aminah", None),
+    ("rahma@warga.example.id", "Ｓｉｔｉ Rahma", None),
+]
 AUDIT_AT = 1_700_000_000
 
 
@@ -40,11 +44,18 @@ async def seed_people(database_url: str) -> None:
         for email, name, nik in PEOPLE:
             await add_user(session, email=email, name=name, password_hash=None, now=now, nik=nik)
         for n in range(30):
-            await add_user(session, email=f"warga{n:02d}@kota.example.id", name=f"Warga {n}", password_hash=None,
-                           now=now)
+            await add_user(
+                session, email=f"warga{n:02d}@kota.example.id", name=f"Warga {n}", password_hash=None, now=now
+            )
         for n in range(6):  # an hour apart, by two actors, on two targets
-            await append_audit(session, actor=f"tester-{n % 2}", action="test.event", target=f"thing:{n % 3}",
-                               detail={"n": n}, now=AUDIT_AT + 3600 * n)
+            await append_audit(
+                session,
+                actor=f"tester-{n % 2}",
+                action="test.event",
+                target=f"thing:{n % 3}",
+                detail={"n": n},
+                now=AUDIT_AT + 3600 * n,
+            )
     await engine.dispose()
 
 
@@ -64,8 +75,11 @@ def emails(response: httpx.Response) -> list[str]:
 
 
 def is_problem(response: httpx.Response, status: int) -> bool:
-    return (response.status_code == status and response.headers["content-type"] == "application/problem+json"
-            and response.json()["status"] == status)
+    return (
+        response.status_code == status
+        and response.headers["content-type"] == "application/problem+json"
+        and response.json()["status"] == status
+    )
 
 
 def test_user_search_contains_prefix_and_nik(lists: Lists) -> None:
@@ -112,7 +126,8 @@ def test_keyset_pages_walk_the_same_users_as_offsets(lists: Lists) -> None:
     assert pages == -(-len(by_offset) // 7)
     # a cursor combines with a search
     assert emails(api.get("/users", q="warga2", after="warga24@kota.example.id")) == [
-        f"warga{n}@kota.example.id" for n in range(25, 30)]
+        f"warga{n}@kota.example.id" for n in range(25, 30)
+    ]
 
 
 def test_audit_filters_by_actor_target_and_time(lists: Lists) -> None:
@@ -132,15 +147,26 @@ def test_audit_filters_by_actor_target_and_time(lists: Lists) -> None:
     assert seqs_of(before=newest[-1]["seq"]) == [3, 2, 1, 0]
 
 
-@pytest.mark.parametrize("path,params", [
-    ("/users", {"q": "a\x00b"}), ("/users", {"nik": "\x00"}), ("/audit", {"actor": "x\x07"}),
-    ("/users", {"offset": str(MAX_OFFSET + 1)}), ("/users", {"offset": "9" * 40}), ("/users", {"limit": "201"}),
-    ("/audit", {"before": "9" * 5000}),  # past int()'s 4,300-digit limit: its ValueError must not escape
-    ("/users", {"match": "fuzzy"}), ("/users", {"sort": "email"}), ("/apps", {"stauts": "pending"}),
-    ("/clients", {"status": "rejected"}), ("/opd", {"kind": "planet"}), ("/audit", {"since": "-1"}),
-    ("/users", {"limit": "١٠"}),  # Arabic-Indic digits: str.isdigit() says yes, int() would too
-    ("/users", {"q": ""}),
-])
+@pytest.mark.parametrize(
+    "path,params",
+    [
+        ("/users", {"q": "a\x00b"}),
+        ("/users", {"nik": "\x00"}),
+        ("/audit", {"actor": "x\x07"}),
+        ("/users", {"offset": str(MAX_OFFSET + 1)}),
+        ("/users", {"offset": "9" * 40}),
+        ("/users", {"limit": "201"}),
+        ("/audit", {"before": "9" * 5000}),  # past int()'s 4,300-digit limit: its ValueError must not escape
+        ("/users", {"match": "fuzzy"}),
+        ("/users", {"sort": "email"}),
+        ("/apps", {"stauts": "pending"}),
+        ("/clients", {"status": "rejected"}),
+        ("/opd", {"kind": "planet"}),
+        ("/audit", {"since": "-1"}),
+        ("/users", {"limit": "١٠"}),  # Arabic-Indic digits: str.isdigit() says yes, int() would too
+        ("/users", {"q": ""}),
+    ],
+)
 def test_bad_query_input_is_a_400_problem(lists: Lists, path: str, params: dict[str, str]) -> None:
     assert is_problem(lists.kominfo.get(path, **params), 400)
 
@@ -159,24 +185,47 @@ def test_bodies_wrong_type_too_large_or_with_control_characters(lists: Lists) ->
     http = lists.kominfo.http
     body = {"opd": "dishub", "role": "operator"}
     user = lists.kominfo.get("/users", q="budi santoso").json()["items"][0]["id"]
-    assert is_problem(http.post(f"/users/{user}/roles", content=b'{"opd":"dishub","role":"operator"}',
-                                headers={"content-type": "text/plain"}), 415)
-    assert is_problem(http.post(f"/users/{user}/roles", content=b"opd=dishub&role=operator",
-                                headers={"content-type": "application/x-www-form-urlencoded"}), 415)
-    assert is_problem(http.post(f"/users/{user}/roles", content=b" " * (MAX_BODY + 1),
-                                headers={"content-type": "application/json"}), 413)
-    assert is_problem(http.post(f"/users/{user}/roles", content=b"{nope",
-                                headers={"content-type": "application/json"}), 400)
-    for bad in ({**body, "opd": "dis\u0000hub"}, {**body, "opd": " dishub"}, {**body, "opd": "dishub\n"},
-                {**body, "extra": 1}):
+    assert is_problem(
+        http.post(
+            f"/users/{user}/roles",
+            content=b'{"opd":"dishub","role":"operator"}',
+            headers={"content-type": "text/plain"},
+        ),
+        415,
+    )
+    assert is_problem(
+        http.post(
+            f"/users/{user}/roles",
+            content=b"opd=dishub&role=operator",
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        ),
+        415,
+    )
+    assert is_problem(
+        http.post(f"/users/{user}/roles", content=b" " * (MAX_BODY + 1), headers={"content-type": "application/json"}),
+        413,
+    )
+    assert is_problem(
+        http.post(f"/users/{user}/roles", content=b"{nope", headers={"content-type": "application/json"}), 400
+    )
+    for bad in (
+        {**body, "opd": "dis\u0000hub"},
+        {**body, "opd": " dishub"},
+        {**body, "opd": "dishub\n"},
+        {**body, "extra": 1},
+    ):
         assert is_problem(http.post(f"/users/{user}/roles", json=bad), 400), bad
     assert is_problem(http.post("/apps/none/reject", json={"reason": "tidak\u0000lengkap"}), 400)
     # a lone surrogate, and a byte that is not UTF-8
     for raw in (b'{"opd":"\\ud800","role":"operator"}', b'{"opd":"dis\xffhub","role":"operator"}'):
-        assert is_problem(http.post(f"/users/{user}/roles", content=raw,
-                                    headers={"content-type": "application/json"}), 400), raw
-    charset = http.post(f"/users/{user}/roles", content=b'{"opd":"dishub","role":"operator"}',
-                        headers={"content-type": "application/json; charset=utf-8"})
+        assert is_problem(
+            http.post(f"/users/{user}/roles", content=raw, headers={"content-type": "application/json"}), 400
+        ), raw
+    charset = http.post(
+        f"/users/{user}/roles",
+        content=b'{"opd":"dishub","role":"operator"}',
+        headers={"content-type": "application/json; charset=utf-8"},
+    )
     assert charset.status_code == 200, charset.text
     assert {"opd": "dishub", "role": "operator"} in charset.json()["roles"]
     # a reason may span lines

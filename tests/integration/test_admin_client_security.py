@@ -28,8 +28,11 @@ def test_kominfo_requires_dpop_of_a_client_and_the_profile_rules_hold(city: City
 
     listed = [c for c in kominfo.get("/clients").json()["items"] if c["client_id"] == client_id]
     assert listed and listed[0]["dpop_bound_access_tokens"] is True
-    token = httpx.post(f"{city.hub.url}/auth/token", auth=(client_id, secret), data={
-        "grant_type": "client_credentials", "scope": "parkir:read", "resource": f"{city.hub.app_url('parkir')}/"})
+    token = httpx.post(
+        f"{city.hub.url}/auth/token",
+        auth=(client_id, secret),
+        data={"grant_type": "client_credentials", "scope": "parkir:read", "resource": f"{city.hub.app_url('parkir')}/"},
+    )
     assert token.status_code == 400 and token.json()["error"] == "invalid_dpop_proof"
     audit = kominfo.get("/audit", action="client.security").json()["items"]
     assert audit and audit[0]["target"] == f"client:{client_id}"

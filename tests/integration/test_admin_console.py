@@ -25,9 +25,17 @@ def hub(database_url: str, tmp_path: Path) -> Iterator[Hub]:
     with run_hub(database_url, tmp_path, app_factory=create_app, registry_refresh_seconds=0.2) as running:
         run_seed(database_url, running.seeded.users)
         operator = AdminClient(running, admin_token(running, DISHUB_OPERATOR))
-        submitted = operator.post("/apps", {"slug": "parkir", "name": "Parkir Online", "opd": "dishub",
-                                            "upstreams": ["http://127.0.0.1:9"], "auth_mode": "bearer",
-                                            "contact": "tik@dishub.example.id"})
+        submitted = operator.post(
+            "/apps",
+            {
+                "slug": "parkir",
+                "name": "Parkir Online",
+                "opd": "dishub",
+                "upstreams": ["http://127.0.0.1:9"],
+                "auth_mode": "bearer",
+                "contact": "tik@dishub.example.id",
+            },
+        )
         assert submitted.status_code == 201, submitted.text
         operator.close()
         yield running

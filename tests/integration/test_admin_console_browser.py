@@ -78,6 +78,7 @@ def test_submit_approve_reach_suspend_in_the_console(city: tuple[Hub, str]) -> N
         def reachable() -> bool:
             response = kominfo.goto(f"{hub.app_url('parkir')}/echo")
             return response is not None and response.status == 200 and '"method"' in kominfo.content()
+
         assert eventually(reachable)  # the gateway signs the admin in from their provider session
 
         kominfo.goto(f"{hub.url}/admin/aplikasi?status=active")
@@ -88,6 +89,7 @@ def test_submit_approve_reach_suspend_in_the_console(city: tuple[Hub, str]) -> N
         def unavailable() -> bool:
             response = kominfo.goto(f"{hub.app_url('parkir')}/echo")
             return response is not None and response.status == 503
+
         assert eventually(unavailable)
 
         bpkad = sign_in(browser, hub, BPKAD_ADMIN)

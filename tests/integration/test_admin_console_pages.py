@@ -72,13 +72,22 @@ def city(database_url: str, tmp_path: Path) -> Iterator[City]:
     shutil.copytree(HUB_POLICIES, policies)
     (policies / "10-rules.yaml").write_text(RULES.format(prefix=prefix), encoding="utf-8")
     with run_server(Upstream("parkir")) as upstream:
-        with run_hub(database_url, tmp_path, app_factory=create_app, registry_refresh_seconds=0.2,
-                     policy_dir=policies) as hub:
+        with run_hub(
+            database_url, tmp_path, app_factory=create_app, registry_refresh_seconds=0.2, policy_dir=policies
+        ) as hub:
             people = run_seed(database_url, hub.seeded.users)
             operator = AdminClient(hub, admin_token(hub, DISHUB_OPERATOR))
-            submitted = operator.post("/apps", {"slug": "parkir", "name": "Parkir Online", "opd": "dishub",
-                                                "upstreams": [upstream], "auth_mode": "none",
-                                                "contact": "tik@dishub.example.id"})
+            submitted = operator.post(
+                "/apps",
+                {
+                    "slug": "parkir",
+                    "name": "Parkir Online",
+                    "opd": "dishub",
+                    "upstreams": [upstream],
+                    "auth_mode": "none",
+                    "contact": "tik@dishub.example.id",
+                },
+            )
             assert submitted.status_code == 201, submitted.text
             operator.close()
             yield City(hub, people, prefix)
@@ -104,11 +113,15 @@ def rows(html: str, attribute: str = "data-slug") -> list[str]:
 
 def is_page(response: httpx.Response, status: int) -> bool:
     """A readable console page (HTML with the error heading for errors), not problem+json, not a 5xx."""
-    return (response.status_code == status and response.headers["content-type"].startswith("text/html")
-            and ("Tidak dapat diproses" in response.text or "Cannot be processed" in response.text) == (status >= 400))
+    return (
+        response.status_code == status
+        and response.headers["content-type"].startswith("text/html")
+        and ("Tidak dapat diproses" in response.text or "Cannot be processed" in response.text) == (status >= 400)
+    )
 
 
 # --- OPD tree ---------------------------------------------------------------------------------------------------
+
 
 def test_opd_tree_shows_one_level_with_counts_and_pages_a_city_sized_unit(city: City) -> None:
     add_units(city.database_url, "bpkad", 120)
@@ -146,8 +159,9 @@ def test_an_opd_admin_sees_only_their_subtree_of_the_tree(city: City) -> None:
     dishub.close()
 
 
-@pytest.mark.parametrize("query,status", [("di=no-such-unit", 404), ("offset=abc", 400), ("offset=-5", 400),
-                                          ("offset=99999999999", 400)])
+@pytest.mark.parametrize(
+    "query,status", [("di=no-such-unit", 404), ("offset=abc", 400), ("offset=-5", 400), ("offset=99999999999", 400)]
+)
 def test_bad_tree_input_is_a_readable_page(city: City, query: str, status: int) -> None:
     kominfo = sign_in(city.hub, KOMINFO)
     assert is_page(kominfo.go(f"/admin/opd?{query}"), status)
@@ -155,6 +169,7 @@ def test_bad_tree_input_is_a_readable_page(city: City, query: str, status: int) 
 
 
 # --- clients ----------------------------------------------------------------------------------------------------
+
 
 def test_kominfo_suspends_resumes_and_approves_clients_and_each_is_audited(city: City) -> None:
     kominfo = sign_in(city.hub, KOMINFO)
@@ -166,15 +181,18 @@ def test_kominfo_suspends_resumes_and_approves_clients_and_each_is_audited(city:
     assert f"/admin/aksi/klien/{portal}/" not in page.text  # the hub's own clients are not reviewed here
 
     def token_status() -> int:
-        return httpx.post(f"{city.hub.url}/auth/token", auth=(client_id, secret or ""), data={
-            "grant_type": "client_credentials", "scope": "anggaran:read"}).status_code
+        return httpx.post(
+            f"{city.hub.url}/auth/token",
+            auth=(client_id, secret or ""),
+            data={"grant_type": "client_credentials", "scope": "anggaran:read"},
+        ).status_code
+
     assert token_status() == 200
     suspended = kominfo.submit(f"/admin/aksi/klien/{client_id}/suspend", {"csrf_token": csrf_of(page.text)})
     assert is_page(suspended, 200) and client_id in suspended.text
     assert token_status() in (400, 401)  # this instance forgot its cached copy at once
     assert rows(kominfo.go("/admin/klien?status=suspended").text, "data-client-id") == [client_id]
-    assert is_page(kominfo.submit(f"/admin/aksi/klien/{client_id}/suspend", {"csrf_token": csrf_of(page.text)}),
-                   409)
+    assert is_page(kominfo.submit(f"/admin/aksi/klien/{client_id}/suspend", {"csrf_token": csrf_of(page.text)}), 409)
     assert is_page(kominfo.submit(f"/admin/aksi/klien/{client_id}/resume", {"csrf_token": csrf_of(page.text)}), 200)
     assert token_status() == 200
     parkir, _ = city.hub.client("Parkir Dishub")
@@ -219,8 +237,13 @@ def test_unknown_client_actions_and_clients_are_readable_pages(city: City) -> No
     # NUL (which PostgreSQL refuses in text) is bad input, never an outage page.
     assert is_page(kominfo.submit("/admin/aksi/klien/a%00b/suspend", {"csrf_token": csrf}), 400)
     assert is_page(kominfo.submit("/admin/aksi/pengguna/a%00b/reset-mfa", {"csrf_token": csrf}), 400)
-    for page in ("/admin/klien?q=a%00b", "/admin/opd?q=%00x", "/admin/pengguna?q=%00", "/admin/aplikasi?q=%00",
-                 "/admin/opd?di=bpkad%00"):
+    for page in (
+        "/admin/klien?q=a%00b",
+        "/admin/opd?q=%00x",
+        "/admin/pengguna?q=%00",
+        "/admin/aplikasi?q=%00",
+        "/admin/opd?di=bpkad%00",
+    ):
         assert is_page(kominfo.go(page), 400), page
     rejected = kominfo.submit("/admin/aksi/aplikasi/parkir/reject", {"csrf_token": csrf, "reason": "tidak\x00aman"})
     assert is_page(rejected, 200)
@@ -228,6 +251,7 @@ def test_unknown_client_actions_and_clients_are_readable_pages(city: City) -> No
 
 
 # --- keys -------------------------------------------------------------------------------------------------------
+
 
 def test_kominfo_rotates_the_signing_key_and_the_new_key_is_published_before_it_signs(city: City) -> None:
     kominfo = sign_in(city.hub, KOMINFO)
@@ -281,6 +305,7 @@ def test_keys_are_kominfos_alone(city: City) -> None:
 
 # --- policies ---------------------------------------------------------------------------------------------------
 
+
 def test_policies_page_shows_the_active_rules_and_their_hits(city: City) -> None:
     kominfo = sign_in(city.hub, KOMINFO)
     queue = kominfo.go("/admin/antrean")
@@ -294,8 +319,9 @@ def test_policies_page_shows_the_active_rules_and_their_hits(city: City) -> None
     page = operator.go("/admin/kebijakan")
     assert is_page(page, 200)
     deny = re.search(rf'<tr data-rule="{city.prefix}-no-deletes" class="effect-deny">(.*?)</tr>', page.text, re.S)
-    trial = re.search(rf'<tr data-rule="{city.prefix}-trial-posts" class="effect-report-only">(.*?)</tr>',
-                      page.text, re.S)
+    trial = re.search(
+        rf'<tr data-rule="{city.prefix}-trial-posts" class="effect-report-only">(.*?)</tr>', page.text, re.S
+    )
     assert deny is not None and trial is not None
     assert "10-rules.yaml" in deny.group(1) and "apps: parkir; methods: DELETE" in deny.group(1)
     assert '<span data-effect="deny">tolak: 2</span>' in deny.group(1)
@@ -308,14 +334,21 @@ def test_policies_page_shows_the_active_rules_and_their_hits(city: City) -> None
     described = {rule["id"]: rule for rule in api.get("/policies").json()["rules"]}
     assert described[f"{city.prefix}-no-deletes"]["hits"] == {"deny": 2}
     assert described[f"{city.prefix}-trial-posts"] == {
-        "id": f"{city.prefix}-trial-posts", "file": "10-rules.yaml", "effect": "report-only", "would": "deny",
-        "match": "apps: parkir; methods: POST; paths: /tiket/**", "report_only": True, "hits": {"report-only": 1}}
+        "id": f"{city.prefix}-trial-posts",
+        "file": "10-rules.yaml",
+        "effect": "report-only",
+        "would": "deny",
+        "match": "apps: parkir; methods: POST; paths: /tiket/**",
+        "report_only": True,
+        "hits": {"report-only": 1},
+    }
     api.close()
     operator.close()
     kominfo.close()
 
 
 # --- users: reset MFA -------------------------------------------------------------------------------------------
+
 
 def test_an_opd_admin_resets_mfa_of_someone_in_their_subtree_only(city: City) -> None:
     target = city.people.users[UPT_ASN]
@@ -351,11 +384,15 @@ def mfa_cell(html: str, email: str) -> str:
 
 # --- plumbing shared by every page: CSRF, re-authentication, navigation, language -------------------------------
 
+
 def test_new_actions_need_the_csrf_token_and_a_recent_sign_in(city: City) -> None:
     kominfo = sign_in(city.hub, KOMINFO)
     client_id = city.hub.client("Bapenda Integrasi")[0]
-    actions = ["/admin/aksi/kunci/rotasi", f"/admin/aksi/klien/{client_id}/suspend",
-               f"/admin/aksi/pengguna/{city.people.users[UPT_ASN]}/reset-mfa"]
+    actions = [
+        "/admin/aksi/kunci/rotasi",
+        f"/admin/aksi/klien/{client_id}/suspend",
+        f"/admin/aksi/pengguna/{city.people.users[UPT_ASN]}/reset-mfa",
+    ]
     for action in actions:
         for token in ("", "forged"):
             assert is_page(kominfo.submit(action, {"csrf_token": token}), 403)
@@ -380,9 +417,20 @@ def test_new_actions_need_the_csrf_token_and_a_recent_sign_in(city: City) -> Non
 
 def test_the_navigation_links_every_page(city: City) -> None:
     kominfo = sign_in(city.hub, KOMINFO)
-    pages = ["/admin/antrean", "/admin/aplikasi", "/admin/klien", "/admin/opd", "/admin/pengguna", "/admin/ajukan",
-             "/admin/kebijakan", "/admin/lalu-lintas", "/admin/kunci", "/admin/audit", "/admin/pdp",
-             "/admin/penyedia-identitas"]
+    pages = [
+        "/admin/antrean",
+        "/admin/aplikasi",
+        "/admin/klien",
+        "/admin/opd",
+        "/admin/pengguna",
+        "/admin/ajukan",
+        "/admin/kebijakan",
+        "/admin/lalu-lintas",
+        "/admin/kunci",
+        "/admin/audit",
+        "/admin/pdp",
+        "/admin/penyedia-identitas",
+    ]
     for page in pages:
         html = kominfo.go(page).text
         nav = re.search(r'<nav id="console-nav">(.*?)</nav>', html, re.S)

@@ -42,8 +42,13 @@ def hub(database_url: str, tmp_path: Path, clock: FrozenClock) -> Iterator[Hub]:
     shutil.copytree(HUB_POLICIES, policies)
     (policies / "30-nik.yaml").write_text(NIK_RULE, encoding="utf-8")
     with run_server(Upstream("parkir")) as parkir, run_server(Upstream("cctv")) as cctv:
-        with run_hub(database_url, tmp_path, app_factory=app_with_clock(clock, create_hub), policy_dir=policies,
-                     registry_refresh_seconds=0.2) as running:
+        with run_hub(
+            database_url,
+            tmp_path,
+            app_factory=app_with_clock(clock, create_hub),
+            policy_dir=policies,
+            registry_refresh_seconds=0.2,
+        ) as running:
             asyncio.run(register(database_url, running.url, {"parkir": parkir, "cctv": cctv}))
             [user] = rows(database_url, User, User.email == WARGA)
             update_row(database_url, User, user.id, nik=NIK)
@@ -58,8 +63,12 @@ def assertion_at(browser: Browser, hub: Hub, slug: str) -> dict[str, object]:
 
 
 def env(hub: Hub) -> dict[str, str]:
-    return {"GERBANG_DATABASE_URL": hub.settings.database_url, "GERBANG_SECRET_KEY": "t" * 40,
-            "GERBANG_DATA_DIR": str(hub.settings.data_dir), "GERBANG_ISSUER": hub.url}
+    return {
+        "GERBANG_DATABASE_URL": hub.settings.database_url,
+        "GERBANG_SECRET_KEY": "t" * 40,
+        "GERBANG_DATA_DIR": str(hub.settings.data_dir),
+        "GERBANG_ISSUER": hub.url,
+    }
 
 
 def test_each_app_receives_its_claims_and_the_nik_only_where_policy_allows(hub: Hub, clock: FrozenClock) -> None:
@@ -86,6 +95,7 @@ def test_each_app_receives_its_claims_and_the_nik_only_where_policy_allows(hub: 
 
     def carried(slug: str, wanted: set[str]) -> bool:
         return wanted <= set(assertion_at(warga, hub, slug))
+
     assert eventually(lambda: carried("parkir", {"email"})), assertion_at(warga, hub, "parkir")
     assert eventually(lambda: carried("cctv", {"nik"})), assertion_at(warga, hub, "cctv")
     parkir, cctv = assertion_at(warga, hub, "parkir"), assertion_at(warga, hub, "cctv")
@@ -100,8 +110,17 @@ def test_each_app_receives_its_claims_and_the_nik_only_where_policy_allows(hub: 
 
 def test_apply_sets_the_claims_and_a_second_apply_changes_nothing(hub: Hub, tmp_path: Path) -> None:
     apps = {app.slug: app for app in rows(hub.settings.database_url, App)}
-    document = {"apps": [{"slug": "parkir", "opd": "dishub", "upstreams": apps["parkir"].upstreams,
-                          "auth_mode": "session", "claims": ["roles", "email"]}]}
+    document = {
+        "apps": [
+            {
+                "slug": "parkir",
+                "opd": "dishub",
+                "upstreams": apps["parkir"].upstreams,
+                "auth_mode": "session",
+                "claims": ["roles", "email"],
+            }
+        ]
+    }
     city = tmp_path / "city.yaml"
     city.write_text(yaml.safe_dump(document), "utf-8")
     applied = gerbang(env(hub), "apply", str(city))

@@ -46,14 +46,24 @@ def _status(hub: Hub, host: str, path: str = "/echo") -> int:
 @pytest.fixture
 def hub(database_url: str, tmp_path: Path) -> Iterator[tuple[Hub, AdminClient, Upstream]]:
     upstream = Upstream("a")
-    with run_server(upstream) as address, \
-            run_hub(database_url, tmp_path, app_factory=create_app, registry_refresh_seconds=0.2) as running:
+    with (
+        run_server(upstream) as address,
+        run_hub(database_url, tmp_path, app_factory=create_app, registry_refresh_seconds=0.2) as running,
+    ):
         run_seed(database_url, running.seeded.users)
         kominfo = AdminClient(running, admin_token(running, KOMINFO))
-        submitted = kominfo.post("/apps", {"slug": "parkir", "name": "Parkir", "opd": "dishub",
-                                           "upstreams": [address], "auth_mode": "none",
-                                           "contact": "tik@dishub.example.id",
-                                           "hosts": ["parkir.dishub.test", "PARKIR-LAMA.example.go.id"]})
+        submitted = kominfo.post(
+            "/apps",
+            {
+                "slug": "parkir",
+                "name": "Parkir",
+                "opd": "dishub",
+                "upstreams": [address],
+                "auth_mode": "none",
+                "contact": "tik@dishub.example.id",
+                "hosts": ["parkir.dishub.test", "PARKIR-LAMA.example.go.id"],
+            },
+        )
         assert submitted.status_code == 201, submitted.text
         assert submitted.json()["hosts"] == ["parkir.localhost", "parkir-lama.example.go.id", "parkir.dishub.test"]
         assert kominfo.post("/apps/parkir/approve").status_code == 200
@@ -79,8 +89,14 @@ def test_every_extra_host_is_routed_and_an_update_replaces_the_list(hub: tuple[H
 
 def test_a_host_of_another_app_or_inside_the_apps_domain_is_refused(hub: tuple[Hub, AdminClient, Upstream]) -> None:
     running, kominfo, _ = hub
-    body = {"slug": "tiruan", "name": "Tiruan", "opd": "dishub", "upstreams": ["http://127.0.0.1:9"],
-            "auth_mode": "none", "contact": "tik@dishub.example.id"}
+    body = {
+        "slug": "tiruan",
+        "name": "Tiruan",
+        "opd": "dishub",
+        "upstreams": ["http://127.0.0.1:9"],
+        "auth_mode": "none",
+        "contact": "tik@dishub.example.id",
+    }
     taken = kominfo.post("/apps", {**body, "hosts": ["baru.example.go.id", "Parkir.Dishub.Test"]})
     assert taken.status_code == 409 and taken.headers["content-type"].startswith("application/problem+json")
     assert "parkir.dishub.test" in taken.json()["detail"] and "parkir" in taken.json()["detail"]
@@ -110,8 +126,9 @@ def _routes(database_url: str, *hosts: str) -> dict[str, str | None]:
     async def load() -> dict[str, str | None]:
         engine = build_engine(database_url)
         try:
-            registry = AppRegistry(build_sessionmaker(engine), CLI_ISSUER, FrozenClock(NOW),
-                                   addresses=TEST_UPSTREAM_ADDRESSES)
+            registry = AppRegistry(
+                build_sessionmaker(engine), CLI_ISSUER, FrozenClock(NOW), addresses=TEST_UPSTREAM_ADDRESSES
+            )
             await registry.load()
             return {host: (found[0].slug if (found := registry.lookup(host, "/")) else None) for host in hosts}
         finally:
@@ -122,8 +139,21 @@ def _routes(database_url: str, *hosts: str) -> dict[str, str | None]:
 
 def _add(slug: str, *hosts: str, ok: bool = True) -> object:
     args = [part for host in hosts for part in ("--host", host)]
-    result = cli("apps", "add", "--slug", slug, "--opd", "dishub", "--upstream", "http://127.0.0.1:9001", "--auth",
-                 "none", "--json", *args, ok=ok)
+    result = cli(
+        "apps",
+        "add",
+        "--slug",
+        slug,
+        "--opd",
+        "dishub",
+        "--upstream",
+        "http://127.0.0.1:9001",
+        "--auth",
+        "none",
+        "--json",
+        *args,
+        ok=ok,
+    )
     return json.loads(result.stdout) if ok else result
 
 
@@ -132,7 +162,10 @@ def test_cli_add_takes_several_hosts_and_update_replaces_them(city: str) -> None
     hosts = record["hosts"]  # type: ignore[index]
     assert hosts == ["parkir.localhost", "parkir.dishub.test", "parkir.palembang.go.id"]
     assert _routes(city, "parkir.localhost", "parkir.dishub.test", "parkir.palembang.go.id") == {
-        "parkir.localhost": "parkir", "parkir.dishub.test": "parkir", "parkir.palembang.go.id": "parkir"}
+        "parkir.localhost": "parkir",
+        "parkir.dishub.test": "parkir",
+        "parkir.palembang.go.id": "parkir",
+    }
     taken = _add("tiruan", "tiruan.example.go.id", "parkir.palembang.go.id", ok=False)
     assert taken.exit_code == 1 and "already belongs to app 'parkir'" in taken.stderr  # type: ignore[attr-defined]
     inside = _add("lain", "lain.localhost", "lain-kedua.localhost", ok=False)
@@ -140,13 +173,19 @@ def test_cli_add_takes_several_hosts_and_update_replaces_them(city: str) -> None
     assert [app["slug"] for app in json.loads(cli("apps", "list", "--json").stdout)["apps"]] == ["parkir"]
     cli("apps", "update", "parkir", "--host", "parkir.baru.go.id", "--host", "parkir.dishub.test")
     assert _routes(city, "parkir.dishub.test", "parkir.palembang.go.id", "parkir.baru.go.id") == {
-        "parkir.dishub.test": "parkir", "parkir.palembang.go.id": None, "parkir.baru.go.id": "parkir"}
+        "parkir.dishub.test": "parkir",
+        "parkir.palembang.go.id": None,
+        "parkir.baru.go.id": "parkir",
+    }
     _add("tiruan", "parkir.palembang.go.id")  # free again
     refused = cli("apps", "update", "tiruan", "--host", "parkir.baru.go.id", ok=False)
     assert refused.exit_code == 1 and "already belongs to app 'parkir'" in refused.stderr
     cli("apps", "update", "parkir", "--host", "")
     assert _routes(city, "parkir.dishub.test", "parkir.baru.go.id", "parkir.localhost") == {
-        "parkir.dishub.test": None, "parkir.baru.go.id": None, "parkir.localhost": "parkir"}
+        "parkir.dishub.test": None,
+        "parkir.baru.go.id": None,
+        "parkir.localhost": "parkir",
+    }
 
 
 CITY = """
@@ -176,7 +215,9 @@ def test_apply_and_export_carry_the_hosts(database_url: str, tmp_path: Path, mon
     exported.write_text(yaml.safe_dump(document), encoding="utf-8")
     assert "hosts" in cli("apply", str(exported)).stdout
     assert _routes(database_url, "parkir.baru.go.id", "parkir.dishub.test") == {
-        "parkir.baru.go.id": "parkir", "parkir.dishub.test": None}
+        "parkir.baru.go.id": "parkir",
+        "parkir.dishub.test": None,
+    }
     assert "nothing to change" in cli("apply", str(exported)).stdout
 
 
@@ -203,10 +244,22 @@ async def _seed(url: str) -> None:
     async with build_sessionmaker(engine)() as session, session.begin():
         await add_opd(session, "kota-palembang", "Kota Palembang", "kota", None, NOW)
         await add_opd(session, "dishub", "Dinas Perhubungan", "dinas", "kota-palembang", NOW)
-        for slug, hosts in (("parkir", ("parkir.palembang.go.id", "parkir.dishub.go.id")),
-                            ("cctv", ("cctv.palembang.go.id",)), ("arsip", ())):
-            await add_app(session, slug=slug, opd_slug="dishub", upstreams=("http://10.0.3.5:8080",),
-                          auth_mode="bearer", issuer=ISSUER, now=NOW, apps_domain=APPS_DOMAIN, hosts=hosts)
+        for slug, hosts in (
+            ("parkir", ("parkir.palembang.go.id", "parkir.dishub.go.id")),
+            ("cctv", ("cctv.palembang.go.id",)),
+            ("arsip", ()),
+        ):
+            await add_app(
+                session,
+                slug=slug,
+                opd_slug="dishub",
+                upstreams=("http://10.0.3.5:8080",),
+                auth_mode="bearer",
+                issuer=ISSUER,
+                now=NOW,
+                apps_domain=APPS_DOMAIN,
+                hosts=hosts,
+            )
     await engine.dispose()
 
 
@@ -221,8 +274,11 @@ async def _old_hosts(url: str) -> dict[str, str | None]:
 async def _new_hosts(url: str) -> list[tuple[str, str]]:
     engine = build_engine(url)
     async with build_sessionmaker(engine)() as session:
-        rows = (await session.execute(select(AppHost.host, App.slug).join(App, App.id == AppHost.app_id)
-                                      .order_by(AppHost.host))).all()
+        rows = (
+            await session.execute(
+                select(AppHost.host, App.slug).join(App, App.id == AppHost.app_id).order_by(AppHost.host)
+            )
+        ).all()
     await engine.dispose()
     return [(host, slug) for host, slug in rows]
 
@@ -251,8 +307,11 @@ def test_0013_moves_the_single_host_into_app_hosts_and_back(empty_database: str)
     config = alembic_config(url, issuer=ISSUER, apps_domain=APPS_DOMAIN)
     command.downgrade(config, "0012")
     # One host per app fits the old column: the first by name; an app without extra hosts keeps none.
-    assert asyncio.run(_old_hosts(url)) == {"parkir": "parkir.dishub.go.id", "cctv": "cctv.palembang.go.id",
-                                            "arsip": None}
+    assert asyncio.run(_old_hosts(url)) == {
+        "parkir": "parkir.dishub.go.id",
+        "cctv": "cctv.palembang.go.id",
+        "arsip": None,
+    }
     upgrade(url, "0013", issuer=ISSUER, apps_domain=APPS_DOMAIN)
     assert asyncio.run(_new_hosts(url)) == [("cctv.palembang.go.id", "cctv"), ("parkir.dishub.go.id", "parkir")]
     asyncio.run(_database_guarantees_after_upgrade(url))

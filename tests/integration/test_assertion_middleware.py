@@ -21,10 +21,24 @@ from tests.support.hub_tokens import ISSUER, RESOURCE, TestKey, unsigned_none
 from tests.support.server import run_server
 
 HUB_KEY = TestKey("hub-1")
-ROUTE = Route(slug="parkir", opd="dishub", opd_path="/kota-palembang/dishub/", upstreams=("http://127.0.0.1:1",),
-              auth_mode="session", resource=RESOURCE)
-REQUEST = RequestHead(method="GET", path="/", query=b"", headers=(), client_ip="127.0.0.1",
-                      scheme="http", host="parkir.localhost", request_id="r1")
+ROUTE = Route(
+    slug="parkir",
+    opd="dishub",
+    opd_path="/kota-palembang/dishub/",
+    upstreams=("http://127.0.0.1:1",),
+    auth_mode="session",
+    resource=RESOURCE,
+)
+REQUEST = RequestHead(
+    method="GET",
+    path="/",
+    query=b"",
+    headers=(),
+    client_ip="127.0.0.1",
+    scheme="http",
+    host="parkir.localhost",
+    request_id="r1",
+)
 USER = Principal(sub="user-1", client_id="parkir-web", opd="dishub", roles=("petugas",), acr="1")
 
 
@@ -51,8 +65,15 @@ def _genuine(principal: Principal = USER) -> str:
 
 def _claims(**overrides: Any) -> dict[str, Any]:
     now = int(time.time())
-    claims = {"iss": ISSUER, "aud": RESOURCE, "sub": "mallory", "roles": ["kepala"], "iat": now, "exp": now + 30,
-              "jti": "x"}
+    claims = {
+        "iss": ISSUER,
+        "aud": RESOURCE,
+        "sub": "mallory",
+        "roles": ["kepala"],
+        "iat": now,
+        "exp": now + 30,
+        "jti": "x",
+    }
     claims.update(overrides)
     return claims
 
@@ -104,8 +125,9 @@ async def test_websocket_needs_an_assertion(jwks_url: str) -> None:
             with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
                 await session.ws_connect(f"{base.replace('http', 'ws')}/ws")
             assert refused.value.status == 403
-            async with session.ws_connect(f"{base.replace('http', 'ws')}/ws",
-                                          headers={"X-Gerbang-Assertion": _genuine()}) as ws:
+            async with session.ws_connect(
+                f"{base.replace('http', 'ws')}/ws", headers={"X-Gerbang-Assertion": _genuine()}
+            ) as ws:
                 assert (await ws.receive_json())["sub"] == "user-1"
 
 
@@ -118,8 +140,7 @@ def test_opd_verifier_follows_a_hub_key_rotation_and_resists_kid_spray() -> None
         for i in range(100):
             sprayer.kid = f"spray-{i}"
             spray.append(sprayer.sign(_claims(), typ=ASSERTION_TYP))
-        verifier = AssertionVerifier(issuer=ISSUER, audience=RESOURCE, jwks_url=f"{base}/jwks",
-                                     min_refresh_seconds=0.5)
+        verifier = AssertionVerifier(issuer=ISSUER, audience=RESOURCE, jwks_url=f"{base}/jwks", min_refresh_seconds=0.5)
         assert verifier.verify(_genuine()).sub == "user-1"
         for token in spray:  # made-up kids: no refetch within the interval
             with pytest.raises(AssertionRejected):

@@ -59,11 +59,18 @@ def test_export_without_keys_counts_signatures_as_unchecked(export: tuple[Path, 
     assert "not checked" in report.summary()
 
 
-@pytest.mark.parametrize(("tamper", "expected"), [
-    ("edit", (4, "edited")), ("delete", (4, "deleted")), ("swap", (4, "reordered")), ("garbage", (4, "malformed")),
-])
-def test_tampered_export_names_the_first_bad_entry(export: tuple[Path, dict], tmp_path: Path, tamper: str,
-                                                   expected: tuple[int, str]) -> None:
+@pytest.mark.parametrize(
+    ("tamper", "expected"),
+    [
+        ("edit", (4, "edited")),
+        ("delete", (4, "deleted")),
+        ("swap", (4, "reordered")),
+        ("garbage", (4, "malformed")),
+    ],
+)
+def test_tampered_export_names_the_first_bad_entry(
+    export: tuple[Path, dict], tmp_path: Path, tamper: str, expected: tuple[int, str]
+) -> None:
     records = _lines(export[0])
     if tamper == "edit":
         records[3]["detail"]["name"] = "Budi"
@@ -123,10 +130,31 @@ def test_create_commands_leave_audit_entries(database_url: str, tmp_path: Path) 
     steps = [
         ("keys", "rotate"),
         ("opd", "add", "--slug", "kota-palembang", "--name", "Kota Palembang", "--kind", "kota"),
-        ("opd", "add", "--slug", "dinkes", "--name", "Dinas Kesehatan", "--kind", "dinas",
-         "--parent", "kota-palembang"),
-        ("users", "add", "--email", "ani@palembang.go.id", "--name", "Ani", "--opd", "dinkes", "--role", "operator",
-         "--password-stdin"),
+        (
+            "opd",
+            "add",
+            "--slug",
+            "dinkes",
+            "--name",
+            "Dinas Kesehatan",
+            "--kind",
+            "dinas",
+            "--parent",
+            "kota-palembang",
+        ),
+        (
+            "users",
+            "add",
+            "--email",
+            "ani@palembang.go.id",
+            "--name",
+            "Ani",
+            "--opd",
+            "dinkes",
+            "--role",
+            "operator",
+            "--password-stdin",
+        ),
         ("clients", "add", "--name", "SIMPUS", "--opd", "dinkes", "--redirect-uri", "https://simpus.example/cb"),
     ]
     for step in steps:
@@ -134,8 +162,13 @@ def test_create_commands_leave_audit_entries(database_url: str, tmp_path: Path) 
         assert result.exit_code == 0, result.stderr
     created = json.loads(result.stdout)
     chain = read_chain(database_url)
-    assert [entry.action for entry in chain] == ["keys.rotate", "opd.create", "opd.create", "user.create",
-                                                 "client.create"]
+    assert [entry.action for entry in chain] == [
+        "keys.rotate",
+        "opd.create",
+        "opd.create",
+        "user.create",
+        "client.create",
+    ]
     assert all(entry.actor.startswith("cli:") and len(entry.actor) > 4 for entry in chain)
     assert chain[2].target == "opd:dinkes" and chain[2].detail["path"] == "/kota-palembang/dinkes/"
     assert chain[3].detail["roles"] == ["operator"] and chain[3].detail["password_set"] is True
@@ -170,8 +203,7 @@ def test_console_script_exits_non_zero_on_tampering(env: dict[str, str], databas
     script = Path(sys.executable).parent / "gerbang"
     run_env = {**os.environ, **env}
     run_sql(database_url, "DELETE FROM audit_log WHERE seq = 3")
-    tampered = subprocess.run([str(script), "audit", "verify"], env=run_env, capture_output=True, text=True,
-                              timeout=60)
+    tampered = subprocess.run([str(script), "audit", "verify"], env=run_env, capture_output=True, text=True, timeout=60)
     assert tampered.returncode == EXIT_TAMPERED
     assert tampered.stdout.startswith("TAMPERED: seq 3 deleted")
     assert "Traceback" not in tampered.stderr

@@ -12,8 +12,14 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from idp.audit import (CHECKPOINT_ACTION, GENESIS_HASH, CheckpointPolicy, append_audit, checkpoint_if_due,
-                       write_checkpoint)
+from idp.audit import (
+    CHECKPOINT_ACTION,
+    GENESIS_HASH,
+    CheckpointPolicy,
+    append_audit,
+    checkpoint_if_due,
+    write_checkpoint,
+)
 from idp.audit_verify import verify_database
 from idp.clock import FrozenClock
 from idp.keys import KeyRing
@@ -40,11 +46,19 @@ async def keys(sessionmaker: async_sessionmaker[AsyncSession]) -> KeyRing:
     return ring
 
 
-async def _append(sessionmaker: async_sessionmaker[AsyncSession], n: int,
-                  policy: CheckpointPolicy | None = None) -> AuditEntry:
+async def _append(
+    sessionmaker: async_sessionmaker[AsyncSession], n: int, policy: CheckpointPolicy | None = None
+) -> AuditEntry:
     async with sessionmaker() as session, session.begin():
-        return await append_audit(session, actor="cli:ani", action="opd.create", target=f"opd:unit-{n}",
-                                  detail={"n": n, "nama": "Kelurahan 20 Ilir D-I"}, now=T0 + n, checkpoints=policy)
+        return await append_audit(
+            session,
+            actor="cli:ani",
+            action="opd.create",
+            target=f"opd:unit-{n}",
+            detail={"n": n, "nama": "Kelurahan 20 Ilir D-I"},
+            now=T0 + n,
+            checkpoints=policy,
+        )
 
 
 async def _verify(sessionmaker: async_sessionmaker[AsyncSession]):  # type: ignore[no-untyped-def]
@@ -65,7 +79,8 @@ async def test_entries_link_from_genesis_and_verify_intact(sessionmaker: async_s
 
 
 async def test_entry_commits_with_the_audited_change_or_not_at_all(
-        sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
     with pytest.raises(RuntimeError):
         async with sessionmaker() as session, session.begin():
             session.add(OpdUnit(slug="dinkes", name="Dinas Kesehatan", kind="dinas", path="/dinkes/", created_at=T0))
@@ -77,8 +92,9 @@ async def test_entry_commits_with_the_audited_change_or_not_at_all(
     assert (await _append(sessionmaker, 1)).seq == 1
 
 
-async def test_checkpoint_follows_every_n_entries(sessionmaker: async_sessionmaker[AsyncSession],
-                                                 keys: KeyRing) -> None:
+async def test_checkpoint_follows_every_n_entries(
+    sessionmaker: async_sessionmaker[AsyncSession], keys: KeyRing
+) -> None:
     policy = CheckpointPolicy(keys, ISSUER, every=3)
     for n in range(7):
         await _append(sessionmaker, n, policy)
@@ -92,8 +108,9 @@ async def test_checkpoint_follows_every_n_entries(sessionmaker: async_sessionmak
     assert report.intact and report.checkpoints == 2
 
 
-async def test_checkpoint_on_demand_signs_the_head_once(sessionmaker: async_sessionmaker[AsyncSession],
-                                                        keys: KeyRing) -> None:
+async def test_checkpoint_on_demand_signs_the_head_once(
+    sessionmaker: async_sessionmaker[AsyncSession], keys: KeyRing
+) -> None:
     async with sessionmaker() as session, session.begin():
         assert await write_checkpoint(session, keys, issuer=ISSUER, now=T0) is None  # empty chain
     head = await _append(sessionmaker, 1)
@@ -106,7 +123,8 @@ async def test_checkpoint_on_demand_signs_the_head_once(sessionmaker: async_sess
 
 
 async def test_checkpoint_if_due_counts_entries_appended_without_a_policy(
-        sessionmaker: async_sessionmaker[AsyncSession], keys: KeyRing) -> None:
+    sessionmaker: async_sessionmaker[AsyncSession], keys: KeyRing
+) -> None:
     policy = CheckpointPolicy(keys, ISSUER, every=3)
     await _append(sessionmaker, 1)
     await _append(sessionmaker, 2)
@@ -119,32 +137,41 @@ async def test_checkpoint_if_due_counts_entries_appended_without_a_policy(
         assert await checkpoint_if_due(session, policy, T0) is None
 
 
-@pytest.mark.parametrize("detail", [{"bad": float("nan")}, {"bad": {1, 2}}, {"bad": "\ud800"}],
-                         ids=["nan", "set", "lone-surrogate"])
-async def test_detail_json_cannot_carry_exactly_is_refused(sessionmaker: async_sessionmaker[AsyncSession],
-                                                           detail: dict) -> None:
+@pytest.mark.parametrize(
+    "detail", [{"bad": float("nan")}, {"bad": {1, 2}}, {"bad": "\ud800"}], ids=["nan", "set", "lone-surrogate"]
+)
+async def test_detail_json_cannot_carry_exactly_is_refused(
+    sessionmaker: async_sessionmaker[AsyncSession], detail: dict
+) -> None:
     async with sessionmaker() as session, session.begin():
         with pytest.raises(ValueError, match="canonical JSON"):
             await append_audit(session, actor="a", action="x", target="t", detail=detail, now=T0)
 
 
-async def test_checkpoint_entries_cannot_be_appended_by_callers(
-        sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+async def test_checkpoint_entries_cannot_be_appended_by_callers(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
     async with sessionmaker() as session, session.begin():
         with pytest.raises(ValueError, match="write_checkpoint"):
             await append_audit(session, actor="a", action=CHECKPOINT_ACTION, target="t", detail={}, now=T0)
 
 
 async def test_concurrent_tasks_on_separate_connections_keep_one_unbroken_chain(
-        sessionmaker: async_sessionmaker[AsyncSession], keys: KeyRing) -> None:
+    sessionmaker: async_sessionmaker[AsyncSession], keys: KeyRing
+) -> None:
     policy = CheckpointPolicy(keys, ISSUER, every=7)
     tasks, per_task = 8, 10
 
     async def worker(task: int) -> None:
         for n in range(per_task):
             async with sessionmaker() as session, session.begin():
-                await append_audit(session, actor=f"task:{task}", action="test.append", target=f"{task}/{n}",
-                                   detail={"task": task, "n": n}, now=T0, checkpoints=policy)
+                await append_audit(
+                    session,
+                    actor=f"task:{task}",
+                    action="test.append",
+                    target=f"{task}/{n}",
+                    detail={"task": task, "n": n},
+                    now=T0,
+                    checkpoints=policy,
+                )
                 await asyncio.sleep(0)  # hold the tail across a scheduling point before committing
 
     await asyncio.gather(*(worker(task) for task in range(tasks)))
@@ -165,10 +192,25 @@ def test_concurrent_os_processes_keep_one_unbroken_chain(database_url: str) -> N
             await engine.dispose()
 
     asyncio.run(prepare())
-    children = [subprocess.Popen([sys.executable, "-m", "tests.support.audit_appender", database_url, f"p{k}",
-                                  str(tasks), str(per_task), str(every)],
-                                 cwd=REPO_ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-                for k in range(processes)]
+    children = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tests.support.audit_appender",
+                database_url,
+                f"p{k}",
+                str(tasks),
+                str(per_task),
+                str(every),
+            ],
+            cwd=REPO_ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for k in range(processes)
+    ]
     try:
         for child in children:
             assert child.stdout is not None and child.stdout.readline().strip() == "ready"

@@ -47,8 +47,11 @@ def test_human_summary_names_counts(env: dict[str, str]) -> None:
 
 
 def test_edited_detail_is_named(env: dict[str, str], database_url: str) -> None:
-    run_sql(database_url, """UPDATE audit_log SET detail = '{"n": 6, "name": "Budi", "roles": ["operator"]}'
-                             WHERE seq = 7""")
+    run_sql(
+        database_url,
+        """UPDATE audit_log SET detail = '{"n": 6, "name": "Budi", "roles": ["operator"]}'
+                             WHERE seq = 7""",
+    )
     code, report = verify_json(env)
     assert code == EXIT_TAMPERED
     assert _fault(report) == (7, "edited")
@@ -78,20 +81,29 @@ def test_forged_row_with_its_own_hash_but_a_wrong_link_is_named(env: dict[str, s
     chain = read_chain(database_url)
     # Make room at seq 7 (two steps: the primary key must stay unique at every row), then forge
     # an entry whose hash is correct for its content but which links to seq 5, not seq 6.
-    run_sql(database_url, "UPDATE audit_log SET seq = seq + 1000 WHERE seq >= 7",
-            "UPDATE audit_log SET seq = seq - 999 WHERE seq >= 1007")
+    run_sql(
+        database_url,
+        "UPDATE audit_log SET seq = seq + 1000 WHERE seq >= 7",
+        "UPDATE audit_log SET seq = seq - 999 WHERE seq >= 1007",
+    )
     detail = {"n": 99, "name": "Mallory", "roles": ["kominfo-admin"]}
     prev = chain[4].hash
-    forged = replace(chain[6], seq=7, actor="cli:ani", target="user:99", detail=detail, prev_hash=prev,
-                     hash=entry_hash(prev, 7, chain[6].at, "cli:ani", chain[6].action, "user:99", detail))
+    forged = replace(
+        chain[6],
+        seq=7,
+        actor="cli:ani",
+        target="user:99",
+        detail=detail,
+        prev_hash=prev,
+        hash=entry_hash(prev, 7, chain[6].at, "cli:ani", chain[6].action, "user:99", detail),
+    )
     _insert(database_url, forged.as_record())
     code, report = verify_json(env)
     assert code == EXIT_TAMPERED
     assert _fault(report) == (7, "inserted")
 
 
-def test_forged_row_with_a_recomputed_chain_is_caught_by_the_checkpoint(env: dict[str, str],
-                                                                         database_url: str) -> None:
+def test_forged_row_with_a_recomputed_chain_is_caught_by_the_checkpoint(env: dict[str, str], database_url: str) -> None:
     chain = read_chain(database_url)
     forged = replace(chain[6], detail={"n": 99, "name": "Mallory", "roles": ["kominfo-admin"]})
     rewrite_chain_from(database_url, 7, forged)
@@ -104,7 +116,8 @@ def test_forged_row_with_a_recomputed_chain_is_caught_by_the_checkpoint(env: dic
 
 
 def test_recomputed_chain_without_stored_checkpoints_is_caught_by_the_checkpoint_entry(
-        env: dict[str, str], database_url: str) -> None:
+    env: dict[str, str], database_url: str
+) -> None:
     chain = read_chain(database_url)
     rewrite_chain_from(database_url, 7, replace(chain[6], detail={"n": 99}))
     run_sql(database_url, "DELETE FROM audit_checkpoints")
@@ -114,12 +127,16 @@ def test_recomputed_chain_without_stored_checkpoints_is_caught_by_the_checkpoint
 
 
 def test_recomputed_chain_resigned_with_a_key_of_the_attackers_own_is_caught(
-        env: dict[str, str], database_url: str) -> None:
+    env: dict[str, str], database_url: str
+) -> None:
     attacker_key = generate_key("ES256")
     jwk = public_jwk(attacker_key, "attacker", "ES256")
     # The attacker can write signing_keys but cannot seal a private key under the hub's secret.
-    _insert(database_url, {"kid": "attacker", "alg": "ES256", "private_key": "AAAA", "public_jwk": jwk,
-                           "created_at": 0}, table="signing_keys")
+    _insert(
+        database_url,
+        {"kid": "attacker", "alg": "ES256", "private_key": "AAAA", "public_jwk": jwk, "created_at": 0},
+        table="signing_keys",
+    )
     chain = read_chain(database_url)
 
     def resign(claims: dict[str, Any]) -> str:
@@ -134,9 +151,12 @@ def test_recomputed_chain_resigned_with_a_key_of_the_attackers_own_is_caught(
 
 
 def test_swapped_rows_are_named_as_reordered(env: dict[str, str], database_url: str) -> None:
-    run_sql(database_url, "UPDATE audit_log SET seq = 1007 WHERE seq = 7",
-            "UPDATE audit_log SET seq = 7 WHERE seq = 8",
-            "UPDATE audit_log SET seq = 8 WHERE seq = 1007")
+    run_sql(
+        database_url,
+        "UPDATE audit_log SET seq = 1007 WHERE seq = 7",
+        "UPDATE audit_log SET seq = 7 WHERE seq = 8",
+        "UPDATE audit_log SET seq = 8 WHERE seq = 1007",
+    )
     code, report = verify_json(env)
     assert code == EXIT_TAMPERED
     assert _fault(report) == (7, "reordered")
@@ -151,7 +171,8 @@ def test_tail_cut_after_a_checkpoint_is_named_as_truncated(env: dict[str, str], 
 
 
 def test_tail_cut_together_with_its_checkpoint_entries_is_named_as_truncated(
-        env: dict[str, str], database_url: str) -> None:
+    env: dict[str, str], database_url: str
+) -> None:
     run_sql(database_url, "DELETE FROM audit_log WHERE seq >= 3")
     code, report = verify_json(env)
     assert _fault(report) == (3, "truncated")
@@ -223,7 +244,8 @@ def test_without_the_hub_secret_the_report_says_keys_were_not_authenticated(env:
 
 
 def test_tail_cut_with_every_checkpoint_is_caught_by_the_logged_checkpoints(
-        database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     import asyncio
     import logging
 
@@ -251,8 +273,7 @@ def test_tail_cut_with_every_checkpoint_is_caught_by_the_logged_checkpoints(
     assert gerbang(env, "audit", "verify", "--anchor", str(log_file)).stdout.startswith("TAMPERED: seq 5 truncated")
 
 
-def test_anchor_file_of_plain_tokens_checks_an_export(env: dict[str, str], database_url: str,
-                                                       tmp_path: Path) -> None:
+def test_anchor_file_of_plain_tokens_checks_an_export(env: dict[str, str], database_url: str, tmp_path: Path) -> None:
     from idp.audit_verify import read_anchors, verify_jsonl
     from tests.support.audit import gerbang
 

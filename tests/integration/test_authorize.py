@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -16,8 +15,8 @@ REDIRECT = "http://127.0.0.1:9/cb"
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def hub(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
     """One provider per backend for this module; each test makes its own codes and sessions."""
-    from tests.support.services import drop_pg_database, new_pg_database
     from idp.storage.migrate import upgrade
+    from tests.support.services import drop_pg_database, new_pg_database
 
     tmp = tmp_path_factory.mktemp("authorize")
     if request.param == "sqlite":
@@ -41,15 +40,18 @@ def signed_in(hub: Hub, name: str = "Portal Kominfo") -> Browser:
     return browser
 
 
-@pytest.mark.parametrize("variant", [
-    REDIRECT + "/",  # trailing slash
-    REDIRECT + "?x=1",  # extra query
-    REDIRECT.upper(),  # case
-    "http://127.0.0.1:9/cb/../cb",  # dot segments
-    "http://127.0.0.1:9/cb#frag",  # fragment
-    "https://evil.example/cb",  # other host
-    "http://127.0.0.1:9@evil.example/cb",  # userinfo trick
-])
+@pytest.mark.parametrize(
+    "variant",
+    [
+        REDIRECT + "/",  # trailing slash
+        REDIRECT + "?x=1",  # extra query
+        REDIRECT.upper(),  # case
+        "http://127.0.0.1:9/cb/../cb",  # dot segments
+        "http://127.0.0.1:9/cb#frag",  # fragment
+        "https://evil.example/cb",  # other host
+        "http://127.0.0.1:9@evil.example/cb",  # userinfo trick
+    ],
+)
 def test_unregistered_redirect_uri_is_never_redirected_to(hub: Hub, variant: str) -> None:
     client_id, _ = hub.client("Parkir Dishub")
     response = httpx.get(hub.url + authorize_url(client_id, pkce_pair()[1], redirect_uri=variant))
@@ -63,12 +65,15 @@ def test_unknown_client_gets_a_page_not_a_redirect(hub: Hub) -> None:
     assert response.status_code == 400 and "location" not in response.headers
 
 
-@pytest.mark.parametrize("pkce, expected", [
-    ({"code_challenge": None, "code_challenge_method": None}, "invalid_request"),  # missing
-    ({"code_challenge_method": "plain"}, "invalid_request"),  # downgrade to plain
-    ({"code_challenge_method": None}, "invalid_request"),  # method omitted means plain
-    ({"code_challenge": "short"}, "invalid_request"),
-])
+@pytest.mark.parametrize(
+    "pkce, expected",
+    [
+        ({"code_challenge": None, "code_challenge_method": None}, "invalid_request"),  # missing
+        ({"code_challenge_method": "plain"}, "invalid_request"),  # downgrade to plain
+        ({"code_challenge_method": None}, "invalid_request"),  # method omitted means plain
+        ({"code_challenge": "short"}, "invalid_request"),
+    ],
+)
 def test_pkce_is_required_and_s256_only_for_confidential_clients_too(hub: Hub, pkce: dict, expected: str) -> None:
     client_id, _ = hub.client("Parkir Dishub")
     url = httpx.URL(hub.url + authorize_url(client_id, pkce_pair()[1]))
@@ -169,8 +174,9 @@ def test_login_post_without_csrf_token_is_refused(hub: Hub) -> None:
     client_id, _ = hub.client("Portal Kominfo")
     page = browser.go(authorize_url(client_id, pkce_pair()[1]))
     interaction = query_of(str(page.url))["interaction"]
-    response = browser.http.post("/auth/login", data={"login": "warga@example.id", "password": "x" * 10,
-                                                      "interaction": interaction})
+    response = browser.http.post(
+        "/auth/login", data={"login": "warga@example.id", "password": "x" * 10, "interaction": interaction}
+    )
     assert response.status_code == 403
     browser.close()
 
@@ -213,13 +219,24 @@ def test_logout_with_hint_ends_session_everywhere_and_returns_to_registered_uri(
     page = browser.go(authorize_url(client_id, challenge))
     done = browser.consent(browser.login(page, "warga@example.id"))
     code = query_of(done.headers["location"])["code"]
-    tokens = httpx.post(f"{hub.url}/auth/token", auth=(client_id, secret), data={
-        "grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT, "code_verifier": verifier}).json()
-    bad = browser.http.get("/auth/logout", params={"id_token_hint": tokens["id_token"],
-                                                   "post_logout_redirect_uri": "https://evil.example/"})
+    tokens = httpx.post(
+        f"{hub.url}/auth/token",
+        auth=(client_id, secret),
+        data={"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT, "code_verifier": verifier},
+    ).json()
+    bad = browser.http.get(
+        "/auth/logout",
+        params={"id_token_hint": tokens["id_token"], "post_logout_redirect_uri": "https://evil.example/"},
+    )
     assert bad.status_code == 400
-    out = browser.http.get("/auth/logout", params={"id_token_hint": tokens["id_token"], "state": "s1",
-                                                   "post_logout_redirect_uri": REDIRECT + "/logged-out"})
+    out = browser.http.get(
+        "/auth/logout",
+        params={
+            "id_token_hint": tokens["id_token"],
+            "state": "s1",
+            "post_logout_redirect_uri": REDIRECT + "/logged-out",
+        },
+    )
     assert out.status_code == 303 and out.headers["location"] == REDIRECT + "/logged-out?state=s1"
     again = browser.go(authorize_url(hub.client("Portal Kominfo")[0], pkce_pair()[1], prompt="none"))
     assert query_of(again.headers["location"])["error"] == "login_required"
@@ -244,8 +261,15 @@ def test_discovery_lists_every_endpoint_and_jwks_serves_the_signing_key(hub: Hub
     meta = httpx.get(f"{hub.url}/.well-known/openid-configuration").json()
     assert meta["issuer"] == hub.url and meta["code_challenge_methods_supported"] == ["S256"]
     assert meta["authorization_response_iss_parameter_supported"] is True
-    for key in ("authorization_endpoint", "token_endpoint", "userinfo_endpoint", "jwks_uri", "revocation_endpoint",
-                "introspection_endpoint", "end_session_endpoint"):
+    for key in (
+        "authorization_endpoint",
+        "token_endpoint",
+        "userinfo_endpoint",
+        "jwks_uri",
+        "revocation_endpoint",
+        "introspection_endpoint",
+        "end_session_endpoint",
+    ):
         assert meta[key].startswith(hub.url + "/auth/")
     assert "implicit" not in meta["grant_types_supported"] and "password" not in meta["grant_types_supported"]
     keys = httpx.get(meta["jwks_uri"]).json()["keys"]

@@ -96,8 +96,15 @@ def test_logout_sends_a_signed_logout_token(hub: Hub, relying_party: tuple[Relyi
     assert 0 < claims["exp"] - claims["iat"] <= 120
     [entry] = logout_audit(hub)  # written with the delivery row, in one transaction
     assert entry.target == f"client:{client_id}" and entry.actor == "gerbang"
-    assert entry.detail == {"client_id": client_id, "outcome": "delivered", "attempts": 1, "error": None,
-                            "sid": delivery.sid, "sub": delivery.user_id, "jti": delivery.jti}
+    assert entry.detail == {
+        "client_id": client_id,
+        "outcome": "delivered",
+        "attempts": 1,
+        "error": None,
+        "sid": delivery.sid,
+        "sub": delivery.user_id,
+        "jti": delivery.jti,
+    }
     assert chain_is_intact(hub)
 
 
@@ -114,7 +121,8 @@ def test_failed_deliveries_are_retried(hub: Hub, relying_party: tuple[RelyingPar
 
 
 def test_a_delivery_that_fails_every_retry_is_audited_as_failed(
-        hub: Hub, relying_party: tuple[RelyingParty, str]) -> None:
+    hub: Hub, relying_party: tuple[RelyingParty, str]
+) -> None:
     party, client_id = relying_party
     party.failures = 100  # 503 every time
     logout(sign_in_to_both_clients(hub))
@@ -124,8 +132,11 @@ def test_a_delivery_that_fails_every_retry_is_audited_as_failed(
     assert len(party.tokens) == attempts
     [entry] = logout_audit(hub)
     assert entry.detail["client_id"] == client_id
-    assert (entry.detail["outcome"], entry.detail["attempts"], entry.detail["error"]) == ("failed", attempts,
-                                                                                         "HTTP 503")
+    assert (entry.detail["outcome"], entry.detail["attempts"], entry.detail["error"]) == (
+        "failed",
+        attempts,
+        "HTTP 503",
+    )
     assert chain_is_intact(hub)
 
 
@@ -154,8 +165,12 @@ def test_a_logout_uri_at_a_refused_address_is_never_called(database_url: str, tm
         client_id, _ = strict_hub.client("Parkir Dishub")
         client_pk = rows(strict_hub.settings.database_url, Client, Client.client_id == client_id)[0].id
         # A loopback URI: as a client registering http://169.254.169.254/... would reach the metadata service.
-        update_row(strict_hub.settings.database_url, Client, client_pk,
-                   backchannel_logout_uri=f"{url.replace('127.0.0.1', 'localhost')}/backchannel-logout")
+        update_row(
+            strict_hub.settings.database_url,
+            Client,
+            client_pk,
+            backchannel_logout_uri=f"{url.replace('127.0.0.1', 'localhost')}/backchannel-logout",
+        )
         logout(sign_in_to_both_clients(strict_hub))
         [delivery] = deliveries(strict_hub, 1)
     assert (delivery.status, delivery.attempts) == ("failed", 1)

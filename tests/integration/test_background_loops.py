@@ -46,8 +46,7 @@ async def sessions(database_url: str) -> AsyncIterator[BreakingSessions]:
     await engine.dispose()
 
 
-async def test_the_revocation_list_keeps_refreshing_after_an_unexpected_exception(
-        sessions: BreakingSessions) -> None:
+async def test_the_revocation_list_keeps_refreshing_after_an_unexpected_exception(sessions: BreakingSessions) -> None:
     revoked = RevokedTokens(sessions, SystemClock(), refresh_seconds=0.02)  # type: ignore[arg-type]
     await revoked.start()
     try:
@@ -62,18 +61,29 @@ async def test_the_revocation_list_keeps_refreshing_after_an_unexpected_exceptio
 
 
 async def test_the_route_table_keeps_refreshing_after_an_unexpected_exception(sessions: BreakingSessions) -> None:
-    registry = AppRegistry(sessions, ISSUER, SystemClock(), refresh_seconds=0.02,  # type: ignore[arg-type]
-                           addresses=TEST_UPSTREAM_ADDRESSES)
+    registry = AppRegistry(
+        sessions,
+        ISSUER,
+        SystemClock(),
+        refresh_seconds=0.02,  # type: ignore[arg-type]
+        addresses=TEST_UPSTREAM_ADDRESSES,
+    )
     await registry.start()
     try:
         sessions.broken = 3
         await eventually_async(lambda: sessions.broken == 0)
         async with sessions.maker() as session, session.begin():
-            await add_app(session, addresses=TEST_UPSTREAM_ADDRESSES, slug="parkir", opd_slug="dishub",
-                          upstreams=("http://127.0.0.1:9001",), auth_mode="session", issuer=ISSUER,
-                          now=int(time.time()))
+            await add_app(
+                session,
+                addresses=TEST_UPSTREAM_ADDRESSES,
+                slug="parkir",
+                opd_slug="dishub",
+                upstreams=("http://127.0.0.1:9001",),
+                auth_mode="session",
+                issuer=ISSUER,
+                now=int(time.time()),
+            )
         await eventually_async(lambda: registry.lookup("parkir.localhost", "/") is not None, timeout=10)
         assert registry.loop.failures == 3
     finally:
         await registry.stop()
-

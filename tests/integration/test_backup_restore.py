@@ -45,8 +45,9 @@ def _use(monkeypatch: pytest.MonkeyPatch, url: str, directory: Path, policy_dir:
         monkeypatch.delenv("GERBANG_POLICY_DIR", raising=False)
 
 
-def test_backup_restore_verify_and_sign_in(database_url: str, empty_target: str, tmp_path: Path,
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_backup_restore_verify_and_sign_in(
+    database_url: str, empty_target: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     policies = tmp_path / "policies"
     policies.mkdir()
     (policies / "00-city.yaml").write_text("apps:\n  - {slug: simpeg, restricted: true}\n", encoding="utf-8")
@@ -76,22 +77,31 @@ def test_backup_restore_verify_and_sign_in(database_url: str, empty_target: str,
     assert refused.exit_code == 1 and "not empty" in refused.stderr
 
     port = free_port()
-    settings = Settings(issuer=f"http://127.0.0.1:{port}", database_url=empty_target, data_dir=tmp_path / "target",
-                        secret_key=HUB_SECRET, policy_dir=hub.settings.policy_dir)
+    settings = Settings(
+        issuer=f"http://127.0.0.1:{port}",
+        database_url=empty_target,
+        data_dir=tmp_path / "target",
+        secret_key=HUB_SECRET,
+        policy_dir=hub.settings.policy_dir,
+    )
     with run_server(create_app(settings), port=port):
         restored = Hub(f"http://127.0.0.1:{port}", settings, hub.seeded)
         after = issue_tokens(restored, "Parkir Dishub")  # the seeded citizen signs in; the client secret holds
     assert jwt.get_unverified_header(after["id_token"])["kid"] == kid  # the restored key signs, not a new one
 
 
-def test_restore_refuses_another_kind_of_database(database_url: str, tmp_path: Path,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_restore_refuses_another_kind_of_database(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _use(monkeypatch, database_url, tmp_path / "source")
     cli("opd", "add", "--slug", "kota", "--name", "Kota", "--kind", "kota")
     archive = tmp_path / "b.tar.gz"
     cli("backup", str(archive))
-    other = "postgresql+asyncpg://postgres@127.0.0.1:5432/none" if database_url.startswith("sqlite") else \
-        f"sqlite+aiosqlite:///{tmp_path / 'x.db'}"
+    other = (
+        "postgresql+asyncpg://postgres@127.0.0.1:5432/none"
+        if database_url.startswith("sqlite")
+        else f"sqlite+aiosqlite:///{tmp_path / 'x.db'}"
+    )
     _use(monkeypatch, other, tmp_path / "other")
     refused = cli("restore", str(archive), ok=False)
     assert refused.exit_code == 1 and "restore onto the same kind" in refused.stderr

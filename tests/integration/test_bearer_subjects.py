@@ -25,8 +25,14 @@ from idp.storage.models import Membership, User
 from tests.support.hub_city import SECRET, seed_opd
 from tests.support.hub_tokens import ISSUER, RESOURCE, TestKey, access_claims, key_source
 
-ROUTE = Route(slug="parkir", opd="dishub", opd_path="/kota-palembang/dishub/", upstreams=("http://127.0.0.1:1",),
-              auth_mode="bearer", resource=RESOURCE)
+ROUTE = Route(
+    slug="parkir",
+    opd="dishub",
+    opd_path="/kota-palembang/dishub/",
+    upstreams=("http://127.0.0.1:1",),
+    auth_mode="bearer",
+    resource=RESOURCE,
+)
 
 
 @pytest.fixture
@@ -38,17 +44,27 @@ async def maker(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSess
     await engine.dispose()
 
 
-async def _user(maker: async_sessionmaker[AsyncSession], email: str, opd: str | None = None,
-                roles: tuple[str, ...] = ()) -> str:
+async def _user(
+    maker: async_sessionmaker[AsyncSession], email: str, opd: str | None = None, roles: tuple[str, ...] = ()
+) -> str:
     async with maker() as session, session.begin():
-        user = await add_user(session, email=email, name="Test", password_hash=None, now=int(time.time()),
-                              opd_slug=opd, roles=roles)
+        user = await add_user(
+            session, email=email, name="Test", password_hash=None, now=int(time.time()), opd_slug=opd, roles=roles
+        )
         return user.id
 
 
 def _request(token: str) -> RequestHead:
-    return RequestHead(method="GET", path="/apps/parkir/", query=b"", headers=((b"authorization", f"Bearer {token}".encode()),),
-                       client_ip="127.0.0.1", scheme="http", host="127.0.0.1", request_id="r1")
+    return RequestHead(
+        method="GET",
+        path="/apps/parkir/",
+        query=b"",
+        headers=((b"authorization", f"Bearer {token}".encode()),),
+        client_ip="127.0.0.1",
+        scheme="http",
+        host="127.0.0.1",
+        request_id="r1",
+    )
 
 
 async def test_principal_carries_opd_and_roles_from_memberships(maker: async_sessionmaker[AsyncSession]) -> None:
@@ -77,8 +93,9 @@ async def test_citizen_has_no_opd(maker: async_sessionmaker[AsyncSession]) -> No
 async def test_unknown_and_disabled_users_are_refused(maker: async_sessionmaker[AsyncSession]) -> None:
     ring = KeyRing(maker, SECRET.encode(), "ES256", SystemClock())
     await ring.load()
-    authenticator = BearerAuthenticator(TokenVerifier(local_keys_from_ring(ring), ISSUER, SystemClock()),
-                                        SubjectDirectory(maker, SystemClock()))
+    authenticator = BearerAuthenticator(
+        TokenVerifier(local_keys_from_ring(ring), ISSUER, SystemClock()), SubjectDirectory(maker, SystemClock())
+    )
     ghost = ring.sign(access_claims(int(time.time()), sub="no-such-user"), typ="at+jwt")
     with pytest.raises(Unauthenticated, match="does not exist"):
         await authenticator.authenticate(ROUTE, _request(ghost))

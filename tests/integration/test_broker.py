@@ -18,8 +18,16 @@ from sqlalchemy import select
 
 from idp.federation.registry import UpstreamSpec, update_upstream
 from idp.storage.models import FederatedIdentity, FederatedSession, User
-from tests.support.broker_pair import (NEW_CITIZEN, SECRET_KEY, SLUG, UNVERIFIED, BrokerPair, TwoSiteBrowser,
-                                       in_database, run_broker_pair)
+from tests.support.broker_pair import (
+    NEW_CITIZEN,
+    SECRET_KEY,
+    SLUG,
+    UNVERIFIED,
+    BrokerPair,
+    TwoSiteBrowser,
+    in_database,
+    run_broker_pair,
+)
 from tests.support.hub import PASSWORD, authorize_url, pkce_pair, query_of
 
 WARGA = "warga@example.id"  # on both hubs, verified at the upstream
@@ -34,8 +42,7 @@ def pair(database_url: str, tmp_path: Path, _sqlite_template: Path) -> Iterator[
 
 
 def users_named(pair: BrokerPair, email: str) -> list[User]:
-    return in_database(pair.broker.settings.database_url,
-                       lambda s: _all(s, select(User).where(User.email == email)))
+    return in_database(pair.broker.settings.database_url, lambda s: _all(s, select(User).where(User.email == email)))
 
 
 def identities(pair: BrokerPair) -> list[FederatedIdentity]:
@@ -64,9 +71,16 @@ def redeem(pair: BrokerPair, done: httpx.Response, verifier: str) -> dict:
     params = query_of(done.headers["location"])
     assert params["iss"] == pair.broker.url
     client_id, secret = pair.broker.client("Portal Kominfo")
-    token = httpx.post(f"{pair.broker.url}/auth/token", auth=(client_id, secret), data={
-        "grant_type": "authorization_code", "code": params["code"], "redirect_uri": "http://127.0.0.1:9/cb",
-        "code_verifier": verifier})
+    token = httpx.post(
+        f"{pair.broker.url}/auth/token",
+        auth=(client_id, secret),
+        data={
+            "grant_type": "authorization_code",
+            "code": params["code"],
+            "redirect_uri": "http://127.0.0.1:9/cb",
+            "code_verifier": verifier,
+        },
+    )
     assert token.status_code == 200, token.text
     return token.json()
 
@@ -142,8 +156,12 @@ def test_idp_hint_goes_straight_to_the_upstream(pair: BrokerPair) -> None:
 
 
 def test_upstream_acr_maps_to_the_local_level_and_satisfies_step_up(pair: BrokerPair) -> None:
-    in_database(pair.broker.settings.database_url, lambda s: update_upstream(
-        s, SLUG, UpstreamSpec(acr_map={"1": "2"}), secret=SECRET_KEY.encode(), actor="test", now=int(time.time())))
+    in_database(
+        pair.broker.settings.database_url,
+        lambda s: update_upstream(
+            s, SLUG, UpstreamSpec(acr_map={"1": "2"}), secret=SECRET_KEY.encode(), actor="test", now=int(time.time())
+        ),
+    )
     browser = TwoSiteBrowser(pair)
     page, verifier = start_at_client(browser, acr_values="2")
     done = browser.upstream_login(choose_upstream(browser, page), NEW_CITIZEN)
@@ -189,10 +207,18 @@ def test_back_channel_logout_from_the_upstream_ends_the_hub_session(pair: Broker
 
 def test_a_forged_logout_token_is_refused(pair: BrokerPair) -> None:
     browser, tokens = sign_in_brokered(pair)
-    forged = jwt.encode({"iss": pair.upstream.url, "aud": pair.upstream_client_id, "iat": int(time.time()),
-                         "jti": "x", "sub": claims_of(tokens)["sub"],
-                         "events": {"http://schemas.openid.net/event/backchannel-logout": {}}},
-                        "k" * 32, algorithm="HS256")
+    forged = jwt.encode(
+        {
+            "iss": pair.upstream.url,
+            "aud": pair.upstream_client_id,
+            "iat": int(time.time()),
+            "jti": "x",
+            "sub": claims_of(tokens)["sub"],
+            "events": {"http://schemas.openid.net/event/backchannel-logout": {}},
+        },
+        "k" * 32,
+        algorithm="HS256",
+    )
     answer = httpx.post(f"{pair.broker.url}/auth/broker/{SLUG}/backchannel-logout", data={"logout_token": forged})
     assert answer.status_code == 400 and answer.json()["error"] == "invalid_request"
     assert is_signed_in(browser, pair.broker.url)
@@ -203,9 +229,15 @@ def test_a_callback_is_used_once_and_only_in_the_browser_that_started_it(pair: B
     page, _ = start_at_client(browser)
     at_upstream = choose_upstream(browser, page)
     interaction = at_upstream.url.params["interaction"]
-    answer = browser.http.post(f"{pair.upstream.url}/auth/login", data={
-        "login": WARGA, "password": PASSWORD, "interaction": interaction,
-        "csrf_token": __import__("tests.support.broker_pair", fromlist=["csrf"]).csrf(at_upstream.text)})
+    answer = browser.http.post(
+        f"{pair.upstream.url}/auth/login",
+        data={
+            "login": WARGA,
+            "password": PASSWORD,
+            "interaction": interaction,
+            "csrf_token": __import__("tests.support.broker_pair", fromlist=["csrf"]).csrf(at_upstream.text),
+        },
+    )
     while answer.status_code in (302, 303) and "/callback" not in answer.headers["location"]:
         answer = browser.http.get(str(answer.url.join(answer.headers["location"])))
     callback = str(answer.url.join(answer.headers["location"]))
@@ -217,14 +249,22 @@ def test_a_callback_is_used_once_and_only_in_the_browser_that_started_it(pair: B
 
 
 @pytest.mark.parametrize("failure", ["down", "slow", "garbage"])
-def test_an_upstream_that_fails_gives_the_password_form(pair: BrokerPair, failure: str,
-                                                        broken_upstream: dict[str, str]) -> None:
+def test_an_upstream_that_fails_gives_the_password_form(
+    pair: BrokerPair, failure: str, broken_upstream: dict[str, str]
+) -> None:
     from idp.federation.registry import add_upstream
 
-    in_database(pair.broker.settings.database_url, lambda s: add_upstream(
-        s, "rusak", UpstreamSpec(name="Rusak", issuer=broken_upstream[failure], client_id="c",
-                                 client_secret="s" * 20), secret=SECRET_KEY.encode(), actor="test",
-        now=int(time.time())))
+    in_database(
+        pair.broker.settings.database_url,
+        lambda s: add_upstream(
+            s,
+            "rusak",
+            UpstreamSpec(name="Rusak", issuer=broken_upstream[failure], client_id="c", client_secret="s" * 20),
+            secret=SECRET_KEY.encode(),
+            actor="test",
+            now=int(time.time()),
+        ),
+    )
     browser = TwoSiteBrowser(pair)
     page, _ = start_at_client(browser)
     started = time.monotonic()
@@ -254,8 +294,12 @@ def broken_upstream() -> Iterator[dict[str, str]]:
     async def garbage(_request):  # type: ignore[no-untyped-def]
         return HTMLResponse("<html>Maintenance</html>")
 
-    app = Starlette(routes=[Route("/slow/.well-known/openid-configuration", slow),
-                            Route("/garbage/.well-known/openid-configuration", garbage)])
+    app = Starlette(
+        routes=[
+            Route("/slow/.well-known/openid-configuration", slow),
+            Route("/garbage/.well-known/openid-configuration", garbage),
+        ]
+    )
     with run_server(app) as url:
         yield {"down": f"http://127.0.0.1:{free_port()}", "slow": f"{url}/slow", "garbage": f"{url}/garbage"}
 
@@ -269,14 +313,26 @@ def test_private_key_jwt_toward_the_upstream(pair: BrokerPair) -> None:
     from idp.federation.registry import public_jwk_of
     from idp.storage.models import Client
 
-    pem = ec.generate_private_key(ec.SECP256R1()).private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
+    pem = (
+        ec.generate_private_key(ec.SECP256R1())
+        .private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        .decode()
+    )
     jwk = public_jwk_of(pem)
-    in_database(pair.upstream.settings.database_url, lambda s: s.execute(update(Client).where(
-        Client.client_id == pair.upstream_client_id).values(auth_method="private_key_jwt", secret_digest=None,
-                                                            jwks={"keys": [jwk]})))
-    in_database(pair.broker.settings.database_url, lambda s: update_upstream(
-        s, SLUG, UpstreamSpec(private_key_pem=pem), secret=SECRET_KEY.encode(), actor="test", now=int(time.time())))
+    in_database(
+        pair.upstream.settings.database_url,
+        lambda s: s.execute(
+            update(Client)
+            .where(Client.client_id == pair.upstream_client_id)
+            .values(auth_method="private_key_jwt", secret_digest=None, jwks={"keys": [jwk]})
+        ),
+    )
+    in_database(
+        pair.broker.settings.database_url,
+        lambda s: update_upstream(
+            s, SLUG, UpstreamSpec(private_key_pem=pem), secret=SECRET_KEY.encode(), actor="test", now=int(time.time())
+        ),
+    )
     browser = TwoSiteBrowser(pair)
     page, verifier = start_at_client(browser)
     done = browser.confirm(browser.upstream_login(choose_upstream(browser, page), NEW_CITIZEN))
@@ -289,21 +345,28 @@ def test_unlinking_keeps_the_last_way_in(pair: BrokerPair) -> None:
     created, _ = sign_in_brokered(pair)  # an account made upstream: no password, one identity
     account = created.go("/account")
     [identity] = identities(pair)
-    kept = created.post(f"{pair.broker.url}/account/identities/unlink",
-                        {"identity_id": str(identity.id), "csrf_token": csrf(account.text)})
+    kept = created.post(
+        f"{pair.broker.url}/account/identities/unlink",
+        {"identity_id": str(identity.id), "csrf_token": csrf(account.text)},
+    )
     assert kept.url.params["done"] == "identity_kept" and len(identities(pair)) == 1
     linked = TwoSiteBrowser(pair)  # Siti has a password: her linked identity may go
     page, verifier = start_at_client(linked)
-    redeem(pair, linked.confirm(linked.upstream_login(choose_upstream(linked, page), WARGA), password=PASSWORD),
-           verifier)
+    redeem(
+        pair, linked.confirm(linked.upstream_login(choose_upstream(linked, page), WARGA), password=PASSWORD), verifier
+    )
     account = linked.go("/account")
     [siti_identity] = [i for i in identities(pair) if i.id != identity.id]
-    done = linked.post(f"{pair.broker.url}/account/identities/unlink",
-                       {"identity_id": str(siti_identity.id), "csrf_token": csrf(account.text)})
+    done = linked.post(
+        f"{pair.broker.url}/account/identities/unlink",
+        {"identity_id": str(siti_identity.id), "csrf_token": csrf(account.text)},
+    )
     assert done.url.params["done"] == "identity_unlinked"
     assert [i.id for i in identities(pair)] == [identity.id]
-    other = linked.post(f"{pair.broker.url}/account/identities/unlink",  # someone else's identity: untouched
-                        {"identity_id": str(identity.id), "csrf_token": csrf(account.text)})
+    other = linked.post(
+        f"{pair.broker.url}/account/identities/unlink",  # someone else's identity: untouched
+        {"identity_id": str(identity.id), "csrf_token": csrf(account.text)},
+    )
     assert other.url.params["done"] == "identity_kept" and len(identities(pair)) == 1
 
 
@@ -320,10 +383,15 @@ def test_passkey_proof_refuses_forgeries_and_strangers(pair: BrokerPair) -> None
     options = browser.http.post(f"{pair.broker.url}/auth/broker/passkey/options", json={"csrf_token": token})
     assert options.status_code == 200 and options.json()["challenge"]
     assert browser.http.post(f"{pair.broker.url}/auth/broker/passkey/options", json={}).status_code == 403
-    forged = {"id": "AAAA", "rawId": "AAAA", "type": "public-key",
-              "response": {"clientDataJSON": "e30", "authenticatorData": "AAAA", "signature": "AAAA"}}
-    refused = browser.http.post(f"{pair.broker.url}/auth/broker/passkey", json={"csrf_token": token,
-                                                                                "credential": forged})
+    forged = {
+        "id": "AAAA",
+        "rawId": "AAAA",
+        "type": "public-key",
+        "response": {"clientDataJSON": "e30", "authenticatorData": "AAAA", "signature": "AAAA"},
+    }
+    refused = browser.http.post(
+        f"{pair.broker.url}/auth/broker/passkey", json={"csrf_token": token, "credential": forged}
+    )
     assert refused.status_code == 400 and refused.json() == {"error": "passkey_rejected"}
     assert identities(pair) == []
     stranger.close()
@@ -337,8 +405,10 @@ def test_an_upstream_key_rotation_is_followed(pair: BrokerPair) -> None:
     browser, _ = sign_in_brokered(pair)
     fetched_at = time.monotonic()
     signing_now = pair.upstream.settings.model_copy(update={"key_activation_delay": 0})  # no pre-publication here
-    in_database(pair.upstream.settings.database_url, lambda s: rotate_signing_key(
-        s, signing_now, actor="test", now=int(time.time())))
+    in_database(
+        pair.upstream.settings.database_url,
+        lambda s: rotate_signing_key(s, signing_now, actor="test", now=int(time.time())),
+    )
 
     def primary_keys() -> int:
         return sum(key.get("alg") == "ES256" for key in httpx.get(f"{pair.upstream.url}/auth/jwks").json()["keys"])

@@ -22,9 +22,20 @@ async def _scenario(database_url: str, check: Any, **spec: Any) -> Any:
     try:
         async with build_sessionmaker(engine)() as session, session.begin():
             now = int(time.time())
-            row = await add_upstream(session, "inapas", UpstreamSpec(
-                name="INApas", issuer="https://inapas.example.id", client_id="c", client_secret="s" * 20,
-                **{"link_by": "nik", **spec}), secret=b"k" * 40, actor="test", now=now)
+            row = await add_upstream(
+                session,
+                "inapas",
+                UpstreamSpec(
+                    name="INApas",
+                    issuer="https://inapas.example.id",
+                    client_id="c",
+                    client_secret="s" * 20,
+                    **{"link_by": "nik", **spec},
+                ),
+                secret=b"k" * 40,
+                actor="test",
+                now=now,
+            )
             siti = await add_user(session, email="siti@example.id", name="Siti", password_hash="x", now=now, nik=NIK)
             return await check(session, row, siti)
     finally:

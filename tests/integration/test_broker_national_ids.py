@@ -21,8 +21,7 @@ from tests.integration.test_broker import choose_upstream, claims_of, redeem, st
 from tests.support.broker_pair import SECRET_KEY, SLUG, BrokerPair, TwoSiteBrowser, in_database, run_broker_pair
 from tests.support.hub import PASSWORD
 
-NIK_SITI, NIK_BUDI, NIK_TAKEN, NIK_OFF = "1671015203950003", "1671011507880004", "1671014101900005", \
-    "1671016606850006"
+NIK_SITI, NIK_BUDI, NIK_TAKEN, NIK_OFF = "1671015203950003", "1671011507880004", "1671014101900005", "1671016606850006"
 NIP_ANDI = "198703152010011002"
 
 
@@ -30,28 +29,47 @@ NIP_ANDI = "198703152010011002"
 def pair(database_url: str, tmp_path: Path, _sqlite_template: Path) -> Iterator[BrokerPair]:
     upstream_db = tmp_path / "upstream.db"
     shutil.copy(_sqlite_template, upstream_db)
-    with run_broker_pair(database_url, f"sqlite+aiosqlite:///{upstream_db}", tmp_path, link_by="nik",
-                         scope="openid profile email nik nip") as running:
-        people(running.upstream.settings.database_url, [
-            ("siti.inapas@example.id", "Siti Aminah", {"nik": NIK_SITI}),
-            ("budi.inapas@example.id", "Budi Santoso", {"nik": NIK_BUDI}),
-            ("baru.nik@example.id", "Warga Baru", {"nik": NIK_TAKEN}),
-            ("nonaktif.inapas@example.id", "Nonaktif", {"nik": NIK_OFF}),
-            ("andi@bkn.example.id", "Andi ASN", {"nip": NIP_ANDI})])
-        people(running.broker.settings.database_url, [
-            ("siti@example.id", "Siti (lokal)", {"nik": NIK_SITI}),
-            ("budi@example.id", "Budi (lokal)", {"nik": NIK_BUDI}),
-            ("orang.lain@example.id", "Pemilik NIK", {"nik": NIK_TAKEN}),
-            ("nonaktif@example.id", "Akun Nonaktif", {"nik": NIK_OFF, "disabled": True}),
-            ("andi@palembang.go.id", "Andi (lokal)", {"nip": NIP_ANDI, "kind": "asn"})])
+    with run_broker_pair(
+        database_url,
+        f"sqlite+aiosqlite:///{upstream_db}",
+        tmp_path,
+        link_by="nik",
+        scope="openid profile email nik nip",
+    ) as running:
+        people(
+            running.upstream.settings.database_url,
+            [
+                ("siti.inapas@example.id", "Siti Aminah", {"nik": NIK_SITI}),
+                ("budi.inapas@example.id", "Budi Santoso", {"nik": NIK_BUDI}),
+                ("baru.nik@example.id", "Warga Baru", {"nik": NIK_TAKEN}),
+                ("nonaktif.inapas@example.id", "Nonaktif", {"nik": NIK_OFF}),
+                ("andi@bkn.example.id", "Andi ASN", {"nip": NIP_ANDI}),
+            ],
+        )
+        people(
+            running.broker.settings.database_url,
+            [
+                ("siti@example.id", "Siti (lokal)", {"nik": NIK_SITI}),
+                ("budi@example.id", "Budi (lokal)", {"nik": NIK_BUDI}),
+                ("orang.lain@example.id", "Pemilik NIK", {"nik": NIK_TAKEN}),
+                ("nonaktif@example.id", "Akun Nonaktif", {"nik": NIK_OFF, "disabled": True}),
+                ("andi@palembang.go.id", "Andi (lokal)", {"nip": NIP_ANDI, "kind": "asn"}),
+            ],
+        )
         yield running
 
 
 def people(database_url: str, rows: list[tuple[str, str, dict[str, Any]]]) -> None:
     async def op(session: Any) -> None:
         for email, name, fields in rows:
-            user = await add_user(session, email=email, name=name, password_hash=hash_sync(PASSWORD),
-                                  now=int(time.time()), nik=fields.get("nik"))
+            user = await add_user(
+                session,
+                email=email,
+                name=name,
+                password_hash=hash_sync(PASSWORD),
+                now=int(time.time()),
+                nik=fields.get("nik"),
+            )
             user.nip, user.disabled = fields.get("nip"), fields.get("disabled", False)
             user.kind = fields.get("kind", user.kind)
 
@@ -59,19 +77,25 @@ def people(database_url: str, rows: list[tuple[str, str, dict[str, Any]]]) -> No
 
 
 def set_upstream(pair: BrokerPair, **spec: Any) -> None:
-    in_database(pair.broker.settings.database_url, lambda s: update_upstream(
-        s, SLUG, UpstreamSpec(**spec), secret=SECRET_KEY.encode(), actor="test", now=int(time.time())))
+    in_database(
+        pair.broker.settings.database_url,
+        lambda s: update_upstream(
+            s, SLUG, UpstreamSpec(**spec), secret=SECRET_KEY.encode(), actor="test", now=int(time.time())
+        ),
+    )
 
 
 def local(pair: BrokerPair, email: str) -> User:
     async def op(session: Any) -> User:
         return (await session.scalars(select(User).where(User.email == email))).one()
+
     return in_database(pair.broker.settings.database_url, op)
 
 
 def links(pair: BrokerPair) -> list[FederatedIdentity]:
     async def op(session: Any) -> list[FederatedIdentity]:
         return list((await session.scalars(select(FederatedIdentity))).all())
+
     return in_database(pair.broker.settings.database_url, op)
 
 

@@ -38,8 +38,13 @@ async def _seed(database_url: str) -> KeyRing:
         maker = build_sessionmaker(engine)
         await seed_opd(maker, 1_800_000_000)
         async with maker() as session, session.begin():
-            await add_client(session, name="Parkir", client_id="parkir-web", redirect_uris=("http://127.0.0.1/cb",),
-                             now=1_800_000_000)
+            await add_client(
+                session,
+                name="Parkir",
+                client_id="parkir-web",
+                redirect_uris=("http://127.0.0.1/cb",),
+                now=1_800_000_000,
+            )
         ring = KeyRing(maker, SECRET.encode(), "ES256", SystemClock())
         await ring.load()  # the hub's signing key, as `gerbang serve` would create it
         return ring
@@ -62,15 +67,25 @@ def _run(*args: str) -> Result:
 
 
 def _add(slug: str, upstream: str, *extra: str) -> dict[str, Any]:
-    result = _run("apps", "add", "--slug", slug, "--opd", "dishub", "--upstream", upstream, "--auth", "none",
-                  "--json", *extra)
+    result = _run(
+        "apps", "add", "--slug", slug, "--opd", "dishub", "--upstream", upstream, "--auth", "none", "--json", *extra
+    )
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)
 
 
 def test_add_prints_one_json_object_with_the_new_id(hub: KeyRing) -> None:
-    record = _add("parkir", "http://127.0.0.1:9001/", "--upstream", "http://127.0.0.1:9002", "--client",
-                  "parkir-web", "--host", "Parkir.Palembang.go.id", "--restricted")
+    record = _add(
+        "parkir",
+        "http://127.0.0.1:9001/",
+        "--upstream",
+        "http://127.0.0.1:9002",
+        "--client",
+        "parkir-web",
+        "--host",
+        "Parkir.Palembang.go.id",
+        "--restricted",
+    )
     assert isinstance(record["id"], int)
     assert record["upstreams"] == ["http://127.0.0.1:9001", "http://127.0.0.1:9002"]
     assert record["resource"] == "http://parkir.localhost:8000/"
@@ -105,8 +120,9 @@ def test_bad_input_is_one_line_error_and_exit_1(hub: KeyRing) -> None:
 
 def test_duplicate_slug_is_refused(hub: KeyRing) -> None:
     _add("parkir", "http://127.0.0.1:9001")
-    result = _run("apps", "add", "--slug", "parkir", "--opd", "dishub", "--upstream", "http://127.0.0.1:9003",
-                  "--auth", "none")
+    result = _run(
+        "apps", "add", "--slug", "parkir", "--opd", "dishub", "--upstream", "http://127.0.0.1:9003", "--auth", "none"
+    )
     assert result.exit_code == 1
     assert "already exists" in result.stderr
 
@@ -141,11 +157,15 @@ def test_audit_passes_when_every_upstream_refuses_direct_calls(hub: KeyRing, jwk
 
 def test_audit_flags_upstreams_reachable_around_the_hub(hub: KeyRing, jwks_url: str) -> None:
     guarded = AssertionVerifier(issuer=ISSUER, audience="http://parkir.localhost:8000/", jwks_url=jwks_url)
-    lax = AssertionVerifier(issuer=ISSUER, audience="http://cctv.localhost:8000/", jwks_url=jwks_url,
-                            leeway=10**6)  # never looks at expiry
-    with run_server(protected_asgi_app(guarded)) as protected, run_server(open_asgi_app()) as unprotected, \
-            run_server(protected_asgi_app(lax)) as careless, \
-            run_server(_audience_blind_app(hub.jwks())) as audience_blind:
+    lax = AssertionVerifier(
+        issuer=ISSUER, audience="http://cctv.localhost:8000/", jwks_url=jwks_url, leeway=10**6
+    )  # never looks at expiry
+    with (
+        run_server(protected_asgi_app(guarded)) as protected,
+        run_server(open_asgi_app()) as unprotected,
+        run_server(protected_asgi_app(lax)) as careless,
+        run_server(_audience_blind_app(hub.jwks())) as audience_blind,
+    ):
         _add("parkir", protected)
         _add("ebudgeting", protected, "--upstream", unprotected)
         _add("cctv", careless)
@@ -193,7 +213,9 @@ def _closed_port() -> int:
 
 async def test_running_gateway_sees_cli_changes_without_restart(hub: KeyRing, database_url: str) -> None:
     engine = build_engine(database_url)
-    registry = AppRegistry(build_sessionmaker(engine), ISSUER, SystemClock(), refresh_seconds=0.05, addresses=TEST_UPSTREAM_ADDRESSES)
+    registry = AppRegistry(
+        build_sessionmaker(engine), ISSUER, SystemClock(), refresh_seconds=0.05, addresses=TEST_UPSTREAM_ADDRESSES
+    )
     await registry.start()
     try:
         assert registry.lookup("parkir.localhost", "/") is None
@@ -208,14 +230,23 @@ async def test_running_gateway_sees_cli_changes_without_restart(hub: KeyRing, da
         await engine.dispose()
 
 
-@pytest.mark.parametrize("special_upstream", ["http://169.254.169.254/", "http://[fe80::1]:8080",
-                                              "http://127.0.0.1:9001", "http://localhost:9001",
-                                              "http://[::ffff:169.254.169.254]/"])
+@pytest.mark.parametrize(
+    "special_upstream",
+    [
+        "http://169.254.169.254/",
+        "http://[fe80::1]:8080",
+        "http://127.0.0.1:9001",
+        "http://localhost:9001",
+        "http://[::ffff:169.254.169.254]/",
+    ],
+)
 def test_add_refuses_link_local_and_loopback_upstreams_unless_kominfo_allows_them(
-        hub: KeyRing, monkeypatch: pytest.MonkeyPatch, special_upstream: str) -> None:
+    hub: KeyRing, monkeypatch: pytest.MonkeyPatch, special_upstream: str
+) -> None:
     monkeypatch.delenv("GERBANG_UPSTREAM_ALLOW", raising=False)
-    result = _run("apps", "add", "--slug", "meta", "--opd", "dishub", "--upstream", special_upstream,
-                  "--auth", "none", "--json")
+    result = _run(
+        "apps", "add", "--slug", "meta", "--opd", "dishub", "--upstream", special_upstream, "--auth", "none", "--json"
+    )
     assert result.exit_code == 1
     assert "GERBANG_UPSTREAM_ALLOW" in result.stderr and result.stdout == ""
     assert json.loads(_run("apps", "list", "--json").stdout) == {"apps": []}
@@ -225,19 +256,40 @@ def test_add_refuses_link_local_and_loopback_upstreams_unless_kominfo_allows_the
 
 def test_add_refuses_private_ranges_kominfo_denies(hub: KeyRing, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GERBANG_UPSTREAM_DENY", "10.0.0.0/8")
-    result = _run("apps", "add", "--slug", "parkir", "--opd", "dishub", "--upstream", "http://10.0.3.5:8080",
-                  "--auth", "none")
+    result = _run(
+        "apps", "add", "--slug", "parkir", "--opd", "dishub", "--upstream", "http://10.0.3.5:8080", "--auth", "none"
+    )
     assert result.exit_code == 1 and "GERBANG_UPSTREAM_DENY" in result.stderr
     assert _add("parkir", "http://192.168.10.5:8080")["upstreams"] == ["http://192.168.10.5:8080"]
 
 
 def test_add_records_path_and_websocket_settings(hub: KeyRing) -> None:
-    record = _add("iis", "http://127.0.0.1:9001", "--case-insensitive-paths", "--allow-ambiguous-paths",
-                  "--websocket-origin", "https://Peta.Palembang.go.id", "--websocket-origin", "http://127.0.0.1:3000")
+    record = _add(
+        "iis",
+        "http://127.0.0.1:9001",
+        "--case-insensitive-paths",
+        "--allow-ambiguous-paths",
+        "--websocket-origin",
+        "https://Peta.Palembang.go.id",
+        "--websocket-origin",
+        "http://127.0.0.1:3000",
+    )
     assert record["case_insensitive_paths"] is True and record["allow_ambiguous_paths"] is True
     assert record["websocket_origins"] == ["https://peta.palembang.go.id", "http://127.0.0.1:3000"]
-    result = _run("apps", "add", "--slug", "bad", "--opd", "dishub", "--upstream", "http://127.0.0.1:9001",
-                  "--auth", "none", "--websocket-origin", "https://peta.palembang.go.id/path")
+    result = _run(
+        "apps",
+        "add",
+        "--slug",
+        "bad",
+        "--opd",
+        "dishub",
+        "--upstream",
+        "http://127.0.0.1:9001",
+        "--auth",
+        "none",
+        "--websocket-origin",
+        "https://peta.palembang.go.id/path",
+    )
     assert result.exit_code == 1 and "origin" in result.stderr
 
 
@@ -261,9 +313,17 @@ def test_audit_probes_only_approved_apps(hub: KeyRing, database_url: str) -> Non
     async def submit(upstream: str) -> None:
         engine = build_engine(database_url)
         async with build_sessionmaker(engine)() as session, session.begin():
-            await add_app(session, addresses=TEST_UPSTREAM_ADDRESSES, slug="baru", opd_slug="dishub",
-                          upstreams=(upstream,), auth_mode="none", issuer=ISSUER, now=1_800_000_000,
-                          status="pending")
+            await add_app(
+                session,
+                addresses=TEST_UPSTREAM_ADDRESSES,
+                slug="baru",
+                opd_slug="dishub",
+                upstreams=(upstream,),
+                auth_mode="none",
+                issuer=ISSUER,
+                now=1_800_000_000,
+                status="pending",
+            )
         await engine.dispose()
 
     with run_server(pending_upstream) as url:
@@ -276,9 +336,33 @@ def test_audit_probes_only_approved_apps(hub: KeyRing, database_url: str) -> Non
 
 def test_a_host_that_is_the_hubs_or_another_apps_own_is_refused(hub: KeyRing) -> None:
     _add("parkir", "http://127.0.0.1:9001")
-    taken = _run("apps", "add", "--slug", "tiruan", "--opd", "dishub", "--upstream", "http://127.0.0.1:9003",
-                 "--auth", "none", "--host", "PARKIR.localhost")
+    taken = _run(
+        "apps",
+        "add",
+        "--slug",
+        "tiruan",
+        "--opd",
+        "dishub",
+        "--upstream",
+        "http://127.0.0.1:9003",
+        "--auth",
+        "none",
+        "--host",
+        "PARKIR.localhost",
+    )
     assert taken.exit_code == 1 and "inside the apps domain" in taken.stderr  # every name there is an app's own
-    hub_host = _run("apps", "add", "--slug", "hubku", "--opd", "dishub", "--upstream", "http://127.0.0.1:9003",
-                    "--auth", "none", "--host", "127.0.0.1")
+    hub_host = _run(
+        "apps",
+        "add",
+        "--slug",
+        "hubku",
+        "--opd",
+        "dishub",
+        "--upstream",
+        "http://127.0.0.1:9003",
+        "--auth",
+        "none",
+        "--host",
+        "127.0.0.1",
+    )
     assert hub_host.exit_code == 1

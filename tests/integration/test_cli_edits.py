@@ -27,10 +27,32 @@ def city(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     cli("opd", "add", "--slug", "kota", "--name", "Kota Palembang", "--kind", "kota")
     cli("opd", "add", "--slug", "dishub", "--name", "Dinas Perhubungan", "--kind", "dinas", "--parent", "kota")
     cli("opd", "add", "--slug", "kec-ilir", "--name", "Kecamatan Ilir", "--kind", "kecamatan", "--parent", "kota")
-    cli("clients", "add", "--name", "Parkir", "--client-id", "parkir-web", "--opd", "dishub",
-        "--redirect-uri", "https://parkir.example.go.id/cb")
-    cli("apps", "add", "--slug", "parkir", "--opd", "dishub", "--upstream", "http://127.0.0.1:9001", "--auth",
-        "session", "--client", "parkir-web")
+    cli(
+        "clients",
+        "add",
+        "--name",
+        "Parkir",
+        "--client-id",
+        "parkir-web",
+        "--opd",
+        "dishub",
+        "--redirect-uri",
+        "https://parkir.example.go.id/cb",
+    )
+    cli(
+        "apps",
+        "add",
+        "--slug",
+        "parkir",
+        "--opd",
+        "dishub",
+        "--upstream",
+        "http://127.0.0.1:9001",
+        "--auth",
+        "session",
+        "--client",
+        "parkir-web",
+    )
     return database_url
 
 
@@ -38,8 +60,9 @@ def _routes(database_url: str) -> dict[str, tuple[str, ...]]:
     async def load() -> dict[str, tuple[str, ...]]:
         engine = build_engine(database_url)
         try:
-            registry = AppRegistry(build_sessionmaker(engine), CLI_ISSUER, SystemClock(),
-                                   addresses=TEST_UPSTREAM_ADDRESSES)
+            registry = AppRegistry(
+                build_sessionmaker(engine), CLI_ISSUER, SystemClock(), addresses=TEST_UPSTREAM_ADDRESSES
+            )
             await registry.load()
             found = registry.lookup("parkir.localhost", "/")
             return {} if found is None else {found[0].slug: tuple(found[0].upstreams)}
@@ -56,19 +79,32 @@ def test_every_cli_change_is_audited_with_the_actor_and_host(city: str) -> None:
     cli("apps", "suspend", "parkir")  # positional, as the README writes it
     cli("apps", "resume", "--slug", "parkir")
     suspend, resume = audit_entries(city, entries[-1].seq)
-    assert (suspend.action, suspend.detail["diff"]) == ("app.suspend", {"status": {"from": "active",
-                                                                                  "to": "suspended"}})
+    assert (suspend.action, suspend.detail["diff"]) == (
+        "app.suspend",
+        {"status": {"from": "active", "to": "suspended"}},
+    )
     assert resume.action == "app.resume"
 
 
 def test_app_update_reaches_the_registry_and_an_unchanged_update_says_so(city: str) -> None:
     assert _routes(city)["parkir"][0].startswith("http://127.0.0.1:9001")
     seq = audit_entries(city)[-1].seq
-    result = cli("apps", "update", "parkir", "--upstream", "http://127.0.0.1:9002", "--restricted", "--name",
-                 "Parkir Online", "--json")
+    result = cli(
+        "apps",
+        "update",
+        "parkir",
+        "--upstream",
+        "http://127.0.0.1:9002",
+        "--restricted",
+        "--name",
+        "Parkir Online",
+        "--json",
+    )
     record = json.loads(result.stdout)
-    assert record["changed"] and record["diff"]["upstreams"] == {"from": ["http://127.0.0.1:9001"],
-                                                                 "to": ["http://127.0.0.1:9002"]}
+    assert record["changed"] and record["diff"]["upstreams"] == {
+        "from": ["http://127.0.0.1:9001"],
+        "to": ["http://127.0.0.1:9002"],
+    }
     assert _routes(city)["parkir"][0].startswith("http://127.0.0.1:9002")
     (entry,) = audit_entries(city, seq)
     assert entry.action == "app.update" and set(entry.detail["diff"]) == {"upstreams", "restricted", "name"}
@@ -87,8 +123,16 @@ def test_app_remove_asks_first_and_then_the_route_is_gone(city: str) -> None:
 
 
 def test_client_update_checks_the_merged_metadata(city: str) -> None:
-    result = cli("clients", "update", "parkir-web", "--redirect-uri", "https://parkir.example.go.id/cb2",
-                 "--scope", "openid email", "--json")
+    result = cli(
+        "clients",
+        "update",
+        "parkir-web",
+        "--redirect-uri",
+        "https://parkir.example.go.id/cb2",
+        "--scope",
+        "openid email",
+        "--json",
+    )
     assert json.loads(result.stdout)["diff"]["redirect_uris"]["to"] == ["https://parkir.example.go.id/cb2"]
     (row,) = run_query(city, select(Client.redirect_uris, Client.scope).where(Client.client_id == "parkir-web"))
     assert tuple(row) == (["https://parkir.example.go.id/cb2"], "openid email")
@@ -99,8 +143,21 @@ def test_client_update_checks_the_merged_metadata(city: str) -> None:
 
 
 def test_rotated_secret_keeps_the_old_one_for_the_grace_period_only(city: str) -> None:
-    old = json.loads(cli("clients", "add", "--name", "Bapenda", "--client-id", "bapenda", "--grant",
-                         "client_credentials", "--scope", "budget.read", "--json").stdout)["client_secret"]
+    old = json.loads(
+        cli(
+            "clients",
+            "add",
+            "--name",
+            "Bapenda",
+            "--client-id",
+            "bapenda",
+            "--grant",
+            "client_credentials",
+            "--scope",
+            "budget.read",
+            "--json",
+        ).stdout
+    )["client_secret"]
     result = json.loads(cli("clients", "rotate-secret", "bapenda", "--grace", "10m", "--json").stdout)
     new, until = result["client_secret"], result["old_secret_valid_until"]
     assert until == pytest.approx(time.time() + 600, abs=5) and new != old
@@ -142,10 +199,13 @@ def _store(database_url: str, *rows: object) -> None:
 def test_remove_client_denylists_its_live_access_tokens(city: str) -> None:
     """A client removed while its access tokens are live: each one not yet denylisted joins the denylist."""
     until = int(time.time()) + 600
-    _store(city, AccessToken(jti="live-one", client_id="parkir-web", expires_at=until),
-           AccessToken(jti="live-two", client_id="parkir-web", expires_at=until),
-           RevokedToken(jti="live-two", expires_at=until),
-           AccessToken(jti="expired", client_id="parkir-web", expires_at=int(time.time()) - 60))
+    _store(
+        city,
+        AccessToken(jti="live-one", client_id="parkir-web", expires_at=until),
+        AccessToken(jti="live-two", client_id="parkir-web", expires_at=until),
+        RevokedToken(jti="live-two", expires_at=until),
+        AccessToken(jti="expired", client_id="parkir-web", expires_at=int(time.time()) - 60),
+    )
     cli("apps", "update", "parkir", "--client", "")
     cli("clients", "remove", "parkir-web", "--yes")
     denied = {jti for (jti,) in run_query(city, select(RevokedToken.jti))}
@@ -169,10 +229,10 @@ def test_opd_move_rewrites_the_subtree_and_remove_is_refused_while_anything_belo
 
 
 def test_users_update_disable_enable(city: str) -> None:
-    cli("users", "add", "--email", "budi@dishub.example.id", "--name", "Budi", "--opd", "dishub", "--role",
-        "operator")
-    changed = json.loads(cli("users", "update", "--user", "budi@dishub.example.id", "--name", "Budi Santoso",
-                             "--json").stdout)
+    cli("users", "add", "--email", "budi@dishub.example.id", "--name", "Budi", "--opd", "dishub", "--role", "operator")
+    changed = json.loads(
+        cli("users", "update", "--user", "budi@dishub.example.id", "--name", "Budi Santoso", "--json").stdout
+    )
     assert changed["diff"] == {"name": {"from": "Budi", "to": "Budi Santoso"}}
     assert json.loads(cli("users", "disable", "--user", "budi@dishub.example.id", "--json").stdout)["disabled"]
     assert not json.loads(cli("users", "enable", "--user", "budi@dishub.example.id", "--json").stdout)["disabled"]

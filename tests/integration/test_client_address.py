@@ -12,7 +12,7 @@ from sqlalchemy import select
 from idp.storage.db import build_engine, build_sessionmaker
 from idp.storage.models import BrowserSession
 from policies.loader import DEFAULT_POLICY_DIR
-from tests.support.hub import Hub, PASSWORD, authorize_url, csrf_from, interaction_from, pkce_pair, run_hub
+from tests.support.hub import PASSWORD, Hub, authorize_url, csrf_from, interaction_from, pkce_pair, run_hub
 
 PER_IP_BURST = 30  # login-per-ip in the shipped policies
 
@@ -22,8 +22,15 @@ def _attempt(hub: Hub, forwarded_for: str, login: str, password: str) -> httpx.R
     with httpx.Client(base_url=hub.url, follow_redirects=False, timeout=10, headers=headers) as http:
         first = http.get(authorize_url(hub.client("Portal Kominfo")[0], pkce_pair()[1]))
         page = http.get(first.headers["location"])
-        return http.post("/auth/login", data={"login": login, "password": password, "csrf_token": csrf_from(page.text),
-                                              "interaction": interaction_from(first.headers["location"])})
+        return http.post(
+            "/auth/login",
+            data={
+                "login": login,
+                "password": password,
+                "csrf_token": csrf_from(page.text),
+                "interaction": interaction_from(first.headers["location"]),
+            },
+        )
 
 
 def _session_addresses(url: str) -> list[str | None]:
@@ -34,6 +41,7 @@ def _session_addresses(url: str) -> list[str | None]:
                 return list((await session.scalars(select(BrowserSession.ip))).all())
         finally:
             await engine.dispose()
+
     return asyncio.run(read())
 
 

@@ -14,17 +14,19 @@ NOW = 1_800_000_000
 
 
 async def test_concurrent_misses_share_one_read_and_a_request_that_leaves_does_not_fail_the_rest(
-        database_url: str) -> None:
+    database_url: str,
+) -> None:
     engine = build_engine(database_url)
     reads: list[str] = []
-    event.listen(engine.sync_engine, "before_cursor_execute",
-                 lambda _conn, _cursor, statement, *_rest: reads.append(statement) if "FROM clients" in statement
-                 else None)
+    event.listen(
+        engine.sync_engine,
+        "before_cursor_execute",
+        lambda _conn, _cursor, statement, *_rest: reads.append(statement) if "FROM clients" in statement else None,
+    )
     try:
         maker = build_sessionmaker(engine)
         async with maker() as session, session.begin():
-            await add_client(session, name="Bapenda", client_id="bapenda", grant_types=("client_credentials",),
-                             now=NOW)
+            await add_client(session, name="Bapenda", client_id="bapenda", grant_types=("client_credentials",), now=NOW)
         reads.clear()  # the seeding's own queries
         cache = ClientCache(maker)
 

@@ -61,12 +61,14 @@ class Clock:
         return self.now
 
 
-def key_sets(clock: Clock | None = None, addresses: UpstreamAddresses = TEST_UPSTREAM_ADDRESSES,
-             **options: Any) -> ClientKeySets:
+def key_sets(
+    clock: Clock | None = None, addresses: UpstreamAddresses = TEST_UPSTREAM_ADDRESSES, **options: Any
+) -> ClientKeySets:
     return ClientKeySets(addresses, clock=clock or Clock(), **options)
 
 
 # --- the cache, against a real server ----------------------------------------------------------------------------
+
 
 def test_a_key_set_is_fetched_once_and_kept(keys: tuple[KeyServer, str, ECKey]) -> None:
     server, url, key = keys
@@ -157,20 +159,36 @@ def test_a_refused_address_is_never_connected_to(keys: tuple[KeyServer, str, ECK
     assert server.hits == {}
 
 
-@pytest.mark.parametrize("uri", [
-    "http://127.0.0.1:9/jwks", "http://[::1]:9/jwks", "http://169.254.169.254/jwks",
-    "https://[::ffff:127.0.0.1]/jwks", "https://[64:ff9b::a9fe:a9fe]/jwks", "https://0.0.0.0/jwks",
-    "https://100.100.100.200/jwks", "http://localhost:9/jwks",
-])
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "http://127.0.0.1:9/jwks",
+        "http://[::1]:9/jwks",
+        "http://169.254.169.254/jwks",
+        "https://[::ffff:127.0.0.1]/jwks",
+        "https://[64:ff9b::a9fe:a9fe]/jwks",
+        "https://0.0.0.0/jwks",
+        "https://100.100.100.200/jwks",
+        "http://localhost:9/jwks",
+    ],
+)
 def test_registration_refuses_addresses_the_settings_refuse(uri: str) -> None:
     with pytest.raises(InvalidInput):
         asyncio.run(check_jwks_uri_address(uri, UpstreamAddresses()))
 
 
-@pytest.mark.parametrize("uri", [
-    "ftp://keys.example/jwks", "http://keys.example/jwks", "https://keys.example/jwks#frag",
-    "https://user:pw@keys.example/jwks", "https:///jwks", "https://keys.example:99999/jwks", "/jwks",
-])
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "ftp://keys.example/jwks",
+        "http://keys.example/jwks",
+        "https://keys.example/jwks#frag",
+        "https://user:pw@keys.example/jwks",
+        "https:///jwks",
+        "https://keys.example:99999/jwks",
+        "/jwks",
+    ],
+)
 def test_registration_refuses_malformed_jwks_uris(uri: str) -> None:
     with pytest.raises(InvalidInput):
         check_jwks_uri(uri)
@@ -178,13 +196,15 @@ def test_registration_refuses_malformed_jwks_uris(uri: str) -> None:
 
 def test_jwt_kid_reads_only_well_formed_headers() -> None:
     key = new_key("kid-1")
-    assert jwt_kid(jwt.encode({"a": 1}, key.as_pem(private=True), algorithm="ES256", headers={"kid": "kid-1"})) == \
-        "kid-1"
+    assert (
+        jwt_kid(jwt.encode({"a": 1}, key.as_pem(private=True), algorithm="ES256", headers={"kid": "kid-1"})) == "kid-1"
+    )
     for value in ("", "...", "%%%.x.y", "e30.x.y", "W10.x.y", "eyJraWQiOjF9.x.y", "A" * 5000 + ".x.y"):
         assert jwt_kid(value) is None
 
 
 # --- private_key_jwt at a real hub -------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def hub(module_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
@@ -194,23 +214,45 @@ def hub(module_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> I
 
 
 def register(hub: Hub, url: str, **extra: Any) -> str:
-    client_id, secret = register_client(hub, name="Integrasi Bapenda (jwks_uri)", grant_types=("client_credentials",),
-                                        scope="anggaran:read", auth_method="private_key_jwt", jwks_uri=url,
-                                        resources=(RESOURCE,), addresses=TEST_UPSTREAM_ADDRESSES, **extra)
+    client_id, secret = register_client(
+        hub,
+        name="Integrasi Bapenda (jwks_uri)",
+        grant_types=("client_credentials",),
+        scope="anggaran:read",
+        auth_method="private_key_jwt",
+        jwks_uri=url,
+        resources=(RESOURCE,),
+        addresses=TEST_UPSTREAM_ADDRESSES,
+        **extra,
+    )
     assert secret is None
     return client_id
 
 
 def assertion(hub: Hub, client_id: str, key: ECKey, **claims: Any) -> str:
     now = int(time.time())
-    body = {"iss": client_id, "sub": client_id, "aud": f"{hub.url}/auth/token", "iat": now, "exp": now + 60,
-            "jti": uuid.uuid4().hex, **claims}
+    body = {
+        "iss": client_id,
+        "sub": client_id,
+        "aud": f"{hub.url}/auth/token",
+        "iat": now,
+        "exp": now + 60,
+        "jti": uuid.uuid4().hex,
+        **claims,
+    }
     return jwt.encode(body, key.as_pem(private=True), algorithm="ES256", headers={"kid": key.kid})
 
 
 def client_credentials(hub: Hub, signed: str) -> httpx.Response:
-    return token_request(hub, {"grant_type": "client_credentials", "resource": RESOURCE,
-                               "client_assertion_type": ASSERTION_TYPE, "client_assertion": signed})
+    return token_request(
+        hub,
+        {
+            "grant_type": "client_credentials",
+            "resource": RESOURCE,
+            "client_assertion_type": ASSERTION_TYPE,
+            "client_assertion": signed,
+        },
+    )
 
 
 def test_private_key_jwt_with_keys_at_a_jwks_uri_and_a_rotation(hub: Hub, keys: tuple[KeyServer, str, ECKey]) -> None:
@@ -243,8 +285,9 @@ def test_a_key_the_set_does_not_hold_is_refused(hub: Hub, keys: tuple[KeyServer,
 
 
 @pytest.mark.parametrize("path", ["/big", "/private", "/garbage", "/missing"])
-def test_an_unusable_jwks_uri_fails_client_authentication_cleanly(hub: Hub, keys: tuple[KeyServer, str, ECKey],
-                                                                  path: str) -> None:
+def test_an_unusable_jwks_uri_fails_client_authentication_cleanly(
+    hub: Hub, keys: tuple[KeyServer, str, ECKey], path: str
+) -> None:
     _, url, key = keys
     client_id = register(hub, f"{url}{path}")
     refused = client_credentials(hub, assertion(hub, client_id, key))
@@ -258,17 +301,37 @@ def test_a_client_cannot_register_both_jwks_and_jwks_uri(hub: Hub, keys: tuple[K
         register(hub, f"{url}/jwks", jwks={"keys": [key.as_dict(private=False)]})
 
 
-def test_cli_registers_a_client_with_a_jwks_uri(hub: Hub, keys: tuple[KeyServer, str, ECKey],
-                                                monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_cli_registers_a_client_with_a_jwks_uri(
+    hub: Hub, keys: tuple[KeyServer, str, ECKey], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     from click.testing import CliRunner
 
     from gateway.cli import main
 
     _, url, key = keys
-    env = {"GERBANG_DATABASE_URL": hub.settings.effective_database_url, "GERBANG_DATA_DIR": str(tmp_path),
-           "GERBANG_SECRET_KEY": "t" * 40, "GERBANG_ISSUER": hub.url}
-    args = ["clients", "add", "--name", "Bapenda CLI", "--grant", "client_credentials", "--scope", "anggaran:read",
-            "--auth-method", "private_key_jwt", "--jwks-uri", f"{url}/jwks", "--resource", RESOURCE, "--json"]
+    env = {
+        "GERBANG_DATABASE_URL": hub.settings.effective_database_url,
+        "GERBANG_DATA_DIR": str(tmp_path),
+        "GERBANG_SECRET_KEY": "t" * 40,
+        "GERBANG_ISSUER": hub.url,
+    }
+    args = [
+        "clients",
+        "add",
+        "--name",
+        "Bapenda CLI",
+        "--grant",
+        "client_credentials",
+        "--scope",
+        "anggaran:read",
+        "--auth-method",
+        "private_key_jwt",
+        "--jwks-uri",
+        f"{url}/jwks",
+        "--resource",
+        RESOURCE,
+        "--json",
+    ]
     refused = CliRunner().invoke(main, args, env={**env, "GERBANG_UPSTREAM_ALLOW": ""})  # loopback: refused by default
     assert refused.exit_code != 0 and "loopback" in refused.output
     done = CliRunner().invoke(main, args, env={**env, "GERBANG_UPSTREAM_ALLOW": "127.0.0.0/8"})
@@ -278,21 +341,37 @@ def test_cli_registers_a_client_with_a_jwks_uri(hub: Hub, keys: tuple[KeyServer,
     assert client_credentials(hub, assertion(hub, record["client_id"], key)).status_code == 200
 
 
-def test_request_object_by_value_verified_with_keys_at_the_jwks_uri(hub: Hub,
-                                                                   keys: tuple[KeyServer, str, ECKey]) -> None:
+def test_request_object_by_value_verified_with_keys_at_the_jwks_uri(
+    hub: Hub, keys: tuple[KeyServer, str, ECKey]
+) -> None:
     """RFC 9101 at the authorization endpoint: the object's key is fetched; a key the set lacks is refused."""
     server, url, key = keys
-    client_id, secret = register_client(hub, name="Dishub JAR (jwks_uri)", redirect_uris=(REDIRECT_URI,),
-                                        scope="openid profile email", jwks_uri=f"{url}/jwks",
-                                        addresses=TEST_UPSTREAM_ADDRESSES)
+    client_id, secret = register_client(
+        hub,
+        name="Dishub JAR (jwks_uri)",
+        redirect_uris=(REDIRECT_URI,),
+        scope="openid profile email",
+        jwks_uri=f"{url}/jwks",
+        addresses=TEST_UPSTREAM_ADDRESSES,
+    )
     assert secret is not None
 
     def signed(signer: ECKey, state: str) -> str:
         now = int(time.time())
-        body = {"iss": client_id, "aud": hub.url, "exp": now + 300, "nbf": now, "jti": uuid.uuid4().hex,
-                **request_params(client_id, pkce_pair()[1], state=state)}
-        return jwt.encode(body, signer.as_pem(private=True), algorithm="ES256",
-                          headers={"kid": signer.kid, "typ": "oauth-authz-req+jwt"})
+        body = {
+            "iss": client_id,
+            "aud": hub.url,
+            "exp": now + 300,
+            "nbf": now,
+            "jti": uuid.uuid4().hex,
+            **request_params(client_id, pkce_pair()[1], state=state),
+        }
+        return jwt.encode(
+            body,
+            signer.as_pem(private=True),
+            algorithm="ES256",
+            headers={"kid": signer.kid, "typ": "oauth-authz-req+jwt"},
+        )
 
     done = authorize(hub, {"client_id": client_id, "request": signed(key, "from-the-object")})
     assert done.status_code == 303, done.text

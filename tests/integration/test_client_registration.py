@@ -13,8 +13,13 @@ from gateway.app import create_app
 from tests.support.admin import BPKAD_ADMIN, KOMINFO, AdminClient, admin_token, run_seed
 from tests.support.hub import Hub, run_hub
 
-METADATA = {"client_name": "Integrasi Bapenda", "grant_types": ["client_credentials"], "scope": "pajak:read",
-            "token_endpoint_auth_method": "client_secret_basic", "software_id": "ignored-member"}
+METADATA = {
+    "client_name": "Integrasi Bapenda",
+    "grant_types": ["client_credentials"],
+    "scope": "pajak:read",
+    "token_endpoint_auth_method": "client_secret_basic",
+    "software_id": "ignored-member",
+}
 
 
 @pytest.fixture
@@ -38,8 +43,11 @@ def register(hub: Hub, token: str | None, metadata: dict[str, object]) -> httpx.
 
 
 def client_credentials(hub: Hub, client_id: str, secret: str) -> httpx.Response:
-    return httpx.post(f"{hub.url}/auth/token", auth=(client_id, secret),
-                      data={"grant_type": "client_credentials", "scope": "pajak:read"})
+    return httpx.post(
+        f"{hub.url}/auth/token",
+        auth=(client_id, secret),
+        data={"grant_type": "client_credentials", "scope": "pajak:read"},
+    )
 
 
 def test_register_wait_for_approval_then_manage(hub: tuple[Hub, AdminClient]) -> None:
@@ -71,8 +79,9 @@ def test_register_wait_for_approval_then_manage(hub: tuple[Hub, AdminClient]) ->
     read = httpx.get(uri, headers=manage)
     assert read.status_code == 200 and read.json()["client_name"] == "Integrasi Bapenda"
     assert "client_secret" not in read.json() and "registration_access_token" not in read.json()
-    changed = httpx.put(uri, headers=manage, json={**METADATA, "client_id": doc["client_id"],
-                                                   "client_name": "Integrasi Bapenda v2"})
+    changed = httpx.put(
+        uri, headers=manage, json={**METADATA, "client_id": doc["client_id"], "client_name": "Integrasi Bapenda v2"}
+    )
     assert changed.status_code == 200 and changed.json()["status"] == "pending"  # reviewed again
     assert client_credentials(running, doc["client_id"], doc["client_secret"]).status_code == 401
     assert httpx.get(uri, headers={"Authorization": "Bearer wrong"}).status_code == 401
@@ -82,27 +91,60 @@ def test_register_wait_for_approval_then_manage(hub: tuple[Hub, AdminClient]) ->
     assert actions == ["client.delete", "client.update", "client.approve", "client.register"]
 
 
-@pytest.mark.parametrize("metadata,error", [
-    ({**METADATA, "grant_types": ["authorization_code"], "redirect_uris": ["http://evil.example/cb"]},
-     "invalid_redirect_uri"),
-    ({**METADATA, "grant_types": ["implicit"]}, "invalid_client_metadata"),
-    ({**METADATA, "token_endpoint_auth_method": "none"}, "invalid_client_metadata"),
-    ({"grant_types": ["client_credentials"]}, "invalid_client_metadata"),
-    ({**METADATA, "redirect_uris": "not-a-list"}, "invalid_client_metadata"),
-    # jwks_uri (RFC 7591 §2): the hub fetches it, so the addresses it may reach are Kominfo's to allow
-    ({**METADATA, "token_endpoint_auth_method": "private_key_jwt",
-      "jwks_uri": "http://169.254.169.254/latest/meta-data/jwks"}, "invalid_client_metadata"),
-    ({**METADATA, "token_endpoint_auth_method": "private_key_jwt",
-      "jwks_uri": "https://[::ffff:169.254.169.254]/jwks"}, "invalid_client_metadata"),
-    ({**METADATA, "token_endpoint_auth_method": "private_key_jwt",
-      "jwks_uri": "http://keys.bapenda.example/jwks"}, "invalid_client_metadata"),
-    ({**METADATA, "token_endpoint_auth_method": "private_key_jwt", "jwks_uri": "https://keys.example/jwks#x"},
-     "invalid_client_metadata"),
-    ({**METADATA, "token_endpoint_auth_method": "private_key_jwt", "jwks_uri": "https://keys.example/jwks",
-      "jwks": {"keys": []}}, "invalid_client_metadata"),
-])
-def test_bad_metadata_is_refused_and_keeps_the_initial_token(hub: tuple[Hub, AdminClient],
-                                                             metadata: dict[str, object], error: str) -> None:
+@pytest.mark.parametrize(
+    "metadata,error",
+    [
+        (
+            {**METADATA, "grant_types": ["authorization_code"], "redirect_uris": ["http://evil.example/cb"]},
+            "invalid_redirect_uri",
+        ),
+        ({**METADATA, "grant_types": ["implicit"]}, "invalid_client_metadata"),
+        ({**METADATA, "token_endpoint_auth_method": "none"}, "invalid_client_metadata"),
+        ({"grant_types": ["client_credentials"]}, "invalid_client_metadata"),
+        ({**METADATA, "redirect_uris": "not-a-list"}, "invalid_client_metadata"),
+        # jwks_uri (RFC 7591 §2): the hub fetches it, so the addresses it may reach are Kominfo's to allow
+        (
+            {
+                **METADATA,
+                "token_endpoint_auth_method": "private_key_jwt",
+                "jwks_uri": "http://169.254.169.254/latest/meta-data/jwks",
+            },
+            "invalid_client_metadata",
+        ),
+        (
+            {
+                **METADATA,
+                "token_endpoint_auth_method": "private_key_jwt",
+                "jwks_uri": "https://[::ffff:169.254.169.254]/jwks",
+            },
+            "invalid_client_metadata",
+        ),
+        (
+            {
+                **METADATA,
+                "token_endpoint_auth_method": "private_key_jwt",
+                "jwks_uri": "http://keys.bapenda.example/jwks",
+            },
+            "invalid_client_metadata",
+        ),
+        (
+            {**METADATA, "token_endpoint_auth_method": "private_key_jwt", "jwks_uri": "https://keys.example/jwks#x"},
+            "invalid_client_metadata",
+        ),
+        (
+            {
+                **METADATA,
+                "token_endpoint_auth_method": "private_key_jwt",
+                "jwks_uri": "https://keys.example/jwks",
+                "jwks": {"keys": []},
+            },
+            "invalid_client_metadata",
+        ),
+    ],
+)
+def test_bad_metadata_is_refused_and_keeps_the_initial_token(
+    hub: tuple[Hub, AdminClient], metadata: dict[str, object], error: str
+) -> None:
     running, kominfo = hub
     token = initial_token(kominfo)
     refused = register(running, token, metadata)
@@ -116,8 +158,11 @@ def test_registration_needs_a_valid_initial_token(hub: tuple[Hub, AdminClient]) 
         response = register(running, token, METADATA)
         assert response.status_code == 401 and response.json()["error"] == "invalid_token"
         assert response.headers["www-authenticate"].startswith("Bearer")
-    raw = httpx.post(f"{running.url}/auth/clients", content=b"{", headers={
-        "Authorization": "Bearer x", "content-type": "application/json"})
+    raw = httpx.post(
+        f"{running.url}/auth/clients",
+        content=b"{",
+        headers={"Authorization": "Bearer x", "content-type": "application/json"},
+    )
     assert raw.status_code == 401  # the token is checked before the body is read
 
 
@@ -130,7 +175,10 @@ def test_cli_issues_an_initial_access_token(database_url: str, tmp_path: Path) -
 
     env = {"GERBANG_DATABASE_URL": database_url, "GERBANG_DATA_DIR": str(tmp_path), "GERBANG_SECRET_KEY": "k" * 40}
     runner = CliRunner()
-    assert runner.invoke(main, ["opd", "add", "--slug", "bpkad", "--name", "BPKAD", "--kind", "badan"], env=env).exit_code == 0
+    assert (
+        runner.invoke(main, ["opd", "add", "--slug", "bpkad", "--name", "BPKAD", "--kind", "badan"], env=env).exit_code
+        == 0
+    )
     result = runner.invoke(main, ["clients", "initial-token", "--opd", "bpkad", "--json"], env=env)
     assert result.exit_code == 0, result.output
     record = json.loads(result.output)

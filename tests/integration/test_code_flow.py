@@ -30,9 +30,16 @@ def test_code_flow_with_pkce_issues_tokens_and_userinfo(hub: Hub) -> None:
     assert done.status_code == 303
     params = query_of(done.headers["location"])
     assert params["state"] == "st-123" and params["iss"] == hub.url
-    token = httpx.post(f"{hub.url}/auth/token", auth=(client_id, secret), data={
-        "grant_type": "authorization_code", "code": params["code"], "redirect_uri": "http://127.0.0.1:9/cb",
-        "code_verifier": verifier})
+    token = httpx.post(
+        f"{hub.url}/auth/token",
+        auth=(client_id, secret),
+        data={
+            "grant_type": "authorization_code",
+            "code": params["code"],
+            "redirect_uri": "http://127.0.0.1:9/cb",
+            "code_verifier": verifier,
+        },
+    )
     assert token.status_code == 200, token.text
     body = token.json()
     assert token.headers["cache-control"] == "no-store"

@@ -19,8 +19,8 @@ from sqlalchemy import delete, func, select
 from gateway.app import create_app
 from gateway.settings import Settings
 from idp.clients import CONSOLE_CLIENT_ID, GATEWAY_CLIENT_ID
-from idp.storage.db import build_engine, build_sessionmaker
 from idp.keys import ID_TOKEN_ALGS
+from idp.storage.db import build_engine, build_sessionmaker
 from idp.storage.models import Client, SigningKey
 
 WORKERS = 6
@@ -41,8 +41,14 @@ async def _lifespan(app: Any) -> None:
 
 
 def _start_once(database_url: str, data_dir: str, barrier: Any, results: Any) -> None:
-    settings = Settings(_env_file=None, database_url=database_url, data_dir=Path(data_dir),
-                        issuer="http://127.0.0.1:8000", log_level="critical", registry_refresh_seconds=60)
+    settings = Settings(
+        _env_file=None,
+        database_url=database_url,
+        data_dir=Path(data_dir),
+        issuer="http://127.0.0.1:8000",
+        log_level="critical",
+        registry_refresh_seconds=60,
+    )
     barrier.wait(timeout=60)
     try:
         asyncio.run(_lifespan(create_app(settings)))
@@ -66,10 +72,14 @@ async def _count(database_url: str) -> tuple[int, int, int]:
     engine = build_engine(database_url)
     try:
         async with build_sessionmaker(engine)() as session:
-            clients = await session.scalar(select(func.count()).select_from(Client).where(
-                Client.client_id.in_([GATEWAY_CLIENT_ID, CONSOLE_CLIENT_ID])))
-            active = await session.scalar(select(func.count()).select_from(SigningKey).where(
-                SigningKey.retired_at.is_(None)))
+            clients = await session.scalar(
+                select(func.count())
+                .select_from(Client)
+                .where(Client.client_id.in_([GATEWAY_CLIENT_ID, CONSOLE_CLIENT_ID]))
+            )
+            active = await session.scalar(
+                select(func.count()).select_from(SigningKey).where(SigningKey.retired_at.is_(None))
+            )
             total = await session.scalar(select(func.count()).select_from(SigningKey))
         return int(clients or 0), int(active or 0), int(total or 0)
     finally:
@@ -81,8 +91,10 @@ def test_workers_starting_together_all_start_and_provision_once(database_url: st
     for round_number in range(ROUNDS):
         data_dir = tmp_path / f"data-{round_number}"  # a new data dir each round: the secret file is raced too
         barrier, results = forking.Barrier(WORKERS), forking.Queue()
-        processes = [forking.Process(target=_start_once, args=(database_url, str(data_dir), barrier, results))
-                     for _ in range(WORKERS)]
+        processes = [
+            forking.Process(target=_start_once, args=(database_url, str(data_dir), barrier, results))
+            for _ in range(WORKERS)
+        ]
         for process in processes:
             process.start()
         answers = [results.get(timeout=120) for _ in processes]
@@ -96,6 +108,7 @@ def test_workers_starting_together_all_start_and_provision_once(database_url: st
         assert (data_dir / "secret.key").stat().st_mode & 0o777 == 0o600
         assert not [name for name in os.listdir(data_dir) if name.startswith(".")], "no temporary file left"
         keys = len(ID_TOKEN_ALGS)  # the primary (ES256) and one key per other ID token algorithm
-        assert asyncio.run(_count(database_url)) == (2, keys, keys), \
+        assert asyncio.run(_count(database_url)) == (2, keys, keys), (
             "one gateway client, one console client, one key per algorithm"
+        )
         asyncio.run(_forget_start_up_rows(database_url))

@@ -71,7 +71,8 @@ def test_apply_creates_then_a_second_apply_changes_nothing(empty: str, tmp_path:
     secrets = tmp_path / "secrets.json"
     applied = cli("apply", city, "--secrets-file", str(secrets))
     assert "applied" in applied.stdout and "bapenda-pajak" not in applied.stdout.split("applied")[-1].replace(
-        str(secrets), "")
+        str(secrets), ""
+    )
     written = json.loads(secrets.read_text())
     assert set(written) == {"parkir-web", "bapenda-pajak"}  # the public client has no secret
     assert stat.S_IMODE(os.stat(secrets).st_mode) == 0o600
@@ -79,10 +80,16 @@ def test_apply_creates_then_a_second_apply_changes_nothing(empty: str, tmp_path:
     assert written["parkir-web"] not in CITY and digests["parkir-web"] not in (None, written["parkir-web"])
     paths = dict(run_query(empty, select(OpdUnit.slug, OpdUnit.path)))
     assert paths["kel-satu"] == "/kota-palembang/kec-ilir/kel-satu/"
-    roles = run_query(empty, select(User.email, Membership.role, OpdUnit.slug).join(
-        Membership, Membership.user_id == User.id).join(OpdUnit, Membership.opd_id == OpdUnit.id))
-    assert sorted(tuple(r) for r in roles) == [("admin@kominfo.palembang.go.id", "kominfo-admin", "diskominfo"),
-                                               ("budi@dishub.palembang.go.id", "operator", "dishub")]
+    roles = run_query(
+        empty,
+        select(User.email, Membership.role, OpdUnit.slug)
+        .join(Membership, Membership.user_id == User.id)
+        .join(OpdUnit, Membership.opd_id == OpdUnit.id),
+    )
+    assert sorted(tuple(r) for r in roles) == [
+        ("admin@kominfo.palembang.go.id", "kominfo-admin", "diskominfo"),
+        ("budi@dishub.palembang.go.id", "operator", "dishub"),
+    ]
     seq = audit_entries(empty)[-1].seq
     again = cli("apply", city)
     assert "nothing to change" in again.stdout and audit_entries(empty, seq) == []
@@ -103,8 +110,11 @@ users:
     dry = cli("apply", _file(tmp_path, "change.yaml", partial), "--dry-run", "--json")
     changes = json.loads(dry.stdout)["changes"]
     assert [(c["section"], c["key"], c["action"]) for c in changes] == [
-        ("opd", "kel-satu", "move"), ("app", "parkir", "update"), ("app", "cctv", "status"),
-        ("user", "budi@dishub.palembang.go.id", "roles")]
+        ("opd", "kel-satu", "move"),
+        ("app", "parkir", "update"),
+        ("app", "cctv", "status"),
+        ("user", "budi@dishub.palembang.go.id", "roles"),
+    ]
     assert changes[1]["values"] == {"upstreams": {"from": ["http://10.0.3.5:8080"], "to": ["http://10.0.3.7:8080"]}}
     cli("apply", str(tmp_path / "change.yaml"))
     actions = [e.action for e in audit_entries(empty, seq)]
@@ -113,8 +123,9 @@ users:
     assert client_id[0] == "parkir-web"  # apply never deletes what a file leaves out
 
 
-def test_export_then_apply_on_an_empty_database_reproduces_it(empty: str, tmp_path: Path,
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_export_then_apply_on_an_empty_database_reproduces_it(
+    empty: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     cli("apply", _file(tmp_path, "city.yaml", CITY))
     exported = cli("export").stdout
     assert "secret:" not in exported and "secret_digest" not in exported and "password" not in exported
@@ -154,19 +165,24 @@ class _other_database:
 
 
 def test_mistakes_in_the_files_are_all_reported_and_nothing_is_changed(empty: str, tmp_path: Path) -> None:
-    bad = _file(tmp_path, "bad.yaml", """
+    bad = _file(
+        tmp_path,
+        "bad.yaml",
+        """
 opd:
   - {slug: kota, name: Kota, kind: kota, colour: red}
 appz: []
 clients:
   - {client_id: x, name: X, redirect_uris: [https://x.example/cb], auth_method: magic}
-""")
+""",
+    )
     result = cli("apply", bad, ok=False)
     assert result.exit_code == 1
     for expected in ("opd.0.colour", "appz", "clients.0.auth_method"):
         assert expected in result.stderr
-    orphan = cli("apply", _file(tmp_path, "orphan.yaml", "opd:\n  - {slug: a, name: A, kind: dinas, parent: b}\n"),
-                 ok=False)
+    orphan = cli(
+        "apply", _file(tmp_path, "orphan.yaml", "opd:\n  - {slug: a, name: A, kind: dinas, parent: b}\n"), ok=False
+    )
     assert "parent neither exists" in orphan.stderr
     duplicate = _file(tmp_path, "dup.yaml", "opd:\n  - {slug: a, name: A, kind: kota}\n")
     twice = cli("apply", duplicate, duplicate, ok=False)
@@ -185,8 +201,19 @@ def test_admins_add_makes_the_first_kominfo_administrator(empty: str, tmp_path: 
     missing_unit = cli("admins", "add", "--email", "ani@kominfo.example.id", "--name", "Ani", ok=False)
     assert missing_unit.exit_code == 1 and "diskominfo" in missing_unit.stderr
     cli("opd", "add", "--slug", "diskominfo", "--name", "Diskominfo", "--kind", "dinas")
-    added = json.loads(cli("admins", "add", "--email", "Ani@Kominfo.example.id", "--name", "Ani",
-                           "--password-stdin", "--json", input="kata-sandi-admin-2026\n").stdout)
+    added = json.loads(
+        cli(
+            "admins",
+            "add",
+            "--email",
+            "Ani@Kominfo.example.id",
+            "--name",
+            "Ani",
+            "--password-stdin",
+            "--json",
+            input="kata-sandi-admin-2026\n",
+        ).stdout
+    )
     assert added["created"] is True
     again = json.loads(cli("admins", "add", "--email", "ani@kominfo.example.id", "--json").stdout)
     assert again["created"] is False

@@ -39,8 +39,12 @@ def stored(database_url: str) -> Client:
 def test_apply_creates_a_fapi2_client_with_a_jwks_uri_and_is_idempotent(city: Path, database_url: str) -> None:
     cli("apply", str(city))
     client = stored(database_url)
-    assert (client.profile, client.require_par, client.dpop_bound, client.id_token_alg) == ("fapi2", True, True,
-                                                                                            "PS256")
+    assert (client.profile, client.require_par, client.dpop_bound, client.id_token_alg) == (
+        "fapi2",
+        True,
+        True,
+        "PS256",
+    )
     assert client.jwks_uri == "https://pajak.bapenda.example/jwks.json" and client.secret_digest is None
     assert "nothing to change" in cli("apply", str(city)).output
     exported = cli("export").output
@@ -60,12 +64,16 @@ def test_apply_changes_the_profile_in_place_under_the_profile_rules(city: Path, 
     assert stored(database_url).id_token_alg == "EdDSA"
 
 
-@pytest.mark.parametrize("change,message", [
-    (("auth_method: private_key_jwt", "auth_method: client_secret_basic"), "private_key_jwt"),
-    (("jwks_uri: https://pajak.bapenda.example/jwks.json", "jwks_uri: http://169.254.169.254/jwks"), "jwks_uri"),
-])
-def test_apply_refuses_a_client_the_profile_or_the_addresses_forbid(city: Path, change: tuple[str, str],
-                                                                    message: str) -> None:
+@pytest.mark.parametrize(
+    "change,message",
+    [
+        (("auth_method: private_key_jwt", "auth_method: client_secret_basic"), "private_key_jwt"),
+        (("jwks_uri: https://pajak.bapenda.example/jwks.json", "jwks_uri: http://169.254.169.254/jwks"), "jwks_uri"),
+    ],
+)
+def test_apply_refuses_a_client_the_profile_or_the_addresses_forbid(
+    city: Path, change: tuple[str, str], message: str
+) -> None:
     city.write_text(CITY.replace(*change), encoding="utf-8")
     refused = cli("apply", str(city), ok=False)
     assert refused.exit_code != 0 and message in refused.output, refused.output

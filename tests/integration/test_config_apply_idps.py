@@ -54,7 +54,9 @@ def idps() -> dict[str, dict]:
 def test_apply_creates_upstreams_then_changes_nothing(city: Path, database_url: str) -> None:
     first = json.loads(cli("apply", str(city), "--json").output)
     assert [(c["section"], c["key"], c["action"]) for c in first["changes"]] == [
-        ("idp", "inapas", "create"), ("idp", "sso-asn", "create")]
+        ("idp", "inapas", "create"),
+        ("idp", "sso-asn", "create"),
+    ]
     assert not any("rahasia" in json.dumps(c) for c in first["changes"])  # the secret is never echoed
     found = idps()
     assert found["inapas"]["client_auth"] == "private_key_jwt" and found["inapas"]["for"] == "citizens"
@@ -72,7 +74,8 @@ def test_apply_changes_an_upstream_in_place_and_audits_it(city: Path, database_u
     city.write_text(changed.replace("    client_secret_env: SSO_ASN_SECRET\n", ""), encoding="utf-8")
     plan = json.loads(cli("apply", str(city), "--dry-run", "--json").output)
     assert [(c["key"], c["action"], sorted(c["values"])) for c in plan["changes"]] == [
-        ("sso-asn", "update", ["audience", "name"])]
+        ("sso-asn", "update", ["audience", "name"])
+    ]
     assert idps()["sso-asn"]["for"] == "asn"  # a dry run changes nothing
     cli("apply", str(city))
     assert idps()["sso-asn"]["for"] == "all" and idps()["sso-asn"]["name"] == "SSO ASN BKN"
@@ -80,20 +83,33 @@ def test_apply_changes_an_upstream_in_place_and_audits_it(city: Path, database_u
     assert "idps.update" in [e.action for e in audit_entries(database_url)]
 
 
-@pytest.mark.parametrize("entry,message", [
-    ("{slug: x-idp, name: X, issuer: https://x.example, client_id: c}", "needs client_secret_env"),
-    ("{slug: x-idp, name: X, issuer: https://x.example, client_id: c, client_secret_env: NOT_SET_ANYWHERE}",
-     "NOT_SET_ANYWHERE is not set"),
-    ("{slug: x-idp, name: X, issuer: https://x.example, client_id: c, private_key_file: nope.pem}", "cannot read"),
-    ("{slug: x-idp, name: X, issuer: http://x.example, client_id: c, client_secret_env: SSO_ASN_SECRET}",
-     "https"),
-    ("{slug: x-idp, name: X, issuer: https://x.example, client_id: c, client_secret_env: SSO_ASN_SECRET, "
-     "link_by: email, authoritative: true}", "authoritative"),
-    ("{slug: x-idp, name: X, issuer: https://x.example, client_id: c, client_secret_env: A, "
-     "private_key_file: k.pem}", "either"),
-    ("{slug: x-idp, name: X, issuer: https://x.example, client_id: c, client_secret: in-the-file}", "client_secret"),
-    ("{slug: x-idp, name: X, issuer: https://x.example, client_id: c, acr_map: {high: '3'}}", "acr_map"),
-])
+@pytest.mark.parametrize(
+    "entry,message",
+    [
+        ("{slug: x-idp, name: X, issuer: https://x.example, client_id: c}", "needs client_secret_env"),
+        (
+            "{slug: x-idp, name: X, issuer: https://x.example, client_id: c, client_secret_env: NOT_SET_ANYWHERE}",
+            "NOT_SET_ANYWHERE is not set",
+        ),
+        ("{slug: x-idp, name: X, issuer: https://x.example, client_id: c, private_key_file: nope.pem}", "cannot read"),
+        ("{slug: x-idp, name: X, issuer: http://x.example, client_id: c, client_secret_env: SSO_ASN_SECRET}", "https"),
+        (
+            "{slug: x-idp, name: X, issuer: https://x.example, client_id: c, client_secret_env: SSO_ASN_SECRET, "
+            "link_by: email, authoritative: true}",
+            "authoritative",
+        ),
+        (
+            "{slug: x-idp, name: X, issuer: https://x.example, client_id: c, client_secret_env: A, "
+            "private_key_file: k.pem}",
+            "either",
+        ),
+        (
+            "{slug: x-idp, name: X, issuer: https://x.example, client_id: c, client_secret: in-the-file}",
+            "client_secret",
+        ),
+        ("{slug: x-idp, name: X, issuer: https://x.example, client_id: c, acr_map: {high: '3'}}", "acr_map"),
+    ],
+)
 def test_bad_upstream_entries_are_refused_and_nothing_is_created(city: Path, entry: str, message: str) -> None:
     city.write_text(CITY + "  - " + entry + "\n", encoding="utf-8")
     refused = cli("apply", str(city), ok=False)
@@ -101,9 +117,9 @@ def test_bad_upstream_entries_are_refused_and_nothing_is_created(city: Path, ent
     assert idps() == {}  # one transaction: the valid entries before it were not kept either
 
 
-def test_export_has_no_credential_and_reapplies_on_an_empty_database(city: Path, tmp_path: Path,
-                                                                    monkeypatch: pytest.MonkeyPatch,
-                                                                    _sqlite_template: Path) -> None:
+def test_export_has_no_credential_and_reapplies_on_an_empty_database(
+    city: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, _sqlite_template: Path
+) -> None:
     cli("apply", str(city))
     exported = cli("export").output
     assert "rahasia" not in exported and "PRIVATE KEY" not in exported and "private_key_file" not in exported
@@ -124,5 +140,7 @@ def test_export_has_no_credential_and_reapplies_on_an_empty_database(city: Path,
     (tmp_path / "restored.yaml").write_text(yaml.safe_dump(data), encoding="utf-8")
     cli("apply", str(tmp_path / "restored.yaml"))
     assert yaml.safe_load(cli("export").output)["idps"] == original
-    assert {slug: r["client_auth"] for slug, r in idps().items()} == {"inapas": "private_key_jwt",
-                                                                      "sso-asn": "client_secret_basic"}
+    assert {slug: r["client_auth"] for slug, r in idps().items()} == {
+        "inapas": "private_key_jwt",
+        "sso-asn": "client_secret_basic",
+    }

@@ -23,9 +23,14 @@ from tests.support.cli_env import cli, run_query, use_database
 
 def _serve(tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("GERBANG_") or k.startswith("GERBANG_TEST_")}
-    return subprocess.run([sys.executable, "-m", "gateway.cli", "serve", "--port", "1"], cwd=tmp_path,
-                          env={**clean, "GERBANG_DATA_DIR": str(tmp_path), **env}, capture_output=True, text=True,
-                          timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "serve", "--port", "1"],
+        cwd=tmp_path,
+        env={**clean, "GERBANG_DATA_DIR": str(tmp_path), **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_serve_stops_on_unknown_variables_and_file_keys_naming_each(tmp_path: Path) -> None:
@@ -43,8 +48,11 @@ def test_known_names_and_the_config_variable_pass() -> None:
 
 
 def test_summary_hides_the_database_password_and_warns_about_a_file_outbox(tmp_path: Path) -> None:
-    settings = Settings(database_url="postgresql+asyncpg://gerbang:rahasia@127.0.0.1:1/gerbang", data_dir=tmp_path,
-                        redis_url="redis://:sandi@127.0.0.1:6379/0")
+    settings = Settings(
+        database_url="postgresql+asyncpg://gerbang:rahasia@127.0.0.1:1/gerbang",
+        data_dir=tmp_path,
+        redis_url="redis://:sandi@127.0.0.1:6379/0",
+    )
     summary = build_summary(settings, listeners=["http://0.0.0.0:8000 (2 workers)"])
     text = json.dumps(summary)
     assert "rahasia" not in text and "sandi" not in text and "gerbang:***@" in summary["database"]
@@ -65,8 +73,9 @@ def test_the_cli_reads_the_servers_configuration_file(tmp_path: Path, monkeypatc
     assert config_path() == named and Settings().issuer == "http://127.0.0.1:8123"
 
 
-def test_keys_rotate_refuses_a_secret_that_cannot_open_the_keys(database_url: str, tmp_path: Path,
-                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_keys_rotate_refuses_a_secret_that_cannot_open_the_keys(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     use_database(monkeypatch, database_url, tmp_path)
     cli("keys", "rotate")
     before = run_query(database_url, select(SigningKey.kid, SigningKey.retired_at))

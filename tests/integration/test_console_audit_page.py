@@ -43,8 +43,14 @@ async def _old_entries(database_url: str, count: int, at: int) -> None:
     try:
         async with build_sessionmaker(engine)() as session, session.begin():
             for n in range(count):
-                await append_audit(session, actor="cli:ani@kominfo-1", action="opd.update", target="opd:bpkad",
-                                   detail={"diff": {"name": {"from": f"BPKAD {n}", "to": f"BPKAD {n + 1}"}}}, now=at)
+                await append_audit(
+                    session,
+                    actor="cli:ani@kominfo-1",
+                    action="opd.update",
+                    target="opd:bpkad",
+                    detail={"diff": {"name": {"from": f"BPKAD {n}", "to": f"BPKAD {n + 1}"}}},
+                    now=at,
+                )
     finally:
         await engine.dispose()
 
@@ -70,6 +76,7 @@ def test_entries_read_as_sentences_with_names_and_the_change(hub: Hub) -> None:
     english = browser.go("/admin/audit?lang=en")
     assert "changed an OAuth client" in english.text and "Time (WIB)" in english.text
     browser.close()
+
 
 def test_filters_and_paging(hub: Hub, database_url: str) -> None:
     last_month = int((datetime.now(WIB) - timedelta(days=30)).timestamp())

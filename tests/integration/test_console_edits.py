@@ -35,9 +35,17 @@ async def _add_app(database_url: str, issuer: str) -> None:
     engine = build_engine(database_url)
     try:
         async with build_sessionmaker(engine)() as session, session.begin():
-            await add_app(session, slug="parkir", name="Parkir", opd_slug="dishub", upstreams=("http://127.0.0.1:9",),
-                          auth_mode="session", issuer=issuer, now=int(time.time()),
-                          addresses=TEST_UPSTREAM_ADDRESSES)
+            await add_app(
+                session,
+                slug="parkir",
+                name="Parkir",
+                opd_slug="dishub",
+                upstreams=("http://127.0.0.1:9",),
+                auth_mode="session",
+                issuer=issuer,
+                now=int(time.time()),
+                addresses=TEST_UPSTREAM_ADDRESSES,
+            )
     finally:
         await engine.dispose()
 
@@ -54,10 +62,18 @@ def test_edit_an_app_from_the_list(hub: Hub, database_url: str) -> None:
     assert 'href="/admin/ubah/aplikasi/parkir"' in apps.text
     form = kominfo.go("/admin/ubah/aplikasi/parkir")
     assert form.status_code == 200 and "http://127.0.0.1:9" in form.text
-    done = kominfo.submit("/admin/aksi/ubah/aplikasi/parkir", {
-        "csrf_token": csrf_from(form.text), "name": "Parkir Online", "upstreams": "http://127.0.0.1:9\nhttp://127.0.0.1:10",
-        "auth_mode": "session", "hosts": "parkir.dishub.test\nParkir.Palembang.go.id\n", "client_id": "",
-        "restricted": "on"})
+    done = kominfo.submit(
+        "/admin/aksi/ubah/aplikasi/parkir",
+        {
+            "csrf_token": csrf_from(form.text),
+            "name": "Parkir Online",
+            "upstreams": "http://127.0.0.1:9\nhttp://127.0.0.1:10",
+            "auth_mode": "session",
+            "hosts": "parkir.dishub.test\nParkir.Palembang.go.id\n",
+            "client_id": "",
+            "restricted": "on",
+        },
+    )
     assert done.status_code == 200 and 'id="changes"' in done.text and "Parkir Online" in done.text
     (row,) = run_query(database_url, select(App.name, App.upstreams, App.restricted).where(App.slug == "parkir"))
     assert tuple(row) == ("Parkir Online", ["http://127.0.0.1:9", "http://127.0.0.1:10"], True)
@@ -69,15 +85,27 @@ def test_edit_an_app_from_the_list(hub: Hub, database_url: str) -> None:
     # The claims its assertion carries: the default set shown checked; the boxes ticked are what it gets.
     form = kominfo.go("/admin/ubah/aplikasi/parkir")
     assert 'name="claim_name" aria-describedby="claims-hint" checked' in form.text
-    claims = kominfo.submit("/admin/aksi/ubah/aplikasi/parkir", {
-        "csrf_token": csrf_from(form.text), "name": "Parkir Online", "upstreams": "http://127.0.0.1:9\nhttp://127.0.0.1:10",
-        "auth_mode": "session", "hosts": "parkir.dishub.test\nparkir.palembang.go.id", "restricted": "on",
-        "claims_form": "1", "claim_email": "on", "claim_roles": "on"})
+    claims = kominfo.submit(
+        "/admin/aksi/ubah/aplikasi/parkir",
+        {
+            "csrf_token": csrf_from(form.text),
+            "name": "Parkir Online",
+            "upstreams": "http://127.0.0.1:9\nhttp://127.0.0.1:10",
+            "auth_mode": "session",
+            "hosts": "parkir.dishub.test\nparkir.palembang.go.id",
+            "restricted": "on",
+            "claims_form": "1",
+            "claim_email": "on",
+            "claim_roles": "on",
+        },
+    )
     assert claims.status_code == 200, claims.text
     (stored,) = run_query(database_url, select(App.claims).where(App.slug == "parkir"))
     assert stored[0] == ["email", "roles"] and set(audit_entries(database_url)[-1].detail["diff"]) == {"claims"}
-    bad = kominfo.submit("/admin/aksi/ubah/aplikasi/parkir", {
-        "csrf_token": csrf_from(form.text), "name": "X", "upstreams": "ftp://x", "auth_mode": "session"})
+    bad = kominfo.submit(
+        "/admin/aksi/ubah/aplikasi/parkir",
+        {"csrf_token": csrf_from(form.text), "name": "X", "upstreams": "ftp://x", "auth_mode": "session"},
+    )
     assert bad.status_code == 400 and "upstream" in bad.text
     kominfo.close()
 
@@ -86,8 +114,13 @@ def test_the_app_form_sets_the_integrity_mode(hub: Hub, database_url: str) -> No
     kominfo = _signed_in(hub)
     form = kominfo.go("/admin/ubah/aplikasi/parkir")
     assert 'name="integrity"' in form.text and '<option value="none" selected>' in form.text
-    fields = {"csrf_token": csrf_from(form.text), "name": "Parkir", "upstreams": "http://127.0.0.1:9",
-              "auth_mode": "session", "integrity": "ledger"}
+    fields = {
+        "csrf_token": csrf_from(form.text),
+        "name": "Parkir",
+        "upstreams": "http://127.0.0.1:9",
+        "auth_mode": "session",
+        "integrity": "ledger",
+    }
     done = kominfo.submit("/admin/aksi/ubah/aplikasi/parkir", fields)
     assert done.status_code == 200, done.text
     assert run_query(database_url, select(App.integrity).where(App.slug == "parkir"))[0][0] == "ledger"
@@ -124,17 +157,27 @@ def test_rotate_a_client_secret_with_a_grace_period(hub: Hub, database_url: str)
     csrf = csrf_from(form.text)
     unconfirmed = kominfo.submit(f"/admin/aksi/rahasia/klien/{client_id}", {"csrf_token": csrf, "grace_minutes": "5"})
     assert unconfirmed.status_code == 400
-    done = kominfo.submit(f"/admin/aksi/rahasia/klien/{client_id}",
-                          {"csrf_token": csrf, "grace_minutes": "5", "confirm": client_id})
+    done = kominfo.submit(
+        f"/admin/aksi/rahasia/klien/{client_id}", {"csrf_token": csrf, "grace_minutes": "5", "confirm": client_id}
+    )
     match = re.search(r'id="client-secret">([^<]+)<', done.text)
     assert done.status_code == 200 and match
     (row,) = run_query(database_url, select(Client).where(Client.client_id == client_id))
     now = time.time()
     assert is_secret_valid(row[0], match.group(1), now) and is_secret_valid(row[0], old_secret, now)
     assert not is_secret_valid(row[0], old_secret, now + 301)
-    renamed = kominfo.submit(f"/admin/aksi/ubah/klien/{client_id}", {
-        "csrf_token": csrf, "name": "Parkir Dishub Baru", "redirect_uris": "http://127.0.0.1:9/cb",
-        "post_logout_redirect_uris": "", "scope": "openid profile", "resources": "", "backchannel_logout_uri": ""})
+    renamed = kominfo.submit(
+        f"/admin/aksi/ubah/klien/{client_id}",
+        {
+            "csrf_token": csrf,
+            "name": "Parkir Dishub Baru",
+            "redirect_uris": "http://127.0.0.1:9/cb",
+            "post_logout_redirect_uris": "",
+            "scope": "openid profile",
+            "resources": "",
+            "backchannel_logout_uri": "",
+        },
+    )
     assert renamed.status_code == 200 and "Parkir Dishub Baru" in renamed.text
     kominfo.close()
 
@@ -143,8 +186,10 @@ def test_edit_and_move_an_opd_unit(hub: Hub, database_url: str) -> None:
     kominfo = _signed_in(hub)
     form = kominfo.go("/admin/ubah/opd/bpkad")
     assert form.status_code == 200
-    done = kominfo.submit("/admin/aksi/ubah/opd/bpkad", {"csrf_token": csrf_from(form.text), "name": "BPKAD Kota",
-                                                         "kind": "badan", "parent": "dishub"})
+    done = kominfo.submit(
+        "/admin/aksi/ubah/opd/bpkad",
+        {"csrf_token": csrf_from(form.text), "name": "BPKAD Kota", "kind": "badan", "parent": "dishub"},
+    )
     assert done.status_code == 200
     (row,) = run_query(database_url, select(OpdUnit.name, OpdUnit.path).where(OpdUnit.slug == "bpkad"))
     assert row[0] == "BPKAD Kota" and row[1].endswith("/dishub/bpkad/")
@@ -157,8 +202,9 @@ def test_an_opd_admin_cannot_use_the_edit_pages(hub: Hub) -> None:
     assert admin.go("/admin/ubah/aplikasi/parkir").status_code == 403
     assert admin.go("/admin/hapus/aplikasi/parkir").status_code == 403
     csrf = csrf_from(admin.go("/admin/aplikasi").text)
-    assert admin.submit("/admin/aksi/hapus/aplikasi/parkir", {"csrf_token": csrf, "confirm": "parkir"}).status_code \
-        == 403
+    assert (
+        admin.submit("/admin/aksi/hapus/aplikasi/parkir", {"csrf_token": csrf, "confirm": "parkir"}).status_code == 403
+    )
     admin.close()
 
 
@@ -170,8 +216,10 @@ def test_a_user_is_renamed_by_whoever_manages_them(hub: Hub, database_url: str) 
     assert f'href="/admin/ubah/pengguna/{target}"' in admin.go("/admin/pengguna").text
     form = admin.go(f"/admin/ubah/pengguna/{target}")
     assert form.status_code == 200 and UPT_ASN in form.text
-    done = admin.submit(f"/admin/aksi/ubah/pengguna/{target}", {"csrf_token": csrf_from(form.text),
-                                                               "name": "Andi Perparkiran", "email": UPT_ASN})
+    done = admin.submit(
+        f"/admin/aksi/ubah/pengguna/{target}",
+        {"csrf_token": csrf_from(form.text), "name": "Andi Perparkiran", "email": UPT_ASN},
+    )
     assert done.status_code == 200 and "Andi Perparkiran" in done.text
     entry = audit_entries(database_url)[-1]
     assert entry.action == "user.update" and entry.detail["diff"]["name"]["to"] == "Andi Perparkiran"

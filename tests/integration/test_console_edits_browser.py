@@ -15,10 +15,9 @@ from playwright.sync_api import expect
 from gateway.app import create_app
 from gateway.apps import add_app
 from idp.storage.db import build_engine, build_sessionmaker
-from tests.support.hub import TEST_UPSTREAM_ADDRESSES
 from tests.support.admin import KOMINFO, run_seed
 from tests.support.browser import chromium, screenshot
-from tests.support.hub import PASSWORD, Hub, run_hub
+from tests.support.hub import PASSWORD, TEST_UPSTREAM_ADDRESSES, Hub, run_hub
 
 VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
 
@@ -35,8 +34,17 @@ async def _add_app(database_url: str, issuer: str) -> None:
     engine = build_engine(database_url)
     try:
         async with build_sessionmaker(engine)() as session, session.begin():
-            await add_app(session, addresses=TEST_UPSTREAM_ADDRESSES, slug="parkir", name="Parkir", opd_slug="dishub", upstreams=("http://127.0.0.1:9",),
-                          auth_mode="session", issuer=issuer, now=int(time.time()))
+            await add_app(
+                session,
+                addresses=TEST_UPSTREAM_ADDRESSES,
+                slug="parkir",
+                name="Parkir",
+                opd_slug="dishub",
+                upstreams=("http://127.0.0.1:9",),
+                auth_mode="session",
+                issuer=issuer,
+                now=int(time.time()),
+            )
     finally:
         await engine.dispose()
 

@@ -53,12 +53,11 @@ def test_an_opd_admin_is_not_held_to_the_kominfo_level(hub: Hub) -> None:
 
 
 def test_the_shipped_policy_names_the_level_without_promising_a_passkey() -> None:
-    from policies import DEFAULT_POLICY_DIR, load_policy_dir
-
     from gateway.admin.console_acr import required_console_acr
+    from policies import DEFAULT_POLICY_DIR, load_policy_dir
 
     shipped = load_policy_dir(DEFAULT_POLICY_DIR)
     assert required_console_acr(shipped) == "2"
     text = (DEFAULT_POLICY_DIR / "00-apps.yaml").read_text(encoding="utf-8")
-    entry = text[text.index("slug: kominfo-console"):].split("- slug:")[0]
+    entry = text[text.index("slug: kominfo-console") :].split("- slug:")[0]
     assert "second factor" in entry and "needs a passkey" not in entry

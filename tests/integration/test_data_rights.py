@@ -50,8 +50,9 @@ def hub(database_url: str, tmp_path: Path, clock: FrozenClock, monkeypatch: pyte
     """The whole hub on a frozen clock, with two session apps of Dinas Perhubungan, parkir and cctv."""
     monkeypatch.setenv("GERBANG_BACKCHANNEL_LOGOUT_BACKOFF", "0.05")
     with run_server(Upstream("parkir")) as parkir, run_server(Upstream("cctv")) as cctv:
-        with run_hub(database_url, tmp_path, app_factory=app_with_clock(clock, create_hub),
-                     access_history_flush_seconds=0.2) as running:
+        with run_hub(
+            database_url, tmp_path, app_factory=app_with_clock(clock, create_hub), access_history_flush_seconds=0.2
+        ) as running:
             asyncio.run(register(database_url, running.url, {"parkir": parkir, "cctv": cctv}))
             assert eventually(lambda: Browser(running).go(app_path(running, "parkir")).status_code != 404)
             yield running
@@ -65,25 +66,45 @@ def run_jobs(hub: Hub, clock: FrozenClock, **retention: int) -> dict[str, int]:
     async def run() -> dict[str, int]:
         engine = build_engine(hub.settings.database_url)
         try:
-            jobs = PdpJobs(build_sessionmaker(engine), clock, Retention(
-                retention.get("access", 365), retention.get("events", 365), retention.get("inactive", 0)), every=60)
+            jobs = PdpJobs(
+                build_sessionmaker(engine),
+                clock,
+                Retention(retention.get("access", 365), retention.get("events", 365), retention.get("inactive", 0)),
+                every=60,
+            )
             return (await jobs.run_once()).__dict__
         finally:
             await engine.dispose()
+
     return asyncio.run(run())
 
 
 def chain_report(hub: Hub) -> dict[str, object]:
-    result = gerbang({"GERBANG_DATABASE_URL": hub.settings.database_url, "GERBANG_SECRET_KEY": "t" * 40,
-                      "GERBANG_DATA_DIR": str(hub.settings.data_dir), "GERBANG_ISSUER": hub.url},
-                     "audit", "verify", "--json")
+    result = gerbang(
+        {
+            "GERBANG_DATABASE_URL": hub.settings.database_url,
+            "GERBANG_SECRET_KEY": "t" * 40,
+            "GERBANG_DATA_DIR": str(hub.settings.data_dir),
+            "GERBANG_ISSUER": hub.url,
+        },
+        "audit",
+        "verify",
+        "--json",
+    )
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)
 
 
 def cli(hub: Hub, *args: str):  # type: ignore[no-untyped-def]
-    return gerbang({"GERBANG_DATABASE_URL": hub.settings.database_url, "GERBANG_SECRET_KEY": "t" * 40,
-                    "GERBANG_DATA_DIR": str(hub.settings.data_dir), "GERBANG_ISSUER": hub.url}, *args)
+    return gerbang(
+        {
+            "GERBANG_DATABASE_URL": hub.settings.database_url,
+            "GERBANG_SECRET_KEY": "t" * 40,
+            "GERBANG_DATA_DIR": str(hub.settings.data_dir),
+            "GERBANG_ISSUER": hub.url,
+        },
+        *args,
+    )
 
 
 def test_the_export_holds_sign_ins_gateway_visits_consents_and_security_events(hub: Hub) -> None:
@@ -216,8 +237,16 @@ def test_a_changed_privacy_notice_is_asked_again_at_sign_in(hub: Hub) -> None:
     browser = Browser(hub)
     page = browser.go("/auth/register")
     assert 'data-version="2026-12"' in page.text
-    browser.submit("/auth/register", {"name": "Rina Warga", "email": "rina@example.id", "password": PASSWORD,
-                                      "password_confirm": PASSWORD, "csrf_token": csrf_from(page.text)})
+    browser.submit(
+        "/auth/register",
+        {
+            "name": "Rina Warga",
+            "email": "rina@example.id",
+            "password": PASSWORD,
+            "password_confirm": PASSWORD,
+            "csrf_token": csrf_from(page.text),
+        },
+    )
     rina = user_by_email(url, "rina@example.id")
     assert rina.privacy_version == "2026-12" and rina.privacy_accepted_at is not None
 
@@ -270,10 +299,14 @@ def test_retention_purges_old_rows_one_instance_at_a_time_and_records_counts(hub
             maker = build_sessionmaker(engine)
             async with maker() as session, session.begin():
                 now = clock.now()
-                session.add_all([SecurityEvent(at=now - 400 * DAY, kind="login.failed", detail={}),
-                                 SecurityEvent(at=now - 10 * DAY, kind="login.failed", detail={}),
-                                 GatewayAccess(user_id="u-old", app="parkir", opd="dishub", at=now - 400 * DAY),
-                                 GatewayAccess(user_id="u-new", app="parkir", opd="dishub", at=now - DAY)])
+                session.add_all(
+                    [
+                        SecurityEvent(at=now - 400 * DAY, kind="login.failed", detail={}),
+                        SecurityEvent(at=now - 10 * DAY, kind="login.failed", detail={}),
+                        GatewayAccess(user_id="u-old", app="parkir", opd="dishub", at=now - 400 * DAY),
+                        GatewayAccess(user_id="u-new", app="parkir", opd="dishub", at=now - DAY),
+                    ]
+                )
             first = PdpJobs(maker, clock, Retention(365, 365, 0), every=60, holder="instance-a")
             second = PdpJobs(maker, clock, Retention(365, 365, 0), every=60, holder="instance-b")
             assert await first.lease.take(clock.now())
@@ -288,7 +321,6 @@ def test_retention_purges_old_rows_one_instance_at_a_time_and_records_counts(hub
     assert [r.user_id for r in rows(url, GatewayAccess)] == ["u-new"]
     assert len(rows(url, SecurityEvent, SecurityEvent.kind == "login.failed")) == 1
     [entry] = rows(url, AuditEntry, AuditEntry.action == "pdp.retention_purge")
-    assert entry.detail == {"erased_accounts": 0, "inactive_accounts": 0, "gateway_accesses": 1,
-                            "security_events": 1}
+    assert entry.detail == {"erased_accounts": 0, "inactive_accounts": 0, "gateway_accesses": 1, "security_events": 1}
     assert run_jobs(hub, clock)["security_events"] == 0  # nothing left: nothing recorded
     assert len(rows(url, AuditEntry, AuditEntry.action == "pdp.retention_purge")) == 1

@@ -15,9 +15,12 @@ async def _terminate_other_backends(url: str) -> int:
     engine = build_engine(url)
     try:
         async with engine.connect() as connection:
-            killed = await connection.scalar(text(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+            killed = await connection.scalar(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
     finally:
         await engine.dispose()
     return int(killed or 0)

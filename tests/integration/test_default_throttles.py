@@ -33,8 +33,9 @@ def test_password_guessing_on_one_account_is_throttled_and_says_so(hub: Hub) -> 
 def test_guessing_a_client_secret_is_throttled_per_client(hub: Hub) -> None:
     client_id, secret = hub.client("Bapenda Integrasi")
     form = {"grant_type": "client_credentials", "scope": "anggaran:read"}
-    statuses = [httpx.post(f"{hub.url}/auth/token", auth=(client_id, f"salah-{n}"), data=form).status_code
-                for n in range(11)]
+    statuses = [
+        httpx.post(f"{hub.url}/auth/token", auth=(client_id, f"salah-{n}"), data=form).status_code for n in range(11)
+    ]
     assert statuses[:10] == [401] * 10
     assert statuses[10] == 429
     refused = httpx.post(f"{hub.url}/auth/token", auth=(client_id, secret), data=form)

@@ -18,9 +18,14 @@ def test_the_demo_lists_console_and_outbox_and_removes_its_temporary_directory(t
     for offset in range(1, 5):  # the demo uses the next four ports too; a busy one fails the run loudly
         assert port + offset < 65536
     env = {k: v for k, v in os.environ.items() if not k.startswith("GERBANG_") or k.startswith("GERBANG_TEST_")}
-    demo = subprocess.Popen([sys.executable, "-m", "gateway.cli", "demo", "--port", str(port)], cwd=tmp_path,
-                            env={**env, "TMPDIR": str(tmp_path)}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "gateway.cli", "demo", "--port", str(port)],
+        cwd=tmp_path,
+        env={**env, "TMPDIR": str(tmp_path)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     banner: list[str] = []
     try:
         assert demo.stdout is not None

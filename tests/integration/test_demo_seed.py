@@ -11,8 +11,8 @@ from gateway.demo.seed import KECAMATAN_IN_DEMO, KELURAHAN_PER_KECAMATAN, PEOPLE
 from idp.passwords import HASHER
 from idp.storage.db import build_engine, build_sessionmaker
 from idp.storage.models import App, AuditEntry, OpdUnit, User
-from tests.support.records import rows
 from tests.support.hub import TEST_UPSTREAM_ADDRESSES
+from tests.support.records import rows
 
 ISSUER = "http://127.0.0.1:8000"
 UPSTREAMS = {"parkir": "http://127.0.0.1:8002", "cctv": "http://127.0.0.1:8003", "e-budgeting": "http://127.0.0.1:8004"}
@@ -26,8 +26,13 @@ def test_the_demo_city_comes_from_the_city_file_through_apply(database_url: str)
         try:
             maker = build_sessionmaker(engine)
             async with maker() as session, session.begin():
-                seeded = await seed_demo(session, issuer=ISSUER, rp_base="http://127.0.0.1:8001", upstreams=UPSTREAMS,
-                                         addresses=TEST_UPSTREAM_ADDRESSES)
+                seeded = await seed_demo(
+                    session,
+                    issuer=ISSUER,
+                    rp_base="http://127.0.0.1:8001",
+                    upstreams=UPSTREAMS,
+                    addresses=TEST_UPSTREAM_ADDRESSES,
+                )
             async with maker() as session:
                 desired = demo_city(data, issuer=ISSUER, rp_base="http://127.0.0.1:8001", upstreams=UPSTREAMS)
                 again = build_plan(desired, await read_state(session))

@@ -28,8 +28,9 @@ def hub(database_url: str, tmp_path: Path) -> Iterator[Hub]:
 
 def attempt(browser: Browser, login: str, password: str) -> httpx.Response:
     page = browser.go("/auth/login")
-    return browser.http.post("/auth/login", data={"login": login, "password": password,
-                                                  "csrf_token": csrf_from(page.text)})
+    return browser.http.post(
+        "/auth/login", data={"login": login, "password": password, "csrf_token": csrf_from(page.text)}
+    )
 
 
 def owner_browser(hub: Hub, login: str = WARGA) -> Browser:
@@ -46,7 +47,7 @@ def spend_the_unknown_allowance(hub: Hub, login: str = WARGA) -> httpx.Response:
     stranger = Browser(hub)
     answers = [attempt(stranger, login, f"tebakan-{n}") for n in range(6)]
     statuses = [a.status_code for a in answers]
-    assert 429 in statuses and set(statuses[:statuses.index(429)]) == {200}, statuses
+    assert 429 in statuses and set(statuses[: statuses.index(429)]) == {200}, statuses
     return answers[statuses.index(429)]
 
 
@@ -76,15 +77,15 @@ def test_a_forged_or_borrowed_device_cookie_is_an_unknown_browser(hub: Hub) -> N
     cookie = attacker.http.cookies["gerbang_device"]
     payload, mac = cookie.split(".")
     forged = Browser(hub)
-    forged.http.cookies.set("gerbang_device", f"{payload}.{mac[:-1]}{'a' if mac[-1] != 'a' else 'b'}",
-                            path="/auth")
+    forged.http.cookies.set("gerbang_device", f"{payload}.{mac[:-1]}{'a' if mac[-1] != 'a' else 'b'}", path="/auth")
     assert attempt(forged, WARGA, PASSWORD).status_code == 429
 
 
 def test_every_spelling_of_a_login_shares_one_allowance_for_unknown_browsers(hub: Hub) -> None:
     stranger = Browser(hub)
-    answers = [attempt(stranger, login, "salah-sekali") for login in [WARGA, WARGA.upper(), WARGA, " " + WARGA,
-                                                                      WARGA, WARGA]]
+    answers = [
+        attempt(stranger, login, "salah-sekali") for login in [WARGA, WARGA.upper(), WARGA, " " + WARGA, WARGA, WARGA]
+    ]
     assert answers[-1].status_code == 429
 
 

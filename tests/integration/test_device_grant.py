@@ -28,22 +28,29 @@ def hub(module_database_url: str, tmp_path_factory: pytest.TempPathFactory, cloc
 
 @pytest.fixture(scope="module")
 def kiosk(hub: Hub) -> str:
-    client_id, secret = register_client(hub, name="Kios Mal Pelayanan Publik", public=True,
-                                        grant_types=(DEVICE_GRANT, "refresh_token"), scope="openid profile")
+    client_id, secret = register_client(
+        hub,
+        name="Kios Mal Pelayanan Publik",
+        public=True,
+        grant_types=(DEVICE_GRANT, "refresh_token"),
+        scope="openid profile",
+    )
     assert secret is None
     return client_id
 
 
 def start(hub: Hub, client_id: str, **extra: str) -> dict[str, Any]:
-    response = httpx.post(f"{hub.url}/auth/device_authorization",
-                          data={"client_id": client_id, "scope": "openid profile", **extra})
+    response = httpx.post(
+        f"{hub.url}/auth/device_authorization", data={"client_id": client_id, "scope": "openid profile", **extra}
+    )
     assert response.status_code == 200, response.text
     return dict(response.json())
 
 
 def poll(hub: Hub, client_id: str, device_code: str) -> httpx.Response:
-    return httpx.post(f"{hub.url}/auth/token", data={"grant_type": DEVICE_GRANT, "device_code": device_code,
-                                                      "client_id": client_id})
+    return httpx.post(
+        f"{hub.url}/auth/token", data={"grant_type": DEVICE_GRANT, "device_code": device_code, "client_id": client_id}
+    )
 
 
 def enter_code(browser: Browser, code: str, decision: str | None = None) -> httpx.Response:
@@ -59,8 +66,9 @@ def approve(browser: Browser, code: str, decision: str = "allow") -> httpx.Respo
     if confirm.url.path == "/auth/login":
         confirm = enter_code(browser, code) if browser.login(confirm, WARGA).status_code == 200 else confirm
     assert confirm.status_code == 200 and "Izinkan" in confirm.text, confirm.text
-    return browser.submit("/auth/device", {"csrf_token": csrf_from(confirm.text), "user_code": code,
-                                           "decision": decision})
+    return browser.submit(
+        "/auth/device", {"csrf_token": csrf_from(confirm.text), "user_code": code, "decision": decision}
+    )
 
 
 def test_kiosk_gets_tokens_after_the_person_approves_on_a_phone(hub: Hub, kiosk: str, clock: FrozenClock) -> None:

@@ -28,6 +28,7 @@ def suspend(hub: Hub, slug: str) -> None:
                 await set_app_status(session, slug, "suspended", int(time.time()), hub.url)
         finally:
             await engine.dispose()
+
     asyncio.run(run())
 
 
@@ -55,8 +56,10 @@ def test_error_pages_fit_a_phone_and_a_desktop(hub: Hub, clock: FrozenClock) -> 
     with chromium() as browser:
         for width, height, name in ((390, 844, "mobile"), (1280, 800, "desktop")):
             page = browser.new_page(viewport={"width": width, "height": height})  # type: ignore[attr-defined]
-            for url, words, shot in ((f"{hub.url}/tidak-ada", "Halaman tidak ditemukan", "error-404"),
-                                     (app_path(hub, "cctv"), "Layanan sedang tidak tersedia", "error-503")):
+            for url, words, shot in (
+                (f"{hub.url}/tidak-ada", "Halaman tidak ditemukan", "error-404"),
+                (app_path(hub, "cctv"), "Layanan sedang tidak tersedia", "error-503"),
+            ):
                 response = page.goto(url)
                 assert response.status in (404, 503)
                 assert page.inner_text("#error-title") == words

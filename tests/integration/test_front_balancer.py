@@ -53,37 +53,63 @@ def documented_config(https_port: int, http_port: int, gerbang_port: int, certif
     config = re.sub(r"(    server 10\.10\.0\.\d+:8000;\n)+", f"    server 127.0.0.1:{gerbang_port};\n", config)
     config = config.replace("listen 443", f"listen 127.0.0.1:{https_port}")
     config = config.replace("listen 80", f"listen 127.0.0.1:{http_port}")
-    return (config.replace("/etc/ssl/gerbang/gerbang-and-apps.pem", str(certificate))
-            .replace("/etc/ssl/gerbang/gerbang-and-apps.key", str(key)))
+    return config.replace("/etc/ssl/gerbang/gerbang-and-apps.pem", str(certificate)).replace(
+        "/etc/ssl/gerbang/gerbang-and-apps.key", str(key)
+    )
 
 
 def make_certificates(directory: Path) -> tuple[Path, Path, Path]:
     """A CA, and one certificate for the hub's name and the wildcard apps domain signed by it."""
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     ca_key, leaf_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Gerbang test CA")])
-    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
-          .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
-          .not_valid_after(now + datetime.timedelta(days=1))
-          .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True).sign(ca_key, hashes.SHA256()))
-    leaf = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, HUB)]))
-            .issuer_name(ca_name).public_key(leaf_key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName(HUB), x509.DNSName(f"*.{APPS}")]),
-                           critical=False).sign(ca_key, hashes.SHA256()))
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    leaf = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, HUB)]))
+        .issuer_name(ca_name)
+        .public_key(leaf_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(HUB), x509.DNSName(f"*.{APPS}")]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
     paths = directory / "ca.pem", directory / "gerbang-and-apps.pem", directory / "gerbang-and-apps.key"
     paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     paths[1].write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
-    paths[2].write_bytes(leaf_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                                serialization.NoEncryption()))
+    paths[2].write_bytes(
+        leaf_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
     return paths
 
 
 async def register_parkir(database_url: str, issuer: str, upstream: str) -> None:
     engine = build_engine(database_url)
     async with build_sessionmaker(engine)() as session, session.begin():
-        await add_app(session, slug="parkir", opd_slug="dishub", upstreams=(upstream,), auth_mode="none",
-                      issuer=issuer, now=int(time.time()), apps_domain=APPS, addresses=TEST_UPSTREAM_ADDRESSES)
+        await add_app(
+            session,
+            slug="parkir",
+            opd_slug="dishub",
+            upstreams=(upstream,),
+            auth_mode="none",
+            issuer=issuer,
+            now=int(time.time()),
+            apps_domain=APPS,
+            addresses=TEST_UPSTREAM_ADDRESSES,
+        )
     await engine.dispose()
 
 
@@ -103,9 +129,17 @@ def front(database_url: str, tmp_path: Path) -> Iterator[tuple[str, str, httpx.C
     https_port, http_port, gerbang_port = free_port(), free_port(), free_port()
     ca, certificate, key = make_certificates(tmp_path)
     issuer = f"https://{HUB}:{https_port}"
-    settings = Settings(issuer=issuer, apps_domain=APPS, database_url=database_url, data_dir=tmp_path,
-                        secret_key="t" * 40, policy_dir=HUB_POLICIES, trusted_proxies=("127.0.0.1/32",),
-                        registry_refresh_seconds=0.2, upstream_allow=LOOPBACK_UPSTREAMS)
+    settings = Settings(
+        issuer=issuer,
+        apps_domain=APPS,
+        database_url=database_url,
+        data_dir=tmp_path,
+        secret_key="t" * 40,
+        policy_dir=HUB_POLICIES,
+        trusted_proxies=("127.0.0.1/32",),
+        registry_refresh_seconds=0.2,
+        upstream_allow=LOOPBACK_UPSTREAMS,
+    )
     asyncio.run(seed(database_url))
     root = tmp_path / "nginx"
     (root / "logs").mkdir(parents=True)
@@ -113,17 +147,21 @@ def front(database_url: str, tmp_path: Path) -> Iterator[tuple[str, str, httpx.C
         f"daemon off;\npid {root}/nginx.pid;\nerror_log {root}/logs/error.log warn;\nevents {{}}\n"
         f"http {{\n access_log off;\n client_body_temp_path {root}/body;\n proxy_temp_path {root}/proxy;\n"
         f" fastcgi_temp_path {root}/fastcgi;\n uwsgi_temp_path {root}/uwsgi;\n scgi_temp_path {root}/scgi;\n"
-        + documented_config(https_port, http_port, gerbang_port, certificate, key) + "}\n")
+        + documented_config(https_port, http_port, gerbang_port, certificate, key)
+        + "}\n"
+    )
     with run_server(Upstream("parkir")) as upstream, run_server(create_app(settings), port=gerbang_port):
         asyncio.run(register_parkir(database_url, issuer, upstream))
-        nginx = subprocess.Popen([binary, "-p", str(root), "-c", str(root / "nginx.conf")],
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        nginx = subprocess.Popen(
+            [binary, "-p", str(root), "-c", str(root / "nginx.conf")], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
         try:
             wait_for_port(https_port)
             with httpx.Client(verify=ssl.create_default_context(cafile=str(ca)), timeout=10) as http:
                 deadline = time.monotonic() + 10
-                while (http.get(f"https://parkir.{APPS}:{https_port}/").status_code == 404
-                       and time.monotonic() < deadline):
+                while (
+                    http.get(f"https://parkir.{APPS}:{https_port}/").status_code == 404 and time.monotonic() < deadline
+                ):
                     time.sleep(0.2)
                 yield issuer, f"http://{HUB}:{http_port}", http
         finally:
@@ -166,8 +204,9 @@ def test_a_citizen_signs_in_over_tls_with_host_prefixed_cookies_only(front: tupl
     page = http.get(f"{issuer}/auth/login")
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
     assert page.status_code == 200 and token
-    done = http.post(f"{issuer}/auth/login", data={"login": "warga@example.id", "password": PASSWORD,
-                                                    "csrf_token": token.group(1)})
+    done = http.post(
+        f"{issuer}/auth/login", data={"login": "warga@example.id", "password": PASSWORD, "csrf_token": token.group(1)}
+    )
     assert done.status_code == 303, done.text
     account = http.get(f"{issuer}/account")
     assert account.status_code == 200 and "warga@example.id" in account.text

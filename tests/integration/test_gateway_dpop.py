@@ -15,6 +15,7 @@ from tests.support.dpop_city import PAJAK_RESOURCE, RESOURCE, run_dpop_city
 from tests.support.flows import register_client
 from tests.support.hub import Hub
 
+
 @pytest.fixture(scope="module")
 def hub(module_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
     with run_dpop_city(module_database_url, tmp_path_factory.mktemp("hub")) as running:
@@ -26,8 +27,12 @@ def key() -> ec.EllipticCurvePrivateKey:
     return ec.generate_private_key(ec.SECP256R1())
 
 
-def token_request(hub: Hub, key: ec.EllipticCurvePrivateKey | None, resource: str = RESOURCE,
-                  client: tuple[str, str | None] | None = None) -> httpx.Response:
+def token_request(
+    hub: Hub,
+    key: ec.EllipticCurvePrivateKey | None,
+    resource: str = RESOURCE,
+    client: tuple[str, str | None] | None = None,
+) -> httpx.Response:
     client_id, secret = client or hub.client("Bapenda Integrasi")
     url = f"{hub.url}/auth/token"
     data = {"grant_type": "client_credentials", "scope": "anggaran:read", "resource": resource}
@@ -36,8 +41,9 @@ def token_request(hub: Hub, key: ec.EllipticCurvePrivateKey | None, resource: st
     first = httpx.post(url, auth=(client_id, secret or ""), data=data, headers={"DPoP": make_proof(key, "POST", url)})
     assert first.status_code == 400 and first.json()["error"] == "use_dpop_nonce", first.text
     nonce = first.headers["DPoP-Nonce"]
-    return httpx.post(url, auth=(client_id, secret or ""), data=data,
-                      headers={"DPoP": make_proof(key, "POST", url, nonce=nonce)})
+    return httpx.post(
+        url, auth=(client_id, secret or ""), data=data, headers={"DPoP": make_proof(key, "POST", url, nonce=nonce)}
+    )
 
 
 @pytest.fixture(scope="module")
@@ -66,12 +72,14 @@ def assert_refused(response: httpx.Response, error: str) -> None:
     assert response.headers["content-type"].startswith("application/problem+json")
 
 
-def test_bound_token_with_its_proof_reaches_the_app(hub: Hub, key: ec.EllipticCurvePrivateKey,
-                                                   bound_token: str) -> None:
+def test_bound_token_with_its_proof_reaches_the_app(
+    hub: Hub, key: ec.EllipticCurvePrivateKey, bound_token: str
+) -> None:
     response = call(api(hub), bound_token, make_proof(key, "GET", api(hub), access_token=bound_token))
     assert response.status_code == 200, response.text
-    introspected = httpx.post(f"{hub.url}/auth/introspect", auth=hub.client("Bapenda Integrasi"),
-                              data={"token": bound_token}).json()
+    introspected = httpx.post(
+        f"{hub.url}/auth/introspect", auth=hub.client("Bapenda Integrasi"), data={"token": bound_token}
+    ).json()
     assert introspected["cnf"] == {"jkt": thumbprint(key)} and introspected["token_type"] == "DPoP"
 
 
@@ -89,16 +97,21 @@ def test_bound_token_without_proof_is_refused(hub: Hub, bound_token: str) -> Non
 
 
 def test_proof_for_another_url_is_refused(hub: Hub, key: ec.EllipticCurvePrivateKey, bound_token: str) -> None:
-    for other in (f"{hub.app_url('e-budgeting')}/other", f"{hub.url}/auth/userinfo",
-                  api(hub).replace("e-budgeting.localhost", "pajak.localhost"),  # another app's origin
-                  api(hub).replace("http://", "https://")):
-        assert_refused(call(api(hub), bound_token, make_proof(key, "GET", other, access_token=bound_token)),
-                       "invalid_dpop_proof")
+    for other in (
+        f"{hub.app_url('e-budgeting')}/other",
+        f"{hub.url}/auth/userinfo",
+        api(hub).replace("e-budgeting.localhost", "pajak.localhost"),  # another app's origin
+        api(hub).replace("http://", "https://"),
+    ):
+        assert_refused(
+            call(api(hub), bound_token, make_proof(key, "GET", other, access_token=bound_token)), "invalid_dpop_proof"
+        )
 
 
 def test_proof_for_another_method_is_refused(hub: Hub, key: ec.EllipticCurvePrivateKey, bound_token: str) -> None:
-    assert_refused(call(api(hub), bound_token, make_proof(key, "POST", api(hub), access_token=bound_token)),
-                   "invalid_dpop_proof")
+    assert_refused(
+        call(api(hub), bound_token, make_proof(key, "POST", api(hub), access_token=bound_token)), "invalid_dpop_proof"
+    )
 
 
 def test_replayed_proof_is_refused(hub: Hub, key: ec.EllipticCurvePrivateKey, bound_token: str) -> None:
@@ -109,22 +122,26 @@ def test_replayed_proof_is_refused(hub: Hub, key: ec.EllipticCurvePrivateKey, bo
 
 def test_proof_by_another_key_is_refused(hub: Hub, bound_token: str) -> None:
     thief = ec.generate_private_key(ec.SECP256R1())
-    assert_refused(call(api(hub), bound_token, make_proof(thief, "GET", api(hub), access_token=bound_token)),
-                   "invalid_dpop_proof")
+    assert_refused(
+        call(api(hub), bound_token, make_proof(thief, "GET", api(hub), access_token=bound_token)), "invalid_dpop_proof"
+    )
 
 
 def test_proof_for_another_token_is_refused(hub: Hub, key: ec.EllipticCurvePrivateKey, bound_token: str) -> None:
     other = token_request(hub, key).json()["access_token"]
-    assert_refused(call(api(hub), bound_token, make_proof(key, "GET", api(hub), access_token=other)),
-                   "invalid_dpop_proof")
+    assert_refused(
+        call(api(hub), bound_token, make_proof(key, "GET", api(hub), access_token=other)), "invalid_dpop_proof"
+    )
     assert_refused(call(api(hub), bound_token, make_proof(key, "GET", api(hub))), "invalid_dpop_proof")
 
 
 def test_old_and_future_proofs_are_refused(hub: Hub, key: ec.EllipticCurvePrivateKey, bound_token: str) -> None:
     now = int(time.time())
     for iat in (now - 600, now + 600):
-        assert_refused(call(api(hub), bound_token, make_proof(key, "GET", api(hub), access_token=bound_token,
-                                                              iat=iat)), "invalid_dpop_proof")
+        assert_refused(
+            call(api(hub), bound_token, make_proof(key, "GET", api(hub), access_token=bound_token, iat=iat)),
+            "invalid_dpop_proof",
+        )
 
 
 def test_unsigned_or_tampered_proof_is_refused(hub: Hub, key: ec.EllipticCurvePrivateKey, bound_token: str) -> None:
@@ -148,8 +165,13 @@ def test_plain_bearer_token_is_refused_where_dpop_is_required(hub: Hub) -> None:
 def test_kominfo_policy_can_require_dpop_for_an_app(hub: Hub, key: ec.EllipticCurvePrivateKey) -> None:
     """``require_dpop: true`` in the policy files: the same refusal as the app's own setting."""
     url = f"{hub.app_url('pajak')}/echo"
-    client = register_client(hub, name="Integrasi Pajak", grant_types=("client_credentials",), scope="anggaran:read",
-                             resources=(PAJAK_RESOURCE,))
+    client = register_client(
+        hub,
+        name="Integrasi Pajak",
+        grant_types=("client_credentials",),
+        scope="anggaran:read",
+        resources=(PAJAK_RESOURCE,),
+    )
     plain = token_request(hub, None, PAJAK_RESOURCE, client).json()["access_token"]
     assert_refused(call(url, plain, None, scheme="Bearer"), "invalid_token")
     bound = token_request(hub, key, PAJAK_RESOURCE, client).json()["access_token"]

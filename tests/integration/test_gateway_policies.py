@@ -30,8 +30,17 @@ apps:
 async def register_api(database_url: str, issuer: str, upstream: str) -> None:
     engine = build_engine(database_url)
     async with build_sessionmaker(engine)() as session, session.begin():
-        await add_app(session, addresses=TEST_UPSTREAM_ADDRESSES, slug="e-budgeting", opd_slug="bpkad", upstreams=(upstream,), auth_mode="bearer",
-                      issuer=issuer, resource=RESOURCE, now=int(time.time()))
+        await add_app(
+            session,
+            addresses=TEST_UPSTREAM_ADDRESSES,
+            slug="e-budgeting",
+            opd_slug="bpkad",
+            upstreams=(upstream,),
+            auth_mode="bearer",
+            issuer=issuer,
+            resource=RESOURCE,
+            now=int(time.time()),
+        )
     await engine.dispose()
 
 
@@ -41,8 +50,9 @@ def hub(database_url: str, tmp_path: Path) -> Iterator[tuple[Hub, Path]]:
     policy_dir.mkdir()
     (policy_dir / "apps.yaml").write_text(RESTRICTED)
     with run_server(Upstream("e-budgeting")) as upstream:
-        with run_hub(database_url, tmp_path, app_factory=create_app, policy_dir=policy_dir,
-                     policy_reload_seconds=0.2) as running:
+        with run_hub(
+            database_url, tmp_path, app_factory=create_app, policy_dir=policy_dir, policy_reload_seconds=0.2
+        ) as running:
             asyncio.run(register_api(database_url, running.url, upstream))
             assert eventually(lambda: httpx.get(f"{running.app_url('e-budgeting')}/echo").status_code != 404)
             yield running, policy_dir
@@ -50,14 +60,16 @@ def hub(database_url: str, tmp_path: Path) -> Iterator[tuple[Hub, Path]]:
 
 def token(hub: Hub) -> str:
     client_id, secret = hub.client("Bapenda Integrasi")
-    response = httpx.post(f"{hub.url}/auth/token", auth=(client_id, secret), data={
-        "grant_type": "client_credentials", "scope": "anggaran:read", "resource": RESOURCE})
+    response = httpx.post(
+        f"{hub.url}/auth/token",
+        auth=(client_id, secret),
+        data={"grant_type": "client_credentials", "scope": "anggaran:read", "resource": RESOURCE},
+    )
     assert response.status_code == 200, response.text
     return response.json()["access_token"]
 
 
-def test_restricted_app_is_default_deny_until_a_rule_allows_and_bad_changes_are_kept_out(
-        hub: tuple[Hub, Path]) -> None:
+def test_restricted_app_is_default_deny_until_a_rule_allows_and_bad_changes_are_kept_out(hub: tuple[Hub, Path]) -> None:
     running, policy_dir = hub
     headers = {"Authorization": f"Bearer {token(running)}"}
     denied = httpx.get(f"{running.app_url('e-budgeting')}/echo", headers=headers)

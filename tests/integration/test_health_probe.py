@@ -40,15 +40,24 @@ def test_without_redis_only_the_database_is_probed(tmp_path: Path) -> None:
 
 
 def test_redis_with_nothing_listening_is_down(tmp_path: Path) -> None:
-    with run_hub(sqlite_url(tmp_path), tmp_path, app_factory=create_app, health_probe_seconds=PROBE,
-                 redis_url=f"redis://127.0.0.1:{free_port()}/0") as hub:
+    with run_hub(
+        sqlite_url(tmp_path),
+        tmp_path,
+        app_factory=create_app,
+        health_probe_seconds=PROBE,
+        redis_url=f"redis://127.0.0.1:{free_port()}/0",
+    ) as hub:
         assert gauge(hub.url, "gerbang_redis_up") == 0.0
         assert gauge(hub.url, "gerbang_database_up") == 1.0
 
 
 def test_redis_up_frozen_and_back(tmp_path: Path) -> None:
-    with own_redis() as redis, run_hub(sqlite_url(tmp_path), tmp_path, app_factory=create_app,
-                                       health_probe_seconds=PROBE, redis_url=redis.url) as hub:
+    with (
+        own_redis() as redis,
+        run_hub(
+            sqlite_url(tmp_path), tmp_path, app_factory=create_app, health_probe_seconds=PROBE, redis_url=redis.url
+        ) as hub,
+    ):
         eventually(lambda: gauge(hub.url, "gerbang_redis_up") == 1.0)
         assert 0 < (gauge(hub.url, "gerbang_redis_ping_seconds") or 0) < 0.25
         redis.freeze()

@@ -31,8 +31,13 @@ def test_discovery_lists_every_id_token_algorithm(hub: Hub) -> None:
 
 @pytest.mark.parametrize("alg", [None, "ES256", "PS256", "RS256", "EdDSA"])
 def test_id_token_is_signed_with_the_clients_algorithm(hub: Hub, alg: str | None) -> None:
-    client_id, secret = register_client(hub, name=f"RP {alg}", redirect_uris=(REDIRECT_URI,),
-                                        scope="openid profile email", security=ClientSecurity(id_token_alg=alg))
+    client_id, secret = register_client(
+        hub,
+        name=f"RP {alg}",
+        redirect_uris=(REDIRECT_URI,),
+        scope="openid profile email",
+        security=ClientSecurity(id_token_alg=alg),
+    )
     response = redeem(hub, client_id, secret, obtain_code(hub, client_id))
     assert response.status_code == 200, response.text
     id_token, access_token = response.json()["id_token"], response.json()["access_token"]
@@ -50,5 +55,6 @@ def test_id_token_is_signed_with_the_clients_algorithm(hub: Hub, alg: str | None
 
 def test_unknown_algorithm_is_refused_at_registration(hub: Hub) -> None:
     with pytest.raises(InvalidInput):
-        register_client(hub, name="RP HS256", redirect_uris=(REDIRECT_URI,),
-                        security=ClientSecurity(id_token_alg="HS256"))
+        register_client(
+            hub, name="RP HS256", redirect_uris=(REDIRECT_URI,), security=ClientSecurity(id_token_alg="HS256")
+        )

@@ -26,8 +26,9 @@ SECRET = "rahasia-klien-sso-asn-2026"
 
 def pem() -> str:
     key = ec.generate_private_key(ec.SECP256R1())
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption()).decode()
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
 
 
 async def _rows(database_url: str, model: type) -> list:
@@ -60,19 +61,57 @@ def one_json(result) -> dict:  # type: ignore[no-untyped-def]
 
 
 def test_cli_adds_lists_updates_and_removes(run, database_url: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    added = one_json(run("idps", "add", "--slug", "sso-asn", "--name", "SSO ASN", "--issuer",
-                         "https://sso-siasn.bkn.go.id/auth/realms/sso", "--client-id", "gerbang-palembang",
-                         "--client-secret-stdin", "--link-by", "nip", "--authoritative", "--acr-map", "gold=2",
-                         "--for", "asn", "--json", stdin=SECRET + "\n"))
+    added = one_json(
+        run(
+            "idps",
+            "add",
+            "--slug",
+            "sso-asn",
+            "--name",
+            "SSO ASN",
+            "--issuer",
+            "https://sso-siasn.bkn.go.id/auth/realms/sso",
+            "--client-id",
+            "gerbang-palembang",
+            "--client-secret-stdin",
+            "--link-by",
+            "nip",
+            "--authoritative",
+            "--acr-map",
+            "gold=2",
+            "--for",
+            "asn",
+            "--json",
+            stdin=SECRET + "\n",
+        )
+    )
     assert added["client_auth"] == "client_secret_basic" and added["acr_map"] == {"gold": "2"}
     assert added["for"] == "asn" and SECRET not in json.dumps(added)
     [row] = rows(database_url, UpstreamIdp)
     assert row.client_secret and SECRET not in row.client_secret  # sealed at rest
     key_file = tmp_path / "inapas.pem"
     key_file.write_text(pem())
-    inapas = one_json(run("idps", "add", "--slug", "inapas", "--name", "INApas", "--issuer",
-                          "https://inapas.id/oidc", "--client-id", "palembang", "--private-key-file", str(key_file),
-                          "--link-by", "nik", "--for", "citizens", "--json"))
+    inapas = one_json(
+        run(
+            "idps",
+            "add",
+            "--slug",
+            "inapas",
+            "--name",
+            "INApas",
+            "--issuer",
+            "https://inapas.id/oidc",
+            "--client-id",
+            "palembang",
+            "--private-key-file",
+            str(key_file),
+            "--link-by",
+            "nik",
+            "--for",
+            "citizens",
+            "--json",
+        )
+    )
     assert inapas["client_auth"] == "private_key_jwt" and inapas["public_jwk"]["kty"] == "EC"
     assert "d" not in inapas["public_jwk"] and "PRIVATE" not in json.dumps(inapas)
     updated = one_json(run("idps", "update", "inapas", "--disable", "--acr-map", "high=2", "--json"))
@@ -83,17 +122,38 @@ def test_cli_adds_lists_updates_and_removes(run, database_url: str, tmp_path: Pa
     assert actions == ["idps.add", "idps.add", "idps.update", "idps.remove"]
 
 
-@pytest.mark.parametrize("issuer,extra,message", [
-    ("http://inapas.id", [], "https"),
-    ("https://inapas.id?x=1", [], "query"),
-    ("https://inapas.id", ["--acr-map", "high=3"], "acr map"),
-    ("https://inapas.id", ["--link-by", "email", "--authoritative"], "authoritative"),
-    ("https://inapas.id", ["--scope", "profile email"], "openid"),
-])
-def test_cli_refuses_bad_upstreams(run, database_url: str, issuer: str, extra: list[str],  # type: ignore[no-untyped-def]
-                                   message: str) -> None:
-    result = run("idps", "add", "--slug", "inapas", "--name", "INApas", "--issuer", issuer, "--client-id", "c",
-                 "--client-secret-stdin", *extra, stdin=SECRET + "\n")
+@pytest.mark.parametrize(
+    "issuer,extra,message",
+    [
+        ("http://inapas.id", [], "https"),
+        ("https://inapas.id?x=1", [], "query"),
+        ("https://inapas.id", ["--acr-map", "high=3"], "acr map"),
+        ("https://inapas.id", ["--link-by", "email", "--authoritative"], "authoritative"),
+        ("https://inapas.id", ["--scope", "profile email"], "openid"),
+    ],
+)
+def test_cli_refuses_bad_upstreams(
+    run,
+    database_url: str,
+    issuer: str,
+    extra: list[str],  # type: ignore[no-untyped-def]
+    message: str,
+) -> None:
+    result = run(
+        "idps",
+        "add",
+        "--slug",
+        "inapas",
+        "--name",
+        "INApas",
+        "--issuer",
+        issuer,
+        "--client-id",
+        "c",
+        "--client-secret-stdin",
+        *extra,
+        stdin=SECRET + "\n",
+    )
     assert result.exit_code == 1 and message in result.output
     assert rows(database_url, UpstreamIdp) == []
 
@@ -108,8 +168,16 @@ def hub(database_url: str, tmp_path: Path) -> Iterator[Hub]:
 def test_admin_api_manages_upstreams_for_kominfo_only(hub: Hub) -> None:
     kominfo = AdminClient(hub, admin_token(hub, KOMINFO))
     dishub = AdminClient(hub, admin_token(hub, DISHUB_ADMIN))
-    body = {"slug": "inapas", "name": "INApas", "issuer": "https://inapas.id/oidc", "client_id": "palembang",
-            "link_by": "nik", "authoritative": True, "acr_map": ["high=2"], "for": "citizens"}
+    body = {
+        "slug": "inapas",
+        "name": "INApas",
+        "issuer": "https://inapas.id/oidc",
+        "client_id": "palembang",
+        "link_by": "nik",
+        "authoritative": True,
+        "acr_map": ["high=2"],
+        "for": "citizens",
+    }
     assert dishub.post("/idps", body).status_code == 403
     created = kominfo.post("/idps", body)
     assert created.status_code == 201, created.text
@@ -143,8 +211,20 @@ def test_console_lists_upstreams_and_turns_them_off_for_kominfo_only(hub: Hub) -
     from tests.support.hub import Browser
 
     kominfo = AdminClient(hub, admin_token(hub, KOMINFO))
-    assert kominfo.post("/idps", {"slug": "inapas", "name": "INApas", "issuer": "https://inapas.id/oidc",
-                                  "client_id": "palembang", "link_by": "nik", "acr_map": ["high=2"]}).status_code == 201
+    assert (
+        kominfo.post(
+            "/idps",
+            {
+                "slug": "inapas",
+                "name": "INApas",
+                "issuer": "https://inapas.id/oidc",
+                "client_id": "palembang",
+                "link_by": "nik",
+                "acr_map": ["high=2"],
+            },
+        ).status_code
+        == 201
+    )
     kominfo.close()
     console = Browser(hub)
     landed = console.login(console.go("/admin/"), KOMINFO)

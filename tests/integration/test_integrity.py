@@ -48,10 +48,12 @@ class Budget:
             if request.path_params["rest"] == "laporan":  # a report larger than the gateway holds
                 return Response(b"L" * int(request.query_params["ukuran"]), media_type="text/plain")
             return JSONResponse({"diterima": len(body), "client": request.state.gerbang.client_id})
+
         verifier = AssertionVerifier(issuer=hub_url, audience=RESOURCE, min_refresh_seconds=0.1)
         signatures = MessageSignatureVerifier(verifier.message_key, [origin])
-        return GerbangAssertionMiddleware(Starlette(routes=[Route("/api/{rest:path}", api, methods=["GET", "POST"])]),
-                                          verifier, signatures=signatures)
+        return GerbangAssertionMiddleware(
+            Starlette(routes=[Route("/api/{rest:path}", api, methods=["GET", "POST"])]), verifier, signatures=signatures
+        )
 
 
 @dataclass
@@ -85,17 +87,31 @@ class Tamper:
         self.previous_assertion = assertion
         async with httpx.AsyncClient() as client:
             answer = await client.request(scope["method"], self.target + path, headers=headers, content=body)
-        await send({"type": "http.response.start", "status": answer.status_code,
-                    "headers": [(b"content-type", answer.headers.get("content-type", "text/plain").encode())]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": answer.status_code,
+                "headers": [(b"content-type", answer.headers.get("content-type", "text/plain").encode())],
+            }
+        )
         await send({"type": "http.response.body", "body": answer.content})
 
 
 async def register(database_url: str, issuer: str, upstream: str, integrity: str) -> None:
     engine = build_engine(database_url)
     async with build_sessionmaker(engine)() as session, session.begin():
-        await add_app(session, addresses=TEST_UPSTREAM_ADDRESSES, slug="e-budgeting", opd_slug="bpkad",
-                      upstreams=(upstream,), auth_mode="bearer", issuer=issuer, now=int(time.time()),
-                      resource=RESOURCE, integrity=integrity)
+        await add_app(
+            session,
+            addresses=TEST_UPSTREAM_ADDRESSES,
+            slug="e-budgeting",
+            opd_slug="bpkad",
+            upstreams=(upstream,),
+            auth_mode="bearer",
+            issuer=issuer,
+            now=int(time.time()),
+            resource=RESOURCE,
+            integrity=integrity,
+        )
     await engine.dispose()
 
 
@@ -111,38 +127,60 @@ class City:
     apps: list[Any] = field(default_factory=list)  # the GatewayApp serving (its app plane's count)
 
     def post(self, body: bytes = BODY, path: str = "/api/anggaran?tahun=2027", **headers: str) -> httpx.Response:
-        return httpx.post(self.app_url + path, content=body, timeout=10,
-                          headers={"authorization": f"Bearer {self.token}", "content-type": "application/json",
-                                   **headers})
+        return httpx.post(
+            self.app_url + path,
+            content=body,
+            timeout=10,
+            headers={"authorization": f"Bearer {self.token}", "content-type": "application/json", **headers},
+        )
 
 
 def build_gateway(front: str, built: list[Any]) -> Any:
     """The gateway as ``gerbang serve`` runs it: app hosts on the app plane; or (``asgi``) without the app plane,
     app hosts on the ASGI path (``gateway.pipeline.handle_request``), as under any other server."""
+
     def factory(settings: Any) -> Any:
         app = create_app(settings)
         if front == "asgi":
             app.app_plane = None
         built.append(app)
         return app
+
     return factory
 
 
 @pytest.fixture(params=["app-plane", "asgi"])
 def city(request: pytest.FixtureRequest, database_url: str, tmp_path: Path) -> Iterator[City]:
     budget, tamper, built = Budget(), Tamper(), []
-    with run_hub(database_url, tmp_path, app_factory=build_gateway(request.param, built), assertion_reuse_seconds=0,
-                 integrity_buffer_bytes=4096, ledger_hold_bytes=65536) as hub:
+    with run_hub(
+        database_url,
+        tmp_path,
+        app_factory=build_gateway(request.param, built),
+        assertion_reuse_seconds=0,
+        integrity_buffer_bytes=4096,
+        ledger_hold_bytes=65536,
+    ) as hub:
         budget_app = budget.build(hub.url, hub.app_url("e-budgeting"))
         with run_server(budget_app) as app_url, run_server(tamper) as tamper_url:
             tamper.target = app_url
             asyncio.run(register(database_url, hub.url, tamper_url, "ledger"))
             client_id, secret = hub.client("Bapenda Integrasi")
-            answer = httpx.post(f"{hub.url}/auth/token", auth=(client_id, secret or ""), data={
-                "grant_type": "client_credentials", "scope": "anggaran:read", "resource": RESOURCE})
+            answer = httpx.post(
+                f"{hub.url}/auth/token",
+                auth=(client_id, secret or ""),
+                data={"grant_type": "client_credentials", "scope": "anggaran:read", "resource": RESOURCE},
+            )
             assert answer.status_code == 200, answer.text
-            running = City(hub, budget, tamper, hub.app_url("e-budgeting"), answer.json()["access_token"],
-                           database_url, request.param, built)
+            running = City(
+                hub,
+                budget,
+                tamper,
+                hub.app_url("e-budgeting"),
+                answer.json()["access_token"],
+                database_url,
+                request.param,
+                built,
+            )
             deadline = time.monotonic() + 15
             while running.post().status_code == 404 and time.monotonic() < deadline:
                 time.sleep(0.2)
@@ -166,8 +204,10 @@ def test_signed_request_reaches_the_app_and_the_receipt_verifies_offline(city: C
     # The calling client fetches the same receipt with its own token; nobody else does.
     url = f"{city.hub.url}/ledger/receipts/{receipt.request_id}"
     fetched = httpx.get(url, headers={"authorization": f"Bearer {city.token}"})
-    assert fetched.status_code == 200 and fetched.json()["receipt"]["hash"] == \
-        check_receipt_token(fetched.json()["token"], jwks, city.hub.url).hash
+    assert (
+        fetched.status_code == 200
+        and fetched.json()["receipt"]["hash"] == check_receipt_token(fetched.json()["token"], jwks, city.hub.url).hash
+    )
     assert httpx.get(url).status_code == 401
     assert httpx.get(url, headers={"authorization": "Bearer not-a-token"}).status_code == 404
     other = f"{city.hub.url}/ledger/receipts/{'0' * 32}"
@@ -207,8 +247,9 @@ def test_a_request_altered_between_gateway_and_app_is_refused(city: City, mode: 
 def test_a_replayed_signed_request_is_refused(city: City) -> None:
     assert city.post().status_code == 200
     sent = city.tamper.last
-    replay = httpx.request(sent["method"], city.tamper.target + sent["path"], headers=sent["headers"],
-                           content=sent["body"])
+    replay = httpx.request(
+        sent["method"], city.tamper.target + sent["path"], headers=sent["headers"], content=sent["body"]
+    )
     assert replay.status_code == 403 and "replay" in replay.text
     assert city.budget.accepted == [BODY]
 
@@ -266,8 +307,9 @@ def test_app_operators_list_their_app_receipts_and_others_do_not(city: City) -> 
     assert other.status_code in (403, 404)
 
 
-def test_a_ledger_app_answers_503_while_redis_is_down_and_a_signed_app_still_answers(database_url: str,
-                                                                                       tmp_path: Path) -> None:
+def test_a_ledger_app_answers_503_while_redis_is_down_and_a_signed_app_still_answers(
+    database_url: str, tmp_path: Path
+) -> None:
     from tests.support.hub import free_port
 
     budget = Budget()
@@ -277,8 +319,11 @@ def test_a_ledger_app_answers_503_while_redis_is_down_and_a_signed_app_still_ans
         with run_server(budget_app) as app_url:
             asyncio.run(register(database_url, hub.url, app_url, "ledger"))
             client_id, secret = hub.client("Bapenda Integrasi")
-            token = httpx.post(f"{hub.url}/auth/token", auth=(client_id, secret or ""), data={
-                "grant_type": "client_credentials", "scope": "anggaran:read", "resource": RESOURCE}).json()
+            token = httpx.post(
+                f"{hub.url}/auth/token",
+                auth=(client_id, secret or ""),
+                data={"grant_type": "client_credentials", "scope": "anggaran:read", "resource": RESOURCE},
+            ).json()
             city = City(hub, budget, Tamper(), hub.app_url("e-budgeting"), token["access_token"], database_url)
             deadline = time.monotonic() + 15
             while (answer := city.post()).status_code == 404 and time.monotonic() < deadline:

@@ -12,9 +12,9 @@ import yaml
 from alembic import command
 from sqlalchemy import inspect, select
 
-from idp.storage.models import App
 from idp.storage.db import build_engine
 from idp.storage.migrate import alembic_config, upgrade
+from idp.storage.models import App
 from tests.integration.test_app_hosts import APPS_DOMAIN, ISSUER, _seed, empty_database  # noqa: F401 - a fixture
 from tests.support.cli_env import cli, run_query, use_database
 
@@ -42,8 +42,23 @@ def test_apply_export_and_the_cli_carry_the_integrity_mode(empty: str, tmp_path:
     assert "nothing to change" in cli("apply", str(city)).stdout
     updated = json.loads(cli("apps", "update", "e-budgeting", "--integrity", "signed", "--json").stdout)
     assert updated["diff"]["integrity"] == {"from": "ledger", "to": "signed"}
-    added = json.loads(cli("apps", "add", "--slug", "pajak", "--opd", "bpkad", "--upstream", "http://10.0.3.8:8080",
-                           "--auth", "bearer", "--integrity", "ledger", "--json").stdout)
+    added = json.loads(
+        cli(
+            "apps",
+            "add",
+            "--slug",
+            "pajak",
+            "--opd",
+            "bpkad",
+            "--upstream",
+            "http://10.0.3.8:8080",
+            "--auth",
+            "bearer",
+            "--integrity",
+            "ledger",
+            "--json",
+        ).stdout
+    )
     assert added["integrity"] == "ledger"
     listed = json.loads(cli("apps", "list", "--json").stdout)["apps"]
     assert {app["slug"]: app["integrity"] for app in listed} == {"e-budgeting": "signed", "pajak": "ledger"}
@@ -53,8 +68,24 @@ def test_an_unknown_mode_is_refused_everywhere(empty: str, tmp_path: Path) -> No
     city = tmp_path / "city.yaml"
     city.write_text(CITY.replace("integrity: ledger", "integrity: notarised"))
     assert cli("apply", str(city), ok=False).exit_code != 0
-    assert cli("apps", "add", "--slug", "pajak", "--opd", "bpkad", "--upstream", "http://10.0.3.8:8080",
-               "--auth", "bearer", "--integrity", "notarised", ok=False).exit_code != 0
+    assert (
+        cli(
+            "apps",
+            "add",
+            "--slug",
+            "pajak",
+            "--opd",
+            "bpkad",
+            "--upstream",
+            "http://10.0.3.8:8080",
+            "--auth",
+            "bearer",
+            "--integrity",
+            "notarised",
+            ok=False,
+        ).exit_code
+        != 0
+    )
 
 
 def test_migration_0017_adds_the_modes_the_key_purpose_and_the_ledger_and_goes_back(empty_database: str) -> None:
@@ -67,7 +98,10 @@ def test_migration_0017_adds_the_modes_the_key_purpose_and_the_ledger_and_goes_b
     assert "ledger_receipts" not in asyncio.run(_tables(url))
     upgrade(url, "0017", issuer=ISSUER, apps_domain=APPS_DOMAIN)
     assert run_query(url, select(App.slug, App.integrity).order_by(App.slug)) == [
-        ("arsip", "none"), ("cctv", "none"), ("parkir", "none")]
+        ("arsip", "none"),
+        ("cctv", "none"),
+        ("parkir", "none"),
+    ]
     assert {"ledger_receipts", "ledger_checkpoints"} <= asyncio.run(_tables(url))
     assert "purpose" in asyncio.run(_columns(url, "signing_keys"))
 

@@ -38,8 +38,9 @@ def jwks_server(published: list[dict[str, Any]]) -> Iterator[tuple[JwksServer, s
         yield server, f"{base}/jwks"
 
 
-async def test_remote_keys_are_fetched_once_and_cached(jwks_server: tuple[JwksServer, str],
-                                                       published: list[dict[str, Any]]) -> None:
+async def test_remote_keys_are_fetched_once_and_cached(
+    jwks_server: tuple[JwksServer, str], published: list[dict[str, Any]]
+) -> None:
     server, url = jwks_server
     key = TestKey("k1")
     published.append(key.jwk)
@@ -50,8 +51,9 @@ async def test_remote_keys_are_fetched_once_and_cached(jwks_server: tuple[JwksSe
     assert server.fetches == 1
 
 
-async def test_unknown_kid_refetches_after_rotation(jwks_server: tuple[JwksServer, str],
-                                                    published: list[dict[str, Any]]) -> None:
+async def test_unknown_kid_refetches_after_rotation(
+    jwks_server: tuple[JwksServer, str], published: list[dict[str, Any]]
+) -> None:
     server, url = jwks_server
     old, new = TestKey("old"), TestKey("new")
     published.append(old.jwk)
@@ -64,8 +66,9 @@ async def test_unknown_kid_refetches_after_rotation(jwks_server: tuple[JwksServe
     assert server.fetches == 2
 
 
-async def test_kid_spray_does_not_cause_unbounded_refetches(jwks_server: tuple[JwksServer, str],
-                                                            published: list[dict[str, Any]]) -> None:
+async def test_kid_spray_does_not_cause_unbounded_refetches(
+    jwks_server: tuple[JwksServer, str], published: list[dict[str, Any]]
+) -> None:
     server, url = jwks_server
     published.append(TestKey("k1").jwk)
     verifier = TokenVerifier(RemoteJwks(url, min_refresh_seconds=30), ISSUER, SystemClock())
@@ -92,8 +95,9 @@ async def test_hub_outage_keeps_the_cached_keys(published: list[dict[str, Any]])
     assert claims.sub == "user-1"
 
 
-async def test_private_and_foreign_keys_in_the_jwks_are_ignored(jwks_server: tuple[JwksServer, str],
-                                                                 published: list[dict[str, Any]]) -> None:
+async def test_private_and_foreign_keys_in_the_jwks_are_ignored(
+    jwks_server: tuple[JwksServer, str], published: list[dict[str, Any]]
+) -> None:
     _server, url = jwks_server
     hmac_like = {"kty": "oct", "kid": "sym", "alg": "HS256", "k": "c2VjcmV0"}
     mismatched = dict(TestKey("rsa-as-ec", "RS256").jwk, alg="ES256")
@@ -114,7 +118,8 @@ async def key_ring(database_url: str) -> AsyncIterator[tuple[KeyRing, async_sess
 
 
 async def test_hub_signed_access_token_verifies_through_its_published_jwks(
-        key_ring: tuple[KeyRing, async_sessionmaker[AsyncSession]]) -> None:
+    key_ring: tuple[KeyRing, async_sessionmaker[AsyncSession]],
+) -> None:
     ring, _ = key_ring
     server = JwksServer(ring.jwks)
     with run_server(server.app) as base:
@@ -124,7 +129,8 @@ async def test_hub_signed_access_token_verifies_through_its_published_jwks(
 
 
 async def test_in_process_key_ring_reloads_on_a_key_rotated_elsewhere(
-        key_ring: tuple[KeyRing, async_sessionmaker[AsyncSession]], database_url: str) -> None:
+    key_ring: tuple[KeyRing, async_sessionmaker[AsyncSession]], database_url: str
+) -> None:
     gateway_ring, maker = key_ring
     verifier = TokenVerifier(local_keys_from_ring(gateway_ring, min_refresh_seconds=0.01), ISSUER, SystemClock())
     async with maker() as session, session.begin():  # another instance runs `gerbang keys rotate`
@@ -137,7 +143,8 @@ async def test_in_process_key_ring_reloads_on_a_key_rotated_elsewhere(
 
 
 async def test_key_withdrawn_from_the_ring_stops_verifying(
-        key_ring: tuple[KeyRing, async_sessionmaker[AsyncSession]]) -> None:
+    key_ring: tuple[KeyRing, async_sessionmaker[AsyncSession]],
+) -> None:
     ring, maker = key_ring
     verifier = TokenVerifier(local_keys_from_ring(ring), ISSUER, SystemClock(), cache_size=0)
     now = int(time.time())
@@ -151,7 +158,8 @@ async def test_key_withdrawn_from_the_ring_stops_verifying(
 
 
 async def test_a_revoked_key_stops_verifying_tokens_the_gateway_remembers(
-        key_ring: tuple[KeyRing, async_sessionmaker[AsyncSession]], database_url: str, tmp_path: Path) -> None:
+    key_ring: tuple[KeyRing, async_sessionmaker[AsyncSession]], database_url: str, tmp_path: Path
+) -> None:
     """`gerbang keys revoke` of the active key (it may have leaked): a new key signs at once, and a token the
     gateway had verified and cached stops verifying once the ring reloads (every instance's key refresh)."""
     ring, maker = key_ring
@@ -178,7 +186,8 @@ async def test_a_revoked_key_stops_verifying_tokens_the_gateway_remembers(
 
 
 async def test_a_remote_jwks_that_drops_a_key_stops_the_remembered_tokens_it_signed(
-        jwks_server: tuple[JwksServer, str], published: list[dict[str, Any]]) -> None:
+    jwks_server: tuple[JwksServer, str], published: list[dict[str, Any]]
+) -> None:
     _server, url = jwks_server
     leaked, fresh = TestKey("leaked"), TestKey("fresh")
     published.append(leaked.jwk)

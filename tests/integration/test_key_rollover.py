@@ -31,8 +31,9 @@ async def sessionmaker(database_url: str) -> AsyncIterator[async_sessionmaker[As
 
 
 def settings() -> Settings:
-    return Settings(issuer="https://sso.palembang.go.id", secret_key=SECRET, key_activation_delay=DELAY,
-                    key_retire_after=86_400)
+    return Settings(
+        issuer="https://sso.palembang.go.id", secret_key=SECRET, key_activation_delay=DELAY, key_retire_after=86_400
+    )
 
 
 async def rotate(sessionmaker: async_sessionmaker[AsyncSession], clock: FrozenClock) -> str:
@@ -54,10 +55,12 @@ def signed_kid_for(ring: KeyRing, alg: str) -> str:
 
 
 async def test_the_id_token_keys_of_other_algorithms_are_published_before_they_sign(
-        sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
     clock = FrozenClock()
-    ring = KeyRing(sessionmaker, Settings(issuer="https://sso.palembang.go.id", secret_key=SECRET).effective_secret,
-                   "ES256", clock)
+    ring = KeyRing(
+        sessionmaker, Settings(issuer="https://sso.palembang.go.id", secret_key=SECRET).effective_secret, "ES256", clock
+    )
     await ring.load()
     for alg in ("PS256", "RS256", "EdDSA"):
         assert published(ring, alg) == [signed_kid_for(ring, alg)]
@@ -73,7 +76,8 @@ async def test_the_id_token_keys_of_other_algorithms_are_published_before_they_s
 
 
 async def test_a_new_key_is_published_a_cache_lifetime_before_it_signs(
-        sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
     clock = FrozenClock()
     ring = KeyRing(sessionmaker, SECRET.encode(), "ES256", clock)
     await ring.load()
@@ -95,7 +99,8 @@ async def test_a_new_key_is_published_a_cache_lifetime_before_it_signs(
 
 
 async def test_rotating_twice_keeps_one_signing_key_at_every_moment(
-        sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
     clock = FrozenClock()
     ring = KeyRing(sessionmaker, SECRET.encode(), "ES256", clock)
     await ring.load()
@@ -115,7 +120,8 @@ async def test_rotating_twice_keeps_one_signing_key_at_every_moment(
 
 
 async def test_revoking_the_next_key_leaves_the_active_one_signing(
-        sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
     clock = FrozenClock()
     ring = KeyRing(sessionmaker, SECRET.encode(), "ES256", clock)
     await ring.load()

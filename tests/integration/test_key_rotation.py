@@ -35,9 +35,13 @@ ACTIVATION_DELAY = 4  # seconds a rotated-in key is published before it signs (p
 
 def gerbang(hub: Hub, tmp_path: Path, *args: str) -> dict[str, Any]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("GERBANG_")}
-    env.update(GERBANG_DATABASE_URL=hub.settings.effective_database_url, GERBANG_SECRET_KEY=hub.settings.secret_key,
-               GERBANG_DATA_DIR=str(tmp_path), GERBANG_ISSUER=hub.url,
-               GERBANG_KEY_ACTIVATION_DELAY=str(ACTIVATION_DELAY))
+    env.update(
+        GERBANG_DATABASE_URL=hub.settings.effective_database_url,
+        GERBANG_SECRET_KEY=hub.settings.secret_key,
+        GERBANG_DATA_DIR=str(tmp_path),
+        GERBANG_ISSUER=hub.url,
+        GERBANG_KEY_ACTIVATION_DELAY=str(ACTIVATION_DELAY),
+    )
     script = Path(sys.executable).parent / "gerbang"
     entry = [str(script)] if script.exists() else [sys.executable, "-c", "from gateway.cli import main; main()"]
     command = [*entry, *args, "--json"]
@@ -48,8 +52,11 @@ def gerbang(hub: Hub, tmp_path: Path, *args: str) -> dict[str, Any]:
 
 def published_kids(hub: Hub) -> list[str]:
     """The primary (ES256) keys; the per-algorithm ID token keys rotate beside them."""
-    return [key["kid"] for key in httpx.get(f"{hub.url}/auth/jwks", timeout=10).json()["keys"]
-            if key["alg"] == "ES256" and "gerbang_use" not in key]  # not the message-signing key
+    return [
+        key["kid"]
+        for key in httpx.get(f"{hub.url}/auth/jwks", timeout=10).json()["keys"]
+        if key["alg"] == "ES256" and "gerbang_use" not in key
+    ]  # not the message-signing key
 
 
 def kid_of(token: str) -> str:
@@ -132,8 +139,9 @@ def test_rotation_by_cli_keeps_old_tokens_verifying(fast_refresh_hub: Hub, tmp_p
     for id_token in (before["id_token"], issue_tokens(hub, "Parkir Dishub")["id_token"]):
         key = jwks.get_signing_key_from_jwt(id_token).key
         assert jwt.decode(id_token, key, algorithms=["ES256"], audience=client_id, issuer=hub.url)["sub"]
-    states = {key["kid"]: key["state"] for key in gerbang(hub, tmp_path, "keys", "list")["keys"]
-              if key["alg"] == "ES256"}
+    states = {
+        key["kid"]: key["state"] for key in gerbang(hub, tmp_path, "keys", "list")["keys"] if key["alg"] == "ES256"
+    }
     assert states == {old_kid: "retired (still verifies)", new_kid: "active"}
 
 
@@ -155,8 +163,9 @@ def test_token_signed_by_another_instance_after_rotation_verifies(slow_refresh_h
         user_token = rotated.json()["access_token"]
         bapenda_id, bapenda_secret = hub.client("Bapenda Integrasi")
         assert bapenda_secret is not None
-        service = token_request(other, {"grant_type": "client_credentials", "resource": RESOURCE},
-                                auth=(bapenda_id, bapenda_secret))
+        service = token_request(
+            other, {"grant_type": "client_credentials", "resource": RESOURCE}, auth=(bapenda_id, bapenda_secret)
+        )
         assert service.status_code == 200
     assert kid_of(user_token) == new_kid == kid_of(service.json()["access_token"])
 

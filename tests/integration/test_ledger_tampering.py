@@ -28,9 +28,20 @@ ISSUER = "https://gerbang.palembang.go.id"
 
 
 def receipt(number: int) -> Receipt:
-    return Receipt(request_id=f"req-{number}", at_ms=1_800_000_000_000 + number, app="e-budgeting",
-                   client_id="bapenda-pajak", sub=None, method="POST", path="/api/anggaran", query_digest="0" * 64,
-                   request_digest="1" * 64, status=200, response_digest="2" * 64, duration_us=900)
+    return Receipt(
+        request_id=f"req-{number}",
+        at_ms=1_800_000_000_000 + number,
+        app="e-budgeting",
+        client_id="bapenda-pajak",
+        sub=None,
+        method="POST",
+        path="/api/anggaran",
+        query_digest="0" * 64,
+        request_digest="1" * 64,
+        status=200,
+        response_digest="2" * 64,
+        duration_us=900,
+    )
 
 
 async def build_ledger(database_url: str) -> None:
@@ -68,7 +79,7 @@ async def rewrite_from(database_url: str, seq: int, change: Callable[[Receipt], 
         links = [link async for link in stream_chain(session)]
         await session.execute(text(f"DELETE FROM ledger_receipts WHERE seq >= {seq}"))
         prev = links[seq - 2].hash if seq > 1 else "0" * 64
-        for link in links[seq - 1:]:
+        for link in links[seq - 1 :]:
             content = change(link.receipt) if link.seq == seq else link.receipt
             forged = ChainedReceipt(content, link.seq, prev, chain_hash(prev, content))
             session.add(build_row(forged))
@@ -79,22 +90,36 @@ async def rewrite_from(database_url: str, seq: int, change: Callable[[Receipt], 
 def forged_row(seq: int, prev: str) -> str:
     r = receipt(100)
     digest = chain_hash(prev, r)
-    return (f"INSERT INTO ledger_receipts (seq, request_id, at_ms, app, client_id, sub, method, path, query_digest, "
-            f"request_digest, status, response_digest, duration_us, prev_hash, hash) VALUES ({seq}, '{r.request_id}', "
-            f"{r.at_ms}, '{r.app}', '{r.client_id}', NULL, 'POST', '/api/anggaran', '{r.query_digest}', "
-            f"'{r.request_digest}', 200, '{r.response_digest}', {r.duration_us}, '{prev}', '{digest}')")
+    return (
+        f"INSERT INTO ledger_receipts (seq, request_id, at_ms, app, client_id, sub, method, path, query_digest, "
+        f"request_digest, status, response_digest, duration_us, prev_hash, hash) VALUES ({seq}, '{r.request_id}', "
+        f"{r.at_ms}, '{r.app}', '{r.client_id}', NULL, 'POST', '/api/anggaran', '{r.query_digest}', "
+        f"'{r.request_digest}', 200, '{r.response_digest}', {r.duration_us}, '{prev}', '{digest}')"
+    )
 
 
 TAMPERING: dict[str, tuple[list[str], str, int]] = {
     "edit": (["UPDATE ledger_receipts SET status = 500 WHERE seq = 5"], "edited", 5),
     "delete": (["DELETE FROM ledger_receipts WHERE seq = 4"], "deleted", 4),
     "insert-at-end": ([forged_row(10, "f" * 64)], "inserted", 10),
-    "insert-renumbered": (["UPDATE ledger_receipts SET seq = seq + 100 WHERE seq >= 5",
-                           "UPDATE ledger_receipts SET seq = seq - 99 WHERE seq >= 105",
-                           forged_row(5, "e" * 64)], "inserted", 5),
-    "reorder": (["UPDATE ledger_receipts SET seq = 100 WHERE seq = 4",
-                 "UPDATE ledger_receipts SET seq = 4 WHERE seq = 5",
-                 "UPDATE ledger_receipts SET seq = 5 WHERE seq = 100"], "inserted", 4),
+    "insert-renumbered": (
+        [
+            "UPDATE ledger_receipts SET seq = seq + 100 WHERE seq >= 5",
+            "UPDATE ledger_receipts SET seq = seq - 99 WHERE seq >= 105",
+            forged_row(5, "e" * 64),
+        ],
+        "inserted",
+        5,
+    ),
+    "reorder": (
+        [
+            "UPDATE ledger_receipts SET seq = 100 WHERE seq = 4",
+            "UPDATE ledger_receipts SET seq = 4 WHERE seq = 5",
+            "UPDATE ledger_receipts SET seq = 5 WHERE seq = 100",
+        ],
+        "inserted",
+        4,
+    ),
     "truncate": (["DELETE FROM ledger_receipts WHERE seq >= 8"], "truncated", 8),
     "forged-checkpoint": (["UPDATE ledger_checkpoints SET hash = 'ab' WHERE seq = 6"], "checkpoint-invalid", 6),
 }
@@ -127,12 +152,22 @@ def test_a_chain_recomputed_after_an_edit_is_caught_by_the_signed_checkpoints(da
 def test_the_cli_exits_3_on_tampering(database_url: str, tmp_path: Path) -> None:
     asyncio.run(build_ledger(database_url))
     env = {key: value for key, value in os.environ.items() if not key.startswith("GERBANG_")}
-    env.update(GERBANG_DATABASE_URL=database_url, GERBANG_SECRET_KEY=SECRET.decode(),
-               GERBANG_CONFIG=str(tmp_path / "absent.toml"), GERBANG_DATA_DIR=str(tmp_path))
+    env.update(
+        GERBANG_DATABASE_URL=database_url,
+        GERBANG_SECRET_KEY=SECRET.decode(),
+        GERBANG_CONFIG=str(tmp_path / "absent.toml"),
+        GERBANG_DATA_DIR=str(tmp_path),
+    )
 
     def cli() -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "gateway.cli", "ledger", "verify", "--json"], env=env,
-                              capture_output=True, text=True, timeout=60)
+        return subprocess.run(
+            [sys.executable, "-m", "gateway.cli", "ledger", "verify", "--json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
     intact = cli()
     assert intact.returncode == 0 and json.loads(intact.stdout)["intact"] is True, intact.stderr
     asyncio.run(run_sql(database_url, "UPDATE ledger_receipts SET path = '/api/lain' WHERE seq = 2"))
@@ -143,12 +178,33 @@ def test_the_cli_exits_3_on_tampering(database_url: str, tmp_path: Path) -> None
 def test_export_writes_each_receipt_with_a_proof_that_verifies_offline(database_url: str, tmp_path: Path) -> None:
     asyncio.run(build_ledger(database_url))
     env = {key: value for key, value in os.environ.items() if not key.startswith("GERBANG_")}
-    env.update(GERBANG_DATABASE_URL=database_url, GERBANG_SECRET_KEY=SECRET.decode(), GERBANG_ISSUER=ISSUER,
-               GERBANG_CONFIG=str(tmp_path / "absent.toml"), GERBANG_DATA_DIR=str(tmp_path))
+    env.update(
+        GERBANG_DATABASE_URL=database_url,
+        GERBANG_SECRET_KEY=SECRET.decode(),
+        GERBANG_ISSUER=ISSUER,
+        GERBANG_CONFIG=str(tmp_path / "absent.toml"),
+        GERBANG_DATA_DIR=str(tmp_path),
+    )
     out = tmp_path / "receipts.jsonl"
-    done = subprocess.run([sys.executable, "-m", "gateway.cli", "ledger", "export", "--app", "e-budgeting",
-                           "--since", "2027-01-15T08:00:00+07:00", "--output", str(out)], env=env,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gateway.cli",
+            "ledger",
+            "export",
+            "--app",
+            "e-budgeting",
+            "--since",
+            "2027-01-15T08:00:00+07:00",
+            "--output",
+            str(out),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     engine_keys = asyncio.run(_public_keys(database_url))
@@ -158,8 +214,23 @@ def test_export_writes_each_receipt_with_a_proof_that_verifies_offline(database_
     for line in receipts:
         assert check_receipt_token(line["proof"], jwks, ISSUER).as_json() == line["receipt"]
     assert lines[-1]["checkpoint"]["seq"] == 9 and lines[-1]["checkpoint"]["hash"] == receipts[-1]["receipt"]["hash"]
-    later = subprocess.run([sys.executable, "-m", "gateway.cli", "ledger", "export", "--app", "e-budgeting",
-                            "--since", str(1_800_000_000 + 1)], env=env, capture_output=True, text=True, timeout=60)
+    later = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gateway.cli",
+            "ledger",
+            "export",
+            "--app",
+            "e-budgeting",
+            "--since",
+            str(1_800_000_000 + 1),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert later.returncode == 0 and '"receipt"' not in later.stdout and '"checkpoint"' in later.stdout
 
 

@@ -52,8 +52,11 @@ async def _indexes(url: str) -> set[str]:
     engine = build_engine(url)
     try:
         async with engine.connect() as connection:
-            return await connection.run_sync(lambda sync: {
-                index["name"] for table in ("users", "audit_log") for index in inspect(sync).get_indexes(table)})
+            return await connection.run_sync(
+                lambda sync: {
+                    index["name"] for table in ("users", "audit_log") for index in inspect(sync).get_indexes(table)
+                }
+            )
     finally:
         await engine.dispose()
 
@@ -65,9 +68,17 @@ def _downgrade(url: str, revision: str) -> None:
 def test_0004_backfills_name_keys_adds_indexes_and_downgrades(empty_database: str) -> None:
     url = empty_database
     upgrade(url, "0001")
-    asyncio.run(_run(url, *[f"INSERT INTO users (id, email, name, kind, email_verified, disabled, created_at, "
-                            f"updated_at, password_changed_at) VALUES ('{uid}', '{uid}@x.example.id', '{name}', "
-                            f"'citizen', false, false, 0, 0, 0)" for uid, name in NAMES.items()]))
+    asyncio.run(
+        _run(
+            url,
+            *[
+                f"INSERT INTO users (id, email, name, kind, email_verified, disabled, created_at, "
+                f"updated_at, password_changed_at) VALUES ('{uid}', '{uid}@x.example.id', '{name}', "
+                f"'citizen', false, false, 0, 0, 0)"
+                for uid, name in NAMES.items()
+            ],
+        )
+    )
     upgrade(url, "0004")
     keys = dict(asyncio.run(_run(url, "SELECT id, name_key FROM users ORDER BY id")))
     assert keys == {uid: build_name_key(name) for uid, name in NAMES.items()}
@@ -79,14 +90,15 @@ def test_0004_backfills_name_keys_adds_indexes_and_downgrades(empty_database: st
         trigram = bool(asyncio.run(_run(url, "SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'")))
         assert ({"ix_users_email_trgm", "ix_users_name_key_trgm"} <= indexes) == trigram
         # no index waits for older transactions before the planner may use it (the backfill runs after them)
-        assert asyncio.run(_run(url, "SELECT bool_or(indcheckxmin) FROM pg_index "
-                                     "WHERE indrelid = 'users'::regclass")) == [(False,)]
-        plan = asyncio.run(_run(url, "SET enable_seqscan = off",
-                                "EXPLAIN SELECT id FROM users WHERE name_key LIKE 'siti%'"))
+        assert asyncio.run(
+            _run(url, "SELECT bool_or(indcheckxmin) FROM pg_index WHERE indrelid = 'users'::regclass")
+        ) == [(False,)]
+        plan = asyncio.run(
+            _run(url, "SET enable_seqscan = off", "EXPLAIN SELECT id FROM users WHERE name_key LIKE 'siti%'")
+        )
         assert "ix_users_name_key_prefix" in " ".join(str(row[0]) for row in plan)
     _downgrade(url, "0001")
     assert not (INDEXES | {"ix_users_email_prefix", "ix_users_email_trgm"}) & asyncio.run(_indexes(url))
     assert asyncio.run(_run(url, "SELECT name FROM users WHERE id = 'u1'")) == [("Siti  Aminah",)]
     upgrade(url, "head")  # and up again, over the rows the downgrade kept
     assert dict(asyncio.run(_run(url, "SELECT id, name_key FROM users ORDER BY id")))["u1"] == "siti aminah"
-

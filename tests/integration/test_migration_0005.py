@@ -60,16 +60,52 @@ async def _seed(url: str) -> None:
         await add_opd(session, "dishub", "Dinas Perhubungan", "dinas", "kota-palembang", NOW)
         user = await add_user(session, email="siti@warga.example.id", name="Siti", password_hash=None, now=NOW)
         for slug, resource in (("parkir", None), ("cctv", OLD_CCTV), ("arsip", ELSEWHERE)):
-            await add_app(session, slug=slug, opd_slug="dishub", upstreams=("http://10.0.3.5:8080",),
-                          auth_mode="bearer", issuer=ISSUER, now=NOW, resource=resource)
-        await add_client(session, name="Bapenda", now=NOW, client_id="bapenda-pajak", redirect_uris=(),
-                         grant_types=("client_credentials",), resources=(OLD_PARKIR, OLD_CCTV, ELSEWHERE))
-        session.add(Grant(id="g1", client_id="bapenda-pajak", user_id=user.id, scope="openid",
-                          resources=[OLD_PARKIR], created_at=NOW, expires_at=NOW + 3600))
-        session.add(AuthorizationCode(code_digest="c1", client_id="bapenda-pajak", user_id=user.id,
-                                      redirect_uri="https://x.example/cb", scope="openid", code_challenge="x",
-                                      code_challenge_method="S256", resources=[OLD_CCTV, ELSEWHERE], auth_time=NOW,
-                                      acr="1", family_id="g1", expires_at=NOW + 60))
+            await add_app(
+                session,
+                slug=slug,
+                opd_slug="dishub",
+                upstreams=("http://10.0.3.5:8080",),
+                auth_mode="bearer",
+                issuer=ISSUER,
+                now=NOW,
+                resource=resource,
+            )
+        await add_client(
+            session,
+            name="Bapenda",
+            now=NOW,
+            client_id="bapenda-pajak",
+            redirect_uris=(),
+            grant_types=("client_credentials",),
+            resources=(OLD_PARKIR, OLD_CCTV, ELSEWHERE),
+        )
+        session.add(
+            Grant(
+                id="g1",
+                client_id="bapenda-pajak",
+                user_id=user.id,
+                scope="openid",
+                resources=[OLD_PARKIR],
+                created_at=NOW,
+                expires_at=NOW + 3600,
+            )
+        )
+        session.add(
+            AuthorizationCode(
+                code_digest="c1",
+                client_id="bapenda-pajak",
+                user_id=user.id,
+                redirect_uri="https://x.example/cb",
+                scope="openid",
+                code_challenge="x",
+                code_challenge_method="S256",
+                resources=[OLD_CCTV, ELSEWHERE],
+                auth_time=NOW,
+                acr="1",
+                family_id="g1",
+                expires_at=NOW + 60,
+            )
+        )
     await engine.dispose()
 
 
@@ -81,8 +117,9 @@ async def _stored(url: str) -> dict[str, object]:
         code = await session.scalar(select(AuthorizationCode.resources))
         apps = dict((await session.execute(select(App.slug, App.resource))).all())
     async with engine.connect() as connection:
-        columns = await connection.run_sync(lambda sync: {c["name"] for c in inspect(sync).get_columns(
-            "gateway_sessions")})
+        columns = await connection.run_sync(
+            lambda sync: {c["name"] for c in inspect(sync).get_columns("gateway_sessions")}
+        )
     await engine.dispose()
     return {"client": client, "grant": grant, "code": code, "apps": apps, "session_app": "app" in columns}
 
@@ -92,18 +129,27 @@ def test_0005_moves_every_default_identifier_to_the_apps_origin_and_back(empty_d
     _seed_at_0004(url)
     upgrade(url, "0005", issuer=ISSUER, apps_domain=APPS_DOMAIN)
     assert asyncio.run(_stored(url)) == {
-        "client": [NEW_PARKIR, NEW_CCTV, ELSEWHERE], "grant": [NEW_PARKIR], "code": [NEW_CCTV, ELSEWHERE],
-        "apps": {"parkir": None, "cctv": None, "arsip": ELSEWHERE}, "session_app": True}
+        "client": [NEW_PARKIR, NEW_CCTV, ELSEWHERE],
+        "grant": [NEW_PARKIR],
+        "code": [NEW_CCTV, ELSEWHERE],
+        "apps": {"parkir": None, "cctv": None, "arsip": ELSEWHERE},
+        "session_app": True,
+    }
     command.downgrade(alembic_config(url, issuer=ISSUER, apps_domain=APPS_DOMAIN), "0004")
     back = asyncio.run(_stored(url))
     assert (back["client"], back["grant"], back["code"], back["session_app"]) == (
-        [OLD_PARKIR, OLD_CCTV, ELSEWHERE], [OLD_PARKIR], [OLD_CCTV, ELSEWHERE], False)
+        [OLD_PARKIR, OLD_CCTV, ELSEWHERE],
+        [OLD_PARKIR],
+        [OLD_CCTV, ELSEWHERE],
+        False,
+    )
     upgrade(url, "head", issuer=ISSUER, apps_domain=APPS_DOMAIN)  # and up again
     assert asyncio.run(_stored(url))["client"] == [NEW_PARKIR, NEW_CCTV, ELSEWHERE]
 
 
-def test_0005_reads_the_origins_from_the_environment_when_not_given(empty_database: str,
-                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_0005_reads_the_origins_from_the_environment_when_not_given(
+    empty_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     url = empty_database
     _seed_at_0004(url)
     monkeypatch.setenv("GERBANG_ISSUER", ISSUER)

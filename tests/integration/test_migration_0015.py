@@ -24,8 +24,17 @@ async def _seed(url: str) -> None:
     engine = build_engine(url)
     async with build_sessionmaker(engine)() as session, session.begin():
         await add_opd(session, "dishub", "Dinas Perhubungan", "dinas", None, NOW)
-        await add_app(session, slug="parkir", opd_slug="dishub", upstreams=("http://10.0.3.5:8080",),
-                      auth_mode="session", issuer=ISSUER, now=NOW, apps_domain=APPS_DOMAIN, claims=("email",))
+        await add_app(
+            session,
+            slug="parkir",
+            opd_slug="dishub",
+            upstreams=("http://10.0.3.5:8080",),
+            auth_mode="session",
+            issuer=ISSUER,
+            now=NOW,
+            apps_domain=APPS_DOMAIN,
+            claims=("email",),
+        )
         user = await add_user(session, email="siti@example.id", name="Siti", password_hash=None, now=NOW)
         session.add(build_request(user.id, "export", NOW, actor="user:x", target="client:portal"))
     await engine.dispose()

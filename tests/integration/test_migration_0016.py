@@ -45,11 +45,14 @@ async def _client_with_uri(url: str) -> str | None:
     engine = build_engine(url)
     try:
         async with engine.begin() as connection:
-            await connection.execute(text(
-                "INSERT INTO clients (client_id, name, redirect_uris, post_logout_redirect_uris, grant_types, scope, "
-                "auth_method, resources, first_party, status, created_at, updated_at, require_par, dpop_bound, "
-                "jwks_uri) VALUES ('bapenda', 'Bapenda', '[]', '[]', '[\"client_credentials\"]', 'x', "
-                "'private_key_jwt', '[]', false, 'active', 1, 1, false, false, 'https://keys.example/jwks')"))
+            await connection.execute(
+                text(
+                    "INSERT INTO clients (client_id, name, redirect_uris, post_logout_redirect_uris, grant_types, scope, "
+                    "auth_method, resources, first_party, status, created_at, updated_at, require_par, dpop_bound, "
+                    "jwks_uri) VALUES ('bapenda', 'Bapenda', '[]', '[]', '[\"client_credentials\"]', 'x', "
+                    "'private_key_jwt', '[]', false, 'active', 1, 1, false, false, 'https://keys.example/jwks')"
+                )
+            )
             return (await connection.execute(text("SELECT jwks_uri FROM clients WHERE client_id = 'bapenda'"))).scalar()
     finally:
         await engine.dispose()

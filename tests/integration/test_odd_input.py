@@ -17,9 +17,25 @@ from tests.support.hub import Browser, Hub, authorize_url, pkce_pair, run_hub
 WARGA = "warga@example.id"
 REDIRECT = "http://127.0.0.1:9/cb"
 ODD = ['"', "\\", "\t", "é", "\u202e", "\x00", "%ff", "💥", "\r\n", "a" * 5000]
-AUTHORIZE_PARAMS = ["redirect_uri", "response_type", "scope", "state", "client_id", "nonce", "code_challenge",
-                    "code_challenge_method", "prompt", "max_age", "id_token_hint", "ui_locales", "acr_values",
-                    "login_hint", "resource", "response_mode", "claims"]
+AUTHORIZE_PARAMS = [
+    "redirect_uri",
+    "response_type",
+    "scope",
+    "state",
+    "client_id",
+    "nonce",
+    "code_challenge",
+    "code_challenge_method",
+    "prompt",
+    "max_age",
+    "id_token_hint",
+    "ui_locales",
+    "acr_values",
+    "login_hint",
+    "resource",
+    "response_mode",
+    "claims",
+]
 
 
 @pytest.fixture(scope="module")
@@ -57,8 +73,21 @@ def test_one_registered_redirect_uri_and_none_sent_is_a_400_page_not_a_503(hub: 
     assert response.status_code == 400 and "text/html" in response.headers["content-type"]
 
 
-@pytest.mark.parametrize("name", ["grant_type", "code", "redirect_uri", "code_verifier", "client_id", "scope",
-                                  "refresh_token", "resource", "client_assertion", "client_assertion_type"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "grant_type",
+        "code",
+        "redirect_uri",
+        "code_verifier",
+        "client_id",
+        "scope",
+        "refresh_token",
+        "resource",
+        "client_assertion",
+        "client_assertion_type",
+    ],
+)
 def test_token_endpoint_answers_odd_input_with_oauth_errors(hub: Hub, name: str) -> None:
     client_id, secret = hub.client("Parkir Dishub")
     assert secret is not None
@@ -76,8 +105,15 @@ def test_pushed_authorization_requests_answer_odd_input_with_oauth_errors(hub: H
     invalid_request, never a 5xx."""
     client_id, secret = hub.client("Parkir Dishub")
     assert secret is not None
-    base = {"response_type": "code", "redirect_uri": REDIRECT, "scope": "openid", "state": "s",
-            "code_challenge": "c" * 43, "code_challenge_method": "S256", "client_id": client_id}
+    base = {
+        "response_type": "code",
+        "redirect_uri": REDIRECT,
+        "scope": "openid",
+        "state": "s",
+        "code_challenge": "c" * 43,
+        "code_challenge_method": "S256",
+        "client_id": client_id,
+    }
     for value in odd_variants(base[name]):
         response = httpx.post(f"{hub.url}/auth/par", data={**base, name: value}, auth=(client_id, secret), timeout=10)
         assert response.status_code < 500, (name, value, response.status_code, response.text[:300])
@@ -86,13 +122,33 @@ def test_pushed_authorization_requests_answer_odd_input_with_oauth_errors(hub: H
 
 
 def test_odd_authorization_headers_are_oauth_errors(hub: Hub) -> None:
-    for header in ["Basic \t", "Basic " + "é" * 10, 'Bearer "', "Bearer \\", "Basic Og==", "Basic w6k6w6k=",
-                   "Basic !!!!", "DPoP x", "Bearer " + "a" * 9000]:
-        for path, method in (("/auth/token", "POST"), ("/auth/userinfo", "GET"), ("/auth/userinfo", "POST"),
-                             ("/auth/introspect", "POST"), ("/auth/revoke", "POST"), ("/auth/clients", "POST")):
+    for header in [
+        "Basic \t",
+        "Basic " + "é" * 10,
+        'Bearer "',
+        "Bearer \\",
+        "Basic Og==",
+        "Basic w6k6w6k=",
+        "Basic !!!!",
+        "DPoP x",
+        "Bearer " + "a" * 9000,
+    ]:
+        for path, method in (
+            ("/auth/token", "POST"),
+            ("/auth/userinfo", "GET"),
+            ("/auth/userinfo", "POST"),
+            ("/auth/introspect", "POST"),
+            ("/auth/revoke", "POST"),
+            ("/auth/clients", "POST"),
+        ):
             try:
-                response = httpx.request(method, f"{hub.url}{path}", headers={"Authorization": header.encode()},
-                                         data={"token": "x", "grant_type": "client_credentials"}, timeout=10)
+                response = httpx.request(
+                    method,
+                    f"{hub.url}{path}",
+                    headers={"Authorization": header.encode()},
+                    data={"token": "x", "grant_type": "client_credentials"},
+                    timeout=10,
+                )
             except httpx.LocalProtocolError:
                 continue
             assert response.status_code < 500, (path, header, response.status_code, response.text[:300])
@@ -112,10 +168,14 @@ def test_logout_never_answers_5xx(hub: Hub, name: str) -> None:
 
 def test_client_registration_answers_odd_metadata_with_oauth_errors(hub: Hub) -> None:
     for value in odd_variants("http://127.0.0.1:9/cb"):
-        for body in ({"redirect_uris": [value]}, {"redirect_uris": [REDIRECT], "client_name": value},
-                     {"redirect_uris": REDIRECT}, {"redirect_uris": [REDIRECT], "jwks": value},
-                     {"redirect_uris": [REDIRECT], "token_endpoint_auth_method": value}):
-            response = httpx.post(f"{hub.url}/auth/clients", json=body, timeout=10,
-                                  headers={"Authorization": "Bearer " + "x" * 20})
+        for body in (
+            {"redirect_uris": [value]},
+            {"redirect_uris": [REDIRECT], "client_name": value},
+            {"redirect_uris": REDIRECT},
+            {"redirect_uris": [REDIRECT], "jwks": value},
+            {"redirect_uris": [REDIRECT], "token_endpoint_auth_method": value},
+        ):
+            response = httpx.post(
+                f"{hub.url}/auth/clients", json=body, timeout=10, headers={"Authorization": "Bearer " + "x" * 20}
+            )
             assert response.status_code < 500, (body, response.status_code, response.text[:300])
-

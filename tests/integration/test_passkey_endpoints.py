@@ -23,18 +23,21 @@ def test_passkey_endpoints_refuse_bad_requests(hub: Hub) -> None:
     token = csrf_from(browser.go("/auth/login").text)
     assert browser.http.post("/auth/passkey/options", data={"purpose": "login"}).status_code == 415
     assert browser.http.post("/auth/passkey/options", json={"purpose": "login"}).status_code == 403
-    assert browser.http.post("/auth/passkey/options", json={"purpose": "admin",
-                                                            "csrf_token": token}).status_code == 400
+    assert browser.http.post("/auth/passkey/options", json={"purpose": "admin", "csrf_token": token}).status_code == 400
     # "second" needs a password-verified login waiting for its second factor.
-    assert browser.http.post("/auth/passkey/options", json={"purpose": "second",
-                                                            "csrf_token": token}).status_code == 401
+    assert (
+        browser.http.post("/auth/passkey/options", json={"purpose": "second", "csrf_token": token}).status_code == 401
+    )
     options = browser.http.post("/auth/passkey/options", json={"purpose": "login", "csrf_token": token})
     assert options.status_code == 200 and options.json()["userVerification"] == "required"
     assert options.json()["rpId"] == "127.0.0.1" and options.headers["cache-control"] == "no-store"
-    forged = {"id": "AAAA", "rawId": "AAAA", "type": "public-key",
-              "response": {"clientDataJSON": "e30", "authenticatorData": "AAAA", "signature": "AAAA"}}
-    refused = browser.http.post("/auth/passkey", json={"purpose": "login", "csrf_token": token,
-                                                       "credential": forged})
+    forged = {
+        "id": "AAAA",
+        "rawId": "AAAA",
+        "type": "public-key",
+        "response": {"clientDataJSON": "e30", "authenticatorData": "AAAA", "signature": "AAAA"},
+    }
+    refused = browser.http.post("/auth/passkey", json={"purpose": "login", "csrf_token": token, "credential": forged})
     assert refused.status_code == 400 and refused.json() == {"error": "passkey_rejected"}
     # The ceremony was used up by that attempt: another try without new options has nothing to answer.
     again = browser.http.post("/auth/passkey", json={"purpose": "login", "csrf_token": token, "credential": forged})

@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from idp.clock import FrozenClock
-from tests.support.clock import app_with_clock
 from tests.support.account_flows import code_flow_tokens, introspect, is_signed_in, refresh
+from tests.support.clock import app_with_clock
 from tests.support.hub import Browser, Hub, csrf_from, query_of, run_hub
 from tests.support.outbox import body_of, link_in, messages_to, wait_for_messages
 
@@ -44,14 +44,23 @@ def choose(browser: Browser, link: str, password: str = NEW_PASSWORD, confirm: s
     page = browser.go(link)
     if page.status_code != 200:
         return page
-    return browser.submit("/auth/reset/confirm", {"token": query_of(link)["token"], "password": password,
-                                                  "password_confirm": confirm or password,
-                                                  "csrf_token": csrf_from(page.text)})
+    return browser.submit(
+        "/auth/reset/confirm",
+        {
+            "token": query_of(link)["token"],
+            "password": password,
+            "password_confirm": confirm or password,
+            "csrf_token": csrf_from(page.text),
+        },
+    )
 
 
 def reset_links(hub: Hub, count: int = 1) -> list[str]:
-    return [link_in(m, "/auth/reset/confirm") for m in wait_for_messages(outbox(hub), WARGA, count)
-            if "/auth/reset/confirm" in body_of(m)]
+    return [
+        link_in(m, "/auth/reset/confirm")
+        for m in wait_for_messages(outbox(hub), WARGA, count)
+        if "/auth/reset/confirm" in body_of(m)
+    ]
 
 
 def test_reset_ends_sessions_and_tokens(hub: Hub, clock: FrozenClock) -> None:
@@ -73,8 +82,12 @@ def test_reset_ends_sessions_and_tokens(hub: Hub, clock: FrozenClock) -> None:
     # The old password no longer signs in; the new one does.
     fresh = Browser(hub)
     page = fresh.go("/auth/login")
-    assert "salah" in fresh.submit("/auth/login", {"login": WARGA, "password": "kata-sandi-warga-2026",
-                                                   "csrf_token": csrf_from(page.text)}).text
+    assert (
+        "salah"
+        in fresh.submit(
+            "/auth/login", {"login": WARGA, "password": "kata-sandi-warga-2026", "csrf_token": csrf_from(page.text)}
+        ).text
+    )
     page = fresh.go("/auth/login")
     fresh.submit("/auth/login", {"login": WARGA, "password": NEW_PASSWORD, "csrf_token": csrf_from(page.text)})
     assert is_signed_in(fresh)

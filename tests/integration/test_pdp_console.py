@@ -46,14 +46,22 @@ def test_the_register_flags_apps_without_a_purpose_and_exports(hub: Hub, clock: 
     browser = console(hub)
     page = browser.go("/admin/pdp")
     assert re.search(r'data-app="parkir" data-flagged="yes"', page.text)
-    saved = browser.submit("/admin/aksi/pdp/register/parkir", {
-        "purpose": "Pembayaran parkir tepi jalan", "legal_basis": "public_task", "retention": "5 tahun",
-        "csrf_token": csrf_from(page.text)})
+    saved = browser.submit(
+        "/admin/aksi/pdp/register/parkir",
+        {
+            "purpose": "Pembayaran parkir tepi jalan",
+            "legal_basis": "public_task",
+            "retention": "5 tahun",
+            "csrf_token": csrf_from(page.text),
+        },
+    )
     assert saved.status_code == 200, saved.text
     page = browser.go("/admin/pdp")
     assert 'data-app="parkir" data-flagged="no"' in page.text and 'data-app="cctv" data-flagged="yes"' in page.text
-    refused = browser.submit("/admin/aksi/pdp/register/parkir", {"purpose": "x", "legal_basis": "karena-bisa",
-                                                                 "csrf_token": csrf_from(page.text)})
+    refused = browser.submit(
+        "/admin/aksi/pdp/register/parkir",
+        {"purpose": "x", "legal_basis": "karena-bisa", "csrf_token": csrf_from(page.text)},
+    )
     assert refused.status_code == 400
     export = browser.go("/admin/pdp/register.jsonl")
     entries = {e["app"]: e for e in map(json.loads, export.text.splitlines())}
@@ -81,27 +89,38 @@ def test_the_security_log_filters_and_exports_json_lines(hub: Hub, clock: Frozen
     assert export.headers["content-type"].startswith("application/jsonl")
     lines = [json.loads(line) for line in export.text.splitlines()]
     assert [(e["kind"], e["reason"], e["user_id"]) for e in lines] == [
-        ("login.failed", "wrong_password", hub.seeded.users[WARGA])]
-    cli = gerbang({"GERBANG_DATABASE_URL": hub.settings.database_url, "GERBANG_SECRET_KEY": "t" * 40,
-                   "GERBANG_DATA_DIR": str(hub.settings.data_dir), "GERBANG_ISSUER": hub.url},
-                  "pdp", "events", "--kind", "client.auth_failed")
+        ("login.failed", "wrong_password", hub.seeded.users[WARGA])
+    ]
+    cli = gerbang(
+        {
+            "GERBANG_DATABASE_URL": hub.settings.database_url,
+            "GERBANG_SECRET_KEY": "t" * 40,
+            "GERBANG_DATA_DIR": str(hub.settings.data_dir),
+            "GERBANG_ISSUER": hub.url,
+        },
+        "pdp",
+        "events",
+        "--kind",
+        "client.auth_failed",
+    )
     assert cli.exit_code == 0, cli.output
     # Only the events (a log line the CLI writes under load is not one of them).
     events = [event for event in map(json.loads, cli.stdout.splitlines()) if event.get("kind")]
     assert events and {(e["kind"], e["client_id"], e["reason"]) for e in events} == {
-        ("client.auth_failed", "tidak-ada", "invalid_client")}, cli.stdout
+        ("client.auth_failed", "tidak-ada", "invalid_client")
+    }, cli.stdout
     assert browser.go("/admin/pdp/keamanan?since=kemarin").status_code == 400
     assert browser.go("/admin/pdp/keamanan?kind=tidak.ada").status_code == 400
 
 
-def test_a_counter_request_is_queued_with_its_deadline_and_the_official_as_actor(hub: Hub,
-                                                                                  clock: FrozenClock) -> None:
+def test_a_counter_request_is_queued_with_its_deadline_and_the_official_as_actor(hub: Hub, clock: FrozenClock) -> None:
     admins = seed_admins(hub, clock)
     browser = console(hub)
     page = browser.go("/admin/pdp/permintaan")
-    done = browser.submit("/admin/aksi/pdp/permintaan", {"person": WARGA, "kind": "export",
-                                                         "note": "datang ke loket kecamatan",
-                                                         "csrf_token": csrf_from(page.text)})
+    done = browser.submit(
+        "/admin/aksi/pdp/permintaan",
+        {"person": WARGA, "kind": "export", "note": "datang ke loket kecamatan", "csrf_token": csrf_from(page.text)},
+    )
     assert done.status_code == 200, done.text
     [request] = rows(hub.settings.database_url, DataRequest)
     assert (request.actor, request.channel, request.status) == (admins.users[KOMINFO], "counter", "open")
@@ -109,11 +128,18 @@ def test_a_counter_request_is_queued_with_its_deadline_and_the_official_as_actor
     queue = browser.go("/admin/pdp/permintaan?status=open")
     assert 'data-kind="export" data-status="open"' in queue.text and "LEWAT TENGGAT" not in queue.text
     # Three days on (the request's times moved back: the console's sign-in checks tokens against the real time).
-    update_row(hub.settings.database_url, DataRequest, request.id, created_at=request.created_at - 3 * 86_400 - 1,
-               due_at=request.due_at - 3 * 86_400 - 1)
+    update_row(
+        hub.settings.database_url,
+        DataRequest,
+        request.id,
+        created_at=request.created_at - 3 * 86_400 - 1,
+        due_at=request.due_at - 3 * 86_400 - 1,
+    )
     assert "LEWAT TENGGAT" in browser.go("/admin/pdp/permintaan").text
-    unknown = browser.submit("/admin/aksi/pdp/permintaan", {"person": "siapa@example.id", "kind": "export",
-                                                            "csrf_token": csrf_from(queue.text)})
+    unknown = browser.submit(
+        "/admin/aksi/pdp/permintaan",
+        {"person": "siapa@example.id", "kind": "export", "csrf_token": csrf_from(queue.text)},
+    )
     assert unknown.status_code == 404
     [entry] = rows(hub.settings.database_url, AuditEntry, AuditEntry.action == "pdp.request")
     assert entry.actor == admins.users[KOMINFO] and WARGA not in json.dumps(entry.detail)
@@ -129,8 +155,10 @@ def test_a_breach_from_the_console_lists_drafts_and_sends(hub: Hub, clock: Froze
     page = browser.go(f"/admin/pdp/insiden?app=parkir&since={wib(start)}")
     assert page.status_code == 200, page.text
     assert '<span id="affected-count">1</span>' in page.text and "Pasal 46" in page.text
-    sent = browser.submit("/admin/aksi/pdp/insiden", {"app": "parkir", "since": wib(start), "until": "",
-                                                      "csrf_token": csrf_from(page.text)})
+    sent = browser.submit(
+        "/admin/aksi/pdp/insiden",
+        {"app": "parkir", "since": wib(start), "until": "", "csrf_token": csrf_from(page.text)},
+    )
     assert sent.status_code == 200 and "Pemberitahuan terkirim: 1" in sent.text
     outbox = hub.settings.effective_mail_outbox
     assert outbox is not None

@@ -18,8 +18,9 @@ from tests.support.records import rows
 
 def record_at_counter(browser: Browser, kind: str, person: str = WARGA, note: str = "loket kecamatan") -> int:
     page = browser.go("/admin/pdp/permintaan")
-    done = browser.submit("/admin/aksi/pdp/permintaan", {"person": person, "kind": kind, "note": note,
-                                                         "csrf_token": csrf_from(page.text)})
+    done = browser.submit(
+        "/admin/aksi/pdp/permintaan", {"person": person, "kind": kind, "note": note, "csrf_token": csrf_from(page.text)}
+    )
     assert done.status_code == 200, done.text
     return max(row.id for row in rows(browser.hub.settings.database_url, DataRequest))
 
@@ -27,8 +28,9 @@ def record_at_counter(browser: Browser, kind: str, person: str = WARGA, note: st
 def carry_out(browser: Browser, request_id: int, **fields: str):  # type: ignore[no-untyped-def]
     page = browser.go(f"/admin/pdp/permintaan/{request_id}")
     assert page.status_code == 200, page.text
-    return browser.submit(f"/admin/aksi/pdp/permintaan/{request_id}/selesai",
-                          {**fields, "csrf_token": csrf_from(page.text)})
+    return browser.submit(
+        f"/admin/aksi/pdp/permintaan/{request_id}/selesai", {**fields, "csrf_token": csrf_from(page.text)}
+    )
 
 
 def is_in_app(browser: Browser, hub: Hub, slug: str) -> bool:
@@ -63,13 +65,14 @@ def test_a_correction_at_the_counter_is_carried_out_audited_mailed_and_shown(hub
     assert 'class="my-request" data-kind="correct" data-status="done"' in privacy.text
     assert "perbaikan data" in privacy.text and "WIB" in privacy.text
     # Carried out once: a second attempt is a conflict, shown, not a 500.
-    again = staff.submit(f"/admin/aksi/pdp/permintaan/{request_id}/selesai",
-                         {"name": "Lain", "csrf_token": csrf_from(staff.go("/admin/pdp/permintaan").text)})
+    again = staff.submit(
+        f"/admin/aksi/pdp/permintaan/{request_id}/selesai",
+        {"name": "Lain", "csrf_token": csrf_from(staff.go("/admin/pdp/permintaan").text)},
+    )
     assert again.status_code == 409
 
 
-def test_an_objection_for_a_gateway_app_ends_its_sessions_and_a_refusal_is_told(hub: Hub,
-                                                                                 clock: FrozenClock) -> None:
+def test_an_objection_for_a_gateway_app_ends_its_sessions_and_a_refusal_is_told(hub: Hub, clock: FrozenClock) -> None:
     seed_admins(hub, clock)
     warga = Browser(hub)
     assert warga.login(warga.go(app_path(hub, "parkir")), WARGA).status_code == 200
@@ -85,11 +88,14 @@ def test_an_objection_for_a_gateway_app_ends_its_sessions_and_a_refusal_is_told(
     assert entry.target == "app:parkir" and entry.detail["channel"] == "counter"
     refused_id = record_at_counter(staff, "restrict")
     page = staff.go(f"/admin/pdp/permintaan/{refused_id}")
-    empty = staff.submit(f"/admin/aksi/pdp/permintaan/{refused_id}/tolak", {"reason": " ",
-                                                                           "csrf_token": csrf_from(page.text)})
+    empty = staff.submit(
+        f"/admin/aksi/pdp/permintaan/{refused_id}/tolak", {"reason": " ", "csrf_token": csrf_from(page.text)}
+    )
     assert empty.status_code == 400
-    refused = staff.submit(f"/admin/aksi/pdp/permintaan/{refused_id}/tolak", {
-        "reason": "Identitas pemohon tidak dapat diverifikasi", "csrf_token": csrf_from(page.text)})
+    refused = staff.submit(
+        f"/admin/aksi/pdp/permintaan/{refused_id}/tolak",
+        {"reason": "Identitas pemohon tidak dapat diverifikasi", "csrf_token": csrf_from(page.text)},
+    )
     assert refused.status_code == 200
     privacy = warga.go("/account/privacy")
     assert 'data-kind="restrict" data-status="refused"' in privacy.text
@@ -140,8 +146,10 @@ def test_the_admin_api_queue_register_and_breach(hub: Hub, clock: FrozenClock) -
         bad = api.post("/pdp/requests", {"person": WARGA, "kind": "hapus-semua"})
         assert bad.status_code == 400 and bad.headers["content-type"] == "application/problem+json"
         assert api.post("/pdp/requests", {"person": "siapa@example.id", "kind": "export"}).status_code == 404
-        saved = api.http.put("/pdp/register/parkir", json={"purpose": "Retribusi parkir",
-                                                           "legal_basis": "public_task", "retention": "5 tahun"})
+        saved = api.http.put(
+            "/pdp/register/parkir",
+            json={"purpose": "Retribusi parkir", "legal_basis": "public_task", "retention": "5 tahun"},
+        )
         assert saved.status_code == 200 and saved.json()["flagged"] is False
         assert api.http.put("/pdp/register/tidak-ada", json={"purpose": "x"}).status_code == 404
         register = {e["app"]: e for e in api.get("/pdp/register").json()["items"]}

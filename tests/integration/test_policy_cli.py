@@ -59,32 +59,69 @@ def test_explain_prints_the_decision_and_every_rule() -> None:
 
 
 def test_explain_json_shows_step_up_and_failed_conditions() -> None:
-    code, out, _ = run("explain", "--json", "--user", "u1", "--role", "kepala", "--acr", "2",
-                       "--opd-path", "/kota-palembang/dinkes/", "--app", "simpus", "--path", "/export",
-                       "--ip", "10.0.0.9", "--at", "2026-01-05T10:00:00+07:00")
+    code, out, _ = run(
+        "explain",
+        "--json",
+        "--user",
+        "u1",
+        "--role",
+        "kepala",
+        "--acr",
+        "2",
+        "--opd-path",
+        "/kota-palembang/dinkes/",
+        "--app",
+        "simpus",
+        "--path",
+        "/export",
+        "--ip",
+        "10.0.0.9",
+        "--at",
+        "2026-01-05T10:00:00+07:00",
+    )
     record = json.loads(out)
     assert code == 0 and record["allowed"] is False and record["required_acr"] == "3"
     traces = {trace["rule_id"]: trace for trace in record["rules"]}
     assert traces["simpus-exports-kepala-passkey"]["failed"] == "acr"
-    assert record["subject"] == {"sub": "u1", "roles": ["kepala"], "opd_paths": ["/kota-palembang/dinkes/"],
-                                 "source": "given"}
+    assert record["subject"] == {
+        "sub": "u1",
+        "roles": ["kepala"],
+        "opd_paths": ["/kota-palembang/dinkes/"],
+        "source": "given",
+    }
 
 
 def test_explain_reports_report_only_rules() -> None:
-    code, out, _ = run("explain", "--user", "u1", "--opd-path", "/kota-palembang/bappeda/", "--acr", "2",
-                       "--app", "e-budgeting", "--method", "post", "--path", "/anggaran",
-                       "--at", "2026-01-06T23:00:00+07:00")
+    code, out, _ = run(
+        "explain",
+        "--user",
+        "u1",
+        "--opd-path",
+        "/kota-palembang/bappeda/",
+        "--acr",
+        "2",
+        "--app",
+        "e-budgeting",
+        "--method",
+        "post",
+        "--path",
+        "/anggaran",
+        "--at",
+        "2026-01-06T23:00:00+07:00",
+    )
     assert code == 0
-    assert ("report-only: e-budgeting-night-writes-trial (enforced, the decision would be deny)"
-            in out.splitlines())
+    assert "report-only: e-budgeting-night-writes-trial (enforced, the decision would be deny)" in out.splitlines()
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--at", "2026-01-05T10:00:00"], "error: --at needs a UTC offset, e.g. 2026-01-05T10:00:00+07:00\n"),
-    (["--at", "yesterday"], "error: --at 'yesterday' is not an ISO 8601 time\n"),
-    (["--ip", "10.0.0.300"], "error: --ip '10.0.0.300' is not an IP address\n"),
-    (["--path", "pasien"], "error: --path must start with '/'\n"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--at", "2026-01-05T10:00:00"], "error: --at needs a UTC offset, e.g. 2026-01-05T10:00:00+07:00\n"),
+        (["--at", "yesterday"], "error: --at 'yesterday' is not an ISO 8601 time\n"),
+        (["--ip", "10.0.0.300"], "error: --ip '10.0.0.300' is not an IP address\n"),
+        (["--path", "pasien"], "error: --path must start with '/'\n"),
+    ],
+)
 def test_explain_refuses_bad_options_in_one_line(args: list[str], message: str) -> None:
     code, out, err = run("explain", "--app", "simpus", *args)
     assert (code, out, err) == (1, "", message)
@@ -95,23 +132,38 @@ def test_explain_against_an_invalid_directory_lists_its_problems() -> None:
     assert code == 1 and "unterminated '['" in out and err.startswith("error: 1 problem(s)")
 
 
-def test_explain_looks_the_user_up_in_the_configured_database(database_url: str,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_explain_looks_the_user_up_in_the_configured_database(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     user_id = asyncio.run(_seed_nurse(database_url))
     monkeypatch.setenv("GERBANG_DATABASE_URL", database_url)
     code, out, _ = run("explain", "--json", "--user", "perawat@palembang.go.id", *SIMPUS_STAFF)
     record = json.loads(out)
     assert code == 0 and record["allowed"] is True and record["rule_ids"] == ["simpus-health-staff"]
-    assert record["subject"] == {"sub": user_id, "roles": ["perawat"],
-                                 "opd_paths": ["/kota-palembang/dinkes/puskesmas-plaju/"], "source": "database"}
+    assert record["subject"] == {
+        "sub": user_id,
+        "roles": ["perawat"],
+        "opd_paths": ["/kota-palembang/dinkes/puskesmas-plaju/"],
+        "source": "database",
+    }
     code, out, _ = run("explain", "--json", "--user", "nobody@palembang.go.id", *SIMPUS_STAFF)
     assert json.loads(out)["subject"]["source"] == "given" and json.loads(out)["allowed"] is False
 
 
 def test_explain_reads_the_app_registry_restricted_flag(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     asyncio.run(_seed_nurse(database_url))
-    args = ["explain", "--json", "--user", "perawat@palembang.go.id", "--app", "sampah", "--path", "/jadwal",
-            "--at", "2026-01-05T10:00:00+07:00"]
+    args = [
+        "explain",
+        "--json",
+        "--user",
+        "perawat@palembang.go.id",
+        "--app",
+        "sampah",
+        "--path",
+        "/jadwal",
+        "--at",
+        "2026-01-05T10:00:00+07:00",
+    ]
     assert json.loads(run(*args)[1])["allowed"] is True  # no database: an unlisted app is open
     assert json.loads(run(*args, "--restricted")[1])["allowed"] is False
     monkeypatch.setenv("GERBANG_DATABASE_URL", database_url)
@@ -126,11 +178,28 @@ async def _seed_nurse(database_url: str) -> str:
             await add_opd(session, "kota-palembang", "Kota Palembang", "kota", None, 0)
             await add_opd(session, "dinkes", "Dinas Kesehatan", "dinas", "kota-palembang", 0)
             await add_opd(session, "puskesmas-plaju", "Puskesmas Plaju", "puskesmas", "dinkes", 0)
-            user = await add_user(session, email="perawat@palembang.go.id", name="Perawat", password_hash=None,
-                                  now=0, opd_slug="puskesmas-plaju", roles=("perawat",))
+            user = await add_user(
+                session,
+                email="perawat@palembang.go.id",
+                name="Perawat",
+                password_hash=None,
+                now=0,
+                opd_slug="puskesmas-plaju",
+                roles=("perawat",),
+            )
             dinkes = await load_opd(session, "dinkes")
-            session.add(App(slug="sampah", name="Sampah", opd_id=dinkes.id, upstreams=["http://127.0.0.1:9"],
-                            auth_mode="session", restricted=True, created_at=0, updated_at=0))
+            session.add(
+                App(
+                    slug="sampah",
+                    name="Sampah",
+                    opd_id=dinkes.id,
+                    upstreams=["http://127.0.0.1:9"],
+                    auth_mode="session",
+                    restricted=True,
+                    created_at=0,
+                    updated_at=0,
+                )
+            )
             return user.id
     finally:
         await engine.dispose()

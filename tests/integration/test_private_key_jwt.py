@@ -39,9 +39,15 @@ def client_key() -> ec.EllipticCurvePrivateKey:
 def client_id(hub: Hub, client_key: ec.EllipticCurvePrivateKey) -> str:
     jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(client_key.public_key()))
     jwk.update(kid="integrasi-1", use="sig", alg="ES256")
-    registered, secret = register_client(hub, name="Integrasi Bertanda Tangan", grant_types=("client_credentials",),
-                                         scope="anggaran:read", auth_method="private_key_jwt",
-                                         jwks={"keys": [jwk]}, resources=(RESOURCE,))
+    registered, secret = register_client(
+        hub,
+        name="Integrasi Bertanda Tangan",
+        grant_types=("client_credentials",),
+        scope="anggaran:read",
+        auth_method="private_key_jwt",
+        jwks={"keys": [jwk]},
+        resources=(RESOURCE,),
+    )
     assert secret is None
     return registered
 
@@ -52,8 +58,14 @@ def b64(data: bytes) -> str:
 
 def claims_for(hub: Hub, client_id: str, **overrides: Any) -> dict[str, Any]:
     now = int(time.time())
-    claims = {"iss": client_id, "sub": client_id, "aud": f"{hub.url}/auth/token", "iat": now, "exp": now + 60,
-              "jti": uuid.uuid4().hex}
+    claims = {
+        "iss": client_id,
+        "sub": client_id,
+        "aud": f"{hub.url}/auth/token",
+        "iat": now,
+        "exp": now + 60,
+        "jti": uuid.uuid4().hex,
+    }
     claims.update(overrides)
     return {k: v for k, v in claims.items() if v is not None}
 
@@ -88,8 +100,9 @@ def assert_invalid_client(response: httpx.Response) -> None:
 
 
 @pytest.mark.parametrize("audience", ["token_endpoint", "issuer"])
-def test_valid_assertion_authenticates(hub: Hub, client_id: str, client_key: ec.EllipticCurvePrivateKey,
-                                       audience: str) -> None:
+def test_valid_assertion_authenticates(
+    hub: Hub, client_id: str, client_key: ec.EllipticCurvePrivateKey, audience: str
+) -> None:
     aud = f"{hub.url}/auth/token" if audience == "token_endpoint" else hub.url
     response = authenticate(hub, sign(client_key, claims_for(hub, client_id, aud=aud)))
     assert response.status_code == 200, response.text
@@ -97,8 +110,9 @@ def test_valid_assertion_authenticates(hub: Hub, client_id: str, client_key: ec.
     assert claims["sub"] == client_id and claims["aud"] == RESOURCE
 
 
-def test_assertion_authenticates_at_introspection(hub: Hub, client_id: str,
-                                                  client_key: ec.EllipticCurvePrivateKey) -> None:
+def test_assertion_authenticates_at_introspection(
+    hub: Hub, client_id: str, client_key: ec.EllipticCurvePrivateKey
+) -> None:
     response = authenticate(hub, sign(client_key, claims_for(hub, client_id)), endpoint="introspect")
     assert response.status_code == 200 and response.json() == {"active": False}
 
@@ -108,32 +122,45 @@ def test_same_jti_twice_is_refused(hub: Hub, client_id: str, client_key: ec.Elli
     assert authenticate(hub, assertion).status_code == 200
     assert_invalid_client(authenticate(hub, assertion))
     # A new assertion with the same jti is the same replay.
-    again = sign(client_key, claims_for(hub, client_id, jti=jwt.decode(
-        assertion, options={"verify_signature": False})["jti"]))
+    again = sign(
+        client_key, claims_for(hub, client_id, jti=jwt.decode(assertion, options={"verify_signature": False})["jti"])
+    )
     assert_invalid_client(authenticate(hub, again))
 
 
-def test_assertion_is_spent_even_when_the_request_fails(hub: Hub, client_id: str,
-                                                       client_key: ec.EllipticCurvePrivateKey) -> None:
+def test_assertion_is_spent_even_when_the_request_fails(
+    hub: Hub, client_id: str, client_key: ec.EllipticCurvePrivateKey
+) -> None:
     # Authentication succeeded, then the grant failed: the assertion was still presented, so it is used up.
     assertion = sign(client_key, claims_for(hub, client_id))
-    refused = token_request(hub, {"grant_type": "client_credentials", "resource": "http://127.0.0.1:9/apps/x/",
-                                  "client_assertion_type": ASSERTION_TYPE, "client_assertion": assertion})
+    refused = token_request(
+        hub,
+        {
+            "grant_type": "client_credentials",
+            "resource": "http://127.0.0.1:9/apps/x/",
+            "client_assertion_type": ASSERTION_TYPE,
+            "client_assertion": assertion,
+        },
+    )
     assert refused.status_code == 400 and refused.json()["error"] == "invalid_target"
     assert_invalid_client(authenticate(hub, assertion))
 
 
-@pytest.mark.parametrize("overrides", [
-    pytest.param({"aud": "http://127.0.0.1:9/auth/token"}, id="aud-other-server"),
-    pytest.param({"aud": None}, id="aud-missing"),
-    pytest.param({"exp": int(time.time()) + 3600}, id="exp-too-far"),
-    pytest.param({"exp": int(time.time()) - 120}, id="expired"),
-    pytest.param({"exp": None}, id="exp-missing"),
-    pytest.param({"jti": None}, id="jti-missing"),
-    pytest.param({"iss": "someone-else"}, id="iss-not-sub"),
-])
-def test_bad_claims_are_invalid_client(hub: Hub, client_id: str, client_key: ec.EllipticCurvePrivateKey,
-                                       overrides: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        pytest.param({"aud": "http://127.0.0.1:9/auth/token"}, id="aud-other-server"),
+        pytest.param({"aud": None}, id="aud-missing"),
+        pytest.param({"exp": int(time.time()) + 3600}, id="exp-too-far"),
+        pytest.param({"exp": int(time.time()) - 120}, id="expired"),
+        pytest.param({"exp": None}, id="exp-missing"),
+        pytest.param({"jti": None}, id="jti-missing"),
+        pytest.param({"iss": "someone-else"}, id="iss-not-sub"),
+    ],
+)
+def test_bad_claims_are_invalid_client(
+    hub: Hub, client_id: str, client_key: ec.EllipticCurvePrivateKey, overrides: dict[str, Any]
+) -> None:
     assert_invalid_client(authenticate(hub, sign(client_key, claims_for(hub, client_id, **overrides))))
 
 
@@ -143,8 +170,9 @@ def test_alg_none_is_refused(hub: Hub, client_id: str) -> None:
 
 
 @pytest.mark.parametrize("form", ["pem", "jwk-json", "x-coordinate"])
-def test_hs256_keyed_with_the_public_key_is_refused(hub: Hub, client_id: str,
-                                                    client_key: ec.EllipticCurvePrivateKey, form: str) -> None:
+def test_hs256_keyed_with_the_public_key_is_refused(
+    hub: Hub, client_id: str, client_key: ec.EllipticCurvePrivateKey, form: str
+) -> None:
     public = client_key.public_key()
     secrets_by_form = {
         "pem": public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo),
@@ -155,11 +183,15 @@ def test_hs256_keyed_with_the_public_key_is_refused(hub: Hub, client_id: str,
 
 
 @pytest.mark.parametrize("header", ["jku", "jwk", "x5u"])
-def test_key_carrying_headers_are_refused(hub: Hub, client_id: str, client_key: ec.EllipticCurvePrivateKey,
-                                          header: str) -> None:
+def test_key_carrying_headers_are_refused(
+    hub: Hub, client_id: str, client_key: ec.EllipticCurvePrivateKey, header: str
+) -> None:
     # Even signed with the registered key: a header telling the server where to find keys is never honoured.
-    values = {"jku": "http://127.0.0.1:9/keys.json", "x5u": "http://127.0.0.1:9/cert.pem",
-              "jwk": json.loads(jwt.algorithms.ECAlgorithm.to_jwk(client_key.public_key()))}
+    values = {
+        "jku": "http://127.0.0.1:9/keys.json",
+        "x5u": "http://127.0.0.1:9/cert.pem",
+        "jwk": json.loads(jwt.algorithms.ECAlgorithm.to_jwk(client_key.public_key())),
+    }
     assert_invalid_client(authenticate(hub, sign(client_key, claims_for(hub, client_id), **{header: values[header]})))
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-
 from sqlalchemy import func, select, text
 
 from idp.storage.db import build_engine, build_sessionmaker
@@ -17,9 +16,22 @@ NOW = 2_000_000_000
 
 
 def _code(index: int, expires_at: int, user_id: str) -> AuthorizationCode:
-    return AuthorizationCode(code_digest=f"code-{index}", client_id="c", user_id=user_id, redirect_uri="x", scope="",
-                             nonce=f"n-{index}", code_challenge="c", code_challenge_method="S256", resources=[],
-                             auth_time=0, acr="1", amr=[], family_id=f"f-{index}", expires_at=expires_at)
+    return AuthorizationCode(
+        code_digest=f"code-{index}",
+        client_id="c",
+        user_id=user_id,
+        redirect_uri="x",
+        scope="",
+        nonce=f"n-{index}",
+        code_challenge="c",
+        code_challenge_method="S256",
+        resources=[],
+        auth_time=0,
+        acr="1",
+        amr=[],
+        family_id=f"f-{index}",
+        expires_at=expires_at,
+    )
 
 
 async def _fill(url: str) -> None:

@@ -15,20 +15,27 @@ from gateway.model import Principal, RequestHead, Route
 from gateway.ratelimit.limiter import GatewayLimiter
 from gateway.ratelimit.store import describe_limit_store
 from idp.auth_limits import AuthLimiter
-from policies.limits import LimitSpec
-from tests.support.redis_process import RedisProcess, own_redis
 from idp.throttle.backends import build_store
 from idp.throttle.fallback_store import Breaker, FallbackStore
 from idp.throttle.redis_client import RedisTimeouts
+from policies.limits import LimitSpec
+from tests.support.redis_process import RedisProcess, own_redis
 
 TIMEOUT = 0.2
 SLACK = 0.15  # event-loop and process scheduling on a busy 2-core machine
 APP_LIMIT = LimitSpec(id="app-ip", per="ip", rate=1, period=3600, burst=5)
 LOGIN_LIMIT = LimitSpec(id="login-account", per="account", route_class="login", rate=5, period=900, burst=5)
-CLOSED_LOGIN_LIMIT = LimitSpec(id="login-closed", per="account", route_class="login", rate=5, period=900, burst=5,
-                               fail_mode="closed")
-ROUTE = Route(slug="parkir", opd="dishub", opd_path="/kota/dishub/", upstreams=("http://127.0.0.1:1",),
-              auth_mode="bearer", resource="r")
+CLOSED_LOGIN_LIMIT = LimitSpec(
+    id="login-closed", per="account", route_class="login", rate=5, period=900, burst=5, fail_mode="closed"
+)
+ROUTE = Route(
+    slug="parkir",
+    opd="dishub",
+    opd_path="/kota/dishub/",
+    upstreams=("http://127.0.0.1:1",),
+    auth_mode="bearer",
+    resource="r",
+)
 HEAD = RequestHead("GET", "/apps/parkir/", b"", (), "10.0.0.1", "http", "hub", "req-1")
 
 
@@ -44,8 +51,9 @@ def server() -> Iterator[RedisProcess]:
 
 @pytest.fixture
 async def store(server: RedisProcess, redis_prefix: str) -> AsyncIterator[FallbackStore]:
-    built = build_store(server.url, redis_prefix, RedisTimeouts(TIMEOUT, TIMEOUT),
-                        breaker=Breaker(backoff=0.1, max_backoff=0.3))
+    built = build_store(
+        server.url, redis_prefix, RedisTimeouts(TIMEOUT, TIMEOUT), breaker=Breaker(backoff=0.1, max_backoff=0.3)
+    )
     assert isinstance(built, FallbackStore)
     yield built
     await built.close()
@@ -137,7 +145,8 @@ async def test_starting_with_redis_down_is_not_fatal(server: RedisProcess, store
 
 
 async def test_a_timeout_caused_by_our_own_stall_is_retried_and_does_not_open_the_breaker(
-        server: RedisProcess, store: FallbackStore) -> None:
+    server: RedisProcess, store: FallbackStore
+) -> None:
     await store.start()  # the loop-lag probe runs from here on
     login = AuthLimiter([CLOSED_LOGIN_LIMIT], store)
     assert (await login.check_login(account="warm", ip="10.0.0.1")).allowed
@@ -158,7 +167,8 @@ async def test_a_timeout_caused_by_our_own_stall_is_retried_and_does_not_open_th
 
 
 async def test_a_frozen_redis_still_opens_the_breaker_despite_the_stall_rule(
-        server: RedisProcess, store: FallbackStore) -> None:
+    server: RedisProcess, store: FallbackStore
+) -> None:
     await store.start()
     await asyncio.sleep(0.1)
     login = AuthLimiter([CLOSED_LOGIN_LIMIT], store)

@@ -13,9 +13,15 @@ SECONDS = 1.0
 
 
 def test_four_processes_hammering_one_key_share_one_limit(redis_url: str, redis_prefix: str) -> None:
-    workers = [subprocess.Popen([sys.executable, "-m", "tests.support.limit_hammer", redis_url, redis_prefix,
-                                 str(SECONDS)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-               for _ in range(PROCESSES)]
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "tests.support.limit_hammer", redis_url, redis_prefix, str(SECONDS)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(PROCESSES)
+    ]
     for worker in workers:
         assert worker.stdout is not None and worker.stdout.readline() == "ready\n"
     start_at = time.time() + 0.2

@@ -12,17 +12,19 @@ from zoneinfo import ZoneInfo
 import pytest
 import redis.asyncio
 
-from policies.limits import LimitSpec
-from tests.support.clocks import MicroClock
 from idp.throttle.memory_store import MemoryStore
 from idp.throttle.redis_client import RedisTimeouts, build_redis_client
 from idp.throttle.redis_store import RedisStore
 from idp.throttle.store import Hit
+from policies.limits import LimitSpec
+from tests.support.clocks import MicroClock
 
-SPECS = [LimitSpec(id="ip", per="ip", rate=2, period=1, burst=3),
-         LimitSpec(id="user", per="user", rate=3, period=2, burst=0),
-         LimitSpec(id="opd-day", per="opd", window="day", quota=25),
-         LimitSpec(id="opd-month", per="opd", window="month", quota=40)]
+SPECS = [
+    LimitSpec(id="ip", per="ip", rate=2, period=1, burst=3),
+    LimitSpec(id="user", per="user", rate=3, period=2, burst=0),
+    LimitSpec(id="opd-day", per="opd", window="day", quota=25),
+    LimitSpec(id="opd-month", per="opd", window="month", quota=40),
+]
 TIMEOUTS = RedisTimeouts(socket=0.5, connect=0.5)
 
 
@@ -39,16 +41,19 @@ def at(*parts: int) -> int:
 
 
 @pytest.mark.parametrize("coalesce", [True, False])
-async def test_redis_and_memory_decide_identically(client: redis.asyncio.Redis, redis_prefix: str,
-                                                   coalesce: bool) -> None:
+async def test_redis_and_memory_decide_identically(
+    client: redis.asyncio.Redis, redis_prefix: str, coalesce: bool
+) -> None:
     clock = MicroClock(at(2026, 11, 30, 23, 59))  # crosses a Jakarta midnight and a month end
     memory = MemoryStore(redis_prefix, clock)
     shared = RedisStore(client, redis_prefix, timeout=1.0, coalesce=coalesce, clock=clock)
     rng = random.Random(4)
     denied: set[tuple[str, bool]] = set()  # (limit, after midnight) pairs that denied at least once
     for _ in range(400):
-        hits = [Hit(spec, rng.choice(["a", "b"]), consume=rng.random() > 0.1)
-                for spec in rng.sample(SPECS, rng.randint(1, len(SPECS)))]
+        hits = [
+            Hit(spec, rng.choice(["a", "b"]), consume=rng.random() > 0.1)
+            for spec in rng.sample(SPECS, rng.randint(1, len(SPECS)))
+        ]
         outcomes = await shared.check(hits)
         assert outcomes == await memory.check(hits)
         denied.update((o.spec.id, clock() >= at(2026, 12, 1)) for o in outcomes if not o.allowed)
@@ -72,8 +77,9 @@ async def test_a_flushed_script_cache_is_reloaded(client: redis.asyncio.Redis, r
         assert (await store.check([Hit(spec, "a")]))[0].remaining == 0
 
 
-async def test_the_redis_clock_decides_when_no_clock_is_injected(client: redis.asyncio.Redis,
-                                                                 redis_prefix: str) -> None:
+async def test_the_redis_clock_decides_when_no_clock_is_injected(
+    client: redis.asyncio.Redis, redis_prefix: str
+) -> None:
     store = RedisStore(client, redis_prefix, timeout=1.0)
     spec = LimitSpec(id="ip", per="ip", rate=20, period=1, burst=2)
     outcomes = [(await store.check([Hit(spec, "a")]))[0] for _ in range(3)]
@@ -89,7 +95,9 @@ async def test_keys_are_small_and_expire(client: redis.asyncio.Redis, redis_pref
     store = RedisStore(client, redis_prefix, timeout=1.0)
     await store.check([Hit(SPECS[0], "10.0.0.1"), Hit(SPECS[2], "dinkes")])
     keys = sorted([key async for key in client.scan_iter(match=f"{redis_prefix}:*")])
-    assert keys == [f"{redis_prefix}:rl:{{ip:10.0.0.1}}:gcra".encode(),
-                    f"{redis_prefix}:rl:{{opd-day:dinkes}}:day".encode()]
+    assert keys == [
+        f"{redis_prefix}:rl:{{ip:10.0.0.1}}:gcra".encode(),
+        f"{redis_prefix}:rl:{{opd-day:dinkes}}:day".encode(),
+    ]
     ttls = [await client.pttl(key) for key in keys]
     assert 0 < ttls[0] <= 500 and 0 < ttls[1] <= 86_400_000

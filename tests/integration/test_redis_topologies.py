@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from policies.limits import LimitSpec
-from tests.support.redis_process import own_cluster, own_redis, own_sentinel
 from idp.throttle.backends import build_store
 from idp.throttle.fallback_store import FallbackStore
 from idp.throttle.redis_client import RedisTimeouts
 from idp.throttle.store import Hit
+from policies.limits import LimitSpec
+from tests.support.redis_process import own_cluster, own_redis, own_sentinel
 
 PER_IP = LimitSpec(id="ip", per="ip", rate=1, period=3600, burst=3)
 DAILY = LimitSpec(id="opd-day", per="opd", window="day", quota=4)

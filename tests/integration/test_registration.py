@@ -42,8 +42,15 @@ def outbox(hub: Hub) -> Path:
 def register(browser: Browser, **fields: str) -> httpx.Response:
     page = browser.go("/auth/register")
     assert page.status_code == 200
-    data = {"name": "Rina Warga", "email": "rina@example.id", "password": NEW_PASSWORD,
-            "password_confirm": NEW_PASSWORD, "nik": "", "csrf_token": csrf_from(page.text), **fields}
+    data = {
+        "name": "Rina Warga",
+        "email": "rina@example.id",
+        "password": NEW_PASSWORD,
+        "password_confirm": NEW_PASSWORD,
+        "nik": "",
+        "csrf_token": csrf_from(page.text),
+        **fields,
+    }
     return browser.submit("/auth/register", data)
 
 
@@ -97,8 +104,9 @@ def test_tampered_link_is_refused(hub: Hub) -> None:
     forged = f"/auth/verify-email?token={payload[:-2]}AA.{mac}"
     assert browser.go(forged).status_code == 400
     page = browser.go("/auth/register")
-    posted = browser.submit("/auth/verify-email", {"token": f"{payload}.{mac[:-2]}AA",
-                                                   "csrf_token": csrf_from(page.text)})
+    posted = browser.submit(
+        "/auth/verify-email", {"token": f"{payload}.{mac[:-2]}AA", "csrf_token": csrf_from(page.text)}
+    )
     assert posted.status_code == 400
 
 
@@ -141,9 +149,16 @@ def test_registration_timing_class_does_not_tell(hub: Hub) -> None:
 
     def timed(email: str) -> float:
         start = time.perf_counter()
-        response = browser.http.post("/auth/register", data={
-            "name": "Uji Waktu", "email": email, "password": NEW_PASSWORD, "password_confirm": NEW_PASSWORD,
-            "csrf_token": token})
+        response = browser.http.post(
+            "/auth/register",
+            data={
+                "name": "Uji Waktu",
+                "email": email,
+                "password": NEW_PASSWORD,
+                "password_confirm": NEW_PASSWORD,
+                "csrf_token": token,
+            },
+        )
         assert response.status_code == 200
         return time.perf_counter() - start
 
@@ -174,17 +189,26 @@ def test_bad_sign_up_says_what_is_wrong(hub: Hub) -> None:
         assert f'id="{field}-error"' in refused.text and text in refused.text, fields
     assert read_outbox(outbox(hub)) == []
     assert user_by_email(hub.settings.database_url, "rina@example.id") is None
-    english = browser.http.post("/auth/register?lang=en", data={
-        "name": "Rina", "email": "rina@example.id", "password": "password123", "password_confirm": "password123",
-        "csrf_token": csrf_from(browser.go("/auth/register").text)})
+    english = browser.http.post(
+        "/auth/register?lang=en",
+        data={
+            "name": "Rina",
+            "email": "rina@example.id",
+            "password": "password123",
+            "password_confirm": "password123",
+            "csrf_token": csrf_from(browser.go("/auth/register").text),
+        },
+    )
     assert english.status_code == 400 and "too common" in english.text
 
 
 def test_sign_up_needs_csrf(hub: Hub) -> None:
     browser = Browser(hub)
     browser.go("/auth/register")
-    refused = browser.http.post("/auth/register", data={"name": "X", "email": "x@example.id",
-                                                         "password": NEW_PASSWORD, "password_confirm": NEW_PASSWORD})
+    refused = browser.http.post(
+        "/auth/register",
+        data={"name": "X", "email": "x@example.id", "password": NEW_PASSWORD, "password_confirm": NEW_PASSWORD},
+    )
     assert refused.status_code == 403
     assert user_by_email(hub.settings.database_url, "x@example.id") is None
 
@@ -196,9 +220,17 @@ def test_prompt_create_registers_then_continues_the_authorization(hub: Hub) -> N
     page = browser.go(authorize_url(client_id, challenge, prompt="create"))
     assert page.status_code == 200 and str(page.url.path) == "/auth/register"
     interaction = interaction_from(str(page.url))
-    sent = browser.submit("/auth/register", {
-        "name": "Rina Warga", "email": "rina@example.id", "password": NEW_PASSWORD,
-        "password_confirm": NEW_PASSWORD, "interaction": interaction, "csrf_token": csrf_from(page.text)})
+    sent = browser.submit(
+        "/auth/register",
+        {
+            "name": "Rina Warga",
+            "email": "rina@example.id",
+            "password": NEW_PASSWORD,
+            "password_confirm": NEW_PASSWORD,
+            "interaction": interaction,
+            "csrf_token": csrf_from(page.text),
+        },
+    )
     assert f"/auth/login?interaction={interaction}" in sent.text
     verified = confirm(browser, link_in(messages_to(outbox(hub), "rina@example.id")[0], "/auth/verify-email"))
     assert f"/auth/login?interaction={interaction}" in verified.text

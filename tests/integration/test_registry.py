@@ -33,9 +33,17 @@ async def sessionmaker(database_url: str) -> AsyncIterator[async_sessionmaker[As
 
 async def _add(maker: async_sessionmaker[AsyncSession], slug: str, now: int = NOW, **options: object) -> None:
     async with maker() as session, session.begin():
-        await add_app(session, addresses=TEST_UPSTREAM_ADDRESSES, slug=slug, opd_slug=str(options.pop("opd", "dishub")),
-                      upstreams=("http://127.0.0.1:9001",), auth_mode=str(options.pop("auth", "session")),
-                      issuer=ISSUER, now=now, **options)  # type: ignore[arg-type]
+        await add_app(
+            session,
+            addresses=TEST_UPSTREAM_ADDRESSES,
+            slug=slug,
+            opd_slug=str(options.pop("opd", "dishub")),
+            upstreams=("http://127.0.0.1:9001",),
+            auth_mode=str(options.pop("auth", "session")),
+            issuer=ISSUER,
+            now=now,
+            **options,
+        )  # type: ignore[arg-type]
 
 
 async def _suspend(maker: async_sessionmaker[AsyncSession], slug: str, now: int) -> None:
@@ -50,22 +58,32 @@ async def test_lookup_by_the_apps_own_host(sessionmaker: async_sessionmaker[Asyn
     route, path = registry.lookup("parkir.localhost", "/tiket/1") or (None, None)
     assert route is not None and path == "/tiket/1"
     assert (route.opd, route.opd_path, route.auth_mode, route.status) == (
-        "dishub", "/kota-palembang/dishub/", "session", "active")
+        "dishub",
+        "/kota-palembang/dishub/",
+        "session",
+        "active",
+    )
     assert route.upstreams == ("http://127.0.0.1:9001",)
     assert route.resource == "http://parkir.localhost:8000/"
     assert route.hosts == ("parkir.localhost",)
     assert registry.lookup("PARKIR.localhost.:8000", "")[1] == "/"  # type: ignore[index]
     # The hub's old path addresses never route: only the app's own origin does.
-    for host, path in (("127.0.0.1", "/apps/parkir/"), ("x", "/apps/parkir/"), ("parkir-x.localhost", "/"),
-                       ("parkir.localhost.evil", "/"), ("localhost", "/")):
+    for host, path in (
+        ("127.0.0.1", "/apps/parkir/"),
+        ("x", "/apps/parkir/"),
+        ("parkir-x.localhost", "/"),
+        ("parkir.localhost.evil", "/"),
+        ("localhost", "/"),
+    ):
         assert registry.lookup(host, path) is None
     assert registry.find_slug("parkir") is route and registry.find_slug("nope") is None
 
 
 async def test_the_apps_domain_setting_decides_the_default_host(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
     await _add(sessionmaker, "parkir")
-    registry = AppRegistry(sessionmaker, "https://gerbang.palembang.go.id", FrozenClock(NOW),
-                           apps_domain="apps.palembang.go.id")
+    registry = AppRegistry(
+        sessionmaker, "https://gerbang.palembang.go.id", FrozenClock(NOW), apps_domain="apps.palembang.go.id"
+    )
     await registry.load()
     route, _ = registry.lookup("parkir.apps.palembang.go.id", "/") or (None, None)
     assert route is not None and route.resource == "https://parkir.apps.palembang.go.id/"
@@ -104,7 +122,8 @@ async def test_refresh_reloads_only_on_change(sessionmaker: async_sessionmaker[A
 
 
 async def test_change_in_the_same_second_as_the_load_is_not_missed(
-        sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
     clock = FrozenClock(NOW)
     registry = AppRegistry(sessionmaker, ISSUER, clock, addresses=TEST_UPSTREAM_ADDRESSES)
     await _add(sessionmaker, "parkir", now=NOW)
@@ -115,9 +134,10 @@ async def test_change_in_the_same_second_as_the_load_is_not_missed(
     assert registry.lookup("parkir.localhost", "/")[0].status == "suspended"  # type: ignore[index]
 
 
-async def test_running_registry_picks_up_new_app_and_suspension(
-        sessionmaker: async_sessionmaker[AsyncSession]) -> None:
-    registry = AppRegistry(sessionmaker, ISSUER, FrozenClock(int(time.time())), refresh_seconds=0.05, addresses=TEST_UPSTREAM_ADDRESSES)
+async def test_running_registry_picks_up_new_app_and_suspension(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    registry = AppRegistry(
+        sessionmaker, ISSUER, FrozenClock(int(time.time())), refresh_seconds=0.05, addresses=TEST_UPSTREAM_ADDRESSES
+    )
     await registry.start()
     try:
         assert registry.lookup("parkir.localhost", "/") is None
@@ -151,6 +171,14 @@ async def test_failed_refresh_keeps_serving_the_last_table(database_url: str) ->
 async def test_app_cannot_take_the_hubs_own_host(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
     with pytest.raises(InvalidInput, match="hub's own host"):
         async with sessionmaker() as session, session.begin():
-            await add_app(session, addresses=TEST_UPSTREAM_ADDRESSES, slug="parkir", opd_slug="dishub", upstreams=("http://127.0.0.1:9001",),
-                          auth_mode="none", issuer="https://gerbang.palembang.go.id", now=NOW,
-                          hosts=("Gerbang.Palembang.go.id",))
+            await add_app(
+                session,
+                addresses=TEST_UPSTREAM_ADDRESSES,
+                slug="parkir",
+                opd_slug="dishub",
+                upstreams=("http://127.0.0.1:9001",),
+                auth_mode="none",
+                issuer="https://gerbang.palembang.go.id",
+                now=NOW,
+                hosts=("Gerbang.Palembang.go.id",),
+            )

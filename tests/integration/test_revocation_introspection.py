@@ -57,8 +57,9 @@ def test_introspection_needs_client_authentication(hub: Hub) -> None:
     anonymous = httpx.post(f"{hub.url}/auth/introspect", data={"token": tokens["access_token"]}, timeout=10)
     assert anonymous.status_code == 401 and anonymous.json()["error"] == "invalid_client"
     client_id, _ = hub.client("Parkir Dishub")
-    wrong = httpx.post(f"{hub.url}/auth/introspect", data={"token": tokens["access_token"]},
-                       auth=(client_id, "wrong"), timeout=10)
+    wrong = httpx.post(
+        f"{hub.url}/auth/introspect", data={"token": tokens["access_token"]}, auth=(client_id, "wrong"), timeout=10
+    )
     assert wrong.status_code == 401 and "access_token" not in wrong.text
 
 
@@ -66,8 +67,9 @@ def test_public_client_cannot_introspect(hub: Hub) -> None:
     # RFC 7662 §2.1 wants the caller authorized; a public client proves nothing (discovery says as much).
     tokens = issue_tokens(hub, "Aplikasi Publik", scope="openid profile")
     client_id, _ = hub.client("Aplikasi Publik")
-    response = httpx.post(f"{hub.url}/auth/introspect", data={"token": tokens["access_token"],
-                                                              "client_id": client_id}, timeout=10)
+    response = httpx.post(
+        f"{hub.url}/auth/introspect", data={"token": tokens["access_token"], "client_id": client_id}, timeout=10
+    )
     assert response.status_code == 401 and response.json()["error"] == "invalid_client"
 
 
@@ -104,6 +106,7 @@ def test_revoked_access_token_leaves_its_refresh_token(hub: Hub) -> None:
 @pytest.mark.parametrize("endpoint", ["introspect", "revoke"])
 def test_undecodable_basic_credentials_are_invalid_client(hub: Hub, endpoint: str) -> None:
     header = "Basic " + base64.b64encode(b"\xff\xfe:secret").decode()
-    response = httpx.post(f"{hub.url}/auth/{endpoint}", data={"token": "x"}, headers={"Authorization": header},
-                          timeout=10)
+    response = httpx.post(
+        f"{hub.url}/auth/{endpoint}", data={"token": "x"}, headers={"Authorization": header}, timeout=10
+    )
     assert response.status_code == 401 and response.json()["error"] == "invalid_client"

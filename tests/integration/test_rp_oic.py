@@ -40,8 +40,11 @@ def relying_party(hub: Hub, name: str = "Parkir Dishub") -> Client:
     client_id, secret = hub.client(name)
     rp = Client(client_authn_method=CLIENT_AUTHN_METHOD)
     rp.provider_config(hub.url)
-    registration = {"client_id": client_id, "redirect_uris": [REDIRECT_URI],
-                    "token_endpoint_auth_method": "client_secret_basic" if secret else "none"}
+    registration = {
+        "client_id": client_id,
+        "redirect_uris": [REDIRECT_URI],
+        "token_endpoint_auth_method": "client_secret_basic" if secret else "none",
+    }
     if secret:
         registration["client_secret"] = secret
     rp.store_registration_info(RegistrationResponse(**registration))
@@ -61,9 +64,16 @@ def sign_in(hub: Hub, rp: Client, scope: str = "openid profile email") -> tuple[
     state, nonce = rndstr(16), rndstr(16)
     pkce, verifier = rp.add_code_challenge()
     assert pkce["code_challenge_method"] == "S256"
-    request = rp.construct_AuthorizationRequest(request_args={
-        "response_type": "code", "scope": scope.split(), "redirect_uri": REDIRECT_URI, "state": state,
-        "nonce": nonce, **pkce})
+    request = rp.construct_AuthorizationRequest(
+        request_args={
+            "response_type": "code",
+            "scope": scope.split(),
+            "redirect_uri": REDIRECT_URI,
+            "state": state,
+            "nonce": nonce,
+            **pkce,
+        }
+    )
     rp.state2nonce[state] = nonce  # what oic's do_authorization_request records before it sends the request
     browser = Browser(hub)
     try:
@@ -75,8 +85,9 @@ def sign_in(hub: Hub, rp: Client, scope: str = "openid profile email") -> tuple[
     finally:
         browser.close()
     assert done.status_code == 303 and done.headers["location"].startswith(REDIRECT_URI)
-    response = rp.parse_response(AuthorizationResponse, info=urlsplit(done.headers["location"]).query,
-                                 sformat="urlencoded")
+    response = rp.parse_response(
+        AuthorizationResponse, info=urlsplit(done.headers["location"]).query, sformat="urlencoded"
+    )
     assert isinstance(response, AuthorizationResponse) and response["state"] == state
     assert response["iss"] == hub.url  # RFC 9207
     return verifier, response
@@ -85,9 +96,16 @@ def sign_in(hub: Hub, rp: Client, scope: str = "openid profile email") -> tuple[
 def redeem(rp: Client, verifier: str, response: AuthorizationResponse) -> AccessTokenResponse:
     method = rp.registration_response["token_endpoint_auth_method"]
     # oic names no 'none' method: a public client sends no credentials, only its client_id in the form.
-    tokens = rp.do_access_token_request(state=response["state"], request_args={
-        "code": response["code"], "redirect_uri": REDIRECT_URI, "code_verifier": verifier,
-        "client_id": rp.client_id}, authn_method="" if method == "none" else method)
+    tokens = rp.do_access_token_request(
+        state=response["state"],
+        request_args={
+            "code": response["code"],
+            "redirect_uri": REDIRECT_URI,
+            "code_verifier": verifier,
+            "client_id": rp.client_id,
+        },
+        authn_method="" if method == "none" else method,
+    )
     assert isinstance(tokens, AccessTokenResponse), tokens
     return tokens
 
@@ -126,8 +144,7 @@ def test_code_flow_with_pkce_refresh_userinfo_revocation_introspection(hub: Hub)
     assert isinstance(info, OpenIDSchema), info
     assert info["sub"] == id_token["sub"] and info["email"] == WARGA
 
-    refreshed = rp.do_access_token_refresh(state=response["state"],
-                                           authn_method="client_secret_basic")
+    refreshed = rp.do_access_token_refresh(state=response["state"], authn_method="client_secret_basic")
     assert isinstance(refreshed, AccessTokenResponse), refreshed
     assert refreshed["access_token"] != tokens["access_token"]
     assert refreshed["refresh_token"] != tokens["refresh_token"]
@@ -140,9 +157,13 @@ def test_code_flow_with_pkce_refresh_userinfo_revocation_introspection(hub: Hub)
     assert introspected["client_id"] == rp.client_id
     assert introspect(ext, refreshed["refresh_token"], "refresh_token")["active"] is True
 
-    assert ext.do_token_revocation(request_args={"token": refreshed["refresh_token"],
-                                                 "token_type_hint": "refresh_token"},
-                                   authn_method="client_secret_basic") == 200
+    assert (
+        ext.do_token_revocation(
+            request_args={"token": refreshed["refresh_token"], "token_type_hint": "refresh_token"},
+            authn_method="client_secret_basic",
+        )
+        == 200
+    )
     assert introspect(ext, refreshed["refresh_token"], "refresh_token")["active"] is False
     assert introspect(ext, refreshed["access_token"], "access_token")["active"] is False
     denied = rp.do_user_info_request(state=response["state"])
@@ -154,9 +175,13 @@ def test_access_token_revocation_through_oic(hub: Hub) -> None:
     verifier, response = sign_in(hub, rp)
     tokens = redeem(rp, verifier, response)
     ext = management_client(hub, rp)
-    assert ext.do_token_revocation(request_args={"token": tokens["access_token"],
-                                                 "token_type_hint": "access_token"},
-                                   authn_method="client_secret_basic") == 200
+    assert (
+        ext.do_token_revocation(
+            request_args={"token": tokens["access_token"], "token_type_hint": "access_token"},
+            authn_method="client_secret_basic",
+        )
+        == 200
+    )
     assert introspect(ext, tokens["access_token"], "access_token")["active"] is False
     # Revoking the access token leaves the refresh token (RFC 7009 §2.1 lets either choice stand; ours is narrow).
     assert introspect(ext, tokens["refresh_token"], "refresh_token")["active"] is True
@@ -181,5 +206,6 @@ def test_public_client_through_oic(hub: Hub) -> None:
 
 
 def introspect(ext: ExtensionClient, token: str, hint: str) -> Any:
-    return ext.do_token_introspection(request_args={"token": token, "token_type_hint": hint},
-                                      authn_method="client_secret_basic")
+    return ext.do_token_introspection(
+        request_args={"token": token, "token_type_hint": hint}, authn_method="client_secret_basic"
+    )

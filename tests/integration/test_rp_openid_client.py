@@ -38,8 +38,14 @@ def openid_client_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("openid-client")
     (directory / "package.json").write_text('{"private": true, "type": "module"}')
     try:
-        done = subprocess.run([str(npm), "install", "--no-audit", "--no-fund", "--silent", OPENID_CLIENT],
-                              cwd=directory, capture_output=True, text=True, timeout=240, check=False)
+        done = subprocess.run(
+            [str(npm), "install", "--no-audit", "--no-fund", "--silent", OPENID_CLIENT],
+            cwd=directory,
+            capture_output=True,
+            text=True,
+            timeout=240,
+            check=False,
+        )
     except subprocess.TimeoutExpired:
         unavailable("npm install openid-client timed out (is the npm registry reachable?)")
     if done.returncode != 0:
@@ -62,9 +68,14 @@ class NodeRelyingParty:
 
     def __init__(self, directory: Path, script: str = SCRIPT.name) -> None:
         # *.localhost names the apps' own origins: node resolves them to loopback as browsers do.
-        self.process = subprocess.Popen(["node", "--require", str(LOCALHOST_NAMES), script], cwd=directory,
-                                        stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.process = subprocess.Popen(
+            ["node", "--require", str(LOCALHOST_NAMES), script],
+            cwd=directory,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         self.watchdog = threading.Timer(90, self.process.kill)
         self.watchdog.start()
 
@@ -95,12 +106,20 @@ class NodeRelyingParty:
 
 
 def test_openid_client_completes_discovery_code_pkce_refresh_userinfo_introspection_revocation(
-        hub: Hub, openid_client_dir: Path) -> None:
+    hub: Hub, openid_client_dir: Path
+) -> None:
     client_id, secret = hub.client("Parkir Dishub")
     rp = NodeRelyingParty(openid_client_dir)
     try:
-        rp.send({"issuer": hub.url, "client_id": client_id, "client_secret": secret, "redirect_uri": REDIRECT_URI,
-                 "scope": "openid profile email"})
+        rp.send(
+            {
+                "issuer": hub.url,
+                "client_id": client_id,
+                "client_secret": secret,
+                "redirect_uri": REDIRECT_URI,
+                "scope": "openid profile email",
+            }
+        )
         asked = rp.receive()
         assert "authorization_url" in asked, asked
         browser = Browser(hub)

@@ -20,8 +20,8 @@ from joserfc.jwk import ECKey
 
 from idp.clients import DEVICE_GRANT, ClientSecurity
 from tests.integration.test_rp_openid_client import NodeRelyingParty, openid_client_dir  # noqa: F401 (fixture)
-from tests.support.flows import REDIRECT_URI, WARGA, register_client
 from tests.support.dpop_city import RESOURCE, run_dpop_city
+from tests.support.flows import REDIRECT_URI, WARGA, register_client
 from tests.support.hub import Browser, Hub, csrf_from
 
 SCRIPT = Path(__file__).parents[1] / "support" / "node" / "openid_client_fapi.mjs"
@@ -44,20 +44,34 @@ def fapi_dir(openid_client_dir: Path) -> Path:  # noqa: F811
 def fapi_client(hub: Hub, id_token_alg: str, **extra: Any) -> tuple[str, dict[str, Any]]:
     key = ECKey.generate_key("P-256", parameters={"kid": "fapi-rp-1", "alg": "ES256", "use": "sig"})
     client_id, secret = register_client(
-        hub, name="Bapenda FAPI", redirect_uris=(REDIRECT_URI,), scope="openid profile email anggaran:read",
-        grant_types=("authorization_code", "refresh_token", "client_credentials"), resources=(RESOURCE,),
-        auth_method="private_key_jwt", jwks={"keys": [key.as_dict(private=False)]},
-        security=ClientSecurity(profile="fapi2", id_token_alg=id_token_alg), **extra)
+        hub,
+        name="Bapenda FAPI",
+        redirect_uris=(REDIRECT_URI,),
+        scope="openid profile email anggaran:read",
+        grant_types=("authorization_code", "refresh_token", "client_credentials"),
+        resources=(RESOURCE,),
+        auth_method="private_key_jwt",
+        jwks={"keys": [key.as_dict(private=False)]},
+        security=ClientSecurity(profile="fapi2", id_token_alg=id_token_alg),
+        **extra,
+    )
     assert secret is None
     return client_id, key.as_dict(private=True)
 
 
-def run_fapi_flow(hub: Hub, directory: Path, client_id: str, jwk: dict[str, Any],
-                  **extra: Any) -> dict[str, Any]:
+def run_fapi_flow(hub: Hub, directory: Path, client_id: str, jwk: dict[str, Any], **extra: Any) -> dict[str, Any]:
     rp = NodeRelyingParty(directory, SCRIPT.name)
     try:
-        rp.send({"issuer": hub.url, "client_id": client_id, "client_jwk": jwk, "redirect_uri": REDIRECT_URI,
-                 "scope": "openid profile email", **extra})
+        rp.send(
+            {
+                "issuer": hub.url,
+                "client_id": client_id,
+                "client_jwk": jwk,
+                "redirect_uri": REDIRECT_URI,
+                "scope": "openid profile email",
+                **extra,
+            }
+        )
         asked = rp.receive()
         assert "authorization_url" in asked, asked
         assert asked["pushed"] is True
@@ -79,10 +93,19 @@ def run_fapi_flow(hub: Hub, directory: Path, client_id: str, jwk: dict[str, Any]
 
 @pytest.mark.parametrize("id_token_alg", ["ES256", "PS256", "EdDSA"])
 def test_openid_client_completes_fapi2_par_jar_dpop_private_key_jwt_refresh_userinfo_gateway(
-        hub: Hub, fapi_dir: Path, id_token_alg: str) -> None:
+    hub: Hub, fapi_dir: Path, id_token_alg: str
+) -> None:
     client_id, jwk = fapi_client(hub, id_token_alg)
-    result = run_fapi_flow(hub, fapi_dir, client_id, jwk, api_url=f"{hub.app_url('e-budgeting')}/echo",
-                           api_resource=RESOURCE, api_scope="anggaran:read", id_token_alg=id_token_alg)
+    result = run_fapi_flow(
+        hub,
+        fapi_dir,
+        client_id,
+        jwk,
+        api_url=f"{hub.app_url('e-budgeting')}/echo",
+        api_resource=RESOURCE,
+        api_scope="anggaran:read",
+        id_token_alg=id_token_alg,
+    )
 
     assert result["ok"] is True, json.dumps(result)
     assert result["token_type"].lower() == "dpop" and result["refreshed_token_type"].lower() == "dpop"
@@ -98,8 +121,9 @@ def test_openid_client_completes_fapi2_par_jar_dpop_private_key_jwt_refresh_user
 
 def test_openid_client_completes_the_device_grant(hub: Hub, fapi_dir: Path) -> None:
     """RFC 8628 as a kiosk would: openid-client polls while the person enters the code on the Bahasa page."""
-    client_id, _ = register_client(hub, name="Kios MPP", public=True, scope="openid profile",
-                                   grant_types=(DEVICE_GRANT, "refresh_token"))
+    client_id, _ = register_client(
+        hub, name="Kios MPP", public=True, scope="openid profile", grant_types=(DEVICE_GRANT, "refresh_token")
+    )
     rp = NodeRelyingParty(fapi_dir, DEVICE_SCRIPT.name)
     try:
         rp.send({"issuer": hub.url, "client_id": client_id, "scope": "openid profile"})
@@ -109,11 +133,14 @@ def test_openid_client_completes_the_device_grant(hub: Hub, fapi_dir: Path) -> N
         browser = Browser(hub)
         try:
             page = browser.go(f"/auth/device?user_code={shown['user_code']}")
-            entered = browser.submit("/auth/device", {"csrf_token": csrf_from(page.text),
-                                                      "user_code": shown["user_code"]})
+            entered = browser.submit(
+                "/auth/device", {"csrf_token": csrf_from(page.text), "user_code": shown["user_code"]}
+            )
             confirm = browser.login(entered, WARGA)
-            done = browser.submit("/auth/device", {"csrf_token": csrf_from(confirm.text),
-                                                   "user_code": shown["user_code"], "decision": "allow"})
+            done = browser.submit(
+                "/auth/device",
+                {"csrf_token": csrf_from(confirm.text), "user_code": shown["user_code"], "decision": "allow"},
+            )
             assert "Perangkat sudah terhubung" in done.text, done.text
         finally:
             browser.close()

@@ -27,15 +27,26 @@ def key_server() -> Iterator[tuple[KeyServer, str]]:
         yield server, url
 
 
-def test_openid_client_fapi2_with_keys_at_a_jwks_uri(hub: Hub, fapi_dir: Path,  # noqa: F811
-                                                     key_server: tuple[KeyServer, str]) -> None:
+def test_openid_client_fapi2_with_keys_at_a_jwks_uri(
+    hub: Hub,
+    fapi_dir: Path,  # noqa: F811
+    key_server: tuple[KeyServer, str],
+) -> None:
     server, url = key_server
     key = ECKey.generate_key("P-256", parameters={"kid": "bapenda-uri-1", "alg": "ES256", "use": "sig"})
     server.keys, server.hits = [key.as_dict(private=False)], {}
     client_id, secret = register_client(
-        hub, name="Bapenda FAPI (jwks_uri)", redirect_uris=(REDIRECT_URI,), scope="openid profile email",
-        grant_types=("authorization_code", "refresh_token"), resources=(RESOURCE,), auth_method="private_key_jwt",
-        jwks_uri=f"{url}/jwks", security=ClientSecurity(profile="fapi2"), addresses=TEST_UPSTREAM_ADDRESSES)
+        hub,
+        name="Bapenda FAPI (jwks_uri)",
+        redirect_uris=(REDIRECT_URI,),
+        scope="openid profile email",
+        grant_types=("authorization_code", "refresh_token"),
+        resources=(RESOURCE,),
+        auth_method="private_key_jwt",
+        jwks_uri=f"{url}/jwks",
+        security=ClientSecurity(profile="fapi2"),
+        addresses=TEST_UPSTREAM_ADDRESSES,
+    )
     assert secret is None
     result = run_fapi_flow(hub, fapi_dir, client_id, key.as_dict(private=True), id_token_alg="ES256")
     assert result["ok"] is True, json.dumps(result)

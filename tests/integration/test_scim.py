@@ -25,8 +25,14 @@ NIP = "198501012010011001"
 @pytest.fixture
 def hub(database_url: str, tmp_path: Path) -> Iterator[Hub]:
     with run_hub(database_url, tmp_path, app_factory=create_app) as running:
-        add_units(running, [("dinkes", "dinas", "kota-palembang"), ("puskesmas-ilir", "puskesmas", "dinkes"),
-                            ("bapenda", "badan", "kota-palembang")])
+        add_units(
+            running,
+            [
+                ("dinkes", "dinas", "kota-palembang"),
+                ("puskesmas-ilir", "puskesmas", "dinkes"),
+                ("bapenda", "badan", "kota-palembang"),
+            ],
+        )
         yield running
 
 
@@ -42,10 +48,16 @@ def audit(hub: Hub, prefix: str) -> list[AuditEntry]:
         engine = build_engine(hub.settings.effective_database_url)
         try:
             async with build_sessionmaker(engine)() as session:
-                return list((await session.scalars(select(AuditEntry).where(AuditEntry.action.startswith(prefix))
-                                                   .order_by(AuditEntry.seq))).all())
+                return list(
+                    (
+                        await session.scalars(
+                            select(AuditEntry).where(AuditEntry.action.startswith(prefix)).order_by(AuditEntry.seq)
+                        )
+                    ).all()
+                )
         finally:
             await engine.dispose()
+
     return asyncio.run(load())
 
 
@@ -80,8 +92,10 @@ def test_user_lifecycle_with_enterprise_extension_etag_and_audit(hub: Hub, dinke
     assert again.status_code == 409 and again.json()["scimType"] == "uniqueness"
     etag = created.headers["etag"]
     assert dinkes.get(f"/Users/{user['id']}", headers={"If-None-Match": etag}).status_code == 304
-    patch = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-             "Operations": [{"op": "replace", "path": "displayName", "value": "dr. Ani Lestari"}]}
+    patch = {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "path": "displayName", "value": "dr. Ani Lestari"}],
+    }
     patched = dinkes.patch(f"/Users/{user['id']}", json=patch, headers={"If-Match": etag})
     assert patched.status_code == 200 and patched.json()["displayName"] == "dr. Ani Lestari"
     stale = dinkes.patch(f"/Users/{user['id']}", json=patch, headers={"If-Match": etag})
@@ -93,30 +107,34 @@ def test_user_lifecycle_with_enterprise_extension_etag_and_audit(hub: Hub, dinke
     actions = [(e.actor, e.action) for e in audit(hub, "scim.user.")]
     client_actor = actions[0][0]
     assert client_actor.startswith("client:") and all(actor == client_actor for actor, _ in actions)
-    assert [a for _, a in actions] == ["scim.user.create", "scim.user.patch", "scim.user.replace",
-                                       "scim.user.delete"]
+    assert [a for _, a in actions] == ["scim.user.create", "scim.user.patch", "scim.user.replace", "scim.user.delete"]
 
 
 def test_filters_sorting_and_paging(dinkes: httpx.Client) -> None:
     for i, (name, unit) in enumerate([("Budi", "dinkes"), ("Citra", "puskesmas-ilir"), ("Dedi", "dinkes")]):
         body = asn(f"{name.lower()}@dinkes.example.id", name, unit, f"19850101201001100{i}")
         assert dinkes.post("/Users", json=body).status_code == 201
+
     def names(**params: str) -> list[str]:
         answer = dinkes.get("/Users", params=params)
         assert answer.status_code == 200, answer.text
         return [r["displayName"] for r in answer.json()["Resources"]]
+
     assert names(filter='userName eq "CITRA@dinkes.example.id"') == ["Citra"]
     assert names(filter='displayName sw "b" or displayName co "edi"', sortBy="displayName") == ["Budi", "Dedi"]
     assert names(filter=f'{ENTERPRISE}:department eq "dinkes" and not (displayName eq "Budi")') == ["Dedi"]
-    assert names(filter='employeeNumber pr and active eq true', sortBy="userName",
-                 sortOrder="descending") == ["Dedi", "Citra", "Budi"]
+    assert names(filter="employeeNumber pr and active eq true", sortBy="userName", sortOrder="descending") == [
+        "Dedi",
+        "Citra",
+        "Budi",
+    ]
     assert names(filter='emails[value ew "@dinkes.example.id"]', sortBy="userName") == ["Budi", "Citra", "Dedi"]
     page = dinkes.get("/Users", params={"sortBy": "userName", "startIndex": "2", "count": "1"}).json()
     assert page["totalResults"] == 3 and page["startIndex"] == 2 and page["itemsPerPage"] == 1
     assert page["Resources"][0]["displayName"] == "Citra"
     only = dinkes.get("/Users", params={"attributes": "userName", "count": "1"}).json()["Resources"][0]
     assert "userName" in only and "displayName" not in only
-    bad = dinkes.get("/Users", params={"filter": 'userName eq'})
+    bad = dinkes.get("/Users", params={"filter": "userName eq"})
     assert bad.status_code == 400 and bad.json()["scimType"] == "invalidFilter"
     assert dinkes.get("/Users", params={"filter": 'password eq "x"'}).json()["scimType"] == "invalidFilter"
 
@@ -125,8 +143,7 @@ def test_a_client_is_confined_to_its_subtree(hub: Hub, dinkes: httpx.Client) -> 
     bapenda = scim_http(hub, scim_token(hub, *provisioning_client(hub, "bapenda")))
     rina = bapenda.post("/Users", json=asn("rina@bapenda.example.id", "Rina", "bapenda")).json()
     assert dinkes.get(f"/Users/{rina['id']}").status_code == 404
-    assert dinkes.get("/Users", params={"filter": 'userName eq "rina@bapenda.example.id"'}).json()[
-        "totalResults"] == 0
+    assert dinkes.get("/Users", params={"filter": 'userName eq "rina@bapenda.example.id"'}).json()["totalResults"] == 0
     assert dinkes.delete(f"/Users/{rina['id']}").status_code == 404
     outside = dinkes.post("/Users", json=asn("x@dinkes.example.id", "X", "bapenda"))
     assert outside.status_code == 400 and outside.json()["scimType"] == "invalidValue"
@@ -139,19 +156,36 @@ def test_a_client_is_confined_to_its_subtree(hub: Hub, dinkes: httpx.Client) -> 
 def test_groups_are_a_units_role(hub: Hub, dinkes: httpx.Client) -> None:
     ani = dinkes.post("/Users", json=asn("ani@dinkes.example.id", "Ani", "puskesmas-ilir")).json()
     budi = dinkes.post("/Users", json=asn("budi@dinkes.example.id", "Budi", "puskesmas-ilir")).json()
-    group = dinkes.post("/Groups", json={"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
-                                         "displayName": "puskesmas-ilir/perawat", "members": [{"value": ani["id"]}]})
+    group = dinkes.post(
+        "/Groups",
+        json={
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+            "displayName": "puskesmas-ilir/perawat",
+            "members": [{"value": ani["id"]}],
+        },
+    )
     assert group.status_code == 201, group.text
     assert group.json()["id"] == "puskesmas-ilir:perawat" and [m["value"] for m in group.json()["members"]] == [
-        ani["id"]]
-    added = dinkes.patch("/Groups/puskesmas-ilir:perawat", json={
-        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-        "Operations": [{"op": "add", "path": "members", "value": [{"value": budi["id"]}]}]})
+        ani["id"]
+    ]
+    added = dinkes.patch(
+        "/Groups/puskesmas-ilir:perawat",
+        json={
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "add", "path": "members", "value": [{"value": budi["id"]}]}],
+        },
+    )
     assert added.status_code == 200, added.text
     assert {m["value"] for m in added.json()["members"]} == {ani["id"], budi["id"]}
     assert dinkes.get(f"/Users/{ani['id']}").json()["groups"][0]["display"] == "puskesmas-ilir/perawat"
-    admin = dinkes.post("/Groups", json={"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
-                                         "displayName": "dinkes/opd-admin", "members": [{"value": ani["id"]}]})
+    admin = dinkes.post(
+        "/Groups",
+        json={
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+            "displayName": "dinkes/opd-admin",
+            "members": [{"value": ani["id"]}],
+        },
+    )
     assert admin.status_code == 400  # administrative roles are Kominfo's to grant
     moved = dinkes.put(f"/Users/{ani['id']}", json=asn("ani@dinkes.example.id", "Ani", "dinkes"))
     assert moved.status_code == 200 and "groups" not in moved.json()  # the old unit's role is gone at once
@@ -166,16 +200,17 @@ def test_groups_are_a_units_role(hub: Hub, dinkes: httpx.Client) -> None:
 
 def test_deactivation_ends_sessions_and_tokens_at_once(hub: Hub, dinkes: httpx.Client) -> None:
     created = dinkes.post("/Users", json=asn("eka@dinkes.example.id", "Eka", "dinkes")).json()
-    from idp.passwords import hash_sync
     from sqlalchemy import update
 
+    from idp.passwords import hash_sync
     from idp.storage.models import User
 
     async def give_password() -> None:
         engine = build_engine(hub.settings.effective_database_url)
         async with build_sessionmaker(engine)() as session, session.begin():
-            await session.execute(update(User).where(User.id == created["id"]).values(
-                password_hash=hash_sync(PASSWORD)))
+            await session.execute(
+                update(User).where(User.id == created["id"]).values(password_hash=hash_sync(PASSWORD))
+            )
         await engine.dispose()
 
     asyncio.run(give_password())
@@ -186,15 +221,21 @@ def test_deactivation_ends_sessions_and_tokens_at_once(hub: Hub, dinkes: httpx.C
     page = browser.go(authorize_url(hub.client("Parkir Dishub")[0], challenge))
     browser.login(page, "eka@dinkes.example.id")
     assert browser.http.get("/account").status_code == 200
-    patch = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-             "Operations": [{"op": "replace", "path": "active", "value": False}]}
+    patch = {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "path": "active", "value": False}],
+    }
     assert dinkes.patch(f"/Users/{created['id']}", json=patch).json()["active"] is False
     assert browser.http.get("/account").status_code == 303  # signed out
-    introspected = httpx.post(f"{hub.url}/auth/introspect", data={"token": tokens["refresh_token"]},
-                              auth=hub.client("Parkir Dishub"))
+    introspected = httpx.post(
+        f"{hub.url}/auth/introspect", data={"token": tokens["refresh_token"]}, auth=hub.client("Parkir Dishub")
+    )
     assert introspected.json()["active"] is False
-    refreshed = httpx.post(f"{hub.url}/auth/token", auth=hub.client("Parkir Dishub"), data={
-        "grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]})
+    refreshed = httpx.post(
+        f"{hub.url}/auth/token",
+        auth=hub.client("Parkir Dishub"),
+        data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+    )
     assert refreshed.status_code == 400
     info = httpx.get(f"{hub.url}/auth/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"})
     assert info.status_code == 401
@@ -212,8 +253,18 @@ async def _add_gateway_session(hub: Hub, user_id: str) -> str:
     digest, now = secrets.token_hex(32), int(time.time())
     engine = build_engine(hub.settings.effective_database_url)
     async with build_sessionmaker(engine)() as session, session.begin():
-        session.add(GatewaySession(id_digest=digest, idp_sid=None, user_id=user_id, acr="1", amr=["pwd"],
-                                   id_token="x", created_at=now, expires_at=now + 3600))
+        session.add(
+            GatewaySession(
+                id_digest=digest,
+                idp_sid=None,
+                user_id=user_id,
+                acr="1",
+                amr=["pwd"],
+                id_token="x",
+                created_at=now,
+                expires_at=now + 3600,
+            )
+        )
     await engine.dispose()
     return digest
 
@@ -241,6 +292,14 @@ def test_scim2_tester_compliance(hub: Hub, dinkes: httpx.Client) -> None:
     failed = [(r.title, r.reason) for r in results if r.status != Status.SUCCESS]
     assert failed == []
     titles = {r.title for r in results}
-    assert {"object_creation", "object_replacement", "check_add_attribute", "check_remove_attribute",
-            "check_replace_attribute", "search_with_attributes", "object_deletion", "random_url"} <= titles
+    assert {
+        "object_creation",
+        "object_replacement",
+        "check_add_attribute",
+        "check_remove_attribute",
+        "check_replace_attribute",
+        "search_with_attributes",
+        "object_deletion",
+        "random_url",
+    } <= titles
     assert len(results) >= 50

@@ -40,14 +40,19 @@ def test_a_lock_out_is_recorded_once_per_quiet_period(hub: Hub, clock: FrozenClo
     page = browser.go("/auth/login")
 
     def attempt() -> None:
-        refused = browser.submit("/auth/login", {"login": "Warga@Example.id", "password": PASSWORD,
-                                                 "csrf_token": csrf_from(page.text)})
+        refused = browser.submit(
+            "/auth/login", {"login": "Warga@Example.id", "password": PASSWORD, "csrf_token": csrf_from(page.text)}
+        )
         assert refused.status_code == 429
 
     for _ in range(5):
         attempt()
     [event] = rows(hub.settings.database_url, SecurityEvent)
-    assert (event.kind, event.reason, event.user_id) == ("login.locked", "throttled", hub.seeded.users["warga@example.id"])
+    assert (event.kind, event.reason, event.user_id) == (
+        "login.locked",
+        "throttled",
+        hub.seeded.users["warga@example.id"],
+    )
     assert event.ip == "127.0.0.1" and "Warga@Example.id" not in str(event.detail)
     clock.advance(LOCKOUT_QUIET)
     attempt()

@@ -14,11 +14,10 @@ import pytest
 
 from gateway.app import create_app
 from gateway.apps import add_app
-from tests.support.hub import TEST_UPSTREAM_ADDRESSES
-from idp.storage.db import build_engine, build_sessionmaker
 from idp.clock import FrozenClock
+from idp.storage.db import build_engine, build_sessionmaker
 from tests.support.clock import app_with_clock
-from tests.support.hub import Browser, Hub, csrf_from, run_hub
+from tests.support.hub import TEST_UPSTREAM_ADDRESSES, Browser, Hub, csrf_from, run_hub
 from tests.support.server import run_server
 from tests.support.totp_steps import code_at, enrol_totp, sign_in_directly
 from tests.support.upstream import Upstream
@@ -28,8 +27,16 @@ async def register(database_url: str, issuer: str, apps: dict[str, str]) -> None
     engine = build_engine(database_url)
     async with build_sessionmaker(engine)() as session, session.begin():
         for slug, upstream in apps.items():
-            await add_app(session, addresses=TEST_UPSTREAM_ADDRESSES, slug=slug, opd_slug="dishub", upstreams=(upstream,), auth_mode="session",
-                          issuer=issuer, now=int(time.time()))
+            await add_app(
+                session,
+                addresses=TEST_UPSTREAM_ADDRESSES,
+                slug=slug,
+                opd_slug="dishub",
+                upstreams=(upstream,),
+                auth_mode="session",
+                issuer=issuer,
+                now=int(time.time()),
+            )
     await engine.dispose()
 
 
@@ -97,9 +104,11 @@ def test_logout_by_get_or_without_the_session_bound_token_ends_nothing(city: tup
     other.login(other.go(f"{parkir_url}/echo"), "asn@dishub.example.id")
     foreign = _token(other.http.get(f"{parkir_url}/.gerbang/logout").text)
     other.close()
-    for attempt in (lambda: browser.http.get(f"{parkir_url}/.gerbang/logout"),  # a cross-site <img>
-                    lambda: browser.http.post(f"{parkir_url}/.gerbang/logout", data={"token": foreign}),
-                    lambda: browser.http.post(f"{parkir_url}/.gerbang/logout", data={})):
+    for attempt in (
+        lambda: browser.http.get(f"{parkir_url}/.gerbang/logout"),  # a cross-site <img>
+        lambda: browser.http.post(f"{parkir_url}/.gerbang/logout", data={"token": foreign}),
+        lambda: browser.http.post(f"{parkir_url}/.gerbang/logout", data={}),
+    ):
         assert attempt().status_code in (200, 400)
         assert identity_seen_by(browser.http.get(f"{parkir_url}/echo"))["sub"] == hub.seeded.users["warga@example.id"]
     assert browser.http.get("/account").status_code == 200
@@ -141,8 +150,9 @@ def test_callback_refuses_a_forged_state(city: tuple[Hub, Browser]) -> None:
     hub, browser = city
     parkir_url = hub.app_url("parkir")
     browser.http.get(f"{parkir_url}/.gerbang/login?return_to=/")
-    response = browser.http.get(f"{parkir_url}/.gerbang/callback",
-                                params={"code": "x", "state": "forged", "iss": hub.url})
+    response = browser.http.get(
+        f"{parkir_url}/.gerbang/callback", params={"code": "x", "state": "forged", "iss": hub.url}
+    )
     assert response.status_code == 400
 
 
@@ -164,8 +174,9 @@ def stepped_city(database_url: str, tmp_path: Path) -> Iterator[tuple[Hub, Froze
     (policy_dir / "apps.yaml").write_text('apps:\n  - slug: parkir\n    require_acr: "2"\n')
     clock = FrozenClock()  # brought up to the real time after the seed: sessions never predate a password
     with run_server(Upstream("parkir")) as parkir:
-        with run_hub(database_url, tmp_path, app_factory=app_with_clock(clock, create_app),
-                     policy_dir=policy_dir) as hub:
+        with run_hub(
+            database_url, tmp_path, app_factory=app_with_clock(clock, create_app), policy_dir=policy_dir
+        ) as hub:
             asyncio.run(register(database_url, hub.url, {"parkir": parkir}))
             deadline = time.monotonic() + 10
             while httpx.get(f"{hub.app_url('parkir')}/echo").status_code == 404 and time.monotonic() < deadline:
@@ -173,8 +184,7 @@ def stepped_city(database_url: str, tmp_path: Path) -> Iterator[tuple[Hub, Froze
             yield hub, clock
 
 
-def test_a_level_two_app_steps_the_session_up_with_totp_and_comes_back(
-        stepped_city: tuple[Hub, FrozenClock]) -> None:
+def test_a_level_two_app_steps_the_session_up_with_totp_and_comes_back(stepped_city: tuple[Hub, FrozenClock]) -> None:
     hub, clock = stepped_city
     browser = Browser(hub)
     sign_in_directly(browser, "warga@example.id")
@@ -182,15 +192,17 @@ def test_a_level_two_app_steps_the_session_up_with_totp_and_comes_back(
     clock.advance(30)
     page = browser.go(f"{hub.app_url('parkir')}/echo")
     assert page.status_code == 200 and "/auth/mfa" in str(page.url), page.text  # asked for the second factor
-    done = browser.submit(str(page.url.path), {"code": code_at(secret, clock.now()), "method": "totp",
-                                                "csrf_token": csrf_from(page.text)})
+    done = browser.submit(
+        str(page.url.path), {"code": code_at(secret, clock.now()), "method": "totp", "csrf_token": csrf_from(page.text)}
+    )
     seen = identity_seen_by(done)
     assert seen["acr"] == "2" and seen["sub"] == hub.seeded.users["warga@example.id"]
     browser.close()
 
 
 def test_a_level_two_app_without_a_second_factor_explains_instead_of_looping(
-        stepped_city: tuple[Hub, FrozenClock]) -> None:
+    stepped_city: tuple[Hub, FrozenClock],
+) -> None:
     hub, _clock = stepped_city
     browser = Browser(hub)
     landed = browser.login(browser.go(f"{hub.app_url('parkir')}/echo"), "asn@dishub.example.id")

@@ -32,11 +32,16 @@ def clock() -> FrozenClock:
 
 @pytest.fixture
 def hub(database_url: str, tmp_path: Path, clock: FrozenClock) -> Iterator[Hub]:
-    with run_hub(database_url, tmp_path, app_factory=app_with_clock(clock), session_idle_ttl=600,
-                 refresh_token_idle_ttl=IDLE) as running:
+    with run_hub(
+        database_url, tmp_path, app_factory=app_with_clock(clock), session_idle_ttl=600, refresh_token_idle_ttl=IDLE
+    ) as running:
         running.seeded.clients["Offline"] = register_client(
-            running, name="Aplikasi Luring", redirect_uris=(REDIRECT,), first_party=True,
-            scope="openid profile email offline_access")
+            running,
+            name="Aplikasi Luring",
+            redirect_uris=(REDIRECT,),
+            first_party=True,
+            scope="openid profile email offline_access",
+        )
         yield running
 
 
@@ -47,8 +52,10 @@ def signed_in(hub: Hub) -> Browser:
 
 
 def is_dead(hub: Hub, tokens: dict[str, str], client: str = "Parkir Dishub") -> bool:
-    return (introspect(hub, tokens["refresh_token"], client) == {"active": False}
-            and refresh(hub, tokens["refresh_token"], client).json().get("error") == "invalid_grant")
+    return (
+        introspect(hub, tokens["refresh_token"], client) == {"active": False}
+        and refresh(hub, tokens["refresh_token"], client).json().get("error") == "invalid_grant"
+    )
 
 
 def both_grants(hub: Hub, browser: Browser) -> tuple[dict[str, str], dict[str, str]]:
@@ -73,8 +80,10 @@ def test_rp_initiated_logout_by_post_works_for_relying_parties(hub: Hub) -> None
     """OpenID RP-Initiated Logout 1.0 §3: the RP may POST its form; it carries no CSRF token of ours."""
     browser = signed_in(hub)
     bound, offline = both_grants(hub, browser)
-    out = browser.http.post("/auth/logout", data={"id_token_hint": bound["id_token"], "state": "s9",
-                                                  "post_logout_redirect_uri": REDIRECT + "/logged-out"})
+    out = browser.http.post(
+        "/auth/logout",
+        data={"id_token_hint": bound["id_token"], "state": "s9", "post_logout_redirect_uri": REDIRECT + "/logged-out"},
+    )
     assert out.status_code == 303 and out.headers["location"] == REDIRECT + "/logged-out?state=s9"
     assert browser.http.get("/account").status_code == 303
     assert is_dead(hub, bound)
@@ -119,7 +128,8 @@ def test_signing_out_from_the_account_page_ends_the_refresh_tokens(hub: Hub, how
 
 
 def test_a_session_that_falls_idle_takes_its_refresh_tokens_and_a_refresh_keeps_it_alive(
-        hub: Hub, clock: FrozenClock) -> None:
+    hub: Hub, clock: FrozenClock
+) -> None:
     browser = signed_in(hub)
     bound, offline = both_grants(hub, browser)
     clock.advance(500)

@@ -40,8 +40,27 @@ def test_citizen_niks_are_valid_distinct_and_computed_alike_in_sql() -> None:
 def test_small_mode_runs_the_whole_sign_in_and_reports(tmp_path: Path) -> None:
     require("PostgreSQL", "127.0.0.1", 5432)
     out = tmp_path / "report.md"
-    assert main(["--database", PG_ADMIN_DSN.rsplit("/", 1)[0], "--users", "300", "--rates", "3", "--seconds", "3",
-                 "--token-seconds", "1", "--token-concurrency", "2", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "--database",
+                PG_ADMIN_DSN.rsplit("/", 1)[0],
+                "--users",
+                "300",
+                "--rates",
+                "3",
+                "--seconds",
+                "3",
+                "--token-seconds",
+                "1",
+                "--token-concurrency",
+                "2",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     report = json.loads(out.with_suffix(".json").read_text())
     run = report["rates"][0]
     assert run["completed"] == run["started"] == 9 and not run["errors"]

@@ -59,8 +59,9 @@ async def _rows_read(url: str) -> dict[str, int]:
 
     connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
     try:
-        rows = await connection.fetch("SELECT relname, coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0) AS n "
-                                      "FROM pg_stat_user_tables")
+        rows = await connection.fetch(
+            "SELECT relname, coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0) AS n FROM pg_stat_user_tables"
+        )
     finally:
         await connection.close()
     return {row["relname"]: int(row["n"]) for row in rows}
@@ -94,7 +95,8 @@ STALE_CODES_SQL = (
     "SELECT md5(i::text) || md5((-i)::text), :client, :user, NULL, 'http://127.0.0.1:9/cb', 'openid', "
     "md5('n' || i::text), 'c', 'S256', '[]', CAST(:now AS bigint), '1', '[\"pwd\"]', md5('f' || i::text), "
     "CAST(:now AS bigint) - (i % 3500) - 1, CASE WHEN i % 2 = 0 THEN CAST(:now AS bigint) END "
-    "FROM generate_series(1, :count) AS i")
+    "FROM generate_series(1, :count) AS i"
+)
 
 
 async def _add_stale_codes(url: str, client_id: str, user_id: str, count: int) -> None:
@@ -102,8 +104,9 @@ async def _add_stale_codes(url: str, client_id: str, user_id: str, count: int) -
     engine = build_engine(url)
     try:
         async with engine.begin() as connection:
-            await connection.execute(text(STALE_CODES_SQL), {"client": client_id, "user": user_id,
-                                                              "now": int(time.time()), "count": count})
+            await connection.execute(
+                text(STALE_CODES_SQL), {"client": client_id, "user": user_id, "now": int(time.time()), "count": count}
+            )
     finally:
         await engine.dispose()
     await _analyze(url)
@@ -127,8 +130,7 @@ def test_rows_read_per_sign_in_do_not_grow_with_stale_codes(database_url: str, t
         sign_in(hub)  # warm: caches filled, the planner has seen every statement
         asyncio.run(_analyze(database_url))
         empty = rows_of_one_sign_in(hub, database_url)
-        asyncio.run(_add_stale_codes(database_url, hub.client(FIRST_PARTY)[0], hub.seeded.users[LOGIN],
-                                     STALE_CODES))
+        asyncio.run(_add_stale_codes(database_url, hub.client(FIRST_PARTY)[0], hub.seeded.users[LOGIN], STALE_CODES))
         stale = rows_of_one_sign_in(hub, database_url)
     assert stale.get("authorization_codes", 0) <= empty.get("authorization_codes", 0) + 2, (empty, stale)
     # Small tables may be read by a sequential scan once they have statistics: a few rows either way.
@@ -143,9 +145,14 @@ def test_nonce_check_is_an_index_lookup_on_sqlite(database_url: str, tmp_path: P
         engine = build_engine(database_url)
         try:
             async with engine.connect() as connection:
-                rows = (await connection.execute(text(
-                    "EXPLAIN QUERY PLAN SELECT code_digest FROM authorization_codes "
-                    "WHERE client_id = 'c' AND nonce = 'n' AND expires_at > 0 LIMIT 1"))).all()
+                rows = (
+                    await connection.execute(
+                        text(
+                            "EXPLAIN QUERY PLAN SELECT code_digest FROM authorization_codes "
+                            "WHERE client_id = 'c' AND nonce = 'n' AND expires_at > 0 LIMIT 1"
+                        )
+                    )
+                ).all()
         finally:
             await engine.dispose()
         return " ".join(str(row[-1]) for row in rows)
@@ -153,8 +160,7 @@ def test_nonce_check_is_an_index_lookup_on_sqlite(database_url: str, tmp_path: P
     assert "USING INDEX ix_authorization_codes_client_nonce (client_id=? AND nonce=?)" in asyncio.run(plan())
 
 
-def test_each_sign_in_step_uses_at_most_one_read_and_one_write_transaction(database_url: str,
-                                                                          tmp_path: Path) -> None:
+def test_each_sign_in_step_uses_at_most_one_read_and_one_write_transaction(database_url: str, tmp_path: Path) -> None:
     with metered_hub(database_url, tmp_path) as (hub, meter):
         sign_in(hub)  # warm: the client cache is filled as it is under load
         meter.steps.clear()

@@ -30,13 +30,19 @@ def redis_server() -> Iterator[RedisProcess]:
 
 @contextmanager
 def _hub(database_url: str, tmp_path: Path, server: RedisProcess, policy_dir: Path) -> Iterator[Hub]:
-    with run_hub(database_url, tmp_path, policy_dir=policy_dir, redis_url=server.url,
-                 redis_key_prefix=f"gerbang-test-{uuid.uuid4().hex[:8]}") as running:
+    with run_hub(
+        database_url,
+        tmp_path,
+        policy_dir=policy_dir,
+        redis_url=server.url,
+        redis_key_prefix=f"gerbang-test-{uuid.uuid4().hex[:8]}",
+    ) as running:
         yield running
 
 
-def test_sign_in_and_tokens_go_on_while_redis_is_down(database_url: str, tmp_path: Path,
-                                                      redis_server: RedisProcess) -> None:
+def test_sign_in_and_tokens_go_on_while_redis_is_down(
+    database_url: str, tmp_path: Path, redis_server: RedisProcess
+) -> None:
     with _hub(database_url, tmp_path, redis_server, DEFAULT_POLICY_DIR) as hub:
         client_id, secret = hub.client("Portal Kominfo")
         with httpx.Client(base_url=hub.url, follow_redirects=False, timeout=10) as http:
@@ -53,13 +59,15 @@ def test_sign_in_and_tokens_go_on_while_redis_is_down(database_url: str, tmp_pat
         browser.close()
 
 
-def test_a_login_limit_that_fails_closed_says_temporarily_unavailable(database_url: str, tmp_path: Path,
-                                                                      redis_server: RedisProcess) -> None:
+def test_a_login_limit_that_fails_closed_says_temporarily_unavailable(
+    database_url: str, tmp_path: Path, redis_server: RedisProcess
+) -> None:
     policies = tmp_path / "policies"
     shutil.copytree(DEFAULT_POLICY_DIR, policies, ignore=shutil.ignore_patterns("tests"))
     limits = policies / "20-limits.yaml"
-    limits.write_text(limits.read_text().replace("    route_class: login\n",
-                                                 "    route_class: login\n    fail_mode: closed\n"))
+    limits.write_text(
+        limits.read_text().replace("    route_class: login\n", "    route_class: login\n    fail_mode: closed\n")
+    )
     with _hub(database_url, tmp_path, redis_server, policies) as hub:
         redis_server.kill()
         browser = Browser(hub)

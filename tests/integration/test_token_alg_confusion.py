@@ -26,8 +26,7 @@ from tests.support.hub import Hub, run_hub
 
 
 @pytest.fixture(scope="module")
-def frozen_hub(module_database_url: str,
-               tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Hub, FrozenClock]]:
+def frozen_hub(module_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Hub, FrozenClock]]:
     clocks: list[FrozenClock] = []
 
     def app_factory(settings: Settings) -> object:
@@ -104,8 +103,19 @@ def forge(kind: str, token: str, hub_jwk: dict[str, Any]) -> str:
     raise AssertionError(kind)
 
 
-FORGERIES = ["alg-none:none", "alg-none:None", "alg-none:NONE", "hs256-public-pem", "hs256-public-jwk",
-             "foreign-key-hub-kid", "embedded-jwk", "jku", "unknown-kid", "tampered-claims", "stripped-signature"]
+FORGERIES = [
+    "alg-none:none",
+    "alg-none:None",
+    "alg-none:NONE",
+    "hs256-public-pem",
+    "hs256-public-jwk",
+    "foreign-key-hub-kid",
+    "embedded-jwk",
+    "jku",
+    "unknown-kid",
+    "tampered-claims",
+    "stripped-signature",
+]
 
 
 def assert_refused(hub: Hub, token: str) -> None:
@@ -157,8 +167,11 @@ def test_refresh_token_is_not_an_access_token(hub: Hub) -> None:
 def test_token_for_another_audience_is_refused_at_userinfo(hub: Hub) -> None:
     client_id, secret = hub.client("Bapenda Integrasi")
     assert secret is not None
-    response = token_request(hub, {"grant_type": "client_credentials",
-                                   "resource": "http://127.0.0.1:9/apps/e-budgeting/"}, auth=(client_id, secret))
+    response = token_request(
+        hub,
+        {"grant_type": "client_credentials", "resource": "http://127.0.0.1:9/apps/e-budgeting/"},
+        auth=(client_id, secret),
+    )
     assert response.status_code == 200
     assert userinfo(hub, response.json()["access_token"]).status_code == 401
 

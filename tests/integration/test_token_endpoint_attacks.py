@@ -16,8 +16,17 @@ import pytest
 from idp.app import create_app
 from idp.clock import FrozenClock
 from idp.settings import Settings
-from tests.support.flows import (REDIRECT_URI, introspect, issue_tokens, obtain_code, redeem, refresh,
-                                 register_client, token_request, userinfo)
+from tests.support.flows import (
+    REDIRECT_URI,
+    introspect,
+    issue_tokens,
+    obtain_code,
+    redeem,
+    refresh,
+    register_client,
+    token_request,
+    userinfo,
+)
 from tests.support.hub import Hub, authorize_url, pkce_pair, query_of, run_hub
 
 RESOURCE = "http://127.0.0.1:9/apps/e-budgeting/"
@@ -43,6 +52,7 @@ def assert_family_dead(hub: Hub, tokens: dict[str, str], client: str = "Parkir D
 
 
 # --- authorization codes ---------------------------------------------------------------------------------------
+
 
 def test_replayed_code_fails_and_revokes_every_token_it_issued(hub: Hub) -> None:
     client_id, secret = hub.client("Parkir Dishub")
@@ -136,24 +146,46 @@ def test_redirect_uri_at_token_must_equal_the_authorization_one(hub: Hub, redire
 
 # --- client authentication --------------------------------------------------------------------------------------
 
+
 def test_auth_method_is_bound_to_registration(hub: Hub) -> None:
-    post_id, post_secret = register_client(hub, name="Posting Client", redirect_uris=(REDIRECT_URI,),
-                                           auth_method="client_secret_post", scope="openid profile")
+    post_id, post_secret = register_client(
+        hub,
+        name="Posting Client",
+        redirect_uris=(REDIRECT_URI,),
+        auth_method="client_secret_post",
+        scope="openid profile",
+    )
     assert post_secret is not None
     issued = obtain_code(hub, post_id, scope="openid")
     as_basic = redeem(hub, post_id, post_secret, issued)
     assert as_basic.status_code == 401 and error_of(as_basic) == "invalid_client"
-    as_post = token_request(hub, {"grant_type": "authorization_code", "code": issued.code,
-                                  "redirect_uri": REDIRECT_URI, "code_verifier": issued.verifier,
-                                  "client_id": post_id, "client_secret": post_secret})
+    as_post = token_request(
+        hub,
+        {
+            "grant_type": "authorization_code",
+            "code": issued.code,
+            "redirect_uri": REDIRECT_URI,
+            "code_verifier": issued.verifier,
+            "client_id": post_id,
+            "client_secret": post_secret,
+        },
+    )
     assert as_post.status_code == 200, as_post.text
 
     basic_id, basic_secret = hub.client("Parkir Dishub")
     assert basic_secret is not None
     issued = obtain_code(hub, basic_id)
-    response = token_request(hub, {"grant_type": "authorization_code", "code": issued.code,
-                                   "redirect_uri": REDIRECT_URI, "code_verifier": issued.verifier,
-                                   "client_id": basic_id, "client_secret": basic_secret})
+    response = token_request(
+        hub,
+        {
+            "grant_type": "authorization_code",
+            "code": issued.code,
+            "redirect_uri": REDIRECT_URI,
+            "code_verifier": issued.verifier,
+            "client_id": basic_id,
+            "client_secret": basic_secret,
+        },
+    )
     assert response.status_code == 401 and error_of(response) == "invalid_client"
 
 
@@ -167,17 +199,30 @@ def test_wrong_or_missing_secret_is_invalid_client(hub: Hub) -> None:
     assert missing.status_code == 401 and error_of(missing) == "invalid_client"
 
 
-@pytest.mark.parametrize("header", ["Basic !!!", "Basic " + base64.b64encode(b"no-colon").decode(), "Basic",
-                                    "Bearer abc", "Basic " + base64.b64encode(b"\xff\xfe:x").decode()])
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Basic !!!",
+        "Basic " + base64.b64encode(b"no-colon").decode(),
+        "Basic",
+        "Bearer abc",
+        "Basic " + base64.b64encode(b"\xff\xfe:x").decode(),
+    ],
+)
 def test_malformed_basic_credentials_are_invalid_client(hub: Hub, header: str) -> None:
-    response = httpx.post(f"{hub.url}/auth/token", data={"grant_type": "client_credentials"},
-                          headers={"Authorization": header}, timeout=10)
+    response = httpx.post(
+        f"{hub.url}/auth/token",
+        data={"grant_type": "client_credentials"},
+        headers={"Authorization": header},
+        timeout=10,
+    )
     assert response.status_code in (400, 401) and error_of(response) == "invalid_client"
 
 
 def test_suspended_client_is_invalid_client(hub: Hub) -> None:
-    client_id, secret = register_client(hub, name="Ditangguhkan", grant_types=("client_credentials",),
-                                        scope="anggaran:read", status="suspended")
+    client_id, secret = register_client(
+        hub, name="Ditangguhkan", grant_types=("client_credentials",), scope="anggaran:read", status="suspended"
+    )
     assert secret is not None
     response = token_request(hub, {"grant_type": "client_credentials"}, auth=(client_id, secret))
     assert response.status_code == 401 and error_of(response) == "invalid_client"
@@ -202,57 +247,73 @@ def test_public_client_cannot_use_client_credentials(hub: Hub) -> None:
 
 # --- client_credentials and resource indicators -----------------------------------------------------------------
 
+
 def test_client_credentials_with_resource_sets_aud(hub: Hub) -> None:
     client_id, secret = hub.client("Bapenda Integrasi")
     assert secret is not None
-    response = token_request(hub, {"grant_type": "client_credentials", "resource": RESOURCE,
-                                   "scope": "anggaran:read"}, auth=(client_id, secret))
+    response = token_request(
+        hub,
+        {"grant_type": "client_credentials", "resource": RESOURCE, "scope": "anggaran:read"},
+        auth=(client_id, secret),
+    )
     assert response.status_code == 200, response.text
     body = response.json()
     assert "refresh_token" not in body and "id_token" not in body
     keys = jwt.PyJWKClient(f"{hub.url}/auth/jwks")
     signing_key = keys.get_signing_key_from_jwt(body["access_token"])
-    claims = jwt.decode(body["access_token"], signing_key.key, algorithms=["ES256"], audience=RESOURCE,
-                        issuer=hub.url)
+    claims = jwt.decode(body["access_token"], signing_key.key, algorithms=["ES256"], audience=RESOURCE, issuer=hub.url)
     assert claims["aud"] == RESOURCE and claims["sub"] == client_id and claims["client_id"] == client_id
     assert claims["scope"] == "anggaran:read"
 
 
-@pytest.mark.parametrize("resource", ["http://127.0.0.1:9/apps/other/", "http://127.0.0.1:9/apps/e-budgeting/#x",
-                                      "relative/path"])
+@pytest.mark.parametrize(
+    "resource", ["http://127.0.0.1:9/apps/other/", "http://127.0.0.1:9/apps/e-budgeting/#x", "relative/path"]
+)
 def test_resource_not_allowed_is_invalid_target(hub: Hub, resource: str) -> None:
     client_id, secret = hub.client("Bapenda Integrasi")
     assert secret is not None
-    response = token_request(hub, {"grant_type": "client_credentials", "resource": resource},
-                             auth=(client_id, secret))
+    response = token_request(hub, {"grant_type": "client_credentials", "resource": resource}, auth=(client_id, secret))
     assert response.status_code == 400 and error_of(response) == "invalid_target"
 
 
 def test_openid_scope_in_client_credentials_is_invalid_scope(hub: Hub) -> None:
     # A client that may hold 'openid' for users still cannot get it without one (no subject to speak for).
-    client_id, secret = register_client(hub, name="Mesin dan Manusia", grant_types=("client_credentials",),
-                                        scope="openid anggaran:read")
+    client_id, secret = register_client(
+        hub, name="Mesin dan Manusia", grant_types=("client_credentials",), scope="openid anggaran:read"
+    )
     assert secret is not None
-    response = token_request(hub, {"grant_type": "client_credentials", "scope": "openid anggaran:read"},
-                             auth=(client_id, secret))
+    response = token_request(
+        hub, {"grant_type": "client_credentials", "scope": "openid anggaran:read"}, auth=(client_id, secret)
+    )
     assert response.status_code == 400 and error_of(response) == "invalid_scope"
     bapenda_id, bapenda_secret = hub.client("Bapenda Integrasi")
     assert bapenda_secret is not None
-    response = token_request(hub, {"grant_type": "client_credentials", "scope": "openid"},
-                             auth=(bapenda_id, bapenda_secret))
+    response = token_request(
+        hub, {"grant_type": "client_credentials", "scope": "openid"}, auth=(bapenda_id, bapenda_secret)
+    )
     assert response.status_code == 400 and error_of(response) == "invalid_scope"
 
 
 # --- grants and requests that are not offered -------------------------------------------------------------------
 
-@pytest.mark.parametrize("grant_type", ["password", "implicit", "urn:ietf:params:oauth:grant-type:jwt-bearer",
-                                        "made-up"])
+
+@pytest.mark.parametrize(
+    "grant_type", ["password", "implicit", "urn:ietf:params:oauth:grant-type:jwt-bearer", "made-up"]
+)
 def test_unsupported_grant_types(hub: Hub, grant_type: str) -> None:
     client_id, secret = hub.client("Parkir Dishub")
     assert secret is not None
-    response = token_request(hub, {"grant_type": grant_type, "username": "warga@example.id",
-                                   "password": "kata-sandi-warga-2026", "device_code": "x", "assertion": "x"},
-                             auth=(client_id, secret))
+    response = token_request(
+        hub,
+        {
+            "grant_type": grant_type,
+            "username": "warga@example.id",
+            "password": "kata-sandi-warga-2026",
+            "device_code": "x",
+            "assertion": "x",
+        },
+        auth=(client_id, secret),
+    )
     assert response.status_code == 400 and error_of(response) == "unsupported_grant_type"
 
 
@@ -260,8 +321,9 @@ def test_unsupported_grant_types(hub: Hub, grant_type: str) -> None:
 def test_implicit_and_hybrid_are_refused_at_authorize(hub: Hub, response_type: str) -> None:
     client_id, _ = hub.client("Parkir Dishub")
     _, challenge = pkce_pair()
-    response = httpx.get(hub.url + authorize_url(client_id, challenge, response_type=response_type),
-                         follow_redirects=False, timeout=10)
+    response = httpx.get(
+        hub.url + authorize_url(client_id, challenge, response_type=response_type), follow_redirects=False, timeout=10
+    )
     assert response.status_code in (302, 303), response.text
     location = response.headers["location"]
     assert location.startswith(REDIRECT_URI + "?") and "#" not in location
@@ -274,16 +336,18 @@ def test_implicit_and_hybrid_are_refused_at_authorize(hub: Hub, response_type: s
 def test_json_body_is_invalid_request(hub: Hub) -> None:
     client_id, secret = hub.client("Bapenda Integrasi")
     assert secret is not None
-    response = httpx.post(f"{hub.url}/auth/token", json={"grant_type": "client_credentials"},
-                          auth=(client_id, secret), timeout=10)
+    response = httpx.post(
+        f"{hub.url}/auth/token", json={"grant_type": "client_credentials"}, auth=(client_id, secret), timeout=10
+    )
     assert response.status_code == 400 and error_of(response) == "invalid_request"
 
 
 def test_oversized_body_is_413(hub: Hub) -> None:
     client_id, secret = hub.client("Bapenda Integrasi")
     assert secret is not None
-    response = token_request(hub, {"grant_type": "client_credentials", "padding": "a" * (80 * 1024)},
-                             auth=(client_id, secret))
+    response = token_request(
+        hub, {"grant_type": "client_credentials", "padding": "a" * (80 * 1024)}, auth=(client_id, secret)
+    )
     assert response.status_code == 413 and error_of(response) == "invalid_request"
 
 
@@ -291,8 +355,11 @@ def test_repeated_parameter_is_invalid_request(hub: Hub) -> None:
     client_id, secret = hub.client("Bapenda Integrasi")
     assert secret is not None
     body = "grant_type=client_credentials&scope=anggaran:read&scope=anggaran:read"
-    response = httpx.post(f"{hub.url}/auth/token", content=body,
-                          headers={"content-type": "application/x-www-form-urlencoded"},
-                          auth=(client_id, secret), timeout=10)
+    response = httpx.post(
+        f"{hub.url}/auth/token",
+        content=body,
+        headers={"content-type": "application/x-www-form-urlencoded"},
+        auth=(client_id, secret),
+        timeout=10,
+    )
     assert response.status_code == 400 and error_of(response) == "invalid_request"
-

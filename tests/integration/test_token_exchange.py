@@ -19,9 +19,8 @@ from idp.clients import TOKEN_EXCHANGE_GRANT
 from idp.dpop.client import make_proof, thumbprint
 from idp.storage.db import build_engine, build_sessionmaker
 from idp.storage.models import AuditEntry
-from tests.support.hub import TEST_UPSTREAM_ADDRESSES
 from tests.support.flows import REDIRECT_URI, obtain_code, redeem, register_client
-from tests.support.hub import HUB_POLICIES, Hub, run_hub
+from tests.support.hub import HUB_POLICIES, TEST_UPSTREAM_ADDRESSES, Hub, run_hub
 from tests.support.records import rows
 
 BPKAD = "https://bpkad.apps.palembang.go.id/"
@@ -55,16 +54,32 @@ def clients(hub: Hub) -> dict[str, tuple[str, str]]:
     made = {}
     for client_id in ("e-budgeting", "bpkad-kas", "dinkes-lain", "tanpa-exchange"):
         allowed = grants if client_id != "tanpa-exchange" else grants[:2]
-        registered, secret = register_client(hub, name=client_id, client_id=client_id, redirect_uris=(REDIRECT_URI,),
-                                             scope="openid profile email", grant_types=allowed)
+        registered, secret = register_client(
+            hub,
+            name=client_id,
+            client_id=client_id,
+            redirect_uris=(REDIRECT_URI,),
+            scope="openid profile email",
+            grant_types=allowed,
+        )
         assert secret is not None
         made[client_id] = (registered, secret)
 
     async def bpkad_app() -> None:  # BPKAD's API is run by the bpkad-kas client: it may pass tokens meant for it on
         engine = build_engine(hub.settings.effective_database_url)
         async with build_sessionmaker(engine)() as session, session.begin():
-            await add_app(session, addresses=TEST_UPSTREAM_ADDRESSES, slug="bpkad", opd_slug="bpkad", upstreams=("http://127.0.0.1:9/",),
-                          auth_mode="bearer", issuer=hub.url, now=0, client_id="bpkad-kas", resource=BPKAD)
+            await add_app(
+                session,
+                addresses=TEST_UPSTREAM_ADDRESSES,
+                slug="bpkad",
+                opd_slug="bpkad",
+                upstreams=("http://127.0.0.1:9/",),
+                auth_mode="bearer",
+                issuer=hub.url,
+                now=0,
+                client_id="bpkad-kas",
+                resource=BPKAD,
+            )
         await engine.dispose()
 
     asyncio.run(bpkad_app())
@@ -79,8 +94,9 @@ def official_token(hub: Hub, clients: dict[str, tuple[str, str]]) -> str:
     return str(response.json()["access_token"])
 
 
-def exchange(hub: Hub, client: tuple[str, str], subject: str, headers: dict[str, str] | None = None,
-             **params: str) -> httpx.Response:
+def exchange(
+    hub: Hub, client: tuple[str, str], subject: str, headers: dict[str, str] | None = None, **params: str
+) -> httpx.Response:
     data = {"grant_type": TOKEN_EXCHANGE_GRANT, "subject_token": subject, "subject_token_type": ACCESS, **params}
     return httpx.post(f"{hub.url}/auth/token", data=data, auth=client, headers=headers or {}, timeout=10)
 
@@ -89,17 +105,20 @@ def claims_of(token: str) -> dict[str, Any]:
     return dict(jwt.decode(token, options={"verify_signature": False}))
 
 
-def test_exchange_narrows_scope_names_the_actor_and_is_recorded(hub: Hub, clients: dict[str, tuple[str, str]],
-                                                                official_token: str) -> None:
+def test_exchange_narrows_scope_names_the_actor_and_is_recorded(
+    hub: Hub, clients: dict[str, tuple[str, str]], official_token: str
+) -> None:
     response = exchange(hub, clients["e-budgeting"], official_token, resource=BPKAD, scope="profile")
     assert response.status_code == 200, response.text
     assert response.json()["issued_token_type"] == ACCESS and "refresh_token" not in response.json()
     claims, subject = claims_of(response.json()["access_token"]), claims_of(official_token)
     assert claims["aud"] == BPKAD and claims["scope"] == "profile" and claims["sub"] == subject["sub"]
     assert claims["act"] == {"sub": "e-budgeting"} and claims["client_id"] == "e-budgeting"
-    audit = [entry for entry in rows(hub.settings.effective_database_url, AuditEntry,
-                                     AuditEntry.action == "token.exchange")
-             if entry.detail["jti"] == claims["jti"]]
+    audit = [
+        entry
+        for entry in rows(hub.settings.effective_database_url, AuditEntry, AuditEntry.action == "token.exchange")
+        if entry.detail["jti"] == claims["jti"]
+    ]
     assert audit and audit[0].actor == "client:e-budgeting" and audit[0].detail["audience"] == BPKAD
     assert audit[0].detail["rule"] == "e-budgeting-to-bpkad"
 
@@ -128,16 +147,22 @@ def test_exchange_cannot_widen_the_scope(hub: Hub, clients: dict[str, tuple[str,
     assert again.status_code == 400 and again.json()["error"] == "invalid_scope"
 
 
-def test_exchange_cannot_reach_an_app_the_policy_does_not_allow(hub: Hub, clients: dict[str, tuple[str, str]],
-                                                                official_token: str) -> None:
-    for target in ({"resource": BAPENDA}, {"audience": "https://simpeg.apps.palembang.go.id/"},
-                   {"resource": BPKAD, "audience": BAPENDA}, {}):
+def test_exchange_cannot_reach_an_app_the_policy_does_not_allow(
+    hub: Hub, clients: dict[str, tuple[str, str]], official_token: str
+) -> None:
+    for target in (
+        {"resource": BAPENDA},
+        {"audience": "https://simpeg.apps.palembang.go.id/"},
+        {"resource": BPKAD, "audience": BAPENDA},
+        {},
+    ):
         refused = exchange(hub, clients["e-budgeting"], official_token, **target)
         assert refused.status_code == 400 and refused.json()["error"] == "invalid_target", target
 
 
-def test_only_the_holder_may_exchange_and_only_live_user_tokens(hub: Hub, clients: dict[str, tuple[str, str]],
-                                                               official_token: str) -> None:
+def test_only_the_holder_may_exchange_and_only_live_user_tokens(
+    hub: Hub, clients: dict[str, tuple[str, str]], official_token: str
+) -> None:
     not_allowed = exchange(hub, clients["tanpa-exchange"], official_token, resource=BPKAD)
     assert not_allowed.status_code == 400 and not_allowed.json()["error"] == "unauthorized_client"
     stranger = exchange(hub, clients["dinkes-lain"], official_token, resource=BPKAD)
@@ -148,25 +173,41 @@ def test_only_the_holder_may_exchange_and_only_live_user_tokens(hub: Hub, client
     httpx.post(f"{hub.url}/auth/revoke", data={"token": revoked_token["access_token"]}, auth=clients["e-budgeting"])
     revoked = exchange(hub, clients["e-budgeting"], revoked_token["access_token"], resource=BPKAD)
     assert revoked.json()["error"] == "invalid_grant"
-    wrong_type = exchange(hub, clients["e-budgeting"], official_token, resource=BPKAD,
-                          subject_token_type="urn:ietf:params:oauth:token-type:id_token")
+    wrong_type = exchange(
+        hub,
+        clients["e-budgeting"],
+        official_token,
+        resource=BPKAD,
+        subject_token_type="urn:ietf:params:oauth:token-type:id_token",
+    )
     assert wrong_type.json()["error"] == "invalid_request"
     public, _ = hub.client("Aplikasi Publik")
-    anonymous = httpx.post(f"{hub.url}/auth/token", data={"grant_type": TOKEN_EXCHANGE_GRANT, "client_id": public,
-                                                          "subject_token": official_token,
-                                                          "subject_token_type": ACCESS, "resource": BPKAD})
-    assert anonymous.status_code in (400, 401) and anonymous.json()["error"] in ("unauthorized_client",
-                                                                                 "invalid_client")
+    anonymous = httpx.post(
+        f"{hub.url}/auth/token",
+        data={
+            "grant_type": TOKEN_EXCHANGE_GRANT,
+            "client_id": public,
+            "subject_token": official_token,
+            "subject_token_type": ACCESS,
+            "resource": BPKAD,
+        },
+    )
+    assert anonymous.status_code in (400, 401) and anonymous.json()["error"] in (
+        "unauthorized_client",
+        "invalid_client",
+    )
 
 
 def test_exchanged_token_can_be_dpop_bound(hub: Hub, clients: dict[str, tuple[str, str]], official_token: str) -> None:
     key = ec.generate_private_key(ec.SECP256R1())
     url = f"{hub.url}/auth/token"
-    first = exchange(hub, clients["e-budgeting"], official_token, {"DPoP": make_proof(key, "POST", url)},
-                     resource=BPKAD)
+    first = exchange(
+        hub, clients["e-budgeting"], official_token, {"DPoP": make_proof(key, "POST", url)}, resource=BPKAD
+    )
     nonce = first.headers["DPoP-Nonce"]
-    bound = exchange(hub, clients["e-budgeting"], official_token,
-                     {"DPoP": make_proof(key, "POST", url, nonce=nonce)}, resource=BPKAD)
+    bound = exchange(
+        hub, clients["e-budgeting"], official_token, {"DPoP": make_proof(key, "POST", url, nonce=nonce)}, resource=BPKAD
+    )
     assert bound.status_code == 200 and bound.json()["token_type"] == "DPoP", bound.text
     assert claims_of(bound.json()["access_token"])["cnf"] == {"jkt": thumbprint(key)}
 

@@ -51,8 +51,9 @@ def set_client_status(hub: Hub, client_id: str, status: str) -> None:
 
 
 def fresh_client_tokens(hub: Hub) -> tuple[str, str, dict[str, str]]:
-    client_id, secret = register_client(hub, name="Klinik Uji", redirect_uris=(REDIRECT,), first_party=True,
-                                        scope="openid profile email")
+    client_id, secret = register_client(
+        hub, name="Klinik Uji", redirect_uris=(REDIRECT,), first_party=True, scope="openid profile email"
+    )
     assert secret is not None
     response = redeem(hub, client_id, secret, obtain_code(hub, client_id))
     assert response.status_code == 200, response.text
@@ -60,8 +61,7 @@ def fresh_client_tokens(hub: Hub) -> tuple[str, str, dict[str, str]]:
 
 
 def introspect_as(hub: Hub, client_id: str, secret: str, token: str) -> dict[str, object]:
-    return httpx.post(f"{hub.url}/auth/introspect", data={"token": token}, auth=(client_id, secret),
-                      timeout=10).json()
+    return httpx.post(f"{hub.url}/auth/introspect", data={"token": token}, auth=(client_id, secret), timeout=10).json()
 
 
 def test_a_suspended_clients_live_tokens_are_refused_at_userinfo_and_inactive_at_introspection(hub: Hub) -> None:
@@ -78,8 +78,14 @@ def test_a_suspended_clients_live_tokens_are_refused_at_userinfo_and_inactive_at
 def test_introspection_reports_a_suspended_clients_tokens_inactive(hub: Hub) -> None:
     """The resource server (another client whose resources include the token's audience) asks after suspension."""
     client_id, secret, tokens = fresh_client_tokens(hub)
-    watcher_id, watcher_secret = register_client(hub, name="Pengawas", grant_types=("client_credentials",),
-                                                 redirect_uris=(), scope="openid", resources=(hub.url,))
+    watcher_id, watcher_secret = register_client(
+        hub,
+        name="Pengawas",
+        grant_types=("client_credentials",),
+        redirect_uris=(),
+        scope="openid",
+        resources=(hub.url,),
+    )
     assert watcher_secret is not None
     assert introspect_as(hub, watcher_id, watcher_secret, tokens["access_token"])["active"] is True
     set_client_status(hub, client_id, "suspended")

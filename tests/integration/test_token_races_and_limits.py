@@ -11,8 +11,19 @@ import httpx
 import jwt
 import pytest
 
-from tests.support.flows import (REDIRECT_URI, add_person, change_person, introspect, issue_tokens, obtain_code,
-                                 redeem, refresh, register_client, token_request, userinfo)
+from tests.support.flows import (
+    REDIRECT_URI,
+    add_person,
+    change_person,
+    introspect,
+    issue_tokens,
+    obtain_code,
+    redeem,
+    refresh,
+    register_client,
+    token_request,
+    userinfo,
+)
 from tests.support.hub import Hub, run_hub
 
 APP_A = "http://127.0.0.1:9/apps/parkir/"
@@ -69,17 +80,24 @@ def test_refresh_token_is_bound_to_its_client(hub: Hub) -> None:
 def test_refresh_may_narrow_scope_but_never_widen_it(hub: Hub) -> None:
     client_id, secret = hub.client("Parkir Dishub")
     tokens = issue_tokens(hub, "Parkir Dishub", scope="openid profile")
-    wider = token_request(hub, {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"],
-                                "scope": "openid profile email"}, auth=(client_id, secret))
+    wider = token_request(
+        hub,
+        {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"], "scope": "openid profile email"},
+        auth=(client_id, secret),
+    )
     assert wider.status_code == 400 and wider.json()["error"] == "invalid_scope"
-    narrower = token_request(hub, {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"],
-                                   "scope": "openid"}, auth=(client_id, secret))
+    narrower = token_request(
+        hub,
+        {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"], "scope": "openid"},
+        auth=(client_id, secret),
+    )
     assert narrower.status_code == 200 and narrower.json()["scope"] == "openid"
 
 
 def test_resource_named_at_authorization_becomes_aud_and_cannot_widen_at_token(hub: Hub) -> None:
-    client_id, secret = register_client(hub, name="Parkir Elektronik", redirect_uris=(REDIRECT_URI,),
-                                        scope="openid profile", resources=(APP_A, APP_B))
+    client_id, secret = register_client(
+        hub, name="Parkir Elektronik", redirect_uris=(REDIRECT_URI,), scope="openid profile", resources=(APP_A, APP_B)
+    )
     issued = obtain_code(hub, client_id, scope="openid", resource=APP_A)
     response = redeem(hub, client_id, secret, issued)
     assert response.status_code == 200, response.text

@@ -52,9 +52,16 @@ def password_step(hub: Hub, browser: Browser, client: str = "Portal Kominfo", **
 
 def redeem(hub: Hub, client_id: str, verifier: str, location: str) -> dict[str, object]:
     _id, secret = hub.seeded.clients["Portal Kominfo"]
-    token = httpx.post(f"{hub.url}/auth/token", auth=(client_id, secret or ""), data={
-        "grant_type": "authorization_code", "code": query_of(location)["code"],
-        "redirect_uri": "http://127.0.0.1:9/cb", "code_verifier": verifier})
+    token = httpx.post(
+        f"{hub.url}/auth/token",
+        auth=(client_id, secret or ""),
+        data={
+            "grant_type": "authorization_code",
+            "code": query_of(location)["code"],
+            "redirect_uri": "http://127.0.0.1:9/cb",
+            "code_verifier": verifier,
+        },
+    )
     assert token.status_code == 200, token.text
     return jwt.decode(token.json()["id_token"], options={"verify_signature": False})
 
@@ -66,8 +73,10 @@ def test_enrolment_shows_qr_and_seals_the_secret(hub: Hub, clock: FrozenClock) -
     assert "<svg " in page.text and "data:" not in page.text
     assert "default-src 'self'" in page.headers["content-security-policy"]
     again = browser.go("/account/totp")  # a reload keeps the same secret
-    assert csrf_from(again.text) and again.text.split('id="totp-secret">')[1][:32] == \
-        page.text.split('id="totp-secret">')[1][:32]
+    assert (
+        csrf_from(again.text)
+        and again.text.split('id="totp-secret">')[1][:32] == page.text.split('id="totp-secret">')[1][:32]
+    )
     wrong = browser.submit("/account/totp", {"code": "000000", "csrf_token": csrf_from(page.text)})
     assert wrong.status_code == 400 and "Kode salah" in wrong.text
     secret, codes = enrol_totp(browser, clock)
@@ -140,8 +149,9 @@ def test_second_factor_step_expires(hub: Hub, clock: FrozenClock) -> None:
     password_step(hub, browser)
     page = browser.go("/auth/mfa")
     clock.advance(hub.settings.second_factor_ttl + 1)
-    late = browser.submit("/auth/mfa", {"code": code_at(secret, clock.now()), "method": "totp",
-                                        "csrf_token": csrf_from(page.text)})
+    late = browser.submit(
+        "/auth/mfa", {"code": code_at(secret, clock.now()), "method": "totp", "csrf_token": csrf_from(page.text)}
+    )
     assert late.status_code == 400 and not is_signed_in(browser)
 
 
@@ -156,8 +166,9 @@ def test_acr_values_two_steps_up_a_password_session(hub: Hub, clock: FrozenClock
     assert query_of(silent.headers["location"])["error"] == "interaction_required"
     page = browser.go(authorize_url(client_id, challenge, acr_values="2"))
     assert page.status_code == 200 and str(page.url.path) == "/auth/mfa", page.text
-    done = browser.submit("/auth/mfa", {"code": code_at(secret, clock.now()), "method": "totp",
-                                        "csrf_token": csrf_from(page.text)})
+    done = browser.submit(
+        "/auth/mfa", {"code": code_at(secret, clock.now()), "method": "totp", "csrf_token": csrf_from(page.text)}
+    )
     assert done.status_code == 303, done.text
     claims = redeem(hub, client_id, verifier, done.headers["location"])
     assert claims["acr"] == "2" and claims["amr"] == ["pwd", "otp"]

@@ -42,8 +42,17 @@ class City:
 
 
 def submit_and_approve(operator: AdminClient, kominfo: AdminClient, slug: str, opd: str, upstream: str) -> None:
-    submitted = operator.post("/apps", {"slug": slug, "name": f"Aplikasi {slug}", "opd": opd, "upstreams": [upstream],
-                                        "auth_mode": "none", "contact": f"tik@{opd}.example.id"})
+    submitted = operator.post(
+        "/apps",
+        {
+            "slug": slug,
+            "name": f"Aplikasi {slug}",
+            "opd": opd,
+            "upstreams": [upstream],
+            "auth_mode": "none",
+            "contact": f"tik@{opd}.example.id",
+        },
+    )
     assert submitted.status_code == 201, submitted.text
     assert kominfo.post(f"/apps/{slug}/approve").status_code == 200
 
@@ -57,9 +66,17 @@ def city(database_url: str, tmp_path: Path) -> Iterator[City]:
     policies = tmp_path / "policies"
     shutil.copytree(HUB_POLICIES, policies)
     (policies / "10-traffic.yaml").write_text(PARKIR_LIMIT)
-    with run_server(Upstream("opd")) as upstream, \
-            run_hub(database_url, tmp_path, app_factory=create_app, registry_refresh_seconds=0.2,
-                    traffic_flush_seconds=FLUSH, policy_dir=policies) as hub:
+    with (
+        run_server(Upstream("opd")) as upstream,
+        run_hub(
+            database_url,
+            tmp_path,
+            app_factory=create_app,
+            registry_refresh_seconds=0.2,
+            traffic_flush_seconds=FLUSH,
+            policy_dir=policies,
+        ) as hub,
+    ):
         run_seed(database_url, hub.seeded.users)
         kominfo = AdminClient(hub, admin_token(hub, KOMINFO))
         bpkad = AdminClient(hub, admin_token(hub, BPKAD_ADMIN))
@@ -142,8 +159,15 @@ def test_requests_through_the_gateway_show_in_the_api_and_on_the_page(city: City
 def test_two_instances_add_up(city: City, database_url: str, tmp_path: Path) -> None:
     hub = city.hub
     before = 1  # the fixture's readiness probe
-    settings = Settings(issuer=hub.url, database_url=database_url, data_dir=tmp_path / "second", secret_key="t" * 40,
-                        policy_dir=HUB_POLICIES, registry_refresh_seconds=0.2, traffic_flush_seconds=FLUSH)
+    settings = Settings(
+        issuer=hub.url,
+        database_url=database_url,
+        data_dir=tmp_path / "second",
+        secret_key="t" * 40,
+        policy_dir=HUB_POLICIES,
+        registry_refresh_seconds=0.2,
+        traffic_flush_seconds=FLUSH,
+    )
     with run_server(create_app(settings), port=free_port()) as second:
         eventually(lambda: httpx.get(f"{app_url(second, 'pajak')}/echo").status_code == 200)  # one more request
         send(app_url(second, "pajak"), "/echo", 7)
@@ -178,8 +202,19 @@ def test_an_opd_admin_sees_only_their_subtree(city: City) -> None:
     browser.close()
 
 
-@pytest.mark.parametrize("query", ["minutes=abc", "minutes=%C2%B2", "minutes=4", "minutes=999", "opd=%00",
-                                   "opd=Dishub%20Kota", "limit=0", "opd=" + "a" * 65])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "minutes=abc",
+        "minutes=%C2%B2",
+        "minutes=4",
+        "minutes=999",
+        "opd=%00",
+        "opd=Dishub%20Kota",
+        "limit=0",
+        "opd=" + "a" * 65,
+    ],
+)
 def test_bad_api_filters_are_problems_not_failures(city: City, query: str) -> None:
     answer = city.kominfo.http.get("/traffic?" + query)
     assert answer.status_code == 400, answer.text

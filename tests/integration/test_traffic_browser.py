@@ -40,8 +40,9 @@ def an_hour_of(app: str, now: int, scale: int) -> list[MinuteRow]:
         buckets = [0] * (LAST_BUCKET + 1)
         buckets[bucket_of(0.02)] = requests - requests // 10
         buckets[bucket_of(0.05 + 0.01 * (requests / scale))] = requests // 10
-        rows.append(MinuteRow(minute, app, requests, throttled + requests // 50, server_errors, throttled,
-                              tuple(buckets)))
+        rows.append(
+            MinuteRow(minute, app, requests, throttled + requests // 50, server_errors, throttled, tuple(buckets))
+        )
     return rows
 
 
@@ -54,16 +55,30 @@ async def store(database_url: str, rows: list[MinuteRow]) -> None:
 
 @pytest.fixture
 def hub(database_url: str, tmp_path: Path) -> Iterator[Hub]:
-    with run_server(Upstream("opd")) as upstream, \
-            run_hub(database_url, tmp_path, app_factory=create_app, registry_refresh_seconds=0.2,
-                    traffic_flush_seconds=0.2) as running:
+    with (
+        run_server(Upstream("opd")) as upstream,
+        run_hub(
+            database_url, tmp_path, app_factory=create_app, registry_refresh_seconds=0.2, traffic_flush_seconds=0.2
+        ) as running,
+    ):
         run_seed(database_url, running.seeded.users)
         kominfo = AdminClient(running, admin_token(running, KOMINFO))
         for email, slug, opd in ((DISHUB_OPERATOR, "parkir", "dishub"), (BPKAD_OPERATOR, "pajak", "bpkad")):
             operator = AdminClient(running, admin_token(running, email))
-            assert operator.post("/apps", {"slug": slug, "name": f"Aplikasi {slug}", "opd": opd,
-                                           "upstreams": [upstream], "auth_mode": "none",
-                                           "contact": f"tik@{opd}.example.id"}).status_code == 201
+            assert (
+                operator.post(
+                    "/apps",
+                    {
+                        "slug": slug,
+                        "name": f"Aplikasi {slug}",
+                        "opd": opd,
+                        "upstreams": [upstream],
+                        "auth_mode": "none",
+                        "contact": f"tik@{opd}.example.id",
+                    },
+                ).status_code
+                == 201
+            )
             assert kominfo.post(f"/apps/{slug}/approve").status_code == 200
             operator.close()
         kominfo.close()

@@ -31,11 +31,13 @@ def test_concurrent_flushes_of_many_workers_add_up(database_url: str) -> None:
     async def run() -> None:
         engines = [build_engine(database_url) for _ in range(workers)]
         try:
+
             async def worker(index: int) -> None:
                 sessionmaker = build_sessionmaker(engines[index])
                 for _ in range(5):  # several flushes of the same minute and apps, in an order of its own
-                    recorder = recorder_with({"parkir": [(200, 0.01), (429, 0.002), (503, 1.5)],
-                                              "pajak": [(200, 0.2)] * (index + 1)})
+                    recorder = recorder_with(
+                        {"parkir": [(200, 0.01), (429, 0.002), (503, 1.5)], "pajak": [(200, 0.2)] * (index + 1)}
+                    )
                     async with sessionmaker() as session, session.begin():
                         await add_traffic(session, list(reversed(recorder.drain())))
 
@@ -64,17 +66,25 @@ def test_prune_keeps_48_hours(database_url: str) -> None:
         sessionmaker = build_sessionmaker(engine)
         minute = NOW // 60
         buckets = (1,) + (0,) * LAST_BUCKET
-        rows = [MinuteRow(m, "parkir", 1, 0, 0, 0, buckets)
-                for m in (minute - KEEP_MINUTES - 30, minute - KEEP_MINUTES - 1, minute - KEEP_MINUTES, minute)]
+        rows = [
+            MinuteRow(m, "parkir", 1, 0, 0, 0, buckets)
+            for m in (minute - KEEP_MINUTES - 30, minute - KEEP_MINUTES - 1, minute - KEEP_MINUTES, minute)
+        ]
         async with sessionmaker() as session, session.begin():
             await add_traffic(session, rows)
         flusher = TrafficFlusher(TrafficRecorder(), sessionmaker, FrozenClock(NOW), interval=60)
         assert await flusher.prune() == 4  # two minutes of parkir, and of the city-wide rollup
         async with sessionmaker() as session:
-            kept = (await session.scalars(select(TrafficMinute.minute).where(TrafficMinute.app == "parkir")
-                                          .order_by(TrafficMinute.minute))).all()
-            latency = (await session.scalars(select(TrafficLatency.minute).where(TrafficLatency.app == "parkir")
-                                             .order_by(TrafficLatency.minute))).all()
+            kept = (
+                await session.scalars(
+                    select(TrafficMinute.minute).where(TrafficMinute.app == "parkir").order_by(TrafficMinute.minute)
+                )
+            ).all()
+            latency = (
+                await session.scalars(
+                    select(TrafficLatency.minute).where(TrafficLatency.app == "parkir").order_by(TrafficLatency.minute)
+                )
+            ).all()
             assert await prune_traffic(session, minute - KEEP_MINUTES) == 0
         await engine.dispose()
         assert list(kept) == list(latency) == [minute - KEEP_MINUTES, minute]

@@ -34,9 +34,13 @@ def city(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def _staff(database_url: str) -> list[tuple[str, str | None, str, str]]:
-    rows = run_query(database_url, select(User.email, User.nip, Membership.role, OpdUnit.slug)
-                     .join(Membership, Membership.user_id == User.id).join(OpdUnit, Membership.opd_id == OpdUnit.id)
-                     .order_by(User.email, Membership.role))
+    rows = run_query(
+        database_url,
+        select(User.email, User.nip, Membership.role, OpdUnit.slug)
+        .join(Membership, Membership.user_id == User.id)
+        .join(OpdUnit, Membership.opd_id == OpdUnit.id)
+        .order_by(User.email, Membership.role),
+    )
     return [tuple(row) for row in rows]
 
 
@@ -54,9 +58,11 @@ def test_bad_rows_are_reported_by_line_and_nothing_is_imported(city: Path, datab
 def test_skip_bad_imports_the_good_rows_and_a_second_run_changes_nothing(city: Path, database_url: str) -> None:
     first = json.loads(cli("users", "import", str(city), "--skip-bad", "--json").stdout)
     assert (first["created"], first["updated"], len(first["bad_rows"])) == (2, 0, 4)
-    assert _staff(database_url) == [("ani@dishub.example.id", "199202022016042002", "opd-admin", "dishub"),
-                                    ("ani@dishub.example.id", "199202022016042002", "operator", "dishub"),
-                                    ("budi@dishub.example.id", GOOD, "operator", "dishub")]
+    assert _staff(database_url) == [
+        ("ani@dishub.example.id", "199202022016042002", "opd-admin", "dishub"),
+        ("ani@dishub.example.id", "199202022016042002", "operator", "dishub"),
+        ("budi@dishub.example.id", GOOD, "operator", "dishub"),
+    ]
     seq = audit_entries(database_url)[-1].seq
     second = json.loads(cli("users", "import", str(city), "--skip-bad", "--json").stdout)
     assert (second["created"], second["updated"], second["unchanged"]) == (0, 0, 2)
@@ -66,12 +72,14 @@ def test_skip_bad_imports_the_good_rows_and_a_second_run_changes_nothing(city: P
 def test_a_changed_row_updates_the_account(city: Path, database_url: str, tmp_path: Path) -> None:
     cli("users", "import", str(city), "--skip-bad")
     changed = tmp_path / "changed.csv"
-    changed.write_text(f"nip,name,email,opd,roles\n{GOOD},Budi S.,budi@dishub.example.id,kota,opd-admin\n",
-                       encoding="utf-8")
+    changed.write_text(
+        f"nip,name,email,opd,roles\n{GOOD},Budi S.,budi@dishub.example.id,kota,opd-admin\n", encoding="utf-8"
+    )
     report = json.loads(cli("users", "import", str(changed), "--json").stdout)
     assert report["updated"] == 1
     assert [row for row in _staff(database_url) if row[0].startswith("budi")] == [
-        ("budi@dishub.example.id", GOOD, "opd-admin", "kota")]
+        ("budi@dishub.example.id", GOOD, "opd-admin", "kota")
+    ]
     assert [e.action for e in audit_entries(database_url)][-2:] == ["user.update", "user.roles"]
 
 

@@ -7,8 +7,9 @@ import httpx
 from tests.support.hub import PASSWORD, Browser, Hub, authorize_url, pkce_pair, query_of
 
 
-def code_flow_tokens(hub: Hub, browser: Browser, login: str, password: str = PASSWORD,
-                     client: str = "Parkir Dishub", **extra: str) -> dict[str, str]:
+def code_flow_tokens(
+    hub: Hub, browser: Browser, login: str, password: str = PASSWORD, client: str = "Parkir Dishub", **extra: str
+) -> dict[str, str]:
     """Sign in (if the browser has no session), consent if asked, redeem the code; the token response."""
     client_id, secret = hub.client(client)
     verifier, challenge = pkce_pair()
@@ -19,17 +20,27 @@ def code_flow_tokens(hub: Hub, browser: Browser, login: str, password: str = PAS
         page = browser.consent(page)
     assert page.status_code == 303, page.text
     code = query_of(page.headers["location"])["code"]
-    response = httpx.post(f"{hub.url}/auth/token", auth=(client_id, secret or ""), data={
-        "grant_type": "authorization_code", "code": code, "redirect_uri": "http://127.0.0.1:9/cb",
-        "code_verifier": verifier})
+    response = httpx.post(
+        f"{hub.url}/auth/token",
+        auth=(client_id, secret or ""),
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": "http://127.0.0.1:9/cb",
+            "code_verifier": verifier,
+        },
+    )
     assert response.status_code == 200, response.text
     return response.json()
 
 
 def refresh(hub: Hub, refresh_token: str, client: str = "Parkir Dishub") -> httpx.Response:
     client_id, secret = hub.client(client)
-    return httpx.post(f"{hub.url}/auth/token", auth=(client_id, secret or ""),
-                      data={"grant_type": "refresh_token", "refresh_token": refresh_token})
+    return httpx.post(
+        f"{hub.url}/auth/token",
+        auth=(client_id, secret or ""),
+        data={"grant_type": "refresh_token", "refresh_token": refresh_token},
+    )
 
 
 def introspect(hub: Hub, token: str, client: str = "Parkir Dishub") -> dict[str, object]:

@@ -43,11 +43,22 @@ async def seed_admins(database_url: str, existing: dict[str, str]) -> AdminCity:
     async with build_sessionmaker(engine)() as session, session.begin():
         await add_opd(session, "diskominfo", "Dinas Komunikasi dan Informatika", "dinas", "kota-palembang", now)
         await add_opd(session, "upt-parkir", "UPT Parkir", "uptd", "dishub", now)
-        for email, opd, roles in [(KOMINFO, "diskominfo", ("kominfo-admin",)), (DISHUB_ADMIN, "dishub", ("opd-admin",)),
-                                  (BPKAD_ADMIN, "bpkad", ("opd-admin",)), (BPKAD_OPERATOR, "bpkad", ("operator",)),
-                                  (UPT_ASN, "upt-parkir", ("asn",))]:
-            user = await add_user(session, email=email, name=email.split("@")[0], password_hash=password_hash,
-                                  now=now, opd_slug=opd, roles=roles)
+        for email, opd, roles in [
+            (KOMINFO, "diskominfo", ("kominfo-admin",)),
+            (DISHUB_ADMIN, "dishub", ("opd-admin",)),
+            (BPKAD_ADMIN, "bpkad", ("opd-admin",)),
+            (BPKAD_OPERATOR, "bpkad", ("operator",)),
+            (UPT_ASN, "upt-parkir", ("asn",)),
+        ]:
+            user = await add_user(
+                session,
+                email=email,
+                name=email.split("@")[0],
+                password_hash=password_hash,
+                now=now,
+                opd_slug=opd,
+                roles=roles,
+            )
             city.users[email] = user.id
     await engine.dispose()
     return city
@@ -59,21 +70,36 @@ def admin_token(hub: Hub, email: str) -> str:
     redirect = f"{hub.url}/admin/callback"
     browser = Browser(hub)
     try:
-        page = browser.go(authorize_url(CONSOLE_CLIENT_ID, challenge, redirect_uri=redirect, scope=CONSOLE_SCOPE,
-                                        resource=admin_resource(hub.url)))
+        page = browser.go(
+            authorize_url(
+                CONSOLE_CLIENT_ID,
+                challenge,
+                redirect_uri=redirect,
+                scope=CONSOLE_SCOPE,
+                resource=admin_resource(hub.url),
+            )
+        )
         assert page.status_code == 200, page.text
-        response = browser.http.post("/auth/login", data={"login": email, "password": PASSWORD,
-                                                          "interaction": interaction_from(str(page.url)),
-                                                          "csrf_token": csrf_from(page.text)})
+        response = browser.http.post(
+            "/auth/login",
+            data={
+                "login": email,
+                "password": PASSWORD,
+                "interaction": interaction_from(str(page.url)),
+                "csrf_token": csrf_from(page.text),
+            },
+        )
         while response.status_code in (302, 303) and not response.headers["location"].startswith(redirect):
             response = browser.http.get(urljoin(hub.url, response.headers["location"]))
         assert response.status_code in (302, 303), response.text
         code = query_of(response.headers["location"])["code"]
     finally:
         browser.close()
-    token = httpx.post(f"{hub.url}/auth/token", auth=(CONSOLE_CLIENT_ID, console_client_secret(hub.settings.effective_secret)),
-                       data={"grant_type": "authorization_code", "code": code, "redirect_uri": redirect,
-                             "code_verifier": verifier})
+    token = httpx.post(
+        f"{hub.url}/auth/token",
+        auth=(CONSOLE_CLIENT_ID, console_client_secret(hub.settings.effective_secret)),
+        data={"grant_type": "authorization_code", "code": code, "redirect_uri": redirect, "code_verifier": verifier},
+    )
     assert token.status_code == 200, token.text
     return str(token.json()["access_token"])
 
@@ -82,8 +108,9 @@ class AdminClient:
     """The admin API as one administrator sees it."""
 
     def __init__(self, hub: Hub, token: str) -> None:
-        self.http = httpx.Client(base_url=f"{hub.url}/admin/api", headers={"Authorization": f"Bearer {token}"},
-                                 timeout=10)
+        self.http = httpx.Client(
+            base_url=f"{hub.url}/admin/api", headers={"Authorization": f"Bearer {token}"}, timeout=10
+        )
 
     def get(self, path: str, **params: Any) -> httpx.Response:
         return self.http.get(path, params=params)
@@ -102,8 +129,6 @@ def run_seed(database_url: str, existing: dict[str, str]) -> AdminCity:
     return asyncio.run(seed_admins(database_url, existing))
 
 
-
-
 async def _give_mfa(database_url: str, user_id: str) -> None:
     engine = build_engine(database_url)
     now = int(time.time())
@@ -111,8 +136,9 @@ async def _give_mfa(database_url: str, user_id: str) -> None:
         user = await session.get(User, user_id)
         assert user is not None
         user.totp_secret, user.totp_last_step = "sealed-secret-placeholder", 1
-        session.add(Passkey(credential_id=f"cred-{user_id}", user_id=user_id, public_key="pk", name="Ponsel",
-                            created_at=now))
+        session.add(
+            Passkey(credential_id=f"cred-{user_id}", user_id=user_id, public_key="pk", name="Ponsel", created_at=now)
+        )
         session.add_all(RecoveryCode(code_digest=f"{user_id}-{n}", user_id=user_id, created_at=now) for n in range(3))
     await engine.dispose()
 
@@ -144,9 +170,17 @@ async def _add_units(database_url: str, parent_slug: str, count: int, kind: str)
     async with build_sessionmaker(engine)() as session, session.begin():
         parent = await session.scalar(select(OpdUnit).where(OpdUnit.slug == parent_slug))
         assert parent is not None
-        session.add_all(OpdUnit(slug=f"{parent_slug}-{kind}-{n:03d}", name=f"{kind.title()} {n:03d}", kind=kind,
-                                parent_id=parent.id, path=f"{parent.path}{parent_slug}-{kind}-{n:03d}/",
-                                created_at=now) for n in range(count))
+        session.add_all(
+            OpdUnit(
+                slug=f"{parent_slug}-{kind}-{n:03d}",
+                name=f"{kind.title()} {n:03d}",
+                kind=kind,
+                parent_id=parent.id,
+                path=f"{parent.path}{parent_slug}-{kind}-{n:03d}/",
+                created_at=now,
+            )
+            for n in range(count)
+        )
     await engine.dispose()
 
 

@@ -38,9 +38,15 @@ async def seed_chain(url: str, entries: int = 10, every: int = 4) -> None:
         policy = CheckpointPolicy(keys, ISSUER, every)
         for n in range(entries):
             async with sessionmaker() as session, session.begin():
-                await append_audit(session, actor="cli:ani", action="user.create", target=f"user:{n}",
-                                   detail={"n": n, "name": "Ani Ü", "roles": ["operator"]}, now=T0 + n,
-                                   checkpoints=policy)
+                await append_audit(
+                    session,
+                    actor="cli:ani",
+                    action="user.create",
+                    target=f"user:{n}",
+                    detail={"n": n, "name": "Ani Ü", "roles": ["operator"]},
+                    now=T0 + n,
+                    checkpoints=policy,
+                )
     finally:
         await engine.dispose()
 
@@ -71,8 +77,9 @@ def read_chain(url: str) -> list[EntryFields]:
     return asyncio.run(_read())
 
 
-def rewrite_chain_from(url: str, seq: int, forged: EntryFields,
-                       resign: Callable[[dict[str, Any]], str] | None = None) -> None:
+def rewrite_chain_from(
+    url: str, seq: int, forged: EntryFields, resign: Callable[[dict[str, Any]], str] | None = None
+) -> None:
     """Insert ``forged`` at ``seq`` and recompute every later link and hash, as an attacker would.
 
     With ``resign`` the attacker also re-signs every later checkpoint (entries and stored records)
@@ -88,8 +95,9 @@ def rewrite_chain_from(url: str, seq: int, forged: EntryFields,
         if entry.action == CHECKPOINT_ACTION and resign is not None:
             token = resign({"iss": ISSUER, "seq": new_seq - 1, "hash": prev_hash, "iat": entry.at})
             detail = {**detail, "seq": new_seq - 1, "hash": prev_hash, "kid": "attacker", "token": token}
-            checkpoints.append({"seq": new_seq - 1, "hash": prev_hash, "at": entry.at, "kid": "attacker",
-                                "token": token})
+            checkpoints.append(
+                {"seq": new_seq - 1, "hash": prev_hash, "at": entry.at, "kid": "attacker", "token": token}
+            )
         new_hash = entry_hash(prev_hash, new_seq, entry.at, entry.actor, entry.action, entry.target, detail)
         rebuilt.append(replace(entry, seq=new_seq, detail=detail, prev_hash=prev_hash, hash=new_hash))
         prev_hash = new_hash
@@ -111,8 +119,12 @@ def rewrite_chain_from(url: str, seq: int, forged: EntryFields,
 
 
 def cli_env(url: str, data_dir: str) -> dict[str, str]:
-    return {"GERBANG_DATABASE_URL": url, "GERBANG_SECRET_KEY": SECRET, "GERBANG_DATA_DIR": data_dir,
-            "GERBANG_ISSUER": ISSUER}
+    return {
+        "GERBANG_DATABASE_URL": url,
+        "GERBANG_SECRET_KEY": SECRET,
+        "GERBANG_DATA_DIR": data_dir,
+        "GERBANG_ISSUER": ISSUER,
+    }
 
 
 def gerbang(env: dict[str, str], *args: str, stdin: str | None = None) -> Result:
@@ -124,5 +136,16 @@ def verify_json(env: dict[str, str], *extra: str) -> tuple[int, dict[str, Any]]:
     return result.exit_code, json.loads(result.stdout)
 
 
-__all__ = ["CHECKPOINT_TYP", "ISSUER", "SECRET", "T0", "cli_env", "gerbang", "read_chain", "rewrite_chain_from",
-           "run_sql", "seed_chain", "verify_json"]
+__all__ = [
+    "CHECKPOINT_TYP",
+    "ISSUER",
+    "SECRET",
+    "T0",
+    "cli_env",
+    "gerbang",
+    "read_chain",
+    "rewrite_chain_from",
+    "run_sql",
+    "seed_chain",
+    "verify_json",
+]

@@ -29,9 +29,15 @@ async def main(url: str, name: str, tasks: int, per_task: int, every: int) -> No
     async def worker(task: int) -> None:
         for n in range(per_task):
             async with sessionmaker() as session, session.begin():
-                await append_audit(session, actor=f"proc:{name}", action="test.append", target=f"{name}/{task}/{n}",
-                                   detail={"process": name, "task": task, "n": n}, now=clock.now(),
-                                   checkpoints=policy)
+                await append_audit(
+                    session,
+                    actor=f"proc:{name}",
+                    action="test.append",
+                    target=f"{name}/{task}/{n}",
+                    detail={"process": name, "task": task, "n": n},
+                    now=clock.now(),
+                    checkpoints=policy,
+                )
                 await asyncio.sleep(0)  # hold the tail across a scheduling point before committing
 
     print("ready", flush=True)

@@ -49,8 +49,14 @@ class Balancer:
         finally:
             client_writer.close()
 
-    async def _try(self, host: str, port: int, head: bytes, client_reader: asyncio.StreamReader,
-                   client_writer: asyncio.StreamWriter) -> bool:
+    async def _try(
+        self,
+        host: str,
+        port: int,
+        head: bytes,
+        client_reader: asyncio.StreamReader,
+        client_writer: asyncio.StreamWriter,
+    ) -> bool:
         """True once the backend answered (the answer is then piped to the end); False: try another."""
         try:
             reader, writer = await asyncio.open_connection(host, port)
@@ -108,6 +114,7 @@ def run_balancer(balancer: Balancer, port: int) -> Iterator[str]:
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
+
         async def stop() -> None:
             server[0].close()
             tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]

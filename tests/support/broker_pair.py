@@ -55,35 +55,54 @@ def seed_upstream(database_url: str, broker_url: str) -> tuple[str, str]:
     async def op(session: Any) -> tuple[str, str]:
         now = int(time.time())
         password_hash = hash_sync(PASSWORD)
-        await add_user(session, email=NEW_CITIZEN, name="Rina Baru", password_hash=password_hash, now=now,
-                       nik="1671015203950009")
-        await add_user(session, email=UNVERIFIED, name="Tamu", password_hash=password_hash, now=now,
-                       email_verified=False)
+        await add_user(
+            session, email=NEW_CITIZEN, name="Rina Baru", password_hash=password_hash, now=now, nik="1671015203950009"
+        )
+        await add_user(
+            session, email=UNVERIFIED, name="Tamu", password_hash=password_hash, now=now, email_verified=False
+        )
         client, secret = await add_client(
-            session, name="Gerbang Kota Palembang", now=now, client_id="gerbang-palembang", first_party=True,
+            session,
+            name="Gerbang Kota Palembang",
+            now=now,
+            client_id="gerbang-palembang",
+            first_party=True,
             redirect_uris=(f"{broker_url}/auth/broker/{SLUG}/callback",),
             post_logout_redirect_uris=(f"{broker_url}/auth/broker/logged-out",),
             backchannel_logout_uri=f"{broker_url}/auth/broker/{SLUG}/backchannel-logout",
-            scope="openid profile email nik nip", auth_method="client_secret_basic")
+            scope="openid profile email nik nip",
+            auth_method="client_secret_basic",
+        )
         assert secret is not None
         return client.client_id, secret
 
     return in_database(database_url, op)
 
 
-def register_upstream(database_url: str, upstream_url: str, client_id: str, client_secret: str,
-                      **spec: Any) -> None:
+def register_upstream(database_url: str, upstream_url: str, client_id: str, client_secret: str, **spec: Any) -> None:
     async def op(session: Any) -> None:
-        await add_upstream(session, SLUG, UpstreamSpec(name="INApas", issuer=upstream_url, client_id=client_id,
-                                                       client_secret=client_secret, **{"link_by": "email", **spec}),
-                           secret=SECRET_KEY.encode(), actor="test", now=int(time.time()))
+        await add_upstream(
+            session,
+            SLUG,
+            UpstreamSpec(
+                name="INApas",
+                issuer=upstream_url,
+                client_id=client_id,
+                client_secret=client_secret,
+                **{"link_by": "email", **spec},
+            ),
+            secret=SECRET_KEY.encode(),
+            actor="test",
+            now=int(time.time()),
+        )
 
     in_database(database_url, op)
 
 
 @contextmanager
-def run_broker_pair(database_url: str, upstream_database_url: str, tmp_path: Path, broker_host: str = "127.0.0.1",
-                    **upstream_spec: Any) -> Iterator[BrokerPair]:
+def run_broker_pair(
+    database_url: str, upstream_database_url: str, tmp_path: Path, broker_host: str = "127.0.0.1", **upstream_spec: Any
+) -> Iterator[BrokerPair]:
     """``broker_host`` "localhost" puts the hub there (WebAuthn refuses IP addresses) and the upstream at 127.0.0.1."""
     from idp.app import create_app
 
@@ -97,15 +116,28 @@ def run_broker_pair(database_url: str, upstream_database_url: str, tmp_path: Pat
     register_upstream(database_url, upstream_url, client_id, client_secret, **upstream_spec)
     (tmp_path / "up").mkdir(exist_ok=True)
     (tmp_path / "br").mkdir(exist_ok=True)
-    up_settings = Settings(issuer=upstream_url, database_url=upstream_database_url, data_dir=tmp_path / "up",
-                           secret_key="u" * 40, policy_dir=HUB_POLICIES, key_refresh_seconds=0.5)
-    br_settings = Settings(issuer=broker_url, database_url=database_url, data_dir=tmp_path / "br",
-                           secret_key=SECRET_KEY, policy_dir=HUB_POLICIES, federation_timeout=2.0)
+    up_settings = Settings(
+        issuer=upstream_url,
+        database_url=upstream_database_url,
+        data_dir=tmp_path / "up",
+        secret_key="u" * 40,
+        policy_dir=HUB_POLICIES,
+        key_refresh_seconds=0.5,
+    )
+    br_settings = Settings(
+        issuer=broker_url,
+        database_url=database_url,
+        data_dir=tmp_path / "br",
+        secret_key=SECRET_KEY,
+        policy_dir=HUB_POLICIES,
+        federation_timeout=2.0,
+    )
     with ExitStack() as stack:
         stack.enter_context(run_server(create_app(up_settings), port=upstream_port))
         stack.enter_context(run_server(create_app(br_settings), port=broker_port))
-        yield BrokerPair(Hub(upstream_url, up_settings, upstream_seeded), Hub(broker_url, br_settings,
-                                                                              broker_seeded), client_id)
+        yield BrokerPair(
+            Hub(upstream_url, up_settings, upstream_seeded), Hub(broker_url, br_settings, broker_seeded), client_id
+        )
 
 
 async def _add_local(session: Any, email: str, name: str) -> None:
@@ -143,12 +175,16 @@ class TwoSiteBrowser:
         """Sign in on the upstream's own page (the person is at INApas now)."""
         assert str(page.url).startswith(self.pair.upstream.url) and page.url.path == "/auth/login", page.url
         interaction = page.url.params["interaction"]
-        return self.post(f"{self.pair.upstream.url}/auth/login", {
-            "login": login, "password": password, "interaction": interaction, "csrf_token": csrf(page.text)})
+        return self.post(
+            f"{self.pair.upstream.url}/auth/login",
+            {"login": login, "password": password, "interaction": interaction, "csrf_token": csrf(page.text)},
+        )
 
     def confirm(self, page: httpx.Response, decision: str = "confirm", **fields: str) -> httpx.Response:
-        return self.post(f"{self.pair.broker.url}/auth/broker/confirm",
-                         {"decision": decision, "csrf_token": csrf(page.text), **fields})
+        return self.post(
+            f"{self.pair.broker.url}/auth/broker/confirm",
+            {"decision": decision, "csrf_token": csrf(page.text), **fields},
+        )
 
 
 def csrf(html: str) -> str:

@@ -41,8 +41,11 @@ def audit_entries(database_url: str, since: int = 0) -> list[AuditEntry]:
         engine = build_engine(database_url)
         try:
             async with build_sessionmaker(engine)() as session:
-                return list((await session.scalars(select(AuditEntry).where(AuditEntry.seq > since)
-                                                   .order_by(AuditEntry.seq))).all())
+                return list(
+                    (
+                        await session.scalars(select(AuditEntry).where(AuditEntry.seq > since).order_by(AuditEntry.seq))
+                    ).all()
+                )
         finally:
             await engine.dispose()
 

@@ -14,8 +14,7 @@ import httpx
 from gateway.app import create_app
 from gateway.apps import add_app
 from idp.storage.db import build_engine, build_sessionmaker
-from tests.support.hub import TEST_UPSTREAM_ADDRESSES
-from tests.support.hub import HUB_POLICIES, Hub, run_hub
+from tests.support.hub import HUB_POLICIES, TEST_UPSTREAM_ADDRESSES, Hub, run_hub
 from tests.support.server import run_server
 from tests.support.upstream import Upstream
 
@@ -29,10 +28,29 @@ POLICY = "apps:\n  - slug: pajak\n    restricted: false\n    require_dpop: true\
 async def register_apps(database_url: str, issuer: str, upstream: str) -> None:
     engine = build_engine(database_url)
     async with build_sessionmaker(engine)() as session, session.begin():
-        await add_app(session, addresses=TEST_UPSTREAM_ADDRESSES, slug="e-budgeting", opd_slug="bpkad", upstreams=(upstream,), auth_mode="bearer",
-                      issuer=issuer, now=int(time.time()), resource=RESOURCE, require_dpop=True)
-        await add_app(session, addresses=TEST_UPSTREAM_ADDRESSES, slug="pajak", opd_slug="bpkad", upstreams=(upstream,), auth_mode="bearer",
-                      issuer=issuer, now=int(time.time()), resource=RESOURCE.replace("e-budgeting", "pajak"))
+        await add_app(
+            session,
+            addresses=TEST_UPSTREAM_ADDRESSES,
+            slug="e-budgeting",
+            opd_slug="bpkad",
+            upstreams=(upstream,),
+            auth_mode="bearer",
+            issuer=issuer,
+            now=int(time.time()),
+            resource=RESOURCE,
+            require_dpop=True,
+        )
+        await add_app(
+            session,
+            addresses=TEST_UPSTREAM_ADDRESSES,
+            slug="pajak",
+            opd_slug="bpkad",
+            upstreams=(upstream,),
+            auth_mode="bearer",
+            issuer=issuer,
+            now=int(time.time()),
+            resource=RESOURCE.replace("e-budgeting", "pajak"),
+        )
     await engine.dispose()
 
 

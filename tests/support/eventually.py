@@ -26,8 +26,7 @@ def eventually(check: Callable[[], T], timeout: float = 15.0, interval: float = 
         time.sleep(interval)
 
 
-async def eventually_async(check: Callable[[], T | Awaitable[T]], timeout: float = 5.0,
-                           interval: float = 0.02) -> T:
+async def eventually_async(check: Callable[[], T | Awaitable[T]], timeout: float = 5.0, interval: float = 0.02) -> T:
     """``eventually`` for a test on the event loop: the tasks it waits for run while it sleeps. ``check`` may
     be a coroutine function."""
     deadline = time.monotonic() + timeout

@@ -41,8 +41,9 @@ def signed_in_browser(hub: Hub, login: str) -> Browser:
     return browser
 
 
-def obtain_code(hub: Hub, client_id: str, *, login: str = WARGA, scope: str = "openid profile email",
-                **extra: str) -> IssuedCode:
+def obtain_code(
+    hub: Hub, client_id: str, *, login: str = WARGA, scope: str = "openid profile email", **extra: str
+) -> IssuedCode:
     """Authorize through the provider's own pages (signing in and consenting when asked); return the code."""
     verifier, challenge = pkce_pair()
     nonce = secrets.token_urlsafe(8)
@@ -58,14 +59,20 @@ def obtain_code(hub: Hub, client_id: str, *, login: str = WARGA, scope: str = "o
     return IssuedCode(params["code"], verifier, nonce)
 
 
-def token_request(hub: Hub, data: dict[str, str], *, auth: tuple[str, str] | None = None,
-                  **kwargs: Any) -> httpx.Response:
+def token_request(
+    hub: Hub, data: dict[str, str], *, auth: tuple[str, str] | None = None, **kwargs: Any
+) -> httpx.Response:
     return httpx.post(f"{hub.url}/auth/token", data=data, auth=auth, timeout=10, **kwargs)
 
 
 def redeem(hub: Hub, client_id: str, secret: str | None, issued: IssuedCode, **overrides: str) -> httpx.Response:
-    data = {"grant_type": "authorization_code", "code": issued.code, "redirect_uri": REDIRECT_URI,
-            "code_verifier": issued.verifier, **overrides}
+    data = {
+        "grant_type": "authorization_code",
+        "code": issued.code,
+        "redirect_uri": REDIRECT_URI,
+        "code_verifier": issued.verifier,
+        **overrides,
+    }
     data = {k: v for k, v in data.items() if v != ""}
     if secret is None:
         data["client_id"] = client_id
@@ -121,8 +128,9 @@ def add_person(hub: Hub, email: str) -> None:
         engine = build_engine(hub.settings.effective_database_url)
         try:
             async with build_sessionmaker(engine)() as session, session.begin():
-                await add_user(session, email=email, name="Warga Uji", password_hash=hash_sync(PASSWORD),
-                               now=int(time.time()))
+                await add_user(
+                    session, email=email, name="Warga Uji", password_hash=hash_sync(PASSWORD), now=int(time.time())
+                )
         finally:
             await engine.dispose()
 

@@ -20,12 +20,12 @@ import httpx
 
 from gateway.cli.serve import SERVER_OPTIONS
 from gateway.settings import Settings
-from idp.upstream_addresses import UpstreamAddresses
 from idp.accounts import add_user
 from idp.clients import add_client
 from idp.org import add_opd
 from idp.passwords import hash_sync
 from idp.storage.db import build_engine, build_sessionmaker
+from idp.upstream_addresses import UpstreamAddresses
 from tests.support.server import run_server
 
 PASSWORD = "kata-sandi-warga-2026"
@@ -58,19 +58,32 @@ async def seed(database_url: str, redirect_base: str = "http://127.0.0.1:9/cb") 
         await add_opd(session, "kota-palembang", "Pemerintah Kota Palembang", "kota", None, now)
         await add_opd(session, "dishub", "Dinas Perhubungan", "dinas", "kota-palembang", now)
         await add_opd(session, "bpkad", "Badan Pengelola Keuangan dan Aset Daerah", "badan", "kota-palembang", now)
-        for email, name, opd, roles in [("warga@example.id", "Siti Warga", None, ()),
-                                        ("asn@dishub.example.id", "Budi ASN", "dishub", ("operator",))]:
-            user = await add_user(session, email=email, name=name, password_hash=password_hash, now=now,
-                                  opd_slug=opd, roles=roles)
+        for email, name, opd, roles in [
+            ("warga@example.id", "Siti Warga", None, ()),
+            ("asn@dishub.example.id", "Budi ASN", "dishub", ("operator",)),
+        ]:
+            user = await add_user(
+                session, email=email, name=name, password_hash=password_hash, now=now, opd_slug=opd, roles=roles
+            )
             seeded.users[email] = user.id
         specs: list[dict[str, Any]] = [
-            dict(name="Parkir Dishub", opd_slug="dishub", redirect_uris=(redirect_base,),
-                 post_logout_redirect_uris=(redirect_base + "/logged-out",), scope="openid profile email opd"),
+            dict(
+                name="Parkir Dishub",
+                opd_slug="dishub",
+                redirect_uris=(redirect_base,),
+                post_logout_redirect_uris=(redirect_base + "/logged-out",),
+                scope="openid profile email opd",
+            ),
             dict(name="Aplikasi Publik", redirect_uris=(redirect_base,), public=True, scope="openid profile"),
-            dict(name="Portal Kominfo", redirect_uris=(redirect_base,), first_party=True,
-                 scope="openid profile email"),
-            dict(name="Bapenda Integrasi", opd_slug="dishub", grant_types=("client_credentials",), redirect_uris=(),
-                 scope="anggaran:read", resources=("http://127.0.0.1:9/apps/e-budgeting/",)),
+            dict(name="Portal Kominfo", redirect_uris=(redirect_base,), first_party=True, scope="openid profile email"),
+            dict(
+                name="Bapenda Integrasi",
+                opd_slug="dishub",
+                grant_types=("client_credentials",),
+                redirect_uris=(),
+                scope="anggaran:read",
+                resources=("http://127.0.0.1:9/apps/e-budgeting/",),
+            ),
         ]
         for spec in specs:
             client, secret = await add_client(session, now=now, **spec)
@@ -151,7 +164,8 @@ class Browser:
         while response.status_code in (302, 303, 307, 308):
             target = response.url.join(response.headers["location"])
             ours = target.port == urlsplit(self.hub.url).port and (
-                target.host == urlsplit(self.hub.url).hostname or target.host.endswith(".localhost"))
+                target.host == urlsplit(self.hub.url).hostname or target.host.endswith(".localhost")
+            )
             if not ours:
                 break
             response = self.http.get(str(target))
@@ -159,17 +173,35 @@ class Browser:
 
     def login(self, page: httpx.Response, login: str, password: str = PASSWORD) -> httpx.Response:
         interaction = interaction_from(str(page.url))
-        return self.submit("/auth/login", {"login": login, "password": password, "interaction": interaction,
-                                           "csrf_token": csrf_from(page.text)})
+        return self.submit(
+            "/auth/login",
+            {"login": login, "password": password, "interaction": interaction, "csrf_token": csrf_from(page.text)},
+        )
 
     def consent(self, page: httpx.Response, decision: str = "allow") -> httpx.Response:
-        return self.submit("/auth/consent", {"decision": decision, "interaction": interaction_from(str(page.url)),
-                                             "csrf_token": csrf_from(page.text)})
+        return self.submit(
+            "/auth/consent",
+            {"decision": decision, "interaction": interaction_from(str(page.url)), "csrf_token": csrf_from(page.text)},
+        )
 
 
-def authorize_url(client_id: str, challenge: str, *, redirect_uri: str = "http://127.0.0.1:9/cb",
-                  scope: str = "openid profile email", **extra: str) -> str:
-    params = {"response_type": "code", "client_id": client_id, "redirect_uri": redirect_uri, "scope": scope,
-              "state": "st-123", "nonce": secrets.token_urlsafe(8), "code_challenge": challenge,
-              "code_challenge_method": "S256", **extra}
+def authorize_url(
+    client_id: str,
+    challenge: str,
+    *,
+    redirect_uri: str = "http://127.0.0.1:9/cb",
+    scope: str = "openid profile email",
+    **extra: str,
+) -> str:
+    params = {
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": redirect_uri,
+        "scope": scope,
+        "state": "st-123",
+        "nonce": secrets.token_urlsafe(8),
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+        **extra,
+    }
     return "/auth/authorize?" + httpx.QueryParams(params).__str__()

@@ -33,8 +33,9 @@ class TestKey:
         return jwt.encode(claims, self.private, algorithm=self.alg, headers={"kid": self.kid, "typ": typ, **headers})
 
     def public_pem(self) -> bytes:
-        return self.private.public_key().public_bytes(serialization.Encoding.PEM,
-                                                      serialization.PublicFormat.SubjectPublicKeyInfo)
+        return self.private.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
 
 
 def key_source(*keys: TestKey) -> LocalKeys:
@@ -44,8 +45,18 @@ def key_source(*keys: TestKey) -> LocalKeys:
 
 
 def access_claims(now: int, **overrides: Any) -> dict[str, Any]:
-    claims = {"iss": ISSUER, "aud": [RESOURCE], "sub": "user-1", "client_id": "parkir-web", "scope": "openid profile",
-              "iat": now, "exp": now + 600, "jti": uuid.uuid4().hex, "acr": "1", "amr": ["pwd"]}
+    claims = {
+        "iss": ISSUER,
+        "aud": [RESOURCE],
+        "sub": "user-1",
+        "client_id": "parkir-web",
+        "scope": "openid profile",
+        "iat": now,
+        "exp": now + 600,
+        "jti": uuid.uuid4().hex,
+        "acr": "1",
+        "amr": ["pwd"],
+    }
     claims.update(overrides)
     return {name: value for name, value in claims.items() if value is not None}
 

@@ -38,29 +38,36 @@ class City:
 
     def environment(self, **overrides: str) -> dict[str, str]:
         env = {key: value for key, value in os.environ.items() if not key.startswith("GERBANG_")}
-        env.update({
-            "GERBANG_CONFIG": str(self.root / "absent.toml"),
-            "GERBANG_ISSUER": self.issuer,
-            "GERBANG_DATABASE_URL": self.database_url,
-            "GERBANG_SECRET_KEY": SECRET,
-            "GERBANG_DATA_DIR": str(self.root / "data"),
-            "GERBANG_POLICY_DIR": str(self.policy_dir),
-            "GERBANG_REGISTRY_REFRESH_SECONDS": "0.5",
-            "GERBANG_POLICY_RELOAD_SECONDS": "0.5",
-            "GERBANG_KEY_REFRESH_SECONDS": "1",
-            "GERBANG_JWKS_MIN_REFRESH_SECONDS": "1",
-            "GERBANG_LOG_LEVEL": "warning",
-            "GERBANG_LOG_JSON": "true",
-            "GERBANG_UPSTREAM_ALLOW": "127.0.0.0/8,::1/128",  # the tests' upstreams run on loopback
-            **self.env,
-            **overrides,
-        })
+        env.update(
+            {
+                "GERBANG_CONFIG": str(self.root / "absent.toml"),
+                "GERBANG_ISSUER": self.issuer,
+                "GERBANG_DATABASE_URL": self.database_url,
+                "GERBANG_SECRET_KEY": SECRET,
+                "GERBANG_DATA_DIR": str(self.root / "data"),
+                "GERBANG_POLICY_DIR": str(self.policy_dir),
+                "GERBANG_REGISTRY_REFRESH_SECONDS": "0.5",
+                "GERBANG_POLICY_RELOAD_SECONDS": "0.5",
+                "GERBANG_KEY_REFRESH_SECONDS": "1",
+                "GERBANG_JWKS_MIN_REFRESH_SECONDS": "1",
+                "GERBANG_LOG_LEVEL": "warning",
+                "GERBANG_LOG_JSON": "true",
+                "GERBANG_UPSTREAM_ALLOW": "127.0.0.0/8,::1/128",  # the tests' upstreams run on loopback
+                **self.env,
+                **overrides,
+            }
+        )
         return env
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         """``gerbang ARGS`` against this city's settings; fails the test on a non-zero exit."""
-        done = subprocess.run([sys.executable, "-m", "gateway.cli", *args], env=self.environment(),
-                              capture_output=True, text=True, timeout=60)
+        done = subprocess.run(
+            [sys.executable, "-m", "gateway.cli", *args],
+            env=self.environment(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert done.returncode == 0, done.stderr
         return done
 
@@ -108,8 +115,12 @@ def spawn_instance(city: City, *args: str, port: int | None = None, **env: str) 
     port = port or free_port()
     log_path = city.root / f"serve-{port}-{time.monotonic_ns()}.log"
     with log_path.open("wb") as log_file:
-        process = subprocess.Popen([sys.executable, "-m", "gateway.cli", "serve", "--port", str(port), *args],
-                                   env=city.environment(**env), stdout=log_file, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gateway.cli", "serve", "--port", str(port), *args],
+            env=city.environment(**env),
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
     return Instance(f"http://127.0.0.1:{port}", process, log_path)
 
 

@@ -25,11 +25,13 @@ class KeyServer:
         self.hits[path] = self.hits.get(path, 0) + 1
         if path == "/chunked":  # the set in three pieces, a pause between: a reader must wait for all of them
             body = json.dumps({"keys": self.keys}).encode()
-            await send({"type": "http.response.start", "status": 200,
-                        "headers": [(b"content-type", b"application/json")]})
+            await send(
+                {"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]}
+            )
             for start in range(0, len(body), len(body) // 3 + 1):
-                await send({"type": "http.response.body", "body": body[start:start + len(body) // 3 + 1],
-                            "more_body": True})
+                await send(
+                    {"type": "http.response.body", "body": body[start : start + len(body) // 3 + 1], "more_body": True}
+                )
                 await asyncio.sleep(0.05)
             await send({"type": "http.response.body", "body": b""})
             return

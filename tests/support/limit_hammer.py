@@ -10,10 +10,10 @@ import asyncio
 import sys
 import time
 
-from policies.limits import LimitSpec
 from idp.throttle.redis_client import RedisTimeouts, build_redis_client
 from idp.throttle.redis_store import RedisStore
 from idp.throttle.store import Hit
+from policies.limits import LimitSpec
 
 SPEC = LimitSpec(id="shared", per="app", rate=50, period=1, burst=20)
 

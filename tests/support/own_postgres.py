@@ -35,13 +35,23 @@ class OwnPostgres:
         assert done.returncode == 0, f"{tool} failed: {done.stdout}{done.stderr}"
 
     def init(self) -> None:
-        self._run("initdb", "-D", str(self.data_dir / "db"), "-U", "postgres", "-A", "trust", "--no-sync",
-                  "-E", "UTF8")
+        self._run("initdb", "-D", str(self.data_dir / "db"), "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8")
 
     def start(self) -> None:
         options = f"-p {self.port} -k {self.data_dir} -c listen_addresses=127.0.0.1 -c fsync=off"
-        self._run("pg_ctl", "-D", str(self.data_dir / "db"), "-o", options, "-l", str(self.data_dir / "pg.log"),
-                  "-w", "-t", "30", "start")
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.data_dir / "db"),
+            "-o",
+            options,
+            "-l",
+            str(self.data_dir / "pg.log"),
+            "-w",
+            "-t",
+            "30",
+            "start",
+        )
 
     def stop(self) -> None:
         self._run("pg_ctl", "-D", str(self.data_dir / "db"), "-m", "fast", "-w", "-t", "30", "stop")
@@ -76,7 +86,10 @@ def own_postgres() -> Iterator[OwnPostgres]:
         server.start()
         yield server
     finally:
-        subprocess.run(["runuser", "-u", owner, "--"] * bool(owner) + [
-            str(server.bin_dir / "pg_ctl"), "-D", str(data_dir / "db"), "-m", "immediate", "-w", "stop"],
-            capture_output=True, timeout=60)
+        subprocess.run(
+            ["runuser", "-u", owner, "--"] * bool(owner)
+            + [str(server.bin_dir / "pg_ctl"), "-D", str(data_dir / "db"), "-m", "immediate", "-w", "stop"],
+            capture_output=True,
+            timeout=60,
+        )
         shutil.rmtree(data_dir, ignore_errors=True)

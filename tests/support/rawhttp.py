@@ -56,7 +56,7 @@ def read_response(sock: socket.socket) -> RawResponse:
             if not data:
                 break
             rest += data
-        response.body, rest = rest[:int(length)], rest[int(length):]
+        response.body, rest = rest[: int(length)], rest[int(length) :]
     elif response.header("transfer-encoding") == "chunked":
         response.body, rest = _read_chunked(sock, rest)
     else:  # delimited by the connection's close: what was read so far is the start of the body
@@ -79,7 +79,7 @@ def _read_chunked(sock: socket.socket, rest: bytes) -> tuple[bytes, bytes]:
         if size == 0:
             return body, rest[2:]
         body += rest[:size]
-        rest = rest[size + 2:]
+        rest = rest[size + 2 :]
 
 
 def is_closed(sock: socket.socket, wait: float = 2.0) -> bool:

@@ -50,9 +50,24 @@ class RedisProcess:
     def start(self) -> None:
         config_file = [str(self.config_file)] if self.config_file else []
         self.process = subprocess.Popen(
-            ["redis-server", *config_file, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--daemonize", "no", *self.options],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                "redis-server",
+                *config_file,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--daemonize",
+                "no",
+                *self.options,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:
             try:
@@ -104,8 +119,10 @@ def own_redis() -> Iterator[RedisProcess]:
 def own_sentinel(master: RedisProcess, workdir: Path, name: str = "mymaster") -> Iterator[RedisProcess]:
     """A Sentinel watching ``master`` under ``name``; its URL is ``redis://`` to the sentinel itself."""
     config = workdir / "sentinel.conf"
-    config.write_text(f"sentinel monitor {name} 127.0.0.1 {master.port} 1\n"
-                      f"sentinel down-after-milliseconds {name} 5000\ndir {workdir}\n")
+    config.write_text(
+        f"sentinel monitor {name} 127.0.0.1 {master.port} 1\n"
+        f"sentinel down-after-milliseconds {name} 5000\ndir {workdir}\n"
+    )
     sentinel = RedisProcess(_free_port(), "--sentinel", config_file=config)
     sentinel.start()
     try:
@@ -122,13 +139,24 @@ def own_cluster(workdir: Path, nodes: int = 3) -> Iterator[list[RedisProcess]]:
     try:
         for _ in range(nodes):
             port = _free_port(with_bus=True)
-            node = RedisProcess(port, "--cluster-enabled", "yes", "--cluster-config-file",
-                                str(workdir / f"nodes-{port}.conf"), "--dir", str(workdir))
+            node = RedisProcess(
+                port,
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+                str(workdir / f"nodes-{port}.conf"),
+                "--dir",
+                str(workdir),
+            )
             node.start()
             started.append(node)
-        subprocess.run(["redis-cli", "--cluster", "create", *(f"127.0.0.1:{n.port}" for n in started),
-                        "--cluster-yes"], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                       timeout=30)
+        subprocess.run(
+            ["redis-cli", "--cluster", "create", *(f"127.0.0.1:{n.port}" for n in started), "--cluster-yes"],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=30,
+        )
         _wait_cluster_ok(started)
         yield started
     finally:
@@ -139,8 +167,16 @@ def own_cluster(workdir: Path, nodes: int = 3) -> Iterator[list[RedisProcess]]:
 def _wait_cluster_ok(nodes: list[RedisProcess]) -> None:
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        states = [subprocess.run(["redis-cli", "-p", str(n.port), "cluster", "info"], capture_output=True,
-                                 text=True, timeout=5, check=False).stdout for n in nodes]
+        states = [
+            subprocess.run(
+                ["redis-cli", "-p", str(n.port), "cluster", "info"],
+                capture_output=True,
+                text=True,
+                timeout=5,
+                check=False,
+            ).stdout
+            for n in nodes
+        ]
         if all("cluster_state:ok" in state for state in states):
             return
         time.sleep(0.05)

@@ -35,29 +35,48 @@ def add_units(hub: Hub, units: list[tuple[str, str, str]]) -> None:
 
 
 def provisioning_client(hub: Hub, opd: str, scope: str = "scim") -> tuple[str, str]:
-    client_id, secret = register_client(hub, name=f"SIMPEG {opd}", opd_slug=opd, grant_types=("client_credentials",),
-                                        redirect_uris=(), scope=scope, resources=(f"{hub.url}/scim/v2/",))
+    client_id, secret = register_client(
+        hub,
+        name=f"SIMPEG {opd}",
+        opd_slug=opd,
+        grant_types=("client_credentials",),
+        redirect_uris=(),
+        scope=scope,
+        resources=(f"{hub.url}/scim/v2/",),
+    )
     assert secret is not None
     return client_id, secret
 
 
 def scim_token(hub: Hub, client_id: str, secret: str, scope: str = "scim") -> str:
-    answer = httpx.post(f"{hub.url}/auth/token", auth=(client_id, secret), timeout=10, data={
-        "grant_type": "client_credentials", "scope": scope, "resource": f"{hub.url}/scim/v2/"})
+    answer = httpx.post(
+        f"{hub.url}/auth/token",
+        auth=(client_id, secret),
+        timeout=10,
+        data={"grant_type": "client_credentials", "scope": scope, "resource": f"{hub.url}/scim/v2/"},
+    )
     assert answer.status_code == 200, answer.text
     return answer.json()["access_token"]
 
 
 def scim_http(hub: Hub, token: str) -> httpx.Client:
-    return httpx.Client(base_url=f"{hub.url}/scim/v2", timeout=10,
-                        headers={"Authorization": f"Bearer {token}", "Content-Type": SCIM_JSON,
-                                 "Accept": SCIM_JSON})
+    return httpx.Client(
+        base_url=f"{hub.url}/scim/v2",
+        timeout=10,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": SCIM_JSON, "Accept": SCIM_JSON},
+    )
 
 
 def asn(email: str, name: str, unit: str | None = None, nip: str | None = None, **extra: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {"schemas": [CORE_USER, ENTERPRISE], "userName": email, "name": {"formatted": name},
-                            "displayName": name,
-                            "emails": [{"value": email, "primary": True, "type": "work"}], "active": True, **extra}
+    body: dict[str, Any] = {
+        "schemas": [CORE_USER, ENTERPRISE],
+        "userName": email,
+        "name": {"formatted": name},
+        "displayName": name,
+        "emails": [{"value": email, "primary": True, "type": "work"}],
+        "active": True,
+        **extra,
+    }
     enterprise = {k: v for k, v in (("department", unit), ("employeeNumber", nip)) if v}
     if enterprise:
         body[ENTERPRISE] = enterprise

@@ -19,8 +19,7 @@ class ThreadedServer(uvicorn.Server):
 @contextmanager
 def run_server(app: Any, host: str = "127.0.0.1", port: int = 0, **config: Any) -> Iterator[str]:
     """Serve ``app`` until the block ends; yields its base URL (no trailing slash)."""
-    server = ThreadedServer(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on",
-                                           **config))
+    server = ThreadedServer(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on", **config))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20

@@ -92,8 +92,14 @@ class SignIn:
     tokens: dict[str, Any]
 
 
-def sign_in_by_steps(http: httpx.Client, client_id: str, client_secret: str | None, login: str,
-                     meter: DatabaseMeter | None = None, redirect_uri: str = "http://127.0.0.1:9/cb") -> SignIn:
+def sign_in_by_steps(
+    http: httpx.Client,
+    client_id: str,
+    client_secret: str | None,
+    login: str,
+    meter: DatabaseMeter | None = None,
+    redirect_uri: str = "http://127.0.0.1:9/cb",
+) -> SignIn:
     """One full sign-in with a fresh cookie jar in ``http`` (which must not follow redirects)."""
     verifier, challenge = pkce_pair()
 
@@ -107,9 +113,15 @@ def sign_in_by_steps(http: httpx.Client, client_id: str, client_secret: str | No
         page = http.get(first.headers["location"])
     assert page.status_code == 200, page.text[:300]
     with step("password"):
-        posted = http.post("/auth/login", data={"login": login, "password": PASSWORD,
-                                                "csrf_token": csrf_from(page.text),
-                                                "interaction": interaction_from(first.headers["location"])})
+        posted = http.post(
+            "/auth/login",
+            data={
+                "login": login,
+                "password": PASSWORD,
+                "csrf_token": csrf_from(page.text),
+                "interaction": interaction_from(first.headers["location"]),
+            },
+        )
     assert posted.status_code == 303 and "/auth/authorize/resume" in posted.headers["location"], posted.text[:300]
     with step("resume"):
         resumed = http.get(posted.headers["location"])

@@ -1,16 +1,16 @@
 """A tiny real OPD upstream for gateway tests (raw ASGI, served by uvicorn on loopback).
 
-    /echo       JSON: method, raw path, query, headers (list of pairs), body length
-    /upload     counts the body without keeping it; JSON: bytes received
-    /stream     ?chunks=N&size=S&delay=D: N chunks of S bytes (no Content-Length); N=0: forever
-    /slow       ?delay=D: waits D seconds before the response head
-    /redirect   302 to http://example.invalid/elsewhere
-    /gzip       a gzip-encoded body with Content-Encoding: gzip
-    /cookie     sets a cookie
-    /headers    ?h=NAME:VALUE (repeatable): answers 200 with exactly those response headers added
-    /status     ?code=N
-    /ws         WebSocket echo; "close:CODE" closes with CODE; accepts subprotocol "chat"
-    /ws-refuse  refuses the WebSocket handshake (403)
+/echo       JSON: method, raw path, query, headers (list of pairs), body length
+/upload     counts the body without keeping it; JSON: bytes received
+/stream     ?chunks=N&size=S&delay=D: N chunks of S bytes (no Content-Length); N=0: forever
+/slow       ?delay=D: waits D seconds before the response head
+/redirect   302 to http://example.invalid/elsewhere
+/gzip       a gzip-encoded body with Content-Encoding: gzip
+/cookie     sets a cookie
+/headers    ?h=NAME:VALUE (repeatable): answers 200 with exactly those response headers added
+/status     ?code=N
+/ws         WebSocket echo; "close:CODE" closes with CODE; accepts subprotocol "chat"
+/ws-refuse  refuses the WebSocket handshake (403)
 """
 
 from __future__ import annotations
@@ -49,7 +49,9 @@ class Upstream:
     async def http_echo(self, scope: dict[str, Any], receive: Any, send: Any, query: dict[str, str]) -> None:
         length = await _drain(receive)
         document = {
-            "upstream": self.name, "method": scope["method"], "raw_path": scope["raw_path"].decode("latin-1"),
+            "upstream": self.name,
+            "method": scope["method"],
+            "raw_path": scope["raw_path"].decode("latin-1"),
             "query": scope["query_string"].decode("latin-1"),
             "headers": [[k.decode("latin-1"), v.decode("latin-1")] for k, v in scope["headers"]],
             "body_length": length,
@@ -60,10 +62,18 @@ class Upstream:
         await _json(send, 200, {"received": await _drain(receive)})
 
     async def http_stream(self, scope: dict[str, Any], receive: Any, send: Any, query: dict[str, str]) -> None:
-        chunks, size, delay = int(query.get("chunks", "3")), int(query.get("size", "1024")), float(
-            query.get("delay", "0"))
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", b"multipart/x-mixed-replace; boundary=frame")]})
+        chunks, size, delay = (
+            int(query.get("chunks", "3")),
+            int(query.get("size", "1024")),
+            float(query.get("delay", "0")),
+        )
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"multipart/x-mixed-replace; boundary=frame")],
+            }
+        )
         sent = 0
         watcher = asyncio.ensure_future(_wait_disconnect(receive))
         try:
@@ -84,26 +94,46 @@ class Upstream:
         await _json(send, 200, {"slow": True})
 
     async def http_redirect(self, scope: dict[str, Any], receive: Any, send: Any, query: dict[str, str]) -> None:
-        await send({"type": "http.response.start", "status": 302,
-                    "headers": [(b"location", b"http://example.invalid/elsewhere"), (b"content-length", b"0")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 302,
+                "headers": [(b"location", b"http://example.invalid/elsewhere"), (b"content-length", b"0")],
+            }
+        )
         await send({"type": "http.response.body", "body": b""})
 
     async def http_gzip(self, scope: dict[str, Any], receive: Any, send: Any, query: dict[str, str]) -> None:
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-encoding", b"gzip"), (b"content-type", b"text/plain"),
-                                (b"content-length", str(len(GZIP_BODY)).encode())]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-encoding", b"gzip"),
+                    (b"content-type", b"text/plain"),
+                    (b"content-length", str(len(GZIP_BODY)).encode()),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": GZIP_BODY})
 
     async def http_cookie(self, scope: dict[str, Any], receive: Any, send: Any, query: dict[str, str]) -> None:
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"set-cookie", b"upstream=secret; Path=/"), (b"content-length", b"2")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"set-cookie", b"upstream=secret; Path=/"), (b"content-length", b"2")],
+            }
+        )
         await send({"type": "http.response.body", "body": b"ok"})
 
     async def http_headers(self, scope: dict[str, Any], receive: Any, send: Any, query: dict[str, str]) -> None:
-        added = [tuple(part.encode("latin-1") for part in value.split(":", 1))
-                 for key, value in parse_qsl(scope["query_string"].decode()) if key == "h"]
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [*added, (b"content-length", b"2")]})
+        added = [
+            tuple(part.encode("latin-1") for part in value.split(":", 1))
+            for key, value in parse_qsl(scope["query_string"].decode())
+            if key == "h"
+        ]
+        await send({"type": "http.response.start", "status": 200, "headers": [*added, (b"content-length", b"2")]})
         await send({"type": "http.response.body", "body": b"ok"})
 
     async def http_status(self, scope: dict[str, Any], receive: Any, send: Any, query: dict[str, str]) -> None:
@@ -155,6 +185,11 @@ async def _wait_disconnect(receive: Any) -> None:
 
 async def _json(send: Any, status: int, document: dict[str, Any]) -> None:
     body = json.dumps(document).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

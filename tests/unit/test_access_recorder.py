@@ -12,14 +12,27 @@ from idp.clock import FrozenClock
 T0 = 1_790_000_000
 WARGA = Principal(sub="warga-1", roles=("warga",), acr="1")
 ASN = Principal(sub="asn-1", opd="dishub", roles=("operator",), acr="2")
-PARKIR = Route(slug="parkir", opd="dishub", opd_path="/kota-palembang/dishub/", upstreams=("http://127.0.0.1:9",),
-               auth_mode="session", resource="http://parkir.localhost:8000/")
-PAJAK = Route(slug="pajak", opd="bapenda", opd_path="/kota-palembang/bapenda/", upstreams=("http://127.0.0.1:9",),
-              auth_mode="bearer", resource="http://pajak.localhost:8000/")
+PARKIR = Route(
+    slug="parkir",
+    opd="dishub",
+    opd_path="/kota-palembang/dishub/",
+    upstreams=("http://127.0.0.1:9",),
+    auth_mode="session",
+    resource="http://parkir.localhost:8000/",
+)
+PAJAK = Route(
+    slug="pajak",
+    opd="bapenda",
+    opd_path="/kota-palembang/bapenda/",
+    upstreams=("http://127.0.0.1:9",),
+    auth_mode="bearer",
+    resource="http://pajak.localhost:8000/",
+)
 
 
-def recorder(clock: FrozenClock, *, window: int = 300, max_pending: int = 100,
-             counter: Counter | None = None) -> AccessRecorder:
+def recorder(
+    clock: FrozenClock, *, window: int = 300, max_pending: int = 100, counter: Counter | None = None
+) -> AccessRecorder:
     return AccessRecorder(clock, window=window, max_pending=max_pending, dropped=counter)
 
 
@@ -43,7 +56,10 @@ def test_each_user_and_app_is_its_own_record() -> None:
     for principal, route in [(WARGA, PARKIR), (WARGA, PAJAK), (ASN, PARKIR), (WARGA, PARKIR)]:
         accesses.record(principal, route)
     assert [(r.user_id, r.app, r.opd) for r in accesses.take()] == [
-        ("warga-1", "parkir", "dishub"), ("warga-1", "pajak", "bapenda"), ("asn-1", "parkir", "dishub")]
+        ("warga-1", "parkir", "dishub"),
+        ("warga-1", "pajak", "bapenda"),
+        ("asn-1", "parkir", "dishub"),
+    ]
 
 
 def test_a_new_window_records_again_even_after_a_flush() -> None:

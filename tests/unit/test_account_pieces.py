@@ -34,10 +34,17 @@ def test_link_round_trip_and_refusals() -> None:
     assert signer.build("verify-email", "u", "a@b.id", 5) != signer.build("verify-email", "u", "a@b.id", 5)
 
 
-@pytest.mark.parametrize(("password", "key"), [
-    ("short", "password.too_short"), ("x" * 129, "password.too_long"), ("password1", "password.common"),
-    ("PALEMBANG123", "password.common"), ("rina@example.id", "password.personal"), ("rinawarga", "password.personal"),
-])
+@pytest.mark.parametrize(
+    ("password", "key"),
+    [
+        ("short", "password.too_short"),
+        ("x" * 129, "password.too_long"),
+        ("password1", "password.common"),
+        ("PALEMBANG123", "password.common"),
+        ("rina@example.id", "password.personal"),
+        ("rinawarga", "password.personal"),
+    ],
+)
 def test_password_policy_refusals(password: str, key: str) -> None:
     with pytest.raises(PasswordRejected) as caught:
         check_new_password(password, email="rina@example.id", name="Rina Warga")
@@ -58,7 +65,7 @@ def test_totp_step_matching_within_the_drift_window() -> None:
     assert match_step(secret, totp.at(now - 30), now) == now // 30 - 1
     assert match_step(secret, totp.at(now + 30), now) == now // 30 + 1
     assert match_step(secret, totp.at(now - 60), now) is None
-    assert match_step(secret, " ".join(totp.at(now)[i:i + 3] for i in (0, 3)), now) == now // 30
+    assert match_step(secret, " ".join(totp.at(now)[i : i + 3] for i in (0, 3)), now) == now // 30
     for bad in ("", "12345", "1234567", "abcdef", "١٢٣٤٥٦"):
         assert match_step(secret, bad, now) is None
 
@@ -92,8 +99,13 @@ def test_mail_message_and_smtp_url() -> None:
     raw = message.as_bytes()
     assert b"\r\n" in raw and b"Auto-Submitted: auto-generated" in raw and b"Message-ID: <" in raw
     target = parse_smtp_url("smtps://user%40kota:p%40ss@mail.palembang.go.id")
-    assert (target.host, target.port, target.implicit_tls, target.username, target.password) == \
-        ("mail.palembang.go.id", 465, True, "user@kota", "p@ss")
+    assert (target.host, target.port, target.implicit_tls, target.username, target.password) == (
+        "mail.palembang.go.id",
+        465,
+        True,
+        "user@kota",
+        "p@ss",
+    )
     plain = parse_smtp_url("smtp://127.0.0.1:2525?starttls=1")
     assert (plain.port, plain.starttls, plain.implicit_tls, plain.username) == (2525, True, False, None)
     with pytest.raises(ValueError):

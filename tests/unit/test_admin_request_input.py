@@ -14,17 +14,41 @@ from gateway.admin.openapi import OPERATIONS
 from gateway.admin.request_input import MAX_OFFSET, QUERY, TEXT_PATTERN
 from gateway.errors import BadRequest
 
-EDGES = [" ", "\t", "\n", "\r", "\x0b", "\x0c", "\x1c", "\x85", "\xa0", "\u1680", "\u2000", "\u200a", "\u2028",
-         "\u202f", "\u205f", "\u3000", "\ufeff", "\u200b", "\x00", "\x7f", "é", "x"]
+EDGES = [
+    " ",
+    "\t",
+    "\n",
+    "\r",
+    "\x0b",
+    "\x0c",
+    "\x1c",
+    "\x85",
+    "\xa0",
+    "\u1680",
+    "\u2000",
+    "\u200a",
+    "\u2028",
+    "\u202f",
+    "\u205f",
+    "\u3000",
+    "\ufeff",
+    "\u200b",
+    "\x00",
+    "\x7f",
+    "é",
+    "x",
+]
 
 
 @pytest.mark.parametrize("char", EDGES)
 def test_body_patterns_mean_the_same_in_python_and_pydantic(char: str) -> None:
-    for text, pattern, model in ((f"{char}grant", LINE, lambda v: RoleGrant(opd=v, role="operator")),
-                                 (f"grant{char}", LINE, lambda v: RoleGrant(opd=v, role="operator")),
-                                 (f"ab{char}cd", LINE, lambda v: RoleGrant(opd=v, role="operator")),
-                                 (f"{char}reason", PARAGRAPH, lambda v: Reason(reason=v)),
-                                 (f"rea{char}son", PARAGRAPH, lambda v: Reason(reason=v))):
+    for text, pattern, model in (
+        (f"{char}grant", LINE, lambda v: RoleGrant(opd=v, role="operator")),
+        (f"grant{char}", LINE, lambda v: RoleGrant(opd=v, role="operator")),
+        (f"ab{char}cd", LINE, lambda v: RoleGrant(opd=v, role="operator")),
+        (f"{char}reason", PARAGRAPH, lambda v: Reason(reason=v)),
+        (f"rea{char}son", PARAGRAPH, lambda v: Reason(reason=v)),
+    ):
         published = re.fullmatch(pattern, text) is not None
         try:
             model(text)
@@ -36,8 +60,17 @@ def test_body_patterns_mean_the_same_in_python_and_pydantic(char: str) -> None:
 
 def test_query_values_are_typed_and_bounded() -> None:
     assert QUERY["offset"].read(str(MAX_OFFSET)) == MAX_OFFSET
-    for key, raw in (("offset", str(MAX_OFFSET + 1)), ("limit", "0"), ("limit", "²"), ("limit", " 5"),
-                     ("offset", "9" * 5000), ("match", "Prefix"), ("q", "a\x00"), ("q", "x" * 201), ("nik", "1" * 17)):
+    for key, raw in (
+        ("offset", str(MAX_OFFSET + 1)),
+        ("limit", "0"),
+        ("limit", "²"),
+        ("limit", " 5"),
+        ("offset", "9" * 5000),
+        ("match", "Prefix"),
+        ("q", "a\x00"),
+        ("q", "x" * 201),
+        ("nik", "1" * 17),
+    ):
         with pytest.raises(BadRequest):
             QUERY[key].read(raw)
     assert QUERY["q"].read("Siti Aminah") == "Siti Aminah"

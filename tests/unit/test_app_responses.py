@@ -14,12 +14,23 @@ def guard(tls: bool = True) -> tuple[AppResponseGuard, list[tuple[str, str]]]:
     return AppResponseGuard(ISSUER, "apps.palembang.go.id", tls, lambda app, why: drops.append((app, why))), drops
 
 
-@pytest.mark.parametrize("cookie", [
-    b"sid=1; Domain=palembang.go.id; Path=/", b"sid=1; domain=.palembang.go.id", b"sid=1; Domain=APPS.palembang.go.id",
-    b"sid=1; Domain=gerbang.palembang.go.id", b"sid=1; Domain=palembang.go.id.", b"sid=1; Path=/; DOMAIN = go.id",
-    b"gerbang_session=x", b"__Host-gerbang_session=x; Path=/; Secure", b"__Secure-Gerbang_gw=x", b"GERBANG_csrf=x",
-    b"__host-gerbang_gw=x; Path=/; Secure", b"sid=1; Domain=",
-])
+@pytest.mark.parametrize(
+    "cookie",
+    [
+        b"sid=1; Domain=palembang.go.id; Path=/",
+        b"sid=1; domain=.palembang.go.id",
+        b"sid=1; Domain=APPS.palembang.go.id",
+        b"sid=1; Domain=gerbang.palembang.go.id",
+        b"sid=1; Domain=palembang.go.id.",
+        b"sid=1; Path=/; DOMAIN = go.id",
+        b"gerbang_session=x",
+        b"__Host-gerbang_session=x; Path=/; Secure",
+        b"__Secure-Gerbang_gw=x",
+        b"GERBANG_csrf=x",
+        b"__host-gerbang_gw=x; Path=/; Secure",
+        b"sid=1; Domain=",
+    ],
+)
 def test_cookies_that_reach_beyond_the_app_are_dropped_and_counted(cookie: bytes) -> None:
     checker, drops = guard()
     kept = checker.filter("parkir", [(b"set-cookie", cookie), (b"content-type", b"text/html")])
@@ -27,8 +38,15 @@ def test_cookies_that_reach_beyond_the_app_are_dropped_and_counted(cookie: bytes
     assert len(drops) == 1 and drops[0][0] == "parkir"
 
 
-@pytest.mark.parametrize("cookie", [b"sid=1; Path=/; HttpOnly", b"sid=1; Domain=parkir.apps.palembang.go.id",
-                                    b"__Host-sid=1; Path=/; Secure", b"cart=gerbang_session"])
+@pytest.mark.parametrize(
+    "cookie",
+    [
+        b"sid=1; Path=/; HttpOnly",
+        b"sid=1; Domain=parkir.apps.palembang.go.id",
+        b"__Host-sid=1; Path=/; Secure",
+        b"cart=gerbang_session",
+    ],
+)
 def test_the_apps_own_cookies_pass(cookie: bytes) -> None:
     checker, drops = guard()
     assert (b"set-cookie", cookie) in checker.filter("parkir", [(b"set-cookie", cookie)])
@@ -41,8 +59,9 @@ def test_service_worker_allowed_is_dropped_and_hsts_is_the_gateways() -> None:
     assert kept == [(b"strict-transport-security", b"max-age=31536000")]
     assert drops == [("parkir", "service-worker-allowed")]
     plain, _ = guard(tls=False)
-    assert plain.filter("parkir", [(b"strict-transport-security", b"max-age=0")]) == \
-        [(b"strict-transport-security", b"max-age=0")]
+    assert plain.filter("parkir", [(b"strict-transport-security", b"max-age=0")]) == [
+        (b"strict-transport-security", b"max-age=0")
+    ]
 
 
 def test_hub_cookie_names_are_recognised_with_any_prefix_or_case() -> None:

@@ -9,20 +9,40 @@ from typing import Any
 import pytest
 
 from gateway import assertion
-from gateway.integrity import http_signatures
 from gateway.assertion import AssertionRejected, AssertionVerifier
 from gateway.assertion_issuer import ASSERTION_TYP, HubAssertionIssuer
+from gateway.integrity import http_signatures
 from gateway.model import Principal, RequestHead, Route
 from idp.clock import FrozenClock
 from tests.support.hub_tokens import ISSUER, RESOURCE, TestKey, hand_made, hs256_with_public_key, unsigned_none
 
 NOW = 1_800_000_000
-ROUTE = Route(slug="parkir", opd="dishub", opd_path="/kota-palembang/dishub/", upstreams=("http://127.0.0.1:1",),
-              auth_mode="session", resource=RESOURCE)
-REQUEST = RequestHead(method="GET", path="/", query=b"", headers=(), client_ip="127.0.0.1",
-                      scheme="http", host="127.0.0.1", request_id="r1")
-USER = Principal(sub="user-1", client_id="parkir-web", opd="dishub", opd_paths=("/kota-palembang/dishub/",),
-                 roles=("petugas",), acr="2")
+ROUTE = Route(
+    slug="parkir",
+    opd="dishub",
+    opd_path="/kota-palembang/dishub/",
+    upstreams=("http://127.0.0.1:1",),
+    auth_mode="session",
+    resource=RESOURCE,
+)
+REQUEST = RequestHead(
+    method="GET",
+    path="/",
+    query=b"",
+    headers=(),
+    client_ip="127.0.0.1",
+    scheme="http",
+    host="127.0.0.1",
+    request_id="r1",
+)
+USER = Principal(
+    sub="user-1",
+    client_id="parkir-web",
+    opd="dishub",
+    opd_paths=("/kota-palembang/dishub/",),
+    roles=("petugas",),
+    acr="2",
+)
 
 
 @pytest.fixture
@@ -50,11 +70,17 @@ def _claims(**overrides: Any) -> dict[str, Any]:
     return {name: value for name, value in claims.items() if value is not None}
 
 
-def test_issued_assertion_verifies_and_carries_the_identity(key: TestKey, clock: FrozenClock,
-                                                           verifier: AssertionVerifier) -> None:
+def test_issued_assertion_verifies_and_carries_the_identity(
+    key: TestKey, clock: FrozenClock, verifier: AssertionVerifier
+) -> None:
     identity = verifier.verify(_issuer(key, clock).issue(USER, ROUTE, REQUEST))
     assert (identity.sub, identity.client_id, identity.opd, identity.roles, identity.acr) == (
-        "user-1", "parkir-web", "dishub", ("petugas",), "2")
+        "user-1",
+        "parkir-web",
+        "dishub",
+        ("petugas",),
+        "2",
+    )
     assert identity.expires_at == NOW + 30
     assert not identity.anonymous
 
@@ -90,8 +116,9 @@ def test_issuer_refuses_lifetimes_over_60_seconds(key: TestKey, clock: FrozenClo
         _issuer(key, clock, ttl=61)
 
 
-def test_reused_assertion_still_has_most_of_its_life(key: TestKey, clock: FrozenClock,
-                                                    verifier: AssertionVerifier) -> None:
+def test_reused_assertion_still_has_most_of_its_life(
+    key: TestKey, clock: FrozenClock, verifier: AssertionVerifier
+) -> None:
     issuer = _issuer(key, clock, ttl=30, reuse_seconds=5)
     issuer.issue(USER, ROUTE, REQUEST)
     clock.advance(4)
@@ -143,16 +170,35 @@ def test_audience_list_containing_the_app_is_accepted(key: TestKey, verifier: As
 def test_verifier_module_depends_only_on_pyjwt_cryptography_and_stdlib(module: object) -> None:
     """OPD apps vendor these files (the assertion verifier, the RFC 9421 verifier): they must not import the hub."""
     tree = ast.parse(Path(module.__file__).read_text())  # type: ignore[attr-defined]
-    imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
-                for alias in node.names}
-    imported |= {node.module.split(".")[0] for node in ast.walk(tree)
-                 if isinstance(node, ast.ImportFrom) and node.module}
-    assert imported <= {"__future__", "asyncio", "base64", "binascii", "json", "threading", "time", "urllib",
-                        "collections", "dataclasses", "typing", "jwt", "cryptography", "io", "hashlib", "re"}
+    imported = {
+        alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
+    }
+    imported |= {
+        node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
+    }
+    assert imported <= {
+        "__future__",
+        "asyncio",
+        "base64",
+        "binascii",
+        "json",
+        "threading",
+        "time",
+        "urllib",
+        "collections",
+        "dataclasses",
+        "typing",
+        "jwt",
+        "cryptography",
+        "io",
+        "hashlib",
+        "re",
+    }
 
 
-def test_remembered_assertion_is_refused_once_expired(key: TestKey, clock: FrozenClock,
-                                                      verifier: AssertionVerifier) -> None:
+def test_remembered_assertion_is_refused_once_expired(
+    key: TestKey, clock: FrozenClock, verifier: AssertionVerifier
+) -> None:
     token = key.sign(_claims(exp=NOW + 30), typ=ASSERTION_TYP)
     first = verifier.verify(token)
     assert verifier.verify(token) is first  # remembered, not re-verified
@@ -162,15 +208,17 @@ def test_remembered_assertion_is_refused_once_expired(key: TestKey, clock: Froze
 
 
 def test_remembered_assertions_are_bounded(key: TestKey, clock: FrozenClock) -> None:
-    verifier = AssertionVerifier(issuer=ISSUER, audience=RESOURCE, jwks={"keys": [key.jwk]}, cache_size=4,
-                                 clock=lambda: clock.value)
+    verifier = AssertionVerifier(
+        issuer=ISSUER, audience=RESOURCE, jwks={"keys": [key.jwk]}, cache_size=4, clock=lambda: clock.value
+    )
     for i in range(10):
         verifier.verify(key.sign(_claims(jti=f"j{i}"), typ=ASSERTION_TYP))
     assert len(verifier._verified) <= 4  # noqa: SLF001 - the bound is the behaviour under test
 
 
-def test_assertion_is_reused_until_shortly_before_it_expires_by_default(key: TestKey, clock: FrozenClock,
-                                                                        verifier: AssertionVerifier) -> None:
+def test_assertion_is_reused_until_shortly_before_it_expires_by_default(
+    key: TestKey, clock: FrozenClock, verifier: AssertionVerifier
+) -> None:
     issuer = _issuer(key, clock, ttl=30)
     first = issuer.issue(USER, ROUTE, REQUEST)
     clock.advance(19)

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from idp.auth_limits import AuthLimiter
+from idp.throttle.memory_store import MemoryStore
 from policies.limits import LimitSpec
 from tests.support.clocks import MicroClock
-from idp.throttle.memory_store import MemoryStore
 
 ACCOUNT = LimitSpec(id="login-account", per="account", route_class="login", rate=5, period=900, burst=5)
 LOGIN_IP = LimitSpec(id="login-ip", per="ip", route_class="login", rate=100, period=60, burst=100)
-FAILURES = LimitSpec(id="client-auth", per="client_auth_failure", route_class="token", rate=10, period=600,
-                     burst=3)
+FAILURES = LimitSpec(id="client-auth", per="client_auth_failure", route_class="token", rate=10, period=600, burst=3)
 TOKEN_IP = LimitSpec(id="token-ip", per="ip", route_class="token", rate=1000, period=60, burst=1000)
 
 

@@ -15,13 +15,27 @@ NOW = 1_800_000_000
 
 
 def _route(auth_mode: str) -> Route:
-    return Route(slug="parkir", opd="dishub", opd_path="/kota-palembang/dishub/", upstreams=("http://127.0.0.1:1",),
-                 auth_mode=auth_mode, resource=RESOURCE)
+    return Route(
+        slug="parkir",
+        opd="dishub",
+        opd_path="/kota-palembang/dishub/",
+        upstreams=("http://127.0.0.1:1",),
+        auth_mode=auth_mode,
+        resource=RESOURCE,
+    )
 
 
 def _request(*headers: tuple[bytes, bytes], query: bytes = b"") -> RequestHead:
-    return RequestHead(method="GET", path="/apps/parkir/", query=query, headers=headers, client_ip="127.0.0.1",
-                       scheme="http", host="127.0.0.1", request_id="r1")
+    return RequestHead(
+        method="GET",
+        path="/apps/parkir/",
+        query=query,
+        headers=headers,
+        client_ip="127.0.0.1",
+        scheme="http",
+        host="127.0.0.1",
+        request_id="r1",
+    )
 
 
 @pytest.fixture
@@ -42,7 +56,9 @@ def _challenge(exc: pytest.ExceptionInfo[Exception]) -> bytes:
 
 async def test_user_token_gives_a_principal(authenticator: RouteAuthenticator, key: TestKey) -> None:
     token = key.sign(access_claims(NOW))
-    principal = await authenticator.authenticate(_route("bearer"), _request((b"authorization", b"Bearer " + token.encode())))
+    principal = await authenticator.authenticate(
+        _route("bearer"), _request((b"authorization", b"Bearer " + token.encode()))
+    )
     assert principal.sub == "user-1"
     assert principal.client_id == "parkir-web"
     assert principal.scopes == {"openid", "profile"}
@@ -51,13 +67,17 @@ async def test_user_token_gives_a_principal(authenticator: RouteAuthenticator, k
 
 async def test_scheme_is_case_insensitive(authenticator: RouteAuthenticator, key: TestKey) -> None:
     token = key.sign(access_claims(NOW))
-    principal = await authenticator.authenticate(_route("bearer"), _request((b"authorization", b"bEaReR " + token.encode())))
+    principal = await authenticator.authenticate(
+        _route("bearer"), _request((b"authorization", b"bEaReR " + token.encode()))
+    )
     assert principal.sub == "user-1"
 
 
 async def test_client_credentials_token_has_no_user(authenticator: RouteAuthenticator, key: TestKey) -> None:
     token = key.sign(access_claims(NOW, sub="bapenda-sync", client_id="bapenda-sync"))
-    principal = await authenticator.authenticate(_route("bearer"), _request((b"authorization", b"Bearer " + token.encode())))
+    principal = await authenticator.authenticate(
+        _route("bearer"), _request((b"authorization", b"Bearer " + token.encode()))
+    )
     assert principal.sub is None
     assert principal.client_id == "bapenda-sync"
     assert not principal.anonymous
@@ -79,12 +99,15 @@ async def test_invalid_token_gets_invalid_token_error(authenticator: RouteAuthen
     token = key.sign(access_claims(NOW, exp=NOW - 100))
     with pytest.raises(Unauthenticated) as caught:
         await authenticator.authenticate(_route("bearer"), _request((b"authorization", b"Bearer " + token.encode())))
-    assert _challenge(caught) == b'Bearer realm="gerbang", error="invalid_token", error_description="the token has expired"'
+    assert (
+        _challenge(caught)
+        == b'Bearer realm="gerbang", error="invalid_token", error_description="the token has expired"'
+    )
 
 
 async def test_malformed_token_value_is_invalid_token(authenticator: RouteAuthenticator) -> None:
     with pytest.raises(Unauthenticated) as caught:
-        await authenticator.authenticate(_route("bearer"), _request((b"authorization", b"Bearer a b\"c")))
+        await authenticator.authenticate(_route("bearer"), _request((b"authorization", b'Bearer a b"c')))
     assert b'error="invalid_token"' in _challenge(caught)
 
 
@@ -98,7 +121,9 @@ async def test_token_in_query_is_refused(authenticator: RouteAuthenticator, key:
 async def test_two_authorization_headers_are_a_bad_request(authenticator: RouteAuthenticator, key: TestKey) -> None:
     token = b"Bearer " + key.sign(access_claims(NOW)).encode()
     with pytest.raises(BadRequest) as caught:
-        await authenticator.authenticate(_route("bearer"), _request((b"authorization", token), (b"authorization", token)))
+        await authenticator.authenticate(
+            _route("bearer"), _request((b"authorization", token), (b"authorization", token))
+        )
     assert b'error="invalid_request"' in _challenge(caught)
 
 
@@ -124,4 +149,6 @@ async def test_session_apps_use_the_session_authenticator(key: TestKey) -> None:
 
 
 def test_challenge_format() -> None:
-    assert build_challenge("r", "invalid_token", "d") == b'Bearer realm="r", error="invalid_token", error_description="d"'
+    assert (
+        build_challenge("r", "invalid_token", "d") == b'Bearer realm="r", error="invalid_token", error_description="d"'
+    )

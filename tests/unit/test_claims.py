@@ -10,19 +10,42 @@ from gateway.model import Principal, Route
 from idp.errors import InvalidInput
 from policies.provider import ProviderPolicy
 
-PERSON = Principal(sub="u-1", client_id="gerbang-gateway", name="Siti", opd="dishub", roles=("operator",), acr="2",
-                   amr=("pwd", "otp"), email="siti@example.id", nik="1671015203950002", nip="198001012005011001")
+PERSON = Principal(
+    sub="u-1",
+    client_id="gerbang-gateway",
+    name="Siti",
+    opd="dishub",
+    roles=("operator",),
+    acr="2",
+    amr=("pwd", "otp"),
+    email="siti@example.id",
+    nik="1671015203950002",
+    nip="198001012005011001",
+)
 
 
 def route(claims: tuple[str, ...] = DEFAULT_CLAIMS) -> Route:
-    return Route(slug="parkir", opd="dishub", opd_path="/k/dishub/", upstreams=("http://u",), auth_mode="session",
-                 resource="http://parkir.localhost/", claims=claims)
+    return Route(
+        slug="parkir",
+        opd="dishub",
+        opd_path="/k/dishub/",
+        upstreams=("http://u",),
+        auth_mode="session",
+        resource="http://parkir.localhost/",
+        claims=claims,
+    )
 
 
 def test_the_default_set_is_what_apps_always_received() -> None:
     claims = build_claims(PERSON, route(), "http://hub", 100, 30)
     assert {k for k in claims if k not in ("iss", "aud", "iat", "exp", "jti")} == {
-        "sub", "client_id", "name", "opd", "roles", "acr"}
+        "sub",
+        "client_id",
+        "name",
+        "opd",
+        "roles",
+        "acr",
+    }
 
 
 def test_an_app_receives_exactly_its_claims_and_never_more() -> None:

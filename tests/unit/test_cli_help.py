@@ -12,19 +12,43 @@ from click.testing import CliRunner
 from gateway.cli import COMMAND_HELP, COMMANDS, main
 
 HEAVY = ("sqlalchemy", "authlib", "alembic", "aiohttp", "starlette", "uvicorn", "pydantic", "cryptography", "yaml")
-LIGHT_HELP = [["--help"], ["--version"], ["apply", "--help"], ["export", "--help"], ["backup", "--help"],
-              ["restore", "--help"], ["admins", "--help"], ["admins", "add", "--help"], ["serve", "--help"],
-              # the older groups whose modules import their storage and crypto when a command runs
-              ["db", "--help"], ["db", "upgrade", "--help"], ["keys", "--help"], ["keys", "rotate", "--help"],
-              ["keys", "list", "--help"], ["dpop", "--help"], ["dpop", "proof", "--help"], ["pdp", "--help"],
-              ["pdp", "breach", "--help"], ["pdp", "events", "--help"], ["pdp", "purge", "--help"],
-              ["policy", "--help"], ["policy", "check", "--help"], ["policy", "explain", "--help"],
-              ["policy", "test", "--help"], ["idps", "--help"], ["idps", "add", "--help"], ["idps", "list", "--help"]]
+LIGHT_HELP = [
+    ["--help"],
+    ["--version"],
+    ["apply", "--help"],
+    ["export", "--help"],
+    ["backup", "--help"],
+    ["restore", "--help"],
+    ["admins", "--help"],
+    ["admins", "add", "--help"],
+    ["serve", "--help"],
+    # the older groups whose modules import their storage and crypto when a command runs
+    ["db", "--help"],
+    ["db", "upgrade", "--help"],
+    ["keys", "--help"],
+    ["keys", "rotate", "--help"],
+    ["keys", "list", "--help"],
+    ["dpop", "--help"],
+    ["dpop", "proof", "--help"],
+    ["pdp", "--help"],
+    ["pdp", "breach", "--help"],
+    ["pdp", "events", "--help"],
+    ["pdp", "purge", "--help"],
+    ["policy", "--help"],
+    ["policy", "check", "--help"],
+    ["policy", "explain", "--help"],
+    ["policy", "test", "--help"],
+    ["idps", "--help"],
+    ["idps", "add", "--help"],
+    ["idps", "list", "--help"],
+]
 
 
 def _heavy_modules_after(args: list[str]) -> list[str]:
-    code = (f"import sys\nfrom gateway.cli import main\ntry:\n    main({args!r})\nexcept SystemExit:\n    pass\n"
-            f"print(sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r}), file=sys.stderr)")
+    code = (
+        f"import sys\nfrom gateway.cli import main\ntry:\n    main({args!r})\nexcept SystemExit:\n    pass\n"
+        f"print(sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r}), file=sys.stderr)"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return eval(done.stderr.strip().splitlines()[-1])  # noqa: S307 - our own printed list
 

@@ -29,11 +29,13 @@ def test_every_literal_key_used_exists() -> None:
 
 
 def test_computed_keys_exist() -> None:
-    computed = [*(f"done.{action}" for action in USER_ACTIONS),
-                *(f"done.client.{action}" for action in client_review.TRANSITIONS),
-                *(f"clients.{action}" for action in client_review.TRANSITIONS),
-                *(f"status.{s}" for s in ("pending", "active", "suspended", "rejected", "retired", "expired")),
-                *(f"effect.{e}" for e in ("allow", "deny", "report-only")),
-                *(f"error.{status}" for status in (400, 403, 404, 409, 413, 500, 503))]
+    computed = [
+        *(f"done.{action}" for action in USER_ACTIONS),
+        *(f"done.client.{action}" for action in client_review.TRANSITIONS),
+        *(f"clients.{action}" for action in client_review.TRANSITIONS),
+        *(f"status.{s}" for s in ("pending", "active", "suspended", "rejected", "retired", "expired")),
+        *(f"effect.{e}" for e in ("allow", "deny", "report-only")),
+        *(f"error.{status}" for status in (400, 403, 404, 409, 413, 500, 503)),
+    ]
     english = console_translator("en")
     assert [key for key in computed if english(key) == key] == []

@@ -35,4 +35,4 @@ def test_the_systemd_unit_runs_the_hub_with_workers_and_stops_gracefully() -> No
 def test_the_container_image_has_a_health_check_on_readyz() -> None:
     containerfile = (DEPLOY / "Containerfile").read_text(encoding="utf-8")
     assert "HEALTHCHECK" in containerfile and "/readyz" in containerfile
-    assert "postgresql-client" in containerfile and "gerbang\", \"serve\"" in containerfile
+    assert "postgresql-client" in containerfile and 'gerbang", "serve"' in containerfile

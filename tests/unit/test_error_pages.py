@@ -13,11 +13,22 @@ from gateway.problem import send_problem
 CHROME = b"text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8"
 
 
-@pytest.mark.parametrize(("accept", "html"), [
-    (CHROME, True), (b"text/html", True), (b"*/*", False), (b"", False), (b"application/json", False),
-    (b"application/problem+json, text/html;q=0.5", False), (b"text/html;q=0.9, application/json;q=0.8", True),
-    (b"text/html;q=0", False), (b"text/html;q=banyak", False), (b"image/webp,*/*", False),
-    (b"TEXT/HTML", True)])
+@pytest.mark.parametrize(
+    ("accept", "html"),
+    [
+        (CHROME, True),
+        (b"text/html", True),
+        (b"*/*", False),
+        (b"", False),
+        (b"application/json", False),
+        (b"application/problem+json, text/html;q=0.5", False),
+        (b"text/html;q=0.9, application/json;q=0.8", True),
+        (b"text/html;q=0", False),
+        (b"text/html;q=banyak", False),
+        (b"image/webp,*/*", False),
+        (b"TEXT/HTML", True),
+    ],
+)
 def test_only_a_request_that_prefers_html_gets_a_page(accept: bytes, html: bool) -> None:
     assert wants_html([(b"accept", accept)] if accept else []) is html
 
@@ -25,11 +36,13 @@ def test_only_a_request_that_prefers_html_gets_a_page(accept: bytes, html: bool)
 def problem_app(error: GatewayError) -> Any:
     async def app(scope: Any, receive: Any, send: Any) -> None:
         await send_problem(send, error, "req-123")
+
     return app
 
 
-async def call(app: Any, accept: bytes, query: bytes = b"", cookie: bytes | None = None,
-               method: str = "GET") -> tuple[int, dict[bytes, bytes], bytes]:
+async def call(
+    app: Any, accept: bytes, query: bytes = b"", cookie: bytes | None = None, method: str = "GET"
+) -> tuple[int, dict[bytes, bytes], bytes]:
     headers = [(b"accept", accept)] + ([(b"cookie", cookie)] if cookie else [])
     scope = {"type": "http", "method": method, "path": "/x", "query_string": query, "headers": headers}
     sent: list[dict[str, Any]] = []
@@ -39,17 +52,24 @@ async def call(app: Any, accept: bytes, query: bytes = b"", cookie: bytes | None
 
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
+
     await HtmlErrors(app)(scope, receive, send)
     start = sent[0]
     return start["status"], dict(start["headers"]), b"".join(m.get("body", b"") for m in sent[1:])
 
 
-@pytest.mark.parametrize(("error", "words"), [
-    (Forbidden("policy rule x denied"), "Akses ditolak"), (NotFound("no app"), "Halaman tidak ditemukan"),
-    (ServiceUnavailable("suspended"), "Layanan sedang tidak tersedia"),
-    (GatewayError("boom"), "Terjadi kesalahan")])
-async def test_a_browser_reads_bahasa_indonesia_with_the_request_id_and_no_internals(error: GatewayError,
-                                                                                    words: str) -> None:
+@pytest.mark.parametrize(
+    ("error", "words"),
+    [
+        (Forbidden("policy rule x denied"), "Akses ditolak"),
+        (NotFound("no app"), "Halaman tidak ditemukan"),
+        (ServiceUnavailable("suspended"), "Layanan sedang tidak tersedia"),
+        (GatewayError("boom"), "Terjadi kesalahan"),
+    ],
+)
+async def test_a_browser_reads_bahasa_indonesia_with_the_request_id_and_no_internals(
+    error: GatewayError, words: str
+) -> None:
     status, headers, body = await call(problem_app(error), CHROME)
     page = body.decode()
     assert status == error.status and headers[b"content-type"] == b"text/html; charset=utf-8"
@@ -80,10 +100,17 @@ async def test_api_clients_keep_problem_json() -> None:
 async def test_starlettes_plain_not_found_becomes_a_page_but_other_plain_text_stays() -> None:
     async def plain(status: int, text: bytes) -> Any:
         async def app(scope: Any, receive: Any, send: Any) -> None:
-            await send({"type": "http.response.start", "status": status,
-                        "headers": [(b"content-type", b"text/plain; charset=utf-8")]})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": status,
+                    "headers": [(b"content-type", b"text/plain; charset=utf-8")],
+                }
+            )
             await send({"type": "http.response.body", "body": text})
+
         return app
+
     status, headers, body = await call(await plain(404, b"Not Found"), CHROME)
     assert status == 404 and b"Halaman tidak ditemukan" in body and b"Not Found" not in body
     assert len(headers[b"x-request-id"]) >= 16

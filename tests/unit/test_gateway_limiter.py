@@ -7,15 +7,27 @@ import pytest
 from gateway.errors import ServiceUnavailable
 from gateway.model import Principal, RequestHead, Route
 from gateway.ratelimit.limiter import GatewayLimiter, build_verdict
-from policies.limits import LimitSpec
-from tests.support.clocks import MicroClock
 from idp.throttle.memory_store import MemoryStore
 from idp.throttle.store import Outcome
+from policies.limits import LimitSpec
+from tests.support.clocks import MicroClock
 
-PUSKESMAS_APP = Route(slug="antrian", opd="puskesmas-ilir", opd_path="/kota/dinas-kesehatan/puskesmas-ilir/",
-                      upstreams=("http://127.0.0.1:1",), auth_mode="bearer", resource="r")
-PARKIR_APP = Route(slug="parkir", opd="dishub", opd_path="/kota/dishub/", upstreams=("http://127.0.0.1:1",),
-                   auth_mode="bearer", resource="r")
+PUSKESMAS_APP = Route(
+    slug="antrian",
+    opd="puskesmas-ilir",
+    opd_path="/kota/dinas-kesehatan/puskesmas-ilir/",
+    upstreams=("http://127.0.0.1:1",),
+    auth_mode="bearer",
+    resource="r",
+)
+PARKIR_APP = Route(
+    slug="parkir",
+    opd="dishub",
+    opd_path="/kota/dishub/",
+    upstreams=("http://127.0.0.1:1",),
+    auth_mode="bearer",
+    resource="r",
+)
 ALICE = Principal(sub="alice", client_id="mobile")
 
 
@@ -27,8 +39,9 @@ def limiter(*specs: LimitSpec) -> GatewayLimiter:
     return GatewayLimiter(specs, MemoryStore("t", MicroClock()))
 
 
-async def admitted(lim: GatewayLimiter, route: Route, principal: Principal = ALICE, ip: str = "10.0.0.1",
-                   times: int = 10) -> int:
+async def admitted(
+    lim: GatewayLimiter, route: Route, principal: Principal = ALICE, ip: str = "10.0.0.1", times: int = 10
+) -> int:
     return sum([(await lim.check(principal, route, head(ip))).allowed for _ in range(times)])
 
 

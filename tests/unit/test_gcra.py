@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from policies.limits import LimitSpec
 from idp.throttle.gcra import MICROS, GcraParams, decide_gcra
+from policies.limits import LimitSpec
 
 START = 1_764_262_800 * MICROS
 

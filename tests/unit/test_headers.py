@@ -23,18 +23,21 @@ def test_content_length_is_returned() -> None:
     assert check_request_headers([(b"accept", b"*/*")], 16384) is None
 
 
-@pytest.mark.parametrize("smuggling_headers", [
-    [(b"content-length", b"5"), (b"transfer-encoding", b"chunked")],
-    [(b"content-length", b"5"), (b"content-length", b"6")],
-    [(b"content-length", b"5"), (b"content-length", b"5")],
-    [(b"content-length", b"-1")],
-    [(b"content-length", b"5, 5")],
-    [(b"content-length", b" 5x")],
-    [(b"transfer-encoding", b"gzip, chunked")],
-    [(b"transfer-encoding", b"chunked"), (b"transfer-encoding", b"chunked")],
-    [(b"upgrade", b"h2c"), (b"connection", b"Upgrade, HTTP2-Settings")],
-    [(b"http2-settings", b"AAMAAABkAAQAAP__")],
-])
+@pytest.mark.parametrize(
+    "smuggling_headers",
+    [
+        [(b"content-length", b"5"), (b"transfer-encoding", b"chunked")],
+        [(b"content-length", b"5"), (b"content-length", b"6")],
+        [(b"content-length", b"5"), (b"content-length", b"5")],
+        [(b"content-length", b"-1")],
+        [(b"content-length", b"5, 5")],
+        [(b"content-length", b" 5x")],
+        [(b"transfer-encoding", b"gzip, chunked")],
+        [(b"transfer-encoding", b"chunked"), (b"transfer-encoding", b"chunked")],
+        [(b"upgrade", b"h2c"), (b"connection", b"Upgrade, HTTP2-Settings")],
+        [(b"http2-settings", b"AAMAAABkAAQAAP__")],
+    ],
+)
 def test_ambiguous_framing_is_refused(smuggling_headers: H) -> None:
     with pytest.raises(BadRequest):
         check_request_headers(smuggling_headers, 16384)
@@ -46,14 +49,26 @@ def test_oversized_head_is_431() -> None:
 
 
 def test_connection_cannot_remove_gateway_headers() -> None:
-    client: H = [(b"connection", b"X-Gerbang-Assertion, X-Forwarded-For, X-Request-Id, x-custom"),
-                 (b"x-custom", b"1"), (b"x-gerbang-assertion", b"forged"), (b"x-gerbang-user", b"admin"),
-                 (b"X-Gerbang-Sub".lower(), b"root"), (b"accept", b"*/*"), (b"keep-alive", b"timeout=5"),
-                 (b"te", b"trailers"), (b"x-forwarded-for", b"6.6.6.6"), (b"host", b"evil.example")]
+    client: H = [
+        (b"connection", b"X-Gerbang-Assertion, X-Forwarded-For, X-Request-Id, x-custom"),
+        (b"x-custom", b"1"),
+        (b"x-gerbang-assertion", b"forged"),
+        (b"x-gerbang-user", b"admin"),
+        (b"X-Gerbang-Sub".lower(), b"root"),
+        (b"accept", b"*/*"),
+        (b"keep-alive", b"timeout=5"),
+        (b"te", b"trailers"),
+        (b"x-forwarded-for", b"6.6.6.6"),
+        (b"host", b"evil.example"),
+    ]
     added = [("x-gerbang-assertion", "real"), ("x-forwarded-for", "127.0.0.1"), ("x-request-id", "r1")]
     out = build_upstream_headers(client, added)
-    assert out == [("accept", "*/*"), ("x-gerbang-assertion", "real"), ("x-forwarded-for", "127.0.0.1"),
-                   ("x-request-id", "r1")]
+    assert out == [
+        ("accept", "*/*"),
+        ("x-gerbang-assertion", "real"),
+        ("x-forwarded-for", "127.0.0.1"),
+        ("x-request-id", "r1"),
+    ]
 
 
 def test_websocket_handshake_headers_are_not_forwarded() -> None:
@@ -62,8 +77,14 @@ def test_websocket_handshake_headers_are_not_forwarded() -> None:
 
 
 def test_response_hop_by_hop_and_connection_named_are_dropped() -> None:
-    upstream: H = [(b"Content-Type", b"text/plain"), (b"Connection", b"keep-alive, X-Internal"), (b"Date", b"d"),
-                   (b"X-Internal", b"secret"), (b"Transfer-Encoding", b"chunked"), (b"X-Request-Id", b"theirs")]
+    upstream: H = [
+        (b"Content-Type", b"text/plain"),
+        (b"Connection", b"keep-alive, X-Internal"),
+        (b"Date", b"d"),
+        (b"X-Internal", b"secret"),
+        (b"Transfer-Encoding", b"chunked"),
+        (b"X-Request-Id", b"theirs"),
+    ]
     out = build_response_headers(upstream, [(b"x-request-id", b"ours")])
     assert out == [(b"content-type", b"text/plain"), (b"x-request-id", b"ours")]
 
@@ -91,8 +112,11 @@ def test_traceparent_propagated_or_started() -> None:
     valid = b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
     assert build_traceparent([(b"traceparent", valid)], "r") == valid.decode()
     request_id = "0123456789abcdef0123456789abcdef"
-    for bad in (b"00-00000000000000000000000000000000-00f067aa0ba902b7-01", b"garbage",
-                b"ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"):
+    for bad in (
+        b"00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+        b"garbage",
+        b"ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+    ):
         started = build_traceparent([(b"traceparent", bad)], request_id)
         assert started.startswith(f"00-{request_id}-") and len(started) == 55
 

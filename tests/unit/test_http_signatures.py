@@ -13,8 +13,13 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from http_message_signatures import HTTPMessageVerifier, HTTPSignatureKeyResolver, algorithms
 from http_message_signatures.exceptions import InvalidSignature
 
-from gateway.integrity.http_signatures import (MessageSignatureVerifier, SignatureRejected, format_content_digest,
-                                               join_headers, parse_content_digest)
+from gateway.integrity.http_signatures import (
+    MessageSignatureVerifier,
+    SignatureRejected,
+    format_content_digest,
+    join_headers,
+    parse_content_digest,
+)
 from gateway.integrity.signer import RequestSigner
 
 ORIGIN = "https://e-budgeting.apps.palembang.go.id"
@@ -39,11 +44,19 @@ KEY = Key("msg-1", ec.generate_private_key(ec.SECP256R1()))
 NOW = 1_800_000_000
 
 
-def signed(body: bytes = BODY, path: str = "/api/anggaran?tahun=2027", assertion: str = "a.b.c",
-           clock: FixedClock | None = None) -> dict[str, str]:
+def signed(
+    body: bytes = BODY,
+    path: str = "/api/anggaran?tahun=2027",
+    assertion: str = "a.b.c",
+    clock: FixedClock | None = None,
+) -> dict[str, str]:
     signer = RequestSigner(lambda: KEY, clock or FixedClock(NOW), ttl=30)
-    headers = {"x-gerbang-assertion": assertion, "x-request-id": "req-1", "x-forwarded-proto": "https",
-               "x-forwarded-host": "e-budgeting.apps.palembang.go.id"}
+    headers = {
+        "x-gerbang-assertion": assertion,
+        "x-request-id": "req-1",
+        "x-forwarded-proto": "https",
+        "x-forwarded-host": "e-budgeting.apps.palembang.go.id",
+    }
     digest = format_content_digest(hashlib.sha256(body).digest())
     headers.update(dict(signer.build_headers("POST", ORIGIN + path, assertion, "req-1", digest)))
     return headers
@@ -62,8 +75,22 @@ def test_replay_of_the_same_signature_is_refused() -> None:
         check.verify("POST", "/api/anggaran?tahun=2027", headers, BODY)
 
 
-@pytest.mark.parametrize("change", ["body", "path", "query", "method", "assertion", "request-id", "host", "digest",
-                                    "signature", "components", "unsigned"])
+@pytest.mark.parametrize(
+    "change",
+    [
+        "body",
+        "path",
+        "query",
+        "method",
+        "assertion",
+        "request-id",
+        "host",
+        "digest",
+        "signature",
+        "components",
+        "unsigned",
+    ],
+)
 def test_every_change_after_signing_is_refused(change: str) -> None:
     headers, body, method, target = signed(), BODY, "POST", "/api/anggaran?tahun=2027"
     if change == "body":
@@ -127,9 +154,12 @@ def test_an_independent_rfc9421_implementation_verifies_the_hub_signature() -> N
     headers = signed(clock=FixedClock(int(time.time())))
     request = httpx.Request("POST", ORIGIN + "/api/anggaran?tahun=2027", headers=headers, content=BODY)
     independent = HTTPMessageVerifier(signature_algorithm=algorithms.ECDSA_P256_SHA256, key_resolver=Resolver())
-    results = independent.verify(request, expect_tag="gerbang", body=BODY,
-                                 require_components=("@method", "@target-uri", "content-digest",
-                                                     "x-gerbang-assertion", "x-request-id"))
+    results = independent.verify(
+        request,
+        expect_tag="gerbang",
+        body=BODY,
+        require_components=("@method", "@target-uri", "content-digest", "x-gerbang-assertion", "x-request-id"),
+    )
     assert results[0].label == "gerbang" and results[0].body == BODY
     tampered = httpx.Request("POST", ORIGIN + "/api/anggaran?tahun=2028", headers=headers, content=BODY)
     with pytest.raises(InvalidSignature):

@@ -23,16 +23,23 @@ def imported_packages(path: Path, root: Path) -> set[tuple[int, str]]:
                 found.add((node.lineno, path.relative_to(root).parts[0]))
             elif node.module:
                 found.add((node.lineno, node.module.split(".")[0]))
-        elif isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", "")) in (
-                "import_module", "__import__") and node.args and isinstance(node.args[0], ast.Constant):
+        elif (
+            isinstance(node, ast.Call)
+            and getattr(node.func, "attr", getattr(node.func, "id", "")) in ("import_module", "__import__")
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+        ):
             found.add((node.lineno, str(node.args[0].value).split(".")[0]))
     return found
 
 
 def violations(package: str, root: Path = ROOT) -> list[str]:
-    return [f"{path.relative_to(root)}:{line} imports {name}"
-            for path in sorted((root / package).rglob("*.py"))
-            for line, name in sorted(imported_packages(path, root)) if name in FORBIDDEN[package]]
+    return [
+        f"{path.relative_to(root)}:{line} imports {name}"
+        for path in sorted((root / package).rglob("*.py"))
+        for line, name in sorted(imported_packages(path, root))
+        if name in FORBIDDEN[package]
+    ]
 
 
 @pytest.mark.parametrize("package", sorted(FORBIDDEN))
@@ -45,7 +52,8 @@ def test_the_scan_sees_every_import_form(tmp_path: Path) -> None:
     (tmp_path / "policies").mkdir()
     (tmp_path / "policies" / "probe.py").write_text(
         "import gateway.app\nfrom idp import keys\nimport importlib\nfrom . import engine\n"
-        "importlib.import_module('gateway.cli')\n")
+        "importlib.import_module('gateway.cli')\n"
+    )
     assert violations("policies", tmp_path) == [
         "policies/probe.py:1 imports gateway",
         "policies/probe.py:2 imports idp",

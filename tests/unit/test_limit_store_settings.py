@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from gateway.ratelimit.store import describe_limit_store
-from idp.context import build_limit_store
 from gateway.settings import Settings
+from idp.context import build_limit_store
 from idp.throttle.fallback_store import FallbackStore
 from idp.throttle.memory_store import MemoryStore
 
@@ -16,8 +16,9 @@ async def test_no_redis_url_means_the_in_process_store() -> None:
 
 
 async def test_a_redis_url_gets_the_configured_timeouts_and_a_local_fallback() -> None:
-    settings = Settings(redis_url="redis://127.0.0.1:1/0", redis_socket_timeout=0.3, redis_connect_timeout=0.2,
-                        redis_key_prefix="city")
+    settings = Settings(
+        redis_url="redis://127.0.0.1:1/0", redis_socket_timeout=0.3, redis_connect_timeout=0.2, redis_key_prefix="city"
+    )
     store = build_limit_store(settings)
     assert isinstance(store, FallbackStore) and isinstance(store.local, MemoryStore)
     kwargs = store.primary.client.connection_pool.connection_kwargs  # type: ignore[union-attr]

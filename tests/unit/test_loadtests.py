@@ -37,8 +37,14 @@ Transfer/sec:      8.03MB
 
 
 def test_help_runs_without_starting_anything() -> None:
-    done = subprocess.run([sys.executable, "-m", "loadtests.bench", "--help"], cwd=ROOT, capture_output=True,
-                          text=True, timeout=60, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "loadtests.bench", "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert "--only" in done.stdout and "gerbang-bearer" in done.stdout
 
@@ -71,14 +77,23 @@ def test_wrk_script_carries_method_headers_and_body_verbatim() -> None:
 
 
 def _measured(name: str, requests_per_s: float, rss: list[float] | None = None) -> Result:
-    run = WrkRun(requests_per_s=requests_per_s, p50_ms=1.0, p99_ms=2.0, requests=int(requests_per_s * 10),
-                 non_2xx=0, socket_errors=0)
+    run = WrkRun(
+        requests_per_s=requests_per_s,
+        p50_ms=1.0,
+        p99_ms=2.0,
+        requests=int(requests_per_s * 10),
+        non_2xx=0,
+        socket_errors=0,
+    )
     return Result(name, name, "proxy", runs=[run], rss_mib=rss or [], cold_start_s=1.5 if rss else None)
 
 
 def test_the_issues_bars_are_checked_against_the_run() -> None:
-    measured = {"nginx": _measured("nginx", 1000.0), "gerbang-bearer": _measured("gerbang-bearer", 200.0, [120.0]),
-                "gerbang-2w": _measured("gerbang-2w", 300.0, [110.0, 110.0])}
+    measured = {
+        "nginx": _measured("nginx", 1000.0),
+        "gerbang-bearer": _measured("gerbang-bearer", 200.0, [120.0]),
+        "gerbang-2w": _measured("gerbang-2w", 300.0, [110.0, 110.0]),
+    }
     measured["gerbang-2w"].cold_start_s = 3.5  # workers start one after another: not the one-process bar
     lines = build_goals(measured)
     assert "| bearer pipeline >= 15 % of nginx req/s | 0.20x | yes |" in lines
@@ -103,8 +118,18 @@ def test_dpop_proofs_of_the_bench_pass_the_gateways_own_check() -> None:
     maker = ProofMaker(ec.generate_private_key(ec.SECP256R1()))
     url = "http://api.localhost:8000/"
     proofs = [maker.proof("GET", url, access_token="token-value") for _ in range(3)]
-    checked = [check_proof(p, method="GET", url=url, now=int(time.time()), window=ProofWindow(),
-                           keys=KeyCache(), access_token="token-value") for p in proofs]
+    checked = [
+        check_proof(
+            p,
+            method="GET",
+            url=url,
+            now=int(time.time()),
+            window=ProofWindow(),
+            keys=KeyCache(),
+            access_token="token-value",
+        )
+        for p in proofs
+    ]
     assert len({c.jti for c in checked}) == 3 and {c.jkt for c in checked} == {maker.jkt}
     script = _lua(Request(url, headers={"Authorization": "DPoP token-value"}, script=_lua_reader(Path("/tmp/f"))))
     assert "function request()" in script and 'headers["DPoP"] = proofs:read("*l")' in script

@@ -44,9 +44,17 @@ def test_every_line_carries_timestamp_level_event_and_request_ids(capsys: pytest
         assert line["timestamp"].endswith("Z")
     assert (outside["request_id"], outside["trace_id"]) == (None, None)
     assert (inside["event"], inside["level"], inside["app"], inside["request_id"], inside["trace_id"]) == (
-        "inside", "info", "simpus", "req-1", "4bf92f3577b34da6a3ce929d0e0e4736")
-    assert (foreign["event"], foreign["level"], foreign["request_id"]) == ("from the standard library too",
-                                                                           "warning", "req-1")
+        "inside",
+        "info",
+        "simpus",
+        "req-1",
+        "4bf92f3577b34da6a3ce929d0e0e4736",
+    )
+    assert (foreign["event"], foreign["level"], foreign["request_id"]) == (
+        "from the standard library too",
+        "warning",
+        "req-1",
+    )
     assert after["request_id"] is None
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from policies.limits import LimitSpec
-from tests.support.clocks import MicroClock
 from idp.throttle import memory_store
 from idp.throttle.memory_store import MemoryStore
 from idp.throttle.store import Hit
+from policies.limits import LimitSpec
+from tests.support.clocks import MicroClock
 
 PER_IP = LimitSpec(id="per-ip", per="ip", rate=10, period=1, burst=3)
 DAILY = LimitSpec(id="daily", per="opd", window="day", quota=2)

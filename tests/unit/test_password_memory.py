@@ -27,8 +27,14 @@ print(rss() - before)
 
 def _growth_mib(fixed: bool) -> int:
     env = {key: value for key, value in os.environ.items() if not key.startswith("MALLOC_")}
-    done = subprocess.run([sys.executable, "-c", PROBE.format(fixed=fixed)], capture_output=True, text=True,
-                          env=env, timeout=120, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE.format(fixed=fixed)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=True,
+    )
     return int(done.stdout.strip())
 
 

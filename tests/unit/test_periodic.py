@@ -63,13 +63,23 @@ async def test_run_forever_can_be_cancelled_like_any_task() -> None:
         await task
 
 
-@pytest.mark.parametrize(("interval", "failures", "delay"), [
-    (2.0, 0, 2.0), (2.0, 1, 2.0), (2.0, 2, 4.0), (2.0, 3, 8.0), (2.0, 4, 8.0), (2.0, 30, 8.0),  # up to 4 x
-    (100.0, 3, 300.0), (100.0, 9, 300.0),  # never more than five minutes...
-    (3600.0, 5, 3600.0),  # ...unless the interval itself is longer
-])
-def test_the_delay_doubles_with_each_failure_in_a_row_up_to_a_ceiling(interval: float, failures: int,
-                                                                       delay: float) -> None:
+@pytest.mark.parametrize(
+    ("interval", "failures", "delay"),
+    [
+        (2.0, 0, 2.0),
+        (2.0, 1, 2.0),
+        (2.0, 2, 4.0),
+        (2.0, 3, 8.0),
+        (2.0, 4, 8.0),
+        (2.0, 30, 8.0),  # up to 4 x
+        (100.0, 3, 300.0),
+        (100.0, 9, 300.0),  # never more than five minutes...
+        (3600.0, 5, 3600.0),  # ...unless the interval itself is longer
+    ],
+)
+def test_the_delay_doubles_with_each_failure_in_a_row_up_to_a_ceiling(
+    interval: float, failures: int, delay: float
+) -> None:
     async def work() -> None:
         return None
 

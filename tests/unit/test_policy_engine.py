@@ -21,7 +21,9 @@ apps:
 
 
 def test_a_rule_for_an_opd_covers_its_whole_subtree() -> None:
-    policy = policy_from(APPS, """
+    policy = policy_from(
+        APPS,
+        """
     rules:
       - id: dinkes
         effect: allow
@@ -29,7 +31,8 @@ def test_a_rule_for_an_opd_covers_its_whole_subtree() -> None:
       - id: kecamatan
         effect: allow
         match: {apps: [secret], subject: {opds: ["/kota/kec-ilir-barat/"]}}
-    """)
+    """,
+    )
     puskesmas = request(app="secret", opd_paths=("/kota/dinkes/puskesmas-plaju/",))
     kelurahan = request(app="secret", opd_paths=("/kota/kec-ilir-barat/kel-bukit-lama/",))
     dinkes_itself = request(app="secret", opd_paths=("/kota/dinkes/",))
@@ -38,32 +41,41 @@ def test_a_rule_for_an_opd_covers_its_whole_subtree() -> None:
     assert policy.decide(dinkes_itself).allowed
 
 
-@pytest.mark.parametrize("paths", [
-    ("/kota/dishub/",),  # another OPD
-    ("/kota/",),  # the parent: inheritance goes down, never up
-    ("/kota/dinkes-lama/",),  # a slug that merely starts the same way
-    (),  # a citizen: no OPD at all
-])
+@pytest.mark.parametrize(
+    "paths",
+    [
+        ("/kota/dishub/",),  # another OPD
+        ("/kota/",),  # the parent: inheritance goes down, never up
+        ("/kota/dinkes-lama/",),  # a slug that merely starts the same way
+        (),  # a citizen: no OPD at all
+    ],
+)
 def test_opd_rules_do_not_reach_outside_the_subtree(paths: tuple[str, ...]) -> None:
-    policy = policy_from(APPS, """
+    policy = policy_from(
+        APPS,
+        """
     rules:
       - id: dinkes
         effect: allow
         match: {apps: [secret], subject: {opds: [dinkes]}}
-    """)
+    """,
+    )
     decision = policy.decide(request(app="secret", opd_paths=paths))
     assert not decision.allowed and decision.rule_ids == ()
 
 
 def test_deny_overrides_allow_whatever_the_order() -> None:
     for order in ((0, 1), (1, 0)):
-        rules = ["""
+        rules = [
+            """
       - id: allow-all
         effect: allow
-        match: {apps: ["*"]}""", """
+        match: {apps: ["*"]}""",
+            """
       - id: no-delete
         effect: deny
-        match: {methods: [delete]}"""]
+        match: {methods: [delete]}""",
+        ]
         policy = policy_from("rules:" + "".join(rules[i] for i in order))
         assert policy.decide(request(method="DELETE")).rule_ids == ("no-delete",)
         assert not policy.decide(request(method="DELETE")).allowed
@@ -71,7 +83,9 @@ def test_deny_overrides_allow_whatever_the_order() -> None:
 
 
 def test_report_only_is_reported_and_never_enforced() -> None:
-    policy = policy_from(APPS, """
+    policy = policy_from(
+        APPS,
+        """
     rules:
       - id: trial-deny
         effect: report-only
@@ -81,7 +95,8 @@ def test_report_only_is_reported_and_never_enforced() -> None:
         effect: report-only
         would: allow
         match: {apps: [secret]}
-    """)
+    """,
+    )
     would_deny = policy.decide(request(app="app"))
     assert (would_deny.allowed, would_deny.report_only, would_deny.would_allow) == (True, ("trial-deny",), False)
     assert would_deny.rule_ids == ()
@@ -112,7 +127,9 @@ def test_app_require_acr_denies_with_the_level_to_step_up_to() -> None:
 
 
 def test_rule_acr_is_a_minimum_and_a_restricted_app_hints_the_lowest_step_up() -> None:
-    policy = policy_from(APPS, """
+    policy = policy_from(
+        APPS,
+        """
     rules:
       - id: with-passkey
         effect: allow
@@ -120,7 +137,8 @@ def test_rule_acr_is_a_minimum_and_a_restricted_app_hints_the_lowest_step_up() -
       - id: with-otp
         effect: allow
         match: {apps: [secret], acr: 2}
-    """)
+    """,
+    )
     assert policy.decide(request(app="secret", acr="2")).rule_ids == ("with-otp",)
     assert policy.decide(request(app="secret", acr="3")).rule_ids == ("with-passkey", "with-otp")
     short = policy.decide(request(app="secret", acr="1"))
@@ -128,7 +146,9 @@ def test_rule_acr_is_a_minimum_and_a_restricted_app_hints_the_lowest_step_up() -
 
 
 def test_a_deny_below_an_acr_level_asks_for_step_up() -> None:
-    policy = policy_from(APPS, """
+    policy = policy_from(
+        APPS,
+        """
     rules:
       - id: exports-need-passkey
         effect: deny
@@ -139,7 +159,8 @@ def test_a_deny_below_an_acr_level_asks_for_step_up() -> None:
       - id: no-exports-at-night
         effect: deny
         match: {paths: [/export], time: [{start: "22:00", end: "06:00"}]}
-    """)
+    """,
+    )
     password_only = policy.decide(request(path="/export", acr="1"))
     assert password_only.rule_ids == ("exports-need-passkey", "exports-need-otp")
     assert password_only.required_acr == "3"  # the level that lifts both
@@ -150,12 +171,15 @@ def test_a_deny_below_an_acr_level_asks_for_step_up() -> None:
 
 
 def test_scopes_are_all_required_and_clients_listed() -> None:
-    policy = policy_from(APPS, """
+    policy = policy_from(
+        APPS,
+        """
     rules:
       - id: integration
         effect: allow
         match: {apps: [secret], clients: [sipkd], scopes: [budget.read, budget.write]}
-    """)
+    """,
+    )
     both = {"budget.read", "budget.write", "openid"}
     assert policy.decide(request(app="secret", sub=None, client_id="sipkd", scopes=both)).allowed
     assert not policy.decide(request(app="secret", sub=None, client_id="sipkd", scopes={"budget.read"})).allowed
@@ -163,7 +187,9 @@ def test_scopes_are_all_required_and_clients_listed() -> None:
 
 
 def test_roles_users_and_methods() -> None:
-    policy = policy_from(APPS, """
+    policy = policy_from(
+        APPS,
+        """
     rules:
       - id: readers
         effect: allow
@@ -171,45 +197,62 @@ def test_roles_users_and_methods() -> None:
       - id: owner
         effect: allow
         match: {apps: [secret], subject: {users: [u-owner]}}
-    """)
+    """,
+    )
     assert policy.decide(request(app="secret", roles=("asn", "kepala"))).rule_ids == ("readers",)
     assert not policy.decide(request(app="secret", method="POST", roles=("kepala",))).allowed
     assert policy.decide(request(app="secret", method="PATCH", sub="u-owner")).rule_ids == ("owner",)
     assert not policy.decide(request(app="secret", roles=("asn",))).allowed
 
 
-@pytest.mark.parametrize(("pattern", "path", "matches"), [
-    ("/api", "/api", True),
-    ("/api", "/api/x/y", True),
-    ("/api", "/apix", False),
-    ("/api/", "/api", False),
-    ("/api/", "/api/x", True),
-    ("/reports/*.pdf", "/reports/jan.pdf", True),
-    ("/reports/*.pdf", "/reports/2026/jan.pdf", False),
-    ("/reports/**.pdf", "/reports/2026/jan.pdf", True),
-    ("/api/*/export", "/api/v1/export", True),
-    ("/api/*/export", "/api/v1/export/more", False),
-    ("/v?/x", "/v2/x", True),
-    ("/v[12]/x", "/v3/x", False),
-    ("/v[!12]/x", "/v3/x", True),
-    ("/a.b", "/aXb", False),
-])
+@pytest.mark.parametrize(
+    ("pattern", "path", "matches"),
+    [
+        ("/api", "/api", True),
+        ("/api", "/api/x/y", True),
+        ("/api", "/apix", False),
+        ("/api/", "/api", False),
+        ("/api/", "/api/x", True),
+        ("/reports/*.pdf", "/reports/jan.pdf", True),
+        ("/reports/*.pdf", "/reports/2026/jan.pdf", False),
+        ("/reports/**.pdf", "/reports/2026/jan.pdf", True),
+        ("/api/*/export", "/api/v1/export", True),
+        ("/api/*/export", "/api/v1/export/more", False),
+        ("/v?/x", "/v2/x", True),
+        ("/v[12]/x", "/v3/x", False),
+        ("/v[!12]/x", "/v3/x", True),
+        ("/a.b", "/aXb", False),
+    ],
+)
 def test_path_prefixes_and_globs(pattern: str, path: str, matches: bool) -> None:
-    policy = policy_from(APPS, f"""
+    policy = policy_from(
+        APPS,
+        f"""
     rules:
       - id: paths
         effect: allow
         match: {{apps: [secret], paths: ["{pattern}"]}}
-    """)
+    """,
+    )
     assert policy.decide(request(app="secret", path=path)).allowed is matches
 
 
-@pytest.mark.parametrize(("ip", "inside"), [
-    ("10.1.2.3", True), ("10.255.255.255", True), ("11.0.0.1", False),
-    ("2001:db8::1", True), ("2001:db9::1", False), (None, False), ("not-an-ip", False),
-])
+@pytest.mark.parametrize(
+    ("ip", "inside"),
+    [
+        ("10.1.2.3", True),
+        ("10.255.255.255", True),
+        ("11.0.0.1", False),
+        ("2001:db8::1", True),
+        ("2001:db9::1", False),
+        (None, False),
+        ("not-an-ip", False),
+    ],
+)
 def test_source_ip_cidrs(ip: str | None, inside: bool) -> None:
-    policy = policy_from(APPS, """
+    policy = policy_from(
+        APPS,
+        """
     rules:
       - id: office
         effect: allow
@@ -217,7 +260,8 @@ def test_source_ip_cidrs(ip: str | None, inside: bool) -> None:
       - id: outside
         effect: deny
         match: {apps: [app], not_ips: [10.0.0.0/8, "2001:db8::/32"]}
-    """)
+    """,
+    )
     assert policy.decide(request(app="secret", ip=ip)).allowed is inside
     assert policy.decide(request(app="app", ip=ip)).allowed is inside
 
@@ -238,7 +282,9 @@ def test_rules_for_any_app_reach_unlisted_apps_and_unnamed_methods() -> None:
 
 
 def test_explain_names_the_failing_condition_and_agrees_with_decide() -> None:
-    policy = policy_from(APPS, """
+    policy = policy_from(
+        APPS,
+        """
     rules:
       - id: dinkes
         effect: allow
@@ -249,7 +295,8 @@ def test_explain_names_the_failing_condition_and_agrees_with_decide() -> None:
       - id: office
         effect: allow
         match: {apps: [secret], ips: [10.0.0.0/8]}
-    """)
+    """,
+    )
     result = explain(policy, request(app="secret", opd_paths=("/kota/dinkes/pkm/",), ip="192.0.2.1"))
     traces = {trace.rule_id: trace for trace in result.traces}
     assert traces["dinkes"].matched and traces["dinkes"].failed is None

@@ -21,26 +21,58 @@ def problems_of(name: str) -> list[str]:
     return [str(problem).removeprefix(prefix) for problem in caught.value.problems]
 
 
-@pytest.mark.parametrize(("fixture", "expected"), [
-    ("bad-duplicate-id", ["20-more.yaml:6: rules[1].id: duplicate rule id 'staff' (first defined at "
-                          f"{FIXTURES}/bad-duplicate-id/10-apps.yaml:2)"]),
-    ("bad-unknown-key", ["10-rules.yaml:6: rules[0].match.subjects: unknown key (expected one of: apps, methods, "
-                         "paths, subject, clients, scopes, acr, acr_below, time, ips, not_ips)"]),
-    ("bad-cidr", ["10-rules.yaml:8: rules[0].match.ips[1]: '10.0.0.1/8' is not a CIDR network "
-                  "(10.0.0.1/8 has host bits set)"]),
-    ("bad-time-window", ["10-rules.yaml:8: rules[0].match.time[0].end: time '25:00' must be HH:MM between "
-                         "00:00 and 24:00"]),
-    ("bad-unknown-effect", ["10-apps.yaml:12: rules[2].effect: must be one of allow, deny, report-only"]),
-    ("bad-glob", ["10-rules.yaml:5: rules[0].match.paths[0]: glob '/reports/[0-9.pdf' has an unterminated '[' "
-                  "at position 10"]),
-    ("bad-duplicate-key", ["10-rules.yaml:4: rules[0].effect: duplicate key 'effect'"]),
-    ("bad-report-only-without-would", ["10-rules.yaml:2: rules[0]: a report-only rule needs 'would: allow' or "
-                                       "'would: deny'"]),
-    ("bad-unknown-acr", ["10-apps.yaml:4: apps[0].require_acr: acr 'passkey' is not one of the acr_levels pwd, mfa"]),
-    ("bad-limit-dimension", ["20-limits.yaml:2: limits[0]: per 'user' is not available for route_class 'login' "
-                             "(one of ip, account)"]),
-    ("bad-not-a-mapping", ["10-rules.yaml:1: the file must hold a mapping (top-level keys)"]),
-])
+@pytest.mark.parametrize(
+    ("fixture", "expected"),
+    [
+        (
+            "bad-duplicate-id",
+            [
+                "20-more.yaml:6: rules[1].id: duplicate rule id 'staff' (first defined at "
+                f"{FIXTURES}/bad-duplicate-id/10-apps.yaml:2)"
+            ],
+        ),
+        (
+            "bad-unknown-key",
+            [
+                "10-rules.yaml:6: rules[0].match.subjects: unknown key (expected one of: apps, methods, "
+                "paths, subject, clients, scopes, acr, acr_below, time, ips, not_ips)"
+            ],
+        ),
+        (
+            "bad-cidr",
+            [
+                "10-rules.yaml:8: rules[0].match.ips[1]: '10.0.0.1/8' is not a CIDR network "
+                "(10.0.0.1/8 has host bits set)"
+            ],
+        ),
+        (
+            "bad-time-window",
+            ["10-rules.yaml:8: rules[0].match.time[0].end: time '25:00' must be HH:MM between 00:00 and 24:00"],
+        ),
+        ("bad-unknown-effect", ["10-apps.yaml:12: rules[2].effect: must be one of allow, deny, report-only"]),
+        (
+            "bad-glob",
+            [
+                "10-rules.yaml:5: rules[0].match.paths[0]: glob '/reports/[0-9.pdf' has an unterminated '[' "
+                "at position 10"
+            ],
+        ),
+        ("bad-duplicate-key", ["10-rules.yaml:4: rules[0].effect: duplicate key 'effect'"]),
+        (
+            "bad-report-only-without-would",
+            ["10-rules.yaml:2: rules[0]: a report-only rule needs 'would: allow' or 'would: deny'"],
+        ),
+        (
+            "bad-unknown-acr",
+            ["10-apps.yaml:4: apps[0].require_acr: acr 'passkey' is not one of the acr_levels pwd, mfa"],
+        ),
+        (
+            "bad-limit-dimension",
+            ["20-limits.yaml:2: limits[0]: per 'user' is not available for route_class 'login' (one of ip, account)"],
+        ),
+        ("bad-not-a-mapping", ["10-rules.yaml:1: the file must hold a mapping (top-level keys)"]),
+    ],
+)
 def test_each_bad_file_gets_one_clear_problem(fixture: str, expected: list[str]) -> None:
     assert problems_of(fixture) == expected
 
@@ -69,9 +101,12 @@ def test_problems_from_several_files_come_together(tmp_path: Path) -> None:
     for name in ("bad-cidr", "bad-glob"):
         (tmp_path / f"{name}.yaml").write_text((FIXTURES / name / "10-rules.yaml").read_text())
     (tmp_path / "bad-glob.yaml").write_text(
-        (tmp_path / "bad-glob.yaml").read_text().replace("id: reports", "id: office"))
-    problems = [str(p).removeprefix(f"{tmp_path}/") for p in pytest.raises(PolicyError, load_policy_dir,
-                                                                          tmp_path).value.problems]
+        (tmp_path / "bad-glob.yaml").read_text().replace("id: reports", "id: office")
+    )
+    problems = [
+        str(p).removeprefix(f"{tmp_path}/")
+        for p in pytest.raises(PolicyError, load_policy_dir, tmp_path).value.problems
+    ]
     assert [p.split(":")[0] for p in problems] == ["bad-cidr.yaml", "bad-glob.yaml", "bad-glob.yaml"]
     assert problems[1].startswith("bad-glob.yaml:2: rules[0].id: duplicate rule id 'office'")
     assert "unterminated '['" in problems[2]
@@ -81,8 +116,9 @@ def test_an_unknown_top_level_key_names_the_known_ones(tmp_path: Path) -> None:
     (tmp_path / "10.yaml").write_text("rule:\n  - id: x\n")
     with pytest.raises(PolicyError) as caught:
         load_policy_dir(tmp_path)
-    assert str(caught.value).endswith("10.yaml:1: rule: unknown key (expected one of: acr_levels, apps, rules, "
-                                      "limits, provider)")
+    assert str(caught.value).endswith(
+        "10.yaml:1: rule: unknown key (expected one of: acr_levels, apps, rules, limits, provider)"
+    )
 
 
 def test_a_missing_or_empty_directory_is_a_problem(tmp_path: Path) -> None:

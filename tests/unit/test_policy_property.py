@@ -31,19 +31,30 @@ def subsets(values: list[str], max_size: int = 2) -> st.SearchStrategy[list[str]
     return st.lists(st.sampled_from(values), max_size=max_size, unique=True)
 
 
-windows = st.builds(lambda days, start, end: {"days": days, "start": start, "end": end},
-                    st.lists(st.sampled_from(DAYS), min_size=1, max_size=3, unique=True),
-                    st.sampled_from(TIMES[:-1]), st.sampled_from(TIMES)).filter(lambda w: w["start"] != w["end"])
+windows = st.builds(
+    lambda days, start, end: {"days": days, "start": start, "end": end},
+    st.lists(st.sampled_from(DAYS), min_size=1, max_size=3, unique=True),
+    st.sampled_from(TIMES[:-1]),
+    st.sampled_from(TIMES),
+).filter(lambda w: w["start"] != w["end"])
 
 
 @st.composite
 def rules(draw: st.DrawFn, index: int) -> dict[str, Any]:
     effect = draw(st.sampled_from(["allow", "deny", "report-only"]))
-    match: dict[str, Any] = {"apps": draw(st.lists(st.sampled_from(["a", "b", "c", "*"]), min_size=1, max_size=2,
-                                                    unique=True))}
+    match: dict[str, Any] = {
+        "apps": draw(st.lists(st.sampled_from(["a", "b", "c", "*"]), min_size=1, max_size=2, unique=True))
+    }
     optional = {
-        "methods": ["GET", "POST", "DELETE"], "paths": PATHS, "clients": ["c1", "c2"], "scopes": ["s1", "s2", "s3"],
-        "ips": CIDRS, "not_ips": CIDRS, "users": ["u1", "u2"], "roles": ["r1", "r2", "r3"], "opds": OPDS,
+        "methods": ["GET", "POST", "DELETE"],
+        "paths": PATHS,
+        "clients": ["c1", "c2"],
+        "scopes": ["s1", "s2", "s3"],
+        "ips": CIDRS,
+        "not_ips": CIDRS,
+        "users": ["u1", "u2"],
+        "roles": ["r1", "r2", "r3"],
+        "opds": OPDS,
     }
     # few conditions per rule, so that rules match often enough to tell engines apart
     for key in draw(st.lists(st.sampled_from([*optional, "time"]), max_size=3, unique=True)):
@@ -67,9 +78,16 @@ def rules(draw: st.DrawFn, index: int) -> dict[str, Any]:
 
 @st.composite
 def policies(draw: st.DrawFn) -> dict[str, Any]:
-    apps = [{"slug": slug, "restricted": draw(st.booleans()), "allow_anonymous": draw(st.booleans()),
-             **({"require_acr": draw(st.sampled_from(LEVELS))} if draw(st.booleans()) else {})}
-            for slug in ("a", "b") if draw(st.booleans())]
+    apps = [
+        {
+            "slug": slug,
+            "restricted": draw(st.booleans()),
+            "allow_anonymous": draw(st.booleans()),
+            **({"require_acr": draw(st.sampled_from(LEVELS))} if draw(st.booleans()) else {}),
+        }
+        for slug in ("a", "b")
+        if draw(st.booleans())
+    ]
     count = draw(st.integers(min_value=0, max_value=12))
     return {"acr_levels": LEVELS, "apps": apps, "rules": [draw(rules(i)) for i in range(count)]}
 
@@ -80,15 +98,21 @@ requests = st.builds(
     method=st.sampled_from(["GET", "POST", "DELETE", "PUT"]),
     path=st.sampled_from(["/x", "/xz", "/x/", "/x/1", "/x/1/z", "/y/z", "/x/ab/z", "/z/z"]),
     # local WIB moments near window edges, written in any UTC offset
-    at=st.builds(lambda day, minute, second, hours: (datetime(2026, 1, 5, tzinfo=WIB) + timedelta(
-                     days=day, minutes=minute, seconds=second)).astimezone(timezone(timedelta(hours=hours))),
-                 st.integers(0, 13), st.sampled_from(BOUNDARY_MINUTES) | st.integers(0, 1439),
-                 st.sampled_from([0, 59]), st.integers(-12, 14)),
+    at=st.builds(
+        lambda day, minute, second, hours: (
+            datetime(2026, 1, 5, tzinfo=WIB) + timedelta(days=day, minutes=minute, seconds=second)
+        ).astimezone(timezone(timedelta(hours=hours))),
+        st.integers(0, 13),
+        st.sampled_from(BOUNDARY_MINUTES) | st.integers(0, 1439),
+        st.sampled_from([0, 59]),
+        st.integers(-12, 14),
+    ),
     sub=st.sampled_from([None, "u1", "u2", "u3"]),
     client_id=st.sampled_from([None, "c1", "c2"]),
     roles=st.lists(st.sampled_from(["r1", "r2", "r3"]), max_size=2, unique=True).map(tuple),
-    opd_paths=st.lists(st.sampled_from(["/k/", "/k/o1/", "/k/o1/p/", "/k/o2/", "/k/o3/"]), max_size=2,
-                       unique=True).map(tuple),
+    opd_paths=st.lists(st.sampled_from(["/k/", "/k/o1/", "/k/o1/p/", "/k/o2/", "/k/o3/"]), max_size=2, unique=True).map(
+        tuple
+    ),
     scopes=subsets(["s1", "s2", "s3"], 3).map(frozenset),
     acr=st.sampled_from([None, "1", "2", "3", "x"]),
     restricted=st.booleans(),
@@ -97,6 +121,7 @@ requests = st.builds(
 
 
 # ---- the naive reference evaluator ---------------------------------------------------------------
+
 
 def naive_glob(pattern: str, path: str) -> bool:
     if not pattern:
@@ -113,7 +138,7 @@ def naive_glob(pattern: str, path: str) -> bool:
         close = pattern.index("]", 2)
         body, negate = (pattern[2:close], True) if pattern[1] == "!" else (pattern[1:close], False)
         hit = path[0] in body if not negate else (path[0] not in body and path[0] != "/")
-        return hit and naive_glob(pattern[close + 1:], path[1:])
+        return hit and naive_glob(pattern[close + 1 :], path[1:])
     return pattern[0] == path[0] and naive_glob(pattern[1:], path[1:])
 
 
@@ -166,14 +191,17 @@ def naive_conditions(match: dict[str, Any], request: Request) -> bool:
         "users" not in subject or request.sub in subject["users"],
         "roles" not in subject or any(r in subject["roles"] for r in request.roles),
         "acr_below" not in match or rank(request.acr) < rank(match["acr_below"]),
-        "opds" not in subject or any((o.startswith("/") and p.startswith(o)) or f"/{o}/" in p
-                                     for o in subject["opds"] for p in request.opd_paths),
+        "opds" not in subject
+        or any(
+            (o.startswith("/") and p.startswith(o)) or f"/{o}/" in p for o in subject["opds"] for p in request.opd_paths
+        ),
     ]
     return all(checks)
 
 
-def naive_outcome(app: dict[str, Any], request: Request, denies: list[str], allows: list[str],
-                  hint: str | None) -> Decision:
+def naive_outcome(
+    app: dict[str, Any], request: Request, denies: list[str], allows: list[str], hint: str | None
+) -> Decision:
     if denies:
         return Decision(False, tuple(denies), required_acr=hint)
     if "require_acr" in app and request.sub is not None and rank(request.acr) < rank(app["require_acr"]):
@@ -204,10 +232,21 @@ def naive_decide(document: dict[str, Any], request: Request) -> tuple[Decision, 
     deny_ids, allow_ids = [r["id"] for r in denies], [r["id"] for r in allows]
     decision = naive_outcome(app, request, deny_ids, allow_ids, hint)
     if reported:
-        would = naive_outcome(app, request, deny_ids + [r["id"] for r in reported if r["would"] == "deny"],
-                              allow_ids + [r["id"] for r in reported if r["would"] == "allow"], None)
-        decision = Decision(decision.allowed, decision.rule_ids, "", decision.required_acr,
-                            tuple(r["id"] for r in reported), would.allowed)
+        would = naive_outcome(
+            app,
+            request,
+            deny_ids + [r["id"] for r in reported if r["would"] == "deny"],
+            allow_ids + [r["id"] for r in reported if r["would"] == "allow"],
+            None,
+        )
+        decision = Decision(
+            decision.allowed,
+            decision.rule_ids,
+            "",
+            decision.required_acr,
+            tuple(r["id"] for r in reported),
+            would.allowed,
+        )
     return decision, matched
 
 
@@ -219,23 +258,31 @@ def test_compiled_decisions_equal_the_naive_reference(document: dict[str, Any], 
         expected, matched = naive_decide(document, request)
         got = policy.decide(request)
         assert (got.allowed, got.rule_ids, got.required_acr, got.report_only, got.would_allow) == (
-            expected.allowed, expected.rule_ids, expected.required_acr, expected.report_only, expected.would_allow)
+            expected.allowed,
+            expected.rule_ids,
+            expected.required_acr,
+            expected.report_only,
+            expected.would_allow,
+        )
         traced = [trace.rule_id for trace in explain(policy, request).traces if trace.matched]
         assert traced == matched
 
 
 def test_the_reference_itself_can_tell_a_wrong_answer() -> None:
-    document = yaml.safe_load(textwrap.dedent("""
+    document = yaml.safe_load(
+        textwrap.dedent("""
         acr_levels: ["1", "2", "3"]
         apps: [{slug: a, restricted: true}]
         rules:
           - id: r0
             effect: allow
             match: {apps: [a], subject: {opds: [o1]}, time: [{days: [fri], start: "22:00", end: "06:00"}]}
-    """))
+    """)
+    )
     saturday_3am_wib = datetime(2026, 1, 9, 20, 0, tzinfo=UTC)
     inside = Request(app="a", method="GET", path="/", at=saturday_3am_wib, sub="u1", opd_paths=("/k/o1/p/",))
     assert naive_decide(document, inside)[0].allowed
-    outside = Request(app="a", method="GET", path="/", at=saturday_3am_wib + timedelta(hours=4), sub="u1",
-                      opd_paths=("/k/o1/p/",))
+    outside = Request(
+        app="a", method="GET", path="/", at=saturday_3am_wib + timedelta(hours=4), sub="u1", opd_paths=("/k/o1/p/",)
+    )
     assert not naive_decide(document, outside)[0].allowed

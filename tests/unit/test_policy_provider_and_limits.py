@@ -49,8 +49,11 @@ def test_sign_in_deny_overrides_and_report_only_is_not_enforced() -> None:
     assert policy.decide_login(suspended, "simpeg-web").rule_ids == ("no-suspended",)
     assert not policy.decide_login(suspended, "anything").allowed
     contractor = policy.decide_login(Subject("u3", ("kontraktor",), ("/kota/pupr/",)), "simpeg-web")
-    assert (contractor.allowed, contractor.report_only, contractor.would_allow) == (True,
-                                                                                  ("trial-block-contractors",), False)
+    assert (contractor.allowed, contractor.report_only, contractor.would_allow) == (
+        True,
+        ("trial-block-contractors",),
+        False,
+    )
 
 
 def test_guarded_scopes_go_only_to_their_clients_in_request_order() -> None:
@@ -80,15 +83,18 @@ def test_limits_compile_to_limit_specs() -> None:
     assert [spec.id for spec in policy.limits_for("app")] == ["per-ip", "per-user", "dinkes-month"]
 
 
-@pytest.mark.parametrize(("limit", "message"), [
-    ("{id: x, per: account, rate: 1}", "per 'account' is not available for route_class 'app'"),
-    ("{id: x, per: ip}", "either 'rate'"),
-    ("{id: x, per: ip, rate: 1, quota: 5, window: day}", "either 'rate'"),
-    ("{id: x, per: opd, quota: 5}", "a quota needs 'window: day' or 'window: month'"),
-    ("{id: x, per: ip, rate: 1, period: 1w}", "period '1w' must be"),
-    ("{id: x, per: ip, rate: 1, period: 0}", "period must be positive"),
-    ("{id: x, route_class: login, per: ip, rate: 1, apps: [a]}", "'apps' and 'opds' are only for route_class"),
-])
+@pytest.mark.parametrize(
+    ("limit", "message"),
+    [
+        ("{id: x, per: account, rate: 1}", "per 'account' is not available for route_class 'app'"),
+        ("{id: x, per: ip}", "either 'rate'"),
+        ("{id: x, per: ip, rate: 1, quota: 5, window: day}", "either 'rate'"),
+        ("{id: x, per: opd, quota: 5}", "a quota needs 'window: day' or 'window: month'"),
+        ("{id: x, per: ip, rate: 1, period: 1w}", "period '1w' must be"),
+        ("{id: x, per: ip, rate: 1, period: 0}", "period must be positive"),
+        ("{id: x, route_class: login, per: ip, rate: 1, apps: [a]}", "'apps' and 'opds' are only for route_class"),
+    ],
+)
 def test_limit_declarations_are_checked(limit: str, message: str) -> None:
     from policies import PolicyError
 

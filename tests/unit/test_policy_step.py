@@ -32,10 +32,24 @@ def decider(tmp_path: Path) -> tuple[PolicyDecider, str]:
 
 
 def call(policy: PolicyDecider, method: str, roles: tuple[str, ...] = ()) -> bool:
-    route = Route(slug="kas", opd="bpkad", opd_path="/kota-palembang/bpkad/", upstreams=("http://127.0.0.1:9",),
-                  auth_mode="bearer", resource="https://hub.example/apps/kas/")
-    head = RequestHead(method=method, path="/apps/kas/x", query=b"", headers=(), client_ip="10.1.2.3",
-                       scheme="https", host="hub.example", request_id="req")
+    route = Route(
+        slug="kas",
+        opd="bpkad",
+        opd_path="/kota-palembang/bpkad/",
+        upstreams=("http://127.0.0.1:9",),
+        auth_mode="bearer",
+        resource="https://hub.example/apps/kas/",
+    )
+    head = RequestHead(
+        method=method,
+        path="/apps/kas/x",
+        query=b"",
+        headers=(),
+        client_ip="10.1.2.3",
+        scheme="https",
+        host="hub.example",
+        request_id="req",
+    )
     return policy.decide(Principal(sub="u1", roles=roles), route, head, "/x").allowed
 
 
@@ -47,8 +61,11 @@ def test_each_deciding_rule_and_report_only_hit_is_counted_with_its_effect(tmp_p
     assert call(policy, "DELETE", ("bendahara",)) is True  # report-only never changes the outcome
     assert call(policy, "GET") is True  # the default allow: no rule decided, nothing counted
     hits = {key: value for key, value in rule_hits().items() if key[0].startswith(prefix)}
-    assert hits == {(f"{prefix}-deny-writes", "deny"): 1, (f"{prefix}-allow-staff", "allow"): 3,
-                    (f"{prefix}-trial-deletes", "report-only"): 1}
+    assert hits == {
+        (f"{prefix}-deny-writes", "deny"): 1,
+        (f"{prefix}-allow-staff", "allow"): 3,
+        (f"{prefix}-trial-deletes", "report-only"): 1,
+    }
 
 
 def test_rules_remember_their_file_and_a_summary_of_their_match(tmp_path: Path) -> None:
@@ -63,14 +80,29 @@ def test_rules_match_the_path_exactly_as_the_app_receives_it(tmp_path: Path) -> 
     """Each app is on its own origin: nothing is stripped, so /apps/kas/rahasia is the app's own path."""
     (tmp_path / "10-rules.yaml").write_text(
         "rules:\n  - id: no-secrets\n    effect: deny\n    match: {apps: [kas], paths: [/apps/kas/rahasia]}\n",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     policy = PolicyDecider(PolicyWatcher(tmp_path))
-    route = Route(slug="kas", opd="bpkad", opd_path="/kota-palembang/bpkad/", upstreams=("http://127.0.0.1:9",),
-                  auth_mode="bearer", resource="https://kas.apps.example/")
+    route = Route(
+        slug="kas",
+        opd="bpkad",
+        opd_path="/kota-palembang/bpkad/",
+        upstreams=("http://127.0.0.1:9",),
+        auth_mode="bearer",
+        resource="https://kas.apps.example/",
+    )
 
     def allowed(path: str) -> bool:
-        head = RequestHead(method="GET", path=path, query=b"", headers=(), client_ip="10.1.2.3", scheme="https",
-                           host="kas.apps.example", request_id="req")
+        head = RequestHead(
+            method="GET",
+            path=path,
+            query=b"",
+            headers=(),
+            client_ip="10.1.2.3",
+            scheme="https",
+            host="kas.apps.example",
+            request_id="req",
+        )
         return policy.decide(Principal(sub="u1"), route, head, path).allowed
 
     assert allowed("/apps/kas/rahasia") is False

@@ -28,32 +28,38 @@ def at(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
-@pytest.mark.parametrize(("moment", "allowed"), [
-    ("2026-01-05T08:00:00+07:00", True),  # Monday, the first minute
-    ("2026-01-05T15:59:59+07:00", True),  # the last second
-    ("2026-01-05T16:00:00+07:00", False),  # the end is exclusive
-    ("2026-01-05T07:59:59+07:00", False),
-    ("2026-01-05T01:00:00+00:00", True),  # 01:00 UTC is 08:00 in Jakarta
-    ("2026-01-05T00:59:00+00:00", False),
-    ("2026-01-04T23:30:00-02:00", True),  # Sunday in UTC-2 is Monday 08:30 in Jakarta
-    ("2026-01-04T20:00:00+00:00", False),  # Sunday 20:00 UTC is Monday 03:00 in Jakarta: too early
-    ("2026-01-10T10:00:00+07:00", False),  # Saturday
-])
+@pytest.mark.parametrize(
+    ("moment", "allowed"),
+    [
+        ("2026-01-05T08:00:00+07:00", True),  # Monday, the first minute
+        ("2026-01-05T15:59:59+07:00", True),  # the last second
+        ("2026-01-05T16:00:00+07:00", False),  # the end is exclusive
+        ("2026-01-05T07:59:59+07:00", False),
+        ("2026-01-05T01:00:00+00:00", True),  # 01:00 UTC is 08:00 in Jakarta
+        ("2026-01-05T00:59:00+00:00", False),
+        ("2026-01-04T23:30:00-02:00", True),  # Sunday in UTC-2 is Monday 08:30 in Jakarta
+        ("2026-01-04T20:00:00+00:00", False),  # Sunday 20:00 UTC is Monday 03:00 in Jakarta: too early
+        ("2026-01-10T10:00:00+07:00", False),  # Saturday
+    ],
+)
 def test_office_hours_in_jakarta(moment: str, allowed: bool) -> None:
     policy = policy_from(OFFICE_HOURS, apps_night)
     assert policy.decide(request(at=at(moment))).allowed is allowed
 
 
-@pytest.mark.parametrize(("moment", "allowed"), [
-    ("2026-01-09T22:00:00+07:00", True),  # Friday 22:00
-    ("2026-01-09T23:59:00+07:00", True),
-    ("2026-01-10T00:00:00+07:00", True),  # Saturday midnight: still Friday's window
-    ("2026-01-10T05:59:00+07:00", True),
-    ("2026-01-10T06:00:00+07:00", False),
-    ("2026-01-09T03:00:00+07:00", False),  # Friday early morning belongs to Thursday's (absent) window
-    ("2026-01-10T22:30:00+07:00", False),  # Saturday night: the window starts on Fridays only
-    ("2026-01-09T15:30:00+00:00", True),  # 22:30 Jakarta, given in UTC
-])
+@pytest.mark.parametrize(
+    ("moment", "allowed"),
+    [
+        ("2026-01-09T22:00:00+07:00", True),  # Friday 22:00
+        ("2026-01-09T23:59:00+07:00", True),
+        ("2026-01-10T00:00:00+07:00", True),  # Saturday midnight: still Friday's window
+        ("2026-01-10T05:59:00+07:00", True),
+        ("2026-01-10T06:00:00+07:00", False),
+        ("2026-01-09T03:00:00+07:00", False),  # Friday early morning belongs to Thursday's (absent) window
+        ("2026-01-10T22:30:00+07:00", False),  # Saturday night: the window starts on Fridays only
+        ("2026-01-09T15:30:00+00:00", True),  # 22:30 Jakarta, given in UTC
+    ],
+)
 def test_a_window_across_midnight_belongs_to_its_start_day(moment: str, allowed: bool) -> None:
     policy = policy_from(OFFICE_HOURS, apps_night)
     assert policy.decide(request(app="night", at=at(moment))).allowed is allowed

@@ -15,8 +15,13 @@ def test_problem_shape_and_headers() -> None:
     error = TooManyRequests("slow down", headers=((b"retry-after", b"3"),), log_detail="limit warga:42 redis key x")
     status, headers, body = build_problem(error, "req-1")
     assert status == 429
-    assert json.loads(body) == {"type": "urn:gerbang:problem:rate-limited", "title": "Too Many Requests",
-                                "status": 429, "detail": "slow down", "instance": "req-1"}
+    assert json.loads(body) == {
+        "type": "urn:gerbang:problem:rate-limited",
+        "title": "Too Many Requests",
+        "status": 429,
+        "detail": "slow down",
+        "instance": "req-1",
+    }
     assert (b"retry-after", b"3") in headers
     assert (b"content-type", b"application/problem+json") in headers
     assert (b"x-request-id", b"req-1") in headers

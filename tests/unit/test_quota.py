@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 from hypothesis import given
 from hypothesis import strategies as st
 
-from policies.limits import LimitSpec
 from idp.throttle.gcra import MICROS
 from idp.throttle.quota import QuotaParams, decide_quota, window_bounds
+from policies.limits import LimitSpec
 
 JAKARTA = ZoneInfo("Asia/Jakarta")
 
@@ -51,13 +51,24 @@ def test_daily_quota_rolls_over_at_jakarta_midnight_not_utc() -> None:
     evening, before_midnight, midnight = at(2026, 11, 28, 20, 0), at(2026, 11, 28, 23, 59, 59), at(2026, 11, 29)
     utc_midnight = at(2026, 11, 29, 7, 0)
     assert spend(params, [evening, evening, before_midnight, midnight, midnight, midnight, utc_midnight]) == [
-        True, True, False, True, True, False, False]
+        True,
+        True,
+        False,
+        True,
+        True,
+        False,
+        False,
+    ]
 
 
 def test_monthly_quota_rolls_over_on_the_first_including_new_year() -> None:
     params = QuotaParams.from_spec(LimitSpec(id="q", per="opd", window="month", quota=1))
     assert spend(params, [at(2026, 12, 1), at(2026, 12, 31, 23, 59), at(2027, 1, 1), at(2027, 1, 31)]) == [
-        True, False, True, False]
+        True,
+        False,
+        True,
+        False,
+    ]
     assert window_bounds(at(2028, 2, 10), "month") == (at(2028, 2, 1) // MICROS, at(2028, 3, 1) // MICROS)
 
 

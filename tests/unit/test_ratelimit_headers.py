@@ -5,8 +5,8 @@ from __future__ import annotations
 from gateway.errors import TooManyRequests
 from gateway.model import Verdict
 from gateway.ratelimit.headers import build_ratelimit_headers, build_rejection
-from policies.limits import LimitSpec
 from idp.throttle.store import Outcome
+from policies.limits import LimitSpec
 
 SPEC = LimitSpec(id="per-ip", per="ip", rate=10, period=1, burst=20)
 
@@ -14,7 +14,9 @@ SPEC = LimitSpec(id="per-ip", per="ip", rate=10, period=1, burst=20)
 def test_policy_and_current_state_are_named_structured_field_items() -> None:
     outcome = Outcome(SPEC, True, 7, 0.0, 1.3, 20, 2.0)
     assert dict(build_ratelimit_headers(outcome)) == {
-        b"ratelimit-policy": b'"per-ip";q=20;w=2', b"ratelimit": b'"per-ip";r=7;t=2'}
+        b"ratelimit-policy": b'"per-ip";q=20;w=2',
+        b"ratelimit": b'"per-ip";r=7;t=2',
+    }
 
 
 def test_limit_names_are_escaped_sf_strings() -> None:

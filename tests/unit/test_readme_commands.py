@@ -31,7 +31,7 @@ def _readme_commands() -> list[str]:
 def test_the_readme_command_parses(line: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     words = shlex.split(line)[1:]
     if ">" in words:
-        words = words[:words.index(">")]
+        words = words[: words.index(">")]
     if words == ["--version"]:
         return  # tests/unit/test_cli_help.py
     monkeypatch.chdir(tmp_path)

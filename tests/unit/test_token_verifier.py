@@ -89,19 +89,23 @@ async def test_es256_key_cannot_verify_an_rs256_header(clock: FrozenClock) -> No
         await TokenVerifier(key_source(es), ISSUER, clock).verify(rsa.sign(access_claims(NOW)), RESOURCE)
 
 
-@pytest.mark.parametrize(("claims", "message"), [
-    ({"iss": "https://evil.example"}, "iss"),
-    ({"exp": NOW - 31}, "expired"),
-    ({"iat": NOW + 31}, "future"),
-    ({"nbf": NOW + 31}, "nbf"),
-    ({"exp": "soon"}, "exp"),
-    ({"jti": None}, "jti"),
-    ({"client_id": None}, "client_id"),
-    ({"sub": None}, "sub"),
-    ({"aud": None}, "aud"),
-])
-async def test_bad_claims_are_refused(claims: dict[str, Any], message: str, verifier: TokenVerifier,
-                                      key: TestKey) -> None:
+@pytest.mark.parametrize(
+    ("claims", "message"),
+    [
+        ({"iss": "https://evil.example"}, "iss"),
+        ({"exp": NOW - 31}, "expired"),
+        ({"iat": NOW + 31}, "future"),
+        ({"nbf": NOW + 31}, "nbf"),
+        ({"exp": "soon"}, "exp"),
+        ({"jti": None}, "jti"),
+        ({"client_id": None}, "client_id"),
+        ({"sub": None}, "sub"),
+        ({"aud": None}, "aud"),
+    ],
+)
+async def test_bad_claims_are_refused(
+    claims: dict[str, Any], message: str, verifier: TokenVerifier, key: TestKey
+) -> None:
     with pytest.raises(InvalidToken, match=message):
         await verifier.verify(key.sign(access_claims(NOW, **claims)), RESOURCE)
 
@@ -124,7 +128,8 @@ async def test_cached_token_is_still_checked_for_audience(verifier: TokenVerifie
 
 
 async def test_repeat_token_skips_the_signature_and_only_asks_whether_its_key_is_still_trusted(
-        key: TestKey, clock: FrozenClock) -> None:
+    key: TestKey, clock: FrozenClock
+) -> None:
     lookups: list[str] = []
 
     def lookup(kid: str) -> Any:
@@ -140,7 +145,8 @@ async def test_repeat_token_skips_the_signature_and_only_asks_whether_its_key_is
 
 
 async def test_a_remembered_token_whose_key_is_gone_is_verified_again_and_refused(
-        key: TestKey, clock: FrozenClock) -> None:
+    key: TestKey, clock: FrozenClock
+) -> None:
     published = {"k1": ("ES256", key.private.public_key())}
     verifier = TokenVerifier(LocalKeys(published.get), ISSUER, clock)
     token = key.sign(access_claims(NOW))

@@ -13,8 +13,17 @@ from gateway.errors import BadRequest
 
 
 def series(name: str = "Parkir", minutes: int = 4) -> Series:
-    return Series("parkir", name, "dishub", "Dinas Perhubungan", [0] * minutes, [0] * minutes, [0] * minutes,
-                  [0] * minutes, [None] * minutes)
+    return Series(
+        "parkir",
+        name,
+        "dishub",
+        "Dinas Perhubungan",
+        [0] * minutes,
+        [0] * minutes,
+        [0] * minutes,
+        [0] * minutes,
+        [None] * minutes,
+    )
 
 
 def test_request_chart_stacks_status_classes_and_says_the_numbers() -> None:
@@ -24,8 +33,7 @@ def test_request_chart_stacks_status_classes_and_says_the_numbers() -> None:
     svg = build_request_chart(line, "c")
     assert 'role="img"' in svg and 'aria-labelledby="c-t"' in svg
     title = re.search(r"<title id=\"c-t\">(.*?)</title>", svg)
-    assert title and title.group(1) == ("Permintaan per menit, Parkir: total 14, 4xx 3, 5xx 4, 429 2; "
-                                        "puncak 10/menit")
+    assert title and title.group(1) == ("Permintaan per menit, Parkir: total 14, 4xx 3, 5xx 4, 429 2; puncak 10/menit")
     # minute 1: 7 OK, 1 other 4xx, 2 throttled (4xx includes 429); minute 2: 4 server errors
     assert len(re.findall(r"<rect x=", svg)) == 4
     assert svg.count(f'fill="{THROTTLED}"') == 1 and svg.count(f'fill="{SERVER}"') == 1
@@ -58,8 +66,9 @@ def test_durations_read_as_people_write_them(seconds: float | None, text: str) -
     assert format_seconds(seconds) == text
 
 
-@pytest.mark.parametrize(("opd", "minutes"), [("\x00", 60), ("Dishub", 60), ("a" * 65, 60), ("dishub", 4),
-                                              ("dishub", 181), ("-dishub", 60)])
+@pytest.mark.parametrize(
+    ("opd", "minutes"), [("\x00", 60), ("Dishub", 60), ("a" * 65, 60), ("dishub", 4), ("dishub", 181), ("-dishub", 60)]
+)
 def test_bad_filters_are_refused(opd: str, minutes: int) -> None:
     with pytest.raises(BadRequest):
         check_traffic_filter(opd, minutes)

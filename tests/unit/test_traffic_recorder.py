@@ -8,8 +8,8 @@ import pytest
 
 from gateway.traffic import (
     BUCKET_BASE,
-    LAST_BUCKET,
     KEEP_MINUTES,
+    LAST_BUCKET,
     MinuteRow,
     TrafficRecorder,
     bucket_of,
@@ -73,9 +73,18 @@ def test_restore_puts_back_what_a_failed_delivery_held_and_drops_rows_past_the_r
     assert (row.requests, row.throttled, sum(row.buckets)) == (2, 1, 2)
 
 
-@pytest.mark.parametrize(("seconds", "bucket"), [
-    (0.0, 0), (BUCKET_BASE, 0), (BUCKET_BASE * 1.01, 1), (BUCKET_BASE * 2, 4), (BUCKET_BASE * 2.01, 5),
-    (1.0, 54), (10_000.0, LAST_BUCKET)])
+@pytest.mark.parametrize(
+    ("seconds", "bucket"),
+    [
+        (0.0, 0),
+        (BUCKET_BASE, 0),
+        (BUCKET_BASE * 1.01, 1),
+        (BUCKET_BASE * 2, 4),
+        (BUCKET_BASE * 2.01, 5),
+        (1.0, 54),
+        (10_000.0, LAST_BUCKET),
+    ],
+)
 def test_latency_buckets_are_four_per_doubling_from_100_microseconds(seconds: float, bucket: int) -> None:
     assert bucket_of(seconds) == bucket
 
@@ -108,7 +117,7 @@ def test_p95_is_within_one_bucket_of_the_true_value(clock: Clock) -> None:
     true_p95 = durations[int(0.95 * len(durations)) - 1]
     estimate = quantile(row.buckets, 0.95)
     assert estimate is not None
-    assert true_p95 / 2 ** 0.25 <= estimate <= true_p95 * 2 ** 0.25
+    assert true_p95 / 2**0.25 <= estimate <= true_p95 * 2**0.25
 
 
 def test_quantile_of_nothing_is_none_and_of_one_bucket_is_inside_it() -> None:

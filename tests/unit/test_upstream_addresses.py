@@ -9,20 +9,40 @@ from idp.upstream_addresses import UpstreamAddresses, UpstreamRefused, check_ups
 STRICT = UpstreamAddresses()
 
 
-@pytest.mark.parametrize("refused_address", [
-    "169.254.169.254", "169.254.0.1", "fe80::1", "fe80::1%eth0", "127.0.0.1", "127.9.9.9", "::1", "0.0.0.0",
-    "::", "224.0.0.1", "ff02::1", "255.255.255.255", "100.100.100.200", "fd00:ec2::254",
-    "::ffff:169.254.169.254", "::ffff:127.0.0.1", "64:ff9b::a9fe:a9fe", "2002:a9fe:a9fe::1", "::127.0.0.1",
-    "::a9fe:a9fe",
-])
+@pytest.mark.parametrize(
+    "refused_address",
+    [
+        "169.254.169.254",
+        "169.254.0.1",
+        "fe80::1",
+        "fe80::1%eth0",
+        "127.0.0.1",
+        "127.9.9.9",
+        "::1",
+        "0.0.0.0",
+        "::",
+        "224.0.0.1",
+        "ff02::1",
+        "255.255.255.255",
+        "100.100.100.200",
+        "fd00:ec2::254",
+        "::ffff:169.254.169.254",
+        "::ffff:127.0.0.1",
+        "64:ff9b::a9fe:a9fe",
+        "2002:a9fe:a9fe::1",
+        "::127.0.0.1",
+        "::a9fe:a9fe",
+    ],
+)
 def test_special_addresses_are_refused_by_default(refused_address: str) -> None:
     assert STRICT.refusal(refused_address) is not None
     with pytest.raises(UpstreamRefused, match="GERBANG_UPSTREAM_ALLOW"):
         STRICT.check(refused_address)
 
 
-@pytest.mark.parametrize("address", ["10.0.3.5", "172.16.0.9", "192.168.1.10", "fd12:3456::1", "203.0.113.7",
-                                     "2001:db8::1"])
+@pytest.mark.parametrize(
+    "address", ["10.0.3.5", "172.16.0.9", "192.168.1.10", "fd12:3456::1", "203.0.113.7", "2001:db8::1"]
+)
 def test_private_and_public_addresses_are_allowed_by_default(address: str) -> None:
     assert STRICT.refusal(address) is None
 
@@ -36,10 +56,19 @@ def test_allow_wins_and_deny_adds() -> None:
     assert addresses.refusal("192.168.0.1") is None
 
 
-@pytest.mark.parametrize("url", [
-    "http://169.254.169.254/latest/meta-data", "http://[fe80::1]:8080", "http://[::ffff:a9fe:a9fe]/",
-    "http://localhost:8080", "http://2130706433/", "http://0x7f.1/", "http://127.1:9000", "http://0/",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://169.254.169.254/latest/meta-data",
+        "http://[fe80::1]:8080",
+        "http://[::ffff:a9fe:a9fe]/",
+        "http://localhost:8080",
+        "http://2130706433/",
+        "http://0x7f.1/",
+        "http://127.1:9000",
+        "http://0/",
+    ],
+)
 async def test_registration_checks_literals_and_every_address_a_name_resolves_to(url: str) -> None:
     with pytest.raises(UpstreamRefused):
         await check_upstream_address(url, STRICT)

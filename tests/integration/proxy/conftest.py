@@ -24,8 +24,13 @@ ISSUER = "http://127.0.0.1:8000"
 
 
 def build_route(slug: str, upstreams: tuple[str, ...], **fields: Any) -> Route:
-    values: dict[str, Any] = {"opd": "dishub", "opd_path": "/kota-palembang/dishub/", "auth_mode": "none",
-                              "resource": f"http://{slug}.localhost:8000/", "hosts": (f"{slug}.localhost",)}
+    values: dict[str, Any] = {
+        "opd": "dishub",
+        "opd_path": "/kota-palembang/dishub/",
+        "auth_mode": "none",
+        "resource": f"http://{slug}.localhost:8000/",
+        "hosts": (f"{slug}.localhost",),
+    }
     values.update(fields)
     return Route(slug=slug, upstreams=upstreams, **values)
 
@@ -50,13 +55,25 @@ def start_upstream(name: str = "upstream") -> Iterator[tuple[Upstream, str]]:
 
 
 @contextmanager
-def start_hub(directory: Path, template: Path, routes: list[Route], *, server: dict[str, Any] | None = None,
-              steps: dict[str, Any] | None = None, **settings: Any) -> Iterator[Hub]:
+def start_hub(
+    directory: Path,
+    template: Path,
+    routes: list[Route],
+    *,
+    server: dict[str, Any] | None = None,
+    steps: dict[str, Any] | None = None,
+    **settings: Any,
+) -> Iterator[Hub]:
     directory.mkdir(parents=True, exist_ok=True)
     database = directory / "gerbang.db"
     shutil.copy(template, database)
-    values: dict[str, Any] = {"issuer": ISSUER, "data_dir": directory, "policy_dir": HUB_POLICIES,
-                              "database_url": f"sqlite+aiosqlite:///{database}", "upstream_allow": LOOPBACK_UPSTREAMS}
+    values: dict[str, Any] = {
+        "issuer": ISSUER,
+        "data_dir": directory,
+        "policy_dir": HUB_POLICIES,
+        "database_url": f"sqlite+aiosqlite:///{database}",
+        "upstream_allow": LOOPBACK_UPSTREAMS,
+    }
     values.update(settings)
     built = Settings(**values)
     app = create_app(built, routes=StaticRouteTable(routes), **(steps or {}))
@@ -73,15 +90,22 @@ def hub_factory(tmp_path: Path, _sqlite_template: Path) -> Iterator[Any]:
     with ExitStack() as stack:
         count = 0
 
-        def make(routes: Any = None, *, upstreams: int = 1, server: dict[str, Any] | None = None,
-                 steps: dict[str, Any] | None = None, **settings: Any) -> Hub:
+        def make(
+            routes: Any = None,
+            *,
+            upstreams: int = 1,
+            server: dict[str, Any] | None = None,
+            steps: dict[str, Any] | None = None,
+            **settings: Any,
+        ) -> Hub:
             nonlocal count
             count += 1
             started = [stack.enter_context(start_upstream(f"upstream-{i}")) for i in range(upstreams)]
             urls = [url for _, url in started]
             built = routes(urls) if routes else [build_route("echo", tuple(urls))]
-            hub = stack.enter_context(start_hub(tmp_path / f"hub{count}", _sqlite_template, built, server=server,
-                                                steps=steps, **settings))
+            hub = stack.enter_context(
+                start_hub(tmp_path / f"hub{count}", _sqlite_template, built, server=server, steps=steps, **settings)
+            )
             hub.upstreams = [upstream for upstream, _ in started]
             hub.upstream_urls = urls
             return hub
@@ -93,8 +117,11 @@ def hub_factory(tmp_path: Path, _sqlite_template: Path) -> Iterator[Any]:
 def hub(tmp_path_factory: pytest.TempPathFactory, _sqlite_template: Path) -> Iterator[Hub]:
     """One shared hub with an ``echo`` app (auth none), a ``suspended`` app and a ``locked`` bearer app."""
     with start_upstream() as (upstream, url):
-        routes = [build_route("echo", (url,)), build_route("suspended", (url,), status="suspended"),
-                  build_route("locked", (url,), auth_mode="bearer")]
+        routes = [
+            build_route("echo", (url,)),
+            build_route("suspended", (url,), status="suspended"),
+            build_route("locked", (url,), auth_mode="bearer"),
+        ]
         with start_hub(tmp_path_factory.mktemp("hub"), _sqlite_template, routes, max_body_bytes=1 << 20) as started:
             started.upstreams, started.upstream_urls = [upstream], [url]
             yield started

@@ -43,8 +43,9 @@ def test_head_then_keep_alive_reuse(hub: Hub) -> None:
 
 def test_expect_100_continue_is_answered_before_the_body_is_forwarded(hub: Hub) -> None:
     with connect(hub.url) as sock:
-        sock.sendall(b"POST /upload HTTP/1.1\r\nHost: echo.localhost\r\nContent-Length: 5\r\n"
-                     b"Expect: 100-continue\r\n\r\n")
+        sock.sendall(
+            b"POST /upload HTTP/1.1\r\nHost: echo.localhost\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n"
+        )
         interim = b""
         while b"\r\n\r\n" not in interim:
             interim += sock.recv(65536)
@@ -56,7 +57,9 @@ def test_expect_100_continue_is_answered_before_the_body_is_forwarded(hub: Hub) 
 
 def test_chunked_request_body_is_forwarded_whole(hub: Hub) -> None:
     with connect(hub.url) as sock:
-        sock.sendall(b"POST /upload HTTP/1.1\r\nHost: echo.localhost\r\nTransfer-Encoding: chunked\r\n\r\n"
-                     b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n")
+        sock.sendall(
+            b"POST /upload HTTP/1.1\r\nHost: echo.localhost\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
+        )
         response = read_response(sock)
     assert (response.status, response.body) == (200, b'{"received": 11}')

@@ -53,8 +53,13 @@ async def test_unknown_host_is_a_problem_404(hub: Hub) -> None:
     problem = json.loads(body)
     assert status == 404
     assert headers["content-type"] == "application/problem+json"
-    assert problem == {"type": "urn:gerbang:problem:not-found", "title": "Not Found", "status": 404,
-                       "detail": "no app is served at this host name", "instance": "req-12345678"}
+    assert problem == {
+        "type": "urn:gerbang:problem:not-found",
+        "title": "Not Found",
+        "status": 404,
+        "detail": "no app is served at this host name",
+        "instance": "req-12345678",
+    }
 
 
 async def test_suspended_app_is_503(hub: Hub) -> None:
@@ -106,8 +111,10 @@ async def test_body_methods_forward_the_body(hub: Hub, method: str) -> None:
 
 
 def test_chunked_request_body_is_forwarded(hub: Hub) -> None:
-    request = (b"POST /echo HTTP/1.1\r\nHost: echo.localhost\r\nTransfer-Encoding: chunked\r\n\r\n"
-               b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n")
+    request = (
+        b"POST /echo HTTP/1.1\r\nHost: echo.localhost\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
+    )
     response = send_raw(hub.url, request)
     assert response.status == 200
     assert json.loads(response.body)["body_length"] == 11
@@ -141,8 +148,9 @@ def test_expect_continue_is_answered_by_the_gateway(hub: Hub) -> None:
     from tests.support.rawhttp import connect, read_response
 
     with connect(hub.url) as sock:
-        sock.sendall(b"POST /echo HTTP/1.1\r\nHost: echo.localhost\r\nContent-Length: 5\r\n"
-                     b"Expect: 100-continue\r\n\r\n")
+        sock.sendall(
+            b"POST /echo HTTP/1.1\r\nHost: echo.localhost\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n"
+        )
         interim = sock.recv(100)
         assert interim.startswith(b"HTTP/1.1 100 Continue")
         sock.sendall(b"hello")

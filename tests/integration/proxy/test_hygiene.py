@@ -21,16 +21,21 @@ def upstream_header_values(body: bytes, name: str) -> list[str]:
 REACHES_THE_GATEWAY = {("h11", "cl-and-te"), ("h11", "h2c"), ("httptools", "h2c")}
 
 
-@pytest.mark.parametrize("smuggling_request", [
-    b"POST /echo HTTP/1.1\r\nHost: echo.localhost\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"
-    b"0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: echo.localhost\r\n\r\n",
-    b"POST /echo HTTP/1.1\r\nHost: echo.localhost\r\nContent-Length: 5\r\nContent-Length: 40\r\n\r\nhello",
-    b"GET /echo HTTP/1.1\r\nHost: echo.localhost\r\nUpgrade: h2c\r\nConnection: Upgrade, HTTP2-Settings\r\n"
-    b"HTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n",
-], ids=["cl-and-te", "duplicate-cl", "h2c"])
+@pytest.mark.parametrize(
+    "smuggling_request",
+    [
+        b"POST /echo HTTP/1.1\r\nHost: echo.localhost\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: echo.localhost\r\n\r\n",
+        b"POST /echo HTTP/1.1\r\nHost: echo.localhost\r\nContent-Length: 5\r\nContent-Length: 40\r\n\r\nhello",
+        b"GET /echo HTTP/1.1\r\nHost: echo.localhost\r\nUpgrade: h2c\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+        b"HTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n",
+    ],
+    ids=["cl-and-te", "duplicate-cl", "h2c"],
+)
 @pytest.mark.parametrize("server", ["httptools", "h11"])
-def test_ambiguous_request_is_400_and_closes(hub_factory: Any, server: str, smuggling_request: bytes,
-                                            request: pytest.FixtureRequest) -> None:
+def test_ambiguous_request_is_400_and_closes(
+    hub_factory: Any, server: str, smuggling_request: bytes, request: pytest.FixtureRequest
+) -> None:
     request_id = request.node.callspec.id.split("-", 1)[1]
     # Whichever of uvicorn's parsers refuses first (httptools refuses some itself), the upstream never sees it.
     hub = hub_factory(server={"http": server})
@@ -45,12 +50,16 @@ def test_ambiguous_request_is_400_and_closes(hub_factory: Any, server: str, smug
 
 
 def test_forged_gateway_headers_never_reach_upstream(hub: Hub) -> None:
-    response = send_raw(hub.url, (
-        b"GET /echo HTTP/1.1\r\nHost: echo.localhost\r\n"
-        b"Connection: keep-alive, X-Gerbang-Assertion, X-Forwarded-For, X-Request-Id, Traceparent\r\n"
-        b"X-Gerbang-Assertion: forged\r\nX-Gerbang-User: admin\r\nX-GERBANG-ROLES: kominfo\r\n"
-        b"X-Forwarded-For: 6.6.6.6\r\nX-Forwarded-Host: evil.example\r\nX-Forwarded-Proto: https\r\n"
-        b"Forwarded: for=6.6.6.6\r\nX-Real-IP: 6.6.6.6\r\n\r\n"))
+    response = send_raw(
+        hub.url,
+        (
+            b"GET /echo HTTP/1.1\r\nHost: echo.localhost\r\n"
+            b"Connection: keep-alive, X-Gerbang-Assertion, X-Forwarded-For, X-Request-Id, Traceparent\r\n"
+            b"X-Gerbang-Assertion: forged\r\nX-Gerbang-User: admin\r\nX-GERBANG-ROLES: kominfo\r\n"
+            b"X-Forwarded-For: 6.6.6.6\r\nX-Forwarded-Host: evil.example\r\nX-Forwarded-Proto: https\r\n"
+            b"Forwarded: for=6.6.6.6\r\nX-Real-IP: 6.6.6.6\r\n\r\n"
+        ),
+    )
     assert response.status == 200
     headers = json.loads(response.body)["headers"]
     names = [name for name, _ in headers]
@@ -67,27 +76,43 @@ def test_forged_gateway_headers_never_reach_upstream(hub: Hub) -> None:
 
 def test_request_id_and_traceparent_propagate(hub: Hub) -> None:
     trace = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
-    response = send_raw(hub.url, (f"GET /echo HTTP/1.1\r\nHost: echo.localhost\r\nX-Request-Id: citizen-req-0001\r\n"
-                                  f"traceparent: {trace}\r\n\r\n").encode())
+    response = send_raw(
+        hub.url,
+        (
+            f"GET /echo HTTP/1.1\r\nHost: echo.localhost\r\nX-Request-Id: citizen-req-0001\r\n"
+            f"traceparent: {trace}\r\n\r\n"
+        ).encode(),
+    )
     assert response.header("x-request-id") == "citizen-req-0001"
     assert upstream_header_values(response.body, "x-request-id") == ["citizen-req-0001"]
     assert upstream_header_values(response.body, "traceparent") == [trace]
 
 
 def test_hop_by_hop_headers_are_dropped(hub: Hub) -> None:
-    response = send_raw(hub.url, b"GET /echo HTTP/1.1\r\nHost: echo.localhost\r\nConnection: x-secret\r\n"
-                                 b"X-Secret: 1\r\nKeep-Alive: timeout=9\r\nTE: trailers\r\n"
-                                 b"Proxy-Authorization: Basic eDp5\r\nX-Kept: yes\r\n\r\n")
+    response = send_raw(
+        hub.url,
+        b"GET /echo HTTP/1.1\r\nHost: echo.localhost\r\nConnection: x-secret\r\n"
+        b"X-Secret: 1\r\nKeep-Alive: timeout=9\r\nTE: trailers\r\n"
+        b"Proxy-Authorization: Basic eDp5\r\nX-Kept: yes\r\n\r\n",
+    )
     names = [name for name, _ in json.loads(response.body)["headers"]]
     assert "x-kept" in names
     for dropped in ("x-secret", "keep-alive", "te", "proxy-authorization"):
         assert dropped not in names
 
 
-@pytest.mark.parametrize("target", [
-    b"/echo/../locked/", b"/echo/%2e%2e/locked/", b"/echo%2f..%2flocked/", b"/echo/a%5cb",
-    b"/echo/a%00", b"/echo/..;/locked/", b"/echo/a\\b",
-])
+@pytest.mark.parametrize(
+    "target",
+    [
+        b"/echo/../locked/",
+        b"/echo/%2e%2e/locked/",
+        b"/echo%2f..%2flocked/",
+        b"/echo/a%5cb",
+        b"/echo/a%00",
+        b"/echo/..;/locked/",
+        b"/echo/a\\b",
+    ],
+)
 def test_ambiguous_path_is_400(hub: Hub, target: bytes) -> None:
     hits = hub.upstreams[0].hits
     response = send_raw(hub.url, b"GET " + target + b" HTTP/1.1\r\nHost: echo.localhost\r\n\r\n")
@@ -96,11 +121,14 @@ def test_ambiguous_path_is_400(hub: Hub, target: bytes) -> None:
     assert hub.upstreams[0].hits == hits
 
 
-@pytest.mark.parametrize(("target", "forwarded"), [
-    (b"//a/./b/", "/a/b/"),
-    (b"/%65cho/%7e%41", "/echo/~A"),
-    (b"/a%20b%3f", "/a%20b%3F"),
-])
+@pytest.mark.parametrize(
+    ("target", "forwarded"),
+    [
+        (b"//a/./b/", "/a/b/"),
+        (b"/%65cho/%7e%41", "/echo/~A"),
+        (b"/a%20b%3f", "/a%20b%3F"),
+    ],
+)
 def test_path_forwarded_is_the_normalised_path(hub: Hub, target: bytes, forwarded: str) -> None:
     response = send_raw(hub.url, b"GET " + target + b" HTTP/1.1\r\nHost: echo.localhost\r\n\r\n")
     assert response.status == 200
@@ -118,8 +146,9 @@ def test_absolute_form_cannot_choose_the_upstream(hub: Hub) -> None:
 
 
 def test_forwarded_host_does_not_change_the_upstream_nor_what_the_app_is_told(hub: Hub) -> None:
-    response = send_raw(hub.url, b"GET /echo HTTP/1.1\r\nHost: echo.localhost:8000\r\n"
-                                 b"X-Forwarded-Host: 10.0.0.1\r\n\r\n")
+    response = send_raw(
+        hub.url, b"GET /echo HTTP/1.1\r\nHost: echo.localhost:8000\r\nX-Forwarded-Host: 10.0.0.1\r\n\r\n"
+    )
     assert response.status == 200
     [host] = upstream_header_values(response.body, "host")
     assert host == hub.upstream_urls[0].removeprefix("http://")
@@ -127,8 +156,9 @@ def test_forwarded_host_does_not_change_the_upstream_nor_what_the_app_is_told(hu
     assert upstream_header_values(response.body, "x-forwarded-host") == ["echo.localhost:8000"]
 
 
-@pytest.mark.parametrize("host", [b"169.254.169.254", b"evil.example", b"echo.localhost.evil.example",
-                                  b"localhost", b"ECHO.localhost.evil"])
+@pytest.mark.parametrize(
+    "host", [b"169.254.169.254", b"evil.example", b"echo.localhost.evil.example", b"localhost", b"ECHO.localhost.evil"]
+)
 def test_a_host_that_is_neither_the_hub_nor_an_app_is_refused(hub: Hub, host: bytes) -> None:
     hits = hub.upstreams[0].hits
     response = send_raw(hub.url, b"GET /echo HTTP/1.1\r\nHost: " + host + b"\r\n\r\n")
@@ -137,8 +167,7 @@ def test_a_host_that_is_neither_the_hub_nor_an_app_is_refused(hub: Hub, host: by
     assert hub.upstreams[0].hits == hits
 
 
-@pytest.mark.parametrize("host", [b"echo.localhost:80:80x", b"ec ho.localhost", b"[zz]",
-                                  b"echo.localhost/../"])
+@pytest.mark.parametrize("host", [b"echo.localhost:80:80x", b"ec ho.localhost", b"[zz]", b"echo.localhost/../"])
 def test_a_malformed_host_is_a_readable_400(hub: Hub, host: bytes) -> None:
     response = send_raw(hub.url, b"GET /echo HTTP/1.1\r\nHost: " + host + b"\r\n\r\n")
     assert response.status == 400
@@ -196,23 +225,39 @@ def test_chunked_body_over_limit_is_413(hub: Hub) -> None:
 
 def test_hub_session_cookie_never_reaches_the_app(hub_factory: Any) -> None:
     hub = hub_factory()  # the hub hides its own cookies (gateway.app.HUB_COOKIES)
-    response = send_raw(hub.url, b"GET /echo HTTP/1.1\r\nHost: echo.localhost\r\n"
-                                 b"Cookie: gerbang_session=s3cret; parkir_pref=1\r\n\r\n")
+    response = send_raw(
+        hub.url, b"GET /echo HTTP/1.1\r\nHost: echo.localhost\r\nCookie: gerbang_session=s3cret; parkir_pref=1\r\n\r\n"
+    )
     assert upstream_header_values(response.body, "cookie") == ["parkir_pref=1"]
 
 
-IDENTITY_SPOOF = (b"X-User-Id: 1\r\nX_User_Id: 1\r\nX-User-Roles: kominfo\r\nX-Original-URL: /admin\r\n"
-                  b"X-Rewrite-URL: /admin\r\nX-Forwarded-User: admin\r\nX-Forwarded-Prefix: /admin\r\n"
-                  b"X-HTTP-Method-Override: DELETE\r\nRemote-User: admin\r\nX-Auth-Request-Email: a@b\r\n"
-                  b"X-Gerbang-Sub: admin\r\nTrue-Client-IP: 10.0.0.1\r\nX-Remote-User: admin\r\n")
-IDENTITY_NAMES = {"x-user-id", "x_user_id", "x-user-roles", "x-original-url", "x-rewrite-url", "x-forwarded-user",
-                  "x-forwarded-prefix", "x-http-method-override", "remote-user", "x-auth-request-email",
-                  "x-gerbang-sub", "true-client-ip", "x-remote-user"}
+IDENTITY_SPOOF = (
+    b"X-User-Id: 1\r\nX_User_Id: 1\r\nX-User-Roles: kominfo\r\nX-Original-URL: /admin\r\n"
+    b"X-Rewrite-URL: /admin\r\nX-Forwarded-User: admin\r\nX-Forwarded-Prefix: /admin\r\n"
+    b"X-HTTP-Method-Override: DELETE\r\nRemote-User: admin\r\nX-Auth-Request-Email: a@b\r\n"
+    b"X-Gerbang-Sub: admin\r\nTrue-Client-IP: 10.0.0.1\r\nX-Remote-User: admin\r\n"
+)
+IDENTITY_NAMES = {
+    "x-user-id",
+    "x_user_id",
+    "x-user-roles",
+    "x-original-url",
+    "x-rewrite-url",
+    "x-forwarded-user",
+    "x-forwarded-prefix",
+    "x-http-method-override",
+    "remote-user",
+    "x-auth-request-email",
+    "x-gerbang-sub",
+    "true-client-ip",
+    "x-remote-user",
+}
 
 
 def test_identity_shaped_headers_never_reach_the_app(hub: Hub) -> None:
-    response = send_raw(hub.url, b"GET /echo HTTP/1.1\r\nHost: echo.localhost\r\n" + IDENTITY_SPOOF
-                        + b"X-Kept: yes\r\n\r\n")
+    response = send_raw(
+        hub.url, b"GET /echo HTTP/1.1\r\nHost: echo.localhost\r\n" + IDENTITY_SPOOF + b"X-Kept: yes\r\n\r\n"
+    )
     assert response.status == 200
     names = {name for name, _ in json.loads(response.body)["headers"]}
     assert "x-kept" in names

@@ -20,8 +20,10 @@ def test_healthz(hub: Hub) -> None:
 def test_readyz_ready(hub: Hub) -> None:
     response = send_raw(hub.url, b"GET /readyz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
     assert response.status == 200
-    assert json.loads(response.body) == {"status": "ready",
-                                         "checks": {"database": "ok", "policies": "ok", "ratelimit": "ok"}}
+    assert json.loads(response.body) == {
+        "status": "ready",
+        "checks": {"database": "ok", "policies": "ok", "ratelimit": "ok"},
+    }
 
 
 def test_readyz_unavailable_when_database_unreachable(hub_factory: Any) -> None:
@@ -53,9 +55,13 @@ def test_readyz_reports_degraded_subsystems(hub_factory: Any) -> None:
     hub.app.operations.add_check("registry", broken)
     response = send_raw(hub.url, b"GET /readyz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
     assert response.status == 503
-    assert json.loads(response.body)["checks"] == {"database": "ok", "policies": "ok", "ratelimit": "ok",
-                                                   "redis": "rate limits fall back to this instance",
-                                                   "registry": "unreachable"}
+    assert json.loads(response.body)["checks"] == {
+        "database": "ok",
+        "policies": "ok",
+        "ratelimit": "ok",
+        "redis": "rate limits fall back to this instance",
+        "registry": "unreachable",
+    }
 
 
 def test_metrics_count_requests_by_app_and_status(hub_factory: Any) -> None:
@@ -72,21 +78,27 @@ def test_metrics_count_requests_by_app_and_status(hub_factory: Any) -> None:
 
 
 def test_host_routed_app_gets_every_path(hub_factory: Any) -> None:
-    hub: Hub = hub_factory(lambda urls: [build_route("parkir", (urls[0],),
-                                                                 hosts=("parkir.localhost", "parkir.palembang.go.id"))])
+    hub: Hub = hub_factory(
+        lambda urls: [build_route("parkir", (urls[0],), hosts=("parkir.localhost", "parkir.palembang.go.id"))]
+    )
     response = send_raw(hub.url, b"GET /tiket/1?x=1 HTTP/1.1\r\nHost: Parkir.Palembang.go.id:443\r\n\r\n")
     assert response.status == 200
     assert json.loads(response.body)["raw_path"] == "/tiket/1"
-    other = send_raw(hub.url, b"GET /tiket/1 HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Forwarded-Host: parkir.palembang.go.id\r\n\r\n")
+    other = send_raw(
+        hub.url, b"GET /tiket/1 HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Forwarded-Host: parkir.palembang.go.id\r\n\r\n"
+    )
     assert other.status == 404  # X-Forwarded-Host never routes
     assert other.header("content-type") != "application/json"
 
 
 def test_trusted_proxy_chain_gives_the_client_address(hub_factory: Any) -> None:
     hub: Hub = hub_factory(trusted_proxies=("127.0.0.0/8",))
-    response = send_raw(hub.url, b"GET /echo HTTP/1.1\r\nHost: echo.localhost\r\n"
-                                 b"X-Forwarded-For: 198.51.100.7, 127.0.0.9\r\nX-Forwarded-Proto: https\r\n"
-                                 b"X-Forwarded-Host: kota.palembang.go.id\r\n\r\n")
+    response = send_raw(
+        hub.url,
+        b"GET /echo HTTP/1.1\r\nHost: echo.localhost\r\n"
+        b"X-Forwarded-For: 198.51.100.7, 127.0.0.9\r\nX-Forwarded-Proto: https\r\n"
+        b"X-Forwarded-Host: kota.palembang.go.id\r\n\r\n",
+    )
     headers = dict((k, v) for k, v in json.loads(response.body)["headers"])
     assert headers["x-forwarded-for"] == "198.51.100.7, 127.0.0.9, 127.0.0.1"
     assert headers["x-forwarded-proto"] == "https"

@@ -32,12 +32,15 @@ def hub(hub_factory: Any, tmp_path: Path) -> Hub:
     policies.mkdir()
     (policies / "00-hub.yaml").write_text((HUB_POLICIES / "00-hub.yaml").read_text())
     (policies / "10-paths.yaml").write_text(RULES)
-    return hub_factory(lambda urls: [
-        build_route("echo", tuple(urls)),
-        build_route("iis", tuple(urls), case_insensitive_paths=True),
-        build_route("lenient", tuple(urls), allow_ambiguous_paths=True),
-        build_route("hosted", tuple(urls), hosts=("hosted.localhost", "hosted.example")),
-    ], policy_dir=policies)
+    return hub_factory(
+        lambda urls: [
+            build_route("echo", tuple(urls)),
+            build_route("iis", tuple(urls), case_insensitive_paths=True),
+            build_route("lenient", tuple(urls), allow_ambiguous_paths=True),
+            build_route("hosted", tuple(urls), hosts=("hosted.localhost", "hosted.example")),
+        ],
+        policy_dir=policies,
+    )
 
 
 def get(hub: Hub, target: bytes, app: bytes = b"echo", host: bytes | None = None) -> tuple[int, Any]:
@@ -47,22 +50,47 @@ def get(hub: Hub, target: bytes, app: bytes = b"echo", host: bytes | None = None
     return response.status, json.loads(response.body) if response.body else None
 
 
-@pytest.mark.parametrize("target", [
-    b"/admin", b"/admin/", b"/admin/users", b"/adm%69n",
-    b"/%61dmin", b"//admin", b"/./admin",
-])
+@pytest.mark.parametrize(
+    "target",
+    [
+        b"/admin",
+        b"/admin/",
+        b"/admin/users",
+        b"/adm%69n",
+        b"/%61dmin",
+        b"//admin",
+        b"/./admin",
+    ],
+)
 def test_every_spelling_of_the_denied_path_is_denied(hub: Hub, target: bytes) -> None:
     assert get(hub, target)[0] == 403
 
 
-@pytest.mark.parametrize("ambiguous_target", [
-    b"/admin;x", b"/admin;jsessionid=1/users", b"/;/admin",
-    b"/adm%2569n", b"/%2561dmin", b"/admin%20", b"/admin.",
-    b"/admin./users", b"/admin...", b"/admin%2e", b"/admin%20/users",
-    b"/%C0%AE%C0%AE/admin", b"/%C0%AF", b"/%E0%80%AE", b"/%C3",
-    b"/%FF", b"/%ED%A0%80", b"/admin%5C", b"/admin%2F",
-    b"/admin\\",
-])
+@pytest.mark.parametrize(
+    "ambiguous_target",
+    [
+        b"/admin;x",
+        b"/admin;jsessionid=1/users",
+        b"/;/admin",
+        b"/adm%2569n",
+        b"/%2561dmin",
+        b"/admin%20",
+        b"/admin.",
+        b"/admin./users",
+        b"/admin...",
+        b"/admin%2e",
+        b"/admin%20/users",
+        b"/%C0%AE%C0%AE/admin",
+        b"/%C0%AF",
+        b"/%E0%80%AE",
+        b"/%C3",
+        b"/%FF",
+        b"/%ED%A0%80",
+        b"/admin%5C",
+        b"/admin%2F",
+        b"/admin\\",
+    ],
+)
 def test_ambiguous_spellings_are_refused_before_the_app(hub: Hub, ambiguous_target: bytes) -> None:
     hits = hub.upstreams[0].hits
     status, problem = get(hub, ambiguous_target)
@@ -76,8 +104,7 @@ def test_case_sensitive_app_gets_other_cases_as_other_paths(hub: Hub) -> None:
     assert status == 200 and echoed["raw_path"] == "/ADMIN"  # its server does not read it as /admin
 
 
-@pytest.mark.parametrize("target", [b"/ADMIN", b"/Admin/users", b"/%41DMIN",
-                                    b"/aDmIn/"])
+@pytest.mark.parametrize("target", [b"/ADMIN", b"/Admin/users", b"/%41DMIN", b"/aDmIn/"])
 def test_case_insensitive_app_denies_every_case(hub: Hub, target: bytes) -> None:
     assert get(hub, target, b"iis")[0] == 403
 

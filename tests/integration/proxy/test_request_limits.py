@@ -15,8 +15,15 @@ from tests.support.rawhttp import connect, is_closed, read_response
 HUB = b"127.0.0.1:8000"  # the issuer's host: the provider, the console, operations
 APP = b"echo.localhost:8000"  # an app on its own origin
 SIGN_IN = b"portal.localhost:8000"  # a session app: the gateway's own sign-in pages on its host
-ROUTES = [(APP, b"/echo"), (HUB, b"/auth/jwks"), (HUB, b"/.well-known/openid-configuration"), (HUB, b"/healthz"),
-          (HUB, b"/admin/"), (HUB, b"/auth/login"), (SIGN_IN, b"/.gerbang/login")]
+ROUTES = [
+    (APP, b"/echo"),
+    (HUB, b"/auth/jwks"),
+    (HUB, b"/.well-known/openid-configuration"),
+    (HUB, b"/healthz"),
+    (HUB, b"/admin/"),
+    (HUB, b"/auth/login"),
+    (SIGN_IN, b"/.gerbang/login"),
+]
 
 
 def _ids(route: tuple[bytes, bytes]) -> str:
@@ -25,9 +32,12 @@ def _ids(route: tuple[bytes, bytes]) -> str:
 
 @pytest.fixture
 def hub(hub_factory: Any) -> Hub:
-    return hub_factory(lambda urls: [build_route("echo", tuple(urls)),
-                                     build_route("portal", tuple(urls), auth_mode="session")],
-                       max_header_bytes=4096, request_body_timeout=0.6, request_body_min_rate=100)
+    return hub_factory(
+        lambda urls: [build_route("echo", tuple(urls)), build_route("portal", tuple(urls), auth_mode="session")],
+        max_header_bytes=4096,
+        request_body_timeout=0.6,
+        request_body_min_rate=100,
+    )
 
 
 @pytest.mark.parametrize("route", ROUTES, ids=_ids)
@@ -68,14 +78,26 @@ def test_an_overlong_request_target_is_414(hub: Hub, route: tuple[bytes, bytes])
         assert json.loads(response.body)["title"] == "URI Too Long"
 
 
-def trickle(hub: Hub, route: tuple[bytes, bytes], content_type: bytes = b"application/x-www-form-urlencoded",
-            every: float = 0.3, seconds: float = 6) -> tuple[int | None, float]:
+def trickle(
+    hub: Hub,
+    route: tuple[bytes, bytes],
+    content_type: bytes = b"application/x-www-form-urlencoded",
+    every: float = 0.3,
+    seconds: float = 6,
+) -> tuple[int | None, float]:
     """A body declared as 10 kB and sent one byte every ``every`` seconds; the status and when it came."""
     started = time.monotonic()
     with connect(hub.url, timeout=seconds + 5) as sock:
         host, path = route
-        sock.sendall(b"POST " + path + b" HTTP/1.1\r\nHost: " + host + b"\r\nContent-Type: " + content_type
-                     + b"\r\nContent-Length: 10000\r\n\r\n")
+        sock.sendall(
+            b"POST "
+            + path
+            + b" HTTP/1.1\r\nHost: "
+            + host
+            + b"\r\nContent-Type: "
+            + content_type
+            + b"\r\nContent-Length: 10000\r\n\r\n"
+        )
         try:
             while time.monotonic() - started < seconds:
                 sock.sendall(b"a")
@@ -89,8 +111,17 @@ def trickle(hub: Hub, route: tuple[bytes, bytes], content_type: bytes = b"applic
         return status, time.monotonic() - started
 
 
-@pytest.mark.parametrize("route", [(APP, b"/upload"), (HUB, b"/auth/login"), (HUB, b"/auth/token"),
-                                   (HUB, b"/auth/register"), (SIGN_IN, b"/.gerbang/logout")], ids=_ids)
+@pytest.mark.parametrize(
+    "route",
+    [
+        (APP, b"/upload"),
+        (HUB, b"/auth/login"),
+        (HUB, b"/auth/token"),
+        (HUB, b"/auth/register"),
+        (SIGN_IN, b"/.gerbang/logout"),
+    ],
+    ids=_ids,
+)
 def test_a_body_trickled_byte_by_byte_is_cut_off_on_every_route(hub: Hub, route: tuple[bytes, bytes]) -> None:
     status, elapsed = trickle(hub, route)
     assert status == 408

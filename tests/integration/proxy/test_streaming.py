@@ -58,8 +58,9 @@ async def test_large_upload_streams_with_flat_memory(hub_factory: Any) -> None:
     hub: Hub = hub_factory()
     with peak_rss() as samples:
         async with aiohttp.ClientSession() as session:
-            async with session.post(f"{hub.app_url('echo')}/upload", data=generated(TRANSFER),
-                                    headers={"Content-Length": str(TRANSFER)}) as response:
+            async with session.post(
+                f"{hub.app_url('echo')}/upload", data=generated(TRANSFER), headers={"Content-Length": str(TRANSFER)}
+            ) as response:
                 document = await response.json()
     assert response.status == 200
     assert document["received"] == TRANSFER
@@ -107,8 +108,10 @@ def test_slow_body_is_408_and_connection_closed(hub_factory: Any) -> None:
 def test_pipelined_requests_are_answered_in_order(hub_factory: Any) -> None:
     hub: Hub = hub_factory()
     with connect(hub.url) as sock:
-        sock.sendall(b"POST /upload HTTP/1.1\r\nHost: echo.localhost\r\nContent-Length: 5\r\n\r\nhello"
-                     b"GET /second HTTP/1.1\r\nHost: echo.localhost\r\n\r\n")
+        sock.sendall(
+            b"POST /upload HTTP/1.1\r\nHost: echo.localhost\r\nContent-Length: 5\r\n\r\nhello"
+            b"GET /second HTTP/1.1\r\nHost: echo.localhost\r\n\r\n"
+        )
         first = read_response(sock)
         assert (first.status, first.body) == (200, b'{"received": 5}')
         second = read_response(sock)

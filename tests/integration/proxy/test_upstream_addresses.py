@@ -12,8 +12,7 @@ from tests.integration.proxy.conftest import Hub, build_route
 
 def by_name(urls: list[str]) -> list[Any]:
     # A name that resolves to loopback now: as a rebinding name would after its registration was checked.
-    return [build_route("echo", (urls[0].replace("127.0.0.1", "localhost"),)),
-            build_route("literal", (urls[0],))]
+    return [build_route("echo", (urls[0].replace("127.0.0.1", "localhost"),)), build_route("literal", (urls[0],))]
 
 
 @pytest.mark.parametrize("app", ["echo", "literal"])

@@ -79,8 +79,9 @@ def raw_servers() -> Iterator[list[RawServer]]:
         server.close()
 
 
-def test_a_stale_pooled_connection_is_retried_once_for_an_idempotent_request(hub_factory: Any,
-                                                                               raw_servers: list[RawServer]) -> None:
+def test_a_stale_pooled_connection_is_retried_once_for_an_idempotent_request(
+    hub_factory: Any, raw_servers: list[RawServer]
+) -> None:
     """The upstream keeps each connection for one answer and drops it silently on the next request."""
 
     def one_answer_per_connection(connection: socket.socket, _index: int) -> None:
@@ -117,8 +118,9 @@ def test_connections_per_upstream_are_capped(hub_factory: Any) -> None:
         await send({"type": "http.response.body", "body": b"ok"})
 
     with run_server(slow_app) as url:
-        hub: Hub = hub_factory(lambda urls: [build_route("echo", (url,))], upstream_connections_per_host=2,
-                               upstream_connect_timeout=30)
+        hub: Hub = hub_factory(
+            lambda urls: [build_route("echo", (url,))], upstream_connections_per_host=2, upstream_connect_timeout=30
+        )
 
         async def burst() -> list[int]:
             async with httpx.AsyncClient(limits=httpx.Limits(max_connections=20)) as client:
@@ -138,8 +140,9 @@ def test_an_oversized_upstream_response_head_is_a_502(hub_factory: Any, raw_serv
 
     server = RawServer(huge_head)
     raw_servers.append(server)
-    hub: Hub = hub_factory(lambda urls: [build_route("echo", (f"http://127.0.0.1:{server.port}",))],
-                           upstream_max_header_bytes=1024)
+    hub: Hub = hub_factory(
+        lambda urls: [build_route("echo", (f"http://127.0.0.1:{server.port}",))], upstream_max_header_bytes=1024
+    )
     response = httpx.get(hub.app_url("echo") + "/x")
     assert response.status_code == 502
     assert response.headers["content-type"] == "application/problem+json"
@@ -168,12 +171,14 @@ def _tls_server(ca: Any, raw_servers: list[RawServer]) -> RawServer:
     return server
 
 
-def test_https_upstream_is_verified_and_spoken_to_in_http_1_1(hub_factory: Any, city_ca: tuple[Any, Path],
-                                                               raw_servers: list[RawServer]) -> None:
+def test_https_upstream_is_verified_and_spoken_to_in_http_1_1(
+    hub_factory: Any, city_ca: tuple[Any, Path], raw_servers: list[RawServer]
+) -> None:
     ca, bundle = city_ca
     server = _tls_server(ca, raw_servers)
-    hub: Hub = hub_factory(lambda urls: [build_route("echo", (f"https://localhost:{server.port}",))],
-                           upstream_ca_file=str(bundle))
+    hub: Hub = hub_factory(
+        lambda urls: [build_route("echo", (f"https://localhost:{server.port}",))], upstream_ca_file=str(bundle)
+    )
     with httpx.Client() as client:
         assert [client.get(hub.app_url("echo") + "/x").text for _ in range(3)] == ["ok"] * 3
     assert server.accepted == 1  # kept alive over TLS
@@ -181,11 +186,12 @@ def test_https_upstream_is_verified_and_spoken_to_in_http_1_1(hub_factory: Any, 
     assert server.server_names == ["localhost"]
 
 
-@pytest.mark.parametrize("upstream", ["https://127.0.0.1:{port}", "https://localhost:{port}"],
-                         ids=["name-not-in-certificate", "unknown-ca"])
-def test_https_upstream_that_fails_verification_is_never_spoken_to(hub_factory: Any, city_ca: tuple[Any, Path],
-                                                                    raw_servers: list[RawServer],
-                                                                    upstream: str) -> None:
+@pytest.mark.parametrize(
+    "upstream", ["https://127.0.0.1:{port}", "https://localhost:{port}"], ids=["name-not-in-certificate", "unknown-ca"]
+)
+def test_https_upstream_that_fails_verification_is_never_spoken_to(
+    hub_factory: Any, city_ca: tuple[Any, Path], raw_servers: list[RawServer], upstream: str
+) -> None:
     ca, bundle = city_ca
     server = _tls_server(ca, raw_servers)
     trusted = {"upstream_ca_file": str(bundle)} if upstream.startswith("https://127.") else {}

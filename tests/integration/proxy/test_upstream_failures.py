@@ -75,8 +75,12 @@ async def test_total_timeout_to_response_head_is_504(hub_factory: Any) -> None:
 
 
 async def test_breaker_opens_and_answers_503_without_touching_upstream(hub_factory: Any, slam: SlamServer) -> None:
-    hub: Hub = hub_factory(lambda urls: [build_route("echo", (slam.url,))], breaker_failure_threshold=3,
-                           breaker_reset_seconds=60, upstream_retries=0)
+    hub: Hub = hub_factory(
+        lambda urls: [build_route("echo", (slam.url,))],
+        breaker_failure_threshold=3,
+        breaker_reset_seconds=60,
+        upstream_retries=0,
+    )
     statuses = [(await call(f"{hub.app_url('echo')}/x"))[0] for _ in range(3)]
     assert statuses == [502, 502, 502]
     touched = slam.accepted
@@ -113,16 +117,18 @@ async def test_idempotent_request_retries_on_another_target(hub_factory: Any) ->
 
 
 async def test_request_with_body_is_never_retried(hub_factory: Any) -> None:
-    hub: Hub = hub_factory(lambda urls: [build_route("echo", (DEAD, urls[0]))], upstream_cooloff_seconds=0,
-                           breaker_failure_threshold=100)
+    hub: Hub = hub_factory(
+        lambda urls: [build_route("echo", (DEAD, urls[0]))], upstream_cooloff_seconds=0, breaker_failure_threshold=100
+    )
     statuses = [(await call(f"{hub.app_url('echo')}/echo", "POST", data=b"pay once"))[0] for _ in range(4)]
     assert sorted(statuses) == [200, 200, 502, 502]  # round robin: every other POST hits the dead target
     assert hub.upstreams[0].hits == 2
 
 
 async def test_non_idempotent_without_body_is_not_retried(hub_factory: Any) -> None:
-    hub: Hub = hub_factory(lambda urls: [build_route("echo", (DEAD, urls[0]))], upstream_cooloff_seconds=0,
-                           breaker_failure_threshold=100)
+    hub: Hub = hub_factory(
+        lambda urls: [build_route("echo", (DEAD, urls[0]))], upstream_cooloff_seconds=0, breaker_failure_threshold=100
+    )
     statuses = [(await call(f"{hub.app_url('echo')}/echo", "DELETE"))[0] for _ in range(2)]
     assert sorted(statuses) == [200, 502]
 
@@ -155,8 +161,9 @@ def test_upstream_that_stops_reading_the_body_is_504(hub_factory: Any) -> None:
     listener = socket.create_server(("127.0.0.1", 0))
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     stalled = f"http://127.0.0.1:{listener.getsockname()[1]}"
-    hub: Hub = hub_factory(lambda urls: [build_route("echo", (stalled,))], upstream_total_timeout=0.5,
-                           request_read_timeout=30)
+    hub: Hub = hub_factory(
+        lambda urls: [build_route("echo", (stalled,))], upstream_total_timeout=0.5, request_read_timeout=30
+    )
     try:
         with connect(hub.url) as sock:
             size = 64 << 20

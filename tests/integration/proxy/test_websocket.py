@@ -59,8 +59,10 @@ async def test_refused_upstream_handshake_is_not_accepted(hub: Hub) -> None:
     assert refused.value.status == 502
 
 
-@pytest.mark.parametrize(("app", "path", "status"), [("nope", "/ws", 404), ("locked", "/ws", 401),
-                                                     ("suspended", "/ws", 503), ("echo", "/%2e%2e/ws", 400)])
+@pytest.mark.parametrize(
+    ("app", "path", "status"),
+    [("nope", "/ws", 404), ("locked", "/ws", 401), ("suspended", "/ws", 503), ("echo", "/%2e%2e/ws", 400)],
+)
 async def test_refused_before_upstream(hub: Hub, app: str, path: str, status: int) -> None:
     async with aiohttp.ClientSession() as session:
         with pytest.raises(aiohttp.WSServerHandshakeError) as refused:

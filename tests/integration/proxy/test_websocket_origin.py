@@ -12,10 +12,12 @@ from tests.integration.proxy.conftest import ISSUER, Hub, build_route
 
 @pytest.fixture
 def hub(hub_factory: Any) -> Hub:
-    return hub_factory(lambda urls: [
-        build_route("echo", tuple(urls), websocket_origins=("https://peta.palembang.go.id",)),
-        build_route("hosted", tuple(urls), hosts=("hosted.localhost", "hosted.example")),
-    ])
+    return hub_factory(
+        lambda urls: [
+            build_route("echo", tuple(urls), websocket_origins=("https://peta.palembang.go.id",)),
+            build_route("hosted", tuple(urls), hosts=("hosted.localhost", "hosted.example")),
+        ]
+    )
 
 
 async def handshake(hub: Hub, app: str, path: str, origin: str | None, host: str | None = None) -> int:
@@ -24,8 +26,9 @@ async def handshake(hub: Hub, app: str, path: str, origin: str | None, host: str
         headers["Host"] = host
     async with aiohttp.ClientSession() as session:
         try:
-            async with session.ws_connect(hub.app_url(app).replace("http://", "ws://") + path, headers=headers,
-                                          origin=origin) as ws:
+            async with session.ws_connect(
+                hub.app_url(app).replace("http://", "ws://") + path, headers=headers, origin=origin
+            ) as ws:
                 await ws.send_str("ping")
                 assert await ws.receive_str() == "ping"
                 return 101
@@ -34,19 +37,38 @@ async def handshake(hub: Hub, app: str, path: str, origin: str | None, host: str
 
 
 # The app's own origin is its host with the issuer's scheme and port (ISSUER is http://127.0.0.1:8000).
-@pytest.mark.parametrize("origin", ["http://echo.localhost:8000", "http://ECHO.localhost:8000",
-                                    "https://peta.palembang.go.id", "https://PETA.palembang.go.id:443", None])
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "http://echo.localhost:8000",
+        "http://ECHO.localhost:8000",
+        "https://peta.palembang.go.id",
+        "https://PETA.palembang.go.id:443",
+        None,
+    ],
+)
 async def test_the_apps_own_and_declared_origins_and_non_browsers_may_connect(hub: Hub, origin: str | None) -> None:
     assert await handshake(hub, "echo", "/ws", origin) == 101
 
 
-@pytest.mark.parametrize("cross_site_origin", [
-    ISSUER,  # the hub's own pages serve no app: never one of its origins
-    "http://hosted.localhost:8000",  # another app's origin
-    "https://evil.example", "null", "http://echo.localhost:8000.evil.example", "https://echo.localhost:8000",
-    "http://echo.localhost:8001", "http://echo.localhost", "https://peta.palembang.go.id.evil.example",
-    "http://peta.palembang.go.id", "https://hosted.example", "file://", "http://127.0.0.1:8000/apps/echo/",
-])
+@pytest.mark.parametrize(
+    "cross_site_origin",
+    [
+        ISSUER,  # the hub's own pages serve no app: never one of its origins
+        "http://hosted.localhost:8000",  # another app's origin
+        "https://evil.example",
+        "null",
+        "http://echo.localhost:8000.evil.example",
+        "https://echo.localhost:8000",
+        "http://echo.localhost:8001",
+        "http://echo.localhost",
+        "https://peta.palembang.go.id.evil.example",
+        "http://peta.palembang.go.id",
+        "https://hosted.example",
+        "file://",
+        "http://127.0.0.1:8000/apps/echo/",
+    ],
+)
 async def test_other_origins_are_refused_before_the_app(hub: Hub, cross_site_origin: str) -> None:
     hits = hub.upstreams[0].hits
     assert await handshake(hub, "echo", "/ws", cross_site_origin) == 403

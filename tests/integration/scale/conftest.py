@@ -12,11 +12,20 @@ import httpx
 import pytest
 
 from gateway.apps import add_app
-from tests.support.hub import TEST_UPSTREAM_ADDRESSES
 from idp.clients import add_client
 from idp.storage.db import build_engine, build_sessionmaker
-from tests.support.hub import (PASSWORD, Seeded, authorize_url, csrf_from, free_port, interaction_from, pkce_pair,
-                               query_of, seed)
+from tests.support.hub import (
+    PASSWORD,
+    TEST_UPSTREAM_ADDRESSES,
+    Seeded,
+    authorize_url,
+    csrf_from,
+    free_port,
+    interaction_from,
+    pkce_pair,
+    query_of,
+    seed,
+)
 from tests.support.instances import City, new_city
 from tests.support.localhost_names import app_url
 from tests.support.server import run_server
@@ -42,8 +51,12 @@ class Town:
 
     def service_token(self, base: str) -> str:
         """An access token for ``parkir`` from the client_credentials grant at ``base``."""
-        response = httpx.post(f"{base}/auth/token", auth=(self.client_id, self.client_secret), timeout=10, data={
-            "grant_type": "client_credentials", "scope": "parkir:read", "resource": self.resource})
+        response = httpx.post(
+            f"{base}/auth/token",
+            auth=(self.client_id, self.client_secret),
+            timeout=10,
+            data={"grant_type": "client_credentials", "scope": "parkir:read", "resource": self.resource},
+        )
         assert response.status_code == 200, response.text
         return str(response.json()["access_token"])
 
@@ -82,13 +95,27 @@ async def _register(database_url: str, issuer: str, upstream_url: str) -> tuple[
     engine = build_engine(database_url)
     now = int(time.time())
     async with build_sessionmaker(engine)() as session, session.begin():
-        await add_app(session, addresses=TEST_UPSTREAM_ADDRESSES, slug="parkir", opd_slug="dishub", upstreams=(upstream_url,), auth_mode="bearer",
-                      issuer=issuer, now=now)
+        await add_app(
+            session,
+            addresses=TEST_UPSTREAM_ADDRESSES,
+            slug="parkir",
+            opd_slug="dishub",
+            upstreams=(upstream_url,),
+            auth_mode="bearer",
+            issuer=issuer,
+            now=now,
+        )
         client, secret = await add_client(
-            session, name="Parkir Web", now=now, opd_slug="dishub", redirect_uris=(REDIRECT_URI,),
+            session,
+            name="Parkir Web",
+            now=now,
+            opd_slug="dishub",
+            redirect_uris=(REDIRECT_URI,),
             grant_types=("authorization_code", "refresh_token", "client_credentials"),
-            scope="openid profile email parkir:read", first_party=True,
-            resources=(f"{app_url(issuer, 'parkir')}/",))
+            scope="openid profile email parkir:read",
+            first_party=True,
+            resources=(f"{app_url(issuer, 'parkir')}/",),
+        )
     await engine.dispose()
     assert secret is not None
     return client.client_id, secret
@@ -107,8 +134,15 @@ def sign_in(http: httpx.Client, town: Town, login: str = "asn@dishub.example.id"
     """Sign in at ``http``'s instance; the authorization response's query (code, state, iss) and the verifier."""
     page, verifier = authorize(http, town)
     assert page.status_code == 200 and 'name="password"' in page.text, page.text[:500]
-    done = http.post("/auth/login", data={"login": login, "password": PASSWORD, "csrf_token": csrf_from(page.text),
-                                          "interaction": interaction_from(str(page.url))})
+    done = http.post(
+        "/auth/login",
+        data={
+            "login": login,
+            "password": PASSWORD,
+            "csrf_token": csrf_from(page.text),
+            "interaction": interaction_from(str(page.url)),
+        },
+    )
     while done.status_code in (302, 303) and done.headers["location"].startswith("/"):
         done = http.get(done.headers["location"])
     assert done.status_code in (302, 303) and done.headers["location"].startswith(REDIRECT_URI), done.text[:500]
@@ -116,7 +150,16 @@ def sign_in(http: httpx.Client, town: Town, login: str = "asn@dishub.example.id"
 
 
 def redeem(base: str, town: Town, code: str, verifier: str) -> dict[str, str]:
-    response = httpx.post(f"{base}/auth/token", auth=(town.client_id, town.client_secret), timeout=10, data={
-        "grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI, "code_verifier": verifier})
+    response = httpx.post(
+        f"{base}/auth/token",
+        auth=(town.client_id, town.client_secret),
+        timeout=10,
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": REDIRECT_URI,
+            "code_verifier": verifier,
+        },
+    )
     assert response.status_code == 200, response.text
     return dict(response.json())

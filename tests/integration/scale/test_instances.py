@@ -30,12 +30,14 @@ def pair(town: Town) -> Iterator[tuple[Instance, Instance]]:
 
 
 def gateway_status(base: str, token: str) -> int:
-    return httpx.get(f"{app_url(base, 'parkir')}/echo", headers={"Authorization": f"Bearer {token}"},
-                     timeout=10).status_code
+    return httpx.get(
+        f"{app_url(base, 'parkir')}/echo", headers={"Authorization": f"Bearer {token}"}, timeout=10
+    ).status_code
 
 
 def test_sign_on_at_one_instance_tokens_revocation_and_logout_hold_at_the_other(
-        town: Town, pair: tuple[Instance, Instance]) -> None:
+    town: Town, pair: tuple[Instance, Instance]
+) -> None:
     a, b = pair
     with httpx.Client(base_url=a.url, timeout=10) as at_a, httpx.Client(base_url=b.url, timeout=10) as at_b:
         params, verifier = sign_in(at_a, town)
@@ -53,14 +55,22 @@ def test_sign_on_at_one_instance_tokens_revocation_and_logout_hold_at_the_other(
 
         # A refresh token revoked on A is dead on B.
         auth = (town.client_id, town.client_secret)
-        refreshed = httpx.post(f"{b.url}/auth/token", auth=auth, data={
-            "grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]})
+        refreshed = httpx.post(
+            f"{b.url}/auth/token",
+            auth=auth,
+            data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+        )
         assert refreshed.status_code == 200, refreshed.text
         refresh = refreshed.json()["refresh_token"]
-        assert httpx.post(f"{a.url}/auth/revoke", auth=auth, data={
-            "token": refresh, "token_type_hint": "refresh_token"}).status_code == 200
-        dead = httpx.post(f"{b.url}/auth/token", auth=auth, data={"grant_type": "refresh_token",
-                                                                   "refresh_token": refresh})
+        assert (
+            httpx.post(
+                f"{a.url}/auth/revoke", auth=auth, data={"token": refresh, "token_type_hint": "refresh_token"}
+            ).status_code
+            == 200
+        )
+        dead = httpx.post(
+            f"{b.url}/auth/token", auth=auth, data={"grant_type": "refresh_token", "refresh_token": refresh}
+        )
         assert dead.status_code == 400 and dead.json()["error"] == "invalid_grant"
 
         # An access token revoked on A: B's introspection says inactive at once, B's gateway refuses it
@@ -80,7 +90,8 @@ def test_sign_on_at_one_instance_tokens_revocation_and_logout_hold_at_the_other(
 
 
 def test_suspension_and_policy_change_reach_every_instance_within_seconds(
-        town: Town, pair: tuple[Instance, Instance]) -> None:
+    town: Town, pair: tuple[Instance, Instance]
+) -> None:
     token = town.service_token(pair[0].url)
     both = [instance.url for instance in pair]
     assert [gateway_status(url, token) for url in both] == [200, 200]
@@ -107,8 +118,10 @@ def test_serve_with_two_workers_answers_from_both_and_stops_cleanly(town: Town) 
     try:
         token = town.service_token(instance.url)
         with httpx.Client(timeout=10, headers={"Connection": "close"}) as http:
-            statuses = [http.get(f"{instance.app_url('parkir')}/echo", headers={"Authorization": f"Bearer {token}"})
-                        .status_code for _ in range(20)]
+            statuses = [
+                http.get(f"{instance.app_url('parkir')}/echo", headers={"Authorization": f"Bearer {token}"}).status_code
+                for _ in range(20)
+            ]
         assert statuses == [200] * 20
         eventually(lambda: instance.log().count("Application startup complete") == 2, timeout=20)
         assert "startup failed" not in instance.log()  # both workers provisioned the same database at once
@@ -123,5 +136,4 @@ def test_serve_with_two_workers_answers_from_both_and_stops_cleanly(town: Town) 
 def _spawned_workers(pid: int) -> list[int]:
     """uvicorn's worker processes: multiprocessing's spawned children of the supervisor."""
     children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    return [int(child) for child in children
-            if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes()]
+    return [int(child) for child in children if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes()]

@@ -56,15 +56,19 @@ def test_rotation_under_load_fails_no_verification_and_takes_effect_everywhere(t
                 new_kid = town.city.cli("keys", "rotate", "--json").stdout
                 kid = json.loads(new_kid)["kid"]
                 # Both instances publish the new key, and only then sign with it (publish before sign).
-                eventually(lambda: all(kid in httpx.get(f"{url}/auth/jwks").text for url in urls),  # noqa: B023
-                           timeout=5)  # (each lambda is called before the loop moves on)
+                eventually(
+                    lambda: all(kid in httpx.get(f"{url}/auth/jwks").text for url in urls),  # noqa: B023
+                    timeout=5,
+                )  # (each lambda is called before the loop moves on)
                 assert kid not in kids
                 eventually(lambda: kid in kids, timeout=10)  # noqa: B023
             time.sleep(0.5)
             done.set()
             for worker in workers:
                 worker.result()
-    print(f"key rotation under load: {counts['tokens']} tokens, {counts['calls']} gateway calls, "
-          f"{len(kids)} keys seen, {len(failures)} failures")
+    print(
+        f"key rotation under load: {counts['tokens']} tokens, {counts['calls']} gateway calls, "
+        f"{len(kids)} keys seen, {len(failures)} failures"
+    )
     assert failures == []
     assert len(kids) == 3 and counts["calls"] > 50

@@ -41,10 +41,12 @@ def stored(database_url: str) -> dict[str, tuple[int, str]]:
     async def read() -> dict[str, tuple[int, str]]:
         engine = build_engine(database_url)
         async with build_sessionmaker(engine)() as session:
-            rows = (await session.execute(select(LedgerReceipt.request_id, LedgerReceipt.seq,
-                                                 LedgerReceipt.hash))).all()
+            rows = (
+                await session.execute(select(LedgerReceipt.request_id, LedgerReceipt.seq, LedgerReceipt.hash))
+            ).all()
         await engine.dispose()
         return {request_id: (seq, digest) for request_id, seq, digest in rows}
+
     return asyncio.run(read())
 
 

@@ -36,8 +36,9 @@ def stoppable(tmp_path: Path, upstream: tuple[Upstream, str]) -> Iterator[tuple[
         upgrade(url)
         town = build_town(url, tmp_path, upstream, f"http://127.0.0.1:{free_port()}")
         # Roles served from memory are refreshed after a second: the refresh fails while the database is down.
-        instance = start_instance(town.city, port=int(town.city.issuer.rsplit(":", 1)[1]),
-                                  GERBANG_SUBJECT_CACHE_TTL="1")
+        instance = start_instance(
+            town.city, port=int(town.city.issuer.rsplit(":", 1)[1]), GERBANG_SUBJECT_CACHE_TTL="1"
+        )
         try:
             yield server, town, instance
         finally:
@@ -51,6 +52,7 @@ def sessions_in(database_url: str) -> int:
             value = await session.scalar(select(func.count()).select_from(BrowserSession))
         await engine.dispose()
         return int(value or 0)
+
     return asyncio.run(count())
 
 
@@ -65,8 +67,12 @@ def test_postgres_stopped_then_back(stoppable: tuple[OwnPostgres, Town, Instance
         assert httpx.get(f"{app_url(base, 'parkir')}/echo", headers=bearer).status_code == 200
         with httpx.Client(base_url=base, timeout=10) as other:  # a citizen halfway through signing in
             page, _ = authorize(other, town)
-            form = {"login": "warga@example.id", "password": PASSWORD, "csrf_token": csrf_from(page.text),
-                    "interaction": interaction_from(str(page.url))}
+            form = {
+                "login": "warga@example.id",
+                "password": PASSWORD,
+                "csrf_token": csrf_from(page.text),
+                "interaction": interaction_from(str(page.url)),
+            }
             sessions_before = sessions_in(town.city.database_url)
 
             server.stop()
@@ -82,8 +88,10 @@ def test_postgres_stopped_then_back(stoppable: tuple[OwnPostgres, Town, Instance
             assert "Layanan sedang tidak tersedia" in login.text and "Traceback" not in login.text
             fresh = httpx.get(f"{base}/auth/authorize", params={"client_id": town.client_id})
             assert fresh.status_code == 503 and "Layanan sedang tidak tersedia" in fresh.text
-            for data in ({"grant_type": "client_credentials", "scope": "parkir:read", "resource": town.resource},
-                         {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}):
+            for data in (
+                {"grant_type": "client_credentials", "scope": "parkir:read", "resource": town.resource},
+                {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+            ):
                 answer = httpx.post(f"{base}/auth/token", auth=auth, data=data)
                 assert answer.status_code == 503, answer.text
                 assert answer.json() == {"error": "temporarily_unavailable"}
@@ -95,8 +103,11 @@ def test_postgres_stopped_then_back(stoppable: tuple[OwnPostgres, Town, Instance
             assert sessions_in(town.city.database_url) == sessions_before  # the failed login wrote nothing
             assert httpx.get(f"{app_url(base, 'parkir')}/echo", headers=bearer).status_code == 200
             assert town.service_token(base)
-            again = httpx.post(f"{base}/auth/token", auth=auth, data={
-                "grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]})
+            again = httpx.post(
+                f"{base}/auth/token",
+                auth=auth,
+                data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+            )
             assert again.status_code == 200, again.text
             retried = other.post("/auth/login", data=form)  # the same form, sent again, now goes through
             assert retried.status_code in (302, 303), retried.text[:300]

@@ -37,8 +37,9 @@ def test_sigterm_finishes_a_slow_response_and_a_stream_then_exits_0(town: Town) 
     before = town.upstream.hits
     with ThreadPoolExecutor(2) as pool:
         slow = pool.submit(httpx.get, f"{instance.app_url('parkir')}/slow?delay=1.5", headers=headers, timeout=20)
-        stream = pool.submit(httpx.get, f"{instance.app_url('parkir')}/stream?chunks=20&size=1000&delay=0.1",
-                             headers=headers, timeout=20)
+        stream = pool.submit(
+            httpx.get, f"{instance.app_url('parkir')}/stream?chunks=20&size=1000&delay=0.1", headers=headers, timeout=20
+        )
         eventually(lambda: town.upstream.hits >= before + 2, timeout=5, interval=0.02)
         instance.stop()
         eventually(lambda: is_refusing(instance.url), timeout=2, interval=0.05)  # new connections: refused
@@ -54,8 +55,9 @@ def test_a_stream_longer_than_the_grace_period_is_cut_at_the_deadline(town: Town
 
     def read_forever() -> None:
         try:
-            with httpx.stream("GET", f"{instance.app_url('parkir')}/stream?chunks=0&size=100&delay=0.05",
-                              headers=headers, timeout=20) as response:
+            with httpx.stream(
+                "GET", f"{instance.app_url('parkir')}/stream?chunks=0&size=100&delay=0.05", headers=headers, timeout=20
+            ) as response:
                 for chunk in response.iter_bytes():
                     received[0] += len(chunk)
         except httpx.HTTPError:
@@ -106,15 +108,17 @@ def test_rolling_restart_behind_a_load_balancer_loses_no_request(town: Town) -> 
                         assert old.terminate() == 0, old.log()[-2000:]
                         # A starved machine (CI runs two suites' worth of processes on 2 cores) can take
                         # long to import and start: the operator waits for readiness, so does the test.
-                        instances[index] = wait_ready(spawn_instance(town.city, port=urlsplit(old.url).port,
-                                                                     GERBANG_SHUTDOWN_GRACE_SECONDS="10"),
-                                                      timeout=120)
+                        instances[index] = wait_ready(
+                            spawn_instance(town.city, port=urlsplit(old.url).port, GERBANG_SHUTDOWN_GRACE_SECONDS="10"),
+                            timeout=120,
+                        )
                     time.sleep(0.5)
                 finally:
                     done.set()  # a failed restart must end the load, not leave its threads spinning
                 for worker in workers:
                     worker.result()
-    print(f"rolling restart: {counts['ok']} requests answered, {counts['lost']} lost, "
-          f"{balancer.retries} balancer retries")
+    print(
+        f"rolling restart: {counts['ok']} requests answered, {counts['lost']} lost, {balancer.retries} balancer retries"
+    )
     assert lost == [] and balancer.failed == 0
     assert counts["ok"] > 100

@@ -28,13 +28,20 @@ def stored_requests(database_url: str, app: str) -> int:
             value = await session.scalar(select(func.sum(TrafficMinute.requests)).where(TrafficMinute.app == app))
         await engine.dispose()
         return int(value or 0)
+
     return asyncio.run(count())
 
 
 def test_every_worker_adds_its_counts_and_flushes_on_stop(town: Town, tmp_path_factory: pytest.TempPathFactory) -> None:
     metrics_dir = tmp_path_factory.mktemp("prometheus")
-    instance = start_instance(town.city, "--workers", "2", PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
-                              GERBANG_TRAFFIC_FLUSH_SECONDS="300", GERBANG_HEALTH_PROBE_SECONDS="0.5")
+    instance = start_instance(
+        town.city,
+        "--workers",
+        "2",
+        PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
+        GERBANG_TRAFFIC_FLUSH_SECONDS="300",
+        GERBANG_HEALTH_PROBE_SECONDS="0.5",
+    )
     try:
         bearer = {"Authorization": f"Bearer {town.service_token(instance.url)}"}
         for _ in range(SENT):  # a new connection each time: the kernel spreads them over both workers
