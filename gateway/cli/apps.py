@@ -12,7 +12,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.app_edits import add_app_audited, set_app_status_audited
-from gateway.apps import AUTH_MODES, AppRecord, list_apps
+from gateway.apps import AUTH_MODES, INTEGRITY_MODES, AppRecord, list_apps
 from gateway.bypass_probe import AppAudit, ProbeAssertions, audit_apps
 from gateway.claims import parse_claims
 from gateway.cli import load_settings
@@ -65,6 +65,13 @@ def apps_group() -> None:
 )
 @click.option("--require-dpop", is_flag=True, help="bearer apps: DPoP-bound tokens only (RFC 9449)")
 @click.option(
+    "--integrity",
+    type=click.Choice(INTEGRITY_MODES),
+    default="none",
+    show_default=True,
+    help="signed: RFC 9421 signed requests; ledger: also a receipt per request (docs/integrity.md)",
+)
+@click.option(
     "--claims",
     default=None,
     help="identity claims its assertion carries, comma-separated, of email,name,nik,nip,opd,roles,acr,amr "
@@ -86,6 +93,7 @@ def apps_add(
     websocket_origins: tuple[str, ...],
     require_dpop: bool,
     claims: str | None,
+    integrity: str,
     as_json: bool,
 ) -> None:
     """Register an app; running gateways route to it within seconds."""
@@ -113,6 +121,7 @@ def apps_add(
             apps_domain=settings.apps_domain,
             require_dpop=require_dpop,
             claims=None if claims is None else parse_claims(claims),
+            integrity=integrity,
         )
 
     record = run_in_session(settings, op)

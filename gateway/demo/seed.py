@@ -111,12 +111,14 @@ def demo_city(
             slug="parkir", name="Parkir Dishub", opd="dishub", upstreams=[upstreams["parkir"]], auth_mode="session"
         ),
         AppEntry(slug="cctv", name="CCTV Dishub", opd="dishub", upstreams=[upstreams["cctv"]], auth_mode="session"),
+        # every request to e-budgeting is signed and leaves a receipt (docs/integrity.md)
         AppEntry(
             slug="e-budgeting",
             name="E-Budgeting BPKAD",
             opd="bpkad",
             upstreams=[upstreams["e-budgeting"]],
             auth_mode="bearer",
+            integrity="ledger",
         ),
     ]
     staff = [

@@ -53,7 +53,11 @@ def gerbang(hub: Hub, tmp_path: Path, *args: str) -> dict[str, Any]:
 
 def published_kids(hub: Hub) -> list[str]:
     """The primary (ES256) keys; the per-algorithm ID token keys rotate beside them."""
-    return [key["kid"] for key in httpx.get(f"{hub.url}/auth/jwks", timeout=10).json()["keys"] if key["alg"] == "ES256"]
+    return [
+        key["kid"]
+        for key in httpx.get(f"{hub.url}/auth/jwks", timeout=10).json()["keys"]
+        if key["alg"] == "ES256" and "gerbang_use" not in key
+    ]  # not the message-signing key
 
 
 def kid_of(token: str) -> str:
