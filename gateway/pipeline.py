@@ -188,7 +188,7 @@ async def run_steps(
     check_verdict(verdict)
     assertion = pipeline.assertions.issue(principal, route, head)
     if pipeline.accesses is not None:
-        pipeline.accesses.record(principal, route)
+        pipeline.accesses.record(principal, route, assertion.claim_names)
     return build_exchange(
         inbound,
         route,
