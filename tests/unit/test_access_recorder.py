@@ -153,4 +153,3 @@ def test_other_claims_within_the_window_are_a_new_record_at_once() -> None:
         (T0 + 5, (*CLAIMS, "nik")),
         (T0 + 15, CLAIMS),
     ]
-
