@@ -5,7 +5,11 @@ identity reached that app. Writing a row per request would put a database write 
 ``AccessRecorder`` keeps it in memory and ``gateway.access_writer`` writes batches in the background:
 
 - **Dedupe**: one record per (subject, app) per ``window`` seconds. The history says "this app received
-  your identity at T" where T is the first request of the window; later requests within it add nothing.
+  your identity at T" where T is the first request of the window; later requests within it add nothing,
+  unless they carry other claims (the app's claims or the policy releasing ``nik`` changed): that is a
+  new record at once, so the history never under-states what an app received.
+- **Claims**: each record names the identity claims the assertion carried (``SignedAssertion.claim_names``,
+  computed when it was signed), names only, never values.
   The dedupe memory is per process: N workers may write up to N rows per window (harmless duplicates).
 - **Bounded**: at most ``max_pending`` records wait for the writer. Past that (the database is down or
   too slow) new records are dropped and counted (``gerbang_access_history_dropped_total``); the dedupe
@@ -38,6 +42,7 @@ class AccessRecord:
     app: str  # the app's slug
     opd: str  # the slug of the OPD that runs it
     at: int
+    claims: tuple[str, ...]  # the identity claims the assertion carried (names only)
 
 
 class AccessRecorder:
@@ -51,27 +56,29 @@ class AccessRecorder:
         self._dropped = dropped
         self.dropped_total = 0
         self._pending: list[AccessRecord] = []
-        # (subject, app) -> when its last record was taken, oldest first: expired keys are popped from the front.
-        self._seen: OrderedDict[tuple[str, str], int] = OrderedDict()
+        # (subject, app) -> when its last record was taken and with which claims, oldest first: expired keys are
+        # popped from the front.
+        self._seen: OrderedDict[tuple[str, str], tuple[int, tuple[str, ...]]] = OrderedDict()
 
     @property
     def pending(self) -> int:
         return len(self._pending)
 
-    def record(self, principal: Principal, route: Route) -> None:
-        """Note that ``route``'s app received ``principal``'s identity now (callers without a user are not kept)."""
+    def record(self, principal: Principal, route: Route, claims: tuple[str, ...]) -> None:
+        """Note that ``route``'s app received ``principal``'s identity now, carrying ``claims`` (callers without a
+        user are not kept)."""
         if principal.sub is None:
             return
         now = self._clock.now()
         key = (principal.sub, route.slug)
         last = self._seen.get(key)
-        if last is not None and now - last < self._window:
+        if last is not None and now - last[0] < self._window and last[1] == claims:
             return
         if len(self._pending) >= self._max_pending:
             self._drop(1)
             return  # not marked as seen: the next request after a flush is recorded
-        self._pending.append(AccessRecord(principal.sub, route.slug, route.opd, now))
-        self._seen[key] = now
+        self._pending.append(AccessRecord(principal.sub, route.slug, route.opd, now, claims))
+        self._seen[key] = (now, claims)
         self._seen.move_to_end(key)
         self._forget(now)
 
@@ -98,7 +105,7 @@ class AccessRecorder:
     def _forget(self, now: int) -> None:
         seen = self._seen
         while seen:
-            key, at = next(iter(seen.items()))
+            key, (at, _) = next(iter(seen.items()))
             if now - at < self._window and len(seen) <= self._max_tracked:
                 return
             del seen[key]

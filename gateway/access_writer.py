@@ -1,9 +1,10 @@
 """Writes the gateway's access records (``gateway.access_recorder``) to ``gateway_accesses`` in the background.
 
 Every ``interval`` seconds the waiting records go to the database in one transaction (one multi-row
-insert); ``stop`` writes what is left, so a clean shutdown loses nothing. A batch that fails to write
-is put back for the next flush (within the recorder's cap). Rows older than the retention are pruned
-hourly, by every instance (deleting the same old rows twice is harmless).
+insert; each row names the claims the assertion carried, space-separated like a scope); ``stop`` writes what
+is left, so a clean shutdown loses nothing. A batch that fails to write is put back for the next flush
+(within the recorder's cap). Rows older than the retention are pruned hourly, by every
+instance (deleting the same old rows twice is harmless).
 """
 
 from __future__ import annotations
@@ -62,7 +63,10 @@ class AccessWriter:
             async with self._sessionmaker() as session, session.begin():
                 await session.execute(
                     insert(GatewayAccess),
-                    [{"user_id": r.user_id, "app": r.app, "opd": r.opd, "at": r.at} for r in records],
+                    [
+                        {"user_id": r.user_id, "app": r.app, "opd": r.opd, "at": r.at, "claims": " ".join(r.claims)}
+                        for r in records
+                    ],
                 )
         except Exception:  # the database is away: keep the batch for the next try (the recorder bounds it)
             log.warning(

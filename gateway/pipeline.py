@@ -197,7 +197,7 @@ async def run_steps(
             route, principal, head, inbound.content_length, inbound.chunked, assertion, websocket=websocket
         )
     if pipeline.accesses is not None:
-        pipeline.accesses.record(principal, route)
+        pipeline.accesses.record(principal, route, assertion.claim_names)
     return build_exchange(
         inbound,
         route,

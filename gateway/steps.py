@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from gateway.assertion_issuer import SignedAssertion
 from gateway.model import Decision, Principal, RequestHead, Route, Verdict
 
 
@@ -35,5 +36,5 @@ class Limiter(Protocol):
 
 
 class AssertionIssuer(Protocol):
-    def issue(self, principal: Principal, route: Route, request: RequestHead) -> str:
-        """The signed ``X-Gerbang-Assertion`` JWT for this forwarded request."""
+    def issue(self, principal: Principal, route: Route, request: RequestHead) -> SignedAssertion:
+        """The signed ``X-Gerbang-Assertion`` JWT for this forwarded request (naming the claims it carries)."""

@@ -7,8 +7,9 @@ Two sources, merged newest first:
   signing in for ``session`` apps, the console) are left out: the gateway's entries name the apps.
 - **gateway**: identity assertions. The gateway records (user, app, OPD, time) when it forwards a
   request with ``X-Gerbang-Assertion`` (``gateway.access_recorder``: one row per user and app per
-  dedupe window, written in batches to ``gateway_accesses``). Names are looked up now; an app or OPD
-  removed since shows its slug.
+  dedupe window, written in batches to ``gateway_accesses``) and the identity claims the assertion
+  carried (``claims``: names only; ``None`` for rows written before claims were recorded, shown as "not
+  recorded"). Names are looked up now; an app or OPD removed since shows its slug.
 """
 
 from __future__ import annotations
@@ -33,9 +34,10 @@ class AccessEntry:
     at: int
     app: str
     opd: str | None
-    scope: str  # what a token carried; empty for a gateway assertion (its claims are fixed: see DESIGN)
+    scope: str  # what a token carried; empty for a gateway assertion (see ``claims``)
     revoked: bool
     via: Via = "token"
+    claims: tuple[str, ...] | None = None  # the claims a gateway assertion carried; None: not recorded
 
 
 async def load_access_history(session: AsyncSession, user_id: str, limit: int = LIMIT) -> list[AccessEntry]:
@@ -66,7 +68,10 @@ async def load_gateway_accesses(session: AsyncSession, user_id: str, limit: int)
     unit = aliased(OpdUnit)
     query = (
         select(
-            GatewayAccess.at, func.coalesce(App.name, GatewayAccess.app), func.coalesce(unit.name, GatewayAccess.opd)
+            GatewayAccess.at,
+            func.coalesce(App.name, GatewayAccess.app),
+            func.coalesce(unit.name, GatewayAccess.opd),
+            GatewayAccess.claims,
         )
         .outerjoin(App, App.slug == GatewayAccess.app)
         .outerjoin(unit, unit.slug == GatewayAccess.opd)
@@ -74,4 +79,7 @@ async def load_gateway_accesses(session: AsyncSession, user_id: str, limit: int)
         .order_by(GatewayAccess.at.desc(), GatewayAccess.id.desc())
         .limit(limit)
     )
-    return [AccessEntry(at, app, opd, "", False, "gateway") for at, app, opd in (await session.execute(query)).all()]
+    return [
+        AccessEntry(at, app, opd, "", False, "gateway", None if claims is None else tuple(claims.split()))
+        for at, app, opd, claims in (await session.execute(query)).all()
+    ]

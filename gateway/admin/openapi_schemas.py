@@ -43,7 +43,8 @@ UPSTREAM_IDP = record(
 )
 UPSTREAM_IDP["properties"]["public_jwk"] = {"type": "object", "description": "register this key at the upstream"}
 
-AFFECTED = record(id=STRING, name=STRING, email=STRING)
+# claims: what the app's assertions carried in the window (names only); null where none was recorded.
+AFFECTED = record(id=STRING, name=STRING, email=STRING, claims={"type": ["array", "null"], "items": STRING})
 REGISTER_ENTRY = record(
     app=STRING,
     name=STRING,

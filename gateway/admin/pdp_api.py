@@ -150,7 +150,9 @@ class PdpApi:
                 "app": incident.app,
                 "since": incident.since,
                 "until": incident.until,
-                "affected": [{"id": p.user_id, "name": p.name, "email": p.email} for p in incident.affected],
+                "affected": [
+                    {"id": p.user_id, "name": p.name, "email": p.email, "claims": p.claims} for p in incident.affected
+                ],
                 "draft": draft,
             }
         )

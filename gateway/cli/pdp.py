@@ -76,7 +76,9 @@ def breach(app_slug: str, since: str, until: str | None, send: bool, contact: st
         "app": incident.app,
         "since": start,
         "until": end,
-        "affected": [{"id": p.user_id, "name": p.name, "email": p.email} for p in incident.affected],
+        "affected": [
+            {"id": p.user_id, "name": p.name, "email": p.email, "claims": p.claims} for p in incident.affected
+        ],
     }
     if incident.affected:
         record["draft"] = dict(
@@ -89,7 +91,8 @@ def breach(app_slug: str, since: str, until: str | None, send: bool, contact: st
         return
     click.echo(f"{len(incident.affected)} people received by {incident.app_name} in the window:")
     for person in incident.affected:
-        click.echo(f"  {person.email}  {person.name}")
+        received = "not recorded" if person.claims is None else " ".join(person.claims) or "account id only"
+        click.echo(f"  {person.email}  {person.name}  ({received})")
     if "draft" in record:
         click.echo("\n--- draft notice ---\n" + record["draft"]["subject"] + "\n\n" + record["draft"]["body"])
     if send:

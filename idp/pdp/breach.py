@@ -1,7 +1,9 @@
 """A personal data breach at one app (UU PDP Art. 46): who is affected, the notices, and the record.
 
 The people affected are those whose identity the app received in the window, from the access history: the
-gateway's assertions to the app and the token grants to its client. Erased accounts are not listed (nothing
+gateway's assertions to the app and the token grants to its client, each person with the identity claims the
+app's assertions carried in the window (``claims``: names only; ``None`` where none was recorded, as for a token
+grant or a row from before claims were recorded), which the notice names (Art. 46 (2): what data). Erased accounts are not listed (nothing
 maps their id to a person any more). Notices are drafted in Bahasa Indonesia; ``send_notices`` mails them
 through the configured transport and records the incident in the audit chain (who declared it, the window,
 how many were notified, never who).
@@ -17,10 +19,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from idp.audit import append_audit
+from idp.i18n import TEXT
 from idp.mail import Mailer
 from idp.storage.models import App, GatewayAccess, Grant, OpdUnit, User
 
 JAKARTA = dt.timezone(dt.timedelta(hours=7), "WIB")
+# gateway.claims.CLAIMS' order (idp never imports gateway): a notice lists the claims as the app's settings do.
+CLAIM_ORDER = ("email", "name", "nik", "nip", "opd", "roles", "acr", "amr")
 
 
 @dataclass(frozen=True)
@@ -28,6 +33,7 @@ class Affected:
     user_id: str
     name: str
     email: str
+    claims: tuple[str, ...] | None = None  # what the app's assertions carried in the window; None: not recorded
 
 
 @dataclass(frozen=True)
@@ -49,15 +55,18 @@ async def load_incident(session: AsyncSession, app_slug: str, since: int, until:
     if found is None:
         raise LookupError(app_slug)
     app, opd_name = found
-    ids: set[str | None] = set(
-        (
-            await session.scalars(
-                select(GatewayAccess.user_id)
-                .where(GatewayAccess.app == app_slug, GatewayAccess.at >= since, GatewayAccess.at < until)
-                .distinct()
-            )
-        ).all()
-    )
+    claims: dict[str, set[str]] = {}
+    ids: set[str | None] = set()
+    for user_id, names in (
+        await session.execute(
+            select(GatewayAccess.user_id, GatewayAccess.claims)
+            .where(GatewayAccess.app == app_slug, GatewayAccess.at >= since, GatewayAccess.at < until)
+            .distinct()
+        )
+    ).all():
+        ids.add(user_id)
+        if names is not None:
+            claims.setdefault(user_id, set()).update(names.split())
     if app.client_id:
         ids |= set(
             (
@@ -80,7 +89,26 @@ async def load_incident(session: AsyncSession, app_slug: str, since: int, until:
         if ids
         else []
     )
-    return Incident(app_slug, app.name, opd_name, since, until, [Affected(*row) for row in users])
+    return Incident(
+        app_slug,
+        app.name,
+        opd_name,
+        since,
+        until,
+        [Affected(*row, _in_order(claims[row[0]]) if row[0] in claims else None) for row in users],
+    )
+
+
+def _in_order(names: set[str]) -> tuple[str, ...]:
+    return tuple(sorted(names, key=lambda name: (CLAIM_ORDER.index(name) if name in CLAIM_ORDER else 99, name)))
+
+
+def _received(person: Affected) -> str:
+    """What the app received, in words: the claims its assertions carried when they were recorded."""
+    if not person.claims:
+        return "nama, akun Gerbang, dan data yang Anda setujui"
+    words = TEXT["id"]
+    return "akun Gerbang, " + ", ".join(words.get(f"claim.{name}", name) for name in person.claims)
 
 
 def _wib(at: int) -> str:
@@ -94,8 +122,7 @@ def draft_notice(incident: Incident, person: Affected, contact: str) -> tuple[st
         f"Yth. {person.name},\n\n"
         f"Pemerintah Kota Palembang memberitahukan bahwa telah terjadi kegagalan pelindungan data pribadi pada "
         f"aplikasi {incident.app_name} yang dikelola oleh {incident.opd_name}.\n\n"
-        f"Apa yang terjadi: aplikasi tersebut menerima identitas Anda (nama, akun Gerbang, dan data yang Anda "
-        f"setujui) antara {_wib(incident.since)} dan {_wib(incident.until)}, dan data yang disimpan aplikasi "
+        f"Apa yang terjadi: aplikasi tersebut menerima identitas Anda ({_received(person)}) antara {_wib(incident.since)} dan {_wib(incident.until)}, dan data yang disimpan aplikasi "
         f"tersebut dalam rentang waktu itu mungkin telah diakses oleh pihak yang tidak berhak.\n\n"
         f"Yang sudah kami lakukan: insiden telah dicatat dan ditangani oleh Diskominfo Kota Palembang.\n\n"
         f"Yang sebaiknya Anda lakukan:\n"

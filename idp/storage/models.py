@@ -390,8 +390,10 @@ class GatewayAccess(Base):
     """The gateway sent a citizen's identity (``X-Gerbang-Assertion``) to an app: the access history's second source.
 
     One row per (user, app) per dedupe window, written in batches by ``gateway.access_writer``; ``app`` and
-    ``opd`` are slugs as they were at the time (names are looked up when shown). No foreign key: a batch must
-    not fail because one subject is gone; old rows are pruned after the retention.
+    ``opd`` are slugs as they were at the time (names are looked up when shown). ``claims``: the identity claims
+    the assertion carried, names only, space-separated (``""``: none beyond ``sub``; NULL: a row from before
+    they were recorded). No foreign key: a batch must not fail because one subject is gone; old rows are pruned
+    after the retention.
     """
 
     __tablename__ = "gateway_accesses"
@@ -402,6 +404,7 @@ class GatewayAccess(Base):
     app: Mapped[str] = mapped_column(String(64))
     opd: Mapped[str] = mapped_column(String(64))
     at: Mapped[int] = mapped_column(BigInteger, index=True)
+    claims: Mapped[str | None] = mapped_column(String(100))
 
 
 class ConsoleSession(Base):

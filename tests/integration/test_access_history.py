@@ -82,7 +82,7 @@ def test_an_app_opened_through_the_gateway_shows_on_the_account_page(database_ur
         page = browser.go("/account").text
         assert "<th>Melalui</th>" in page
         english = browser.go("/account?lang=en").text
-        assert "<th>Via</th>" in english and "identity (name, OPD, roles, sign-in level)" in english
+        assert "<th>Via</th>" in english and "roles, sign-in level" in english  # the claims the assertion carried
         browser.close()
         metrics = httpx.get(f"{hub.url}/metrics").text
         assert "gerbang_access_history_dropped_total 0.0" in metrics
@@ -121,13 +121,14 @@ async def test_the_writer_prunes_rows_past_the_retention(database_url: str) -> N
     recorder = AccessRecorder(clock, window=300, max_pending=10)
     writer = AccessWriter(recorder, build_sessionmaker(engine), clock, interval=60, retention_days=30)
     try:
-        recorder.record(Principal(sub="old"), PARKIR)
+        recorder.record(Principal(sub="old"), PARKIR, ("name",))
         clock.advance(31 * DAY)
-        recorder.record(Principal(sub="new"), PARKIR)
+        recorder.record(Principal(sub="new"), PARKIR, ())
         assert await writer.flush() == 2
         assert await writer.prune() == 1
         async with build_sessionmaker(engine)() as session:
-            assert (await session.scalars(select(GatewayAccess.user_id))).all() == ["new"]
+            [kept] = (await session.scalars(select(GatewayAccess))).all()
+            assert (kept.user_id, kept.claims) == ("new", "")  # no claims beyond sub: "", not NULL (not recorded)
     finally:
         await engine.dispose()
 
@@ -138,7 +139,7 @@ async def test_a_batch_the_database_refuses_is_kept_for_the_next_flush(tmp_path:
     recorder = AccessRecorder(clock, window=300, max_pending=10)
     writer = AccessWriter(recorder, build_sessionmaker(engine), clock, interval=60, retention_days=30)
     try:
-        recorder.record(Principal(sub="warga-1"), PARKIR)
+        recorder.record(Principal(sub="warga-1"), PARKIR, ("name",))
         assert await writer.flush() == 0
         assert recorder.pending == 1 and recorder.dropped_total == 0
     finally:

@@ -1,5 +1,6 @@
 """Per-app assertion claims on a real hub (both backends): set by the CLI, ``apply`` and the admin API, carried by
-the assertion an app receives, bounded by policy for the NIK; the processing register names them."""
+the assertion an app receives, bounded by policy for the NIK; the processing register names them, and so does the
+citizen's access history (which claims each app received)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ import pytest
 import yaml
 
 from gateway.app import create_app as create_hub
+from gateway.claims import CLAIMS
 from idp.clock import FrozenClock
-from idp.storage.models import App, User
+from idp.storage.models import App, GatewayAccess, User
 from tests.integration.test_access_history import eventually, register
 from tests.integration.test_data_rights import WARGA, app_path, clock  # noqa: F401 (fixture)
 from tests.integration.test_pdp_console import seed_admins
@@ -48,6 +50,7 @@ def hub(database_url: str, tmp_path: Path, clock: FrozenClock) -> Iterator[Hub]:
             app_factory=app_with_clock(clock, create_hub),
             policy_dir=policies,
             registry_refresh_seconds=0.2,
+            access_history_flush_seconds=0.2,
         ) as running:
             asyncio.run(register(database_url, running.url, {"parkir": parkir, "cctv": cctv}))
             [user] = rows(database_url, User, User.email == WARGA)
@@ -132,3 +135,43 @@ def test_apply_sets_the_claims_and_a_second_apply_changes_nothing(hub: Hub, tmp_
     document["apps"][0]["claims"] = ["passwords"]
     city.write_text(yaml.safe_dump(document), "utf-8")
     assert gerbang(env(hub), "apply", str(city)).exit_code != 0
+
+
+def test_the_access_history_names_the_claims_each_app_received(hub: Hub) -> None:
+    database_url = hub.settings.database_url
+    [user] = rows(database_url, User, User.email == WARGA)
+    warga = Browser(hub)
+    assert warga.login(warga.go(app_path(hub, "parkir")), WARGA).status_code == 200
+    updated = gerbang(env(hub), "apps", "update", "cctv", "--claims", "name,nik,nip")
+    assert updated.exit_code == 0, updated.output
+    assert eventually(lambda: "nik" in assertion_at(warga, hub, "cctv"))
+    parkir_carried = [claim for claim in CLAIMS if claim in assertion_at(warga, hub, "parkir")]
+    assert parkir_carried and "nik" not in parkir_carried  # the defaults this person has values for
+
+    def written() -> set[tuple[str, str | None]]:
+        return {(row.app, row.claims) for row in rows(database_url, GatewayAccess, GatewayAccess.user_id == user.id)}
+
+    assert eventually(lambda: {("parkir", " ".join(parkir_carried)), ("cctv", "name nik")} <= written()), written()
+
+    data = warga.go("/account/data.json").json()
+    gateway = [(entry["app"], entry["claims"]) for entry in data["access_history"] if entry["via"] == "gateway"]
+    assert ("Layanan Parkir", parkir_carried) in gateway
+    assert ("Layanan Cctv", ["name", "nik"]) in gateway  # no NIP on this account: not carried, not listed
+    assert NIK not in json.dumps(data["access_history"])  # names only, never values
+
+    page = warga.go("/account").text
+    assert 'data-claims="name nik"' in page and "nama, NIK" in page
+    readable = warga.go("/account/data").text
+    assert "nama, NIK" in readable and "tidak tercatat" not in readable
+
+    # A row written before the claims were recorded says so, on both pages and in the file.
+    [old, *_] = rows(database_url, GatewayAccess, GatewayAccess.user_id == user.id, GatewayAccess.app == "parkir")
+    update_row(database_url, GatewayAccess, old.id, claims=None)
+    assert [
+        e
+        for e in warga.go("/account/data.json").json()["access_history"]
+        if e["claims"] is None and e["via"] == "gateway"
+    ]
+    assert "tidak tercatat" in warga.go("/account").text and "tidak tercatat" in warga.go("/account/data").text
+    assert "not recorded" in warga.go("/account/data?lang=en").text
+    warga.close()

@@ -277,6 +277,9 @@ def test_breach_lists_who_the_app_received_and_mails_notices(hub: Hub, clock: Fr
     assert listing.exit_code == 0, listing.output
     found = json.loads(listing.stdout)
     assert [p["email"] for p in found["affected"]] == [WARGA]
+    [person] = found["affected"]
+    assert "roles" in person["claims"] and "nik" not in person["claims"]  # what parkir's assertions carried
+    assert "akun Gerbang, " in found["draft"]["body"] and "peran" in found["draft"]["body"]  # named in the notice
     assert "Pasal 46" in found["draft"]["body"] and "Layanan Parkir" in found["draft"]["subject"]
     outbox = hub.settings.effective_mail_outbox
     assert outbox is not None and messages_to(outbox, WARGA) == []  # nothing sent without --send

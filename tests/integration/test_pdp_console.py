@@ -155,6 +155,7 @@ def test_a_breach_from_the_console_lists_drafts_and_sends(hub: Hub, clock: Froze
     page = browser.go(f"/admin/pdp/insiden?app=parkir&since={wib(start)}")
     assert page.status_code == 200, page.text
     assert '<span id="affected-count">1</span>' in page.text and "Pasal 46" in page.text
+    assert re.search(r'<li class="affected">[^<]*roles', page.text)  # the claims parkir's assertions carried
     sent = browser.submit(
         "/admin/aksi/pdp/insiden",
         {"app": "parkir", "since": wib(start), "until": "", "csrf_token": csrf_from(page.text)},

@@ -156,6 +156,7 @@ def test_the_admin_api_queue_register_and_breach(hub: Hub, clock: FrozenClock) -
         assert register["parkir"]["legal_basis"] == "public_task" and register["cctv"]["flagged"]
         incident = api.get("/pdp/breaches/parkir", since=start).json()
         assert [p["email"] for p in incident["affected"]] == [WARGA] and "Pasal 46" in incident["draft"]["body"]
+        assert "roles" in incident["affected"][0]["claims"]  # what parkir's assertions carried (names only)
         assert api.get("/pdp/breaches/parkir", since=start, until=start).json()["affected"] == []
         assert api.get("/pdp/breaches/tidak-ada").status_code == 404
         sent = api.post("/pdp/breaches/parkir", {"since": start})

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import ast
+import dataclasses
 from pathlib import Path
 from typing import Any
 
+import jwt
 import pytest
 
 from gateway import assertion
@@ -253,3 +255,21 @@ def test_a_key_that_no_longer_signs_is_not_reused(key: TestKey, clock: FrozenClo
     assert issuer.issue(USER, ROUTE, REQUEST) == first
     signing[0] = "k2"  # rotated, or k1 revoked
     assert issuer.issue(USER, ROUTE, REQUEST) != first
+
+
+@pytest.mark.parametrize("reuse", [0, 20])
+def test_an_assertion_names_exactly_the_identity_claims_it_carries(
+    reuse: int, key: TestKey, clock: FrozenClock
+) -> None:
+    # USER has no name, email or amr: the names follow the token, not the app's configuration.
+    route = dataclasses.replace(ROUTE, claims=("email", "name", "nik", "opd", "roles", "acr", "amr"))
+    withheld = _issuer(key, clock, reuse_seconds=reuse, release=lambda r: tuple(c for c in r.claims if c != "nik"))
+    person = dataclasses.replace(USER, nik="1671015203950002")
+    issued = withheld.issue(person, route, REQUEST)
+    payload = jwt.decode(issued, options={"verify_signature": False})
+    assert issued.claim_names == ("opd", "roles", "acr")
+    assert {"opd", "roles", "acr"} <= set(payload) and not {"nik", "name", "email", "amr"} & set(payload)
+    released = _issuer(key, clock, reuse_seconds=reuse).issue(person, route, REQUEST)
+    assert released.claim_names == ("nik", "opd", "roles", "acr")
+    assert jwt.decode(released, options={"verify_signature": False})["nik"] == "1671015203950002"
+    assert withheld.issue(person, route, REQUEST).claim_names == ("opd", "roles", "acr")  # a reused one too

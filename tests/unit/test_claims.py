@@ -5,9 +5,11 @@ from __future__ import annotations
 import pytest
 
 from gateway.assertion_issuer import build_claims
-from gateway.claims import DEFAULT_CLAIMS, check_claims, parse_claims, released_claims
+from gateway.claims import CLAIMS, DEFAULT_CLAIMS, check_claims, parse_claims, released_claims
 from gateway.model import Principal, Route
 from idp.errors import InvalidInput
+from idp.i18n import TEXT
+from idp.pdp.breach import CLAIM_ORDER
 from policies.provider import ProviderPolicy
 
 PERSON = Principal(
@@ -75,3 +77,12 @@ def test_nik_and_nip_only_where_a_guarded_scope_rule_allows() -> None:
     assert released_claims(wanted, ("parkir-web", "parkir"), rules.allowed_scopes) == ("email", "nip", "roles")
     assert released_claims(wanted, ("disdukcapil-web", "x"), rules.allowed_scopes) == wanted
     assert released_claims(wanted, ("adminduk",), rules.allowed_scopes) == wanted  # the rule names the app's slug
+
+
+def test_the_breach_notice_knows_every_claim_in_the_settings_order() -> None:
+    assert CLAIM_ORDER == CLAIMS  # idp cannot import gateway.claims: its copy must not drift
+
+
+def test_every_claim_has_a_readable_label_in_both_languages() -> None:
+    for locale in ("id", "en"):
+        assert all(f"claim.{name}" in TEXT[locale] for name in CLAIMS), locale
