@@ -22,6 +22,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from idp.clients import CLIENT_ID
 from idp.errors import InvalidInput
 
 KOMINFO_UNIT = "diskominfo"
@@ -45,7 +46,7 @@ class OpdEntry(Entry):
 
 
 class ClientEntry(Entry):
-    client_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+    client_id: Annotated[str, Field(pattern=f"^{CLIENT_ID.pattern}$")]  # every id the hub holds (idp.clients)
     name: str
     opd: Slug | None = None
     redirect_uris: list[str] = []
