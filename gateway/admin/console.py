@@ -222,6 +222,8 @@ class Console:
                     redirect_uris=form.get("redirect_uris", "").split(),
                     scopes=form.get("scopes", "").split(),
                     contact=field["contact"],
+                    client_profile=form.get("client_profile", "").strip() or None,
+                    jwks_uri=form.get("jwks_uri", "").strip() or None,
                 )
             except ValidationError as exc:
                 raise BadRequest(describe_validation(exc)) from exc

@@ -172,6 +172,7 @@ async def _apply_app(session: AsyncSession, change: Change, ctx: ApplyContext) -
             addresses=ctx.addresses,
             apps_domain=ctx.apps_domain,
             claims=None if values.get("claims") is None else tuple(values["claims"]),
+            require_dpop=bool(values.get("require_dpop")),
         )
     elif change.action == "update":
         await update_app(

@@ -4,7 +4,8 @@
     clients:  [{client_id, name, opd, redirect_uris, post_logout_redirect_uris, grant_types, scope, auth_method,
                 resources, first_party, backchannel_logout_uri, jwks | jwks_uri, profile, require_par,
                 dpop_bound, id_token_alg, status}]                                 # never a secret
-    apps:     [{slug, name, opd, upstreams, auth_mode, client_id, resource, hosts, restricted, status, claims}]
+    apps:     [{slug, name, opd, upstreams, auth_mode, client_id, resource, hosts, restricted, status, claims,
+               require_dpop}]
     users:    [{email, name, nip, roles: ["operator@dishub", ...]}]              # staff; never a password
     admins:   [{email, name}]                  # shorthand for a user holding kominfo-admin@diskominfo
     idps:     [{slug, name, issuer, client_id, scope, link_by, authoritative, acr_map, for, enabled,
@@ -80,6 +81,7 @@ class AppEntry(Entry):
     status: Literal["active", "suspended", "pending", "rejected"] = "active"
     # The identity claims its assertion carries (gateway.claims); null: the default name, opd, roles, acr.
     claims: list[Literal["email", "name", "nik", "nip", "opd", "roles", "acr", "amr"]] | None = None
+    require_dpop: bool = False  # bearer apps: DPoP-bound tokens only (RFC 9449; `gerbang apps add --require-dpop`)
 
     @model_validator(mode="before")
     @classmethod

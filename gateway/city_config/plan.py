@@ -159,7 +159,18 @@ def _client_plan(desired: CityConfig, current: CityConfig) -> list[Change]:
 
 def _app_plan(desired: CityConfig, current: CityConfig) -> list[Change]:
     existing = {app.slug: app for app in current.apps}
-    editable = ("name", "opd", "upstreams", "auth_mode", "client_id", "resource", "hosts", "restricted", "claims")
+    editable = (
+        "name",
+        "opd",
+        "upstreams",
+        "auth_mode",
+        "client_id",
+        "resource",
+        "hosts",
+        "restricted",
+        "claims",
+        "require_dpop",
+    )
     changes: list[Change] = []
     for app in desired.apps:
         if app.name is None and "name" in app.model_fields_set:
