@@ -152,3 +152,23 @@ def test_every_back_channel_call_is_refused_after_resolution(upstream: str, host
         UpstreamDirectory(2.0, 60, LOOPBACK_ONLY).fetch_json("GET", f"http://{host}:{port}/jwks")
     )
     assert status == 200 and body == {"keys": []}
+
+
+def test_admin_api_refuses_a_refused_issuer_as_a_problem(database_url: str, tmp_path: Path) -> None:
+    from gateway.app import create_app
+    from tests.support.admin import KOMINFO, AdminClient, admin_token, run_seed
+    from tests.support.hub import run_hub
+
+    with run_hub(database_url, tmp_path, app_factory=create_app, upstream_allow=()) as hub:  # production's rules
+        run_seed(database_url, hub.seeded.users)
+        kominfo = AdminClient(hub, admin_token(hub, KOMINFO))
+        body = {"slug": "inapas", "name": "INApas", "issuer": "https://127.0.0.1:9443/oidc", "client_id": "c"}
+        refused = kominfo.post("/idps", body)
+        assert refused.status_code == 400 and refused.headers["content-type"] == "application/problem+json"
+        assert "loopback" in refused.text
+        created = kominfo.post("/idps", {**body, "issuer": "https://10.20.0.5/oidc"})  # an OPD's private range
+        assert created.status_code == 201, created.text
+        moved = kominfo.http.patch("/idps/inapas", json={"issuer": "https://169.254.169.254/oidc"})
+        assert moved.status_code == 400 and "link-local" in moved.text
+        assert kominfo.get("/idps/inapas").json()["issuer"] == "https://10.20.0.5/oidc"
+        kominfo.close()
