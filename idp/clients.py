@@ -35,10 +35,10 @@ FAPI_SIGNING_ALGS = ("PS256", "ES256", "EdDSA")
 GATEWAY_CLIENT_ID = "gerbang-gateway"
 CONSOLE_CLIENT_ID = "gerbang-console"
 HUB_CLIENT_IDS = frozenset({GATEWAY_CLIENT_ID, CONSOLE_CLIENT_ID})
-# Every client id the hub accepts or holds (policies name integrations by it, e.g. `bapenda-pajak`). Ids it
-# generates start with a letter or digit (``new_client_id``); a leading '_' or '-', which ids generated before
-# 2026-12 may carry, is still accepted so a hub holding them exports them and `apply` recreates them.
-CLIENT_ID = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}")
+# Every client id: a chosen one (policies name integrations by it, e.g. `bapenda-pajak`) and a generated one
+# (``new_client_id``) alike start with a letter or digit, so none reads as a command-line option and the city file
+# (``gerbang export`` / ``apply``) holds every id the hub hands out.
+CLIENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
 def new_client_id() -> str:
@@ -243,8 +243,8 @@ async def add_client(
 
     ``addresses``: what the hub may connect to (a ``jwks_uri`` is checked against it; default: the built-in
     refusals only)."""
-    if client_id is not None and not CLIENT_ID.fullmatch(client_id):  # a chosen id, or one exported from a hub
-        raise InvalidInput("client id: 1-64 letters, digits, '.', '_' or '-', not starting with '.'")
+    if client_id is not None and not CLIENT_ID.fullmatch(client_id):
+        raise InvalidInput("client id: 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit")
     meta = check_client_metadata(
         name=name,
         redirect_uris=redirect_uris,

@@ -47,7 +47,7 @@ class OpdEntry(Entry):
 
 
 class ClientEntry(Entry):
-    client_id: Annotated[str, Field(pattern=f"^{CLIENT_ID.pattern}$")]  # every id the hub holds (idp.clients)
+    client_id: Annotated[str, Field(pattern=f"^{CLIENT_ID.pattern}$")]  # every id the hub hands out (idp.clients)
     name: str
     opd: Slug | None = None
     redirect_uris: list[str] = []

@@ -11,8 +11,8 @@ def test_generated_ids_start_with_a_letter_or_digit_and_fit_the_one_form() -> No
     assert len(set(ids)) == len(ids)
 
 
-def test_the_form_holds_older_generated_ids_and_refuses_the_rest() -> None:
-    for value in ("bapenda-pajak", "-Zx9kLq_older", "_Yw8jKp-older", "a" * 64, "a.b_c-d"):
+def test_the_one_form_refuses_ids_that_read_as_options() -> None:
+    for value in ("bapenda-pajak", "a" * 64, "a.b_c-d", "0x"):
         assert CLIENT_ID.fullmatch(value), value
-    for value in ("", ".x", "a" * 65, "a b", "a/b", "a:b", "ä"):
+    for value in ("", "-x", "_x", ".x", "a" * 65, "a b", "a/b", "a:b", "ä"):
         assert not CLIENT_ID.fullmatch(value), value
