@@ -41,9 +41,13 @@ from gateway.app_plane import AppPlane
 from gateway.app_responses import HUB_COOKIE_NAMES
 from gateway.error_pages import HtmlErrors
 from gateway.errors import GatewayError
-from gateway.headers import build_networks
 from gateway.health_probe import build_health_probe
 from gateway.identity import build_identity
+from gateway.integrity.ledger_routes import PREFIX as LEDGER_PREFIX
+from gateway.integrity.ledger_routes import ReceiptEndpoint
+from gateway.integrity.ledger_writer import LedgerWriter
+from gateway.integrity.observer import IntegrityPlane
+from gateway.integrity.signer import RequestSigner
 from gateway.metrics import GatewayMetrics
 from gateway.model import Route
 from gateway.operations import Operations
@@ -65,6 +69,7 @@ from gateway.upstreams import BreakerPolicy, Upstreams
 from gateway.websocket import WebSocketProxy
 from idp.app import create_app as create_idp_app
 from idp.app_origins import port_suffix
+from idp.client_address import build_networks
 from idp.clock import Clock
 from idp.context import IdpContext, build_context
 from idp.hub_origin import HubOriginGuard
@@ -84,6 +89,7 @@ class GatewayApp:
     """The dispatcher. ``on_startup``/``on_shutdown`` take extra async hooks (registry refresh, Redis...)."""
 
     pdp_jobs: PdpJobs  # set by create_app (tests run it by hand)
+    ledger: LedgerWriter  # set by create_app (tests look at its batches)
 
     def __init__(
         self,
@@ -98,6 +104,7 @@ class GatewayApp:
         self.pipeline, self.provider, self.context, self.operations = pipeline, provider, context, operations
         self.control = control  # the gateway's own pages on an app's host: /.gerbang/* (session apps' sign-in)
         self.admin = admin  # Kominfo's admin API and console: /admin/*
+        self.receipts: ASGIApp | None = None  # GET /ledger/receipts/{request_id} (gateway.integrity.ledger_routes)
         # The hub's own host name is never an app's: a registration claiming it must not take over the provider.
         self.origins = Origins(settings.issuer, pipeline.routes)
         self.hub_host = self.origins.hub_host
@@ -149,6 +156,8 @@ class GatewayApp:
             await self.operations.handle(scope, send)
         elif path.startswith(OLD_APPS_PREFIX):
             await self.origins.answer_old_address(scope, send)
+        elif path.startswith(LEDGER_PREFIX) and scope["type"] == "http" and self.receipts is not None:
+            await self.receipts(scope, receive, send)
         elif path.startswith(ADMIN_PREFIX) and self.admin is not None:
             await self.admin(scope, receive, send)
         else:
@@ -252,6 +261,23 @@ def create_app(
         interval=settings.access_history_flush_seconds,
         retention_days=settings.access_history_retention_days,
     )
+    ledger = LedgerWriter(
+        context.sessionmaker,
+        context.keys.sign,
+        context.clock,
+        max_batch=settings.ledger_max_batch,
+        linger=settings.ledger_linger_seconds,
+    )
+    integrity = IntegrityPlane(
+        RequestSigner(lambda: context.keys.message_key, context.clock, settings.message_signature_ttl),
+        ledger,
+        context.keys.sign,
+        settings.issuer,
+        buffer_bytes=settings.integrity_buffer_bytes,
+        read_timeout=settings.request_read_timeout,
+        hold_bytes=settings.ledger_hold_bytes,
+        limits_ok=lambda: not describe_limit_store(context.limits)["degraded"],
+    )
     upstreams = Upstreams(
         BreakerPolicy(
             settings.breaker_failure_threshold, settings.breaker_reset_seconds, settings.upstream_cooloff_seconds
@@ -279,11 +305,21 @@ def create_app(
         accesses=accesses,
         hub_origin=settings.issuer,
         public_port=port_suffix(settings.issuer),
+        integrity=integrity,
     )
     operations = Operations(context, metrics, pipeline.trusted_proxies, build_networks(settings.metrics_networks))
     control = Starlette(routes=sessions.routes())
     admin = build_admin_app(settings, context, identity.verifier, provider.clients.forget, provider)
     app = GatewayApp(settings, pipeline, provider_app, context, operations, control, admin)
+    app.receipts = ReceiptEndpoint(
+        context.sessionmaker,
+        identity.verifier,
+        pipeline.routes.find_slug,
+        context.keys.sign,
+        settings.issuer,
+        context.clock,
+    )
+    app.ledger = ledger  # tests look at its batches
 
     sync_gateway_client = GatewayClientSync(
         context.sessionmaker, settings.issuer, context.clock, provider.clients.forget
@@ -334,6 +370,7 @@ def create_app(
         [
             start_metrics,
             provision,
+            ledger.start,
             revoked.start,
             reloader.start,
             access_writer.start,
@@ -344,7 +381,16 @@ def create_app(
     )
     # run in reverse: the probe, then the flushers (traffic, accesses) while the database is still there
     app.on_shutdown.extend(
-        [stop_metrics, revoked.stop, reloader.stop, access_writer.stop, traffic.stop, health.stop, pdp_jobs.stop]
+        [
+            stop_metrics,
+            ledger.stop,
+            revoked.stop,
+            reloader.stop,
+            access_writer.stop,
+            traffic.stop,
+            health.stop,
+            pdp_jobs.stop,
+        ]
     )
     if routes is None:
         app.on_startup.append(identity.start)

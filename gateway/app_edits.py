@@ -18,6 +18,7 @@ from gateway.apps import (
     AppRecord,
     add_app,
     check_extra_hosts,
+    check_integrity,
     check_upstream,
     check_upstream_addresses,
     check_websocket_origin,
@@ -45,6 +46,7 @@ EDITABLE = (
     "hosts",
     "restricted",
     "require_dpop",
+    "integrity",
     "case_insensitive_paths",
     "allow_ambiguous_paths",
     "websocket_origins",
@@ -64,6 +66,7 @@ def app_view(record: AppRecord, stored_resource: str | None) -> dict[str, Any]:
         "hosts": list(record.hosts[1:]),
         "restricted": record.restricted,
         "require_dpop": record.require_dpop,
+        "integrity": record.integrity,
         "case_insensitive_paths": record.case_insensitive_paths,
         "allow_ambiguous_paths": record.allow_ambiguous_paths,
         "websocket_origins": list(record.websocket_origins),
@@ -91,6 +94,7 @@ def _view(app: App, unit: OpdUnit) -> dict[str, Any]:
         "hosts": list(stored_hosts(app)),
         "restricted": app.restricted,
         "require_dpop": bool(app.require_dpop),
+        "integrity": app.integrity or "none",
         "case_insensitive_paths": bool(app.case_insensitive_paths),
         "allow_ambiguous_paths": bool(app.allow_ambiguous_paths),
         "websocket_origins": list(app.websocket_origins or ()),
@@ -180,6 +184,8 @@ async def _apply_field(
         )
     elif field in ("restricted", "require_dpop", "case_insensitive_paths", "allow_ambiguous_paths"):
         setattr(app, field, bool(value))
+    elif field == "integrity":
+        app.integrity = check_integrity(value)
     elif field == "websocket_origins":
         app.websocket_origins = list(dict.fromkeys(check_websocket_origin(origin) for origin in value or ()))
     elif field == "claims":  # None: back to the default set

@@ -22,6 +22,7 @@ from idp.storage.models import App, AppHost, OpdUnit
 from idp.upstream_addresses import UpstreamAddresses, UpstreamRefused, check_upstream_address
 
 AUTH_MODES = ("session", "bearer", "none")
+INTEGRITY_MODES = ("none", "signed", "ledger")  # gateway.integrity: RFC 9421 signed requests; + receipts
 STATUSES = ("pending", "active", "suspended", "rejected")
 # A slug is the first label of the app's host name ({slug}.{apps_domain}): an RFC 1123 label.
 SLUG = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
@@ -48,6 +49,7 @@ class AppRecord:
     websocket_origins: tuple[str, ...] = ()
     hosts: tuple[str, ...] = ()
     require_dpop: bool = False
+    integrity: str = "none"
     claims: tuple[str, ...] = DEFAULT_CLAIMS  # what its assertion carries (gateway.claims)
 
     def as_json(self) -> dict[str, object]:
@@ -68,6 +70,7 @@ class AppRecord:
             "websocket_origins": list(self.websocket_origins),
             "require_dpop": self.require_dpop,
             "claims": list(self.claims),
+            "integrity": self.integrity,
         }
 
 
@@ -127,6 +130,12 @@ def set_extra_hosts(app: App, hosts: tuple[str, ...]) -> None:
     keep = [row for row in app.extra_hosts if row.host in hosts]
     kept = {row.host for row in keep}
     app.extra_hosts = keep + [AppHost(host=host) for host in hosts if host not in kept]
+
+
+def check_integrity(mode: str) -> str:
+    if mode not in INTEGRITY_MODES:
+        raise InvalidInput(f"integrity must be one of: {', '.join(INTEGRITY_MODES)}")
+    return mode
 
 
 def check_slug(slug: str) -> str:
@@ -218,6 +227,7 @@ async def add_app(
     addresses: UpstreamAddresses | None = None,
     require_dpop: bool = False,
     claims: tuple[str, ...] | None = None,
+    integrity: str = "none",
 ) -> AppRecord:
     """Register an app; every problem with the input is reported as ``InvalidInput``/``NotFound``/``Conflict``.
 
@@ -233,6 +243,7 @@ async def add_app(
         raise InvalidInput("at least one --upstream URL is needed")
     if require_dpop and auth_mode != "bearer":
         raise InvalidInput("--require-dpop applies to bearer apps (their callers present access tokens)")
+    check_integrity(integrity)
     checked = tuple(dict.fromkeys(check_upstream(url) for url in upstreams))
     await check_upstream_addresses(checked, addresses or UpstreamAddresses())
     checked_resource = check_resource(resource) if resource else None
@@ -264,6 +275,7 @@ async def add_app(
         websocket_origins=origins,
         require_dpop=require_dpop,
         claims=None if claims is None else list(check_claims(claims)),
+        integrity=integrity,
     )
     session.add(app)
     await session.flush()
@@ -311,4 +323,5 @@ def _record(app: App, unit: OpdUnit, issuer: str, apps_domain: str = "") -> AppR
         hosts=app_hosts(app.slug, domain, stored_hosts(app)),
         require_dpop=bool(app.require_dpop),
         claims=DEFAULT_CLAIMS if app.claims is None else tuple(app.claims),
+        integrity=app.integrity or "none",
     )

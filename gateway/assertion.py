@@ -12,6 +12,15 @@ Rules (docs/assertion.md restates them for other languages): a compact JWS whose
 ``x5c``/``crit``; a valid signature by that key; ``iss`` equal to the hub; ``aud`` equal to (or containing) this
 app's resource identifier; ``exp`` in the future and ``iat`` not in the future (5 s leeway); ``exp - iat`` at
 most 60 s; a ``jti``. A request without an assertion gets 401, one with an unacceptable assertion 403.
+
+Apps whose integrity mode is ``signed`` or ``ledger`` also check the hub's RFC 9421 signature over the method, target,
+body digest, assertion and request id (``gateway/integrity/http_signatures.py``, copied beside this file)::
+
+    verifier = AssertionVerifier(issuer=..., audience=...)
+    app = GerbangAssertionMiddleware(app, verifier, signatures=MessageSignatureVerifier(
+        verifier.message_key, origins=["https://e-budgeting.apps.palembang.go.id"]))
+
+The body is then read whole (up to ``max_body_bytes``, 413 past) and checked before the app sees any of it.
 """
 
 from __future__ import annotations
@@ -19,9 +28,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import io
 import json
 import threading
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -102,7 +113,17 @@ class AssertionVerifier:
         self._attempted_at = -float("inf")
         self._cache_size = cache_size
         self._verified: dict[str, GerbangIdentity] = {}
+        self._message_keys: dict[str, Any] = _parse_message_keys(jwks) if jwks is not None else {}
         self.fetches = 0
+
+    def message_key(self, kid: str) -> Any:
+        """The hub's RFC 9421 message-signing public key ``kid`` (None when the JWKS has no such message key)."""
+        if kid not in self._message_keys and self.jwks_url is not None:
+            self._refresh()
+        return self._message_keys.get(kid)
+
+    def needs_message_key(self, kid: str | None) -> bool:
+        return bool(kid) and kid not in self._message_keys and self.jwks_url is not None
 
     def verify(self, token: str | None) -> GerbangIdentity:
         """Synchronous (WSGI): may fetch the JWKS with urllib when a key is unknown."""
@@ -152,7 +173,8 @@ class AssertionVerifier:
             self._attempted_at = now
             self.fetches += 1
             try:
-                self._keys = _parse_jwks(_fetch_json(self.jwks_url or "", self._timeout))
+                document = _fetch_json(self.jwks_url or "", self._timeout)
+                self._keys, self._message_keys = _parse_jwks(document), _parse_message_keys(document)
                 self._fetched_at = now
             except (OSError, ValueError):
                 pass  # keep the keys we have; an unknown kid stays unknown
@@ -199,17 +221,31 @@ class AssertionVerifier:
             raise AssertionRejected("the assertion lives longer than allowed")
 
 
+def read_jose_header(token: str) -> dict[str, Any]:
+    """A compact JWS's header, read before any key is looked up (the hub's token verifier uses it too).
+    ValueError when the token is not three segments or its header is not a JSON object."""
+    if token.count(".") != 2:
+        raise ValueError("not a signed JWT")
+    segment = token.split(".", 1)[0]
+    try:
+        header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+        raise ValueError("malformed header") from exc
+    if not isinstance(header, dict):
+        raise ValueError("malformed header")
+    return header
+
+
 def _check_header(token: str | None) -> tuple[str, str]:
     if not token:
         raise AssertionRejected("this app is reachable only through Gerbang", status=401)
     if token.count(".") != 2:
         raise AssertionRejected("the assertion is not a signed JWT")
-    segment = token.split(".", 1)[0]
     try:
-        header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
-    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+        header = read_jose_header(token)
+    except ValueError as exc:
         raise AssertionRejected("the assertion header is malformed") from exc
-    if not isinstance(header, dict) or header.get("alg") not in ALLOWED_ALGS:
+    if header.get("alg") not in ALLOWED_ALGS:
         raise AssertionRejected("the assertion algorithm is not accepted")
     if str(header.get("typ", "")).lower() != TYP:
         raise AssertionRejected("the assertion has the wrong type (typ)")
@@ -224,12 +260,31 @@ def _check_header(token: str | None) -> tuple[str, str]:
 def _parse_jwks(jwks: Any) -> dict[str, tuple[str, Any]]:
     keys: dict[str, tuple[str, Any]] = {}
     for jwk in jwks.get("keys", []) if isinstance(jwks, dict) else []:
-        if not isinstance(jwk, dict) or "d" in jwk or jwk.get("use", "sig") != "sig":
-            continue
+        if not isinstance(jwk, dict) or "d" in jwk or jwk.get("use", "sig") != "sig" or "gerbang_use" in jwk:
+            continue  # a key marked gerbang_use signs HTTP messages (gateway.integrity.http_signatures), never a JWS
         kid, alg = jwk.get("kid"), jwk.get("alg")
         if isinstance(kid, str) and alg in ALLOWED_ALGS and jwk.get("kty") == ALLOWED_ALGS[alg]:
             try:
                 keys[kid] = (alg, jwt.PyJWK(jwk, algorithm=alg).key)
+            except (jwt.PyJWTError, ValueError, TypeError):
+                continue
+    return keys
+
+
+def _parse_message_keys(jwks: Any) -> dict[str, Any]:
+    """The keys marked ``gerbang_use: http-message`` (P-256): they sign requests, never an assertion."""
+    keys: dict[str, Any] = {}
+    for jwk in jwks.get("keys", []) if isinstance(jwks, dict) else []:
+        if (
+            isinstance(jwk, dict)
+            and jwk.get("gerbang_use") == "http-message"
+            and jwk.get("kty") == "EC"
+            and jwk.get("crv") == "P-256"
+            and "d" not in jwk
+            and isinstance(jwk.get("kid"), str)
+        ):
+            try:
+                keys[jwk["kid"]] = jwt.PyJWK(jwk, algorithm="ES256").key
             except (jwt.PyJWTError, ValueError, TypeError):
                 continue
     return keys
@@ -261,8 +316,11 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
+_TITLES = {400: "Bad Request", 401: "Unauthorized", 413: "Content Too Large"}
+
+
 def _problem(error: AssertionRejected) -> bytes:
-    title = "Unauthorized" if error.status == 401 else "Forbidden"
+    title = _TITLES.get(error.status, "Forbidden")
     return json.dumps({"type": "about:blank", "title": title, "status": error.status, "detail": error.message}).encode()
 
 
@@ -288,9 +346,12 @@ class GerbangAssertionMiddleware:
         issuer: str | None = None,
         audience: str | None = None,
         jwks_url: str | None = None,
+        signatures: Any = None,
+        max_body_bytes: int = 10 << 20,
     ) -> None:
         self.app = app
         self.verifier = _build_verifier(verifier, issuer, audience, jwks_url)
+        self.signatures, self.max_body_bytes = signatures, max_body_bytes  # http_signatures.MessageSignatureVerifier
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -298,6 +359,8 @@ class GerbangAssertionMiddleware:
             return
         token = next((v.decode("latin-1") for k, v in scope["headers"] if k.lower() == HEADER.encode()), None)
         try:
+            if self.signatures is not None and scope["type"] == "http":
+                receive = await self._check_signature(scope, receive)
             identity = await self.verifier.verify_async(token)
         except AssertionRejected as exc:
             await _refuse_asgi(scope, send, exc)
@@ -305,6 +368,40 @@ class GerbangAssertionMiddleware:
         state = scope.setdefault("state", {})
         state["gerbang"] = identity
         await self.app(scope, receive, send)
+
+    async def _check_signature(self, scope: dict[str, Any], receive: Any) -> Any:
+        """Reads the body whole, checks the signature, and returns a ``receive`` that replays the body."""
+        pieces, size, more = [], 0, True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise AssertionRejected("the client left", status=400)
+            pieces.append(message.get("body", b""))
+            size += len(pieces[-1])
+            if size > self.max_body_bytes:
+                raise AssertionRejected("the request body is too large", status=413)
+            more = message.get("more_body", False)
+        body = b"".join(pieces)
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+        target = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
+        target += "?" + scope["query_string"].decode("latin-1") if scope.get("query_string") else ""
+        kid = self.signatures.keyid(headers)
+        if self.verifier.needs_message_key(kid):
+            await asyncio.to_thread(self.verifier.message_key, kid)
+        try:
+            self.signatures.verify_pairs(scope["method"], target, headers, body)
+        except self.signatures.rejected as exc:
+            raise AssertionRejected(exc.message, exc.status) from None
+        replayed = False
+
+        async def replay() -> dict[str, Any]:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        return replay
 
 
 async def _refuse_asgi(scope: dict[str, Any], send: Any, error: AssertionRejected) -> None:
@@ -333,17 +430,47 @@ class GerbangAssertionWSGIMiddleware:
         issuer: str | None = None,
         audience: str | None = None,
         jwks_url: str | None = None,
+        signatures: Any = None,
+        max_body_bytes: int = 10 << 20,
     ) -> None:
         self.app = app
         self.verifier = _build_verifier(verifier, issuer, audience, jwks_url)
+        self.signatures, self.max_body_bytes = signatures, max_body_bytes
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         try:
+            if self.signatures is not None:
+                self._check_signature(environ)
             identity = self.verifier.verify(environ.get("HTTP_X_GERBANG_ASSERTION"))
         except AssertionRejected as exc:
             body = _problem(exc)
-            status = "401 Unauthorized" if exc.status == 401 else "403 Forbidden"
+            status = f"{exc.status} {_TITLES.get(exc.status, 'Forbidden')}"
             start_response(status, [("Content-Type", "application/problem+json"), ("Content-Length", str(len(body)))])
             return [body]
         environ["gerbang.identity"] = identity
         return self.app(environ, start_response)
+
+    def _check_signature(self, environ: dict[str, Any]) -> None:
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            raise AssertionRejected("invalid Content-Length", status=400) from None
+        if length > self.max_body_bytes:
+            raise AssertionRejected("the request body is too large", status=413)
+        body = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        headers = [
+            (key[5:].replace("_", "-").lower(), value) for key, value in environ.items() if key.startswith("HTTP_")
+        ]
+        headers += [("content-type", environ["CONTENT_TYPE"])] if environ.get("CONTENT_TYPE") else []
+        target = urllib.parse.quote(environ.get("PATH_INFO", ""), safe="/;%=:@!$&'()*+,~-._")
+        target = (
+            environ.get("REQUEST_URI")
+            or environ.get("RAW_URI")
+            or (target + ("?" + environ["QUERY_STRING"] if environ.get("QUERY_STRING") else ""))
+        )
+        self.verifier.message_key(self.signatures.keyid(headers) or "")
+        try:
+            self.signatures.verify_pairs(environ.get("REQUEST_METHOD", "GET"), target, headers, body)
+        except self.signatures.rejected as exc:
+            raise AssertionRejected(exc.message, exc.status) from None

@@ -22,7 +22,7 @@ from urllib.parse import parse_qsl
 from gateway.dpop import DpopProofChecker, build_dpop_challenge, refuse_dpop
 from gateway.errors import BadRequest, ServiceUnavailable, Unauthenticated
 from gateway.model import Principal, RequestHead, Route
-from gateway.subjects import SubjectLoader
+from gateway.subjects import Subject, SubjectLoader
 from gateway.token_verifier import AccessClaims, InvalidToken, TokenVerifier
 from idp.errors import Unavailable
 
@@ -129,7 +129,10 @@ class BearerAuthenticator:
             return Principal(
                 client_id=claims.client_id, scopes=claims.scopes, acr=claims.acr, amr=claims.amr, token_id=claims.jti
             )
-        opd, opd_paths, roles, subject = None, (), (), None
+        opd: str | None = None
+        opd_paths: tuple[str, ...] = ()
+        roles: tuple[str, ...] = ()
+        subject: Subject | None = None
         if self._subjects is not None:
             try:
                 subject = await self._subjects.load(claims.sub)
@@ -152,10 +155,10 @@ class BearerAuthenticator:
             acr=claims.acr,
             amr=claims.amr,
             token_id=claims.jti,
-            name=subject and subject.name,
-            email=subject and subject.email,
-            nik=subject and subject.nik,
-            nip=subject and subject.nip,
+            name=subject.name if subject else None,
+            email=subject.email if subject else None,
+            nik=subject.nik if subject else None,
+            nip=subject.nip if subject else None,
         )
 
     def _challenge(

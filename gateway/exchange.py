@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from starlette.types import Receive, Send
 
 from gateway.errors import BadRequest, GatewayError, PayloadTooLarge, RequestTimeout
 from gateway.model import RequestHead, Route
 from gateway.problem import send_problem
+
+if TYPE_CHECKING:
+    from gateway.integrity.observer import IntegrityObserver
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +29,7 @@ class Exchange:
     content_length: int | None
     chunked: bool
     started: float  # perf_counter() when the request reached the gateway, for the latency metric
+    integrity: IntegrityObserver | None = None  # signed and ledger apps (gateway.integrity.observer)
 
     @property
     def has_body(self) -> bool:

@@ -16,20 +16,13 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Container, Iterable, Sequence
+from collections.abc import Container, Iterable
 
 from gateway.errors import BadRequest, HeadersTooLarge
 from gateway.identity_headers import is_identity_header
 
-# The client address is resolved by one function, shared with the provider (idp.client_address).
-from idp.client_address import (
-    Headers,
-    Network,
-    build_networks,
-    forwarded_for_chain,  # noqa: F401
-    is_trusted,
-    resolve_client_ip,
-)
+# The client address is resolved by one function, shared with the provider: idp.client_address.
+from idp.client_address import Headers
 
 # RFC 9110 §7.6.1 plus the legacy ones every proxy drops.
 HOP_BY_HOP = frozenset(

@@ -40,7 +40,7 @@ def build_keys(jwks: dict[str, Any]) -> dict[str, tuple[str, Any]]:
         kid, alg, kty = jwk.get("kid"), jwk.get("alg"), jwk.get("kty")
         if not isinstance(kid, str) or alg not in ALLOWED_ALGS or ALLOWED_ALGS[alg] != kty:
             continue
-        if jwk.get("use", "sig") != "sig" or "d" in jwk:
+        if jwk.get("use", "sig") != "sig" or "d" in jwk or "gerbang_use" in jwk:  # message keys sign no JWS
             continue
         try:
             keys[kid] = (alg, jwt.PyJWK(jwk, algorithm=alg).key)

@@ -28,6 +28,7 @@ class Route:
     # Every host the app is served at: ``{slug}.{apps_domain}`` first, then its extra hosts (never the hub's).
     hosts: tuple[str, ...] = ()
     require_dpop: bool = False  # bearer apps: only DPoP-bound tokens (RFC 9449), never plain bearer
+    integrity: str = "none"  # none | signed | ledger (gateway.integrity)
     # The identity claims its assertion carries beyond sub/client_id (gateway.claims).
     claims: tuple[str, ...] = ("name", "opd", "roles", "acr")
 

@@ -19,10 +19,11 @@ from sqlalchemy import text
 from starlette.types import Scope, Send
 
 from gateway.errors import NotFound
-from gateway.headers import Network, build_request_id, is_trusted, resolve_client_ip
+from gateway.headers import build_request_id
 from gateway.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from gateway.metrics import GatewayMetrics
 from gateway.problem import send_problem
+from idp.client_address import Network, is_trusted, resolve_client_ip
 from idp.context import IdpContext
 
 log = logging.getLogger("gerbang.gateway")

@@ -14,8 +14,8 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Container
-from typing import Protocol
 from dataclasses import dataclass
+from typing import Protocol
 from urllib.parse import urlencode
 
 from starlette.types import Receive, Scope, Send
@@ -23,20 +23,21 @@ from starlette.types import Receive, Scope, Send
 from gateway.access_log import note_principal, note_route
 from gateway.access_recorder import AccessRecorder
 from gateway.errors import (
-    LoginRedirect,
     Forbidden,
     GatewayError,
+    LoginRedirect,
     NotFound,
     PayloadTooLarge,
     ServiceUnavailable,
     Unauthenticated,
 )
 from gateway.exchange import AsgiConversation, Conversation, Exchange
-from gateway.headers import Headers, Network, build_request_id, build_traceparent, build_upstream_headers
+from gateway.headers import build_request_id, build_traceparent, build_upstream_headers
 from gateway.identity_headers import build_forwarding_headers
+from gateway.integrity.observer import IntegrityObserver, IntegrityPlane
 from gateway.metrics import GatewayMetrics
-from gateway.paths import build_policy_path, check_app_path
 from gateway.model import Decision, RequestHead, Route, Verdict
+from gateway.paths import build_policy_path, check_app_path
 from gateway.problem import send_websocket_denial
 from gateway.proxy import ClientDisconnected, Proxy
 from gateway.ratelimit.headers import build_rejection
@@ -44,6 +45,7 @@ from gateway.request_head import InboundRequest, read_request_head
 from gateway.steps import AssertionIssuer, Authenticator, Decider, Limiter, RouteTable
 from gateway.websocket import WebSocketProxy
 from gateway.websocket_origin import check_websocket_origin
+from idp.client_address import Headers, Network
 
 log = logging.getLogger("gerbang.gateway")
 
@@ -68,6 +70,7 @@ class Pipeline:
     accesses: AccessRecorder | None = None  # the access history: which app received whose identity
     hub_origin: str = ""  # the issuer's origin: its scheme and port are every app origin's
     public_port: str = ""  # ":8000" when the issuer names a port: every app origin shares it
+    integrity: IntegrityPlane | None = None  # signed requests and receipts (gateway.integrity)
 
 
 async def handle_request(pipeline: Pipeline, scope: Scope, receive: Receive, send: Send) -> None:
@@ -145,6 +148,8 @@ async def serve(
             route, upstream_path = find_route(pipeline.routes, inbound.head)
             app = route.slug
         exchange = await run_steps(pipeline, inbound, route, upstream_path, started)
+        if exchange.integrity is not None:  # its body digest and, for a ledger app, the held response
+            front = await exchange.integrity.attach(front)
         await pipeline.proxy.forward(exchange, front)
         return  # forwarded: the proxy counted the request when it sent the response head
     except ClientDisconnected:
@@ -186,6 +191,11 @@ async def run_steps(
     verdict = await pipeline.limiter.check(principal, route, head)
     check_verdict(verdict)
     assertion = pipeline.assertions.issue(principal, route, head)
+    integrity = None
+    if pipeline.integrity is not None:
+        integrity = pipeline.integrity.begin(
+            route, principal, head, inbound.content_length, inbound.chunked, assertion, websocket=websocket
+        )
     if pipeline.accesses is not None:
         pipeline.accesses.record(principal, route)
     return build_exchange(
@@ -198,6 +208,7 @@ async def run_steps(
         websocket=websocket,
         hidden_cookies=pipeline.hidden_cookies,
         public_port=pipeline.public_port,
+        integrity=integrity,
     )
 
 
@@ -253,6 +264,7 @@ def build_exchange(
     websocket: bool = False,
     hidden_cookies: Container[str] = frozenset(),
     public_port: str = "",
+    integrity: IntegrityObserver | None = None,
 ) -> Exchange:
     head = inbound.head
     added = build_forwarding_headers(inbound, route, assertion, public_port=public_port)
@@ -261,7 +273,15 @@ def build_exchange(
     upstream_headers = build_upstream_headers(head.headers, added, websocket=websocket, hidden_cookies=hidden_cookies)
     response_headers = ((b"x-request-id", head.request_id.encode()), *verdict.headers)
     return Exchange(
-        head, route, upstream_path, upstream_headers, response_headers, inbound.content_length, inbound.chunked, started
+        head,
+        route,
+        upstream_path,
+        upstream_headers,
+        response_headers,
+        inbound.content_length,
+        inbound.chunked,
+        started,
+        integrity,
     )
 
 

@@ -8,7 +8,6 @@ reported in the log, a metric and ``/readyz``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 from datetime import UTC, datetime
@@ -18,6 +17,7 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from gateway.model import Decision, Principal, RequestHead, Route
+from idp.periodic import Periodic
 from policies.model import Request
 from policies.watcher import PolicyWatcher, Reload
 
@@ -89,7 +89,7 @@ def rule_hits() -> dict[tuple[str, str], int]:
     registry: Any = REGISTRY
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
-        MultiProcessCollector(registry)
+        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]  # prometheus_client: untyped
     hits: dict[tuple[str, str], int] = {}
     for family in registry.collect():
         if family.name != "gerbang_policy_rule_hits":
@@ -128,8 +128,9 @@ class PolicyReloader:
 
     def __init__(self, watcher: PolicyWatcher, every_seconds: float) -> None:
         self._watcher = watcher
-        self._every = every_seconds
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Periodic(
+            "policy-reload", self._poll_off_loop, every_seconds, on_failure="keeping the policies in force"
+        )
         HEALTHY.set(1)
 
     async def check(self) -> str | None:
@@ -147,16 +148,10 @@ class PolicyReloader:
         HEALTHY.set(1 if self._watcher.healthy else 0)
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run())
+        self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._loop.stop()
 
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self._every)
-            # Reading and compiling files is blocking work: keep it off the event loop.
-            await asyncio.to_thread(self.poll)
+    async def _poll_off_loop(self) -> None:
+        await asyncio.to_thread(self.poll)  # reading and compiling files is blocking work: off the event loop

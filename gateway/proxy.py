@@ -15,9 +15,12 @@ body only; those methods are also retried on another target when the request can
 application (connect failure, stale connection).
 
 Observer points (for a per-request observer such as body digests; ``ExchangeObserver``): ``request_head``
-sees the headers about to go upstream and may add to them; ``request_chunk`` each request body piece as
-sent; ``response_head`` the upstream's status and headers; ``response_chunk`` each response body piece;
-``finished`` the end (``complete`` false when either side was cut).
+sees the headers about to go upstream and may change them; ``request_chunk`` each request body piece;
+``request_end`` the body's end, before its last piece goes upstream (with an observer each piece is sent when
+the next has arrived; ``request_end`` raising keeps the last one back, so the upstream sees a cut body);
+``response_head`` the upstream's status and headers; ``response_chunk`` each response body piece;
+``finished`` the end (``complete`` false when either side was cut). The observer is the exchange's own
+(``Exchange.integrity``: signed and ledger apps, ``gateway.integrity.observer``) or ``Proxy.observer``'s.
 """
 
 from __future__ import annotations
@@ -56,6 +59,8 @@ class ExchangeObserver(Protocol):
     def request_head(self, exchange: Exchange, headers: list[tuple[str, str]]) -> None: ...
 
     def request_chunk(self, data: bytes) -> None: ...
+
+    def request_end(self) -> None: ...
 
     def response_head(self, status: int, headers: list[tuple[bytes, bytes]]) -> None: ...
 
@@ -123,7 +128,9 @@ class Proxy:
             else None
         )
         retryable = body is None and exchange.head.method in RETRYABLE_METHODS
-        observer = self.observer(exchange) if self.observer is not None else None
+        observer: ExchangeObserver | None = exchange.integrity
+        if observer is None and self.observer is not None:
+            observer = self.observer(exchange)
         attempts = 1 + (self.settings.upstream_retries if retryable else 0)
         target: Target | None = None
         last: UpstreamFailure | None = None
@@ -201,6 +208,7 @@ class Proxy:
     async def _send_body(
         self, connection: Connection, body: RequestBody, chunked: bool, observer: ExchangeObserver | None
     ) -> None:
+        held: bytes | None = None  # with an observer: the latest piece, sent once the next one arrives
         while True:
             try:
                 piece = await body.next()
@@ -210,8 +218,15 @@ class Proxy:
                 break
             if observer is not None:
                 observer.request_chunk(piece)
+                piece, held = held, piece
+                if piece is None:
+                    continue
             connection.write(b"%x\r\n%b\r\n" % (len(piece), piece) if chunked else piece)
             await connection.drain(self.total_timeout)  # restarts with every piece the upstream takes
+        if observer is not None:
+            observer.request_end()  # raising: the last piece never goes upstream
+            if held is not None:
+                connection.write(b"%x\r\n%b\r\n" % (len(held), held) if chunked else held)
         if chunked:
             connection.write(b"0\r\n\r\n")
         await connection.drain(self.total_timeout)

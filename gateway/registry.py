@@ -161,6 +161,7 @@ class AppRegistry:
             hosts=app_hosts(app.slug, self._apps_domain, stored_hosts(app)),
             require_dpop=bool(app.require_dpop),
             claims=DEFAULT_CLAIMS if app.claims is None else tuple(app.claims),
+            integrity=app.integrity or "none",
         )
 
     def _allowed_upstreams(self, app: App) -> tuple[str, ...]:

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from starlette.types import Scope
 
 from gateway.errors import BadRequest, MethodNotAllowed
-from gateway.headers import Headers, Network, check_request_headers, is_chunked, is_trusted, resolve_client_ip
+from gateway.headers import check_request_headers, is_chunked
 from gateway.model import RequestHead
 from gateway.paths import normalise_path
+from idp.client_address import Headers, Network, is_trusted, resolve_client_ip
 
 _HOST = re.compile(r"[a-z0-9.\-]{1,253}|\[[0-9a-f:.]{2,45}\]")
 _FORWARDED_PROTO = {b"http": "http", b"https": "https"}

@@ -65,6 +65,19 @@ class Settings(IdpSettings):
     # X-Gerbang-Assertion (gateway.assertion_issuer).
     assertion_ttl: int = Field(default=30, ge=5, le=60)
     assertion_reuse_seconds: int = Field(default=20, ge=0, le=55)
+    # Signed requests and receipts (gateway.integrity, docs/integrity.md).
+    message_signature_ttl: int = Field(default=30, ge=5, le=60, description="RFC 9421 signature lifetime, seconds")
+    integrity_buffer_bytes: int = Field(
+        default=8 << 20, ge=0, le=1 << 30, description="a body without Content-Digest is buffered up to this; 413 past"
+    )
+    ledger_hold_bytes: int = Field(
+        default=1 << 20,
+        ge=0,
+        le=1 << 30,
+        description="responses up to this wait whole for their receipt (Gerbang-Receipt)",
+    )
+    ledger_max_batch: int = Field(default=256, ge=1, le=10_000, description="receipts per ledger transaction")
+    ledger_linger_seconds: float = Field(default=0.002, ge=0, le=1, description="group-commit wait for a batch")
     # Access history from assertions (gateway.access_recorder / gateway.access_writer).
     access_history_window_seconds: int = Field(
         default=300, ge=1, le=86_400, description="one record per (user, app) per window"

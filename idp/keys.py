@@ -10,6 +10,11 @@ more, longer than any token lives. Revoking a leaked key replaces it at once: th
 Besides the primary key (``signing_alg``: everything is signed with it by default) the ring holds one key
 per other ID token algorithm (``ID_TOKEN_ALGS``: a client's ``id_token_signed_response_alg``), each its own
 published key with its own ``alg``, rotated (and pre-published) together with the primary.
+
+One more key signs HTTP messages (RFC 9421, ``gateway.integrity``): ``purpose`` ``http-message``, ES256, published
+in the same JWKS under its own ``kid`` with ``"gerbang_use": "http-message"``, rotated and pre-published with the
+primary. It never signs a JWS and verifies no token here (it is left out of ``public_key``); a JWS signer's key never
+signs a message either: each verifier takes only its own kind (docs/integrity.md).
 """
 
 from __future__ import annotations
@@ -40,6 +45,8 @@ from idp.storage.models import SigningKey
 
 SUPPORTED_ALGS = ("ES256", "RS256")  # the primary key's algorithm (settings.signing_alg)
 ID_TOKEN_ALGS = ("ES256", "PS256", "RS256", "EdDSA")  # one active key each (OIDC Core §15.1: RS256 required)
+JWS, HTTP_MESSAGE = "jws", "http-message"  # SigningKey.purpose
+MESSAGE_ALG = "ES256"  # RFC 9421 ecdsa-p256-sha256
 # A token naming an unknown kid reloads the ring at most this often: made-up kids cannot become a load each.
 UNKNOWN_KID_RELOAD_INTERVAL = 5.0
 
@@ -80,7 +87,7 @@ def generate_key(alg: str) -> Any:
     raise ValueError(f"unsupported signing algorithm {alg}")
 
 
-def public_jwk(private_key: Any, kid: str, alg: str) -> dict[str, Any]:
+def public_jwk(private_key: Any, kid: str, alg: str, purpose: str = JWS) -> dict[str, Any]:
     algorithms: dict[str, type[jwt.algorithms.Algorithm]] = {
         "ES256": jwt.algorithms.ECAlgorithm,
         "EdDSA": jwt.algorithms.OKPAlgorithm,
@@ -88,6 +95,8 @@ def public_jwk(private_key: Any, kid: str, alg: str) -> dict[str, Any]:
     algo = algorithms.get(alg, jwt.algorithms.RSAAlgorithm)
     jwk = json.loads(algo.to_jwk(private_key.public_key()))
     jwk.update({"kid": kid, "alg": alg, "use": "sig"})
+    if purpose == HTTP_MESSAGE:
+        jwk["gerbang_use"] = HTTP_MESSAGE
     return jwk
 
 
@@ -98,6 +107,7 @@ async def create_signing_key(
     now: int,
     activates_at: int | None = None,
     id_token_only: bool = False,
+    purpose: str = JWS,
 ) -> SigningKey:
     """Add a key, published from now on, signing from ``activates_at`` (``None``: at once)."""
     if alg not in SUPPORTED_ALGS and alg not in ID_TOKEN_ALGS:
@@ -113,10 +123,11 @@ async def create_signing_key(
         kid=kid,
         alg=alg,
         private_key=encrypt_private_key(pem, secret, kid),
-        public_jwk=public_jwk(private_key, kid, alg),
+        public_jwk=public_jwk(private_key, kid, alg, purpose),
         created_at=now,
         activates_at=activates_at,
         id_token_only=id_token_only,
+        purpose=purpose,
     )
     session.add(row)
     return row
@@ -143,6 +154,7 @@ async def rotate_keys(
     activates_at = switch if activate_after > 0 else None
     for companion in companion_algs(alg):
         await create_signing_key(session, companion, secret, now, activates_at=activates_at, id_token_only=True)
+    await create_signing_key(session, MESSAGE_ALG, secret, now, activates_at=activates_at, purpose=HTTP_MESSAGE)
     return await create_signing_key(session, alg, secret, now, activates_at=activates_at)
 
 
@@ -153,12 +165,20 @@ def companion_algs(primary: str) -> tuple[str, ...]:
 def _missing(rows: Any, primary_alg: str) -> list[tuple[str, bool]]:
     """(alg, id_token_only) of the keys to create: a primary when none is active, and an ID token key for every
     other algorithm that has no active key."""
-    active = [row for row in rows if row.retired_at is None]
+    active = [row for row in rows if row.retired_at is None and _purpose(row) == JWS]
     primaries = [row for row in active if not row.id_token_only]
     primary = primaries[-1].alg if primaries else primary_alg
     missing = [] if primaries else [(primary_alg, False)]
     have = {row.alg for row in active}
     return missing + [(alg, True) for alg in companion_algs(primary) if alg not in have]
+
+
+def _purpose(row: SigningKey) -> str:
+    return row.purpose or JWS
+
+
+def _message_key_missing(rows: Any) -> bool:
+    return not any(row.retired_at is None and _purpose(row) == HTTP_MESSAGE for row in rows)
 
 
 async def revoke_key(session: AsyncSession, kid: str, alg: str, secret: bytes, now: int) -> SigningKey | None:
@@ -171,7 +191,10 @@ async def revoke_key(session: AsyncSession, kid: str, alg: str, secret: bytes, n
     if row.expires_at is not None and row.expires_at <= now:
         raise Conflict(f"signing key '{kid}' verifies nothing already (expired or revoked)")
     replacement = None
-    if is_signing(row, now):  # an ID token key is replaced by one of its own algorithm
+    if is_signing(row, now) and _purpose(row) == HTTP_MESSAGE:
+        replacement = await create_signing_key(session, MESSAGE_ALG, secret, now, purpose=HTTP_MESSAGE)
+        row.retired_at = now
+    elif is_signing(row, now):  # an ID token key is replaced by one of its own algorithm
         replacement = await create_signing_key(
             session, row.alg if row.id_token_only else alg, secret, now, id_token_only=bool(row.id_token_only)
         )
@@ -222,6 +245,8 @@ class KeyRing:
         self._jwks: dict[str, Any] = {"keys": []}
         self._jwks_bytes = b'{"keys":[]}'
         self._public: dict[str, dict[str, Any]] = {}
+        self._message: ActiveKey | None = None  # signs HTTP messages (RFC 9421), never a JWS
+        self._next_message: tuple[ActiveKey, int] | None = None
         self._reload_lock = asyncio.Lock()
         self._forced_at = float("-inf")
 
@@ -229,7 +254,7 @@ class KeyRing:
         now = self._clock.now()
         async with self._sessionmaker() as session, session.begin():
             rows = (await session.scalars(select(SigningKey).order_by(SigningKey.created_at))).all()
-            if create_if_missing and _missing(rows, self._alg):
+            if create_if_missing and (_missing(rows, self._alg) or _message_key_missing(rows)):
                 # workers starting together make one key (per algorithm)
                 await serialize(session, "gerbang-first-signing-key", "signing_keys")
                 rows = (await session.scalars(select(SigningKey).order_by(SigningKey.created_at))).all()
@@ -238,7 +263,14 @@ class KeyRing:
                         *rows,
                         await create_signing_key(session, alg, self._secret, now, id_token_only=id_token_only),
                     ]
-        published = [row for row in rows if row.expires_at is None or row.expires_at > now]
+                if _message_key_missing(rows):
+                    rows = [
+                        *rows,
+                        await create_signing_key(session, MESSAGE_ALG, self._secret, now, purpose=HTTP_MESSAGE),
+                    ]
+        every = [row for row in rows if row.expires_at is None or row.expires_at > now]
+        self._load_message_keys([row for row in every if _purpose(row) == HTTP_MESSAGE], now)
+        published = [row for row in every if _purpose(row) == JWS]
         signing = sorted((row for row in published if is_signing(row, now)), key=_activation)
         primaries = [row for row in signing if not row.id_token_only]
         if primaries:  # the newest primary signs everything by default (its algorithm: signing_alg or --alg)
@@ -259,8 +291,8 @@ class KeyRing:
         self._by_alg = {alg: self._key_for(row) for alg, row in by_alg.items()}
         self._next_by_alg = {alg: (self._key_for(row), _activation(row)) for alg, row in next_by_alg.items()}
         self._public = {row.kid: row.public_jwk for row in published}
-        # Newest first, the primary keys before the per-algorithm ID token keys.
-        ordered = sorted(reversed(published), key=lambda row: bool(row.id_token_only))
+        # Newest first, the primary keys before the per-algorithm ID token keys, the message keys last.
+        ordered = sorted(reversed(every), key=lambda row: (_purpose(row) == HTTP_MESSAGE, bool(row.id_token_only)))
         self._jwks = {"keys": [row.public_jwk for row in ordered]}
         self._jwks_bytes = json.dumps(self._jwks, separators=(",", ":")).encode()
 
@@ -285,11 +317,28 @@ class KeyRing:
             await self.load(create_if_missing=False)
         return kid in self._public
 
+    def _load_message_keys(self, rows: list[SigningKey], now: int) -> None:
+        signing = sorted((row for row in rows if is_signing(row, now)), key=_activation)
+        upcoming = sorted((row for row in rows if _activation(row) > now), key=_activation)
+        self._message = self._key_for(signing[-1]) if signing else self._message
+        self._next_message = (self._key_for(upcoming[0]), _activation(upcoming[0])) if upcoming else None
+
+    @property
+    def message_key(self) -> ActiveKey:
+        """The key signing HTTP messages now (RFC 9421); its successor takes over at its time between reloads."""
+        if self._next_message is not None and self._clock.now() >= self._next_message[1]:
+            self._message, self._next_message = self._next_message[0], None
+        if self._message is None:
+            raise RuntimeError("no message-signing key loaded")
+        return self._message
+
     def _key_for(self, row: SigningKey) -> ActiveKey:
         """The loaded key for ``row`` (decrypted once, kept across reloads)."""
         loaded = [
             self._active,
             *(key for key, _at in ([self._next] if self._next else [])),
+            self._message,
+            *(key for key, _at in ([self._next_message] if self._next_message else [])),
             *self._by_alg.values(),
             *(key for key, _at in self._next_by_alg.values()),
         ]

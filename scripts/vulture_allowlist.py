@@ -62,3 +62,8 @@ token_id  # gateway/model.py Principal field
 # --- the app plane (issue 14) -------------------------------------------------------------------------------------
 _.served  # gateway/app_plane.py: requests served on the app plane; tests and the benchmark read it
 eof_received, pause_writing, resume_writing  # gateway/upstream_client.py: asyncio.Protocol callbacks
+
+# --- integrity (issue 21) -------------------------------------------------------------------------------------------
+check_receipt_token  # gateway/integrity/receipts.py: how a client verifies its receipt offline (docs/integrity.md)
+build_row  # gateway/integrity/ledger_store.py: the ledger's row shape; the tampering test forges rows with it
+_.batches  # gateway/integrity/ledger_writer.py: group commits so far (tests read it)

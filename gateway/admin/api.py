@@ -36,6 +36,7 @@ from gateway.admin.pdp_api import PdpApi
 from gateway.admin.traffic_view import load_traffic_view
 from gateway.errors import BadRequest, GatewayError, MethodNotAllowed, NotFound
 from gateway.headers import new_id
+from gateway.integrity.ledger_store import list_receipts
 from gateway.problem import problem_response
 from gateway.settings import Settings
 from gateway.token_verifier import TokenVerifier
@@ -94,6 +95,16 @@ class AdminApi:
     async def app(self, call: Call) -> Response:
         app, unit = await registration.load_visible_app(call.session, call.actor, call.request.path_params["slug"])
         return json_response(registration.app_json(app, unit, self.issuer, apps_domain=self.apps_domain))
+
+    async def receipts(self, call: Call) -> Response:
+        slug = call.request.path_params["slug"]
+        await registration.load_visible_app(call.session, call.actor, slug)
+        page = call.page()
+        after = int(page.after) if page.after is not None and page.after.isdigit() else 0
+        links = await list_receipts(
+            call.session, slug, since_ms=int(call.int_param("since") or 0) * 1000, after_seq=after, limit=page.limit + 1
+        )
+        return page_response([link.as_json() for link in links], page, cursor="seq")
 
     async def submit(self, call: Call) -> Response:
         body = await call.body(AppSubmission)
@@ -379,6 +390,7 @@ class AdminApi:
             ("GET", "/apps", self.apps),
             ("POST", "/apps", self.submit),
             ("GET", "/apps/{slug}", self.app),
+            ("GET", "/apps/{slug}/receipts", self.receipts),
             ("POST", "/apps/{slug}/approve", self.approve),
             ("POST", "/apps/{slug}/reject", self.reject),
             ("POST", "/apps/{slug}/suspend", self.suspend),

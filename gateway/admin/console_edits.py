@@ -98,6 +98,7 @@ class EditPages:
                 "hosts": lines(form.get("hosts")),
                 "client_id": form.get("client_id") or None,
                 "restricted": form.get("restricted") == "on",
+                **({"integrity": form["integrity"]} if form.get("integrity") else {}),
             }
             if form.get("claims_form") == "1":  # the form showed the claims (unchecked boxes are not sent)
                 changes["claims"] = [claim for claim in CLAIMS if form.get(f"claim_{claim}") == "on"]

@@ -22,6 +22,7 @@ class AppChanges(Strict):
     hosts: Annotated[list[Host], Field(max_length=10)] | None = None  # replaces the extra host names
     restricted: bool | None = None
     require_dpop: bool | None = None
+    integrity: Literal["none", "signed", "ledger"] | None = None
     case_insensitive_paths: bool | None = None
     allow_ambiguous_paths: bool | None = None
     websocket_origins: Annotated[list[Url], Field(max_length=10)] | None = None

@@ -130,7 +130,10 @@ async def list_keys(session: AsyncSession, actor: Actor, page: Page, now: int) -
     keys = (
         await session.scalars(
             select(SigningKey)
-            .where(SigningKey.id_token_only.is_(False))  # the signing keys
+            .where(
+                SigningKey.id_token_only.is_(False),  # the signing keys
+                SigningKey.purpose == "jws",
+            )
             .order_by(SigningKey.created_at.desc(), SigningKey.kid)
             .offset(page.offset)
             .limit(page.limit + 1)

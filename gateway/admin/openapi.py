@@ -74,6 +74,15 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         conflicts=True,
     ),
     ("GET", "/apps/{slug}"): Operation("One app", "any admin role; own subtree", "App"),
+    ("GET", "/apps/{slug}/receipts"): Operation(
+        "The app's receipts in the integrity ledger, oldest first; page with "
+        "`after` (a seq); `since` in Unix seconds (docs/integrity.md)",
+        "any admin role; own subtree",
+        "Receipt",
+        ("limit", "after", "since"),
+        listing=True,
+        cursor=True,
+    ),
     ("POST", "/apps/{slug}/approve"): Operation(
         "Approve: creates the OAuth client and activates the route in one "
         "transaction; the client secret is shown only here",

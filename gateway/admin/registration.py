@@ -68,6 +68,7 @@ def app_json(app: App, unit: OpdUnit, issuer: str, *, apps_domain: str = "") -> 
         "allow_ambiguous_paths": app.allow_ambiguous_paths,
         "websocket_origins": list(app.websocket_origins or ()),
         "claims": list(DEFAULT_CLAIMS if app.claims is None else app.claims),
+        "integrity": app.integrity or "none",
         "submitted_by": app.submitted_by,
         "reviewed_by": app.reviewed_by,
         "reviewed_at": app.reviewed_at,

@@ -173,6 +173,7 @@ async def _apply_app(session: AsyncSession, change: Change, ctx: ApplyContext) -
             apps_domain=ctx.apps_domain,
             claims=None if values.get("claims") is None else tuple(values["claims"]),
             require_dpop=bool(values.get("require_dpop")),
+            integrity=values.get("integrity", "none"),
         )
     elif change.action == "update":
         await update_app(

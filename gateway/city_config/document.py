@@ -4,8 +4,8 @@
     clients:  [{client_id, name, opd, redirect_uris, post_logout_redirect_uris, grant_types, scope, auth_method,
                 resources, first_party, backchannel_logout_uri, jwks | jwks_uri, profile, require_par,
                 dpop_bound, id_token_alg, status}]                                 # never a secret
-    apps:     [{slug, name, opd, upstreams, auth_mode, client_id, resource, hosts, restricted, status, claims,
-               require_dpop}]
+    apps:     [{slug, name, opd, upstreams, auth_mode, client_id, resource, hosts, restricted, integrity, status,
+               claims, require_dpop}]
     users:    [{email, name, nip, roles: ["operator@dishub", ...]}]              # staff; never a password
     admins:   [{email, name}]                  # shorthand for a user holding kominfo-admin@diskominfo
     idps:     [{slug, name, issuer, client_id, scope, link_by, authoritative, acr_map, for, enabled,
@@ -78,6 +78,7 @@ class AppEntry(Entry):
     resource: str | None = None
     hosts: list[str] = []  # extra host names the app is also served at, besides {slug}.{apps_domain}
     restricted: bool = False
+    integrity: Literal["none", "signed", "ledger"] = "none"  # gateway.integrity (docs/integrity.md)
     status: Literal["active", "suspended", "pending", "rejected"] = "active"
     # The identity claims its assertion carries (gateway.claims); null: the default name, opd, roles, acr.
     claims: list[Literal["email", "name", "nik", "nip", "opd", "roles", "acr", "amr"]] | None = None

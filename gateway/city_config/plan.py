@@ -170,6 +170,7 @@ def _app_plan(desired: CityConfig, current: CityConfig) -> list[Change]:
         "restricted",
         "claims",
         "require_dpop",
+        "integrity",
     )
     changes: list[Change] = []
     for app in desired.apps:

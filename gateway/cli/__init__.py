@@ -53,6 +53,7 @@ COMMANDS = {
     "export": "config_code",
     "backup": "backup",
     "restore": "backup",
+    "ledger": "ledger",
 }
 
 
@@ -70,6 +71,7 @@ COMMAND_HELP = {
     "export": "Write the OPD tree, clients, apps, staff roles and upstream OPs as YAML that `gerbang apply` reads.",
     "idps": "Upstream OpenID providers (INApas, SSO ASN) citizens and staff may sign in with.",
     "keys": "Hub signing keys.",
+    "ledger": "The receipts ledger of signed requests (integrity ledger apps).",
     "opd": "OPD units (the city's organisation tree).",
     "pdp": "Personal data protection (UU PDP): breach notices, processing register, retention.",
     "policy": "Access policies: validate, explain a decision, run the policy tests.",

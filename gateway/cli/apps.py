@@ -12,7 +12,7 @@ import click
 
 from gateway.cli import load_settings
 from gateway.cli.actor import cli_actor
-from gateway.cli.choices import APP_AUTH_MODES
+from gateway.cli.choices import APP_AUTH_MODES, APP_INTEGRITY_MODES
 from gateway.cli.edits import extend, pick
 from gateway.cli.runtime import emit, json_option, run_in_session
 
@@ -62,6 +62,13 @@ def apps_group() -> None:
 )
 @click.option("--require-dpop", is_flag=True, help="bearer apps: DPoP-bound tokens only (RFC 9449)")
 @click.option(
+    "--integrity",
+    type=click.Choice(APP_INTEGRITY_MODES),
+    default="none",
+    show_default=True,
+    help="signed: RFC 9421 signed requests; ledger: also a receipt per request (docs/integrity.md)",
+)
+@click.option(
     "--claims",
     default=None,
     help="identity claims its assertion carries, comma-separated, of email,name,nik,nip,opd,roles,acr,amr "
@@ -83,6 +90,7 @@ def apps_add(
     websocket_origins: tuple[str, ...],
     require_dpop: bool,
     claims: str | None,
+    integrity: str,
     as_json: bool,
 ) -> None:
     """Register an app; running gateways route to it within seconds."""
@@ -115,6 +123,7 @@ def apps_add(
             apps_domain=settings.apps_domain,
             require_dpop=require_dpop,
             claims=None if claims is None else parse_claims(claims),
+            integrity=integrity,
         )
 
     record = run_in_session(settings, op)

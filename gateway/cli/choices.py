@@ -1,11 +1,12 @@
 """The fixed choices the CLI's options offer, spelled out so ``--help`` imports no storage or crypto module.
 
-Each tuple mirrors its owner's (``gateway.apps.AUTH_MODES``, ``idp.org.KINDS``, ``idp.clients``); a unit test
+Each tuple mirrors its owner's (``gateway.apps.AUTH_MODES`` and ``INTEGRITY_MODES``, ``idp.org.KINDS``, ``idp.clients``); a unit test
 keeps them equal."""
 
 from __future__ import annotations
 
 APP_AUTH_MODES = ("session", "bearer", "none")
+APP_INTEGRITY_MODES = ("none", "signed", "ledger")
 OPD_KINDS = ("kota", "dinas", "badan", "sekretariat", "kecamatan", "kelurahan", "uptd", "puskesmas", "bagian")
 GRANT_TYPES = (
     "authorization_code",

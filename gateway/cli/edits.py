@@ -90,6 +90,12 @@ def _report(as_json: bool, target: str, diff: dict[str, Any], extra: dict[str, A
 @click.option("--restricted/--unrestricted", default=None)
 @click.option("--require-dpop/--no-require-dpop", default=None, help="bearer apps: DPoP-bound tokens only (RFC 9449)")
 @click.option(
+    "--integrity",
+    type=click.Choice(("none", "signed", "ledger")),
+    default=None,
+    help="signed: RFC 9421 signed requests; ledger: also a receipt per request",
+)
+@click.option(
     "--case-insensitive-paths/--case-sensitive-paths",
     default=None,
     help="the upstream ignores case in paths (IIS...): policy paths match without case",

@@ -65,12 +65,18 @@ def keys_revoke(kid: str, as_json: bool) -> None:
 
 
 @keys_group.command("list")
-@click.option("--all", "show_all", is_flag=True, help="also the per-algorithm ID token keys (PS256, RS256, EdDSA)")
+@click.option(
+    "--all",
+    "show_all",
+    is_flag=True,
+    help="also the per-algorithm ID token keys (PS256, RS256, EdDSA) and the message-signing key (RFC 9421)",
+)
 @json_option
 def keys_list(show_all: bool, as_json: bool) -> None:
     """List signing keys and their state."""
     from sqlalchemy import select
 
+    from idp.keys import HTTP_MESSAGE
     from idp.storage.models import SigningKey
 
     settings = load_settings()
@@ -79,14 +85,18 @@ def keys_list(show_all: bool, as_json: bool) -> None:
         return list((await session.scalars(select(SigningKey).order_by(SigningKey.created_at))).all())
 
     now = int(time.time())
-    rows = [row for row in run_in_session(settings, op) if show_all or not row.id_token_only]
+    rows = [
+        row
+        for row in run_in_session(settings, op)
+        if show_all or not (row.id_token_only or row.purpose == HTTP_MESSAGE)
+    ]
     records = [
         {
             "kid": k.kid,
             "alg": k.alg,
             "created_at": k.created_at,
             "state": _state(k, now),
-            **({"purpose": "id_token" if k.id_token_only else "signing"} if show_all else {}),
+            **({"purpose": _purpose(k)} if show_all else {}),
         }
         for k in rows
     ]
@@ -113,3 +123,11 @@ def _state(key: SigningKey, now: int) -> str:
 
 def register(group: click.Group) -> None:
     group.add_command(keys_group)
+
+
+def _purpose(key: SigningKey) -> str:
+    from idp.keys import HTTP_MESSAGE
+
+    if key.purpose == HTTP_MESSAGE:
+        return "http-message"  # RFC 9421 request signatures (docs/integrity.md)
+    return "id_token" if key.id_token_only else "signing"

@@ -20,7 +20,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from gateway.assertion import GerbangAssertionMiddleware, GerbangIdentity
+from gateway.assertion import AssertionVerifier, GerbangAssertionMiddleware, GerbangIdentity
+from gateway.integrity.http_signatures import MessageSignatureVerifier
 from idp.app_origins import default_apps_domain, default_resource
 
 # A 1×1 baseline JPEG: enough for a browser to render each MJPEG frame.
@@ -106,5 +107,9 @@ def budget_app(issuer: str, apps_domain: str = "") -> GerbangAssertionMiddleware
         identity = _identity(request)
         return JSONResponse({"tahun": 2027, "opd": "bpkad", "diminta_oleh": identity.client_id, "anggaran": BUDGET})
 
-    app = Starlette(routes=[Route("/api/anggaran", lines)])
-    return GerbangAssertionMiddleware(app, issuer=issuer, audience=address(issuer, apps_domain, "e-budgeting"))
+    app = Starlette(routes=[Route("/api/anggaran", lines, methods=["GET", "POST"])])
+    audience = address(issuer, apps_domain, "e-budgeting")
+    verifier = AssertionVerifier(issuer=issuer, audience=audience)
+    # e-budgeting's integrity mode is "ledger": it accepts only requests the hub signed (docs/integrity.md)
+    signatures = MessageSignatureVerifier(verifier.message_key, origins=[audience.rstrip("/")])
+    return GerbangAssertionMiddleware(app, verifier, signatures=signatures)

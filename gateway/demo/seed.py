@@ -111,6 +111,7 @@ def demo_city(
             slug="parkir", name="Parkir Dishub", opd="dishub", upstreams=[upstreams["parkir"]], auth_mode="session"
         ),
         AppEntry(slug="cctv", name="CCTV Dishub", opd="dishub", upstreams=[upstreams["cctv"]], auth_mode="session"),
+        # every request to e-budgeting is signed and leaves a receipt (docs/integrity.md)
         AppEntry(
             slug="e-budgeting",
             name="E-Budgeting BPKAD",
@@ -118,6 +119,7 @@ def demo_city(
             upstreams=[upstreams["e-budgeting"]],
             auth_mode="bearer",
             require_dpop=True,  # "cannot be tampered with": a stolen token is useless without its key
+            integrity="ledger",
         ),
     ]
     staff = [

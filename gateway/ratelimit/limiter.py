@@ -16,9 +16,9 @@ from prometheus_client import Counter
 
 from gateway.model import Principal, RequestHead, Route, Verdict
 from gateway.ratelimit.headers import build_ratelimit_headers, build_unavailable
+from idp.throttle.store import Hit, LimitStore, Outcome
 from policies.limits import LimitSpec
 from policies.watcher import PolicyWatcher
-from idp.throttle.store import Hit, LimitStore, Outcome
 
 DENIED = Counter("gerbang_ratelimit_denied_total", "Requests refused by a rate limit", ["limit"])
 MAX_CACHED_ROUTES = 10_000

@@ -247,6 +247,8 @@ class SigningKey(Base):
     expires_at: Mapped[int | None] = mapped_column(BigInteger)  # stops being published
     activates_at: Mapped[int | None] = mapped_column(BigInteger)  # starts signing; published before (None: at once)
     id_token_only: Mapped[bool] = mapped_column(Boolean, default=False)  # a per-algorithm ID token key (idp.keys)
+    # "jws" (tokens, assertions) or "http-message" (RFC 9421 request signatures; never signs a JWS): idp.keys
+    purpose: Mapped[str] = mapped_column(String(16), default="jws")
 
 
 class Interaction(Base):
@@ -433,6 +435,7 @@ class App(Base):
     )
     restricted: Mapped[bool] = mapped_column(Boolean, default=False)
     require_dpop: Mapped[bool] = mapped_column(Boolean, default=False)  # bearer apps: sender-constrained tokens only
+    integrity: Mapped[str] = mapped_column(String(8), default="none")  # none | signed | ledger (gateway.integrity)
     status: Mapped[str] = mapped_column(String(16), default="active")  # pending | active | suspended | rejected
     # How the gateway reads paths for this app (gateway.paths) and who may open its WebSockets.
     case_insensitive_paths: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -487,6 +490,42 @@ class AuditCheckpoint(Base):
     """
 
     __tablename__ = "audit_checkpoints"
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    hash: Mapped[str] = mapped_column(String(64))
+    at: Mapped[int] = mapped_column(BigInteger)
+    kid: Mapped[str] = mapped_column(String(64))
+    token: Mapped[str] = mapped_column(Text)
+
+
+class LedgerReceipt(Base):
+    """One receipt of the integrity ledger (``gateway.integrity``): ``hash = H(prev_hash || canonical(receipt))``.
+
+    Apart from the admin audit chain: a city's traffic, not its administration."""
+
+    __tablename__ = "ledger_receipts"
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    request_id: Mapped[str] = mapped_column(String(128), index=True)  # a client may name it: not unique
+    at_ms: Mapped[int] = mapped_column(BigInteger)
+    app: Mapped[str] = mapped_column(String(64))
+    client_id: Mapped[str | None] = mapped_column(String(64))
+    sub: Mapped[str | None] = mapped_column(String(64))
+    method: Mapped[str] = mapped_column(String(16))
+    path: Mapped[str] = mapped_column(Text)
+    query_digest: Mapped[str] = mapped_column(String(64))
+    request_digest: Mapped[str] = mapped_column(String(64))
+    status: Mapped[int] = mapped_column(Integer)
+    response_digest: Mapped[str] = mapped_column(String(64))
+    duration_us: Mapped[int] = mapped_column(BigInteger)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+    __table_args__ = (Index("ix_ledger_receipts_app_at", "app", "at_ms"),)
+
+
+class LedgerCheckpoint(Base):
+    """A signed statement of the ledger's head (``seq``, ``hash``), written with every batch of receipts."""
+
+    __tablename__ = "ledger_checkpoints"
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     hash: Mapped[str] = mapped_column(String(64))
     at: Mapped[int] = mapped_column(BigInteger)

@@ -117,7 +117,8 @@ def _without_database(server: str) -> str:
 
 
 def add_apps(site: Site, upstream_url: str) -> None:
-    """``api`` (bearer) and ``open`` (auth none), both in front of the benchmark's upstream."""
+    """``api`` (bearer) and ``open`` (auth none), both in front of the benchmark's upstream; ``api-signed`` and
+    ``api-ledger``: ``api`` with the integrity modes (docs/integrity.md), taking the same token (same resource)."""
     for slug, auth in (("api", "bearer"), ("open", "none")):
         run_cli(
             site.env,
@@ -131,6 +132,26 @@ def add_apps(site: Site, upstream_url: str) -> None:
             upstream_url,
             "--auth",
             auth,
+            "--json",
+            cwd=site.root,
+        )
+    for mode in ("signed", "ledger"):
+        run_cli(
+            site.env,
+            "apps",
+            "add",
+            "--slug",
+            f"api-{mode}",
+            "--opd",
+            "dishub",
+            "--upstream",
+            upstream_url,
+            "--auth",
+            "bearer",
+            "--resource",
+            site.client.resource,
+            "--integrity",
+            mode,
             "--json",
             cwd=site.root,
         )

@@ -173,7 +173,7 @@ def _oidc_provider(bench: Bench, stack: ExitStack) -> Endpoint:
     return Endpoint(request, [service], cold_start_s=cold)
 
 
-def _gerbang(workers: int, app: Literal["api", "open"], *, full: bool = False) -> Start:
+def _gerbang(workers: int, app: Literal["api", "open", "api-signed", "api-ledger"], *, full: bool = False) -> Start:
     def start(bench: Bench, stack: ExitStack) -> Endpoint:
         site = bench.site_with_apps()
         extra, helpers = _full_pipeline(bench, stack) if full else ({"GERBANG_POLICY_DIR": str(OPEN_POLICIES)}, [])
@@ -181,7 +181,7 @@ def _gerbang(workers: int, app: Literal["api", "open"], *, full: bool = False) -
         service = _keep(stack, gerbang.start_gerbang(f"gerbang-{workers}w", site, workers, extra, pin, bench.logs))
         cold = wait_for_http(service, f"{site.issuer}/healthz", timeout=30)
         headers = {"Host": f"{app}.localhost:{site.port}"}  # each app on its own origin; the hub routes by Host
-        if app == "api":
+        if app.startswith("api"):
             token_request = tokens.build_token_request(tokens.load_token_endpoint(site.issuer), site.client)
             headers["Authorization"] = f"Bearer {tokens.fetch_access_token(token_request)}"
         return Endpoint(Request(f"{site.issuer}/", headers=headers), [service], helpers, cold)
@@ -242,6 +242,18 @@ TARGETS: tuple[Target, ...] = (
     ),
     Target("gerbang-none", "Gerbang auth=none, 1 worker", "proxy", _gerbang(1, "open")),
     Target("gerbang-bearer", "Gerbang bearer, 1 worker", "proxy", _gerbang(1, "api")),
+    Target(
+        "gerbang-signed",
+        "Gerbang bearer + RFC 9421 signed requests (integrity signed), 1 worker",
+        "proxy",
+        _gerbang(1, "api-signed"),
+    ),
+    Target(
+        "gerbang-ledger",
+        "Gerbang bearer + signed requests + a durable receipt each (integrity ledger), 1 worker",
+        "proxy",
+        _gerbang(1, "api-ledger"),
+    ),
     Target(
         "gerbang-dpop",
         "Gerbang bearer, DPoP-bound token + a fresh proof per request, 1 worker",

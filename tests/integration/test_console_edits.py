@@ -110,6 +110,26 @@ def test_edit_an_app_from_the_list(hub: Hub, database_url: str) -> None:
     kominfo.close()
 
 
+def test_the_app_form_sets_the_integrity_mode(hub: Hub, database_url: str) -> None:
+    kominfo = _signed_in(hub)
+    form = kominfo.go("/admin/ubah/aplikasi/parkir")
+    assert 'name="integrity"' in form.text and '<option value="none" selected>' in form.text
+    fields = {
+        "csrf_token": csrf_from(form.text),
+        "name": "Parkir",
+        "upstreams": "http://127.0.0.1:9",
+        "auth_mode": "session",
+        "integrity": "ledger",
+    }
+    done = kominfo.submit("/admin/aksi/ubah/aplikasi/parkir", fields)
+    assert done.status_code == 200, done.text
+    assert run_query(database_url, select(App.integrity).where(App.slug == "parkir"))[0][0] == "ledger"
+    assert '<option value="ledger" selected>' in kominfo.go("/admin/ubah/aplikasi/parkir").text
+    bad = kominfo.submit("/admin/aksi/ubah/aplikasi/parkir", {**fields, "integrity": "notarised"})
+    assert bad.status_code == 400 and "integrity" in bad.text
+    kominfo.close()
+
+
 def test_removal_needs_the_typed_name(hub: Hub, database_url: str) -> None:
     kominfo = _signed_in(hub)
     confirm = kominfo.go("/admin/hapus/aplikasi/parkir")

@@ -47,7 +47,7 @@ def signed_kid(ring: KeyRing) -> str:
 
 def published(ring: KeyRing, alg: str = "ES256") -> list[str]:
     """The published keys of one algorithm (the primary is ES256; each other ID token algorithm has its own)."""
-    return [key["kid"] for key in ring.jwks()["keys"] if key.get("alg") == alg]
+    return [key["kid"] for key in ring.jwks()["keys"] if key.get("alg") == alg and "gerbang_use" not in key]
 
 
 def signed_kid_for(ring: KeyRing, alg: str) -> str:

@@ -30,7 +30,8 @@ from tests.support.server import run_server
 RESOURCE = "http://127.0.0.1:9/apps/e-budgeting/"
 
 
-ACTIVATION_DELAY = 4  # seconds a rotated-in key is published before it signs (production: ≥ the JWKS max-age)
+ACTIVATION_DELAY = 10  # seconds a rotated-in key is published before it signs (production: ≥ the JWKS max-age;
+# here long enough that a starved CI machine still checks "published, not yet signing" inside the window)
 
 
 def gerbang(hub: Hub, tmp_path: Path, *args: str) -> dict[str, Any]:
@@ -52,7 +53,11 @@ def gerbang(hub: Hub, tmp_path: Path, *args: str) -> dict[str, Any]:
 
 def published_kids(hub: Hub) -> list[str]:
     """The primary (ES256) keys; the per-algorithm ID token keys rotate beside them."""
-    return [key["kid"] for key in httpx.get(f"{hub.url}/auth/jwks", timeout=10).json()["keys"] if key["alg"] == "ES256"]
+    return [
+        key["kid"]
+        for key in httpx.get(f"{hub.url}/auth/jwks", timeout=10).json()["keys"]
+        if key["alg"] == "ES256" and "gerbang_use" not in key
+    ]  # not the message-signing key
 
 
 def kid_of(token: str) -> str:
@@ -117,7 +122,9 @@ def test_rotation_by_cli_keeps_old_tokens_verifying(fast_refresh_hub: Hub, tmp_p
         eventually(lambda: new_kid in published_kids(hub))
         # Published before it signs: a relying party caching the JWKS now knows the kid it will meet.
         assert kid_of(issue_tokens(hub, "Parkir Dishub")["id_token"]) == old_kid
-        eventually(lambda: kid_of(issue_tokens(hub, "Parkir Dishub")["id_token"]) == new_kid)
+        eventually(
+            lambda: kid_of(issue_tokens(hub, "Parkir Dishub")["id_token"]) == new_kid, timeout=ACTIVATION_DELAY + 20
+        )
         time.sleep(0.5)  # keep verifying across the switch to the new signing key
     finally:
         verifier.stop.set()

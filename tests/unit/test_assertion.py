@@ -11,6 +11,7 @@ import pytest
 from gateway import assertion
 from gateway.assertion import AssertionRejected, AssertionVerifier
 from gateway.assertion_issuer import ASSERTION_TYP, HubAssertionIssuer
+from gateway.integrity import http_signatures
 from gateway.model import Principal, RequestHead, Route
 from idp.clock import FrozenClock
 from tests.support.hub_tokens import ISSUER, RESOURCE, TestKey, hand_made, hs256_with_public_key, unsigned_none
@@ -165,9 +166,10 @@ def test_audience_list_containing_the_app_is_accepted(key: TestKey, verifier: As
     assert verifier.verify(token).sub == "user-1"
 
 
-def test_verifier_module_depends_only_on_pyjwt_cryptography_and_stdlib() -> None:
-    """OPD apps vendor this one file: it must not import the hub."""
-    tree = ast.parse(Path(assertion.__file__).read_text())
+@pytest.mark.parametrize("module", [assertion, http_signatures])
+def test_verifier_module_depends_only_on_pyjwt_cryptography_and_stdlib(module: object) -> None:
+    """OPD apps vendor these files (the assertion verifier, the RFC 9421 verifier): they must not import the hub."""
+    tree = ast.parse(Path(module.__file__).read_text())  # type: ignore[attr-defined]
     imported = {
         alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
     }
@@ -188,6 +190,9 @@ def test_verifier_module_depends_only_on_pyjwt_cryptography_and_stdlib() -> None
         "typing",
         "jwt",
         "cryptography",
+        "io",
+        "hashlib",
+        "re",
     }
 
 

@@ -85,7 +85,7 @@ def test_every_command_of_every_group_answers_help_without_heavy_modules(name: s
 
 
 def test_the_cli_choices_match_their_owners() -> None:
-    from gateway.apps import AUTH_MODES
+    from gateway.apps import AUTH_MODES, INTEGRITY_MODES
     from gateway.cli import choices
     from gateway.cli.audit import DEFAULT_BATCH
     from idp import clients
@@ -93,6 +93,7 @@ def test_the_cli_choices_match_their_owners() -> None:
     from idp.org import KINDS
 
     assert choices.APP_AUTH_MODES == AUTH_MODES and choices.OPD_KINDS == KINDS
+    assert choices.APP_INTEGRITY_MODES == INTEGRITY_MODES
     assert choices.GRANT_TYPES == clients.GRANT_TYPES and choices.AUTH_METHODS == clients.AUTH_METHODS
     assert choices.PROFILES == clients.PROFILES and choices.ID_TOKEN_ALGS == clients.ID_TOKEN_ALGS
     assert choices.HUB_CLIENT_IDS == clients.HUB_CLIENT_IDS and DEFAULT_BATCH == VERIFY_BATCH

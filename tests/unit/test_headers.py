@@ -6,14 +6,13 @@ import pytest
 
 from gateway.errors import BadRequest, HeadersTooLarge
 from gateway.headers import (
-    build_networks,
     build_request_id,
     build_response_headers,
     build_traceparent,
     build_upstream_headers,
     check_request_headers,
-    resolve_client_ip,
 )
+from idp.client_address import build_networks, resolve_client_ip
 
 H = list[tuple[bytes, bytes]]
 

@@ -50,20 +50,24 @@ def test_rotation_under_load_fails_no_verification_and_takes_effect_everywhere(t
 
         with ThreadPoolExecutor(4) as pool:
             workers = [pool.submit(hammer, n) for n in range(4)]
-            time.sleep(0.5)
-            town.city.env["GERBANG_KEY_ACTIVATION_DELAY"] = "3"  # production: at least the JWKS max-age
-            for _ in range(2):
-                new_kid = town.city.cli("keys", "rotate", "--json").stdout
-                kid = json.loads(new_kid)["kid"]
-                # Both instances publish the new key, and only then sign with it (publish before sign).
-                eventually(
-                    lambda: all(kid in httpx.get(f"{url}/auth/jwks").text for url in urls),  # noqa: B023
-                    timeout=5,
-                )  # (each lambda is called before the loop moves on)
-                assert kid not in kids
-                eventually(lambda: kid in kids, timeout=10)  # noqa: B023
-            time.sleep(0.5)
-            done.set()
+            try:
+                time.sleep(0.5)
+                # production: at least the JWKS max-age; here long enough that a starved machine still checks
+                # "published, not yet signing" inside the window
+                town.city.env["GERBANG_KEY_ACTIVATION_DELAY"] = "8"
+                for _ in range(2):
+                    new_kid = town.city.cli("keys", "rotate", "--json").stdout
+                    kid = json.loads(new_kid)["kid"]
+                    # Both instances publish the new key, and only then sign with it (publish before sign).
+                    eventually(
+                        lambda: all(kid in httpx.get(f"{url}/auth/jwks").text for url in urls),  # noqa: B023
+                        timeout=5,
+                    )  # (each lambda is called before the loop moves on)
+                    assert kid not in kids
+                    eventually(lambda: kid in kids, timeout=40)  # noqa: B023
+                time.sleep(0.5)
+            finally:
+                done.set()  # a failed check must end the load threads, not leave the test hanging
             for worker in workers:
                 worker.result()
     print(

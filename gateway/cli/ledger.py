@@ -1,0 +1,122 @@
+"""``gerbang ledger verify|export``: the receipts ledger of ``ledger`` apps (gateway.integrity)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+
+import click
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.cli import load_settings
+from gateway.cli.audit import _existing_secret
+from gateway.cli.runtime import emit, json_option, run_in_session
+from gateway.integrity.ledger_store import list_receipts, verify_stored
+from gateway.integrity.ledger_verify import LedgerReport
+from gateway.integrity.receipts import RECEIPT_TYP, build_receipt_claims
+from gateway.settings import Settings
+from idp.audit_verify import load_public_jwks
+from idp.clock import SystemClock
+from idp.keys import KeyRing
+from idp.storage.db import build_engine, build_sessionmaker
+from idp.storage.models import LedgerCheckpoint
+
+EXIT_TAMPERED = 3
+
+
+@click.group("ledger")
+def ledger_group() -> None:
+    """The receipts ledger of signed requests (integrity ledger apps)."""
+
+
+@ledger_group.command("verify")
+@json_option
+def ledger_verify(as_json: bool) -> None:
+    """Check every receipt's link and every signed checkpoint: edits, deletions, insertions, reordering, truncation.
+
+    Exit status: 0 intact, 3 tampering found, 1 the ledger could not be read.
+    """
+    settings = load_settings()
+
+    async def op(session: AsyncSession) -> LedgerReport:
+        return await verify_stored(session, await load_public_jwks(session, _existing_secret(settings)))
+
+    report = run_in_session(settings, op)
+    emit(as_json, report.as_dict(), report.summary())
+    if not report.intact:
+        sys.exit(EXIT_TAMPERED)
+
+
+@ledger_group.command("export")
+@click.option("--app", "app", required=True, help="the app's slug")
+@click.option(
+    "--since",
+    default="1970-01-01T00:00:00+00:00",
+    show_default=True,
+    help="ISO 8601 time (2026-12-01T00:00:00+07:00) or UNIX seconds",
+)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="file to write (default: standard output)",
+)
+def ledger_export(app: str, since: str, output: Path | None) -> None:
+    """JSON Lines: one receipt per line with its proof (the hub-signed receipt), then the newest signed checkpoint."""
+    settings = load_settings()
+    since_ms = _parse_since(since)
+
+    try:
+        lines = asyncio.run(_export(settings, app, since_ms))
+    except (OperationalError, OSError) as exc:
+        click.echo(f"error: the database is not reachable or not migrated: {exc}", err=True)
+        sys.exit(1)
+    stream: IO[str] = output.open("w", encoding="utf-8") if output is not None else sys.stdout
+    try:
+        for line in lines:
+            stream.write(json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n")
+    finally:
+        if output is not None:
+            stream.close()
+
+
+async def _export(settings: Settings, app: str, since_ms: int) -> list[dict[str, Any]]:
+    engine = build_engine(settings.effective_database_url)
+    try:
+        sessionmaker = build_sessionmaker(engine)
+        ring = KeyRing(sessionmaker, settings.effective_secret, settings.signing_alg, SystemClock())
+        await ring.load(create_if_missing=False)
+        lines: list[dict[str, Any]] = []
+        async with sessionmaker() as session:
+            after = 0
+            while page := await list_receipts(session, app, since_ms=since_ms, after_seq=after, limit=1000):
+                for link in page:
+                    claims = build_receipt_claims(link, settings.issuer, int(time.time()))
+                    lines.append({"receipt": link.as_json(), "proof": ring.sign(claims, typ=RECEIPT_TYP)})
+                after = page[-1].seq
+            newest = await session.scalar(select(LedgerCheckpoint).order_by(LedgerCheckpoint.seq.desc()).limit(1))
+        if newest is not None:
+            lines.append({"checkpoint": {"seq": newest.seq, "hash": newest.hash, "token": newest.token}})
+        return lines
+    finally:
+        await engine.dispose()
+
+
+def _parse_since(value: str) -> int:
+    if value.isdigit():
+        return int(value) * 1000
+    try:
+        return int(datetime.fromisoformat(value).timestamp() * 1000)
+    except ValueError:
+        raise click.BadParameter(f"not an ISO 8601 time or UNIX seconds: {value}", param_hint="--since") from None
+
+
+def register(group: click.Group) -> None:
+    group.add_command(ledger_group)

@@ -1,0 +1,102 @@
+"""``GET /ledger/receipts/{request_id}`` on the hub: the calling client's own receipt, with its own token.
+
+The token must be one the hub issued for the app the receipt is about (its ``aud`` names the app's resource) and
+its ``client_id`` must be the receipt's: a client reads only its own receipts, and a receipt of another client
+(or none) answers the same 404. The answer: ``{"receipt": {...}, "token": "<compact JWS>"}``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.types import Receive, Scope, Send
+
+from gateway.errors import GatewayError, MethodNotAllowed, NotFound, Unauthenticated
+from gateway.headers import new_id
+from gateway.integrity.ledger_store import read_row
+from gateway.integrity.receipts import RECEIPT_TYP, build_receipt_claims
+from gateway.model import Route
+from gateway.problem import send_problem
+from gateway.token_verifier import InvalidToken, TokenVerifier
+from idp.clock import Clock
+from idp.storage.models import LedgerReceipt
+
+PREFIX = "/ledger/receipts/"
+
+
+class ReceiptEndpoint:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        verifier: TokenVerifier,
+        find_app: Callable[[str], Route | None],
+        sign_jws: Callable[..., str],
+        issuer: str,
+        clock: Clock,
+    ) -> None:
+        self._sessionmaker, self._verifier, self._find_app = sessionmaker, verifier, find_app
+        self._sign, self._issuer, self._clock = sign_jws, issuer, clock
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request_id = new_id(128)
+        try:
+            document = await self._answer(scope)
+        except GatewayError as error:
+            await send_problem(send, error, request_id)
+            return
+        body = json.dumps(document, ensure_ascii=False).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"cache-control", b"no-store"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    async def _answer(self, scope: Scope) -> dict[str, object]:
+        if scope["method"] not in ("GET", "HEAD"):
+            raise MethodNotAllowed("only GET", headers=((b"allow", b"GET"),))
+        wanted = scope["path"][len(PREFIX) :]
+        token = _bearer(scope["headers"])
+        if not wanted or len(wanted) > 128 or "/" in wanted:
+            raise NotFound("there is no such receipt")
+        async with self._sessionmaker() as session:
+            rows = (
+                await session.scalars(
+                    select(LedgerReceipt)
+                    .where(LedgerReceipt.request_id == wanted)
+                    .order_by(LedgerReceipt.seq.desc())
+                    .limit(20)
+                )
+            ).all()
+        for row in rows:
+            route = self._find_app(row.app)
+            if route is None or row.client_id is None:
+                continue
+            try:
+                claims = await self._verifier.verify(token, route.resource)
+            except InvalidToken:
+                continue
+            if claims.client_id == row.client_id:
+                chained = read_row(row)
+                signed = self._sign(build_receipt_claims(chained, self._issuer, self._clock.now()), typ=RECEIPT_TYP)
+                return {"receipt": chained.as_json(), "token": signed}
+        raise NotFound("there is no such receipt for this client")
+
+
+def _bearer(headers: list[tuple[bytes, bytes]]) -> str:
+    for name, value in headers:
+        if name == b"authorization" and value[:7].lower() == b"bearer ":
+            return value[7:].decode("latin-1").strip()
+    raise Unauthenticated(
+        "a bearer token of the calling client is required",
+        headers=((b"www-authenticate", b'Bearer realm="gerbang-ledger"'),),
+    )

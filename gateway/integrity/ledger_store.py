@@ -1,0 +1,127 @@
+"""The ledger's storage: appending a batch of receipts to the hash chain with a signed checkpoint, and reading it.
+
+One transaction per batch, under a cluster-wide lock (``idp.storage.db.serialize``) so several workers and hosts
+extend one chain: read the head, link each receipt to the one before, write a checkpoint signing the new head.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any
+
+import jwt
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.integrity.ledger_verify import LedgerReport, LedgerVerifier
+from gateway.integrity.receipts import CHECKPOINT_TYP, GENESIS_HASH, ChainedReceipt, Receipt, chain_hash
+from idp.storage.db import serialize
+from idp.storage.models import LedgerCheckpoint, LedgerReceipt
+
+Sign = Callable[..., str]  # KeyRing.sign(claims, typ=...)
+LOCK = "gerbang-ledger"
+
+
+async def append_receipts(
+    session: AsyncSession, receipts: Sequence[Receipt], sign: Sign, now: int
+) -> list[ChainedReceipt]:
+    """Link ``receipts`` after the chain's head and sign the new head; the caller commits."""
+    await serialize(session, LOCK, "ledger_receipts")
+    head = (
+        await session.execute(select(LedgerReceipt.seq, LedgerReceipt.hash).order_by(LedgerReceipt.seq.desc()).limit(1))
+    ).first()
+    seq, prev = (int(head[0]), str(head[1])) if head is not None else (0, GENESIS_HASH)
+    chained = []
+    for receipt in receipts:
+        seq += 1
+        link = ChainedReceipt(receipt, seq, prev, chain_hash(prev, receipt))
+        chained.append(link)
+        prev = link.hash
+    # One executemany (Core), not an ORM object per receipt: the batch is the ledger's hot path.
+    await session.execute(insert(LedgerReceipt), [link.as_json() for link in chained])
+    token = sign({"seq": seq, "hash": prev, "iat": now}, typ=CHECKPOINT_TYP)
+    session.add(
+        LedgerCheckpoint(seq=seq, hash=prev, at=now, kid=str(jwt.get_unverified_header(token)["kid"]), token=token)
+    )
+    return chained
+
+
+def build_row(link: ChainedReceipt) -> LedgerReceipt:
+    r = link.receipt
+    return LedgerReceipt(
+        seq=link.seq,
+        request_id=r.request_id,
+        at_ms=r.at_ms,
+        app=r.app,
+        client_id=r.client_id,
+        sub=r.sub,
+        method=r.method,
+        path=r.path,
+        query_digest=r.query_digest,
+        request_digest=r.request_digest,
+        status=r.status,
+        response_digest=r.response_digest,
+        duration_us=r.duration_us,
+        prev_hash=link.prev_hash,
+        hash=link.hash,
+    )
+
+
+def read_row(row: LedgerReceipt) -> ChainedReceipt:
+    receipt = Receipt(
+        request_id=row.request_id,
+        at_ms=row.at_ms,
+        app=row.app,
+        client_id=row.client_id,
+        sub=row.sub,
+        method=row.method,
+        path=row.path,
+        query_digest=row.query_digest,
+        request_digest=row.request_digest,
+        status=row.status,
+        response_digest=row.response_digest,
+        duration_us=row.duration_us,
+    )
+    return ChainedReceipt(receipt, row.seq, row.prev_hash, row.hash)
+
+
+async def list_receipts(
+    session: AsyncSession, app: str, *, since_ms: int = 0, after_seq: int = 0, limit: int = 100
+) -> list[ChainedReceipt]:
+    rows = await session.scalars(
+        select(LedgerReceipt)
+        .where(LedgerReceipt.app == app, LedgerReceipt.at_ms >= since_ms, LedgerReceipt.seq > after_seq)
+        .order_by(LedgerReceipt.seq)
+        .limit(limit)
+    )
+    return [read_row(row) for row in rows]
+
+
+async def stream_chain(session: AsyncSession, batch: int = 1000) -> AsyncIterator[ChainedReceipt]:
+    """Every receipt in seq order, in pages (bounded memory)."""
+    after = -1
+    while True:
+        rows = (
+            await session.scalars(
+                select(LedgerReceipt).where(LedgerReceipt.seq > after).order_by(LedgerReceipt.seq).limit(batch)
+            )
+        ).all()
+        if not rows:
+            return
+        for row in rows:
+            yield read_row(row)
+        after = rows[-1].seq
+
+
+async def load_checkpoints(session: AsyncSession) -> list[LedgerCheckpoint]:
+    return list((await session.scalars(select(LedgerCheckpoint).order_by(LedgerCheckpoint.seq))).all())
+
+
+async def verify_stored(session: AsyncSession, public_jwks: dict[str, dict[str, Any]]) -> LedgerReport:
+    """Walk the stored ledger against its stored checkpoints (``gerbang ledger verify``)."""
+    checkpoints = [(row.seq, row.hash, row.token) for row in await load_checkpoints(session)]
+    verifier = LedgerVerifier(public_jwks, checkpoints)
+    async for link in stream_chain(session):
+        if not verifier.feed(link):
+            break
+    return verifier.finish()

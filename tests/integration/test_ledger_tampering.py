@@ -1,0 +1,242 @@
+"""``gerbang ledger verify`` catches every kind of tampering with the ledger tables (both databases): an edited,
+deleted, inserted or reordered receipt, a cut tail, a chain recomputed after an edit, a forged checkpoint."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from gateway.integrity.ledger_store import append_receipts, build_row, stream_chain, verify_stored
+from gateway.integrity.ledger_verify import LedgerReport
+from gateway.integrity.receipts import ChainedReceipt, Receipt, chain_hash, check_receipt_token
+from idp.audit_verify import load_public_jwks
+from idp.clock import SystemClock
+from idp.keys import KeyRing
+from idp.storage.db import build_engine, build_sessionmaker
+
+SECRET = b"s" * 40
+ISSUER = "https://gerbang.palembang.go.id"
+
+
+def receipt(number: int) -> Receipt:
+    return Receipt(
+        request_id=f"req-{number}",
+        at_ms=1_800_000_000_000 + number,
+        app="e-budgeting",
+        client_id="bapenda-pajak",
+        sub=None,
+        method="POST",
+        path="/api/anggaran",
+        query_digest="0" * 64,
+        request_digest="1" * 64,
+        status=200,
+        response_digest="2" * 64,
+        duration_us=900,
+    )
+
+
+async def build_ledger(database_url: str) -> None:
+    """Nine receipts in three batches (three signed checkpoints: seq 3, 6, 9)."""
+    engine = build_engine(database_url)
+    sessionmaker = build_sessionmaker(engine)
+    ring = KeyRing(sessionmaker, SECRET, "ES256", SystemClock())
+    await ring.load()
+    for batch in range(3):
+        async with sessionmaker() as session, session.begin():
+            await append_receipts(session, [receipt(batch * 3 + n) for n in range(1, 4)], ring.sign, 1_800_000_000)
+    await engine.dispose()
+
+
+async def verify(database_url: str) -> LedgerReport:
+    engine = build_engine(database_url)
+    async with build_sessionmaker(engine)() as session:
+        report = await verify_stored(session, await load_public_jwks(session, SECRET))
+    await engine.dispose()
+    return report
+
+
+async def run_sql(database_url: str, *statements: str) -> None:
+    engine = build_engine(database_url)
+    async with engine.begin() as connection:
+        for statement in statements:
+            await connection.execute(text(statement))
+    await engine.dispose()
+
+
+async def rewrite_from(database_url: str, seq: int, change: Callable[[Receipt], Receipt]) -> None:
+    """The attacker's best effort without the key: edit one receipt and recompute every hash after it."""
+    engine = build_engine(database_url)
+    async with build_sessionmaker(engine)() as session, session.begin():
+        links = [link async for link in stream_chain(session)]
+        await session.execute(text(f"DELETE FROM ledger_receipts WHERE seq >= {seq}"))
+        prev = links[seq - 2].hash if seq > 1 else "0" * 64
+        for link in links[seq - 1 :]:
+            content = change(link.receipt) if link.seq == seq else link.receipt
+            forged = ChainedReceipt(content, link.seq, prev, chain_hash(prev, content))
+            session.add(build_row(forged))
+            prev = forged.hash
+    await engine.dispose()
+
+
+def forged_row(seq: int, prev: str) -> str:
+    r = receipt(100)
+    digest = chain_hash(prev, r)
+    return (
+        f"INSERT INTO ledger_receipts (seq, request_id, at_ms, app, client_id, sub, method, path, query_digest, "
+        f"request_digest, status, response_digest, duration_us, prev_hash, hash) VALUES ({seq}, '{r.request_id}', "
+        f"{r.at_ms}, '{r.app}', '{r.client_id}', NULL, 'POST', '/api/anggaran', '{r.query_digest}', "
+        f"'{r.request_digest}', 200, '{r.response_digest}', {r.duration_us}, '{prev}', '{digest}')"
+    )
+
+
+TAMPERING: dict[str, tuple[list[str], str, int]] = {
+    "edit": (["UPDATE ledger_receipts SET status = 500 WHERE seq = 5"], "edited", 5),
+    "delete": (["DELETE FROM ledger_receipts WHERE seq = 4"], "deleted", 4),
+    "insert-at-end": ([forged_row(10, "f" * 64)], "inserted", 10),
+    "insert-renumbered": (
+        [
+            "UPDATE ledger_receipts SET seq = seq + 100 WHERE seq >= 5",
+            "UPDATE ledger_receipts SET seq = seq - 99 WHERE seq >= 105",
+            forged_row(5, "e" * 64),
+        ],
+        "inserted",
+        5,
+    ),
+    "reorder": (
+        [
+            "UPDATE ledger_receipts SET seq = 100 WHERE seq = 4",
+            "UPDATE ledger_receipts SET seq = 4 WHERE seq = 5",
+            "UPDATE ledger_receipts SET seq = 5 WHERE seq = 100",
+        ],
+        "inserted",
+        4,
+    ),
+    "truncate": (["DELETE FROM ledger_receipts WHERE seq >= 8"], "truncated", 8),
+    "forged-checkpoint": (["UPDATE ledger_checkpoints SET hash = 'ab' WHERE seq = 6"], "checkpoint-invalid", 6),
+}
+
+
+def test_an_untouched_ledger_is_intact(database_url: str) -> None:
+    asyncio.run(build_ledger(database_url))
+    report = asyncio.run(verify(database_url))
+    assert report.intact and report.receipts == 9 and report.checkpoints == 3, report.summary()
+
+
+@pytest.mark.parametrize("kind", sorted(TAMPERING))
+def test_every_kind_of_tampering_is_caught(database_url: str, kind: str) -> None:
+    statements, expected, seq = TAMPERING[kind]
+    asyncio.run(build_ledger(database_url))
+    asyncio.run(run_sql(database_url, *statements))
+    report = asyncio.run(verify(database_url))
+    assert not report.intact, kind
+    first = min(report.faults, key=lambda fault: fault.seq)
+    assert (first.kind, first.seq) == (expected, seq), report.summary()
+
+
+def test_a_chain_recomputed_after_an_edit_is_caught_by_the_signed_checkpoints(database_url: str) -> None:
+    asyncio.run(build_ledger(database_url))
+    asyncio.run(rewrite_from(database_url, 5, lambda r: dataclasses.replace(r, status=204)))
+    report = asyncio.run(verify(database_url))
+    assert [fault.kind for fault in report.faults] == ["rewritten"], report.summary()
+
+
+def test_the_cli_exits_3_on_tampering(database_url: str, tmp_path: Path) -> None:
+    asyncio.run(build_ledger(database_url))
+    env = {key: value for key, value in os.environ.items() if not key.startswith("GERBANG_")}
+    env.update(
+        GERBANG_DATABASE_URL=database_url,
+        GERBANG_SECRET_KEY=SECRET.decode(),
+        GERBANG_CONFIG=str(tmp_path / "absent.toml"),
+        GERBANG_DATA_DIR=str(tmp_path),
+    )
+
+    def cli() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "gateway.cli", "ledger", "verify", "--json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    intact = cli()
+    assert intact.returncode == 0 and json.loads(intact.stdout)["intact"] is True, intact.stderr
+    asyncio.run(run_sql(database_url, "UPDATE ledger_receipts SET path = '/api/lain' WHERE seq = 2"))
+    tampered = cli()
+    assert tampered.returncode == 3 and json.loads(tampered.stdout)["faults"][0]["kind"] == "edited"
+
+
+def test_export_writes_each_receipt_with_a_proof_that_verifies_offline(database_url: str, tmp_path: Path) -> None:
+    asyncio.run(build_ledger(database_url))
+    env = {key: value for key, value in os.environ.items() if not key.startswith("GERBANG_")}
+    env.update(
+        GERBANG_DATABASE_URL=database_url,
+        GERBANG_SECRET_KEY=SECRET.decode(),
+        GERBANG_ISSUER=ISSUER,
+        GERBANG_CONFIG=str(tmp_path / "absent.toml"),
+        GERBANG_DATA_DIR=str(tmp_path),
+    )
+    out = tmp_path / "receipts.jsonl"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gateway.cli",
+            "ledger",
+            "export",
+            "--app",
+            "e-budgeting",
+            "--since",
+            "2027-01-15T08:00:00+07:00",
+            "--output",
+            str(out),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    engine_keys = asyncio.run(_public_keys(database_url))
+    jwks = {"keys": list(engine_keys.values())}
+    receipts = [line for line in lines if "receipt" in line]
+    assert [line["receipt"]["seq"] for line in receipts] == list(range(1, 10))
+    for line in receipts:
+        assert check_receipt_token(line["proof"], jwks, ISSUER).as_json() == line["receipt"]
+    assert lines[-1]["checkpoint"]["seq"] == 9 and lines[-1]["checkpoint"]["hash"] == receipts[-1]["receipt"]["hash"]
+    later = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gateway.cli",
+            "ledger",
+            "export",
+            "--app",
+            "e-budgeting",
+            "--since",
+            str(1_800_000_000 + 1),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert later.returncode == 0 and '"receipt"' not in later.stdout and '"checkpoint"' in later.stdout
+
+
+async def _public_keys(database_url: str) -> dict[str, dict[str, object]]:
+    engine = build_engine(database_url)
+    async with build_sessionmaker(engine)() as session:
+        keys = await load_public_jwks(session, SECRET)
+    await engine.dispose()
+    return keys
