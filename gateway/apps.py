@@ -299,24 +299,6 @@ async def set_app_status(
     return _record(app, unit, issuer, apps_domain)
 
 
-async def set_app_dpop(
-    session: AsyncSession, slug: str, required: bool, now: int, issuer: str, apps_domain: str = ""
-) -> AppRecord:
-    """Require (or stop requiring) DPoP-bound tokens at a bearer app; gateways follow at their next refresh."""
-    found = (
-        await session.execute(select(App, OpdUnit).join(OpdUnit, App.opd_id == OpdUnit.id).where(App.slug == slug))
-    ).first()
-    if found is None:
-        raise NotFound(f"app '{slug}' does not exist")
-    app, unit = found
-    if required and app.auth_mode != "bearer":
-        raise InvalidInput("--require-dpop applies to bearer apps (their callers present access tokens)")
-    app.require_dpop = required
-    app.updated_at = max(now, app.updated_at + 1)
-    await session.flush()
-    return _record(app, unit, issuer, apps_domain)
-
-
 async def list_apps(session: AsyncSession, issuer: str, apps_domain: str = "") -> list[AppRecord]:
     rows = await session.execute(select(App, OpdUnit).join(OpdUnit, App.opd_id == OpdUnit.id).order_by(App.slug))
     return [_record(app, unit, issuer, apps_domain) for app, unit in rows.all()]

@@ -20,7 +20,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from idp.audit import append_audit
 from idp.change_diff import build_diff
-from idp.clients import ClientMetadata, ClientSecurity, check_client_metadata, check_jwks_uri_address, digest_secret
+from idp.clients import (
+    ClientMetadata,
+    ClientSecurity,
+    check_client_metadata,
+    check_jwks_uri_address,
+    digest_secret,
+    new_client_id,
+)
 from idp.errors import GerbangError, InvalidInput
 from idp.org import load_opd
 from idp.storage.models import Client, Consent, InitialAccessToken
@@ -137,7 +144,7 @@ async def register_client(
         raise RegistrationError(401, "invalid_token", "the initial access token is invalid, used or expired")
     meta = _checked(read_metadata(raw))
     await _checked_address(meta, addresses)
-    client_id = secrets.token_urlsafe(18)
+    client_id = new_client_id()
     secret = None if meta.auth_method in ("none", "private_key_jwt") else secrets.token_urlsafe(32)
     registration_token = secrets.token_urlsafe(32)
     client = Client(

@@ -35,8 +35,19 @@ FAPI_SIGNING_ALGS = ("PS256", "ES256", "EdDSA")
 GATEWAY_CLIENT_ID = "gerbang-gateway"
 CONSOLE_CLIENT_ID = "gerbang-console"
 HUB_CLIENT_IDS = frozenset({GATEWAY_CLIENT_ID, CONSOLE_CLIENT_ID})
-# A chosen client id (policies name integrations by it, e.g. `bapenda-pajak`); generated ones are URL-safe base64.
+# Every client id: a chosen one (policies name integrations by it, e.g. `bapenda-pajak`) and a generated one
+# (``new_client_id``) alike start with a letter or digit, so none reads as a command-line option and the city file
+# (``gerbang export`` / ``apply``) holds every id the hub hands out.
 CLIENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def new_client_id() -> str:
+    """24 URL-safe base64 characters (144 bits) starting with a letter or digit: an id that reads as an option
+    (``-x...``) on a command line, or that a city file or policy could not name, is never handed out."""
+    while True:  # rejection keeps the draw uniform over the ids allowed; 1 in 32 draws is retried
+        value = secrets.token_urlsafe(18)
+        if value[0].isalnum():
+            return value
 
 
 def digest_secret(secret: str) -> str:
@@ -251,7 +262,7 @@ async def add_client(
     if meta.jwks_uri:
         await check_jwks_uri_address(meta.jwks_uri, addresses or UpstreamAddresses())
     opd_id = (await load_opd(session, opd_slug)).id if opd_slug else None
-    client_id = client_id or secrets.token_urlsafe(18)
+    client_id = client_id or new_client_id()
     if await session.scalar(select(Client.id).where(Client.client_id == client_id)) is not None:
         raise Conflict(f"client '{client_id}' already exists")
     secret = None if meta.auth_method in ("none", "private_key_jwt") else secrets.token_urlsafe(32)

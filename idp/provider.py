@@ -103,7 +103,9 @@ class Provider:
             ttl=settings.client_jwks_ttl,
             refetch_interval=settings.client_jwks_refetch_seconds,
         )
-        self.upstreams = UpstreamDirectory(settings.federation_timeout, settings.federation_metadata_ttl)
+        self.upstreams = UpstreamDirectory(
+            settings.federation_timeout, settings.federation_metadata_ttl, build_upstream_addresses(settings)
+        )
         self.federation_logins = FederationLogins(ctx.sessionmaker, ctx.clock)
         self.federated_sessions = FederatedSessions(ctx.sessionmaker, ctx.clock, settings.effective_secret)
         self.refresh_lifetimes = RefreshLifetimes(settings.session_idle_ttl, settings.refresh_token_idle_ttl)

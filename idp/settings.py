@@ -138,8 +138,9 @@ class Settings(BaseSettings):
     par_ttl: int = Field(default=60, ge=10, le=600, description="seconds a pushed request_uri stays usable")
 
     hash_concurrency: int = Field(default=4, ge=1, le=64, description="argon2id hashes at once (19 MiB each)")
-    # Outbound addresses (idp.upstream_addresses: app upstreams, back-channel logout URIs): loopback, link-local,
-    # metadata... refused unless allowed here; private ranges allowed unless denied here. Comma-separated CIDRs.
+    # Outbound addresses (idp.upstream_addresses: app upstreams, back-channel logout URIs, client jwks_uri, upstream
+    # OpenID providers and their endpoints): loopback, link-local, metadata... refused unless allowed here; private
+    # ranges allowed unless denied here. Comma-separated CIDRs.
     upstream_allow: Annotated[tuple[str, ...], NoDecode] = ()
     upstream_deny: Annotated[tuple[str, ...], NoDecode] = ()
 

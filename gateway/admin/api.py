@@ -376,10 +376,10 @@ class AdminApi:
         return await idp_api.get_idp(call, self.context.settings.effective_secret)
 
     async def idp_add(self, call: Call) -> Response:
-        return await idp_api.add_idp(call, self.context.settings.effective_secret)
+        return await idp_api.add_idp(call, self.context.settings.effective_secret, self.upstream_addresses)
 
     async def idp_update(self, call: Call) -> Response:
-        return await idp_api.update_idp(call, self.context.settings.effective_secret)
+        return await idp_api.update_idp(call, self.context.settings.effective_secret, self.upstream_addresses)
 
     # --- the sub-app ------------------------------------------------------------------------------------------
     def routes(self) -> list[tuple[str, str, Any]]:

@@ -88,7 +88,7 @@ class Console:
         self._secure = context.settings.uses_tls
         self._control = ControlPages(self, context, forget_client or (lambda _client_id: None))
         self._pdp = PdpPages(self, context, auth, provider or Provider(context))
-        self._idps = IdpPages(self, context.settings.effective_secret)
+        self._idps = IdpPages(self, context.settings.effective_secret, self._upstream_addresses)
         # change and remove (gateway.admin.console_edits)
         self._edits = EditPages(self, self._issuer, self._upstream_addresses, self._apps_domain)
 
@@ -222,6 +222,8 @@ class Console:
                     redirect_uris=form.get("redirect_uris", "").split(),
                     scopes=form.get("scopes", "").split(),
                     contact=field["contact"],
+                    client_profile=form.get("client_profile", "").strip() or None,
+                    jwks_uri=form.get("jwks_uri", "").strip() or None,
                 )
             except ValidationError as exc:
                 raise BadRequest(describe_validation(exc)) from exc

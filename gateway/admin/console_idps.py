@@ -17,14 +17,16 @@ from idp.federation.registry import UpstreamSpec, describe, list_upstreams, upda
 
 if TYPE_CHECKING:
     from gateway.admin.console import Console
+    from idp.upstream_addresses import UpstreamAddresses
 
 ACTIONS = {"enable": True, "disable": False}
 
 
 class IdpPages:
-    def __init__(self, console: Console, secret: bytes) -> None:
+    def __init__(self, console: Console, secret: bytes, addresses: UpstreamAddresses) -> None:
         self._console = console
         self._secret = secret
+        self._addresses = addresses
 
     def routes(self) -> list[Route]:
         return [
@@ -48,7 +50,13 @@ class IdpPages:
             if action not in ACTIONS:
                 raise NotFound(t("error.unknown_action"))
             await update_upstream(
-                session, slug, UpstreamSpec(enabled=ACTIONS[action]), secret=self._secret, actor=actor.sub, now=now
+                session,
+                slug,
+                UpstreamSpec(enabled=ACTIONS[action]),
+                secret=self._secret,
+                actor=actor.sub,
+                now=now,
+                addresses=self._addresses,
             )
             return {"title_key": f"done.idp.{action}", "args": {"slug": slug}, "back": "/admin/penyedia-identitas"}
 

@@ -87,6 +87,11 @@ TEXT: dict[str, dict[str, str]] = {
         "submit.redirect_uris": "Redirect URI (satu per baris)",
         "submit.scopes": "Scope yang diminta (pisahkan dengan spasi)",
         "submit.contact": "Kontak",
+        "submit.profile_hint": "FAPI 2.0: PAR, private_key_jwt, token terikat DPoP, PKCE S256; "
+        "isi juga URI JWKS klien aplikasi",
+        "submit.jwks_uri": "URI JWKS klien (kunci publik untuk private_key_jwt)",
+        "submit.jwks_uri_hint": "Alamat https tempat klien aplikasi menerbitkan kunci publiknya; kosongkan bila "
+        "klien memakai rahasia klien",
         "submit.button": "Ajukan",
         "opd.search": "Cari nama atau slug unit",
         "opd.roots": "Unit teratas",
@@ -318,6 +323,11 @@ TEXT: dict[str, dict[str, str]] = {
         "submit.redirect_uris": "Redirect URIs (one per line)",
         "submit.scopes": "Requested scopes (separated by spaces)",
         "submit.contact": "Contact",
+        "submit.profile_hint": "FAPI 2.0: PAR, private_key_jwt, DPoP-bound tokens, PKCE S256; "
+        "give the app client's JWKS URI too",
+        "submit.jwks_uri": "Client JWKS URI (public keys for private_key_jwt)",
+        "submit.jwks_uri_hint": "The https address where the app's client publishes its public keys; leave it "
+        "empty when the client uses a client secret",
         "submit.button": "Submit",
         "opd.search": "Search unit name or slug",
         "opd.roots": "Top units",

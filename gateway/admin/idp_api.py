@@ -24,6 +24,7 @@ from idp.federation.registry import (
     update_upstream,
 )
 from idp.storage.models import User
+from idp.upstream_addresses import UpstreamAddresses
 
 PORT = r"(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})"
 AcrPair = Annotated[
@@ -97,18 +98,26 @@ async def get_idp(call: Call, secret: bytes) -> Response:
     return json_response(describe(await load_upstream(call.session, call.request.path_params["slug"]), secret))
 
 
-async def add_idp(call: Call, secret: bytes) -> Response:
+async def add_idp(call: Call, secret: bytes, addresses: UpstreamAddresses) -> Response:
     check_kominfo(call.actor)
     body = await call.body(UpstreamAddition)
-    row = await add_upstream(call.session, body.slug, body.spec(), secret=secret, actor=call.actor.sub, now=call.now)
+    row = await add_upstream(
+        call.session, body.slug, body.spec(), secret=secret, actor=call.actor.sub, now=call.now, addresses=addresses
+    )
     return json_response(describe(row, secret), 201)
 
 
-async def update_idp(call: Call, secret: bytes) -> Response:
+async def update_idp(call: Call, secret: bytes, addresses: UpstreamAddresses) -> Response:
     check_kominfo(call.actor)
     body = await call.body(UpstreamChange)
     row = await update_upstream(
-        call.session, call.request.path_params["slug"], body.spec(), secret=secret, actor=call.actor.sub, now=call.now
+        call.session,
+        call.request.path_params["slug"],
+        body.spec(),
+        secret=secret,
+        actor=call.actor.sub,
+        now=call.now,
+        addresses=addresses,
     )
     return json_response(describe(row, secret))
 

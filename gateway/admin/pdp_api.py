@@ -16,6 +16,7 @@ from gateway.admin.actor import check_kominfo
 from gateway.admin.bodies import LINE, PARAGRAPH, Reason, Strict
 from gateway.admin.http import Call, json_response, page_response
 from gateway.errors import NotFound
+from idp.clients import CLIENT_ID
 from idp.mail import Mailer
 from idp.pdp.breach import Incident, draft_notice, load_incident, send_notices
 from idp.pdp.fulfil import Fulfilment, fulfil_request, record_counter_request, refuse_request
@@ -29,7 +30,7 @@ Target = Annotated[
     str,
     Field(
         max_length=200,
-        pattern=r"^((client|app):[A-Za-z0-9][A-Za-z0-9._-]{0,63})?$",
+        pattern=f"^((client|app):{CLIENT_ID.pattern})?$",
         description="client:<client_id> or app:<slug> (withdraw, object)",
     ),
 ]

@@ -172,6 +172,7 @@ async def _apply_app(session: AsyncSession, change: Change, ctx: ApplyContext) -
             addresses=ctx.addresses,
             apps_domain=ctx.apps_domain,
             claims=None if values.get("claims") is None else tuple(values["claims"]),
+            require_dpop=bool(values.get("require_dpop")),
             integrity=values.get("integrity", "none"),
         )
     elif change.action == "update":
@@ -233,10 +234,26 @@ async def _apply_idp(session: AsyncSession, change: Change, ctx: ApplyContext) -
         fields: dict[str, Any] = {name: values[name] for name in SPEC_FIELDS}
         fields.update(_credential(change.key, values, ctx))
         spec = UpstreamSpec(**fields)
-        await add_upstream(session, change.key, spec, secret=ctx.secret, actor=ctx.actor, now=ctx.now)
+        await add_upstream(
+            session,
+            change.key,
+            spec,
+            secret=ctx.secret,
+            actor=ctx.actor,
+            now=ctx.now,
+            addresses=ctx.addresses or UpstreamAddresses(),
+        )
         return
     spec = UpstreamSpec(**{name: diff["to"] for name, diff in values.items()})
-    await update_upstream(session, change.key, spec, secret=ctx.secret, actor=ctx.actor, now=ctx.now)
+    await update_upstream(
+        session,
+        change.key,
+        spec,
+        secret=ctx.secret,
+        actor=ctx.actor,
+        now=ctx.now,
+        addresses=ctx.addresses or UpstreamAddresses(),
+    )
 
 
 SPEC_FIELDS = ("name", "issuer", "client_id", "scope", "link_by", "authoritative", "acr_map", "audience", "enabled")

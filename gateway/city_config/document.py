@@ -5,7 +5,7 @@
                 resources, first_party, backchannel_logout_uri, jwks | jwks_uri, profile, require_par,
                 dpop_bound, id_token_alg, status}]                                 # never a secret
     apps:     [{slug, name, opd, upstreams, auth_mode, client_id, resource, hosts, restricted, integrity, status,
-               claims}]
+               claims, require_dpop}]
     users:    [{email, name, nip, roles: ["operator@dishub", ...]}]              # staff; never a password
     admins:   [{email, name}]                  # shorthand for a user holding kominfo-admin@diskominfo
     idps:     [{slug, name, issuer, client_id, scope, link_by, authoritative, acr_map, for, enabled,
@@ -23,6 +23,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from idp.clients import CLIENT_ID
 from idp.errors import InvalidInput
 
 KOMINFO_UNIT = "diskominfo"
@@ -46,7 +47,7 @@ class OpdEntry(Entry):
 
 
 class ClientEntry(Entry):
-    client_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+    client_id: Annotated[str, Field(pattern=f"^{CLIENT_ID.pattern}$")]  # every id the hub hands out (idp.clients)
     name: str
     opd: Slug | None = None
     redirect_uris: list[str] = []
@@ -81,6 +82,7 @@ class AppEntry(Entry):
     status: Literal["active", "suspended", "pending", "rejected"] = "active"
     # The identity claims its assertion carries (gateway.claims); null: the default name, opd, roles, acr.
     claims: list[Literal["email", "name", "nik", "nip", "opd", "roles", "acr", "amr"]] | None = None
+    require_dpop: bool = False  # bearer apps: DPoP-bound tokens only (RFC 9449; `gerbang apps add --require-dpop`)
 
     @model_validator(mode="before")
     @classmethod

@@ -169,6 +169,7 @@ def _app_plan(desired: CityConfig, current: CityConfig) -> list[Change]:
         "hosts",
         "restricted",
         "claims",
+        "require_dpop",
         "integrity",
     )
     changes: list[Change] = []

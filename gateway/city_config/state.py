@@ -53,6 +53,7 @@ async def read_state(session: AsyncSession, emails: frozenset[str] = frozenset()
             restricted=a.restricted,
             status=a.status,
             claims=None if a.claims is None else list(a.claims),
+            require_dpop=bool(a.require_dpop),
             integrity=a.integrity or "none",
         )
         for a in (await session.scalars(select(App).order_by(App.slug))).all()

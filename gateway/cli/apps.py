@@ -6,25 +6,22 @@ import asyncio
 import json
 import sys
 import time
+from typing import TYPE_CHECKING
 
 import click
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.app_edits import add_app_audited, set_app_status_audited
-from gateway.apps import AUTH_MODES, INTEGRITY_MODES, AppRecord, list_apps
-from gateway.bypass_probe import AppAudit, ProbeAssertions, audit_apps
-from gateway.claims import parse_claims
 from gateway.cli import load_settings
-from gateway.cli.audit import cli_actor
+from gateway.cli.actor import cli_actor
+from gateway.cli.choices import APP_AUTH_MODES, APP_INTEGRITY_MODES
 from gateway.cli.edits import extend, pick
 from gateway.cli.runtime import emit, json_option, run_in_session
-from gateway.settings import Settings
-from idp.app_origins import app_origin
-from idp.clock import SystemClock
-from idp.keys import KeyRing
-from idp.storage.db import build_engine, build_sessionmaker
-from idp.upstream_addresses import build_upstream_addresses
+
+if TYPE_CHECKING:  # storage, crypto and the probe load when a command runs, not for --help
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from gateway.apps import AppRecord
+    from gateway.bypass_probe import AppAudit
+    from gateway.settings import Settings
 
 EXIT_REACHABLE = 1
 APPROVED = ("active", "suspended")
@@ -39,7 +36,7 @@ def apps_group() -> None:
 @click.option("--slug", required=True, help="the app's name: it is served at SLUG.{GERBANG_APPS_DOMAIN}")
 @click.option("--opd", "opd_slug", required=True, help="owning OPD unit")
 @click.option("--upstream", "upstreams", multiple=True, required=True, help="upstream base URL (repeatable)")
-@click.option("--auth", "auth_mode", type=click.Choice(AUTH_MODES), required=True)
+@click.option("--auth", "auth_mode", type=click.Choice(APP_AUTH_MODES), required=True)
 @click.option("--name", default=None, help="display name (default: the slug)")
 @click.option("--client", "client_id", default=None, help="the app's OAuth client_id")
 @click.option("--resource", default=None, help="resource identifier (default: the app's origin + /)")
@@ -66,7 +63,7 @@ def apps_group() -> None:
 @click.option("--require-dpop", is_flag=True, help="bearer apps: DPoP-bound tokens only (RFC 9449)")
 @click.option(
     "--integrity",
-    type=click.Choice(INTEGRITY_MODES),
+    type=click.Choice(APP_INTEGRITY_MODES),
     default="none",
     show_default=True,
     help="signed: RFC 9421 signed requests; ledger: also a receipt per request (docs/integrity.md)",
@@ -97,6 +94,11 @@ def apps_add(
     as_json: bool,
 ) -> None:
     """Register an app; running gateways route to it within seconds."""
+    from gateway.app_edits import add_app_audited
+    from gateway.claims import parse_claims
+    from idp.app_origins import app_origin
+    from idp.upstream_addresses import build_upstream_addresses
+
     settings = load_settings()
 
     async def op(session: AsyncSession) -> AppRecord:
@@ -133,6 +135,8 @@ def apps_add(
 @json_option
 def apps_list(as_json: bool) -> None:
     """List registered apps."""
+    from gateway.apps import list_apps
+
     settings = load_settings()
 
     async def op(session: AsyncSession) -> list[AppRecord]:
@@ -149,6 +153,8 @@ def apps_list(as_json: bool) -> None:
 
 
 def _set_status(slug: str, status: str, as_json: bool) -> None:
+    from gateway.app_edits import set_app_status_audited
+
     settings = load_settings()
 
     async def op(session: AsyncSession) -> AppRecord:
@@ -189,6 +195,8 @@ def apps_resume(slug_arg: str | None, slug: str | None, as_json: bool) -> None:
 @json_option
 def apps_audit(timeout: float, as_json: bool) -> None:
     """Call every approved app's upstreams directly; fail when any answers without a valid assertion."""
+    from sqlalchemy.exc import OperationalError
+
     settings = load_settings()
     try:
         audits = asyncio.run(_audit(settings, timeout))
@@ -212,6 +220,13 @@ def apps_audit(timeout: float, as_json: bool) -> None:
 
 
 async def _audit(settings: Settings, timeout: float) -> list[AppAudit]:
+    from gateway.apps import list_apps
+    from gateway.bypass_probe import ProbeAssertions, audit_apps
+    from idp.clock import SystemClock
+    from idp.keys import KeyRing
+    from idp.storage.db import build_engine, build_sessionmaker
+    from idp.upstream_addresses import build_upstream_addresses
+
     engine = build_engine(settings.effective_database_url)
     try:
         sessionmaker = build_sessionmaker(engine)

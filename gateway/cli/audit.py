@@ -12,32 +12,21 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.cli import load_settings
-from gateway.cli.actor import cli_actor  # noqa: F401 - re-exported: the commands import it from here
 from gateway.cli.runtime import emit, json_option, run_in_session
-from gateway.settings import Settings
-from idp.audit import write_checkpoint
-from idp.audit_chain import Report, StoredCheckpoint
-from idp.audit_verify import (
-    DEFAULT_BATCH,
-    export_jsonl,
-    jwks_keys,
-    load_public_jwks,
-    read_anchors,
-    verify_database,
-    verify_jsonl,
-)
-from idp.clock import SystemClock
-from idp.errors import InvalidInput
-from idp.keys import KeyRing
-from idp.logging import configure_logging
+
+if TYPE_CHECKING:  # storage and crypto load when a command runs, not for --help
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from gateway.settings import Settings
+    from idp.audit_chain import Report, StoredCheckpoint
 
 EXIT_TAMPERED = 3
+DEFAULT_BATCH = 2000  # idp.audit_verify.DEFAULT_BATCH (a unit test keeps them equal)
 T = TypeVar("T")
 
 
@@ -81,6 +70,8 @@ def audit_verify(
 
     Exit status: 0 intact, 3 tampering found, 1 the chain could not be read.
     """
+    from idp.audit_verify import verify_database
+
     trusted = _read_jwks(jwks_path) if jwks_path is not None else None
     anchors = [anchor for path in anchor_paths for anchor in _read_anchors(path)]
     if jsonl_path is not None:
@@ -100,6 +91,8 @@ def audit_verify(
 
 
 def _verify_export(path: Path, keys: dict[str, dict[str, Any]] | None, anchors: list[StoredCheckpoint]) -> Report:
+    from idp.audit_verify import verify_jsonl
+
     try:
         return verify_jsonl(path, keys, anchors)
     except (OSError, UnicodeDecodeError) as exc:
@@ -108,6 +101,8 @@ def _verify_export(path: Path, keys: dict[str, dict[str, Any]] | None, anchors: 
 
 
 def _read_anchors(path: Path) -> list[StoredCheckpoint]:
+    from idp.audit_verify import read_anchors
+
     try:
         return read_anchors(path)
     except (OSError, UnicodeDecodeError) as exc:
@@ -116,6 +111,8 @@ def _read_anchors(path: Path) -> list[StoredCheckpoint]:
 
 
 def _read_jwks(path: Path) -> dict[str, dict[str, Any]]:
+    from idp.audit_verify import jwks_keys
+
     try:
         return jwks_keys(json.loads(path.read_text(encoding="utf-8")))
     except (ValueError, UnicodeDecodeError) as exc:
@@ -146,6 +143,9 @@ def _existing_secret(settings: Settings) -> bytes | None:
 )
 def audit_export(since: int, output: Path | None, keys_output: Path | None) -> None:
     """Export entries as JSON Lines, one entry per line with its hashes."""
+    from idp.audit_verify import export_jsonl, load_public_jwks
+    from idp.errors import InvalidInput
+
     settings = load_settings()
 
     async def op(session: AsyncSession) -> int:
@@ -176,6 +176,14 @@ def audit_export(since: int, output: Path | None, keys_output: Path | None) -> N
 @json_option
 def audit_checkpoint(as_json: bool) -> None:
     """Sign the chain's head now (checkpoints are also written every GERBANG_AUDIT_CHECKPOINT_EVERY entries)."""
+    from sqlalchemy.ext.asyncio import async_sessionmaker
+
+    from idp.audit import write_checkpoint
+    from idp.clock import SystemClock
+    from idp.errors import InvalidInput
+    from idp.keys import KeyRing
+    from idp.logging import configure_logging
+
     settings = load_settings()
     configure_logging(json=True, level="warning")  # the checkpoint's log line would mix into this output
 
@@ -212,6 +220,8 @@ def _run(settings: Settings, operation: Callable[[AsyncSession], Awaitable[T]]) 
 
 
 def _write_atomically(path: Path, content: str) -> None:
+    from idp.errors import InvalidInput
+
     partial = path.with_name(path.name + ".partial")
     try:
         partial.write_text(content, encoding="utf-8")

@@ -8,19 +8,13 @@ import shlex
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import uvicorn
 
-from gateway.app import create_app
-from gateway.demo.opd_apps import address, budget_app, cctv_app, parking_app
-from gateway.demo.relying_party import create_relying_party
-from gateway.demo.seed import SeedResult, seed_demo
-from gateway.settings import Settings
-from idp.storage.db import build_engine, build_sessionmaker
-from idp.storage.migrate import upgrade
-from idp.upstream_addresses import build_upstream_addresses
+if TYPE_CHECKING:  # the hub, the sample apps and storage load when the demo runs, not for --help
+    from gateway.demo.seed import SeedResult
+    from gateway.settings import Settings
 
 DEMO_UPSTREAMS = ("127.0.0.0/8", "::1/128")
 
@@ -44,6 +38,9 @@ def demo_upstreams(host: str) -> tuple[str, ...]:
 )
 def demo(port: int, host: str, data_dir: Path | None) -> None:
     """Run a seeded demo city: the provider, the gateway and sample OPD apps on loopback."""
+    from gateway.settings import Settings
+    from idp.storage.migrate import upgrade
+
     temporary = data_dir is None  # a directory the demo made is removed when it stops
     data_dir = data_dir or Path(tempfile.mkdtemp(prefix="gerbang-demo-"))
     base = f"http://{host}:{port}"
@@ -68,6 +65,15 @@ def demo(port: int, host: str, data_dir: Path | None) -> None:
 
 
 async def _run(settings: Settings, host: str, port: int) -> None:
+    import uvicorn
+
+    from gateway.app import create_app
+    from gateway.demo.opd_apps import budget_app, cctv_app, parking_app
+    from gateway.demo.relying_party import create_relying_party
+    from gateway.demo.seed import seed_demo
+    from idp.storage.db import build_engine, build_sessionmaker
+    from idp.upstream_addresses import build_upstream_addresses
+
     rp_base = f"http://{host}:{port + 1}"
     upstreams = {"parkir": port + 2, "cctv": port + 3, "e-budgeting": port + 4}
     engine = build_engine(settings.effective_database_url)
@@ -99,6 +105,8 @@ async def _run(settings: Settings, host: str, port: int) -> None:
 
 
 def _print_banner(settings: Settings, seeded: SeedResult, rp_base: str) -> None:
+    from gateway.demo.opd_apps import address
+
     echo = click.echo
     echo("")
     echo("Gerbang demo — Pemerintah Kota Palembang")

@@ -16,6 +16,7 @@ import click
 
 from gateway.cli import load_settings
 from gateway.cli.actor import cli_actor
+from gateway.cli.choices import APP_AUTH_MODES
 from gateway.cli.runtime import emit, json_option, run_in_session
 
 if TYPE_CHECKING:
@@ -77,7 +78,7 @@ def _report(as_json: bool, target: str, diff: dict[str, Any], extra: dict[str, A
 @click.option("--name", default=None)
 @click.option("--opd", default=None, help="move the app to this OPD unit")
 @click.option("--upstream", "upstreams", multiple=True, help="replaces the upstream list (repeatable)")
-@click.option("--auth", "auth_mode", type=click.Choice(("session", "bearer", "none")), default=None)
+@click.option("--auth", "auth_mode", type=click.Choice(APP_AUTH_MODES), default=None)
 @click.option("--client", "client_id", default=None, help="the app's OAuth client_id ('' clears it)")
 @click.option("--resource", default=None, help="resource identifier ('' restores the default)")
 @click.option(

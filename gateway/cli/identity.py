@@ -5,30 +5,17 @@ from __future__ import annotations
 import json
 import sys
 import time
+from typing import TYPE_CHECKING
 
 import click
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.cli import load_settings
-from gateway.cli.audit import cli_actor
+from gateway.cli.actor import cli_actor
+from gateway.cli.choices import AUTH_METHODS, GRANT_TYPES, HUB_CLIENT_IDS, ID_TOKEN_ALGS, OPD_KINDS, PROFILES
 from gateway.cli.runtime import emit, json_option, run_in_session
-from idp.accounts import add_user, check_password_rules, list_users
-from idp.audit import append_audit
-from idp.client_registration import issue_initial_token
-from idp.clients import (
-    AUTH_METHODS,
-    GRANT_TYPES,
-    HUB_CLIENT_IDS,
-    ID_TOKEN_ALGS,
-    PROFILES,
-    ClientSecurity,
-    add_client,
-    list_clients,
-)
-from idp.errors import InvalidInput
-from idp.org import KINDS, add_opd, list_opd
-from idp.passwords import hash_sync
-from idp.upstream_addresses import build_upstream_addresses
+
+if TYPE_CHECKING:  # storage and crypto load when a command runs, not for --help
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 
 @click.group("opd")
@@ -39,11 +26,14 @@ def opd_group() -> None:
 @opd_group.command("add")
 @click.option("--slug", required=True)
 @click.option("--name", required=True)
-@click.option("--kind", type=click.Choice(KINDS), required=True)
+@click.option("--kind", type=click.Choice(OPD_KINDS), required=True)
 @click.option("--parent", "parent", default=None, help="parent unit slug")
 @json_option
 def opd_add(slug: str, name: str, kind: str, parent: str | None, as_json: bool) -> None:
     """Add an OPD unit under PARENT."""
+    from idp.audit import append_audit
+    from idp.org import add_opd
+
     settings = load_settings()
 
     async def op(session: AsyncSession) -> dict:
@@ -68,6 +58,8 @@ def opd_add(slug: str, name: str, kind: str, parent: str | None, as_json: bool) 
 @json_option
 def opd_list(under: str | None, as_json: bool) -> None:
     """List OPD units as a tree."""
+    from idp.org import list_opd
+
     settings = load_settings()
 
     async def op(session: AsyncSession) -> list[dict]:
@@ -108,6 +100,11 @@ def users_add(
     as_json: bool,
 ) -> None:
     """Add a user (an ASN when --opd is given)."""
+    from idp.accounts import add_user, check_password_rules
+    from idp.audit import append_audit
+    from idp.errors import InvalidInput
+    from idp.passwords import hash_sync
+
     settings = load_settings()
     password_hash = None
     if password_stdin:
@@ -157,6 +154,8 @@ def users_add(
 @json_option
 def users_list(search: str | None, limit: int, as_json: bool) -> None:
     """List users."""
+    from idp.accounts import list_users
+
     settings = load_settings()
 
     async def op(session: AsyncSession) -> list[dict]:
@@ -240,6 +239,10 @@ def clients_add(
     as_json: bool,
 ) -> None:
     """Register an OAuth client; prints the secret once."""
+    from idp.audit import append_audit
+    from idp.clients import ClientSecurity, add_client
+    from idp.upstream_addresses import build_upstream_addresses
+
     settings = load_settings()
     jwks = json.load(jwks_file) if jwks_file else None
     if client_id in HUB_CLIENT_IDS:
@@ -309,6 +312,8 @@ def clients_add(
 @json_option
 def clients_list(as_json: bool) -> None:
     """List OAuth clients."""
+    from idp.clients import list_clients
+
     settings = load_settings()
 
     async def op(session: AsyncSession) -> list[dict]:
@@ -344,6 +349,8 @@ def clients_list(as_json: bool) -> None:
 @json_option
 def clients_initial_token(opd_slug: str | None, ttl: int, as_json: bool) -> None:
     """Issue a single-use initial access token for dynamic registration (RFC 7591) at /auth/clients."""
+    from idp.client_registration import issue_initial_token
+
     settings = load_settings()
 
     async def op(session: AsyncSession) -> dict:

@@ -27,6 +27,12 @@ def _registry() -> ModuleType:
     return registry
 
 
+def _addresses(settings: Any) -> Any:
+    from idp.upstream_addresses import build_upstream_addresses
+
+    return build_upstream_addresses(settings)
+
+
 @click.group("idps")
 def idps_group() -> None:
     """Upstream OpenID providers (INApas, SSO ASN) citizens and staff may sign in with."""
@@ -122,7 +128,13 @@ def idps_add(slug: str, as_json: bool, **options: Any) -> None:
 
     async def op(session: AsyncSession) -> dict[str, Any]:
         row = await _registry().add_upstream(
-            session, slug, spec, secret=settings.effective_secret, actor=cli_actor(), now=int(time.time())
+            session,
+            slug,
+            spec,
+            secret=settings.effective_secret,
+            actor=cli_actor(),
+            now=int(time.time()),
+            addresses=_addresses(settings),
         )
         return _registry().describe(row, settings.effective_secret)
 
@@ -146,7 +158,13 @@ def idps_update(slug: str, as_json: bool, enabled: bool | None, **options: Any) 
 
     async def op(session: AsyncSession) -> dict[str, Any]:
         row = await _registry().update_upstream(
-            session, slug, spec, secret=settings.effective_secret, actor=cli_actor(), now=int(time.time())
+            session,
+            slug,
+            spec,
+            secret=settings.effective_secret,
+            actor=cli_actor(),
+            now=int(time.time()),
+            addresses=_addresses(settings),
         )
         return _registry().describe(row, settings.effective_secret)
 

@@ -8,25 +8,19 @@ import sys
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import click
-from sqlalchemy import select
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.cli import load_settings
 from gateway.cli.audit import _existing_secret
 from gateway.cli.runtime import emit, json_option, run_in_session
-from gateway.integrity.ledger_store import list_receipts, verify_stored
-from gateway.integrity.ledger_verify import LedgerReport
-from gateway.integrity.receipts import RECEIPT_TYP, build_receipt_claims
-from gateway.settings import Settings
-from idp.audit_verify import load_public_jwks
-from idp.clock import SystemClock
-from idp.keys import KeyRing
-from idp.storage.db import build_engine, build_sessionmaker
-from idp.storage.models import LedgerCheckpoint
+
+if TYPE_CHECKING:  # storage and crypto load when a command runs, not for --help
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from gateway.integrity.ledger_verify import LedgerReport
+    from gateway.settings import Settings
 
 EXIT_TAMPERED = 3
 
@@ -43,6 +37,9 @@ def ledger_verify(as_json: bool) -> None:
 
     Exit status: 0 intact, 3 tampering found, 1 the ledger could not be read.
     """
+    from gateway.integrity.ledger_store import verify_stored
+    from idp.audit_verify import load_public_jwks
+
     settings = load_settings()
 
     async def op(session: AsyncSession) -> LedgerReport:
@@ -70,6 +67,8 @@ def ledger_verify(as_json: bool) -> None:
 )
 def ledger_export(app: str, since: str, output: Path | None) -> None:
     """JSON Lines: one receipt per line with its proof (the hub-signed receipt), then the newest signed checkpoint."""
+    from sqlalchemy.exc import OperationalError
+
     settings = load_settings()
     since_ms = _parse_since(since)
 
@@ -88,6 +87,15 @@ def ledger_export(app: str, since: str, output: Path | None) -> None:
 
 
 async def _export(settings: Settings, app: str, since_ms: int) -> list[dict[str, Any]]:
+    from sqlalchemy import select
+
+    from gateway.integrity.ledger_store import list_receipts
+    from gateway.integrity.receipts import RECEIPT_TYP, build_receipt_claims
+    from idp.clock import SystemClock
+    from idp.keys import KeyRing
+    from idp.storage.db import build_engine, build_sessionmaker
+    from idp.storage.models import LedgerCheckpoint
+
     engine = build_engine(settings.effective_database_url)
     try:
         sessionmaker = build_sessionmaker(engine)

@@ -14,7 +14,7 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.apps import default_app_resource, set_app_dpop
+from gateway.apps import default_app_resource
 from gateway.city_config.apply import ApplyContext, apply_plan
 from gateway.city_config.document import AppEntry, CityConfig, ClientEntry, OpdEntry, UserEntry
 from gateway.city_config.plan import build_plan
@@ -118,6 +118,7 @@ def demo_city(
             opd="bpkad",
             upstreams=[upstreams["e-budgeting"]],
             auth_mode="bearer",
+            require_dpop=True,  # "cannot be tampered with": a stolen token is useless without its key
             integrity="ledger",
         ),
     ]
@@ -137,7 +138,7 @@ async def seed_demo(
     apps_domain: str = "",
 ) -> SeedResult:
     """Apply the demo city (``demo_city``) as ``gerbang apply`` would, then what a city file never holds: the
-    demo's passwords, the citizen, and e-budgeting's DPoP requirement."""
+    demo's passwords and the citizen."""
     now = int(time.time())
     desired = demo_city(reference_data(), issuer=issuer, rp_base=rp_base, upstreams=upstreams, apps_domain=apps_domain)
     context = ApplyContext(issuer=issuer, actor="gerbang-demo", now=now, addresses=addresses, apps_domain=apps_domain)
@@ -149,8 +150,6 @@ async def seed_demo(
                 session, email=person.email, name=person.name, nik=person.nik, password_hash=None, now=now
             )
         user.password_hash = hash_sync(person.password)
-    # "cannot be tampered with": a stolen token is useless without its key
-    await set_app_dpop(session, "e-budgeting", True, now, issuer, apps_domain)
     result = SeedResult(opd_count=len(desired.opd))
     result.clients["portal"] = {"client_id": PORTAL_CLIENT, "client_secret": context.secrets[PORTAL_CLIENT]}
     result.clients["bapenda"] = {"client_id": "bapenda-pajak", "client_secret": context.secrets["bapenda-pajak"]}

@@ -19,6 +19,7 @@ from idp.audit import append_audit
 from idp.errors import Conflict, InvalidInput, NotFound
 from idp.federation.sealing import seal, unseal
 from idp.storage.models import UpstreamIdp
+from idp.upstream_addresses import UpstreamAddresses, UpstreamRefused, check_upstream_address
 
 SLUG = re.compile(r"^[a-z][a-z0-9-]{1,63}$")
 ACR = re.compile(r"^[A-Za-z0-9:._/-]{1,200}$")
@@ -78,6 +79,15 @@ def check_issuer(issuer: str) -> str:
     if parts.query or parts.fragment or parts.username:
         raise InvalidInput("issuer must have no query, fragment or user info")
     return issuer.rstrip("/") if parts.path in ("", "/") else issuer
+
+
+async def check_issuer_address(issuer: str, addresses: UpstreamAddresses) -> None:
+    """The hub connects to the issuer (discovery, and the endpoints it names): its host, and every address a
+    name resolves to now, must be allowed (``idp.upstream_addresses``; checked again at every connect)."""
+    try:
+        await check_upstream_address(issuer, addresses)
+    except UpstreamRefused as exc:
+        raise InvalidInput(f"issuer: {exc}") from exc
 
 
 def public_jwk_of(private_key_pem: str) -> dict[str, Any]:
@@ -158,8 +168,16 @@ async def load_upstream(session: AsyncSession, slug: str) -> UpstreamIdp:
 
 
 async def add_upstream(
-    session: AsyncSession, slug: str, spec: UpstreamSpec, *, secret: bytes, actor: str, now: int
+    session: AsyncSession,
+    slug: str,
+    spec: UpstreamSpec,
+    *,
+    secret: bytes,
+    actor: str,
+    now: int,
+    addresses: UpstreamAddresses,
 ) -> UpstreamIdp:
+    """``addresses``: what the hub may connect to (``idp.upstream_addresses``); the issuer must pass it."""
     if not SLUG.match(slug):
         raise InvalidInput("slug: 2-64 lowercase letters, digits and dashes, starting with a letter")
     if not (spec.name and spec.issuer and spec.client_id):
@@ -182,6 +200,7 @@ async def add_upstream(
     )
     _apply(row, spec, secret)
     _check_credentials(row)
+    await check_issuer_address(row.issuer, addresses)
     session.add(row)
     await session.flush()
     await append_audit(
@@ -191,11 +210,20 @@ async def add_upstream(
 
 
 async def update_upstream(
-    session: AsyncSession, slug: str, spec: UpstreamSpec, *, secret: bytes, actor: str, now: int
+    session: AsyncSession,
+    slug: str,
+    spec: UpstreamSpec,
+    *,
+    secret: bytes,
+    actor: str,
+    now: int,
+    addresses: UpstreamAddresses,
 ) -> UpstreamIdp:
     row = await load_upstream(session, slug)
     _apply(row, spec, secret)
     _check_credentials(row)
+    if spec.issuer is not None:
+        await check_issuer_address(row.issuer, addresses)
     row.updated_at = now
     await append_audit(
         session,

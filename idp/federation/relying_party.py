@@ -22,7 +22,7 @@ from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, RSAKey
 
-from idp.federation.discovery import UpstreamDirectory, UpstreamMetadata, UpstreamUnavailable, fetch_json
+from idp.federation.discovery import UpstreamDirectory, UpstreamMetadata, UpstreamUnavailable
 from idp.federation.registry import UpstreamCredentials
 from idp.storage.models import UpstreamIdp
 
@@ -140,7 +140,7 @@ async def exchange_code(
     else:
         basic = f"{_form_escape(row.client_id)}:{_form_escape(credentials.client_secret or '')}"
         headers["Authorization"] = "Basic " + base64.b64encode(basic.encode()).decode()
-    status, body = await fetch_json("POST", metadata.token_endpoint, directory.timeout, data=form, headers=headers)
+    status, body = await directory.fetch_json("POST", metadata.token_endpoint, data=form, headers=headers)
     if status >= 500:
         raise UpstreamUnavailable(f"token endpoint answered HTTP {status}")
     if status != 200 or not isinstance(body, dict):
@@ -222,10 +222,9 @@ async def _userinfo(
     metadata: UpstreamMetadata, directory: UpstreamDirectory, access_token: str, sub: str
 ) -> dict[str, Any]:
     assert metadata.userinfo_endpoint is not None
-    status, body = await fetch_json(
+    status, body = await directory.fetch_json(
         "GET",
         metadata.userinfo_endpoint,
-        directory.timeout,
         headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"},
     )
     if status != 200 or not isinstance(body, dict):

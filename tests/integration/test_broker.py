@@ -28,7 +28,7 @@ from tests.support.broker_pair import (
     in_database,
     run_broker_pair,
 )
-from tests.support.hub import PASSWORD, authorize_url, pkce_pair, query_of
+from tests.support.hub import PASSWORD, TEST_UPSTREAM_ADDRESSES, authorize_url, pkce_pair, query_of
 
 WARGA = "warga@example.id"  # on both hubs, verified at the upstream
 
@@ -159,7 +159,13 @@ def test_upstream_acr_maps_to_the_local_level_and_satisfies_step_up(pair: Broker
     in_database(
         pair.broker.settings.database_url,
         lambda s: update_upstream(
-            s, SLUG, UpstreamSpec(acr_map={"1": "2"}), secret=SECRET_KEY.encode(), actor="test", now=int(time.time())
+            s,
+            SLUG,
+            UpstreamSpec(acr_map={"1": "2"}),
+            secret=SECRET_KEY.encode(),
+            actor="test",
+            now=int(time.time()),
+            addresses=TEST_UPSTREAM_ADDRESSES,
         ),
     )
     browser = TwoSiteBrowser(pair)
@@ -263,6 +269,7 @@ def test_an_upstream_that_fails_gives_the_password_form(
             secret=SECRET_KEY.encode(),
             actor="test",
             now=int(time.time()),
+            addresses=TEST_UPSTREAM_ADDRESSES,
         ),
     )
     browser = TwoSiteBrowser(pair)
@@ -330,7 +337,13 @@ def test_private_key_jwt_toward_the_upstream(pair: BrokerPair) -> None:
     in_database(
         pair.broker.settings.database_url,
         lambda s: update_upstream(
-            s, SLUG, UpstreamSpec(private_key_pem=pem), secret=SECRET_KEY.encode(), actor="test", now=int(time.time())
+            s,
+            SLUG,
+            UpstreamSpec(private_key_pem=pem),
+            secret=SECRET_KEY.encode(),
+            actor="test",
+            now=int(time.time()),
+            addresses=TEST_UPSTREAM_ADDRESSES,
         ),
     )
     browser = TwoSiteBrowser(pair)

@@ -13,6 +13,7 @@ from idp.federation.linking import create_account, resolve
 from idp.federation.registry import UpstreamSpec, add_upstream
 from idp.storage.db import build_engine, build_sessionmaker
 from idp.storage.models import User
+from tests.support.hub import TEST_UPSTREAM_ADDRESSES
 
 NIK = "1671015203950002"
 
@@ -35,6 +36,7 @@ async def _scenario(database_url: str, check: Any, **spec: Any) -> Any:
                 secret=b"k" * 40,
                 actor="test",
                 now=now,
+                addresses=TEST_UPSTREAM_ADDRESSES,
             )
             siti = await add_user(session, email="siti@example.id", name="Siti", password_hash="x", now=now, nik=NIK)
             return await check(session, row, siti)

@@ -20,7 +20,7 @@ from idp.passwords import hash_sync
 from idp.storage.models import FederatedIdentity, User
 from tests.integration.test_broker import choose_upstream, claims_of, redeem, start_at_client
 from tests.support.broker_pair import SECRET_KEY, SLUG, BrokerPair, TwoSiteBrowser, in_database, run_broker_pair
-from tests.support.hub import PASSWORD
+from tests.support.hub import PASSWORD, TEST_UPSTREAM_ADDRESSES
 
 NIK_SITI, NIK_BUDI, NIK_TAKEN, NIK_OFF = "1671015203950003", "1671011507880004", "1671014101900005", "1671016606850006"
 NIP_ANDI = "198703152010011002"
@@ -81,7 +81,13 @@ def set_upstream(pair: BrokerPair, **spec: Any) -> None:
     in_database(
         pair.broker.settings.database_url,
         lambda s: update_upstream(
-            s, SLUG, UpstreamSpec(**spec), secret=SECRET_KEY.encode(), actor="test", now=int(time.time())
+            s,
+            SLUG,
+            UpstreamSpec(**spec),
+            secret=SECRET_KEY.encode(),
+            actor="test",
+            now=int(time.time()),
+            addresses=TEST_UPSTREAM_ADDRESSES,
         ),
     )
 

@@ -20,7 +20,7 @@ from idp.clients import add_client
 from idp.federation.registry import UpstreamSpec, add_upstream
 from idp.passwords import hash_sync
 from idp.storage.db import build_engine, build_sessionmaker
-from tests.support.hub import HUB_POLICIES, PASSWORD, Hub, free_port, seed
+from tests.support.hub import HUB_POLICIES, PASSWORD, TEST_UPSTREAM_ADDRESSES, Hub, free_port, seed
 from tests.support.server import run_server
 
 SLUG = "inapas"
@@ -94,6 +94,7 @@ def register_upstream(database_url: str, upstream_url: str, client_id: str, clie
             secret=SECRET_KEY.encode(),
             actor="test",
             now=int(time.time()),
+            addresses=TEST_UPSTREAM_ADDRESSES,
         )
 
     in_database(database_url, op)

@@ -21,6 +21,7 @@ from idp.federation.relying_party import (
 )
 from idp.federation.sessions import LogoutTokenInvalid, check_logout_claims
 from idp.storage.models import UpstreamIdp
+from idp.upstream_addresses import UpstreamAddresses
 
 ISSUER = "https://inapas.example.id"
 NOW = 1_800_000_000
@@ -95,7 +96,9 @@ def _unsigned(header: dict[str, Any], claims: dict[str, Any]) -> str:
     ],
 )
 def test_tokens_under_refused_algorithms_or_headers_never_reach_key_lookup(header: dict[str, Any]) -> None:
-    directory = UpstreamDirectory(timeout=0.01, metadata_ttl=60)  # a lookup would fail with UpstreamUnavailable
+    directory = UpstreamDirectory(
+        timeout=0.01, metadata_ttl=60, addresses=UpstreamAddresses()
+    )  # a lookup would fail with UpstreamUnavailable
     with pytest.raises(UpstreamRefused):
         asyncio.run(verify_upstream_jwt(_unsigned(header, good_claims()), METADATA, directory))
 
