@@ -64,6 +64,7 @@ class HubAssertionIssuer:
         cache_size: int = 10_000,
         current_kid: Callable[[], str] | None = None,
         release: Release | None = None,
+        policy_set: Callable[[], object] | None = None,
     ) -> None:
         if not 0 < ttl <= MAX_TTL:
             raise ValueError(f"assertion ttl must be 1..{MAX_TTL} seconds")
@@ -77,7 +78,9 @@ class HubAssertionIssuer:
         self._cache_size = cache_size
         self._current_kid = current_kid or (lambda: "")
         self._release = release or (lambda route: route.claims)
-        self._cache: OrderedDict[tuple[Principal, str, tuple[str, ...]], tuple[int, SignedAssertion, str]] = (
+        # What ``release`` reads (the policy set in force): a reload may withdraw a claim, so it ends reuse.
+        self._policy_set = policy_set or (lambda: None)
+        self._cache: OrderedDict[tuple[Principal, str, tuple[str, ...]], tuple[int, SignedAssertion, str, object]] = (
             OrderedDict()
         )
 
@@ -87,11 +90,11 @@ class HubAssertionIssuer:
             return self._sign_for(principal, route, now)
         key = (principal, route.resource, route.claims)  # a change of the app's claims is never served stale
         cached = self._cache.get(key)
-        kid = self._current_kid()
-        if cached is not None and now - cached[0] < self._reuse and cached[2] == kid:
+        kid, policy_set = self._current_kid(), self._policy_set()
+        if cached is not None and now - cached[0] < self._reuse and cached[2] == kid and cached[3] is policy_set:
             return cached[1]
         token = self._sign_for(principal, route, now)
-        self._cache[key] = (now, token, kid)
+        self._cache[key] = (now, token, kid, policy_set)
         self._cache.move_to_end(key)
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)

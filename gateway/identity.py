@@ -99,5 +99,6 @@ def build_identity(
         reuse_seconds=settings.assertion_reuse_seconds,
         current_kid=lambda: context.keys.active.kid,
         release=release,
+        policy_set=lambda: context.policies.current,
     )
     return GatewayIdentity(routes, authenticator, assertions, verifier, subjects)

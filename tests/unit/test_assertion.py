@@ -257,6 +257,16 @@ def test_a_key_that_no_longer_signs_is_not_reused(key: TestKey, clock: FrozenClo
     assert issuer.issue(USER, ROUTE, REQUEST) != first
 
 
+def test_a_policy_reload_ends_reuse(key: TestKey, clock: FrozenClock) -> None:
+    """A reload may withdraw a claim (a guarded-scope rule removed): no assertion signed under the old set is reused."""
+    in_force = [object()]
+    issuer = _issuer(key, clock, policy_set=lambda: in_force[0])
+    first = issuer.issue(USER, ROUTE, REQUEST)
+    assert issuer.issue(USER, ROUTE, REQUEST) == first
+    in_force[0] = object()  # the reloader swapped in a new set
+    assert issuer.issue(USER, ROUTE, REQUEST) != first
+
+
 @pytest.mark.parametrize("reuse", [0, 20])
 def test_an_assertion_names_exactly_the_identity_claims_it_carries(
     reuse: int, key: TestKey, clock: FrozenClock
