@@ -27,18 +27,19 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
+import httptools
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from gateway.app_plane import AppCycle, AppPlane, start_cycle
-from gateway.errors import GatewayError, HeadersTooLarge, RequestTimeout, UriTooLong
+from gateway.errors import BadRequest, GatewayError, HeadersTooLarge, RequestTimeout, UriTooLong
 from gateway.headers import new_id
 from gateway.problem import build_problem
 
 # Room for the request line on top of the header limit the application enforces exactly.
 REQUEST_LINE_ALLOWANCE = 8192
-_REASONS = {408: b"Request Timeout", 414: b"URI Too Long", 431: b"Request Header Fields Too Large"}
+_REASONS = {400: b"Bad Request", 408: b"Request Timeout", 414: b"URI Too Long", 431: b"Request Header Fields Too Large"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +110,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._stop_head()
+        if not self.url.startswith(b"/") and self.url != b"*":
+            self._check_absolute_target()
         plane = self.plane
         if plane is not None and plane.claims(self.headers, self.url, self.parser.should_upgrade()) is not None:
             self._start_app_cycle(plane)
@@ -144,12 +147,26 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().on_message_complete()
 
     def send_400_response(self, msg: str) -> None:
-        if self.head_refusal is not None:  # our own callback stopped the parser: answer why
-            self._refuse(self.head_refusal)
-            return
-        super().send_400_response(msg)
+        # Our own callback stopped the parser: answer why; else httptools refused the bytes (problem+json too).
+        self._refuse(self.head_refusal or BadRequest(f"the request is not valid HTTP/1.1: {msg}"))
 
-    def _refuse_in_parser(self, error: GatewayError) -> None:
+    def _check_absolute_target(self) -> None:
+        """RFC 9112 §3.2.2: an absolute-form target's authority, not ``Host``, names the origin. Both fronts route
+        by ``Host`` (as a balancer in front may route by either), so the two must name the same authority; any
+        other form (authority-form ``CONNECT``, a scheme other than http/https) is refused: this is no forward
+        proxy."""
+        try:
+            target = httptools.parse_url(self.url)
+        except httptools.HttpParserInvalidURLError:
+            self._refuse_in_parser(BadRequest("the request target is neither a path nor an http(s) URL"))
+        if target.schema not in (b"http", b"https") or not target.host:
+            self._refuse_in_parser(BadRequest("the request target is neither a path nor an http(s) URL"))
+        authority = target.host + (b":%d" % target.port if target.port else b"")
+        hosts = [value for name, value in self.headers if name == b"host"]
+        if len(hosts) != 1 or hosts[0].strip().lower() != authority.lower():
+            self._refuse_in_parser(BadRequest("the request target names another host than the Host header"))
+
+    def _refuse_in_parser(self, error: GatewayError) -> NoReturn:
         self.head_refusal = error
         raise _HeadRefused
 

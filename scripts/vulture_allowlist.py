@@ -67,3 +67,4 @@ eof_received, pause_writing, resume_writing  # gateway/upstream_client.py: async
 check_receipt_token  # gateway/integrity/receipts.py: how a client verifies its receipt offline (docs/integrity.md)
 build_row  # gateway/integrity/ledger_store.py: the ledger's row shape; the tampering test forges rows with it
 _.batches  # gateway/integrity/ledger_writer.py: group commits so far (tests read it)
+send_400_response  # gateway/server_protocol.py: uvicorn calls it when httptools refuses the bytes

@@ -138,3 +138,32 @@ def test_an_honest_body_at_a_fair_rate_passes(hub: Hub) -> None:
         response = read_response(sock)
     assert response.status == 200 and json.loads(response.body)["received"] == 3000
     assert time.monotonic() - started > 1.4
+
+
+@pytest.mark.parametrize(
+    ("target", "host"),
+    [
+        (b"http://" + HUB + b"/admin/", APP),  # the balancer may route by the URL (the hub), Gerbang by Host (app)
+        (b"http://" + APP + b"/echo", HUB),
+        (b"http://" + SIGN_IN + b"/.gerbang/login", APP),
+        (b"ftp://" + APP + b"/echo", APP),
+        (APP, APP),  # authority-form: this is no forward proxy (CONNECT's form, with any method)
+    ],
+    ids=["hub-url-app-host", "app-url-hub-host", "other-app", "ftp", "authority-form"],
+)
+def test_a_request_target_naming_another_origin_than_host_is_400(hub: Hub, target: bytes, host: bytes) -> None:
+    with connect(hub.url) as sock:
+        sock.sendall(b"GET " + target + b" HTTP/1.1\r\nHost: " + host + b"\r\n\r\n")
+        response = read_response(sock)
+        assert response.status == 400
+        assert response.header("content-type") == "application/problem+json"
+        assert is_closed(sock)
+    assert hub.upstreams[0].hits == 0
+
+
+def test_an_absolute_form_target_naming_the_host_is_served(hub: Hub) -> None:
+    """RFC 9112 §3.2.2: a server accepts the absolute form; its authority and Host agree here."""
+    with connect(hub.url) as sock:
+        sock.sendall(b"GET http://" + APP.upper() + b"/echo HTTP/1.1\r\nHost: " + APP + b"\r\n\r\n")
+        assert read_response(sock).status == 200
+    assert hub.upstreams[0].hits == 1
