@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from idp.endpoints.token import _throttled
-from idp.http import FormError, datalist, oauth_error, oauth_json, read_form
+from idp.http import oauth_error, oauth_json, read_oauth_form
 from idp.interactions import COOKIE as INTERACTION_COOKIE
 from idp.oauth.adapters import HubClient
 from idp.oauth.client_jwks import preload_client_keys
@@ -40,11 +40,10 @@ RESUME_PARAM = "device_user_code"  # an interaction parked at the login page for
 
 async def device_authorization_endpoint(request: Request) -> Response:
     provider: Provider = request.app.state.provider
-    try:
-        pairs = await read_form(request)
-    except FormError as exc:
-        return oauth_error(exc.status, "invalid_request", exc.description)
-    form = datalist(pairs)
+    read = await read_oauth_form(request)  # every value within its grammar before storage or authlib sees it
+    if isinstance(read, Response):
+        return read
+    pairs, form = read
     candidates = candidate_client_ids(form, request.headers.get("authorization"))
     refused = await _throttled(provider.throttle.current(), min(candidates) if candidates else None, request)
     if refused is not None:

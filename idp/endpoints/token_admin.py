@@ -9,7 +9,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from idp.http import FormError, datalist, oauth_error, oauth_json, read_form
+from idp.http import oauth_error, oauth_json, read_oauth_form
 from idp.oauth.adapters import HubClient
 from idp.oauth.client_jwks import preload_client_keys
 from idp.oauth.grants import CONFIDENTIAL_AUTH_METHODS, TOKEN_AUTH_METHODS
@@ -32,11 +32,10 @@ AUTH_METHODS = {"revoke": TOKEN_AUTH_METHODS, "introspect": CONFIDENTIAL_AUTH_ME
 async def _authenticate(
     request: Request, provider: Provider, endpoint: str
 ) -> tuple[HubClient | None, dict[str, list[str]], Response | None]:
-    try:
-        pairs = await read_form(request)
-    except FormError as exc:
-        return None, {}, oauth_error(exc.status, "invalid_request", exc.description)
-    form = datalist(pairs)
+    read = await read_oauth_form(request)  # every value within its grammar before storage or authlib sees it
+    if isinstance(read, Response):
+        return None, {}, read
+    pairs, form = read
     state = Preloaded(now=provider.clock.now())
     state.clients = await provider.clients.get_many(candidate_client_ids(form, request.headers.get("authorization")))
     await preload_client_keys(provider.client_keys, state, form)
