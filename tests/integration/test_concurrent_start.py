@@ -107,8 +107,9 @@ def test_workers_starting_together_all_start_and_provision_once(database_url: st
         assert len(secrets) == 1 and len(next(iter(secrets))) == 64, "every worker must read the one secret"
         assert (data_dir / "secret.key").stat().st_mode & 0o777 == 0o600
         assert not [name for name in os.listdir(data_dir) if name.startswith(".")], "no temporary file left"
-        keys = len(ID_TOKEN_ALGS)  # the primary (ES256) and one key per other ID token algorithm
+        # the primary (ES256), one key per other ID token algorithm, and the HTTP message-signing key (integrity)
+        keys = len(ID_TOKEN_ALGS) + 1
         assert asyncio.run(_count(database_url)) == (2, keys, keys), (
-            "one gateway client, one console client, one key per algorithm"
+            "one gateway client, one console client, one key per algorithm and one message key"
         )
         asyncio.run(_forget_start_up_rows(database_url))
