@@ -51,7 +51,8 @@ def clock(frozen_hub: tuple[Hub, FrozenClock]) -> FrozenClock:
 @pytest.fixture(scope="module")
 def hub_jwk(hub: Hub) -> dict[str, Any]:
     published = httpx.get(f"{hub.url}/auth/jwks", timeout=10).json()["keys"]
-    keys = [key for key in published if key["alg"] == "ES256"]  # the primary (the others sign ID tokens only)
+    # the primary (the others sign ID tokens only; the HTTP message-signing key is marked gerbang_use)
+    keys = [key for key in published if key["alg"] == "ES256" and "gerbang_use" not in key]
     assert len(keys) == 1
     return dict(keys[0])
 
