@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
-from schemathesis.checks import not_a_server_error
+from schemathesis.checks import CheckContext, not_a_server_error
 from schemathesis.core.parameters import ParameterLocation
+from schemathesis.core.transport import Response
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     negative_data_rejection,
@@ -28,12 +29,26 @@ from gateway.app import create_app
 from tests.support.admin import KOMINFO, admin_token, run_seed
 from tests.support.hub import run_hub
 
+
+def positive_data_acceptance_where_names_resolve(
+    ctx: CheckContext, response: Response, case: schemathesis.Case
+) -> bool | None:
+    """positive_data_acceptance, but an upstream OP's issuer must also resolve to an address the upstream-address
+    rules allow, which no schema can say (``https://0`` is schema-valid and names 0.0.0.0): on the ``/idps``
+    operations a 400 citing that rule is the right answer to a schema-valid body. Any other 400 still fails."""
+    if case.operation.path.startswith("/idps") and response.status_code == 400:
+        detail = str(response.json().get("detail", ""))
+        if detail.startswith("issuer: upstream address refused:"):
+            return None
+    return positive_data_acceptance(ctx, response, case)
+
+
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
     content_type_conformance,
     response_schema_conformance,
-    positive_data_acceptance,
+    positive_data_acceptance_where_names_resolve,
     negative_data_rejection,
 ]
 # Per operation and mode: 23 operations × 2 modes × 20 ≈ 900 requests, ~20 s per backend on these machines.
