@@ -110,7 +110,11 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._stop_head()
-        if not self.url.startswith(b"/") and self.url != b"*":
+        if self.url == b"*":
+            # Asterisk-form (RFC 9112 §3.2.4, ``OPTIONS *``) asks about the server, not a resource: no route, no app
+            # and no framework default may answer it (starlette would send plain-text 404s). nginx refuses it too.
+            self._refuse_in_parser(BadRequest("the asterisk-form target (OPTIONS *) is not served; name a path"))
+        if not self.url.startswith(b"/"):
             self._check_absolute_target()
         plane = self.plane
         if plane is not None and plane.claims(self.headers, self.url, self.parser.should_upgrade()) is not None:

@@ -145,6 +145,20 @@ def test_absolute_form_cannot_choose_the_upstream(hub: Hub) -> None:
         assert response.status == 400
 
 
+@pytest.mark.parametrize("method", [b"OPTIONS", b"GET", b"POST"])
+@pytest.mark.parametrize("host", [b"echo.localhost", b"hub", b"localhost"])
+def test_asterisk_form_is_refused_on_every_host(hub: Hub, method: bytes, host: bytes) -> None:
+    """``OPTIONS *`` names no resource: one answer on the app, hub and unknown hosts (not a framework's text 404)."""
+    if host == b"hub":
+        host = hub.url.removeprefix("http://").encode()
+    hits = hub.upstreams[0].hits
+    response = send_raw(hub.url, method + b" * HTTP/1.1\r\nHost: " + host + b"\r\nContent-Length: 0\r\n\r\n")
+    assert response.status == 400
+    assert response.header("content-type") == "application/problem+json"
+    assert "asterisk-form" in json.loads(response.body)["detail"]
+    assert hub.upstreams[0].hits == hits
+
+
 def test_forwarded_host_does_not_change_the_upstream_nor_what_the_app_is_told(hub: Hub) -> None:
     response = send_raw(
         hub.url, b"GET /echo HTTP/1.1\r\nHost: echo.localhost:8000\r\nX-Forwarded-Host: 10.0.0.1\r\n\r\n"
