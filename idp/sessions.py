@@ -18,6 +18,10 @@ from idp.clock import Clock
 from idp.storage.db import rows_affected
 from idp.storage.models import BrowserSession, User
 
+# A session's ``last_seen`` is written at most once per this many seconds (its idle limit is minutes to hours):
+# a page view or a refresh within it reads the session but does not write it.
+TOUCH_INTERVAL = 60
+
 
 def _digest(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
@@ -93,7 +97,7 @@ class SessionStore:
         user = await session.get(User, row.user_id)
         if user is None or user.disabled or user.password_changed_at > row.auth_time:
             return None
-        if now - row.last_seen >= 60:  # bound write amplification: touch at most once a minute
+        if now - row.last_seen >= TOUCH_INTERVAL:  # bound write amplification
             row.last_seen = now
         return ActiveSession(row, user)
 

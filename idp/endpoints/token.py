@@ -18,6 +18,7 @@ from idp.oauth.store import apply_in_transaction, candidate_client_ids, preload_
 from idp.oauth.token_exchange import TOKEN_EXCHANGE, preload_subject
 from idp.provider import Provider
 from idp.security_events import record_security_event
+from idp.storage.db import single_statements
 
 USER_GRANTS = ("authorization_code", "refresh_token", "urn:ietf:params:oauth:grant-type:device_code")
 
@@ -45,7 +46,7 @@ async def token_endpoint(request: Request) -> Response:
         await preload_client_keys(provider.client_keys, state, form)
         if form.get("grant_type", [None])[0] in USER_GRANTS:
             async with provider.sessionmaker() as session:
-                await preload_grant_rows(session, form, state)
+                await preload_grant_rows(await single_statements(session), form, state)
         elif form.get("grant_type", [None])[0] == TOKEN_EXCHANGE:
             async with provider.sessionmaker() as session:
                 await preload_subject(session, provider.keys, provider.issuer, form, candidates, state)

@@ -18,6 +18,7 @@ from idp.oauth.resource import check_resources_allowed, narrow_resources, reques
 from idp.oauth.session_binding import does_refresh_stand, is_bound_to_session
 from idp.oauth.state import current
 from idp.oauth.tokens import digest, user_claims
+from idp.sessions import TOUCH_INTERVAL
 from idp.storage.models import Grant, RefreshToken
 
 TOKEN_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
@@ -139,7 +140,8 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         assert state.refresh_lifetimes is not None  # the token endpoint sets it before authlib runs
         if not does_refresh_stand(grant, row, state.browser_session, now, state.refresh_lifetimes):
             return None
-        if is_bound_to_session(grant):
+        session = state.browser_session
+        if is_bound_to_session(grant) and (session is None or now - session.last_seen >= TOUCH_INTERVAL):
             state.effects.touch_session = grant.session_id  # a refresh is a use of the sign-in it came from
         return RefreshRecord(row, grant, now)
 

@@ -30,6 +30,28 @@ class Effects:
     redeem_device: str | None = None  # device code digest exchanged for tokens (must still be approved)
     audit: list[dict[str, Any]] = field(default_factory=list)  # append_audit(**entry), last in the transaction
 
+    def is_plain_rotation(self) -> bool:
+        """A refresh and nothing else: the old token rotated, its successor and one access token stored, maybe the
+        sign-in touched (``idp.oauth.store`` writes exactly this in one statement on PostgreSQL)."""
+        return (
+            self.rotate_refresh is not None
+            and self.new_refresh is not None
+            and len(self.access_jtis) == 1
+            and not (
+                self.new_code
+                or self.redeem_code
+                or self.new_grant
+                or self.replay_marks
+                or self.revoke_refresh
+                or self.revoke_grant
+                or self.revoke_jti
+                or self.spend_pushed
+                or self.device_polled
+                or self.redeem_device
+                or self.audit
+            )
+        )
+
     def is_empty(self) -> bool:
         return not (
             self.new_code

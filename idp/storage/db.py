@@ -70,6 +70,14 @@ def build_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+async def single_statements(session: AsyncSession) -> AsyncSession:
+    """Run the session's statements without a transaction around them (autocommit): each statement is atomic and
+    sees a consistent snapshot on its own. For hot paths that read, or write in one statement: the BEGIN and
+    COMMIT/ROLLBACK round trips a transaction would add are saved. Call before the first statement."""
+    await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    return session
+
+
 async def serialize(session: AsyncSession, name: str, sqlite_table: str | None = None) -> None:
     """Hold a cluster-wide lock named ``name`` until the session's transaction ends.
 
