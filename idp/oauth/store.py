@@ -25,7 +25,7 @@ from idp.audit import append_audit
 from idp.oauth.par import spend_pushed_request
 from idp.oauth.state import Effects, Preloaded
 from idp.oauth.tokens import digest
-from idp.storage.db import single_statements, rows_affected
+from idp.storage.db import rows_affected, single_statements
 from idp.storage.models import (
     AccessToken,
     AuthorizationCode,
