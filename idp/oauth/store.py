@@ -12,11 +12,11 @@ import itertools
 import json
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 from urllib.parse import unquote
 
 from authlib.oauth2.rfc8628 import DEVICE_CODE_GRANT_TYPE
-from sqlalchemy import func, insert, literal, select, update
+from sqlalchemy import Table, func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import raiseload
@@ -316,7 +316,7 @@ async def _rotate_in_one_statement(session: AsyncSession, effects: Effects, now:
     written only from that row. One round trip instead of five (BEGIN, two INSERTs, an UPDATE, COMMIT): the
     refresh grant is the hottest write a city's relying parties make. False: another request rotated it first."""
     assert effects.rotate_refresh is not None and effects.new_refresh is not None
-    refresh, access = RefreshToken.__table__, AccessToken.__table__
+    refresh, access = cast(Table, RefreshToken.__table__), cast(Table, AccessToken.__table__)
     rotated = (
         update(refresh)
         .where(refresh.c.token_digest == effects.rotate_refresh, refresh.c.rotated_at.is_(None))
@@ -343,7 +343,7 @@ async def _rotate_in_one_statement(session: AsyncSession, effects: Effects, now:
         .cte("access")
     )
     if effects.touch_session:
-        sessions = BrowserSession.__table__
+        sessions = cast(Table, BrowserSession.__table__)
         writes.append(
             update(sessions)
             .where(
