@@ -463,6 +463,20 @@ class App(Base):
     reason: Mapped[str | None] = mapped_column(Text)  # why it was rejected or suspended
 
 
+class AppAgreement(Base):
+    """A person agreed that a ``session`` app receives these identity claims (``idp.app_agreement``; migration 0022).
+
+    Asked again when the app's released claims grow beyond ``claims``; withdrawn on ``/account`` (per app)."""
+
+    __tablename__ = "app_agreements"
+    __table_args__ = (UniqueConstraint("user_id", "app_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    app_id: Mapped[int] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"), index=True)
+    claims: Mapped[list[str]] = mapped_column(JSON, default=list)
+    agreed_at: Mapped[int] = mapped_column(BigInteger)
+
+
 class AppHost(Base):
     """An extra host name an app is served at (``gerbang apps add --host``); the primary key: never two apps'."""
 
