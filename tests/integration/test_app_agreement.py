@@ -20,7 +20,16 @@ from gateway.apps import add_app
 from idp.storage.db import build_engine, build_sessionmaker
 from idp.storage.models import AppAgreement, AuthorizationCode
 from tests.support.eventually import eventually
-from tests.support.hub import TEST_UPSTREAM_ADDRESSES, Browser, Hub, csrf_from, interaction_from, run_hub
+from tests.support.hub import (
+    TEST_UPSTREAM_ADDRESSES,
+    Browser,
+    Hub,
+    authorize_url,
+    csrf_from,
+    interaction_from,
+    pkce_pair,
+    run_hub,
+)
 from tests.support.records import rows
 from tests.support.server import run_server
 from tests.support.upstream import Upstream
@@ -89,6 +98,15 @@ def test_the_sign_in_page_names_the_session_app_and_its_opd(city: tuple[Hub, Ups
     assert "Dikelola oleh Dinas Perhubungan" in page.text
     english = browser.go(f"{page.url}&lang=en")
     assert "to continue to" in english.text and "Run by Dinas Perhubungan" in english.text
+    browser.close()
+
+
+def test_the_sign_in_page_names_an_oauth_client_and_its_opd(city: tuple[Hub, Upstream]) -> None:
+    hub, _ = city
+    browser = Browser(hub)
+    page = browser.go(authorize_url(hub.client("Parkir Dishub")[0], pkce_pair()[1]))
+    assert page.url.path == "/auth/login"
+    assert re.search(r'id="app-name">Parkir Dishub<', page.text) and "Dikelola oleh Dinas Perhubungan" in page.text
     browser.close()
 
 
