@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
@@ -41,6 +42,10 @@ async def consent_page(request: Request) -> Response:
     asked = await _load(request, provider, interaction_id)
     if asked is None:
         return provider.pages.error(request, "error.expired", 400)
+    return _render(request, provider, asked, interaction_id)
+
+
+def _render(request: Request, provider: Provider, asked: Asked, interaction_id: str | None) -> Response:
     app = asked.app
     return provider.pages.render(
         request,
@@ -68,12 +73,20 @@ async def consent_submit(request: Request) -> Response:
     if form.get("decision") != "allow":
         await provider.interactions.finish(interaction_id)
         return _declined(request, provider, asked)
+    if asked.app is not None and form.get("claims", "").split() != list(asked.app.claims):
+        return _render(request, provider, asked, interaction_id)  # the app's claims changed meanwhile: ask anew
     now = provider.clock.now()
-    async with provider.sessionmaker() as session, session.begin():
-        if asked.app is not None:
-            await record_agreement(session, active.user.id, asked.app, now)
-        else:
-            await _record_consent(session, active.user.id, asked, now)
+    for attempt in (1, 2):  # a second tab may have recorded the same answer a moment before: update it
+        try:
+            async with provider.sessionmaker() as session, session.begin():
+                if asked.app is not None:
+                    await record_agreement(session, active.user.id, asked.app, now)
+                else:
+                    await _record_consent(session, active.user.id, asked, now)
+            break
+        except IntegrityError:
+            if attempt == 2:
+                raise
     await provider.interactions.update(interaction_id, consent_given=True)
     return see_other(f"/auth/authorize/resume?{urlencode({'interaction': interaction_id})}")
 

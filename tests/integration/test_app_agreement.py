@@ -24,6 +24,7 @@ from tests.support.hub import (
     TEST_UPSTREAM_ADDRESSES,
     Browser,
     Hub,
+    agreement_form,
     authorize_url,
     csrf_from,
     interaction_from,
@@ -79,8 +80,7 @@ def _claims_listed(page: httpx.Response) -> list[str]:
 
 
 def _answer(browser: Browser, page: httpx.Response, decision: str) -> httpx.Response:
-    form = {"decision": decision, "interaction": interaction_from(str(page.url)), "csrf_token": csrf_from(page.text)}
-    return browser.submit("/auth/consent", form)
+    return browser.submit("/auth/consent", agreement_form(page, decision))
 
 
 def _assertion(page: httpx.Response) -> dict:
@@ -148,6 +148,11 @@ def test_the_app_receives_nothing_before_agreement_and_asks_again_when_its_claim
     assert _claims_listed(wider) == ["email", "name", "opd", "roles", "acr"] and "alamat email" in wider.text
     hits = parkir.hits
     assert browser.http.get(app).status_code == 303 and parkir.hits == hits  # nothing reaches the app meanwhile
+    # An answer to the page as it was before the change (the old claims) agrees to nothing: the page asks anew.
+    stale = browser.submit("/auth/consent", {**agreement_form(wider, "allow"), "claims": "name opd roles acr"})
+    assert stale.url.path == "/auth/consent" and 'data-claim="email"' in stale.text and parkir.hits == hits
+    [agreement] = rows(hub.settings.database_url, AppAgreement)
+    assert "email" not in agreement.claims
     english = browser.go(f"{wider.url}&lang=en")
     assert "will receive the following about you" in english.text and "email address" in english.text
     _assertion(_answer(browser, wider, "allow"))

@@ -173,14 +173,7 @@ class Browser:
                 break
             response = self.http.get(str(target))
             if self.agree_to_apps and is_app_agreement(response):
-                response = self.http.post(
-                    "/auth/consent",
-                    data={
-                        "decision": "allow",
-                        "interaction": interaction_from(str(response.url)),
-                        "csrf_token": csrf_from(response.text),
-                    },
-                )
+                response = self.http.post("/auth/consent", data=agreement_form(response, "allow"))
         return response
 
     def login(self, page: httpx.Response, login: str, password: str = PASSWORD) -> httpx.Response:
@@ -200,6 +193,18 @@ class Browser:
 def is_app_agreement(response: httpx.Response) -> bool:
     """The hub's page asking a person to let a session app receive her identity (``idp.app_agreement``)."""
     return response.status_code == 200 and response.url.path == "/auth/consent" and 'id="app-consent"' in response.text
+
+
+def agreement_form(page: httpx.Response, decision: str) -> dict[str, str]:
+    """The answer to the agreement page as its form posts it (the claims shown travel with it)."""
+    claims = re.search(r'name="claims" value="([^"]*)"', page.text)
+    assert claims, "not an agreement page"
+    return {
+        "decision": decision,
+        "interaction": interaction_from(str(page.url)),
+        "csrf_token": csrf_from(page.text),
+        "claims": claims.group(1),
+    }
 
 
 def authorize_url(
