@@ -317,6 +317,9 @@ class GatewaySession(Base):
     acr: Mapped[str] = mapped_column(String(16))
     amr: Mapped[list[str]] = mapped_column(default=list)
     id_token: Mapped[str] = mapped_column(Text)
+    # The claims the person had agreed the app receives when the session was made (idp.app_agreement): the
+    # assertion never carries more, whatever policy releases later. None: made before migration 0022.
+    claims: Mapped[list[str] | None] = mapped_column(JSON, default=None)
     created_at: Mapped[int] = mapped_column(BigInteger)
     expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
     ended_at: Mapped[int | None] = mapped_column(BigInteger)

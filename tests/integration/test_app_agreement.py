@@ -13,12 +13,13 @@ from pathlib import Path
 import httpx
 import jwt
 import pytest
+from sqlalchemy import select
 
 from gateway.app import create_app
 from gateway.app_edits import update_app
 from gateway.apps import add_app
 from idp.storage.db import build_engine, build_sessionmaker
-from idp.storage.models import AppAgreement, AuthorizationCode
+from idp.storage.models import App, AppAgreement, AuthorizationCode
 from tests.support.eventually import eventually
 from tests.support.hub import (
     TEST_UPSTREAM_ADDRESSES,
@@ -162,6 +163,31 @@ def test_the_app_receives_nothing_before_agreement_and_asks_again_when_its_claim
     asyncio.run(_widen(hub, ["name"]))  # narrower: nothing new to agree to
     assert _assertion(browser.go(app))["name"] == "Siti Warga"
     browser.close()
+
+
+async def _release_without_ending_sessions(hub: Hub, claims: list[str]) -> None:
+    """What a policy change releasing a claim does: the app's claims grow while its sessions live on."""
+    engine = build_engine(hub.settings.database_url)
+    async with build_sessionmaker(engine)() as session, session.begin():
+        app = await session.scalar(select(App).where(App.slug == "parkir"))
+        assert app is not None
+        app.claims, app.updated_at = claims, app.updated_at + 1
+    await engine.dispose()
+
+
+def test_a_claim_released_after_the_agreement_never_reaches_the_app(city: tuple[Hub, Upstream]) -> None:
+    hub, _ = city
+    app = f"{hub.app_url('parkir')}/echo"
+    warga = Browser(hub)
+    assert "email" not in _assertion(warga.login(warga.go(app), WARGA))
+    asyncio.run(_release_without_ending_sessions(hub, ["email", "name", "opd", "roles", "acr"]))
+    other = Browser(hub)  # signs in afresh and agrees to the wider set: once she gets the email, the gateway has it
+    other.login(other.go(app), "asn@dishub.example.id")
+    eventually(lambda: "email" in _assertion(other.go(app)))
+    seen = _assertion(warga.go(app))  # the first session: only what she agreed to
+    assert "email" not in seen and seen["name"] == "Siti Warga"
+    warga.close()
+    other.close()
 
 
 def test_withdrawing_on_the_account_page_asks_again_next_time(city: tuple[Hub, Upstream]) -> None:

@@ -1,5 +1,6 @@
 """app agreements: a person's agreement that a session app receives the identity claims it names
-(idp.app_agreement), asked again when the app's claims grow
+(idp.app_agreement), asked again when the app's claims grow; each gateway session keeps the claims agreed when it
+was made (NULL for sessions made before: not limited)
 
 Revision ID: 0022
 Revises: 0019
@@ -32,9 +33,13 @@ def upgrade() -> None:
     with op.batch_alter_table("app_agreements") as batch:
         batch.create_index("ix_app_agreements_user_id", ["user_id"], unique=False)
         batch.create_index("ix_app_agreements_app_id", ["app_id"], unique=False)
+    with op.batch_alter_table("gateway_sessions") as batch:
+        batch.add_column(sa.Column("claims", sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("gateway_sessions") as batch:
+        batch.drop_column("claims")
     with op.batch_alter_table("app_agreements") as batch:
         batch.drop_index("ix_app_agreements_app_id")
         batch.drop_index("ix_app_agreements_user_id")
