@@ -68,7 +68,3 @@ check_receipt_token  # gateway/integrity/receipts.py: how a client verifies its 
 build_row  # gateway/integrity/ledger_store.py: the ledger's row shape; the tampering test forges rows with it
 _.batches  # gateway/integrity/ledger_writer.py: group commits so far (tests read it)
 send_400_response  # gateway/server_protocol.py: uvicorn calls it when httptools refuses the bytes
-
-# --- session-app agreement (issue 15) -------------------------------------------------------------------------------
-_.agreed_at  # idp/storage/models.py AppAgreement: when the person agreed (a record for a data-protection request)
-agreed_at  # idp/storage/models.py: the mapped column of the same
