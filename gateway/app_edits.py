@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.apps import (
@@ -33,7 +33,8 @@ from idp.change_diff import build_diff
 from idp.clients import check_resource, load_client
 from idp.errors import InvalidInput, NotFound
 from idp.org import load_opd
-from idp.storage.models import App, OpdUnit
+from idp.storage.db import rows_affected
+from idp.storage.models import App, GatewaySession, OpdUnit
 from idp.upstream_addresses import UpstreamAddresses
 
 EDITABLE = (
@@ -127,14 +128,25 @@ async def update_app(
         unit = await _apply_field(session, app, unit, field, value, rules)
     if app.require_dpop and app.auth_mode != "bearer":
         raise InvalidInput("--require-dpop applies to bearer apps (their callers present access tokens)")
-    diff = build_diff(before, _view(app, unit))
+    after = _view(app, unit)
+    diff = build_diff(before, after)
     if diff:
         app.updated_at = max(now, app.updated_at + 1)
+        detail: dict[str, Any] = {"diff": diff}
+        if not set(after["claims"]) <= set(before["claims"]):
+            detail["sessions_ended"] = await _end_sessions(session, slug, now)
         await session.flush()
-        await append_audit(
-            session, actor=actor, action="app.update", target=f"app:{slug}", detail={"diff": diff}, now=now
-        )
+        await append_audit(session, actor=actor, action="app.update", target=f"app:{slug}", detail=detail, now=now)
     return app, diff
+
+
+async def _end_sessions(session: AsyncSession, slug: str, now: int) -> int:
+    """The app's claims grew: its live sessions end, so each person's next visit signs in again and is asked to
+    agree to the wider set (``idp.app_agreement``) before the app receives any of it."""
+    result = await session.execute(
+        update(GatewaySession).where(GatewaySession.app == slug, GatewaySession.ended_at.is_(None)).values(ended_at=now)
+    )
+    return rows_affected(result)
 
 
 @dataclass(frozen=True)

@@ -113,11 +113,13 @@ class HubAssertionIssuer:
 
 def carried_claims(principal: Principal, released: tuple[str, ...]) -> tuple[str, ...]:
     """The released claims this caller's assertion actually carries: one the person has no value for is left out
-    (``roles`` always goes, as a list; ``amr`` only when known)."""
+    (``roles`` always goes, as a list; ``amr`` only when known), and for a session app's person one she did not
+    agree to (``Principal.agreed``) however policy changed since."""
     return tuple(
         name
         for name in released
-        if name == "roles" or (principal.amr if name == "amr" else getattr(principal, name) is not None)
+        if (principal.agreed is None or name in principal.agreed)
+        and (name == "roles" or (principal.amr if name == "amr" else getattr(principal, name) is not None))
     )
 
 

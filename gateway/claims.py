@@ -12,11 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from idp.app_claims import CLAIMS, DEFAULT_CLAIMS, GUARDED, released_claims
 from idp.errors import InvalidInput
 
-CLAIMS = ("email", "name", "nik", "nip", "opd", "roles", "acr", "amr")
-DEFAULT_CLAIMS = ("name", "opd", "roles", "acr")
-GUARDED = ("nik", "nip")  # released only where policy allows, as the provider's guarded scopes
+__all__ = ("CLAIMS", "DEFAULT_CLAIMS", "GUARDED", "check_claims", "parse_claims", "released_claims")
 
 
 def check_claims(values: Iterable[str]) -> tuple[str, ...]:
@@ -31,16 +30,3 @@ def check_claims(values: Iterable[str]) -> tuple[str, ...]:
 def parse_claims(text: str) -> tuple[str, ...]:
     """``--claims email,nik,roles`` (commas or spaces)."""
     return check_claims(text.replace(",", " ").split())
-
-
-def released_claims(claims: tuple[str, ...], keys: tuple[str, ...], allowed_scopes: object) -> tuple[str, ...]:
-    """``claims`` less the guarded ones no policy rule releases to any of ``keys`` (the app's client id, slug).
-
-    ``allowed_scopes``: ``policies.engine.PolicySet.allowed_scopes`` (client id, requested) → granted."""
-    out = []
-    for claim in claims:
-        released = any(claim in allowed_scopes(key, (claim,)) for key in keys)  # type: ignore[operator]
-        if claim in GUARDED and not released:
-            continue
-        out.append(claim)
-    return tuple(out)

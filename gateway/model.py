@@ -52,6 +52,8 @@ class Principal:
     email: str | None = None
     nik: str | None = None
     nip: str | None = None
+    # A session app's person agreed to these claims only (idp.app_agreement); None: not limited by an agreement.
+    agreed: tuple[str, ...] | None = None
 
     @property
     def anonymous(self) -> bool:

@@ -19,7 +19,7 @@ import hmac
 import secrets
 from urllib.parse import urlencode
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -34,7 +34,7 @@ from gateway.session_pages import STEP_UP_UNAVAILABLE, logout_page
 from idp.app_origins import app_origin
 from idp.clock import Clock
 from idp.keys import KeyRing
-from idp.storage.models import BrowserSession, GatewaySession, User
+from idp.storage.models import App, AppAgreement, BrowserSession, GatewaySession, User
 
 CONTROL = "/.gerbang"
 PAGE_HEADERS = {
@@ -105,6 +105,7 @@ class SessionAuthenticator:
             email=user.email,
             nik=user.nik,
             nip=user.nip,
+            agreed=None if row.claims is None else tuple(row.claims),
         )
 
     async def end_for_idp_session(self, row: BrowserSession) -> None:
@@ -168,6 +169,11 @@ class SessionAuthenticator:
         now = self._clock.now()
         route: Route = request.scope["gerbang.route"]
         async with self._sessionmaker() as session, session.begin():
+            agreed = await session.scalar(
+                select(AppAgreement.claims)
+                .join(App, App.id == AppAgreement.app_id)
+                .where(App.slug == route.slug, AppAgreement.user_id == claims["sub"])
+            )
             session.add(
                 GatewaySession(
                     id_digest=_digest(value),
@@ -177,6 +183,7 @@ class SessionAuthenticator:
                     acr=str(claims.get("acr", "1")),
                     amr=list(claims.get("amr", [])),
                     id_token=claims["_raw"],
+                    claims=list(agreed or ()),  # the provider asked first (idp.app_agreement)
                     created_at=now,
                     expires_at=now + self._ttl,
                 )

@@ -15,7 +15,13 @@ from idp.endpoints.account import (
 )
 from idp.endpoints.account_data import data_download, data_page, delete_submit, privacy_page
 from idp.endpoints.account_email import email_change_submit, email_confirm_page, email_confirm_submit
-from idp.endpoints.account_mfa import recovery_codes_renew, totp_disable, totp_page, totp_submit
+from idp.endpoints.account_mfa import (
+    recovery_codes_download,
+    recovery_codes_renew,
+    totp_disable,
+    totp_page,
+    totp_submit,
+)
 from idp.endpoints.account_undo import undo_page, undo_submit
 from idp.endpoints.mfa import mfa_page, mfa_submit, step_up_page
 from idp.endpoints.passkeys import register_finish, register_options, remove, sign_in_finish, sign_in_options
@@ -52,6 +58,7 @@ def build_account_routes() -> list[BaseRoute]:
         Route("/account/totp", totp_submit, methods=["POST"]),
         Route("/account/totp/disable", totp_disable, methods=["POST"]),
         Route("/account/recovery-codes", recovery_codes_renew, methods=["POST"]),
+        Route("/account/recovery-codes/download", recovery_codes_download, methods=["POST"]),
         Route("/account/consents/revoke", consent_revoke, methods=["POST"]),
         Route("/account/apps/withdraw", app_withdraw, methods=["POST"]),
         Route("/account/sessions/end", session_end, methods=["POST"]),

@@ -17,6 +17,7 @@ from idp.storage.db import rows_affected
 from idp.storage.models import RecoveryCode
 
 COUNT = 10
+DOWNLOAD_WINDOW = 900  # seconds after generation during which the page may download the codes it shows
 ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i: read aloud and typed from paper
 
 
@@ -65,3 +66,13 @@ async def count_unused(session: AsyncSession, user_id: str) -> int:
 def _new_code() -> str:
     raw = "".join(secrets.choice(ALPHABET) for _ in range(10))
     return f"{raw[:5]}-{raw[5:]}"
+
+
+async def load_fresh_digests(session: AsyncSession, user_id: str, since: int) -> set[str]:
+    """Digests of the person's unused codes made at or after ``since`` (the download after generation)."""
+    rows = await session.scalars(
+        select(RecoveryCode.code_digest).where(
+            RecoveryCode.user_id == user_id, RecoveryCode.used_at.is_(None), RecoveryCode.created_at >= since
+        )
+    )
+    return set(rows.all())

@@ -14,10 +14,12 @@ from starlette.responses import Response
 from idp.account_mail import send_credential_changed
 from idp.endpoints.account_session import credential_form_action, load_account_session
 from idp.fresh_auth import needs_reauth, reauth_redirect
+from idp.i18n import pick_locale, translator
 from idp.login_throttle import is_attempt_admitted
 from idp.page_forms import PageRefused, read_page_form
 from idp.pages import see_other
 from idp.provider import Provider
+from idp.recovery_codes import DOWNLOAD_WINDOW, load_fresh_digests
 from idp.security_events import build_event
 from idp.sessions import ActiveSession
 from idp.storage.models import RecoveryCode, User
@@ -105,6 +107,32 @@ async def _with_current_code(request: Request, action: str) -> Response:
     if codes:
         return provider.pages.render(request, "recovery_codes.html", codes=codes)
     return see_other("/account?done=totp_off")
+
+
+@credential_form_action
+async def recovery_codes_download(
+    request: Request, provider: Provider, active: ActiveSession, form: dict[str, str]
+) -> Response:
+    """The codes just shown, as a text file to keep. Codes are stored as digests and never shown again, so the page
+    posts them back; only the person's own unused codes made in the last ``DOWNLOAD_WINDOW`` seconds are written
+    (right after they were generated, in a recent sign-in): nothing else is echoed, nothing is cached."""
+    now = provider.clock.now()
+    async with provider.sessionmaker() as session:
+        fresh = await load_fresh_digests(session, active.user.id, now - DOWNLOAD_WINDOW)
+    codes = [code for code in form.get("codes", "")[:1000].split() if provider.recovery_codes.digest(code) in fresh]
+    if not codes:
+        return provider.pages.error(request, "totp.codes_gone", 400)
+    t = translator(pick_locale(request, provider.settings.default_locale))
+    text = "\r\n".join([t("totp.codes_file_heading"), active.user.email, "", *codes, ""])
+    return Response(
+        text.encode(),
+        media_type="text/plain; charset=utf-8",
+        headers={
+            "Content-Disposition": 'attachment; filename="gerbang-kode-pemulihan.txt"',
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
 
 
 async def _pending_secret(provider: Provider, user: User) -> str:

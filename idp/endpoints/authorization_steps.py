@@ -20,6 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 
+from idp.app_agreement import has_agreed, load_app_to_agree
+from idp.clients import GATEWAY_CLIENT_ID
 from idp.endpoints.broker import load_enabled_upstream
 from idp.http import datalist
 from idp.interactions import COOKIE as INTERACTION_COOKIE
@@ -256,6 +258,8 @@ async def check_consent(auth: Authorization) -> Response | None:
     if auth.interaction is not None and auth.interaction.consent_given:
         return None
     client = auth.grant.request.client.row
+    if client.client_id == GATEWAY_CLIENT_ID:
+        return await check_app_agreement(auth)
     if "consent" not in auth.prompts and (
         client.first_party
         or await has_consent(auth.session, auth.active.user.id, client.client_id, auth.grant.request.scope)
@@ -263,6 +267,26 @@ async def check_consent(auth: Authorization) -> Response | None:
         return None
     if "none" in auth.prompts:
         return auth.client_error("consent_required", "The user must consent.")
+    return await auth.park("/auth/consent")
+
+
+async def check_app_agreement(auth: Authorization) -> Response | None:
+    """A session app's sign-in (the gateway's client, ``idp.app_agreement``): the person agreed to the claims the
+    app receives, or is asked on the hub; an app the callback names no longer serves sessions is refused."""
+    assert auth.active is not None
+    provider = auth.provider
+    app = await load_app_to_agree(
+        auth.session,
+        provider.settings.apps_domain,
+        auth.grant.redirect_uri,
+        provider.ctx.policies.current.allowed_scopes,
+    )
+    if app is None:
+        return auth.client_error("access_denied", "The app this sign-in is for does not serve sessions.")
+    if await has_agreed(auth.session, auth.active.user.id, app):
+        return None
+    if "none" in auth.prompts:
+        return auth.client_error("consent_required", "The user must agree to share her identity with the app.")
     return await auth.park("/auth/consent")
 
 

@@ -10,7 +10,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from idp.accounts import load_user_by_login
+from idp.app_agreement import load_app_to_agree
 from idp.auth_limits import AuthVerdict
+from idp.clients import GATEWAY_CLIENT_ID
 from idp.device_cookie import COOKIE as DEVICE_COOKIE
 from idp.device_cookie import attempt_bucket
 from idp.endpoints.mfa import start_second_factor
@@ -23,7 +25,7 @@ from idp.provider import Provider
 from idp.second_factor import has_second_factor
 from idp.security_events import note_login
 from idp.signin import complete_sign_in
-from idp.storage.models import User
+from idp.storage.models import Client, OpdUnit, User
 
 PASSWORD_AMR = ["pwd"]
 
@@ -125,10 +127,33 @@ async def _interaction_context(
         return None
     clients = await provider.clients.get_many({interaction.client_id}, holding=session)
     params = dict((k, v) for k, v in interaction.params)
-    client = clients.get(interaction.client_id)
+    client_name, opd_name = await _signing_in_to(provider, clients.get(interaction.client_id), params, session)
     return {
-        "client_name": client.name if client else None,
+        "client_name": client_name,
+        "opd_name": opd_name,
         "login_hint": params.get("login_hint"),
         "ui_locales": params.get("ui_locales"),
         "upstreams": upstreams,
     }
+
+
+async def _signing_in_to(
+    provider: Provider, client: Client | None, params: dict[str, str], session: AsyncSession | None
+) -> tuple[str | None, str | None]:
+    """The app the person signs in to and its OPD: the client's, or for a session app behind the gateway (whose
+    client is the gateway's own) the app its callback names (``idp.app_agreement``)."""
+    if client is None:
+        return None, None
+    if session is None:
+        async with provider.sessionmaker() as own:
+            return await _signing_in_to(provider, client, params, own)
+    if client.client_id == GATEWAY_CLIENT_ID:
+        app = await load_app_to_agree(
+            session,
+            provider.settings.apps_domain,
+            params.get("redirect_uri", ""),
+            provider.ctx.policies.current.allowed_scopes,
+        )
+        return (app.name, app.opd_name) if app else (None, None)
+    unit = await session.get(OpdUnit, client.opd_id) if client.opd_id is not None else None
+    return client.name, unit.name if unit else None

@@ -1,6 +1,7 @@
 """Everything Gerbang holds about one person, as one JSON document (UU PDP Art. 32-33: access and portability).
 
-Profile and verified identifiers (the NIK whole: it is the person's own), memberships, consents with dates,
+Profile and verified identifiers (the NIK whole: it is the person's own), memberships, consents with dates, the
+session apps' agreements (the claims agreed to),
 sessions, credentials (names and dates, never a hash, secret or public key), the whole access history (token
 grants and the gateway's assertions), the security events and the data requests. Read in one transaction.
 """
@@ -15,6 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from idp.access_history import load_access_history
 from idp.security_events import EventFilter, event_json, list_security_events
 from idp.storage.models import (
+    App,
+    AppAgreement,
     BrowserSession,
     Client,
     Consent,
@@ -42,6 +45,7 @@ async def build_export(session: AsyncSession, user_id: str, now: int, issuer: st
         "profile": _profile(user),
         "memberships": await _memberships(session, user_id),
         "consents": await _consents(session, user_id),
+        "app_agreements": await _app_agreements(session, user_id),
         "sessions": await _sessions(session, user_id),
         "credentials": await _credentials(session, user),
         "access_history": [
@@ -89,6 +93,20 @@ async def _consents(session: AsyncSession, user_id: str) -> list[dict[str, Any]]
     return [
         {"client_id": consent.client_id, "app": name, "scope": consent.scope, "granted_at": consent.granted_at}
         for consent, name in rows.all()
+    ]
+
+
+async def _app_agreements(session: AsyncSession, user_id: str) -> list[dict[str, Any]]:
+    """What the person agreed each session app receives (``idp.app_agreement``)."""
+    rows = await session.execute(
+        select(AppAgreement, App.slug, App.name)
+        .join(App, App.id == AppAgreement.app_id)
+        .where(AppAgreement.user_id == user_id)
+        .order_by(AppAgreement.agreed_at)
+    )
+    return [
+        {"app": slug, "app_name": name, "claims": list(row.claims), "agreed_at": row.agreed_at}
+        for row, slug, name in rows.all()
     ]
 
 

@@ -6,8 +6,8 @@ person's browser sessions, the gateway's sessions end when the client is a gatew
 security event and the audit entry are written. After commit the app is told by back-channel logout.
 
 ``withdraw_app`` does the same for a ``session`` app behind the gateway (the gateway signs in for it with its
-own first-party client, so there is no consent row or token of the app's own): every gateway session of the
-person for that app ends. The gateway reads its sessions from the database on every request, so every instance
+own first-party client, so there is no consent row or token of the app's own): the person's agreement for the
+app (``idp.app_agreement``) goes and every gateway session of the person for that app ends. The gateway reads its sessions from the database on every request, so every instance
 refuses the ended sessions at once; the person's next visit signs in again.
 """
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from idp.audit import append_audit
 from idp.credentials import revoke_user_grants
@@ -23,7 +23,7 @@ from idp.pdp.requests import build_request
 from idp.provider import Provider
 from idp.security_events import build_event
 from idp.storage.db import rows_affected
-from idp.storage.models import App, BrowserSession, Consent, GatewaySession
+from idp.storage.models import App, AppAgreement, BrowserSession, Consent, GatewaySession
 
 
 @dataclass(frozen=True)
@@ -100,8 +100,13 @@ async def withdraw_app(
     """End the person's gateway sessions for one app; None when the app does not exist."""
     now = provider.clock.now()
     async with provider.sessionmaker() as session, session.begin():
-        if await session.scalar(select(App.id).where(App.slug == app_slug)) is None:
+        app_id = await session.scalar(select(App.id).where(App.slug == app_slug))
+        if app_id is None:
             return None
+        # the agreement goes with the sessions: the next sign-in to the app asks again (idp.app_agreement)
+        await session.execute(
+            delete(AppAgreement).where(AppAgreement.user_id == user_id, AppAgreement.app_id == app_id)
+        )
         ended = rows_affected(
             await session.execute(
                 update(GatewaySession)

@@ -317,6 +317,9 @@ class GatewaySession(Base):
     acr: Mapped[str] = mapped_column(String(16))
     amr: Mapped[list[str]] = mapped_column(default=list)
     id_token: Mapped[str] = mapped_column(Text)
+    # The claims the person had agreed the app receives when the session was made (idp.app_agreement): the
+    # assertion never carries more, whatever policy releases later. None: made before migration 0022.
+    claims: Mapped[list[str] | None] = mapped_column(JSON, default=None)
     created_at: Mapped[int] = mapped_column(BigInteger)
     expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
     ended_at: Mapped[int | None] = mapped_column(BigInteger)
@@ -461,6 +464,20 @@ class App(Base):
     reviewed_by: Mapped[str | None] = mapped_column(String(36))
     reviewed_at: Mapped[int | None] = mapped_column(BigInteger)
     reason: Mapped[str | None] = mapped_column(Text)  # why it was rejected or suspended
+
+
+class AppAgreement(Base):
+    """A person agreed that a ``session`` app receives these identity claims (``idp.app_agreement``; migration 0022).
+
+    Asked again when the app's released claims grow beyond ``claims``; withdrawn on ``/account`` (per app)."""
+
+    __tablename__ = "app_agreements"
+    __table_args__ = (UniqueConstraint("user_id", "app_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    app_id: Mapped[int] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"), index=True)
+    claims: Mapped[list[str]] = mapped_column(JSON, default=list)
+    agreed_at: Mapped[int] = mapped_column(BigInteger)
 
 
 class AppHost(Base):

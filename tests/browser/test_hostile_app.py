@@ -32,6 +32,7 @@ from gateway.apps import add_app
 from idp.storage.db import build_engine, build_sessionmaker
 from idp.storage.models import User
 from tests.support.admin import KOMINFO, run_seed
+from tests.support.browser import agree_to_app
 from tests.support.chromium import chromium
 from tests.support.hub import PASSWORD, TEST_UPSTREAM_ADDRESSES, Hub, run_hub
 from tests.support.server import run_server
@@ -180,8 +181,10 @@ def test_a_hostile_app_cannot_reach_the_hub_or_its_neighbours(city: tuple[Hub, H
         page.click("button[type=submit]")
         page.wait_for_url(f"{hub.url}/admin/antrean")
         page.goto(f"{hub.app_url('parkir')}/echo")  # ...and opens a city service (single sign-on)
+        agree_to_app(page)
         page.wait_for_url(f"{hub.app_url('parkir')}/echo")
         page.goto(f"{hub.app_url('jahat')}/")  # then the compromised app
+        agree_to_app(page)
         page.wait_for_url(f"{hub.app_url('jahat')}/")
         page.wait_for_function("window.done === true", timeout=20_000)
         results = page.evaluate("window.results")

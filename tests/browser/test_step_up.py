@@ -23,6 +23,7 @@ from gateway.app import create_app
 from gateway.apps import add_app
 from idp.clock import FrozenClock
 from idp.storage.db import build_engine, build_sessionmaker
+from tests.support.browser import agree_to_app
 from tests.support.chromium import chromium, run_localhost_hub
 from tests.support.clock import app_with_clock
 from tests.support.hub import PASSWORD, TEST_UPSTREAM_ADDRESSES, Hub
@@ -92,6 +93,7 @@ def test_a_level_two_app_asks_a_password_session_for_totp_and_opens(hub: Hub, cl
         expect(page.locator("#session-acr")).to_have_text("1", use_inner_text=True)
 
         page.goto(f"{hub.app_url('parkir')}/echo")
+        agree_to_app(page)  # the hub asks before the app first receives her identity
         expect(page).to_have_url(re.compile("/auth/mfa"))  # the provider asks for the second factor, no password again
         page.fill("#code", pyotp.TOTP(secret).at(clock.now()))
         expect(page.locator("#password")).to_have_count(0)  # checked once the MFA form is there, not before

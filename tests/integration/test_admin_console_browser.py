@@ -15,7 +15,7 @@ from playwright.sync_api import expect
 from gateway.app import create_app
 from policies.loader import DEFAULT_POLICY_DIR
 from tests.support.admin import BPKAD_ADMIN, DISHUB_OPERATOR, KOMINFO, UPT_ASN, add_units, run_seed
-from tests.support.browser import chromium, screenshot
+from tests.support.browser import agree_to_app, chromium, screenshot
 from tests.support.eventually import eventually
 from tests.support.hub import HUB_POLICIES, PASSWORD, Hub, run_hub
 from tests.support.server import run_server
@@ -77,6 +77,10 @@ def test_submit_approve_reach_suspend_in_the_console(city: tuple[Hub, str]) -> N
 
         def reachable() -> bool:
             response = kominfo.goto(f"{hub.app_url('parkir')}/echo")
+            if "/auth/consent" in kominfo.url:  # the first time: the hub asks before the app gets an identity
+                agree_to_app(kominfo)
+                kominfo.wait_for_url(f"{hub.app_url('parkir')}/echo")
+                response = kominfo.goto(f"{hub.app_url('parkir')}/echo")
             return response is not None and response.status == 200 and '"method"' in kominfo.content()
 
         assert eventually(reachable)  # the gateway signs the admin in from their provider session

@@ -124,6 +124,8 @@ def test_the_export_holds_sign_ins_gateway_visits_consents_and_security_events(h
     data = download.json()
     assert data["profile"]["email"] == WARGA and data["profile"]["nik"] == NIK  # whole in the file
     assert [c["app"] for c in data["consents"]] == ["Parkir Dishub"]
+    [agreed] = data["app_agreements"]  # the session app she agreed to share with, and what
+    assert agreed["app"] == "parkir" and agreed["claims"] == ["name", "opd", "roles", "acr"] and agreed["agreed_at"]
     vias = {(entry["via"], entry["app"]) for entry in data["access_history"]}
     assert ("gateway", "Layanan Parkir") in vias and ("token", "Parkir Dishub") in vias
     kinds = [(e["kind"], e["reason"]) for e in data["security_events"]]

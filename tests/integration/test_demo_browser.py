@@ -17,7 +17,7 @@ from typing import NamedTuple
 import httpx
 import pytest
 
-from tests.support.browser import chromium, screenshot
+from tests.support.browser import agree_to_app, chromium, screenshot
 from tests.support.hub import free_port
 from tests.support.localhost_names import app_url
 
@@ -142,11 +142,13 @@ def test_one_sign_in_opens_both_dishub_apps_and_logout_ends_both(demo: DemoCity)
         page.fill("#login", "budi@dishub.palembang.go.id")
         page.fill("#password", "asn-dishub-2026")
         page.click("button[type=submit]")
+        agree_to_app(page)
         page.wait_for_url(parkir)
         assert page.locator("#who").inner_text() == "Budi Santoso"
         parkir_sub = page.locator("#sub").inner_text()
         screenshot(page, "gateway-parkir")
-        page.click("text=CCTV Dishub")  # the second app: no second sign-in
+        page.click("text=CCTV Dishub")  # the second app: no second sign-in, but its own agreement
+        agree_to_app(page)
         page.wait_for_url(cctv)
         assert page.locator("#who").inner_text() == "Budi Santoso"
         assert page.locator("#sub").inner_text() == parkir_sub

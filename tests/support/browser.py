@@ -41,3 +41,9 @@ def chromium() -> Iterator[object]:
 def screenshot(page: object, name: str) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)  # type: ignore[attr-defined]
+
+
+def agree_to_app(page: object) -> None:
+    """The hub asks before a session app first receives a person's identity (``idp.app_agreement``): agree."""
+    page.wait_for_selector("#app-consent")  # type: ignore[attr-defined]
+    page.click("button[name=decision][value=allow]")  # type: ignore[attr-defined]

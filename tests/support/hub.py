@@ -147,8 +147,11 @@ class Browser:
     """A cookie-keeping client that follows redirects within the hub and the apps' own origins (``*.localhost``
     on the hub's port: one cookie jar, each host's cookies kept apart) but stops at any other client's."""
 
-    def __init__(self, hub: Hub) -> None:
+    def __init__(self, hub: Hub, *, agree_to_apps: bool = True) -> None:
+        """``agree_to_apps``: like a citizen who agrees whenever a session app asks for her identity (the hub's
+        agreement page, ``idp.app_agreement``; tests/integration/test_app_agreement.py reads it with False)."""
         self.hub = hub
+        self.agree_to_apps = agree_to_apps
         self.http = httpx.Client(base_url=hub.url, follow_redirects=False, timeout=10)
 
     def close(self) -> None:
@@ -169,6 +172,8 @@ class Browser:
             if not ours:
                 break
             response = self.http.get(str(target))
+            if self.agree_to_apps and is_app_agreement(response):
+                response = self.http.post("/auth/consent", data=agreement_form(response, "allow"))
         return response
 
     def login(self, page: httpx.Response, login: str, password: str = PASSWORD) -> httpx.Response:
@@ -183,6 +188,23 @@ class Browser:
             "/auth/consent",
             {"decision": decision, "interaction": interaction_from(str(page.url)), "csrf_token": csrf_from(page.text)},
         )
+
+
+def is_app_agreement(response: httpx.Response) -> bool:
+    """The hub's page asking a person to let a session app receive her identity (``idp.app_agreement``)."""
+    return response.status_code == 200 and response.url.path == "/auth/consent" and 'id="app-consent"' in response.text
+
+
+def agreement_form(page: httpx.Response, decision: str) -> dict[str, str]:
+    """The answer to the agreement page as its form posts it (the claims shown travel with it)."""
+    claims = re.search(r'name="claims" value="([^"]*)"', page.text)
+    assert claims, "not an agreement page"
+    return {
+        "decision": decision,
+        "interaction": interaction_from(str(page.url)),
+        "csrf_token": csrf_from(page.text),
+        "claims": claims.group(1),
+    }
 
 
 def authorize_url(
