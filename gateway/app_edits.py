@@ -33,7 +33,8 @@ from idp.change_diff import build_diff
 from idp.clients import check_resource, load_client
 from idp.errors import InvalidInput, NotFound
 from idp.org import load_opd
-from idp.storage.models import App, OpdUnit
+from idp.storage.gateway_models import App
+from idp.storage.models import OpdUnit
 from idp.upstream_addresses import UpstreamAddresses
 
 EDITABLE = (

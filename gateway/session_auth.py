@@ -34,7 +34,8 @@ from gateway.session_pages import STEP_UP_UNAVAILABLE, logout_page
 from idp.app_origins import app_origin
 from idp.clock import Clock
 from idp.keys import KeyRing
-from idp.storage.models import BrowserSession, GatewaySession, User
+from idp.storage.gateway_models import GatewaySession
+from idp.storage.models import BrowserSession, User
 
 CONTROL = "/.gerbang"
 PAGE_HEADERS = {

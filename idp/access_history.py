@@ -22,7 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from idp.clients import HUB_CLIENT_IDS
-from idp.storage.models import App, Client, GatewayAccess, Grant, OpdUnit
+from idp.storage.gateway_models import App, GatewayAccess
+from idp.storage.models import Client, Grant, OpdUnit
 
 LIMIT = 50
 

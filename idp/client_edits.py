@@ -19,7 +19,8 @@ from idp.clients import HUB_CLIENT_IDS, check_client_metadata, digest_secret, lo
 from idp.errors import Conflict, InvalidInput
 from idp.org import load_opd
 from idp.storage.db import rows_affected
-from idp.storage.models import AccessToken, App, Client, Consent, Grant, OpdUnit, RevokedToken
+from idp.storage.gateway_models import App
+from idp.storage.models import AccessToken, Client, Consent, Grant, OpdUnit, RevokedToken
 
 # What ``update_client`` may change; each is a list of strings except the text fields.
 EDITABLE = (

@@ -16,7 +16,8 @@ from idp.audit import append_audit
 from idp.change_diff import build_diff
 from idp.errors import Conflict, InvalidInput
 from idp.org import KINDS, load_opd
-from idp.storage.models import App, Client, InitialAccessToken, Membership, OpdUnit
+from idp.storage.gateway_models import App
+from idp.storage.models import Client, InitialAccessToken, Membership, OpdUnit
 
 
 def opd_view(unit: OpdUnit, parent: str | None) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from gateway.model import Route
 from gateway.problem import send_problem
 from gateway.token_verifier import InvalidToken, TokenVerifier
 from idp.clock import Clock
-from idp.storage.models import LedgerReceipt
+from idp.storage.gateway_models import LedgerReceipt
 
 PREFIX = "/ledger/receipts/"
 

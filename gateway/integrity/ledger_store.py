@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.integrity.ledger_verify import LedgerReport, LedgerVerifier
 from gateway.integrity.receipts import CHECKPOINT_TYP, GENESIS_HASH, ChainedReceipt, Receipt, chain_hash
 from idp.storage.db import serialize
-from idp.storage.models import LedgerCheckpoint, LedgerReceipt
+from idp.storage.gateway_models import LedgerCheckpoint, LedgerReceipt
 
 Sign = Callable[..., str]  # KeyRing.sign(claims, typ=...)
 LOCK = "gerbang-ledger"

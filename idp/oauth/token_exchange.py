@@ -30,7 +30,8 @@ from idp.oauth.dpop_binding import check_token_binding
 from idp.oauth.resource import requested_resources
 from idp.oauth.state import Preloaded, current
 from idp.oauth.verify import TokenInvalid, verify_hub_jwt_reloading
-from idp.storage.models import App, Grant, RevokedToken, User
+from idp.storage.gateway_models import App
+from idp.storage.models import Grant, RevokedToken, User
 
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"

@@ -21,7 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from idp.audit import append_audit
 from idp.i18n import TEXT
 from idp.mail import Mailer
-from idp.storage.models import App, GatewayAccess, Grant, OpdUnit, User
+from idp.storage.gateway_models import App, GatewayAccess
+from idp.storage.models import Grant, OpdUnit, User
 
 JAKARTA = dt.timezone(dt.timedelta(hours=7), "WIB")
 # gateway.claims.CLAIMS' order (idp never imports gateway): a notice lists the claims as the app's settings do.

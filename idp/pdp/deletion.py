@@ -19,7 +19,8 @@ from idp.credentials import end_all_sessions, revoke_user_grants
 from idp.pdp.requests import build_request, close_requests
 from idp.provider import Provider
 from idp.security_events import build_event
-from idp.storage.models import Consent, GatewaySession, SecurityEvent, User, WebAuthnChallenge
+from idp.storage.gateway_models import GatewaySession
+from idp.storage.models import Consent, SecurityEvent, User, WebAuthnChallenge
 
 DAY = 86_400
 

@@ -32,7 +32,8 @@ from idp.pdp.requests import ARTICLES, KINDS, build_request
 from idp.pdp.withdraw import withdraw_app, withdraw_consent
 from idp.provider import Provider
 from idp.storage.db import rows_affected
-from idp.storage.models import App, Client, DataRequest, GatewaySession, User
+from idp.storage.gateway_models import App, GatewaySession
+from idp.storage.models import Client, DataRequest, User
 
 JAKARTA = dt.timezone(dt.timedelta(hours=7), "WIB")
 KIND_WORDS = {

@@ -24,7 +24,8 @@ from idp.pdp.deletion import erase_account, load_due_erasures
 from idp.pdp.lease import Lease
 from idp.periodic import Periodic
 from idp.storage.db import rows_affected
-from idp.storage.models import BrowserSession, GatewayAccess, SecurityEvent, User
+from idp.storage.gateway_models import GatewayAccess
+from idp.storage.models import BrowserSession, SecurityEvent, User
 
 log = logging.getLogger("gerbang.pdp")
 DAY = 86_400

@@ -16,7 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from idp.audit import append_audit
 from idp.clients import HUB_CLIENT_IDS
 from idp.oauth.tokens import PROFILE_SCOPES
-from idp.storage.models import App, Client, OpdUnit, ProcessingRecord
+from idp.storage.gateway_models import App
+from idp.storage.models import Client, OpdUnit, ProcessingRecord
 
 ASSERTION_CLAIMS = ("sub", "name", "opd", "roles", "acr")  # the default set (gateway.claims.DEFAULT_CLAIMS)
 # UU PDP Art. 20 (2): the lawful bases for processing.

@@ -12,7 +12,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from idp.storage.models import App, Client, Consent, DataRequest, GatewayAccess, GatewaySession
+from idp.storage.gateway_models import App, GatewayAccess, GatewaySession
+from idp.storage.models import Client, Consent, DataRequest
 
 DEADLINE = 3 * 86_400
 KINDS = ("export", "withdraw", "erase", "correct", "object", "restrict")

@@ -23,7 +23,8 @@ from idp.pdp.requests import build_request
 from idp.provider import Provider
 from idp.security_events import build_event
 from idp.storage.db import rows_affected
-from idp.storage.models import App, BrowserSession, Consent, GatewaySession
+from idp.storage.gateway_models import App, GatewaySession
+from idp.storage.models import BrowserSession, Consent
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from idp.credentials import end_all_sessions, revoke_user_grants
 from idp.provider import Provider
-from idp.storage.models import GatewaySession
+from idp.storage.gateway_models import GatewaySession
 
 
 async def revoke_in_transaction(session: AsyncSession, user_id: str, now: int, reason: str) -> int:
