@@ -15,15 +15,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
+from idp.access_history import end_gateway_sessions, is_app, load_app_slugs_of_client
 from idp.audit import append_audit
 from idp.credentials import revoke_user_grants
 from idp.pdp.requests import build_request
 from idp.provider import Provider
 from idp.security_events import build_event
-from idp.storage.db import rows_affected
-from idp.storage.gateway_models import App, GatewaySession
 from idp.storage.models import BrowserSession, Consent
 
 
@@ -59,14 +58,8 @@ async def withdraw_consent(
                 row.clients = [c for c in row.clients if c != client_id]
                 sids.append(row.sid)
         gateway = 0
-        if await session.scalar(select(App.id).where(App.client_id == client_id).limit(1)) is not None:
-            gateway = rows_affected(
-                await session.execute(
-                    update(GatewaySession)
-                    .where(GatewaySession.user_id == user_id, GatewaySession.ended_at.is_(None))
-                    .values(ended_at=now)
-                )
-            )
+        if await load_app_slugs_of_client(session, client_id):
+            gateway = await end_gateway_sessions(session, user_id, now)
         if record:  # a staff member fulfilling a counter request closes that request instead
             session.add(
                 build_request(
@@ -101,17 +94,9 @@ async def withdraw_app(
     """End the person's gateway sessions for one app; None when the app does not exist."""
     now = provider.clock.now()
     async with provider.sessionmaker() as session, session.begin():
-        if await session.scalar(select(App.id).where(App.slug == app_slug)) is None:
+        if not await is_app(session, app_slug):
             return None
-        ended = rows_affected(
-            await session.execute(
-                update(GatewaySession)
-                .where(
-                    GatewaySession.user_id == user_id, GatewaySession.app == app_slug, GatewaySession.ended_at.is_(None)
-                )
-                .values(ended_at=now)
-            )
-        )
+        ended = await end_gateway_sessions(session, user_id, now, app=app_slug)
         if record:
             session.add(
                 build_request(

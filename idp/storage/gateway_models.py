@@ -3,8 +3,9 @@ the integrity ledger.
 
 They share the hub's one ``Base`` (one metadata, one migration chain: ``idp/storage/migrations``) and live beside
 the provider's models so the provider can reach them without importing ``gateway``, but the gateway owns them:
-``gateway/`` reads and writes them, and the provider only through ``idp.access_history`` (what a person's
-gateway accesses and sessions are, and the apps they name). ``tests/unit/test_layering.py`` holds that line.
+``gateway/`` reads and writes them; the provider reads and ends them only through ``idp.access_history`` (a
+person's gateway accesses and sessions, and the apps they name), apart from the storage layer itself
+(``idp/storage/``: the migration environment, the pruner). ``tests/unit/test_layering.py`` holds that line.
 """
 
 from __future__ import annotations

@@ -1,4 +1,9 @@
-"""The dependency direction: policies imports neither idp nor gateway; idp never imports gateway."""
+"""The dependency direction: policies imports neither idp nor gateway; idp never imports gateway.
+
+And the storage boundary: the gateway's tables (``idp.storage.gateway_models``) are read by the provider only
+through the access history (``idp/access_history.py``); the storage layer that declares, migrates and prunes every
+table (``idp/storage/``) is the other place in ``idp`` that names them.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 FORBIDDEN = {"policies": {"idp", "gateway"}, "idp": {"gateway"}}
+GATEWAY_MODELS = "idp.storage.gateway_models"
+GATEWAY_MODELS_READERS = ("idp/access_history.py", "idp/storage/")  # the named interface; the storage layer
 
 
 def imported_packages(path: Path, root: Path) -> set[tuple[int, str]]:
@@ -42,6 +49,42 @@ def violations(package: str, root: Path = ROOT) -> list[str]:
     ]
 
 
+def imported_modules(path: Path, root: Path) -> set[tuple[int, str]]:
+    """(line, dotted name) of every module an import may bind; ``from a.b import c`` yields ``a.b`` and ``a.b.c``
+    (``c`` may be a module), relative imports resolved against the module's own package."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    package = path.relative_to(root).with_suffix("").parts[:-1]
+    found: set[tuple[int, str]] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update((node.lineno, alias.name) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = ".".join([*package[: len(package) - node.level + 1], *([node.module] if node.module else [])])
+            if not node.level:
+                base = node.module or ""
+            found.add((node.lineno, base))
+            found.update((node.lineno, f"{base}.{alias.name}") for alias in node.names)
+        elif (
+            isinstance(node, ast.Call)
+            and getattr(node.func, "attr", getattr(node.func, "id", "")) in ("import_module", "__import__")
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+        ):
+            found.add((node.lineno, str(node.args[0].value)))
+    return found
+
+
+def gateway_models_readers(root: Path = ROOT) -> list[str]:
+    found = []
+    for path in sorted((root / "idp").rglob("*.py")):
+        relative = path.relative_to(root).as_posix()
+        if relative.startswith(GATEWAY_MODELS_READERS):
+            continue
+        lines = {line for line, name in imported_modules(path, root) if f"{name}.".startswith(f"{GATEWAY_MODELS}.")}
+        found += [f"{relative}:{line} imports {GATEWAY_MODELS}" for line in sorted(lines)]
+    return found
+
+
 @pytest.mark.parametrize("package", sorted(FORBIDDEN))
 def test_package_respects_the_layering(package: str) -> None:
     assert list((ROOT / package).rglob("*.py")), f"{package} has no modules: the scan would prove nothing"
@@ -58,4 +101,26 @@ def test_the_scan_sees_every_import_form(tmp_path: Path) -> None:
         "policies/probe.py:1 imports gateway",
         "policies/probe.py:2 imports idp",
         "policies/probe.py:5 imports gateway",
+    ]
+
+
+def test_the_provider_reads_the_gateways_tables_only_through_the_access_history() -> None:
+    assert (ROOT / "idp" / "storage" / "gateway_models.py").is_file(), "the scan would look for a module that is gone"
+    assert any(name == GATEWAY_MODELS for _, name in imported_modules(ROOT / "idp" / "access_history.py", ROOT))
+    assert gateway_models_readers() == []
+
+
+def test_the_boundary_scan_sees_every_import_form(tmp_path: Path) -> None:
+    (tmp_path / "idp" / "pdp").mkdir(parents=True)
+    (tmp_path / "idp" / "storage").mkdir()
+    (tmp_path / "idp" / "pdp" / "probe.py").write_text(
+        "from idp.storage.gateway_models import App\nfrom idp.storage import gateway_models\n"
+        "import idp.storage.gateway_models\nfrom ..storage import gateway_models\n"
+        "from ..storage.gateway_models import GatewaySession\nfrom idp.storage.models import User\n"
+        "import importlib\nimportlib.import_module('idp.storage.gateway_models')\n"
+    )
+    (tmp_path / "idp" / "access_history.py").write_text("from idp.storage.gateway_models import App\n")
+    (tmp_path / "idp" / "storage" / "pruner.py").write_text("from .gateway_models import GatewaySession\n")
+    assert gateway_models_readers(tmp_path) == [
+        f"idp/pdp/probe.py:{line} imports idp.storage.gateway_models" for line in (1, 2, 3, 4, 5, 8)
     ]
