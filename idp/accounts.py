@@ -90,6 +90,15 @@ async def load_user_by_login(session: AsyncSession, login: str) -> User | None:
     return await session.scalar(select(User).where(User.email == value.lower()))
 
 
+async def load_user_by_email(session: AsyncSession, email: str) -> User | None:
+    """``email`` as ``normalise_email`` left it."""
+    return await session.scalar(select(User).where(User.email == email))
+
+
+async def is_email_taken(session: AsyncSession, email: str) -> bool:
+    return await session.scalar(select(User.id).where(User.email == email)) is not None
+
+
 async def load_user(session: AsyncSession, user_id: str) -> User | None:
     return await session.get(User, user_id)
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import Response
 
+from idp.consents import record_consent
 from idp.interactions import COOKIE as INTERACTION_COOKIE
 from idp.page_forms import PageRefused, read_page_form
 from idp.pages import see_other
 from idp.provider import Provider
-from idp.storage.models import Client, Consent, OpdUnit
+from idp.storage.models import Client, OpdUnit
 
 
 async def consent_page(request: Request) -> Response:
@@ -57,14 +57,7 @@ async def consent_submit(request: Request) -> Response:
         return provider.pages.error(request, "error.back", 400)
     now = provider.clock.now()
     async with provider.sessionmaker() as session, session.begin():
-        consent = await session.scalar(
-            select(Consent).where(Consent.user_id == active.user.id, Consent.client_id == client.client_id)
-        )
-        granted = " ".join(sorted(set(scopes) | set(consent.scope.split() if consent else [])))
-        if consent is None:
-            session.add(Consent(user_id=active.user.id, client_id=client.client_id, scope=granted, granted_at=now))
-        else:
-            consent.scope, consent.granted_at = granted, now
+        await record_consent(session, active.user.id, client.client_id, scopes, now)
     await provider.interactions.update(interaction_id, consent_given=True)
     return see_other(f"/auth/authorize/resume?{urlencode({'interaction': interaction_id})}")
 
