@@ -2,7 +2,8 @@
 
 And the storage boundary: the gateway's tables (``idp.storage.gateway_models``) are read by the provider only
 through the access history (``idp/access_history.py``); the storage layer that declares, migrates and prunes every
-table (``idp/storage/``) is the other place in ``idp`` that names them.
+table (``idp/storage/``) is the other place in ``idp`` that names them. The provider's HTTP endpoints
+(``idp/endpoints/``) issue no SQL: their queries live in store modules (``idp/oauth/store.py``, ``idp/accounts.py``).
 """
 
 from __future__ import annotations
@@ -47,6 +48,27 @@ def violations(package: str, root: Path = ROOT) -> list[str]:
         for line, name in sorted(imported_packages(path, root))
         if name in FORBIDDEN[package]
     ]
+
+
+# What a module needs to issue SQL itself: sqlalchemy's statement builders, or running a statement on a session.
+SQL_MODULES = ("sqlalchemy", "sqlalchemy.sql", "sqlalchemy.future", "sqlalchemy.orm")
+SQL_CALLS = {"execute", "scalar", "scalars", "exec_driver_sql"}
+
+
+def sql_issued(path: Path, root: Path) -> list[str]:
+    """Where a module imports a statement builder (``from sqlalchemy import select``, ``import sqlalchemy``) or
+    calls a session's ``execute``/``scalar``/``scalars``; the exception and typing modules
+    (``sqlalchemy.exc``, ``sqlalchemy.ext.asyncio``) are fine."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    relative = path.relative_to(root).as_posix()
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
+            found += [f"{relative}:{node.lineno} imports {name}" for name in names if name in SQL_MODULES]
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in SQL_CALLS:
+            found.append(f"{relative}:{node.lineno} calls .{node.func.attr}()")
+    return found
 
 
 def imported_modules(path: Path, root: Path) -> set[tuple[int, str]]:
@@ -123,4 +145,27 @@ def test_the_boundary_scan_sees_every_import_form(tmp_path: Path) -> None:
     (tmp_path / "idp" / "storage" / "pruner.py").write_text("from .gateway_models import GatewaySession\n")
     assert gateway_models_readers(tmp_path) == [
         f"idp/pdp/probe.py:{line} imports idp.storage.gateway_models" for line in (1, 2, 3, 4, 5, 8)
+    ]
+
+
+def test_the_providers_endpoints_issue_no_sql() -> None:
+    endpoints = sorted((ROOT / "idp" / "endpoints").glob("*.py"))
+    assert len(endpoints) > 10, "the scan would prove nothing"
+    assert [finding for path in endpoints for finding in sql_issued(path, ROOT)] == []
+
+
+def test_the_sql_scan_sees_builders_and_statements(tmp_path: Path) -> None:
+    (tmp_path / "probe.py").write_text(
+        "from sqlalchemy import select\nimport sqlalchemy\nfrom sqlalchemy.exc import SQLAlchemyError\n"
+        "from sqlalchemy.ext.asyncio import AsyncSession\nfrom sqlalchemy.orm import aliased\n"
+        "async def f(session):\n    await session.execute(q)\n    await session.scalar(q)\n"
+        "    await session.get(User, 1)\n    (await session.scalars(q)).all()\n"
+    )
+    assert sql_issued(tmp_path / "probe.py", tmp_path) == [
+        "probe.py:1 imports sqlalchemy",
+        "probe.py:2 imports sqlalchemy",
+        "probe.py:5 imports sqlalchemy.orm",
+        "probe.py:7 calls .execute()",
+        "probe.py:8 calls .scalar()",
+        "probe.py:10 calls .scalars()",
     ]
