@@ -3,7 +3,8 @@
 And the storage boundary: the gateway's tables (``idp.storage.gateway_models``) are read by the provider only
 through the access history (``idp/access_history.py``); the storage layer that declares, migrates and prunes every
 table (``idp/storage/``) is the other place in ``idp`` that names them. The provider's HTTP endpoints
-(``idp/endpoints/``) issue no SQL: their queries live in store modules (``idp/oauth/store.py``, ``idp/accounts.py``).
+(``idp/endpoints/``, the route tables, SCIM's handlers) issue no SQL: their queries live in store modules
+(``idp/oauth/store.py``, ``idp/accounts.py``, ``idp/scim/users.py``).
 """
 
 from __future__ import annotations
@@ -151,6 +152,8 @@ def test_the_boundary_scan_sees_every_import_form(tmp_path: Path) -> None:
 def test_the_providers_endpoints_issue_no_sql() -> None:
     endpoints = sorted((ROOT / "idp" / "endpoints").glob("*.py"))
     assert len(endpoints) > 10, "the scan would prove nothing"
+    endpoints += sorted((ROOT / "idp").glob("*_routes.py"))
+    endpoints += [ROOT / "idp" / "scim" / f"{name}.py" for name in ("auth", "bulk", "endpoints", "group_endpoints")]
     assert [finding for path in endpoints for finding in sql_issued(path, ROOT)] == []
 
 
