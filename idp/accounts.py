@@ -99,6 +99,17 @@ async def is_email_taken(session: AsyncSession, email: str) -> bool:
     return await session.scalar(select(User.id).where(User.email == email)) is not None
 
 
+async def load_user_id_matching(session: AsyncSession, person: str) -> str | None:
+    """The id of an account whose email (case-folded), NIK or id is ``person`` (a search box's entry)."""
+    return await session.scalar(
+        select(User.id).where(or_(User.email == person.lower(), User.nik == person, User.id == person))
+    )
+
+
+async def is_user(session: AsyncSession, user_id: str) -> bool:
+    return await session.scalar(select(User.id).where(User.id == user_id)) is not None
+
+
 async def load_user(session: AsyncSession, user_id: str) -> User | None:
     return await session.get(User, user_id)
 

@@ -97,6 +97,17 @@ async def list_receipts(
     return [read_row(row) for row in rows]
 
 
+async def load_receipts_of_request(session: AsyncSession, request_id: str, limit: int = 20) -> list[LedgerReceipt]:
+    """The newest receipts naming ``request_id`` (a client may name its requests: not unique)."""
+    query = (
+        select(LedgerReceipt)
+        .where(LedgerReceipt.request_id == request_id)
+        .order_by(LedgerReceipt.seq.desc())
+        .limit(limit)
+    )
+    return list((await session.scalars(query)).all())
+
+
 async def stream_chain(session: AsyncSession, batch: int = 1000) -> AsyncIterator[ChainedReceipt]:
     """Every receipt in seq order, in pages (bounded memory)."""
     after = -1
