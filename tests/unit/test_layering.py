@@ -4,7 +4,8 @@ And the storage boundary: the gateway's tables (``idp.storage.gateway_models``) 
 through the access history (``idp/access_history.py``); the storage layer that declares, migrates and prunes every
 table (``idp/storage/``) is the other place in ``idp`` that names them. The provider's HTTP endpoints
 (``idp/endpoints/``, the route tables, SCIM's handlers) issue no SQL: their queries live in store modules
-(``idp/oauth/store.py``, ``idp/accounts.py``, ``idp/scim/users.py``).
+(``idp/oauth/store.py``, ``idp/accounts.py``, ``idp/scim/users.py``); so do the gateway's console, admin API and
+session-app handlers.
 """
 
 from __future__ import annotations
@@ -155,6 +156,30 @@ def test_the_providers_endpoints_issue_no_sql() -> None:
     endpoints += sorted((ROOT / "idp").glob("*_routes.py"))
     endpoints += [ROOT / "idp" / "scim" / f"{name}.py" for name in ("auth", "bulk", "endpoints", "group_endpoints")]
     assert [finding for path in endpoints for finding in sql_issued(path, ROOT)] == []
+
+
+GATEWAY_HANDLERS = (
+    "gateway/admin/api.py",
+    "gateway/admin/console.py",
+    "gateway/admin/console_auth.py",
+    "gateway/admin/console_control.py",
+    "gateway/admin/console_edits.py",
+    "gateway/admin/console_idps.py",
+    "gateway/admin/console_pdp.py",
+    "gateway/admin/edits_api.py",
+    "gateway/admin/idp_api.py",
+    "gateway/admin/pdp_api.py",
+    "gateway/integrity/ledger_routes.py",
+    "gateway/session_auth.py",
+)
+
+
+def test_the_gateways_handlers_issue_no_sql() -> None:
+    """The console, the admin API, the receipt route and the session apps' login: stores answer for them
+    (``gateway/admin/listings.py``, ``gateway/session_store.py``, ``gateway/integrity/ledger_store.py``, ...)."""
+    handlers = [ROOT / name for name in GATEWAY_HANDLERS]
+    assert all(path.is_file() for path in handlers), "a handler module moved: the scan would miss it"
+    assert [finding for path in handlers for finding in sql_issued(path, ROOT)] == []
 
 
 def test_the_sql_scan_sees_builders_and_statements(tmp_path: Path) -> None:
