@@ -161,6 +161,7 @@ def test_the_providers_endpoints_issue_no_sql() -> None:
 GATEWAY_HANDLERS = (
     "gateway/admin/api.py",
     "gateway/admin/console.py",
+    "gateway/admin/console_acr.py",
     "gateway/admin/console_auth.py",
     "gateway/admin/console_control.py",
     "gateway/admin/console_edits.py",
