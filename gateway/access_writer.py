@@ -18,7 +18,7 @@ from gateway.access_recorder import AccessRecorder
 from idp.clock import Clock
 from idp.periodic import Periodic
 from idp.storage.db import rows_affected
-from idp.storage.models import GatewayAccess
+from idp.storage.gateway_models import GatewayAccess
 
 log = logging.getLogger("gerbang.access_history")
 

@@ -34,7 +34,8 @@ from idp.clients import check_resource, load_client
 from idp.errors import InvalidInput, NotFound
 from idp.org import load_opd
 from idp.storage.db import rows_affected
-from idp.storage.models import App, GatewaySession, OpdUnit
+from idp.storage.gateway_models import App, GatewaySession
+from idp.storage.models import OpdUnit
 from idp.upstream_addresses import UpstreamAddresses
 
 EDITABLE = (

@@ -18,7 +18,8 @@ from idp.app_origins import default_app_host, default_apps_domain, default_resou
 from idp.clients import check_resource, load_client
 from idp.errors import Conflict, InvalidInput, NotFound
 from idp.org import load_opd
-from idp.storage.models import App, AppHost, OpdUnit
+from idp.storage.gateway_models import App, AppHost
+from idp.storage.models import OpdUnit
 from idp.upstream_addresses import UpstreamAddresses, UpstreamRefused, check_upstream_address
 
 AUTH_MODES = ("session", "bearer", "none")

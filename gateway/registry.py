@@ -29,7 +29,8 @@ from gateway.model import Route
 from idp.app_origins import default_apps_domain, default_resource, hub_host
 from idp.clock import Clock
 from idp.periodic import Periodic
-from idp.storage.models import App, Client, OpdUnit
+from idp.storage.gateway_models import App
+from idp.storage.models import Client, OpdUnit
 from idp.upstream_addresses import UpstreamAddresses, literal_host
 
 log = logging.getLogger("gerbang.registry")

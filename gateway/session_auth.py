@@ -19,7 +19,6 @@ import hmac
 import secrets
 from urllib.parse import urlencode
 
-from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -31,10 +30,18 @@ from gateway.model import Principal, RequestHead, Route
 from gateway.request_head import build_host
 from gateway.session_client import CALLBACK_PATH, CLIENT_ID, gateway_client_secret
 from gateway.session_pages import STEP_UP_UNAVAILABLE, logout_page
+from gateway.session_store import (
+    add_gateway_session,
+    end_gateway_session,
+    end_sessions_made_from,
+    load_agreed_claims,
+    load_gateway_session,
+    session_digest,
+)
 from idp.app_origins import app_origin
 from idp.clock import Clock
 from idp.keys import KeyRing
-from idp.storage.models import App, AppAgreement, BrowserSession, GatewaySession, User
+from idp.storage.models import BrowserSession, User
 
 CONTROL = "/.gerbang"
 PAGE_HEADERS = {
@@ -84,7 +91,7 @@ class SessionAuthenticator:
     async def _load(self, value: str, app: str) -> Principal | None:
         now = self._clock.now()
         async with self._sessionmaker() as session:
-            row = await session.get(GatewaySession, _digest(value))
+            row = await load_gateway_session(session, value)
             # A session belongs to the app whose host it was made on; never another app's, never the hub's.
             if row is None or row.ended_at is not None or row.expires_at <= now or row.app != app:
                 return None
@@ -111,11 +118,7 @@ class SessionAuthenticator:
     async def end_for_idp_session(self, row: BrowserSession) -> None:
         """Logout listener: the provider's session ended, so do the app sessions made from it (every app host)."""
         async with self._sessionmaker() as session, session.begin():
-            await session.execute(
-                update(GatewaySession)
-                .where(GatewaySession.idp_sid == row.sid, GatewaySession.ended_at.is_(None))
-                .values(ended_at=self._clock.now())
-            )
+            await end_sessions_made_from(session, row.sid, self._clock.now())
 
     def routes(self) -> list[StarletteRoute]:
         return [
@@ -169,25 +172,8 @@ class SessionAuthenticator:
         now = self._clock.now()
         route: Route = request.scope["gerbang.route"]
         async with self._sessionmaker() as session, session.begin():
-            agreed = await session.scalar(
-                select(AppAgreement.claims)
-                .join(App, App.id == AppAgreement.app_id)
-                .where(App.slug == route.slug, AppAgreement.user_id == claims["sub"])
-            )
-            session.add(
-                GatewaySession(
-                    id_digest=_digest(value),
-                    idp_sid=claims.get("sid"),
-                    user_id=claims["sub"],
-                    app=route.slug,
-                    acr=str(claims.get("acr", "1")),
-                    amr=list(claims.get("amr", [])),
-                    id_token=claims["_raw"],
-                    claims=list(agreed or ()),  # the provider asked first (idp.app_agreement)
-                    created_at=now,
-                    expires_at=now + self._ttl,
-                )
-            )
+            agreed = await load_agreed_claims(session, route.slug, claims["sub"])  # asked first (idp.app_agreement)
+            add_gateway_session(session, value, claims, route.slug, now, self._ttl, agreed)
         response = RedirectResponse(return_to, status_code=303)
         response.set_cookie(self.cookie, value, httponly=True, samesite="lax", secure=self._secure, path="/")
         response.delete_cookie(self.flow_cookie, path="/", secure=self._secure, httponly=True)
@@ -213,17 +199,13 @@ class SessionAuthenticator:
 
     async def _end(self, value: str) -> str | None:
         async with self._sessionmaker() as session, session.begin():
-            row = await session.get(GatewaySession, _digest(value))
-            if row is None or row.ended_at is not None:
-                return None
-            row.ended_at = self._clock.now()
-            return row.id_token
+            return await end_gateway_session(session, value, self._clock.now())
 
     def _logout_token(self, value: str | None) -> str:
         """Bound to the session: a token read elsewhere (another session, another app) is worthless."""
         if not value:
             return ""
-        return hmac.new(self._logout_key, _digest(value).encode(), hashlib.sha256).hexdigest()
+        return hmac.new(self._logout_key, session_digest(value).encode(), hashlib.sha256).hexdigest()
 
 
 def _acr_rank(acr: object) -> int:
@@ -231,10 +213,6 @@ def _acr_rank(acr: object) -> int:
         return int(str(acr))
     except ValueError:
         return 0
-
-
-def _digest(value: str) -> str:
-    return hashlib.sha256(value.encode()).hexdigest()
 
 
 def _cookie(header: bytes | None, name: str) -> str | None:

@@ -55,7 +55,7 @@ def _count_apps(url: str) -> int | None:
     from sqlalchemy import func, select
 
     from idp.storage.db import build_engine
-    from idp.storage.models import App
+    from idp.storage.gateway_models import App
 
     async def count() -> int | None:
         engine = build_engine(url)

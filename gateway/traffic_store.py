@@ -20,7 +20,8 @@ from gateway.traffic import KEEP_MINUTES, LAST_BUCKET, MinuteRow, TrafficRecorde
 from idp.clock import Clock
 from idp.periodic import Periodic
 from idp.storage.db import rows_affected
-from idp.storage.models import App, OpdUnit, TrafficLatency, TrafficMinute
+from idp.storage.gateway_models import App, TrafficLatency, TrafficMinute
+from idp.storage.models import OpdUnit
 
 log = logging.getLogger("gerbang.gateway")
 

@@ -12,7 +12,7 @@ from idp.errors import Conflict, InvalidInput
 from idp.nik import NikError, parse_nik
 from idp.org import load_opd
 from idp.passwords import MAX_LENGTH, MIN_LENGTH
-from idp.storage.models import Membership, User
+from idp.storage.models import Membership, OpdUnit, User
 
 EMAIL = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$")
 ROLE = re.compile(r"^[a-z][a-z0-9-]{0,63}$")
@@ -88,6 +88,47 @@ async def load_user_by_login(session: AsyncSession, login: str) -> User | None:
     if value.isdigit() and len(value) == 16:
         return await session.scalar(select(User).where(User.nik == value))
     return await session.scalar(select(User).where(User.email == value.lower()))
+
+
+async def load_user_by_email(session: AsyncSession, email: str) -> User | None:
+    """``email`` as ``normalise_email`` left it."""
+    return await session.scalar(select(User).where(User.email == email))
+
+
+async def is_email_taken(session: AsyncSession, email: str) -> bool:
+    return await session.scalar(select(User.id).where(User.email == email)) is not None
+
+
+async def load_user_id_matching(session: AsyncSession, person: str) -> str | None:
+    """The id of an account whose email (case-folded), NIK or id is ``person`` (a search box's entry)."""
+    return await session.scalar(
+        select(User.id).where(or_(User.email == person.lower(), User.nik == person, User.id == person))
+    )
+
+
+async def load_roles(session: AsyncSession, user_id: str) -> list[tuple[str, str, str]]:
+    """(role, unit slug, unit path) of each of the user's memberships."""
+    query = (
+        select(Membership.role, OpdUnit.slug, OpdUnit.path)
+        .join(OpdUnit, Membership.opd_id == OpdUnit.id)
+        .where(Membership.user_id == user_id)
+    )
+    return [(role, slug, path) for role, slug, path in (await session.execute(query)).all()]
+
+
+async def has_role_in(session: AsyncSession, user_id: str, role: str, unit_slug: str) -> bool:
+    """Does the user hold ``role`` in the unit ``unit_slug`` itself (not one above it)?"""
+    query = (
+        select(Membership.id)
+        .join(OpdUnit, Membership.opd_id == OpdUnit.id)
+        .where(Membership.user_id == user_id, Membership.role == role, OpdUnit.slug == unit_slug)
+        .limit(1)
+    )
+    return await session.scalar(query) is not None
+
+
+async def is_user(session: AsyncSession, user_id: str) -> bool:
+    return await session.scalar(select(User.id).where(User.id == user_id)) is not None
 
 
 async def load_user(session: AsyncSession, user_id: str) -> User | None:

@@ -14,11 +14,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from idp.access_history import load_app_by_host
 from idp.app_claims import DEFAULT_CLAIMS, released_claims
-from idp.storage.models import App, AppAgreement, AppHost, OpdUnit
+from idp.storage.models import AppAgreement
 
 CALLBACK_PATH = "/.gerbang/callback"  # the gateway's callback on every session app's host (gateway.session_client)
 
@@ -42,16 +43,12 @@ async def load_app_to_agree(
     host = (parts.hostname or "").lower()
     if parts.path != CALLBACK_PATH or not host:
         return None
-    app = await session.scalar(select(App).join(AppHost, AppHost.app_id == App.id).where(AppHost.host == host))
-    prefix, dot, domain = host.partition(".")
-    if app is None and dot and domain == apps_domain:
-        app = await session.scalar(select(App).where(App.slug == prefix))
+    app = await load_app_by_host(session, host, apps_domain)
     if app is None or app.auth_mode != "session" or app.status != "active":
         return None
-    unit = await session.get(OpdUnit, app.opd_id)
     keys = (app.slug,) if app.client_id is None else (app.client_id, app.slug)
     claims = released_claims(DEFAULT_CLAIMS if app.claims is None else tuple(app.claims), keys, allowed_scopes)
-    return AppToAgree(app.id, app.slug, app.name, unit.name if unit else None, claims)
+    return AppToAgree(app.app_id, app.slug, app.name, app.opd_name, claims)
 
 
 async def has_agreed(session: AsyncSession, user_id: str, app: AppToAgree) -> bool:
@@ -70,3 +67,8 @@ async def record_agreement(session: AsyncSession, user_id: str, app: AppToAgree,
         session.add(AppAgreement(user_id=user_id, app_id=app.app_id, claims=list(app.claims), agreed_at=now))
     else:
         row.claims, row.agreed_at = sorted(set(row.claims) | set(app.claims)), now
+
+
+async def forget_agreement(session: AsyncSession, user_id: str, app_id: int) -> None:
+    """Withdrawal: the next sign-in to the app asks again."""
+    await session.execute(delete(AppAgreement).where(AppAgreement.user_id == user_id, AppAgreement.app_id == app_id))

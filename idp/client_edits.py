@@ -13,13 +13,14 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from idp.access_history import load_app_slugs_of_client
 from idp.audit import append_audit
 from idp.change_diff import build_diff
 from idp.clients import HUB_CLIENT_IDS, check_client_metadata, digest_secret, load_client
 from idp.errors import Conflict, InvalidInput
 from idp.org import load_opd
 from idp.storage.db import rows_affected
-from idp.storage.models import AccessToken, App, Client, Consent, Grant, OpdUnit, RevokedToken
+from idp.storage.models import AccessToken, Client, Consent, Grant, OpdUnit, RevokedToken
 
 # What ``update_client`` may change; each is a list of strings except the text fields.
 EDITABLE = (
@@ -126,7 +127,7 @@ async def rotate_client_secret(
 async def remove_client(session: AsyncSession, client_id: str, *, actor: str, now: int) -> dict[str, Any]:
     """Delete a client; its token families are revoked and its live access tokens denylisted. Refused while an app names the client: update or remove the app first."""
     client = await _load_editable(session, client_id)
-    used_by = (await session.scalars(select(App.slug).where(App.client_id == client_id))).all()
+    used_by = await load_app_slugs_of_client(session, client_id)
     if used_by:
         raise Conflict(f"client '{client_id}' is used by app(s) {', '.join(used_by)}: change or remove them first")
     before = await client_view(session, client)

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from idp.errors import Conflict, InvalidInput, NotFound
 from idp.org import load_opd
-from idp.storage.models import Client
+from idp.storage.models import Client, OpdUnit
 from idp.upstream_addresses import UpstreamAddresses, UpstreamRefused, check_upstream_address
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"  # RFC 8628
@@ -303,3 +303,21 @@ async def load_client(session: AsyncSession, client_id: str) -> Client:
 
 async def list_clients(session: AsyncSession) -> list[Client]:
     return list((await session.scalars(select(Client).order_by(Client.created_at))).all())
+
+
+@dataclass(frozen=True)
+class ClientUnit:
+    status: str
+    path: str  # the unit's OPD path ("/kota-palembang/dinkes/")
+    slug: str
+
+
+async def load_client_unit(session: AsyncSession, client_id: str) -> ClientUnit | None:
+    """The client's status and the OPD unit Kominfo placed it in; None for a client with no unit."""
+    query = (
+        select(Client.status, OpdUnit.path, OpdUnit.slug)
+        .join(OpdUnit, OpdUnit.id == Client.opd_id)
+        .where(Client.client_id == client_id)
+    )
+    found = (await session.execute(query)).first()
+    return None if found is None else ClientUnit(*found)

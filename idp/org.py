@@ -42,6 +42,14 @@ async def load_opd(session: AsyncSession, slug: str) -> OpdUnit:
     return unit
 
 
+async def load_opd_name(session: AsyncSession, slug: str) -> str | None:
+    return await session.scalar(select(OpdUnit.name).where(OpdUnit.slug == slug))
+
+
+async def load_opd_slug(session: AsyncSession, opd_id: int) -> str | None:
+    return await session.scalar(select(OpdUnit.slug).where(OpdUnit.id == opd_id))
+
+
 async def list_opd(session: AsyncSession, under: str | None = None) -> list[OpdUnit]:
     query = select(OpdUnit).order_by(OpdUnit.path)
     if under:

@@ -12,11 +12,12 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from idp.access_history import count_apps_of_opd
 from idp.audit import append_audit
 from idp.change_diff import build_diff
 from idp.errors import Conflict, InvalidInput
 from idp.org import KINDS, load_opd
-from idp.storage.models import App, Client, InitialAccessToken, Membership, OpdUnit
+from idp.storage.models import Client, InitialAccessToken, Membership, OpdUnit
 
 
 def opd_view(unit: OpdUnit, parent: str | None) -> dict[str, Any]:
@@ -111,7 +112,7 @@ async def count_holders(session: AsyncSession, unit: OpdUnit) -> dict[str, int]:
     return {
         "sub-units": await count(OpdUnit, OpdUnit.parent_id),
         "members": await count(Membership, Membership.opd_id),
-        "apps": await count(App, App.opd_id),
+        "apps": await count_apps_of_opd(session, unit.id),
         "clients": await count(Client, Client.opd_id),
         "initial access tokens": await count(InitialAccessToken, InitialAccessToken.opd_id),
     }

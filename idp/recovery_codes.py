@@ -31,7 +31,7 @@ class RecoveryCodes:
 
     async def replace(self, session: AsyncSession, user_id: str, now: int) -> list[str]:
         """New codes for the user; every older code stops working."""
-        await session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user_id))
+        await delete_recovery_codes(session, user_id)
         codes = [_new_code() for _ in range(COUNT)]
         for code in codes:
             session.add(RecoveryCode(code_digest=self.digest(code), user_id=user_id, created_at=now))
@@ -50,6 +50,10 @@ class RecoveryCodes:
             .values(used_at=now)
         )
         return rows_affected(result) == 1
+
+
+async def delete_recovery_codes(session: AsyncSession, user_id: str) -> None:
+    await session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user_id))
 
 
 async def count_unused(session: AsyncSession, user_id: str) -> int:

@@ -32,6 +32,28 @@ def is_session_live(row: BrowserSession, now: int, idle_ttl: int) -> bool:
     return row.ended_at is None and row.expires_at > now and row.last_seen + idle_ttl > now
 
 
+async def load_user_session(session: AsyncSession, user_id: str, sid: str) -> BrowserSession | None:
+    """The session ``sid`` if it is the user's (ended or not)."""
+    return await session.scalar(
+        select(BrowserSession).where(BrowserSession.sid == sid, BrowserSession.user_id == user_id)
+    )
+
+
+async def load_live_sessions(session: AsyncSession, user_id: str, now: int, idle_ttl: int) -> list[BrowserSession]:
+    """The user's sessions that are open, unexpired and not idle, most recently seen first."""
+    query = (
+        select(BrowserSession)
+        .where(
+            BrowserSession.user_id == user_id,
+            BrowserSession.ended_at.is_(None),
+            BrowserSession.expires_at > now,
+            BrowserSession.last_seen > now - idle_ttl,
+        )
+        .order_by(BrowserSession.last_seen.desc())
+    )
+    return list((await session.scalars(query)).all())
+
+
 @dataclass(frozen=True)
 class ActiveSession:
     row: BrowserSession

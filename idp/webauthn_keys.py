@@ -52,6 +52,19 @@ def _digest(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
+def credential_ref(credential_id: str) -> str:
+    """What an undo link names a passkey by (credential ids can be 1.4 KB; links stay short)."""
+    return hashlib.sha256(credential_id.encode()).hexdigest()[:32]
+
+
+async def remove_passkeys_by_ref(session: AsyncSession, user_id: str, ref: str) -> None:
+    """Remove the user's passkeys whose ``credential_ref`` is ``ref`` (an undo link's)."""
+    ids = (await session.scalars(select(Passkey.credential_id).where(Passkey.user_id == user_id))).all()
+    doomed = [credential_id for credential_id in ids if credential_ref(credential_id) == ref]
+    if doomed:
+        await session.execute(delete(Passkey).where(Passkey.credential_id.in_(doomed)))
+
+
 class PasskeyService:
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], clock: Clock, issuer: str) -> None:
         self._sessionmaker = sessionmaker

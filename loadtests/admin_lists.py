@@ -34,8 +34,9 @@ from gateway.admin import accounts, listings
 from gateway.admin.actor import Actor
 from gateway.admin.http import Page
 from idp.storage.db import build_engine, build_sessionmaker
+from idp.storage.gateway_models import App
 from idp.storage.migrate import upgrade
-from idp.storage.models import App, AuditEntry, Client, Membership, OpdUnit, User, build_name_key
+from idp.storage.models import AuditEntry, Client, Membership, OpdUnit, User, build_name_key
 
 UNITS, APPS, USERS, AUDIT = 500, 2000, 100_000, 50_000
 DINAS = 40  # units under the city; the rest are kelurahan/UPT under them

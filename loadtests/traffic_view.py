@@ -24,7 +24,8 @@ from gateway.admin.traffic_view import WINDOWS, load_traffic_view
 from gateway.traffic import LAST_BUCKET, MinuteRow, bucket_of
 from gateway.traffic_store import add_traffic
 from idp.storage.db import build_engine, build_sessionmaker
-from idp.storage.models import App, OpdUnit
+from idp.storage.gateway_models import App
+from idp.storage.models import OpdUnit
 
 UNITS, APPS = 500, 2000
 

@@ -29,11 +29,10 @@ from idp.audit import append_audit
 from idp.org import load_opd
 from idp.security_events import build_event
 from idp.storage.db import rows_affected
+from idp.storage.gateway_models import ConsoleSession, GatewaySession
 from idp.storage.models import (
     AccessToken,
     BrowserSession,
-    ConsoleSession,
-    GatewaySession,
     Grant,
     LoginChallenge,
     Membership,

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, SQLColumnExpression, false, or_, select, true
+from sqlalchemy import ColumnElement, SQLColumnExpression, false, or_, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.errors import Forbidden
-from idp.storage.models import Membership, OpdUnit, User
+from idp.accounts import load_roles
+from idp.storage.models import User
 
 KOMINFO_UNIT = "diskominfo"
 KOMINFO_ADMIN = "kominfo-admin"
@@ -61,13 +62,8 @@ async def load_actor(session: AsyncSession, sub: str) -> Actor:
     user = await session.get(User, sub)
     if user is None or user.disabled:
         raise Forbidden("this account may not use the admin API")
-    rows = await session.execute(
-        select(Membership.role, OpdUnit.slug, OpdUnit.path)
-        .join(OpdUnit, Membership.opd_id == OpdUnit.id)
-        .where(Membership.user_id == sub)
-    )
     kominfo, admin, operator = False, [], []
-    for role, slug, path in rows.all():
+    for role, slug, path in await load_roles(session, sub):
         if role == KOMINFO_ADMIN and slug == KOMINFO_UNIT:
             kominfo = True
         elif role == OPD_ADMIN:

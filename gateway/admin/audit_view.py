@@ -21,7 +21,8 @@ from gateway.admin.actor import Actor, check_kominfo
 from gateway.admin.http import Page
 from gateway.errors import BadRequest
 from idp.org import load_opd
-from idp.storage.models import App, AuditEntry, Client, Membership, OpdUnit, User
+from idp.storage.gateway_models import App
+from idp.storage.models import AuditEntry, Client, Membership, OpdUnit, User
 
 WIB = ZoneInfo("Asia/Jakarta")
 FILTERS = ("actor", "action", "target", "opd", "from", "to")

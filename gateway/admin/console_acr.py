@@ -7,11 +7,10 @@ it (their reach is one subtree); policy rules govern them as for any app.
 
 from __future__ import annotations
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.admin.actor import KOMINFO_ADMIN, KOMINFO_UNIT
-from idp.storage.models import Membership, OpdUnit
+from idp.accounts import has_role_in
 from policies import PolicySet
 from policies.watcher import PolicyWatcher
 
@@ -49,11 +48,6 @@ class ConsoleAcrCheck:
         if is_acr_enough(policy_set, acr, required_console_acr(policy_set)):
             return
         async with self._sessionmaker() as session:
-            kominfo = await session.scalar(
-                select(Membership.id)
-                .join(OpdUnit, Membership.opd_id == OpdUnit.id)
-                .where(Membership.user_id == sub, Membership.role == KOMINFO_ADMIN, OpdUnit.slug == KOMINFO_UNIT)
-                .limit(1)
-            )
-        if kominfo is not None:
+            kominfo = await has_role_in(session, sub, KOMINFO_ADMIN, KOMINFO_UNIT)
+        if kominfo:
             raise SecondFactorRequired()

@@ -25,7 +25,7 @@ from gateway.admin.http import admin_resource
 from gateway.hub_relying_party import FLOW_TTL, HubRelyingParty
 from idp.clock import Clock
 from idp.keys import KeyRing
-from idp.storage.models import ConsoleSession
+from idp.storage.gateway_models import ConsoleSession
 
 FLOW_COOKIE = "gerbang_console_flow"
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
@@ -30,9 +29,8 @@ from gateway.errors import BadRequest, NotFound
 from idp.account_edits import update_user
 from idp.client_edits import client_view, remove_client, rotate_client_secret, update_client
 from idp.clients import ID_TOKEN_ALGS, load_client
-from idp.org import KINDS, load_opd
+from idp.org import KINDS, load_opd, load_opd_name
 from idp.org_edits import move_opd, parent_slug, remove_opd, update_opd
-from idp.storage.models import OpdUnit
 from idp.upstream_addresses import UpstreamAddresses
 
 if TYPE_CHECKING:
@@ -336,7 +334,7 @@ async def _name_of(session: AsyncSession, kind: str, key: str) -> str:
         return app.name
     if kind == "client":
         return (await load_client(session, key)).name
-    name = await session.scalar(select(OpdUnit.name).where(OpdUnit.slug == key))
+    name = await load_opd_name(session, key)
     if name is None:
         raise NotFound(f"OPD '{key}' does not exist")
     return name

@@ -12,7 +12,6 @@ import datetime as dt
 import json
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
@@ -23,6 +22,7 @@ from gateway.admin.console_auth import ConsoleAuth
 from gateway.admin.console_text import TEXT
 from gateway.admin.http import as_gateway_error, query_text
 from gateway.errors import BadRequest, NotFound
+from idp.accounts import load_user_id_matching
 from idp.context import IdpContext
 from idp.errors import NotFound as RecordNotFound
 from idp.mail import Mailer
@@ -429,12 +429,7 @@ class PdpPages:
             raise BadRequest(f"kind must be one of {', '.join(EVENT_KINDS)}")
         user_id = None
         if person := (params.get("user") or "").strip():
-            user_id = (
-                await session.scalar(
-                    select(User.id).where(or_(User.email == person.lower(), User.nik == person, User.id == person))
-                )
-                or person
-            )
+            user_id = await load_user_id_matching(session, person) or person
         return EventFilter(
             kind=kind,
             user_id=user_id,

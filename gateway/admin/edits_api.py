@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import select
 from starlette.responses import Response
 
 from gateway.admin.accounts import load_managed_user, user_json
@@ -21,9 +20,9 @@ from gateway.admin.registration import app_json
 from gateway.app_edits import load_app, remove_app, update_app
 from idp.account_edits import update_user
 from idp.client_edits import remove_client, rotate_client_secret, update_client
-from idp.org import load_opd
+from idp.org import load_opd, load_opd_slug
 from idp.org_edits import move_opd, remove_opd, update_opd
-from idp.storage.models import Client, OpdUnit
+from idp.storage.models import Client
 from idp.upstream_addresses import UpstreamAddresses
 
 
@@ -75,11 +74,7 @@ class EditsApi:
             call.session, client_id, given(await call.body(ClientChanges)), actor=call.actor.sub, now=call.now
         )
         self._forget_after(call, client_id)
-        opd = (
-            await call.session.scalar(select(OpdUnit.slug).where(OpdUnit.id == client.opd_id))
-            if client.opd_id
-            else None
-        )
+        opd = await load_opd_slug(call.session, client.opd_id) if client.opd_id else None
         return json_response(client_json(client, opd))
 
     async def rotate_secret(self, call: Call) -> Response:

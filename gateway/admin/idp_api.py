@@ -6,12 +6,12 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from pydantic import Field
-from sqlalchemy import select
 from starlette.responses import Response
 
 from gateway.admin.actor import check_kominfo
 from gateway.admin.bodies import LINE, Strict, Text
 from gateway.admin.http import Call, json_response
+from idp.accounts import is_user
 from idp.errors import NotFound
 from idp.federation.linking import list_identities
 from idp.federation.registry import (
@@ -23,7 +23,6 @@ from idp.federation.registry import (
     remove_upstream,
     update_upstream,
 )
-from idp.storage.models import User
 from idp.upstream_addresses import UpstreamAddresses
 
 PORT = r"(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})"
@@ -133,7 +132,7 @@ async def user_identities(call: Call) -> Response:
     """The upstream identities linked to one account (the console's user view)."""
     check_kominfo(call.actor)
     user_id = call.request.path_params["id"]
-    if await call.session.scalar(select(User.id).where(User.id == user_id)) is None:
+    if not await is_user(call.session, user_id):
         raise NotFound("no such user")
     linked = await list_identities(call.session, user_id)
     items: list[dict[str, Any]] = [

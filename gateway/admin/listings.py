@@ -18,7 +18,8 @@ from gateway.errors import BadRequest
 from gateway.policy_step import REPORT_ONLY, rule_hits
 from idp.keys import key_state as signing_key_state
 from idp.org import load_opd
-from idp.storage.models import App, AuditEntry, Client, OpdUnit, SigningKey
+from idp.storage.gateway_models import App
+from idp.storage.models import AuditEntry, Client, OpdUnit, SigningKey
 from policies.engine import PolicySet
 
 

@@ -16,7 +16,8 @@ from gateway.admin.actor import Actor, build_scope_clause, check_sees
 from gateway.admin.http import Page
 from gateway.admin.listings import like_pattern
 from idp.org import load_opd
-from idp.storage.models import App, Membership, OpdUnit
+from idp.storage.gateway_models import App
+from idp.storage.models import Membership, OpdUnit
 
 
 async def load_tree_level(

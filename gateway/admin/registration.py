@@ -29,7 +29,8 @@ from idp.audit import append_audit
 from idp.clients import ClientSecurity, add_client, check_jwks_uri, check_jwks_uri_address, check_redirect_uri
 from idp.errors import InvalidInput
 from idp.org import load_opd
-from idp.storage.models import App, Client, OpdUnit
+from idp.storage.gateway_models import App
+from idp.storage.models import Client, OpdUnit
 from idp.upstream_addresses import UpstreamAddresses
 
 BASE_SCOPES = ("openid", "profile", "email")

@@ -19,7 +19,8 @@ from gateway.errors import BadRequest
 from gateway.traffic import LAST_BUCKET, quantile
 from gateway.traffic_store import Grouping, sum_counts, sum_histograms
 from idp.org import load_opd
-from idp.storage.models import App, OpdUnit
+from idp.storage.gateway_models import App
+from idp.storage.models import OpdUnit
 
 UNROUTED = "-"  # what GatewayMetrics records when no app matched the request
 SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")

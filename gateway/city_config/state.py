@@ -8,7 +8,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.apps import stored_hosts
 from gateway.city_config.document import AppEntry, CityConfig, ClientEntry, IdpEntry, OpdEntry, UserEntry
 from idp.clients import HUB_CLIENT_IDS
-from idp.storage.models import App, Client, Membership, OpdUnit, UpstreamIdp, User
+from idp.storage.gateway_models import App
+from idp.storage.models import Client, Membership, OpdUnit, UpstreamIdp, User
 
 
 async def read_state(session: AsyncSession, emails: frozenset[str] = frozenset()) -> CityConfig:

@@ -94,7 +94,7 @@ async def _export(settings: Settings, app: str, since_ms: int) -> list[dict[str,
     from idp.clock import SystemClock
     from idp.keys import KeyRing
     from idp.storage.db import build_engine, build_sessionmaker
-    from idp.storage.models import LedgerCheckpoint
+    from idp.storage.gateway_models import LedgerCheckpoint
 
     engine = build_engine(settings.effective_database_url)
     try:

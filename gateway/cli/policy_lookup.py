@@ -28,7 +28,7 @@ def load_directory_facts(settings: Settings, given: SubjectFacts, app_slug: str)
     from sqlalchemy import select
 
     from idp.accounts import load_user, load_user_by_login
-    from idp.storage.models import App
+    from idp.storage.gateway_models import App
 
     async def op(session: AsyncSession) -> tuple[SubjectFacts, bool]:
         restricted = bool(await session.scalar(select(App.restricted).where(App.slug == app_slug)))

@@ -10,19 +10,17 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.types import Receive, Scope, Send
 
 from gateway.errors import GatewayError, MethodNotAllowed, NotFound, Unauthenticated
 from gateway.headers import new_id
-from gateway.integrity.ledger_store import read_row
+from gateway.integrity.ledger_store import load_receipts_of_request, read_row
 from gateway.integrity.receipts import RECEIPT_TYP, build_receipt_claims
 from gateway.model import Route
 from gateway.problem import send_problem
 from gateway.token_verifier import InvalidToken, TokenVerifier
 from idp.clock import Clock
-from idp.storage.models import LedgerReceipt
 
 PREFIX = "/ledger/receipts/"
 
@@ -69,14 +67,7 @@ class ReceiptEndpoint:
         if not wanted or len(wanted) > 128 or "/" in wanted:
             raise NotFound("there is no such receipt")
         async with self._sessionmaker() as session:
-            rows = (
-                await session.scalars(
-                    select(LedgerReceipt)
-                    .where(LedgerReceipt.request_id == wanted)
-                    .order_by(LedgerReceipt.seq.desc())
-                    .limit(20)
-                )
-            ).all()
+            rows = await load_receipts_of_request(session, wanted)
         for row in rows:
             route = self._find_app(row.app)
             if route is None or row.client_id is None:

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.integrity.ledger_verify import LedgerReport, LedgerVerifier
 from gateway.integrity.receipts import CHECKPOINT_TYP, GENESIS_HASH, ChainedReceipt, Receipt, chain_hash
 from idp.storage.db import serialize
-from idp.storage.models import LedgerCheckpoint, LedgerReceipt
+from idp.storage.gateway_models import LedgerCheckpoint, LedgerReceipt
 
 Sign = Callable[..., str]  # KeyRing.sign(claims, typ=...)
 LOCK = "gerbang-ledger"
@@ -95,6 +95,17 @@ async def list_receipts(
         .limit(limit)
     )
     return [read_row(row) for row in rows]
+
+
+async def load_receipts_of_request(session: AsyncSession, request_id: str, limit: int = 20) -> list[LedgerReceipt]:
+    """The newest receipts naming ``request_id`` (a client may name its requests: not unique)."""
+    query = (
+        select(LedgerReceipt)
+        .where(LedgerReceipt.request_id == request_id)
+        .order_by(LedgerReceipt.seq.desc())
+        .limit(limit)
+    )
+    return list((await session.scalars(query)).all())
 
 
 async def stream_chain(session: AsyncSession, batch: int = 1000) -> AsyncIterator[ChainedReceipt]:

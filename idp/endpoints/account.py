@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import Response
 
 from idp.access_history import load_access_history
 from idp.account_mail import send_password_changed
+from idp.consents import load_consents
 from idp.credentials import end_all_sessions, revoke_user_grants, set_password
 from idp.endpoints.account_session import account_form_action, credential_form_action, load_account_session
 from idp.federation.linking import list_identities
@@ -22,9 +22,9 @@ from idp.provider import Provider
 from idp.recovery_codes import count_unused
 from idp.registration import MAX_NAME
 from idp.security_events import build_event
-from idp.sessions import ActiveSession
+from idp.sessions import ActiveSession, load_live_sessions, load_user_session
 from idp.signin import complete_sign_in
-from idp.storage.models import BrowserSession, Client, Consent, User
+from idp.storage.models import User
 
 DONE_MESSAGES = {
     "saved": "account.saved",
@@ -128,9 +128,7 @@ async def app_withdraw(request: Request, provider: Provider, active: ActiveSessi
 async def session_end(request: Request, provider: Provider, active: ActiveSession, form: dict[str, str]) -> Response:
     sid = form.get("sid", "")[:36]
     async with provider.sessionmaker() as session:
-        row = await session.scalar(
-            select(BrowserSession).where(BrowserSession.sid == sid, BrowserSession.user_id == active.user.id)
-        )
+        row = await load_user_session(session, active.user.id, sid)
     if row is not None and row.ended_at is None:
         await provider.end_session(row)
     if sid == active.row.sid:
@@ -163,26 +161,8 @@ async def _render(
 ) -> Response:
     user, now = active.user, provider.clock.now()
     async with provider.sessionmaker() as session:
-        apps = (
-            await session.execute(
-                select(Consent, Client.name)
-                .join(Client, Client.client_id == Consent.client_id)
-                .where(Consent.user_id == user.id)
-                .order_by(Consent.granted_at.desc())
-            )
-        ).all()
-        live = (
-            await session.scalars(
-                select(BrowserSession)
-                .where(
-                    BrowserSession.user_id == user.id,
-                    BrowserSession.ended_at.is_(None),
-                    BrowserSession.expires_at > now,
-                    BrowserSession.last_seen > now - provider.settings.session_idle_ttl,
-                )
-                .order_by(BrowserSession.last_seen.desc())
-            )
-        ).all()
+        apps = await load_consents(session, user.id)
+        live = await load_live_sessions(session, user.id, now, provider.settings.session_idle_ttl)
         recovery_left = await count_unused(session, user.id) if user.totp_secret else 0
         history = await load_access_history(session, user.id)
         identities = await list_identities(session, user.id)

@@ -7,12 +7,11 @@ answer never says whether the new address already belongs to someone.
 
 from __future__ import annotations
 
-from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import Response
 
 from idp.account_mail import send_account_exists, send_credential_changed, send_email_change
-from idp.accounts import normalise_email
+from idp.accounts import is_email_taken, normalise_email
 from idp.endpoints.account_session import credential_form_action
 from idp.errors import InvalidInput
 from idp.links import LinkInvalid, consume_link, is_link_used
@@ -39,8 +38,8 @@ async def email_change_submit(
         return see_other("/account?done=email_invalid")
     if new_email != user.email:
         async with provider.sessionmaker() as session:
-            taken = await session.scalar(select(User.id).where(User.email == new_email))
-        if taken is None:
+            taken = await is_email_taken(session, new_email)
+        if not taken:
             await send_email_change(provider, user, new_email)
         else:
             await send_account_exists(provider, new_email)
@@ -76,8 +75,8 @@ async def email_confirm_submit(request: Request) -> Response:
         old_email, _, new_email = claims.binding.partition(" ")
         async with provider.sessionmaker() as session, session.begin():
             user = await session.get(User, claims.user_id, with_for_update=True)
-            taken = await session.scalar(select(User.id).where(User.email == new_email))
-            if user is None or user.email != old_email or taken is not None:
+            taken = await is_email_taken(session, new_email)
+            if user is None or user.email != old_email or taken:
                 raise LinkInvalid("stale")
             await consume_link(session, claims)
             user.email, user.email_verified, user.updated_at = new_email, True, now

@@ -7,7 +7,6 @@ a stolen session cookie alone cannot remove the second factor.
 from __future__ import annotations
 
 from markupsafe import Markup
-from sqlalchemy import delete
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -19,10 +18,10 @@ from idp.login_throttle import is_attempt_admitted
 from idp.page_forms import PageRefused, read_page_form
 from idp.pages import see_other
 from idp.provider import Provider
-from idp.recovery_codes import DOWNLOAD_WINDOW, load_fresh_digests
+from idp.recovery_codes import DOWNLOAD_WINDOW, delete_recovery_codes, load_fresh_digests
 from idp.security_events import build_event
 from idp.sessions import ActiveSession
-from idp.storage.models import RecoveryCode, User
+from idp.storage.models import User
 from idp.totp import accept_step, build_provisioning_uri, build_qr_svg, match_step, new_secret
 
 
@@ -101,7 +100,7 @@ async def _with_current_code(request: Request, action: str) -> Response:
             row = await session.get(User, user.id)
             assert row is not None
             row.totp_secret, row.totp_last_step, row.updated_at = None, None, now
-            await session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+            await delete_recovery_codes(session, user.id)
             session.add(build_event("mfa.changed", now, user_id=user.id, reason="totp_disabled"))
     await send_credential_changed(provider, user, "recovery_codes" if codes else "totp_disabled")
     if codes:

@@ -8,25 +8,20 @@ a passkey or authenticator app someone else added is removed, an email address s
 
 from __future__ import annotations
 
-import hashlib
-
-from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 
+from idp.accounts import is_email_taken
 from idp.credentials import end_all_sessions, revoke_user_grants
 from idp.links import LinkClaims, LinkInvalid, consume_link, is_link_used
 from idp.page_forms import PageRefused, read_page_form
 from idp.provider import Provider
-from idp.storage.models import Passkey, RecoveryCode, User
+from idp.recovery_codes import delete_recovery_codes
+from idp.storage.models import User
+from idp.webauthn_keys import remove_passkeys_by_ref
 
 PURPOSE = "undo-change"
-
-
-def credential_ref(credential_id: str) -> str:
-    """What an undo link names a passkey by (credential ids can be 1.4 KB; links stay short)."""
-    return hashlib.sha256(credential_id.encode()).hexdigest()[:32]
 
 
 async def undo_page(request: Request) -> Response:
@@ -78,15 +73,11 @@ async def undo_submit(request: Request) -> Response:
 async def _undo_change(session: AsyncSession, user: User, claims: LinkClaims, now: int) -> None:
     event, _, ref = claims.binding.partition(":")
     if event == "passkey_added":
-        ids = (await session.scalars(select(Passkey.credential_id).where(Passkey.user_id == user.id))).all()
-        doomed = [credential_id for credential_id in ids if credential_ref(credential_id) == ref]
-        if doomed:
-            await session.execute(delete(Passkey).where(Passkey.credential_id.in_(doomed)))
+        await remove_passkeys_by_ref(session, user.id, ref)
     elif event == "totp_enabled" and user.totp_secret is not None:
         user.totp_secret, user.totp_pending_secret, user.totp_last_step = None, None, None
-        await session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+        await delete_recovery_codes(session, user.id)
     elif event == "email_changed" and ref and user.email != ref:
-        taken = await session.scalar(select(User.id).where(User.email == ref))
-        if taken is None:
+        if not await is_email_taken(session, ref):
             user.email, user.email_verified = ref, True
     user.updated_at = now

@@ -11,14 +11,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import Request
 from starlette.responses import Response
 
 from idp.endpoints.login import _interaction_context
+from idp.federation import registry
 from idp.federation.discovery import UpstreamUnavailable
-from idp.federation.linking import federated_amr, local_acr, resolve
+from idp.federation.linking import federated_amr, local_acr, record_identity_login, resolve
 from idp.federation.logins import COOKIE
 from idp.federation.registry import open_credentials
 from idp.federation.relying_party import (
@@ -32,16 +32,14 @@ from idp.interactions import COOKIE as INTERACTION_COOKIE
 from idp.pages import see_other
 from idp.provider import Provider
 from idp.signin import complete_sign_in
-from idp.storage.models import FederatedIdentity, UpstreamIdp, User
+from idp.storage.models import UpstreamIdp, User
 
 log = logging.getLogger("gerbang.federation")
 
 
 async def load_enabled_upstream(provider: Provider, slug: str) -> UpstreamIdp | None:
     async with provider.sessionmaker() as session:
-        return await session.scalar(
-            select(UpstreamIdp).where(UpstreamIdp.slug == slug[:64], UpstreamIdp.enabled.is_(True))
-        )
+        return await registry.load_enabled_upstream(session, slug)
 
 
 def callback_uri(provider: Provider, slug: str) -> str:
@@ -179,11 +177,7 @@ async def broker_failed(
 async def _touch_identity(provider: Provider, slug: str, subject: str) -> None:
     try:
         async with provider.sessionmaker() as session, session.begin():
-            await session.execute(
-                update(FederatedIdentity)
-                .where(FederatedIdentity.idp_slug == slug, FederatedIdentity.subject == subject)
-                .values(last_login_at=provider.clock.now())
-            )
+            await record_identity_login(session, slug, subject, provider.clock.now())
     except SQLAlchemyError:
         log.warning("could not record the identity's last sign-in")
 

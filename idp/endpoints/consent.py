@@ -10,19 +10,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 
 from idp.app_agreement import AppToAgree, load_app_to_agree, record_agreement
 from idp.clients import GATEWAY_CLIENT_ID
+from idp.consents import record_consent
 from idp.interactions import COOKIE as INTERACTION_COOKIE
 from idp.page_forms import PageRefused, read_page_form
 from idp.pages import see_other
 from idp.provider import Provider
-from idp.storage.models import Client, Consent, OpdUnit
+from idp.storage.models import Client, OpdUnit
 
 
 @dataclass(frozen=True)
@@ -82,7 +81,7 @@ async def consent_submit(request: Request) -> Response:
                 if asked.app is not None:
                     await record_agreement(session, active.user.id, asked.app, now)
                 else:
-                    await _record_consent(session, active.user.id, asked, now)
+                    await record_consent(session, active.user.id, asked.client.client_id, asked.scopes, now)
             break
         except IntegrityError:
             if attempt == 2:
@@ -106,16 +105,6 @@ def _declined(request: Request, provider: Provider, asked: Asked) -> Response:
         query.append(("iss", provider.issuer))
         return see_other(f"{redirect_uri}{'&' if '?' in redirect_uri else '?'}{urlencode(query)}")
     return provider.pages.error(request, "error.back", 400)
-
-
-async def _record_consent(session: AsyncSession, user_id: str, asked: Asked, now: int) -> None:
-    client_id = asked.client.client_id
-    consent = await session.scalar(select(Consent).where(Consent.user_id == user_id, Consent.client_id == client_id))
-    granted = " ".join(sorted(set(asked.scopes) | set(consent.scope.split() if consent else [])))
-    if consent is None:
-        session.add(Consent(user_id=user_id, client_id=client_id, scope=granted, granted_at=now))
-    else:
-        consent.scope, consent.granted_at = granted, now
 
 
 async def _load(request: Request, provider: Provider, interaction_id: str | None) -> Asked | None:

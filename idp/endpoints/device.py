@@ -10,7 +10,6 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from authlib.oauth2.rfc6749 import OAuth2Error, UnauthorizedClientError
-from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import Request
 from starlette.responses import Response
@@ -25,7 +24,7 @@ from idp.oauth.grants import TOKEN_AUTH_METHODS
 from idp.oauth.request import HubRequest
 from idp.oauth.resource import check_resources_allowed, requested_resources
 from idp.oauth.state import Preloaded, current, run_with_state
-from idp.oauth.store import apply_effects, candidate_client_ids
+from idp.oauth.store import apply_effects, candidate_client_ids, load_device_code, record_device_decision
 from idp.page_forms import PageRefused, read_page_form
 from idp.pages import see_other
 from idp.provider import Provider
@@ -154,17 +153,13 @@ async def device_submit(request: Request) -> Response:
         else {"status": "denied"}
     )
     async with provider.sessionmaker() as session, session.begin():
-        await session.execute(
-            update(DeviceCode)
-            .where(DeviceCode.code_digest == row.code_digest, DeviceCode.status == "pending")
-            .values(**values)
-        )
+        await record_device_decision(session, row.code_digest, values)
     return provider.pages.render(request, "device.html", step="done", approved=approved, client_name=client.name)
 
 
 async def _load_pending(provider: Provider, code: str, now: int) -> DeviceCode | None:
     async with provider.sessionmaker() as session:
-        row = await session.scalar(select(DeviceCode).where(DeviceCode.user_code == code))
+        row = await load_device_code(session, code)
     if row is None or row.status != "pending" or row.expires_at <= now:
         return None
     return row

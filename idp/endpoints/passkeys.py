@@ -14,7 +14,6 @@ from starlette.responses import JSONResponse, Response
 
 from idp.account_mail import send_credential_changed
 from idp.endpoints.account_session import credential_form_action, load_account_session
-from idp.endpoints.account_undo import credential_ref
 from idp.fresh_auth import needs_reauth, reauth_json
 from idp.http import NO_STORE
 from idp.interactions import COOKIE as INTERACTION_COOKIE
@@ -27,7 +26,7 @@ from idp.security_events import record_security_event
 from idp.sessions import ActiveSession
 from idp.signin import complete_sign_in
 from idp.storage.models import User
-from idp.webauthn_keys import CEREMONY_TTL, COOKIE, PasskeyRejected, parse_json_body
+from idp.webauthn_keys import CEREMONY_TTL, COOKIE, PasskeyRejected, credential_ref, parse_json_body
 
 MAX_BODY = 32 * 1024
 PURPOSES = ("login", "second")

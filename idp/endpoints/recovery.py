@@ -6,13 +6,12 @@ works once, and dies when the password changes by any other means (it is bound t
 
 from __future__ import annotations
 
-from sqlalchemy import select
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response
 
 from idp.account_mail import send_password_changed, send_reset
-from idp.accounts import normalise_email
+from idp.accounts import load_user_by_email, normalise_email
 from idp.credentials import end_all_sessions, revoke_user_grants, set_password
 from idp.device_cookie import COOKIE as DEVICE_COOKIE
 from idp.device_cookie import attempt_bucket
@@ -45,7 +44,7 @@ async def reset_submit(request: Request) -> Response:
     user = None
     if email is not None:
         async with provider.sessionmaker() as session:
-            user = await session.scalar(select(User).where(User.email == email))
+            user = await load_user_by_email(session, email)
     # A stranger asking again and again must not keep the owner's browser from getting her reset mail.
     bucket = attempt_bucket(
         provider.devices, request.cookies.get(DEVICE_COOKIE), provider.clock.now(), raw, user.id if user else None

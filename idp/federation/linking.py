@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from idp.accounts import EMAIL, add_user
@@ -179,6 +179,15 @@ async def link_identity(
         now=now,
     )
     return identity
+
+
+async def record_identity_login(session: AsyncSession, slug: str, subject: str, now: int) -> None:
+    """The identity's last sign-in through its upstream (shown on the account page)."""
+    await session.execute(
+        update(FederatedIdentity)
+        .where(FederatedIdentity.idp_slug == slug, FederatedIdentity.subject == subject)
+        .values(last_login_at=now)
+    )
 
 
 async def list_identities(session: AsyncSession, user_id: str) -> list[tuple[FederatedIdentity, str]]:

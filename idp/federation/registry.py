@@ -167,6 +167,10 @@ async def load_upstream(session: AsyncSession, slug: str) -> UpstreamIdp:
     return row
 
 
+async def load_enabled_upstream(session: AsyncSession, slug: str) -> UpstreamIdp | None:
+    return await session.scalar(select(UpstreamIdp).where(UpstreamIdp.slug == slug[:64], UpstreamIdp.enabled.is_(True)))
+
+
 async def add_upstream(
     session: AsyncSession,
     slug: str,

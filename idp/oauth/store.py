@@ -254,6 +254,18 @@ async def record_device_poll(session: AsyncSession, code_digest: str, too_fast: 
     await session.execute(update(DeviceCode).where(DeviceCode.code_digest == code_digest).values(**values))
 
 
+async def load_device_code(session: AsyncSession, user_code: str) -> DeviceCode | None:
+    """``user_code`` as stored (``idp.oauth.device.normalize_user_code``)."""
+    return await session.scalar(select(DeviceCode).where(DeviceCode.user_code == user_code))
+
+
+async def record_device_decision(session: AsyncSession, code_digest: str, values: dict[str, Any]) -> None:
+    """RFC 8628 §3.3: the person's answer; written only while the code is still pending."""
+    await session.execute(
+        update(DeviceCode).where(DeviceCode.code_digest == code_digest, DeviceCode.status == "pending").values(**values)
+    )
+
+
 async def revoke_jti(session: AsyncSession, jti: str, expires_at: int) -> None:
     if await session.get(RevokedToken, jti) is None:
         session.add(RevokedToken(jti=jti, expires_at=expires_at))

@@ -22,15 +22,15 @@ from authlib.oauth2.rfc6749 import (
     UnauthorizedClientError,
     grants,
 )
-from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from idp.access_history import load_active_apps_of_clients
 from idp.keys import KeyRing
 from idp.oauth.dpop_binding import check_token_binding
 from idp.oauth.resource import requested_resources
 from idp.oauth.state import Preloaded, current
 from idp.oauth.verify import TokenInvalid, verify_hub_jwt_reloading
-from idp.storage.models import App, Grant, RevokedToken, User
+from idp.storage.models import Grant, RevokedToken, User
 
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
@@ -70,13 +70,7 @@ async def preload_subject(
     state.subject_claims = claims
     if claims is not None:
         state.user = await session.get(User, str(claims.get("sub")))
-    apps = (
-        await session.execute(
-            select(App.client_id, App.slug, App.resource).where(
-                App.client_id.in_(candidates), or_(App.status == "active", App.status.is_(None))
-            )
-        )
-    ).all()
+    apps = await load_active_apps_of_clients(session, candidates)
     state.app_resources = {(str(client_id), resource or f"{issuer}/apps/{slug}/") for client_id, slug, resource in apps}
 
 

@@ -18,10 +18,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from idp.access_history import load_app_recipients, load_registered_app
 from idp.audit import append_audit
 from idp.i18n import TEXT
 from idp.mail import Mailer
-from idp.storage.models import App, GatewayAccess, Grant, OpdUnit, User
+from idp.storage.models import Grant, User
 
 JAKARTA = dt.timezone(dt.timedelta(hours=7), "WIB")
 # gateway.claims.CLAIMS' order (idp never imports gateway): a notice lists the claims as the app's settings do.
@@ -47,23 +48,12 @@ class Incident:
 
 
 async def load_incident(session: AsyncSession, app_slug: str, since: int, until: int) -> Incident:
-    found = (
-        await session.execute(
-            select(App, OpdUnit.name).join(OpdUnit, OpdUnit.id == App.opd_id).where(App.slug == app_slug)
-        )
-    ).first()
-    if found is None:
+    app = await load_registered_app(session, app_slug)
+    if app is None:
         raise LookupError(app_slug)
-    app, opd_name = found
     claims: dict[str, set[str]] = {}
     ids: set[str | None] = set()
-    for user_id, names in (
-        await session.execute(
-            select(GatewayAccess.user_id, GatewayAccess.claims)
-            .where(GatewayAccess.app == app_slug, GatewayAccess.at >= since, GatewayAccess.at < until)
-            .distinct()
-        )
-    ).all():
+    for user_id, names in await load_app_recipients(session, app_slug, since, until):
         ids.add(user_id)
         if names is not None:
             claims.setdefault(user_id, set()).update(names.split())
@@ -92,7 +82,7 @@ async def load_incident(session: AsyncSession, app_slug: str, since: int, until:
     return Incident(
         app_slug,
         app.name,
-        opd_name,
+        app.opd_name,
         since,
         until,
         [Affected(*row, _in_order(claims[row[0]]) if row[0] in claims else None) for row in users],

@@ -14,12 +14,13 @@ from __future__ import annotations
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from idp.access_history import end_gateway_sessions
 from idp.audit import append_audit
 from idp.credentials import end_all_sessions, revoke_user_grants
 from idp.pdp.requests import build_request, close_requests
 from idp.provider import Provider
 from idp.security_events import build_event
-from idp.storage.models import Consent, GatewaySession, SecurityEvent, User, WebAuthnChallenge
+from idp.storage.models import Consent, SecurityEvent, User, WebAuthnChallenge
 
 DAY = 86_400
 
@@ -38,11 +39,7 @@ async def request_deletion(
         clients = list((await session.scalars(select(Consent.client_id).where(Consent.user_id == user_id))).all())
         user.disabled, user.deletion_requested_at, user.erase_after, user.updated_at = True, now, erase_after, now
         families = await revoke_user_grants(session, user_id, now, "account_deleted")
-        await session.execute(
-            update(GatewaySession)
-            .where(GatewaySession.user_id == user_id, GatewaySession.ended_at.is_(None))
-            .values(ended_at=now)
-        )
+        await end_gateway_sessions(session, user_id, now)
         if record:
             session.add(build_request(user_id, "erase", now, actor=actor, channel=channel))
         session.add(

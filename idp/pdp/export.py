@@ -13,11 +13,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from idp.access_history import load_access_history
+from idp.access_history import load_access_history, load_app_agreements
 from idp.security_events import EventFilter, event_json, list_security_events
 from idp.storage.models import (
-    App,
-    AppAgreement,
     BrowserSession,
     Client,
     Consent,
@@ -98,15 +96,9 @@ async def _consents(session: AsyncSession, user_id: str) -> list[dict[str, Any]]
 
 async def _app_agreements(session: AsyncSession, user_id: str) -> list[dict[str, Any]]:
     """What the person agreed each session app receives (``idp.app_agreement``)."""
-    rows = await session.execute(
-        select(AppAgreement, App.slug, App.name)
-        .join(App, App.id == AppAgreement.app_id)
-        .where(AppAgreement.user_id == user_id)
-        .order_by(AppAgreement.agreed_at)
-    )
     return [
-        {"app": slug, "app_name": name, "claims": list(row.claims), "agreed_at": row.agreed_at}
-        for row, slug, name in rows.all()
+        {"app": slug, "app_name": name, "claims": claims, "agreed_at": agreed_at}
+        for slug, name, claims, agreed_at in await load_app_agreements(session, user_id)
     ]
 
 

@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from idp.access_history import end_gateway_sessions, load_app_name
 from idp.account_edits import update_user
 from idp.audit import append_audit
 from idp.credentials import end_all_sessions, revoke_user_grants
@@ -32,7 +33,7 @@ from idp.pdp.requests import ARTICLES, KINDS, build_request
 from idp.pdp.withdraw import withdraw_app, withdraw_consent
 from idp.provider import Provider
 from idp.storage.db import rows_affected
-from idp.storage.models import App, Client, DataRequest, GatewaySession, User
+from idp.storage.models import Client, DataRequest, User
 
 JAKARTA = dt.timezone(dt.timedelta(hours=7), "WIB")
 KIND_WORDS = {
@@ -205,11 +206,7 @@ async def _restrict(provider: Provider, user_id: str, actor: str) -> str:
             raise NotFound("the account no longer exists")
         user.disabled, user.updated_at = True, max(now, user.updated_at)
         families = await revoke_user_grants(session, user_id, now, "restricted")
-        await session.execute(
-            update(GatewaySession)
-            .where(GatewaySession.user_id == user_id, GatewaySession.ended_at.is_(None))
-            .values(ended_at=now)
-        )
+        await end_gateway_sessions(session, user_id, now)
         await append_audit(
             session,
             actor=actor,
@@ -231,7 +228,7 @@ async def _check_target(session: AsyncSession, target: str) -> str:
     if kind == "client":
         name = await session.scalar(select(Client.name).where(Client.client_id == key[:64]))
     elif kind == "app":
-        name = await session.scalar(select(App.name).where(App.slug == key[:64]))
+        name = await load_app_name(session, key[:64])
     else:
         raise InvalidInput("target must be client:<client_id> or app:<slug>")
     if name is None:

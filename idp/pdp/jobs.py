@@ -18,13 +18,14 @@ from dataclasses import dataclass, field
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from idp.access_history import delete_accesses_before
 from idp.audit import append_audit
 from idp.clock import Clock
 from idp.pdp.deletion import erase_account, load_due_erasures
 from idp.pdp.lease import Lease
 from idp.periodic import Periodic
 from idp.storage.db import rows_affected
-from idp.storage.models import BrowserSession, GatewayAccess, SecurityEvent, User
+from idp.storage.models import BrowserSession, SecurityEvent, User
 
 log = logging.getLogger("gerbang.pdp")
 DAY = 86_400
@@ -94,11 +95,7 @@ class PdpJobs:
                 if await erase_account(session, user_id, now, reason=reason):
                     setattr(purged, counter, getattr(purged, counter) + 1)
         async with self._sessionmaker() as session, session.begin():
-            purged.gateway_accesses = rows_affected(
-                await session.execute(
-                    delete(GatewayAccess).where(GatewayAccess.at < now - keep.access_history_days * DAY)
-                )
-            )
+            purged.gateway_accesses = await delete_accesses_before(session, now - keep.access_history_days * DAY)
             purged.security_events = rows_affected(
                 await session.execute(
                     delete(SecurityEvent).where(SecurityEvent.at < now - keep.security_event_days * DAY)

@@ -13,10 +13,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from idp.access_history import is_app, load_registered_apps
 from idp.audit import append_audit
 from idp.clients import HUB_CLIENT_IDS
 from idp.oauth.tokens import PROFILE_SCOPES
-from idp.storage.models import App, Client, OpdUnit, ProcessingRecord
+from idp.storage.models import Client, ProcessingRecord
 
 ASSERTION_CLAIMS = ("sub", "name", "opd", "roles", "acr")  # the default set (gateway.claims.DEFAULT_CLAIMS)
 # UU PDP Art. 20 (2): the lawful bases for processing.
@@ -41,21 +42,15 @@ async def load_register(session: AsyncSession) -> list[dict[str, Any]]:
             await session.execute(select(Client.client_id, Client.scope).where(Client.client_id.not_in(HUB_CLIENT_IDS)))
         ).all()
     )
-    rows = await session.execute(
-        select(App, OpdUnit.name)
-        .join(OpdUnit, OpdUnit.id == App.opd_id)
-        .where(App.status != "rejected")
-        .order_by(App.slug)
-    )
     entries = []
-    for app, opd_name in rows.all():
+    for app in await load_registered_apps(session):
         record = records.get(app.slug)
         scope = scopes.get(app.client_id or "", "") or app.requested_scopes
         entries.append(
             {
                 "app": app.slug,
                 "name": app.name,
-                "opd": opd_name,
+                "opd": app.opd_name,
                 "status": app.status,
                 "auth_mode": app.auth_mode,
                 "client_id": app.client_id,
@@ -75,7 +70,7 @@ async def load_register(session: AsyncSession) -> list[dict[str, Any]]:
 async def save_record(
     session: AsyncSession, app_slug: str, *, purpose: str, legal_basis: str, retention: str, actor: str, now: int
 ) -> None:
-    if await session.scalar(select(App.id).where(App.slug == app_slug)) is None:
+    if not await is_app(session, app_slug):
         raise LookupError(app_slug)
     if legal_basis and legal_basis not in LEGAL_BASES:
         raise ValueError(f"legal basis must be one of {', '.join(LEGAL_BASES)}")

@@ -12,7 +12,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from idp.storage.models import App, Client, Consent, DataRequest, GatewayAccess, GatewaySession
+from idp.access_history import load_accessed_app_slugs, load_session_app_names
+from idp.storage.models import Client, Consent, DataRequest
 
 DEADLINE = 3 * 86_400
 KINDS = ("export", "withdraw", "erase", "correct", "object", "restrict")
@@ -124,27 +125,5 @@ async def load_targets(session: AsyncSession, user_id: str) -> list[tuple[str, s
             .order_by(Client.name)
         )
     ).all()
-    slugs = set(
-        (await session.scalars(select(GatewayAccess.app).where(GatewayAccess.user_id == user_id).distinct())).all()
-    )
-    slugs |= {
-        slug
-        for slug in (
-            await session.scalars(
-                select(GatewaySession.app)
-                .where(GatewaySession.user_id == user_id, GatewaySession.app.is_not(None))
-                .distinct()
-            )
-        ).all()
-        if slug is not None
-    }
-    apps = (
-        (
-            await session.execute(
-                select(App.slug, App.name).where(App.slug.in_(slugs), App.auth_mode == "session").order_by(App.name)
-            )
-        ).all()
-        if slugs
-        else []
-    )
+    apps = await load_session_app_names(session, await load_accessed_app_slugs(session, user_id))
     return [(f"client:{cid}", name) for cid, name in clients] + [(f"app:{slug}", name) for slug, name in apps]

@@ -15,15 +15,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import select
 
+from idp.access_history import end_gateway_sessions, load_app_id, load_app_slugs_of_client
+from idp.app_agreement import forget_agreement
 from idp.audit import append_audit
 from idp.credentials import revoke_user_grants
 from idp.pdp.requests import build_request
 from idp.provider import Provider
 from idp.security_events import build_event
-from idp.storage.db import rows_affected
-from idp.storage.models import App, AppAgreement, BrowserSession, Consent, GatewaySession
+from idp.storage.models import BrowserSession, Consent
 
 
 @dataclass(frozen=True)
@@ -58,14 +59,8 @@ async def withdraw_consent(
                 row.clients = [c for c in row.clients if c != client_id]
                 sids.append(row.sid)
         gateway = 0
-        if await session.scalar(select(App.id).where(App.client_id == client_id).limit(1)) is not None:
-            gateway = rows_affected(
-                await session.execute(
-                    update(GatewaySession)
-                    .where(GatewaySession.user_id == user_id, GatewaySession.ended_at.is_(None))
-                    .values(ended_at=now)
-                )
-            )
+        if await load_app_slugs_of_client(session, client_id):
+            gateway = await end_gateway_sessions(session, user_id, now)
         if record:  # a staff member fulfilling a counter request closes that request instead
             session.add(
                 build_request(
@@ -100,22 +95,11 @@ async def withdraw_app(
     """End the person's gateway sessions for one app; None when the app does not exist."""
     now = provider.clock.now()
     async with provider.sessionmaker() as session, session.begin():
-        app_id = await session.scalar(select(App.id).where(App.slug == app_slug))
+        app_id = await load_app_id(session, app_slug)
         if app_id is None:
             return None
-        # the agreement goes with the sessions: the next sign-in to the app asks again (idp.app_agreement)
-        await session.execute(
-            delete(AppAgreement).where(AppAgreement.user_id == user_id, AppAgreement.app_id == app_id)
-        )
-        ended = rows_affected(
-            await session.execute(
-                update(GatewaySession)
-                .where(
-                    GatewaySession.user_id == user_id, GatewaySession.app == app_slug, GatewaySession.ended_at.is_(None)
-                )
-                .values(ended_at=now)
-            )
-        )
+        await forget_agreement(session, user_id, app_id)  # the next sign-in to the app asks again
+        ended = await end_gateway_sessions(session, user_id, now, app=app_slug)
         if record:
             session.add(
                 build_request(

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from starlette.requests import Request
 
+from idp.clients import load_client_unit
 from idp.oauth.verify import TokenInvalid, verify_hub_jwt_reloading
 from idp.provider import Provider
 from idp.scim.responses import ScimError
-from idp.storage.models import Client, OpdUnit, RevokedToken
+from idp.storage.models import RevokedToken
 
 SCOPE = "scim"
 
@@ -56,12 +56,7 @@ async def authenticate(request: Request, provider: Provider) -> ScimCaller:
     async with provider.sessionmaker() as session:
         if await session.get(RevokedToken, str(claims.get("jti"))) is not None:
             raise _challenge(401, "The access token was revoked.", "invalid_token")
-        row = await session.execute(
-            select(Client.status, OpdUnit.path, OpdUnit.slug)
-            .join(OpdUnit, OpdUnit.id == Client.opd_id)
-            .where(Client.client_id == str(claims.get("client_id")))
-        )
-        found = row.first()
+        found = await load_client_unit(session, str(claims.get("client_id")))
     if found is None or found.status != "active":
         raise _challenge(
             403, "This client may not provision: it has no OPD unit or is not active.", "insufficient_scope"

@@ -5,22 +5,17 @@ sessions through the provider's logout listeners — and gateway sessions not ti
 
 from __future__ import annotations
 
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from idp.access_history import end_gateway_sessions
 from idp.credentials import end_all_sessions, revoke_user_grants
 from idp.provider import Provider
-from idp.storage.models import GatewaySession
 
 
 async def revoke_in_transaction(session: AsyncSession, user_id: str, now: int, reason: str) -> int:
     """The token side, in the caller's transaction (so the change and the revocation commit together)."""
     families = await revoke_user_grants(session, user_id, now, reason)
-    await session.execute(
-        update(GatewaySession)
-        .where(GatewaySession.user_id == user_id, GatewaySession.ended_at.is_(None))
-        .values(ended_at=now)
-    )
+    await end_gateway_sessions(session, user_id, now)
     return families
 
 

@@ -10,7 +10,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from scim2_models import Context, PatchOp, SearchRequest
-from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from starlette.requests import Request
 from starlette.responses import Response
@@ -31,10 +30,12 @@ from idp.scim.users import (
     dump,
     in_subtree,
     input_of,
+    load_subtree_slugs,
     load_visible,
     read_input,
+    search_users,
 )
-from idp.storage.models import OpdUnit, ScimAccount, User
+from idp.storage.models import ScimAccount, User
 
 MAX_BODY = 64 * 1024
 Handler = Callable[[Request, Provider, ScimCaller], Awaitable[Response]]
@@ -135,16 +136,7 @@ async def resource_types_endpoint(request: Request, provider: Provider, _caller:
 async def schemas_endpoint(request: Request, provider: Provider, caller: ScimCaller) -> Response:
     _only_get(request)
     async with provider.sessionmaker() as session:
-        units = list(
-            (
-                await session.scalars(
-                    select(OpdUnit.slug)
-                    .where(OpdUnit.path.startswith(caller.subtree))
-                    .order_by(OpdUnit.path)
-                    .limit(1000)
-                )
-            ).all()
-        )
+        units = await load_subtree_slugs(session, caller.subtree)
     found = schemas(base_of(provider), units)
     wanted = request.path_params.get("id")
     if wanted is None:
@@ -205,13 +197,7 @@ async def _search(provider: Provider, caller: ScimCaller, query: dict[str, Any])
     column = SORTABLE[sort_by]
     order = column.desc() if query.get("sortOrder") == "descending" else column.asc()
     async with provider.sessionmaker() as session:
-        joined = select(User, ScimAccount).outerjoin(ScimAccount, ScimAccount.user_id == User.id).where(condition)
-        total = await session.scalar(select(func.count()).select_from(joined.subquery())) or 0
-        rows = (
-            (await session.execute(joined.order_by(order, User.id).offset(start - 1).limit(count))).all()
-            if count
-            else []
-        )
+        total, rows = await search_users(session, condition, order, start, count)
         base = base_of(provider)
         attributes, excluded = _split(query.get("attributes")), _split(query.get("excludedAttributes"))
         resources = [dump(build_resource(user, account, base), attributes, excluded) for user, account in rows]

@@ -198,6 +198,24 @@ async def load_visible(session: AsyncSession, caller: ScimCaller, user_id: str) 
     return user, await session.get(ScimAccount, user.id)
 
 
+async def search_users(
+    session: AsyncSession, condition: ColumnElement[bool], order: ColumnElement[Any], start: int, count: int
+) -> tuple[int, list[tuple[User, ScimAccount | None]]]:
+    """RFC 7644 §3.4.2: how many people match, and the page of ``count`` from ``start`` (1-based) in ``order``."""
+    joined = select(User, ScimAccount).outerjoin(ScimAccount, ScimAccount.user_id == User.id).where(condition)
+    total = await session.scalar(select(func.count()).select_from(joined.subquery())) or 0
+    if not count:
+        return total, []
+    page = await session.execute(joined.order_by(order, User.id).offset(start - 1).limit(count))
+    return total, [(user, account) for user, account in page.all()]
+
+
+async def load_subtree_slugs(session: AsyncSession, subtree: str, limit: int = 1000) -> list[str]:
+    """The slugs of the units under ``subtree`` (an OPD path prefix), in path order."""
+    query = select(OpdUnit.slug).where(OpdUnit.path.startswith(subtree)).order_by(OpdUnit.path).limit(limit)
+    return list((await session.scalars(query)).all())
+
+
 async def load_unit(session: AsyncSession, caller: ScimCaller, slug: str | None) -> OpdUnit:
     unit = await session.scalar(select(OpdUnit).where(OpdUnit.slug == (slug or caller.unit_slug)))
     if unit is None or not unit.path.startswith(caller.subtree):

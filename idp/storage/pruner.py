@@ -33,12 +33,11 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from idp.periodic import Periodic
 from idp.storage.db import rows_affected
+from idp.storage.gateway_models import ConsoleSession, GatewaySession
 from idp.storage.models import (
     AccessToken,
     AuthorizationCode,
     BrowserSession,
-    ConsoleSession,
-    GatewaySession,
     Grant,
     Interaction,
     LoginChallenge,

@@ -23,7 +23,7 @@ from gateway.apps import add_app
 from gateway.model import Principal, Route
 from idp.clock import FrozenClock
 from idp.storage.db import build_engine, build_sessionmaker
-from idp.storage.models import GatewayAccess
+from idp.storage.gateway_models import GatewayAccess
 from tests.support.eventually import eventually
 from tests.support.hub import TEST_UPSTREAM_ADDRESSES, Browser, Hub, run_hub
 from tests.support.records import rows

@@ -20,7 +20,7 @@ from sqlalchemy import update
 
 from gateway.app import create_app
 from idp.storage.db import build_engine, build_sessionmaker
-from idp.storage.models import ConsoleSession
+from idp.storage.gateway_models import ConsoleSession
 from tests.support.admin import (
     BPKAD_ADMIN,
     DISHUB_ADMIN,

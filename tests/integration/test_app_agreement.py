@@ -19,7 +19,8 @@ from gateway.app import create_app
 from gateway.app_edits import update_app
 from gateway.apps import add_app
 from idp.storage.db import build_engine, build_sessionmaker
-from idp.storage.models import App, AppAgreement, AuthorizationCode
+from idp.storage.gateway_models import App
+from idp.storage.models import AppAgreement, AuthorizationCode
 from tests.support.eventually import eventually
 from tests.support.hub import (
     TEST_UPSTREAM_ADDRESSES,

@@ -17,7 +17,8 @@ import yaml
 from gateway.app import create_app as create_hub
 from gateway.claims import CLAIMS
 from idp.clock import FrozenClock
-from idp.storage.models import App, GatewayAccess, User
+from idp.storage.gateway_models import App, GatewayAccess
+from idp.storage.models import User
 from tests.integration.test_access_history import eventually, register
 from tests.integration.test_data_rights import WARGA, app_path, clock  # noqa: F401 (fixture)
 from tests.integration.test_pdp_console import seed_admins

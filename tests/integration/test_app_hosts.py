@@ -24,8 +24,8 @@ from gateway.registry import AppRegistry
 from idp.clock import FrozenClock
 from idp.org import add_opd
 from idp.storage.db import build_engine, build_sessionmaker
+from idp.storage.gateway_models import App, AppHost
 from idp.storage.migrate import alembic_config, upgrade
-from idp.storage.models import App, AppHost
 from tests.support.admin import KOMINFO, AdminClient, admin_token, run_seed
 from tests.support.cli_env import CLI_ISSUER, cli, use_database
 from tests.support.eventually import eventually

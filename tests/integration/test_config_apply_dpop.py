@@ -9,7 +9,7 @@ import pytest
 import yaml
 from sqlalchemy import select
 
-from idp.storage.models import App
+from idp.storage.gateway_models import App
 from tests.integration.test_config_apply import _file
 from tests.support.cli_env import audit_entries, cli, run_query, use_database
 

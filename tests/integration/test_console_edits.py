@@ -16,7 +16,8 @@ from gateway.app import create_app
 from gateway.apps import add_app
 from idp.clients import is_secret_valid
 from idp.storage.db import build_engine, build_sessionmaker
-from idp.storage.models import App, Client, OpdUnit
+from idp.storage.gateway_models import App
+from idp.storage.models import Client, OpdUnit
 from tests.support.admin import DISHUB_ADMIN, KOMINFO, run_seed
 from tests.support.cli_env import audit_entries, run_query
 from tests.support.hub import TEST_UPSTREAM_ADDRESSES, Browser, Hub, csrf_from, run_hub

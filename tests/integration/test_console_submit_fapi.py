@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import select
 
 from gateway.app import create_app
-from idp.storage.models import App, Client
+from idp.storage.gateway_models import App
+from idp.storage.models import Client
 from tests.support.admin import DISHUB_ADMIN, KOMINFO, run_seed
 from tests.support.cli_env import audit_entries, run_query
 from tests.support.hub import Browser, Hub, csrf_from, run_hub

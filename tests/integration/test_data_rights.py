@@ -16,7 +16,8 @@ from gateway.app import create_app as create_hub
 from idp.clock import FrozenClock
 from idp.pdp.jobs import DAY, PdpJobs, Retention
 from idp.storage.db import build_engine, build_sessionmaker
-from idp.storage.models import AuditEntry, Client, DataRequest, GatewayAccess, SecurityEvent, User
+from idp.storage.gateway_models import GatewayAccess
+from idp.storage.models import AuditEntry, Client, DataRequest, SecurityEvent, User
 from tests.integration.test_access_history import register
 from tests.support.account_flows import code_flow_tokens, introspect, is_signed_in
 from tests.support.audit import gerbang

@@ -10,7 +10,8 @@ from gateway.city_config.state import read_state
 from gateway.demo.seed import KECAMATAN_IN_DEMO, KELURAHAN_PER_KECAMATAN, PEOPLE, demo_city, reference_data, seed_demo
 from idp.passwords import HASHER
 from idp.storage.db import build_engine, build_sessionmaker
-from idp.storage.models import App, AuditEntry, OpdUnit, User
+from idp.storage.gateway_models import App
+from idp.storage.models import AuditEntry, OpdUnit, User
 from tests.support.hub import TEST_UPSTREAM_ADDRESSES
 from tests.support.records import rows
 

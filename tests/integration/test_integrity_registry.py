@@ -13,8 +13,8 @@ from alembic import command
 from sqlalchemy import inspect, select
 
 from idp.storage.db import build_engine
+from idp.storage.gateway_models import App
 from idp.storage.migrate import alembic_config, upgrade
-from idp.storage.models import App
 from tests.integration.test_app_hosts import APPS_DOMAIN, ISSUER, _seed, empty_database  # noqa: F401 - a fixture
 from tests.support.cli_env import cli, run_query, use_database
 

@@ -19,8 +19,9 @@ from idp.accounts import add_user
 from idp.clients import add_client
 from idp.org import add_opd
 from idp.storage.db import build_engine, build_sessionmaker
+from idp.storage.gateway_models import App
 from idp.storage.migrate import alembic_config, upgrade
-from idp.storage.models import App, AuthorizationCode, Client, Grant
+from idp.storage.models import AuthorizationCode, Client, Grant
 from tests.support.services import drop_pg_database, new_pg_database
 
 BACKENDS = [b for b in os.environ.get("GERBANG_TEST_BACKENDS", "sqlite,postgresql").split(",") if b]

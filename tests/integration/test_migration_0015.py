@@ -13,8 +13,9 @@ from idp.accounts import add_user
 from idp.org import add_opd
 from idp.pdp.requests import build_request
 from idp.storage.db import build_engine, build_sessionmaker
+from idp.storage.gateway_models import App
 from idp.storage.migrate import alembic_config, upgrade
-from idp.storage.models import App, DataRequest
+from idp.storage.models import DataRequest
 from tests.integration.test_app_hosts import APPS_DOMAIN, ISSUER, empty_database  # noqa: F401 - the fixture
 
 NOW = 1_800_000_000

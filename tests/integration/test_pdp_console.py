@@ -11,7 +11,8 @@ import time
 import httpx
 
 from idp.clock import FrozenClock
-from idp.storage.models import AuditEntry, DataRequest, GatewayAccess
+from idp.storage.gateway_models import GatewayAccess
+from idp.storage.models import AuditEntry, DataRequest
 from tests.integration.test_data_rights import ASN, WARGA, app_path, clock, hub  # noqa: F401 (fixtures)
 from tests.support.admin import DISHUB_OPERATOR, KOMINFO, AdminCity, run_seed
 from tests.support.audit import gerbang

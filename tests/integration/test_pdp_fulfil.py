@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 
 from idp.clock import FrozenClock
-from idp.storage.models import AuditEntry, DataRequest, GatewayAccess, User
+from idp.storage.gateway_models import GatewayAccess
+from idp.storage.models import AuditEntry, DataRequest, User
 from tests.integration.test_access_history import eventually
 from tests.integration.test_data_rights import WARGA, app_path, clock, hub  # noqa: F401 (fixtures)
 from tests.integration.test_pdp_console import console, seed_admins

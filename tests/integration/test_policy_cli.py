@@ -13,7 +13,7 @@ from gateway.cli import main
 from idp.accounts import add_user
 from idp.org import add_opd, load_opd
 from idp.storage.db import build_engine, build_sessionmaker
-from idp.storage.models import App
+from idp.storage.gateway_models import App
 from policies import DEFAULT_POLICY_DIR
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "policies"

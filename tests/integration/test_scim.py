@@ -248,7 +248,7 @@ async def _add_gateway_session(hub: Hub, user_id: str) -> str:
     import secrets
     import time
 
-    from idp.storage.models import GatewaySession
+    from idp.storage.gateway_models import GatewaySession
 
     digest, now = secrets.token_hex(32), int(time.time())
     engine = build_engine(hub.settings.effective_database_url)
@@ -270,7 +270,7 @@ async def _add_gateway_session(hub: Hub, user_id: str) -> str:
 
 
 async def _gateway_session_ended(hub: Hub, digest: str) -> bool:
-    from idp.storage.models import GatewaySession
+    from idp.storage.gateway_models import GatewaySession
 
     engine = build_engine(hub.settings.effective_database_url)
     async with build_sessionmaker(engine)() as session:

@@ -12,7 +12,7 @@ from gateway.traffic import KEEP_MINUTES, LAST_BUCKET, MinuteRow, TrafficRecorde
 from gateway.traffic_store import TrafficFlusher, add_traffic, prune_traffic, sum_counts, sum_histograms
 from idp.clock import FrozenClock
 from idp.storage.db import build_engine, build_sessionmaker
-from idp.storage.models import TrafficLatency, TrafficMinute
+from idp.storage.gateway_models import TrafficLatency, TrafficMinute
 
 NOW = 1_800_000_000  # minute 30,000,000
 

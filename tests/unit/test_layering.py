@@ -1,4 +1,12 @@
-"""The dependency direction: policies imports neither idp nor gateway; idp never imports gateway."""
+"""The dependency direction: policies imports neither idp nor gateway; idp never imports gateway.
+
+And the storage boundary: the gateway's tables (``idp.storage.gateway_models``) are read by the provider only
+through the access history (``idp/access_history.py``); the storage layer that declares, migrates and prunes every
+table (``idp/storage/``) is the other place in ``idp`` that names them. The provider's HTTP endpoints
+(``idp/endpoints/``, the route tables, SCIM's handlers) issue no SQL: their queries live in store modules
+(``idp/oauth/store.py``, ``idp/accounts.py``, ``idp/scim/users.py``); so do the gateway's console, admin API and
+session-app handlers.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +17,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 FORBIDDEN = {"policies": {"idp", "gateway"}, "idp": {"gateway"}}
+GATEWAY_MODELS = "idp.storage.gateway_models"
+GATEWAY_MODELS_READERS = ("idp/access_history.py", "idp/storage/")  # the named interface; the storage layer
 
 
 def imported_packages(path: Path, root: Path) -> set[tuple[int, str]]:
@@ -42,6 +52,63 @@ def violations(package: str, root: Path = ROOT) -> list[str]:
     ]
 
 
+# What a module needs to issue SQL itself: sqlalchemy's statement builders, or running a statement on a session.
+SQL_MODULES = ("sqlalchemy", "sqlalchemy.sql", "sqlalchemy.future", "sqlalchemy.orm")
+SQL_CALLS = {"execute", "scalar", "scalars", "exec_driver_sql"}
+
+
+def sql_issued(path: Path, root: Path) -> list[str]:
+    """Where a module imports a statement builder (``from sqlalchemy import select``, ``import sqlalchemy``) or
+    calls a session's ``execute``/``scalar``/``scalars``; the exception and typing modules
+    (``sqlalchemy.exc``, ``sqlalchemy.ext.asyncio``) are fine."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    relative = path.relative_to(root).as_posix()
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
+            found += [f"{relative}:{node.lineno} imports {name}" for name in names if name in SQL_MODULES]
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in SQL_CALLS:
+            found.append(f"{relative}:{node.lineno} calls .{node.func.attr}()")
+    return found
+
+
+def imported_modules(path: Path, root: Path) -> set[tuple[int, str]]:
+    """(line, dotted name) of every module an import may bind; ``from a.b import c`` yields ``a.b`` and ``a.b.c``
+    (``c`` may be a module), relative imports resolved against the module's own package."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    package = path.relative_to(root).with_suffix("").parts[:-1]
+    found: set[tuple[int, str]] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update((node.lineno, alias.name) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = ".".join([*package[: len(package) - node.level + 1], *([node.module] if node.module else [])])
+            if not node.level:
+                base = node.module or ""
+            found.add((node.lineno, base))
+            found.update((node.lineno, f"{base}.{alias.name}") for alias in node.names)
+        elif (
+            isinstance(node, ast.Call)
+            and getattr(node.func, "attr", getattr(node.func, "id", "")) in ("import_module", "__import__")
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+        ):
+            found.add((node.lineno, str(node.args[0].value)))
+    return found
+
+
+def gateway_models_readers(root: Path = ROOT) -> list[str]:
+    found = []
+    for path in sorted((root / "idp").rglob("*.py")):
+        relative = path.relative_to(root).as_posix()
+        if relative.startswith(GATEWAY_MODELS_READERS):
+            continue
+        lines = {line for line, name in imported_modules(path, root) if f"{name}.".startswith(f"{GATEWAY_MODELS}.")}
+        found += [f"{relative}:{line} imports {GATEWAY_MODELS}" for line in sorted(lines)]
+    return found
+
+
 @pytest.mark.parametrize("package", sorted(FORBIDDEN))
 def test_package_respects_the_layering(package: str) -> None:
     assert list((ROOT / package).rglob("*.py")), f"{package} has no modules: the scan would prove nothing"
@@ -58,4 +125,76 @@ def test_the_scan_sees_every_import_form(tmp_path: Path) -> None:
         "policies/probe.py:1 imports gateway",
         "policies/probe.py:2 imports idp",
         "policies/probe.py:5 imports gateway",
+    ]
+
+
+def test_the_provider_reads_the_gateways_tables_only_through_the_access_history() -> None:
+    assert (ROOT / "idp" / "storage" / "gateway_models.py").is_file(), "the scan would look for a module that is gone"
+    assert any(name == GATEWAY_MODELS for _, name in imported_modules(ROOT / "idp" / "access_history.py", ROOT))
+    assert gateway_models_readers() == []
+
+
+def test_the_boundary_scan_sees_every_import_form(tmp_path: Path) -> None:
+    (tmp_path / "idp" / "pdp").mkdir(parents=True)
+    (tmp_path / "idp" / "storage").mkdir()
+    (tmp_path / "idp" / "pdp" / "probe.py").write_text(
+        "from idp.storage.gateway_models import App\nfrom idp.storage import gateway_models\n"
+        "import idp.storage.gateway_models\nfrom ..storage import gateway_models\n"
+        "from ..storage.gateway_models import GatewaySession\nfrom idp.storage.models import User\n"
+        "import importlib\nimportlib.import_module('idp.storage.gateway_models')\n"
+    )
+    (tmp_path / "idp" / "access_history.py").write_text("from idp.storage.gateway_models import App\n")
+    (tmp_path / "idp" / "storage" / "pruner.py").write_text("from .gateway_models import GatewaySession\n")
+    assert gateway_models_readers(tmp_path) == [
+        f"idp/pdp/probe.py:{line} imports idp.storage.gateway_models" for line in (1, 2, 3, 4, 5, 8)
+    ]
+
+
+def test_the_providers_endpoints_issue_no_sql() -> None:
+    endpoints = sorted((ROOT / "idp" / "endpoints").glob("*.py"))
+    assert len(endpoints) > 10, "the scan would prove nothing"
+    endpoints += sorted((ROOT / "idp").glob("*_routes.py"))
+    endpoints += [ROOT / "idp" / "scim" / f"{name}.py" for name in ("auth", "bulk", "endpoints", "group_endpoints")]
+    assert [finding for path in endpoints for finding in sql_issued(path, ROOT)] == []
+
+
+GATEWAY_HANDLERS = (
+    "gateway/admin/api.py",
+    "gateway/admin/console.py",
+    "gateway/admin/console_acr.py",
+    "gateway/admin/console_auth.py",
+    "gateway/admin/console_control.py",
+    "gateway/admin/console_edits.py",
+    "gateway/admin/console_idps.py",
+    "gateway/admin/console_pdp.py",
+    "gateway/admin/edits_api.py",
+    "gateway/admin/idp_api.py",
+    "gateway/admin/pdp_api.py",
+    "gateway/integrity/ledger_routes.py",
+    "gateway/session_auth.py",
+)
+
+
+def test_the_gateways_handlers_issue_no_sql() -> None:
+    """The console, the admin API, the receipt route and the session apps' login: stores answer for them
+    (``gateway/admin/listings.py``, ``gateway/session_store.py``, ``gateway/integrity/ledger_store.py``, ...)."""
+    handlers = [ROOT / name for name in GATEWAY_HANDLERS]
+    assert all(path.is_file() for path in handlers), "a handler module moved: the scan would miss it"
+    assert [finding for path in handlers for finding in sql_issued(path, ROOT)] == []
+
+
+def test_the_sql_scan_sees_builders_and_statements(tmp_path: Path) -> None:
+    (tmp_path / "probe.py").write_text(
+        "from sqlalchemy import select\nimport sqlalchemy\nfrom sqlalchemy.exc import SQLAlchemyError\n"
+        "from sqlalchemy.ext.asyncio import AsyncSession\nfrom sqlalchemy.orm import aliased\n"
+        "async def f(session):\n    await session.execute(q)\n    await session.scalar(q)\n"
+        "    await session.get(User, 1)\n    (await session.scalars(q)).all()\n"
+    )
+    assert sql_issued(tmp_path / "probe.py", tmp_path) == [
+        "probe.py:1 imports sqlalchemy",
+        "probe.py:2 imports sqlalchemy",
+        "probe.py:5 imports sqlalchemy.orm",
+        "probe.py:7 calls .execute()",
+        "probe.py:8 calls .scalar()",
+        "probe.py:10 calls .scalars()",
     ]

@@ -8,6 +8,7 @@ from alembic import context
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from idp.storage import gateway_models  # noqa: F401 - registers the gateway's tables: the metadata is every table
 from idp.storage.db import build_engine
 from idp.storage.models import Base
 

@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import select
 
 from idp.storage.db import build_engine, build_sessionmaker
-from idp.storage.models import LedgerReceipt
+from idp.storage.gateway_models import LedgerReceipt
 from tests.integration.scale.conftest import Town
 from tests.support.instances import start_instance
 

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from idp.storage.db import build_engine, build_sessionmaker
-from idp.storage.models import TrafficMinute
+from idp.storage.gateway_models import TrafficMinute
 from tests.integration.scale.conftest import Town
 from tests.support.instances import start_instance
 
