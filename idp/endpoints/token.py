@@ -12,6 +12,7 @@ from idp.dpop.proof import InvalidProof
 from idp.endpoints.dpop_http import nonce_header, read_proof, token_endpoint_refusal
 from idp.http import oauth_error, oauth_json, read_oauth_form
 from idp.oauth.client_jwks import preload_client_keys
+from idp.oauth.client_profile import preload_served_apps, resources_at_token_endpoint
 from idp.oauth.request import HubRequest
 from idp.oauth.state import Effects, Preloaded, run_with_state
 from idp.oauth.store import apply_in_transaction, candidate_client_ids, preload_grant_rows
@@ -43,12 +44,13 @@ async def token_endpoint(request: Request) -> Response:
     try:
         state.clients = await provider.clients.get_many(candidates)
         await preload_client_keys(provider.client_keys, state, form)
-        if form.get("grant_type", [None])[0] in USER_GRANTS:
-            async with provider.sessionmaker() as session:
+        async with provider.sessionmaker() as session:
+            if form.get("grant_type", [None])[0] in USER_GRANTS:
                 await preload_grant_rows(session, form, state)
-        elif form.get("grant_type", [None])[0] == TOKEN_EXCHANGE:
-            async with provider.sessionmaker() as session:
+            elif form.get("grant_type", [None])[0] == TOKEN_EXCHANGE:
                 await preload_subject(session, provider.keys, provider.issuer, form, candidates, state)
+            resources = resources_at_token_endpoint(form, state)
+            await preload_served_apps(session, provider.settings, state, candidates, resources)
     except SQLAlchemyError:
         return oauth_error(
             503, "temporarily_unavailable", "The service is temporarily unavailable.", {"Retry-After": "5"}

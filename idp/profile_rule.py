@@ -1,0 +1,151 @@
+"""Kominfo's profile rule (``provider.profiles`` in the policy files): the clients of some apps must follow a
+security profile (``fapi2``: FAPI 2.0). One home for "which apps does a client serve" and "does it comply", read
+by every door that registers or changes a client or an app and by every endpoint that issues codes or tokens.
+
+A client serves an app when it is the app's own client (``apps.client_id``) or when it may obtain tokens whose
+``aud`` is the app's resource identifier (its registered RFC 8707 ``resources``, or the audience it asks for).
+An app is restricted when the policy files or the app registry say so; suspended and pending apps count too (a
+token minted while an app is suspended works once it is resumed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from sqlalchemy import ColumnElement, Text, cast, false, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from idp.app_origins import default_apps_domain, default_resource
+from idp.errors import InvalidInput
+from idp.storage.models import App, Client
+from policies.engine import PolicySet
+
+
+@dataclass(frozen=True)
+class ServedApp:
+    """An app as the profile rule sees it: its resource identifier, the registry's flag, its own client."""
+
+    slug: str
+    resource: str
+    restricted: bool
+    client_id: str | None
+
+
+@dataclass(frozen=True)
+class ProfileBreach:
+    """A client that serves an app whose clients the policy binds to a profile it does not follow."""
+
+    rule_id: str
+    profile: str
+    app: str
+    client_id: str
+
+    def describe(self) -> str:
+        return (
+            f"policy rule '{self.rule_id}' requires the {self.profile} profile of every client of app '{self.app}': "
+            f"client '{self.client_id}' does not follow it (gerbang clients update {self.client_id} --profile "
+            f"{self.profile}, or remove the link)"
+        )
+
+
+def _default_slugs(resources: Iterable[str], issuer: str, domain: str) -> set[str]:
+    """The slugs whose default resource identifier (``https://{slug}.{domain}/``) is one of ``resources``."""
+    slugs: set[str] = set()
+    for uri in resources:
+        try:
+            host = (urlsplit(uri).hostname or "").lower()
+        except ValueError:
+            continue
+        slug = host.removesuffix(f".{domain}")
+        if slug != host and default_resource(issuer, domain, slug) == uri:
+            slugs.add(slug)
+    return slugs
+
+
+async def load_served_apps(
+    session: AsyncSession,
+    issuer: str,
+    apps_domain: str,
+    *,
+    client_ids: Iterable[str] = (),
+    resources: Iterable[str] = (),
+    slugs: Iterable[str] = (),
+) -> list[ServedApp]:
+    """Apps whose own client is one of ``client_ids``, whose resource is one of ``resources``, or named."""
+    domain = apps_domain or default_apps_domain(issuer)
+    ids, uris, named = set(client_ids), set(resources), set(slugs)
+    defaults = _default_slugs(uris, issuer, domain)
+    conditions: list[ColumnElement[bool]] = []
+    if ids:
+        conditions.append(App.client_id.in_(ids))
+    if uris:
+        conditions.append(App.resource.in_(uris))
+    if defaults:
+        conditions.append(App.resource.is_(None) & App.slug.in_(defaults))
+    if named:
+        conditions.append(App.slug.in_(named))
+    if not conditions:
+        return []
+    rows = (await session.scalars(select(App).where(or_(*conditions)))).all()
+    return [
+        ServedApp(app.slug, app.resource or default_resource(issuer, domain, app.slug), app.restricted, app.client_id)
+        for app in rows
+    ]
+
+
+def find_breach(
+    policy: PolicySet, client_id: str, profile: str | None, apps: Iterable[ServedApp], audiences: Iterable[str]
+) -> ProfileBreach | None:
+    """The first app among ``apps`` that ``client_id`` serves (its own client, or ``audiences`` names its
+    resource) whose clients the policy binds to a profile other than ``profile``."""
+    wanted = set(audiences)
+    for app in apps:
+        if app.client_id != client_id and app.resource not in wanted:
+            continue
+        rule = policy.required_profile(app.slug, app.restricted)
+        if rule is not None and rule.profile != profile:
+            return ProfileBreach(rule.id, rule.profile, app.slug, client_id)
+    return None
+
+
+async def check_profile_rule(
+    session: AsyncSession,
+    policy: PolicySet,
+    issuer: str,
+    apps_domain: str,
+    *,
+    client_ids: Iterable[str] = (),
+    app_slugs: Iterable[str] = (),
+) -> None:
+    """After a change to these clients or apps (flushed, not yet committed): refuse it with ``InvalidInput``
+    naming the rule when one of them now breaks a profile rule. Each door calls it with what it touched."""
+    ids, named = set(client_ids), set(app_slugs)
+    touched = (await session.scalars(select(Client).where(Client.client_id.in_(ids)))).all() if ids else []
+    apps = await load_served_apps(
+        session,
+        issuer,
+        apps_domain,
+        client_ids=ids,
+        resources={uri for client in touched for uri in client.resources or ()},
+        slugs=named,
+    )
+    app_clients = {app.client_id for app in apps if app.slug in named and app.client_id}
+    resources = {app.resource for app in apps if app.slug in named}
+    clients = {client.client_id: client for client in touched}
+    if app_clients or resources:
+        others = select(Client).where(Client.client_id.in_(app_clients) | _lists_any(resources))
+        clients.update((client.client_id, client) for client in (await session.scalars(others)).all())
+    for client in clients.values():
+        breach = find_breach(policy, client.client_id, client.profile, apps, client.resources or ())
+        if breach is not None:
+            raise InvalidInput(breach.describe())
+
+
+def _lists_any(resources: set[str]) -> ColumnElement[bool]:
+    """Clients whose JSON ``resources`` list may hold one of ``resources`` (a text match; ``find_breach``
+    then checks the list itself)."""
+    if not resources:
+        return false()
+    return or_(*(cast(Client.resources, Text).contains(uri, autoescape=True) for uri in resources))
