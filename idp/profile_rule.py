@@ -10,8 +10,8 @@ token minted while an app is suspended works once it is resumed).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from sqlalchemy import ColumnElement, Text, cast, false, or_, select
@@ -149,3 +149,48 @@ def _lists_any(resources: set[str]) -> ColumnElement[bool]:
     if not resources:
         return false()
     return or_(*(cast(Client.resources, Text).contains(uri, autoescape=True) for uri in resources))
+
+
+@dataclass(frozen=True)
+class ProfileGuard:
+    """What a door needs to check the rule: the policy set in force (read at each check: a reloaded set applies
+    at once) and where apps live. Built once per CLI command or per admin API / registration endpoint."""
+
+    policy: Callable[[], PolicySet]
+    issuer: str
+    apps_domain: str
+
+    async def check(
+        self, session: AsyncSession, *, client_ids: Iterable[str] = (), app_slugs: Iterable[str] = ()
+    ) -> None:
+        await check_profile_rule(
+            session, self.policy(), self.issuer, self.apps_domain, client_ids=client_ids, app_slugs=app_slugs
+        )
+
+    def check_submission(self, slug: str, restricted: bool, profile: str | None) -> None:
+        """An app submitted for review: its client will need the profile the policy requires of the app's."""
+        rule = self.policy().required_profile(slug, restricted)
+        if rule is not None and rule.profile != profile:
+            raise InvalidInput(
+                f"policy rule '{rule.id}' requires the {rule.profile} profile of every client of app '{slug}': "
+                f"submit the app with client_profile {rule.profile} and the client's jwks_uri"
+            )
+
+
+@dataclass(frozen=True)
+class DeferredProfileGuard(ProfileGuard):
+    """For a batch of changes in one transaction (``gerbang apply``): each change records what it touched and the
+    rule is checked once at the end (a document may give a client the profile after the change that links it to
+    a restricted app)."""
+
+    client_ids: set[str] = field(default_factory=set)
+    app_slugs: set[str] = field(default_factory=set)
+
+    async def check(
+        self, session: AsyncSession, *, client_ids: Iterable[str] = (), app_slugs: Iterable[str] = ()
+    ) -> None:
+        self.client_ids.update(client_ids)
+        self.app_slugs.update(app_slugs)
+
+    async def finish(self, session: AsyncSession) -> None:
+        await ProfileGuard.check(self, session, client_ids=self.client_ids, app_slugs=self.app_slugs)
