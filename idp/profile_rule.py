@@ -45,8 +45,8 @@ class ProfileBreach:
     def describe(self) -> str:
         return (
             f"policy rule '{self.rule_id}' requires the {self.profile} profile of every client of app '{self.app}': "
-            f"client '{self.client_id}' does not follow it (gerbang clients update {self.client_id} --profile "
-            f"{self.profile}, or remove the link)"
+            f"client '{self.client_id}' does not follow it (give it the {self.profile} profile first: admin API "
+            f"PUT /admin/api/clients/{self.client_id}/security, the console or gerbang apply; or unlink it)"
         )
 
 
