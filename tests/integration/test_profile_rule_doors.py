@@ -15,12 +15,14 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import select
 
 from gateway.admin.actor import Actor
-from gateway.admin.bodies import ClientSecurityRequest
+from gateway.admin.bodies import AppSubmission, ClientSecurityRequest
 from gateway.admin.client_review import set_client_security
+from gateway.admin.registration import approve_app, submit_app
 from gateway.apps import add_app
 from gateway.errors import BadRequest
 from idp.client_registration import RegistrationError, issue_initial_token, register_client, update_client
 from idp.dpop.client import public_jwk
+from idp.errors import InvalidInput
 from idp.profile_rule import ProfileGuard
 from idp.storage.db import build_engine, build_sessionmaker
 from idp.storage.models import App, Client
@@ -151,3 +153,35 @@ def test_the_admin_and_registration_doors_keep_a_restricted_apps_client_in_the_p
     assert RULE in admin_error and RULE in registration_error
     [(client,)] = run_query(database_url, select(Client).where(Client.profile == "fapi2"))
     assert client.profile == "fapi2"
+
+
+def test_a_submission_for_a_restricted_app_needs_a_fapi2_client_and_its_approval_links_one(city: str) -> None:
+    """The console's and the admin API's submission and approval (``gateway.admin.registration``)."""
+    guard = ProfileGuard(lambda: load_policy_dir(DEFAULT_POLICY_DIR), CLI_ISSUER, "")
+    kominfo = Actor("kominfo-admin", True, (), ())
+    fields = {"slug": "e-budgeting", "name": "E-Budgeting", "opd": "bpkad", "upstreams": ["http://127.0.0.1:9004"],
+              "auth_mode": "bearer", "contact": "tim@bpkad.example.id"}  # fmt: skip
+
+    async def run() -> str:
+        engine = build_engine(city)
+        maker = build_sessionmaker(engine)
+        now = int(time.time())
+        try:
+            async with maker() as session, session.begin():
+                with pytest.raises(InvalidInput) as plain:
+                    await submit_app(session, kominfo, AppSubmission(**fields), CLI_ISSUER, now, profiles=guard)
+                await session.rollback()
+            async with maker() as session, session.begin():
+                fapi = AppSubmission(**fields, client_profile="fapi2", jwks_uri=JWKS_URI)
+                await submit_app(session, kominfo, fapi, CLI_ISSUER, now, TEST_UPSTREAM_ADDRESSES, profiles=guard)
+                await approve_app(
+                    session, kominfo, "e-budgeting", CLI_ISSUER, now, TEST_UPSTREAM_ADDRESSES, profiles=guard
+                )
+            return plain.value.message
+        finally:
+            await engine.dispose()
+
+    assert RULE in asyncio.run(run())
+    [(app,)] = run_query(city, select(App).where(App.slug == "e-budgeting"))
+    [(client,)] = run_query(city, select(Client).where(Client.client_id == app.client_id))
+    assert (app.status, client.profile, client.auth_method) == ("active", "fapi2", "private_key_jwt")
