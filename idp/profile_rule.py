@@ -10,6 +10,7 @@ token minted while an app is suspended works once it is resumed).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -148,7 +149,9 @@ def _lists_any(resources: set[str]) -> ColumnElement[bool]:
     then checks the list itself)."""
     if not resources:
         return false()
-    return or_(*(cast(Client.resources, Text).contains(uri, autoescape=True) for uri in resources))
+    # as stored: JSON text, where a non-ASCII character is escaped (json.dumps), so both spellings are looked for
+    spellings = {form for uri in resources for form in (uri, json.dumps(uri)[1:-1])}
+    return or_(*(cast(Client.resources, Text).contains(form, autoescape=True) for form in spellings))
 
 
 @dataclass(frozen=True)

@@ -185,3 +185,13 @@ def test_a_submission_for_a_restricted_app_needs_a_fapi2_client_and_its_approval
     [(app,)] = run_query(city, select(App).where(App.slug == "e-budgeting"))
     [(client,)] = run_query(city, select(Client).where(Client.client_id == app.client_id))
     assert (app.status, client.profile, client.auth_method) == ("active", "fapi2", "private_key_jwt")
+
+
+def test_a_client_found_by_a_non_ascii_resource_is_still_checked(city: str) -> None:
+    """Clients are found by their stored resources, JSON text where non-ASCII characters are escaped."""
+    resource = "https://kas-daérah.example/"
+    _add_client("kas-lama", "--resource", resource)
+    cli("apps", "add", "--slug", "kas", "--opd", "bpkad", "--upstream", "http://127.0.0.1:9005", "--auth", "bearer",
+        "--resource", resource)  # fmt: skip
+    assert "kas-lama" in _refused("apps", "update", "kas", "--restricted")
+    assert _apps(city)["kas"] == (None, False)
