@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from gateway.cli import main
 from policies import DEFAULT_POLICY_DIR, PolicyError, explain, load_policy_dir
+from policies.cases import CaseDoc, ProfileCase, run_case
 from tests.support.policies import policy_from, request
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "policies"
@@ -86,3 +87,13 @@ def test_policy_explain_prints_the_profile_rule(monkeypatch: pytest.MonkeyPatch,
     assert (as_json["required_profile"], as_json["profile_rule"]) == ("fapi2", "fapi2-for-restricted-apps")
     free = json.loads(CliRunner().invoke(main, [*args[:3], "info-publik", *args[4:], "--json"]).output)
     assert free["required_profile"] is None
+
+
+def test_a_profile_case_compares_the_profile_and_says_what_it_found() -> None:
+    policy = policy_from(PROFILES)
+    passed = run_case(policy, "t.yaml", 1, CaseDoc(name="x", profile=ProfileCase(app="simpeg"), expect_profile="fapi2"))
+    assert passed.passed and passed.detail == "profile fapi2 (rule fapi2-for-restricted-apps)"
+    failed = run_case(policy, "t.yaml", 2, CaseDoc(name="y", profile=ProfileCase(app="parkir"), expect_profile="fapi2"))
+    assert not failed.passed and failed.detail == "profile none, expected fapi2"
+    with pytest.raises(ValueError, match="expect_profile"):
+        CaseDoc(name="z", profile=ProfileCase(app="simpeg"))
