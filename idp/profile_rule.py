@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from sqlalchemy import ColumnElement, Text, cast, false, or_, select
+from sqlalchemy import ColumnElement, Text, cast, false, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from idp.app_origins import default_apps_domain, default_resource
@@ -73,8 +73,10 @@ async def load_served_apps(
     client_ids: Iterable[str] = (),
     resources: Iterable[str] = (),
     slugs: Iterable[str] = (),
+    every: bool = False,
 ) -> list[ServedApp]:
-    """Apps whose own client is one of ``client_ids``, whose resource is one of ``resources``, or named."""
+    """Apps whose own client is one of ``client_ids``, whose resource is one of ``resources``, or named; with
+    ``every``, all of them."""
     domain = apps_domain or default_apps_domain(issuer)
     ids, uris, named = set(client_ids), set(resources), set(slugs)
     defaults = _default_slugs(uris, issuer, domain)
@@ -87,12 +89,15 @@ async def load_served_apps(
         conditions.append(App.resource.is_(None) & App.slug.in_(defaults))
     if named:
         conditions.append(App.slug.in_(named))
+    if every:
+        conditions.append(true())
     if not conditions:
         return []
-    rows = (await session.scalars(select(App).where(or_(*conditions)))).all()
+    # Columns, not App rows: an App row also loads its extra hosts (a second query on every token request).
+    columns = select(App.slug, App.resource, App.restricted, App.client_id).where(or_(*conditions))
     return [
-        ServedApp(app.slug, app.resource or default_resource(issuer, domain, app.slug), app.restricted, app.client_id)
-        for app in rows
+        ServedApp(slug, resource or default_resource(issuer, domain, slug), bool(restricted), client_id)
+        for slug, resource, restricted, client_id in (await session.execute(columns)).all()
     ]
 
 

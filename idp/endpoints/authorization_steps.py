@@ -146,7 +146,7 @@ async def load_request(auth: Authorization) -> Response | None:
 async def load_served_apps(auth: Authorization) -> Response | None:
     """The apps the client serves or the request names: Kominfo's profile rule is checked with the request."""
     resources = auth.data.get("resource", [])
-    await preload_served_apps(auth.session, auth.provider.settings, auth.state, {auth.client_id}, resources)
+    await preload_served_apps(auth.provider.served_apps, auth.state, {auth.client_id}, resources, auth.session)
     return None
 
 

@@ -54,8 +54,7 @@ async def device_authorization_endpoint(request: Request) -> Response:
     state.clients = await provider.clients.get_many(candidates)
     await preload_client_keys(provider.client_keys, state, form)
     try:
-        async with provider.sessionmaker() as session:
-            await preload_served_apps(session, provider.settings, state, candidates, form.get("resource", []))
+        await preload_served_apps(provider.served_apps, state, candidates, form.get("resource", []))
     except SQLAlchemyError:
         return oauth_error(503, "temporarily_unavailable", "The service is temporarily unavailable.")
     oauth_request = HubRequest("POST", f"{provider.base}/device_authorization", request.headers, pairs)

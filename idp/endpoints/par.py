@@ -67,9 +67,8 @@ async def par_endpoint(request: Request) -> Response:
     except OAuth2Error as error:
         return oauth_error(400, error.error, error.description or error.error)
     try:
-        async with provider.sessionmaker() as session:
-            pushed_resources = [value for name, value in params if name == "resource"]
-            await preload_served_apps(session, provider.settings, state, {client.client_id}, pushed_resources)
+        pushed_resources = [value for name, value in params if name == "resource"]
+        await preload_served_apps(provider.served_apps, state, {client.client_id}, pushed_resources)
     except SQLAlchemyError:
         return oauth_error(
             503, "temporarily_unavailable", "The service is temporarily unavailable.", {"Retry-After": "5"}

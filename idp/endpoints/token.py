@@ -44,13 +44,13 @@ async def token_endpoint(request: Request) -> Response:
     try:
         state.clients = await provider.clients.get_many(candidates)
         await preload_client_keys(provider.client_keys, state, form)
-        async with provider.sessionmaker() as session:
-            if form.get("grant_type", [None])[0] in USER_GRANTS:
+        if form.get("grant_type", [None])[0] in USER_GRANTS:
+            async with provider.sessionmaker() as session:
                 await preload_grant_rows(session, form, state)
-            elif form.get("grant_type", [None])[0] == TOKEN_EXCHANGE:
+        elif form.get("grant_type", [None])[0] == TOKEN_EXCHANGE:
+            async with provider.sessionmaker() as session:
                 await preload_subject(session, provider.keys, provider.issuer, form, candidates, state)
-            resources = resources_at_token_endpoint(form, state)
-            await preload_served_apps(session, provider.settings, state, candidates, resources)
+        await preload_served_apps(provider.served_apps, state, candidates, resources_at_token_endpoint(form, state))
     except SQLAlchemyError:
         return oauth_error(
             503, "temporarily_unavailable", "The service is temporarily unavailable.", {"Retry-After": "5"}

@@ -13,15 +13,17 @@ a bound app that was issued outside the profile without asking the provider (``g
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Iterable
 from typing import Any
 
 from authlib.oauth2.rfc6749 import UnauthorizedClientError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from idp.oauth.state import Preloaded, current
-from idp.profile_rule import ProfileBreach, find_breach, load_served_apps
-from idp.settings import Settings
+from idp.oauth.store import CLIENT_CACHE_TTL, _retrieve
+from idp.profile_rule import ProfileBreach, ServedApp, find_breach, load_served_apps
 from idp.storage.models import Client
 from policies.engine import PolicySet
 
@@ -54,14 +56,58 @@ def profile_claims(client: Client) -> dict[str, Any]:
     return {PROFILE_CLAIM: client.profile} if client.profile else {}
 
 
+class ServedAppCache:
+    """Every registered app as the profile rule sees it, read for the whole registry at most once per
+    ``CLIENT_CACHE_TTL`` seconds (single flight, as ``ClientCache``): the token endpoint asks on every request,
+    and one column query of the apps table per request cost ~0.8 ms (SQLite, measured) where a dict costs µs. An
+    app's change reaches the provider within the TTL; the policy itself is read live at every check."""
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], issuer: str, apps_domain: str) -> None:
+        self._sessionmaker = sessionmaker
+        self._issuer, self._apps_domain = issuer, apps_domain
+        self._apps: tuple[float, tuple[ServedApp, ...]] | None = None  # (valid until, apps)
+        self._loading: asyncio.Task[tuple[ServedApp, ...]] | None = None
+
+    async def served(
+        self, client_ids: Iterable[str], resources: Iterable[str], holding: AsyncSession | None = None
+    ) -> list[ServedApp]:
+        """The apps whose own client is one of ``client_ids`` or whose resource is one of ``resources``.
+        ``holding``: the caller's open session, closed before a read (never wait for a connection holding one)."""
+        ids, uris = set(client_ids), set(resources)
+        return [app for app in await self._current(holding) if app.client_id in ids or app.resource in uris]
+
+    async def _current(self, holding: AsyncSession | None) -> tuple[ServedApp, ...]:
+        cached = self._apps
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        if holding is not None:
+            await holding.close()
+        if self._loading is None:
+            self._loading = asyncio.ensure_future(self._read())
+            self._loading.add_done_callback(_retrieve)
+        return await asyncio.shield(self._loading)
+
+    async def _read(self) -> tuple[ServedApp, ...]:
+        try:
+            started = time.monotonic()
+            async with self._sessionmaker() as session:
+                apps = tuple(await load_served_apps(session, self._issuer, self._apps_domain, every=True))
+            self._apps = (started + CLIENT_CACHE_TTL, apps)
+            return apps
+        finally:
+            self._loading = None
+
+
 async def preload_served_apps(
-    session: AsyncSession, settings: Settings, state: Preloaded, client_ids: set[str], resources: Iterable[str]
+    cache: ServedAppCache,
+    state: Preloaded,
+    client_ids: set[str],
+    resources: Iterable[str],
+    holding: AsyncSession | None = None,
 ) -> None:
     """Before authlib runs: the apps these clients serve or these resources name (the code's, the grant's, the
     device code's and the requested ones)."""
-    state.served_apps = await load_served_apps(
-        session, settings.issuer, settings.apps_domain, client_ids=client_ids, resources=resources
-    )
+    state.served_apps = await cache.served(client_ids, resources, holding)
 
 
 def resources_at_token_endpoint(form: dict[str, list[str]], state: Preloaded) -> set[str]:
