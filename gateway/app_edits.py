@@ -33,6 +33,7 @@ from idp.change_diff import build_diff
 from idp.clients import check_resource, load_client
 from idp.errors import InvalidInput, NotFound
 from idp.org import load_opd
+from idp.profile_rule import ProfileGuard
 from idp.storage.db import rows_affected
 from idp.storage.gateway_models import App, GatewaySession
 from idp.storage.models import OpdUnit
@@ -112,13 +113,15 @@ async def update_app(
     issuer: str,
     actor: str,
     now: int,
+    profiles: ProfileGuard,
     addresses: UpstreamAddresses | None = None,
     apps_domain: str = "",
 ) -> tuple[App, dict[str, Any]]:
     """Apply ``changes`` (a subset of ``EDITABLE``; ``None`` clears client_id and resource; ``hosts`` replaces the
     extra host names, ``[]`` or ``None`` clears them). The same rules
     as registration hold: upstream addresses the settings allow (``addresses``; without it, the defaults), no host
-    that is the hub's or inside the apps domain, DPoP only for bearer apps."""
+    that is the hub's or inside the apps domain, DPoP only for bearer apps, and Kominfo's profile rule (``profiles``:
+    a restricted app's clients follow FAPI 2.0)."""
     unknown = sorted(set(changes) - set(EDITABLE))
     if unknown:
         raise InvalidInput(f"cannot change: {', '.join(unknown)}")
@@ -137,6 +140,7 @@ async def update_app(
         if not set(after["claims"]) <= set(before["claims"]):
             detail["sessions_ended"] = await _end_sessions(session, slug, now)
         await session.flush()
+        await profiles.check(session, app_slugs={slug})
         await append_audit(session, actor=actor, action="app.update", target=f"app:{slug}", detail=detail, now=now)
     return app, diff
 
@@ -223,8 +227,11 @@ async def remove_app(session: AsyncSession, slug: str, *, actor: str, now: int) 
     return before
 
 
-async def add_app_audited(session: AsyncSession, *, actor: str, now: int, **fields: Any) -> AppRecord:
+async def add_app_audited(
+    session: AsyncSession, *, actor: str, now: int, profiles: ProfileGuard, **fields: Any
+) -> AppRecord:
     record = await add_app(session, now=now, **fields)
+    await profiles.check(session, app_slugs={record.slug})
     await append_audit(
         session,
         actor=actor,

@@ -3,7 +3,8 @@
 - ``bearer``: an RFC 9068 access token in ``Authorization: Bearer`` (RFC 6750 §2.1 only — tokens in the query
   or a form body are refused: they leak into logs and caches), verified by ``gateway.token_verifier``. A
   DPoP-bound token (``cnf.jkt``) comes as ``Authorization: DPoP`` with its proof (``gateway.dpop``); an app
-  with ``require_dpop`` accepts bound tokens only.
+  with ``require_dpop`` accepts bound tokens only; an app whose clients Kominfo's policy binds to a profile
+  (``provider.profiles``: FAPI 2.0 for restricted apps) accepts only bound tokens issued under that profile.
 - ``session``: the hub's browser session — the seam ``SessionAuthenticator`` is filled by the provider side
   (it needs the provider's session store and login flow).
 - ``none``: an anonymous ``Principal``.
@@ -65,21 +66,32 @@ class BearerAuthenticator:
         is_client_suspended: Callable[[str], bool] | None = None,
         dpop: DpopProofChecker | None = None,
         policy_requires_dpop: Callable[[str], bool] | None = None,
+        policy_requires_profile: Callable[[Route], str | None] | None = None,
     ) -> None:
         self._verifier = verifier
         self._dpop = dpop
         self._policy_requires_dpop = policy_requires_dpop  # Kominfo's policy files (``require_dpop`` per app)
+        self._policy_requires_profile = policy_requires_profile  # ``provider.profiles``: the profile of its clients
         self._subjects = subjects
         self._realm = realm
         self._is_client_suspended = is_client_suspended
 
     async def authenticate(self, route: Route, request: RequestHead) -> Principal:
-        require_dpop = route.require_dpop or bool(self._policy_requires_dpop and self._policy_requires_dpop(route.slug))
+        profile = self._policy_requires_profile(route) if self._policy_requires_profile else None
+        # A profile (FAPI 2.0) means sender-constrained tokens: DPoP-bound, each request with a proof.
+        require_dpop = (
+            route.require_dpop
+            or profile is not None
+            or bool(self._policy_requires_dpop and self._policy_requires_dpop(route.slug))
+        )
         scheme, token = self._read_token(request, require_dpop)
         try:
             claims = await self._verifier.verify(token, route.resource)
         except InvalidToken as exc:
             raise self._refuse("invalid_token", str(exc)) from exc
+        if profile is not None and claims.profile != profile:
+            # Issued before the rule, or to a client outside the profile: the provider would not issue it now.
+            raise refuse_dpop("invalid_token", f"this app accepts tokens issued under the {profile} profile only")
         await self._check_sender(require_dpop, request, scheme, token, claims)
         if self._is_client_suspended is not None and self._is_client_suspended(claims.client_id):
             raise self._refuse("invalid_token", "the token's client has been suspended")

@@ -23,6 +23,7 @@ from gateway.token_verifier import RevocationCheck, TokenVerifier
 from idp.context import IdpContext
 from idp.dpop.proof import ProofWindow
 from idp.upstream_addresses import build_upstream_addresses
+from policies.engine import PolicySet
 
 
 @dataclass
@@ -38,6 +39,12 @@ class GatewayIdentity:
 
     async def stop(self) -> None:
         await self.routes.stop()
+
+
+def required_profile(policy: PolicySet, route: Route) -> str | None:
+    """The profile Kominfo requires of the clients of this app (``provider.profiles``); None when none."""
+    rule = policy.required_profile(route.slug, route.restricted)
+    return rule.profile if rule is not None else None
 
 
 def build_key_source(settings: Settings, context: IdpContext) -> KeySource:
@@ -84,6 +91,7 @@ def build_identity(
         is_client_suspended=routes.is_client_suspended,
         dpop=DpopProofChecker(context.dpop_replay, context.clock, ProofWindow(past=settings.dpop_proof_max_age)),
         policy_requires_dpop=lambda slug: context.policies.current.app(slug).require_dpop,
+        policy_requires_profile=lambda route: required_profile(context.policies.current, route),
     )
     authenticator = RouteAuthenticator(bearer, sessions)
 

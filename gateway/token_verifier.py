@@ -23,6 +23,7 @@ import jwt
 from gateway.assertion import read_jose_header
 from gateway.jwks import ALLOWED_ALGS, KeySource
 from idp.clock import Clock
+from idp.oauth.client_profile import PROFILE_CLAIM
 
 ACCESS_TOKEN_TYPES = ("at+jwt", "application/at+jwt")  # RFC 9068 §2.1
 FORBIDDEN_HEADERS = ("jku", "jwk", "x5u", "x5c", "crit")  # key material or extensions chosen by the sender
@@ -50,6 +51,7 @@ class AccessClaims:
     auth_time: int | None = None
     kid: str = ""  # the hub key that signed it: a remembered token stops verifying when that key is revoked
     jkt: str | None = None  # RFC 9449 §6.1 cnf.jkt: the token is DPoP-bound to this key
+    profile: str | None = None  # the security profile its client followed when it was issued (fapi2)
 
 
 class TokenVerifier:
@@ -193,4 +195,5 @@ def build_claims(payload: dict[str, Any], kid: str = "") -> AccessClaims:
         auth_time=auth_time if isinstance(auth_time, int) else None,
         kid=kid,
         jkt=jkt,
+        profile=profile if isinstance(profile := payload.get(PROFILE_CLAIM), str) else None,
     )

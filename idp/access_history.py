@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy import Select, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, delete, func, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -238,3 +238,36 @@ async def load_app_agreements(session: AsyncSession, user_id: str) -> list[tuple
         .order_by(AppAgreement.agreed_at)
     )
     return [(slug, name, list(claims), agreed_at) for slug, name, claims, agreed_at in rows.all()]
+
+
+async def load_app_audiences(
+    session: AsyncSession,
+    *,
+    client_ids: set[str],
+    resources: set[str],
+    default_slugs: set[str],
+    slugs: set[str],
+    every: bool,
+) -> list[tuple[str, str | None, bool, str | None]]:
+    """(slug, resource, restricted, own client) of the apps whose own client is one of ``client_ids``, whose
+    resource is one of ``resources``, which have no resource of their own and one of ``default_slugs``, or which
+    are named in ``slugs``; with ``every``, all of them (``idp.profile_rule``)."""
+    conditions: list[ColumnElement[bool]] = []
+    if client_ids:
+        conditions.append(App.client_id.in_(client_ids))
+    if resources:
+        conditions.append(App.resource.in_(resources))
+    if default_slugs:
+        conditions.append(App.resource.is_(None) & App.slug.in_(default_slugs))
+    if slugs:
+        conditions.append(App.slug.in_(slugs))
+    if every:
+        conditions.append(true())
+    if not conditions:
+        return []
+    # Columns, not App rows: an App row also loads its extra hosts (a second query on every token request).
+    query = select(App.slug, App.resource, App.restricted, App.client_id).where(or_(*conditions))
+    return [
+        (slug, resource, bool(restricted), client_id)
+        for slug, resource, restricted, client_id in (await session.execute(query)).all()
+    ]

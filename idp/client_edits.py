@@ -19,6 +19,7 @@ from idp.change_diff import build_diff
 from idp.clients import HUB_CLIENT_IDS, check_client_metadata, digest_secret, load_client
 from idp.errors import Conflict, InvalidInput
 from idp.org import load_opd
+from idp.profile_rule import ProfileGuard
 from idp.storage.db import rows_affected
 from idp.storage.models import AccessToken, Client, Consent, Grant, OpdUnit, RevokedToken
 
@@ -54,9 +55,10 @@ async def client_view(session: AsyncSession, client: Client) -> dict[str, Any]:
 
 
 async def update_client(
-    session: AsyncSession, client_id: str, changes: dict[str, Any], *, actor: str, now: int
+    session: AsyncSession, client_id: str, changes: dict[str, Any], *, actor: str, now: int, profiles: ProfileGuard
 ) -> tuple[Client, dict[str, Any]]:
-    """Apply ``changes`` (a subset of ``EDITABLE``) after checking the merged metadata; returns the diff."""
+    """Apply ``changes`` (a subset of ``EDITABLE``) after checking the merged metadata and Kominfo's profile rule
+    (``profiles``: a client that gains a restricted app's resource must follow FAPI 2.0); returns the diff."""
     unknown = sorted(set(changes) - set(EDITABLE))
     if unknown:
         raise InvalidInput(f"cannot change: {', '.join(unknown)}")
@@ -89,6 +91,7 @@ async def update_client(
     if diff:
         client.updated_at = max(now, client.updated_at)
         await session.flush()
+        await profiles.check(session, client_ids={client_id})
         await append_audit(
             session, actor=actor, action="client.update", target=f"client:{client_id}", detail={"diff": diff}, now=now
         )

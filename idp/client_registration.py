@@ -30,6 +30,7 @@ from idp.clients import (
 )
 from idp.errors import GerbangError, InvalidInput
 from idp.org import load_opd
+from idp.profile_rule import ProfileGuard
 from idp.storage.models import Client, Consent, InitialAccessToken
 from idp.upstream_addresses import UpstreamAddresses
 
@@ -196,8 +197,14 @@ async def load_registered(session: AsyncSession, client_id: str, registration_to
 
 
 async def update_client(
-    session: AsyncSession, client: Client, raw: bytes, issuer: str, now: int, addresses: UpstreamAddresses | None = None
+    session: AsyncSession,
+    client: Client,
+    raw: bytes,
+    now: int,
+    profiles: ProfileGuard,
+    addresses: UpstreamAddresses | None = None,
 ) -> dict[str, Any]:
+    """RFC 7592 §2.2; Kominfo's profile rule (``profiles``) holds: a client of a restricted app keeps fapi2."""
     meta_in = read_metadata(raw)
     if meta_in.client_id != client.client_id:
         raise RegistrationError(400, "invalid_client_metadata", "client_id must be the client's own")
@@ -215,6 +222,11 @@ async def update_client(
     apply_security(client, meta.security)
     if client.status == "active":
         client.status = "pending"  # what Kominfo approved has changed: review again
+    await session.flush()
+    try:
+        await profiles.check(session, client_ids={client.client_id})
+    except InvalidInput as exc:
+        raise RegistrationError(400, "invalid_client_metadata", exc.message) from exc
     await append_audit(
         session,
         actor=f"client:{client.client_id}",
@@ -228,7 +240,7 @@ async def update_client(
         },
         now=now,
     )
-    return client_document(client, issuer)
+    return client_document(client, profiles.issuer)
 
 
 def _audited_view(client: Client) -> dict[str, Any]:

@@ -21,11 +21,13 @@ from idp.links import LinkSigner
 from idp.login_throttle import PolicyThrottle
 from idp.mail import Mailer
 from idp.oauth.client_jwks import ClientKeySets
+from idp.oauth.client_profile import ServedAppCache
 from idp.oauth.server import HubAuthorizationServer
 from idp.oauth.session_binding import RefreshLifetimes, revoke_session_grants
 from idp.oauth.store import ClientCache
 from idp.oauth.tokens import TokenMinter
 from idp.pages import Pages
+from idp.profile_rule import ProfileGuard
 from idp.recovery_codes import RecoveryCodes
 from idp.second_factor import ChallengeStore
 from idp.sessions import SessionStore
@@ -65,6 +67,9 @@ class Provider:
         )
         self.server = HubAuthorizationServer(settings.issuer, self.minter, settings.refresh_token_ttl, ctx.policies)
         self.clients = ClientCache(ctx.sessionmaker)
+        # Kominfo's profile rule at the doors the provider owns (RFC 7592 client updates)
+        self.profiles = ProfileGuard(lambda: ctx.policies.current, settings.issuer, settings.apps_domain)
+        self.served_apps = ServedAppCache(ctx.sessionmaker, settings.issuer, settings.apps_domain)  # at issue time
         self.sessions = SessionStore(ctx.sessionmaker, ctx.clock, settings.session_ttl, settings.session_idle_ttl)
         self.interactions = InteractionStore(ctx.sessionmaker, ctx.clock)
         self.session_cookie = "__Host-gerbang_session" if settings.uses_tls else "gerbang_session"

@@ -58,25 +58,36 @@ class ScopesCase(Strict):
     requested: tuple[Scope, ...]
 
 
+class ProfileCase(Strict):
+    """Which profile (``provider.profiles``) the clients of an app must follow."""
+
+    app: Name
+    restricted: bool = False  # the app registry marks it restricted
+
+
 class CaseDoc(Strict):
     name: Name
     request: RequestCase | None = None
     login: LoginCase | None = None
     scopes: ScopesCase | None = None
+    profile: ProfileCase | None = None
     expect: Literal["allow", "deny"] | None = None
     rules: tuple[str, ...] | None = None  # the exact rule ids expected behind the decision
     report_only: tuple[str, ...] | None = None
     required_acr: Acr | None = None  # the step-up level the decision should ask for
     expect_scopes: tuple[Scope, ...] | None = None
+    expect_profile: Literal["fapi2", "none"] | None = None  # "none": no profile rule binds the app's clients
 
     @model_validator(mode="after")
     def _one_kind(self) -> CaseDoc:
-        kinds = [k for k in ("request", "login", "scopes") if getattr(self, k) is not None]
+        kinds = [k for k in ("request", "login", "scopes", "profile") if getattr(self, k) is not None]
         if len(kinds) != 1:
-            raise ValueError("a case has exactly one of 'request', 'login' or 'scopes'")
+            raise ValueError("a case has exactly one of 'request', 'login', 'scopes' or 'profile'")
         if kinds[0] == "scopes" and self.expect_scopes is None:
             raise ValueError("a 'scopes' case needs 'expect_scopes'")
-        if kinds[0] != "scopes" and self.expect is None:
+        if kinds[0] == "profile" and self.expect_profile is None:
+            raise ValueError("a 'profile' case needs 'expect_profile: fapi2' or 'expect_profile: none'")
+        if kinds[0] in ("request", "login") and self.expect is None:
             raise ValueError("a 'request' or 'login' case needs 'expect: allow' or 'expect: deny'")
         return self
 
@@ -121,6 +132,13 @@ def load_cases(tests_dir: Path) -> list[tuple[str, int, CaseDoc]]:
 
 
 def run_case(policy_set: PolicySet, file: str, line: int, case: CaseDoc) -> CaseResult:
+    if case.profile is not None:
+        rule = policy_set.required_profile(case.profile.app, case.profile.restricted)
+        got = rule.profile if rule is not None else "none"
+        passed = got == case.expect_profile
+        detail = f"profile {got}" + (f" (rule {rule.id})" if rule else "")
+        detail += "" if passed else f", expected {case.expect_profile}"
+        return CaseResult(file, line, case.name, passed, detail)
     if case.scopes is not None:
         granted = policy_set.allowed_scopes(case.scopes.client, case.scopes.requested)
         expected = tuple(case.expect_scopes or ())

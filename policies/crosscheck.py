@@ -42,8 +42,8 @@ def _keyed(documents: Sequence[Document], path: tuple[str, ...], field: str) -> 
 
 
 def _ids(documents: Sequence[Document]) -> Iterator[Keyed]:
-    """Rules, limits, login rules and scope grants share one id namespace (decision logs name them)."""
-    for path in (("rules",), ("limits",), ("provider", "login"), ("provider", "scopes")):
+    """Rules, limits, login rules, scope grants and profile rules share one id namespace (logs name them)."""
+    for path in (("rules",), ("limits",), ("provider", "login"), ("provider", "scopes"), ("provider", "profiles")):
         yield from _keyed(documents, path, "id")
 
 

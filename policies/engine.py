@@ -21,7 +21,7 @@ from policies.compiler import AppPolicy, CompiledRule, Index
 from policies.conditions import Facts
 from policies.limits import LimitSpec, RouteClass
 from policies.model import Decision, Request, Subject
-from policies.provider import ProviderPolicy
+from policies.provider import ProfileRule, ProviderPolicy
 
 _OPEN_APP = AppPolicy(slug="*")  # an app the files do not list: unrestricted
 _MEMO_SIZE = 4096
@@ -177,6 +177,12 @@ class PolicySet:
     def allowed_scopes(self, client_id: str, requested: Iterable[str]) -> tuple[str, ...]:
         """The requested scopes this client may be granted, in the order requested."""
         return self.provider.allowed_scopes(client_id, requested)
+
+    def required_profile(self, slug: str, registry_restricted: bool = False) -> ProfileRule | None:
+        """The profile rule (``provider.profiles``) that binds the clients of app ``slug``, or None. An app is
+        restricted when the policy files or the app registry (``registry_restricted``) say so."""
+        restricted = self.app(slug).restricted or registry_restricted
+        return next((rule for rule in self.provider.profile_rules if rule.covers(slug, restricted)), None)
 
     def allowed_exchange(self, client_id: str, audience: str) -> str | None:
         """RFC 8693: the rule letting ``client_id`` exchange a user's token for ``audience``, or None."""

@@ -23,4 +23,12 @@ def explain(policy_set: PolicySet, request: Request) -> Explanation:
                 RuleTrace(rule.id, rule.effect, rule.would, False, failed.name, failed.why_not(request, facts))
             )
     app = policy_set.app(request.app)
-    return Explanation(policy_set.decide(request), tuple(traces), app.restricted or request.restricted, app.require_acr)
+    profile = policy_set.required_profile(request.app, request.restricted)
+    return Explanation(
+        policy_set.decide(request),
+        tuple(traces),
+        app.restricted or request.restricted,
+        app.require_acr,
+        profile.id if profile else None,
+        profile.profile if profile else None,
+    )

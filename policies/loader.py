@@ -18,7 +18,7 @@ from policies.compiler import DEFAULT_ACR_LEVELS, build_app, build_index, build_
 from policies.crosscheck import check_across_files
 from policies.engine import PolicySet
 from policies.problems import PolicyError, Problem, render_loc
-from policies.provider import LoginRule, ProviderPolicy
+from policies.provider import LoginRule, ProfileRule, ProviderPolicy
 from policies.schema import PolicyFileDoc
 from policies.source import MarkedDocument, SourceFile, parse_marked
 
@@ -156,6 +156,9 @@ def compile_documents(
         restricted_clients=frozenset(c.client_id for p in providers for c in p.clients if c.restricted),
         guarded_scopes=_guarded_scopes(providers),
         exchanges=tuple((e.id, frozenset(e.clients), frozenset(e.audiences)) for p in providers for e in p.exchanges),
+        profile_rules=tuple(
+            ProfileRule(r.id, r.profile, r.restricted_apps, frozenset(r.apps)) for p in providers for r in p.profiles
+        ),
     )
     return PolicySet(
         rules=rules,

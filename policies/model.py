@@ -83,3 +83,6 @@ class Explanation:
     traces: tuple[RuleTrace, ...]
     app_restricted: bool
     app_require_acr: str | None
+    # provider.profiles: the rule requiring a security profile of the app's clients, and the profile (fapi2)
+    profile_rule: str | None = None
+    required_profile: str | None = None

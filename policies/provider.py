@@ -30,11 +30,25 @@ class LoginRule:
 
 
 @dataclass(frozen=True, slots=True)
+class ProfileRule:
+    """Clients of these apps must follow ``profile`` (``fapi2``): the apps named, and every restricted app."""
+
+    id: str
+    profile: str
+    restricted_apps: bool
+    apps: frozenset[str]
+
+    def covers(self, slug: str, restricted: bool) -> bool:
+        return slug in self.apps or (self.restricted_apps and restricted)
+
+
+@dataclass(frozen=True, slots=True)
 class ProviderPolicy:
     login_rules: tuple[LoginRule, ...] = ()
     restricted_clients: frozenset[str] = frozenset()
     guarded_scopes: Mapping[str, frozenset[str]] = field(default_factory=dict)  # scope → clients
     exchanges: tuple[tuple[str, frozenset[str], frozenset[str]], ...] = ()  # (rule id, clients, audiences)
+    profile_rules: tuple[ProfileRule, ...] = ()
 
     def allowed_exchange(self, client_id: str, audience: str) -> str | None:
         """The id of the rule that lets this client exchange a token for this audience (RFC 8693), or None."""

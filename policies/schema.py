@@ -225,11 +225,29 @@ class ExchangeDoc(Strict):
     audiences: tuple[Annotated[str, Field(min_length=1, max_length=500)], ...] = Field(min_length=1)
 
 
+class ProfileRuleDoc(Strict):
+    """Every client that may obtain tokens for these apps (the app's own client, clients registered for its
+    resource, token exchanges for its audience) must follow this security profile: ``fapi2`` is FAPI 2.0."""
+
+    id: RuleId
+    description: str = ""
+    profile: Literal["fapi2"]
+    restricted_apps: bool = False  # every restricted app: restricted in the policy files or in the app registry
+    apps: tuple[Annotated[str, _check(_SLUG, "app slug")], ...] = ()  # and these apps, restricted or not
+
+    @model_validator(mode="after")
+    def _names_apps(self) -> ProfileRuleDoc:
+        if not self.restricted_apps and not self.apps:
+            raise ValueError("a profile rule needs 'restricted_apps: true' or 'apps' (or both)")
+        return self
+
+
 class ProviderDoc(Strict):
     clients: tuple[ClientDoc, ...] = ()
     login: tuple[LoginRuleDoc, ...] = ()
     scopes: tuple[ScopeGrantDoc, ...] = ()
     exchanges: tuple[ExchangeDoc, ...] = ()
+    profiles: tuple[ProfileRuleDoc, ...] = ()
 
 
 class PolicyFileDoc(Strict):

@@ -43,6 +43,7 @@ from gateway.token_verifier import TokenVerifier
 from idp.audit_verify import verify_database
 from idp.context import IdpContext
 from idp.key_rotation import revoke_signing_key, rotate_signing_key
+from idp.profile_rule import ProfileGuard
 from idp.provider import Provider
 from idp.upstream_addresses import build_upstream_addresses
 
@@ -64,6 +65,7 @@ class AdminApi:
         self.issuer = context.settings.issuer
         self.upstream_addresses = build_upstream_addresses(context.settings)
         self.apps_domain = context.settings.apps_domain
+        self.profiles = ProfileGuard(lambda: context.policies.current, self.issuer, self.apps_domain)
         self.http = AdminHttp(context.sessionmaker, verifier, self.issuer, context.clock)
 
     # --- OPD tree, apps -------------------------------------------------------------------------------------
@@ -117,6 +119,7 @@ class AdminApi:
                 call.now,
                 self.upstream_addresses,
                 apps_domain=self.apps_domain,
+                profiles=self.profiles,
             ),
             201,
         )
@@ -130,6 +133,7 @@ class AdminApi:
             call.now,
             self.upstream_addresses,
             apps_domain=self.apps_domain,
+            profiles=self.profiles,
         )
         return json_response(
             {"app": approval.app, "client_id": approval.client_id, "client_secret": approval.client_secret}
@@ -210,7 +214,9 @@ class AdminApi:
     async def client_security(self, call: Call) -> Response:
         client_id = call.request.path_params["client_id"]
         body = await call.body(ClientSecurityRequest)
-        result = await client_review.set_client_security(call.session, call.actor, client_id, body, call.now)
+        result = await client_review.set_client_security(
+            call.session, call.actor, client_id, body, call.now, self.profiles
+        )
         self._forget_after(call, client_id)
         return json_response(result)
 
@@ -420,7 +426,7 @@ class AdminApi:
             ("DELETE", "/idps/{slug}", idp_api.remove_idp),
             ("GET", "/users/{id}/identities", idp_api.user_identities),
             *EditsApi(
-                self.issuer, self.forget_client, self.upstream_addresses, self.apps_domain
+                self.issuer, self.forget_client, self.profiles, self.upstream_addresses, self.apps_domain
             ).routes(),  # PATCH/DELETE (gateway.admin.edits_api)
             *self.pdp.routes(),  # UU PDP: requests, register, breaches (gateway.admin.pdp_api)
         ]

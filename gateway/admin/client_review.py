@@ -12,6 +12,7 @@ from idp.audit import append_audit
 from idp.client_registration import issue_initial_token
 from idp.clients import ClientSecurity, check_client_security, load_client
 from idp.errors import InvalidInput
+from idp.profile_rule import ProfileGuard
 
 TRANSITIONS = {
     "approve": (("pending",), "active"),
@@ -56,9 +57,10 @@ async def change_client_status(session: Any, actor: Actor, client_id: str, actio
 
 
 async def set_client_security(
-    session: Any, actor: Actor, client_id: str, body: ClientSecurityRequest, now: int
+    session: Any, actor: Actor, client_id: str, body: ClientSecurityRequest, now: int, profiles: ProfileGuard
 ) -> dict[str, Any]:
-    """Kominfo puts a client under the FAPI 2.0 profile (or only PAR / DPoP); the same rules as the CLI's."""
+    """Kominfo puts a client under the FAPI 2.0 profile (or only PAR / DPoP); the same rules as the CLI's. Taking
+    the profile away from a client of a restricted app breaks Kominfo's profile rule (``profiles``): refused."""
     check_kominfo(actor)
     client = await load_client(session, client_id)
     if client.first_party:
@@ -78,6 +80,11 @@ async def set_client_security(
         raise BadRequest(exc.message) from exc
     client.profile, client.require_par = security.profile, security.require_par
     client.dpop_bound, client.id_token_alg, client.updated_at = security.dpop_bound, security.id_token_alg, now
+    await session.flush()
+    try:
+        await profiles.check(session, client_ids={client_id})
+    except InvalidInput as exc:
+        raise BadRequest(exc.message) from exc
     document = client_security_json(client)
     await append_audit(
         session, actor=actor.sub, action="client.security", target=f"client:{client_id}", detail=document, now=now

@@ -41,6 +41,7 @@ from gateway.errors import BadRequest, Forbidden, GatewayError, NotFound
 from idp.context import IdpContext
 from idp.federation.linking import load_linked_idp_names
 from idp.i18n import pick_locale, remember_choice
+from idp.profile_rule import ProfileGuard
 from idp.provider import Provider
 from idp.upstream_addresses import build_upstream_addresses
 
@@ -83,6 +84,7 @@ class Console:
         self._issuer = context.settings.issuer
         self._upstream_addresses = build_upstream_addresses(context.settings)
         self._apps_domain = context.settings.apps_domain
+        self.profiles = ProfileGuard(lambda: context.policies.current, self._issuer, self._apps_domain)
         self._clock = context.clock
         self._default_locale = context.settings.default_locale
         self._secure = context.settings.uses_tls
@@ -228,7 +230,14 @@ class Console:
             except ValidationError as exc:
                 raise BadRequest(describe_validation(exc)) from exc
             app = await registration.submit_app(
-                session, actor, body, self._issuer, now, self._upstream_addresses, apps_domain=self._apps_domain
+                session,
+                actor,
+                body,
+                self._issuer,
+                now,
+                self._upstream_addresses,
+                apps_domain=self._apps_domain,
+                profiles=self.profiles,
             )
             return {"title_key": "done.submitted", "args": {"slug": app["slug"]}}
 
@@ -245,7 +254,14 @@ class Console:
             done = {"args": {"slug": slug}}
             if action == "approve":
                 approval = await registration.approve_app(
-                    session, actor, slug, self._issuer, now, self._upstream_addresses, apps_domain=self._apps_domain
+                    session,
+                    actor,
+                    slug,
+                    self._issuer,
+                    now,
+                    self._upstream_addresses,
+                    apps_domain=self._apps_domain,
+                    profiles=self.profiles,
                 )
                 return {
                     **done,

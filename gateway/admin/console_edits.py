@@ -109,6 +109,7 @@ class EditPages:
                 now=now,
                 addresses=self._addresses,
                 apps_domain=self._apps_domain,
+                profiles=self._console.profiles,
             )
             return {
                 "title_key": "done.edited" if diff else "done.unchanged",
@@ -152,7 +153,9 @@ class EditPages:
                 "resources": lines(form.get("resources")),
                 "backchannel_logout_uri": form.get("backchannel_logout_uri") or None,
             }
-            _, diff = await update_client(session, client_id, changes, actor=actor.sub, now=now)
+            _, diff = await update_client(
+                session, client_id, changes, actor=actor.sub, now=now, profiles=self._console.profiles
+            )
             return {
                 "title_key": "done.edited" if diff else "done.unchanged",
                 "args": {"name": client_id},
@@ -201,7 +204,7 @@ class EditPages:
             except ValidationError as exc:
                 raise BadRequest("choose a profile and an ID token algorithm from the lists") from exc
             before = client_security_json(await load_client(session, client_id))
-            after = await set_client_security(session, actor, client_id, body, now)
+            after = await set_client_security(session, actor, client_id, body, now, self._console.profiles)
             diff = {
                 name: {"from": before[name], "to": value} for name, value in after.items() if before.get(name) != value
             }

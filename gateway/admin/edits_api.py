@@ -22,6 +22,7 @@ from idp.account_edits import update_user
 from idp.client_edits import remove_client, rotate_client_secret, update_client
 from idp.org import load_opd, load_opd_slug
 from idp.org_edits import move_opd, remove_opd, update_opd
+from idp.profile_rule import ProfileGuard
 from idp.storage.models import Client
 from idp.upstream_addresses import UpstreamAddresses
 
@@ -31,11 +32,13 @@ class EditsApi:
         self,
         issuer: str,
         forget_client: Callable[[str], None],
+        profiles: ProfileGuard,
         addresses: UpstreamAddresses | None = None,
         apps_domain: str = "",
     ) -> None:
         self.issuer = issuer
         self.forget_client = forget_client
+        self.profiles = profiles  # Kominfo's profile rule (idp.profile_rule)
         self.addresses, self.apps_domain = addresses, apps_domain
 
     def _forget_after(self, call: Call, client_id: str) -> None:
@@ -57,6 +60,7 @@ class EditsApi:
             now=call.now,
             addresses=self.addresses,
             apps_domain=self.apps_domain,
+            profiles=self.profiles,
         )
         app, unit = await load_app(call.session, slug)
         return json_response(app_json(app, unit, self.issuer, apps_domain=self.apps_domain))
@@ -71,7 +75,12 @@ class EditsApi:
         check_kominfo(call.actor)
         client_id = call.request.path_params["client_id"]
         client, _ = await update_client(
-            call.session, client_id, given(await call.body(ClientChanges)), actor=call.actor.sub, now=call.now
+            call.session,
+            client_id,
+            given(await call.body(ClientChanges)),
+            actor=call.actor.sub,
+            now=call.now,
+            profiles=self.profiles,
         )
         self._forget_after(call, client_id)
         opd = await load_opd_slug(call.session, client.opd_id) if client.opd_id else None

@@ -29,6 +29,7 @@ from idp.audit import append_audit
 from idp.clients import ClientSecurity, add_client, check_jwks_uri, check_jwks_uri_address, check_redirect_uri
 from idp.errors import InvalidInput
 from idp.org import load_opd
+from idp.profile_rule import ProfileGuard
 from idp.storage.gateway_models import App
 from idp.storage.models import Client, OpdUnit
 from idp.upstream_addresses import UpstreamAddresses
@@ -102,10 +103,12 @@ async def submit_app(
     now: int,
     addresses: UpstreamAddresses | None = None,
     *,
+    profiles: ProfileGuard,
     apps_domain: str = "",
 ) -> dict[str, Any]:
     unit = await load_opd(session, body.opd)
     check_may_submit(actor, unit.path)
+    profiles.check_submission(body.slug, False, body.client_profile)
     uris = [check_redirect_uri(uri) for uri in dict.fromkeys(body.redirect_uris)]
     if body.client_profile and not body.jwks_uri:
         raise InvalidInput("the fapi2 profile needs private_key_jwt: give the client's jwks_uri")
@@ -160,6 +163,7 @@ async def approve_app(
     now: int,
     addresses: UpstreamAddresses | None = None,
     *,
+    profiles: ProfileGuard,
     apps_domain: str = "",
 ) -> Approval:
     """Client and route together: if anything here fails, the caller's transaction leaves neither."""
@@ -188,6 +192,7 @@ async def approve_app(
     app.client_id, app.status, app.reason = client.client_id, "active", None
     _reviewed(app, actor, now)
     await session.flush()
+    await profiles.check(session, app_slugs={app.slug})  # the policy may have changed since the submission
     await append_audit(
         session,
         actor=actor.sub,

@@ -24,6 +24,7 @@ from idp.errors import InvalidInput
 from idp.federation.registry import UpstreamSpec, add_upstream, update_upstream
 from idp.org import add_opd
 from idp.org_edits import move_opd, update_opd
+from idp.profile_rule import DeferredProfileGuard, ProfileGuard
 from idp.storage.models import User
 from idp.upstream_addresses import UpstreamAddresses
 
@@ -33,6 +34,7 @@ class ApplyContext:
     issuer: str
     actor: str
     now: int
+    profiles: ProfileGuard  # Kominfo's profile rule, checked once after every change of the plan
     secrets: dict[str, str] = field(default_factory=dict)  # client_id → secret of each client created
     addresses: UpstreamAddresses | None = None  # upstream addresses the settings allow (None: the defaults)
     apps_domain: str = ""
@@ -41,8 +43,15 @@ class ApplyContext:
 
 
 async def apply_plan(session: AsyncSession, plan: list[Change], context: ApplyContext) -> None:
-    for change in plan:
-        await APPLIERS[change.section](session, change, context)
+    guard = context.profiles
+    batch = DeferredProfileGuard(guard.policy, guard.issuer, guard.apps_domain)
+    context.profiles = batch
+    try:
+        for change in plan:
+            await APPLIERS[change.section](session, change, context)
+        await batch.finish(session)  # the whole document against the rule (the transaction is the caller's)
+    finally:
+        context.profiles = guard
 
 
 async def _apply_opd(session: AsyncSession, change: Change, ctx: ApplyContext) -> None:
@@ -93,6 +102,7 @@ async def _apply_client(session: AsyncSession, change: Change, ctx: ApplyContext
         )
         if secret is not None:
             ctx.secrets[client.client_id] = secret
+        await ctx.profiles.check(session, client_ids={client.client_id})
         await append_audit(
             session,
             actor=ctx.actor,
@@ -103,7 +113,12 @@ async def _apply_client(session: AsyncSession, change: Change, ctx: ApplyContext
         )
     elif change.action == "update":
         await update_client(
-            session, change.key, {name: diff["to"] for name, diff in values.items()}, actor=ctx.actor, now=ctx.now
+            session,
+            change.key,
+            {name: diff["to"] for name, diff in values.items()},
+            actor=ctx.actor,
+            now=ctx.now,
+            profiles=ctx.profiles,
         )
     elif change.action == "security":
         await _apply_client_security(session, change, ctx)
@@ -141,6 +156,7 @@ async def _apply_client_security(session: AsyncSession, change: Change, ctx: App
     client.dpop_bound, client.id_token_alg = security.dpop_bound, security.id_token_alg
     client.updated_at = max(ctx.now, client.updated_at)
     await session.flush()
+    await ctx.profiles.check(session, client_ids={change.key})
     await append_audit(
         session,
         actor=ctx.actor,
@@ -158,6 +174,7 @@ async def _apply_app(session: AsyncSession, change: Change, ctx: ApplyContext) -
             session,
             actor=ctx.actor,
             now=ctx.now,
+            profiles=ctx.profiles,
             slug=change.key,
             opd_slug=values["opd"],
             upstreams=tuple(values["upstreams"]),
@@ -185,6 +202,7 @@ async def _apply_app(session: AsyncSession, change: Change, ctx: ApplyContext) -
             now=ctx.now,
             addresses=ctx.addresses,
             apps_domain=ctx.apps_domain,
+            profiles=ctx.profiles,
         )
     else:
         await set_app_status_audited(

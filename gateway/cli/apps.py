@@ -14,7 +14,7 @@ from gateway.cli import load_settings
 from gateway.cli.actor import cli_actor
 from gateway.cli.choices import APP_AUTH_MODES, APP_INTEGRITY_MODES
 from gateway.cli.edits import extend, pick
-from gateway.cli.runtime import emit, json_option, run_in_session
+from gateway.cli.runtime import cli_profile_guard, emit, json_option, run_in_session
 
 if TYPE_CHECKING:  # storage, crypto and the probe load when a command runs, not for --help
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -100,11 +100,13 @@ def apps_add(
     from idp.upstream_addresses import build_upstream_addresses
 
     settings = load_settings()
+    guard = cli_profile_guard(settings)
 
     async def op(session: AsyncSession) -> AppRecord:
         return await add_app_audited(
             session,
             actor=cli_actor(),
+            profiles=guard,
             slug=slug,
             opd_slug=opd_slug,
             upstreams=upstreams,

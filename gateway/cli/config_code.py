@@ -18,7 +18,7 @@ import click
 
 from gateway.cli import load_settings
 from gateway.cli.actor import cli_actor
-from gateway.cli.runtime import json_option, run_in_session
+from gateway.cli.runtime import cli_profile_guard, json_option, run_in_session
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -47,6 +47,7 @@ def apply_command(paths: tuple[Path, ...], dry_run: bool, secrets_file: Path | N
         issuer=settings.issuer,
         actor=cli_actor(),
         now=int(time.time()),
+        profiles=cli_profile_guard(settings),
         addresses=build_upstream_addresses(settings),
         apps_domain=settings.apps_domain,
         secret=settings.effective_secret,

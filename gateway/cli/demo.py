@@ -17,6 +17,7 @@ if TYPE_CHECKING:  # the hub, the sample apps and storage load when the demo run
     from gateway.settings import Settings
 
 DEMO_UPSTREAMS = ("127.0.0.0/8", "::1/128")
+BAPENDA_CLIENT_KEY = "bapenda-client.pem"  # the private_key_jwt key of Bapenda's integration (data directory)
 
 
 def demo_upstreams(host: str) -> tuple[str, ...]:
@@ -68,21 +69,28 @@ async def _run(settings: Settings, host: str, port: int) -> None:
     import uvicorn
 
     from gateway.app import create_app
+    from gateway.cli.runtime import cli_profile_guard
     from gateway.demo.opd_apps import budget_app, cctv_app, parking_app
     from gateway.demo.relying_party import create_relying_party
     from gateway.demo.seed import seed_demo
+    from idp.dpop.client import load_or_create_key, public_jwk
     from idp.storage.db import build_engine, build_sessionmaker
     from idp.upstream_addresses import build_upstream_addresses
 
     rp_base = f"http://{host}:{port + 1}"
     upstreams = {"parkir": port + 2, "cctv": port + 3, "e-budgeting": port + 4}
     engine = build_engine(settings.effective_database_url)
+    # Bapenda's integration authenticates with private_key_jwt (FAPI 2.0: e-budgeting is restricted): its key
+    # stays in the data directory, the hub holds the public half.
+    bapenda_key = load_or_create_key(settings.data_dir / BAPENDA_CLIENT_KEY)
     async with build_sessionmaker(engine)() as session, session.begin():
         seeded = await seed_demo(
             session,
             issuer=settings.issuer,
             rp_base=rp_base,
             upstreams={slug: f"http://{host}:{p}" for slug, p in upstreams.items()},
+            profiles=cli_profile_guard(settings),
+            bapenda_jwks={"keys": [{**public_jwk(bapenda_key), "alg": "ES256", "use": "sig"}]},
             addresses=build_upstream_addresses(settings),
             apps_domain=settings.apps_domain,
         )
@@ -139,11 +147,13 @@ def _print_banner(settings: Settings, seeded: SeedResult, rp_base: str) -> None:
     bapenda = seeded.clients["bapenda"]
     echo("")
     key = shlex.quote(str(settings.data_dir / "bapenda-dpop.pem"))
+    client_key = shlex.quote(str(settings.data_dir / BAPENDA_CLIENT_KEY))
     api = f"{budget}api/anggaran"
-    echo("Bapenda's integration calls e-budgeting with a DPoP-bound token (client_credentials, RFC 8707 resource,")
-    echo("RFC 9449: curl cannot sign the proofs, `gerbang dpop` does; the key stays in the .pem file):")
+    echo("Bapenda's integration calls e-budgeting, a restricted app, under FAPI 2.0 (Kominfo's policy rule")
+    echo("fapi2-for-restricted-apps): client_credentials with private_key_jwt and the RFC 8707 resource, a DPoP-bound")
+    echo("token (RFC 9449: curl cannot sign the assertion or the proofs, `gerbang dpop` does; the keys stay in .pem):")
     echo(
-        f"  TOKEN=$(gerbang dpop token --key {key} --client '{bapenda['client_id']}:{bapenda['client_secret']}' "
+        f"  TOKEN=$(gerbang dpop token --key {key} --client {bapenda['client_id']} --client-key {client_key} "
         f"-d scope=budget.read -d resource={budget} {settings.issuer}/auth/token)"
     )
     echo(

@@ -2,8 +2,8 @@
 
 curl cannot sign a proof; these two commands make the signed parts and leave the HTTP to curl:
 
-    TOKEN=$(gerbang dpop token --key bapenda-dpop.pem --client 'ID:SECRET' -d scope=budget.read \\
-            -d resource=https://hub/apps/e-budgeting/ https://hub/auth/token)
+    TOKEN=$(gerbang dpop token --key bapenda-dpop.pem --client ID --client-key bapenda-client.pem \\
+            -d scope=budget.read -d resource=https://e-budgeting.apps.hub/ https://hub/auth/token)
     curl -H "Authorization: DPoP $TOKEN" \\
          -H "DPoP: $(gerbang dpop proof --key bapenda-dpop.pem --token "$TOKEN" GET https://hub/apps/...)" \\
          https://hub/apps/...
@@ -46,24 +46,43 @@ def dpop_proof(key_file: Path, token: str | None, nonce: str | None, method: str
 
 @dpop_group.command("token")
 @click.option("--key", "key_file", type=click.Path(path_type=Path), required=True, help=KEY_HELP)
-@click.option("--client", "credentials", required=True, help="CLIENT_ID:CLIENT_SECRET (client_secret_basic)")
+@click.option(
+    "--client",
+    "credentials",
+    required=True,
+    help="CLIENT_ID:CLIENT_SECRET (client_secret_basic), or CLIENT_ID with --client-key (private_key_jwt)",
+)
+@click.option(
+    "--client-key",
+    "client_key_file",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    default=None,
+    help="the client's EC P-256 private key (PEM): authenticate with private_key_jwt (FAPI 2.0) instead of a secret",
+)
 @click.option("-d", "--data", "fields", multiple=True, help="a form field NAME=VALUE (repeatable)")
 @click.option("--grant-type", default="client_credentials", show_default=True)
 @click.argument("token_url")
-def dpop_token(key_file: Path, credentials: str, fields: tuple[str, ...], grant_type: str, token_url: str) -> None:
+def dpop_token(
+    key_file: Path,
+    credentials: str,
+    client_key_file: Path | None,
+    fields: tuple[str, ...],
+    grant_type: str,
+    token_url: str,
+) -> None:
     """Ask TOKEN_URL for a DPoP-bound access token and print it (answering a use_dpop_nonce request)."""
     from idp.dpop.client import load_or_create_key, make_proof
 
     key = load_or_create_key(key_file)
     form = [("grant_type", grant_type), *(field.partition("=")[::2] for field in fields if "=" in field)]
     client_id, _, secret = credentials.partition(":")
-    basic = base64.b64encode(f"{urllib.parse.quote(client_id)}:{urllib.parse.quote(secret)}".encode()).decode()
     nonce = None
     for _attempt in range(2):
+        auth_form, auth_headers = _client_authentication(client_id, secret, client_key_file, token_url)
         status, headers, body = _post(
             token_url,
-            form,
-            {"Authorization": f"Basic {basic}", "DPoP": make_proof(key, "POST", token_url, nonce=nonce)},
+            form + auth_form,
+            {**auth_headers, "DPoP": make_proof(key, "POST", token_url, nonce=nonce)},
         )
         if status == 400 and body.get("error") == "use_dpop_nonce" and headers.get("DPoP-Nonce"):
             nonce = headers["DPoP-Nonce"]
@@ -72,6 +91,25 @@ def dpop_token(key_file: Path, credentials: str, fields: tuple[str, ...], grant_
     if status != 200 or "access_token" not in body:
         raise click.ClickException(f"token request refused ({status}): {body.get('error_description', body)}")
     click.echo(body["access_token"])
+
+
+def _client_authentication(
+    client_id: str, secret: str, client_key_file: Path | None, token_url: str
+) -> tuple[list[tuple[str, str]], dict[str, str]]:
+    """client_secret_basic, or an RFC 7523 client assertion (private_key_jwt, ES256, single use, 60 s)."""
+    if client_key_file is None:
+        basic = base64.b64encode(f"{urllib.parse.quote(client_id)}:{urllib.parse.quote(secret)}".encode()).decode()
+        return [], {"Authorization": f"Basic {basic}"}
+    if secret:
+        raise click.UsageError("--client takes only the client id with --client-key")
+    from idp.dpop.client import load_or_create_key, make_client_assertion
+
+    assertion = make_client_assertion(load_or_create_key(client_key_file), client_id, token_url)
+    return [
+        ("client_id", client_id),
+        ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+        ("client_assertion", assertion),
+    ], {}
 
 
 def _post(url: str, form: list[tuple[str, str]], headers: dict[str, str]) -> tuple[int, Message, dict]:

@@ -17,7 +17,7 @@ import click
 from gateway.cli import load_settings
 from gateway.cli.actor import cli_actor
 from gateway.cli.choices import APP_AUTH_MODES
-from gateway.cli.runtime import emit, json_option, run_in_session
+from gateway.cli.runtime import cli_profile_guard, emit, json_option, run_in_session
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -128,6 +128,7 @@ def apps_update(slug_arg: str | None, slug: str | None, as_json: bool, **options
     changes = _changes(**options)
     if "hosts" in changes:  # --host '' alone: no extra host names
         changes["hosts"] = [host for host in changes["hosts"] if host.strip()]
+    guard = cli_profile_guard(settings)
 
     async def op(session: AsyncSession) -> dict[str, Any]:
         if "claims" in changes:  # "default": back to name,opd,roles,acr
@@ -144,6 +145,7 @@ def apps_update(slug_arg: str | None, slug: str | None, as_json: bool, **options
             now=int(time.time()),
             addresses=build_upstream_addresses(settings),
             apps_domain=settings.apps_domain,
+            profiles=guard,
         )
         return diff
 
@@ -196,9 +198,10 @@ def clients_update(client_arg: str | None, client_id: str | None, as_json: bool,
     target = pick(client_arg, client_id, "client id")
     settings = load_settings()
     changes = _changes(**options)
+    guard = cli_profile_guard(settings)
 
     async def op(session: AsyncSession) -> dict[str, Any]:
-        _, diff = await update_client(session, target, changes, actor=cli_actor(), now=int(time.time()))
+        _, diff = await update_client(session, target, changes, actor=cli_actor(), now=int(time.time()), profiles=guard)
         return diff
 
     _report(as_json, f"client {target}", run_in_session(settings, op))

@@ -12,7 +12,7 @@ import click
 from gateway.cli import load_settings
 from gateway.cli.actor import cli_actor
 from gateway.cli.choices import AUTH_METHODS, GRANT_TYPES, HUB_CLIENT_IDS, ID_TOKEN_ALGS, OPD_KINDS, PROFILES
-from gateway.cli.runtime import emit, json_option, run_in_session
+from gateway.cli.runtime import cli_profile_guard, emit, json_option, run_in_session
 
 if TYPE_CHECKING:  # storage and crypto load when a command runs, not for --help
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -247,6 +247,7 @@ def clients_add(
     jwks = json.load(jwks_file) if jwks_file else None
     if client_id in HUB_CLIENT_IDS:
         raise click.UsageError(f"client id '{client_id}' is the hub's own")
+    guard = cli_profile_guard(settings)
 
     async def op(session: AsyncSession) -> dict:
         now = int(time.time())
@@ -270,6 +271,7 @@ def clients_add(
             jwks_uri=jwks_uri,
             addresses=build_upstream_addresses(settings),
         )
+        await guard.check(session, client_ids={client.client_id})
         await append_audit(
             session,
             actor=cli_actor(),

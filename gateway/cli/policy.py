@@ -158,6 +158,8 @@ def _explanation_json(explanation: Explanation, facts: SubjectFacts) -> dict[str
     decision = asdict(explanation.decision)
     decision["subject"] = asdict(facts)
     decision["rules"] = [asdict(trace) for trace in explanation.traces]
+    decision["required_profile"] = explanation.required_profile
+    decision["profile_rule"] = explanation.profile_rule
     return decision
 
 
@@ -175,6 +177,11 @@ def _print_explanation(explanation: Explanation, facts: SubjectFacts) -> None:
         f"opd [{' '.join(facts.opd_paths)}] ({facts.source})"
     )
     click.echo(f"app: restricted={explanation.app_restricted} require_acr={explanation.app_require_acr}")
+    if explanation.required_profile:
+        click.echo(
+            f"clients: profile {explanation.required_profile} required (rule {explanation.profile_rule}); "
+            "other clients get no token for the app"
+        )
     click.echo("rules considered:")
     for trace in explanation.traces:
         effect = trace.effect + (f"({trace.would})" if trace.would else "")

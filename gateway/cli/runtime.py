@@ -14,6 +14,7 @@ if TYPE_CHECKING:  # imported when a command runs, not for its --help
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from gateway.settings import Settings
+    from idp.profile_rule import ProfileGuard
 
 T = TypeVar("T")
 
@@ -51,3 +52,20 @@ def emit(as_json: bool, record: dict[str, Any], human: str) -> None:
 
 def json_option(func: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--json", "as_json", is_flag=True, help="print one JSON object")(func)
+
+
+def cli_profile_guard(settings: Settings) -> ProfileGuard:
+    """Kominfo's profile rule as the running hub sees it: the policy directory of the settings (or the shipped
+    set), loaded once for the command; an invalid directory stops the command (nothing is written unchecked)."""
+    from idp.profile_rule import ProfileGuard
+    from policies import DEFAULT_POLICY_DIR, PolicyError, load_policy_dir
+
+    directory = settings.policy_dir or DEFAULT_POLICY_DIR
+    try:
+        policy = load_policy_dir(directory)
+    except PolicyError as exc:
+        click.echo(f"error: the policy directory {directory} is invalid ({len(exc.problems)} problem(s)):", err=True)
+        for problem in exc.problems:
+            click.echo(f"  {problem}", err=True)
+        sys.exit(1)
+    return ProfileGuard(lambda: policy, settings.issuer, settings.apps_domain)

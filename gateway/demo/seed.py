@@ -21,6 +21,7 @@ from gateway.city_config.plan import build_plan
 from gateway.city_config.state import read_state
 from idp.accounts import add_user
 from idp.passwords import hash_sync
+from idp.profile_rule import ProfileGuard
 from idp.storage.models import User
 from idp.upstream_addresses import UpstreamAddresses
 
@@ -69,11 +70,18 @@ def slugify(name: str) -> str:
 
 
 def demo_city(
-    data: dict[str, Any], *, issuer: str, rp_base: str, upstreams: dict[str, str], apps_domain: str = ""
+    data: dict[str, Any],
+    *,
+    issuer: str,
+    rp_base: str,
+    upstreams: dict[str, str],
+    bapenda_jwks: dict[str, Any],
+    apps_domain: str = "",
 ) -> CityConfig:
     """The demo city as a configuration document (what ``gerbang apply`` reads), built from the city file: the
     OPD tree from its units and kecamatan (``KELURAHAN_PER_KECAMATAN`` generated kelurahan each, for the first
-    ``KECAMATAN_IN_DEMO``), the sample apps on the demo's loopback ports, their clients and the staff roles."""
+    ``KECAMATAN_IN_DEMO``), the sample apps on the demo's loopback ports, their clients and the staff roles.
+    ``bapenda_jwks``: the public keys Bapenda's integration signs its client assertions with."""
     city = data["city"]
     opd = [OpdEntry(slug=city["slug"], name=city["name"], kind="kota", parent=None)]
     opd += [
@@ -96,7 +104,8 @@ def demo_city(
             scope="openid profile email opd",
         ),
         # The client id and scope the shipped policy set allows on e-budgeting's /api/ (rule
-        # e-budgeting-bpkad-integration).
+        # e-budgeting-bpkad-integration). e-budgeting is restricted, so the shipped rule fapi2-for-restricted-apps
+        # binds its clients to FAPI 2.0: private_key_jwt and DPoP-bound tokens.
         ClientEntry(
             client_id="bapenda-pajak",
             name="Integrasi Bapenda → E-Budgeting",
@@ -104,6 +113,11 @@ def demo_city(
             grant_types=["client_credentials"],
             scope="budget.read",
             resources=[default_app_resource(issuer, "e-budgeting", apps_domain)],
+            auth_method="private_key_jwt",
+            jwks=bapenda_jwks,
+            profile="fapi2",
+            require_par=True,
+            dpop_bound=True,
         ),
     ]
     apps = [
@@ -134,14 +148,25 @@ async def seed_demo(
     issuer: str,
     rp_base: str,
     upstreams: dict[str, str],
+    profiles: ProfileGuard,
+    bapenda_jwks: dict[str, Any],
     addresses: UpstreamAddresses | None = None,
     apps_domain: str = "",
 ) -> SeedResult:
-    """Apply the demo city (``demo_city``) as ``gerbang apply`` would, then what a city file never holds: the
-    demo's passwords and the citizen."""
+    """Apply the demo city (``demo_city``) as ``gerbang apply`` would (under Kominfo's profile rule,
+    ``profiles``), then what a city file never holds: the demo's passwords and the citizen."""
     now = int(time.time())
-    desired = demo_city(reference_data(), issuer=issuer, rp_base=rp_base, upstreams=upstreams, apps_domain=apps_domain)
-    context = ApplyContext(issuer=issuer, actor="gerbang-demo", now=now, addresses=addresses, apps_domain=apps_domain)
+    desired = demo_city(
+        reference_data(),
+        issuer=issuer,
+        rp_base=rp_base,
+        upstreams=upstreams,
+        bapenda_jwks=bapenda_jwks,
+        apps_domain=apps_domain,
+    )
+    context = ApplyContext(
+        issuer=issuer, actor="gerbang-demo", now=now, profiles=profiles, addresses=addresses, apps_domain=apps_domain
+    )
     await apply_plan(session, build_plan(desired, await read_state(session)), context)
     for person in PEOPLE:
         user = await session.scalar(select(User).where(User.email == person.email))
@@ -152,5 +177,5 @@ async def seed_demo(
         user.password_hash = hash_sync(person.password)
     result = SeedResult(opd_count=len(desired.opd))
     result.clients["portal"] = {"client_id": PORTAL_CLIENT, "client_secret": context.secrets[PORTAL_CLIENT]}
-    result.clients["bapenda"] = {"client_id": "bapenda-pajak", "client_secret": context.secrets["bapenda-pajak"]}
+    result.clients["bapenda"] = {"client_id": "bapenda-pajak"}  # private_key_jwt: no secret
     return result

@@ -44,6 +44,14 @@ def thumbprint(key: ec.EllipticCurvePrivateKey) -> str:
     return jwk_thumbprint(public_jwk(key))
 
 
+def make_client_assertion(key: ec.EllipticCurvePrivateKey, client_id: str, audience: str, lifetime: int = 60) -> str:
+    """An RFC 7523 §2.2 client assertion (``private_key_jwt``), ES256: what a FAPI 2.0 client authenticates with."""
+    now = int(time.time())
+    claims = {"iss": client_id, "sub": client_id, "aud": audience, "iat": now, "exp": now + lifetime}
+    claims["jti"] = uuid.uuid4().hex
+    return jwt.encode(claims, key, algorithm="ES256")
+
+
 def make_proof(
     key: ec.EllipticCurvePrivateKey,
     method: str,

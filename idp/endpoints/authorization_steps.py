@@ -25,6 +25,7 @@ from idp.clients import GATEWAY_CLIENT_ID
 from idp.endpoints.broker import load_enabled_upstream
 from idp.http import datalist
 from idp.interactions import COOKIE as INTERACTION_COOKIE
+from idp.oauth.client_profile import preload_served_apps
 from idp.oauth.par import PushedRequestInvalid, ResolvedRequest, is_par_required
 from idp.oauth.request import HubRequest
 from idp.oauth.request_object import InvalidRequestObject
@@ -141,6 +142,13 @@ async def load_request(auth: Authorization) -> Response | None:
     auth.data = datalist(auth.params)
     pushed = [(n, v) for n, v in auth.sent if n == "request_uri"] if auth.resolved.pushed_digest else []
     auth.parked = auth.params + pushed
+    return None
+
+
+async def load_served_apps(auth: Authorization) -> Response | None:
+    """The apps the client serves or the request names: Kominfo's profile rule is checked with the request."""
+    resources = auth.data.get("resource", [])
+    await preload_served_apps(auth.provider.served_apps, auth.state, {auth.client_id}, resources, auth.session)
     return None
 
 
@@ -294,6 +302,7 @@ STEPS: tuple[Step, ...] = (
     check_request_syntax,
     load_client,
     load_request,
+    load_served_apps,
     check_redirect_uri_present,
     load_session,
     load_nonce_seen,

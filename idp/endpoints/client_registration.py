@@ -67,7 +67,7 @@ async def manage_endpoint(request: Request) -> Response:
                 return oauth_json(200, client_document(client, provider.issuer))
             if request.method == "PUT":
                 document = await update_client(
-                    session, client, raw, provider.issuer, provider.clock.now(), provider.client_keys.addresses
+                    session, client, raw, provider.clock.now(), provider.profiles, provider.client_keys.addresses
                 )
             else:
                 await delete_client(session, client, provider.clock.now())

@@ -19,6 +19,7 @@ from idp.http import oauth_error, oauth_json, read_oauth_form
 from idp.interactions import COOKIE as INTERACTION_COOKIE
 from idp.oauth.adapters import HubClient
 from idp.oauth.client_jwks import preload_client_keys
+from idp.oauth.client_profile import check_issue_profile, preload_served_apps
 from idp.oauth.device import DEVICE_CODE_TTL, DeviceCodeGrant, display_user_code, new_device_code, normalize_user_code
 from idp.oauth.grants import TOKEN_AUTH_METHODS
 from idp.oauth.request import HubRequest
@@ -51,6 +52,10 @@ async def device_authorization_endpoint(request: Request) -> Response:
     state = Preloaded(now=now)
     state.clients = await provider.clients.get_many(candidates)
     await preload_client_keys(provider.client_keys, state, form)
+    try:
+        await preload_served_apps(provider.served_apps, state, candidates, form.get("resource", []))
+    except SQLAlchemyError:
+        return oauth_error(503, "temporarily_unavailable", "The service is temporarily unavailable.")
     oauth_request = HubRequest("POST", f"{provider.base}/device_authorization", request.headers, pairs)
     scope = form.get("scope", [""])[0]
     resources: list[str] = []
@@ -65,6 +70,7 @@ async def device_authorization_endpoint(request: Request) -> Response:
         provider.server.validate_requested_scope(scope)
         resources.extend(requested_resources(form))
         check_resources_allowed(resources, client.row.resources)
+        check_issue_profile(provider.ctx.policies.current, client.row, resources)
         return client
 
     try:

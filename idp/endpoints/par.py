@@ -18,6 +18,7 @@ from idp.endpoints.token import _throttled
 from idp.http import datalist, oauth_error, oauth_json, read_oauth_form
 from idp.oauth.adapters import HubClient
 from idp.oauth.client_jwks import client_key_set, preload_client_keys
+from idp.oauth.client_profile import preload_served_apps
 from idp.oauth.grants import TOKEN_AUTH_METHODS
 from idp.oauth.par import CLIENT_AUTH_PARAMS, new_pushed_request
 from idp.oauth.request import HubRequest
@@ -65,6 +66,13 @@ async def par_endpoint(request: Request) -> Response:
         return oauth_error(400, "invalid_request_object", str(exc))
     except OAuth2Error as error:
         return oauth_error(400, error.error, error.description or error.error)
+    try:
+        pushed_resources = [value for name, value in params if name == "resource"]
+        await preload_served_apps(provider.served_apps, state, {client.client_id}, pushed_resources)
+    except SQLAlchemyError:
+        return oauth_error(
+            503, "temporarily_unavailable", "The service is temporarily unavailable.", {"Retry-After": "5"}
+        )
     checked = await _validate(provider, client, params, state)
     if checked is not None:
         return checked

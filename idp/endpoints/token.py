@@ -12,6 +12,7 @@ from idp.dpop.proof import InvalidProof
 from idp.endpoints.dpop_http import nonce_header, read_proof, token_endpoint_refusal
 from idp.http import oauth_error, oauth_json, read_oauth_form
 from idp.oauth.client_jwks import preload_client_keys
+from idp.oauth.client_profile import preload_served_apps, resources_at_token_endpoint
 from idp.oauth.request import HubRequest
 from idp.oauth.state import Effects, Preloaded, run_with_state
 from idp.oauth.store import apply_in_transaction, candidate_client_ids, preload_grant_rows
@@ -50,6 +51,7 @@ async def token_endpoint(request: Request) -> Response:
         elif form.get("grant_type", [None])[0] == TOKEN_EXCHANGE:
             async with provider.sessionmaker() as session:
                 await preload_subject(session, provider.keys, provider.issuer, form, candidates, state)
+        await preload_served_apps(provider.served_apps, state, candidates, resources_at_token_endpoint(form, state))
     except SQLAlchemyError:
         return oauth_error(
             503, "temporarily_unavailable", "The service is temporarily unavailable.", {"Retry-After": "5"}

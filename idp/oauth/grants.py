@@ -13,6 +13,7 @@ from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidScopeError, OAuth2E
 from authlib.oidc.core import OpenIDCode
 
 from idp.oauth.adapters import CodeRecord, RefreshRecord
+from idp.oauth.client_profile import check_issue_profile
 from idp.oauth.dpop_binding import check_dpop_jkt_parameter, check_token_binding
 from idp.oauth.resource import check_resources_allowed, narrow_resources, requested_resources
 from idp.oauth.session_binding import does_refresh_stand, is_bound_to_session
@@ -33,6 +34,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         resources = requested_resources(self.request.payload.datalist)
         try:
             check_resources_allowed(resources, self.request.client.row.resources)
+            check_issue_profile(self.server.policies.current, self.request.client.row, resources)
             check_dpop_jkt_parameter(self.request.payload.data.get("dpop_jkt"))
         except OAuth2Error as error:
             error.redirect_uri = redirect_uri

@@ -9,6 +9,7 @@ from authlib.oauth2.rfc6749 import InvalidClientError, InvalidScopeError
 
 from idp.oauth.adapters import HubClient
 from idp.oauth.client_auth import PrivateKeyJWT
+from idp.oauth.client_profile import check_issue_profile, profile_claims
 from idp.oauth.device import DeviceCodeGrant
 from idp.oauth.dpop_binding import binds_refresh_tokens
 from idp.oauth.grants import (
@@ -102,8 +103,9 @@ class HubAuthorizationServer(AuthorizationServer):
         audience = resources or [self.issuer]
         scope = scope or ""
         jkt = state.dpop_jkt
+        check_issue_profile(self.policies.current, client.row, audience)
         # RFC 9449 §6: a DPoP-bound access token carries the key's thumbprint and is of type DPoP.
-        bound = {"cnf": {"jkt": jkt}} if jkt else None
+        bound = {**({"cnf": {"jkt": jkt}} if jkt else {}), **profile_claims(client.row)} or None
         token_type = "DPoP" if jkt else "Bearer"
         if grant_type == "client_credentials":
             minted = self.minter.access_token(

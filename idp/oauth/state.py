@@ -74,6 +74,7 @@ class Effects:
 if TYPE_CHECKING:
     from idp.oauth.session_binding import RefreshLifetimes
     from idp.oauth.token_exchange import Exchange
+    from idp.profile_rule import ServedApp
 
 
 @dataclass
@@ -117,6 +118,8 @@ class Preloaded:
     app_resources: set[tuple[str, str]] = field(default_factory=set)  # RFC 8693: (client_id, resource) of apps
     exchange: Exchange | None = None  # RFC 8693: the exchange validated, issued by the token hook
     client_jwks: dict[str, dict[str, Any] | None] = field(default_factory=dict)  # keys fetched from jwks_uri
+    # idp.profile_rule: the apps the candidate clients serve or the request names (None: not loaded, refuse)
+    served_apps: list[ServedApp] | None = None
 
 
 CURRENT: ContextVar[Preloaded] = ContextVar("gerbang_oauth_preloaded")

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from idp.access_history import load_active_apps_of_clients
 from idp.keys import KeyRing
+from idp.oauth.client_profile import check_issue_profile, profile_claims
 from idp.oauth.dpop_binding import check_token_binding
 from idp.oauth.resource import requested_resources
 from idp.oauth.state import Preloaded, current
@@ -106,6 +107,7 @@ class TokenExchangeGrant(grants.BaseGrant, grants.TokenEndpointMixin):
             raise InvalidScopeError("A token exchange can only narrow the scope.")
         scope = " ".join(self.server.policies.current.allowed_scopes(client.client_id, asked))
         check_token_binding(client.row, state.dpop_jkt, None)
+        check_issue_profile(self.server.policies.current, client.row, [targets[0]])
         self.request.client, self.request.user = client, user
         state.exchange = Exchange(targets[0], scope, rule, claims)
 
@@ -124,7 +126,7 @@ class TokenExchangeGrant(grants.BaseGrant, grants.TokenEndpointMixin):
         act: dict[str, Any] = {"sub": caller}
         if isinstance(subject.get("act"), dict):
             act["act"] = subject["act"]
-        extra: dict[str, Any] = {"act": act}
+        extra: dict[str, Any] = {"act": act, **profile_claims(self.request.client.row)}
         jkt = state.dpop_jkt
         if jkt:
             extra["cnf"] = {"jkt": jkt}

@@ -12,6 +12,7 @@ from typing import Any
 import jwt
 import pytest
 from click.testing import CliRunner, Result
+from cryptography.hazmat.primitives.asymmetric import ec
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -20,8 +21,9 @@ from starlette.routing import Route
 from gateway.assertion import AssertionVerifier
 from gateway.cli import main
 from gateway.registry import AppRegistry
-from idp.clients import add_client
+from idp.clients import ClientSecurity, add_client
 from idp.clock import SystemClock
+from idp.dpop.client import public_jwk
 from idp.keys import KeyRing
 from idp.storage.db import build_engine, build_sessionmaker
 from tests.support.eventually import eventually_async
@@ -38,12 +40,15 @@ async def _seed(database_url: str) -> KeyRing:
         maker = build_sessionmaker(engine)
         await seed_opd(maker, 1_800_000_000)
         async with maker() as session, session.begin():
-            await add_client(
+            await add_client(  # FAPI 2.0: the shipped rule fapi2-for-restricted-apps binds restricted apps' clients
                 session,
                 name="Parkir",
                 client_id="parkir-web",
                 redirect_uris=("http://127.0.0.1/cb",),
                 now=1_800_000_000,
+                auth_method="private_key_jwt",
+                jwks={"keys": [public_jwk(ec.generate_private_key(ec.SECP256R1()))]},
+                security=ClientSecurity("fapi2"),
             )
         ring = KeyRing(maker, SECRET.encode(), "ES256", SystemClock())
         await ring.load()  # the hub's signing key, as `gerbang serve` would create it

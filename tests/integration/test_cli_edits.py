@@ -89,7 +89,7 @@ def test_every_cli_change_is_audited_with_the_actor_and_host(city: str) -> None:
 def test_app_update_reaches_the_registry_and_an_unchanged_update_says_so(city: str) -> None:
     assert _routes(city)["parkir"][0].startswith("http://127.0.0.1:9001")
     seq = audit_entries(city)[-1].seq
-    result = cli(
+    change = (
         "apps",
         "update",
         "parkir",
@@ -98,16 +98,24 @@ def test_app_update_reaches_the_registry_and_an_unchanged_update_says_so(city: s
         "--restricted",
         "--name",
         "Parkir Online",
-        "--json",
     )
-    record = json.loads(result.stdout)
+    # Restricted, its client parkir-web would have to follow FAPI 2.0 (the shipped rule): refused whole, as written
+    refused = cli(*change, ok=False)
+    assert refused.exit_code == 1 and "fapi2-for-restricted-apps" in refused.stderr and "parkir-web" in refused.stderr
+    assert _routes(city)["parkir"][0].startswith("http://127.0.0.1:9001") and not audit_entries(city, seq)
+    record = json.loads(cli(*change, "--client", "", "--json").stdout)
     assert record["changed"] and record["diff"]["upstreams"] == {
         "from": ["http://127.0.0.1:9001"],
         "to": ["http://127.0.0.1:9002"],
     }
     assert _routes(city)["parkir"][0].startswith("http://127.0.0.1:9002")
     (entry,) = audit_entries(city, seq)
-    assert entry.action == "app.update" and set(entry.detail["diff"]) == {"upstreams", "restricted", "name"}
+    assert entry.action == "app.update" and set(entry.detail["diff"]) == {
+        "upstreams",
+        "restricted",
+        "name",
+        "client_id",
+    }
     again = cli("apps", "update", "parkir", "--upstream", "http://127.0.0.1:9002")
     assert "nothing changed" in again.stdout and len(audit_entries(city, seq)) == 1
     bad = cli("apps", "update", "parkir", "--upstream", "ftp://x", ok=False)

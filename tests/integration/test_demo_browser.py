@@ -17,6 +17,7 @@ from typing import NamedTuple
 import httpx
 import pytest
 
+from idp.dpop.client import load_or_create_key, make_client_assertion
 from tests.support.browser import agree_to_app, chromium, screenshot
 from tests.support.hub import free_port
 from tests.support.localhost_names import app_url
@@ -97,11 +98,25 @@ def test_the_banners_integration_commands_reach_e_budgeting(demo: DemoCity) -> N
     assert done.returncode == 0, done.stdout + done.stderr
     assert json.loads(done.stdout)["diminta_oleh"] == "bapenda-pajak"  # the app read the caller from the assertion
     words = shlex.split(get_token.strip().removeprefix("TOKEN=$(").removesuffix(")"))
-    client_id, secret = words[words.index("--client") + 1].split(":", 1)
+    # e-budgeting is restricted: its client follows FAPI 2.0 (shipped rule fapi2-for-restricted-apps), so even its
+    # own key gets no plain bearer token without a proof, and a plain bearer token is refused at the app.
+    client_id = words[words.index("--client") + 1]
+    client_key = load_or_create_key(Path(words[words.index("--client-key") + 1]))
     form = dict(word.split("=", 1) for flag, word in zip(words, words[1:], strict=False) if flag == "-d")
-    bearer = httpx.post(words[-1], data={"grant_type": "client_credentials", **form}, auth=(client_id, secret))
+    assertion = make_client_assertion(client_key, client_id, words[-1])
+    bearer = httpx.post(
+        words[-1],
+        data={
+            "grant_type": "client_credentials",
+            "client_id": client_id,
+            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            "client_assertion": assertion,
+            **form,
+        },
+    )
+    assert bearer.status_code == 400 and bearer.json()["error"] == "invalid_dpop_proof", bearer.text
     api_url = shlex.split(call.strip())[-1]
-    refused = httpx.get(api_url, headers={"Authorization": f"Bearer {bearer.json()['access_token']}"})
+    refused = httpx.get(api_url)  # no token: the challenge asks for DPoP
     assert refused.status_code == 401 and refused.headers["www-authenticate"].startswith("DPoP ")
 
 

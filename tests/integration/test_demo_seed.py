@@ -5,17 +5,23 @@ from __future__ import annotations
 
 import asyncio
 
+from cryptography.hazmat.primitives.asymmetric import ec
+
 from gateway.city_config.plan import build_plan
 from gateway.city_config.state import read_state
 from gateway.demo.seed import KECAMATAN_IN_DEMO, KELURAHAN_PER_KECAMATAN, PEOPLE, demo_city, reference_data, seed_demo
+from idp.dpop.client import public_jwk
 from idp.passwords import HASHER
+from idp.profile_rule import ProfileGuard
 from idp.storage.db import build_engine, build_sessionmaker
 from idp.storage.gateway_models import App
-from idp.storage.models import AuditEntry, OpdUnit, User
+from idp.storage.models import AuditEntry, Client, OpdUnit, User
+from policies import DEFAULT_POLICY_DIR, load_policy_dir
 from tests.support.hub import TEST_UPSTREAM_ADDRESSES
 from tests.support.records import rows
 
 ISSUER = "http://127.0.0.1:8000"
+BAPENDA_JWKS = {"keys": [public_jwk(ec.generate_private_key(ec.SECP256R1()))]}
 UPSTREAMS = {"parkir": "http://127.0.0.1:8002", "cctv": "http://127.0.0.1:8003", "e-budgeting": "http://127.0.0.1:8004"}
 
 
@@ -32,10 +38,18 @@ def test_the_demo_city_comes_from_the_city_file_through_apply(database_url: str)
                     issuer=ISSUER,
                     rp_base="http://127.0.0.1:8001",
                     upstreams=UPSTREAMS,
+                    profiles=ProfileGuard(lambda: load_policy_dir(DEFAULT_POLICY_DIR), ISSUER, ""),
+                    bapenda_jwks=BAPENDA_JWKS,
                     addresses=TEST_UPSTREAM_ADDRESSES,
                 )
             async with maker() as session:
-                desired = demo_city(data, issuer=ISSUER, rp_base="http://127.0.0.1:8001", upstreams=UPSTREAMS)
+                desired = demo_city(
+                    data,
+                    issuer=ISSUER,
+                    rp_base="http://127.0.0.1:8001",
+                    upstreams=UPSTREAMS,
+                    bapenda_jwks=BAPENDA_JWKS,
+                )
                 again = build_plan(desired, await read_state(session))
             return seeded, again
         finally:
@@ -52,6 +66,9 @@ def test_the_demo_city_comes_from_the_city_file_through_apply(database_url: str)
     for person in PEOPLE:
         [user] = rows(database_url, User, User.email == person.email)
         assert user.password_hash and HASHER.verify(user.password_hash, person.password)
-    assert seeded.clients["portal"]["client_id"] == "portal-warga" and seeded.clients["bapenda"]["client_secret"]
+    assert seeded.clients["portal"]["client_id"] == "portal-warga" and seeded.clients["portal"]["client_secret"]
+    # e-budgeting is restricted in the shipped policy set: its integration follows FAPI 2.0 (no secret at all)
+    [bapenda] = rows(database_url, Client, Client.client_id == "bapenda-pajak")
+    assert (bapenda.profile, bapenda.auth_method, bapenda.secret_digest) == ("fapi2", "private_key_jwt", None)
     actions = {entry.action for entry in rows(database_url, AuditEntry)}
     assert {"opd.create", "client.create", "app.create"} <= actions  # audited like every apply

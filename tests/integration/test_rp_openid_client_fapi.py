@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from joserfc.jwk import ECKey
 
@@ -25,12 +26,20 @@ from tests.support.flows import REDIRECT_URI, WARGA, register_client
 from tests.support.hub import Browser, Hub, csrf_from
 
 SCRIPT = Path(__file__).parents[1] / "support" / "node" / "openid_client_fapi.mjs"
+# Kominfo binds e-budgeting's clients to FAPI 2.0 (docs/policies.md, "Profile rules"): the certified RP, a FAPI 2.0
+# client, completes everything below under it; a client outside the profile gets nothing for the app.
+PROFILE_RULE = """provider:
+  profiles:
+    - id: fapi2-for-e-budgeting
+      profile: fapi2
+      apps: [e-budgeting]
+"""
 DEVICE_SCRIPT = SCRIPT.with_name("openid_client_device.mjs")
 
 
 @pytest.fixture(scope="module")
 def hub(module_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
-    with run_dpop_city(module_database_url, tmp_path_factory.mktemp("hub")) as running:
+    with run_dpop_city(module_database_url, tmp_path_factory.mktemp("hub"), PROFILE_RULE) as running:
         yield running
 
 
@@ -117,6 +126,18 @@ def test_openid_client_completes_fapi2_par_jar_dpop_private_key_jwt_refresh_user
     assert result["api"]["token_type"].lower() == "dpop"
     assert result["api"]["status"] == 200, result["api"]
     assert json.loads(result["api"]["body"])["upstream"] == "e-budgeting"
+
+
+def test_a_client_outside_the_profile_gets_no_token_for_the_bound_app(hub: Hub) -> None:
+    """The seeded Bapenda integration (client_secret_basic, DPoP not required) may ask for e-budgeting's resource
+    by its registration, but the profile rule refuses it; for the hub itself it still gets tokens."""
+    client_id, secret = hub.client("Bapenda Integrasi")
+    assert secret is not None
+    url = f"{hub.url}/auth/token"
+    refused = httpx.post(url, data={"grant_type": "client_credentials", "resource": RESOURCE}, auth=(client_id, secret))
+    assert refused.status_code == 400 and refused.json()["error"] == "unauthorized_client", refused.text
+    assert "fapi2-for-e-budgeting" in refused.json()["error_description"]
+    assert httpx.post(url, data={"grant_type": "client_credentials"}, auth=(client_id, secret)).status_code == 200
 
 
 def test_openid_client_completes_the_device_grant(hub: Hub, fapi_dir: Path) -> None:

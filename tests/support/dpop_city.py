@@ -55,11 +55,14 @@ async def register_apps(database_url: str, issuer: str, upstream: str) -> None:
 
 
 @contextmanager
-def run_dpop_city(database_url: str, tmp_path: Path) -> Iterator[Hub]:
+def run_dpop_city(database_url: str, tmp_path: Path, extra_policy: str = "") -> Iterator[Hub]:
+    """``extra_policy``: one more policy file (e.g. a profile rule) beside the city's."""
     policy_dir = tmp_path / "policies"
     policy_dir.mkdir()
     shutil.copy(HUB_POLICIES / "00-hub.yaml", policy_dir / "00-hub.yaml")
     (policy_dir / "10-apps.yaml").write_text(POLICY)
+    if extra_policy:
+        (policy_dir / "20-extra.yaml").write_text(extra_policy)
     with run_server(Upstream("e-budgeting")) as upstream_url:
         with run_hub(database_url, tmp_path, app_factory=create_app, policy_dir=policy_dir) as hub:
             asyncio.run(register_apps(database_url, hub.url, upstream_url))

@@ -30,7 +30,7 @@ def test_an_invalid_test_file_is_reported_like_a_policy_file() -> None:
         run_policy_tests(FIXTURES / "bad-test-file")
     lines = [str(p).split("bad-test-file/")[1] for p in caught.value.problems]
     assert lines == [
-        "tests/cases.yaml:2: tests[0]: a case has exactly one of 'request', 'login' or 'scopes'",
+        "tests/cases.yaml:2: tests[0]: a case has exactly one of 'request', 'login', 'scopes' or 'profile'",
         "tests/cases.yaml:6: tests[1].expect: must be one of allow, deny",
     ]
 

@@ -27,4 +27,4 @@ def test_the_documented_cases_pass_against_the_shipped_set(tmp_path: Path) -> No
     [cases] = [block for block in yaml_blocks() if block.startswith("tests:")]
     (tmp_path / "cases.yaml").write_text(cases)
     results = run_policy_tests(DEFAULT_POLICY_DIR, tmp_path)
-    assert len(results) == 3 and all(result.passed for result in results)
+    assert len(results) == 4 and all(result.passed for result in results)
