@@ -18,9 +18,11 @@ from sqlalchemy import select
 from gateway.app import create_app
 from gateway.app_edits import update_app
 from gateway.apps import add_app
+from idp.profile_rule import ProfileGuard
 from idp.storage.db import build_engine, build_sessionmaker
 from idp.storage.gateway_models import App
 from idp.storage.models import AppAgreement, AuthorizationCode
+from policies import DEFAULT_POLICY_DIR, load_policy_dir
 from tests.support.eventually import eventually
 from tests.support.hub import (
     TEST_UPSTREAM_ADDRESSES,
@@ -60,7 +62,16 @@ async def _register(hub: Hub, upstream: str) -> None:
 async def _widen(hub: Hub, claims: list[str]) -> None:
     engine = build_engine(hub.settings.database_url)
     async with build_sessionmaker(engine)() as session, session.begin():
-        await update_app(session, "parkir", {"claims": claims}, issuer=hub.url, actor="test", now=int(time.time()))
+        profiles = ProfileGuard(lambda: load_policy_dir(hub.settings.policy_dir or DEFAULT_POLICY_DIR), hub.url, "")
+        await update_app(
+            session,
+            "parkir",
+            {"claims": claims},
+            issuer=hub.url,
+            actor="test",
+            now=int(time.time()),
+            profiles=profiles,
+        )
     await engine.dispose()
 
 
