@@ -15,7 +15,10 @@ What it does, in order:
    kind, server and PostgreSQL CPU per sign-in, rows read and transactions per sign-in (PostgreSQL's own
    counters), worker RSS before and after;
 5. refresh-token rotation and client_credentials, closed loop for ``--token-seconds``: requests per second
-   and per core of server CPU.
+   and per core of server CPU;
+6. with ``--mixed S,R,C``: sign-ins, refreshes and client_credentials at those rates at once for
+   ``--mixed-seconds`` while a second job busy-loops for ``--steal-seconds`` (``loadtests.signin.mixed``):
+   every 429/503 is counted (none should come from the hub's own stalls).
 The load client runs on the same machine: numbers are for comparing runs on one machine.
 """
 
@@ -38,6 +41,7 @@ from loadtests.harness.gerbang import create_database, drop_database, find_gerba
 from loadtests.harness.process import load_cpu_seconds, load_worker_rss_mib, start_service, stop_service, wait_for_http
 from loadtests.signin.browser import STEPS, Outcomes, RelyingParty, run_open_loop
 from loadtests.signin.citizens import seed_citizens
+from loadtests.signin.mixed import run_mixed
 from loadtests.signin.pg_counters import backend_cpu_between, read_counters
 from loadtests.signin.token_loops import TokenRun, client_credentials_loop, refresh_loop
 
@@ -61,6 +65,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--policy-dir", type=Path, help="GERBANG_POLICY_DIR (default: the shipped policies)")
     parser.add_argument("--token-seconds", type=float, default=10.0, help="each closed-loop token run")
     parser.add_argument("--token-concurrency", type=int, default=16)
+    parser.add_argument(
+        "--mixed",
+        default="",
+        help="SIGNINS,REFRESHES,CLIENT_CREDENTIALS per second at once, with a CPU thief (loadtests.signin.mixed)",
+    )
+    parser.add_argument("--mixed-seconds", type=float, default=30.0, help="duration of the mixed run")
+    parser.add_argument("--steal-seconds", type=float, default=10.0, help="how long the thief busy-loops")
+    parser.add_argument("--steal-processes", type=int, default=1, help="busy-looping processes (1: ~half a core)")
     parser.add_argument("--out", type=Path, help="also write the report (Markdown) here, and JSON beside it")
     parser.add_argument("--keep", action="store_true", help="keep the database (its URL is printed)")
     return parser
@@ -76,6 +88,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.users < 1 or not rates or any(rate <= 0 for rate in rates):
         print("--users and every rate must be positive", file=sys.stderr)
         return 2
+    try:
+        mixed = [float(rate) for rate in args.mixed.split(",")] if args.mixed else []
+    except ValueError:
+        mixed = [-1.0]
+    if mixed and (len(mixed) != 3 or any(rate < 0 for rate in mixed)):
+        print(f"--mixed: three rates separated by commas, not {args.mixed!r}", file=sys.stderr)
+        return 2
+    args.mixed_rates = tuple(mixed)
     try:
         report = run(args, rates)
     except Unavailable as exc:
@@ -147,6 +167,7 @@ async def _run_on(args: argparse.Namespace, rates: list[float], root: Path, data
             rss_before = load_worker_rss_mib(service)
             runs = [await _measure_rate(party, args, rate, service.pid, database_url, connector) for rate in rates]
             tokens = await _measure_tokens(party, service_client, warm.refresh_tokens, args, service.pid, connector)
+            mixed = await _measure_mixed(party, service_client, args, connector) if args.mixed_rates else None
             rss_after = load_worker_rss_mib(service)
         finally:
             await connector.close()
@@ -162,6 +183,7 @@ async def _run_on(args: argparse.Namespace, rates: list[float], root: Path, data
         "rss_after_mib": rss_after,
         "rates": runs,
         "tokens": tokens,
+        "mixed": mixed,
         "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
     }
 
@@ -318,6 +340,37 @@ async def _measure_tokens(
     return measured
 
 
+async def _measure_mixed(
+    party: RelyingParty, service: dict[str, str], args: argparse.Namespace, connector: aiohttp.BaseConnector
+) -> dict[str, Any]:
+    fresh = await run_open_loop(party, PASSWORD, args.users, 8.0, 8.0, connector, 64)  # tokens never rotated yet
+    run = await run_mixed(
+        party,
+        service,
+        PASSWORD,
+        args.users,
+        fresh.refresh_tokens,
+        args.mixed_rates,
+        args.mixed_seconds,
+        args.steal_seconds,
+        args.steal_processes,
+        connector,
+    )
+    return {
+        "rates": list(args.mixed_rates),
+        "seconds": round(run.seconds, 1),
+        "steal": {
+            "began_s": round(run.steal_began, 1),
+            "seconds": run.steal_seconds,
+            "processes": args.steal_processes,
+        },
+        "signins": _summary(run.signins, run.seconds),
+        "refresh": {"ok": run.refresh.ok, "answers": dict(run.refresh.answers)},
+        "client_credentials": {"ok": run.client_credentials.ok, "answers": dict(run.client_credentials.answers)},
+        "refusals": run.refusals(),
+    }
+
+
 def render(report: dict[str, Any]) -> str:
     lines = [
         f"# City sign-in benchmark, {report['when']}",
@@ -354,6 +407,34 @@ def render(report: dict[str, Any]) -> str:
         lines.append(
             f"| {name} ({row['callers']} callers) | {row['per_s']:g} | {row['per_core_s']:g} | "
             f"{row['cpu_ms_each']} ms | {errors} |"
+        )
+    mixed = report.get("mixed")
+    if mixed:
+        steal = mixed["steal"]
+        signins = mixed["signins"]
+        lines += [
+            "",
+            f"Mixed load for {mixed['seconds']:g} s at {'/'.join(f'{r:g}' for r in mixed['rates'])} per second "
+            f"(sign-ins/refreshes/client_credentials), a CPU thief of {steal['processes']} process(es) from "
+            f"{steal['began_s']:g} s for {steal['seconds']:g} s: **{mixed['refusals']} refusals (429/503)**.",
+            "",
+            "| load | completed | other answers |",
+            "|---|---:|---|",
+            f"| sign-ins | {signins['completed']} of {signins['started']} | "
+            + (", ".join(f"{k} ×{n}" for k, n in signins["errors"].items()) or "0")
+            + " |",
+        ]
+        for name in ("refresh", "client_credentials"):
+            row = mixed[name]
+            answers = ", ".join(f"{k} ×{n}" for k, n in row["answers"].items()) or "0"
+            lines.append(f"| {name} | {row['ok']} | {answers} |")
+        lines.append(
+            "| sign-in p50/p95/p99 ms | | "
+            + "; ".join(
+                f"{step} " + "/".join(f"{signins['steps'][step][k]:g}" for k in ("p50_ms", "p95_ms", "p99_ms"))
+                for step in STEPS
+            )
+            + " |"
         )
     return "\n".join(lines) + "\n"
 

@@ -55,6 +55,12 @@ def test_small_mode_runs_the_whole_sign_in_and_reports(tmp_path: Path) -> None:
                 "1",
                 "--token-concurrency",
                 "2",
+                "--mixed",
+                "2,2,5",
+                "--mixed-seconds",
+                "3",
+                "--steal-seconds",
+                "1",
                 "--out",
                 str(out),
             ]
@@ -68,3 +74,7 @@ def test_small_mode_runs_the_whole_sign_in_and_reports(tmp_path: Path) -> None:
     assert all(run["steps"][step]["p50_ms"] > 0 for step in ("authorize", "login_page", "password", "resume", "token"))
     assert report["tokens"]["refresh"]["ok"] > 0 and report["tokens"]["client_credentials"]["ok"] > 0
     assert "completed/s" in out.read_text()
+    mixed = report["mixed"]  # all three at once with a CPU thief: nothing refused, every sign-in completed
+    assert mixed["refusals"] == 0 and mixed["signins"]["completed"] == mixed["signins"]["started"] == 6
+    assert mixed["refresh"]["ok"] > 0 and mixed["client_credentials"]["ok"] == 15
+    assert "refusals (429/503)" in out.read_text()

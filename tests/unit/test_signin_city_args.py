@@ -12,6 +12,9 @@ def test_bad_rates_and_sizes_are_refused_before_anything_starts(capsys: pytest.C
     assert main(["--users", "0"]) == 2
     assert main(["--rates", "5,-1"]) == 2
     assert "--rates" in capsys.readouterr().err
+    assert main(["--mixed", "5,5"]) == 2
+    assert main(["--mixed", "5,x,1"]) == 2
+    assert "--mixed" in capsys.readouterr().err
 
 
 def test_defaults_are_the_city_and_small_mode_is_two_flags() -> None:
