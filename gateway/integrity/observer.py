@@ -36,7 +36,7 @@ from gateway.errors import BadRequest, Forbidden, GatewayError, PayloadTooLarge,
 from gateway.exchange import ClientGone, Conversation, RequestBody
 from gateway.integrity.http_signatures import format_content_digest, parse_content_digest
 from gateway.integrity.ledger_writer import LedgerWriter
-from gateway.integrity.receipts import RECEIPT_TYP, ChainedReceipt, Receipt, build_receipt_claims
+from gateway.integrity.receipts import ChainedReceipt, Receipt
 from gateway.integrity.signer import RequestSigner
 from gateway.model import Principal, RequestHead, Route
 
@@ -61,15 +61,13 @@ class IntegrityPlane:
         self,
         signer: RequestSigner,
         ledger: LedgerWriter,
-        sign_jws: Callable[..., str],
-        issuer: str,
         *,
         buffer_bytes: int,
         read_timeout: float,
         hold_bytes: int = 1 << 20,
         limits_ok: Callable[[], bool] = lambda: True,
     ) -> None:
-        self.signer, self.ledger, self.sign_jws, self.issuer = signer, ledger, sign_jws, issuer
+        self.signer, self.ledger = signer, ledger
         self.buffer_bytes, self.read_timeout, self.hold_bytes = buffer_bytes, read_timeout, hold_bytes
         self.limits_ok = limits_ok
 
@@ -239,9 +237,8 @@ class IntegrityObserver:
             response_digest=self.response_hash.hexdigest(),
             duration_us=int((time.perf_counter() - self.started) * 1e6),
         )
-        self.receipt = await self.plane.ledger.record(receipt)
-        claims = build_receipt_claims(self.receipt, self.plane.issuer, int(time.time()))
-        self.receipt_token = self.plane.sign_jws(claims, typ=RECEIPT_TYP)
+        proven = await self.plane.ledger.record(receipt)
+        self.receipt, self.receipt_token = proven.link, proven.token()
         return self.receipt
 
 
