@@ -389,7 +389,7 @@ class GerbangAssertionMiddleware:
         if self.verifier.needs_message_key(kid):
             await asyncio.to_thread(self.verifier.message_key, kid)
         try:
-            if getattr(self.signatures, "blocks", False):  # a shared replay store: its round trip off the loop
+            if self.signatures.blocks:  # a shared replay store: its round trip off the loop
                 await asyncio.to_thread(self.signatures.verify_pairs, scope["method"], target, headers, body)
             else:
                 self.signatures.verify_pairs(scope["method"], target, headers, body)
