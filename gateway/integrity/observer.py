@@ -36,7 +36,7 @@ from gateway.errors import BadRequest, Forbidden, GatewayError, PayloadTooLarge,
 from gateway.exchange import ClientGone, Conversation, RequestBody
 from gateway.integrity.http_signatures import format_content_digest, parse_content_digest
 from gateway.integrity.ledger_writer import LedgerWriter
-from gateway.integrity.receipts import ChainedReceipt, Receipt
+from gateway.integrity.receipts import ChainedReceipt, ProvenReceipt, Receipt
 from gateway.integrity.signer import RequestSigner
 from gateway.model import Principal, RequestHead, Route
 
@@ -143,7 +143,7 @@ class IntegrityObserver:
         "response_hash",
         "status",
         "receipt",
-        "receipt_token",
+        "proven",
         "digest_header",
     )
 
@@ -165,7 +165,7 @@ class IntegrityObserver:
         self.response_hash = hashlib.sha256()
         self.status = 0
         self.receipt: ChainedReceipt | None = None
-        self.receipt_token: str | None = None
+        self.proven: ProvenReceipt | None = None
 
     @property
     def keeps_receipts(self) -> bool:
@@ -238,7 +238,7 @@ class IntegrityObserver:
             duration_us=int((time.perf_counter() - self.started) * 1e6),
         )
         proven = await self.plane.ledger.record(receipt)
-        self.receipt, self.receipt_token = proven.link, proven.token()
+        self.proven, self.receipt = proven, proven.link  # its Gerbang-Receipt is encoded only if a header carries it
         return self.receipt
 
 
@@ -295,7 +295,7 @@ class IntegrityFront:
         if self.start is not None:
             status, headers = self.start
             self.start = None
-            token = self.observer.receipt_token or ""
+            token = self.observer.proven.token() if self.observer.proven is not None else ""
             await self.front.start_response(status, [*headers, (b"gerbang-receipt", token.encode())], flush=False)
             data = b"".join([*self.held, data])
             self.held, self.held_size = [], 0
