@@ -89,7 +89,10 @@ class BatchProver:
         )
         if token is None:
             return None
-        checkpoint = peek_checkpoint(token)
+        try:
+            checkpoint = peek_checkpoint(token)
+        except (ValueError, jwt.PyJWTError):
+            return None  # a damaged checkpoint row proves nothing (``gerbang ledger verify`` reports it)
         if checkpoint.first_seq is None or not _covers(checkpoint, seq):
             return None
         rows = await self._session.execute(

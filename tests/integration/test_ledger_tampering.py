@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from gateway.integrity.ledger_store import append_receipts, build_row, stream_chain, verify_stored
+from gateway.integrity.ledger_store import BatchProver, append_receipts, build_row, stream_chain, verify_stored
 from gateway.integrity.ledger_verify import LedgerReport
 from gateway.integrity.receipts import ChainedReceipt, ProvenReceipt, Receipt, chain_hash, check_receipt_token
 from idp.audit_verify import load_public_jwks
@@ -318,3 +318,24 @@ def test_an_altered_audit_path_fails(database_url: str) -> None:
     )
     with pytest.raises(ValueError, match="signature"):
         check_receipt_token(ProvenReceipt(honest.link, forged_checkpoint, honest.path).token(), jwks, ISSUER)
+
+
+def test_a_damaged_checkpoint_row_leaves_its_batch_without_proofs_and_the_rest_proven(database_url: str) -> None:
+    asyncio.run(build_ledger(database_url))
+    asyncio.run(run_sql(database_url, "UPDATE ledger_checkpoints SET token = 'rusak' WHERE seq = 6"))
+    jwks = {"keys": list(asyncio.run(_public_keys(database_url)).values())}
+
+    async def prove_all() -> list[str | None]:
+        engine = build_engine(database_url)
+        async with build_sessionmaker(engine)() as session:
+            prover = BatchProver(session)
+            tokens = []
+            async for link in stream_chain(session):
+                proven = await prover.prove(link)
+                tokens.append(None if proven is None else proven.token())
+        await engine.dispose()
+        return tokens
+
+    tokens = asyncio.run(prove_all())
+    assert [token is None for token in tokens] == [False] * 3 + [True] * 3 + [False] * 3
+    assert [check_receipt_token(token, jwks, ISSUER).seq for token in tokens if token] == [1, 2, 3, 7, 8, 9]
