@@ -265,14 +265,13 @@ def create_app(
         context.sessionmaker,
         context.keys.sign,
         context.clock,
+        issuer=settings.issuer,
         max_batch=settings.ledger_max_batch,
         linger=settings.ledger_linger_seconds,
     )
     integrity = IntegrityPlane(
         RequestSigner(lambda: context.keys.message_key, context.clock, settings.message_signature_ttl),
         ledger,
-        context.keys.sign,
-        settings.issuer,
         buffer_bytes=settings.integrity_buffer_bytes,
         read_timeout=settings.request_read_timeout,
         hold_bytes=settings.ledger_hold_bytes,
@@ -315,9 +314,6 @@ def create_app(
         context.sessionmaker,
         identity.verifier,
         pipeline.routes.find_slug,
-        context.keys.sign,
-        settings.issuer,
-        context.clock,
     )
     app.ledger = ledger  # tests look at its batches
 

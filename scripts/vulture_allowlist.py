@@ -44,6 +44,7 @@ _.dropped_total, _.fetches, _.pending_minutes  # metrics and counters tests and 
 
 # --- Public API for OPD apps and for tests ------------------------------------------------------------------------
 GerbangAssertionWSGIMiddleware  # OPD apps mount it (docs/assertion.md)
+SharedReplayCache  # OPD apps with several processes pass it as replay= (docs/integrity.md)
 FrozenClock, _.advance  # the clock tests inject (STYLE: replace only the clock and the upstream)
 legacy_resource  # migration 0005 imports it (migrations are outside the scan)
 bucket_of  # the traffic histogram's bucket rule; tests and loadtests/traffic_view.py compute with it

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-import time
 from datetime import datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -66,7 +65,8 @@ def ledger_verify(as_json: bool) -> None:
     help="file to write (default: standard output)",
 )
 def ledger_export(app: str, since: str, output: Path | None) -> None:
-    """JSON Lines: one receipt per line with its proof (the hub-signed receipt), then the newest signed checkpoint."""
+    """JSON Lines: one receipt per line with its proof (its batch's signed checkpoint and its audit path, the
+    Gerbang-Receipt format), then the newest signed checkpoint."""
     from sqlalchemy.exc import OperationalError
 
     settings = load_settings()
@@ -89,25 +89,21 @@ def ledger_export(app: str, since: str, output: Path | None) -> None:
 async def _export(settings: Settings, app: str, since_ms: int) -> list[dict[str, Any]]:
     from sqlalchemy import select
 
-    from gateway.integrity.ledger_store import list_receipts
-    from gateway.integrity.receipts import RECEIPT_TYP, build_receipt_claims
-    from idp.clock import SystemClock
-    from idp.keys import KeyRing
+    from gateway.integrity.ledger_store import BatchProver, list_receipts
     from idp.storage.db import build_engine, build_sessionmaker
     from idp.storage.gateway_models import LedgerCheckpoint
 
     engine = build_engine(settings.effective_database_url)
     try:
         sessionmaker = build_sessionmaker(engine)
-        ring = KeyRing(sessionmaker, settings.effective_secret, settings.signing_alg, SystemClock())
-        await ring.load(create_if_missing=False)
         lines: list[dict[str, Any]] = []
         async with sessionmaker() as session:
+            prover = BatchProver(session)
             after = 0
             while page := await list_receipts(session, app, since_ms=since_ms, after_seq=after, limit=1000):
                 for link in page:
-                    claims = build_receipt_claims(link, settings.issuer, int(time.time()))
-                    lines.append({"receipt": link.as_json(), "proof": ring.sign(claims, typ=RECEIPT_TYP)})
+                    proven = await prover.prove(link)
+                    lines.append({"receipt": link.as_json(), "proof": proven.token() if proven is not None else None})
                 after = page[-1].seq
             newest = await session.scalar(select(LedgerCheckpoint).order_by(LedgerCheckpoint.seq.desc()).limit(1))
         if newest is not None:

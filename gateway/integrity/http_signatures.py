@@ -43,7 +43,8 @@ _PARAM = re.compile(r';([a-z*][a-z0-9_.*-]*)=("(?:[^"\\]|\\.)*"|-?\d{1,15})')
 
 
 class SignatureRejected(Exception):
-    """The request was not signed by the hub as received; ``status``: 401 (unsigned) or 403."""
+    """The request was not signed by the hub as received; ``status``: 401 (unsigned), 403, or 503 (the replay store
+    cannot answer)."""
 
     def __init__(self, message: str, status: int = 403) -> None:
         super().__init__(message)
@@ -157,6 +158,27 @@ class ReplayCache:
             return True
 
 
+class SharedReplayCache:
+    """Nonces seen by every process of an app, in Redis (or anything with redis-py's ``set``): one
+    ``SET <prefix><nonce> 1 NX EXAT <expires + 10>`` per request, so a copy sent to another worker or host is
+    refused too. ``client`` is a synchronous ``redis.Redis`` (give it socket timeouts); the verifier runs before
+    the app, so an app with no Redis keeps ``ReplayCache``.
+
+    Fail closed: while the store cannot answer, every signed request is refused (a per-process fallback would let
+    a copy through to another process for the signature's lifetime)."""
+
+    blocks = True  # a network round trip: the ASGI middleware checks off the event loop
+
+    def __init__(self, client: Any, prefix: str = "gerbang:nonce:") -> None:
+        self._client, self._prefix = client, prefix
+
+    def first_use(self, nonce: str, expires: int) -> bool:
+        try:
+            return bool(self._client.set(self._prefix + nonce, b"1", nx=True, exat=int(expires) + 10))
+        except Exception as exc:  # the store's own errors (redis.RedisError, OSError): no answer is not a yes
+            raise SignatureRejected("the app cannot check this request for replay now", status=503) from exc
+
+
 class MessageSignatureVerifier:
     """Checks the hub's signature on one request: the profile above, fresh, first use of its nonce, body intact.
 
@@ -179,6 +201,7 @@ class MessageSignatureVerifier:
             raise ValueError("give the app's origin(s)")
         self._max_age, self._leeway, self._clock = max_age, leeway, clock
         self._replay = replay if replay is not None else ReplayCache(clock)
+        self.blocks = bool(getattr(self._replay, "blocks", False))
 
     rejected = SignatureRejected
 

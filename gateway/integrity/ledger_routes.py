@@ -2,7 +2,9 @@
 
 The token must be one the hub issued for the app the receipt is about (its ``aud`` names the app's resource) and
 its ``client_id`` must be the receipt's: a client reads only its own receipts, and a receipt of another client
-(or none) answers the same 404. The answer: ``{"receipt": {...}, "token": "<compact JWS>"}``.
+(or none) answers the same 404. The answer: ``{"receipt": {...}, "token": "<checkpoint JWS>~<proof>"}``, the same
+``Gerbang-Receipt`` value the response carried (``gateway.integrity.receipts``), its audit path rebuilt from the
+stored batch; ``token`` is ``null`` for a receipt whose batch has no Merkle tree head (recorded before they had one).
 """
 
 from __future__ import annotations
@@ -15,12 +17,11 @@ from starlette.types import Receive, Scope, Send
 
 from gateway.errors import GatewayError, MethodNotAllowed, NotFound, Unauthenticated
 from gateway.headers import new_id
-from gateway.integrity.ledger_store import load_receipts_of_request, read_row
-from gateway.integrity.receipts import RECEIPT_TYP, build_receipt_claims
+from gateway.integrity.ledger_store import BatchProver, load_receipts_of_request, read_row
 from gateway.model import Route
 from gateway.problem import send_problem
 from gateway.token_verifier import InvalidToken, TokenVerifier
-from idp.clock import Clock
+from idp.storage.gateway_models import LedgerReceipt
 
 PREFIX = "/ledger/receipts/"
 
@@ -31,12 +32,8 @@ class ReceiptEndpoint:
         sessionmaker: async_sessionmaker[AsyncSession],
         verifier: TokenVerifier,
         find_app: Callable[[str], Route | None],
-        sign_jws: Callable[..., str],
-        issuer: str,
-        clock: Clock,
     ) -> None:
         self._sessionmaker, self._verifier, self._find_app = sessionmaker, verifier, find_app
-        self._sign, self._issuer, self._clock = sign_jws, issuer, clock
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request_id = new_id(128)
@@ -68,19 +65,25 @@ class ReceiptEndpoint:
             raise NotFound("there is no such receipt")
         async with self._sessionmaker() as session:
             rows = await load_receipts_of_request(session, wanted)
-        for row in rows:
-            route = self._find_app(row.app)
-            if route is None or row.client_id is None:
-                continue
-            try:
-                claims = await self._verifier.verify(token, route.resource)
-            except InvalidToken:
-                continue
-            if claims.client_id == row.client_id:
-                chained = read_row(row)
-                signed = self._sign(build_receipt_claims(chained, self._issuer, self._clock.now()), typ=RECEIPT_TYP)
-                return {"receipt": chained.as_json(), "token": signed}
+            for row in rows:
+                proven = await self._prove_if_theirs(session, row, token)
+                if proven is not None:
+                    return proven
         raise NotFound("there is no such receipt for this client")
+
+    async def _prove_if_theirs(self, session: AsyncSession, row: LedgerReceipt, token: str) -> dict[str, object] | None:
+        route = self._find_app(row.app)
+        if route is None or row.client_id is None:
+            return None
+        try:
+            claims = await self._verifier.verify(token, route.resource)
+        except InvalidToken:
+            return None
+        if claims.client_id != row.client_id:
+            return None
+        chained = read_row(row)
+        proven = await BatchProver(session).prove(chained)
+        return {"receipt": chained.as_json(), "token": proven.token() if proven is not None else None}
 
 
 def _bearer(headers: list[tuple[bytes, bytes]]) -> str:

@@ -1,7 +1,8 @@
 """The ledger's storage: appending a batch of receipts to the hash chain with a signed checkpoint, and reading it.
 
 One transaction per batch, under a cluster-wide lock (``idp.storage.db.serialize``) so several workers and hosts
-extend one chain: read the head, link each receipt to the one before, write a checkpoint signing the new head.
+extend one chain: read the head, link each receipt to the one before, build the batch's Merkle tree, write one
+checkpoint signing the new head and the tree head (``gateway.integrity.receipts``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,18 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.integrity.ledger_verify import LedgerReport, LedgerVerifier
-from gateway.integrity.receipts import CHECKPOINT_TYP, GENESIS_HASH, ChainedReceipt, Receipt, chain_hash
+from gateway.integrity.merkle import build_tree, receipt_leaf
+from gateway.integrity.receipts import (
+    CHECKPOINT_TYP,
+    GENESIS_HASH,
+    ChainedReceipt,
+    Checkpoint,
+    ProvenReceipt,
+    Receipt,
+    build_checkpoint_claims,
+    chain_hash,
+    peek_checkpoint,
+)
 from idp.storage.db import serialize
 from idp.storage.gateway_models import LedgerCheckpoint, LedgerReceipt
 
@@ -23,27 +35,80 @@ LOCK = "gerbang-ledger"
 
 
 async def append_receipts(
-    session: AsyncSession, receipts: Sequence[Receipt], sign: Sign, now: int
-) -> list[ChainedReceipt]:
-    """Link ``receipts`` after the chain's head and sign the new head; the caller commits."""
+    session: AsyncSession, receipts: Sequence[Receipt], sign: Sign, now: int, issuer: str = ""
+) -> list[ProvenReceipt]:
+    """Link ``receipts`` after the chain's head, build the batch's Merkle tree and sign one checkpoint over it (the
+    new chain head, the tree head and the tree head before it); the caller commits."""
     await serialize(session, LOCK, "ledger_receipts")
     head = (
         await session.execute(select(LedgerReceipt.seq, LedgerReceipt.hash).order_by(LedgerReceipt.seq.desc()).limit(1))
     ).first()
     seq, prev = (int(head[0]), str(head[1])) if head is not None else (0, GENESIS_HASH)
+    last_token = await session.scalar(select(LedgerCheckpoint.token).order_by(LedgerCheckpoint.seq.desc()).limit(1))
+    prev_root = (peek_checkpoint(last_token).root if last_token is not None else None) or GENESIS_HASH
+    first = seq + 1
     chained = []
     for receipt in receipts:
         seq += 1
         link = ChainedReceipt(receipt, seq, prev, chain_hash(prev, receipt))
         chained.append(link)
         prev = link.hash
+    root, paths = build_tree([receipt_leaf(link.seq, link.hash) for link in chained])
     # One executemany (Core), not an ORM object per receipt: the batch is the ledger's hot path.
     await session.execute(insert(LedgerReceipt), [link.as_json() for link in chained])
-    token = sign({"seq": seq, "hash": prev, "iat": now}, typ=CHECKPOINT_TYP)
+    checkpoint = Checkpoint(seq, prev, first, root.hex(), prev_root)
+    token = sign(build_checkpoint_claims(checkpoint, issuer, now), typ=CHECKPOINT_TYP)
     session.add(
         LedgerCheckpoint(seq=seq, hash=prev, at=now, kid=str(jwt.get_unverified_header(token)["kid"]), token=token)
     )
-    return chained
+    return [ProvenReceipt(link, token, path) for link, path in zip(chained, paths, strict=True)]
+
+
+class BatchProver:
+    """Proofs for stored receipts (``GET /ledger/receipts/{id}``, ``gerbang ledger export``): each batch's tree is
+    rebuilt from its stored chain hashes, once for receipts asked for in seq order. A receipt whose batch has no tree head (a checkpoint written before
+    batches had Merkle trees) or no checkpoint has no proof (``None``)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+        self._batch: tuple[str, Checkpoint, list[list[bytes]]] | None = None
+
+    async def prove(self, link: ChainedReceipt) -> ProvenReceipt | None:
+        found = self._batch
+        if found is None or not _covers(found[1], link.seq):
+            found = self._batch = await self._load(link.seq)
+        if found is None:
+            return None
+        token, checkpoint, paths = found
+        assert checkpoint.first_seq is not None
+        return ProvenReceipt(link, token, paths[link.seq - checkpoint.first_seq])
+
+    async def _load(self, seq: int) -> tuple[str, Checkpoint, list[list[bytes]]] | None:
+        token = await self._session.scalar(
+            select(LedgerCheckpoint.token).where(LedgerCheckpoint.seq >= seq).order_by(LedgerCheckpoint.seq).limit(1)
+        )
+        if token is None:
+            return None
+        try:
+            checkpoint = peek_checkpoint(token)
+        except (ValueError, jwt.PyJWTError):
+            return None  # a damaged checkpoint row proves nothing (``gerbang ledger verify`` reports it)
+        if checkpoint.first_seq is None or not _covers(checkpoint, seq):
+            return None
+        rows = await self._session.execute(
+            select(LedgerReceipt.seq, LedgerReceipt.hash)
+            .where(LedgerReceipt.seq >= checkpoint.first_seq, LedgerReceipt.seq <= checkpoint.seq)
+            .order_by(LedgerReceipt.seq)
+        )
+        leaves = [receipt_leaf(int(row_seq), str(row_hash)) for row_seq, row_hash in rows]
+        if len(leaves) != checkpoint.seq - checkpoint.first_seq + 1:
+            return None  # receipts of the batch are gone: no proof could verify
+        _, paths = build_tree(leaves)
+        return token, checkpoint, paths
+
+
+def _covers(checkpoint: Checkpoint, seq: int) -> bool:
+    return checkpoint.first_seq is not None and checkpoint.first_seq <= seq <= checkpoint.seq
 
 
 def build_row(link: ChainedReceipt) -> LedgerReceipt:

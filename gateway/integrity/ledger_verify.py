@@ -6,9 +6,12 @@ Pure and streaming: ``LedgerVerifier.feed`` takes receipts in ``seq`` order and 
     edited      a receipt's hash does not match its content, its link to the previous one holds
     inserted    the hash matches the content but does not link to the previous receipt
     reordered   neither holds: the receipt was moved from another position
-    rewritten   a signed checkpoint names another hash for that seq (the chain was recomputed)
+    rewritten   a signed checkpoint names another hash for that seq, or another Merkle tree head for its batch
+                (the chain was recomputed)
     truncated   the ledger ends before the newest signed checkpoint
     checkpoint-invalid   a checkpoint's signature does not verify, or its row disagrees with its token
+    checkpoint-missing   a signed checkpoint does not follow the one before it (its batch does not start after that
+                one's last seq, or it names another previous tree head): a checkpoint was deleted
 """
 
 from __future__ import annotations
@@ -17,9 +20,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import jwt
-
-from gateway.integrity.receipts import CHECKPOINT_TYP, GENESIS_HASH, ChainedReceipt, chain_hash
+from gateway.integrity.merkle import build_tree, receipt_leaf
+from gateway.integrity.receipts import GENESIS_HASH, ChainedReceipt, Checkpoint, chain_hash, check_checkpoint
 
 
 @dataclass(frozen=True)
@@ -61,26 +63,6 @@ class LedgerReport:
         }
 
 
-def read_checkpoint(token: str, public_jwks: Mapping[str, dict[str, Any]]) -> tuple[int, str]:
-    """(seq, hash) a checkpoint token signs; ``ValueError`` when its signature or type is wrong."""
-    try:
-        header = jwt.get_unverified_header(token)
-        jwk = public_jwks.get(str(header.get("kid")))
-        if header.get("typ") != CHECKPOINT_TYP or jwk is None:
-            raise ValueError("not signed by a trusted hub key")
-        claims = jwt.decode(
-            token,
-            jwt.PyJWK(jwk).key,
-            algorithms=[jwk["alg"]],
-            options={"require": ["seq", "hash"], "verify_iat": False},
-        )
-    except jwt.PyJWTError as exc:
-        raise ValueError(f"its signature does not verify ({exc})") from None
-    if type(claims["seq"]) is not int or not isinstance(claims["hash"], str):
-        raise ValueError("it carries no seq and hash")
-    return claims["seq"], claims["hash"]
-
-
 class LedgerVerifier:
     """Feed receipts in seq order, then ``finish()``; stops at the first broken link.
 
@@ -96,21 +78,27 @@ class LedgerVerifier:
     ) -> None:
         self.report = LedgerReport()
         self._expected, self._prev, self._stopped = start, GENESIS_HASH, False
-        self._signed: dict[int, str] = {}
-        for seq, head, token in checkpoints:
+        self._signed: dict[int, Checkpoint] = {}
+        self._leaves: list[bytes] = []
+        before: Checkpoint | None = None
+        for seq, head, token in sorted(checkpoints):
             try:
-                signed_seq, signed_hash = read_checkpoint(token, public_jwks)
+                signed = check_checkpoint(token, public_jwks.get)
             except ValueError as exc:
                 self.report.faults.append(Fault(seq, "checkpoint-invalid", f"the checkpoint for seq {seq}: {exc}"))
                 continue
-            if (signed_seq, signed_hash) != (seq, head):
+            if (signed.seq, signed.hash) != (seq, head):
                 self.report.faults.append(
                     Fault(
                         seq, "checkpoint-invalid", f"the checkpoint row for seq {seq} differs from what its token signs"
                     )
                 )
                 continue
-            self._signed[seq] = head
+            if not _follows(signed, before, first=start == 1):
+                self.report.faults.append(
+                    Fault(seq, "checkpoint-missing", f"the checkpoint for seq {seq} does not follow the one before it")
+                )
+            before = self._signed[seq] = signed
             self.report.checkpoints += 1
 
     def feed(self, link: ChainedReceipt) -> bool:
@@ -138,9 +126,15 @@ class LedgerVerifier:
                     "reordered": "it neither matches its hash nor links to the one before",
                 }[kind],
             )
+        self._leaves.append(receipt_leaf(link.seq, link.hash))
         signed = self._signed.get(link.seq)
-        if signed is not None and signed != link.hash:
-            return self._stop(link.seq, "rewritten", "a signed checkpoint states another hash for this seq")
+        if signed is not None:
+            if signed.hash != link.hash:
+                return self._stop(link.seq, "rewritten", "a signed checkpoint states another hash for this seq")
+            leaves, self._leaves = self._leaves, []
+            whole = signed.first_seq is not None and len(leaves) == link.seq - signed.first_seq + 1
+            if whole and build_tree(leaves)[0].hex() != signed.root:
+                return self._stop(link.seq, "rewritten", "its batch's signed Merkle tree head differs")
         report = self.report
         report.receipts += 1
         report.last_seq, report.head_hash = link.seq, link.hash
@@ -163,3 +157,13 @@ class LedgerVerifier:
                 )
             )
         return self.report
+
+
+def _follows(checkpoint: Checkpoint, before: Checkpoint | None, *, first: bool) -> bool:
+    """Does ``checkpoint``'s batch start right after ``before`` and name its tree head? (Older checkpoints, without
+    a tree head, and the first one of an export that starts later are taken as they are.)"""
+    if checkpoint.first_seq is None:
+        return True
+    if before is None:
+        return not first or (checkpoint.first_seq == 1 and checkpoint.prev_root == GENESIS_HASH)
+    return checkpoint.first_seq == before.seq + 1 and checkpoint.prev_root == (before.root or GENESIS_HASH)

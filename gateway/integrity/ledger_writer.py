@@ -1,5 +1,5 @@
 """The batched durable writer: every receipt waits for the transaction that holds it, receipts arriving together
-share one transaction (and one signed checkpoint).
+share one transaction, one Merkle tree and one signed checkpoint (one signature per batch, none per receipt).
 
 ``record(receipt)`` resolves once the receipt is committed; the gateway releases the response's last bytes only
 then. The writer lingers ``linger`` seconds (2 ms) after the first receipt of a batch so that the receipts of the
@@ -18,12 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.errors import ServiceUnavailable
 from gateway.integrity.ledger_store import Sign, append_receipts
-from gateway.integrity.receipts import ChainedReceipt, Receipt
+from gateway.integrity.receipts import ProvenReceipt, Receipt
 from idp.clock import Clock
 
 log = logging.getLogger("gerbang.ledger")
 
-_Pending = tuple[Receipt, "asyncio.Future[ChainedReceipt]"]
+_Pending = tuple[Receipt, "asyncio.Future[ProvenReceipt]"]
 
 
 class LedgerWriter:
@@ -33,11 +33,12 @@ class LedgerWriter:
         sign: Sign,
         clock: Clock,
         *,
+        issuer: str = "",
         max_batch: int = 256,
         retry_seconds: float = 2.0,
         linger: float = 0.002,
     ) -> None:
-        self._sessionmaker, self._sign, self._clock = sessionmaker, sign, clock
+        self._sessionmaker, self._sign, self._clock, self._issuer = sessionmaker, sign, clock, issuer
         self._max_batch, self._retry, self._linger = max_batch, retry_seconds, linger
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
@@ -69,10 +70,10 @@ class LedgerWriter:
                 log_detail="ledger write failing",
             )
 
-    async def record(self, receipt: Receipt) -> ChainedReceipt:
+    async def record(self, receipt: Receipt) -> ProvenReceipt:
         if self._task is None:
             raise ServiceUnavailable("the ledger is not running", log_detail="ledger writer not started")
-        future: asyncio.Future[ChainedReceipt] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[ProvenReceipt] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait((receipt, future))
         return await future
 
@@ -90,8 +91,8 @@ class LedgerWriter:
     async def _write(self, batch: list[_Pending]) -> None:
         try:
             async with self._sessionmaker() as session, session.begin():
-                chained = await append_receipts(
-                    session, [receipt for receipt, _ in batch], self._sign, self._clock.now()
+                proven = await append_receipts(
+                    session, [receipt for receipt, _ in batch], self._sign, self._clock.now(), self._issuer
                 )
         except Exception as exc:  # the database (or the signing key) failed: every waiter learns it
             self.failed_at = time.monotonic()
@@ -103,6 +104,6 @@ class LedgerWriter:
                     )
             return
         self.batches += 1
-        for (_, future), link in zip(batch, chained, strict=True):
+        for (_, future), link in zip(batch, proven, strict=True):
             if not future.done():
                 future.set_result(link)

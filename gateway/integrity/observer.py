@@ -36,7 +36,7 @@ from gateway.errors import BadRequest, Forbidden, GatewayError, PayloadTooLarge,
 from gateway.exchange import ClientGone, Conversation, RequestBody
 from gateway.integrity.http_signatures import format_content_digest, parse_content_digest
 from gateway.integrity.ledger_writer import LedgerWriter
-from gateway.integrity.receipts import RECEIPT_TYP, ChainedReceipt, Receipt, build_receipt_claims
+from gateway.integrity.receipts import ChainedReceipt, ProvenReceipt, Receipt
 from gateway.integrity.signer import RequestSigner
 from gateway.model import Principal, RequestHead, Route
 
@@ -61,15 +61,13 @@ class IntegrityPlane:
         self,
         signer: RequestSigner,
         ledger: LedgerWriter,
-        sign_jws: Callable[..., str],
-        issuer: str,
         *,
         buffer_bytes: int,
         read_timeout: float,
         hold_bytes: int = 1 << 20,
         limits_ok: Callable[[], bool] = lambda: True,
     ) -> None:
-        self.signer, self.ledger, self.sign_jws, self.issuer = signer, ledger, sign_jws, issuer
+        self.signer, self.ledger = signer, ledger
         self.buffer_bytes, self.read_timeout, self.hold_bytes = buffer_bytes, read_timeout, hold_bytes
         self.limits_ok = limits_ok
 
@@ -145,7 +143,7 @@ class IntegrityObserver:
         "response_hash",
         "status",
         "receipt",
-        "receipt_token",
+        "proven",
         "digest_header",
     )
 
@@ -167,7 +165,7 @@ class IntegrityObserver:
         self.response_hash = hashlib.sha256()
         self.status = 0
         self.receipt: ChainedReceipt | None = None
-        self.receipt_token: str | None = None
+        self.proven: ProvenReceipt | None = None
 
     @property
     def keeps_receipts(self) -> bool:
@@ -239,9 +237,8 @@ class IntegrityObserver:
             response_digest=self.response_hash.hexdigest(),
             duration_us=int((time.perf_counter() - self.started) * 1e6),
         )
-        self.receipt = await self.plane.ledger.record(receipt)
-        claims = build_receipt_claims(self.receipt, self.plane.issuer, int(time.time()))
-        self.receipt_token = self.plane.sign_jws(claims, typ=RECEIPT_TYP)
+        proven = await self.plane.ledger.record(receipt)
+        self.proven, self.receipt = proven, proven.link  # its Gerbang-Receipt is encoded only if a header carries it
         return self.receipt
 
 
@@ -298,7 +295,7 @@ class IntegrityFront:
         if self.start is not None:
             status, headers = self.start
             self.start = None
-            token = self.observer.receipt_token or ""
+            token = self.observer.proven.token() if self.observer.proven is not None else ""
             await self.front.start_response(status, [*headers, (b"gerbang-receipt", token.encode())], flush=False)
             data = b"".join([*self.held, data])
             self.held, self.held_size = [], 0

@@ -1,21 +1,31 @@
-"""A receipt: what the gateway forwarded to an app and what the app answered, as one link of the ledger's hash chain.
+"""A receipt: what the gateway forwarded to an app and what the app answered, one link of the ledger's hash chain
+and one leaf of its batch's Merkle tree; the signed checkpoint of a batch; the ``Gerbang-Receipt`` a client holds.
 
 ``hash = SHA-256(prev_hash || canonical JSON of the receipt's fields)`` (sorted keys, no spaces, UTF-8): anyone holding
-a receipt recomputes its hash, and anyone holding the chain recomputes every link. The ``Gerbang-Receipt`` header
-and ``GET /ledger/receipts/{request_id}`` carry it as a compact JWS (``typ`` ``gerbang-receipt+jwt``) signed with
-the hub's JWS key: verifiable offline against the JWKS (``check_receipt_token``).
+a receipt recomputes its hash, and anyone holding the chain recomputes every link. Each batch the writer commits
+gets one signed checkpoint (a JWS, ``typ`` ``gerbang-ledger-checkpoint+jwt``) naming the batch's first and last seq,
+the chain hash of its last receipt, the RFC 9162 Merkle tree head over its receipts (``gateway.integrity.merkle``)
+and the tree head of the batch before: one signature per batch, as Certificate Transparency signs tree heads.
+
+``Gerbang-Receipt`` (and ``GET /ledger/receipts/{request_id}``'s ``token``) is ``<checkpoint JWS>~<proof>``, the
+proof base64url JSON ``{"receipt": {...}, "path": [base64url sibling hashes]}``: verifiable offline with the hub's
+JWKS alone (``check_receipt_token``), and nothing in it costs a signature per request.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import jwt
 
-RECEIPT_TYP = "gerbang-receipt+jwt"
+from gateway.integrity.merkle import receipt_leaf, root_from_path
+
 CHECKPOINT_TYP = "gerbang-ledger-checkpoint+jwt"
 GENESIS_HASH = "0" * 64
 
@@ -49,6 +59,18 @@ class ChainedReceipt:
         return {**fields_of(self.receipt), "seq": self.seq, "prev_hash": self.prev_hash, "hash": self.hash}
 
 
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """What a checkpoint signs. ``first_seq``, ``root`` and ``prev_root`` are ``None`` in a checkpoint written before
+    batches had Merkle trees (it signs the chain head only)."""
+
+    seq: int
+    hash: str
+    first_seq: int | None = None
+    root: str | None = None
+    prev_root: str | None = None
+
+
 def fields_of(receipt: Receipt) -> dict[str, Any]:
     """The receipt's fields by name (``dataclasses.asdict`` deep-copies: several times slower)."""
     return {name: getattr(receipt, name) for name in FIELDS}
@@ -65,41 +87,110 @@ def chain_hash(prev_hash: str, receipt: Receipt) -> str:
 FIELDS = tuple(Receipt.__dataclass_fields__)
 
 
-def build_receipt_claims(chained: ChainedReceipt, issuer: str, now: int) -> dict[str, Any]:
-    return {"iss": issuer, "iat": now, "jti": chained.receipt.request_id, "receipt": chained.as_json()}
+def build_checkpoint_claims(checkpoint: Checkpoint, issuer: str, now: int) -> dict[str, Any]:
+    claims: dict[str, Any] = {
+        "seq": checkpoint.seq,
+        "hash": checkpoint.hash,
+        "first_seq": checkpoint.first_seq,
+        "root": checkpoint.root,
+        "prev_root": checkpoint.prev_root,
+        "iat": now,
+    }
+    if issuer:
+        claims["iss"] = issuer
+    return claims
 
 
-def check_receipt_token(token: str, jwks: dict[str, Any], issuer: str) -> ChainedReceipt:
-    """Offline: the token's signature against the hub's JWKS, and its receipt against its own chain hash.
+def peek_checkpoint(token: str) -> Checkpoint:
+    """The claims of a checkpoint this hub stored, its signature unchecked (to build proofs, never to trust)."""
+    return _read_claims(jwt.decode(token, options={"verify_signature": False}))
 
-    Raises ``ValueError`` when either fails."""
+
+def check_checkpoint(
+    token: str, find_jwk: Callable[[str], dict[str, Any] | None], issuer: str | None = None
+) -> Checkpoint:
+    """A checkpoint's signature against the hub key its ``kid`` names; ``ValueError`` when it does not verify."""
     try:
         header = jwt.get_unverified_header(token)
-    except jwt.PyJWTError as exc:
-        raise ValueError("not a compact JWS") from exc
-    if header.get("typ") != RECEIPT_TYP:
-        raise ValueError("not a Gerbang receipt (typ)")
-    jwk = next(
-        (key for key in jwks.get("keys", []) if key.get("kid") == header.get("kid") and "gerbang_use" not in key), None
-    )
-    if jwk is None or jwk.get("alg") != header.get("alg"):
-        raise ValueError("the receipt names a key the hub does not publish")
-    try:
+        jwk = find_jwk(str(header.get("kid")))
+        if header.get("typ") != CHECKPOINT_TYP or jwk is None or jwk.get("alg") != header.get("alg"):
+            raise ValueError("not signed by a key the hub publishes for checkpoints")
         claims = jwt.decode(
             token,
             jwt.PyJWK(jwk).key,
             algorithms=[jwk["alg"]],
             issuer=issuer,
-            options={"require": ["iss", "iat", "receipt"]},
+            options={"require": ["seq", "hash", *(["iss"] if issuer else [])], "verify_iat": False},
         )
     except jwt.PyJWTError as exc:
-        raise ValueError(f"the receipt's signature or claims do not verify: {exc}") from exc
-    chained = read_chained(claims["receipt"])
+        raise ValueError(f"its signature or claims do not verify ({exc})") from None
+    return _read_claims(claims)
+
+
+def _read_claims(claims: dict[str, Any]) -> Checkpoint:
+    seq, head = claims.get("seq"), claims.get("hash")
+    if type(seq) is not int or not isinstance(head, str):
+        raise ValueError("it carries no seq and hash")
+    first, root, prev_root = claims.get("first_seq"), claims.get("root"), claims.get("prev_root")
+    if root is None:
+        return Checkpoint(seq, head)
+    if type(first) is not int or not 1 <= first <= seq or not isinstance(root, str) or not isinstance(prev_root, str):
+        raise ValueError("its batch (first_seq, root, prev_root) is malformed")
+    return Checkpoint(seq, head, first, root, prev_root)
+
+
+@dataclass(frozen=True, slots=True)
+class ProvenReceipt:
+    """A committed receipt with what proves it: its batch's checkpoint JWS and its audit path in that batch."""
+
+    link: ChainedReceipt
+    checkpoint_token: str
+    path: list[bytes]
+
+    def token(self) -> str:
+        """The ``Gerbang-Receipt`` value: ``<checkpoint JWS>~<base64url proof JSON>``."""
+        proof = {"receipt": self.link.as_json(), "path": [_b64(node) for node in self.path]}
+        encoded = _b64(json.dumps(proof, separators=(",", ":"), ensure_ascii=False).encode())
+        return f"{self.checkpoint_token}~{encoded}"
+
+
+def check_receipt_token(token: str, jwks: dict[str, Any], issuer: str) -> ChainedReceipt:
+    """Offline, with the hub's JWKS alone: the checkpoint's signature, the receipt against its chain hash, and its
+    audit path against the checkpoint's tree head (RFC 9162 §2.1.3.2). Raises ``ValueError`` when any fails."""
+    checkpoint_token, tilde, encoded = token.partition("~")
+    if not tilde:
+        raise ValueError("not a Gerbang receipt (<checkpoint JWS>~<proof>)")
+    keys = {key.get("kid"): key for key in jwks.get("keys", []) if "gerbang_use" not in key}
+    checkpoint = check_checkpoint(checkpoint_token, keys.get, issuer)
+    if checkpoint.first_seq is None or checkpoint.root is None:
+        raise ValueError("the checkpoint signs no batch tree head")
+    try:
+        proof = json.loads(_unb64(encoded))
+        chained = read_chained(proof["receipt"])
+        path = [_unb64(node) for node in proof["path"]]
+    except (ValueError, KeyError, TypeError, binascii.Error) as exc:
+        raise ValueError(f"the receipt's proof is malformed ({exc!r})") from None
     if chain_hash(chained.prev_hash, chained.receipt) != chained.hash:
         raise ValueError("the receipt does not match its chain hash")
+    if not checkpoint.first_seq <= chained.seq <= checkpoint.seq:
+        raise ValueError("the receipt is not in the batch this checkpoint signs")
+    size = checkpoint.seq - checkpoint.first_seq + 1
+    leaf = receipt_leaf(chained.seq, chained.hash)
+    if root_from_path(chained.seq - checkpoint.first_seq, size, leaf, path).hex() != checkpoint.root:
+        raise ValueError("the receipt's audit path does not lead to the signed tree head")
     return chained
 
 
 def read_chained(data: dict[str, Any]) -> ChainedReceipt:
     fields = {name: data[name] for name in Receipt.__dataclass_fields__}
     return ChainedReceipt(Receipt(**fields), int(data["seq"]), str(data["prev_hash"]), str(data["hash"]))
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    if not isinstance(text, str):
+        raise TypeError("not base64url text")
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))

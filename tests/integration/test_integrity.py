@@ -25,7 +25,7 @@ from gateway.app import create_app
 from gateway.apps import add_app
 from gateway.assertion import AssertionVerifier, GerbangAssertionMiddleware
 from gateway.integrity.http_signatures import MessageSignatureVerifier, format_content_digest
-from gateway.integrity.receipts import check_receipt_token
+from gateway.integrity.receipts import chain_hash, check_receipt_token, read_chained
 from idp.storage.db import build_engine, build_sessionmaker
 from tests.support.hub import TEST_UPSTREAM_ADDRESSES, Hub, run_hub
 from tests.support.server import run_server
@@ -212,13 +212,21 @@ def test_signed_request_reaches_the_app_and_the_receipt_verifies_offline(city: C
     assert httpx.get(url, headers={"authorization": "Bearer not-a-token"}).status_code == 404
     other = f"{city.hub.url}/ledger/receipts/{'0' * 32}"
     assert httpx.get(other, headers={"authorization": f"Bearer {city.token}"}).status_code == 404
-    # A receipt edited by its holder no longer verifies.
-    head, payload, signature = answer.headers["gerbang-receipt"].split(".")
-    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    claims["receipt"]["status"] = 500
-    forged = ".".join([head, base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("="), signature])
-    with pytest.raises(ValueError, match="signature"):
-        check_receipt_token(forged, jwks, city.hub.url)
+    # A receipt edited by its holder no longer verifies: against its chain hash, or (hash recomputed) against the
+    # batch's signed Merkle tree head.
+    checkpoint, _, encoded = answer.headers["gerbang-receipt"].partition("~")
+    proof = json.loads(base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)))
+    proof["receipt"]["status"] = 500
+
+    def forged() -> str:
+        return checkpoint + "~" + base64.urlsafe_b64encode(json.dumps(proof).encode()).decode().rstrip("=")
+
+    with pytest.raises(ValueError, match="chain hash"):
+        check_receipt_token(forged(), jwks, city.hub.url)
+    edited = read_chained(proof["receipt"])
+    proof["receipt"]["hash"] = chain_hash(edited.prev_hash, edited.receipt)
+    with pytest.raises(ValueError, match="audit path"):
+        check_receipt_token(forged(), jwks, city.hub.url)
 
 
 def test_a_response_too_large_to_hold_streams_and_its_receipt_is_fetched_by_request_id(city: City) -> None:

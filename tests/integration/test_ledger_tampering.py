@@ -1,5 +1,7 @@
 """``gerbang ledger verify`` catches every kind of tampering with the ledger tables (both databases): an edited,
-deleted, inserted or reordered receipt, a cut tail, a chain recomputed after an edit, a forged checkpoint."""
+deleted, inserted or reordered receipt, a cut tail, a chain recomputed after an edit, a forged or deleted checkpoint;
+a receipt's proof (its batch's signed checkpoint and its Merkle audit path) verifies offline with the JWKS alone and
+fails for another batch or an altered path."""
 
 from __future__ import annotations
 
@@ -15,9 +17,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from gateway.integrity.ledger_store import append_receipts, build_row, stream_chain, verify_stored
+from gateway.integrity.ledger_store import BatchProver, append_receipts, build_row, stream_chain, verify_stored
 from gateway.integrity.ledger_verify import LedgerReport
-from gateway.integrity.receipts import ChainedReceipt, Receipt, chain_hash, check_receipt_token
+from gateway.integrity.receipts import ChainedReceipt, ProvenReceipt, Receipt, chain_hash, check_receipt_token
 from idp.audit_verify import load_public_jwks
 from idp.clock import SystemClock
 from idp.keys import KeyRing
@@ -44,16 +46,20 @@ def receipt(number: int) -> Receipt:
     )
 
 
-async def build_ledger(database_url: str) -> None:
+async def build_ledger(database_url: str) -> list[ProvenReceipt]:
     """Nine receipts in three batches (three signed checkpoints: seq 3, 6, 9)."""
     engine = build_engine(database_url)
     sessionmaker = build_sessionmaker(engine)
     ring = KeyRing(sessionmaker, SECRET, "ES256", SystemClock())
     await ring.load()
+    proven = []
     for batch in range(3):
         async with sessionmaker() as session, session.begin():
-            await append_receipts(session, [receipt(batch * 3 + n) for n in range(1, 4)], ring.sign, 1_800_000_000)
+            proven += await append_receipts(
+                session, [receipt(batch * 3 + n) for n in range(1, 4)], ring.sign, 1_800_000_000, ISSUER
+            )
     await engine.dispose()
+    return proven
 
 
 async def verify(database_url: str) -> LedgerReport:
@@ -122,6 +128,12 @@ TAMPERING: dict[str, tuple[list[str], str, int]] = {
     ),
     "truncate": (["DELETE FROM ledger_receipts WHERE seq >= 8"], "truncated", 8),
     "forged-checkpoint": (["UPDATE ledger_checkpoints SET hash = 'ab' WHERE seq = 6"], "checkpoint-invalid", 6),
+    "checkpoint-of-another-batch": (
+        ["UPDATE ledger_checkpoints SET token = (SELECT token FROM ledger_checkpoints WHERE seq = 3) WHERE seq = 6"],
+        "checkpoint-invalid",
+        6,
+    ),
+    "deleted-checkpoint": (["DELETE FROM ledger_checkpoints WHERE seq = 6"], "checkpoint-missing", 9),
 }
 
 
@@ -240,3 +252,90 @@ async def _public_keys(database_url: str) -> dict[str, dict[str, object]]:
         keys = await load_public_jwks(session, SECRET)
     await engine.dispose()
     return keys
+
+
+def test_a_receipt_verifies_offline_with_only_the_published_jwks(database_url: str, tmp_path: Path) -> None:
+    """A fresh process holding the JWKS document and the Gerbang-Receipt value, and nothing else (no database)."""
+    proven = asyncio.run(build_ledger(database_url))
+    jwks = tmp_path / "jwks.json"
+    jwks.write_text(json.dumps({"keys": list(asyncio.run(_public_keys(database_url)).values())}))
+    token = tmp_path / "receipt.txt"
+    token.write_text(proven[4].token())
+    check = (
+        "import json, sys; from gateway.integrity.receipts import check_receipt_token; "
+        "r = check_receipt_token(open(sys.argv[2]).read(), json.load(open(sys.argv[1])), sys.argv[3]); "
+        "print(r.seq, r.hash, r.receipt.request_id)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", check, str(jwks), str(token), ISSUER], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["5", proven[4].link.hash, "req-5"]
+    wrong_issuer = subprocess.run(
+        [sys.executable, "-c", check, str(jwks), str(token), "https://palsu.example"], capture_output=True, text=True
+    )
+    assert wrong_issuer.returncode != 0 and "iss" in wrong_issuer.stderr.lower()
+
+
+def test_a_proof_for_another_batch_fails(database_url: str) -> None:
+    proven = asyncio.run(build_ledger(database_url))
+    jwks = {"keys": list(asyncio.run(_public_keys(database_url)).values())}
+    first, second = proven[1], proven[4]  # seq 2 in batch 1-3, seq 5 in batch 4-6, both at index 1
+    assert check_receipt_token(first.token(), jwks, ISSUER).seq == 2
+    # Batch 1's receipt and path under batch 2's signed checkpoint.
+    moved = ProvenReceipt(first.link, second.checkpoint_token, first.path)
+    with pytest.raises(ValueError, match="not in the batch"):
+        check_receipt_token(moved.token(), jwks, ISSUER)
+    # Renumbered to sit in batch 2: the leaf commits to seq, so the path no longer leads to the tree head.
+    renumbered = ProvenReceipt(dataclasses.replace(first.link, seq=5), second.checkpoint_token, first.path)
+    with pytest.raises(ValueError, match="audit path"):
+        check_receipt_token(renumbered.token(), jwks, ISSUER)
+    # Batch 2's own path with batch 1's receipt renumbered.
+    borrowed = ProvenReceipt(dataclasses.replace(first.link, seq=5), second.checkpoint_token, second.path)
+    with pytest.raises(ValueError, match="audit path"):
+        check_receipt_token(borrowed.token(), jwks, ISSUER)
+
+
+def test_an_altered_audit_path_fails(database_url: str) -> None:
+    proven = asyncio.run(build_ledger(database_url))
+    jwks = {"keys": list(asyncio.run(_public_keys(database_url)).values())}
+    honest = proven[7]  # seq 8: index 1 of a 3-leaf batch, a path of two siblings
+    assert len(honest.path) == 2 and check_receipt_token(honest.token(), jwks, ISSUER).seq == 8
+    flipped = bytes([honest.path[0][0] ^ 1]) + honest.path[0][1:]
+    altered = {
+        "a flipped bit": [flipped, honest.path[1]],
+        "swapped siblings": [honest.path[1], honest.path[0]],
+        "a sibling dropped": honest.path[:1],
+        "a sibling added": [*honest.path, honest.path[0]],
+        "no path": [],
+    }
+    for name, path in altered.items():
+        with pytest.raises(ValueError, match="audit path"):
+            check_receipt_token(ProvenReceipt(honest.link, honest.checkpoint_token, path).token(), jwks, ISSUER)
+            pytest.fail(name)
+    forged_checkpoint = honest.checkpoint_token[:-4] + (
+        "AAAA" if not honest.checkpoint_token.endswith("AAAA") else "BBBB"
+    )
+    with pytest.raises(ValueError, match="signature"):
+        check_receipt_token(ProvenReceipt(honest.link, forged_checkpoint, honest.path).token(), jwks, ISSUER)
+
+
+def test_a_damaged_checkpoint_row_leaves_its_batch_without_proofs_and_the_rest_proven(database_url: str) -> None:
+    asyncio.run(build_ledger(database_url))
+    asyncio.run(run_sql(database_url, "UPDATE ledger_checkpoints SET token = 'rusak' WHERE seq = 6"))
+    jwks = {"keys": list(asyncio.run(_public_keys(database_url)).values())}
+
+    async def prove_all() -> list[str | None]:
+        engine = build_engine(database_url)
+        async with build_sessionmaker(engine)() as session:
+            prover = BatchProver(session)
+            tokens = []
+            async for link in stream_chain(session):
+                proven = await prover.prove(link)
+                tokens.append(None if proven is None else proven.token())
+        await engine.dispose()
+        return tokens
+
+    tokens = asyncio.run(prove_all())
+    assert [token is None for token in tokens] == [False] * 3 + [True] * 3 + [False] * 3
+    assert [check_receipt_token(token, jwks, ISSUER).seq for token in tokens if token] == [1, 2, 3, 7, 8, 9]

@@ -69,8 +69,8 @@ def test_kill_9_of_a_worker_loses_no_receipt_of_a_delivered_response(town: Town)
             except httpx.TransportError:
                 return  # cut by the kill: never delivered
             if answer.status_code == 200 and "gerbang-receipt" in answer.headers:
-                payload = answer.headers["gerbang-receipt"].split(".")[1]
-                claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+                proof = answer.headers["gerbang-receipt"].partition("~")[2]  # <checkpoint JWS>~<proof>
+                claims = json.loads(base64.urlsafe_b64decode(proof + "=" * (-len(proof) % 4)))
                 with lock:
                     delivered.append((answer.headers["x-request-id"], claims["receipt"]))
 
