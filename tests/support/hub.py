@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import random
 import re
 import secrets
 import socket
@@ -37,10 +38,35 @@ TEST_UPSTREAM_ADDRESSES = UpstreamAddresses(LOOPBACK_UPSTREAMS)
 HUB_POLICIES = Path(__file__).resolve().parent.parent / "fixtures" / "policies" / "hub"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def ephemeral_port_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999  # Linux's default
+
+
+def free_port(span: int = 0) -> int:
+    """A loopback port nothing listens on, for a server started a moment later; ``span``: the ``span`` ports above
+    it are free too. Chosen below the kernel's ephemeral range: a port the kernel hands out (``bind(0)``) is also
+    what it gives the next outgoing connection as its source port, so between closing the probe and the server's
+    bind, any client on the machine (a benchmark's thousands of connections) could take it ("address already in
+    use"). Ports outside the range are only ever taken by an explicit bind."""
+    low, _high = ephemeral_port_range()
+    first, last = 15_000, min(low, 65_536) - 1 - span
+    for _ in range(500):
+        port = random.randint(first, last)
+        probes = [socket.socket() for _ in range(span + 1)]
+        try:
+            for offset, probe in enumerate(probes):
+                probe.bind(("127.0.0.1", port + offset))
+        except OSError:
+            continue
+        finally:
+            for probe in probes:
+                probe.close()
+        return port
+    raise RuntimeError("no free port found below the ephemeral range")
 
 
 @dataclass

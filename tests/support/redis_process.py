@@ -17,25 +17,24 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from tests.support.ci import skip_or_fail
+from tests.support.hub import ephemeral_port_range, free_port
 
 
 def _free_port(with_bus: bool = False) -> int:
-    """A free port; ``with_bus``: port + 10000 (a cluster node's bus) is free too, so both are below 65536."""
+    """A free port below the kernel's ephemeral range (``tests.support.hub.free_port``); ``with_bus``: port + 10000
+    (a cluster node's bus) is free too and also below that range."""
+    if not with_bus:
+        return free_port()
+    low = min(ephemeral_port_range()[0], 65_536)
     for _ in range(200):
-        with socket.socket() as probe:
-            try:  # a random port in the range may be taken: try another
-                probe.bind(("127.0.0.1", random.randint(20_000, 50_000) if with_bus else 0))
+        port = random.randint(15_000, low - 10_001)
+        with socket.socket() as probe, socket.socket() as bus:
+            try:
+                probe.bind(("127.0.0.1", port))
+                bus.bind(("127.0.0.1", port + 10_000))
             except OSError:
                 continue
-            port = int(probe.getsockname()[1])
-            if not with_bus:
-                return port
-            with socket.socket() as bus:
-                try:
-                    bus.bind(("127.0.0.1", port + 10_000))
-                except OSError:
-                    continue
-                return port
+            return port
     raise RuntimeError("no free port pair found")
 
 
