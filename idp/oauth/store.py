@@ -19,13 +19,13 @@ from authlib.oauth2.rfc8628 import DEVICE_CODE_GRANT_TYPE
 from sqlalchemy import Table, func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import raiseload
+from sqlalchemy.orm import joinedload, raiseload
 
 from idp.audit import append_audit
 from idp.oauth.par import spend_pushed_request
 from idp.oauth.state import Effects, Preloaded
 from idp.oauth.tokens import digest
-from idp.storage.db import rows_affected, single_statements
+from idp.storage.db import column_values, is_single_statements, rows_affected, single_statements
 from idp.storage.models import (
     AccessToken,
     AuthorizationCode,
@@ -40,6 +40,8 @@ from idp.storage.models import (
     User,
 )
 
+INSERT_CODE = insert(AuthorizationCode.__table__)
+INSERT_GRANT = insert(Grant.__table__)
 CLIENT_CACHE_TTL = 3.0
 CLIENT_CACHE_SIZE = 10_000  # entries (a city has ~2,000 clients); ~2 KiB each with the row
 
@@ -87,11 +89,14 @@ class ClientCache:
                     if client is not None and client_id in missing
                 }
             )
+        if holding is not None and is_single_statements(holding):
+            await single_statements(holding)  # only now: no connection is held while the read above waits for one
         return found
 
     async def _read(self, client_ids: list[str], now: float) -> dict[str, Client | None]:
         try:
             async with self._sessionmaker() as session:
+                await single_statements(session)
                 rows = (await session.scalars(select(Client).where(Client.client_id.in_(client_ids)))).all()
             loaded: dict[str, Client | None] = dict.fromkeys(client_ids)
             loaded.update((row.client_id, row) for row in rows)
@@ -151,9 +156,21 @@ def candidate_client_ids(form: dict[str, list[str]], authorization: str | None) 
 async def preload_grant_rows(session: AsyncSession, form: dict[str, list[str]], state: Preloaded) -> None:
     grant_type = form.get("grant_type", [None])[0]
     if grant_type == "authorization_code" and form.get("code"):
-        state.code = await session.get(AuthorizationCode, digest(form["code"][0]))
-        if state.code is not None:
-            state.user = await session.get(User, state.code.user_id)
+        # The code, its person and her memberships (the token's claims) in one round trip.
+        found = (
+            (
+                await session.execute(
+                    select(AuthorizationCode, User)
+                    .outerjoin(User, User.id == AuthorizationCode.user_id)
+                    .where(AuthorizationCode.code_digest == digest(form["code"][0]))
+                    .options(joinedload(User.memberships))
+                )
+            )
+            .unique()
+            .first()
+        )
+        if found is not None:
+            state.code, state.user = found
     elif grant_type == DEVICE_CODE_GRANT_TYPE and form.get("device_code"):
         state.device = await session.get(DeviceCode, digest(form["device_code"][0]))
         if state.device is not None and state.device.user_id:
@@ -216,12 +233,12 @@ async def apply_effects(session: AsyncSession, effects: Effects, now: int) -> st
             return "invalid_grant"
     if effects.spend_pushed and not await spend_pushed_request(session, effects.spend_pushed, now):
         return "invalid_request_uri"
+    # Plain INSERTs rather than the unit of work: nothing reads these objects back in this transaction. The
+    # statements are built once and the rows passed as parameters (nothing to traverse for the cache key).
     if effects.new_code:
-        session.add(AuthorizationCode(**effects.new_code))
+        await session.execute(INSERT_CODE, column_values(AuthorizationCode(**effects.new_code)))
     if effects.new_grant:
-        session.add(effects.new_grant)
-        await session.flush()
-    # Plain INSERTs rather than the unit of work: nothing reads these objects back in this transaction.
+        await session.execute(INSERT_GRANT, column_values(effects.new_grant))
     if effects.new_refresh:
         await session.execute(insert(RefreshToken).values(**_column_values(effects.new_refresh)))
     if effects.access_jtis:
