@@ -9,8 +9,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from typing import cast
 
-from sqlalchemy import delete, insert, update
+from sqlalchemy import Table, delete, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from idp.clock import Clock
@@ -19,7 +20,7 @@ from idp.storage.models import Interaction
 
 COOKIE = "gerbang_interaction"
 TTL = 15 * 60
-INSERT = insert(Interaction.__table__)
+INSERT = insert(cast(Table, Interaction.__table__))
 
 
 def _digest(value: str) -> str:

@@ -10,8 +10,9 @@ import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
+from typing import cast
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import joinedload
 
@@ -24,10 +25,10 @@ from idp.storage.models import BrowserSession, User
 TOUCH_INTERVAL = 60
 
 # Built once; each sign-in passes its row as parameters.
-INSERT_SESSION = insert(BrowserSession.__table__)
+INSERT_SESSION = insert(cast(Table, BrowserSession.__table__))
 UPDATE_CLIENTS = (
-    update(BrowserSession.__table__)
-    .where(BrowserSession.__table__.c.sid == bindparam("sid_"))
+    update(cast(Table, BrowserSession.__table__))
+    .where(BrowserSession.sid == bindparam("sid_"))
     .values(clients=bindparam("clients"))
 )
 

@@ -4,9 +4,10 @@ and back to the parked authorization request or to ``/account``."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import cast
 from urllib.parse import urlencode
 
-from sqlalchemy import insert
+from sqlalchemy import Table, insert
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -20,7 +21,7 @@ from idp.security_events import build_event
 from idp.storage.db import column_values
 from idp.storage.models import BrowserSession, SecurityEvent, User
 
-INSERT_EVENT = insert(SecurityEvent.__table__)
+INSERT_EVENT = insert(cast(Table, SecurityEvent.__table__))
 
 
 async def complete_sign_in(
