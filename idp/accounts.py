@@ -7,6 +7,7 @@ import uuid
 
 from sqlalchemy import false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import raiseload
 
 from idp.errors import Conflict, InvalidInput
 from idp.nik import NikError, parse_nik
@@ -82,12 +83,16 @@ async def add_user(
     return user
 
 
-async def load_user_by_login(session: AsyncSession, login: str) -> User | None:
-    """The login name is an email address or a 16-digit NIK."""
+async def load_user_by_login(session: AsyncSession, login: str, *, with_memberships: bool = True) -> User | None:
+    """The login name is an email address or a 16-digit NIK. ``with_memberships=False``: the password form's
+    read, which releases no roles (the authorization reads them again with the session): no second query."""
     value = login.strip()
-    if value.isdigit() and len(value) == 16:
-        return await session.scalar(select(User).where(User.nik == value))
-    return await session.scalar(select(User).where(User.email == value.lower()))
+    query = select(User).where(User.nik == value) if value.isdigit() and len(value) == 16 else None
+    if query is None:
+        query = select(User).where(User.email == value.lower())
+    if not with_memberships:
+        query = query.options(raiseload(User.memberships))
+    return await session.scalar(query)
 
 
 async def load_user_by_email(session: AsyncSession, email: str) -> User | None:

@@ -9,15 +9,18 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from typing import cast
 
-from sqlalchemy import delete
+from sqlalchemy import Table, delete, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from idp.clock import Clock
+from idp.storage.db import single_statements
 from idp.storage.models import Interaction
 
 COOKIE = "gerbang_interaction"
 TTL = 15 * 60
+INSERT = insert(cast(Table, Interaction.__table__))
 
 
 def _digest(value: str) -> str:
@@ -32,16 +35,15 @@ class InteractionStore:
     async def create(self, client_id: str, params: list[tuple[str, str]]) -> str:
         value = secrets.token_urlsafe(24)
         now = self._clock.now()
-        async with self._sessionmaker() as session, session.begin():
-            session.add(
-                Interaction(
-                    id_digest=_digest(value),
-                    client_id=client_id,
-                    params=[list(p) for p in params],
-                    created_at=now,
-                    expires_at=now + TTL,
-                )
-            )
+        row = {
+            "id_digest": _digest(value),
+            "client_id": client_id,
+            "params": [list(p) for p in params],
+            "created_at": now,
+            "expires_at": now + TTL,
+        }
+        async with self._sessionmaker() as session:  # one INSERT, atomic on its own: no BEGIN/COMMIT round trips
+            await (await single_statements(session)).execute(INSERT, row)
         return value
 
     async def load(
@@ -69,13 +71,18 @@ class InteractionStore:
         if session is None:
             async with self._sessionmaker() as own, own.begin():
                 return await self.update(value, login_sid=login_sid, consent_given=consent_given, session=own)
-        row = await session.get(Interaction, _digest(value))
-        if row is None:
-            return
+        values: dict[str, object] = {}
         if login_sid is not None:
-            row.login_sid = login_sid
+            values["login_sid"] = login_sid
         if consent_given is not None:
-            row.consent_given = consent_given
+            values["consent_given"] = consent_given
+        if values:
+            await session.execute(
+                update(Interaction)
+                .where(Interaction.id_digest == _digest(value))
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
 
     async def finish(self, value: str, session: AsyncSession | None = None) -> None:
         if session is None:

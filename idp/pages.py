@@ -30,7 +30,10 @@ class Pages:
         self.session_cookie = session_cookie  # CSRF tokens are bound to the session cookie's value
         self.default_locale = default_locale
         self.secure_cookies = secure_cookies
-        self.env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
+        # The templates ship with the code: compiled once, never checked for changes on disk again.
+        self.env = Environment(
+            loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]), auto_reload=False
+        )
 
     def render(
         self, request: Request, template: str, status: int = 200, ui_locales: str | None = None, **context: Any

@@ -10,17 +10,27 @@ import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
+from typing import cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import joinedload
 
 from idp.clock import Clock
-from idp.storage.db import rows_affected
+from idp.storage.db import column_values, rows_affected
 from idp.storage.models import BrowserSession, User
 
 # A session's ``last_seen`` is written at most once per this many seconds (its idle limit is minutes to hours):
 # a page view or a refresh within it reads the session but does not write it.
 TOUCH_INTERVAL = 60
+
+# Built once; each sign-in passes its row as parameters.
+INSERT_SESSION = insert(cast(Table, BrowserSession.__table__))
+UPDATE_CLIENTS = (
+    update(cast(Table, BrowserSession.__table__))
+    .where(BrowserSession.sid == bindparam("sid_"))
+    .values(clients=bindparam("clients"))
+)
 
 
 def _digest(value: str) -> str:
@@ -95,7 +105,7 @@ class SessionStore:
             clients=[],
         )
         if session is not None:
-            session.add(row)
+            await session.execute(INSERT_SESSION, column_values(row))
             return value, row
         async with self._sessionmaker() as own, own.begin():
             own.add(row)
@@ -113,23 +123,35 @@ class SessionStore:
 
     async def _load_in(self, session: AsyncSession, cookie_value: str) -> ActiveSession | None:
         now = self._clock.now()
-        row = await session.get(BrowserSession, _digest(cookie_value))
-        if row is None or not is_session_live(row, now, self._idle_ttl):
+        # The session, its person and her memberships (the login policy's subject) in one round trip.
+        found = (
+            (
+                await session.execute(
+                    select(BrowserSession, User)
+                    .join(User, User.id == BrowserSession.user_id)
+                    .where(BrowserSession.id_digest == _digest(cookie_value))
+                    .options(joinedload(User.memberships))
+                )
+            )
+            .unique()
+            .first()
+        )
+        if found is None:
             return None
-        user = await session.get(User, row.user_id)
-        if user is None or user.disabled or user.password_changed_at > row.auth_time:
+        row, user = found
+        if not is_session_live(row, now, self._idle_ttl):
+            return None
+        if user.disabled or user.password_changed_at > row.auth_time:
             return None
         if now - row.last_seen >= TOUCH_INTERVAL:  # bound write amplification
             row.last_seen = now
         return ActiveSession(row, user)
 
-    async def add_client(self, sid: str, client_id: str, session: AsyncSession | None = None) -> None:
-        if session is None:
-            async with self._sessionmaker() as own, own.begin():
-                return await self.add_client(sid, client_id, own)
-        row = await session.scalar(select(BrowserSession).where(BrowserSession.sid == sid))
-        if row is not None and client_id not in row.clients:
-            row.clients = [*row.clients, client_id]
+    async def add_client(self, row: BrowserSession, client_id: str, session: AsyncSession) -> None:
+        """Remember that the session ``row`` (as this request read it) signed in to ``client_id`` (for logout):
+        nothing to write when it already had; else one UPDATE, in the caller's write transaction."""
+        if client_id not in row.clients:
+            await session.execute(UPDATE_CLIENTS, {"sid_": row.sid, "clients": [*row.clients, client_id]})
 
     async def end_by_cookie(self, cookie_value: str | None, session: AsyncSession) -> None:
         """End the session a cookie names, if it is still open (a new sign-in replaces it: no fixation)."""

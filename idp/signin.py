@@ -4,8 +4,10 @@ and back to the parked authorization request or to ``/account``."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import cast
 from urllib.parse import urlencode
 
+from sqlalchemy import Table, insert
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -16,7 +18,10 @@ from idp.pages import see_other
 from idp.pdp.notice import gate as privacy_gate
 from idp.provider import Provider
 from idp.security_events import build_event
-from idp.storage.models import BrowserSession, User
+from idp.storage.db import column_values
+from idp.storage.models import BrowserSession, SecurityEvent, User
+
+INSERT_EVENT = insert(cast(Table, SecurityEvent.__table__))
 
 
 async def complete_sign_in(
@@ -43,9 +48,8 @@ async def complete_sign_in(
         if interaction_id:
             await provider.interactions.update(interaction_id, login_sid=row.sid, session=session)
         # The security event in the same write transaction (idp.security_events).
-        session.add(
-            build_event("login.succeeded", provider.clock.now(), user_id=user.id, ip=client_ip, detail={"amr": amr})
-        )
+        event = build_event("login.succeeded", provider.clock.now(), user_id=user.id, ip=client_ip, detail={"amr": amr})
+        await session.execute(INSERT_EVENT, column_values(event))
     if on_session is not None:
         await on_session(row)
     if interaction_id:

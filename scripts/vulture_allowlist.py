@@ -69,3 +69,4 @@ check_receipt_token  # gateway/integrity/receipts.py: how a client verifies its 
 build_row  # gateway/integrity/ledger_store.py: the ledger's row shape; the tampering test forges rows with it
 _.batches  # gateway/integrity/ledger_writer.py: group commits so far (tests read it)
 send_400_response  # gateway/server_protocol.py: uvicorn calls it when httptools refuses the bytes
+_.kept_bytes  # idp/passwords.py: how much argon2id memory a worker keeps (tests read it: one block, no more)

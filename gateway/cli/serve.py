@@ -34,6 +34,7 @@ M_ARENA_MAX = -8  # glibc's mallopt parameter number
 # its mmap threshold (dynamically, up to 32 MiB) so the next ones come from the arenas, which keep the pages:
 # measured +95 MiB resident after 40 checks on 4 threads (the city run's 120 -> 205-229 MiB). A fixed threshold
 # (which also stops the dynamic one) sends every large block back to the system when freed: +0 MiB.
+# The one block a worker keeps for the next check on purpose is idp.passwords.BLOCKS (no page faults per check).
 MMAP_THRESHOLD = str(1024 * 1024)
 M_MMAP_THRESHOLD = -3
 

@@ -24,6 +24,7 @@ from idp.oauth.state import Preloaded, SignIn, run_with_state
 from idp.oauth.store import apply_in_transaction
 from idp.pages import see_other
 from idp.provider import Provider
+from idp.storage.db import single_statements
 from idp.storage.models import Interaction
 
 
@@ -46,6 +47,7 @@ async def resume_endpoint(request: Request) -> Response:
     device_page = None
     try:
         async with provider.sessionmaker() as session:
+            await single_statements(session)  # the reads need no transaction around them (no BEGIN/ROLLBACK)
             interaction = await provider.interactions.load(value, request.cookies.get(INTERACTION_COOKIE), session)
             if interaction is None or value is None:
                 return provider.pages.error(request, "error.expired", 400)
@@ -68,11 +70,12 @@ async def process_authorization(
     interaction_id: str | None,
     session: AsyncSession | None = None,
 ) -> Response:
-    """Run ``STEPS`` in order; the first one that answers ends the request, else a code is issued. At most one read
-    transaction (``session``, or one of its own) and one write transaction per request."""
+    """Run ``STEPS`` in order; the first one that answers ends the request, else a code is issued. Reads in
+    ``session`` (or one of its own), outside a transaction, and at most one write transaction per request."""
     if session is None:
         try:
             async with provider.sessionmaker() as session:
+                await single_statements(session)  # the reads need no transaction around them (no BEGIN/ROLLBACK)
                 return await process_authorization(request, provider, sent, interaction, interaction_id, session)
         except SQLAlchemyError:
             return provider.pages.error(request, "error.unavailable", 503)
@@ -108,7 +111,7 @@ async def issue_code(auth: Authorization) -> Response:
     interaction_id = auth.interaction_id
 
     async def record_sign_in(writing: AsyncSession) -> None:
-        await provider.sessions.add_client(active.row.sid, client.client_id, writing)
+        await provider.sessions.add_client(active.row, client.client_id, writing)
         if interaction_id:
             await provider.interactions.finish(interaction_id, writing)
 

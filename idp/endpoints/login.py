@@ -25,6 +25,7 @@ from idp.provider import Provider
 from idp.second_factor import has_second_factor
 from idp.security_events import note_login
 from idp.signin import complete_sign_in
+from idp.storage.db import single_statements
 from idp.storage.models import Client, OpdUnit, User
 
 PASSWORD_AMR = ["pwd"]
@@ -33,8 +34,9 @@ PASSWORD_AMR = ["pwd"]
 async def login_page(request: Request) -> Response:
     provider: Provider = request.app.state.provider
     interaction_id = request.query_params.get("interaction")
-    try:  # one read transaction
+    try:  # reads only, each statement on its own (no BEGIN/ROLLBACK round trips)
         async with provider.sessionmaker() as session:
+            await single_statements(session)
             context = await _interaction_context(request, provider, interaction_id, session)
             if context is not None and request.query_params.get("reauth") and not interaction_id:
                 # idp.fresh_auth: the signed-in citizen confirms it is her before changing a sign-in method.
@@ -57,26 +59,24 @@ async def login_submit(request: Request) -> Response:
         return refused.render(request, provider)
     interaction_id = form.get("interaction") or None
     login, password = form.get("login", "")[:254], form.get("password", "")[:128]
-    try:  # one read transaction: the parked request, the account, whether it has a second factor
+    try:  # the parked request, the account, whether it has a second factor: reads only, each on its own
         async with provider.sessionmaker() as session:
-            context = await _interaction_context(request, provider, interaction_id, session)
-            user = await load_user_by_login(session, login) if login and context is not None else None
+            await single_statements(session)
+            parked = interaction_id is None or (
+                await provider.interactions.load(interaction_id, request.cookies.get(INTERACTION_COOKIE), session)
+                is not None
+            )
+            user = await load_user_by_login(session, login, with_memberships=False) if login and parked else None
             second_factor = user is not None and await has_second_factor(provider.sessionmaker, user, session)
     except SQLAlchemyError:
         return provider.pages.error(request, "error.unavailable", 503)
-    if context is None:
+    if not parked:
         return provider.pages.error(request, "error.expired", 400)
     verdict = await check_attempt(provider.throttle, request, "password", _login_bucket(request, provider, login, user))
     if not verdict.allowed:
         await note_login(request, provider, "login.locked", login=login, reason="throttled")
-        response = provider.pages.render(
-            request,
-            "login.html",
-            status=429,
-            interaction=interaction_id,
-            error_key="login.throttled",
-            wait_minutes=_minutes(verdict),
-            **context,
+        response = await _render_login_page(
+            request, provider, interaction_id, 429, error_key="login.throttled", wait_minutes=_minutes(verdict)
         )
         response.headers["Retry-After"] = str(verdict.retry_after_seconds)
         return response
@@ -88,13 +88,28 @@ async def login_submit(request: Request) -> Response:
     if not valid or user is None or user.disabled:
         reason = "unknown_account" if user is None else "wrong_password" if not valid else "disabled"
         await note_login(request, provider, "login.failed", user_id=user.id if user else None, reason=reason)
-        context["login_hint"] = login
-        return provider.pages.render(
-            request, "login.html", interaction=interaction_id, error_key="login.failed", **context
+        return await _render_login_page(
+            request, provider, interaction_id, 200, error_key="login.failed", login_hint=login
         )
     if second_factor:
         return await start_second_factor(request, provider, user, interaction_id, PASSWORD_AMR)
     return await complete_sign_in(request, provider, user, acr="1", amr=PASSWORD_AMR, interaction_id=interaction_id)
+
+
+async def _render_login_page(
+    request: Request, provider: Provider, interaction_id: str | None, status: int, **shown: object
+) -> Response:
+    """The sign-in page again, with what went wrong: its context (the app, the upstreams) is read only now, as a
+    successful sign-in never shows it."""
+    try:
+        async with provider.sessionmaker() as session:
+            context = await _interaction_context(request, provider, interaction_id, await single_statements(session))
+    except SQLAlchemyError:
+        return provider.pages.error(request, "error.unavailable", 503)
+    if context is None:
+        return provider.pages.error(request, "error.expired", 400)
+    context.update(shown)
+    return provider.pages.render(request, "login.html", status=status, interaction=interaction_id, **context)
 
 
 def _login_bucket(request: Request, provider: Provider, login: str, user: User | None) -> str:

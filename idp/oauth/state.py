@@ -52,6 +52,28 @@ class Effects:
             )
         )
 
+    def is_plain_redemption(self) -> bool:
+        """A code exchanged and nothing else: the code redeemed, its family, maybe a refresh token, and one access
+        token stored (``idp.oauth.store`` writes exactly this in one statement on PostgreSQL)."""
+        return (
+            self.redeem_code is not None
+            and self.new_grant is not None
+            and len(self.access_jtis) == 1
+            and not (
+                self.new_code
+                or self.rotate_refresh
+                or self.replay_marks
+                or self.revoke_refresh
+                or self.revoke_grant
+                or self.revoke_jti
+                or self.touch_session
+                or self.spend_pushed
+                or self.device_polled
+                or self.redeem_device
+                or self.audit
+            )
+        )
+
     def is_empty(self) -> bool:
         return not (
             self.new_code

@@ -12,6 +12,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+SINGLE_STATEMENTS = "gerbang.single_statements"
+
 
 def build_engine(
     url: str, pool_size: int = 20, *, recycle_seconds: int = 1800, ping_after_idle_seconds: float = 30.0
@@ -73,9 +75,16 @@ def build_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 async def single_statements(session: AsyncSession) -> AsyncSession:
     """Run the session's statements without a transaction around them (autocommit): each statement is atomic and
     sees a consistent snapshot on its own. For hot paths that read, or write in one statement: the BEGIN and
-    COMMIT/ROLLBACK round trips a transaction would add are saved. Call before the first statement."""
+    COMMIT/ROLLBACK round trips a transaction would add are saved. Call before the first statement; after
+    ``session.close()`` (a request that lets its connection go while it waits) call again before the next one."""
     await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    session.info[SINGLE_STATEMENTS] = True
     return session
+
+
+def is_single_statements(session: AsyncSession) -> bool:
+    """Was ``single_statements`` asked for this session (to be asked again after it was closed)?"""
+    return bool(session.info.get(SINGLE_STATEMENTS))
 
 
 async def serialize(session: AsyncSession, name: str, sqlite_table: str | None = None) -> None:
@@ -91,6 +100,12 @@ async def serialize(session: AsyncSession, name: str, sqlite_table: str | None =
         await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": zlib.crc32(name.encode())})
     elif dialect == "sqlite" and sqlite_table is not None:
         await session.execute(text(f'UPDATE "{sqlite_table}" SET rowid = rowid WHERE 0'))
+
+
+def column_values(row: Any) -> dict[str, Any]:
+    """The column values set on a new ORM object, for a plain ``insert(Model).values(...)``: a hot path's INSERT
+    without the unit of work's flush (columns left unset keep their defaults)."""
+    return {column.key: row.__dict__[column.key] for column in row.__table__.columns if column.key in row.__dict__}
 
 
 def rows_affected(result: Result[*tuple[Any, ...]]) -> int:

@@ -8,6 +8,7 @@ which of them wrote, statements. Used by the cost tests and the city benchmark's
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,6 +23,13 @@ from tests.support.hub import PASSWORD, authorize_url, csrf_from, interaction_fr
 
 STEPS = ("authorize", "login_page", "password", "resume", "token")
 WRITES = ("INSERT", "UPDATE", "DELETE")
+# PostgreSQL's data-modifying common table expressions: ``WITH redeemed AS (UPDATE ...) SELECT ...`` writes too.
+WRITING_CTE = re.compile(r"\bAS\s*\(\s*(INSERT|UPDATE|DELETE)\b")
+
+
+def is_write(statement: str) -> bool:
+    text = statement.lstrip().upper()
+    return text.startswith(WRITES) or (text.startswith("WITH") and WRITING_CTE.search(text) is not None)
 
 
 @dataclass
@@ -76,7 +84,7 @@ class DatabaseMeter:
         with self._lock:
             if self._current is not None:
                 self._current.statements += 1
-            if statement.lstrip().upper().startswith(WRITES) and id(connection) in self._open:
+            if is_write(statement) and id(connection) in self._open:
                 self._open[id(connection)] = True
 
     def _end(self, connection: Any) -> None:
