@@ -240,7 +240,7 @@ async def apply_effects(session: AsyncSession, effects: Effects, now: int) -> st
     if effects.new_grant:
         await session.execute(INSERT_GRANT, column_values(effects.new_grant))
     if effects.new_refresh:
-        await session.execute(insert(RefreshToken).values(**_column_values(effects.new_refresh)))
+        await session.execute(insert(RefreshToken).values(**column_values(effects.new_refresh)))
     if effects.access_jtis:
         await session.execute(
             insert(AccessToken),
@@ -306,10 +306,6 @@ async def revoke_family(session: AsyncSession, grant_id: str, now: int, reason: 
         await revoke_jti(session, jti, expires_at)
 
 
-def _column_values(row: RefreshToken) -> dict[str, Any]:
-    return {column.key: getattr(row, column.key) for column in RefreshToken.__table__.columns}
-
-
 async def apply_in_transaction(
     sessionmaker: async_sessionmaker[AsyncSession],
     effects: Effects,
@@ -360,24 +356,12 @@ async def _rotate_in_one_statement(session: AsyncSession, effects: Effects, now:
         .returning(refresh.c.grant_id)
         .cte("rotated")
     )
-    successor = _column_values(effects.new_refresh)
-    writes = [
-        insert(refresh)
-        .from_select(
-            list(successor), select(*(literal(v, refresh.c[k].type) for k, v in successor.items())).select_from(rotated)
-        )
-        .cte("successor"),
-    ]
     [(jti, grant_id, client_id, expires_at)] = effects.access_jtis
     access_row = {"jti": jti, "grant_id": grant_id, "client_id": client_id, "expires_at": expires_at}
-    writes.append(
-        insert(access)
-        .from_select(
-            list(access_row),
-            select(*(literal(v, access.c[k].type) for k, v in access_row.items())).select_from(rotated),
-        )
-        .cte("access")
-    )
+    writes = [
+        _insert_one_from(refresh, column_values(effects.new_refresh), rotated, "successor"),
+        _insert_one_from(access, access_row, rotated, "access"),
+    ]
     if effects.touch_session:
         sessions = cast(Table, BrowserSession.__table__)
         writes.append(
@@ -411,7 +395,7 @@ async def _redeem_in_one_statement(session: AsyncSession, effects: Effects, now:
     writes = [_insert_one_from(cast(Table, Grant.__table__), column_values(effects.new_grant), redeemed, "family")]
     if effects.new_refresh is not None:
         refresh = cast(Table, RefreshToken.__table__)
-        writes.append(_insert_one_from(refresh, _column_values(effects.new_refresh), redeemed, "refresh"))
+        writes.append(_insert_one_from(refresh, column_values(effects.new_refresh), redeemed, "refresh"))
     [(jti, grant_id, client_id, expires_at)] = effects.access_jtis
     access_row = {"jti": jti, "grant_id": grant_id, "client_id": client_id, "expires_at": expires_at}
     writes.append(_insert_one_from(cast(Table, AccessToken.__table__), access_row, redeemed, "access"))
