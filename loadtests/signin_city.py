@@ -365,8 +365,8 @@ async def _measure_mixed(
             "processes": args.steal_processes,
         },
         "signins": _summary(run.signins, run.seconds),
-        "refresh": {"ok": run.refresh.ok, "answers": dict(run.refresh.answers)},
-        "client_credentials": {"ok": run.client_credentials.ok, "answers": dict(run.client_credentials.answers)},
+        "refresh": {"ok": run.refresh.ok, "answers": dict(run.refresh.errors)},
+        "client_credentials": {"ok": run.client_credentials.ok, "answers": dict(run.client_credentials.errors)},
         "refusals": run.refusals(),
     }
 

@@ -15,28 +15,21 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import time
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import aiohttp
 
 from loadtests.signin.browser import Outcomes, RelyingParty, basic_auth, run_open_loop
-
-
-@dataclass
-class Paced:
-    """One kind of token request sent open-loop."""
-
-    ok: int = 0
-    answers: Counter[str] = field(default_factory=Counter)  # "HTTP 429 …", "TimeoutError", …
+from loadtests.signin.token_loops import TokenRun, post_token
 
 
 @dataclass
 class MixedRun:
     signins: Outcomes
-    refresh: Paced
-    client_credentials: Paced
+    refresh: TokenRun
+    client_credentials: TokenRun
     steal_began: float
     steal_seconds: float
     seconds: float
@@ -44,7 +37,7 @@ class MixedRun:
     def refusals(self) -> int:
         refused = sum(n for kind, n in self.signins.errors.items() if "HTTP 429" in kind or "HTTP 503" in kind)
         for paced in (self.refresh, self.client_credentials):
-            refused += sum(n for kind, n in paced.answers.items() if kind.startswith(("HTTP 429", "HTTP 503")))
+            refused += sum(n for kind, n in paced.errors.items() if kind.startswith(("HTTP 429", "HTTP 503")))
         return refused
 
 
@@ -69,24 +62,26 @@ async def run_mixed(
     signin_rate, refresh_rate, credentials_rate = rates
     token_url = f"{party.issuer}/auth/token"
     pool: deque[str] = deque(refresh_tokens)
-    refresh, credentials = Paced(), Paced()
+    refresh, credentials = TokenRun(), TokenRun()
     party_auth = basic_auth(party.client_id, party.client_secret)
     service_auth = basic_auth(service["client_id"], service["client_secret"])
     credentials_form = {"grant_type": "client_credentials", "scope": "api", "resource": service["resource"]}
 
     async def rotate(http: aiohttp.ClientSession, index: int) -> None:
         if not pool:
-            refresh.answers["no token free (all in flight)"] += 1
+            refresh.errors["no token free (all in flight)"] += 1
             return
         token = pool.popleft()
         form = {"grant_type": "refresh_token", "refresh_token": token}
-        body = await _post(http, token_url, form, party_auth, refresh, f"10.251.{index // 256 % 256}.{index % 256}")
+        body = await post_token(
+            http, token_url, form, party_auth, refresh, f"10.251.{index // 256 % 256}.{index % 256}"
+        )
         if body is not None and "refresh_token" in body:
             pool.append(body["refresh_token"])
 
     async def credential(http: aiohttp.ClientSession, index: int) -> None:
         address = f"10.252.{index // 256 % 256}.{index % 256}"
-        await _post(http, token_url, credentials_form, service_auth, credentials, address)
+        await post_token(http, token_url, credentials_form, service_auth, credentials, address)
 
     began = time.monotonic()
     steal_at = began + seconds / 3
@@ -126,19 +121,3 @@ async def _paced(rate: float, seconds: float, send: Callable[[int], Awaitable[No
             await asyncio.sleep(delay)
         tasks.append(asyncio.create_task(send(index)))
     await asyncio.gather(*tasks)
-
-
-async def _post(
-    http: aiohttp.ClientSession, url: str, form: dict[str, str], auth: dict[str, str], paced: Paced, address: str
-) -> dict[str, str] | None:
-    try:
-        async with http.post(url, data=form, headers={**auth, "X-Forwarded-For": address}) as response:
-            body = await response.json(content_type=None)
-            if response.status != 200:
-                paced.answers[f"HTTP {response.status} {body.get('error', '')}".strip()] += 1
-                return None
-    except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
-        paced.answers[type(exc).__name__] += 1
-        return None
-    paced.ok += 1
-    return dict(body)

@@ -36,7 +36,7 @@ async def refresh_loop(
     async def caller(token: str, http: aiohttp.ClientSession, deadline: float, address: str) -> None:
         while time.monotonic() < deadline:
             form = {"grant_type": "refresh_token", "refresh_token": token}
-            body = await _post(http, token_url, form, auth, run, address)
+            body = await post_token(http, token_url, form, auth, run, address)
             if body is None or "refresh_token" not in body:
                 return
             token = body["refresh_token"]
@@ -61,7 +61,7 @@ async def client_credentials_loop(
 
     async def caller(http: aiohttp.ClientSession, deadline: float, address: str) -> None:
         while time.monotonic() < deadline:
-            if await _post(http, token_url, form, auth, run, address) is None:
+            if await post_token(http, token_url, form, auth, run, address) is None:
                 await asyncio.sleep(0.01)
 
     await _run(run, seconds, connector, [caller] * concurrency)
@@ -82,7 +82,7 @@ async def _run(run: TokenRun, seconds: float, connector: aiohttp.BaseConnector, 
     run.seconds = time.monotonic() - started
 
 
-async def _post(
+async def post_token(
     http: aiohttp.ClientSession, url: str, form: dict[str, str], auth: dict[str, str], run: TokenRun, address: str
 ) -> dict[str, str] | None:
     try:
