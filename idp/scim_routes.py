@@ -29,7 +29,7 @@ def lazy(module: str, name: str) -> Handler:
             found.append(getattr(importlib.import_module(module), name))
         return await found[0](request)
 
-    endpoint.__name__ = endpoint.__qualname__ = name
+    endpoint.__name__ = name
     return endpoint
 
 

@@ -22,6 +22,9 @@ _.query_client, _.send_signal, _.create_oauth2_request, _.handle_response
 CLIENT_AUTH_METHOD, TOKEN_ENDPOINT_AUTH_METHODS, INCLUDE_NEW_REFRESH_TOKEN
 DEFAULT_CODE_CHALLENGE_METHOD, SUPPORTED_CODE_CHALLENGE_METHOD
 _._scope  # authlib's OAuth2Request reads it
+# SCIM's handlers: named as strings in idp/scim_routes.py, which imports their modules on the first SCIM request.
+_.bulk_endpoint, _.group_get, _.groups_list, _.not_found, _.resource_types_endpoint, _.schemas_endpoint
+_.service_provider_config_endpoint, _.user_get, _.users_list, _.users_search
 # click's group (gateway/cli/__init__.py LazyGroup).
 _.format_commands, _.get_command
 # pydantic and pydantic-settings configuration.
