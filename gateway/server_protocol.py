@@ -64,6 +64,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         # Requests to app hosts are served by the app plane (gateway.app_plane), the rest by the ASGI app.
         self.plane: AppPlane | None = getattr(config.loaded_app, "app_plane", None)
         self.head_timer: asyncio.TimerHandle | None = None
+        self.head_deadline = 0.0
         self.head_bytes = 0
         self.head_pending = False
         self.target_bytes = self.header_bytes = 0  # as parsed: also when the whole head came in one read
@@ -77,7 +78,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._start_head()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._stop_head()
+        self._cancel_head_timer()
         self._stop_body()
         super().connection_lost(exc)
         if isinstance(self.cycle, AppCycle):
@@ -224,20 +225,32 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._refuse(RequestTimeout("the request body was sent too slowly", log_detail=detail))
 
     def _start_head(self) -> None:
-        self._stop_head()
+        # One timer per connection, re-armed only when it fires: a request costs a clock read, not a timer
+        # (a keep-alive connection serving thousands of requests a second would otherwise add and cancel one each).
         self.head_pending, self.head_bytes = True, 0
-        self.head_timer = self.loop.call_later(self.limits.head_timeout, self._head_too_slow)
+        self.head_deadline = self.loop.time() + self.limits.head_timeout
+        if self.head_timer is None:
+            self.head_timer = self.loop.call_at(self.head_deadline, self._head_check)
 
     def _stop_head(self) -> None:
+        self.head_pending = False
+
+    def _cancel_head_timer(self) -> None:
         self.head_pending = False
         if self.head_timer is not None:
             self.head_timer.cancel()
             self.head_timer = None
 
-    def _head_too_slow(self) -> None:
+    def _head_check(self) -> None:
         self.head_timer = None
-        if self.transport.is_closing():
+        if not self.head_pending or self.transport.is_closing():
+            return  # the head came in time; the next request arms the timer again
+        if self.loop.time() < self.head_deadline:  # a later request's head: its own deadline
+            self.head_timer = self.loop.call_at(self.head_deadline, self._head_check)
             return
+        self._head_too_slow()
+
+    def _head_too_slow(self) -> None:
         if self.head_bytes == 0:  # an idle connection: nothing to answer
             self.transport.close()
             return

@@ -78,6 +78,8 @@ class PolicySet:
     _limits_by_class: dict[str, tuple[LimitSpec, ...]] = field(default_factory=dict, repr=False)
     _ranks: dict[str | None, int] = field(default_factory=dict, repr=False)
     _memo: dict[tuple[object, ...], Decision] = field(default_factory=dict, repr=False, compare=False)
+    # required_profile per (app, restricted): asked on every bearer request, fixed for the set's life.
+    _profiles: dict[tuple[str, bool], ProfileRule | None] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self._ranks.update((level, rank) for rank, level in enumerate(self.acr_levels))
@@ -181,8 +183,14 @@ class PolicySet:
     def required_profile(self, slug: str, registry_restricted: bool = False) -> ProfileRule | None:
         """The profile rule (``provider.profiles``) that binds the clients of app ``slug``, or None. An app is
         restricted when the policy files or the app registry (``registry_restricted``) say so."""
+        key = (slug, registry_restricted)
+        if key in self._profiles:
+            return self._profiles[key]
         restricted = self.app(slug).restricted or registry_restricted
-        return next((rule for rule in self.provider.profile_rules if rule.covers(slug, restricted)), None)
+        found = next((rule for rule in self.provider.profile_rules if rule.covers(slug, restricted)), None)
+        if len(self._profiles) < 10_000:  # slugs come from the registry, not from requests; bounded all the same
+            self._profiles[key] = found
+        return found
 
     def allowed_exchange(self, client_id: str, audience: str) -> str | None:
         """RFC 8693: the rule letting ``client_id`` exchange a user's token for ``audience``, or None."""
