@@ -43,6 +43,7 @@ from loadtests.signin.browser import STEPS, Outcomes, RelyingParty, run_open_loo
 from loadtests.signin.citizens import seed_citizens
 from loadtests.signin.mixed import run_mixed
 from loadtests.signin.pg_counters import backend_cpu_between, read_counters
+from loadtests.signin.pinning import parse_cores, services_on, taskset_prefix
 from loadtests.signin.token_loops import TokenRun, client_credentials_loop, refresh_loop
 
 PASSWORD = "kata-sandi-warga-2026"
@@ -73,6 +74,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--mixed-seconds", type=float, default=30.0, help="duration of the mixed run")
     parser.add_argument("--steal-seconds", type=float, default=10.0, help="how long the thief busy-loops")
     parser.add_argument("--steal-processes", type=int, default=1, help="busy-looping processes (1: ~half a core)")
+    parser.add_argument(
+        "--server-cores", default="", help="pin the hub to these cores, e.g. 0 (loadtests.signin.pinning)"
+    )
+    parser.add_argument(
+        "--other-cores", default="", help="pin PostgreSQL, Redis and the load generator to these cores, e.g. 1"
+    )
     parser.add_argument("--out", type=Path, help="also write the report (Markdown) here, and JSON beside it")
     parser.add_argument("--keep", action="store_true", help="keep the database (its URL is printed)")
     return parser
@@ -96,6 +103,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"--mixed: three rates separated by commas, not {args.mixed!r}", file=sys.stderr)
         return 2
     args.mixed_rates = tuple(mixed)
+    try:
+        args.server_core_set = parse_cores(args.server_cores) if args.server_cores else None
+        args.other_core_set = parse_cores(args.other_cores) if args.other_cores else None
+    except ValueError as exc:
+        print(f"--server-cores/--other-cores: {exc}", file=sys.stderr)
+        return 2
     try:
         report = run(args, rates)
     except Unavailable as exc:
@@ -144,38 +157,41 @@ async def _run_on(args: argparse.Namespace, rates: list[float], root: Path, data
     service = start_service(
         "gerbang",
         [find_gerbang(), "serve", "--port", str(port), "--workers", str(args.workers)],
-        pin=[],
+        pin=taskset_prefix(args.server_core_set),
         log_dir=root,
         env=env,
         cwd=root,
         drop_prefix="GERBANG_",
     )
-    try:
-        cold_start = wait_for_http(service, f"{issuer}/healthz", timeout=60)
-        # Below the server's keep-alive timeout (5 s), so the client never reuses a connection the server closes.
-        connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=2.0)
+    with services_on(args.other_core_set):
         try:
-            warm = await run_open_loop(
-                party,
-                PASSWORD,
-                args.users,
-                2.0,
-                max(3.0, args.token_concurrency / 2),
-                connector,
-                args.token_concurrency,
-            )
-            rss_before = load_worker_rss_mib(service)
-            runs = [await _measure_rate(party, args, rate, service.pid, database_url, connector) for rate in rates]
-            tokens = await _measure_tokens(party, service_client, warm.refresh_tokens, args, service.pid, connector)
-            mixed = await _measure_mixed(party, service_client, args, connector) if args.mixed_rates else None
-            rss_after = load_worker_rss_mib(service)
+            cold_start = wait_for_http(service, f"{issuer}/healthz", timeout=60)
+            # Below the server's keep-alive timeout (5 s), so the client never reuses a connection the server closes.
+            connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=2.0)
+            try:
+                warm = await run_open_loop(
+                    party,
+                    PASSWORD,
+                    args.users,
+                    2.0,
+                    max(3.0, args.token_concurrency / 2),
+                    connector,
+                    args.token_concurrency,
+                )
+                rss_before = load_worker_rss_mib(service)
+                runs = [await _measure_rate(party, args, rate, service.pid, database_url, connector) for rate in rates]
+                tokens = await _measure_tokens(party, service_client, warm.refresh_tokens, args, service.pid, connector)
+                mixed = await _measure_mixed(party, service_client, args, connector) if args.mixed_rates else None
+                rss_after = load_worker_rss_mib(service)
+            finally:
+                await connector.close()
         finally:
-            await connector.close()
-    finally:
-        stop_service(service)
+            stop_service(service)
     return {
         "users": args.users,
         "workers": args.workers,
+        "server_cores": args.server_cores or "all",
+        "other_cores": args.other_cores or "shared",
         "redis": bool(args.redis),
         "seeded_seconds": seeded_in,
         "cold_start_seconds": cold_start,
@@ -378,7 +394,9 @@ def render(report: dict[str, Any]) -> str:
         f"{report['users']:,} citizens (seeded by SQL in {report['seeded_seconds']:.0f} s), "
         f"`gerbang serve --workers {report['workers']}` on PostgreSQL, limits "
         f"{'in Redis' if report['redis'] else 'in process'}; cold start {report['cold_start_seconds']:.1f} s; "
-        f"worker RSS {_mib(report['rss_before_mib'])} before, {_mib(report['rss_after_mib'])} after.",
+        f"worker RSS {_mib(report['rss_before_mib'])} before, {_mib(report['rss_after_mib'])} after. "
+        f"Hub on cores: {report.get('server_cores', 'all')}; PostgreSQL, Redis and the clients on: "
+        f"{report.get('other_cores', 'shared')}.",
         "",
         "| offered/s | completed/s | errors | server CPU/sign-in | PG CPU/sign-in | rows read | transactions |"
         + "".join(f" {step} p50/p95/p99 ms |" for step in STEPS),
