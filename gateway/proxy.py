@@ -66,7 +66,9 @@ class ExchangeObserver(Protocol):
 
     def response_chunk(self, data: bytes) -> None: ...
 
-    def finished(self, complete: bool) -> None: ...
+    def finished(self, outcome: str | None) -> None: ...
+
+    def unanswered(self, status: int) -> None: ...
 
 
 class UpstreamFailure(Exception):
@@ -139,20 +141,20 @@ class Proxy:
                 target = pool.choose(exclude=target)
             except GatewayError:
                 if last is not None:  # no other target to retry on: answer the first failure
-                    raise last.error from None
+                    raise _unanswered(last, observer) from None
                 raise
             try:
                 connection, head = await self._request(target, exchange, body, retryable, observer)
             except UpstreamFailure as failure:
                 self._failed(pool, target, failure.kind)
                 if not failure.retryable:
-                    raise failure.error from None
+                    raise _unanswered(failure, observer) from None
                 last = failure
                 continue
             self._succeeded(pool, target)
             return await self._stream(exchange, connection, head, conversation, observer)
         assert last is not None
-        raise last.error
+        raise _unanswered(last, observer)
 
     async def _request(
         self,
@@ -242,6 +244,7 @@ class Proxy:
         """Send the upstream's response as it arrives; a long response stops when the client leaves."""
         assert self.client is not None
         complete = False
+        outcome = "gateway-cut"  # how it ended if not whole: the gateway's own failure or shutdown, unless below
         try:
             headers = self.responses.filter(
                 exchange.route.slug, build_response_headers(head.headers, exchange.response_headers)
@@ -256,6 +259,7 @@ class Proxy:
             while True:
                 chunk = await connection.read_body(self.read_timeout)
                 if conversation.gone():
+                    outcome = "client-gone"
                     break
                 more = bool(chunk) and not (connection.complete and not connection.has_buffered)
                 if chunk and observer is not None:
@@ -265,6 +269,7 @@ class Proxy:
                     complete = True
                     break
         except UpstreamError as exc:
+            outcome = "client-gone" if conversation.gone() else "upstream-cut"
             if not conversation.gone():
                 self.metrics.upstream_error(exchange.route.slug, "stream")
                 log.warning(
@@ -273,7 +278,7 @@ class Proxy:
             conversation.abort()  # the client sees a truncation, never a clean end
         finally:
             if observer is not None:
-                observer.finished(complete)
+                observer.finished(None if complete else outcome)
             if not complete:
                 connection.abort()
             self.client.release(connection)
@@ -289,6 +294,13 @@ class Proxy:
         pool.record_failure(target)
         self.metrics.upstream_error(pool.slug, kind)
         self.metrics.circuit_state(pool.slug, target.base, target.breaker.state)
+
+
+def _unanswered(failure: UpstreamFailure, observer: ExchangeObserver | None) -> GatewayError:
+    """The error the client gets when no answer came; the observer hears of it first (a ledger app's receipt)."""
+    if observer is not None:
+        observer.unanswered(failure.error.status)
+    return failure.error
 
 
 def _failure(exc: UpstreamError, retryable: bool) -> UpstreamFailure:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from gateway.integrity.receipts import OUTCOMES
+
 STRING: dict[str, Any] = {"type": "string"}
 INT: dict[str, Any] = {"type": "integer"}
 BOOL: dict[str, Any] = {"type": "boolean"}
@@ -19,6 +21,11 @@ NULLABLE_INT: dict[str, Any] = {"type": ["integer", "null"]}
 def record(**properties: dict[str, Any]) -> dict[str, Any]:
     """An object with exactly these properties, every one of them present."""
     return {"type": "object", "required": list(properties), "properties": properties, "additionalProperties": False}
+
+
+def optional(schema: dict[str, Any], **properties: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` with more properties that may be absent."""
+    return {**schema, "properties": {**schema["properties"], **properties}}
 
 
 def ref(name: str) -> dict[str, Any]:
@@ -162,22 +169,25 @@ RESPONSES: dict[str, dict[str, Any]] = {
     ),
     "RotatedKey": record(kid=STRING, alg=STRING, created_at=INT),
     "RevokedKey": record(revoked=STRING, new_kid=NULLABLE_STRING),
-    "Receipt": record(
-        seq=INT,
-        request_id=STRING,
-        at_ms=INT,
-        app=STRING,
-        client_id=NULLABLE_STRING,
-        sub=NULLABLE_STRING,
-        method=STRING,
-        path=STRING,
-        query_digest=STRING,
-        request_digest=STRING,
-        status=INT,
-        response_digest=STRING,
-        duration_us=INT,
-        prev_hash=STRING,
-        hash=STRING,
+    "Receipt": optional(
+        record(
+            seq=INT,
+            request_id=STRING,
+            at_ms=INT,
+            app=STRING,
+            client_id=NULLABLE_STRING,
+            sub=NULLABLE_STRING,
+            method=STRING,
+            path=STRING,
+            query_digest=STRING,
+            request_digest=STRING,
+            status=INT,
+            response_digest=STRING,
+            duration_us=INT,
+            prev_hash=STRING,
+            hash=STRING,
+        ),
+        outcome={"type": "string", "enum": list(OUTCOMES)},
     ),
     "AuditEntry": record(
         seq=INT, at=INT, actor=STRING, action=STRING, target=STRING, detail={"type": "object"}, hash=STRING

@@ -55,7 +55,7 @@ async def append_receipts(
         prev = link.hash
     root, paths = build_tree([receipt_leaf(link.seq, link.hash) for link in chained])
     # One executemany (Core), not an ORM object per receipt: the batch is the ledger's hot path.
-    await session.execute(insert(LedgerReceipt), [link.as_json() for link in chained])
+    await session.execute(insert(LedgerReceipt), [row_values(link) for link in chained])
     checkpoint = Checkpoint(seq, prev, first, root.hex(), prev_root)
     token = sign(build_checkpoint_claims(checkpoint, issuer, now), typ=CHECKPOINT_TYP)
     session.add(
@@ -111,6 +111,11 @@ def _covers(checkpoint: Checkpoint, seq: int) -> bool:
     return checkpoint.first_seq is not None and checkpoint.first_seq <= seq <= checkpoint.seq
 
 
+def row_values(link: ChainedReceipt) -> dict[str, Any]:
+    """One ``ledger_receipts`` row as insert values: every column named (an executemany needs the same keys)."""
+    return {**link.as_json(), "outcome": link.receipt.outcome}
+
+
 def build_row(link: ChainedReceipt) -> LedgerReceipt:
     r = link.receipt
     return LedgerReceipt(
@@ -127,6 +132,7 @@ def build_row(link: ChainedReceipt) -> LedgerReceipt:
         status=r.status,
         response_digest=r.response_digest,
         duration_us=r.duration_us,
+        outcome=r.outcome,
         prev_hash=link.prev_hash,
         hash=link.hash,
     )
@@ -146,6 +152,7 @@ def read_row(row: LedgerReceipt) -> ChainedReceipt:
         status=row.status,
         response_digest=row.response_digest,
         duration_us=row.duration_us,
+        outcome=row.outcome,
     )
     return ChainedReceipt(receipt, row.seq, row.prev_hash, row.hash)
 

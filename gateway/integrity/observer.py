@@ -17,7 +17,11 @@ the app plane or ASGI), and the proxy calls it, in this order::
     await observer.complete()                 (from the attached front) before the response's last bytes go to the
                                               client: the receipt is durable when it returns (ledger); raises
                                               ServiceUnavailable if not
-    observer.finished(complete)
+    observer.finished(outcome)                None when the client got the whole answer; else how it ended early
+                                              (``receipts.OUTCOMES``): a ledger app still gets a receipt, since the
+                                              request reached the app, recorded in the background (nobody waits)
+    observer.unanswered(status)               the request went upstream and no answer came (the client gets
+                                              ``status``, 502/504): a ledger app records a ``no-response`` receipt
 
 The request digest must be known when the headers go out (they precede the body). A client that sends
 ``Content-Digest: sha-256=:…:`` (RFC 9530: the sender computes it) is streamed, its digest checked piece by
@@ -27,7 +31,9 @@ docs/integrity.md explains the choice.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import logging
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
@@ -42,6 +48,8 @@ from gateway.model import Principal, RequestHead, Route
 
 if TYPE_CHECKING:
     from gateway.exchange import Exchange
+
+log = logging.getLogger("gerbang.integrity")
 
 DROPPED_REQUEST_HEADERS = frozenset(
     {"content-digest", "signature", "signature-input", "repr-digest", "want-content-digest"}
@@ -70,6 +78,25 @@ class IntegrityPlane:
         self.signer, self.ledger = signer, ledger
         self.buffer_bytes, self.read_timeout, self.hold_bytes = buffer_bytes, read_timeout, hold_bytes
         self.limits_ok = limits_ok
+        self._background: set[asyncio.Task[None]] = set()  # receipts of exchanges that ended early
+
+    def record_later(self, receipt: Receipt) -> None:
+        """A receipt nobody waits for (the client is gone or was answered with an error): written with the next
+        batch; a failure is logged with the request id, the exchange already over."""
+        task = asyncio.get_running_loop().create_task(self._record_quietly(receipt))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _record_quietly(self, receipt: Receipt) -> None:
+        try:
+            await self.ledger.record(receipt)
+        except Exception:
+            log.exception(
+                "ledger receipt of an exchange that ended early was not written request_id=%s app=%s outcome=%s",
+                receipt.request_id,
+                receipt.app,
+                receipt.outcome,
+            )
 
     def begin(
         self,
@@ -145,6 +172,8 @@ class IntegrityObserver:
         "receipt",
         "proven",
         "digest_header",
+        "sent",
+        "recorded",
     )
 
     def __init__(
@@ -166,6 +195,8 @@ class IntegrityObserver:
         self.status = 0
         self.receipt: ChainedReceipt | None = None
         self.proven: ProvenReceipt | None = None
+        self.sent = False  # the request head went upstream: the app may act on it from here on
+        self.recorded = False  # a receipt was asked for (whether or not it could be written)
 
     @property
     def keeps_receipts(self) -> bool:
@@ -193,6 +224,7 @@ class IntegrityObserver:
         forwarded = {
             name.lower(): value for name, value in headers if name.lower() in ("x-forwarded-proto", "x-forwarded-host")
         }
+        self.sent = True
         head = exchange.head
         target = f"{forwarded['x-forwarded-proto']}://{forwarded['x-forwarded-host']}{exchange.upstream_path}"
         target += "?" + head.query.decode("latin-1") if head.query else ""
@@ -216,14 +248,26 @@ class IntegrityObserver:
         if self.keeps_receipts:
             self.response_hash.update(chunk)
 
-    def finished(self, complete: bool) -> None:
-        return None
+    def finished(self, outcome: str | None) -> None:
+        if outcome is not None and self.keeps_receipts and self.sent and not self.recorded:
+            self.recorded = True
+            self.plane.record_later(self._build_receipt(outcome))
+
+    def unanswered(self, status: int) -> None:
+        self.status = status
+        self.finished("no-response")
 
     async def complete(self) -> ChainedReceipt | None:
         if not self.keeps_receipts:
             return None
+        self.recorded = True
+        proven = await self.plane.ledger.record(self._build_receipt(None))
+        self.proven, self.receipt = proven, proven.link  # its Gerbang-Receipt is encoded only if a header carries it
+        return self.receipt
+
+    def _build_receipt(self, outcome: str | None) -> Receipt:
         head = self.head
-        receipt = Receipt(
+        return Receipt(
             request_id=head.request_id,
             at_ms=int(time.time() * 1000),
             app=self.route.slug,
@@ -236,10 +280,8 @@ class IntegrityObserver:
             status=self.status,
             response_digest=self.response_hash.hexdigest(),
             duration_us=int((time.perf_counter() - self.started) * 1e6),
+            outcome=outcome,
         )
-        proven = await self.plane.ledger.record(receipt)
-        self.proven, self.receipt = proven, proven.link  # its Gerbang-Receipt is encoded only if a header carries it
-        return self.receipt
 
 
 class IntegrityFront:

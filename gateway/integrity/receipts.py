@@ -32,7 +32,14 @@ GENESIS_HASH = "0" * 64
 
 @dataclass(frozen=True, slots=True)
 class Receipt:
-    """The facts of one exchange; digests are hex SHA-256 (of the query string, request body, response body)."""
+    """The facts of one exchange; digests are hex SHA-256 (of the query string, request body, response body).
+
+    ``outcome`` is None for an answer the client received whole. Otherwise the exchange ended early, after the
+    request reached the app (which may have acted on it): ``client-gone`` (the client left mid-response),
+    ``upstream-cut`` (the app's answer broke off), ``no-response`` (the app sent no answer in time; ``status`` is
+    then the gateway's own 502/504), ``gateway-cut`` (the gateway ended it: shutdown deadline, a failure). Its digests cover what passed. Absent from the canonical JSON when None, so a
+    receipt of a delivered answer hashes as it did before the field existed.
+    """
 
     request_id: str
     at_ms: int
@@ -46,6 +53,10 @@ class Receipt:
     status: int
     response_digest: str
     duration_us: int
+    outcome: str | None = None
+
+
+OUTCOMES = ("client-gone", "upstream-cut", "no-response", "gateway-cut")
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,8 +83,12 @@ class Checkpoint:
 
 
 def fields_of(receipt: Receipt) -> dict[str, Any]:
-    """The receipt's fields by name (``dataclasses.asdict`` deep-copies: several times slower)."""
-    return {name: getattr(receipt, name) for name in FIELDS}
+    """The receipt's fields by name (``dataclasses.asdict`` deep-copies: several times slower); ``outcome`` only
+    when it is set."""
+    fields = {name: getattr(receipt, name) for name in FIELDS}
+    if receipt.outcome is None:
+        del fields["outcome"]
+    return fields
 
 
 def canonical(receipt: Receipt) -> bytes:
@@ -182,7 +197,8 @@ def check_receipt_token(token: str, jwks: dict[str, Any], issuer: str) -> Chaine
 
 
 def read_chained(data: dict[str, Any]) -> ChainedReceipt:
-    fields = {name: data[name] for name in Receipt.__dataclass_fields__}
+    fields = {name: data[name] for name in FIELDS if name != "outcome"}
+    fields["outcome"] = data.get("outcome")
     return ChainedReceipt(Receipt(**fields), int(data["seq"]), str(data["prev_hash"]), str(data["hash"]))
 
 

@@ -166,6 +166,8 @@ class LedgerReceipt(Base):
     status: Mapped[int] = mapped_column(Integer)
     response_digest: Mapped[str] = mapped_column(String(64))
     duration_us: Mapped[int] = mapped_column(BigInteger)
+    # None: answered whole; else how the exchange ended early (gateway.integrity.receipts.OUTCOMES)
+    outcome: Mapped[str | None] = mapped_column(String(16))
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
 

@@ -30,6 +30,7 @@ ISSUER = "https://gerbang.palembang.go.id"
 
 
 def receipt(number: int) -> Receipt:
+    """Receipt 7 is of an exchange that ended early (its ``outcome`` is part of what the chain hash covers)."""
     return Receipt(
         request_id=f"req-{number}",
         at_ms=1_800_000_000_000 + number,
@@ -43,6 +44,7 @@ def receipt(number: int) -> Receipt:
         status=200,
         response_digest="2" * 64,
         duration_us=900,
+        outcome="client-gone" if number == 7 else None,
     )
 
 
@@ -106,6 +108,9 @@ def forged_row(seq: int, prev: str) -> str:
 
 TAMPERING: dict[str, tuple[list[str], str, int]] = {
     "edit": (["UPDATE ledger_receipts SET status = 500 WHERE seq = 5"], "edited", 5),
+    # An exchange that ended early passed off as delivered, and the other way round.
+    "outcome-erased": (["UPDATE ledger_receipts SET outcome = NULL WHERE seq = 7"], "edited", 7),
+    "outcome-added": (["UPDATE ledger_receipts SET outcome = 'client-gone' WHERE seq = 2"], "edited", 2),
     "delete": (["DELETE FROM ledger_receipts WHERE seq = 4"], "deleted", 4),
     "insert-at-end": ([forged_row(10, "f" * 64)], "inserted", 10),
     "insert-renumbered": (
