@@ -361,6 +361,8 @@ class GerbangAssertionMiddleware:
         try:
             if self.signatures is not None and scope["type"] == "http":
                 receive = await self._check_signature(scope, receive)
+            elif self.signatures is not None:  # a WebSocket handshake: signed like a GET without a body
+                await self._check_message(scope, "GET", b"")
             identity = await self.verifier.verify_async(token)
         except AssertionRejected as exc:
             await _refuse_asgi(scope, send, exc)
@@ -382,19 +384,7 @@ class GerbangAssertionMiddleware:
                 raise AssertionRejected("the request body is too large", status=413)
             more = message.get("more_body", False)
         body = b"".join(pieces)
-        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
-        target = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
-        target += "?" + scope["query_string"].decode("latin-1") if scope.get("query_string") else ""
-        kid = self.signatures.keyid(headers)
-        if self.verifier.needs_message_key(kid):
-            await asyncio.to_thread(self.verifier.message_key, kid)
-        try:
-            if self.signatures.blocks:  # a shared replay store: its round trip off the loop
-                await asyncio.to_thread(self.signatures.verify_pairs, scope["method"], target, headers, body)
-            else:
-                self.signatures.verify_pairs(scope["method"], target, headers, body)
-        except self.signatures.rejected as exc:
-            raise AssertionRejected(exc.message, exc.status) from None
+        await self._check_message(scope, scope["method"], body)
         replayed = False
 
         async def replay() -> dict[str, Any]:
@@ -405,6 +395,21 @@ class GerbangAssertionMiddleware:
             return {"type": "http.request", "body": body, "more_body": False}
 
         return replay
+
+    async def _check_message(self, scope: dict[str, Any], method: str, body: bytes) -> None:
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+        target = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
+        target += "?" + scope["query_string"].decode("latin-1") if scope.get("query_string") else ""
+        kid = self.signatures.keyid(headers)
+        if self.verifier.needs_message_key(kid):
+            await asyncio.to_thread(self.verifier.message_key, kid)
+        try:
+            if self.signatures.blocks:  # a shared replay store: its round trip off the loop
+                await asyncio.to_thread(self.signatures.verify_pairs, method, target, headers, body)
+            else:
+                self.signatures.verify_pairs(method, target, headers, body)
+        except self.signatures.rejected as exc:
+            raise AssertionRejected(exc.message, exc.status) from None
 
 
 async def _refuse_asgi(scope: dict[str, Any], send: Any, error: AssertionRejected) -> None:

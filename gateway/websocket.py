@@ -60,11 +60,15 @@ class WebSocketProxy:
         url = "ws" + target.base.removeprefix("http") + exchange.upstream_path
         if exchange.head.query:
             url += "?" + exchange.head.query.decode("latin-1")
+        headers = exchange.upstream_headers
+        if exchange.integrity is not None:  # a signed app: the handshake carries the hub's message signature
+            headers = list(headers)
+            exchange.integrity.request_head(exchange, headers)
         try:
             async with asyncio.timeout(self.connect_timeout):
                 upstream = await session.ws_connect(
                     URL(url, encoded=True),
-                    headers=exchange.upstream_headers,
+                    headers=headers,
                     protocols=protocols,
                     autoclose=False,
                     autoping=True,

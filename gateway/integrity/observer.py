@@ -111,13 +111,12 @@ class IntegrityPlane:
     ) -> IntegrityObserver | None:
         if route.integrity not in ("signed", "ledger"):
             return None
-        if websocket:  # a handshake could be signed, its messages not: never forward what cannot be recorded
-            if route.integrity == "ledger":
-                raise Forbidden(
-                    "this app's requests are recorded in the ledger: WebSockets are not accepted",
-                    log_detail=f"app {route.slug}: WebSocket to a ledger app",
-                )
-            return None
+        if websocket and route.integrity == "ledger":  # its messages could not be recorded: never forwarded
+            raise Forbidden(
+                "this app's requests are recorded in the ledger: WebSockets are not accepted",
+                log_detail=f"app {route.slug}: WebSocket to a ledger app",
+            )
+        # A signed app's WebSocket handshake is signed like any GET (its messages are not: see docs/integrity.md).
         if route.integrity == "ledger":
             self.ledger.check_open()
             if not self.limits_ok():
