@@ -117,6 +117,9 @@ function gerbang_check_claims(array $claims, string $issuer, string $audience, i
     if (!is_string($claims['jti'] ?? null)) {
         throw new GerbangRejected('the assertion has no jti');
     }
+    if (array_key_exists('sub', $claims) && !is_string($claims['sub'])) {
+        throw new GerbangRejected('the assertion has no valid sub');  // pyjwt refuses it too
+    }
     if (($claims['iss'] ?? null) !== $issuer) {
         throw new GerbangRejected('the assertion was issued by someone else (iss)');
     }
@@ -202,8 +205,8 @@ function gerbang_verify_signature(
         throw new GerbangRejected('the signature names a key the hub does not publish for messages');
     }
     $values = gerbang_component_values($server, $origins);
-    $raw = base64_decode(trim($signed, ':'), true);
-    if ($raw === false) {
+    $raw = gerbang_b64_decode(trim($signed, ':'));
+    if ($raw === null) {
         throw new GerbangRejected('the signature is not base64');
     }
     if (!gerbang_verify_jws('ES256', gerbang_signature_base($values, trim($member)), $raw, $pem)) {
@@ -344,8 +347,8 @@ function gerbang_parse_content_digest(string $value): ?string
     if (!preg_match('/(?:^|,)\s*sha-256\s*=\s*:([A-Za-z0-9+\/]*={0,2}):\s*(?:;[^,]*)?(?=,|$)/', $value, $match)) {
         return null;
     }
-    $digest = base64_decode($match[1], true);
-    return $digest !== false && strlen($digest) === 32 ? $digest : null;
+    $digest = gerbang_b64_decode($match[1]);
+    return $digest !== null && strlen($digest) === 32 ? $digest : null;
 }
 
 /** kid => PEM: the hub's P-256 keys marked `"gerbang_use": "http-message"` (they never sign an assertion). */
@@ -465,6 +468,16 @@ function gerbang_b64url_decode(string $text): ?string
         return null;
     }
     $decoded = base64_decode(strtr($text, '-_', '+/'), true);
+    return $decoded === false ? null : $decoded;
+}
+
+/** Padded standard base64, strictly (as Python's b64decode(validate=True)), or null. */
+function gerbang_b64_decode(string $text): ?string
+{
+    if (strlen($text) % 4 !== 0 || !preg_match('/^[A-Za-z0-9+\/]*={0,2}$/', $text)) {
+        return null;
+    }
+    $decoded = base64_decode($text, true);
     return $decoded === false ? null : $decoded;
 }
 
