@@ -112,7 +112,11 @@ def flip_last_signature_byte(token: str) -> str:
     return f"{head}.{base64.urlsafe_b64encode(bytes(raw)).rstrip(b'=').decode()}"
 
 
-NOW = int(time.time())
+def at(offset: int) -> int:
+    """A time ``offset`` seconds from now (when the token is built, just before both verifiers see it)."""
+    return int(time.time()) + offset
+
+
 ASSERTIONS: dict[str, Callable[[], str]] = {
     "genuine-es256": lambda: ES.sign(claims(), typ=TYP),
     "genuine-rs256": lambda: RS.sign(claims(), typ=TYP),
@@ -141,10 +145,10 @@ ASSERTIONS: dict[str, Callable[[], str]] = {
     "signature-changed": lambda: flip_last_signature_byte(ES.sign(claims(), typ=TYP)),
     "rs256-signature-changed": lambda: flip_last_signature_byte(RS.sign(claims(), typ=TYP)),
     "payload-a-list": lambda: raw_payload(b"[1, 2]"),
-    "expired": lambda: ES.sign(claims(iat=NOW - 100, exp=NOW - 70), typ=TYP),
-    "expired-within-leeway": lambda: ES.sign(claims(iat=NOW - 32, exp=NOW - 2), typ=TYP),
-    "issued-in-the-future": lambda: ES.sign(claims(iat=NOW + 30, exp=NOW + 60), typ=TYP),
-    "lives-too-long": lambda: ES.sign(claims(exp=NOW + 61), typ=TYP),
+    "expired": lambda: ES.sign(claims(iat=at(-100), exp=at(-70)), typ=TYP),
+    "expired-within-leeway": lambda: ES.sign(claims(iat=at(-32), exp=at(-2)), typ=TYP),
+    "issued-in-the-future": lambda: ES.sign(claims(iat=at(30), exp=at(60)), typ=TYP),
+    "lives-too-long": lambda: ES.sign(claims(exp=at(61)), typ=TYP),
     "iss-with-a-slash": lambda: ES.sign(claims(iss=ISSUER + "/"), typ=TYP),
     "iss-other": lambda: ES.sign(claims(iss="https://evil.example"), typ=TYP),
     "aud-other-app": lambda: ES.sign(claims(aud="https://pajak.apps.palembang.go.id/"), typ=TYP),
@@ -153,7 +157,7 @@ ASSERTIONS: dict[str, Callable[[], str]] = {
     "jti-absent": lambda: ES.sign(claims(jti=None), typ=TYP),
     "jti-a-number": lambda: ES.sign(claims(jti=7), typ=TYP),
     "sub-a-number": lambda: ES.sign(claims(sub=7), typ=TYP),
-    "iat-a-float": lambda: ES.sign(claims(iat=NOW + 0.5), typ=TYP),
+    "iat-a-float": lambda: ES.sign(claims(iat=at(0) + 0.5), typ=TYP),
     "exp-a-boolean": lambda: ES.sign(claims(exp=True), typ=TYP),
 }
 # pyjwt refuses these itself, before the Python verifier's own checks, and says only "signature is invalid".
