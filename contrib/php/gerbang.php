@@ -395,9 +395,9 @@ function gerbang_jwks_from(string $url, int $max_age = 300, int $min_refresh = 1
             return $cached['jwks'];
         }
         // With keys at hand, at most one fetch per $min_refresh seconds: made-up kids cannot make the app hammer
-        // the hub. With none yet, every process fetches (a gate would refuse requests while another one fetches).
-        $gate = $cached === null || GerbangCache::first('gerbang:jwks-fetch:' . $url, $min_refresh);
-        $jwks = $gate ? gerbang_fetch_json($url, $timeout) : null;
+        // the hub. With none yet, every process fetches (a closed gate would refuse requests while another fetches).
+        $gate = GerbangCache::first('gerbang:jwks-fetch:' . $url, $min_refresh);
+        $jwks = $gate || $cached === null ? gerbang_fetch_json($url, $timeout) : null;
         if ($jwks === null) {
             return $cached['jwks'] ?? ['keys' => []];  // keep the keys we have
         }

@@ -4,7 +4,8 @@ requests, genuine and broken every way docs/assertion.md and docs/integrity.md n
 each answer (the claims, or the status and the message) must be the same.
 
 The PHP side is given the JWKS as an array and a replay callback of its own (the pluggable one apps without apcu
-use); tests/integration/test_php_recipe.py runs the file behind a real hub.
+use); its JWKS source (``gerbang_jwks_from``) is tested against a key server of its own at the end.
+tests/integration/test_php_recipe.py runs the file behind a real hub.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import hashlib
 import json
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,8 +34,10 @@ from gateway.integrity.http_signatures import (
     sign_es256,
 )
 from idp.keys import HTTP_MESSAGE, public_jwk
+from tests.support.hub_city import JwksServer
 from tests.support.hub_tokens import TestKey, hand_made, hs256_with_public_key, unsigned_none
-from tests.support.php import RECIPE, php_binary
+from tests.support.php import APCU, RECIPE, php_binary
+from tests.support.server import run_server
 
 ISSUER = "https://gerbang.palembang.go.id"
 AUDIENCE = "https://e-budgeting.apps.palembang.go.id/"
@@ -323,3 +327,55 @@ def test_keys_are_built_from_the_jwk_alone(name: str) -> None:
     impostor = TestKey(ES.kid if name.endswith("es256") else RS.kid, "ES256" if name.endswith("es256") else "RS256")
     answers = php_answers([token, impostor.sign(claims(), typ=TYP)], [])["assertions"]
     assert "ok" in answers[0] and answers[1] == {"status": 403, "detail": "the assertion signature is invalid"}
+
+
+# --- the JWKS source ---------------------------------------------------------------------------------------------
+
+KEYS_DRIVER = r"""
+require getenv('GERBANG_RECIPE') . '/gerbang.php';
+$jwks = gerbang_jwks_from(getenv('GERBANG_JWKS_URL'), 300, (int) getenv('GERBANG_MIN_REFRESH'));
+while (($token = fgets(STDIN)) !== false) {
+    try {
+        gerbang_verify_assertion($jwks, getenv('GERBANG_ISSUER'), getenv('GERBANG_AUDIENCE'), trim($token));
+        echo "ok\n";
+    } catch (GerbangRejected $e) {
+        echo $e->getMessage(), "\n";
+    }
+}
+"""
+MIN_REFRESH = 2
+
+
+@contextmanager
+def php_verifier(jwks_url: str) -> Iterator[Callable[[str], str]]:
+    """One PHP process (its apcu lives as long as it does) verifying the tokens it is given, one per line."""
+    env = {"GERBANG_RECIPE": str(RECIPE), "GERBANG_JWKS_URL": jwks_url, "GERBANG_MIN_REFRESH": str(MIN_REFRESH)}
+    env |= {"GERBANG_ISSUER": ISSUER, "GERBANG_AUDIENCE": AUDIENCE}
+    command = [php_binary(), *APCU, "-d", "apc.use_request_time=0", "-r", KEYS_DRIVER]
+    with subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env) as process:
+        assert process.stdin is not None and process.stdout is not None
+
+        def verify(token: str) -> str:
+            process.stdin.write(token + "\n")  # type: ignore[union-attr]
+            process.stdin.flush()  # type: ignore[union-attr]
+            return process.stdout.readline().strip()  # type: ignore[union-attr]
+
+        yield verify
+        process.stdin.close()
+
+
+def test_the_php_jwks_source_follows_a_key_rotation_and_resists_kid_spray() -> None:
+    """docs/assertion.md rule 4, as the Python verifier's own test proves it (test_assertion_middleware.py)."""
+    published = [ES.jwk]
+    server = JwksServer(lambda: {"keys": list(published)})
+    spray = [TestKey(f"spray-{number}").sign(claims(), typ=TYP) for number in range(30)]
+    rotated = TestKey("hub-2")
+    with run_server(server.app) as base, php_verifier(f"{base}/jwks") as verify:
+        assert verify(ES.sign(claims(), typ=TYP)) == "ok"
+        assert {verify(token) for token in spray} == {"the assertion was not signed by a key of the hub"}
+        assert server.fetches == 1  # made-up kids: no refetch within MIN_REFRESH
+        published.append(rotated.jwk)
+        time.sleep(MIN_REFRESH + 1.1)  # apcu counts whole seconds
+        assert verify(rotated.sign(claims(), typ=TYP)) == "ok"  # an unknown kid, after the interval: refetched
+        assert server.fetches == 2
+        assert verify(ES.sign(claims(), typ=TYP)) == "ok" and server.fetches == 2  # cached
