@@ -5,7 +5,7 @@
  * (docs/integrity.md).
  *
  * One file, PHP 8.1+, standard extensions only (openssl, json, hash; apcu for the JWKS and replay caches when
- * present). It behaves as the Python verifiers do (gateway/assertion.py, gateway/integrity/http_signatures.py):
+ * present; phpredis for a replay cache shared by several hosts). It behaves as the Python verifiers do (gateway/assertion.py, gateway/integrity/http_signatures.py):
  * tests/integration/test_php_recipe.py runs it behind a real hub. Usage (example.php is a complete front script):
  *
  *     require __DIR__ . '/gerbang.php';
@@ -177,7 +177,7 @@ function gerbang_verify_jws(string $alg, string $signing_input, string $signatur
  * Checks the hub's RFC 9421 signature on the current request and that `$body` is the signed Content-Digest.
  * `$origins`: the app's own origins (`https://e-budgeting.apps.palembang.go.id`), the first the default.
  * `$first_use`: `fn(string $nonce, int $expires): bool`, true the first time a nonce is seen (default: apcu, one
- * machine; several hosts share one in Redis, see docs/integrity.md); it may throw GerbangRejected(…, 503).
+ * machine; several hosts share one in Redis with gerbang_redis_first_use); it may throw GerbangRejected(…, 503).
  * `$server`: the request as `$_SERVER` describes it (the default).
  */
 function gerbang_verify_signature(
@@ -375,6 +375,37 @@ function gerbang_apcu_first_use(string $nonce, int $expires): bool
         throw new GerbangRejected('the app cannot check this request for replay now', 503);
     }
     return apcu_add('gerbang:nonce:' . $nonce, 1, max(1, $expires + 10 - time()));
+}
+
+/**
+ * A replay cache shared by every host of the app, in Redis (the phpredis extension, `php-redis`): one
+ * `SET <prefix><nonce> 1 NX EX <until expiry + 10 s>` per signed request, so a copy sent to another host is refused
+ * too. Connects on first use. Fails closed: while Redis cannot answer, signed requests are refused with 503 (a
+ * per-host fallback would let a copy through to another host for the signature's lifetime).
+ */
+function gerbang_redis_first_use(
+    string $host,
+    int $port = 6379,
+    float $timeout = 0.25,
+    string $prefix = 'gerbang:nonce:',
+): Closure {
+    if (!class_exists('Redis')) {
+        throw new LogicException('gerbang_redis_first_use needs the phpredis extension (php-redis)');
+    }
+    $redis = null;
+    return function (string $nonce, int $expires) use (&$redis, $host, $port, $timeout, $prefix): bool {
+        try {
+            if ($redis === null) {
+                $redis = new Redis();
+                $redis->connect($host, $port, $timeout);
+                $redis->setOption(Redis::OPT_READ_TIMEOUT, $timeout);
+            }
+            return (bool) $redis->set($prefix . $nonce, '1', ['nx', 'ex' => max(1, $expires + 10 - time())]);
+        } catch (RedisException) {
+            $redis = null;
+            throw new GerbangRejected('the app cannot check this request for replay now', 503);
+        }
+    };
 }
 
 // ---------------------------------------------------------------------------------------------------------------

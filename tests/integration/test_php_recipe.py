@@ -3,7 +3,8 @@
 Two PHP apps: BPKAD's e-budgeting (integrity ``signed``: message signature, Content-Digest, replay, then the
 assertion) and Bapenda's pajak (a ``bearer`` app: the assertion only). Each sits behind a tampering proxy
 (tests/support/tampering_proxy.py) that changes what the gateway sent, as an attacker on that hop would, and keeps
-the last request so the test can send it again straight to the app.
+the last request so the test can send it again straight to the app (or to more hosts of it: two sharing their
+replay cache in Redis, one whose Redis is down).
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ from idp.storage.db import build_engine, build_sessionmaker
 from idp.storage.models import Client
 from tests.support.eventually import eventually
 from tests.support.flows import WARGA, obtain_code, redeem
-from tests.support.hub import TEST_UPSTREAM_ADDRESSES, Hub, run_hub
-from tests.support.php import RECIPE, run_php
+from tests.support.hub import TEST_UPSTREAM_ADDRESSES, Hub, free_port, run_hub
+from tests.support.php import RECIPE, php_binary, run_php
 from tests.support.records import rows, update_row
 from tests.support.server import run_server
 from tests.support.tampering_proxy import Tamper
@@ -76,11 +77,13 @@ class City:
         url = self.hub.app_url("pajak") + "/pbb/tagihan"
         return httpx.get(url, timeout=10, headers={"authorization": f"Bearer {self.pajak_token}"})
 
-    def resend(self, proxy: Tamper, **replace: str) -> httpx.Response:
-        """The last request the gateway sent through ``proxy``, sent again straight to the app."""
+    def resend(self, proxy: Tamper, target: str = "", **replace: str) -> httpx.Response:
+        """The last request the gateway sent through ``proxy``, sent again straight to the app (or to ``target``,
+        another host of it), with the headers ``replace`` names changed."""
         sent = proxy.last
         headers = [(name, replace.get(name, value)) for name, value in sent["headers"]]
-        return httpx.request(sent["method"], proxy.target + sent["path"], headers=headers, content=sent["body"])
+        url = (target or proxy.target) + sent["path"]
+        return httpx.request(sent["method"], url, headers=headers, content=sent["body"], timeout=10)
 
 
 @pytest.fixture
@@ -216,3 +219,29 @@ def test_the_hubs_bypass_audit_finds_both_php_apps_closed(
     refused = {"no-assertion": 401, "forged": 403, "expired": 403, "wrong-audience": 403}
     assert statuses["pajak"] == refused
     assert statuses["e-budgeting"] == dict.fromkeys(refused, 401)  # no signature: refused before the assertion
+
+
+def test_hosts_sharing_the_replay_cache_in_redis_refuse_a_copy_sent_to_another(
+    city: City, redis_url: str, redis_prefix: str, tmp_path: Path
+) -> None:
+    """Two more hosts of e-budgeting keep nonces in Redis (``gerbang_redis_first_use``), a third points at a Redis
+    that is down. The first takes a genuine signed request, the second refuses the copy, the third answers 503."""
+    php_binary("redis")
+    env = {
+        "GERBANG_ISSUER": city.hub.url,
+        "GERBANG_AUDIENCE": RESOURCE,
+        "GERBANG_ORIGINS": city.hub.app_url("e-budgeting"),
+    }
+    shared = {**env, "GERBANG_REPLAY_REDIS": redis_url.removeprefix("redis://").split("/")[0]}
+    shared["GERBANG_REPLAY_PREFIX"] = f"{redis_prefix}:nonce:"
+    down = {**env, "GERBANG_REPLAY_REDIS": f"127.0.0.1:{free_port()}"}  # nothing listens there
+    with (
+        run_php(RECIPE / "example.php", shared, tmp_path / "php-a.log") as host_a,
+        run_php(RECIPE / "example.php", shared, tmp_path / "php-b.log") as host_b,
+        run_php(RECIPE / "example.php", down, tmp_path / "php-c.log") as host_c,
+    ):
+        assert city.post().status_code == 200  # the apcu host took it first: the copies below go to the others
+        answers = [city.resend(city.budget, target=host) for host in (host_a, host_b, host_c)]
+    assert answers[0].status_code == 200 and answers[0].json()["body"] == BODY.decode()
+    assert answers[1].status_code == 403 and "replay" in answers[1].json()["detail"]
+    assert answers[2].status_code == 503 and answers[2].json()["title"] == "Service Unavailable"

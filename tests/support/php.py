@@ -1,6 +1,6 @@
 """PHP for the tests of the PHP recipe (contrib/php): the interpreter with apcu, and ``php -S`` serving a script.
 
-CI installs ``php-cli php-apcu`` (``.ci/run``); elsewhere a machine without them skips these tests.
+CI installs ``php-cli php-apcu php-redis`` (``.ci/run``); elsewhere a machine without them skips these tests.
 """
 
 from __future__ import annotations
@@ -20,14 +20,18 @@ RECIPE = Path(__file__).resolve().parents[2] / "contrib" / "php"
 APCU = ("-d", "apc.enable_cli=1")  # apcu is off in the CLI (and its server) unless asked
 
 
-def php_binary() -> str:
-    """The ``php`` with apcu enabled, or skip (fail under CI=true)."""
+def php_binary(*extensions: str) -> str:
+    """The ``php`` with apcu enabled (and ``extensions`` loaded), or skip (fail under CI=true)."""
     php = shutil.which("php")
     if php is None:
-        skip_or_fail("php is not installed (apt-get install php-cli php-apcu)")
+        skip_or_fail("php is not installed (apt-get install php-cli php-apcu php-redis)")
     probe = subprocess.run([php, *APCU, "-r", "echo (int) apcu_enabled();"], capture_output=True, text=True)
     if probe.stdout != "1":
         skip_or_fail("php's apcu extension is not installed (apt-get install php-apcu)")
+    for name in extensions:
+        loaded = subprocess.run([php, "-r", f"echo (int) extension_loaded('{name}');"], capture_output=True, text=True)
+        if loaded.stdout != "1":
+            skip_or_fail(f"php's {name} extension is not installed (apt-get install php-{name})")
     return php
 
 
