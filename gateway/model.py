@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+# What the policies said (allowed, rule_ids, reason, required_acr, report_only, would_allow): the policy engine's
+# memoised, frozen value is the gateway's decision as it is, not copied per request.
+from policies.model import Decision as Decision
+
 
 @dataclass(frozen=True, slots=True)
 class Route:
@@ -79,17 +83,6 @@ class RequestHead:
             if key == name:
                 return value
         return None
-
-
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """What the policies said. ``report_only`` lists rules that would have changed the outcome."""
-
-    allowed: bool
-    rule_ids: tuple[str, ...] = ()
-    reason: str = ""
-    required_acr: str | None = None
-    report_only: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,7 +43,8 @@ class PolicyDecider:
     def decide(self, principal: Principal, route: Route, request: RequestHead, path: str) -> Decision:
         # Every app on its own origin: ``path`` is exactly the path forwarded upstream (canonicalised by the route
         # table; no prefix to strip: a path such as /apps/x/admin is the app's own and is matched as such).
-        outcome = self._watcher.current.decide(
+        # The policies' own (memoised, frozen) decision is the gateway's: no copy per request.
+        decision = self._watcher.current.decide(
             Request(
                 app=route.slug,
                 method=request.method,
@@ -60,9 +61,6 @@ class PolicyDecider:
                 public=route.auth_mode == "none",
                 case_insensitive_paths=route.case_insensitive_paths,
             )
-        )
-        decision = Decision(
-            outcome.allowed, outcome.rule_ids, outcome.reason, outcome.required_acr, outcome.report_only
         )
         if decision.rule_ids or decision.report_only:
             self._count_hits(decision)

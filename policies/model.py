@@ -1,8 +1,8 @@
 """The typed values the engine takes and returns.
 
 ``Request`` is what the gateway knows about one request after authentication; ``Subject`` is what the
-provider knows about a user signing in. ``Decision`` maps field for field onto ``gateway.model.Decision``
-(plus ``would_allow`` for report-only logging).
+provider knows about a user signing in. ``Decision`` is also the gateway's (``gateway.model`` re-exports it):
+the engine's memoised value travels as it is.
 """
 
 from __future__ import annotations
