@@ -75,6 +75,7 @@ class BearerAuthenticator:
         self._subjects = subjects
         self._realm = realm
         self._is_client_suspended = is_client_suspended
+        self._machines: dict[str, tuple[AccessClaims, Principal]] = {}  # jti → (claims, principal)
 
     async def authenticate(self, route: Route, request: RequestHead) -> Principal:
         profile = self._policy_requires_profile(route) if self._policy_requires_profile else None
@@ -138,9 +139,7 @@ class BearerAuthenticator:
     async def _build_principal(self, claims: AccessClaims) -> Principal:
         # RFC 9068 §2.2: a client_credentials token's sub is the client itself — no user behind it.
         if claims.sub == claims.client_id:
-            return Principal(
-                client_id=claims.client_id, scopes=claims.scopes, acr=claims.acr, amr=claims.amr, token_id=claims.jti
-            )
+            return self._machine_principal(claims)
         opd: str | None = None
         opd_paths: tuple[str, ...] = ()
         roles: tuple[str, ...] = ()
@@ -172,6 +171,20 @@ class BearerAuthenticator:
             nik=subject.nik if subject else None,
             nip=subject.nip if subject else None,
         )
+
+    def _machine_principal(self, claims: AccessClaims) -> Principal:
+        """A client acting for itself: the principal depends on the verified claims alone, so the same claims
+        (the verifier hands back one object per cached token) get the same principal, built once."""
+        found = self._machines.get(claims.jti)
+        if found is not None and found[0] is claims:
+            return found[1]
+        principal = Principal(
+            client_id=claims.client_id, scopes=claims.scopes, acr=claims.acr, amr=claims.amr, token_id=claims.jti
+        )
+        if len(self._machines) >= 4096:  # a few live tokens per integration; bounded all the same
+            self._machines.clear()
+        self._machines[claims.jti] = (claims, principal)
+        return principal
 
     def _challenge(
         self, error: str | None = None, description: str | None = None, dpop: bool = False
