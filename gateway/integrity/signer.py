@@ -10,8 +10,9 @@ signature base is one f-string in the order of ``http_signatures.COMPONENTS`` (a
 
 from __future__ import annotations
 
+import base64
 import binascii
-import secrets
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -24,6 +25,25 @@ from gateway.integrity.http_signatures import ALG, COMPONENTS, LABEL, TAG
 DEFAULT_TTL = 30
 _ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
 _COVERED = "(" + " ".join(f'"{name}"' for name in COMPONENTS) + ")"
+NONCE_BYTES = 18  # a multiple of 3: base64url without padding, 24 characters
+_NONCES_PER_DRAW = 512
+
+
+class Nonces:
+    """Unique signature nonces: ``NONCE_BYTES`` from the OS's CSPRNG each, drawn 512 at a time and encoded at once
+    (one ``getrandom`` call instead of one per request). Drawn again in a forked child, so two processes never
+    share a pool. A nonce is not secret (it travels in ``Signature-Input``), only never repeated."""
+
+    def __init__(self) -> None:
+        self._pool, self._at, self._pid = "", 0, -1
+
+    def next(self) -> str:
+        if self._at >= len(self._pool) or self._pid != os.getpid():
+            self._pool = base64.urlsafe_b64encode(os.urandom(NONCE_BYTES * _NONCES_PER_DRAW)).decode()
+            self._at, self._pid = 0, os.getpid()
+        at = self._at
+        self._at = at + NONCE_BYTES * 4 // 3
+        return self._pool[at : self._at]
 
 
 class RequestSigner:
@@ -35,6 +55,7 @@ class RequestSigner:
         self._key, self._clock, self._ttl = key, clock, ttl
         self._key_seen: Any = None
         self._key_tail = ""  # ;keyid="…";alg="…";tag="…" of the key last seen
+        self._nonces = Nonces()
 
     def build_headers(
         self, method: str, target_uri: str, assertion: str, request_id: str, content_digest: str
@@ -45,8 +66,7 @@ class RequestSigner:
             self._key_seen = key
         created = self._clock.now()
         params = (
-            f'{_COVERED};created={created};expires={created + self._ttl};nonce="{secrets.token_urlsafe(18)}"'
-            f"{self._key_tail}"
+            f'{_COVERED};created={created};expires={created + self._ttl};nonce="{self._nonces.next()}"{self._key_tail}'
         )
         base = (
             f'"@method": {method.upper()}\n"@target-uri": {target_uri}\n"content-digest": {content_digest}\n'
