@@ -71,5 +71,7 @@ eof_received, pause_writing, resume_writing  # gateway/upstream_client.py: async
 check_receipt_token  # gateway/integrity/receipts.py: how a client verifies its receipt offline (docs/integrity.md)
 build_row  # gateway/integrity/ledger_store.py: the ledger's row shape; the tampering test forges rows with it
 _.batches  # gateway/integrity/ledger_writer.py: group commits so far (tests read it)
+build_signature_params  # gateway/integrity/http_signatures.py: the profile's reference serialization; the signer's precomputed form is tested against it
+append_receipts  # gateway/integrity/ledger_store.py: read the head, link and write one batch; the tampering test builds ledgers with it
 send_400_response  # gateway/server_protocol.py: uvicorn calls it when httptools refuses the bytes
 _.kept_bytes  # idp/passwords.py: how much argon2id memory a worker keeps (tests read it: one block, no more)

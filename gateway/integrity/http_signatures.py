@@ -30,7 +30,7 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 LABEL = "gerbang"
 TAG = "gerbang"
@@ -80,11 +80,6 @@ def build_signature_base(values: Mapping[str, str], params: str, components: Ite
     lines = [f'"{name}": {values[name]}' for name in components]
     lines.append(f'"@signature-params": {params}')
     return "\n".join(lines).encode()
-
-
-def sign_es256(private_key: ec.EllipticCurvePrivateKey, base: bytes) -> bytes:
-    r, s = decode_dss_signature(private_key.sign(base, ec.ECDSA(hashes.SHA256())))
-    return r.to_bytes(32, "big") + s.to_bytes(32, "big")
 
 
 def verify_es256(public_key: ec.EllipticCurvePublicKey, base: bytes, signature: bytes) -> bool:

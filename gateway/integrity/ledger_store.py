@@ -1,17 +1,21 @@
 """The ledger's storage: appending a batch of receipts to the hash chain with a signed checkpoint, and reading it.
 
-One transaction per batch, under a cluster-wide lock (``idp.storage.db.serialize``) so several workers and hosts
-extend one chain: read the head, link each receipt to the one before, build the batch's Merkle tree, write one
-checkpoint signing the new head and the tree head (``gateway.integrity.receipts``).
+One transaction per batch: link each receipt to the one before, build the batch's Merkle tree, write one
+checkpoint signing the new head and the tree head (``gateway.integrity.receipts``). The head is read under a
+cluster-wide lock (``idp.storage.db.serialize``) so several workers and hosts extend one chain; a writer that
+carries the head in memory skips that read, and the seq primary key refuses its batch if another writer
+extended the chain meanwhile (``write_batch``).
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, cast
 
 import jwt
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.integrity.ledger_verify import LedgerReport, LedgerVerifier
@@ -32,13 +36,36 @@ from idp.storage.gateway_models import LedgerCheckpoint, LedgerReceipt
 
 Sign = Callable[..., str]  # KeyRing.sign(claims, typ=...)
 LOCK = "gerbang-ledger"
+RECEIPTS = cast(Table, LedgerReceipt.__table__)
+CHECKPOINTS = cast(Table, LedgerCheckpoint.__table__)
 
 
-async def append_receipts(
-    session: AsyncSession, receipts: Sequence[Receipt], sign: Sign, now: int, issuer: str = ""
-) -> list[ProvenReceipt]:
-    """Link ``receipts`` after the chain's head, build the batch's Merkle tree and sign one checkpoint over it (the
-    new chain head, the tree head and the tree head before it); the caller commits."""
+class StaleHead(Exception):
+    """The batch was linked after a head that is no longer the chain's: another writer took its first seq."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChainHead:
+    """Where the next batch links: the last receipt's seq and chain hash, the tree head of the last batch."""
+
+    seq: int
+    hash: str
+    root: str
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedBatch:
+    """A batch linked after ``base``, its tree built and its checkpoint signed: the rows to insert."""
+
+    base: ChainHead
+    after: ChainHead
+    rows: list[dict[str, Any]]
+    checkpoint: dict[str, Any]
+    proven: list[ProvenReceipt]
+
+
+async def read_head(session: AsyncSession) -> ChainHead:
+    """The chain's head under the cluster-wide lock (held until the transaction ends)."""
     await serialize(session, LOCK, "ledger_receipts")
     head = (
         await session.execute(select(LedgerReceipt.seq, LedgerReceipt.hash).order_by(LedgerReceipt.seq.desc()).limit(1))
@@ -46,7 +73,16 @@ async def append_receipts(
     seq, prev = (int(head[0]), str(head[1])) if head is not None else (0, GENESIS_HASH)
     last_token = await session.scalar(select(LedgerCheckpoint.token).order_by(LedgerCheckpoint.seq.desc()).limit(1))
     prev_root = (peek_checkpoint(last_token).root if last_token is not None else None) or GENESIS_HASH
-    first = seq + 1
+    return ChainHead(seq, prev, prev_root)
+
+
+def prepare_batch(
+    head: ChainHead, receipts: Sequence[Receipt], sign: Sign, now: int, issuer: str = ""
+) -> PreparedBatch:
+    """Link ``receipts`` after ``head``, build the batch's Merkle tree and sign one checkpoint over it (the new
+    chain head, the tree head and the tree head before it). No I/O: the writer prepares a batch while the one
+    before commits."""
+    seq, prev = head.seq, head.hash
     chained = []
     for receipt in receipts:
         seq += 1
@@ -54,14 +90,38 @@ async def append_receipts(
         chained.append(link)
         prev = link.hash
     root, paths = build_tree([receipt_leaf(link.seq, link.hash) for link in chained])
-    # One executemany (Core), not an ORM object per receipt: the batch is the ledger's hot path.
-    await session.execute(insert(LedgerReceipt), [row_values(link) for link in chained])
-    checkpoint = Checkpoint(seq, prev, first, root.hex(), prev_root)
+    checkpoint = Checkpoint(seq, prev, head.seq + 1, root.hex(), head.root)
     token = sign(build_checkpoint_claims(checkpoint, issuer, now), typ=CHECKPOINT_TYP)
-    session.add(
-        LedgerCheckpoint(seq=seq, hash=prev, at=now, kid=str(jwt.get_unverified_header(token)["kid"]), token=token)
+    row = {"seq": seq, "hash": prev, "at": now, "kid": str(jwt.get_unverified_header(token)["kid"]), "token": token}
+    return PreparedBatch(
+        head,
+        ChainHead(seq, prev, root.hex()),
+        [row_values(link) for link in chained],
+        row,
+        [ProvenReceipt(link, token, path) for link, path in zip(chained, paths, strict=True)],
     )
-    return [ProvenReceipt(link, token, path) for link, path in zip(chained, paths, strict=True)]
+
+
+async def write_batch(session: AsyncSession, batch: PreparedBatch) -> None:
+    """Insert the batch's receipts and checkpoint (Core executemany, no ORM object per receipt: the ledger's hot
+    path); the caller commits. Linked after a head that is no longer the chain's (another writer extended it),
+    the first receipt's seq is taken: ``StaleHead``, nothing written."""
+    connection = await session.connection()
+    try:
+        await connection.execute(insert(RECEIPTS), batch.rows)
+    except IntegrityError:
+        raise StaleHead() from None
+    await connection.execute(insert(CHECKPOINTS), batch.checkpoint)
+
+
+async def append_receipts(
+    session: AsyncSession, receipts: Sequence[Receipt], sign: Sign, now: int, issuer: str = ""
+) -> list[ProvenReceipt]:
+    """Read the head under the lock, link ``receipts`` after it and write them with their checkpoint; the caller
+    commits."""
+    batch = prepare_batch(await read_head(session), receipts, sign, now, issuer)
+    await write_batch(session, batch)
+    return batch.proven
 
 
 class BatchProver:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 import zlib
 from pathlib import Path
@@ -57,6 +58,15 @@ def watch_idle_connections(engine: AsyncEngine, ping_after_idle_seconds: float) 
             raise DisconnectionError(f"idle connection dropped: {exc}") from exc
         if not alive:
             raise DisconnectionError("idle connection dropped")
+
+
+def connect_sqlite(path: str) -> sqlite3.Connection:
+    """A plain ``sqlite3`` connection to the database file at ``path`` with the engine's pragmas (WAL, busy
+    timeout), in autocommit mode (the caller says ``BEGIN``): for a writer that owns a thread of its own
+    (``gateway.integrity.ledger_sqlite``). Use it on one thread at a time."""
+    connection = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+    _sqlite_pragmas(connection, None)
+    return connection
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
