@@ -37,9 +37,10 @@ async def complete_sign_in(
     on_session: Callable[[BrowserSession], Awaitable[None]] | None = None,
 ) -> Response:
     """One write (``write_together``: one statement on PostgreSQL): the previous session of this browser ends, the
-    new one starts, the parked authorization request learns which login was made for it, the event is recorded. ``target``: where to go when no authorization
-    request is parked; by default back to the page that asked for a fresh sign-in (``idp.fresh_auth``), else
-    ``/account``. ``on_session``: what else this sign-in must remember about the new session (federation)."""
+    new one starts, the parked authorization request learns which login was made for it, the event is recorded.
+    ``target``: where to go when no authorization request is parked; by default back to the page that asked for a
+    fresh sign-in (``idp.fresh_auth``), else ``/account``. ``on_session``: what else this sign-in must remember
+    about the new session (federation)."""
     client_ip = request.client.host if request.client else None
     ended = provider.sessions.ending_by_cookie(request.cookies.get(provider.session_cookie))
     cookie, row = provider.sessions.build(
