@@ -11,7 +11,7 @@ import hmac
 import secrets
 from typing import cast
 
-from sqlalchemy import Table, delete, insert, update
+from sqlalchemy import Delete, Table, Update, delete, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from idp.clock import Clock
@@ -60,32 +60,30 @@ class InteractionStore:
             return None
         return row
 
-    async def update(
-        self,
-        value: str,
-        *,
-        login_sid: str | None = None,
-        consent_given: bool | None = None,
-        session: AsyncSession | None = None,
-    ) -> None:
-        if session is None:
-            async with self._sessionmaker() as own, own.begin():
-                return await self.update(value, login_sid=login_sid, consent_given=consent_given, session=own)
+    async def update(self, value: str, *, consent_given: bool) -> None:
+        async with self._sessionmaker() as session, session.begin():
+            await session.execute(self.updating(value, consent_given=consent_given))
+
+    def updating(self, value: str, *, login_sid: str | None = None, consent_given: bool | None = None) -> Update:
+        """The UPDATE that records a sign-in (``login_sid``) or a consent on the parked request, for a caller's
+        write."""
         values: dict[str, object] = {}
         if login_sid is not None:
             values["login_sid"] = login_sid
         if consent_given is not None:
             values["consent_given"] = consent_given
-        if values:
-            await session.execute(
-                update(Interaction)
-                .where(Interaction.id_digest == _digest(value))
-                .values(**values)
-                .execution_options(synchronize_session=False)
-            )
+        assert values, "nothing to record"
+        return (
+            update(Interaction)
+            .where(Interaction.id_digest == _digest(value))
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
 
-    async def finish(self, value: str, session: AsyncSession | None = None) -> None:
-        if session is None:
-            async with self._sessionmaker() as own, own.begin():
-                return await self.finish(value, own)
-        await session.execute(delete(Interaction).where(Interaction.id_digest == _digest(value)))
+    async def finish(self, value: str) -> None:
+        async with self._sessionmaker() as session, session.begin():
+            await session.execute(self.finishing(value))
+
+    def finishing(self, value: str) -> Delete:
+        """The DELETE that ends the parked request, for a caller's write."""
+        return delete(Interaction).where(Interaction.id_digest == _digest(value))

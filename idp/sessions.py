@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass
 from typing import cast
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Insert, Table, Update, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import joinedload
 
@@ -24,13 +24,12 @@ from idp.storage.models import BrowserSession, User
 # a page view or a refresh within it reads the session but does not write it.
 TOUCH_INTERVAL = 60
 
-# Built once; each sign-in passes its row as parameters.
 INSERT_SESSION = insert(cast(Table, BrowserSession.__table__))
-UPDATE_CLIENTS = (
-    update(cast(Table, BrowserSession.__table__))
-    .where(BrowserSession.sid == bindparam("sid_"))
-    .values(clients=bindparam("clients"))
-)
+
+
+def insert_session(row: BrowserSession) -> Insert:
+    """The INSERT of a new session's row (a plain statement: no unit-of-work flush)."""
+    return INSERT_SESSION.values(column_values(row))
 
 
 def _digest(value: str) -> str:
@@ -77,17 +76,10 @@ class SessionStore:
         self._ttl = ttl
         self._idle_ttl = idle_ttl
 
-    async def create(
-        self,
-        user: User,
-        *,
-        acr: str,
-        amr: list[str],
-        ip: str | None,
-        user_agent: str | None,
-        session: AsyncSession | None = None,
+    def build(
+        self, user: User, *, acr: str, amr: list[str], ip: str | None, user_agent: str | None
     ) -> tuple[str, BrowserSession]:
-        """A new session; in the caller's transaction when ``session`` is given (one write per sign-in step)."""
+        """A new session: the cookie's value and the row to write (``insert_session``), in the sign-in's one write."""
         now = self._clock.now()
         value = secrets.token_urlsafe(32)
         row = BrowserSession(
@@ -104,11 +96,6 @@ class SessionStore:
             user_agent=(user_agent or "")[:300],
             clients=[],
         )
-        if session is not None:
-            await session.execute(INSERT_SESSION, column_values(row))
-            return value, row
-        async with self._sessionmaker() as own, own.begin():
-            own.add(row)
         return value, row
 
     async def load(self, cookie_value: str | None, session: AsyncSession | None = None) -> ActiveSession | None:
@@ -147,20 +134,22 @@ class SessionStore:
             row.last_seen = now
         return ActiveSession(row, user)
 
-    async def add_client(self, row: BrowserSession, client_id: str, session: AsyncSession) -> None:
+    def adding_client(self, row: BrowserSession, client_id: str) -> Update | None:
         """Remember that the session ``row`` (as this request read it) signed in to ``client_id`` (for logout):
-        nothing to write when it already had; else one UPDATE, in the caller's write transaction."""
-        if client_id not in row.clients:
-            await session.execute(UPDATE_CLIENTS, {"sid_": row.sid, "clients": [*row.clients, client_id]})
+        nothing to write when it already had; else one UPDATE, for the caller's write."""
+        if client_id in row.clients:
+            return None
+        return update(BrowserSession).where(BrowserSession.sid == row.sid).values(clients=[*row.clients, client_id])
 
-    async def end_by_cookie(self, cookie_value: str | None, session: AsyncSession) -> None:
+    def ending_by_cookie(self, cookie_value: str | None) -> Update | None:
         """End the session a cookie names, if it is still open (a new sign-in replaces it: no fixation)."""
-        if cookie_value and len(cookie_value) <= 100:
-            await session.execute(
-                update(BrowserSession)
-                .where(BrowserSession.id_digest == _digest(cookie_value), BrowserSession.ended_at.is_(None))
-                .values(ended_at=self._clock.now())
-            )
+        if not cookie_value or len(cookie_value) > 100:
+            return None
+        return (
+            update(BrowserSession)
+            .where(BrowserSession.id_digest == _digest(cookie_value), BrowserSession.ended_at.is_(None))
+            .values(ended_at=self._clock.now())
+        )
 
     async def end(self, sid: str) -> BrowserSession | None:
         async with self._sessionmaker() as session, session.begin():

@@ -18,7 +18,8 @@ from idp.pages import see_other
 from idp.pdp.notice import gate as privacy_gate
 from idp.provider import Provider
 from idp.security_events import build_event
-from idp.storage.db import column_values
+from idp.sessions import insert_session
+from idp.storage.db import column_values, write_together
 from idp.storage.models import BrowserSession, SecurityEvent, User
 
 INSERT_EVENT = insert(cast(Table, SecurityEvent.__table__))
@@ -35,21 +36,23 @@ async def complete_sign_in(
     target: str | None = None,
     on_session: Callable[[BrowserSession], Awaitable[None]] | None = None,
 ) -> Response:
-    """One write transaction: the previous session of this browser ends, the new one starts, the parked
-    authorization request learns which login was made for it. ``target``: where to go when no authorization
-    request is parked; by default back to the page that asked for a fresh sign-in (``idp.fresh_auth``), else
-    ``/account``. ``on_session``: what else this sign-in must remember about the new session (federation)."""
+    """One write (``write_together``: one statement on PostgreSQL): the previous session of this browser ends, the
+    new one starts, the parked authorization request learns which login was made for it, the event is recorded.
+    ``target``: where to go when no authorization request is parked; by default back to the page that asked for a
+    fresh sign-in (``idp.fresh_auth``), else ``/account``. ``on_session``: what else this sign-in must remember
+    about the new session (federation)."""
     client_ip = request.client.host if request.client else None
-    async with provider.sessionmaker() as session, session.begin():
-        await provider.sessions.end_by_cookie(request.cookies.get(provider.session_cookie), session)
-        cookie, row = await provider.sessions.create(
-            user, acr=acr, amr=amr, ip=client_ip, user_agent=request.headers.get("user-agent"), session=session
-        )
-        if interaction_id:
-            await provider.interactions.update(interaction_id, login_sid=row.sid, session=session)
-        # The security event in the same write transaction (idp.security_events).
-        event = build_event("login.succeeded", provider.clock.now(), user_id=user.id, ip=client_ip, detail={"amr": amr})
-        await session.execute(INSERT_EVENT, column_values(event))
+    ended = provider.sessions.ending_by_cookie(request.cookies.get(provider.session_cookie))
+    cookie, row = provider.sessions.build(
+        user, acr=acr, amr=amr, ip=client_ip, user_agent=request.headers.get("user-agent")
+    )
+    # The security event in the same write (idp.security_events).
+    event = build_event("login.succeeded", provider.clock.now(), user_id=user.id, ip=client_ip, detail={"amr": amr})
+    writes = [*([ended] if ended is not None else []), insert_session(row)]
+    if interaction_id:
+        writes.append(provider.interactions.updating(interaction_id, login_sid=row.sid))
+    writes.append(INSERT_EVENT.values(column_values(event)))
+    await write_together(provider.sessionmaker, writes)
     if on_session is not None:
         await on_session(row)
     if interaction_id:

@@ -13,7 +13,8 @@ What it does, in order:
 4. for each rate in ``--rates``: new citizens arrive open-loop at that rate for ``--seconds`` (authorize → login
    page → password POST → resume → token); reported: completed sign-ins/s, p50/p95/p99 per step, errors by
    kind, server and PostgreSQL CPU per sign-in, rows read and transactions per sign-in (PostgreSQL's own
-   counters), worker RSS before and after;
+   counters; the hub's pruner is held back and one pass runs after each window, counted apart:
+   ``loadtests.signin.pruning``), worker RSS before and after;
 5. refresh-token rotation and client_credentials, closed loop for ``--token-seconds``: requests per second
    and per core of server CPU;
 6. with ``--mixed S,R,C``: sign-ins, refreshes and client_credentials at those rates at once for
@@ -44,6 +45,7 @@ from loadtests.signin.citizens import seed_citizens
 from loadtests.signin.mixed import run_mixed
 from loadtests.signin.pg_counters import backend_cpu_between, read_counters
 from loadtests.signin.pinning import parse_cores, services_on, taskset_prefix
+from loadtests.signin.pruning import HUB_PRUNES_EVERY, prune_and_count
 from loadtests.signin.token_loops import TokenRun, client_credentials_loop, refresh_loop
 
 PASSWORD = "kata-sandi-warga-2026"
@@ -147,6 +149,7 @@ async def _run_on(args: argparse.Namespace, rates: list[float], root: Path, data
         "GERBANG_TRUSTED_PROXIES": '["127.0.0.1/32"]',
         "GERBANG_LOG_LEVEL": "warning",
         "GERBANG_CONFIG": str(root / "absent.toml"),
+        "GERBANG_PRUNE_SECONDS": HUB_PRUNES_EVERY,  # the benchmark prunes between windows, counted apart
     }
     if args.policy_dir:
         env["GERBANG_POLICY_DIR"] = str(args.policy_dir.resolve())
@@ -282,6 +285,7 @@ async def _measure_rate(
     cpu_after = load_cpu_seconds(server_pid)
     await asyncio.sleep(STATS_SETTLE)
     pg_after = await read_counters(database_url)
+    pruned = await prune_and_count(database_url, STATS_SETTLE)
     done = max(1, outcomes.completed)
     return {
         "offered_per_s": rate,
@@ -291,6 +295,7 @@ async def _measure_rate(
         "pg_cpu_ms_per_signin": round(backend_cpu_between(pg_before, pg_after) * 1000 / done, 1),
         "rows_read_per_signin": round((pg_after.rows_read - pg_before.rows_read) / done, 1),
         "transactions_per_signin": round((pg_after.transactions - pg_before.transactions) / done, 1),
+        "pruned_after": pruned,
     }
 
 
@@ -398,9 +403,9 @@ def render(report: dict[str, Any]) -> str:
         f"Hub on cores: {report.get('server_cores', 'all')}; PostgreSQL, Redis and the clients on: "
         f"{report.get('other_cores', 'shared')}.",
         "",
-        "| offered/s | completed/s | errors | server CPU/sign-in | PG CPU/sign-in | rows read | transactions |"
-        + "".join(f" {step} p50/p95/p99 ms |" for step in STEPS),
-        "|---:|---:|---|---:|---:|---:|---:|" + "---|" * len(STEPS),
+        "| offered/s | completed/s | errors | server CPU/sign-in | PG CPU/sign-in | rows read | transactions "
+        "| then pruned: deleted/read |" + "".join(f" {step} p50/p95/p99 ms |" for step in STEPS),
+        "|---:|---:|---|---:|---:|---:|---:|---:|" + "---|" * len(STEPS),
     ]
     for row in report["rates"]:
         errors = ", ".join(f"{kind} ×{count}" for kind, count in row["errors"].items()) or "0"
@@ -412,6 +417,7 @@ def render(report: dict[str, Any]) -> str:
             f"{row['pg_cpu_ms_per_signin']} ms",
             f"{row['rows_read_per_signin']:g}",
             f"{row['transactions_per_signin']:g}",
+            f"{row['pruned_after']['deleted']}/{row['pruned_after']['rows_read']}",
         ]
         cells += ["/".join(f"{row['steps'][step][k]:g}" for k in ("p50_ms", "p95_ms", "p99_ms")) for step in STEPS]
         lines.append("| " + " | ".join(cells) + " |")

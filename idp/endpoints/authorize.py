@@ -13,6 +13,7 @@ from authlib.common.urls import add_params_to_uri
 from authlib.oauth2.rfc6749 import OAuth2Error
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import UpdateBase
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -109,11 +110,11 @@ async def issue_code(auth: Authorization) -> Response:
     location = dict(headers).get("Location", "")
     await auth.session.close()  # the reads are done: the write below is the request's one write transaction
     interaction_id = auth.interaction_id
-
-    async def record_sign_in(writing: AsyncSession) -> None:
-        await provider.sessions.add_client(active.row, client.client_id, writing)
-        if interaction_id:
-            await provider.interactions.finish(interaction_id, writing)
+    # The sign-in's client remembered on its session, the parked request ended: with the code, in one write.
+    added = provider.sessions.adding_client(active.row, client.client_id)
+    record_sign_in: list[UpdateBase] = [added] if added is not None else []
+    if interaction_id:
+        record_sign_in.append(provider.interactions.finishing(interaction_id))
 
     if status == 302 and state.effects.new_code:
         try:

@@ -52,6 +52,26 @@ class Effects:
             )
         )
 
+    def is_plain_code_issue(self) -> bool:
+        """A code issued and nothing else (``idp.oauth.store`` writes it with the sign-in's own writes in one
+        statement on PostgreSQL)."""
+        return self.new_code is not None and not (
+            self.redeem_code
+            or self.new_grant
+            or self.rotate_refresh
+            or self.new_refresh
+            or self.access_jtis
+            or self.replay_marks
+            or self.revoke_refresh
+            or self.revoke_grant
+            or self.revoke_jti
+            or self.touch_session
+            or self.spend_pushed
+            or self.device_polled
+            or self.redeem_device
+            or self.audit
+        )
+
     def is_plain_redemption(self) -> bool:
         """A code exchanged and nothing else: the code redeemed, its family, maybe a refresh token, and one access
         token stored (``idp.oauth.store`` writes exactly this in one statement on PostgreSQL)."""

@@ -11,21 +11,22 @@ import base64
 import itertools
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Sequence
 from typing import Any, cast
 from urllib.parse import unquote
 
 from authlib.oauth2.rfc8628 import DEVICE_CODE_GRANT_TYPE
-from sqlalchemy import CTE, Table, func, insert, literal, select, update
+from sqlalchemy import CTE, Insert, Table, func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import joinedload, raiseload
+from sqlalchemy.sql.dml import UpdateBase
 
 from idp.audit import append_audit
 from idp.oauth.par import spend_pushed_request
 from idp.oauth.state import Effects, Preloaded
 from idp.oauth.tokens import digest
-from idp.storage.db import column_values, is_single_statements, rows_affected, single_statements
+from idp.storage.db import column_values, is_single_statements, rows_affected, single_statements, write_together
 from idp.storage.models import (
     AccessToken,
     AuthorizationCode,
@@ -307,13 +308,14 @@ async def revoke_family(session: AsyncSession, grant_id: str, now: int, reason: 
 
 
 async def apply_in_transaction(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    effects: Effects,
-    now: int,
-    also: Callable[[AsyncSession], Awaitable[None]] | None = None,
+    sessionmaker: async_sessionmaker[AsyncSession], effects: Effects, now: int, also: Sequence[UpdateBase] = ()
 ) -> str | None:
-    """``also``: the caller's own writes, in the same transaction, made only when the effects apply."""
+    """``also``: the caller's own writes, in the same transaction, made only when the effects apply. A code issued
+    and nothing else is written with them as one statement on PostgreSQL (``write_together``)."""
     try:
+        if effects.is_plain_code_issue():
+            await write_together(sessionmaker, [_inserting_code(effects), *also])
+            return None
         one_statement = (
             _rotate_in_one_statement
             if effects.is_plain_rotation()
@@ -321,7 +323,7 @@ async def apply_in_transaction(
             if effects.is_plain_redemption()
             else None
         )
-        if also is None and one_statement is not None:
+        if not also and one_statement is not None:
             async with sessionmaker() as session:
                 if session.get_bind().dialect.name == "postgresql":
                     if await one_statement(await single_statements(session), effects, now):
@@ -331,8 +333,8 @@ async def apply_in_transaction(
         async with sessionmaker() as session, session.begin():
             error = await apply_effects(session, effects, now)
             if error is None:
-                if also is not None:
-                    await also(session)
+                for write in also:
+                    await session.execute(write)
                 return None
         # A lost race: keep only the security effects (revocations).
         if effects.revoke_grant or effects.redeem_code or effects.rotate_refresh:
@@ -340,6 +342,11 @@ async def apply_in_transaction(
         return error
     except IntegrityError:
         return "invalid_grant"
+
+
+def _inserting_code(effects: Effects) -> Insert:
+    assert effects.new_code is not None
+    return INSERT_CODE.values(column_values(AuthorizationCode(**effects.new_code)))
 
 
 async def _rotate_in_one_statement(session: AsyncSession, effects: Effects, now: int) -> bool:

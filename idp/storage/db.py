@@ -5,13 +5,15 @@ from __future__ import annotations
 import sqlite3
 import time
 import zlib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Result, event, text
+from sqlalchemy import CursorResult, Result, event, literal, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.sql.dml import UpdateBase
 
 SINGLE_STATEMENTS = "gerbang.single_statements"
 
@@ -95,6 +97,20 @@ async def single_statements(session: AsyncSession) -> AsyncSession:
 def is_single_statements(session: AsyncSession) -> bool:
     """Was ``single_statements`` asked for this session (to be asked again after it was closed)?"""
     return bool(session.info.get(SINGLE_STATEMENTS))
+
+
+async def write_together(sessionmaker: async_sessionmaker[AsyncSession], writes: Sequence[UpdateBase]) -> None:
+    """Independent INSERT/UPDATE/DELETE statements, all or none. PostgreSQL: one statement, each write a
+    data-modifying common table expression (atomic on its own, one round trip instead of BEGIN, one per write,
+    COMMIT). SQLite, which has no such statement: one transaction."""
+    async with sessionmaker() as session:
+        if session.get_bind().dialect.name == "postgresql":
+            together = select(literal(1)).add_cte(*(write.cte(f"write_{i}") for i, write in enumerate(writes)))
+            await (await single_statements(session)).execute(together)
+            return
+        async with session.begin():
+            for write in writes:
+                await session.execute(write)
 
 
 async def serialize(session: AsyncSession, name: str, sqlite_table: str | None = None) -> None:

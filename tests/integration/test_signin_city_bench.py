@@ -71,6 +71,7 @@ def test_small_mode_runs_the_whole_sign_in_and_reports(tmp_path: Path) -> None:
     run = report["rates"][0]
     assert run["completed"] == run["started"] == 9 and not run["errors"]
     assert run["transactions_per_signin"] > 0 and run["rows_read_per_signin"] > 0
+    assert set(run["pruned_after"]) == {"deleted", "rows_read"}  # the pruner's pass, counted apart
     assert all(run["steps"][step]["p50_ms"] > 0 for step in ("authorize", "login_page", "password", "resume", "token"))
     assert report["tokens"]["refresh"]["ok"] > 0 and report["tokens"]["client_credentials"]["ok"] > 0
     assert "completed/s" in out.read_text()

@@ -37,10 +37,16 @@ class StepCost:
     transactions: int = 0
     writing: int = 0  # transactions that wrote
     statements: int = 0
+    enclosed: int = 0  # transactions with a BEGIN and a COMMIT/ROLLBACK of their own (not autocommit)
 
     @property
     def reading(self) -> int:
         return self.transactions - self.writing
+
+    @property
+    def round_trips(self) -> int:
+        """Statements sent, BEGIN and COMMIT/ROLLBACK included (PostgreSQL; SQLite's driver begins on its own)."""
+        return self.statements + 2 * self.enclosed
 
 
 @dataclass
@@ -78,6 +84,8 @@ class DatabaseMeter:
         with self._lock:
             if self._current is not None:
                 self._current.transactions += 1
+                if connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+                    self._current.enclosed += 1
             self._open[id(connection)] = False
 
     def _statement(self, connection: Any, _cursor: Any, statement: str, *_args: Any) -> None:
