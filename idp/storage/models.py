@@ -149,7 +149,9 @@ class AuthorizationCode(Base):
 
     __tablename__ = "authorization_codes"
     code_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
-    client_id: Mapped[str] = mapped_column(String(64), index=True)
+    # Served by ix_authorization_codes_client_nonce (client_id first); a client_id index of its own let the
+    # planner walk every code of a client for the nonce check on a table without statistics (migration 0024).
+    client_id: Mapped[str] = mapped_column(String(64))
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     session_id: Mapped[str | None] = mapped_column(String(64))
     redirect_uri: Mapped[str] = mapped_column(Text)
