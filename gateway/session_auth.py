@@ -38,10 +38,11 @@ from gateway.session_store import (
     load_gateway_session,
     session_digest,
 )
+from idp.accounts import load_user
 from idp.app_origins import app_origin
 from idp.clock import Clock
 from idp.keys import KeyRing
-from idp.storage.models import BrowserSession, User
+from idp.storage.models import BrowserSession
 
 CONTROL = "/.gerbang"
 PAGE_HEADERS = {
@@ -95,7 +96,7 @@ class SessionAuthenticator:
             # A session belongs to the app whose host it was made on; never another app's, never the hub's.
             if row is None or row.ended_at is not None or row.expires_at <= now or row.app != app:
                 return None
-            user = await session.get(User, row.user_id)
+            user = await load_user(session, row.user_id)
             if user is None or user.disabled:
                 return None
             memberships = sorted(user.memberships, key=lambda m: m.opd.path)

@@ -14,12 +14,11 @@ import hmac
 from collections.abc import Callable, Iterable
 from urllib.parse import quote_plus
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.model import Route
 from idp.app_origins import app_origin
-from idp.clients import GATEWAY_CLIENT_ID, digest_secret
+from idp.clients import GATEWAY_CLIENT_ID, digest_secret, find_client
 from idp.clock import Clock
 from idp.storage.db import serialize
 from idp.storage.insert_if_absent import insert_if_absent
@@ -78,7 +77,7 @@ async def ensure_gateway_client(session: AsyncSession, issuer: str, secret: byte
     )
     if created:
         return
-    client = await session.scalar(select(Client).where(Client.client_id == CLIENT_ID))
+    client = await find_client(session, CLIENT_ID)
     if client is not None and client.secret_digest != digest:
         client.secret_digest, client.updated_at = digest, now
 
@@ -102,7 +101,7 @@ class GatewayClientSync:
             return
         async with self._sessionmaker() as session, session.begin():
             await serialize(session, "gerbang-gateway-client")
-            client = await session.scalar(select(Client).where(Client.client_id == CLIENT_ID))
+            client = await find_client(session, CLIENT_ID)
             if client is not None and sorted(client.redirect_uris) != wanted:
                 client.redirect_uris, client.updated_at = wanted, max(self._clock.now(), client.updated_at)
         self._last = wanted

@@ -1,6 +1,7 @@
 """The gateway's sessions for ``session`` apps (``gateway_sessions``): made at the login callback, read on every
 request to the app, ended by the app's logout or with the provider session they were made from. A row is keyed
-by the SHA-256 of the cookie value, so a copy of the table holds no usable cookie."""
+by the SHA-256 of the cookie value, so a copy of the table holds no usable cookie. The console's sessions
+(``console_sessions``) are kept the same way."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from idp.storage.gateway_models import App, GatewaySession
+from idp.storage.gateway_models import App, ConsoleSession, GatewaySession
 from idp.storage.models import AppAgreement
 
 
@@ -70,3 +71,22 @@ async def end_sessions_made_from(session: AsyncSession, idp_sid: str, now: int) 
         .where(GatewaySession.idp_sid == idp_sid, GatewaySession.ended_at.is_(None))
         .values(ended_at=now)
     )
+
+
+async def load_console_session(session: AsyncSession, digest: str) -> ConsoleSession | None:
+    """The console session keyed ``digest`` (``session_digest`` of its cookie), ended or not."""
+    return await session.get(ConsoleSession, digest)
+
+
+def add_console_session(
+    session: AsyncSession, digest: str, user_id: str, auth_time: int, now: int, expires_at: int
+) -> None:
+    session.add(
+        ConsoleSession(id_digest=digest, user_id=user_id, auth_time=auth_time, created_at=now, expires_at=expires_at)
+    )
+
+
+async def end_console_session(session: AsyncSession, digest: str, now: int) -> None:
+    row = await load_console_session(session, digest)
+    if row is not None and row.ended_at is None:
+        row.ended_at = now

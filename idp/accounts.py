@@ -140,6 +140,11 @@ async def load_user(session: AsyncSession, user_id: str) -> User | None:
     return await session.get(User, user_id)
 
 
+async def load_user_for_update(session: AsyncSession, user_id: str) -> User | None:
+    """The account, locked until the transaction ends (a credential or address change reads, checks, writes)."""
+    return await session.get(User, user_id, with_for_update=True)
+
+
 async def list_users(session: AsyncSession, search: str | None = None, limit: int = 100, offset: int = 0) -> list[User]:
     query = select(User).order_by(User.email).limit(limit).offset(offset)
     if search:

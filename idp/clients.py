@@ -294,8 +294,12 @@ async def add_client(
     return client, secret
 
 
+async def find_client(session: AsyncSession, client_id: str) -> Client | None:
+    return await session.scalar(select(Client).where(Client.client_id == client_id))
+
+
 async def load_client(session: AsyncSession, client_id: str) -> Client:
-    client = await session.scalar(select(Client).where(Client.client_id == client_id))
+    client = await find_client(session, client_id)
     if client is None:
         raise NotFound(f"client '{client_id}' does not exist")
     return client

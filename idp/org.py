@@ -46,6 +46,14 @@ async def load_opd_name(session: AsyncSession, slug: str) -> str | None:
     return await session.scalar(select(OpdUnit.name).where(OpdUnit.slug == slug))
 
 
+async def load_opd_name_by_id(session: AsyncSession, opd_id: int | None) -> str | None:
+    """The name of the unit a client or app sits in (``opd_id``); None for none."""
+    if opd_id is None:
+        return None
+    unit = await session.get(OpdUnit, opd_id)
+    return unit.name if unit else None
+
+
 async def load_opd_slug(session: AsyncSession, opd_id: int) -> str | None:
     return await session.scalar(select(OpdUnit.slug).where(OpdUnit.id == opd_id))
 

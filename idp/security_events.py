@@ -84,6 +84,11 @@ def build_event(
     )
 
 
+def add_security_event(session: AsyncSession, kind: str, now: int, **fields: Any) -> None:
+    """Write one event in the caller's transaction, with the change it records (``build_event``'s fields)."""
+    session.add(build_event(kind, now, **fields))
+
+
 async def record_security_event(
     sessionmaker: async_sessionmaker[AsyncSession], kind: str, now: int, **fields: Any
 ) -> None:

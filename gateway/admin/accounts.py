@@ -16,7 +16,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.admin.actor import (
     KOMINFO_ADMIN,
     Actor,
-    build_managed_clause,
     check_kominfo,
     check_manages,
     check_manages_user,
@@ -24,6 +23,7 @@ from gateway.admin.actor import (
 from gateway.admin.bodies import RoleGrant
 from gateway.admin.http import Page
 from gateway.admin.request_input import check_text
+from gateway.admin.scope_clauses import build_managed_clause
 from gateway.errors import Conflict, Forbidden, NotFound
 from idp.audit import append_audit
 from idp.org import load_opd

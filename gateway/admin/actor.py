@@ -12,12 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, SQLColumnExpression, false, or_, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.errors import Forbidden
-from idp.accounts import load_roles
-from idp.storage.models import User
+from idp.accounts import load_roles, load_user
 
 KOMINFO_UNIT = "diskominfo"
 KOMINFO_ADMIN = "kominfo-admin"
@@ -59,7 +57,7 @@ class Actor:
 
 async def load_actor(session: AsyncSession, sub: str) -> Actor:
     """The caller's roles; a disabled or unknown user, or one with no admin role, is refused."""
-    user = await session.get(User, sub)
+    user = await load_user(session, sub)
     if user is None or user.disabled:
         raise Forbidden("this account may not use the admin API")
     kominfo, admin, operator = False, [], []
@@ -108,21 +106,3 @@ def check_manages_user(actor: Actor, unit_paths: list[str], sub: str) -> None:
         return
     if not unit_paths or not all(actor.can_manage(path) for path in unit_paths):
         raise Forbidden("this user is outside the OPD units you administer")
-
-
-def build_scope_clause(actor: Actor, path_column: SQLColumnExpression[str]) -> ColumnElement[bool]:
-    """The SQL condition "this row's unit is visible to ``actor``" (subtrees for admins, exact unit for operators)."""
-    if actor.kominfo:
-        return true()
-    conditions = [path_column.startswith(root, autoescape=True) for root in actor.admin_paths]
-    if actor.operator_paths:
-        conditions.append(path_column.in_(actor.operator_paths))
-    return or_(*conditions) if conditions else false()
-
-
-def build_managed_clause(actor: Actor, path_column: SQLColumnExpression[str]) -> ColumnElement[bool]:
-    """Like ``build_scope_clause`` but for what only administrators see (users, clients): no operator units."""
-    if actor.kominfo:
-        return true()
-    conditions = [path_column.startswith(root, autoescape=True) for root in actor.admin_paths]
-    return or_(*conditions) if conditions else false()

@@ -23,9 +23,9 @@ from starlette.responses import RedirectResponse, Response
 from gateway.admin.console_client import CONSOLE_CLIENT_ID, CONSOLE_SCOPE, console_client_secret
 from gateway.admin.http import admin_resource
 from gateway.hub_relying_party import FLOW_TTL, HubRelyingParty
+from gateway.session_store import add_console_session, end_console_session, load_console_session, session_digest
 from idp.clock import Clock
 from idp.keys import KeyRing
-from idp.storage.gateway_models import ConsoleSession
 
 FLOW_COOKIE = "gerbang_console_flow"
 
@@ -64,9 +64,9 @@ class ConsoleAuth:
         value = request.cookies.get(self.cookie)
         if not value:
             return None
-        digest = _digest(value)
+        digest = session_digest(value)
         async with self._sessionmaker() as session:
-            row = await session.get(ConsoleSession, digest)
+            row = await load_console_session(session, digest)
         if row is None or row.ended_at is not None or row.expires_at <= self._clock.now():
             return None
         return SignedIn(row.user_id, digest, self._mac(f"csrf:{digest}"))
@@ -105,14 +105,13 @@ class ConsoleAuth:
             await self._acr_check(claims["sub"], claims.get("acr"))
         value = secrets.token_urlsafe(32)
         async with self._sessionmaker() as session, session.begin():
-            session.add(
-                ConsoleSession(
-                    id_digest=_digest(value),
-                    user_id=claims["sub"],
-                    auth_time=claims["auth_time"],
-                    created_at=now,
-                    expires_at=claims["auth_time"] + self.reauth_seconds,
-                )
+            add_console_session(
+                session,
+                session_digest(value),
+                claims["sub"],
+                claims["auth_time"],
+                now,
+                expires_at=claims["auth_time"] + self.reauth_seconds,
             )
         response = RedirectResponse("/admin/", status_code=303)
         response.set_cookie(self.cookie, value, httponly=True, samesite="strict", secure=self._secure, path="/")
@@ -121,16 +120,10 @@ class ConsoleAuth:
 
     async def logout(self, signed_in: SignedIn) -> Response:
         async with self._sessionmaker() as session, session.begin():
-            row = await session.get(ConsoleSession, signed_in.session_digest)
-            if row is not None and row.ended_at is None:
-                row.ended_at = self._clock.now()
+            await end_console_session(session, signed_in.session_digest, self._clock.now())
         response = RedirectResponse("/admin/login", status_code=303)
         response.delete_cookie(self.cookie, path="/")
         return response
 
     def _mac(self, text: str) -> str:
         return hmac.new(self._key, text.encode(), hashlib.sha256).hexdigest()
-
-
-def _digest(value: str) -> str:
-    return hashlib.sha256(value.encode()).hexdigest()

@@ -9,11 +9,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.admin.http import admin_resource
-from idp.clients import CONSOLE_CLIENT_ID, digest_secret
+from idp.clients import CONSOLE_CLIENT_ID, digest_secret, find_client
 from idp.storage.insert_if_absent import insert_if_absent
 from idp.storage.models import Client
 
@@ -51,7 +50,7 @@ async def ensure_console_client(session: AsyncSession, issuer: str, secret: byte
     )
     if created:
         return
-    client = await session.scalar(select(Client).where(Client.client_id == CONSOLE_CLIENT_ID))
+    client = await find_client(session, CONSOLE_CLIENT_ID)
     if client is not None and any(getattr(client, name) != value for name, value in wanted.items()):
         for name, value in wanted.items():
             setattr(client, name, value)

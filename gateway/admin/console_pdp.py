@@ -22,7 +22,7 @@ from gateway.admin.console_auth import ConsoleAuth
 from gateway.admin.console_text import TEXT
 from gateway.admin.http import as_gateway_error, query_text
 from gateway.errors import BadRequest, NotFound
-from idp.accounts import load_user_id_matching
+from idp.accounts import load_user, load_user_id_matching
 from idp.context import IdpContext
 from idp.errors import NotFound as RecordNotFound
 from idp.mail import Mailer
@@ -30,11 +30,10 @@ from idp.pdp.breach import draft_notice, load_incident, send_notices
 from idp.pdp.export import build_export
 from idp.pdp.fulfil import Fulfilment, fulfil_request, record_counter_request, refuse_request
 from idp.pdp.register import LEGAL_BASES, load_register, save_record
-from idp.pdp.requests import KINDS, list_requests, load_targets, request_json
+from idp.pdp.requests import KINDS, list_requests, load_request, load_targets, request_json
 from idp.provider import Provider
 from idp.security_events import KINDS as EVENT_KINDS
 from idp.security_events import EventFilter, export_security_events, list_security_events
-from idp.storage.models import DataRequest, User
 
 if TYPE_CHECKING:
     from gateway.admin.console import Console
@@ -370,10 +369,10 @@ class PdpPages:
         async def load(session: AsyncSession, actor: Actor) -> dict[str, Any]:
             check_kominfo(actor)
             request_id = _request_id(raw)
-            row = await session.get(DataRequest, request_id)
+            row = await load_request(session, request_id)
             if row is None:
                 raise NotFound(f"request {request_id} does not exist")
-            person = await session.get(User, row.user_id)
+            person = await load_user(session, row.user_id)
             targets = await load_targets(session, row.user_id)
             return {"r": request_json(row, self._context.clock.now()), "person": person, "targets": targets}
 
@@ -386,7 +385,7 @@ class PdpPages:
 
         async def produce(session: AsyncSession) -> Any:
             request_id = _request_id(raw)
-            row = await session.get(DataRequest, request_id)
+            row = await load_request(session, request_id)
             if row is None or row.kind != "export":
                 raise NotFound(f"request {request_id} is not an export request")
             yield json.dumps(await build_export(session, row.user_id, now, issuer), ensure_ascii=False, indent=1)

@@ -1,5 +1,5 @@
 """The admin API's read side: OPD tree, apps, clients, signing keys, audit log — each filtered and paginated,
-and narrowed in SQL to what the caller may see (``actor.build_scope_clause``)."""
+and narrowed in SQL to what the caller may see (``scope_clauses.build_scope_clause``)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.admin.actor import Actor, build_managed_clause, build_scope_clause, check_kominfo
+from gateway.admin.actor import Actor, check_kominfo
 from gateway.admin.http import Page
 from gateway.admin.registration import app_json
 from gateway.admin.request_input import check_text
+from gateway.admin.scope_clauses import build_managed_clause, build_scope_clause
 from gateway.apps import STATUSES
 from gateway.errors import BadRequest
 from gateway.policy_step import REPORT_ONLY, rule_hits

@@ -2,7 +2,7 @@
 
 A city has ~500 units: a page lists one unit's direct children with how many sub-units, apps and users each
 has, and the trail of ancestors above it, instead of drawing the whole tree. Every query is narrowed to
-what the actor may see (``build_scope_clause``); opening a unit outside one's subtree is refused.
+what the actor may see (``scope_clauses.build_scope_clause``); opening a unit outside one's subtree is refused.
 """
 
 from __future__ import annotations
@@ -12,9 +12,10 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.admin.actor import Actor, build_scope_clause, check_sees
+from gateway.admin.actor import Actor, check_sees
 from gateway.admin.http import Page
 from gateway.admin.listings import like_pattern
+from gateway.admin.scope_clauses import build_scope_clause
 from idp.org import load_opd
 from idp.storage.gateway_models import App
 from idp.storage.models import Membership, OpdUnit

@@ -21,9 +21,8 @@ from idp.mail import Mailer
 from idp.pdp.breach import Incident, draft_notice, load_incident, send_notices
 from idp.pdp.fulfil import Fulfilment, fulfil_request, record_counter_request, refuse_request
 from idp.pdp.register import LEGAL_BASES, load_register, save_record
-from idp.pdp.requests import KINDS, list_requests, request_json
+from idp.pdp.requests import KINDS, list_requests, load_request, request_json
 from idp.provider import Provider
-from idp.storage.models import DataRequest
 
 CONTACT = "Diskominfo Kota Palembang"
 Target = Annotated[
@@ -83,7 +82,7 @@ class PdpApi:
 
     async def request(self, call: Call) -> Response:
         check_kominfo(call.actor)
-        row = await call.session.get(DataRequest, _request_id(call))
+        row = await load_request(call.session, _request_id(call))
         if row is None:
             raise NotFound("no such data request")
         return json_response(request_json(row, call.now))

@@ -14,7 +14,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.admin.actor import Actor, build_scope_clause, check_sees
+from gateway.admin.actor import Actor, check_sees
+from gateway.admin.scope_clauses import build_scope_clause
 from gateway.errors import BadRequest
 from gateway.traffic import LAST_BUCKET, quantile
 from gateway.traffic_store import Grouping, sum_counts, sum_histograms

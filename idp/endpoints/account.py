@@ -9,6 +9,7 @@ from starlette.responses import Response
 
 from idp.access_history import load_access_history
 from idp.account_mail import send_password_changed
+from idp.accounts import load_user, load_user_for_update
 from idp.consents import load_consents
 from idp.credentials import end_all_sessions, revoke_user_grants, set_password
 from idp.endpoints.account_session import account_form_action, credential_form_action, load_account_session
@@ -21,10 +22,9 @@ from idp.pdp.withdraw import withdraw_app, withdraw_consent
 from idp.provider import Provider
 from idp.recovery_codes import count_unused
 from idp.registration import MAX_NAME
-from idp.security_events import build_event
+from idp.security_events import add_security_event
 from idp.sessions import ActiveSession, load_live_sessions, load_user_session
 from idp.signin import complete_sign_in
-from idp.storage.models import User
 
 DONE_MESSAGES = {
     "saved": "account.saved",
@@ -59,7 +59,7 @@ async def profile_submit(request: Request, provider: Provider, active: ActiveSes
     if not name or len(name) > MAX_NAME:
         return await _render(request, provider, active, None, problems={"name": "register.name_invalid"}, status=400)
     async with provider.sessionmaker() as session, session.begin():
-        user = await session.get(User, active.user.id)
+        user = await load_user(session, active.user.id)
         assert user is not None
         user.name, user.updated_at = name, provider.clock.now()
     return see_other("/account?done=saved")
@@ -87,11 +87,11 @@ async def password_submit(
     password_hash = await provider.ctx.passwords.hash(password)
     now = provider.clock.now()
     async with provider.sessionmaker() as session, session.begin():
-        row = await session.get(User, user.id, with_for_update=True)
+        row = await load_user_for_update(session, user.id)
         assert row is not None
         set_password(row, password_hash, now)
         await revoke_user_grants(session, user.id, now, "password_change")
-        session.add(build_event("password.reset", now, user_id=user.id, reason="changed"))
+        add_security_event(session, "password.reset", now, user_id=user.id, reason="changed")
     await end_all_sessions(provider, user.id)
     await send_password_changed(provider, user)
     return await complete_sign_in(

@@ -14,7 +14,7 @@ from idp.pages import see_other
 from idp.pdp.deletion import request_deletion
 from idp.pdp.export import build_export
 from idp.pdp.fulfil import request_words
-from idp.pdp.requests import build_request, load_user_requests
+from idp.pdp.requests import add_request, load_user_requests
 from idp.provider import Provider
 from idp.security_events import EventFilter, list_security_events
 from idp.sessions import ActiveSession
@@ -47,7 +47,7 @@ async def data_download(request: Request) -> Response:
     now = provider.clock.now()
     async with provider.sessionmaker() as session, session.begin():
         data = await build_export(session, active.user.id, now, provider.issuer)
-        session.add(build_request(active.user.id, "export", now, actor=f"user:{active.user.id}", status="done"))
+        add_request(session, active.user.id, "export", now, actor=f"user:{active.user.id}", status="done")
     body = json.dumps(data, ensure_ascii=False, indent=1)
     stamp = dt.datetime.fromtimestamp(now, dt.UTC).strftime("%Y%m%d")
     return Response(

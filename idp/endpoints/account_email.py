@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from idp.account_mail import send_account_exists, send_credential_changed, send_email_change
-from idp.accounts import is_email_taken, normalise_email
+from idp.accounts import is_email_taken, load_user_for_update, normalise_email
 from idp.endpoints.account_session import credential_form_action
 from idp.errors import InvalidInput
 from idp.links import LinkInvalid, consume_link, is_link_used
@@ -20,7 +20,6 @@ from idp.page_forms import PageRefused, read_page_form
 from idp.pages import see_other
 from idp.provider import Provider
 from idp.sessions import ActiveSession
-from idp.storage.models import User
 
 
 @credential_form_action
@@ -74,7 +73,7 @@ async def email_confirm_submit(request: Request) -> Response:
         claims = provider.links.check(form.get("token"), "change-email", now)
         old_email, _, new_email = claims.binding.partition(" ")
         async with provider.sessionmaker() as session, session.begin():
-            user = await session.get(User, claims.user_id, with_for_update=True)
+            user = await load_user_for_update(session, claims.user_id)
             taken = await is_email_taken(session, new_email)
             if user is None or user.email != old_email or taken:
                 raise LinkInvalid("stale")

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from idp.account_mail import send_credential_changed
+from idp.accounts import load_user, load_user_for_update
 from idp.endpoints.account_session import credential_form_action, load_account_session
 from idp.fresh_auth import needs_reauth, reauth_redirect
 from idp.i18n import pick_locale, translator
@@ -19,7 +20,7 @@ from idp.page_forms import PageRefused, read_page_form
 from idp.pages import see_other
 from idp.provider import Provider
 from idp.recovery_codes import DOWNLOAD_WINDOW, delete_recovery_codes, load_fresh_digests
-from idp.security_events import build_event
+from idp.security_events import add_security_event
 from idp.sessions import ActiveSession
 from idp.storage.models import User
 from idp.totp import accept_step, build_provisioning_uri, build_qr_svg, match_step, new_secret
@@ -51,12 +52,12 @@ async def totp_submit(request: Request, provider: Provider, active: ActiveSessio
             return see_other("/account/totp")
         return _enrol_page(request, provider, user, secret, error_key="mfa.failed", status=400)
     async with provider.sessionmaker() as session, session.begin():
-        row = await session.get(User, user.id, with_for_update=True)
+        row = await load_user_for_update(session, user.id)
         assert row is not None
         row.totp_secret, row.totp_pending_secret, row.totp_last_step = row.totp_pending_secret, None, step
         row.updated_at = now
         codes = await provider.recovery_codes.replace(session, user.id, now)
-        session.add(build_event("mfa.changed", now, user_id=user.id, reason="totp_enabled"))
+        add_security_event(session, "mfa.changed", now, user_id=user.id, reason="totp_enabled")
     await send_credential_changed(provider, user, "totp_enabled")
     return provider.pages.render(request, "recovery_codes.html", codes=codes)
 
@@ -97,11 +98,11 @@ async def _with_current_code(request: Request, action: str) -> Response:
         if action == "renew":
             codes = await provider.recovery_codes.replace(session, user.id, now)
         else:
-            row = await session.get(User, user.id)
+            row = await load_user(session, user.id)
             assert row is not None
             row.totp_secret, row.totp_last_step, row.updated_at = None, None, now
             await delete_recovery_codes(session, user.id)
-            session.add(build_event("mfa.changed", now, user_id=user.id, reason="totp_disabled"))
+            add_security_event(session, "mfa.changed", now, user_id=user.id, reason="totp_disabled")
     await send_credential_changed(provider, user, "recovery_codes" if codes else "totp_disabled")
     if codes:
         return provider.pages.render(request, "recovery_codes.html", codes=codes)
@@ -142,7 +143,7 @@ async def _pending_secret(provider: Provider, user: User) -> str:
             return opened
     secret = new_secret()
     async with provider.sessionmaker() as session, session.begin():
-        row = await session.get(User, user.id)
+        row = await load_user(session, user.id)
         assert row is not None
         row.totp_pending_secret = provider.secret_box.seal(secret, user.id)
     return secret

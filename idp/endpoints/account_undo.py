@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 
-from idp.accounts import is_email_taken
+from idp.accounts import is_email_taken, load_user_for_update
 from idp.credentials import end_all_sessions, revoke_user_grants
 from idp.links import LinkClaims, LinkInvalid, consume_link, is_link_used
 from idp.page_forms import PageRefused, read_page_form
@@ -52,7 +52,7 @@ async def undo_submit(request: Request) -> Response:
         form = await read_page_form(request, provider)
         claims = provider.links.check(form.get("token"), PURPOSE, now)
         async with provider.sessionmaker() as session, session.begin():
-            user = await session.get(User, claims.user_id, with_for_update=True)
+            user = await load_user_for_update(session, claims.user_id)
             if user is None:
                 raise LinkInvalid("no such account")
             await consume_link(session, claims)

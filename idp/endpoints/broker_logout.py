@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from idp.accounts import load_user
 from idp.endpoints.account_session import account_form_action
 from idp.endpoints.broker import load_enabled_upstream
 from idp.federation.discovery import UpstreamUnavailable
@@ -24,10 +25,10 @@ from idp.federation.linking import list_identities, unlink_identity
 from idp.federation.relying_party import UpstreamRefused, verify_upstream_jwt
 from idp.federation.sessions import LogoutTokenInvalid, check_logout_claims
 from idp.http import FormError, read_form
+from idp.oauth.store import add_replay_mark
 from idp.pages import see_other
 from idp.provider import Provider
 from idp.sessions import ActiveSession
-from idp.storage.models import ReplayMark, User
 
 log = logging.getLogger("gerbang.federation")
 NO_STORE = {"Cache-Control": "no-store"}
@@ -100,7 +101,7 @@ async def backchannel_logout(request: Request) -> Response:
 async def _mark_used(provider: Provider, key: str, expires_at: int) -> None:
     """A logout token's ``jti`` is single use (§2.6 step 8 allows rejecting a replay); a second insert fails."""
     async with provider.sessionmaker() as session, session.begin():
-        session.add(ReplayMark(key=key, expires_at=expires_at))
+        add_replay_mark(session, key, expires_at)
 
 
 @account_form_action
@@ -112,7 +113,7 @@ async def identity_unlink(
     if not identity_id.isdigit() or len(identity_id) > 12:
         return see_other("/account?done=identity_kept")
     async with provider.sessionmaker() as session, session.begin():
-        user = await session.get(User, active.user.id)
+        user = await load_user(session, active.user.id)
         linked = await list_identities(session, active.user.id)
         if user is None or (user.password_hash is None and len(linked) <= 1):
             return see_other("/account?done=identity_kept")

@@ -18,10 +18,11 @@ from idp.app_agreement import AppToAgree, load_app_to_agree, record_agreement
 from idp.clients import GATEWAY_CLIENT_ID
 from idp.consents import record_consent
 from idp.interactions import COOKIE as INTERACTION_COOKIE
+from idp.org import load_opd_name_by_id
 from idp.page_forms import PageRefused, read_page_form
 from idp.pages import see_other
 from idp.provider import Provider
-from idp.storage.models import Client, OpdUnit
+from idp.storage.models import Client
 
 
 @dataclass(frozen=True)
@@ -126,5 +127,5 @@ async def _load(request: Request, provider: Provider, interaction_id: str | None
                 provider.ctx.policies.current.allowed_scopes,
             )
             return None if app is None else Asked(client, scopes, app.opd_name, params, app)
-        unit = await session.get(OpdUnit, client.opd_id) if client.opd_id is not None else None
-    return Asked(client, scopes, unit.name if unit else None, params)
+        unit_name = await load_opd_name_by_id(session, client.opd_id)
+    return Asked(client, scopes, unit_name, params)

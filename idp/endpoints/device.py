@@ -25,7 +25,12 @@ from idp.oauth.grants import TOKEN_AUTH_METHODS
 from idp.oauth.request import HubRequest
 from idp.oauth.resource import check_resources_allowed, requested_resources
 from idp.oauth.state import Preloaded, current, run_with_state
-from idp.oauth.store import apply_effects, candidate_client_ids, load_device_code, record_device_decision
+from idp.oauth.store import (
+    apply_effects_and_add,
+    candidate_client_ids,
+    load_device_code,
+    record_device_decision,
+)
 from idp.page_forms import PageRefused, read_page_form
 from idp.pages import see_other
 from idp.provider import Provider
@@ -82,9 +87,8 @@ async def device_authorization_endpoint(request: Request) -> Response:
     device_code, row = new_device_code(client.client_id, granted, resources, now)
     try:
         async with provider.sessionmaker() as session, session.begin():
-            if await apply_effects(session, state.effects, now):
+            if await apply_effects_and_add(session, state.effects, now, row):
                 return oauth_error(401, "invalid_client", "The client assertion was already used.")
-            session.add(row)
     except SQLAlchemyError:
         return oauth_error(503, "temporarily_unavailable", "The service is temporarily unavailable.")
     page = f"{provider.base}/device"

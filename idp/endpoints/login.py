@@ -19,6 +19,7 @@ from idp.endpoints.mfa import start_second_factor
 from idp.federation.registry import list_upstreams
 from idp.interactions import COOKIE as INTERACTION_COOKIE
 from idp.login_throttle import check_attempt
+from idp.org import load_opd_name_by_id
 from idp.page_forms import PageRefused, read_page_form
 from idp.pdp.deletion import cancel_deletion, is_pending_deletion
 from idp.provider import Provider
@@ -26,7 +27,7 @@ from idp.second_factor import has_second_factor
 from idp.security_events import note_login
 from idp.signin import complete_sign_in
 from idp.storage.db import single_statements
-from idp.storage.models import Client, OpdUnit, User
+from idp.storage.models import Client, User
 
 PASSWORD_AMR = ["pwd"]
 
@@ -170,5 +171,4 @@ async def _signing_in_to(
             provider.ctx.policies.current.allowed_scopes,
         )
         return (app.name, app.opd_name) if app else (None, None)
-    unit = await session.get(OpdUnit, client.opd_id) if client.opd_id is not None else None
-    return client.name, unit.name if unit else None
+    return client.name, await load_opd_name_by_id(session, client.opd_id)

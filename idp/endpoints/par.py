@@ -29,7 +29,7 @@ from idp.oauth.request_object import (
     check_request_object,
 )
 from idp.oauth.state import Preloaded, run_with_state
-from idp.oauth.store import apply_effects, candidate_client_ids
+from idp.oauth.store import apply_effects_and_add, candidate_client_ids
 from idp.provider import Provider
 
 
@@ -79,9 +79,8 @@ async def par_endpoint(request: Request) -> Response:
     request_uri, row = new_pushed_request(client.client_id, params, now, provider.settings.par_ttl)
     try:
         async with provider.sessionmaker() as session, session.begin():
-            if await apply_effects(session, state.effects, now):  # the client assertion's jti, single use
+            if await apply_effects_and_add(session, state.effects, now, row):  # the client assertion's jti, single use
                 return oauth_error(401, "invalid_client", "The client assertion was already used.")
-            session.add(row)
     except SQLAlchemyError:
         return oauth_error(
             503, "temporarily_unavailable", "The service is temporarily unavailable.", {"Retry-After": "5"}

@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from idp.account_mail import send_credential_changed
+from idp.accounts import load_user
 from idp.endpoints.account_session import credential_form_action, load_account_session
 from idp.fresh_auth import needs_reauth, reauth_json
 from idp.http import NO_STORE
@@ -25,7 +26,6 @@ from idp.second_factor import LEVEL_TWO
 from idp.security_events import record_security_event
 from idp.sessions import ActiveSession
 from idp.signin import complete_sign_in
-from idp.storage.models import User
 from idp.webauthn_keys import CEREMONY_TTL, COOKIE, PasskeyRejected, credential_ref, parse_json_body
 
 MAX_BODY = 32 * 1024
@@ -124,7 +124,7 @@ async def sign_in_finish(request: Request) -> Response:
         amr, interaction = list(dict.fromkeys([*row.first_factor, "hwk"])), row.interaction
     else:
         async with provider.sessionmaker() as session:
-            loaded = await session.get(User, verified.user_id)
+            loaded = await load_user(session, verified.user_id)
         if loaded is None or loaded.disabled:
             return _problem("passkey_rejected", 400)
         user, amr = loaded, ["hwk", "mfa"]  # possession + the authenticator's own PIN or biometric

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from idp.account_mail import send_password_changed, send_reset
-from idp.accounts import load_user_by_email, normalise_email
+from idp.accounts import load_user, load_user_by_email, load_user_for_update, normalise_email
 from idp.credentials import end_all_sessions, revoke_user_grants, set_password
 from idp.device_cookie import COOKIE as DEVICE_COOKIE
 from idp.device_cookie import attempt_bucket
@@ -21,7 +21,7 @@ from idp.login_throttle import is_attempt_admitted
 from idp.page_forms import PageRefused, read_page_form
 from idp.password_policy import PasswordRejected, check_new_password
 from idp.provider import Provider
-from idp.security_events import build_event
+from idp.security_events import add_security_event
 from idp.storage.models import User
 
 
@@ -93,21 +93,20 @@ async def reset_confirm_submit(request: Request) -> Response:
     now = provider.clock.now()
     try:
         async with provider.sessionmaker() as session, session.begin():
-            row = await session.get(User, claims.user_id, with_for_update=True)
+            row = await load_user_for_update(session, claims.user_id)
             if row is None or str(row.password_changed_at) != claims.binding:
                 raise LinkInvalid("password changed meanwhile")
             await consume_link(session, claims)
             set_password(row, password_hash, now)
             row.email_verified = True  # the link reached the mailbox: the address is proven
             await revoke_user_grants(session, row.id, now, "password_reset")
-            session.add(
-                build_event(
-                    "password.reset",
-                    now,
-                    user_id=row.id,
-                    reason="link",
-                    ip=request.client.host if request.client else None,
-                )
+            add_security_event(
+                session,
+                "password.reset",
+                now,
+                user_id=row.id,
+                reason="link",
+                ip=request.client.host if request.client else None,
             )
     except LinkInvalid:
         return provider.pages.error(request, "link.invalid", 400)
@@ -125,7 +124,7 @@ async def _check_reset_link(provider: Provider, token: str | None) -> tuple[Link
     async with provider.sessionmaker() as session:
         if await is_link_used(session, claims):
             raise LinkInvalid("already used")
-        user = await session.get(User, claims.user_id)
+        user = await load_user(session, claims.user_id)
     if user is None or user.disabled or str(user.password_changed_at) != claims.binding:
         raise LinkInvalid("stale")
     return claims, user

@@ -11,13 +11,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from idp.account_mail import send_account_exists, send_nik_taken, send_verification
+from idp.accounts import load_user_for_update
 from idp.interactions import COOKIE as INTERACTION_COOKIE
 from idp.links import LinkInvalid, consume_link, is_link_used
 from idp.login_throttle import is_attempt_admitted
 from idp.page_forms import PageRefused, read_page_form
 from idp.provider import Provider
 from idp.registration import Outcome, RegistrationInvalid, check_registration, create_account
-from idp.storage.models import User
 
 
 async def register_page(request: Request) -> Response:
@@ -102,7 +102,7 @@ async def verify_email_submit(request: Request) -> Response:
         now = provider.clock.now()
         claims = provider.links.check(form.get("token"), "verify-email", now)
         async with provider.sessionmaker() as session, session.begin():
-            user = await session.get(User, claims.user_id, with_for_update=True)
+            user = await load_user_for_update(session, claims.user_id)
             if user is None or user.email != claims.binding:
                 raise LinkInvalid("address changed")
             await consume_link(session, claims)

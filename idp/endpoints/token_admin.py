@@ -17,12 +17,17 @@ from idp.oauth.request import HubRequest
 from idp.oauth.session_binding import does_refresh_stand, load_grant_session
 from idp.oauth.standing import check_access_token_stands, is_client_active, is_user_active
 from idp.oauth.state import Preloaded, run_with_state
-from idp.oauth.store import apply_in_transaction, candidate_client_ids, revoke_family, revoke_jti
+from idp.oauth.store import (
+    apply_in_transaction,
+    candidate_client_ids,
+    load_refresh_token,
+    revoke_family,
+    revoke_jti,
+)
 from idp.oauth.tokens import digest
 from idp.oauth.verify import TokenInvalid, verify_hub_jwt_reloading
 from idp.provider import Provider
-from idp.security_events import build_event, record_security_event
-from idp.storage.models import Grant, RefreshToken
+from idp.security_events import add_security_event, record_security_event
 
 # RFC 7009 §2.1 lets a public client revoke with its client_id; RFC 7662 §2.1 wants an introspecting caller
 # authorized, which a public client cannot be.
@@ -87,34 +92,31 @@ async def revocation_endpoint(request: Request) -> Response:
     now = provider.clock.now()
     try:
         async with provider.sessionmaker() as session, session.begin():
-            refresh = await session.get(RefreshToken, digest(token))
+            refresh, grant = await load_refresh_token(session, digest(token))
             if refresh is not None:
-                grant = await session.get(Grant, refresh.grant_id)
                 if grant is not None and grant.client_id == client.client_id:
                     await revoke_family(session, grant.id, now, "revoked by client")
-                    session.add(
-                        build_event(
-                            "token.revoked",
-                            now,
-                            user_id=grant.user_id,
-                            client_id=client.client_id,
-                            reason="revocation_endpoint",
-                            detail={"token": "refresh_token"},
-                        )
+                    add_security_event(
+                        session,
+                        "token.revoked",
+                        now,
+                        user_id=grant.user_id,
+                        client_id=client.client_id,
+                        reason="revocation_endpoint",
+                        detail={"token": "refresh_token"},
                     )
             else:
                 claims = await _access_claims(provider, token, verify_exp=False)
                 if claims and claims.get("client_id") == client.client_id and int(claims["exp"]) > now:
                     await revoke_jti(session, str(claims["jti"]), int(claims["exp"]))
-                    session.add(
-                        build_event(
-                            "token.revoked",
-                            now,
-                            user_id=claims.get("sub"),
-                            client_id=client.client_id,
-                            reason="revocation_endpoint",
-                            detail={"token": "access_token"},
-                        )
+                    add_security_event(
+                        session,
+                        "token.revoked",
+                        now,
+                        user_id=claims.get("sub"),
+                        client_id=client.client_id,
+                        reason="revocation_endpoint",
+                        detail={"token": "access_token"},
                     )
     except SQLAlchemyError:
         return oauth_error(503, "temporarily_unavailable", "The service is temporarily unavailable.")
@@ -132,9 +134,8 @@ async def introspection_endpoint(request: Request) -> Response:
     inactive = oauth_json(200, {"active": False})
     try:
         async with provider.sessionmaker() as session:
-            refresh = await session.get(RefreshToken, digest(token))
+            refresh, grant = await load_refresh_token(session, digest(token))
             if refresh is not None:
-                grant = await session.get(Grant, refresh.grant_id)
                 if (
                     grant is None
                     or grant.client_id != client.client_id

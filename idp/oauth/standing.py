@@ -11,9 +11,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from idp.oauth.store import ClientCache
+from idp.oauth.store import ClientCache, is_jti_revoked
 from idp.oauth.verify import TokenInvalid
-from idp.storage.models import RevokedToken, User
+from idp.storage.models import User
 
 
 async def is_client_active(clients: ClientCache, client_id: Any) -> bool:
@@ -34,7 +34,7 @@ async def is_user_active(session: AsyncSession, user_id: str | None) -> bool:
 async def check_access_token_stands(session: AsyncSession, clients: ClientCache, claims: dict[str, Any]) -> User | None:
     """Raises ``TokenInvalid`` when a verified access token no longer stands; else the user it speaks for
     (``None`` for a client's own client_credentials token)."""
-    if await session.get(RevokedToken, str(claims.get("jti"))) is not None:
+    if await is_jti_revoked(session, str(claims.get("jti"))):
         raise TokenInvalid("revoked")
     if not await is_client_active(clients, claims.get("client_id")):
         raise TokenInvalid("client not active")

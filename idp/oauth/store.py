@@ -35,6 +35,7 @@ from idp.storage.models import (
     Consent,
     DeviceCode,
     Grant,
+    PushedRequest,
     RefreshToken,
     ReplayMark,
     RevokedToken,
@@ -203,7 +204,7 @@ async def apply_effects(session: AsyncSession, effects: Effects, now: int) -> st
     for key, expires_at in effects.replay_marks:
         if await session.get(ReplayMark, key) is not None:
             return "invalid_client"
-        session.add(ReplayMark(key=key, expires_at=expires_at))
+        add_replay_mark(session, key, expires_at)
     if effects.redeem_code:
         result = await session.execute(
             update(AuthorizationCode)
@@ -264,6 +265,22 @@ async def apply_effects(session: AsyncSession, effects: Effects, now: int) -> st
     return None
 
 
+async def apply_effects_and_add(
+    session: AsyncSession, effects: Effects, now: int, row: DeviceCode | PushedRequest
+) -> str | None:
+    """``apply_effects``, then insert what the request made (a device code, a pushed request) unless a race was
+    lost: then the error code, and nothing inserted (the revocations still stand)."""
+    error = await apply_effects(session, effects, now)
+    if error is None:
+        session.add(row)
+    return error
+
+
+def add_replay_mark(session: AsyncSession, key: str, expires_at: int) -> None:
+    """A single-use key (a client assertion's or logout token's ``jti``); a second insert of it fails."""
+    session.add(ReplayMark(key=key, expires_at=expires_at))
+
+
 async def record_device_poll(session: AsyncSession, code_digest: str, too_fast: bool, now: int) -> None:
     """RFC 8628 §3.5: remember the poll; one too soon adds 5 seconds to the interval for good."""
     values: dict[str, Any] = {"last_polled_at": now}
@@ -284,9 +301,21 @@ async def record_device_decision(session: AsyncSession, code_digest: str, values
     )
 
 
+async def is_jti_revoked(session: AsyncSession, jti: str) -> bool:
+    return await session.get(RevokedToken, jti) is not None
+
+
 async def revoke_jti(session: AsyncSession, jti: str, expires_at: int) -> None:
-    if await session.get(RevokedToken, jti) is None:
+    if not await is_jti_revoked(session, jti):
         session.add(RevokedToken(jti=jti, expires_at=expires_at))
+
+
+async def load_refresh_token(session: AsyncSession, token_digest: str) -> tuple[RefreshToken | None, Grant | None]:
+    """The refresh token with this digest and its grant: (None, None) for none, (token, None) for a lost grant."""
+    refresh = await session.get(RefreshToken, token_digest)
+    if refresh is None:
+        return None, None
+    return refresh, await session.get(Grant, refresh.grant_id)
 
 
 async def revoke_family(session: AsyncSession, grant_id: str, now: int, reason: str) -> None:

@@ -30,8 +30,9 @@ from idp.oauth.client_profile import check_issue_profile, profile_claims
 from idp.oauth.dpop_binding import check_token_binding
 from idp.oauth.resource import requested_resources
 from idp.oauth.state import Preloaded, current
+from idp.oauth.store import is_jti_revoked
 from idp.oauth.verify import TokenInvalid, verify_hub_jwt_reloading
-from idp.storage.models import Grant, RevokedToken, User
+from idp.storage.models import Grant, User
 
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
@@ -66,7 +67,7 @@ async def preload_subject(
         claims = await verify_hub_jwt_reloading(keys, token, issuer, typ="at+jwt", now=now) if token else None
     except TokenInvalid:
         claims = None
-    if claims is not None and await session.get(RevokedToken, str(claims.get("jti"))) is not None:
+    if claims is not None and await is_jti_revoked(session, str(claims.get("jti"))):
         claims = None
     state.subject_claims = claims
     if claims is not None:

@@ -29,7 +29,7 @@ from idp.audit import append_audit
 from idp.credentials import end_all_sessions, revoke_user_grants
 from idp.errors import Conflict, InvalidInput, NotFound
 from idp.pdp.deletion import request_deletion
-from idp.pdp.requests import ARTICLES, KINDS, build_request
+from idp.pdp.requests import ARTICLES, KINDS, build_request, load_request
 from idp.pdp.withdraw import withdraw_app, withdraw_consent
 from idp.provider import Provider
 from idp.storage.db import rows_affected
@@ -143,7 +143,7 @@ async def refuse_request(provider: Provider, request_id: int, reason: str, *, ac
 
 async def _load_open(provider: Provider, request_id: int) -> DataRequest:
     async with provider.sessionmaker() as session:
-        row = await session.get(DataRequest, request_id)
+        row = await load_request(session, request_id)
     if row is None:
         raise NotFound(f"request {request_id} does not exist")
     if row.status != "open":

@@ -61,6 +61,15 @@ def build_request(
     )
 
 
+def add_request(session: AsyncSession, user_id: str, kind: str, now: int, **fields: str) -> None:
+    """Record one request in the caller's transaction (``build_request``'s fields)."""
+    session.add(build_request(user_id, kind, now, **fields))
+
+
+async def load_request(session: AsyncSession, request_id: int) -> DataRequest | None:
+    return await session.get(DataRequest, request_id)
+
+
 async def close_requests(session: AsyncSession, user_id: str, kind: str, status: str, now: int) -> None:
     """Close the open requests of one kind (an erasure done or cancelled)."""
     rows = await session.scalars(

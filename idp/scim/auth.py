@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from starlette.requests import Request
 
 from idp.clients import load_client_unit
+from idp.oauth.store import is_jti_revoked
 from idp.oauth.verify import TokenInvalid, verify_hub_jwt_reloading
 from idp.provider import Provider
 from idp.scim.responses import ScimError
-from idp.storage.models import RevokedToken
 
 SCOPE = "scim"
 
@@ -54,7 +54,7 @@ async def authenticate(request: Request, provider: Provider) -> ScimCaller:
     if SCOPE not in str(claims.get("scope", "")).split():
         raise _challenge(403, "The token lacks the scim scope.", "insufficient_scope")
     async with provider.sessionmaker() as session:
-        if await session.get(RevokedToken, str(claims.get("jti"))) is not None:
+        if await is_jti_revoked(session, str(claims.get("jti"))):
             raise _challenge(401, "The access token was revoked.", "invalid_token")
         found = await load_client_unit(session, str(claims.get("client_id")))
     if found is None or found.status != "active":

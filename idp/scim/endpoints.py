@@ -32,10 +32,10 @@ from idp.scim.users import (
     input_of,
     load_subtree_slugs,
     load_visible,
+    load_written,
     read_input,
     search_users,
 )
-from idp.storage.models import ScimAccount, User
 
 MAX_BODY = 64 * 1024
 Handler = Callable[[Request, Provider, ScimCaller], Awaitable[Response]]
@@ -95,9 +95,8 @@ def _csv(request: Request, name: str) -> list[str] | None:
 
 async def _respond_user(provider: Provider, user_id: str, request: Request, status: int = 200) -> Response:
     async with provider.sessionmaker() as session:
-        user = await session.get(User, user_id, populate_existing=True)
-        assert user is not None
-        model = build_resource(user, await session.get(ScimAccount, user_id), base_of(provider))
+        user, account = await load_written(session, user_id)
+        model = build_resource(user, account, base_of(provider))
     headers = {"ETag": model.meta.version, "Location": model.meta.location} if model.meta else {}
     return scim_json(dump(model, _csv(request, "attributes"), _csv(request, "excludedAttributes")), status, headers)
 

@@ -191,6 +191,13 @@ def input_of(model: UserModel, previous_name: str | None = None) -> UserInput:
     return UserInput(user_name, email, name, model.active is not False, nip, unit, attributes)
 
 
+async def load_written(session: AsyncSession, user_id: str) -> tuple[User, ScimAccount | None]:
+    """The user just written, read afresh (not the identity map's copy), with its SCIM account."""
+    user = await session.get(User, user_id, populate_existing=True)
+    assert user is not None
+    return user, await session.get(ScimAccount, user_id)
+
+
 async def load_visible(session: AsyncSession, caller: ScimCaller, user_id: str) -> tuple[User, ScimAccount | None]:
     user = await session.scalar(select(User).where(User.id == user_id[:36], in_subtree(caller.subtree)))
     if user is None:

@@ -3,9 +3,9 @@
 And the storage boundary: the gateway's tables (``idp.storage.gateway_models``) are read by the provider only
 through the access history (``idp/access_history.py``); the storage layer that declares, migrates and prunes every
 table (``idp/storage/``) is the other place in ``idp`` that names them. The provider's HTTP endpoints
-(``idp/endpoints/``, the route tables, SCIM's handlers) issue no SQL: their queries live in store modules
-(``idp/oauth/store.py``, ``idp/accounts.py``, ``idp/scim/users.py``); so do the gateway's console, admin API and
-session-app handlers.
+(``idp/endpoints/``, the route tables, SCIM's handlers) neither issue SQL nor touch storage through a session
+(``session.get``, ``session.add``, ...): their queries and writes live in store modules (``idp/oauth/store.py``,
+``idp/accounts.py``, ``idp/scim/users.py``); so do the gateway's console, admin API and session-app handlers.
 """
 
 from __future__ import annotations
@@ -55,22 +55,52 @@ def violations(package: str, root: Path = ROOT) -> list[str]:
 # What a module needs to issue SQL itself: sqlalchemy's statement builders, or running a statement on a session.
 SQL_MODULES = ("sqlalchemy", "sqlalchemy.sql", "sqlalchemy.future", "sqlalchemy.orm")
 SQL_CALLS = {"execute", "scalar", "scalars", "exec_driver_sql"}
+# What else a session does to storage (``get``, ``add``, ...): named only on a session, since ``form.get(...)`` and
+# ``seen.add(...)`` are not storage. Opening and ending a transaction (``begin``, ``commit``) is the caller's to do.
+STORAGE_CALLS = {"get", "get_one", "add", "add_all", "delete", "merge", "flush", "refresh", "stream", "stream_scalars"}
+
+
+def session_names(tree: ast.AST) -> set[str]:
+    """The names a module binds to a database session: ``session`` (the project's name for one), the target of
+    ``async with provider.sessionmaker() as own`` (any factory whose name says session) and parameters annotated
+    ``AsyncSession``."""
+    names = {"session"}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.withitem) and isinstance(node.optional_vars, ast.Name):
+            factory = node.context_expr.func if isinstance(node.context_expr, ast.Call) else None
+            if "session" in (getattr(factory, "attr", None) or getattr(factory, "id", "")).lower():
+                names.add(node.optional_vars.id)
+        elif isinstance(node, ast.arg) and node.annotation is not None:
+            if "AsyncSession" in ast.unparse(node.annotation):
+                names.add(node.arg)
+    return names
+
+
+def is_session(receiver: ast.expr, names: set[str]) -> bool:
+    """A session bound in the module, or one carried as an attribute (``call.session``, ``self.session``)."""
+    return (isinstance(receiver, ast.Name) and receiver.id in names) or (
+        isinstance(receiver, ast.Attribute) and receiver.attr == "session"
+    )
 
 
 def sql_issued(path: Path, root: Path) -> list[str]:
-    """Where a module imports a statement builder (``from sqlalchemy import select``, ``import sqlalchemy``) or
-    calls a session's ``execute``/``scalar``/``scalars``; the exception and typing modules
-    (``sqlalchemy.exc``, ``sqlalchemy.ext.asyncio``) are fine."""
+    """Where a module imports a statement builder (``from sqlalchemy import select``, ``import sqlalchemy``), calls
+    a session's ``execute``/``scalar``/``scalars`` (on anything), or touches storage through a session itself
+    (``session.get``, ``session.add``, ...); the exception and typing modules (``sqlalchemy.exc``,
+    ``sqlalchemy.ext.asyncio``) are fine, and so is opening a transaction to hand to a store."""
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     relative = path.relative_to(root).as_posix()
-    found = []
+    sessions = session_names(tree)
+    found: list[tuple[int, str]] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import | ast.ImportFrom):
             names = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
-            found += [f"{relative}:{node.lineno} imports {name}" for name in names if name in SQL_MODULES]
-        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in SQL_CALLS:
-            found.append(f"{relative}:{node.lineno} calls .{node.func.attr}()")
-    return found
+            found += [(node.lineno, f"imports {name}") for name in names if name in SQL_MODULES]
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            method = node.func.attr
+            if method in SQL_CALLS or (method in STORAGE_CALLS and is_session(node.func.value, sessions)):
+                found.append((node.lineno, f"calls .{method}()"))
+    return [f"{relative}:{line} {what}" for line, what in sorted(found)]
 
 
 def imported_modules(path: Path, root: Path) -> set[tuple[int, str]]:
@@ -172,6 +202,9 @@ GATEWAY_HANDLERS = (
     "gateway/admin/pdp_api.py",
     "gateway/integrity/ledger_routes.py",
     "gateway/session_auth.py",
+    # what they lean on for who is calling, and the console's client at start-up
+    "gateway/admin/actor.py",
+    "gateway/admin/console_client.py",
 )
 
 
@@ -196,5 +229,37 @@ def test_the_sql_scan_sees_builders_and_statements(tmp_path: Path) -> None:
         "probe.py:5 imports sqlalchemy.orm",
         "probe.py:7 calls .execute()",
         "probe.py:8 calls .scalar()",
+        "probe.py:9 calls .get()",
         "probe.py:10 calls .scalars()",
+    ]
+
+
+def test_the_storage_scan_sees_every_session_and_only_sessions(tmp_path: Path) -> None:
+    """A fake endpoint touching storage through each kind of session it may hold, beside calls that are not
+    storage (a form's ``get``, a set's ``add``, a transaction begun to hand to a store)."""
+    (tmp_path / "endpoint.py").write_text(
+        "from sqlalchemy.ext.asyncio import AsyncSession\n"
+        "async def page(request, provider):\n"
+        "    async with provider.sessionmaker() as session, session.begin():\n"
+        "        user = await session.get(User, request.form.get('id'))\n"
+        "        session.add(row)\n"
+        "    async with provider.sessionmaker() as own:\n"
+        "        await own.delete(user)\n"
+        "async def act(writing: AsyncSession, call, seen: set) -> None:\n"
+        "    await writing.flush()\n"
+        "    await call.session.refresh(row)\n"
+        "    seen.add(1)\n"
+        "    await store.add_row(writing, row)\n"
+        "    async with writing.begin_nested():\n"
+        "        await writing.commit()\n"
+        "    session = {}\n"
+        "    session.get('x')\n"
+    )
+    assert sql_issued(tmp_path / "endpoint.py", tmp_path) == [
+        "endpoint.py:4 calls .get()",
+        "endpoint.py:5 calls .add()",
+        "endpoint.py:7 calls .delete()",
+        "endpoint.py:9 calls .flush()",
+        "endpoint.py:10 calls .refresh()",
+        "endpoint.py:16 calls .get()",  # a name once bound to a session is read as one throughout the module
     ]
