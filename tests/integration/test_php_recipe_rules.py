@@ -22,7 +22,9 @@ from typing import Any
 
 import jwt
 import pytest
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from gateway.assertion import AssertionRejected, AssertionVerifier
 from gateway.integrity.http_signatures import (
@@ -31,7 +33,6 @@ from gateway.integrity.http_signatures import (
     build_signature_base,
     build_signature_params,
     format_content_digest,
-    sign_es256,
 )
 from idp.keys import HTTP_MESSAGE, public_jwk
 from tests.support.hub_city import JwksServer
@@ -222,7 +223,7 @@ def signed(created_offset: int = 0, ttl: int = 30, **params: str) -> Request:
     if "alg" in params or "tag" in params:
         text = text.replace('alg="ecdsa-p256-sha256"', f'alg="{params.get("alg", "ecdsa-p256-sha256")}"')
         text = text.replace('tag="gerbang"', f'tag="{params.get("tag", "gerbang")}"')
-    signature = sign_es256(MESSAGE_KEY, build_signature_base(values, text, components))
+    signature = _sign_es256(MESSAGE_KEY, build_signature_base(values, text, components))
     request.headers = {
         "content-digest": values["content-digest"],
         "x-gerbang-assertion": values["x-gerbang-assertion"],
@@ -379,3 +380,9 @@ def test_the_php_jwks_source_follows_a_key_rotation_and_resists_kid_spray() -> N
         assert verify(rotated.sign(claims(), typ=TYP)) == "ok"  # an unknown kid, after the interval: refetched
         assert server.fetches == 2
         assert verify(ES.sign(claims(), typ=TYP)) == "ok" and server.fetches == 2  # cached
+
+
+def _sign_es256(key: ec.EllipticCurvePrivateKey, base: bytes) -> bytes:
+    """RFC 9421 §3.3.4: ECDSA P-256 over SHA-256, r || s (the test signs its own cases, as a hub would)."""
+    r, s = decode_dss_signature(key.sign(base, ec.ECDSA(hashes.SHA256())))
+    return r.to_bytes(32, "big") + s.to_bytes(32, "big")
