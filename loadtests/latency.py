@@ -24,14 +24,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from loadtests.bench import resolve_policy_dir
-from loadtests.harness import nginx
 from loadtests.harness.errors import Unavailable
 from loadtests.harness.machine import Cores, build_cores
 from loadtests.harness.measure import check_answer
-from loadtests.harness.process import raise_priority, stop_service
-from loadtests.harness.targets import TARGETS, Bench, Endpoint, free_port
+from loadtests.harness.process import raise_priority
+from loadtests.harness.targets import TARGETS, Endpoint
 from loadtests.harness.wrk import Request
+from loadtests.profile import start_bench
 
 RESULTS = Path(__file__).resolve().parent / "results"
 KNOWN = {target.name: target for target in TARGETS if target.kind == "proxy"}
@@ -93,19 +92,7 @@ def measure(
 ) -> list[Row]:
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="gerbang-latency-") as work_dir, ExitStack() as outer:
-        work = Path(work_dir)
-        (work / "logs").mkdir()
-        upstream_port = free_port()
-        upstream = nginx.start_static("upstream", work / "upstream", upstream_port, cores.on_load, work / "logs")
-        outer.callback(stop_service, upstream)
-        bench = Bench(
-            cores=cores,
-            work=work,
-            logs=work / "logs",
-            upstream_port=upstream_port,
-            policy_dir=resolve_policy_dir(None),
-            helpers=[upstream],
-        )
+        bench = start_bench(cores, Path(work_dir), outer)
         for name in names:
             with ExitStack() as stack:
                 try:

@@ -21,7 +21,7 @@ from pathlib import Path
 from loadtests.bench import resolve_policy_dir
 from loadtests.harness import nginx
 from loadtests.harness.errors import Unavailable
-from loadtests.harness.machine import build_cores
+from loadtests.harness.machine import Cores, build_cores
 from loadtests.harness.measure import check_answer
 from loadtests.harness.process import load_tree, stop_service
 from loadtests.harness.targets import TARGETS, Bench, Target, free_port
@@ -88,26 +88,14 @@ def record_under_load(target: Target, seconds: float, record: list[str]) -> subp
     """Start the upstream and the target as the benchmark does; record its worker while wrk drives it."""
     cores = build_cores()
     with tempfile.TemporaryDirectory(prefix="gerbang-profile-") as work_dir, ExitStack() as stack:
-        work = Path(work_dir)
-        (work / "logs").mkdir()
-        upstream_port = free_port()
-        upstream = nginx.start_static("upstream", work / "upstream", upstream_port, cores.on_load, work / "logs")
-        stack.callback(stop_service, upstream)
-        bench = Bench(
-            cores=cores,
-            work=work,
-            logs=work / "logs",
-            upstream_port=upstream_port,
-            policy_dir=resolve_policy_dir(None),
-            helpers=[upstream],
-        )
+        bench = start_bench(cores, Path(work_dir), stack)
         endpoint = target.start(bench, stack)
         check_answer(endpoint.request)
         load = threading.Thread(
             target=run_wrk,
             args=(endpoint.request,),
             daemon=True,
-            kwargs={"duration": seconds + 4, "connections": 64, "pin": cores.on_load, "script_dir": work},
+            kwargs={"duration": seconds + 4, "connections": 64, "pin": cores.on_load, "script_dir": bench.work},
         )
         load.start()
         worker = _worker_pid(endpoint.services[0].pid)
@@ -116,6 +104,23 @@ def record_under_load(target: Target, seconds: float, record: list[str]) -> subp
         )
         load.join(timeout=seconds + 30)
         return done
+
+
+def start_bench(cores: Cores, work: Path, stack: ExitStack) -> Bench:
+    """The upstream (nginx ``return 200`` on the load core, stopped with ``stack``) and the ``Bench`` every target
+    starts from, as ``loadtests.bench`` sets them up (also used by ``loadtests.latency``)."""
+    (work / "logs").mkdir()
+    upstream_port = free_port()
+    upstream = nginx.start_static("upstream", work / "upstream", upstream_port, cores.on_load, work / "logs")
+    stack.callback(stop_service, upstream)
+    return Bench(
+        cores=cores,
+        work=work,
+        logs=work / "logs",
+        upstream_port=upstream_port,
+        policy_dir=resolve_policy_dir(None),
+        helpers=[upstream],
+    )
 
 
 def _worker_pid(pid: int) -> int:

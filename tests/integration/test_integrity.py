@@ -22,16 +22,15 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from gateway.app import create_app
-from gateway.apps import add_app
 from gateway.assertion import AssertionVerifier, GerbangAssertionMiddleware
 from gateway.integrity.http_signatures import MessageSignatureVerifier, format_content_digest
 from gateway.integrity.receipts import chain_hash, check_receipt_token, read_chained
-from idp.storage.db import build_engine, build_sessionmaker
-from tests.support.hub import TEST_UPSTREAM_ADDRESSES, Hub, run_hub
+from idp.storage.db import build_engine
+from tests.support.budget_app import RESOURCE, bapenda_token, register_budget_app
+from tests.support.hub import Hub, run_hub
 from tests.support.server import run_server
 from tests.support.tampering_proxy import Tamper
 
-RESOURCE = "http://127.0.0.1:9/apps/e-budgeting/"  # what the seeded "Bapenda Integrasi" client may ask for
 BODY = b'{"tahun": 2027, "pagu": 1250000000}'
 
 
@@ -55,24 +54,6 @@ class Budget:
         return GerbangAssertionMiddleware(
             Starlette(routes=[Route("/api/{rest:path}", api, methods=["GET", "POST"])]), verifier, signatures=signatures
         )
-
-
-async def register(database_url: str, issuer: str, upstream: str, integrity: str) -> None:
-    engine = build_engine(database_url)
-    async with build_sessionmaker(engine)() as session, session.begin():
-        await add_app(
-            session,
-            addresses=TEST_UPSTREAM_ADDRESSES,
-            slug="e-budgeting",
-            opd_slug="bpkad",
-            upstreams=(upstream,),
-            auth_mode="bearer",
-            issuer=issuer,
-            now=int(time.time()),
-            resource=RESOURCE,
-            integrity=integrity,
-        )
-    await engine.dispose()
 
 
 @dataclass
@@ -123,20 +104,13 @@ def city(request: pytest.FixtureRequest, database_url: str, tmp_path: Path) -> I
         budget_app = budget.build(hub.url, hub.app_url("e-budgeting"))
         with run_server(budget_app) as app_url, run_server(tamper) as tamper_url:
             tamper.target = app_url
-            asyncio.run(register(database_url, hub.url, tamper_url, "ledger"))
-            client_id, secret = hub.client("Bapenda Integrasi")
-            answer = httpx.post(
-                f"{hub.url}/auth/token",
-                auth=(client_id, secret or ""),
-                data={"grant_type": "client_credentials", "scope": "anggaran:read", "resource": RESOURCE},
-            )
-            assert answer.status_code == 200, answer.text
+            asyncio.run(register_budget_app(database_url, hub.url, tamper_url, "ledger"))
             running = City(
                 hub,
                 budget,
                 tamper,
                 hub.app_url("e-budgeting"),
-                answer.json()["access_token"],
+                bapenda_token(hub),
                 database_url,
                 request.param,
                 built,
@@ -285,14 +259,8 @@ def test_a_ledger_app_answers_503_while_redis_is_down_and_a_signed_app_still_ans
     with run_hub(database_url, tmp_path, app_factory=create_app, redis_url=dead_redis) as hub:
         budget_app = budget.build(hub.url, hub.app_url("e-budgeting"))
         with run_server(budget_app) as app_url:
-            asyncio.run(register(database_url, hub.url, app_url, "ledger"))
-            client_id, secret = hub.client("Bapenda Integrasi")
-            token = httpx.post(
-                f"{hub.url}/auth/token",
-                auth=(client_id, secret or ""),
-                data={"grant_type": "client_credentials", "scope": "anggaran:read", "resource": RESOURCE},
-            ).json()
-            city = City(hub, budget, Tamper(), hub.app_url("e-budgeting"), token["access_token"], database_url)
+            asyncio.run(register_budget_app(database_url, hub.url, app_url, "ledger"))
+            city = City(hub, budget, Tamper(), hub.app_url("e-budgeting"), bapenda_token(hub), database_url)
             deadline = time.monotonic() + 15
             while (answer := city.post()).status_code == 404 and time.monotonic() < deadline:
                 time.sleep(0.2)

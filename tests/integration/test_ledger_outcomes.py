@@ -24,7 +24,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from gateway.apps import add_app
 from gateway.assertion import AssertionVerifier, GerbangAssertionMiddleware
 from gateway.integrity.http_signatures import MessageSignatureVerifier
 from gateway.integrity.ledger_store import verify_stored
@@ -32,10 +31,10 @@ from gateway.integrity.ledger_verify import LedgerReport
 from gateway.integrity.receipts import ChainedReceipt, check_receipt_token
 from idp.storage.db import build_engine, build_sessionmaker
 from tests.integration.test_integrity import build_gateway
-from tests.support.hub import TEST_UPSTREAM_ADDRESSES, Hub, run_hub
+from tests.support.budget_app import RESOURCE, bapenda_token, register_budget_app
+from tests.support.hub import Hub, run_hub
 from tests.support.server import run_server
 
-RESOURCE = "http://127.0.0.1:9/apps/e-budgeting/"
 BODY = b'{"tahun": 2027, "pagu": 1250000000}'
 PIECE = b"R" * 8192
 
@@ -100,24 +99,6 @@ class Ledgered:
         return check_receipt_token(found.json()["token"], jwks, self.hub.url)
 
 
-async def _register(database_url: str, issuer: str, upstream: str) -> None:
-    engine = build_engine(database_url)
-    async with build_sessionmaker(engine)() as session, session.begin():
-        await add_app(
-            session,
-            addresses=TEST_UPSTREAM_ADDRESSES,
-            slug="e-budgeting",
-            opd_slug="bpkad",
-            upstreams=(upstream,),
-            auth_mode="bearer",
-            issuer=issuer,
-            now=int(time.time()),
-            resource=RESOURCE,
-            integrity="ledger",
-        )
-    await engine.dispose()
-
-
 async def _verify(database_url: str, jwks: dict[str, Any]) -> LedgerReport:
     engine = build_engine(database_url)
     try:
@@ -139,15 +120,8 @@ def ledgered(request: pytest.FixtureRequest, database_url: str, tmp_path: Path) 
         upstream_read_timeout=1.5,
     ) as hub:
         with run_server(treasury.build(hub.url, hub.app_url("e-budgeting"))) as app_url:
-            asyncio.run(_register(database_url, hub.url, app_url))
-            client_id, secret = hub.client("Bapenda Integrasi")
-            answer = httpx.post(
-                f"{hub.url}/auth/token",
-                auth=(client_id, secret or ""),
-                data={"grant_type": "client_credentials", "scope": "anggaran:read", "resource": RESOURCE},
-            )
-            assert answer.status_code == 200, answer.text
-            running = Ledgered(hub, treasury, hub.app_url("e-budgeting"), answer.json()["access_token"], database_url)
+            asyncio.run(register_budget_app(database_url, hub.url, app_url, "ledger"))
+            running = Ledgered(hub, treasury, hub.app_url("e-budgeting"), bapenda_token(hub), database_url)
             deadline = time.monotonic() + 15
             while running.post("/api/ok").status_code == 404 and time.monotonic() < deadline:
                 time.sleep(0.2)

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import httpx
 import pytest
 from starlette.applications import Starlette
 from starlette.routing import WebSocketRoute
@@ -23,14 +22,12 @@ from starlette.websockets import WebSocket
 from yarl import URL
 
 from gateway.app import create_app
-from gateway.apps import add_app
 from gateway.assertion import AssertionVerifier, GerbangAssertionMiddleware
 from gateway.integrity.http_signatures import MessageSignatureVerifier
-from idp.storage.db import build_engine, build_sessionmaker
-from tests.support.hub import TEST_UPSTREAM_ADDRESSES, Hub, run_hub
+from tests.support.budget_app import RESOURCE, bapenda_token, register_budget_app
+from tests.support.hub import Hub, run_hub
 from tests.support.server import run_server
 
-RESOURCE = "http://127.0.0.1:9/apps/e-budgeting/"
 HOP = {"host", "connection", "upgrade", "sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions"}
 
 
@@ -64,38 +61,13 @@ class Signed:
     token: str
 
 
-async def _register(database_url: str, issuer: str, upstream: str) -> None:
-    engine = build_engine(database_url)
-    async with build_sessionmaker(engine)() as session, session.begin():
-        await add_app(
-            session,
-            addresses=TEST_UPSTREAM_ADDRESSES,
-            slug="e-budgeting",
-            opd_slug="bpkad",
-            upstreams=(upstream,),
-            auth_mode="bearer",
-            issuer=issuer,
-            now=int(time.time()),
-            resource=RESOURCE,
-            integrity="signed",
-        )
-    await engine.dispose()
-
-
 @pytest.fixture
 def signed(database_url: str, tmp_path: Path) -> Iterator[Signed]:
     board = Board()
     with run_hub(database_url, tmp_path, app_factory=create_app) as hub:
         with run_server(board.build(hub.url, hub.app_url("e-budgeting"))) as board_url:
-            asyncio.run(_register(database_url, hub.url, board_url))
-            client_id, secret = hub.client("Bapenda Integrasi")
-            answer = httpx.post(
-                f"{hub.url}/auth/token",
-                auth=(client_id, secret or ""),
-                data={"grant_type": "client_credentials", "scope": "anggaran:read", "resource": RESOURCE},
-            )
-            assert answer.status_code == 200, answer.text
-            yield Signed(hub, board, hub.app_url("e-budgeting"), board_url, answer.json()["access_token"])
+            asyncio.run(register_budget_app(database_url, hub.url, board_url, "signed"))
+            yield Signed(hub, board, hub.app_url("e-budgeting"), board_url, bapenda_token(hub))
 
 
 async def _exchange(url: str, headers: dict[str, str], text: str, deadline: float = 15) -> str | int:
