@@ -173,7 +173,25 @@ def _covers(checkpoint: Checkpoint, seq: int) -> bool:
 
 def row_values(link: ChainedReceipt) -> dict[str, Any]:
     """One ``ledger_receipts`` row as insert values: every column named (an executemany needs the same keys)."""
-    return {**link.as_json(), "outcome": link.receipt.outcome}
+    r = link.receipt
+    return {
+        "seq": link.seq,
+        "request_id": r.request_id,
+        "at_ms": r.at_ms,
+        "app": r.app,
+        "client_id": r.client_id,
+        "sub": r.sub,
+        "method": r.method,
+        "path": r.path,
+        "query_digest": r.query_digest,
+        "request_digest": r.request_digest,
+        "status": r.status,
+        "response_digest": r.response_digest,
+        "duration_us": r.duration_us,
+        "outcome": r.outcome,
+        "prev_hash": link.prev_hash,
+        "hash": link.hash,
+    }
 
 
 def build_row(link: ChainedReceipt) -> LedgerReceipt:

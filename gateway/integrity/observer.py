@@ -51,6 +51,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("gerbang.integrity")
 
+_EMPTY_DIGEST = hashlib.sha256(b"").hexdigest()  # most requests have no query string
 DROPPED_REQUEST_HEADERS = frozenset(
     {"content-digest", "signature", "signature-input", "repr-digest", "want-content-digest"}
 )
@@ -274,7 +275,7 @@ class IntegrityObserver:
             sub=self.principal.sub,
             method=head.method,
             path=head.path,
-            query_digest=hashlib.sha256(head.query).hexdigest(),
+            query_digest=hashlib.sha256(head.query).hexdigest() if head.query else _EMPTY_DIGEST,
             request_digest=self.expected.hex(),
             status=self.status,
             response_digest=self.response_hash.hexdigest(),
