@@ -243,7 +243,7 @@ class Proxy:
     ) -> int:
         """Send the upstream's response as it arrives; a long response stops when the client leaves."""
         assert self.client is not None
-        complete = False
+        complete = released = False
         outcome = "gateway-cut"  # how it ended if not whole: the gateway's own failure or shutdown, unless below
         try:
             headers = self.responses.filter(
@@ -264,10 +264,17 @@ class Proxy:
                 more = bool(chunk) and not (connection.complete and not connection.has_buffered)
                 if chunk and observer is not None:
                     observer.response_chunk(chunk)
-                await conversation.send_body(chunk, more)
                 if not more:
+                    # The app's answer is whole: its connection goes back to the pool before the last bytes go
+                    # out, so a slow client, or a ledger app's wait for its receipt, never holds it. The client
+                    # leaving from here on no longer concerns the connection.
+                    conversation.watch(_nothing)
+                    released = True
+                    self.client.release(connection)
+                    await conversation.send_body(chunk, False)
                     complete = True
                     break
+                await conversation.send_body(chunk, more)
         except UpstreamError as exc:
             outcome = "client-gone" if conversation.gone() else "upstream-cut"
             if not conversation.gone():
@@ -279,9 +286,10 @@ class Proxy:
         finally:
             if observer is not None:
                 observer.finished(None if complete else outcome)
-            if not complete:
-                connection.abort()
-            self.client.release(connection)
+            if not released:
+                if not complete:
+                    connection.abort()
+                self.client.release(connection)
         return head.status
 
     def _succeeded(self, pool: TargetPool, target: Target) -> None:
@@ -294,6 +302,10 @@ class Proxy:
         pool.record_failure(target)
         self.metrics.upstream_error(pool.slug, kind)
         self.metrics.circuit_state(pool.slug, target.base, target.breaker.state)
+
+
+def _nothing() -> None:
+    pass
 
 
 def _unanswered(failure: UpstreamFailure, observer: ExchangeObserver | None) -> GatewayError:
