@@ -37,40 +37,13 @@ class Effects:
             self.rotate_refresh is not None
             and self.new_refresh is not None
             and len(self.access_jtis) == 1
-            and not (
-                self.new_code
-                or self.redeem_code
-                or self.new_grant
-                or self.replay_marks
-                or self.revoke_refresh
-                or self.revoke_grant
-                or self.revoke_jti
-                or self.spend_pushed
-                or self.device_polled
-                or self.redeem_device
-                or self.audit
-            )
+            and self._nothing_but("rotate_refresh", "new_refresh", "access_jtis", "touch_session")
         )
 
     def is_plain_code_issue(self) -> bool:
         """A code issued and nothing else (``idp.oauth.store`` writes it with the sign-in's own writes in one
         statement on PostgreSQL)."""
-        return self.new_code is not None and not (
-            self.redeem_code
-            or self.new_grant
-            or self.rotate_refresh
-            or self.new_refresh
-            or self.access_jtis
-            or self.replay_marks
-            or self.revoke_refresh
-            or self.revoke_grant
-            or self.revoke_jti
-            or self.touch_session
-            or self.spend_pushed
-            or self.device_polled
-            or self.redeem_device
-            or self.audit
-        )
+        return self.new_code is not None and self._nothing_but("new_code")
 
     def is_plain_redemption(self) -> bool:
         """A code exchanged and nothing else: the code redeemed, its family, maybe a refresh token, and one access
@@ -79,38 +52,19 @@ class Effects:
             self.redeem_code is not None
             and self.new_grant is not None
             and len(self.access_jtis) == 1
-            and not (
-                self.new_code
-                or self.rotate_refresh
-                or self.replay_marks
-                or self.revoke_refresh
-                or self.revoke_grant
-                or self.revoke_jti
-                or self.touch_session
-                or self.spend_pushed
-                or self.device_polled
-                or self.redeem_device
-                or self.audit
-            )
+            and self._nothing_but("redeem_code", "new_grant", "new_refresh", "access_jtis")
         )
 
     def is_empty(self) -> bool:
-        return not (
-            self.new_code
-            or self.redeem_code
-            or self.new_grant
-            or self.rotate_refresh
-            or self.new_refresh
-            or self.access_jtis
-            or self.replay_marks
-            or self.revoke_refresh
-            or self.revoke_grant
-            or self.revoke_jti
-            or self.touch_session
-            or self.device_polled
-            or self.redeem_device
-            or self.audit
-        )
+        return self._nothing_but()
+
+    def _nothing_but(self, *allowed: str) -> bool:
+        """No write asked for besides ``allowed``: every field counts, so a field added later cannot be forgotten by
+        one of the checks above (and its write silently skipped or taken down a one-statement path)."""
+        return not any(getattr(self, name) for name in EFFECT_FIELDS if name not in allowed)
+
+
+EFFECT_FIELDS = tuple(Effects.__dataclass_fields__)
 
 
 if TYPE_CHECKING:
