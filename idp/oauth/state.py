@@ -21,7 +21,6 @@ class Effects:
     new_refresh: RefreshToken | None = None
     access_jtis: list[tuple[str, str | None, str, int]] = field(default_factory=list)  # jti, grant, client, exp
     replay_marks: list[tuple[str, int]] = field(default_factory=list)
-    revoke_refresh: str | None = None
     revoke_grant: str | None = None
     revoke_jti: tuple[str, int] | None = None
     touch_session: str | None = None  # sid of the browser session a refresh kept alive

@@ -17,7 +17,6 @@ SAMPLES: dict[str, Any] = {
     "new_refresh": RefreshToken(),
     "access_jtis": [("jti", None, "client", 0)],
     "replay_marks": [("jti", 0)],
-    "revoke_refresh": "digest",
     "revoke_grant": "grant",
     "revoke_jti": ("jti", 0),
     "touch_session": "sid",
