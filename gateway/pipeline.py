@@ -150,6 +150,11 @@ async def serve(
         exchange = await run_steps(pipeline, inbound, route, upstream_path, started)
         if exchange.integrity is not None:  # its body digest and, for a ledger app, the held response
             front = await exchange.integrity.attach(front)
+            try:
+                await pipeline.proxy.forward(exchange, front)
+            finally:
+                exchange.integrity.done()
+            return
         await pipeline.proxy.forward(exchange, front)
         return  # forwarded: the proxy counted the request when it sent the response head
     except ClientDisconnected:

@@ -2,8 +2,9 @@
 share one transaction, one Merkle tree and one signed checkpoint (one signature per batch, none per receipt).
 
 ``record(receipt)`` resolves once the receipt is committed; the gateway releases the response's last bytes only
-then. The writer lingers ``linger`` seconds (2 ms) after the first receipt of a batch so that the receipts of the
-requests in flight join it (group commit). A failed write fails every receipt of its batch (``ServiceUnavailable``)
+then. The writer lingers up to ``linger`` seconds (2 ms) after the first receipt of a batch so that the receipts of
+the requests in flight join it (group commit), and no longer than until every ledger exchange under way has
+handed its receipt over (``expect``/``unexpect``): a lone request is not delayed. A failed write fails every receipt of its batch (``ServiceUnavailable``)
 and closes the ledger for ``retry_seconds``: meanwhile ``check_open`` refuses new ledger requests before they are forwarded (fail closed).
 
 Pipelined: while one batch commits, the next is gathered, linked after it and signed (its head carried in
@@ -65,6 +66,8 @@ class LedgerWriter:
         self._tip: ChainHead | None = None  # the head after the last batch prepared (committed or committing)
         self._shared_until = -float("inf")  # another writer extended the chain: read the head until then
         self._appender = SqliteAppender.for_sessionmaker(sessionmaker)  # one hop per batch on SQLite
+        self._expected = 0  # ledger exchanges under way whose receipt has not been handed over yet
+        self._none_expected = asyncio.Event()
         self.failed_at = -float("inf")
         self.batches = 0
 
@@ -100,6 +103,16 @@ class LedgerWriter:
                 log_detail="ledger write failing",
             )
 
+    def expect(self) -> None:
+        """A ledger exchange is under way: its receipt may join the batch gathering now."""
+        self._expected += 1
+
+    def unexpect(self) -> None:
+        """That exchange's receipt was handed over (or it ended without one)."""
+        self._expected = max(0, self._expected - 1)
+        if self._expected == 0:
+            self._none_expected.set()
+
     async def record(self, receipt: Receipt) -> ProvenReceipt:
         if self._task is None:
             raise ServiceUnavailable("the ledger is not running", log_detail="ledger writer not started")
@@ -117,10 +130,15 @@ class LedgerWriter:
 
     async def _gather(self) -> list[_Pending]:
         batch = [await self._queue.get()]
-        if self._linger > 0 and self._queue.qsize() < self._max_batch:
+        if self._linger > 0 and self._expected > 0 and self._queue.qsize() < self._max_batch:
             # Group commit: a transaction costs the same for one receipt or a hundred; waiting a moment for
-            # the receipts of requests in flight costs them that moment and saves most of the CPU.
-            await asyncio.sleep(self._linger)
+            # the receipts of requests in flight costs them that moment and saves most of the CPU. Only while
+            # some are in flight: with every exchange's receipt queued, waiting would only idle (and delay a
+            # lone request by the whole linger).
+            self._none_expected.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._linger):
+                    await self._none_expected.wait()
         while len(batch) < self._max_batch and not self._queue.empty():
             batch.append(self._queue.get_nowait())
         return batch

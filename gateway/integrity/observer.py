@@ -174,6 +174,7 @@ class IntegrityObserver:
         "digest_header",
         "sent",
         "recorded",
+        "owes_receipt",
     )
 
     def __init__(
@@ -197,6 +198,7 @@ class IntegrityObserver:
         self.proven: ProvenReceipt | None = None
         self.sent = False  # the request head went upstream: the app may act on it from here on
         self.recorded = False  # a receipt was asked for (whether or not it could be written)
+        self.owes_receipt = False  # counted by the ledger writer as a receipt to come (``LedgerWriter.expect``)
 
     @property
     def keeps_receipts(self) -> bool:
@@ -214,7 +216,19 @@ class IntegrityObserver:
             self.expect(hashlib.sha256(body).digest())
         if body is None and not self.keeps_receipts:
             return front
+        if self.keeps_receipts:
+            self.owes_receipt = True
+            self.plane.ledger.expect()
         return IntegrityFront(self, front, body, self.plane.hold_bytes if self.keeps_receipts else None)
+
+    def done(self) -> None:
+        """The exchange is over (``gateway.pipeline.serve``, whatever happened): no receipt is to come any more."""
+        self._settle()
+
+    def _settle(self) -> None:
+        if self.owes_receipt:
+            self.owes_receipt = False
+            self.plane.ledger.unexpect()
 
     def upstream_headers(self, method: str, target_uri: str, assertion: str, request_id: str) -> list[tuple[str, str]]:
         return self.plane.signer.build_headers(method, target_uri, assertion, request_id, self.digest_header)
@@ -252,6 +266,7 @@ class IntegrityObserver:
         if outcome is not None and self.keeps_receipts and self.sent and not self.recorded:
             self.recorded = True
             self.plane.record_later(self._build_receipt(outcome))
+        self._settle()
 
     def unanswered(self, status: int) -> None:
         self.status = status
@@ -261,7 +276,9 @@ class IntegrityObserver:
         if not self.keeps_receipts:
             return None
         self.recorded = True
-        proven = await self.plane.ledger.record(self._build_receipt(None))
+        receipt = self._build_receipt(None)
+        self._settle()
+        proven = await self.plane.ledger.record(receipt)
         self.proven, self.receipt = proven, proven.link  # its Gerbang-Receipt is encoded only if a header carries it
         return self.receipt
 

@@ -1,6 +1,7 @@
 """The ledger writer carries the chain head in memory (``gateway.integrity.ledger_writer``): two writers on one
 database (two workers) taking turns each find the other's receipts and link after them, no receipt is refused,
-and the stored ledger verifies (both databases); a writer pipelining batches commits them in chain order."""
+and the stored ledger verifies (both databases); a writer pipelining batches commits them in chain order; a batch
+lingers for the receipts of exchanges still under way, and only for them."""
 
 from __future__ import annotations
 
@@ -41,13 +42,13 @@ def receipt(number: int) -> Receipt:
     return dataclasses.replace(RECEIPT, request_id=f"req-{number}", at_ms=RECEIPT.at_ms + number)
 
 
-async def start_writer(database_url: str) -> tuple[LedgerWriter, AsyncEngine]:
+async def start_writer(database_url: str, linger: float = 0.002) -> tuple[LedgerWriter, AsyncEngine]:
     """One worker's writer: its own engine (its own connections), as ``gerbang serve --workers 2`` has."""
     engine = build_engine(database_url)
     sessionmaker = build_sessionmaker(engine)
     ring = KeyRing(sessionmaker, SECRET, "ES256", SystemClock())
     await ring.load()
-    writer = LedgerWriter(sessionmaker, ring.sign, SystemClock(), issuer=ISSUER, shared_seconds=0)
+    writer = LedgerWriter(sessionmaker, ring.sign, SystemClock(), issuer=ISSUER, shared_seconds=0, linger=linger)
     await writer.start()
     return writer, engine
 
@@ -94,3 +95,35 @@ async def pipeline(database_url: str) -> tuple[list[int], bool]:
 def test_pipelined_batches_commit_in_chain_order(database_url: str) -> None:
     seqs, intact = asyncio.run(pipeline(database_url))
     assert sorted(seqs) == list(range(1, 201)) and intact
+
+
+async def linger_for_what_is_under_way(database_url: str) -> tuple[int, list[int]]:
+    writer, engine = await start_writer(database_url, linger=60.0)  # a wait nobody would sit out in a test
+    try:
+        # Nothing else under way: the lone receipt is written at once, not after the linger.
+        alone = await asyncio.wait_for(writer.record(receipt(1)), 20)
+        # One more exchange under way: the first receipt waits for it, and both go in one batch.
+        writer.expect()
+        writer.expect()
+        writer.unexpect()  # the first exchange hands its receipt over
+        first = asyncio.ensure_future(writer.record(receipt(2)))
+        await asyncio.sleep(0.2)
+        assert not first.done()  # lingering for the exchange still under way
+        batches = writer.batches
+
+        async def hand_over(last: Receipt) -> ProvenReceipt:  # as the observer does: no pause between the two
+            writer.unexpect()
+            return await writer.record(last)
+
+        second = await asyncio.wait_for(hand_over(receipt(3)), 20)
+        together = await asyncio.wait_for(first, 20)
+        assert writer.batches == batches + 1
+        return alone.link.seq, [together.link.seq, second.link.seq]
+    finally:
+        await writer.stop()
+        await engine.dispose()
+
+
+def test_a_batch_lingers_only_for_receipts_still_to_come(database_url: str) -> None:
+    alone, together = asyncio.run(linger_for_what_is_under_way(database_url))
+    assert alone == 1 and together == [2, 3]
