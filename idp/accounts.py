@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 
-from sqlalchemy import false, func, or_, select
+from sqlalchemy import bindparam, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import raiseload
 
@@ -87,12 +87,23 @@ async def load_user_by_login(session: AsyncSession, login: str, *, with_membersh
     """The login name is an email address or a 16-digit NIK. ``with_memberships=False``: the password form's
     read, which releases no roles (the authorization reads them again with the session): no second query."""
     value = login.strip()
-    query = select(User).where(User.nik == value) if value.isdigit() and len(value) == 16 else None
-    if query is None:
-        query = select(User).where(User.email == value.lower())
-    if not with_memberships:
-        query = query.options(raiseload(User.memberships))
-    return await session.scalar(query)
+    by_nik = value.isdigit() and len(value) == 16
+    query = _BY_LOGIN[by_nik, with_memberships]
+    return await session.scalar(query, {"login__value": value if by_nik else value.lower()})
+
+
+# The sign-in's read, built once (the request passes only the value): (by NIK, with memberships) → statement.
+_BY_LOGIN = {
+    (by_nik, with_memberships): (
+        select(User).where((User.nik if by_nik else User.email) == bindparam("login__value"))
+        if with_memberships
+        else select(User)
+        .where((User.nik if by_nik else User.email) == bindparam("login__value"))
+        .options(raiseload(User.memberships))
+    )
+    for by_nik in (True, False)
+    for with_memberships in (True, False)
+}
 
 
 async def load_user_by_email(session: AsyncSession, email: str) -> User | None:

@@ -11,16 +11,27 @@ import hmac
 import secrets
 from typing import cast
 
-from sqlalchemy import Delete, Table, Update, delete, insert, update
+from sqlalchemy import Table, bindparam, delete, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from idp.clock import Clock
-from idp.storage.db import single_statements
+from idp.storage.db import Write, single_statements
 from idp.storage.models import Interaction
 
 COOKIE = "gerbang_interaction"
 TTL = 15 * 60
-INSERT = insert(cast(Table, Interaction.__table__))
+INTERACTIONS = cast(Table, Interaction.__table__)
+INSERT = insert(INTERACTIONS)
+# The writes for a caller's write (idp.storage.db.Write), built once: the request passes only the values.
+BY_DIGEST = INTERACTIONS.c.id_digest == bindparam("interaction__digest")
+RECORD_LOGIN = update(INTERACTIONS).where(BY_DIGEST).values(login_sid=bindparam("interaction__login_sid"))
+RECORD_CONSENT = update(INTERACTIONS).where(BY_DIGEST).values(consent_given=bindparam("interaction__consent"))
+RECORD_BOTH = (
+    update(INTERACTIONS)
+    .where(BY_DIGEST)
+    .values(login_sid=bindparam("interaction__login_sid"), consent_given=bindparam("interaction__consent"))
+)
+FINISH = delete(INTERACTIONS).where(INTERACTIONS.c.id_digest == bindparam("finished__digest"))
 
 
 def _digest(value: str) -> str:
@@ -62,28 +73,30 @@ class InteractionStore:
 
     async def update(self, value: str, *, consent_given: bool) -> None:
         async with self._sessionmaker() as session, session.begin():
-            await session.execute(self.updating(value, consent_given=consent_given))
+            await session.execute(*self.updating(value, consent_given=consent_given))
 
-    def updating(self, value: str, *, login_sid: str | None = None, consent_given: bool | None = None) -> Update:
+    def updating(self, value: str, *, login_sid: str | None = None, consent_given: bool | None = None) -> Write:
         """The UPDATE that records a sign-in (``login_sid``) or a consent on the parked request, for a caller's
         write."""
-        values: dict[str, object] = {}
+        assert login_sid is not None or consent_given is not None, "nothing to record"
+        values: dict[str, object] = {"interaction__digest": _digest(value)}
         if login_sid is not None:
-            values["login_sid"] = login_sid
+            values["interaction__login_sid"] = login_sid
         if consent_given is not None:
-            values["consent_given"] = consent_given
-        assert values, "nothing to record"
-        return (
-            update(Interaction)
-            .where(Interaction.id_digest == _digest(value))
-            .values(**values)
-            .execution_options(synchronize_session=False)
+            values["interaction__consent"] = consent_given
+        statement = (
+            RECORD_BOTH
+            if login_sid is not None and consent_given is not None
+            else RECORD_LOGIN
+            if login_sid is not None
+            else RECORD_CONSENT
         )
+        return statement, values
 
     async def finish(self, value: str) -> None:
         async with self._sessionmaker() as session, session.begin():
-            await session.execute(self.finishing(value))
+            await session.execute(*self.finishing(value))
 
-    def finishing(self, value: str) -> Delete:
+    def finishing(self, value: str) -> Write:
         """The DELETE that ends the parked request, for a caller's write."""
-        return delete(Interaction).where(Interaction.id_digest == _digest(value))
+        return FINISH, {"finished__digest": _digest(value)}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from idp.clock import Clock
@@ -33,11 +33,13 @@ async def has_second_factor(
     """An authenticator app or at least one passkey (read in the caller's ``session`` when given)."""
     if user.totp_secret is not None:
         return True
-    query = select(Passkey.credential_id).where(Passkey.user_id == user.id).limit(1)
     if session is not None:
-        return await session.scalar(query) is not None
+        return await session.scalar(ANY_PASSKEY, {"passkey__user": user.id}) is not None
     async with sessionmaker() as own:
-        return await own.scalar(query) is not None
+        return await own.scalar(ANY_PASSKEY, {"passkey__user": user.id}) is not None
+
+
+ANY_PASSKEY = select(Passkey.credential_id).where(Passkey.user_id == bindparam("passkey__user")).limit(1)  # built once
 
 
 async def is_step_up_needed(

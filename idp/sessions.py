@@ -12,24 +12,42 @@ import uuid
 from dataclasses import dataclass
 from typing import cast
 
-from sqlalchemy import Insert, Table, Update, insert, select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import joinedload
 
 from idp.clock import Clock
-from idp.storage.db import column_values, rows_affected
+from idp.storage.db import Write, column_values, inserting, rows_affected
 from idp.storage.models import BrowserSession, User
 
 # A session's ``last_seen`` is written at most once per this many seconds (its idle limit is minutes to hours):
 # a page view or a refresh within it reads the session but does not write it.
 TOUCH_INTERVAL = 60
 
-INSERT_SESSION = insert(cast(Table, BrowserSession.__table__))
+SESSIONS = cast(Table, BrowserSession.__table__)
+# The sign-in's writes, built once (idp.storage.db.Write): the request passes only the values.
+END_BY_DIGEST = (
+    update(SESSIONS)
+    .where(SESSIONS.c.id_digest == bindparam("ended__digest"), SESSIONS.c.ended_at.is_(None))
+    .values(ended_at=bindparam("ended__at"))
+)
+# The session, its person and her memberships (the login policy's subject) in one round trip, built once.
+LOAD_BY_DIGEST = (
+    select(BrowserSession, User)
+    .join(User, User.id == BrowserSession.user_id)
+    .where(BrowserSession.id_digest == bindparam("session__digest"))
+    .options(joinedload(User.memberships))
+)
+ADD_CLIENT = (
+    update(SESSIONS)
+    .where(SESSIONS.c.sid == bindparam("clients__sid"))
+    .values(clients=bindparam("clients__list", type_=SESSIONS.c.clients.type))
+)
 
 
-def insert_session(row: BrowserSession) -> Insert:
+def insert_session(row: BrowserSession) -> Write:
     """The INSERT of a new session's row (a plain statement: no unit-of-work flush)."""
-    return INSERT_SESSION.values(column_values(row))
+    return inserting(SESSIONS, column_values(row), "session__")
 
 
 def _digest(value: str) -> str:
@@ -110,19 +128,7 @@ class SessionStore:
 
     async def _load_in(self, session: AsyncSession, cookie_value: str) -> ActiveSession | None:
         now = self._clock.now()
-        # The session, its person and her memberships (the login policy's subject) in one round trip.
-        found = (
-            (
-                await session.execute(
-                    select(BrowserSession, User)
-                    .join(User, User.id == BrowserSession.user_id)
-                    .where(BrowserSession.id_digest == _digest(cookie_value))
-                    .options(joinedload(User.memberships))
-                )
-            )
-            .unique()
-            .first()
-        )
+        found = (await session.execute(LOAD_BY_DIGEST, {"session__digest": _digest(cookie_value)})).unique().first()
         if found is None:
             return None
         row, user = found
@@ -134,22 +140,18 @@ class SessionStore:
             row.last_seen = now
         return ActiveSession(row, user)
 
-    def adding_client(self, row: BrowserSession, client_id: str) -> Update | None:
+    def adding_client(self, row: BrowserSession, client_id: str) -> Write | None:
         """Remember that the session ``row`` (as this request read it) signed in to ``client_id`` (for logout):
         nothing to write when it already had; else one UPDATE, for the caller's write."""
         if client_id in row.clients:
             return None
-        return update(BrowserSession).where(BrowserSession.sid == row.sid).values(clients=[*row.clients, client_id])
+        return ADD_CLIENT, {"clients__sid": row.sid, "clients__list": [*row.clients, client_id]}
 
-    def ending_by_cookie(self, cookie_value: str | None) -> Update | None:
+    def ending_by_cookie(self, cookie_value: str | None) -> Write | None:
         """End the session a cookie names, if it is still open (a new sign-in replaces it: no fixation)."""
         if not cookie_value or len(cookie_value) > 100:
             return None
-        return (
-            update(BrowserSession)
-            .where(BrowserSession.id_digest == _digest(cookie_value), BrowserSession.ended_at.is_(None))
-            .values(ended_at=self._clock.now())
-        )
+        return END_BY_DIGEST, {"ended__digest": _digest(cookie_value), "ended__at": self._clock.now()}
 
     async def end(self, sid: str) -> BrowserSession | None:
         async with self._sessionmaker() as session, session.begin():

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import cast
 from urllib.parse import urlencode
 
-from sqlalchemy import Table, insert
+from sqlalchemy import Table
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -19,10 +19,10 @@ from idp.pdp.notice import gate as privacy_gate
 from idp.provider import Provider
 from idp.security_events import build_event
 from idp.sessions import insert_session
-from idp.storage.db import column_values, write_together
+from idp.storage.db import column_values, inserting, write_together
 from idp.storage.models import BrowserSession, SecurityEvent, User
 
-INSERT_EVENT = insert(cast(Table, SecurityEvent.__table__))
+EVENTS = cast(Table, SecurityEvent.__table__)
 
 
 async def complete_sign_in(
@@ -51,7 +51,7 @@ async def complete_sign_in(
     writes = [*([ended] if ended is not None else []), insert_session(row)]
     if interaction_id:
         writes.append(provider.interactions.updating(interaction_id, login_sid=row.sid))
-    writes.append(INSERT_EVENT.values(column_values(event)))
+    writes.append(inserting(EVENTS, column_values(event), "event__"))
     await write_together(provider.sessionmaker, writes)
     if on_session is not None:
         await on_session(row)

@@ -13,7 +13,6 @@ from authlib.common.urls import add_params_to_uri
 from authlib.oauth2.rfc6749 import OAuth2Error
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.dml import UpdateBase
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -25,7 +24,7 @@ from idp.oauth.state import Preloaded, SignIn, run_with_state
 from idp.oauth.store import apply_in_transaction
 from idp.pages import see_other
 from idp.provider import Provider
-from idp.storage.db import single_statements
+from idp.storage.db import Write, single_statements
 from idp.storage.models import Interaction
 
 
@@ -112,7 +111,7 @@ async def issue_code(auth: Authorization) -> Response:
     interaction_id = auth.interaction_id
     # The sign-in's client remembered on its session, the parked request ended: with the code, in one write.
     added = provider.sessions.adding_client(active.row, client.client_id)
-    record_sign_in: list[UpdateBase] = [added] if added is not None else []
+    record_sign_in: list[Write] = [added] if added is not None else []
     if interaction_id:
         record_sign_in.append(provider.interactions.finishing(interaction_id))
 

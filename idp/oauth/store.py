@@ -12,21 +12,30 @@ import itertools
 import json
 import time
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any, cast
 from urllib.parse import unquote
 
 from authlib.oauth2.rfc8628 import DEVICE_CODE_GRANT_TYPE
-from sqlalchemy import CTE, Insert, Table, func, insert, literal, select, update
+from sqlalchemy import CTE, Select, Table, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import joinedload, raiseload
-from sqlalchemy.sql.dml import UpdateBase
 
 from idp.audit import append_audit
 from idp.oauth.par import spend_pushed_request
 from idp.oauth.state import Effects, Preloaded
 from idp.oauth.tokens import digest
-from idp.storage.db import column_values, is_single_statements, rows_affected, single_statements, write_together
+from idp.storage.db import (
+    Write,
+    column_values,
+    inserting,
+    is_single_statements,
+    rows_affected,
+    single_statements,
+    with_defaults,
+    write_together,
+)
 from idp.storage.models import (
     AccessToken,
     AuthorizationCode,
@@ -42,7 +51,8 @@ from idp.storage.models import (
     User,
 )
 
-INSERT_CODE = insert(cast(Table, AuthorizationCode.__table__))
+CODES = cast(Table, AuthorizationCode.__table__)
+INSERT_CODE = insert(CODES)
 INSERT_GRANT = insert(cast(Table, Grant.__table__))
 CLIENT_CACHE_TTL = 3.0
 CLIENT_CACHE_SIZE = 10_000  # entries (a city has ~2,000 clients); ~2 KiB each with the row
@@ -238,7 +248,7 @@ async def apply_effects(session: AsyncSession, effects: Effects, now: int) -> st
     # Plain INSERTs rather than the unit of work: nothing reads these objects back in this transaction. The
     # statements are built once and the rows passed as parameters (nothing to traverse for the cache key).
     if effects.new_code:
-        await session.execute(INSERT_CODE, column_values(AuthorizationCode(**effects.new_code)))
+        await session.execute(INSERT_CODE, _code_row(effects.new_code))
     if effects.new_grant:
         await session.execute(INSERT_GRANT, column_values(effects.new_grant))
     if effects.new_refresh:
@@ -337,7 +347,7 @@ async def revoke_family(session: AsyncSession, grant_id: str, now: int, reason: 
 
 
 async def apply_in_transaction(
-    sessionmaker: async_sessionmaker[AsyncSession], effects: Effects, now: int, also: Sequence[UpdateBase] = ()
+    sessionmaker: async_sessionmaker[AsyncSession], effects: Effects, now: int, also: Sequence[Write] = ()
 ) -> str | None:
     """``also``: the caller's own writes, in the same transaction, made only when the effects apply. A code issued
     and nothing else is written with them as one statement on PostgreSQL (``write_together``)."""
@@ -362,8 +372,8 @@ async def apply_in_transaction(
         async with sessionmaker() as session, session.begin():
             error = await apply_effects(session, effects, now)
             if error is None:
-                for write in also:
-                    await session.execute(write)
+                for statement, values in also:
+                    await session.execute(statement, values)
                 return None
         # A lost race: keep only the security effects (revocations).
         if effects.revoke_grant or effects.redeem_code or effects.rotate_refresh:
@@ -373,76 +383,124 @@ async def apply_in_transaction(
         return "invalid_grant"
 
 
-def _inserting_code(effects: Effects) -> Insert:
+def _inserting_code(effects: Effects) -> Write:
     assert effects.new_code is not None
-    return INSERT_CODE.values(column_values(AuthorizationCode(**effects.new_code)))
+    return inserting(CODES, _code_row(effects.new_code), "code__")
+
+
+def _code_row(new_code: dict[str, Any]) -> dict[str, Any]:
+    """The new code's column values (what ``column_values(AuthorizationCode(**new_code))`` gives, without building
+    an ORM object; a key that is no column fails as the constructor would)."""
+    unknown = new_code.keys() - CODES.c.keys()
+    if unknown:
+        raise TypeError(f"not a column of authorization_codes: {sorted(unknown)}")
+    return new_code
 
 
 async def _rotate_in_one_statement(session: AsyncSession, effects: Effects, now: int) -> bool:
     """A refresh's writes as one PostgreSQL statement (data-modifying CTEs, atomic on its own): the old token is
     marked rotated only if it still was not, and the successor, the access token's jti and the sign-in's touch are
     written only from that row. One round trip instead of five (BEGIN, two INSERTs, an UPDATE, COMMIT): the
-    refresh grant is the hottest write a city's relying parties make. False: another request rotated it first."""
+    refresh grant is the hottest write a city's relying parties make. False: another request rotated it first.
+    The statement is built once per shape (``_rotation``); the request passes only the values."""
     assert effects.rotate_refresh is not None and effects.new_refresh is not None
+    successor = with_defaults(cast(Table, RefreshToken.__table__), column_values(effects.new_refresh))
+    [(jti, grant_id, client_id, expires_at)] = effects.access_jtis
+    access_row = {"jti": jti, "grant_id": grant_id, "client_id": client_id, "expires_at": expires_at}
+    values = {
+        "rotated__digest": effects.rotate_refresh,
+        "rotated__now": now,
+        **_prefixed("successor", successor),
+        **_prefixed("access", access_row),
+    }
+    if effects.touch_session:
+        values["touched__sid"] = effects.touch_session
+    statement = _rotation(tuple(successor), bool(effects.touch_session))
+    return (await session.scalar(statement, values)) == 1
+
+
+@lru_cache(maxsize=16)
+def _rotation(successor_keys: tuple[str, ...], touch: bool) -> Select[int]:
     refresh, access = cast(Table, RefreshToken.__table__), cast(Table, AccessToken.__table__)
     rotated = (
         update(refresh)
-        .where(refresh.c.token_digest == effects.rotate_refresh, refresh.c.rotated_at.is_(None))
-        .values(rotated_at=now)
+        .where(refresh.c.token_digest == bindparam("rotated__digest"), refresh.c.rotated_at.is_(None))
+        .values(rotated_at=bindparam("rotated__now"))
         .returning(refresh.c.grant_id)
         .cte("rotated")
     )
-    [(jti, grant_id, client_id, expires_at)] = effects.access_jtis
-    access_row = {"jti": jti, "grant_id": grant_id, "client_id": client_id, "expires_at": expires_at}
     writes = [
-        _insert_one_from(refresh, column_values(effects.new_refresh), rotated, "successor"),
-        _insert_one_from(access, access_row, rotated, "access"),
+        _insert_one_from(refresh, successor_keys, rotated, "successor"),
+        _insert_one_from(access, ACCESS_KEYS, rotated, "access"),
     ]
-    if effects.touch_session:
+    if touch:
         sessions = cast(Table, BrowserSession.__table__)
         writes.append(
             update(sessions)
             .where(
-                sessions.c.sid == effects.touch_session,
+                sessions.c.sid == bindparam("touched__sid"),
                 sessions.c.ended_at.is_(None),
                 select(rotated.c.grant_id).exists(),
             )
-            .values(last_seen=now)
+            .values(last_seen=bindparam("rotated__now"))
             .cte("touched")
         )
-    statement = select(func.count()).select_from(rotated).add_cte(*writes)
-    return (await session.scalar(statement)) == 1
+    return select(func.count()).select_from(rotated).add_cte(*writes)
 
 
 async def _redeem_in_one_statement(session: AsyncSession, effects: Effects, now: int) -> bool:
     """A code's exchange as one PostgreSQL statement (data-modifying CTEs, atomic on its own): the code is marked
     redeemed only if it still was not, and its token family, refresh token and access token's jti are written only
     from that row. One round trip instead of six (BEGIN, an UPDATE, three INSERTs, COMMIT), every sign-in's last
-    step. False: the code was redeemed already (a replay, or another request first)."""
+    step. False: the code was redeemed already (a replay, or another request first). The statement is built once
+    per shape (``_redemption``); the request passes only the values."""
     assert effects.redeem_code is not None and effects.new_grant is not None
-    codes = cast(Table, AuthorizationCode.__table__)
-    redeemed = (
-        update(codes)
-        .where(codes.c.code_digest == effects.redeem_code, codes.c.redeemed_at.is_(None))
-        .values(redeemed_at=now)
-        .returning(codes.c.family_id)
-        .cte("redeemed")
+    family = with_defaults(cast(Table, Grant.__table__), column_values(effects.new_grant))
+    refresh = (
+        with_defaults(cast(Table, RefreshToken.__table__), column_values(effects.new_refresh))
+        if effects.new_refresh is not None
+        else None
     )
-    writes = [_insert_one_from(cast(Table, Grant.__table__), column_values(effects.new_grant), redeemed, "family")]
-    if effects.new_refresh is not None:
-        refresh = cast(Table, RefreshToken.__table__)
-        writes.append(_insert_one_from(refresh, column_values(effects.new_refresh), redeemed, "refresh"))
     [(jti, grant_id, client_id, expires_at)] = effects.access_jtis
     access_row = {"jti": jti, "grant_id": grant_id, "client_id": client_id, "expires_at": expires_at}
-    writes.append(_insert_one_from(cast(Table, AccessToken.__table__), access_row, redeemed, "access"))
-    statement = select(func.count()).select_from(redeemed).add_cte(*writes)
-    return (await session.scalar(statement)) == 1
+    values = {
+        "redeemed__digest": effects.redeem_code,
+        "redeemed__now": now,
+        **_prefixed("family", family),
+        **_prefixed("refresh", refresh or {}),
+        **_prefixed("access", access_row),
+    }
+    statement = _redemption(tuple(family), tuple(refresh) if refresh is not None else None)
+    return (await session.scalar(statement, values)) == 1
 
 
-def _insert_one_from(table: Table, row: dict[str, Any], source: CTE, name: str) -> CTE:
-    """An INSERT of ``row`` made only when ``source`` returned its row."""
-    values = select(*(literal(value, table.c[key].type) for key, value in row.items())).select_from(source)
-    return insert(table).from_select(list(row), values).cte(name)
+@lru_cache(maxsize=16)
+def _redemption(family_keys: tuple[str, ...], refresh_keys: tuple[str, ...] | None) -> Select[int]:
+    redeemed = (
+        update(CODES)
+        .where(CODES.c.code_digest == bindparam("redeemed__digest"), CODES.c.redeemed_at.is_(None))
+        .values(redeemed_at=bindparam("redeemed__now"))
+        .returning(CODES.c.family_id)
+        .cte("redeemed")
+    )
+    writes = [_insert_one_from(cast(Table, Grant.__table__), family_keys, redeemed, "family")]
+    if refresh_keys is not None:
+        writes.append(_insert_one_from(cast(Table, RefreshToken.__table__), refresh_keys, redeemed, "refresh"))
+    writes.append(_insert_one_from(cast(Table, AccessToken.__table__), ACCESS_KEYS, redeemed, "access"))
+    return select(func.count()).select_from(redeemed).add_cte(*writes)
+
+
+ACCESS_KEYS = ("jti", "grant_id", "client_id", "expires_at")
+
+
+def _prefixed(name: str, row: dict[str, Any]) -> dict[str, Any]:
+    return {f"{name}__{key}": value for key, value in row.items()}
+
+
+def _insert_one_from(table: Table, keys: tuple[str, ...], source: CTE, name: str) -> CTE:
+    """An INSERT of the row in parameters ``name``__``key`` made only when ``source`` returned its row."""
+    values = select(*(bindparam(f"{name}__{key}", type_=table.c[key].type) for key in keys)).select_from(source)
+    return insert(table).from_select(list(keys), values).cte(name)
 
 
 async def _revoke_after_race(sessionmaker: async_sessionmaker[AsyncSession], effects: Effects, now: int) -> None:
@@ -462,15 +520,20 @@ async def is_nonce_seen(session: AsyncSession, client_id: str, nonce: str, now: 
     """Did a code of the last ``window`` seconds carry this client's ``nonce``? A point lookup on
     ``ix_authorization_codes_client_nonce``: its cost does not grow with the codes stored."""
     found = await session.scalar(
-        select(AuthorizationCode.code_digest)
-        .where(
-            AuthorizationCode.client_id == client_id,
-            AuthorizationCode.nonce == nonce,
-            AuthorizationCode.expires_at > now - window,
-        )
-        .limit(1)
+        NONCE_SEEN, {"nonce__client": client_id, "nonce__value": nonce, "nonce__since": now - window}
     )
     return found is not None
+
+
+NONCE_SEEN = (  # built once: the request passes only the values
+    select(CODES.c.code_digest)
+    .where(
+        CODES.c.client_id == bindparam("nonce__client"),
+        CODES.c.nonce == bindparam("nonce__value"),
+        CODES.c.expires_at > bindparam("nonce__since"),
+    )
+    .limit(1)
+)
 
 
 async def has_consent(session: AsyncSession, user_id: str, client_id: str, scope: str) -> bool:

@@ -5,17 +5,26 @@ from __future__ import annotations
 import sqlite3
 import time
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Result, event, literal, select, text
+from sqlalchemy import CursorResult, Insert, Result, Select, Table, bindparam, event, insert, literal, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.schema import ColumnDefault
 from sqlalchemy.sql.dml import UpdateBase
 
 SINGLE_STATEMENTS = "gerbang.single_statements"
+
+# A write for ``write_together``: a statement built once (its values bind parameters with names of its own) and
+# this request's parameters for it. Building a statement per request (``.values(...)``, ``.where(...)``) and
+# generating its cache key cost more CPU than running it. Parameter names hold a double underscore, which no
+# column name does: SQLAlchemy takes a parameter named like a column of an INSERT's or UPDATE's table as a value
+# for that column, also inside a common table expression.
+Write = tuple[UpdateBase, dict[str, Any]]
 
 
 def build_engine(
@@ -99,18 +108,53 @@ def is_single_statements(session: AsyncSession) -> bool:
     return bool(session.info.get(SINGLE_STATEMENTS))
 
 
-async def write_together(sessionmaker: async_sessionmaker[AsyncSession], writes: Sequence[UpdateBase]) -> None:
+async def write_together(sessionmaker: async_sessionmaker[AsyncSession], writes: Sequence[Write]) -> None:
     """Independent INSERT/UPDATE/DELETE statements, all or none. PostgreSQL: one statement, each write a
     data-modifying common table expression (atomic on its own, one round trip instead of BEGIN, one per write,
-    COMMIT). SQLite, which has no such statement: one transaction."""
+    COMMIT), built once per combination of statements. SQLite, which has no such statement: one transaction.
+    The writes' parameter names must differ (``inserting``'s prefix)."""
     async with sessionmaker() as session:
         if session.get_bind().dialect.name == "postgresql":
-            together = select(literal(1)).add_cte(*(write.cte(f"write_{i}") for i, write in enumerate(writes)))
-            await (await single_statements(session)).execute(together)
+            parameters: dict[str, Any] = {}
+            for _statement, values in writes:
+                parameters.update(values)
+            together = _together(tuple(statement for statement, _values in writes))
+            await (await single_statements(session)).execute(together, parameters)
             return
         async with session.begin():
-            for write in writes:
-                await session.execute(write)
+            for statement, values in writes:
+                await session.execute(statement, values)
+
+
+@lru_cache(maxsize=64)  # a handful of combinations (with or without the ended session, the interaction, ...)
+def _together(statements: tuple[UpdateBase, ...]) -> Select[int]:
+    return select(literal(1)).add_cte(*(statement.cte(f"write_{i}") for i, statement in enumerate(statements)))
+
+
+def inserting(table: Table, row: Mapping[str, Any], prefix: str) -> Write:
+    """The INSERT of ``row`` (column key → value) for ``write_together``: the statement built once per table,
+    set of columns and ``prefix`` (its parameters are named ``prefix`` + column key; end it with ``__``), the row
+    its parameters."""
+    full = with_defaults(table, row)
+    return _insert_statement(table, tuple(full), prefix), {prefix + key: value for key, value in full.items()}
+
+
+def with_defaults(table: Table, row: Mapping[str, Any]) -> dict[str, Any]:
+    """``row`` with the Python-side default of every column it leaves out: a statement built once with its values
+    as parameters (an INSERT inside a common table expression, or INSERT … SELECT) gets no defaults filled in at
+    execution, so it names every such column itself."""
+    full = dict(row)
+    for column in table.c:
+        default = column.default
+        if column.key in full or default is None or not isinstance(default, ColumnDefault):
+            continue
+        full[column.key] = default.arg(None) if default.is_callable else default.arg
+    return full
+
+
+@lru_cache(maxsize=128)  # per table, set of columns and prefix: a few per hot path
+def _insert_statement(table: Table, keys: tuple[str, ...], prefix: str) -> Insert:
+    return insert(table).values({key: bindparam(prefix + key, type_=table.c[key].type) for key in keys})
 
 
 async def serialize(session: AsyncSession, name: str, sqlite_table: str | None = None) -> None:
