@@ -35,7 +35,6 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from gateway.access_log import AccessLog
 from gateway.access_recorder import AccessRecorder
 from gateway.access_writer import AccessWriter
-from gateway.admin.api import build_admin_app
 from gateway.admin.console_client import ensure_console_client
 from gateway.app_plane import AppPlane
 from gateway.app_responses import HUB_COOKIE_NAMES
@@ -85,6 +84,32 @@ ADMIN_PREFIX = "/admin/"
 Hook = Callable[[], Awaitable[None]]
 
 
+class LazyAdmin:
+    """Kominfo's admin API and console (``gateway.admin.api``), built on the first ``/admin/`` request: its
+    modules, its pydantic bodies and its templates (jinja2) cost every worker ~7 MiB resident memory, and most
+    workers of a hub never serve the console. Building it reads only settings already checked at start
+    (``build_upstream_addresses``, by the pipeline) and does no I/O, so nothing fails later than it did."""
+
+    def __init__(self, build: Callable[[], ASGIApp]) -> None:
+        self._build = build
+        self._app: ASGIApp | None = None
+
+    @property
+    def app(self) -> ASGIApp:
+        if self._app is None:  # one event loop per worker: no other request can build it meanwhile
+            self._app = self._build()
+        return self._app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+
+
+def _build_admin(settings: Settings, context: IdpContext, verifier: Any, provider: Provider) -> ASGIApp:
+    from gateway.admin.api import build_admin_app
+
+    return build_admin_app(settings, context, verifier, provider.clients.forget, provider)
+
+
 class GatewayApp:
     """The dispatcher. ``on_startup``/``on_shutdown`` take extra async hooks (registry refresh, Redis...)."""
 
@@ -99,7 +124,7 @@ class GatewayApp:
         context: IdpContext,
         operations: Operations,
         control: Starlette,
-        admin: Starlette | None = None,
+        admin: ASGIApp | None = None,
     ) -> None:
         self.pipeline, self.provider, self.context, self.operations = pipeline, provider, context, operations
         self.control = control  # the gateway's own pages on an app's host: /.gerbang/* (session apps' sign-in)
@@ -308,7 +333,7 @@ def create_app(
     )
     operations = Operations(context, metrics, pipeline.trusted_proxies, build_networks(settings.metrics_networks))
     control = Starlette(routes=sessions.routes())
-    admin = build_admin_app(settings, context, identity.verifier, provider.clients.forget, provider)
+    admin = LazyAdmin(lambda: _build_admin(settings, context, identity.verifier, provider))
     app = GatewayApp(settings, pipeline, provider_app, context, operations, control, admin)
     app.receipts = ReceiptEndpoint(
         context.sessionmaker,
