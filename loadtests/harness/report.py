@@ -82,7 +82,7 @@ def build_markdown(results: list[Result], facts: MachineFacts, cores: Cores, pla
 
 
 def build_goals(measured: dict[str, Result]) -> list[str]:
-    """The bars the issues set, each checked against this run (issues 2, 3 and 7)."""
+    """The bars the issues set, each checked against this run (issues 2, 3, 7, 14 and 21)."""
 
     def ratio(name: str, baseline: str, key: str = "requests_per_s") -> float | None:
         if name not in measured or baseline not in measured:
@@ -110,7 +110,17 @@ def build_goals(measured: dict[str, Result]) -> list[str]:
         ("full pipeline ahead of the fastify gateway (req/s)", ratio("gerbang-full", "fastify"), 1.0),
         ("bearer ahead of fastify with assertions (req/s)", ratio("gerbang-bearer", "fastify-assert"), 1.0),
         ("token endpoint on par with oidc-provider", ratio("token-gerbang", "token-oidc-provider"), 1.0),
-        ("token endpoint 1.5x oidc-provider (aim)", ratio("token-gerbang", "token-oidc-provider"), 1.5),
+        # Issue 14 (the app plane at protocol speed) and issue 21 (integrity).
+        ("none apps >= 45 % of nginx req/s", ratio("gerbang-none", "nginx"), 0.45),
+        ("bearer pipeline >= 35 % of nginx req/s", ratio("gerbang-bearer", "nginx"), 0.35),
+        ("full pipeline >= 25 % of nginx req/s", ratio("gerbang-full", "nginx"), 0.25),
+        ("token endpoint 1.5x oidc-provider", ratio("token-gerbang", "token-oidc-provider"), 1.5),
+        (
+            "token endpoint p99 no worse than oidc-provider's",
+            _inverse(ratio("token-gerbang", "token-oidc-provider", "p99_ms")),
+            1.0,
+        ),
+        ("ledger pipeline >= 60 % of the bearer pipeline's req/s", ratio("gerbang-ledger", "gerbang-bearer"), 0.6),
     ]
     lines = ["## Against the issues' bars", "", "| bar | measured | met |", "|---|---:|---|"]
     for label, value, bar in goals:

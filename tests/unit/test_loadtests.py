@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 import time
@@ -100,6 +101,21 @@ def test_the_issues_bars_are_checked_against_the_run() -> None:
     assert "| memory per Gerbang worker < 100 MiB | 120 MiB | **no** |" in lines
     assert "| cold start < 2 s (one worker) | 1.50 s | yes |" in lines
     assert "| token endpoint on par with oidc-provider |  | not measured |" in lines
+    assert "| bearer pipeline >= 35 % of nginx req/s | 0.20x | **no** |" in lines
+
+
+def test_the_ledger_bar_is_against_the_bearer_pipeline_and_the_token_p99_against_the_peers() -> None:
+    measured = {
+        "gerbang-bearer": _measured("gerbang-bearer", 200.0),
+        "gerbang-ledger": _measured("gerbang-ledger", 130.0),
+        "token-gerbang": _measured("token-gerbang", 150.0),
+        "token-oidc-provider": _measured("token-oidc-provider", 100.0),
+    }
+    measured["token-gerbang"].runs[0] = dataclasses.replace(measured["token-gerbang"].runs[0], p99_ms=4.0)  # 2x
+    lines = build_goals(measured)
+    assert "| ledger pipeline >= 60 % of the bearer pipeline's req/s | 0.65x | yes |" in lines
+    assert "| token endpoint 1.5x oidc-provider | 1.50x | yes |" in lines
+    assert "| token endpoint p99 no worse than oidc-provider's | 0.50x | **no** |" in lines
 
 
 def test_the_dpop_row_is_compared_with_the_bearer_row() -> None:
